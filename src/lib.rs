@@ -1,0 +1,3 @@
+//! # Rill
+//! placeholder
+pub use streams_core;

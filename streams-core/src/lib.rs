@@ -1,0 +1,2 @@
+//! # streams-core
+//! placeholder
