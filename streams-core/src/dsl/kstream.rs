@@ -1,0 +1,565 @@
+//! `KStream<K, V>`: an unbounded stream of records, and its stateless operators — like Kafka
+//! Streams' `KStream`.
+//!
+//! Every operator adds a node to the builder's graph and returns a handle to the new stream;
+//! handles are cheap to clone and a stream can feed several operators. Closures receive
+//! `&K, &V`, and all typing is checked at compile time.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use super::operators::{
+    BranchPredicate, BranchProcessor, FilterProcessor, FlatMapProcessor, FlatMapValuesProcessor,
+    MapProcessor, MapValuesProcessor, PassThroughProcessor, PeekProcessor, SelectKeyProcessor,
+};
+use super::options::{Named, Produced, Repartitioned};
+use crate::error::Error;
+use crate::processor::node::{
+    erase, erase_source, share_node, Children, NodeId, ProcessorNode, SinkNode, SourceNode,
+};
+use crate::processor::{Data, Processor};
+use crate::serde::Serde;
+use crate::topology::graph::{
+    BuildContext, Factory, NodeKind, RepartitionTopic, TopicRef, TopologyGraph,
+};
+
+pub(crate) const SOURCE_NAME: &str = "KSTREAM-SOURCE-";
+const SINK_NAME: &str = "KSTREAM-SINK-";
+const MAP_NAME: &str = "KSTREAM-MAP-";
+const MAPVALUES_NAME: &str = "KSTREAM-MAPVALUES-";
+const FLATMAP_NAME: &str = "KSTREAM-FLATMAP-";
+const FLATMAPVALUES_NAME: &str = "KSTREAM-FLATMAPVALUES-";
+const FILTER_NAME: &str = "KSTREAM-FILTER-";
+const KEY_SELECT_NAME: &str = "KSTREAM-KEY-SELECT-";
+const PEEK_NAME: &str = "KSTREAM-PEEK-";
+const FOREACH_NAME: &str = "KSTREAM-FOREACH-";
+const BRANCH_NAME: &str = "KSTREAM-BRANCH-";
+const MERGE_NAME: &str = "KSTREAM-MERGE-";
+const REPARTITION_NAME: &str = "KSTREAM-REPARTITION-";
+const PROCESSOR_NAME: &str = "KSTREAM-PROCESSOR-";
+
+/// A stream of `Record<K, V>`, like Kafka Streams' `KStream<K, V>`.
+pub struct KStream<K, V> {
+    graph: Rc<RefCell<TopologyGraph>>,
+    node: NodeId,
+    /// A name the next operator's node takes instead of a generated one.
+    pending_name: Option<String>,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K, V> Clone for KStream<K, V> {
+    fn clone(&self) -> Self {
+        KStream {
+            graph: Rc::clone(&self.graph),
+            node: self.node,
+            pending_name: self.pending_name.clone(),
+            _types: PhantomData,
+        }
+    }
+}
+
+/// Adds a source node reading `topics`; shared by `StreamsBuilder::stream` and `repartition`.
+pub(crate) fn add_source<K: Data, V: Data>(
+    graph: &Rc<RefCell<TopologyGraph>>,
+    name: String,
+    topics: Vec<TopicRef>,
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+) -> KStream<K, V> {
+    let factory: Factory = Arc::new(move |ctx: BuildContext| {
+        let children = Children::<K, V>::from_erased(&ctx.name, ctx.children)?;
+        Ok(erase_source(SourceNode::new(
+            Arc::clone(&key_serde),
+            Arc::clone(&value_serde),
+            children,
+        )))
+    });
+    let node =
+        graph
+            .borrow_mut()
+            .add_node(name, NodeKind::Source { topics }, Vec::new(), factory, None);
+    KStream::from_node(Rc::clone(graph), node)
+}
+
+impl<K: Data, V: Data> KStream<K, V> {
+    pub(crate) fn from_node(graph: Rc<RefCell<TopologyGraph>>, node: NodeId) -> Self {
+        KStream {
+            graph,
+            node,
+            pending_name: None,
+            _types: PhantomData,
+        }
+    }
+
+    /// Names the node of the next operator applied to the returned handle, instead of a
+    /// generated `KSTREAM-<OP>-<counter>` name — Kafka's `Named` parameter:
+    /// `stream.named("upper").map_values(|v| v.to_uppercase())`.
+    pub fn named(&self, named: impl Into<Named>) -> Self {
+        let mut next = self.clone();
+        next.pending_name = Some(named.into().0);
+        next
+    }
+
+    fn node_name(&self, prefix: &str) -> String {
+        match &self.pending_name {
+            Some(name) => name.clone(),
+            None => self.graph.borrow_mut().next_name(prefix),
+        }
+    }
+
+    /// Adds a processor node under `name` whose processors `supplier` makes, one per task.
+    fn add_processor<K2, V2, P, S>(
+        &self,
+        name: String,
+        stores: Vec<String>,
+        supplier: S,
+    ) -> KStream<K2, V2>
+    where
+        K2: Data,
+        V2: Data,
+        P: Processor<K, V, K2, V2>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        let factory: Factory = Arc::new(move |ctx: BuildContext| {
+            let children = Children::<K2, V2>::from_erased(&ctx.name, ctx.children)?;
+            Ok(erase::<K, V>(ProcessorNode::new(
+                ctx.id,
+                ctx.name,
+                supplier(),
+                children,
+            )))
+        });
+        let node = self.graph.borrow_mut().add_node(
+            name,
+            NodeKind::Processor { stores },
+            vec![self.node],
+            factory,
+            Some(share_node::<K, V>),
+        );
+        KStream::from_node(Rc::clone(&self.graph), node)
+    }
+
+    fn add_sink(
+        &self,
+        name: String,
+        topic: TopicRef,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+    ) {
+        let factory: Factory = Arc::new(move |ctx: BuildContext| {
+            let topic = ctx.topic.ok_or_else(|| {
+                Error::InvalidTopology(format!("sink `{}` was built without a topic", ctx.name))
+            })?;
+            Ok(erase::<K, V>(SinkNode::new(
+                ctx.name,
+                topic,
+                Arc::clone(&key_serde),
+                Arc::clone(&value_serde),
+            )))
+        });
+        self.graph.borrow_mut().add_node(
+            name,
+            NodeKind::Sink { topic },
+            vec![self.node],
+            factory,
+            Some(share_node::<K, V>),
+        );
+    }
+
+    /// Transforms each record into a new key and value (Kafka's `map`). Changing the key marks
+    /// the stream for repartitioning before any later keyed operation.
+    pub fn map<K2, V2, F>(&self, mapper: F) -> KStream<K2, V2>
+    where
+        K2: Data,
+        V2: Data,
+        F: Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
+    {
+        let mapper = Arc::new(mapper);
+        self.add_processor(self.node_name(MAP_NAME), Vec::new(), move || {
+            MapProcessor(Arc::clone(&mapper))
+        })
+    }
+
+    /// Transforms each value, keeping the key (Kafka's `mapValues`).
+    pub fn map_values<V2, F>(&self, mapper: F) -> KStream<K, V2>
+    where
+        V2: Data,
+        F: Fn(&V) -> V2 + Send + Sync + 'static,
+    {
+        let mapper = Arc::new(mapper);
+        self.add_processor(self.node_name(MAPVALUES_NAME), Vec::new(), move || {
+            MapValuesProcessor(Arc::clone(&mapper))
+        })
+    }
+
+    /// Turns each record into zero or more records (Kafka's `flatMap`). Outputs keep the input's
+    /// timestamp and headers.
+    pub fn flat_map<K2, V2, I, F>(&self, mapper: F) -> KStream<K2, V2>
+    where
+        K2: Data,
+        V2: Data,
+        I: IntoIterator<Item = (K2, V2)> + 'static,
+        F: Fn(&K, &V) -> I + Send + Sync + 'static,
+    {
+        let mapper = Arc::new(mapper);
+        self.add_processor(self.node_name(FLATMAP_NAME), Vec::new(), move || {
+            FlatMapProcessor(Arc::clone(&mapper))
+        })
+    }
+
+    /// Turns each value into zero or more values under the same key (Kafka's `flatMapValues`).
+    pub fn flat_map_values<V2, I, F>(&self, mapper: F) -> KStream<K, V2>
+    where
+        V2: Data,
+        I: IntoIterator<Item = V2> + 'static,
+        F: Fn(&V) -> I + Send + Sync + 'static,
+    {
+        let mapper = Arc::new(mapper);
+        self.add_processor(self.node_name(FLATMAPVALUES_NAME), Vec::new(), move || {
+            FlatMapValuesProcessor(Arc::clone(&mapper))
+        })
+    }
+
+    /// Keeps the records for which `predicate` holds (Kafka's `filter`).
+    pub fn filter<F>(&self, predicate: F) -> KStream<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        let predicate = Arc::new(predicate);
+        self.add_processor(self.node_name(FILTER_NAME), Vec::new(), move || {
+            FilterProcessor {
+                predicate: Arc::clone(&predicate),
+                keep: true,
+            }
+        })
+    }
+
+    /// Drops the records for which `predicate` holds (Kafka's `filterNot`).
+    pub fn filter_not<F>(&self, predicate: F) -> KStream<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        let predicate = Arc::new(predicate);
+        self.add_processor(self.node_name(FILTER_NAME), Vec::new(), move || {
+            FilterProcessor {
+                predicate: Arc::clone(&predicate),
+                keep: false,
+            }
+        })
+    }
+
+    /// Gives each record a new key computed from key and value (Kafka's `selectKey`).
+    pub fn select_key<K2, F>(&self, mapper: F) -> KStream<K2, V>
+    where
+        K2: Data,
+        F: Fn(&K, &V) -> K2 + Send + Sync + 'static,
+    {
+        let mapper = Arc::new(mapper);
+        self.add_processor(self.node_name(KEY_SELECT_NAME), Vec::new(), move || {
+            SelectKeyProcessor(Arc::clone(&mapper))
+        })
+    }
+
+    /// Calls `action` on each record and passes it on unchanged (Kafka's `peek`).
+    pub fn peek<F>(&self, action: F) -> KStream<K, V>
+    where
+        F: Fn(&K, &V) + Send + Sync + 'static,
+    {
+        let action = Arc::new(action);
+        self.add_processor(self.node_name(PEEK_NAME), Vec::new(), move || {
+            PeekProcessor {
+                action: Arc::clone(&action),
+                forward: true,
+            }
+        })
+    }
+
+    /// Calls `action` on each record; a terminal operation (Kafka's `foreach`).
+    pub fn foreach<F>(&self, action: F)
+    where
+        F: Fn(&K, &V) + Send + Sync + 'static,
+    {
+        let action = Arc::new(action);
+        let _ =
+            self.add_processor::<K, V, _, _>(self.node_name(FOREACH_NAME), Vec::new(), move || {
+                PeekProcessor {
+                    action: Arc::clone(&action),
+                    forward: false,
+                }
+            });
+    }
+
+    /// Splits the stream by predicates into named branches (Kafka's `split`). Name the
+    /// splitter, and so prefix the branch names, with `named` first.
+    pub fn split(&self) -> BranchedKStream<K, V> {
+        let name = self.node_name(BRANCH_NAME);
+        let splitter =
+            self.add_processor::<K, V, _, _>(name.clone(), Vec::new(), || PassThroughProcessor);
+        BranchedKStream {
+            graph: Rc::clone(&self.graph),
+            splitter: splitter.node,
+            splitter_name: name,
+            predicates: Vec::new(),
+            branches: Vec::new(),
+            outputs: BTreeMap::new(),
+        }
+    }
+
+    /// Interleaves this stream with `other` (Kafka's `merge`).
+    pub fn merge(&self, other: &KStream<K, V>) -> KStream<K, V> {
+        if !Rc::ptr_eq(&self.graph, &other.graph) {
+            self.graph
+                .borrow_mut()
+                .errors
+                .push("cannot merge streams of different StreamsBuilders".to_string());
+            return self.clone();
+        }
+        let merged =
+            self.add_processor::<K, V, _, _>(self.node_name(MERGE_NAME), Vec::new(), || {
+                PassThroughProcessor
+            });
+        let mut graph = self.graph.borrow_mut();
+        graph.nodes[merged.node].parents.push(other.node);
+        graph.nodes[other.node].children.push(merged.node);
+        drop(graph);
+        merged
+    }
+
+    /// Writes the stream to `topic` (Kafka's `to`).
+    pub fn to(&self, topic: &str, produced: Produced<K, V>) {
+        let name = match produced.name {
+            Some(name) => name,
+            None => self.node_name(SINK_NAME),
+        };
+        self.add_sink(
+            name,
+            TopicRef::user(topic),
+            produced.key_serde,
+            produced.value_serde,
+        );
+    }
+
+    /// Routes the stream through the internal topic `<application.id>-<name>-repartition`, so
+    /// that records are partitioned by their current key (Kafka's `repartition`).
+    pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
+        let mut graph = self.graph.borrow_mut();
+        let base = match repartitioned.name.or_else(|| self.pending_name.clone()) {
+            Some(name) => name,
+            None => graph.next_name(REPARTITION_NAME),
+        };
+        let topic = format!("{base}-repartition");
+        // Kafka always draws these three names, to keep later generated names stable.
+        let generated = (
+            graph.next_name(SINK_NAME),
+            graph.next_name(FILTER_NAME),
+            graph.next_name(SOURCE_NAME),
+        );
+        let (sink, filter, source) = if is_generated_name(&base) {
+            generated
+        } else {
+            (
+                format!("{topic}-sink"),
+                format!("{topic}-filter"),
+                format!("{topic}-source"),
+            )
+        };
+        graph.repartition_topics.push(RepartitionTopic {
+            name: topic.clone(),
+            partitions: repartitioned.partitions,
+        });
+        drop(graph);
+        let filtered =
+            self.add_processor::<K, V, _, _>(filter, Vec::new(), || PassThroughProcessor);
+        let key_serde = repartitioned.key_serde;
+        let value_serde = repartitioned.value_serde;
+        filtered.add_sink(
+            sink,
+            TopicRef::internal(topic.clone()),
+            Arc::clone(&key_serde),
+            Arc::clone(&value_serde),
+        );
+        add_source(
+            &self.graph,
+            source,
+            vec![TopicRef::internal(topic)],
+            key_serde,
+            value_serde,
+        )
+    }
+
+    /// Runs a custom [`Processor`] on each record (Kafka's `process`); `supplier` makes one
+    /// processor per task.
+    pub fn process<K2, V2, P, S>(&self, supplier: S) -> KStream<K2, V2>
+    where
+        K2: Data,
+        V2: Data,
+        P: Processor<K, V, K2, V2>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        self.add_processor(self.node_name(PROCESSOR_NAME), Vec::new(), supplier)
+    }
+}
+
+/// Whether `name` looks generated (`KSTREAM…-0123456789`), as Kafka checks before deriving
+/// repartition node names from it.
+fn is_generated_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    name.starts_with("KSTREAM")
+        && bytes.len() >= "KSTREAM".len() + 11
+        && bytes[bytes.len() - 11] == b'-'
+        && bytes[bytes.len() - 10..].iter().all(u8::is_ascii_digit)
+}
+
+/// What to do with one branch of a split, like Kafka's `Branched`.
+pub struct Branched<K, V> {
+    name: Option<String>,
+    chain: Option<Box<dyn FnOnce(KStream<K, V>) -> Option<KStream<K, V>>>>,
+}
+
+impl<K: Data, V: Data> Branched<K, V> {
+    /// Names the branch: its stream is returned under `<splitter name><name>`.
+    pub fn as_(name: impl Into<String>) -> Self {
+        Branched {
+            name: Some(name.into()),
+            chain: None,
+        }
+    }
+
+    /// Applies `f` to the branch and returns its result under the branch's name.
+    pub fn with_function(f: impl FnOnce(KStream<K, V>) -> KStream<K, V> + 'static) -> Self {
+        Branched {
+            name: None,
+            chain: Some(Box::new(move |s| Some(f(s)))),
+        }
+    }
+
+    /// Hands the branch to `f` and returns nothing for it.
+    pub fn with_consumer(f: impl FnOnce(KStream<K, V>) + 'static) -> Self {
+        Branched {
+            name: None,
+            chain: Some(Box::new(move |s| {
+                f(s);
+                None
+            })),
+        }
+    }
+
+    /// Also names the branch.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl<K, V> Default for Branched<K, V> {
+    fn default() -> Self {
+        Branched {
+            name: None,
+            chain: None,
+        }
+    }
+}
+
+/// The result of `KStream::split`: add branches in order; a record goes to the first branch
+/// whose predicate matches (Kafka's `BranchedKStream`).
+pub struct BranchedKStream<K, V> {
+    graph: Rc<RefCell<TopologyGraph>>,
+    splitter: NodeId,
+    splitter_name: String,
+    predicates: Vec<BranchPredicate<K, V>>,
+    branches: Vec<String>,
+    outputs: BTreeMap<String, KStream<K, V>>,
+}
+
+impl<K: Data, V: Data> BranchedKStream<K, V> {
+    /// Adds a branch for records matching `predicate`, named by its position (`<splitter>1`,
+    /// `<splitter>2`, …).
+    pub fn branch<F>(self, predicate: F) -> Self
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        self.branch_with(predicate, Branched::default())
+    }
+
+    /// Adds a branch for records matching `predicate`, as `branched` says.
+    pub fn branch_with<F>(mut self, predicate: F, branched: Branched<K, V>) -> Self
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        self.predicates.push(Arc::new(predicate));
+        let position = self.predicates.len();
+        self.add_branch(branched, position);
+        self
+    }
+
+    /// Adds the branch for records no predicate matched and returns the branches.
+    pub fn default_branch(self) -> BTreeMap<String, KStream<K, V>> {
+        self.default_branch_with(Branched::default())
+    }
+
+    /// Adds the default branch as `branched` says and returns the branches.
+    pub fn default_branch_with(
+        mut self,
+        branched: Branched<K, V>,
+    ) -> BTreeMap<String, KStream<K, V>> {
+        self.add_branch(branched, 0);
+        self.outputs
+    }
+
+    /// Returns the branches; records no predicate matched are dropped.
+    pub fn no_default_branch(self) -> BTreeMap<String, KStream<K, V>> {
+        self.outputs
+    }
+
+    fn add_branch(&mut self, branched: Branched<K, V>, position: usize) {
+        let name = match branched.name {
+            Some(name) => format!("{}{name}", self.splitter_name),
+            None => format!("{}{position}", self.splitter_name),
+        };
+        self.branches.push(name.clone());
+        self.graph.borrow_mut().burn_index();
+        let splitter = KStream::<K, V>::from_node(Rc::clone(&self.graph), self.splitter);
+        let branch =
+            splitter.add_processor::<K, V, _, _>(name.clone(), Vec::new(), || PassThroughProcessor);
+        self.update_splitter();
+        let output = match branched.chain {
+            Some(chain) => chain(branch),
+            None => Some(branch),
+        };
+        if let Some(stream) = output {
+            self.outputs.insert(name, stream);
+        }
+    }
+
+    fn update_splitter(&self) {
+        let predicates = Arc::new(self.predicates.clone());
+        let branches = Arc::new(self.branches.clone());
+        let factory: Factory = Arc::new(move |ctx: BuildContext| {
+            let children = Children::<K, V>::from_erased(&ctx.name, ctx.children)?;
+            let processor = BranchProcessor {
+                predicates: Arc::clone(&predicates),
+                branches: Arc::clone(&branches),
+                child_index: Vec::new(),
+            };
+            Ok(erase::<K, V>(ProcessorNode::new(
+                ctx.id, ctx.name, processor, children,
+            )))
+        });
+        self.graph.borrow_mut().set_factory(self.splitter, factory);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_generated_name;
+
+    #[test]
+    fn generated_names_are_recognised_like_kafka() {
+        assert!(is_generated_name("KSTREAM-REPARTITION-0000000001"));
+        assert!(!is_generated_name("KSTREAM-REPARTITION-000000001"));
+        assert!(!is_generated_name("orders-by-region"));
+    }
+}

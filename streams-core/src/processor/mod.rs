@@ -1,0 +1,224 @@
+//! The Processor API: the one mechanism every operator runs on, like Kafka Streams'
+//! `org.apache.kafka.streams.processor.api`.
+//!
+//! A [`Processor`] receives typed records one at a time and forwards new records to its children
+//! through its [`ProcessorContext`]. The DSL's `map`, `filter`, `split` and friends are
+//! processors too; `KStream::process` plugs in your own. Processing is synchronous and
+//! depth-first: `forward` returns once every downstream node has handled the record.
+
+pub(crate) mod node;
+pub(crate) mod task;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::record::{Record, RecordMetadata};
+use node::Children;
+use task::{Schedule, TaskContext};
+
+/// Types that can flow through a topology: cloned when a record fans out to several children,
+/// and moved between threads together with their task.
+pub trait Data: Clone + Send + 'static {}
+
+impl<T: Clone + Send + 'static> Data for T {}
+
+/// Identifies a task: a sub-topology and the input partition it processes. Displayed as Kafka
+/// does, `<subtopology>_<partition>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TaskId {
+    /// The sub-topology's id.
+    pub subtopology: u32,
+    /// The input partition.
+    pub partition: i32,
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_{}", self.subtopology, self.partition)
+    }
+}
+
+/// Which clock drives a punctuation, as in Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PunctuationType {
+    /// Stream time: the largest record timestamp the task has seen. Advances only with data.
+    StreamTime,
+    /// Wall-clock time: advances by itself (in the test driver, when you advance it).
+    WallClockTime,
+}
+
+/// Names one scheduled punctuation, so that a processor with several schedules can tell them
+/// apart in [`Processor::punctuate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PunctuationId(pub(crate) u64);
+
+/// Handle to a scheduled punctuation; `cancel` stops it, like Kafka's `Cancellable`.
+#[derive(Debug, Clone)]
+pub struct Cancellable {
+    id: PunctuationId,
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Cancellable {
+    /// The id passed to [`Processor::punctuate`] for this schedule.
+    pub fn id(&self) -> PunctuationId {
+        self.id
+    }
+
+    /// Stops future punctuations of this schedule.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A record processor, like Kafka Streams' `api.Processor<KIn, VIn, KOut, VOut>`.
+///
+/// One instance exists per task; `KStream::process` takes a supplier closure that makes them.
+/// Errors returned from any method stop the task and surface to the caller (in the test driver,
+/// the `pipe_input` call), naming this node.
+pub trait Processor<KIn, VIn, KOut, VOut>: Send + 'static {
+    /// Called once before the first record; schedule punctuations here.
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, KOut, VOut>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
+    /// Handles one record; forward results with [`ProcessorContext::forward`].
+    fn process(
+        &mut self,
+        record: Record<KIn, VIn>,
+        ctx: &mut ProcessorContext<'_, KOut, VOut>,
+    ) -> Result<()>;
+
+    /// Called when a punctuation scheduled with [`ProcessorContext::schedule`] is due.
+    /// `timestamp` is the current stream time or wall-clock time, depending on the schedule.
+    fn punctuate(
+        &mut self,
+        punctuation: PunctuationId,
+        timestamp: i64,
+        ctx: &mut ProcessorContext<'_, KOut, VOut>,
+    ) -> Result<()> {
+        let _ = (punctuation, timestamp, ctx);
+        Ok(())
+    }
+
+    /// Called once when the task closes.
+    fn close(&mut self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What a processor sees of its node and task, like Kafka's `api.ProcessorContext`.
+pub struct ProcessorContext<'a, K, V> {
+    node_id: usize,
+    node_name: &'a str,
+    children: &'a mut Children<K, V>,
+    task: &'a mut TaskContext,
+}
+
+impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
+    pub(crate) fn new(
+        node_id: usize,
+        node_name: &'a str,
+        children: &'a mut Children<K, V>,
+        task: &'a mut TaskContext,
+    ) -> Self {
+        ProcessorContext {
+            node_id,
+            node_name,
+            children,
+            task,
+        }
+    }
+
+    /// Sends `record` to every child of this node, in the order the children were added.
+    pub fn forward(&mut self, record: Record<K, V>) -> Result<()> {
+        self.children.forward(record, self.task)
+    }
+
+    /// Sends `record` to the child named `child` only.
+    pub fn forward_to(&mut self, child: &str, record: Record<K, V>) -> Result<()> {
+        match self.children.index_of(child) {
+            Some(index) => self.children.forward_to_index(index, record, self.task),
+            None => Err(Error::UnknownChild {
+                node: self.node_name.to_string(),
+                child: child.to_string(),
+            }),
+        }
+    }
+
+    /// Sends `record` to the child at `index` (see [`ProcessorContext::child_names`]).
+    pub(crate) fn forward_to_index(&mut self, index: usize, record: Record<K, V>) -> Result<()> {
+        self.children.forward_to_index(index, record, self.task)
+    }
+
+    /// The names of this node's children, in forwarding order.
+    pub fn child_names(&self) -> Vec<&str> {
+        self.children.names()
+    }
+
+    /// The name of this processor's node in the topology.
+    pub fn node_name(&self) -> &str {
+        self.node_name
+    }
+
+    /// Topic, partition and offset of the input record being processed; `None` during a
+    /// punctuation.
+    pub fn record_metadata(&self) -> Option<&RecordMetadata> {
+        self.task.metadata.as_ref()
+    }
+
+    /// The task's stream time: the largest timestamp it has processed, or -1 before any record.
+    pub fn current_stream_time_ms(&self) -> i64 {
+        self.task.stream_time
+    }
+
+    /// The task's wall-clock time in milliseconds (mocked by the test driver).
+    pub fn current_system_time_ms(&self) -> i64 {
+        self.task.wall_clock_ms
+    }
+
+    /// The application id (`application.id`).
+    pub fn application_id(&self) -> &str {
+        &self.task.application_id
+    }
+
+    /// The task this processor instance belongs to.
+    pub fn task_id(&self) -> TaskId {
+        self.task.task_id
+    }
+
+    /// Schedules [`Processor::punctuate`] every `interval`, like Kafka's `schedule`.
+    ///
+    /// Stream-time schedules are aligned to 0 and fire as soon as the task has seen data, then
+    /// whenever stream time crosses the next multiple of `interval`; wall-clock schedules first
+    /// fire `interval` after now. Missed intervals are skipped, not replayed. The interval must
+    /// be at least one millisecond.
+    pub fn schedule(&mut self, interval: Duration, kind: PunctuationType) -> Result<Cancellable> {
+        let interval_ms = i64::try_from(interval.as_millis()).unwrap_or(i64::MAX);
+        if interval_ms < 1 {
+            return Err(Error::InvalidArgument(format!(
+                "punctuation interval must be at least 1 ms, got {interval:?} in node `{}`",
+                self.node_name
+            )));
+        }
+        let next_ms = match kind {
+            PunctuationType::StreamTime => 0,
+            PunctuationType::WallClockTime => self.task.wall_clock_ms.saturating_add(interval_ms),
+        };
+        let id = self.task.next_punctuation_id();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        self.task.schedules.push(Schedule {
+            node: self.node_id,
+            id,
+            kind,
+            interval_ms,
+            next_ms,
+            cancelled: Arc::clone(&cancelled),
+        });
+        Ok(Cancellable { id, cancelled })
+    }
+}

@@ -1,0 +1,368 @@
+//! Nodes are processors instantiated for one task and wired to their children, like Kafka's
+//! `ProcessorNode`, `SourceNode` and `SinkNode`.
+//!
+//! Records travel between nodes as typed values through one virtual call per edge: a node owns
+//! its children as `Box<dyn Node<K, V>>`, so there is no channel, future or per-record boxing.
+//! A node with several parents (after `merge`) is shared behind a mutex that is never contended,
+//! because a task runs on one thread at a time.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
+use super::task::TaskContext;
+use super::{Data, Processor, ProcessorContext, PunctuationId};
+use crate::error::{Error, Result};
+use crate::record::{ConsumedRecord, Record, RecordMetadata};
+use crate::serde::Serde;
+
+/// Index of a node in its topology.
+pub(crate) type NodeId = usize;
+
+/// A type-erased node handle while a task is being assembled: `Box<dyn Node<K, V>>` for
+/// processors and sinks, `Box<dyn SourceDriver>` for sources.
+pub(crate) type Erased = Box<dyn Any + Send>;
+
+/// Operations that walk the node tree rather than follow one record.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum NodeOp {
+    /// Run `Processor::init` once per node.
+    Init,
+    /// Run `Processor::close` once per node.
+    Close,
+    /// Call `Processor::punctuate` on one node.
+    Punctuate {
+        node: NodeId,
+        id: PunctuationId,
+        timestamp: i64,
+    },
+}
+
+/// A node that accepts records of type `Record<K, V>`.
+pub(crate) trait Node<K, V>: Send {
+    /// Processes one record depth-first.
+    fn process(&mut self, record: Record<K, V>, task: &mut TaskContext) -> Result<()>;
+
+    /// Applies `op` to this node and its descendants; returns `true` once a punctuation has
+    /// found its target, so the walk can stop.
+    fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool>;
+}
+
+/// The children of a node, with their names for `forward_to`.
+pub(crate) struct Children<K, V> {
+    nodes: Vec<Box<dyn Node<K, V>>>,
+    names: Vec<Arc<str>>,
+}
+
+impl<K: Data, V: Data> Children<K, V> {
+    /// Downcasts the erased children a factory received. A mismatch means the graph was wired
+    /// against its own types, which the typed DSL rules out; it is still reported, not panicked.
+    pub(crate) fn from_erased(parent: &str, erased: Vec<(Arc<str>, Erased)>) -> Result<Self> {
+        let mut nodes = Vec::with_capacity(erased.len());
+        let mut names = Vec::with_capacity(erased.len());
+        for (name, child) in erased {
+            let node = child.downcast::<Box<dyn Node<K, V>>>().map_err(|_| {
+                Error::InvalidTopology(format!(
+                    "node `{name}` does not accept the record type that `{parent}` produces"
+                ))
+            })?;
+            nodes.push(*node);
+            names.push(name);
+        }
+        Ok(Children { nodes, names })
+    }
+
+    pub(crate) fn forward(&mut self, record: Record<K, V>, task: &mut TaskContext) -> Result<()> {
+        match self.nodes.split_last_mut() {
+            None => Ok(()),
+            Some((last, rest)) => {
+                for child in rest {
+                    child.process(record.clone(), task)?;
+                }
+                last.process(record, task)
+            }
+        }
+    }
+
+    pub(crate) fn forward_to_index(
+        &mut self,
+        index: usize,
+        record: Record<K, V>,
+        task: &mut TaskContext,
+    ) -> Result<()> {
+        match self.nodes.get_mut(index) {
+            Some(child) => child.process(record, task),
+            None => Err(Error::UnknownChild {
+                node: String::from("?"),
+                child: format!("#{index}"),
+            }),
+        }
+    }
+
+    pub(crate) fn index_of(&self, name: &str) -> Option<usize> {
+        self.names.iter().position(|n| &**n == name)
+    }
+
+    pub(crate) fn names(&self) -> Vec<&str> {
+        self.names.iter().map(|n| &**n).collect()
+    }
+
+    fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {
+        for child in &mut self.nodes {
+            if child.visit(op, task)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lifecycle {
+    Created,
+    Running,
+    Closed,
+}
+
+/// A node running a [`Processor`].
+pub(crate) struct ProcessorNode<P, KOut, VOut> {
+    id: NodeId,
+    name: Arc<str>,
+    processor: P,
+    children: Children<KOut, VOut>,
+    state: Lifecycle,
+}
+
+impl<P, KOut: Data, VOut: Data> ProcessorNode<P, KOut, VOut> {
+    pub(crate) fn new(
+        id: NodeId,
+        name: Arc<str>,
+        processor: P,
+        children: Children<KOut, VOut>,
+    ) -> Self {
+        ProcessorNode {
+            id,
+            name,
+            processor,
+            children,
+            state: Lifecycle::Created,
+        }
+    }
+}
+
+impl<P, KIn, VIn, KOut, VOut> Node<KIn, VIn> for ProcessorNode<P, KOut, VOut>
+where
+    P: Processor<KIn, VIn, KOut, VOut>,
+    KOut: Data,
+    VOut: Data,
+{
+    #[inline]
+    fn process(&mut self, record: Record<KIn, VIn>, task: &mut TaskContext) -> Result<()> {
+        let mut ctx = ProcessorContext::new(self.id, &self.name, &mut self.children, task);
+        self.processor
+            .process(record, &mut ctx)
+            .map_err(|e| e.in_node(&self.name))
+    }
+
+    fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {
+        match op {
+            NodeOp::Init => {
+                if self.state == Lifecycle::Created {
+                    self.state = Lifecycle::Running;
+                    let mut ctx =
+                        ProcessorContext::new(self.id, &self.name, &mut self.children, task);
+                    self.processor
+                        .init(&mut ctx)
+                        .map_err(|e| e.in_node(&self.name))?;
+                }
+                self.children.visit(op, task)
+            }
+            NodeOp::Close => {
+                if self.state != Lifecycle::Closed {
+                    self.state = Lifecycle::Closed;
+                    self.processor.close().map_err(|e| e.in_node(&self.name))?;
+                }
+                self.children.visit(op, task)
+            }
+            NodeOp::Punctuate {
+                node,
+                id,
+                timestamp,
+            } if node == self.id => {
+                let mut ctx = ProcessorContext::new(self.id, &self.name, &mut self.children, task);
+                self.processor
+                    .punctuate(id, timestamp, &mut ctx)
+                    .map_err(|e| e.in_node(&self.name))?;
+                Ok(true)
+            }
+            NodeOp::Punctuate { .. } => self.children.visit(op, task),
+        }
+    }
+}
+
+/// A node writing records to a topic through the task's record collector.
+pub(crate) struct SinkNode<K, V> {
+    name: Arc<str>,
+    topic: Arc<str>,
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+}
+
+impl<K, V> SinkNode<K, V> {
+    pub(crate) fn new(
+        name: Arc<str>,
+        topic: Arc<str>,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+    ) -> Self {
+        SinkNode {
+            name,
+            topic,
+            key_serde,
+            value_serde,
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
+    fn process(&mut self, record: Record<K, V>, task: &mut TaskContext) -> Result<()> {
+        let serialization = |part, source| Error::Serialization {
+            topic: self.topic.to_string(),
+            node: self.name.to_string(),
+            part,
+            source,
+        };
+        let key = self
+            .key_serde
+            .serialize(&self.topic, &record.key)
+            .map_err(|e| serialization("key", e))?;
+        let value = self
+            .value_serde
+            .serialize(&self.topic, &record.value)
+            .map_err(|e| serialization("value", e))?;
+        task.collect(
+            Arc::clone(&self.topic),
+            key,
+            value,
+            record.timestamp,
+            record.headers,
+        );
+        Ok(())
+    }
+
+    fn visit(&mut self, _op: NodeOp, _task: &mut TaskContext) -> Result<bool> {
+        Ok(false)
+    }
+}
+
+/// A node reached from several parents: each parent holds a handle to the same node.
+pub(crate) struct SharedNode<K, V>(Arc<Mutex<Box<dyn Node<K, V>>>>);
+
+impl<K: 'static, V: 'static> Node<K, V> for SharedNode<K, V> {
+    fn process(&mut self, record: Record<K, V>, task: &mut TaskContext) -> Result<()> {
+        let mut node = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        node.process(record, task)
+    }
+
+    fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {
+        let mut node = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        node.visit(op, task)
+    }
+}
+
+/// Turns one erased `Box<dyn Node<K, V>>` into `count` handles that share it.
+pub(crate) fn share_node<K: 'static, V: 'static>(
+    node: Erased,
+    count: usize,
+) -> Result<Vec<Erased>> {
+    let node = node
+        .downcast::<Box<dyn Node<K, V>>>()
+        .map_err(|_| Error::InvalidTopology("shared node has an unexpected record type".into()))?;
+    let shared = Arc::new(Mutex::new(*node));
+    Ok((0..count)
+        .map(|_| {
+            Box::new(Box::new(SharedNode(Arc::clone(&shared))) as Box<dyn Node<K, V>>) as Erased
+        })
+        .collect())
+}
+
+/// Erases a typed node for assembly.
+pub(crate) fn erase<K: 'static, V: 'static>(node: impl Node<K, V> + 'static) -> Erased {
+    Box::new(Box::new(node) as Box<dyn Node<K, V>>)
+}
+
+/// The entry point of a task for serialized records: a source node.
+pub(crate) trait SourceDriver: Send {
+    /// Deserializes `record` and processes it through the node tree.
+    fn process_raw(&mut self, record: ConsumedRecord, task: &mut TaskContext) -> Result<()>;
+
+    /// Applies a tree-walking operation.
+    fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool>;
+}
+
+/// A node reading records from topics, like Kafka's `SourceNode`.
+pub(crate) struct SourceNode<K, V> {
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+    children: Children<K, V>,
+}
+
+impl<K: Data, V: Data> SourceNode<K, V> {
+    pub(crate) fn new(
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+        children: Children<K, V>,
+    ) -> Self {
+        SourceNode {
+            key_serde,
+            value_serde,
+            children,
+        }
+    }
+}
+
+impl<K: Data, V: Data> SourceDriver for SourceNode<K, V> {
+    fn process_raw(&mut self, raw: ConsumedRecord, task: &mut TaskContext) -> Result<()> {
+        let deserialization = |part, source| Error::Deserialization {
+            topic: raw.topic.to_string(),
+            partition: raw.partition,
+            offset: raw.offset,
+            part,
+            source,
+        };
+        let key = self
+            .key_serde
+            .deserialize(&raw.topic, raw.key.as_deref())
+            .map_err(|e| deserialization("key", e))?;
+        let value = self
+            .value_serde
+            .deserialize(&raw.topic, raw.value.as_deref())
+            .map_err(|e| deserialization("value", e))?;
+        task.metadata = Some(RecordMetadata {
+            topic: raw.topic,
+            partition: raw.partition,
+            offset: raw.offset,
+        });
+        let record = Record {
+            key,
+            value,
+            timestamp: raw.timestamp,
+            headers: raw.headers,
+        };
+        self.children.forward(record, task)
+    }
+
+    fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {
+        self.children.visit(op, task)
+    }
+}
+
+/// Erases a source for assembly.
+pub(crate) fn erase_source(source: impl SourceDriver + 'static) -> Erased {
+    Box::new(Box::new(source) as Box<dyn SourceDriver>)
+}

@@ -1,0 +1,274 @@
+//! A task runs one sub-topology for one input partition, like Kafka's `StreamTask`: it owns the
+//! instantiated nodes, tracks stream time, fires punctuations and collects the records its sinks
+//! produce. It is plain synchronous code; whoever owns it (the test driver, or the runtime's
+//! stream thread) feeds it records and ships its output.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::node::{NodeId, NodeOp, SourceDriver};
+use super::{PunctuationId, PunctuationType, TaskId};
+use crate::error::{Error, Result};
+use crate::record::{ConsumedRecord, Headers, ProducedRecord, RecordMetadata};
+
+/// Stream time before the task has seen any record, as in Kafka.
+pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
+
+/// One scheduled punctuation.
+pub(crate) struct Schedule {
+    pub(crate) node: NodeId,
+    pub(crate) id: PunctuationId,
+    pub(crate) kind: PunctuationType,
+    pub(crate) interval_ms: i64,
+    pub(crate) next_ms: i64,
+    pub(crate) cancelled: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Schedule {
+    /// The next due time after firing at `now`: one interval on, skipping missed intervals
+    /// rather than firing a burst, as Kafka's `PunctuationSchedule::next` does.
+    fn advance(&mut self, now: i64) {
+        let next = self.next_ms.saturating_add(self.interval_ms);
+        self.next_ms = if now >= next {
+            let missed = (now - self.next_ms) / self.interval_ms;
+            self.next_ms
+                .saturating_add((missed + 1).saturating_mul(self.interval_ms))
+        } else {
+            next
+        };
+    }
+}
+
+/// Per-task state every node can reach while processing.
+pub(crate) struct TaskContext {
+    pub(crate) application_id: Arc<str>,
+    pub(crate) task_id: TaskId,
+    pub(crate) metadata: Option<RecordMetadata>,
+    pub(crate) stream_time: i64,
+    pub(crate) wall_clock_ms: i64,
+    pub(crate) schedules: Vec<Schedule>,
+    next_punctuation: u64,
+    output: Vec<ProducedRecord>,
+}
+
+impl TaskContext {
+    pub(crate) fn next_punctuation_id(&mut self) -> PunctuationId {
+        self.next_punctuation += 1;
+        PunctuationId(self.next_punctuation)
+    }
+
+    /// Queues a record for its topic: the task's record collector.
+    pub(crate) fn collect(
+        &mut self,
+        topic: Arc<str>,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        timestamp: i64,
+        headers: Headers,
+    ) {
+        self.output.push(ProducedRecord {
+            topic,
+            partition: None,
+            key,
+            value,
+            timestamp,
+            headers,
+        });
+    }
+}
+
+/// A sub-topology instantiated for one partition.
+pub struct Task {
+    sources: Vec<Box<dyn SourceDriver>>,
+    source_by_topic: HashMap<Arc<str>, usize>,
+    ctx: TaskContext,
+    running: bool,
+}
+
+impl Task {
+    pub(crate) fn new(
+        application_id: Arc<str>,
+        task_id: TaskId,
+        sources: Vec<(Vec<Arc<str>>, Box<dyn SourceDriver>)>,
+        wall_clock_ms: i64,
+    ) -> Self {
+        let mut source_by_topic = HashMap::new();
+        let mut drivers = Vec::with_capacity(sources.len());
+        for (index, (topics, driver)) in sources.into_iter().enumerate() {
+            for topic in topics {
+                source_by_topic.insert(topic, index);
+            }
+            drivers.push(driver);
+        }
+        Task {
+            sources: drivers,
+            source_by_topic,
+            ctx: TaskContext {
+                application_id,
+                task_id,
+                metadata: None,
+                stream_time: UNKNOWN_STREAM_TIME,
+                wall_clock_ms,
+                schedules: Vec::new(),
+                next_punctuation: 0,
+                output: Vec::new(),
+            },
+            running: false,
+        }
+    }
+
+    /// This task's id.
+    pub fn id(&self) -> TaskId {
+        self.ctx.task_id
+    }
+
+    /// The topics this task reads (internal ones with their application-id prefix).
+    pub fn input_topics(&self) -> impl Iterator<Item = &str> {
+        self.source_by_topic.keys().map(|t| &**t)
+    }
+
+    /// Whether this task reads `topic`.
+    pub fn reads(&self, topic: &str) -> bool {
+        self.source_by_topic.contains_key(topic)
+    }
+
+    /// The largest timestamp processed so far, or -1.
+    pub fn stream_time(&self) -> i64 {
+        self.ctx.stream_time
+    }
+
+    /// Initializes every processor (in topology order); punctuations may be scheduled here.
+    pub fn init(&mut self) -> Result<()> {
+        if !self.running {
+            self.running = true;
+            self.walk(NodeOp::Init)?;
+        }
+        Ok(())
+    }
+
+    /// Processes one input record depth-first through the sub-topology.
+    pub fn process(&mut self, record: ConsumedRecord) -> Result<()> {
+        let index = *self
+            .source_by_topic
+            .get(&record.topic)
+            .ok_or_else(|| Error::UnknownTopic(record.topic.to_string()))?;
+        if record.timestamp < 0 {
+            return Err(Error::InvalidTimestamp {
+                topic: record.topic.to_string(),
+                partition: record.partition,
+                offset: record.offset,
+                timestamp: record.timestamp,
+            });
+        }
+        self.ctx.stream_time = self.ctx.stream_time.max(record.timestamp);
+        let result = self.sources[index].process_raw(record, &mut self.ctx);
+        self.ctx.metadata = None;
+        result
+    }
+
+    /// Fires the stream-time punctuations that are due; returns whether any fired.
+    pub fn maybe_punctuate_stream_time(&mut self) -> Result<bool> {
+        if self.ctx.stream_time == UNKNOWN_STREAM_TIME {
+            return Ok(false);
+        }
+        let now = self.ctx.stream_time;
+        self.punctuate(PunctuationType::StreamTime, now)
+    }
+
+    /// Moves the task's wall clock to `now_ms` and fires the wall-clock punctuations that are
+    /// due; returns whether any fired.
+    pub fn maybe_punctuate_wall_clock(&mut self, now_ms: i64) -> Result<bool> {
+        self.ctx.wall_clock_ms = self.ctx.wall_clock_ms.max(now_ms);
+        let now = self.ctx.wall_clock_ms;
+        self.punctuate(PunctuationType::WallClockTime, now)
+    }
+
+    /// Moves the records produced since the last call into `out`.
+    pub fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
+        out.append(&mut self.ctx.output);
+    }
+
+    /// Closes every processor.
+    pub fn close(&mut self) -> Result<()> {
+        if self.running {
+            self.running = false;
+            self.walk(NodeOp::Close)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, op: NodeOp) -> Result<bool> {
+        for source in &mut self.sources {
+            if source.visit(op, &mut self.ctx)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<bool> {
+        self.ctx
+            .schedules
+            .retain(|s| !s.cancelled.load(Ordering::Relaxed));
+        let mut fired = false;
+        // Index loop: a punctuation may schedule more punctuations.
+        let mut i = 0;
+        while i < self.ctx.schedules.len() {
+            let schedule = &mut self.ctx.schedules[i];
+            i += 1;
+            if schedule.kind != kind
+                || schedule.next_ms > now
+                || schedule.cancelled.load(Ordering::Relaxed)
+            {
+                continue;
+            }
+            schedule.advance(now);
+            let op = NodeOp::Punctuate {
+                node: schedule.node,
+                id: schedule.id,
+                timestamp: now,
+            };
+            self.walk(op)?;
+            fired = true;
+        }
+        Ok(fired)
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if self.running {
+            if let Err(e) = self.close() {
+                tracing::warn!(task = %self.ctx.task_id, error = %e, "error closing task");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(next_ms: i64, interval_ms: i64) -> Schedule {
+        Schedule {
+            node: 0,
+            id: PunctuationId(1),
+            kind: PunctuationType::StreamTime,
+            interval_ms,
+            next_ms,
+            cancelled: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn schedule_skips_missed_intervals() {
+        let mut s = schedule(0, 10);
+        s.advance(3);
+        assert_eq!(s.next_ms, 10);
+        s.advance(10);
+        assert_eq!(s.next_ms, 20);
+        s.advance(57);
+        assert_eq!(s.next_ms, 60);
+    }
+}

@@ -1,0 +1,189 @@
+//! The record that flows between processors, like Kafka Streams' `api.Record`: key, value,
+//! timestamp and headers. Operators build the next record from the last with `with_*`, so that
+//! timestamps and headers propagate unless an operator means to change them.
+
+use std::sync::Arc;
+
+/// One record header: a name and an optional (nullable) value, as in Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header's name.
+    pub key: String,
+    /// The header's value; `None` is a null value.
+    pub value: Option<Vec<u8>>,
+}
+
+/// A record's headers, in order; names may repeat, as in Kafka.
+///
+/// An empty set does not allocate, so records without headers cost nothing extra.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Headers(Vec<Header>);
+
+impl Headers {
+    /// No headers.
+    pub fn new() -> Self {
+        Headers(Vec::new())
+    }
+
+    /// Appends a header.
+    pub fn add(&mut self, key: impl Into<String>, value: Option<Vec<u8>>) -> &mut Self {
+        self.0.push(Header {
+            key: key.into(),
+            value,
+        });
+        self
+    }
+
+    /// Appends a header, builder style.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        self.add(key, Some(value.into()));
+        self
+    }
+
+    /// The last header named `key`, like Kafka's `Headers::lastHeader`.
+    pub fn last(&self, key: &str) -> Option<&Header> {
+        self.0.iter().rev().find(|h| h.key == key)
+    }
+
+    /// Removes every header named `key`.
+    pub fn remove(&mut self, key: &str) {
+        self.0.retain(|h| h.key != key);
+    }
+
+    /// All headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Header> {
+        self.0.iter()
+    }
+
+    /// The number of headers.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no headers.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<Header> for Headers {
+    fn from_iter<I: IntoIterator<Item = Header>>(iter: I) -> Self {
+        Headers(iter.into_iter().collect())
+    }
+}
+
+/// A typed record on its way through a topology.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record<K, V> {
+    /// The key.
+    pub key: K,
+    /// The value.
+    pub value: V,
+    /// Event time in milliseconds since the epoch.
+    pub timestamp: i64,
+    /// The headers.
+    pub headers: Headers,
+}
+
+impl<K, V> Record<K, V> {
+    /// A record without headers.
+    pub fn new(key: K, value: V, timestamp: i64) -> Self {
+        Record {
+            key,
+            value,
+            timestamp,
+            headers: Headers::new(),
+        }
+    }
+
+    /// The same record with another key (and possibly another key type).
+    pub fn with_key<K2>(self, key: K2) -> Record<K2, V> {
+        Record {
+            key,
+            value: self.value,
+            timestamp: self.timestamp,
+            headers: self.headers,
+        }
+    }
+
+    /// The same record with another value (and possibly another value type).
+    pub fn with_value<V2>(self, value: V2) -> Record<K, V2> {
+        Record {
+            key: self.key,
+            value,
+            timestamp: self.timestamp,
+            headers: self.headers,
+        }
+    }
+
+    /// The same record with another key and value, keeping timestamp and headers.
+    pub fn with_key_value<K2, V2>(self, key: K2, value: V2) -> Record<K2, V2> {
+        Record {
+            key,
+            value,
+            timestamp: self.timestamp,
+            headers: self.headers,
+        }
+    }
+
+    /// The same record with another timestamp.
+    pub fn with_timestamp(mut self, timestamp: i64) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// The same record with other headers.
+    pub fn with_headers(mut self, headers: Headers) -> Self {
+        self.headers = headers;
+        self
+    }
+}
+
+/// Where the record being processed came from, like Kafka's `RecordMetadata`. Absent during a
+/// punctuation, which is not caused by a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordMetadata {
+    /// The input topic.
+    pub topic: Arc<str>,
+    /// The input partition.
+    pub partition: i32,
+    /// The input offset.
+    pub offset: i64,
+}
+
+/// A serialized record read from a topic: what a task consumes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumedRecord {
+    /// The topic it was read from.
+    pub topic: Arc<str>,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset in the partition.
+    pub offset: i64,
+    /// Its timestamp in milliseconds.
+    pub timestamp: i64,
+    /// Key bytes; `None` is null.
+    pub key: Option<Vec<u8>>,
+    /// Value bytes; `None` is null.
+    pub value: Option<Vec<u8>>,
+    /// Its headers.
+    pub headers: Headers,
+}
+
+/// A serialized record a task wants written to a topic, like what Kafka's `RecordCollector`
+/// hands to the producer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProducedRecord {
+    /// Destination topic (internal topics already carry the application id prefix).
+    pub topic: Arc<str>,
+    /// Destination partition, if the sink chose one; otherwise the producer's partitioner does.
+    pub partition: Option<i32>,
+    /// Key bytes; `None` is null.
+    pub key: Option<Vec<u8>>,
+    /// Value bytes; `None` is null.
+    pub value: Option<Vec<u8>>,
+    /// Timestamp in milliseconds.
+    pub timestamp: i64,
+    /// Headers.
+    pub headers: Headers,
+}

@@ -1,0 +1,496 @@
+//! `TopologyTestDriver`: runs a topology synchronously, deterministically and without a broker,
+//! like Kafka Streams' `TopologyTestDriver`.
+//!
+//! It creates one task per sub-topology (partition 0) from the same code the runtime uses, and
+//! plays the broker's part itself: records piped into an input topic are processed depth-first
+//! before `pipe_input` returns, records written to a topic the topology also reads (repartition
+//! topics, or a user topic read by another sub-topology) are fed back in, and everything written
+//! to a non-internal topic is kept for [`TestOutputTopic`] to read. Wall-clock time is mocked and
+//! only moves when you advance it, starting at 0 unless configured otherwise.
+//!
+//! Like Kafka's driver, the `pipe_*` and `read_*` methods panic on failure (they are test
+//! assertions); the `try_*` variants return the error instead.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::StreamsConfig;
+use crate::error::{Error, Result};
+use crate::processor::task::Task;
+use crate::processor::TaskId;
+use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
+use crate::serde::Serde;
+use crate::topology::Topology;
+
+/// The application id the driver uses when none is configured.
+pub const DEFAULT_APPLICATION_ID: &str = "topology-test-driver";
+
+struct DriverState {
+    tasks: Vec<Task>,
+    /// Resolved topic → index of the task reading it.
+    readers: HashMap<Arc<str>, usize>,
+    internal_topics: HashSet<String>,
+    outputs: HashMap<String, VecDeque<ProducedRecord>>,
+    next_offset: HashMap<Arc<str>, i64>,
+    wall_clock_ms: i64,
+    pending: VecDeque<(usize, ConsumedRecord)>,
+    produced: Vec<ProducedRecord>,
+}
+
+impl DriverState {
+    /// Assigns the next offset in `topic` and queues the record for its reader, if any.
+    fn enqueue(&mut self, record: ProducedRecord) -> Result<()> {
+        let Some(&task) = self.readers.get(&record.topic) else {
+            return Err(Error::UnknownTopic(record.topic.to_string()));
+        };
+        let offset = self
+            .next_offset
+            .entry(Arc::clone(&record.topic))
+            .or_insert(0);
+        let consumed = ConsumedRecord {
+            topic: record.topic,
+            partition: 0,
+            offset: *offset,
+            timestamp: record.timestamp,
+            key: record.key,
+            value: record.value,
+            headers: record.headers,
+        };
+        *offset += 1;
+        self.pending.push_back((task, consumed));
+        Ok(())
+    }
+
+    /// Processes queued records until none is left, routing what tasks produce.
+    fn run(&mut self) -> Result<()> {
+        while let Some((task, record)) = self.pending.pop_front() {
+            let result = self.tasks[task]
+                .process(record)
+                .and_then(|_| self.tasks[task].maybe_punctuate_stream_time());
+            self.route_output(task)?;
+            if let Err(e) = result {
+                self.pending.clear();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn route_output(&mut self, task: usize) -> Result<()> {
+        let mut produced = std::mem::take(&mut self.produced);
+        self.tasks[task].drain_output(&mut produced);
+        for record in produced.drain(..) {
+            if !self.internal_topics.contains(&*record.topic) {
+                self.outputs
+                    .entry(record.topic.to_string())
+                    .or_default()
+                    .push_back(record.clone());
+            }
+            if self.readers.contains_key(&record.topic) {
+                self.enqueue(record)?;
+            }
+        }
+        self.produced = produced;
+        Ok(())
+    }
+}
+
+/// Runs a topology in-process for tests; see the [module docs](self).
+pub struct TopologyTestDriver {
+    application_id: String,
+    state: RefCell<DriverState>,
+}
+
+impl TopologyTestDriver {
+    /// A driver for `topology` with application id [`DEFAULT_APPLICATION_ID`] and wall-clock
+    /// time 0.
+    pub fn new(topology: Topology) -> Result<Self> {
+        Self::with_config(topology, StreamsConfig::new(DEFAULT_APPLICATION_ID)?, 0)
+    }
+
+    /// A driver for `topology` with `config` and the mocked wall clock starting at
+    /// `initial_wall_clock_ms`.
+    pub fn with_config(
+        topology: Topology,
+        config: StreamsConfig,
+        initial_wall_clock_ms: i64,
+    ) -> Result<Self> {
+        let application_id = config.application_id().to_string();
+        let mut tasks = Vec::new();
+        let mut readers = HashMap::new();
+        for sub in 0..topology.subtopology_count() as u32 {
+            let task = topology.create_task(
+                TaskId {
+                    subtopology: sub,
+                    partition: 0,
+                },
+                &application_id,
+                initial_wall_clock_ms,
+            )?;
+            for topic in task.input_topics() {
+                readers.insert(Arc::from(topic), tasks.len());
+            }
+            tasks.push(task);
+        }
+        let internal_topics = topology
+            .repartition_topics()
+            .iter()
+            .map(|t| format!("{application_id}-{}", t.name))
+            .collect();
+        let mut state = DriverState {
+            tasks,
+            readers,
+            internal_topics,
+            outputs: HashMap::new(),
+            next_offset: HashMap::new(),
+            wall_clock_ms: initial_wall_clock_ms,
+            pending: VecDeque::new(),
+            produced: Vec::new(),
+        };
+        for task in 0..state.tasks.len() {
+            state.tasks[task].init()?;
+            state.route_output(task)?;
+        }
+        state.run()?;
+        Ok(TopologyTestDriver {
+            application_id,
+            state: RefCell::new(state),
+        })
+    }
+
+    /// The application id in use.
+    pub fn application_id(&self) -> &str {
+        &self.application_id
+    }
+
+    /// An input topic that serializes with the given serdes. Records piped without a timestamp
+    /// get the topic's current time, which starts at the driver's wall-clock time.
+    pub fn create_input_topic<K, V>(
+        &self,
+        topic: &str,
+        key_serde: impl Serde<K>,
+        value_serde: impl Serde<V>,
+    ) -> TestInputTopic<'_, K, V> {
+        let start = self.state.borrow().wall_clock_ms;
+        TestInputTopic {
+            driver: self,
+            topic: Arc::from(topic),
+            key_serde: Box::new(key_serde),
+            value_serde: Box::new(value_serde),
+            current_time_ms: Cell::new(start),
+            auto_advance_ms: Cell::new(0),
+        }
+    }
+
+    /// An output topic that deserializes with the given serdes.
+    pub fn create_output_topic<K, V>(
+        &self,
+        topic: &str,
+        key_serde: impl Serde<K>,
+        value_serde: impl Serde<V>,
+    ) -> TestOutputTopic<'_, K, V> {
+        TestOutputTopic {
+            driver: self,
+            topic: topic.to_string(),
+            key_serde: Box::new(key_serde),
+            value_serde: Box::new(value_serde),
+        }
+    }
+
+    /// Advances the mocked wall clock by `advance` and fires due wall-clock punctuations.
+    ///
+    /// # Panics
+    /// If a punctuation fails; see [`try_advance_wall_clock_time`](Self::try_advance_wall_clock_time).
+    pub fn advance_wall_clock_time(&self, advance: Duration) {
+        if let Err(e) = self.try_advance_wall_clock_time(advance) {
+            panic!("advancing wall-clock time failed: {e}");
+        }
+    }
+
+    /// Advances the mocked wall clock by `advance` and fires due wall-clock punctuations.
+    pub fn try_advance_wall_clock_time(&self, advance: Duration) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        let advance_ms = i64::try_from(advance.as_millis()).unwrap_or(i64::MAX);
+        state.wall_clock_ms = state.wall_clock_ms.saturating_add(advance_ms);
+        let now = state.wall_clock_ms;
+        for task in 0..state.tasks.len() {
+            let result = state.tasks[task].maybe_punctuate_wall_clock(now);
+            state.route_output(task)?;
+            result?;
+            state.run()?;
+        }
+        Ok(())
+    }
+
+    /// The mocked wall-clock time in milliseconds.
+    pub fn wall_clock_time_ms(&self) -> i64 {
+        self.state.borrow().wall_clock_ms
+    }
+
+    /// Every topic something was written to that a test can read, sorted.
+    pub fn produced_topic_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.state.borrow().outputs.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Closes every task (runs `Processor::close`).
+    pub fn close(self) -> Result<()> {
+        let mut state = self.state.into_inner();
+        for task in &mut state.tasks {
+            task.close()?;
+        }
+        Ok(())
+    }
+
+    fn pipe(
+        &self,
+        topic: &Arc<str>,
+        key: Option<Vec<u8>>,
+        value: Option<Vec<u8>>,
+        timestamp: i64,
+        headers: Headers,
+    ) -> Result<()> {
+        let mut state = self.state.borrow_mut();
+        state.enqueue(ProducedRecord {
+            topic: Arc::clone(topic),
+            partition: Some(0),
+            key,
+            value,
+            timestamp,
+            headers,
+        })?;
+        state.run()
+    }
+
+    fn pop_output(&self, topic: &str) -> Option<ProducedRecord> {
+        self.state
+            .borrow_mut()
+            .outputs
+            .get_mut(topic)
+            .and_then(VecDeque::pop_front)
+    }
+
+    fn output_len(&self, topic: &str) -> usize {
+        self.state
+            .borrow()
+            .outputs
+            .get(topic)
+            .map_or(0, VecDeque::len)
+    }
+}
+
+/// Pipes records into one topic of a [`TopologyTestDriver`], like Kafka's `TestInputTopic`.
+pub struct TestInputTopic<'d, K, V> {
+    driver: &'d TopologyTestDriver,
+    topic: Arc<str>,
+    key_serde: Box<dyn Serde<K>>,
+    value_serde: Box<dyn Serde<V>>,
+    current_time_ms: Cell<i64>,
+    auto_advance_ms: Cell<i64>,
+}
+
+impl<K: 'static, V: 'static> TestInputTopic<'_, K, V> {
+    /// Pipes one record with the topic's current time.
+    ///
+    /// # Panics
+    /// If serializing or processing fails; see [`try_pipe_input`](Self::try_pipe_input).
+    pub fn pipe_input(&self, key: impl Into<K>, value: impl Into<V>) {
+        let record = Record::new(key.into(), value.into(), self.next_time());
+        self.expect(self.try_pipe_record(record));
+    }
+
+    /// Pipes one record with the given timestamp.
+    pub fn pipe_input_with_timestamp(
+        &self,
+        key: impl Into<K>,
+        value: impl Into<V>,
+        timestamp: i64,
+    ) {
+        self.expect(self.try_pipe_record(Record::new(key.into(), value.into(), timestamp)));
+    }
+
+    /// Pipes one record with its own timestamp and headers.
+    pub fn pipe_record(&self, record: Record<K, V>) {
+        self.expect(self.try_pipe_record(record));
+    }
+
+    /// Pipes records with their own timestamps and headers, in order.
+    pub fn pipe_record_list(&self, records: impl IntoIterator<Item = Record<K, V>>) {
+        for record in records {
+            self.pipe_record(record);
+        }
+    }
+
+    /// Pipes key-value pairs, each with the topic's current time.
+    pub fn pipe_key_value_list(&self, pairs: impl IntoIterator<Item = (K, V)>) {
+        for (key, value) in pairs {
+            self.pipe_input(key, value);
+        }
+    }
+
+    /// Pipes one record with the topic's current time, returning any failure.
+    pub fn try_pipe_input(&self, key: impl Into<K>, value: impl Into<V>) -> Result<()> {
+        let record = Record::new(key.into(), value.into(), self.next_time());
+        self.try_pipe_record(record)
+    }
+
+    /// Pipes one record, returning any failure (serialization, processing).
+    pub fn try_pipe_record(&self, record: Record<K, V>) -> Result<()> {
+        let serialization = |part, source| Error::Serialization {
+            topic: self.topic.to_string(),
+            node: "TestInputTopic".to_string(),
+            part,
+            source,
+        };
+        let key = self
+            .key_serde
+            .serialize(&self.topic, &record.key)
+            .map_err(|e| serialization("key", e))?;
+        let value = self
+            .value_serde
+            .serialize(&self.topic, &record.value)
+            .map_err(|e| serialization("value", e))?;
+        self.driver
+            .pipe(&self.topic, key, value, record.timestamp, record.headers)
+    }
+
+    /// Moves the topic's current time forward by `advance`.
+    pub fn advance_time(&self, advance: Duration) {
+        let ms = i64::try_from(advance.as_millis()).unwrap_or(i64::MAX);
+        self.current_time_ms
+            .set(self.current_time_ms.get().saturating_add(ms));
+    }
+
+    /// Sets the topic's current time.
+    pub fn set_time(&self, timestamp_ms: i64) {
+        self.current_time_ms.set(timestamp_ms);
+    }
+
+    /// Advances the topic's current time by `advance` after every record piped without a
+    /// timestamp.
+    pub fn auto_advance(&self, advance: Duration) {
+        self.auto_advance_ms
+            .set(i64::try_from(advance.as_millis()).unwrap_or(i64::MAX));
+    }
+
+    fn next_time(&self) -> i64 {
+        let now = self.current_time_ms.get();
+        self.current_time_ms
+            .set(now.saturating_add(self.auto_advance_ms.get()));
+        now
+    }
+
+    fn expect(&self, result: Result<()>) {
+        if let Err(e) = result {
+            panic!("piping into `{}` failed: {e}", self.topic);
+        }
+    }
+}
+
+/// Reads what the topology wrote to one topic, like Kafka's `TestOutputTopic`. Reading consumes.
+pub struct TestOutputTopic<'d, K, V> {
+    driver: &'d TopologyTestDriver,
+    topic: String,
+    key_serde: Box<dyn Serde<K>>,
+    value_serde: Box<dyn Serde<V>>,
+}
+
+impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
+    /// Reads the next record, or `Ok(None)` if there is none.
+    pub fn try_read_record(&self) -> Result<Option<Record<K, V>>> {
+        let Some(raw) = self.driver.pop_output(&self.topic) else {
+            return Ok(None);
+        };
+        let deserialization = |part, source| Error::Deserialization {
+            topic: self.topic.clone(),
+            partition: 0,
+            offset: -1,
+            part,
+            source,
+        };
+        let key = self
+            .key_serde
+            .deserialize(&self.topic, raw.key.as_deref())
+            .map_err(|e| deserialization("key", e))?;
+        let value = self
+            .value_serde
+            .deserialize(&self.topic, raw.value.as_deref())
+            .map_err(|e| deserialization("value", e))?;
+        Ok(Some(Record {
+            key,
+            value,
+            timestamp: raw.timestamp,
+            headers: raw.headers,
+        }))
+    }
+
+    /// Reads the next record.
+    ///
+    /// # Panics
+    /// If there is none, or it does not deserialize.
+    pub fn read_record(&self) -> Record<K, V> {
+        match self.try_read_record() {
+            Ok(Some(record)) => record,
+            Ok(None) => panic!("no more records in output topic `{}`", self.topic),
+            Err(e) => panic!("reading output topic `{}` failed: {e}", self.topic),
+        }
+    }
+
+    /// Reads the next record's key and value.
+    pub fn read_key_value(&self) -> (K, V) {
+        let record = self.read_record();
+        (record.key, record.value)
+    }
+
+    /// Reads the next record's value.
+    pub fn read_value(&self) -> V {
+        self.read_record().value
+    }
+
+    /// Reads every remaining record.
+    pub fn read_records_to_list(&self) -> Vec<Record<K, V>> {
+        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_record())).collect()
+    }
+
+    /// Reads every remaining key and value.
+    pub fn read_key_values_to_list(&self) -> Vec<(K, V)> {
+        self.read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value))
+            .collect()
+    }
+
+    /// Reads every remaining value.
+    pub fn read_values_to_list(&self) -> Vec<V> {
+        self.read_records_to_list()
+            .into_iter()
+            .map(|r| r.value)
+            .collect()
+    }
+
+    /// Reads every remaining record into a map: the latest value per key wins, as when a
+    /// table is built from the topic.
+    pub fn read_key_values_to_map(&self) -> HashMap<K, V>
+    where
+        K: Hash + Eq,
+    {
+        self.read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value))
+            .collect()
+    }
+
+    /// Whether every record has been read.
+    pub fn is_empty(&self) -> bool {
+        self.queue_size() == 0
+    }
+
+    /// How many records are left to read.
+    pub fn queue_size(&self) -> usize {
+        self.driver.output_len(&self.topic)
+    }
+}

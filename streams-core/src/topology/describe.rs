@@ -1,0 +1,190 @@
+//! `Topology::describe()`: the structure of a topology as data, displayed in exactly the text
+//! layout of Kafka Streams' `TopologyDescription`, so that tools and habits built around that
+//! output keep working.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::graph::{NodeKind, TopologyGraph};
+use crate::processor::node::NodeId;
+
+/// The description of a whole topology.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopologyDescription {
+    /// Sub-topologies by id.
+    pub subtopologies: Vec<SubtopologyDescription>,
+}
+
+/// One sub-topology, with its nodes in Kafka's display order (largest downstream tree first,
+/// then by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubtopologyDescription {
+    /// The sub-topology's id.
+    pub id: u32,
+    /// Its nodes.
+    pub nodes: Vec<NodeDescription>,
+}
+
+/// One node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeDescription {
+    /// The node's name.
+    pub name: String,
+    /// What kind of node it is.
+    pub detail: NodeDetail,
+    /// The names of the nodes it receives from.
+    pub predecessors: Vec<String>,
+    /// The names of the nodes it forwards to.
+    pub successors: Vec<String>,
+}
+
+/// The kind of a node and what it touches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeDetail {
+    /// Reads topics (internal ones without the application-id prefix).
+    Source {
+        /// The topics read.
+        topics: Vec<String>,
+    },
+    /// Runs a processor.
+    Processor {
+        /// The state stores it uses.
+        stores: Vec<String>,
+    },
+    /// Writes a topic.
+    Sink {
+        /// The topic written.
+        topic: String,
+    },
+}
+
+pub(super) fn describe<'a>(
+    graph: &TopologyGraph,
+    subtopologies: impl Iterator<Item = &'a [NodeId]>,
+) -> TopologyDescription {
+    let mut sizes = HashMap::new();
+    for id in 0..graph.nodes.len() {
+        size(graph, id, &mut sizes);
+    }
+    let order = |a: &NodeId, b: &NodeId| {
+        sizes[b]
+            .cmp(&sizes[a])
+            .then_with(|| graph.nodes[*a].name.cmp(&graph.nodes[*b].name))
+    };
+    let names = |ids: &[NodeId]| {
+        let mut ids = ids.to_vec();
+        ids.sort_by(order);
+        ids.dedup();
+        ids.into_iter()
+            .map(|id| graph.nodes[id].name.clone())
+            .collect::<Vec<_>>()
+    };
+    let subtopologies = subtopologies
+        .enumerate()
+        .map(|(id, nodes)| {
+            let mut nodes = nodes.to_vec();
+            nodes.sort_by(order);
+            SubtopologyDescription {
+                id: id as u32,
+                nodes: nodes
+                    .into_iter()
+                    .map(|n| {
+                        let node = &graph.nodes[n];
+                        let detail = match &node.kind {
+                            NodeKind::Source { topics } => NodeDetail::Source {
+                                topics: topics.iter().map(|t| t.name.clone()).collect(),
+                            },
+                            NodeKind::Processor { stores } => NodeDetail::Processor {
+                                stores: stores.clone(),
+                            },
+                            NodeKind::Sink { topic } => NodeDetail::Sink {
+                                topic: topic.name.clone(),
+                            },
+                        };
+                        NodeDescription {
+                            name: node.name.clone(),
+                            detail,
+                            predecessors: names(&node.parents),
+                            successors: names(&node.children),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    TopologyDescription { subtopologies }
+}
+
+/// The size of the tree rooted at `id`, counted as Kafka counts it (a node reached along two
+/// paths counts twice), which orders nodes upstream-first.
+fn size(graph: &TopologyGraph, id: NodeId, memo: &mut HashMap<NodeId, usize>) -> usize {
+    if let Some(&s) = memo.get(&id) {
+        return s;
+    }
+    let s = 1 + graph.nodes[id]
+        .children
+        .iter()
+        .map(|&c| size(graph, c, memo))
+        .sum::<usize>();
+    memo.insert(id, s);
+    s
+}
+
+fn join_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+impl fmt::Display for NodeDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.detail {
+            NodeDetail::Source { topics } => write!(
+                f,
+                "Source: {} (topics: [{}])\n      --> {}",
+                self.name,
+                topics.join(", "),
+                join_or_none(&self.successors)
+            ),
+            NodeDetail::Processor { stores } => write!(
+                f,
+                "Processor: {} (stores: [{}])\n      --> {}\n      <-- {}",
+                self.name,
+                stores.join(", "),
+                join_or_none(&self.successors),
+                join_or_none(&self.predecessors)
+            ),
+            NodeDetail::Sink { topic } => {
+                write!(
+                    f,
+                    "Sink: {} (topic: {})\n      <-- {}",
+                    self.name,
+                    topic,
+                    join_or_none(&self.predecessors)
+                )
+            }
+        }
+    }
+}
+
+impl fmt::Display for SubtopologyDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Sub-topology: {}", self.id)?;
+        for node in &self.nodes {
+            writeln!(f, "    {node}")?;
+        }
+        writeln!(f)
+    }
+}
+
+impl fmt::Display for TopologyDescription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Topologies:\n ")?;
+        for sub in &self.subtopologies {
+            write!(f, "  {sub}")?;
+        }
+        Ok(())
+    }
+}

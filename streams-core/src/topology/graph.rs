@@ -1,0 +1,149 @@
+//! The logical graph the DSL builds, like Kafka's `InternalTopologyBuilder` node factories: named
+//! nodes, their edges, and for each node a factory that instantiates it for a task.
+//!
+//! Types are erased here (the DSL checked them at compile time), so that one graph can hold
+//! nodes of every key and value type and a `Topology` can be shared between threads.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::processor::node::{Erased, NodeId};
+
+/// A topic a source reads or a sink writes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct TopicRef {
+    /// The name as the topology knows it; for internal topics, without the application id.
+    pub(crate) name: String,
+    /// Internal topics (repartition, changelog) are prefixed with `<application.id>-` at run time.
+    pub(crate) internal: bool,
+}
+
+impl TopicRef {
+    pub(crate) fn user(name: impl Into<String>) -> Self {
+        TopicRef {
+            name: name.into(),
+            internal: false,
+        }
+    }
+
+    pub(crate) fn internal(name: impl Into<String>) -> Self {
+        TopicRef {
+            name: name.into(),
+            internal: true,
+        }
+    }
+
+    /// The topic name on the broker for application `application_id`.
+    pub(crate) fn resolve(&self, application_id: &str) -> String {
+        if self.internal {
+            format!("{application_id}-{}", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// What a node is, for wiring and for `describe()`.
+#[derive(Debug, Clone)]
+pub(crate) enum NodeKind {
+    Source { topics: Vec<TopicRef> },
+    Processor { stores: Vec<String> },
+    Sink { topic: TopicRef },
+}
+
+/// What a factory gets to build its node for one task.
+pub(crate) struct BuildContext {
+    pub(crate) id: NodeId,
+    pub(crate) name: Arc<str>,
+    /// For sinks: the resolved destination topic.
+    pub(crate) topic: Option<Arc<str>>,
+    /// The already-built children, in edge order.
+    pub(crate) children: Vec<(Arc<str>, Erased)>,
+}
+
+/// Instantiates a node for a task.
+pub(crate) type Factory = Arc<dyn Fn(BuildContext) -> Result<Erased> + Send + Sync>;
+
+/// Splits one built node into handles for several parents (it knows the node's input type).
+pub(crate) type Share = fn(Erased, usize) -> Result<Vec<Erased>>;
+
+/// One node of the logical graph.
+#[derive(Clone)]
+pub(crate) struct GraphNode {
+    pub(crate) name: String,
+    pub(crate) kind: NodeKind,
+    pub(crate) parents: Vec<NodeId>,
+    pub(crate) children: Vec<NodeId>,
+    pub(crate) factory: Factory,
+    pub(crate) share: Option<Share>,
+}
+
+/// An internal repartition topic and the partition count it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepartitionTopic {
+    /// The topic name without the application-id prefix.
+    pub name: String,
+    /// The requested partition count; `None` takes the upstream source topics' count.
+    pub partitions: Option<u32>,
+}
+
+/// The graph under construction.
+#[derive(Clone, Default)]
+pub(crate) struct TopologyGraph {
+    pub(crate) nodes: Vec<GraphNode>,
+    pub(crate) repartition_topics: Vec<RepartitionTopic>,
+    /// Problems found while building, reported together by `build()`.
+    pub(crate) errors: Vec<String>,
+    next_index: u64,
+    names: HashSet<String>,
+}
+
+impl TopologyGraph {
+    /// A generated node name, `PREFIX` + ten-digit counter, like Kafka's `newProcessorName`.
+    pub(crate) fn next_name(&mut self, prefix: &str) -> String {
+        let name = format!("{prefix}{:010}", self.next_index);
+        self.next_index += 1;
+        name
+    }
+
+    /// Consumes a counter value without naming anything, to keep generated names aligned with
+    /// Kafka Streams' where it does the same.
+    pub(crate) fn burn_index(&mut self) {
+        self.next_index += 1;
+    }
+
+    pub(crate) fn add_node(
+        &mut self,
+        name: String,
+        kind: NodeKind,
+        parents: Vec<NodeId>,
+        factory: Factory,
+        share: Option<Share>,
+    ) -> NodeId {
+        if name.is_empty() {
+            self.errors
+                .push("a node name must not be empty".to_string());
+        } else if !self.names.insert(name.clone()) {
+            self.errors
+                .push(format!("node name `{name}` is used more than once"));
+        }
+        let id = self.nodes.len();
+        for &parent in &parents {
+            self.nodes[parent].children.push(id);
+        }
+        self.nodes.push(GraphNode {
+            name,
+            kind,
+            parents,
+            children: Vec::new(),
+            factory,
+            share,
+        });
+        id
+    }
+
+    pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {
+        self.nodes[node].factory = factory;
+    }
+}

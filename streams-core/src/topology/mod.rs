@@ -1,0 +1,327 @@
+//! A built topology: the DSL's graph split into sub-topologies, validated, and ready to be
+//! instantiated as tasks — like Kafka Streams' `Topology`.
+//!
+//! A sub-topology is a connected component of the graph; components only meet through topics
+//! (for example a repartition topic), so each can run as independent tasks, one per input
+//! partition. Sub-topologies are numbered the way Kafka numbers them: in the sorted order of
+//! their source node names.
+
+mod describe;
+pub(crate) mod graph;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+pub use describe::{NodeDescription, NodeDetail, SubtopologyDescription, TopologyDescription};
+pub use graph::RepartitionTopic;
+
+use crate::error::{Error, Result};
+use crate::processor::node::{Erased, NodeId, SourceDriver};
+use crate::processor::task::Task;
+use crate::processor::TaskId;
+use graph::{BuildContext, NodeKind, TopicRef, TopologyGraph};
+
+/// One sub-topology: its nodes and the topics through which it meets the world.
+#[derive(Debug, Clone)]
+struct Subtopology {
+    nodes: Vec<NodeId>,
+    source_topics: Vec<TopicRef>,
+    sink_topics: Vec<TopicRef>,
+}
+
+/// A validated processing graph, shareable between threads; build it with
+/// [`StreamsBuilder::build`](crate::dsl::StreamsBuilder::build).
+#[derive(Clone)]
+pub struct Topology {
+    graph: TopologyGraph,
+    subtopologies: Vec<Subtopology>,
+}
+
+impl std::fmt::Debug for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.describe())
+    }
+}
+
+impl Topology {
+    /// Validates `graph` and splits it into sub-topologies.
+    pub(crate) fn build(graph: TopologyGraph) -> Result<Self> {
+        let mut problems = graph.errors.clone();
+        let sources: Vec<NodeId> = graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| matches!(n.kind, NodeKind::Source { .. }))
+            .map(|(i, _)| i)
+            .collect();
+        if sources.is_empty() {
+            problems.push(
+                "the topology has no source; read a topic with StreamsBuilder::stream".to_string(),
+            );
+        }
+        let mut readers: HashMap<&TopicRef, &str> = HashMap::new();
+        for node in &graph.nodes {
+            match &node.kind {
+                NodeKind::Source { topics } => {
+                    if topics.is_empty() {
+                        problems.push(format!("source `{}` reads no topic", node.name));
+                    }
+                    for topic in topics {
+                        if let Err(reason) = validate_topic_name(&topic.name) {
+                            problems.push(format!("source `{}`: {reason}", node.name));
+                        }
+                        if let Some(other) = readers.insert(topic, &node.name) {
+                            problems.push(format!(
+                                "topic `{}` is read by both `{other}` and `{}`; a topic can have only one source",
+                                topic.name, node.name
+                            ));
+                        }
+                    }
+                }
+                NodeKind::Sink { topic } => {
+                    if let Err(reason) = validate_topic_name(&topic.name) {
+                        problems.push(format!("sink `{}`: {reason}", node.name));
+                    }
+                }
+                NodeKind::Processor { .. } => {}
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::InvalidTopology(problems.join("; ")));
+        }
+        let subtopologies = split_into_subtopologies(&graph);
+        Ok(Topology {
+            graph,
+            subtopologies,
+        })
+    }
+
+    /// The structure of this topology, printed by `Display` exactly as Kafka Streams'
+    /// `Topology::describe()` prints it.
+    pub fn describe(&self) -> TopologyDescription {
+        describe::describe(
+            &self.graph,
+            self.subtopologies.iter().map(|s| s.nodes.as_slice()),
+        )
+    }
+
+    /// The number of sub-topologies.
+    pub fn subtopology_count(&self) -> usize {
+        self.subtopologies.len()
+    }
+
+    /// The topics sub-topology `id` reads, resolved for `application_id`.
+    pub fn source_topics(&self, subtopology: u32, application_id: &str) -> Vec<String> {
+        self.subtopology(subtopology)
+            .map(|s| {
+                s.source_topics
+                    .iter()
+                    .map(|t| t.resolve(application_id))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The topics sub-topology `id` writes, resolved for `application_id`.
+    pub fn sink_topics(&self, subtopology: u32, application_id: &str) -> Vec<String> {
+        self.subtopology(subtopology)
+            .map(|s| {
+                s.sink_topics
+                    .iter()
+                    .map(|t| t.resolve(application_id))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Every topic the application reads that is not internal: the inputs users produce to.
+    pub fn user_source_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .subtopologies
+            .iter()
+            .flat_map(|s| s.source_topics.iter())
+            .filter(|t| !t.internal)
+            .map(|t| t.name.clone())
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// The internal repartition topics (names without the application-id prefix).
+    pub fn repartition_topics(&self) -> &[RepartitionTopic] {
+        &self.graph.repartition_topics
+    }
+
+    fn subtopology(&self, id: u32) -> Option<&Subtopology> {
+        self.subtopologies.get(id as usize)
+    }
+
+    /// Instantiates sub-topology `task_id.subtopology` for one partition: every processor is
+    /// created fresh from its supplier, children before parents.
+    pub(crate) fn create_task(
+        &self,
+        task_id: TaskId,
+        application_id: &str,
+        wall_clock_ms: i64,
+    ) -> Result<Task> {
+        let sub = self.subtopology(task_id.subtopology).ok_or_else(|| {
+            Error::InvalidArgument(format!("no sub-topology {}", task_id.subtopology))
+        })?;
+        let mut order = Vec::with_capacity(sub.nodes.len());
+        let mut seen = HashSet::new();
+        for &node in &sub.nodes {
+            post_order(&self.graph, node, &mut seen, &mut order);
+        }
+        let mut handles: HashMap<NodeId, Vec<Erased>> = HashMap::new();
+        let mut sources: Vec<(Vec<Arc<str>>, Box<dyn SourceDriver>)> = Vec::new();
+        for id in order {
+            let node = &self.graph.nodes[id];
+            let mut children = Vec::with_capacity(node.children.len());
+            for child in &node.children {
+                let handle = handles.get_mut(child).and_then(Vec::pop).ok_or_else(|| {
+                    Error::InvalidTopology(format!(
+                        "node `{}` has more parents than handles",
+                        self.graph.nodes[*child].name
+                    ))
+                })?;
+                children.push((Arc::from(self.graph.nodes[*child].name.as_str()), handle));
+            }
+            let topic = match &node.kind {
+                NodeKind::Sink { topic } => Some(Arc::from(topic.resolve(application_id))),
+                _ => None,
+            };
+            let built = (node.factory)(BuildContext {
+                id,
+                name: Arc::from(node.name.as_str()),
+                topic,
+                children,
+            })?;
+            match &node.kind {
+                NodeKind::Source { topics } => {
+                    let driver = built.downcast::<Box<dyn SourceDriver>>().map_err(|_| {
+                        Error::InvalidTopology(format!(
+                            "source `{}` did not build a source",
+                            node.name
+                        ))
+                    })?;
+                    let topics = topics
+                        .iter()
+                        .map(|t| Arc::from(t.resolve(application_id)))
+                        .collect();
+                    sources.push((topics, *driver));
+                }
+                _ => {
+                    let built = match (node.parents.len(), node.share) {
+                        (0 | 1, _) => vec![built],
+                        (n, Some(share)) => share(built, n)?,
+                        (_, None) => {
+                            return Err(Error::InvalidTopology(format!(
+                                "node `{}` cannot have several parents",
+                                node.name
+                            )))
+                        }
+                    };
+                    handles.insert(id, built);
+                }
+            }
+        }
+        Ok(Task::new(
+            Arc::from(application_id),
+            task_id,
+            sources,
+            wall_clock_ms,
+        ))
+    }
+}
+
+fn post_order(
+    graph: &TopologyGraph,
+    node: NodeId,
+    seen: &mut HashSet<NodeId>,
+    out: &mut Vec<NodeId>,
+) {
+    if !seen.insert(node) {
+        return;
+    }
+    for &child in &graph.nodes[node].children {
+        post_order(graph, child, seen, out);
+    }
+    out.push(node);
+}
+
+/// Groups nodes into connected components and numbers them by their sorted source names.
+fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
+    let mut root: Vec<NodeId> = (0..graph.nodes.len()).collect();
+    fn find(root: &mut [NodeId], mut n: NodeId) -> NodeId {
+        while root[n] != n {
+            root[n] = root[root[n]];
+            n = root[n];
+        }
+        n
+    }
+    for (id, node) in graph.nodes.iter().enumerate() {
+        for &parent in &node.parents {
+            let (a, b) = (find(&mut root, id), find(&mut root, parent));
+            root[a.max(b)] = a.min(b);
+        }
+    }
+    let mut source_names: Vec<(&str, NodeId)> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(n.kind, NodeKind::Source { .. }))
+        .map(|(i, n)| (n.name.as_str(), i))
+        .collect();
+    source_names.sort();
+    let mut group_of_root: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for (_, id) in &source_names {
+        let r = find(&mut root, *id);
+        let next = group_of_root.len();
+        group_of_root.entry(r).or_insert(next);
+    }
+    let mut subtopologies: Vec<Subtopology> = (0..group_of_root.len())
+        .map(|_| Subtopology {
+            nodes: Vec::new(),
+            source_topics: Vec::new(),
+            sink_topics: Vec::new(),
+        })
+        .collect();
+    for (id, node) in graph.nodes.iter().enumerate() {
+        let r = find(&mut root, id);
+        let Some(&group) = group_of_root.get(&r) else {
+            continue;
+        };
+        let sub = &mut subtopologies[group];
+        sub.nodes.push(id);
+        match &node.kind {
+            NodeKind::Source { topics } => sub.source_topics.extend(topics.iter().cloned()),
+            NodeKind::Sink { topic } => sub.sink_topics.push(topic.clone()),
+            NodeKind::Processor { .. } => {}
+        }
+    }
+    subtopologies
+}
+
+/// Kafka's topic-name rules: 1 to 249 characters of ASCII letters, digits, `.`, `_` and `-`,
+/// and not `.` or `..`.
+pub(crate) fn validate_topic_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() {
+        return Err("topic name is empty".to_string());
+    }
+    if name == "." || name == ".." {
+        return Err(format!("topic name `{name}` is not allowed"));
+    }
+    if name.len() > 249 {
+        return Err(format!("topic name `{name}` is longer than 249 characters"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "topic name `{name}` contains `{bad}`; only ASCII letters, digits, '.', '_' and '-' are allowed"
+        ));
+    }
+    Ok(())
+}
