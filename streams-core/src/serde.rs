@@ -31,6 +31,17 @@ pub trait Serde<T>: Send + Sync + 'static {
 
     /// Deserializes bytes read from `topic`; `None` is a null on the wire.
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
+
+    /// Serializes a value the caller gives up. Serdes whose type already is bytes (strings,
+    /// byte vectors) override this to hand over the buffer instead of copying it.
+    fn serialize_owned(&self, topic: &str, data: T) -> Result<Option<Vec<u8>>, SerdeError> {
+        self.serialize(topic, &data)
+    }
+
+    /// Deserializes bytes the caller gives up; see [`Serde::serialize_owned`].
+    fn deserialize_owned(&self, topic: &str, data: Option<Vec<u8>>) -> Result<T, SerdeError> {
+        self.deserialize(topic, data.as_deref())
+    }
 }
 
 /// Types with an obvious serde, so that `Consumed::default()` and friends need no arguments.
@@ -61,6 +72,16 @@ impl Serde<String> for StringSerde {
         String::from_utf8(bytes.to_vec())
             .map_err(|e| SerdeError::new(format!("invalid UTF-8: {e}")))
     }
+
+    fn serialize_owned(&self, _topic: &str, data: String) -> Result<Option<Vec<u8>>, SerdeError> {
+        Ok(Some(data.into_bytes()))
+    }
+
+    fn deserialize_owned(&self, _topic: &str, data: Option<Vec<u8>>) -> Result<String, SerdeError> {
+        expect_non_null(data.as_deref(), "a string")?;
+        String::from_utf8(data.unwrap_or_default())
+            .map_err(|e| SerdeError::new(format!("invalid UTF-8: {}", e.utf8_error())))
+    }
 }
 
 /// Raw bytes, passed through untouched, like Kafka's `ByteArraySerde`.
@@ -74,6 +95,19 @@ impl Serde<Vec<u8>> for BytesSerde {
 
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<Vec<u8>, SerdeError> {
         Ok(expect_non_null(data, "bytes")?.to_vec())
+    }
+
+    fn serialize_owned(&self, _topic: &str, data: Vec<u8>) -> Result<Option<Vec<u8>>, SerdeError> {
+        Ok(Some(data))
+    }
+
+    fn deserialize_owned(
+        &self,
+        _topic: &str,
+        data: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, SerdeError> {
+        expect_non_null(data.as_deref(), "bytes")?;
+        Ok(data.unwrap_or_default())
     }
 }
 
@@ -184,6 +218,24 @@ impl<T: 'static, S: Serde<T>> Serde<Option<T>> for OptionSerde<T, S> {
         match data {
             None => Ok(None),
             Some(bytes) => self.inner.deserialize(topic, Some(bytes)).map(Some),
+        }
+    }
+
+    fn serialize_owned(&self, topic: &str, data: Option<T>) -> Result<Option<Vec<u8>>, SerdeError> {
+        match data {
+            None => Ok(None),
+            Some(value) => self.inner.serialize_owned(topic, value),
+        }
+    }
+
+    fn deserialize_owned(
+        &self,
+        topic: &str,
+        data: Option<Vec<u8>>,
+    ) -> Result<Option<T>, SerdeError> {
+        match data {
+            None => Ok(None),
+            Some(bytes) => self.inner.deserialize_owned(topic, Some(bytes)).map(Some),
         }
     }
 }
@@ -305,6 +357,14 @@ impl<T: 'static> Serde<T> for SharedSerde<T> {
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
         self.0.deserialize(topic, data)
     }
+
+    fn serialize_owned(&self, topic: &str, data: T) -> Result<Option<Vec<u8>>, SerdeError> {
+        self.0.serialize_owned(topic, data)
+    }
+
+    fn deserialize_owned(&self, topic: &str, data: Option<Vec<u8>>) -> Result<T, SerdeError> {
+        self.0.deserialize_owned(topic, data)
+    }
 }
 
 impl<T: DefaultSerde> DefaultSerde for Option<T> {
@@ -317,7 +377,10 @@ impl<T: DefaultSerde> DefaultSerde for Option<T> {
 mod tests {
     use super::*;
 
-    fn round_trip<T: PartialEq + fmt::Debug>(serde: &dyn Serde<T>, value: T) -> Option<Vec<u8>> {
+    fn round_trip<T: PartialEq + fmt::Debug + 'static>(
+        serde: &dyn Serde<T>,
+        value: T,
+    ) -> Option<Vec<u8>> {
         let bytes = serde.serialize("t", &value).expect("serialize");
         let back = serde
             .deserialize("t", bytes.as_deref())
@@ -365,6 +428,39 @@ mod tests {
         assert_eq!(
             round_trip(default.as_ref(), Some(7)),
             Some(7i64.to_be_bytes().to_vec())
+        );
+    }
+
+    #[test]
+    fn owned_variants_agree_with_borrowed_ones() {
+        let bytes = StringSerde.serialize_owned("t", "abc".to_string()).unwrap();
+        assert_eq!(bytes.as_deref(), Some(&b"abc"[..]));
+        assert_eq!(StringSerde.deserialize_owned("t", bytes).unwrap(), "abc");
+        assert!(StringSerde
+            .deserialize_owned("t", Some(vec![0xc3]))
+            .unwrap_err()
+            .0
+            .contains("UTF-8"));
+        assert!(StringSerde.deserialize_owned("t", None).is_err());
+        assert!(BytesSerde.deserialize_owned("t", None).is_err());
+        assert_eq!(
+            BytesSerde.deserialize_owned("t", Some(vec![1])).unwrap(),
+            [1]
+        );
+        let nullable = <Option<String>>::default_serde();
+        assert_eq!(nullable.serialize_owned("t", None).unwrap(), None);
+        assert_eq!(
+            nullable
+                .deserialize_owned("t", Some(b"x".to_vec()))
+                .unwrap()
+                .as_deref(),
+            Some("x")
+        );
+        assert_eq!(
+            I64Serde
+                .deserialize_owned("t", I64Serde.serialize_owned("t", 9).unwrap())
+                .unwrap(),
+            9
         );
     }
 

@@ -12,7 +12,7 @@
 //! assertions); the `try_*` variants return the error instead.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,40 +28,56 @@ use crate::topology::Topology;
 /// The application id the driver uses when none is configured.
 pub const DEFAULT_APPLICATION_ID: &str = "topology-test-driver";
 
+/// What the driver knows of one topic: who reads it, its next offset, and what was written to
+/// it that a test has not read yet. One map lookup per record keeps the driver fast.
+#[derive(Default)]
+struct TopicState {
+    /// The task reading this topic, if any.
+    reader: Option<usize>,
+    /// Internal topics are routed but not offered to `TestOutputTopic`.
+    internal: bool,
+    next_offset: i64,
+    /// Whether a sink has written to it.
+    written: bool,
+    unread: VecDeque<ProducedRecord>,
+}
+
 struct DriverState {
     tasks: Vec<Task>,
-    /// Resolved topic → index of the task reading it.
-    readers: HashMap<Arc<str>, usize>,
-    internal_topics: HashSet<String>,
-    outputs: HashMap<String, VecDeque<ProducedRecord>>,
-    next_offset: HashMap<Arc<str>, i64>,
+    topics: HashMap<Arc<str>, TopicState>,
     wall_clock_ms: i64,
     pending: VecDeque<(usize, ConsumedRecord)>,
     produced: Vec<ProducedRecord>,
 }
 
 impl DriverState {
-    /// Assigns the next offset in `topic` and queues the record for its reader, if any.
+    /// Assigns the next offset in the record's topic and queues it for the topic's reader.
     fn enqueue(&mut self, record: ProducedRecord) -> Result<()> {
-        let Some(&task) = self.readers.get(&record.topic) else {
+        let state = self.topics.get_mut(&record.topic);
+        let Some((task, state)) = state.and_then(|s| s.reader.map(|r| (r, s))) else {
             return Err(Error::UnknownTopic(record.topic.to_string()));
         };
-        let offset = self
-            .next_offset
-            .entry(Arc::clone(&record.topic))
-            .or_insert(0);
+        Self::queue(&mut self.pending, task, state, record);
+        Ok(())
+    }
+
+    fn queue(
+        pending: &mut VecDeque<(usize, ConsumedRecord)>,
+        task: usize,
+        topic: &mut TopicState,
+        record: ProducedRecord,
+    ) {
         let consumed = ConsumedRecord {
             topic: record.topic,
             partition: 0,
-            offset: *offset,
+            offset: topic.next_offset,
             timestamp: record.timestamp,
             key: record.key,
             value: record.value,
             headers: record.headers,
         };
-        *offset += 1;
-        self.pending.push_back((task, consumed));
-        Ok(())
+        topic.next_offset += 1;
+        pending.push_back((task, consumed));
     }
 
     /// Processes queued records until none is left, routing what tasks produce.
@@ -70,7 +86,7 @@ impl DriverState {
             let result = self.tasks[task]
                 .process(record)
                 .and_then(|_| self.tasks[task].maybe_punctuate_stream_time());
-            self.route_output(task)?;
+            self.route_output(task);
             if let Err(e) = result {
                 self.pending.clear();
                 return Err(e);
@@ -79,22 +95,27 @@ impl DriverState {
         Ok(())
     }
 
-    fn route_output(&mut self, task: usize) -> Result<()> {
+    /// Moves what `task` produced to the readers of its topics and to the unread queues.
+    fn route_output(&mut self, task: usize) {
         let mut produced = std::mem::take(&mut self.produced);
         self.tasks[task].drain_output(&mut produced);
         for record in produced.drain(..) {
-            if !self.internal_topics.contains(&*record.topic) {
-                self.outputs
-                    .entry(record.topic.to_string())
-                    .or_default()
-                    .push_back(record.clone());
-            }
-            if self.readers.contains_key(&record.topic) {
-                self.enqueue(record)?;
+            let topic = match self.topics.get_mut(&record.topic) {
+                Some(topic) => topic,
+                None => self.topics.entry(Arc::clone(&record.topic)).or_default(),
+            };
+            topic.written = true;
+            match (topic.internal, topic.reader) {
+                (false, Some(reader)) => {
+                    topic.unread.push_back(record.clone());
+                    Self::queue(&mut self.pending, reader, topic, record);
+                }
+                (false, None) => topic.unread.push_back(record),
+                (true, Some(reader)) => Self::queue(&mut self.pending, reader, topic, record),
+                (true, None) => {}
             }
         }
         self.produced = produced;
-        Ok(())
     }
 }
 
@@ -120,39 +141,32 @@ impl TopologyTestDriver {
     ) -> Result<Self> {
         let application_id = config.application_id().to_string();
         let mut tasks = Vec::new();
-        let mut readers = HashMap::new();
+        let mut topics: HashMap<Arc<str>, TopicState> = HashMap::new();
         for sub in 0..topology.subtopology_count() as u32 {
-            let task = topology.create_task(
-                TaskId {
-                    subtopology: sub,
-                    partition: 0,
-                },
-                &application_id,
-                initial_wall_clock_ms,
-            )?;
+            let id = TaskId {
+                subtopology: sub,
+                partition: 0,
+            };
+            let task = topology.create_task(id, &application_id, initial_wall_clock_ms)?;
             for topic in task.input_topics() {
-                readers.insert(Arc::from(topic), tasks.len());
+                topics.entry(Arc::from(topic)).or_default().reader = Some(tasks.len());
             }
             tasks.push(task);
         }
-        let internal_topics = topology
-            .repartition_topics()
-            .iter()
-            .map(|t| format!("{application_id}-{}", t.name))
-            .collect();
+        for internal in topology.repartition_topics() {
+            let name: Arc<str> = Arc::from(format!("{application_id}-{}", internal.name));
+            topics.entry(name).or_default().internal = true;
+        }
         let mut state = DriverState {
             tasks,
-            readers,
-            internal_topics,
-            outputs: HashMap::new(),
-            next_offset: HashMap::new(),
+            topics,
             wall_clock_ms: initial_wall_clock_ms,
             pending: VecDeque::new(),
             produced: Vec::new(),
         };
         for task in 0..state.tasks.len() {
             state.tasks[task].init()?;
-            state.route_output(task)?;
+            state.route_output(task);
         }
         state.run()?;
         Ok(TopologyTestDriver {
@@ -218,7 +232,7 @@ impl TopologyTestDriver {
         let now = state.wall_clock_ms;
         for task in 0..state.tasks.len() {
             let result = state.tasks[task].maybe_punctuate_wall_clock(now);
-            state.route_output(task)?;
+            state.route_output(task);
             result?;
             state.run()?;
         }
@@ -232,7 +246,13 @@ impl TopologyTestDriver {
 
     /// Every topic something was written to that a test can read, sorted.
     pub fn produced_topic_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.state.borrow().outputs.keys().cloned().collect();
+        let state = self.state.borrow();
+        let mut names: Vec<String> = state
+            .topics
+            .iter()
+            .filter(|(_, t)| t.written && !t.internal)
+            .map(|(name, _)| name.to_string())
+            .collect();
         names.sort();
         names
     }
@@ -269,17 +289,26 @@ impl TopologyTestDriver {
     fn pop_output(&self, topic: &str) -> Option<ProducedRecord> {
         self.state
             .borrow_mut()
-            .outputs
+            .topics
             .get_mut(topic)
-            .and_then(VecDeque::pop_front)
+            .and_then(|t| t.unread.pop_front())
+    }
+
+    fn take_unread(&self, topic: &str) -> VecDeque<ProducedRecord> {
+        self.state
+            .borrow_mut()
+            .topics
+            .get_mut(topic)
+            .map(|t| std::mem::take(&mut t.unread))
+            .unwrap_or_default()
     }
 
     fn output_len(&self, topic: &str) -> usize {
         self.state
             .borrow()
-            .outputs
+            .topics
             .get(topic)
-            .map_or(0, VecDeque::len)
+            .map_or(0, |t| t.unread.len())
     }
 }
 
@@ -348,11 +377,11 @@ impl<K: 'static, V: 'static> TestInputTopic<'_, K, V> {
         };
         let key = self
             .key_serde
-            .serialize(&self.topic, &record.key)
+            .serialize_owned(&self.topic, record.key)
             .map_err(|e| serialization("key", e))?;
         let value = self
             .value_serde
-            .serialize(&self.topic, &record.value)
+            .serialize_owned(&self.topic, record.value)
             .map_err(|e| serialization("value", e))?;
         self.driver
             .pipe(&self.topic, key, value, record.timestamp, record.headers)
@@ -402,9 +431,13 @@ pub struct TestOutputTopic<'d, K, V> {
 impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     /// Reads the next record, or `Ok(None)` if there is none.
     pub fn try_read_record(&self) -> Result<Option<Record<K, V>>> {
-        let Some(raw) = self.driver.pop_output(&self.topic) else {
-            return Ok(None);
-        };
+        self.driver
+            .pop_output(&self.topic)
+            .map(|raw| self.decode(raw))
+            .transpose()
+    }
+
+    fn decode(&self, raw: ProducedRecord) -> Result<Record<K, V>> {
         let deserialization = |part, source| Error::Deserialization {
             topic: self.topic.clone(),
             partition: 0,
@@ -414,18 +447,18 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
         };
         let key = self
             .key_serde
-            .deserialize(&self.topic, raw.key.as_deref())
+            .deserialize_owned(&self.topic, raw.key)
             .map_err(|e| deserialization("key", e))?;
         let value = self
             .value_serde
-            .deserialize(&self.topic, raw.value.as_deref())
+            .deserialize_owned(&self.topic, raw.value)
             .map_err(|e| deserialization("value", e))?;
-        Ok(Some(Record {
+        Ok(Record {
             key,
             value,
             timestamp: raw.timestamp,
             headers: raw.headers,
-        }))
+        })
     }
 
     /// Reads the next record.
@@ -452,8 +485,18 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     }
 
     /// Reads every remaining record.
+    ///
+    /// # Panics
+    /// If a record does not deserialize.
     pub fn read_records_to_list(&self) -> Vec<Record<K, V>> {
-        std::iter::from_fn(|| (!self.is_empty()).then(|| self.read_record())).collect()
+        self.driver
+            .take_unread(&self.topic)
+            .into_iter()
+            .map(|raw| match self.decode(raw) {
+                Ok(record) => record,
+                Err(e) => panic!("reading output topic `{}` failed: {e}", self.topic),
+            })
+            .collect()
     }
 
     /// Reads every remaining key and value.

@@ -413,10 +413,13 @@ fn is_generated_name(name: &str) -> bool {
         && bytes[bytes.len() - 10..].iter().all(u8::is_ascii_digit)
 }
 
+/// What a `Branched` does with its branch's stream; `None` means "return nothing for it".
+type BranchChain<K, V> = Box<dyn FnOnce(KStream<K, V>) -> Option<KStream<K, V>>>;
+
 /// What to do with one branch of a split, like Kafka's `Branched`.
 pub struct Branched<K, V> {
     name: Option<String>,
-    chain: Option<Box<dyn FnOnce(KStream<K, V>) -> Option<KStream<K, V>>>>,
+    chain: Option<BranchChain<K, V>>,
 }
 
 impl<K: Data, V: Data> Branched<K, V> {

@@ -53,3 +53,6 @@ impl StreamsBuilder {
         Topology::build(self.graph.borrow().clone())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -233,11 +233,11 @@ impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
         };
         let key = self
             .key_serde
-            .serialize(&self.topic, &record.key)
+            .serialize_owned(&self.topic, record.key)
             .map_err(|e| serialization("key", e))?;
         let value = self
             .value_serde
-            .serialize(&self.topic, &record.value)
+            .serialize_owned(&self.topic, record.value)
             .map_err(|e| serialization("value", e))?;
         task.collect(
             Arc::clone(&self.topic),
@@ -337,11 +337,11 @@ impl<K: Data, V: Data> SourceDriver for SourceNode<K, V> {
         };
         let key = self
             .key_serde
-            .deserialize(&raw.topic, raw.key.as_deref())
+            .deserialize_owned(&raw.topic, raw.key)
             .map_err(|e| deserialization("key", e))?;
         let value = self
             .value_serde
-            .deserialize(&raw.topic, raw.value.as_deref())
+            .deserialize_owned(&raw.topic, raw.value)
             .map_err(|e| deserialization("value", e))?;
         task.metadata = Some(RecordMetadata {
             topic: raw.topic,

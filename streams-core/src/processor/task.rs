@@ -3,7 +3,6 @@
 //! produce. It is plain synchronous code; whoever owns it (the test driver, or the runtime's
 //! stream thread) feeds it records and ships its output.
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -14,6 +13,9 @@ use crate::record::{ConsumedRecord, Headers, ProducedRecord, RecordMetadata};
 
 /// Stream time before the task has seen any record, as in Kafka.
 pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
+
+/// A source node of a task and the (resolved) topics it reads.
+pub(crate) type TaskSource = (Vec<Arc<str>>, Box<dyn SourceDriver>);
 
 /// One scheduled punctuation.
 pub(crate) struct Schedule {
@@ -81,7 +83,9 @@ impl TaskContext {
 /// A sub-topology instantiated for one partition.
 pub struct Task {
     sources: Vec<Box<dyn SourceDriver>>,
-    source_by_topic: HashMap<Arc<str>, usize>,
+    /// Topic → index in `sources`. A task reads a handful of topics, so a scan (pointer
+    /// comparison first) beats hashing the name of every record's topic.
+    source_by_topic: Vec<(Arc<str>, usize)>,
     ctx: TaskContext,
     running: bool,
 }
@@ -90,14 +94,14 @@ impl Task {
     pub(crate) fn new(
         application_id: Arc<str>,
         task_id: TaskId,
-        sources: Vec<(Vec<Arc<str>>, Box<dyn SourceDriver>)>,
+        sources: Vec<TaskSource>,
         wall_clock_ms: i64,
     ) -> Self {
-        let mut source_by_topic = HashMap::new();
+        let mut source_by_topic = Vec::new();
         let mut drivers = Vec::with_capacity(sources.len());
         for (index, (topics, driver)) in sources.into_iter().enumerate() {
             for topic in topics {
-                source_by_topic.insert(topic, index);
+                source_by_topic.push((topic, index));
             }
             drivers.push(driver);
         }
@@ -118,24 +122,9 @@ impl Task {
         }
     }
 
-    /// This task's id.
-    pub fn id(&self) -> TaskId {
-        self.ctx.task_id
-    }
-
     /// The topics this task reads (internal ones with their application-id prefix).
     pub fn input_topics(&self) -> impl Iterator<Item = &str> {
-        self.source_by_topic.keys().map(|t| &**t)
-    }
-
-    /// Whether this task reads `topic`.
-    pub fn reads(&self, topic: &str) -> bool {
-        self.source_by_topic.contains_key(topic)
-    }
-
-    /// The largest timestamp processed so far, or -1.
-    pub fn stream_time(&self) -> i64 {
-        self.ctx.stream_time
+        self.source_by_topic.iter().map(|(t, _)| &**t)
     }
 
     /// Initializes every processor (in topology order); punctuations may be scheduled here.
@@ -149,9 +138,16 @@ impl Task {
 
     /// Processes one input record depth-first through the sub-topology.
     pub fn process(&mut self, record: ConsumedRecord) -> Result<()> {
-        let index = *self
+        let index = self
             .source_by_topic
-            .get(&record.topic)
+            .iter()
+            .find(|(topic, _)| Arc::ptr_eq(topic, &record.topic))
+            .or_else(|| {
+                self.source_by_topic
+                    .iter()
+                    .find(|(topic, _)| *topic == record.topic)
+            })
+            .map(|(_, index)| *index)
             .ok_or_else(|| Error::UnknownTopic(record.topic.to_string()))?;
         if record.timestamp < 0 {
             return Err(Error::InvalidTimestamp {

@@ -17,7 +17,7 @@ pub use graph::RepartitionTopic;
 
 use crate::error::{Error, Result};
 use crate::processor::node::{Erased, NodeId, SourceDriver};
-use crate::processor::task::Task;
+use crate::processor::task::{Task, TaskSource};
 use crate::processor::TaskId;
 use graph::{BuildContext, NodeKind, TopicRef, TopologyGraph};
 
@@ -174,7 +174,7 @@ impl Topology {
             post_order(&self.graph, node, &mut seen, &mut order);
         }
         let mut handles: HashMap<NodeId, Vec<Erased>> = HashMap::new();
-        let mut sources: Vec<(Vec<Arc<str>>, Box<dyn SourceDriver>)> = Vec::new();
+        let mut sources: Vec<TaskSource> = Vec::new();
         for id in order {
             let node = &self.graph.nodes[id];
             let mut children = Vec::with_capacity(node.children.len());
@@ -325,3 +325,6 @@ pub(crate) fn validate_topic_name(name: &str) -> std::result::Result<(), String>
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;
