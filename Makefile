@@ -22,7 +22,7 @@ demo: deps
 	cargo run --quiet --example wordcount
 
 ## Everything CI runs.
-test: deps fmt clippy unit
+test: deps fmt clippy unit doc
 
 fmt:
 	cargo fmt --all -- --check
@@ -34,7 +34,7 @@ unit:
 	cargo test --workspace
 
 doc: deps
-	cargo doc --workspace --no-deps
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 
 bench: deps
 	cargo bench --bench driver

@@ -27,6 +27,8 @@
 //! # Ok::<(), rill::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub use streams_broker;
 pub use streams_core;
 pub use streams_core::{

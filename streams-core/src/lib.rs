@@ -30,6 +30,8 @@
 //! # Ok::<(), streams_core::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod dsl;
 mod error;

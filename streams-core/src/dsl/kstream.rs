@@ -42,6 +42,18 @@ const REPARTITION_NAME: &str = "KSTREAM-REPARTITION-";
 const PROCESSOR_NAME: &str = "KSTREAM-PROCESSOR-";
 
 /// A stream of `Record<K, V>`, like Kafka Streams' `KStream<K, V>`.
+///
+/// Types are checked end to end at compile time: writing a stream of `i64` values with a string
+/// serde does not compile.
+///
+/// ```compile_fail
+/// use streams_core::prelude::*;
+/// let builder = StreamsBuilder::new();
+/// builder
+///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+///     .map_values(|v| v.len() as i64)
+///     .to("out", Produced::with(Serdes::string(), Serdes::string())); // expected i64 values
+/// ```
 pub struct KStream<K, V> {
     graph: Rc<RefCell<TopologyGraph>>,
     node: NodeId,
