@@ -4,12 +4,14 @@
 mod kstream;
 mod operators;
 mod options;
+pub mod windows;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use kstream::{Branched, BranchedKStream, KStream};
 pub use options::{Consumed, Named, Produced, Repartitioned};
+pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
 
 use crate::error::Result;
 use crate::processor::Data;
