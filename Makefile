@@ -4,8 +4,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := test
 
-# Debian packages the build needs. (rdkafka's bundled librdkafka needs only gcc/make/perl.)
-DEB_PACKAGES := build-essential pkg-config
+# Debian packages the build needs. (rdkafka's bundled librdkafka needs only gcc/make/perl;
+# the bundled RocksDB of the `rocksdb` crate needs libclang-dev for bindgen.)
+DEB_PACKAGES := build-essential pkg-config libclang-dev
 
 # Build settings live here, not in anyone's shell.
 export CARGO_TERM_COLOR ?= never

@@ -1,0 +1,430 @@
+//! Store builders: what a topology holds, and what each task builds its stores from.
+//!
+//! Like Kafka Streams' `StoreBuilder`s (`Stores.keyValueStoreBuilder(..).withCachingEnabled()`), a
+//! builder describes a store — name, RocksDB or in-memory, changelogging, caching — and
+//! [`build`](KeyValueStoreBuilder::build)s one instance per task from a [`StoreContext`], stacking
+//! the layers in Kafka's order: cache on top, then changelogging, then the store itself. So a
+//! cached write reaches the changelog only when the cache flushes it.
+
+use std::sync::Arc;
+
+use crate::cache::CachingKeyValueStore;
+use crate::changelog::{
+    changelog_topic_name, ChangelogSink, ChangelogWriter, ChangeloggingKeyValueStore,
+    ChangeloggingSessionStore, ChangeloggingWindowStore, RecordContext, ValueFormat,
+};
+use crate::directory::StateDirectory;
+use crate::memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
+use crate::rocks::{RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore};
+use crate::store::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
+use crate::timestamped::TimestampedKeyValueAdapter;
+use crate::{Error, Result};
+
+/// Which implementation a store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreBackend {
+    /// RocksDB, persistent (the default).
+    #[default]
+    RocksDb,
+    /// `BTreeMap`s, restored in full from the changelog on every start.
+    InMemory,
+}
+
+/// Everything a task provides to build its stores: application and task identity, where
+/// persistent stores live, the shared RocksDB resources, the changelog writer and the record
+/// context.
+#[derive(Clone)]
+pub struct StoreContext {
+    application_id: String,
+    task_id: String,
+    partition: i32,
+    state_directory: Option<StateDirectory>,
+    rocksdb: Option<RocksDbResources>,
+    changelog: Option<Arc<dyn ChangelogWriter>>,
+    record_context: RecordContext,
+}
+
+impl StoreContext {
+    /// A context for task `task_id` (changelog partition `partition`) whose persistent stores live
+    /// in `state_directory` and share `rocksdb`'s memory.
+    pub fn new(
+        state_directory: StateDirectory,
+        task_id: impl Into<String>,
+        partition: i32,
+        rocksdb: RocksDbResources,
+    ) -> Self {
+        StoreContext {
+            application_id: state_directory.application_id().to_string(),
+            task_id: task_id.into(),
+            partition,
+            state_directory: Some(state_directory),
+            rocksdb: Some(rocksdb),
+            changelog: None,
+            record_context: RecordContext::new(),
+        }
+    }
+
+    /// A context without a state directory: only in-memory stores can be built from it.
+    pub fn in_memory(
+        application_id: impl Into<String>,
+        task_id: impl Into<String>,
+        partition: i32,
+    ) -> Self {
+        StoreContext {
+            application_id: application_id.into(),
+            task_id: task_id.into(),
+            partition,
+            state_directory: None,
+            rocksdb: None,
+            changelog: None,
+            record_context: RecordContext::new(),
+        }
+    }
+
+    /// Sends changelogged stores' writes to `writer`.
+    pub fn with_changelog(mut self, writer: Arc<dyn ChangelogWriter>) -> Self {
+        self.changelog = Some(writer);
+        self
+    }
+
+    /// Stamps changelog records and cache entries with `context`'s timestamp.
+    pub fn with_record_context(mut self, context: RecordContext) -> Self {
+        self.record_context = context;
+        self
+    }
+
+    /// The application id.
+    pub fn application_id(&self) -> &str {
+        &self.application_id
+    }
+
+    /// The task id.
+    pub fn task_id(&self) -> &str {
+        &self.task_id
+    }
+
+    /// The changelog partition of the task's stores.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The record context shared with the stores.
+    pub fn record_context(&self) -> &RecordContext {
+        &self.record_context
+    }
+
+    fn rocksdb(&self, store: &str) -> Result<(std::path::PathBuf, &RocksDbResources)> {
+        match (&self.state_directory, &self.rocksdb) {
+            (Some(dir), Some(res)) => Ok((dir.store_dir(&self.task_id, store)?, res)),
+            _ => Err(Error::InvalidArgument {
+                store: store.to_string(),
+                message: "a RocksDB store needs a context with a state directory".to_string(),
+            }),
+        }
+    }
+
+    fn sink(&self, store: &str, topic: &str) -> Result<ChangelogSink> {
+        let writer = self.changelog.clone().ok_or_else(|| Error::InvalidArgument {
+            store: store.to_string(),
+            message: "changelogging is enabled but the context has no changelog writer"
+                .to_string(),
+        })?;
+        Ok(ChangelogSink::new(
+            writer,
+            topic,
+            self.partition,
+            self.record_context.clone(),
+        ))
+    }
+}
+
+/// What all builders share.
+#[derive(Debug, Clone)]
+struct Common {
+    name: String,
+    backend: StoreBackend,
+    logging: bool,
+    changelog_topic: Option<String>,
+}
+
+impl Common {
+    fn new(name: String) -> Self {
+        Common {
+            name,
+            backend: StoreBackend::default(),
+            logging: true,
+            changelog_topic: None,
+        }
+    }
+
+    fn changelog_topic(&self, application_id: &str) -> Option<String> {
+        self.logging.then(|| {
+            self.changelog_topic
+                .clone()
+                .unwrap_or_else(|| changelog_topic_name(application_id, &self.name))
+        })
+    }
+
+    fn sink(&self, ctx: &StoreContext) -> Result<Option<ChangelogSink>> {
+        self.changelog_topic(&ctx.application_id)
+            .map(|topic| ctx.sink(&self.name, &topic))
+            .transpose()
+    }
+}
+
+macro_rules! common_setters {
+    () => {
+        /// Uses the in-memory implementation.
+        pub fn in_memory(mut self) -> Self {
+            self.common.backend = StoreBackend::InMemory;
+            self
+        }
+
+        /// Uses RocksDB (the default).
+        pub fn persistent(mut self) -> Self {
+            self.common.backend = StoreBackend::RocksDb;
+            self
+        }
+
+        /// Uses `backend`.
+        pub fn with_backend(mut self, backend: StoreBackend) -> Self {
+            self.common.backend = backend;
+            self
+        }
+
+        /// Does not write a changelog (the store is then lost with its task directory).
+        pub fn with_logging_disabled(mut self) -> Self {
+            self.common.logging = false;
+            self
+        }
+
+        /// Logs to `topic` instead of `<application.id>-<store>-changelog` (e.g. a source table
+        /// reusing its source topic).
+        pub fn with_changelog_topic(mut self, topic: impl Into<String>) -> Self {
+            self.common.logging = true;
+            self.common.changelog_topic = Some(topic.into());
+            self
+        }
+
+        /// The store's name.
+        pub fn name(&self) -> &str {
+            &self.common.name
+        }
+
+        /// The implementation the store will use.
+        pub fn backend(&self) -> StoreBackend {
+            self.common.backend
+        }
+
+        /// The changelog topic, or `None` with logging disabled.
+        pub fn changelog_topic(&self, application_id: &str) -> Option<String> {
+            self.common.changelog_topic(application_id)
+        }
+    };
+}
+
+/// Builds [`KeyValueStore`]s: RocksDB by default, changelogged, uncached.
+#[derive(Debug, Clone)]
+pub struct KeyValueStoreBuilder {
+    common: Common,
+    cache_bytes: Option<usize>,
+}
+
+impl KeyValueStoreBuilder {
+    /// A builder for the store `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        KeyValueStoreBuilder {
+            common: Common::new(name.into()),
+            cache_bytes: None,
+        }
+    }
+
+    common_setters!();
+
+    /// Puts a record cache of `max_bytes` in front of the store.
+    pub fn with_caching(mut self, max_bytes: usize) -> Self {
+        self.cache_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Removes the record cache.
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.cache_bytes = None;
+        self
+    }
+
+    /// Builds the store for the task of `ctx`.
+    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueStore>> {
+        build_kv(&self.common, self.cache_bytes, ctx, ValueFormat::Plain)
+    }
+}
+
+fn build_kv(
+    common: &Common,
+    cache_bytes: Option<usize>,
+    ctx: &StoreContext,
+    format: ValueFormat,
+) -> Result<Box<dyn KeyValueStore>> {
+    let name = &common.name;
+    let mut store: Box<dyn KeyValueStore> = match common.backend {
+        StoreBackend::InMemory => Box::new(InMemoryKeyValueStore::new(name)),
+        StoreBackend::RocksDb => {
+            let (path, res) = ctx.rocksdb(name)?;
+            Box::new(RocksDbKeyValueStore::open(name, path, res)?)
+        }
+    };
+    if let Some(sink) = common.sink(ctx)? {
+        store = Box::new(ChangeloggingKeyValueStore::new(store, sink, format));
+    }
+    if let Some(bytes) = cache_bytes {
+        store = Box::new(CachingKeyValueStore::new(
+            store,
+            bytes,
+            ctx.record_context.clone(),
+        ));
+    }
+    Ok(store)
+}
+
+/// Builds [`TimestampedKeyValueStore`]s, what `KTable`s materialize into.
+#[derive(Debug, Clone)]
+pub struct TimestampedKeyValueStoreBuilder {
+    common: Common,
+    cache_bytes: Option<usize>,
+}
+
+impl TimestampedKeyValueStoreBuilder {
+    /// A builder for the store `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        TimestampedKeyValueStoreBuilder {
+            common: Common::new(name.into()),
+            cache_bytes: None,
+        }
+    }
+
+    common_setters!();
+
+    /// Puts a record cache of `max_bytes` in front of the store.
+    pub fn with_caching(mut self, max_bytes: usize) -> Self {
+        self.cache_bytes = Some(max_bytes);
+        self
+    }
+
+    /// Removes the record cache.
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.cache_bytes = None;
+        self
+    }
+
+    /// Builds the store for the task of `ctx`.
+    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn TimestampedKeyValueStore>> {
+        let inner = build_kv(&self.common, self.cache_bytes, ctx, ValueFormat::Timestamped)?;
+        Ok(Box::new(TimestampedKeyValueAdapter::new(inner)))
+    }
+}
+
+/// Builds [`WindowStore`]s.
+#[derive(Debug, Clone)]
+pub struct WindowStoreBuilder {
+    common: Common,
+    retention_ms: i64,
+    retain_duplicates: bool,
+}
+
+impl WindowStoreBuilder {
+    /// A builder for the window store `name` keeping `retention_ms` of stream time (Kafka
+    /// Streams' DSL uses window size + grace, at least one day, unless told otherwise).
+    pub fn new(name: impl Into<String>, retention_ms: i64) -> Self {
+        WindowStoreBuilder {
+            common: Common::new(name.into()),
+            retention_ms,
+            retain_duplicates: false,
+        }
+    }
+
+    common_setters!();
+
+    /// Keeps every put as its own entry, as stream-stream joins need.
+    pub fn with_retain_duplicates(mut self, retain: bool) -> Self {
+        self.retain_duplicates = retain;
+        self
+    }
+
+    /// Builds the store for the task of `ctx`.
+    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn WindowStore>> {
+        let name = &self.common.name;
+        if self.retention_ms < 0 {
+            return Err(Error::InvalidArgument {
+                store: name.clone(),
+                message: format!("retention {} ms is negative", self.retention_ms),
+            });
+        }
+        let mut store: Box<dyn WindowStore> = match self.common.backend {
+            StoreBackend::InMemory => Box::new(InMemoryWindowStore::new(
+                name,
+                self.retention_ms,
+                self.retain_duplicates,
+            )),
+            StoreBackend::RocksDb => {
+                let (path, res) = ctx.rocksdb(name)?;
+                Box::new(RocksDbWindowStore::open(
+                    name,
+                    path,
+                    res,
+                    self.retention_ms,
+                    self.retain_duplicates,
+                )?)
+            }
+        };
+        if let Some(sink) = self.common.sink(ctx)? {
+            store = Box::new(ChangeloggingWindowStore::new(store, sink));
+        }
+        Ok(store)
+    }
+}
+
+/// Builds [`SessionStore`]s.
+#[derive(Debug, Clone)]
+pub struct SessionStoreBuilder {
+    common: Common,
+    retention_ms: i64,
+}
+
+impl SessionStoreBuilder {
+    /// A builder for the session store `name` keeping sessions `retention_ms` after their end.
+    pub fn new(name: impl Into<String>, retention_ms: i64) -> Self {
+        SessionStoreBuilder {
+            common: Common::new(name.into()),
+            retention_ms,
+        }
+    }
+
+    common_setters!();
+
+    /// Builds the store for the task of `ctx`.
+    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn SessionStore>> {
+        let name = &self.common.name;
+        if self.retention_ms < 0 {
+            return Err(Error::InvalidArgument {
+                store: name.clone(),
+                message: format!("retention {} ms is negative", self.retention_ms),
+            });
+        }
+        let mut store: Box<dyn SessionStore> = match self.common.backend {
+            StoreBackend::InMemory => Box::new(InMemorySessionStore::new(name, self.retention_ms)),
+            StoreBackend::RocksDb => {
+                let (path, res) = ctx.rocksdb(name)?;
+                Box::new(RocksDbSessionStore::open(
+                    name,
+                    path,
+                    res,
+                    self.retention_ms,
+                )?)
+            }
+        };
+        if let Some(sink) = self.common.sink(ctx)? {
+            store = Box::new(ChangeloggingSessionStore::new(store, sink));
+        }
+        Ok(store)
+    }
+}

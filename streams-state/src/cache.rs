@@ -1,0 +1,463 @@
+//! The record cache: a write-back cache in front of a store that dedupes consecutive updates.
+//!
+//! Like Kafka Streams' `CachingKeyValueStore` over its `ThreadCache`, a [`CachingKeyValueStore`]
+//! absorbs writes: a key updated a hundred times between two commits reaches the store, its
+//! changelog and the downstream processors once, with its latest value. Dirty entries are flushed —
+//! written to the wrapped store (and so to its changelog) and handed to a [`CacheFlushListener`],
+//! which the DSL uses to forward them — on [`flush`](crate::StateStore::flush) (part of every
+//! commit) and whenever the cache exceeds its byte bound, in which case the least recently used
+//! entries are evicted after all dirty entries are flushed in the order they were last written.
+//! Reads see the cache first; range reads merge the cache with the store.
+
+use std::collections::BTreeMap;
+use std::iter::Peekable;
+use std::ops::Bound;
+
+use crate::changelog::{ChangelogRecord, RecordContext};
+use crate::keys;
+use crate::store::{KeyValue, KeyValueIter, KeyValueStore, StateStore};
+use crate::Result;
+
+/// Bytes an entry costs beyond its key and value: map nodes and bookkeeping, as Kafka's
+/// `LRUCacheEntry` estimates.
+const ENTRY_OVERHEAD: usize = 64;
+
+/// A change flushed out of a record cache, handed to the [`CacheFlushListener`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedEntry {
+    /// The key.
+    pub key: Vec<u8>,
+    /// The latest value, or `None` for a delete.
+    pub new_value: Option<Vec<u8>>,
+    /// The value the store held before this flush, if old values are sent (always for deletes).
+    pub old_value: Option<Vec<u8>>,
+    /// Timestamp of the record that last wrote the key.
+    pub timestamp: i64,
+}
+
+/// Receives the entries a record cache flushes, in the order they were last written, after they
+/// have been written to the underlying store. Implemented for closures.
+pub trait CacheFlushListener: Send {
+    /// Called once per flushed entry.
+    fn apply(&mut self, entry: CachedEntry);
+}
+
+impl<F: FnMut(CachedEntry) + Send> CacheFlushListener for F {
+    fn apply(&mut self, entry: CachedEntry) {
+        self(entry)
+    }
+}
+
+struct Entry {
+    value: Option<Vec<u8>>,
+    timestamp: i64,
+    lru: u64,
+    dirty: Option<u64>,
+}
+
+fn entry_size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
+    key.len() * 2 + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+}
+
+/// A [`KeyValueStore`] with a bounded write-back record cache in front of another one.
+pub struct CachingKeyValueStore {
+    inner: Box<dyn KeyValueStore>,
+    cache: BTreeMap<Vec<u8>, Entry>,
+    lru: BTreeMap<u64, Vec<u8>>,
+    dirty: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    bytes: usize,
+    max_bytes: usize,
+    listener: Option<Box<dyn CacheFlushListener>>,
+    send_old_values: bool,
+    context: RecordContext,
+}
+
+impl CachingKeyValueStore {
+    /// Caches up to `max_bytes` in front of `inner`, stamping entries with `context`'s timestamp.
+    pub fn new(inner: Box<dyn KeyValueStore>, max_bytes: usize, context: RecordContext) -> Self {
+        CachingKeyValueStore {
+            inner,
+            cache: BTreeMap::new(),
+            lru: BTreeMap::new(),
+            dirty: BTreeMap::new(),
+            next_seq: 0,
+            bytes: 0,
+            max_bytes,
+            listener: None,
+            send_old_values: false,
+            context,
+        }
+    }
+
+    /// Whether flushed entries carry the store's previous value (needed by `KTable` operators
+    /// that send old values, like Kafka's `sendOldValues`). Deletes always carry it.
+    pub fn send_old_values(&mut self, enabled: bool) {
+        self.send_old_values = enabled;
+    }
+
+    /// Bytes the cache currently accounts for.
+    pub fn cached_bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Number of cached entries (clean and dirty).
+    pub fn cached_entries(&self) -> usize {
+        self.cache.len()
+    }
+
+    /// Number of entries not yet written to the underlying store.
+    pub fn dirty_entries(&self) -> usize {
+        self.dirty.len()
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Puts an entry in the cache (dirty when it is a write, clean when it mirrors the store).
+    fn insert(&mut self, key: &[u8], value: Option<Vec<u8>>, dirty: bool) -> Result<()> {
+        let lru = self.seq();
+        let dirty_seq = if dirty { Some(self.seq()) } else { None };
+        let size = entry_size(key, &value);
+        let entry = Entry {
+            value,
+            timestamp: self.context.timestamp(),
+            lru,
+            dirty: dirty_seq,
+        };
+        if let Some(old) = self.cache.insert(key.to_vec(), entry) {
+            self.lru.remove(&old.lru);
+            if let Some(d) = old.dirty {
+                self.dirty.remove(&d);
+            }
+            self.bytes -= entry_size(key, &old.value);
+        }
+        self.lru.insert(lru, key.to_vec());
+        if let Some(d) = dirty_seq {
+            self.dirty.insert(d, key.to_vec());
+        }
+        self.bytes += size;
+        self.maybe_evict()
+    }
+
+    fn maybe_evict(&mut self) -> Result<()> {
+        while self.bytes > self.max_bytes {
+            let Some((&seq, _)) = self.lru.iter().next() else {
+                break;
+            };
+            let Some(key) = self.lru.get(&seq).cloned() else {
+                break;
+            };
+            let is_dirty = self.cache.get(&key).is_some_and(|e| e.dirty.is_some());
+            if is_dirty {
+                tracing::trace!(store = self.inner.name(), "record cache full: flushing dirty entries");
+                self.flush_dirty()?;
+            }
+            self.lru.remove(&seq);
+            if let Some(old) = self.cache.remove(&key) {
+                self.bytes -= entry_size(&key, &old.value);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every dirty entry to the inner store in one batch, then hands them to the listener.
+    fn flush_dirty(&mut self) -> Result<()> {
+        if self.dirty.is_empty() {
+            return Ok(());
+        }
+        let dirty = std::mem::take(&mut self.dirty);
+        let mut flushed = Vec::with_capacity(dirty.len());
+        for key in dirty.into_values() {
+            let Some(entry) = self.cache.get_mut(&key) else {
+                continue;
+            };
+            entry.dirty = None;
+            let new_value = entry.value.clone();
+            let timestamp = entry.timestamp;
+            let old_value = if new_value.is_none() || self.send_old_values {
+                self.inner.get(&key)?
+            } else {
+                None
+            };
+            if new_value.is_none() && old_value.is_none() {
+                continue; // deleting what the store never had: nothing to write or forward
+            }
+            flushed.push(CachedEntry {
+                key,
+                new_value,
+                old_value,
+                timestamp,
+            });
+        }
+        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = flushed
+            .iter()
+            .map(|e| (e.key.clone(), e.new_value.clone()))
+            .collect();
+        self.inner.put_all(&writes)?;
+        if let Some(listener) = self.listener.as_mut() {
+            for entry in flushed {
+                listener.apply(entry);
+            }
+        }
+        Ok(())
+    }
+
+    fn merged<'a>(
+        &'a self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        store: KeyValueIter<'a>,
+    ) -> KeyValueIter<'a> {
+        Box::new(MergedIter {
+            cache: self.cache.range((lower, upper)).peekable(),
+            store: store.peekable(),
+        })
+    }
+}
+
+/// Merges the cache's entries over the store's, both in key order; the cache wins, and its
+/// tombstones hide the store's entries.
+struct MergedIter<'a> {
+    cache: Peekable<std::collections::btree_map::Range<'a, Vec<u8>, Entry>>,
+    store: Peekable<KeyValueIter<'a>>,
+}
+
+impl Iterator for MergedIter<'_> {
+    type Item = Result<KeyValue>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let order = match (self.cache.peek(), self.store.peek()) {
+                (None, None) => return None,
+                (None, Some(_)) => return self.store.next(),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(_), Some(Err(_))) => return self.store.next(),
+                (Some((ck, _)), Some(Ok((sk, _)))) => ck.as_slice().cmp(sk.as_slice()),
+            };
+            match order {
+                std::cmp::Ordering::Greater => return self.store.next(),
+                std::cmp::Ordering::Equal => {
+                    self.store.next();
+                }
+                std::cmp::Ordering::Less => {}
+            }
+            if let Some((k, e)) = self.cache.next() {
+                if let Some(v) = &e.value {
+                    return Some(Ok((k.clone(), v.clone())));
+                }
+            }
+        }
+    }
+}
+
+impl StateStore for CachingKeyValueStore {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.flush_dirty()?;
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.inner.is_open() {
+            self.flush_dirty()?;
+        }
+        self.cache.clear();
+        self.lru.clear();
+        self.dirty.clear();
+        self.bytes = 0;
+        self.inner.close()
+    }
+
+    /// Restores straight into the wrapped store, dropping any cached copy of the restored keys.
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        for r in records {
+            if let Some(old) = self.cache.remove(&r.key) {
+                self.lru.remove(&old.lru);
+                if let Some(d) = old.dirty {
+                    self.dirty.remove(&d);
+                }
+                self.bytes -= entry_size(&r.key, &old.value);
+            }
+        }
+        self.inner.restore_batch(records)
+    }
+}
+
+impl KeyValueStore for CachingKeyValueStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.cache.get(key) {
+            Some(entry) => Ok(entry.value.clone()),
+            None => self.inner.get(key),
+        }
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        if !self.inner.is_open() {
+            return Err(crate::Error::closed(self.inner.name()));
+        }
+        self.insert(key, Some(value.to_vec()), true)
+    }
+
+    fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        for (k, v) in entries {
+            match v {
+                Some(v) => self.put(k, v)?,
+                None => {
+                    self.delete(k)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self.get(key)?;
+        self.insert(key, None, true)?;
+        Ok(old)
+    }
+
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                return Ok(Box::new(std::iter::empty()));
+            }
+        }
+        let store = self.inner.range(from, to)?;
+        let lower = from.map_or(Bound::Unbounded, |f| Bound::Included(f.to_vec()));
+        let upper = to.map_or(Bound::Unbounded, |t| Bound::Included(t.to_vec()));
+        Ok(self.merged(lower, upper, store))
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
+        let store = self.inner.prefix_scan(prefix)?;
+        let upper = keys::prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self.merged(Bound::Included(prefix.to_vec()), upper, store))
+    }
+
+    /// The wrapped store's estimate, as Kafka's caching store reports: entries still only in the
+    /// cache are not counted until flushed.
+    fn approximate_num_entries(&self) -> Result<u64> {
+        self.inner.approximate_num_entries()
+    }
+
+    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
+        self.listener = Some(listener);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::InMemoryKeyValueStore;
+    use std::sync::{Arc, Mutex};
+
+    fn cached(max_bytes: usize) -> (CachingKeyValueStore, Arc<Mutex<Vec<CachedEntry>>>) {
+        let mut store = CachingKeyValueStore::new(
+            Box::new(InMemoryKeyValueStore::new("s")),
+            max_bytes,
+            RecordContext::new(),
+        );
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        assert!(store.set_flush_listener(Box::new(move |e: CachedEntry| {
+            sink.lock().unwrap().push(e)
+        })));
+        (store, seen)
+    }
+
+    #[test]
+    fn dedupes_updates_between_flushes() {
+        let (mut store, seen) = cached(1 << 20);
+        for i in 0..100u32 {
+            store.put(b"k", &i.to_be_bytes()).unwrap();
+        }
+        store.put(b"j", b"x").unwrap();
+        assert_eq!(store.get(b"k").unwrap(), Some(99u32.to_be_bytes().to_vec()));
+        assert!(seen.lock().unwrap().is_empty());
+        store.flush().unwrap();
+        let flushed = seen.lock().unwrap().clone();
+        assert_eq!(flushed.len(), 2);
+        // In order of last write: k's last write came before j's.
+        assert_eq!(flushed[0].key, b"k");
+        assert_eq!(flushed[0].new_value, Some(99u32.to_be_bytes().to_vec()));
+        assert_eq!(flushed[1].key, b"j");
+        assert_eq!(store.inner.get(b"k").unwrap(), Some(99u32.to_be_bytes().to_vec()));
+        // A second flush has nothing to do.
+        store.flush().unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn deletes_forward_old_value_and_skip_unknown_keys() {
+        let (mut store, seen) = cached(1 << 20);
+        store.put(b"a", b"1").unwrap();
+        store.flush().unwrap();
+        store.delete(b"a").unwrap();
+        store.delete(b"never").unwrap();
+        store.flush().unwrap();
+        let flushed = seen.lock().unwrap().clone();
+        assert_eq!(flushed.len(), 2);
+        assert_eq!(flushed[1].key, b"a");
+        assert_eq!(flushed[1].new_value, None);
+        assert_eq!(flushed[1].old_value, Some(b"1".to_vec()));
+        assert_eq!(store.get(b"a").unwrap(), None);
+    }
+
+    #[test]
+    fn evicts_when_full_after_flushing_dirty_entries() {
+        let (mut store, seen) = cached(3 * (ENTRY_OVERHEAD + 10));
+        for k in [b"k1", b"k2", b"k3", b"k4", b"k5"] {
+            store.put(k, b"value!").unwrap();
+        }
+        assert!(store.cached_bytes() <= 3 * (ENTRY_OVERHEAD + 10));
+        // Eviction flushed every dirty entry at that moment, in write order.
+        let flushed: Vec<Vec<u8>> = seen.lock().unwrap().iter().map(|e| e.key.clone()).collect();
+        assert!(flushed.len() >= 3, "flushed {flushed:?}");
+        assert_eq!(flushed[..3], [b"k1".to_vec(), b"k2".to_vec(), b"k3".to_vec()]);
+        // Everything is still readable, from cache or store.
+        for k in [b"k1", b"k2", b"k3", b"k4", b"k5"] {
+            assert_eq!(store.get(k).unwrap(), Some(b"value!".to_vec()));
+        }
+    }
+
+    #[test]
+    fn range_merges_cache_over_store() {
+        let (mut store, _) = cached(1 << 20);
+        store.put(b"a", b"1").unwrap();
+        store.put(b"c", b"3").unwrap();
+        store.put(b"e", b"5").unwrap();
+        store.flush().unwrap();
+        store.put(b"b", b"2").unwrap();
+        store.put(b"c", b"33").unwrap();
+        store.delete(b"e").unwrap();
+        let all: Vec<KeyValue> = store.all().unwrap().map(|r| r.unwrap()).collect();
+        assert_eq!(
+            all,
+            vec![
+                (b"a".to_vec(), b"1".to_vec()),
+                (b"b".to_vec(), b"2".to_vec()),
+                (b"c".to_vec(), b"33".to_vec()),
+            ]
+        );
+        let ranged: Vec<KeyValue> = store
+            .range(Some(b"b"), Some(b"e"))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(ranged.len(), 2);
+        assert_eq!(store.approximate_num_entries().unwrap(), 3); // what the store holds
+    }
+}

@@ -1,0 +1,719 @@
+//! RocksDB stores, the default, like Kafka Streams' `RocksDBStore` and
+//! `RocksDBSegmentedBytesStore`.
+//!
+//! Each store of each task is its own RocksDB database, under
+//! `state.dir/<application.id>/<task id>/rocksdb/<store>` (see
+//! [`StateDirectory`](crate::StateDirectory)). A key-value store uses the default column family; a
+//! window or session store uses one column family per time segment, so dropping an expired
+//! segment is dropping a column family. All databases of an application share one block cache and
+//! one write-buffer manager charged to that cache ([`RocksDbResources`]), which bounds the memory
+//! RocksDB uses for the whole application — Kafka Streams' "bounded memory" `RocksDBConfigSetter`
+//! recipe, built in.
+//!
+//! Writes go through the write-ahead log (not synced per write), so a crashed process loses
+//! nothing the store acknowledged; restores write batches without the log, and the next
+//! [`flush`](crate::StateStore::flush) persists them as table files before a checkpoint can
+//! claim them.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, DBCompressionType, Direction, IteratorMode, Options, ReadOptions,
+    WriteBatch, WriteBufferManager, WriteOptions, DB,
+};
+
+use crate::changelog::ChangelogRecord;
+use crate::keys;
+use crate::segmented::{
+    SegmentWrite, SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore,
+};
+use crate::store::{KeyValueIter, KeyValueStore, StateStore};
+use crate::{Error, Result};
+
+const MIB: usize = 1024 * 1024;
+
+/// RocksDB settings shared by all stores of an application.
+///
+/// Settable by property name with [`set`](Self::set); unknown names are an error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RocksDbConfig {
+    /// `rocksdb.total.memory.bytes`: the bound on block cache plus memtables for the whole
+    /// application (default 128 MiB).
+    pub total_memory_bytes: usize,
+    /// `rocksdb.write.buffer.manager.bytes`: the part of the total that memtables may use before
+    /// RocksDB flushes them (default a quarter of the total).
+    pub memtable_memory_bytes: usize,
+    /// `rocksdb.write.buffer.size`: size of one memtable (default 8 MiB).
+    pub write_buffer_size: usize,
+    /// `rocksdb.max.write.buffer.number`: memtables per column family (default 3).
+    pub max_write_buffer_number: i32,
+    /// `rocksdb.block.size`: table block size in bytes (default 16 KiB).
+    pub block_size: usize,
+    /// `rocksdb.compression`: `lz4` (default) or `none`.
+    pub compression_lz4: bool,
+    /// `rocksdb.wal.enabled`: write normal (non-restore) writes to the write-ahead log (default
+    /// `true`). With it off, only a flush persists data, as in Kafka Streams.
+    pub wal_enabled: bool,
+    /// `rocksdb.wal.sync.on.flush`: fsync the write-ahead log on every store flush (default
+    /// `false`: data survives a process crash, not a power loss).
+    pub wal_sync_on_flush: bool,
+    /// `rocksdb.max.background.jobs`: compaction and flush threads (default 2).
+    pub max_background_jobs: i32,
+}
+
+impl Default for RocksDbConfig {
+    fn default() -> Self {
+        RocksDbConfig {
+            total_memory_bytes: 128 * MIB,
+            memtable_memory_bytes: 32 * MIB,
+            write_buffer_size: 8 * MIB,
+            max_write_buffer_number: 3,
+            block_size: 16 * 1024,
+            compression_lz4: true,
+            wal_enabled: true,
+            wal_sync_on_flush: false,
+            max_background_jobs: 2,
+        }
+    }
+}
+
+impl RocksDbConfig {
+    /// Sets a property by name, e.g. `config.set("rocksdb.total.memory.bytes", "67108864")`.
+    /// Setting the total also resets the memtable share to a quarter of it.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
+            value.trim().parse().map_err(|_| Error::Config {
+                key: key.to_string(),
+                message: format!("cannot parse `{value}`"),
+            })
+        }
+        match key {
+            "rocksdb.total.memory.bytes" => {
+                self.total_memory_bytes = parse(key, value)?;
+                self.memtable_memory_bytes = self.total_memory_bytes / 4;
+            }
+            "rocksdb.write.buffer.manager.bytes" => self.memtable_memory_bytes = parse(key, value)?,
+            "rocksdb.write.buffer.size" => self.write_buffer_size = parse(key, value)?,
+            "rocksdb.max.write.buffer.number" => self.max_write_buffer_number = parse(key, value)?,
+            "rocksdb.block.size" => self.block_size = parse(key, value)?,
+            "rocksdb.compression" => {
+                self.compression_lz4 = match value.trim() {
+                    "lz4" => true,
+                    "none" => false,
+                    other => {
+                        return Err(Error::Config {
+                            key: key.to_string(),
+                            message: format!("unsupported compression `{other}` (lz4 or none)"),
+                        })
+                    }
+                }
+            }
+            "rocksdb.wal.enabled" => self.wal_enabled = parse(key, value)?,
+            "rocksdb.wal.sync.on.flush" => self.wal_sync_on_flush = parse(key, value)?,
+            "rocksdb.max.background.jobs" => self.max_background_jobs = parse(key, value)?,
+            _ => {
+                return Err(Error::Config {
+                    key: key.to_string(),
+                    message: "unknown RocksDB configuration key".to_string(),
+                })
+            }
+        }
+        self.validate()
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |key: &str, message: &str| {
+            Err(Error::Config {
+                key: key.to_string(),
+                message: message.to_string(),
+            })
+        };
+        if self.total_memory_bytes < MIB {
+            return bad("rocksdb.total.memory.bytes", "must be at least 1 MiB");
+        }
+        if self.memtable_memory_bytes > self.total_memory_bytes {
+            return bad(
+                "rocksdb.write.buffer.manager.bytes",
+                "must not exceed rocksdb.total.memory.bytes",
+            );
+        }
+        if self.max_write_buffer_number < 1 || self.max_background_jobs < 1 {
+            return bad(
+                "rocksdb.max.write.buffer.number",
+                "counts must be at least 1",
+            );
+        }
+        if self.block_size == 0 || self.write_buffer_size == 0 {
+            return bad("rocksdb.block.size", "sizes must be positive");
+        }
+        Ok(())
+    }
+}
+
+/// The block cache and write-buffer manager shared by every RocksDB store of an application.
+///
+/// Create one per application (or per process) and hand clones to every store; clones share the
+/// same memory budget.
+#[derive(Clone)]
+pub struct RocksDbResources {
+    inner: Arc<ResourcesInner>,
+}
+
+struct ResourcesInner {
+    config: RocksDbConfig,
+    cache: Cache,
+    write_buffer_manager: WriteBufferManager,
+}
+
+impl std::fmt::Debug for RocksDbResources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RocksDbResources")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RocksDbResources {
+    fn default() -> Self {
+        Self::with_validated(RocksDbConfig::default())
+    }
+}
+
+impl RocksDbResources {
+    /// Resources for `config`: an LRU block cache of `total_memory_bytes`, with memtable memory
+    /// charged to it.
+    pub fn new(config: RocksDbConfig) -> Result<Self> {
+        config.validate()?;
+        Ok(Self::with_validated(config))
+    }
+
+    fn with_validated(config: RocksDbConfig) -> Self {
+        let cache = Cache::new_lru_cache(config.total_memory_bytes);
+        let write_buffer_manager = WriteBufferManager::new_write_buffer_manager_with_cache(
+            config.memtable_memory_bytes,
+            false,
+            cache.clone(),
+        );
+        RocksDbResources {
+            inner: Arc::new(ResourcesInner {
+                config,
+                cache,
+                write_buffer_manager,
+            }),
+        }
+    }
+
+    /// The configuration these resources were made with.
+    pub fn config(&self) -> &RocksDbConfig {
+        &self.inner.config
+    }
+
+    /// Bytes currently held by the shared block cache (memtables included).
+    pub fn cache_usage(&self) -> usize {
+        self.inner.cache.get_usage()
+    }
+
+    /// Bytes currently used by memtables across all stores.
+    pub fn memtable_usage(&self) -> usize {
+        self.inner.write_buffer_manager.get_usage()
+    }
+
+    fn options(&self) -> Options {
+        let config = &self.inner.config;
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&self.inner.cache);
+        table.set_block_size(config.block_size);
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_cache_index_and_filter_blocks_with_high_priority(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+        table.set_bloom_filter(10.0, false);
+
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_block_based_table_factory(&table);
+        opts.set_write_buffer_manager(&self.inner.write_buffer_manager);
+        opts.set_write_buffer_size(config.write_buffer_size);
+        opts.set_max_write_buffer_number(config.max_write_buffer_number);
+        opts.set_max_background_jobs(config.max_background_jobs);
+        opts.set_max_total_wal_size(64 * MIB as u64);
+        opts.set_keep_log_file_num(2);
+        opts.set_max_log_file_size(MIB);
+        opts.set_compression_type(if config.compression_lz4 {
+            DBCompressionType::Lz4
+        } else {
+            DBCompressionType::None
+        });
+        opts
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        let mut w = WriteOptions::default();
+        w.disable_wal(!self.inner.config.wal_enabled);
+        w
+    }
+}
+
+fn rocks_error(store: &str, path: &Path, e: rocksdb::Error) -> Error {
+    Error::RocksDb {
+        store: store.to_string(),
+        path: path.to_path_buf(),
+        message: e.into_string(),
+    }
+}
+
+fn create_dir(path: &Path) -> Result<()> {
+    std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))
+}
+
+/// A RocksDB [`KeyValueStore`]: one database, default column family.
+pub struct RocksDbKeyValueStore {
+    name: String,
+    path: PathBuf,
+    db: Option<DB>,
+    resources: RocksDbResources,
+    write_options: WriteOptions,
+    /// Restored data was written without the WAL and is not yet in table files.
+    unflushed_restore: bool,
+}
+
+impl RocksDbKeyValueStore {
+    /// Opens (creating if needed) the store `name` whose database lives in directory `path`.
+    pub fn open(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        resources: &RocksDbResources,
+    ) -> Result<Self> {
+        let name = name.into();
+        let path = path.into();
+        create_dir(&path)?;
+        let db =
+            DB::open(&resources.options(), &path).map_err(|e| rocks_error(&name, &path, e))?;
+        tracing::debug!(store = %name, path = %path.display(), "opened RocksDB key-value store");
+        Ok(RocksDbKeyValueStore {
+            name,
+            path,
+            db: Some(db),
+            write_options: resources.write_options(),
+            resources: resources.clone(),
+            unflushed_restore: false,
+        })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn db(&self) -> Result<&DB> {
+        self.db.as_ref().ok_or_else(|| Error::closed(&self.name))
+    }
+
+    fn err(&self, e: rocksdb::Error) -> Error {
+        rocks_error(&self.name, &self.path, e)
+    }
+
+    fn scan(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
+        let db = self.db()?;
+        let mut ro = ReadOptions::default();
+        if let Some(u) = upper {
+            ro.set_iterate_upper_bound(u);
+        }
+        let mode = match &lower {
+            Some(l) => IteratorMode::From(l, Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let (name, path) = (self.name.clone(), self.path.clone());
+        Ok(Box::new(db.iterator_opt(mode, ro).map(move |item| {
+            item.map(|(k, v)| (k.into_vec(), v.into_vec()))
+                .map_err(|e| rocks_error(&name, &path, e))
+        })))
+    }
+
+    fn write_batch(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
+        let db = self.db()?;
+        let res = if restoring {
+            db.write_without_wal(batch)
+        } else {
+            db.write_opt(batch, &self.write_options)
+        };
+        res.map_err(|e| self.err(e))?;
+        if restoring || !self.resources.config().wal_enabled {
+            self.unflushed_restore = true;
+        }
+        Ok(())
+    }
+}
+
+impl StateStore for RocksDbKeyValueStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn persistent(&self) -> bool {
+        true
+    }
+    fn is_open(&self) -> bool {
+        self.db.is_some()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let db = self.db()?;
+        if self.unflushed_restore {
+            db.flush().map_err(|e| self.err(e))?;
+            self.unflushed_restore = false;
+        } else if self.resources.config().wal_enabled {
+            db.flush_wal(self.resources.config().wal_sync_on_flush)
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.db.is_some() {
+            self.flush()?;
+            self.db = None;
+            tracing::debug!(store = %self.name, "closed RocksDB key-value store");
+        }
+        Ok(())
+    }
+
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for r in records {
+            match &r.value {
+                Some(v) => batch.put(&r.key, v),
+                None => batch.delete(&r.key),
+            }
+        }
+        self.write_batch(batch, true)
+    }
+}
+
+impl KeyValueStore for RocksDbKeyValueStore {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.db()?.get(key).map_err(|e| self.err(e))
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        let db = self.db()?;
+        db.put_opt(key, value, &self.write_options)
+            .map_err(|e| self.err(e))?;
+        if !self.resources.config().wal_enabled {
+            self.unflushed_restore = true;
+        }
+        Ok(())
+    }
+
+    fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+        let mut batch = WriteBatch::default();
+        for (k, v) in entries {
+            match v {
+                Some(v) => batch.put(k, v),
+                None => batch.delete(k),
+            }
+        }
+        self.write_batch(batch, false)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let old = self.get(key)?;
+        if old.is_some() {
+            let db = self.db()?;
+            db.delete_opt(key, &self.write_options)
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(old)
+    }
+
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
+        if let (Some(f), Some(t)) = (from, to) {
+            if f > t {
+                self.db()?;
+                return Ok(Box::new(std::iter::empty()));
+            }
+        }
+        let upper = to.map(|t| {
+            let mut u = t.to_vec();
+            u.push(0);
+            u
+        });
+        self.scan(from.map(<[u8]>::to_vec), upper)
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
+        self.scan(Some(prefix.to_vec()), keys::prefix_successor(prefix))
+    }
+
+    fn approximate_num_entries(&self) -> Result<u64> {
+        Ok(self
+            .db()?
+            .property_int_value("rocksdb.estimate-num-keys")
+            .map_err(|e| self.err(e))?
+            .unwrap_or(0))
+    }
+}
+
+const SEGMENT_CF_PREFIX: &str = "segment-";
+
+fn segment_cf_name(id: i64) -> String {
+    format!("{SEGMENT_CF_PREFIX}{id}")
+}
+
+/// RocksDB segments: one database, one column family per segment named `segment-<id>`.
+pub struct RocksDbSegments {
+    name: String,
+    path: PathBuf,
+    db: Option<DB>,
+    resources: RocksDbResources,
+    write_options: WriteOptions,
+    segments: BTreeSet<i64>,
+    unflushed_restore: bool,
+}
+
+impl RocksDbSegments {
+    /// Opens (creating if needed) the segmented database of store `name` in `path`, with every
+    /// segment column family found there.
+    pub fn open(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        resources: &RocksDbResources,
+    ) -> Result<Self> {
+        let name = name.into();
+        let path = path.into();
+        create_dir(&path)?;
+        let opts = resources.options();
+        let existing = if path.join("CURRENT").exists() {
+            DB::list_cf(&opts, &path).map_err(|e| rocks_error(&name, &path, e))?
+        } else {
+            vec![]
+        };
+        let mut segments = BTreeSet::new();
+        for cf in &existing {
+            if let Some(id) = cf.strip_prefix(SEGMENT_CF_PREFIX) {
+                let id = id.parse::<i64>().map_err(|_| Error::RocksDb {
+                    store: name.clone(),
+                    path: path.clone(),
+                    message: format!("unexpected column family `{cf}`"),
+                })?;
+                segments.insert(id);
+            }
+        }
+        let db = DB::open_cf(&opts, &path, existing.iter())
+            .map_err(|e| rocks_error(&name, &path, e))?;
+        tracing::debug!(store = %name, path = %path.display(), segments = segments.len(),
+            "opened RocksDB segmented store");
+        Ok(RocksDbSegments {
+            name,
+            path,
+            db: Some(db),
+            write_options: resources.write_options(),
+            resources: resources.clone(),
+            segments,
+            unflushed_restore: false,
+        })
+    }
+
+    fn db(&self) -> Result<&DB> {
+        self.db.as_ref().ok_or_else(|| Error::closed(&self.name))
+    }
+
+    fn err(&self, e: rocksdb::Error) -> Error {
+        rocks_error(&self.name, &self.path, e)
+    }
+
+    fn missing_cf(&self, id: i64) -> Error {
+        Error::RocksDb {
+            store: self.name.clone(),
+            path: self.path.clone(),
+            message: format!("column family `{}` is missing", segment_cf_name(id)),
+        }
+    }
+}
+
+impl SegmentedBytesStore for RocksDbSegments {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn persistent(&self) -> bool {
+        true
+    }
+    fn is_open(&self) -> bool {
+        self.db.is_some()
+    }
+
+    fn get(&self, segment: i64, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let db = self.db()?;
+        if !self.segments.contains(&segment) {
+            return Ok(None);
+        }
+        let cf = db
+            .cf_handle(&segment_cf_name(segment))
+            .ok_or_else(|| self.missing_cf(segment))?;
+        db.get_cf(cf, key).map_err(|e| self.err(e))
+    }
+
+    fn write(&mut self, writes: Vec<SegmentWrite>, restoring: bool) -> Result<()> {
+        let opts = self.resources.options();
+        let Some(db) = self.db.as_mut() else {
+            return Err(Error::closed(&self.name));
+        };
+        for w in &writes {
+            if w.value.is_some() && !self.segments.contains(&w.segment) {
+                db.create_cf(segment_cf_name(w.segment), &opts)
+                    .map_err(|e| rocks_error(&self.name, &self.path, e))?;
+                self.segments.insert(w.segment);
+            }
+        }
+        let db = self.db()?;
+        let mut batch = WriteBatch::default();
+        for w in &writes {
+            if !self.segments.contains(&w.segment) {
+                continue; // a delete in a segment that does not exist
+            }
+            let cf = db
+                .cf_handle(&segment_cf_name(w.segment))
+                .ok_or_else(|| self.missing_cf(w.segment))?;
+            match &w.value {
+                Some(v) => batch.put_cf(cf, &w.key, v),
+                None => batch.delete_cf(cf, &w.key),
+            }
+        }
+        let res = if restoring {
+            db.write_without_wal(batch)
+        } else {
+            db.write_opt(batch, &self.write_options)
+        };
+        res.map_err(|e| self.err(e))?;
+        if restoring || !self.resources.config().wal_enabled {
+            self.unflushed_restore = true;
+        }
+        Ok(())
+    }
+
+    fn scan<'a>(
+        &'a self,
+        segment_from: i64,
+        segment_to: i64,
+        lower: Vec<u8>,
+        upper: Option<Vec<u8>>,
+    ) -> Result<KeyValueIter<'a>> {
+        let db = self.db()?;
+        if segment_from > segment_to {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        if let Some(u) = &upper {
+            if *u <= lower {
+                return Ok(Box::new(std::iter::empty()));
+            }
+        }
+        let ids: Vec<i64> = self
+            .segments
+            .range(segment_from..=segment_to)
+            .copied()
+            .collect();
+        Ok(Box::new(ids.into_iter().flat_map(
+            move |id| -> KeyValueIter<'a> {
+                let Some(cf) = db.cf_handle(&segment_cf_name(id)) else {
+                    return Box::new(std::iter::once(Err(self.missing_cf(id))));
+                };
+                let mut ro = ReadOptions::default();
+                if let Some(u) = &upper {
+                    ro.set_iterate_upper_bound(u.clone());
+                }
+                let iter =
+                    db.iterator_cf_opt(cf, ro, IteratorMode::From(&lower, Direction::Forward));
+                Box::new(iter.map(move |item| {
+                    item.map(|(k, v)| (k.into_vec(), v.into_vec()))
+                        .map_err(|e| self.err(e))
+                }))
+            },
+        )))
+    }
+
+    fn segment_ids(&self) -> Vec<i64> {
+        self.segments.iter().copied().collect()
+    }
+
+    fn drop_segments_before(&mut self, segment: i64) -> Result<Vec<i64>> {
+        let expired: Vec<i64> = self.segments.range(..segment).copied().collect();
+        if expired.is_empty() {
+            return Ok(expired);
+        }
+        let Some(db) = self.db.as_mut() else {
+            return Err(Error::closed(&self.name));
+        };
+        for id in &expired {
+            db.drop_cf(&segment_cf_name(*id))
+                .map_err(|e| rocks_error(&self.name, &self.path, e))?;
+            self.segments.remove(id);
+        }
+        Ok(expired)
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let db = self.db()?;
+        if self.unflushed_restore {
+            for id in &self.segments {
+                let cf = db
+                    .cf_handle(&segment_cf_name(*id))
+                    .ok_or_else(|| self.missing_cf(*id))?;
+                db.flush_cf(cf).map_err(|e| self.err(e))?;
+            }
+            self.unflushed_restore = false;
+        } else if self.resources.config().wal_enabled {
+            db.flush_wal(self.resources.config().wal_sync_on_flush)
+                .map_err(|e| self.err(e))?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.db.is_some() {
+            self.flush()?;
+            self.db = None;
+        }
+        Ok(())
+    }
+}
+
+/// A RocksDB [`WindowStore`](crate::WindowStore), one column family per segment.
+pub type RocksDbWindowStore = SegmentedWindowStore<RocksDbSegments>;
+
+impl RocksDbWindowStore {
+    /// Opens the window store `name` in database directory `path`; see
+    /// [`InMemoryWindowStore::new`](crate::InMemoryWindowStore) for the other arguments.
+    pub fn open(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        resources: &RocksDbResources,
+        retention_ms: i64,
+        retain_duplicates: bool,
+    ) -> Result<Self> {
+        Ok(SegmentedWindowStore::with_backend(
+            RocksDbSegments::open(name, path, resources)?,
+            retention_ms,
+            retain_duplicates,
+        ))
+    }
+}
+
+/// A RocksDB [`SessionStore`](crate::SessionStore), one column family per segment.
+pub type RocksDbSessionStore = SegmentedSessionStore<RocksDbSegments>;
+
+impl RocksDbSessionStore {
+    /// Opens the session store `name` in database directory `path`, keeping sessions for
+    /// `retention_ms` after their end.
+    pub fn open(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        resources: &RocksDbResources,
+        retention_ms: i64,
+    ) -> Result<Self> {
+        Ok(SegmentedSessionStore::with_backend(
+            RocksDbSegments::open(name, path, resources)?,
+            retention_ms,
+        ))
+    }
+}

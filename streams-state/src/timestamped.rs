@@ -1,0 +1,152 @@
+//! Timestamped key-value stores: a key-value store whose values carry the timestamp of the record
+//! that set them, as `KTable`s need for their output timestamps.
+//!
+//! Like Kafka Streams (`ValueAndTimestampSerializer`), the value is stored as an 8-byte big-endian
+//! timestamp followed by the value bytes, in any [`KeyValueStore`]; [`TimestampedKeyValueAdapter`]
+//! does the encoding. Its changelog carries the plain value with the timestamp as the record
+//! timestamp (see [`ValueFormat::Timestamped`](crate::changelog::ValueFormat)), and restoring
+//! rebuilds the encoding from the record timestamp — so a table's source topic can double as its
+//! changelog.
+
+use crate::cache::CacheFlushListener;
+use crate::changelog::ChangelogRecord;
+use crate::store::{
+    KeyValueIter, KeyValueStore, StateStore, TimestampedIter, TimestampedKeyValueStore,
+    ValueAndTimestamp,
+};
+use crate::{Error, Result};
+
+/// Splits an encoded value into its timestamp and plain value.
+pub(crate) fn split(encoded: &[u8]) -> Option<(i64, &[u8])> {
+    let ts = i64::from_be_bytes(encoded.get(..8)?.try_into().ok()?);
+    Some((ts, &encoded[8..]))
+}
+
+fn encode_parts(value: &[u8], timestamp: i64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + value.len());
+    out.extend_from_slice(&timestamp.to_be_bytes());
+    out.extend_from_slice(value);
+    out
+}
+
+impl ValueAndTimestamp {
+    /// The stored encoding: 8-byte big-endian timestamp, then the value.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_parts(&self.value, self.timestamp)
+    }
+
+    /// Decodes [`encode`](Self::encode)'s output; `None` if it is shorter than 8 bytes.
+    pub fn decode(encoded: &[u8]) -> Option<Self> {
+        split(encoded).map(|(timestamp, value)| ValueAndTimestamp {
+            value: value.to_vec(),
+            timestamp,
+        })
+    }
+}
+
+/// A [`TimestampedKeyValueStore`] over any [`KeyValueStore`] (possibly cached and logged with
+/// [`ValueFormat::Timestamped`](crate::changelog::ValueFormat)).
+pub struct TimestampedKeyValueAdapter {
+    inner: Box<dyn KeyValueStore>,
+}
+
+impl TimestampedKeyValueAdapter {
+    /// Wraps `inner`, whose values will be stored timestamp-prefixed.
+    pub fn new(inner: Box<dyn KeyValueStore>) -> Self {
+        TimestampedKeyValueAdapter { inner }
+    }
+
+    fn decode(&self, encoded: &[u8]) -> Result<ValueAndTimestamp> {
+        ValueAndTimestamp::decode(encoded).ok_or_else(|| Error::InvalidArgument {
+            store: self.inner.name().to_string(),
+            message: "stored value is shorter than its 8-byte timestamp".to_string(),
+        })
+    }
+
+    fn decode_iter<'a>(&'a self, iter: KeyValueIter<'a>) -> TimestampedIter<'a> {
+        Box::new(iter.map(move |entry| {
+            let (k, v) = entry?;
+            Ok((k, self.decode(&v)?))
+        }))
+    }
+}
+
+impl StateStore for TimestampedKeyValueAdapter {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+    fn flush(&mut self) -> Result<()> {
+        self.inner.flush()
+    }
+    fn close(&mut self) -> Result<()> {
+        self.inner.close()
+    }
+
+    /// Changelog records carry the plain value and the timestamp as record timestamp.
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        let converted: Vec<ChangelogRecord> = records
+            .iter()
+            .map(|r| ChangelogRecord {
+                key: r.key.clone(),
+                value: r.value.as_deref().map(|v| encode_parts(v, r.timestamp)),
+                timestamp: r.timestamp,
+                offset: r.offset,
+            })
+            .collect();
+        self.inner.restore_batch(&converted)
+    }
+}
+
+impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
+    fn get(&self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
+        self.inner
+            .get(key)?
+            .map(|v| self.decode(&v))
+            .transpose()
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
+        self.inner.put(key, &encode_parts(value, timestamp))
+    }
+
+    fn put_if_absent(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        timestamp: i64,
+    ) -> Result<Option<ValueAndTimestamp>> {
+        self.inner
+            .put_if_absent(key, &encode_parts(value, timestamp))?
+            .map(|v| self.decode(&v))
+            .transpose()
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
+        self.inner
+            .delete(key)?
+            .map(|v| self.decode(&v))
+            .transpose()
+    }
+
+    fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<TimestampedIter<'_>> {
+        Ok(self.decode_iter(self.inner.range(from, to)?))
+    }
+
+    fn prefix_scan(&self, prefix: &[u8]) -> Result<TimestampedIter<'_>> {
+        Ok(self.decode_iter(self.inner.prefix_scan(prefix)?))
+    }
+
+    fn approximate_num_entries(&self) -> Result<u64> {
+        self.inner.approximate_num_entries()
+    }
+
+    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
+        self.inner.set_flush_listener(listener)
+    }
+}
