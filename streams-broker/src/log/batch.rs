@@ -129,7 +129,7 @@ pub fn validate_batches(buf: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchH
             reason: reason.to_string(),
         };
         let rest = &buf[pos..];
-        if rest.len() >= MAGIC_OFFSET + 1 && rest[MAGIC_OFFSET] != 2 {
+        if rest.len() > MAGIC_OFFSET && rest[MAGIC_OFFSET] != 2 {
             return Err(corrupt(
                 "unsupported magic byte (only message format v2 is accepted)",
             ));

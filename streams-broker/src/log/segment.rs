@@ -383,10 +383,7 @@ impl Segment {
             let want = SCAN_CHUNK.min((self.size - pos) as usize);
             let chunk = self.read_exact(pos, want)?;
             let mut at = 0usize;
-            loop {
-                let Some(h) = BatchHeader::parse(&chunk[at..]) else {
-                    break;
-                };
+            while let Some(h) = BatchHeader::parse(&chunk[at..]) {
                 if stop(&h) {
                     return Ok(Some((pos + at as u64, h)));
                 }

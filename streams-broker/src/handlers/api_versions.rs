@@ -1,0 +1,29 @@
+//! `ApiVersions`: the first request of every client connection.
+//!
+//! The client learns which APIs and versions the broker speaks and picks, for each API,
+//! the highest version both sides know. Clients open with v3 or v4 (flexible, with their
+//! software name); a broker that does not know that version answers in v0 with
+//! `UNSUPPORTED_VERSION` and its own list (KIP-511), and the client retries. Tagged fields
+//! are only written when they differ from their defaults, which older librdkafka releases
+//! (kcat on Debian 12) depend on.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::ApiVersionsResponse;
+
+use super::SUPPORTED_APIS;
+
+/// The `ApiVersions` response, with `error_code` (0 or `UNSUPPORTED_VERSION`).
+pub(super) fn response(error_code: i16) -> ApiVersionsResponse {
+    let api_keys = SUPPORTED_APIS
+        .iter()
+        .map(|a| {
+            ApiVersion::default()
+                .with_api_key(a.key as i16)
+                .with_min_version(a.min)
+                .with_max_version(a.max)
+        })
+        .collect();
+    ApiVersionsResponse::default()
+        .with_error_code(error_code)
+        .with_api_keys(api_keys)
+}
