@@ -250,3 +250,223 @@ pub(crate) fn read_string(buf: &mut Bytes) -> Option<Bytes> {
 pub(crate) fn str_bytes(s: &str) -> kafka_protocol::protocol::StrBytes {
     kafka_protocol::protocol::StrBytes::from_string(s.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrokerConfig;
+    use proptest::prelude::*;
+
+    fn test_broker() -> (tempfile::TempDir, Arc<Broker>) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BrokerConfig::with_data_dir(dir.path());
+        let broker = Broker::open(config, dir.path(), "127.0.0.1:9092".parse().unwrap()).unwrap();
+        broker.topics().create("fuzz", 2, &[]).unwrap();
+        (dir, Arc::new(broker))
+    }
+
+    fn run(broker: &Arc<Broker>, frame: Vec<u8>) -> Outcome {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(handle_frame(broker, Bytes::from(frame)))
+    }
+
+    /// Random bytes after a valid header prefix of every supported API and version, and
+    /// entirely random frames, never panic or abort: each is answered or its connection
+    /// closed. One broker serves all cases; the run is bounded by the case count.
+    #[test]
+    fn random_requests_are_answered_or_closed() {
+        use proptest::test_runner::{Config, TestRunner};
+        let (_dir, broker) = test_broker();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut runner = TestRunner::new(Config {
+            cases: 20_000,
+            ..Config::default()
+        });
+        let strategy = (
+            0usize..SUPPORTED_APIS.len(),
+            any::<u16>(),
+            proptest::collection::vec(any::<u8>(), 0..512),
+        );
+        runner
+            .run(&strategy, |(api, version_pick, body)| {
+                let a = SUPPORTED_APIS[api];
+                let version = a.min + (version_pick as i16).rem_euclid(a.max - a.min + 1);
+                let mut frame = Vec::new();
+                frame.extend_from_slice(&(a.key as i16).to_be_bytes());
+                frame.extend_from_slice(&version.to_be_bytes());
+                frame.extend_from_slice(&7i32.to_be_bytes());
+                frame.extend_from_slice(&body);
+                let _ = rt.block_on(bounded(handle_frame(&broker, Bytes::from(frame))));
+                Ok(())
+            })
+            .unwrap();
+        let mut runner = TestRunner::new(Config {
+            cases: 5_000,
+            ..Config::default()
+        });
+        runner
+            .run(&proptest::collection::vec(any::<u8>(), 0..128), |frame| {
+                let _ = rt.block_on(bounded(handle_frame(&broker, Bytes::from(frame))));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Mutated fetches may ask to wait: do not spend the test's time waiting.
+    async fn bounded(f: impl std::future::Future<Output = Outcome>) -> Option<Outcome> {
+        tokio::time::timeout(std::time::Duration::from_millis(20), f)
+            .await
+            .ok()
+    }
+
+    /// Valid requests of several APIs, encoded by the codec's client side.
+    fn valid_requests() -> Vec<Vec<u8>> {
+        use kafka_protocol::messages::*;
+        use kafka_protocol::protocol::encode_request_header_into_buffer;
+        let topic = TopicName(str_bytes("fuzz"));
+        let batch = crate::log::batch::tests::make_batch(&[1, 2, 3]);
+        let requests: Vec<(ApiKey, i16, RequestKind)> = vec![
+            (
+                ApiKey::ApiVersions,
+                3,
+                RequestKind::ApiVersions(ApiVersionsRequest::default()),
+            ),
+            (
+                ApiKey::Metadata,
+                12,
+                RequestKind::Metadata(
+                    MetadataRequest::default()
+                        .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+                        )
+                        .with_name(Some(topic.clone()))])),
+                ),
+            ),
+            (
+                ApiKey::Produce,
+                9,
+                RequestKind::Produce(ProduceRequest::default().with_acks(-1).with_topic_data(
+                    vec![
+                    produce_request::TopicProduceData::default()
+                        .with_name(topic.clone())
+                        .with_partition_data(vec![produce_request::PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(Bytes::from(batch)))]),
+                ],
+                )),
+            ),
+            (
+                ApiKey::Fetch,
+                12,
+                RequestKind::Fetch(FetchRequest::default().with_max_bytes(1 << 20).with_topics(
+                    vec![
+                    fetch_request::FetchTopic::default()
+                        .with_topic(topic.clone())
+                        .with_partitions(vec![fetch_request::FetchPartition::default()
+                            .with_partition_max_bytes(1 << 20)]),
+                ],
+                )),
+            ),
+            (
+                ApiKey::ListOffsets,
+                7,
+                RequestKind::ListOffsets(ListOffsetsRequest::default().with_topics(vec![
+                    list_offsets_request::ListOffsetsTopic::default()
+                        .with_name(topic.clone())
+                        .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default()
+                            .with_timestamp(-2)]),
+                ])),
+            ),
+            (
+                ApiKey::DescribeConfigs,
+                4,
+                RequestKind::DescribeConfigs(DescribeConfigsRequest::default().with_resources(
+                    vec![
+                    describe_configs_request::DescribeConfigsResource::default()
+                        .with_resource_type(2)
+                        .with_resource_name(str_bytes("fuzz")),
+                ],
+                )),
+            ),
+        ];
+        requests
+            .into_iter()
+            .map(|(key, version, request)| {
+                let mut buf = BytesMut::new();
+                let header = RequestHeader::default()
+                    .with_request_api_key(key as i16)
+                    .with_request_api_version(version)
+                    .with_correlation_id(1)
+                    .with_client_id(Some(str_bytes("fuzzer")));
+                encode_request_header_into_buffer(&mut buf, &header).unwrap();
+                request.encode(&mut buf, version).unwrap();
+                buf.to_vec()
+            })
+            .collect()
+    }
+
+    /// Valid requests with random bytes overwritten, or cut short, are answered or
+    /// closed; the unmutated requests are answered.
+    #[test]
+    fn mutated_valid_requests_are_answered_or_closed() {
+        use proptest::test_runner::{Config, TestRunner};
+        let (_dir, broker) = test_broker();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let requests = valid_requests();
+        for r in &requests {
+            let outcome = rt.block_on(handle_frame(&broker, Bytes::from(r.clone())));
+            assert!(matches!(outcome, Outcome::Respond(_)), "{outcome:?}");
+        }
+        let mut runner = TestRunner::new(Config {
+            cases: 20_000,
+            ..Config::default()
+        });
+        let strategy = (
+            0..requests.len(),
+            proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6),
+            any::<Option<usize>>(),
+        );
+        runner
+            .run(&strategy, |(which, edits, cut)| {
+                let mut frame = requests[which].clone();
+                for (at, byte) in edits {
+                    let i = at % frame.len();
+                    frame[i] = byte;
+                }
+                if let Some(cut) = cut {
+                    frame.truncate(cut % (frame.len() + 1));
+                }
+                let _ = rt.block_on(bounded(handle_frame(&broker, Bytes::from(frame))));
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// A 14-byte request claiming 2^31 topics used to abort the process inside the codec
+    /// (see `vendor/README.md`); it must be answered or closed like any other.
+    #[test]
+    fn huge_array_counts_do_not_abort() {
+        let (_dir, broker) = test_broker();
+        for (key, version) in [(3i16, 1i16), (0, 3), (1, 4)] {
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&key.to_be_bytes());
+            frame.extend_from_slice(&version.to_be_bytes());
+            frame.extend_from_slice(&[0, 0, 0, 7, 0, 0]);
+            frame.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff]);
+            let _ = run(&broker, frame);
+        }
+        // Flexible versions count with varints.
+        let frame = vec![
+            0, 3, 0, 12, 0, 0, 0, 7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f,
+        ];
+        let _ = run(&broker, frame);
+    }
+}
