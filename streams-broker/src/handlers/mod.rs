@@ -340,12 +340,11 @@ mod tests {
             (
                 ApiKey::Metadata,
                 12,
-                RequestKind::Metadata(
-                    MetadataRequest::default()
-                        .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+                RequestKind::Metadata(MetadataRequest::default().with_topics(Some(
+                    vec![metadata_request::MetadataRequestTopic::default(
                         )
-                        .with_name(Some(topic.clone()))])),
-                ),
+                        .with_name(Some(topic.clone()))],
+                ))),
             ),
             (
                 ApiKey::Produce,
