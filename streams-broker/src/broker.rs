@@ -170,10 +170,14 @@ impl Broker {
         };
         let mut flush_tick =
             tokio::time::interval(flush_every.unwrap_or(std::time::Duration::from_secs(3600)));
-        let mut retention_tick = tokio::time::interval(
-            self.config
-                .retention_check_interval
-                .max(std::time::Duration::from_millis(10)),
+        // Like Kafka, the first retention pass runs one interval after start-up.
+        let retention_every = self
+            .config
+            .retention_check_interval
+            .max(std::time::Duration::from_millis(10));
+        let mut retention_tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + retention_every,
+            retention_every,
         );
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
