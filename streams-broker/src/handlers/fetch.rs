@@ -55,11 +55,12 @@ fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchRespon
                 // Once the response is full, later partitions report positions only.
                 let want = if budget > total { want.min(budget - total) } else { 0 };
                 let max = if want == 0 && total > 0 { 0 } else { want.max(1) };
-                match log.read(fp.fetch_offset, max) {
-                    Ok(r) if max == 0 => pd
-                        .with_high_watermark(r.high_watermark)
-                        .with_last_stable_offset(r.high_watermark)
-                        .with_log_start_offset(r.log_start_offset),
+                let result = if max == 0 {
+                    log.position(fp.fetch_offset)
+                } else {
+                    log.read(fp.fetch_offset, max)
+                };
+                match result {
                     Ok(r) => {
                         total += r.records.len();
                         pd.with_high_watermark(r.high_watermark)

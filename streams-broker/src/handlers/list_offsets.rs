@@ -37,7 +37,7 @@ fn lookup(log: &PartitionLog, timestamp: i64) -> Result<(i64, i64), i16> {
 pub(super) fn handle(
     broker: &Arc<Broker>,
     request: ListOffsetsRequest,
-    version: i16,
+    _version: i16,
 ) -> ListOffsetsResponse {
     let topics = request
         .topics
@@ -52,7 +52,7 @@ pub(super) fn handle(
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1)
-                        .with_leader_epoch(if version >= 4 { 0 } else { -1 });
+                        .with_leader_epoch(-1);
                     match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
                         None => base.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
                         Some(log) => match lookup(log, p.timestamp) {

@@ -3,7 +3,8 @@
 //! With one node the answer is simple: this broker leads every partition, is its only
 //! replica and its only in-sync replica. Asking for a topic that does not exist creates it
 //! when auto-creation is on (Kafka's `auto.create.topics.enable`, default true) and the
-//! client allows it.
+//! client allows it. Leader epochs are reported as -1 (unknown): with a single replica
+//! there is never a leader change to fence, so clients skip epoch validation (KIP-320).
 
 use std::sync::Arc;
 
@@ -27,7 +28,7 @@ pub(super) fn topic_metadata(broker: &Broker, topic: &Topic) -> MetadataResponse
             MetadataResponsePartition::default()
                 .with_partition_index(p)
                 .with_leader_id(node)
-                .with_leader_epoch(0)
+                .with_leader_epoch(-1)
                 .with_replica_nodes(vec![node])
                 .with_isr_nodes(vec![node])
         })

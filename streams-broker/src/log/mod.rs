@@ -218,7 +218,7 @@ impl PartitionLog {
         let mut pos = 0usize;
         let mut assigned = Vec::with_capacity(headers.len());
         for h in headers {
-            batch::assign_offset(&mut records[pos..pos + h.size], next, 0);
+            batch::assign_offset(&mut records[pos..pos + h.size], next, -1);
             let mut h = *h;
             h.base_offset = next;
             next = h.next_offset();
@@ -259,6 +259,27 @@ impl PartitionLog {
         let seg = Segment::create(&self.dir, base, now)?;
         st.segments.push(seg);
         Ok(())
+    }
+
+    /// The high watermark and log start offset, checking that `offset` is in range,
+    /// without reading any records.
+    pub fn position(&self, offset: i64) -> Result<ReadInfo> {
+        let st = self.lock();
+        let (start, hw) = (st.log_start_offset, st.end_offset());
+        if offset < start || offset > hw {
+            return Err(Error::OffsetOutOfRange {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset,
+                log_start: start,
+                log_end: hw,
+            });
+        }
+        Ok(ReadInfo {
+            records: Bytes::new(),
+            high_watermark: hw,
+            log_start_offset: start,
+        })
     }
 
     /// Reads whole batches starting with the one that holds `offset`, up to about
