@@ -185,8 +185,11 @@ impl Broker {
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = flush_tick.tick(), if flush_every.is_some() => {
-                    if let Err(e) = self.flush_all() {
-                        tracing::error!(error = %e, "periodic flush failed");
+                    let broker = self.clone();
+                    match tokio::task::spawn_blocking(move || broker.flush_all()).await {
+                        Ok(Err(e)) => tracing::error!(error = %e, "periodic flush failed"),
+                        Err(e) => tracing::error!(error = %e, "periodic flush task failed"),
+                        Ok(Ok(())) => {}
                     }
                 }
                 _ = retention_tick.tick() => {

@@ -405,11 +405,19 @@ impl PartitionLog {
     }
 
     /// Forces appended data to disk if anything was appended since the last flush.
+    /// The `fsync` itself runs outside the log's lock, so appends and reads go on.
     pub fn flush(&self) -> Result<()> {
-        let mut st = self.lock();
-        if st.dirty {
-            st.active().sync()?;
+        let handle = {
+            let mut st = self.lock();
+            if !st.dirty {
+                return Ok(());
+            }
             st.dirty = false;
+            st.active().sync_handle()
+        };
+        if let Err(e) = handle.sync() {
+            self.lock().dirty = true;
+            return Err(e);
         }
         Ok(())
     }

@@ -44,8 +44,8 @@ pub(crate) struct Segment {
     index: Vec<(u32, u32)>,
     time_index: Vec<(i64, u32)>,
     bytes_since_index: u64,
-    index_file: File,
-    time_file: File,
+    index_file: Arc<File>,
+    time_file: Arc<File>,
     dir: PathBuf,
 }
 
@@ -88,8 +88,8 @@ impl Segment {
             index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
-            index_file,
-            time_file,
+            index_file: Arc::new(index_file),
+            time_file: Arc::new(time_file),
             dir: dir.to_path_buf(),
         })
     }
@@ -257,8 +257,8 @@ impl Segment {
             .iter()
             .for_each(|e| Self::encode_time(e, &mut tix));
         for (file, data, ext) in [
-            (&self.index_file, idx, "index"),
-            (&self.time_file, tix, "timeindex"),
+            (&*self.index_file, idx, "index"),
+            (&*self.time_file, tix, "timeindex"),
         ] {
             let path = self.dir.join(file_name(self.base_offset, ext));
             file.set_len(0)
@@ -299,12 +299,12 @@ impl Segment {
         }
         self.size = pos;
         if !idx.is_empty() {
-            (&self.index_file)
+            (&*self.index_file)
                 .write_all(&idx)
                 .map_err(|e| Error::io(self.dir.join(file_name(self.base_offset, "index")), e))?;
         }
         if !tix.is_empty() {
-            (&self.time_file).write_all(&tix).map_err(|e| {
+            (&*self.time_file).write_all(&tix).map_err(|e| {
                 Error::io(self.dir.join(file_name(self.base_offset, "timeindex")), e)
             })?;
         }
@@ -323,7 +323,7 @@ impl Segment {
             self.time_index.push(e);
             let mut tix = Vec::new();
             Self::encode_time(&e, &mut tix);
-            (&self.time_file).write_all(&tix).map_err(|e| {
+            (&*self.time_file).write_all(&tix).map_err(|e| {
                 Error::io(self.dir.join(file_name(self.base_offset, "timeindex")), e)
             })?;
         }
@@ -337,6 +337,18 @@ impl Segment {
             .and_then(|_| self.index_file.sync_data())
             .and_then(|_| self.time_file.sync_data())
             .map_err(|e| Error::io(self.dir.join(file_name(self.base_offset, "log")), e))
+    }
+
+    /// The segment's open files, to sync outside the log's lock.
+    pub fn sync_handle(&self) -> SyncHandle {
+        SyncHandle {
+            files: [
+                self.file.clone(),
+                self.index_file.clone(),
+                self.time_file.clone(),
+            ],
+            path: self.dir.join(file_name(self.base_offset, "log")),
+        }
     }
 
     /// Removes the segment's files.
@@ -430,5 +442,23 @@ impl Segment {
         };
         let start = self.index_position(start_offset);
         self.scan_from(start, |h| h.max_timestamp >= ts)
+    }
+}
+
+/// A segment's files, detached from the log's lock so that a slow `fsync` does not block
+/// appends and reads.
+#[derive(Debug)]
+pub(crate) struct SyncHandle {
+    files: [Arc<File>; 3],
+    path: PathBuf,
+}
+
+impl SyncHandle {
+    /// Forces the files to disk.
+    pub fn sync(&self) -> Result<()> {
+        for f in &self.files {
+            f.sync_data().map_err(|e| Error::io(&self.path, e))?;
+        }
+        Ok(())
     }
 }
