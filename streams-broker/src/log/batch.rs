@@ -166,6 +166,17 @@ pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
     batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
 }
 
+/// Stamps a batch with the broker's time (`message.timestamp.type=LogAppendTime`): sets
+/// the timestamp-type attribute and the max timestamp, and recomputes the CRC, as Kafka
+/// does. Consumers then read every record's timestamp as `time`.
+pub fn set_log_append_time(batch: &mut [u8], time: i64) {
+    let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | 0x08;
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&time.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
 fn read_varint(b: &[u8], pos: &mut usize) -> Option<i64> {
     let mut value: u64 = 0;
     let mut shift = 0;

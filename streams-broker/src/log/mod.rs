@@ -41,6 +41,8 @@ pub struct AppendInfo {
     pub base_offset: i64,
     /// The log start offset after the append.
     pub log_start_offset: i64,
+    /// The broker's timestamp if the topic uses `LogAppendTime`, else -1.
+    pub log_append_time: i64,
 }
 
 /// The outcome of a read.
@@ -213,6 +215,8 @@ impl PartitionLog {
         headers: &[BatchHeader],
     ) -> Result<AppendInfo> {
         let mut st = self.lock();
+        let now = now_ms();
+        let append_time = st.config.log_append_time().then_some(now);
         let base_offset = st.end_offset();
         let mut next = base_offset;
         let mut pos = 0usize;
@@ -220,12 +224,15 @@ impl PartitionLog {
         for h in headers {
             batch::assign_offset(&mut records[pos..pos + h.size], next, -1);
             let mut h = *h;
+            if let Some(t) = append_time {
+                batch::set_log_append_time(&mut records[pos..pos + h.size], t);
+                h.max_timestamp = t;
+            }
             h.base_offset = next;
             next = h.next_offset();
             pos += h.size;
             assigned.push(h);
         }
-        let now = now_ms();
         let config = st.config.clone();
         let roll = {
             let active = st.active();
@@ -245,6 +252,7 @@ impl PartitionLog {
         Ok(AppendInfo {
             base_offset,
             log_start_offset: st.log_start_offset,
+            log_append_time: append_time.unwrap_or(-1),
         })
     }
 
@@ -600,5 +608,23 @@ mod tests {
         log.enforce_retention(now_ms()).unwrap();
         assert!(log.size_bytes() <= 400 + 200);
         assert!(log.log_start_offset() > 0);
+    }
+
+    #[test]
+    fn log_append_time_stamps_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config
+            .set("message.timestamp.type", "LogAppendTime")
+            .unwrap();
+        let log = open(dir.path(), config);
+        let before = now_ms();
+        let info = log.append(&mut make_batch(&[5, 6])).unwrap();
+        assert!(info.log_append_time >= before);
+        let r = log.read(0, 1 << 20).unwrap();
+        let h = BatchHeader::parse(&r.records).unwrap();
+        assert_eq!(h.max_timestamp, info.log_append_time);
+        assert_eq!(h.attributes & 0x08, 0x08);
+        assert!(batch::crc_ok(&r.records), "the CRC is recomputed");
     }
 }
