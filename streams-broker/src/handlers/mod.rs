@@ -82,7 +82,20 @@ pub(crate) fn encode_response(
     correlation_id: i32,
     response: &ResponseKind,
 ) -> Outcome {
-    let mut out = BytesMut::with_capacity(256);
+    // Size the buffer once: a fetch response is mostly its record batches.
+    let capacity = match response {
+        ResponseKind::Fetch(f) => {
+            let records: usize = f
+                .responses
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .map(|p| p.records.as_ref().map_or(0, |r| r.len()) + 128)
+                .sum();
+            records + 256
+        }
+        _ => 256,
+    };
+    let mut out = BytesMut::with_capacity(capacity);
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let header_version = api_key.response_header_version(version);
