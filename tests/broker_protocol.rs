@@ -11,7 +11,7 @@
 
 mod broker_support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use broker_support::{batch, RawClient};
 use bytes::Bytes;
@@ -240,21 +240,13 @@ fn fetch_long_polls_until_data_arrives() {
         produce(&mut c, "poll", 0, batch(&[("k", "late", 5)]))
     });
     let mut c = RawClient::connect(broker.addr());
-    let started = Instant::now();
-    let response = c.request(12, &fetch_request("poll", 0, 5000));
-    let waited = started.elapsed();
+    // max_wait is far longer than the client's read timeout (10 s): only the append,
+    // from another connection, can complete this fetch in time.
+    let response = c.request(12, &fetch_request("poll", 0, 60_000));
     let p = &response.responses[0].partitions[0];
     assert!(
         p.records.as_ref().is_some_and(|r| !r.is_empty()),
         "the append woke the fetch"
-    );
-    assert!(
-        waited >= Duration::from_millis(150),
-        "it waited for data: {waited:?}"
-    );
-    assert!(
-        waited < Duration::from_secs(4),
-        "it did not wait out max_wait: {waited:?}"
     );
     assert_eq!(writer.join().expect("writer"), (0, 0));
 
@@ -273,7 +265,11 @@ fn fetch_long_polls_until_data_arrives() {
 
 #[test]
 fn retention_advances_log_start_and_old_offsets_are_out_of_range() {
-    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+    let mut config = BrokerConfig::default();
+    config
+        .set("log.retention.check.interval.ms", "100")
+        .expect("config");
+    let broker = EmbeddedBroker::start(config).expect("broker");
     broker
         .create_topic_with_config(
             "short",
@@ -295,7 +291,7 @@ fn retention_advances_log_start_and_old_offsets_are_out_of_range() {
             (0, i)
         );
     }
-    assert!(broker.broker().enforce_retention() >= 3);
+    // The background retention task deletes the three old segments.
     let log = broker
         .broker()
         .topics()
@@ -303,6 +299,12 @@ fn retention_advances_log_start_and_old_offsets_are_out_of_range() {
         .expect("topic")
         .partitions[0]
         .clone();
+    for _ in 0..200 {
+        if log.log_start_offset() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(log.log_start_offset(), 3);
 
     let response = c.request(12, &fetch_request("short", 0, 0));

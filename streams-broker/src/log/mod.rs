@@ -627,4 +627,32 @@ mod tests {
         assert_eq!(h.attributes & 0x08, 0x08);
         assert!(batch::crc_ok(&r.records), "the CRC is recomputed");
     }
+
+    #[test]
+    fn rolls_by_age_and_flushes_every_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.ms", "1").unwrap();
+        let log = PartitionLog::open(
+            dir.path(),
+            "t",
+            0,
+            Arc::new(config),
+            FlushPolicy::EveryBatch,
+        )
+        .unwrap();
+        log.append(&mut make_batch(&[1])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        log.append(&mut make_batch(&[2])).unwrap();
+        assert_eq!(
+            log.segment_count(),
+            2,
+            "the second append rolled an aged segment"
+        );
+        assert_eq!(
+            log.read(1, 1000).unwrap().records.len(),
+            make_batch(&[2]).len()
+        );
+        log.flush().unwrap();
+    }
 }
