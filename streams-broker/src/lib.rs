@@ -8,6 +8,11 @@
 //! to a segmented on-disk log with offset and time indexes, recovered after a crash, and
 //! trimmed by time and size retention.
 //!
+//! Durability is a choice ([`FlushPolicy`], `log.flush.policy`): `fsync` every batch before
+//! acknowledging it, every interval (the default, one second), or never. Acknowledged
+//! data survives a crash of the broker process in every mode (it is in the page cache);
+//! a crash of the machine can lose up to the last interval with the default.
+//!
 //! The pieces, in the order a request meets them:
 //! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
 //! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);

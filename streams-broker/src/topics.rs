@@ -21,6 +21,10 @@ use crate::log::PartitionLog;
 
 const TOPICS_DIR: &str = "__rill_topics";
 
+/// Most partitions one topic may have: each is a directory with open files, and a
+/// peer's `CreateTopics` must not be able to exhaust the machine's file handles.
+pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+
 /// A topic and its partition logs.
 #[derive(Debug)]
 pub struct Topic {
@@ -245,11 +249,11 @@ impl TopicRegistry {
         overrides: &[(String, String)],
     ) -> Result<Arc<Topic>> {
         validate_topic_name(name)?;
-        if partitions < 1 {
+        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
             return Err(Error::InvalidConfig {
                 key: "num.partitions".into(),
                 value: partitions.to_string(),
-                reason: "a topic needs at least one partition".into(),
+                reason: format!("a topic has 1 to {MAX_PARTITIONS_PER_TOPIC} partitions"),
             });
         }
         let config = self.config_for(overrides)?;

@@ -93,10 +93,13 @@ pub(super) fn create_topics(
             } else {
                 t.num_partitions
             };
-            if partitions < 1 {
+            if !(1..=crate::topics::MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
                 return fail(
                     ResponseError::InvalidPartitions,
-                    "a topic needs at least one partition".into(),
+                    format!(
+                        "a topic has 1 to {} partitions",
+                        crate::topics::MAX_PARTITIONS_PER_TOPIC
+                    ),
                 );
             }
             if !(t.replication_factor == -1 || t.replication_factor == 1) {
