@@ -327,3 +327,31 @@ fn retention_advances_log_start_and_old_offsets_are_out_of_range() {
         "earliest is the new log start"
     );
 }
+
+#[test]
+fn acks_zero_gets_no_response_and_bad_acks_are_refused() {
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+    broker.create_topic("fire", 1).expect("topic");
+    let mut c = RawClient::connect(broker.addr());
+    let request = |acks: i16| {
+        ProduceRequest::default()
+            .with_acks(acks)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(topic("fire"))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_records(Some(batch(&[("k", "no-ack", 1)]))),
+                ])])
+    };
+    let frame = c.encode(9, &request(0));
+    c.send_frame(&frame).expect("send");
+    // The next answer on the connection belongs to the next request: acks=0 got none.
+    let response = c.request(12, &fetch_request("fire", 0, 0));
+    assert_eq!(response.responses[0].partitions[0].high_watermark, 1);
+    let response = c.request(9, &request(2));
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 21, "INVALID_REQUIRED_ACKS");
+    let response = c.request(9, &request(1));
+    assert_eq!(response.responses[0].partition_responses[0].base_offset, 1);
+}
