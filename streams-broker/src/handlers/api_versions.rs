@@ -27,3 +27,24 @@ pub(super) fn response(error_code: i16) -> ApiVersionsResponse {
         .with_error_code(error_code)
         .with_api_keys(api_keys)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::protocol::Encodable;
+
+    /// The v3 body ends with an empty tagged-field section: no default-valued
+    /// `SupportedFeatures`, `FinalizedFeaturesEpoch` or `ZkMigrationReady` fields, which
+    /// librdkafka 2.0 (Debian's kcat) rejects.
+    #[test]
+    fn v3_response_has_no_tagged_fields() {
+        let response = response(0);
+        let mut buf = bytes::BytesMut::new();
+        response.encode(&mut buf, 3).unwrap();
+        // error_code (2) + compact array length (1) + 7 bytes per key (2+2+2 + empty tags)
+        // + throttle_time_ms (4) + tagged-field count (1).
+        let keys = super::SUPPORTED_APIS.len();
+        assert_eq!(buf.len(), 2 + 1 + keys * 7 + 4 + 1);
+        assert_eq!(buf[buf.len() - 1], 0, "no tagged fields");
+    }
+}
