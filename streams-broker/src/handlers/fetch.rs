@@ -17,6 +17,12 @@ use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use crate::broker::Broker;
 use crate::error::Error;
 
+thread_local! {
+    /// Read buffer reused across fetches on this worker thread (see
+    /// [`PartitionLog::read_into`](crate::log::PartitionLog::read_into)).
+    static SCRATCH: std::cell::RefCell<bytes::BytesMut> = std::cell::RefCell::new(bytes::BytesMut::new());
+}
+
 /// Upper bound on how long a fetch may wait, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
@@ -58,7 +64,7 @@ fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchRespon
                 let result = if max == 0 {
                     log.position(fp.fetch_offset)
                 } else {
-                    log.read(fp.fetch_offset, max)
+                    SCRATCH.with_borrow_mut(|s| log.read_into(fp.fetch_offset, max, s))
                 };
                 match result {
                     Ok(r) => {

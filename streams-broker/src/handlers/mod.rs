@@ -72,6 +72,27 @@ pub enum Outcome {
     Close(String),
 }
 
+/// Largest response buffer kept for reuse; bigger ones are freed after writing.
+const MAX_POOLED_BUFFER: usize = 8 * 1024 * 1024;
+
+thread_local! {
+    /// A response buffer kept between requests on this worker thread: fetch responses of a
+    /// megabyte or more would otherwise allocate (and page in) fresh memory every time.
+    static RESPONSE_BUFFER: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// Hands a written response buffer back for reuse by the next response.
+pub fn recycle_buffer(mut buf: BytesMut) {
+    if buf.capacity() <= MAX_POOLED_BUFFER {
+        buf.clear();
+        RESPONSE_BUFFER.with_borrow_mut(|pooled| {
+            if pooled.capacity() < buf.capacity() {
+                *pooled = buf;
+            }
+        });
+    }
+}
+
 /// Encodes a response frame: size, response header, body.
 pub(crate) fn encode_response(
     api_key: ApiKey,
@@ -92,7 +113,9 @@ pub(crate) fn encode_response(
         }
         _ => 256,
     };
-    let mut out = BytesMut::with_capacity(capacity);
+    let mut out = RESPONSE_BUFFER.with_borrow_mut(std::mem::take);
+    out.clear();
+    out.reserve(capacity);
     out.put_i32(0);
     let header = ResponseHeader::default().with_correlation_id(correlation_id);
     let header_version = api_key.response_header_version(version);

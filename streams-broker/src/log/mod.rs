@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
@@ -294,6 +294,17 @@ impl PartitionLog {
     /// `max_bytes` (the first batch is returned whole even if larger, as Kafka does, so a
     /// consumer can always make progress).
     pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo> {
+        self.read_into(offset, max_bytes, &mut BytesMut::new())
+    }
+
+    /// Like [`read`](Self::read), reading into `scratch`: the records returned share its
+    /// allocation, which `scratch` reclaims for the next read once they are dropped.
+    pub fn read_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        scratch: &mut BytesMut,
+    ) -> Result<ReadInfo> {
         let (file_seg, pos, end, hw, start) = {
             let st = self.lock();
             let hw = st.end_offset();
@@ -346,30 +357,30 @@ impl PartitionLog {
         let (file, base) = file_seg;
         let available = (end - pos) as usize;
         let mut want = max_bytes.min(available).max(HEADER_SIZE.min(available));
-        let read = |len: usize| -> Result<Vec<u8>> {
-            let mut buf = vec![0u8; len];
-            std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buf, pos)
-                .map_err(|e| Error::io(self.dir.join(segment::file_name(base, "log")), e))?;
-            Ok(buf)
+        let read = |buf: &mut BytesMut, len: usize| -> Result<()> {
+            buf.clear();
+            buf.resize(len, 0);
+            std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buf[..], pos)
+                .map_err(|e| Error::io(self.dir.join(segment::file_name(base, "log")), e))
         };
-        let mut buf = read(want)?;
-        if let Some(h) = BatchHeader::parse(&buf) {
+        read(scratch, want)?;
+        if let Some(h) = BatchHeader::parse(scratch) {
             if h.size > want && h.size <= available {
                 want = h.size;
-                buf = read(want)?;
+                read(scratch, want)?;
             }
         }
         // Keep whole batches only.
         let mut keep = 0usize;
-        while let Some(h) = BatchHeader::parse(&buf[keep..]) {
-            if keep + h.size > buf.len() {
+        while let Some(h) = BatchHeader::parse(&scratch[keep..]) {
+            if keep + h.size > scratch.len() {
                 break;
             }
             keep += h.size;
         }
-        buf.truncate(keep);
+        scratch.truncate(keep);
         Ok(ReadInfo {
-            records: Bytes::from(buf),
+            records: scratch.split().freeze(),
             high_watermark: hw,
             log_start_offset: start,
         })

@@ -87,8 +87,7 @@ pub async fn serve(
                 tracing::debug!(%peer, error = %e, "write failed");
                 return;
             }
-            // Release large response buffers rather than keep their capacity.
-            wbuf = BytesMut::new();
+            crate::handlers::recycle_buffer(std::mem::take(&mut wbuf));
         }
         if rbuf.capacity() - rbuf.len() < 1024 {
             rbuf.reserve(READ_CHUNK);
