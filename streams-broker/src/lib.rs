@@ -1,11 +1,56 @@
 //! # streams-broker
 //!
-//! Rill's bundled broker that speaks the Kafka wire protocol, so that applications run
-//! self-contained on one machine. It is built out in its own issue; this crate is its home.
+//! Rill's bundled broker: a single-node broker that speaks the Kafka wire protocol, so
+//! that applications, examples and tests run self-contained on one machine through the
+//! same client code (`rdkafka`, kcat, kafka-python, …) they use against a Kafka cluster.
+//!
+//! It is a real broker, not a mock: record batches are validated (CRC-32C) and appended
+//! to a segmented on-disk log with offset and time indexes, recovered after a crash, and
+//! trimmed by time and size retention.
+//!
+//! Durability is a choice ([`FlushPolicy`], `log.flush.policy`): `fsync` every batch before
+//! acknowledging it, every interval (the default, one second), or never. Acknowledged
+//! data survives a crash of the broker process in every mode (it is in the page cache);
+//! a crash of the machine can lose up to the last interval with the default.
+//!
+//! The pieces, in the order a request meets them:
+//! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
+//! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
+//! - [`topics`]: the topic registry (Kafka's metadata);
+//! - [`log`]: partitions, segments, indexes, recovery, retention (Kafka's `UnifiedLog`);
+//! - [`config`]: typed configuration that also accepts Kafka property names;
+//! - [`embedded`]: start a broker inside your process.
 //!
 //! ```
-//! assert_eq!(streams_broker::DEFAULT_LISTEN, "127.0.0.1:9092");
+//! use streams_broker::{BrokerConfig, EmbeddedBroker};
+//!
+//! # fn main() -> streams_broker::Result<()> {
+//! // Loopback, an ephemeral port and a temporary data directory by default.
+//! let broker = EmbeddedBroker::start(BrokerConfig::default())?;
+//! let topic = broker.create_topic_with_config("orders", 3, &[("retention.ms", "86400000")])?;
+//! assert_eq!(topic.partitions.len(), 3);
+//! println!("clients connect to {}", broker.bootstrap());
+//! broker.shutdown()?;
+//! # Ok(())
+//! # }
 //! ```
+
+#![warn(missing_docs)]
+
+pub mod broker;
+pub mod config;
+pub mod embedded;
+pub mod error;
+pub mod handlers;
+pub mod log;
+pub mod network;
+pub mod topics;
+
+pub use broker::Broker;
+pub use config::{BrokerConfig, FlushPolicy, TopicConfig};
+pub use embedded::{BrokerHandle, EmbeddedBroker};
+pub use error::{Error, Result};
+pub use network::Server;
 
 /// The address the standalone broker listens on unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9092";

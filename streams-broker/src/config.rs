@@ -1,0 +1,675 @@
+//! Broker and topic configuration.
+//!
+//! Configuration is typed ([`BrokerConfig`], [`TopicConfig`]), and also accepts Kafka's own
+//! property names as strings (`config.set("retention.ms", "60000")`) so that Kafka users can
+//! paste what they know. Unknown keys are an error, never silently ignored. Topic configs
+//! follow Kafka's layering: a built-in default, overridden by a broker-wide default
+//! (`log.retention.ms` and friends, Kafka's `server.properties`), overridden per topic
+//! (`retention.ms`, as given to `CreateTopics`). `DescribeConfigs` reports every topic key
+//! with its value and where it came from, like Kafka's `ConfigSource`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The type of a configuration value, with the codes Kafka uses in `DescribeConfigs` v3+.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    /// `true` / `false`.
+    Boolean = 1,
+    /// Free text.
+    String = 2,
+    /// A 32-bit signed integer.
+    Int = 3,
+    /// A 64-bit signed integer.
+    Long = 5,
+    /// A floating-point number.
+    Double = 6,
+    /// A comma-separated list.
+    List = 7,
+}
+
+/// Where a config value came from, with Kafka's `ConfigSource` codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigSource {
+    /// Set on the topic (`CreateTopics` configs).
+    Topic = 1,
+    /// Set broker-wide (`log.retention.ms` and friends).
+    StaticBroker = 4,
+    /// Kafka's built-in default.
+    Default = 5,
+}
+
+/// One topic-level configuration key that the broker knows, with Kafka's default.
+#[derive(Debug, Clone, Copy)]
+pub struct TopicConfigKey {
+    /// Kafka's property name.
+    pub name: &'static str,
+    /// The value type.
+    pub config_type: ConfigType,
+    /// Kafka's built-in default, as a string.
+    pub default: &'static str,
+    /// The broker-wide property that overrides the default, if any.
+    pub broker_key: Option<&'static str>,
+    /// One-line documentation.
+    pub doc: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    config_type: ConfigType,
+    default: &'static str,
+    broker_key: Option<&'static str>,
+    doc: &'static str,
+) -> TopicConfigKey {
+    TopicConfigKey {
+        name,
+        config_type,
+        default,
+        broker_key,
+        doc,
+    }
+}
+
+const LONG_MAX: &str = "9223372036854775807";
+
+/// Every topic configuration key Kafka defines, in Kafka's order. The broker acts on
+/// `cleanup.policy`, `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms`,
+/// `max.message.bytes`, `index.interval.bytes`, `message.timestamp.type`; the others are
+/// accepted, validated, stored and reported so that tools written for Kafka work unchanged.
+pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
+    key(
+        "cleanup.policy",
+        ConfigType::List,
+        "delete",
+        Some("log.cleanup.policy"),
+        "Retention policy for old segments: delete and/or compact.",
+    ),
+    key(
+        "compression.type",
+        ConfigType::String,
+        "producer",
+        Some("compression.type"),
+        "Final compression type for the topic; `producer` keeps what the producer sent.",
+    ),
+    key(
+        "delete.retention.ms",
+        ConfigType::Long,
+        "86400000",
+        None,
+        "How long delete tombstones are retained for compacted topics.",
+    ),
+    key(
+        "file.delete.delay.ms",
+        ConfigType::Long,
+        "60000",
+        None,
+        "Time to wait before deleting a file from the filesystem.",
+    ),
+    key(
+        "flush.messages",
+        ConfigType::Long,
+        LONG_MAX,
+        None,
+        "Number of messages between forced fsyncs.",
+    ),
+    key(
+        "flush.ms",
+        ConfigType::Long,
+        LONG_MAX,
+        None,
+        "Time between forced fsyncs.",
+    ),
+    key(
+        "follower.replication.throttled.replicas",
+        ConfigType::List,
+        "",
+        None,
+        "Replicas whose log replication is throttled on the follower side.",
+    ),
+    key(
+        "index.interval.bytes",
+        ConfigType::Int,
+        "4096",
+        Some("log.index.interval.bytes"),
+        "Bytes of log between two offset index entries.",
+    ),
+    key(
+        "leader.replication.throttled.replicas",
+        ConfigType::List,
+        "",
+        None,
+        "Replicas whose log replication is throttled on the leader side.",
+    ),
+    key(
+        "local.retention.bytes",
+        ConfigType::Long,
+        "-2",
+        None,
+        "Local retention size for tiered storage.",
+    ),
+    key(
+        "local.retention.ms",
+        ConfigType::Long,
+        "-2",
+        None,
+        "Local retention time for tiered storage.",
+    ),
+    key(
+        "max.compaction.lag.ms",
+        ConfigType::Long,
+        LONG_MAX,
+        None,
+        "Maximum time a message stays uncompacted.",
+    ),
+    key(
+        "max.message.bytes",
+        ConfigType::Int,
+        "1048588",
+        Some("message.max.bytes"),
+        "Largest record batch size allowed.",
+    ),
+    key(
+        "message.timestamp.after.max.ms",
+        ConfigType::Long,
+        "3600000",
+        None,
+        "Allowed distance of a timestamp into the future.",
+    ),
+    key(
+        "message.timestamp.before.max.ms",
+        ConfigType::Long,
+        LONG_MAX,
+        None,
+        "Allowed distance of a timestamp into the past.",
+    ),
+    key(
+        "message.timestamp.type",
+        ConfigType::String,
+        "CreateTime",
+        None,
+        "CreateTime or LogAppendTime.",
+    ),
+    key(
+        "min.cleanable.dirty.ratio",
+        ConfigType::Double,
+        "0.5",
+        None,
+        "Dirty ratio above which the log cleaner compacts.",
+    ),
+    key(
+        "min.compaction.lag.ms",
+        ConfigType::Long,
+        "0",
+        None,
+        "Minimum time a message stays uncompacted.",
+    ),
+    key(
+        "min.insync.replicas",
+        ConfigType::Int,
+        "1",
+        None,
+        "Minimum in-sync replicas for acks=all.",
+    ),
+    key(
+        "preallocate",
+        ConfigType::Boolean,
+        "false",
+        None,
+        "Preallocate segment files.",
+    ),
+    key(
+        "remote.storage.enable",
+        ConfigType::Boolean,
+        "false",
+        None,
+        "Enable tiered storage.",
+    ),
+    key(
+        "retention.bytes",
+        ConfigType::Long,
+        "-1",
+        Some("log.retention.bytes"),
+        "Maximum partition size before old segments are deleted; -1 for no limit.",
+    ),
+    key(
+        "retention.ms",
+        ConfigType::Long,
+        "604800000",
+        Some("log.retention.ms"),
+        "Maximum age of a segment's newest record before it is deleted; -1 for no limit.",
+    ),
+    key(
+        "segment.bytes",
+        ConfigType::Int,
+        "1073741824",
+        Some("log.segment.bytes"),
+        "Segment file size at which a new segment is rolled.",
+    ),
+    key(
+        "segment.index.bytes",
+        ConfigType::Int,
+        "10485760",
+        None,
+        "Size of the offset index file.",
+    ),
+    key(
+        "segment.jitter.ms",
+        ConfigType::Long,
+        "0",
+        None,
+        "Random jitter subtracted from segment.ms.",
+    ),
+    key(
+        "segment.ms",
+        ConfigType::Long,
+        "604800000",
+        Some("log.roll.ms"),
+        "Age at which a new segment is rolled.",
+    ),
+    key(
+        "unclean.leader.election.enable",
+        ConfigType::Boolean,
+        "false",
+        None,
+        "Allow out-of-sync replicas to become leader.",
+    ),
+];
+
+/// Which retention policy a topic uses (`cleanup.policy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanupPolicy {
+    /// Old segments are deleted by time and size (`delete`).
+    pub delete: bool,
+    /// The log is compacted by key (`compact`); compaction itself is a later issue, the
+    /// policy is stored and honoured in that a compact-only topic is never deleted by time.
+    pub compact: bool,
+}
+
+/// A topic's configuration: every Kafka topic key, with its value and its source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicConfig {
+    values: BTreeMap<&'static str, (String, ConfigSource)>,
+}
+
+impl Default for TopicConfig {
+    fn default() -> Self {
+        let values = TOPIC_CONFIG_KEYS
+            .iter()
+            .map(|k| (k.name, (k.default.to_string(), ConfigSource::Default)))
+            .collect();
+        TopicConfig { values }
+    }
+}
+
+fn invalid(key: &str, value: &str, reason: impl Into<String>) -> Error {
+    Error::InvalidConfig {
+        key: key.to_string(),
+        value: value.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn validate(k: &TopicConfigKey, value: &str) -> Result<()> {
+    let ok = match k.config_type {
+        ConfigType::Boolean => matches!(value, "true" | "false"),
+        ConfigType::Int => value.parse::<i32>().is_ok(),
+        ConfigType::Long => value.parse::<i64>().is_ok(),
+        ConfigType::Double => value.parse::<f64>().is_ok(),
+        ConfigType::String | ConfigType::List => true,
+    };
+    if !ok {
+        return Err(invalid(
+            k.name,
+            value,
+            format!("expected {:?}", k.config_type),
+        ));
+    }
+    match k.name {
+        "cleanup.policy" => {
+            for p in value.split(',').map(str::trim) {
+                if p != "delete" && p != "compact" {
+                    return Err(invalid(
+                        k.name,
+                        value,
+                        "expected `delete`, `compact` or both",
+                    ));
+                }
+            }
+        }
+        "message.timestamp.type" if value != "CreateTime" && value != "LogAppendTime" => {
+            return Err(invalid(
+                k.name,
+                value,
+                "expected CreateTime or LogAppendTime",
+            ));
+        }
+        "segment.bytes" if value.parse::<i64>().unwrap_or(0) < 14 => {
+            return Err(invalid(k.name, value, "must be at least 14"));
+        }
+        "max.message.bytes" | "index.interval.bytes" if value.parse::<i64>().unwrap_or(-1) < 0 => {
+            return Err(invalid(k.name, value, "must not be negative"));
+        }
+        "segment.ms" if value.parse::<i64>().unwrap_or(0) < 1 => {
+            return Err(invalid(k.name, value, "must be at least 1"));
+        }
+        "retention.ms" | "retention.bytes" if value.parse::<i64>().unwrap_or(-2) < -1 => {
+            return Err(invalid(k.name, value, "must be -1 (unlimited) or more"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl TopicConfig {
+    /// Looks up the description of a topic key.
+    pub fn key(name: &str) -> Option<&'static TopicConfigKey> {
+        TOPIC_CONFIG_KEYS.iter().find(|k| k.name == name)
+    }
+
+    /// Sets a topic-level value by Kafka property name, validating it.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        self.set_with_source(key, value, ConfigSource::Topic)
+    }
+
+    pub(crate) fn set_with_source(
+        &mut self,
+        key: &str,
+        value: &str,
+        source: ConfigSource,
+    ) -> Result<()> {
+        let k = Self::key(key).ok_or_else(|| Error::UnknownConfig {
+            key: key.to_string(),
+        })?;
+        validate(k, value)?;
+        self.values.insert(k.name, (value.to_string(), source));
+        Ok(())
+    }
+
+    /// The value of a key, as a string.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.values.get(key).map(|(v, _)| v.as_str())
+    }
+
+    /// Every key with its value and source, in Kafka's order.
+    pub fn entries(&self) -> impl Iterator<Item = (&'static TopicConfigKey, &str, ConfigSource)> {
+        TOPIC_CONFIG_KEYS
+            .iter()
+            .map(move |k| match self.values.get(k.name) {
+                Some((v, s)) => (k, v.as_str(), *s),
+                None => (k, k.default, ConfigSource::Default),
+            })
+    }
+
+    /// The keys set at topic level (what is persisted with the topic).
+    pub fn overrides(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.values
+            .iter()
+            .filter(|(_, (_, s))| *s == ConfigSource::Topic)
+            .map(|(k, (v, _))| (*k, v.as_str()))
+    }
+
+    fn long(&self, key: &str) -> i64 {
+        self.get(key)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| {
+                Self::key(key)
+                    .and_then(|k| k.default.parse().ok())
+                    .unwrap_or(0)
+            })
+    }
+
+    /// `retention.ms`: maximum age, `None` for unlimited.
+    pub fn retention_ms(&self) -> Option<i64> {
+        Some(self.long("retention.ms")).filter(|v| *v >= 0)
+    }
+
+    /// `retention.bytes`: maximum partition size, `None` for unlimited.
+    pub fn retention_bytes(&self) -> Option<u64> {
+        u64::try_from(self.long("retention.bytes")).ok()
+    }
+
+    /// `segment.bytes`: roll size.
+    pub fn segment_bytes(&self) -> u64 {
+        self.long("segment.bytes").max(14) as u64
+    }
+
+    /// `segment.ms`: roll age.
+    pub fn segment_ms(&self) -> i64 {
+        self.long("segment.ms").max(1)
+    }
+
+    /// `max.message.bytes`: the largest batch a producer may send.
+    pub fn max_message_bytes(&self) -> usize {
+        self.long("max.message.bytes").max(0) as usize
+    }
+
+    /// `index.interval.bytes`: bytes between sparse index entries.
+    pub fn index_interval_bytes(&self) -> u64 {
+        self.long("index.interval.bytes").max(0) as u64
+    }
+
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches on append.
+    pub fn log_append_time(&self) -> bool {
+        self.get("message.timestamp.type") == Some("LogAppendTime")
+    }
+
+    /// `cleanup.policy`.
+    pub fn cleanup_policy(&self) -> CleanupPolicy {
+        let v = self.get("cleanup.policy").unwrap_or("delete");
+        CleanupPolicy {
+            delete: v.split(',').any(|p| p.trim() == "delete"),
+            compact: v.split(',').any(|p| p.trim() == "compact"),
+        }
+    }
+}
+
+/// When appended data is forced to disk with `fsync`.
+///
+/// Kafka's default is to leave flushing to the OS and rely on replication; a single-node
+/// broker has no replicas, so Rill flushes on an interval by default: a crash of the
+/// *machine* (not just the process) may lose at most the last interval of acknowledged
+/// writes. A process crash loses nothing that was acknowledged, since the data is in the
+/// page cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlushPolicy {
+    /// `fsync` every appended batch before acknowledging it: safest and slowest.
+    EveryBatch,
+    /// `fsync` dirty partitions every interval (default: one second).
+    Interval(Duration),
+    /// Never `fsync` explicitly; the OS writes back in its own time.
+    Never,
+}
+
+/// Configuration of one broker.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Address to listen on. Defaults to `127.0.0.1:0` (loopback, ephemeral port).
+    pub listen: SocketAddr,
+    /// Host name advertised to clients in metadata; defaults to the listen IP.
+    pub advertised_host: Option<String>,
+    /// Where the logs live; `None` means a fresh temporary directory that is removed on
+    /// shutdown (Kafka's `log.dirs`).
+    pub data_dir: Option<PathBuf>,
+    /// The broker's id (`node.id`).
+    pub node_id: i32,
+    /// Create topics when a client asks for their metadata (`auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// Partitions of auto-created topics (`num.partitions`).
+    pub num_partitions: i32,
+    /// Largest request accepted, in bytes (`socket.request.max.bytes`, 100 MiB).
+    pub max_request_size: usize,
+    /// When data is fsynced (`log.flush.policy`: `batch`, `interval` or `never`,
+    /// with `log.flush.interval.ms`).
+    pub flush: FlushPolicy,
+    /// How often retention is enforced (`log.retention.check.interval.ms`).
+    pub retention_check_interval: Duration,
+    /// Defaults for every topic (broker-level `log.retention.ms` and friends).
+    pub topic_defaults: TopicConfig,
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertised_host: None,
+            data_dir: None,
+            node_id: 0,
+            auto_create_topics: true,
+            num_partitions: 1,
+            max_request_size: 100 * 1024 * 1024,
+            flush: FlushPolicy::Interval(Duration::from_secs(1)),
+            retention_check_interval: Duration::from_secs(300),
+            topic_defaults: TopicConfig::default(),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(key, value, "not a valid number or boolean"))
+}
+
+impl BrokerConfig {
+    /// A configuration that keeps its data in `dir`.
+    pub fn with_data_dir(dir: impl Into<PathBuf>) -> Self {
+        BrokerConfig {
+            data_dir: Some(dir.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Sets a value by Kafka's broker property name (`server.properties`), for example
+    /// `auto.create.topics.enable`, `num.partitions`, `log.retention.ms`,
+    /// `log.segment.bytes`, `socket.request.max.bytes`, `log.flush.interval.ms`, or Rill's
+    /// `log.flush.policy` (`batch`, `interval`, `never`). Unknown keys are an error.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        match key {
+            "node.id" | "broker.id" => self.node_id = parse(key, value)?,
+            "listeners" | "listen" => {
+                let addr = value.trim().trim_start_matches("PLAINTEXT://");
+                self.listen = parse(key, addr)?;
+            }
+            "advertised.host.name" => self.advertised_host = Some(value.to_string()),
+            "log.dir" | "log.dirs" => self.data_dir = Some(PathBuf::from(value)),
+            "auto.create.topics.enable" => self.auto_create_topics = parse(key, value)?,
+            "num.partitions" => {
+                let n: i32 = parse(key, value)?;
+                if n < 1 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.num_partitions = n;
+            }
+            "socket.request.max.bytes" => self.max_request_size = parse(key, value)?,
+            "log.retention.check.interval.ms" => {
+                self.retention_check_interval = Duration::from_millis(parse(key, value)?)
+            }
+            "log.flush.policy" => {
+                self.flush = match value {
+                    "batch" => FlushPolicy::EveryBatch,
+                    "never" => FlushPolicy::Never,
+                    "interval" => match self.flush {
+                        FlushPolicy::Interval(d) => FlushPolicy::Interval(d),
+                        _ => FlushPolicy::Interval(Duration::from_secs(1)),
+                    },
+                    _ => return Err(invalid(key, value, "expected batch, interval or never")),
+                }
+            }
+            "log.flush.interval.ms" => {
+                self.flush = FlushPolicy::Interval(Duration::from_millis(parse(key, value)?))
+            }
+            "log.flush.interval.messages" => {
+                let n: i64 = parse(key, value)?;
+                if n == 1 {
+                    self.flush = FlushPolicy::EveryBatch;
+                }
+            }
+            "log.retention.hours" | "log.retention.minutes" | "log.roll.hours" => {
+                let n: i64 = parse(key, value)?;
+                let factor = if key.ends_with("minutes") {
+                    60_000
+                } else {
+                    3_600_000
+                };
+                let target = if key.starts_with("log.roll") {
+                    "segment.ms"
+                } else {
+                    "retention.ms"
+                };
+                self.topic_defaults.set_with_source(
+                    target,
+                    &(n.saturating_mul(factor)).to_string(),
+                    ConfigSource::StaticBroker,
+                )?;
+            }
+            _ => {
+                let target = TOPIC_CONFIG_KEYS
+                    .iter()
+                    .find(|k| k.broker_key == Some(key))
+                    .map(|k| k.name)
+                    .ok_or_else(|| Error::UnknownConfig {
+                        key: key.to_string(),
+                    })?;
+                self.topic_defaults
+                    .set_with_source(target, value, ConfigSource::StaticBroker)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_defaults_match_kafka() {
+        let c = TopicConfig::default();
+        assert_eq!(c.retention_ms(), Some(604_800_000));
+        assert_eq!(c.retention_bytes(), None);
+        assert_eq!(c.segment_bytes(), 1 << 30);
+        assert!(c.cleanup_policy().delete);
+        assert_eq!(c.entries().count(), TOPIC_CONFIG_KEYS.len());
+    }
+
+    #[test]
+    fn topic_set_validates() {
+        let mut c = TopicConfig::default();
+        c.set("retention.ms", "1000").unwrap();
+        assert_eq!(c.retention_ms(), Some(1000));
+        assert!(matches!(
+            c.set("retention.ms", "soon"),
+            Err(Error::InvalidConfig { .. })
+        ));
+        assert!(matches!(
+            c.set("no.such.key", "1"),
+            Err(Error::UnknownConfig { .. })
+        ));
+        c.set("cleanup.policy", "compact").unwrap();
+        assert!(!c.cleanup_policy().delete);
+        assert_eq!(c.overrides().count(), 2);
+    }
+
+    #[test]
+    fn broker_keys_map_to_topic_defaults() {
+        let mut b = BrokerConfig::default();
+        b.set("log.retention.hours", "1").unwrap();
+        assert_eq!(b.topic_defaults.retention_ms(), Some(3_600_000));
+        b.set("log.segment.bytes", "1024").unwrap();
+        assert_eq!(b.topic_defaults.segment_bytes(), 1024);
+        b.set("log.flush.policy", "batch").unwrap();
+        assert_eq!(b.flush, FlushPolicy::EveryBatch);
+        assert!(b.set("bogus", "1").is_err());
+        let source = b
+            .topic_defaults
+            .entries()
+            .find(|(k, _, _)| k.name == "segment.bytes")
+            .map(|(_, _, s)| s);
+        assert_eq!(source, Some(ConfigSource::StaticBroker));
+    }
+}

@@ -1,0 +1,172 @@
+//! The broker inside your process: start it, point clients at it, shut it down.
+//!
+//! [`EmbeddedBroker::start`] runs a complete broker on its own thread and tokio runtime, so
+//! it works the same from synchronous code, from tests and from inside another tokio
+//! runtime. By default it listens on an ephemeral loopback port and keeps its data in a
+//! temporary directory that is removed on shutdown; give it a `data_dir` to keep data
+//! across restarts. This is the in-process counterpart of the `rill broker` command
+//! (and of the embedded Kafka clusters used in Kafka Streams' integration tests).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::error::{Error, Result};
+use crate::network::Server;
+use crate::topics::Topic;
+
+/// Starts brokers in-process. See [`BrokerHandle`] for what a running one offers.
+#[derive(Debug)]
+pub struct EmbeddedBroker;
+
+impl EmbeddedBroker {
+    /// Starts a broker with `config` and returns once it accepts connections.
+    pub fn start(mut config: BrokerConfig) -> Result<BrokerHandle> {
+        let temp_dir = match &config.data_dir {
+            Some(_) => None,
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("rill-broker-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                config.data_dir = Some(dir.path().to_path_buf());
+                Some(dir)
+            }
+        };
+        let data_dir = config.data_dir.clone().unwrap_or_default();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("rill-broker".into())
+            .spawn(move || -> Result<()> {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .thread_name("rill-broker-worker")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| Error::io("tokio runtime", e))?;
+                runtime.block_on(async move {
+                    let server = match Server::bind(config).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return Ok(());
+                        }
+                    };
+                    let _ = ready_tx.send(Ok((server.local_addr(), server.broker())));
+                    server
+                        .run(async {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                })
+            })
+            .map_err(|e| Error::io("broker thread", e))?;
+        let (addr, broker) = match ready_rx.recv() {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => {
+                return Err(match thread.join() {
+                    Ok(Err(e)) => e,
+                    _ => Error::Stopped,
+                })
+            }
+        };
+        Ok(BrokerHandle {
+            addr,
+            broker,
+            data_dir,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+            _temp_dir: temp_dir,
+        })
+    }
+}
+
+/// A running embedded broker. Dropping it shuts the broker down (use [`shutdown`] to see
+/// errors).
+///
+/// [`shutdown`]: BrokerHandle::shutdown
+#[derive(Debug)]
+pub struct BrokerHandle {
+    addr: SocketAddr,
+    broker: Arc<Broker>,
+    data_dir: PathBuf,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<Result<()>>>,
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl BrokerHandle {
+    /// The address clients use, as `host:port` (for `bootstrap.servers`).
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The socket address the broker listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The broker's shared state, for inspection.
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
+    /// Creates a topic with `partitions` partitions and default configuration.
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>> {
+        self.broker.topics().create(name, partitions, &[])
+    }
+
+    /// Creates a topic with topic-level configs given by Kafka name
+    /// (`[("retention.ms", "60000")]`).
+    pub fn create_topic_with_config(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<Arc<Topic>> {
+        let overrides: Vec<(String, String)> = configs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.broker.topics().create(name, partitions, &overrides)
+    }
+
+    /// Stops accepting connections, closes the open ones, flushes every log to disk and
+    /// waits for the broker thread to finish.
+    pub fn shutdown(mut self) -> Result<()> {
+        self.stop_and_join()
+    }
+
+    fn stop_and_join(&mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take() {
+            Some(t) => t.join().map_err(|_| Error::Stopped)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop_and_join() {
+            tracing::error!(error = %e, "embedded broker shutdown failed");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The crate's single error type.
+//!
+//! Every fallible operation in the broker returns [`Result`]. Errors carry the context an
+//! operator needs to act on them: the topic, partition, offset, file or configuration key
+//! involved. Errors that a *client* caused (bad requests, unknown topics) are not surfaced
+//! here but translated into Kafka error codes in the response; this type is for the
+//! broker's own operations (start-up, disk I/O, administration through the embedded API).
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the broker.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory operation failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A socket operation failed (binding the listener, for instance).
+    #[error("network error on {addr}: {source}")]
+    Network {
+        /// The address involved.
+        addr: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A configuration key is not known to the broker.
+    #[error("unknown configuration key `{key}`")]
+    UnknownConfig {
+        /// The key as given.
+        key: String,
+    },
+    /// A configuration value could not be parsed or is out of range.
+    #[error("invalid value `{value}` for configuration `{key}`: {reason}")]
+    InvalidConfig {
+        /// The key as given.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A topic name is not legal in Kafka (characters, length).
+    #[error("invalid topic name `{topic}`: {reason}")]
+    InvalidTopic {
+        /// The name as given.
+        topic: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The topic exists already.
+    #[error("topic `{topic}` already exists")]
+    TopicExists {
+        /// The topic.
+        topic: String,
+    },
+    /// The topic does not exist.
+    #[error("topic `{topic}` does not exist")]
+    UnknownTopic {
+        /// The topic.
+        topic: String,
+    },
+    /// A record batch failed validation (size, magic, CRC).
+    #[error("corrupt record batch at byte {position}: {reason}")]
+    CorruptBatch {
+        /// Byte position of the batch in the buffer or file.
+        position: u64,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A batch or request exceeds a configured size limit.
+    #[error("record batch of {size} bytes exceeds max.message.bytes={limit}")]
+    BatchTooLarge {
+        /// The size of the batch.
+        size: usize,
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The requested offset lies outside the partition's log.
+    #[error("offset {offset} is out of range [{log_start}, {log_end}] for {topic}-{partition}")]
+    OffsetOutOfRange {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset asked for.
+        offset: i64,
+        /// The first offset still in the log.
+        log_start: i64,
+        /// The next offset to be written.
+        log_end: i64,
+    },
+    /// Persisted broker metadata could not be understood.
+    #[error("corrupt metadata file {path}: {reason}")]
+    CorruptMetadata {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The broker has been shut down or its runtime is gone.
+    #[error("the broker is not running")]
+    Stopped,
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it happened on.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The result type of every fallible broker operation.
+pub type Result<T> = std::result::Result<T, Error>;

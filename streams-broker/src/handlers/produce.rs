@@ -1,0 +1,174 @@
+//! `Produce`: appending record batches to partition logs.
+//!
+//! Each partition's records arrive as raw v2 batches. They are validated (CRC-32C, size
+//! against `max.message.bytes`, header consistency), given offsets in place and appended,
+//! never decoded (Kafka's `ReplicaManager.appendRecords` with one replica). `acks=0`
+//! gets no response at all; with one replica `acks=1` and `acks=all` mean the same.
+
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+
+use super::{read_string, Outcome};
+use crate::broker::Broker;
+use crate::error::Error;
+use crate::log::PartitionLog;
+
+fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceResponse {
+    let base = PartitionProduceResponse::default()
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1);
+    let Some(records) = records else {
+        return base.with_error_code(ResponseError::CorruptMessage.code());
+    };
+    let mut buf = records
+        .try_into_mut()
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+    match log.append(&mut buf) {
+        Ok(info) => base
+            .with_base_offset(info.base_offset)
+            .with_log_start_offset(info.log_start_offset)
+            .with_log_append_time_ms(info.log_append_time),
+        Err(e) => {
+            let code = match &e {
+                Error::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
+                Error::CorruptBatch { .. } => ResponseError::CorruptMessage,
+                _ => ResponseError::KafkaStorageError,
+            };
+            tracing::warn!(topic = log.topic(), partition = log.partition(), error = %e, "rejected produce");
+            base.with_error_code(code.code())
+                .with_error_message(Some(super::str_bytes(&e.to_string())))
+        }
+    }
+}
+
+pub(super) fn handle(
+    broker: &Arc<Broker>,
+    request: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let invalid_acks = !matches!(acks, -1..=1);
+    let mut appended = false;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic_data in request.topic_data {
+        let topic = if version >= 13 {
+            broker.topics().get_by_id(topic_data.topic_id)
+        } else {
+            broker.topics().get(topic_data.name.0.as_str())
+        };
+        let unknown = if version >= 13 {
+            ResponseError::UnknownTopicId
+        } else {
+            ResponseError::UnknownTopicOrPartition
+        };
+        let partitions = topic_data
+            .partition_data
+            .into_iter()
+            .map(|pd| {
+                let log = topic.as_ref().and_then(|t| t.partition(pd.index));
+                let resp = match log {
+                    _ if invalid_acks => PartitionProduceResponse::default()
+                        .with_error_code(ResponseError::InvalidRequiredAcks.code()),
+                    Some(log) => {
+                        let r = append(log, pd.records);
+                        appended |= r.error_code == 0;
+                        r
+                    }
+                    None => PartitionProduceResponse::default()
+                        .with_error_code(unknown.code())
+                        .with_base_offset(-1),
+                };
+                resp.with_index(pd.index)
+            })
+            .collect();
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic_data.name)
+                .with_topic_id(topic_data.topic_id)
+                .with_partition_responses(partitions),
+        );
+    }
+    if appended {
+        broker.notify_append();
+    }
+    if acks == 0 {
+        return None;
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+/// Answers `Produce` v0–v2 (message formats v0/v1, removed in Kafka 4) with
+/// `UNSUPPORTED_VERSION` for every partition. These versions are outside what the codec
+/// library decodes, so this small parser and encoder are written by hand.
+pub(super) fn reject_old_version(frame: Bytes, version: i16, correlation_id: i32) -> Outcome {
+    type Topics = Vec<(Bytes, Vec<i32>)>;
+    fn parse(mut b: Bytes) -> Option<(i16, Topics)> {
+        b.advance(8);
+        read_string(&mut b)?; // client id
+        if b.remaining() < 10 {
+            return None;
+        }
+        let acks = b.get_i16();
+        let _timeout = b.get_i32();
+        let topics = b.get_i32();
+        let mut out = Vec::new();
+        for _ in 0..topics.max(0) {
+            let name = read_string(&mut b)?;
+            if b.remaining() < 4 {
+                return None;
+            }
+            let n = b.get_i32();
+            let mut parts = Vec::new();
+            for _ in 0..n.max(0) {
+                if b.remaining() < 8 {
+                    return None;
+                }
+                parts.push(b.get_i32());
+                let len = b.get_i32();
+                if len > 0 {
+                    let len = len as usize;
+                    if b.remaining() < len {
+                        return None;
+                    }
+                    b.advance(len);
+                }
+            }
+            out.push((name, parts));
+        }
+        Some((acks, out))
+    }
+    let Some((acks, topics)) = parse(frame) else {
+        return Outcome::Close(format!("undecodable Produce v{version} request"));
+    };
+    if acks == 0 {
+        return Outcome::Nothing;
+    }
+    let mut out = BytesMut::new();
+    out.put_i32(0);
+    out.put_i32(correlation_id);
+    out.put_i32(topics.len() as i32);
+    for (name, parts) in topics {
+        out.put_i16(name.len() as i16);
+        out.put_slice(&name);
+        out.put_i32(parts.len() as i32);
+        for p in parts {
+            out.put_i32(p);
+            out.put_i16(ResponseError::UnsupportedVersion.code());
+            out.put_i64(-1);
+            if version >= 2 {
+                out.put_i64(-1);
+            }
+        }
+    }
+    if version >= 1 {
+        out.put_i32(0);
+    }
+    let size = (out.len() - 4) as i32;
+    out[..4].copy_from_slice(&size.to_be_bytes());
+    Outcome::Respond(out)
+}

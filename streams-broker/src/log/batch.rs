@@ -1,0 +1,314 @@
+//! Record batches (Kafka's message format v2), handled as raw bytes.
+//!
+//! A producer sends records grouped in batches, each a 61-byte header followed by the
+//! (possibly compressed) records. The broker never decodes the records: it validates the
+//! header and the CRC-32C, writes the batch's base offset and partition leader epoch in
+//! place (both lie outside the CRC), and appends the bytes as they came. Consumers get the
+//! same bytes back. This is Kafka's `DefaultRecordBatch`, read-only but for two fields.
+//!
+//! Layout (big-endian): `base_offset i64 | batch_length i32 | partition_leader_epoch i32 |
+//! magic i8 | crc u32 | attributes i16 | last_offset_delta i32 | base_timestamp i64 |
+//! max_timestamp i64 | producer_id i64 | producer_epoch i16 | base_sequence i32 |
+//! records_count i32 | records…`. The CRC covers everything from `attributes` to the end.
+
+use crate::error::{Error, Result};
+
+/// Size of the v2 batch header.
+pub const HEADER_SIZE: usize = 61;
+/// Bytes before the `batch_length` field ends: base offset and length.
+pub const LOG_OVERHEAD: usize = 12;
+const MAGIC_OFFSET: usize = 16;
+const CRC_OFFSET: usize = 17;
+const ATTRIBUTES_OFFSET: usize = 21;
+const LAST_OFFSET_DELTA_OFFSET: usize = 23;
+const BASE_TIMESTAMP_OFFSET: usize = 27;
+const MAX_TIMESTAMP_OFFSET: usize = 35;
+const PRODUCER_ID_OFFSET: usize = 43;
+const RECORDS_COUNT_OFFSET: usize = 57;
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
+}
+
+/// What the broker needs to know about one batch, read from its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// The first offset of the batch.
+    pub base_offset: i64,
+    /// Total size of the batch in bytes, header included.
+    pub size: usize,
+    /// The `magic` byte (2 for every batch the broker accepts).
+    pub magic: i8,
+    /// The attributes (compression codec in the low three bits, timestamp type, …).
+    pub attributes: i16,
+    /// Offset of the last record relative to `base_offset`.
+    pub last_offset_delta: i32,
+    /// Timestamp of the first record.
+    pub base_timestamp: i64,
+    /// Largest timestamp in the batch.
+    pub max_timestamp: i64,
+    /// Producer id, -1 unless the producer is idempotent.
+    pub producer_id: i64,
+    /// Number of records in the batch.
+    pub records_count: i32,
+}
+
+impl BatchHeader {
+    /// Reads the header at the start of `b`, which must hold at least [`HEADER_SIZE`] bytes.
+    /// Checks only what is needed to walk a log: the length and the magic byte.
+    pub fn parse(b: &[u8]) -> Option<BatchHeader> {
+        if b.len() < HEADER_SIZE {
+            return None;
+        }
+        let batch_length = i32_at(b, 8);
+        let size = usize::try_from(batch_length).ok()? + LOG_OVERHEAD;
+        if size < HEADER_SIZE {
+            return None;
+        }
+        Some(BatchHeader {
+            base_offset: i64_at(b, 0),
+            size,
+            magic: b[MAGIC_OFFSET] as i8,
+            attributes: i16_at(b, ATTRIBUTES_OFFSET),
+            last_offset_delta: i32_at(b, LAST_OFFSET_DELTA_OFFSET),
+            base_timestamp: i64_at(b, BASE_TIMESTAMP_OFFSET),
+            max_timestamp: i64_at(b, MAX_TIMESTAMP_OFFSET),
+            producer_id: i64_at(b, PRODUCER_ID_OFFSET),
+            records_count: i32_at(b, RECORDS_COUNT_OFFSET),
+        })
+    }
+
+    /// The last offset in the batch.
+    pub fn last_offset(&self) -> i64 {
+        self.base_offset + i64::from(self.last_offset_delta)
+    }
+
+    /// The next offset after the batch.
+    pub fn next_offset(&self) -> i64 {
+        self.last_offset() + 1
+    }
+
+    /// The compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
+    pub fn compression(&self) -> i16 {
+        self.attributes & 0x07
+    }
+}
+
+/// Checks the CRC-32C of a complete batch.
+pub fn crc_ok(batch: &[u8]) -> bool {
+    if batch.len() < HEADER_SIZE {
+        return false;
+    }
+    let stored = i32_at(batch, CRC_OFFSET) as u32;
+    crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]) == stored
+}
+
+/// Validates a buffer of batches from a producer: each must be a complete v2 batch with a
+/// correct CRC, no larger than `max_batch_bytes`, with a consistent record count. Returns the
+/// headers in order.
+pub fn validate_batches(buf: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeader>> {
+    let mut headers = Vec::new();
+    let mut pos = 0usize;
+    if buf.is_empty() {
+        return Err(Error::CorruptBatch {
+            position: 0,
+            reason: "no record batch".into(),
+        });
+    }
+    while pos < buf.len() {
+        let corrupt = |reason: &str| Error::CorruptBatch {
+            position: pos as u64,
+            reason: reason.to_string(),
+        };
+        let rest = &buf[pos..];
+        if rest.len() > MAGIC_OFFSET && rest[MAGIC_OFFSET] != 2 {
+            return Err(corrupt(
+                "unsupported magic byte (only message format v2 is accepted)",
+            ));
+        }
+        let h = BatchHeader::parse(rest).ok_or_else(|| corrupt("truncated batch header"))?;
+        if h.size > max_batch_bytes {
+            return Err(Error::BatchTooLarge {
+                size: h.size,
+                limit: max_batch_bytes,
+            });
+        }
+        if h.size > rest.len() {
+            return Err(corrupt("batch length exceeds the data sent"));
+        }
+        if h.last_offset_delta < 0 || h.records_count < 0 {
+            return Err(corrupt("negative record count"));
+        }
+        if h.records_count != h.last_offset_delta + 1 {
+            return Err(corrupt("record count does not match last offset delta"));
+        }
+        if !crc_ok(&rest[..h.size]) {
+            return Err(corrupt("CRC-32C mismatch"));
+        }
+        headers.push(h);
+        pos += h.size;
+    }
+    Ok(headers)
+}
+
+/// Writes the base offset and partition leader epoch of the batch starting at `batch`.
+/// Neither field is covered by the CRC, so the batch stays valid.
+pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
+    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+}
+
+/// Stamps a batch with the broker's time (`message.timestamp.type=LogAppendTime`): sets
+/// the timestamp-type attribute and the max timestamp, and recomputes the CRC, as Kafka
+/// does. Consumers then read every record's timestamp as `time`.
+pub fn set_log_append_time(batch: &mut [u8], time: i64) {
+    let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | 0x08;
+    batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&time.to_be_bytes());
+    let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
+    batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+}
+
+fn read_varint(b: &[u8], pos: &mut usize) -> Option<i64> {
+    let mut value: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let byte = *b.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 63 {
+            return None;
+        }
+    }
+    // zig-zag decoding
+    Some(((value >> 1) as i64) ^ -((value & 1) as i64))
+}
+
+/// For an uncompressed batch, finds the first record whose timestamp is at least
+/// `target`, returning `(offset, timestamp)`. Reads only each record's length, timestamp
+/// delta and offset delta; returns `None` for compressed batches or if no record matches.
+pub fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
+    let h = BatchHeader::parse(batch)?;
+    if h.compression() != 0 || batch.len() < h.size {
+        return None;
+    }
+    let records = &batch[HEADER_SIZE..h.size];
+    let mut pos = 0usize;
+    for _ in 0..h.records_count {
+        let len = usize::try_from(read_varint(records, &mut pos)?).ok()?;
+        let start = pos;
+        pos += 1; // attributes
+        let ts_delta = read_varint(records, &mut pos)?;
+        let offset_delta = read_varint(records, &mut pos)?;
+        let ts = h.base_timestamp + ts_delta;
+        if ts >= target {
+            return Some((h.base_offset + offset_delta, ts));
+        }
+        pos = start.checked_add(len)?;
+    }
+    None
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    fn put_varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            let b = (z & 0x7f) as u8;
+            z >>= 7;
+            if z == 0 {
+                out.push(b);
+                break;
+            }
+            out.push(b | 0x80);
+        }
+    }
+
+    /// Builds an uncompressed v2 batch of `n` records with the given timestamps; values are
+    /// `value-<i>`. Used by the log's tests.
+    pub(crate) fn make_batch(timestamps: &[i64]) -> Vec<u8> {
+        let base_ts = timestamps.first().copied().unwrap_or(0);
+        let max_ts = timestamps.iter().copied().max().unwrap_or(0);
+        let mut records = Vec::new();
+        for (i, ts) in timestamps.iter().enumerate() {
+            let mut r = vec![0u8];
+            put_varint(&mut r, ts - base_ts);
+            put_varint(&mut r, i as i64);
+            put_varint(&mut r, -1); // null key
+            let value = format!("value-{i}");
+            put_varint(&mut r, value.len() as i64);
+            r.extend_from_slice(value.as_bytes());
+            put_varint(&mut r, 0); // no headers
+            put_varint(&mut records, r.len() as i64);
+            records.extend_from_slice(&r);
+        }
+        let mut b = Vec::new();
+        b.extend_from_slice(&0i64.to_be_bytes());
+        b.extend_from_slice(&((HEADER_SIZE - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.push(2);
+        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&(timestamps.len() as i32 - 1).to_be_bytes());
+        b.extend_from_slice(&base_ts.to_be_bytes());
+        b.extend_from_slice(&max_ts.to_be_bytes());
+        b.extend_from_slice(&(-1i64).to_be_bytes());
+        b.extend_from_slice(&(-1i16).to_be_bytes());
+        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&(timestamps.len() as i32).to_be_bytes());
+        b.extend_from_slice(&records);
+        let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+        b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn validates_and_assigns_offsets() {
+        let mut b = make_batch(&[10, 20, 30]);
+        let hs = validate_batches(&b, 1 << 20).unwrap();
+        assert_eq!(hs.len(), 1);
+        assert_eq!(hs[0].records_count, 3);
+        assert_eq!(hs[0].max_timestamp, 30);
+        assign_offset(&mut b, 42, 0);
+        let h = BatchHeader::parse(&b).unwrap();
+        assert_eq!((h.base_offset, h.last_offset()), (42, 44));
+        assert!(crc_ok(&b), "offset assignment must not break the CRC");
+    }
+
+    #[test]
+    fn rejects_bad_crc_truncation_and_size() {
+        let mut b = make_batch(&[1, 2]);
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        assert!(validate_batches(&b, 1 << 20).is_err());
+        let b = make_batch(&[1, 2]);
+        assert!(validate_batches(&b[..b.len() - 1], 1 << 20).is_err());
+        assert!(matches!(
+            validate_batches(&b, 10),
+            Err(Error::BatchTooLarge { .. })
+        ));
+        assert!(validate_batches(&[], 10).is_err());
+    }
+
+    #[test]
+    fn finds_records_by_timestamp() {
+        let b = make_batch(&[100, 200, 300]);
+        assert_eq!(find_timestamp(&b, 150), Some((1, 200)));
+        assert_eq!(find_timestamp(&b, 50), Some((0, 100)));
+        assert_eq!(find_timestamp(&b, 301), None);
+    }
+}

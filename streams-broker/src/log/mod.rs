@@ -1,0 +1,669 @@
+//! The partition log: an append-only sequence of record batches on disk.
+//!
+//! Each partition is a directory (`<topic>-<partition>`, as in Kafka) of segments named by
+//! their base offset. Producers' batches are validated, given offsets in place and
+//! appended as received; consumers read the same bytes back, located through the sparse
+//! offset index. Like Kafka's `UnifiedLog`, the log tracks its start offset (which
+//! retention advances) and its end offset (the high watermark: with a single replica,
+//! every appended record is committed). On start-up the newest segment is recovered: a
+//! batch torn by a crash is cut off rather than served.
+//!
+//! Sub-modules: [`batch`] (the v2 batch header), `segment` (files and indexes).
+
+pub mod batch;
+mod segment;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+
+use crate::config::{FlushPolicy, TopicConfig};
+use crate::error::{Error, Result};
+use batch::{BatchHeader, HEADER_SIZE};
+use segment::Segment;
+
+const LOG_START_FILE: &str = "log-start-offset";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// The outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset given to the first record appended.
+    pub base_offset: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+    /// The broker's timestamp if the topic uses `LogAppendTime`, else -1.
+    pub log_append_time: i64,
+}
+
+/// The outcome of a read.
+#[derive(Debug, Clone, Default)]
+pub struct ReadInfo {
+    /// Whole record batches, as stored; empty at the end of the log.
+    pub records: Bytes,
+    /// The offset after the last record in the log.
+    pub high_watermark: i64,
+    /// The first offset still in the log.
+    pub log_start_offset: i64,
+}
+
+struct LogState {
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+    config: Arc<TopicConfig>,
+    dirty: bool,
+}
+
+impl LogState {
+    fn active(&mut self) -> &mut Segment {
+        let last = self.segments.len() - 1;
+        &mut self.segments[last]
+    }
+    fn end_offset(&self) -> i64 {
+        self.segments.last().map(|s| s.next_offset).unwrap_or(0)
+    }
+}
+
+/// One partition's log. Thread-safe: appends and metadata updates take a short lock;
+/// the bulk of a read happens outside it.
+pub struct PartitionLog {
+    topic: String,
+    partition: i32,
+    dir: PathBuf,
+    flush: FlushPolicy,
+    state: Mutex<LogState>,
+}
+
+impl std::fmt::Debug for PartitionLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PartitionLog")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`, recovering the newest segment.
+    pub fn open(
+        dir: &Path,
+        topic: &str,
+        partition: i32,
+        config: Arc<TopicConfig>,
+        flush: FlushPolicy,
+    ) -> Result<PartitionLog> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let mut bases = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(dir, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".log") {
+                if let Ok(base) = stem.parse::<i64>() {
+                    bases.push(base);
+                }
+            }
+        }
+        bases.sort_unstable();
+        let start_path = dir.join(LOG_START_FILE);
+        let persisted_start = std::fs::read_to_string(&start_path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok());
+        let now = now_ms();
+        let interval = config.index_interval_bytes();
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            let next = bases.get(i + 1).copied();
+            let last = next.is_none();
+            segments.push(Segment::open(dir, base, next, last, interval, now)?);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, persisted_start.unwrap_or(0), now)?);
+        }
+        let first_base = segments[0].base_offset;
+        let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
+        let log_start_offset = persisted_start.unwrap_or(first_base).clamp(first_base, end);
+        tracing::debug!(
+            topic,
+            partition,
+            log_start_offset,
+            log_end_offset = end,
+            "opened partition log"
+        );
+        Ok(PartitionLog {
+            topic: topic.to_string(),
+            partition,
+            dir: dir.to_path_buf(),
+            flush,
+            state: Mutex::new(LogState {
+                segments,
+                log_start_offset,
+                config,
+                dirty: false,
+            }),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LogState> {
+        // A panic while holding the lock leaves the state as consistent as the files.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The topic this log belongs to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The partition number.
+    pub fn partition(&self) -> i32 {
+        self.partition
+    }
+
+    /// The directory holding the segments.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The topic configuration in force.
+    pub fn config(&self) -> Arc<TopicConfig> {
+        self.lock().config.clone()
+    }
+
+    /// The first offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.lock().log_start_offset
+    }
+
+    /// The offset the next record will get (the high watermark).
+    pub fn log_end_offset(&self) -> i64 {
+        self.lock().end_offset()
+    }
+
+    /// Bytes on disk across all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().segments.iter().map(|s| s.size).sum()
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.lock().segments.len()
+    }
+
+    /// Validates and appends the batches in `records` (as a producer sent them),
+    /// assigning offsets in place.
+    pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
+        let max = self.lock().config.max_message_bytes();
+        let headers = batch::validate_batches(records, max)?;
+        self.append_validated(records, &headers)
+    }
+
+    /// Appends batches already checked by [`batch::validate_batches`].
+    pub fn append_validated(
+        &self,
+        records: &mut [u8],
+        headers: &[BatchHeader],
+    ) -> Result<AppendInfo> {
+        let mut st = self.lock();
+        let now = now_ms();
+        let append_time = st.config.log_append_time().then_some(now);
+        let base_offset = st.end_offset();
+        let mut next = base_offset;
+        let mut pos = 0usize;
+        let mut assigned = Vec::with_capacity(headers.len());
+        for h in headers {
+            batch::assign_offset(&mut records[pos..pos + h.size], next, -1);
+            let mut h = *h;
+            if let Some(t) = append_time {
+                batch::set_log_append_time(&mut records[pos..pos + h.size], t);
+                h.max_timestamp = t;
+            }
+            h.base_offset = next;
+            next = h.next_offset();
+            pos += h.size;
+            assigned.push(h);
+        }
+        let config = st.config.clone();
+        let roll = {
+            let active = st.active();
+            active.size > 0
+                && (active.size + records.len() as u64 > config.segment_bytes()
+                    || now - active.created_ms >= config.segment_ms())
+        };
+        if roll {
+            self.roll(&mut st, now)?;
+        }
+        let interval = config.index_interval_bytes();
+        st.active().append(records, &assigned, interval)?;
+        match self.flush {
+            FlushPolicy::EveryBatch => st.active().sync()?,
+            _ => st.dirty = true,
+        }
+        Ok(AppendInfo {
+            base_offset,
+            log_start_offset: st.log_start_offset,
+            log_append_time: append_time.unwrap_or(-1),
+        })
+    }
+
+    fn roll(&self, st: &mut LogState, now: i64) -> Result<()> {
+        let active = st.active();
+        active.seal()?;
+        if self.flush != FlushPolicy::Never {
+            active.sync()?;
+        }
+        let base = active.next_offset;
+        tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolling new segment");
+        let seg = Segment::create(&self.dir, base, now)?;
+        st.segments.push(seg);
+        Ok(())
+    }
+
+    /// The high watermark and log start offset, checking that `offset` is in range,
+    /// without reading any records.
+    pub fn position(&self, offset: i64) -> Result<ReadInfo> {
+        let st = self.lock();
+        let (start, hw) = (st.log_start_offset, st.end_offset());
+        if offset < start || offset > hw {
+            return Err(Error::OffsetOutOfRange {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset,
+                log_start: start,
+                log_end: hw,
+            });
+        }
+        Ok(ReadInfo {
+            records: Bytes::new(),
+            high_watermark: hw,
+            log_start_offset: start,
+        })
+    }
+
+    /// Reads whole batches starting with the one that holds `offset`, up to about
+    /// `max_bytes` (the first batch is returned whole even if larger, as Kafka does, so a
+    /// consumer can always make progress).
+    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo> {
+        self.read_into(offset, max_bytes, &mut BytesMut::new())
+    }
+
+    /// Like [`read`](Self::read), reading into `scratch`: the records returned share its
+    /// allocation, which `scratch` reclaims for the next read once they are dropped.
+    pub fn read_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        scratch: &mut BytesMut,
+    ) -> Result<ReadInfo> {
+        let (file_seg, pos, end, hw, start) = {
+            let st = self.lock();
+            let hw = st.end_offset();
+            let start = st.log_start_offset;
+            if offset < start || offset > hw {
+                return Err(Error::OffsetOutOfRange {
+                    topic: self.topic.clone(),
+                    partition: self.partition,
+                    offset,
+                    log_start: start,
+                    log_end: hw,
+                });
+            }
+            if offset == hw {
+                return Ok(ReadInfo {
+                    records: Bytes::new(),
+                    high_watermark: hw,
+                    log_start_offset: start,
+                });
+            }
+            let mut i = st
+                .segments
+                .partition_point(|s| s.base_offset <= offset)
+                .saturating_sub(1);
+            let mut found = None;
+            while i < st.segments.len() {
+                let seg = &st.segments[i];
+                if let Some(pos) = seg.find_offset(offset)? {
+                    found = Some((i, pos));
+                    break;
+                }
+                i += 1;
+            }
+            let Some((i, pos)) = found else {
+                return Ok(ReadInfo {
+                    records: Bytes::new(),
+                    high_watermark: hw,
+                    log_start_offset: start,
+                });
+            };
+            let seg = &st.segments[i];
+            (
+                (seg.file.clone(), seg.base_offset),
+                pos,
+                seg.size,
+                hw,
+                start,
+            )
+        };
+        let (file, base) = file_seg;
+        let available = (end - pos) as usize;
+        let mut want = max_bytes.min(available).max(HEADER_SIZE.min(available));
+        let read = |buf: &mut BytesMut, len: usize| -> Result<()> {
+            buf.clear();
+            buf.resize(len, 0);
+            std::os::unix::fs::FileExt::read_exact_at(&*file, &mut buf[..], pos)
+                .map_err(|e| Error::io(self.dir.join(segment::file_name(base, "log")), e))
+        };
+        read(scratch, want)?;
+        if let Some(h) = BatchHeader::parse(scratch) {
+            if h.size > want && h.size <= available {
+                want = h.size;
+                read(scratch, want)?;
+            }
+        }
+        // Keep whole batches only.
+        let mut keep = 0usize;
+        while let Some(h) = BatchHeader::parse(&scratch[keep..]) {
+            if keep + h.size > scratch.len() {
+                break;
+            }
+            keep += h.size;
+        }
+        scratch.truncate(keep);
+        Ok(ReadInfo {
+            records: scratch.split().freeze(),
+            high_watermark: hw,
+            log_start_offset: start,
+        })
+    }
+
+    /// Finds the first record with a timestamp at or after `ts`: `(offset, timestamp)`.
+    /// Exact for uncompressed batches; for a compressed batch, the batch's first offset
+    /// (records are never decompressed by the broker).
+    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>> {
+        let st = self.lock();
+        for seg in &st.segments {
+            if let Some((pos, h)) = seg.find_timestamp(ts)? {
+                let start = st.log_start_offset;
+                if h.compression() == 0 {
+                    let data = seg.read_exact(pos, h.size)?;
+                    if let Some((o, t)) = batch::find_timestamp(&data, ts) {
+                        if o >= start {
+                            return Ok(Some((o, t)));
+                        }
+                    }
+                }
+                let t = if h.base_timestamp >= ts {
+                    h.base_timestamp
+                } else {
+                    h.max_timestamp
+                };
+                return Ok(Some((h.base_offset.max(start), t)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The offset and value of the largest timestamp in the log (ListOffsets `-3`).
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        let st = self.lock();
+        st.segments
+            .iter()
+            .filter(|s| s.max_timestamp >= 0)
+            .max_by_key(|s| s.max_timestamp)
+            .map(|s| (s.offset_of_max_timestamp, s.max_timestamp))
+    }
+
+    /// Forces appended data to disk if anything was appended since the last flush.
+    /// The `fsync` itself runs outside the log's lock, so appends and reads go on.
+    pub fn flush(&self) -> Result<()> {
+        let handle = {
+            let mut st = self.lock();
+            if !st.dirty {
+                return Ok(());
+            }
+            st.dirty = false;
+            st.active().sync_handle()
+        };
+        if let Err(e) = handle.sync() {
+            self.lock().dirty = true;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Replaces the topic configuration (after `AlterConfigs`, for instance).
+    pub fn set_config(&self, config: Arc<TopicConfig>) {
+        self.lock().config = config;
+    }
+
+    /// Applies time and size retention at wall-clock time `now`: deletes whole segments
+    /// and advances the log start offset. Returns the number of segments deleted.
+    pub fn enforce_retention(&self, now: i64) -> Result<usize> {
+        let mut st = self.lock();
+        let config = st.config.clone();
+        if !config.cleanup_policy().delete {
+            return Ok(0);
+        }
+        let expired = |s: &Segment| match config.retention_ms() {
+            Some(ms) => s.max_timestamp >= 0 && s.max_timestamp < now.saturating_sub(ms),
+            None => false,
+        };
+        // The active segment can expire too: roll it so it can go.
+        if st.segments.last().is_some_and(|s| s.size > 0 && expired(s)) {
+            self.roll(&mut st, now)?;
+        }
+        let mut deleted = 0;
+        let mut total: u64 = st.segments.iter().map(|s| s.size).sum();
+        while st.segments.len() > 1 {
+            let first = &st.segments[0];
+            let by_size = config
+                .retention_bytes()
+                .is_some_and(|limit| total.saturating_sub(first.size) >= limit);
+            if !(expired(first) || by_size) {
+                break;
+            }
+            let seg = st.segments.remove(0);
+            total -= seg.size;
+            seg.delete()?;
+            deleted += 1;
+            tracing::info!(
+                topic = %self.topic,
+                partition = self.partition,
+                base_offset = seg.base_offset,
+                "deleted segment by retention"
+            );
+        }
+        if deleted > 0 {
+            let new_start = st.segments[0].base_offset.max(st.log_start_offset);
+            st.log_start_offset = new_start;
+            let path = self.dir.join(LOG_START_FILE);
+            let tmp = self.dir.join(format!("{LOG_START_FILE}.tmp"));
+            std::fs::write(&tmp, new_start.to_string())
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::batch::tests::make_batch;
+    use super::*;
+
+    fn open(dir: &Path, config: TopicConfig) -> PartitionLog {
+        PartitionLog::open(dir, "t", 0, Arc::new(config), FlushPolicy::Never).unwrap()
+    }
+
+    #[test]
+    fn append_read_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), TopicConfig::default());
+        for i in 0..10 {
+            let mut b = make_batch(&[i * 10, i * 10 + 1]);
+            let info = log.append(&mut b).unwrap();
+            assert_eq!(info.base_offset, i * 2);
+        }
+        assert_eq!(log.log_end_offset(), 20);
+        let r = log.read(5, 1 << 20).unwrap();
+        let h = BatchHeader::parse(&r.records).unwrap();
+        assert_eq!(h.base_offset, 4, "the batch holding offset 5 starts at 4");
+        assert_eq!(r.high_watermark, 20);
+        assert!(log.read(21, 100).is_err());
+        assert!(log.read(20, 100).unwrap().records.is_empty());
+        drop(log);
+        let log = open(dir.path(), TopicConfig::default());
+        assert_eq!(log.log_end_offset(), 20);
+        assert_eq!(log.offset_for_timestamp(41).unwrap(), Some((9, 41)));
+        assert_eq!(log.offset_for_timestamp(1000).unwrap(), None);
+    }
+
+    #[test]
+    fn max_bytes_returns_whole_batches_and_at_least_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), TopicConfig::default());
+        let mut b = make_batch(&[1, 2, 3]);
+        let size = b.len();
+        log.append(&mut b).unwrap();
+        let mut b = make_batch(&[4]);
+        log.append(&mut b).unwrap();
+        let r = log.read(0, 10).unwrap();
+        assert_eq!(r.records.len(), size);
+        let r = log.read(0, size + 5).unwrap();
+        assert_eq!(r.records.len(), size);
+    }
+
+    #[test]
+    fn rolls_segments_and_recovers_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "300").unwrap();
+        let log = open(dir.path(), config.clone());
+        for i in 0..20 {
+            let mut b = make_batch(&[i, i]);
+            log.append(&mut b).unwrap();
+        }
+        assert!(log.segment_count() > 3);
+        let r = log.read(17, 1 << 20).unwrap();
+        assert_eq!(BatchHeader::parse(&r.records).unwrap().base_offset, 16);
+        drop(log);
+        // Tear the last batch of the newest segment.
+        let mut logs: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        logs.sort();
+        let last = logs.last().unwrap();
+        let len = std::fs::metadata(last).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(last).unwrap();
+        f.set_len(len - 3).unwrap();
+        let log = open(dir.path(), config);
+        assert_eq!(
+            log.log_end_offset(),
+            38,
+            "the torn batch (offsets 38-39) is cut off"
+        );
+        let mut b = make_batch(&[99]);
+        assert_eq!(log.append(&mut b).unwrap().base_offset, 38);
+        assert_eq!(log.read(38, 1000).unwrap().records.len(), b.len());
+    }
+
+    #[test]
+    fn retention_deletes_old_segments_and_advances_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "200").unwrap();
+        config.set("retention.ms", "1000").unwrap();
+        let log = open(dir.path(), config.clone());
+        let now = now_ms();
+        for i in 0..10 {
+            let ts = if i < 5 { now - 10_000 } else { now };
+            let mut b = make_batch(&[ts]);
+            log.append(&mut b).unwrap();
+        }
+        let deleted = log.enforce_retention(now).unwrap();
+        assert!(deleted > 0);
+        let start = log.log_start_offset();
+        assert!(start > 0 && start <= 5, "start {start}");
+        assert!(matches!(
+            log.read(0, 100),
+            Err(Error::OffsetOutOfRange { .. })
+        ));
+        drop(log);
+        let log = open(dir.path(), config);
+        assert_eq!(log.log_start_offset(), start);
+    }
+
+    #[test]
+    fn size_retention() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "200").unwrap();
+        config.set("retention.bytes", "400").unwrap();
+        let log = open(dir.path(), config);
+        for i in 0..20 {
+            let mut b = make_batch(&[i]);
+            log.append(&mut b).unwrap();
+        }
+        log.enforce_retention(now_ms()).unwrap();
+        assert!(log.size_bytes() <= 400 + 200);
+        assert!(log.log_start_offset() > 0);
+    }
+
+    #[test]
+    fn log_append_time_stamps_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config
+            .set("message.timestamp.type", "LogAppendTime")
+            .unwrap();
+        let log = open(dir.path(), config);
+        let before = now_ms();
+        let info = log.append(&mut make_batch(&[5, 6])).unwrap();
+        assert!(info.log_append_time >= before);
+        let r = log.read(0, 1 << 20).unwrap();
+        let h = BatchHeader::parse(&r.records).unwrap();
+        assert_eq!(h.max_timestamp, info.log_append_time);
+        assert_eq!(h.attributes & 0x08, 0x08);
+        assert!(batch::crc_ok(&r.records), "the CRC is recomputed");
+    }
+
+    #[test]
+    fn rolls_by_age_and_flushes_every_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.ms", "1").unwrap();
+        let log = PartitionLog::open(
+            dir.path(),
+            "t",
+            0,
+            Arc::new(config),
+            FlushPolicy::EveryBatch,
+        )
+        .unwrap();
+        log.append(&mut make_batch(&[1])).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        log.append(&mut make_batch(&[2])).unwrap();
+        assert_eq!(
+            log.segment_count(),
+            2,
+            "the second append rolled an aged segment"
+        );
+        assert_eq!(
+            log.read(1, 1000).unwrap().records.len(),
+            make_batch(&[2]).len()
+        );
+        log.flush().unwrap();
+    }
+}

@@ -1,0 +1,122 @@
+//! The network layer: a TCP listener and one task per client connection.
+//!
+//! Like Kafka's `SocketServer`, the listener accepts connections and hands each to its
+//! own task (see [`connection`]), which reads size-prefixed request frames, has them
+//! handled and writes the responses back in order. [`Server`] ties the listener, the
+//! connections and the broker's background tasks together and shuts them all down
+//! gracefully: stop accepting, close connections, flush every log.
+
+pub mod connection;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::broker::Broker;
+use crate::config::BrokerConfig;
+use crate::error::{Error, Result};
+
+/// A bound, not yet running broker server.
+#[derive(Debug)]
+pub struct Server {
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl Server {
+    /// Binds the listener and opens the data directory (recovering every log).
+    /// `config.data_dir` must be set.
+    pub async fn bind(config: BrokerConfig) -> Result<Server> {
+        let data_dir = config
+            .data_dir
+            .clone()
+            .ok_or_else(|| Error::InvalidConfig {
+                key: "log.dirs".into(),
+                value: String::new(),
+                reason: "a data directory is required".into(),
+            })?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| Error::Network {
+                addr: config.listen.to_string(),
+                source: e,
+            })?;
+        let local_addr = listener.local_addr().map_err(|e| Error::Network {
+            addr: config.listen.to_string(),
+            source: e,
+        })?;
+        let mut advertised = local_addr;
+        if advertised.ip().is_unspecified() {
+            advertised.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        let broker =
+            tokio::task::spawn_blocking(move || Broker::open(config, &data_dir, advertised))
+                .await
+                .map_err(|_| Error::Stopped)??;
+        tracing::info!(addr = %local_addr, cluster_id = broker.cluster_id(), "broker listening");
+        Ok(Server {
+            broker: Arc::new(broker),
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The broker's shared state.
+    pub fn broker(&self) -> Arc<Broker> {
+        self.broker.clone()
+    }
+
+    /// Serves clients until `shutdown` completes, then shuts down gracefully.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let background = tokio::spawn(self.broker.clone().run_background(stop_rx.clone()));
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let broker = self.broker.clone();
+                        let stop = stop_rx.clone();
+                        connections.spawn(connection::serve(broker, stream, peer, stop));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        tracing::info!("broker shutting down");
+        drop(self.listener);
+        let _ = stop_tx.send(true);
+        let drain = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(5), drain)
+            .await
+            .is_err()
+        {
+            connections.abort_all();
+        }
+        let _ = background.await;
+        let broker = self.broker.clone();
+        tokio::task::spawn_blocking(move || broker.flush_all())
+            .await
+            .map_err(|_| Error::Stopped)??;
+        tracing::info!("broker stopped");
+        Ok(())
+    }
+}

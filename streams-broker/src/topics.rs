@@ -1,0 +1,354 @@
+//! The topic registry: which topics exist, their ids, configs and partition logs.
+//!
+//! In Kafka this is the metadata that the controller keeps (in KRaft, the `__cluster_metadata`
+//! log). A single node needs much less: one small properties file per topic under
+//! `<data-dir>/__rill_topics/`, written atomically (write, fsync, rename), holding the
+//! topic id, the partition count and the topic-level config overrides. The partition logs
+//! live beside it in `<data-dir>/<topic>-<partition>/`, as in Kafka.
+
+use std::collections::hash_map::RandomState;
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use uuid::Uuid;
+
+use crate::config::{FlushPolicy, TopicConfig};
+use crate::error::{Error, Result};
+use crate::log::PartitionLog;
+
+const TOPICS_DIR: &str = "__rill_topics";
+
+/// Most partitions one topic may have: each is a directory with open files, and a
+/// peer's `CreateTopics` must not be able to exhaust the machine's file handles.
+pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+
+/// A topic and its partition logs.
+#[derive(Debug)]
+pub struct Topic {
+    /// The topic's name.
+    pub name: String,
+    /// The topic id (Kafka's KIP-516 topic UUID), stable across restarts.
+    pub id: Uuid,
+    /// The configuration in force (broker defaults plus topic overrides).
+    pub config: Arc<TopicConfig>,
+    /// One log per partition, indexed by partition number.
+    pub partitions: Vec<Arc<PartitionLog>>,
+}
+
+impl Topic {
+    /// The log of `partition`, if the topic has it.
+    pub fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
+        usize::try_from(partition)
+            .ok()
+            .and_then(|p| self.partitions.get(p))
+    }
+}
+
+/// Checks a topic name against Kafka's rules: 1 to 249 characters from `[a-zA-Z0-9._-]`,
+/// and not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    let reason = if name.is_empty() {
+        Some("the name is empty")
+    } else if name.len() > 249 {
+        Some("the name is longer than 249 characters")
+    } else if name == "." || name == ".." {
+        Some("`.` and `..` are not allowed")
+    } else if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        Some("only ASCII letters, digits, `.`, `_` and `-` are allowed")
+    } else {
+        None
+    };
+    match reason {
+        Some(r) => Err(Error::InvalidTopic {
+            topic: name.to_string(),
+            reason: r.to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// A fresh random id; the standard library's randomly keyed hasher is the entropy source.
+pub(crate) fn random_uuid() -> Uuid {
+    let mut bytes = [0u8; 16];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let mut h = RandomState::new().build_hasher();
+        h.write_usize(i);
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        chunk.copy_from_slice(&h.finish().to_be_bytes());
+    }
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// Writes `data` to `path` atomically: a temporary file, fsync, rename.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    f.write_all(data)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    if let Some(dir) = path.parent() {
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// All topics of the broker.
+#[derive(Debug)]
+pub struct TopicRegistry {
+    data_dir: PathBuf,
+    defaults: TopicConfig,
+    flush: FlushPolicy,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+}
+
+impl TopicRegistry {
+    /// Loads every topic found under `data_dir`, recovering their logs.
+    pub fn open(data_dir: &Path, defaults: TopicConfig, flush: FlushPolicy) -> Result<Self> {
+        let meta_dir = data_dir.join(TOPICS_DIR);
+        std::fs::create_dir_all(&meta_dir).map_err(|e| Error::io(&meta_dir, e))?;
+        let registry = TopicRegistry {
+            data_dir: data_dir.to_path_buf(),
+            defaults,
+            flush,
+            topics: RwLock::new(BTreeMap::new()),
+        };
+        let mut loaded = BTreeMap::new();
+        for entry in std::fs::read_dir(&meta_dir).map_err(|e| Error::io(&meta_dir, e))? {
+            let path = entry.map_err(|e| Error::io(&meta_dir, e))?.path();
+            if path.extension().is_some_and(|e| e == "properties") {
+                let topic = registry.load_topic(&path)?;
+                loaded.insert(topic.name.clone(), Arc::new(topic));
+            }
+        }
+        tracing::info!(topics = loaded.len(), data_dir = %data_dir.display(), "loaded topics");
+        *registry.topics.write().unwrap_or_else(|p| p.into_inner()) = loaded;
+        Ok(registry)
+    }
+
+    fn load_topic(&self, path: &Path) -> Result<Topic> {
+        let corrupt = |reason: &str| Error::CorruptMetadata {
+            path: path.to_path_buf(),
+            reason: reason.to_string(),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut name = None;
+        let mut id = None;
+        let mut partitions = None;
+        let mut config = self.defaults.clone();
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (k, v) = line
+                .split_once('=')
+                .ok_or_else(|| corrupt("line without `=`"))?;
+            match k {
+                "name" => name = Some(v.to_string()),
+                "topic.id" => id = Some(Uuid::parse_str(v).map_err(|_| corrupt("bad topic.id"))?),
+                "partitions" => {
+                    partitions = Some(v.parse::<i32>().map_err(|_| corrupt("bad partitions"))?)
+                }
+                _ => match k.strip_prefix("config.") {
+                    Some(key) => config.set(key, v)?,
+                    None => return Err(corrupt("unknown key")),
+                },
+            }
+        }
+        let name = name.ok_or_else(|| corrupt("missing name"))?;
+        let id = id.ok_or_else(|| corrupt("missing topic.id"))?;
+        let partitions = partitions.ok_or_else(|| corrupt("missing partitions"))?;
+        self.build_topic(name, id, partitions, config)
+    }
+
+    fn build_topic(
+        &self,
+        name: String,
+        id: Uuid,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<Topic> {
+        let config = Arc::new(config);
+        let logs = (0..partitions)
+            .map(|p| {
+                let dir = self.data_dir.join(format!("{name}-{p}"));
+                PartitionLog::open(&dir, &name, p, config.clone(), self.flush).map(Arc::new)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Topic {
+            name,
+            id,
+            config,
+            partitions: logs,
+        })
+    }
+
+    fn meta_path(&self, name: &str) -> PathBuf {
+        self.data_dir
+            .join(TOPICS_DIR)
+            .join(format!("{name}.properties"))
+    }
+
+    /// The topic called `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// The topic with id `id`.
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .find(|t| t.id == id)
+            .cloned()
+    }
+
+    /// Every topic, by name.
+    pub fn list(&self) -> Vec<Arc<Topic>> {
+        self.topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Builds the config a new topic would get from the broker defaults and `overrides`.
+    pub fn config_for(&self, overrides: &[(String, String)]) -> Result<TopicConfig> {
+        let mut config = self.defaults.clone();
+        for (k, v) in overrides {
+            config.set(k, v)?;
+        }
+        Ok(config)
+    }
+
+    /// Creates a topic with `partitions` partitions and topic-level config `overrides`.
+    pub fn create(
+        &self,
+        name: &str,
+        partitions: i32,
+        overrides: &[(String, String)],
+    ) -> Result<Arc<Topic>> {
+        validate_topic_name(name)?;
+        if !(1..=MAX_PARTITIONS_PER_TOPIC).contains(&partitions) {
+            return Err(Error::InvalidConfig {
+                key: "num.partitions".into(),
+                value: partitions.to_string(),
+                reason: format!("a topic has 1 to {MAX_PARTITIONS_PER_TOPIC} partitions"),
+            });
+        }
+        let config = self.config_for(overrides)?;
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        if topics.contains_key(name) {
+            return Err(Error::TopicExists {
+                topic: name.to_string(),
+            });
+        }
+        // A stale directory from an interrupted delete must not leak old data.
+        for p in 0..partitions {
+            let dir = self.data_dir.join(format!("{name}-{p}"));
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
+        }
+        let id = random_uuid();
+        let topic = self.build_topic(name.to_string(), id, partitions, config)?;
+        let mut text = format!("name={name}\ntopic.id={id}\npartitions={partitions}\n");
+        for (k, v) in topic.config.overrides() {
+            text.push_str(&format!("config.{k}={v}\n"));
+        }
+        write_atomic(&self.meta_path(name), text.as_bytes())?;
+        tracing::info!(topic = name, partitions, %id, "created topic");
+        let topic = Arc::new(topic);
+        topics.insert(name.to_string(), topic.clone());
+        Ok(topic)
+    }
+
+    /// Deletes a topic and its data.
+    pub fn delete(&self, name: &str) -> Result<Arc<Topic>> {
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let topic = topics.remove(name).ok_or_else(|| Error::UnknownTopic {
+            topic: name.to_string(),
+        })?;
+        let meta = self.meta_path(name);
+        std::fs::remove_file(&meta).map_err(|e| Error::io(&meta, e))?;
+        for log in &topic.partitions {
+            if let Err(e) = std::fs::remove_dir_all(log.dir()) {
+                tracing::warn!(dir = %log.dir().display(), error = %e, "could not remove partition directory");
+            }
+        }
+        tracing::info!(topic = name, "deleted topic");
+        Ok(topic)
+    }
+
+    /// Every partition log of every topic.
+    pub fn all_logs(&self) -> Vec<Arc<PartitionLog>> {
+        self.list()
+            .iter()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names() {
+        assert!(validate_topic_name("orders.v1_a-b").is_ok());
+        assert!(validate_topic_name("").is_err());
+        assert!(validate_topic_name("..").is_err());
+        assert!(validate_topic_name("a/b").is_err());
+        assert!(validate_topic_name(&"x".repeat(250)).is_err());
+    }
+
+    #[test]
+    fn create_reload_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let t = reg
+            .create("events", 3, &[("retention.ms".into(), "5000".into())])
+            .unwrap();
+        assert!(matches!(
+            reg.create("events", 1, &[]),
+            Err(Error::TopicExists { .. })
+        ));
+        assert!(reg
+            .create("bad", 1, &[("nope".into(), "1".into())])
+            .is_err());
+        let id = t.id;
+        drop(reg);
+        let reg =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let t = reg.get("events").unwrap();
+        assert_eq!(t.id, id);
+        assert_eq!(t.partitions.len(), 3);
+        assert_eq!(t.config.retention_ms(), Some(5000));
+        assert!(reg.get_by_id(id).is_some());
+        reg.delete("events").unwrap();
+        assert!(reg.get("events").is_none());
+        assert!(!dir.path().join("events-0").exists());
+        assert_ne!(random_uuid(), random_uuid());
+    }
+}
