@@ -3,9 +3,10 @@
 //! Reads lines of text from the topic `streams-plaintext-input`, splits them into lowercase
 //! words, counts each word and writes every updated count to `streams-wordcount-output`.
 //!
-//! Until Rill's runtime and state stores land, this runs through the `TopologyTestDriver` and
-//! keeps the counts in the processor's memory; the topology itself does not change when it
-//! moves onto the broker.
+//! The counts live in a RocksDB state store named `counts`, whose every change is also
+//! written to the changelog topic `wordcount-counts-changelog`. Until Rill's runtime lands, the
+//! example runs the topology through the `TopologyTestDriver`; the topology itself does not
+//! change when it moves onto a broker.
 //!
 //! ```text
 //! cargo run --example wordcount                 # the built-in sample text
@@ -13,7 +14,6 @@
 //! some-command | cargo run --example wordcount -- -   # standard input
 //! ```
 
-use std::collections::HashMap;
 use std::io::Read;
 
 use rill::prelude::*;
@@ -29,26 +29,6 @@ the quick brown fox jumps over the lazy dog
 streams of data flow like streams of water
 a rill is a small stream";
 
-/// Counts words: for each record it emits the word's updated total, as a KTable's changelog
-/// would. The counts live in memory for now; state stores will make them fault-tolerant.
-#[derive(Default)]
-struct CountWords {
-    counts: HashMap<String, i64>,
-}
-
-impl Processor<String, String, String, i64> for CountWords {
-    fn process(
-        &mut self,
-        record: Record<String, String>,
-        ctx: &mut ProcessorContext<'_, String, i64>,
-    ) -> rill::Result<()> {
-        let count = self.counts.entry(record.key.clone()).or_insert(0);
-        *count += 1;
-        let total = *count;
-        ctx.forward(record.with_value(total))
-    }
-}
-
 /// The word-count topology.
 fn topology() -> rill::Result<Topology> {
     let builder = StreamsBuilder::new();
@@ -63,11 +43,15 @@ fn topology() -> rill::Result<Topology> {
                 .map(str::to_lowercase)
                 .collect::<Vec<_>>()
         })
-        .select_key(|_, word| word.clone())
-        .process(CountWords::default)
+        .group_by(
+            |_, word| word.clone(),
+            Grouped::with(Serdes::string(), Serdes::string()),
+        )
+        .count(Materialized::as_("counts"))
+        .to_stream()
         .to(
             OUTPUT_TOPIC,
-            Produced::with(Serdes::string(), Serdes::i64()),
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
         );
     builder.build()
 }
@@ -99,13 +83,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let topology = topology()?;
     println!("{}", topology.describe());
 
-    let driver = TopologyTestDriver::new(topology)?;
+    let driver = TopologyTestDriver::with_config(topology, StreamsConfig::new("wordcount")?, 0)?;
     let lines = driver.create_input_topic(
         INPUT_TOPIC,
         Serdes::option(Serdes::string()),
         Serdes::string(),
     );
-    let counts = driver.create_output_topic(OUTPUT_TOPIC, Serdes::string(), Serdes::i64());
+    let counts = driver.create_output_topic(
+        OUTPUT_TOPIC,
+        Serdes::string(),
+        Serdes::option(Serdes::i64()),
+    );
     let mut line_count = 0;
     for line in text.lines() {
         lines.try_pipe_input(None::<String>, line)?;
@@ -114,7 +102,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let updates = counts.queue_size();
     let totals = counts.read_key_values_to_map();
 
-    let mut top: Vec<(String, i64)> = totals.into_iter().collect();
+    let mut top: Vec<(String, i64)> = totals
+        .into_iter()
+        .filter_map(|(word, count)| Some((word, count?)))
+        .collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     println!(
         "{line_count} lines, {updates} count updates, {} distinct words",

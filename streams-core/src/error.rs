@@ -92,6 +92,15 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 
+    /// A typed store operation failed (for example a key or value did not convert).
+    #[error("state store `{store}`: {message}")]
+    Store {
+        /// The store's name.
+        store: String,
+        /// What went wrong.
+        message: String,
+    },
+
     /// A state store error.
     #[error(transparent)]
     State(#[from] streams_state::Error),

@@ -38,12 +38,14 @@ mod error;
 pub mod processor;
 pub mod record;
 pub mod serde;
+pub mod state;
 pub mod test_driver;
 pub mod topology;
 
 pub use config::StreamsConfig;
 pub use dsl::{
-    Branched, BranchedKStream, Consumed, KStream, Named, Produced, Repartitioned, StreamsBuilder,
+    Branched, BranchedKStream, Consumed, Grouped, KGroupedStream, KStream, KTable, Materialized,
+    Named, Produced, Repartitioned, StreamsBuilder,
 };
 pub use error::{Error, Result};
 pub use processor::{
@@ -56,7 +58,9 @@ pub use topology::{Topology, TopologyDescription};
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
     pub use crate::dsl::{
-        Branched, Consumed, KStream, Named, Produced, Repartitioned, StreamsBuilder,
+        Branched, Consumed, Grouped, KGroupedStream, KStream, KTable, Materialized, Named,
+        Produced, Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, TimeWindows,
+        Windowed,
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};

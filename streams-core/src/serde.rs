@@ -38,6 +38,13 @@ pub trait Serde<T>: Send + Sync + 'static {
         self.serialize(topic, &data)
     }
 
+    /// Whether `data` is Kafka's null (it would serialize to `None`). Operators that drop null
+    /// keys or values, as Kafka Streams' aggregations do, ask this instead of serializing.
+    fn is_null(&self, data: &T) -> bool {
+        let _ = data;
+        false
+    }
+
     /// Deserializes bytes the caller gives up; see [`Serde::serialize_owned`].
     fn deserialize_owned(&self, topic: &str, data: Option<Vec<u8>>) -> Result<T, SerdeError> {
         self.deserialize(topic, data.as_deref())
@@ -160,6 +167,10 @@ big_endian_serde!(
 pub struct UnitSerde;
 
 impl Serde<()> for UnitSerde {
+    fn is_null(&self, _data: &()) -> bool {
+        true
+    }
+
     fn serialize(&self, _topic: &str, _data: &()) -> Result<Option<Vec<u8>>, SerdeError> {
         Ok(None)
     }
@@ -207,6 +218,10 @@ impl<T, S> OptionSerde<T, S> {
 }
 
 impl<T: 'static, S: Serde<T>> Serde<Option<T>> for OptionSerde<T, S> {
+    fn is_null(&self, data: &Option<T>) -> bool {
+        data.as_ref().is_none_or(|value| self.inner.is_null(value))
+    }
+
     fn serialize(&self, topic: &str, data: &Option<T>) -> Result<Option<Vec<u8>>, SerdeError> {
         match data {
             None => Ok(None),
@@ -347,9 +362,13 @@ default_serde!(f64, F64Serde);
 default_serde!((), UnitSerde);
 
 /// Adapts a shared `dyn Serde<T>` so it can sit inside an [`OptionSerde`].
-struct SharedSerde<T>(std::sync::Arc<dyn Serde<T>>);
+pub(crate) struct SharedSerde<T>(pub(crate) std::sync::Arc<dyn Serde<T>>);
 
 impl<T: 'static> Serde<T> for SharedSerde<T> {
+    fn is_null(&self, data: &T) -> bool {
+        self.0.is_null(data)
+    }
+
     fn serialize(&self, topic: &str, data: &T) -> Result<Option<Vec<u8>>, SerdeError> {
         self.0.serialize(topic, data)
     }

@@ -19,10 +19,14 @@ use std::time::Duration;
 
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
-use crate::processor::task::Task;
+use crate::processor::task::{Task, TaskStores};
 use crate::processor::TaskId;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
 use crate::serde::Serde;
+use crate::state::{
+    access, KeyValueStoreRef, SessionStoreRef, StoreHandle, TimestampedKeyValueStoreRef,
+    WindowStoreRef,
+};
 use crate::topology::Topology;
 
 /// The application id the driver uses when none is configured.
@@ -83,9 +87,11 @@ impl DriverState {
     /// Processes queued records until none is left, routing what tasks produce.
     fn run(&mut self) -> Result<()> {
         while let Some((task, record)) = self.pending.pop_front() {
+            // Like Kafka's driver, commit after every record: stores (and their caches) flush.
             let result = self.tasks[task]
                 .process(record)
-                .and_then(|_| self.tasks[task].maybe_punctuate_stream_time());
+                .and_then(|_| self.tasks[task].maybe_punctuate_stream_time())
+                .and_then(|_| self.tasks[task].flush_stores());
             self.route_output(task);
             if let Err(e) = result {
                 self.pending.clear();
@@ -123,6 +129,8 @@ impl DriverState {
 pub struct TopologyTestDriver {
     application_id: String,
     state: RefCell<DriverState>,
+    /// Where persistent stores live; removed when the driver is dropped.
+    _state_dir: tempfile::TempDir,
 }
 
 impl TopologyTestDriver {
@@ -140,6 +148,16 @@ impl TopologyTestDriver {
         initial_wall_clock_ms: i64,
     ) -> Result<Self> {
         let application_id = config.application_id().to_string();
+        let state_dir = tempfile::Builder::new()
+            .prefix("rill-test-driver-")
+            .tempdir()
+            .map_err(|e| {
+                Error::InvalidArgument(format!(
+                    "cannot create a temporary state directory for the test driver: {e}"
+                ))
+            })?;
+        let rocksdb =
+            streams_state::RocksDbResources::new(streams_state::RocksDbConfig::default())?;
         let mut tasks = Vec::new();
         let mut topics: HashMap<Arc<str>, TopicState> = HashMap::new();
         for sub in 0..topology.subtopology_count() as u32 {
@@ -147,7 +165,10 @@ impl TopologyTestDriver {
                 subtopology: sub,
                 partition: 0,
             };
-            let task = topology.create_task(id, &application_id, initial_wall_clock_ms)?;
+            let directory =
+                streams_state::StateDirectory::new(state_dir.path(), application_id.clone());
+            let stores = TaskStores::new(&application_id, id, Some((directory, rocksdb.clone())));
+            let task = topology.create_task(id, &application_id, initial_wall_clock_ms, &stores)?;
             for topic in task.input_topics() {
                 topics.entry(Arc::from(topic)).or_default().reader = Some(tasks.len());
             }
@@ -172,6 +193,7 @@ impl TopologyTestDriver {
         Ok(TopologyTestDriver {
             application_id,
             state: RefCell::new(state),
+            _state_dir: state_dir,
         })
     }
 
@@ -231,12 +253,88 @@ impl TopologyTestDriver {
         state.wall_clock_ms = state.wall_clock_ms.saturating_add(advance_ms);
         let now = state.wall_clock_ms;
         for task in 0..state.tasks.len() {
-            let result = state.tasks[task].maybe_punctuate_wall_clock(now);
+            let result = state.tasks[task]
+                .maybe_punctuate_wall_clock(now)
+                .and_then(|_| state.tasks[task].flush_stores());
             state.route_output(task);
             result?;
             state.run()?;
         }
         Ok(())
+    }
+
+    fn store_handle(&self, name: &str) -> Result<StoreHandle> {
+        let state = self.state.borrow();
+        state
+            .tasks
+            .iter()
+            .find_map(|t| t.store(name).cloned())
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("the topology has no state store `{name}`"))
+            })
+    }
+
+    /// The key-value store `name`, typed with the given serdes, for inspection (Kafka's
+    /// `getKeyValueStore`).
+    pub fn get_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+    ) -> Result<KeyValueStoreRef<K, V>> {
+        access::key_value(
+            name,
+            &self.store_handle(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+        )
+    }
+
+    /// The timestamped key-value store `name` (what a `KTable` materializes into).
+    pub fn get_timestamped_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+    ) -> Result<TimestampedKeyValueStoreRef<K, V>> {
+        access::timestamped(
+            name,
+            &self.store_handle(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+        )
+    }
+
+    /// The window store `name` of windows `window_size_ms` long.
+    pub fn get_window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+        window_size_ms: i64,
+    ) -> Result<WindowStoreRef<K, V>> {
+        access::window(
+            name,
+            &self.store_handle(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+            window_size_ms,
+        )
+    }
+
+    /// The session store `name`.
+    pub fn get_session_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+    ) -> Result<SessionStoreRef<K, V>> {
+        access::session(
+            name,
+            &self.store_handle(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+        )
     }
 
     /// The mocked wall-clock time in milliseconds.

@@ -11,11 +11,12 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::kgrouped::KGroupedStream;
 use super::operators::{
     BranchPredicate, BranchProcessor, FilterProcessor, FlatMapProcessor, FlatMapValuesProcessor,
     MapProcessor, MapValuesProcessor, PassThroughProcessor, PeekProcessor, SelectKeyProcessor,
 };
-use super::options::{Named, Produced, Repartitioned};
+use super::options::{Grouped, Named, Produced, Repartitioned};
 use crate::error::Error;
 use crate::processor::node::{
     erase, erase_source, share_node, Children, NodeId, ProcessorNode, SinkNode, SourceNode,
@@ -59,6 +60,9 @@ pub struct KStream<K, V> {
     node: NodeId,
     /// A name the next operator's node takes instead of a generated one.
     pending_name: Option<String>,
+    /// Whether an operator may have changed keys since the stream was last partitioned by key,
+    /// so that a keyed operation must repartition first (Kafka's `repartitionRequired`).
+    pub(crate) repartition_required: bool,
     _types: PhantomData<fn() -> (K, V)>,
 }
 
@@ -68,9 +72,32 @@ impl<K, V> Clone for KStream<K, V> {
             graph: Rc::clone(&self.graph),
             node: self.node,
             pending_name: self.pending_name.clone(),
+            repartition_required: self.repartition_required,
             _types: PhantomData,
         }
     }
+}
+
+/// A factory that instantiates a processor node from `supplier` for each task.
+pub(crate) fn processor_factory<K, V, K2, V2, P, S>(supplier: S) -> Factory
+where
+    K: Data,
+    V: Data,
+    K2: Data,
+    V2: Data,
+    P: Processor<K, V, K2, V2>,
+    S: Fn() -> P + Send + Sync + 'static,
+{
+    Arc::new(move |ctx: BuildContext| {
+        let children = Children::<K2, V2>::from_erased(&ctx.name, ctx.children)?;
+        Ok(erase::<K, V>(ProcessorNode::new(
+            ctx.id,
+            ctx.name,
+            ctx.stores,
+            supplier(),
+            children,
+        )))
+    })
 }
 
 /// Adds a source node reading `topics`; shared by `StreamsBuilder::stream` and `repartition`.
@@ -102,7 +129,26 @@ impl<K: Data, V: Data> KStream<K, V> {
             graph,
             node,
             pending_name: None,
+            repartition_required: false,
             _types: PhantomData,
+        }
+    }
+
+    /// The same handle, marked as (not) needing a repartition before keyed operations.
+    pub(crate) fn requiring_repartition(mut self, required: bool) -> Self {
+        self.repartition_required = required;
+        self
+    }
+
+    pub(crate) fn graph(&self) -> &Rc<RefCell<TopologyGraph>> {
+        &self.graph
+    }
+
+    /// The pending user-given name, or a generated one with `prefix`.
+    pub(crate) fn node_name(&self, prefix: &str) -> String {
+        match &self.pending_name {
+            Some(name) => name.clone(),
+            None => self.graph.borrow_mut().next_name(prefix),
         }
     }
 
@@ -115,15 +161,8 @@ impl<K: Data, V: Data> KStream<K, V> {
         next
     }
 
-    fn node_name(&self, prefix: &str) -> String {
-        match &self.pending_name {
-            Some(name) => name.clone(),
-            None => self.graph.borrow_mut().next_name(prefix),
-        }
-    }
-
     /// Adds a processor node under `name` whose processors `supplier` makes, one per task.
-    fn add_processor<K2, V2, P, S>(
+    pub(crate) fn add_processor<K2, V2, P, S>(
         &self,
         name: String,
         stores: Vec<String>,
@@ -135,15 +174,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         P: Processor<K, V, K2, V2>,
         S: Fn() -> P + Send + Sync + 'static,
     {
-        let factory: Factory = Arc::new(move |ctx: BuildContext| {
-            let children = Children::<K2, V2>::from_erased(&ctx.name, ctx.children)?;
-            Ok(erase::<K, V>(ProcessorNode::new(
-                ctx.id,
-                ctx.name,
-                supplier(),
-                children,
-            )))
-        });
+        let factory = processor_factory::<K, V, K2, V2, P, S>(supplier);
         let node = self.graph.borrow_mut().add_node(
             name,
             NodeKind::Processor { stores },
@@ -152,6 +183,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Some(share_node::<K, V>),
         );
         KStream::from_node(Rc::clone(&self.graph), node)
+            .requiring_repartition(self.repartition_required)
     }
 
     fn add_sink(
@@ -193,6 +225,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.add_processor(self.node_name(MAP_NAME), Vec::new(), move || {
             MapProcessor(Arc::clone(&mapper))
         })
+        .requiring_repartition(true)
     }
 
     /// Transforms each value, keeping the key (Kafka's `mapValues`).
@@ -220,6 +253,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.add_processor(self.node_name(FLATMAP_NAME), Vec::new(), move || {
             FlatMapProcessor(Arc::clone(&mapper))
         })
+        .requiring_repartition(true)
     }
 
     /// Turns each value into zero or more values under the same key (Kafka's `flatMapValues`).
@@ -273,6 +307,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.add_processor(self.node_name(KEY_SELECT_NAME), Vec::new(), move || {
             SelectKeyProcessor(Arc::clone(&mapper))
         })
+        .requiring_repartition(true)
     }
 
     /// Calls `action` on each record and passes it on unchanged (Kafka's `peek`).
@@ -337,7 +372,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         graph.nodes[merged.node].parents.push(other.node);
         graph.nodes[other.node].children.push(merged.node);
         drop(graph);
-        merged
+        merged.requiring_repartition(self.repartition_required || other.repartition_required)
     }
 
     /// Writes the stream to `topic` (Kafka's `to`).
@@ -357,8 +392,26 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// Routes the stream through the internal topic `<application.id>-<name>-repartition`, so
     /// that records are partitioned by their current key (Kafka's `repartition`).
     pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
+        let base = repartitioned.name.or_else(|| self.pending_name.clone());
+        self.repartition_through(
+            base,
+            repartitioned.key_serde,
+            repartitioned.value_serde,
+            repartitioned.partitions,
+        )
+    }
+
+    /// Adds filter → sink → topic `<base>-repartition` → source, naming the nodes as Kafka
+    /// does; shared by `repartition` and by keyed operations that need one.
+    pub(crate) fn repartition_through(
+        &self,
+        base: Option<String>,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+        partitions: Option<u32>,
+    ) -> KStream<K, V> {
         let mut graph = self.graph.borrow_mut();
-        let base = match repartitioned.name.or_else(|| self.pending_name.clone()) {
+        let base = match base {
             Some(name) => name,
             None => graph.next_name(REPARTITION_NAME),
         };
@@ -380,13 +433,11 @@ impl<K: Data, V: Data> KStream<K, V> {
         };
         graph.repartition_topics.push(RepartitionTopic {
             name: topic.clone(),
-            partitions: repartitioned.partitions,
+            partitions,
         });
         drop(graph);
         let filtered =
             self.add_processor::<K, V, _, _>(filter, Vec::new(), || PassThroughProcessor);
-        let key_serde = repartitioned.key_serde;
-        let value_serde = repartitioned.value_serde;
         filtered.add_sink(
             sink,
             TopicRef::internal(topic.clone()),
@@ -402,6 +453,23 @@ impl<K: Data, V: Data> KStream<K, V> {
         )
     }
 
+    /// Groups records by their current key for an aggregation (Kafka's `groupByKey`). If an
+    /// upstream operator may have changed keys, the aggregation first repartitions through an
+    /// internal topic written with `grouped`'s serdes.
+    pub fn group_by_key(&self, grouped: Grouped<K, V>) -> KGroupedStream<K, V> {
+        KGroupedStream::new(self.clone(), grouped)
+    }
+
+    /// Groups records by a new key computed from key and value (Kafka's `groupBy`); always
+    /// repartitions before aggregating.
+    pub fn group_by<K2, F>(&self, selector: F, grouped: Grouped<K2, V>) -> KGroupedStream<K2, V>
+    where
+        K2: Data,
+        F: Fn(&K, &V) -> K2 + Send + Sync + 'static,
+    {
+        KGroupedStream::new(self.select_key(selector), grouped)
+    }
+
     /// Runs a custom [`Processor`] on each record (Kafka's `process`); `supplier` makes one
     /// processor per task.
     pub fn process<K2, V2, P, S>(&self, supplier: S) -> KStream<K2, V2>
@@ -412,6 +480,21 @@ impl<K: Data, V: Data> KStream<K, V> {
         S: Fn() -> P + Send + Sync + 'static,
     {
         self.add_processor(self.node_name(PROCESSOR_NAME), Vec::new(), supplier)
+            .requiring_repartition(true)
+    }
+
+    /// Like [`process`](Self::process), with access to the state stores `stores`, which must
+    /// have been added with `StreamsBuilder::add_state_store` (Kafka's `process(supplier, stores…)`).
+    pub fn process_with_stores<K2, V2, P, S>(&self, supplier: S, stores: &[&str]) -> KStream<K2, V2>
+    where
+        K2: Data,
+        V2: Data,
+        P: Processor<K, V, K2, V2>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        let stores = stores.iter().map(|s| s.to_string()).collect();
+        self.add_processor(self.node_name(PROCESSOR_NAME), stores, supplier)
+            .requiring_repartition(true)
     }
 }
 
@@ -552,16 +635,10 @@ impl<K: Data, V: Data> BranchedKStream<K, V> {
     fn update_splitter(&self) {
         let predicates = Arc::new(self.predicates.clone());
         let branches = Arc::new(self.branches.clone());
-        let factory: Factory = Arc::new(move |ctx: BuildContext| {
-            let children = Children::<K, V>::from_erased(&ctx.name, ctx.children)?;
-            let processor = BranchProcessor {
-                predicates: Arc::clone(&predicates),
-                branches: Arc::clone(&branches),
-                child_index: Vec::new(),
-            };
-            Ok(erase::<K, V>(ProcessorNode::new(
-                ctx.id, ctx.name, processor, children,
-            )))
+        let factory = processor_factory::<K, V, K, V, _, _>(move || BranchProcessor {
+            predicates: Arc::clone(&predicates),
+            branches: Arc::clone(&branches),
+            child_index: Vec::new(),
         });
         self.graph.borrow_mut().set_factory(self.splitter, factory);
     }

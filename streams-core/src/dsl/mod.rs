@@ -1,7 +1,10 @@
 //! The DSL: `StreamsBuilder` → `KStream` → operators → `Topology`, like Kafka Streams'
 //! `org.apache.kafka.streams.kstream` package.
 
+mod change;
+mod kgrouped;
 mod kstream;
+mod ktable;
 mod operators;
 mod options;
 pub mod windows;
@@ -9,12 +12,18 @@ pub mod windows;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+pub use kgrouped::KGroupedStream;
 pub use kstream::{Branched, BranchedKStream, KStream};
-pub use options::{Consumed, Named, Produced, Repartitioned};
+pub use ktable::KTable;
+pub use options::{Consumed, Grouped, Materialized, Named, Produced, Repartitioned};
 pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
+
+use std::sync::Arc;
 
 use crate::error::Result;
 use crate::processor::Data;
+use crate::serde::{OptionSerde, Serde, SharedSerde};
+use crate::state::StoreBuilder;
 use crate::topology::graph::{TopicRef, TopologyGraph};
 use crate::topology::Topology;
 
@@ -48,6 +57,78 @@ impl StreamsBuilder {
         )
     }
 
+    /// A table of the latest value per key in `topic` (Kafka's `StreamsBuilder#table`): null
+    /// values delete keys. The table is materialized in a store named as `materialized` says,
+    /// or `<topic>-STATE-STORE-<n>`.
+    pub fn table<K: Data, V: Data>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V> {
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => self
+                .graph
+                .borrow_mut()
+                .next_store_name(&format!("{topic}-")),
+        };
+        let source_name = match &consumed.name {
+            Some(name) => name.clone(),
+            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
+        };
+        let table_source_name = match &consumed.name {
+            Some(name) => format!("{name}-table-source"),
+            None => self.graph.borrow_mut().next_name(ktable::SOURCE_NAME),
+        };
+        let keys = materialized
+            .key_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&consumed.key_serde));
+        let values = materialized
+            .value_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&consumed.value_serde));
+        let nullable: Arc<dyn Serde<Option<V>>> = Arc::new(OptionSerde::new(SharedSerde(
+            Arc::clone(&consumed.value_serde),
+        )));
+        let source = kstream::add_source(
+            &self.graph,
+            source_name,
+            vec![TopicRef::user(topic)],
+            consumed.key_serde,
+            nullable,
+        );
+        self.graph
+            .borrow_mut()
+            .add_store(materialized.timestamped_store(&store_name));
+        let (store, k, v) = (
+            Arc::<str>::from(store_name.as_str()),
+            Arc::clone(&keys),
+            Arc::clone(&values),
+        );
+        let table = source.add_processor(table_source_name, vec![store_name.clone()], move || {
+            ktable::TableSource {
+                store_name: Arc::clone(&store),
+                keys: Arc::clone(&k),
+                values: Arc::clone(&v),
+                store: None,
+            }
+        });
+        KTable::new(
+            table,
+            keys,
+            Some(values),
+            materialized.name.map(|_| store_name),
+        )
+    }
+
+    /// Declares a state store for processors added with `KStream::process_with_stores` (Kafka's
+    /// `addStateStore`).
+    pub fn add_state_store(&self, store: impl Into<StoreBuilder>) {
+        self.graph.borrow_mut().add_store(store.into());
+    }
+
     /// Validates what was described and compiles it into sub-topologies. Problems such as
     /// duplicate node names, invalid topic names or a topology without a source are reported
     /// together, as one [`Error::InvalidTopology`](crate::Error::InvalidTopology).
@@ -58,3 +139,6 @@ impl StreamsBuilder {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stateful_tests;

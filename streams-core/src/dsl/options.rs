@@ -143,3 +143,130 @@ impl<K: DefaultSerde, V: DefaultSerde> Default for Repartitioned<K, V> {
         }
     }
 }
+
+/// How records are grouped for an aggregation: the serdes of keys and values (used for the
+/// repartition topic, if one is needed) and an optional name for that topic (Kafka's `Grouped`).
+pub struct Grouped<K, V> {
+    pub(crate) key_serde: Arc<dyn Serde<K>>,
+    pub(crate) value_serde: Arc<dyn Serde<V>>,
+    pub(crate) name: Option<String>,
+}
+
+impl<K, V> Clone for Grouped<K, V> {
+    fn clone(&self) -> Self {
+        Grouped {
+            key_serde: Arc::clone(&self.key_serde),
+            value_serde: Arc::clone(&self.value_serde),
+            name: self.name.clone(),
+        }
+    }
+}
+
+impl<K, V> Grouped<K, V> {
+    /// Groups with these serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Grouped {
+            key_serde: Arc::new(key_serde),
+            value_serde: Arc::new(value_serde),
+            name: None,
+        }
+    }
+
+    /// Names the repartition topic `<application.id>-<name>-repartition` (Kafka's `Grouped.as`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl<K: DefaultSerde, V: DefaultSerde> Default for Grouped<K, V> {
+    /// The default serdes of `K` and `V`.
+    fn default() -> Self {
+        Grouped {
+            key_serde: K::default_serde(),
+            value_serde: V::default_serde(),
+            name: None,
+        }
+    }
+}
+
+/// How a table or aggregation result is stored (Kafka's `Materialized`): the store's name (which
+/// makes it queryable and names its changelog `<application.id>-<name>-changelog`), serdes, and
+/// whether it is in memory, logged and cached.
+pub struct Materialized<K, V> {
+    pub(crate) name: Option<String>,
+    pub(crate) key_serde: Option<Arc<dyn Serde<K>>>,
+    pub(crate) value_serde: Option<Arc<dyn Serde<V>>>,
+    pub(crate) in_memory: bool,
+    pub(crate) logging: bool,
+}
+
+impl<K, V> Default for Materialized<K, V> {
+    fn default() -> Self {
+        Materialized {
+            name: None,
+            key_serde: None,
+            value_serde: None,
+            in_memory: false,
+            logging: true,
+        }
+    }
+}
+
+impl<K, V> Materialized<K, V> {
+    /// A RocksDB store with a generated name, logged, with the serdes the operator knows.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store named `name` (Kafka's `Materialized.as`).
+    pub fn as_(name: impl Into<String>) -> Self {
+        Materialized {
+            name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A store with these serdes (Kafka's `Materialized.with`).
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Self::default()
+            .with_key_serde(key_serde)
+            .with_value_serde(value_serde)
+    }
+
+    /// Stores keys with `serde`.
+    pub fn with_key_serde(mut self, serde: impl Serde<K>) -> Self {
+        self.key_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// Stores values with `serde`.
+    pub fn with_value_serde(mut self, serde: impl Serde<V>) -> Self {
+        self.value_serde = Some(Arc::new(serde));
+        self
+    }
+
+    /// Keeps the store in memory instead of RocksDB; it is rebuilt from its changelog on start.
+    pub fn with_in_memory(mut self) -> Self {
+        self.in_memory = true;
+        self
+    }
+
+    /// Does not write a changelog: the store is not fault-tolerant.
+    pub fn with_logging_disabled(mut self) -> Self {
+        self.logging = false;
+        self
+    }
+
+    /// The builder of a timestamped key-value store named `name` as this says.
+    pub(crate) fn timestamped_store(&self, name: &str) -> crate::state::StoreBuilder {
+        let mut builder = streams_state::TimestampedKeyValueStoreBuilder::new(name);
+        if self.in_memory {
+            builder = builder.in_memory();
+        }
+        if !self.logging {
+            builder = builder.with_logging_disabled();
+        }
+        builder.into()
+    }
+}

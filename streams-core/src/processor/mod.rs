@@ -16,6 +16,11 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::record::{Record, RecordMetadata};
+use crate::serde::Serde;
+use crate::state::{
+    access, KeyValueStoreRef, SessionStoreRef, StoreHandle, TimestampedKeyValueStoreRef,
+    WindowStoreRef,
+};
 use node::Children;
 use task::{Schedule, TaskContext};
 
@@ -115,6 +120,7 @@ pub trait Processor<KIn, VIn, KOut, VOut>: Send + 'static {
 pub struct ProcessorContext<'a, K, V> {
     node_id: usize,
     node_name: &'a str,
+    stores: &'a [String],
     children: &'a mut Children<K, V>,
     task: &'a mut TaskContext,
 }
@@ -123,12 +129,14 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     pub(crate) fn new(
         node_id: usize,
         node_name: &'a str,
+        stores: &'a [String],
         children: &'a mut Children<K, V>,
         task: &'a mut TaskContext,
     ) -> Self {
         ProcessorContext {
             node_id,
             node_name,
+            stores,
             children,
             task,
         }
@@ -158,6 +166,76 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     /// The names of this node's children, in forwarding order.
     pub fn child_names(&self) -> Vec<&str> {
         self.children.names()
+    }
+
+    fn store(&self, name: &str) -> Result<&StoreHandle> {
+        if !self.stores.iter().any(|s| s == name) {
+            return Err(Error::InvalidArgument(format!(
+                "processor `{}` has no access to state store `{name}`; connect it when adding the processor",
+                self.node_name
+            )));
+        }
+        self.task.stores.get(name).ok_or_else(|| {
+            Error::InvalidArgument(format!("state store `{name}` is not part of this task"))
+        })
+    }
+
+    /// The key-value store `name`, typed with the given serdes. The store must be connected to
+    /// this processor (see `KStream::process_with_stores`).
+    pub fn key_value_store<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<KS>,
+        values: impl Serde<VS>,
+    ) -> Result<KeyValueStoreRef<KS, VS>> {
+        access::key_value(name, self.store(name)?, Arc::new(keys), Arc::new(values))
+    }
+
+    /// The timestamped key-value store `name`, typed with the given serdes.
+    pub fn timestamped_key_value_store<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<KS>,
+        values: impl Serde<VS>,
+    ) -> Result<TimestampedKeyValueStoreRef<KS, VS>> {
+        access::timestamped(name, self.store(name)?, Arc::new(keys), Arc::new(values))
+    }
+
+    /// The window store `name` of windows `window_size_ms` long, typed with the given serdes.
+    pub fn window_store<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<KS>,
+        values: impl Serde<VS>,
+        window_size_ms: i64,
+    ) -> Result<WindowStoreRef<KS, VS>> {
+        access::window(
+            name,
+            self.store(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+            window_size_ms,
+        )
+    }
+
+    /// The session store `name`, typed with the given serdes.
+    pub fn session_store<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<KS>,
+        values: impl Serde<VS>,
+    ) -> Result<SessionStoreRef<KS, VS>> {
+        access::session(name, self.store(name)?, Arc::new(keys), Arc::new(values))
+    }
+
+    /// Typed stores for the DSL's own processors, which already hold shared serdes.
+    pub(crate) fn timestamped_store_shared<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: Arc<dyn Serde<KS>>,
+        values: Arc<dyn Serde<VS>>,
+    ) -> Result<TimestampedKeyValueStoreRef<KS, VS>> {
+        access::timestamped(name, self.store(name)?, keys, values)
     }
 
     /// The name of this processor's node in the topology.

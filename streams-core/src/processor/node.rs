@@ -127,6 +127,7 @@ enum Lifecycle {
 pub(crate) struct ProcessorNode<P, KOut, VOut> {
     id: NodeId,
     name: Arc<str>,
+    stores: Arc<[String]>,
     processor: P,
     children: Children<KOut, VOut>,
     state: Lifecycle,
@@ -136,12 +137,14 @@ impl<P, KOut: Data, VOut: Data> ProcessorNode<P, KOut, VOut> {
     pub(crate) fn new(
         id: NodeId,
         name: Arc<str>,
+        stores: Arc<[String]>,
         processor: P,
         children: Children<KOut, VOut>,
     ) -> Self {
         ProcessorNode {
             id,
             name,
+            stores,
             processor,
             children,
             state: Lifecycle::Created,
@@ -157,7 +160,8 @@ where
 {
     #[inline]
     fn process(&mut self, record: Record<KIn, VIn>, task: &mut TaskContext) -> Result<()> {
-        let mut ctx = ProcessorContext::new(self.id, &self.name, &mut self.children, task);
+        let mut ctx =
+            ProcessorContext::new(self.id, &self.name, &self.stores, &mut self.children, task);
         self.processor
             .process(record, &mut ctx)
             .map_err(|e| e.in_node(&self.name))
@@ -168,8 +172,13 @@ where
             NodeOp::Init => {
                 if self.state == Lifecycle::Created {
                     self.state = Lifecycle::Running;
-                    let mut ctx =
-                        ProcessorContext::new(self.id, &self.name, &mut self.children, task);
+                    let mut ctx = ProcessorContext::new(
+                        self.id,
+                        &self.name,
+                        &self.stores,
+                        &mut self.children,
+                        task,
+                    );
                     self.processor
                         .init(&mut ctx)
                         .map_err(|e| e.in_node(&self.name))?;
@@ -188,7 +197,13 @@ where
                 id,
                 timestamp,
             } if node == self.id => {
-                let mut ctx = ProcessorContext::new(self.id, &self.name, &mut self.children, task);
+                let mut ctx = ProcessorContext::new(
+                    self.id,
+                    &self.name,
+                    &self.stores,
+                    &mut self.children,
+                    task,
+                );
                 self.processor
                     .punctuate(id, timestamp, &mut ctx)
                     .map_err(|e| e.in_node(&self.name))?;

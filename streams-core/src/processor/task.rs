@@ -3,13 +3,21 @@
 //! produce. It is plain synchronous code; whoever owns it (the test driver, or the runtime's
 //! stream thread) feeds it records and ships its output.
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+
+use std::sync::Mutex;
+
+use streams_state::{
+    ChangelogWriter, RecordContext, RocksDbResources, StateDirectory, StoreContext,
+};
 
 use super::node::{NodeId, NodeOp, SourceDriver};
 use super::{PunctuationId, PunctuationType, TaskId};
 use crate::error::{Error, Result};
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, RecordMetadata};
+use crate::state::StoreHandle;
 
 /// Stream time before the task has seen any record, as in Kafka.
 pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
@@ -42,6 +50,85 @@ impl Schedule {
     }
 }
 
+/// Collects a task's changelog writes as records for its topics, in write order: the task's
+/// side of `streams-state`'s `ChangelogWriter`, like Kafka's `RecordCollector` for changelogs.
+#[derive(Default)]
+pub(crate) struct ChangelogCollector {
+    records: Mutex<Vec<ProducedRecord>>,
+    /// The last topic name seen, so that a store's writes share one allocation of it.
+    last_topic: Mutex<Option<Arc<str>>>,
+}
+
+impl ChangelogWriter for ChangelogCollector {
+    fn send(
+        &self,
+        topic: &str,
+        partition: i32,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: i64,
+    ) -> streams_state::Result<()> {
+        let topic = {
+            let mut last = self.last_topic.lock().unwrap_or_else(|p| p.into_inner());
+            match &*last {
+                Some(t) if &**t == topic => Arc::clone(t),
+                _ => {
+                    let t: Arc<str> = Arc::from(topic);
+                    *last = Some(Arc::clone(&t));
+                    t
+                }
+            }
+        };
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ProducedRecord {
+                topic,
+                partition: Some(partition),
+                key: Some(key.to_vec()),
+                value: value.map(<[u8]>::to_vec),
+                timestamp,
+                headers: Headers::new(),
+            });
+        Ok(())
+    }
+}
+
+/// What a task's stores are built from and write through: the store context (state directory,
+/// RocksDB resources, identity), the changelog collector and the shared record context.
+pub(crate) struct TaskStores {
+    pub(crate) context: StoreContext,
+    pub(crate) changelog: Arc<ChangelogCollector>,
+    pub(crate) record_context: RecordContext,
+}
+
+impl TaskStores {
+    /// Stores for `task_id` of `application_id`: persistent ones under `state` (with shared
+    /// RocksDB resources), or in-memory only when `state` is `None`.
+    pub(crate) fn new(
+        application_id: &str,
+        task_id: TaskId,
+        state: Option<(StateDirectory, RocksDbResources)>,
+    ) -> Self {
+        let changelog = Arc::new(ChangelogCollector::default());
+        let record_context = RecordContext::new();
+        let context = match state {
+            Some((directory, rocksdb)) => {
+                StoreContext::new(directory, task_id.to_string(), task_id.partition, rocksdb)
+            }
+            None => StoreContext::in_memory(application_id, task_id.to_string(), task_id.partition),
+        };
+        let context = context
+            .with_changelog(Arc::clone(&changelog) as Arc<dyn ChangelogWriter>)
+            .with_record_context(record_context.clone());
+        TaskStores {
+            context,
+            changelog,
+            record_context,
+        }
+    }
+}
+
 /// Per-task state every node can reach while processing.
 pub(crate) struct TaskContext {
     pub(crate) application_id: Arc<str>,
@@ -50,6 +137,7 @@ pub(crate) struct TaskContext {
     pub(crate) stream_time: i64,
     pub(crate) wall_clock_ms: i64,
     pub(crate) schedules: Vec<Schedule>,
+    pub(crate) stores: HashMap<String, StoreHandle>,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
 }
@@ -87,6 +175,8 @@ pub struct Task {
     /// comparison first) beats hashing the name of every record's topic.
     source_by_topic: Vec<(Arc<str>, usize)>,
     ctx: TaskContext,
+    changelog: Arc<ChangelogCollector>,
+    record_context: RecordContext,
     running: bool,
 }
 
@@ -96,6 +186,8 @@ impl Task {
         task_id: TaskId,
         sources: Vec<TaskSource>,
         wall_clock_ms: i64,
+        stores: HashMap<String, StoreHandle>,
+        task_stores: &TaskStores,
     ) -> Self {
         let mut source_by_topic = Vec::new();
         let mut drivers = Vec::with_capacity(sources.len());
@@ -115,9 +207,12 @@ impl Task {
                 stream_time: UNKNOWN_STREAM_TIME,
                 wall_clock_ms,
                 schedules: Vec::new(),
+                stores,
                 next_punctuation: 0,
                 output: Vec::new(),
             },
+            changelog: Arc::clone(&task_stores.changelog),
+            record_context: task_stores.record_context.clone(),
             running: false,
         }
     }
@@ -158,6 +253,7 @@ impl Task {
             });
         }
         self.ctx.stream_time = self.ctx.stream_time.max(record.timestamp);
+        self.record_context.set_timestamp(record.timestamp);
         let result = self.sources[index].process_raw(record, &mut self.ctx);
         self.ctx.metadata = None;
         result
@@ -183,6 +279,27 @@ impl Task {
     /// Moves the records produced since the last call into `out`.
     pub fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
         out.append(&mut self.ctx.output);
+        out.append(
+            &mut self
+                .changelog
+                .records
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+    }
+
+    /// Flushes every store (and so its record cache and changelog writes): the first step of a
+    /// commit.
+    pub fn flush_stores(&mut self) -> Result<()> {
+        for store in self.ctx.stores.values() {
+            store.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A store of this task, for inspection.
+    pub(crate) fn store(&self, name: &str) -> Option<&StoreHandle> {
+        self.ctx.stores.get(name)
     }
 
     /// Closes every processor.
@@ -190,6 +307,9 @@ impl Task {
         if self.running {
             self.running = false;
             self.walk(NodeOp::Close)?;
+            for store in self.ctx.stores.values() {
+                store.close()?;
+            }
         }
         Ok(())
     }
@@ -220,6 +340,7 @@ impl Task {
                 continue;
             }
             schedule.advance(now);
+            self.record_context.set_timestamp(now);
             let op = NodeOp::Punctuate {
                 node: schedule.node,
                 id: schedule.id,

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::processor::node::{Erased, NodeId};
+use crate::state::StoreBuilder;
 
 /// A topic a source reads or a sink writes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -52,6 +53,18 @@ pub(crate) enum NodeKind {
     Sink { topic: TopicRef },
 }
 
+/// A state store the topology declares, and how each task builds its instance.
+#[derive(Clone)]
+pub(crate) struct StoreSpec {
+    pub(crate) builder: StoreBuilder,
+}
+
+impl StoreSpec {
+    pub(crate) fn name(&self) -> &str {
+        self.builder.name()
+    }
+}
+
 /// What a factory gets to build its node for one task.
 pub(crate) struct BuildContext {
     pub(crate) id: NodeId,
@@ -60,6 +73,8 @@ pub(crate) struct BuildContext {
     pub(crate) topic: Option<Arc<str>>,
     /// The already-built children, in edge order.
     pub(crate) children: Vec<(Arc<str>, Erased)>,
+    /// The stores this node may use.
+    pub(crate) stores: Arc<[String]>,
 }
 
 /// Instantiates a node for a task.
@@ -92,6 +107,7 @@ pub struct RepartitionTopic {
 #[derive(Clone, Default)]
 pub(crate) struct TopologyGraph {
     pub(crate) nodes: Vec<GraphNode>,
+    pub(crate) stores: Vec<StoreSpec>,
     pub(crate) repartition_topics: Vec<RepartitionTopic>,
     /// Problems found while building, reported together by `build()`.
     pub(crate) errors: Vec<String>,
@@ -141,6 +157,25 @@ impl TopologyGraph {
             share,
         });
         id
+    }
+
+    /// A generated store name, `PREFIX` + `STATE-STORE-` + counter, like Kafka's `newStoreName`.
+    pub(crate) fn next_store_name(&mut self, prefix: &str) -> String {
+        let name = format!("{prefix}STATE-STORE-{:010}", self.next_index);
+        self.next_index += 1;
+        name
+    }
+
+    /// Declares a store; a second store of the same name is an error reported by `build()`.
+    pub(crate) fn add_store(&mut self, builder: StoreBuilder) {
+        if self.stores.iter().any(|s| s.name() == builder.name()) {
+            self.errors.push(format!(
+                "state store `{}` is added more than once",
+                builder.name()
+            ));
+            return;
+        }
+        self.stores.push(StoreSpec { builder });
     }
 
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {

@@ -17,7 +17,7 @@ pub use graph::RepartitionTopic;
 
 use crate::error::{Error, Result};
 use crate::processor::node::{Erased, NodeId, SourceDriver};
-use crate::processor::task::{Task, TaskSource};
+use crate::processor::task::{Task, TaskSource, TaskStores};
 use crate::processor::TaskId;
 use graph::{BuildContext, NodeKind, TopicRef, TopologyGraph};
 
@@ -86,6 +86,18 @@ impl Topology {
                 NodeKind::Processor { .. } => {}
             }
         }
+        for node in &graph.nodes {
+            if let NodeKind::Processor { stores } = &node.kind {
+                for store in stores {
+                    if !graph.stores.iter().any(|s| s.name() == store) {
+                        problems.push(format!(
+                            "processor `{}` uses state store `{store}`, which was never added",
+                            node.name
+                        ));
+                    }
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::InvalidTopology(problems.join("; ")));
         }
@@ -148,6 +160,36 @@ impl Topology {
         topics
     }
 
+    /// The changelog topics of the stores sub-topology `id` uses, resolved for `application_id`.
+    pub fn changelog_topics(&self, subtopology: u32, application_id: &str) -> Vec<String> {
+        let Some(sub) = self.subtopology(subtopology) else {
+            return Vec::new();
+        };
+        let mut topics: Vec<String> = sub
+            .nodes
+            .iter()
+            .filter_map(|&n| match &self.graph.nodes[n].kind {
+                NodeKind::Processor { stores } => Some(stores),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|name| self.graph.stores.iter().find(|s| s.name() == name))
+            .filter_map(|spec| spec.builder.changelog_topic(application_id))
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// The names of every state store, in the order they were added.
+    pub fn store_names(&self) -> Vec<String> {
+        self.graph
+            .stores
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect()
+    }
+
     /// The internal repartition topics (names without the application-id prefix).
     pub fn repartition_topics(&self) -> &[RepartitionTopic] {
         &self.graph.repartition_topics
@@ -164,6 +206,7 @@ impl Topology {
         task_id: TaskId,
         application_id: &str,
         wall_clock_ms: i64,
+        stores: &TaskStores,
     ) -> Result<Task> {
         let sub = self.subtopology(task_id.subtopology).ok_or_else(|| {
             Error::InvalidArgument(format!("no sub-topology {}", task_id.subtopology))
@@ -172,6 +215,25 @@ impl Topology {
         let mut seen = HashSet::new();
         for &node in &sub.nodes {
             post_order(&self.graph, node, &mut seen, &mut order);
+        }
+        let mut store_handles = HashMap::new();
+        for &node in &sub.nodes {
+            if let NodeKind::Processor { stores: names } = &self.graph.nodes[node].kind {
+                for name in names {
+                    if store_handles.contains_key(name) {
+                        continue;
+                    }
+                    let spec = self
+                        .graph
+                        .stores
+                        .iter()
+                        .find(|s| s.name() == name)
+                        .ok_or_else(|| {
+                            Error::InvalidTopology(format!("state store `{name}` was never added"))
+                        })?;
+                    store_handles.insert(name.clone(), spec.builder.build(&stores.context)?);
+                }
+            }
         }
         let mut handles: HashMap<NodeId, Vec<Erased>> = HashMap::new();
         let mut sources: Vec<TaskSource> = Vec::new();
@@ -196,6 +258,10 @@ impl Topology {
                 name: Arc::from(node.name.as_str()),
                 topic,
                 children,
+                stores: match &node.kind {
+                    NodeKind::Processor { stores } => Arc::from(stores.as_slice()),
+                    _ => Arc::from(Vec::new()),
+                },
             })?;
             match &node.kind {
                 NodeKind::Source { topics } => {
@@ -231,6 +297,8 @@ impl Topology {
             task_id,
             sources,
             wall_clock_ms,
+            store_handles,
+            stores,
         ))
     }
 }
@@ -260,10 +328,24 @@ fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
         }
         n
     }
+    let union = |root: &mut Vec<NodeId>, x: NodeId, y: NodeId| {
+        let (a, b) = (find(root, x), find(root, y));
+        root[a.max(b)] = a.min(b);
+    };
+    let mut store_users: HashMap<&str, NodeId> = HashMap::new();
     for (id, node) in graph.nodes.iter().enumerate() {
         for &parent in &node.parents {
-            let (a, b) = (find(&mut root, id), find(&mut root, parent));
-            root[a.max(b)] = a.min(b);
+            union(&mut root, id, parent);
+        }
+        // Nodes sharing a store run in the same task.
+        if let NodeKind::Processor { stores } = &node.kind {
+            for store in stores {
+                if let Some(&other) = store_users.get(store.as_str()) {
+                    union(&mut root, id, other);
+                } else {
+                    store_users.insert(store, id);
+                }
+            }
         }
     }
     let mut source_names: Vec<(&str, NodeId)> = graph

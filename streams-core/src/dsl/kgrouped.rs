@@ -1,0 +1,244 @@
+//! `KGroupedStream<K, V>`: a stream grouped by key, ready to aggregate into a table — like Kafka
+//! Streams' `KGroupedStream`. `count`, `reduce` and `aggregate` keep one aggregate per key in a
+//! timestamped key-value store (changelogged as `<application.id>-<store>-changelog`) and emit
+//! every updated aggregate downstream as a table update.
+
+use std::sync::Arc;
+
+use super::change::Change;
+use super::kstream::KStream;
+use super::ktable::KTable;
+use super::options::{Grouped, Materialized};
+use crate::error::{Error, Result};
+use crate::processor::{Data, Processor, ProcessorContext};
+use crate::record::Record;
+use crate::serde::{I64Serde, Serde};
+use crate::state::TimestampedKeyValueStoreRef;
+
+const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
+const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
+
+/// The first aggregate of a key, from its first record.
+type Start<K, V, VA> = Arc<dyn Fn(&K, &V) -> VA + Send + Sync>;
+/// Folds a record into a key's aggregate.
+type Add<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
+
+/// A grouped stream; see the [module docs](self).
+pub struct KGroupedStream<K, V> {
+    stream: KStream<K, V>,
+    grouped: Grouped<K, V>,
+}
+
+impl<K: Data, V: Data> KGroupedStream<K, V> {
+    pub(crate) fn new(stream: KStream<K, V>, grouped: Grouped<K, V>) -> Self {
+        KGroupedStream { stream, grouped }
+    }
+
+    /// Counts records per key (Kafka's `count`). Records with a null key or value are skipped.
+    pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        let start: Start<K, V, i64> = Arc::new(|_, _| 1);
+        let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
+        self.aggregate_with(
+            AGGREGATE_NAME,
+            start,
+            add,
+            materialized,
+            Some(Arc::new(I64Serde)),
+        )
+    }
+
+    /// Combines the values of each key with `reducer(aggregate, value)` (Kafka's `reduce`); the
+    /// first value of a key is its first aggregate.
+    pub fn reduce<F>(&self, reducer: F, materialized: Materialized<K, V>) -> KTable<K, V>
+    where
+        F: Fn(V, &V) -> V + Send + Sync + 'static,
+    {
+        let start: Start<K, V, V> = Arc::new(|_, value: &V| value.clone());
+        let add: Add<K, V, V> = Arc::new(move |_, value, aggregate| reducer(aggregate, value));
+        let value_serde = Some(Arc::clone(&self.grouped.value_serde));
+        self.aggregate_with(REDUCE_NAME, start, add, materialized, value_serde)
+    }
+
+    /// Folds the values of each key into an aggregate of type `VA`, starting from
+    /// `initializer()` (Kafka's `aggregate`). `materialized` must give a value serde for `VA`.
+    pub fn aggregate<VA, I, A>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<K, VA>
+    where
+        VA: Data,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, &V, VA) -> VA + Send + Sync + 'static,
+    {
+        let aggregator: Add<K, V, VA> = Arc::new(aggregator);
+        let first = Arc::clone(&aggregator);
+        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        self.aggregate_with(AGGREGATE_NAME, start, aggregator, materialized, None)
+    }
+
+    fn aggregate_with<VA: Data>(
+        &self,
+        prefix: &str,
+        start: Start<K, V, VA>,
+        add: Add<K, V, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<Arc<dyn Serde<VA>>>,
+    ) -> KTable<K, VA> {
+        let graph = Rc::clone(self.stream.graph());
+        // Kafka draws the store name first, then the processor's, then the repartition's.
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => graph.borrow_mut().next_store_name(prefix),
+        };
+        let name = self.stream.node_name(prefix);
+        let input = if self.stream.repartition_required {
+            let base = self
+                .grouped
+                .name
+                .clone()
+                .unwrap_or_else(|| store_name.clone());
+            self.stream.repartition_through(
+                Some(base),
+                Arc::clone(&self.grouped.key_serde),
+                Arc::clone(&self.grouped.value_serde),
+                None,
+            )
+        } else {
+            self.stream.clone()
+        };
+        let keys = materialized
+            .key_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&self.grouped.key_serde));
+        let aggregates = match materialized.value_serde.clone().or(default_value_serde) {
+            Some(serde) => serde,
+            None => {
+                graph.borrow_mut().errors.push(format!(
+                    "aggregation `{name}` needs a value serde for its store `{store_name}`: use Materialized::with_value_serde"
+                ));
+                Arc::new(MissingSerde)
+            }
+        };
+        graph
+            .borrow_mut()
+            .add_store(materialized.timestamped_store(&store_name));
+        let processor_store = Arc::<str>::from(store_name.as_str());
+        let (values, proc_keys, proc_aggregates) = (
+            Arc::clone(&self.grouped.value_serde),
+            Arc::clone(&keys),
+            Arc::clone(&aggregates),
+        );
+        let stream =
+            input.add_processor::<K, Change<VA>, _, _>(name, vec![store_name.clone()], move || {
+                AggregateProcessor {
+                    store_name: Arc::clone(&processor_store),
+                    keys: Arc::clone(&proc_keys),
+                    values: Arc::clone(&values),
+                    aggregates: Arc::clone(&proc_aggregates),
+                    start: Arc::clone(&start),
+                    add: Arc::clone(&add),
+                    store: None,
+                }
+            });
+        KTable::new(
+            stream,
+            keys,
+            Some(aggregates),
+            materialized.name.map(|_| store_name),
+        )
+    }
+}
+
+use std::rc::Rc;
+
+/// Stands in for a serde the user did not give; `build()` reports the omission before any
+/// record could reach it.
+struct MissingSerde;
+
+impl<T> Serde<T> for MissingSerde {
+    fn serialize(
+        &self,
+        _topic: &str,
+        _data: &T,
+    ) -> std::result::Result<Option<Vec<u8>>, crate::serde::SerdeError> {
+        Err(crate::serde::SerdeError::new("no serde was configured"))
+    }
+
+    fn deserialize(
+        &self,
+        _topic: &str,
+        _data: Option<&[u8]>,
+    ) -> std::result::Result<T, crate::serde::SerdeError> {
+        Err(crate::serde::SerdeError::new("no serde was configured"))
+    }
+}
+
+/// Keeps one aggregate per key and forwards each update, like Kafka's `KStreamAggregate` and
+/// `KStreamReduce`.
+struct AggregateProcessor<K, V, VA> {
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+    store: Option<TimestampedKeyValueStoreRef<K, VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregateProcessor<K, V, VA> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        self.store = Some(ctx.timestamped_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.aggregates),
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, Change<VA>>,
+    ) -> Result<()> {
+        if self.keys.is_null(&record.key) || self.values.is_null(&record.value) {
+            let meta = ctx.record_metadata();
+            tracing::warn!(
+                processor = ctx.node_name(),
+                topic = meta.map(|m| &*m.topic),
+                partition = meta.map(|m| m.partition),
+                offset = meta.map(|m| m.offset),
+                "skipping record due to null key or value"
+            );
+            return Ok(());
+        }
+        let store = self.store.as_ref().ok_or_else(|| Error::Store {
+            store: self.store_name.to_string(),
+            message: "processor used before init".into(),
+        })?;
+        let key = store.key_bytes(&record.key)?;
+        let (aggregate, old, timestamp) = match store.get_raw(&key)? {
+            Some((previous, previous_ts)) => {
+                let old = previous.clone();
+                (
+                    (self.add)(&record.key, &record.value, previous),
+                    Some(old),
+                    previous_ts.max(record.timestamp),
+                )
+            }
+            None => (
+                (self.start)(&record.key, &record.value),
+                None,
+                record.timestamp,
+            ),
+        };
+        store.put_raw(&key, &aggregate, timestamp)?;
+        ctx.forward(Record {
+            key: record.key,
+            value: Change::new(Some(aggregate), old),
+            timestamp,
+            headers: record.headers,
+        })
+    }
+}

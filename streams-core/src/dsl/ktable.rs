@@ -1,0 +1,240 @@
+//! `KTable<K, V>`: a changelog stream seen as a table — the latest value per key — like Kafka
+//! Streams' `KTable`. Updates flow between table operators as changes (new and old value); a
+//! deleted key (a tombstone) is a change to `None`. `to_stream` turns the updates back into a
+//! stream of `Option<V>`, with `None` for deletes.
+
+use std::sync::Arc;
+
+use super::change::Change;
+use super::kstream::KStream;
+use crate::error::{Error, Result};
+use crate::processor::{Data, Processor, ProcessorContext};
+use crate::record::Record;
+use crate::serde::Serde;
+use crate::state::TimestampedKeyValueStoreRef;
+
+const FILTER_NAME: &str = "KTABLE-FILTER-";
+const MAPVALUES_NAME: &str = "KTABLE-MAPVALUES-";
+const TOSTREAM_NAME: &str = "KTABLE-TOSTREAM-";
+pub(crate) const SOURCE_NAME: &str = "KTABLE-SOURCE-";
+
+/// A table; see the [module docs](self).
+pub struct KTable<K, V> {
+    stream: KStream<K, Change<V>>,
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Option<Arc<dyn Serde<V>>>,
+    store_name: Option<String>,
+}
+
+impl<K, V> Clone for KTable<K, V> {
+    fn clone(&self) -> Self {
+        KTable {
+            stream: self.stream.clone(),
+            key_serde: Arc::clone(&self.key_serde),
+            value_serde: self.value_serde.clone(),
+            store_name: self.store_name.clone(),
+        }
+    }
+}
+
+impl<K: Data, V: Data> KTable<K, V> {
+    pub(crate) fn new(
+        stream: KStream<K, Change<V>>,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Option<Arc<dyn Serde<V>>>,
+        store_name: Option<String>,
+    ) -> Self {
+        KTable {
+            stream,
+            key_serde,
+            value_serde,
+            store_name,
+        }
+    }
+
+    /// The name of the store that holds this table, if it is materialized under a name you can
+    /// query (`Materialized::as_`).
+    pub fn queryable_store_name(&self) -> Option<&str> {
+        self.store_name.as_deref()
+    }
+
+    /// Names the node of the next operator, as `KStream::named` does.
+    pub fn named(&self, named: impl Into<super::Named>) -> Self {
+        KTable {
+            stream: self.stream.named(named),
+            ..self.clone()
+        }
+    }
+
+    fn derive<V2: Data, P, S>(
+        &self,
+        prefix: &str,
+        value_serde: Option<Arc<dyn Serde<V2>>>,
+        supplier: S,
+    ) -> KTable<K, V2>
+    where
+        P: Processor<K, Change<V>, K, Change<V2>>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        let stream = self
+            .stream
+            .add_processor(self.stream.node_name(prefix), Vec::new(), supplier);
+        KTable::new(stream, Arc::clone(&self.key_serde), value_serde, None)
+    }
+
+    /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
+    /// downstream (Kafka's `KTable#filter`).
+    pub fn filter<F>(&self, predicate: F) -> KTable<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        let predicate = Arc::new(predicate);
+        self.derive(FILTER_NAME, self.value_serde.clone(), move || TableFilter {
+            predicate: Arc::clone(&predicate),
+            keep: true,
+        })
+    }
+
+    /// Drops the rows for which `predicate` holds (Kafka's `KTable#filterNot`).
+    pub fn filter_not<F>(&self, predicate: F) -> KTable<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        let predicate = Arc::new(predicate);
+        self.derive(FILTER_NAME, self.value_serde.clone(), move || TableFilter {
+            predicate: Arc::clone(&predicate),
+            keep: false,
+        })
+    }
+
+    /// Transforms every value (Kafka's `KTable#mapValues`); deletes stay deletes.
+    pub fn map_values<V2, F>(&self, mapper: F) -> KTable<K, V2>
+    where
+        V2: Data,
+        F: Fn(&V) -> V2 + Send + Sync + 'static,
+    {
+        let mapper = Arc::new(mapper);
+        self.derive(MAPVALUES_NAME, None, move || TableMapValues {
+            mapper: Arc::clone(&mapper),
+        })
+    }
+
+    /// The table's updates as a stream: each update's new value, `None` for a delete (Kafka's
+    /// `toStream`).
+    pub fn to_stream(&self) -> KStream<K, Option<V>> {
+        self.stream
+            .add_processor(self.stream.node_name(TOSTREAM_NAME), Vec::new(), || {
+                ToStream
+            })
+    }
+}
+
+struct TableFilter<F> {
+    predicate: Arc<F>,
+    keep: bool,
+}
+
+impl<K: Data, V: Data, F> Processor<K, Change<V>, K, Change<V>> for TableFilter<F>
+where
+    F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+{
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
+        let keep =
+            |value: Option<V>| value.filter(|v| (self.predicate)(&record.key, v) == self.keep);
+        let new = keep(record.value.new.clone());
+        let old = keep(record.value.old.clone());
+        if new.is_none() && old.is_none() && record.value.new.is_some() {
+            // A row that did not match and still does not: nothing changes downstream.
+            return Ok(());
+        }
+        let change = Change::new(new, old);
+        ctx.forward(record.with_value(change))
+    }
+}
+
+struct TableMapValues<F> {
+    mapper: Arc<F>,
+}
+
+impl<K: Data, V: Data, V2: Data, F> Processor<K, Change<V>, K, Change<V2>> for TableMapValues<F>
+where
+    F: Fn(&V) -> V2 + Send + Sync + 'static,
+{
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V2>>,
+    ) -> Result<()> {
+        let change = Change::new(
+            record.value.new.as_ref().map(|v| (self.mapper)(v)),
+            record.value.old.as_ref().map(|v| (self.mapper)(v)),
+        );
+        ctx.forward(record.with_value(change))
+    }
+}
+
+struct ToStream;
+
+impl<K: Data, V: Data> Processor<K, Change<V>, K, Option<V>> for ToStream {
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Option<V>>,
+    ) -> Result<()> {
+        let new = record.value.new.clone();
+        ctx.forward(record.with_value(new))
+    }
+}
+
+/// Materializes a topic into a table, like Kafka's `KTableSource`: each record upserts its key,
+/// a null value deletes it, and the change is forwarded.
+pub(crate) struct TableSource<K, V> {
+    pub(crate) store_name: Arc<str>,
+    pub(crate) keys: Arc<dyn Serde<K>>,
+    pub(crate) values: Arc<dyn Serde<V>>,
+    pub(crate) store: Option<TimestampedKeyValueStoreRef<K, V>>,
+}
+
+impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        self.store = Some(ctx.timestamped_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, Option<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
+        if self.keys.is_null(&record.key) {
+            tracing::warn!(
+                processor = ctx.node_name(),
+                "skipping table record due to null key"
+            );
+            return Ok(());
+        }
+        let store = self.store.as_ref().ok_or_else(|| Error::Store {
+            store: self.store_name.to_string(),
+            message: "processor used before init".into(),
+        })?;
+        let key = store.key_bytes(&record.key)?;
+        let old = match &record.value {
+            Some(value) => {
+                let old = store.get_raw(&key)?;
+                store.put_raw(&key, value, record.timestamp)?;
+                old
+            }
+            None => store.delete_raw(&key)?,
+        };
+        let new = record.value.clone();
+        ctx.forward(record.with_value(Change::new(new, old.map(|(v, _)| v))))
+    }
+}

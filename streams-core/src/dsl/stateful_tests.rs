@@ -1,0 +1,442 @@
+//! Stateful operators through the test driver: aggregations, tables, stores and changelogs.
+
+use crate::prelude::*;
+use crate::serde::{I64Serde, OptionSerde, StringSerde};
+use crate::Error;
+
+fn strings() -> Consumed<String, String> {
+    Consumed::with(Serdes::string(), Serdes::string())
+}
+
+fn grouped() -> Grouped<String, String> {
+    Grouped::with(Serdes::string(), Serdes::string())
+}
+
+fn counts_out() -> Produced<String, Option<i64>> {
+    Produced::with(Serdes::string(), Serdes::option(Serdes::i64()))
+}
+
+fn nullable_i64() -> OptionSerde<i64, I64Serde> {
+    OptionSerde::new(I64Serde)
+}
+
+#[test]
+fn count_by_key_emits_every_update_and_fills_the_store() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .group_by_key(grouped())
+        .count(Materialized::as_("counts"))
+        .to_stream()
+        .to("out", counts_out());
+    let topology = builder.build().unwrap();
+    assert_eq!(
+        topology.subtopology_count(),
+        1,
+        "no repartition without a key change"
+    );
+    assert_eq!(
+        topology.changelog_topics(0, "app"),
+        ["app-counts-changelog"]
+    );
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("a", "x", 10);
+    input.pipe_input_with_timestamp("b", "y", 20);
+    input.pipe_input_with_timestamp("a", "z", 5);
+    let out = driver
+        .create_output_topic("out", StringSerde, nullable_i64())
+        .read_records_to_list();
+    let updates: Vec<(&str, Option<i64>, i64)> = out
+        .iter()
+        .map(|r| (r.key.as_str(), r.value, r.timestamp))
+        .collect();
+    // The aggregate's timestamp is the largest of its inputs'.
+    assert_eq!(
+        updates,
+        [("a", Some(1), 10), ("b", Some(1), 20), ("a", Some(2), 10)]
+    );
+    let store = driver
+        .get_timestamped_key_value_store("counts", StringSerde, I64Serde)
+        .unwrap();
+    assert_eq!(store.get(&"a".to_string()).unwrap(), Some((2, 10)));
+    assert_eq!(
+        store.all().unwrap(),
+        [("a".to_string(), 2, 10), ("b".to_string(), 1, 20)]
+    );
+    // Every store write went to the changelog.
+    let changelog = driver.create_output_topic(
+        &format!("{}-counts-changelog", driver.application_id()),
+        StringSerde,
+        I64Serde,
+    );
+    assert_eq!(
+        changelog.read_key_values_to_list(),
+        [
+            ("a".to_string(), 1),
+            ("b".to_string(), 1),
+            ("a".to_string(), 2)
+        ]
+    );
+}
+
+#[test]
+fn word_count_describes_like_kafka_streams_word_count_demo() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("streams-plaintext-input", strings())
+        .flat_map_values(|line: &String| {
+            line.to_lowercase()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .group_by(|_, word| word.clone(), grouped())
+        .count(Materialized::as_("counts-store"))
+        .to_stream()
+        .to("streams-wordcount-output", counts_out());
+    let expected = "\
+Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [streams-plaintext-input])
+      --> KSTREAM-FLATMAPVALUES-0000000001
+    Processor: KSTREAM-FLATMAPVALUES-0000000001 (stores: [])
+      --> KSTREAM-KEY-SELECT-0000000002
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-KEY-SELECT-0000000002 (stores: [])
+      --> counts-store-repartition-filter
+      <-- KSTREAM-FLATMAPVALUES-0000000001
+    Processor: counts-store-repartition-filter (stores: [])
+      --> counts-store-repartition-sink
+      <-- KSTREAM-KEY-SELECT-0000000002
+    Sink: counts-store-repartition-sink (topic: counts-store-repartition)
+      <-- counts-store-repartition-filter
+
+  Sub-topology: 1
+    Source: counts-store-repartition-source (topics: [counts-store-repartition])
+      --> KSTREAM-AGGREGATE-0000000003
+    Processor: KSTREAM-AGGREGATE-0000000003 (stores: [counts-store])
+      --> KTABLE-TOSTREAM-0000000007
+      <-- counts-store-repartition-source
+    Processor: KTABLE-TOSTREAM-0000000007 (stores: [])
+      --> KSTREAM-SINK-0000000008
+      <-- KSTREAM-AGGREGATE-0000000003
+    Sink: KSTREAM-SINK-0000000008 (topic: streams-wordcount-output)
+      <-- KTABLE-TOSTREAM-0000000007
+
+";
+    let topology = builder.build().unwrap();
+    assert_eq!(topology.describe().to_string(), expected);
+
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.create_input_topic("streams-plaintext-input", StringSerde, StringSerde);
+    input.pipe_input("", "all streams lead to kafka");
+    input.pipe_input("", "hello kafka streams");
+    let counts = driver
+        .create_output_topic("streams-wordcount-output", StringSerde, nullable_i64())
+        .read_key_values_to_map();
+    assert_eq!(counts["streams"], Some(2));
+    assert_eq!(counts["kafka"], Some(2));
+    assert_eq!(counts["hello"], Some(1));
+    assert_eq!(counts.len(), 6);
+}
+
+#[test]
+fn generated_store_and_repartition_names_follow_kafka() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .group_by(|_, v| v.clone(), grouped())
+        .count(Materialized::new());
+    let topology = builder.build().unwrap();
+    assert_eq!(
+        topology.store_names(),
+        ["KSTREAM-AGGREGATE-STATE-STORE-0000000002"]
+    );
+    assert_eq!(
+        topology.repartition_topics()[0].name,
+        "KSTREAM-AGGREGATE-STATE-STORE-0000000002-repartition"
+    );
+    let text = topology.describe().to_string();
+    assert!(text.contains("Processor: KSTREAM-AGGREGATE-0000000003 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])"), "{text}");
+    assert!(text.contains("Sink: KSTREAM-SINK-0000000004 (topic: KSTREAM-AGGREGATE-STATE-STORE-0000000002-repartition)"), "{text}");
+}
+
+#[test]
+fn reduce_and_aggregate() {
+    let builder = StreamsBuilder::new();
+    let numbers = builder.stream("in", Consumed::with(Serdes::string(), Serdes::i64()));
+    numbers
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::i64()))
+        .reduce(|sum, v| sum + v, Materialized::as_("sums"))
+        .to_stream()
+        .to("sums", counts_out());
+    numbers
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::i64()))
+        .aggregate(
+            String::new,
+            |_, v, acc: String| {
+                if acc.is_empty() {
+                    v.to_string()
+                } else {
+                    format!("{acc},{v}")
+                }
+            },
+            Materialized::as_("lists")
+                .with_value_serde(Serdes::string())
+                .with_in_memory(),
+        )
+        .to_stream()
+        .to(
+            "lists",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, I64Serde);
+    for (k, v) in [("a", 1), ("b", 10), ("a", 2), ("a", 3)] {
+        input.pipe_input(k, v);
+    }
+    let sums = driver
+        .create_output_topic("sums", StringSerde, nullable_i64())
+        .read_key_values_to_list();
+    assert_eq!(
+        sums,
+        [
+            ("a".into(), Some(1)),
+            ("b".into(), Some(10)),
+            ("a".into(), Some(3)),
+            ("a".into(), Some(6))
+        ]
+    );
+    let lists = driver
+        .create_output_topic("lists", StringSerde, OptionSerde::new(StringSerde))
+        .read_key_values_to_map();
+    assert_eq!(lists["a"].as_deref(), Some("1,2,3"));
+    let store = driver
+        .get_timestamped_key_value_store("lists", StringSerde, StringSerde)
+        .unwrap();
+    assert_eq!(
+        store
+            .get(&"b".to_string())
+            .unwrap()
+            .map(|(v, _)| v)
+            .as_deref(),
+        Some("10")
+    );
+}
+
+#[test]
+fn aggregate_without_a_value_serde_is_a_build_error() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .group_by_key(grouped())
+        .aggregate(|| 0u32, |_, _, n| n + 1, Materialized::as_("n"));
+    match builder.build() {
+        Err(Error::InvalidTopology(message)) => {
+            assert!(message.contains("with_value_serde"), "{message}")
+        }
+        other => panic!(
+            "expected a build error, got {:?}",
+            other.map(|t| t.describe().to_string())
+        ),
+    }
+}
+
+#[test]
+fn aggregations_skip_null_keys_and_values() {
+    let builder = StreamsBuilder::new();
+    let nullable = Consumed::with(
+        Serdes::option(Serdes::string()),
+        Serdes::option(Serdes::string()),
+    );
+    builder
+        .stream("in", nullable)
+        .group_by_key(Grouped::with(
+            Serdes::option(Serdes::string()),
+            Serdes::option(Serdes::string()),
+        ))
+        .count(Materialized::as_("counts"))
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(
+                Serdes::option(Serdes::string()),
+                Serdes::option(Serdes::i64()),
+            ),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic(
+        "in",
+        OptionSerde::new(StringSerde),
+        OptionSerde::new(StringSerde),
+    );
+    input.pipe_input(None::<String>, Some("v".to_string()));
+    input.pipe_input(Some("k".to_string()), None::<String>);
+    input.pipe_input(Some("k".to_string()), Some("v".to_string()));
+    let out = driver
+        .create_output_topic("out", OptionSerde::new(StringSerde), nullable_i64())
+        .read_key_values_to_list();
+    assert_eq!(out, [(Some("k".to_string()), Some(1))]);
+}
+
+#[test]
+fn tables_upsert_delete_filter_and_map() {
+    let builder = StreamsBuilder::new();
+    let prices = builder.table(
+        "prices",
+        Consumed::with(Serdes::string(), Serdes::i64()),
+        Materialized::as_("prices-store"),
+    );
+    assert_eq!(prices.queryable_store_name(), Some("prices-store"));
+    prices.to_stream().to("all", counts_out());
+    prices
+        .filter(|_, p| *p >= 100)
+        .map_values(|p| p * 2)
+        .to_stream()
+        .to("expensive-doubled", counts_out());
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("prices", StringSerde, nullable_i64());
+    input.pipe_input("tea", Some(50));
+    input.pipe_input("cake", Some(150));
+    input.pipe_input("tea", Some(120)); // starts matching
+    input.pipe_input("cake", Some(80)); // stops matching: deleted downstream
+    input.pipe_input("tea", None::<i64>); // tombstone
+    let all = driver
+        .create_output_topic("all", StringSerde, nullable_i64())
+        .read_key_values_to_list();
+    assert_eq!(
+        all,
+        [
+            ("tea".into(), Some(50)),
+            ("cake".into(), Some(150)),
+            ("tea".into(), Some(120)),
+            ("cake".into(), Some(80)),
+            ("tea".into(), None)
+        ]
+    );
+    let expensive = driver
+        .create_output_topic("expensive-doubled", StringSerde, nullable_i64())
+        .read_key_values_to_list();
+    assert_eq!(
+        expensive,
+        [
+            ("cake".into(), Some(300)),
+            ("tea".into(), Some(240)),
+            ("cake".into(), None),
+            ("tea".into(), None)
+        ]
+    );
+    let store = driver
+        .get_timestamped_key_value_store("prices-store", StringSerde, I64Serde)
+        .unwrap();
+    assert_eq!(
+        store
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|(k, v, _)| (k, v))
+            .collect::<Vec<_>>(),
+        [("cake".to_string(), 80)]
+    );
+}
+
+/// Forwards only the first record of each key, remembering keys in a store.
+struct Dedupe {
+    store: &'static str,
+    unconnected: &'static str,
+    seen: Option<crate::state::KeyValueStoreRef<String, i64>>,
+}
+
+impl Processor<String, String, String, String> for Dedupe {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> crate::Result<()> {
+        self.seen = Some(ctx.key_value_store(self.store, StringSerde, I64Serde)?);
+        assert!(
+            ctx.key_value_store(self.unconnected, StringSerde, I64Serde)
+                .is_err(),
+            "unconnected stores are refused"
+        );
+        assert!(
+            ctx.session_store(self.store, StringSerde, I64Serde)
+                .is_err(),
+            "the store kind is checked"
+        );
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> crate::Result<()> {
+        let seen = self.seen.as_ref().expect("initialized");
+        if seen.get(&record.key)?.is_some() {
+            return Ok(());
+        }
+        seen.put(&record.key, &record.timestamp)?;
+        ctx.forward(record)
+    }
+}
+
+#[test]
+fn custom_processors_use_the_stores_connected_to_them() {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store(streams_state::KeyValueStoreBuilder::new("seen"));
+    builder.add_state_store(streams_state::KeyValueStoreBuilder::new("other").in_memory());
+    builder
+        .stream("in", strings())
+        .process_with_stores(
+            || Dedupe {
+                store: "seen",
+                unconnected: "other",
+                seen: None,
+            },
+            &["seen"],
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    builder.stream("in2", strings()).process_with_stores(
+        || Dedupe {
+            store: "other",
+            unconnected: "seen",
+            seen: None,
+        },
+        &["other"],
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (k, v) in [("a", "1"), ("a", "2"), ("b", "3")] {
+        input.pipe_input(k, v);
+    }
+    assert_eq!(
+        driver
+            .create_output_topic("out", StringSerde, StringSerde)
+            .read_values_to_list(),
+        ["1", "3"]
+    );
+    assert_eq!(
+        driver
+            .get_key_value_store("seen", StringSerde, I64Serde)
+            .unwrap()
+            .approximate_num_entries()
+            .unwrap(),
+        2
+    );
+}
+
+#[test]
+fn using_an_undeclared_store_is_a_build_error() {
+    let builder = StreamsBuilder::new();
+    builder.stream("in", strings()).process_with_stores(
+        || Dedupe {
+            store: "seen",
+            unconnected: "x",
+            seen: None,
+        },
+        &["seen"],
+    );
+    let err = builder.build().unwrap_err();
+    assert!(
+        err.to_string().contains("`seen`, which was never added"),
+        "{err}"
+    );
+}

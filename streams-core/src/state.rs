@@ -1,0 +1,629 @@
+//! Typed access to a task's state stores, like Kafka Streams' `org.apache.kafka.streams.state`
+//! interfaces (`KeyValueStore<K, V>`, `TimestampedKeyValueStore<K, V>`, `WindowStore<K, V>`,
+//! `SessionStore<K, V>`).
+//!
+//! The stores themselves (`streams-state`) work on bytes; a handle here pairs one with the serdes
+//! of its keys and values. A task owns its stores; processors and the test driver hold cheap
+//! handles to them. The mutex inside is never contended — a task runs on one thread at a time —
+//! it only lets a processor keep its store handle across calls.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use streams_state::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
+
+use crate::dsl::windows::{Window, Windowed};
+use crate::error::{Error, Result};
+use crate::serde::{Serde, SerdeError};
+
+/// A store shared between its task and the handles to it.
+pub(crate) type Shared<S> = Arc<Mutex<Box<S>>>;
+
+fn lock<S: ?Sized>(store: &Arc<Mutex<Box<S>>>) -> MutexGuard<'_, Box<S>> {
+    // A panic in a processor while it held the lock leaves the store as the last completed call
+    // left it; the task is failing anyway, so the guard is recovered rather than poisoned.
+    store.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One of a task's stores, of whichever kind.
+#[derive(Clone)]
+pub(crate) enum StoreHandle {
+    KeyValue(Shared<dyn KeyValueStore>),
+    Timestamped(Shared<dyn TimestampedKeyValueStore>),
+    Window(Shared<dyn WindowStore>),
+    Session(Shared<dyn SessionStore>),
+}
+
+impl StoreHandle {
+    pub(crate) fn flush(&self) -> Result<()> {
+        Ok(match self {
+            StoreHandle::KeyValue(s) => lock(s).flush(),
+            StoreHandle::Timestamped(s) => lock(s).flush(),
+            StoreHandle::Window(s) => lock(s).flush(),
+            StoreHandle::Session(s) => lock(s).flush(),
+        }?)
+    }
+
+    pub(crate) fn close(&self) -> Result<()> {
+        Ok(match self {
+            StoreHandle::KeyValue(s) => lock(s).close(),
+            StoreHandle::Timestamped(s) => lock(s).close(),
+            StoreHandle::Window(s) => lock(s).close(),
+            StoreHandle::Session(s) => lock(s).close(),
+        }?)
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            StoreHandle::KeyValue(_) => "key-value",
+            StoreHandle::Timestamped(_) => "timestamped key-value",
+            StoreHandle::Window(_) => "window",
+            StoreHandle::Session(_) => "session",
+        }
+    }
+
+    pub(crate) fn wrong_kind(&self, name: &str, wanted: &str) -> Error {
+        Error::InvalidArgument(format!(
+            "store `{name}` is a {} store, not a {wanted} store",
+            self.kind()
+        ))
+    }
+}
+
+fn ser<T: 'static>(serde: &dyn Serde<T>, store: &str, what: &str, data: &T) -> Result<Vec<u8>> {
+    serde
+        .serialize(store, data)
+        .map_err(|e| store_serde_error(store, what, e))?
+        .ok_or_else(|| Error::InvalidArgument(format!("store `{store}` cannot hold a null {what}")))
+}
+
+fn de<T: 'static>(serde: &dyn Serde<T>, store: &str, what: &str, bytes: Vec<u8>) -> Result<T> {
+    serde
+        .deserialize_owned(store, Some(bytes))
+        .map_err(|e| store_serde_error(store, what, e))
+}
+
+fn store_serde_error(store: &str, what: &str, e: SerdeError) -> Error {
+    Error::Store {
+        store: store.to_string(),
+        message: format!("cannot convert {what}: {e}"),
+    }
+}
+
+/// A typed key-value store, like Kafka's `KeyValueStore<K, V>`.
+pub struct KeyValueStoreRef<K, V> {
+    name: Arc<str>,
+    store: Shared<dyn KeyValueStore>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+}
+
+impl<K, V> Clone for KeyValueStoreRef<K, V> {
+    fn clone(&self) -> Self {
+        KeyValueStoreRef {
+            name: Arc::clone(&self.name),
+            store: Arc::clone(&self.store),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
+    pub(crate) fn new(
+        name: &str,
+        store: Shared<dyn KeyValueStore>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Self {
+        KeyValueStoreRef {
+            name: Arc::from(name),
+            store,
+            keys,
+            values,
+        }
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value of `key`, if any.
+    pub fn get(&self, key: &K) -> Result<Option<V>> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let value = lock(&self.store).get(&key)?;
+        value
+            .map(|v| de(&*self.values, &self.name, "value", v))
+            .transpose()
+    }
+
+    /// Sets `key` to `value`.
+    pub fn put(&self, key: &K, value: &V) -> Result<()> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let value = ser(&*self.values, &self.name, "value", value)?;
+        Ok(lock(&self.store).put(&key, &value)?)
+    }
+
+    /// Removes `key`, returning its previous value.
+    pub fn delete(&self, key: &K) -> Result<Option<V>> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let old = lock(&self.store).delete(&key)?;
+        old.map(|v| de(&*self.values, &self.name, "value", v))
+            .transpose()
+    }
+
+    /// Every entry, in the order of the serialized keys.
+    pub fn all(&self) -> Result<Vec<(K, V)>> {
+        let store = lock(&self.store);
+        let entries = store.all()?;
+        entries
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((
+                    de(&*self.keys, &self.name, "key", k)?,
+                    de(&*self.values, &self.name, "value", v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Entries with `from <= key <= to` by serialized key order.
+    pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>> {
+        let from = ser(&*self.keys, &self.name, "key", from)?;
+        let to = ser(&*self.keys, &self.name, "key", to)?;
+        let store = lock(&self.store);
+        let entries = store.range(Some(&from), Some(&to))?;
+        entries
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((
+                    de(&*self.keys, &self.name, "key", k)?,
+                    de(&*self.values, &self.name, "value", v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// An estimate of the number of entries.
+    pub fn approximate_num_entries(&self) -> Result<u64> {
+        Ok(lock(&self.store).approximate_num_entries()?)
+    }
+}
+
+/// A typed key-value store whose values carry the timestamp of their last update, like Kafka's
+/// `TimestampedKeyValueStore<K, V>`: what a `KTable` materializes into.
+pub struct TimestampedKeyValueStoreRef<K, V> {
+    name: Arc<str>,
+    store: Shared<dyn TimestampedKeyValueStore>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+}
+
+impl<K, V> Clone for TimestampedKeyValueStoreRef<K, V> {
+    fn clone(&self) -> Self {
+        TimestampedKeyValueStoreRef {
+            name: Arc::clone(&self.name),
+            store: Arc::clone(&self.store),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
+    pub(crate) fn new(
+        name: &str,
+        store: Shared<dyn TimestampedKeyValueStore>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Self {
+        TimestampedKeyValueStoreRef {
+            name: Arc::from(name),
+            store,
+            keys,
+            values,
+        }
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The value and timestamp of `key`, if any.
+    pub fn get(&self, key: &K) -> Result<Option<(V, i64)>> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        self.get_raw(&key)
+    }
+
+    /// The serialized form of `key`, for repeated raw access without reserializing.
+    pub(crate) fn key_bytes(&self, key: &K) -> Result<Vec<u8>> {
+        ser(&*self.keys, &self.name, "key", key)
+    }
+
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
+        let value = lock(&self.store).get(key)?;
+        value
+            .map(|v| {
+                Ok((
+                    de(&*self.values, &self.name, "value", v.value)?,
+                    v.timestamp,
+                ))
+            })
+            .transpose()
+    }
+
+    /// Sets `key` to `value` with `timestamp`.
+    pub fn put(&self, key: &K, value: &V, timestamp: i64) -> Result<()> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        self.put_raw(&key, value, timestamp)
+    }
+
+    pub(crate) fn put_raw(&self, key: &[u8], value: &V, timestamp: i64) -> Result<()> {
+        let value = ser(&*self.values, &self.name, "value", value)?;
+        Ok(lock(&self.store).put(key, &value, timestamp)?)
+    }
+
+    /// Removes `key`, returning its previous value and timestamp.
+    pub fn delete(&self, key: &K) -> Result<Option<(V, i64)>> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        self.delete_raw(&key)
+    }
+
+    pub(crate) fn delete_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
+        let old = lock(&self.store).delete(key)?;
+        old.map(|v| {
+            Ok((
+                de(&*self.values, &self.name, "value", v.value)?,
+                v.timestamp,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Every entry with its timestamp, in the order of the serialized keys.
+    pub fn all(&self) -> Result<Vec<(K, V, i64)>> {
+        let store = lock(&self.store);
+        let entries = store.all()?;
+        entries
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((
+                    de(&*self.keys, &self.name, "key", k)?,
+                    de(&*self.values, &self.name, "value", v.value)?,
+                    v.timestamp,
+                ))
+            })
+            .collect()
+    }
+
+    /// An estimate of the number of entries.
+    pub fn approximate_num_entries(&self) -> Result<u64> {
+        Ok(lock(&self.store).approximate_num_entries()?)
+    }
+}
+
+/// A typed window store, like Kafka's `WindowStore<K, V>`: values per key and window start.
+pub struct WindowStoreRef<K, V> {
+    name: Arc<str>,
+    store: Shared<dyn WindowStore>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    window_size_ms: i64,
+}
+
+impl<K, V> Clone for WindowStoreRef<K, V> {
+    fn clone(&self) -> Self {
+        WindowStoreRef {
+            name: Arc::clone(&self.name),
+            store: Arc::clone(&self.store),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+            window_size_ms: self.window_size_ms,
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> WindowStoreRef<K, V> {
+    pub(crate) fn new(
+        name: &str,
+        store: Shared<dyn WindowStore>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+        window_size_ms: i64,
+    ) -> Self {
+        WindowStoreRef {
+            name: Arc::from(name),
+            store,
+            keys,
+            values,
+            window_size_ms,
+        }
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Sets the value of `key` in the window starting at `window_start`; `None` deletes it.
+    pub fn put(&self, key: &K, value: Option<&V>, window_start: i64) -> Result<()> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let value = value
+            .map(|v| ser(&*self.values, &self.name, "value", v))
+            .transpose()?;
+        Ok(lock(&self.store).put(&key, value.as_deref(), window_start)?)
+    }
+
+    /// The value of `key` in the window starting at `window_start`.
+    pub fn fetch(&self, key: &K, window_start: i64) -> Result<Option<V>> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let value = lock(&self.store).fetch(&key, window_start)?;
+        value
+            .map(|v| de(&*self.values, &self.name, "value", v))
+            .transpose()
+    }
+
+    /// `(window start, value)` of `key` for windows starting in `[time_from, time_to]`.
+    pub fn fetch_range(&self, key: &K, time_from: i64, time_to: i64) -> Result<Vec<(i64, V)>> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let store = lock(&self.store);
+        let entries = store.fetch_range(&key, time_from, time_to)?;
+        entries
+            .map(|entry| {
+                let (start, v) = entry?;
+                Ok((start, de(&*self.values, &self.name, "value", v)?))
+            })
+            .collect()
+    }
+
+    /// Every windowed entry with a window start in `[time_from, time_to]`.
+    pub fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<(Windowed<K>, V)>> {
+        let store = lock(&self.store);
+        let entries = store.fetch_all(time_from, time_to)?;
+        entries
+            .map(|entry| {
+                let (windowed, v) = entry?;
+                let key = de(&*self.keys, &self.name, "key", windowed.key)?;
+                let window = Window::new(
+                    windowed.window_start,
+                    windowed.window_start.saturating_add(self.window_size_ms),
+                );
+                Ok((
+                    Windowed::new(key, window),
+                    de(&*self.values, &self.name, "value", v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every windowed entry.
+    pub fn all(&self) -> Result<Vec<(Windowed<K>, V)>> {
+        self.fetch_all(i64::MIN, i64::MAX)
+    }
+}
+
+/// A typed session store, like Kafka's `SessionStore<K, V>`: aggregates per key and session.
+pub struct SessionStoreRef<K, V> {
+    name: Arc<str>,
+    store: Shared<dyn SessionStore>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+}
+
+impl<K, V> Clone for SessionStoreRef<K, V> {
+    fn clone(&self) -> Self {
+        SessionStoreRef {
+            name: Arc::clone(&self.name),
+            store: Arc::clone(&self.store),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
+    pub(crate) fn new(
+        name: &str,
+        store: Shared<dyn SessionStore>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Self {
+        SessionStoreRef {
+            name: Arc::from(name),
+            store,
+            keys,
+            values,
+        }
+    }
+
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Stores the aggregate of `key`'s session `[start, end]`.
+    pub fn put(&self, key: &K, session: Window, value: &V) -> Result<()> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let value = ser(&*self.values, &self.name, "value", value)?;
+        Ok(lock(&self.store).put(&key, session.start_ms, session.end_ms, &value)?)
+    }
+
+    /// Removes `key`'s session `[start, end]`.
+    pub fn remove(&self, key: &K, session: Window) -> Result<()> {
+        let key = ser(&*self.keys, &self.name, "key", key)?;
+        Ok(lock(&self.store).remove(&key, session.start_ms, session.end_ms)?)
+    }
+
+    /// Sessions of `key` that end at or after `earliest_end` and start at or before
+    /// `latest_start`: the sessions a record could merge with.
+    pub fn find_sessions(
+        &self,
+        key: &K,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>>
+    where
+        K: Clone,
+    {
+        let key_bytes = ser(&*self.keys, &self.name, "key", key)?;
+        let store = lock(&self.store);
+        let entries = store.find_sessions(&key_bytes, earliest_end, latest_start)?;
+        entries
+            .map(|entry| {
+                let (session, v) = entry?;
+                let window = Window::new(session.start, session.end);
+                Ok((
+                    Windowed::new(key.clone(), window),
+                    de(&*self.values, &self.name, "value", v)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Every session of `key`.
+    pub fn fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>>
+    where
+        K: Clone,
+    {
+        self.find_sessions(key, i64::MIN, i64::MAX)
+    }
+}
+
+/// A store a topology declares: which kind, its name, backend, changelogging and caching. Each
+/// task builds its own instance from it. Wraps the builders of `streams-state`.
+#[derive(Clone)]
+pub enum StoreBuilder {
+    /// A key-value store.
+    KeyValue(streams_state::KeyValueStoreBuilder),
+    /// A timestamped key-value store (what tables materialize into).
+    TimestampedKeyValue(streams_state::TimestampedKeyValueStoreBuilder),
+    /// A window store.
+    Window(streams_state::WindowStoreBuilder),
+    /// A session store.
+    Session(streams_state::SessionStoreBuilder),
+}
+
+impl StoreBuilder {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        match self {
+            StoreBuilder::KeyValue(b) => b.name(),
+            StoreBuilder::TimestampedKeyValue(b) => b.name(),
+            StoreBuilder::Window(b) => b.name(),
+            StoreBuilder::Session(b) => b.name(),
+        }
+    }
+
+    /// The store's changelog topic in application `application_id`, unless logging is disabled.
+    pub fn changelog_topic(&self, application_id: &str) -> Option<String> {
+        match self {
+            StoreBuilder::KeyValue(b) => b.changelog_topic(application_id),
+            StoreBuilder::TimestampedKeyValue(b) => b.changelog_topic(application_id),
+            StoreBuilder::Window(b) => b.changelog_topic(application_id),
+            StoreBuilder::Session(b) => b.changelog_topic(application_id),
+        }
+    }
+
+    pub(crate) fn build(&self, ctx: &streams_state::StoreContext) -> Result<StoreHandle> {
+        Ok(match self {
+            StoreBuilder::KeyValue(b) => StoreHandle::KeyValue(Arc::new(Mutex::new(b.build(ctx)?))),
+            StoreBuilder::TimestampedKeyValue(b) => {
+                StoreHandle::Timestamped(Arc::new(Mutex::new(b.build(ctx)?)))
+            }
+            StoreBuilder::Window(b) => StoreHandle::Window(Arc::new(Mutex::new(b.build(ctx)?))),
+            StoreBuilder::Session(b) => StoreHandle::Session(Arc::new(Mutex::new(b.build(ctx)?))),
+        })
+    }
+}
+
+impl From<streams_state::KeyValueStoreBuilder> for StoreBuilder {
+    fn from(builder: streams_state::KeyValueStoreBuilder) -> Self {
+        StoreBuilder::KeyValue(builder)
+    }
+}
+
+impl From<streams_state::TimestampedKeyValueStoreBuilder> for StoreBuilder {
+    fn from(builder: streams_state::TimestampedKeyValueStoreBuilder) -> Self {
+        StoreBuilder::TimestampedKeyValue(builder)
+    }
+}
+
+impl From<streams_state::WindowStoreBuilder> for StoreBuilder {
+    fn from(builder: streams_state::WindowStoreBuilder) -> Self {
+        StoreBuilder::Window(builder)
+    }
+}
+
+impl From<streams_state::SessionStoreBuilder> for StoreBuilder {
+    fn from(builder: streams_state::SessionStoreBuilder) -> Self {
+        StoreBuilder::Session(builder)
+    }
+}
+
+/// Typed handles from a task's stores; shared by `ProcessorContext` and the test driver.
+pub(crate) mod access {
+    use super::*;
+
+    pub(crate) fn key_value<K: 'static, V: 'static>(
+        name: &str,
+        handle: &StoreHandle,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Result<KeyValueStoreRef<K, V>> {
+        match handle {
+            StoreHandle::KeyValue(s) => {
+                Ok(KeyValueStoreRef::new(name, Arc::clone(s), keys, values))
+            }
+            other => Err(other.wrong_kind(name, "key-value")),
+        }
+    }
+
+    pub(crate) fn timestamped<K: 'static, V: 'static>(
+        name: &str,
+        handle: &StoreHandle,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Result<TimestampedKeyValueStoreRef<K, V>> {
+        match handle {
+            StoreHandle::Timestamped(s) => Ok(TimestampedKeyValueStoreRef::new(
+                name,
+                Arc::clone(s),
+                keys,
+                values,
+            )),
+            other => Err(other.wrong_kind(name, "timestamped key-value")),
+        }
+    }
+
+    pub(crate) fn window<K: 'static, V: 'static>(
+        name: &str,
+        handle: &StoreHandle,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+        window_size_ms: i64,
+    ) -> Result<WindowStoreRef<K, V>> {
+        match handle {
+            StoreHandle::Window(s) => Ok(WindowStoreRef::new(
+                name,
+                Arc::clone(s),
+                keys,
+                values,
+                window_size_ms,
+            )),
+            other => Err(other.wrong_kind(name, "window")),
+        }
+    }
+
+    pub(crate) fn session<K: 'static, V: 'static>(
+        name: &str,
+        handle: &StoreHandle,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Result<SessionStoreRef<K, V>> {
+        match handle {
+            StoreHandle::Session(s) => Ok(SessionStoreRef::new(name, Arc::clone(s), keys, values)),
+            other => Err(other.wrong_kind(name, "session")),
+        }
+    }
+}
