@@ -61,7 +61,8 @@ fn kv_benches(c: &mut Criterion) {
 
     // Word-count-like traffic: 100k updates over 1,000 hot keys through a 10 MiB record cache,
     // flushed once per iteration (one commit).
-    let inner = RocksDbKeyValueStore::open("cached", dir.path().join("cached"), &res).expect("open");
+    let inner =
+        RocksDbKeyValueStore::open("cached", dir.path().join("cached"), &res).expect("open");
     let mut cached = CachingKeyValueStore::new(Box::new(inner), 10 << 20, RecordContext::new());
     group.bench_function("cached_rocksdb_put_100k_hot_keys", |b| {
         b.iter(|| {
@@ -72,8 +73,8 @@ fn kv_benches(c: &mut Criterion) {
         })
     });
 
-    let mut window = RocksDbWindowStore::open("w", dir.path().join("w"), &res, 3_600_000, false)
-        .expect("open");
+    let mut window =
+        RocksDbWindowStore::open("w", dir.path().join("w"), &res, 3_600_000, false).expect("open");
     let mut t = 0i64;
     group.bench_function("rocksdb_window_put_100k", |b| {
         b.iter(|| {
@@ -172,7 +173,5 @@ fn main() {
         memory_report();
     }
     benches();
-    Criterion::default()
-        .configure_from_args()
-        .final_summary();
+    Criterion::default().configure_from_args().final_summary();
 }

@@ -15,7 +15,9 @@ use crate::changelog::{
 };
 use crate::directory::StateDirectory;
 use crate::memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
-use crate::rocks::{RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore};
+use crate::rocks::{
+    RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
+};
 use crate::store::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
 use crate::timestamped::TimestampedKeyValueAdapter;
 use crate::{Error, Result};
@@ -124,11 +126,14 @@ impl StoreContext {
     }
 
     fn sink(&self, store: &str, topic: &str) -> Result<ChangelogSink> {
-        let writer = self.changelog.clone().ok_or_else(|| Error::InvalidArgument {
-            store: store.to_string(),
-            message: "changelogging is enabled but the context has no changelog writer"
-                .to_string(),
-        })?;
+        let writer = self
+            .changelog
+            .clone()
+            .ok_or_else(|| Error::InvalidArgument {
+                store: store.to_string(),
+                message: "changelogging is enabled but the context has no changelog writer"
+                    .to_string(),
+            })?;
         Ok(ChangelogSink::new(
             writer,
             topic,
@@ -318,7 +323,12 @@ impl TimestampedKeyValueStoreBuilder {
 
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn TimestampedKeyValueStore>> {
-        let inner = build_kv(&self.common, self.cache_bytes, ctx, ValueFormat::Timestamped)?;
+        let inner = build_kv(
+            &self.common,
+            self.cache_bytes,
+            ctx,
+            ValueFormat::Timestamped,
+        )?;
         Ok(Box::new(TimestampedKeyValueAdapter::new(inner)))
     }
 }

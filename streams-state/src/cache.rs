@@ -152,7 +152,10 @@ impl CachingKeyValueStore {
             };
             let is_dirty = self.cache.get(&key).is_some_and(|e| e.dirty.is_some());
             if is_dirty {
-                tracing::trace!(store = self.inner.name(), "record cache full: flushing dirty entries");
+                tracing::trace!(
+                    store = self.inner.name(),
+                    "record cache full: flushing dirty entries"
+                );
                 self.flush_dirty()?;
             }
             self.lru.remove(&seq);
@@ -394,7 +397,10 @@ mod tests {
         assert_eq!(flushed[0].key, b"k");
         assert_eq!(flushed[0].new_value, Some(99u32.to_be_bytes().to_vec()));
         assert_eq!(flushed[1].key, b"j");
-        assert_eq!(store.inner.get(b"k").unwrap(), Some(99u32.to_be_bytes().to_vec()));
+        assert_eq!(
+            store.inner.get(b"k").unwrap(),
+            Some(99u32.to_be_bytes().to_vec())
+        );
         // A second flush has nothing to do.
         store.flush().unwrap();
         assert_eq!(seen.lock().unwrap().len(), 2);
@@ -426,7 +432,10 @@ mod tests {
         // Eviction flushed every dirty entry at that moment, in write order.
         let flushed: Vec<Vec<u8>> = seen.lock().unwrap().iter().map(|e| e.key.clone()).collect();
         assert!(flushed.len() >= 3, "flushed {flushed:?}");
-        assert_eq!(flushed[..3], [b"k1".to_vec(), b"k2".to_vec(), b"k3".to_vec()]);
+        assert_eq!(
+            flushed[..3],
+            [b"k1".to_vec(), b"k2".to_vec(), b"k3".to_vec()]
+        );
         // Everything is still readable, from cache or store.
         for k in [b"k1", b"k2", b"k3", b"k4", b"k5"] {
             assert_eq!(store.get(k).unwrap(), Some(b"value!".to_vec()));

@@ -243,12 +243,11 @@ impl ChangeloggingKeyValueStore {
     fn log(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         match (self.format, value) {
             (ValueFormat::Timestamped, Some(v)) => {
-                let (ts, plain) = timestamped::split(v).ok_or_else(|| {
-                    crate::Error::InvalidArgument {
+                let (ts, plain) =
+                    timestamped::split(v).ok_or_else(|| crate::Error::InvalidArgument {
                         store: self.inner.name().to_string(),
                         message: "timestamped value shorter than 8 bytes".to_string(),
-                    }
-                })?;
+                    })?;
                 self.sink.send(key, Some(plain), ts)
             }
             _ => self.sink.send_now(key, value),
@@ -387,10 +386,8 @@ impl WindowStore for ChangeloggingWindowStore {
         } else {
             0
         };
-        self.sink.send_now(
-            &keys::window_changelog_key(key, window_start, seq),
-            value,
-        )
+        self.sink
+            .send_now(&keys::window_changelog_key(key, window_start, seq), value)
     }
 
     fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {

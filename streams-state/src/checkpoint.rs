@@ -152,10 +152,7 @@ impl OffsetCheckpoint {
             offsets.insert(TopicPartition::new(topic, partition), offset);
         }
         if found != expected {
-            return Err(self.corrupt(
-                0,
-                &format!("expected {expected} entries but found {found}"),
-            ));
+            return Err(self.corrupt(0, &format!("expected {expected} entries but found {found}")));
         }
         Ok(offsets)
     }

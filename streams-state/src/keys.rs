@@ -162,18 +162,30 @@ mod tests {
     #[test]
     fn window_keys_round_trip() {
         let k = window_store_key(b"a\x00b", -5, 7);
-        assert_eq!(parse_window_store_key(&k), Some((b"a\x00b".to_vec(), -5, 7)));
+        assert_eq!(
+            parse_window_store_key(&k),
+            Some((b"a\x00b".to_vec(), -5, 7))
+        );
         let c = window_changelog_key(b"key", 1000, 3);
-        assert_eq!(parse_window_changelog_key(&c), Some((b"key".to_vec(), 1000, 3)));
+        assert_eq!(
+            parse_window_changelog_key(&c),
+            Some((b"key".to_vec(), 1000, 3))
+        );
         assert_eq!(parse_window_changelog_key(b"short"), None);
     }
 
     #[test]
     fn session_keys_round_trip() {
         let k = session_store_key(b"\x00\x00", 10, 20);
-        assert_eq!(parse_session_store_key(&k), Some((b"\x00\x00".to_vec(), 10, 20)));
+        assert_eq!(
+            parse_session_store_key(&k),
+            Some((b"\x00\x00".to_vec(), 10, 20))
+        );
         let c = session_changelog_key(b"user", 10, 20);
-        assert_eq!(parse_session_changelog_key(&c), Some((b"user".to_vec(), 10, 20)));
+        assert_eq!(
+            parse_session_changelog_key(&c),
+            Some((b"user".to_vec(), 10, 20))
+        );
     }
 
     #[test]

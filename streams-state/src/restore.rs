@@ -148,7 +148,10 @@ pub fn restore_from(
     batch_size: usize,
     listener: Option<Arc<dyn RestoreListener>>,
 ) -> Result<Option<i64>> {
-    let tail: Vec<&ChangelogRecord> = records.iter().filter(|r| r.offset >= start_offset).collect();
+    let tail: Vec<&ChangelogRecord> = records
+        .iter()
+        .filter(|r| r.offset >= start_offset)
+        .collect();
     let end_offset = records.last().map_or(start_offset, |r| r.offset + 1);
     let mut restorer = StoreRestorer::start(store, partition, start_offset, end_offset, listener);
     let mut batch = Vec::with_capacity(batch_size.max(1));
@@ -163,7 +166,6 @@ pub fn restore_from(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::OffsetCheckpoint;
     use crate::{KeyValueStoreBuilder, RecordingChangelogWriter, StateDirectory, StoreContext};
     use std::collections::BTreeMap;
     use std::sync::Mutex;
@@ -213,7 +215,9 @@ mod tests {
             }
             store.flush().unwrap();
             let last = changelog.end_offset(&topic, 3) - 1;
-            checkpoint.write(&BTreeMap::from([(tp.clone(), last)])).unwrap();
+            checkpoint
+                .write(&BTreeMap::from([(tp.clone(), last)]))
+                .unwrap();
             for i in 10..13u8 {
                 store.put(&[i], &[i]).unwrap();
             }
@@ -245,15 +249,24 @@ mod tests {
             ]
         );
         assert_eq!(store.all().unwrap().count(), 13);
-        checkpoint.write(&BTreeMap::from([(tp.clone(), 12)])).unwrap();
+        checkpoint
+            .write(&BTreeMap::from([(tp.clone(), 12)]))
+            .unwrap();
         store.close().unwrap();
 
         // Run 3: a clean restart restores nothing.
         let listener = Arc::new(Recorder::default());
         let mut store = builder.build(&ctx).unwrap();
         let start = restore_start_offset(checkpoint.read().unwrap().get(&tp).copied());
-        let last = restore_from(store.as_mut(), tp, &records, start, 2, Some(listener.clone()))
-            .unwrap();
+        let last = restore_from(
+            store.as_mut(),
+            tp,
+            &records,
+            start,
+            2,
+            Some(listener.clone()),
+        )
+        .unwrap();
         assert_eq!(last, None);
         assert_eq!(listener.events.lock().unwrap().last().unwrap(), "end 0");
         assert_eq!(store.all().unwrap().count(), 13);

@@ -289,8 +289,7 @@ impl RocksDbKeyValueStore {
         let name = name.into();
         let path = path.into();
         create_dir(&path)?;
-        let db =
-            DB::open(&resources.options(), &path).map_err(|e| rocks_error(&name, &path, e))?;
+        let db = DB::open(&resources.options(), &path).map_err(|e| rocks_error(&name, &path, e))?;
         tracing::debug!(store = %name, path = %path.display(), "opened RocksDB key-value store");
         Ok(RocksDbKeyValueStore {
             name,
@@ -500,8 +499,8 @@ impl RocksDbSegments {
                 segments.insert(id);
             }
         }
-        let db = DB::open_cf(&opts, &path, existing.iter())
-            .map_err(|e| rocks_error(&name, &path, e))?;
+        let db =
+            DB::open_cf(&opts, &path, existing.iter()).map_err(|e| rocks_error(&name, &path, e))?;
         tracing::debug!(store = %name, path = %path.display(), segments = segments.len(),
             "opened RocksDB segmented store");
         Ok(RocksDbSegments {

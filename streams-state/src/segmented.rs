@@ -195,9 +195,14 @@ impl<B: SegmentedBytesStore> StateStore for SegmentedWindowStore<B> {
         self.check_open()?;
         let mut parsed = Vec::with_capacity(records.len());
         for record in records {
-            let (key, start, seq) = keys::parse_window_changelog_key(&record.key).ok_or_else(
-                || corrupt(self.name(), record.offset, "window changelog key shorter than 12 bytes"),
-            )?;
+            let (key, start, seq) =
+                keys::parse_window_changelog_key(&record.key).ok_or_else(|| {
+                    corrupt(
+                        self.name(),
+                        record.offset,
+                        "window changelog key shorter than 12 bytes",
+                    )
+                })?;
             self.segments.observe(start);
             self.seqnum = self.seqnum.max(seq);
             parsed.push((key, start, seq, record.value.clone()));
@@ -276,7 +281,8 @@ impl<B: SegmentedBytesStore> WindowStore for SegmentedWindowStore<B> {
         )?;
         Ok(Box::new(iter.map(move |entry| {
             let (k, v) = entry?;
-            let (_, start, _) = keys::parse_window_store_key(&k).ok_or_else(|| corrupt_entry(&name))?;
+            let (_, start, _) =
+                keys::parse_window_store_key(&k).ok_or_else(|| corrupt_entry(&name))?;
             Ok((start, v))
         })))
     }
@@ -409,9 +415,14 @@ impl<B: SegmentedBytesStore> StateStore for SegmentedSessionStore<B> {
         self.check_open()?;
         let mut parsed = Vec::with_capacity(records.len());
         for record in records {
-            let (key, start, end) = keys::parse_session_changelog_key(&record.key).ok_or_else(
-                || corrupt(self.name(), record.offset, "session changelog key shorter than 16 bytes"),
-            )?;
+            let (key, start, end) =
+                keys::parse_session_changelog_key(&record.key).ok_or_else(|| {
+                    corrupt(
+                        self.name(),
+                        record.offset,
+                        "session changelog key shorter than 16 bytes",
+                    )
+                })?;
             if record.value.is_some() {
                 self.segments.observe(end);
             }
@@ -443,7 +454,11 @@ impl<B: SegmentedBytesStore> SessionStore for SegmentedSessionStore<B> {
         }
         self.segments.observe(end);
         if end < self.segments.min_live_time() {
-            tracing::debug!(store = self.name(), end, "skipping write to an expired session");
+            tracing::debug!(
+                store = self.name(),
+                end,
+                "skipping write to an expired session"
+            );
             return Ok(());
         }
         let write = SegmentWrite {

@@ -24,7 +24,9 @@ const MIN: i64 = 60_000;
 
 pub(crate) fn small_resources() -> RocksDbResources {
     let mut config = RocksDbConfig::default();
-    config.set("rocksdb.total.memory.bytes", "16777216").unwrap();
+    config
+        .set("rocksdb.total.memory.bytes", "16777216")
+        .unwrap();
     config.set("rocksdb.write.buffer.size", "1048576").unwrap();
     RocksDbResources::new(config).unwrap()
 }
@@ -47,7 +49,8 @@ fn memory_kv() -> Kv {
 
 fn rocks_kv() -> Kv {
     let dir = tempfile::tempdir().unwrap();
-    let store = RocksDbKeyValueStore::open("kv", dir.path().join("kv"), &small_resources()).unwrap();
+    let store =
+        RocksDbKeyValueStore::open("kv", dir.path().join("kv"), &small_resources()).unwrap();
     (Box::new(store), Some(dir))
 }
 
@@ -74,8 +77,8 @@ fn memory_session(retention: i64) -> (InMemorySessionStore, Option<TempDir>) {
 
 fn rocks_session(retention: i64) -> (RocksDbSessionStore, Option<TempDir>) {
     let dir = tempfile::tempdir().unwrap();
-    let store =
-        RocksDbSessionStore::open("s", dir.path().join("s"), &small_resources(), retention).unwrap();
+    let store = RocksDbSessionStore::open("s", dir.path().join("s"), &small_resources(), retention)
+        .unwrap();
     (store, Some(dir))
 }
 
@@ -98,7 +101,10 @@ fn kv_put_get_delete(s: &mut dyn KeyValueStore) {
 
 fn kv_put_if_absent_and_put_all(s: &mut dyn KeyValueStore) {
     assert_eq!(s.put_if_absent(b"k", b"first").unwrap(), None);
-    assert_eq!(s.put_if_absent(b"k", b"second").unwrap(), Some(b"first".to_vec()));
+    assert_eq!(
+        s.put_if_absent(b"k", b"second").unwrap(),
+        Some(b"first".to_vec())
+    );
     assert_eq!(s.get(b"k").unwrap(), Some(b"first".to_vec()));
     s.put_all(&[
         (b"x".to_vec(), Some(b"1".to_vec())),
@@ -106,11 +112,23 @@ fn kv_put_if_absent_and_put_all(s: &mut dyn KeyValueStore) {
         (b"k".to_vec(), None),
     ])
     .unwrap();
-    assert_eq!(collect(s.all().unwrap()), vec![kv(b"x", b"1"), kv(b"y", b"2")]);
+    assert_eq!(
+        collect(s.all().unwrap()),
+        vec![kv(b"x", b"1"), kv(b"y", b"2")]
+    );
 }
 
 fn kv_ranges(s: &mut dyn KeyValueStore) {
-    for k in [&b"a"[..], b"b", b"ba", b"bb", b"c", b"d", b"\xff", b"\xff\xff"] {
+    for k in [
+        &b"a"[..],
+        b"b",
+        b"ba",
+        b"bb",
+        b"c",
+        b"d",
+        b"\xff",
+        b"\xff\xff",
+    ] {
         s.put(k, k).unwrap();
     }
     let keys = |it: crate::KeyValueIter<'_>| -> Vec<Vec<u8>> {
@@ -120,7 +138,10 @@ fn kv_ranges(s: &mut dyn KeyValueStore) {
         keys(s.range(Some(b"b"), Some(b"c")).unwrap()),
         vec![b"b".to_vec(), b"ba".to_vec(), b"bb".to_vec(), b"c".to_vec()]
     );
-    assert_eq!(keys(s.range(None, Some(b"b")).unwrap()), vec![b"a".to_vec(), b"b".to_vec()]);
+    assert_eq!(
+        keys(s.range(None, Some(b"b")).unwrap()),
+        vec![b"a".to_vec(), b"b".to_vec()]
+    );
     assert_eq!(
         keys(s.range(Some(b"d"), None).unwrap()),
         vec![b"d".to_vec(), b"\xff".to_vec(), b"\xff\xff".to_vec()]
@@ -160,20 +181,30 @@ fn kv_restore_batch(s: &mut dyn KeyValueStore) {
     ];
     s.restore_batch(&records).unwrap();
     s.flush().unwrap();
-    assert_eq!(collect(s.all().unwrap()), vec![kv(b"a", b"3"), kv(b"b", b"2")]);
+    assert_eq!(
+        collect(s.all().unwrap()),
+        vec![kv(b"a", b"3"), kv(b"b", b"2")]
+    );
 }
 
 fn timestamped(s: Box<dyn KeyValueStore>) {
     let mut t = TimestampedKeyValueAdapter::new(s);
     t.put(b"k", b"v", 42).unwrap();
-    assert_eq!(t.get(b"k").unwrap(), Some(ValueAndTimestamp::new(b"v".to_vec(), 42)));
+    assert_eq!(
+        t.get(b"k").unwrap(),
+        Some(ValueAndTimestamp::new(b"v".to_vec(), 42))
+    );
     assert_eq!(
         t.put_if_absent(b"k", b"w", 43).unwrap(),
         Some(ValueAndTimestamp::new(b"v".to_vec(), 42))
     );
     // Changelog records carry plain values with the timestamp as record timestamp.
-    t.restore_batch(&[ChangelogRecord::new(b"r".to_vec(), Some(b"plain".to_vec()), 7)])
-        .unwrap();
+    t.restore_batch(&[ChangelogRecord::new(
+        b"r".to_vec(),
+        Some(b"plain".to_vec()),
+        7,
+    )])
+    .unwrap();
     assert_eq!(
         collect(t.all().unwrap()),
         vec![
@@ -182,7 +213,10 @@ fn timestamped(s: Box<dyn KeyValueStore>) {
         ]
     );
     assert_eq!(collect(t.prefix_scan(b"r").unwrap()).len(), 1);
-    assert_eq!(t.delete(b"k").unwrap(), Some(ValueAndTimestamp::new(b"v".to_vec(), 42)));
+    assert_eq!(
+        t.delete(b"k").unwrap(),
+        Some(ValueAndTimestamp::new(b"v".to_vec(), 42))
+    );
     assert_eq!(collect(t.all().unwrap()).len(), 1);
 }
 
@@ -201,15 +235,24 @@ fn window_put_fetch<B: SegmentedBytesStore>(s: &mut SegmentedWindowStore<B>) {
     assert_eq!(s.fetch(b"a", 11).unwrap(), None);
     assert_eq!(
         collect(s.fetch_range(b"a", 0, 20).unwrap()),
-        vec![(0, b"a0".to_vec()), (10, b"a10b".to_vec()), (20, b"a20".to_vec())]
+        vec![
+            (0, b"a0".to_vec()),
+            (10, b"a10b".to_vec()),
+            (20, b"a20".to_vec())
+        ]
     );
-    assert_eq!(collect(s.fetch_range(b"a", 5, 15).unwrap()), vec![(10, b"a10b".to_vec())]);
+    assert_eq!(
+        collect(s.fetch_range(b"a", 5, 15).unwrap()),
+        vec![(10, b"a10b".to_vec())]
+    );
     assert!(collect(s.fetch_range(b"a", 15, 5).unwrap()).is_empty());
     let all: Vec<(WindowedKey, Vec<u8>)> = collect(s.fetch_all(10, 10).unwrap());
     let keys: Vec<&[u8]> = all.iter().map(|(w, _)| w.key.as_slice()).collect();
     assert_eq!(keys, vec![&b"a"[..], b"a\x00", b"ab", b"b"]);
-    let ranged: Vec<(WindowedKey, Vec<u8>)> =
-        collect(s.fetch_key_range(Some(b"a\x00"), Some(b"ab"), 0, 100).unwrap());
+    let ranged: Vec<(WindowedKey, Vec<u8>)> = collect(
+        s.fetch_key_range(Some(b"a\x00"), Some(b"ab"), 0, 100)
+            .unwrap(),
+    );
     assert_eq!(ranged.len(), 2);
     assert_eq!(collect(s.all().unwrap()).len(), 6);
     // Deleting.
@@ -269,13 +312,28 @@ fn session_ops<B: SegmentedBytesStore>(s: &mut SegmentedSessionStore<B>) {
         .into_iter()
         .map(|(k, _)| k)
         .collect();
-    assert_eq!(found, vec![SessionKey::new(b"u".to_vec(), 0, 10), SessionKey::new(b"u".to_vec(), 20, 30)]);
+    assert_eq!(
+        found,
+        vec![
+            SessionKey::new(b"u".to_vec(), 0, 10),
+            SessionKey::new(b"u".to_vec(), 20, 30)
+        ]
+    );
     assert_eq!(collect(s.fetch(b"u").unwrap()).len(), 3);
     assert!(collect(s.find_sessions(b"u", 31, 49).unwrap()).is_empty());
-    let in_range = collect(s.find_sessions_in_key_range(Some(b"u"), Some(b"v"), 0, 100).unwrap());
+    let in_range = collect(
+        s.find_sessions_in_key_range(Some(b"u"), Some(b"v"), 0, 100)
+            .unwrap(),
+    );
     assert_eq!(in_range.len(), 5);
-    let only_v = collect(s.find_sessions_in_key_range(Some(b"v"), None, 0, 100).unwrap());
-    assert_eq!(only_v, vec![(SessionKey::new(b"v".to_vec(), 5, 25), b"v1".to_vec())]);
+    let only_v = collect(
+        s.find_sessions_in_key_range(Some(b"v"), None, 0, 100)
+            .unwrap(),
+    );
+    assert_eq!(
+        only_v,
+        vec![(SessionKey::new(b"v".to_vec(), 5, 25), b"v1".to_vec())]
+    );
     // Merging: remove the two overlapping sessions and put the merged one.
     s.remove(b"u", 0, 10).unwrap();
     s.remove(b"u", 20, 30).unwrap();
@@ -287,7 +345,10 @@ fn session_ops<B: SegmentedBytesStore>(s: &mut SegmentedSessionStore<B>) {
             (SessionKey::new(b"u".to_vec(), 50, 50), b"s3".to_vec()),
         ]
     );
-    assert!(matches!(s.put(b"u", 10, 5, b"x"), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        s.put(b"u", 10, 5, b"x"),
+        Err(Error::InvalidArgument { .. })
+    ));
 }
 
 fn session_retention<B: SegmentedBytesStore>(s: &mut SegmentedSessionStore<B>) {
@@ -296,7 +357,10 @@ fn session_retention<B: SegmentedBytesStore>(s: &mut SegmentedSessionStore<B>) {
     s.put(b"k", 3 * MIN, 3 * MIN, b"new").unwrap();
     // Retention 2 min, stream time 3 min: the first session (segment 0) is dropped.
     assert_eq!(s.segment_ids(), vec![1, 3]);
-    let live: Vec<Vec<u8>> = collect(s.fetch(b"k").unwrap()).into_iter().map(|(_, v)| v).collect();
+    let live: Vec<Vec<u8>> = collect(s.fetch(b"k").unwrap())
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(live, vec![b"mid".to_vec(), b"new".to_vec()]);
     s.put(b"k", 0, 5, b"late").unwrap();
     assert_eq!(s.fetch_session(b"k", 0, 5).unwrap(), None);
@@ -434,7 +498,10 @@ fn kv_restore_from_recorded_changelog_both_backends() {
 
         let mut restored = builder.with_logging_disabled().build(&env.fresh).unwrap();
         assert_eq!(restore_all(restored.as_mut(), &records), Some(20));
-        assert_eq!(collect(restored.all().unwrap()), collect(store.all().unwrap()));
+        assert_eq!(
+            collect(restored.all().unwrap()),
+            collect(store.all().unwrap())
+        );
     }
 }
 
@@ -447,9 +514,16 @@ fn timestamped_changelog_carries_plain_values() {
     let records = env.changelog.records("app-table-changelog", 0);
     assert_eq!(records[0].value.as_deref(), Some(&b"v"[..]));
     assert_eq!(records[0].timestamp, 1234);
-    let mut restored = builder.persistent().with_logging_disabled().build(&env.fresh).unwrap();
+    let mut restored = builder
+        .persistent()
+        .with_logging_disabled()
+        .build(&env.fresh)
+        .unwrap();
     restore_all(restored.as_mut(), &records);
-    assert_eq!(restored.get(b"k").unwrap(), Some(ValueAndTimestamp::new(b"v".to_vec(), 1234)));
+    assert_eq!(
+        restored.get(b"k").unwrap(),
+        Some(ValueAndTimestamp::new(b"v".to_vec(), 1234))
+    );
 }
 
 #[test]
@@ -462,15 +536,25 @@ fn window_restore_from_recorded_changelog_both_backends() {
                 .with_retain_duplicates(dups);
             let mut store = builder.build(&env.ctx).unwrap();
             for i in 0..30i64 {
-                store.put(&[(i % 3) as u8], Some(&[i as u8]), i * 20_000).unwrap();
+                store
+                    .put(&[(i % 3) as u8], Some(&[i as u8]), i * 20_000)
+                    .unwrap();
             }
             store.put(&[0], None, 0).unwrap();
             let records = env.changelog.records("app-windows-changelog", 0);
-            let mut restored = builder.clone().with_logging_disabled().build(&env.fresh).unwrap();
+            let mut restored = builder
+                .clone()
+                .with_logging_disabled()
+                .build(&env.fresh)
+                .unwrap();
             restore_all(restored.as_mut(), &records);
             let expected = collect(store.all().unwrap());
             assert!(!expected.is_empty());
-            assert_eq!(collect(restored.all().unwrap()), expected, "{backend:?} dups={dups}");
+            assert_eq!(
+                collect(restored.all().unwrap()),
+                expected,
+                "{backend:?} dups={dups}"
+            );
         }
     }
 }
@@ -491,7 +575,10 @@ fn session_restore_from_recorded_changelog_both_backends() {
         let mut restored = builder.with_logging_disabled().build(&env.fresh).unwrap();
         restore_all(restored.as_mut(), &records);
         let all = |s: &dyn SessionStore| {
-            collect(s.find_sessions_in_key_range(None, None, i64::MIN, i64::MAX).unwrap())
+            collect(
+                s.find_sessions_in_key_range(None, None, i64::MIN, i64::MAX)
+                    .unwrap(),
+            )
         };
         assert_eq!(all(restored.as_ref()), all(store.as_ref()));
         assert_eq!(all(restored.as_ref()).len(), 2);
@@ -508,14 +595,18 @@ fn rocksdb_stores_persist_across_reopen() {
         kv.restore_batch(&[ChangelogRecord::new(b"r".to_vec(), Some(b"2".to_vec()), 0)])
             .unwrap();
         kv.close().unwrap();
-        let mut w = RocksDbWindowStore::open("w", dir.path().join("w"), &res, 2 * MIN, false).unwrap();
+        let mut w =
+            RocksDbWindowStore::open("w", dir.path().join("w"), &res, 2 * MIN, false).unwrap();
         for i in 0..4 {
             w.put(b"k", Some(&[i as u8]), i * MIN).unwrap();
         }
         w.close().unwrap();
     }
     let store = RocksDbKeyValueStore::open("kv", dir.path().join("kv"), &res).unwrap();
-    assert_eq!(collect(store.all().unwrap()), vec![kv(b"a", b"1"), kv(b"r", b"2")]);
+    assert_eq!(
+        collect(store.all().unwrap()),
+        vec![kv(b"a", b"1"), kv(b"r", b"2")]
+    );
     let w = RocksDbWindowStore::open("w", dir.path().join("w"), &res, 2 * MIN, false).unwrap();
     // The dropped segment's column family is gone for good.
     assert_eq!(w.segment_ids(), vec![1, 2, 3]);
@@ -527,7 +618,11 @@ fn building_rocksdb_or_logged_stores_needs_context() {
     let ctx = StoreContext::in_memory("app", "0_0", 0);
     let err = KeyValueStoreBuilder::new("s").build(&ctx).err().unwrap();
     assert!(err.to_string().contains("state directory"), "{err}");
-    let err = KeyValueStoreBuilder::new("s").in_memory().build(&ctx).err().unwrap();
+    let err = KeyValueStoreBuilder::new("s")
+        .in_memory()
+        .build(&ctx)
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("changelog writer"), "{err}");
 }
 
@@ -540,11 +635,15 @@ fn cached_logged_store_dedupes_changelog_traffic() {
         .unwrap();
     let forwarded = Arc::new(std::sync::Mutex::new(0usize));
     let f = forwarded.clone();
-    assert!(store.set_flush_listener(Box::new(move |_e: crate::CachedEntry| {
-        *f.lock().unwrap() += 1
-    })));
+    assert!(
+        store.set_flush_listener(Box::new(move |_e: crate::CachedEntry| {
+            *f.lock().unwrap() += 1
+        }))
+    );
     for i in 0..1000u32 {
-        store.put(&(i % 10).to_be_bytes(), &i.to_be_bytes()).unwrap();
+        store
+            .put(&(i % 10).to_be_bytes(), &i.to_be_bytes())
+            .unwrap();
     }
     assert_eq!(env.changelog.records("app-cached-changelog", 0).len(), 0);
     store.flush().unwrap();
@@ -574,7 +673,10 @@ mod model {
 
     fn key() -> impl Strategy<Value = Vec<u8>> {
         // A small alphabet including 0x00 and 0xff, so keys collide and prefixes overlap.
-        proptest::collection::vec(prop_oneof![Just(0u8), Just(1u8), Just(0x7f), Just(0xff)], 0..4)
+        proptest::collection::vec(
+            prop_oneof![Just(0u8), Just(1u8), Just(0x7f), Just(0xff)],
+            0..4,
+        )
     }
 
     fn value() -> impl Strategy<Value = Vec<u8>> {

@@ -105,10 +105,7 @@ impl StateStore for TimestampedKeyValueAdapter {
 
 impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
     fn get(&self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
-        self.inner
-            .get(key)?
-            .map(|v| self.decode(&v))
-            .transpose()
+        self.inner.get(key)?.map(|v| self.decode(&v)).transpose()
     }
 
     fn put(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
@@ -128,10 +125,7 @@ impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
-        self.inner
-            .delete(key)?
-            .map(|v| self.decode(&v))
-            .transpose()
+        self.inner.delete(key)?.map(|v| self.decode(&v)).transpose()
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<TimestampedIter<'_>> {
