@@ -51,6 +51,42 @@ pub trait Serde<T>: Send + Sync + 'static {
     }
 }
 
+/// Which part of a record a serde failed on, with the serde's error.
+pub(crate) type PartError = (&'static str, SerdeError);
+
+/// A serialized key and value; `None` is Kafka's null.
+pub(crate) type KeyValueBytes = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+/// Serializes a record's key and value for `topic`, consuming them; names the failing part.
+pub(crate) fn serialize_key_value<K: 'static, V: 'static>(
+    keys: &dyn Serde<K>,
+    values: &dyn Serde<V>,
+    topic: &str,
+    key: K,
+    value: V,
+) -> Result<KeyValueBytes, PartError> {
+    let key = keys.serialize_owned(topic, key).map_err(|e| ("key", e))?;
+    let value = values
+        .serialize_owned(topic, value)
+        .map_err(|e| ("value", e))?;
+    Ok((key, value))
+}
+
+/// Deserializes a record's key and value read from `topic`; names the failing part.
+pub(crate) fn deserialize_key_value<K: 'static, V: 'static>(
+    keys: &dyn Serde<K>,
+    values: &dyn Serde<V>,
+    topic: &str,
+    key: Option<Vec<u8>>,
+    value: Option<Vec<u8>>,
+) -> Result<(K, V), PartError> {
+    let key = keys.deserialize_owned(topic, key).map_err(|e| ("key", e))?;
+    let value = values
+        .deserialize_owned(topic, value)
+        .map_err(|e| ("value", e))?;
+    Ok((key, value))
+}
+
 /// Types with an obvious serde, so that `Consumed::default()` and friends need no arguments.
 pub trait DefaultSerde: Sized + 'static {
     /// The serde used for this type when none is given.

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::processor::task::{Task, TaskStores};
 use crate::processor::TaskId;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
-use crate::serde::Serde;
+use crate::serde::{deserialize_key_value, serialize_key_value, Serde};
 use crate::state::{
     access, KeyValueStoreRef, SessionStoreRef, StoreHandle, TimestampedKeyValueStoreRef,
     WindowStoreRef,
@@ -467,20 +467,19 @@ impl<K: 'static, V: 'static> TestInputTopic<'_, K, V> {
 
     /// Pipes one record, returning any failure (serialization, processing).
     pub fn try_pipe_record(&self, record: Record<K, V>) -> Result<()> {
-        let serialization = |part, source| Error::Serialization {
+        let (key, value) = serialize_key_value(
+            &*self.key_serde,
+            &*self.value_serde,
+            &self.topic,
+            record.key,
+            record.value,
+        )
+        .map_err(|(part, source)| Error::Serialization {
             topic: self.topic.to_string(),
             node: "TestInputTopic".to_string(),
             part,
             source,
-        };
-        let key = self
-            .key_serde
-            .serialize_owned(&self.topic, record.key)
-            .map_err(|e| serialization("key", e))?;
-        let value = self
-            .value_serde
-            .serialize_owned(&self.topic, record.value)
-            .map_err(|e| serialization("value", e))?;
+        })?;
         self.driver
             .pipe(&self.topic, key, value, record.timestamp, record.headers)
     }
@@ -536,21 +535,20 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     }
 
     fn decode(&self, raw: ProducedRecord) -> Result<Record<K, V>> {
-        let deserialization = |part, source| Error::Deserialization {
+        let (key, value) = deserialize_key_value(
+            &*self.key_serde,
+            &*self.value_serde,
+            &self.topic,
+            raw.key,
+            raw.value,
+        )
+        .map_err(|(part, source)| Error::Deserialization {
             topic: self.topic.clone(),
             partition: 0,
             offset: -1,
             part,
             source,
-        };
-        let key = self
-            .key_serde
-            .deserialize_owned(&self.topic, raw.key)
-            .map_err(|e| deserialization("key", e))?;
-        let value = self
-            .value_serde
-            .deserialize_owned(&self.topic, raw.value)
-            .map_err(|e| deserialization("value", e))?;
+        })?;
         Ok(Record {
             key,
             value,

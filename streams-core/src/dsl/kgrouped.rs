@@ -23,7 +23,7 @@ type Start<K, V, VA> = Arc<dyn Fn(&K, &V) -> VA + Send + Sync>;
 /// Folds a record into a key's aggregate.
 type Add<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
 
-/// A grouped stream; see the [module docs](self).
+/// A stream grouped by key, ready to aggregate into a [`KTable`] (Kafka's `KGroupedStream`).
 pub struct KGroupedStream<K, V> {
     stream: KStream<K, V>,
     grouped: Grouped<K, V>,

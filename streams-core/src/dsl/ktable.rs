@@ -18,7 +18,8 @@ const MAPVALUES_NAME: &str = "KTABLE-MAPVALUES-";
 const TOSTREAM_NAME: &str = "KTABLE-TOSTREAM-";
 pub(crate) const SOURCE_NAME: &str = "KTABLE-SOURCE-";
 
-/// A table; see the [module docs](self).
+/// The latest value per key of a changelog stream (Kafka's `KTable`); updates flow between
+/// table operators as changes, and `to_stream` turns them back into a stream of `Option<V>`.
 pub struct KTable<K, V> {
     stream: KStream<K, Change<V>>,
     key_serde: Arc<dyn Serde<K>>,

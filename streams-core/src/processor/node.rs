@@ -13,7 +13,7 @@ use super::task::TaskContext;
 use super::{Data, Processor, ProcessorContext, PunctuationId};
 use crate::error::{Error, Result};
 use crate::record::{ConsumedRecord, Record, RecordMetadata};
-use crate::serde::Serde;
+use crate::serde::{deserialize_key_value, serialize_key_value, Serde};
 
 /// Index of a node in its topology.
 pub(crate) type NodeId = usize;
@@ -240,20 +240,19 @@ impl<K, V> SinkNode<K, V> {
 
 impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     fn process(&mut self, record: Record<K, V>, task: &mut TaskContext) -> Result<()> {
-        let serialization = |part, source| Error::Serialization {
+        let (key, value) = serialize_key_value(
+            &*self.key_serde,
+            &*self.value_serde,
+            &self.topic,
+            record.key,
+            record.value,
+        )
+        .map_err(|(part, source)| Error::Serialization {
             topic: self.topic.to_string(),
             node: self.name.to_string(),
             part,
             source,
-        };
-        let key = self
-            .key_serde
-            .serialize_owned(&self.topic, record.key)
-            .map_err(|e| serialization("key", e))?;
-        let value = self
-            .value_serde
-            .serialize_owned(&self.topic, record.value)
-            .map_err(|e| serialization("value", e))?;
+        })?;
         task.collect(
             Arc::clone(&self.topic),
             key,
@@ -343,21 +342,20 @@ impl<K: Data, V: Data> SourceNode<K, V> {
 
 impl<K: Data, V: Data> SourceDriver for SourceNode<K, V> {
     fn process_raw(&mut self, raw: ConsumedRecord, task: &mut TaskContext) -> Result<()> {
-        let deserialization = |part, source| Error::Deserialization {
+        let (key, value) = deserialize_key_value(
+            &*self.key_serde,
+            &*self.value_serde,
+            &raw.topic,
+            raw.key,
+            raw.value,
+        )
+        .map_err(|(part, source)| Error::Deserialization {
             topic: raw.topic.to_string(),
             partition: raw.partition,
             offset: raw.offset,
             part,
             source,
-        };
-        let key = self
-            .key_serde
-            .deserialize_owned(&raw.topic, raw.key)
-            .map_err(|e| deserialization("key", e))?;
-        let value = self
-            .value_serde
-            .deserialize_owned(&raw.topic, raw.value)
-            .map_err(|e| deserialization("value", e))?;
+        })?;
         task.metadata = Some(RecordMetadata {
             topic: raw.topic,
             partition: raw.partition,
