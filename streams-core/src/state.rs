@@ -89,21 +89,69 @@ fn store_serde_error(store: &str, what: &str, e: SerdeError) -> Error {
     }
 }
 
-/// A typed key-value store, like Kafka's `KeyValueStore<K, V>`.
-pub struct KeyValueStoreRef<K, V> {
+/// The store a DSL processor obtained in `init`, or an error naming it if `process` came first.
+pub(crate) fn initialized<'a, S>(store: &'a Option<S>, name: &str) -> Result<&'a S> {
+    store.as_ref().ok_or_else(|| Error::Store {
+        store: name.to_string(),
+        message: "processor used before init".into(),
+    })
+}
+
+/// A store's name and the serdes of its keys and values: what turns a typed store into the
+/// bytes of its byte-level store, shared by all four typed store kinds.
+struct Codec<K, V> {
     name: Arc<str>,
-    store: Shared<dyn KeyValueStore>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
+}
+
+impl<K, V> Clone for Codec<K, V> {
+    fn clone(&self) -> Self {
+        Codec {
+            name: Arc::clone(&self.name),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> Codec<K, V> {
+    fn new(name: &str, keys: Arc<dyn Serde<K>>, values: Arc<dyn Serde<V>>) -> Self {
+        Codec {
+            name: Arc::from(name),
+            keys,
+            values,
+        }
+    }
+
+    fn key(&self, key: &K) -> Result<Vec<u8>> {
+        ser(&*self.keys, &self.name, "key", key)
+    }
+
+    fn value(&self, value: &V) -> Result<Vec<u8>> {
+        ser(&*self.values, &self.name, "value", value)
+    }
+
+    fn decode_key(&self, bytes: Vec<u8>) -> Result<K> {
+        de(&*self.keys, &self.name, "key", bytes)
+    }
+
+    fn decode_value(&self, bytes: Vec<u8>) -> Result<V> {
+        de(&*self.values, &self.name, "value", bytes)
+    }
+}
+
+/// A typed key-value store, like Kafka's `KeyValueStore<K, V>`.
+pub struct KeyValueStoreRef<K, V> {
+    codec: Codec<K, V>,
+    store: Shared<dyn KeyValueStore>,
 }
 
 impl<K, V> Clone for KeyValueStoreRef<K, V> {
     fn clone(&self) -> Self {
         KeyValueStoreRef {
-            name: Arc::clone(&self.name),
+            codec: self.codec.clone(),
             store: Arc::clone(&self.store),
-            keys: Arc::clone(&self.keys),
-            values: Arc::clone(&self.values),
         }
     }
 }
@@ -116,40 +164,35 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
         values: Arc<dyn Serde<V>>,
     ) -> Self {
         KeyValueStoreRef {
-            name: Arc::from(name),
+            codec: Codec::new(name, keys, values),
             store,
-            keys,
-            values,
         }
     }
 
     /// The store's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.codec.name
     }
 
     /// The value of `key`, if any.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         let value = lock(&self.store).get(&key)?;
-        value
-            .map(|v| de(&*self.values, &self.name, "value", v))
-            .transpose()
+        value.map(|v| self.codec.decode_value(v)).transpose()
     }
 
     /// Sets `key` to `value`.
     pub fn put(&self, key: &K, value: &V) -> Result<()> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
-        let value = ser(&*self.values, &self.name, "value", value)?;
+        let key = self.codec.key(key)?;
+        let value = self.codec.value(value)?;
         Ok(lock(&self.store).put(&key, &value)?)
     }
 
     /// Removes `key`, returning its previous value.
     pub fn delete(&self, key: &K) -> Result<Option<V>> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         let old = lock(&self.store).delete(&key)?;
-        old.map(|v| de(&*self.values, &self.name, "value", v))
-            .transpose()
+        old.map(|v| self.codec.decode_value(v)).transpose()
     }
 
     /// Every entry, in the order of the serialized keys.
@@ -159,27 +202,21 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
         entries
             .map(|entry| {
                 let (k, v) = entry?;
-                Ok((
-                    de(&*self.keys, &self.name, "key", k)?,
-                    de(&*self.values, &self.name, "value", v)?,
-                ))
+                Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?))
             })
             .collect()
     }
 
     /// Entries with `from <= key <= to` by serialized key order.
     pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>> {
-        let from = ser(&*self.keys, &self.name, "key", from)?;
-        let to = ser(&*self.keys, &self.name, "key", to)?;
+        let from = self.codec.key(from)?;
+        let to = self.codec.key(to)?;
         let store = lock(&self.store);
         let entries = store.range(Some(&from), Some(&to))?;
         entries
             .map(|entry| {
                 let (k, v) = entry?;
-                Ok((
-                    de(&*self.keys, &self.name, "key", k)?,
-                    de(&*self.values, &self.name, "value", v)?,
-                ))
+                Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?))
             })
             .collect()
     }
@@ -193,19 +230,15 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
 /// A typed key-value store whose values carry the timestamp of their last update, like Kafka's
 /// `TimestampedKeyValueStore<K, V>`: what a `KTable` materializes into.
 pub struct TimestampedKeyValueStoreRef<K, V> {
-    name: Arc<str>,
+    codec: Codec<K, V>,
     store: Shared<dyn TimestampedKeyValueStore>,
-    keys: Arc<dyn Serde<K>>,
-    values: Arc<dyn Serde<V>>,
 }
 
 impl<K, V> Clone for TimestampedKeyValueStoreRef<K, V> {
     fn clone(&self) -> Self {
         TimestampedKeyValueStoreRef {
-            name: Arc::clone(&self.name),
+            codec: self.codec.clone(),
             store: Arc::clone(&self.store),
-            keys: Arc::clone(&self.keys),
-            values: Arc::clone(&self.values),
         }
     }
 }
@@ -218,67 +251,55 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
         values: Arc<dyn Serde<V>>,
     ) -> Self {
         TimestampedKeyValueStoreRef {
-            name: Arc::from(name),
+            codec: Codec::new(name, keys, values),
             store,
-            keys,
-            values,
         }
     }
 
     /// The store's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.codec.name
     }
 
     /// The value and timestamp of `key`, if any.
     pub fn get(&self, key: &K) -> Result<Option<(V, i64)>> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         self.get_raw(&key)
     }
 
     /// The serialized form of `key`, for repeated raw access without reserializing.
     pub(crate) fn key_bytes(&self, key: &K) -> Result<Vec<u8>> {
-        ser(&*self.keys, &self.name, "key", key)
+        self.codec.key(key)
     }
 
     pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
         let value = lock(&self.store).get(key)?;
         value
-            .map(|v| {
-                Ok((
-                    de(&*self.values, &self.name, "value", v.value)?,
-                    v.timestamp,
-                ))
-            })
+            .map(|v| Ok((self.codec.decode_value(v.value)?, v.timestamp)))
             .transpose()
     }
 
     /// Sets `key` to `value` with `timestamp`.
     pub fn put(&self, key: &K, value: &V, timestamp: i64) -> Result<()> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         self.put_raw(&key, value, timestamp)
     }
 
     pub(crate) fn put_raw(&self, key: &[u8], value: &V, timestamp: i64) -> Result<()> {
-        let value = ser(&*self.values, &self.name, "value", value)?;
+        let value = self.codec.value(value)?;
         Ok(lock(&self.store).put(key, &value, timestamp)?)
     }
 
     /// Removes `key`, returning its previous value and timestamp.
     pub fn delete(&self, key: &K) -> Result<Option<(V, i64)>> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         self.delete_raw(&key)
     }
 
     pub(crate) fn delete_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
         let old = lock(&self.store).delete(key)?;
-        old.map(|v| {
-            Ok((
-                de(&*self.values, &self.name, "value", v.value)?,
-                v.timestamp,
-            ))
-        })
-        .transpose()
+        old.map(|v| Ok((self.codec.decode_value(v.value)?, v.timestamp)))
+            .transpose()
     }
 
     /// Every entry with its timestamp, in the order of the serialized keys.
@@ -289,8 +310,8 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
             .map(|entry| {
                 let (k, v) = entry?;
                 Ok((
-                    de(&*self.keys, &self.name, "key", k)?,
-                    de(&*self.values, &self.name, "value", v.value)?,
+                    self.codec.decode_key(k)?,
+                    self.codec.decode_value(v.value)?,
                     v.timestamp,
                 ))
             })
@@ -305,20 +326,16 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
 
 /// A typed window store, like Kafka's `WindowStore<K, V>`: values per key and window start.
 pub struct WindowStoreRef<K, V> {
-    name: Arc<str>,
+    codec: Codec<K, V>,
     store: Shared<dyn WindowStore>,
-    keys: Arc<dyn Serde<K>>,
-    values: Arc<dyn Serde<V>>,
     window_size_ms: i64,
 }
 
 impl<K, V> Clone for WindowStoreRef<K, V> {
     fn clone(&self) -> Self {
         WindowStoreRef {
-            name: Arc::clone(&self.name),
+            codec: self.codec.clone(),
             store: Arc::clone(&self.store),
-            keys: Arc::clone(&self.keys),
-            values: Arc::clone(&self.values),
             window_size_ms: self.window_size_ms,
         }
     }
@@ -333,46 +350,40 @@ impl<K: 'static, V: 'static> WindowStoreRef<K, V> {
         window_size_ms: i64,
     ) -> Self {
         WindowStoreRef {
-            name: Arc::from(name),
+            codec: Codec::new(name, keys, values),
             store,
-            keys,
-            values,
             window_size_ms,
         }
     }
 
     /// The store's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.codec.name
     }
 
     /// Sets the value of `key` in the window starting at `window_start`; `None` deletes it.
     pub fn put(&self, key: &K, value: Option<&V>, window_start: i64) -> Result<()> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
-        let value = value
-            .map(|v| ser(&*self.values, &self.name, "value", v))
-            .transpose()?;
+        let key = self.codec.key(key)?;
+        let value = value.map(|v| self.codec.value(v)).transpose()?;
         Ok(lock(&self.store).put(&key, value.as_deref(), window_start)?)
     }
 
     /// The value of `key` in the window starting at `window_start`.
     pub fn fetch(&self, key: &K, window_start: i64) -> Result<Option<V>> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         let value = lock(&self.store).fetch(&key, window_start)?;
-        value
-            .map(|v| de(&*self.values, &self.name, "value", v))
-            .transpose()
+        value.map(|v| self.codec.decode_value(v)).transpose()
     }
 
     /// `(window start, value)` of `key` for windows starting in `[time_from, time_to]`.
     pub fn fetch_range(&self, key: &K, time_from: i64, time_to: i64) -> Result<Vec<(i64, V)>> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         let store = lock(&self.store);
         let entries = store.fetch_range(&key, time_from, time_to)?;
         entries
             .map(|entry| {
                 let (start, v) = entry?;
-                Ok((start, de(&*self.values, &self.name, "value", v)?))
+                Ok((start, self.codec.decode_value(v)?))
             })
             .collect()
     }
@@ -384,15 +395,12 @@ impl<K: 'static, V: 'static> WindowStoreRef<K, V> {
         entries
             .map(|entry| {
                 let (windowed, v) = entry?;
-                let key = de(&*self.keys, &self.name, "key", windowed.key)?;
+                let key = self.codec.decode_key(windowed.key)?;
                 let window = Window::new(
                     windowed.window_start,
                     windowed.window_start.saturating_add(self.window_size_ms),
                 );
-                Ok((
-                    Windowed::new(key, window),
-                    de(&*self.values, &self.name, "value", v)?,
-                ))
+                Ok((Windowed::new(key, window), self.codec.decode_value(v)?))
             })
             .collect()
     }
@@ -405,19 +413,15 @@ impl<K: 'static, V: 'static> WindowStoreRef<K, V> {
 
 /// A typed session store, like Kafka's `SessionStore<K, V>`: aggregates per key and session.
 pub struct SessionStoreRef<K, V> {
-    name: Arc<str>,
+    codec: Codec<K, V>,
     store: Shared<dyn SessionStore>,
-    keys: Arc<dyn Serde<K>>,
-    values: Arc<dyn Serde<V>>,
 }
 
 impl<K, V> Clone for SessionStoreRef<K, V> {
     fn clone(&self) -> Self {
         SessionStoreRef {
-            name: Arc::clone(&self.name),
+            codec: self.codec.clone(),
             store: Arc::clone(&self.store),
-            keys: Arc::clone(&self.keys),
-            values: Arc::clone(&self.values),
         }
     }
 }
@@ -430,28 +434,26 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
         values: Arc<dyn Serde<V>>,
     ) -> Self {
         SessionStoreRef {
-            name: Arc::from(name),
+            codec: Codec::new(name, keys, values),
             store,
-            keys,
-            values,
         }
     }
 
     /// The store's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.codec.name
     }
 
     /// Stores the aggregate of `key`'s session `[start, end]`.
     pub fn put(&self, key: &K, session: Window, value: &V) -> Result<()> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
-        let value = ser(&*self.values, &self.name, "value", value)?;
+        let key = self.codec.key(key)?;
+        let value = self.codec.value(value)?;
         Ok(lock(&self.store).put(&key, session.start_ms, session.end_ms, &value)?)
     }
 
     /// Removes `key`'s session `[start, end]`.
     pub fn remove(&self, key: &K, session: Window) -> Result<()> {
-        let key = ser(&*self.keys, &self.name, "key", key)?;
+        let key = self.codec.key(key)?;
         Ok(lock(&self.store).remove(&key, session.start_ms, session.end_ms)?)
     }
 
@@ -466,7 +468,7 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
     where
         K: Clone,
     {
-        let key_bytes = ser(&*self.keys, &self.name, "key", key)?;
+        let key_bytes = self.codec.key(key)?;
         let store = lock(&self.store);
         let entries = store.find_sessions(&key_bytes, earliest_end, latest_start)?;
         entries
@@ -475,7 +477,7 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
                 let window = Window::new(session.start, session.end);
                 Ok((
                     Windowed::new(key.clone(), window),
-                    de(&*self.values, &self.name, "value", v)?,
+                    self.codec.decode_value(v)?,
                 ))
             })
             .collect()

@@ -3,17 +3,18 @@
 //! timestamped key-value store (changelogged as `<application.id>-<store>-changelog`) and emit
 //! every updated aggregate downstream as a table update.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::change::Change;
 use super::kstream::KStream;
 use super::ktable::KTable;
 use super::options::{Grouped, Materialized};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde};
-use crate::state::TimestampedKeyValueStoreRef;
+use crate::state::{initialized, TimestampedKeyValueStoreRef};
 
 const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
 const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
@@ -151,8 +152,6 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     }
 }
 
-use std::rc::Rc;
-
 /// Stands in for a serde the user did not give; `build()` reports the omission before any
 /// record could reach it.
 struct MissingSerde;
@@ -213,10 +212,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
             );
             return Ok(());
         }
-        let store = self.store.as_ref().ok_or_else(|| Error::Store {
-            store: self.store_name.to_string(),
-            message: "processor used before init".into(),
-        })?;
+        let store = initialized(&self.store, &self.store_name)?;
         let key = store.key_bytes(&record.key)?;
         let (aggregate, old, timestamp) = match store.get_raw(&key)? {
             Some((previous, previous_ts)) => {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use super::change::Change;
 use super::kstream::KStream;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::Serde;
-use crate::state::TimestampedKeyValueStoreRef;
+use crate::state::{initialized, TimestampedKeyValueStoreRef};
 
 const FILTER_NAME: &str = "KTABLE-FILTER-";
 const MAPVALUES_NAME: &str = "KTABLE-MAPVALUES-";
@@ -222,10 +222,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
             );
             return Ok(());
         }
-        let store = self.store.as_ref().ok_or_else(|| Error::Store {
-            store: self.store_name.to_string(),
-            message: "processor used before init".into(),
-        })?;
+        let store = initialized(&self.store, &self.store_name)?;
         let key = store.key_bytes(&record.key)?;
         let old = match &record.value {
             Some(value) => {
