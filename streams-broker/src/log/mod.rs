@@ -209,7 +209,7 @@ impl PartitionLog {
     }
 
     /// Appends batches already checked by [`batch::validate_batches`].
-    pub fn append_validated(
+    fn append_validated(
         &self,
         records: &mut [u8],
         headers: &[BatchHeader],
