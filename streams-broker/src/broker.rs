@@ -17,6 +17,57 @@ use crate::log::now_ms;
 use crate::topics::{random_uuid, write_atomic, TopicRegistry};
 
 const META_FILE: &str = "meta.properties";
+const LOCK_FILE: &str = ".lock";
+
+/// Exclusive use of a data directory, like Kafka's `.lock` file: two brokers appending to
+/// the same logs would corrupt them. The file holds the owner's process id; a lock left by
+/// a process that no longer exists (a crash) is taken over. Removed on drop.
+#[derive(Debug)]
+struct DirLock {
+    path: PathBuf,
+}
+
+impl DirLock {
+    fn acquire(data_dir: &Path) -> Result<DirLock> {
+        let path = data_dir.join(LOCK_FILE);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(mut f) => {
+                    use std::io::Write;
+                    f.write_all(std::process::id().to_string().as_bytes())
+                        .map_err(|e| Error::io(&path, e))?;
+                    return Ok(DirLock { path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid = std::fs::read_to_string(&path)
+                        .ok()
+                        .and_then(|s| s.trim().parse::<u32>().ok());
+                    let alive = pid.is_some_and(|p| Path::new(&format!("/proc/{p}")).exists());
+                    if let (Some(pid), true) = (pid, alive) {
+                        return Err(Error::DataDirLocked { path, pid });
+                    }
+                    tracing::warn!(lock = %path.display(), "taking over a stale data directory lock");
+                    std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                }
+                Err(e) => return Err(Error::io(&path, e)),
+            }
+        }
+        Err(Error::DataDirLocked {
+            path,
+            pid: std::process::id(),
+        })
+    }
+}
+
+impl Drop for DirLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
 
 /// Shared state of a running broker.
 #[derive(Debug)]
@@ -28,6 +79,7 @@ pub struct Broker {
     advertised_host: String,
     advertised_port: i32,
     appended: watch::Sender<u64>,
+    _lock: DirLock,
 }
 
 /// Kafka cluster ids are a UUID in URL-safe base64 without padding (22 characters).
@@ -82,6 +134,7 @@ impl Broker {
         advertised: std::net::SocketAddr,
     ) -> Result<Broker> {
         std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let lock = DirLock::acquire(data_dir)?;
         let cluster_id = load_cluster_id(data_dir, config.node_id)?;
         let topics = TopicRegistry::open(data_dir, config.topic_defaults.clone(), config.flush)?;
         let advertised_host = config
@@ -96,6 +149,7 @@ impl Broker {
             advertised_port: i32::from(advertised.port()),
             appended: watch::channel(0).0,
             config,
+            _lock: lock,
         })
     }
 
@@ -215,5 +269,21 @@ mod tests {
         let a = load_cluster_id(dir.path(), 0).unwrap();
         assert_eq!(a.len(), 22);
         assert_eq!(load_cluster_id(dir.path(), 0).unwrap(), a);
+    }
+
+    #[test]
+    fn a_data_dir_has_one_broker_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = "127.0.0.1:9092".parse().unwrap();
+        let config = BrokerConfig::with_data_dir(dir.path());
+        let first = Broker::open(config.clone(), dir.path(), addr).unwrap();
+        let second = Broker::open(config.clone(), dir.path(), addr);
+        assert!(matches!(second, Err(Error::DataDirLocked { .. })));
+        drop(first);
+        let third = Broker::open(config.clone(), dir.path(), addr).unwrap();
+        drop(third);
+        // A lock left by a process that no longer exists is taken over.
+        std::fs::write(dir.path().join(LOCK_FILE), "999999999").unwrap();
+        Broker::open(config, dir.path(), addr).unwrap();
     }
 }

@@ -101,6 +101,16 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// Another running broker already uses the data directory.
+    #[error(
+        "data directory {path} is in use by process {pid}; stop it or remove the stale lock file"
+    )]
+    DataDirLocked {
+        /// The lock file.
+        path: PathBuf,
+        /// The process holding it.
+        pid: u32,
+    },
     /// The broker has been shut down or its runtime is gone.
     #[error("the broker is not running")]
     Stopped,

@@ -209,11 +209,7 @@ impl PartitionLog {
     }
 
     /// Appends batches already checked by [`batch::validate_batches`].
-    pub fn append_validated(
-        &self,
-        records: &mut [u8],
-        headers: &[BatchHeader],
-    ) -> Result<AppendInfo> {
+    fn append_validated(&self, records: &mut [u8], headers: &[BatchHeader]) -> Result<AppendInfo> {
         let mut st = self.lock();
         let now = now_ms();
         let append_time = st.config.log_append_time().then_some(now);
