@@ -3,6 +3,7 @@
 
 mod change;
 mod kgrouped;
+mod kgrouped_table;
 mod kstream;
 mod ktable;
 mod operators;
@@ -15,6 +16,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use kgrouped::KGroupedStream;
+pub use kgrouped_table::KGroupedTable;
 pub use kstream::{Branched, BranchedKStream, KStream};
 pub use ktable::KTable;
 pub use options::{Consumed, Grouped, Materialized, Named, Produced, Repartitioned};
