@@ -58,9 +58,9 @@ pub use topology::{Topology, TopologyDescription};
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
     pub use crate::dsl::{
-        Branched, Consumed, Grouped, KGroupedStream, KStream, KTable, Materialized, Named,
-        Produced, Repartitioned, SessionWindows, SlidingWindows, StreamsBuilder, TimeWindows,
-        Windowed,
+        Branched, BufferConfig, Consumed, EmitStrategy, Grouped, KGroupedStream, KGroupedTable,
+        KStream, KTable, Materialized, Named, Produced, Repartitioned, SessionWindows,
+        SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};

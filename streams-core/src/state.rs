@@ -30,6 +30,8 @@ pub(crate) enum StoreHandle {
     KeyValue(Shared<dyn KeyValueStore>),
     Timestamped(Shared<dyn TimestampedKeyValueStore>),
     Window(Shared<dyn WindowStore>),
+    /// A window store whose values carry a timestamp (windowed aggregations).
+    TimestampedWindow(Shared<dyn WindowStore>),
     Session(Shared<dyn SessionStore>),
 }
 
@@ -38,7 +40,7 @@ impl StoreHandle {
         Ok(match self {
             StoreHandle::KeyValue(s) => lock(s).flush(),
             StoreHandle::Timestamped(s) => lock(s).flush(),
-            StoreHandle::Window(s) => lock(s).flush(),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).flush(),
             StoreHandle::Session(s) => lock(s).flush(),
         }?)
     }
@@ -47,7 +49,7 @@ impl StoreHandle {
         Ok(match self {
             StoreHandle::KeyValue(s) => lock(s).close(),
             StoreHandle::Timestamped(s) => lock(s).close(),
-            StoreHandle::Window(s) => lock(s).close(),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).close(),
             StoreHandle::Session(s) => lock(s).close(),
         }?)
     }
@@ -57,6 +59,7 @@ impl StoreHandle {
             StoreHandle::KeyValue(_) => "key-value",
             StoreHandle::Timestamped(_) => "timestamped key-value",
             StoreHandle::Window(_) => "window",
+            StoreHandle::TimestampedWindow(_) => "timestamped window",
             StoreHandle::Session(_) => "session",
         }
     }
@@ -411,6 +414,121 @@ impl<K: 'static, V: 'static> WindowStoreRef<K, V> {
     }
 }
 
+/// Entries of a timestamped window store: windowed key, then value and timestamp.
+pub type TimestampedWindowEntries<K, V> = Vec<(Windowed<K>, (V, i64))>;
+
+/// A typed window store whose values carry the timestamp of their last update, like Kafka's
+/// `TimestampedWindowStore<K, V>`: what windowed aggregations keep. Stored as an 8-byte
+/// big-endian timestamp followed by the value, the layout timestamped key-value stores use.
+pub struct TimestampedWindowStoreRef<K, V> {
+    inner: WindowStoreRef<K, (V, i64)>,
+}
+
+impl<K, V> Clone for TimestampedWindowStoreRef<K, V> {
+    fn clone(&self) -> Self {
+        TimestampedWindowStoreRef {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Sets `key`'s value and timestamp in the window starting at `window_start`.
+    pub fn put(&self, key: &K, value: &V, timestamp: i64, window_start: i64) -> Result<()>
+    where
+        V: Clone,
+    {
+        self.inner
+            .put(key, Some(&(value.clone(), timestamp)), window_start)
+    }
+
+    /// Removes `key`'s entry in the window starting at `window_start`.
+    pub fn delete(&self, key: &K, window_start: i64) -> Result<()> {
+        self.inner.put(key, None, window_start)
+    }
+
+    /// `(value, timestamp)` of `key` in the window starting at `window_start`.
+    pub fn fetch(&self, key: &K, window_start: i64) -> Result<Option<(V, i64)>> {
+        self.inner.fetch(key, window_start)
+    }
+
+    /// Every entry with a window start in `[time_from, time_to]`, ordered by window start.
+    pub fn fetch_all(
+        &self,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<TimestampedWindowEntries<K, V>> {
+        self.inner.fetch_all(time_from, time_to)
+    }
+
+    /// Every entry.
+    pub fn all(&self) -> Result<TimestampedWindowEntries<K, V>> {
+        self.inner.all()
+    }
+}
+
+/// Value and timestamp, encoded as timestamped stores keep them.
+struct WithTimestamp<V>(Arc<dyn Serde<V>>);
+
+impl<V: 'static> Serde<(V, i64)> for WithTimestamp<V> {
+    fn serialize(
+        &self,
+        topic: &str,
+        data: &(V, i64),
+    ) -> std::result::Result<Option<Vec<u8>>, SerdeError> {
+        let value = self.0.serialize(topic, &data.0)?.unwrap_or_default();
+        let mut out = Vec::with_capacity(8 + value.len());
+        out.extend_from_slice(&data.1.to_be_bytes());
+        out.extend_from_slice(&value);
+        Ok(Some(out))
+    }
+
+    fn deserialize(
+        &self,
+        topic: &str,
+        data: Option<&[u8]>,
+    ) -> std::result::Result<(V, i64), SerdeError> {
+        let (timestamp, value) = split_timestamp(data)?;
+        Ok((self.0.deserialize(topic, Some(value))?, timestamp))
+    }
+}
+
+/// The value alone, read from a timestamped store's encoding; read-only.
+struct WithoutTimestamp<V>(Arc<dyn Serde<V>>);
+
+impl<V: 'static> Serde<V> for WithoutTimestamp<V> {
+    fn serialize(
+        &self,
+        _topic: &str,
+        _data: &V,
+    ) -> std::result::Result<Option<Vec<u8>>, SerdeError> {
+        Err(SerdeError::new(
+            "this is a read-only view of a timestamped window store: write through the processor that owns it",
+        ))
+    }
+
+    fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> std::result::Result<V, SerdeError> {
+        let (_, value) = split_timestamp(data)?;
+        self.0.deserialize(topic, Some(value))
+    }
+}
+
+fn split_timestamp(data: Option<&[u8]>) -> std::result::Result<(i64, &[u8]), SerdeError> {
+    let data = data.ok_or_else(|| SerdeError::new("a timestamped value cannot be null"))?;
+    match data.split_first_chunk::<8>() {
+        Some((ts, value)) => Ok((i64::from_be_bytes(*ts), value)),
+        None => Err(SerdeError::new(format!(
+            "a timestamped value needs at least 8 bytes, got {}",
+            data.len()
+        ))),
+    }
+}
+
 /// A typed session store, like Kafka's `SessionStore<K, V>`: aggregates per key and session.
 pub struct SessionStoreRef<K, V> {
     codec: Codec<K, V>,
@@ -502,6 +620,9 @@ pub enum StoreBuilder {
     TimestampedKeyValue(streams_state::TimestampedKeyValueStoreBuilder),
     /// A window store.
     Window(streams_state::WindowStoreBuilder),
+    /// A window store whose values carry the timestamp of their last update, as windowed
+    /// aggregations keep them (Kafka's `TimestampedWindowStore`).
+    TimestampedWindow(streams_state::WindowStoreBuilder),
     /// A session store.
     Session(streams_state::SessionStoreBuilder),
 }
@@ -512,7 +633,7 @@ impl StoreBuilder {
         match self {
             StoreBuilder::KeyValue(b) => b.name(),
             StoreBuilder::TimestampedKeyValue(b) => b.name(),
-            StoreBuilder::Window(b) => b.name(),
+            StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => b.name(),
             StoreBuilder::Session(b) => b.name(),
         }
     }
@@ -522,7 +643,9 @@ impl StoreBuilder {
         match self {
             StoreBuilder::KeyValue(b) => b.changelog_topic(application_id),
             StoreBuilder::TimestampedKeyValue(b) => b.changelog_topic(application_id),
-            StoreBuilder::Window(b) => b.changelog_topic(application_id),
+            StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => {
+                b.changelog_topic(application_id)
+            }
             StoreBuilder::Session(b) => b.changelog_topic(application_id),
         }
     }
@@ -534,6 +657,9 @@ impl StoreBuilder {
                 StoreHandle::Timestamped(Arc::new(Mutex::new(b.build(ctx)?)))
             }
             StoreBuilder::Window(b) => StoreHandle::Window(Arc::new(Mutex::new(b.build(ctx)?))),
+            StoreBuilder::TimestampedWindow(b) => {
+                StoreHandle::TimestampedWindow(Arc::new(Mutex::new(b.build(ctx)?)))
+            }
             StoreBuilder::Session(b) => StoreHandle::Session(Arc::new(Mutex::new(b.build(ctx)?))),
         })
     }
@@ -613,7 +739,36 @@ pub(crate) mod access {
                 values,
                 window_size_ms,
             )),
+            // The plain view of a timestamped window store reads values without timestamps.
+            StoreHandle::TimestampedWindow(s) => Ok(WindowStoreRef::new(
+                name,
+                Arc::clone(s),
+                keys,
+                Arc::new(WithoutTimestamp(values)),
+                window_size_ms,
+            )),
             other => Err(other.wrong_kind(name, "window")),
+        }
+    }
+
+    pub(crate) fn timestamped_window<K: 'static, V: 'static>(
+        name: &str,
+        handle: &StoreHandle,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+        window_size_ms: i64,
+    ) -> Result<TimestampedWindowStoreRef<K, V>> {
+        match handle {
+            StoreHandle::TimestampedWindow(s) => Ok(TimestampedWindowStoreRef {
+                inner: WindowStoreRef::new(
+                    name,
+                    Arc::clone(s),
+                    keys,
+                    Arc::new(WithTimestamp(values)),
+                    window_size_ms,
+                ),
+            }),
+            other => Err(other.wrong_kind(name, "timestamped window")),
         }
     }
 

@@ -25,7 +25,7 @@ use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
 use crate::serde::{deserialize_key_value, serialize_key_value, Serde};
 use crate::state::{
     access, KeyValueStoreRef, SessionStoreRef, StoreHandle, TimestampedKeyValueStoreRef,
-    WindowStoreRef,
+    TimestampedWindowStoreRef, WindowStoreRef,
 };
 use crate::topology::Topology;
 
@@ -314,6 +314,24 @@ impl TopologyTestDriver {
         window_size_ms: i64,
     ) -> Result<WindowStoreRef<K, V>> {
         access::window(
+            name,
+            &self.store_handle(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+            window_size_ms,
+        )
+    }
+
+    /// The timestamped window store `name` (what windowed aggregations keep), with each value's
+    /// timestamp (Kafka's `getTimestampedWindowStore`).
+    pub fn get_timestamped_window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+        window_size_ms: i64,
+    ) -> Result<TimestampedWindowStoreRef<K, V>> {
+        access::timestamped_window(
             name,
             &self.store_handle(name)?,
             Arc::new(keys),

@@ -10,6 +10,7 @@ use super::change::Change;
 use super::kstream::KStream;
 use super::ktable::KTable;
 use super::options::{Grouped, Materialized};
+use super::windowed::WindowDefinition;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -20,9 +21,9 @@ const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
 const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
 
 /// The first aggregate of a key, from its first record.
-type Start<K, V, VA> = Arc<dyn Fn(&K, &V) -> VA + Send + Sync>;
+pub(super) type Start<K, V, VA> = Arc<dyn Fn(&K, &V) -> VA + Send + Sync>;
 /// Folds a record into a key's aggregate.
-type Add<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
+pub(super) type Add<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
 
 /// A stream grouped by key, ready to aggregate into a [`KTable`] (Kafka's `KGroupedStream`).
 pub struct KGroupedStream<K, V> {
@@ -30,9 +31,54 @@ pub struct KGroupedStream<K, V> {
     grouped: Grouped<K, V>,
 }
 
+impl<K, V> Clone for KGroupedStream<K, V> {
+    fn clone(&self) -> Self {
+        KGroupedStream {
+            stream: self.stream.clone(),
+            grouped: self.grouped.clone(),
+        }
+    }
+}
+
+/// What every aggregation of a grouped stream settles before adding its processor: names (in
+/// Kafka's order), the input (through a repartition topic if the key changed) and serdes.
+pub(super) struct AggregationPlan<K, V, VA> {
+    pub(super) input: KStream<K, V>,
+    pub(super) name: String,
+    pub(super) store_name: String,
+    pub(super) keys: Arc<dyn Serde<K>>,
+    pub(super) values: Arc<dyn Serde<V>>,
+    pub(super) aggregates: Arc<dyn Serde<VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> AggregationPlan<K, V, VA> {
+    /// Reports a topology error, surfaced by `build()`.
+    pub(super) fn report(&self, message: String) {
+        self.input.graph().borrow_mut().errors.push(message);
+    }
+
+    /// Declares the aggregation's store.
+    pub(super) fn add_store(&self, store: crate::state::StoreBuilder) {
+        self.input.graph().borrow_mut().add_store(store);
+    }
+}
+
 impl<K: Data, V: Data> KGroupedStream<K, V> {
     pub(crate) fn new(stream: KStream<K, V>, grouped: Grouped<K, V>) -> Self {
         KGroupedStream { stream, grouped }
+    }
+
+    /// Windows the grouped stream: by [`TimeWindows`](super::TimeWindows) into a
+    /// [`TimeWindowedKStream`](super::TimeWindowedKStream), by
+    /// [`SessionWindows`](super::SessionWindows) into a
+    /// [`SessionWindowedKStream`](super::SessionWindowedKStream) (Kafka's `windowedBy`).
+    pub fn windowed_by<W: WindowDefinition<K, V>>(&self, windows: W) -> W::Windowed {
+        windows.window(self)
+    }
+
+    /// The serde of the grouped values.
+    pub(super) fn value_serde(&self) -> Arc<dyn Serde<V>> {
+        Arc::clone(&self.grouped.value_serde)
     }
 
     /// Counts records per key (Kafka's `count`). Records with a null key or value are skipped.
@@ -79,14 +125,14 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         self.aggregate_with(AGGREGATE_NAME, start, aggregator, materialized, None)
     }
 
-    fn aggregate_with<VA: Data>(
+    /// Names the aggregation, routes its input through a repartition topic if the key changed
+    /// and settles its serdes.
+    pub(super) fn plan_aggregation<VA: Data>(
         &self,
         prefix: &str,
-        start: Start<K, V, VA>,
-        add: Add<K, V, VA>,
-        materialized: Materialized<K, VA>,
+        materialized: &Materialized<K, VA>,
         default_value_serde: Option<Arc<dyn Serde<VA>>>,
-    ) -> KTable<K, VA> {
+    ) -> AggregationPlan<K, V, VA> {
         let graph = Rc::clone(self.stream.graph());
         // Kafka draws the store name first, then the processor's, then the repartition's.
         let store_name = match &materialized.name {
@@ -122,39 +168,57 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
                 Arc::new(MissingSerde)
             }
         };
-        graph
-            .borrow_mut()
-            .add_store(materialized.timestamped_store(&store_name));
-        let processor_store = Arc::<str>::from(store_name.as_str());
+        AggregationPlan {
+            input,
+            name,
+            store_name,
+            keys,
+            values: Arc::clone(&self.grouped.value_serde),
+            aggregates,
+        }
+    }
+
+    fn aggregate_with<VA: Data>(
+        &self,
+        prefix: &str,
+        start: Start<K, V, VA>,
+        add: Add<K, V, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<Arc<dyn Serde<VA>>>,
+    ) -> KTable<K, VA> {
+        let plan = self.plan_aggregation(prefix, &materialized, default_value_serde);
+        plan.add_store(materialized.timestamped_store(&plan.store_name));
+        let processor_store = Arc::<str>::from(plan.store_name.as_str());
         let (values, proc_keys, proc_aggregates) = (
-            Arc::clone(&self.grouped.value_serde),
-            Arc::clone(&keys),
-            Arc::clone(&aggregates),
+            Arc::clone(&plan.values),
+            Arc::clone(&plan.keys),
+            Arc::clone(&plan.aggregates),
         );
-        let stream =
-            input.add_processor::<K, Change<VA>, _, _>(name, vec![store_name.clone()], move || {
-                AggregateProcessor {
-                    store_name: Arc::clone(&processor_store),
-                    keys: Arc::clone(&proc_keys),
-                    values: Arc::clone(&values),
-                    aggregates: Arc::clone(&proc_aggregates),
-                    start: Arc::clone(&start),
-                    add: Arc::clone(&add),
-                    store: None,
-                }
-            });
+        let stream = plan.input.add_processor::<K, Change<VA>, _, _>(
+            plan.name.clone(),
+            vec![plan.store_name.clone()],
+            move || AggregateProcessor {
+                store_name: Arc::clone(&processor_store),
+                keys: Arc::clone(&proc_keys),
+                values: Arc::clone(&values),
+                aggregates: Arc::clone(&proc_aggregates),
+                start: Arc::clone(&start),
+                add: Arc::clone(&add),
+                store: None,
+            },
+        );
         KTable::new(
             stream,
-            keys,
-            Some(aggregates),
-            materialized.name.map(|_| store_name),
+            plan.keys,
+            Some(plan.aggregates),
+            materialized.name.map(|_| plan.store_name),
         )
     }
 }
 
 /// Stands in for a serde the user did not give; `build()` reports the omission before any
 /// record could reach it.
-struct MissingSerde;
+pub(super) struct MissingSerde;
 
 impl<T> Serde<T> for MissingSerde {
     fn serialize(
@@ -201,15 +265,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
         record: Record<K, V>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        if self.keys.is_null(&record.key) || self.values.is_null(&record.value) {
-            let meta = ctx.record_metadata();
-            tracing::warn!(
-                processor = ctx.node_name(),
-                topic = meta.map(|m| &*m.topic),
-                partition = meta.map(|m| m.partition),
-                offset = meta.map(|m| m.offset),
-                "skipping record due to null key or value"
-            );
+        if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
         let store = initialized(&self.store, &self.store_name)?;
@@ -237,4 +293,25 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
             headers: record.headers,
         })
     }
+}
+
+/// Skips (and logs, as Kafka does) a record whose key or value is null: it cannot be aggregated.
+pub(super) fn skip_null<K: Data, V: Data, KO: Data, VO: Data>(
+    keys: &dyn Serde<K>,
+    values: &dyn Serde<V>,
+    record: &Record<K, V>,
+    ctx: &ProcessorContext<'_, KO, VO>,
+) -> bool {
+    if !keys.is_null(&record.key) && !values.is_null(&record.value) {
+        return false;
+    }
+    let meta = ctx.record_metadata();
+    tracing::warn!(
+        processor = ctx.node_name(),
+        topic = meta.map(|m| &*m.topic),
+        partition = meta.map(|m| m.partition),
+        offset = meta.map(|m| m.offset),
+        "skipping record due to null key or value"
+    );
+    true
 }

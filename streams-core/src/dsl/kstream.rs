@@ -28,7 +28,7 @@ use crate::topology::graph::{
 };
 
 pub(crate) const SOURCE_NAME: &str = "KSTREAM-SOURCE-";
-const SINK_NAME: &str = "KSTREAM-SINK-";
+pub(crate) const SINK_NAME: &str = "KSTREAM-SINK-";
 const MAP_NAME: &str = "KSTREAM-MAP-";
 const MAPVALUES_NAME: &str = "KSTREAM-MAPVALUES-";
 const FLATMAP_NAME: &str = "KSTREAM-FLATMAP-";
@@ -186,7 +186,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             .requiring_repartition(self.repartition_required)
     }
 
-    fn add_sink(
+    pub(crate) fn add_sink(
         &self,
         name: String,
         topic: TopicRef,

@@ -25,6 +25,8 @@ pub struct KTable<K, V> {
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Option<Arc<dyn Serde<V>>>,
     store_name: Option<String>,
+    /// For a windowed table: the grace period of its windows, which `suppress` needs.
+    window_grace_ms: Option<i64>,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -34,6 +36,7 @@ impl<K, V> Clone for KTable<K, V> {
             key_serde: Arc::clone(&self.key_serde),
             value_serde: self.value_serde.clone(),
             store_name: self.store_name.clone(),
+            window_grace_ms: self.window_grace_ms,
         }
     }
 }
@@ -50,7 +53,40 @@ impl<K: Data, V: Data> KTable<K, V> {
             key_serde,
             value_serde,
             store_name,
+            window_grace_ms: None,
         }
+    }
+
+    /// Marks a table of windowed aggregates whose windows have this grace period.
+    pub(crate) fn with_window_grace(mut self, grace_ms: i64) -> Self {
+        self.window_grace_ms = Some(grace_ms);
+        self
+    }
+
+    /// Keeps `other`'s window grace period: for operators that pass windows through.
+    pub(crate) fn with_grace_of<V2>(mut self, other: &KTable<K, V2>) -> Self {
+        self.window_grace_ms = other.window_grace_ms;
+        self
+    }
+
+    /// The grace period of the windows, if this is a windowed aggregation's table.
+    pub(crate) fn window_grace_ms(&self) -> Option<i64> {
+        self.window_grace_ms
+    }
+
+    /// The stream of changes behind the table.
+    pub(crate) fn change_stream(&self) -> &KStream<K, Change<V>> {
+        &self.stream
+    }
+
+    /// The serde of the keys.
+    pub(crate) fn key_serde(&self) -> Arc<dyn Serde<K>> {
+        Arc::clone(&self.key_serde)
+    }
+
+    /// The serde of the values, if known.
+    pub(crate) fn value_serde(&self) -> Option<Arc<dyn Serde<V>>> {
+        self.value_serde.clone()
     }
 
     /// The name of the store that holds this table, if it is materialized under a name you can
@@ -80,7 +116,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         let stream = self
             .stream
             .add_processor(self.stream.node_name(prefix), Vec::new(), supplier);
-        KTable::new(stream, Arc::clone(&self.key_serde), value_serde, None)
+        KTable::new(stream, Arc::clone(&self.key_serde), value_serde, None).with_grace_of(self)
     }
 
     /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted

@@ -3,19 +3,25 @@
 
 mod change;
 mod kgrouped;
+mod kgrouped_table;
 mod kstream;
 mod ktable;
 mod operators;
 mod options;
+mod suppress;
+mod windowed;
 pub mod windows;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 pub use kgrouped::KGroupedStream;
+pub use kgrouped_table::KGroupedTable;
 pub use kstream::{Branched, BranchedKStream, KStream};
 pub use ktable::KTable;
 pub use options::{Consumed, Grouped, Materialized, Named, Produced, Repartitioned};
+pub use suppress::{BufferConfig, Suppressed};
+pub use windowed::{EmitStrategy, SessionWindowedKStream, TimeWindowedKStream, WindowDefinition};
 pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
 
 use std::sync::Arc;
@@ -142,3 +148,6 @@ mod tests;
 
 #[cfg(test)]
 mod stateful_tests;
+
+#[cfg(test)]
+mod windowed_tests;

@@ -199,6 +199,7 @@ pub struct Materialized<K, V> {
     pub(crate) value_serde: Option<Arc<dyn Serde<V>>>,
     pub(crate) in_memory: bool,
     pub(crate) logging: bool,
+    pub(crate) retention_ms: Option<i64>,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -209,6 +210,7 @@ impl<K, V> Default for Materialized<K, V> {
             value_serde: None,
             in_memory: false,
             logging: true,
+            retention_ms: None,
         }
     }
 }
@@ -258,9 +260,48 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
+    /// How long a windowed aggregation keeps its windows (Kafka's `Materialized#withRetention`);
+    /// by default window size (or inactivity gap) plus grace, the least that works.
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention_ms = Some(super::windows::millis(retention));
+        self
+    }
+
     /// The builder of a timestamped key-value store named `name` as this says.
     pub(crate) fn timestamped_store(&self, name: &str) -> crate::state::StoreBuilder {
         let mut builder = streams_state::TimestampedKeyValueStoreBuilder::new(name);
+        if self.in_memory {
+            builder = builder.in_memory();
+        }
+        if !self.logging {
+            builder = builder.with_logging_disabled();
+        }
+        builder.into()
+    }
+
+    /// The builder of a timestamped window store named `name` keeping `retention_ms`.
+    pub(crate) fn timestamped_window_store(
+        &self,
+        name: &str,
+        retention_ms: i64,
+    ) -> crate::state::StoreBuilder {
+        let mut builder = streams_state::WindowStoreBuilder::new(name, retention_ms);
+        if self.in_memory {
+            builder = builder.in_memory();
+        }
+        if !self.logging {
+            builder = builder.with_logging_disabled();
+        }
+        crate::state::StoreBuilder::TimestampedWindow(builder)
+    }
+
+    /// The builder of a session store named `name` keeping `retention_ms`.
+    pub(crate) fn session_store(
+        &self,
+        name: &str,
+        retention_ms: i64,
+    ) -> crate::state::StoreBuilder {
+        let mut builder = streams_state::SessionStoreBuilder::new(name, retention_ms);
         if self.in_memory {
             builder = builder.in_memory();
         }

@@ -440,3 +440,136 @@ fn using_an_undeclared_store_is_a_build_error() {
         "{err}"
     );
 }
+
+/// A table of user -> region, re-grouped by region: moving a user subtracts from the old region.
+fn region_table(materialized: bool) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let table = builder.table(
+        "users",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("users"),
+    );
+    let grouped = table.group_by(
+        |user: &String, region: &String| (region.clone(), user.clone()),
+        Grouped::with(Serdes::string(), Serdes::string()),
+    );
+    let counts = if materialized {
+        grouped.count(Materialized::as_("per-region").with_in_memory())
+    } else {
+        grouped.count(Materialized::as_("per-region"))
+    };
+    counts.to_stream().to("counts", counts_out());
+    grouped
+        .reduce(
+            |a: String, b: &String| format!("{a},{b}"),
+            |a: String, b: &String| {
+                a.split(',')
+                    .filter(|u| u != b)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            Materialized::as_("members"),
+        )
+        .to_stream()
+        .to(
+            "members",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+#[test]
+fn grouped_table_count_and_reduce_subtract_what_leaves_a_group() {
+    for in_memory in [false, true] {
+        let driver = region_table(in_memory);
+        let users = driver.create_input_topic("users", StringSerde, OptionSerde::new(StringSerde));
+        users.pipe_input_with_timestamp("alice", Some("eu".to_string()), 1);
+        users.pipe_input_with_timestamp("bob", Some("eu".to_string()), 2);
+        users.pipe_input_with_timestamp("alice", Some("us".to_string()), 3);
+        users.pipe_input_with_timestamp("bob", None, 4);
+        let counts = driver
+            .create_output_topic("counts", StringSerde, nullable_i64())
+            .read_key_values_to_list();
+        assert_eq!(
+            counts,
+            [
+                ("eu".to_string(), Some(1)),
+                ("eu".to_string(), Some(2)),
+                ("eu".to_string(), Some(1)),
+                ("us".to_string(), Some(1)),
+                ("eu".to_string(), Some(0)),
+            ],
+            "in_memory = {in_memory}"
+        );
+        let members = driver
+            .create_output_topic("members", StringSerde, OptionSerde::new(StringSerde))
+            .read_key_values_to_list();
+        let last: std::collections::BTreeMap<_, _> = members.into_iter().collect();
+        assert_eq!(last["eu"], Some(String::new()));
+        assert_eq!(last["us"], Some("alice".to_string()));
+        let store = driver
+            .get_timestamped_key_value_store("per-region", StringSerde, I64Serde)
+            .unwrap();
+        assert_eq!(store.get(&"us".to_string()).unwrap(), Some((1, 3)));
+        assert_eq!(
+            store.get(&"eu".to_string()).unwrap().map(|(c, _)| c),
+            Some(0)
+        );
+    }
+}
+
+#[test]
+fn grouped_table_aggregate_goes_through_a_repartition_topic_named_like_kafka() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "scores",
+            Consumed::with(Serdes::string(), Serdes::i64()),
+            Materialized::new(),
+        )
+        .group_by(
+            |player: &String, score: &i64| (player[..1].to_string(), *score),
+            Grouped::with(Serdes::string(), Serdes::i64()),
+        )
+        .aggregate(
+            || 0i64,
+            |_, score: &i64, total| total + score,
+            |_, score: &i64, total| total - score,
+            Materialized::as_("totals").with_value_serde(Serdes::i64()),
+        )
+        .to_stream()
+        .to(
+            "totals",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let topology = builder.build().unwrap();
+    assert_eq!(topology.subtopology_count(), 2);
+    let topics: Vec<&str> = topology
+        .repartition_topics()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(topics, ["totals-repartition"]);
+    let description = topology.describe().to_string();
+    for expected in [
+        "Processor: KTABLE-SELECT-0000000003 (stores: [])",
+        "Sink: KSTREAM-SINK-0000000004 (topic: totals-repartition)",
+        "Source: KSTREAM-SOURCE-0000000005 (topics: [totals-repartition])",
+        "Processor: KTABLE-AGGREGATE-0000000006 (stores: [totals])",
+    ] {
+        assert!(
+            description.contains(expected),
+            "{expected} in\n{description}"
+        );
+    }
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let scores = driver.create_input_topic("scores", StringSerde, OptionSerde::new(I64Serde));
+    scores.pipe_input_with_timestamp("ann", Some(10), 1);
+    scores.pipe_input_with_timestamp("amy", Some(5), 2);
+    scores.pipe_input_with_timestamp("ann", Some(7), 3);
+    scores.pipe_input_with_timestamp("amy", None, 4);
+    let totals: Vec<Option<i64>> = driver
+        .create_output_topic("totals", StringSerde, nullable_i64())
+        .read_values_to_list();
+    assert_eq!(totals, [Some(10), Some(15), Some(5), Some(12), Some(7)]);
+}

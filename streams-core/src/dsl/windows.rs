@@ -12,7 +12,8 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::serde::{Serde, SerdeError};
 
-fn millis(d: Duration) -> i64 {
+/// `d` in milliseconds, saturating at `i64::MAX`.
+pub(crate) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -238,6 +238,27 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         access::timestamped(name, self.store(name)?, keys, values)
     }
 
+    /// The timestamped window store `name`, for the DSL's windowed aggregations.
+    pub(crate) fn timestamped_window_store_shared<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: Arc<dyn Serde<KS>>,
+        values: Arc<dyn Serde<VS>>,
+        window_size_ms: i64,
+    ) -> Result<crate::state::TimestampedWindowStoreRef<KS, VS>> {
+        access::timestamped_window(name, self.store(name)?, keys, values, window_size_ms)
+    }
+
+    /// The session store `name`, for the DSL's session aggregations.
+    pub(crate) fn session_store_shared<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: Arc<dyn Serde<KS>>,
+        values: Arc<dyn Serde<VS>>,
+    ) -> Result<SessionStoreRef<KS, VS>> {
+        access::session(name, self.store(name)?, keys, values)
+    }
+
     /// The name of this processor's node in the topology.
     pub fn node_name(&self) -> &str {
         self.node_name

@@ -1,0 +1,90 @@
+//! Word count through the `TopologyTestDriver` with its counts in an in-memory store and in
+//! RocksDB: split lines into words, re-key by word (through the repartition topic the driver
+//! routes itself), count into a timestamped key-value store, write every updated count out.
+//!
+//! Run with `cargo bench --bench state` (part of `make bench`); figures go in BENCHMARKS.md.
+//! Store-level figures (RocksDB put/get, restore, memory) are in
+//! `cargo bench -p streams-state --bench stores`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rill::prelude::*;
+use rill::streams_core::serde::{I64Serde, StringSerde, UnitSerde};
+
+/// Distinct words in the vocabulary the lines are drawn from.
+const VOCABULARY: usize = 10_000;
+const LINES: usize = 1_000;
+const WORDS_PER_LINE: usize = 10;
+
+fn lines() -> Vec<String> {
+    // A fixed pseudo-random walk over the vocabulary, so keys repeat as in real text.
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    (0..LINES)
+        .map(|_| {
+            (0..WORDS_PER_LINE)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    format!("word{}", state % VOCABULARY as u64)
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect()
+}
+
+fn word_count(c: &mut Criterion, label: &str, in_memory: bool) {
+    let builder = StreamsBuilder::new();
+    let materialized = if in_memory {
+        Materialized::as_("counts").with_in_memory()
+    } else {
+        Materialized::as_("counts")
+    };
+    builder
+        .stream("lines", Consumed::with(Serdes::unit(), Serdes::string()))
+        .flat_map_values(|line: &String| {
+            line.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .group_by(
+            |_, word: &String| word.clone(),
+            Grouped::with(Serdes::string(), Serdes::string()),
+        )
+        .count(materialized)
+        .to_stream()
+        .to(
+            "counts",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().expect("topology")).expect("driver");
+    let input = driver.create_input_topic("lines", UnitSerde, StringSerde);
+    let output = driver.create_output_topic("counts", StringSerde, Serdes::option(I64Serde));
+    let lines = lines();
+
+    let mut group = c.benchmark_group("state");
+    group.throughput(Throughput::Elements((LINES * WORDS_PER_LINE) as u64));
+    group.sample_size(20);
+    group.bench_function(label, |b| {
+        b.iter(|| {
+            for line in &lines {
+                input.pipe_input((), line.as_str());
+            }
+            black_box(output.read_records_to_list().len())
+        })
+    });
+    group.finish();
+}
+
+fn word_count_in_memory(c: &mut Criterion) {
+    word_count(c, "word_count_in_memory_words", true);
+}
+
+fn word_count_rocksdb(c: &mut Criterion) {
+    word_count(c, "word_count_rocksdb_words", false);
+}
+
+criterion_group!(benches, word_count_in_memory, word_count_rocksdb);
+criterion_main!(benches);

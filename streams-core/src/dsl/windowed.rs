@@ -1,0 +1,541 @@
+//! Windowed aggregations: a grouped stream cut into time windows or sessions, aggregated per key
+//! and window into a `KTable<Windowed<K>, V>` — like Kafka Streams' `TimeWindowedKStream` and
+//! `SessionWindowedKStream`.
+//!
+//! Each record updates every window that contains it, as long as the window is still open: a
+//! window closes when the stream time seen by the operator passes its end plus the grace period,
+//! and a record for a closed window is dropped (and logged), never applied. Time-window
+//! aggregates live in a window store (value and timestamp, retention = size + grace unless
+//! `Materialized::with_retention` says more); session aggregates in a session store, where a
+//! record merges every session within the inactivity gap of it and the merged sessions are
+//! deleted downstream with tombstones.
+
+use super::change::Change;
+use super::kgrouped::{skip_null, Add, KGroupedStream, Start};
+use super::ktable::KTable;
+use super::options::Materialized;
+use super::windows::{SessionWindowedSerde, SessionWindows, TimeWindowedSerde, TimeWindows};
+use super::windows::{Window, Windowed};
+use crate::error::Result;
+use crate::processor::{Data, Processor, ProcessorContext};
+use crate::record::Record;
+use crate::serde::{I64Serde, Serde, SharedSerde};
+use crate::state::{initialized, SessionStoreRef, TimestampedWindowStoreRef};
+use std::sync::Arc;
+
+const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
+const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
+
+/// Merges two session aggregates of one key when a record bridges their sessions.
+type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
+
+/// When a windowed aggregation emits its results (Kafka's `EmitStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EmitStrategy {
+    /// Every update of a window's aggregate is emitted as it happens (the default).
+    #[default]
+    OnWindowUpdate,
+    /// Each window's final aggregate is emitted once, when the window closes (stream time passes
+    /// its end plus the grace period).
+    OnWindowClose,
+}
+
+impl EmitStrategy {
+    /// Emit every update (Kafka's `EmitStrategy.onWindowUpdate()`).
+    pub fn on_window_update() -> Self {
+        EmitStrategy::OnWindowUpdate
+    }
+
+    /// Emit one final result per window when it closes (Kafka's `EmitStrategy.onWindowClose()`).
+    pub fn on_window_close() -> Self {
+        EmitStrategy::OnWindowClose
+    }
+}
+
+/// Window definitions a grouped stream can be windowed by: [`TimeWindows`] give a
+/// [`TimeWindowedKStream`], [`SessionWindows`] a [`SessionWindowedKStream`].
+pub trait WindowDefinition<K, V> {
+    /// The windowed stream this definition makes.
+    type Windowed;
+
+    /// Windows `grouped` by this definition.
+    fn window(self, grouped: &KGroupedStream<K, V>) -> Self::Windowed;
+}
+
+impl<K: Data, V: Data> WindowDefinition<K, V> for TimeWindows {
+    type Windowed = TimeWindowedKStream<K, V>;
+
+    fn window(self, grouped: &KGroupedStream<K, V>) -> TimeWindowedKStream<K, V> {
+        TimeWindowedKStream {
+            grouped: grouped.clone(),
+            windows: self,
+            emit: EmitStrategy::OnWindowUpdate,
+        }
+    }
+}
+
+impl<K: Data, V: Data> WindowDefinition<K, V> for SessionWindows {
+    type Windowed = SessionWindowedKStream<K, V>;
+
+    fn window(self, grouped: &KGroupedStream<K, V>) -> SessionWindowedKStream<K, V> {
+        SessionWindowedKStream {
+            grouped: grouped.clone(),
+            windows: self,
+        }
+    }
+}
+
+/// A grouped stream cut into fixed-size time windows, ready to aggregate per key and window
+/// (Kafka's `TimeWindowedKStream`).
+pub struct TimeWindowedKStream<K, V> {
+    grouped: KGroupedStream<K, V>,
+    windows: TimeWindows,
+    emit: EmitStrategy,
+}
+
+impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
+    /// Chooses when results are emitted: every update (default) or once per window at its close.
+    pub fn emit_strategy(mut self, strategy: EmitStrategy) -> Self {
+        self.emit = strategy;
+        self
+    }
+
+    /// Counts records per key and window.
+    pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
+        let start: Start<K, V, i64> = Arc::new(|_, _| 1);
+        let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
+        self.aggregate_with(
+            AGGREGATE_NAME,
+            start,
+            add,
+            materialized,
+            Some(Arc::new(I64Serde)),
+        )
+    }
+
+    /// Combines the values of each key and window with `reducer(aggregate, value)`.
+    pub fn reduce<F>(&self, reducer: F, materialized: Materialized<K, V>) -> KTable<Windowed<K>, V>
+    where
+        F: Fn(V, &V) -> V + Send + Sync + 'static,
+    {
+        let start: Start<K, V, V> = Arc::new(|_, value: &V| value.clone());
+        let add: Add<K, V, V> = Arc::new(move |_, value, aggregate| reducer(aggregate, value));
+        let values = Some(self.grouped.value_serde());
+        self.aggregate_with(REDUCE_NAME, start, add, materialized, values)
+    }
+
+    /// Folds the values of each key and window into an aggregate starting from `initializer()`.
+    /// `materialized` must give a value serde for `VA`.
+    pub fn aggregate<VA, I, A>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Data,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, &V, VA) -> VA + Send + Sync + 'static,
+    {
+        let aggregator: Add<K, V, VA> = Arc::new(aggregator);
+        let first = Arc::clone(&aggregator);
+        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        self.aggregate_with(AGGREGATE_NAME, start, aggregator, materialized, None)
+    }
+
+    fn aggregate_with<VA: Data>(
+        &self,
+        prefix: &str,
+        start: Start<K, V, VA>,
+        add: Add<K, V, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<Arc<dyn Serde<VA>>>,
+    ) -> KTable<Windowed<K>, VA> {
+        let windows = self.windows;
+        let minimum = windows.size_ms().saturating_add(windows.grace_ms());
+        let retention = materialized.retention_ms.unwrap_or(minimum);
+        let plan = self
+            .grouped
+            .plan_aggregation(prefix, &materialized, default_value_serde);
+        if retention < minimum {
+            plan.report(format!(
+                "the retention of window store `{}` ({retention} ms) must be at least window size + grace ({minimum} ms)",
+                plan.store_name
+            ));
+        }
+        plan.add_store(materialized.timestamped_window_store(&plan.store_name, retention));
+        let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(TimeWindowedSerde::new(
+            SharedSerde(Arc::clone(&plan.keys)),
+            windows.size_ms(),
+        ));
+        let store_name = Arc::<str>::from(plan.store_name.as_str());
+        let (keys, values, aggregates) = (
+            Arc::clone(&plan.keys),
+            Arc::clone(&plan.values),
+            Arc::clone(&plan.aggregates),
+        );
+        let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
+        let stream = plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
+            plan.name.clone(),
+            vec![plan.store_name.clone()],
+            move || TimeWindowAggregateProcessor {
+                store_name: Arc::clone(&store_name),
+                keys: Arc::clone(&keys),
+                values: Arc::clone(&values),
+                aggregates: Arc::clone(&aggregates),
+                windows,
+                start: Arc::clone(&start),
+                add: Arc::clone(&add),
+                emit_on_close,
+                observed_stream_time: i64::MIN,
+                emitted_up_to: None,
+                store: None,
+            },
+        );
+        KTable::new(
+            stream,
+            windowed_keys,
+            Some(plan.aggregates),
+            materialized.name.map(|_| plan.store_name),
+        )
+        .with_window_grace(windows.grace_ms())
+    }
+}
+
+/// Aggregates per key and time window, like Kafka's `KStreamWindowAggregate`.
+struct TimeWindowAggregateProcessor<K, V, VA> {
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: TimeWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+    emit_on_close: bool,
+    /// The largest timestamp this processor has seen: its view of stream time.
+    observed_stream_time: i64,
+    /// With `OnWindowClose`: windows starting at or before this were emitted already.
+    emitted_up_to: Option<i64>,
+    store: Option<TimestampedWindowStoreRef<K, VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> TimeWindowAggregateProcessor<K, V, VA> {
+    /// Emits, once each, the windows that closed since the last call.
+    fn emit_closed_windows(
+        &mut self,
+        close_time: i64,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        // A window is closed once its end is at or before the close time.
+        let upper = close_time.saturating_sub(self.windows.size_ms());
+        let lower = match self.emitted_up_to {
+            Some(done) if done >= upper => return Ok(()),
+            Some(done) => done.saturating_add(1),
+            // After a start or restart, windows that closed earlier were emitted by then.
+            None => upper
+                .saturating_sub(self.windows.advance_ms())
+                .saturating_add(1),
+        };
+        self.emitted_up_to = Some(upper);
+        let store = initialized(&self.store, &self.store_name)?;
+        for (windowed, (aggregate, timestamp)) in store.fetch_all(lower, upper)? {
+            ctx.forward(Record::new(
+                windowed,
+                Change::new(Some(aggregate), None),
+                timestamp,
+            ))?;
+        }
+        Ok(())
+    }
+}
+
+impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
+    for TimeWindowAggregateProcessor<K, V, VA>
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        self.store = Some(ctx.timestamped_window_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.aggregates),
+            self.windows.size_ms(),
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        if skip_null(&*self.keys, &*self.values, &record, ctx) {
+            return Ok(());
+        }
+        self.observed_stream_time = self.observed_stream_time.max(record.timestamp);
+        let close_time = self
+            .observed_stream_time
+            .saturating_sub(self.windows.grace_ms());
+        if self.emit_on_close {
+            // Before this record's writes advance the store's time past the windows that close
+            // now, which would expire them unseen.
+            self.emit_closed_windows(close_time, ctx)?;
+        }
+        let store = initialized(&self.store, &self.store_name)?.clone();
+        for window in self.windows.windows_for(record.timestamp) {
+            if window.end_ms <= close_time {
+                log_late(ctx, &record, window, close_time);
+                continue;
+            }
+            let previous = store.fetch(&record.key, window.start_ms)?;
+            let (aggregate, old, timestamp) = match previous {
+                Some((aggregate, ts)) => {
+                    let old = aggregate.clone();
+                    let new = (self.add)(&record.key, &record.value, aggregate);
+                    (new, Some(old), ts.max(record.timestamp))
+                }
+                None => (
+                    (self.start)(&record.key, &record.value),
+                    None,
+                    record.timestamp,
+                ),
+            };
+            store.put(&record.key, &aggregate, timestamp, window.start_ms)?;
+            if !self.emit_on_close {
+                ctx.forward(Record {
+                    key: Windowed::new(record.key.clone(), window),
+                    value: Change::new(Some(aggregate), old),
+                    timestamp,
+                    headers: record.headers.clone(),
+                })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A grouped stream cut into sessions of activity, ready to aggregate per key and session
+/// (Kafka's `SessionWindowedKStream`).
+pub struct SessionWindowedKStream<K, V> {
+    grouped: KGroupedStream<K, V>,
+    windows: SessionWindows,
+}
+
+impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
+    /// Counts records per key and session.
+    pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
+        let start: Start<K, V, i64> = Arc::new(|_, _| 1);
+        let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
+        let merge: Merge<K, i64> = Arc::new(|_, a, b| a + b);
+        self.aggregate_with(
+            AGGREGATE_NAME,
+            start,
+            add,
+            merge,
+            materialized,
+            Some(Arc::new(I64Serde)),
+        )
+    }
+
+    /// Combines the values of each key and session with `reducer(aggregate, value)`; merged
+    /// sessions are combined with the same reducer.
+    pub fn reduce<F>(&self, reducer: F, materialized: Materialized<K, V>) -> KTable<Windowed<K>, V>
+    where
+        F: Fn(V, &V) -> V + Send + Sync + 'static,
+    {
+        let reducer = Arc::new(reducer);
+        let start: Start<K, V, V> = Arc::new(|_, value: &V| value.clone());
+        let adding = Arc::clone(&reducer);
+        let add: Add<K, V, V> = Arc::new(move |_, value, aggregate| adding(aggregate, value));
+        let merge: Merge<K, V> = Arc::new(move |_, a, b| reducer(a, &b));
+        let values = Some(self.grouped.value_serde());
+        self.aggregate_with(REDUCE_NAME, start, add, merge, materialized, values)
+    }
+
+    /// Folds the values of each key and session into an aggregate starting from `initializer()`;
+    /// `merger(key, a, b)` combines the aggregates of two sessions a record joins. `materialized`
+    /// must give a value serde for `VA`.
+    pub fn aggregate<VA, I, A, M>(
+        &self,
+        initializer: I,
+        aggregator: A,
+        merger: M,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        VA: Data,
+        I: Fn() -> VA + Send + Sync + 'static,
+        A: Fn(&K, &V, VA) -> VA + Send + Sync + 'static,
+        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
+    {
+        let aggregator: Add<K, V, VA> = Arc::new(aggregator);
+        let first = Arc::clone(&aggregator);
+        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        let merge: Merge<K, VA> = Arc::new(merger);
+        self.aggregate_with(AGGREGATE_NAME, start, aggregator, merge, materialized, None)
+    }
+
+    fn aggregate_with<VA: Data>(
+        &self,
+        prefix: &str,
+        start: Start<K, V, VA>,
+        add: Add<K, V, VA>,
+        merge: Merge<K, VA>,
+        materialized: Materialized<K, VA>,
+        default_value_serde: Option<Arc<dyn Serde<VA>>>,
+    ) -> KTable<Windowed<K>, VA> {
+        let windows = self.windows;
+        let minimum = windows
+            .inactivity_gap_ms()
+            .saturating_add(windows.grace_ms());
+        let retention = materialized.retention_ms.unwrap_or(minimum);
+        let plan = self
+            .grouped
+            .plan_aggregation(prefix, &materialized, default_value_serde);
+        if retention < minimum {
+            plan.report(format!(
+                "the retention of session store `{}` ({retention} ms) must be at least inactivity gap + grace ({minimum} ms)",
+                plan.store_name
+            ));
+        }
+        plan.add_store(materialized.session_store(&plan.store_name, retention));
+        let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(SessionWindowedSerde::new(
+            SharedSerde(Arc::clone(&plan.keys)),
+        ));
+        let store_name = Arc::<str>::from(plan.store_name.as_str());
+        let (keys, values, aggregates) = (
+            Arc::clone(&plan.keys),
+            Arc::clone(&plan.values),
+            Arc::clone(&plan.aggregates),
+        );
+        let stream = plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
+            plan.name.clone(),
+            vec![plan.store_name.clone()],
+            move || SessionWindowAggregateProcessor {
+                store_name: Arc::clone(&store_name),
+                keys: Arc::clone(&keys),
+                values: Arc::clone(&values),
+                aggregates: Arc::clone(&aggregates),
+                windows,
+                start: Arc::clone(&start),
+                add: Arc::clone(&add),
+                merge: Arc::clone(&merge),
+                observed_stream_time: i64::MIN,
+                store: None,
+            },
+        );
+        KTable::new(
+            stream,
+            windowed_keys,
+            Some(plan.aggregates),
+            materialized.name.map(|_| plan.store_name),
+        )
+        .with_window_grace(windows.grace_ms())
+    }
+}
+
+/// Aggregates per key and session, merging sessions a record bridges, like Kafka's
+/// `KStreamSessionWindowAggregate`.
+struct SessionWindowAggregateProcessor<K, V, VA> {
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: SessionWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+    merge: Merge<K, VA>,
+    observed_stream_time: i64,
+    store: Option<SessionStoreRef<K, VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
+    for SessionWindowAggregateProcessor<K, V, VA>
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        self.store = Some(ctx.session_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.aggregates),
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        if skip_null(&*self.keys, &*self.values, &record, ctx) {
+            return Ok(());
+        }
+        self.observed_stream_time = self.observed_stream_time.max(record.timestamp);
+        let close_time = self
+            .observed_stream_time
+            .saturating_sub(self.windows.grace_ms());
+        let gap = self.windows.inactivity_gap_ms();
+        let store = initialized(&self.store, &self.store_name)?.clone();
+        let overlapping = store.find_sessions(
+            &record.key,
+            record.timestamp.saturating_sub(gap),
+            record.timestamp.saturating_add(gap),
+        )?;
+        let mut merged = Window::new(record.timestamp, record.timestamp);
+        for (session, _) in &overlapping {
+            merged.start_ms = merged.start_ms.min(session.window.start_ms);
+            merged.end_ms = merged.end_ms.max(session.window.end_ms);
+        }
+        if merged.end_ms < close_time {
+            log_late(ctx, &record, merged, close_time);
+            return Ok(());
+        }
+        let mut aggregate: Option<VA> = None;
+        for (session, value) in overlapping {
+            aggregate = Some(match aggregate {
+                None => value.clone(),
+                Some(acc) => (self.merge)(&record.key, acc, value.clone()),
+            });
+            if session.window != merged {
+                store.remove(&record.key, session.window)?;
+                let end = session.window.end_ms;
+                ctx.forward(Record {
+                    key: session,
+                    value: Change::new(None, Some(value)),
+                    timestamp: end,
+                    headers: record.headers.clone(),
+                })?;
+            }
+        }
+        let aggregate = match aggregate {
+            Some(acc) => (self.add)(&record.key, &record.value, acc),
+            None => (self.start)(&record.key, &record.value),
+        };
+        store.put(&record.key, merged, &aggregate)?;
+        ctx.forward(Record {
+            key: Windowed::new(record.key, merged),
+            value: Change::new(Some(aggregate), None),
+            timestamp: merged.end_ms,
+            headers: record.headers,
+        })
+    }
+}
+
+/// Logs a record that arrived after its window closed; Kafka counts these in the
+/// `dropped-records` metric and logs "Skipping record for expired window".
+fn log_late<K, V, KO: Data, VO: Data>(
+    ctx: &ProcessorContext<'_, KO, VO>,
+    record: &Record<K, V>,
+    window: Window,
+    close_time: i64,
+) {
+    let meta = ctx.record_metadata();
+    tracing::warn!(
+        processor = ctx.node_name(),
+        topic = meta.map(|m| &*m.topic),
+        partition = meta.map(|m| m.partition),
+        offset = meta.map(|m| m.offset),
+        timestamp = record.timestamp,
+        window_start = window.start_ms,
+        window_end = window.end_ms,
+        close_time,
+        "skipping record for expired window"
+    );
+}

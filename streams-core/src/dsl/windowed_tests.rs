@@ -1,0 +1,504 @@
+//! Windowed aggregations, session windows and suppression through the test driver.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use crate::dsl::windows::{TimeWindowedSerde, Window};
+use crate::prelude::*;
+use crate::serde::{I64Serde, OptionSerde, StringSerde};
+
+fn strings() -> Consumed<String, String> {
+    Consumed::with(Serdes::string(), Serdes::string())
+}
+
+fn grouped() -> Grouped<String, String> {
+    Grouped::with(Serdes::string(), Serdes::string())
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Sends a windowed table's updates to `out` as `"[key@start/end]" -> count` strings.
+fn to_out(table: KTable<Windowed<String>, i64>) {
+    table
+        .to_stream()
+        .map(|k, v| (k.to_string(), v.map(|c| c.to_string()).unwrap_or_default()))
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+}
+
+/// Every update read from `out`, as `(windowed key, value, timestamp)`.
+fn updates(driver: &TopologyTestDriver) -> Vec<(String, String, i64)> {
+    driver
+        .create_output_topic("out", StringSerde, StringSerde)
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn owned(expected: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    expected
+        .iter()
+        .map(|(k, v, t)| (k.to_string(), v.to_string(), *t))
+        .collect()
+}
+
+fn tumbling_count(materialized: Materialized<String, i64>, grace: u64) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let windows = TimeWindows::of_size_and_grace(ms(100), ms(grace)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .count(materialized),
+    );
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+#[test]
+fn tumbling_count_updates_windows_and_drops_records_after_grace() {
+    for in_memory in [false, true] {
+        let materialized = if in_memory {
+            Materialized::as_("counts").with_in_memory()
+        } else {
+            Materialized::as_("counts")
+        };
+        let driver = tumbling_count(materialized, 50);
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        input.pipe_input_with_timestamp("a", "x", 10);
+        input.pipe_input_with_timestamp("a", "x", 60);
+        input.pipe_input_with_timestamp("b", "x", 120);
+        // Out of order but within grace (stream time 120, window [0,100) closes at 150).
+        input.pipe_input_with_timestamp("a", "x", 90);
+        input.pipe_input_with_timestamp("a", "x", 150);
+        // Stream time 150: window [0,100) is closed; this record is dropped.
+        input.pipe_input_with_timestamp("a", "x", 20);
+        assert_eq!(
+            updates(&driver),
+            owned(&[
+                ("[a@0/100]", "1", 10),
+                ("[a@0/100]", "2", 60),
+                ("[b@100/200]", "1", 120),
+                ("[a@0/100]", "3", 90),
+                ("[a@100/200]", "1", 150),
+            ]),
+            "in_memory = {in_memory}"
+        );
+        // The store holds the aggregates (and their timestamps) per key and window.
+        let store = driver
+            .get_timestamped_window_store("counts", StringSerde, I64Serde, 100)
+            .unwrap();
+        assert_eq!(store.fetch(&"a".to_string(), 0).unwrap(), Some((3, 90)));
+        let plain = driver
+            .get_window_store("counts", StringSerde, I64Serde, 100)
+            .unwrap();
+        let all: Vec<(String, i64, i64)> = plain
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|(w, c)| (w.key, w.window.start_ms, c))
+            .collect();
+        assert_eq!(
+            all,
+            [
+                ("a".to_string(), 0, 3),
+                ("a".to_string(), 100, 1),
+                ("b".to_string(), 100, 1)
+            ]
+        );
+        // A plain view cannot write behind the aggregation's back.
+        assert!(plain.put(&"a".to_string(), Some(&7), 0).is_err());
+    }
+}
+
+#[test]
+fn hopping_windows_overlap() {
+    let builder = StreamsBuilder::new();
+    let windows = TimeWindows::of_size_with_no_grace(ms(10))
+        .unwrap()
+        .advance_by(ms(5))
+        .unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .count(Materialized::new()),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("k", "v", 7);
+    input.pipe_input_with_timestamp("k", "v", 12);
+    assert_eq!(
+        updates(&driver),
+        owned(&[
+            ("[k@0/10]", "1", 7),
+            ("[k@5/15]", "1", 7),
+            ("[k@5/15]", "2", 12),
+            ("[k@10/20]", "1", 12),
+        ])
+    );
+}
+
+#[test]
+fn windowed_reduce_and_aggregate_with_the_windowed_key_serde() {
+    let builder = StreamsBuilder::new();
+    let windows = TimeWindows::of_size_with_no_grace(ms(100)).unwrap();
+    let stream = builder.stream("in", strings()).group_by_key(grouped());
+    stream
+        .windowed_by(windows)
+        .reduce(|a, b| format!("{a}+{b}"), Materialized::new())
+        .to_stream()
+        .to(
+            "reduced",
+            Produced::with(
+                TimeWindowedSerde::new(StringSerde, 100),
+                Serdes::option(Serdes::string()),
+            ),
+        );
+    stream
+        .windowed_by(windows)
+        .aggregate(
+            || 0i64,
+            |_, v: &String, total| total + v.len() as i64,
+            Materialized::with(Serdes::string(), Serdes::i64()),
+        )
+        .to_stream()
+        .map(|k, v| (k.to_string(), v.unwrap_or(-1)))
+        .to("lengths", Produced::with(Serdes::string(), Serdes::i64()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("k", "ab", 1);
+    input.pipe_input_with_timestamp("k", "cde", 2);
+    input.pipe_input_with_timestamp("k", "f", 101);
+    let reduced = driver
+        .create_output_topic(
+            "reduced",
+            TimeWindowedSerde::new(StringSerde, 100),
+            OptionSerde::new(StringSerde),
+        )
+        .read_key_values_to_list();
+    let window = |start| Window::new(start, start + 100);
+    assert_eq!(
+        reduced,
+        [
+            (Windowed::new("k".to_string(), window(0)), Some("ab".into())),
+            (
+                Windowed::new("k".to_string(), window(0)),
+                Some("ab+cde".into())
+            ),
+            (
+                Windowed::new("k".to_string(), window(100)),
+                Some("f".into())
+            ),
+        ]
+    );
+    let lengths = driver
+        .create_output_topic("lengths", StringSerde, I64Serde)
+        .read_key_values_to_list();
+    assert_eq!(
+        lengths,
+        [
+            ("[k@0/100]".to_string(), 2),
+            ("[k@0/100]".to_string(), 5),
+            ("[k@100/200]".to_string(), 1)
+        ]
+    );
+}
+
+#[test]
+fn emit_on_window_close_emits_one_final_result_per_window() {
+    let builder = StreamsBuilder::new();
+    let windows = TimeWindows::of_size_and_grace(ms(100), ms(20)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .emit_strategy(EmitStrategy::on_window_close())
+            .count(Materialized::new()),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, ts) in [("a", 10), ("b", 50), ("a", 99), ("a", 110)] {
+        input.pipe_input_with_timestamp(key, "v", ts);
+    }
+    assert!(updates(&driver).is_empty(), "nothing closed yet");
+    // Within grace of [0,100): still counted.
+    input.pipe_input_with_timestamp("b", "v", 90);
+    // Stream time 120 = end 100 + grace 20: [0,100) closes.
+    input.pipe_input_with_timestamp("c", "v", 120);
+    assert_eq!(
+        updates(&driver),
+        owned(&[("[a@0/100]", "2", 99), ("[b@0/100]", "2", 90)])
+    );
+    input.pipe_input_with_timestamp("c", "v", 500);
+    assert_eq!(
+        updates(&driver),
+        owned(&[("[a@100/200]", "1", 110), ("[c@100/200]", "1", 120)])
+    );
+}
+
+#[test]
+fn suppress_until_window_closes_emits_final_results_only() {
+    let builder = StreamsBuilder::new();
+    let windows = TimeWindows::of_size_and_grace(ms(100), ms(10)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .count(Materialized::as_("counts"))
+            .suppress(Suppressed::until_window_closes(BufferConfig::unbounded())),
+    );
+    let topology = builder.build().unwrap();
+    let description = topology.describe().to_string();
+    assert!(
+        description.contains(
+            "Processor: KTABLE-SUPPRESS-0000000002 (stores: [KTABLE-SUPPRESS-STATE-STORE-0000000003])"
+        ),
+        "{description}"
+    );
+    assert_eq!(
+        topology.changelog_topics(0, "app"),
+        [
+            "app-KTABLE-SUPPRESS-STATE-STORE-0000000003-changelog",
+            "app-counts-changelog"
+        ]
+    );
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for ts in [1, 5, 50, 105] {
+        input.pipe_input_with_timestamp("a", "v", ts);
+    }
+    assert!(updates(&driver).is_empty());
+    input.pipe_input_with_timestamp("a", "v", 110);
+    assert_eq!(updates(&driver), owned(&[("[a@0/100]", "3", 50)]));
+    input.pipe_input_with_timestamp("z", "v", 1000);
+    assert_eq!(updates(&driver), owned(&[("[a@100/200]", "2", 110)]));
+}
+
+#[test]
+fn suppress_until_time_limit_rate_limits_a_table() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .group_by_key(grouped())
+        .count(Materialized::as_("counts"))
+        .suppress(
+            Suppressed::until_time_limit(ms(100), BufferConfig::unbounded()).with_name("limit"),
+        )
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let topology = builder.build().unwrap();
+    assert!(topology.store_names().contains(&"limit-store".to_string()));
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, ts) in [("a", 0), ("a", 30), ("b", 40), ("a", 99)] {
+        input.pipe_input_with_timestamp(key, "v", ts);
+    }
+    let out = driver.create_output_topic("out", StringSerde, OptionSerde::new(I64Serde));
+    assert!(out.is_empty());
+    // a was first buffered at 0: due at 100. b at 40: due at 140.
+    input.pipe_input_with_timestamp("c", "v", 100);
+    assert_eq!(out.read_key_values_to_list(), [("a".to_string(), Some(3))]);
+    input.pipe_input_with_timestamp("c", "v", 200);
+    assert_eq!(
+        out.read_key_values_to_list(),
+        [("b".to_string(), Some(1)), ("c".to_string(), Some(2))]
+    );
+}
+
+#[test]
+fn bounded_suppression_buffers_emit_early_or_fail() {
+    let run = |buffer: BufferConfig| {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .count(Materialized::new())
+            .suppress(Suppressed::until_time_limit(ms(1000), buffer))
+            .to_stream()
+            .to(
+                "out",
+                Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+            );
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        let results: Vec<_> = ["a", "b", "c"]
+            .iter()
+            .zip(0..)
+            .map(|(k, ts)| input.try_pipe_record(Record::new(k.to_string(), "v".to_string(), ts)))
+            .collect();
+        let out = driver
+            .create_output_topic("out", StringSerde, OptionSerde::new(I64Serde))
+            .read_key_values_to_list();
+        (results, out)
+    };
+    let (results, out) = run(BufferConfig::max_records(2));
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(out, [("a".to_string(), Some(1))], "oldest emitted early");
+    let (results, out) = run(BufferConfig::max_records(2).shut_down_when_full());
+    assert!(results[..2].iter().all(Result::is_ok));
+    let err = results[2].as_ref().unwrap_err().to_string();
+    assert!(err.contains("suppression buffer is full"), "{err}");
+    assert!(out.is_empty());
+}
+
+#[test]
+fn suppress_until_window_closes_needs_a_strict_buffer_and_a_windowed_table() {
+    let builder = StreamsBuilder::new();
+    let windows = TimeWindows::of_size_with_no_grace(ms(10)).unwrap();
+    builder
+        .stream("in", strings())
+        .group_by_key(grouped())
+        .windowed_by(windows)
+        .count(Materialized::new())
+        .suppress(Suppressed::until_window_closes(BufferConfig::max_records(
+            5,
+        )));
+    let err = builder.build().unwrap_err().to_string();
+    assert!(err.contains("must not emit early"), "{err}");
+}
+
+#[test]
+fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
+    for in_memory in [false, true] {
+        let builder = StreamsBuilder::new();
+        let sessions = SessionWindows::of_inactivity_gap_and_grace(ms(10), ms(20)).unwrap();
+        let materialized = if in_memory {
+            Materialized::as_("sessions").with_in_memory()
+        } else {
+            Materialized::as_("sessions")
+        };
+        to_out(
+            builder
+                .stream("in", strings())
+                .group_by_key(grouped())
+                .windowed_by(sessions)
+                .count(materialized),
+        );
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        input.pipe_input_with_timestamp("a", "v", 0);
+        input.pipe_input_with_timestamp("a", "v", 20);
+        input.pipe_input_with_timestamp("b", "v", 5);
+        // Within the gap of both sessions of a: merges them.
+        input.pipe_input_with_timestamp("a", "v", 10);
+        assert_eq!(
+            updates(&driver),
+            owned(&[
+                ("[a@0/0]", "1", 0),
+                ("[a@20/20]", "1", 20),
+                ("[b@5/5]", "1", 5),
+                ("[a@0/0]", "", 0),
+                ("[a@20/20]", "", 20),
+                ("[a@0/20]", "3", 20),
+            ]),
+            "in_memory = {in_memory}"
+        );
+        // Stream time 100, grace 20: a new session ending before 80 is late and dropped.
+        input.pipe_input_with_timestamp("z", "v", 100);
+        input.pipe_input_with_timestamp("c", "v", 79);
+        input.pipe_input_with_timestamp("c", "v", 80);
+        assert_eq!(
+            updates(&driver),
+            owned(&[("[z@100/100]", "1", 100), ("[c@80/80]", "1", 80)])
+        );
+        let store = driver
+            .get_session_store("sessions", StringSerde, I64Serde)
+            .unwrap();
+        let sessions: Vec<(i64, i64, i64)> = store
+            .fetch(&"c".to_string())
+            .unwrap()
+            .into_iter()
+            .map(|(w, c)| (w.window.start_ms, w.window.end_ms, c))
+            .collect();
+        assert_eq!(sessions, [(80, 80, 1)]);
+    }
+}
+
+#[test]
+fn session_aggregate_uses_the_merger() {
+    let builder = StreamsBuilder::new();
+    let sessions = SessionWindows::of_inactivity_gap_and_grace(ms(10), ms(20)).unwrap();
+    builder
+        .stream("in", strings())
+        .group_by_key(grouped())
+        .windowed_by(sessions)
+        .aggregate(
+            String::new,
+            |_, v: &String, agg: String| agg + v,
+            |_, a: String, b: String| format!("{a}|{b}"),
+            Materialized::with(Serdes::string(), Serdes::string()),
+        )
+        .to_stream()
+        .filter(|_, v| v.is_some())
+        .map(|k, v| (k.to_string(), v.clone().unwrap_or_default()))
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("k", "x", 0);
+    input.pipe_input_with_timestamp("k", "y", 20);
+    input.pipe_input_with_timestamp("k", "z", 10);
+    let last = updates(&driver).pop().unwrap();
+    assert_eq!(last, ("[k@0/20]".to_string(), "x|yz".to_string(), 20));
+}
+
+/// What a tumbling-window count must emit last for each (key, window start), computed in plain
+/// Rust: a record counts in its window unless stream time has passed the window's end + grace.
+fn tumbling_model(records: &[(u8, i64)], size: i64, grace: i64) -> BTreeMap<(String, i64), i64> {
+    let mut stream_time = i64::MIN;
+    let mut counts = BTreeMap::new();
+    for &(key, ts) in records {
+        stream_time = stream_time.max(ts);
+        let start = ts / size * size;
+        if start + size > stream_time - grace {
+            *counts.entry((format!("k{key}"), start)).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn tumbling_count_matches_a_model(
+        records in proptest::collection::vec((0u8..4, 0i64..2_000), 1..80),
+        grace in 0u64..300,
+    ) {
+        let builder = StreamsBuilder::new();
+        let windows = TimeWindows::of_size_and_grace(ms(100), ms(grace)).unwrap();
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .count(Materialized::new().with_in_memory())
+            .to_stream()
+            .to(
+                "out",
+                Produced::with(TimeWindowedSerde::new(StringSerde, 100), OptionSerde::new(I64Serde)),
+            );
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        for &(key, ts) in &records {
+            input.pipe_input_with_timestamp(format!("k{key}"), "v".to_string(), ts);
+        }
+        let mut last = BTreeMap::new();
+        for (k, v) in driver
+            .create_output_topic("out", TimeWindowedSerde::new(StringSerde, 100), OptionSerde::new(I64Serde))
+            .read_key_values_to_list()
+        {
+            last.insert((k.key, k.window.start_ms), v.unwrap_or(0));
+        }
+        prop_assert_eq!(last, tumbling_model(&records, 100, grace as i64));
+    }
+}
