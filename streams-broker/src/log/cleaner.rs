@@ -121,6 +121,9 @@ struct Progress {
     /// The earliest delete horizon among the batches the last pass kept: the time at which
     /// a tombstone or marker becomes removable. Not persisted, as in Kafka.
     next_horizon: Option<i64>,
+    /// The log end offset when the last pass started: while nothing is appended, another
+    /// pass could only do what the last one did (an open transaction can hold it back).
+    end_at_last_pass: Option<i64>,
 }
 
 impl CleanerState {
@@ -134,6 +137,7 @@ impl CleanerState {
             progress: Mutex::new(Progress {
                 first_dirty,
                 next_horizon: None,
+                end_at_last_pass: None,
             }),
         }
     }
@@ -948,6 +952,10 @@ impl PartitionLog {
         if progress.next_horizon.is_some_and(|t| t <= now) {
             return true;
         }
+        let log_end = snap.active.as_ref().map(|a| a.end);
+        if log_end == progress.end_at_last_pass && config.min_compaction_lag_ms() == 0 {
+            return false;
+        }
         let first_dirty = progress.first_dirty.max(snap.log_start);
         let limit = Self::cleanable_limit(&snap, first_dirty, now);
         let (mut clean, mut dirty) = (0u64, 0u64);
@@ -1002,6 +1010,7 @@ impl PartitionLog {
         if !config.cleanup_policy().compact || snap.sealed.is_empty() {
             return Ok(stats);
         }
+        progress.end_at_last_pass = snap.active.as_ref().map(|a| a.end);
         let first_base = snap.sealed.first().map_or(0, |v| v.base);
         let first_dirty = progress.first_dirty.max(snap.log_start).max(first_base);
         let all: Vec<&SegmentView> = snap.sealed.iter().chain(snap.active.iter()).collect();
@@ -1881,6 +1890,10 @@ mod tests {
             "nothing from the open transaction on is cleaned"
         );
         assert!(log.first_dirty_offset() <= open_at);
+        assert!(
+            !log.needs_cleaning(now),
+            "with nothing appended since, another pass would be in vain"
+        );
         // Once committed, the rest can be cleaned.
         append(&log, marker(p9, true, now));
         fill(&log, 20, now);
