@@ -35,7 +35,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
@@ -111,6 +111,8 @@ impl CleanStats {
 #[derive(Debug)]
 pub(crate) struct CleanerState {
     progress: Mutex<Progress>,
+    /// A copy of `Progress::first_dirty`, readable while a pass runs.
+    first_dirty: AtomicI64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -134,6 +136,7 @@ impl CleanerState {
             .and_then(|s| s.trim().parse::<i64>().ok())
             .unwrap_or(0);
         CleanerState {
+            first_dirty: AtomicI64::new(first_dirty),
             progress: Mutex::new(Progress {
                 first_dirty,
                 next_horizon: None,
@@ -884,9 +887,9 @@ impl PartitionLog {
     }
 
     /// The first offset of the dirty section: records from here on were appended since
-    /// the last pass of the cleaner.
+    /// the last pass of the cleaner. Does not wait for a pass in progress.
     pub fn first_dirty_offset(&self) -> i64 {
-        let first_dirty = self.cleaner.lock().first_dirty;
+        let first_dirty = self.cleaner.first_dirty.load(Ordering::Relaxed);
         first_dirty.max(self.log_start_offset())
     }
 
@@ -1077,6 +1080,7 @@ impl PartitionLog {
             let path = self.dir.join(CHECKPOINT_FILE);
             write_atomic(&path, format!("{end}\n").as_bytes())?;
             progress.first_dirty = end;
+            self.cleaner.first_dirty.store(end, Ordering::Relaxed);
         }
         progress.next_horizon = filter.next_horizon;
         if stats.records_removed > 0 {
