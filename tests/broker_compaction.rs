@@ -6,13 +6,24 @@
 //!   order, exactly one record per key: its latest value, or its tombstone. Tombstones stay
 //!   for `delete.retention.ms` after that clean, then a later clean removes them. A restart
 //!   keeps the compacted log, and producing goes on at the next offset.
-//! - A record without a key is refused with `INVALID_RECORD`.
+//! - A record without a key is refused with `INVALID_RECORD`, each such record named by its
+//!   index in the batch, as Kafka does (checked on the wire too).
 //! - The background cleaner compacts on its own once the dirty ratio is reached.
 //! - `cleanup.policy=compact,delete`: time retention still deletes old segments.
+
+mod broker_support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use broker_support::RawClient;
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::indexmap::IndexMap;
+use kafka_protocol::messages::{produce_request, ProduceRequest, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -356,5 +367,75 @@ async fn compact_and_delete_topics_are_compacted_and_trimmed_by_time() {
         .count();
     assert!(old < 200, "{old} old records left");
     drop(producer);
+    broker.shutdown().expect("shutdown");
+}
+
+#[test]
+fn records_without_a_key_are_named_in_the_invalid_record_error() {
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("start");
+    let log = broker
+        .create_topic_with_config("keyed", 1, &[("cleanup.policy", "compact")])
+        .expect("topic")
+        .partitions[0]
+        .clone();
+    let keys = [Some("a"), None, Some("c"), None];
+    let records: Vec<Record> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // One batch: the encoder keeps `offset - sequence` constant within a batch.
+            sequence: i as i32 - 1,
+            timestamp: 1_700_000_000_000,
+            key: k.map(|k| Bytes::from(k.to_string())),
+            value: Some(Bytes::from(format!("value-{i}"))),
+            headers: IndexMap::new(),
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut batch,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::Gzip,
+        },
+    )
+    .expect("batch");
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![produce_request::TopicProduceData::default()
+            .with_name(TopicName(StrBytes::from_static_str("keyed")))
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch.freeze())),
+            ])]);
+    let mut client = RawClient::connect(broker.addr());
+    let response = client.request(9, &request);
+    let p = &response.responses[0].partition_responses[0];
+    assert_eq!(p.error_code, 87, "INVALID_RECORD");
+    let indexes: Vec<i32> = p.record_errors.iter().map(|e| e.batch_index).collect();
+    assert_eq!(indexes, [1, 3]);
+    let message = p.record_errors[0]
+        .batch_index_error_message
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.starts_with("Compacted topic cannot accept message without key"),
+        "{message}"
+    );
+    assert!(p.error_message.is_some());
+    assert_eq!(log.log_end_offset(), 0, "the whole batch is refused");
+    drop(log);
     broker.shutdown().expect("shutdown");
 }
