@@ -182,6 +182,8 @@ enum SwapStep {
     OldDeleted,
     /// The new index files were moved in, not yet the log.
     IndexesMoved,
+    /// The new log was moved in; the `.swap` directory is still there.
+    LogMoved,
     /// All done.
     Done,
 }
@@ -287,7 +289,8 @@ fn read_range(swap: &Path) -> Result<(i64, i64)> {
 
 fn complete_swap(dir: &Path, swap: &Path) -> Result<()> {
     let (base, end) = read_range(swap)?;
-    if swap.join(segment::file_name(base, "log")).exists() {
+    let log_in_swap = swap.join(segment::file_name(base, "log")).exists();
+    if log_in_swap {
         // The new log is not in place yet: the old segments of the range may still be
         // there, in whole or in part. They go first.
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
@@ -310,7 +313,9 @@ fn complete_swap(dir: &Path, swap: &Path) -> Result<()> {
             }
         }
     }
-    move_segment_files(swap, dir, base, false)?;
+    if log_in_swap {
+        move_segment_files(swap, dir, base, false)?;
+    }
     remove_dir_if_exists(swap)?;
     sync_dir(dir)?;
     tracing::warn!(dir = %dir.display(), base, end, "completed a segment swap interrupted by a crash");
@@ -1220,7 +1225,7 @@ impl PartitionLog {
             cleaned.base,
             stop_after == SwapStep::IndexesMoved,
         )?;
-        if stop_after == SwapStep::IndexesMoved {
+        if stop_after <= SwapStep::LogMoved {
             return Err(Error::Stopped);
         }
         remove_dir_if_exists(&swap)?;
@@ -1738,6 +1743,7 @@ mod tests {
             SwapStep::Renamed,
             SwapStep::OldDeleted,
             SwapStep::IndexesMoved,
+            SwapStep::LogMoved,
         ] {
             let dir = tempfile::tempdir().unwrap();
             let log = open(dir.path(), &[]);
