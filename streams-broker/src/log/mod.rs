@@ -409,7 +409,10 @@ impl PartitionLog {
                         }
                     }
                 }
-                let t = if h.base_timestamp >= ts {
+                // A cleaned batch may hold its delete horizon in place of its first
+                // timestamp (KIP-534): then only its largest timestamp is known.
+                let horizon = h.attributes & batch::DELETE_HORIZON_FLAG != 0;
+                let t = if h.base_timestamp >= ts && !horizon {
                     h.base_timestamp
                 } else {
                     h.max_timestamp
