@@ -1568,6 +1568,49 @@ mod tests {
     }
 
     #[test]
+    fn a_full_offset_map_spreads_the_dirty_section_over_several_passes() {
+        let now = now_ms();
+        let reference_dir = tempfile::tempdir().unwrap();
+        let reference = open(reference_dir.path(), &[]);
+        rounds(&reference, now);
+        reference.clean(now).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), &[]);
+        rounds(&log, now);
+        let active = active_base(&log);
+        let no = AtomicBool::new(false);
+        let mut passes = 0;
+        while log.first_dirty_offset() < active {
+            let before = log.first_dirty_offset();
+            // A one-byte map holds one segment's keys per pass.
+            log.clean_pass(now, 1, &no).unwrap();
+            assert!(
+                log.first_dirty_offset() > before,
+                "each pass makes progress"
+            );
+            passes += 1;
+        }
+        assert!(passes > 1);
+        log.clean(now).unwrap();
+        reference.clean(now).unwrap();
+        assert_eq!(records(&log), records(&reference));
+    }
+
+    #[test]
+    fn a_cancelled_pass_leaves_the_log_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), &[]);
+        let now = now_ms();
+        rounds(&log, now);
+        let before = records(&log);
+        let cancelled = log.clean_pass(now, DEFAULT_DEDUPE_BUFFER_SIZE, &AtomicBool::new(true));
+        assert!(matches!(cancelled, Err(Error::Stopped)));
+        assert_eq!(records(&log), before);
+        assert!(swap_dirs(dir.path()).is_empty());
+        assert_eq!(log.first_dirty_offset(), 0);
+    }
+
+    #[test]
     fn tombstones_stay_for_delete_retention_then_go() {
         let dir = tempfile::tempdir().unwrap();
         let pairs = [("delete.retention.ms", "1000")];
