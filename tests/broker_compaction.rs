@@ -434,7 +434,15 @@ fn records_without_a_key_are_named_in_the_invalid_record_error() {
         message.starts_with("Compacted topic cannot accept message without key"),
         "{message}"
     );
-    assert!(p.error_message.is_some());
+    let summary = p
+        .error_message
+        .as_ref()
+        .map(|m| m.to_string())
+        .unwrap_or_default();
+    assert!(
+        summary.starts_with("One or more records have been rejected due to 2 record errors"),
+        "{summary}"
+    );
     assert_eq!(log.log_end_offset(), 0, "the whole batch is refused");
     drop(log);
     broker.shutdown().expect("shutdown");

@@ -59,9 +59,29 @@ fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceRespons
                     .collect(),
                 _ => Vec::new(),
             };
+            let message = match &e {
+                // Kafka's own summary (`LogValidator.processRecordErrors`).
+                Error::InvalidRecord {
+                    record_indexes,
+                    reason,
+                    ..
+                } => {
+                    let shown: Vec<String> = record_indexes
+                        .iter()
+                        .take(3)
+                        .map(|i| format!("RecordError(batchIndex={i}, message='{reason}')"))
+                        .collect();
+                    format!(
+                        "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                        record_indexes.len(),
+                        shown.join(", ")
+                    )
+                }
+                _ => e.to_string(),
+            };
             tracing::warn!(topic = log.topic(), partition = log.partition(), error = %e, "rejected produce");
             base.with_error_code(code.code())
-                .with_error_message(Some(super::str_bytes(&e.to_string())))
+                .with_error_message(Some(super::str_bytes(&message)))
                 .with_record_errors(record_errors)
         }
     }
