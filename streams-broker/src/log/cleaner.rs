@@ -123,8 +123,9 @@ struct Progress {
     /// The earliest delete horizon among the batches the last pass kept: the time at which
     /// a tombstone or marker becomes removable. Not persisted, as in Kafka.
     next_horizon: Option<i64>,
-    /// The log end offset when the last pass started: while nothing is appended, another
-    /// pass could only do what the last one did (an open transaction can hold it back).
+    /// The log end offset when the last pass started, if that pass cleaned all it could:
+    /// while nothing is appended, another pass could only do the same again (an open
+    /// transaction can hold it back).
     end_at_last_pass: Option<i64>,
 }
 
@@ -1018,7 +1019,8 @@ impl PartitionLog {
         if !config.cleanup_policy().compact || snap.sealed.is_empty() {
             return Ok(stats);
         }
-        progress.end_at_last_pass = snap.active.as_ref().map(|a| a.end);
+        progress.end_at_last_pass = None;
+        let log_end = snap.active.as_ref().map(|a| a.end);
         let first_base = snap.sealed.first().map_or(0, |v| v.base);
         let first_dirty = progress.first_dirty.max(snap.log_start).max(first_base);
         let all: Vec<&SegmentView> = snap.sealed.iter().chain(snap.active.iter()).collect();
@@ -1088,6 +1090,9 @@ impl PartitionLog {
             self.cleaner.first_dirty.store(end, Ordering::Relaxed);
         }
         progress.next_horizon = filter.next_horizon;
+        // A full offset map left part of the dirty section for the next pass.
+        let complete = dirty.last().is_none_or(|v| mapped_end >= v.end);
+        progress.end_at_last_pass = log_end.filter(|_| complete);
         if stats.records_removed > 0 {
             tracing::info!(
                 topic = %self.topic,
@@ -1589,6 +1594,9 @@ mod tests {
                 "each pass makes progress"
             );
             passes += 1;
+            if passes == 1 {
+                assert!(log.needs_cleaning(now), "the rest waits for the next pass");
+            }
         }
         assert!(passes > 1);
         log.clean(now).unwrap();
