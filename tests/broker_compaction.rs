@@ -267,7 +267,7 @@ async fn the_background_cleaner_compacts_on_its_own() {
         .create_topic_with_config(
             topic,
             1,
-            &[("cleanup.policy", "compact"), ("segment.bytes", "8192")],
+            &[("cleanup.policy", "compact"), ("segment.bytes", "2048")],
         )
         .expect("topic")
         .partitions[0]
@@ -283,6 +283,7 @@ async fn the_background_cleaner_compacts_on_its_own() {
     }
     let end = log.log_end_offset();
     assert_eq!(end, 1000);
+    assert!(log.segment_count() > 2, "closed segments to clean");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while log.first_dirty_offset() == 0 {
         assert!(tokio::time::Instant::now() < deadline, "no clean happened");
