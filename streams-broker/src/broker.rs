@@ -2,18 +2,20 @@
 //!
 //! [`Broker`] is what every connection and handler sees: the configuration, the topic
 //! registry, the cluster identity and a signal that fires whenever records are appended
-//! (it wakes long-polling fetches, like Kafka's delayed-fetch purgatory). Two background
-//! tasks run beside the listener: the flusher (for [`FlushPolicy::Interval`]) and the
-//! retention checker, Kafka's `LogManager` cleanup loop.
+//! (it wakes long-polling fetches, like Kafka's delayed-fetch purgatory). Three background
+//! duties run beside the listener: the flusher (for [`FlushPolicy::Interval`]), the
+//! retention checker (Kafka's `LogManager` cleanup loop) and the log cleaner, which
+//! compacts the logs of `cleanup.policy=compact` topics (Kafka's `LogCleaner`).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use crate::config::{BrokerConfig, FlushPolicy};
 use crate::error::{Error, Result};
-use crate::log::now_ms;
+use crate::log::{now_ms, CleanStats};
 use crate::topics::{random_uuid, write_atomic, TopicRegistry};
 
 const META_FILE: &str = "meta.properties";
@@ -79,6 +81,8 @@ pub struct Broker {
     advertised_host: String,
     advertised_port: i32,
     appended: watch::Sender<u64>,
+    /// Set when the broker stops: a running clean gives up between two chunks.
+    stop_cleaning: AtomicBool,
     _lock: DirLock,
 }
 
@@ -148,6 +152,7 @@ impl Broker {
             advertised_host,
             advertised_port: i32::from(advertised.port()),
             appended: watch::channel(0).0,
+            stop_cleaning: AtomicBool::new(false),
             config,
             _lock: lock,
         })
@@ -216,7 +221,57 @@ impl Broker {
         deleted
     }
 
-    /// Runs the flusher and the retention checker until `shutdown` turns true.
+    /// Compacts every partition of every topic whose `cleanup.policy` includes `compact`,
+    /// now, whatever their dirty ratio (for tests and tools; the background cleaner waits
+    /// for `min.cleanable.dirty.ratio`). Returns the statistics summed over the partitions;
+    /// stops at the first partition that fails.
+    pub fn compact_now(&self) -> Result<CleanStats> {
+        let now = now_ms();
+        let mut total = CleanStats::default();
+        for log in self.topics.all_logs() {
+            if log.config().cleanup_policy().compact {
+                let stats = log.clean_pass(
+                    now,
+                    self.config.cleaner.dedupe_buffer_size,
+                    &self.stop_cleaning,
+                )?;
+                total.add(&stats);
+            }
+        }
+        Ok(total)
+    }
+
+    /// One pass of the background cleaner: compacts the logs that need it (see
+    /// [`PartitionLog::needs_cleaning`](crate::log::PartitionLog::needs_cleaning)).
+    /// Failures are logged and leave the log as it was; the next pass tries again.
+    pub fn run_cleaner(&self) -> CleanStats {
+        let mut total = CleanStats::default();
+        for log in self.topics.all_logs() {
+            if self.stop_cleaning.load(Ordering::Relaxed) {
+                break;
+            }
+            let now = now_ms();
+            if !log.needs_cleaning(now) {
+                continue;
+            }
+            match log.clean_pass(
+                now,
+                self.config.cleaner.dedupe_buffer_size,
+                &self.stop_cleaning,
+            ) {
+                Ok(stats) => total.add(&stats),
+                Err(Error::Stopped) => break,
+                Err(e) => {
+                    tracing::error!(topic = log.topic(), partition = log.partition(), error = %e, "log cleaning failed")
+                }
+            }
+        }
+        total
+    }
+
+    /// Runs the flusher, the retention checker and the log cleaner until `shutdown` turns
+    /// true. A pass of the cleaner runs on a blocking thread of its own, so that a long
+    /// clean delays neither flushes nor retention.
     pub(crate) async fn run_background(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let flush_every = match self.config.flush {
             FlushPolicy::Interval(d) => Some(d.max(std::time::Duration::from_millis(1))),
@@ -235,9 +290,21 @@ impl Broker {
         );
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let cleaner = self.config.cleaner;
+        let cleaner_every = cleaner.backoff.max(std::time::Duration::from_millis(10));
+        let mut cleaner_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + cleaner_every, cleaner_every);
+        cleaner_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut cleaning: Option<tokio::task::JoinHandle<CleanStats>> = None;
         loop {
             tokio::select! {
                 _ = shutdown.changed() => break,
+                _ = cleaner_tick.tick(), if cleaner.enable => {
+                    if cleaning.as_ref().is_none_or(|c| c.is_finished()) {
+                        let broker = self.clone();
+                        cleaning = Some(tokio::task::spawn_blocking(move || broker.run_cleaner()));
+                    }
+                }
                 _ = flush_tick.tick(), if flush_every.is_some() => {
                     let broker = self.clone();
                     match tokio::task::spawn_blocking(move || broker.flush_all()).await {
@@ -254,6 +321,10 @@ impl Broker {
                     }
                 }
             }
+        }
+        self.stop_cleaning.store(true, Ordering::Relaxed);
+        if let Some(c) = cleaning {
+            let _ = c.await;
         }
     }
 }

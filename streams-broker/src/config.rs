@@ -78,8 +78,10 @@ const LONG_MAX: &str = "9223372036854775807";
 
 /// Every topic configuration key Kafka defines, in Kafka's order. The broker acts on
 /// `cleanup.policy`, `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms`,
-/// `max.message.bytes`, `index.interval.bytes`, `message.timestamp.type`; the others are
-/// accepted, validated, stored and reported so that tools written for Kafka work unchanged.
+/// `max.message.bytes`, `index.interval.bytes`, `message.timestamp.type` and the log
+/// cleaner's `delete.retention.ms`, `min.compaction.lag.ms`, `max.compaction.lag.ms`,
+/// `min.cleanable.dirty.ratio`; the others are accepted, validated, stored and reported so
+/// that tools written for Kafka work unchanged.
 pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
     key(
         "cleanup.policy",
@@ -99,7 +101,7 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         "delete.retention.ms",
         ConfigType::Long,
         "86400000",
-        None,
+        Some("log.cleaner.delete.retention.ms"),
         "How long delete tombstones are retained for compacted topics.",
     ),
     key(
@@ -162,7 +164,7 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         "max.compaction.lag.ms",
         ConfigType::Long,
         LONG_MAX,
-        None,
+        Some("log.cleaner.max.compaction.lag.ms"),
         "Maximum time a message stays uncompacted.",
     ),
     key(
@@ -197,14 +199,14 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
         "min.cleanable.dirty.ratio",
         ConfigType::Double,
         "0.5",
-        None,
+        Some("log.cleaner.min.cleanable.ratio"),
         "Dirty ratio above which the log cleaner compacts.",
     ),
     key(
         "min.compaction.lag.ms",
         ConfigType::Long,
         "0",
-        None,
+        Some("log.cleaner.min.compaction.lag.ms"),
         "Minimum time a message stays uncompacted.",
     ),
     key(
@@ -284,8 +286,8 @@ pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
 pub struct CleanupPolicy {
     /// Old segments are deleted by time and size (`delete`).
     pub delete: bool,
-    /// The log is compacted by key (`compact`); compaction itself is a later issue, the
-    /// policy is stored and honoured in that a compact-only topic is never deleted by time.
+    /// The log is compacted by key (`compact`) by the log cleaner: the latest record of
+    /// every key is kept. A compact-only topic is never deleted by time or size.
     pub compact: bool,
 }
 
@@ -358,6 +360,19 @@ fn validate(k: &TopicConfigKey, value: &str) -> Result<()> {
         }
         "retention.ms" | "retention.bytes" if value.parse::<i64>().unwrap_or(-2) < -1 => {
             return Err(invalid(k.name, value, "must be -1 (unlimited) or more"));
+        }
+        "delete.retention.ms" | "min.compaction.lag.ms"
+            if value.parse::<i64>().unwrap_or(-1) < 0 =>
+        {
+            return Err(invalid(k.name, value, "must not be negative"));
+        }
+        "max.compaction.lag.ms" if value.parse::<i64>().unwrap_or(0) < 1 => {
+            return Err(invalid(k.name, value, "must be at least 1"));
+        }
+        "min.cleanable.dirty.ratio"
+            if !(0.0..=1.0).contains(&value.parse::<f64>().unwrap_or(-1.0)) =>
+        {
+            return Err(invalid(k.name, value, "must be between 0 and 1"));
         }
         _ => {}
     }
@@ -457,6 +472,32 @@ impl TopicConfig {
         self.get("message.timestamp.type") == Some("LogAppendTime")
     }
 
+    /// `delete.retention.ms`: how long the cleaner keeps a tombstone (and a finished
+    /// transaction's marker) after it first cleaned it.
+    pub fn delete_retention_ms(&self) -> i64 {
+        self.long("delete.retention.ms").max(0)
+    }
+
+    /// `min.compaction.lag.ms`: records younger than this are never compacted.
+    pub fn min_compaction_lag_ms(&self) -> i64 {
+        self.long("min.compaction.lag.ms").max(0)
+    }
+
+    /// `max.compaction.lag.ms`: a record older than this is compacted whatever the dirty
+    /// ratio.
+    pub fn max_compaction_lag_ms(&self) -> i64 {
+        self.long("max.compaction.lag.ms").max(1)
+    }
+
+    /// `min.cleanable.dirty.ratio`: the share of the log that must be dirty (written since
+    /// the last clean) before the background cleaner compacts it.
+    pub fn min_cleanable_dirty_ratio(&self) -> f64 {
+        self.get("min.cleanable.dirty.ratio")
+            .and_then(|v| v.parse::<f64>().ok())
+            .filter(|r| (0.0..=1.0).contains(r))
+            .unwrap_or(0.5)
+    }
+
     /// `cleanup.policy`.
     pub fn cleanup_policy(&self) -> CleanupPolicy {
         let v = self.get("cleanup.policy").unwrap_or("delete");
@@ -484,6 +525,32 @@ pub enum FlushPolicy {
     Never,
 }
 
+/// The log cleaner's broker-wide settings (Kafka's `log.cleaner.*` properties). The
+/// per-topic ones (`delete.retention.ms`, `min.cleanable.dirty.ratio`, …) are in
+/// [`TopicConfig`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanerConfig {
+    /// Whether the background cleaner runs (`log.cleaner.enable`). A forced clean
+    /// ([`Broker::compact_now`](crate::Broker::compact_now)) works either way.
+    pub enable: bool,
+    /// Pause between two passes of the background cleaner over the compacted logs
+    /// (`log.cleaner.backoff.ms`; Kafka's default, 15 seconds).
+    pub backoff: Duration,
+    /// Memory for the key → offset map of one clean (`log.cleaner.dedupe.buffer.size`,
+    /// 128 MiB). A dirty section with more distinct keys is cleaned over several passes.
+    pub dedupe_buffer_size: usize,
+}
+
+impl Default for CleanerConfig {
+    fn default() -> Self {
+        CleanerConfig {
+            enable: true,
+            backoff: Duration::from_secs(15),
+            dedupe_buffer_size: 128 * 1024 * 1024,
+        }
+    }
+}
+
 /// Configuration of one broker.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -507,6 +574,8 @@ pub struct BrokerConfig {
     pub flush: FlushPolicy,
     /// How often retention is enforced (`log.retention.check.interval.ms`).
     pub retention_check_interval: Duration,
+    /// The log cleaner (`log.cleaner.enable`, `log.cleaner.backoff.ms`, …).
+    pub cleaner: CleanerConfig,
     /// Defaults for every topic (broker-level `log.retention.ms` and friends).
     pub topic_defaults: TopicConfig,
 }
@@ -523,6 +592,7 @@ impl Default for BrokerConfig {
             max_request_size: 100 * 1024 * 1024,
             flush: FlushPolicy::Interval(Duration::from_secs(1)),
             retention_check_interval: Duration::from_secs(300),
+            cleaner: CleanerConfig::default(),
             topic_defaults: TopicConfig::default(),
         }
     }
@@ -546,7 +616,8 @@ impl BrokerConfig {
 
     /// Sets a value by Kafka's broker property name (`server.properties`), for example
     /// `auto.create.topics.enable`, `num.partitions`, `log.retention.ms`,
-    /// `log.segment.bytes`, `socket.request.max.bytes`, `log.flush.interval.ms`, or Rill's
+    /// `log.segment.bytes`, `socket.request.max.bytes`, `log.flush.interval.ms`,
+    /// `log.cleaner.backoff.ms`, `log.cleaner.delete.retention.ms`, or Rill's
     /// `log.flush.policy` (`batch`, `interval`, `never`). Unknown keys are an error.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         match key {
@@ -568,6 +639,17 @@ impl BrokerConfig {
             "socket.request.max.bytes" => self.max_request_size = parse(key, value)?,
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(parse(key, value)?)
+            }
+            "log.cleaner.enable" => self.cleaner.enable = parse(key, value)?,
+            "log.cleaner.backoff.ms" => {
+                self.cleaner.backoff = Duration::from_millis(parse(key, value)?)
+            }
+            "log.cleaner.dedupe.buffer.size" => {
+                let n: usize = parse(key, value)?;
+                if n == 0 {
+                    return Err(invalid(key, value, "must be positive"));
+                }
+                self.cleaner.dedupe_buffer_size = n;
             }
             "log.flush.policy" => {
                 self.flush = match value {
@@ -665,6 +747,13 @@ mod tests {
         b.set("log.flush.policy", "batch").unwrap();
         assert_eq!(b.flush, FlushPolicy::EveryBatch);
         assert!(b.set("bogus", "1").is_err());
+        b.set("log.cleaner.backoff.ms", "250").unwrap();
+        assert_eq!(b.cleaner.backoff, Duration::from_millis(250));
+        b.set("log.cleaner.delete.retention.ms", "1000").unwrap();
+        assert_eq!(b.topic_defaults.delete_retention_ms(), 1000);
+        b.set("log.cleaner.min.cleanable.ratio", "0.1").unwrap();
+        assert_eq!(b.topic_defaults.min_cleanable_dirty_ratio(), 0.1);
+        assert!(b.set("log.cleaner.min.cleanable.ratio", "1.5").is_err());
         let source = b
             .topic_defaults
             .entries()

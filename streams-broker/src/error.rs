@@ -71,6 +71,19 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
+    /// Records that break a rule of their topic, like Kafka's `InvalidRecordException`: a
+    /// record without a key sent to a compacted topic. Answered with `INVALID_RECORD`.
+    #[error("invalid records for {topic}-{partition}: {reason}")]
+    InvalidRecord {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The position of each offending record within its batch (Kafka's `batch_index`).
+        record_indexes: Vec<i32>,
+        /// What is wrong with them.
+        reason: String,
+    },
     /// A batch or request exceeds a configured size limit.
     #[error("record batch of {size} bytes exceeds max.message.bytes={limit}")]
     BatchTooLarge {

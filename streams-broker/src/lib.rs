@@ -5,8 +5,9 @@
 //! same client code (`rdkafka`, kcat, kafka-python, …) they use against a Kafka cluster.
 //!
 //! It is a real broker, not a mock: record batches are validated (CRC-32C) and appended
-//! to a segmented on-disk log with offset and time indexes, recovered after a crash, and
-//! trimmed by time and size retention.
+//! to a segmented on-disk log with offset and time indexes, recovered after a crash,
+//! trimmed by time and size retention, and compacted by key for `cleanup.policy=compact`
+//! topics by a background log cleaner.
 //!
 //! Durability is a choice ([`FlushPolicy`], `log.flush.policy`): `fsync` every batch before
 //! acknowledging it, every interval (the default, one second), or never. Acknowledged
@@ -17,7 +18,8 @@
 //! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
 //! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
 //! - [`topics`]: the topic registry (Kafka's metadata);
-//! - [`log`]: partitions, segments, indexes, recovery, retention (Kafka's `UnifiedLog`);
+//! - [`log`]: partitions, segments, indexes, recovery, retention, compaction (Kafka's
+//!   `UnifiedLog` and `LogCleaner`);
 //! - [`config`]: typed configuration that also accepts Kafka property names;
 //! - [`embedded`]: start a broker inside your process.
 //!

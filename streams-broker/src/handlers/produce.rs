@@ -2,14 +2,17 @@
 //!
 //! Each partition's records arrive as raw v2 batches. They are validated (CRC-32C, size
 //! against `max.message.bytes`, header consistency), given offsets in place and appended,
-//! never decoded (Kafka's `ReplicaManager.appendRecords` with one replica). `acks=0`
+//! never decoded (Kafka's `ReplicaManager.appendRecords` with one replica), except that a
+//! compacted topic refuses records without a key (`INVALID_RECORD`). `acks=0`
 //! gets no response at all; with one replica `acks=1` and `acks=all` mean the same.
 
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{read_string, Outcome};
@@ -37,11 +40,49 @@ fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceRespons
             let code = match &e {
                 Error::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
                 Error::CorruptBatch { .. } => ResponseError::CorruptMessage,
+                Error::InvalidRecord { .. } => ResponseError::InvalidRecord,
                 _ => ResponseError::KafkaStorageError,
+            };
+            // Kafka names each rejected record by its index in the batch (Produce v8+).
+            let record_errors = match &e {
+                Error::InvalidRecord {
+                    record_indexes,
+                    reason,
+                    ..
+                } => record_indexes
+                    .iter()
+                    .map(|&i| {
+                        BatchIndexAndErrorMessage::default()
+                            .with_batch_index(i)
+                            .with_batch_index_error_message(Some(super::str_bytes(reason)))
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let message = match &e {
+                // Kafka's own summary (`LogValidator.processRecordErrors`).
+                Error::InvalidRecord {
+                    record_indexes,
+                    reason,
+                    ..
+                } => {
+                    let shown: Vec<String> = record_indexes
+                        .iter()
+                        .take(3)
+                        .map(|i| format!("RecordError(batchIndex={i}, message='{reason}')"))
+                        .collect();
+                    format!(
+                        "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                        record_indexes.len(),
+                        shown.join(", ")
+                    )
+                }
+                _ => e.to_string(),
             };
             tracing::warn!(topic = log.topic(), partition = log.partition(), error = %e, "rejected produce");
             base.with_error_code(code.code())
-                .with_error_message(Some(super::str_bytes(&e.to_string())))
+                .with_error_message(Some(super::str_bytes(&message)))
+                .with_record_errors(record_errors)
         }
     }
 }

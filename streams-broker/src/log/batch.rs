@@ -1,10 +1,13 @@
 //! Record batches (Kafka's message format v2), handled as raw bytes.
 //!
 //! A producer sends records grouped in batches, each a 61-byte header followed by the
-//! (possibly compressed) records. The broker never decodes the records: it validates the
-//! header and the CRC-32C, writes the batch's base offset and partition leader epoch in
-//! place (both lie outside the CRC), and appends the bytes as they came. Consumers get the
-//! same bytes back. This is Kafka's `DefaultRecordBatch`, read-only but for two fields.
+//! (possibly compressed) records. On the produce and fetch paths the broker never decodes
+//! the records: it validates the header and the CRC-32C, writes the batch's base offset and
+//! partition leader epoch in place (both lie outside the CRC), and appends the bytes as they
+//! came. Consumers get the same bytes back. This is Kafka's `DefaultRecordBatch`, read-only
+//! but for two fields. Compacted topics are the exception: their keys matter, so the log
+//! cleaner reads records with [`parse_records`] and writes back what it keeps with
+//! [`rebuild`].
 //!
 //! Layout (big-endian): `base_offset i64 | batch_length i32 | partition_leader_epoch i32 |
 //! magic i8 | crc u32 | attributes i16 | last_offset_delta i32 | base_timestamp i64 |
@@ -170,7 +173,7 @@ pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
 /// the timestamp-type attribute and the max timestamp, and recomputes the CRC, as Kafka
 /// does. Consumers then read every record's timestamp as `time`.
 pub fn set_log_append_time(batch: &mut [u8], time: i64) {
-    let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | 0x08;
+    let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | LOG_APPEND_TIME_FLAG;
     batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
     batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&time.to_be_bytes());
     let crc = crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]);
@@ -221,22 +224,140 @@ pub fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
     None
 }
 
+// ---------------------------------------------------------------------------------------
+// Records inside a batch, for the log cleaner: compaction is the one place that needs the
+// records' keys. Kept apart from the header parser above; nothing here is used on the
+// produce/fetch fast path of topics that are not compacted.
+
+/// Attribute bit: every record's timestamp is the broker's (`LogAppendTime`).
+pub const LOG_APPEND_TIME_FLAG: i16 = 0x08;
+/// Attribute bit: the batch belongs to a transaction.
+pub const TRANSACTIONAL_FLAG: i16 = 0x10;
+/// Attribute bit: the batch holds control records (transaction markers).
+pub const CONTROL_FLAG: i16 = 0x20;
+/// Attribute bit (KIP-534): the batch's base timestamp holds the *delete horizon* the log
+/// cleaner gave it, after which its tombstones and finished transaction markers may go.
+pub const DELETE_HORIZON_FLAG: i16 = 0x40;
+
+/// Appends `v` zig-zag varint encoded (the record fields Kafka calls `varint`/`varlong`).
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    loop {
+        let b = (z & 0x7f) as u8;
+        z >>= 7;
+        if z == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+}
+
+/// One record of a v2 batch, borrowed from the batch's uncompressed records section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// The record's timestamp minus the batch's base timestamp.
+    pub timestamp_delta: i64,
+    /// The record's offset minus the batch's base offset.
+    pub offset_delta: i64,
+    /// The key; `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+    attributes: u8,
+    /// Key, value and headers as encoded: copied verbatim when the record is rewritten.
+    tail: &'a [u8],
+}
+
+impl RawRecord<'_> {
+    /// Appends the record to a records section whose batch has the same base offset and a
+    /// base timestamp that makes this record's timestamp delta `timestamp_delta`. Key, value
+    /// and headers are copied byte for byte.
+    pub fn write(&self, out: &mut Vec<u8>, timestamp_delta: i64) {
+        let mut prefix = Vec::with_capacity(16);
+        prefix.push(self.attributes);
+        put_varint(&mut prefix, timestamp_delta);
+        put_varint(&mut prefix, self.offset_delta);
+        put_varint(out, (prefix.len() + self.tail.len()) as i64);
+        out.extend_from_slice(&prefix);
+        out.extend_from_slice(self.tail);
+    }
+}
+
+fn nullable_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> {
+    let len = read_varint(b, pos)?;
+    if len == -1 {
+        return Some(None);
+    }
+    let len = usize::try_from(len).ok()?;
+    let end = pos.checked_add(len)?;
+    let bytes = b.get(*pos..end)?;
+    *pos = end;
+    Some(Some(bytes))
+}
+
+/// Splits an uncompressed records section into its `count` records; `None` if it is
+/// malformed (a length or field running past the end).
+pub fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
+    let count = usize::try_from(count).ok()?;
+    // Each record takes at least 7 bytes: never reserve more than the section can hold.
+    let mut records = Vec::with_capacity(count.min(section.len() / 7));
+    let mut pos = 0usize;
+    for _ in 0..count {
+        let len = usize::try_from(read_varint(section, &mut pos)?).ok()?;
+        let end = pos.checked_add(len)?;
+        let record = section.get(pos..end)?;
+        pos = end;
+        let attributes = *record.first()?;
+        let mut at = 1usize;
+        let timestamp_delta = read_varint(record, &mut at)?;
+        let offset_delta = read_varint(record, &mut at)?;
+        let tail = record.get(at..)?;
+        let key = nullable_bytes(record, &mut at)?;
+        let value = nullable_bytes(record, &mut at)?;
+        records.push(RawRecord {
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            attributes,
+            tail,
+        });
+    }
+    Some(records)
+}
+
+/// Builds a batch with the header of `original` (base offset, last offset delta, producer
+/// id, epoch and base sequence, leader epoch) around a new records section, with the given
+/// attributes, timestamps and record count, and a fresh CRC. This is how the cleaner writes
+/// back what it keeps of a batch: the offsets the batch spans do not change.
+pub fn rebuild(
+    original: &[u8],
+    attributes: i16,
+    base_timestamp: i64,
+    max_timestamp: i64,
+    records_count: i32,
+    records: &[u8],
+) -> Vec<u8> {
+    let mut b = Vec::with_capacity(HEADER_SIZE + records.len());
+    b.extend_from_slice(&original[..HEADER_SIZE.min(original.len())]);
+    b.resize(HEADER_SIZE, 0);
+    b.extend_from_slice(records);
+    let length = (b.len() - LOG_OVERHEAD) as i32;
+    b[8..12].copy_from_slice(&length.to_be_bytes());
+    b[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
+    b[BASE_TIMESTAMP_OFFSET..BASE_TIMESTAMP_OFFSET + 8]
+        .copy_from_slice(&base_timestamp.to_be_bytes());
+    b[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&max_timestamp.to_be_bytes());
+    b[RECORDS_COUNT_OFFSET..RECORDS_COUNT_OFFSET + 4].copy_from_slice(&records_count.to_be_bytes());
+    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-
-    fn put_varint(out: &mut Vec<u8>, v: i64) {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
-        loop {
-            let b = (z & 0x7f) as u8;
-            z >>= 7;
-            if z == 0 {
-                out.push(b);
-                break;
-            }
-            out.push(b | 0x80);
-        }
-    }
 
     /// Builds an uncompressed v2 batch of `n` records with the given timestamps; values are
     /// `value-<i>`. Used by the log's tests.
@@ -302,6 +423,48 @@ pub(crate) mod tests {
             Err(Error::BatchTooLarge { .. })
         ));
         assert!(validate_batches(&[], 10).is_err());
+    }
+
+    #[test]
+    fn parses_records_and_rebuilds_a_batch_around_some_of_them() {
+        let b = make_batch(&[100, 200, 300]);
+        let h = BatchHeader::parse(&b).unwrap();
+        let records = parse_records(&b[HEADER_SIZE..], h.records_count).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1].value, Some(&b"value-1"[..]));
+        assert_eq!(
+            (records[2].offset_delta, records[2].timestamp_delta),
+            (2, 200)
+        );
+        assert_eq!(records[0].key, None);
+        assert!(parse_records(&b[HEADER_SIZE..b.len() - 1], h.records_count).is_none());
+
+        // Keep the last record only, re-based on a later base timestamp.
+        let mut section = Vec::new();
+        records[2].write(&mut section, 300 - 250);
+        let rebuilt = rebuild(
+            &b,
+            h.attributes | DELETE_HORIZON_FLAG,
+            250,
+            300,
+            1,
+            &section,
+        );
+        assert!(crc_ok(&rebuilt));
+        let r = BatchHeader::parse(&rebuilt).unwrap();
+        assert_eq!((r.base_offset, r.last_offset(), r.records_count), (0, 2, 1));
+        assert_eq!(
+            (r.base_timestamp, r.max_timestamp, r.size),
+            (250, 300, rebuilt.len())
+        );
+        let kept = parse_records(&rebuilt[HEADER_SIZE..], 1).unwrap();
+        assert_eq!(kept[0].offset_delta, 2, "the record keeps its offset");
+        assert_eq!(
+            r.base_timestamp + kept[0].timestamp_delta,
+            300,
+            "and its timestamp"
+        );
+        assert_eq!(kept[0].value, Some(&b"value-2"[..]));
     }
 
     #[test]

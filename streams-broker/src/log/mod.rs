@@ -8,10 +8,14 @@
 //! every appended record is committed). On start-up the newest segment is recovered: a
 //! batch torn by a crash is cut off rather than served.
 //!
-//! Sub-modules: [`batch`] (the v2 batch header), `segment` (files and indexes).
+//! Sub-modules: [`batch`] (the v2 batch header), `segment` (files and indexes), `cleaner`
+//! (compaction of `cleanup.policy=compact` logs, see [`PartitionLog::clean`]).
 
 pub mod batch;
+mod cleaner;
 mod segment;
+
+pub use cleaner::CleanStats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -81,6 +85,8 @@ pub struct PartitionLog {
     dir: PathBuf,
     flush: FlushPolicy,
     state: Mutex<LogState>,
+    /// The log cleaner's progress on this log (compacted topics only).
+    cleaner: cleaner::CleanerState,
 }
 
 impl std::fmt::Debug for PartitionLog {
@@ -103,6 +109,7 @@ impl PartitionLog {
         flush: FlushPolicy,
     ) -> Result<PartitionLog> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        cleaner::recover(dir)?;
         let mut bases = Vec::new();
         let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         for entry in entries {
@@ -152,6 +159,7 @@ impl PartitionLog {
                 config,
                 dirty: false,
             }),
+            cleaner: cleaner::CleanerState::load(dir),
         })
     }
 
@@ -203,8 +211,11 @@ impl PartitionLog {
     /// Validates and appends the batches in `records` (as a producer sent them),
     /// assigning offsets in place.
     pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
-        let max = self.lock().config.max_message_bytes();
-        let headers = batch::validate_batches(records, max)?;
+        let config = self.config();
+        let headers = batch::validate_batches(records, config.max_message_bytes())?;
+        if config.cleanup_policy().compact {
+            cleaner::check_keys(&self.topic, self.partition, records, &headers)?;
+        }
         self.append_validated(records, &headers)
     }
 
@@ -398,7 +409,10 @@ impl PartitionLog {
                         }
                     }
                 }
-                let t = if h.base_timestamp >= ts {
+                // A cleaned batch may hold its delete horizon in place of its first
+                // timestamp (KIP-534): then only its largest timestamp is known.
+                let horizon = h.attributes & batch::DELETE_HORIZON_FLAG != 0;
+                let t = if h.base_timestamp >= ts && !horizon {
                     h.base_timestamp
                 } else {
                     h.max_timestamp
