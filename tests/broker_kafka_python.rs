@@ -2,8 +2,10 @@
 //! written without librdkafka.
 //!
 //! kafka-python guesses the broker's Kafka version from its `ApiVersions` answer; it must
-//! recognise a modern broker (4.x). Records with headers produced (with and without gzip)
-//! are consumed back exactly, and the admin client describes topic configs.
+//! recognise a modern broker (4.x). Its producers run with their default
+//! `enable_idempotence=True` (an `InitProducerId`, then numbered batches). Records with
+//! headers produced (with and without gzip) are consumed back exactly, once each, and the
+//! admin client describes topic configs.
 //!
 //! The interpreter is the virtualenv that `make pyvenv` creates (`target/pyvenv`), or the
 //! one named by `RILL_KAFKA_PYTHON`. Without it the test is skipped, except in CI
@@ -22,18 +24,22 @@ from kafka.admin import KafkaAdminClient, ConfigResource, ConfigResourceType
 
 bootstrap, topic = sys.argv[1], sys.argv[2]
 
-producer = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks='all')
+producer = KafkaProducer(bootstrap_servers=bootstrap, acks='all')
 version = producer.config['api_version']
 assert version >= (4, 0), "broker detected as %r" % (version,)
+assert producer.config['enable_idempotence'], "idempotence is on by default"
 for i in range(200):
     producer.send(topic, key=b'k%d' % i, value=b'v%d' % i, partition=i % 2,
                   headers=[('index', str(i).encode()), ('empty', b'')], timestamp_ms=1000 + i)
 producer.flush()
-zipped = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, compression_type='gzip')
+assert producer._transaction_manager.producer_id_and_epoch.is_valid, "got a producer id"
+zipped = KafkaProducer(bootstrap_servers=bootstrap, compression_type='gzip')
 for i in range(200, 300):
     zipped.send(topic, key=b'k%d' % i, value=b'v%d' % i, partition=i % 2,
                 headers=[('index', str(i).encode()), ('empty', b'')], timestamp_ms=1000 + i)
 zipped.flush()
+assert zipped._transaction_manager.producer_id_and_epoch.producer_id != \
+    producer._transaction_manager.producer_id_and_epoch.producer_id, "distinct producer ids"
 
 consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                          consumer_timeout_ms=10000)

@@ -122,7 +122,7 @@ fn unsupported_and_unknown_apis() {
         response.error_code, 35,
         "a clean error, not a dropped connection"
     );
-    let response = c.request(2, &FindCoordinatorRequest::default());
+    let response = c.request(1, &SaslHandshakeRequest::default());
     assert_eq!(response.error_code, 35);
     // Still usable.
     let response = c.request(0, &DescribeClusterRequest::default());

@@ -15,6 +15,7 @@ use crate::config::{BrokerConfig, FlushPolicy};
 use crate::error::{Error, Result};
 use crate::log::now_ms;
 use crate::topics::{random_uuid, write_atomic, TopicRegistry};
+use crate::txn::TransactionCoordinator;
 
 const META_FILE: &str = "meta.properties";
 const LOCK_FILE: &str = ".lock";
@@ -75,6 +76,7 @@ pub struct Broker {
     config: BrokerConfig,
     data_dir: PathBuf,
     topics: TopicRegistry,
+    transactions: TransactionCoordinator,
     cluster_id: String,
     advertised_host: String,
     advertised_port: i32,
@@ -137,6 +139,16 @@ impl Broker {
         let lock = DirLock::acquire(data_dir)?;
         let cluster_id = load_cluster_id(data_dir, config.node_id)?;
         let topics = TopicRegistry::open(data_dir, config.topic_defaults.clone(), config.flush)?;
+        let max_timeout =
+            i64::try_from(config.transaction_max_timeout.as_millis()).unwrap_or(i64::MAX);
+        let transactions = TransactionCoordinator::open(data_dir, config.flush, max_timeout)?;
+        let resolved = transactions.recover(&topics)?;
+        if resolved > 0 {
+            tracing::info!(
+                transactions = resolved,
+                "resolved transactions left in flight"
+            );
+        }
         let advertised_host = config
             .advertised_host
             .clone()
@@ -144,6 +156,7 @@ impl Broker {
         Ok(Broker {
             data_dir: data_dir.to_path_buf(),
             topics,
+            transactions,
             cluster_id,
             advertised_host,
             advertised_port: i32::from(advertised.port()),
@@ -166,6 +179,11 @@ impl Broker {
     /// The topics.
     pub fn topics(&self) -> &TopicRegistry {
         &self.topics
+    }
+
+    /// The transaction coordinator.
+    pub fn transactions(&self) -> &TransactionCoordinator {
+        &self.transactions
     }
 
     /// The cluster id (persisted in `meta.properties`).
@@ -198,7 +216,17 @@ impl Broker {
         for log in self.topics.all_logs() {
             log.flush()?;
         }
-        Ok(())
+        self.transactions.sync()
+    }
+
+    /// Aborts transactions past their timeout (and retries pending markers); returns how
+    /// many ended.
+    pub fn abort_expired_transactions(&self) -> usize {
+        let ended = self.transactions.abort_expired(now_ms(), &self.topics);
+        if ended > 0 {
+            self.notify_append();
+        }
+        ended
     }
 
     /// Runs retention over every partition once; returns the segments deleted.
@@ -233,6 +261,13 @@ impl Broker {
             tokio::time::Instant::now() + retention_every,
             retention_every,
         );
+        let txn_every = self
+            .config
+            .transaction_abort_check_interval
+            .max(std::time::Duration::from_millis(10));
+        let mut txn_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + txn_every, txn_every);
+        txn_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -244,6 +279,13 @@ impl Broker {
                         Ok(Err(e)) => tracing::error!(error = %e, "periodic flush failed"),
                         Err(e) => tracing::error!(error = %e, "periodic flush task failed"),
                         Ok(Ok(())) => {}
+                    }
+                }
+                _ = txn_tick.tick() => {
+                    let broker = self.clone();
+                    let ended = tokio::task::spawn_blocking(move || broker.abort_expired_transactions()).await.unwrap_or(0);
+                    if ended > 0 {
+                        tracing::info!(transactions = ended, "timed-out transactions aborted");
                     }
                 }
                 _ = retention_tick.tick() => {

@@ -509,6 +509,12 @@ pub struct BrokerConfig {
     pub retention_check_interval: Duration,
     /// Defaults for every topic (broker-level `log.retention.ms` and friends).
     pub topic_defaults: TopicConfig,
+    /// The longest `transaction.timeout.ms` a producer may ask for
+    /// (`transaction.max.timeout.ms`, 15 minutes).
+    pub transaction_max_timeout: Duration,
+    /// How often open transactions are checked against their timeout
+    /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s).
+    pub transaction_abort_check_interval: Duration,
 }
 
 impl Default for BrokerConfig {
@@ -524,6 +530,8 @@ impl Default for BrokerConfig {
             flush: FlushPolicy::Interval(Duration::from_secs(1)),
             retention_check_interval: Duration::from_secs(300),
             topic_defaults: TopicConfig::default(),
+            transaction_max_timeout: Duration::from_secs(900),
+            transaction_abort_check_interval: Duration::from_secs(10),
         }
     }
 }
@@ -566,6 +574,12 @@ impl BrokerConfig {
                 self.num_partitions = n;
             }
             "socket.request.max.bytes" => self.max_request_size = parse(key, value)?,
+            "transaction.max.timeout.ms" => {
+                self.transaction_max_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.transaction_abort_check_interval = Duration::from_millis(parse(key, value)?)
+            }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(parse(key, value)?)
             }

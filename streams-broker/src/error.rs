@@ -111,6 +111,25 @@ pub enum Error {
         /// The process holding it.
         pid: u32,
     },
+    /// A producer's batch was refused by the partition's producer state (sequence, epoch or
+    /// transaction checks).
+    #[error("{topic}-{partition}: {source}")]
+    Producer {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// What the producer did wrong.
+        source: crate::log::producer_state::ProducerError,
+    },
+    /// Persisted transaction coordinator state could not be written.
+    #[error("transaction state {path}: {reason}")]
+    TransactionState {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The broker has been shut down or its runtime is gone.
     #[error("the broker is not running")]
     Stopped,

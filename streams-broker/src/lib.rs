@@ -17,7 +17,9 @@
 //! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
 //! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
 //! - [`topics`]: the topic registry (Kafka's metadata);
-//! - [`log`]: partitions, segments, indexes, recovery, retention (Kafka's `UnifiedLog`);
+//! - [`log`]: partitions, segments, indexes, recovery, retention, producer state (Kafka's
+//!   `UnifiedLog` and `ProducerStateManager`);
+//! - [`txn`]: the transaction coordinator (Kafka's `TransactionCoordinator`);
 //! - [`config`]: typed configuration that also accepts Kafka property names;
 //! - [`embedded`]: start a broker inside your process.
 //!
@@ -45,6 +47,7 @@ pub mod handlers;
 pub mod log;
 pub mod network;
 pub mod topics;
+pub mod txn;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, FlushPolicy, TopicConfig};

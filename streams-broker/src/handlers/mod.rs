@@ -11,9 +11,11 @@
 mod admin;
 mod api_versions;
 mod fetch;
+mod find_coordinator;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod txn;
 mod unsupported;
 
 use std::sync::Arc;
@@ -54,6 +56,10 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::DescribeCluster, 0, 2),
+    api(ApiKey::FindCoordinator, 0, 4),
+    api(ApiKey::InitProducerId, 0, 5),
+    api(ApiKey::AddPartitionsToTxn, 0, 3),
+    api(ApiKey::EndTxn, 0, 4),
 ];
 
 /// The supported version range of `key`, if the broker implements it.
@@ -210,6 +216,16 @@ pub async fn dispatch(
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(admin::describe_cluster(broker, r, v))
         }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(broker, r, v))
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(txn::init_producer_id(broker, r))
+        }
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(broker, r))
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(broker, r)),
         other => {
             tracing::warn!(request = ?std::mem::discriminant(&other), "request for an API without a handler");
             return None;
@@ -477,18 +493,13 @@ mod tests {
             .unwrap();
         let topic = TopicName(str_bytes("fuzz"));
         let requests = vec![
-            RequestKind::FindCoordinator(
-                FindCoordinatorRequest::default().with_coordinator_keys(vec![str_bytes("g")]),
-            ),
             RequestKind::JoinGroup(JoinGroupRequest::default()),
             RequestKind::SyncGroup(SyncGroupRequest::default()),
             RequestKind::Heartbeat(HeartbeatRequest::default()),
             RequestKind::LeaveGroup(LeaveGroupRequest::default()),
             RequestKind::ListGroups(ListGroupsRequest::default()),
-            RequestKind::InitProducerId(InitProducerIdRequest::default()),
             RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
             RequestKind::AddOffsetsToTxn(AddOffsetsToTxnRequest::default()),
-            RequestKind::EndTxn(EndTxnRequest::default()),
             RequestKind::OffsetCommit(OffsetCommitRequest::default().with_topics(vec![
                 offset_commit_request::OffsetCommitRequestTopic::default()
                     .with_name(topic.clone())
@@ -522,16 +533,13 @@ mod tests {
         let mut answered = 0;
         for request in requests {
             let key = match &request {
-                RequestKind::FindCoordinator(_) => ApiKey::FindCoordinator,
                 RequestKind::JoinGroup(_) => ApiKey::JoinGroup,
                 RequestKind::SyncGroup(_) => ApiKey::SyncGroup,
                 RequestKind::Heartbeat(_) => ApiKey::Heartbeat,
                 RequestKind::LeaveGroup(_) => ApiKey::LeaveGroup,
                 RequestKind::ListGroups(_) => ApiKey::ListGroups,
-                RequestKind::InitProducerId(_) => ApiKey::InitProducerId,
                 RequestKind::SaslHandshake(_) => ApiKey::SaslHandshake,
                 RequestKind::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
-                RequestKind::EndTxn(_) => ApiKey::EndTxn,
                 RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
                 RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
                 RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
@@ -562,7 +570,7 @@ mod tests {
                 answered += 1;
             }
         }
-        assert!(answered > 80, "only {answered} API versions were exercised");
+        assert!(answered > 60, "only {answered} API versions were exercised");
     }
 
     /// A 14-byte request claiming 2^31 topics used to abort the process inside the codec

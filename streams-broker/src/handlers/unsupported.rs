@@ -63,17 +63,11 @@ pub(super) fn error_response(request: RequestKind, version: i16) -> Option<Respo
         RequestKind::ListGroups(_) => {
             ResponseKind::ListGroups(ListGroupsResponse::default().with_error_code(CODE))
         }
-        RequestKind::InitProducerId(_) => {
-            ResponseKind::InitProducerId(InitProducerIdResponse::default().with_error_code(CODE))
-        }
         RequestKind::SaslHandshake(_) => {
             ResponseKind::SaslHandshake(SaslHandshakeResponse::default().with_error_code(CODE))
         }
         RequestKind::AddOffsetsToTxn(_) => {
             ResponseKind::AddOffsetsToTxn(AddOffsetsToTxnResponse::default().with_error_code(CODE))
-        }
-        RequestKind::EndTxn(_) => {
-            ResponseKind::EndTxn(EndTxnResponse::default().with_error_code(CODE))
         }
         RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(
             OffsetCommitResponse::default().with_topics(
