@@ -58,6 +58,7 @@ fn init_producer_id(client: &mut RawClient) -> (i64, i16) {
     let response = client.request(
         4,
         &InitProducerIdRequest::default()
+            .with_transactional_id(None)
             .with_transaction_timeout_ms(60_000)
             .with_producer_id(ProducerId(-1))
             .with_producer_epoch(-1),
