@@ -63,15 +63,27 @@ enum Guarantee {
 }
 
 fn produce(bootstrap: &str, topic: &str, records: usize, partitions: i32) -> Duration {
-    produce_with(bootstrap, topic, records, partitions, Guarantee::Plain)
+    produce_with(
+        bootstrap,
+        topic,
+        records,
+        partitions,
+        Guarantee::Plain,
+        false,
+    )
 }
 
+/// Produces `records` with `guarantee`; returns the time taken. With `warm_up`, one record
+/// is produced and flushed before the clock starts, so that client start-up is not
+/// measured: connecting, and for idempotence librdkafka's producer-id request, which it
+/// first tries before any connection is up and then retries on a 500 ms timer.
 fn produce_with(
     bootstrap: &str,
     topic: &str,
     records: usize,
     partitions: i32,
     guarantee: Guarantee,
+    warm_up: bool,
 ) -> Duration {
     let mut config = ClientConfig::new();
     config
@@ -100,6 +112,23 @@ fn produce_with(
         records.max(1)
     };
     let value = vec![b'v'; VALUE_SIZE];
+    if warm_up {
+        if transactional {
+            producer.begin_transaction().expect("begin_transaction");
+        }
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to(topic)
+                    .payload(&value)
+                    .partition(0),
+            )
+            .map_err(|(e, _)| e)
+            .expect("warm-up record");
+        if transactional {
+            commit_transaction(&producer);
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+    }
     let started = Instant::now();
     for first in (0..records).step_by(chunk) {
         if transactional {
@@ -120,13 +149,35 @@ fn produce_with(
             }
         }
         if transactional {
-            producer
-                .commit_transaction(Duration::from_secs(120))
-                .expect("commit_transaction");
+            commit_transaction(&producer);
         }
     }
     producer.flush(Duration::from_secs(120)).expect("flush");
     started.elapsed()
+}
+
+/// Commits the producer's transaction through librdkafka directly.
+///
+/// rust-rdkafka 0.39's `commit_transaction` first runs its own `flush`, which polls in
+/// steps of 100 ms and `BaseProducer::poll` always waits out its whole timeout: every
+/// commit would cost 100 ms of client-side sleep (10 transactions per second whatever the
+/// broker), and the benchmark would measure that. librdkafka's own
+/// `rd_kafka_commit_transaction` flushes by itself while the `ThreadedProducer`'s thread
+/// serves the delivery reports, then sends `EndTxn`.
+fn commit_transaction(producer: &ThreadedProducer<DefaultProducerContext>) {
+    use rdkafka::bindings as rd;
+    // SAFETY: the pointer is the live producer's handle; the returned error, if any, is
+    // read and destroyed here exactly once.
+    unsafe {
+        let error = rd::rd_kafka_commit_transaction(producer.client().native_ptr(), 120_000);
+        if !error.is_null() {
+            let message = std::ffi::CStr::from_ptr(rd::rd_kafka_error_string(error))
+                .to_string_lossy()
+                .into_owned();
+            rd::rd_kafka_error_destroy(error);
+            panic!("commit_transaction failed: {message}");
+        }
+    }
 }
 
 /// Produce throughput (records/s, median of `repeats`) of each guarantee against one
@@ -149,7 +200,7 @@ fn measure_guarantees(
             let topic = format!("{TOPIC}-{g:?}-{run}").to_lowercase();
             create(&topic);
             eprintln!("measuring a {g:?} producer at {bootstrap}, run {}", run + 1);
-            let took = produce_with(bootstrap, &topic, records, partitions, *g);
+            let took = produce_with(bootstrap, &topic, records, partitions, *g, true);
             rate.push(records as f64 / took.as_secs_f64());
         }
     }
