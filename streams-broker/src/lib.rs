@@ -17,6 +17,7 @@
 //! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
 //! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
 //! - [`topics`]: the topic registry (Kafka's metadata);
+//! - [`group`]: consumer groups and committed offsets (Kafka's `GroupCoordinator`);
 //! - [`log`]: partitions, segments, indexes, recovery, retention (Kafka's `UnifiedLog`);
 //! - [`config`]: typed configuration that also accepts Kafka property names;
 //! - [`embedded`]: start a broker inside your process.
@@ -41,13 +42,14 @@ pub mod broker;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod group;
 pub mod handlers;
 pub mod log;
 pub mod network;
 pub mod topics;
 
 pub use broker::Broker;
-pub use config::{BrokerConfig, FlushPolicy, TopicConfig};
+pub use config::{BrokerConfig, FlushPolicy, GroupConfig, TopicConfig};
 pub use embedded::{BrokerHandle, EmbeddedBroker};
 pub use error::{Error, Result};
 pub use network::Server;
