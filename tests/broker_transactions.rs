@@ -10,7 +10,10 @@
 //!   operation fails as fenced, and whose open transaction is aborted;
 //! - a transaction abandoned past its `transaction.timeout.ms` is aborted by the broker;
 //! - the coordinator's state survives a restart: a transaction left open is aborted, the
-//!   producer id stays bound to its transactional id and the epoch moves on.
+//!   producer id stays bound to its transactional id and the epoch moves on;
+//! - consumer offsets sent with `send_offsets_to_transaction` reach the group's committed
+//!   offsets when the transaction commits, and never when it aborts (exactly-once
+//!   consume-transform-produce).
 //!
 //! Every `read_committed` check reads up to a committed sentinel record written after the
 //! records in question, so "not seen" means "skipped", not "not yet arrived".
@@ -452,5 +455,97 @@ fn transaction_state_survives_a_restart() {
         ["after-restart", "before-restart", "in-flight"]
     );
     drop(p);
+    broker.shutdown().expect("shutdown");
+}
+
+#[test]
+fn offsets_sent_to_a_transaction_are_committed_with_it_and_only_then() {
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+    let bootstrap = broker.bootstrap();
+    broker.create_topic("eos-in", 1).expect("topic");
+    broker.create_topic("eos-out", 1).expect("topic");
+    let plain = producer(&bootstrap, &[]);
+    for i in 0..10 {
+        send(&plain, "eos-in", 0, &format!("in-{i}"));
+    }
+    plain.flush(TIMEOUT).expect("flush");
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "eos-app")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("consumer");
+    let mut input = TopicPartitionList::new();
+    input
+        .add_partition_offset("eos-in", 0, Offset::Beginning)
+        .expect("tpl");
+    consumer.assign(&input).expect("assign");
+    let mut consumed = 0;
+    let deadline = Instant::now() + TIMEOUT;
+    while consumed < 10 {
+        assert!(Instant::now() < deadline, "input not consumed");
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            m.expect("message");
+            consumed += 1;
+        }
+    }
+    let committed = || {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("eos-in", 0);
+        let result = consumer
+            .committed_offsets(tpl, TIMEOUT)
+            .expect("OffsetFetch");
+        result
+            .find_partition("eos-in", 0)
+            .expect("partition")
+            .offset()
+    };
+    let offsets_at = |offset: i64| {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("eos-in", 0, Offset::Offset(offset))
+            .expect("tpl");
+        tpl
+    };
+    let group = consumer.group_metadata().expect("group metadata");
+    let p = txn_producer(&bootstrap, "eos-app-0", &[]);
+
+    // An aborted transaction: its output is dropped and its offsets never committed.
+    p.begin_transaction().expect("begin");
+    for i in 0..5 {
+        send(&p, "eos-out", 0, &format!("first-{i}"));
+    }
+    p.send_offsets_to_transaction(&offsets_at(5), &group, TIMEOUT)
+        .expect("send_offsets_to_transaction");
+    assert_eq!(
+        committed(),
+        Offset::Invalid,
+        "not before the transaction ends"
+    );
+    p.abort_transaction(TIMEOUT).expect("abort");
+    assert_eq!(committed(), Offset::Invalid, "never after an abort");
+
+    // A committed one: output and offsets together.
+    p.begin_transaction().expect("begin");
+    for i in 0..10 {
+        send(&p, "eos-out", 0, &format!("out-{i}"));
+    }
+    p.send_offsets_to_transaction(&offsets_at(10), &group, TIMEOUT)
+        .expect("send_offsets_to_transaction");
+    assert_eq!(committed(), Offset::Invalid, "not before the commit");
+    p.commit_transaction(TIMEOUT).expect("commit");
+    assert_eq!(
+        committed(),
+        Offset::Offset(10),
+        "committed with the transaction"
+    );
+    write_sentinels(&bootstrap, "eos-out", 1);
+    let expected: Vec<String> = (0..10).map(|i| format!("out-{i}")).collect();
+    assert_eq!(
+        read_until_sentinels(&bootstrap, "eos-out", 1, "read_committed"),
+        expected
+    );
+    drop((p, plain, consumer));
     broker.shutdown().expect("shutdown");
 }

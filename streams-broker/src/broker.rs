@@ -1,10 +1,11 @@
 //! The broker's shared state and its background duties.
 //!
 //! [`Broker`] is what every connection and handler sees: the configuration, the topic
-//! registry, the cluster identity and a signal that fires whenever records are appended
-//! (it wakes long-polling fetches, like Kafka's delayed-fetch purgatory). Two background
-//! tasks run beside the listener: the flusher (for [`FlushPolicy::Interval`]) and the
-//! retention checker, Kafka's `LogManager` cleanup loop.
+//! registry, the group coordinator, the cluster identity and a signal that fires whenever
+//! records are appended (it wakes long-polling fetches, like Kafka's delayed-fetch
+//! purgatory). Background tasks run beside the listener: the flusher (for
+//! [`FlushPolicy::Interval`]), the retention checker (Kafka's `LogManager` cleanup loop)
+//! and the group coordinator's timers (sessions and rebalance deadlines).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::config::{BrokerConfig, FlushPolicy};
 use crate::error::{Error, Result};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 use crate::log::now_ms;
 use crate::topics::{random_uuid, write_atomic, TopicRegistry};
 use crate::txn::TransactionCoordinator;
@@ -77,6 +79,7 @@ pub struct Broker {
     data_dir: PathBuf,
     topics: TopicRegistry,
     transactions: TransactionCoordinator,
+    groups: Arc<GroupCoordinator>,
     cluster_id: String,
     advertised_host: String,
     advertised_port: i32,
@@ -127,6 +130,31 @@ fn load_cluster_id(data_dir: &Path, node_id: i32) -> Result<String> {
     Ok(id)
 }
 
+/// Creates the internal offsets topic on first start and loads the group coordinator
+/// from it.
+fn open_group_coordinator(
+    config: &BrokerConfig,
+    topics: &TopicRegistry,
+) -> Result<GroupCoordinator> {
+    let topic = match topics.get(OFFSETS_TOPIC) {
+        Some(t) => t,
+        None => {
+            let overrides: Vec<(String, String)> = OFFSETS_TOPIC_CONFIG
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            topics.create(OFFSETS_TOPIC, 1, &overrides)?
+        }
+    };
+    let log = topic
+        .partition(0)
+        .cloned()
+        .ok_or_else(|| Error::UnknownTopic {
+            topic: format!("{OFFSETS_TOPIC}-0"),
+        })?;
+    GroupCoordinator::open(config.group.clone(), log)
+}
+
 impl Broker {
     /// Opens the data directory (creating it if needed) and loads every topic, recovering
     /// the logs. `advertised` is the address clients are told to connect to.
@@ -139,9 +167,13 @@ impl Broker {
         let lock = DirLock::acquire(data_dir)?;
         let cluster_id = load_cluster_id(data_dir, config.node_id)?;
         let topics = TopicRegistry::open(data_dir, config.topic_defaults.clone(), config.flush)?;
+        let groups = Arc::new(open_group_coordinator(&config, &topics)?);
         let max_timeout =
             i64::try_from(config.transaction_max_timeout.as_millis()).unwrap_or(i64::MAX);
         let transactions = TransactionCoordinator::open(data_dir, config.flush, max_timeout)?;
+        // Committed transactions' offsets go to the groups' offset store, also for
+        // transactions completed by the recovery below.
+        transactions.set_offset_sink(groups.clone());
         let resolved = transactions.recover(&topics)?;
         if resolved > 0 {
             tracing::info!(
@@ -157,6 +189,7 @@ impl Broker {
             data_dir: data_dir.to_path_buf(),
             topics,
             transactions,
+            groups,
             cluster_id,
             advertised_host,
             advertised_port: i32::from(advertised.port()),
@@ -184,6 +217,11 @@ impl Broker {
     /// The transaction coordinator.
     pub fn transactions(&self) -> &TransactionCoordinator {
         &self.transactions
+    }
+
+    /// The group coordinator (consumer groups and committed offsets).
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.groups
     }
 
     /// The cluster id (persisted in `meta.properties`).
@@ -244,8 +282,10 @@ impl Broker {
         deleted
     }
 
-    /// Runs the flusher and the retention checker until `shutdown` turns true.
+    /// Runs the flusher, the retention checker and the group coordinator's timers until
+    /// `shutdown` turns true.
     pub(crate) async fn run_background(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let group_timers = tokio::spawn(self.groups.clone().run(shutdown.clone()));
         let flush_every = match self.config.flush {
             FlushPolicy::Interval(d) => Some(d.max(std::time::Duration::from_millis(1))),
             _ => None,
@@ -297,6 +337,7 @@ impl Broker {
                 }
             }
         }
+        let _ = group_timers.await;
     }
 }
 

@@ -515,6 +515,37 @@ pub struct BrokerConfig {
     /// How often open transactions are checked against their timeout
     /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s).
     pub transaction_abort_check_interval: Duration,
+    /// The group coordinator's settings (`group.*` and `offset*` keys).
+    pub group: GroupConfig,
+}
+
+/// Settings of the group coordinator, with Kafka's property names and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// How long the first rebalance of an empty group waits for more members to join
+    /// (`group.initial.rebalance.delay.ms`, 3000 ms): one rebalance for a whole fleet of
+    /// starting consumers instead of one per consumer.
+    pub initial_rebalance_delay: Duration,
+    /// Smallest `session.timeout.ms` a member may ask for (`group.min.session.timeout.ms`,
+    /// 6000 ms); smaller ones get `INVALID_SESSION_TIMEOUT`.
+    pub min_session_timeout: Duration,
+    /// Largest `session.timeout.ms` a member may ask for (`group.max.session.timeout.ms`,
+    /// 1800000 ms).
+    pub max_session_timeout: Duration,
+    /// Largest metadata string committed with an offset (`offset.metadata.max.bytes`,
+    /// 4096); longer ones get `OFFSET_METADATA_TOO_LARGE`.
+    pub offset_metadata_max_bytes: usize,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            initial_rebalance_delay: Duration::from_millis(3000),
+            min_session_timeout: Duration::from_millis(6000),
+            max_session_timeout: Duration::from_millis(1_800_000),
+            offset_metadata_max_bytes: 4096,
+        }
+    }
 }
 
 impl Default for BrokerConfig {
@@ -532,6 +563,7 @@ impl Default for BrokerConfig {
             topic_defaults: TopicConfig::default(),
             transaction_max_timeout: Duration::from_secs(900),
             transaction_abort_check_interval: Duration::from_secs(10),
+            group: GroupConfig::default(),
         }
     }
 }
@@ -579,6 +611,18 @@ impl BrokerConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_abort_check_interval = Duration::from_millis(parse(key, value)?)
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group.initial_rebalance_delay = Duration::from_millis(parse(key, value)?)
+            }
+            "group.min.session.timeout.ms" => {
+                self.group.min_session_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "group.max.session.timeout.ms" => {
+                self.group.max_session_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "offset.metadata.max.bytes" => {
+                self.group.offset_metadata_max_bytes = parse(key, value)?
             }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(parse(key, value)?)
@@ -679,6 +723,11 @@ mod tests {
         b.set("log.flush.policy", "batch").unwrap();
         assert_eq!(b.flush, FlushPolicy::EveryBatch);
         assert!(b.set("bogus", "1").is_err());
+        b.set("group.initial.rebalance.delay.ms", "50").unwrap();
+        assert_eq!(b.group.initial_rebalance_delay, Duration::from_millis(50));
+        b.set("group.min.session.timeout.ms", "100").unwrap();
+        assert_eq!(b.group.min_session_timeout, Duration::from_millis(100));
+        assert!(b.set("group.max.session.timeout.ms", "-1").is_err());
         let source = b
             .topic_defaults
             .entries()

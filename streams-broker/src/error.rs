@@ -130,6 +130,16 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Offsets could not be committed for a group (the Kafka error code says why, for
+    /// example `OFFSET_METADATA_TOO_LARGE` or `COORDINATOR_NOT_AVAILABLE` when
+    /// `__consumer_offsets` could not be written).
+    #[error("committing offsets for group `{group}` failed with Kafka error code {code}")]
+    OffsetCommitFailed {
+        /// The group.
+        group: String,
+        /// The Kafka error code.
+        code: i16,
+    },
     /// The broker has been shut down or its runtime is gone.
     #[error("the broker is not running")]
     Stopped,

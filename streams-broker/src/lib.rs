@@ -17,6 +17,7 @@
 //! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
 //! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
 //! - [`topics`]: the topic registry (Kafka's metadata);
+//! - [`group`]: consumer groups and committed offsets (Kafka's `GroupCoordinator`);
 //! - [`log`]: partitions, segments, indexes, recovery, retention, producer state (Kafka's
 //!   `UnifiedLog` and `ProducerStateManager`);
 //! - [`txn`]: the transaction coordinator (Kafka's `TransactionCoordinator`);
@@ -43,6 +44,7 @@ pub mod broker;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod group;
 pub mod handlers;
 pub mod log;
 pub mod network;
@@ -50,7 +52,7 @@ pub mod topics;
 pub mod txn;
 
 pub use broker::Broker;
-pub use config::{BrokerConfig, FlushPolicy, TopicConfig};
+pub use config::{BrokerConfig, FlushPolicy, GroupConfig, TopicConfig};
 pub use embedded::{BrokerHandle, EmbeddedBroker};
 pub use error::{Error, Result};
 pub use network::Server;

@@ -117,9 +117,14 @@ pub(super) fn handle(
             .into_iter()
             .map(|pd| {
                 let log = topic.as_ref().and_then(|t| t.partition(pd.index));
+                let internal = topic.as_ref().is_some_and(|t| t.is_internal());
                 let resp = match log {
                     _ if invalid_acks => PartitionProduceResponse::default()
                         .with_error_code(ResponseError::InvalidRequiredAcks.code()),
+                    // Only the broker writes its internal topics, as in Kafka.
+                    Some(_) if internal => PartitionProduceResponse::default()
+                        .with_error_code(ResponseError::InvalidTopicException.code())
+                        .with_base_offset(-1),
                     Some(log) => {
                         let r = append(broker, log, pd.records);
                         appended |= r.error_code == 0;

@@ -1,9 +1,13 @@
-//! The transaction APIs a producer calls: `InitProducerId`, `AddPartitionsToTxn` and
-//! `EndTxn`, answered by the broker's [transaction coordinator](crate::txn).
+//! The transaction APIs a producer calls: `InitProducerId`, `AddPartitionsToTxn`,
+//! `AddOffsetsToTxn`, `TxnOffsetCommit` and `EndTxn`, answered by the broker's
+//! [transaction coordinator](crate::txn).
 //!
 //! These are thin translations between the wire messages and the coordinator, like the
 //! transaction arms of Kafka's `KafkaApis`. `AddPartitionsToTxn` is served in its client
 //! form (v0–v3); the batched broker-to-broker form of v4+ (KIP-890) is not advertised.
+//! `TxnOffsetCommit` (what `send_offsets_to_transaction` sends to the group coordinator)
+//! checks the consumer's group membership with the group coordinator (KIP-447) and
+//! leaves the offsets with the transaction, which stores them in the group at commit.
 
 use std::sync::Arc;
 
@@ -11,12 +15,17 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::add_partitions_to_txn_response::{
     AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
 };
+use kafka_protocol::messages::txn_offset_commit_response::{
+    TxnOffsetCommitResponsePartition, TxnOffsetCommitResponseTopic,
+};
 use kafka_protocol::messages::{
-    AddPartitionsToTxnRequest, AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse,
-    InitProducerIdRequest, InitProducerIdResponse, ProducerId,
+    AddOffsetsToTxnRequest, AddOffsetsToTxnResponse, AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse, EndTxnRequest, EndTxnResponse, InitProducerIdRequest,
+    InitProducerIdResponse, ProducerId, TxnOffsetCommitRequest, TxnOffsetCommitResponse,
 };
 
 use crate::broker::Broker;
+use crate::txn::PendingOffset;
 
 /// `InitProducerId`: a producer id and epoch, for an idempotent producer (no
 /// transactional id) or a transactional one.
@@ -127,4 +136,82 @@ pub(super) fn end_txn(broker: &Arc<Broker>, request: EndTxnRequest) -> EndTxnRes
         Ok(()) => response,
         Err(e) => response.with_error_code(e.code()),
     }
+}
+
+/// `AddOffsetsToTxn`: the transaction will commit offsets of a consumer group.
+pub(super) fn add_offsets_to_txn(
+    broker: &Arc<Broker>,
+    request: AddOffsetsToTxnRequest,
+) -> AddOffsetsToTxnResponse {
+    let result = broker.transactions().add_offsets(
+        request.transactional_id.0.as_str(),
+        request.producer_id.0,
+        request.producer_epoch,
+        request.group_id.0.as_str(),
+    );
+    AddOffsetsToTxnResponse::default().with_error_code(result.err().map_or(0, |e| e.code()))
+}
+
+/// `TxnOffsetCommit`: offsets buffered in the transaction, committed to the group only if
+/// it commits. Every partition gets the same answer.
+pub(super) fn txn_offset_commit(
+    broker: &Arc<Broker>,
+    request: TxnOffsetCommitRequest,
+) -> TxnOffsetCommitResponse {
+    let offsets: Vec<PendingOffset> = request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(|p| PendingOffset {
+                topic: t.name.0.as_str().to_string(),
+                partition: p.partition_index,
+                offset: p.committed_offset,
+                leader_epoch: p.committed_leader_epoch,
+                metadata: p
+                    .committed_metadata
+                    .as_ref()
+                    .map(|m| m.as_str().to_string()),
+            })
+        })
+        .collect();
+    let member_check = broker.groups().validate_txn_offset_commit(
+        request.group_id.0.as_str(),
+        request.member_id.as_str(),
+        request.group_instance_id.as_ref().map(|i| i.as_str()),
+        request.generation_id,
+    );
+    let code = if member_check != 0 {
+        member_check
+    } else {
+        broker
+            .transactions()
+            .txn_offset_commit(
+                request.transactional_id.0.as_str(),
+                request.group_id.0.as_str(),
+                request.producer_id.0,
+                request.producer_epoch,
+                offsets,
+            )
+            .err()
+            .map_or(0, |e| e.code())
+    };
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|t| {
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|p| {
+                    TxnOffsetCommitResponsePartition::default()
+                        .with_partition_index(p.partition_index)
+                        .with_error_code(code)
+                })
+                .collect();
+            TxnOffsetCommitResponseTopic::default()
+                .with_name(t.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    TxnOffsetCommitResponse::default().with_topics(topics)
 }

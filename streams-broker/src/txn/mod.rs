@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::FlushPolicy;
 use crate::error::Result;
+use crate::group::{GroupCoordinator, PartitionOffset};
 use crate::log::batch::ControlType;
 use crate::log::now_ms;
 use crate::topics::TopicRegistry;
@@ -89,6 +90,24 @@ pub struct TxnMetadata {
 pub trait OffsetSink: Send + Sync + std::fmt::Debug {
     /// Commits `offsets` for `group_id`, as a plain `OffsetCommit` would.
     fn commit_offsets(&self, group_id: &str, offsets: &[PendingOffset]) -> Result<()>;
+}
+
+/// The group coordinator is the sink: offsets are stored as a plain commit would store
+/// them, durably in `__consumer_offsets`.
+impl OffsetSink for GroupCoordinator {
+    fn commit_offsets(&self, group_id: &str, offsets: &[PendingOffset]) -> Result<()> {
+        let offsets: Vec<PartitionOffset> = offsets
+            .iter()
+            .map(|o| PartitionOffset {
+                topic: o.topic.clone(),
+                partition: o.partition,
+                offset: o.offset,
+                leader_epoch: o.leader_epoch,
+                metadata: o.metadata.clone().unwrap_or_default(),
+            })
+            .collect();
+        GroupCoordinator::commit_offsets(self, group_id, &offsets)
+    }
 }
 
 /// The outcome of a coordinator request: a Kafka error code on failure.
