@@ -268,10 +268,23 @@ impl Broker {
     }
 
     /// Runs retention over every partition once; returns the segments deleted.
+    /// Producers idle longer than `producer.id.expiration.ms` are forgotten on the same
+    /// pass.
     pub fn enforce_retention(&self) -> usize {
         let now = now_ms();
         let mut deleted = 0;
+        let expiration =
+            i64::try_from(self.config.producer_id_expiration.as_millis()).unwrap_or(i64::MAX);
         for log in self.topics.all_logs() {
+            let expired = log.expire_producers(now, expiration);
+            if expired > 0 {
+                tracing::debug!(
+                    topic = log.topic(),
+                    partition = log.partition(),
+                    producers = expired,
+                    "expired idle producer ids"
+                );
+            }
             match log.enforce_retention(now) {
                 Ok(n) => deleted += n,
                 Err(e) => {

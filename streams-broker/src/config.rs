@@ -515,6 +515,9 @@ pub struct BrokerConfig {
     /// How often open transactions are checked against their timeout
     /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s).
     pub transaction_abort_check_interval: Duration,
+    /// How long a partition remembers an idle idempotent producer's sequence numbers
+    /// (`producer.id.expiration.ms`, one day); checked with retention.
+    pub producer_id_expiration: Duration,
     /// The group coordinator's settings (`group.*` and `offset*` keys).
     pub group: GroupConfig,
 }
@@ -563,6 +566,7 @@ impl Default for BrokerConfig {
             topic_defaults: TopicConfig::default(),
             transaction_max_timeout: Duration::from_secs(900),
             transaction_abort_check_interval: Duration::from_secs(10),
+            producer_id_expiration: Duration::from_secs(86_400),
             group: GroupConfig::default(),
         }
     }
@@ -611,6 +615,9 @@ impl BrokerConfig {
             }
             "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                 self.transaction_abort_check_interval = Duration::from_millis(parse(key, value)?)
+            }
+            "producer.id.expiration.ms" => {
+                self.producer_id_expiration = Duration::from_millis(parse(key, value)?)
             }
             "group.initial.rebalance.delay.ms" => {
                 self.group.initial_rebalance_delay = Duration::from_millis(parse(key, value)?)
@@ -684,6 +691,28 @@ impl BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transaction_keys_have_kafkas_defaults_and_names() {
+        let mut c = BrokerConfig::default();
+        assert_eq!(c.transaction_max_timeout, Duration::from_secs(900));
+        assert_eq!(c.transaction_abort_check_interval, Duration::from_secs(10));
+        assert_eq!(c.producer_id_expiration, Duration::from_secs(86_400));
+        c.set("transaction.max.timeout.ms", "60000").unwrap();
+        c.set(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "100",
+        )
+        .unwrap();
+        c.set("producer.id.expiration.ms", "5000").unwrap();
+        assert_eq!(c.transaction_max_timeout, Duration::from_secs(60));
+        assert_eq!(
+            c.transaction_abort_check_interval,
+            Duration::from_millis(100)
+        );
+        assert_eq!(c.producer_id_expiration, Duration::from_secs(5));
+        assert!(c.set("transaction.max.timeout.ms", "soon").is_err());
+    }
 
     #[test]
     fn topic_defaults_match_kafka() {

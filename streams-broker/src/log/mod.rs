@@ -612,6 +612,12 @@ impl PartitionLog {
         self.lock().config = config;
     }
 
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`); returns
+    /// how many.
+    pub fn expire_producers(&self, now: i64, expiration_ms: i64) -> usize {
+        self.lock().producers.expire_producers(now, expiration_ms)
+    }
+
     /// Applies time and size retention at wall-clock time `now`: deletes whole segments
     /// and advances the log start offset. Returns the number of segments deleted.
     pub fn enforce_retention(&self, now: i64) -> Result<usize> {

@@ -8,7 +8,8 @@
 //! producer (its first offset, which bounds the last stable offset) and the aborted
 //! transactions that `read_committed` fetches must skip (Kafka's `.txnindex`). This is
 //! Kafka's `ProducerStateManager`; the state is rebuilt at start-up by replaying batch
-//! headers from the log.
+//! headers from the log, and a producer that has written nothing for
+//! `producer.id.expiration.ms` (and has no open transaction) is forgotten.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -89,6 +90,8 @@ struct ProducerEntry {
     batches: VecDeque<BatchMetadata>,
     /// First offset of the producer's open transaction here, if one is open.
     current_txn_first_offset: Option<i64>,
+    /// Largest timestamp the producer wrote (Kafka's `lastTimestamp`), for expiration.
+    last_timestamp: i64,
 }
 
 impl ProducerEntry {
@@ -97,6 +100,7 @@ impl ProducerEntry {
             epoch,
             batches: VecDeque::with_capacity(NUM_BATCHES_TO_RETAIN),
             current_txn_first_offset: None,
+            last_timestamp: -1,
         }
     }
 
@@ -226,6 +230,7 @@ impl ProducerStateManager {
     /// batch opens.
     fn note_data(entry: &mut ProducerEntry, h: &BatchHeader) -> Option<i64> {
         entry.set_epoch(h.producer_epoch);
+        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
         entry.push(BatchMetadata {
             first_seq: h.base_sequence,
             last_seq: h.last_sequence(),
@@ -263,6 +268,7 @@ impl ProducerStateManager {
             .entry(h.producer_id)
             .or_insert_with(|| ProducerEntry::new(h.producer_epoch));
         entry.set_epoch(h.producer_epoch.max(entry.epoch));
+        entry.last_timestamp = entry.last_timestamp.max(h.max_timestamp);
         if let Some(first) = entry.current_txn_first_offset.take() {
             self.ongoing.remove(&first);
             if kind == ControlType::Abort {
@@ -302,6 +308,18 @@ impl ProducerStateManager {
             .filter(|a| a.first_offset < to)
             .copied()
             .collect()
+    }
+
+    /// Forgets producers whose last write is older than `expiration_ms` before `now` and
+    /// that have no open transaction (Kafka's `producer.id.expiration.ms`); a retry from
+    /// one of them is then treated as a new producer's write. Returns how many went.
+    pub fn expire_producers(&mut self, now: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|_, e| {
+            e.current_txn_first_offset.is_some()
+                || now.saturating_sub(e.last_timestamp) < expiration_ms
+        });
+        before - self.producers.len()
     }
 
     /// Forgets aborted transactions that ended before `log_start_offset` (retention
@@ -468,6 +486,27 @@ mod tests {
             s.check(&[marker(1, 0, 7, ControlType::Commit)]),
             Err(ProducerError::ControlBatchFromClient)
         );
+    }
+
+    #[test]
+    fn idle_producers_expire_unless_a_transaction_is_open() {
+        let mut s = ProducerStateManager::new();
+        let idle = header(1, 0, 0, 1, 0, false); // timestamps 0..n
+        produce(&mut s, idle).unwrap();
+        produce(&mut s, header(2, 0, 0, 1, 1, true)).unwrap();
+        let mut recent = header(3, 0, 0, 1, 2, false);
+        recent.max_timestamp = 10_000;
+        produce(&mut s, recent).unwrap();
+        assert_eq!(
+            s.expire_producers(10_500, 1_000),
+            1,
+            "only the idle producer"
+        );
+        assert_eq!(s.epoch_of(1), None);
+        assert!(s.has_open_transaction(2));
+        assert_eq!(s.epoch_of(3), Some(0));
+        // A forgotten producer's retry is accepted as a new producer's first write.
+        assert_eq!(s.check(&[idle]), Ok(Check::Append));
     }
 
     #[test]
