@@ -10,8 +10,9 @@
 //!
 //! Each log also keeps its [`producer_state`]: idempotent producers' sequences (so retries
 //! are not appended twice), open transactions (which hold back the last stable offset that
-//! `read_committed` consumers may read up to) and aborted transactions. It is rebuilt at
-//! start-up by replaying the batch headers of every segment.
+//! `read_committed` consumers may read up to) and aborted transactions. It is snapshotted
+//! to `<offset>.snapshot` whenever a segment is rolled, and rebuilt at start-up from the
+//! latest snapshot and the batch headers after it, as Kafka does.
 //!
 //! Sub-modules: [`batch`] (the v2 batch header), [`producer_state`], `segment` (files and
 //! indexes).
@@ -28,11 +29,13 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
+use crate::topics::write_atomic;
 use batch::{BatchHeader, ControlType, HEADER_SIZE};
 use producer_state::{AbortedTxn, Check, ProducerStateManager};
 use segment::Segment;
 
 const LOG_START_FILE: &str = "log-start-offset";
+const SNAPSHOT_EXT: &str = "snapshot";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -106,14 +109,51 @@ impl LogState {
     }
 }
 
-/// Rebuilds the producer state by replaying every batch header of `segments`; a marker's
-/// type is read from its (small, uncompressed) control record.
-fn replay_producer_state(segments: &[Segment]) -> Result<ProducerStateManager> {
-    let mut producers = ProducerStateManager::new();
-    for seg in segments {
+/// The offsets of the producer-state snapshots in `dir`, newest first.
+fn snapshot_offsets(dir: &Path) -> Vec<i64> {
+    let mut offsets: Vec<i64> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.strip_suffix(".snapshot")?.parse::<i64>().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    offsets.sort_unstable_by(|a, b| b.cmp(a));
+    offsets
+}
+
+/// The newest readable snapshot at or below `end`: its offset and state.
+fn load_snapshot(dir: &Path, end: i64) -> Option<(i64, ProducerStateManager)> {
+    for offset in snapshot_offsets(dir).into_iter().filter(|o| *o <= end) {
+        let path = dir.join(segment::file_name(offset, SNAPSHOT_EXT));
+        match std::fs::read(&path)
+            .ok()
+            .and_then(|b| ProducerStateManager::from_snapshot(&b))
+        {
+            Some((at, state)) if at == offset => return Some((at, state)),
+            _ => {
+                tracing::warn!(snapshot = %path.display(), "ignoring an unreadable producer-state snapshot")
+            }
+        }
+    }
+    None
+}
+
+/// Rebuilds the producer state: the newest snapshot (if any) plus the batch headers
+/// from its offset on; a marker's type is read from its (small, uncompressed) control
+/// record.
+fn replay_producer_state(dir: &Path, segments: &[Segment]) -> Result<ProducerStateManager> {
+    let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
+    let (from, mut producers) = load_snapshot(dir, end).unwrap_or_default();
+    for seg in segments.iter().filter(|s| s.next_offset > from) {
         let mut failed = None;
         seg.for_each_batch(|pos, h| {
-            if !h.has_producer_id() || failed.is_some() {
+            if !h.has_producer_id() || failed.is_some() || h.base_offset < from {
                 return;
             }
             if !h.is_control() {
@@ -199,7 +239,7 @@ impl PartitionLog {
         let first_base = segments[0].base_offset;
         let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
         let log_start_offset = persisted_start.unwrap_or(first_base).clamp(first_base, end);
-        let mut producers = replay_producer_state(&segments)?;
+        let mut producers = replay_producer_state(dir, &segments)?;
         producers.truncate_before(log_start_offset);
         tracing::debug!(
             topic,
@@ -392,6 +432,20 @@ impl PartitionLog {
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolling new segment");
         let seg = Segment::create(&self.dir, base, now)?;
         st.segments.push(seg);
+        self.write_snapshot(st, base)
+    }
+
+    /// Snapshots the producer state at `offset` (a new segment's base), keeping the
+    /// previous snapshot too in case this one is torn by a crash.
+    fn write_snapshot(&self, st: &LogState, offset: i64) -> Result<()> {
+        let path = self.dir.join(segment::file_name(offset, SNAPSHOT_EXT));
+        write_atomic(&path, &st.producers.to_snapshot(offset))?;
+        for old in snapshot_offsets(&self.dir).into_iter().skip(2) {
+            let old = self.dir.join(segment::file_name(old, SNAPSHOT_EXT));
+            if let Err(e) = std::fs::remove_file(&old) {
+                tracing::warn!(snapshot = %old.display(), error = %e, "could not remove an old snapshot");
+            }
+        }
         Ok(())
     }
 
@@ -920,5 +974,62 @@ mod tests {
             committed(&log, 3).records.len(),
             log.read(3, 1 << 20).unwrap().records.len()
         );
+    }
+
+    #[test]
+    fn producer_state_is_snapshotted_at_rolls_and_restored_from_snapshot_and_tail() {
+        use super::batch::tests::make_producer_batch;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "300").unwrap();
+        let log = open(dir.path(), config.clone());
+        // Producer 1 writes idempotently throughout; producer 2 aborts a transaction
+        // early on and opens another late.
+        log.append(&mut make_producer_batch(&[1], 2, 0, 0, true))
+            .unwrap();
+        log.append_marker(2, 0, ControlType::Abort, 0).unwrap();
+        let mut last = Vec::new();
+        for seq in 0..12 {
+            last = make_producer_batch(&[seq.into()], 1, 0, seq, false);
+            log.append(&mut last.clone()).unwrap();
+        }
+        let open_at = log.log_end_offset();
+        log.append(&mut make_producer_batch(&[1], 2, 0, 1, true))
+            .unwrap();
+        assert!(log.segment_count() > 3);
+        let snapshots = snapshot_offsets(dir.path());
+        assert_eq!(snapshots.len(), 2, "the newest two are kept: {snapshots:?}");
+        let check = |log: &PartitionLog, aborted: usize| {
+            let retry = log.append(&mut last.clone()).unwrap();
+            assert!(retry.duplicate, "the last batch is still known");
+            assert_eq!(log.last_stable_offset(), open_at);
+            let r = log
+                .read_isolated_into(0, 1 << 20, &mut BytesMut::new(), Isolation::ReadCommitted)
+                .unwrap();
+            assert_eq!(r.aborted.len(), aborted);
+        };
+        check(&log, 1);
+        drop(log);
+        // Turn the early ABORT marker into a COMMIT behind the log's back: a restart that
+        // uses the snapshot never reads it, a full replay would.
+        let first_segment = dir.path().join(segment::file_name(0, "log"));
+        let mut bytes = std::fs::read(&first_segment).unwrap();
+        let at = BatchHeader::parse(&bytes).unwrap().size;
+        assert_eq!(batch::control_type(&bytes[at..]), Some(ControlType::Abort));
+        bytes[at + HEADER_SIZE + 8] = 1; // the low byte of the marker key's type
+        assert_eq!(batch::control_type(&bytes[at..]), Some(ControlType::Commit));
+        std::fs::write(&first_segment, &bytes).unwrap();
+        check(&open(dir.path(), config.clone()), 1);
+        // A torn newest snapshot: the older one and a longer tail do the same job.
+        let newest = dir
+            .path()
+            .join(segment::file_name(snapshots[0], SNAPSHOT_EXT));
+        std::fs::write(&newest, b"{\"offset\":").unwrap();
+        check(&open(dir.path(), config.clone()), 1);
+        // No snapshot at all: the whole log is replayed, the altered marker included.
+        for o in snapshot_offsets(dir.path()) {
+            std::fs::remove_file(dir.path().join(segment::file_name(o, SNAPSHOT_EXT))).unwrap();
+        }
+        check(&open(dir.path(), config), 0);
     }
 }

@@ -7,11 +7,15 @@
 //! zombie with an older epoch is fenced. It also tracks the open transaction of each
 //! producer (its first offset, which bounds the last stable offset) and the aborted
 //! transactions that `read_committed` fetches must skip (Kafka's `.txnindex`). This is
-//! Kafka's `ProducerStateManager`; the state is rebuilt at start-up by replaying batch
-//! headers from the log, and a producer that has written nothing for
-//! `producer.id.expiration.ms` (and has no open transaction) is forgotten.
+//! Kafka's `ProducerStateManager`. Like Kafka's, the state is snapshotted whenever the log
+//! rolls a segment ([`ProducerStateManager::to_snapshot`]), and rebuilt at start-up from
+//! the latest snapshot plus the batch headers of the segments after it. A producer that
+//! has written nothing for `producer.id.expiration.ms` (and has no open transaction) is
+//! forgotten.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchHeader, ControlType};
 
@@ -20,7 +24,7 @@ use super::batch::{BatchHeader, ControlType};
 pub const NUM_BATCHES_TO_RETAIN: usize = 5;
 
 /// Where one of a producer's recent batches went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchMetadata {
     /// Sequence number of the batch's first record.
     pub first_seq: i32,
@@ -35,7 +39,7 @@ pub struct BatchMetadata {
 }
 
 /// An aborted transaction in this partition, like an entry of Kafka's `.txnindex`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AbortedTxn {
     /// The producer whose transaction was aborted.
     pub producer_id: i64,
@@ -84,7 +88,7 @@ pub enum ProducerError {
 }
 
 /// What a producer last did on this partition (Kafka's `ProducerStateEntry`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct ProducerEntry {
     epoch: i16,
     batches: VecDeque<BatchMetadata>,
@@ -133,6 +137,15 @@ impl ProducerEntry {
         }
         self.batches.push_back(meta);
     }
+}
+
+/// The persisted form of the state as of an offset (Kafka's `.snapshot` files).
+#[derive(Debug, Serialize, Deserialize)]
+struct Snapshot {
+    /// The state covers every batch below this offset.
+    offset: i64,
+    producers: Vec<(i64, ProducerEntry)>,
+    aborted: Vec<AbortedTxn>,
 }
 
 /// The result of checking a produce request's batches against the producer state.
@@ -308,6 +321,38 @@ impl ProducerStateManager {
             .filter(|a| a.first_offset < to)
             .copied()
             .collect()
+    }
+
+    /// The state as a snapshot taken at `offset` (every batch below it applied).
+    pub fn to_snapshot(&self, offset: i64) -> Vec<u8> {
+        let mut producers: Vec<(i64, ProducerEntry)> = self
+            .producers
+            .iter()
+            .map(|(pid, e)| (*pid, e.clone()))
+            .collect();
+        producers.sort_by_key(|(pid, _)| *pid);
+        let snapshot = Snapshot {
+            offset,
+            producers,
+            aborted: self.aborted.clone(),
+        };
+        // Plain data with string-free keys: serialising it cannot fail.
+        serde_json::to_vec(&snapshot).unwrap_or_default()
+    }
+
+    /// Reads a snapshot back: the offset it was taken at and the state, or `None` if the
+    /// bytes are not a snapshot (a torn or foreign file).
+    pub fn from_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
+        let snapshot: Snapshot = serde_json::from_slice(bytes).ok()?;
+        let mut state = ProducerStateManager::new();
+        for (pid, entry) in snapshot.producers {
+            if let Some(first) = entry.current_txn_first_offset {
+                state.ongoing.insert(first, pid);
+            }
+            state.producers.insert(pid, entry);
+        }
+        state.aborted = snapshot.aborted;
+        Some((snapshot.offset, state))
     }
 
     /// Forgets producers whose last write is older than `expiration_ms` before `now` and
@@ -507,6 +552,32 @@ mod tests {
         assert_eq!(s.epoch_of(3), Some(0));
         // A forgotten producer's retry is accepted as a new producer's first write.
         assert_eq!(s.check(&[idle]), Ok(Check::Append));
+    }
+
+    #[test]
+    fn snapshots_round_trip() {
+        let mut s = ProducerStateManager::new();
+        produce(&mut s, header(1, 0, 0, 2, 0, true)).unwrap();
+        s.apply_marker(&marker(1, 0, 2, ControlType::Abort), ControlType::Abort);
+        produce(&mut s, header(2, 3, 7, 1, 3, true)).unwrap();
+        produce(&mut s, header(4, 0, 0, 1, 4, false)).unwrap();
+        let bytes = s.to_snapshot(5);
+        let (offset, t) = ProducerStateManager::from_snapshot(&bytes).unwrap();
+        assert_eq!(offset, 5);
+        assert_eq!(t.first_unstable_offset(), Some(3));
+        assert_eq!(t.aborted_between(0, 9), s.aborted_between(0, 9));
+        assert!(matches!(
+            t.check(&[header(4, 0, 0, 1, 9, false)]),
+            Ok(Check::Duplicate(BatchMetadata {
+                first_offset: 4,
+                ..
+            }))
+        ));
+        assert!(
+            t.check(&[header(2, 2, 8, 1, 9, true)]).is_err(),
+            "epoch 3 kept"
+        );
+        assert!(ProducerStateManager::from_snapshot(&bytes[..bytes.len() / 2]).is_none());
     }
 
     #[test]
