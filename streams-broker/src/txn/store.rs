@@ -167,3 +167,71 @@ impl TxnStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::txn::TxnState;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    fn txn(id: &str, pid: i64, epoch: i16) -> TxnMetadata {
+        TxnMetadata {
+            transactional_id: id.into(),
+            producer_id: pid,
+            producer_epoch: epoch,
+            timeout_ms: 60_000,
+            state: TxnState::Empty,
+            partitions: BTreeSet::new(),
+            pending_offsets: BTreeMap::new(),
+            txn_start_ms: -1,
+        }
+    }
+
+    #[test]
+    fn the_last_record_per_id_wins_and_a_torn_tail_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, txns) = TxnStore::open(dir.path(), FlushPolicy::Never).unwrap();
+        assert!(txns.is_empty());
+        assert_eq!(store.allocate_producer_id().unwrap(), 0);
+        store.write(&txn("a", 0, 0)).unwrap();
+        store.write(&txn("b", 5, 0)).unwrap();
+        store.write(&txn("a", 0, 3)).unwrap();
+        drop(store);
+        let journal = dir.path().join(DIR).join(JOURNAL);
+        let mut f = OpenOptions::new().append(true).open(&journal).unwrap();
+        f.write_all(b"{\"transactional_id\":\"a\",\"produc")
+            .unwrap();
+        drop(f);
+        let (mut store, txns) = TxnStore::open(dir.path(), FlushPolicy::Never).unwrap();
+        assert_eq!(txns, vec![txn("a", 0, 3), txn("b", 5, 0)]);
+        assert!(
+            store.allocate_producer_id().unwrap() > 5,
+            "ids above every id in use, and above the persisted block"
+        );
+        // Compacted at open: one line per transactional id.
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        // Corruption before the last line is an error, not silently dropped state.
+        std::fs::write(&journal, format!("garbage\n{text}")).unwrap();
+        assert!(matches!(
+            TxnStore::open(dir.path(), FlushPolicy::Never),
+            Err(Error::TransactionState { .. })
+        ));
+    }
+
+    #[test]
+    fn compaction_keeps_one_line_per_live_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = TxnStore::open(dir.path(), FlushPolicy::Never).unwrap();
+        let live = vec![txn("a", 0, 0)];
+        for epoch in 0..10_001 {
+            store.write(&txn("a", 0, (epoch % 100) as i16)).unwrap();
+        }
+        assert!(store.needs_compaction(live.len()));
+        store.compact(&live).unwrap();
+        assert!(!store.needs_compaction(live.len()));
+        drop(store);
+        let (_, txns) = TxnStore::open(dir.path(), FlushPolicy::Never).unwrap();
+        assert_eq!(txns, live);
+    }
+}
