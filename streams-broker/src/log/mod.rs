@@ -506,7 +506,7 @@ impl PartitionLog {
         scratch: &mut BytesMut,
         isolation: Isolation,
     ) -> Result<ReadInfo> {
-        let (file_seg, pos, end, hw, start, lso, aborted) = {
+        let (file_seg, pos, end, hw, start, lso) = {
             let st = self.lock();
             let hw = st.end_offset();
             let start = st.log_start_offset;
@@ -533,10 +533,6 @@ impl PartitionLog {
                     aborted: Vec::new(),
                 });
             }
-            let aborted = match isolation {
-                Isolation::ReadUncommitted => Vec::new(),
-                Isolation::ReadCommitted => st.producers.aborted_between(offset, limit),
-            };
             let mut i = st
                 .segments
                 .partition_point(|s| s.base_offset <= offset)
@@ -567,7 +563,6 @@ impl PartitionLog {
                 hw,
                 start,
                 (lso, limit),
-                aborted,
             )
         };
         let (lso, limit) = lso;
@@ -590,15 +585,25 @@ impl PartitionLog {
         // Keep whole batches only, and under read_committed none from the last stable
         // offset on (it is always a batch boundary).
         let mut keep = 0usize;
+        let mut next = offset;
         while let Some(h) = BatchHeader::parse(&scratch[keep..]) {
             if keep + h.size > scratch.len() || h.base_offset >= limit {
                 break;
             }
             keep += h.size;
+            next = h.next_offset();
         }
         scratch.truncate(keep);
+        // The aborted transactions overlapping what is returned (not all up to the stable
+        // offset: a consumer far behind would get the whole index with every fetch).
+        let aborted = match isolation {
+            Isolation::ReadCommitted if keep > 0 => {
+                self.lock().producers.aborted_between(offset, next)
+            }
+            _ => Vec::new(),
+        };
         Ok(ReadInfo {
-            aborted: if keep == 0 { Vec::new() } else { aborted },
+            aborted,
             records: scratch.split().freeze(),
             high_watermark: hw,
             log_start_offset: start,
@@ -957,6 +962,7 @@ mod tests {
             producer_id: 1,
             first_offset: 0,
             last_offset: 2,
+            last_stable_offset: 3,
         };
         assert_eq!(r.aborted, vec![aborted]);
         assert!(committed(&log, 3).records.is_empty());

@@ -47,6 +47,10 @@ pub struct AbortedTxn {
     pub first_offset: i64,
     /// The offset of the abort marker.
     pub last_offset: i64,
+    /// The last stable offset right after the marker: every transaction still open then
+    /// began at or after it, so a search for transactions overlapping offsets below it can
+    /// stop here (Kafka's `lastStableOffset` in `.txnindex` entries).
+    pub last_stable_offset: i64,
 }
 
 /// Why a producer's batch was refused; each maps to the Kafka error code of the same name.
@@ -285,10 +289,14 @@ impl ProducerStateManager {
         if let Some(first) = entry.current_txn_first_offset.take() {
             self.ongoing.remove(&first);
             if kind == ControlType::Abort {
+                let after = h.base_offset + 1;
                 self.aborted.push(AbortedTxn {
                     producer_id: h.producer_id,
                     first_offset: first,
                     last_offset: h.base_offset,
+                    last_stable_offset: self
+                        .first_unstable_offset()
+                        .map_or(after, |o| o.min(after)),
                 });
             }
         }
@@ -314,13 +322,20 @@ impl ProducerStateManager {
 
     /// Aborted transactions that overlap `[from, to)`: those a `read_committed` consumer
     /// reading that range must skip (Kafka's `collectAbortedTxns`).
+    /// Only the entries that can overlap are visited: the search stops at the first abort
+    /// after which nothing that began below `to` was still open.
     pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
         let start = self.aborted.partition_point(|a| a.last_offset < from);
-        self.aborted[start..]
-            .iter()
-            .filter(|a| a.first_offset < to)
-            .copied()
-            .collect()
+        let mut found = Vec::new();
+        for a in &self.aborted[start..] {
+            if a.first_offset < to {
+                found.push(*a);
+            }
+            if a.last_stable_offset >= to {
+                break;
+            }
+        }
+        found
     }
 
     /// The state as a snapshot taken at `offset` (every batch below it applied).
@@ -514,6 +529,7 @@ mod tests {
             producer_id: 1,
             first_offset: 0,
             last_offset: 4,
+            last_stable_offset: 2,
         };
         assert_eq!(s.aborted_between(0, 6), vec![aborted]);
         assert_eq!(s.aborted_between(4, 6), vec![aborted]);
@@ -578,6 +594,29 @@ mod tests {
             "epoch 3 kept"
         );
         assert!(ProducerStateManager::from_snapshot(&bytes[..bytes.len() / 2]).is_none());
+    }
+
+    #[test]
+    fn the_aborted_index_search_stops_only_when_nothing_older_can_be_open() {
+        let mut s = ProducerStateManager::new();
+        // Producer 1's long transaction spans producer 2's short aborted one.
+        produce(&mut s, header(1, 0, 0, 1, 0, true)).unwrap();
+        produce(&mut s, header(2, 0, 0, 1, 1, true)).unwrap();
+        s.apply_marker(&marker(2, 0, 2, ControlType::Abort), ControlType::Abort);
+        produce(&mut s, header(3, 0, 0, 1, 3, true)).unwrap();
+        s.apply_marker(&marker(3, 0, 4, ControlType::Abort), ControlType::Abort);
+        s.apply_marker(&marker(1, 0, 5, ControlType::Abort), ControlType::Abort);
+        let pids = |v: Vec<AbortedTxn>| v.iter().map(|a| a.producer_id).collect::<Vec<_>>();
+        // Offsets [0, 1) hold only producer 1's first batch: its abort comes last in the
+        // index, after two entries that do not overlap, and is still found.
+        assert_eq!(pids(s.aborted_between(0, 1)), [1]);
+        assert_eq!(pids(s.aborted_between(0, 2)), [2, 1]);
+        assert_eq!(pids(s.aborted_between(3, 4)), [3, 1]);
+        assert_eq!(pids(s.aborted_between(5, 6)), [1]);
+        // After producer 1's abort nothing older is open: later entries are not needed.
+        produce(&mut s, header(4, 0, 0, 1, 6, true)).unwrap();
+        s.apply_marker(&marker(4, 0, 7, ControlType::Abort), ControlType::Abort);
+        assert_eq!(pids(s.aborted_between(0, 6)), [2, 3, 1]);
     }
 
     #[test]
