@@ -6,9 +6,9 @@
 //! PreparingRebalance whenever a member joins, leaves, changes its subscription or misses
 //! its session. Every rebalance ends a generation: requests carrying an older generation
 //! are fenced with `ILLEGAL_GENERATION`. Nothing here blocks or sleeps: a JoinGroup or
-//! SyncGroup that must wait parks a channel in its [`Member`], and deadlines (the initial
+//! SyncGroup that must wait parks a channel in its `Member`, and deadlines (the initial
 //! delay, the rebalance timeout, sessions, the sync timeout) are checked by
-//! [`Group::expire`], which the coordinator's timer task calls when the earliest is due.
+//! `Group::expire`, which the coordinator's timer task calls when the earliest is due.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
