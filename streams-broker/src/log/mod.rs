@@ -101,11 +101,13 @@ impl LogState {
     fn end_offset(&self) -> i64 {
         self.segments.last().map(|s| s.next_offset).unwrap_or(0)
     }
+    /// The first offset of the earliest open transaction (no lower than the log start,
+    /// should retention have removed its beginning), or the high watermark.
     fn last_stable_offset(&self) -> i64 {
         let hw = self.end_offset();
         self.producers
             .first_unstable_offset()
-            .map_or(hw, |o| o.min(hw))
+            .map_or(hw, |o| o.max(self.log_start_offset).min(hw))
     }
 }
 
