@@ -189,7 +189,7 @@ impl ProducerStateManager {
     pub fn check(&self, headers: &[BatchHeader]) -> Result<Check, ProducerError> {
         // Entries as they would be after the earlier batches of this request.
         let mut updated: HashMap<i64, ProducerEntry> = HashMap::new();
-        for h in headers {
+        for (i, h) in headers.iter().enumerate() {
             if h.is_control() {
                 return Err(ProducerError::ControlBatchFromClient);
             }
@@ -234,11 +234,14 @@ impl ProducerStateManager {
                     });
                 }
             }
-            let mut entry = current
-                .cloned()
-                .unwrap_or_else(|| ProducerEntry::new(h.producer_epoch));
-            Self::note_data(&mut entry, h);
-            updated.insert(pid, entry);
+            if i + 1 < headers.len() {
+                // Later batches of this request are checked against this one.
+                let mut entry = current
+                    .cloned()
+                    .unwrap_or_else(|| ProducerEntry::new(h.producer_epoch));
+                Self::note_data(&mut entry, h);
+                updated.insert(pid, entry);
+            }
         }
         Ok(Check::Append)
     }
