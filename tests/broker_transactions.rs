@@ -13,7 +13,8 @@
 //!   producer id stays bound to its transactional id and the epoch moves on;
 //! - consumer offsets sent with `send_offsets_to_transaction` reach the group's committed
 //!   offsets when the transaction commits, and never when it aborts (exactly-once
-//!   consume-transform-produce).
+//!   consume-transform-produce);
+//! - what a transactional producer may not do is refused with Kafka's error codes.
 //!
 //! Every `read_committed` check reads up to a committed sentinel record written after the
 //! records in question, so "not seen" means "skipped", not "not yet arrived".
@@ -547,5 +548,160 @@ fn offsets_sent_to_a_transaction_are_committed_with_it_and_only_then() {
         expected
     );
     drop((p, plain, consumer));
+    broker.shutdown().expect("shutdown");
+}
+
+fn raw_txn_id(id: &'static str) -> TransactionalId {
+    TransactionalId(StrBytes::from_static_str(id))
+}
+
+fn raw_produce(c: &mut RawClient, topic: &'static str, records: bytes::Bytes) -> i16 {
+    let response = c.request(
+        9,
+        &ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_static_str(topic)))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records)),
+                ])]),
+    );
+    response.responses[0].partition_responses[0].error_code
+}
+
+#[test]
+fn what_a_transactional_producer_may_not_do_is_refused_with_kafkas_codes() {
+    const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    const INVALID_REQUEST: i16 = 42;
+    const INVALID_TXN_STATE: i16 = 48;
+    const INVALID_PRODUCER_ID_MAPPING: i16 = 49;
+    const INVALID_TRANSACTION_TIMEOUT: i16 = 50;
+    const OPERATION_NOT_ATTEMPTED: i16 = 55;
+    const INVALID_RECORD: i16 = 87;
+    const PRODUCER_FENCED: i16 = 90;
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+    broker.create_topic("txn-rules", 1).expect("topic");
+    let mut c = RawClient::connect(broker.addr());
+    let init = |c: &mut RawClient, id: &'static str, timeout: i32| {
+        c.request(
+            4,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(raw_txn_id(id)))
+                .with_transaction_timeout_ms(timeout)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        )
+    };
+    assert_eq!(init(&mut c, "", 60_000).error_code, INVALID_REQUEST);
+    assert_eq!(
+        init(&mut c, "rules", 24 * 3_600_000).error_code,
+        INVALID_TRANSACTION_TIMEOUT,
+        "beyond transaction.max.timeout.ms"
+    );
+    let ok = init(&mut c, "rules", 60_000);
+    assert_eq!(ok.error_code, 0);
+    let (pid, epoch) = (ok.producer_id.0, ok.producer_epoch);
+
+    // Transactional data for a partition that is not in the transaction.
+    let data = producer_batch(&[("k", "v", 1)], pid, epoch, 0, true);
+    assert_eq!(
+        raw_produce(&mut c, "txn-rules", data.clone()),
+        INVALID_TXN_STATE
+    );
+
+    // One unknown partition: nothing is added.
+    let add = |c: &mut RawClient, id: &'static str, pid: i64, epoch: i16, partitions: Vec<i32>| {
+        let response = c.request(
+            3,
+            &AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(raw_txn_id(id))
+                .with_v3_and_below_producer_id(ProducerId(pid))
+                .with_v3_and_below_producer_epoch(epoch)
+                .with_v3_and_below_topics(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(TopicName(StrBytes::from_static_str("txn-rules")))
+                        .with_partitions(partitions),
+                ]),
+        );
+        response.results_by_topic_v3_and_below[0]
+            .results_by_partition
+            .iter()
+            .map(|p| p.partition_error_code)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        add(&mut c, "rules", pid, epoch, vec![0, 7]),
+        [OPERATION_NOT_ATTEMPTED, UNKNOWN_TOPIC_OR_PARTITION]
+    );
+    assert_eq!(
+        raw_produce(&mut c, "txn-rules", data.clone()),
+        INVALID_TXN_STATE
+    );
+    assert_eq!(
+        add(&mut c, "rules", pid + 1, epoch, vec![0]),
+        [INVALID_PRODUCER_ID_MAPPING]
+    );
+    assert_eq!(
+        add(&mut c, "rules", pid, epoch - 1, vec![0]),
+        [PRODUCER_FENCED]
+    );
+    assert_eq!(add(&mut c, "rules", pid, epoch, vec![0]), [0]);
+    assert_eq!(raw_produce(&mut c, "txn-rules", data), 0);
+
+    // Transaction markers are the coordinator's to write, never a client's.
+    let mut marker = bytes::BytesMut::new();
+    kafka_protocol::records::RecordBatchEncoder::encode(
+        &mut marker,
+        &[kafka_protocol::records::Record {
+            transactional: true,
+            control: true,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: pid,
+            producer_epoch: epoch,
+            timestamp_type: kafka_protocol::records::TimestampType::Creation,
+            offset: 0,
+            sequence: -1,
+            timestamp: 1,
+            key: Some(bytes::Bytes::from_static(&[0, 0, 0, 1])),
+            value: Some(bytes::Bytes::from_static(&[0, 0, 0, 0, 0, 0])),
+            headers: Default::default(),
+        }],
+        &kafka_protocol::records::RecordEncodeOptions {
+            version: 2,
+            compression: kafka_protocol::records::Compression::None,
+        },
+    )
+    .expect("marker");
+    assert_eq!(
+        raw_produce(&mut c, "txn-rules", marker.freeze()),
+        INVALID_RECORD
+    );
+
+    let end = |c: &mut RawClient, epoch: i16, committed: bool| {
+        c.request(
+            1,
+            &EndTxnRequest::default()
+                .with_transactional_id(raw_txn_id("rules"))
+                .with_producer_id(ProducerId(pid))
+                .with_producer_epoch(epoch)
+                .with_committed(committed),
+        )
+        .error_code
+    };
+    assert_eq!(end(&mut c, epoch - 1, true), PRODUCER_FENCED);
+    assert_eq!(end(&mut c, epoch, true), 0);
+    assert_eq!(end(&mut c, epoch, true), 0, "a retried commit succeeds");
+    assert_eq!(
+        end(&mut c, epoch, false),
+        INVALID_TXN_STATE,
+        "an abort after commit does not"
+    );
+    let (lso, hw) = lso_and_hw(&broker, "txn-rules", 0);
+    assert_eq!((lso, hw), (2, 2), "data and commit marker");
+    drop(c);
     broker.shutdown().expect("shutdown");
 }
