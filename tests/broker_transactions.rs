@@ -5,7 +5,8 @@
 //! - committed transactions are visible to `read_committed` consumers; aborted ones are
 //!   not, but `read_uncommitted` consumers see them;
 //! - an open transaction holds `read_committed` consumers at the last stable offset, even
-//!   for later non-transactional records, until it ends;
+//!   for later non-transactional records, until it ends (and `ListOffsets` "latest" is that
+//!   offset under `read_committed`);
 //! - a second producer with the same transactional id fences the first, whose next
 //!   operation fails as fenced, and whose open transaction is aborted;
 //! - a transaction abandoned past its `transaction.timeout.ms` is aborted by the broker;
@@ -219,6 +220,25 @@ fn an_open_transaction_holds_read_committed_consumers_at_the_stable_offset() {
     send(&plain, "txn-lso", 0, "plain");
     plain.flush(TIMEOUT).expect("flush");
     assert_eq!(lso_and_hw(&broker, "txn-lso", 0), (0, 2));
+    // "Latest" is the last stable offset for read_committed, the high watermark otherwise.
+    let mut raw = RawClient::connect(broker.addr());
+    let mut latest = |isolation: i8| {
+        let response = raw.request(
+            7,
+            &ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_isolation_level(isolation)
+                .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(TopicName(StrBytes::from_static_str("txn-lso")))
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_timestamp(-1),
+                    ])]),
+        );
+        response.topics[0].partitions[0].offset
+    };
+    assert_eq!((latest(1), latest(0)), (0, 2));
 
     // read_uncommitted sees both; read_committed nothing while the transaction is open.
     let consumer = |isolation: &str| -> BaseConsumer {
