@@ -9,8 +9,9 @@
 //! decision (`PrepareCommit`/`PrepareAbort`) durably, writes a COMMIT or ABORT marker to
 //! every partition of the transaction and completes it. Transactions left open longer
 //! than their `transaction.timeout.ms` are aborted by a background check. The state is
-//! journalled to disk (the `store` module); after a restart, decided transactions are completed
-//! and open ones aborted, so none is left hanging.
+//! journalled to disk (the `store` module); after a restart, decided transactions are
+//! completed and open ones aborted, so none is left hanging. Offsets of committed
+//! transactions go to the group coordinator's offset store through [`OffsetSink`].
 
 mod store;
 
