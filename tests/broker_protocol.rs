@@ -131,6 +131,13 @@ fn unsupported_and_unknown_apis() {
         ]),
     );
     assert_eq!(response.topics[0].partitions[0].error_code, 35);
+    // Group APIs are served: an empty group id is refused (INVALID_GROUP_ID) ...
+    let response = c.request(5, &JoinGroupRequest::default());
+    assert_eq!(response.error_code, 24);
+    // ... and this broker coordinates every group.
+    let response = c.request(2, &FindCoordinatorRequest::default());
+    assert_eq!(response.error_code, 0);
+    assert_eq!(response.port, i32::from(broker.addr().port()));
     // Still usable.
     let response = c.request(0, &DescribeClusterRequest::default());
     assert_eq!(response.brokers.len(), 1);
