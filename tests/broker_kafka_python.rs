@@ -2,8 +2,12 @@
 //! written without librdkafka.
 //!
 //! kafka-python guesses the broker's Kafka version from its `ApiVersions` answer; it must
-//! recognise a modern broker (4.x). Records with headers produced (with and without gzip)
-//! are consumed back exactly, and the admin client describes topic configs.
+//! recognise a modern broker (4.x). Its producers run with their default
+//! `enable_idempotence=True` (an `InitProducerId`, then numbered batches). Records with
+//! headers produced (with and without gzip) are consumed back exactly, once each, and the
+//! admin client describes topic configs. A transactional kafka-python producer commits
+//! and aborts; its `read_committed` consumer sees only the committed records, its
+//! `read_uncommitted` one all of them.
 //!
 //! The interpreter is the virtualenv that `make pyvenv` creates (`target/pyvenv`), or the
 //! one named by `RILL_KAFKA_PYTHON`. Without it the test is skipped, except in CI
@@ -22,18 +26,22 @@ from kafka.admin import KafkaAdminClient, ConfigResource, ConfigResourceType
 
 bootstrap, topic = sys.argv[1], sys.argv[2]
 
-producer = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, acks='all')
+producer = KafkaProducer(bootstrap_servers=bootstrap, acks='all')
 version = producer.config['api_version']
 assert version >= (4, 0), "broker detected as %r" % (version,)
+assert producer.config['enable_idempotence'], "idempotence is on by default"
 for i in range(200):
     producer.send(topic, key=b'k%d' % i, value=b'v%d' % i, partition=i % 2,
                   headers=[('index', str(i).encode()), ('empty', b'')], timestamp_ms=1000 + i)
 producer.flush()
-zipped = KafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, compression_type='gzip')
+assert producer._transaction_manager.producer_id_and_epoch.is_valid, "got a producer id"
+zipped = KafkaProducer(bootstrap_servers=bootstrap, compression_type='gzip')
 for i in range(200, 300):
     zipped.send(topic, key=b'k%d' % i, value=b'v%d' % i, partition=i % 2,
                 headers=[('index', str(i).encode()), ('empty', b'')], timestamp_ms=1000 + i)
 zipped.flush()
+assert zipped._transaction_manager.producer_id_and_epoch.producer_id != \
+    producer._transaction_manager.producer_id_and_epoch.producer_id, "distinct producer ids"
 
 consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                          consumer_timeout_ms=10000)
@@ -60,6 +68,68 @@ assert described['topic'][topic]['retention.ms']['value'] == '3600000', describe
 print("OK", version)
 "#;
 
+const TRANSACTIONS_SCRIPT: &str = r#"
+import sys
+from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+
+bootstrap, topic = sys.argv[1], sys.argv[2]
+producer = KafkaProducer(bootstrap_servers=bootstrap, transactional_id='py-txn')
+producer.init_transactions()
+for value, commit in ((b'committed-1', True), (b'aborted', False), (b'committed-2', True)):
+    producer.begin_transaction()
+    producer.send(topic, value, partition=0)
+    producer.flush()
+    if commit:
+        producer.commit_transaction()
+    else:
+        producer.abort_transaction()
+producer.close()
+
+def read(isolation, expected):
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level=isolation,
+                             enable_auto_commit=False, consumer_timeout_ms=10000)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    values = []
+    for msg in consumer:
+        values.append(msg.value)
+        if len(values) == len(expected):
+            break
+    assert values == expected, (isolation, values)
+
+read('read_uncommitted', [b'committed-1', b'aborted', b'committed-2'])
+read('read_committed', [b'committed-1', b'committed-2'])
+print("OK transactions")
+"#;
+
+/// Runs `script` with the broker's address and `topic` as arguments; returns stdout.
+fn run_script(python: &PathBuf, script: &str, bootstrap: &str, topic: &str) -> String {
+    let mut child = Command::new(python)
+        .arg("-")
+        .arg(bootstrap)
+        .arg(topic)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("script written");
+    let out = child.wait_with_output().expect("python finishes");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "kafka-python failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("RILL_KAFKA_PYTHON") {
         return Some(PathBuf::from(p));
@@ -82,31 +152,27 @@ fn kafka_python_produces_and_consumes_with_headers() {
     broker
         .create_topic_with_config("py-events", 2, &[("retention.ms", "3600000")])
         .expect("topic");
-    let mut child = Command::new(&python)
-        .arg("-")
-        .arg(broker.bootstrap())
-        .arg("py-events")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python runs");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(SCRIPT.as_bytes())
-        .expect("script written");
-    let out = child.wait_with_output().expect("python finishes");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = run_script(&python, SCRIPT, &broker.bootstrap(), "py-events");
+    assert!(stdout.contains("OK (4"), "unexpected output:\n{stdout}");
+    broker.shutdown().expect("clean shutdown");
+}
+
+#[test]
+fn kafka_python_transactions_commit_and_abort() {
+    let Some(python) = python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kafka-python venv missing in CI: run `make pyvenv`"
+        );
+        eprintln!("skipped: no kafka-python venv (run `make pyvenv`)");
+        return;
+    };
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker starts");
+    broker.create_topic("py-txn", 1).expect("topic");
+    let stdout = run_script(&python, TRANSACTIONS_SCRIPT, &broker.bootstrap(), "py-txn");
     assert!(
-        out.status.success(),
-        "kafka-python failed:\n{stdout}\n{stderr}"
-    );
-    assert!(
-        stdout.contains("OK (4"),
-        "unexpected output:\n{stdout}\n{stderr}"
+        stdout.contains("OK transactions"),
+        "unexpected output:\n{stdout}"
     );
     broker.shutdown().expect("clean shutdown");
 }

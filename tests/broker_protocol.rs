@@ -79,7 +79,7 @@ fn api_versions_fallback_and_old_produce_versions() {
     assert!(!response
         .api_keys
         .iter()
-        .any(|k| k.api_key == ApiKey::JoinGroup as i16));
+        .any(|k| k.api_key == ApiKey::SaslHandshake as i16));
 
     // The client retries with v3 and gets a clean answer on the same connection.
     let response = c.request(3, &ApiVersionsRequest::default());
@@ -117,13 +117,27 @@ fn api_versions_fallback_and_old_produce_versions() {
 fn unsupported_and_unknown_apis() {
     let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
     let mut c = RawClient::connect(broker.addr());
-    let response = c.request(5, &JoinGroupRequest::default());
+    let response = c.request(1, &SaslHandshakeRequest::default());
     assert_eq!(
         response.error_code, 35,
         "a clean error, not a dropped connection"
     );
+    let response = c.request(
+        2,
+        &DeleteRecordsRequest::default().with_topics(vec![
+            delete_records_request::DeleteRecordsTopic::default()
+                .with_name(topic("t"))
+                .with_partitions(vec![Default::default()]),
+        ]),
+    );
+    assert_eq!(response.topics[0].partitions[0].error_code, 35);
+    // Group APIs are served: an empty group id is refused (INVALID_GROUP_ID) ...
+    let response = c.request(5, &JoinGroupRequest::default());
+    assert_eq!(response.error_code, 24);
+    // ... and this broker coordinates every group.
     let response = c.request(2, &FindCoordinatorRequest::default());
-    assert_eq!(response.error_code, 35);
+    assert_eq!(response.error_code, 0);
+    assert_eq!(response.port, i32::from(broker.addr().port()));
     // Still usable.
     let response = c.request(0, &DescribeClusterRequest::default());
     assert_eq!(response.brokers.len(), 1);

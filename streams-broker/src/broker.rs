@@ -1,11 +1,13 @@
 //! The broker's shared state and its background duties.
 //!
 //! [`Broker`] is what every connection and handler sees: the configuration, the topic
-//! registry, the cluster identity and a signal that fires whenever records are appended
-//! (it wakes long-polling fetches, like Kafka's delayed-fetch purgatory). Three background
-//! duties run beside the listener: the flusher (for [`FlushPolicy::Interval`]), the
-//! retention checker (Kafka's `LogManager` cleanup loop) and the log cleaner, which
-//! compacts the logs of `cleanup.policy=compact` topics (Kafka's `LogCleaner`).
+//! registry, the group and transaction coordinators, the cluster identity and a signal
+//! that fires whenever records are appended (it wakes long-polling fetches, like Kafka's
+//! delayed-fetch purgatory). Background duties run beside the listener: the flusher (for
+//! [`FlushPolicy::Interval`]), the retention checker (Kafka's `LogManager` cleanup loop),
+//! the log cleaner, which compacts the logs of `cleanup.policy=compact` topics (Kafka's
+//! `LogCleaner`), the group coordinator's timers (sessions and rebalance deadlines) and
+//! the transaction coordinator's timeout check.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,8 +17,10 @@ use tokio::sync::watch;
 
 use crate::config::{BrokerConfig, FlushPolicy};
 use crate::error::{Error, Result};
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 use crate::log::{now_ms, CleanStats};
 use crate::topics::{random_uuid, write_atomic, TopicRegistry};
+use crate::txn::TransactionCoordinator;
 
 const META_FILE: &str = "meta.properties";
 const LOCK_FILE: &str = ".lock";
@@ -77,6 +81,8 @@ pub struct Broker {
     config: BrokerConfig,
     data_dir: PathBuf,
     topics: TopicRegistry,
+    transactions: TransactionCoordinator,
+    groups: Arc<GroupCoordinator>,
     cluster_id: String,
     advertised_host: String,
     advertised_port: i32,
@@ -129,6 +135,31 @@ fn load_cluster_id(data_dir: &Path, node_id: i32) -> Result<String> {
     Ok(id)
 }
 
+/// Creates the internal offsets topic on first start and loads the group coordinator
+/// from it.
+fn open_group_coordinator(
+    config: &BrokerConfig,
+    topics: &TopicRegistry,
+) -> Result<GroupCoordinator> {
+    let topic = match topics.get(OFFSETS_TOPIC) {
+        Some(t) => t,
+        None => {
+            let overrides: Vec<(String, String)> = OFFSETS_TOPIC_CONFIG
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            topics.create(OFFSETS_TOPIC, 1, &overrides)?
+        }
+    };
+    let log = topic
+        .partition(0)
+        .cloned()
+        .ok_or_else(|| Error::UnknownTopic {
+            topic: format!("{OFFSETS_TOPIC}-0"),
+        })?;
+    GroupCoordinator::open(config.group.clone(), log)
+}
+
 impl Broker {
     /// Opens the data directory (creating it if needed) and loads every topic, recovering
     /// the logs. `advertised` is the address clients are told to connect to.
@@ -141,6 +172,20 @@ impl Broker {
         let lock = DirLock::acquire(data_dir)?;
         let cluster_id = load_cluster_id(data_dir, config.node_id)?;
         let topics = TopicRegistry::open(data_dir, config.topic_defaults.clone(), config.flush)?;
+        let groups = Arc::new(open_group_coordinator(&config, &topics)?);
+        let max_timeout =
+            i64::try_from(config.transaction_max_timeout.as_millis()).unwrap_or(i64::MAX);
+        let transactions = TransactionCoordinator::open(data_dir, config.flush, max_timeout)?;
+        // Committed transactions' offsets go to the groups' offset store, also for
+        // transactions completed by the recovery below.
+        transactions.set_offset_sink(groups.clone());
+        let resolved = transactions.recover(&topics)?;
+        if resolved > 0 {
+            tracing::info!(
+                transactions = resolved,
+                "resolved transactions left in flight"
+            );
+        }
         let advertised_host = config
             .advertised_host
             .clone()
@@ -148,6 +193,8 @@ impl Broker {
         Ok(Broker {
             data_dir: data_dir.to_path_buf(),
             topics,
+            transactions,
+            groups,
             cluster_id,
             advertised_host,
             advertised_port: i32::from(advertised.port()),
@@ -171,6 +218,16 @@ impl Broker {
     /// The topics.
     pub fn topics(&self) -> &TopicRegistry {
         &self.topics
+    }
+
+    /// The transaction coordinator.
+    pub fn transactions(&self) -> &TransactionCoordinator {
+        &self.transactions
+    }
+
+    /// The group coordinator (consumer groups and committed offsets).
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.groups
     }
 
     /// The cluster id (persisted in `meta.properties`).
@@ -203,14 +260,37 @@ impl Broker {
         for log in self.topics.all_logs() {
             log.flush()?;
         }
-        Ok(())
+        self.transactions.sync()
+    }
+
+    /// Aborts transactions past their timeout (and retries pending markers); returns how
+    /// many ended.
+    pub fn abort_expired_transactions(&self) -> usize {
+        let ended = self.transactions.abort_expired(now_ms(), &self.topics);
+        if ended > 0 {
+            self.notify_append();
+        }
+        ended
     }
 
     /// Runs retention over every partition once; returns the segments deleted.
+    /// Producers idle longer than `producer.id.expiration.ms` are forgotten on the same
+    /// pass.
     pub fn enforce_retention(&self) -> usize {
         let now = now_ms();
         let mut deleted = 0;
+        let expiration =
+            i64::try_from(self.config.producer_id_expiration.as_millis()).unwrap_or(i64::MAX);
         for log in self.topics.all_logs() {
+            let expired = log.expire_producers(now, expiration);
+            if expired > 0 {
+                tracing::debug!(
+                    topic = log.topic(),
+                    partition = log.partition(),
+                    producers = expired,
+                    "expired idle producer ids"
+                );
+            }
             match log.enforce_retention(now) {
                 Ok(n) => deleted += n,
                 Err(e) => {
@@ -269,10 +349,12 @@ impl Broker {
         total
     }
 
-    /// Runs the flusher, the retention checker and the log cleaner until `shutdown` turns
-    /// true. A pass of the cleaner runs on a blocking thread of its own, so that a long
-    /// clean delays neither flushes nor retention.
+    /// Runs the flusher, the retention checker, the log cleaner, the group coordinator's
+    /// timers and the transaction timeout check until `shutdown` turns true. A pass of the
+    /// cleaner runs on a blocking thread of its own, so that a long clean delays neither
+    /// flushes nor retention.
     pub(crate) async fn run_background(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let group_timers = tokio::spawn(self.groups.clone().run(shutdown.clone()));
         let flush_every = match self.config.flush {
             FlushPolicy::Interval(d) => Some(d.max(std::time::Duration::from_millis(1))),
             _ => None,
@@ -288,6 +370,13 @@ impl Broker {
             tokio::time::Instant::now() + retention_every,
             retention_every,
         );
+        let txn_every = self
+            .config
+            .transaction_abort_check_interval
+            .max(std::time::Duration::from_millis(10));
+        let mut txn_tick =
+            tokio::time::interval_at(tokio::time::Instant::now() + txn_every, txn_every);
+        txn_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         flush_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         retention_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let cleaner = self.config.cleaner;
@@ -313,6 +402,13 @@ impl Broker {
                         Ok(Ok(())) => {}
                     }
                 }
+                _ = txn_tick.tick() => {
+                    let broker = self.clone();
+                    let ended = tokio::task::spawn_blocking(move || broker.abort_expired_transactions()).await.unwrap_or(0);
+                    if ended > 0 {
+                        tracing::info!(transactions = ended, "timed-out transactions aborted");
+                    }
+                }
                 _ = retention_tick.tick() => {
                     let broker = self.clone();
                     let deleted = tokio::task::spawn_blocking(move || broker.enforce_retention()).await.unwrap_or(0);
@@ -326,6 +422,7 @@ impl Broker {
         if let Some(c) = cleaning {
             let _ = c.await;
         }
+        let _ = group_timers.await;
     }
 }
 

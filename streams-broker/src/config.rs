@@ -578,6 +578,46 @@ pub struct BrokerConfig {
     pub cleaner: CleanerConfig,
     /// Defaults for every topic (broker-level `log.retention.ms` and friends).
     pub topic_defaults: TopicConfig,
+    /// The longest `transaction.timeout.ms` a producer may ask for
+    /// (`transaction.max.timeout.ms`, 15 minutes).
+    pub transaction_max_timeout: Duration,
+    /// How often open transactions are checked against their timeout
+    /// (`transaction.abort.timed.out.transaction.cleanup.interval.ms`, 10 s).
+    pub transaction_abort_check_interval: Duration,
+    /// How long a partition remembers an idle idempotent producer's sequence numbers
+    /// (`producer.id.expiration.ms`, one day); checked with retention.
+    pub producer_id_expiration: Duration,
+    /// The group coordinator's settings (`group.*` and `offset*` keys).
+    pub group: GroupConfig,
+}
+
+/// Settings of the group coordinator, with Kafka's property names and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupConfig {
+    /// How long the first rebalance of an empty group waits for more members to join
+    /// (`group.initial.rebalance.delay.ms`, 3000 ms): one rebalance for a whole fleet of
+    /// starting consumers instead of one per consumer.
+    pub initial_rebalance_delay: Duration,
+    /// Smallest `session.timeout.ms` a member may ask for (`group.min.session.timeout.ms`,
+    /// 6000 ms); smaller ones get `INVALID_SESSION_TIMEOUT`.
+    pub min_session_timeout: Duration,
+    /// Largest `session.timeout.ms` a member may ask for (`group.max.session.timeout.ms`,
+    /// 1800000 ms).
+    pub max_session_timeout: Duration,
+    /// Largest metadata string committed with an offset (`offset.metadata.max.bytes`,
+    /// 4096); longer ones get `OFFSET_METADATA_TOO_LARGE`.
+    pub offset_metadata_max_bytes: usize,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            initial_rebalance_delay: Duration::from_millis(3000),
+            min_session_timeout: Duration::from_millis(6000),
+            max_session_timeout: Duration::from_millis(1_800_000),
+            offset_metadata_max_bytes: 4096,
+        }
+    }
 }
 
 impl Default for BrokerConfig {
@@ -594,6 +634,10 @@ impl Default for BrokerConfig {
             retention_check_interval: Duration::from_secs(300),
             cleaner: CleanerConfig::default(),
             topic_defaults: TopicConfig::default(),
+            transaction_max_timeout: Duration::from_secs(900),
+            transaction_abort_check_interval: Duration::from_secs(10),
+            producer_id_expiration: Duration::from_secs(86_400),
+            group: GroupConfig::default(),
         }
     }
 }
@@ -637,6 +681,27 @@ impl BrokerConfig {
                 self.num_partitions = n;
             }
             "socket.request.max.bytes" => self.max_request_size = parse(key, value)?,
+            "transaction.max.timeout.ms" => {
+                self.transaction_max_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                self.transaction_abort_check_interval = Duration::from_millis(parse(key, value)?)
+            }
+            "producer.id.expiration.ms" => {
+                self.producer_id_expiration = Duration::from_millis(parse(key, value)?)
+            }
+            "group.initial.rebalance.delay.ms" => {
+                self.group.initial_rebalance_delay = Duration::from_millis(parse(key, value)?)
+            }
+            "group.min.session.timeout.ms" => {
+                self.group.min_session_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "group.max.session.timeout.ms" => {
+                self.group.max_session_timeout = Duration::from_millis(parse(key, value)?)
+            }
+            "offset.metadata.max.bytes" => {
+                self.group.offset_metadata_max_bytes = parse(key, value)?
+            }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(parse(key, value)?)
             }
@@ -710,6 +775,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn transaction_keys_have_kafkas_defaults_and_names() {
+        let mut c = BrokerConfig::default();
+        assert_eq!(c.transaction_max_timeout, Duration::from_secs(900));
+        assert_eq!(c.transaction_abort_check_interval, Duration::from_secs(10));
+        assert_eq!(c.producer_id_expiration, Duration::from_secs(86_400));
+        c.set("transaction.max.timeout.ms", "60000").unwrap();
+        c.set(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            "100",
+        )
+        .unwrap();
+        c.set("producer.id.expiration.ms", "5000").unwrap();
+        assert_eq!(c.transaction_max_timeout, Duration::from_secs(60));
+        assert_eq!(
+            c.transaction_abort_check_interval,
+            Duration::from_millis(100)
+        );
+        assert_eq!(c.producer_id_expiration, Duration::from_secs(5));
+        assert!(c.set("transaction.max.timeout.ms", "soon").is_err());
+    }
+
+    #[test]
     fn topic_defaults_match_kafka() {
         let c = TopicConfig::default();
         assert_eq!(c.retention_ms(), Some(604_800_000));
@@ -747,6 +834,11 @@ mod tests {
         b.set("log.flush.policy", "batch").unwrap();
         assert_eq!(b.flush, FlushPolicy::EveryBatch);
         assert!(b.set("bogus", "1").is_err());
+        b.set("group.initial.rebalance.delay.ms", "50").unwrap();
+        assert_eq!(b.group.initial_rebalance_delay, Duration::from_millis(50));
+        b.set("group.min.session.timeout.ms", "100").unwrap();
+        assert_eq!(b.group.min_session_timeout, Duration::from_millis(100));
+        assert!(b.set("group.max.session.timeout.ms", "-1").is_err());
         b.set("log.cleaner.backoff.ms", "250").unwrap();
         assert_eq!(b.cleaner.backoff, Duration::from_millis(250));
         b.set("log.cleaner.delete.retention.ms", "1000").unwrap();

@@ -124,6 +124,35 @@ pub enum Error {
         /// The process holding it.
         pid: u32,
     },
+    /// A producer's batch was refused by the partition's producer state (sequence, epoch or
+    /// transaction checks).
+    #[error("{topic}-{partition}: {source}")]
+    Producer {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// What the producer did wrong.
+        source: crate::log::producer_state::ProducerError,
+    },
+    /// Persisted transaction coordinator state could not be written.
+    #[error("transaction state {path}: {reason}")]
+    TransactionState {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Offsets could not be committed for a group (the Kafka error code says why, for
+    /// example `OFFSET_METADATA_TOO_LARGE` or `COORDINATOR_NOT_AVAILABLE` when
+    /// `__consumer_offsets` could not be written).
+    #[error("committing offsets for group `{group}` failed with Kafka error code {code}")]
+    OffsetCommitFailed {
+        /// The group.
+        group: String,
+        /// The Kafka error code.
+        code: i16,
+    },
     /// The broker has been shut down or its runtime is gone.
     #[error("the broker is not running")]
     Stopped,

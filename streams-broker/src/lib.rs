@@ -18,8 +18,10 @@
 //! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
 //! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
 //! - [`topics`]: the topic registry (Kafka's metadata);
-//! - [`log`]: partitions, segments, indexes, recovery, retention, compaction (Kafka's
-//!   `UnifiedLog` and `LogCleaner`);
+//! - [`group`]: consumer groups and committed offsets (Kafka's `GroupCoordinator`);
+//! - [`log`]: partitions, segments, indexes, recovery, retention, compaction, producer
+//!   state (Kafka's `UnifiedLog`, `LogCleaner` and `ProducerStateManager`);
+//! - [`txn`]: the transaction coordinator (Kafka's `TransactionCoordinator`);
 //! - [`config`]: typed configuration that also accepts Kafka property names;
 //! - [`embedded`]: start a broker inside your process.
 //!
@@ -43,13 +45,15 @@ pub mod broker;
 pub mod config;
 pub mod embedded;
 pub mod error;
+pub mod group;
 pub mod handlers;
 pub mod log;
 pub mod network;
 pub mod topics;
+pub mod txn;
 
 pub use broker::Broker;
-pub use config::{BrokerConfig, FlushPolicy, TopicConfig};
+pub use config::{BrokerConfig, FlushPolicy, GroupConfig, TopicConfig};
 pub use embedded::{BrokerHandle, EmbeddedBroker};
 pub use error::{Error, Result};
 pub use network::Server;

@@ -25,6 +25,11 @@ const TOPICS_DIR: &str = "__rill_topics";
 /// peer's `CreateTopics` must not be able to exhaust the machine's file handles.
 pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
+/// Topics the broker keeps for itself, like Kafka's internal topics: committed offsets
+/// and (for the transaction coordinator) transaction state. Metadata lists them only
+/// when asked for by name, flagged `is_internal`, and clients cannot produce to them.
+pub const INTERNAL_TOPICS: &[&str] = &[crate::group::OFFSETS_TOPIC, "__transaction_state"];
+
 /// A topic and its partition logs.
 #[derive(Debug)]
 pub struct Topic {
@@ -39,6 +44,11 @@ pub struct Topic {
 }
 
 impl Topic {
+    /// Whether this is one of the broker's [`INTERNAL_TOPICS`].
+    pub fn is_internal(&self) -> bool {
+        INTERNAL_TOPICS.contains(&self.name.as_str())
+    }
+
     /// The log of `partition`, if the topic has it.
     pub fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
         usize::try_from(partition)

@@ -92,19 +92,35 @@ impl RawClient {
 
 /// An uncompressed v2 batch of `(key, value, timestamp)` records.
 pub fn batch(records: &[(&str, &str, i64)]) -> Bytes {
+    producer_batch(records, -1, -1, -1, false)
+}
+
+/// Like [`batch`], as producer `producer_id` at `epoch` would send it, the first record
+/// numbered `sequence` (transactional or not).
+pub fn producer_batch(
+    records: &[(&str, &str, i64)],
+    producer_id: i64,
+    epoch: i16,
+    sequence: i32,
+    transactional: bool,
+) -> Bytes {
     let records: Vec<Record> = records
         .iter()
         .enumerate()
         .map(|(i, (k, v, ts))| Record {
-            transactional: false,
+            transactional,
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id,
+            producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            sequence: if sequence < 0 {
+                -1
+            } else {
+                sequence + i as i32
+            },
             timestamp: *ts,
             key: Some(Bytes::copy_from_slice(k.as_bytes())),
             value: Some(Bytes::copy_from_slice(v.as_bytes())),

@@ -189,6 +189,16 @@ pub(super) fn delete_topics(
                 };
                 return result.with_error_code(code.code());
             };
+            if topic.is_internal() {
+                // The coordinators hold these logs open; deleting one would lose every
+                // committed offset at the next restart.
+                return result
+                    .with_error_code(ResponseError::InvalidRequest.code())
+                    .with_error_message(Some(str_bytes(&format!(
+                        "{} is an internal topic and cannot be deleted",
+                        topic.name
+                    ))));
+            }
             match broker.topics().delete(&topic.name) {
                 Ok(t) => result
                     .with_name(Some(TopicName(str_bytes(&t.name))))
@@ -232,6 +242,22 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
         (
             "log.dirs".to_string(),
             broker.data_dir().display().to_string(),
+        ),
+        (
+            "group.initial.rebalance.delay.ms".to_string(),
+            c.group.initial_rebalance_delay.as_millis().to_string(),
+        ),
+        (
+            "group.min.session.timeout.ms".to_string(),
+            c.group.min_session_timeout.as_millis().to_string(),
+        ),
+        (
+            "group.max.session.timeout.ms".to_string(),
+            c.group.max_session_timeout.as_millis().to_string(),
+        ),
+        (
+            "offset.metadata.max.bytes".to_string(),
+            c.group.offset_metadata_max_bytes.to_string(),
         ),
     ];
     for (k, value, _) in c.topic_defaults.entries() {

@@ -6,16 +6,25 @@
 //! available the request waits, up to `max_wait_ms`, for an append to any partition, like
 //! Kafka's `DelayedFetch`. Fetch sessions (KIP-227) are not kept: every response is a full
 //! response with session id 0, which clients accept as "sessions unavailable".
+//!
+//! Every partition reports its last stable offset. A `read_committed` fetch
+//! (`isolation_level=1`) gets only batches below it and the list of aborted transactions
+//! overlapping them, which the client uses to drop aborted records; a `read_uncommitted`
+//! one gets everything up to the high watermark.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::ProducerId;
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 
 use crate::broker::Broker;
 use crate::error::Error;
+use crate::log::Isolation;
 
 thread_local! {
     /// Read buffer reused across fetches on this worker thread (see
@@ -32,6 +41,11 @@ fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchRespon
         budget = usize::MAX;
     }
     let mut total = 0usize;
+    let isolation = if request.isolation_level == 1 {
+        Isolation::ReadCommitted
+    } else {
+        Isolation::ReadUncommitted
+    };
     let mut responses = Vec::with_capacity(request.topics.len());
     for ft in &request.topics {
         let topic = if version >= 13 {
@@ -64,14 +78,26 @@ fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchRespon
                 let result = if max == 0 {
                     log.position(fp.fetch_offset)
                 } else {
-                    SCRATCH.with_borrow_mut(|s| log.read_into(fp.fetch_offset, max, s))
+                    SCRATCH.with_borrow_mut(|s| {
+                        log.read_isolated_into(fp.fetch_offset, max, s, isolation)
+                    })
                 };
                 match result {
                     Ok(r) => {
                         total += r.records.len();
+                        let aborted = r
+                            .aborted
+                            .iter()
+                            .map(|a| {
+                                AbortedTransaction::default()
+                                    .with_producer_id(ProducerId(a.producer_id))
+                                    .with_first_offset(a.first_offset)
+                            })
+                            .collect();
                         pd.with_high_watermark(r.high_watermark)
-                            .with_last_stable_offset(r.high_watermark)
+                            .with_last_stable_offset(r.last_stable_offset)
                             .with_log_start_offset(r.log_start_offset)
+                            .with_aborted_transactions(Some(aborted))
                             .with_records(Some(r.records))
                     }
                     Err(Error::OffsetOutOfRange { log_start, log_end, .. }) => pd

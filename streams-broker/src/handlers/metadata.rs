@@ -5,6 +5,8 @@
 //! when auto-creation is on (Kafka's `auto.create.topics.enable`, default true) and the
 //! client allows it. Leader epochs are reported as -1 (unknown): with a single replica
 //! there is never a leader change to fence, so clients skip epoch validation (KIP-320).
+//! Internal topics (`__consumer_offsets`) are left out of the all-topics answer and
+//! flagged `is_internal` when asked for by name.
 
 use std::sync::Arc;
 
@@ -36,6 +38,7 @@ pub(super) fn topic_metadata(broker: &Broker, topic: &Topic) -> MetadataResponse
     MetadataResponseTopic::default()
         .with_name(Some(TopicName(str_bytes(&topic.name))))
         .with_topic_id(topic.id)
+        .with_is_internal(topic.is_internal())
         .with_partitions(partitions)
         .with_topic_authorized_operations(NOT_REQUESTED)
 }
@@ -91,6 +94,7 @@ pub(super) fn handle(
             .topics()
             .list()
             .iter()
+            .filter(|t| !t.is_internal())
             .map(|t| topic_metadata(broker, t))
             .collect()
     } else {

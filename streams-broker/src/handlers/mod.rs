@@ -11,11 +11,14 @@
 mod admin;
 mod api_versions;
 mod fetch;
+mod group;
 mod list_offsets;
 mod metadata;
 mod produce;
+mod txn;
 mod unsupported;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -54,6 +57,21 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DeleteTopics, 1, 6),
     api(ApiKey::DescribeConfigs, 1, 4),
     api(ApiKey::DescribeCluster, 0, 2),
+    api(ApiKey::FindCoordinator, 0, 6),
+    api(ApiKey::JoinGroup, 0, 9),
+    api(ApiKey::SyncGroup, 0, 5),
+    api(ApiKey::Heartbeat, 0, 4),
+    api(ApiKey::LeaveGroup, 0, 5),
+    api(ApiKey::OffsetCommit, 2, 9),
+    api(ApiKey::OffsetFetch, 1, 9),
+    api(ApiKey::ListGroups, 0, 5),
+    api(ApiKey::DescribeGroups, 0, 6),
+    api(ApiKey::DeleteGroups, 0, 2),
+    api(ApiKey::InitProducerId, 0, 5),
+    api(ApiKey::AddPartitionsToTxn, 0, 3),
+    api(ApiKey::EndTxn, 0, 4),
+    api(ApiKey::AddOffsetsToTxn, 0, 3),
+    api(ApiKey::TxnOffsetCommit, 0, 3),
 ];
 
 /// The supported version range of `key`, if the broker implements it.
@@ -132,8 +150,8 @@ pub(crate) fn encode_response(
     Outcome::Respond(out)
 }
 
-/// Handles one request frame (without its size prefix).
-pub async fn handle_frame(broker: &Arc<Broker>, frame: Bytes) -> Outcome {
+/// Handles one request frame (without its size prefix) from the client at `peer`.
+pub async fn handle_frame(broker: &Arc<Broker>, peer: Option<SocketAddr>, frame: Bytes) -> Outcome {
     if frame.len() < 8 {
         return Outcome::Close(format!(
             "request of {} bytes is too short for a header",
@@ -177,16 +195,18 @@ pub async fn handle_frame(broker: &Arc<Broker>, frame: Bytes) -> Outcome {
             return Outcome::Close(format!("undecodable {api_key:?} v{version} request: {e}"))
         }
     };
-    match dispatch(broker, &header, request).await {
+    match dispatch(broker, &header, peer, request).await {
         Some(response) => encode_response(api_key, version, correlation_id, &response),
         None => Outcome::Nothing,
     }
 }
 
-/// Routes a decoded request to its handler. `None` means no response is sent.
+/// Routes a decoded request from the client at `peer` to its handler. `None` means no
+/// response is sent.
 pub async fn dispatch(
     broker: &Arc<Broker>,
     header: &RequestHeader,
+    peer: Option<SocketAddr>,
     request: RequestKind,
 ) -> Option<ResponseKind> {
     let v = header.request_api_version;
@@ -210,6 +230,37 @@ pub async fn dispatch(
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(admin::describe_cluster(broker, r, v))
         }
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(group::find_coordinator(broker, r, v))
+        }
+        RequestKind::InitProducerId(r) => {
+            ResponseKind::InitProducerId(txn::init_producer_id(broker, r))
+        }
+        RequestKind::AddPartitionsToTxn(r) => {
+            ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(broker, r))
+        }
+        RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(broker, r)),
+        RequestKind::AddOffsetsToTxn(r) => {
+            ResponseKind::AddOffsetsToTxn(txn::add_offsets_to_txn(broker, r))
+        }
+        RequestKind::TxnOffsetCommit(r) => {
+            ResponseKind::TxnOffsetCommit(txn::txn_offset_commit(broker, r))
+        }
+        RequestKind::JoinGroup(r) => {
+            ResponseKind::JoinGroup(group::join_group(broker, header, peer, r, v).await)
+        }
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(group::sync_group(broker, r, v).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(group::heartbeat(broker, r)),
+        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(group::leave_group(broker, r, v)),
+        RequestKind::OffsetCommit(r) => {
+            ResponseKind::OffsetCommit(group::offset_commit(broker, r, v))
+        }
+        RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(group::offset_fetch(broker, r, v)),
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(group::list_groups(broker, r, v)),
+        RequestKind::DescribeGroups(r) => {
+            ResponseKind::DescribeGroups(group::describe_groups(broker, r, v))
+        }
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group::delete_groups(broker, r)),
         other => {
             tracing::warn!(request = ?std::mem::discriminant(&other), "request for an API without a handler");
             return None;
@@ -236,7 +287,7 @@ fn unsupported_api(api_key: ApiKey, version: i16, frame: Bytes) -> Outcome {
             return Outcome::Close(format!("undecodable {api_key:?} v{version} request: {e}"))
         }
     };
-    match unsupported::error_response(request, version) {
+    match unsupported::error_response(request) {
         Some(response) => {
             tracing::debug!(?api_key, version, "answered unsupported API with an error");
             encode_response(api_key, version, header.correlation_id, &response)
@@ -286,7 +337,7 @@ mod tests {
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(handle_frame(broker, Bytes::from(frame)))
+        rt.block_on(handle_frame(broker, None, Bytes::from(frame)))
     }
 
     /// Random bytes after a valid header prefix of every supported API and version, and
@@ -318,7 +369,7 @@ mod tests {
                 frame.extend_from_slice(&version.to_be_bytes());
                 frame.extend_from_slice(&7i32.to_be_bytes());
                 frame.extend_from_slice(&body);
-                let _ = rt.block_on(bounded(handle_frame(&broker, Bytes::from(frame))));
+                let _ = rt.block_on(bounded(handle_frame(&broker, None, Bytes::from(frame))));
                 Ok(())
             })
             .unwrap();
@@ -328,7 +379,7 @@ mod tests {
         });
         runner
             .run(&proptest::collection::vec(any::<u8>(), 0..128), |frame| {
-                let _ = rt.block_on(bounded(handle_frame(&broker, Bytes::from(frame))));
+                let _ = rt.block_on(bounded(handle_frame(&broker, None, Bytes::from(frame))));
                 Ok(())
             })
             .unwrap();
@@ -437,7 +488,7 @@ mod tests {
             .unwrap();
         let requests = valid_requests();
         for r in &requests {
-            let outcome = rt.block_on(handle_frame(&broker, Bytes::from(r.clone())));
+            let outcome = rt.block_on(handle_frame(&broker, None, Bytes::from(r.clone())));
             assert!(matches!(outcome, Outcome::Respond(_)), "{outcome:?}");
         }
         let mut runner = TestRunner::new(Config {
@@ -459,110 +510,209 @@ mod tests {
                 if let Some(cut) = cut {
                     frame.truncate(cut % (frame.len() + 1));
                 }
-                let _ = rt.block_on(bounded(handle_frame(&broker, Bytes::from(frame))));
+                let _ = rt.block_on(bounded(handle_frame(&broker, None, Bytes::from(frame))));
                 Ok(())
             })
             .unwrap();
+    }
+
+    /// Encodes `request` for `key` at every version in `versions` the sample can be
+    /// written in, and returns how many versions were answered (each must be).
+    fn answer_every_version(
+        broker: &Arc<Broker>,
+        key: ApiKey,
+        versions: std::ops::RangeInclusive<i16>,
+        request: &RequestKind,
+    ) -> usize {
+        use kafka_protocol::protocol::encode_request_header_into_buffer;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut answered = 0;
+        for version in versions {
+            let mut buf = BytesMut::new();
+            let header = RequestHeader::default()
+                .with_request_api_key(key as i16)
+                .with_request_api_version(version)
+                .with_correlation_id(9);
+            encode_request_header_into_buffer(&mut buf, &header).unwrap();
+            // Some versions cannot carry the sample's fields; skip those.
+            if request.encode(&mut buf, version).is_err() {
+                continue;
+            }
+            let outcome = rt.block_on(handle_frame(broker, None, buf.freeze()));
+            assert!(
+                matches!(outcome, Outcome::Respond(_)),
+                "{key:?} v{version}: {outcome:?}"
+            );
+            answered += 1;
+        }
+        answered
     }
 
     /// Every API with an error answer gets one, at every version the codec knows.
     #[test]
     fn unsupported_apis_get_error_responses() {
         use kafka_protocol::messages::*;
-        use kafka_protocol::protocol::encode_request_header_into_buffer;
         let (_dir, broker) = test_broker();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let topic = TopicName(str_bytes("fuzz"));
+        let requests = vec![
+            (
+                ApiKey::SaslHandshake,
+                RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
+            ),
+            (
+                ApiKey::CreatePartitions,
+                RequestKind::CreatePartitions(CreatePartitionsRequest::default()),
+            ),
+            (
+                ApiKey::DeleteRecords,
+                RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
+                    delete_records_request::DeleteRecordsTopic::default()
+                        .with_name(topic.clone())
+                        .with_partitions(vec![Default::default()]),
+                ])),
+            ),
+            (
+                ApiKey::AlterConfigs,
+                RequestKind::AlterConfigs(AlterConfigsRequest::default()),
+            ),
+            (
+                ApiKey::IncrementalAlterConfigs,
+                RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
+            ),
+            (
+                ApiKey::OffsetForLeaderEpoch,
+                RequestKind::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default()),
+            ),
+        ];
+        let mut answered = 0;
+        for (key, request) in &requests {
+            assert!(supported(*key).is_none(), "{key:?} is supported now");
+            let range = key.valid_versions();
+            answered += answer_every_version(&broker, *key, range.min..=range.max, request);
+        }
+        assert!(answered > 15, "only {answered} API versions were exercised");
+    }
+
+    /// The transaction coordinator's APIs answer minimal requests at every advertised
+    /// version.
+    #[test]
+    fn transaction_apis_answer_every_supported_version() {
+        use kafka_protocol::messages::*;
+        let (_dir, broker) = test_broker();
+        let txn = || TransactionalId(str_bytes("t"));
+        let requests = vec![
+            (
+                ApiKey::InitProducerId,
+                RequestKind::InitProducerId(
+                    InitProducerIdRequest::default()
+                        .with_transactional_id(Some(txn()))
+                        .with_transaction_timeout_ms(1000),
+                ),
+            ),
+            (
+                ApiKey::AddPartitionsToTxn,
+                RequestKind::AddPartitionsToTxn(
+                    AddPartitionsToTxnRequest::default().with_v3_and_below_transactional_id(txn()),
+                ),
+            ),
+            (
+                ApiKey::AddOffsetsToTxn,
+                RequestKind::AddOffsetsToTxn(
+                    AddOffsetsToTxnRequest::default().with_transactional_id(txn()),
+                ),
+            ),
+            (
+                ApiKey::TxnOffsetCommit,
+                RequestKind::TxnOffsetCommit(
+                    TxnOffsetCommitRequest::default().with_transactional_id(txn()),
+                ),
+            ),
+            (
+                ApiKey::EndTxn,
+                RequestKind::EndTxn(EndTxnRequest::default().with_transactional_id(txn())),
+            ),
+        ];
+        let mut answered = 0;
+        for (key, request) in &requests {
+            let api = supported(*key).unwrap();
+            answered += answer_every_version(&broker, *key, api.min..=api.max, request);
+        }
+        assert!(
+            answered >= 20,
+            "only {answered} API versions were exercised"
+        );
+    }
+
+    /// The group coordinator's APIs answer minimal requests at every advertised version
+    /// (requests that would wait for a rebalance are not among them).
+    #[test]
+    fn group_apis_answer_every_supported_version() {
+        use kafka_protocol::messages::*;
+        let (_dir, broker) = test_broker();
         let topic = TopicName(str_bytes("fuzz"));
         let requests = vec![
             RequestKind::FindCoordinator(
+                FindCoordinatorRequest::default().with_key(str_bytes("g")),
+            ),
+            RequestKind::FindCoordinator(
                 FindCoordinatorRequest::default().with_coordinator_keys(vec![str_bytes("g")]),
+            ),
+            RequestKind::FindCoordinator(
+                FindCoordinatorRequest::default()
+                    .with_key(str_bytes("g"))
+                    .with_key_type(1),
             ),
             RequestKind::JoinGroup(JoinGroupRequest::default()),
             RequestKind::SyncGroup(SyncGroupRequest::default()),
             RequestKind::Heartbeat(HeartbeatRequest::default()),
             RequestKind::LeaveGroup(LeaveGroupRequest::default()),
             RequestKind::ListGroups(ListGroupsRequest::default()),
-            RequestKind::InitProducerId(InitProducerIdRequest::default()),
-            RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
-            RequestKind::AddOffsetsToTxn(AddOffsetsToTxnRequest::default()),
-            RequestKind::EndTxn(EndTxnRequest::default()),
             RequestKind::OffsetCommit(OffsetCommitRequest::default().with_topics(vec![
                 offset_commit_request::OffsetCommitRequestTopic::default()
                     .with_name(topic.clone())
                     .with_partitions(vec![Default::default()]),
             ])),
-            RequestKind::OffsetFetch(
-                OffsetFetchRequest::default()
-                    .with_topics(Some(vec![
+            RequestKind::OffsetFetch(OffsetFetchRequest::default().with_topics(Some(vec![
                         offset_fetch_request::OffsetFetchRequestTopic::default()
                             .with_name(topic.clone())
                             .with_partition_indexes(vec![0]),
-                    ]))
-                    .with_groups(vec![Default::default()]),
-            ),
+                    ]))),
+            RequestKind::OffsetFetch(OffsetFetchRequest::default().with_groups(vec![
+                offset_fetch_request::OffsetFetchRequestGroup::default()
+                    .with_group_id(GroupId(str_bytes("g"))),
+            ])),
             RequestKind::DescribeGroups(
                 DescribeGroupsRequest::default().with_groups(vec![GroupId(str_bytes("g"))]),
             ),
             RequestKind::DeleteGroups(
                 DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes("g"))]),
             ),
-            RequestKind::CreatePartitions(CreatePartitionsRequest::default()),
-            RequestKind::DeleteRecords(DeleteRecordsRequest::default().with_topics(vec![
-                delete_records_request::DeleteRecordsTopic::default()
-                    .with_name(topic.clone())
-                    .with_partitions(vec![Default::default()]),
-            ])),
-            RequestKind::AlterConfigs(AlterConfigsRequest::default()),
-            RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
-            RequestKind::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default()),
         ];
         let mut answered = 0;
-        for request in requests {
-            let key = match &request {
-                RequestKind::FindCoordinator(_) => ApiKey::FindCoordinator,
-                RequestKind::JoinGroup(_) => ApiKey::JoinGroup,
-                RequestKind::SyncGroup(_) => ApiKey::SyncGroup,
-                RequestKind::Heartbeat(_) => ApiKey::Heartbeat,
-                RequestKind::LeaveGroup(_) => ApiKey::LeaveGroup,
-                RequestKind::ListGroups(_) => ApiKey::ListGroups,
-                RequestKind::InitProducerId(_) => ApiKey::InitProducerId,
-                RequestKind::SaslHandshake(_) => ApiKey::SaslHandshake,
-                RequestKind::AddOffsetsToTxn(_) => ApiKey::AddOffsetsToTxn,
-                RequestKind::EndTxn(_) => ApiKey::EndTxn,
-                RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
-                RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
-                RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
-                RequestKind::DeleteGroups(_) => ApiKey::DeleteGroups,
-                RequestKind::CreatePartitions(_) => ApiKey::CreatePartitions,
-                RequestKind::DeleteRecords(_) => ApiKey::DeleteRecords,
-                RequestKind::AlterConfigs(_) => ApiKey::AlterConfigs,
-                RequestKind::IncrementalAlterConfigs(_) => ApiKey::IncrementalAlterConfigs,
-                _ => ApiKey::OffsetForLeaderEpoch,
-            };
-            let range = key.valid_versions();
-            for version in range.min..=range.max {
-                let mut buf = BytesMut::new();
-                let header = RequestHeader::default()
-                    .with_request_api_key(key as i16)
-                    .with_request_api_version(version)
-                    .with_correlation_id(9);
-                encode_request_header_into_buffer(&mut buf, &header).unwrap();
-                // Some versions cannot carry the sample's fields; skip those.
-                if request.encode(&mut buf, version).is_err() {
-                    continue;
-                }
-                let outcome = rt.block_on(handle_frame(&broker, buf.freeze()));
-                assert!(
-                    matches!(outcome, Outcome::Respond(_)),
-                    "{key:?} v{version}: {outcome:?}"
-                );
-                answered += 1;
-            }
+        for request in &requests {
+            let key = request_key(request);
+            let api = supported(key).unwrap();
+            answered += answer_every_version(&broker, key, api.min..=api.max, request);
         }
-        assert!(answered > 80, "only {answered} API versions were exercised");
+        assert!(answered > 60, "only {answered} API versions were exercised");
+    }
+
+    fn request_key(request: &RequestKind) -> ApiKey {
+        match request {
+            RequestKind::FindCoordinator(_) => ApiKey::FindCoordinator,
+            RequestKind::JoinGroup(_) => ApiKey::JoinGroup,
+            RequestKind::SyncGroup(_) => ApiKey::SyncGroup,
+            RequestKind::Heartbeat(_) => ApiKey::Heartbeat,
+            RequestKind::LeaveGroup(_) => ApiKey::LeaveGroup,
+            RequestKind::ListGroups(_) => ApiKey::ListGroups,
+            RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
+            RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
+            RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
+            _ => ApiKey::DeleteGroups,
+        }
     }
 
     /// A 14-byte request claiming 2^31 topics used to abort the process inside the codec

@@ -5,6 +5,13 @@
 //! never decoded (Kafka's `ReplicaManager.appendRecords` with one replica), except that a
 //! compacted topic refuses records without a key (`INVALID_RECORD`). `acks=0`
 //! gets no response at all; with one replica `acks=1` and `acks=all` mean the same.
+//!
+//! Batches of idempotent producers are checked against the partition's producer state: a
+//! retried batch is acknowledged with its original offset and not appended again, a gap
+//! in the sequence is `OUT_OF_ORDER_SEQUENCE_NUMBER`, a fenced epoch
+//! `INVALID_PRODUCER_EPOCH`. A transactional batch is accepted only for a partition of its
+//! producer's open transaction (`INVALID_TXN_STATE` otherwise), as Kafka verifies since
+//! KIP-890, so no transaction can be left open where its coordinator writes no marker.
 
 use std::sync::Arc;
 
@@ -18,9 +25,11 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use super::{read_string, Outcome};
 use crate::broker::Broker;
 use crate::error::Error;
+use crate::log::batch::BatchHeader;
+use crate::log::producer_state::ProducerError;
 use crate::log::PartitionLog;
 
-fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceResponse {
+fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceResponse {
     let base = PartitionProduceResponse::default()
         .with_base_offset(-1)
         .with_log_append_time_ms(-1)
@@ -31,7 +40,34 @@ fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceRespons
     let mut buf = records
         .try_into_mut()
         .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
-    match log.append(&mut buf) {
+    let transactional = BatchHeader::parse(&buf)
+        .filter(|h| h.is_transactional() && h.has_producer_id() && !h.is_control());
+    let result = match transactional {
+        Some(h) => {
+            let verified = broker.transactions().verify_produce(
+                h.producer_id,
+                h.producer_epoch,
+                log.topic(),
+                log.partition(),
+                || log.append(&mut buf),
+            );
+            match verified {
+                Ok(r) => r,
+                Err(code) => {
+                    tracing::debug!(
+                        topic = log.topic(),
+                        partition = log.partition(),
+                        producer_id = h.producer_id,
+                        ?code,
+                        "transactional produce refused"
+                    );
+                    return base.with_error_code(code.code());
+                }
+            }
+        }
+        None => log.append(&mut buf),
+    };
+    match result {
         Ok(info) => base
             .with_base_offset(info.base_offset)
             .with_log_start_offset(info.log_start_offset)
@@ -40,6 +76,16 @@ fn append(log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceRespons
             let code = match &e {
                 Error::BatchTooLarge { .. } => ResponseError::MessageTooLarge,
                 Error::CorruptBatch { .. } => ResponseError::CorruptMessage,
+                Error::Producer { source, .. } => match source {
+                    ProducerError::OutOfOrderSequence { .. } => {
+                        ResponseError::OutOfOrderSequenceNumber
+                    }
+                    ProducerError::InvalidProducerEpoch { .. } => {
+                        ResponseError::InvalidProducerEpoch
+                    }
+                    ProducerError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+                    ProducerError::ControlBatchFromClient => ResponseError::InvalidRecord,
+                },
                 Error::InvalidRecord { .. } => ResponseError::InvalidRecord,
                 _ => ResponseError::KafkaStorageError,
             };
@@ -112,11 +158,16 @@ pub(super) fn handle(
             .into_iter()
             .map(|pd| {
                 let log = topic.as_ref().and_then(|t| t.partition(pd.index));
+                let internal = topic.as_ref().is_some_and(|t| t.is_internal());
                 let resp = match log {
                     _ if invalid_acks => PartitionProduceResponse::default()
                         .with_error_code(ResponseError::InvalidRequiredAcks.code()),
+                    // Only the broker writes its internal topics, as in Kafka.
+                    Some(_) if internal => PartitionProduceResponse::default()
+                        .with_error_code(ResponseError::InvalidTopicException.code())
+                        .with_base_offset(-1),
                     Some(log) => {
-                        let r = append(log, pd.records);
+                        let r = append(broker, log, pd.records);
                         appended |= r.error_code == 0;
                         r
                     }

@@ -27,7 +27,11 @@ const LAST_OFFSET_DELTA_OFFSET: usize = 23;
 const BASE_TIMESTAMP_OFFSET: usize = 27;
 const MAX_TIMESTAMP_OFFSET: usize = 35;
 const PRODUCER_ID_OFFSET: usize = 43;
+const PRODUCER_EPOCH_OFFSET: usize = 51;
+const BASE_SEQUENCE_OFFSET: usize = 53;
 const RECORDS_COUNT_OFFSET: usize = 57;
+/// `producer_id` of a batch from a producer that is not idempotent.
+pub const NO_PRODUCER_ID: i64 = -1;
 
 fn i16_at(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([b[at], b[at + 1]])
@@ -60,6 +64,10 @@ pub struct BatchHeader {
     pub max_timestamp: i64,
     /// Producer id, -1 unless the producer is idempotent.
     pub producer_id: i64,
+    /// Producer epoch, -1 unless the producer is idempotent.
+    pub producer_epoch: i16,
+    /// Sequence number of the first record, -1 unless the producer is idempotent.
+    pub base_sequence: i32,
     /// Number of records in the batch.
     pub records_count: i32,
 }
@@ -85,6 +93,8 @@ impl BatchHeader {
             base_timestamp: i64_at(b, BASE_TIMESTAMP_OFFSET),
             max_timestamp: i64_at(b, MAX_TIMESTAMP_OFFSET),
             producer_id: i64_at(b, PRODUCER_ID_OFFSET),
+            producer_epoch: i16_at(b, PRODUCER_EPOCH_OFFSET),
+            base_sequence: i32_at(b, BASE_SEQUENCE_OFFSET),
             records_count: i32_at(b, RECORDS_COUNT_OFFSET),
         })
     }
@@ -102,6 +112,121 @@ impl BatchHeader {
     /// The compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
     pub fn compression(&self) -> i16 {
         self.attributes & 0x07
+    }
+
+    /// True if the batch is part of a transaction.
+    pub fn is_transactional(&self) -> bool {
+        self.attributes & TRANSACTIONAL_FLAG != 0
+    }
+
+    /// True if the batch is a control batch (a transaction marker).
+    pub fn is_control(&self) -> bool {
+        self.attributes & CONTROL_FLAG != 0
+    }
+
+    /// True if the batch comes from an idempotent or transactional producer.
+    pub fn has_producer_id(&self) -> bool {
+        self.producer_id > NO_PRODUCER_ID
+    }
+
+    /// The sequence number of the last record: sequences wrap from `i32::MAX` to 0, as in
+    /// Kafka's `DefaultRecordBatch.incrementSequence`.
+    pub fn last_sequence(&self) -> i32 {
+        increment_sequence(self.base_sequence, self.last_offset_delta)
+    }
+}
+
+/// `sequence + increment`, wrapping past `i32::MAX` to 0 as producers do.
+pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+    if sequence < 0 {
+        return sequence;
+    }
+    if sequence > i32::MAX - increment {
+        increment - (i32::MAX - sequence) - 1
+    } else {
+        sequence + increment
+    }
+}
+
+/// The two kinds of transaction marker (Kafka's `ControlRecordType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    /// The transaction was aborted (type 0).
+    Abort,
+    /// The transaction was committed (type 1).
+    Commit,
+}
+
+/// Builds a transaction marker: a control batch (control and transactional flags set) of
+/// one record whose key is `version: i16 = 0, type: i16` and whose value is
+/// `version: i16 = 0, coordinator_epoch: i32`, as Kafka's `EndTransactionMarker` writes
+/// it. The base offset is assigned on append.
+pub fn control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    kind: ControlType,
+    coordinator_epoch: i32,
+    timestamp: i64,
+) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4);
+    key.extend_from_slice(&0i16.to_be_bytes());
+    key.extend_from_slice(&(kind as i16).to_be_bytes());
+    let mut value = Vec::with_capacity(6);
+    value.extend_from_slice(&0i16.to_be_bytes());
+    value.extend_from_slice(&coordinator_epoch.to_be_bytes());
+    let mut record = vec![0u8]; // record attributes
+    put_varint(&mut record, 0); // timestamp delta
+    put_varint(&mut record, 0); // offset delta
+    put_varint(&mut record, key.len() as i64);
+    record.extend_from_slice(&key);
+    put_varint(&mut record, value.len() as i64);
+    record.extend_from_slice(&value);
+    put_varint(&mut record, 0); // no headers
+    let mut records = Vec::with_capacity(record.len() + 2);
+    put_varint(&mut records, record.len() as i64);
+    records.extend_from_slice(&record);
+    let mut b = Vec::with_capacity(HEADER_SIZE + records.len());
+    b.extend_from_slice(&0i64.to_be_bytes());
+    b.extend_from_slice(&((HEADER_SIZE - LOG_OVERHEAD + records.len()) as i32).to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // partition leader epoch
+    b.push(2);
+    b.extend_from_slice(&0u32.to_be_bytes()); // CRC, below
+    b.extend_from_slice(&(TRANSACTIONAL_FLAG | CONTROL_FLAG).to_be_bytes());
+    b.extend_from_slice(&0i32.to_be_bytes()); // last offset delta
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&timestamp.to_be_bytes());
+    b.extend_from_slice(&producer_id.to_be_bytes());
+    b.extend_from_slice(&producer_epoch.to_be_bytes());
+    b.extend_from_slice(&(-1i32).to_be_bytes()); // base sequence
+    b.extend_from_slice(&1i32.to_be_bytes()); // records count
+    b.extend_from_slice(&records);
+    let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
+    b[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
+    b
+}
+
+/// The marker type of a control batch, read from its first record's key (control batches
+/// are never compressed). `None` if `batch` is not a well-formed control batch.
+pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+    let h = BatchHeader::parse(batch)?;
+    if !h.is_control() || h.compression() != 0 || batch.len() < h.size {
+        return None;
+    }
+    let records = &batch[HEADER_SIZE..h.size];
+    let mut pos = 0usize;
+    read_varint(records, &mut pos)?; // record length
+    pos += 1; // attributes
+    read_varint(records, &mut pos)?; // timestamp delta
+    read_varint(records, &mut pos)?; // offset delta
+    let key_len = usize::try_from(read_varint(records, &mut pos)?).ok()?;
+    let key = records.get(pos..pos.checked_add(key_len)?)?;
+    if key.len() < 4 {
+        return None;
+    }
+    match i16::from_be_bytes([key[2], key[3]]) {
+        0 => Some(ControlType::Abort),
+        1 => Some(ControlType::Commit),
+        _ => None,
     }
 }
 
@@ -362,6 +487,18 @@ pub(crate) mod tests {
     /// Builds an uncompressed v2 batch of `n` records with the given timestamps; values are
     /// `value-<i>`. Used by the log's tests.
     pub(crate) fn make_batch(timestamps: &[i64]) -> Vec<u8> {
+        make_producer_batch(timestamps, -1, -1, -1, false)
+    }
+
+    /// Like [`make_batch`], from producer `pid` at `epoch` with first sequence `seq`,
+    /// transactional or not.
+    pub(crate) fn make_producer_batch(
+        timestamps: &[i64],
+        pid: i64,
+        epoch: i16,
+        seq: i32,
+        transactional: bool,
+    ) -> Vec<u8> {
         let base_ts = timestamps.first().copied().unwrap_or(0);
         let max_ts = timestamps.iter().copied().max().unwrap_or(0);
         let mut records = Vec::new();
@@ -383,13 +520,14 @@ pub(crate) mod tests {
         b.extend_from_slice(&0i32.to_be_bytes());
         b.push(2);
         b.extend_from_slice(&0u32.to_be_bytes());
-        b.extend_from_slice(&0i16.to_be_bytes());
+        let attributes = if transactional { TRANSACTIONAL_FLAG } else { 0 };
+        b.extend_from_slice(&attributes.to_be_bytes());
         b.extend_from_slice(&(timestamps.len() as i32 - 1).to_be_bytes());
         b.extend_from_slice(&base_ts.to_be_bytes());
         b.extend_from_slice(&max_ts.to_be_bytes());
-        b.extend_from_slice(&(-1i64).to_be_bytes());
-        b.extend_from_slice(&(-1i16).to_be_bytes());
-        b.extend_from_slice(&(-1i32).to_be_bytes());
+        b.extend_from_slice(&pid.to_be_bytes());
+        b.extend_from_slice(&epoch.to_be_bytes());
+        b.extend_from_slice(&seq.to_be_bytes());
         b.extend_from_slice(&(timestamps.len() as i32).to_be_bytes());
         b.extend_from_slice(&records);
         let crc = crc32c::crc32c(&b[ATTRIBUTES_OFFSET..]);
@@ -473,5 +611,35 @@ pub(crate) mod tests {
         assert_eq!(find_timestamp(&b, 150), Some((1, 200)));
         assert_eq!(find_timestamp(&b, 50), Some((0, 100)));
         assert_eq!(find_timestamp(&b, 301), None);
+    }
+
+    #[test]
+    fn producer_fields_and_sequence_wrap() {
+        let b = make_producer_batch(&[1, 2, 3], 7, 2, 10, true);
+        let h = BatchHeader::parse(&b).unwrap();
+        assert_eq!(
+            (h.producer_id, h.producer_epoch, h.base_sequence),
+            (7, 2, 10)
+        );
+        assert_eq!(h.last_sequence(), 12);
+        assert!(h.is_transactional() && !h.is_control() && h.has_producer_id());
+        assert_eq!(increment_sequence(i32::MAX - 1, 3), 1);
+        assert_eq!(increment_sequence(i32::MAX, 1), 0);
+    }
+
+    #[test]
+    fn control_batches_round_trip() {
+        for kind in [ControlType::Abort, ControlType::Commit] {
+            let b = control_batch(42, 3, kind, 0, 1_000);
+            let hs = validate_batches(&b, 1 << 20).unwrap();
+            let h = hs[0];
+            assert!(h.is_control() && h.is_transactional());
+            assert_eq!(
+                (h.producer_id, h.producer_epoch, h.records_count),
+                (42, 3, 1)
+            );
+            assert_eq!(control_type(&b), Some(kind));
+        }
+        assert_eq!(control_type(&make_batch(&[1])), None);
     }
 }

@@ -1282,6 +1282,9 @@ mod tests {
     struct Producer {
         id: i64,
         transactional: bool,
+        /// Sequence number of the batch's first record: a producer's batches continue
+        /// each other's sequences, or the broker takes a retry for a duplicate.
+        first_seq: i32,
     }
 
     fn encode_records(records: Vec<Record>, compression: Compression) -> Vec<u8> {
@@ -1317,7 +1320,7 @@ mod tests {
             // The encoder derives the batch's base sequence from the records' and starts a
             // new batch when `offset - sequence` changes: -1 for the first record of a
             // plain producer's batch keeps them all in one batch with base sequence -1.
-            sequence: producer.map_or(i as i32 - 1, |_| i as i32),
+            sequence: producer.map_or(i as i32 - 1, |p| p.first_seq + i as i32),
             timestamp: ts,
             key: key.map(|k| Bytes::copy_from_slice(k.as_bytes())),
             value: value.map(|v| Bytes::copy_from_slice(v.as_bytes())),
@@ -1351,6 +1354,13 @@ mod tests {
     }
 
     fn append(log: &PartitionLog, mut b: Vec<u8>) -> i64 {
+        // Transaction markers are the coordinator's to write, not a producer's.
+        if let Some(kind) = batch::control_type(&b) {
+            let h = BatchHeader::parse(&b).unwrap();
+            return log
+                .append_marker(h.producer_id, h.producer_epoch, kind, 0)
+                .unwrap();
+        }
         log.append(&mut b).unwrap().base_offset
     }
 
@@ -1854,10 +1864,12 @@ mod tests {
         let p7 = Producer {
             id: 7,
             transactional: true,
+            first_seq: 0,
         };
         let p8 = Producer {
             id: 8,
             transactional: true,
+            first_seq: 0,
         };
         let none = Compression::None;
         append(&log, batch(&[(Some("k1"), Some("v1"))], t0)); // 0
@@ -1873,7 +1885,12 @@ mod tests {
         let commit = append(&log, marker(p8, true, t0)); // 4
         append(
             &log,
-            batch_of(&[(Some("k3"), Some("later"))], t0, none, Some(p7)),
+            batch_of(
+                &[(Some("k3"), Some("later"))],
+                t0,
+                none,
+                Some(Producer { first_seq: 1, ..p7 }),
+            ),
         ); // 5
         let commit7 = append(&log, marker(p7, true, t0)); // 6
         fill(&log, 30, t0);
@@ -1920,6 +1937,7 @@ mod tests {
         let p9 = Producer {
             id: 9,
             transactional: true,
+            first_seq: 0,
         };
         fill(&log, 30, now);
         let open_at = append(
@@ -1975,6 +1993,7 @@ mod tests {
         let p5 = Producer {
             id: 5,
             transactional: false,
+            first_seq: 0,
         };
         append(
             &log,

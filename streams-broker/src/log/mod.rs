@@ -8,11 +8,19 @@
 //! every appended record is committed). On start-up the newest segment is recovered: a
 //! batch torn by a crash is cut off rather than served.
 //!
-//! Sub-modules: [`batch`] (the v2 batch header), `segment` (files and indexes), `cleaner`
-//! (compaction of `cleanup.policy=compact` logs, see [`PartitionLog::clean`]).
+//! Each log also keeps its [`producer_state`]: idempotent producers' sequences (so retries
+//! are not appended twice), open transactions (which hold back the last stable offset that
+//! `read_committed` consumers may read up to) and aborted transactions. It is snapshotted
+//! to `<offset>.snapshot` whenever a segment is rolled, and rebuilt at start-up from the
+//! latest snapshot and the batch headers after it, as Kafka does.
+//!
+//! Sub-modules: [`batch`] (the v2 batch header), [`producer_state`], `segment` (files and
+//! indexes), `cleaner` (compaction of `cleanup.policy=compact` logs, see
+//! [`PartitionLog::clean`]).
 
 pub mod batch;
 mod cleaner;
+pub mod producer_state;
 mod segment;
 
 pub use cleaner::CleanStats;
@@ -25,10 +33,13 @@ use bytes::{Bytes, BytesMut};
 
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
-use batch::{BatchHeader, HEADER_SIZE};
+use crate::topics::write_atomic;
+use batch::{BatchHeader, ControlType, HEADER_SIZE};
+use producer_state::{AbortedTxn, Check, ProducerStateManager};
 use segment::Segment;
 
 const LOG_START_FILE: &str = "log-start-offset";
+const SNAPSHOT_EXT: &str = "snapshot";
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -47,6 +58,9 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
     /// The broker's timestamp if the topic uses `LogAppendTime`, else -1.
     pub log_append_time: i64,
+    /// True if the batch was a producer's retry of one already in the log: nothing was
+    /// appended and `base_offset` is where the original went.
+    pub duplicate: bool,
 }
 
 /// The outcome of a read.
@@ -58,6 +72,21 @@ pub struct ReadInfo {
     pub high_watermark: i64,
     /// The first offset still in the log.
     pub log_start_offset: i64,
+    /// The last stable offset: the first offset of the earliest open transaction, or the
+    /// high watermark if none is open.
+    pub last_stable_offset: i64,
+    /// For `read_committed` reads, the aborted transactions that overlap the records
+    /// returned (empty otherwise).
+    pub aborted: Vec<AbortedTxn>,
+}
+
+/// Which records a read may return, the `isolation_level` of a fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// Everything up to the high watermark.
+    ReadUncommitted,
+    /// Only records below the last stable offset, with the aborted transactions listed.
+    ReadCommitted,
 }
 
 struct LogState {
@@ -65,6 +94,7 @@ struct LogState {
     log_start_offset: i64,
     config: Arc<TopicConfig>,
     dirty: bool,
+    producers: ProducerStateManager,
 }
 
 impl LogState {
@@ -75,6 +105,83 @@ impl LogState {
     fn end_offset(&self) -> i64 {
         self.segments.last().map(|s| s.next_offset).unwrap_or(0)
     }
+    /// The first offset of the earliest open transaction (no lower than the log start,
+    /// should retention have removed its beginning), or the high watermark.
+    fn last_stable_offset(&self) -> i64 {
+        let hw = self.end_offset();
+        self.producers
+            .first_unstable_offset()
+            .map_or(hw, |o| o.max(self.log_start_offset).min(hw))
+    }
+}
+
+/// The offsets of the producer-state snapshots in `dir`, newest first.
+fn snapshot_offsets(dir: &Path) -> Vec<i64> {
+    let mut offsets: Vec<i64> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name();
+                    let name = name.to_string_lossy();
+                    name.strip_suffix(".snapshot")?.parse::<i64>().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    offsets.sort_unstable_by(|a, b| b.cmp(a));
+    offsets
+}
+
+/// The newest readable snapshot at or below `end`: its offset and state.
+fn load_snapshot(dir: &Path, end: i64) -> Option<(i64, ProducerStateManager)> {
+    for offset in snapshot_offsets(dir).into_iter().filter(|o| *o <= end) {
+        let path = dir.join(segment::file_name(offset, SNAPSHOT_EXT));
+        match std::fs::read(&path)
+            .ok()
+            .and_then(|b| ProducerStateManager::from_snapshot(&b))
+        {
+            Some((at, state)) if at == offset => return Some((at, state)),
+            _ => {
+                tracing::warn!(snapshot = %path.display(), "ignoring an unreadable producer-state snapshot")
+            }
+        }
+    }
+    None
+}
+
+/// Rebuilds the producer state: the newest snapshot (if any) plus the batch headers
+/// from its offset on; a marker's type is read from its (small, uncompressed) control
+/// record.
+fn replay_producer_state(dir: &Path, segments: &[Segment]) -> Result<ProducerStateManager> {
+    let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
+    let (from, mut producers) = load_snapshot(dir, end).unwrap_or_default();
+    for seg in segments.iter().filter(|s| s.next_offset > from) {
+        let mut failed = None;
+        seg.for_each_batch(|pos, h| {
+            if !h.has_producer_id() || failed.is_some() || h.base_offset < from {
+                return;
+            }
+            if !h.is_control() {
+                producers.apply(h);
+                return;
+            }
+            match seg.read_exact(pos, h.size) {
+                Ok(bytes) => match batch::control_type(&bytes) {
+                    Some(kind) => producers.apply_marker(h, kind),
+                    None => tracing::warn!(
+                        offset = h.base_offset,
+                        "unreadable control batch ignored while rebuilding producer state"
+                    ),
+                },
+                Err(e) => failed = Some(e),
+            }
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    Ok(producers)
 }
 
 /// One partition's log. Thread-safe: appends and metadata updates take a short lock;
@@ -141,6 +248,8 @@ impl PartitionLog {
         let first_base = segments[0].base_offset;
         let end = segments.last().map(|s| s.next_offset).unwrap_or(0);
         let log_start_offset = persisted_start.unwrap_or(first_base).clamp(first_base, end);
+        let mut producers = replay_producer_state(dir, &segments)?;
+        producers.truncate_before(log_start_offset);
         tracing::debug!(
             topic,
             partition,
@@ -158,6 +267,7 @@ impl PartitionLog {
                 log_start_offset,
                 config,
                 dirty: false,
+                producers,
             }),
             cleaner: cleaner::CleanerState::load(dir),
         })
@@ -209,20 +319,75 @@ impl PartitionLog {
     }
 
     /// Validates and appends the batches in `records` (as a producer sent them),
-    /// assigning offsets in place.
+    /// assigning offsets in place. Batches of idempotent and transactional producers are
+    /// checked against the producer state first: a retry of a recent batch is not appended
+    /// again but acknowledged with its original offset ([`AppendInfo::duplicate`]).
     pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
         let config = self.config();
         let headers = batch::validate_batches(records, config.max_message_bytes())?;
         if config.cleanup_policy().compact {
             cleaner::check_keys(&self.topic, self.partition, records, &headers)?;
         }
-        self.append_validated(records, &headers)
+        self.append_validated(records, &headers, None)
     }
 
-    /// Appends batches already checked by [`batch::validate_batches`].
-    fn append_validated(&self, records: &mut [u8], headers: &[BatchHeader]) -> Result<AppendInfo> {
+    /// Appends a transaction marker for `producer_id` (written by the transaction
+    /// coordinator, never by clients); returns its offset.
+    pub fn append_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        kind: ControlType,
+        coordinator_epoch: i32,
+    ) -> Result<i64> {
+        let mut marker = batch::control_batch(
+            producer_id,
+            producer_epoch,
+            kind,
+            coordinator_epoch,
+            now_ms(),
+        );
+        let header = BatchHeader::parse(&marker).ok_or_else(|| Error::CorruptBatch {
+            position: 0,
+            reason: "malformed control batch".into(),
+        })?;
+        let info = self.append_validated(&mut marker, &[header], Some(kind))?;
+        Ok(info.base_offset)
+    }
+
+    /// Appends batches already checked by [`batch::validate_batches`]; `marker` is set
+    /// for a coordinator's transaction marker (which skips the client checks).
+    fn append_validated(
+        &self,
+        records: &mut [u8],
+        headers: &[BatchHeader],
+        marker: Option<ControlType>,
+    ) -> Result<AppendInfo> {
         let mut st = self.lock();
         let now = now_ms();
+        if marker.is_none() {
+            let check = st
+                .producers
+                .check(headers)
+                .map_err(|source| Error::Producer {
+                    topic: self.topic.clone(),
+                    partition: self.partition,
+                    source,
+                })?;
+            if let Check::Duplicate(m) = check {
+                tracing::debug!(topic = %self.topic, partition = self.partition, offset = m.first_offset, "duplicate batch acknowledged");
+                return Ok(AppendInfo {
+                    base_offset: m.first_offset,
+                    log_start_offset: st.log_start_offset,
+                    log_append_time: if st.config.log_append_time() {
+                        m.max_timestamp
+                    } else {
+                        -1
+                    },
+                    duplicate: true,
+                });
+            }
+        }
         let append_time = st.config.log_append_time().then_some(now);
         let base_offset = st.end_offset();
         let mut next = base_offset;
@@ -252,6 +417,12 @@ impl PartitionLog {
         }
         let interval = config.index_interval_bytes();
         st.active().append(records, &assigned, interval)?;
+        for h in &assigned {
+            match marker {
+                Some(kind) => st.producers.apply_marker(h, kind),
+                None => st.producers.apply(h),
+            }
+        }
         match self.flush {
             FlushPolicy::EveryBatch => st.active().sync()?,
             _ => st.dirty = true,
@@ -260,6 +431,7 @@ impl PartitionLog {
             base_offset,
             log_start_offset: st.log_start_offset,
             log_append_time: append_time.unwrap_or(-1),
+            duplicate: false,
         })
     }
 
@@ -273,6 +445,20 @@ impl PartitionLog {
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolling new segment");
         let seg = Segment::create(&self.dir, base, now)?;
         st.segments.push(seg);
+        self.write_snapshot(st, base)
+    }
+
+    /// Snapshots the producer state at `offset` (a new segment's base), keeping the
+    /// previous snapshot too in case this one is torn by a crash.
+    fn write_snapshot(&self, st: &LogState, offset: i64) -> Result<()> {
+        let path = self.dir.join(segment::file_name(offset, SNAPSHOT_EXT));
+        write_atomic(&path, &st.producers.to_snapshot(offset))?;
+        for old in snapshot_offsets(&self.dir).into_iter().skip(2) {
+            let old = self.dir.join(segment::file_name(old, SNAPSHOT_EXT));
+            if let Err(e) = std::fs::remove_file(&old) {
+                tracing::warn!(snapshot = %old.display(), error = %e, "could not remove an old snapshot");
+            }
+        }
         Ok(())
     }
 
@@ -294,7 +480,15 @@ impl PartitionLog {
             records: Bytes::new(),
             high_watermark: hw,
             log_start_offset: start,
+            last_stable_offset: st.last_stable_offset(),
+            aborted: Vec::new(),
         })
+    }
+
+    /// The last stable offset: `read_committed` consumers read up to it (ListOffsets
+    /// "latest" under `read_committed`).
+    pub fn last_stable_offset(&self) -> i64 {
+        self.lock().last_stable_offset()
     }
 
     /// Reads whole batches starting with the one that holds `offset`, up to about
@@ -312,10 +506,28 @@ impl PartitionLog {
         max_bytes: usize,
         scratch: &mut BytesMut,
     ) -> Result<ReadInfo> {
-        let (file_seg, pos, end, hw, start) = {
+        self.read_isolated_into(offset, max_bytes, scratch, Isolation::ReadUncommitted)
+    }
+
+    /// Like [`read_into`](Self::read_into) at an isolation level: under
+    /// [`Isolation::ReadCommitted`] only batches below the last stable offset are returned,
+    /// with the aborted transactions that overlap them.
+    pub fn read_isolated_into(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        scratch: &mut BytesMut,
+        isolation: Isolation,
+    ) -> Result<ReadInfo> {
+        let (file_seg, pos, end, hw, start, lso) = {
             let st = self.lock();
             let hw = st.end_offset();
             let start = st.log_start_offset;
+            let lso = st.last_stable_offset();
+            let limit = match isolation {
+                Isolation::ReadUncommitted => hw,
+                Isolation::ReadCommitted => lso,
+            };
             if offset < start || offset > hw {
                 return Err(Error::OffsetOutOfRange {
                     topic: self.topic.clone(),
@@ -325,11 +537,13 @@ impl PartitionLog {
                     log_end: hw,
                 });
             }
-            if offset == hw {
+            if offset >= limit {
                 return Ok(ReadInfo {
                     records: Bytes::new(),
                     high_watermark: hw,
                     log_start_offset: start,
+                    last_stable_offset: lso,
+                    aborted: Vec::new(),
                 });
             }
             let mut i = st
@@ -350,6 +564,8 @@ impl PartitionLog {
                     records: Bytes::new(),
                     high_watermark: hw,
                     log_start_offset: start,
+                    last_stable_offset: lso,
+                    aborted: Vec::new(),
                 });
             };
             let seg = &st.segments[i];
@@ -359,8 +575,10 @@ impl PartitionLog {
                 seg.size,
                 hw,
                 start,
+                (lso, limit),
             )
         };
+        let (lso, limit) = lso;
         let (file, base) = file_seg;
         let available = (end - pos) as usize;
         let mut want = max_bytes.min(available).max(HEADER_SIZE.min(available));
@@ -377,19 +595,32 @@ impl PartitionLog {
                 read(scratch, want)?;
             }
         }
-        // Keep whole batches only.
+        // Keep whole batches only, and under read_committed none from the last stable
+        // offset on (it is always a batch boundary).
         let mut keep = 0usize;
+        let mut next = offset;
         while let Some(h) = BatchHeader::parse(&scratch[keep..]) {
-            if keep + h.size > scratch.len() {
+            if keep + h.size > scratch.len() || h.base_offset >= limit {
                 break;
             }
             keep += h.size;
+            next = h.next_offset();
         }
         scratch.truncate(keep);
+        // The aborted transactions overlapping what is returned (not all up to the stable
+        // offset: a consumer far behind would get the whole index with every fetch).
+        let aborted = match isolation {
+            Isolation::ReadCommitted if keep > 0 => {
+                self.lock().producers.aborted_between(offset, next)
+            }
+            _ => Vec::new(),
+        };
         Ok(ReadInfo {
+            aborted,
             records: scratch.split().freeze(),
             high_watermark: hw,
             log_start_offset: start,
+            last_stable_offset: lso,
         })
     }
 
@@ -456,6 +687,12 @@ impl PartitionLog {
         self.lock().config = config;
     }
 
+    /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`); returns
+    /// how many.
+    pub fn expire_producers(&self, now: i64, expiration_ms: i64) -> usize {
+        self.lock().producers.expire_producers(now, expiration_ms)
+    }
+
     /// Applies time and size retention at wall-clock time `now`: deletes whole segments
     /// and advances the log start offset. Returns the number of segments deleted.
     pub fn enforce_retention(&self, now: i64) -> Result<usize> {
@@ -496,6 +733,7 @@ impl PartitionLog {
         if deleted > 0 {
             let new_start = st.segments[0].base_offset.max(st.log_start_offset);
             st.log_start_offset = new_start;
+            st.producers.truncate_before(new_start);
             let path = self.dir.join(LOG_START_FILE);
             let tmp = self.dir.join(format!("{LOG_START_FILE}.tmp"));
             std::fs::write(&tmp, new_start.to_string())
@@ -675,5 +913,145 @@ mod tests {
             make_batch(&[2]).len()
         );
         log.flush().unwrap();
+    }
+
+    #[test]
+    fn duplicates_are_acknowledged_once_even_after_a_restart() {
+        use super::batch::tests::make_producer_batch;
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), TopicConfig::default());
+        log.append(&mut make_batch(&[1])).unwrap();
+        let first = make_producer_batch(&[1, 2], 9, 0, 0, false);
+        let info = log.append(&mut first.clone()).unwrap();
+        assert_eq!((info.base_offset, info.duplicate), (1, false));
+        let retry = log.append(&mut first.clone()).unwrap();
+        assert_eq!((retry.base_offset, retry.duplicate), (1, true));
+        assert_eq!(log.log_end_offset(), 3, "the retry was not appended");
+        let gap = log.append(&mut make_producer_batch(&[3], 9, 0, 5, false));
+        assert!(matches!(gap, Err(Error::Producer { .. })));
+        drop(log);
+        let log = open(dir.path(), TopicConfig::default());
+        let retry = log.append(&mut first.clone()).unwrap();
+        assert_eq!((retry.base_offset, retry.duplicate), (1, true));
+        let next = log
+            .append(&mut make_producer_batch(&[3], 9, 0, 2, false))
+            .unwrap();
+        assert_eq!((next.base_offset, next.duplicate), (3, false));
+    }
+
+    #[test]
+    fn read_committed_stops_at_the_stable_offset_and_lists_aborts() {
+        use super::batch::tests::make_producer_batch;
+        let dir = tempfile::tempdir().unwrap();
+        let log = open(dir.path(), TopicConfig::default());
+        let committed = |log: &PartitionLog, offset| {
+            log.read_isolated_into(
+                offset,
+                1 << 20,
+                &mut BytesMut::new(),
+                Isolation::ReadCommitted,
+            )
+            .unwrap()
+        };
+        // Producer 1 aborts offsets 0-1 (marker at 2); producer 2 opens a transaction at 3.
+        log.append(&mut make_producer_batch(&[1, 2], 1, 0, 0, true))
+            .unwrap();
+        log.append_marker(1, 0, ControlType::Abort, 0).unwrap();
+        log.append(&mut make_producer_batch(&[3], 2, 0, 0, true))
+            .unwrap();
+        log.append(&mut make_batch(&[4])).unwrap();
+        assert_eq!(log.log_end_offset(), 5);
+        assert_eq!(log.last_stable_offset(), 3);
+        let r = committed(&log, 0);
+        assert_eq!(r.last_stable_offset, 3);
+        let last = {
+            let mut at = 0;
+            let mut last = None;
+            while let Some(h) = BatchHeader::parse(&r.records[at..]) {
+                last = Some(h.last_offset());
+                at += h.size;
+            }
+            last
+        };
+        assert_eq!(last, Some(2), "nothing at or past the stable offset");
+        let aborted = AbortedTxn {
+            producer_id: 1,
+            first_offset: 0,
+            last_offset: 2,
+            last_stable_offset: 3,
+        };
+        assert_eq!(r.aborted, vec![aborted]);
+        assert!(committed(&log, 3).records.is_empty());
+        let uncommitted = log.read(3, 1 << 20).unwrap();
+        assert!(!uncommitted.records.is_empty());
+        assert!(uncommitted.aborted.is_empty());
+        drop(log);
+        // The open transaction and the abort are rebuilt from the log.
+        let log = open(dir.path(), TopicConfig::default());
+        assert_eq!(log.last_stable_offset(), 3);
+        assert_eq!(committed(&log, 0).aborted, vec![aborted]);
+        log.append_marker(2, 0, ControlType::Commit, 0).unwrap();
+        assert_eq!(log.last_stable_offset(), 6);
+        assert_eq!(
+            committed(&log, 3).records.len(),
+            log.read(3, 1 << 20).unwrap().records.len()
+        );
+    }
+
+    #[test]
+    fn producer_state_is_snapshotted_at_rolls_and_restored_from_snapshot_and_tail() {
+        use super::batch::tests::make_producer_batch;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "300").unwrap();
+        let log = open(dir.path(), config.clone());
+        // Producer 1 writes idempotently throughout; producer 2 aborts a transaction
+        // early on and opens another late.
+        log.append(&mut make_producer_batch(&[1], 2, 0, 0, true))
+            .unwrap();
+        log.append_marker(2, 0, ControlType::Abort, 0).unwrap();
+        let mut last = Vec::new();
+        for seq in 0..12 {
+            last = make_producer_batch(&[seq.into()], 1, 0, seq, false);
+            log.append(&mut last.clone()).unwrap();
+        }
+        let open_at = log.log_end_offset();
+        log.append(&mut make_producer_batch(&[1], 2, 0, 1, true))
+            .unwrap();
+        assert!(log.segment_count() > 3);
+        let snapshots = snapshot_offsets(dir.path());
+        assert_eq!(snapshots.len(), 2, "the newest two are kept: {snapshots:?}");
+        let check = |log: &PartitionLog, aborted: usize| {
+            let retry = log.append(&mut last.clone()).unwrap();
+            assert!(retry.duplicate, "the last batch is still known");
+            assert_eq!(log.last_stable_offset(), open_at);
+            let r = log
+                .read_isolated_into(0, 1 << 20, &mut BytesMut::new(), Isolation::ReadCommitted)
+                .unwrap();
+            assert_eq!(r.aborted.len(), aborted);
+        };
+        check(&log, 1);
+        drop(log);
+        // Turn the early ABORT marker into a COMMIT behind the log's back: a restart that
+        // uses the snapshot never reads it, a full replay would.
+        let first_segment = dir.path().join(segment::file_name(0, "log"));
+        let mut bytes = std::fs::read(&first_segment).unwrap();
+        let at = BatchHeader::parse(&bytes).unwrap().size;
+        assert_eq!(batch::control_type(&bytes[at..]), Some(ControlType::Abort));
+        bytes[at + HEADER_SIZE + 8] = 1; // the low byte of the marker key's type
+        assert_eq!(batch::control_type(&bytes[at..]), Some(ControlType::Commit));
+        std::fs::write(&first_segment, &bytes).unwrap();
+        check(&open(dir.path(), config.clone()), 1);
+        // A torn newest snapshot: the older one and a longer tail do the same job.
+        let newest = dir
+            .path()
+            .join(segment::file_name(snapshots[0], SNAPSHOT_EXT));
+        std::fs::write(&newest, b"{\"offset\":").unwrap();
+        check(&open(dir.path(), config.clone()), 1);
+        // No snapshot at all: the whole log is replayed, the altered marker included.
+        for o in snapshot_offsets(dir.path()) {
+            std::fs::remove_file(dir.path().join(segment::file_name(o, SNAPSHOT_EXT))).unwrap();
+        }
+        check(&open(dir.path(), config), 0);
     }
 }

@@ -417,6 +417,18 @@ impl Segment {
         Ok(None)
     }
 
+    /// Calls `f` with the file position and header of every batch, in order (headers only
+    /// are read, in large chunks).
+    pub fn for_each_batch(&self, mut f: impl FnMut(u64, &BatchHeader)) -> Result<()> {
+        let mut pos = 0u64;
+        self.scan_from(0, |h| {
+            f(pos, h);
+            pos += h.size as u64;
+            false
+        })?;
+        Ok(())
+    }
+
     /// The position of the batch that holds `offset`, if this segment has it.
     pub fn find_offset(&self, offset: i64) -> Result<Option<u64>> {
         if offset >= self.next_offset {

@@ -18,7 +18,9 @@ use crate::broker::Broker;
 use crate::handlers::{handle_frame, Outcome};
 
 const READ_CHUNK: usize = 64 * 1024;
-const FETCH_KEY: i16 = 1;
+/// Requests that may wait (long-polling fetches, JoinGroup and SyncGroup parked until the
+/// group's rebalance gets there): `Fetch`, `JoinGroup`, `SyncGroup`.
+const WAITING_KEYS: [i16; 3] = [1, 11, 14];
 
 /// Serves one connection until the client closes it, it misbehaves, or the broker stops.
 pub async fn serve(
@@ -53,17 +55,17 @@ pub async fn serve(
             }
             rbuf.advance(4);
             let frame = rbuf.split_to(size).freeze();
-            let is_fetch =
-                frame.len() >= 2 && i16::from_be_bytes([frame[0], frame[1]]) == FETCH_KEY;
-            if is_fetch && !wbuf.is_empty() {
-                // A fetch may wait: do not hold back earlier answers meanwhile.
+            let may_wait = frame.len() >= 2
+                && WAITING_KEYS.contains(&i16::from_be_bytes([frame[0], frame[1]]));
+            if may_wait && !wbuf.is_empty() {
+                // The request may wait: do not hold back earlier answers meanwhile.
                 if stream.write_all(&wbuf).await.is_err() {
                     return;
                 }
                 wbuf.clear();
             }
             let outcome = tokio::select! {
-                o = handle_frame(&broker, frame) => o,
+                o = handle_frame(&broker, Some(peer), frame) => o,
                 _ = stop.changed() => return,
             };
             match outcome {

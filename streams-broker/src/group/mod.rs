@@ -1,0 +1,734 @@
+//! The group coordinator: consumer groups (the classic protocol) and committed offsets.
+//!
+//! Consumers that share a `group.id` divide a topic's partitions among themselves. The
+//! coordinator keeps each group's members and generation, runs rebalances (JoinGroup,
+//! SyncGroup), watches sessions (Heartbeat) and stores committed offsets durably in the
+//! internal topic `__consumer_offsets`, like Kafka's `GroupCoordinator` with its
+//! `GroupMetadataManager`. The broker only relays assignments: the group's leader (a
+//! client) computes them, so every client-side assignor (range, round-robin,
+//! cooperative-sticky) works unchanged.
+//!
+//! - [`state`]: one group's state machine (Kafka's `GroupMetadata`);
+//! - `member`: one member (Kafka's `MemberMetadata`);
+//! - [`offsets`]: committed offsets and their records in `__consumer_offsets`.
+//!
+//! Requests that must wait for the rest of the group (JoinGroup, SyncGroup) park a
+//! channel and are answered when the group gets there; deadlines run on one timer task
+//! ([`GroupCoordinator::run`]), so no thread ever blocks on a group.
+
+mod member;
+pub mod offsets;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
+
+use crate::config::GroupConfig;
+use crate::error::{Error, Result};
+use crate::log::{now_ms, PartitionLog};
+use offsets::{GroupRecord, OffsetLog, StoredRecord};
+use state::{Group, JoinOutcome, SyncOutcome};
+
+pub use offsets::{OffsetAndMetadata, PartitionOffset, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
+pub use state::GroupState;
+
+/// How long the timer task sleeps when no deadline is pending.
+const IDLE_TICK: Duration = Duration::from_secs(60);
+
+/// A JoinGroup request, decoded from any version.
+#[derive(Debug, Clone)]
+pub struct JoinRequest {
+    /// The group.
+    pub group_id: String,
+    /// The member id, empty on a first join.
+    pub member_id: String,
+    /// `group.instance.id` for static members.
+    pub instance_id: Option<String>,
+    /// The client's `client.id`.
+    pub client_id: String,
+    /// The client's address as Kafka shows it (`/127.0.0.1`).
+    pub client_host: String,
+    /// `session.timeout.ms`.
+    pub session_timeout: Duration,
+    /// How long a rebalance waits for this member (v0: the session timeout).
+    pub rebalance_timeout: Duration,
+    /// `consumer` for consumers.
+    pub protocol_type: String,
+    /// Supported protocols with the member's metadata, in order of preference.
+    pub protocols: Vec<(String, Bytes)>,
+    /// Whether a first join must fetch a member id first (KIP-394, JoinGroup v4+).
+    pub require_known_member_id: bool,
+    /// Whether the client understands `skip_assignment` (KIP-814, JoinGroup v9+).
+    pub supports_skip_assignment: bool,
+}
+
+/// One member as the leader sees it in the JoinGroup answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinedMember {
+    /// The member id.
+    pub member_id: String,
+    /// The member's `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// The member's metadata for the selected protocol.
+    pub metadata: Bytes,
+}
+
+/// The answer to a JoinGroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinResponse {
+    /// 0 or a Kafka error code.
+    pub error: i16,
+    /// The generation that starts (-1 on error).
+    pub generation: i32,
+    /// The group's protocol type.
+    pub protocol_type: Option<String>,
+    /// The selected protocol.
+    pub protocol_name: Option<String>,
+    /// The leader's member id.
+    pub leader: String,
+    /// The leader must not compute a new assignment (KIP-814).
+    pub skip_assignment: bool,
+    /// The member's id (also set with `MEMBER_ID_REQUIRED`).
+    pub member_id: String,
+    /// The members with their metadata; only the leader gets them.
+    pub members: Vec<JoinedMember>,
+}
+
+/// A SyncGroup request.
+#[derive(Debug, Clone)]
+pub struct SyncRequest {
+    /// The group.
+    pub group_id: String,
+    /// The member.
+    pub member_id: String,
+    /// The member's `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// The generation the member joined.
+    pub generation: i32,
+    /// The protocol type the member expects (v5+).
+    pub protocol_type: Option<String>,
+    /// The protocol the member expects (v5+).
+    pub protocol_name: Option<String>,
+    /// The leader's assignments by member id (empty from followers).
+    pub assignments: Vec<(String, Bytes)>,
+}
+
+/// The answer to a SyncGroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncResponse {
+    /// 0 or a Kafka error code.
+    pub error: i16,
+    /// The group's protocol type.
+    pub protocol_type: Option<String>,
+    /// The selected protocol.
+    pub protocol_name: Option<String>,
+    /// The member's assignment.
+    pub assignment: Bytes,
+}
+
+/// A member as `DescribeGroups` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberDescription {
+    /// The member id.
+    pub member_id: String,
+    /// The member's `group.instance.id`.
+    pub instance_id: Option<String>,
+    /// The client's `client.id`.
+    pub client_id: String,
+    /// The client's address.
+    pub client_host: String,
+    /// The member's metadata for the selected protocol (Stable groups only).
+    pub metadata: Bytes,
+    /// The member's assignment (Stable groups only).
+    pub assignment: Bytes,
+}
+
+/// A group as `DescribeGroups` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupDescription {
+    /// The state.
+    pub state: GroupState,
+    /// The protocol type (empty if none).
+    pub protocol_type: String,
+    /// The selected protocol (Stable groups only, else empty).
+    pub protocol: String,
+    /// The members.
+    pub members: Vec<MemberDescription>,
+}
+
+/// A group as `ListGroups` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    /// The group id.
+    pub group_id: String,
+    /// The protocol type (empty if none).
+    pub protocol_type: String,
+    /// The state.
+    pub state: GroupState,
+}
+
+/// One partition's answer to an OffsetFetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedOffset {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+    /// The committed offset, `None` if the group has none for the partition.
+    pub offset: Option<OffsetAndMetadata>,
+}
+
+/// The group coordinator. Owned by the [`Broker`](crate::Broker) (`broker.groups()`).
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    store: OffsetLog,
+    groups: Mutex<HashMap<String, Group>>,
+    /// Wakes the timer task when a deadline may have moved closer.
+    wake: Notify,
+}
+
+/// Maps a failed write to `__consumer_offsets` to the error code clients see: a batch
+/// that is too large is the client's doing, anything else is retriable (Kafka's
+/// mapping in `GroupMetadataManager`).
+fn storage_error_code(e: &Error) -> i16 {
+    match e {
+        Error::BatchTooLarge { .. } => ResponseError::InvalidCommitOffsetSize.code(),
+        _ => ResponseError::CoordinatorNotAvailable.code(),
+    }
+}
+
+impl GroupCoordinator {
+    /// Opens the coordinator over the partition log of `__consumer_offsets`, rebuilding
+    /// every group's committed offsets (and last generation) from it.
+    pub fn open(config: GroupConfig, log: Arc<PartitionLog>) -> Result<GroupCoordinator> {
+        let store = OffsetLog::new(log);
+        let mut groups: HashMap<String, Group> = HashMap::new();
+        for record in store.load()? {
+            match record {
+                StoredRecord::Offset {
+                    group,
+                    topic,
+                    partition,
+                    value,
+                } => {
+                    let g = groups
+                        .entry(group.clone())
+                        .or_insert_with(|| Group::new(&group));
+                    match value {
+                        Some(v) => {
+                            g.offsets.insert((topic, partition), v);
+                        }
+                        None => {
+                            g.offsets.remove(&(topic, partition));
+                        }
+                    }
+                }
+                StoredRecord::Group { group, value } => match value {
+                    Some(v) => {
+                        let g = groups
+                            .entry(group.clone())
+                            .or_insert_with(|| Group::new(&group));
+                        g.generation = v.generation;
+                        g.protocol_type = Some(v.protocol_type).filter(|t| !t.is_empty());
+                        g.state_timestamp = v.state_timestamp;
+                        g.persisted_generation = Some(v.generation);
+                    }
+                    None => {
+                        groups.remove(&group);
+                    }
+                },
+            }
+        }
+        groups.retain(|_, g| !g.offsets.is_empty() || g.persisted_generation.is_some());
+        tracing::info!(groups = groups.len(), "group coordinator loaded");
+        Ok(GroupCoordinator {
+            config,
+            store,
+            groups: Mutex::new(groups),
+            wake: Notify::new(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Group>> {
+        self.groups.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The coordinator's configuration.
+    pub fn config(&self) -> &GroupConfig {
+        &self.config
+    }
+
+    /// After an operation on `group_id`: persists a new generation, drops the group if
+    /// nothing is left of it, and lets the timer task see new deadlines.
+    fn after_change(&self, groups: &mut HashMap<String, Group>, group_id: &str) {
+        if let Some(g) = groups.get_mut(group_id) {
+            if g.is_disposable() {
+                if g.persisted_generation.is_some() {
+                    let tombstone = StoredRecord::Group {
+                        group: group_id.to_string(),
+                        value: None,
+                    };
+                    if let Err(e) = self.store.append(&[tombstone]) {
+                        tracing::warn!(group = group_id, error = %e, "could not write a group tombstone");
+                    }
+                }
+                groups.remove(group_id);
+            } else if g.persisted_generation != Some(g.generation) && g.generation > 0 {
+                let record = StoredRecord::Group {
+                    group: group_id.to_string(),
+                    value: Some(GroupRecord {
+                        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                        generation: g.generation,
+                        protocol: g.protocol_name.clone(),
+                        leader: g.leader.clone(),
+                        state_timestamp: g.state_timestamp,
+                    }),
+                };
+                match self.store.append(&[record]) {
+                    Ok(()) => g.persisted_generation = Some(g.generation),
+                    Err(e) => {
+                        tracing::warn!(group = group_id, error = %e, "could not persist the group's generation")
+                    }
+                }
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    // ----- Membership ------------------------------------------------------------------
+
+    /// JoinGroup: answers at once (errors, `MEMBER_ID_REQUIRED`, a repeated answer) or
+    /// when the join phase completes.
+    pub async fn join_group(&self, req: JoinRequest) -> JoinResponse {
+        let error = |code: ResponseError| JoinResponse {
+            error: code.code(),
+            generation: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            skip_assignment: false,
+            member_id: req.member_id.clone(),
+            members: Vec::new(),
+        };
+        if req.group_id.is_empty() {
+            return error(ResponseError::InvalidGroupId);
+        }
+        if req.session_timeout < self.config.min_session_timeout
+            || req.session_timeout > self.config.max_session_timeout
+        {
+            return error(ResponseError::InvalidSessionTimeout);
+        }
+        let outcome = {
+            let mut groups = self.lock();
+            let now = Instant::now();
+            if !groups.contains_key(&req.group_id) {
+                if !req.member_id.is_empty() {
+                    return error(ResponseError::UnknownMemberId);
+                }
+                groups.insert(req.group_id.clone(), Group::new(&req.group_id));
+            }
+            let outcome = match groups.get_mut(&req.group_id) {
+                Some(g) => g.join(&req, now, &self.config),
+                None => return error(ResponseError::CoordinatorNotAvailable),
+            };
+            self.after_change(&mut groups, &req.group_id);
+            outcome
+        };
+        match outcome {
+            JoinOutcome::Done(r) => r,
+            JoinOutcome::Wait(rx) => rx
+                .await
+                .unwrap_or_else(|_| error(ResponseError::CoordinatorNotAvailable)),
+        }
+    }
+
+    /// SyncGroup: the leader's assignments are handed out; followers wait for them.
+    pub async fn sync_group(&self, req: SyncRequest) -> SyncResponse {
+        let error = |code: ResponseError| SyncResponse {
+            error: code.code(),
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        };
+        if req.group_id.is_empty() {
+            return error(ResponseError::InvalidGroupId);
+        }
+        let outcome = {
+            let mut groups = self.lock();
+            let Some(g) = groups.get_mut(&req.group_id) else {
+                return error(ResponseError::UnknownMemberId);
+            };
+            let outcome = g.sync(&req, Instant::now());
+            self.after_change(&mut groups, &req.group_id);
+            outcome
+        };
+        match outcome {
+            SyncOutcome::Done(r) => r,
+            SyncOutcome::Wait(rx) => rx
+                .await
+                .unwrap_or_else(|_| error(ResponseError::CoordinatorNotAvailable)),
+        }
+    }
+
+    /// Heartbeat: the error code (`REBALANCE_IN_PROGRESS` tells the member to rejoin).
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
+        if group_id.is_empty() {
+            return ResponseError::InvalidGroupId.code();
+        }
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else {
+            return ResponseError::UnknownMemberId.code();
+        };
+        let code = g.heartbeat(member_id, instance_id, generation, Instant::now());
+        self.after_change(&mut groups, group_id);
+        code
+    }
+
+    /// LeaveGroup: removes each `(member id, instance id)`; the error code for each, or
+    /// `Err` with a code for the whole request.
+    pub fn leave_group(
+        &self,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> std::result::Result<Vec<i16>, i16> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId.code());
+        }
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else {
+            return Ok(vec![ResponseError::UnknownMemberId.code(); members.len()]);
+        };
+        let now = Instant::now();
+        let codes = members
+            .iter()
+            .map(|(m, i)| g.leave(m, i.as_deref(), now, &self.config))
+            .collect();
+        self.after_change(&mut groups, group_id);
+        Ok(codes)
+    }
+
+    // ----- Offsets ---------------------------------------------------------------------
+
+    /// OffsetCommit from a client: checks the member and generation (generation -1 with
+    /// an empty group is a "standalone" commit, as `assign()`-based consumers make),
+    /// then stores every offset durably. Returns one error code per entry of `offsets`.
+    pub fn commit_member_offsets(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        offsets: &[PartitionOffset],
+    ) -> Vec<i16> {
+        let mut groups = self.lock();
+        if !groups.contains_key(group_id) {
+            if generation >= 0 {
+                // The group is gone (or the request comes from an old generation).
+                return vec![ResponseError::IllegalGeneration.code(); offsets.len()];
+            }
+            groups.insert(group_id.to_string(), Group::new(group_id));
+        }
+        let code = match groups.get_mut(group_id) {
+            Some(g) => g.validate_commit(member_id, instance_id, generation, Instant::now()),
+            None => ResponseError::CoordinatorNotAvailable.code(),
+        };
+        let codes = if code != 0 {
+            vec![code; offsets.len()]
+        } else {
+            self.store_offsets(&mut groups, group_id, offsets)
+        };
+        self.after_change(&mut groups, group_id);
+        codes
+    }
+
+    /// Stores offsets for `group_id` without any member or generation check, creating
+    /// the group if needed: what the transaction coordinator calls at `EndTxn` (commit)
+    /// to make a transaction's `TxnOffsetCommit`s visible. The offsets are durable in
+    /// `__consumer_offsets` when this returns `Ok`. Metadata longer than
+    /// `offset.metadata.max.bytes` is refused like a client's commit.
+    pub fn commit_offsets(&self, group_id: &str, offsets: &[PartitionOffset]) -> Result<()> {
+        let mut groups = self.lock();
+        groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id));
+        let codes = self.store_offsets(&mut groups, group_id, offsets);
+        self.after_change(&mut groups, group_id);
+        match codes.iter().find(|c| **c != 0) {
+            None => Ok(()),
+            Some(code) => Err(Error::OffsetCommitFailed {
+                group: group_id.to_string(),
+                code: *code,
+            }),
+        }
+    }
+
+    /// Checks a `TxnOffsetCommit`'s group fields (KIP-447) before the transaction
+    /// coordinator records the pending offsets: 0, or the error code to answer
+    /// (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`, `FENCED_INSTANCE_ID`). A group the
+    /// coordinator does not know passes (the commit will create it).
+    pub fn validate_txn_offset_commit(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
+        if group_id.is_empty() {
+            return ResponseError::InvalidGroupId.code();
+        }
+        let groups = self.lock();
+        match groups.get(group_id) {
+            Some(g) => g.validate_txn_commit(member_id, instance_id, generation),
+            None => 0,
+        }
+    }
+
+    /// Writes offsets to `__consumer_offsets`, then to the group: one code per entry.
+    fn store_offsets(
+        &self,
+        groups: &mut HashMap<String, Group>,
+        group_id: &str,
+        offsets: &[PartitionOffset],
+    ) -> Vec<i16> {
+        let max_metadata = self.config.offset_metadata_max_bytes.min(i16::MAX as usize);
+        let now = now_ms();
+        let mut codes = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        for o in offsets {
+            if o.metadata.len() > max_metadata {
+                codes.push(ResponseError::OffsetMetadataTooLarge.code());
+                continue;
+            }
+            codes.push(0);
+            records.push(StoredRecord::Offset {
+                group: group_id.to_string(),
+                topic: o.topic.clone(),
+                partition: o.partition,
+                value: Some(OffsetAndMetadata {
+                    offset: o.offset,
+                    leader_epoch: o.leader_epoch,
+                    metadata: o.metadata.clone(),
+                    commit_timestamp: now,
+                }),
+            });
+        }
+        if let Err(e) = self.store.append(&records) {
+            tracing::error!(group = group_id, error = %e, "could not store committed offsets");
+            let code = storage_error_code(&e);
+            return codes
+                .into_iter()
+                .map(|c| if c == 0 { code } else { c })
+                .collect();
+        }
+        if let Some(g) = groups.get_mut(group_id) {
+            for record in records {
+                if let StoredRecord::Offset {
+                    topic,
+                    partition,
+                    value: Some(v),
+                    ..
+                } = record
+                {
+                    g.offsets.insert((topic, partition), v);
+                }
+            }
+        }
+        codes
+    }
+
+    /// The committed offset of `group_id` for a partition.
+    pub fn committed_offset(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<OffsetAndMetadata> {
+        self.lock()
+            .get(group_id)
+            .and_then(|g| g.offsets.get(&(topic.to_string(), partition)).cloned())
+    }
+
+    /// OffsetFetch: the committed offsets of `partitions` (`None`: every partition the
+    /// group has an offset for). An unknown group has no offsets.
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        partitions: Option<&[(String, i32)]>,
+    ) -> Vec<FetchedOffset> {
+        let groups = self.lock();
+        let group = groups.get(group_id);
+        match partitions {
+            Some(wanted) => wanted
+                .iter()
+                .map(|(topic, partition)| FetchedOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    offset: group
+                        .and_then(|g| g.offsets.get(&(topic.clone(), *partition)).cloned()),
+                })
+                .collect(),
+            None => group
+                .map(|g| {
+                    g.offsets
+                        .iter()
+                        .map(|((topic, partition), o)| FetchedOffset {
+                            topic: topic.clone(),
+                            partition: *partition,
+                            offset: Some(o.clone()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    // ----- Administration --------------------------------------------------------------
+
+    /// ListGroups: every group, optionally only those in one of `states` (Kafka's state
+    /// names, compared case-insensitively).
+    pub fn list_groups(&self, states: &[String]) -> Vec<GroupListing> {
+        let groups = self.lock();
+        let mut out: Vec<GroupListing> = groups
+            .values()
+            .filter(|g| {
+                states.is_empty()
+                    || states
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(g.state.name()))
+            })
+            .map(|g| GroupListing {
+                group_id: g.id.clone(),
+                protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                state: g.state,
+            })
+            .collect();
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    /// DescribeGroups for one group; `None` if the coordinator does not know it.
+    pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
+        let groups = self.lock();
+        let g = groups.get(group_id)?;
+        let stable = g.state == GroupState::Stable;
+        let protocol = if stable {
+            g.protocol_name.clone().unwrap_or_default()
+        } else {
+            String::new()
+        };
+        let members = g
+            .members
+            .values()
+            .map(|m| MemberDescription {
+                member_id: m.id.clone(),
+                instance_id: m.instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                metadata: if stable {
+                    m.metadata(&protocol)
+                } else {
+                    Bytes::new()
+                },
+                assignment: if stable {
+                    m.assignment.clone()
+                } else {
+                    Bytes::new()
+                },
+            })
+            .collect();
+        Some(GroupDescription {
+            state: g.state,
+            protocol_type: g.protocol_type.clone().unwrap_or_default(),
+            protocol,
+            members,
+        })
+    }
+
+    /// DeleteGroups for one group: 0, `GROUP_ID_NOT_FOUND`, `NON_EMPTY_GROUP` while
+    /// members remain, or a storage error. The group's offsets get tombstones.
+    pub fn delete_group(&self, group_id: &str) -> i16 {
+        let mut groups = self.lock();
+        let Some(g) = groups.get(group_id) else {
+            return ResponseError::GroupIdNotFound.code();
+        };
+        if g.state != GroupState::Empty || !g.members.is_empty() {
+            return ResponseError::NonEmptyGroup.code();
+        }
+        let mut records: Vec<StoredRecord> = g
+            .offsets
+            .keys()
+            .map(|(topic, partition)| StoredRecord::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+                value: None,
+            })
+            .collect();
+        records.push(StoredRecord::Group {
+            group: group_id.to_string(),
+            value: None,
+        });
+        if let Err(e) = self.store.append(&records) {
+            tracing::error!(group = group_id, error = %e, "could not delete group");
+            return storage_error_code(&e);
+        }
+        groups.remove(group_id);
+        tracing::info!(group = group_id, "group deleted");
+        0
+    }
+
+    // ----- Timers ----------------------------------------------------------------------
+
+    /// Applies every deadline that has passed (sessions, join and sync phases).
+    pub fn expire(&self) {
+        let now = Instant::now();
+        let mut groups = self.lock();
+        let due: Vec<String> = groups
+            .values()
+            .filter(|g| g.next_deadline().is_some_and(|d| d <= now))
+            .map(|g| g.id.clone())
+            .collect();
+        for id in due {
+            if let Some(g) = groups.get_mut(&id) {
+                g.expire(now, &self.config);
+            }
+            self.after_change(&mut groups, &id);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.lock().values().filter_map(Group::next_deadline).min()
+    }
+
+    /// The timer task: sleeps until the earliest deadline of any group (or until a
+    /// request moves one closer) and applies it; returns when `shutdown` turns true.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let next = self
+                .next_deadline()
+                .unwrap_or_else(|| Instant::now() + IDLE_TICK);
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep_until(next) => {}
+            }
+            self.expire();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

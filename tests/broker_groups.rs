@@ -1,0 +1,540 @@
+//! Specification: consumer groups on the bundled broker, with real clients.
+//!
+//! - Three rdkafka consumers that `subscribe()` in one group split a 6-partition topic:
+//!   disjoint assignments covering every partition. When one closes, its partitions move
+//!   to the other two.
+//! - With `partition.assignment.strategy=cooperative-sticky`, a second consumer joining
+//!   takes half the partitions through an incremental rebalance: the first consumer gives
+//!   up only what moves.
+//! - Committed offsets survive a broker restart: a consumer of the group, started against
+//!   the restarted broker, resumes after the committed records and never sees them again.
+//! - kafka-python's `KafkaConsumer` and an rdkafka consumer share a group; each gets
+//!   partitions and consumes.
+//! - `kcat -G` (a balanced consumer on Debian's librdkafka) consumes what was produced.
+//!
+//! Timeouts are short (session 2 s, heartbeats every 100 ms, initial rebalance delay
+//! 200 ms) so that each rebalance takes a fraction of a second.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientContext;
+use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
+
+const PARTITIONS: i32 = 6;
+
+/// A broker whose group timing suits tests: a short initial rebalance delay and session
+/// timeouts down to 500 ms allowed.
+fn broker_config() -> BrokerConfig {
+    let mut config = BrokerConfig::default();
+    config
+        .set("group.initial.rebalance.delay.ms", "200")
+        .expect("config");
+    config
+        .set("group.min.session.timeout.ms", "500")
+        .expect("config");
+    config
+}
+
+fn consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("session.timeout.ms", "2000")
+        .set("heartbeat.interval.ms", "100")
+        .set("max.poll.interval.ms", "10000")
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false");
+    c
+}
+
+async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "2")
+        .create()
+        .expect("producer");
+    let mut deliveries = Vec::new();
+    for i in range {
+        let value = format!("value-{i}");
+        let record = FutureRecord::to(topic)
+            .key("k")
+            .payload(&value)
+            .partition(i as i32 % PARTITIONS);
+        deliveries.push(
+            producer
+                .send_result(record)
+                .map_err(|(e, _)| e)
+                .expect("queued"),
+        );
+    }
+    for d in deliveries {
+        d.await.expect("future").expect("delivered");
+    }
+}
+
+/// Records the partitions each rebalance revokes, to tell eager from incremental.
+#[derive(Default)]
+struct RecordingContext {
+    revoked: Mutex<Vec<usize>>,
+}
+
+impl ClientContext for RecordingContext {}
+
+impl ConsumerContext for RecordingContext {
+    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(tpl) = rebalance {
+            self.revoked.lock().expect("lock").push(tpl.count());
+        }
+    }
+}
+
+type Recorded = StreamConsumer<RecordingContext>;
+
+/// A subscribed consumer whose messages are drained by a background task (rdkafka serves
+/// rebalances while it polls).
+struct Member {
+    consumer: Arc<Recorded>,
+    received: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Member {
+    fn start(config: &ClientConfig, topic: &str) -> Member {
+        let consumer: Recorded = config
+            .create_with_context(RecordingContext::default())
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let consumer = Arc::new(consumer);
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let task = {
+            let consumer = consumer.clone();
+            let received = received.clone();
+            tokio::spawn(async move {
+                loop {
+                    match consumer.recv().await {
+                        Ok(m) => received.lock().expect("lock").push(
+                            String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned(),
+                        ),
+                        Err(e) => eprintln!("consumer error: {e}"),
+                    }
+                }
+            })
+        };
+        Member {
+            consumer,
+            received,
+            task,
+        }
+    }
+
+    fn partitions(&self) -> BTreeSet<i32> {
+        self.consumer
+            .assignment()
+            .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Stops polling and closes the consumer (it leaves the group).
+    async fn close(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let consumer = Arc::try_unwrap(self.consumer)
+            .unwrap_or_else(|_| panic!("the consumer is still shared"));
+        tokio::task::spawn_blocking(move || drop(consumer))
+            .await
+            .expect("close");
+    }
+}
+
+/// Waits until the members' assignments are non-empty, disjoint and cover every
+/// partition; returns them.
+async fn balanced(members: &[&Member], within: Duration) -> Vec<BTreeSet<i32>> {
+    let deadline = Instant::now() + within;
+    loop {
+        let sets: Vec<BTreeSet<i32>> = members.iter().map(|m| m.partitions()).collect();
+        let total: usize = sets.iter().map(BTreeSet::len).sum();
+        let union: BTreeSet<i32> = sets.iter().flatten().copied().collect();
+        if sets.iter().all(|s| !s.is_empty())
+            && total == PARTITIONS as usize
+            && union == (0..PARTITIONS).collect()
+        {
+            return sets;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "assignments did not balance: {sets:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn wait_for_records(members: &[&Member], count: usize, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut all: Vec<String> = members
+            .iter()
+            .flat_map(|m| m.received.lock().expect("lock").clone())
+            .collect();
+        if all.len() >= count {
+            all.sort();
+            return all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {count} records arrived",
+            all.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn values(range: std::ops::Range<usize>) -> Vec<String> {
+    let mut v: Vec<String> = range.map(|i| format!("value-{i}")).collect();
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_consumers_split_the_partitions_and_take_over_when_one_leaves() {
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("orders", PARTITIONS).expect("topic");
+    produce(&broker.bootstrap(), "orders", 0..60).await;
+    let config = consumer_config(&broker.bootstrap(), "order-processors");
+    let a = Member::start(&config, "orders");
+    let b = Member::start(&config, "orders");
+    let c = Member::start(&config, "orders");
+    let sets = balanced(&[&a, &b, &c], Duration::from_secs(20)).await;
+    assert!(
+        sets.iter().all(|s| s.len() == 2),
+        "range: two each: {sets:?}"
+    );
+    assert_eq!(
+        wait_for_records(&[&a, &b, &c], 60, Duration::from_secs(20)).await,
+        values(0..60),
+        "every record once"
+    );
+
+    let group = broker.broker().groups().describe_group("order-processors");
+    let group = group.expect("the group is known");
+    assert_eq!(group.members.len(), 3);
+    assert_eq!(group.protocol_type, "consumer");
+    assert!(group.members.iter().all(|m| m.client_host == "/127.0.0.1"));
+
+    c.close().await;
+    let sets = balanced(&[&a, &b], Duration::from_secs(20)).await;
+    assert!(sets.iter().all(|s| s.len() == 3), "{sets:?}");
+    let group = broker
+        .broker()
+        .groups()
+        .describe_group("order-processors")
+        .expect("group");
+    assert_eq!(group.members.len(), 2, "the closed consumer left");
+    a.close().await;
+    b.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_sticky_rebalances_incrementally() {
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("coop", PARTITIONS).expect("topic");
+    let mut config = consumer_config(&broker.bootstrap(), "coop-group");
+    config.set("partition.assignment.strategy", "cooperative-sticky");
+    let a = Member::start(&config, "coop");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while a.partitions().len() != PARTITIONS as usize {
+        assert!(
+            Instant::now() < deadline,
+            "the first consumer got {:?}",
+            a.partitions()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let b = Member::start(&config, "coop");
+    let sets = balanced(&[&a, &b], Duration::from_secs(20)).await;
+    assert_eq!(sets[0].len(), 3, "{sets:?}");
+    assert_eq!(sets[1].len(), 3, "{sets:?}");
+    let revoked = a.consumer.context().revoked.lock().expect("lock").clone();
+    assert_eq!(
+        revoked,
+        vec![3],
+        "only the partitions that moved were revoked (incremental, not eager)"
+    );
+    produce(&broker.bootstrap(), "coop", 0..30).await;
+    assert_eq!(
+        wait_for_records(&[&a, &b], 30, Duration::from_secs(20)).await,
+        values(0..30)
+    );
+    a.close().await;
+    b.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_offsets_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let start = || {
+        let mut config = broker_config();
+        config.data_dir = Some(dir.path().to_path_buf());
+        EmbeddedBroker::start(config).expect("broker")
+    };
+    let broker = start();
+    broker.create_topic("ledger", PARTITIONS).expect("topic");
+    produce(&broker.bootstrap(), "ledger", 0..60).await;
+    let config = consumer_config(&broker.bootstrap(), "ledger-readers");
+    let m = Member::start(&config, "ledger");
+    assert_eq!(
+        wait_for_records(&[&m], 60, Duration::from_secs(20)).await,
+        values(0..60)
+    );
+    m.consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .expect("sync commit");
+    let committed = m
+        .consumer
+        .committed(Duration::from_secs(5))
+        .expect("committed offsets");
+    for e in committed.elements() {
+        assert_eq!(e.offset(), rdkafka::Offset::Offset(10), "{e:?}");
+    }
+    // librdkafka's destroy waits for partition lists that still refer to its partitions.
+    drop(committed);
+    m.close().await;
+    broker.shutdown().expect("shutdown");
+
+    let broker = start();
+    let stored = broker
+        .broker()
+        .groups()
+        .committed_offset("ledger-readers", "ledger", 3)
+        .expect("the commit was reloaded");
+    assert_eq!(stored.offset, 10);
+    produce(&broker.bootstrap(), "ledger", 60..90).await;
+    let config = consumer_config(&broker.bootstrap(), "ledger-readers");
+    let m = Member::start(&config, "ledger");
+    assert_eq!(
+        wait_for_records(&[&m], 30, Duration::from_secs(20)).await,
+        values(60..90),
+        "resumed after the committed offsets"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        m.received.lock().expect("lock").len(),
+        30,
+        "nothing committed was delivered again"
+    );
+    m.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+fn python() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RILL_KAFKA_PYTHON") {
+        return Some(PathBuf::from(p));
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
+    venv.exists().then_some(venv)
+}
+
+/// kafka-python joins the group and consumes until its assignment has been stable for
+/// three seconds and it has seen its partitions' records; it reports both, then waits
+/// for a line on stdin before it commits and leaves.
+const PYTHON_MEMBER: &str = r#"
+import sys, time
+from kafka import KafkaConsumer
+
+bootstrap, topic, group = sys.argv[1], sys.argv[2], sys.argv[3]
+consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                         auto_offset_reset='earliest', enable_auto_commit=False,
+                         session_timeout_ms=3000, heartbeat_interval_ms=100,
+                         max_poll_interval_ms=10000)
+seen = []
+stable_since = None
+last = None
+deadline = time.time() + 40
+while time.time() < deadline:
+    for records in consumer.poll(timeout_ms=100).values():
+        seen.extend(r.value.decode() for r in records)
+    assignment = sorted(tp.partition for tp in consumer.assignment())
+    if assignment != last:
+        last, stable_since = assignment, time.time()
+    if assignment and time.time() - stable_since > 3 and len(seen) >= 10 * len(assignment):
+        break
+print("ASSIGNED", ",".join(str(p) for p in last or []))
+print("SEEN", len(seen), flush=True)
+sys.stdin.readline()  # the test looks at the rdkafka member meanwhile
+consumer.commit()
+consumer.close()
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_python_and_rdkafka_share_a_group() {
+    let Some(python) = python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kafka-python venv missing in CI: run `make pyvenv`"
+        );
+        eprintln!("skipped: no kafka-python venv (run `make pyvenv`)");
+        return;
+    };
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("mixed", PARTITIONS).expect("topic");
+    produce(&broker.bootstrap(), "mixed", 0..60).await;
+    let mut child = Command::new(&python)
+        .arg("-c")
+        .arg(PYTHON_MEMBER)
+        .arg(broker.bootstrap())
+        .arg("mixed")
+        .arg("mixed-group")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    let config = consumer_config(&broker.bootstrap(), "mixed-group");
+    let m = Member::start(&config, "mixed");
+    // Read kafka-python's report while it is still in the group.
+    let (mut child, stdout) = tokio::task::spawn_blocking(move || {
+        let mut report = String::new();
+        if let Some(out) = child.stdout.as_mut() {
+            let mut lines = BufReader::new(out);
+            let mut line = String::new();
+            while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                report.push_str(&line);
+                if line.starts_with("SEEN") {
+                    break;
+                }
+                line.clear();
+            }
+        }
+        (child, report)
+    })
+    .await
+    .expect("join");
+    let rdkafka_partitions = m.partitions();
+    let rdkafka_seen = m.received.lock().expect("lock").len();
+    if let Some(stdin) = child.stdin.as_mut() {
+        let _ = stdin.write_all(b"done\n");
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .expect("join")
+        .expect("python finishes");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "kafka-python failed:\n{stdout}\n{stderr}"
+    );
+    let python_partitions: BTreeSet<i32> = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("ASSIGNED "))
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
+    let python_seen: usize = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SEEN "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(
+        !python_partitions.is_empty(),
+        "kafka-python got no partitions:\n{stdout}\n{stderr}"
+    );
+    assert!(!rdkafka_partitions.is_empty(), "rdkafka got no partitions");
+    assert!(
+        python_partitions.is_disjoint(&rdkafka_partitions),
+        "{python_partitions:?} vs {rdkafka_partitions:?}"
+    );
+    let union: BTreeSet<i32> = python_partitions
+        .union(&rdkafka_partitions)
+        .copied()
+        .collect();
+    assert_eq!(union, (0..PARTITIONS).collect(), "together all partitions");
+    assert!(
+        python_seen >= 10 * python_partitions.len(),
+        "kafka-python consumed {python_seen}"
+    );
+    assert!(rdkafka_seen > 0, "rdkafka consumed nothing");
+    m.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+fn kcat_available() -> bool {
+    let found = Command::new("kcat")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !found {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kcat missing in CI: run `make deps`"
+        );
+        eprintln!("skipped: kcat is not installed (run `make deps`)");
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kcat_balanced_consumer_consumes_what_was_produced() {
+    if !kcat_available() {
+        return;
+    }
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("kc-group", PARTITIONS).expect("topic");
+    produce(&broker.bootstrap(), "kc-group", 0..30).await;
+    let bootstrap = broker.bootstrap();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("kcat")
+            .args(["-b", &bootstrap, "-G", "kcat-group", "kc-group"])
+            .args([
+                "-X",
+                "session.timeout.ms=2000",
+                "-X",
+                "heartbeat.interval.ms=100",
+            ])
+            .args(["-X", "auto.offset.reset=earliest", "-c", "30", "-f", "%s\n"])
+            .stdin(Stdio::null())
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("kcat runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "kcat failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got: Vec<String> = stdout.lines().map(str::to_string).collect();
+    got.sort();
+    assert_eq!(got, values(0..30));
+    // kcat committed its offsets (auto-commit) to the group.
+    let committed = committed_total(&broker, "kcat-group", "kc-group");
+    assert!(committed > 0, "kcat committed nothing");
+    broker.shutdown().expect("shutdown");
+}
+
+fn committed_total(broker: &BrokerHandle, group: &str, topic: &str) -> i64 {
+    let groups = broker.broker().groups();
+    let by_partition: HashMap<i32, i64> = (0..PARTITIONS)
+        .filter_map(|p| {
+            groups
+                .committed_offset(group, topic, p)
+                .map(|o| (p, o.offset))
+        })
+        .collect();
+    by_partition.values().sum()
+}
