@@ -295,6 +295,24 @@ impl<K, V> Materialized<K, V> {
         crate::state::StoreBuilder::TimestampedWindow(builder)
     }
 
+    /// The builder of a window store named `name` that keeps every record put into it (records
+    /// by timestamp, duplicates retained), for `retention_ms`.
+    pub(crate) fn record_window_store(
+        &self,
+        name: &str,
+        retention_ms: i64,
+    ) -> crate::state::StoreBuilder {
+        let mut builder =
+            streams_state::WindowStoreBuilder::new(name, retention_ms).with_retain_duplicates(true);
+        if self.in_memory {
+            builder = builder.in_memory();
+        }
+        if !self.logging {
+            builder = builder.with_logging_disabled();
+        }
+        builder.into()
+    }
+
     /// The builder of a session store named `name` keeping `retention_ms`.
     pub(crate) fn session_store(
         &self,

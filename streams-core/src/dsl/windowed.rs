@@ -14,13 +14,15 @@ use super::change::Change;
 use super::kgrouped::{skip_null, Add, KGroupedStream, Start};
 use super::ktable::KTable;
 use super::options::Materialized;
-use super::windows::{SessionWindowedSerde, SessionWindows, TimeWindowedSerde, TimeWindows};
+use super::windows::{
+    SessionWindowedSerde, SessionWindows, SlidingWindows, TimeWindowedSerde, TimeWindows,
+};
 use super::windows::{Window, Windowed};
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde, SharedSerde};
-use crate::state::{initialized, SessionStoreRef, TimestampedWindowStoreRef};
+use crate::state::{initialized, SessionStoreRef, TimestampedWindowStoreRef, WindowStoreRef};
 use std::sync::Arc;
 
 const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
@@ -68,8 +70,45 @@ impl<K: Data, V: Data> WindowDefinition<K, V> for TimeWindows {
     fn window(self, grouped: &KGroupedStream<K, V>) -> TimeWindowedKStream<K, V> {
         TimeWindowedKStream {
             grouped: grouped.clone(),
-            windows: self,
+            windows: WindowKind::Time(self),
             emit: EmitStrategy::OnWindowUpdate,
+        }
+    }
+}
+
+impl<K: Data, V: Data> WindowDefinition<K, V> for SlidingWindows {
+    type Windowed = TimeWindowedKStream<K, V>;
+
+    fn window(self, grouped: &KGroupedStream<K, V>) -> TimeWindowedKStream<K, V> {
+        TimeWindowedKStream {
+            grouped: grouped.clone(),
+            windows: WindowKind::Sliding(self),
+            emit: EmitStrategy::OnWindowUpdate,
+        }
+    }
+}
+
+/// The fixed-size windows a [`TimeWindowedKStream`] aggregates over.
+#[derive(Debug, Clone, Copy)]
+enum WindowKind {
+    /// Tumbling or hopping windows aligned to the epoch.
+    Time(TimeWindows),
+    /// Windows defined by the records themselves, `time_difference` wide.
+    Sliding(SlidingWindows),
+}
+
+impl WindowKind {
+    fn size_ms(&self) -> i64 {
+        match self {
+            WindowKind::Time(w) => w.size_ms(),
+            WindowKind::Sliding(w) => w.time_difference_ms(),
+        }
+    }
+
+    fn grace_ms(&self) -> i64 {
+        match self {
+            WindowKind::Time(w) => w.grace_ms(),
+            WindowKind::Sliding(w) => w.grace_ms(),
         }
     }
 }
@@ -85,11 +124,11 @@ impl<K: Data, V: Data> WindowDefinition<K, V> for SessionWindows {
     }
 }
 
-/// A grouped stream cut into fixed-size time windows, ready to aggregate per key and window
-/// (Kafka's `TimeWindowedKStream`).
+/// A grouped stream cut into fixed-size time windows — tumbling, hopping or sliding — ready to
+/// aggregate per key and window (Kafka's `TimeWindowedKStream`).
 pub struct TimeWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
-    windows: TimeWindows,
+    windows: WindowKind,
     emit: EmitStrategy,
 }
 
@@ -151,8 +190,8 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         materialized: Materialized<K, VA>,
         default_value_serde: Option<Arc<dyn Serde<VA>>>,
     ) -> KTable<Windowed<K>, VA> {
-        let windows = self.windows;
-        let minimum = windows.size_ms().saturating_add(windows.grace_ms());
+        let kind = self.windows;
+        let minimum = kind.size_ms().saturating_add(kind.grace_ms());
         let retention = materialized.retention_ms.unwrap_or(minimum);
         let plan = self
             .grouped
@@ -166,7 +205,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         plan.add_store(materialized.timestamped_window_store(&plan.store_name, retention));
         let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(TimeWindowedSerde::new(
             SharedSerde(Arc::clone(&plan.keys)),
-            windows.size_ms(),
+            kind.size_ms(),
         ));
         let store_name = Arc::<str>::from(plan.store_name.as_str());
         let (keys, values, aggregates) = (
@@ -175,30 +214,64 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             Arc::clone(&plan.aggregates),
         );
         let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
-        let stream = plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
-            plan.name.clone(),
-            vec![plan.store_name.clone()],
-            move || TimeWindowAggregateProcessor {
-                store_name: Arc::clone(&store_name),
-                keys: Arc::clone(&keys),
-                values: Arc::clone(&values),
-                aggregates: Arc::clone(&aggregates),
-                windows,
-                start: Arc::clone(&start),
-                add: Arc::clone(&add),
-                emit_on_close,
-                observed_stream_time: i64::MIN,
-                emitted_up_to: None,
-                store: None,
-            },
-        );
+        let stream = match kind {
+            WindowKind::Time(windows) => plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
+                plan.name.clone(),
+                vec![plan.store_name.clone()],
+                move || TimeWindowAggregateProcessor {
+                    store_name: Arc::clone(&store_name),
+                    keys: Arc::clone(&keys),
+                    values: Arc::clone(&values),
+                    aggregates: Arc::clone(&aggregates),
+                    windows,
+                    start: Arc::clone(&start),
+                    add: Arc::clone(&add),
+                    emit_on_close,
+                    observed_stream_time: i64::MIN,
+                    emitted_up_to: None,
+                    store: None,
+                },
+            ),
+            WindowKind::Sliding(windows) => {
+                if emit_on_close {
+                    plan.report(format!(
+                        "aggregation `{}`: emitting on window close is not supported for sliding windows; use suppress(Suppressed::until_window_closes(..))",
+                        plan.name
+                    ));
+                }
+                // The records themselves are kept too: a sliding window's aggregate is folded
+                // from the records it contains whenever a record enters or creates it.
+                let records_name = format!("{}-records", plan.store_name);
+                plan.add_store(
+                    materialized.record_window_store(&records_name, retention.saturating_add(1)),
+                );
+                let records = Arc::<str>::from(records_name.as_str());
+                plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
+                    plan.name.clone(),
+                    vec![plan.store_name.clone(), records_name],
+                    move || SlidingWindowAggregateProcessor {
+                        store_name: Arc::clone(&store_name),
+                        records_name: Arc::clone(&records),
+                        keys: Arc::clone(&keys),
+                        values: Arc::clone(&values),
+                        aggregates: Arc::clone(&aggregates),
+                        windows,
+                        start: Arc::clone(&start),
+                        add: Arc::clone(&add),
+                        observed_stream_time: i64::MIN,
+                        store: None,
+                        records: None,
+                    },
+                )
+            }
+        };
         KTable::new(
             stream,
             windowed_keys,
             Some(plan.aggregates),
             materialized.name.map(|_| plan.store_name),
         )
-        .with_window_grace(windows.grace_ms())
+        .with_window_grace(kind.grace_ms())
     }
 }
 
@@ -307,6 +380,143 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                     headers: record.headers.clone(),
                 })?;
             }
+        }
+        Ok(())
+    }
+}
+
+/// Aggregates per key over sliding windows, like Kafka's `KStreamSlidingWindowAggregate`.
+///
+/// The windows are the ones the records define: for each record at `t`, its left window
+/// `[t - d, t]` (clamped to start at 0, as Kafka does) and, once another record falls after it
+/// within `d + 1`, its right window `[t + 1, t + 1 + d]`; both ends are inclusive. A record
+/// updates every window that contains it and may create its own right window; each such window's
+/// aggregate is folded from the records it contains, in timestamp order, and emitted.
+struct SlidingWindowAggregateProcessor<K, V, VA> {
+    store_name: Arc<str>,
+    records_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: SlidingWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+    observed_stream_time: i64,
+    store: Option<TimestampedWindowStoreRef<K, VA>>,
+    records: Option<WindowStoreRef<K, V>>,
+}
+
+impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
+    /// The start of the left window of a record at `ts`.
+    fn left_start(&self, ts: i64) -> i64 {
+        ts.saturating_sub(self.windows.time_difference_ms()).max(0)
+    }
+
+    /// Window starts affected by a record at `t`, given the key's records around it (sorted
+    /// timestamps, `t` included): windows containing `t`, and `t`'s own right window if another
+    /// record now falls in it.
+    fn affected_windows(&self, t: i64, around: &[i64]) -> Vec<i64> {
+        let d = self.windows.time_difference_ms();
+        let mut starts: Vec<i64> = Vec::new();
+        for &p in around {
+            let left = self.left_start(p);
+            if left <= t && t <= left.saturating_add(d) {
+                starts.push(left);
+            }
+            let right = p.saturating_add(1);
+            let right_end = right.saturating_add(d);
+            let has_record = around.iter().any(|&q| right <= q && q <= right_end);
+            if has_record && (right <= t && t <= right_end || p == t) {
+                starts.push(right);
+            }
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        starts
+    }
+}
+
+impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
+    for SlidingWindowAggregateProcessor<K, V, VA>
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        let d = self.windows.time_difference_ms();
+        self.store = Some(ctx.timestamped_window_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.aggregates),
+            d,
+        )?);
+        self.records = Some(ctx.window_store_shared(
+            &self.records_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+            1,
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        if skip_null(&*self.keys, &*self.values, &record, ctx) {
+            return Ok(());
+        }
+        let d = self.windows.time_difference_ms();
+        let t = record.timestamp;
+        self.observed_stream_time = self.observed_stream_time.max(t);
+        let close_time = self
+            .observed_stream_time
+            .saturating_sub(self.windows.grace_ms());
+        if t.saturating_add(1).saturating_add(d) <= close_time {
+            // Even the record's right window has closed.
+            log_late(ctx, &record, Window::new(self.left_start(t), t), close_time);
+            return Ok(());
+        }
+        let records = initialized(&self.records, &self.records_name)?.clone();
+        let store = initialized(&self.store, &self.store_name)?.clone();
+        records.put(&record.key, Some(&record.value), t)?;
+        let reach = d.saturating_mul(2).saturating_add(2);
+        let around = records.fetch_range(
+            &record.key,
+            t.saturating_sub(reach),
+            t.saturating_add(reach),
+        )?;
+        let mut times: Vec<i64> = around.iter().map(|(ts, _)| *ts).collect();
+        times.dedup();
+        for start in self.affected_windows(t, &times) {
+            let end = start.saturating_add(d);
+            // Sliding windows include their end: one ending at the close time is still open.
+            if end < close_time {
+                continue;
+            }
+            let mut aggregate: Option<VA> = None;
+            let mut timestamp = i64::MIN;
+            for (ts, value) in around.iter().filter(|(ts, _)| start <= *ts && *ts <= end) {
+                aggregate = Some(match aggregate {
+                    None => (self.start)(&record.key, value),
+                    Some(acc) => (self.add)(&record.key, value, acc),
+                });
+                timestamp = timestamp.max(*ts);
+            }
+            let Some(aggregate) = aggregate else {
+                continue;
+            };
+            let old = store.fetch(&record.key, start)?;
+            let contains_record = start <= t && t <= end;
+            if !contains_record && old.is_some() {
+                // An existing window the record does not belong to: unchanged.
+                continue;
+            }
+            store.put(&record.key, &aggregate, timestamp, start)?;
+            ctx.forward(Record {
+                key: Windowed::new(record.key.clone(), Window::new(start, end)),
+                value: Change::new(Some(aggregate), old.map(|(v, _)| v)),
+                timestamp,
+                headers: record.headers.clone(),
+            })?;
         }
         Ok(())
     }

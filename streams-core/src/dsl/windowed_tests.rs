@@ -502,3 +502,97 @@ proptest! {
         prop_assert_eq!(last, tumbling_model(&records, 100, grace as i64));
     }
 }
+
+fn sliding_count(grace: u64) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let windows = SlidingWindows::of_time_difference_and_grace(ms(10), ms(grace)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .count(Materialized::as_("sliding")),
+    );
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+#[test]
+fn sliding_windows_follow_the_records() {
+    let driver = sliding_count(100);
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("a", "v", 10);
+    input.pipe_input_with_timestamp("a", "v", 15);
+    // Out of order: lands in [5,15] and [0,10], and creates its own right window [9,19].
+    input.pipe_input_with_timestamp("a", "v", 8);
+    assert_eq!(
+        updates(&driver),
+        owned(&[
+            ("[a@0/10]", "1", 10),
+            ("[a@5/15]", "2", 15),
+            ("[a@11/21]", "1", 15),
+            ("[a@0/10]", "2", 10),
+            ("[a@5/15]", "3", 15),
+            ("[a@9/19]", "2", 15),
+        ])
+    );
+    let store = driver
+        .get_timestamped_window_store("sliding", StringSerde, I64Serde, 10)
+        .unwrap();
+    assert_eq!(store.fetch(&"a".to_string(), 9).unwrap(), Some((2, 15)));
+}
+
+#[test]
+fn sliding_windows_drop_records_whose_windows_closed() {
+    let driver = sliding_count(0);
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("a", "v", 100);
+    // Stream time 100, no grace: the left window [80, 90] of a record at 90 is closed, but
+    // [90, 100] (which ends at the close time) is open and its own right window is new.
+    input.pipe_input_with_timestamp("a", "v", 90);
+    // 89 + 1 + 10 <= 100: even the right window of a record at 89 is closed; dropped.
+    input.pipe_input_with_timestamp("a", "v", 89);
+    input.pipe_input_with_timestamp("a", "v", 50);
+    assert_eq!(
+        updates(&driver),
+        owned(&[
+            ("[a@90/100]", "1", 100),
+            ("[a@90/100]", "2", 100),
+            ("[a@91/101]", "1", 100),
+        ])
+    );
+}
+
+/// The windows sliding aggregation defines over a key's records and each one's count: every
+/// record's left window `[max(t - d, 0), .. + d]`, and its right window `[t + 1, t + 1 + d]` when
+/// a record falls in it.
+fn sliding_model(times: &[i64], d: i64) -> BTreeMap<i64, i64> {
+    let count = |start: i64| times.iter().filter(|&&t| start <= t && t <= start + d).count() as i64;
+    let mut windows = BTreeMap::new();
+    for &t in times {
+        let left = (t - d).max(0);
+        windows.insert(left, count(left));
+        if times.iter().any(|&q| t + 1 <= q && q <= t + 1 + d) {
+            windows.insert(t + 1, count(t + 1));
+        }
+    }
+    windows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn sliding_count_matches_a_model(times in proptest::collection::vec(0i64..200, 1..40)) {
+        let driver = sliding_count(10_000);
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        for &t in &times {
+            input.pipe_input_with_timestamp("k", "v", t);
+        }
+        let mut last = BTreeMap::new();
+        for (k, v, _) in updates(&driver) {
+            let start: i64 = k["[k@".len()..k.find('/').unwrap()].parse().unwrap();
+            last.insert(start, v.parse::<i64>().unwrap());
+        }
+        prop_assert_eq!(last, sliding_model(&times, 10));
+    }
+}

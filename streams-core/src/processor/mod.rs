@@ -249,6 +249,17 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         access::timestamped_window(name, self.store(name)?, keys, values, window_size_ms)
     }
 
+    /// The window store `name`, for the DSL's own processors.
+    pub(crate) fn window_store_shared<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: Arc<dyn Serde<KS>>,
+        values: Arc<dyn Serde<VS>>,
+        window_size_ms: i64,
+    ) -> Result<WindowStoreRef<KS, VS>> {
+        access::window(name, self.store(name)?, keys, values, window_size_ms)
+    }
+
     /// The session store `name`, for the DSL's session aggregations.
     pub(crate) fn session_store_shared<KS: 'static, VS: 'static>(
         &self,
