@@ -566,12 +566,17 @@ fn sliding_windows_drop_records_whose_windows_closed() {
 /// record's left window `[max(t - d, 0), .. + d]`, and its right window `[t + 1, t + 1 + d]` when
 /// a record falls in it.
 fn sliding_model(times: &[i64], d: i64) -> BTreeMap<i64, i64> {
-    let count = |start: i64| times.iter().filter(|&&t| start <= t && t <= start + d).count() as i64;
+    let count = |start: i64| {
+        times
+            .iter()
+            .filter(|&&t| start <= t && t <= start + d)
+            .count() as i64
+    };
     let mut windows = BTreeMap::new();
     for &t in times {
         let left = (t - d).max(0);
         windows.insert(left, count(left));
-        if times.iter().any(|&q| t + 1 <= q && q <= t + 1 + d) {
+        if times.iter().any(|&q| t < q && q <= t + 1 + d) {
             windows.insert(t + 1, count(t + 1));
         }
     }
