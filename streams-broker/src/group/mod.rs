@@ -182,6 +182,9 @@ pub struct FetchedOffset {
     pub partition: i32,
     /// The committed offset, `None` if the group has none for the partition.
     pub offset: Option<OffsetAndMetadata>,
+    /// An open transaction holds an offset for the partition that is not visible yet
+    /// (OffsetFetch with `require_stable` answers `UNSTABLE_OFFSET_COMMIT`).
+    pub unstable: bool,
 }
 
 /// The group coordinator. Owned by the [`Broker`](crate::Broker) (`broker.groups()`).
@@ -496,6 +499,37 @@ impl GroupCoordinator {
         }
     }
 
+    /// Notes that the transaction of `producer_id` holds offsets of `group_id` for
+    /// `partitions` (the transaction coordinator calls this for an accepted
+    /// `TxnOffsetCommit`). Until [`end_txn_offsets`](Self::end_txn_offsets), an OffsetFetch
+    /// with `require_stable` (`read_committed` consumers) answers those partitions with
+    /// `UNSTABLE_OFFSET_COMMIT`, so a consumer does not start from an offset that the
+    /// transaction is about to replace.
+    pub fn begin_txn_offsets(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        partitions: &[(String, i32)],
+    ) {
+        let mut groups = self.lock();
+        let g = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id));
+        for p in partitions {
+            g.pending_txn_offsets.insert(p.clone(), producer_id);
+        }
+    }
+
+    /// The transaction of `producer_id` ended (after [`commit_offsets`](Self::commit_offsets)
+    /// on commit, alone on abort): its partitions of `group_id` are stable again.
+    pub fn end_txn_offsets(&self, group_id: &str, producer_id: i64) {
+        let mut groups = self.lock();
+        if let Some(g) = groups.get_mut(group_id) {
+            g.pending_txn_offsets.retain(|_, p| *p != producer_id);
+        }
+        self.after_change(&mut groups, group_id);
+    }
+
     /// Writes offsets to `__consumer_offsets`, then to the group: one code per entry.
     fn store_offsets(
         &self,
@@ -573,21 +607,25 @@ impl GroupCoordinator {
         match partitions {
             Some(wanted) => wanted
                 .iter()
-                .map(|(topic, partition)| FetchedOffset {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    offset: group
-                        .and_then(|g| g.offsets.get(&(topic.clone(), *partition)).cloned()),
+                .map(|(topic, partition)| {
+                    let key = (topic.clone(), *partition);
+                    FetchedOffset {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        offset: group.and_then(|g| g.offsets.get(&key).cloned()),
+                        unstable: group.is_some_and(|g| g.pending_txn_offsets.contains_key(&key)),
+                    }
                 })
                 .collect(),
             None => group
                 .map(|g| {
                     g.offsets
                         .iter()
-                        .map(|((topic, partition), o)| FetchedOffset {
-                            topic: topic.clone(),
-                            partition: *partition,
+                        .map(|(key, o)| FetchedOffset {
+                            topic: key.0.clone(),
+                            partition: key.1,
                             offset: Some(o.clone()),
+                            unstable: g.pending_txn_offsets.contains_key(key),
                         })
                         .collect()
                 })

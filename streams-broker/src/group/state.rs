@@ -6,9 +6,9 @@
 //! PreparingRebalance whenever a member joins, leaves, changes its subscription or misses
 //! its session. Every rebalance ends a generation: requests carrying an older generation
 //! are fenced with `ILLEGAL_GENERATION`. Nothing here blocks or sleeps: a JoinGroup or
-//! SyncGroup that must wait parks a channel in its [`Member`], and deadlines (the initial
+//! SyncGroup that must wait parks a channel in its member, and deadlines (the initial
 //! delay, the rebalance timeout, sessions, the sync timeout) are checked by
-//! [`Group::expire`], which the coordinator's timer task calls when the earliest is due.
+//! `Group::expire`, which the coordinator's timer task calls when the earliest is due.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -121,6 +121,9 @@ pub(crate) struct Group {
     pub new_member_added: bool,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), OffsetAndMetadata>,
+    /// Partitions whose offsets an open transaction has committed (`TxnOffsetCommit`),
+    /// with the producer id: not visible yet, and "unstable" to `require_stable` fetches.
+    pub pending_txn_offsets: HashMap<(String, i32), i64>,
     /// The generation last written to `__consumer_offsets` (None: never written).
     pub persisted_generation: Option<i32>,
 }
@@ -166,6 +169,7 @@ impl Group {
             join_timer: None,
             new_member_added: false,
             offsets: BTreeMap::new(),
+            pending_txn_offsets: HashMap::new(),
             persisted_generation: None,
         }
     }
@@ -177,6 +181,7 @@ impl Group {
             && self.members.is_empty()
             && self.pending_members.is_empty()
             && self.offsets.is_empty()
+            && self.pending_txn_offsets.is_empty()
     }
 
     fn transition(&mut self, state: GroupState) {

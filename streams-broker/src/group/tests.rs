@@ -681,3 +681,35 @@ async fn offsets_and_deletions_survive_a_reopen() {
     assert_eq!(fetched[0].offset.as_ref().map(|o| o.offset), Some(11));
     assert_eq!(fetched[1].offset, None);
 }
+
+#[tokio::test(start_paused = true)]
+async fn open_transactions_make_their_partitions_unstable_until_they_end() {
+    let h = harness(DELAY);
+    let offset = |o: i64| PartitionOffset {
+        topic: "t".into(),
+        partition: 0,
+        offset: o,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    h.c.commit_offsets("g", &[offset(3)]).unwrap();
+    h.c.begin_txn_offsets("g", 7, &[("t".into(), 0)]);
+    let wanted = [("t".to_string(), 0), ("t".to_string(), 1)];
+    let f = h.c.fetch_offsets("g", Some(&wanted));
+    assert!(f[0].unstable, "an open transaction holds t-0");
+    assert!(!f[1].unstable);
+    assert_eq!(f[0].offset.as_ref().map(|o| o.offset), Some(3));
+    assert!(h.c.fetch_offsets("g", None)[0].unstable);
+    // Commit: the transaction's offset becomes visible, the partition stable.
+    h.c.commit_offsets("g", &[offset(9)]).unwrap();
+    h.c.end_txn_offsets("g", 7);
+    let f = h.c.fetch_offsets("g", Some(&wanted));
+    assert!(!f[0].unstable);
+    assert_eq!(f[0].offset.as_ref().map(|o| o.offset), Some(9));
+    // Abort: nothing becomes visible, and a group that only held the transaction goes.
+    h.c.begin_txn_offsets("aborted", 8, &[("t".into(), 0)]);
+    assert!(h.c.describe_group("aborted").is_some());
+    h.c.end_txn_offsets("aborted", 8);
+    assert!(h.c.describe_group("aborted").is_none());
+    assert!(h.c.committed_offset("aborted", "t", 0).is_none());
+}
