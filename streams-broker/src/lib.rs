@@ -6,7 +6,9 @@
 //!
 //! It is a real broker, not a mock: record batches are validated (CRC-32C) and appended
 //! to a segmented on-disk log with offset and time indexes, recovered after a crash, and
-//! trimmed by time and size retention.
+//! trimmed by time and size retention. Consumer groups are coordinated by the broker
+//! (the classic protocol: rebalances, sessions, generations) and their committed offsets
+//! are kept in the internal topic `__consumer_offsets`, so they survive restarts.
 //!
 //! Durability is a choice ([`FlushPolicy`], `log.flush.policy`): `fsync` every batch before
 //! acknowledging it, every interval (the default, one second), or never. Acknowledged

@@ -747,23 +747,70 @@ impl GroupCoordinator {
         }
     }
 
+    /// Removes offsets past `offsets.retention.minutes` at wall-clock time `now` (ms)
+    /// and writes their tombstones; a group left with nothing is removed too. Returns how
+    /// many offsets expired. The timer task runs this every
+    /// `offsets.retention.check.interval.ms`.
+    pub fn expire_offsets(&self, now: i64) -> usize {
+        let mut groups = self.lock();
+        let mut expired_total = 0;
+        let ids: Vec<String> = groups.keys().cloned().collect();
+        for id in ids {
+            let Some(g) = groups.get_mut(&id) else {
+                continue;
+            };
+            let expired = g.expired_offsets(now, self.config.offsets_retention);
+            if expired.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<StoredRecord> = expired
+                .iter()
+                .map(|(topic, partition)| StoredRecord::Offset {
+                    group: id.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                    value: None,
+                })
+                .collect();
+            if let Err(e) = self.store.append(&tombstones) {
+                tracing::warn!(group = %id, error = %e, "could not expire offsets");
+                continue;
+            }
+            for key in &expired {
+                g.offsets.remove(key);
+            }
+            expired_total += expired.len();
+            tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
+            self.after_change(&mut groups, &id);
+        }
+        expired_total
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         self.lock().values().filter_map(Group::next_deadline).min()
     }
 
     /// The timer task: sleeps until the earliest deadline of any group (or until a
-    /// request moves one closer) and applies it; returns when `shutdown` turns true.
+    /// request moves one closer) and applies it, and expires old offsets every
+    /// `offsets.retention.check.interval.ms`; returns when `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let retention_every = self.config.offsets_retention_check_interval;
+        let mut retention_at = Instant::now() + retention_every;
         loop {
             let next = self
                 .next_deadline()
-                .unwrap_or_else(|| Instant::now() + IDLE_TICK);
+                .unwrap_or_else(|| Instant::now() + IDLE_TICK)
+                .min(retention_at);
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep_until(next) => {}
             }
             self.expire();
+            if Instant::now() >= retention_at {
+                self.expire_offsets(now_ms());
+                retention_at = Instant::now() + retention_every;
+            }
         }
     }
 }

@@ -895,6 +895,30 @@ impl Group {
         code.code()
     }
 
+    /// Offsets past their retention at wall-clock time `now` (ms), as Kafka's
+    /// `removeExpiredOffsets` decides: all of an empty consumer group's offsets once it
+    /// has been empty for `retention`; a standalone group's offsets (no protocol, only
+    /// commits) each `retention` after its commit. Offsets of groups with members, and
+    /// partitions an open transaction holds, never expire.
+    pub fn expired_offsets(&self, now: i64, retention: Duration) -> Vec<(String, i32)> {
+        let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let base = |o: &OffsetAndMetadata| -> Option<i64> {
+            match (&self.protocol_type, self.state) {
+                (None, GroupState::Empty) => Some(o.commit_timestamp),
+                (Some(_), GroupState::Empty) => Some(self.state_timestamp),
+                _ => None,
+            }
+        };
+        self.offsets
+            .iter()
+            .filter(|(key, o)| {
+                !self.pending_txn_offsets.contains_key(*key)
+                    && base(o).is_some_and(|b| now.saturating_sub(b) >= retention)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
+    }
+
     // ----- Timers ----------------------------------------------------------------------
 
     /// The earliest deadline of the group, if any.

@@ -713,3 +713,63 @@ async fn open_transactions_make_their_partitions_unstable_until_they_end() {
     assert!(h.c.describe_group("aborted").is_none());
     assert!(h.c.committed_offset("aborted", "t", 0).is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn offsets_expire_after_retention_once_nobody_uses_them() {
+    let h = harness(DELAY);
+    let retention = h.c.config().offsets_retention.as_millis() as i64;
+    let offset = |p: i32| {
+        [PartitionOffset {
+            topic: "t".into(),
+            partition: p,
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }]
+    };
+    // A standalone group (commits only), an active group, an emptied consumer group.
+    assert_eq!(
+        h.c.commit_member_offsets("solo", "", None, -1, &offset(0)),
+        vec![0]
+    );
+    let (active, generation) = stable_group(&h, "active", 1).await;
+    assert_eq!(
+        h.c.commit_member_offsets("active", &active[0], None, generation, &offset(0)),
+        vec![0]
+    );
+    let (left, generation) = stable_group(&h, "left", 1).await;
+    assert_eq!(
+        h.c.commit_member_offsets("left", &left[0], None, generation, &offset(0)),
+        vec![0]
+    );
+    assert_eq!(
+        h.c.leave_group("left", &[(left[0].clone(), None)]).unwrap(),
+        vec![0]
+    );
+    h.c.begin_txn_offsets("solo", 5, &[("t".into(), 1)]);
+    h.c.commit_offsets("solo", &offset(1)).unwrap();
+
+    let now = crate::log::now_ms();
+    assert_eq!(h.c.expire_offsets(now + retention - 60_000), 0, "not yet");
+    assert_eq!(h.c.expire_offsets(now + retention + 60_000), 2);
+    assert!(h.c.committed_offset("solo", "t", 0).is_none());
+    assert!(
+        h.c.committed_offset("solo", "t", 1).is_some(),
+        "an open transaction holds it"
+    );
+    assert!(
+        h.c.committed_offset("active", "t", 0).is_some(),
+        "the group has members"
+    );
+    assert!(h.c.committed_offset("left", "t", 0).is_none());
+    assert!(
+        h.c.describe_group("left").is_none(),
+        "nothing left of the group"
+    );
+    // The tombstones are durable.
+    let reopened = open_coordinator(h.dir.path(), DELAY);
+    assert!(reopened.committed_offset("solo", "t", 0).is_none());
+    assert!(reopened.committed_offset("left", "t", 0).is_none());
+    assert!(reopened.describe_group("left").is_none());
+    assert!(reopened.committed_offset("active", "t", 0).is_some());
+}

@@ -259,6 +259,17 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
             "offset.metadata.max.bytes".to_string(),
             c.group.offset_metadata_max_bytes.to_string(),
         ),
+        (
+            "offsets.retention.minutes".to_string(),
+            (c.group.offsets_retention.as_secs() / 60).to_string(),
+        ),
+        (
+            "offsets.retention.check.interval.ms".to_string(),
+            c.group
+                .offsets_retention_check_interval
+                .as_millis()
+                .to_string(),
+        ),
     ];
     for (k, value, _) in c.topic_defaults.entries() {
         if let Some(bk) = k.broker_key {
