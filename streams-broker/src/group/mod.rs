@@ -786,6 +786,48 @@ impl GroupCoordinator {
         expired_total
     }
 
+    /// Forgets every group's offsets for a deleted `topic`, writing their tombstones (a
+    /// topic created later under the same name starts without them), like Kafka's
+    /// clean-up when partitions are deleted. Returns how many offsets went.
+    pub fn delete_topic_offsets(&self, topic: &str) -> usize {
+        let mut groups = self.lock();
+        let mut removed = 0;
+        let ids: Vec<String> = groups.keys().cloned().collect();
+        for id in ids {
+            let Some(g) = groups.get_mut(&id) else {
+                continue;
+            };
+            let keys: Vec<(String, i32)> = g
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<StoredRecord> = keys
+                .iter()
+                .map(|(t, p)| StoredRecord::Offset {
+                    group: id.clone(),
+                    topic: t.clone(),
+                    partition: *p,
+                    value: None,
+                })
+                .collect();
+            if let Err(e) = self.store.append(&tombstones) {
+                tracing::warn!(group = %id, topic, error = %e, "could not remove a deleted topic's offsets");
+                continue;
+            }
+            for key in &keys {
+                g.offsets.remove(key);
+            }
+            removed += keys.len();
+            self.after_change(&mut groups, &id);
+        }
+        removed
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         self.lock().values().filter_map(Group::next_deadline).min()
     }

@@ -773,3 +773,28 @@ async fn offsets_expire_after_retention_once_nobody_uses_them() {
     assert!(reopened.describe_group("left").is_none());
     assert!(reopened.committed_offset("active", "t", 0).is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_topics_offsets_are_forgotten() {
+    let h = harness(DELAY);
+    let offset = |topic: &str| PartitionOffset {
+        topic: topic.into(),
+        partition: 0,
+        offset: 4,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    h.c.commit_offsets("a", &[offset("gone"), offset("kept")])
+        .unwrap();
+    h.c.commit_offsets("b", &[offset("gone")]).unwrap();
+    assert_eq!(h.c.delete_topic_offsets("gone"), 2);
+    assert!(h.c.committed_offset("a", "gone", 0).is_none());
+    assert!(h.c.committed_offset("a", "kept", 0).is_some());
+    assert!(
+        h.c.describe_group("b").is_none(),
+        "b held only offsets of the topic"
+    );
+    let reopened = open_coordinator(h.dir.path(), DELAY);
+    assert!(reopened.committed_offset("a", "gone", 0).is_none());
+    assert!(reopened.committed_offset("b", "gone", 0).is_none());
+}

@@ -200,9 +200,12 @@ pub(super) fn delete_topics(
                     ))));
             }
             match broker.topics().delete(&topic.name) {
-                Ok(t) => result
-                    .with_name(Some(TopicName(str_bytes(&t.name))))
-                    .with_topic_id(t.id),
+                Ok(t) => {
+                    broker.groups().delete_topic_offsets(&t.name);
+                    result
+                        .with_name(Some(TopicName(str_bytes(&t.name))))
+                        .with_topic_id(t.id)
+                }
                 Err(e) => result
                     .with_error_code(error_code(&e).code())
                     .with_error_message(Some(str_bytes(&e.to_string()))),
