@@ -6,6 +6,8 @@
 //! - With `partition.assignment.strategy=cooperative-sticky`, a second consumer joining
 //!   takes half the partitions through an incremental rebalance: the first consumer gives
 //!   up only what moves.
+//! - A static member (`group.instance.id`) that restarts takes its old place: same
+//!   partitions, a new member id, no second member and no wait for its old session.
 //! - Committed offsets survive a broker restart: a consumer of the group, started against
 //!   the restarted broker, resumes after the committed records and never sees them again.
 //! - kafka-python's `KafkaConsumer` and an rdkafka consumer share a group; each gets
@@ -276,6 +278,58 @@ async fn cooperative_sticky_rebalances_incrementally() {
         wait_for_records(&[&a, &b], 30, Duration::from_secs(20)).await,
         values(0..30)
     );
+    a.close().await;
+    b.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_static_member_takes_its_old_place() {
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("static", PARTITIONS).expect("topic");
+    let member = |instance: &str| {
+        let mut config = consumer_config(&broker.bootstrap(), "static-group");
+        // A long session: only the replacement, not an expiry, can explain what follows.
+        config
+            .set("group.instance.id", instance)
+            .set("session.timeout.ms", "30000")
+            .set("max.poll.interval.ms", "30000");
+        Member::start(&config, "static")
+    };
+    let a = member("instance-a");
+    let b = member("instance-b");
+    let before = balanced(&[&a, &b], Duration::from_secs(20)).await;
+    let instances = |broker: &BrokerHandle| {
+        let group = broker
+            .broker()
+            .groups()
+            .describe_group("static-group")
+            .expect("group");
+        let mut ids: Vec<(String, String)> = group
+            .members
+            .into_iter()
+            .map(|m| (m.instance_id.unwrap_or_default(), m.member_id))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first = instances(&broker);
+    assert_eq!(first.len(), 2);
+    // Static members do not leave on close; the restarted instance replaces itself.
+    a.close().await;
+    let restarted = Instant::now();
+    let a = member("instance-a");
+    let after = balanced(&[&a, &b], Duration::from_secs(20)).await;
+    assert!(
+        restarted.elapsed() < Duration::from_secs(20),
+        "no wait for the old session to expire"
+    );
+    assert_eq!(after, before, "the same partitions as before");
+    let second = instances(&broker);
+    assert_eq!(second.len(), 2, "replaced, not added: {second:?}");
+    assert_eq!(second[0].0, "instance-a");
+    assert_ne!(second[0].1, first[0].1, "with a new member id");
+    assert_eq!(second[1], first[1], "the other member is untouched");
     a.close().await;
     b.close().await;
     broker.shutdown().expect("shutdown");
