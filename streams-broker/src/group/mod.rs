@@ -428,6 +428,9 @@ impl GroupCoordinator {
     /// OffsetCommit from a client: checks the member and generation (generation -1 with
     /// an empty group is a "standalone" commit, as `assign()`-based consumers make),
     /// then stores every offset durably. Returns one error code per entry of `offsets`.
+    /// A commit with a generation to a group the coordinator does not know gets
+    /// `missing_group`: Kafka answers `GROUP_ID_NOT_FOUND` from OffsetCommit v9 and
+    /// `ILLEGAL_GENERATION` before.
     pub fn commit_member_offsets(
         &self,
         group_id: &str,
@@ -435,17 +438,17 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
         offsets: &[PartitionOffset],
+        missing_group: ResponseError,
     ) -> Vec<i16> {
         let mut groups = self.lock();
         if !groups.contains_key(group_id) {
             if generation >= 0 {
-                // The group is gone (or the request comes from an old generation).
-                return vec![ResponseError::IllegalGeneration.code(); offsets.len()];
+                return vec![missing_group.code(); offsets.len()];
             }
             groups.insert(group_id.to_string(), Group::new(group_id));
         }
         let code = match groups.get_mut(group_id) {
-            Some(g) => g.validate_commit(member_id, instance_id, generation, Instant::now()),
+            Some(g) => g.validate_commit(member_id, instance_id, generation, false, Instant::now()),
             None => ResponseError::CoordinatorNotAvailable.code(),
         };
         let codes = if code != 0 {
@@ -481,7 +484,8 @@ impl GroupCoordinator {
     /// Checks a `TxnOffsetCommit`'s group fields (KIP-447) before the transaction
     /// coordinator records the pending offsets: 0, or the error code to answer
     /// (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`, `FENCED_INSTANCE_ID`). A group the
-    /// coordinator does not know passes (the commit will create it).
+    /// coordinator does not know passes without a generation (the commit will create
+    /// it) and is `ILLEGAL_GENERATION` with one, as in Kafka.
     pub fn validate_txn_offset_commit(
         &self,
         group_id: &str,
@@ -492,9 +496,10 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return ResponseError::InvalidGroupId.code();
         }
-        let groups = self.lock();
-        match groups.get(group_id) {
-            Some(g) => g.validate_txn_commit(member_id, instance_id, generation),
+        let mut groups = self.lock();
+        match groups.get_mut(group_id) {
+            Some(g) => g.validate_commit(member_id, instance_id, generation, true, Instant::now()),
+            None if generation >= 0 => ResponseError::IllegalGeneration.code(),
             None => 0,
         }
     }

@@ -249,11 +249,19 @@ impl Group {
             .map(|(c, _)| c.to_string())
     }
 
-    /// Whether `member_id` is fenced by a newer static member with the same instance id.
-    fn is_static_member_fenced(&self, instance_id: Option<&str>, member_id: &str) -> bool {
-        instance_id
-            .and_then(|i| self.static_members.get(i))
-            .is_some_and(|current| current != member_id)
+    /// Kafka's `validateMember`: a static member must be the current incarnation of its
+    /// instance id (`FENCED_INSTANCE_ID` for an older one), a dynamic member must exist
+    /// (`UNKNOWN_MEMBER_ID`).
+    fn validate_member(&self, member_id: &str, instance_id: Option<&str>) -> Option<ResponseError> {
+        match instance_id {
+            Some(instance) => match self.static_members.get(instance) {
+                None => Some(ResponseError::UnknownMemberId),
+                Some(current) if current != member_id => Some(ResponseError::FencedInstanceId),
+                Some(_) => None,
+            },
+            None if !self.members.contains_key(member_id) => Some(ResponseError::UnknownMemberId),
+            None => None,
+        }
     }
 
     fn is_leader(&self, member_id: &str) -> bool {
@@ -349,8 +357,8 @@ impl Group {
         if self.pending_members.contains_key(id) {
             return JoinOutcome::Wait(self.add_member_and_rebalance(id, req, now, config));
         }
-        if self.is_static_member_fenced(req.instance_id.as_deref(), id) {
-            return JoinOutcome::Done(error_join(ResponseError::FencedInstanceId, id));
+        if let Some(code) = self.validate_member(id, req.instance_id.as_deref()) {
+            return JoinOutcome::Done(error_join(code, id));
         }
         let Some(member) = self.members.get(id) else {
             return JoinOutcome::Done(error_join(ResponseError::UnknownMemberId, id));
@@ -684,12 +692,11 @@ impl Group {
     /// member; followers wait for them.
     pub fn sync(&mut self, req: &SyncRequest, now: Instant) -> SyncOutcome {
         let id = req.member_id.as_str();
+        let invalid = self.validate_member(id, req.instance_id.as_deref());
         let code = if self.state == GroupState::Dead {
             Some(ResponseError::CoordinatorNotAvailable)
-        } else if self.is_static_member_fenced(req.instance_id.as_deref(), id) {
-            Some(ResponseError::FencedInstanceId)
-        } else if !self.members.contains_key(id) {
-            Some(ResponseError::UnknownMemberId)
+        } else if invalid.is_some() {
+            invalid
         } else if req.generation != self.generation {
             Some(ResponseError::IllegalGeneration)
         } else if req
@@ -780,10 +787,8 @@ impl Group {
     ) -> i16 {
         let code = if self.state == GroupState::Dead {
             ResponseError::CoordinatorNotAvailable
-        } else if self.is_static_member_fenced(instance_id, member_id) {
-            ResponseError::FencedInstanceId
-        } else if !self.members.contains_key(member_id) {
-            ResponseError::UnknownMemberId
+        } else if let Some(code) = self.validate_member(member_id, instance_id) {
+            code
         } else if generation != self.generation {
             ResponseError::IllegalGeneration
         } else {
@@ -830,69 +835,53 @@ impl Group {
             self.maybe_complete_join(now);
             return 0;
         }
-        if self.is_static_member_fenced(instance_id, member_id) {
-            return ResponseError::FencedInstanceId.code();
-        }
-        if !self.members.contains_key(member_id) {
-            return ResponseError::UnknownMemberId.code();
+        if let Some(code) = self.validate_member(member_id, instance_id) {
+            return code.code();
         }
         tracing::info!(group = %self.id, member = member_id, "member leaves");
         self.remove_member_and_update(member_id, now, config);
         0
     }
 
-    /// Checks that an OffsetCommit comes from the current generation (or, with generation
-    /// -1, from a client that uses the group only to store offsets); a valid member's
-    /// commit counts as a sign of life. Returns the error code for every partition.
+    /// Checks an offset commit's group fields as Kafka's classic groups do
+    /// (`validateOffsetCommit`): with generation -1 an empty group accepts commits from
+    /// anyone (clients that use the group only to store offsets); a member id, instance
+    /// id or generation, when given, must be the current member and generation; a
+    /// commit without them is refused while the group has members, unless it is
+    /// transactional; and a member that has joined but not synced is told the
+    /// rebalance is in progress. A valid member's commit counts as a sign of life.
+    /// Returns 0 or the error code for every partition.
     pub fn validate_commit(
         &mut self,
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
+        transactional: bool,
         now: Instant,
     ) -> i16 {
-        let code = if self.state == GroupState::Dead {
-            ResponseError::CoordinatorNotAvailable
-        } else if self.is_static_member_fenced(instance_id, member_id) {
-            ResponseError::FencedInstanceId
-        } else if generation < 0 && self.state == GroupState::Empty {
+        if self.state == GroupState::Dead {
+            return ResponseError::CoordinatorNotAvailable.code();
+        }
+        if generation < 0 && self.state == GroupState::Empty {
             return 0;
-        } else if self.state == GroupState::CompletingRebalance {
-            ResponseError::RebalanceInProgress
-        } else if !self.members.contains_key(member_id) {
-            ResponseError::UnknownMemberId
-        } else if generation != self.generation {
-            ResponseError::IllegalGeneration
-        } else {
-            if let Some(m) = self.members.get_mut(member_id) {
-                m.touch(now);
+        }
+        if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+            if let Some(code) = self.validate_member(member_id, instance_id) {
+                return code.code();
             }
-            return 0;
-        };
-        code.code()
-    }
-
-    /// Checks a transactional offset commit's member fields (KIP-447): an unknown member
-    /// id or an old generation is fenced, an absent member id (empty) or generation (-1)
-    /// is not checked.
-    pub fn validate_txn_commit(
-        &self,
-        member_id: &str,
-        instance_id: Option<&str>,
-        generation: i32,
-    ) -> i16 {
-        let code = if self.state == GroupState::Dead {
-            ResponseError::CoordinatorNotAvailable
-        } else if self.is_static_member_fenced(instance_id, member_id) {
-            ResponseError::FencedInstanceId
-        } else if !member_id.is_empty() && !self.members.contains_key(member_id) {
-            ResponseError::UnknownMemberId
-        } else if generation >= 0 && generation != self.generation {
-            ResponseError::IllegalGeneration
-        } else {
-            return 0;
-        };
-        code.code()
+            if generation != self.generation {
+                return ResponseError::IllegalGeneration.code();
+            }
+        } else if !transactional && self.state != GroupState::Empty {
+            return ResponseError::UnknownMemberId.code();
+        }
+        if !transactional && self.state == GroupState::CompletingRebalance {
+            return ResponseError::RebalanceInProgress.code();
+        }
+        if let Some(m) = self.members.get_mut(member_id) {
+            m.touch(now);
+        }
+        0
     }
 
     /// Offsets past their retention at wall-clock time `now` (ms), as Kafka's

@@ -563,36 +563,102 @@ async fn offset_commits_are_fenced_like_heartbeats() {
     };
     // Standalone commits (generation -1) to a group without members.
     assert_eq!(
-        h.c.commit_member_offsets("solo", "", None, -1, &offsets(5)),
+        h.c.commit_member_offsets(
+            "solo",
+            "",
+            None,
+            -1,
+            &offsets(5),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     assert_eq!(h.c.committed_offset("solo", "t", 0).unwrap().offset, 5);
     assert_eq!(
-        h.c.commit_member_offsets("none", "m", None, 3, &offsets(5)),
+        h.c.commit_member_offsets(
+            "none",
+            "m",
+            None,
+            3,
+            &offsets(5),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::IllegalGeneration)]
     );
+    assert_eq!(
+        h.c.commit_member_offsets(
+            "none",
+            "m",
+            None,
+            3,
+            &offsets(5),
+            ResponseError::GroupIdNotFound
+        ),
+        vec![code(ResponseError::GroupIdNotFound)],
+        "OffsetCommit v9+ names a missing group"
+    );
+    assert_eq!(
+        h.c.validate_txn_offset_commit("none", "m", None, 3),
+        code(ResponseError::IllegalGeneration)
+    );
+    assert_eq!(h.c.validate_txn_offset_commit("none", "", None, -1), 0);
     let (ids, generation) = stable_group(&h, "g", 2).await;
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[1], None, generation, &offsets(7)),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[1],
+            None,
+            generation,
+            &offsets(7),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[1], None, generation - 1, &offsets(8)),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[1],
+            None,
+            generation - 1,
+            &offsets(8),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::IllegalGeneration)]
     );
     assert_eq!(
-        h.c.commit_member_offsets("g", "ghost", None, generation, &offsets(8)),
+        h.c.commit_member_offsets(
+            "g",
+            "ghost",
+            None,
+            generation,
+            &offsets(8),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::UnknownMemberId)]
     );
     assert_eq!(
-        h.c.commit_member_offsets("g", "", None, -1, &offsets(8)),
+        h.c.commit_member_offsets(
+            "g",
+            "",
+            None,
+            -1,
+            &offsets(8),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::UnknownMemberId)],
         "standalone commits to a group with members are refused"
     );
     let mut long = offsets(9);
     long[0].metadata = "x".repeat(5000);
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[0], None, generation, &long),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[0],
+            None,
+            generation,
+            &long,
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::OffsetMetadataTooLarge)]
     );
     assert_eq!(h.c.committed_offset("g", "t", 0).unwrap().offset, 7);
@@ -603,7 +669,14 @@ async fn offset_commits_are_fenced_like_heartbeats() {
     let next = j0.await.unwrap().generation;
     j1.await.unwrap();
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[1], None, next, &offsets(9)),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[1],
+            None,
+            next,
+            &offsets(9),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::RebalanceInProgress)]
     );
     // The transactional path skips member checks.
@@ -729,17 +802,38 @@ async fn offsets_expire_after_retention_once_nobody_uses_them() {
     };
     // A standalone group (commits only), an active group, an emptied consumer group.
     assert_eq!(
-        h.c.commit_member_offsets("solo", "", None, -1, &offset(0)),
+        h.c.commit_member_offsets(
+            "solo",
+            "",
+            None,
+            -1,
+            &offset(0),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     let (active, generation) = stable_group(&h, "active", 1).await;
     assert_eq!(
-        h.c.commit_member_offsets("active", &active[0], None, generation, &offset(0)),
+        h.c.commit_member_offsets(
+            "active",
+            &active[0],
+            None,
+            generation,
+            &offset(0),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     let (left, generation) = stable_group(&h, "left", 1).await;
     assert_eq!(
-        h.c.commit_member_offsets("left", &left[0], None, generation, &offset(0)),
+        h.c.commit_member_offsets(
+            "left",
+            &left[0],
+            None,
+            generation,
+            &offset(0),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     assert_eq!(

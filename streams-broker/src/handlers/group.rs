@@ -321,6 +321,11 @@ pub(super) fn offset_commit(
             request.group_instance_id.as_deref(),
             request.generation_id_or_member_epoch,
             &offsets,
+            if version >= 9 {
+                ResponseError::GroupIdNotFound
+            } else {
+                ResponseError::IllegalGeneration
+            },
         )
     };
     for (ti, partition_index, slot) in slots {
