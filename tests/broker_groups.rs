@@ -10,6 +10,9 @@
 //!   partitions, a new member id, no second member and no wait for its old session.
 //! - Committed offsets survive a broker restart: a consumer of the group, started against
 //!   the restarted broker, resumes after the committed records and never sees them again.
+//! - librdkafka lists and describes a group (ListGroups, DescribeGroups); its admin
+//!   client deletes a group only once it is empty (`NON_EMPTY_GROUP` before), and the
+//!   group's offsets go with it.
 //! - kafka-python's `KafkaConsumer` and an rdkafka consumer share a group; each gets
 //!   partitions and consumes.
 //! - `kcat -G` (a balanced consumer on Debian's librdkafka) consumes what was produced.
@@ -24,12 +27,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
@@ -389,6 +395,92 @@ async fn committed_offsets_survive_a_restart() {
         "nothing committed was delivered again"
     );
     m.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_clients_describe_groups_and_delete_only_empty_ones() {
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("adm", PARTITIONS).expect("topic");
+    produce(&broker.bootstrap(), "adm", 0..12).await;
+    let config = consumer_config(&broker.bootstrap(), "admin-group");
+    let m = Member::start(&config, "adm");
+    wait_for_records(&[&m], 12, Duration::from_secs(20)).await;
+    m.consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .expect("commit");
+
+    // librdkafka's group listing: ListGroups, then DescribeGroups.
+    let consumer = m.consumer.clone();
+    let (name, state, protocol_type, protocol, members) = tokio::task::spawn_blocking(move || {
+        let list = consumer
+            .fetch_group_list(Some("admin-group"), Duration::from_secs(10))
+            .expect("group list");
+        let g = &list.groups()[0];
+        let members: Vec<(String, bool)> = g
+            .members()
+            .iter()
+            .map(|m| {
+                (
+                    m.client_host().to_string(),
+                    m.assignment().is_some_and(|a| !a.is_empty()),
+                )
+            })
+            .collect();
+        (
+            g.name().to_string(),
+            g.state().to_string(),
+            g.protocol_type().to_string(),
+            g.protocol().to_string(),
+            members,
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(name, "admin-group");
+    assert_eq!(state, "Stable");
+    assert_eq!(protocol_type, "consumer");
+    assert_eq!(protocol, "range");
+    assert_eq!(members, vec![("/127.0.0.1".to_string(), true)]);
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("admin");
+    let options = AdminOptions::new();
+    let deleted = admin
+        .delete_groups(&["admin-group"], &options)
+        .await
+        .expect("delete groups");
+    assert_eq!(
+        deleted,
+        vec![Err((
+            "admin-group".to_string(),
+            RDKafkaErrorCode::NonEmptyGroup
+        ))]
+    );
+    m.close().await;
+    let deleted = admin
+        .delete_groups(&["admin-group"], &options)
+        .await
+        .expect("delete groups");
+    assert_eq!(deleted, vec![Ok("admin-group".to_string())]);
+    assert!(broker
+        .broker()
+        .groups()
+        .committed_offset("admin-group", "adm", 0)
+        .is_none());
+    let deleted = admin
+        .delete_groups(&["admin-group"], &options)
+        .await
+        .expect("delete groups");
+    assert_eq!(
+        deleted,
+        vec![Err((
+            "admin-group".to_string(),
+            RDKafkaErrorCode::GroupIdNotFound
+        ))]
+    );
     broker.shutdown().expect("shutdown");
 }
 
