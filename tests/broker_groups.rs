@@ -14,7 +14,9 @@
 //!   client deletes a group only once it is empty (`NON_EMPTY_GROUP` before), and the
 //!   group's offsets go with it.
 //! - kafka-python's `KafkaConsumer` and an rdkafka consumer share a group; each gets
-//!   partitions and consumes.
+//!   partitions and consumes. kafka-python's admin client then describes the group
+//!   (Stable, two members), lists it, and fetches its committed offsets together with
+//!   another group's in one OffsetFetch (v8+).
 //! - `kcat -G` (a balanced consumer on Debian's librdkafka) consumes what was produced.
 //!
 //! Timeouts are short (session 2 s, heartbeats every 100 ms, initial rebalance delay
@@ -494,7 +496,8 @@ fn python() -> Option<PathBuf> {
 
 /// kafka-python joins the group and consumes until its assignment has been stable for
 /// three seconds and it has seen its partitions' records; it reports both, then waits
-/// for a line on stdin before it commits and leaves.
+/// for a line on stdin before it commits, reports what its admin client sees of the
+/// group, and leaves.
 const PYTHON_MEMBER: &str = r#"
 import sys, time
 from kafka import KafkaConsumer
@@ -520,6 +523,18 @@ print("ASSIGNED", ",".join(str(p) for p in last or []))
 print("SEEN", len(seen), flush=True)
 sys.stdin.readline()  # the test looks at the rdkafka member meanwhile
 consumer.commit()
+
+# The admin client's view: DescribeGroups, ListGroups, OffsetFetch v8 (two groups at once).
+from kafka.admin import KafkaAdminClient
+admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+described = admin.describe_groups([group])[group]
+print("DESCRIBED", described.get('group_state'), len(described.get('members', [])),
+      described.get('error'))
+listed = [g.get('group_id') for g in admin.list_groups()]
+print("LISTED", group in listed)
+offsets = admin.list_group_offsets({group: None, 'nobody': None})
+print("OFFSETS", len(offsets.get(group, {})), len(offsets.get('nobody', {})), flush=True)
+admin.close()
 consumer.close()
 "#;
 
@@ -577,9 +592,10 @@ async fn kafka_python_and_rdkafka_share_a_group() {
         .expect("join")
         .expect("python finishes");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let admin_view = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "kafka-python failed:\n{stdout}\n{stderr}"
+        "kafka-python failed:\n{stdout}{admin_view}\n{stderr}"
     );
     let python_partitions: BTreeSet<i32> = stdout
         .lines()
@@ -612,6 +628,20 @@ async fn kafka_python_and_rdkafka_share_a_group() {
         "kafka-python consumed {python_seen}"
     );
     assert!(rdkafka_seen > 0, "rdkafka consumed nothing");
+    let line = |prefix: &str| {
+        admin_view
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(line("DESCRIBED "), "Stable 2 None", "{admin_view}");
+    assert_eq!(line("LISTED "), "True", "{admin_view}");
+    assert_eq!(
+        line("OFFSETS "),
+        format!("{} 0", python_partitions.len()),
+        "kafka-python's commit, and nothing for a group without one: {admin_view}"
+    );
     m.close().await;
     broker.shutdown().expect("shutdown");
 }
