@@ -6,10 +6,17 @@
 //! - With `partition.assignment.strategy=cooperative-sticky`, a second consumer joining
 //!   takes half the partitions through an incremental rebalance: the first consumer gives
 //!   up only what moves.
+//! - A static member (`group.instance.id`) that restarts takes its old place: same
+//!   partitions, a new member id, no second member and no wait for its old session.
 //! - Committed offsets survive a broker restart: a consumer of the group, started against
 //!   the restarted broker, resumes after the committed records and never sees them again.
+//! - librdkafka lists and describes a group (ListGroups, DescribeGroups); its admin
+//!   client deletes a group only once it is empty (`NON_EMPTY_GROUP` before), and the
+//!   group's offsets go with it.
 //! - kafka-python's `KafkaConsumer` and an rdkafka consumer share a group; each gets
-//!   partitions and consumes.
+//!   partitions and consumes. kafka-python's admin client then describes the group
+//!   (Stable, two members), lists it, and fetches its committed offsets together with
+//!   another group's in one OffsetFetch (v8+).
 //! - `kcat -G` (a balanced consumer on Debian's librdkafka) consumes what was produced.
 //!
 //! Timeouts are short (session 2 s, heartbeats every 100 ms, initial rebalance delay
@@ -22,12 +29,15 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use rdkafka::admin::{AdminClient, AdminOptions};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
 use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
@@ -282,6 +292,58 @@ async fn cooperative_sticky_rebalances_incrementally() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_static_member_takes_its_old_place() {
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("static", PARTITIONS).expect("topic");
+    let member = |instance: &str| {
+        let mut config = consumer_config(&broker.bootstrap(), "static-group");
+        // A long session: only the replacement, not an expiry, can explain what follows.
+        config
+            .set("group.instance.id", instance)
+            .set("session.timeout.ms", "30000")
+            .set("max.poll.interval.ms", "30000");
+        Member::start(&config, "static")
+    };
+    let a = member("instance-a");
+    let b = member("instance-b");
+    let before = balanced(&[&a, &b], Duration::from_secs(20)).await;
+    let instances = |broker: &BrokerHandle| {
+        let group = broker
+            .broker()
+            .groups()
+            .describe_group("static-group")
+            .expect("group");
+        let mut ids: Vec<(String, String)> = group
+            .members
+            .into_iter()
+            .map(|m| (m.instance_id.unwrap_or_default(), m.member_id))
+            .collect();
+        ids.sort();
+        ids
+    };
+    let first = instances(&broker);
+    assert_eq!(first.len(), 2);
+    // Static members do not leave on close; the restarted instance replaces itself.
+    a.close().await;
+    let restarted = Instant::now();
+    let a = member("instance-a");
+    let after = balanced(&[&a, &b], Duration::from_secs(20)).await;
+    assert!(
+        restarted.elapsed() < Duration::from_secs(20),
+        "no wait for the old session to expire"
+    );
+    assert_eq!(after, before, "the same partitions as before");
+    let second = instances(&broker);
+    assert_eq!(second.len(), 2, "replaced, not added: {second:?}");
+    assert_eq!(second[0].0, "instance-a");
+    assert_ne!(second[0].1, first[0].1, "with a new member id");
+    assert_eq!(second[1], first[1], "the other member is untouched");
+    a.close().await;
+    b.close().await;
+    broker.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn committed_offsets_survive_a_restart() {
     let dir = tempfile::tempdir().expect("dir");
     let start = || {
@@ -338,6 +400,92 @@ async fn committed_offsets_survive_a_restart() {
     broker.shutdown().expect("shutdown");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_clients_describe_groups_and_delete_only_empty_ones() {
+    let broker = EmbeddedBroker::start(broker_config()).expect("broker");
+    broker.create_topic("adm", PARTITIONS).expect("topic");
+    produce(&broker.bootstrap(), "adm", 0..12).await;
+    let config = consumer_config(&broker.bootstrap(), "admin-group");
+    let m = Member::start(&config, "adm");
+    wait_for_records(&[&m], 12, Duration::from_secs(20)).await;
+    m.consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .expect("commit");
+
+    // librdkafka's group listing: ListGroups, then DescribeGroups.
+    let consumer = m.consumer.clone();
+    let (name, state, protocol_type, protocol, members) = tokio::task::spawn_blocking(move || {
+        let list = consumer
+            .fetch_group_list(Some("admin-group"), Duration::from_secs(10))
+            .expect("group list");
+        let g = &list.groups()[0];
+        let members: Vec<(String, bool)> = g
+            .members()
+            .iter()
+            .map(|m| {
+                (
+                    m.client_host().to_string(),
+                    m.assignment().is_some_and(|a| !a.is_empty()),
+                )
+            })
+            .collect();
+        (
+            g.name().to_string(),
+            g.state().to_string(),
+            g.protocol_type().to_string(),
+            g.protocol().to_string(),
+            members,
+        )
+    })
+    .await
+    .expect("join");
+    assert_eq!(name, "admin-group");
+    assert_eq!(state, "Stable");
+    assert_eq!(protocol_type, "consumer");
+    assert_eq!(protocol, "range");
+    assert_eq!(members, vec![("/127.0.0.1".to_string(), true)]);
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .expect("admin");
+    let options = AdminOptions::new();
+    let deleted = admin
+        .delete_groups(&["admin-group"], &options)
+        .await
+        .expect("delete groups");
+    assert_eq!(
+        deleted,
+        vec![Err((
+            "admin-group".to_string(),
+            RDKafkaErrorCode::NonEmptyGroup
+        ))]
+    );
+    m.close().await;
+    let deleted = admin
+        .delete_groups(&["admin-group"], &options)
+        .await
+        .expect("delete groups");
+    assert_eq!(deleted, vec![Ok("admin-group".to_string())]);
+    assert!(broker
+        .broker()
+        .groups()
+        .committed_offset("admin-group", "adm", 0)
+        .is_none());
+    let deleted = admin
+        .delete_groups(&["admin-group"], &options)
+        .await
+        .expect("delete groups");
+    assert_eq!(
+        deleted,
+        vec![Err((
+            "admin-group".to_string(),
+            RDKafkaErrorCode::GroupIdNotFound
+        ))]
+    );
+    broker.shutdown().expect("shutdown");
+}
+
 fn python() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("RILL_KAFKA_PYTHON") {
         return Some(PathBuf::from(p));
@@ -348,7 +496,8 @@ fn python() -> Option<PathBuf> {
 
 /// kafka-python joins the group and consumes until its assignment has been stable for
 /// three seconds and it has seen its partitions' records; it reports both, then waits
-/// for a line on stdin before it commits and leaves.
+/// for a line on stdin before it commits, reports what its admin client sees of the
+/// group, and leaves.
 const PYTHON_MEMBER: &str = r#"
 import sys, time
 from kafka import KafkaConsumer
@@ -374,6 +523,18 @@ print("ASSIGNED", ",".join(str(p) for p in last or []))
 print("SEEN", len(seen), flush=True)
 sys.stdin.readline()  # the test looks at the rdkafka member meanwhile
 consumer.commit()
+
+# The admin client's view: DescribeGroups, ListGroups, OffsetFetch v8 (two groups at once).
+from kafka.admin import KafkaAdminClient
+admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+described = admin.describe_groups([group])[group]
+print("DESCRIBED", described.get('group_state'), len(described.get('members', [])),
+      described.get('error'))
+listed = [g.get('group_id') for g in admin.list_groups()]
+print("LISTED", group in listed)
+offsets = admin.list_group_offsets({group: None, 'nobody': None})
+print("OFFSETS", len(offsets.get(group, {})), len(offsets.get('nobody', {})), flush=True)
+admin.close()
 consumer.close()
 "#;
 
@@ -431,9 +592,10 @@ async fn kafka_python_and_rdkafka_share_a_group() {
         .expect("join")
         .expect("python finishes");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let admin_view = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "kafka-python failed:\n{stdout}\n{stderr}"
+        "kafka-python failed:\n{stdout}{admin_view}\n{stderr}"
     );
     let python_partitions: BTreeSet<i32> = stdout
         .lines()
@@ -466,6 +628,20 @@ async fn kafka_python_and_rdkafka_share_a_group() {
         "kafka-python consumed {python_seen}"
     );
     assert!(rdkafka_seen > 0, "rdkafka consumed nothing");
+    let line = |prefix: &str| {
+        admin_view
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert_eq!(line("DESCRIBED "), "Stable 2 None", "{admin_view}");
+    assert_eq!(line("LISTED "), "True", "{admin_view}");
+    assert_eq!(
+        line("OFFSETS "),
+        format!("{} 0", python_partitions.len()),
+        "kafka-python's commit, and nothing for a group without one: {admin_view}"
+    );
     m.close().await;
     broker.shutdown().expect("shutdown");
 }

@@ -607,6 +607,13 @@ pub struct GroupConfig {
     /// Largest metadata string committed with an offset (`offset.metadata.max.bytes`,
     /// 4096); longer ones get `OFFSET_METADATA_TOO_LARGE`.
     pub offset_metadata_max_bytes: usize,
+    /// How long committed offsets are kept once their group is empty, or, for groups
+    /// that only store offsets, since their last commit (`offsets.retention.minutes`,
+    /// 7 days).
+    pub offsets_retention: Duration,
+    /// How often expired offsets are looked for (`offsets.retention.check.interval.ms`,
+    /// 600000 ms).
+    pub offsets_retention_check_interval: Duration,
 }
 
 impl Default for GroupConfig {
@@ -616,6 +623,8 @@ impl Default for GroupConfig {
             min_session_timeout: Duration::from_millis(6000),
             max_session_timeout: Duration::from_millis(1_800_000),
             offset_metadata_max_bytes: 4096,
+            offsets_retention: Duration::from_secs(7 * 24 * 3600),
+            offsets_retention_check_interval: Duration::from_millis(600_000),
         }
     }
 }
@@ -701,6 +710,17 @@ impl BrokerConfig {
             }
             "offset.metadata.max.bytes" => {
                 self.group.offset_metadata_max_bytes = parse(key, value)?
+            }
+            "offsets.retention.minutes" => {
+                let minutes: u64 = parse(key, value)?;
+                self.group.offsets_retention = Duration::from_secs(minutes.saturating_mul(60))
+            }
+            "offsets.retention.check.interval.ms" => {
+                let ms: u64 = parse(key, value)?;
+                if ms == 0 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.group.offsets_retention_check_interval = Duration::from_millis(ms)
             }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(parse(key, value)?)
@@ -846,6 +866,9 @@ mod tests {
         b.set("log.cleaner.min.cleanable.ratio", "0.1").unwrap();
         assert_eq!(b.topic_defaults.min_cleanable_dirty_ratio(), 0.1);
         assert!(b.set("log.cleaner.min.cleanable.ratio", "1.5").is_err());
+        b.set("offsets.retention.minutes", "2").unwrap();
+        assert_eq!(b.group.offsets_retention, Duration::from_secs(120));
+        assert!(b.set("offsets.retention.check.interval.ms", "0").is_err());
         let source = b
             .topic_defaults
             .entries()

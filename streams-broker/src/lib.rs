@@ -7,7 +7,11 @@
 //! It is a real broker, not a mock: record batches are validated (CRC-32C) and appended
 //! to a segmented on-disk log with offset and time indexes, recovered after a crash,
 //! trimmed by time and size retention, and compacted by key for `cleanup.policy=compact`
-//! topics by a background log cleaner.
+//! topics by a background log cleaner. Consumer groups are coordinated by the broker
+//! (the classic protocol: rebalances, sessions, generations) and their committed offsets
+//! are kept in the internal topic `__consumer_offsets`, so they survive restarts.
+//! Idempotent producers are deduplicated per partition, and transactional producers get a
+//! transaction coordinator, commit/abort markers and `read_committed` fetches.
 //!
 //! Durability is a choice ([`FlushPolicy`], `log.flush.policy`): `fsync` every batch before
 //! acknowledging it, every interval (the default, one second), or never. Acknowledged

@@ -182,6 +182,9 @@ pub struct FetchedOffset {
     pub partition: i32,
     /// The committed offset, `None` if the group has none for the partition.
     pub offset: Option<OffsetAndMetadata>,
+    /// An open transaction holds an offset for the partition that is not visible yet
+    /// (OffsetFetch with `require_stable` answers `UNSTABLE_OFFSET_COMMIT`).
+    pub unstable: bool,
 }
 
 /// The group coordinator. Owned by the [`Broker`](crate::Broker) (`broker.groups()`).
@@ -425,6 +428,9 @@ impl GroupCoordinator {
     /// OffsetCommit from a client: checks the member and generation (generation -1 with
     /// an empty group is a "standalone" commit, as `assign()`-based consumers make),
     /// then stores every offset durably. Returns one error code per entry of `offsets`.
+    /// A commit with a generation to a group the coordinator does not know gets
+    /// `missing_group`: Kafka answers `GROUP_ID_NOT_FOUND` from OffsetCommit v9 and
+    /// `ILLEGAL_GENERATION` before.
     pub fn commit_member_offsets(
         &self,
         group_id: &str,
@@ -432,17 +438,17 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
         offsets: &[PartitionOffset],
+        missing_group: ResponseError,
     ) -> Vec<i16> {
         let mut groups = self.lock();
         if !groups.contains_key(group_id) {
             if generation >= 0 {
-                // The group is gone (or the request comes from an old generation).
-                return vec![ResponseError::IllegalGeneration.code(); offsets.len()];
+                return vec![missing_group.code(); offsets.len()];
             }
             groups.insert(group_id.to_string(), Group::new(group_id));
         }
         let code = match groups.get_mut(group_id) {
-            Some(g) => g.validate_commit(member_id, instance_id, generation, Instant::now()),
+            Some(g) => g.validate_commit(member_id, instance_id, generation, false, Instant::now()),
             None => ResponseError::CoordinatorNotAvailable.code(),
         };
         let codes = if code != 0 {
@@ -478,7 +484,8 @@ impl GroupCoordinator {
     /// Checks a `TxnOffsetCommit`'s group fields (KIP-447) before the transaction
     /// coordinator records the pending offsets: 0, or the error code to answer
     /// (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`, `FENCED_INSTANCE_ID`). A group the
-    /// coordinator does not know passes (the commit will create it).
+    /// coordinator does not know passes without a generation (the commit will create
+    /// it) and is `ILLEGAL_GENERATION` with one, as in Kafka.
     pub fn validate_txn_offset_commit(
         &self,
         group_id: &str,
@@ -489,11 +496,43 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return ResponseError::InvalidGroupId.code();
         }
-        let groups = self.lock();
-        match groups.get(group_id) {
-            Some(g) => g.validate_txn_commit(member_id, instance_id, generation),
+        let mut groups = self.lock();
+        match groups.get_mut(group_id) {
+            Some(g) => g.validate_commit(member_id, instance_id, generation, true, Instant::now()),
+            None if generation >= 0 => ResponseError::IllegalGeneration.code(),
             None => 0,
         }
+    }
+
+    /// Notes that the transaction of `producer_id` holds offsets of `group_id` for
+    /// `partitions` (the transaction coordinator calls this for an accepted
+    /// `TxnOffsetCommit`). Until [`end_txn_offsets`](Self::end_txn_offsets), an OffsetFetch
+    /// with `require_stable` (`read_committed` consumers) answers those partitions with
+    /// `UNSTABLE_OFFSET_COMMIT`, so a consumer does not start from an offset that the
+    /// transaction is about to replace.
+    pub fn begin_txn_offsets(
+        &self,
+        group_id: &str,
+        producer_id: i64,
+        partitions: &[(String, i32)],
+    ) {
+        let mut groups = self.lock();
+        let g = groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::new(group_id));
+        for p in partitions {
+            g.pending_txn_offsets.insert(p.clone(), producer_id);
+        }
+    }
+
+    /// The transaction of `producer_id` ended (after [`commit_offsets`](Self::commit_offsets)
+    /// on commit, alone on abort): its partitions of `group_id` are stable again.
+    pub fn end_txn_offsets(&self, group_id: &str, producer_id: i64) {
+        let mut groups = self.lock();
+        if let Some(g) = groups.get_mut(group_id) {
+            g.pending_txn_offsets.retain(|_, p| *p != producer_id);
+        }
+        self.after_change(&mut groups, group_id);
     }
 
     /// Writes offsets to `__consumer_offsets`, then to the group: one code per entry.
@@ -573,21 +612,25 @@ impl GroupCoordinator {
         match partitions {
             Some(wanted) => wanted
                 .iter()
-                .map(|(topic, partition)| FetchedOffset {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    offset: group
-                        .and_then(|g| g.offsets.get(&(topic.clone(), *partition)).cloned()),
+                .map(|(topic, partition)| {
+                    let key = (topic.clone(), *partition);
+                    FetchedOffset {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        offset: group.and_then(|g| g.offsets.get(&key).cloned()),
+                        unstable: group.is_some_and(|g| g.pending_txn_offsets.contains_key(&key)),
+                    }
                 })
                 .collect(),
             None => group
                 .map(|g| {
                     g.offsets
                         .iter()
-                        .map(|((topic, partition), o)| FetchedOffset {
-                            topic: topic.clone(),
-                            partition: *partition,
+                        .map(|(key, o)| FetchedOffset {
+                            topic: key.0.clone(),
+                            partition: key.1,
                             offset: Some(o.clone()),
+                            unstable: g.pending_txn_offsets.contains_key(key),
                         })
                         .collect()
                 })
@@ -709,23 +752,112 @@ impl GroupCoordinator {
         }
     }
 
+    /// Removes offsets past `offsets.retention.minutes` at wall-clock time `now` (ms)
+    /// and writes their tombstones; a group left with nothing is removed too. Returns how
+    /// many offsets expired. The timer task runs this every
+    /// `offsets.retention.check.interval.ms`.
+    pub fn expire_offsets(&self, now: i64) -> usize {
+        let mut groups = self.lock();
+        let mut expired_total = 0;
+        let ids: Vec<String> = groups.keys().cloned().collect();
+        for id in ids {
+            let Some(g) = groups.get_mut(&id) else {
+                continue;
+            };
+            let expired = g.expired_offsets(now, self.config.offsets_retention);
+            if expired.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<StoredRecord> = expired
+                .iter()
+                .map(|(topic, partition)| StoredRecord::Offset {
+                    group: id.clone(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                    value: None,
+                })
+                .collect();
+            if let Err(e) = self.store.append(&tombstones) {
+                tracing::warn!(group = %id, error = %e, "could not expire offsets");
+                continue;
+            }
+            for key in &expired {
+                g.offsets.remove(key);
+            }
+            expired_total += expired.len();
+            tracing::info!(group = %id, offsets = expired.len(), "expired committed offsets");
+            self.after_change(&mut groups, &id);
+        }
+        expired_total
+    }
+
+    /// Forgets every group's offsets for a deleted `topic`, writing their tombstones (a
+    /// topic created later under the same name starts without them), like Kafka's
+    /// clean-up when partitions are deleted. Returns how many offsets went.
+    pub fn delete_topic_offsets(&self, topic: &str) -> usize {
+        let mut groups = self.lock();
+        let mut removed = 0;
+        let ids: Vec<String> = groups.keys().cloned().collect();
+        for id in ids {
+            let Some(g) = groups.get_mut(&id) else {
+                continue;
+            };
+            let keys: Vec<(String, i32)> = g
+                .offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let tombstones: Vec<StoredRecord> = keys
+                .iter()
+                .map(|(t, p)| StoredRecord::Offset {
+                    group: id.clone(),
+                    topic: t.clone(),
+                    partition: *p,
+                    value: None,
+                })
+                .collect();
+            if let Err(e) = self.store.append(&tombstones) {
+                tracing::warn!(group = %id, topic, error = %e, "could not remove a deleted topic's offsets");
+                continue;
+            }
+            for key in &keys {
+                g.offsets.remove(key);
+            }
+            removed += keys.len();
+            self.after_change(&mut groups, &id);
+        }
+        removed
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         self.lock().values().filter_map(Group::next_deadline).min()
     }
 
     /// The timer task: sleeps until the earliest deadline of any group (or until a
-    /// request moves one closer) and applies it; returns when `shutdown` turns true.
+    /// request moves one closer) and applies it, and expires old offsets every
+    /// `offsets.retention.check.interval.ms`; returns when `shutdown` turns true.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let retention_every = self.config.offsets_retention_check_interval;
+        let mut retention_at = Instant::now() + retention_every;
         loop {
             let next = self
                 .next_deadline()
-                .unwrap_or_else(|| Instant::now() + IDLE_TICK);
+                .unwrap_or_else(|| Instant::now() + IDLE_TICK)
+                .min(retention_at);
             tokio::select! {
                 _ = shutdown.changed() => break,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep_until(next) => {}
             }
             self.expire();
+            if Instant::now() >= retention_at {
+                self.expire_offsets(now_ms());
+                retention_at = Instant::now() + retention_every;
+            }
         }
     }
 }

@@ -6,7 +6,7 @@
 //! PreparingRebalance whenever a member joins, leaves, changes its subscription or misses
 //! its session. Every rebalance ends a generation: requests carrying an older generation
 //! are fenced with `ILLEGAL_GENERATION`. Nothing here blocks or sleeps: a JoinGroup or
-//! SyncGroup that must wait parks a channel in its `Member`, and deadlines (the initial
+//! SyncGroup that must wait parks a channel in its member, and deadlines (the initial
 //! delay, the rebalance timeout, sessions, the sync timeout) are checked by
 //! `Group::expire`, which the coordinator's timer task calls when the earliest is due.
 
@@ -121,6 +121,9 @@ pub(crate) struct Group {
     pub new_member_added: bool,
     /// Committed offsets by (topic, partition).
     pub offsets: BTreeMap<(String, i32), OffsetAndMetadata>,
+    /// Partitions whose offsets an open transaction has committed (`TxnOffsetCommit`),
+    /// with the producer id: not visible yet, and "unstable" to `require_stable` fetches.
+    pub pending_txn_offsets: HashMap<(String, i32), i64>,
     /// The generation last written to `__consumer_offsets` (None: never written).
     pub persisted_generation: Option<i32>,
 }
@@ -166,6 +169,7 @@ impl Group {
             join_timer: None,
             new_member_added: false,
             offsets: BTreeMap::new(),
+            pending_txn_offsets: HashMap::new(),
             persisted_generation: None,
         }
     }
@@ -177,6 +181,7 @@ impl Group {
             && self.members.is_empty()
             && self.pending_members.is_empty()
             && self.offsets.is_empty()
+            && self.pending_txn_offsets.is_empty()
     }
 
     fn transition(&mut self, state: GroupState) {
@@ -244,11 +249,19 @@ impl Group {
             .map(|(c, _)| c.to_string())
     }
 
-    /// Whether `member_id` is fenced by a newer static member with the same instance id.
-    fn is_static_member_fenced(&self, instance_id: Option<&str>, member_id: &str) -> bool {
-        instance_id
-            .and_then(|i| self.static_members.get(i))
-            .is_some_and(|current| current != member_id)
+    /// Kafka's `validateMember`: a static member must be the current incarnation of its
+    /// instance id (`FENCED_INSTANCE_ID` for an older one), a dynamic member must exist
+    /// (`UNKNOWN_MEMBER_ID`).
+    fn validate_member(&self, member_id: &str, instance_id: Option<&str>) -> Option<ResponseError> {
+        match instance_id {
+            Some(instance) => match self.static_members.get(instance) {
+                None => Some(ResponseError::UnknownMemberId),
+                Some(current) if current != member_id => Some(ResponseError::FencedInstanceId),
+                Some(_) => None,
+            },
+            None if !self.members.contains_key(member_id) => Some(ResponseError::UnknownMemberId),
+            None => None,
+        }
     }
 
     fn is_leader(&self, member_id: &str) -> bool {
@@ -344,8 +357,8 @@ impl Group {
         if self.pending_members.contains_key(id) {
             return JoinOutcome::Wait(self.add_member_and_rebalance(id, req, now, config));
         }
-        if self.is_static_member_fenced(req.instance_id.as_deref(), id) {
-            return JoinOutcome::Done(error_join(ResponseError::FencedInstanceId, id));
+        if let Some(code) = self.validate_member(id, req.instance_id.as_deref()) {
+            return JoinOutcome::Done(error_join(code, id));
         }
         let Some(member) = self.members.get(id) else {
             return JoinOutcome::Done(error_join(ResponseError::UnknownMemberId, id));
@@ -679,12 +692,11 @@ impl Group {
     /// member; followers wait for them.
     pub fn sync(&mut self, req: &SyncRequest, now: Instant) -> SyncOutcome {
         let id = req.member_id.as_str();
+        let invalid = self.validate_member(id, req.instance_id.as_deref());
         let code = if self.state == GroupState::Dead {
             Some(ResponseError::CoordinatorNotAvailable)
-        } else if self.is_static_member_fenced(req.instance_id.as_deref(), id) {
-            Some(ResponseError::FencedInstanceId)
-        } else if !self.members.contains_key(id) {
-            Some(ResponseError::UnknownMemberId)
+        } else if invalid.is_some() {
+            invalid
         } else if req.generation != self.generation {
             Some(ResponseError::IllegalGeneration)
         } else if req
@@ -775,10 +787,8 @@ impl Group {
     ) -> i16 {
         let code = if self.state == GroupState::Dead {
             ResponseError::CoordinatorNotAvailable
-        } else if self.is_static_member_fenced(instance_id, member_id) {
-            ResponseError::FencedInstanceId
-        } else if !self.members.contains_key(member_id) {
-            ResponseError::UnknownMemberId
+        } else if let Some(code) = self.validate_member(member_id, instance_id) {
+            code
         } else if generation != self.generation {
             ResponseError::IllegalGeneration
         } else {
@@ -825,69 +835,77 @@ impl Group {
             self.maybe_complete_join(now);
             return 0;
         }
-        if self.is_static_member_fenced(instance_id, member_id) {
-            return ResponseError::FencedInstanceId.code();
-        }
-        if !self.members.contains_key(member_id) {
-            return ResponseError::UnknownMemberId.code();
+        if let Some(code) = self.validate_member(member_id, instance_id) {
+            return code.code();
         }
         tracing::info!(group = %self.id, member = member_id, "member leaves");
         self.remove_member_and_update(member_id, now, config);
         0
     }
 
-    /// Checks that an OffsetCommit comes from the current generation (or, with generation
-    /// -1, from a client that uses the group only to store offsets); a valid member's
-    /// commit counts as a sign of life. Returns the error code for every partition.
+    /// Checks an offset commit's group fields as Kafka's classic groups do
+    /// (`validateOffsetCommit`): with generation -1 an empty group accepts commits from
+    /// anyone (clients that use the group only to store offsets); a member id, instance
+    /// id or generation, when given, must be the current member and generation; a
+    /// commit without them is refused while the group has members, unless it is
+    /// transactional; and a member that has joined but not synced is told the
+    /// rebalance is in progress. A valid member's commit counts as a sign of life.
+    /// Returns 0 or the error code for every partition.
     pub fn validate_commit(
         &mut self,
         member_id: &str,
         instance_id: Option<&str>,
         generation: i32,
+        transactional: bool,
         now: Instant,
     ) -> i16 {
-        let code = if self.state == GroupState::Dead {
-            ResponseError::CoordinatorNotAvailable
-        } else if self.is_static_member_fenced(instance_id, member_id) {
-            ResponseError::FencedInstanceId
-        } else if generation < 0 && self.state == GroupState::Empty {
+        if self.state == GroupState::Dead {
+            return ResponseError::CoordinatorNotAvailable.code();
+        }
+        if generation < 0 && self.state == GroupState::Empty {
             return 0;
-        } else if self.state == GroupState::CompletingRebalance {
-            ResponseError::RebalanceInProgress
-        } else if !self.members.contains_key(member_id) {
-            ResponseError::UnknownMemberId
-        } else if generation != self.generation {
-            ResponseError::IllegalGeneration
-        } else {
-            if let Some(m) = self.members.get_mut(member_id) {
-                m.touch(now);
+        }
+        if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
+            if let Some(code) = self.validate_member(member_id, instance_id) {
+                return code.code();
             }
-            return 0;
-        };
-        code.code()
+            if generation != self.generation {
+                return ResponseError::IllegalGeneration.code();
+            }
+        } else if !transactional && self.state != GroupState::Empty {
+            return ResponseError::UnknownMemberId.code();
+        }
+        if !transactional && self.state == GroupState::CompletingRebalance {
+            return ResponseError::RebalanceInProgress.code();
+        }
+        if let Some(m) = self.members.get_mut(member_id) {
+            m.touch(now);
+        }
+        0
     }
 
-    /// Checks a transactional offset commit's member fields (KIP-447): an unknown member
-    /// id or an old generation is fenced, an absent member id (empty) or generation (-1)
-    /// is not checked.
-    pub fn validate_txn_commit(
-        &self,
-        member_id: &str,
-        instance_id: Option<&str>,
-        generation: i32,
-    ) -> i16 {
-        let code = if self.state == GroupState::Dead {
-            ResponseError::CoordinatorNotAvailable
-        } else if self.is_static_member_fenced(instance_id, member_id) {
-            ResponseError::FencedInstanceId
-        } else if !member_id.is_empty() && !self.members.contains_key(member_id) {
-            ResponseError::UnknownMemberId
-        } else if generation >= 0 && generation != self.generation {
-            ResponseError::IllegalGeneration
-        } else {
-            return 0;
+    /// Offsets past their retention at wall-clock time `now` (ms), as Kafka's
+    /// `removeExpiredOffsets` decides: all of an empty consumer group's offsets once it
+    /// has been empty for `retention`; a standalone group's offsets (no protocol, only
+    /// commits) each `retention` after its commit. Offsets of groups with members, and
+    /// partitions an open transaction holds, never expire.
+    pub fn expired_offsets(&self, now: i64, retention: Duration) -> Vec<(String, i32)> {
+        let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
+        let base = |o: &OffsetAndMetadata| -> Option<i64> {
+            match (&self.protocol_type, self.state) {
+                (None, GroupState::Empty) => Some(o.commit_timestamp),
+                (Some(_), GroupState::Empty) => Some(self.state_timestamp),
+                _ => None,
+            }
         };
-        code.code()
+        self.offsets
+            .iter()
+            .filter(|(key, o)| {
+                !self.pending_txn_offsets.contains_key(*key)
+                    && base(o).is_some_and(|b| now.saturating_sub(b) >= retention)
+            })
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     // ----- Timers ----------------------------------------------------------------------

@@ -563,36 +563,102 @@ async fn offset_commits_are_fenced_like_heartbeats() {
     };
     // Standalone commits (generation -1) to a group without members.
     assert_eq!(
-        h.c.commit_member_offsets("solo", "", None, -1, &offsets(5)),
+        h.c.commit_member_offsets(
+            "solo",
+            "",
+            None,
+            -1,
+            &offsets(5),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     assert_eq!(h.c.committed_offset("solo", "t", 0).unwrap().offset, 5);
     assert_eq!(
-        h.c.commit_member_offsets("none", "m", None, 3, &offsets(5)),
+        h.c.commit_member_offsets(
+            "none",
+            "m",
+            None,
+            3,
+            &offsets(5),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::IllegalGeneration)]
     );
+    assert_eq!(
+        h.c.commit_member_offsets(
+            "none",
+            "m",
+            None,
+            3,
+            &offsets(5),
+            ResponseError::GroupIdNotFound
+        ),
+        vec![code(ResponseError::GroupIdNotFound)],
+        "OffsetCommit v9+ names a missing group"
+    );
+    assert_eq!(
+        h.c.validate_txn_offset_commit("none", "m", None, 3),
+        code(ResponseError::IllegalGeneration)
+    );
+    assert_eq!(h.c.validate_txn_offset_commit("none", "", None, -1), 0);
     let (ids, generation) = stable_group(&h, "g", 2).await;
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[1], None, generation, &offsets(7)),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[1],
+            None,
+            generation,
+            &offsets(7),
+            ResponseError::IllegalGeneration
+        ),
         vec![0]
     );
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[1], None, generation - 1, &offsets(8)),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[1],
+            None,
+            generation - 1,
+            &offsets(8),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::IllegalGeneration)]
     );
     assert_eq!(
-        h.c.commit_member_offsets("g", "ghost", None, generation, &offsets(8)),
+        h.c.commit_member_offsets(
+            "g",
+            "ghost",
+            None,
+            generation,
+            &offsets(8),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::UnknownMemberId)]
     );
     assert_eq!(
-        h.c.commit_member_offsets("g", "", None, -1, &offsets(8)),
+        h.c.commit_member_offsets(
+            "g",
+            "",
+            None,
+            -1,
+            &offsets(8),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::UnknownMemberId)],
         "standalone commits to a group with members are refused"
     );
     let mut long = offsets(9);
     long[0].metadata = "x".repeat(5000);
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[0], None, generation, &long),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[0],
+            None,
+            generation,
+            &long,
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::OffsetMetadataTooLarge)]
     );
     assert_eq!(h.c.committed_offset("g", "t", 0).unwrap().offset, 7);
@@ -603,7 +669,14 @@ async fn offset_commits_are_fenced_like_heartbeats() {
     let next = j0.await.unwrap().generation;
     j1.await.unwrap();
     assert_eq!(
-        h.c.commit_member_offsets("g", &ids[1], None, next, &offsets(9)),
+        h.c.commit_member_offsets(
+            "g",
+            &ids[1],
+            None,
+            next,
+            &offsets(9),
+            ResponseError::IllegalGeneration
+        ),
         vec![code(ResponseError::RebalanceInProgress)]
     );
     // The transactional path skips member checks.
@@ -680,4 +753,142 @@ async fn offsets_and_deletions_survive_a_reopen() {
     let fetched = reopened.fetch_offsets("kept", Some(&wanted));
     assert_eq!(fetched[0].offset.as_ref().map(|o| o.offset), Some(11));
     assert_eq!(fetched[1].offset, None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_transactions_make_their_partitions_unstable_until_they_end() {
+    let h = harness(DELAY);
+    let offset = |o: i64| PartitionOffset {
+        topic: "t".into(),
+        partition: 0,
+        offset: o,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    h.c.commit_offsets("g", &[offset(3)]).unwrap();
+    h.c.begin_txn_offsets("g", 7, &[("t".into(), 0)]);
+    let wanted = [("t".to_string(), 0), ("t".to_string(), 1)];
+    let f = h.c.fetch_offsets("g", Some(&wanted));
+    assert!(f[0].unstable, "an open transaction holds t-0");
+    assert!(!f[1].unstable);
+    assert_eq!(f[0].offset.as_ref().map(|o| o.offset), Some(3));
+    assert!(h.c.fetch_offsets("g", None)[0].unstable);
+    // Commit: the transaction's offset becomes visible, the partition stable.
+    h.c.commit_offsets("g", &[offset(9)]).unwrap();
+    h.c.end_txn_offsets("g", 7);
+    let f = h.c.fetch_offsets("g", Some(&wanted));
+    assert!(!f[0].unstable);
+    assert_eq!(f[0].offset.as_ref().map(|o| o.offset), Some(9));
+    // Abort: nothing becomes visible, and a group that only held the transaction goes.
+    h.c.begin_txn_offsets("aborted", 8, &[("t".into(), 0)]);
+    assert!(h.c.describe_group("aborted").is_some());
+    h.c.end_txn_offsets("aborted", 8);
+    assert!(h.c.describe_group("aborted").is_none());
+    assert!(h.c.committed_offset("aborted", "t", 0).is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn offsets_expire_after_retention_once_nobody_uses_them() {
+    let h = harness(DELAY);
+    let retention = h.c.config().offsets_retention.as_millis() as i64;
+    let offset = |p: i32| {
+        [PartitionOffset {
+            topic: "t".into(),
+            partition: p,
+            offset: 1,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }]
+    };
+    // A standalone group (commits only), an active group, an emptied consumer group.
+    assert_eq!(
+        h.c.commit_member_offsets(
+            "solo",
+            "",
+            None,
+            -1,
+            &offset(0),
+            ResponseError::IllegalGeneration
+        ),
+        vec![0]
+    );
+    let (active, generation) = stable_group(&h, "active", 1).await;
+    assert_eq!(
+        h.c.commit_member_offsets(
+            "active",
+            &active[0],
+            None,
+            generation,
+            &offset(0),
+            ResponseError::IllegalGeneration
+        ),
+        vec![0]
+    );
+    let (left, generation) = stable_group(&h, "left", 1).await;
+    assert_eq!(
+        h.c.commit_member_offsets(
+            "left",
+            &left[0],
+            None,
+            generation,
+            &offset(0),
+            ResponseError::IllegalGeneration
+        ),
+        vec![0]
+    );
+    assert_eq!(
+        h.c.leave_group("left", &[(left[0].clone(), None)]).unwrap(),
+        vec![0]
+    );
+    h.c.begin_txn_offsets("solo", 5, &[("t".into(), 1)]);
+    h.c.commit_offsets("solo", &offset(1)).unwrap();
+
+    let now = crate::log::now_ms();
+    assert_eq!(h.c.expire_offsets(now + retention - 60_000), 0, "not yet");
+    assert_eq!(h.c.expire_offsets(now + retention + 60_000), 2);
+    assert!(h.c.committed_offset("solo", "t", 0).is_none());
+    assert!(
+        h.c.committed_offset("solo", "t", 1).is_some(),
+        "an open transaction holds it"
+    );
+    assert!(
+        h.c.committed_offset("active", "t", 0).is_some(),
+        "the group has members"
+    );
+    assert!(h.c.committed_offset("left", "t", 0).is_none());
+    assert!(
+        h.c.describe_group("left").is_none(),
+        "nothing left of the group"
+    );
+    // The tombstones are durable.
+    let reopened = open_coordinator(h.dir.path(), DELAY);
+    assert!(reopened.committed_offset("solo", "t", 0).is_none());
+    assert!(reopened.committed_offset("left", "t", 0).is_none());
+    assert!(reopened.describe_group("left").is_none());
+    assert!(reopened.committed_offset("active", "t", 0).is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deleted_topics_offsets_are_forgotten() {
+    let h = harness(DELAY);
+    let offset = |topic: &str| PartitionOffset {
+        topic: topic.into(),
+        partition: 0,
+        offset: 4,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    h.c.commit_offsets("a", &[offset("gone"), offset("kept")])
+        .unwrap();
+    h.c.commit_offsets("b", &[offset("gone")]).unwrap();
+    assert_eq!(h.c.delete_topic_offsets("gone"), 2);
+    assert!(h.c.committed_offset("a", "gone", 0).is_none());
+    assert!(h.c.committed_offset("a", "kept", 0).is_some());
+    assert!(
+        h.c.describe_group("b").is_none(),
+        "b held only offsets of the topic"
+    );
+    let reopened = open_coordinator(h.dir.path(), DELAY);
+    assert!(reopened.committed_offset("a", "gone", 0).is_none());
+    assert!(reopened.committed_offset("b", "gone", 0).is_none());
 }

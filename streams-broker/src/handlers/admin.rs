@@ -200,9 +200,12 @@ pub(super) fn delete_topics(
                     ))));
             }
             match broker.topics().delete(&topic.name) {
-                Ok(t) => result
-                    .with_name(Some(TopicName(str_bytes(&t.name))))
-                    .with_topic_id(t.id),
+                Ok(t) => {
+                    broker.groups().delete_topic_offsets(&t.name);
+                    result
+                        .with_name(Some(TopicName(str_bytes(&t.name))))
+                        .with_topic_id(t.id)
+                }
                 Err(e) => result
                     .with_error_code(error_code(&e).code())
                     .with_error_message(Some(str_bytes(&e.to_string()))),
@@ -258,6 +261,17 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
         (
             "offset.metadata.max.bytes".to_string(),
             c.group.offset_metadata_max_bytes.to_string(),
+        ),
+        (
+            "offsets.retention.minutes".to_string(),
+            (c.group.offsets_retention.as_secs() / 60).to_string(),
+        ),
+        (
+            "offsets.retention.check.interval.ms".to_string(),
+            c.group
+                .offsets_retention_check_interval
+                .as_millis()
+                .to_string(),
         ),
     ];
     for (k, value, _) in c.topic_defaults.entries() {

@@ -321,6 +321,11 @@ pub(super) fn offset_commit(
             request.group_instance_id.as_deref(),
             request.generation_id_or_member_epoch,
             &offsets,
+            if version >= 9 {
+                ResponseError::GroupIdNotFound
+            } else {
+                ResponseError::IllegalGeneration
+            },
         )
     };
     for (ti, partition_index, slot) in slots {
@@ -342,10 +347,10 @@ pub(super) fn offset_commit(
     OffsetCommitResponse::default().with_topics(topics)
 }
 
-fn fetched_partition(o: &FetchedOffset) -> (i64, i32, String) {
+fn fetched_partition(o: &FetchedOffset, error: i16) -> (i64, i32, String) {
     match &o.offset {
-        Some(v) => (v.offset, v.leader_epoch, v.metadata.clone()),
-        None => (-1, -1, String::new()),
+        Some(v) if error == 0 => (v.offset, v.leader_epoch, v.metadata.clone()),
+        _ => (-1, -1, String::new()),
     }
 }
 
@@ -354,9 +359,17 @@ pub(super) fn offset_fetch(
     request: OffsetFetchRequest,
     version: i16,
 ) -> OffsetFetchResponse {
-    // `require_stable` (v7+) asks for UNSTABLE_OFFSET_COMMIT while a transaction holds
-    // offsets for the partition; transactional offsets only become visible here at
-    // commit, so every offset answered is stable.
+    // `require_stable` (v7+): a partition whose offset an open transaction holds is
+    // answered with UNSTABLE_OFFSET_COMMIT (the client retries) instead of an offset
+    // that is about to change.
+    let require_stable = version >= 7 && request.require_stable;
+    let unstable = |o: &FetchedOffset| {
+        if require_stable && o.unstable {
+            ResponseError::UnstableOffsetCommit.code()
+        } else {
+            0
+        }
+    };
     let groups = broker.groups();
     if version >= 8 {
         let results = request
@@ -375,9 +388,11 @@ pub(super) fn offset_fetch(
                 let fetched = groups.fetch_offsets(g.group_id.0.as_str(), wanted.as_deref());
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for o in &fetched {
-                    let (offset, epoch, metadata) = fetched_partition(o);
+                    let error = unstable(o);
+                    let (offset, epoch, metadata) = fetched_partition(o, error);
                     let partition = OffsetFetchResponsePartitions::default()
                         .with_partition_index(o.partition)
+                        .with_error_code(error)
                         .with_committed_offset(offset)
                         .with_committed_leader_epoch(epoch)
                         .with_metadata(Some(str_bytes(&metadata)));
@@ -409,9 +424,11 @@ pub(super) fn offset_fetch(
     let fetched = groups.fetch_offsets(request.group_id.0.as_str(), wanted.as_deref());
     let mut topics: Vec<OffsetFetchResponseTopic> = Vec::new();
     for o in &fetched {
-        let (offset, epoch, metadata) = fetched_partition(o);
+        let error = unstable(o);
+        let (offset, epoch, metadata) = fetched_partition(o, error);
         let partition = OffsetFetchResponsePartition::default()
             .with_partition_index(o.partition)
+            .with_error_code(error)
             .with_committed_offset(offset)
             .with_committed_leader_epoch(if version >= 5 { epoch } else { -1 })
             .with_metadata(Some(str_bytes(&metadata)));
@@ -540,4 +557,131 @@ pub(super) fn delete_groups(
         })
         .collect();
     DeleteGroupsResponse::default().with_results(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrokerConfig;
+    use kafka_protocol::messages::offset_commit_request::{
+        OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    };
+    use kafka_protocol::messages::offset_fetch_request::{
+        OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchRequestTopics,
+    };
+
+    fn broker() -> (tempfile::TempDir, Arc<Broker>) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BrokerConfig::with_data_dir(dir.path());
+        let broker = Broker::open(config, dir.path(), "127.0.0.1:9092".parse().unwrap()).unwrap();
+        broker.topics().create("t", 2, &[]).unwrap();
+        (dir, Arc::new(broker))
+    }
+
+    fn commit(topic: &str, partition: i32, offset: i64) -> OffsetCommitRequest {
+        OffsetCommitRequest::default()
+            .with_group_id(GroupId(str_bytes("g")))
+            .with_generation_id_or_member_epoch(-1)
+            .with_topics(vec![OffsetCommitRequestTopic::default()
+                .with_name(TopicName(str_bytes(topic)))
+                .with_partitions(vec![OffsetCommitRequestPartition::default()
+                    .with_partition_index(partition)
+                    .with_committed_offset(offset)
+                    .with_committed_leader_epoch(2)
+                    .with_committed_metadata(Some(str_bytes("meta")))])])
+    }
+
+    #[test]
+    fn commits_to_unknown_partitions_are_refused_alone() {
+        let (_dir, broker) = broker();
+        let r = offset_commit(&broker, commit("t", 1, 5), 8);
+        assert_eq!(r.topics[0].partitions[0].error_code, 0);
+        let r = offset_commit(&broker, commit("t", 9, 5), 8);
+        assert_eq!(
+            r.topics[0].partitions[0].error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        let r = offset_commit(&broker, commit("missing", 0, 5), 8);
+        assert_eq!(
+            r.topics[0].partitions[0].error_code,
+            ResponseError::UnknownTopicOrPartition.code()
+        );
+        let stored = broker.groups().committed_offset("g", "t", 1).unwrap();
+        assert_eq!((stored.offset, stored.leader_epoch), (5, 2));
+        // Before v6 there is no leader epoch to store.
+        offset_commit(&broker, commit("t", 1, 6), 5);
+        let stored = broker.groups().committed_offset("g", "t", 1).unwrap();
+        assert_eq!((stored.offset, stored.leader_epoch), (6, -1));
+    }
+
+    #[test]
+    fn require_stable_fetches_see_open_transactions() {
+        let (_dir, broker) = broker();
+        offset_commit(&broker, commit("t", 0, 5), 8);
+        broker
+            .groups()
+            .begin_txn_offsets("g", 1, &[("t".to_string(), 0)]);
+        let v7 = |stable: bool| {
+            OffsetFetchRequest::default()
+                .with_group_id(GroupId(str_bytes("g")))
+                .with_require_stable(stable)
+                .with_topics(Some(vec![OffsetFetchRequestTopic::default()
+                    .with_name(TopicName(str_bytes("t")))
+                    .with_partition_indexes(vec![0, 1])]))
+        };
+        let r = offset_fetch(&broker, v7(true), 7);
+        let p = &r.topics[0].partitions;
+        assert_eq!(p[0].error_code, ResponseError::UnstableOffsetCommit.code());
+        assert_eq!(p[0].committed_offset, -1);
+        assert_eq!((p[1].error_code, p[1].committed_offset), (0, -1));
+        let r = offset_fetch(&broker, v7(false), 7);
+        let p = &r.topics[0].partitions[0];
+        assert_eq!((p.error_code, p.committed_offset), (0, 5));
+        assert_eq!(p.metadata.as_deref(), Some("meta"));
+        let v8 = OffsetFetchRequest::default()
+            .with_require_stable(true)
+            .with_groups(vec![
+                OffsetFetchRequestGroup::default()
+                    .with_group_id(GroupId(str_bytes("g")))
+                    .with_topics(Some(vec![OffsetFetchRequestTopics::default()
+                        .with_name(TopicName(str_bytes("t")))
+                        .with_partition_indexes(vec![0])])),
+                OffsetFetchRequestGroup::default().with_group_id(GroupId(str_bytes("other"))),
+            ]);
+        let r = offset_fetch(&broker, v8, 8);
+        assert_eq!(
+            r.groups[0].topics[0].partitions[0].error_code,
+            ResponseError::UnstableOffsetCommit.code()
+        );
+        assert!(
+            r.groups[1].topics.is_empty(),
+            "a group without offsets has none"
+        );
+        broker.groups().end_txn_offsets("g", 1);
+        let r = offset_fetch(&broker, v7(true), 7);
+        assert_eq!(r.topics[0].partitions[0].committed_offset, 5);
+    }
+
+    #[test]
+    fn find_coordinator_answers_groups_and_transactions_only() {
+        let (_dir, broker) = broker();
+        let r = find_coordinator(
+            &broker,
+            FindCoordinatorRequest::default().with_key_type(1),
+            3,
+        );
+        assert_eq!((r.error_code, r.node_id, r.port), (0, BrokerId(0), 9092));
+        let r = find_coordinator(
+            &broker,
+            FindCoordinatorRequest::default()
+                .with_key_type(2)
+                .with_coordinator_keys(vec![str_bytes("a"), str_bytes("b")]),
+            6,
+        );
+        assert_eq!(r.coordinators.len(), 2);
+        assert!(r
+            .coordinators
+            .iter()
+            .all(|c| c.error_code == ResponseError::InvalidRequest.code()));
+    }
 }

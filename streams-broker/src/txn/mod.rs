@@ -91,6 +91,13 @@ pub struct TxnMetadata {
 pub trait OffsetSink: Send + Sync + std::fmt::Debug {
     /// Commits `offsets` for `group_id`, as a plain `OffsetCommit` would.
     fn commit_offsets(&self, group_id: &str, offsets: &[PendingOffset]) -> Result<()>;
+
+    /// Marks `partitions` of `group_id` as held by the open transaction of `producer_id`:
+    /// `require_stable` offset fetches wait for its outcome.
+    fn hold_offsets(&self, group_id: &str, producer_id: i64, partitions: &[(String, i32)]);
+
+    /// The transaction of `producer_id` ended: its partitions of `group_id` are stable again.
+    fn release_offsets(&self, group_id: &str, producer_id: i64);
 }
 
 /// The group coordinator is the sink: offsets are stored as a plain commit would store
@@ -108,6 +115,14 @@ impl OffsetSink for GroupCoordinator {
             })
             .collect();
         GroupCoordinator::commit_offsets(self, group_id, &offsets)
+    }
+
+    fn hold_offsets(&self, group_id: &str, producer_id: i64, partitions: &[(String, i32)]) {
+        self.begin_txn_offsets(group_id, producer_id, partitions);
+    }
+
+    fn release_offsets(&self, group_id: &str, producer_id: i64) {
+        self.end_txn_offsets(group_id, producer_id);
     }
 }
 
@@ -227,6 +242,11 @@ impl Inner {
                         "no offset store attached: transactional offsets dropped"
                     ),
                 }
+            }
+        }
+        if let Some(sink) = sink {
+            for group in m.pending_offsets.keys() {
+                sink.release_offsets(group, m.producer_id);
             }
         }
         if let Some(m) = self.txns.get_mut(id) {
@@ -471,11 +491,18 @@ impl TransactionCoordinator {
             .pending_offsets
             .get_mut(group_id)
             .ok_or(ResponseError::InvalidTxnState)?;
+        let held: Vec<(String, i32)> = offsets
+            .iter()
+            .map(|o| (o.topic.clone(), o.partition))
+            .collect();
         for o in offsets {
             pending.retain(|p| !(p.topic == o.topic && p.partition == o.partition));
             pending.push(o);
         }
         inner.persist(transactional_id).map_err(storage_error)?;
+        if let Some(sink) = self.offsets.get() {
+            sink.hold_offsets(group_id, producer_id, &held);
+        }
         Ok(())
     }
 

@@ -272,7 +272,7 @@ fn state_survives_a_restart_and_open_transactions_are_resolved() {
 #[test]
 fn transactional_offsets_are_buffered_until_commit() {
     #[derive(Debug, Default)]
-    struct Recorder(Mutex<Vec<(String, Vec<PendingOffset>)>>);
+    struct Recorder(Mutex<Vec<(String, Vec<PendingOffset>)>>, Mutex<Vec<String>>);
     impl OffsetSink for Recorder {
         fn commit_offsets(&self, group_id: &str, offsets: &[PendingOffset]) -> Result<()> {
             self.0
@@ -280,6 +280,15 @@ fn transactional_offsets_are_buffered_until_commit() {
                 .unwrap()
                 .push((group_id.to_string(), offsets.to_vec()));
             Ok(())
+        }
+        fn hold_offsets(&self, group_id: &str, _: i64, partitions: &[(String, i32)]) {
+            self.1
+                .lock()
+                .unwrap()
+                .push(format!("hold {group_id} {partitions:?}"));
+        }
+        fn release_offsets(&self, group_id: &str, _: i64) {
+            self.1.lock().unwrap().push(format!("release {group_id}"));
         }
     }
     let dir = tempfile::tempdir().unwrap();
@@ -319,5 +328,17 @@ fn transactional_offsets_are_buffered_until_commit() {
     assert_eq!(
         *sink.0.lock().unwrap(),
         vec![("g".to_string(), vec![offset(9)])]
+    );
+    // Each buffered commit holds its partitions until the transaction ends, either way.
+    let hold = r#"hold g [("in", 0)]"#.to_string();
+    assert_eq!(
+        *sink.1.lock().unwrap(),
+        [
+            hold.clone(),
+            "release g".to_string(),
+            hold.clone(),
+            hold,
+            "release g".to_string()
+        ]
     );
 }
