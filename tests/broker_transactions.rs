@@ -512,17 +512,29 @@ fn offsets_sent_to_a_transaction_are_committed_with_it_and_only_then() {
             consumed += 1;
         }
     }
-    let committed = || {
+    // A read_uncommitted view of the same group: its OffsetFetch does not ask for stable
+    // offsets, so it answers while a transaction holds them.
+    let uncommitted_view: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "eos-app")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("consumer");
+    let fetch = |c: &BaseConsumer, timeout: Duration| {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition("eos-in", 0);
-        let result = consumer
-            .committed_offsets(tpl, TIMEOUT)
-            .expect("OffsetFetch");
-        result
-            .find_partition("eos-in", 0)
-            .expect("partition")
-            .offset()
+        c.committed_offsets(tpl, timeout).map(|result| {
+            result
+                .find_partition("eos-in", 0)
+                .expect("partition")
+                .offset()
+        })
     };
+    let committed = || fetch(&uncommitted_view, TIMEOUT).expect("OffsetFetch");
+    // read_committed asks for stable offsets (require_stable): while a transaction holds
+    // them the broker answers UNSTABLE_OFFSET_COMMIT and librdkafka keeps retrying.
+    let stable_fetch_waits = || fetch(&consumer, Duration::from_secs(1)).is_err();
     let offsets_at = |offset: i64| {
         let mut tpl = TopicPartitionList::new();
         tpl.add_partition_offset("eos-in", 0, Offset::Offset(offset))
@@ -544,8 +556,14 @@ fn offsets_sent_to_a_transaction_are_committed_with_it_and_only_then() {
         Offset::Invalid,
         "not before the transaction ends"
     );
+    assert!(stable_fetch_waits(), "offsets held by an open transaction");
     p.abort_transaction(TIMEOUT).expect("abort");
     assert_eq!(committed(), Offset::Invalid, "never after an abort");
+    assert_eq!(
+        fetch(&consumer, TIMEOUT).expect("stable OffsetFetch"),
+        Offset::Invalid,
+        "stable again after the abort"
+    );
 
     // A committed one: output and offsets together.
     p.begin_transaction().expect("begin");
@@ -561,13 +579,18 @@ fn offsets_sent_to_a_transaction_are_committed_with_it_and_only_then() {
         Offset::Offset(10),
         "committed with the transaction"
     );
+    assert_eq!(
+        fetch(&consumer, TIMEOUT).expect("stable OffsetFetch"),
+        Offset::Offset(10),
+        "read_committed sees them once committed"
+    );
     write_sentinels(&bootstrap, "eos-out", 1);
     let expected: Vec<String> = (0..10).map(|i| format!("out-{i}")).collect();
     assert_eq!(
         read_until_sentinels(&bootstrap, "eos-out", 1, "read_committed"),
         expected
     );
-    drop((p, plain, consumer));
+    drop((p, plain, consumer, uncommitted_view));
     broker.shutdown().expect("shutdown");
 }
 

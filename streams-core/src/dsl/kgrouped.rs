@@ -3,6 +3,7 @@
 //! timestamped key-value store (changelogged as `<application.id>-<store>-changelog`) and emit
 //! every updated aggregate downstream as a table update.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde};
 use crate::state::{initialized, TimestampedKeyValueStoreRef};
+use crate::topology::graph::TopologyGraph;
 
 const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
 const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
@@ -155,19 +157,14 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         } else {
             self.stream.clone()
         };
-        let keys = materialized
-            .key_serde
-            .clone()
-            .unwrap_or_else(|| Arc::clone(&self.grouped.key_serde));
-        let aggregates = match materialized.value_serde.clone().or(default_value_serde) {
-            Some(serde) => serde,
-            None => {
-                graph.borrow_mut().errors.push(format!(
-                    "aggregation `{name}` needs a value serde for its store `{store_name}`: use Materialized::with_value_serde"
-                ));
-                Arc::new(MissingSerde)
-            }
-        };
+        let (keys, aggregates) = store_serdes(
+            &graph,
+            &name,
+            &store_name,
+            materialized,
+            &self.grouped.key_serde,
+            default_value_serde,
+        );
         AggregationPlan {
             input,
             name,
@@ -214,6 +211,32 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             materialized.name.map(|_| plan.store_name),
         )
     }
+}
+
+/// The serdes of an aggregation's store: `materialized`'s, else the grouping's keys and the
+/// operator's default for values; a missing value serde is reported for `build()`.
+pub(super) fn store_serdes<K, VA>(
+    graph: &RefCell<TopologyGraph>,
+    name: &str,
+    store_name: &str,
+    materialized: &Materialized<K, VA>,
+    grouped_keys: &Arc<dyn Serde<K>>,
+    default_value_serde: Option<Arc<dyn Serde<VA>>>,
+) -> (Arc<dyn Serde<K>>, Arc<dyn Serde<VA>>) {
+    let keys = materialized
+        .key_serde
+        .clone()
+        .unwrap_or_else(|| Arc::clone(grouped_keys));
+    let aggregates = match materialized.value_serde.clone().or(default_value_serde) {
+        Some(serde) => serde,
+        None => {
+            graph.borrow_mut().errors.push(format!(
+                "aggregation `{name}` needs a value serde for its store `{store_name}`: use Materialized::with_value_serde"
+            ));
+            Arc::new(MissingSerde)
+        }
+    };
+    (keys, aggregates)
 }
 
 /// Stands in for a serde the user did not give; `build()` reports the omission before any

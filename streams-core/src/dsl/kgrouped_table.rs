@@ -10,7 +10,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::change::Change;
-use super::kgrouped::MissingSerde;
+use super::kgrouped::store_serdes;
 use super::kstream::{add_source, KStream, SINK_NAME, SOURCE_NAME};
 use super::ktable::KTable;
 use super::options::{Grouped, Materialized};
@@ -187,19 +187,14 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
             Arc::clone(&self.grouped.key_serde),
             changes,
         );
-        let keys = materialized
-            .key_serde
-            .clone()
-            .unwrap_or_else(|| Arc::clone(&self.grouped.key_serde));
-        let aggregates = match materialized.value_serde.clone().or(default_value_serde) {
-            Some(serde) => serde,
-            None => {
-                graph.borrow_mut().errors.push(format!(
-                    "aggregation `{name}` needs a value serde for its store `{store_name}`: use Materialized::with_value_serde"
-                ));
-                Arc::new(MissingSerde)
-            }
-        };
+        let (keys, aggregates) = store_serdes(
+            &graph,
+            &name,
+            &store_name,
+            &materialized,
+            &self.grouped.key_serde,
+            default_value_serde,
+        );
         graph
             .borrow_mut()
             .add_store(materialized.timestamped_store(&store_name));
