@@ -39,7 +39,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
+use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
 
 use super::batch::{
     self, BatchHeader, RawRecord, CONTROL_FLAG, DELETE_HORIZON_FLAG, HEADER_SIZE,
@@ -367,25 +367,85 @@ pub(crate) fn check_keys(
     })
 }
 
+/// The most a batch's records section may decompress to. A compressed batch is checked
+/// (keys on compacted topics) and rewritten by decompressing it; without a bound, a small
+/// batch built to expand enormously (a "decompression bomb") would take the broker's memory.
+/// Legitimate batches stay far below it: `max.message.bytes` bounds their compressed size.
+pub(crate) const MAX_DECOMPRESSED_BYTES: usize = 256 * 1024 * 1024;
+
 /// The uncompressed records section of a batch.
 fn records_section<'a>(batch: &'a [u8], h: &BatchHeader, position: u64) -> Result<Cow<'a, [u8]>> {
-    let mut raw = batch.get(HEADER_SIZE..).unwrap_or_default();
-    let take = |b: &mut Bytes| Ok(std::mem::take(b));
-    let out = match h.compression() {
-        0 => return Ok(Cow::Borrowed(raw)),
-        1 => Gzip::decompress(&mut raw, take),
-        2 => Snappy::decompress(&mut raw, take),
-        3 => Lz4::decompress(&mut raw, take),
-        4 => Zstd::decompress(&mut raw, take),
-        other => {
-            return Err(corrupt(
-                position,
-                format!("unknown compression codec {other}"),
-            ))
+    let raw = batch.get(HEADER_SIZE..).unwrap_or_default();
+    match h.compression() {
+        0 => Ok(Cow::Borrowed(raw)),
+        codec => decompress_bounded(codec, raw, MAX_DECOMPRESSED_BYTES)
+            .map(Cow::Owned)
+            .map_err(|e| corrupt(position, format!("cannot decompress records: {e}"))),
+    }
+}
+
+/// Decompresses `raw` (codec `codec`, Kafka's numbering) into at most `limit` bytes.
+fn decompress_bounded(
+    codec: i16,
+    raw: &[u8],
+    limit: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let read_all = |reader: &mut dyn Read| -> std::result::Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+        reader
+            .take(cap)
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        if out.len() > limit {
+            return Err(format!("records expand to more than {limit} bytes"));
         }
+        Ok(out)
     };
-    out.map(|b| Cow::Owned(Vec::from(b)))
-        .map_err(|e| corrupt(position, format!("cannot decompress records: {e}")))
+    match codec {
+        1 => read_all(&mut flate2::read::GzDecoder::new(raw)),
+        2 => snappy_bounded(raw, limit),
+        3 => read_all(&mut lz4::Decoder::new(raw).map_err(|e| e.to_string())?),
+        4 => read_all(&mut zstd::stream::read::Decoder::new(raw).map_err(|e| e.to_string())?),
+        other => Err(format!("unknown compression codec {other}")),
+    }
+}
+
+/// The xerial framing Kafka's Java clients use for snappy: a magic header, then blocks each
+/// prefixed with its compressed length. Without the header the data is one raw snappy block.
+const SNAPPY_XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
+const SNAPPY_XERIAL_HEADER_LEN: usize = 16;
+
+fn snappy_bounded(raw: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
+    let block = |compressed: &[u8], out: &mut Vec<u8>| -> std::result::Result<(), String> {
+        let len = snap::raw::decompress_len(compressed).map_err(|e| e.to_string())?;
+        if out.len().saturating_add(len) > limit {
+            return Err(format!("records expand to more than {limit} bytes"));
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        snap::raw::Decoder::new()
+            .decompress(compressed, &mut out[start..])
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    let mut out = Vec::new();
+    if !raw.starts_with(SNAPPY_XERIAL_MAGIC) {
+        block(raw, &mut out)?;
+        return Ok(out);
+    }
+    let mut rest = raw.get(SNAPPY_XERIAL_HEADER_LEN..).unwrap_or_default();
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or("a snappy block without its length")?;
+        let len = u32::from_be_bytes(*len) as usize;
+        let compressed = tail.get(..len).ok_or("a truncated snappy block")?;
+        block(compressed, &mut out)?;
+        rest = &tail[len..];
+    }
+    Ok(out)
 }
 
 /// Compresses a records section with codec `codec` (the low bits of the attributes).
@@ -1266,6 +1326,32 @@ mod tests {
     use super::*;
     use crate::config::FlushPolicy;
     use crate::log::now_ms;
+
+    /// Every codec decompresses what it compressed, and refuses to expand past the bound: a
+    /// small batch of zeros that decompresses to more than the limit is an error, not an
+    /// allocation of whatever size it claims.
+    #[test]
+    fn decompression_is_bounded_for_every_codec() {
+        let section: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
+        for codec in 1..=4i16 {
+            let compressed = compress(codec, section.clone(), 0).unwrap();
+            assert!(
+                compressed.len() < section.len() / 4,
+                "codec {codec} compresses"
+            );
+            assert_eq!(
+                decompress_bounded(codec, &compressed, section.len()).unwrap(),
+                section,
+                "codec {codec}"
+            );
+            let err = decompress_bounded(codec, &compressed, section.len() - 1).unwrap_err();
+            assert!(err.contains("expand to more than"), "codec {codec}: {err}");
+        }
+        // A raw snappy block whose header claims 4 GiB is refused before any allocation.
+        let forged = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
+        assert!(decompress_bounded(2, &forged, MAX_DECOMPRESSED_BYTES).is_err());
+        assert!(decompress_bounded(9, &[1, 2, 3], 10).is_err());
+    }
 
     fn open(dir: &Path, pairs: &[(&str, &str)]) -> PartitionLog {
         let mut c = TopicConfig::default();
