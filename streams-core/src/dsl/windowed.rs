@@ -11,7 +11,8 @@
 //! deleted downstream with tombstones.
 
 use super::change::Change;
-use super::kgrouped::{skip_null, Add, KGroupedStream, Start};
+use super::kgrouped::{skip_null, Add, AggregationPlan, KGroupedStream, Start};
+use super::kstream::KStream;
 use super::ktable::KTable;
 use super::options::Materialized;
 use super::windows::{
@@ -51,6 +52,61 @@ impl EmitStrategy {
     /// Emit one final result per window when it closes (Kafka's `EmitStrategy.onWindowClose()`).
     pub fn on_window_close() -> Self {
         EmitStrategy::OnWindowClose
+    }
+}
+
+impl<K: Data, V: Data, VA: Data> AggregationPlan<K, V, VA> {
+    /// The retention of a windowed aggregation's store: `materialized`'s, else `minimum` (the
+    /// least that keeps every open window); less than `minimum` is reported for `build()`.
+    fn retention(&self, materialized: &Materialized<K, VA>, minimum: i64, least: &str) -> i64 {
+        let retention = materialized.retention_ms.unwrap_or(minimum);
+        if retention < minimum {
+            self.report(format!(
+                "the retention of store `{}` ({retention} ms) must be at least {least} ({minimum} ms)",
+                self.store_name
+            ));
+        }
+        retention
+    }
+
+    /// The table of a windowed aggregation whose processor made `stream`.
+    fn windowed_table(
+        self,
+        stream: KStream<Windowed<K>, Change<VA>>,
+        windowed_keys: Arc<dyn Serde<Windowed<K>>>,
+        queryable: bool,
+        grace_ms: i64,
+    ) -> KTable<Windowed<K>, VA> {
+        KTable::new(
+            stream,
+            windowed_keys,
+            Some(self.aggregates),
+            queryable.then_some(self.store_name),
+        )
+        .with_window_grace(grace_ms)
+    }
+}
+
+/// A windowed processor's view of stream time: the largest timestamp it has seen. Windows
+/// whose end is before `observed - grace` (the close time) accept no more records.
+#[derive(Debug, Clone, Copy)]
+struct ObservedStreamTime {
+    observed: i64,
+    grace_ms: i64,
+}
+
+impl ObservedStreamTime {
+    fn new(grace_ms: i64) -> Self {
+        ObservedStreamTime {
+            observed: i64::MIN,
+            grace_ms,
+        }
+    }
+
+    /// Takes `timestamp` into stream time and returns the close time.
+    fn observe(&mut self, timestamp: i64) -> i64 {
+        self.observed = self.observed.max(timestamp);
+        self.observed.saturating_sub(self.grace_ms)
     }
 }
 
@@ -191,17 +247,14 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         default_value_serde: Option<Arc<dyn Serde<VA>>>,
     ) -> KTable<Windowed<K>, VA> {
         let kind = self.windows;
-        let minimum = kind.size_ms().saturating_add(kind.grace_ms());
-        let retention = materialized.retention_ms.unwrap_or(minimum);
         let plan = self
             .grouped
             .plan_aggregation(prefix, &materialized, default_value_serde);
-        if retention < minimum {
-            plan.report(format!(
-                "the retention of window store `{}` ({retention} ms) must be at least window size + grace ({minimum} ms)",
-                plan.store_name
-            ));
-        }
+        let retention = plan.retention(
+            &materialized,
+            kind.size_ms().saturating_add(kind.grace_ms()),
+            "window size + grace",
+        );
         plan.add_store(materialized.timestamped_window_store(&plan.store_name, retention));
         let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(TimeWindowedSerde::new(
             SharedSerde(Arc::clone(&plan.keys)),
@@ -227,7 +280,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                     start: Arc::clone(&start),
                     add: Arc::clone(&add),
                     emit_on_close,
-                    observed_stream_time: i64::MIN,
+                    stream_time: ObservedStreamTime::new(windows.grace_ms()),
                     emitted_up_to: None,
                     store: None,
                 },
@@ -258,20 +311,19 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                         windows,
                         start: Arc::clone(&start),
                         add: Arc::clone(&add),
-                        observed_stream_time: i64::MIN,
+                        stream_time: ObservedStreamTime::new(windows.grace_ms()),
                         store: None,
                         records: None,
                     },
                 )
             }
         };
-        KTable::new(
+        plan.windowed_table(
             stream,
             windowed_keys,
-            Some(plan.aggregates),
-            materialized.name.map(|_| plan.store_name),
+            materialized.name.is_some(),
+            kind.grace_ms(),
         )
-        .with_window_grace(kind.grace_ms())
     }
 }
 
@@ -285,8 +337,7 @@ struct TimeWindowAggregateProcessor<K, V, VA> {
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
     emit_on_close: bool,
-    /// The largest timestamp this processor has seen: its view of stream time.
-    observed_stream_time: i64,
+    stream_time: ObservedStreamTime,
     /// With `OnWindowClose`: windows starting at or before this were emitted already.
     emitted_up_to: Option<i64>,
     store: Option<TimestampedWindowStoreRef<K, VA>>,
@@ -343,10 +394,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        self.observed_stream_time = self.observed_stream_time.max(record.timestamp);
-        let close_time = self
-            .observed_stream_time
-            .saturating_sub(self.windows.grace_ms());
+        let close_time = self.stream_time.observe(record.timestamp);
         if self.emit_on_close {
             // Before this record's writes advance the store's time past the windows that close
             // now, which would expire them unseen.
@@ -401,7 +449,7 @@ struct SlidingWindowAggregateProcessor<K, V, VA> {
     windows: SlidingWindows,
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
-    observed_stream_time: i64,
+    stream_time: ObservedStreamTime,
     store: Option<TimestampedWindowStoreRef<K, VA>>,
     records: Option<WindowStoreRef<K, V>>,
 }
@@ -466,10 +514,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         }
         let d = self.windows.time_difference_ms();
         let t = record.timestamp;
-        self.observed_stream_time = self.observed_stream_time.max(t);
-        let close_time = self
-            .observed_stream_time
-            .saturating_sub(self.windows.grace_ms());
+        let close_time = self.stream_time.observe(t);
         if t.saturating_add(1).saturating_add(d) <= close_time {
             // Even the record's right window has closed.
             log_late(ctx, &record, Window::new(self.left_start(t), t), close_time);
@@ -593,19 +638,16 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         default_value_serde: Option<Arc<dyn Serde<VA>>>,
     ) -> KTable<Windowed<K>, VA> {
         let windows = self.windows;
-        let minimum = windows
-            .inactivity_gap_ms()
-            .saturating_add(windows.grace_ms());
-        let retention = materialized.retention_ms.unwrap_or(minimum);
         let plan = self
             .grouped
             .plan_aggregation(prefix, &materialized, default_value_serde);
-        if retention < minimum {
-            plan.report(format!(
-                "the retention of session store `{}` ({retention} ms) must be at least inactivity gap + grace ({minimum} ms)",
-                plan.store_name
-            ));
-        }
+        let retention = plan.retention(
+            &materialized,
+            windows
+                .inactivity_gap_ms()
+                .saturating_add(windows.grace_ms()),
+            "inactivity gap + grace",
+        );
         plan.add_store(materialized.session_store(&plan.store_name, retention));
         let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(SessionWindowedSerde::new(
             SharedSerde(Arc::clone(&plan.keys)),
@@ -628,17 +670,16 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
                 merge: Arc::clone(&merge),
-                observed_stream_time: i64::MIN,
+                stream_time: ObservedStreamTime::new(windows.grace_ms()),
                 store: None,
             },
         );
-        KTable::new(
+        plan.windowed_table(
             stream,
             windowed_keys,
-            Some(plan.aggregates),
-            materialized.name.map(|_| plan.store_name),
+            materialized.name.is_some(),
+            windows.grace_ms(),
         )
-        .with_window_grace(windows.grace_ms())
     }
 }
 
@@ -653,7 +694,7 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
     merge: Merge<K, VA>,
-    observed_stream_time: i64,
+    stream_time: ObservedStreamTime,
     store: Option<SessionStoreRef<K, VA>>,
 }
 
@@ -677,10 +718,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        self.observed_stream_time = self.observed_stream_time.max(record.timestamp);
-        let close_time = self
-            .observed_stream_time
-            .saturating_sub(self.windows.grace_ms());
+        let close_time = self.stream_time.observe(record.timestamp);
         let gap = self.windows.inactivity_gap_ms();
         let store = initialized(&self.store, &self.store_name)?.clone();
         let overlapping = store.find_sessions(
