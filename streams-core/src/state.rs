@@ -72,20 +72,33 @@ impl StoreHandle {
     }
 }
 
-fn ser<T: 'static>(serde: &dyn Serde<T>, store: &str, what: &str, data: &T) -> Result<Vec<u8>> {
+/// `data` as bytes for store `store`; a serde that makes it null is an error (`what` names it).
+pub(crate) fn ser<T: 'static>(
+    serde: &dyn Serde<T>,
+    store: &str,
+    what: &str,
+    data: &T,
+) -> Result<Vec<u8>> {
     serde
         .serialize(store, data)
         .map_err(|e| store_serde_error(store, what, e))?
         .ok_or_else(|| Error::InvalidArgument(format!("store `{store}` cannot hold a null {what}")))
 }
 
-fn de<T: 'static>(serde: &dyn Serde<T>, store: &str, what: &str, bytes: Vec<u8>) -> Result<T> {
+/// `bytes` read back from store `store` (`what` names them in errors).
+pub(crate) fn de<T: 'static>(
+    serde: &dyn Serde<T>,
+    store: &str,
+    what: &str,
+    bytes: Vec<u8>,
+) -> Result<T> {
     serde
         .deserialize_owned(store, Some(bytes))
         .map_err(|e| store_serde_error(store, what, e))
 }
 
-fn store_serde_error(store: &str, what: &str, e: SerdeError) -> Error {
+/// A serde failure on store `store`'s `what`.
+pub(crate) fn store_serde_error(store: &str, what: &str, e: SerdeError) -> Error {
     Error::Store {
         store: store.to_string(),
         message: format!("cannot convert {what}: {e}"),
@@ -482,10 +495,11 @@ impl<V: 'static> Serde<(V, i64)> for WithTimestamp<V> {
         data: &(V, i64),
     ) -> std::result::Result<Option<Vec<u8>>, SerdeError> {
         let value = self.0.serialize(topic, &data.0)?.unwrap_or_default();
-        let mut out = Vec::with_capacity(8 + value.len());
-        out.extend_from_slice(&data.1.to_be_bytes());
-        out.extend_from_slice(&value);
-        Ok(Some(out))
+        let encoded = streams_state::ValueAndTimestamp {
+            value,
+            timestamp: data.1,
+        };
+        Ok(Some(encoded.encode()))
     }
 
     fn deserialize(
@@ -520,13 +534,12 @@ impl<V: 'static> Serde<V> for WithoutTimestamp<V> {
 
 fn split_timestamp(data: Option<&[u8]>) -> std::result::Result<(i64, &[u8]), SerdeError> {
     let data = data.ok_or_else(|| SerdeError::new("a timestamped value cannot be null"))?;
-    match data.split_first_chunk::<8>() {
-        Some((ts, value)) => Ok((i64::from_be_bytes(*ts), value)),
-        None => Err(SerdeError::new(format!(
+    streams_state::timestamped::split(data).ok_or_else(|| {
+        SerdeError::new(format!(
             "a timestamped value needs at least 8 bytes, got {}",
             data.len()
-        ))),
-    }
+        ))
+    })
 }
 
 /// A typed session store, like Kafka's `SessionStore<K, V>`: aggregates per key and session.

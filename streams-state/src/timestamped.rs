@@ -16,8 +16,9 @@ use crate::store::{
 };
 use crate::{Error, Result};
 
-/// Splits an encoded value into its timestamp and plain value.
-pub(crate) fn split(encoded: &[u8]) -> Option<(i64, &[u8])> {
+/// Splits an encoded value into its timestamp and plain value; `None` if it is shorter than the
+/// 8-byte timestamp.
+pub fn split(encoded: &[u8]) -> Option<(i64, &[u8])> {
     let ts = i64::from_be_bytes(encoded.get(..8)?.try_into().ok()?);
     Some((ts, &encoded[8..]))
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{BytesSerde, Serde};
-use crate::state::{initialized, KeyValueStoreRef};
+use crate::state::{de, initialized, ser, store_serde_error, KeyValueStoreRef};
 
 const SUPPRESS_NAME: &str = "KTABLE-SUPPRESS-";
 
@@ -289,13 +289,6 @@ struct SuppressProcessor<K, V> {
 }
 
 impl<K: Data, V: Data> SuppressProcessor<K, V> {
-    fn serde_error(&self, what: &str, e: crate::serde::SerdeError) -> Error {
-        Error::Store {
-            store: self.store_name.to_string(),
-            message: format!("cannot convert buffered {what}: {e}"),
-        }
-    }
-
     fn remember(&mut self, key: Vec<u8>, emit_time: i64, size: usize) {
         if let Some((old_time, old_size)) = self.entries.insert(key.clone(), (emit_time, size)) {
             self.index.remove(&(old_time, key.clone()));
@@ -328,17 +321,14 @@ impl<K: Data, V: Data> SuppressProcessor<K, V> {
         if entry.value.is_none() && self.drop_tombstones {
             return Ok(());
         }
-        let topic = self.store_name.clone();
-        let record_key = self
-            .keys
-            .deserialize_owned(&topic, Some(key))
-            .map_err(|e| self.serde_error("key", e))?;
+        let record_key = de(&*self.keys, &self.store_name, "buffered key", key)?;
         let value = match entry.value {
-            Some(bytes) => Some(
-                self.values
-                    .deserialize_owned(&topic, Some(bytes))
-                    .map_err(|e| self.serde_error("value", e))?,
-            ),
+            Some(bytes) => Some(de(
+                &*self.values,
+                &self.store_name,
+                "buffered value",
+                bytes,
+            )?),
             None => None,
         };
         ctx.forward(Record::new(
@@ -368,20 +358,13 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressProcess
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
         self.observed_stream_time = self.observed_stream_time.max(record.timestamp);
-        let topic = self.store_name.clone();
-        let key = self
-            .keys
-            .serialize(&topic, &record.key)
-            .map_err(|e| self.serde_error("key", e))?
-            .ok_or_else(|| Error::Store {
-                store: self.store_name.to_string(),
-                message: "cannot buffer a null key".into(),
-            })?;
+        let key = ser(&*self.keys, &self.store_name, "buffered key", &record.key)?;
+        // A value its serde makes null is buffered as a delete, as a `None` is.
         let value = match &record.value.new {
             Some(v) => self
                 .values
-                .serialize(&topic, v)
-                .map_err(|e| self.serde_error("value", e))?,
+                .serialize(&self.store_name, v)
+                .map_err(|e| store_serde_error(&self.store_name, "buffered value", e))?,
             None => None,
         };
         let emit_time = match (&self.emit_time, self.entries.get(&key)) {
