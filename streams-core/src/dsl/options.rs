@@ -190,6 +190,21 @@ impl<K: DefaultSerde, V: DefaultSerde> Default for Grouped<K, V> {
     }
 }
 
+/// Applies a `Materialized`'s backend and logging choices to a store builder of
+/// `streams-state` (every kind has `in_memory` and `with_logging_disabled`, but no shared trait).
+macro_rules! configured {
+    ($materialized:expr, $builder:expr) => {{
+        let mut builder = $builder;
+        if $materialized.in_memory {
+            builder = builder.in_memory();
+        }
+        if !$materialized.logging {
+            builder = builder.with_logging_disabled();
+        }
+        builder
+    }};
+}
+
 /// How a table or aggregation result is stored (Kafka's `Materialized`): the store's name (which
 /// makes it queryable and names its changelog `<application.id>-<name>-changelog`), serdes, and
 /// whether it is in memory, logged and cached.
@@ -269,14 +284,11 @@ impl<K, V> Materialized<K, V> {
 
     /// The builder of a timestamped key-value store named `name` as this says.
     pub(crate) fn timestamped_store(&self, name: &str) -> crate::state::StoreBuilder {
-        let mut builder = streams_state::TimestampedKeyValueStoreBuilder::new(name);
-        if self.in_memory {
-            builder = builder.in_memory();
-        }
-        if !self.logging {
-            builder = builder.with_logging_disabled();
-        }
-        builder.into()
+        configured!(
+            self,
+            streams_state::TimestampedKeyValueStoreBuilder::new(name)
+        )
+        .into()
     }
 
     /// The builder of a timestamped window store named `name` keeping `retention_ms`.
@@ -285,14 +297,8 @@ impl<K, V> Materialized<K, V> {
         name: &str,
         retention_ms: i64,
     ) -> crate::state::StoreBuilder {
-        let mut builder = streams_state::WindowStoreBuilder::new(name, retention_ms);
-        if self.in_memory {
-            builder = builder.in_memory();
-        }
-        if !self.logging {
-            builder = builder.with_logging_disabled();
-        }
-        crate::state::StoreBuilder::TimestampedWindow(builder)
+        let builder = streams_state::WindowStoreBuilder::new(name, retention_ms);
+        crate::state::StoreBuilder::TimestampedWindow(configured!(self, builder))
     }
 
     /// The builder of a window store named `name` that keeps every record put into it (records
@@ -302,15 +308,9 @@ impl<K, V> Materialized<K, V> {
         name: &str,
         retention_ms: i64,
     ) -> crate::state::StoreBuilder {
-        let mut builder =
+        let builder =
             streams_state::WindowStoreBuilder::new(name, retention_ms).with_retain_duplicates(true);
-        if self.in_memory {
-            builder = builder.in_memory();
-        }
-        if !self.logging {
-            builder = builder.with_logging_disabled();
-        }
-        builder.into()
+        configured!(self, builder).into()
     }
 
     /// The builder of a session store named `name` keeping `retention_ms`.
@@ -319,13 +319,10 @@ impl<K, V> Materialized<K, V> {
         name: &str,
         retention_ms: i64,
     ) -> crate::state::StoreBuilder {
-        let mut builder = streams_state::SessionStoreBuilder::new(name, retention_ms);
-        if self.in_memory {
-            builder = builder.in_memory();
-        }
-        if !self.logging {
-            builder = builder.with_logging_disabled();
-        }
-        builder.into()
+        configured!(
+            self,
+            streams_state::SessionStoreBuilder::new(name, retention_ms)
+        )
+        .into()
     }
 }
