@@ -460,20 +460,22 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
         ts.saturating_sub(self.windows.time_difference_ms()).max(0)
     }
 
-    /// Window starts affected by a record at `t`, given the key's records around it (sorted
-    /// timestamps, `t` included): windows containing `t`, and `t`'s own right window if another
+    /// Window starts affected by a record at `t`, given the key's records around it (sorted,
+    /// distinct timestamps, `t` included): windows containing `t`, and `t`'s own right window if another
     /// record now falls in it.
     fn affected_windows(&self, t: i64, around: &[i64]) -> Vec<i64> {
         let d = self.windows.time_difference_ms();
         let mut starts: Vec<i64> = Vec::new();
-        for &p in around {
+        for (i, &p) in around.iter().enumerate() {
             let left = self.left_start(p);
             if left <= t && t <= left.saturating_add(d) {
                 starts.push(left);
             }
             let right = p.saturating_add(1);
             let right_end = right.saturating_add(d);
-            let has_record = around.iter().any(|&q| right <= q && q <= right_end);
+            // `around` is sorted and distinct: the next timestamp is the first that could fall
+            // in `p`'s right window.
+            let has_record = around.get(i + 1).is_some_and(|&q| q <= right_end);
             if has_record && (right <= t && t <= right_end || p == t) {
                 starts.push(right);
             }
