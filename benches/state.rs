@@ -4,7 +4,7 @@
 //!
 //! Run with `cargo bench --bench state` (part of `make bench`); figures go in BENCHMARKS.md.
 //! Store-level figures (RocksDB put/get, restore, memory) are in
-//! `cargo bench -p streams-state --bench stores`.
+//! `cargo bench --workspace --bench stores`.
 
 use std::hint::black_box;
 

@@ -17,6 +17,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
+
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::processor::task::{Task, TaskStores};
@@ -48,7 +50,9 @@ struct TopicState {
 
 struct DriverState {
     tasks: Vec<Task>,
-    topics: HashMap<Arc<str>, TopicState>,
+    /// Topic names come from the topology and the test, not from peers, so a fast
+    /// non-cryptographic hash is safe here; this map is looked up for every record.
+    topics: FxHashMap<Arc<str>, TopicState>,
     wall_clock_ms: i64,
     pending: VecDeque<(usize, ConsumedRecord)>,
     produced: Vec<ProducedRecord>,
@@ -87,11 +91,12 @@ impl DriverState {
     /// Processes queued records until none is left, routing what tasks produce.
     fn run(&mut self) -> Result<()> {
         while let Some((task, record)) = self.pending.pop_front() {
-            // Like Kafka's driver, commit after every record: stores (and their caches) flush.
+            // Like Kafka's driver, commit after every record: record caches flush, and the stores
+            // themselves whenever the task's commit would checkpoint.
             let result = self.tasks[task]
                 .process(record)
                 .and_then(|_| self.tasks[task].maybe_punctuate_stream_time())
-                .and_then(|_| self.tasks[task].flush_stores());
+                .and_then(|_| self.tasks[task].commit_stores());
             self.route_output(task);
             if let Err(e) = result {
                 self.pending.clear();
@@ -159,7 +164,7 @@ impl TopologyTestDriver {
         let rocksdb =
             streams_state::RocksDbResources::new(streams_state::RocksDbConfig::default())?;
         let mut tasks = Vec::new();
-        let mut topics: HashMap<Arc<str>, TopicState> = HashMap::new();
+        let mut topics: FxHashMap<Arc<str>, TopicState> = FxHashMap::default();
         for sub in 0..topology.subtopology_count() as u32 {
             let id = TaskId {
                 subtopology: sub,
@@ -255,7 +260,7 @@ impl TopologyTestDriver {
         for task in 0..state.tasks.len() {
             let result = state.tasks[task]
                 .maybe_punctuate_wall_clock(now)
-                .and_then(|_| state.tasks[task].flush_stores());
+                .and_then(|_| state.tasks[task].commit_stores());
             state.route_output(task);
             result?;
             state.run()?;

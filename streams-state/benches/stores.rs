@@ -1,7 +1,8 @@
 //! State-store micro-benchmarks: put/get through the store API for RocksDB and in-memory stores,
 //! the record cache in front of RocksDB, a window-store put, and restore throughput into RocksDB.
 //!
-//! Run with `cargo bench -p streams-state --bench stores`; figures go to `BENCHMARKS.md`.
+//! Run with `cargo bench --workspace --bench stores`; figures go to `BENCHMARKS.md`. (Not with
+//! `-p streams-state`: that resolves the dependencies' features differently and rebuilds RocksDB.)
 
 use std::hint::black_box;
 

@@ -272,6 +272,11 @@ impl StateStore for CachingKeyValueStore {
         self.inner.flush()
     }
 
+    fn flush_cache(&mut self) -> Result<()> {
+        self.flush_dirty()?;
+        self.inner.flush_cache()
+    }
+
     fn close(&mut self) -> Result<()> {
         if self.inner.is_open() {
             self.flush_dirty()?;

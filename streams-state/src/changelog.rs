@@ -268,6 +268,9 @@ impl StateStore for ChangeloggingKeyValueStore {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
+    fn flush_cache(&mut self) -> Result<()> {
+        self.inner.flush_cache()
+    }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
@@ -361,6 +364,9 @@ impl StateStore for ChangeloggingWindowStore {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
+    fn flush_cache(&mut self) -> Result<()> {
+        self.inner.flush_cache()
+    }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
@@ -444,6 +450,9 @@ impl StateStore for ChangeloggingSessionStore {
     }
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
+    }
+    fn flush_cache(&mut self) -> Result<()> {
+        self.inner.flush_cache()
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()

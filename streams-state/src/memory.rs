@@ -1,11 +1,15 @@
 //! In-memory stores, like Kafka Streams' `Stores.inMemoryKeyValueStore` and friends.
 //!
-//! Contents live in `BTreeMap`s, so iteration is in key order as with RocksDB. They are not
-//! persistent: a restarted task restores them from the changelog in full (no checkpoint is
-//! written for them). Use them for small state, or tests, where RocksDB's I/O is not worth it.
+//! Key-value contents live in a hash map for point reads and writes, with an ordered index of
+//! the keys beside it for range reads, so iteration is in key order as with RocksDB while a
+//! `get` or an update of an existing key costs one hash lookup instead of a walk down an ordered
+//! tree. Window and session segments live in `BTreeMap`s. None of them is persistent: a restarted
+//! task restores them from the changelog in full (no checkpoint is written for them). Use them
+//! for small state, or tests, where RocksDB's I/O is not worth it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::changelog::ChangelogRecord;
 use crate::keys;
@@ -15,10 +19,13 @@ use crate::segmented::{
 use crate::store::{KeyValueIter, KeyValueStore, StateStore};
 use crate::{Error, Result};
 
-/// An in-memory [`KeyValueStore`] over a `BTreeMap`.
+/// An in-memory [`KeyValueStore`]: a hash map (std's, whose per-map random keys keep
+/// peer-chosen keys from colliding on purpose) plus an ordered index of its keys for ranges.
+/// Both hold the same key allocation.
 pub struct InMemoryKeyValueStore {
     name: String,
-    map: BTreeMap<Vec<u8>, Vec<u8>>,
+    map: HashMap<Arc<[u8]>, Vec<u8>>,
+    order: BTreeSet<Arc<[u8]>>,
     open: bool,
 }
 
@@ -27,7 +34,8 @@ impl InMemoryKeyValueStore {
     pub fn new(name: impl Into<String>) -> Self {
         InMemoryKeyValueStore {
             name: name.into(),
-            map: BTreeMap::new(),
+            map: HashMap::new(),
+            order: BTreeSet::new(),
             open: true,
         }
     }
@@ -40,12 +48,30 @@ impl InMemoryKeyValueStore {
         }
     }
 
-    fn iter_range(&self, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> KeyValueIter<'_> {
-        Box::new(
-            self.map
-                .range((lower, upper))
-                .map(|(k, v)| Ok((k.clone(), v.clone()))),
-        )
+    /// Sets `key` to `value`: an existing key's value buffer is reused, a new key is added to
+    /// both the map and the ordered index.
+    fn insert(&mut self, key: &[u8], value: &[u8]) {
+        if let Some(existing) = self.map.get_mut(key) {
+            existing.clear();
+            existing.extend_from_slice(value);
+            return;
+        }
+        let key: Arc<[u8]> = Arc::from(key);
+        self.order.insert(Arc::clone(&key));
+        self.map.insert(key, value.to_vec());
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Option<Vec<u8>> {
+        let old = self.map.remove(key)?;
+        self.order.remove(key);
+        Some(old)
+    }
+
+    fn iter_range(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> KeyValueIter<'_> {
+        Box::new(self.order.range::<[u8], _>((lower, upper)).map(|k| {
+            let value = self.map.get(k).cloned().unwrap_or_default();
+            Ok((k.to_vec(), value))
+        }))
     }
 }
 
@@ -65,15 +91,18 @@ impl StateStore for InMemoryKeyValueStore {
     fn close(&mut self) -> Result<()> {
         self.open = false;
         self.map.clear();
+        self.order.clear();
         Ok(())
     }
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         self.check_open()?;
         for record in records {
             match &record.value {
-                Some(v) => self.map.insert(record.key.clone(), v.clone()),
-                None => self.map.remove(&record.key),
-            };
+                Some(v) => self.insert(&record.key, v),
+                None => {
+                    self.remove(&record.key);
+                }
+            }
         }
         Ok(())
     }
@@ -87,13 +116,13 @@ impl KeyValueStore for InMemoryKeyValueStore {
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_open()?;
-        self.map.insert(key.to_vec(), value.to_vec());
+        self.insert(key, value);
         Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.check_open()?;
-        Ok(self.map.remove(key))
+        Ok(self.remove(key))
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
@@ -103,15 +132,18 @@ impl KeyValueStore for InMemoryKeyValueStore {
                 return Ok(Box::new(std::iter::empty()));
             }
         }
-        let lower = from.map_or(Bound::Unbounded, |f| Bound::Included(f.to_vec()));
-        let upper = to.map_or(Bound::Unbounded, |t| Bound::Included(t.to_vec()));
+        let lower = from.map_or(Bound::Unbounded, Bound::Included);
+        let upper = to.map_or(Bound::Unbounded, Bound::Included);
         Ok(self.iter_range(lower, upper))
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
         self.check_open()?;
-        let upper = keys::prefix_successor(prefix).map_or(Bound::Unbounded, Bound::Excluded);
-        Ok(self.iter_range(Bound::Included(prefix.to_vec()), upper))
+        let successor = keys::prefix_successor(prefix);
+        let upper = successor
+            .as_deref()
+            .map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self.iter_range(Bound::Included(prefix), upper))
     }
 
     fn approximate_num_entries(&self) -> Result<u64> {

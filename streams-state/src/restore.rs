@@ -207,7 +207,8 @@ mod tests {
         let checkpoint = dirs.checkpoint("0_3").unwrap();
 
         // Run 1: ten writes, a commit (flush + checkpoint), then three more and a crash (the
-        // store is dropped without flush or checkpoint; its data went to the WAL).
+        // store is dropped without flush or checkpoint: whether those three reached its files
+        // or not, restoring the changelog's tail from the checkpoint brings them back).
         {
             let mut store = builder.build(&ctx).unwrap();
             for i in 0..10u8 {

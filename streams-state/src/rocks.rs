@@ -10,10 +10,13 @@
 //! RocksDB uses for the whole application — Kafka Streams' "bounded memory" `RocksDBConfigSetter`
 //! recipe, built in.
 //!
-//! Writes go through the write-ahead log (not synced per write), so a crashed process loses
-//! nothing the store acknowledged; restores write batches without the log, and the next
-//! [`flush`](crate::StateStore::flush) persists them as table files before a checkpoint can
-//! claim them.
+//! Like Kafka Streams' RocksDB stores, writes skip RocksDB's write-ahead log by default
+//! (`rocksdb.wal.enabled`): a store's durable copy is its changelog, and
+//! [`flush`](crate::StateStore::flush) persists the memtables as table files before a checkpoint
+//! may claim them. A crash loses only what was written since the last flush, and restoring from
+//! the checkpointed offset replays exactly that. Restores always write batches without the log.
+//! With the log enabled, every write also goes to it (not synced per write) and a flush only
+//! hands the log to the operating system.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -54,7 +57,8 @@ pub struct RocksDbConfig {
     /// `rocksdb.compression`: `lz4` (default) or `none`.
     pub compression_lz4: bool,
     /// `rocksdb.wal.enabled`: write normal (non-restore) writes to the write-ahead log (default
-    /// `true`). With it off, only a flush persists data, as in Kafka Streams.
+    /// `false`, as in Kafka Streams: only a flush persists data, and the changelog covers what a
+    /// crash loses). Enabling it costs a log write per put.
     pub wal_enabled: bool,
     /// `rocksdb.wal.sync.on.flush`: fsync the write-ahead log on every store flush (default
     /// `false`: data survives a process crash, not a power loss).
@@ -72,7 +76,7 @@ impl Default for RocksDbConfig {
             max_write_buffer_number: 3,
             block_size: 16 * 1024,
             compression_lz4: true,
-            wal_enabled: true,
+            wal_enabled: false,
             wal_sync_on_flush: false,
             max_background_jobs: 2,
         }
@@ -275,8 +279,11 @@ pub struct RocksDbKeyValueStore {
     db: Option<DB>,
     resources: RocksDbResources,
     write_options: WriteOptions,
-    /// Restored data was written without the WAL and is not yet in table files.
-    unflushed_restore: bool,
+    /// Made once: RocksDB's C API allocates a read-options object per `get` otherwise.
+    read_options: ReadOptions,
+    /// Data was written without the WAL (a restore, or every write with the WAL off) and is not
+    /// yet in table files.
+    unflushed: bool,
 }
 
 impl RocksDbKeyValueStore {
@@ -296,8 +303,9 @@ impl RocksDbKeyValueStore {
             path,
             db: Some(db),
             write_options: resources.write_options(),
+            read_options: ReadOptions::default(),
             resources: resources.clone(),
-            unflushed_restore: false,
+            unflushed: false,
         })
     }
 
@@ -340,7 +348,7 @@ impl RocksDbKeyValueStore {
         };
         res.map_err(|e| self.err(e))?;
         if restoring || !self.resources.config().wal_enabled {
-            self.unflushed_restore = true;
+            self.unflushed = true;
         }
         Ok(())
     }
@@ -359,9 +367,9 @@ impl StateStore for RocksDbKeyValueStore {
 
     fn flush(&mut self) -> Result<()> {
         let db = self.db()?;
-        if self.unflushed_restore {
+        if self.unflushed {
             db.flush().map_err(|e| self.err(e))?;
-            self.unflushed_restore = false;
+            self.unflushed = false;
         } else if self.resources.config().wal_enabled {
             db.flush_wal(self.resources.config().wal_sync_on_flush)
                 .map_err(|e| self.err(e))?;
@@ -392,7 +400,9 @@ impl StateStore for RocksDbKeyValueStore {
 
 impl KeyValueStore for RocksDbKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.db()?.get(key).map_err(|e| self.err(e))
+        self.db()?
+            .get_opt(key, &self.read_options)
+            .map_err(|e| self.err(e))
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
@@ -400,7 +410,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
         db.put_opt(key, value, &self.write_options)
             .map_err(|e| self.err(e))?;
         if !self.resources.config().wal_enabled {
-            self.unflushed_restore = true;
+            self.unflushed = true;
         }
         Ok(())
     }
@@ -422,6 +432,9 @@ impl KeyValueStore for RocksDbKeyValueStore {
             let db = self.db()?;
             db.delete_opt(key, &self.write_options)
                 .map_err(|e| self.err(e))?;
+            if !self.resources.config().wal_enabled {
+                self.unflushed = true;
+            }
         }
         Ok(old)
     }
@@ -467,8 +480,10 @@ pub struct RocksDbSegments {
     db: Option<DB>,
     resources: RocksDbResources,
     write_options: WriteOptions,
+    read_options: ReadOptions,
     segments: BTreeSet<i64>,
-    unflushed_restore: bool,
+    /// Data was written without the WAL and is not yet in table files.
+    unflushed: bool,
 }
 
 impl RocksDbSegments {
@@ -508,9 +523,10 @@ impl RocksDbSegments {
             path,
             db: Some(db),
             write_options: resources.write_options(),
+            read_options: ReadOptions::default(),
             resources: resources.clone(),
             segments,
-            unflushed_restore: false,
+            unflushed: false,
         })
     }
 
@@ -550,7 +566,8 @@ impl SegmentedBytesStore for RocksDbSegments {
         let cf = db
             .cf_handle(&segment_cf_name(segment))
             .ok_or_else(|| self.missing_cf(segment))?;
-        db.get_cf(cf, key).map_err(|e| self.err(e))
+        db.get_cf_opt(cf, key, &self.read_options)
+            .map_err(|e| self.err(e))
     }
 
     fn write(&mut self, writes: Vec<SegmentWrite>, restoring: bool) -> Result<()> {
@@ -586,7 +603,7 @@ impl SegmentedBytesStore for RocksDbSegments {
         };
         res.map_err(|e| self.err(e))?;
         if restoring || !self.resources.config().wal_enabled {
-            self.unflushed_restore = true;
+            self.unflushed = true;
         }
         Ok(())
     }
@@ -653,14 +670,14 @@ impl SegmentedBytesStore for RocksDbSegments {
 
     fn flush(&mut self) -> Result<()> {
         let db = self.db()?;
-        if self.unflushed_restore {
+        if self.unflushed {
             for id in &self.segments {
                 let cf = db
                     .cf_handle(&segment_cf_name(*id))
                     .ok_or_else(|| self.missing_cf(*id))?;
                 db.flush_cf(cf).map_err(|e| self.err(e))?;
             }
-            self.unflushed_restore = false;
+            self.unflushed = false;
         } else if self.resources.config().wal_enabled {
             db.flush_wal(self.resources.config().wal_sync_on_flush)
                 .map_err(|e| self.err(e))?;

@@ -46,8 +46,18 @@ pub trait StateStore: Send {
     /// Whether the store is open; it is from construction until [`close`](Self::close).
     fn is_open(&self) -> bool;
 
-    /// Makes everything written so far durable, downstream of any cache: part of a commit.
+    /// Makes everything written so far durable, downstream of any cache: what must happen
+    /// before a checkpoint may claim the store's changelog offsets. Includes
+    /// [`flush_cache`](Self::flush_cache).
     fn flush(&mut self) -> Result<()>;
+
+    /// Writes what a record cache holds through to the store below it, its changelog and its
+    /// flush listener, without making the store durable: the part of a flush every commit needs
+    /// (Kafka's `flushCache`). Stores without a cache have nothing to do, the default; wrappers
+    /// pass it on to the store they wrap.
+    fn flush_cache(&mut self) -> Result<()> {
+        Ok(())
+    }
 
     /// Flushes and releases the store's resources. Later operations fail with
     /// [`Error::StoreClosed`](crate::Error::StoreClosed). Closing twice is harmless.

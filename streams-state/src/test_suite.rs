@@ -762,6 +762,14 @@ mod model {
         }
 
         #[test]
+        fn memory_kv_matches_btreemap(ops in proptest::collection::vec(op(), 1..60)) {
+            // Hash map plus ordered key index: ranges must stay ordered through updates,
+            // deletes and re-inserts.
+            let (mut store, _) = memory_kv();
+            check(store.as_mut(), &ops);
+        }
+
+        #[test]
         fn cached_rocksdb_kv_matches_btreemap(ops in proptest::collection::vec(op(), 1..60)) {
             // A tiny cache, so that evictions interleave with reads.
             let (store, _dir) = rocks_kv();

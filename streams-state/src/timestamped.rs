@@ -25,9 +25,15 @@ pub fn split(encoded: &[u8]) -> Option<(i64, &[u8])> {
 
 fn encode_parts(value: &[u8], timestamp: i64) -> Vec<u8> {
     let mut out = Vec::with_capacity(8 + value.len());
+    encode_into(&mut out, value, timestamp);
+    out
+}
+
+/// Replaces `out`'s contents with the encoding of `value` and `timestamp`, reusing its buffer.
+fn encode_into(out: &mut Vec<u8>, value: &[u8], timestamp: i64) {
+    out.clear();
     out.extend_from_slice(&timestamp.to_be_bytes());
     out.extend_from_slice(value);
-    out
 }
 
 impl ValueAndTimestamp {
@@ -43,22 +49,38 @@ impl ValueAndTimestamp {
             timestamp,
         })
     }
+
+    /// Decodes [`encode`](Self::encode)'s output in place: the value keeps `encoded`'s buffer
+    /// (the timestamp is cut off its front) instead of being copied into a new one.
+    pub fn decode_owned(mut encoded: Vec<u8>) -> Option<Self> {
+        let (timestamp, _) = split(&encoded)?;
+        encoded.drain(..8);
+        Some(ValueAndTimestamp {
+            value: encoded,
+            timestamp,
+        })
+    }
 }
 
 /// A [`TimestampedKeyValueStore`] over any [`KeyValueStore`] (possibly cached and logged with
 /// [`ValueFormat::Timestamped`](crate::changelog::ValueFormat)).
 pub struct TimestampedKeyValueAdapter {
     inner: Box<dyn KeyValueStore>,
+    /// The buffer each write encodes its value into, reused from write to write.
+    scratch: Vec<u8>,
 }
 
 impl TimestampedKeyValueAdapter {
     /// Wraps `inner`, whose values will be stored timestamp-prefixed.
     pub fn new(inner: Box<dyn KeyValueStore>) -> Self {
-        TimestampedKeyValueAdapter { inner }
+        TimestampedKeyValueAdapter {
+            inner,
+            scratch: Vec::new(),
+        }
     }
 
-    fn decode(&self, encoded: &[u8]) -> Result<ValueAndTimestamp> {
-        ValueAndTimestamp::decode(encoded).ok_or_else(|| Error::InvalidArgument {
+    fn decode(&self, encoded: Vec<u8>) -> Result<ValueAndTimestamp> {
+        ValueAndTimestamp::decode_owned(encoded).ok_or_else(|| Error::InvalidArgument {
             store: self.inner.name().to_string(),
             message: "stored value is shorter than its 8-byte timestamp".to_string(),
         })
@@ -67,7 +89,7 @@ impl TimestampedKeyValueAdapter {
     fn decode_iter<'a>(&'a self, iter: KeyValueIter<'a>) -> TimestampedIter<'a> {
         Box::new(iter.map(move |entry| {
             let (k, v) = entry?;
-            Ok((k, self.decode(&v)?))
+            Ok((k, self.decode(v)?))
         }))
     }
 }
@@ -84,6 +106,9 @@ impl StateStore for TimestampedKeyValueAdapter {
     }
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
+    }
+    fn flush_cache(&mut self) -> Result<()> {
+        self.inner.flush_cache()
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
@@ -106,11 +131,12 @@ impl StateStore for TimestampedKeyValueAdapter {
 
 impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
     fn get(&self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
-        self.inner.get(key)?.map(|v| self.decode(&v)).transpose()
+        self.inner.get(key)?.map(|v| self.decode(v)).transpose()
     }
 
     fn put(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
-        self.inner.put(key, &encode_parts(value, timestamp))
+        encode_into(&mut self.scratch, value, timestamp);
+        self.inner.put(key, &self.scratch)
     }
 
     fn put_if_absent(
@@ -121,12 +147,12 @@ impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
     ) -> Result<Option<ValueAndTimestamp>> {
         self.inner
             .put_if_absent(key, &encode_parts(value, timestamp))?
-            .map(|v| self.decode(&v))
+            .map(|v| self.decode(v))
             .transpose()
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
-        self.inner.delete(key)?.map(|v| self.decode(&v)).transpose()
+        self.inner.delete(key)?.map(|v| self.decode(v)).transpose()
     }
 
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<TimestampedIter<'_>> {

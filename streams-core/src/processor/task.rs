@@ -22,6 +22,12 @@ use crate::state::StoreHandle;
 /// Stream time before the task has seen any record, as in Kafka.
 pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
 
+/// Changelog records a task writes before a commit also flushes its stores durably (so that a
+/// checkpoint may be written): Kafka's `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`. Between two such
+/// flushes a crash loses at most this many records' worth of store writes, which restoring from
+/// the last checkpoint replays from the changelog.
+pub(crate) const FLUSH_DELTA_RECORDS: u64 = 10_000;
+
 /// A source node of a task and the (resolved) topics it reads.
 pub(crate) type TaskSource = (Vec<Arc<str>>, Box<dyn SourceDriver>);
 
@@ -54,9 +60,23 @@ impl Schedule {
 /// side of `streams-state`'s `ChangelogWriter`, like Kafka's `RecordCollector` for changelogs.
 #[derive(Default)]
 pub(crate) struct ChangelogCollector {
-    records: Mutex<Vec<ProducedRecord>>,
+    inner: Mutex<Collected>,
+}
+
+#[derive(Default)]
+struct Collected {
+    records: Vec<ProducedRecord>,
     /// The last topic name seen, so that a store's writes share one allocation of it.
-    last_topic: Mutex<Option<Arc<str>>>,
+    last_topic: Option<Arc<str>>,
+    /// Records sent since the task's stores were last flushed durably.
+    since_flush: u64,
+}
+
+impl ChangelogCollector {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Collected> {
+        // Pushing a record cannot leave the vector half-updated: recover from a poisoned lock.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl ChangelogWriter for ChangelogCollector {
@@ -68,28 +88,24 @@ impl ChangelogWriter for ChangelogCollector {
         value: Option<&[u8]>,
         timestamp: i64,
     ) -> streams_state::Result<()> {
-        let topic = {
-            let mut last = self.last_topic.lock().unwrap_or_else(|p| p.into_inner());
-            match &*last {
-                Some(t) if &**t == topic => Arc::clone(t),
-                _ => {
-                    let t: Arc<str> = Arc::from(topic);
-                    *last = Some(Arc::clone(&t));
-                    t
-                }
+        let mut collected = self.lock();
+        let topic = match &collected.last_topic {
+            Some(t) if &**t == topic => Arc::clone(t),
+            _ => {
+                let t: Arc<str> = Arc::from(topic);
+                collected.last_topic = Some(Arc::clone(&t));
+                t
             }
         };
-        self.records
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(ProducedRecord {
-                topic,
-                partition: Some(partition),
-                key: Some(key.to_vec()),
-                value: value.map(<[u8]>::to_vec),
-                timestamp,
-                headers: Headers::new(),
-            });
+        collected.since_flush += 1;
+        collected.records.push(ProducedRecord {
+            topic,
+            partition: Some(partition),
+            key: Some(key.to_vec()),
+            value: value.map(<[u8]>::to_vec),
+            timestamp,
+            headers: Headers::new(),
+        });
         Ok(())
     }
 }
@@ -279,22 +295,33 @@ impl Task {
     /// Moves the records produced since the last call into `out`.
     pub fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
         out.append(&mut self.ctx.output);
-        out.append(
-            &mut self
-                .changelog
-                .records
-                .lock()
-                .unwrap_or_else(|p| p.into_inner()),
-        );
+        out.append(&mut self.changelog.lock().records);
     }
 
-    /// Flushes every store (and so its record cache and changelog writes): the first step of a
-    /// commit.
+    /// Flushes every store durably (record caches, changelog writes, and the store's own files),
+    /// after which a checkpoint of the changelog offsets may be written.
     pub fn flush_stores(&mut self) -> Result<()> {
         for store in self.ctx.stores.values() {
             store.flush()?;
         }
+        self.changelog.lock().since_flush = 0;
         Ok(())
+    }
+
+    /// The store part of a commit, like Kafka's `StreamTask::prepareCommit` and `postCommit`:
+    /// every record cache is flushed (its entries reach the stores, their changelogs and
+    /// downstream processors); the stores themselves are flushed durably only once
+    /// [`FLUSH_DELTA_RECORDS`] changelog records have been written since the last time, as Kafka
+    /// checkpoints. Returns whether they were, i.e. whether a checkpoint may now be written.
+    pub fn commit_stores(&mut self) -> Result<bool> {
+        for store in self.ctx.stores.values() {
+            store.flush_cache()?;
+        }
+        if self.changelog.lock().since_flush < FLUSH_DELTA_RECORDS {
+            return Ok(false);
+        }
+        self.flush_stores()?;
+        Ok(true)
     }
 
     /// A store of this task, for inspection.
