@@ -405,6 +405,74 @@ mod tests {
         }
     }
 
+    /// A task counting by key into an in-memory store, changelogged.
+    fn counting_task() -> Task {
+        use crate::prelude::*;
+        let builder = StreamsBuilder::new();
+        builder
+            .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+            .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+            .count(Materialized::as_("counts").with_in_memory())
+            .to_stream()
+            .to(
+                "out",
+                Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+            );
+        let topology = builder.build().unwrap();
+        let id = TaskId {
+            subtopology: 0,
+            partition: 0,
+        };
+        let stores = TaskStores::new("app", id, None);
+        let mut task = topology.create_task(id, "app", 0, &stores).unwrap();
+        task.init().unwrap();
+        task
+    }
+
+    fn record(topic: &Arc<str>, offset: i64) -> ConsumedRecord {
+        ConsumedRecord {
+            topic: Arc::clone(topic),
+            partition: 0,
+            offset,
+            timestamp: offset,
+            key: Some(format!("k{}", offset % 7).into_bytes()),
+            value: Some(b"v".to_vec()),
+            headers: Headers::new(),
+        }
+    }
+
+    #[test]
+    fn commit_flushes_stores_durably_every_flush_delta_changelog_records() {
+        let mut task = counting_task();
+        let topic: Arc<str> = Arc::from("in");
+        let mut out = Vec::new();
+        let mut durable = Vec::new();
+        for offset in 0..(2 * FLUSH_DELTA_RECORDS as i64 + 5) {
+            task.process(record(&topic, offset)).unwrap();
+            if task.commit_stores().unwrap() {
+                durable.push(offset);
+            }
+        }
+        // One changelog record per input record: the stores flush at the commit after every
+        // 10,000th, and the count starts over after each flush.
+        assert_eq!(
+            durable,
+            [
+                FLUSH_DELTA_RECORDS as i64 - 1,
+                2 * FLUSH_DELTA_RECORDS as i64 - 1
+            ]
+        );
+        task.drain_output(&mut out);
+        let changelog = out
+            .iter()
+            .filter(|r| &*r.topic == "app-counts-changelog")
+            .count();
+        assert_eq!(changelog as u64, 2 * FLUSH_DELTA_RECORDS + 5);
+        // An explicit flush (before a checkpoint) resets the count too.
+        task.flush_stores().unwrap();
+        assert!(!task.commit_stores().unwrap());
+    }
+
     #[test]
     fn schedule_skips_missed_intervals() {
         let mut s = schedule(0, 10);
