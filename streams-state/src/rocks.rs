@@ -571,13 +571,16 @@ impl SegmentedBytesStore for RocksDbSegments {
     }
 
     fn write(&mut self, writes: Vec<SegmentWrite>, restoring: bool) -> Result<()> {
-        let opts = self.resources.options();
+        // Column-family options are built only when a segment is new: building them allocates
+        // a whole table-options tree, far more than the write itself costs.
+        let mut opts: Option<Options> = None;
         let Some(db) = self.db.as_mut() else {
             return Err(Error::closed(&self.name));
         };
         for w in &writes {
             if w.value.is_some() && !self.segments.contains(&w.segment) {
-                db.create_cf(segment_cf_name(w.segment), &opts)
+                let opts = opts.get_or_insert_with(|| self.resources.options());
+                db.create_cf(segment_cf_name(w.segment), opts)
                     .map_err(|e| rocks_error(&self.name, &self.path, e))?;
                 self.segments.insert(w.segment);
             }
