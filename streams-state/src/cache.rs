@@ -272,11 +272,6 @@ impl StateStore for CachingKeyValueStore {
         self.inner.flush()
     }
 
-    fn flush_cache(&mut self) -> Result<()> {
-        self.flush_dirty()?;
-        self.inner.flush_cache()
-    }
-
     fn close(&mut self) -> Result<()> {
         if self.inner.is_open() {
             self.flush_dirty()?;
@@ -363,6 +358,10 @@ impl KeyValueStore for CachingKeyValueStore {
     fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
         self.listener = Some(listener);
         true
+    }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        self.flush_dirty()
     }
 }
 

@@ -268,9 +268,6 @@ impl StateStore for ChangeloggingKeyValueStore {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
-    }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
@@ -330,6 +327,10 @@ impl KeyValueStore for ChangeloggingKeyValueStore {
     fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
         self.inner.set_flush_listener(listener)
     }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        self.inner.flush_cache()
+    }
 }
 
 /// A [`WindowStore`] wrapper that sends every write to a changelog, keyed in Kafka's window
@@ -363,9 +364,6 @@ impl StateStore for ChangeloggingWindowStore {
     }
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
-    }
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
@@ -450,9 +448,6 @@ impl StateStore for ChangeloggingSessionStore {
     }
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
-    }
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
     }
     fn close(&mut self) -> Result<()> {
         self.inner.close()

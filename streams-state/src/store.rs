@@ -47,17 +47,8 @@ pub trait StateStore: Send {
     fn is_open(&self) -> bool;
 
     /// Makes everything written so far durable, downstream of any cache: what must happen
-    /// before a checkpoint may claim the store's changelog offsets. Includes
-    /// [`flush_cache`](Self::flush_cache).
+    /// before a checkpoint may claim the store's changelog offsets.
     fn flush(&mut self) -> Result<()>;
-
-    /// Writes what a record cache holds through to the store below it, its changelog and its
-    /// flush listener, without making the store durable: the part of a flush every commit needs
-    /// (Kafka's `flushCache`). Stores without a cache have nothing to do, the default; wrappers
-    /// pass it on to the store they wrap.
-    fn flush_cache(&mut self) -> Result<()> {
-        Ok(())
-    }
 
     /// Flushes and releases the store's resources. Later operations fail with
     /// [`Error::StoreClosed`](crate::Error::StoreClosed). Closing twice is harmless.
@@ -128,6 +119,14 @@ pub trait KeyValueStore: StateStore {
     fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
         let _ = listener;
         false
+    }
+
+    /// Writes the record cache's dirty entries to the store below it (and so to the changelog),
+    /// handing them to the flush listener, without flushing the store itself: Kafka's
+    /// `CachedStateStore::flushCache`, what a commit does for each cached store before flushing
+    /// the stores. A no-op for a store without a cache.
+    fn flush_cache(&mut self) -> Result<()> {
+        Ok(())
     }
 }
 
@@ -201,6 +200,11 @@ pub trait TimestampedKeyValueStore: StateStore {
     fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
         let _ = listener;
         false
+    }
+
+    /// Flushes the record cache, if any; see [`KeyValueStore::flush_cache`].
+    fn flush_cache(&mut self) -> Result<()> {
+        Ok(())
     }
 }
 

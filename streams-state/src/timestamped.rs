@@ -107,9 +107,6 @@ impl StateStore for TimestampedKeyValueAdapter {
     fn flush(&mut self) -> Result<()> {
         self.inner.flush()
     }
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
-    }
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
@@ -169,5 +166,9 @@ impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
 
     fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
         self.inner.set_flush_listener(listener)
+    }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        self.inner.flush_cache()
     }
 }
