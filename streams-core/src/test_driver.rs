@@ -415,12 +415,14 @@ impl TopologyTestDriver {
             .and_then(|t| t.unread.pop_front())
     }
 
-    fn take_unread(&self, topic: &str) -> VecDeque<ProducedRecord> {
+    /// Everything not yet read from `topic`. The topic's queue keeps its capacity, so that a
+    /// test reading after every batch does not regrow it each time.
+    fn take_unread(&self, topic: &str) -> Vec<ProducedRecord> {
         self.state
             .borrow_mut()
             .topics
             .get_mut(topic)
-            .map(|t| std::mem::take(&mut t.unread))
+            .map(|t| t.unread.drain(..).collect())
             .unwrap_or_default()
     }
 

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rocksdb::{
-    BlockBasedOptions, Cache, DBCompressionType, Direction, IteratorMode, Options, ReadOptions,
-    WriteBatch, WriteBufferManager, WriteOptions, DB,
+    BlockBasedOptions, Cache, DBCompressionType, DataBlockIndexType, Direction, IteratorMode,
+    Options, ReadOptions, WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
 use crate::changelog::ChangelogRecord;
@@ -233,6 +233,9 @@ impl RocksDbResources {
         table.set_cache_index_and_filter_blocks_with_high_priority(true);
         table.set_pin_l0_filter_and_index_blocks_in_cache(true);
         table.set_bloom_filter(10.0, false);
+        // A hash index in each data block: a point lookup finds its key without a binary search
+        // over the block's restart points (state stores are mostly point reads and writes).
+        table.set_data_block_index_type(DataBlockIndexType::BinaryAndHash);
 
         let mut opts = Options::default();
         opts.create_if_missing(true);
@@ -240,6 +243,10 @@ impl RocksDbResources {
         opts.set_block_based_table_factory(&table);
         opts.set_write_buffer_manager(&self.inner.write_buffer_manager);
         opts.set_write_buffer_size(config.write_buffer_size);
+        // A bloom filter over the memtable's keys: a get of a key written before the last flush
+        // skips the memtable search.
+        opts.set_memtable_whole_key_filtering(true);
+        opts.set_memtable_prefix_bloom_ratio(0.02);
         opts.set_max_write_buffer_number(config.max_write_buffer_number);
         opts.set_max_background_jobs(config.max_background_jobs);
         opts.set_max_total_wal_size(64 * MIB as u64);
