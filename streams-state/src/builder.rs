@@ -28,7 +28,7 @@ pub enum StoreBackend {
     /// RocksDB, persistent (the default).
     #[default]
     RocksDb,
-    /// `BTreeMap`s, restored in full from the changelog on every start.
+    /// In memory (hash maps and ordered maps), restored in full from the changelog on every start.
     InMemory,
 }
 
