@@ -10,9 +10,9 @@
 //! - [`store`]: the object-safe store traits over bytes — [`StateStore`] (what the runtime manages
 //!   generically), [`KeyValueStore`], [`TimestampedKeyValueStore`], [`WindowStore`] and
 //!   [`SessionStore`].
-//! - [`memory`] and [`rocks`]: the two implementations of each, in-memory (hash maps and ordered maps) and
-//!   RocksDB (the default; one database per store per task, memory bounded per application by
-//!   [`RocksDbResources`]). Window and session stores are [`segmented`] by time so that retention
+//! - [`memory`] and [`rocks`]: the two implementations of each, in-memory (hash maps and
+//!   ordered maps) and RocksDB (the default; one database per store per task, memory bounded per
+//!   application by [`RocksDbResources`]). Window and session stores are [`segmented`] by time so that retention
 //!   drops whole segments.
 //! - [`changelog`]: wrappers that send every write to the store's changelog topic, and
 //!   [`restore`]: replaying a changelog into a store in batches, reporting progress to a
