@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamsConfig {
     application_id: String,
+    statestore_cache_max_bytes: usize,
 }
 
 impl StreamsConfig {
@@ -19,6 +20,7 @@ impl StreamsConfig {
     pub fn new(application_id: impl Into<String>) -> Result<Self> {
         let mut config = StreamsConfig {
             application_id: String::new(),
+            statestore_cache_max_bytes: streams_state::DEFAULT_CACHE_MAX_BYTES,
         };
         config.set("application.id", &application_id.into())?;
         Ok(config)
@@ -44,6 +46,12 @@ impl StreamsConfig {
                 }
                 self.application_id = value.to_string();
             }
+            // `cache.max.bytes.buffering` is the name Kafka used before 3.4; both set one value.
+            "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
+                self.statestore_cache_max_bytes = value
+                    .parse()
+                    .map_err(|_| invalid("must be a number of bytes (0 disables caching)"))?;
+            }
             _ => return Err(invalid("unknown configuration key")),
         }
         Ok(self)
@@ -53,6 +61,9 @@ impl StreamsConfig {
     pub fn get(&self, key: &str) -> Option<String> {
         match key {
             "application.id" => Some(self.application_id.clone()),
+            "statestore.cache.max.bytes" | "cache.max.bytes.buffering" => {
+                Some(self.statestore_cache_max_bytes.to_string())
+            }
             _ => None,
         }
     }
@@ -60,6 +71,13 @@ impl StreamsConfig {
     /// The application id.
     pub fn application_id(&self) -> &str {
         &self.application_id
+    }
+
+    /// Bytes of record cache for the whole application (`statestore.cache.max.bytes`, formerly
+    /// `cache.max.bytes.buffering`; default 10 MiB), divided evenly among the cached stores of
+    /// its tasks. 0 disables the record caches: every update is forwarded and logged.
+    pub fn statestore_cache_max_bytes(&self) -> usize {
+        self.statestore_cache_max_bytes
     }
 }
 
@@ -78,5 +96,17 @@ mod tests {
         let err = config.set("no.such.key", "1").unwrap_err();
         assert!(err.to_string().contains("no.such.key"), "{err}");
         assert!(StreamsConfig::new("bad id").is_err());
+    }
+
+    #[test]
+    fn cache_size_has_kafkas_default_and_both_names() {
+        let mut config = StreamsConfig::new("app").unwrap();
+        assert_eq!(config.statestore_cache_max_bytes(), 10 * 1024 * 1024);
+        config.set("statestore.cache.max.bytes", "1024").unwrap();
+        assert_eq!(config.statestore_cache_max_bytes(), 1024);
+        config.set("cache.max.bytes.buffering", "0").unwrap();
+        assert_eq!(config.get("statestore.cache.max.bytes").as_deref(), Some("0"));
+        let err = config.set("statestore.cache.max.bytes", "-1").unwrap_err();
+        assert!(err.to_string().contains("statestore.cache.max.bytes"), "{err}");
     }
 }

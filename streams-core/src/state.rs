@@ -9,7 +9,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use streams_state::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
+use streams_state::{
+    CacheFlushListener, CachedEntry, KeyValueStore, SessionStore, TimestampedKeyValueStore,
+    WindowStore,
+};
 
 use crate::dsl::windows::{Window, Windowed};
 use crate::error::{Error, Result};
@@ -318,6 +321,55 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
             .transpose()
     }
 
+    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
+    /// when the store has no cache.
+    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
+        lock(&self.store).set_flush_listener(listener, true)
+    }
+
+    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
+    pub(crate) fn flush_cache(&self) -> Result<()> {
+        Ok(lock(&self.store).flush_cache()?)
+    }
+
+    /// A flushed cache entry as a table update: key, new value and timestamp (`None` for a
+    /// delete), old value.
+    pub(crate) fn decode_flushed(&self, entry: CachedEntry) -> Result<FlushedUpdate<K, V>> {
+        let key = self.codec.decode_key(entry.key)?;
+        let new = match entry.new_value {
+            Some(encoded) => {
+                let (timestamp, value) = split_timestamp(Some(&encoded))
+                    .map_err(|e| store_serde_error(&self.codec.name, "value", e))?;
+                let value = self
+                    .codec
+                    .values
+                    .deserialize(&self.codec.name, Some(value))
+                    .map_err(|e| store_serde_error(&self.codec.name, "value", e))?;
+                Some((value, timestamp))
+            }
+            None => None,
+        };
+        let old = match entry.old_value {
+            Some(encoded) => {
+                let (_, value) = split_timestamp(Some(&encoded))
+                    .map_err(|e| store_serde_error(&self.codec.name, "old value", e))?;
+                Some(
+                    self.codec
+                        .values
+                        .deserialize(&self.codec.name, Some(value))
+                        .map_err(|e| store_serde_error(&self.codec.name, "old value", e))?,
+                )
+            }
+            None => None,
+        };
+        Ok(FlushedUpdate {
+            key,
+            new,
+            old,
+            timestamp: entry.timestamp,
+        })
+    }
+
     /// Every entry with its timestamp, in the order of the serialized keys.
     pub fn all(&self) -> Result<Vec<(K, V, i64)>> {
         let store = lock(&self.store);
@@ -338,6 +390,17 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
     pub fn approximate_num_entries(&self) -> Result<u64> {
         Ok(lock(&self.store).approximate_num_entries()?)
     }
+}
+
+/// A typed entry a timestamped store's record cache flushed.
+pub(crate) struct FlushedUpdate<K, V> {
+    pub(crate) key: K,
+    /// The new value and its timestamp; `None` for a delete.
+    pub(crate) new: Option<(V, i64)>,
+    /// The value the store held before.
+    pub(crate) old: Option<V>,
+    /// The timestamp of the record that last wrote the key.
+    pub(crate) timestamp: i64,
 }
 
 /// A typed window store, like Kafka's `WindowStore<K, V>`: values per key and window start.
@@ -660,6 +723,17 @@ impl StoreBuilder {
                 b.changelog_topic(application_id)
             }
             StoreBuilder::Session(b) => b.changelog_topic(application_id),
+        }
+    }
+
+    /// Whether the store gets a record cache (sized by the task's share of
+    /// `statestore.cache.max.bytes`, or its own explicit size).
+    pub fn caching_enabled(&self) -> bool {
+        match self {
+            StoreBuilder::KeyValue(b) => b.caching_enabled(),
+            StoreBuilder::TimestampedKeyValue(b) => b.caching_enabled(),
+            StoreBuilder::Window(_) | StoreBuilder::TimestampedWindow(_) => false,
+            StoreBuilder::Session(_) => false,
         }
     }
 

@@ -166,13 +166,19 @@ impl CachingKeyValueStore {
         Ok(())
     }
 
-    /// Writes every dirty entry to the inner store in one batch, then hands them to the listener.
+    /// Writes every dirty entry to the inner store, then hands them to the listener in the order
+    /// they were last written.
+    ///
+    /// Each write goes down stamped with the timestamp of the record that made it (so a changelog
+    /// record carries it), as Kafka restores a cache entry's record context before writing it
+    /// below the cache; runs of entries with one timestamp go down as one batch.
     fn flush_dirty(&mut self) -> Result<()> {
         if self.dirty.is_empty() {
             return Ok(());
         }
         let dirty = std::mem::take(&mut self.dirty);
-        let mut flushed = Vec::with_capacity(dirty.len());
+        let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(dirty.len());
+        let mut olds: Vec<(Option<Vec<u8>>, i64)> = Vec::with_capacity(dirty.len());
         for key in dirty.into_values() {
             let Some(entry) = self.cache.get_mut(&key) else {
                 continue;
@@ -188,21 +194,34 @@ impl CachingKeyValueStore {
             if new_value.is_none() && old_value.is_none() {
                 continue; // deleting what the store never had: nothing to write or forward
             }
-            flushed.push(CachedEntry {
-                key,
-                new_value,
-                old_value,
-                timestamp,
-            });
+            writes.push((key, new_value));
+            olds.push((old_value, timestamp));
         }
-        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = flushed
-            .iter()
-            .map(|e| (e.key.clone(), e.new_value.clone()))
-            .collect();
-        self.inner.put_all(&writes)?;
+        let now = self.context.timestamp();
+        let mut start = 0;
+        while start < writes.len() {
+            let timestamp = olds[start].1;
+            let run = olds[start..]
+                .iter()
+                .take_while(|(_, t)| *t == timestamp)
+                .count();
+            self.context.set_timestamp(timestamp);
+            let written = self.inner.put_all(&writes[start..start + run]);
+            if written.is_err() {
+                self.context.set_timestamp(now);
+            }
+            written?;
+            start += run;
+        }
+        self.context.set_timestamp(now);
         if let Some(listener) = self.listener.as_mut() {
-            for entry in flushed {
-                listener.apply(entry);
+            for ((key, new_value), (old_value, timestamp)) in writes.into_iter().zip(olds) {
+                listener.apply(CachedEntry {
+                    key,
+                    new_value,
+                    old_value,
+                    timestamp,
+                });
             }
         }
         Ok(())
@@ -355,9 +374,18 @@ impl KeyValueStore for CachingKeyValueStore {
         self.inner.approximate_num_entries()
     }
 
-    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
         self.listener = Some(listener);
+        self.send_old_values = send_old_values;
         true
+    }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        self.flush_dirty()
     }
 }
 
@@ -375,9 +403,10 @@ mod tests {
         );
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        assert!(store.set_flush_listener(Box::new(move |e: CachedEntry| {
-            sink.lock().unwrap().push(e)
-        })));
+        assert!(store.set_flush_listener(
+            Box::new(move |e: CachedEntry| sink.lock().unwrap().push(e)),
+            false
+        ));
         (store, seen)
     }
 

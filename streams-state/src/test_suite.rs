@@ -636,9 +636,10 @@ fn cached_logged_store_dedupes_changelog_traffic() {
     let forwarded = Arc::new(std::sync::Mutex::new(0usize));
     let f = forwarded.clone();
     assert!(
-        store.set_flush_listener(Box::new(move |_e: crate::CachedEntry| {
-            *f.lock().unwrap() += 1
-        }))
+        store.set_flush_listener(
+            Box::new(move |_e: crate::CachedEntry| *f.lock().unwrap() += 1),
+            false
+        )
     );
     for i in 0..1000u32 {
         store

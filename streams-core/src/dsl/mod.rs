@@ -1,6 +1,7 @@
 //! The DSL: `StreamsBuilder` → `KStream` → operators → `Topology`, like Kafka Streams'
 //! `org.apache.kafka.streams.kstream` package.
 
+mod cached;
 mod change;
 mod kgrouped;
 mod kgrouped_table;
@@ -119,6 +120,7 @@ impl StreamsBuilder {
                 keys: Arc::clone(&k),
                 values: Arc::clone(&v),
                 store: None,
+                cache: None,
             }
         });
         KTable::new(
@@ -151,3 +153,6 @@ mod stateful_tests;
 
 #[cfg(test)]
 mod windowed_tests;
+
+#[cfg(test)]
+mod cache_tests;

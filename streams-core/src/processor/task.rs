@@ -104,11 +104,14 @@ pub(crate) struct TaskStores {
 
 impl TaskStores {
     /// Stores for `task_id` of `application_id`: persistent ones under `state` (with shared
-    /// RocksDB resources), or in-memory only when `state` is `None`.
+    /// RocksDB resources), or in-memory only when `state` is `None`; each store with caching
+    /// enabled gets a record cache of `cache_bytes_per_store` (0: none), the owner's share of
+    /// `statestore.cache.max.bytes`.
     pub(crate) fn new(
         application_id: &str,
         task_id: TaskId,
         state: Option<(StateDirectory, RocksDbResources)>,
+        cache_bytes_per_store: usize,
     ) -> Self {
         let changelog = Arc::new(ChangelogCollector::default());
         let record_context = RecordContext::new();
@@ -120,7 +123,8 @@ impl TaskStores {
         };
         let context = context
             .with_changelog(Arc::clone(&changelog) as Arc<dyn ChangelogWriter>)
-            .with_record_context(record_context.clone());
+            .with_record_context(record_context.clone())
+            .with_cache_max_bytes(cache_bytes_per_store);
         TaskStores {
             context,
             changelog,
@@ -138,6 +142,8 @@ pub(crate) struct TaskContext {
     pub(crate) wall_clock_ms: i64,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) stores: HashMap<String, StoreHandle>,
+    /// The timestamp the task's stores stamp writes with (shared with them).
+    pub(crate) record_context: RecordContext,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
 }
@@ -208,6 +214,7 @@ impl Task {
                 wall_clock_ms,
                 schedules: Vec::new(),
                 stores,
+                record_context: task_stores.record_context.clone(),
                 next_punctuation: 0,
                 output: Vec::new(),
             },
@@ -288,9 +295,13 @@ impl Task {
         );
     }
 
-    /// Flushes every store (and so its record cache and changelog writes): the first step of a
-    /// commit.
+    /// The first step of a commit, like Kafka's `StreamTask::prepareCommit`: every processor
+    /// flushes (those that own a record cache flush it and forward what it held, parents before
+    /// children, so downstream caches take those updates into this same commit), then every
+    /// store flushes (writing what is left in caches, and making the changelog writes durable).
+    /// Records forwarded here land in the task's output like any other.
     pub fn flush_stores(&mut self) -> Result<()> {
+        self.walk(NodeOp::Flush)?;
         for store in self.ctx.stores.values() {
             store.flush()?;
         }
@@ -302,10 +313,12 @@ impl Task {
         self.ctx.stores.get(name)
     }
 
-    /// Closes every processor.
+    /// Closes every processor, after a last flush (see [`flush_stores`](Self::flush_stores)):
+    /// what the record caches still held is forwarded first, and lands in the task's output.
     pub fn close(&mut self) -> Result<()> {
         if self.running {
             self.running = false;
+            self.walk(NodeOp::Flush)?;
             self.walk(NodeOp::Close)?;
             for store in self.ctx.stores.values() {
                 store.close()?;

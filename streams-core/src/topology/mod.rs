@@ -190,6 +190,16 @@ impl Topology {
             .collect()
     }
 
+    /// How many of the stores have a record cache: one task of every sub-topology holds this
+    /// many caches, among which the application's `statestore.cache.max.bytes` is divided.
+    pub(crate) fn cached_store_count(&self) -> usize {
+        self.graph
+            .stores
+            .iter()
+            .filter(|s| s.builder.caching_enabled())
+            .count()
+    }
+
     /// The internal repartition topics (names without the application-id prefix).
     pub fn repartition_topics(&self) -> &[RepartitionTopic] {
         &self.graph.repartition_topics
