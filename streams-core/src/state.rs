@@ -677,6 +677,27 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
             .collect()
     }
 
+    /// Sessions of every key that end at or after `earliest_end` and start at or before
+    /// `latest_start`, ordered by segment, then key, then end.
+    pub(crate) fn find_sessions_of_all_keys(
+        &self,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let store = lock(&self.store);
+        let entries = store.find_sessions_in_key_range(None, None, earliest_end, latest_start)?;
+        entries
+            .map(|entry| {
+                let (session, v) = entry?;
+                let window = Window::new(session.start, session.end);
+                Ok((
+                    Windowed::new(self.codec.decode_key(session.key)?, window),
+                    self.codec.decode_value(v)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Every session of `key`.
     pub fn fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>>
     where
