@@ -53,10 +53,36 @@ struct Entry {
     timestamp: i64,
     lru: u64,
     dirty: Option<u64>,
+    /// For a dirty entry, what the store below holds for the key, when the cache knows it: the
+    /// entry was clean (so it mirrored the store) before it was overwritten. A flush then needs
+    /// no read of the store for the old value.
+    stored: Stored,
 }
 
-fn entry_size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
-    key.len() * 2 + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+/// What the store below a dirty cache entry holds for its key.
+#[derive(Default)]
+enum Stored {
+    /// Not known: read the store when it is needed.
+    #[default]
+    Unknown,
+    /// This value (`None`: the key is absent).
+    Known(Option<Vec<u8>>),
+}
+
+impl Stored {
+    fn len(&self) -> usize {
+        match self {
+            Stored::Known(Some(v)) => v.len(),
+            _ => 0,
+        }
+    }
+}
+
+impl Entry {
+    /// The bytes the entry is accounted for.
+    fn size(&self, key: &[u8]) -> usize {
+        key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + self.stored.len() + ENTRY_OVERHEAD
+    }
 }
 
 /// A [`KeyValueStore`] with a bounded write-back record cache in front of another one.
@@ -117,28 +143,48 @@ impl CachingKeyValueStore {
     }
 
     /// Puts an entry in the cache (dirty when it is a write, clean when it mirrors the store).
+    /// Overwriting a cached key reuses its bookkeeping keys rather than copying the key again.
     fn insert(&mut self, key: &[u8], value: Option<Vec<u8>>, dirty: bool) -> Result<()> {
         let lru = self.seq();
         let dirty_seq = if dirty { Some(self.seq()) } else { None };
-        let size = entry_size(key, &value);
-        let entry = Entry {
-            value,
-            timestamp: self.context.timestamp(),
-            lru,
-            dirty: dirty_seq,
-        };
-        if let Some(old) = self.cache.insert(key.to_vec(), entry) {
-            self.lru.remove(&old.lru);
-            if let Some(d) = old.dirty {
-                self.dirty.remove(&d);
+        let timestamp = self.context.timestamp();
+        let (lru_key, dirty_key) = match self.cache.get_mut(key) {
+            Some(entry) => {
+                self.bytes -= entry.size(key);
+                let stored = match entry.dirty {
+                    // A clean entry mirrors the store.
+                    None => Stored::Known(entry.value.take()),
+                    Some(_) => std::mem::take(&mut entry.stored),
+                };
+                let lru_key = self.lru.remove(&entry.lru);
+                let dirty_key = entry.dirty.and_then(|d| self.dirty.remove(&d));
+                entry.value = value;
+                entry.timestamp = timestamp;
+                entry.lru = lru;
+                entry.dirty = dirty_seq;
+                entry.stored = if dirty { stored } else { Stored::Unknown };
+                self.bytes += entry.size(key);
+                (lru_key, dirty_key)
             }
-            self.bytes -= entry_size(key, &old.value);
-        }
-        self.lru.insert(lru, key.to_vec());
+            None => {
+                let entry = Entry {
+                    value,
+                    timestamp,
+                    lru,
+                    dirty: dirty_seq,
+                    stored: Stored::Unknown,
+                };
+                self.bytes += entry.size(key);
+                self.cache.insert(key.to_vec(), entry);
+                (None, None)
+            }
+        };
+        self.lru
+            .insert(lru, lru_key.unwrap_or_else(|| key.to_vec()));
         if let Some(d) = dirty_seq {
-            self.dirty.insert(d, key.to_vec());
+            self.dirty
+                .insert(d, dirty_key.unwrap_or_else(|| key.to_vec()));
         }
-        self.bytes += size;
         self.maybe_evict()
     }
 
@@ -160,7 +206,7 @@ impl CachingKeyValueStore {
             }
             self.lru.remove(&seq);
             if let Some(old) = self.cache.remove(&key) {
-                self.bytes -= entry_size(&key, &old.value);
+                self.bytes -= old.size(&key);
             }
         }
         Ok(())
@@ -184,12 +230,14 @@ impl CachingKeyValueStore {
                 continue;
             };
             entry.dirty = None;
+            let stored = std::mem::take(&mut entry.stored);
+            self.bytes -= stored.len();
             let new_value = entry.value.clone();
             let timestamp = entry.timestamp;
-            let old_value = if new_value.is_none() || self.send_old_values {
-                self.inner.get(&key)?
-            } else {
-                None
+            let old_value = match stored {
+                _ if new_value.is_some() && !self.send_old_values => None,
+                Stored::Known(value) => value,
+                Stored::Unknown => self.inner.get(&key)?,
             };
             if new_value.is_none() && old_value.is_none() {
                 continue; // deleting what the store never had: nothing to write or forward
@@ -310,7 +358,7 @@ impl StateStore for CachingKeyValueStore {
                 if let Some(d) = old.dirty {
                     self.dirty.remove(&d);
                 }
-                self.bytes -= entry_size(&r.key, &old.value);
+                self.bytes -= old.size(&r.key);
             }
         }
         self.inner.restore_batch(records)
@@ -433,6 +481,38 @@ mod tests {
         // A second flush has nothing to do.
         store.flush().unwrap();
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn old_values_are_the_values_at_the_previous_flush() {
+        let (mut store, seen) = cached(1 << 20);
+        store.send_old_values(true);
+        store.put(b"a", b"1").unwrap();
+        store.flush().unwrap();
+        store.put(b"a", b"2").unwrap();
+        store.put(b"a", b"3").unwrap();
+        store.flush().unwrap();
+        store.delete(b"a").unwrap();
+        store.put(b"a", b"4").unwrap();
+        store.delete(b"a").unwrap();
+        store.flush().unwrap();
+        let flushed: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| (e.new_value.clone(), e.old_value.clone()))
+            .collect();
+        assert_eq!(
+            flushed,
+            [
+                (Some(b"1".to_vec()), None),
+                (Some(b"3".to_vec()), Some(b"1".to_vec())),
+                (None, Some(b"3".to_vec())),
+            ]
+        );
+        // What the cache remembered of the store for its dirty entries is accounted for, and
+        // released by the flush.
+        assert_eq!(store.cached_bytes(), 2 + ENTRY_OVERHEAD);
     }
 
     #[test]
