@@ -105,8 +105,14 @@ mod tests {
         config.set("statestore.cache.max.bytes", "1024").unwrap();
         assert_eq!(config.statestore_cache_max_bytes(), 1024);
         config.set("cache.max.bytes.buffering", "0").unwrap();
-        assert_eq!(config.get("statestore.cache.max.bytes").as_deref(), Some("0"));
+        assert_eq!(
+            config.get("statestore.cache.max.bytes").as_deref(),
+            Some("0")
+        );
         let err = config.set("statestore.cache.max.bytes", "-1").unwrap_err();
-        assert!(err.to_string().contains("statestore.cache.max.bytes"), "{err}");
+        assert!(
+            err.to_string().contains("statestore.cache.max.bytes"),
+            "{err}"
+        );
     }
 }

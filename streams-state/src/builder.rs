@@ -323,7 +323,12 @@ impl KeyValueStoreBuilder {
 
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueStore>> {
-        build_kv(&self.common, self.caching.bytes(ctx), ctx, ValueFormat::Plain)
+        build_kv(
+            &self.common,
+            self.caching.bytes(ctx),
+            ctx,
+            ValueFormat::Plain,
+        )
     }
 }
 

@@ -4,10 +4,11 @@
 //! absorbs writes: a key updated a hundred times between two commits reaches the store, its
 //! changelog and the downstream processors once, with its latest value. Dirty entries are flushed —
 //! written to the wrapped store (and so to its changelog) and handed to a [`CacheFlushListener`],
-//! which the DSL uses to forward them — on [`flush`](crate::StateStore::flush) (part of every
-//! commit) and whenever the cache exceeds its byte bound, in which case the least recently used
-//! entries are evicted after all dirty entries are flushed in the order they were last written.
-//! Reads see the cache first; range reads merge the cache with the store.
+//! which the DSL uses to forward them — on [`flush_cache`](crate::KeyValueStore::flush_cache) and
+//! [`flush`](crate::StateStore::flush) (part of every commit) and whenever the cache exceeds its
+//! byte bound, in which case the least recently used entries are evicted after all dirty entries
+//! are flushed in the order they were last written. Reads see the cache first; range reads merge
+//! the cache with the store.
 
 use std::collections::BTreeMap;
 use std::iter::Peekable;

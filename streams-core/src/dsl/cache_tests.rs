@@ -94,7 +94,10 @@ fn cached_count_forwards_and_logs_one_update_per_key_per_commit() {
             task.process(record("in", offset as i64, key, Some("x"), *ts))
                 .unwrap();
         }
-        assert!(drain(&mut task).is_empty(), "{backend}: nothing before the commit");
+        assert!(
+            drain(&mut task).is_empty(),
+            "{backend}: nothing before the commit"
+        );
         task.flush_stores().unwrap();
         let out = drain(&mut task);
         // In the order of each key's last write, with the latest aggregate's timestamp.
@@ -134,11 +137,7 @@ fn caching_disabled_forwards_every_update() {
         let out = drain(&mut task);
         let expected = owned(&[("a", Some(1), 1), ("a", Some(2), 2), ("a", Some(3), 3)]);
         assert_eq!(counts(&out, "out"), expected, "{backend}");
-        assert_eq!(
-            counts(&out, "app-counts-changelog"),
-            expected,
-            "{backend}"
-        );
+        assert_eq!(counts(&out, "app-counts-changelog"), expected, "{backend}");
     }
 }
 
@@ -170,11 +169,7 @@ fn a_full_cache_forwards_what_it_evicts_while_processing() {
         let out = drain(&mut task);
         let expected = owned(&[("b", Some(1), 2), ("a", Some(2), 3), ("c", Some(1), 4)]);
         assert_eq!(counts(&out, "out"), expected, "{backend}");
-        assert_eq!(
-            counts(&out, "app-counts-changelog"),
-            expected,
-            "{backend}"
-        );
+        assert_eq!(counts(&out, "app-counts-changelog"), expected, "{backend}");
         task.flush_stores().unwrap();
         assert!(drain(&mut task).is_empty(), "{backend}: nothing left");
     }

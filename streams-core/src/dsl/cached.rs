@@ -35,12 +35,10 @@ impl CacheForwarder {
         let listener = Box::new(move |entry: CachedEntry| {
             sink.lock().unwrap_or_else(|p| p.into_inner()).push(entry)
         });
-        store
-            .set_flush_listener(listener)
-            .then(|| CacheForwarder {
-                flushed,
-                draining: Vec::new(),
-            })
+        store.set_flush_listener(listener).then(|| CacheForwarder {
+            flushed,
+            draining: Vec::new(),
+        })
     }
 
     /// Forwards, in flush order, every entry the cache flushed since the last call (evictions,
