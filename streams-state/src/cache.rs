@@ -497,19 +497,17 @@ mod tests {
         store.put(b"a", b"4").unwrap();
         store.delete(b"a").unwrap();
         store.flush().unwrap();
-        let flushed: Vec<(Option<Vec<u8>>, Option<Vec<u8>>)> = seen
+        let text = |v: &Option<Vec<u8>>| v.as_ref().map(|v| String::from_utf8_lossy(v).to_string());
+        let flushed: Vec<_> = seen
             .lock()
             .unwrap()
             .iter()
-            .map(|e| (e.new_value.clone(), e.old_value.clone()))
+            .map(|e| (text(&e.new_value), text(&e.old_value)))
             .collect();
+        let some = |s: &str| Some(s.to_string());
         assert_eq!(
             flushed,
-            [
-                (Some(b"1".to_vec()), None),
-                (Some(b"3".to_vec()), Some(b"1".to_vec())),
-                (None, Some(b"3".to_vec())),
-            ]
+            [(some("1"), None), (some("3"), some("1")), (None, some("3")),]
         );
         // What the cache remembered of the store for its dirty entries is accounted for, and
         // released by the flush.
