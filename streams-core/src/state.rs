@@ -747,6 +747,21 @@ impl StoreBuilder {
         }
     }
 
+    /// The same store without a changelog.
+    pub(crate) fn with_logging_disabled(self) -> Self {
+        match self {
+            StoreBuilder::KeyValue(b) => StoreBuilder::KeyValue(b.with_logging_disabled()),
+            StoreBuilder::TimestampedKeyValue(b) => {
+                StoreBuilder::TimestampedKeyValue(b.with_logging_disabled())
+            }
+            StoreBuilder::Window(b) => StoreBuilder::Window(b.with_logging_disabled()),
+            StoreBuilder::TimestampedWindow(b) => {
+                StoreBuilder::TimestampedWindow(b.with_logging_disabled())
+            }
+            StoreBuilder::Session(b) => StoreBuilder::Session(b.with_logging_disabled()),
+        }
+    }
+
     /// Whether the store gets a record cache (sized by the task's share of
     /// `statestore.cache.max.bytes`, or its own explicit size).
     pub fn caching_enabled(&self) -> bool {

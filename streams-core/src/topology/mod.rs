@@ -160,7 +160,9 @@ impl Topology {
         topics
     }
 
-    /// The changelog topics of the stores sub-topology `id` uses, resolved for `application_id`.
+    /// The changelog topics of the stores sub-topology `id` uses, resolved for `application_id`:
+    /// the topics their tasks restore them from. A source table optimized with
+    /// `reuse.ktable.source.topics` reports its source topic.
     pub fn changelog_topics(&self, subtopology: u32, application_id: &str) -> Vec<String> {
         let Some(sub) = self.subtopology(subtopology) else {
             return Vec::new();
@@ -174,7 +176,11 @@ impl Topology {
             })
             .flatten()
             .filter_map(|name| self.graph.stores.iter().find(|s| s.name() == name))
-            .filter_map(|spec| spec.builder.changelog_topic(application_id))
+            .filter_map(|spec| {
+                spec.restore_topic
+                    .clone()
+                    .or_else(|| spec.builder.changelog_topic(application_id))
+            })
             .collect();
         topics.sort();
         topics.dedup();
