@@ -98,6 +98,10 @@ pub struct CachingKeyValueStore {
     listener: Option<Box<dyn CacheFlushListener>>,
     send_old_values: bool,
     context: RecordContext,
+    /// Scratch for [`flush_dirty`](Self::flush_dirty): the writes, and each one's old value
+    /// and timestamp.
+    flush_writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    flush_olds: Vec<(Option<Vec<u8>>, i64)>,
 }
 
 impl CachingKeyValueStore {
@@ -114,6 +118,8 @@ impl CachingKeyValueStore {
             listener: None,
             send_old_values: false,
             context,
+            flush_writes: Vec::new(),
+            flush_olds: Vec::new(),
         }
     }
 
@@ -224,8 +230,9 @@ impl CachingKeyValueStore {
             return Ok(());
         }
         let dirty = std::mem::take(&mut self.dirty);
-        let mut writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::with_capacity(dirty.len());
-        let mut olds: Vec<(Option<Vec<u8>>, i64)> = Vec::with_capacity(dirty.len());
+        // Scratch buffers kept across flushes: a commit flushes without allocating them anew.
+        let mut writes = std::mem::take(&mut self.flush_writes);
+        let mut olds = std::mem::take(&mut self.flush_olds);
         for key in dirty.into_values() {
             let Some(entry) = self.cache.get_mut(&key) else {
                 continue;
@@ -264,7 +271,7 @@ impl CachingKeyValueStore {
         }
         self.context.set_timestamp(now);
         if let Some(listener) = self.listener.as_mut() {
-            for ((key, new_value), (old_value, timestamp)) in writes.into_iter().zip(olds) {
+            for ((key, new_value), (old_value, timestamp)) in writes.drain(..).zip(olds.drain(..)) {
                 listener.apply(CachedEntry {
                     key,
                     new_value,
@@ -273,6 +280,10 @@ impl CachingKeyValueStore {
                 });
             }
         }
+        writes.clear();
+        olds.clear();
+        self.flush_writes = writes;
+        self.flush_olds = olds;
         Ok(())
     }
 
