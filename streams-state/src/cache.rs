@@ -229,11 +229,11 @@ impl CachingKeyValueStore {
         if self.dirty.is_empty() {
             return Ok(());
         }
-        let dirty = std::mem::take(&mut self.dirty);
-        // Scratch buffers kept across flushes: a commit flushes without allocating them anew.
+        // Scratch buffers kept across flushes: a commit flushes without allocating them anew
+        // (and popping, rather than taking the map, keeps its node for the next writes).
         let mut writes = std::mem::take(&mut self.flush_writes);
         let mut olds = std::mem::take(&mut self.flush_olds);
-        for key in dirty.into_values() {
+        while let Some((_, key)) = self.dirty.pop_first() {
             let Some(entry) = self.cache.get_mut(&key) else {
                 continue;
             };
