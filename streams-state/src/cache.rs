@@ -8,11 +8,11 @@
 //! [`flush`](crate::StateStore::flush) (part of every commit) and whenever the cache exceeds its
 //! byte bound, in which case the least recently used entries are evicted after all dirty entries
 //! are flushed in the order they were last written. Reads see the cache first; range reads merge
-//! the cache with the store.
+//! the cache (sorting its entries in the range) with the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::iter::Peekable;
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
@@ -89,7 +89,9 @@ impl Entry {
 /// A [`KeyValueStore`] with a bounded write-back record cache in front of another one.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
-    cache: BTreeMap<Vec<u8>, Entry>,
+    /// The entries, hashed: every read and write looks one up, while only range reads need key
+    /// order, which they sort out of the cache themselves.
+    cache: HashMap<Vec<u8>, Entry>,
     lru: BTreeMap<u64, Vec<u8>>,
     dirty: BTreeMap<u64, Vec<u8>>,
     next_seq: u64,
@@ -109,7 +111,7 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, max_bytes: usize, context: RecordContext) -> Self {
         CachingKeyValueStore {
             inner,
-            cache: BTreeMap::new(),
+            cache: HashMap::new(),
             lru: BTreeMap::new(),
             dirty: BTreeMap::new(),
             next_seq: 0,
@@ -293,8 +295,15 @@ impl CachingKeyValueStore {
         upper: Bound<Vec<u8>>,
         store: KeyValueIter<'a>,
     ) -> KeyValueIter<'a> {
+        let range = (lower, upper);
+        let mut cached: Vec<(&Vec<u8>, &Entry)> = self
+            .cache
+            .iter()
+            .filter(|(key, _)| range.contains(*key))
+            .collect();
+        cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Box::new(MergedIter {
-            cache: self.cache.range((lower, upper)).peekable(),
+            cache: cached.into_iter().peekable(),
             store: store.peekable(),
         })
     }
@@ -303,7 +312,7 @@ impl CachingKeyValueStore {
 /// Merges the cache's entries over the store's, both in key order; the cache wins, and its
 /// tombstones hide the store's entries.
 struct MergedIter<'a> {
-    cache: Peekable<std::collections::btree_map::Range<'a, Vec<u8>, Entry>>,
+    cache: Peekable<std::vec::IntoIter<(&'a Vec<u8>, &'a Entry)>>,
     store: Peekable<KeyValueIter<'a>>,
 }
 
