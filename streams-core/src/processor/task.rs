@@ -318,11 +318,14 @@ impl Task {
     pub fn close(&mut self) -> Result<()> {
         if self.running {
             self.running = false;
-            self.walk(NodeOp::Flush)?;
+            // A failing flush (e.g. after a processing error) must not keep the processors and
+            // stores open: they close regardless, and the flush's error is reported.
+            let flushed = self.walk(NodeOp::Flush);
             self.walk(NodeOp::Close)?;
             for store in self.ctx.stores.values() {
                 store.close()?;
             }
+            flushed?;
         }
         Ok(())
     }
