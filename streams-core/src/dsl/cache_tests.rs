@@ -260,3 +260,40 @@ fn closing_a_task_forwards_what_its_caches_still_hold() {
         owned(&[("a", Some(2), 2)])
     );
 }
+
+#[test]
+fn a_flushed_update_carries_the_headers_of_the_last_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = task(&word_count(Materialized::as_("counts")), 0, 1 << 20, &dir);
+    let with_header = |offset: i64, key: &str, trace: Option<&str>| {
+        let mut r = record("in", offset, key, Some("x"), offset);
+        if let Some(trace) = trace {
+            r.headers = Headers::new().with("trace", trace);
+        }
+        r
+    };
+    task.process(with_header(0, "a", Some("first"))).unwrap();
+    task.process(with_header(1, "a", Some("second"))).unwrap();
+    task.process(with_header(2, "b", Some("b's"))).unwrap();
+    task.process(with_header(3, "b", None)).unwrap();
+    task.flush_stores().unwrap();
+    let traces: Vec<(String, Option<String>)> = drain(&mut task)
+        .iter()
+        .filter(|r| &*r.topic == "out")
+        .map(|r| {
+            let key = String::from_utf8(r.key.clone().unwrap()).unwrap();
+            let trace = r
+                .headers
+                .last("trace")
+                .map(|h| String::from_utf8(h.value.clone().unwrap_or_default()).unwrap());
+            (key, trace)
+        })
+        .collect();
+    assert_eq!(
+        traces,
+        [
+            ("a".to_string(), Some("second".to_string())),
+            ("b".to_string(), None)
+        ]
+    );
+}

@@ -5,8 +5,10 @@
 //! keeps the latest value per key, and the processor forwards what the cache flushes — at every
 //! commit (`Processor::flush`) and when the cache evicts because it is full (during `process`).
 //! Downstream then sees one update per key per commit, with the value the key had at the
-//! previous flush as the old value, and the timestamp of its latest value.
+//! previous flush as the old value, the timestamp of its latest value, and the headers of the
+//! record that last wrote it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use streams_state::CachedEntry;
@@ -22,6 +24,10 @@ pub(crate) struct CacheForwarder {
     flushed: Arc<Mutex<Vec<CachedEntry>>>,
     /// The batch being forwarded; swapped with `flushed` so that neither gives up its capacity.
     draining: Vec<CachedEntry>,
+    /// The headers of the record that last wrote each cached key, when it had any: what the
+    /// key's update is forwarded with, as Kafka keeps a cache entry's record context. Records
+    /// without headers cost nothing here.
+    headers: HashMap<Vec<u8>, Headers>,
 }
 
 impl CacheForwarder {
@@ -38,7 +44,18 @@ impl CacheForwarder {
         store.set_flush_listener(listener).then(|| CacheForwarder {
             flushed,
             draining: Vec::new(),
+            headers: HashMap::new(),
         })
+    }
+
+    /// Notes the headers of the record about to write `key` (serialized), which the key's next
+    /// flushed update carries. Call it before the write: the write may evict the key at once.
+    pub(crate) fn writing(&mut self, key: &[u8], headers: Headers) {
+        if !headers.is_empty() {
+            self.headers.insert(key.to_vec(), headers);
+        } else if !self.headers.is_empty() {
+            self.headers.remove(key);
+        }
     }
 
     /// Forwards, in flush order, every entry the cache flushed since the last call (evictions,
@@ -57,6 +74,11 @@ impl CacheForwarder {
                 std::mem::swap(&mut *flushed, &mut self.draining);
             }
             for entry in self.draining.drain(..) {
+                let headers = if self.headers.is_empty() {
+                    Headers::new()
+                } else {
+                    self.headers.remove(&entry.key).unwrap_or_default()
+                };
                 let update = store.decode_flushed(entry)?;
                 let (new, timestamp) = match update.new {
                     Some((value, timestamp)) => (Some(value), timestamp),
@@ -68,7 +90,7 @@ impl CacheForwarder {
                     key: update.key,
                     value: Change::new(new, update.old),
                     timestamp,
-                    headers: Headers::new(),
+                    headers,
                 })?;
             }
         }

@@ -322,12 +322,14 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
                 record.timestamp,
             ),
         };
-        store.put_raw(&key, &aggregate, timestamp)?;
         if let Some(cache) = &mut self.cache {
             // Cached: the update is forwarded when the cache flushes it; what the write evicted
             // goes now.
+            cache.writing(&key, record.headers);
+            store.put_raw(&key, &aggregate, timestamp)?;
             return cache.forward(store, ctx);
         }
+        store.put_raw(&key, &aggregate, timestamp)?;
         ctx.forward(Record {
             key: record.key,
             value: Change::new(Some(aggregate), old),

@@ -312,7 +312,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
 
     fn process(
         &mut self,
-        record: Record<K, Change<V>>,
+        mut record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
         let store = initialized(&self.store, &self.store_name)?;
@@ -333,6 +333,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
             (Some(new), None) => Some((self.start)(&record.key, new)),
             (None, intermediate) => intermediate,
         };
+        if let Some(cache) = &mut self.cache {
+            cache.writing(&key, std::mem::take(&mut record.headers));
+        }
         match &new_aggregate {
             Some(aggregate) => store.put_raw(&key, aggregate, timestamp)?,
             None => {

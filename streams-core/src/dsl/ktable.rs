@@ -273,6 +273,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         let store = initialized(&self.store, &self.store_name)?;
         let key = store.key_bytes(&record.key)?;
         if let Some(cache) = &mut self.cache {
+            cache.writing(&key, record.headers);
             match &record.value {
                 Some(value) => store.put_raw(&key, value, record.timestamp)?,
                 None => {
