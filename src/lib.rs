@@ -34,6 +34,7 @@ pub use streams_core;
 pub use streams_core::{
     Branched, Consumed, Error, KStream, Named, Processor, ProcessorContext, Produced, Record,
     Repartitioned, Result, StreamsBuilder, StreamsConfig, TestInputTopic, TestOutputTopic,
+    KafkaStreams, State,
     Topology, TopologyTestDriver,
 };
 pub use streams_state;

@@ -104,6 +104,34 @@ pub enum Error {
     /// A state store error.
     #[error(transparent)]
     State(#[from] streams_state::Error),
+
+    /// A Kafka client operation of the runtime failed.
+    #[error("{operation}: {source}")]
+    Kafka {
+        /// What the runtime was doing, with the topic or partition involved.
+        operation: String,
+        /// What librdkafka reported.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+
+    /// Source topics the application reads do not exist; the runtime does not create user
+    /// topics (Kafka Streams' `MissingSourceTopicException`).
+    #[error("source topics {topics:?} do not exist; create them before starting the application")]
+    MissingSourceTopics {
+        /// The missing topics.
+        topics: Vec<String>,
+    },
+
+    /// Topics that must be co-partitioned have different partition counts (Kafka Streams'
+    /// `TopologyException` at start-up).
+    #[error("co-partitioning violated: {0}")]
+    CoPartitioning(String),
+
+    /// An operation that the application's current state does not allow (Kafka's
+    /// `IllegalStateException`), or a failure of the runtime itself.
+    #[error("illegal state: {0}")]
+    IllegalState(String),
 }
 
 impl Error {
@@ -127,6 +155,16 @@ impl Error {
                 source,
             },
             other => other,
+        }
+    }
+}
+
+impl Error {
+    /// A Kafka client error, with what the runtime was doing.
+    pub(crate) fn kafka(operation: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
+        Error::Kafka {
+            operation: operation.into(),
+            source,
         }
     }
 }

@@ -1,0 +1,608 @@
+//! The tasks of one stream thread, like Kafka Streams' `TaskManager` and `StreamTask`
+//! bookkeeping: creating tasks for an assignment (and restoring their stores), feeding them
+//! records in timestamp order, committing, and closing them on revocation or shutdown.
+//!
+//! **Record order.** A task reads partition `p` of each of its sub-topology's input topics;
+//! polled records wait in one queue per partition, and the task always processes the queue
+//! head with the lowest timestamp, like Kafka's `PartitionGroup`. When some of a task's
+//! partitions have nothing buffered, `max.task.idle.ms` > 0 makes the task wait up to that long
+//! for them before processing the others (so that a join does not run ahead on one side);
+//! with 0 (the default) or -1 the task processes what it has at once. (Kafka's 0 additionally
+//! checks the empty partitions' lag with the broker before going on; Rill does not.)
+//!
+//! **Commit** (every `commit.interval.ms`, on revocation and on shutdown), as in Kafka:
+//! flush every store (caches emit, changelog writes are queued) → send the output → under
+//! at-least-once: wait until the producer has every record acknowledged → commit the next
+//! offsets to consume, synchronously → write each task's checkpoint (the last changelog offset
+//! of each persistent store). Under exactly-once v2 the output, the changelog writes and the
+//! offsets (`send_offsets_to_transaction`) are committed as one transaction, and checkpoints
+//! are written only when a task closes cleanly: a task opening without a checkpoint wipes its
+//! local state and restores it from the (read_committed) changelog, so a crash never leaves
+//! uncommitted writes in a store. An error under exactly-once aborts the transaction and
+//! wipes the state of the thread's tasks.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::{Offset, TopicPartitionList};
+use streams_state::restore::restore_start_offset;
+use streams_state::TopicPartition;
+
+use super::collector::RecordCollector;
+use super::restore::ChangelogReader;
+use super::thread::StreamConsumer;
+use super::Shared;
+use crate::config::{DeserializationHandler, ProcessingGuarantee};
+use crate::error::{Error, Result};
+use crate::processor::task::{Task, TaskStores};
+use crate::processor::TaskId;
+use crate::record::{ConsumedRecord, ProducedRecord};
+use crate::state::StoreHandle;
+
+/// How often the consumer lag metric is measured.
+const LAG_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Records a task processes before its output is handed to the producer.
+const OUTPUT_BATCH: usize = 1_000;
+
+/// One input partition of a task.
+struct PartitionQueue {
+    topic: Arc<str>,
+    partition: i32,
+    records: VecDeque<ConsumedRecord>,
+    /// The offset of the last record processed.
+    processed: Option<i64>,
+    /// The offset last committed (the next one to consume).
+    committed: Option<i64>,
+}
+
+/// A task and its runtime bookkeeping.
+struct StreamTask {
+    id: TaskId,
+    task: Task,
+    queues: Vec<PartitionQueue>,
+    /// Per logged store: its name and changelog partition.
+    changelogs: Vec<(String, TopicPartition)>,
+    /// The last changelog offset applied to each persistent store: the checkpoint.
+    checkpoint: BTreeMap<TopicPartition, i64>,
+    /// Since when the task has had some partitions empty while others had records.
+    blocked_since: Option<Instant>,
+}
+
+impl StreamTask {
+    /// The index of the queue to process next, if the task may process now.
+    fn next_queue(&mut self, max_idle_ms: i64, now: Instant) -> Option<usize> {
+        let mut best: Option<(usize, i64)> = None;
+        let mut some_empty = false;
+        for (i, queue) in self.queues.iter().enumerate() {
+            match queue.records.front() {
+                Some(head) => {
+                    if best.is_none_or(|(_, ts)| head.timestamp < ts) {
+                        best = Some((i, head.timestamp));
+                    }
+                }
+                None => some_empty = true,
+            }
+        }
+        let (index, _) = best?;
+        if some_empty && max_idle_ms > 0 {
+            let since = *self.blocked_since.get_or_insert(now);
+            if now.duration_since(since) < Duration::from_millis(max_idle_ms as u64) {
+                return None;
+            }
+        } else {
+            self.blocked_since = None;
+        }
+        Some(index)
+    }
+}
+
+/// The tasks of one stream thread; see the module docs.
+pub(crate) struct TaskManager {
+    shared: Arc<Shared>,
+    thread_name: String,
+    tasks: BTreeMap<TaskId, StreamTask>,
+    collector: RecordCollector,
+    reader: ChangelogReader,
+    /// Topic → sub-topology reading it, with the interned name.
+    topics: HashMap<String, (u32, Arc<str>)>,
+    /// The partitions the consumer was assigned, as the group handed them out.
+    assigned: Vec<(String, i32)>,
+    output: Vec<ProducedRecord>,
+    last_commit: Instant,
+    last_lag: Option<Instant>,
+    /// An error raised inside a rebalance callback, for the poll loop to handle.
+    pub(crate) callback_error: Option<Error>,
+    /// Set once the thread shut down: later callbacks (the consumer's close) do nothing.
+    closed: bool,
+}
+
+impl TaskManager {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        thread_name: String,
+        collector: RecordCollector,
+        reader: ChangelogReader,
+    ) -> Self {
+        let topics = shared
+            .layout()
+            .source_topics
+            .iter()
+            .map(|(topic, sub)| (topic.clone(), (*sub, Arc::from(topic.as_str()))))
+            .collect();
+        TaskManager {
+            shared,
+            thread_name,
+            tasks: BTreeMap::new(),
+            collector,
+            reader,
+            topics,
+            assigned: Vec::new(),
+            output: Vec::new(),
+            last_commit: Instant::now(),
+            last_lag: None,
+            callback_error: None,
+            closed: false,
+        }
+    }
+
+    fn eos(&self) -> bool {
+        self.shared.config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2
+    }
+
+    fn intern(&self, topic: &str) -> Option<Arc<str>> {
+        self.topics.get(topic).map(|(_, t)| Arc::clone(t))
+    }
+
+    /// Creates (and restores) the tasks of a new assignment.
+    pub(crate) fn handle_assignment(&mut self, assignment: &TopicPartitionList) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let mut wanted: Vec<TaskId> = Vec::new();
+        self.assigned = assignment
+            .elements()
+            .iter()
+            .map(|e| (e.topic().to_string(), e.partition()))
+            .collect();
+        self.assigned.sort();
+        for element in assignment.elements() {
+            if let Some((sub, _)) = self.topics.get(element.topic()) {
+                let id = TaskId {
+                    subtopology: *sub,
+                    partition: element.partition(),
+                };
+                if !wanted.contains(&id) {
+                    wanted.push(id);
+                }
+            }
+        }
+        wanted.sort();
+        tracing::info!(thread = %self.thread_name, tasks = ?wanted.iter().map(ToString::to_string).collect::<Vec<_>>(), "partitions assigned");
+        for id in wanted {
+            if !self.tasks.contains_key(&id) {
+                let task = self.create_task(id)?;
+                self.tasks.insert(id, task);
+            }
+        }
+        Ok(())
+    }
+
+    fn create_task(&mut self, id: TaskId) -> Result<StreamTask> {
+        let shared = Arc::clone(&self.shared);
+        let name = id.to_string();
+        let directory = &shared.state_directory;
+        let checkpoint_file = directory.checkpoint(&name)?;
+        let mut checkpoint = match checkpoint_file.read() {
+            Ok(offsets) => offsets,
+            Err(e) => {
+                tracing::warn!(task = %name, error = %e, "unreadable checkpoint; restoring the task from scratch");
+                directory.wipe_task(&name)?;
+                BTreeMap::new()
+            }
+        };
+        if self.eos() {
+            // Under exactly-once, local state is trusted only right after a clean close: the
+            // checkpoint says so. Without it, uncommitted writes may be in the stores.
+            if checkpoint.is_empty() {
+                directory.wipe_task(&name)?;
+            }
+            directory.checkpoint(&name)?.delete()?;
+        }
+        let stores = TaskStores::new(
+            &shared.application_id,
+            id,
+            Some((directory.clone(), shared.rocksdb.clone())),
+        );
+        let mut task =
+            shared
+                .topology
+                .create_task(id, &shared.application_id, now_ms(), &stores)?;
+        let layout = shared.layout();
+        let mut changelogs = Vec::new();
+        for changelog in &layout.changelogs[id.subtopology as usize] {
+            let tp = TopicPartition::new(&changelog.topic, id.partition);
+            let Some(handle) = task.store(&changelog.store).cloned() else {
+                continue;
+            };
+            let persistent = handle.persistent();
+            let from = if persistent {
+                checkpoint.get(&tp).copied()
+            } else {
+                None
+            };
+            let (last, restored) = self.reader.restore(
+                &changelog.store,
+                &handle,
+                tp.clone(),
+                restore_start_offset(from),
+            )?;
+            shared
+                .metrics
+                .records_restored
+                .fetch_add(restored, Ordering::Relaxed);
+            match last.or(from) {
+                Some(offset) if persistent => {
+                    checkpoint.insert(tp.clone(), offset);
+                }
+                _ => {
+                    checkpoint.remove(&tp);
+                }
+            }
+            self.collector.forget_changelog(&tp.topic, tp.partition);
+            changelogs.push((changelog.store.clone(), tp));
+        }
+        task.init()?;
+        task.drain_output(&mut self.output);
+        self.collector.send_all(&mut self.output)?;
+        let queues = layout.inputs[id.subtopology as usize]
+            .iter()
+            .map(|topic| PartitionQueue {
+                topic: self
+                    .intern(topic)
+                    .unwrap_or_else(|| Arc::from(topic.as_str())),
+                partition: id.partition,
+                records: VecDeque::new(),
+                processed: None,
+                committed: None,
+            })
+            .collect();
+        tracing::info!(thread = %self.thread_name, task = %id, "task created and restored");
+        Ok(StreamTask {
+            id,
+            task,
+            queues,
+            changelogs,
+            checkpoint,
+            blocked_since: None,
+        })
+    }
+
+    /// Buffers a polled record in its task's partition queue; records of partitions this
+    /// thread no longer owns are dropped (they will be read again by their new owner).
+    pub(crate) fn add_record(&mut self, record: ConsumedRecord) {
+        let Some((sub, _)) = self.topics.get(&*record.topic) else {
+            return;
+        };
+        let id = TaskId {
+            subtopology: *sub,
+            partition: record.partition,
+        };
+        if let Some(task) = self.tasks.get_mut(&id) {
+            if let Some(queue) = task
+                .queues
+                .iter_mut()
+                .find(|q| q.partition == record.partition && *q.topic == *record.topic)
+            {
+                queue.records.push_back(record);
+            }
+        }
+    }
+
+    /// Whether any task has records waiting.
+    pub(crate) fn has_buffered(&self) -> bool {
+        self.tasks
+            .values()
+            .any(|t| t.queues.iter().any(|q| !q.records.is_empty()))
+    }
+
+    /// Processes the buffered records of every task (in timestamp order within a task) and
+    /// hands the output to the producer. Returns how many records were processed.
+    pub(crate) fn process(&mut self) -> Result<u64> {
+        let max_idle = self.shared.config.max_task_idle_ms();
+        let handler = self.shared.config.deserialization_handler();
+        let now = Instant::now();
+        let mut total = 0;
+        for task in self.tasks.values_mut() {
+            let mut since_drain = 0;
+            while let Some(index) = task.next_queue(max_idle, now) {
+                let queue = &mut task.queues[index];
+                let Some(record) = queue.records.pop_front() else {
+                    break;
+                };
+                let offset = record.offset;
+                queue.processed = Some(offset);
+                match task.task.process(record) {
+                    Ok(()) => {}
+                    Err(e @ Error::Deserialization { .. })
+                        if handler == DeserializationHandler::LogAndContinue =>
+                    {
+                        tracing::warn!(task = %task.id, error = %e,
+                            "skipping a record that cannot be deserialized (LogAndContinueExceptionHandler)");
+                        self.shared
+                            .metrics
+                            .records_skipped
+                            .fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::error!(task = %task.id, error = %e, "processing failed");
+                        return Err(e);
+                    }
+                }
+                task.task.maybe_punctuate_stream_time()?;
+                total += 1;
+                since_drain += 1;
+                if since_drain >= OUTPUT_BATCH {
+                    since_drain = 0;
+                    task.task.drain_output(&mut self.output);
+                    self.collector.send_all(&mut self.output)?;
+                }
+            }
+            task.task.drain_output(&mut self.output);
+            self.collector.send_all(&mut self.output)?;
+        }
+        self.shared
+            .metrics
+            .records_processed
+            .fetch_add(total, Ordering::Relaxed);
+        Ok(total)
+    }
+
+    /// Fires due wall-clock punctuations of every task.
+    pub(crate) fn punctuate_wall_clock(&mut self) -> Result<()> {
+        let now = now_ms();
+        for task in self.tasks.values_mut() {
+            if task.task.maybe_punctuate_wall_clock(now)? {
+                task.task.drain_output(&mut self.output);
+                self.collector.send_all(&mut self.output)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits if `commit.interval.ms` has passed since the last commit.
+    pub(crate) fn maybe_commit(&mut self, consumer: &StreamConsumer) -> Result<()> {
+        if self.last_commit.elapsed() >= self.shared.config.commit_interval() {
+            self.commit(consumer)?;
+        }
+        Ok(())
+    }
+
+    /// Commits every task; see the module docs.
+    pub(crate) fn commit(&mut self, consumer: &StreamConsumer) -> Result<()> {
+        let started = Instant::now();
+        self.last_commit = started;
+        for task in self.tasks.values_mut() {
+            task.task.flush_stores()?;
+            task.task.drain_output(&mut self.output);
+        }
+        self.collector.send_all(&mut self.output)?;
+        let mut offsets = TopicPartitionList::new();
+        for task in self.tasks.values() {
+            for queue in &task.queues {
+                if let Some(processed) = queue.processed {
+                    if queue.committed != Some(processed + 1) {
+                        offsets
+                            .add_partition_offset(
+                                &queue.topic,
+                                queue.partition,
+                                Offset::Offset(processed + 1),
+                            )
+                            .map_err(|e| Error::kafka("building the offsets to commit", e))?;
+                    }
+                }
+            }
+        }
+        if self.collector.is_transactional() {
+            self.collector
+                .commit_transaction(&offsets, consumer.group_metadata())?;
+        } else {
+            self.collector.flush()?;
+            if offsets.count() > 0 {
+                consumer
+                    .commit(&offsets, CommitMode::Sync)
+                    .map_err(|e| Error::kafka("committing consumed offsets", e))?;
+            }
+        }
+        for task in self.tasks.values_mut() {
+            for queue in &mut task.queues {
+                if let Some(processed) = queue.processed {
+                    queue.committed = Some(processed + 1);
+                }
+            }
+            for (name, tp) in &task.changelogs {
+                let persistent = task.task.store(name).is_some_and(StoreHandle::persistent);
+                if let Some(offset) = self.collector.changelog_offset(&tp.topic, tp.partition) {
+                    if persistent {
+                        task.checkpoint.insert(tp.clone(), offset);
+                    }
+                }
+            }
+            if !self.collector.is_transactional() {
+                self.shared
+                    .state_directory
+                    .checkpoint(&task.id.to_string())?
+                    .write(&task.checkpoint)?;
+            }
+        }
+        self.record_lag(consumer);
+        let elapsed = started.elapsed();
+        self.shared.metrics.record_commit(elapsed);
+        tracing::debug!(thread = %self.thread_name, offsets = offsets.count(), elapsed_us = elapsed.as_micros() as u64, "committed");
+        Ok(())
+    }
+
+    /// The consumer lag of this thread's partitions (end offset − committed offset), measured
+    /// at most every [`LAG_INTERVAL`]: it costs a request per partition.
+    fn record_lag(&mut self, consumer: &StreamConsumer) {
+        if self.last_lag.is_some_and(|at| at.elapsed() < LAG_INTERVAL) {
+            return;
+        }
+        self.last_lag = Some(Instant::now());
+        let mut lag = 0;
+        for task in self.tasks.values() {
+            for queue in &task.queues {
+                if let (Ok((_, high)), Some(next)) = (
+                    consumer.fetch_watermarks(
+                        &queue.topic,
+                        queue.partition,
+                        Duration::from_secs(1),
+                    ),
+                    queue.committed,
+                ) {
+                    if high >= 0 {
+                        lag += (high - next).max(0);
+                    }
+                }
+            }
+        }
+        self.shared
+            .metrics
+            .consumer_lag
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.thread_name.clone(), lag);
+    }
+
+    /// The partitions are being taken away: commit and close every task cleanly (or, when the
+    /// assignment was lost, close them without committing).
+    pub(crate) fn handle_revocation(&mut self, consumer: &StreamConsumer, lost: bool) -> Result<()> {
+        if self.closed || self.tasks.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(thread = %self.thread_name, lost, "partitions revoked");
+        self.assigned.clear();
+        if lost {
+            self.close_dirty();
+            return Ok(());
+        }
+        if let Err(e) = self.commit(consumer) {
+            self.close_dirty();
+            return Err(e);
+        }
+        self.close_clean()
+    }
+
+    /// Commits and closes every task, writing checkpoints; the thread stops using this
+    /// manager afterwards.
+    pub(crate) fn shutdown(&mut self, consumer: &StreamConsumer) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = if self.tasks.is_empty() {
+            Ok(())
+        } else {
+            match self.commit(consumer) {
+                Ok(()) => self.close_clean(),
+                Err(e) => {
+                    self.close_dirty();
+                    Err(e)
+                }
+            }
+        };
+        self.closed = true;
+        result
+    }
+
+    /// After a failure: closes every task without committing. Under exactly-once the open
+    /// transaction is aborted and the tasks' local state wiped, to be restored from the
+    /// changelogs by whoever runs them next.
+    pub(crate) fn close_dirty(&mut self) {
+        if self.collector.is_transactional() {
+            if let Err(e) = self.collector.abort_transaction() {
+                tracing::warn!(thread = %self.thread_name, error = %e, "aborting the transaction failed");
+            }
+        }
+        let eos = self.eos();
+        for (id, mut task) in std::mem::take(&mut self.tasks) {
+            if let Err(e) = task.task.close() {
+                tracing::warn!(task = %id, error = %e, "error closing a task after a failure");
+            }
+            drop(task);
+            if eos {
+                if let Err(e) = self.shared.state_directory.wipe_task(&id.to_string()) {
+                    tracing::warn!(task = %id, error = %e, "cannot wipe the task's state");
+                }
+            }
+        }
+    }
+
+    fn close_clean(&mut self) -> Result<()> {
+        let mut first_error = None;
+        for (id, mut task) in std::mem::take(&mut self.tasks) {
+            let result = task.task.close().and_then(|()| {
+                Ok(self
+                    .shared
+                    .state_directory
+                    .checkpoint(&id.to_string())?
+                    .write(&task.checkpoint)?)
+            });
+            if let Err(e) = result {
+                tracing::warn!(task = %id, error = %e, "error closing a task");
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Marks the manager closed without touching its tasks (the thread is gone).
+    pub(crate) fn mark_closed(&mut self) {
+        self.closed = true;
+    }
+
+    /// This thread's tasks and the assigned partitions each reads.
+    pub(crate) fn metadata(&self) -> super::ThreadMetadata {
+        let active_tasks = self
+            .tasks
+            .keys()
+            .map(|id| super::TaskMetadata {
+                task_id: *id,
+                topic_partitions: self
+                    .assigned
+                    .iter()
+                    .filter(|(topic, partition)| {
+                        *partition == id.partition
+                            && self
+                                .topics
+                                .get(topic)
+                                .is_some_and(|(sub, _)| *sub == id.subtopology)
+                    })
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        super::ThreadMetadata {
+            thread_name: self.thread_name.clone(),
+            active_tasks,
+        }
+    }
+
+    /// Handles to the stores named `name` of this thread's tasks.
+    pub(crate) fn store_handles(&self, name: &str) -> Vec<StoreHandle> {
+        self.tasks
+            .values()
+            .filter_map(|t| t.task.store(name).cloned())
+            .collect()
+    }
+}
+
+/// Wall-clock time in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
