@@ -116,7 +116,7 @@ fn word_count_over_random_lines_equals_a_hash_map_model() {
         [&ResourceSpecifier::Topic(&changelog)],
         &AdminOptions::new(),
     ));
-    let resource = configs.into_iter().next().unwrap().unwrap();
+    let resource = configs.unwrap().into_iter().next().unwrap().unwrap();
     let policy = resource.get("cleanup.policy").and_then(|e| e.value.clone());
     assert_eq!(policy.as_deref(), Some("compact"));
 }
