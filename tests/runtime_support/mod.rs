@@ -19,7 +19,14 @@ use rill::streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 use rill::streams_state::{RestoreListener, TopicPartition};
 
 /// A broker on 127.0.0.1 with no initial rebalance delay and short session timeouts allowed.
+/// Also sends the runtime's logs to the test output when `RUST_LOG` is set.
 pub fn broker() -> BrokerHandle {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    }
     let mut config = BrokerConfig::default();
     config
         .set("group.initial.rebalance.delay.ms", "0")
@@ -144,7 +151,20 @@ impl CountReader {
 
     /// Reads until the latest counts equal `model`.
     pub fn read_until_equal(&mut self, model: &HashMap<String, i64>, timeout: Duration) {
-        self.read_until(timeout, |latest| latest == model);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.read_until(timeout, |latest| latest == model)
+        }));
+        if let Err(panic) = result {
+            let mut wrong: Vec<(&String, Option<&i64>, &i64)> = model
+                .iter()
+                .filter(|(word, count)| self.latest.get(*word) != Some(count))
+                .map(|(word, count)| (word, self.latest.get(word), count))
+                .collect();
+            wrong.sort();
+            wrong.truncate(10);
+            eprintln!("(word, output, model) that differ: {wrong:?}");
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 

@@ -112,7 +112,10 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
 
     let mut restore_config =
         runtime.client_config(ClientKind::Consumer, &format!("{name}-restore-consumer"));
+    // librdkafka's assign() wants a group id even though this consumer never joins the group
+    // nor commits.
     restore_config
+        .set("group.id", format!("{}-restore-consumer", shared.application_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
