@@ -410,14 +410,7 @@ impl Runtime {
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             thread::run(runtime, slot, thread_name)
         }))
-        .unwrap_or_else(|panic| {
-            let message = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::IllegalState(format!("stream thread {name} panicked: {message}")))
-        });
+        .unwrap_or_else(|panic| Err(panic_error(&name, panic)));
         {
             let mut threads = lock(&self.threads);
             if let Some(t) = threads.get_mut(slot) {
@@ -479,6 +472,16 @@ impl Runtime {
             .flat_map(|m| lock(m).store_handles(name))
             .collect()
     }
+}
+
+/// The error a panic in stream thread `name` becomes.
+pub(crate) fn panic_error(name: &str, panic: Box<dyn std::any::Any + Send>) -> Error {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into());
+    Error::IllegalState(format!("stream thread {name} panicked: {message}"))
 }
 
 /// A streams application instance; see the [module docs](self).

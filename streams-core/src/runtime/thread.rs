@@ -165,7 +165,12 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
         .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
     tracing::info!(thread = %name, ?topics, "stream thread started");
 
-    let result = poll_loop(&runtime, slot, &consumer, &manager, &rebalances);
+    // A panic in user code must not reach the consumer's close with the tasks still open:
+    // that close would commit them.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_loop(&runtime, slot, &consumer, &manager, &rebalances)
+    }))
+    .unwrap_or_else(|panic| Err(super::panic_error(&name, panic)));
     let result = match result {
         Ok(()) => lock(&manager).shutdown(&consumer),
         Err(e) => {
