@@ -64,7 +64,7 @@ struct Args {
     #[arg(long, default_value = "at_least_once")]
     processing_guarantee: String,
     /// How many times the built-in sample is produced (embedded mode).
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 2_000)]
     repeat: usize,
 }
 
@@ -232,12 +232,17 @@ fn run_embedded(
     let metrics = streams.metrics();
     print_top(&counts, 10, took);
     println!(
-        "converged: {} lines, {} distinct words in {:.2?} ({:.0} lines/s end to end); {} records processed",
+        "converged: {} lines, {} distinct words in {:.2?} ({:.0} lines/s end to end); \
+         {} records processed ({:.0} records/s), {} commits (avg {:.1?}, max {:.1?})",
         lines.len(),
         counts.len(),
         took,
         lines.len() as f64 / took.as_secs_f64(),
-        metrics.records_processed
+        metrics.records_processed,
+        metrics.process_rate,
+        metrics.commits,
+        metrics.commit_latency_avg,
+        metrics.commit_latency_max,
     );
     streams.close(Duration::from_secs(30));
     println!("final state {}", streams.state());

@@ -42,8 +42,9 @@ use crate::processor::TaskId;
 use crate::record::{ConsumedRecord, ProducedRecord};
 use crate::state::StoreHandle;
 
-/// How often the consumer lag metric is measured.
-const LAG_INTERVAL: Duration = Duration::from_secs(5);
+/// Changelog records written since a task's last checkpoint before a commit writes a new one
+/// (Kafka Streams' `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`).
+const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
 
 /// Records a task processes before its output is handed to the producer.
 const OUTPUT_BATCH: usize = 1_000;
@@ -68,11 +69,27 @@ struct StreamTask {
     changelogs: Vec<(String, TopicPartition)>,
     /// The last changelog offset applied to each persistent store: the checkpoint.
     checkpoint: BTreeMap<TopicPartition, i64>,
+    /// The checkpoint as last written to disk.
+    written_checkpoint: BTreeMap<TopicPartition, i64>,
     /// Since when the task has had some partitions empty while others had records.
     blocked_since: Option<Instant>,
 }
 
 impl StreamTask {
+    /// Whether a commit should write the checkpoint: when the changelogs moved on by more
+    /// than [`CHECKPOINT_OFFSET_DELTA`] records since the last write, as Kafka Streams does —
+    /// a checkpoint costs two fsyncs, and closing always writes one.
+    fn checkpoint_due(&self) -> bool {
+        let delta: i64 = self
+            .checkpoint
+            .iter()
+            .map(|(tp, offset)| {
+                offset - self.written_checkpoint.get(tp).copied().unwrap_or(-1)
+            })
+            .sum();
+        delta > CHECKPOINT_OFFSET_DELTA
+    }
+
     /// The index of the queue to process next, if the task may process now.
     fn next_queue(&mut self, max_idle_ms: i64, now: Instant) -> Option<usize> {
         let mut best: Option<(usize, i64)> = None;
@@ -113,7 +130,6 @@ pub(crate) struct TaskManager {
     assigned: Vec<(String, i32)>,
     output: Vec<ProducedRecord>,
     last_commit: Instant,
-    last_lag: Option<Instant>,
     /// An error raised inside a rebalance callback, for the poll loop to handle.
     pub(crate) callback_error: Option<Error>,
     /// Set once the thread shut down: later callbacks (the consumer's close) do nothing.
@@ -143,7 +159,6 @@ impl TaskManager {
             assigned: Vec::new(),
             output: Vec::new(),
             last_commit: Instant::now(),
-            last_lag: None,
             callback_error: None,
             closed: false,
         }
@@ -276,6 +291,11 @@ impl TaskManager {
             task,
             queues,
             changelogs,
+            written_checkpoint: if self.eos() {
+                BTreeMap::new()
+            } else {
+                checkpoint.clone()
+            },
             checkpoint,
             blocked_since: None,
         })
@@ -391,6 +411,7 @@ impl TaskManager {
             task.task.drain_output(&mut self.output);
         }
         self.collector.send_all(&mut self.output)?;
+        let stores_flushed = started.elapsed();
         let mut offsets = TopicPartitionList::new();
         for task in self.tasks.values() {
             for queue in &task.queues {
@@ -407,17 +428,20 @@ impl TaskManager {
                 }
             }
         }
+        let mut produced = Duration::ZERO;
         if self.collector.is_transactional() {
             self.collector
                 .commit_transaction(&offsets, consumer.group_metadata())?;
         } else {
             self.collector.flush()?;
+            produced = started.elapsed();
             if offsets.count() > 0 {
                 consumer
                     .commit(&offsets, CommitMode::Sync)
                     .map_err(|e| Error::kafka("committing consumed offsets", e))?;
             }
         }
+        let committed = started.elapsed();
         for task in self.tasks.values_mut() {
             for queue in &mut task.queues {
                 if let Some(processed) = queue.processed {
@@ -432,41 +456,36 @@ impl TaskManager {
                     }
                 }
             }
-            if !self.collector.is_transactional() {
+            if !self.collector.is_transactional() && task.checkpoint_due() {
                 self.shared
                     .state_directory
                     .checkpoint(&task.id.to_string())?
                     .write(&task.checkpoint)?;
+                task.written_checkpoint = task.checkpoint.clone();
             }
         }
         self.record_lag(consumer);
         let elapsed = started.elapsed();
         self.shared.metrics.record_commit(elapsed);
-        tracing::debug!(thread = %self.thread_name, offsets = offsets.count(), elapsed_us = elapsed.as_micros() as u64, "committed");
+        tracing::debug!(thread = %self.thread_name, offsets = offsets.count(),
+            stores_us = stores_flushed.as_micros() as u64,
+            producer_us = produced.as_micros() as u64,
+            offsets_us = committed.as_micros() as u64,
+            total_us = elapsed.as_micros() as u64, "committed");
         Ok(())
     }
 
-    /// The consumer lag of this thread's partitions (end offset − committed offset), measured
-    /// at most every [`LAG_INTERVAL`]: it costs a request per partition.
+    /// The consumer lag of this thread's partitions: end offset − committed offset, from the
+    /// end offsets the consumer's last fetch responses carried (no request).
     fn record_lag(&mut self, consumer: &StreamConsumer) {
-        if self.last_lag.is_some_and(|at| at.elapsed() < LAG_INTERVAL) {
-            return;
-        }
-        self.last_lag = Some(Instant::now());
         let mut lag = 0;
         for task in self.tasks.values() {
             for queue in &task.queues {
-                if let (Ok((_, high)), Some(next)) = (
-                    consumer.fetch_watermarks(
-                        &queue.topic,
-                        queue.partition,
-                        Duration::from_secs(1),
-                    ),
+                if let (Some(high), Some(next)) = (
+                    cached_high_watermark(consumer, &queue.topic, queue.partition),
                     queue.committed,
                 ) {
-                    if high >= 0 {
-                        lag += (high - next).max(0);
-                    }
+                    lag += (high - next).max(0);
                 }
             }
         }
@@ -598,6 +617,29 @@ impl TaskManager {
             .filter_map(|t| t.task.store(name).cloned())
             .collect()
     }
+}
+
+/// The high watermark of `topic`/`partition` as the consumer last saw it in a fetch response.
+///
+/// rust-rdkafka 0.39 only offers `fetch_watermarks`, a blocking request per partition; a
+/// stream thread must not stall on that while measuring a metric, so this calls librdkafka's
+/// cached `rd_kafka_get_watermark_offsets` directly.
+fn cached_high_watermark(consumer: &StreamConsumer, topic: &str, partition: i32) -> Option<i64> {
+    use rdkafka::bindings as rd;
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1i64, -1i64);
+    // SAFETY: the pointer is the live consumer's handle (borrowed for the call); `topic` is a
+    // NUL-terminated string that outlives the call; the out-pointers point at locals.
+    let error = unsafe {
+        rd::rd_kafka_get_watermark_offsets(
+            consumer.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (error == rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
 }
 
 /// Wall-clock time in milliseconds since the epoch.
