@@ -29,8 +29,8 @@ use clap::Parser;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::producer::DefaultProducerContext;
+use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rill::prelude::*;
 use rill::streams_broker::{BrokerConfig, EmbeddedBroker};
 
@@ -115,7 +115,9 @@ fn main() {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let topology = topology()?;
     println!("{}", topology.describe());
-    let temp_state = tempfile::Builder::new().prefix("rill-wordcount-").tempdir()?;
+    let temp_state = tempfile::Builder::new()
+        .prefix("rill-wordcount-")
+        .tempdir()?;
     let state_dir = args
         .state_dir
         .clone()
@@ -148,7 +150,8 @@ fn run_until_signalled(
         .enable_all()
         .build()?
         .block_on(async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 r = tokio::signal::ctrl_c() => r,
                 _ = term.recv() => Ok(()),

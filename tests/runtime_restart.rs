@@ -40,13 +40,21 @@ fn restart_after_clean_shutdown_restores_zero_records() {
     streams.start().unwrap();
     reader.read_until_equal(&model(first), Duration::from_secs(60));
     assert!(streams.close(Duration::from_secs(30)));
-    assert_eq!(restores.restored.load(Ordering::Relaxed), 0, "nothing to restore at first");
+    assert_eq!(
+        restores.restored.load(Ordering::Relaxed),
+        0,
+        "nothing to restore at first"
+    );
     let app_dir = state_dir.path().join(&application_id);
     let task_dirs: Vec<_> = std::fs::read_dir(&app_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(task_dirs.len(), 6, "3 partitions x 2 sub-topologies: {task_dirs:?}");
+    assert_eq!(
+        task_dirs.len(),
+        6,
+        "3 partitions x 2 sub-topologies: {task_dirs:?}"
+    );
     let counted = task_dirs
         .iter()
         .filter(|d| {
@@ -54,7 +62,10 @@ fn restart_after_clean_shutdown_restores_zero_records() {
             text.contains("-counts-changelog")
         })
         .count();
-    assert_eq!(counted, 3, "the 3 counting tasks checkpoint their changelog");
+    assert_eq!(
+        counted, 3,
+        "the 3 counting tasks checkpoint their changelog"
+    );
 
     // Run 2: same state directory: nothing restored, and counting continues.
     produce_lines(&bootstrap, &input, second);
@@ -71,7 +82,11 @@ fn restart_after_clean_shutdown_restores_zero_records() {
     assert_eq!(restores.restored.load(Ordering::Relaxed), 0);
     assert_eq!(streams.metrics().records_restored, 0);
     let started = restores.partitions.lock().unwrap().clone();
-    assert_eq!(started.len(), 3, "one restore per changelog partition: {started:?}");
+    assert_eq!(
+        started.len(),
+        3,
+        "one restore per changelog partition: {started:?}"
+    );
     for (partition, start, end) in started {
         assert_eq!(start, end, "{partition} restored from {start} to {end}");
     }

@@ -60,13 +60,17 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_leaves()
     .unwrap();
     a.start().unwrap();
     b.start().unwrap();
-    wait_until(Duration::from_secs(30), "both instances to run tasks", || {
-        a.state() == State::Running
-            && b.state() == State::Running
-            && !task_ids(&a).is_empty()
-            && !task_ids(&b).is_empty()
-            && task_ids(&a).len() + task_ids(&b).len() == 8
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "both instances to run tasks",
+        || {
+            a.state() == State::Running
+                && b.state() == State::Running
+                && !task_ids(&a).is_empty()
+                && !task_ids(&b).is_empty()
+                && task_ids(&a).len() + task_ids(&b).len() == 8
+        },
+    );
     let (tasks_a, tasks_b) = (task_ids(&a), task_ids(&b));
     assert!(tasks_a.is_disjoint(&tasks_b), "{tasks_a:?} / {tasks_b:?}");
 
@@ -127,11 +131,15 @@ fn co_partitioned_inputs_are_assigned_to_the_same_instance() {
             s
         })
         .collect();
-    wait_until(Duration::from_secs(30), "both instances to run tasks", || {
-        instances
-            .iter()
-            .all(|s| s.state() == State::Running && !task_ids(s).is_empty())
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "both instances to run tasks",
+        || {
+            instances
+                .iter()
+                .all(|s| s.state() == State::Running && !task_ids(s).is_empty())
+        },
+    );
     let mut seen = BTreeSet::new();
     for streams in &instances {
         for thread in streams.local_thread_metadata() {
@@ -143,7 +151,11 @@ fn co_partitioned_inputs_are_assigned_to_the_same_instance() {
                     "task {} must own partition {p} of both inputs",
                     task.task_id
                 );
-                assert!(seen.insert(task.task_id), "task {} runs twice", task.task_id);
+                assert!(
+                    seen.insert(task.task_id),
+                    "task {} runs twice",
+                    task.task_id
+                );
             }
         }
     }

@@ -112,7 +112,10 @@ fn window_changelogs_are_compacted_and_deleted() {
     assert_eq!(value("cleanup.policy").as_deref(), Some("compact,delete"));
     let retention: i64 = value("retention.ms").unwrap().parse().unwrap();
     // Kafka Streams keeps windows for at least a day, plus a day of changelog slack.
-    assert!(retention >= 70_000 + 86_400_000, "retention.ms = {retention}");
+    assert!(
+        retention >= 70_000 + 86_400_000,
+        "retention.ms = {retention}"
+    );
 }
 
 #[test]

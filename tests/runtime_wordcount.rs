@@ -61,7 +61,10 @@ fn word_count_over_random_lines_equals_a_hash_map_model() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(queried, model);
-    assert_eq!(store.get(&"word7".to_string()).unwrap(), model.get("word7").copied());
+    assert_eq!(
+        store.get(&"word7".to_string()).unwrap(),
+        model.get("word7").copied()
+    );
     assert_eq!(store.get(&"no-such-word".to_string()).unwrap(), None);
 
     let metrics = streams.metrics();
@@ -76,7 +79,10 @@ fn word_count_over_random_lines_equals_a_hash_map_model() {
     assert!(streams.close(Duration::from_secs(30)));
     assert_eq!(streams.state(), State::NotRunning);
     let transitions = transitions.lock().unwrap().clone();
-    assert_eq!(transitions.first(), Some(&(State::Created, State::Rebalancing)));
+    assert_eq!(
+        transitions.first(),
+        Some(&(State::Created, State::Rebalancing))
+    );
     assert!(transitions.contains(&(State::Rebalancing, State::Running)));
     assert_eq!(
         &transitions[transitions.len() - 2..],

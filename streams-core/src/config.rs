@@ -201,9 +201,12 @@ impl StreamsConfig {
                 _ => return Err(invalid("must be an integer >= -1")),
             },
             "default.deserialization.exception.handler" => {
-                self.deserialization_handler = DeserializationHandler::parse(value).ok_or_else(|| {
-                    invalid("must be LogAndFailExceptionHandler or LogAndContinueExceptionHandler")
-                })?;
+                self.deserialization_handler =
+                    DeserializationHandler::parse(value).ok_or_else(|| {
+                        invalid(
+                            "must be LogAndFailExceptionHandler or LogAndContinueExceptionHandler",
+                        )
+                    })?;
             }
             _ => {
                 let client = [
@@ -251,7 +254,9 @@ impl StreamsConfig {
             .into_iter()
             .find_map(|(prefix, kind)| {
                 let name = key.strip_prefix(prefix)?;
-                self.client_overrides.get(&(kind, name.to_string())).cloned()
+                self.client_overrides
+                    .get(&(kind, name.to_string()))
+                    .cloned()
             }),
         }
     }
@@ -279,12 +284,13 @@ impl StreamsConfig {
     /// `commit.interval.ms`: as set, or Kafka's default for the guarantee (30 s, or 100 ms
     /// under exactly-once).
     pub fn commit_interval(&self) -> Duration {
-        Duration::from_millis(self.commit_interval_ms.unwrap_or(
-            match self.processing_guarantee {
-                ProcessingGuarantee::AtLeastOnce => DEFAULT_COMMIT_INTERVAL_MS,
-                ProcessingGuarantee::ExactlyOnceV2 => DEFAULT_EOS_COMMIT_INTERVAL_MS,
-            },
-        ))
+        Duration::from_millis(
+            self.commit_interval_ms
+                .unwrap_or(match self.processing_guarantee {
+                    ProcessingGuarantee::AtLeastOnce => DEFAULT_COMMIT_INTERVAL_MS,
+                    ProcessingGuarantee::ExactlyOnceV2 => DEFAULT_EOS_COMMIT_INTERVAL_MS,
+                }),
+        )
     }
 
     /// `state.dir` (default `<temp dir>/kafka-streams`, as Kafka's).
@@ -339,7 +345,9 @@ mod tests {
             DeserializationHandler::LogAndFail
         );
         assert_eq!(config.bootstrap_servers(), None);
-        config.set("processing.guarantee", "exactly_once_v2").unwrap();
+        config
+            .set("processing.guarantee", "exactly_once_v2")
+            .unwrap();
         assert_eq!(config.commit_interval(), Duration::from_millis(100));
         config.set("commit.interval.ms", "250").unwrap();
         assert_eq!(config.get("commit.interval.ms").as_deref(), Some("250"));

@@ -69,9 +69,9 @@ pub mod prelude {
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};
+    pub use crate::runtime::{KafkaStreams, State, StreamThreadExceptionResponse};
     pub use crate::serde::{Json, Serde, Serdes};
     pub use crate::test_driver::TopologyTestDriver;
     pub use crate::topology::Topology;
-    pub use crate::runtime::{KafkaStreams, State, StreamThreadExceptionResponse};
     pub use crate::{Error, StreamsConfig};
 }

@@ -177,7 +177,9 @@ pub fn unique() -> u64 {
 /// `n` lines of seeded pseudo-random words from a vocabulary of `vocabulary` words, with
 /// punctuation and mixed case that word count must see through.
 pub fn random_lines(seed: u64, n: usize, vocabulary: usize) -> Vec<String> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     let mut next = move || {
         // xorshift64*
         state ^= state >> 12;

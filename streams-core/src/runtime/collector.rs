@@ -169,7 +169,10 @@ impl RecordCollector {
                     let since = *waiting_since.get_or_insert_with(Instant::now);
                     if since.elapsed() > QUEUE_FULL_TIMEOUT {
                         return Err(Error::kafka(
-                            format!("sending to `{}`: the producer queue stayed full", record.topic),
+                            format!(
+                                "sending to `{}`: the producer queue stayed full",
+                                record.topic
+                            ),
                             KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
                         ));
                     }

@@ -76,7 +76,10 @@ impl State {
         matches!(
             (self, next),
             (Created, Rebalancing | PendingShutdown)
-                | (Rebalancing, Running | Rebalancing | PendingShutdown | PendingError)
+                | (
+                    Rebalancing,
+                    Running | Rebalancing | PendingShutdown | PendingError
+                )
                 | (Running, Rebalancing | PendingShutdown | PendingError)
                 | (PendingShutdown, NotRunning)
                 | (PendingError, Error)
@@ -365,7 +368,10 @@ impl Runtime {
         let config = &self.shared.config;
         let mut client = ClientConfig::new();
         client
-            .set("bootstrap.servers", config.bootstrap_servers().unwrap_or_default())
+            .set(
+                "bootstrap.servers",
+                config.bootstrap_servers().unwrap_or_default(),
+            )
             .set("client.id", client_id);
         for (key, value) in config.client_properties(kind) {
             client.set(key, value);
@@ -424,9 +430,8 @@ impl Runtime {
             } else {
                 tracing::error!(thread = %name, %error, "stream thread failed");
                 let handler = lock(&self.handler).clone();
-                let response = handler.map_or(StreamThreadExceptionResponse::ShutdownClient, |h| {
-                    h(&error)
-                });
+                let response =
+                    handler.map_or(StreamThreadExceptionResponse::ShutdownClient, |h| h(&error));
                 match response {
                     StreamThreadExceptionResponse::ReplaceThread => {
                         tracing::info!(thread = %name, "replacing the failed stream thread");
@@ -710,7 +715,10 @@ impl KafkaStreams {
 
 impl Drop for KafkaStreams {
     fn drop(&mut self) {
-        if !matches!(self.state(), State::Created | State::NotRunning | State::Error) {
+        if !matches!(
+            self.state(),
+            State::Created | State::NotRunning | State::Error
+        ) {
             self.close(Duration::from_secs(60));
         }
     }

@@ -16,9 +16,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use streams_state::{
-    ChangelogRecord, RestoreListener, StateStore, StoreRestorer, TopicPartition,
-};
+use streams_state::{ChangelogRecord, RestoreListener, StateStore, StoreRestorer, TopicPartition};
 
 use crate::error::{Error, Result};
 use crate::state::StoreHandle;
@@ -122,11 +120,7 @@ impl ChangelogReader {
         if start < high {
             let mut assignment = TopicPartitionList::new();
             assignment
-                .add_partition_offset(
-                    &partition.topic,
-                    partition.partition,
-                    Offset::Offset(start),
-                )
+                .add_partition_offset(&partition.topic, partition.partition, Offset::Offset(start))
                 .map_err(|e| Error::kafka(format!("assigning {partition}"), e))?;
             self.consumer
                 .assign(&assignment)

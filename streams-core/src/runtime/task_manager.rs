@@ -83,9 +83,7 @@ impl StreamTask {
         let delta: i64 = self
             .checkpoint
             .iter()
-            .map(|(tp, offset)| {
-                offset - self.written_checkpoint.get(tp).copied().unwrap_or(-1)
-            })
+            .map(|(tp, offset)| offset - self.written_checkpoint.get(tp).copied().unwrap_or(-1))
             .sum();
         delta > CHECKPOINT_OFFSET_DELTA
     }
@@ -499,7 +497,11 @@ impl TaskManager {
 
     /// The partitions are being taken away: commit and close every task cleanly (or, when the
     /// assignment was lost, close them without committing).
-    pub(crate) fn handle_revocation(&mut self, consumer: &StreamConsumer, lost: bool) -> Result<()> {
+    pub(crate) fn handle_revocation(
+        &mut self,
+        consumer: &StreamConsumer,
+        lost: bool,
+    ) -> Result<()> {
         if self.closed || self.tasks.is_empty() {
             return Ok(());
         }

@@ -74,7 +74,8 @@ impl ConsumerContext for StreamsConsumerContext {
                     manager.callback_error.get_or_insert(e);
                 }
                 drop(manager);
-                self.runtime.set_thread_state(self.slot, ThreadState::Running);
+                self.runtime
+                    .set_thread_state(self.slot, ThreadState::Running);
             }
             Rebalance::Revoke(_) => {}
             Rebalance::Error(e) => {
@@ -96,7 +97,8 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     let eos = config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2;
     let timeout = Duration::from_secs(60);
 
-    let mut producer_config = runtime.client_config(ClientKind::Producer, &format!("{name}-producer"));
+    let mut producer_config =
+        runtime.client_config(ClientKind::Producer, &format!("{name}-producer"));
     producer_config.set("partitioner", "murmur2_random");
     if eos {
         producer_config.set(
@@ -115,7 +117,10 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     // librdkafka's assign() wants a group id even though this consumer never joins the group
     // nor commits.
     restore_config
-        .set("group.id", format!("{}-restore-consumer", shared.application_id))
+        .set(
+            "group.id",
+            format!("{}-restore-consumer", shared.application_id),
+        )
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
@@ -134,7 +139,8 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     )));
     runtime.register_manager(slot, Arc::clone(&manager));
 
-    let mut consumer_config = runtime.client_config(ClientKind::Consumer, &format!("{name}-consumer"));
+    let mut consumer_config =
+        runtime.client_config(ClientKind::Consumer, &format!("{name}-consumer"));
     consumer_config
         .set("group.id", &*shared.application_id)
         .set("enable.auto.commit", "false")
@@ -143,7 +149,11 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
         .set("partition.assignment.strategy", "range")
         .set(
             "isolation.level",
-            if eos { "read_committed" } else { "read_uncommitted" },
+            if eos {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
         );
     let rebalances = Arc::new(AtomicU64::new(0));
     let consumer: StreamConsumer = consumer_config

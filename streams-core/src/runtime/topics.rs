@@ -107,8 +107,8 @@ pub(crate) fn prepare(
     let mut sub_counts: Vec<Option<i32>> = vec![None; subs as usize];
     loop {
         let mut changed = false;
-        for sub in 0..subs as usize {
-            if sub_counts[sub].is_some() {
+        for (sub, count) in sub_counts.iter_mut().enumerate() {
+            if count.is_some() {
                 continue;
             }
             let mut known = Vec::new();
@@ -128,7 +128,7 @@ pub(crate) fn prepare(
             }
             check_co_partitioned(sub as u32, &known)?;
             let n = known.first().map_or(1, |(_, n)| *n);
-            sub_counts[sub] = Some(n);
+            *count = Some(n);
             changed = true;
             for topic in topology.sink_topics(sub as u32, application_id) {
                 if repartition.contains_key(&topic) && !counts.contains_key(&topic) {
@@ -292,7 +292,10 @@ mod tests {
         let err = check_co_partitioned(1, &[("a".into(), 3), ("b".into(), 4)]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("sub-topology 1"), "{text}");
-        assert!(text.contains("`a` has 3") && text.contains("`b` has 4"), "{text}");
+        assert!(
+            text.contains("`a` has 3") && text.contains("`b` has 4"),
+            "{text}"
+        );
     }
 
     #[test]
