@@ -1,7 +1,7 @@
 //! Specification: under `exactly_once_v2`, what a `read_committed` consumer sees of the output
 //! is as if every input record was processed exactly once.
 //!
-//! - Word count over 20,000 seeded lines across 3 partitions with two stream threads: the
+//! - Word count over 100,000 seeded lines across 3 partitions with two stream threads: the
 //!   output equals the model, and every word's counts only go up (no count is emitted twice).
 //! - A stream thread that crashes (a panic in user code) in the middle of the input is
 //!   replaced; its open transaction is aborted, its tasks' state wiped and restored from the
@@ -45,7 +45,7 @@ fn exactly_once_word_count_equals_the_model() {
     let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
     broker.create_topic(&input, 3).unwrap();
     broker.create_topic(&output, 3).unwrap();
-    let lines = random_lines(99, 20_000, 500);
+    let lines = random_lines(99, 100_000, 500);
     produce_lines(&bootstrap, &input, &lines);
 
     let dir = tempfile::tempdir().unwrap();

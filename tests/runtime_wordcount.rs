@@ -1,7 +1,7 @@
 //! Specification: word count on the runtime, over a real broker and real rdkafka clients,
 //! equals a `HashMap` model.
 //!
-//! - 20,000 seeded random lines across 3 partitions, processed by one instance with two stream
+//! - 100,000 seeded random lines across 3 partitions, processed by one instance with two stream
 //!   threads under at-least-once: the latest count of every word in the output topic equals
 //!   the model, and the state went CREATED → REBALANCING → RUNNING → PENDING_SHUTDOWN →
 //!   NOT_RUNNING.
@@ -20,7 +20,7 @@ use rdkafka::config::ClientConfig;
 use rill::prelude::*;
 use runtime_support::*;
 
-const LINES: usize = 20_000;
+const LINES: usize = 100_000;
 
 #[test]
 fn word_count_over_random_lines_equals_a_hash_map_model() {
