@@ -63,6 +63,10 @@ struct Args {
     /// `processing.guarantee`: at_least_once or exactly_once_v2.
     #[arg(long, default_value = "at_least_once")]
     processing_guarantee: String,
+    /// Any other `StreamsConfig` property, as `KEY=VALUE` (repeatable), e.g.
+    /// `--set num.stream.threads=2 --set consumer.session.timeout.ms=10000`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    properties: Vec<String>,
     /// How many times the built-in sample is produced (embedded mode).
     #[arg(long, default_value_t = 2_000)]
     repeat: usize,
@@ -129,6 +133,14 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .set("processing.guarantee", &args.processing_guarantee)?
             .set("state.dir", &state_dir.display().to_string())?
             .set("commit.interval.ms", "200")?;
+        for property in &args.properties {
+            let (key, value) = property.split_once('=').ok_or_else(|| rill::Error::Config {
+                key: property.clone(),
+                value: String::new(),
+                reason: "expected KEY=VALUE".into(),
+            })?;
+            config.set(key, value)?;
+        }
         Ok(config)
     };
     match &args.bootstrap_servers {

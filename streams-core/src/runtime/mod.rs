@@ -479,6 +479,56 @@ impl Runtime {
     }
 }
 
+/// The file in the application's state directory that keeps its process id across restarts,
+/// as Kafka Streams' `kafka-streams-process-metadata`.
+const PROCESS_METADATA_FILE: &str = "kafka-streams-process-metadata";
+
+/// This instance's process id: read from the state directory, or made up and stored there.
+/// Being stable across restarts, it gives a restarted instance the same `transactional.id`s,
+/// so that under exactly-once its producers fence (and abort) what a crashed run left open.
+fn process_id(directory: &StateDirectory) -> Result<String> {
+    let dir = directory.application_dir();
+    let path = dir.join(PROCESS_METADATA_FILE);
+    let io = |e: std::io::Error| {
+        Error::State(streams_state::Error::InvalidArgument {
+            store: path.display().to_string(),
+            message: format!("cannot read or write the process metadata: {e}"),
+        })
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let id = serde_json::from_str::<serde_json::Value>(&text)
+                .ok()
+                .and_then(|v| v.get("processId")?.as_str().map(str::to_string))
+                .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+            if let Some(id) = id {
+                return Ok(id);
+            }
+            tracing::warn!(path = %path.display(), "unreadable process metadata; making a new process id");
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    static INSTANCES: AtomicUsize = AtomicUsize::new(0);
+    let seed = format!(
+        "{}-{:?}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now(),
+        INSTANCES.fetch_add(1, Ordering::SeqCst),
+        dir.display()
+    );
+    // Not a UUID library's v4, but as unique as this machine needs: two FNV-1a halves.
+    let fnv = |salt: u64| {
+        seed.bytes().fold(0xcbf2_9ce4_8422_2325_u64 ^ salt, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
+    let id = format!("{:016x}-{:016x}", fnv(0), fnv(0x9e37_79b9_7f4a_7c15));
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    std::fs::write(&path, serde_json::json!({ "processId": id }).to_string()).map_err(io)?;
+    Ok(id)
+}
+
 /// The error a panic in stream thread `name` becomes.
 pub(crate) fn panic_error(name: &str, panic: Box<dyn std::any::Any + Send>) -> Error {
     let message = panic
@@ -517,13 +567,7 @@ impl KafkaStreams {
         let application_id: Arc<str> = Arc::from(config.application_id());
         let state_directory = StateDirectory::new(config.state_dir(), config.application_id());
         let rocksdb = RocksDbResources::new(RocksDbConfig::default())?;
-        static INSTANCES: AtomicUsize = AtomicUsize::new(0);
-        let process_id = format!(
-            "{}-{}-{}",
-            std::process::id(),
-            task_manager::now_ms(),
-            INSTANCES.fetch_add(1, Ordering::SeqCst)
-        );
+        let process_id = process_id(&state_directory)?;
         let shared = Arc::new(Shared {
             topology,
             config,

@@ -105,6 +105,11 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
             "transactional.id",
             format!("{}-{}-{slot}", shared.application_id, shared.process_id),
         );
+        // Kafka Streams' default for its transactional producers: a crashed run's open
+        // transaction blocks read_committed readers for at most this long.
+        if config.get("producer.transaction.timeout.ms").is_none() {
+            producer_config.set("transaction.timeout.ms", "10000");
+        }
     }
     let collector = RecordCollector::new(
         &producer_config,
