@@ -134,11 +134,13 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             .set("state.dir", &state_dir.display().to_string())?
             .set("commit.interval.ms", "200")?;
         for property in &args.properties {
-            let (key, value) = property.split_once('=').ok_or_else(|| rill::Error::Config {
-                key: property.clone(),
-                value: String::new(),
-                reason: "expected KEY=VALUE".into(),
-            })?;
+            let (key, value) = property
+                .split_once('=')
+                .ok_or_else(|| rill::Error::Config {
+                    key: property.clone(),
+                    value: String::new(),
+                    reason: "expected KEY=VALUE".into(),
+                })?;
             config.set(key, value)?;
         }
         Ok(config)

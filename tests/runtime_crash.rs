@@ -37,7 +37,12 @@ fn wordcount_binary() -> PathBuf {
     binary
 }
 
-fn spawn(bootstrap: &str, application_id: &str, state_dir: &std::path::Path, guarantee: &str) -> Child {
+fn spawn(
+    bootstrap: &str,
+    application_id: &str,
+    state_dir: &std::path::Path,
+    guarantee: &str,
+) -> Child {
     Command::new(wordcount_binary())
         .args(["--bootstrap-servers", bootstrap])
         .args(["--application-id", application_id])
@@ -131,6 +136,10 @@ fn sigkill_under_exactly_once_leaves_exactly_the_model() {
 fn sigkill_under_at_least_once_counts_nothing_less_than_the_model() {
     let (reader, model) = crash_and_restart("at_least_once");
     for (word, count) in &model {
-        assert!(reader.latest[word] >= *count, "`{word}`: {} < {count}", reader.latest[word]);
+        assert!(
+            reader.latest[word] >= *count,
+            "`{word}`: {} < {count}",
+            reader.latest[word]
+        );
     }
 }

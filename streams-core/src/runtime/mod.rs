@@ -500,7 +500,9 @@ fn process_id(directory: &StateDirectory) -> Result<String> {
             let id = serde_json::from_str::<serde_json::Value>(&text)
                 .ok()
                 .and_then(|v| v.get("processId")?.as_str().map(str::to_string))
-                .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+                .filter(|id| {
+                    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                });
             if let Some(id) = id {
                 return Ok(id);
             }
