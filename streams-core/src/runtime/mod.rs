@@ -838,3 +838,54 @@ impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
         Ok(entries)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_machine_follows_kafka() {
+        use State::*;
+        assert!(Created.is_valid_transition(Rebalancing));
+        assert!(Rebalancing.is_valid_transition(Running));
+        assert!(Running.is_valid_transition(Rebalancing));
+        assert!(Running.is_valid_transition(PendingShutdown));
+        assert!(PendingShutdown.is_valid_transition(NotRunning));
+        assert!(Running.is_valid_transition(PendingError));
+        assert!(PendingError.is_valid_transition(Error));
+        assert!(!Created.is_valid_transition(Running));
+        assert!(!NotRunning.is_valid_transition(Rebalancing));
+        assert!(!Error.is_valid_transition(PendingShutdown));
+        assert!(!PendingShutdown.is_valid_transition(Running));
+        assert_eq!(PendingShutdown.to_string(), "PENDING_SHUTDOWN");
+        assert!(Rebalancing.is_running_or_rebalancing() && !Created.is_running_or_rebalancing());
+    }
+
+    #[test]
+    fn the_process_id_survives_restarts_of_one_state_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = StateDirectory::new(tmp.path(), "app");
+        let first = process_id(&dir).unwrap();
+        assert_eq!(process_id(&dir).unwrap(), first);
+        let other = StateDirectory::new(tmp.path(), "other-app");
+        assert_ne!(process_id(&other).unwrap(), first);
+        std::fs::write(dir.application_dir().join(PROCESS_METADATA_FILE), "garbage").unwrap();
+        let replaced = process_id(&dir).unwrap();
+        assert_ne!(replaced, first);
+        assert_eq!(process_id(&dir).unwrap(), replaced);
+    }
+
+    #[test]
+    fn metrics_average_commit_latency() {
+        let metrics = Metrics::new();
+        metrics.record_commit(Duration::from_millis(10));
+        metrics.record_commit(Duration::from_millis(30));
+        metrics.records_processed.fetch_add(5, Ordering::Relaxed);
+        let snapshot = metrics.snapshot();
+        assert_eq!(snapshot.commits, 2);
+        assert_eq!(snapshot.commit_latency_avg, Duration::from_millis(20));
+        assert_eq!(snapshot.commit_latency_max, Duration::from_millis(30));
+        assert_eq!(snapshot.records_processed, 5);
+        assert_eq!(snapshot.process_rate, 0.0, "not started");
+    }
+}

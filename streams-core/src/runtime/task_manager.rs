@@ -650,3 +650,101 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsl::{Consumed, StreamsBuilder};
+    use crate::record::Headers;
+    use crate::serde::Serdes;
+
+    /// A task merging topics `a` and `b`, with `a`'s and `b`'s records queued.
+    fn merging_task(a: &[i64], b: &[i64]) -> StreamTask {
+        let builder = StreamsBuilder::new();
+        let left = builder.stream("a", Consumed::with(Serdes::string(), Serdes::string()));
+        let right = builder.stream("b", Consumed::with(Serdes::string(), Serdes::string()));
+        left.merge(&right).foreach(|_, _| {});
+        let topology = builder.build().unwrap();
+        let id = TaskId {
+            subtopology: 0,
+            partition: 0,
+        };
+        let stores = TaskStores::new("app", id, None);
+        let task = topology.create_task(id, "app", 0, &stores).unwrap();
+        let queue = |topic: &str, timestamps: &[i64]| {
+            let topic: Arc<str> = Arc::from(topic);
+            PartitionQueue {
+                topic: Arc::clone(&topic),
+                partition: 0,
+                records: timestamps
+                    .iter()
+                    .enumerate()
+                    .map(|(offset, &timestamp)| ConsumedRecord {
+                        topic: Arc::clone(&topic),
+                        partition: 0,
+                        offset: offset as i64,
+                        timestamp,
+                        key: None,
+                        value: None,
+                        headers: Headers::new(),
+                    })
+                    .collect(),
+                processed: None,
+                committed: None,
+            }
+        };
+        StreamTask {
+            id,
+            task,
+            queues: vec![queue("a", a), queue("b", b)],
+            changelogs: Vec::new(),
+            checkpoint: BTreeMap::new(),
+            written_checkpoint: BTreeMap::new(),
+            blocked_since: None,
+        }
+    }
+
+    /// Pops records in the order the task would process them.
+    fn order(task: &mut StreamTask, max_idle_ms: i64, now: Instant) -> Vec<(String, i64)> {
+        let mut seen = Vec::new();
+        while let Some(i) = task.next_queue(max_idle_ms, now) {
+            let record = task.queues[i].records.pop_front().unwrap();
+            seen.push((record.topic.to_string(), record.timestamp));
+        }
+        seen
+    }
+
+    #[test]
+    fn records_of_a_task_are_chosen_by_lowest_timestamp() {
+        let mut task = merging_task(&[1, 5, 9], &[2, 3, 10]);
+        let seen = order(&mut task, 0, Instant::now());
+        let expected: Vec<(String, i64)> =
+            [("a", 1), ("b", 2), ("b", 3), ("a", 5), ("a", 9), ("b", 10)]
+                .iter()
+                .map(|(t, ts)| (t.to_string(), *ts))
+                .collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn max_task_idle_waits_for_empty_partitions_then_goes_on() {
+        let start = Instant::now();
+        let mut task = merging_task(&[1, 2], &[]);
+        // With 100 ms of idling allowed, nothing is processed while `b` is empty...
+        assert_eq!(task.next_queue(100, start), None);
+        assert_eq!(
+            task.next_queue(100, start + Duration::from_millis(50)),
+            None
+        );
+        // ...until the wait is over.
+        assert_eq!(
+            order(&mut task, 100, start + Duration::from_millis(100)).len(),
+            2
+        );
+        // The default (0) and -1 never wait.
+        let mut task = merging_task(&[1], &[]);
+        assert_eq!(order(&mut task, 0, start).len(), 1);
+        let mut task = merging_task(&[1], &[]);
+        assert_eq!(order(&mut task, -1, start).len(), 1);
+    }
+}
