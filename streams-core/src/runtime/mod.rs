@@ -18,6 +18,28 @@
 //! a key-value store (interactive queries), and [`KafkaStreams::metrics`] gives a snapshot of
 //! throughput, commit latency, restoration and consumer lag.
 //!
+//! ```no_run
+//! use std::time::Duration;
+//! use streams_core::prelude::*;
+//!
+//! let builder = StreamsBuilder::new();
+//! builder
+//!     .stream("lines", Consumed::with(Serdes::option(Serdes::string()), Serdes::string()))
+//!     .flat_map_values(|line: &String| line.split_whitespace().map(str::to_lowercase).collect::<Vec<_>>())
+//!     .group_by(|_, word| word.clone(), Grouped::with(Serdes::string(), Serdes::string()))
+//!     .count(Materialized::as_("counts"));
+//! let mut config = StreamsConfig::new("wordcount")?;
+//! config.set("bootstrap.servers", "127.0.0.1:9092")?;
+//! let streams = KafkaStreams::new(builder.build()?, config)?;
+//! streams.set_state_listener(|new, old| println!("{old} -> {new}"));
+//! streams.start()?;
+//! streams.wait_for_state(State::Running, Duration::from_secs(30));
+//! let counts = streams.local_store("counts", Serdes::string(), Serdes::i64())?;
+//! println!("rill: {:?}", counts.get(&"rill".to_string())?);
+//! streams.close(Duration::from_secs(30));
+//! # Ok::<(), streams_core::Error>(())
+//! ```
+//!
 //! [`start`]: KafkaStreams::start
 
 mod collector;

@@ -502,11 +502,11 @@ impl TaskManager {
         consumer: &StreamConsumer,
         lost: bool,
     ) -> Result<()> {
+        self.assigned.clear();
         if self.closed || self.tasks.is_empty() {
             return Ok(());
         }
         tracing::info!(thread = %self.thread_name, lost, "partitions revoked");
-        self.assigned.clear();
         if lost {
             self.close_dirty();
             return Ok(());
