@@ -107,7 +107,11 @@ fn replace_thread_keeps_the_instance_running() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Each failure was answered with a new thread, never with a shutdown.
-    assert!(streams.state().is_running_or_rebalancing(), "{}", streams.state());
+    assert!(
+        streams.state().is_running_or_rebalancing(),
+        "{}",
+        streams.state()
+    );
     assert!(streams.close(Duration::from_secs(30)));
     assert_eq!(streams.state(), State::NotRunning);
 }

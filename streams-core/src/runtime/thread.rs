@@ -210,6 +210,13 @@ fn poll_loop(
     rebalances: &AtomicU64,
 ) -> Result<()> {
     let mut batch: Vec<ConsumedRecord> = Vec::with_capacity(MAX_POLL_RECORDS);
+    let subscription: Vec<&str> = runtime
+        .shared
+        .layout()
+        .source_topics
+        .keys()
+        .map(String::as_str)
+        .collect();
     let topics: HashMap<String, Arc<str>> = runtime
         .shared
         .layout()
@@ -259,15 +266,33 @@ fn poll_loop(
             }
         }
         let mut m = lock(manager);
-        if let Some(e) = m.callback_error.take() {
-            return Err(e);
+        let step = match m.callback_error.take() {
+            Some(e) => Err(e),
+            None => {
+                for record in batch.drain(..) {
+                    m.add_record(record);
+                }
+                m.process()
+                    .and_then(|_| m.punctuate_wall_clock())
+                    .and_then(|()| m.maybe_commit(consumer))
+            }
+        };
+        match step {
+            Ok(()) => {}
+            Err(e) if e.is_task_migrated() => {
+                // Like Kafka's TaskMigratedException: drop the tasks without committing and
+                // rejoin; the next assignment recreates (and restores) whatever is ours.
+                tracing::warn!(error = %e, "tasks migrated; closing them and rejoining the group");
+                m.close_dirty();
+                drop(m);
+                batch.clear();
+                consumer.unsubscribe();
+                consumer
+                    .subscribe(&subscription)
+                    .map_err(|e| Error::kafka("resubscribing after a task migration", e))?;
+            }
+            Err(e) => return Err(e),
         }
-        for record in batch.drain(..) {
-            m.add_record(record);
-        }
-        m.process()?;
-        m.punctuate_wall_clock()?;
-        m.maybe_commit(consumer)?;
     }
     Ok(())
 }
