@@ -49,6 +49,7 @@ fn restart_after_clean_shutdown_restores_zero_records() {
     let task_dirs: Vec<_> = std::fs::read_dir(&app_dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
         .collect();
     assert_eq!(
         task_dirs.len(),
