@@ -6,7 +6,8 @@
 //! - Both inputs of a merged sub-topology (two topics with 4 partitions each) are assigned
 //!   partition by partition to the same instance: the `range` assignor's co-location.
 //! - When one instance closes, the other takes over all tasks, restores their counts from the
-//!   changelog, and the final output equals the model.
+//!   changelog, and the final output equals the model — under exactly-once too, where no
+//!   count is ever emitted twice.
 
 mod runtime_support;
 
@@ -35,6 +36,23 @@ fn wait_until(timeout: Duration, what: &str, condition: impl Fn() -> bool) {
 
 #[test]
 fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_leaves() {
+    scale_out_and_back("at_least_once");
+}
+
+#[test]
+fn under_exactly_once_the_take_over_counts_nothing_twice() {
+    let history = scale_out_and_back("exactly_once_v2");
+    for (word, counts) in history {
+        assert!(
+            counts.windows(2).all(|w| w[0] < w[1]),
+            "`{word}` counts emitted twice: {counts:?}"
+        );
+    }
+}
+
+/// Two instances split 4 partitions; one leaves and the other finishes the job. Returns every
+/// count the output showed per word.
+fn scale_out_and_back(guarantee: &str) -> std::collections::HashMap<String, Vec<i64>> {
     let broker = broker();
     let bootstrap = broker.bootstrap();
     let id = unique();
@@ -48,16 +66,12 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_leaves()
 
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
-    let a = KafkaStreams::new(
-        word_count(&input, &output),
-        config(&application_id, &bootstrap, dir_a.path()),
-    )
-    .unwrap();
-    let b = KafkaStreams::new(
-        word_count(&input, &output),
-        config(&application_id, &bootstrap, dir_b.path()),
-    )
-    .unwrap();
+    let instance = |dir: &std::path::Path| {
+        let mut config = config(&application_id, &bootstrap, dir);
+        config.set("processing.guarantee", guarantee).unwrap();
+        KafkaStreams::new(word_count(&input, &output), config).unwrap()
+    };
+    let (a, b) = (instance(dir_a.path()), instance(dir_b.path()));
     a.start().unwrap();
     b.start().unwrap();
     wait_until(
@@ -74,7 +88,7 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_leaves()
     let (tasks_a, tasks_b) = (task_ids(&a), task_ids(&b));
     assert!(tasks_a.is_disjoint(&tasks_b), "{tasks_a:?} / {tasks_b:?}");
 
-    let mut reader = CountReader::new(&bootstrap, &output, false);
+    let mut reader = CountReader::new(&bootstrap, &output, guarantee == "exactly_once_v2");
     reader.read_until_equal(&model(first), Duration::from_secs(60));
 
     // B leaves; A takes all 8 tasks over, restoring B's counting tasks from the changelog.
@@ -91,6 +105,7 @@ fn two_instances_split_the_partitions_and_one_takes_over_when_the_other_leaves()
         a.metrics()
     );
     assert!(a.close(Duration::from_secs(30)));
+    reader.history
 }
 
 #[test]
