@@ -3,7 +3,8 @@
 //! - After a clean `close()`, every task directory holds a checkpoint, and a restart with the
 //!   same `state.dir` restores zero records; counting then goes on from where it was.
 //! - An instance with an empty `state.dir` (a new machine) restores the counts from the
-//!   changelog before processing, and the result is still the model.
+//!   changelog before processing, and the result is still the model; so does one whose state
+//!   `clean_up()` deleted.
 
 mod runtime_support;
 
@@ -137,5 +138,20 @@ fn a_new_instance_restores_the_counts_from_the_changelog() {
         model(first).len()
     );
     assert_eq!(streams.metrics().records_restored, restored);
+    assert!(streams.clean_up().is_err(), "not while running");
+    assert!(streams.close(Duration::from_secs(30)));
+
+    // clean_up() deletes the local state: the next run restores everything again.
+    streams.clean_up().unwrap();
+    let streams = KafkaStreams::new(
+        word_count(&input, &output),
+        config(&application_id, &bootstrap, new_dir.path()),
+    )
+    .unwrap();
+    let again = restore_counter();
+    streams.set_restore_listener(Arc::clone(&again) as _);
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(30));
+    assert!(again.restored.load(Ordering::Relaxed) >= model(&lines).len() as u64);
     assert!(streams.close(Duration::from_secs(30)));
 }

@@ -775,6 +775,24 @@ impl KafkaStreams {
         managers.iter().map(|m| lock(m).metadata()).collect()
     }
 
+    /// Deletes this application's local state (`state.dir/<application.id>`), like Kafka's
+    /// `cleanUp()`: the next start restores every store from its changelog. Only allowed
+    /// before `start()` or after `close()`.
+    pub fn clean_up(&self) -> Result<()> {
+        let state = self.state();
+        if !matches!(state, State::Created | State::NotRunning | State::Error) {
+            return Err(Error::IllegalState(format!(
+                "clean_up() while the instance is {state}; close it first"
+            )));
+        }
+        let dir = self.runtime.shared.state_directory.application_dir();
+        for task in self.runtime.shared.state_directory.task_ids()? {
+            self.runtime.shared.state_directory.wipe_task(&task)?;
+        }
+        tracing::info!(dir = %dir.display(), "deleted the application's local state");
+        Ok(())
+    }
+
     /// A snapshot of this instance's metrics.
     pub fn metrics(&self) -> StreamsMetrics {
         self.runtime.shared.metrics.snapshot()
