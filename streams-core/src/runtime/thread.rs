@@ -35,6 +35,9 @@ pub(crate) const MAX_POLL_RECORDS: usize = 1_000;
 /// How long a poll waits when there is nothing to do (Kafka Streams' `poll.ms`).
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 
+/// How long a poll waits while buffered records wait for other partitions (`max.task.idle.ms`).
+const IDLE_POLL_TIMEOUT: Duration = Duration::from_millis(5);
+
 /// The group consumer of a stream thread.
 pub(crate) type StreamConsumer = BaseConsumer<StreamsConsumerContext>;
 
@@ -210,6 +213,7 @@ fn poll_loop(
     rebalances: &AtomicU64,
 ) -> Result<()> {
     let mut batch: Vec<ConsumedRecord> = Vec::with_capacity(MAX_POLL_RECORDS);
+    let mut processed_last = false;
     let subscription: Vec<&str> = runtime
         .shared
         .layout()
@@ -225,9 +229,15 @@ fn poll_loop(
         .map(|t| (t.clone(), Arc::from(t.as_str())))
         .collect();
     while !runtime.shutdown_requested(slot) {
+        // Records waiting (for max.task.idle.ms) and none processed last round: poll briefly
+        // rather than spin.
         let busy = lock(manager).has_buffered();
         let mut generation = rebalances.load(Ordering::SeqCst);
-        let mut timeout = if busy { Duration::ZERO } else { POLL_TIMEOUT };
+        let mut timeout = match (busy, processed_last) {
+            (true, true) => Duration::ZERO,
+            (true, false) => IDLE_POLL_TIMEOUT,
+            (false, _) => POLL_TIMEOUT,
+        };
         while batch.len() < MAX_POLL_RECORDS {
             let polled = consumer.poll(timeout);
             timeout = Duration::ZERO;
@@ -273,7 +283,8 @@ fn poll_loop(
                     m.add_record(record);
                 }
                 m.process()
-                    .and_then(|_| m.punctuate_wall_clock())
+                    .map(|n| processed_last = n > 0)
+                    .and_then(|()| m.punctuate_wall_clock())
                     .and_then(|()| m.maybe_commit(consumer))
             }
         };
