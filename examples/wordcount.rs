@@ -240,7 +240,7 @@ fn run_embedded(
             let count = i64::from_be_bytes(value.try_into().map_err(|_| "value is not 8 bytes")?);
             counts.insert(word, count);
         }
-        if last_print.elapsed() >= Duration::from_millis(500) {
+        if last_print.elapsed() >= Duration::from_millis(500) && !counts.is_empty() {
             last_print = Instant::now();
             print_top(&counts, 5, started.elapsed());
         }

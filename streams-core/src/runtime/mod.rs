@@ -697,7 +697,9 @@ impl KafkaStreams {
     }
 
     /// Stops processing: every thread commits, closes its tasks (writing checkpoints) and
-    /// leaves the group. Returns whether all threads ended within `timeout`.
+    /// leaves the group. Returns whether all threads ended within `timeout`. Listeners and
+    /// handlers run on the stream threads: calling `close` from one waits out `timeout`
+    /// for the calling thread itself.
     pub fn close(&self, timeout: Duration) -> bool {
         let runtime = &self.runtime;
         let deadline = Instant::now() + timeout;
