@@ -46,8 +46,9 @@ use crate::state::StoreHandle;
 /// (Kafka Streams' `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`).
 const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
 
-/// Records a task processes before its output is handed to the producer.
-const OUTPUT_BATCH: usize = 1_000;
+/// Records a task processes in one turn of the round robin over tasks; its output then goes
+/// to the producer.
+const RECORDS_PER_ROUND: usize = 100;
 
 /// One input partition of a task.
 struct PartitionQueue {
@@ -334,44 +335,53 @@ impl TaskManager {
         let handler = self.shared.config.deserialization_handler();
         let now = Instant::now();
         let mut total = 0;
-        for task in self.tasks.values_mut() {
-            let mut since_drain = 0;
-            while let Some(index) = task.next_queue(max_idle, now) {
-                let queue = &mut task.queues[index];
-                let Some(record) = queue.records.pop_front() else {
-                    break;
-                };
-                let offset = record.offset;
-                queue.processed = Some(offset);
-                match task.task.process(record) {
-                    Ok(()) => {}
-                    Err(e @ Error::Deserialization { .. })
-                        if handler == DeserializationHandler::LogAndContinue =>
-                    {
-                        tracing::warn!(task = %task.id, error = %e,
-                            "skipping a record that cannot be deserialized (LogAndContinueExceptionHandler)");
-                        self.shared
-                            .metrics
-                            .records_skipped
-                            .fetch_add(1, Ordering::Relaxed);
-                        continue;
+        // Round robin over the tasks, a few records each, as Kafka's TaskExecutor does: tasks
+        // writing to the same repartition partitions then interleave their output roughly in
+        // step, instead of one task's whole backlog landing before another's.
+        loop {
+            let mut round = 0;
+            for task in self.tasks.values_mut() {
+                let mut n = 0;
+                while n < RECORDS_PER_ROUND {
+                    let Some(index) = task.next_queue(max_idle, now) else {
+                        break;
+                    };
+                    let queue = &mut task.queues[index];
+                    let Some(record) = queue.records.pop_front() else {
+                        break;
+                    };
+                    n += 1;
+                    queue.processed = Some(record.offset);
+                    match task.task.process(record) {
+                        Ok(()) => {}
+                        Err(e @ Error::Deserialization { .. })
+                            if handler == DeserializationHandler::LogAndContinue =>
+                        {
+                            tracing::warn!(task = %task.id, error = %e,
+                                "skipping a record that cannot be deserialized (LogAndContinueExceptionHandler)");
+                            self.shared
+                                .metrics
+                                .records_skipped
+                                .fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::error!(task = %task.id, error = %e, "processing failed");
+                            return Err(e);
+                        }
                     }
-                    Err(e) => {
-                        tracing::error!(task = %task.id, error = %e, "processing failed");
-                        return Err(e);
-                    }
+                    task.task.maybe_punctuate_stream_time()?;
+                    total += 1;
                 }
-                task.task.maybe_punctuate_stream_time()?;
-                total += 1;
-                since_drain += 1;
-                if since_drain >= OUTPUT_BATCH {
-                    since_drain = 0;
+                if n > 0 {
                     task.task.drain_output(&mut self.output);
                     self.collector.send_all(&mut self.output)?;
                 }
+                round += n;
             }
-            task.task.drain_output(&mut self.output);
-            self.collector.send_all(&mut self.output)?;
+            if round == 0 {
+                break;
+            }
         }
         self.shared
             .metrics
