@@ -18,37 +18,28 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rill::prelude::*;
-use rill::streams_broker::{BrokerConfig, EmbeddedBroker};
+
+mod support;
+use support::CommonArgs;
 
 const INPUT: &str = "sensor-readings";
 const HOT: &str = "temperature-alerts-hot";
 const COLD: &str = "temperature-alerts-cold";
 const NORMAL: &str = "temperature-normal";
+const APPLICATION_ID: &str = "temperature-alerts";
 
 /// Temperature alerts on Rill's runtime.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Run against this Kafka cluster instead of a fresh embedded broker, until SIGINT/SIGTERM.
-    #[arg(long)]
-    bootstrap_servers: Option<String>,
-    /// `application.id`.
-    #[arg(long, default_value = "temperature-alerts")]
-    application_id: String,
-    /// `state.dir` (default: a temporary directory).
-    #[arg(long)]
-    state_dir: Option<PathBuf>,
-    /// `processing.guarantee`: at_least_once or exactly_once_v2.
-    #[arg(long, default_value = "at_least_once")]
-    processing_guarantee: String,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Readings produced in embedded mode.
     #[arg(long, default_value_t = 20_000)]
     readings: usize,
@@ -79,12 +70,7 @@ fn topology() -> rill::Result<Topology> {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    support::init_tracing();
     if let Err(e) = run(Args::parse()) {
         eprintln!("temperature_alerts: {e}");
         std::process::exit(1);
@@ -94,56 +80,19 @@ fn main() {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let topology = topology()?;
     println!("{}", topology.describe());
-    let temp_state = tempfile::Builder::new().prefix("rill-alerts-").tempdir()?;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| temp_state.path().into());
-    let config = |bootstrap: &str| -> rill::Result<StreamsConfig> {
-        let mut config = StreamsConfig::new(args.application_id.as_str())?;
-        config
-            .set("bootstrap.servers", bootstrap)?
-            .set("processing.guarantee", &args.processing_guarantee)?
-            .set("state.dir", &state_dir.display().to_string())?
-            .set("commit.interval.ms", "200")?;
-        Ok(config)
-    };
-    let Some(bootstrap) = &args.bootstrap_servers else {
-        return run_embedded(&args, topology, config);
-    };
-    let streams = KafkaStreams::new(topology, config(bootstrap)?)?;
-    streams.set_state_listener(|new, old| println!("state {old} -> {new}"));
-    streams.start()?;
-    println!("routing {INPUT} -> {HOT} / {COLD} / {NORMAL}; Ctrl-C to stop");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        })?;
-    streams.close(Duration::from_secs(30));
-    println!("processed {} readings", streams.metrics().records_processed);
-    Ok(())
+    match &args.common.bootstrap_servers {
+        Some(bootstrap) => {
+            let (config, _state) =
+                support::streams_config(&args.common, APPLICATION_ID, bootstrap)?;
+            support::run_until_signalled(topology, config)
+        }
+        None => run_embedded(&args, topology),
+    }
 }
 
-fn run_embedded(
-    args: &Args,
-    topology: Topology,
-    config: impl Fn(&str) -> rill::Result<StreamsConfig>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut broker_config = BrokerConfig::default();
-    broker_config.set("group.initial.rebalance.delay.ms", "0")?;
-    let broker = EmbeddedBroker::start(broker_config)?;
+fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::error::Error>> {
+    let broker = support::embedded_broker(&[(INPUT, 2), (HOT, 2), (COLD, 2), (NORMAL, 2)])?;
     let bootstrap = broker.bootstrap();
-    println!("embedded broker at {bootstrap}");
-    for topic in [INPUT, HOT, COLD, NORMAL] {
-        broker.create_topic(topic, 2)?;
-    }
 
     // Seeded readings from 20 sensors, some of them broken (out of range).
     let mut state = 0x5eed_u64;
@@ -164,34 +113,23 @@ fn run_embedded(
         .iter()
         .filter(|(_, c)| (-50.0..=60.0).contains(c))
         .count();
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("linger.ms", "5")
-        .create()?;
-    for (sensor, celsius) in &readings {
-        let value = celsius.to_be_bytes();
-        let mut record = BaseRecord::to(INPUT)
-            .key(sensor.as_str())
-            .payload(&value[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(60))?;
-    drop(producer);
+    let values: Vec<[u8; 8]> = readings.iter().map(|(_, c)| c.to_be_bytes()).collect();
+    support::produce(
+        &bootstrap,
+        INPUT,
+        readings
+            .iter()
+            .zip(&values)
+            .map(|((sensor, _), value)| (Some(sensor.as_bytes()), &value[..], None)),
+    )?;
     println!(
         "produced {} readings ({} in range) to {INPUT}",
         readings.len(),
         expected
     );
 
-    let streams = KafkaStreams::new(topology, config(&bootstrap)?)?;
+    let (config, _state) = support::streams_config(&args.common, APPLICATION_ID, &bootstrap)?;
+    let streams = KafkaStreams::new(topology, config)?;
     let started = Instant::now();
     streams.start()?;
     let consumer: BaseConsumer = ClientConfig::new()

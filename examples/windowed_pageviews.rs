@@ -18,20 +18,21 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rill::prelude::*;
-use rill::streams_broker::{BrokerConfig, EmbeddedBroker};
 use rill::streams_core::dsl::windows::TimeWindowedSerde;
+
+mod support;
+use support::CommonArgs;
 
 const INPUT: &str = "pageviews";
 const OUTPUT: &str = "pageviews-per-window";
+const APPLICATION_ID: &str = "windowed-pageviews";
 const SIZE_MS: i64 = 60_000;
 const ADVANCE_MS: i64 = 30_000;
 const GRACE_MS: i64 = 10_000;
@@ -49,18 +50,8 @@ const PAGES: [&str; 8] = [
 /// Windowed page views on Rill's runtime.
 #[derive(Parser, Debug)]
 struct Args {
-    /// Run against this Kafka cluster instead of a fresh embedded broker, until SIGINT/SIGTERM.
-    #[arg(long)]
-    bootstrap_servers: Option<String>,
-    /// `application.id`.
-    #[arg(long, default_value = "windowed-pageviews")]
-    application_id: String,
-    /// `state.dir` (default: a temporary directory).
-    #[arg(long)]
-    state_dir: Option<PathBuf>,
-    /// `processing.guarantee`: at_least_once or exactly_once_v2.
-    #[arg(long, default_value = "at_least_once")]
-    processing_guarantee: String,
+    #[command(flatten)]
+    common: CommonArgs,
     /// Page views produced in embedded mode.
     #[arg(long, default_value_t = 20_000)]
     views: usize,
@@ -95,12 +86,7 @@ fn topology() -> rill::Result<Topology> {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    support::init_tracing();
     if let Err(e) = run(Args::parse()) {
         eprintln!("windowed_pageviews: {e}");
         std::process::exit(1);
@@ -110,42 +96,14 @@ fn main() {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let topology = topology()?;
     println!("{}", topology.describe());
-    let temp_state = tempfile::Builder::new()
-        .prefix("rill-pageviews-")
-        .tempdir()?;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| temp_state.path().into());
-    let config = |bootstrap: &str| -> rill::Result<StreamsConfig> {
-        let mut config = StreamsConfig::new(args.application_id.as_str())?;
-        config
-            .set("bootstrap.servers", bootstrap)?
-            .set("processing.guarantee", &args.processing_guarantee)?
-            .set("state.dir", &state_dir.display().to_string())?
-            .set("commit.interval.ms", "200")?;
-        Ok(config)
-    };
-    let Some(bootstrap) = &args.bootstrap_servers else {
-        return run_embedded(&args, topology, config);
-    };
-    let streams = KafkaStreams::new(topology, config(bootstrap)?)?;
-    streams.set_state_listener(|new, old| println!("state {old} -> {new}"));
-    streams.start()?;
-    println!("counting {INPUT} -> {OUTPUT}; Ctrl-C to stop");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        })?;
-    streams.close(Duration::from_secs(30));
-    Ok(())
+    match &args.common.bootstrap_servers {
+        Some(bootstrap) => {
+            let (config, _state) =
+                support::streams_config(&args.common, APPLICATION_ID, bootstrap)?;
+            support::run_until_signalled(topology, config)
+        }
+        None => run_embedded(&args, topology),
+    }
 }
 
 /// The hopping windows (by start) that contain `ts`.
@@ -156,21 +114,12 @@ fn window_starts(ts: i64) -> impl Iterator<Item = i64> {
         .filter(move |start| *start >= 0 && ts < start + SIZE_MS)
 }
 
-fn run_embedded(
-    args: &Args,
-    topology: Topology,
-    config: impl Fn(&str) -> rill::Result<StreamsConfig>,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let mut broker_config = BrokerConfig::default();
-    broker_config.set("group.initial.rebalance.delay.ms", "0")?;
-    let broker = EmbeddedBroker::start(broker_config)?;
-    let bootstrap = broker.bootstrap();
-    println!("embedded broker at {bootstrap}");
+fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::error::Error>> {
     // One input partition: the whole ten minutes of event time arrive at once, and views
     // from several input partitions would reach the counting tasks interleaved only as
     // coarsely as the consumer fetches them, far more out of order than the 10 s grace.
-    broker.create_topic(INPUT, 1)?;
-    broker.create_topic(OUTPUT, 2)?;
+    let broker = support::embedded_broker(&[(INPUT, 1), (OUTPUT, 2)])?;
+    let bootstrap = broker.bootstrap();
 
     // Ten minutes of views in event time, popular pages more often; then the closing views.
     let start_ms: i64 = 1_700_000_000_000 - 1_700_000_000_000 % SIZE_MS;
@@ -200,30 +149,17 @@ fn run_embedded(
             .iter()
             .map(|p| ("closer".to_string(), p.to_string(), start_ms + 1_200_000)),
     );
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("linger.ms", "5")
-        .create()?;
-    for (user, page, ts) in &views {
-        let mut record = BaseRecord::to(INPUT)
-            .key(user.as_str())
-            .payload(page.as_str())
-            .timestamp(*ts);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(60))?;
-    drop(producer);
+    support::produce(
+        &bootstrap,
+        INPUT,
+        views
+            .iter()
+            .map(|(user, page, ts)| (Some(user.as_bytes()), page.as_bytes(), Some(*ts))),
+    )?;
     println!("produced {} page views to {INPUT}", views.len());
 
-    let streams = KafkaStreams::new(topology, config(&bootstrap)?)?;
+    let (config, _state) = support::streams_config(&args.common, APPLICATION_ID, &bootstrap)?;
+    let streams = KafkaStreams::new(topology, config)?;
     let started = Instant::now();
     streams.start()?;
     let consumer: BaseConsumer = ClientConfig::new()

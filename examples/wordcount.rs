@@ -22,17 +22,16 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::producer::DefaultProducerContext;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rill::prelude::*;
-use rill::streams_broker::{BrokerConfig, EmbeddedBroker};
+
+mod support;
+use support::CommonArgs;
 
 const INPUT_TOPIC: &str = "streams-plaintext-input";
 const OUTPUT_TOPIC: &str = "streams-wordcount-output";
@@ -51,22 +50,8 @@ a rill is a small stream";
 struct Args {
     /// Text to count: a file, or `-` for standard input (default: a built-in sample, repeated).
     input: Option<String>,
-    /// Run against this Kafka cluster instead of a fresh embedded broker, until SIGINT/SIGTERM.
-    #[arg(long)]
-    bootstrap_servers: Option<String>,
-    /// `application.id`: the consumer group and the prefix of internal topics.
-    #[arg(long, default_value = "streams-wordcount")]
-    application_id: String,
-    /// `state.dir` (default: a temporary directory, removed at exit).
-    #[arg(long)]
-    state_dir: Option<PathBuf>,
-    /// `processing.guarantee`: at_least_once or exactly_once_v2.
-    #[arg(long, default_value = "at_least_once")]
-    processing_guarantee: String,
-    /// Any other `StreamsConfig` property, as `KEY=VALUE` (repeatable), e.g.
-    /// `--set num.stream.threads=2 --set consumer.session.timeout.ms=10000`.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    properties: Vec<String>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// How many times the built-in sample is produced (embedded mode).
     #[arg(long, default_value_t = 2_000)]
     repeat: usize,
@@ -104,12 +89,7 @@ fn words(line: &str) -> Vec<String> {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
+    support::init_tracing();
     if let Err(e) = run(Args::parse()) {
         eprintln!("wordcount: {e}");
         std::process::exit(1);
@@ -119,82 +99,22 @@ fn main() {
 fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let topology = topology()?;
     println!("{}", topology.describe());
-    let temp_state = tempfile::Builder::new()
-        .prefix("rill-wordcount-")
-        .tempdir()?;
-    let state_dir = args
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| temp_state.path().to_path_buf());
-    let config = |bootstrap: &str| -> rill::Result<StreamsConfig> {
-        let mut config = StreamsConfig::new(args.application_id.as_str())?;
-        config
-            .set("bootstrap.servers", bootstrap)?
-            .set("processing.guarantee", &args.processing_guarantee)?
-            .set("state.dir", &state_dir.display().to_string())?
-            .set("commit.interval.ms", "200")?;
-        for property in &args.properties {
-            let (key, value) = property
-                .split_once('=')
-                .ok_or_else(|| rill::Error::Config {
-                    key: property.clone(),
-                    value: String::new(),
-                    reason: "expected KEY=VALUE".into(),
-                })?;
-            config.set(key, value)?;
+    match &args.common.bootstrap_servers {
+        Some(bootstrap) => {
+            let (config, _state) =
+                support::streams_config(&args.common, "streams-wordcount", bootstrap)?;
+            support::run_until_signalled(topology, config)
         }
-        Ok(config)
-    };
-    match &args.bootstrap_servers {
-        Some(bootstrap) => run_until_signalled(topology, config(bootstrap)?),
-        None => run_embedded(&args, topology, config),
+        None => run_embedded(&args, topology),
     }
 }
 
-/// Against a real cluster: process until SIGINT or SIGTERM, then close cleanly.
-fn run_until_signalled(
-    topology: Topology,
-    config: StreamsConfig,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let streams = KafkaStreams::new(topology, config)?;
-    streams.set_state_listener(|new, old| println!("state {old} -> {new}"));
-    streams.start()?;
-    println!("processing {INPUT_TOPIC} -> {OUTPUT_TOPIC}; Ctrl-C to stop");
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        })?;
-    println!("shutting down");
-    streams.close(Duration::from_secs(30));
-    let m = streams.metrics();
-    println!(
-        "processed {} records ({:.0} records/s)",
-        m.records_processed, m.process_rate
-    );
-    Ok(())
-}
-
 /// Self-contained: embedded broker, sample input, run until the counts converge.
-fn run_embedded(
-    args: &Args,
-    topology: Topology,
-    config: impl Fn(&str) -> rill::Result<StreamsConfig>,
-) -> Result<(), Box<dyn std::error::Error>> {
+fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::error::Error>> {
     let text = read_input(args)?;
-    let mut broker_config = BrokerConfig::default();
-    broker_config.set("group.initial.rebalance.delay.ms", "0")?;
-    let broker = EmbeddedBroker::start(broker_config)?;
+    let broker =
+        support::embedded_broker(&[(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS)])?;
     let bootstrap = broker.bootstrap();
-    println!("embedded broker at {bootstrap}");
-    broker.create_topic(INPUT_TOPIC, PARTITIONS)?;
-    broker.create_topic(OUTPUT_TOPIC, PARTITIONS)?;
 
     // What the output must converge to.
     let lines: Vec<&str> = text.lines().collect();
@@ -205,14 +125,19 @@ fn run_embedded(
         }
     }
     let produced = Instant::now();
-    produce(&bootstrap, &lines)?;
+    support::produce(
+        &bootstrap,
+        INPUT_TOPIC,
+        lines.iter().map(|line| (None, line.as_bytes(), None)),
+    )?;
     println!(
         "produced {} lines to {INPUT_TOPIC} in {:.2?}",
         lines.len(),
         produced.elapsed()
     );
 
-    let streams = KafkaStreams::new(topology, config(&bootstrap)?)?;
+    let (config, _state) = support::streams_config(&args.common, "streams-wordcount", &bootstrap)?;
+    let streams = KafkaStreams::new(topology, config)?;
     streams.set_state_listener(|new, old| println!("state {old} -> {new}"));
     let started = Instant::now();
     streams.start()?;
@@ -296,25 +221,4 @@ fn read_input(args: &Args) -> std::io::Result<String> {
         Some(path) => std::fs::read(path)?,
     };
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn produce(bootstrap: &str, lines: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "5")
-        .create()?;
-    for line in lines {
-        let mut record = BaseRecord::<(), str>::to(INPUT_TOPIC).payload(*line);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(60))?;
-    Ok(())
 }
