@@ -14,7 +14,9 @@
 //!
 //! Run with `cargo bench --bench e2e`. Environment: `RILL_BENCH_RECORDS` (default 500,000
 //! input records for (a), a fifth of that in lines for (b) and (c)), `RILL_BENCH_PARTITIONS`
-//! (default 3), `RILL_BENCH_ONLY` (`stateless`, `alos`, `eos` or `latency`).
+//! (default 3), `RILL_BENCH_ONLY` (`stateless`, `alos`, `eos` or `latency`), `RILL_BENCH_SET`
+//! (`key=value,...` streams properties for the application, e.g.
+//! `producer.linger.ms=20,consumer.fetch.wait.max.ms=10`).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,6 +81,14 @@ fn config(
         .unwrap()
         .set("processing.guarantee", guarantee)
         .unwrap();
+    for property in std::env::var("RILL_BENCH_SET")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((key, value)) = property.split_once('=') {
+            config.set(key, value).expect("RILL_BENCH_SET property");
+        }
+    }
     (config, dir)
 }
 
