@@ -203,31 +203,44 @@ fn throughput(broker: &BrokerHandle, records: usize, partitions: i32) {
     }
 }
 
-fn latency(broker: &BrokerHandle, partitions: i32) {
+/// Latency of (a) at 10,000 records/s; with `through_app` false, of the broker alone (the
+/// consumer reads the input topic): the baseline the application adds to.
+fn latency(broker: &BrokerHandle, partitions: i32, through_app: bool) {
     if !wanted("latency") {
         return;
     }
     let bootstrap = broker.bootstrap();
-    broker.create_topic("lat-in", partitions).expect("topic");
-    broker.create_topic("lat-out", partitions).expect("topic");
-    let (mut config, _dir) = config("bench-latency", &bootstrap, "at_least_once");
+    let suffix = if through_app { "app" } else { "broker" };
+    let (input, output) = (format!("lat-in-{suffix}"), format!("lat-out-{suffix}"));
+    broker.create_topic(&input, partitions).expect("topic");
+    broker.create_topic(&output, partitions).expect("topic");
+    let (mut config, _dir) = config(
+        &format!("bench-latency-{suffix}"),
+        &bootstrap,
+        "at_least_once",
+    );
     config.set("consumer.fetch.wait.max.ms", "5").unwrap();
     config.set("producer.linger.ms", "1").unwrap();
-    let streams = KafkaStreams::new(stateless("lat-in", "lat-out"), config).expect("streams");
-    streams.start().expect("start");
-    assert!(streams.wait_for_state(State::Running, Duration::from_secs(60)));
+    let streams = through_app.then(|| {
+        let streams = KafkaStreams::new(stateless(&input, &output), config).expect("streams");
+        streams.start().expect("start");
+        assert!(streams.wait_for_state(State::Running, Duration::from_secs(60)));
+        streams
+    });
+    let read_from = if through_app { &output } else { &input };
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "bench-latency-reader")
+        .set("group.id", format!("bench-latency-reader-{suffix}"))
         .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "5")
         .create()
         .expect("consumer");
-    consumer.subscribe(&["lat-out"]).expect("subscribe");
+    consumer.subscribe(&[read_from]).expect("subscribe");
     let rate = 10_000u64;
     let seconds = 10u64;
     let producer = {
         let bootstrap = bootstrap.clone();
+        let input = input.clone();
         std::thread::spawn(move || {
             let p: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
                 .set("bootstrap.servers", &bootstrap)
@@ -240,13 +253,13 @@ fn latency(broker: &BrokerHandle, partitions: i32) {
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     std::thread::sleep(wait);
                 }
-                send(&p, "lat-in", format!("v{i}").as_bytes(), now_ms());
+                send(&p, &input, format!("v{i}").as_bytes(), now_ms());
             }
             p.flush(Duration::from_secs(60)).expect("flush");
         })
     };
     let expected = (0..rate * seconds)
-        .filter(|i| !format!("v{i}").ends_with('7'))
+        .filter(|i| !through_app || !format!("v{i}").ends_with('7'))
         .count();
     let mut latencies = Vec::with_capacity(expected);
     let deadline = Instant::now() + Duration::from_secs(seconds + 60);
@@ -261,12 +274,20 @@ fn latency(broker: &BrokerHandle, partitions: i32) {
     latencies.sort_unstable();
     let pct = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
     println!(
-        "| (a) latency at {rate} records/s offered | {} records | p50 {} ms, p99 {} ms |",
+        "| {} at {rate} records/s offered | {} records | p50 {} ms, p99 {} ms, max {} ms |",
+        if through_app {
+            "(a) latency"
+        } else {
+            "broker alone (producer → consumer) latency"
+        },
         latencies.len(),
         pct(0.50),
-        pct(0.99)
+        pct(0.99),
+        latencies.last().copied().unwrap_or(0)
     );
-    streams.close(Duration::from_secs(30));
+    if let Some(streams) = streams {
+        streams.close(Duration::from_secs(30));
+    }
 }
 
 fn main() {
@@ -280,5 +301,6 @@ fn main() {
     println!("| workload | input | throughput / latency |");
     println!("|---|---|---|");
     throughput(&broker, records, partitions);
-    latency(&broker, partitions);
+    latency(&broker, partitions, false);
+    latency(&broker, partitions, true);
 }
