@@ -57,6 +57,38 @@ impl StoreHandle {
         }?)
     }
 
+    /// Applies changelog records while restoring (without logging them again).
+    pub(crate) fn restore_batch(&self, records: &[streams_state::ChangelogRecord]) -> Result<()> {
+        Ok(match self {
+            StoreHandle::KeyValue(s) => lock(s).restore_batch(records),
+            StoreHandle::Timestamped(s) => lock(s).restore_batch(records),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => {
+                lock(s).restore_batch(records)
+            }
+            StoreHandle::Session(s) => lock(s).restore_batch(records),
+        }?)
+    }
+
+    /// Whether the store keeps its contents on disk (only those are checkpointed).
+    pub(crate) fn persistent(&self) -> bool {
+        match self {
+            StoreHandle::KeyValue(s) => lock(s).persistent(),
+            StoreHandle::Timestamped(s) => lock(s).persistent(),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).persistent(),
+            StoreHandle::Session(s) => lock(s).persistent(),
+        }
+    }
+
+    /// Whether the store is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        match self {
+            StoreHandle::KeyValue(s) => lock(s).is_open(),
+            StoreHandle::Timestamped(s) => lock(s).is_open(),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).is_open(),
+            StoreHandle::Session(s) => lock(s).is_open(),
+        }
+    }
+
     fn kind(&self) -> &'static str {
         match self {
             StoreHandle::KeyValue(_) => "key-value",
@@ -770,6 +802,17 @@ impl StoreBuilder {
             StoreBuilder::TimestampedKeyValue(b) => b.caching_enabled(),
             StoreBuilder::Window(_) | StoreBuilder::TimestampedWindow(_) => false,
             StoreBuilder::Session(_) => false,
+        }
+    }
+
+    /// For window and session stores, how long their changelog must keep records
+    /// (`retention.ms` of a `compact,delete` changelog); `None` for key-value stores, whose
+    /// changelogs are only compacted.
+    pub(crate) fn changelog_retention_ms(&self) -> Option<i64> {
+        match self {
+            StoreBuilder::KeyValue(_) | StoreBuilder::TimestampedKeyValue(_) => None,
+            StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => Some(b.retention_ms()),
+            StoreBuilder::Session(b) => Some(b.retention_ms()),
         }
     }
 

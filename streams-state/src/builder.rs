@@ -411,6 +411,11 @@ impl WindowStoreBuilder {
 
     common_setters!();
 
+    /// How much stream time the store keeps, in milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
+
     /// Keeps every put as its own entry, as stream-stream joins need.
     pub fn with_retain_duplicates(mut self, retain: bool) -> Self {
         self.retain_duplicates = retain;
@@ -467,6 +472,11 @@ impl SessionStoreBuilder {
     }
 
     common_setters!();
+
+    /// How long sessions are kept after their end, in milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
 
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn SessionStore>> {
