@@ -369,6 +369,7 @@ mod tests {
             "{err}"
         );
     }
+
     #[test]
     fn runtime_properties_have_kafkas_defaults() {
         let mut config = StreamsConfig::new("app").unwrap();
