@@ -61,7 +61,8 @@ fn scale_out_and_back(guarantee: &str) -> std::collections::HashMap<String, Vec<
     broker.create_topic(&output, 4).unwrap();
     let application_id = format!("scale-{id}");
     let lines = random_lines(3, 8_000, 400);
-    let (first, second) = lines.split_at(4_000);
+    let (first, rest) = lines.split_at(3_000);
+    let (middle, last) = rest.split_at(2_000);
     produce_lines(&bootstrap, &input, first);
 
     let dir_a = tempfile::tempdir().unwrap();
@@ -88,8 +89,11 @@ fn scale_out_and_back(guarantee: &str) -> std::collections::HashMap<String, Vec<
     let (tasks_a, tasks_b) = (task_ids(&a), task_ids(&b));
     assert!(tasks_a.is_disjoint(&tasks_b), "{tasks_a:?} / {tasks_b:?}");
 
+    // Lines produced while both run: each instance counts its share and logs it, so B's
+    // counting tasks have changelog records that A has not seen.
+    produce_lines(&bootstrap, &input, middle);
     let mut reader = CountReader::new(&bootstrap, &output, guarantee == "exactly_once_v2");
-    reader.read_until_equal(&model(first), Duration::from_secs(60));
+    reader.read_until_equal(&model(&lines[..5_000]), Duration::from_secs(60));
 
     // B leaves; A takes all 8 tasks over, restoring B's counting tasks from the changelog.
     let restored_before = a.metrics().records_restored;
@@ -97,7 +101,7 @@ fn scale_out_and_back(guarantee: &str) -> std::collections::HashMap<String, Vec<
     wait_until(Duration::from_secs(30), "A to take over every task", || {
         a.state() == State::Running && task_ids(&a).len() == 8
     });
-    produce_lines(&bootstrap, &input, second);
+    produce_lines(&bootstrap, &input, last);
     reader.read_until_equal(&model(&lines), Duration::from_secs(60));
     assert!(
         a.metrics().records_restored > restored_before,
