@@ -730,11 +730,15 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 store: None,
             },
         );
+        // A session may still grow until a record an inactivity gap after its end is late, so
+        // suppression closes it at end + gap + grace, as Kafka's grace search does for sessions.
         plan.windowed_table(
             stream,
             windowed_keys,
             materialized.name.is_some(),
-            windows.grace_ms(),
+            windows
+                .inactivity_gap_ms()
+                .saturating_add(windows.grace_ms()),
         )
     }
 }

@@ -722,3 +722,30 @@ fn session_emit_on_window_close_emits_each_final_session_once() {
         );
     }
 }
+
+#[test]
+fn suppressed_sessions_close_after_their_gap_and_grace() {
+    // Kafka closes a session window for suppression at its end + inactivity gap + grace: until
+    // then a record may still extend it.
+    let builder = StreamsBuilder::new();
+    let sessions = SessionWindows::of_inactivity_gap_and_grace(ms(300_000), ms(30_000)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(sessions)
+            .count(Materialized::as_("sessions"))
+            .suppress(Suppressed::until_window_closes(BufferConfig::unbounded())),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, ts) in [("a", 0), ("b", 60_000), ("a", 120_000)] {
+        input.pipe_input_with_timestamp(key, "v", ts);
+    }
+    assert!(updates(&driver).is_empty());
+    // b's session [60,000, 60,000] closes at 60,000 + 330,000; a's [0, 120,000] at 450,000.
+    input.pipe_input_with_timestamp("z", "v", 449_999);
+    assert_eq!(updates(&driver), owned(&[("[b@60000/60000]", "1", 60_000)]));
+    input.pipe_input_with_timestamp("z", "v", 450_000);
+    assert_eq!(updates(&driver), owned(&[("[a@0/120000]", "2", 120_000)]));
+}
