@@ -58,3 +58,4 @@ bench: deps pyvenv
 	cargo bench --bench state
 	cargo bench --workspace --bench stores
 	cargo bench --bench broker
+	cargo bench --bench e2e

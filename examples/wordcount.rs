@@ -1,25 +1,41 @@
 //! Word count, the "hello world" of stream processing, like Kafka Streams' `WordCountDemo`.
 //!
-//! Reads lines of text from the topic `streams-plaintext-input`, splits them into lowercase
-//! words, counts each word and writes every updated count to `streams-wordcount-output`.
+//! Reads lines of text from the topic `streams-plaintext-input`, lower-cases each line, splits
+//! it on non-word characters (`\W+`), counts each word and writes every updated count to
+//! `streams-wordcount-output` (String key, 8-byte big-endian i64 value, as Kafka's
+//! `LongSerializer` writes it). The counts live in a RocksDB store `counts` whose changes also
+//! go to the changelog topic `<application.id>-counts-changelog`.
 //!
-//! The counts live in a RocksDB state store named `counts`, whose every change is also
-//! written to the changelog topic `wordcount-counts-changelog`. Until Rill's runtime lands, the
-//! example runs the topology through the `TopologyTestDriver`; the topology itself does not
-//! change when it moves onto a broker.
+//! By default the example is self-contained: it starts the bundled broker on 127.0.0.1 (any
+//! free port, data in a temporary directory), produces a sample text (or a file, or standard
+//! input) to the input topic, runs the application on it, prints the top words as the counts
+//! converge, reports records/s and exits cleanly. With `--bootstrap-servers HOST:PORT` it only
+//! runs the application against that cluster (the input topic must exist), until SIGINT or
+//! SIGTERM, then shuts down cleanly — feed it with any producer, as in Kafka's quickstart.
 //!
 //! ```text
-//! cargo run --example wordcount                 # the built-in sample text
-//! cargo run --example wordcount -- notes.txt    # any text file
-//! some-command | cargo run --example wordcount -- -   # standard input
+//! cargo run --example wordcount                          # sample text, embedded broker
+//! cargo run --example wordcount -- notes.txt             # a text file
+//! cargo run --example wordcount -- --processing-guarantee exactly_once_v2
+//! cargo run --example wordcount -- --bootstrap-servers 127.0.0.1:9092
 //! ```
 
+use std::collections::HashMap;
 use std::io::Read;
+use std::time::{Duration, Instant};
 
+use clap::Parser;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 use rill::prelude::*;
+
+mod support;
+use support::CommonArgs;
 
 const INPUT_TOPIC: &str = "streams-plaintext-input";
 const OUTPUT_TOPIC: &str = "streams-wordcount-output";
+const PARTITIONS: i32 = 3;
 
 const SAMPLE: &str = "\
 all streams lead to kafka
@@ -29,6 +45,18 @@ the quick brown fox jumps over the lazy dog
 streams of data flow like streams of water
 a rill is a small stream";
 
+/// Word count on Rill's runtime, like Kafka Streams' WordCountDemo.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Text to count: a file, or `-` for standard input (default: a built-in sample, repeated).
+    input: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+    /// How many times the built-in sample is produced (embedded mode).
+    #[arg(long, default_value_t = 2_000)]
+    repeat: usize,
+}
+
 /// The word-count topology.
 fn topology() -> rill::Result<Topology> {
     let builder = StreamsBuilder::new();
@@ -37,12 +65,7 @@ fn topology() -> rill::Result<Topology> {
             INPUT_TOPIC,
             Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
         )
-        .flat_map_values(|line: &String| {
-            line.split(|c: char| !c.is_alphanumeric())
-                .filter(|word| !word.is_empty())
-                .map(str::to_lowercase)
-                .collect::<Vec<_>>()
-        })
+        .flat_map_values(|line: &String| words(line))
         .group_by(
             |_, word| word.clone(),
             Grouped::with(Serdes::string(), Serdes::string()),
@@ -56,11 +79,140 @@ fn topology() -> rill::Result<Topology> {
     builder.build()
 }
 
-/// The text to count: the sample, a file, or standard input (`-`). Bytes that are not UTF-8
-/// become U+FFFD rather than stopping the count.
-fn read_input() -> std::io::Result<String> {
-    let bytes = match std::env::args().nth(1).as_deref() {
-        None => return Ok(SAMPLE.to_string()),
+/// A line's words as Java's `line.toLowerCase().split("\\W+")` finds them.
+fn words(line: &str) -> Vec<String> {
+    line.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|word| !word.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn main() {
+    support::init_tracing();
+    if let Err(e) = run(Args::parse()) {
+        eprintln!("wordcount: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let topology = topology()?;
+    println!("{}", topology.describe());
+    match &args.common.bootstrap_servers {
+        Some(bootstrap) => {
+            let (config, _state) =
+                support::streams_config(&args.common, "streams-wordcount", bootstrap)?;
+            support::run_until_signalled(topology, config)
+        }
+        None => run_embedded(&args, topology),
+    }
+}
+
+/// Self-contained: embedded broker, sample input, run until the counts converge.
+fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::error::Error>> {
+    let text = read_input(args)?;
+    let broker =
+        support::embedded_broker(&[(INPUT_TOPIC, PARTITIONS), (OUTPUT_TOPIC, PARTITIONS)])?;
+    let bootstrap = broker.bootstrap();
+
+    // What the output must converge to.
+    let lines: Vec<&str> = text.lines().collect();
+    let mut expected: HashMap<String, i64> = HashMap::new();
+    for line in &lines {
+        for word in words(line) {
+            *expected.entry(word).or_default() += 1;
+        }
+    }
+    let produced = Instant::now();
+    support::produce(
+        &bootstrap,
+        INPUT_TOPIC,
+        lines.iter().map(|line| (None, line.as_bytes(), None)),
+    )?;
+    println!(
+        "produced {} lines to {INPUT_TOPIC} in {:.2?}",
+        lines.len(),
+        produced.elapsed()
+    );
+
+    let (config, _state) = support::streams_config(&args.common, "streams-wordcount", &bootstrap)?;
+    let streams = KafkaStreams::new(topology, config)?;
+    streams.set_state_listener(|new, old| println!("state {old} -> {new}"));
+    let started = Instant::now();
+    streams.start()?;
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "wordcount-reader")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    consumer.subscribe(&[OUTPUT_TOPIC])?;
+    let mut counts: HashMap<String, i64> = HashMap::new();
+    let mut last_print = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while counts != expected {
+        if Instant::now() > deadline {
+            return Err("the counts did not converge within 5 minutes".into());
+        }
+        if let Some(message) = consumer.poll(Duration::from_millis(100)) {
+            let message = message?;
+            let (Some(key), Some(value)) = (message.key(), message.payload()) else {
+                continue;
+            };
+            let word = String::from_utf8_lossy(key).into_owned();
+            let count = i64::from_be_bytes(value.try_into().map_err(|_| "value is not 8 bytes")?);
+            counts.insert(word, count);
+        }
+        if last_print.elapsed() >= Duration::from_millis(500) && !counts.is_empty() {
+            last_print = Instant::now();
+            print_top(&counts, 5, started.elapsed());
+        }
+    }
+    let took = started.elapsed();
+    let metrics = streams.metrics();
+    print_top(&counts, 10, took);
+    println!(
+        "converged: {} lines, {} distinct words in {:.2?} ({:.0} lines/s end to end); \
+         {} records processed ({:.0} records/s), {} commits (avg {:.1?}, max {:.1?})",
+        lines.len(),
+        counts.len(),
+        took,
+        lines.len() as f64 / took.as_secs_f64(),
+        metrics.records_processed,
+        metrics.process_rate,
+        metrics.commits,
+        metrics.commit_latency_avg,
+        metrics.commit_latency_max,
+    );
+    streams.close(Duration::from_secs(30));
+    println!("final state {}", streams.state());
+    drop(consumer);
+    broker.shutdown()?;
+    Ok(())
+}
+
+fn print_top(counts: &HashMap<String, i64>, n: usize, elapsed: Duration) {
+    let mut top: Vec<(&String, &i64)> = counts.iter().collect();
+    top.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let shown: Vec<String> = top
+        .iter()
+        .take(n)
+        .map(|(word, count)| format!("{word}={count}"))
+        .collect();
+    println!("[{:>6.2?}] top: {}", elapsed, shown.join(" "));
+}
+
+/// The text to count: the sample repeated, a file, or standard input (`-`). Bytes that are not
+/// UTF-8 become U+FFFD rather than stopping the count.
+fn read_input(args: &Args) -> std::io::Result<String> {
+    let bytes = match args.input.as_deref() {
+        None => {
+            return Ok(std::iter::repeat_n(SAMPLE, args.repeat)
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
         Some("-") => {
             let mut bytes = Vec::new();
             std::io::stdin().read_to_end(&mut bytes)?;
@@ -69,51 +221,4 @@ fn read_input() -> std::io::Result<String> {
         Some(path) => std::fs::read(path)?,
     };
     Ok(String::from_utf8_lossy(&bytes).into_owned())
-}
-
-fn main() {
-    if let Err(e) = run() {
-        eprintln!("wordcount: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let text = read_input().map_err(|e| format!("cannot read the input text: {e}"))?;
-    let topology = topology()?;
-    println!("{}", topology.describe());
-
-    let driver = TopologyTestDriver::with_config(topology, StreamsConfig::new("wordcount")?, 0)?;
-    let lines = driver.create_input_topic(
-        INPUT_TOPIC,
-        Serdes::option(Serdes::string()),
-        Serdes::string(),
-    );
-    let counts = driver.create_output_topic(
-        OUTPUT_TOPIC,
-        Serdes::string(),
-        Serdes::option(Serdes::i64()),
-    );
-    let mut line_count = 0;
-    for line in text.lines() {
-        lines.try_pipe_input(None::<String>, line)?;
-        line_count += 1;
-    }
-    let updates = counts.queue_size();
-    let totals = counts.read_key_values_to_map();
-
-    let mut top: Vec<(String, i64)> = totals
-        .into_iter()
-        .filter_map(|(word, count)| Some((word, count?)))
-        .collect();
-    top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    println!(
-        "{line_count} lines, {updates} count updates, {} distinct words",
-        top.len()
-    );
-    println!("{:>6}  word", "count");
-    for (word, count) in top.iter().take(10) {
-        println!("{count:>6}  {word}");
-    }
-    Ok(())
 }

@@ -37,12 +37,13 @@ pub mod dsl;
 mod error;
 pub mod processor;
 pub mod record;
+pub mod runtime;
 pub mod serde;
 pub mod state;
 pub mod test_driver;
 pub mod topology;
 
-pub use config::StreamsConfig;
+pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
 pub use dsl::{
     Branched, BranchedKStream, Consumed, Grouped, KGroupedStream, KStream, KTable, Materialized,
     Named, Produced, Repartitioned, StreamsBuilder,
@@ -52,6 +53,10 @@ pub use processor::{
     Cancellable, Processor, ProcessorContext, PunctuationId, PunctuationType, TaskId,
 };
 pub use record::{Header, Headers, Record, RecordMetadata};
+pub use runtime::{
+    KafkaStreams, LocalKeyValueStore, State, StreamThreadExceptionResponse, StreamsMetrics,
+    TaskMetadata, ThreadMetadata,
+};
 pub use test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
 pub use topology::{Topology, TopologyDescription};
 
@@ -64,6 +69,7 @@ pub mod prelude {
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};
+    pub use crate::runtime::{KafkaStreams, State, StreamThreadExceptionResponse};
     pub use crate::serde::{Json, Serde, Serdes};
     pub use crate::test_driver::TopologyTestDriver;
     pub use crate::topology::Topology;

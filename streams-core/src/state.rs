@@ -9,7 +9,10 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use streams_state::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
+use streams_state::{
+    CacheFlushListener, CachedEntry, KeyValueStore, SessionStore, TimestampedKeyValueStore,
+    WindowStore,
+};
 
 use crate::dsl::windows::{Window, Windowed};
 use crate::error::{Error, Result};
@@ -65,6 +68,38 @@ impl StoreHandle {
             StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).close(),
             StoreHandle::Session(s) => lock(s).close(),
         }?)
+    }
+
+    /// Applies changelog records while restoring (without logging them again).
+    pub(crate) fn restore_batch(&self, records: &[streams_state::ChangelogRecord]) -> Result<()> {
+        Ok(match self {
+            StoreHandle::KeyValue(s) => lock(s).restore_batch(records),
+            StoreHandle::Timestamped(s) => lock(s).restore_batch(records),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => {
+                lock(s).restore_batch(records)
+            }
+            StoreHandle::Session(s) => lock(s).restore_batch(records),
+        }?)
+    }
+
+    /// Whether the store keeps its contents on disk (only those are checkpointed).
+    pub(crate) fn persistent(&self) -> bool {
+        match self {
+            StoreHandle::KeyValue(s) => lock(s).persistent(),
+            StoreHandle::Timestamped(s) => lock(s).persistent(),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).persistent(),
+            StoreHandle::Session(s) => lock(s).persistent(),
+        }
+    }
+
+    /// Whether the store is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        match self {
+            StoreHandle::KeyValue(s) => lock(s).is_open(),
+            StoreHandle::Timestamped(s) => lock(s).is_open(),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).is_open(),
+            StoreHandle::Session(s) => lock(s).is_open(),
+        }
     }
 
     fn kind(&self) -> &'static str {
@@ -331,6 +366,55 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
             .transpose()
     }
 
+    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
+    /// when the store has no cache.
+    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
+        lock(&self.store).set_flush_listener(listener, true)
+    }
+
+    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
+    pub(crate) fn flush_cache(&self) -> Result<()> {
+        Ok(lock(&self.store).flush_cache()?)
+    }
+
+    /// A flushed cache entry as a table update: key, new value and timestamp (`None` for a
+    /// delete), old value.
+    pub(crate) fn decode_flushed(&self, entry: CachedEntry) -> Result<FlushedUpdate<K, V>> {
+        let key = self.codec.decode_key(entry.key)?;
+        let new = match entry.new_value {
+            Some(encoded) => {
+                let (timestamp, value) = split_timestamp(Some(&encoded))
+                    .map_err(|e| store_serde_error(&self.codec.name, "value", e))?;
+                let value = self
+                    .codec
+                    .values
+                    .deserialize(&self.codec.name, Some(value))
+                    .map_err(|e| store_serde_error(&self.codec.name, "value", e))?;
+                Some((value, timestamp))
+            }
+            None => None,
+        };
+        let old = match entry.old_value {
+            Some(encoded) => {
+                let (_, value) = split_timestamp(Some(&encoded))
+                    .map_err(|e| store_serde_error(&self.codec.name, "old value", e))?;
+                Some(
+                    self.codec
+                        .values
+                        .deserialize(&self.codec.name, Some(value))
+                        .map_err(|e| store_serde_error(&self.codec.name, "old value", e))?,
+                )
+            }
+            None => None,
+        };
+        Ok(FlushedUpdate {
+            key,
+            new,
+            old,
+            timestamp: entry.timestamp,
+        })
+    }
+
     /// Every entry with its timestamp, in the order of the serialized keys.
     pub fn all(&self) -> Result<Vec<(K, V, i64)>> {
         let store = lock(&self.store);
@@ -351,6 +435,17 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
     pub fn approximate_num_entries(&self) -> Result<u64> {
         Ok(lock(&self.store).approximate_num_entries()?)
     }
+}
+
+/// A typed entry a timestamped store's record cache flushed.
+pub(crate) struct FlushedUpdate<K, V> {
+    pub(crate) key: K,
+    /// The new value and its timestamp; `None` for a delete.
+    pub(crate) new: Option<(V, i64)>,
+    /// The value the store held before.
+    pub(crate) old: Option<V>,
+    /// The timestamp of the record that last wrote the key.
+    pub(crate) timestamp: i64,
 }
 
 /// A typed window store, like Kafka's `WindowStore<K, V>`: values per key and window start.
@@ -627,6 +722,27 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
             .collect()
     }
 
+    /// Sessions of every key that end at or after `earliest_end` and start at or before
+    /// `latest_start`, ordered by segment, then key, then end.
+    pub(crate) fn find_sessions_of_all_keys(
+        &self,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let store = lock(&self.store);
+        let entries = store.find_sessions_in_key_range(None, None, earliest_end, latest_start)?;
+        entries
+            .map(|entry| {
+                let (session, v) = entry?;
+                let window = Window::new(session.start, session.end);
+                Ok((
+                    Windowed::new(self.codec.decode_key(session.key)?, window),
+                    self.codec.decode_value(v)?,
+                ))
+            })
+            .collect()
+    }
+
     /// Every session of `key`.
     pub fn fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>>
     where
@@ -673,6 +789,43 @@ impl StoreBuilder {
                 b.changelog_topic(application_id)
             }
             StoreBuilder::Session(b) => b.changelog_topic(application_id),
+        }
+    }
+
+    /// The same store without a changelog.
+    pub(crate) fn with_logging_disabled(self) -> Self {
+        match self {
+            StoreBuilder::KeyValue(b) => StoreBuilder::KeyValue(b.with_logging_disabled()),
+            StoreBuilder::TimestampedKeyValue(b) => {
+                StoreBuilder::TimestampedKeyValue(b.with_logging_disabled())
+            }
+            StoreBuilder::Window(b) => StoreBuilder::Window(b.with_logging_disabled()),
+            StoreBuilder::TimestampedWindow(b) => {
+                StoreBuilder::TimestampedWindow(b.with_logging_disabled())
+            }
+            StoreBuilder::Session(b) => StoreBuilder::Session(b.with_logging_disabled()),
+        }
+    }
+
+    /// Whether the store gets a record cache (sized by the task's share of
+    /// `statestore.cache.max.bytes`, or its own explicit size).
+    pub fn caching_enabled(&self) -> bool {
+        match self {
+            StoreBuilder::KeyValue(b) => b.caching_enabled(),
+            StoreBuilder::TimestampedKeyValue(b) => b.caching_enabled(),
+            StoreBuilder::Window(_) | StoreBuilder::TimestampedWindow(_) => false,
+            StoreBuilder::Session(_) => false,
+        }
+    }
+
+    /// For window and session stores, how long their changelog must keep records
+    /// (`retention.ms` of a `compact,delete` changelog); `None` for key-value stores, whose
+    /// changelogs are only compacted.
+    pub(crate) fn changelog_retention_ms(&self) -> Option<i64> {
+        match self {
+            StoreBuilder::KeyValue(_) | StoreBuilder::TimestampedKeyValue(_) => None,
+            StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => Some(b.retention_ms()),
+            StoreBuilder::Session(b) => Some(b.retention_ms()),
         }
     }
 

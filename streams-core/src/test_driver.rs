@@ -163,6 +163,10 @@ impl TopologyTestDriver {
             })?;
         let rocksdb =
             streams_state::RocksDbResources::new(streams_state::RocksDbConfig::default())?;
+        // One task per sub-topology: the application's record cache is divided evenly among
+        // all their cached stores.
+        let cache_bytes_per_store =
+            config.statestore_cache_max_bytes() / topology.cached_store_count().max(1);
         let mut tasks = Vec::new();
         let mut topics: FxHashMap<Arc<str>, TopicState> = FxHashMap::default();
         for sub in 0..topology.subtopology_count() as u32 {
@@ -172,7 +176,12 @@ impl TopologyTestDriver {
             };
             let directory =
                 streams_state::StateDirectory::new(state_dir.path(), application_id.clone());
-            let stores = TaskStores::new(&application_id, id, Some((directory, rocksdb.clone())));
+            let stores = TaskStores::new(
+                &application_id,
+                id,
+                Some((directory, rocksdb.clone())),
+                cache_bytes_per_store,
+            );
             let task = topology.create_task(id, &application_id, initial_wall_clock_ms, &stores)?;
             for topic in task.input_topics() {
                 topics.entry(Arc::from(topic)).or_default().reader = Some(tasks.len());

@@ -44,7 +44,12 @@ pub struct StoreContext {
     rocksdb: Option<RocksDbResources>,
     changelog: Option<Arc<dyn ChangelogWriter>>,
     record_context: RecordContext,
+    cache_max_bytes: usize,
 }
+
+/// The record cache a store with caching enabled gets when its context says nothing else: Kafka's
+/// `statestore.cache.max.bytes` default, 10 MiB.
+pub const DEFAULT_CACHE_MAX_BYTES: usize = 10 * 1024 * 1024;
 
 impl StoreContext {
     /// A context for task `task_id` (changelog partition `partition`) whose persistent stores live
@@ -63,6 +68,7 @@ impl StoreContext {
             rocksdb: Some(rocksdb),
             changelog: None,
             record_context: RecordContext::new(),
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
     }
 
@@ -80,6 +86,7 @@ impl StoreContext {
             rocksdb: None,
             changelog: None,
             record_context: RecordContext::new(),
+            cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
         }
     }
 
@@ -93,6 +100,19 @@ impl StoreContext {
     pub fn with_record_context(mut self, context: RecordContext) -> Self {
         self.record_context = context;
         self
+    }
+
+    /// Gives each store built with caching enabled (and no explicit size) a record cache of
+    /// `max_bytes`; 0 builds those stores without a cache. The runtime divides the application's
+    /// `statestore.cache.max.bytes` among its cached stores this way.
+    pub fn with_cache_max_bytes(mut self, max_bytes: usize) -> Self {
+        self.cache_max_bytes = max_bytes;
+        self
+    }
+
+    /// The record-cache size of a store built with caching enabled.
+    pub fn cache_max_bytes(&self) -> usize {
+        self.cache_max_bytes
     }
 
     /// The application id.
@@ -141,6 +161,60 @@ impl StoreContext {
             self.record_context.clone(),
         ))
     }
+}
+
+/// Whether a key-value store gets a record cache, and how large.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Caching {
+    /// No cache (the default, as for Kafka's store builders).
+    #[default]
+    Disabled,
+    /// A cache of the size the [`StoreContext`] gives (Kafka's `withCachingEnabled()`, sized by
+    /// `statestore.cache.max.bytes`).
+    Enabled,
+    /// A cache of exactly this many bytes.
+    Bytes(usize),
+}
+
+impl Caching {
+    /// The cache size for a store built from `ctx`; `None` builds no cache.
+    fn bytes(self, ctx: &StoreContext) -> Option<usize> {
+        match self {
+            Caching::Disabled => None,
+            Caching::Enabled => Some(ctx.cache_max_bytes).filter(|&b| b > 0),
+            Caching::Bytes(bytes) => Some(bytes),
+        }
+    }
+}
+
+/// The caching setters of the key-value builders.
+macro_rules! caching_setters {
+    () => {
+        /// Puts a record cache in front of the store, of the size the task's [`StoreContext`]
+        /// gives (Kafka's `withCachingEnabled()`; the runtime sizes it from
+        /// `statestore.cache.max.bytes`).
+        pub fn with_caching_enabled(mut self) -> Self {
+            self.caching = Caching::Enabled;
+            self
+        }
+
+        /// Puts a record cache of exactly `max_bytes` in front of the store.
+        pub fn with_caching(mut self, max_bytes: usize) -> Self {
+            self.caching = Caching::Bytes(max_bytes);
+            self
+        }
+
+        /// Removes the record cache (Kafka's `withCachingDisabled()`).
+        pub fn with_caching_disabled(mut self) -> Self {
+            self.caching = Caching::Disabled;
+            self
+        }
+
+        /// Whether the store will have a record cache (given a context that grants one).
+        pub fn caching_enabled(&self) -> bool {
+            self.caching != Caching::Disabled
+        }
+    };
 }
 
 /// What all builders share.
@@ -232,7 +306,7 @@ macro_rules! common_setters {
 #[derive(Debug, Clone)]
 pub struct KeyValueStoreBuilder {
     common: Common,
-    cache_bytes: Option<usize>,
+    caching: Caching,
 }
 
 impl KeyValueStoreBuilder {
@@ -240,27 +314,21 @@ impl KeyValueStoreBuilder {
     pub fn new(name: impl Into<String>) -> Self {
         KeyValueStoreBuilder {
             common: Common::new(name.into()),
-            cache_bytes: None,
+            caching: Caching::Disabled,
         }
     }
 
     common_setters!();
-
-    /// Puts a record cache of `max_bytes` in front of the store.
-    pub fn with_caching(mut self, max_bytes: usize) -> Self {
-        self.cache_bytes = Some(max_bytes);
-        self
-    }
-
-    /// Removes the record cache.
-    pub fn with_caching_disabled(mut self) -> Self {
-        self.cache_bytes = None;
-        self
-    }
+    caching_setters!();
 
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueStore>> {
-        build_kv(&self.common, self.cache_bytes, ctx, ValueFormat::Plain)
+        build_kv(
+            &self.common,
+            self.caching.bytes(ctx),
+            ctx,
+            ValueFormat::Plain,
+        )
     }
 }
 
@@ -295,7 +363,7 @@ fn build_kv(
 #[derive(Debug, Clone)]
 pub struct TimestampedKeyValueStoreBuilder {
     common: Common,
-    cache_bytes: Option<usize>,
+    caching: Caching,
 }
 
 impl TimestampedKeyValueStoreBuilder {
@@ -303,29 +371,18 @@ impl TimestampedKeyValueStoreBuilder {
     pub fn new(name: impl Into<String>) -> Self {
         TimestampedKeyValueStoreBuilder {
             common: Common::new(name.into()),
-            cache_bytes: None,
+            caching: Caching::Disabled,
         }
     }
 
     common_setters!();
-
-    /// Puts a record cache of `max_bytes` in front of the store.
-    pub fn with_caching(mut self, max_bytes: usize) -> Self {
-        self.cache_bytes = Some(max_bytes);
-        self
-    }
-
-    /// Removes the record cache.
-    pub fn with_caching_disabled(mut self) -> Self {
-        self.cache_bytes = None;
-        self
-    }
+    caching_setters!();
 
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn TimestampedKeyValueStore>> {
         let inner = build_kv(
             &self.common,
-            self.cache_bytes,
+            self.caching.bytes(ctx),
             ctx,
             ValueFormat::Timestamped,
         )?;
@@ -353,6 +410,11 @@ impl WindowStoreBuilder {
     }
 
     common_setters!();
+
+    /// How much stream time the store keeps, in milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
 
     /// Keeps every put as its own entry, as stream-stream joins need.
     pub fn with_retain_duplicates(mut self, retain: bool) -> Self {
@@ -410,6 +472,11 @@ impl SessionStoreBuilder {
     }
 
     common_setters!();
+
+    /// How long sessions are kept after their end, in milliseconds.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
 
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn SessionStore>> {

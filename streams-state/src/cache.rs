@@ -4,14 +4,15 @@
 //! absorbs writes: a key updated a hundred times between two commits reaches the store, its
 //! changelog and the downstream processors once, with its latest value. Dirty entries are flushed —
 //! written to the wrapped store (and so to its changelog) and handed to a [`CacheFlushListener`],
-//! which the DSL uses to forward them — on [`flush`](crate::StateStore::flush) (part of every
-//! commit) and whenever the cache exceeds its byte bound, in which case the least recently used
-//! entries are evicted after all dirty entries are flushed in the order they were last written.
-//! Reads see the cache first; range reads merge the cache with the store.
+//! which the DSL uses to forward them — on [`flush_cache`](crate::KeyValueStore::flush_cache) and
+//! [`flush`](crate::StateStore::flush) (part of every commit) and whenever the cache exceeds its
+//! byte bound, in which case the least recently used entries are evicted after all dirty entries
+//! are flushed in the order they were last written. Reads see the cache first; range reads merge
+//! the cache (sorting its entries in the range) with the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::iter::Peekable;
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
@@ -53,16 +54,44 @@ struct Entry {
     timestamp: i64,
     lru: u64,
     dirty: Option<u64>,
+    /// For a dirty entry, what the store below holds for the key, when the cache knows it: the
+    /// entry was clean (so it mirrored the store) before it was overwritten. A flush then needs
+    /// no read of the store for the old value.
+    stored: Stored,
 }
 
-fn entry_size(key: &[u8], value: &Option<Vec<u8>>) -> usize {
-    key.len() * 2 + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+/// What the store below a dirty cache entry holds for its key.
+#[derive(Default)]
+enum Stored {
+    /// Not known: read the store when it is needed.
+    #[default]
+    Unknown,
+    /// This value (`None`: the key is absent).
+    Known(Option<Vec<u8>>),
+}
+
+impl Stored {
+    fn len(&self) -> usize {
+        match self {
+            Stored::Known(Some(v)) => v.len(),
+            _ => 0,
+        }
+    }
+}
+
+impl Entry {
+    /// The bytes the entry is accounted for.
+    fn size(&self, key: &[u8]) -> usize {
+        key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + self.stored.len() + ENTRY_OVERHEAD
+    }
 }
 
 /// A [`KeyValueStore`] with a bounded write-back record cache in front of another one.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
-    cache: BTreeMap<Vec<u8>, Entry>,
+    /// The entries, hashed: every read and write looks one up, while only range reads need key
+    /// order, which they sort out of the cache themselves.
+    cache: HashMap<Vec<u8>, Entry>,
     lru: BTreeMap<u64, Vec<u8>>,
     dirty: BTreeMap<u64, Vec<u8>>,
     next_seq: u64,
@@ -71,6 +100,10 @@ pub struct CachingKeyValueStore {
     listener: Option<Box<dyn CacheFlushListener>>,
     send_old_values: bool,
     context: RecordContext,
+    /// Scratch for [`flush_dirty`](Self::flush_dirty): the writes, and each one's old value
+    /// and timestamp.
+    flush_writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    flush_olds: Vec<(Option<Vec<u8>>, i64)>,
 }
 
 impl CachingKeyValueStore {
@@ -78,7 +111,7 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, max_bytes: usize, context: RecordContext) -> Self {
         CachingKeyValueStore {
             inner,
-            cache: BTreeMap::new(),
+            cache: HashMap::new(),
             lru: BTreeMap::new(),
             dirty: BTreeMap::new(),
             next_seq: 0,
@@ -87,6 +120,8 @@ impl CachingKeyValueStore {
             listener: None,
             send_old_values: false,
             context,
+            flush_writes: Vec::new(),
+            flush_olds: Vec::new(),
         }
     }
 
@@ -117,28 +152,48 @@ impl CachingKeyValueStore {
     }
 
     /// Puts an entry in the cache (dirty when it is a write, clean when it mirrors the store).
+    /// Overwriting a cached key reuses its bookkeeping keys rather than copying the key again.
     fn insert(&mut self, key: &[u8], value: Option<Vec<u8>>, dirty: bool) -> Result<()> {
         let lru = self.seq();
         let dirty_seq = if dirty { Some(self.seq()) } else { None };
-        let size = entry_size(key, &value);
-        let entry = Entry {
-            value,
-            timestamp: self.context.timestamp(),
-            lru,
-            dirty: dirty_seq,
-        };
-        if let Some(old) = self.cache.insert(key.to_vec(), entry) {
-            self.lru.remove(&old.lru);
-            if let Some(d) = old.dirty {
-                self.dirty.remove(&d);
+        let timestamp = self.context.timestamp();
+        let (lru_key, dirty_key) = match self.cache.get_mut(key) {
+            Some(entry) => {
+                self.bytes -= entry.size(key);
+                let stored = match entry.dirty {
+                    // A clean entry mirrors the store.
+                    None => Stored::Known(entry.value.take()),
+                    Some(_) => std::mem::take(&mut entry.stored),
+                };
+                let lru_key = self.lru.remove(&entry.lru);
+                let dirty_key = entry.dirty.and_then(|d| self.dirty.remove(&d));
+                entry.value = value;
+                entry.timestamp = timestamp;
+                entry.lru = lru;
+                entry.dirty = dirty_seq;
+                entry.stored = if dirty { stored } else { Stored::Unknown };
+                self.bytes += entry.size(key);
+                (lru_key, dirty_key)
             }
-            self.bytes -= entry_size(key, &old.value);
-        }
-        self.lru.insert(lru, key.to_vec());
+            None => {
+                let entry = Entry {
+                    value,
+                    timestamp,
+                    lru,
+                    dirty: dirty_seq,
+                    stored: Stored::Unknown,
+                };
+                self.bytes += entry.size(key);
+                self.cache.insert(key.to_vec(), entry);
+                (None, None)
+            }
+        };
+        self.lru
+            .insert(lru, lru_key.unwrap_or_else(|| key.to_vec()));
         if let Some(d) = dirty_seq {
-            self.dirty.insert(d, key.to_vec());
+            self.dirty
+                .insert(d, dirty_key.unwrap_or_else(|| key.to_vec()));
         }
-        self.bytes += size;
         self.maybe_evict()
     }
 
@@ -160,51 +215,77 @@ impl CachingKeyValueStore {
             }
             self.lru.remove(&seq);
             if let Some(old) = self.cache.remove(&key) {
-                self.bytes -= entry_size(&key, &old.value);
+                self.bytes -= old.size(&key);
             }
         }
         Ok(())
     }
 
-    /// Writes every dirty entry to the inner store in one batch, then hands them to the listener.
+    /// Writes every dirty entry to the inner store, then hands them to the listener in the order
+    /// they were last written.
+    ///
+    /// Each write goes down stamped with the timestamp of the record that made it (so a changelog
+    /// record carries it), as Kafka restores a cache entry's record context before writing it
+    /// below the cache; runs of entries with one timestamp go down as one batch.
     fn flush_dirty(&mut self) -> Result<()> {
         if self.dirty.is_empty() {
             return Ok(());
         }
-        let dirty = std::mem::take(&mut self.dirty);
-        let mut flushed = Vec::with_capacity(dirty.len());
-        for key in dirty.into_values() {
+        // Scratch buffers kept across flushes: a commit flushes without allocating them anew
+        // (and popping, rather than taking the map, keeps its node for the next writes).
+        let mut writes = std::mem::take(&mut self.flush_writes);
+        let mut olds = std::mem::take(&mut self.flush_olds);
+        while let Some((_, key)) = self.dirty.pop_first() {
             let Some(entry) = self.cache.get_mut(&key) else {
                 continue;
             };
             entry.dirty = None;
+            let stored = std::mem::take(&mut entry.stored);
+            self.bytes -= stored.len();
             let new_value = entry.value.clone();
             let timestamp = entry.timestamp;
-            let old_value = if new_value.is_none() || self.send_old_values {
-                self.inner.get(&key)?
-            } else {
-                None
+            let old_value = match stored {
+                _ if new_value.is_some() && !self.send_old_values => None,
+                Stored::Known(value) => value,
+                Stored::Unknown => self.inner.get(&key)?,
             };
             if new_value.is_none() && old_value.is_none() {
                 continue; // deleting what the store never had: nothing to write or forward
             }
-            flushed.push(CachedEntry {
-                key,
-                new_value,
-                old_value,
-                timestamp,
-            });
+            writes.push((key, new_value));
+            olds.push((old_value, timestamp));
         }
-        let writes: Vec<(Vec<u8>, Option<Vec<u8>>)> = flushed
-            .iter()
-            .map(|e| (e.key.clone(), e.new_value.clone()))
-            .collect();
-        self.inner.put_all(&writes)?;
+        let now = self.context.timestamp();
+        let mut start = 0;
+        while start < writes.len() {
+            let timestamp = olds[start].1;
+            let run = olds[start..]
+                .iter()
+                .take_while(|(_, t)| *t == timestamp)
+                .count();
+            self.context.set_timestamp(timestamp);
+            let written = self.inner.put_all(&writes[start..start + run]);
+            if written.is_err() {
+                self.context.set_timestamp(now);
+            }
+            written?;
+            start += run;
+        }
+        self.context.set_timestamp(now);
         if let Some(listener) = self.listener.as_mut() {
-            for entry in flushed {
-                listener.apply(entry);
+            for ((key, new_value), (old_value, timestamp)) in writes.drain(..).zip(olds.drain(..)) {
+                listener.apply(CachedEntry {
+                    key,
+                    new_value,
+                    old_value,
+                    timestamp,
+                });
             }
         }
+        writes.clear();
+        olds.clear();
+        self.flush_writes = writes;
+        self.flush_olds = olds;
         Ok(())
     }
 
@@ -214,8 +295,15 @@ impl CachingKeyValueStore {
         upper: Bound<Vec<u8>>,
         store: KeyValueIter<'a>,
     ) -> KeyValueIter<'a> {
+        let range = (lower, upper);
+        let mut cached: Vec<(&Vec<u8>, &Entry)> = self
+            .cache
+            .iter()
+            .filter(|(key, _)| range.contains(*key))
+            .collect();
+        cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Box::new(MergedIter {
-            cache: self.cache.range((lower, upper)).peekable(),
+            cache: cached.into_iter().peekable(),
             store: store.peekable(),
         })
     }
@@ -224,7 +312,7 @@ impl CachingKeyValueStore {
 /// Merges the cache's entries over the store's, both in key order; the cache wins, and its
 /// tombstones hide the store's entries.
 struct MergedIter<'a> {
-    cache: Peekable<std::collections::btree_map::Range<'a, Vec<u8>, Entry>>,
+    cache: Peekable<std::vec::IntoIter<(&'a Vec<u8>, &'a Entry)>>,
     store: Peekable<KeyValueIter<'a>>,
 }
 
@@ -291,7 +379,7 @@ impl StateStore for CachingKeyValueStore {
                 if let Some(d) = old.dirty {
                     self.dirty.remove(&d);
                 }
-                self.bytes -= entry_size(&r.key, &old.value);
+                self.bytes -= old.size(&r.key);
             }
         }
         self.inner.restore_batch(records)
@@ -355,8 +443,13 @@ impl KeyValueStore for CachingKeyValueStore {
         self.inner.approximate_num_entries()
     }
 
-    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
         self.listener = Some(listener);
+        self.send_old_values = send_old_values;
         true
     }
 
@@ -379,9 +472,10 @@ mod tests {
         );
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        assert!(store.set_flush_listener(Box::new(move |e: CachedEntry| {
-            sink.lock().unwrap().push(e)
-        })));
+        assert!(store.set_flush_listener(
+            Box::new(move |e: CachedEntry| sink.lock().unwrap().push(e)),
+            false
+        ));
         (store, seen)
     }
 
@@ -408,6 +502,36 @@ mod tests {
         // A second flush has nothing to do.
         store.flush().unwrap();
         assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn old_values_are_the_values_at_the_previous_flush() {
+        let (mut store, seen) = cached(1 << 20);
+        store.send_old_values(true);
+        store.put(b"a", b"1").unwrap();
+        store.flush().unwrap();
+        store.put(b"a", b"2").unwrap();
+        store.put(b"a", b"3").unwrap();
+        store.flush().unwrap();
+        store.delete(b"a").unwrap();
+        store.put(b"a", b"4").unwrap();
+        store.delete(b"a").unwrap();
+        store.flush().unwrap();
+        let text = |v: &Option<Vec<u8>>| v.as_ref().map(|v| String::from_utf8_lossy(v).to_string());
+        let flushed: Vec<_> = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|e| (text(&e.new_value), text(&e.old_value)))
+            .collect();
+        let some = |s: &str| Some(s.to_string());
+        assert_eq!(
+            flushed,
+            [(some("1"), None), (some("3"), some("1")), (None, some("3")),]
+        );
+        // What the cache remembered of the store for its dirty entries is accounted for, and
+        // released by the flush.
+        assert_eq!(store.cached_bytes(), 2 + ENTRY_OVERHEAD);
     }
 
     #[test]

@@ -324,8 +324,12 @@ impl KeyValueStore for ChangeloggingKeyValueStore {
         self.inner.approximate_num_entries()
     }
 
-    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
-        self.inner.set_flush_listener(listener)
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        self.inner.set_flush_listener(listener, send_old_values)
     }
 
     fn flush_cache(&mut self) -> Result<()> {

@@ -73,7 +73,7 @@ mod test_suite;
 
 pub use builder::{
     KeyValueStoreBuilder, SessionStoreBuilder, StoreBackend, StoreContext,
-    TimestampedKeyValueStoreBuilder, WindowStoreBuilder,
+    TimestampedKeyValueStoreBuilder, WindowStoreBuilder, DEFAULT_CACHE_MAX_BYTES,
 };
 pub use cache::{CacheFlushListener, CachedEntry, CachingKeyValueStore};
 pub use changelog::{

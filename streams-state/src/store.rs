@@ -114,10 +114,15 @@ pub trait KeyValueStore: StateStore {
     fn approximate_num_entries(&self) -> Result<u64>;
 
     /// Registers the listener that a record cache hands its flushed entries to, as Kafka's
-    /// `CachedStateStore::setFlushListener`. Returns `false` when the store has no cache (the
-    /// default), in which case the caller forwards each write itself.
-    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
-        let _ = listener;
+    /// `CachedStateStore::setFlushListener`; with `send_old_values` the entries carry the value
+    /// the store held before (deletes always do). Returns `false` when the store has no cache
+    /// (the default), in which case the caller forwards each write itself.
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        let _ = (listener, send_old_values);
         false
     }
 
@@ -197,8 +202,12 @@ pub trait TimestampedKeyValueStore: StateStore {
     /// Registers a record-cache flush listener; see [`KeyValueStore::set_flush_listener`]. The
     /// listener sees values in the timestamped encoding: decode them with
     /// [`ValueAndTimestamp::decode`].
-    fn set_flush_listener(&mut self, listener: Box<dyn CacheFlushListener>) -> bool {
-        let _ = listener;
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        let _ = (listener, send_old_values);
         false
     }
 

@@ -635,11 +635,10 @@ fn cached_logged_store_dedupes_changelog_traffic() {
         .unwrap();
     let forwarded = Arc::new(std::sync::Mutex::new(0usize));
     let f = forwarded.clone();
-    assert!(
-        store.set_flush_listener(Box::new(move |_e: crate::CachedEntry| {
-            *f.lock().unwrap() += 1
-        }))
-    );
+    assert!(store.set_flush_listener(
+        Box::new(move |_e: crate::CachedEntry| *f.lock().unwrap() += 1),
+        false
+    ));
     for i in 0..1000u32 {
         store
             .put(&(i % 10).to_be_bytes(), &i.to_be_bytes())

@@ -1,12 +1,14 @@
 //! `KGroupedStream<K, V>`: a stream grouped by key, ready to aggregate into a table — like Kafka
 //! Streams' `KGroupedStream`. `count`, `reduce` and `aggregate` keep one aggregate per key in a
 //! timestamped key-value store (changelogged as `<application.id>-<store>-changelog`) and emit
-//! every updated aggregate downstream as a table update.
+//! updated aggregates downstream as table updates: each one as it happens without a record
+//! cache, else the latest per key whenever the cache flushes (see [`cached`](super::cached)).
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::cached::CacheForwarder;
 use super::change::Change;
 use super::kstream::KStream;
 use super::ktable::KTable;
@@ -202,6 +204,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
                 store: None,
+                cache: None,
             },
         );
         KTable::new(
@@ -261,8 +264,8 @@ impl<T> Serde<T> for MissingSerde {
     }
 }
 
-/// Keeps one aggregate per key and forwards each update, like Kafka's `KStreamAggregate` and
-/// `KStreamReduce`.
+/// Keeps one aggregate per key, like Kafka's `KStreamAggregate` and `KStreamReduce`, and
+/// forwards each update — or, with a record cache, what the cache flushes.
 struct AggregateProcessor<K, V, VA> {
     store_name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
@@ -271,16 +274,26 @@ struct AggregateProcessor<K, V, VA> {
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
     store: Option<TimestampedKeyValueStoreRef<K, VA>>,
+    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregateProcessor<K, V, VA> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
+        let store = ctx.timestamped_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
-        )?);
+        )?;
+        self.cache = CacheForwarder::register(&store);
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        match (&mut self.cache, &self.store) {
+            (Some(cache), Some(store)) => cache.flush(store, ctx),
+            _ => Ok(()),
+        }
     }
 
     fn process(
@@ -295,10 +308,11 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
         let key = store.key_bytes(&record.key)?;
         let (aggregate, old, timestamp) = match store.get_raw(&key)? {
             Some((previous, previous_ts)) => {
-                let old = previous.clone();
+                // A cached update's old value is the one at the last flush, not this.
+                let old = self.cache.is_none().then(|| previous.clone());
                 (
                     (self.add)(&record.key, &record.value, previous),
-                    Some(old),
+                    old,
                     previous_ts.max(record.timestamp),
                 )
             }
@@ -308,6 +322,13 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
                 record.timestamp,
             ),
         };
+        if let Some(cache) = &mut self.cache {
+            // Cached: the update is forwarded when the cache flushes it; what the write evicted
+            // goes now.
+            cache.writing(&key, record.headers);
+            store.put_raw(&key, &aggregate, timestamp)?;
+            return cache.forward(store, ctx);
+        }
         store.put_raw(&key, &aggregate, timestamp)?;
         ctx.forward(Record {
             key: record.key,

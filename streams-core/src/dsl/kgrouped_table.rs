@@ -9,6 +9,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::cached::CacheForwarder;
 use super::change::Change;
 use super::kgrouped::store_serdes;
 use super::kstream::{add_source, KStream, SINK_NAME, SOURCE_NAME};
@@ -210,6 +211,7 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
                     add: Arc::clone(&add),
                     subtract: Arc::clone(&subtract),
                     store: None,
+                    cache: None,
                 }
             });
         KTable::new(
@@ -274,7 +276,8 @@ where
     }
 }
 
-/// Applies subtractor then adder per group, like Kafka's `KTableAggregate` and `KTableReduce`.
+/// Applies subtractor then adder per group, like Kafka's `KTableAggregate` and `KTableReduce`;
+/// with a record cache, forwards what the cache flushes rather than every update.
 struct TableAggregateProcessor<K, V, VA> {
     store_name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
@@ -283,23 +286,33 @@ struct TableAggregateProcessor<K, V, VA> {
     add: Fold<K, V, VA>,
     subtract: Fold<K, V, VA>,
     store: Option<TimestampedKeyValueStoreRef<K, VA>>,
+    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
     for TableAggregateProcessor<K, V, VA>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
+        let store = ctx.timestamped_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
-        )?);
+        )?;
+        self.cache = CacheForwarder::register(&store);
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
+        match (&mut self.cache, &self.store) {
+            (Some(cache), Some(store)) => cache.flush(store, ctx),
+            _ => Ok(()),
+        }
     }
 
     fn process(
         &mut self,
-        record: Record<K, Change<V>>,
+        mut record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
         let store = initialized(&self.store, &self.store_name)?;
@@ -320,11 +333,18 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
             (Some(new), None) => Some((self.start)(&record.key, new)),
             (None, intermediate) => intermediate,
         };
+        if let Some(cache) = &mut self.cache {
+            cache.writing(&key, std::mem::take(&mut record.headers));
+        }
         match &new_aggregate {
             Some(aggregate) => store.put_raw(&key, aggregate, timestamp)?,
             None => {
                 store.delete_raw(&key)?;
             }
+        }
+        if let Some(cache) = &mut self.cache {
+            // Forwarded when the cache flushes it; what the write evicted goes now.
+            return cache.forward(store, ctx);
         }
         ctx.forward(Record {
             key: record.key,

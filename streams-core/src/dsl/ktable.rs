@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::cached::CacheForwarder;
 use super::change::Change;
 use super::kstream::KStream;
 use crate::error::Result;
@@ -228,22 +229,33 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Option<V>> for ToStream {
 }
 
 /// Materializes a topic into a table, like Kafka's `KTableSource`: each record upserts its key,
-/// a null value deletes it, and the change is forwarded.
+/// a null value deletes it, and the change is forwarded — or, with a record cache, the latest
+/// change per key whenever the cache flushes.
 pub(crate) struct TableSource<K, V> {
     pub(crate) store_name: Arc<str>,
     pub(crate) keys: Arc<dyn Serde<K>>,
     pub(crate) values: Arc<dyn Serde<V>>,
     pub(crate) store: Option<TimestampedKeyValueStoreRef<K, V>>,
+    pub(crate) cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
+        let store = ctx.timestamped_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.values),
-        )?);
+        )?;
+        self.cache = CacheForwarder::register(&store);
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        match (&mut self.cache, &self.store) {
+            (Some(cache), Some(store)) => cache.flush(store, ctx),
+            _ => Ok(()),
+        }
     }
 
     fn process(
@@ -260,6 +272,17 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         }
         let store = initialized(&self.store, &self.store_name)?;
         let key = store.key_bytes(&record.key)?;
+        if let Some(cache) = &mut self.cache {
+            cache.writing(&key, record.headers);
+            match &record.value {
+                Some(value) => store.put_raw(&key, value, record.timestamp)?,
+                None => {
+                    store.delete_raw(&key)?;
+                }
+            }
+            // Forwarded when the cache flushes it; what the write evicted goes now.
+            return cache.forward(store, ctx);
+        }
         let old = match &record.value {
             Some(value) => {
                 let old = store.get_raw(&key)?;

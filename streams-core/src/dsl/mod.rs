@@ -1,6 +1,7 @@
 //! The DSL: `StreamsBuilder` → `KStream` → operators → `Topology`, like Kafka Streams'
 //! `org.apache.kafka.streams.kstream` package.
 
+mod cached;
 mod change;
 mod kgrouped;
 mod kgrouped_table;
@@ -65,7 +66,10 @@ impl StreamsBuilder {
 
     /// A table of the latest value per key in `topic` (Kafka's `StreamsBuilder#table`): null
     /// values delete keys. The table is materialized in a store named as `materialized` says,
-    /// or `<topic>-STATE-STORE-<n>`.
+    /// or `<topic>-STATE-STORE-<n>`, changelogged to `<application.id>-<store>-changelog` — or,
+    /// built with [`build_with_optimization`](Self::build_with_optimization)`("all")`, restored
+    /// from `topic` itself. Its updates are forwarded as the store's record cache flushes them
+    /// (see `Materialized::with_caching_enabled`).
     pub fn table<K: Data, V: Data>(
         &self,
         topic: &str,
@@ -105,9 +109,11 @@ impl StreamsBuilder {
             consumed.key_serde,
             nullable,
         );
-        self.graph
-            .borrow_mut()
-            .add_store(materialized.timestamped_store(&store_name));
+        {
+            let mut graph = self.graph.borrow_mut();
+            graph.add_store(materialized.timestamped_store(&store_name));
+            graph.set_table_source_topic(&store_name, topic);
+        }
         let (store, k, v) = (
             Arc::<str>::from(store_name.as_str()),
             Arc::clone(&keys),
@@ -119,6 +125,7 @@ impl StreamsBuilder {
                 keys: Arc::clone(&k),
                 values: Arc::clone(&v),
                 store: None,
+                cache: None,
             }
         });
         KTable::new(
@@ -141,6 +148,37 @@ impl StreamsBuilder {
     pub fn build(&self) -> Result<Topology> {
         Topology::build(self.graph.borrow().clone())
     }
+
+    /// Like [`build`](Self::build), applying the optimizations `optimization` names — the value
+    /// of Kafka's `topology.optimization` (`StreamsBuilder#build(Properties)`): `none`, `all`
+    /// (every optimization Rill implements), or a comma-separated list of them. Implemented:
+    /// `reuse.ktable.source.topics` — a source table (`table`) writes no
+    /// `<application.id>-<store>-changelog` and is restored from its source topic instead.
+    /// Kafka's other optimizations (`merge.repartition.topics`, `single.store.self.join`) are
+    /// not implemented and are reported as errors when named.
+    pub fn build_with_optimization(&self, optimization: &str) -> Result<Topology> {
+        let mut reuse_source_topics = false;
+        for name in optimization.split(',').map(str::trim) {
+            match name {
+                "none" => {}
+                "all" | "reuse.ktable.source.topics" => reuse_source_topics = true,
+                other => {
+                    return Err(crate::Error::Config {
+                        key: "topology.optimization".to_string(),
+                        value: optimization.to_string(),
+                        reason: format!(
+                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`)"
+                        ),
+                    })
+                }
+            }
+        }
+        let mut graph = self.graph.borrow().clone();
+        if reuse_source_topics {
+            graph.reuse_table_source_topics();
+        }
+        Topology::build(graph)
+    }
 }
 
 #[cfg(test)]
@@ -151,3 +189,6 @@ mod stateful_tests;
 
 #[cfg(test)]
 mod windowed_tests;
+
+#[cfg(test)]
+mod cache_tests;

@@ -207,13 +207,14 @@ macro_rules! configured {
 
 /// How a table or aggregation result is stored (Kafka's `Materialized`): the store's name (which
 /// makes it queryable and names its changelog `<application.id>-<name>-changelog`), serdes, and
-/// whether it is in memory, logged and cached.
+/// whether it is in memory, logged and cached (by default RocksDB, logged, cached).
 pub struct Materialized<K, V> {
     pub(crate) name: Option<String>,
     pub(crate) key_serde: Option<Arc<dyn Serde<K>>>,
     pub(crate) value_serde: Option<Arc<dyn Serde<V>>>,
     pub(crate) in_memory: bool,
     pub(crate) logging: bool,
+    pub(crate) caching: bool,
     pub(crate) retention_ms: Option<i64>,
 }
 
@@ -225,6 +226,7 @@ impl<K, V> Default for Materialized<K, V> {
             value_serde: None,
             in_memory: false,
             logging: true,
+            caching: true,
             retention_ms: None,
         }
     }
@@ -275,6 +277,24 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
+    /// Puts a record cache in front of the store (the default, as in Kafka's
+    /// `Materialized#withCachingEnabled`): updates of a key between two commits reach the
+    /// changelog and downstream operators once, with the latest value, when the cache flushes —
+    /// at commit, or when the cache is full. Its size is the application's
+    /// `statestore.cache.max.bytes` shared among the cached stores. Applies to key-value stores
+    /// (aggregations of grouped streams and tables, source tables); windowed and session
+    /// aggregations are not cached yet and forward every update.
+    pub fn with_caching_enabled(mut self) -> Self {
+        self.caching = true;
+        self
+    }
+
+    /// Forwards and logs every update as it happens (Kafka's `Materialized#withCachingDisabled`).
+    pub fn with_caching_disabled(mut self) -> Self {
+        self.caching = false;
+        self
+    }
+
     /// How long a windowed aggregation keeps its windows (Kafka's `Materialized#withRetention`);
     /// by default window size (or inactivity gap) plus grace, the least that works.
     pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
@@ -284,11 +304,15 @@ impl<K, V> Materialized<K, V> {
 
     /// The builder of a timestamped key-value store named `name` as this says.
     pub(crate) fn timestamped_store(&self, name: &str) -> crate::state::StoreBuilder {
-        configured!(
+        let builder = configured!(
             self,
             streams_state::TimestampedKeyValueStoreBuilder::new(name)
-        )
-        .into()
+        );
+        if self.caching {
+            builder.with_caching_enabled().into()
+        } else {
+            builder.into()
+        }
     }
 
     /// The builder of a timestamped window store named `name` keeping `retention_ms`.

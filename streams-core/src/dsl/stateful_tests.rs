@@ -573,3 +573,65 @@ fn grouped_table_aggregate_goes_through_a_repartition_topic_named_like_kafka() {
         .read_values_to_list();
     assert_eq!(totals, [Some(10), Some(15), Some(5), Some(12), Some(7)]);
 }
+
+#[test]
+fn optimized_source_tables_restore_from_their_source_topic() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table("users", strings(), Materialized::as_("users-store"))
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    assert_eq!(
+        builder.build().unwrap().changelog_topics(0, "app"),
+        ["app-users-store-changelog"]
+    );
+    for optimization in ["all", "reuse.ktable.source.topics", "none, all"] {
+        let topology = builder.build_with_optimization(optimization).unwrap();
+        assert_eq!(
+            topology.changelog_topics(0, "app"),
+            ["users"],
+            "{optimization}"
+        );
+        let driver = TopologyTestDriver::new(topology).unwrap();
+        let input = driver.create_input_topic("users", StringSerde, StringSerde);
+        input.pipe_input_with_timestamp("u", "A", 1);
+        // No changelog of its own is written; the table still works.
+        assert_eq!(driver.produced_topic_names(), ["out"], "{optimization}");
+        let store = driver
+            .get_timestamped_key_value_store("users-store", StringSerde, StringSerde)
+            .unwrap();
+        assert_eq!(
+            store.get(&"u".to_string()).unwrap(),
+            Some(("A".to_string(), 1))
+        );
+    }
+    assert_eq!(
+        builder
+            .build_with_optimization("none")
+            .unwrap()
+            .changelog_topics(0, "app"),
+        ["app-users-store-changelog"]
+    );
+    let err = builder
+        .build_with_optimization("merge.repartition.topics")
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("topology.optimization"), "{err}");
+    // Aggregation stores are not source tables: they keep their changelog.
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .group_by_key(grouped())
+        .count(Materialized::as_("counts"));
+    assert_eq!(
+        builder
+            .build_with_optimization("all")
+            .unwrap()
+            .changelog_topics(0, "app"),
+        ["app-counts-changelog"]
+    );
+}

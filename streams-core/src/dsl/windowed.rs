@@ -176,6 +176,7 @@ impl<K: Data, V: Data> WindowDefinition<K, V> for SessionWindows {
         SessionWindowedKStream {
             grouped: grouped.clone(),
             windows: self,
+            emit: EmitStrategy::OnWindowUpdate,
         }
     }
 }
@@ -189,7 +190,8 @@ pub struct TimeWindowedKStream<K, V> {
 }
 
 impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
-    /// Chooses when results are emitted: every update (default) or once per window at its close.
+    /// Chooses when results are emitted: every update (default) or once per window at its close
+    /// (for tumbling, hopping and sliding windows alike, as in Kafka).
     pub fn emit_strategy(mut self, strategy: EmitStrategy) -> Self {
         self.emit = strategy;
         self
@@ -286,12 +288,6 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                 },
             ),
             WindowKind::Sliding(windows) => {
-                if emit_on_close {
-                    plan.report(format!(
-                        "aggregation `{}`: emitting on window close is not supported for sliding windows; use suppress(Suppressed::until_window_closes(..))",
-                        plan.name
-                    ));
-                }
                 // The records themselves are kept too: a sliding window's aggregate is folded
                 // from the records it contains whenever a record enters or creates it.
                 let records_name = format!("{}-records", plan.store_name);
@@ -311,7 +307,9 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                         windows,
                         start: Arc::clone(&start),
                         add: Arc::clone(&add),
+                        emit_on_close,
                         stream_time: ObservedStreamTime::new(windows.grace_ms()),
+                        emitted_up_to: None,
                         store: None,
                         records: None,
                     },
@@ -439,7 +437,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 /// `[t - d, t]` (clamped to start at 0, as Kafka does) and, once another record falls after it
 /// within `d + 1`, its right window `[t + 1, t + 1 + d]`; both ends are inclusive. A record
 /// updates every window that contains it and may create its own right window; each such window's
-/// aggregate is folded from the records it contains, in timestamp order, and emitted.
+/// aggregate is folded from the records it contains, in timestamp order, and emitted — or, with
+/// `OnWindowClose`, each window's final aggregate is emitted once stream time passes its end plus
+/// the grace period.
 struct SlidingWindowAggregateProcessor<K, V, VA> {
     store_name: Arc<str>,
     records_name: Arc<str>,
@@ -449,12 +449,45 @@ struct SlidingWindowAggregateProcessor<K, V, VA> {
     windows: SlidingWindows,
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
+    emit_on_close: bool,
     stream_time: ObservedStreamTime,
+    /// With `OnWindowClose`: windows starting at or before this were emitted already.
+    emitted_up_to: Option<i64>,
     store: Option<TimestampedWindowStoreRef<K, VA>>,
     records: Option<WindowStoreRef<K, V>>,
 }
 
 impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
+    /// Emits, once each, the windows that closed since the last call: those whose (inclusive)
+    /// end is before the close time.
+    fn emit_closed_windows(
+        &mut self,
+        close_time: i64,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let d = self.windows.time_difference_ms();
+        let upper = close_time.saturating_sub(d).saturating_sub(1);
+        let lower = match self.emitted_up_to {
+            Some(done) if done >= upper => return Ok(()),
+            Some(done) => done.saturating_add(1),
+            // After a start or restart, like Kafka: every closed window the store still holds.
+            None => 0,
+        };
+        if upper < lower {
+            return Ok(());
+        }
+        self.emitted_up_to = Some(upper);
+        let store = initialized(&self.store, &self.store_name)?;
+        for (windowed, (aggregate, timestamp)) in store.fetch_all(lower, upper)? {
+            ctx.forward(Record::new(
+                windowed,
+                Change::new(Some(aggregate), None),
+                timestamp,
+            ))?;
+        }
+        Ok(())
+    }
+
     /// The start of the left window of a record at `ts`.
     fn left_start(&self, ts: i64) -> i64 {
         ts.saturating_sub(self.windows.time_difference_ms()).max(0)
@@ -517,6 +550,11 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         let d = self.windows.time_difference_ms();
         let t = record.timestamp;
         let close_time = self.stream_time.observe(t);
+        if self.emit_on_close {
+            // Before this record's writes advance the store's time past the windows that close
+            // now, which would expire them unseen.
+            self.emit_closed_windows(close_time, ctx)?;
+        }
         if t.saturating_add(1).saturating_add(d) <= close_time {
             // Even the record's right window has closed.
             log_late(ctx, &record, Window::new(self.left_start(t), t), close_time);
@@ -558,6 +596,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 continue;
             }
             store.put(&record.key, &aggregate, timestamp, start)?;
+            if self.emit_on_close {
+                continue;
+            }
             ctx.forward(Record {
                 key: Windowed::new(record.key.clone(), Window::new(start, end)),
                 value: Change::new(Some(aggregate), old.map(|(v, _)| v)),
@@ -574,9 +615,19 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 pub struct SessionWindowedKStream<K, V> {
     grouped: KGroupedStream<K, V>,
     windows: SessionWindows,
+    emit: EmitStrategy,
 }
 
 impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
+    /// Chooses when results are emitted (Kafka's `SessionWindowedKStream#emitStrategy`): every
+    /// update, with tombstones for merged sessions (default), or each session's final aggregate
+    /// once, when no record can reach it any more — stream time past its end plus the inactivity
+    /// gap plus the grace period.
+    pub fn emit_strategy(mut self, strategy: EmitStrategy) -> Self {
+        self.emit = strategy;
+        self
+    }
+
     /// Counts records per key and session.
     pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
         let start: Start<K, V, i64> = Arc::new(|_, _| 1);
@@ -660,6 +711,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
             Arc::clone(&plan.values),
             Arc::clone(&plan.aggregates),
         );
+        let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
         let stream = plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
             plan.name.clone(),
             vec![plan.store_name.clone()],
@@ -672,21 +724,27 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
                 merge: Arc::clone(&merge),
+                emit_on_close,
                 stream_time: ObservedStreamTime::new(windows.grace_ms()),
+                emitted_up_to: None,
                 store: None,
             },
         );
+        // A session may still grow until a record an inactivity gap after its end is late, so
+        // suppression closes it at end + gap + grace, as Kafka's grace search does for sessions.
         plan.windowed_table(
             stream,
             windowed_keys,
             materialized.name.is_some(),
-            windows.grace_ms(),
+            windows
+                .inactivity_gap_ms()
+                .saturating_add(windows.grace_ms()),
         )
     }
 }
 
 /// Aggregates per key and session, merging sessions a record bridges, like Kafka's
-/// `KStreamSessionWindowAggregate`.
+/// `KStreamSessionWindowAggregate`; with `OnWindowClose`, emits each session once when final.
 struct SessionWindowAggregateProcessor<K, V, VA> {
     store_name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
@@ -696,8 +754,45 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
     merge: Merge<K, VA>,
+    emit_on_close: bool,
     stream_time: ObservedStreamTime,
+    /// With `OnWindowClose`: sessions ending at or before this were emitted already.
+    emitted_up_to: Option<i64>,
     store: Option<SessionStoreRef<K, VA>>,
+}
+
+impl<K: Data, V: Data, VA: Data> SessionWindowAggregateProcessor<K, V, VA> {
+    /// Emits, once each, the sessions that became final since the last call: those ending more
+    /// than the inactivity gap before the close time, which no accepted record can extend.
+    fn emit_closed_sessions(
+        &mut self,
+        close_time: i64,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let upper = close_time
+            .saturating_sub(self.windows.inactivity_gap_ms())
+            .saturating_sub(1);
+        let lower = match self.emitted_up_to {
+            Some(done) if done >= upper => return Ok(()),
+            Some(done) => done.saturating_add(1),
+            // After a start or restart, like Kafka: every final session the store still holds.
+            None => i64::MIN,
+        };
+        self.emitted_up_to = Some(upper);
+        let store = initialized(&self.store, &self.store_name)?;
+        for (session, aggregate) in store.find_sessions_of_all_keys(lower, upper)? {
+            if session.window.end_ms > upper {
+                continue;
+            }
+            let end = session.window.end_ms;
+            ctx.forward(Record::new(
+                session,
+                Change::new(Some(aggregate), None),
+                end,
+            ))?;
+        }
+        Ok(())
+    }
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
@@ -721,6 +816,11 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             return Ok(());
         }
         let close_time = self.stream_time.observe(record.timestamp);
+        if self.emit_on_close {
+            // Before this record's writes advance the store's time past the sessions that
+            // become final now, which would expire them unseen.
+            self.emit_closed_sessions(close_time, ctx)?;
+        }
         let gap = self.windows.inactivity_gap_ms();
         let store = initialized(&self.store, &self.store_name)?.clone();
         let overlapping = store.find_sessions(
@@ -745,6 +845,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             });
             if session.window != merged {
                 store.remove(&record.key, session.window)?;
+                if self.emit_on_close {
+                    continue;
+                }
                 let end = session.window.end_ms;
                 ctx.forward(Record {
                     key: session,
@@ -759,6 +862,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             None => (self.start)(&record.key, &record.value),
         };
         store.put(&record.key, merged, &aggregate)?;
+        if self.emit_on_close {
+            return Ok(());
+        }
         ctx.forward(Record {
             key: Windowed::new(record.key, merged),
             value: Change::new(Some(aggregate), None),

@@ -601,3 +601,151 @@ proptest! {
         prop_assert_eq!(last, sliding_model(&times, 10));
     }
 }
+
+fn sliding_count_on_close(grace: u64) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let windows = SlidingWindows::of_time_difference_and_grace(ms(10), ms(grace)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(windows)
+            .emit_strategy(EmitStrategy::on_window_close())
+            .count(Materialized::as_("sliding")),
+    );
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+#[test]
+fn sliding_emit_on_window_close_emits_each_final_window_once() {
+    let driver = sliding_count_on_close(5);
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    // The records of `sliding_windows_follow_the_records`: windows [0,10], [5,15], [11,21] and
+    // [9,19], updated six times in all.
+    for ts in [10, 15, 8] {
+        input.pipe_input_with_timestamp("a", "v", ts);
+    }
+    assert!(updates(&driver).is_empty(), "nothing closed yet");
+    // Stream time 26, close time 21: the windows ending before 21 close, with their final
+    // counts; [11,21] ends at the close time and stays open.
+    input.pipe_input_with_timestamp("b", "v", 26);
+    assert_eq!(
+        updates(&driver),
+        owned(&[
+            ("[a@0/10]", "2", 10),
+            ("[a@5/15]", "3", 15),
+            ("[a@9/19]", "2", 15),
+        ])
+    );
+    // Too late for any window of `a`: dropped, and nothing is emitted twice.
+    input.pipe_input_with_timestamp("a", "v", 3);
+    assert!(updates(&driver).is_empty());
+    // The store holds what the eager aggregation would.
+    let store = driver
+        .get_timestamped_window_store("sliding", StringSerde, I64Serde, 10)
+        .unwrap();
+    assert_eq!(store.fetch(&"a".to_string(), 9).unwrap(), Some((2, 15)));
+    input.pipe_input_with_timestamp("c", "v", 100);
+    assert_eq!(
+        updates(&driver),
+        owned(&[("[a@11/21]", "1", 15), ("[b@16/26]", "1", 26)])
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn sliding_emit_on_close_emits_the_model_once_per_window(
+        times in proptest::collection::vec(0i64..200, 1..40),
+    ) {
+        let driver = sliding_count_on_close(10_000);
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        for &t in &times {
+            input.pipe_input_with_timestamp("k", "v", t);
+        }
+        prop_assert!(updates(&driver).is_empty());
+        // Far enough ahead to close every window of `k`.
+        input.pipe_input_with_timestamp("z", "v", 100_000);
+        let mut emitted = BTreeMap::new();
+        for (k, v, _) in updates(&driver) {
+            let start: i64 = k["[k@".len()..k.find('/').unwrap()].parse().unwrap();
+            prop_assert!(emitted.insert(start, v.parse::<i64>().unwrap()).is_none(), "{} twice", k);
+        }
+        prop_assert_eq!(emitted, sliding_model(&times, 10));
+    }
+}
+
+#[test]
+fn session_emit_on_window_close_emits_each_final_session_once() {
+    for in_memory in [false, true] {
+        let builder = StreamsBuilder::new();
+        let sessions = SessionWindows::of_inactivity_gap_and_grace(ms(10), ms(20)).unwrap();
+        let materialized = if in_memory {
+            Materialized::as_("sessions").with_in_memory()
+        } else {
+            Materialized::as_("sessions")
+        };
+        to_out(
+            builder
+                .stream("in", strings())
+                .group_by_key(grouped())
+                .windowed_by(sessions)
+                .emit_strategy(EmitStrategy::on_window_close())
+                .count(materialized),
+        );
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        // The records of `sessions_merge_and_emit_tombstones_for_merged_sessions`: no updates
+        // and no tombstones for the sessions merged away.
+        for (key, ts) in [("a", 0), ("a", 20), ("b", 5), ("a", 10)] {
+            input.pipe_input_with_timestamp(key, "v", ts);
+        }
+        assert!(updates(&driver).is_empty(), "in_memory = {in_memory}");
+        // Stream time 55, close time 35: a session is final once its end + gap is before the
+        // close time (a record that could still join it would be late): 20 + 10 < 35.
+        input.pipe_input_with_timestamp("z", "v", 55);
+        assert_eq!(
+            updates(&driver),
+            owned(&[("[a@0/20]", "3", 20), ("[b@5/5]", "1", 5)]),
+            "in_memory = {in_memory}"
+        );
+        // Late for its session: dropped; nothing is emitted twice.
+        input.pipe_input_with_timestamp("a", "v", 21);
+        input.pipe_input_with_timestamp("z", "v", 60);
+        assert!(updates(&driver).is_empty(), "in_memory = {in_memory}");
+        input.pipe_input_with_timestamp("y", "v", 1000);
+        assert_eq!(
+            updates(&driver),
+            owned(&[("[z@55/60]", "2", 60)]),
+            "in_memory = {in_memory}"
+        );
+    }
+}
+
+#[test]
+fn suppressed_sessions_close_after_their_gap_and_grace() {
+    // Kafka closes a session window for suppression at its end + inactivity gap + grace: until
+    // then a record may still extend it.
+    let builder = StreamsBuilder::new();
+    let sessions = SessionWindows::of_inactivity_gap_and_grace(ms(300_000), ms(30_000)).unwrap();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(sessions)
+            .count(Materialized::as_("sessions"))
+            .suppress(Suppressed::until_window_closes(BufferConfig::unbounded())),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, ts) in [("a", 0), ("b", 60_000), ("a", 120_000)] {
+        input.pipe_input_with_timestamp(key, "v", ts);
+    }
+    assert!(updates(&driver).is_empty());
+    // b's session [60,000, 60,000] closes at 60,000 + 330,000; a's [0, 120,000] at 450,000.
+    input.pipe_input_with_timestamp("z", "v", 449_999);
+    assert_eq!(updates(&driver), owned(&[("[b@60000/60000]", "1", 60_000)]));
+    input.pipe_input_with_timestamp("z", "v", 450_000);
+    assert_eq!(updates(&driver), owned(&[("[a@0/120000]", "2", 120_000)]));
+}

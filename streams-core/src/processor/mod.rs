@@ -110,6 +110,15 @@ pub trait Processor<KIn, VIn, KOut, VOut>: Send + 'static {
         Ok(())
     }
 
+    /// Called when the task commits (and before it closes), before the task's stores are
+    /// flushed; parents are flushed before their children. The DSL's aggregations forward here
+    /// what their record caches flush, as Kafka's do from their cache flush listeners; most
+    /// processors have nothing to do.
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, KOut, VOut>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
+
     /// Called once when the task closes.
     fn close(&mut self) -> Result<()> {
         Ok(())
@@ -279,6 +288,13 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     /// punctuation.
     pub fn record_metadata(&self) -> Option<&RecordMetadata> {
         self.task.metadata.as_ref()
+    }
+
+    /// Sets the timestamp that stores written from here on stamp their changelog records and
+    /// cache entries with: the forwarded record's, when forwarding what a cache flushed (Kafka
+    /// restores the cache entry's record context).
+    pub(crate) fn set_record_timestamp(&mut self, timestamp: i64) {
+        self.task.record_context.set_timestamp(timestamp);
     }
 
     /// The task's stream time: the largest timestamp it has processed, or -1 before any record.

@@ -29,6 +29,10 @@ pub(crate) enum NodeOp {
     Init,
     /// Run `Processor::close` once per node.
     Close,
+    /// Run `Processor::flush` on every node, parents before children: the commit's first step,
+    /// in which processors forward what their record caches flush, so that a downstream cache
+    /// receives those updates before it flushes in turn.
+    Flush,
     /// Call `Processor::punctuate` on one node.
     Punctuate {
         node: NodeId,
@@ -190,6 +194,19 @@ where
                     self.state = Lifecycle::Closed;
                     self.processor.close().map_err(|e| e.in_node(&self.name))?;
                 }
+                self.children.visit(op, task)
+            }
+            NodeOp::Flush => {
+                let mut ctx = ProcessorContext::new(
+                    self.id,
+                    &self.name,
+                    &self.stores,
+                    &mut self.children,
+                    task,
+                );
+                self.processor
+                    .flush(&mut ctx)
+                    .map_err(|e| e.in_node(&self.name))?;
                 self.children.visit(op, task)
             }
             NodeOp::Punctuate {

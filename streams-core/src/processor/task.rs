@@ -120,11 +120,14 @@ pub(crate) struct TaskStores {
 
 impl TaskStores {
     /// Stores for `task_id` of `application_id`: persistent ones under `state` (with shared
-    /// RocksDB resources), or in-memory only when `state` is `None`.
+    /// RocksDB resources), or in-memory only when `state` is `None`; each store with caching
+    /// enabled gets a record cache of `cache_bytes_per_store` (0: none), the owner's share of
+    /// `statestore.cache.max.bytes`.
     pub(crate) fn new(
         application_id: &str,
         task_id: TaskId,
         state: Option<(StateDirectory, RocksDbResources)>,
+        cache_bytes_per_store: usize,
     ) -> Self {
         let changelog = Arc::new(ChangelogCollector::default());
         let record_context = RecordContext::new();
@@ -136,7 +139,8 @@ impl TaskStores {
         };
         let context = context
             .with_changelog(Arc::clone(&changelog) as Arc<dyn ChangelogWriter>)
-            .with_record_context(record_context.clone());
+            .with_record_context(record_context.clone())
+            .with_cache_max_bytes(cache_bytes_per_store);
         TaskStores {
             context,
             changelog,
@@ -154,6 +158,8 @@ pub(crate) struct TaskContext {
     pub(crate) wall_clock_ms: i64,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) stores: HashMap<String, StoreHandle>,
+    /// The timestamp the task's stores stamp writes with (shared with them).
+    pub(crate) record_context: RecordContext,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
 }
@@ -224,6 +230,7 @@ impl Task {
                 wall_clock_ms,
                 schedules: Vec::new(),
                 stores,
+                record_context: task_stores.record_context.clone(),
                 next_punctuation: 0,
                 output: Vec::new(),
             },
@@ -298,9 +305,15 @@ impl Task {
         out.append(&mut self.changelog.lock().records);
     }
 
-    /// Flushes every store durably (record caches, changelog writes, and the store's own files),
-    /// after which a checkpoint of the changelog offsets may be written.
+    /// The first step of a commit that checkpoints, like Kafka's `StreamTask::prepareCommit`
+    /// followed by a store flush: every processor flushes (those that own a record cache flush it
+    /// and forward what it held, parents before children, so downstream caches take those
+    /// updates into this same commit), then every store flushes durably (writing what is left in
+    /// caches, the changelog writes, and the store's own files), after which a checkpoint of the
+    /// changelog offsets may be written. Records forwarded here land in the task's output like
+    /// any other.
     pub fn flush_stores(&mut self) -> Result<()> {
+        self.walk(NodeOp::Flush)?;
         for store in self.ctx.stores.values() {
             store.flush()?;
         }
@@ -309,18 +322,22 @@ impl Task {
     }
 
     /// The store part of a commit, like Kafka's `StreamTask::prepareCommit` and `postCommit`:
-    /// every record cache is flushed (its entries reach the stores, their changelogs and
-    /// downstream processors); the stores themselves are flushed durably only once
+    /// every processor flushes and every record cache is flushed (its entries reach the stores,
+    /// their changelogs and downstream processors); the stores themselves are flushed durably only once
     /// [`FLUSH_DELTA_RECORDS`] changelog records have been written since the last time, as Kafka
     /// checkpoints. Returns whether they were, i.e. whether a checkpoint may now be written.
     pub fn commit_stores(&mut self) -> Result<bool> {
+        self.walk(NodeOp::Flush)?;
         for store in self.ctx.stores.values() {
             store.flush_cache()?;
         }
         if self.changelog.lock().since_flush < FLUSH_DELTA_RECORDS {
             return Ok(false);
         }
-        self.flush_stores()?;
+        for store in self.ctx.stores.values() {
+            store.flush()?;
+        }
+        self.changelog.lock().since_flush = 0;
         Ok(true)
     }
 
@@ -329,14 +346,19 @@ impl Task {
         self.ctx.stores.get(name)
     }
 
-    /// Closes every processor.
+    /// Closes every processor, after a last flush (see [`flush_stores`](Self::flush_stores)):
+    /// what the record caches still held is forwarded first, and lands in the task's output.
     pub fn close(&mut self) -> Result<()> {
         if self.running {
             self.running = false;
+            // A failing flush (e.g. after a processing error) must not keep the processors and
+            // stores open: they close regardless, and the flush's error is reported.
+            let flushed = self.walk(NodeOp::Flush);
             self.walk(NodeOp::Close)?;
             for store in self.ctx.stores.values() {
                 store.close()?;
             }
+            flushed?;
         }
         Ok(())
     }
@@ -423,7 +445,7 @@ mod tests {
             subtopology: 0,
             partition: 0,
         };
-        let stores = TaskStores::new("app", id, None);
+        let stores = TaskStores::new("app", id, None, 0);
         let mut task = topology.create_task(id, "app", 0, &stores).unwrap();
         task.init().unwrap();
         task

@@ -57,6 +57,11 @@ pub(crate) enum NodeKind {
 #[derive(Clone)]
 pub(crate) struct StoreSpec {
     pub(crate) builder: StoreBuilder,
+    /// For the store of a source table (`StreamsBuilder::table`): the topic it materializes.
+    pub(crate) table_source_topic: Option<String>,
+    /// The topic the store is restored from instead of its own changelog: its source topic,
+    /// when the topology is optimized with `reuse.ktable.source.topics`.
+    pub(crate) restore_topic: Option<String>,
 }
 
 impl StoreSpec {
@@ -175,7 +180,35 @@ impl TopologyGraph {
             ));
             return;
         }
-        self.stores.push(StoreSpec { builder });
+        self.stores.push(StoreSpec {
+            builder,
+            table_source_topic: None,
+            restore_topic: None,
+        });
+    }
+
+    /// Records that store `store` materializes the user topic `topic` (a source table), which
+    /// may then serve as its changelog.
+    pub(crate) fn set_table_source_topic(&mut self, store: &str, topic: &str) {
+        if let Some(spec) = self.stores.iter_mut().find(|s| s.name() == store) {
+            spec.table_source_topic = Some(topic.to_string());
+        }
+    }
+
+    /// Kafka's `reuse.ktable.source.topics` optimization: source tables write no changelog of
+    /// their own and restore from their source topic, which holds the same records.
+    pub(crate) fn reuse_table_source_topics(&mut self) {
+        for spec in &mut self.stores {
+            let Some(topic) = spec.table_source_topic.clone() else {
+                continue;
+            };
+            // A store without logging has nothing to restore from, reused or not.
+            if spec.builder.changelog_topic("").is_none() {
+                continue;
+            }
+            spec.builder = spec.builder.clone().with_logging_disabled();
+            spec.restore_topic = Some(topic);
+        }
     }
 
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {

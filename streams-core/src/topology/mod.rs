@@ -29,6 +29,18 @@ struct Subtopology {
     sink_topics: Vec<TopicRef>,
 }
 
+/// A logged store of a sub-topology and its changelog topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreChangelog {
+    /// The store's name.
+    pub(crate) store: String,
+    /// The changelog topic, resolved.
+    pub(crate) topic: String,
+    /// For window and session stores, the store's retention (the changelog keeps at least
+    /// that long); `None` for key-value stores.
+    pub(crate) retention_ms: Option<i64>,
+}
+
 /// A validated processing graph, shareable between threads; build it with
 /// [`StreamsBuilder::build`](crate::dsl::StreamsBuilder::build).
 #[derive(Clone)]
@@ -160,7 +172,9 @@ impl Topology {
         topics
     }
 
-    /// The changelog topics of the stores sub-topology `id` uses, resolved for `application_id`.
+    /// The changelog topics of the stores sub-topology `id` uses, resolved for `application_id`:
+    /// the topics their tasks restore them from. A source table optimized with
+    /// `reuse.ktable.source.topics` reports its source topic.
     pub fn changelog_topics(&self, subtopology: u32, application_id: &str) -> Vec<String> {
         let Some(sub) = self.subtopology(subtopology) else {
             return Vec::new();
@@ -174,11 +188,50 @@ impl Topology {
             })
             .flatten()
             .filter_map(|name| self.graph.stores.iter().find(|s| s.name() == name))
-            .filter_map(|spec| spec.builder.changelog_topic(application_id))
+            .filter_map(|spec| {
+                spec.restore_topic
+                    .clone()
+                    .or_else(|| spec.builder.changelog_topic(application_id))
+            })
             .collect();
         topics.sort();
         topics.dedup();
         topics
+    }
+
+    /// The logged stores sub-topology `id` uses, each with its changelog topic (resolved for
+    /// `application_id`) and, for window and session stores, the changelog retention.
+    pub(crate) fn store_changelogs(
+        &self,
+        subtopology: u32,
+        application_id: &str,
+    ) -> Vec<StoreChangelog> {
+        let Some(sub) = self.subtopology(subtopology) else {
+            return Vec::new();
+        };
+        let mut changelogs: Vec<StoreChangelog> = Vec::new();
+        for &n in &sub.nodes {
+            let NodeKind::Processor { stores } = &self.graph.nodes[n].kind else {
+                continue;
+            };
+            for name in stores {
+                if changelogs.iter().any(|c| &c.store == name) {
+                    continue;
+                }
+                let Some(spec) = self.graph.stores.iter().find(|s| s.name() == name) else {
+                    continue;
+                };
+                if let Some(topic) = spec.builder.changelog_topic(application_id) {
+                    changelogs.push(StoreChangelog {
+                        store: name.clone(),
+                        topic,
+                        retention_ms: spec.builder.changelog_retention_ms(),
+                    });
+                }
+            }
+        }
+        changelogs.sort_by(|a, b| a.store.cmp(&b.store));
+        changelogs
     }
 
     /// The names of every state store, in the order they were added.
@@ -188,6 +241,16 @@ impl Topology {
             .iter()
             .map(|s| s.name().to_string())
             .collect()
+    }
+
+    /// How many of the stores have a record cache: one task of every sub-topology holds this
+    /// many caches, among which the application's `statestore.cache.max.bytes` is divided.
+    pub(crate) fn cached_store_count(&self) -> usize {
+        self.graph
+            .stores
+            .iter()
+            .filter(|s| s.builder.caching_enabled())
+            .count()
     }
 
     /// The internal repartition topics (names without the application-id prefix).

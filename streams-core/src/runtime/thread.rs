@@ -1,0 +1,309 @@
+//! A stream thread, like Kafka Streams' `StreamThread`: one OS thread owning one group consumer,
+//! one producer (in its [`RecordCollector`]), one restore consumer and the tasks assigned to it.
+//!
+//! Why OS threads rather than tokio tasks: a task's processing is synchronous, CPU-bound code
+//! (serdes, RocksDB), and every Kafka client call the loop makes is a blocking librdkafka call
+//! that returns as soon as data is there; an async runtime would add a hop per poll and
+//! nothing to overlap. librdkafka does the network I/O on its own threads either way.
+//!
+//! The loop: poll a batch of records (up to [`MAX_POLL_RECORDS`]) without holding the task
+//! manager's lock — rebalance callbacks run inside `poll()` and take it themselves — then
+//! process, punctuate and commit when due. A rebalance in the middle of a batch drops the
+//! records polled before it: their partitions were revoked and committed, and whoever owns
+//! them now reads them again from the committed offsets.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::{Headers as _, Message};
+
+use super::collector::RecordCollector;
+use super::restore::ChangelogReader;
+use super::task_manager::TaskManager;
+use super::{Runtime, ThreadState};
+use crate::config::{ClientKind, ProcessingGuarantee};
+use crate::error::{Error, Result};
+use crate::record::{ConsumedRecord, Headers};
+
+/// Records polled before they are processed.
+pub(crate) const MAX_POLL_RECORDS: usize = 1_000;
+
+/// How long a poll waits when there is nothing to do (Kafka Streams' `poll.ms`).
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+
+/// How long a poll waits while buffered records wait for other partitions (`max.task.idle.ms`).
+const IDLE_POLL_TIMEOUT: Duration = Duration::from_millis(5);
+
+/// The group consumer of a stream thread.
+pub(crate) type StreamConsumer = BaseConsumer<StreamsConsumerContext>;
+
+/// The consumer's context: runs rebalances through the task manager.
+pub(crate) struct StreamsConsumerContext {
+    manager: Arc<Mutex<TaskManager>>,
+    runtime: Arc<Runtime>,
+    slot: usize,
+    /// Counts rebalances, so that the poll loop can drop records polled before one.
+    rebalances: Arc<AtomicU64>,
+}
+
+impl ClientContext for StreamsConsumerContext {}
+
+impl ConsumerContext for StreamsConsumerContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
+        self.runtime
+            .set_thread_state(self.slot, ThreadState::PartitionsRevoked);
+        if let Rebalance::Revoke(_) = rebalance {
+            let mut manager = lock(&self.manager);
+            let lost = consumer.assignment_lost();
+            if let Err(e) = manager.handle_revocation(consumer, lost) {
+                manager.callback_error.get_or_insert(e);
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        self.rebalances.fetch_add(1, Ordering::SeqCst);
+        match rebalance {
+            Rebalance::Assign(assignment) => {
+                self.runtime
+                    .set_thread_state(self.slot, ThreadState::PartitionsAssigned);
+                let mut manager = lock(&self.manager);
+                if let Err(e) = manager.handle_assignment(assignment) {
+                    manager.callback_error.get_or_insert(e);
+                }
+                drop(manager);
+                self.runtime
+                    .set_thread_state(self.slot, ThreadState::Running);
+            }
+            Rebalance::Revoke(_) => {}
+            Rebalance::Error(e) => {
+                tracing::warn!(error = %e, "rebalance error");
+            }
+        }
+    }
+}
+
+fn lock(manager: &Mutex<TaskManager>) -> MutexGuard<'_, TaskManager> {
+    manager.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Creates the clients and the task manager of stream thread `slot`, runs it until shutdown or
+/// failure, and shuts it down. Returns the error that ended it, if any.
+pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()> {
+    let shared = Arc::clone(&runtime.shared);
+    let config = &shared.config;
+    let eos = config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2;
+    let timeout = Duration::from_secs(60);
+
+    let mut producer_config =
+        runtime.client_config(ClientKind::Producer, &format!("{name}-producer"));
+    producer_config.set("partitioner", "murmur2_random");
+    if eos {
+        producer_config.set(
+            "transactional.id",
+            format!("{}-{}-{slot}", shared.application_id, shared.process_id),
+        );
+        // Kafka Streams' default for its transactional producers: a crashed run's open
+        // transaction blocks read_committed readers for at most this long.
+        if config.get("producer.transaction.timeout.ms").is_none() {
+            producer_config.set("transaction.timeout.ms", "10000");
+        }
+    }
+    let collector = RecordCollector::new(
+        &producer_config,
+        &shared.layout().changelog_topics(),
+        timeout,
+    )?;
+
+    let mut restore_config =
+        runtime.client_config(ClientKind::Consumer, &format!("{name}-restore-consumer"));
+    // librdkafka's assign() wants a group id even though this consumer never joins the group
+    // nor commits.
+    restore_config
+        .set(
+            "group.id",
+            format!("{}-restore-consumer", shared.application_id),
+        )
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("auto.offset.reset", "earliest");
+    if eos {
+        restore_config.set("isolation.level", "read_committed");
+    }
+    let listener = shared.restore_listener();
+    let reader = ChangelogReader::new(&restore_config, listener, timeout)?;
+
+    let manager = Arc::new(Mutex::new(TaskManager::new(
+        Arc::clone(&shared),
+        name.clone(),
+        collector,
+        reader,
+    )));
+    runtime.register_manager(slot, Arc::clone(&manager));
+
+    let mut consumer_config =
+        runtime.client_config(ClientKind::Consumer, &format!("{name}-consumer"));
+    consumer_config
+        .set("group.id", &*shared.application_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("partition.assignment.strategy", "range")
+        .set(
+            "isolation.level",
+            if eos {
+                "read_committed"
+            } else {
+                "read_uncommitted"
+            },
+        );
+    let rebalances = Arc::new(AtomicU64::new(0));
+    let consumer: StreamConsumer = consumer_config
+        .create_with_context(StreamsConsumerContext {
+            manager: Arc::clone(&manager),
+            runtime: Arc::clone(&runtime),
+            slot,
+            rebalances: Arc::clone(&rebalances),
+        })
+        .map_err(|e| Error::kafka("creating the consumer", e))?;
+    let topics: Vec<&str> = shared
+        .layout()
+        .source_topics
+        .keys()
+        .map(String::as_str)
+        .collect();
+    consumer
+        .subscribe(&topics)
+        .map_err(|e| Error::kafka(format!("subscribing to {topics:?}"), e))?;
+    tracing::info!(thread = %name, ?topics, "stream thread started");
+
+    // A panic in user code must not reach the consumer's close with the tasks still open:
+    // that close would commit them.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_loop(&runtime, slot, &consumer, &manager, &rebalances)
+    }))
+    .unwrap_or_else(|panic| Err(super::panic_error(&name, panic)));
+    let result = match result {
+        Ok(()) => lock(&manager).shutdown(&consumer),
+        Err(e) => {
+            let mut m = lock(&manager);
+            m.close_dirty();
+            m.mark_closed();
+            Err(e)
+        }
+    };
+    // Leaving the group: the consumer's close runs a last (empty) revocation.
+    consumer.unsubscribe();
+    drop(consumer);
+    tracing::info!(thread = %name, ok = result.is_ok(), "stream thread stopped");
+    result
+}
+
+fn poll_loop(
+    runtime: &Runtime,
+    slot: usize,
+    consumer: &StreamConsumer,
+    manager: &Mutex<TaskManager>,
+    rebalances: &AtomicU64,
+) -> Result<()> {
+    let mut batch: Vec<ConsumedRecord> = Vec::with_capacity(MAX_POLL_RECORDS);
+    let mut processed_last = false;
+    let subscription: Vec<&str> = runtime
+        .shared
+        .layout()
+        .source_topics
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let topics: HashMap<String, Arc<str>> = runtime
+        .shared
+        .layout()
+        .source_topics
+        .keys()
+        .map(|t| (t.clone(), Arc::from(t.as_str())))
+        .collect();
+    while !runtime.shutdown_requested(slot) {
+        // Records waiting (for max.task.idle.ms) and none processed last round: poll briefly
+        // rather than spin.
+        let busy = lock(manager).has_buffered();
+        let mut generation = rebalances.load(Ordering::SeqCst);
+        let mut timeout = match (busy, processed_last) {
+            (true, true) => Duration::ZERO,
+            (true, false) => IDLE_POLL_TIMEOUT,
+            (false, _) => POLL_TIMEOUT,
+        };
+        while batch.len() < MAX_POLL_RECORDS {
+            let polled = consumer.poll(timeout);
+            timeout = Duration::ZERO;
+            let now = rebalances.load(Ordering::SeqCst);
+            if now != generation {
+                // Records polled before a rebalance belong to the old assignment.
+                generation = now;
+                batch.clear();
+            }
+            match polled {
+                None => break,
+                Some(Ok(message)) => {
+                    let Some(topic) = topics.get(message.topic()).cloned() else {
+                        continue;
+                    };
+                    let mut headers = Headers::new();
+                    if let Some(h) = message.headers() {
+                        for header in h.iter() {
+                            headers.add(header.key, header.value.map(<[u8]>::to_vec));
+                        }
+                    }
+                    batch.push(ConsumedRecord {
+                        topic,
+                        partition: message.partition(),
+                        offset: message.offset(),
+                        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+                        key: message.key().map(<[u8]>::to_vec),
+                        value: message.payload().map(<[u8]>::to_vec),
+                        headers,
+                    });
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "consumer error");
+                    break;
+                }
+            }
+        }
+        let mut m = lock(manager);
+        let step = match m.callback_error.take() {
+            Some(e) => Err(e),
+            None => {
+                for record in batch.drain(..) {
+                    m.add_record(record);
+                }
+                m.process()
+                    .map(|n| processed_last = n > 0)
+                    .and_then(|()| m.punctuate_wall_clock())
+                    .and_then(|()| m.maybe_commit(consumer))
+            }
+        };
+        match step {
+            Ok(()) => {}
+            Err(e) if e.is_task_migrated() => {
+                // Like Kafka's TaskMigratedException: drop the tasks without committing and
+                // rejoin; the next assignment recreates (and restores) whatever is ours.
+                tracing::warn!(error = %e, "tasks migrated; closing them and rejoining the group");
+                m.close_dirty();
+                drop(m);
+                batch.clear();
+                consumer.unsubscribe();
+                consumer
+                    .subscribe(&subscription)
+                    .map_err(|e| Error::kafka("resubscribing after a task migration", e))?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,327 @@
+//! Internal topics at start-up, like Kafka Streams' `InternalTopicManager` and the
+//! partition-count part of its `StreamsPartitionAssignor`.
+//!
+//! Before any stream thread starts, the runtime reads the cluster's metadata and works out the
+//! [`TopicLayout`]: which sub-topology reads which topic, and how many partitions (so tasks)
+//! each sub-topology has. User source topics must exist (a missing one is
+//! [`Error::MissingSourceTopics`]); the inputs of one sub-topology must have equal partition
+//! counts, because task `s_p` reads partition `p` of each (otherwise
+//! [`Error::CoPartitioning`]). Repartition topics get the partition count they were given
+//! (`Repartitioned::with_number_of_partitions`) or that of the sub-topology writing them;
+//! changelog topics get their sub-topology's count. Missing internal topics are created with
+//! the admin client: changelogs `cleanup.policy=compact`, window and session changelogs
+//! `compact,delete` with `retention.ms` = store retention + one day (Kafka's
+//! `windowstore.changelog.additional.retention.ms`). Existing ones must have the expected
+//! partition count.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::error::{Error, Result};
+use crate::topology::{StoreChangelog, Topology};
+
+/// Kafka Streams' `windowstore.changelog.additional.retention.ms` default: one day.
+const ADDITIONAL_WINDOW_CHANGELOG_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// Where each sub-topology's data lives: its input topics, its partition count and the
+/// changelogs of its stores.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TopicLayout {
+    /// Every topic the application reads (resolved names) → the sub-topology reading it.
+    pub(crate) source_topics: BTreeMap<String, u32>,
+    /// Per sub-topology: its input topics (resolved).
+    pub(crate) inputs: Vec<Vec<String>>,
+    /// Per sub-topology: the partition count, so the number of its tasks.
+    pub(crate) partitions: Vec<i32>,
+    /// Per sub-topology: the logged stores and their changelog topics.
+    pub(crate) changelogs: Vec<Vec<StoreChangelog>>,
+}
+
+impl TopicLayout {
+    /// Every changelog topic of the application.
+    pub(crate) fn changelog_topics(&self) -> BTreeSet<String> {
+        self.changelogs
+            .iter()
+            .flatten()
+            .map(|c| c.topic.clone())
+            .collect()
+    }
+}
+
+/// Reads the cluster's metadata, validates the topology's topics against it, creates the
+/// missing internal topics and returns the layout; see the module docs.
+pub(crate) fn prepare(
+    topology: &Topology,
+    application_id: &str,
+    admin_config: &ClientConfig,
+    timeout: Duration,
+) -> Result<TopicLayout> {
+    let admin: AdminClient<DefaultClientContext> = admin_config
+        .create()
+        .map_err(|e| Error::kafka("creating the admin client", e))?;
+    let existing = topic_partitions(&admin, timeout)?;
+    let subs = topology.subtopology_count() as u32;
+    let repartition: BTreeMap<String, Option<u32>> = topology
+        .repartition_topics()
+        .iter()
+        .map(|t| (format!("{application_id}-{}", t.name), t.partitions))
+        .collect();
+
+    let mut layout = TopicLayout::default();
+    let mut missing = Vec::new();
+    for sub in 0..subs {
+        let inputs = topology.source_topics(sub, application_id);
+        for topic in &inputs {
+            layout.source_topics.insert(topic.clone(), sub);
+            if !repartition.contains_key(topic) && !existing.contains_key(topic) {
+                missing.push(topic.clone());
+            }
+        }
+        layout.inputs.push(inputs);
+        layout
+            .changelogs
+            .push(topology.store_changelogs(sub, application_id));
+    }
+    if !missing.is_empty() {
+        missing.sort();
+        missing.dedup();
+        return Err(Error::MissingSourceTopics { topics: missing });
+    }
+
+    // Partition counts: user topics as they are; repartition topics as configured or as the
+    // sub-topology writing them, resolved until nothing changes (they may chain).
+    let mut counts: BTreeMap<String, i32> = BTreeMap::new();
+    for (topic, configured) in &repartition {
+        if let Some(n) = configured {
+            counts.insert(topic.clone(), *n as i32);
+        }
+    }
+    let mut sub_counts: Vec<Option<i32>> = vec![None; subs as usize];
+    loop {
+        let mut changed = false;
+        for (sub, count) in sub_counts.iter_mut().enumerate() {
+            if count.is_some() {
+                continue;
+            }
+            let mut known = Vec::new();
+            let mut unknown = false;
+            for topic in &layout.inputs[sub] {
+                match counts.get(topic).or_else(|| {
+                    (!repartition.contains_key(topic))
+                        .then(|| existing.get(topic))
+                        .flatten()
+                }) {
+                    Some(&n) => known.push((topic.clone(), n)),
+                    None => unknown = true,
+                }
+            }
+            if unknown {
+                continue;
+            }
+            check_co_partitioned(sub as u32, &known)?;
+            let n = known.first().map_or(1, |(_, n)| *n);
+            *count = Some(n);
+            changed = true;
+            for topic in topology.sink_topics(sub as u32, application_id) {
+                if repartition.contains_key(&topic) && !counts.contains_key(&topic) {
+                    counts.insert(topic, n);
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (sub, count) in sub_counts.iter().enumerate() {
+        match count {
+            Some(n) => layout.partitions.push(*n),
+            None => {
+                return Err(Error::InvalidTopology(format!(
+                    "cannot work out the partition count of sub-topology {sub}: its repartition inputs are not written by any sub-topology"
+                )))
+            }
+        }
+    }
+
+    // The internal topics this application needs.
+    let mut wanted: BTreeMap<String, (i32, Vec<(String, String)>)> = BTreeMap::new();
+    for (topic, n) in &counts {
+        wanted.insert(
+            topic.clone(),
+            (
+                *n,
+                vec![
+                    ("cleanup.policy".into(), "delete".into()),
+                    ("retention.ms".into(), "-1".into()),
+                ],
+            ),
+        );
+    }
+    for (sub, changelogs) in layout.changelogs.iter().enumerate() {
+        for changelog in changelogs {
+            if layout.source_topics.contains_key(&changelog.topic) {
+                // A source table logging to its own input topic: nothing to create.
+                continue;
+            }
+            let configs = match changelog.retention_ms {
+                None => vec![("cleanup.policy".into(), "compact".into())],
+                Some(retention) => vec![
+                    ("cleanup.policy".into(), "compact,delete".into()),
+                    (
+                        "retention.ms".into(),
+                        retention
+                            .saturating_add(ADDITIONAL_WINDOW_CHANGELOG_RETENTION_MS)
+                            .to_string(),
+                    ),
+                ],
+            };
+            wanted.insert(changelog.topic.clone(), (layout.partitions[sub], configs));
+        }
+    }
+    let mut to_create = Vec::new();
+    for (topic, (partitions, configs)) in &wanted {
+        match existing.get(topic) {
+            Some(&have) if have != *partitions => {
+                return Err(Error::CoPartitioning(format!(
+                    "internal topic `{topic}` exists with {have} partitions but the application needs {partitions}"
+                )))
+            }
+            Some(_) => {}
+            None => to_create.push((topic, *partitions, configs)),
+        }
+    }
+    if !to_create.is_empty() {
+        let new_topics: Vec<NewTopic<'_>> = to_create
+            .iter()
+            .map(|(topic, partitions, configs)| {
+                configs.iter().fold(
+                    NewTopic::new(topic, *partitions, TopicReplication::Fixed(-1)),
+                    |t, (k, v)| t.set(k, v),
+                )
+            })
+            .collect();
+        let options = AdminOptions::new().operation_timeout(Some(timeout));
+        let results = block_on(admin.create_topics(&new_topics, &options))
+            .map_err(|e| Error::kafka("creating internal topics", e))?;
+        for result in results {
+            match result {
+                Ok(topic) => tracing::info!(topic, "created internal topic"),
+                Err((topic, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    tracing::debug!(topic, "internal topic created concurrently")
+                }
+                Err((topic, code)) => {
+                    return Err(Error::kafka(
+                        format!("creating internal topic `{topic}`"),
+                        rdkafka::error::KafkaError::AdminOp(code),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(layout)
+}
+
+/// Every topic of the cluster and its partition count.
+fn topic_partitions(
+    admin: &AdminClient<DefaultClientContext>,
+    timeout: Duration,
+) -> Result<BTreeMap<String, i32>> {
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, timeout)
+        .map_err(|e| Error::kafka("fetching cluster metadata", e))?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len() as i32))
+        .collect())
+}
+
+/// The inputs of one sub-topology must have equal partition counts.
+fn check_co_partitioned(sub: u32, counts: &[(String, i32)]) -> Result<()> {
+    let distinct: BTreeSet<i32> = counts.iter().map(|(_, n)| *n).collect();
+    if distinct.len() > 1 {
+        let listed: Vec<String> = counts
+            .iter()
+            .map(|(topic, n)| format!("`{topic}` has {n}"))
+            .collect();
+        return Err(Error::CoPartitioning(format!(
+            "the input topics of sub-topology {sub} must have the same number of partitions, but {}",
+            listed.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Runs a future to completion on this thread. The admin client's futures are completed by
+/// librdkafka's own threads, so no async runtime is needed to drive them.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        match future.as_mut().poll(&mut context) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn co_partitioning_names_the_topics() {
+        check_co_partitioned(0, &[("a".into(), 3), ("b".into(), 3)]).unwrap();
+        let err = check_co_partitioned(1, &[("a".into(), 3), ("b".into(), 4)]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("sub-topology 1"), "{text}");
+        assert!(
+            text.contains("`a` has 3") && text.contains("`b` has 4"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn block_on_waits_for_another_thread() {
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        struct Recv(std::sync::Mutex<std::sync::mpsc::Receiver<u32>>);
+        impl Future for Recv {
+            type Output = u32;
+            fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<u32> {
+                match self.0.lock().unwrap().try_recv() {
+                    Ok(v) => Poll::Ready(v),
+                    Err(_) => {
+                        let waker = cx.waker().clone();
+                        std::thread::spawn(move || {
+                            std::thread::sleep(Duration::from_millis(5));
+                            waker.wake();
+                        });
+                        Poll::Pending
+                    }
+                }
+            }
+        }
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(7).unwrap();
+        });
+        assert_eq!(block_on(Recv(std::sync::Mutex::new(rx))), 7);
+    }
+}

@@ -1,0 +1,117 @@
+//! Specification: records that cannot be deserialized follow
+//! `default.deserialization.exception.handler`.
+//!
+//! - `LogAndContinueExceptionHandler`: the poison record (a value that is not UTF-8) is skipped
+//!   and counted in the skipped-records metric; every other line is counted.
+//! - `LogAndFailExceptionHandler` (the default): the stream thread fails, and without an
+//!   uncaught-exception handler the instance ends in ERROR.
+//! - With a handler answering `ReplaceThread`, a failed thread is replaced and the instance
+//!   keeps running.
+
+mod runtime_support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rill::prelude::*;
+use runtime_support::*;
+
+const POISON: &[u8] = &[0xff, 0xfe, 0xfd];
+
+#[test]
+fn log_and_continue_skips_the_poison_record_and_counts_it() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
+    broker.create_topic(&input, 1).unwrap();
+    broker.create_topic(&output, 1).unwrap();
+    let lines = random_lines(5, 1_000, 50);
+    let mut records: Vec<(Option<Vec<u8>>, Vec<u8>)> = lines
+        .iter()
+        .map(|l| (None, l.as_bytes().to_vec()))
+        .collect();
+    records.insert(500, (None, POISON.to_vec()));
+    produce(&bootstrap, &input, &records);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut config = config(&format!("poison-{id}"), &bootstrap, state_dir.path());
+    config
+        .set(
+            "default.deserialization.exception.handler",
+            "org.apache.kafka.streams.errors.LogAndContinueExceptionHandler",
+        )
+        .unwrap();
+    let streams = KafkaStreams::new(word_count(&input, &output), config).unwrap();
+    streams.start().unwrap();
+    let mut reader = CountReader::new(&bootstrap, &output, false);
+    reader.read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert_eq!(streams.metrics().records_skipped, 1);
+    assert_eq!(streams.state(), State::Running);
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn log_and_fail_stops_the_instance_in_error() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
+    broker.create_topic(&input, 1).unwrap();
+    broker.create_topic(&output, 1).unwrap();
+    produce(&bootstrap, &input, &[(None, POISON.to_vec())]);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let config = config(&format!("fail-{id}"), &bootstrap, state_dir.path());
+    let streams = KafkaStreams::new(word_count(&input, &output), config).unwrap();
+    streams.start().unwrap();
+    assert!(
+        streams.wait_for_state(State::Error, Duration::from_secs(30)),
+        "{}",
+        streams.state()
+    );
+    assert_eq!(streams.metrics().records_skipped, 0);
+    assert!(streams.close(Duration::from_secs(10)));
+    assert_eq!(streams.state(), State::Error);
+}
+
+#[test]
+fn replace_thread_keeps_the_instance_running() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
+    broker.create_topic(&input, 1).unwrap();
+    broker.create_topic(&output, 1).unwrap();
+    produce(&bootstrap, &input, &[(None, POISON.to_vec())]);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let config = config(&format!("replace-{id}"), &bootstrap, state_dir.path());
+    let streams = KafkaStreams::new(word_count(&input, &output), config).unwrap();
+    let failures = Arc::new(AtomicU64::new(0));
+    let seen = Arc::clone(&failures);
+    streams.set_uncaught_exception_handler(move |error| {
+        assert!(
+            error.to_string().contains("deserialize"),
+            "unexpected error: {error}"
+        );
+        seen.fetch_add(1, Ordering::SeqCst);
+        StreamThreadExceptionResponse::ReplaceThread
+    });
+    streams.start().unwrap();
+    // The poison record was never committed: each replacement meets it again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while failures.load(Ordering::SeqCst) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no second failure");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Each failure was answered with a new thread, never with a shutdown.
+    assert!(
+        streams.state().is_running_or_rebalancing(),
+        "{}",
+        streams.state()
+    );
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(streams.state(), State::NotRunning);
+}
