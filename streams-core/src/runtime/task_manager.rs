@@ -42,10 +42,6 @@ use crate::processor::TaskId;
 use crate::record::{ConsumedRecord, ProducedRecord};
 use crate::state::StoreHandle;
 
-/// Changelog records written since a task's last checkpoint before a commit writes a new one
-/// (Kafka Streams' `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`).
-const CHECKPOINT_OFFSET_DELTA: i64 = 10_000;
-
 /// Records a task processes in one turn of the round robin over tasks; its output then goes
 /// to the producer.
 const RECORDS_PER_ROUND: usize = 100;
@@ -77,18 +73,6 @@ struct StreamTask {
 }
 
 impl StreamTask {
-    /// Whether a commit should write the checkpoint: when the changelogs moved on by more
-    /// than [`CHECKPOINT_OFFSET_DELTA`] records since the last write, as Kafka Streams does —
-    /// a checkpoint costs two fsyncs, and closing always writes one.
-    fn checkpoint_due(&self) -> bool {
-        let delta: i64 = self
-            .checkpoint
-            .iter()
-            .map(|(tp, offset)| offset - self.written_checkpoint.get(tp).copied().unwrap_or(-1))
-            .sum();
-        delta > CHECKPOINT_OFFSET_DELTA
-    }
-
     /// The index of the queue to process next, if the task may process now.
     fn next_queue(&mut self, max_idle_ms: i64, now: Instant) -> Option<usize> {
         let mut best: Option<(usize, i64)> = None;
@@ -415,8 +399,12 @@ impl TaskManager {
     pub(crate) fn commit(&mut self, consumer: &StreamConsumer) -> Result<()> {
         let started = Instant::now();
         self.last_commit = started;
+        // Caches flush on every commit; the stores themselves are made durable (RocksDB runs
+        // without its WAL) only every `FLUSH_DELTA_RECORDS` changelog records, and only then
+        // may a checkpoint claim their contents, as Kafka Streams checkpoints.
+        let mut durable = Vec::with_capacity(self.tasks.len());
         for task in self.tasks.values_mut() {
-            task.task.flush_stores()?;
+            durable.push(task.task.commit_stores()?);
             task.task.drain_output(&mut self.output);
         }
         self.collector.send_all(&mut self.output)?;
@@ -451,7 +439,7 @@ impl TaskManager {
             }
         }
         let committed = started.elapsed();
-        for task in self.tasks.values_mut() {
+        for (task, durable) in self.tasks.values_mut().zip(durable) {
             for queue in &mut task.queues {
                 if let Some(processed) = queue.processed {
                     queue.committed = Some(processed + 1);
@@ -465,7 +453,7 @@ impl TaskManager {
                     }
                 }
             }
-            if !self.collector.is_transactional() && task.checkpoint_due() {
+            if !self.collector.is_transactional() && durable {
                 self.shared
                     .state_directory
                     .checkpoint(&task.id.to_string())?
@@ -576,13 +564,18 @@ impl TaskManager {
     fn close_clean(&mut self) -> Result<()> {
         let mut first_error = None;
         for (id, mut task) in std::mem::take(&mut self.tasks) {
-            let result = task.task.close().and_then(|()| {
-                Ok(self
-                    .shared
-                    .state_directory
-                    .checkpoint(&id.to_string())?
-                    .write(&task.checkpoint)?)
-            });
+            // The checkpoint claims the stores' contents: make them durable first.
+            let result = task
+                .task
+                .flush_stores()
+                .and_then(|()| task.task.close())
+                .and_then(|()| {
+                    Ok(self
+                        .shared
+                        .state_directory
+                        .checkpoint(&id.to_string())?
+                        .write(&task.checkpoint)?)
+                });
             if let Err(e) = result {
                 tracing::warn!(task = %id, error = %e, "error closing a task");
                 first_error.get_or_insert(e);
