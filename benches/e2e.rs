@@ -240,7 +240,10 @@ fn latency(broker: &BrokerHandle, partitions: i32, through_app: bool) {
     // sent, or the records of its group join (~100 ms, 1% of the run) are the p99.
     let joined = Instant::now() + Duration::from_secs(30);
     while consumer.assignment().map_or(0, |a| a.count()) < partitions as usize {
-        assert!(Instant::now() < joined, "the latency reader got no assignment");
+        assert!(
+            Instant::now() < joined,
+            "the latency reader got no assignment"
+        );
         if let Some(Ok(_)) = consumer.poll(Duration::from_millis(10)) {
             panic!("the latency reader read a record before any was produced");
         }
