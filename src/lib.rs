@@ -33,8 +33,8 @@ pub use streams_broker;
 pub use streams_core;
 pub use streams_core::{
     Branched, Consumed, Error, KStream, KafkaStreams, Named, Processor, ProcessorContext, Produced,
-    Record, Repartitioned, Result, State, StreamsBuilder, StreamsConfig, TestInputTopic,
-    TestOutputTopic, Topology, TopologyTestDriver,
+    ProductionError, ProductionExceptionResponse, Record, Repartitioned, Result, State,
+    StreamsBuilder, StreamsConfig, TestInputTopic, TestOutputTopic, Topology, TopologyTestDriver,
 };
 pub use streams_state;
 

@@ -54,8 +54,8 @@ pub use processor::{
 };
 pub use record::{Header, Headers, Record, RecordMetadata};
 pub use runtime::{
-    KafkaStreams, LocalKeyValueStore, State, StreamThreadExceptionResponse, StreamsMetrics,
-    TaskMetadata, ThreadMetadata,
+    KafkaStreams, LocalKeyValueStore, ProductionError, ProductionExceptionResponse, State,
+    StreamThreadExceptionResponse, StreamsMetrics, TaskMetadata, ThreadMetadata,
 };
 pub use test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
 pub use topology::{Topology, TopologyDescription};

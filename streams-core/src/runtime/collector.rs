@@ -8,10 +8,12 @@
 //! reports arrive on the producer's own polling thread; they record the offset of the last
 //! write to each changelog partition (what a checkpoint stores) and the first failed send,
 //! which the next `send`, `flush` or commit surfaces as an error (Kafka's default production
-//! exception handler fails the thread). Under exactly-once the producer is transactional: a
+//! exception handler fails the thread) unless the application's production exception handler
+//! says to drop it (sink and repartition records under at-least-once only). Under exactly-once the producer is transactional: a
 //! transaction begins at the first send of a commit interval and ends with the commit.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +26,7 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::TopicPartitionList;
 
+use super::{ProductionError, ProductionExceptionHandler, ProductionExceptionResponse};
 use crate::error::{Error, Result};
 use crate::record::ProducedRecord;
 
@@ -39,9 +42,49 @@ struct Deliveries {
     failure: Mutex<Option<(String, KafkaError)>>,
 }
 
+/// Which failed sends the production exception handler may drop, and where drops are counted.
+struct DropPolicy {
+    handler: Option<Arc<ProductionExceptionHandler>>,
+    /// Changelog writes are never dropped, nor anything under exactly-once.
+    changelogs: BTreeSet<String>,
+    transactional: bool,
+    dropped: Arc<AtomicU64>,
+}
+
+impl DropPolicy {
+    /// Whether the failed send of a record for `topic` is dropped (logged and counted) rather
+    /// than failing the thread.
+    fn drops(
+        &self,
+        topic: &str,
+        partition: Option<i32>,
+        error: &(dyn std::error::Error + 'static),
+    ) -> bool {
+        let Some(handler) = &self.handler else {
+            return false;
+        };
+        if self.transactional || self.changelogs.contains(topic) {
+            return false;
+        }
+        let response = handler(&ProductionError {
+            topic,
+            partition,
+            error,
+        });
+        if response == ProductionExceptionResponse::Continue {
+            tracing::warn!(topic, partition, %error, "dropping a record the producer could not send, as the production exception handler said");
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+}
+
 /// The producer's context: records delivery reports into [`Deliveries`].
 pub(crate) struct CollectorContext {
     deliveries: Arc<Deliveries>,
+    policy: Arc<DropPolicy>,
 }
 
 impl ClientContext for CollectorContext {}
@@ -63,6 +106,12 @@ impl ProducerContext for CollectorContext {
                 }
             }
             Err((error, message)) => {
+                if self
+                    .policy
+                    .drops(message.topic(), Some(message.partition()), error)
+                {
+                    return;
+                }
                 let mut failure = self
                     .deliveries
                     .failure
@@ -86,6 +135,7 @@ impl ProducerContext for CollectorContext {
 pub(crate) struct RecordCollector {
     producer: ThreadedProducer<CollectorContext>,
     deliveries: Arc<Deliveries>,
+    policy: Arc<DropPolicy>,
     transactional: bool,
     in_transaction: bool,
     timeout: Duration,
@@ -93,12 +143,22 @@ pub(crate) struct RecordCollector {
 
 impl RecordCollector {
     /// A collector with a producer created from `config` (transactional if it carries a
-    /// `transactional.id`), tracking the offsets of `changelog_topics`.
+    /// `transactional.id`), tracking the offsets of `changelog_topics`; failed sends of other
+    /// records go to `handler` (if any) and those it drops are counted in `dropped`.
     pub(crate) fn new(
         config: &ClientConfig,
         changelog_topics: &BTreeSet<String>,
         timeout: Duration,
+        handler: Option<Arc<ProductionExceptionHandler>>,
+        dropped: Arc<AtomicU64>,
     ) -> Result<Self> {
+        let transactional = config.get("transactional.id").is_some();
+        let policy = Arc::new(DropPolicy {
+            handler,
+            changelogs: changelog_topics.clone(),
+            transactional,
+            dropped,
+        });
         let deliveries = Arc::new(Deliveries::default());
         deliveries
             .changelog_offsets
@@ -108,9 +168,9 @@ impl RecordCollector {
         let producer: ThreadedProducer<CollectorContext> = config
             .create_with_context(CollectorContext {
                 deliveries: Arc::clone(&deliveries),
+                policy: Arc::clone(&policy),
             })
             .map_err(|e| Error::kafka("creating the producer", e))?;
-        let transactional = config.get("transactional.id").is_some();
         if transactional {
             producer
                 .init_transactions(timeout)
@@ -119,6 +179,7 @@ impl RecordCollector {
         Ok(RecordCollector {
             producer,
             deliveries,
+            policy,
             transactional,
             in_transaction: false,
             timeout,
@@ -180,7 +241,10 @@ impl RecordCollector {
                     std::thread::sleep(Duration::from_micros(200));
                 }
                 Err((e, _)) => {
-                    return Err(Error::kafka(format!("sending to `{}`", record.topic), e))
+                    if self.policy.drops(&record.topic, record.partition, &e) {
+                        return Ok(());
+                    }
+                    return Err(Error::kafka(format!("sending to `{}`", record.topic), e));
                 }
             }
         }

@@ -139,6 +139,35 @@ pub enum StreamThreadExceptionResponse {
     ShutdownApplication,
 }
 
+/// What to do with a record the producer could not send, like Kafka's
+/// `ProductionExceptionHandlerResponse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductionExceptionResponse {
+    /// Fail the stream thread (the default, as Kafka's `DefaultProductionExceptionHandler`).
+    Fail,
+    /// Drop the record, log it and count it in `records_skipped`; processing goes on.
+    Continue,
+}
+
+/// A record the producer could not send, as the production exception handler sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ProductionError<'a> {
+    /// The topic the record was for.
+    pub topic: &'a str,
+    /// Its partition, if one was chosen.
+    pub partition: Option<i32>,
+    /// Why it could not be sent.
+    pub error: &'a (dyn std::error::Error + 'static),
+}
+
+/// A production exception handler: decides whether a failed send fails the thread. It is
+/// asked only for sink and repartition records under at-least-once: a lost changelog record
+/// would corrupt restored state, and under exactly-once a failed send aborts the transaction,
+/// so those always fail.
+pub type ProductionExceptionHandler =
+    dyn Fn(&ProductionError<'_>) -> ProductionExceptionResponse + Send + Sync;
+
 /// A state listener: called with `(new, old)` on every transition.
 pub type StateListener = dyn Fn(State, State) + Send + Sync;
 
@@ -151,7 +180,8 @@ pub type UncaughtExceptionHandler = dyn Fn(&Error) -> StreamThreadExceptionRespo
 pub struct StreamsMetrics {
     /// Records processed (`process-total`).
     pub records_processed: u64,
-    /// Records skipped by the deserialization handler (`dropped-records-total`).
+    /// Records dropped by the deserialization handler or the production exception handler
+    /// (`dropped-records-total`).
     pub records_skipped: u64,
     /// Records processed per second since start (`process-rate` over the whole run).
     pub process_rate: f64,
@@ -193,7 +223,7 @@ pub struct TaskMetadata {
 pub(crate) struct Metrics {
     started: Mutex<Option<Instant>>,
     pub(crate) records_processed: AtomicU64,
-    pub(crate) records_skipped: AtomicU64,
+    pub(crate) records_skipped: Arc<AtomicU64>,
     pub(crate) records_restored: AtomicU64,
     commits: AtomicU64,
     commit_nanos_total: AtomicU64,
@@ -207,7 +237,7 @@ impl Metrics {
         Metrics {
             started: Mutex::new(None),
             records_processed: AtomicU64::new(0),
-            records_skipped: AtomicU64::new(0),
+            records_skipped: Arc::new(AtomicU64::new(0)),
             records_restored: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             commit_nanos_total: AtomicU64::new(0),
@@ -268,6 +298,7 @@ pub(crate) struct Shared {
     pub(crate) rocksdb: RocksDbResources,
     pub(crate) metrics: Metrics,
     restore_listener: Mutex<Option<Arc<dyn RestoreListener>>>,
+    production_handler: Mutex<Option<Arc<ProductionExceptionHandler>>>,
     layout: OnceLock<TopicLayout>,
     /// Distinguishes this instance's clients (`client.id`, `transactional.id`).
     pub(crate) process_id: String,
@@ -298,6 +329,14 @@ impl Shared {
 
     pub(crate) fn restore_listener(&self) -> Option<Arc<dyn RestoreListener>> {
         self.restore_listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The production exception handler, if one was set.
+    pub(crate) fn production_handler(&self) -> Option<Arc<ProductionExceptionHandler>> {
+        self.production_handler
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
@@ -623,6 +662,7 @@ impl KafkaStreams {
             rocksdb,
             metrics: Metrics::new(),
             restore_listener: Mutex::new(None),
+            production_handler: Mutex::new(None),
             layout: OnceLock::new(),
             process_id,
         });
@@ -652,6 +692,16 @@ impl KafkaStreams {
         handler: impl Fn(&Error) -> StreamThreadExceptionResponse + Send + Sync + 'static,
     ) {
         *lock(&self.runtime.handler) = Some(Arc::new(handler));
+    }
+
+    /// Decides what a record the producer cannot send leads to (Kafka's
+    /// `default.production.exception.handler`); without one, the thread fails. See
+    /// [`ProductionExceptionHandler`] for when it is asked. Set it before `start()`.
+    pub fn set_production_exception_handler(
+        &self,
+        handler: impl Fn(&ProductionError<'_>) -> ProductionExceptionResponse + Send + Sync + 'static,
+    ) {
+        *lock(&self.runtime.shared.production_handler) = Some(Arc::new(handler));
     }
 
     /// Reports every store restoration to `listener` (Kafka's `setGlobalStateRestoreListener`).

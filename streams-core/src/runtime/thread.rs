@@ -118,6 +118,8 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
         &producer_config,
         &shared.layout().changelog_topics(),
         timeout,
+        shared.production_handler(),
+        Arc::clone(&shared.metrics.records_skipped),
     )?;
 
     let mut restore_config =
