@@ -7,6 +7,10 @@
 //! and the end-to-end latency (p50/p99, from the input record's timestamp to the output record
 //! arriving at a consumer) of (a) at an offered load of 10,000 records/s.
 //!
+//! `consumer-loop` (also in `RILL_BENCH_ONLY`) measures the choice behind the runtime's stream
+//! threads: the same records read by a blocking `poll()` loop on an OS thread (what a stream
+//! thread does) and by `recv().await` on a tokio task, with the same per-record work.
+//!
 //! Throughput: the input is produced first; the clock runs from the application reaching
 //! RUNNING until it has processed every input record. For word count, "records/s" counts the
 //! input lines and, separately, every record the application processed (lines plus the words
@@ -14,14 +18,15 @@
 //!
 //! Run with `cargo bench --bench e2e`. Environment: `RILL_BENCH_RECORDS` (default 500,000
 //! input records for (a), a fifth of that in lines for (b) and (c)), `RILL_BENCH_PARTITIONS`
-//! (default 3), `RILL_BENCH_ONLY` (`stateless`, `alos`, `eos` or `latency`), `RILL_BENCH_SET`
+//! (default 3), `RILL_BENCH_ONLY` (`stateless`, `alos`, `eos`, `latency` or `consumer-loop`),
+//! `RILL_BENCH_SET`
 //! (`key=value,...` streams properties for the application, e.g.
 //! `producer.linger.ms=20,consumer.fetch.wait.max.ms=10`).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rill::prelude::*;
@@ -302,6 +307,81 @@ fn latency(broker: &BrokerHandle, partitions: i32, through_app: bool) {
     }
 }
 
+/// A consumer reading `topic` from the beginning with the runtime's fetch settings.
+fn loop_consumer_config(bootstrap: &str, group: &str) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .set("fetch.queue.backoff.ms", "10");
+    config
+}
+
+/// Records/s of a blocking poll loop on an OS thread and of an async loop on a tokio task,
+/// each reading the same `records` records and summing their value lengths.
+fn consumer_loops(broker: &BrokerHandle, records: usize, partitions: i32) {
+    if !wanted("consumer-loop") {
+        return;
+    }
+    let bootstrap = broker.bootstrap();
+    broker.create_topic("loop-in", partitions).expect("topic");
+    let p = producer(&bootstrap);
+    for i in 0..records {
+        send(&p, "loop-in", format!("value-{i:08}").as_bytes(), now_ms());
+    }
+    p.flush(Duration::from_secs(120)).expect("flush");
+
+    let blocking: BaseConsumer = loop_consumer_config(&bootstrap, "loop-blocking")
+        .create()
+        .expect("consumer");
+    blocking.subscribe(&["loop-in"]).expect("subscribe");
+    let (mut n, mut bytes, mut started) = (0usize, 0usize, None);
+    while n < records {
+        if let Some(Ok(m)) = blocking.poll(Duration::from_millis(100)) {
+            started.get_or_insert_with(Instant::now);
+            bytes += m.payload().map_or(0, <[u8]>::len);
+            n += 1;
+        }
+    }
+    let os_thread = started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let (async_n, async_bytes, tokio_task) = runtime.block_on(async {
+        let consumer: StreamConsumer = loop_consumer_config(&bootstrap, "loop-async")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&["loop-in"]).expect("subscribe");
+        tokio::spawn(async move {
+            let (mut n, mut bytes, mut started) = (0usize, 0usize, None);
+            while n < records {
+                if let Ok(m) = consumer.recv().await {
+                    started.get_or_insert_with(Instant::now);
+                    bytes += m.payload().map_or(0, <[u8]>::len);
+                    n += 1;
+                }
+            }
+            (n, bytes, started.map_or(0.0, |s| s.elapsed().as_secs_f64()))
+        })
+        .await
+        .expect("consumer task")
+    });
+    assert_eq!((n, bytes), (async_n, async_bytes));
+    println!(
+        "| consumer loop: blocking poll on an OS thread | {records} records | {:.0} records/s |",
+        records as f64 / os_thread
+    );
+    println!(
+        "| consumer loop: recv().await on a tokio task | {records} records | {:.0} records/s |",
+        records as f64 / tokio_task
+    );
+}
+
 fn main() {
     let records = env_usize("RILL_BENCH_RECORDS", 500_000);
     let partitions = env_usize("RILL_BENCH_PARTITIONS", 3) as i32;
@@ -315,4 +395,5 @@ fn main() {
     throughput(&broker, records, partitions);
     latency(&broker, partitions, false);
     latency(&broker, partitions, true);
+    consumer_loops(&broker, records, partitions);
 }
