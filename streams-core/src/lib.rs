@@ -45,8 +45,8 @@ pub mod topology;
 
 pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
 pub use dsl::{
-    Branched, BranchedKStream, Consumed, Grouped, KGroupedStream, KStream, KTable, Materialized,
-    Named, Produced, Repartitioned, StreamsBuilder,
+    Branched, BranchedKStream, Consumed, Grouped, Joined, KGroupedStream, KStream, KTable,
+    Materialized, Named, Produced, Repartitioned, StreamsBuilder,
 };
 pub use error::{Error, Result};
 pub use processor::{
@@ -63,9 +63,9 @@ pub use topology::{Topology, TopologyDescription};
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
     pub use crate::dsl::{
-        Branched, BufferConfig, Consumed, EmitStrategy, Grouped, KGroupedStream, KGroupedTable,
-        KStream, KTable, Materialized, Named, Produced, Repartitioned, SessionWindows,
-        SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
+        Branched, BufferConfig, Consumed, EmitStrategy, Grouped, Joined, KGroupedStream,
+        KGroupedTable, KStream, KTable, Materialized, Named, Produced, Repartitioned,
+        SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};

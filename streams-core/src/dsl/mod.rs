@@ -3,6 +3,7 @@
 
 mod cached;
 mod change;
+mod join;
 mod kgrouped;
 mod kgrouped_table;
 mod kstream;
@@ -16,6 +17,7 @@ pub mod windows;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+pub use join::Joined;
 pub use kgrouped::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
 pub use kstream::{Branched, BranchedKStream, KStream};
@@ -192,3 +194,5 @@ mod windowed_tests;
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod join_tests;

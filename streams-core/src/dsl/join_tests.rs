@@ -1,0 +1,206 @@
+//! Stream-table joins through the test driver, against what Kafka Streams emits.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use crate::prelude::*;
+use crate::serde::{OptionSerde, StringSerde};
+
+/// clicks (user → page) joined with regions (user → region) into `out` (user → "page@region").
+fn click_regions(left: bool, in_memory: bool) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let materialized = if in_memory {
+        Materialized::as_("regions").with_in_memory()
+    } else {
+        Materialized::as_("regions")
+    };
+    let regions = builder.table(
+        "regions",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        materialized,
+    );
+    let clicks = builder.stream("clicks", Consumed::with(Serdes::string(), Serdes::string()));
+    let joined = Joined::with(Serdes::string(), Serdes::string());
+    let out = if left {
+        clicks.left_join(
+            &regions,
+            |page: &String, region: Option<&String>| {
+                format!("{page}@{}", region.map_or("unknown", String::as_str))
+            },
+            joined,
+        )
+    } else {
+        clicks.join(
+            &regions,
+            |page: &String, region: &String| format!("{page}@{region}"),
+            joined,
+        )
+    };
+    out.to("out", Produced::with(Serdes::string(), Serdes::string()));
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+fn outputs(driver: &TopologyTestDriver) -> Vec<(String, String, i64)> {
+    driver
+        .create_output_topic("out", StringSerde, StringSerde)
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn owned(expected: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    expected
+        .iter()
+        .map(|(k, v, t)| (k.to_string(), v.to_string(), *t))
+        .collect()
+}
+
+#[test]
+fn stream_records_trigger_and_table_updates_only_change_what_they_find() {
+    for in_memory in [false, true] {
+        let driver = click_regions(false, in_memory);
+        let regions =
+            driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
+        let clicks = driver.create_input_topic("clicks", StringSerde, StringSerde);
+        clicks.pipe_input_with_timestamp("alice", "home", 1);
+        regions.pipe_input_with_timestamp("alice", Some("EU".to_string()), 2);
+        // A table update alone emits nothing.
+        assert!(outputs(&driver).is_empty(), "in_memory = {in_memory}");
+        clicks.pipe_input_with_timestamp("alice", "cart", 3);
+        clicks.pipe_input_with_timestamp("bob", "home", 4);
+        regions.pipe_input_with_timestamp("alice", Some("US".to_string()), 5);
+        clicks.pipe_input_with_timestamp("alice", "pay", 6);
+        // A tombstone deletes: the next click finds nothing.
+        regions.pipe_input_with_timestamp("alice", None::<String>, 7);
+        clicks.pipe_input_with_timestamp("alice", "bye", 8);
+        assert_eq!(
+            outputs(&driver),
+            owned(&[("alice", "cart@EU", 3), ("alice", "pay@US", 6)]),
+            "in_memory = {in_memory}"
+        );
+    }
+}
+
+#[test]
+fn left_join_emits_every_stream_record() {
+    let driver = click_regions(true, false);
+    let regions = driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
+    let clicks = driver.create_input_topic("clicks", StringSerde, StringSerde);
+    clicks.pipe_input_with_timestamp("alice", "home", 1);
+    regions.pipe_input_with_timestamp("alice", Some("EU".to_string()), 2);
+    clicks.pipe_input_with_timestamp("alice", "cart", 3);
+    regions.pipe_input_with_timestamp("alice", None::<String>, 4);
+    clicks.pipe_input_with_timestamp("alice", "bye", 5);
+    assert_eq!(
+        outputs(&driver),
+        owned(&[
+            ("alice", "home@unknown", 1),
+            ("alice", "cart@EU", 3),
+            ("alice", "bye@unknown", 5)
+        ])
+    );
+}
+
+#[test]
+fn a_rekeyed_stream_is_repartitioned_before_the_join() {
+    let builder = StreamsBuilder::new();
+    let regions = builder.table(
+        "regions",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("regions"),
+    );
+    // Clicks arrive keyed by session; the user is the value's prefix.
+    builder
+        .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+        .select_key(|_, v: &String| v.split('/').next().unwrap_or_default().to_string())
+        .join(
+            &regions,
+            |click: &String, region: &String| format!("{click}@{region}"),
+            Joined::with(Serdes::string(), Serdes::string()).with_name("clicks-by-user"),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let topology = builder.build().unwrap();
+    let description = topology.describe().to_string();
+    assert!(
+        description
+            .contains("Sink: clicks-by-user-repartition-sink (topic: clicks-by-user-repartition)"),
+        "{description}"
+    );
+    // The join runs with the table, in the sub-topology that reads the repartition topic.
+    assert_eq!(topology.subtopology_count(), 2);
+    let with_table = (0..2)
+        .map(|sub| topology.source_topics(sub, "app"))
+        .find(|topics| topics.contains(&"regions".to_string()))
+        .unwrap();
+    assert!(
+        with_table.contains(&"app-clicks-by-user-repartition".to_string()),
+        "{with_table:?}"
+    );
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let regions = driver.create_input_topic("regions", StringSerde, StringSerde);
+    let clicks = driver.create_input_topic("clicks", StringSerde, StringSerde);
+    regions.pipe_input_with_timestamp("alice", "EU", 1);
+    clicks.pipe_input_with_timestamp("session-9", "alice/home", 2);
+    assert_eq!(outputs(&driver), owned(&[("alice", "alice/home@EU", 2)]));
+}
+
+#[test]
+fn joining_a_table_without_a_store_is_a_topology_error() {
+    let builder = StreamsBuilder::new();
+    let regions = builder
+        .table(
+            "regions",
+            Consumed::with(Serdes::string(), Serdes::string()),
+            Materialized::as_("regions"),
+        )
+        .filter(|_, r: &String| r != "moon");
+    builder
+        .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+        .join(
+            &regions,
+            |c: &String, r: &String| format!("{c}@{r}"),
+            Joined::with(Serdes::string(), Serdes::string()),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let err = builder.build().unwrap_err().to_string();
+    assert!(err.contains("not materialized"), "{err}");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Random interleavings of table updates (with deletes) and clicks: the join's output is
+    /// what a HashMap of the table's latest values gives at each click.
+    #[test]
+    fn joins_equal_a_hash_map_model(
+        events in proptest::collection::vec((any::<bool>(), 0u8..4, proptest::option::of(0u8..3)), 1..60),
+        left in any::<bool>(),
+    ) {
+        let driver = click_regions(left, true);
+        let regions = driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
+        let clicks = driver.create_input_topic("clicks", StringSerde, StringSerde);
+        let mut table: HashMap<String, String> = HashMap::new();
+        let mut expected = Vec::new();
+        for (ts, (is_click, user, region)) in events.into_iter().enumerate() {
+            let (user, ts) = (format!("u{user}"), ts as i64);
+            if is_click {
+                clicks.pipe_input_with_timestamp(user.clone(), "p".to_string(), ts);
+                match (table.get(&user), left) {
+                    (Some(r), _) => expected.push((user, format!("p@{r}"), ts)),
+                    (None, true) => expected.push((user, "p@unknown".to_string(), ts)),
+                    (None, false) => {}
+                }
+            } else {
+                let region = region.map(|r| format!("r{r}"));
+                regions.pipe_input_with_timestamp(user.clone(), region.clone(), ts);
+                match region {
+                    Some(r) => { table.insert(user, r); }
+                    None => { table.remove(&user); }
+                }
+            }
+        }
+        prop_assert_eq!(outputs(&driver), expected);
+    }
+}
