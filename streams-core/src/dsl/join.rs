@@ -4,9 +4,15 @@
 //! table updates only change what later stream records find. The stream and the table must be
 //! co-partitioned, so a stream whose key an upstream operator may have changed goes through a
 //! repartition topic first (written with [`Joined`]'s serdes).
+//!
+//! Table-table joins (`KTable::join / left_join / outer_join`) keep a result table up to date
+//! from both sides: an update on either side is joined with the other side's current value,
+//! and both the new and the old result flow on, as Kafka's `KTableKTableJoin` sends them.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
+use super::change::Change;
 use super::kgrouped::{skip_null, MissingSerde};
 use super::kstream::KStream;
 use super::ktable::KTable;
@@ -198,6 +204,202 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
             key: record.key,
             value,
             timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+}
+
+const JOIN_THIS_NAME: &str = "KTABLE-JOINTHIS-";
+const JOIN_OTHER_NAME: &str = "KTABLE-JOINOTHER-";
+const TABLE_MERGE_NAME: &str = "KTABLE-MERGE-";
+
+/// Joins a value of each side (`None`: the side holds no value) into a result, or `None` when
+/// the join does not apply to that combination (e.g. an inner join missing a side).
+type TableJoiner<V, VO, VR> = Arc<dyn Fn(Option<&V>, Option<&VO>) -> Option<VR> + Send + Sync>;
+
+impl<K: Data, V: Data> KTable<K, V> {
+    /// Inner table-table join (Kafka's `KTable#join(KTable, ValueJoiner)`): the result holds
+    /// `joiner(v, vo)` for every key both tables hold; an update on either side emits the new
+    /// result and the old one, and a key that leaves either side is deleted from the result.
+    /// Both tables must be materialized.
+    pub fn join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    {
+        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o?))))
+    }
+
+    /// Left table-table join (Kafka's `KTable#leftJoin`): every key of this table, joined with
+    /// the other table's value if it holds one.
+    pub fn left_join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o))))
+    }
+
+    /// Outer table-table join (Kafka's `KTable#outerJoin`): every key either table holds.
+    pub fn outer_join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
+        )
+    }
+
+    fn table_join<VO: Data, VR: Data>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: TableJoiner<V, VO, VR>,
+    ) -> KTable<K, VR> {
+        let graph = Rc::clone(self.change_stream().graph());
+        let (this_name, other_name, merge_name) = {
+            let mut g = graph.borrow_mut();
+            (
+                g.next_name(JOIN_THIS_NAME),
+                g.next_name(JOIN_OTHER_NAME),
+                g.next_name(TABLE_MERGE_NAME),
+            )
+        };
+        let stores = match (
+            self.queryable_store_name(),
+            self.value_serde(),
+            other.queryable_store_name(),
+            other.value_serde(),
+        ) {
+            (Some(this_store), Some(this_values), Some(other_store), Some(other_values)) => Some((
+                this_store.to_string(),
+                this_values,
+                other_store.to_string(),
+                other_values,
+            )),
+            _ => None,
+        };
+        let Some((this_store, this_values, other_store, other_values)) = stores else {
+            graph.borrow_mut().errors.push(format!(
+                "join `{this_name}`: both tables must be materialized; give each a store with Materialized::as_"
+            ));
+            return KTable::new(
+                self.change_stream()
+                    .add_processor(this_name, Vec::new(), || Unreachable),
+                self.key_serde(),
+                None,
+                None,
+            );
+        };
+        let keys = self.key_serde();
+        let (this_store, other_store): (Arc<str>, Arc<str>) =
+            (Arc::from(this_store), Arc::from(other_store));
+        let from_this = {
+            let (store, keys, values, joiner) = (
+                Arc::clone(&other_store),
+                Arc::clone(&keys),
+                Arc::clone(&other_values),
+                Arc::clone(&joiner),
+            );
+            self.change_stream().add_processor(
+                this_name,
+                vec![other_store.to_string()],
+                move || TableJoinProcessor {
+                    other_store: Arc::clone(&store),
+                    keys: Arc::clone(&keys),
+                    other_values: Arc::clone(&values),
+                    joiner: Arc::clone(&joiner),
+                    store: None,
+                },
+            )
+        };
+        let from_other = {
+            let (store, keys, values, joiner) = (
+                Arc::clone(&this_store),
+                Arc::clone(&keys),
+                Arc::clone(&this_values),
+                Arc::clone(&joiner),
+            );
+            other.change_stream().add_processor(
+                other_name,
+                vec![this_store.to_string()],
+                move || TableJoinProcessor {
+                    other_store: Arc::clone(&store),
+                    keys: Arc::clone(&keys),
+                    other_values: Arc::clone(&values),
+                    joiner: {
+                        let joiner = Arc::clone(&joiner);
+                        Arc::new(move |this: Option<&VO>, other: Option<&V>| joiner(other, this))
+                            as TableJoiner<VO, V, VR>
+                    },
+                    store: None,
+                },
+            )
+        };
+        let merged = from_this.named(merge_name).merge(&from_other);
+        KTable::new(merged, keys, None, None)
+    }
+}
+
+/// Never runs: stands in for the processor of a join the topology rejects at `build()`.
+struct Unreachable;
+
+impl<K: Data, V: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>> for Unreachable {
+    fn process(
+        &mut self,
+        _: Record<K, Change<V>>,
+        _: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Joins one side's updates with the other side's current value (Kafka's
+/// `KTableKTableJoinProcessor` family): emits the joined new and old values, the latter so that
+/// downstream aggregations can subtract it.
+struct TableJoinProcessor<K, V, VO, VR> {
+    other_store: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    other_values: Arc<dyn Serde<VO>>,
+    joiner: TableJoiner<V, VO, VR>,
+    store: Option<TimestampedKeyValueStoreRef<K, VO>>,
+}
+
+impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>>
+    for TableJoinProcessor<K, V, VO, VR>
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
+        self.store = Some(ctx.timestamped_store_shared(
+            &self.other_store,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.other_values),
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<()> {
+        let other = initialized(&self.store, &self.other_store)?.get(&record.key)?;
+        let (other_value, other_ts) = match &other {
+            Some((v, ts)) => (Some(v), *ts),
+            None => (None, record.timestamp),
+        };
+        let new = (self.joiner)(record.value.new.as_ref(), other_value);
+        let old = (self.joiner)(record.value.old.as_ref(), other_value);
+        if new.is_none() && old.is_none() {
+            return Ok(());
+        }
+        ctx.forward(Record {
+            key: record.key,
+            value: Change::new(new, old),
+            timestamp: record.timestamp.max(other_ts),
             headers: record.headers,
         })
     }

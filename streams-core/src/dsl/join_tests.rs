@@ -204,3 +204,208 @@ proptest! {
         prop_assert_eq!(outputs(&driver), expected);
     }
 }
+
+/// users (user → name) and regions (user → region) joined into `out` as table updates.
+fn user_regions(kind: &str) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let users = builder.table(
+        "users",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("users"),
+    );
+    let regions = builder.table(
+        "regions",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("regions"),
+    );
+    let joined = match kind {
+        "inner" => users.join(&regions, |u: &String, r: &String| format!("{u}@{r}")),
+        "left" => users.left_join(&regions, |u: &String, r: Option<&String>| {
+            format!("{u}@{}", r.map_or("-", String::as_str))
+        }),
+        _ => users.outer_join(&regions, |u: Option<&String>, r: Option<&String>| {
+            format!(
+                "{}@{}",
+                u.map_or("-", String::as_str),
+                r.map_or("-", String::as_str)
+            )
+        }),
+    };
+    joined.to_stream().to(
+        "out",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+    );
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+fn table_updates(driver: &TopologyTestDriver) -> Vec<(String, Option<String>, i64)> {
+    driver
+        .create_output_topic("out", StringSerde, OptionSerde::new(StringSerde))
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+/// The same five updates for every join kind: user a named, region of a, rename, region gone,
+/// user gone.
+fn pipe_user_region_updates(driver: &TopologyTestDriver) {
+    let users = driver.create_input_topic("users", StringSerde, OptionSerde::new(StringSerde));
+    let regions = driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
+    users.pipe_input_with_timestamp("a", Some("ann".to_string()), 1);
+    regions.pipe_input_with_timestamp("a", Some("EU".to_string()), 2);
+    users.pipe_input_with_timestamp("a", Some("anna".to_string()), 3);
+    regions.pipe_input_with_timestamp("a", None::<String>, 4);
+    users.pipe_input_with_timestamp("a", None::<String>, 5);
+}
+
+fn some(updates: &[(&str, Option<&str>, i64)]) -> Vec<(String, Option<String>, i64)> {
+    updates
+        .iter()
+        .map(|(k, v, t)| (k.to_string(), v.map(str::to_string), *t))
+        .collect()
+}
+
+#[test]
+fn table_table_inner_join_follows_both_sides_and_deletes() {
+    let driver = user_regions("inner");
+    pipe_user_region_updates(&driver);
+    assert_eq!(
+        table_updates(&driver),
+        some(&[
+            ("a", Some("ann@EU"), 2),
+            ("a", Some("anna@EU"), 3),
+            // The region left: the joined row is deleted; the user leaving then changes nothing.
+            ("a", None, 4),
+        ])
+    );
+}
+
+#[test]
+fn table_table_left_and_outer_joins_keep_the_rows_of_their_sides() {
+    let driver = user_regions("left");
+    pipe_user_region_updates(&driver);
+    assert_eq!(
+        table_updates(&driver),
+        some(&[
+            ("a", Some("ann@-"), 1),
+            ("a", Some("ann@EU"), 2),
+            ("a", Some("anna@EU"), 3),
+            ("a", Some("anna@-"), 4),
+            ("a", None, 5),
+        ])
+    );
+    let driver = user_regions("outer");
+    pipe_user_region_updates(&driver);
+    assert_eq!(
+        table_updates(&driver),
+        some(&[
+            ("a", Some("ann@-"), 1),
+            ("a", Some("ann@EU"), 2),
+            ("a", Some("anna@EU"), 3),
+            ("a", Some("anna@-"), 4),
+            ("a", None, 5),
+        ])
+    );
+}
+
+#[test]
+fn table_table_join_results_can_be_aggregated_with_their_old_values() {
+    // Users per region, through the inner join: a user moving or leaving is subtracted from
+    // the region it was counted in, which needs the join's old values.
+    let builder = StreamsBuilder::new();
+    let users = builder.table(
+        "users",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("users"),
+    );
+    let regions = builder.table(
+        "regions",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("regions"),
+    );
+    users
+        .join(&regions, |_: &String, r: &String| r.clone())
+        .group_by(
+            |user: &String, region: &String| (region.clone(), user.clone()),
+            Grouped::with(Serdes::string(), Serdes::string()),
+        )
+        .count(Materialized::as_("per-region"))
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let users_in = driver.create_input_topic("users", StringSerde, OptionSerde::new(StringSerde));
+    let regions_in =
+        driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
+    for user in ["a", "b", "c"] {
+        users_in.pipe_input_with_timestamp(user, Some(user.to_uppercase()), 1);
+    }
+    regions_in.pipe_input_with_timestamp("a", Some("EU".to_string()), 2);
+    regions_in.pipe_input_with_timestamp("b", Some("EU".to_string()), 3);
+    regions_in.pipe_input_with_timestamp("c", Some("US".to_string()), 4);
+    regions_in.pipe_input_with_timestamp("b", Some("US".to_string()), 5);
+    users_in.pipe_input_with_timestamp("a", None::<String>, 6);
+    let store = driver
+        .get_timestamped_key_value_store("per-region", StringSerde, crate::serde::I64Serde)
+        .unwrap();
+    let count = |region: &str| store.get(&region.to_string()).unwrap().map(|(n, _)| n);
+    assert_eq!(count("EU"), Some(0));
+    assert_eq!(count("US"), Some(2));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Random updates and deletes on both sides: the join's updates, applied as a table,
+    /// always equal the join of the two tables' latest values computed in plain Rust.
+    #[test]
+    fn table_joins_equal_the_join_of_the_latest_values(
+        updates in proptest::collection::vec((any::<bool>(), 0u8..4, proptest::option::of(0u8..3)), 1..50),
+        kind in prop_oneof![Just("inner"), Just("left"), Just("outer")],
+    ) {
+        let driver = user_regions(kind);
+        let users = driver.create_input_topic("users", StringSerde, OptionSerde::new(StringSerde));
+        let regions = driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
+        let out = driver.create_output_topic("out", StringSerde, OptionSerde::new(StringSerde));
+        let (mut left, mut right) = (HashMap::new(), HashMap::new());
+        let mut result: HashMap<String, String> = HashMap::new();
+        for (ts, (is_user, key, value)) in updates.into_iter().enumerate() {
+            let key = format!("k{key}");
+            let value = value.map(|v| format!("v{v}"));
+            let (topic, side) = if is_user { (&users, &mut left) } else { (&regions, &mut right) };
+            topic.pipe_input_with_timestamp(key.clone(), value.clone(), ts as i64);
+            match value {
+                Some(v) => { side.insert(key, v); }
+                None => { side.remove(&key); }
+            }
+            for record in out.read_records_to_list() {
+                match record.value {
+                    Some(v) => { result.insert(record.key, v); }
+                    None => { result.remove(&record.key); }
+                }
+            }
+            let keys: std::collections::BTreeSet<&String> = left.keys().chain(right.keys()).collect();
+            let mut model = HashMap::new();
+            for k in keys {
+                let (u, r) = (left.get(k), right.get(k));
+                let row = match (kind, u, r) {
+                    ("inner", Some(u), Some(r)) | ("left", Some(u), Some(r)) => Some(format!("{u}@{r}")),
+                    ("left", Some(u), None) => Some(format!("{u}@-")),
+                    ("outer", u, r) if u.is_some() || r.is_some() => Some(format!(
+                        "{}@{}",
+                        u.map_or("-", String::as_str),
+                        r.map_or("-", String::as_str)
+                    )),
+                    _ => None,
+                };
+                if let Some(row) = row {
+                    model.insert(k.clone(), row);
+                }
+            }
+            prop_assert_eq!(&result, &model);
+        }
+    }
+}
