@@ -1,0 +1,85 @@
+//! Specification: every runtime example runs end to end on a fresh embedded broker and exits 0
+//! once its output equals the model it computes itself (each example checks its own result and
+//! exits 1 otherwise).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The example binary, built alongside the tests (`cargo test` builds examples; a filtered run
+/// builds it here).
+fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let binary = debug_dir.join("examples").join(name);
+    if !binary.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build --example");
+        assert!(status.success());
+    }
+    binary
+}
+
+/// Runs `name` with `args` and returns its standard output, asserting a clean exit.
+fn run(name: &str, args: &[&str]) -> String {
+    let output = Command::new(example(name))
+        .args(args)
+        .output()
+        .expect("run the example");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{name} failed: {}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn pageview_region_joins_views_with_profiles_and_counts_per_region() {
+    let out = run("pageview_region", &["--users", "200", "--views", "5000"]);
+    assert!(out.contains("counts equal the model"), "{out}");
+}
+
+#[test]
+fn pageview_region_under_exactly_once() {
+    let out = run(
+        "pageview_region",
+        &[
+            "--users",
+            "100",
+            "--views",
+            "2000",
+            "--processing-guarantee",
+            "exactly_once_v2",
+        ],
+    );
+    assert!(out.contains("counts equal the model"), "{out}");
+}
+
+#[test]
+fn temperature_alerts_routes_every_reading() {
+    let out = run("temperature_alerts", &["--readings", "3000"]);
+    assert!(out.contains("readings routed"), "{out}");
+}
+
+#[test]
+fn windowed_pageviews_emits_each_final_window_once() {
+    let out = run("windowed_pageviews", &["--views", "3000"]);
+    assert!(
+        out.contains("emitted once when it closed, equal to the model"),
+        "{out}"
+    );
+}
+
+#[test]
+fn user_sessions_equal_the_session_model() {
+    let out = run("user_sessions", &["--clicks", "1000"]);
+    assert!(out.contains("equal to the model"), "{out}");
+}
