@@ -3,7 +3,8 @@
 //! issue 6).
 //!
 //! Prints a table of records/s for (a) a stateless `filter` + `map_values`, (b) word count
-//! (RocksDB store with changelog) under at-least-once and (c) the same under exactly-once v2,
+//! (RocksDB store with changelog) under at-least-once, (c) the same under exactly-once v2 and
+//! (d) a stream-table join (views joined with a 1,000-row table of regions),
 //! and the end-to-end latency (p50/p99, from the input record's timestamp to the output record
 //! arriving at a consumer) of (a) at an offered load of 10,000 records/s.
 //!
@@ -18,7 +19,8 @@
 //!
 //! Run with `cargo bench --bench e2e`. Environment: `RILL_BENCH_RECORDS` (default 500,000
 //! input records for (a), a fifth of that in lines for (b) and (c)), `RILL_BENCH_PARTITIONS`
-//! (default 3), `RILL_BENCH_ONLY` (`stateless`, `alos`, `eos`, `latency` or `consumer-loop`),
+//! (default 3), `RILL_BENCH_ONLY` (`stateless`, `join`, `alos`, `eos`, `latency` or
+//! `consumer-loop`),
 //! `RILL_BENCH_SET`
 //! (`key=value,...` streams properties for the application, e.g.
 //! `producer.linger.ms=20,consumer.fetch.wait.max.ms=10`).
@@ -140,6 +142,47 @@ fn word_count(input: &str, output: &str) -> Topology {
     builder.build().expect("topology")
 }
 
+/// (d): views (user → page) joined with a table of users' regions into (user → "page@region").
+fn stream_table_join(views: &str, users: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    let regions = builder.table(
+        users,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("regions"),
+    );
+    builder
+        .stream(views, Consumed::with(Serdes::string(), Serdes::string()))
+        .join(
+            &regions,
+            |page: &String, region: &String| format!("{page}@{region}"),
+            Joined::with(Serdes::string(), Serdes::string()),
+        )
+        .to(output, Produced::with(Serdes::string(), Serdes::string()));
+    builder.build().expect("topology")
+}
+
+/// Sends keyed records, retrying while the producer's queue is full.
+fn send_keyed(
+    producer: &ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    key: &str,
+    value: &str,
+) {
+    let mut record = BaseRecord::to(topic)
+        .key(key.as_bytes())
+        .payload(value.as_bytes())
+        .timestamp(now_ms());
+    loop {
+        match producer.send(record) {
+            Ok(()) => return,
+            Err((_, r)) => {
+                record = r;
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+    }
+}
+
 /// Runs `topology` over the already produced input until it processed `expected` records;
 /// returns the seconds it took from RUNNING.
 fn run_to_completion(topology: Topology, config: StreamsConfig, expected: u64) -> f64 {
@@ -170,6 +213,41 @@ fn throughput(broker: &BrokerHandle, records: usize, partitions: i32) {
         let took = run_to_completion(stateless("a-in", "a-out"), config, records as u64);
         println!(
             "| (a) filter + map_values, at_least_once | {records} records | {:.0} records/s |",
+            records as f64 / took
+        );
+    }
+    if wanted("join") {
+        const USERS: usize = 1_000;
+        broker.create_topic("d-users", partitions).expect("topic");
+        broker.create_topic("d-views", partitions).expect("topic");
+        broker.create_topic("d-out", partitions).expect("topic");
+        let p = producer(&bootstrap);
+        for u in 0..USERS {
+            send_keyed(
+                &p,
+                "d-users",
+                &format!("user-{u}"),
+                ["eu", "us", "asia"][u % 3],
+            );
+        }
+        p.flush(Duration::from_secs(120)).expect("flush");
+        for i in 0..records {
+            send_keyed(
+                &p,
+                "d-views",
+                &format!("user-{}", i % USERS),
+                &format!("/page/{}", i % 50),
+            );
+        }
+        p.flush(Duration::from_secs(120)).expect("flush");
+        let (config, _dir) = config("bench-d", &bootstrap, "at_least_once");
+        let took = run_to_completion(
+            stream_table_join("d-views", "d-users", "d-out"),
+            config,
+            (records + USERS) as u64,
+        );
+        println!(
+            "| (d) stream-table join, at_least_once | {records} records + {USERS} table rows | {:.0} records/s |",
             records as f64 / took
         );
     }
