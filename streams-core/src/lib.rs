@@ -63,9 +63,10 @@ pub use topology::{Topology, TopologyDescription};
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
     pub use crate::dsl::{
-        Branched, BufferConfig, Consumed, EmitStrategy, Grouped, Joined, KGroupedStream,
-        KGroupedTable, KStream, KTable, Materialized, Named, Produced, Repartitioned,
-        SessionWindows, SlidingWindows, StreamsBuilder, Suppressed, TimeWindows, Windowed,
+        Branched, BufferConfig, Consumed, EmitStrategy, Grouped, JoinWindows, Joined,
+        KGroupedStream, KGroupedTable, KStream, KTable, Materialized, Named, Produced,
+        Repartitioned, SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed,
+        TimeWindows, Windowed,
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};

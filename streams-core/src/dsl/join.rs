@@ -404,3 +404,316 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>
         })
     }
 }
+
+const WINDOWED_NAME: &str = "KSTREAM-WINDOWED-";
+const STREAM_JOIN_THIS_NAME: &str = "KSTREAM-JOINTHIS-";
+const STREAM_JOIN_OTHER_NAME: &str = "KSTREAM-JOINOTHER-";
+const STREAM_MERGE_NAME: &str = "KSTREAM-MERGE-";
+
+/// The serdes of a stream-stream join — keys, this stream's values, the other stream's values
+/// — for its window stores and, if needed, repartition topics (Kafka's `StreamJoined`).
+pub struct StreamJoined<K, V, VO> {
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+    other_value_serde: Arc<dyn Serde<VO>>,
+    name: Option<String>,
+}
+
+impl<K, V, VO> StreamJoined<K, V, VO> {
+    /// The key serde and both streams' value serdes.
+    pub fn with(
+        key_serde: impl Serde<K>,
+        value_serde: impl Serde<V>,
+        other_value_serde: impl Serde<VO>,
+    ) -> Self {
+        StreamJoined {
+            key_serde: Arc::new(key_serde),
+            value_serde: Arc::new(value_serde),
+            other_value_serde: Arc::new(other_value_serde),
+            name: None,
+        }
+    }
+
+    /// Names the repartition topics `<application.id>-<name>-left-repartition` and
+    /// `…-right-repartition`, if the join needs them (Kafka's `StreamJoined.withName`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl<K: Data, V: Data> KStream<K, V> {
+    /// Inner stream-stream join within `windows` (Kafka's `KStream#join(KStream, ValueJoiner,
+    /// JoinWindows, StreamJoined)`): a record of either stream joins every record of the other
+    /// with the same key whose timestamp is at most `windows`' difference away (`before` /
+    /// `after` from this stream's point of view), emitted as `joiner(this_value, other_value)`
+    /// with the later of the two timestamps. Both streams are kept in window stores for the
+    /// window plus its grace period; a record older than that when it arrives is dropped.
+    pub fn join_stream<VO, VR, F>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: F,
+        windows: super::windows::JoinWindows,
+        joined: StreamJoined<K, V, VO>,
+    ) -> KStream<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    {
+        let this_input = if self.repartition_required {
+            self.repartition_through(
+                joined.name.as_ref().map(|n| format!("{n}-left")),
+                Arc::clone(&joined.key_serde),
+                Arc::clone(&joined.value_serde),
+                None,
+            )
+        } else {
+            self.clone()
+        };
+        let other_input = if other.repartition_required {
+            other.repartition_through(
+                joined.name.as_ref().map(|n| format!("{n}-right")),
+                Arc::clone(&joined.key_serde),
+                Arc::clone(&joined.other_value_serde),
+                None,
+            )
+        } else {
+            other.clone()
+        };
+        let graph = Rc::clone(self.graph());
+        let (this_windowed, other_windowed, this_join, other_join, merge) = {
+            let mut g = graph.borrow_mut();
+            (
+                g.next_name(WINDOWED_NAME),
+                g.next_name(WINDOWED_NAME),
+                g.next_name(STREAM_JOIN_THIS_NAME),
+                g.next_name(STREAM_JOIN_OTHER_NAME),
+                g.next_name(STREAM_MERGE_NAME),
+            )
+        };
+        let (this_store, other_store) =
+            (format!("{this_join}-store"), format!("{other_join}-store"));
+        let span = windows.before_ms().saturating_add(windows.after_ms());
+        let retention = span.saturating_add(windows.grace_ms());
+        {
+            let materialized = super::options::Materialized::<K, V>::new();
+            let mut g = graph.borrow_mut();
+            g.add_store(materialized.record_window_store(&this_store, retention.saturating_add(1)));
+            g.add_store(
+                materialized.record_window_store(&other_store, retention.saturating_add(1)),
+            );
+        }
+        let keys = Arc::clone(&joined.key_serde);
+        let this_kept = buffer(
+            &this_input,
+            this_windowed,
+            &this_store,
+            &keys,
+            &joined.value_serde,
+            span,
+        );
+        let other_kept = buffer(
+            &other_input,
+            other_windowed,
+            &other_store,
+            &keys,
+            &joined.other_value_serde,
+            span,
+        );
+        let joiner = Arc::new(joiner);
+        let this_side = {
+            let joiner = Arc::clone(&joiner);
+            let pair: PairJoiner<V, VO, VR> = Arc::new(move |v, o| joiner(v, o));
+            join_against(
+                &this_kept,
+                this_join,
+                &other_store,
+                &keys,
+                &joined.value_serde,
+                &joined.other_value_serde,
+                span,
+                retention,
+                (windows.before_ms(), windows.after_ms()),
+                pair,
+            )
+        };
+        let other_side = {
+            let pair: PairJoiner<VO, V, VR> = Arc::new(move |o, v| joiner(v, o));
+            join_against(
+                &other_kept,
+                other_join,
+                &this_store,
+                &keys,
+                &joined.other_value_serde,
+                &joined.value_serde,
+                span,
+                retention,
+                // From the other stream's side, "before" and "after" swap.
+                (windows.after_ms(), windows.before_ms()),
+                pair,
+            )
+        };
+        this_side.named(merge).merge(&other_side)
+    }
+}
+
+/// Joins a record of one side with one of the other side.
+type PairJoiner<A, B, VR> = Arc<dyn Fn(&A, &B) -> VR + Send + Sync>;
+
+/// Adds the node that keeps one side's records in its window store (Kafka's `KStreamJoinWindow`).
+fn buffer<K: Data, V: Data>(
+    input: &KStream<K, V>,
+    name: String,
+    store: &str,
+    keys: &Arc<dyn Serde<K>>,
+    values: &Arc<dyn Serde<V>>,
+    span: i64,
+) -> KStream<K, V> {
+    let (store_name, keys, values): (Arc<str>, _, _) =
+        (Arc::from(store), Arc::clone(keys), Arc::clone(values));
+    input.add_processor(name, vec![store.to_string()], move || JoinWindowProcessor {
+        store_name: Arc::clone(&store_name),
+        keys: Arc::clone(&keys),
+        values: Arc::clone(&values),
+        span,
+        store: None,
+    })
+}
+
+/// Adds the node that joins one side's records with the other side's window store (Kafka's
+/// `KStreamKStreamJoin`).
+#[allow(clippy::too_many_arguments)]
+fn join_against<K: Data, A: Data, B: Data, VR: Data>(
+    input: &KStream<K, A>,
+    name: String,
+    other_store: &str,
+    keys: &Arc<dyn Serde<K>>,
+    values: &Arc<dyn Serde<A>>,
+    other_values: &Arc<dyn Serde<B>>,
+    span: i64,
+    retention: i64,
+    (before, after): (i64, i64),
+    joiner: PairJoiner<A, B, VR>,
+) -> KStream<K, VR> {
+    let (store_name, keys, values, other_values): (Arc<str>, _, _, _) = (
+        Arc::from(other_store),
+        Arc::clone(keys),
+        Arc::clone(values),
+        Arc::clone(other_values),
+    );
+    input.add_processor(name, vec![other_store.to_string()], move || {
+        StreamJoinProcessor {
+            other_store: Arc::clone(&store_name),
+            keys: Arc::clone(&keys),
+            values: Arc::clone(&values),
+            other_values: Arc::clone(&other_values),
+            span,
+            retention,
+            before,
+            after,
+            joiner: Arc::clone(&joiner),
+            store: None,
+        }
+    })
+}
+
+/// Keeps each record of its side, by timestamp, for the other side to find.
+struct JoinWindowProcessor<K, V> {
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    span: i64,
+    store: Option<crate::state::WindowStoreRef<K, V>>,
+}
+
+impl<K: Data, V: Data> Processor<K, V, K, V> for JoinWindowProcessor<K, V> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, V>) -> Result<()> {
+        self.store = Some(ctx.window_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+            self.span,
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, V>,
+    ) -> Result<()> {
+        if !self.keys.is_null(&record.key) && !self.values.is_null(&record.value) {
+            initialized(&self.store, &self.store_name)?.put(
+                &record.key,
+                Some(&record.value),
+                record.timestamp,
+            )?;
+        }
+        ctx.forward(record)
+    }
+}
+
+/// Joins each record with the other side's records in its window.
+struct StreamJoinProcessor<K, A, B, VR> {
+    other_store: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<A>>,
+    other_values: Arc<dyn Serde<B>>,
+    span: i64,
+    retention: i64,
+    before: i64,
+    after: i64,
+    joiner: PairJoiner<A, B, VR>,
+    store: Option<crate::state::WindowStoreRef<K, B>>,
+}
+
+impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
+    for StreamJoinProcessor<K, A, B, VR>
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+        self.store = Some(ctx.window_store_shared(
+            &self.other_store,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.other_values),
+            self.span,
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, A>,
+        ctx: &mut ProcessorContext<'_, K, VR>,
+    ) -> Result<()> {
+        if skip_null(&*self.keys, &*self.values, &record, ctx) {
+            return Ok(());
+        }
+        // Older than the stores keep: its partners may already be gone (Kafka drops it too).
+        if record.timestamp < ctx.current_stream_time_ms().saturating_sub(self.retention) {
+            let meta = ctx.record_metadata();
+            tracing::warn!(
+                processor = ctx.node_name(),
+                topic = meta.map(|m| &*m.topic),
+                partition = meta.map(|m| m.partition),
+                offset = meta.map(|m| m.offset),
+                timestamp = record.timestamp,
+                "skipping record for expired join window"
+            );
+            return Ok(());
+        }
+        let from = record.timestamp.saturating_sub(self.before).max(0);
+        let to = record.timestamp.saturating_add(self.after);
+        let partners =
+            initialized(&self.store, &self.other_store)?.fetch_range(&record.key, from, to)?;
+        for (timestamp, other) in partners {
+            ctx.forward(Record {
+                key: record.key.clone(),
+                value: (self.joiner)(&record.value, &other),
+                timestamp: timestamp.max(record.timestamp),
+                headers: record.headers.clone(),
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -409,3 +409,138 @@ proptest! {
         }
     }
 }
+
+/// left ⋈ right within `windows`, joined as "l+r", into `out`.
+fn stream_stream(windows: JoinWindows) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let left = builder.stream("left", Consumed::with(Serdes::string(), Serdes::string()));
+    let right = builder.stream("right", Consumed::with(Serdes::string(), Serdes::string()));
+    left.join_stream(
+        &right,
+        |l: &String, r: &String| format!("{l}+{r}"),
+        windows,
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string()),
+    )
+    .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+fn ms(n: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(n)
+}
+
+#[test]
+fn stream_stream_join_pairs_records_within_the_window_from_either_side() {
+    let driver = stream_stream(JoinWindows::of_time_difference_and_grace(ms(10), ms(100)).unwrap());
+    let left = driver.create_input_topic("left", StringSerde, StringSerde);
+    let right = driver.create_input_topic("right", StringSerde, StringSerde);
+    left.pipe_input_with_timestamp("a", "l1", 10);
+    right.pipe_input_with_timestamp("a", "r1", 15);
+    right.pipe_input_with_timestamp("a", "r2", 30);
+    right.pipe_input_with_timestamp("b", "r3", 12);
+    left.pipe_input_with_timestamp("a", "l2", 25);
+    // Duplicates (same key and timestamp) are all kept.
+    left.pipe_input_with_timestamp("a", "l3", 25);
+    assert_eq!(
+        outputs(&driver),
+        owned(&[
+            ("a", "l1+r1", 15),
+            ("a", "l2+r1", 25),
+            ("a", "l2+r2", 30),
+            ("a", "l3+r1", 25),
+            ("a", "l3+r2", 30),
+        ])
+    );
+}
+
+#[test]
+fn join_windows_before_and_after_are_seen_from_the_left_stream() {
+    // A left record at t joins right records in [t - 0, t + 10]: right must not be earlier.
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(10))
+        .unwrap()
+        .before(ms(0));
+    let driver = stream_stream(windows);
+    let left = driver.create_input_topic("left", StringSerde, StringSerde);
+    let right = driver.create_input_topic("right", StringSerde, StringSerde);
+    right.pipe_input_with_timestamp("a", "early", 5);
+    left.pipe_input_with_timestamp("a", "l", 8);
+    right.pipe_input_with_timestamp("a", "late", 18);
+    assert_eq!(outputs(&driver), owned(&[("a", "l+late", 18)]));
+}
+
+#[test]
+fn records_older_than_the_join_window_and_grace_are_dropped() {
+    let driver = stream_stream(JoinWindows::of_time_difference_and_grace(ms(10), ms(5)).unwrap());
+    let left = driver.create_input_topic("left", StringSerde, StringSerde);
+    let right = driver.create_input_topic("right", StringSerde, StringSerde);
+    left.pipe_input_with_timestamp("a", "l", 100);
+    right.pipe_input_with_timestamp("z", "time", 200);
+    // 100 is older than stream time 200 minus the 25 ms the stores keep: dropped, not joined.
+    right.pipe_input_with_timestamp("a", "r", 101);
+    assert!(outputs(&driver).is_empty());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// In-order records on both sides: the join emits exactly every pair of a left and a right
+    /// record with the same key at most the window apart, each once.
+    #[test]
+    fn stream_stream_join_equals_every_pair_within_the_window(
+        events in proptest::collection::vec((any::<bool>(), 0u8..3, 0i64..6), 1..40),
+        difference in 0u64..8,
+    ) {
+        let driver = stream_stream(JoinWindows::of_time_difference_with_no_grace(ms(difference)).unwrap());
+        let left = driver.create_input_topic("left", StringSerde, StringSerde);
+        let right = driver.create_input_topic("right", StringSerde, StringSerde);
+        let mut ts = 0;
+        let mut seen: Vec<(bool, String, String, i64)> = Vec::new();
+        for (i, (is_left, key, step)) in events.into_iter().enumerate() {
+            ts += step;
+            let (key, value) = (format!("k{key}"), format!("v{i}"));
+            if is_left {
+                left.pipe_input_with_timestamp(key.clone(), value.clone(), ts);
+            } else {
+                right.pipe_input_with_timestamp(key.clone(), value.clone(), ts);
+            }
+            seen.push((is_left, key, value, ts));
+        }
+        let mut expected = Vec::new();
+        for (l_side, lk, lv, lt) in &seen {
+            for (r_side, rk, rv, rt) in &seen {
+                if *l_side && !*r_side && lk == rk && (lt - rt).abs() <= difference as i64 {
+                    expected.push((lk.clone(), format!("{lv}+{rv}"), *lt.max(rt)));
+                }
+            }
+        }
+        let mut actual = outputs(&driver);
+        actual.sort();
+        expected.sort();
+        prop_assert_eq!(actual, expected);
+    }
+}
+
+#[test]
+fn stream_stream_join_is_described_with_kafkas_node_and_store_names() {
+    let builder = StreamsBuilder::new();
+    let left = builder.stream("left", Consumed::with(Serdes::string(), Serdes::string()));
+    let right = builder.stream("right", Consumed::with(Serdes::string(), Serdes::string()));
+    left.join_stream(
+        &right,
+        |l: &String, r: &String| format!("{l}+{r}"),
+        JoinWindows::of_time_difference_with_no_grace(ms(10)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string()),
+    )
+    .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let description = builder.build().unwrap().describe().to_string();
+    for line in [
+        "Processor: KSTREAM-WINDOWED-0000000002 (stores: [KSTREAM-JOINTHIS-0000000004-store])",
+        "Processor: KSTREAM-WINDOWED-0000000003 (stores: [KSTREAM-JOINOTHER-0000000005-store])",
+        "Processor: KSTREAM-JOINTHIS-0000000004 (stores: [KSTREAM-JOINOTHER-0000000005-store])",
+        "Processor: KSTREAM-JOINOTHER-0000000005 (stores: [KSTREAM-JOINTHIS-0000000004-store])",
+        "Processor: KSTREAM-MERGE-0000000006 (stores: [])",
+        "Sink: KSTREAM-SINK-0000000007 (topic: out)",
+    ] {
+        assert!(description.contains(line), "{line}\n{description}");
+    }
+}

@@ -17,7 +17,7 @@ pub mod windows;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-pub use join::Joined;
+pub use join::{Joined, StreamJoined};
 pub use kgrouped::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
 pub use kstream::{Branched, BranchedKStream, KStream};
@@ -25,7 +25,7 @@ pub use ktable::KTable;
 pub use options::{Consumed, Grouped, Materialized, Named, Produced, Repartitioned};
 pub use suppress::{BufferConfig, Suppressed};
 pub use windowed::{EmitStrategy, SessionWindowedKStream, TimeWindowedKStream, WindowDefinition};
-pub use windows::{SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
+pub use windows::{JoinWindows, SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
 
 use std::sync::Arc;
 

@@ -393,3 +393,69 @@ mod tests {
         assert_eq!(session.to_string(), "[k@5/42]");
     }
 }
+
+/// How far apart in time two records of a stream-stream join may be (Kafka's `JoinWindows`):
+/// a record at `t` joins records of the other stream in `[t - before, t + after]`, which are
+/// both the time difference unless [`before`](Self::before) / [`after`](Self::after) set them
+/// apart; records arriving later than the grace period after their window closed are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JoinWindows {
+    before_ms: i64,
+    after_ms: i64,
+    grace_ms: i64,
+}
+
+impl JoinWindows {
+    /// Joins records at most `time_difference` apart; no out-of-order grace.
+    pub fn of_time_difference_with_no_grace(time_difference: Duration) -> Result<Self> {
+        Self::of_time_difference_and_grace(time_difference, Duration::ZERO)
+    }
+
+    /// Joins records at most `time_difference` apart, accepting out-of-order records for
+    /// `grace` after their window closed.
+    pub fn of_time_difference_and_grace(
+        time_difference: Duration,
+        grace: Duration,
+    ) -> Result<Self> {
+        let difference = millis(time_difference);
+        if difference < 0 {
+            return Err(Error::InvalidArgument(format!(
+                "join window time difference must not be negative, got {time_difference:?}"
+            )));
+        }
+        Ok(JoinWindows {
+            before_ms: difference,
+            after_ms: difference,
+            grace_ms: millis(grace),
+        })
+    }
+
+    /// Joins a record with the other stream's records up to `before` earlier (Kafka's
+    /// `JoinWindows.before`).
+    pub fn before(mut self, before: Duration) -> Self {
+        self.before_ms = millis(before);
+        self
+    }
+
+    /// Joins a record with the other stream's records up to `after` later (Kafka's
+    /// `JoinWindows.after`).
+    pub fn after(mut self, after: Duration) -> Self {
+        self.after_ms = millis(after);
+        self
+    }
+
+    /// How much earlier the other stream's records may be, in milliseconds.
+    pub fn before_ms(&self) -> i64 {
+        self.before_ms
+    }
+
+    /// How much later the other stream's records may be, in milliseconds.
+    pub fn after_ms(&self) -> i64 {
+        self.after_ms
+    }
+
+    /// The grace period in milliseconds.
+    pub fn grace_ms(&self) -> i64 {
+        self.grace_ms
+    }
+}
