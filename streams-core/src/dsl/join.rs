@@ -461,6 +461,62 @@ impl<K: Data, V: Data> KStream<K, V> {
         VR: Data,
         F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
     {
+        let joiner: PairJoiner<V, VO, VR> = Arc::new(move |v, o| match (v, o) {
+            (Some(v), Some(o)) => joiner(v, o),
+            _ => unreachable!("an inner join joins only pairs"),
+        });
+        self.stream_stream_join(other, joiner, windows, joined, Unmatched::None)
+    }
+
+    /// Left stream-stream join (Kafka's `KStream#leftJoin(KStream, …)`, ≥ 3.1 semantics): like
+    /// [`join_stream`](Self::join_stream), and a record of this stream that found no partner by
+    /// the time its window closed (stream time past its timestamp + after + grace) is emitted
+    /// once as `joiner(value, None)` — never early, so no result is later contradicted.
+    pub fn left_join_stream<VO, VR, F>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: F,
+        windows: super::windows::JoinWindows,
+        joined: StreamJoined<K, V, VO>,
+    ) -> KStream<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        let joiner: PairJoiner<V, VO, VR> = Arc::new(move |v, o| match v {
+            Some(v) => joiner(v, o),
+            None => unreachable!("a left join emits only this stream's records alone"),
+        });
+        self.stream_stream_join(other, joiner, windows, joined, Unmatched::Left)
+    }
+
+    /// Outer stream-stream join (Kafka's `KStream#outerJoin(KStream, …)`): unmatched records of
+    /// either stream are emitted once their window closed, as `joiner(Some(v), None)` or
+    /// `joiner(None, Some(other))`.
+    pub fn outer_join_stream<VO, VR, F>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: F,
+        windows: super::windows::JoinWindows,
+        joined: StreamJoined<K, V, VO>,
+    ) -> KStream<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        self.stream_stream_join(other, Arc::new(joiner), windows, joined, Unmatched::Both)
+    }
+
+    fn stream_stream_join<VO: Data, VR: Data>(
+        &self,
+        other: &KStream<K, VO>,
+        joiner: PairJoiner<V, VO, VR>,
+        windows: super::windows::JoinWindows,
+        joined: StreamJoined<K, V, VO>,
+        unmatched: Unmatched,
+    ) -> KStream<K, VR> {
         let this_input = if self.repartition_required {
             self.repartition_through(
                 joined.name.as_ref().map(|n| format!("{n}-left")),
@@ -494,6 +550,11 @@ impl<K: Data, V: Data> KStream<K, V> {
         };
         let (this_store, other_store) =
             (format!("{this_join}-store"), format!("{other_join}-store"));
+        // Kafka's shared store of records still waiting for a partner (left and outer joins).
+        let outer_store = (unmatched != Unmatched::None).then(|| {
+            let name = graph.borrow_mut().next_name("KSTREAM-OUTERSHARED-");
+            format!("{name}-store")
+        });
         let span = windows.before_ms().saturating_add(windows.after_ms());
         let retention = span.saturating_add(windows.grace_ms());
         {
@@ -503,6 +564,11 @@ impl<K: Data, V: Data> KStream<K, V> {
             g.add_store(
                 materialized.record_window_store(&other_store, retention.saturating_add(1)),
             );
+            if let Some(outer) = &outer_store {
+                g.add_store(
+                    super::options::Materialized::<Vec<u8>, Vec<u8>>::new().key_value_store(outer),
+                );
+            }
         }
         let keys = Arc::clone(&joined.key_serde);
         let this_kept = buffer(
@@ -521,25 +587,26 @@ impl<K: Data, V: Data> KStream<K, V> {
             &joined.other_value_serde,
             span,
         );
-        let joiner = Arc::new(joiner);
-        let this_side = {
-            let joiner = Arc::clone(&joiner);
-            let pair: PairJoiner<V, VO, VR> = Arc::new(move |v, o| joiner(v, o));
-            join_against(
-                &this_kept,
-                this_join,
-                &other_store,
-                &keys,
-                &joined.value_serde,
-                &joined.other_value_serde,
-                span,
-                retention,
-                (windows.before_ms(), windows.after_ms()),
-                pair,
-            )
-        };
+        let grace = windows.grace_ms();
+        let this_side = join_against(
+            &this_kept,
+            this_join,
+            &other_store,
+            &keys,
+            &joined.value_serde,
+            &joined.other_value_serde,
+            (span, retention, grace),
+            (windows.before_ms(), windows.after_ms()),
+            Arc::clone(&joiner),
+            outer_store.clone().map(|store| OuterSide {
+                store,
+                this_is_left: true,
+                emit_this: true,
+                emit_other: unmatched == Unmatched::Both,
+            }),
+        );
         let other_side = {
-            let pair: PairJoiner<VO, V, VR> = Arc::new(move |o, v| joiner(v, o));
+            let swapped: PairJoiner<VO, V, VR> = Arc::new(move |o, v| joiner(v, o));
             join_against(
                 &other_kept,
                 other_join,
@@ -547,19 +614,36 @@ impl<K: Data, V: Data> KStream<K, V> {
                 &keys,
                 &joined.other_value_serde,
                 &joined.value_serde,
-                span,
-                retention,
+                (span, retention, grace),
                 // From the other stream's side, "before" and "after" swap.
                 (windows.after_ms(), windows.before_ms()),
-                pair,
+                swapped,
+                outer_store.map(|store| OuterSide {
+                    store,
+                    this_is_left: false,
+                    emit_this: unmatched == Unmatched::Both,
+                    emit_other: true,
+                }),
             )
         };
         this_side.named(merge).merge(&other_side)
     }
 }
 
-/// Joins a record of one side with one of the other side.
-type PairJoiner<A, B, VR> = Arc<dyn Fn(&A, &B) -> VR + Send + Sync>;
+/// Joins a record of one side with one of the other side; `None` for a side stands for "no
+/// partner" in left and outer joins (never passed by an inner join).
+type PairJoiner<A, B, VR> = Arc<dyn Fn(Option<&A>, Option<&B>) -> VR + Send + Sync>;
+
+/// Which unmatched records a stream-stream join emits once their window closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unmatched {
+    /// Inner join: none.
+    None,
+    /// Left join: the left stream's.
+    Left,
+    /// Outer join: both streams'.
+    Both,
+}
 
 /// Adds the node that keeps one side's records in its window store (Kafka's `KStreamJoinWindow`).
 fn buffer<K: Data, V: Data>(
@@ -583,6 +667,22 @@ fn buffer<K: Data, V: Data>(
 
 /// Adds the node that joins one side's records with the other side's window store (Kafka's
 /// `KStreamKStreamJoin`).
+/// How one side of a left or outer join treats records without a partner.
+#[derive(Clone)]
+struct OuterSide {
+    /// The shared store of records waiting for a partner.
+    store: String,
+    /// Whether this processor's records are the left stream's.
+    this_is_left: bool,
+    /// Whether this side's unmatched records are emitted (left join: the left side).
+    emit_this: bool,
+    /// Whether the other side's unmatched records are emitted (outer join; the left side's in
+    /// a left join).
+    emit_other: bool,
+}
+
+/// Adds the node that joins one side's records with the other side's window store (Kafka's
+/// `KStreamKStreamJoin`).
 #[allow(clippy::too_many_arguments)]
 fn join_against<K: Data, A: Data, B: Data, VR: Data>(
     input: &KStream<K, A>,
@@ -591,10 +691,10 @@ fn join_against<K: Data, A: Data, B: Data, VR: Data>(
     keys: &Arc<dyn Serde<K>>,
     values: &Arc<dyn Serde<A>>,
     other_values: &Arc<dyn Serde<B>>,
-    span: i64,
-    retention: i64,
+    (span, retention, grace): (i64, i64, i64),
     (before, after): (i64, i64),
     joiner: PairJoiner<A, B, VR>,
+    outer: Option<OuterSide>,
 ) -> KStream<K, VR> {
     let (store_name, keys, values, other_values): (Arc<str>, _, _, _) = (
         Arc::from(other_store),
@@ -602,19 +702,22 @@ fn join_against<K: Data, A: Data, B: Data, VR: Data>(
         Arc::clone(values),
         Arc::clone(other_values),
     );
-    input.add_processor(name, vec![other_store.to_string()], move || {
-        StreamJoinProcessor {
-            other_store: Arc::clone(&store_name),
-            keys: Arc::clone(&keys),
-            values: Arc::clone(&values),
-            other_values: Arc::clone(&other_values),
-            span,
-            retention,
-            before,
-            after,
-            joiner: Arc::clone(&joiner),
-            store: None,
-        }
+    let mut stores = vec![other_store.to_string()];
+    stores.extend(outer.as_ref().map(|o| o.store.clone()));
+    input.add_processor(name, stores, move || StreamJoinProcessor {
+        other_store: Arc::clone(&store_name),
+        keys: Arc::clone(&keys),
+        values: Arc::clone(&values),
+        other_values: Arc::clone(&other_values),
+        span,
+        retention,
+        grace,
+        before,
+        after,
+        joiner: Arc::clone(&joiner),
+        outer: outer.clone(),
+        store: None,
+        outer_store: None,
     })
 }
 
@@ -662,10 +765,103 @@ struct StreamJoinProcessor<K, A, B, VR> {
     other_values: Arc<dyn Serde<B>>,
     span: i64,
     retention: i64,
+    grace: i64,
     before: i64,
     after: i64,
     joiner: PairJoiner<A, B, VR>,
+    outer: Option<OuterSide>,
     store: Option<crate::state::WindowStoreRef<K, B>>,
+    outer_store: Option<crate::state::KeyValueStoreRef<Vec<u8>, Vec<u8>>>,
+}
+
+/// The outer store's key: timestamp (big-endian, so entries sort by time), side, record key.
+fn outer_key(timestamp: i64, left: bool, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + key.len());
+    k.extend_from_slice(&timestamp.to_be_bytes());
+    k.push(u8::from(!left));
+    k.extend_from_slice(key);
+    k
+}
+
+/// Appends `value` to a list of length-prefixed values.
+fn push_value(list: &mut Vec<u8>, value: &[u8]) {
+    list.extend_from_slice(&(value.len() as u32).to_be_bytes());
+    list.extend_from_slice(value);
+}
+
+/// The values of a list `push_value` built; `None` if it is malformed.
+fn values_of(mut list: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut values = Vec::new();
+    while !list.is_empty() {
+        let len = u32::from_be_bytes(list.get(..4)?.try_into().ok()?) as usize;
+        values.push(list.get(4..4 + len)?.to_vec());
+        list = &list[4 + len..];
+    }
+    Some(values)
+}
+
+impl<K: Data, A: Data, B: Data, VR: Data> StreamJoinProcessor<K, A, B, VR> {
+    /// Emits (and forgets) the waiting records whose window closed before stream time `now`.
+    fn emit_closed(&mut self, now: i64, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+        let (Some(outer), Some(store)) = (&self.outer, &self.outer_store) else {
+            return Ok(());
+        };
+        let close_before = now
+            .saturating_sub(self.grace)
+            .saturating_sub(self.before.min(self.after));
+        if close_before <= 0 {
+            return Ok(());
+        }
+        let mut bound = (close_before - 1).to_be_bytes().to_vec();
+        bound.push(u8::MAX);
+        let waiting = store.range(&Vec::new(), &bound)?;
+        for (entry, list) in waiting {
+            let (Some(ts), Some(&side)) = (entry.get(..8), entry.get(8)) else {
+                continue;
+            };
+            let timestamp = i64::from_be_bytes(ts.try_into().unwrap_or_default());
+            let is_this = (side == 0) == outer.this_is_left;
+            // This side's records may meet partners up to `after` later, the other's `before`.
+            let window_end =
+                timestamp.saturating_add(if is_this { self.after } else { self.before });
+            if window_end.saturating_add(self.grace) >= now {
+                continue;
+            }
+            store.delete(&entry)?;
+            if !(if is_this {
+                outer.emit_this
+            } else {
+                outer.emit_other
+            }) {
+                continue;
+            }
+            let key: K =
+                crate::state::de(&*self.keys, &outer.store, "join key", entry[9..].to_vec())?;
+            let values = values_of(&list).ok_or_else(|| {
+                crate::error::Error::InvalidArgument(format!(
+                    "store `{}` holds a malformed list of values",
+                    outer.store
+                ))
+            })?;
+            for bytes in values {
+                let value = if is_this {
+                    let a: A = crate::state::de(&*self.values, &outer.store, "join value", bytes)?;
+                    (self.joiner)(Some(&a), None)
+                } else {
+                    let b: B =
+                        crate::state::de(&*self.other_values, &outer.store, "join value", bytes)?;
+                    (self.joiner)(None, Some(&b))
+                };
+                ctx.forward(Record {
+                    key: key.clone(),
+                    value,
+                    timestamp,
+                    headers: crate::record::Headers::new(),
+                })?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
@@ -678,6 +874,13 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
             Arc::clone(&self.other_values),
             self.span,
         )?);
+        if let Some(outer) = &self.outer {
+            self.outer_store = Some(ctx.key_value_store(
+                &outer.store,
+                crate::serde::BytesSerde,
+                crate::serde::BytesSerde,
+            )?);
+        }
         Ok(())
     }
 
@@ -689,8 +892,9 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
         if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
+        let now = ctx.current_stream_time_ms();
         // Older than the stores keep: its partners may already be gone (Kafka drops it too).
-        if record.timestamp < ctx.current_stream_time_ms().saturating_sub(self.retention) {
+        if record.timestamp < now.saturating_sub(self.retention) {
             let meta = ctx.record_metadata();
             tracing::warn!(
                 processor = ctx.node_name(),
@@ -706,14 +910,43 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
         let to = record.timestamp.saturating_add(self.after);
         let partners =
             initialized(&self.store, &self.other_store)?.fetch_range(&record.key, from, to)?;
+        if let (Some(outer), Some(store)) = (&self.outer, &self.outer_store) {
+            let key = crate::state::ser(&*self.keys, &outer.store, "join key", &record.key)?;
+            if partners.is_empty() && outer.emit_this {
+                if to.saturating_add(self.grace) < now {
+                    // Its window is already closed: no partner can come any more.
+                    ctx.forward(Record {
+                        key: record.key.clone(),
+                        value: (self.joiner)(Some(&record.value), None),
+                        timestamp: record.timestamp,
+                        headers: record.headers.clone(),
+                    })?;
+                } else {
+                    let entry = outer_key(record.timestamp, outer.this_is_left, &key);
+                    let mut list = store.get(&entry)?.unwrap_or_default();
+                    let value = crate::state::ser(
+                        &*self.values,
+                        &outer.store,
+                        "join value",
+                        &record.value,
+                    )?;
+                    push_value(&mut list, &value);
+                    store.put(&entry, &list)?;
+                }
+            }
+            // The partners found are matched now: they will not be emitted alone.
+            for (timestamp, _) in &partners {
+                store.delete(&outer_key(*timestamp, !outer.this_is_left, &key))?;
+            }
+        }
         for (timestamp, other) in partners {
             ctx.forward(Record {
                 key: record.key.clone(),
-                value: (self.joiner)(&record.value, &other),
+                value: (self.joiner)(Some(&record.value), Some(&other)),
                 timestamp: timestamp.max(record.timestamp),
                 headers: record.headers.clone(),
             })?;
         }
-        Ok(())
+        self.emit_closed(now, ctx)
     }
 }

@@ -544,3 +544,123 @@ fn stream_stream_join_is_described_with_kafkas_node_and_store_names() {
         assert!(description.contains(line), "{line}\n{description}");
     }
 }
+
+/// left ⟕ right (or ⟗ with `outer`) within 10 ms and a grace of 5 ms, as "l+r" / "l+-" / "-+r".
+fn stream_stream_unmatched(outer: bool) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let left = builder.stream("left", Consumed::with(Serdes::string(), Serdes::string()));
+    let right = builder.stream("right", Consumed::with(Serdes::string(), Serdes::string()));
+    let windows = JoinWindows::of_time_difference_and_grace(ms(10), ms(5)).unwrap();
+    let joined = StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string());
+    let out = if outer {
+        left.outer_join_stream(
+            &right,
+            |l: Option<&String>, r: Option<&String>| {
+                format!(
+                    "{}+{}",
+                    l.map_or("-", String::as_str),
+                    r.map_or("-", String::as_str)
+                )
+            },
+            windows,
+            joined,
+        )
+    } else {
+        left.left_join_stream(
+            &right,
+            |l: &String, r: Option<&String>| format!("{l}+{}", r.map_or("-", String::as_str)),
+            windows,
+            joined,
+        )
+    };
+    out.to("out", Produced::with(Serdes::string(), Serdes::string()));
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+#[test]
+fn left_join_emits_unmatched_records_only_once_their_window_closed() {
+    let driver = stream_stream_unmatched(false);
+    let left = driver.create_input_topic("left", StringSerde, StringSerde);
+    let right = driver.create_input_topic("right", StringSerde, StringSerde);
+    left.pipe_input_with_timestamp("a", "l1", 10);
+    left.pipe_input_with_timestamp("b", "l2", 12);
+    // No early "l1+-": a partner may still come.
+    assert!(outputs(&driver).is_empty());
+    right.pipe_input_with_timestamp("a", "r1", 18);
+    right.pipe_input_with_timestamp("c", "r2", 20);
+    assert_eq!(outputs(&driver), owned(&[("a", "l1+r1", 18)]));
+    // l2's window ends at 22, and closes after the 5 ms grace: at stream time 28.
+    right.pipe_input_with_timestamp("z", "tick", 27);
+    assert!(outputs(&driver).is_empty());
+    right.pipe_input_with_timestamp("z", "tick", 28);
+    // Matched l1 is not emitted alone; unmatched right records never are in a left join.
+    assert_eq!(outputs(&driver), owned(&[("b", "l2+-", 12)]));
+}
+
+#[test]
+fn outer_join_emits_unmatched_records_of_both_streams() {
+    let driver = stream_stream_unmatched(true);
+    let left = driver.create_input_topic("left", StringSerde, StringSerde);
+    let right = driver.create_input_topic("right", StringSerde, StringSerde);
+    left.pipe_input_with_timestamp("a", "l1", 10);
+    right.pipe_input_with_timestamp("b", "r1", 11);
+    right.pipe_input_with_timestamp("a", "r2", 15);
+    left.pipe_input_with_timestamp("z", "tick", 100);
+    let mut updates = outputs(&driver);
+    updates.sort();
+    assert_eq!(updates, owned(&[("a", "l1+r2", 15), ("b", "-+r1", 11)]));
+    // The tick itself is emitted alone once its window closes.
+    right.pipe_input_with_timestamp("y", "tock", 200);
+    assert_eq!(outputs(&driver), owned(&[("z", "tick+-", 100)]));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// In-order records, then a record far in the future that closes every window: a left
+    /// (outer) join emits every pair within the window plus each left (and right) record that
+    /// had no partner, alone, exactly once.
+    #[test]
+    fn left_and_outer_stream_joins_equal_the_model(
+        events in proptest::collection::vec((any::<bool>(), 0u8..3, 0i64..8), 1..40),
+        outer in any::<bool>(),
+    ) {
+        let driver = stream_stream_unmatched(outer);
+        let left = driver.create_input_topic("left", StringSerde, StringSerde);
+        let right = driver.create_input_topic("right", StringSerde, StringSerde);
+        let mut ts = 0;
+        let mut seen: Vec<(bool, String, String, i64)> = Vec::new();
+        for (i, (is_left, key, step)) in events.into_iter().enumerate() {
+            ts += step;
+            let (key, value) = (format!("k{key}"), format!("v{i}"));
+            let topic = if is_left { &left } else { &right };
+            topic.pipe_input_with_timestamp(key.clone(), value.clone(), ts);
+            seen.push((is_left, key, value, ts));
+        }
+        left.pipe_input_with_timestamp("zz".to_string(), "end".to_string(), ts + 1_000);
+        let partners = |side: bool, key: &str, t: i64| {
+            seen.iter()
+                .filter(|(s, k, _, u)| *s != side && k == key && (t - u).abs() <= 10)
+                .count()
+        };
+        let mut expected = Vec::new();
+        for (is_left, key, value, t) in &seen {
+            if *is_left {
+                for (s, k, v, u) in &seen {
+                    if !*s && k == key && (t - u).abs() <= 10 {
+                        expected.push((key.clone(), format!("{value}+{v}"), *t.max(u)));
+                    }
+                }
+                if partners(true, key, *t) == 0 {
+                    expected.push((key.clone(), format!("{value}+-"), *t));
+                }
+            } else if outer && partners(false, key, *t) == 0 {
+                expected.push((key.clone(), format!("-+{value}"), *t));
+            }
+        }
+        let mut actual = outputs(&driver);
+        actual.sort();
+        expected.sort();
+        prop_assert_eq!(actual, expected);
+    }
+}

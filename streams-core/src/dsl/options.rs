@@ -302,6 +302,12 @@ impl<K, V> Materialized<K, V> {
         self
     }
 
+    /// The builder of a plain, uncached key-value store named `name` (for the DSL's internal
+    /// bookkeeping stores).
+    pub(crate) fn key_value_store(&self, name: &str) -> crate::state::StoreBuilder {
+        configured!(self, streams_state::KeyValueStoreBuilder::new(name)).into()
+    }
+
     /// The builder of a timestamped key-value store named `name` as this says.
     pub(crate) fn timestamped_store(&self, name: &str) -> crate::state::StoreBuilder {
         let builder = configured!(
