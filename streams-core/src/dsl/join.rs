@@ -16,6 +16,7 @@ use super::change::Change;
 use super::kgrouped::{skip_null, MissingSerde};
 use super::kstream::KStream;
 use super::ktable::KTable;
+use super::windows::Window;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -893,21 +894,14 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
             return Ok(());
         }
         let now = ctx.current_stream_time_ms();
-        // Older than the stores keep: its partners may already be gone (Kafka drops it too).
-        if record.timestamp < now.saturating_sub(self.retention) {
-            let meta = ctx.record_metadata();
-            tracing::warn!(
-                processor = ctx.node_name(),
-                topic = meta.map(|m| &*m.topic),
-                partition = meta.map(|m| m.partition),
-                offset = meta.map(|m| m.offset),
-                timestamp = record.timestamp,
-                "skipping record for expired join window"
-            );
-            return Ok(());
-        }
         let from = record.timestamp.saturating_sub(self.before).max(0);
         let to = record.timestamp.saturating_add(self.after);
+        // Older than the stores keep: its partners may already be gone (Kafka drops it too).
+        let close_time = now.saturating_sub(self.retention);
+        if record.timestamp < close_time {
+            super::windowed::log_late(ctx, &record, Window::new(from, to), close_time);
+            return Ok(());
+        }
         let partners =
             initialized(&self.store, &self.other_store)?.fetch_range(&record.key, from, to)?;
         if let (Some(outer), Some(store)) = (&self.outer, &self.outer_store) {

@@ -876,7 +876,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 
 /// Logs a record that arrived after its window closed; Kafka counts these in the
 /// `dropped-records` metric and logs "Skipping record for expired window".
-fn log_late<K, V, KO: Data, VO: Data>(
+pub(super) fn log_late<K, V, KO: Data, VO: Data>(
     ctx: &ProcessorContext<'_, KO, VO>,
     record: &Record<K, V>,
     window: Window,
