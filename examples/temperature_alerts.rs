@@ -70,24 +70,14 @@ fn topology() -> rill::Result<Topology> {
 }
 
 fn main() {
-    support::init_tracing();
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("temperature_alerts: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let topology = topology()?;
-    println!("{}", topology.describe());
-    match &args.common.bootstrap_servers {
-        Some(bootstrap) => {
-            let (config, _state) =
-                support::streams_config(&args.common, APPLICATION_ID, bootstrap)?;
-            support::run_until_signalled(topology, config)
-        }
-        None => run_embedded(&args, topology),
-    }
+    let args = Args::parse();
+    support::run_example(
+        "temperature_alerts",
+        APPLICATION_ID,
+        &args.common,
+        topology(),
+        |topology| run_embedded(&args, topology),
+    );
 }
 
 fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::error::Error>> {

@@ -86,24 +86,14 @@ fn topology() -> rill::Result<Topology> {
 }
 
 fn main() {
-    support::init_tracing();
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("windowed_pageviews: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let topology = topology()?;
-    println!("{}", topology.describe());
-    match &args.common.bootstrap_servers {
-        Some(bootstrap) => {
-            let (config, _state) =
-                support::streams_config(&args.common, APPLICATION_ID, bootstrap)?;
-            support::run_until_signalled(topology, config)
-        }
-        None => run_embedded(&args, topology),
-    }
+    let args = Args::parse();
+    support::run_example(
+        "windowed_pageviews",
+        APPLICATION_ID,
+        &args.common,
+        topology(),
+        |topology| run_embedded(&args, topology),
+    );
 }
 
 /// The hopping windows (by start) that contain `ts`.

@@ -89,24 +89,14 @@ fn words(line: &str) -> Vec<String> {
 }
 
 fn main() {
-    support::init_tracing();
-    if let Err(e) = run(Args::parse()) {
-        eprintln!("wordcount: {e}");
-        std::process::exit(1);
-    }
-}
-
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let topology = topology()?;
-    println!("{}", topology.describe());
-    match &args.common.bootstrap_servers {
-        Some(bootstrap) => {
-            let (config, _state) =
-                support::streams_config(&args.common, "streams-wordcount", bootstrap)?;
-            support::run_until_signalled(topology, config)
-        }
-        None => run_embedded(&args, topology),
-    }
+    let args = Args::parse();
+    support::run_example(
+        "wordcount",
+        "streams-wordcount",
+        &args.common,
+        topology(),
+        |topology| run_embedded(&args, topology),
+    );
 }
 
 /// Self-contained: embedded broker, sample input, run until the counts converge.

@@ -80,6 +80,33 @@ pub fn streams_config(
     Ok((config, guard))
 }
 
+/// What every example's `main` does: prints `topology`'s description, then runs it against
+/// `--bootstrap-servers` until SIGINT/SIGTERM if given, else `embedded(topology)` (on a fresh
+/// bundled broker); an error is printed as `name: error` and exits with status 1.
+pub fn run_example(
+    name: &str,
+    application_id: &str,
+    common: &CommonArgs,
+    topology: rill::Result<Topology>,
+    embedded: impl FnOnce(Topology) -> Result<(), Box<dyn std::error::Error>>,
+) {
+    init_tracing();
+    let result = topology.map_err(Into::into).and_then(|topology| {
+        println!("{}", topology.describe());
+        match &common.bootstrap_servers {
+            Some(bootstrap) => {
+                let (config, _state) = streams_config(common, application_id, bootstrap)?;
+                run_until_signalled(topology, config)
+            }
+            None => embedded(topology),
+        }
+    });
+    if let Err(e) = result {
+        eprintln!("{name}: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Against a real cluster: run `topology` until SIGINT or SIGTERM, then close cleanly.
 pub fn run_until_signalled(
     topology: Topology,
