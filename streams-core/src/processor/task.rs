@@ -198,7 +198,6 @@ pub struct Task {
     source_by_topic: Vec<(Arc<str>, usize)>,
     ctx: TaskContext,
     changelog: Arc<ChangelogCollector>,
-    record_context: RecordContext,
     running: bool,
 }
 
@@ -235,7 +234,6 @@ impl Task {
                 output: Vec::new(),
             },
             changelog: Arc::clone(&task_stores.changelog),
-            record_context: task_stores.record_context.clone(),
             running: false,
         }
     }
@@ -276,7 +274,7 @@ impl Task {
             });
         }
         self.ctx.stream_time = self.ctx.stream_time.max(record.timestamp);
-        self.record_context.set_timestamp(record.timestamp);
+        self.ctx.record_context.set_timestamp(record.timestamp);
         let result = self.sources[index].process_raw(record, &mut self.ctx);
         self.ctx.metadata = None;
         result
@@ -389,7 +387,7 @@ impl Task {
                 continue;
             }
             schedule.advance(now);
-            self.record_context.set_timestamp(now);
+            self.ctx.record_context.set_timestamp(now);
             let op = NodeOp::Punctuate {
                 node: schedule.node,
                 id: schedule.id,
