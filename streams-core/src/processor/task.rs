@@ -312,11 +312,7 @@ impl Task {
     /// any other.
     pub fn flush_stores(&mut self) -> Result<()> {
         self.walk(NodeOp::Flush)?;
-        for store in self.ctx.stores.values() {
-            store.flush()?;
-        }
-        self.changelog.lock().since_flush = 0;
-        Ok(())
+        self.flush_stores_durably()
     }
 
     /// The store part of a commit, like Kafka's `StreamTask::prepareCommit` and `postCommit`:
@@ -332,11 +328,18 @@ impl Task {
         if self.changelog.lock().since_flush < FLUSH_DELTA_RECORDS {
             return Ok(false);
         }
+        self.flush_stores_durably()?;
+        Ok(true)
+    }
+
+    /// Flushes every store durably (what is left in caches, changelog writes, the store's own
+    /// files) and starts counting changelog records anew.
+    fn flush_stores_durably(&mut self) -> Result<()> {
         for store in self.ctx.stores.values() {
             store.flush()?;
         }
         self.changelog.lock().since_flush = 0;
-        Ok(true)
+        Ok(())
     }
 
     /// A store of this task, for inspection.
