@@ -11,31 +11,10 @@
 
 mod runtime_support;
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use runtime_support::*;
-
-/// The example binary, built alongside the tests (`cargo test` builds examples; a filtered run
-/// builds it here).
-fn wordcount_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let debug_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let binary = debug_dir.join("examples").join("wordcount");
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", "wordcount"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example wordcount");
-        assert!(status.success());
-    }
-    binary
-}
 
 fn spawn(
     bootstrap: &str,
@@ -43,7 +22,7 @@ fn spawn(
     state_dir: &std::path::Path,
     guarantee: &str,
 ) -> Child {
-    Command::new(wordcount_binary())
+    Command::new(example("wordcount"))
         .args(["--bootstrap-servers", bootstrap])
         .args(["--application-id", application_id])
         .args(["--state-dir", &state_dir.display().to_string()])

@@ -2,28 +2,11 @@
 //! once its output equals the model it computes itself (each example checks its own result and
 //! exits 1 otherwise).
 
-use std::path::PathBuf;
+mod runtime_support;
+
 use std::process::Command;
 
-/// The example binary, built alongside the tests (`cargo test` builds examples; a filtered run
-/// builds it here).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let debug_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target directory");
-    let binary = debug_dir.join("examples").join(name);
-    if !binary.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo build --example");
-        assert!(status.success());
-    }
-    binary
-}
+use runtime_support::example;
 
 /// Runs `name` with `args` and returns its standard output, asserting a clean exit.
 fn run(name: &str, args: &[&str]) -> String {

@@ -287,3 +287,23 @@ pub fn wait_running(streams: &KafkaStreams, timeout: Duration) {
         streams.state()
     );
 }
+
+/// The example binary, built alongside the tests (`cargo test` builds examples; a filtered run
+/// builds it here).
+pub fn example(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let debug_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    let binary = debug_dir.join("examples").join(name);
+    if !binary.exists() {
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo build --example");
+        assert!(status.success());
+    }
+    binary
+}
