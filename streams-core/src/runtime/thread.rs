@@ -27,7 +27,7 @@ use rdkafka::message::{Headers as _, Message};
 
 use super::collector::RecordCollector;
 use super::restore::ChangelogReader;
-use super::task_manager::TaskManager;
+use super::task_manager::{cached_high_watermark, TaskManager};
 use super::{Runtime, ThreadState};
 use crate::config::{ClientKind, ProcessingGuarantee};
 use crate::error::{Error, Result};
@@ -288,7 +288,7 @@ fn poll_loop(
                 for record in batch.drain(..) {
                     m.add_record(record);
                 }
-                m.process()
+                m.process(&|topic, partition| cached_high_watermark(consumer, topic, partition))
                     .map(|n| processed_last = n > 0)
                     .and_then(|()| m.punctuate_wall_clock())
                     .and_then(|()| m.maybe_commit(consumer))
