@@ -21,6 +21,12 @@ use crate::serde::{Serde, SerdeError};
 /// A store shared between its task and the handles to it.
 pub(crate) type Shared<S> = Arc<Mutex<Box<S>>>;
 
+/// The global stores of an application instance by name (Kafka's `GlobalStateManager` stores):
+/// filled by the global sub-topologies, read by every task of every stream thread. Their
+/// handles lock per call, so a stream thread's read and the global thread's write never
+/// overlap.
+pub(crate) type GlobalStores = Arc<std::collections::HashMap<String, StoreHandle>>;
+
 fn lock<S: ?Sized>(store: &Arc<Mutex<Box<S>>>) -> MutexGuard<'_, Box<S>> {
     // A panic in a processor while it held the lock leaves the store as the last completed call
     // left it; the task is failing anyway, so the guard is recovered rather than poisoned.
