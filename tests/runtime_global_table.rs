@@ -330,3 +330,66 @@ fn a_clean_restart_restores_only_the_tail_of_the_global_topic() {
     assert_eq!(reader.latest["o1"], "p60:name60");
     assert!(streams.close(Duration::from_secs(30)));
 }
+
+#[test]
+fn a_failing_global_thread_moves_the_instance_to_error() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, prices, out) = (
+        format!("orders-{id}"),
+        format!("prices-{id}"),
+        format!("priced-{id}"),
+    );
+    broker.create_topic(&orders, 1).unwrap();
+    broker.create_topic(&prices, 1).unwrap();
+    broker.create_topic(&out, 1).unwrap();
+    let builder = StreamsBuilder::new();
+    let prices_table = builder.global_table(
+        &prices,
+        Consumed::with(Serdes::string(), Serdes::i64()),
+        Materialized::as_("prices"),
+    );
+    builder
+        .stream(&orders, Consumed::with(Serdes::string(), Serdes::string()))
+        .join_global_table(
+            &prices_table,
+            |_, product: &String| product.clone(),
+            |product, price: &i64| format!("{product}={price}"),
+        )
+        .to(&out, Produced::with(Serdes::string(), Serdes::string()));
+    let state_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        config(&format!("global-error-{id}"), &bootstrap, state_dir.path()),
+    )
+    .unwrap();
+    let transitions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&transitions);
+    streams.set_state_listener(move |new, _| seen.lock().unwrap().push(new));
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    // Three bytes are no i64: the global thread's default LogAndFail handler fails it.
+    produce(
+        &bootstrap,
+        &prices,
+        &[(Some(b"p".to_vec()), b"bad".to_vec())],
+    );
+    assert!(
+        streams.wait_for_state(State::Error, Duration::from_secs(30)),
+        "state: {}",
+        streams.state()
+    );
+    // The listener hears of a transition just after the state changed.
+    eventually(
+        Duration::from_secs(5),
+        "the listener heard of ERROR",
+        || {
+            transitions
+                .lock()
+                .unwrap()
+                .ends_with(&[State::PendingError, State::Error])
+        },
+    );
+    assert!(streams.close(Duration::from_secs(10)));
+}

@@ -241,6 +241,12 @@ pub(crate) fn run(runtime: &Runtime, mut state: GlobalState) -> Result<()> {
             .map_err(|e| Error::kafka("assigning the global topic partitions", e))?;
         poll_loop(runtime, &consumer, &mut state)
     })();
+    if let Err(error) = &result {
+        // Like Kafka: a failed global thread cannot be replaced; the client shuts down into
+        // ERROR, its stream threads first.
+        tracing::error!(%error, "global thread failed");
+        runtime.fail();
+    }
     // The stream threads may read the stores until they end.
     while !runtime.stream_threads_stopped() {
         std::thread::sleep(Duration::from_millis(10));

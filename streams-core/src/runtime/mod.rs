@@ -456,8 +456,8 @@ impl Runtime {
                 match result {
                     Ok(()) => tracing::info!(thread = %thread_name, "global thread stopped"),
                     Err(error) => {
-                        // Like Kafka: a failed global thread cannot be replaced; the client
-                        // shuts down into ERROR.
+                        // `global::run` already failed the client if its loop did; a panic or
+                        // an error while closing the stores does so here.
                         tracing::error!(thread = %thread_name, %error, "global thread failed");
                         runtime.fail();
                     }
