@@ -63,7 +63,7 @@ use crate::config::{ClientKind, ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::processor::TaskId;
 use crate::serde::Serde;
-use crate::state::{access, GlobalStores, StoreHandle};
+use crate::state::{access, GlobalStores, KeyValueStoreRef, StoreHandle};
 use crate::topology::Topology;
 use task_manager::TaskManager;
 use topics::TopicLayout;
@@ -932,7 +932,8 @@ impl KafkaStreams {
     }
 
     /// This instance's part of the key-value store `name` (a `KTable` or `count()` store
-    /// too), typed with the given serdes, for interactive queries.
+    /// too), typed with the given serdes, for interactive queries. A global store (a
+    /// `GlobalKTable`'s) is held whole by every instance.
     pub fn local_store<K: 'static, V: 'static>(
         &self,
         name: &str,
@@ -1017,26 +1018,9 @@ pub struct LocalKeyValueStore<K, V> {
 impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
     /// The value of `key`, if a local task holds it.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        for handle in self.runtime.store_handles(&self.name) {
-            let found = match &handle {
-                StoreHandle::Timestamped(_) => access::timestamped(
-                    &self.name,
-                    &handle,
-                    Arc::clone(&self.keys),
-                    Arc::clone(&self.values),
-                )?
-                .get(key)?
-                .map(|(v, _)| v),
-                _ => access::key_value(
-                    &self.name,
-                    &handle,
-                    Arc::clone(&self.keys),
-                    Arc::clone(&self.values),
-                )?
-                .get(key)?,
-            };
-            if found.is_some() {
-                return Ok(found);
+        for store in self.stores()? {
+            if let Some(found) = store.get(key)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
@@ -1045,31 +1029,26 @@ impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
     /// Every entry held locally (task by task, each in key order).
     pub fn all(&self) -> Result<Vec<(K, V)>> {
         let mut entries = Vec::new();
-        for handle in self.runtime.store_handles(&self.name) {
-            match &handle {
-                StoreHandle::Timestamped(_) => entries.extend(
-                    access::timestamped(
-                        &self.name,
-                        &handle,
-                        Arc::clone(&self.keys),
-                        Arc::clone(&self.values),
-                    )?
-                    .all()?
-                    .into_iter()
-                    .map(|(k, v, _)| (k, v)),
-                ),
-                _ => entries.extend(
-                    access::key_value(
-                        &self.name,
-                        &handle,
-                        Arc::clone(&self.keys),
-                        Arc::clone(&self.values),
-                    )?
-                    .all()?,
-                ),
-            }
+        for store in self.stores()? {
+            entries.extend(store.all()?);
         }
         Ok(entries)
+    }
+
+    /// The local instances of the store, typed (a table's store read without timestamps).
+    fn stores(&self) -> Result<Vec<KeyValueStoreRef<K, V>>> {
+        self.runtime
+            .store_handles(&self.name)
+            .iter()
+            .map(|handle| {
+                access::key_value(
+                    &self.name,
+                    handle,
+                    Arc::clone(&self.keys),
+                    Arc::clone(&self.values),
+                )
+            })
+            .collect()
     }
 }
 
