@@ -11,6 +11,11 @@
 //! Starting more instances with the same `application.id` spreads the tasks across them; when
 //! one leaves, the others take its tasks over and restore their state.
 //!
+//! Global tables are not spread: before the stream threads start, each instance restores its
+//! global stores from every partition of their topics, then a global thread outside the group
+//! keeps them up to date, and every task of the instance reads them ([`global`](self) module,
+//! Kafka's `GlobalStreamThread`).
+//!
 //! The application's [`State`] follows Kafka's state machine (CREATED → REBALANCING ⇄ RUNNING →
 //! PENDING_SHUTDOWN → NOT_RUNNING, or PENDING_ERROR → ERROR) and is reported to a state
 //! listener. A failing stream thread goes to the uncaught-exception handler, which replaces the
