@@ -52,6 +52,8 @@ pub(crate) struct GlobalState {
     offsets: BTreeMap<TopicPartition, i64>,
     /// `global/.checkpoint`, written only when some global store is persistent.
     checkpoint: Option<OffsetCheckpoint>,
+    /// Whether records were applied since the stores were last flushed.
+    dirty: bool,
 }
 
 impl GlobalState {
@@ -91,6 +93,7 @@ impl GlobalState {
             stores: GlobalStores::default(),
             offsets: BTreeMap::new(),
             checkpoint: None,
+            dirty: false,
         };
         let mut stores = HashMap::new();
         for sub in subs {
@@ -144,6 +147,8 @@ impl GlobalState {
             state.tasks.push(task);
         }
         state.stores = Arc::new(stores);
+        // What was restored is checkpointed at the first flush.
+        state.dirty = true;
         tracing::info!(
             application = %shared.application_id,
             stores = ?state.stores.keys().collect::<Vec<_>>(),
@@ -192,12 +197,17 @@ impl GlobalState {
             Err(e) => return Err(e),
         }
         self.offsets.insert(tp, offset);
+        self.dirty = true;
         Ok(())
     }
 
     /// Flushes the stores durably, then writes the checkpoint of what they hold (Kafka's
-    /// `GlobalStateUpdateTask::flushState`).
+    /// `GlobalStateUpdateTask::flushState`); nothing if no record came since the last time.
     fn flush_and_checkpoint(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        self.dirty = false;
         for task in &mut self.tasks {
             task.flush_stores()?;
         }
