@@ -3,8 +3,9 @@
 //!
 //! It creates one task per sub-topology (partition 0) from the same code the runtime uses — the
 //! global sub-topologies first, whose global stores every other task reads, as Kafka's driver
-//! keeps a global state task beside its stream task — and plays the broker's part itself: records piped into an input topic are processed depth-first
-//! before `pipe_input` returns, records written to a topic the topology also reads (repartition
+//! keeps a global state task beside its stream task — and plays the broker's part itself:
+//! records piped into an input topic (a global table's too) are processed depth-first before
+//! `pipe_input` returns, records written to a topic the topology also reads (repartition
 //! topics, or a user topic read by another sub-topology) are fed back in, and everything written
 //! to a non-internal topic is kept for [`TestOutputTopic`] to read. Wall-clock time is mocked and
 //! only moves when you advance it, starting at 0 unless configured otherwise.
