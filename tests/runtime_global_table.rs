@@ -8,6 +8,8 @@
 //!   joins of both instances (through each one's global thread).
 //! - A clean restart restores only the tail of the global topic: the global thread checkpoints
 //!   what it applied under `state.dir/<application.id>/global/.checkpoint`.
+//! - A missing global topic fails `start()` like a missing source topic; a record of the global
+//!   topic that cannot be deserialized fails the global thread, and the instance ends in ERROR.
 
 mod runtime_support;
 
@@ -392,4 +394,32 @@ fn a_failing_global_thread_moves_the_instance_to_error() {
         },
     );
     assert!(streams.close(Duration::from_secs(10)));
+}
+
+#[test]
+fn a_missing_global_topic_fails_start() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, products, out) = (
+        format!("orders-{id}"),
+        format!("products-{id}"),
+        format!("enriched-{id}"),
+    );
+    broker.create_topic(&orders, 1).unwrap();
+    broker.create_topic(&out, 1).unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        enrich_orders(&orders, &products, &out),
+        config(
+            &format!("global-missing-{id}"),
+            &bootstrap,
+            state_dir.path(),
+        ),
+    )
+    .unwrap();
+    match streams.start() {
+        Err(Error::MissingSourceTopics { topics }) => assert_eq!(topics, [products]),
+        other => panic!("expected MissingSourceTopics, got {other:?}"),
+    }
 }

@@ -82,8 +82,9 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// ValueJoiner)`): each record looks up `key_mapper(key, value)` in `table` and, if the
     /// table holds that key, is emitted as `joiner(value, table_value)` with its own key and
     /// timestamp. A record whose mapped key is null (`None`) or absent from the table produces
-    /// nothing. The mapper may return the key itself or an `Option` of it. No co-partitioning
-    /// is needed and no repartition topic is made, whatever the stream's key.
+    /// nothing. The mapper may return the key itself or an `Option` of it; a stream of `Option`
+    /// values maps its `None`s (Kafka's null values, which Kafka drops here) to `None`. No
+    /// co-partitioning is needed and no repartition topic is made, whatever the stream's key.
     pub fn join_global_table<KT, VT, VR, R, M, F>(
         &self,
         table: &GlobalKTable<KT, VT>,
