@@ -274,7 +274,8 @@ impl TaskManager {
             id,
             Some((directory.clone(), shared.rocksdb.clone())),
             shared.cache_bytes_per_store(),
-        );
+        )
+        .with_global_stores(shared.global_stores());
         let mut task =
             shared
                 .topology
