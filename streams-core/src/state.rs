@@ -285,6 +285,20 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
             .collect()
     }
 
+    /// Entries whose serialized key starts with the serialized `prefix`, in key order (Kafka's
+    /// `ReadOnlyKeyValueStore#prefixScan`).
+    pub fn prefix_scan(&self, prefix: &K) -> Result<Vec<(K, V)>> {
+        let prefix = self.codec.key(prefix)?;
+        let store = lock(&self.store);
+        let entries = store.prefix_scan(&prefix)?;
+        entries
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?))
+            })
+            .collect()
+    }
+
     /// An estimate of the number of entries.
     pub fn approximate_num_entries(&self) -> Result<u64> {
         Ok(lock(&self.store).approximate_num_entries()?)

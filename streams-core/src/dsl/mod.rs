@@ -2,6 +2,7 @@
 //! `org.apache.kafka.streams.kstream` package.
 
 mod cached;
+mod fk_join;
 mod change;
 mod join;
 mod kgrouped;
