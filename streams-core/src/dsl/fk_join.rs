@@ -29,7 +29,7 @@ use std::sync::Arc;
 
 use super::change::Change;
 use super::kstream::{add_source, KStream};
-use super::ktable::{TableSource, KTable};
+use super::ktable::{KTable, TableSource};
 use super::options::Materialized;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
@@ -147,7 +147,10 @@ fn take_hash<'a>(
 }
 
 /// Checks the version byte, returning the rest.
-fn take_version<'a>(what: &str, data: Option<&'a [u8]>) -> std::result::Result<&'a [u8], SerdeError> {
+fn take_version<'a>(
+    what: &str,
+    data: Option<&'a [u8]>,
+) -> std::result::Result<&'a [u8], SerdeError> {
     let data = data.ok_or_else(|| SerdeError::new(format!("{what}: unexpected null")))?;
     match data.split_first() {
         Some((&WIRE_VERSION, rest)) => Ok(rest),
@@ -577,8 +580,11 @@ impl<K: Data, V: Data> KTable<K, V> {
 
         // Right side: keep the subscriptions, answer them and every right update.
         let received = {
-            let (store, keys, foreign_keys) =
-                (Arc::clone(&store), Arc::clone(&keys), Arc::clone(&foreign_keys));
+            let (store, keys, foreign_keys) = (
+                Arc::clone(&store),
+                Arc::clone(&keys),
+                Arc::clone(&foreign_keys),
+            );
             add_source(
                 &graph,
                 names.registration_source,
@@ -586,16 +592,14 @@ impl<K: Data, V: Data> KTable<K, V> {
                 Arc::clone(&foreign_keys),
                 Arc::clone(&subscriptions),
             )
-            .add_processor(
-                names.receive,
-                vec![names.store.clone()],
-                move || SubscriptionReceive {
+            .add_processor(names.receive, vec![names.store.clone()], move || {
+                SubscriptionReceive {
                     store_name: Arc::clone(&store),
                     keys: Arc::clone(&keys),
                     foreign_keys: Arc::clone(&foreign_keys),
                     store: None,
-                },
-            )
+                }
+            })
         };
         let answered: KStream<K, Response<VO>> = {
             let (other_store, foreign_keys, other_values) = (
@@ -615,8 +619,11 @@ impl<K: Data, V: Data> KTable<K, V> {
             )
         };
         let updated: KStream<K, Response<VO>> = {
-            let (store, keys, foreign_keys) =
-                (Arc::clone(&store), Arc::clone(&keys), Arc::clone(&foreign_keys));
+            let (store, keys, foreign_keys) = (
+                Arc::clone(&store),
+                Arc::clone(&keys),
+                Arc::clone(&foreign_keys),
+            );
             other.change_stream().add_processor(
                 names.foreign_update,
                 vec![names.store.clone()],
@@ -638,8 +645,11 @@ impl<K: Data, V: Data> KTable<K, V> {
 
         // Left side again: resolve the answers against the current left values.
         let resolved: KStream<K, Option<VR>> = {
-            let (this_store, keys, values) =
-                (Arc::clone(&this_store), Arc::clone(&keys), Arc::clone(&this_values));
+            let (this_store, keys, values) = (
+                Arc::clone(&this_store),
+                Arc::clone(&keys),
+                Arc::clone(&this_values),
+            );
             add_source(
                 &graph,
                 names.response_source,
@@ -647,18 +657,16 @@ impl<K: Data, V: Data> KTable<K, V> {
                 Arc::clone(&keys),
                 responses,
             )
-            .add_processor(
-                names.resolver,
-                vec![this_store.to_string()],
-                move || ResponseResolver {
+            .add_processor(names.resolver, vec![this_store.to_string()], move || {
+                ResponseResolver {
                     this_store: Arc::clone(&this_store),
                     keys: Arc::clone(&keys),
                     values: Arc::clone(&values),
                     joiner: Arc::clone(&joiner),
                     left,
                     store: None,
-                },
-            )
+                }
+            })
         };
         match (materialized, output_values) {
             (Some(materialized), Some(Some(values))) => {
@@ -675,17 +683,16 @@ impl<K: Data, V: Data> KTable<K, V> {
                     Arc::clone(&keys),
                     Arc::clone(&values),
                 );
-                let table = resolved.add_processor(
-                    names.output,
-                    vec![store_name.clone()],
-                    move || TableSource {
-                        store_name: Arc::clone(&store),
-                        keys: Arc::clone(&k),
-                        values: Arc::clone(&v),
-                        store: None,
-                        cache: None,
-                    },
-                );
+                let table =
+                    resolved.add_processor(names.output, vec![store_name.clone()], move || {
+                        TableSource {
+                            store_name: Arc::clone(&store),
+                            keys: Arc::clone(&k),
+                            values: Arc::clone(&v),
+                            store: None,
+                            cache: None,
+                        }
+                    });
                 KTable::new(table, keys, Some(values), Some(store_name))
             }
             _ => KTable::new(
@@ -837,7 +844,12 @@ impl<K: Data, KO: Data> Processor<KO, Subscription<K>, KO, Subscription<K>>
         }
         let store = initialized(&self.store, &self.store_name)?;
         let key = combined_key(
-            &ser(&*self.foreign_keys, &self.store_name, "foreign key", &record.key)?,
+            &ser(
+                &*self.foreign_keys,
+                &self.store_name,
+                "foreign key",
+                &record.key,
+            )?,
             &ser(
                 &*self.keys,
                 &self.store_name,
@@ -942,8 +954,9 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Change<VO>, K, Response<VO>>
             &record.key,
         )?);
         for (key, stored) in store.prefix_scan(&prefix)? {
-            let (hash, timestamp) = read_stored_subscription(&stored)
-                .map_err(|e| crate::state::store_serde_error(&self.store_name, "subscription", e))?;
+            let (hash, timestamp) = read_stored_subscription(&stored).map_err(|e| {
+                crate::state::store_serde_error(&self.store_name, "subscription", e)
+            })?;
             let primary_key = crate::state::de(
                 &*self.keys,
                 &self.store_name,
@@ -1126,12 +1139,29 @@ mod tests {
                 "{len}"
             );
         }
-        let version = subscriptions.deserialize("t", Some(&[9, 0, 0])).unwrap_err();
-        assert!(version.to_string().contains("unsupported version 9"), "{version}");
-        let instruction = subscriptions.deserialize("t", Some(&[0, 4, 0])).unwrap_err();
-        assert!(instruction.to_string().contains("instruction 4"), "{instruction}");
+        let version = subscriptions
+            .deserialize("t", Some(&[9, 0, 0]))
+            .unwrap_err();
+        assert!(
+            version.to_string().contains("unsupported version 9"),
+            "{version}"
+        );
+        let instruction = subscriptions
+            .deserialize("t", Some(&[0, 4, 0]))
+            .unwrap_err();
+        assert!(
+            instruction.to_string().contains("instruction 4"),
+            "{instruction}"
+        );
         assert!(subscriptions.deserialize("t", None).is_err());
-        for bad in [&[][..], &[0], &[0, 1, 1], &[0, 0, 2], &[0, 0, 0, 1], &[0, 0, 7]] {
+        for bad in [
+            &[][..],
+            &[0],
+            &[0, 1, 1],
+            &[0, 0, 2],
+            &[0, 0, 0, 1],
+            &[0, 0, 7],
+        ] {
             assert!(responses.deserialize("t", Some(bad)).is_err(), "{bad:?}");
         }
         assert!(read_stored_subscription(&[0, 0, 1, 2]).is_err());

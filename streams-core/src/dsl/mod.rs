@@ -2,8 +2,8 @@
 //! `org.apache.kafka.streams.kstream` package.
 
 mod cached;
-mod fk_join;
 mod change;
+mod fk_join;
 mod join;
 mod kgrouped;
 mod kgrouped_table;
@@ -195,5 +195,7 @@ mod windowed_tests;
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod fk_join_tests;
 #[cfg(test)]
 mod join_tests;
