@@ -821,6 +821,17 @@ impl StoreBuilder {
         }
     }
 
+    /// The same store without a record cache (window and session stores have none anyway).
+    pub(crate) fn with_caching_disabled(self) -> Self {
+        match self {
+            StoreBuilder::KeyValue(b) => StoreBuilder::KeyValue(b.with_caching_disabled()),
+            StoreBuilder::TimestampedKeyValue(b) => {
+                StoreBuilder::TimestampedKeyValue(b.with_caching_disabled())
+            }
+            other => other,
+        }
+    }
+
     /// Whether the store gets a record cache (sized by the task's share of
     /// `statestore.cache.max.bytes`, or its own explicit size).
     pub fn caching_enabled(&self) -> bool {

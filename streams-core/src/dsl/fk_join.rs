@@ -368,6 +368,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// the new foreign key has no row), a deleted left or right row deletes the result. Both
     /// tables must be materialized (`Materialized::as_`), and `other`'s topic must be
     /// partitioned by the serialized foreign key as Kafka's default partitioner does it.
+    /// `other`'s store loses its record cache: the join answers its subscribers about every
+    /// right update, also one a cache would net out between two commits.
     ///
     /// The result forwards no old values (as Kafka's unmaterialized foreign-key join result);
     /// use [`join_on_foreign_key_materialized`](Self::join_on_foreign_key_materialized) to
@@ -549,6 +551,10 @@ impl<K: Data, V: Data> KTable<K, V> {
                 });
             }
             g.add_store(Materialized::<Vec<u8>, Vec<u8>>::new().key_value_store(&names.store));
+            // A subscription is answered with the right value the store holds now. With a record
+            // cache, a right row created and deleted between two flushes would never be
+            // forwarded (the cache nets it out), and the subscribers that saw it would keep it.
+            g.disable_caching(&other_store);
         }
         let subscriptions: Arc<dyn Serde<Subscription<K>>> =
             Arc::new(SubscriptionSerde(Arc::clone(&keys)));
