@@ -353,6 +353,21 @@ pub(crate) fn murmur3_128(data: &[u8]) -> ValueHash {
     out
 }
 
+/// `value` (a left value or a foreign key) as `serde` writes it, for node `node` to compare.
+fn serialized<T: 'static>(serde: &dyn Serde<T>, node: &str, value: &T) -> Result<Vec<u8>> {
+    let bytes = serde.serialize(node, value).map_err(|e| {
+        crate::Error::InvalidArgument(format!(
+            "foreign-key join node `{node}` cannot serialize a value to compare it: {e}"
+        ))
+    })?;
+    Ok(bytes.unwrap_or_default())
+}
+
+/// The hash of a left value as `serde` writes it, for node `node`.
+fn hash_of<V: 'static>(serde: &dyn Serde<V>, node: &str, value: &V) -> Result<ValueHash> {
+    Ok(murmur3_128(&serialized(serde, node, value)?))
+}
+
 /// Joins a left value with the right value its foreign key names (`None`: the right table holds
 /// none), or `None` when the join yields no row (an inner join without a right value).
 type FkJoiner<V, VO, VR> = Arc<dyn Fn(&V, Option<&VO>) -> Option<VR> + Send + Sync>;
@@ -765,14 +780,9 @@ impl<K: Data, V: Data, KO: Data> Processor<K, Change<V>, KO, Subscription<K>>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, KO, Subscription<K>>,
     ) -> Result<()> {
-        let topic = ctx.node_name().to_string();
+        let node = ctx.node_name().to_string();
         let hash = match &record.value.new {
-            Some(value) => Some(murmur3_128(&ser(
-                &*self.values,
-                &topic,
-                "foreign-key join left value",
-                value,
-            )?)),
+            Some(value) => Some(hash_of(&*self.values, &node, value)?),
             None => None,
         };
         let old_key = match &record.value.old {
@@ -797,8 +807,9 @@ impl<K: Data, V: Data, KO: Data> Processor<K, Change<V>, KO, Subscription<K>>
         };
         match (old_key, new_key) {
             (Some(old), Some(new)) => {
-                let bytes = |k: &KO| ser(&*self.foreign_keys, &topic, "foreign key", k);
-                if bytes(&old)? != bytes(&new)? {
+                let moved = serialized(&*self.foreign_keys, &node, &old)?
+                    != serialized(&*self.foreign_keys, &node, &new)?;
+                if moved {
                     send(old, Instruction::DeleteNoPropagate)?;
                 }
                 // The row may have had a result to replace or retract: answer even without a
@@ -1013,12 +1024,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Response<VO>, K, Option<
     ) -> Result<()> {
         let current = initialized(&self.store, &self.this_store)?.get(&record.key)?;
         let current_hash = match &current {
-            Some((value, _)) => Some(murmur3_128(&ser(
-                &*self.values,
-                &self.this_store,
-                "value",
-                value,
-            )?)),
+            Some((value, _)) => Some(hash_of(&*self.values, ctx.node_name(), value)?),
             None => None,
         };
         if current_hash != record.value.hash {
