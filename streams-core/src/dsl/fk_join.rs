@@ -36,7 +36,7 @@ use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{BytesSerde, Serde, SerdeError};
 use crate::state::{initialized, ser, KeyValueStoreRef, TimestampedKeyValueStoreRef};
-use crate::topology::graph::{RepartitionTopic, TopicRef};
+use crate::topology::graph::{RepartitionTopic, TopicRef, TopologyGraph};
 
 const SUBSCRIPTION_REGISTRATION: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-";
 const SUBSCRIPTION_PROCESSOR: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-";
@@ -386,6 +386,11 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// `other`'s store loses its record cache: the join answers its subscribers about every
     /// right update, also one a cache would net out between two commits.
     ///
+    /// Name the join with [`named`](Self::named) first (Kafka's `TableJoined.as`) to get stable
+    /// internal names: `<application.id>-<name>-subscription-registration-topic`,
+    /// `<name>-subscription-store`, `<application.id>-<name>-subscription-response-topic`, …
+    /// instead of generated ones that shift when the topology changes.
+    ///
     /// The result forwards no old values (as Kafka's unmaterialized foreign-key join result);
     /// use [`join_on_foreign_key_materialized`](Self::join_on_foreign_key_materialized) to
     /// materialize it, e.g. to aggregate it with a subtractor.
@@ -496,32 +501,11 @@ impl<K: Data, V: Data> KTable<K, V> {
         materialized: Option<Materialized<K, VR>>,
     ) -> KTable<K, VR> {
         let graph = std::rc::Rc::clone(self.change_stream().graph());
-        // Kafka draws these names in this order (KTableImpl#doJoinOnForeignKey).
-        let names = {
-            let mut g = graph.borrow_mut();
-            FkNames {
-                registration_topic: format!(
-                    "{}{TOPIC_SUFFIX}",
-                    g.next_name(SUBSCRIPTION_REGISTRATION)
-                ),
-                send: g.next_name(SUBSCRIPTION_REGISTRATION),
-                registration_sink: g.next_name(SINK_NAME),
-                registration_source: g.next_name(SOURCE_NAME),
-                store: g.next_name(SUBSCRIPTION_STATE_STORE),
-                receive: g.next_name(SUBSCRIPTION_PROCESSOR),
-                join_foreign: g.next_name(SUBSCRIPTION_PROCESSOR),
-                foreign_update: g.next_name(SUBSCRIPTION_PROCESSOR),
-                response_topic: format!("{}{TOPIC_SUFFIX}", g.next_name(SUBSCRIPTION_RESPONSE)),
-                response_sink: g.next_name(SINK_NAME),
-                response_source: g.next_name(SOURCE_NAME),
-                resolver: g.next_name(RESPONSE_RESOLVER),
-                output: g.next_name(OUTPUT_NAME),
-                output_store: match materialized.as_ref().and_then(|m| m.name.clone()) {
-                    Some(name) => name,
-                    None => g.next_name(OUTPUT_STATE_STORE),
-                },
-            }
-        };
+        let names = FkNames::new(
+            &mut graph.borrow_mut(),
+            self.change_stream().pending_name(),
+            materialized.as_ref().and_then(|m| m.name.clone()),
+        );
         let sides = match (
             self.queryable_store_name(),
             self.value_serde(),
@@ -726,7 +710,7 @@ impl<K: Data, V: Data> KTable<K, V> {
     }
 }
 
-/// The generated names of one foreign-key join's topics, nodes and store.
+/// The names of one foreign-key join's topics, nodes and stores.
 struct FkNames {
     registration_topic: String,
     send: String,
@@ -742,6 +726,61 @@ struct FkNames {
     resolver: String,
     output: String,
     output_store: String,
+}
+
+impl FkNames {
+    /// Kafka's names (`KTableImpl#doJoinOnForeignKey`): with a user-given base name (`named`,
+    /// Kafka's `TableJoined.as`), `<name>-subscription-registration-topic` and the other
+    /// suffixes; otherwise generated ones, drawn in Kafka's order. The result store's name is
+    /// drawn even when the result is not materialized, as Kafka does.
+    fn new(g: &mut TopologyGraph, base: Option<&str>, output_store: Option<String>) -> Self {
+        let mut name = |suffix: &str, prefix: &str| match base {
+            Some(base) => format!("{base}{suffix}"),
+            None => g.next_name(prefix),
+        };
+        let registration_topic = format!(
+            "{}{TOPIC_SUFFIX}",
+            name("-subscription-registration", SUBSCRIPTION_REGISTRATION)
+        );
+        let send = name(
+            "-subscription-registration-processor",
+            SUBSCRIPTION_REGISTRATION,
+        );
+        let registration_sink = name("-subscription-registration-sink", SINK_NAME);
+        let registration_source = name("-subscription-registration-source", SOURCE_NAME);
+        let store = name("-subscription-store", SUBSCRIPTION_STATE_STORE);
+        let receive = name("-subscription-receive", SUBSCRIPTION_PROCESSOR);
+        let join_foreign = name("-subscription-join-foreign", SUBSCRIPTION_PROCESSOR);
+        let foreign_update = name("-foreign-join-subscription", SUBSCRIPTION_PROCESSOR);
+        let response_topic = format!(
+            "{}{TOPIC_SUFFIX}",
+            name("-subscription-response", SUBSCRIPTION_RESPONSE)
+        );
+        let response_sink = name("-subscription-response-sink", SINK_NAME);
+        let response_source = name("-subscription-response-source", SOURCE_NAME);
+        let resolver = name("-subscription-response-resolver", RESPONSE_RESOLVER);
+        let output = name("-result", OUTPUT_NAME);
+        let output_store = match output_store {
+            Some(store) => store,
+            None => g.next_name(OUTPUT_STATE_STORE),
+        };
+        FkNames {
+            registration_topic,
+            send,
+            registration_sink,
+            registration_source,
+            store,
+            receive,
+            join_foreign,
+            foreign_update,
+            response_topic,
+            response_sink,
+            response_source,
+            resolver,
+            output,
+            output_store,
+        }
+    }
 }
 
 /// Turns left updates into subscriptions keyed by foreign key (Kafka's

@@ -468,6 +468,75 @@ Topologies:
     );
 }
 
+#[test]
+fn a_named_join_names_its_topics_store_and_nodes_after_it() {
+    let builder = StreamsBuilder::new();
+    let orders = builder.table(
+        "orders",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("orders"),
+    );
+    let products = builder.table(
+        "products",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("products"),
+    );
+    orders
+        .named("enrich")
+        .join_on_foreign_key(
+            &products,
+            |o: &String| product_of(o),
+            |o: &String, p: &String| format!("{o}={p}"),
+        )
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let topology = builder.build().unwrap();
+    let topics: Vec<&str> = topology
+        .repartition_topics()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            "enrich-subscription-registration-topic",
+            "enrich-subscription-response-topic"
+        ]
+    );
+    assert!(topology
+        .store_names()
+        .contains(&"enrich-subscription-store".to_string()));
+    let described = topology.describe().to_string();
+    for node in [
+        "enrich-subscription-registration-processor",
+        "enrich-subscription-registration-sink",
+        "enrich-subscription-registration-source",
+        "enrich-subscription-receive",
+        "enrich-subscription-join-foreign",
+        "enrich-foreign-join-subscription",
+        "enrich-subscription-response-sink",
+        "enrich-subscription-response-source",
+        "enrich-subscription-response-resolver",
+        "enrich-result",
+    ] {
+        assert!(described.contains(node), "{node} missing from\n{described}");
+    }
+    // Only the result store's name is drawn from the counter, as in Kafka.
+    assert!(
+        described.contains("KTABLE-TOSTREAM-0000000005"),
+        "{described}"
+    );
+    // And it works like the unnamed join.
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let inputs = Inputs::new(&driver);
+    inputs.product("p1", Some("widget"), 1);
+    inputs.order("o1", Some("p1#a"), 2);
+    assert_eq!(updates(&driver), some(&[("o1", Some("p1#a=widget"), 2)]));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 

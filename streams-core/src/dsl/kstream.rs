@@ -144,6 +144,11 @@ impl<K: Data, V: Data> KStream<K, V> {
         &self.graph
     }
 
+    /// The name the user gave the next operator with [`named`](Self::named), if any.
+    pub(crate) fn pending_name(&self) -> Option<&str> {
+        self.pending_name.as_deref()
+    }
+
     /// The pending user-given name, or a generated one with `prefix`.
     pub(crate) fn node_name(&self, prefix: &str) -> String {
         match &self.pending_name {
