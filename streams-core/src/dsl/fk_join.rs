@@ -698,7 +698,10 @@ impl<K: Data, V: Data> KTable<K, V> {
                             cache: None,
                         }
                     });
-                KTable::new(table, keys, Some(values), Some(store_name))
+                // Queryable (and joinable) under its name only if the user gave one, as for
+                // `StreamsBuilder::table`.
+                let queryable = materialized.name.as_ref().map(|_| store_name);
+                KTable::new(table, keys, Some(values), queryable)
             }
             _ => KTable::new(
                 resolved.add_processor(names.output, Vec::new(), || FkJoinOutput),
