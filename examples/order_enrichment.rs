@@ -56,6 +56,9 @@ struct Args {
     /// Changes (to products and orders) produced after the first load, in embedded mode.
     #[arg(long, default_value_t = 1_000)]
     changes: usize,
+    /// Seed of the generated products, orders and changes.
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
 }
 
 /// An order: which product, how many.
@@ -134,7 +137,8 @@ type Row = (String, Option<Vec<u8>>);
 fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::error::Error>> {
     let broker = support::embedded_broker(&[(ORDERS, 3), (PRODUCTS, 2), (OUTPUT, 3)])?;
     let bootstrap = broker.bootstrap();
-    let mut state = 0x5eed_u64;
+    // xorshift needs a non-zero state.
+    let mut state = args.seed.max(1);
     let mut next = move || {
         state ^= state << 13;
         state ^= state >> 7;

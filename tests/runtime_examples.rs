@@ -50,7 +50,16 @@ fn pageview_region_under_exactly_once() {
 fn order_enrichment_joins_orders_to_products_by_foreign_key() {
     let out = run(
         "order_enrichment",
-        &["--products", "100", "--orders", "2000", "--changes", "600"],
+        &[
+            "--products",
+            "100",
+            "--orders",
+            "2000",
+            "--changes",
+            "600",
+            "--seed",
+            "7",
+        ],
     );
     assert!(out.contains("enriched orders equal the model"), "{out}");
 }

@@ -44,7 +44,6 @@ const SUBSCRIPTION_RESPONSE: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-";
 const RESPONSE_RESOLVER: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-";
 const SUBSCRIPTION_STATE_STORE: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-";
 const OUTPUT_NAME: &str = "KTABLE-FK-JOIN-OUTPUT-";
-const OUTPUT_STATE_STORE: &str = "KTABLE-FK-JOIN-OUTPUT-STATE-STORE-";
 const SINK_NAME: &str = "KTABLE-SINK-";
 const SOURCE_NAME: &str = "KTABLE-SOURCE-";
 const TOPIC_SUFFIX: &str = "-topic";
@@ -385,6 +384,11 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// partitioned by the serialized foreign key as Kafka's default partitioner does it.
     /// `other`'s store loses its record cache: the join answers its subscribers about every
     /// right update, also one a cache would net out between two commits.
+    ///
+    /// A foreign key the right table's key serde calls null has no right row: a left row whose
+    /// foreign key becomes null loses its result (a left join keeps `joiner(value, None)`), and
+    /// a new left row with a null foreign key gets none (Kafka ≥ 3.7 gives a left join's
+    /// `joiner(value, None)` there too).
     ///
     /// Name the join with [`named`](Self::named) first (Kafka's `TableJoined.as`) to get stable
     /// internal names: `<application.id>-<name>-subscription-registration-topic`,
@@ -765,7 +769,7 @@ impl FkNames {
         let output = name("-result", OUTPUT_NAME);
         let output_store = match output_store {
             Some(store) => store,
-            None => g.next_name(OUTPUT_STATE_STORE),
+            None => g.next_store_name(OUTPUT_NAME),
         };
         FkNames {
             registration_topic,
