@@ -94,6 +94,52 @@ fn stream_table_join(c: &mut Criterion) {
     group.finish();
 }
 
+/// (c') the same join against a global table: the views look their user up in a global store
+/// (every partition of `regions`, shared by all tasks) through a key mapper.
+fn stream_global_table_join(c: &mut Criterion) {
+    const USERS: usize = 1_000;
+    let builder = StreamsBuilder::new();
+    let regions = builder.global_table(
+        "regions",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("regions").with_in_memory(),
+    );
+    builder
+        .stream("views", Consumed::with(Serdes::string(), Serdes::string()))
+        .join_global_table(
+            &regions,
+            |user: &String, _| user.clone(),
+            |page: &String, region: &String| format!("{page}@{region}"),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().expect("topology")).expect("driver");
+    let table = driver.create_input_topic("regions", StringSerde, StringSerde);
+    for u in 0..USERS {
+        table.pipe_input(format!("user-{u}"), ["eu", "us", "asia"][u % 3].to_string());
+    }
+    let input = driver.create_input_topic("views", StringSerde, StringSerde);
+    let output = driver.create_output_topic("out", StringSerde, StringSerde);
+    let views: Vec<(String, String)> = (0..RECORDS)
+        .map(|i| (format!("user-{}", i % USERS), format!("/page/{}", i % 50)))
+        .collect();
+
+    let mut group = c.benchmark_group("driver");
+    group.throughput(Throughput::Elements(RECORDS as u64));
+    group.bench_function("stream_global_table_join", |b| {
+        b.iter_batched(
+            || views.clone(),
+            |views| {
+                for (user, page) in views {
+                    input.pipe_input(user, page);
+                }
+                black_box(output.read_records_to_list().len())
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
 /// (b) flat_map_values splitting lines of text into words.
 fn split_words(c: &mut Criterion) {
     let builder = StreamsBuilder::new();
@@ -125,5 +171,11 @@ fn split_words(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, stateless_chain, split_words, stream_table_join);
+criterion_group!(
+    benches,
+    stateless_chain,
+    split_words,
+    stream_table_join,
+    stream_global_table_join
+);
 criterion_main!(benches);

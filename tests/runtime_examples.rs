@@ -47,6 +47,26 @@ fn pageview_region_under_exactly_once() {
 }
 
 #[test]
+fn fraud_detection_alerts_on_payments_without_a_login() {
+    let out = run("fraud_detection", &["--payments", "3000"]);
+    assert!(out.contains("equal to the model"), "{out}");
+}
+
+#[test]
+fn fraud_detection_under_exactly_once() {
+    let out = run(
+        "fraud_detection",
+        &[
+            "--payments",
+            "1000",
+            "--processing-guarantee",
+            "exactly_once_v2",
+        ],
+    );
+    assert!(out.contains("equal to the model"), "{out}");
+}
+
+#[test]
 fn order_enrichment_joins_orders_to_products_by_foreign_key() {
     let out = run(
         "order_enrichment",

@@ -45,8 +45,8 @@ pub mod topology;
 
 pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
 pub use dsl::{
-    Branched, BranchedKStream, Consumed, Grouped, Joined, KGroupedStream, KStream, KTable,
-    Materialized, Named, Produced, Repartitioned, StreamsBuilder,
+    Branched, BranchedKStream, Consumed, GlobalKTable, Grouped, Joined, KGroupedStream, KStream,
+    KTable, Materialized, Named, Produced, Repartitioned, StreamsBuilder,
 };
 pub use error::{Error, Result};
 pub use processor::{
@@ -63,7 +63,7 @@ pub use topology::{Topology, TopologyDescription};
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
     pub use crate::dsl::{
-        Branched, BufferConfig, Consumed, EmitStrategy, Grouped, JoinWindows, Joined,
+        Branched, BufferConfig, Consumed, EmitStrategy, GlobalKTable, Grouped, JoinWindows, Joined,
         KGroupedStream, KGroupedTable, KStream, KTable, Materialized, Named, Produced,
         Repartitioned, SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed,
         TimeWindows, Windowed,

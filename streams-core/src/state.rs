@@ -21,6 +21,12 @@ use crate::serde::{Serde, SerdeError};
 /// A store shared between its task and the handles to it.
 pub(crate) type Shared<S> = Arc<Mutex<Box<S>>>;
 
+/// The global stores of an application instance by name (Kafka's `GlobalStateManager` stores):
+/// filled by the global sub-topologies, read by every task of every stream thread. Their
+/// handles lock per call, so a stream thread's read and the global thread's write never
+/// overlap.
+pub(crate) type GlobalStores = Arc<std::collections::HashMap<String, StoreHandle>>;
+
 fn lock<S: ?Sized>(store: &Arc<Mutex<Box<S>>>) -> MutexGuard<'_, Box<S>> {
     // A panic in a processor while it held the lock leaves the store as the last completed call
     // left it; the task is failing anyway, so the guard is recovered rather than poisoned.
@@ -205,17 +211,29 @@ impl<K: 'static, V: 'static> Codec<K, V> {
     }
 }
 
-/// A typed key-value store, like Kafka's `KeyValueStore<K, V>`.
+/// A typed key-value store, like Kafka's `KeyValueStore<K, V>`. Over a timestamped store (a
+/// table's), it is a view without the timestamps, like Kafka's `KeyValueStoreFacade`: reads
+/// drop them, writes stamp `-1` (Kafka's `NO_TIMESTAMP`).
 pub struct KeyValueStoreRef<K, V> {
     codec: Codec<K, V>,
-    store: Shared<dyn KeyValueStore>,
+    store: PlainOrTimestamped,
 }
+
+/// The byte-level store behind a [`KeyValueStoreRef`].
+#[derive(Clone)]
+enum PlainOrTimestamped {
+    Plain(Shared<dyn KeyValueStore>),
+    Timestamped(Shared<dyn TimestampedKeyValueStore>),
+}
+
+/// The timestamp a write through the plain view of a timestamped store carries.
+const NO_TIMESTAMP: i64 = -1;
 
 impl<K, V> Clone for KeyValueStoreRef<K, V> {
     fn clone(&self) -> Self {
         KeyValueStoreRef {
             codec: self.codec.clone(),
-            store: Arc::clone(&self.store),
+            store: self.store.clone(),
         }
     }
 }
@@ -229,7 +247,20 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
     ) -> Self {
         KeyValueStoreRef {
             codec: Codec::new(name, keys, values),
-            store,
+            store: PlainOrTimestamped::Plain(store),
+        }
+    }
+
+    /// The plain view of a timestamped store.
+    fn without_timestamps(
+        name: &str,
+        store: Shared<dyn TimestampedKeyValueStore>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Self {
+        KeyValueStoreRef {
+            codec: Codec::new(name, keys, values),
+            store: PlainOrTimestamped::Timestamped(store),
         }
     }
 
@@ -241,7 +272,10 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
     /// The value of `key`, if any.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         let key = self.codec.key(key)?;
-        let value = lock(&self.store).get(&key)?;
+        let value = match &self.store {
+            PlainOrTimestamped::Plain(s) => lock(s).get(&key)?,
+            PlainOrTimestamped::Timestamped(s) => lock(s).get(&key)?.map(|v| v.value),
+        };
         value.map(|v| self.codec.decode_value(v)).transpose()
     }
 
@@ -249,60 +283,88 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
     pub fn put(&self, key: &K, value: &V) -> Result<()> {
         let key = self.codec.key(key)?;
         let value = self.codec.value(value)?;
-        Ok(lock(&self.store).put(&key, &value)?)
+        Ok(match &self.store {
+            PlainOrTimestamped::Plain(s) => lock(s).put(&key, &value),
+            PlainOrTimestamped::Timestamped(s) => lock(s).put(&key, &value, NO_TIMESTAMP),
+        }?)
     }
 
     /// Removes `key`, returning its previous value.
     pub fn delete(&self, key: &K) -> Result<Option<V>> {
         let key = self.codec.key(key)?;
-        let old = lock(&self.store).delete(&key)?;
+        let old = match &self.store {
+            PlainOrTimestamped::Plain(s) => lock(s).delete(&key)?,
+            PlainOrTimestamped::Timestamped(s) => lock(s).delete(&key)?.map(|v| v.value),
+        };
         old.map(|v| self.codec.decode_value(v)).transpose()
     }
 
     /// Every entry, in the order of the serialized keys.
     pub fn all(&self) -> Result<Vec<(K, V)>> {
-        let store = lock(&self.store);
-        let entries = store.all()?;
-        entries
-            .map(|entry| {
-                let (k, v) = entry?;
-                Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?))
-            })
-            .collect()
+        self.entries(Scan::Range(None, None))
     }
 
     /// Entries with `from <= key <= to` by serialized key order.
     pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>> {
         let from = self.codec.key(from)?;
         let to = self.codec.key(to)?;
-        let store = lock(&self.store);
-        let entries = store.range(Some(&from), Some(&to))?;
-        entries
-            .map(|entry| {
-                let (k, v) = entry?;
-                Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?))
-            })
-            .collect()
+        self.entries(Scan::Range(Some(&from), Some(&to)))
     }
 
     /// Entries whose serialized key starts with the serialized `prefix`, in key order (Kafka's
     /// `ReadOnlyKeyValueStore#prefixScan`).
     pub fn prefix_scan(&self, prefix: &K) -> Result<Vec<(K, V)>> {
         let prefix = self.codec.key(prefix)?;
-        let store = lock(&self.store);
-        let entries = store.prefix_scan(&prefix)?;
-        entries
-            .map(|entry| {
-                let (k, v) = entry?;
-                Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?))
-            })
-            .collect()
+        self.entries(Scan::Prefix(&prefix))
+    }
+
+    fn entries(&self, scan: Scan<'_>) -> Result<Vec<(K, V)>> {
+        let decode = |k, v| Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?));
+        match &self.store {
+            PlainOrTimestamped::Plain(s) => {
+                let store = lock(s);
+                let entries = match scan {
+                    Scan::Range(from, to) => store.range(from, to)?,
+                    Scan::Prefix(prefix) => store.prefix_scan(prefix)?,
+                };
+                entries
+                    .map(|entry| {
+                        let (k, v) = entry?;
+                        decode(k, v)
+                    })
+                    .collect()
+            }
+            PlainOrTimestamped::Timestamped(s) => {
+                let store = lock(s);
+                let entries = match scan {
+                    Scan::Range(from, to) => store.range(from, to)?,
+                    Scan::Prefix(prefix) => store.prefix_scan(prefix)?,
+                };
+                entries
+                    .map(|entry| {
+                        let (k, v) = entry?;
+                        decode(k, v.value)
+                    })
+                    .collect()
+            }
+        }
     }
 
     /// An estimate of the number of entries.
     pub fn approximate_num_entries(&self) -> Result<u64> {
-        Ok(lock(&self.store).approximate_num_entries()?)
+        Ok(match &self.store {
+            PlainOrTimestamped::Plain(s) => lock(s).approximate_num_entries(),
+            PlainOrTimestamped::Timestamped(s) => lock(s).approximate_num_entries(),
+        }?)
     }
+}
+
+/// Which entries of a key-value store to read, by serialized key.
+enum Scan<'a> {
+    /// `from <= key <= to`, unbounded where `None`.
+    Range(Option<&'a [u8]>, Option<&'a [u8]>),
+    /// Keys starting with these bytes.
+    Prefix(&'a [u8]),
 }
 
 /// A typed key-value store whose values carry the timestamp of their last update, like Kafka's
@@ -907,6 +969,13 @@ pub(crate) mod access {
             StoreHandle::KeyValue(s) => {
                 Ok(KeyValueStoreRef::new(name, Arc::clone(s), keys, values))
             }
+            // Like Kafka's `KeyValueStoreFacade`: a table's store read as a plain one.
+            StoreHandle::Timestamped(s) => Ok(KeyValueStoreRef::without_timestamps(
+                name,
+                Arc::clone(s),
+                keys,
+                values,
+            )),
             other => Err(other.wrong_kind(name, "key-value")),
         }
     }

@@ -1,9 +1,11 @@
 //! `TopologyTestDriver`: runs a topology synchronously, deterministically and without a broker,
 //! like Kafka Streams' `TopologyTestDriver`.
 //!
-//! It creates one task per sub-topology (partition 0) from the same code the runtime uses, and
-//! plays the broker's part itself: records piped into an input topic are processed depth-first
-//! before `pipe_input` returns, records written to a topic the topology also reads (repartition
+//! It creates one task per sub-topology (partition 0) from the same code the runtime uses — the
+//! global sub-topologies first, whose global stores every other task reads, as Kafka's driver
+//! keeps a global state task beside its stream task — and plays the broker's part itself:
+//! records piped into an input topic (a global table's too) are processed depth-first before
+//! `pipe_input` returns, records written to a topic the topology also reads (repartition
 //! topics, or a user topic read by another sub-topology) are fed back in, and everything written
 //! to a non-internal topic is kept for [`TestOutputTopic`] to read. Wall-clock time is mocked and
 //! only moves when you advance it, starting at 0 unless configured otherwise.
@@ -26,8 +28,8 @@ use crate::processor::TaskId;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
 use crate::serde::{deserialize_key_value, serialize_key_value, Serde};
 use crate::state::{
-    access, KeyValueStoreRef, SessionStoreRef, StoreHandle, TimestampedKeyValueStoreRef,
-    TimestampedWindowStoreRef, WindowStoreRef,
+    access, GlobalStores, KeyValueStoreRef, SessionStoreRef, StoreHandle,
+    TimestampedKeyValueStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
 };
 use crate::topology::Topology;
 
@@ -169,20 +171,31 @@ impl TopologyTestDriver {
             config.statestore_cache_max_bytes() / topology.cached_store_count().max(1);
         let mut tasks = Vec::new();
         let mut topics: FxHashMap<Arc<str>, TopicState> = FxHashMap::default();
-        for sub in 0..topology.subtopology_count() as u32 {
+        let directory =
+            streams_state::StateDirectory::new(state_dir.path(), application_id.clone());
+        // Global sub-topologies first: their stores are handed to every other task.
+        let (global, regular): (Vec<u32>, Vec<u32>) =
+            (0..topology.subtopology_count() as u32).partition(|&sub| topology.is_global(sub));
+        let mut global_stores = GlobalStores::default();
+        for sub in global.iter().chain(&regular) {
             let id = TaskId {
-                subtopology: sub,
+                subtopology: *sub,
                 partition: 0,
             };
-            let directory =
-                streams_state::StateDirectory::new(state_dir.path(), application_id.clone());
-            let stores = TaskStores::new(
-                &application_id,
-                id,
-                Some((directory, rocksdb.clone())),
-                cache_bytes_per_store,
-            );
+            let state = Some((directory.clone(), rocksdb.clone()));
+            let stores = if topology.is_global(*sub) {
+                TaskStores::global(&application_id, state)
+            } else {
+                TaskStores::new(&application_id, id, state, cache_bytes_per_store)
+                    .with_global_stores(Arc::clone(&global_stores))
+            };
             let task = topology.create_task(id, &application_id, initial_wall_clock_ms, &stores)?;
+            if topology.is_global(*sub) {
+                let shared = Arc::make_mut(&mut global_stores);
+                for (name, handle) in task.stores() {
+                    shared.insert(name.clone(), handle.clone());
+                }
+            }
             for topic in task.input_topics() {
                 topics.entry(Arc::from(topic)).or_default().reader = Some(tasks.len());
             }

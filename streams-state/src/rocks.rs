@@ -474,13 +474,26 @@ impl KeyValueStore for RocksDbKeyValueStore {
     }
 }
 
-const SEGMENT_CF_PREFIX: &str = "segment-";
-
-fn segment_cf_name(id: i64) -> String {
-    format!("{SEGMENT_CF_PREFIX}{id}")
+/// The key of `key` in `segment`: the segment id, 8 bytes in numeric order, then the key.
+fn segment_key(segment: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + key.len());
+    k.extend_from_slice(&keys::encode_time(segment));
+    k.extend_from_slice(key);
+    k
 }
 
-/// RocksDB segments: one database, one column family per segment named `segment-<id>`.
+/// The first key after every key of `segment` (`None` after the last possible segment).
+fn segment_end(segment: i64) -> Option<Vec<u8>> {
+    segment
+        .checked_add(1)
+        .map(|next| keys::encode_time(next).to_vec())
+}
+
+/// RocksDB segments: one database whose keys start with their segment's id; an expired segment
+/// goes with one range delete. Like Kafka Streams' logical segments (`LogicalKeyValueSegments`)
+/// rather than its physical ones: a column family (or database) per segment costs a rewrite of
+/// RocksDB's OPTIONS file for every segment created and dropped, which dominated processing
+/// whenever event time moved fast — catching up on a backlog, replaying history.
 pub struct RocksDbSegments {
     name: String,
     path: PathBuf,
@@ -489,13 +502,17 @@ pub struct RocksDbSegments {
     write_options: WriteOptions,
     read_options: ReadOptions,
     segments: BTreeSet<i64>,
+    /// Segments below this id are dropped but their keys not yet deleted: the range delete
+    /// waits for the next flush, so that a store does not pile up one range tombstone per
+    /// dropped segment in its memtable (each iterator would have to sort them all).
+    drop_pending: Option<i64>,
     /// Data was written without the WAL and is not yet in table files.
     unflushed: bool,
 }
 
 impl RocksDbSegments {
-    /// Opens (creating if needed) the segmented database of store `name` in `path`, with every
-    /// segment column family found there.
+    /// Opens (creating if needed) the segmented database of store `name` in `path`, finding
+    /// the segments it holds.
     pub fn open(
         name: impl Into<String>,
         path: impl Into<PathBuf>,
@@ -505,24 +522,22 @@ impl RocksDbSegments {
         let path = path.into();
         create_dir(&path)?;
         let opts = resources.options();
-        let existing = if path.join("CURRENT").exists() {
-            DB::list_cf(&opts, &path).map_err(|e| rocks_error(&name, &path, e))?
-        } else {
-            vec![]
-        };
-        let mut segments = BTreeSet::new();
-        for cf in &existing {
-            if let Some(id) = cf.strip_prefix(SEGMENT_CF_PREFIX) {
-                let id = id.parse::<i64>().map_err(|_| Error::RocksDb {
-                    store: name.clone(),
-                    path: path.clone(),
-                    message: format!("unexpected column family `{cf}`"),
-                })?;
-                segments.insert(id);
+        if path.join("CURRENT").exists() {
+            let families = DB::list_cf(&opts, &path).map_err(|e| rocks_error(&name, &path, e))?;
+            if let Some(other) = families.iter().find(|cf| cf.as_str() != "default") {
+                return Err(Error::RocksDb {
+                    store: name,
+                    path,
+                    message: format!(
+                        "unexpected column family `{other}` (a store written with one column \
+                         family per segment by an older Rill): delete the directory to restore \
+                         the store from its changelog"
+                    ),
+                });
             }
         }
-        let db =
-            DB::open_cf(&opts, &path, existing.iter()).map_err(|e| rocks_error(&name, &path, e))?;
+        let db = DB::open(&opts, &path).map_err(|e| rocks_error(&name, &path, e))?;
+        let segments = Self::find_segments(&db).map_err(|e| rocks_error(&name, &path, e))?;
         tracing::debug!(store = %name, path = %path.display(), segments = segments.len(),
             "opened RocksDB segmented store");
         Ok(RocksDbSegments {
@@ -533,8 +548,25 @@ impl RocksDbSegments {
             read_options: ReadOptions::default(),
             resources: resources.clone(),
             segments,
+            drop_pending: None,
             unflushed: false,
         })
+    }
+
+    /// The ids of the segments holding at least one key: one seek per segment.
+    fn find_segments(db: &DB) -> std::result::Result<BTreeSet<i64>, rocksdb::Error> {
+        let mut segments = BTreeSet::new();
+        let mut iter = db.raw_iterator();
+        iter.seek_to_first();
+        while let Some(id) = iter.key().and_then(keys::decode_time) {
+            segments.insert(id);
+            match segment_end(id) {
+                Some(next) => iter.seek(next),
+                None => break,
+            }
+        }
+        iter.status()?;
+        Ok(segments)
     }
 
     fn db(&self) -> Result<&DB> {
@@ -545,12 +577,18 @@ impl RocksDbSegments {
         rocks_error(&self.name, &self.path, e)
     }
 
-    fn missing_cf(&self, id: i64) -> Error {
-        Error::RocksDb {
-            store: self.name.clone(),
-            path: self.path.clone(),
-            message: format!("column family `{}` is missing", segment_cf_name(id)),
+    fn apply(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
+        let db = self.db()?;
+        let res = if restoring {
+            db.write_without_wal(batch)
+        } else {
+            db.write_opt(batch, &self.write_options)
+        };
+        res.map_err(|e| self.err(e))?;
+        if restoring || !self.resources.config().wal_enabled {
+            self.unflushed = true;
         }
+        Ok(())
     }
 }
 
@@ -570,52 +608,27 @@ impl SegmentedBytesStore for RocksDbSegments {
         if !self.segments.contains(&segment) {
             return Ok(None);
         }
-        let cf = db
-            .cf_handle(&segment_cf_name(segment))
-            .ok_or_else(|| self.missing_cf(segment))?;
-        db.get_cf_opt(cf, key, &self.read_options)
+        db.get_opt(segment_key(segment, key), &self.read_options)
             .map_err(|e| self.err(e))
     }
 
     fn write(&mut self, writes: Vec<SegmentWrite>, restoring: bool) -> Result<()> {
-        // Column-family options are built only when a segment is new: building them allocates
-        // a whole table-options tree, far more than the write itself costs.
-        let mut opts: Option<Options> = None;
-        let Some(db) = self.db.as_mut() else {
-            return Err(Error::closed(&self.name));
-        };
-        for w in &writes {
-            if w.value.is_some() && !self.segments.contains(&w.segment) {
-                let opts = opts.get_or_insert_with(|| self.resources.options());
-                db.create_cf(segment_cf_name(w.segment), opts)
-                    .map_err(|e| rocks_error(&self.name, &self.path, e))?;
-                self.segments.insert(w.segment);
-            }
-        }
-        let db = self.db()?;
+        self.db()?;
         let mut batch = WriteBatch::default();
         for w in &writes {
-            if !self.segments.contains(&w.segment) {
-                continue; // a delete in a segment that does not exist
-            }
-            let cf = db
-                .cf_handle(&segment_cf_name(w.segment))
-                .ok_or_else(|| self.missing_cf(w.segment))?;
             match &w.value {
-                Some(v) => batch.put_cf(cf, &w.key, v),
-                None => batch.delete_cf(cf, &w.key),
+                Some(v) => {
+                    self.segments.insert(w.segment);
+                    batch.put(segment_key(w.segment, &w.key), v);
+                }
+                // A delete in a segment that does not exist has nothing to delete.
+                None if self.segments.contains(&w.segment) => {
+                    batch.delete(segment_key(w.segment, &w.key));
+                }
+                None => {}
             }
         }
-        let res = if restoring {
-            db.write_without_wal(batch)
-        } else {
-            db.write_opt(batch, &self.write_options)
-        };
-        res.map_err(|e| self.err(e))?;
-        if restoring || !self.resources.config().wal_enabled {
-            self.unflushed = true;
-        }
-        Ok(())
+        self.apply(batch, restoring)
     }
 
     fn scan<'a>(
@@ -641,17 +654,18 @@ impl SegmentedBytesStore for RocksDbSegments {
             .collect();
         Ok(Box::new(ids.into_iter().flat_map(
             move |id| -> KeyValueIter<'a> {
-                let Some(cf) = db.cf_handle(&segment_cf_name(id)) else {
-                    return Box::new(std::iter::once(Err(self.missing_cf(id))));
-                };
                 let mut ro = ReadOptions::default();
-                if let Some(u) = &upper {
-                    ro.set_iterate_upper_bound(u.clone());
+                if let Some(end) = upper
+                    .as_ref()
+                    .map(|u| segment_key(id, u))
+                    .or_else(|| segment_end(id))
+                {
+                    ro.set_iterate_upper_bound(end);
                 }
-                let iter =
-                    db.iterator_cf_opt(cf, ro, IteratorMode::From(&lower, Direction::Forward));
+                let from = segment_key(id, &lower);
+                let iter = db.iterator_opt(IteratorMode::From(&from, Direction::Forward), ro);
                 Box::new(iter.map(move |item| {
-                    item.map(|(k, v)| (k.into_vec(), v.into_vec()))
+                    item.map(|(k, v)| (k[8..].to_vec(), v.into_vec()))
                         .map_err(|e| self.err(e))
                 }))
             },
@@ -667,26 +681,23 @@ impl SegmentedBytesStore for RocksDbSegments {
         if expired.is_empty() {
             return Ok(expired);
         }
-        let Some(db) = self.db.as_mut() else {
-            return Err(Error::closed(&self.name));
-        };
+        // Dropped from the bookkeeping now (gets and scans skip them); deleted at the flush.
         for id in &expired {
-            db.drop_cf(&segment_cf_name(*id))
-                .map_err(|e| rocks_error(&self.name, &self.path, e))?;
             self.segments.remove(id);
         }
+        self.drop_pending = Some(segment);
         Ok(expired)
     }
 
     fn flush(&mut self) -> Result<()> {
+        if let Some(segment) = self.drop_pending.take() {
+            let mut batch = WriteBatch::default();
+            batch.delete_range(&[][..], &keys::encode_time(segment)[..]);
+            self.apply(batch, false)?;
+        }
         let db = self.db()?;
         if self.unflushed {
-            for id in &self.segments {
-                let cf = db
-                    .cf_handle(&segment_cf_name(*id))
-                    .ok_or_else(|| self.missing_cf(*id))?;
-                db.flush_cf(cf).map_err(|e| self.err(e))?;
-            }
+            db.flush().map_err(|e| self.err(e))?;
             self.unflushed = false;
         } else if self.resources.config().wal_enabled {
             db.flush_wal(self.resources.config().wal_sync_on_flush)
@@ -704,7 +715,7 @@ impl SegmentedBytesStore for RocksDbSegments {
     }
 }
 
-/// A RocksDB [`WindowStore`](crate::WindowStore), one column family per segment.
+/// A RocksDB [`WindowStore`](crate::WindowStore), segmented by key prefix.
 pub type RocksDbWindowStore = SegmentedWindowStore<RocksDbSegments>;
 
 impl RocksDbWindowStore {
@@ -725,7 +736,7 @@ impl RocksDbWindowStore {
     }
 }
 
-/// A RocksDB [`SessionStore`](crate::SessionStore), one column family per segment.
+/// A RocksDB [`SessionStore`](crate::SessionStore), segmented by key prefix.
 pub type RocksDbSessionStore = SegmentedSessionStore<RocksDbSegments>;
 
 impl RocksDbSessionStore {

@@ -5,8 +5,8 @@
 //! segment once everything in it is older than the retention period, without scanning entries.
 //! Like Kafka Streams' `AbstractRocksDBSegmentedBytesStore` with its `KeySchema`s, the window and
 //! session logic here ([`SegmentedWindowStore`], [`SegmentedSessionStore`]) is written once over
-//! a [`SegmentedBytesStore`] backend: an in-memory map of maps, or one RocksDB column family per
-//! segment.
+//! a [`SegmentedBytesStore`] backend: an in-memory map of maps, or one RocksDB database whose
+//! keys start with their segment id.
 //!
 //! Stream time is the largest timestamp written (window start, or session end). A write older than
 //! stream time minus retention is dropped with a log line, as Kafka Streams does, and fetches never

@@ -608,7 +608,7 @@ fn rocksdb_stores_persist_across_reopen() {
         vec![kv(b"a", b"1"), kv(b"r", b"2")]
     );
     let w = RocksDbWindowStore::open("w", dir.path().join("w"), &res, 2 * MIN, false).unwrap();
-    // The dropped segment's column family is gone for good.
+    // The dropped segment is gone for good.
     assert_eq!(w.segment_ids(), vec![1, 2, 3]);
     assert_eq!(collect(w.fetch_range(b"k", 0, 10 * MIN).unwrap()).len(), 3);
 }

@@ -61,16 +61,35 @@ pub fn config(application_id: &str, bootstrap: &str, state_dir: &Path) -> Stream
 /// Produces `(key, value)` records to `topic` (keys hashed by librdkafka's murmur2, as
 /// Kafka's Java producer does) and waits until all are acknowledged.
 pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8>)]) {
+    produce_timestamped(
+        bootstrap,
+        topic,
+        records
+            .iter()
+            .map(|(k, v)| (k.as_deref(), v.as_slice(), None)),
+    );
+}
+
+/// Produces `(key, value, timestamp)` records (no timestamp: the producer's clock) like
+/// [`produce`].
+pub fn produce_timestamped<'a>(
+    bootstrap: &str,
+    topic: &str,
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8], Option<i64>)>,
+) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("partitioner", "murmur2_random")
         .set("linger.ms", "5")
         .create()
         .expect("producer");
-    for (key, value) in records {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value.as_slice());
+    for (key, value, timestamp) in records {
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
         if let Some(key) = key {
-            record = record.key(key.as_slice());
+            record = record.key(key);
+        }
+        if let Some(timestamp) = timestamp {
+            record = record.timestamp(timestamp);
         }
         loop {
             match producer.send(record) {

@@ -719,6 +719,7 @@ fn join_against<K: Data, A: Data, B: Data, VR: Data>(
         outer: outer.clone(),
         store: None,
         outer_store: None,
+        last_scan: None,
     })
 }
 
@@ -773,6 +774,11 @@ struct StreamJoinProcessor<K, A, B, VR> {
     outer: Option<OuterSide>,
     store: Option<crate::state::WindowStoreRef<K, B>>,
     outer_store: Option<crate::state::KeyValueStoreRef<Vec<u8>, Vec<u8>>>,
+    /// Stream time at this processor's last scan of the outer store. Every record still
+    /// waiting then or stored since is at most `retention` older than it (older ones were
+    /// emitted or dropped as late), so the next scan starts there instead of at the store's
+    /// beginning, past the deletes of everything emitted before.
+    last_scan: Option<i64>,
 }
 
 /// The outer store's key: timestamp (big-endian, so entries sort by time), side, record key.
@@ -815,7 +821,11 @@ impl<K: Data, A: Data, B: Data, VR: Data> StreamJoinProcessor<K, A, B, VR> {
         }
         let mut bound = (close_before - 1).to_be_bytes().to_vec();
         bound.push(u8::MAX);
-        let waiting = store.range(&Vec::new(), &bound)?;
+        let from = self
+            .last_scan
+            .map_or(0, |t| t.saturating_sub(self.retention).max(0));
+        self.last_scan = Some(now);
+        let waiting = store.range(&from.to_be_bytes().to_vec(), &bound)?;
         for (entry, list) in waiting {
             let (Some(ts), Some(&side)) = (entry.get(..8), entry.get(8)) else {
                 continue;

@@ -4,6 +4,7 @@
 mod cached;
 mod change;
 mod fk_join;
+mod global_ktable;
 mod join;
 mod kgrouped;
 mod kgrouped_table;
@@ -18,6 +19,7 @@ pub mod windows;
 use std::cell::RefCell;
 use std::rc::Rc;
 
+pub use global_ktable::GlobalKTable;
 pub use join::{Joined, StreamJoined};
 pub use kgrouped::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
@@ -139,6 +141,80 @@ impl StreamsBuilder {
         )
     }
 
+    /// A global table of `topic` (Kafka's `StreamsBuilder#globalTable`): every application
+    /// instance holds the latest value per key of *every* partition of `topic` in a global
+    /// store, so that a stream can look up any key without co-partitioning or repartitioning
+    /// (see [`KStream::join_global_table`]). Null values delete keys. The store is named as
+    /// `materialized` says, or `<topic>-STATE-STORE-<n>`; it is in memory if `materialized`
+    /// says so, and is never logged nor cached: `topic` itself is its changelog. At start-up an
+    /// instance restores it from `topic` up to the end offsets before any stream thread
+    /// processes, then its global thread keeps it up to date; the test driver updates it as
+    /// records are piped into `topic`.
+    pub fn global_table<K: Data, V: Data>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: Materialized<K, V>,
+    ) -> GlobalKTable<K, V> {
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => self
+                .graph
+                .borrow_mut()
+                .next_store_name(&format!("{topic}-")),
+        };
+        let source_name = match &consumed.name {
+            Some(name) => name.clone(),
+            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
+        };
+        let table_source_name = match &consumed.name {
+            Some(name) => format!("{name}-table-source"),
+            None => self.graph.borrow_mut().next_name(ktable::SOURCE_NAME),
+        };
+        let keys = materialized
+            .key_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&consumed.key_serde));
+        let values = materialized
+            .value_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&consumed.value_serde));
+        let nullable: Arc<dyn Serde<Option<V>>> = Arc::new(OptionSerde::new(SharedSerde(
+            Arc::clone(&consumed.value_serde),
+        )));
+        let source = kstream::add_source(
+            &self.graph,
+            source_name,
+            vec![TopicRef::user(topic)],
+            consumed.key_serde,
+            nullable,
+        );
+        {
+            let mut graph = self.graph.borrow_mut();
+            graph.add_store(materialized.global_store(&store_name));
+            graph.set_global_store(&store_name);
+        }
+        let (store, k, v) = (
+            Arc::<str>::from(store_name.as_str()),
+            Arc::clone(&keys),
+            Arc::clone(&values),
+        );
+        // The same processor as a table's source (Kafka's `KTableSource`); its store has no
+        // cache, so it writes through and forwards to nobody.
+        source.add_processor::<K, change::Change<V>, _, _>(
+            table_source_name,
+            vec![store_name.clone()],
+            move || ktable::TableSource {
+                store_name: Arc::clone(&store),
+                keys: Arc::clone(&k),
+                values: Arc::clone(&v),
+                store: None,
+                cache: None,
+            },
+        );
+        GlobalKTable::new(store_name, keys, values, materialized.name.is_some())
+    }
+
     /// Declares a state store for processors added with `KStream::process_with_stores` (Kafka's
     /// `addStateStore`).
     pub fn add_state_store(&self, store: impl Into<StoreBuilder>) {
@@ -197,5 +273,7 @@ mod windowed_tests;
 mod cache_tests;
 #[cfg(test)]
 mod fk_join_tests;
+#[cfg(test)]
+mod global_tests;
 #[cfg(test)]
 mod join_tests;

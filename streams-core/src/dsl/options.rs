@@ -321,6 +321,18 @@ impl<K, V> Materialized<K, V> {
         }
     }
 
+    /// The builder of a global table's store named `name`: timestamped, in memory if this says
+    /// so, never logged (the source topic is its changelog) and never cached (it forwards to
+    /// nothing, and every task reads it).
+    pub(crate) fn global_store(&self, name: &str) -> crate::state::StoreBuilder {
+        let mut builder =
+            streams_state::TimestampedKeyValueStoreBuilder::new(name).with_logging_disabled();
+        if self.in_memory {
+            builder = builder.in_memory();
+        }
+        builder.into()
+    }
+
     /// The builder of a timestamped window store named `name` keeping `retention_ms`.
     pub(crate) fn timestamped_window_store(
         &self,

@@ -179,6 +179,10 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
 
     fn store(&self, name: &str) -> Result<&StoreHandle> {
         if !self.stores.iter().any(|s| s == name) {
+            // Like Kafka's `getStateStore`: a global store is open to every processor.
+            if let Some(global) = self.task.global_stores.get(name) {
+                return Ok(global);
+            }
             return Err(Error::InvalidArgument(format!(
                 "processor `{}` has no access to state store `{name}`; connect it when adding the processor",
                 self.node_name
@@ -190,7 +194,8 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     }
 
     /// The key-value store `name`, typed with the given serdes. The store must be connected to
-    /// this processor (see `KStream::process_with_stores`).
+    /// this processor (see `KStream::process_with_stores`), or be a global store (those are
+    /// open to every processor, as in Kafka).
     pub fn key_value_store<KS: 'static, VS: 'static>(
         &self,
         name: &str,

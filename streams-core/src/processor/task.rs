@@ -17,7 +17,7 @@ use super::node::{NodeId, NodeOp, SourceDriver};
 use super::{PunctuationId, PunctuationType, TaskId};
 use crate::error::{Error, Result};
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, RecordMetadata};
-use crate::state::StoreHandle;
+use crate::state::{GlobalStores, StoreHandle};
 
 /// Stream time before the task has seen any record, as in Kafka.
 pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
@@ -116,6 +116,8 @@ pub(crate) struct TaskStores {
     pub(crate) context: StoreContext,
     pub(crate) changelog: Arc<ChangelogCollector>,
     pub(crate) record_context: RecordContext,
+    /// The instance's global stores, which the task's processors may read.
+    pub(crate) global_stores: GlobalStores,
 }
 
 impl TaskStores {
@@ -129,13 +131,44 @@ impl TaskStores {
         state: Option<(StateDirectory, RocksDbResources)>,
         cache_bytes_per_store: usize,
     ) -> Self {
+        Self::in_directory(
+            application_id,
+            &task_id.to_string(),
+            task_id.partition,
+            state,
+            cache_bytes_per_store,
+        )
+    }
+
+    /// Stores of the global sub-topologies: persistent ones under
+    /// `state.dir/<application.id>/global/` (Kafka's global state directory), no record cache.
+    pub(crate) fn global(
+        application_id: &str,
+        state: Option<(StateDirectory, RocksDbResources)>,
+    ) -> Self {
+        Self::in_directory(application_id, GLOBAL_DIRECTORY, 0, state, 0)
+    }
+
+    /// Lets the task's processors read the instance's global stores.
+    pub(crate) fn with_global_stores(mut self, global_stores: GlobalStores) -> Self {
+        self.global_stores = global_stores;
+        self
+    }
+
+    fn in_directory(
+        application_id: &str,
+        directory_name: &str,
+        partition: i32,
+        state: Option<(StateDirectory, RocksDbResources)>,
+        cache_bytes_per_store: usize,
+    ) -> Self {
         let changelog = Arc::new(ChangelogCollector::default());
         let record_context = RecordContext::new();
         let context = match state {
             Some((directory, rocksdb)) => {
-                StoreContext::new(directory, task_id.to_string(), task_id.partition, rocksdb)
+                StoreContext::new(directory, directory_name.to_string(), partition, rocksdb)
             }
-            None => StoreContext::in_memory(application_id, task_id.to_string(), task_id.partition),
+            None => StoreContext::in_memory(application_id, directory_name.to_string(), partition),
         };
         let context = context
             .with_changelog(Arc::clone(&changelog) as Arc<dyn ChangelogWriter>)
@@ -145,9 +178,14 @@ impl TaskStores {
             context,
             changelog,
             record_context,
+            global_stores: GlobalStores::default(),
         }
     }
 }
+
+/// The directory of the global stores and their checkpoint under `state.dir/<application.id>/`,
+/// as in Kafka Streams.
+pub(crate) const GLOBAL_DIRECTORY: &str = "global";
 
 /// Per-task state every node can reach while processing.
 pub(crate) struct TaskContext {
@@ -158,6 +196,8 @@ pub(crate) struct TaskContext {
     pub(crate) wall_clock_ms: i64,
     pub(crate) schedules: Vec<Schedule>,
     pub(crate) stores: HashMap<String, StoreHandle>,
+    /// The instance's global stores, readable by every processor without connecting them.
+    pub(crate) global_stores: GlobalStores,
     /// The timestamp the task's stores stamp writes with (shared with them).
     pub(crate) record_context: RecordContext,
     next_punctuation: u64,
@@ -229,6 +269,7 @@ impl Task {
                 wall_clock_ms,
                 schedules: Vec::new(),
                 stores,
+                global_stores: Arc::clone(&task_stores.global_stores),
                 record_context: task_stores.record_context.clone(),
                 next_punctuation: 0,
                 output: Vec::new(),
@@ -345,6 +386,11 @@ impl Task {
     /// A store of this task, for inspection.
     pub(crate) fn store(&self, name: &str) -> Option<&StoreHandle> {
         self.ctx.stores.get(name)
+    }
+
+    /// Every store of this task, by name.
+    pub(crate) fn stores(&self) -> &HashMap<String, StoreHandle> {
+        &self.ctx.stores
     }
 
     /// Closes every processor, after a last flush (see [`flush_stores`](Self::flush_stores)):

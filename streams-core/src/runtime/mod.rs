@@ -11,6 +11,11 @@
 //! Starting more instances with the same `application.id` spreads the tasks across them; when
 //! one leaves, the others take its tasks over and restore their state.
 //!
+//! Global tables are not spread: before the stream threads start, each instance restores its
+//! global stores from every partition of their topics, then a global thread outside the group
+//! keeps them up to date, and every task of the instance reads them ([`global`](self) module,
+//! Kafka's `GlobalStreamThread`).
+//!
 //! The application's [`State`] follows Kafka's state machine (CREATED → REBALANCING ⇄ RUNNING →
 //! PENDING_SHUTDOWN → NOT_RUNNING, or PENDING_ERROR → ERROR) and is reported to a state
 //! listener. A failing stream thread goes to the uncaught-exception handler, which replaces the
@@ -43,6 +48,7 @@
 //! [`start`]: KafkaStreams::start
 
 mod collector;
+mod global;
 mod restore;
 mod task_manager;
 mod thread;
@@ -58,11 +64,11 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use streams_state::{RestoreListener, RocksDbConfig, RocksDbResources, StateDirectory};
 
-use crate::config::{ClientKind, StreamsConfig};
+use crate::config::{ClientKind, ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::processor::TaskId;
 use crate::serde::Serde;
-use crate::state::{access, StoreHandle};
+use crate::state::{access, GlobalStores, KeyValueStoreRef, StoreHandle};
 use crate::topology::Topology;
 use task_manager::TaskManager;
 use topics::TopicLayout;
@@ -300,6 +306,8 @@ pub(crate) struct Shared {
     restore_listener: Mutex<Option<Arc<dyn RestoreListener>>>,
     production_handler: Mutex<Option<Arc<ProductionExceptionHandler>>>,
     layout: OnceLock<TopicLayout>,
+    /// The global stores, once `start()` restored them (empty without global tables).
+    global_stores: OnceLock<GlobalStores>,
     /// Distinguishes this instance's clients (`client.id`, `transactional.id`).
     pub(crate) process_id: String,
 }
@@ -325,6 +333,11 @@ impl Shared {
         self.layout
             .get()
             .expect("stream threads start only after the topic layout is set")
+    }
+
+    /// The instance's global stores, for its tasks; set before any stream thread starts.
+    pub(crate) fn global_stores(&self) -> GlobalStores {
+        self.global_stores.get().cloned().unwrap_or_default()
     }
 
     pub(crate) fn restore_listener(&self) -> Option<Arc<dyn RestoreListener>> {
@@ -372,6 +385,10 @@ pub(crate) struct Runtime {
     listener: Mutex<Option<Arc<StateListener>>>,
     handler: Mutex<Option<Arc<UncaughtExceptionHandler>>>,
     threads: Mutex<Vec<ThreadSlot>>,
+    /// The global thread, if the topology has global stores.
+    global_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the global thread is running (it keeps PENDING_ERROR from becoming ERROR).
+    global_alive: AtomicBool,
     next_thread: AtomicUsize,
     shutdown: AtomicBool,
 }
@@ -407,6 +424,63 @@ impl Runtime {
 
     pub(crate) fn shutdown_requested(&self, _slot: usize) -> bool {
         self.shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Whether the instance is shutting down and every stream thread has ended: then the
+    /// global thread may close the global stores.
+    pub(crate) fn stream_threads_stopped(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
+            && lock(&self.threads)
+                .iter()
+                .all(|t| t.state == ThreadState::Dead)
+    }
+
+    /// Restores the global stores (before any stream thread starts) and starts the global
+    /// thread that keeps them up to date; nothing without global stores.
+    fn start_global_thread(self: &Arc<Self>) -> Result<()> {
+        let Some(state) = global::GlobalState::restore(self)? else {
+            let _ = self.shared.global_stores.set(GlobalStores::default());
+            return Ok(());
+        };
+        let _ = self.shared.global_stores.set(state.stores());
+        let name = format!(
+            "{}-{}-GlobalStreamThread",
+            self.shared.application_id, self.shared.process_id
+        );
+        let runtime = Arc::clone(self);
+        let thread_name = name.clone();
+        self.global_alive.store(true, Ordering::SeqCst);
+        let handle = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || {
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    global::run(&runtime, state)
+                }))
+                .unwrap_or_else(|panic| Err(panic_error(&thread_name, panic)));
+                runtime.global_alive.store(false, Ordering::SeqCst);
+                match result {
+                    Ok(()) => tracing::info!(thread = %thread_name, "global thread stopped"),
+                    Err(error) => {
+                        // `global::run` already failed the client if its loop did; a panic or
+                        // an error while closing the stores does so here.
+                        tracing::error!(thread = %thread_name, %error, "global thread failed");
+                        runtime.fail();
+                    }
+                }
+                runtime.maybe_finish_error();
+            });
+        match handle {
+            Ok(handle) => {
+                *lock(&self.global_thread) = Some(handle);
+                Ok(())
+            }
+            Err(e) => {
+                self.global_alive.store(false, Ordering::SeqCst);
+                Err(Error::IllegalState(format!(
+                    "cannot start the global thread {name}: {e}"
+                )))
+            }
+        }
     }
 
     /// Records a thread's progress and derives the instance's state from all of them.
@@ -461,6 +535,28 @@ impl Runtime {
             client.set(key, value);
         }
         client
+    }
+
+    /// A librdkafka configuration for a consumer outside the group that `assign()`s partitions
+    /// itself (restore consumers, the global consumer), named `client_id`: no commits, reading
+    /// from the earliest offset, and under exactly-once only committed records.
+    pub(crate) fn restore_consumer_config(&self, client_id: &str) -> ClientConfig {
+        let mut config = self.client_config(ClientKind::Consumer, client_id);
+        // librdkafka's assign() wants a group id even though this consumer never joins the
+        // group nor commits.
+        config
+            .set(
+                "group.id",
+                format!("{}-restore-consumer", self.shared.application_id),
+            )
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest");
+        if self.shared.config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2 {
+            config.set("isolation.level", "read_committed");
+        }
+        config
     }
 
     /// Starts stream thread `slot` (a new one, or the replacement of a failed one).
@@ -545,13 +641,17 @@ impl Runtime {
     fn maybe_finish_error(&self) {
         let all_dead = lock(&self.threads)
             .iter()
-            .all(|t| t.state == ThreadState::Dead);
+            .all(|t| t.state == ThreadState::Dead)
+            && !self.global_alive.load(Ordering::SeqCst);
         if all_dead && self.state() == State::PendingError {
             self.transition(State::Error);
         }
     }
 
     fn store_handles(&self, name: &str) -> Vec<StoreHandle> {
+        if let Some(global) = self.shared.global_stores.get().and_then(|s| s.get(name)) {
+            return vec![global.clone()];
+        }
         let managers: Vec<Arc<Mutex<TaskManager>>> = lock(&self.threads)
             .iter()
             .filter_map(|t| t.manager.clone())
@@ -664,6 +764,7 @@ impl KafkaStreams {
             restore_listener: Mutex::new(None),
             production_handler: Mutex::new(None),
             layout: OnceLock::new(),
+            global_stores: OnceLock::new(),
             process_id,
         });
         Ok(KafkaStreams {
@@ -674,6 +775,8 @@ impl KafkaStreams {
                 listener: Mutex::new(None),
                 handler: Mutex::new(None),
                 threads: Mutex::new(Vec::new()),
+                global_thread: Mutex::new(None),
+                global_alive: AtomicBool::new(false),
                 next_thread: AtomicUsize::new(0),
                 shutdown: AtomicBool::new(false),
             }),
@@ -760,6 +863,14 @@ impl KafkaStreams {
             return Err(Error::IllegalState("start() called twice".into()));
         }
         *lock(&shared.metrics.started) = Some(Instant::now());
+        // Global stores are complete before any stream thread processes (Kafka's
+        // `GlobalStreamThread.start()` blocks the same way).
+        if let Err(e) = runtime.start_global_thread() {
+            tracing::error!(error = %e, "restoring the global stores failed");
+            runtime.fail();
+            runtime.maybe_finish_error();
+            return Err(e);
+        }
         for slot in 0..shared.config.num_stream_threads() {
             if let Err(e) = runtime.spawn_thread(slot) {
                 runtime.fail();
@@ -805,6 +916,19 @@ impl KafkaStreams {
                 }
             }
         }
+        // The global thread ends once the stream threads have: it closes the global stores.
+        if let Some(handle) = lock(&runtime.global_thread).take() {
+            while !handle.is_finished() {
+                if Instant::now() >= deadline {
+                    tracing::warn!("close() timed out waiting for the global thread");
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if handle.join().is_err() {
+                tracing::warn!("the global thread panicked while closing");
+            }
+        }
         if runtime.state() == State::PendingShutdown {
             runtime.transition(State::NotRunning);
         }
@@ -813,7 +937,8 @@ impl KafkaStreams {
     }
 
     /// This instance's part of the key-value store `name` (a `KTable` or `count()` store
-    /// too), typed with the given serdes, for interactive queries.
+    /// too), typed with the given serdes, for interactive queries. A global store (a
+    /// `GlobalKTable`'s) is held whole by every instance.
     pub fn local_store<K: 'static, V: 'static>(
         &self,
         name: &str,
@@ -898,26 +1023,9 @@ pub struct LocalKeyValueStore<K, V> {
 impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
     /// The value of `key`, if a local task holds it.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        for handle in self.runtime.store_handles(&self.name) {
-            let found = match &handle {
-                StoreHandle::Timestamped(_) => access::timestamped(
-                    &self.name,
-                    &handle,
-                    Arc::clone(&self.keys),
-                    Arc::clone(&self.values),
-                )?
-                .get(key)?
-                .map(|(v, _)| v),
-                _ => access::key_value(
-                    &self.name,
-                    &handle,
-                    Arc::clone(&self.keys),
-                    Arc::clone(&self.values),
-                )?
-                .get(key)?,
-            };
-            if found.is_some() {
-                return Ok(found);
+        for store in self.stores()? {
+            if let Some(found) = store.get(key)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)
@@ -926,31 +1034,26 @@ impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
     /// Every entry held locally (task by task, each in key order).
     pub fn all(&self) -> Result<Vec<(K, V)>> {
         let mut entries = Vec::new();
-        for handle in self.runtime.store_handles(&self.name) {
-            match &handle {
-                StoreHandle::Timestamped(_) => entries.extend(
-                    access::timestamped(
-                        &self.name,
-                        &handle,
-                        Arc::clone(&self.keys),
-                        Arc::clone(&self.values),
-                    )?
-                    .all()?
-                    .into_iter()
-                    .map(|(k, v, _)| (k, v)),
-                ),
-                _ => entries.extend(
-                    access::key_value(
-                        &self.name,
-                        &handle,
-                        Arc::clone(&self.keys),
-                        Arc::clone(&self.values),
-                    )?
-                    .all()?,
-                ),
-            }
+        for store in self.stores()? {
+            entries.extend(store.all()?);
         }
         Ok(entries)
+    }
+
+    /// The local instances of the store, typed (a table's store read without timestamps).
+    fn stores(&self) -> Result<Vec<KeyValueStoreRef<K, V>>> {
+        self.runtime
+            .store_handles(&self.name)
+            .iter()
+            .map(|handle| {
+                access::key_value(
+                    &self.name,
+                    handle,
+                    Arc::clone(&self.keys),
+                    Arc::clone(&self.values),
+                )
+            })
+            .collect()
     }
 }
 

@@ -5,10 +5,15 @@
 //! **Record order.** A task reads partition `p` of each of its sub-topology's input topics;
 //! polled records wait in one queue per partition, and the task always processes the queue
 //! head with the lowest timestamp, like Kafka's `PartitionGroup`. When some of a task's
-//! partitions have nothing buffered, `max.task.idle.ms` > 0 makes the task wait up to that long
-//! for them before processing the others (so that a join does not run ahead on one side);
-//! with 0 (the default) or -1 the task processes what it has at once. (Kafka's 0 additionally
-//! checks the empty partitions' lag with the broker before going on; Rill does not.)
+//! partitions have nothing buffered, the task waits for them before processing the others (so
+//! that a join or a merge does not run ahead on one side), as Kafka ≥ 3.0 does (KIP-695): an
+//! empty partition whose end offset (from the consumer's last fetch response) lies beyond what
+//! was received still has records on the way, so the task waits for them; one that is caught
+//! up is waited for `max.task.idle.ms` (default 0: not at all); -1 never waits. Unlike Kafka,
+//! the wait for records on the way is bounded by [`FETCH_WAIT`]: librdkafka does not say how
+//! far its fetch position moved past transaction markers and aborted records, which occupy
+//! offsets but are never delivered, so an end offset beyond the last record is not proof that
+//! more will come.
 //!
 //! **Commit** (every `commit.interval.ms`, on revocation and on shutdown), as in Kafka:
 //! flush every store (caches emit, changelog writes are queued) → send the output → under
@@ -46,6 +51,35 @@ use crate::state::StoreHandle;
 /// to the producer.
 const RECORDS_PER_ROUND: usize = 100;
 
+/// The longest a task waits for an empty partition whose end offset says records are on the
+/// way (or whose end offset is not known yet) before processing its other partitions.
+const FETCH_WAIT: Duration = Duration::from_secs(1);
+
+/// What a task knows about the records of an empty partition still on the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backlog {
+    /// No fetch response or no record yet: nothing is known.
+    Unknown,
+    /// The end offset lies beyond the records received: more are being fetched.
+    Pending,
+    /// Everything up to the end offset was received.
+    CaughtUp,
+}
+
+impl Backlog {
+    /// The backlog of a partition whose next offset to receive is `next`, given its end offset
+    /// as last fetched. An end one past `next` counts as caught up: a transaction's commit
+    /// marker occupies that offset and is never delivered.
+    fn of(next: Option<i64>, end: Option<i64>) -> Backlog {
+        match (next, end) {
+            (_, Some(0)) => Backlog::CaughtUp,
+            (Some(next), Some(end)) if end - next > 1 => Backlog::Pending,
+            (Some(_), Some(_)) => Backlog::CaughtUp,
+            _ => Backlog::Unknown,
+        }
+    }
+}
+
 /// One input partition of a task.
 struct PartitionQueue {
     topic: Arc<str>,
@@ -55,6 +89,12 @@ struct PartitionQueue {
     processed: Option<i64>,
     /// The offset last committed (the next one to consume).
     committed: Option<i64>,
+    /// The offset after the last record received.
+    received: Option<i64>,
+    /// Since when the queue has been empty while the task had records elsewhere.
+    empty_since: Option<Instant>,
+    /// The partition's end offset as last looked up, and when (once per processing round).
+    end_offset: Option<(Instant, Option<i64>)>,
 }
 
 /// A task and its runtime bookkeeping.
@@ -68,35 +108,54 @@ struct StreamTask {
     checkpoint: BTreeMap<TopicPartition, i64>,
     /// The checkpoint as last written to disk.
     written_checkpoint: BTreeMap<TopicPartition, i64>,
-    /// Since when the task has had some partitions empty while others had records.
-    blocked_since: Option<Instant>,
 }
 
 impl StreamTask {
     /// The index of the queue to process next, if the task may process now.
-    fn next_queue(&mut self, max_idle_ms: i64, now: Instant) -> Option<usize> {
+    /// `end_offset` gives a partition's end offset from the consumer's last fetch response.
+    fn next_queue(
+        &mut self,
+        max_idle_ms: i64,
+        now: Instant,
+        end_offset: &dyn Fn(&str, i32) -> Option<i64>,
+    ) -> Option<usize> {
         let mut best: Option<(usize, i64)> = None;
-        let mut some_empty = false;
         for (i, queue) in self.queues.iter().enumerate() {
-            match queue.records.front() {
-                Some(head) => {
-                    if best.is_none_or(|(_, ts)| head.timestamp < ts) {
-                        best = Some((i, head.timestamp));
-                    }
+            if let Some(head) = queue.records.front() {
+                if best.is_none_or(|(_, ts)| head.timestamp < ts) {
+                    best = Some((i, head.timestamp));
                 }
-                None => some_empty = true,
             }
         }
         let (index, _) = best?;
-        if some_empty && max_idle_ms > 0 {
-            let since = *self.blocked_since.get_or_insert(now);
-            if now.duration_since(since) < Duration::from_millis(max_idle_ms as u64) {
-                return None;
+        let mut ready = true;
+        for queue in &mut self.queues {
+            if !queue.records.is_empty() {
+                queue.empty_since = None;
+                continue;
             }
-        } else {
-            self.blocked_since = None;
+            if max_idle_ms < 0 {
+                continue;
+            }
+            let since = *queue.empty_since.get_or_insert(now);
+            let idle = Duration::from_millis(max_idle_ms as u64);
+            let end = match queue.end_offset {
+                Some((checked, end)) if checked == now => end,
+                _ => {
+                    let end = end_offset(&queue.topic, queue.partition);
+                    queue.end_offset = Some((now, end));
+                    end
+                }
+            };
+            let wait = match Backlog::of(queue.received.or(queue.committed), end) {
+                Backlog::CaughtUp => idle,
+                Backlog::Pending | Backlog::Unknown => idle.max(FETCH_WAIT),
+            };
+            if now.duration_since(since) < wait {
+                ready = false;
+            }
         }
-        Some(index)
+        ready.then_some(index)
     }
 }
 
@@ -215,7 +274,8 @@ impl TaskManager {
             id,
             Some((directory.clone(), shared.rocksdb.clone())),
             shared.cache_bytes_per_store(),
-        );
+        )
+        .with_global_stores(shared.global_stores());
         let mut task =
             shared
                 .topology
@@ -267,6 +327,9 @@ impl TaskManager {
                 records: VecDeque::new(),
                 processed: None,
                 committed: None,
+                received: None,
+                empty_since: None,
+                end_offset: None,
             })
             .collect();
         tracing::info!(thread = %self.thread_name, task = %id, "task created and restored");
@@ -281,7 +344,6 @@ impl TaskManager {
                 checkpoint.clone()
             },
             checkpoint,
-            blocked_since: None,
         })
     }
 
@@ -301,6 +363,7 @@ impl TaskManager {
                 .iter_mut()
                 .find(|q| q.partition == record.partition && *q.topic == *record.topic)
             {
+                queue.received = Some(record.offset + 1);
                 queue.records.push_back(record);
             }
         }
@@ -315,7 +378,8 @@ impl TaskManager {
 
     /// Processes the buffered records of every task (in timestamp order within a task) and
     /// hands the output to the producer. Returns how many records were processed.
-    pub(crate) fn process(&mut self) -> Result<u64> {
+    /// `end_offset` gives a partition's end offset from the consumer's last fetch response.
+    pub(crate) fn process(&mut self, end_offset: &dyn Fn(&str, i32) -> Option<i64>) -> Result<u64> {
         let max_idle = self.shared.config.max_task_idle_ms();
         let handler = self.shared.config.deserialization_handler();
         let now = Instant::now();
@@ -328,7 +392,7 @@ impl TaskManager {
             for task in self.tasks.values_mut() {
                 let mut n = 0;
                 while n < RECORDS_PER_ROUND {
-                    let Some(index) = task.next_queue(max_idle, now) else {
+                    let Some(index) = task.next_queue(max_idle, now, end_offset) else {
                         break;
                     };
                     let queue = &mut task.queues[index];
@@ -630,7 +694,11 @@ impl TaskManager {
 /// rust-rdkafka 0.39 only offers `fetch_watermarks`, a blocking request per partition; a
 /// stream thread must not stall on that while measuring a metric, so this calls librdkafka's
 /// cached `rd_kafka_get_watermark_offsets` directly.
-fn cached_high_watermark(consumer: &StreamConsumer, topic: &str, partition: i32) -> Option<i64> {
+pub(crate) fn cached_high_watermark(
+    consumer: &StreamConsumer,
+    topic: &str,
+    partition: i32,
+) -> Option<i64> {
     use rdkafka::bindings as rd;
     let topic = std::ffi::CString::new(topic).ok()?;
     let (mut low, mut high) = (-1i64, -1i64);
@@ -695,6 +763,9 @@ mod tests {
                     .collect(),
                 processed: None,
                 committed: None,
+                received: Some(timestamps.len() as i64),
+                empty_since: None,
+                end_offset: None,
             }
         };
         StreamTask {
@@ -704,14 +775,28 @@ mod tests {
             changelogs: Vec::new(),
             checkpoint: BTreeMap::new(),
             written_checkpoint: BTreeMap::new(),
-            blocked_since: None,
         }
+    }
+
+    /// End offsets as if every partition were caught up.
+    fn caught_up(_: &str, _: i32) -> Option<i64> {
+        Some(0)
     }
 
     /// Pops records in the order the task would process them.
     fn order(task: &mut StreamTask, max_idle_ms: i64, now: Instant) -> Vec<(String, i64)> {
+        order_with(task, max_idle_ms, now, &caught_up)
+    }
+
+    /// [`order`] with the given end offsets.
+    fn order_with(
+        task: &mut StreamTask,
+        max_idle_ms: i64,
+        now: Instant,
+        end_offset: &dyn Fn(&str, i32) -> Option<i64>,
+    ) -> Vec<(String, i64)> {
         let mut seen = Vec::new();
-        while let Some(i) = task.next_queue(max_idle_ms, now) {
+        while let Some(i) = task.next_queue(max_idle_ms, now, end_offset) {
             let record = task.queues[i].records.pop_front().unwrap();
             seen.push((record.topic.to_string(), record.timestamp));
         }
@@ -735,9 +820,9 @@ mod tests {
         let start = Instant::now();
         let mut task = merging_task(&[1, 2], &[]);
         // With 100 ms of idling allowed, nothing is processed while `b` is empty...
-        assert_eq!(task.next_queue(100, start), None);
+        assert_eq!(task.next_queue(100, start, &caught_up), None);
         assert_eq!(
-            task.next_queue(100, start + Duration::from_millis(50)),
+            task.next_queue(100, start + Duration::from_millis(50), &caught_up),
             None
         );
         // ...until the wait is over.
@@ -750,5 +835,39 @@ mod tests {
         assert_eq!(order(&mut task, 0, start).len(), 1);
         let mut task = merging_task(&[1], &[]);
         assert_eq!(order(&mut task, -1, start).len(), 1);
+    }
+
+    #[test]
+    fn empty_partitions_with_records_on_the_way_are_waited_for() {
+        let start = Instant::now();
+        // `b` received nothing yet but its end offset is 10: records are being fetched, so
+        // even with max.task.idle.ms = 0 the task waits for them (Kafka's KIP-695)...
+        let pending = |topic: &str, _: i32| Some(if topic == "b" { 10 } else { 2 });
+        let mut task = merging_task(&[1, 2], &[]);
+        task.queues[1].received = Some(0);
+        assert_eq!(task.next_queue(0, start, &pending), None);
+        // ...but not forever: transaction markers occupy offsets that never arrive.
+        assert_eq!(task.next_queue(0, start + FETCH_WAIT, &pending), Some(0));
+        // A partition whose end offset is not known yet is waited for too.
+        let unknown = |_: &str, _: i32| None;
+        let mut task = merging_task(&[1, 2], &[]);
+        assert_eq!(task.next_queue(0, start, &unknown), None);
+        // -1 never waits.
+        assert_eq!(task.next_queue(-1, start, &unknown), Some(0));
+        // Once the records arrive, the wait starts over the next time the partition runs dry.
+        let mut task = merging_task(&[1, 5], &[3]);
+        task.queues[1].received = Some(1);
+        let seen = order_with(&mut task, 0, start, &pending);
+        assert_eq!(seen, vec![("a".to_string(), 1), ("b".to_string(), 3)]);
+    }
+
+    #[test]
+    fn the_offset_of_a_trailing_commit_marker_counts_as_caught_up() {
+        assert_eq!(Backlog::of(Some(9), Some(10)), Backlog::CaughtUp);
+        assert_eq!(Backlog::of(Some(10), Some(10)), Backlog::CaughtUp);
+        assert_eq!(Backlog::of(Some(8), Some(10)), Backlog::Pending);
+        assert_eq!(Backlog::of(None, Some(0)), Backlog::CaughtUp);
+        assert_eq!(Backlog::of(None, Some(10)), Backlog::Unknown);
+        assert_eq!(Backlog::of(Some(3), None), Backlog::Unknown);
     }
 }

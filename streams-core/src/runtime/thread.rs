@@ -27,7 +27,7 @@ use rdkafka::message::{Headers as _, Message};
 
 use super::collector::RecordCollector;
 use super::restore::ChangelogReader;
-use super::task_manager::TaskManager;
+use super::task_manager::{cached_high_watermark, TaskManager};
 use super::{Runtime, ThreadState};
 use crate::config::{ClientKind, ProcessingGuarantee};
 use crate::error::{Error, Result};
@@ -126,22 +126,7 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
         Arc::clone(&shared.metrics.records_skipped),
     )?;
 
-    let mut restore_config =
-        runtime.client_config(ClientKind::Consumer, &format!("{name}-restore-consumer"));
-    // librdkafka's assign() wants a group id even though this consumer never joins the group
-    // nor commits.
-    restore_config
-        .set(
-            "group.id",
-            format!("{}-restore-consumer", shared.application_id),
-        )
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true")
-        .set("auto.offset.reset", "earliest");
-    if eos {
-        restore_config.set("isolation.level", "read_committed");
-    }
+    let restore_config = runtime.restore_consumer_config(&format!("{name}-restore-consumer"));
     let listener = shared.restore_listener();
     let reader = ChangelogReader::new(&restore_config, listener, timeout)?;
 
@@ -211,6 +196,25 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     result
 }
 
+/// A polled message as a task's input record, its topic name interned as `topic`.
+pub(crate) fn consumed_record(message: &impl Message, topic: Arc<str>) -> ConsumedRecord {
+    let mut headers = Headers::new();
+    if let Some(h) = message.headers() {
+        for header in h.iter() {
+            headers.add(header.key, header.value.map(<[u8]>::to_vec));
+        }
+    }
+    ConsumedRecord {
+        topic,
+        partition: message.partition(),
+        offset: message.offset(),
+        timestamp: message.timestamp().to_millis().unwrap_or(-1),
+        key: message.key().map(<[u8]>::to_vec),
+        value: message.payload().map(<[u8]>::to_vec),
+        headers,
+    }
+}
+
 fn poll_loop(
     runtime: &Runtime,
     slot: usize,
@@ -259,21 +263,7 @@ fn poll_loop(
                     let Some(topic) = topics.get(message.topic()).cloned() else {
                         continue;
                     };
-                    let mut headers = Headers::new();
-                    if let Some(h) = message.headers() {
-                        for header in h.iter() {
-                            headers.add(header.key, header.value.map(<[u8]>::to_vec));
-                        }
-                    }
-                    batch.push(ConsumedRecord {
-                        topic,
-                        partition: message.partition(),
-                        offset: message.offset(),
-                        timestamp: message.timestamp().to_millis().unwrap_or(-1),
-                        key: message.key().map(<[u8]>::to_vec),
-                        value: message.payload().map(<[u8]>::to_vec),
-                        headers,
-                    });
+                    batch.push(consumed_record(&message, topic));
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "consumer error");
@@ -288,7 +278,7 @@ fn poll_loop(
                 for record in batch.drain(..) {
                     m.add_record(record);
                 }
-                m.process()
+                m.process(&|topic, partition| cached_high_watermark(consumer, topic, partition))
                     .map(|n| processed_last = n > 0)
                     .and_then(|()| m.punctuate_wall_clock())
                     .and_then(|()| m.maybe_commit(consumer))

@@ -9,7 +9,9 @@
 //! [`Error::CoPartitioning`]). Repartition topics get the partition count they were given
 //! (`Repartitioned::with_number_of_partitions`), else that of the user topics read beside them
 //! (co-partitioning, as for the foreign-key join's internal topics), else that of the
-//! sub-topology writing them;
+//! sub-topology writing them; global topics (read by global sub-topologies) must exist too but
+//! may have any partition count: every instance reads all their partitions, and they make no
+//! tasks;
 //! changelog topics get their sub-topology's count. Missing internal topics are created with
 //! the admin client: changelogs `cleanup.policy=compact`, window and session changelogs
 //! `compact,delete` with `retention.ms` = store retention + one day (Kafka's
@@ -39,10 +41,12 @@ const ADDITIONAL_WINDOW_CHANGELOG_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
 pub(crate) struct TopicLayout {
     /// Every topic the application reads (resolved names) → the sub-topology reading it.
     pub(crate) source_topics: BTreeMap<String, u32>,
-    /// Per sub-topology: its input topics (resolved).
+    /// Per sub-topology: its input topics (resolved); none for a global sub-topology.
     pub(crate) inputs: Vec<Vec<String>>,
-    /// Per sub-topology: the partition count, so the number of its tasks.
+    /// Per sub-topology: the partition count, so the number of its tasks (0 for a global one).
     pub(crate) partitions: Vec<i32>,
+    /// The topics of the global sub-topologies and their partition counts.
+    pub(crate) global_topics: BTreeMap<String, i32>,
     /// Per sub-topology: the logged stores and their changelog topics.
     pub(crate) changelogs: Vec<Vec<StoreChangelog>>,
 }
@@ -81,6 +85,19 @@ pub(crate) fn prepare(
     let mut missing = Vec::new();
     for sub in 0..subs {
         let inputs = topology.source_topics(sub, application_id);
+        if topology.is_global(sub) {
+            for topic in inputs {
+                match existing.get(&topic) {
+                    Some(&partitions) => {
+                        layout.global_topics.insert(topic, partitions);
+                    }
+                    None => missing.push(topic),
+                }
+            }
+            layout.inputs.push(Vec::new());
+            layout.changelogs.push(Vec::new());
+            continue;
+        }
         for topic in &inputs {
             layout.source_topics.insert(topic.clone(), sub);
             if !repartition.contains_key(topic) && !existing.contains_key(topic) {
@@ -98,8 +115,9 @@ pub(crate) fn prepare(
         return Err(Error::MissingSourceTopics { topics: missing });
     }
 
-    // Partition counts: user topics as they are; repartition topics as configured or as the
-    // sub-topology writing them, resolved until nothing changes (they may chain).
+    // Partition counts: user topics as they are; repartition topics as configured, as the user
+    // topics read beside them, or as the sub-topology writing them, resolved until nothing
+    // changes (they may chain).
     let mut counts: BTreeMap<String, i32> = BTreeMap::new();
     for (topic, configured) in &repartition {
         if let Some(n) = configured {
@@ -112,6 +130,11 @@ pub(crate) fn prepare(
         let mut changed = false;
         for (sub, count) in sub_counts.iter_mut().enumerate() {
             if count.is_some() {
+                continue;
+            }
+            if topology.is_global(sub as u32) {
+                *count = Some(0);
+                changed = true;
                 continue;
             }
             let mut known = Vec::new();

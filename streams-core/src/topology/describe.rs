@@ -21,6 +21,9 @@ pub struct TopologyDescription {
 pub struct SubtopologyDescription {
     /// The sub-topology's id.
     pub id: u32,
+    /// Whether it maintains a global store and generates no tasks (Kafka's
+    /// `TopologyDescription.GlobalStore`, printed as `for global store`).
+    pub global: bool,
     /// Its nodes.
     pub nodes: Vec<NodeDescription>,
 }
@@ -60,7 +63,7 @@ pub enum NodeDetail {
 
 pub(super) fn describe<'a>(
     graph: &TopologyGraph,
-    subtopologies: impl Iterator<Item = &'a [NodeId]>,
+    subtopologies: impl Iterator<Item = (&'a [NodeId], bool)>,
 ) -> TopologyDescription {
     let mut sizes = HashMap::new();
     for id in 0..graph.nodes.len() {
@@ -81,11 +84,12 @@ pub(super) fn describe<'a>(
     };
     let subtopologies = subtopologies
         .enumerate()
-        .map(|(id, nodes)| {
+        .map(|(id, (nodes, global))| {
             let mut nodes = nodes.to_vec();
             nodes.sort_by(order);
             SubtopologyDescription {
                 id: id as u32,
+                global,
                 nodes: nodes
                     .into_iter()
                     .map(|n| {
@@ -171,6 +175,18 @@ impl fmt::Display for NodeDescription {
 
 impl fmt::Display for SubtopologyDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.global {
+            // Kafka prints a global store without the blank line that ends a sub-topology.
+            writeln!(
+                f,
+                "Sub-topology: {} for global store (will not generate tasks)",
+                self.id
+            )?;
+            for node in &self.nodes {
+                writeln!(f, "    {node}")?;
+            }
+            return Ok(());
+        }
         writeln!(f, "Sub-topology: {}", self.id)?;
         for node in &self.nodes {
             writeln!(f, "    {node}")?;

@@ -62,6 +62,9 @@ pub(crate) struct StoreSpec {
     /// The topic the store is restored from instead of its own changelog: its source topic,
     /// when the topology is optimized with `reuse.ktable.source.topics`.
     pub(crate) restore_topic: Option<String>,
+    /// A global store (`StreamsBuilder::global_table`): one instance per application instance,
+    /// holding every partition of its source topic, readable by every task.
+    pub(crate) global: bool,
 }
 
 impl StoreSpec {
@@ -184,6 +187,7 @@ impl TopologyGraph {
             builder,
             table_source_topic: None,
             restore_topic: None,
+            global: false,
         });
     }
 
@@ -195,10 +199,27 @@ impl TopologyGraph {
         }
     }
 
+    /// Marks store `store` as global: its source topic is its changelog, and it is built once
+    /// per instance (not per task) by whoever runs the global sub-topology.
+    pub(crate) fn set_global_store(&mut self, store: &str) {
+        if let Some(spec) = self.stores.iter_mut().find(|s| s.name() == store) {
+            spec.global = true;
+        }
+    }
+
+    /// Whether `store` is a global store.
+    pub(crate) fn is_global_store(&self, store: &str) -> bool {
+        self.stores.iter().any(|s| s.global && s.name() == store)
+    }
+
     /// Kafka's `reuse.ktable.source.topics` optimization: source tables write no changelog of
     /// their own and restore from their source topic, which holds the same records.
     pub(crate) fn reuse_table_source_topics(&mut self) {
         for spec in &mut self.stores {
+            if spec.global {
+                // A global store has no changelog: it always restores from its source topic.
+                continue;
+            }
             let Some(topic) = spec.table_source_topic.clone() else {
                 continue;
             };

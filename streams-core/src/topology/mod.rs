@@ -5,6 +5,11 @@
 //! (for example a repartition topic), so each can run as independent tasks, one per input
 //! partition. Sub-topologies are numbered the way Kafka numbers them: in the sorted order of
 //! their source node names.
+//!
+//! A *global* sub-topology (one per `StreamsBuilder::global_table`, Kafka's global store) reads
+//! every partition of its topic into a global store and generates no tasks: each application
+//! instance runs it once, on its global thread (or the test driver's global task), and every
+//! task of the instance reads the store it fills.
 
 mod describe;
 pub(crate) mod graph;
@@ -27,6 +32,8 @@ struct Subtopology {
     nodes: Vec<NodeId>,
     source_topics: Vec<TopicRef>,
     sink_topics: Vec<TopicRef>,
+    /// Whether it maintains a global store (and so generates no tasks).
+    global: bool,
 }
 
 /// A logged store of a sub-topology and its changelog topic.
@@ -110,10 +117,30 @@ impl Topology {
                 }
             }
         }
+        let subtopologies = split_into_subtopologies(&graph);
+        for sub in subtopologies.iter().filter(|s| s.global) {
+            // A global sub-topology is a source and the processor that fills the store; a
+            // processor elsewhere that connected the store would have been pulled into it.
+            for &n in &sub.nodes {
+                let node = &graph.nodes[n];
+                let global_only = match &node.kind {
+                    NodeKind::Processor { stores } => {
+                        !stores.is_empty() && stores.iter().all(|s| graph.is_global_store(s))
+                    }
+                    NodeKind::Source { .. } => true,
+                    NodeKind::Sink { .. } => false,
+                };
+                if !global_only {
+                    problems.push(format!(
+                        "node `{}` is connected to a global store's sub-topology; global stores are read by every processor without connecting them",
+                        node.name
+                    ));
+                }
+            }
+        }
         if !problems.is_empty() {
             return Err(Error::InvalidTopology(problems.join("; ")));
         }
-        let subtopologies = split_into_subtopologies(&graph);
         Ok(Topology {
             graph,
             subtopologies,
@@ -125,13 +152,44 @@ impl Topology {
     pub fn describe(&self) -> TopologyDescription {
         describe::describe(
             &self.graph,
-            self.subtopologies.iter().map(|s| s.nodes.as_slice()),
+            self.subtopologies
+                .iter()
+                .map(|s| (s.nodes.as_slice(), s.global)),
         )
     }
 
-    /// The number of sub-topologies.
+    /// The number of sub-topologies, global ones included.
     pub fn subtopology_count(&self) -> usize {
         self.subtopologies.len()
+    }
+
+    /// Whether sub-topology `id` is global: it maintains a global store and generates no tasks.
+    pub fn is_global(&self, subtopology: u32) -> bool {
+        self.subtopology(subtopology).is_some_and(|s| s.global)
+    }
+
+    /// The topics the global sub-topologies read (Kafka's global topics): every partition of
+    /// each is read into a global store by every instance.
+    pub fn global_topics(&self) -> Vec<String> {
+        let mut topics: Vec<String> = self
+            .subtopologies
+            .iter()
+            .filter(|s| s.global)
+            .flat_map(|s| s.source_topics.iter().map(|t| t.name.clone()))
+            .collect();
+        topics.sort();
+        topics.dedup();
+        topics
+    }
+
+    /// The names of the global stores, in the order they were added.
+    pub fn global_store_names(&self) -> Vec<String> {
+        self.graph
+            .stores
+            .iter()
+            .filter(|s| s.global)
+            .map(|s| s.name().to_string())
+            .collect()
     }
 
     /// The topics sub-topology `id` reads, resolved for `application_id`.
@@ -249,7 +307,7 @@ impl Topology {
         self.graph
             .stores
             .iter()
-            .filter(|s| s.builder.caching_enabled())
+            .filter(|s| !s.global && s.builder.caching_enabled())
             .count()
     }
 
@@ -430,6 +488,7 @@ fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
             nodes: Vec::new(),
             source_topics: Vec::new(),
             sink_topics: Vec::new(),
+            global: false,
         })
         .collect();
     for (id, node) in graph.nodes.iter().enumerate() {
@@ -442,7 +501,9 @@ fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
         match &node.kind {
             NodeKind::Source { topics } => sub.source_topics.extend(topics.iter().cloned()),
             NodeKind::Sink { topic } => sub.sink_topics.push(topic.clone()),
-            NodeKind::Processor { .. } => {}
+            NodeKind::Processor { stores } => {
+                sub.global |= stores.iter().any(|s| graph.is_global_store(s));
+            }
         }
     }
     subtopologies

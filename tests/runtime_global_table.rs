@@ -1,0 +1,425 @@
+//! Specification: global tables on the runtime, against the embedded broker.
+//!
+//! - Every instance holds the *whole* global table: two instances of one application, each
+//!   processing part of a stream's partitions, join records with keys from every partition of
+//!   a global topic whose partition count differs from the stream's; `local_store` on each
+//!   instance reads every key.
+//! - Updates and deletes produced to the global topic while the application runs reach the
+//!   joins of both instances (through each one's global thread).
+//! - A clean restart restores only the tail of the global topic: the global thread checkpoints
+//!   what it applied under `state.dir/<application.id>/global/.checkpoint`.
+//! - A missing global topic fails `start()` like a missing source topic; a record of the global
+//!   topic that cannot be deserialized fails the global thread, and the instance ends in ERROR.
+
+mod runtime_support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rill::prelude::*;
+use runtime_support::*;
+
+/// orders (order id → product id) joined with the global table `products` (product id → name)
+/// into `out` (order id → "order:name").
+fn enrich_orders(orders: &str, products: &str, out: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    let products = builder.global_table(
+        products,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("products"),
+    );
+    builder
+        .stream(orders, Consumed::with(Serdes::string(), Serdes::string()))
+        .join_global_table(
+            &products,
+            |_, product: &String| product.clone(),
+            |product, name: &String| format!("{product}:{name}"),
+        )
+        .to(out, Produced::with(Serdes::string(), Serdes::string()));
+    builder.build().expect("topology")
+}
+
+fn produce_strings(bootstrap: &str, topic: &str, records: &[(String, Option<String>)]) {
+    // Tombstones go out as records with a null value.
+    let (values, tombstones): (Vec<_>, Vec<_>) = records.iter().partition(|(_, v)| v.is_some());
+    let values: Vec<(Option<Vec<u8>>, Vec<u8>)> = values
+        .iter()
+        .map(|(k, v)| {
+            (
+                Some(k.clone().into_bytes()),
+                v.clone().unwrap_or_default().into_bytes(),
+            )
+        })
+        .collect();
+    produce(bootstrap, topic, &values);
+    if !tombstones.is_empty() {
+        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+        let producer: BaseProducer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("partitioner", "murmur2_random")
+            .create()
+            .expect("producer");
+        for (key, _) in tombstones {
+            producer
+                .send(BaseRecord::<[u8], [u8]>::to(topic).key(key.as_bytes()))
+                .expect("send tombstone");
+        }
+        producer.flush(Duration::from_secs(30)).expect("flush");
+    }
+}
+
+/// Reads `topic` (string keys and values) from the beginning, keeping each key's latest value.
+struct StringReader {
+    consumer: BaseConsumer,
+    latest: BTreeMap<String, String>,
+}
+
+impl StringReader {
+    fn new(bootstrap: &str, topic: &str) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("reader-{topic}-{}", unique()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        StringReader {
+            consumer,
+            latest: BTreeMap::new(),
+        }
+    }
+
+    fn read_for(&mut self, duration: Duration) {
+        let deadline = Instant::now() + duration;
+        while Instant::now() < deadline {
+            self.poll_once();
+        }
+    }
+
+    fn poll_once(&mut self) {
+        if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(100)) {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+            let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
+            self.latest.insert(key, value);
+        }
+    }
+
+    fn read_until(&mut self, timeout: Duration, done: impl Fn(&BTreeMap<String, String>) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.latest) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out; read so far: {:?}",
+                self.latest
+            );
+            self.poll_once();
+        }
+    }
+}
+
+/// Waits until `check` holds, panicking with `what` after `timeout`.
+fn eventually(timeout: Duration, what: &str, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_instance_joins_against_the_whole_global_table_and_its_updates() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, products, out) = (
+        format!("orders-{id}"),
+        format!("products-{id}"),
+        format!("enriched-{id}"),
+    );
+    // The global topic has 3 partitions, the stream 2: no co-partitioning needed.
+    broker.create_topic(&orders, 2).unwrap();
+    broker.create_topic(&products, 3).unwrap();
+    broker.create_topic(&out, 2).unwrap();
+    let catalog: Vec<(String, Option<String>)> = (0..30)
+        .map(|p| (format!("p{p}"), Some(format!("name{p}"))))
+        .collect();
+    produce_strings(&bootstrap, &products, &catalog);
+
+    let application_id = format!("global-{id}");
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let instances: Vec<KafkaStreams> = dirs
+        .iter()
+        .map(|dir| {
+            let streams = KafkaStreams::new(
+                enrich_orders(&orders, &products, &out),
+                config(&application_id, &bootstrap, dir.path()),
+            )
+            .unwrap();
+            streams.start().unwrap();
+            streams
+        })
+        .collect();
+    for streams in &instances {
+        wait_running(streams, Duration::from_secs(60));
+    }
+    // Each instance restored every partition of the global topic before processing.
+    for streams in &instances {
+        let store = streams
+            .local_store("products", Serdes::string(), Serdes::string())
+            .unwrap();
+        assert_eq!(store.all().unwrap().len(), 30);
+    }
+    // Both instances process orders (the group spreads the 2 stream partitions over them) that
+    // look up products of every global partition.
+    eventually(Duration::from_secs(60), "both instances own a task", || {
+        instances.iter().all(|s| {
+            s.local_thread_metadata()
+                .iter()
+                .any(|t| !t.active_tasks.is_empty())
+        })
+    });
+    let first: Vec<(String, Option<String>)> = (0..60)
+        .map(|o| (format!("o{o}"), Some(format!("p{}", o % 30))))
+        .collect();
+    produce_strings(&bootstrap, &orders, &first);
+    let mut reader = StringReader::new(&bootstrap, &out);
+    reader.read_until(Duration::from_secs(60), |latest| latest.len() == 60);
+    for o in 0..60 {
+        assert_eq!(
+            reader.latest[&format!("o{o}")],
+            format!("p{}:name{}", o % 30, o % 30)
+        );
+    }
+
+    // Updates and deletes of the global topic while running reach both instances.
+    produce_strings(
+        &bootstrap,
+        &products,
+        &[
+            ("p0".to_string(), Some("renamed".to_string())),
+            ("p1".to_string(), None),
+        ],
+    );
+    for streams in &instances {
+        let store = streams
+            .local_store("products", Serdes::string(), Serdes::string())
+            .unwrap();
+        eventually(
+            Duration::from_secs(30),
+            "the update reached the instance",
+            || {
+                store.get(&"p0".to_string()).unwrap().as_deref() == Some("renamed")
+                    && store.get(&"p1".to_string()).unwrap().is_none()
+            },
+        );
+    }
+    let second: Vec<(String, Option<String>)> = (100..140)
+        .map(|o| (format!("o{o}"), Some(format!("p{}", o % 2))))
+        .collect();
+    produce_strings(&bootstrap, &orders, &second);
+    // Orders of p0 (on both stream partitions) see the new name; orders of the deleted p1
+    // join nothing. A marker order after them shows the batch was processed.
+    produce_strings(
+        &bootstrap,
+        &orders,
+        &[("marker".to_string(), Some("p2".to_string()))],
+    );
+    reader.read_until(Duration::from_secs(60), |latest| {
+        latest.contains_key("marker")
+            && (100..140)
+                .step_by(2)
+                .all(|o| latest.contains_key(&format!("o{o}")))
+    });
+    for o in (100..140).step_by(2) {
+        assert_eq!(reader.latest[&format!("o{o}")], "p0:renamed");
+    }
+    for streams in &instances {
+        assert!(streams.close(Duration::from_secs(30)));
+        assert_eq!(streams.state(), State::NotRunning);
+    }
+    // Odd orders (deleted product) produced nothing. The marker was produced after them, but
+    // on possibly another partition: read a little longer to be sure nothing late shows up.
+    reader.read_for(Duration::from_secs(1));
+    assert!(
+        (101..140)
+            .step_by(2)
+            .all(|o| !reader.latest.contains_key(&format!("o{o}"))),
+        "an order of a deleted product was joined: {:?}",
+        reader.latest
+    );
+}
+
+#[test]
+fn a_clean_restart_restores_only_the_tail_of_the_global_topic() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, products, out) = (
+        format!("orders-{id}"),
+        format!("products-{id}"),
+        format!("enriched-{id}"),
+    );
+    broker.create_topic(&orders, 1).unwrap();
+    broker.create_topic(&products, 2).unwrap();
+    broker.create_topic(&out, 1).unwrap();
+    let records = |range: std::ops::Range<u32>| -> Vec<(String, Option<String>)> {
+        range
+            .map(|p| (format!("p{p}"), Some(format!("name{p}"))))
+            .collect()
+    };
+    produce_strings(&bootstrap, &products, &records(0..50));
+    let application_id = format!("global-restart-{id}");
+    let state_dir = tempfile::tempdir().unwrap();
+
+    // Run 1: restores the 50 records, then applies 5 more while running.
+    let streams = KafkaStreams::new(
+        enrich_orders(&orders, &products, &out),
+        config(&application_id, &bootstrap, state_dir.path()),
+    )
+    .unwrap();
+    let restores = restore_counter();
+    streams.set_restore_listener(Arc::clone(&restores) as _);
+    streams.start().unwrap();
+    assert_eq!(restores.restored.load(Ordering::Relaxed), 50);
+    wait_running(&streams, Duration::from_secs(60));
+    produce_strings(&bootstrap, &products, &records(50..55));
+    let store = streams
+        .local_store("products", Serdes::string(), Serdes::string())
+        .unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "the global thread applied the updates",
+        || store.all().unwrap().len() == 55,
+    );
+    assert!(streams.close(Duration::from_secs(30)));
+    let checkpoint = state_dir
+        .path()
+        .join(&application_id)
+        .join("global")
+        .join(".checkpoint");
+    let text = std::fs::read_to_string(&checkpoint).unwrap();
+    assert!(text.contains(&products), "{text}");
+
+    // Run 2: 10 records were produced while it was down; only they are restored.
+    produce_strings(&bootstrap, &products, &records(55..65));
+    let streams = KafkaStreams::new(
+        enrich_orders(&orders, &products, &out),
+        config(&application_id, &bootstrap, state_dir.path()),
+    )
+    .unwrap();
+    let restores = restore_counter();
+    streams.set_restore_listener(Arc::clone(&restores) as _);
+    streams.start().unwrap();
+    assert_eq!(restores.restored.load(Ordering::Relaxed), 10);
+    let store = streams
+        .local_store("products", Serdes::string(), Serdes::string())
+        .unwrap();
+    assert_eq!(store.all().unwrap().len(), 65);
+    // And the joins use it.
+    produce_strings(
+        &bootstrap,
+        &orders,
+        &[("o1".to_string(), Some("p60".to_string()))],
+    );
+    let mut reader = StringReader::new(&bootstrap, &out);
+    reader.read_until(Duration::from_secs(60), |latest| latest.contains_key("o1"));
+    assert_eq!(reader.latest["o1"], "p60:name60");
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn a_failing_global_thread_moves_the_instance_to_error() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, prices, out) = (
+        format!("orders-{id}"),
+        format!("prices-{id}"),
+        format!("priced-{id}"),
+    );
+    broker.create_topic(&orders, 1).unwrap();
+    broker.create_topic(&prices, 1).unwrap();
+    broker.create_topic(&out, 1).unwrap();
+    let builder = StreamsBuilder::new();
+    let prices_table = builder.global_table(
+        &prices,
+        Consumed::with(Serdes::string(), Serdes::i64()),
+        Materialized::as_("prices"),
+    );
+    builder
+        .stream(&orders, Consumed::with(Serdes::string(), Serdes::string()))
+        .join_global_table(
+            &prices_table,
+            |_, product: &String| product.clone(),
+            |product, price: &i64| format!("{product}={price}"),
+        )
+        .to(&out, Produced::with(Serdes::string(), Serdes::string()));
+    let state_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        config(&format!("global-error-{id}"), &bootstrap, state_dir.path()),
+    )
+    .unwrap();
+    let transitions = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&transitions);
+    streams.set_state_listener(move |new, _| seen.lock().unwrap().push(new));
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    // Three bytes are no i64: the global thread's default LogAndFail handler fails it.
+    produce(
+        &bootstrap,
+        &prices,
+        &[(Some(b"p".to_vec()), b"bad".to_vec())],
+    );
+    assert!(
+        streams.wait_for_state(State::Error, Duration::from_secs(30)),
+        "state: {}",
+        streams.state()
+    );
+    // The listener hears of a transition just after the state changed.
+    eventually(
+        Duration::from_secs(5),
+        "the listener heard of ERROR",
+        || {
+            transitions
+                .lock()
+                .unwrap()
+                .ends_with(&[State::PendingError, State::Error])
+        },
+    );
+    assert!(streams.close(Duration::from_secs(10)));
+}
+
+#[test]
+fn a_missing_global_topic_fails_start() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, products, out) = (
+        format!("orders-{id}"),
+        format!("products-{id}"),
+        format!("enriched-{id}"),
+    );
+    broker.create_topic(&orders, 1).unwrap();
+    broker.create_topic(&out, 1).unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        enrich_orders(&orders, &products, &out),
+        config(
+            &format!("global-missing-{id}"),
+            &bootstrap,
+            state_dir.path(),
+        ),
+    )
+    .unwrap();
+    match streams.start() {
+        Err(Error::MissingSourceTopics { topics }) => assert_eq!(topics, [products]),
+        other => panic!("expected MissingSourceTopics, got {other:?}"),
+    }
+}
