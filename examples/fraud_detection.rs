@@ -187,7 +187,12 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
     }
     let took = started.elapsed();
     if alerts != model {
-        return Err("the alerts differ from the model".into());
+        let missing: Vec<_> = model.difference(&alerts).take(5).collect();
+        let extra: Vec<_> = alerts.difference(&model).take(5).collect();
+        return Err(format!(
+            "the alerts differ from the model: missing {missing:?}, unexpected {extra:?} (start {start_ms})"
+        )
+        .into());
     }
     // Nothing beyond the model: no alert for a payment that had a login (read a little longer).
     let settle = Instant::now() + Duration::from_millis(500);

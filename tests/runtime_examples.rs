@@ -48,7 +48,7 @@ fn pageview_region_under_exactly_once() {
 
 #[test]
 fn fraud_detection_alerts_on_payments_without_a_login() {
-    let out = run("fraud_detection", &["--payments", "3000"]);
+    let out = run("fraud_detection", &["--payments", "20000"]);
     assert!(out.contains("equal to the model"), "{out}");
 }
 

@@ -9,8 +9,11 @@
 //! that a join or a merge does not run ahead on one side), as Kafka ≥ 3.0 does (KIP-695): an
 //! empty partition whose end offset (from the consumer's last fetch response) lies beyond what
 //! was received still has records on the way, so the task waits for them; one that is caught
-//! up is waited for `max.task.idle.ms` (default 0: not at all); -1 never waits. Unlike Kafka,
-//! the wait for records on the way is bounded by [`FETCH_WAIT`]: librdkafka does not say how
+//! up is waited for `max.task.idle.ms` (default 0: not at all); -1 never waits. Records on the
+//! way may sit in the consumer's prefetch queue behind other partitions' records: the wait for
+//! them ends only once the poll loop has handed over everything prefetched ("drained" the
+//! consumer) at least [`FETCH_WAIT`] after the partition ran dry — time spent processing other
+//! tasks does not count. Unlike Kafka, that wait is bounded at all: librdkafka does not say how
 //! far its fetch position moved past transaction markers and aborted records, which occupy
 //! offsets but are never delivered, so an end offset beyond the last record is not proof that
 //! more will come.
@@ -54,6 +57,19 @@ const RECORDS_PER_ROUND: usize = 100;
 /// The longest a task waits for an empty partition whose end offset says records are on the
 /// way (or whose end offset is not known yet) before processing its other partitions.
 const FETCH_WAIT: Duration = Duration::from_secs(1);
+
+/// Records processed per [`TaskManager::process`] call before the thread polls again.
+const RECORDS_PER_PROCESS: u64 = 1_000;
+
+/// What the poll loop knows of its consumer's fetching, for deciding whether a task waits for
+/// an empty partition.
+pub(crate) struct Fetching<'a> {
+    /// A partition's end offset from the consumer's last fetch response.
+    pub(crate) end_offset: &'a dyn Fn(&str, i32) -> Option<i64>,
+    /// When a poll last found nothing more prefetched: every record fetched until then has been
+    /// handed to the tasks.
+    pub(crate) drained_at: Option<Instant>,
+}
 
 /// What a task knows about the records of an empty partition still on the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,12 +128,11 @@ struct StreamTask {
 
 impl StreamTask {
     /// The index of the queue to process next, if the task may process now.
-    /// `end_offset` gives a partition's end offset from the consumer's last fetch response.
     fn next_queue(
         &mut self,
         max_idle_ms: i64,
         now: Instant,
-        end_offset: &dyn Fn(&str, i32) -> Option<i64>,
+        fetching: &Fetching<'_>,
     ) -> Option<usize> {
         let mut best: Option<(usize, i64)> = None;
         for (i, queue) in self.queues.iter().enumerate() {
@@ -142,16 +157,18 @@ impl StreamTask {
             let end = match queue.end_offset {
                 Some((checked, end)) if checked == now => end,
                 _ => {
-                    let end = end_offset(&queue.topic, queue.partition);
+                    let end = (fetching.end_offset)(&queue.topic, queue.partition);
                     queue.end_offset = Some((now, end));
                     end
                 }
             };
-            let wait = match Backlog::of(queue.received.or(queue.committed), end) {
-                Backlog::CaughtUp => idle,
-                Backlog::Pending | Backlog::Unknown => idle.max(FETCH_WAIT),
+            let waited = match Backlog::of(queue.received.or(queue.committed), end) {
+                Backlog::CaughtUp => now.duration_since(since) >= idle,
+                Backlog::Pending | Backlog::Unknown => fetching.drained_at.is_some_and(|drained| {
+                    drained >= since && drained.duration_since(since) >= idle.max(FETCH_WAIT)
+                }),
             };
-            if now.duration_since(since) < wait {
+            if !waited {
                 ready = false;
             }
         }
@@ -378,8 +395,8 @@ impl TaskManager {
 
     /// Processes the buffered records of every task (in timestamp order within a task) and
     /// hands the output to the producer. Returns how many records were processed.
-    /// `end_offset` gives a partition's end offset from the consumer's last fetch response.
-    pub(crate) fn process(&mut self, end_offset: &dyn Fn(&str, i32) -> Option<i64>) -> Result<u64> {
+    /// Stops after about [`RECORDS_PER_PROCESS`] records, so that the thread polls again.
+    pub(crate) fn process(&mut self, fetching: &Fetching<'_>) -> Result<u64> {
         let max_idle = self.shared.config.max_task_idle_ms();
         let handler = self.shared.config.deserialization_handler();
         let now = Instant::now();
@@ -392,7 +409,7 @@ impl TaskManager {
             for task in self.tasks.values_mut() {
                 let mut n = 0;
                 while n < RECORDS_PER_ROUND {
-                    let Some(index) = task.next_queue(max_idle, now, end_offset) else {
+                    let Some(index) = task.next_queue(max_idle, now, fetching) else {
                         break;
                     };
                     let queue = &mut task.queues[index];
@@ -428,7 +445,7 @@ impl TaskManager {
                 }
                 round += n;
             }
-            if round == 0 {
+            if round == 0 || total >= RECORDS_PER_PROCESS {
                 break;
             }
         }
@@ -783,9 +800,20 @@ mod tests {
         Some(0)
     }
 
+    /// The consumer's state: end offsets from `end_offset`, drained at `drained_at`.
+    fn fetching(
+        end_offset: &dyn Fn(&str, i32) -> Option<i64>,
+        drained_at: Option<Instant>,
+    ) -> Fetching<'_> {
+        Fetching {
+            end_offset,
+            drained_at,
+        }
+    }
+
     /// Pops records in the order the task would process them.
     fn order(task: &mut StreamTask, max_idle_ms: i64, now: Instant) -> Vec<(String, i64)> {
-        order_with(task, max_idle_ms, now, &caught_up)
+        order_with(task, max_idle_ms, now, &fetching(&caught_up, None))
     }
 
     /// [`order`] with the given end offsets.
@@ -793,10 +821,10 @@ mod tests {
         task: &mut StreamTask,
         max_idle_ms: i64,
         now: Instant,
-        end_offset: &dyn Fn(&str, i32) -> Option<i64>,
+        fetching: &Fetching<'_>,
     ) -> Vec<(String, i64)> {
         let mut seen = Vec::new();
-        while let Some(i) = task.next_queue(max_idle_ms, now, end_offset) {
+        while let Some(i) = task.next_queue(max_idle_ms, now, fetching) {
             let record = task.queues[i].records.pop_front().unwrap();
             seen.push((record.topic.to_string(), record.timestamp));
         }
@@ -820,6 +848,7 @@ mod tests {
         let start = Instant::now();
         let mut task = merging_task(&[1, 2], &[]);
         // With 100 ms of idling allowed, nothing is processed while `b` is empty...
+        let caught_up = fetching(&caught_up, None);
         assert_eq!(task.next_queue(100, start, &caught_up), None);
         assert_eq!(
             task.next_queue(100, start + Duration::from_millis(50), &caught_up),
@@ -840,24 +869,38 @@ mod tests {
     #[test]
     fn empty_partitions_with_records_on_the_way_are_waited_for() {
         let start = Instant::now();
+        let later = start + FETCH_WAIT;
         // `b` received nothing yet but its end offset is 10: records are being fetched, so
         // even with max.task.idle.ms = 0 the task waits for them (Kafka's KIP-695)...
         let pending = |topic: &str, _: i32| Some(if topic == "b" { 10 } else { 2 });
         let mut task = merging_task(&[1, 2], &[]);
         task.queues[1].received = Some(0);
-        assert_eq!(task.next_queue(0, start, &pending), None);
+        assert_eq!(task.next_queue(0, start, &fetching(&pending, None)), None);
+        // ...however long the thread spent elsewhere, as long as it has not polled everything
+        // the consumer prefetched since (the records may be queued behind others)...
+        assert_eq!(task.next_queue(0, later, &fetching(&pending, None)), None);
+        assert_eq!(
+            task.next_queue(0, later, &fetching(&pending, Some(start))),
+            None
+        );
         // ...but not forever: transaction markers occupy offsets that never arrive.
-        assert_eq!(task.next_queue(0, start + FETCH_WAIT, &pending), Some(0));
+        assert_eq!(
+            task.next_queue(0, later, &fetching(&pending, Some(later))),
+            Some(0)
+        );
         // A partition whose end offset is not known yet is waited for too.
         let unknown = |_: &str, _: i32| None;
         let mut task = merging_task(&[1, 2], &[]);
-        assert_eq!(task.next_queue(0, start, &unknown), None);
+        assert_eq!(task.next_queue(0, start, &fetching(&unknown, None)), None);
         // -1 never waits.
-        assert_eq!(task.next_queue(-1, start, &unknown), Some(0));
+        assert_eq!(
+            task.next_queue(-1, start, &fetching(&unknown, None)),
+            Some(0)
+        );
         // Once the records arrive, the wait starts over the next time the partition runs dry.
         let mut task = merging_task(&[1, 5], &[3]);
         task.queues[1].received = Some(1);
-        let seen = order_with(&mut task, 0, start, &pending);
+        let seen = order_with(&mut task, 0, start, &fetching(&pending, None));
         assert_eq!(seen, vec![("a".to_string(), 1), ("b".to_string(), 3)]);
     }
 

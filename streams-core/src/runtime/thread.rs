@@ -19,7 +19,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
@@ -27,7 +27,7 @@ use rdkafka::message::{Headers as _, Message};
 
 use super::collector::RecordCollector;
 use super::restore::ChangelogReader;
-use super::task_manager::{cached_high_watermark, TaskManager};
+use super::task_manager::{cached_high_watermark, Fetching, TaskManager};
 use super::{Runtime, ThreadState};
 use crate::config::{ClientKind, ProcessingGuarantee};
 use crate::error::{Error, Result};
@@ -224,6 +224,8 @@ fn poll_loop(
 ) -> Result<()> {
     let mut batch: Vec<ConsumedRecord> = Vec::with_capacity(MAX_POLL_RECORDS);
     let mut processed_last = false;
+    // When a poll last found nothing more prefetched (see `Fetching`).
+    let mut drained_at: Option<Instant> = None;
     let subscription: Vec<&str> = runtime
         .shared
         .layout()
@@ -258,7 +260,10 @@ fn poll_loop(
                 batch.clear();
             }
             match polled {
-                None => break,
+                None => {
+                    drained_at = Some(Instant::now());
+                    break;
+                }
                 Some(Ok(message)) => {
                     let Some(topic) = topics.get(message.topic()).cloned() else {
                         continue;
@@ -278,10 +283,15 @@ fn poll_loop(
                 for record in batch.drain(..) {
                     m.add_record(record);
                 }
-                m.process(&|topic, partition| cached_high_watermark(consumer, topic, partition))
-                    .map(|n| processed_last = n > 0)
-                    .and_then(|()| m.punctuate_wall_clock())
-                    .and_then(|()| m.maybe_commit(consumer))
+                let end_offset =
+                    |topic: &str, partition| cached_high_watermark(consumer, topic, partition);
+                m.process(&Fetching {
+                    end_offset: &end_offset,
+                    drained_at,
+                })
+                .map(|n| processed_last = n > 0)
+                .and_then(|()| m.punctuate_wall_clock())
+                .and_then(|()| m.maybe_commit(consumer))
             }
         };
         match step {
