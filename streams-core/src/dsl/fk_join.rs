@@ -385,10 +385,10 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// `other`'s store loses its record cache: the join answers its subscribers about every
     /// right update, also one a cache would net out between two commits.
     ///
-    /// A foreign key the right table's key serde calls null has no right row: a left row whose
-    /// foreign key becomes null loses its result (a left join keeps `joiner(value, None)`), and
-    /// a new left row with a null foreign key gets none (Kafka ≥ 3.7 gives a left join's
-    /// `joiner(value, None)` there too).
+    /// A foreign key the right table's key serde calls null (e.g. `None` with
+    /// `Serdes::option`) has no right row: an inner join has no result for a row with a null
+    /// foreign key (it retracts the row's earlier one), a left join gives `joiner(value, None)`
+    /// (as Kafka ≥ 3.7 does, KIP-962).
     ///
     /// Name the join with [`named`](Self::named) first (Kafka's `TableJoined.as`) to get stable
     /// internal names: `<application.id>-<name>-subscription-registration-topic`,
@@ -800,7 +800,8 @@ struct SubscriptionSend<V, KO> {
 }
 
 impl<V: Data, KO: Data> SubscriptionSend<V, KO> {
-    /// The foreign key of `value`, or `None` (logged) if it is null.
+    /// The foreign key of `value`, or `None` if it is null (logged for an inner join, which
+    /// drops such rows).
     fn extract<K: Data>(
         &self,
         value: &V,
@@ -808,10 +809,12 @@ impl<V: Data, KO: Data> SubscriptionSend<V, KO> {
     ) -> Option<KO> {
         let key = (self.foreign_key)(value);
         if self.foreign_keys.is_null(&key) {
-            tracing::warn!(
-                processor = ctx.node_name(),
-                "skipping foreign-key join of a row with a null foreign key"
-            );
+            if !self.left {
+                tracing::warn!(
+                    processor = ctx.node_name(),
+                    "skipping foreign-key join of a row with a null foreign key"
+                );
+            }
             return None;
         }
         Some(key)
@@ -862,7 +865,28 @@ impl<K: Data, V: Data, KO: Data> Processor<K, Change<V>, KO, Subscription<K>>
                 // right value.
                 send(new, Instruction::PropagateNullIfNoValue)
             }
+            // A left join answers a row with a null foreign key itself (Kafka ≥ 3.7, KIP-962):
+            // through the right side like any other, keyed by the null key, so that the
+            // response meets the row's current value (the hash check) as every answer does.
+            (old, None) if self.left && record.value.new.is_some() => {
+                if let Some(old) = old {
+                    send(old, Instruction::DeleteNoPropagate)?;
+                }
+                let null = record.value.new.as_ref().map(|v| (self.foreign_key)(v));
+                match null {
+                    Some(null) => send(null, Instruction::PropagateNullIfNoValue),
+                    None => Ok(()),
+                }
+            }
             (Some(old), None) => send(old, Instruction::DeleteAndPropagate),
+            // A deleted left row whose foreign key was null had a left-join result to retract.
+            (None, None) if self.left && record.value.new.is_none() => {
+                let null = record.value.old.as_ref().map(|v| (self.foreign_key)(v));
+                match null {
+                    Some(null) => send(null, Instruction::DeleteAndPropagate),
+                    None => Ok(()),
+                }
+            }
             (None, Some(new)) => send(
                 new,
                 if self.left {
@@ -899,11 +923,19 @@ impl<K: Data, KO: Data> Processor<KO, Subscription<K>, KO, Subscription<K>>
         ctx: &mut ProcessorContext<'_, KO, Subscription<K>>,
     ) -> Result<()> {
         if self.foreign_keys.is_null(&record.key) {
-            tracing::warn!(
-                processor = ctx.node_name(),
-                "skipping foreign-key join subscription with a null foreign key"
-            );
-            return Ok(());
+            // A left join's row with a null foreign key: answered (with no right value) but
+            // never subscribed.
+            if !matches!(
+                record.value.instruction,
+                Instruction::PropagateNullIfNoValue | Instruction::DeleteAndPropagate
+            ) {
+                tracing::warn!(
+                    processor = ctx.node_name(),
+                    "skipping foreign-key join subscription with a null foreign key"
+                );
+                return Ok(());
+            }
+            return ctx.forward(record);
         }
         let store = initialized(&self.store, &self.store_name)?;
         let key = combined_key(
@@ -962,6 +994,7 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Subscription<K>, K, Response<VO>
         let found = match subscription.instruction {
             Instruction::DeleteNoPropagate => return Ok(()),
             Instruction::DeleteAndPropagate => None,
+            _ if self.foreign_keys.is_null(&record.key) => None,
             Instruction::PropagateNullIfNoValue | Instruction::PropagateOnlyIfValue => {
                 initialized(&self.store, &self.other_store)?.get(&record.key)?
             }

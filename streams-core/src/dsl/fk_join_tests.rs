@@ -610,3 +610,71 @@ proptest! {
         }
     }
 }
+
+/// Orders joined to products whose table is keyed by `Option<String>`: an order without a
+/// product id (`#note`) has a null foreign key.
+fn nullable_driver(left: bool) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let orders = builder.table(
+        "orders",
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("orders"),
+    );
+    let products = builder.table(
+        "products",
+        Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
+        Materialized::as_("products"),
+    );
+    let foreign_key = |o: &String| Some(product_of(o)).filter(|p| !p.is_empty());
+    let enriched = if left {
+        orders.left_join_on_foreign_key(&products, foreign_key, |o: &String, p| {
+            format!("{o}={}", p.map_or("-", String::as_str))
+        })
+    } else {
+        orders.join_on_foreign_key(&products, foreign_key, |o: &String, p: &String| {
+            format!("{o}={p}")
+        })
+    };
+    enriched.to_stream().to(
+        "out",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+    );
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+#[test]
+fn a_null_foreign_key_gives_a_left_join_result_without_a_right_value() {
+    for left in [true, false] {
+        let driver = nullable_driver(left);
+        let orders =
+            driver.create_input_topic("orders", StringSerde, OptionSerde::new(StringSerde));
+        let products = driver.create_input_topic(
+            "products",
+            OptionSerde::new(StringSerde),
+            OptionSerde::new(StringSerde),
+        );
+        let order = |value: Option<&str>, ts| {
+            orders.pipe_input_with_timestamp("o1", value.map(str::to_string), ts)
+        };
+        order(Some("#new"), 1);
+        products.pipe_input_with_timestamp(Some("p1".to_string()), Some("P".to_string()), 2);
+        order(Some("p1#set"), 3);
+        order(Some("#unset"), 4);
+        order(Some("#changed"), 5);
+        order(None, 6);
+        let expected = if left {
+            some(&[
+                ("o1", Some("#new=-"), 1),
+                ("o1", Some("p1#set=P"), 3),
+                ("o1", Some("#unset=-"), 4),
+                ("o1", Some("#changed=-"), 5),
+                ("o1", None, 6),
+            ])
+        } else {
+            // The inner join has no result for a row without a foreign key: it only retracts
+            // the one the row had.
+            some(&[("o1", Some("p1#set=P"), 3), ("o1", None, 4)])
+        };
+        assert_eq!(updates(&driver), expected, "left join: {left}");
+    }
+}
