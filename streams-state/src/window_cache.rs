@@ -1,0 +1,853 @@
+//! The record cache in front of window and session stores.
+//!
+//! Like Kafka Streams' `CachingWindowStore` and `CachingSessionStore`, a [`CachingWindowStore`]
+//! and a [`CachingSessionStore`] absorb writes in a bounded write-back cache keyed by the store's
+//! own key layout — (key, window start) for windows, (key, session end, session start) for
+//! sessions — so that a window updated a hundred times between two commits reaches the store,
+//! its changelog and the downstream processors once. Reads (`fetch`, the range fetches, session
+//! finds) merge the cache over the store in the store's order, the cache winning and its
+//! tombstones hiding the store's entries. Dirty entries are flushed, in the order they were last
+//! written and each with the timestamp of the record that wrote it, on
+//! [`flush_cache`](crate::WindowStore::flush_cache) and [`flush`](crate::StateStore::flush) (part
+//! of every commit) and when the cache outgrows its byte bound, in which case the least recently
+//! used entries are evicted after every dirty entry has been flushed — the same policy as the
+//! key-value [`CachingKeyValueStore`](crate::CachingKeyValueStore), whose
+//! [`CachedEntry`] and [`CacheFlushListener`] they share.
+//!
+//! The flush listener sees each entry's key in the store kind's changelog format
+//! ([`keys::window_changelog_key`] with sequence number 0, [`keys::session_changelog_key`]).
+//! Window stores that retain duplicates (stream-stream joins) are never cached, as in Kafka.
+
+use std::collections::BTreeMap;
+use std::iter::Peekable;
+use std::ops::Bound;
+
+use crate::cache::{CacheFlushListener, CachedEntry, ENTRY_OVERHEAD};
+use crate::changelog::{ChangelogRecord, RecordContext};
+use crate::keys;
+use crate::segmented::segment_interval;
+use crate::store::{
+    SessionIter, SessionKey, SessionStore, StateStore, WindowIter, WindowStore, WindowedIter,
+    WindowedKey,
+};
+use crate::{Error, Result};
+
+/// One cached window or session.
+struct Entry {
+    /// The value, or `None` for a delete.
+    value: Option<Vec<u8>>,
+    /// Timestamp of the record that last wrote the entry.
+    timestamp: i64,
+    /// Position in least-recently-used order.
+    lru: u64,
+    /// Position in write order, while the entry is dirty.
+    dirty: Option<u64>,
+}
+
+impl Entry {
+    fn size(&self, store_key: &[u8]) -> usize {
+        store_key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+    }
+}
+
+/// The bookkeeping both caches share: entries by store key (so that a key's windows or sessions
+/// form one contiguous range), in least-recently-used order and in write order, and the stream
+/// time that decides which entries have expired.
+struct TimeCache {
+    entries: BTreeMap<Vec<u8>, Entry>,
+    lru: BTreeMap<u64, Vec<u8>>,
+    dirty: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    bytes: usize,
+    max_bytes: usize,
+    retention: i64,
+    interval: i64,
+    /// The largest window start (session end) written or restored, as the store below tracks
+    /// its own: reads through the cache hide what the store would no longer return.
+    observed: i64,
+    listener: Option<Box<dyn CacheFlushListener>>,
+    send_old_values: bool,
+    context: RecordContext,
+}
+
+impl TimeCache {
+    fn new(max_bytes: usize, retention: i64, context: RecordContext) -> Self {
+        TimeCache {
+            entries: BTreeMap::new(),
+            lru: BTreeMap::new(),
+            dirty: BTreeMap::new(),
+            next_seq: 0,
+            bytes: 0,
+            max_bytes,
+            retention,
+            interval: segment_interval(retention),
+            observed: i64::MIN,
+            listener: None,
+            send_old_values: false,
+            context,
+        }
+    }
+
+    fn observe(&mut self, time: i64) {
+        self.observed = self.observed.max(time);
+    }
+
+    /// The oldest time still within retention, as [`Segments`](crate::segmented) computes it.
+    fn min_live_time(&self) -> i64 {
+        if self.observed == i64::MIN {
+            i64::MIN
+        } else {
+            self.observed
+                .saturating_sub(self.retention)
+                .saturating_add(1)
+        }
+    }
+
+    fn segment_id(&self, time: i64) -> i64 {
+        time.div_euclid(self.interval)
+    }
+
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
+    /// Writes an entry, dirty, stamped with the record context's timestamp.
+    fn write(&mut self, store_key: Vec<u8>, value: Option<Vec<u8>>) {
+        let lru = self.seq();
+        let dirty = self.seq();
+        let timestamp = self.context.timestamp();
+        let entry = Entry {
+            value,
+            timestamp,
+            lru,
+            dirty: Some(dirty),
+        };
+        self.bytes += entry.size(&store_key);
+        self.lru.insert(lru, store_key.clone());
+        self.dirty.insert(dirty, store_key.clone());
+        if let Some(old) = self.entries.insert(store_key, entry) {
+            self.unlink(&old);
+        }
+    }
+
+    /// Forgets an entry's positions and bytes (the entry itself is already out of the map).
+    fn unlink(&mut self, old: &Entry) {
+        if let Some(key) = self.lru.remove(&old.lru) {
+            self.bytes -= old.size(&key);
+        }
+        if let Some(d) = old.dirty {
+            self.dirty.remove(&d);
+        }
+    }
+
+    fn remove(&mut self, store_key: &[u8]) {
+        if let Some(old) = self.entries.remove(store_key) {
+            self.unlink(&old);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.lru.clear();
+        self.dirty.clear();
+        self.bytes = 0;
+    }
+
+    /// Takes the dirty entries, in the order they were last written, marking them clean:
+    /// `(store key, value, timestamp)`.
+    fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>, i64)> {
+        let mut out = Vec::with_capacity(self.dirty.len());
+        while let Some((_, key)) = self.dirty.pop_first() {
+            if let Some(entry) = self.entries.get_mut(&key) {
+                entry.dirty = None;
+                out.push((key, entry.value.clone(), entry.timestamp));
+            }
+        }
+        out
+    }
+
+    /// The least recently used entry's key, and whether it is dirty, when the cache is over its
+    /// bound.
+    fn eviction_candidate(&self) -> Option<(Vec<u8>, bool)> {
+        if self.bytes <= self.max_bytes {
+            return None;
+        }
+        let (_, key) = self.lru.first_key_value()?;
+        let dirty = self.entries.get(key).is_some_and(|e| e.dirty.is_some());
+        Some((key.clone(), dirty))
+    }
+
+    /// Cached entries with store keys in `(lower, upper)`, with their value (`None`: deleted).
+    fn range(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    ) -> impl Iterator<Item = (&Vec<u8>, Option<&Vec<u8>>)> {
+        self.entries
+            .range((lower, upper))
+            .map(|(k, e)| (k, e.value.as_ref()))
+    }
+}
+
+/// What a cache needs of the store below it, in terms of its store keys.
+trait Below {
+    /// What the store holds for the entry.
+    fn read(&self, store_key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Writes (or, for `None`, deletes) the entry.
+    fn write(&mut self, store_key: &[u8], value: Option<&[u8]>) -> Result<()>;
+    /// The key the flush listener sees: the store kind's changelog key.
+    fn listener_key(&self, store_key: &[u8]) -> Result<Vec<u8>>;
+    /// The store's name.
+    fn store_name(&self) -> &str;
+}
+
+fn corrupt_cache_key(store: &str) -> Error {
+    Error::InvalidArgument {
+        store: store.to_string(),
+        message: "record cache holds an unparsable store key".to_string(),
+    }
+}
+
+impl Below for Box<dyn WindowStore> {
+    fn read(&self, store_key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (key, start, _) = keys::parse_window_store_key(store_key)
+            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+        self.fetch(&key, start)
+    }
+
+    fn write(&mut self, store_key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let (key, start, _) = keys::parse_window_store_key(store_key)
+            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+        self.put(&key, value, start)
+    }
+
+    fn listener_key(&self, store_key: &[u8]) -> Result<Vec<u8>> {
+        let (key, start, _) = keys::parse_window_store_key(store_key)
+            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+        Ok(keys::window_changelog_key(&key, start, 0))
+    }
+
+    fn store_name(&self) -> &str {
+        self.name()
+    }
+}
+
+impl Below for Box<dyn SessionStore> {
+    fn read(&self, store_key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let (key, start, end) = keys::parse_session_store_key(store_key)
+            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+        self.fetch_session(&key, start, end)
+    }
+
+    fn write(&mut self, store_key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        let (key, start, end) = keys::parse_session_store_key(store_key)
+            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+        match value {
+            Some(value) => self.put(&key, start, end, value),
+            None => self.remove(&key, start, end),
+        }
+    }
+
+    fn listener_key(&self, store_key: &[u8]) -> Result<Vec<u8>> {
+        let (key, start, end) = keys::parse_session_store_key(store_key)
+            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+        Ok(keys::session_changelog_key(&key, start, end))
+    }
+
+    fn store_name(&self) -> &str {
+        self.name()
+    }
+}
+
+/// Writes every dirty entry to the store below, each stamped with the timestamp of the record
+/// that wrote it (so a changelog record carries it, as Kafka restores a cache entry's record
+/// context before writing it down), then hands them to the listener in the order they were last
+/// written. A delete of what the store never held is neither written nor handed on.
+fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
+    if cache.dirty.is_empty() {
+        return Ok(());
+    }
+    let dirty = cache.take_dirty();
+    let now = cache.context.timestamp();
+    let mut flushed = Vec::with_capacity(dirty.len());
+    let mut result = Ok(());
+    for (store_key, new_value, timestamp) in dirty {
+        let old_value = if new_value.is_none() || cache.send_old_values {
+            match inner.read(&store_key) {
+                Ok(old) => old,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        } else {
+            None
+        };
+        if new_value.is_none() && old_value.is_none() {
+            continue;
+        }
+        let key = match cache
+            .listener
+            .as_ref()
+            .map(|_| inner.listener_key(&store_key))
+        {
+            Some(Err(e)) => {
+                result = Err(e);
+                break;
+            }
+            Some(Ok(key)) => Some(key),
+            None => None,
+        };
+        cache.context.set_timestamp(timestamp);
+        if let Err(e) = inner.write(&store_key, new_value.as_deref()) {
+            result = Err(e);
+            break;
+        }
+        if let Some(key) = key {
+            flushed.push(CachedEntry {
+                key,
+                new_value,
+                old_value,
+                timestamp,
+            });
+        }
+    }
+    cache.context.set_timestamp(now);
+    result?;
+    if let Some(listener) = cache.listener.as_mut() {
+        for entry in flushed {
+            listener.apply(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Evicts least recently used entries while the cache is over its bound, flushing every dirty
+/// entry first when one of them is dirty.
+fn evict<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
+    while let Some((key, dirty)) = cache.eviction_candidate() {
+        if dirty {
+            tracing::trace!(
+                store = inner.store_name(),
+                "record cache full: flushing dirty entries"
+            );
+            flush_dirty(inner, cache)?;
+        }
+        cache.remove(&key);
+    }
+    Ok(())
+}
+
+/// How merged reads order their entries: the store's segment, then its key layout.
+type Order = (i64, Vec<u8>);
+
+/// Merges cached entries (sorted, with tombstones) over a store iterator sorted the same way;
+/// the cache wins on equal positions.
+struct Merged<'a, T> {
+    cache: Peekable<std::vec::IntoIter<(Order, Option<T>)>>,
+    store: Peekable<Box<dyn Iterator<Item = Result<T>> + 'a>>,
+    order: Box<dyn Fn(&T) -> Order + 'a>,
+}
+
+impl<'a, T: 'a> Merged<'a, T> {
+    fn boxed(
+        mut cache: Vec<(Order, Option<T>)>,
+        store: Box<dyn Iterator<Item = Result<T>> + 'a>,
+        order: impl Fn(&T) -> Order + 'a,
+    ) -> Box<dyn Iterator<Item = Result<T>> + 'a> {
+        if cache.is_empty() {
+            return store;
+        }
+        cache.sort_by(|a, b| a.0.cmp(&b.0));
+        Box::new(Merged {
+            cache: cache.into_iter().peekable(),
+            store: store.peekable(),
+            order: Box::new(order),
+        })
+    }
+}
+
+impl<T> Iterator for Merged<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let ordering = match (self.cache.peek(), self.store.peek()) {
+                (None, _) => return self.store.next(),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(_), Some(Err(_))) => return self.store.next(),
+                (Some((c, _)), Some(Ok(s))) => c.cmp(&(self.order)(s)),
+            };
+            match ordering {
+                std::cmp::Ordering::Greater => return self.store.next(),
+                std::cmp::Ordering::Equal => {
+                    self.store.next();
+                }
+                std::cmp::Ordering::Less => {}
+            }
+            if let Some((_, Some(item))) = self.cache.next() {
+                return Some(Ok(item));
+            }
+        }
+    }
+}
+
+/// The store-key range of `[key_from, key_to]` (open when `None`).
+fn key_range(key_from: Option<&[u8]>, key_to: Option<&[u8]>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+    let lower = key_from.map_or(Bound::Unbounded, |k| {
+        Bound::Included(keys::key_lower_bound(k))
+    });
+    let upper = match key_to.map(|k| keys::prefix_successor(&keys::key_lower_bound(k))) {
+        Some(Some(successor)) => Bound::Excluded(successor),
+        _ => Bound::Unbounded,
+    };
+    (lower, upper)
+}
+
+/// A [`WindowStore`] with a bounded write-back record cache in front of another one; see the
+/// module docs.
+pub struct CachingWindowStore {
+    inner: Box<dyn WindowStore>,
+    cache: TimeCache,
+}
+
+impl CachingWindowStore {
+    /// Caches up to `max_bytes` in front of `inner`, stamping entries with `context`'s timestamp.
+    /// Fails for a store that retains duplicates: every put of those is a new entry, nothing a
+    /// cache could dedupe.
+    pub fn new(
+        inner: Box<dyn WindowStore>,
+        max_bytes: usize,
+        context: RecordContext,
+    ) -> Result<Self> {
+        if inner.retain_duplicates() {
+            return Err(Error::InvalidArgument {
+                store: inner.name().to_string(),
+                message: "a window store that retains duplicates cannot be cached".to_string(),
+            });
+        }
+        let cache = TimeCache::new(max_bytes, inner.retention_period(), context);
+        Ok(CachingWindowStore { inner, cache })
+    }
+
+    /// Bytes the cache currently accounts for.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes
+    }
+
+    /// Number of cached entries (clean and dirty).
+    pub fn cached_entries(&self) -> usize {
+        self.cache.entries.len()
+    }
+
+    /// Number of entries not yet written to the underlying store.
+    pub fn dirty_entries(&self) -> usize {
+        self.cache.dirty.len()
+    }
+
+    fn order(&self, key: &[u8], start: i64) -> Order {
+        (
+            self.cache.segment_id(start),
+            keys::window_store_key(key, start, 0),
+        )
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.is_open() {
+            Ok(())
+        } else {
+            Err(Error::closed(self.inner.name()))
+        }
+    }
+}
+
+impl StateStore for CachingWindowStore {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        flush_dirty(&mut self.inner, &mut self.cache)?;
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.inner.is_open() {
+            flush_dirty(&mut self.inner, &mut self.cache)?;
+        }
+        self.cache.clear();
+        self.inner.close()
+    }
+
+    /// Restores straight into the wrapped store, dropping any cached copy of the restored windows.
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        for r in records {
+            if let Some((key, start, _)) = keys::parse_window_changelog_key(&r.key) {
+                self.cache.observe(start);
+                self.cache.remove(&keys::window_store_key(&key, start, 0));
+            }
+        }
+        self.inner.restore_batch(records)
+    }
+}
+
+impl WindowStore for CachingWindowStore {
+    fn put(&mut self, key: &[u8], value: Option<&[u8]>, window_start: i64) -> Result<()> {
+        self.check_open()?;
+        self.cache.observe(window_start);
+        if window_start < self.cache.min_live_time() {
+            tracing::debug!(
+                store = self.inner.name(),
+                window_start,
+                "skipping write to an expired window"
+            );
+            return Ok(());
+        }
+        self.cache.write(
+            keys::window_store_key(key, window_start, 0),
+            value.map(<[u8]>::to_vec),
+        );
+        evict(&mut self.inner, &mut self.cache)
+    }
+
+    fn fetch(&self, key: &[u8], window_start: i64) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        if window_start < self.cache.min_live_time() {
+            return Ok(None);
+        }
+        match self
+            .cache
+            .entries
+            .get(&keys::window_store_key(key, window_start, 0))
+        {
+            Some(entry) => Ok(entry.value.clone()),
+            None => self.inner.fetch(key, window_start),
+        }
+    }
+
+    fn fetch_range(&self, key: &[u8], time_from: i64, time_to: i64) -> Result<WindowIter<'_>> {
+        self.check_open()?;
+        let from = time_from.max(self.cache.min_live_time());
+        if from > time_to {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let cached: Vec<(Order, Option<(i64, Vec<u8>)>)> = self
+            .cache
+            .range(
+                Bound::Included(keys::window_store_key(key, from, 0)),
+                Bound::Included(keys::window_store_key(key, time_to, u32::MAX)),
+            )
+            .filter_map(|(store_key, value)| {
+                let (_, start, _) = keys::parse_window_store_key(store_key)?;
+                Some((
+                    (self.cache.segment_id(start), store_key.clone()),
+                    value.map(|v| (start, v.clone())),
+                ))
+            })
+            .collect();
+        let store = self.inner.fetch_range(key, from, time_to)?;
+        let key = key.to_vec();
+        Ok(Merged::boxed(cached, store, move |(start, _)| {
+            self.order(&key, *start)
+        }))
+    }
+
+    fn fetch_key_range(
+        &self,
+        key_from: Option<&[u8]>,
+        key_to: Option<&[u8]>,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<WindowedIter<'_>> {
+        self.check_open()?;
+        let from = time_from.max(self.cache.min_live_time());
+        if from > time_to || matches!((key_from, key_to), (Some(a), Some(b)) if a > b) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let (lower, upper) = key_range(key_from, key_to);
+        let cached: Vec<(Order, Option<(WindowedKey, Vec<u8>)>)> = self
+            .cache
+            .range(lower, upper)
+            .filter_map(|(store_key, value)| {
+                let (key, start, _) = keys::parse_window_store_key(store_key)?;
+                (from <= start && start <= time_to).then(|| {
+                    (
+                        (self.cache.segment_id(start), store_key.clone()),
+                        value.map(|v| {
+                            (
+                                WindowedKey {
+                                    key,
+                                    window_start: start,
+                                },
+                                v.clone(),
+                            )
+                        }),
+                    )
+                })
+            })
+            .collect();
+        let store = self
+            .inner
+            .fetch_key_range(key_from, key_to, from, time_to)?;
+        Ok(Merged::boxed(cached, store, move |(windowed, _)| {
+            self.order(&windowed.key, windowed.window_start)
+        }))
+    }
+
+    fn retention_period(&self) -> i64 {
+        self.inner.retention_period()
+    }
+
+    fn retain_duplicates(&self) -> bool {
+        false
+    }
+
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        self.cache.listener = Some(listener);
+        self.cache.send_old_values = send_old_values;
+        true
+    }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        flush_dirty(&mut self.inner, &mut self.cache)
+    }
+}
+
+/// A [`SessionStore`] with a bounded write-back record cache in front of another one; see the
+/// module docs.
+pub struct CachingSessionStore {
+    inner: Box<dyn SessionStore>,
+    cache: TimeCache,
+}
+
+impl CachingSessionStore {
+    /// Caches up to `max_bytes` in front of `inner`, stamping entries with `context`'s timestamp.
+    pub fn new(inner: Box<dyn SessionStore>, max_bytes: usize, context: RecordContext) -> Self {
+        let cache = TimeCache::new(max_bytes, inner.retention_period(), context);
+        CachingSessionStore { inner, cache }
+    }
+
+    /// Bytes the cache currently accounts for.
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.bytes
+    }
+
+    /// Number of cached entries (clean and dirty).
+    pub fn cached_entries(&self) -> usize {
+        self.cache.entries.len()
+    }
+
+    /// Number of entries not yet written to the underlying store.
+    pub fn dirty_entries(&self) -> usize {
+        self.cache.dirty.len()
+    }
+
+    fn order(&self, session: &SessionKey) -> Order {
+        (
+            self.cache.segment_id(session.end),
+            keys::session_store_key(&session.key, session.start, session.end),
+        )
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.inner.is_open() {
+            Ok(())
+        } else {
+            Err(Error::closed(self.inner.name()))
+        }
+    }
+
+    /// The cached sessions with store keys in `(lower, upper)` that end at or after
+    /// `earliest_end` and start at or before `latest_start`.
+    fn cached_sessions(
+        &self,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Vec<(Order, Option<(SessionKey, Vec<u8>)>)> {
+        self.cache
+            .range(lower, upper)
+            .filter_map(|(store_key, value)| {
+                let (key, start, end) = keys::parse_session_store_key(store_key)?;
+                (end >= earliest_end && start <= latest_start).then(|| {
+                    (
+                        (self.cache.segment_id(end), store_key.clone()),
+                        value.map(|v| (SessionKey { key, start, end }, v.clone())),
+                    )
+                })
+            })
+            .collect()
+    }
+}
+
+impl StateStore for CachingSessionStore {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn persistent(&self) -> bool {
+        self.inner.persistent()
+    }
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        flush_dirty(&mut self.inner, &mut self.cache)?;
+        self.inner.flush()
+    }
+
+    fn close(&mut self) -> Result<()> {
+        if self.inner.is_open() {
+            flush_dirty(&mut self.inner, &mut self.cache)?;
+        }
+        self.cache.clear();
+        self.inner.close()
+    }
+
+    /// Restores straight into the wrapped store, dropping any cached copy of the restored
+    /// sessions.
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        for r in records {
+            if let Some((key, start, end)) = keys::parse_session_changelog_key(&r.key) {
+                if r.value.is_some() {
+                    self.cache.observe(end);
+                }
+                self.cache
+                    .remove(&keys::session_store_key(&key, start, end));
+            }
+        }
+        self.inner.restore_batch(records)
+    }
+}
+
+impl SessionStore for CachingSessionStore {
+    fn put(&mut self, key: &[u8], start: i64, end: i64, value: &[u8]) -> Result<()> {
+        self.check_open()?;
+        if start > end {
+            return Err(Error::InvalidArgument {
+                store: self.name().to_string(),
+                message: format!("session start {start} is after its end {end}"),
+            });
+        }
+        self.cache.observe(end);
+        if end < self.cache.min_live_time() {
+            tracing::debug!(
+                store = self.inner.name(),
+                end,
+                "skipping write to an expired session"
+            );
+            return Ok(());
+        }
+        self.cache.write(
+            keys::session_store_key(key, start, end),
+            Some(value.to_vec()),
+        );
+        evict(&mut self.inner, &mut self.cache)
+    }
+
+    fn remove(&mut self, key: &[u8], start: i64, end: i64) -> Result<()> {
+        self.check_open()?;
+        if end < self.cache.min_live_time() {
+            return Ok(());
+        }
+        self.cache
+            .write(keys::session_store_key(key, start, end), None);
+        evict(&mut self.inner, &mut self.cache)
+    }
+
+    fn fetch_session(&self, key: &[u8], start: i64, end: i64) -> Result<Option<Vec<u8>>> {
+        self.check_open()?;
+        if end < self.cache.min_live_time() {
+            return Ok(None);
+        }
+        match self
+            .cache
+            .entries
+            .get(&keys::session_store_key(key, start, end))
+        {
+            Some(entry) => Ok(entry.value.clone()),
+            None => self.inner.fetch_session(key, start, end),
+        }
+    }
+
+    fn find_sessions(
+        &self,
+        key: &[u8],
+        earliest_session_end: i64,
+        latest_session_start: i64,
+    ) -> Result<SessionIter<'_>> {
+        self.check_open()?;
+        let earliest_end = earliest_session_end.max(self.cache.min_live_time());
+        let prefix = keys::key_lower_bound(key);
+        let mut lower = prefix.clone();
+        lower.extend_from_slice(&keys::encode_time(earliest_end));
+        let upper = keys::prefix_successor(&prefix).map_or(Bound::Unbounded, Bound::Excluded);
+        let cached = self.cached_sessions(
+            Bound::Included(lower),
+            upper,
+            earliest_end,
+            latest_session_start,
+        );
+        let store = self
+            .inner
+            .find_sessions(key, earliest_end, latest_session_start)?;
+        Ok(Merged::boxed(cached, store, move |(session, _)| {
+            self.order(session)
+        }))
+    }
+
+    fn find_sessions_in_key_range(
+        &self,
+        key_from: Option<&[u8]>,
+        key_to: Option<&[u8]>,
+        earliest_session_end: i64,
+        latest_session_start: i64,
+    ) -> Result<SessionIter<'_>> {
+        self.check_open()?;
+        if matches!((key_from, key_to), (Some(a), Some(b)) if a > b) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let earliest_end = earliest_session_end.max(self.cache.min_live_time());
+        let (lower, upper) = key_range(key_from, key_to);
+        let cached = self.cached_sessions(lower, upper, earliest_end, latest_session_start);
+        let store = self.inner.find_sessions_in_key_range(
+            key_from,
+            key_to,
+            earliest_end,
+            latest_session_start,
+        )?;
+        Ok(Merged::boxed(cached, store, move |(session, _)| {
+            self.order(session)
+        }))
+    }
+
+    fn retention_period(&self) -> i64 {
+        self.inner.retention_period()
+    }
+
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        self.cache.listener = Some(listener);
+        self.cache.send_old_values = send_old_values;
+        true
+    }
+
+    fn flush_cache(&mut self) -> Result<()> {
+        flush_dirty(&mut self.inner, &mut self.cache)
+    }
+}
