@@ -669,7 +669,10 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
     }
 
     /// A flushed cache entry as a windowed table update.
-    pub(crate) fn decode_flushed(&self, entry: CachedEntry) -> Result<FlushedUpdate<Windowed<K>, V>> {
+    pub(crate) fn decode_flushed(
+        &self,
+        entry: CachedEntry,
+    ) -> Result<FlushedUpdate<Windowed<K>, V>> {
         let codec = &self.inner.codec;
         let (key, start, _) = streams_state::keys::parse_window_changelog_key(&entry.key)
             .ok_or_else(|| {

@@ -851,3 +851,474 @@ impl SessionStore for CachingSessionStore {
         flush_dirty(&mut self.inner, &mut self.cache)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use proptest::prelude::*;
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::test_suite::small_resources;
+    use crate::{
+        InMemorySessionStore, InMemoryWindowStore, RecordingChangelogWriter, SessionStoreBuilder,
+        StateDirectory, StoreBackend, StoreContext, WindowStoreBuilder,
+    };
+
+    const BACKENDS: [StoreBackend; 2] = [StoreBackend::InMemory, StoreBackend::RocksDb];
+
+    struct Env {
+        _dir: TempDir,
+        changelog: Arc<RecordingChangelogWriter>,
+        ctx: StoreContext,
+        flushed: Arc<Mutex<Vec<CachedEntry>>>,
+    }
+
+    fn env() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let changelog = Arc::new(RecordingChangelogWriter::new());
+        let ctx = StoreContext::new(
+            StateDirectory::new(dir.path(), "app"),
+            "0_0",
+            0,
+            small_resources(),
+        )
+        .with_changelog(changelog.clone());
+        Env {
+            _dir: dir,
+            changelog,
+            ctx,
+            flushed: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    impl Env {
+        fn listener(&self) -> Box<dyn CacheFlushListener> {
+            let sink = Arc::clone(&self.flushed);
+            Box::new(move |e: CachedEntry| sink.lock().unwrap().push(e))
+        }
+
+        fn take_flushed(&self) -> Vec<CachedEntry> {
+            std::mem::take(&mut *self.flushed.lock().unwrap())
+        }
+
+        /// `(changelog key, value, timestamp)` of what `topic` received so far.
+        fn changelog(&self, topic: &str) -> Vec<(Vec<u8>, Option<Vec<u8>>, i64)> {
+            self.changelog
+                .records(topic, 0)
+                .into_iter()
+                .map(|r| (r.key, r.value, r.timestamp))
+                .collect()
+        }
+
+        fn window(&self, backend: StoreBackend, max_bytes: usize) -> Box<dyn WindowStore> {
+            let mut store = WindowStoreBuilder::new("w", 10 * 60_000)
+                .with_backend(backend)
+                .with_caching(max_bytes)
+                .build(&self.ctx)
+                .unwrap();
+            assert!(store.set_flush_listener(self.listener(), true));
+            store
+        }
+
+        fn session(&self, backend: StoreBackend, max_bytes: usize) -> Box<dyn SessionStore> {
+            let mut store = SessionStoreBuilder::new("s", 10 * 60_000)
+                .with_backend(backend)
+                .with_caching(max_bytes)
+                .build(&self.ctx)
+                .unwrap();
+            assert!(store.set_flush_listener(self.listener(), true));
+            store
+        }
+
+        fn at(&self, timestamp: i64) {
+            self.ctx.record_context().set_timestamp(timestamp);
+        }
+    }
+
+    fn wkey(key: &[u8], start: i64) -> Vec<u8> {
+        keys::window_changelog_key(key, start, 0)
+    }
+
+    fn skey(key: &[u8], start: i64, end: i64) -> Vec<u8> {
+        keys::session_changelog_key(key, start, end)
+    }
+
+    fn entry(key: Vec<u8>, new: Option<&[u8]>, old: Option<&[u8]>, ts: i64) -> CachedEntry {
+        CachedEntry {
+            key,
+            new_value: new.map(<[u8]>::to_vec),
+            old_value: old.map(<[u8]>::to_vec),
+            timestamp: ts,
+        }
+    }
+
+    fn all<T>(iter: impl Iterator<Item = Result<T>>) -> Vec<T> {
+        iter.map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn window_cache_dedupes_and_flushes_in_write_order_with_the_writers_timestamps() {
+        for backend in BACKENDS {
+            let env = env();
+            let mut store = env.window(backend, 1 << 20);
+            env.at(5);
+            store.put(b"a", Some(b"1"), 0).unwrap();
+            env.at(6);
+            store.put(b"b", Some(b"1"), 0).unwrap();
+            env.at(7);
+            store.put(b"a", Some(b"2"), 0).unwrap();
+            env.at(8);
+            store.put(b"a", Some(b"1"), 1000).unwrap();
+            // Read your writes, before anything reached the store or the changelog.
+            assert_eq!(store.fetch(b"a", 0).unwrap(), Some(b"2".to_vec()));
+            assert!(env.changelog("app-w-changelog").is_empty(), "{backend:?}");
+            env.at(100);
+            store.flush_cache().unwrap();
+            let expected = vec![
+                (wkey(b"b", 0), Some(b"1".to_vec()), 6),
+                (wkey(b"a", 0), Some(b"2".to_vec()), 7),
+                (wkey(b"a", 1000), Some(b"1".to_vec()), 8),
+            ];
+            assert_eq!(env.changelog("app-w-changelog"), expected, "{backend:?}");
+            assert_eq!(
+                env.take_flushed(),
+                vec![
+                    entry(wkey(b"b", 0), Some(b"1"), None, 6),
+                    entry(wkey(b"a", 0), Some(b"2"), None, 7),
+                    entry(wkey(b"a", 1000), Some(b"1"), None, 8),
+                ],
+                "{backend:?}"
+            );
+            assert_eq!(
+                env.ctx.record_context().timestamp(),
+                100,
+                "context restored"
+            );
+            // The next flush carries the value of the previous one as the old value; a delete
+            // of what the store holds is a tombstone, and a flush with nothing dirty is silent.
+            env.at(9);
+            store.put(b"a", Some(b"3"), 0).unwrap();
+            store.put(b"b", None, 0).unwrap();
+            store.put(b"c", None, 0).unwrap();
+            store.flush().unwrap();
+            assert_eq!(
+                env.take_flushed(),
+                vec![
+                    entry(wkey(b"a", 0), Some(b"3"), Some(b"2"), 9),
+                    entry(wkey(b"b", 0), None, Some(b"1"), 9),
+                ],
+                "{backend:?}"
+            );
+            store.flush().unwrap();
+            assert!(env.take_flushed().is_empty());
+            assert_eq!(env.changelog("app-w-changelog").len(), 5, "{backend:?}");
+        }
+    }
+
+    #[test]
+    fn window_cache_evicts_least_recently_used_after_flushing_dirty_entries() {
+        for backend in BACKENDS {
+            let env = env();
+            // Room for three entries of this size: a 16-byte store key (kept twice), the value
+            // and the overhead.
+            let mut store = env.window(backend, 3 * (2 * 16 + 100 + ENTRY_OVERHEAD) + 10);
+            let value = [7u8; 100];
+            for (i, key) in [b"k1", b"k2", b"k3"].iter().enumerate() {
+                env.at(i as i64);
+                store.put(*key, Some(&value), 0).unwrap();
+            }
+            assert!(env.take_flushed().is_empty(), "{backend:?}: still fits");
+            env.at(3);
+            store.put(b"k4", Some(&value), 0).unwrap();
+            // Over the bound: every dirty entry is flushed in write order, then `k1` (least
+            // recently used) is evicted.
+            let keys: Vec<Vec<u8>> = env.take_flushed().into_iter().map(|e| e.key).collect();
+            assert_eq!(
+                keys,
+                vec![
+                    wkey(b"k1", 0),
+                    wkey(b"k2", 0),
+                    wkey(b"k3", 0),
+                    wkey(b"k4", 0)
+                ],
+                "{backend:?}"
+            );
+            let cached = store.fetch(b"k1", 0).unwrap();
+            assert_eq!(
+                cached,
+                Some(value.to_vec()),
+                "{backend:?}: evicted, read from the store"
+            );
+            assert_eq!(env.changelog("app-w-changelog").len(), 4);
+        }
+    }
+
+    #[test]
+    fn window_cache_restore_bypasses_the_cache_and_drops_stale_entries() {
+        for backend in BACKENDS {
+            let env = env();
+            let mut store = env.window(backend, 1 << 20);
+            store.put(b"a", Some(b"cached"), 0).unwrap();
+            let restored = ChangelogRecord::new(wkey(b"a", 0), Some(b"restored".to_vec()), 3);
+            store.restore_batch(&[restored]).unwrap();
+            assert_eq!(
+                store.fetch(b"a", 0).unwrap(),
+                Some(b"restored".to_vec()),
+                "{backend:?}"
+            );
+            store.flush().unwrap();
+            assert!(
+                env.take_flushed().is_empty(),
+                "{backend:?}: nothing left to flush"
+            );
+            assert!(
+                env.changelog("app-w-changelog").is_empty(),
+                "restore is not logged"
+            );
+        }
+    }
+
+    #[test]
+    fn window_stores_retaining_duplicates_are_never_cached() {
+        let env = env();
+        let builder = WindowStoreBuilder::new("join", 60_000)
+            .in_memory()
+            .with_retain_duplicates(true)
+            .with_caching(1 << 20);
+        assert!(!builder.caching_enabled());
+        let mut store = builder.build(&env.ctx).unwrap();
+        assert!(!store.set_flush_listener(env.listener(), true));
+        let inner = Box::new(InMemoryWindowStore::new("join", 60_000, true));
+        assert!(CachingWindowStore::new(inner, 1 << 20, RecordContext::new()).is_err());
+    }
+
+    #[test]
+    fn session_cache_forwards_merged_sessions_tombstones_only_once_they_reached_the_store() {
+        for backend in BACKENDS {
+            let env = env();
+            let mut store = env.session(backend, 1 << 20);
+            env.at(0);
+            store.put(b"k", 0, 0, b"1").unwrap();
+            store.flush_cache().unwrap();
+            assert_eq!(
+                env.take_flushed(),
+                vec![entry(skey(b"k", 0, 0), Some(b"1"), None, 0)]
+            );
+            // A record at 5 merges [0, 0] into [0, 5]; one at 20 opens [20, 20], one at 25
+            // merges that into [20, 25] before any commit.
+            env.at(5);
+            store.remove(b"k", 0, 0).unwrap();
+            store.put(b"k", 0, 5, b"2").unwrap();
+            env.at(20);
+            store.put(b"k", 20, 20, b"1").unwrap();
+            env.at(25);
+            store.remove(b"k", 20, 20).unwrap();
+            store.put(b"k", 20, 25, b"2").unwrap();
+            let found: Vec<SessionKey> = all(store.find_sessions(b"k", 0, 30).unwrap())
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect();
+            assert_eq!(
+                found,
+                vec![SessionKey::new(*b"k", 0, 5), SessionKey::new(*b"k", 20, 25)],
+                "{backend:?}"
+            );
+            store.flush().unwrap();
+            assert_eq!(
+                env.take_flushed(),
+                vec![
+                    entry(skey(b"k", 0, 0), None, Some(b"1"), 5),
+                    entry(skey(b"k", 0, 5), Some(b"2"), None, 5),
+                    entry(skey(b"k", 20, 25), Some(b"2"), None, 25),
+                ],
+                "{backend:?}: [20, 20] never reached the store"
+            );
+            assert_eq!(env.changelog("app-s-changelog").len(), 4, "{backend:?}");
+        }
+    }
+
+    #[test]
+    fn session_cache_restore_bypasses_the_cache() {
+        for backend in BACKENDS {
+            let env = env();
+            let mut store = env.session(backend, 1 << 20);
+            store.put(b"k", 0, 3, b"cached").unwrap();
+            let restored = ChangelogRecord::new(skey(b"k", 0, 3), Some(b"restored".to_vec()), 3);
+            store.restore_batch(&[restored]).unwrap();
+            assert_eq!(
+                store.fetch_session(b"k", 0, 3).unwrap(),
+                Some(b"restored".to_vec())
+            );
+            store.flush().unwrap();
+            assert!(env.take_flushed().is_empty(), "{backend:?}");
+            assert!(env.changelog("app-s-changelog").is_empty());
+        }
+    }
+
+    // ---------- model: a cached store reads like the same store uncached ----------
+
+    #[derive(Debug, Clone)]
+    enum WindowOp {
+        Put(u8, i64, Option<u8>),
+        Flush,
+    }
+
+    fn window_op() -> impl Strategy<Value = WindowOp> {
+        prop_oneof![
+            8 => (0u8..4, 0i64..40, proptest::option::weighted(0.85, any::<u8>()))
+                .prop_map(|(k, t, v)| WindowOp::Put(k, t * 20_000, v)),
+            1 => Just(WindowOp::Flush),
+        ]
+    }
+
+    fn check_windows(cached: &mut dyn WindowStore, plain: &mut dyn WindowStore, ops: &[WindowOp]) {
+        for op in ops {
+            match op {
+                WindowOp::Put(k, t, v) => {
+                    let value = v.map(|v| vec![v; 1 + v as usize % 7]);
+                    cached.put(&[*k], value.as_deref(), *t).unwrap();
+                    plain.put(&[*k], value.as_deref(), *t).unwrap();
+                }
+                WindowOp::Flush => cached.flush().unwrap(),
+            }
+            for k in 0u8..4 {
+                for t in [0, 100_000, 400_000] {
+                    assert_eq!(
+                        cached.fetch(&[k], t).unwrap(),
+                        plain.fetch(&[k], t).unwrap()
+                    );
+                }
+                assert_eq!(
+                    all(cached.fetch_range(&[k], 100_000, 600_000).unwrap()),
+                    all(plain.fetch_range(&[k], 100_000, 600_000).unwrap())
+                );
+            }
+            assert_eq!(all(cached.all().unwrap()), all(plain.all().unwrap()));
+            assert_eq!(
+                all(cached
+                    .fetch_key_range(Some(&[1]), Some(&[2]), 0, 500_000)
+                    .unwrap()),
+                all(plain
+                    .fetch_key_range(Some(&[1]), Some(&[2]), 0, 500_000)
+                    .unwrap())
+            );
+        }
+        cached.flush().unwrap();
+        assert_eq!(all(cached.all().unwrap()), all(plain.all().unwrap()));
+    }
+
+    #[derive(Debug, Clone)]
+    enum SessionOp {
+        Put(u8, i64, i64, u8),
+        Remove(u8, i64, i64),
+        Flush,
+    }
+
+    fn session_op() -> impl Strategy<Value = SessionOp> {
+        prop_oneof![
+            6 => (0u8..3, 0i64..40, 0i64..3, any::<u8>())
+                .prop_map(|(k, s, d, v)| SessionOp::Put(k, s * 20_000, (s + d) * 20_000, v)),
+            3 => (0u8..3, 0i64..40, 0i64..3)
+                .prop_map(|(k, s, d)| SessionOp::Remove(k, s * 20_000, (s + d) * 20_000)),
+            1 => Just(SessionOp::Flush),
+        ]
+    }
+
+    fn check_sessions(
+        cached: &mut dyn SessionStore,
+        plain: &mut dyn SessionStore,
+        ops: &[SessionOp],
+    ) {
+        for op in ops {
+            match op {
+                SessionOp::Put(k, s, e, v) => {
+                    cached.put(&[*k], *s, *e, &[*v]).unwrap();
+                    plain.put(&[*k], *s, *e, &[*v]).unwrap();
+                }
+                SessionOp::Remove(k, s, e) => {
+                    cached.remove(&[*k], *s, *e).unwrap();
+                    plain.remove(&[*k], *s, *e).unwrap();
+                }
+                SessionOp::Flush => cached.flush().unwrap(),
+            }
+            for k in 0u8..3 {
+                assert_eq!(
+                    all(cached.find_sessions(&[k], 100_000, 500_000).unwrap()),
+                    all(plain.find_sessions(&[k], 100_000, 500_000).unwrap())
+                );
+                assert_eq!(
+                    all(cached.fetch(&[k]).unwrap()),
+                    all(plain.fetch(&[k]).unwrap())
+                );
+                assert_eq!(
+                    cached.fetch_session(&[k], 40_000, 60_000).unwrap(),
+                    plain.fetch_session(&[k], 40_000, 60_000).unwrap()
+                );
+            }
+            assert_eq!(
+                all(cached
+                    .find_sessions_in_key_range(None, Some(&[1]), 0, i64::MAX)
+                    .unwrap()),
+                all(plain
+                    .find_sessions_in_key_range(None, Some(&[1]), 0, i64::MAX)
+                    .unwrap())
+            );
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn cached_memory_window_store_reads_like_uncached(
+            ops in proptest::collection::vec(window_op(), 1..80),
+            max_bytes in prop_oneof![Just(0usize), Just(400), Just(1 << 20)],
+        ) {
+            let retention = 300_000;
+            let inner = Box::new(InMemoryWindowStore::new("w", retention, false));
+            let mut cached = CachingWindowStore::new(inner, max_bytes, RecordContext::new()).unwrap();
+            let mut plain = InMemoryWindowStore::new("w", retention, false);
+            check_windows(&mut cached, &mut plain, &ops);
+        }
+
+        #[test]
+        fn cached_memory_session_store_reads_like_uncached(
+            ops in proptest::collection::vec(session_op(), 1..80),
+            max_bytes in prop_oneof![Just(0usize), Just(300), Just(1 << 20)],
+        ) {
+            let retention = 300_000;
+            let inner = Box::new(InMemorySessionStore::new("s", retention));
+            let mut cached = CachingSessionStore::new(inner, max_bytes, RecordContext::new());
+            let mut plain = InMemorySessionStore::new("s", retention);
+            check_sessions(&mut cached, &mut plain, &ops);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+
+        #[test]
+        fn cached_rocksdb_window_and_session_stores_read_like_uncached(
+            wops in proptest::collection::vec(window_op(), 1..60),
+            sops in proptest::collection::vec(session_op(), 1..60),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let res = small_resources();
+            let open_w = |name: &str| {
+                crate::RocksDbWindowStore::open(name, dir.path().join(name), &res, 300_000, false)
+                    .unwrap()
+            };
+            let inner = Box::new(open_w("cw"));
+            let mut cached = CachingWindowStore::new(inner, 400, RecordContext::new()).unwrap();
+            check_windows(&mut cached, &mut open_w("pw"), &wops);
+            let open_s = |name: &str| {
+                crate::RocksDbSessionStore::open(name, dir.path().join(name), &res, 300_000)
+                    .unwrap()
+            };
+            let mut cached = CachingSessionStore::new(Box::new(open_s("cs")), 300, RecordContext::new());
+            check_sessions(&mut cached, &mut open_s("ps"), &sops);
+        }
+    }
+}

@@ -635,7 +635,10 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             }
             if let Some(cache) = &mut self.cache {
                 // Forwarded when the cache flushes it; what the write evicted goes now.
-                cache.writing(&store.cache_key(&record.key, start)?, record.headers.clone());
+                cache.writing(
+                    &store.cache_key(&record.key, start)?,
+                    record.headers.clone(),
+                );
                 store.put(&record.key, &aggregate, timestamp, start)?;
                 forward_windows(cache, &store, ctx)?;
                 continue;
@@ -747,11 +750,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
             "inactivity gap + grace",
         );
         let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
-        plan.add_store(materialized.session_store(
-            &plan.store_name,
-            retention,
-            !emit_on_close,
-        ));
+        plan.add_store(materialized.session_store(&plan.store_name, retention, !emit_on_close));
         let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(SessionWindowedSerde::new(
             SharedSerde(Arc::clone(&plan.keys)),
         ));
