@@ -274,3 +274,5 @@ mod cache_tests;
 mod global_tests;
 #[cfg(test)]
 mod join_tests;
+#[cfg(test)]
+mod windowed_cache_tests;

@@ -258,11 +258,23 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         let plan = self
             .grouped
             .plan_aggregation(prefix, &materialized, default_value_serde);
-        let retention = plan.retention(
-            &materialized,
-            kind.size_ms().saturating_add(kind.grace_ms()),
-            "window size + grace",
-        );
+        let (minimum, least) = match kind {
+            WindowKind::Time(_) => (
+                kind.size_ms().saturating_add(kind.grace_ms()),
+                "window size + grace",
+            ),
+            // A record's right window starts after it, so windows starting up to the time
+            // difference + grace before the newest window start are still open: Kafka keeps
+            // twice the time difference + grace.
+            WindowKind::Sliding(_) => (
+                kind.size_ms()
+                    .saturating_mul(2)
+                    .max(kind.size_ms().saturating_add(2))
+                    .saturating_add(kind.grace_ms()),
+                "twice the time difference + grace",
+            ),
+        };
+        let retention = plan.retention(&materialized, minimum, least);
         let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
         plan.add_store(materialized.timestamped_window_store(
             &plan.store_name,
