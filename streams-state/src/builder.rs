@@ -399,7 +399,8 @@ impl TimestampedKeyValueStoreBuilder {
     }
 }
 
-/// Builds [`WindowStore`]s.
+/// Builds [`WindowStore`]s: RocksDB by default, changelogged, uncached unless told (and never
+/// when retaining duplicates).
 #[derive(Debug, Clone)]
 pub struct WindowStoreBuilder {
     common: Common,
@@ -480,7 +481,7 @@ impl WindowStoreBuilder {
     }
 }
 
-/// Builds [`SessionStore`]s.
+/// Builds [`SessionStore`]s: RocksDB by default, changelogged, uncached unless told.
 #[derive(Debug, Clone)]
 pub struct SessionStoreBuilder {
     common: Common,

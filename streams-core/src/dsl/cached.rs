@@ -67,6 +67,20 @@ impl CacheForwarder {
         }
     }
 
+    /// Like [`writing`](Self::writing), computing the key (the cache's own key of the entry)
+    /// only when there are headers to keep or forget.
+    pub(crate) fn writing_with(
+        &mut self,
+        headers: &Headers,
+        key: impl FnOnce() -> Result<Vec<u8>>,
+    ) -> Result<()> {
+        if headers.is_empty() && self.headers.is_empty() {
+            return Ok(());
+        }
+        self.writing(&key()?, headers.clone());
+        Ok(())
+    }
+
     /// Forwards, in flush order, every entry the cache flushed since the last call (evictions,
     /// when called after a write).
     pub(crate) fn forward<K: Data, V: Data>(

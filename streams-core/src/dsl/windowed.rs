@@ -451,10 +451,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             };
             if let Some(cache) = &mut self.cache {
                 // Forwarded when the cache flushes it; what the write evicted goes now.
-                cache.writing(
-                    &store.cache_key(&record.key, window.start_ms)?,
-                    record.headers.clone(),
-                );
+                cache.writing_with(&record.headers, || {
+                    store.cache_key(&record.key, window.start_ms)
+                })?;
                 store.put(&record.key, &aggregate, timestamp, window.start_ms)?;
                 forward_windows(cache, &store, ctx)?;
                 continue;
@@ -647,10 +646,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             }
             if let Some(cache) = &mut self.cache {
                 // Forwarded when the cache flushes it; what the write evicted goes now.
-                cache.writing(
-                    &store.cache_key(&record.key, start)?,
-                    record.headers.clone(),
-                );
+                cache.writing_with(&record.headers, || store.cache_key(&record.key, start))?;
                 store.put(&record.key, &aggregate, timestamp, start)?;
                 forward_windows(cache, &store, ctx)?;
                 continue;
@@ -923,10 +919,9 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 if let Some(cache) = &mut self.cache {
                     // The tombstone goes downstream when the cache flushes it (and only if the
                     // session had reached the store); what the write evicted goes now.
-                    cache.writing(
-                        &store.cache_key(&record.key, session.window)?,
-                        record.headers.clone(),
-                    );
+                    cache.writing_with(&record.headers, || {
+                        store.cache_key(&record.key, session.window)
+                    })?;
                     store.remove(&record.key, session.window)?;
                     forward_sessions(cache, &store, ctx)?;
                     continue;
@@ -949,7 +944,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             None => (self.start)(&record.key, &record.value),
         };
         if let Some(cache) = &mut self.cache {
-            cache.writing(&store.cache_key(&record.key, merged)?, record.headers);
+            cache.writing_with(&record.headers, || store.cache_key(&record.key, merged))?;
             store.put(&record.key, merged, &aggregate)?;
             return forward_sessions(cache, &store, ctx);
         }
