@@ -42,6 +42,8 @@ struct Entry {
     lru: u64,
     /// Position in write order, while the entry is dirty.
     dirty: Option<u64>,
+    /// The time retention applies to: the window start, or the session end.
+    time: i64,
 }
 
 impl Entry {
@@ -65,6 +67,8 @@ struct TimeCache {
     /// The largest window start (session end) written or restored, as the store below tracks
     /// its own: reads through the cache hide what the store would no longer return.
     observed: i64,
+    /// Clean entries older than this are dropped once the oldest live time reaches it.
+    next_purge: i64,
     listener: Option<Box<dyn CacheFlushListener>>,
     send_old_values: bool,
     context: RecordContext,
@@ -82,6 +86,7 @@ impl TimeCache {
             retention,
             interval: segment_interval(retention),
             observed: i64::MIN,
+            next_purge: i64::MIN,
             listener: None,
             send_old_values: false,
             context,
@@ -112,8 +117,9 @@ impl TimeCache {
         self.next_seq
     }
 
-    /// Writes an entry, dirty, stamped with the record context's timestamp.
-    fn write(&mut self, store_key: Vec<u8>, value: Option<Vec<u8>>) {
+    /// Writes an entry for `time` (window start, session end), dirty, stamped with the record
+    /// context's timestamp.
+    fn write(&mut self, store_key: Vec<u8>, time: i64, value: Option<Vec<u8>>) {
         let lru = self.seq();
         let dirty = self.seq();
         let timestamp = self.context.timestamp();
@@ -122,6 +128,7 @@ impl TimeCache {
             timestamp,
             lru,
             dirty: Some(dirty),
+            time,
         };
         self.bytes += entry.size(&store_key);
         self.lru.insert(lru, store_key.clone());
@@ -144,6 +151,29 @@ impl TimeCache {
     fn remove(&mut self, store_key: &[u8]) {
         if let Some(old) = self.entries.remove(store_key) {
             self.unlink(&old);
+        }
+    }
+
+    /// Drops the clean entries that have expired, whenever the oldest live time has moved on by
+    /// half the retention since the last time: the store below no longer holds them, and reads
+    /// would not return them, so they would only make every lookup slower until evicted.
+    fn purge_expired(&mut self) {
+        let min_live = self.min_live_time();
+        if min_live < self.next_purge || self.entries.is_empty() {
+            return;
+        }
+        self.next_purge = min_live.saturating_add((self.retention / 2).max(1));
+        let mut dropped = Vec::new();
+        self.entries.retain(|key, entry| {
+            let keep = entry.dirty.is_some() || entry.time >= min_live;
+            if !keep {
+                dropped.push((entry.lru, entry.value.as_ref().map_or(0, Vec::len), key.len()));
+            }
+            keep
+        });
+        for (lru, value_len, key_len) in dropped {
+            self.lru.remove(&lru);
+            self.bytes -= key_len * 2 + value_len + ENTRY_OVERHEAD;
         }
     }
 
@@ -315,6 +345,7 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     }
     cache.context.set_timestamp(now);
     result?;
+    cache.purge_expired();
     if let Some(listener) = cache.listener.as_mut() {
         for entry in flushed {
             listener.apply(entry);
@@ -512,6 +543,7 @@ impl WindowStore for CachingWindowStore {
         }
         self.cache.write(
             keys::window_store_key(key, window_start, 0),
+            window_start,
             value.map(<[u8]>::to_vec),
         );
         evict(&mut self.inner, &mut self.cache)
@@ -752,6 +784,7 @@ impl SessionStore for CachingSessionStore {
         }
         self.cache.write(
             keys::session_store_key(key, start, end),
+            end,
             Some(value.to_vec()),
         );
         evict(&mut self.inner, &mut self.cache)
@@ -763,7 +796,7 @@ impl SessionStore for CachingSessionStore {
             return Ok(());
         }
         self.cache
-            .write(keys::session_store_key(key, start, end), None);
+            .write(keys::session_store_key(key, start, end), end, None);
         evict(&mut self.inner, &mut self.cache)
     }
 
