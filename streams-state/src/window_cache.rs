@@ -373,6 +373,9 @@ fn evict<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
 /// How merged reads order their entries: the store's segment, then its key layout.
 type Order = (i64, Vec<u8>);
 
+/// Cached entries of a merged read, with their position (`None`: deleted in the cache).
+type CachedItems<T> = Vec<(Order, Option<T>)>;
+
 /// Merges cached entries (sorted, with tombstones) over a store iterator sorted the same way;
 /// the cache wins on equal positions.
 struct Merged<'a, T> {
@@ -383,7 +386,7 @@ struct Merged<'a, T> {
 
 impl<'a, T: 'a> Merged<'a, T> {
     fn boxed(
-        mut cache: Vec<(Order, Option<T>)>,
+        mut cache: CachedItems<T>,
         store: Box<dyn Iterator<Item = Result<T>> + 'a>,
         order: impl Fn(&T) -> Order + 'a,
     ) -> Box<dyn Iterator<Item = Result<T>> + 'a> {
@@ -570,7 +573,7 @@ impl WindowStore for CachingWindowStore {
         if from > time_to {
             return Ok(Box::new(std::iter::empty()));
         }
-        let cached: Vec<(Order, Option<(i64, Vec<u8>)>)> = self
+        let cached: CachedItems<(i64, Vec<u8>)> = self
             .cache
             .range(
                 Bound::Included(keys::window_store_key(key, from, 0)),
@@ -604,7 +607,7 @@ impl WindowStore for CachingWindowStore {
             return Ok(Box::new(std::iter::empty()));
         }
         let (lower, upper) = key_range(key_from, key_to);
-        let cached: Vec<(Order, Option<(WindowedKey, Vec<u8>)>)> = self
+        let cached: CachedItems<(WindowedKey, Vec<u8>)> = self
             .cache
             .range(lower, upper)
             .filter_map(|(store_key, value)| {
@@ -708,7 +711,7 @@ impl CachingSessionStore {
         upper: Bound<Vec<u8>>,
         earliest_end: i64,
         latest_start: i64,
-    ) -> Vec<(Order, Option<(SessionKey, Vec<u8>)>)> {
+    ) -> CachedItems<(SessionKey, Vec<u8>)> {
         self.cache
             .range(lower, upper)
             .filter_map(|(store_key, value)| {
