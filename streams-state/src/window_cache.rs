@@ -167,7 +167,11 @@ impl TimeCache {
         self.entries.retain(|key, entry| {
             let keep = entry.dirty.is_some() || entry.time >= min_live;
             if !keep {
-                dropped.push((entry.lru, entry.value.as_ref().map_or(0, Vec::len), key.len()));
+                dropped.push((
+                    entry.lru,
+                    entry.value.as_ref().map_or(0, Vec::len),
+                    key.len(),
+                ));
             }
             keep
         });

@@ -349,3 +349,40 @@ fn sliding_windows_keep_every_window_still_open() {
         );
     }
 }
+
+#[test]
+fn a_flushed_window_or_session_carries_the_headers_of_its_last_write() {
+    for kind in [Kind::Tumbling, Kind::Sliding, Kind::Session] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut task = task(&topology(kind, true, true), 0, 1 << 20, &dir);
+        let with_header = |offset: i64, key: &str, ts: i64, trace: Option<&str>| {
+            let mut r = record("in", offset, key, Some("x"), ts);
+            if let Some(trace) = trace {
+                r.headers = Headers::new().with("trace", trace);
+            }
+            r
+        };
+        task.process(with_header(0, "a", 1, Some("first"))).unwrap();
+        task.process(with_header(1, "a", 2, Some("second")))
+            .unwrap();
+        task.process(with_header(2, "b", 3, Some("b's"))).unwrap();
+        task.process(with_header(3, "b", 4, None)).unwrap();
+        task.flush_stores().unwrap();
+        let traces: BTreeMap<String, Option<String>> = drain(&mut task)
+            .iter()
+            .filter(|r| &*r.topic == "out")
+            .map(|r| {
+                let key = String::from_utf8(r.key.clone().unwrap()).unwrap();
+                let trace = r
+                    .headers
+                    .last("trace")
+                    .map(|h| String::from_utf8(h.value.clone().unwrap_or_default()).unwrap());
+                (key, trace)
+            })
+            .collect();
+        let a = traces.iter().find(|(k, _)| k.starts_with("[a@")).unwrap();
+        let b = traces.iter().find(|(k, _)| k.starts_with("[b@")).unwrap();
+        assert_eq!(a.1.as_deref(), Some("second"), "{kind:?}: {traces:?}");
+        assert_eq!(b.1.as_deref(), None, "{kind:?}: {traces:?}");
+    }
+}
