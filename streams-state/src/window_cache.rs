@@ -123,6 +123,22 @@ impl TimeCache {
         let lru = self.seq();
         let dirty = self.seq();
         let timestamp = self.context.timestamp();
+        if let Some(entry) = self.entries.get_mut(&store_key) {
+            // Overwriting: the positions' copies of the key move to the new positions.
+            self.bytes -= entry.size(&store_key);
+            let lru_key = self.lru.remove(&entry.lru);
+            let dirty_key = entry.dirty.and_then(|d| self.dirty.remove(&d));
+            entry.value = value;
+            entry.timestamp = timestamp;
+            entry.lru = lru;
+            entry.dirty = Some(dirty);
+            entry.time = time;
+            self.bytes += entry.size(&store_key);
+            self.lru
+                .insert(lru, lru_key.unwrap_or_else(|| store_key.clone()));
+            self.dirty.insert(dirty, dirty_key.unwrap_or(store_key));
+            return;
+        }
         let entry = Entry {
             value,
             timestamp,
@@ -133,9 +149,7 @@ impl TimeCache {
         self.bytes += entry.size(&store_key);
         self.lru.insert(lru, store_key.clone());
         self.dirty.insert(dirty, store_key.clone());
-        if let Some(old) = self.entries.insert(store_key, entry) {
-            self.unlink(&old);
-        }
+        self.entries.insert(store_key, entry);
     }
 
     /// Forgets an entry's positions and bytes (the entry itself is already out of the map).
