@@ -238,14 +238,24 @@ impl TimeCache {
     }
 }
 
-/// What a cache needs of the store below it, in terms of its store keys.
+/// An entry's store key taken apart: the record key and its two times (window start twice for
+/// windows; session start and end).
+struct Parsed {
+    key: Vec<u8>,
+    start: i64,
+    end: i64,
+}
+
+/// What a cache needs of the store below it.
 trait Below {
+    /// Takes a store key apart.
+    fn parse(&self, store_key: &[u8]) -> Result<Parsed>;
     /// What the store holds for the entry.
-    fn read(&self, store_key: &[u8]) -> Result<Option<Vec<u8>>>;
+    fn read(&self, entry: &Parsed) -> Result<Option<Vec<u8>>>;
     /// Writes (or, for `None`, deletes) the entry.
-    fn write(&mut self, store_key: &[u8], value: Option<&[u8]>) -> Result<()>;
+    fn write(&mut self, entry: &Parsed, value: Option<&[u8]>) -> Result<()>;
     /// The key the flush listener sees: the store kind's changelog key.
-    fn listener_key(&self, store_key: &[u8]) -> Result<Vec<u8>>;
+    fn listener_key(&self, entry: &Parsed) -> Vec<u8>;
     /// The store's name.
     fn store_name(&self) -> &str;
 }
@@ -258,22 +268,26 @@ fn corrupt_cache_key(store: &str) -> Error {
 }
 
 impl Below for Box<dyn WindowStore> {
-    fn read(&self, store_key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn parse(&self, store_key: &[u8]) -> Result<Parsed> {
         let (key, start, _) = keys::parse_window_store_key(store_key)
             .ok_or_else(|| corrupt_cache_key(self.name()))?;
-        self.fetch(&key, start)
+        Ok(Parsed {
+            key,
+            start,
+            end: start,
+        })
     }
 
-    fn write(&mut self, store_key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        let (key, start, _) = keys::parse_window_store_key(store_key)
-            .ok_or_else(|| corrupt_cache_key(self.name()))?;
-        self.put(&key, value, start)
+    fn read(&self, entry: &Parsed) -> Result<Option<Vec<u8>>> {
+        self.fetch(&entry.key, entry.start)
     }
 
-    fn listener_key(&self, store_key: &[u8]) -> Result<Vec<u8>> {
-        let (key, start, _) = keys::parse_window_store_key(store_key)
-            .ok_or_else(|| corrupt_cache_key(self.name()))?;
-        Ok(keys::window_changelog_key(&key, start, 0))
+    fn write(&mut self, entry: &Parsed, value: Option<&[u8]>) -> Result<()> {
+        self.put(&entry.key, value, entry.start)
+    }
+
+    fn listener_key(&self, entry: &Parsed) -> Vec<u8> {
+        keys::window_changelog_key(&entry.key, entry.start, 0)
     }
 
     fn store_name(&self) -> &str {
@@ -282,25 +296,25 @@ impl Below for Box<dyn WindowStore> {
 }
 
 impl Below for Box<dyn SessionStore> {
-    fn read(&self, store_key: &[u8]) -> Result<Option<Vec<u8>>> {
+    fn parse(&self, store_key: &[u8]) -> Result<Parsed> {
         let (key, start, end) = keys::parse_session_store_key(store_key)
             .ok_or_else(|| corrupt_cache_key(self.name()))?;
-        self.fetch_session(&key, start, end)
+        Ok(Parsed { key, start, end })
     }
 
-    fn write(&mut self, store_key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        let (key, start, end) = keys::parse_session_store_key(store_key)
-            .ok_or_else(|| corrupt_cache_key(self.name()))?;
+    fn read(&self, entry: &Parsed) -> Result<Option<Vec<u8>>> {
+        self.fetch_session(&entry.key, entry.start, entry.end)
+    }
+
+    fn write(&mut self, entry: &Parsed, value: Option<&[u8]>) -> Result<()> {
         match value {
-            Some(value) => self.put(&key, start, end, value),
-            None => self.remove(&key, start, end),
+            Some(value) => self.put(&entry.key, entry.start, entry.end, value),
+            None => self.remove(&entry.key, entry.start, entry.end),
         }
     }
 
-    fn listener_key(&self, store_key: &[u8]) -> Result<Vec<u8>> {
-        let (key, start, end) = keys::parse_session_store_key(store_key)
-            .ok_or_else(|| corrupt_cache_key(self.name()))?;
-        Ok(keys::session_changelog_key(&key, start, end))
+    fn listener_key(&self, entry: &Parsed) -> Vec<u8> {
+        keys::session_changelog_key(&entry.key, entry.start, entry.end)
     }
 
     fn store_name(&self) -> &str {
@@ -321,8 +335,15 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     let mut flushed = Vec::with_capacity(dirty.len());
     let mut result = Ok(());
     for (store_key, new_value, timestamp) in dirty {
+        let parsed = match inner.parse(&store_key) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        };
         let old_value = if new_value.is_none() || cache.send_old_values {
-            match inner.read(&store_key) {
+            match inner.read(&parsed) {
                 Ok(old) => old,
                 Err(e) => {
                     result = Err(e);
@@ -335,26 +356,14 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
         if new_value.is_none() && old_value.is_none() {
             continue;
         }
-        let key = match cache
-            .listener
-            .as_ref()
-            .map(|_| inner.listener_key(&store_key))
-        {
-            Some(Err(e)) => {
-                result = Err(e);
-                break;
-            }
-            Some(Ok(key)) => Some(key),
-            None => None,
-        };
         cache.context.set_timestamp(timestamp);
-        if let Err(e) = inner.write(&store_key, new_value.as_deref()) {
+        if let Err(e) = inner.write(&parsed, new_value.as_deref()) {
             result = Err(e);
             break;
         }
-        if let Some(key) = key {
+        if cache.listener.is_some() {
             flushed.push(CachedEntry {
-                key,
+                key: inner.listener_key(&parsed),
                 new_value,
                 old_value,
                 timestamp,
