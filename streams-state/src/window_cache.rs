@@ -44,12 +44,29 @@ struct Entry {
     dirty: Option<u64>,
     /// The time retention applies to: the window start, or the session end.
     time: i64,
+    /// For a dirty entry, what the store below holds for it when the cache knows (the entry was
+    /// clean, so mirrored the store, when it was overwritten): a flush then reads no old value.
+    stored: Option<Option<Vec<u8>>>,
 }
 
 impl Entry {
     fn size(&self, store_key: &[u8]) -> usize {
-        store_key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+        let stored = self
+            .stored
+            .as_ref()
+            .and_then(Option::as_ref)
+            .map_or(0, Vec::len);
+        store_key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + stored + ENTRY_OVERHEAD
     }
+}
+
+/// A dirty entry taken out for a flush.
+struct Dirty {
+    store_key: Vec<u8>,
+    value: Option<Vec<u8>>,
+    timestamp: i64,
+    /// What the store holds for it, when known.
+    stored: Option<Option<Vec<u8>>>,
 }
 
 /// The bookkeeping both caches share: entries by store key (so that a key's windows or sessions
@@ -128,6 +145,9 @@ impl TimeCache {
             self.bytes -= entry.size(&store_key);
             let lru_key = self.lru.remove(&entry.lru);
             let dirty_key = entry.dirty.and_then(|d| self.dirty.remove(&d));
+            if entry.dirty.is_none() {
+                entry.stored = Some(entry.value.take());
+            }
             entry.value = value;
             entry.timestamp = timestamp;
             entry.lru = lru;
@@ -145,6 +165,7 @@ impl TimeCache {
             lru,
             dirty: Some(dirty),
             time,
+            stored: None,
         };
         self.bytes += entry.size(&store_key);
         self.lru.insert(lru, store_key.clone());
@@ -181,17 +202,13 @@ impl TimeCache {
         self.entries.retain(|key, entry| {
             let keep = entry.dirty.is_some() || entry.time >= min_live;
             if !keep {
-                dropped.push((
-                    entry.lru,
-                    entry.value.as_ref().map_or(0, Vec::len),
-                    key.len(),
-                ));
+                dropped.push((entry.lru, entry.size(key)));
             }
             keep
         });
-        for (lru, value_len, key_len) in dropped {
+        for (lru, size) in dropped {
             self.lru.remove(&lru);
-            self.bytes -= key_len * 2 + value_len + ENTRY_OVERHEAD;
+            self.bytes -= size;
         }
     }
 
@@ -202,14 +219,22 @@ impl TimeCache {
         self.bytes = 0;
     }
 
-    /// Takes the dirty entries, in the order they were last written, marking them clean:
-    /// `(store key, value, timestamp)`.
-    fn take_dirty(&mut self) -> Vec<(Vec<u8>, Option<Vec<u8>>, i64)> {
+    /// Takes the dirty entries, in the order they were last written, marking them clean.
+    fn take_dirty(&mut self) -> Vec<Dirty> {
         let mut out = Vec::with_capacity(self.dirty.len());
-        while let Some((_, key)) = self.dirty.pop_first() {
-            if let Some(entry) = self.entries.get_mut(&key) {
+        while let Some((_, store_key)) = self.dirty.pop_first() {
+            if let Some(entry) = self.entries.get_mut(&store_key) {
                 entry.dirty = None;
-                out.push((key, entry.value.clone(), entry.timestamp));
+                let stored = entry.stored.take();
+                if let Some(Some(v)) = &stored {
+                    self.bytes -= v.len();
+                }
+                out.push(Dirty {
+                    value: entry.value.clone(),
+                    timestamp: entry.timestamp,
+                    stored,
+                    store_key,
+                });
             }
         }
         out
@@ -334,7 +359,13 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     let now = cache.context.timestamp();
     let mut flushed = Vec::with_capacity(dirty.len());
     let mut result = Ok(());
-    for (store_key, new_value, timestamp) in dirty {
+    for Dirty {
+        store_key,
+        value: new_value,
+        timestamp,
+        stored,
+    } in dirty
+    {
         let parsed = match inner.parse(&store_key) {
             Ok(parsed) => parsed,
             Err(e) => {
@@ -342,16 +373,16 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
                 break;
             }
         };
-        let old_value = if new_value.is_none() || cache.send_old_values {
-            match inner.read(&parsed) {
+        let old_value = match stored {
+            _ if new_value.is_some() && !cache.send_old_values => None,
+            Some(known) => known,
+            None => match inner.read(&parsed) {
                 Ok(old) => old,
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
-            }
-        } else {
-            None
+            },
         };
         if new_value.is_none() && old_value.is_none() {
             continue;
