@@ -67,6 +67,42 @@ fn fraud_detection_under_exactly_once() {
 }
 
 #[test]
+fn order_enrichment_joins_orders_to_products_by_foreign_key() {
+    let out = run(
+        "order_enrichment",
+        &[
+            "--products",
+            "100",
+            "--orders",
+            "2000",
+            "--changes",
+            "600",
+            "--seed",
+            "7",
+        ],
+    );
+    assert!(out.contains("enriched orders equal the model"), "{out}");
+}
+
+#[test]
+fn order_enrichment_under_exactly_once() {
+    let out = run(
+        "order_enrichment",
+        &[
+            "--products",
+            "50",
+            "--orders",
+            "1000",
+            "--changes",
+            "300",
+            "--processing-guarantee",
+            "exactly_once_v2",
+        ],
+    );
+    assert!(out.contains("enriched orders equal the model"), "{out}");
+}
+
+#[test]
 fn temperature_alerts_routes_every_reading() {
     let out = run("temperature_alerts", &["--readings", "3000"]);
     assert!(out.contains("readings routed"), "{out}");

@@ -5,12 +5,19 @@
 //! - An instance with an empty `state.dir` (a new machine) restores the counts from the
 //!   changelog before processing, and the result is still the model; so does one whose state
 //!   `clean_up()` deleted.
+//! - A foreign-key join's subscriptions survive a move to a new instance: restored from the
+//!   subscription store's changelog, they let right-table updates reach every subscriber.
 
 mod runtime_support;
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
 
 use rill::prelude::*;
 use runtime_support::*;
@@ -153,5 +160,143 @@ fn a_new_instance_restores_the_counts_from_the_changelog() {
     streams.start().unwrap();
     wait_running(&streams, Duration::from_secs(30));
     assert!(again.restored.load(Ordering::Relaxed) >= model(&lines).len() as u64);
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+/// orders (order → product id) joined to products (product → name) as "order:name".
+fn orders_with_products(orders: &str, products: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    let orders = builder.table(
+        orders,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("orders"),
+    );
+    let products = builder.table(
+        products,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("products"),
+    );
+    orders
+        .join_on_foreign_key(
+            &products,
+            |product: &String| product.clone(),
+            |product: &String, name: &String| format!("{product}:{name}"),
+        )
+        .to_stream()
+        .to(
+            output,
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    builder.build().unwrap()
+}
+
+/// Reads `consumer` into `table` until it equals `model`.
+fn read_table_until(
+    consumer: &BaseConsumer,
+    table: &mut HashMap<String, String>,
+    model: &HashMap<String, String>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while table != model {
+        assert!(
+            Instant::now() < deadline,
+            "join output {table:?} never reached {model:?}"
+        );
+        if let Some(message) = consumer.poll(Duration::from_millis(50)) {
+            let message = message.expect("consume");
+            let key = String::from_utf8_lossy(message.key().expect("key")).into_owned();
+            match message.payload() {
+                Some(v) => table.insert(key, String::from_utf8_lossy(v).into_owned()),
+                None => table.remove(&key),
+            };
+        }
+    }
+}
+
+#[test]
+fn a_new_instance_restores_foreign_key_join_subscriptions() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, products, output) = (
+        format!("orders-{id}"),
+        format!("products-{id}"),
+        format!("enriched-{id}"),
+    );
+    broker.create_topic(&orders, 3).unwrap();
+    broker.create_topic(&products, 2).unwrap();
+    broker.create_topic(&output, 2).unwrap();
+    let application_id = format!("fk-restore-{id}");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", format!("reader-{id}"))
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&output]).unwrap();
+    let names = |version: &str| -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
+        (0..10)
+            .map(|p| {
+                (
+                    Some(format!("p{p}").into_bytes()),
+                    format!("{version}-{p}").into_bytes(),
+                )
+            })
+            .collect()
+    };
+    let model = |version: &str| -> HashMap<String, String> {
+        (0..60)
+            .map(|o| (format!("o{o}"), format!("p{}:{version}-{}", o % 10, o % 10)))
+            .collect()
+    };
+    let mut table = HashMap::new();
+
+    // Run 1: every order joins its product.
+    let first_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        orders_with_products(&orders, &products, &output),
+        config(&application_id, &bootstrap, first_dir.path()),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    produce(&bootstrap, &products, &names("v1"));
+    let order_rows: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..60)
+        .map(|o| {
+            (
+                Some(format!("o{o}").into_bytes()),
+                format!("p{}", o % 10).into_bytes(),
+            )
+        })
+        .collect();
+    produce(&bootstrap, &orders, &order_rows);
+    read_table_until(&consumer, &mut table, &model("v1"));
+    assert!(streams.close(Duration::from_secs(30)));
+    drop(first_dir);
+
+    // Run 2, on a fresh state directory: only the changelogs know the subscriptions, and
+    // product updates alone must reach every order.
+    let second_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        orders_with_products(&orders, &products, &output),
+        config(&application_id, &bootstrap, second_dir.path()),
+    )
+    .unwrap();
+    let restores = restore_counter();
+    streams.set_restore_listener(Arc::clone(&restores) as _);
+    streams.start().unwrap();
+    produce(&bootstrap, &products, &names("v2"));
+    read_table_until(&consumer, &mut table, &model("v2"));
+    let subscriptions: i64 = restores
+        .partitions
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(tp, _, _)| tp.topic.contains("KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE"))
+        .map(|(_, start, end)| end - start)
+        .sum();
+    assert!(
+        subscriptions >= 60,
+        "{subscriptions} subscriptions restored"
+    );
     assert!(streams.close(Duration::from_secs(30)));
 }

@@ -6,6 +6,9 @@
 //!   co-partitioning error naming both topics and counts.
 //! - A window store's changelog is created `compact,delete` with a retention of the store's
 //!   retention plus one day.
+//! - A foreign-key join's internal topics are created co-partitioned with the tables they
+//!   meet: the subscription-registration topic (and the subscription store's changelog) with
+//!   the right table's topic, the response topic with the left table's.
 //! - `KafkaStreams::new` requires `bootstrap.servers`.
 
 mod runtime_support;
@@ -115,6 +118,72 @@ fn window_changelogs_are_compacted_and_deleted() {
     assert!(
         retention >= 70_000 + 86_400_000,
         "retention.ms = {retention}"
+    );
+}
+
+#[test]
+fn foreign_key_join_topics_are_co_partitioned_with_the_tables_they_meet() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, products) = (format!("orders-{id}"), format!("products-{id}"));
+    broker.create_topic(&orders, 3).unwrap();
+    broker.create_topic(&products, 2).unwrap();
+    let builder = StreamsBuilder::new();
+    let orders_table = builder.table(
+        &orders,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("orders"),
+    );
+    let products_table = builder.table(
+        &products,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("products"),
+    );
+    orders_table.join_on_foreign_key(
+        &products_table,
+        |order: &String| order.clone(),
+        |order: &String, product: &String| format!("{order}:{product}"),
+    );
+    let application_id = format!("fk-{id}");
+    let dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        config(&application_id, &bootstrap, dir.path()),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(30));
+    assert!(streams.close(Duration::from_secs(30)));
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .unwrap();
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, Duration::from_secs(10))
+        .unwrap();
+    let partitions = |suffix: &str| {
+        let name = format!("{application_id}-{suffix}");
+        metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == name)
+            .map(|t| t.partitions().len())
+            .unwrap_or_else(|| panic!("topic {name} was not created"))
+    };
+    assert_eq!(
+        partitions("KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004-topic"),
+        2
+    );
+    assert_eq!(
+        partitions("KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-0000000008-changelog"),
+        2
+    );
+    assert_eq!(
+        partitions("KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000012-topic"),
+        3
     );
 }
 

@@ -159,12 +159,35 @@ pub fn produce<'a>(
     topic: &str,
     records: impl IntoIterator<Item = Input<'a>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    produce_nullable(
+        bootstrap,
+        topic,
+        records
+            .into_iter()
+            .map(|(key, value, ts)| (key, Some(value), ts)),
+    )
+}
+
+/// Like [`produce`], with `None` values written as tombstones (null values), for table topics.
+///
+/// Records are partitioned as Kafka's Java producer does (murmur2 of the key), the partitioner
+/// Rill's runtime writes its internal topics with: a foreign-key join's registration topic is
+/// then co-partitioned with the table topic produced here.
+pub fn produce_nullable<'a>(
+    bootstrap: &str,
+    topic: &str,
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, Option<&'a [u8]>, Option<i64>)>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("linger.ms", "5")
+        .set("partitioner", "murmur2_random")
         .create()?;
     for (key, value, timestamp) in records {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }

@@ -300,22 +300,32 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
 
     /// Every entry, in the order of the serialized keys.
     pub fn all(&self) -> Result<Vec<(K, V)>> {
-        self.entries(None, None)
+        self.entries(Scan::Range(None, None))
     }
 
     /// Entries with `from <= key <= to` by serialized key order.
     pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>> {
         let from = self.codec.key(from)?;
         let to = self.codec.key(to)?;
-        self.entries(Some(&from), Some(&to))
+        self.entries(Scan::Range(Some(&from), Some(&to)))
     }
 
-    fn entries(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<Vec<(K, V)>> {
+    /// Entries whose serialized key starts with the serialized `prefix`, in key order (Kafka's
+    /// `ReadOnlyKeyValueStore#prefixScan`).
+    pub fn prefix_scan(&self, prefix: &K) -> Result<Vec<(K, V)>> {
+        let prefix = self.codec.key(prefix)?;
+        self.entries(Scan::Prefix(&prefix))
+    }
+
+    fn entries(&self, scan: Scan<'_>) -> Result<Vec<(K, V)>> {
         let decode = |k, v| Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?));
         match &self.store {
             PlainOrTimestamped::Plain(s) => {
                 let store = lock(s);
-                let entries = store.range(from, to)?;
+                let entries = match scan {
+                    Scan::Range(from, to) => store.range(from, to)?,
+                    Scan::Prefix(prefix) => store.prefix_scan(prefix)?,
+                };
                 entries
                     .map(|entry| {
                         let (k, v) = entry?;
@@ -325,7 +335,10 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
             }
             PlainOrTimestamped::Timestamped(s) => {
                 let store = lock(s);
-                let entries = store.range(from, to)?;
+                let entries = match scan {
+                    Scan::Range(from, to) => store.range(from, to)?,
+                    Scan::Prefix(prefix) => store.prefix_scan(prefix)?,
+                };
                 entries
                     .map(|entry| {
                         let (k, v) = entry?;
@@ -343,6 +356,14 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
             PlainOrTimestamped::Timestamped(s) => lock(s).approximate_num_entries(),
         }?)
     }
+}
+
+/// Which entries of a key-value store to read, by serialized key.
+enum Scan<'a> {
+    /// `from <= key <= to`, unbounded where `None`.
+    Range(Option<&'a [u8]>, Option<&'a [u8]>),
+    /// Keys starting with these bytes.
+    Prefix(&'a [u8]),
 }
 
 /// A typed key-value store whose values carry the timestamp of their last update, like Kafka's
@@ -963,6 +984,17 @@ impl StoreBuilder {
                 StoreBuilder::TimestampedWindow(b.with_logging_disabled())
             }
             StoreBuilder::Session(b) => StoreBuilder::Session(b.with_logging_disabled()),
+        }
+    }
+
+    /// The same store without a record cache (window and session stores have none anyway).
+    pub(crate) fn with_caching_disabled(self) -> Self {
+        match self {
+            StoreBuilder::KeyValue(b) => StoreBuilder::KeyValue(b.with_caching_disabled()),
+            StoreBuilder::TimestampedKeyValue(b) => {
+                StoreBuilder::TimestampedKeyValue(b.with_caching_disabled())
+            }
+            other => other,
         }
     }
 

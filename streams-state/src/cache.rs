@@ -10,7 +10,7 @@
 //! are flushed in the order they were last written. Reads see the cache first; range reads merge
 //! the cache (sorting its entries in the range) with the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::iter::Peekable;
 use std::ops::{Bound, RangeBounds};
 
@@ -49,11 +49,97 @@ impl<F: FnMut(CachedEntry) + Send> CacheFlushListener for F {
     }
 }
 
-struct Entry {
+/// No slot: the end of a list.
+const NIL: usize = usize::MAX;
+
+/// A slot's place in one of the cache's doubly-linked lists.
+#[derive(Debug, Clone, Copy)]
+struct Links {
+    prev: usize,
+    next: usize,
+}
+
+impl Links {
+    const NONE: Links = Links {
+        prev: NIL,
+        next: NIL,
+    };
+}
+
+/// A doubly-linked list threaded through the slots (head: the oldest), so that moving an entry
+/// to the back on every write costs two index updates instead of map operations.
+#[derive(Debug, Clone, Copy)]
+struct List {
+    head: usize,
+    tail: usize,
+    len: usize,
+}
+
+impl List {
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+        len: 0,
+    };
+
+    fn unlink(&mut self, slots: &mut [Slot], i: usize, links: fn(&mut Slot) -> &mut Links) {
+        let Links { prev, next } = std::mem::replace(links(&mut slots[i]), Links::NONE);
+        match prev {
+            NIL => self.head = next,
+            p => links(&mut slots[p]).next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            n => links(&mut slots[n]).prev = prev,
+        }
+        self.len -= 1;
+    }
+
+    fn push_back(&mut self, slots: &mut [Slot], i: usize, links: fn(&mut Slot) -> &mut Links) {
+        *links(&mut slots[i]) = Links {
+            prev: self.tail,
+            next: NIL,
+        };
+        match self.tail {
+            NIL => self.head = i,
+            t => links(&mut slots[t]).next = i,
+        }
+        self.tail = i;
+        self.len += 1;
+    }
+
+    fn pop_front(
+        &mut self,
+        slots: &mut [Slot],
+        links: fn(&mut Slot) -> &mut Links,
+    ) -> Option<usize> {
+        let head = self.head;
+        if head == NIL {
+            return None;
+        }
+        self.unlink(slots, head, links);
+        Some(head)
+    }
+}
+
+fn lru_links(slot: &mut Slot) -> &mut Links {
+    &mut slot.lru
+}
+
+fn dirty_links(slot: &mut Slot) -> &mut Links {
+    &mut slot.dirty_links
+}
+
+/// One cached entry.
+struct Slot {
+    key: Vec<u8>,
     value: Option<Vec<u8>>,
     timestamp: i64,
-    lru: u64,
-    dirty: Option<u64>,
+    /// Place in the least-recently-written order.
+    lru: Links,
+    /// Written since the last flush; then `dirty_links` is its place in the write order.
+    dirty: bool,
+    dirty_links: Links,
     /// For a dirty entry, what the store below holds for the key, when the cache knows it: the
     /// entry was clean (so it mirrored the store) before it was overwritten. A flush then needs
     /// no read of the store for the old value.
@@ -79,22 +165,29 @@ impl Stored {
     }
 }
 
-impl Entry {
-    /// The bytes the entry is accounted for.
-    fn size(&self, key: &[u8]) -> usize {
-        key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + self.stored.len() + ENTRY_OVERHEAD
+impl Slot {
+    /// The bytes the entry is accounted for (its key counted twice: the slot's and the index's).
+    fn size(&self) -> usize {
+        self.key.len() * 2
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self.stored.len()
+            + ENTRY_OVERHEAD
     }
 }
 
 /// A [`KeyValueStore`] with a bounded write-back record cache in front of another one.
 pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
-    /// The entries, hashed: every read and write looks one up, while only range reads need key
-    /// order, which they sort out of the cache themselves.
-    cache: HashMap<Vec<u8>, Entry>,
-    lru: BTreeMap<u64, Vec<u8>>,
-    dirty: BTreeMap<u64, Vec<u8>>,
-    next_seq: u64,
+    /// Key → slot: every read and write looks one up, while only range reads need key order,
+    /// which they sort out of the cache themselves.
+    index: HashMap<Vec<u8>, usize>,
+    /// The entries; freed slots are reused.
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    /// Every entry, least recently written first: eviction order.
+    lru: List,
+    /// The dirty entries in the order they were last written: flush order.
+    dirty: List,
     bytes: usize,
     max_bytes: usize,
     listener: Option<Box<dyn CacheFlushListener>>,
@@ -111,10 +204,11 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, max_bytes: usize, context: RecordContext) -> Self {
         CachingKeyValueStore {
             inner,
-            cache: HashMap::new(),
-            lru: BTreeMap::new(),
-            dirty: BTreeMap::new(),
-            next_seq: 0,
+            index: HashMap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            lru: List::EMPTY,
+            dirty: List::EMPTY,
             bytes: 0,
             max_bytes,
             listener: None,
@@ -138,85 +232,95 @@ impl CachingKeyValueStore {
 
     /// Number of cached entries (clean and dirty).
     pub fn cached_entries(&self) -> usize {
-        self.cache.len()
+        self.index.len()
     }
 
     /// Number of entries not yet written to the underlying store.
     pub fn dirty_entries(&self) -> usize {
-        self.dirty.len()
+        self.dirty.len
     }
 
-    fn seq(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq
-    }
-
-    /// Puts an entry in the cache (dirty when it is a write, clean when it mirrors the store).
-    /// Overwriting a cached key reuses its bookkeeping keys rather than copying the key again.
-    fn insert(&mut self, key: &[u8], value: Option<Vec<u8>>, dirty: bool) -> Result<()> {
-        let lru = self.seq();
-        let dirty_seq = if dirty { Some(self.seq()) } else { None };
+    /// Writes `value` (`None`: a delete) for `key` into the cache, as the most recent write.
+    fn insert(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
         let timestamp = self.context.timestamp();
-        let (lru_key, dirty_key) = match self.cache.get_mut(key) {
-            Some(entry) => {
-                self.bytes -= entry.size(key);
-                let stored = match entry.dirty {
+        match self.index.get(key) {
+            Some(&i) => {
+                let slot = &mut self.slots[i];
+                self.bytes -= slot.size();
+                if !slot.dirty {
                     // A clean entry mirrors the store.
-                    None => Stored::Known(entry.value.take()),
-                    Some(_) => std::mem::take(&mut entry.stored),
-                };
-                let lru_key = self.lru.remove(&entry.lru);
-                let dirty_key = entry.dirty.and_then(|d| self.dirty.remove(&d));
-                entry.value = value;
-                entry.timestamp = timestamp;
-                entry.lru = lru;
-                entry.dirty = dirty_seq;
-                entry.stored = if dirty { stored } else { Stored::Unknown };
-                self.bytes += entry.size(key);
-                (lru_key, dirty_key)
+                    slot.stored = Stored::Known(slot.value.take());
+                }
+                slot.value = value;
+                slot.timestamp = timestamp;
+                self.bytes += slot.size();
+                self.lru.unlink(&mut self.slots, i, lru_links);
+                if self.slots[i].dirty {
+                    self.dirty.unlink(&mut self.slots, i, dirty_links);
+                }
+                self.lru.push_back(&mut self.slots, i, lru_links);
+                self.dirty.push_back(&mut self.slots, i, dirty_links);
+                self.slots[i].dirty = true;
             }
             None => {
-                let entry = Entry {
+                let slot = Slot {
+                    key: key.to_vec(),
                     value,
                     timestamp,
-                    lru,
-                    dirty: dirty_seq,
+                    lru: Links::NONE,
+                    dirty: true,
+                    dirty_links: Links::NONE,
                     stored: Stored::Unknown,
                 };
-                self.bytes += entry.size(key);
-                self.cache.insert(key.to_vec(), entry);
-                (None, None)
+                self.bytes += slot.size();
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.slots[i] = slot;
+                        i
+                    }
+                    None => {
+                        self.slots.push(slot);
+                        self.slots.len() - 1
+                    }
+                };
+                self.index.insert(key.to_vec(), i);
+                self.lru.push_back(&mut self.slots, i, lru_links);
+                self.dirty.push_back(&mut self.slots, i, dirty_links);
             }
-        };
-        self.lru
-            .insert(lru, lru_key.unwrap_or_else(|| key.to_vec()));
-        if let Some(d) = dirty_seq {
-            self.dirty
-                .insert(d, dirty_key.unwrap_or_else(|| key.to_vec()));
         }
         self.maybe_evict()
     }
 
+    /// Forgets slot `i` (which must be in use).
+    fn remove(&mut self, i: usize) {
+        self.lru.unlink(&mut self.slots, i, lru_links);
+        if self.slots[i].dirty {
+            self.dirty.unlink(&mut self.slots, i, dirty_links);
+            self.slots[i].dirty = false;
+        }
+        self.bytes -= self.slots[i].size();
+        let slot = &mut self.slots[i];
+        let key = std::mem::take(&mut slot.key);
+        slot.value = None;
+        slot.stored = Stored::Unknown;
+        self.index.remove(&key);
+        self.free.push(i);
+    }
+
     fn maybe_evict(&mut self) -> Result<()> {
         while self.bytes > self.max_bytes {
-            let Some((&seq, _)) = self.lru.iter().next() else {
+            let oldest = self.lru.head;
+            if oldest == NIL {
                 break;
-            };
-            let Some(key) = self.lru.get(&seq).cloned() else {
-                break;
-            };
-            let is_dirty = self.cache.get(&key).is_some_and(|e| e.dirty.is_some());
-            if is_dirty {
+            }
+            if self.slots[oldest].dirty {
                 tracing::trace!(
                     store = self.inner.name(),
                     "record cache full: flushing dirty entries"
                 );
                 self.flush_dirty()?;
             }
-            self.lru.remove(&seq);
-            if let Some(old) = self.cache.remove(&key) {
-                self.bytes -= old.size(&key);
-            }
+            self.remove(oldest);
         }
         Ok(())
     }
@@ -228,32 +332,28 @@ impl CachingKeyValueStore {
     /// record carries it), as Kafka restores a cache entry's record context before writing it
     /// below the cache; runs of entries with one timestamp go down as one batch.
     fn flush_dirty(&mut self) -> Result<()> {
-        if self.dirty.is_empty() {
+        if self.dirty.len == 0 {
             return Ok(());
         }
-        // Scratch buffers kept across flushes: a commit flushes without allocating them anew
-        // (and popping, rather than taking the map, keeps its node for the next writes).
+        // Scratch buffers kept across flushes: a commit flushes without allocating them anew.
         let mut writes = std::mem::take(&mut self.flush_writes);
         let mut olds = std::mem::take(&mut self.flush_olds);
-        while let Some((_, key)) = self.dirty.pop_first() {
-            let Some(entry) = self.cache.get_mut(&key) else {
-                continue;
-            };
-            entry.dirty = None;
-            let stored = std::mem::take(&mut entry.stored);
+        while let Some(i) = self.dirty.pop_front(&mut self.slots, dirty_links) {
+            let slot = &mut self.slots[i];
+            slot.dirty = false;
+            let stored = std::mem::take(&mut slot.stored);
             self.bytes -= stored.len();
-            let new_value = entry.value.clone();
-            let timestamp = entry.timestamp;
+            let new_value = slot.value.clone();
             let old_value = match stored {
                 _ if new_value.is_some() && !self.send_old_values => None,
                 Stored::Known(value) => value,
-                Stored::Unknown => self.inner.get(&key)?,
+                Stored::Unknown => self.inner.get(&slot.key)?,
             };
             if new_value.is_none() && old_value.is_none() {
                 continue; // deleting what the store never had: nothing to write or forward
             }
-            writes.push((key, new_value));
-            olds.push((old_value, timestamp));
+            writes.push((slot.key.clone(), new_value));
+            olds.push((old_value, slot.timestamp));
         }
         let now = self.context.timestamp();
         let mut start = 0;
@@ -296,10 +396,11 @@ impl CachingKeyValueStore {
         store: KeyValueIter<'a>,
     ) -> KeyValueIter<'a> {
         let range = (lower, upper);
-        let mut cached: Vec<(&Vec<u8>, &Entry)> = self
-            .cache
+        let mut cached: Vec<(&Vec<u8>, &Slot)> = self
+            .index
             .iter()
             .filter(|(key, _)| range.contains(*key))
+            .map(|(key, &i)| (key, &self.slots[i]))
             .collect();
         cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Box::new(MergedIter {
@@ -312,7 +413,7 @@ impl CachingKeyValueStore {
 /// Merges the cache's entries over the store's, both in key order; the cache wins, and its
 /// tombstones hide the store's entries.
 struct MergedIter<'a> {
-    cache: Peekable<std::vec::IntoIter<(&'a Vec<u8>, &'a Entry)>>,
+    cache: Peekable<std::vec::IntoIter<(&'a Vec<u8>, &'a Slot)>>,
     store: Peekable<KeyValueIter<'a>>,
 }
 
@@ -364,9 +465,11 @@ impl StateStore for CachingKeyValueStore {
         if self.inner.is_open() {
             self.flush_dirty()?;
         }
-        self.cache.clear();
-        self.lru.clear();
-        self.dirty.clear();
+        self.index.clear();
+        self.slots.clear();
+        self.free.clear();
+        self.lru = List::EMPTY;
+        self.dirty = List::EMPTY;
         self.bytes = 0;
         self.inner.close()
     }
@@ -374,12 +477,8 @@ impl StateStore for CachingKeyValueStore {
     /// Restores straight into the wrapped store, dropping any cached copy of the restored keys.
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         for r in records {
-            if let Some(old) = self.cache.remove(&r.key) {
-                self.lru.remove(&old.lru);
-                if let Some(d) = old.dirty {
-                    self.dirty.remove(&d);
-                }
-                self.bytes -= old.size(&r.key);
+            if let Some(&i) = self.index.get(&r.key) {
+                self.remove(i);
             }
         }
         self.inner.restore_batch(records)
@@ -388,8 +487,8 @@ impl StateStore for CachingKeyValueStore {
 
 impl KeyValueStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.cache.get(key) {
-            Some(entry) => Ok(entry.value.clone()),
+        match self.index.get(key) {
+            Some(&i) => Ok(self.slots[i].value.clone()),
             None => self.inner.get(key),
         }
     }
@@ -398,7 +497,7 @@ impl KeyValueStore for CachingKeyValueStore {
         if !self.inner.is_open() {
             return Err(crate::Error::closed(self.inner.name()));
         }
-        self.insert(key, Some(value.to_vec()), true)
+        self.insert(key, Some(value.to_vec()))
     }
 
     fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
@@ -415,7 +514,7 @@ impl KeyValueStore for CachingKeyValueStore {
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let old = self.get(key)?;
-        self.insert(key, None, true)?;
+        self.insert(key, None)?;
         Ok(old)
     }
 

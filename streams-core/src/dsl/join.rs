@@ -347,7 +347,7 @@ impl<K: Data, V: Data> KTable<K, V> {
 }
 
 /// Never runs: stands in for the processor of a join the topology rejects at `build()`.
-struct Unreachable;
+pub(super) struct Unreachable;
 
 impl<K: Data, V: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>> for Unreachable {
     fn process(

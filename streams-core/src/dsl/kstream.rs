@@ -144,6 +144,11 @@ impl<K: Data, V: Data> KStream<K, V> {
         &self.graph
     }
 
+    /// The name the user gave the next operator with [`named`](Self::named), if any.
+    pub(crate) fn pending_name(&self) -> Option<&str> {
+        self.pending_name.as_deref()
+    }
+
     /// The pending user-given name, or a generated one with `prefix`.
     pub(crate) fn node_name(&self, prefix: &str) -> String {
         match &self.pending_name {
@@ -186,13 +191,15 @@ impl<K: Data, V: Data> KStream<K, V> {
             .requiring_repartition(self.repartition_required)
     }
 
+    /// Adds a sink node writing this stream to `topic`; returns it so that other streams can
+    /// [`feed`](Self::feed) it too.
     pub(crate) fn add_sink(
         &self,
         name: String,
         topic: TopicRef,
         key_serde: Arc<dyn Serde<K>>,
         value_serde: Arc<dyn Serde<V>>,
-    ) {
+    ) -> NodeId {
         let factory: Factory = Arc::new(move |ctx: BuildContext| {
             let topic = ctx.topic.ok_or_else(|| {
                 Error::InvalidTopology(format!("sink `{}` was built without a topic", ctx.name))
@@ -210,7 +217,16 @@ impl<K: Data, V: Data> KStream<K, V> {
             vec![self.node],
             factory,
             Some(share_node::<K, V>),
-        );
+        )
+    }
+
+    /// Makes this stream one more parent of `node`, a node that takes records of this stream's
+    /// types from several parents (like Kafka's graph nodes with two parents, e.g. the
+    /// foreign-key join's response sink).
+    pub(crate) fn feed(&self, node: NodeId) {
+        let mut graph = self.graph.borrow_mut();
+        graph.nodes[node].parents.push(self.node);
+        graph.nodes[self.node].children.push(node);
     }
 
     /// Transforms each record into a new key and value (Kafka's `map`). Changing the key marks
@@ -368,10 +384,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             self.add_processor::<K, V, _, _>(self.node_name(MERGE_NAME), Vec::new(), || {
                 PassThroughProcessor
             });
-        let mut graph = self.graph.borrow_mut();
-        graph.nodes[merged.node].parents.push(other.node);
-        graph.nodes[other.node].children.push(merged.node);
-        drop(graph);
+        other.feed(merged.node);
         merged.requiring_repartition(self.repartition_required || other.repartition_required)
     }
 

@@ -3,6 +3,7 @@
 
 mod cached;
 mod change;
+mod fk_join;
 mod global_ktable;
 mod join;
 mod kgrouped;
@@ -270,6 +271,8 @@ mod windowed_tests;
 
 #[cfg(test)]
 mod cache_tests;
+#[cfg(test)]
+mod fk_join_tests;
 #[cfg(test)]
 mod global_tests;
 #[cfg(test)]

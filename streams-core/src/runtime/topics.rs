@@ -7,9 +7,11 @@
 //! [`Error::MissingSourceTopics`]); the inputs of one sub-topology must have equal partition
 //! counts, because task `s_p` reads partition `p` of each (otherwise
 //! [`Error::CoPartitioning`]). Repartition topics get the partition count they were given
-//! (`Repartitioned::with_number_of_partitions`) or that of the sub-topology writing them;
-//! global topics (read by global sub-topologies) must exist too but may have any partition
-//! count: every instance reads all their partitions, and they make no tasks;
+//! (`Repartitioned::with_number_of_partitions`), else that of the user topics read beside them
+//! (co-partitioning, as for the foreign-key join's internal topics), else that of the
+//! sub-topology writing them; global topics (read by global sub-topologies) must exist too but
+//! may have any partition count: every instance reads all their partitions, and they make no
+//! tasks;
 //! changelog topics get their sub-topology's count. Missing internal topics are created with
 //! the admin client: changelogs `cleanup.policy=compact`, window and session changelogs
 //! `compact,delete` with `retention.ms` = store retention + one day (Kafka's
@@ -113,14 +115,16 @@ pub(crate) fn prepare(
         return Err(Error::MissingSourceTopics { topics: missing });
     }
 
-    // Partition counts: user topics as they are; repartition topics as configured or as the
-    // sub-topology writing them, resolved until nothing changes (they may chain).
+    // Partition counts: user topics as they are; repartition topics as configured, as the user
+    // topics read beside them, or as the sub-topology writing them, resolved until nothing
+    // changes (they may chain).
     let mut counts: BTreeMap<String, i32> = BTreeMap::new();
     for (topic, configured) in &repartition {
         if let Some(n) = configured {
             counts.insert(topic.clone(), *n as i32);
         }
     }
+    copartition_repartition_inputs(&layout.inputs, &repartition, &existing, &mut counts);
     let mut sub_counts: Vec<Option<i32>> = vec![None; subs as usize];
     loop {
         let mut changed = false;
@@ -251,6 +255,35 @@ pub(crate) fn prepare(
     Ok(layout)
 }
 
+/// Kafka's co-partitioning of repartition topics (`CopartitionedTopicsEnforcer`): a repartition
+/// topic without a configured count, read by a sub-topology beside user topics, takes their
+/// partition count — not its writer's — so that task `s_p` finds the matching partition of
+/// each. This is how a re-keyed stream joined with a table gets the table's count, and the
+/// foreign-key join's registration topic the right table's (its response topic the left
+/// table's). Sub-topologies whose user topics disagree are left to [`check_co_partitioned`].
+fn copartition_repartition_inputs(
+    inputs: &[Vec<String>],
+    repartition: &BTreeMap<String, Option<u32>>,
+    existing: &BTreeMap<String, i32>,
+    counts: &mut BTreeMap<String, i32>,
+) {
+    for topics in inputs {
+        let user: BTreeSet<i32> = topics
+            .iter()
+            .filter(|t| !repartition.contains_key(*t))
+            .filter_map(|t| existing.get(t).copied())
+            .collect();
+        let [n] = user.into_iter().collect::<Vec<_>>()[..] else {
+            continue;
+        };
+        for topic in topics {
+            if repartition.get(topic) == Some(&None) {
+                counts.entry(topic.clone()).or_insert(n);
+            }
+        }
+    }
+}
+
 /// Every topic of the cluster and its partition count.
 fn topic_partitions(
     admin: &AdminClient<DefaultClientContext>,
@@ -318,6 +351,48 @@ mod tests {
             text.contains("`a` has 3") && text.contains("`b` has 4"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn repartition_topics_read_beside_user_topics_take_their_count() {
+        let strings = |t: &[&str]| t.iter().map(|t| t.to_string()).collect::<Vec<_>>();
+        // Sub-topology 0: orders (3) + the FK response topic; 1: products (2) + the
+        // registration topic; 2: only a repartition topic; 3: a configured repartition topic
+        // beside a user topic; 4: user topics that disagree.
+        let inputs = vec![
+            strings(&["orders", "response"]),
+            strings(&["products", "registration"]),
+            strings(&["by-region"]),
+            strings(&["clicks", "fixed"]),
+            strings(&["a", "b", "free"]),
+        ];
+        let repartition: BTreeMap<String, Option<u32>> = [
+            ("response", None),
+            ("registration", None),
+            ("by-region", None),
+            ("fixed", Some(5)),
+            ("free", None),
+        ]
+        .into_iter()
+        .map(|(t, n)| (t.to_string(), n))
+        .collect();
+        let existing: BTreeMap<String, i32> = [
+            ("orders", 3),
+            ("products", 2),
+            ("clicks", 4),
+            ("a", 1),
+            ("b", 2),
+        ]
+        .into_iter()
+        .map(|(t, n)| (t.to_string(), n))
+        .collect();
+        let mut counts: BTreeMap<String, i32> = [("fixed".to_string(), 5)].into();
+        copartition_repartition_inputs(&inputs, &repartition, &existing, &mut counts);
+        let expected: BTreeMap<String, i32> = [("response", 3), ("registration", 2), ("fixed", 5)]
+            .into_iter()
+            .map(|(t, n)| (t.to_string(), n))
+            .collect();
+        assert_eq!(counts, expected);
     }
 
     #[test]

@@ -232,6 +232,14 @@ impl TopologyGraph {
         }
     }
 
+    /// Removes the record cache of store `store`, so that the processor writing it forwards
+    /// every update (the foreign-key join needs that of its right table).
+    pub(crate) fn disable_caching(&mut self, store: &str) {
+        if let Some(spec) = self.stores.iter_mut().find(|s| s.name() == store) {
+            spec.builder = spec.builder.clone().with_caching_disabled();
+        }
+    }
+
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {
         self.nodes[node].factory = factory;
     }
