@@ -386,3 +386,30 @@ fn a_flushed_window_or_session_carries_the_headers_of_its_last_write() {
         assert_eq!(b.1.as_deref(), None, "{kind:?}: {traces:?}");
     }
 }
+
+/// The application's `statestore.cache.max.bytes` is shared among the cached stores, windowed
+/// ones included; with no bytes to share, a windowed aggregation forwards every update.
+#[test]
+fn window_and_session_stores_take_a_share_of_the_cache_size() {
+    for kind in [Kind::Tumbling, Kind::Sliding, Kind::Session] {
+        assert_eq!(
+            topology(kind, true, true).cached_store_count(),
+            1,
+            "{kind:?}"
+        );
+        assert_eq!(
+            topology(kind, false, true).cached_store_count(),
+            0,
+            "{kind:?}"
+        );
+    }
+    // Emitting on window close never caches.
+    assert_eq!(topology(Kind::OnClose, true, true).cached_store_count(), 0);
+    let dir = tempfile::tempdir().unwrap();
+    let mut task = task(&topology(Kind::Tumbling, true, true), 0, 0, &dir);
+    process_all(&mut task, &[("a", 1), ("a", 5)], 0);
+    assert_eq!(
+        written(&drain(&mut task), "out"),
+        owned(&[("[a@0/100]", "1", 1), ("[a@0/100]", "2", 5)])
+    );
+}
