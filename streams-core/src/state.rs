@@ -55,15 +55,14 @@ impl StoreHandle {
     }
 
     /// Writes what the store's record cache holds through to the store and its changelog,
-    /// without making the store durable: the part of a flush every commit does. (Only key-value
-    /// stores have record caches.)
+    /// without making the store durable: the part of a flush every commit does. A no-op for a
+    /// store without a cache.
     pub(crate) fn flush_cache(&self) -> Result<()> {
         Ok(match self {
             StoreHandle::KeyValue(s) => lock(s).flush_cache(),
             StoreHandle::Timestamped(s) => lock(s).flush_cache(),
-            StoreHandle::Window(_)
-            | StoreHandle::TimestampedWindow(_)
-            | StoreHandle::Session(_) => Ok(()),
+            StoreHandle::Window(s) | StoreHandle::TimestampedWindow(s) => lock(s).flush_cache(),
+            StoreHandle::Session(s) => lock(s).flush_cache(),
         }?)
     }
 
@@ -667,6 +666,57 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
     pub fn all(&self) -> Result<TimestampedWindowEntries<K, V>> {
         self.inner.all()
     }
+
+    /// The key `key`'s entry in the window starting at `window_start` has in what the store's
+    /// record cache flushes (a window changelog key).
+    pub(crate) fn cache_key(&self, key: &K, window_start: i64) -> Result<Vec<u8>> {
+        let key = self.inner.codec.key(key)?;
+        Ok(streams_state::keys::window_changelog_key(
+            &key,
+            window_start,
+            0,
+        ))
+    }
+
+    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
+    /// when the store has no cache.
+    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
+        lock(&self.inner.store).set_flush_listener(listener, true)
+    }
+
+    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
+    pub(crate) fn flush_cache(&self) -> Result<()> {
+        Ok(lock(&self.inner.store).flush_cache()?)
+    }
+
+    /// A flushed cache entry as a windowed table update.
+    pub(crate) fn decode_flushed(
+        &self,
+        entry: CachedEntry,
+    ) -> Result<FlushedUpdate<Windowed<K>, V>> {
+        let codec = &self.inner.codec;
+        let (key, start, _) = streams_state::keys::parse_window_changelog_key(&entry.key)
+            .ok_or_else(|| {
+                store_serde_error(
+                    &codec.name,
+                    "cached window key",
+                    SerdeError::new("shorter than 12 bytes"),
+                )
+            })?;
+        let window = Window::new(start, start.saturating_add(self.inner.window_size_ms));
+        let key = Windowed::new(codec.decode_key(key)?, window);
+        let new = entry.new_value.map(|v| codec.decode_value(v)).transpose()?;
+        let old = entry
+            .old_value
+            .map(|v| codec.decode_value(v).map(|(value, _)| value))
+            .transpose()?;
+        Ok(FlushedUpdate {
+            key,
+            new,
+            old,
+            timestamp: entry.timestamp,
+        })
+    }
 }
 
 /// Value and timestamp, encoded as timestamped stores keep them.
@@ -826,6 +876,60 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
     {
         self.find_sessions(key, i64::MIN, i64::MAX)
     }
+
+    /// The key `key`'s session has in what the store's record cache flushes (a session
+    /// changelog key).
+    pub(crate) fn cache_key(&self, key: &K, session: Window) -> Result<Vec<u8>> {
+        let key = self.codec.key(key)?;
+        Ok(streams_state::keys::session_changelog_key(
+            &key,
+            session.start_ms,
+            session.end_ms,
+        ))
+    }
+
+    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
+    /// when the store has no cache.
+    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
+        lock(&self.store).set_flush_listener(listener, true)
+    }
+
+    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
+    pub(crate) fn flush_cache(&self) -> Result<()> {
+        Ok(lock(&self.store).flush_cache()?)
+    }
+
+    /// A flushed cache entry as a session table update: the session, its new aggregate (`None`
+    /// when the session was merged away) and the aggregate the store held before.
+    pub(crate) fn decode_flushed(&self, entry: CachedEntry) -> Result<FlushedSession<K, V>> {
+        let (key, start, end) = streams_state::keys::parse_session_changelog_key(&entry.key)
+            .ok_or_else(|| {
+                store_serde_error(
+                    &self.codec.name,
+                    "cached session key",
+                    SerdeError::new("shorter than 16 bytes"),
+                )
+            })?;
+        let key = Windowed::new(self.codec.decode_key(key)?, Window::new(start, end));
+        let new = entry
+            .new_value
+            .map(|v| self.codec.decode_value(v))
+            .transpose()?;
+        let old = entry
+            .old_value
+            .map(|v| self.codec.decode_value(v))
+            .transpose()?;
+        Ok(FlushedSession { key, new, old })
+    }
+}
+
+/// A typed entry a session store's record cache flushed.
+pub(crate) struct FlushedSession<K, V> {
+    pub(crate) key: Windowed<K>,
+    /// The new aggregate; `None` when the session was removed.
+    pub(crate) new: Option<V>,
+    /// The aggregate the store held before.
+    pub(crate) old: Option<V>,
 }
 
 /// A store a topology declares: which kind, its name, backend, changelogging and caching. Each
@@ -900,8 +1004,8 @@ impl StoreBuilder {
         match self {
             StoreBuilder::KeyValue(b) => b.caching_enabled(),
             StoreBuilder::TimestampedKeyValue(b) => b.caching_enabled(),
-            StoreBuilder::Window(_) | StoreBuilder::TimestampedWindow(_) => false,
-            StoreBuilder::Session(_) => false,
+            StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => b.caching_enabled(),
+            StoreBuilder::Session(b) => b.caching_enabled(),
         }
     }
 

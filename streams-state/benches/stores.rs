@@ -1,5 +1,6 @@
 //! State-store micro-benchmarks: put/get through the store API for RocksDB and in-memory stores,
-//! the record cache in front of RocksDB, a window-store put, and restore throughput into RocksDB.
+//! the record cache in front of RocksDB, window-store puts with and without the window cache, and
+//! restore throughput into RocksDB.
 //!
 //! Run with `cargo bench --workspace --bench stores`; figures go to `BENCHMARKS.md`. (Not with
 //! `-p streams-state`: that resolves the dependencies' features differently and rebuilds RocksDB.)
@@ -8,8 +9,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use streams_state::{
-    CachingKeyValueStore, ChangelogRecord, InMemoryKeyValueStore, KeyValueStore, RecordContext,
-    RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore, StateStore, WindowStore,
+    CachingKeyValueStore, CachingWindowStore, ChangelogRecord, InMemoryKeyValueStore,
+    KeyValueStore, RecordContext, RocksDbKeyValueStore, RocksDbResources, RocksDbWindowStore,
+    StateStore, WindowStore,
 };
 
 const KEYS: u64 = 100_000;
@@ -86,6 +88,33 @@ fn kv_benches(c: &mut Criterion) {
                     .expect("put");
             }
         })
+    });
+
+    // Windowed-count-like traffic: 100k updates of 1,000 keys in one-minute windows (each key's
+    // window updated about 60 times before time moves on), committed once per iteration; into
+    // RocksDB directly, and through a 10 MiB window cache.
+    let hot_windows = |store: &mut dyn WindowStore, t: &mut i64| {
+        for i in 0..KEYS {
+            *t += 1;
+            store
+                .put(&key(i % 1_000), Some(&value), (*t / 60_000) * 60_000)
+                .expect("put");
+        }
+        store.flush().expect("flush");
+    };
+    let mut plain = RocksDbWindowStore::open("hw", dir.path().join("hw"), &res, 3_600_000, false)
+        .expect("open");
+    let mut t = 0i64;
+    group.bench_function("rocksdb_window_put_100k_hot_windows", |b| {
+        b.iter(|| hot_windows(&mut plain, &mut t))
+    });
+    let inner = RocksDbWindowStore::open("cw", dir.path().join("cw"), &res, 3_600_000, false)
+        .expect("open");
+    let mut cached =
+        CachingWindowStore::new(Box::new(inner), 10 << 20, RecordContext::new()).expect("cache");
+    let mut t = 0i64;
+    group.bench_function("cached_rocksdb_window_put_100k_hot_windows", |b| {
+        b.iter(|| hot_windows(&mut cached, &mut t))
     });
     group.finish();
 }

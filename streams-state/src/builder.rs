@@ -20,6 +20,7 @@ use crate::rocks::{
 };
 use crate::store::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
 use crate::timestamped::TimestampedKeyValueAdapter;
+use crate::window_cache::{CachingSessionStore, CachingWindowStore};
 use crate::{Error, Result};
 
 /// Which implementation a store uses.
@@ -163,7 +164,7 @@ impl StoreContext {
     }
 }
 
-/// Whether a key-value store gets a record cache, and how large.
+/// Whether a store gets a record cache, and how large.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Caching {
     /// No cache (the default, as for Kafka's store builders).
@@ -187,7 +188,7 @@ impl Caching {
     }
 }
 
-/// The caching setters of the key-value builders.
+/// The caching setters of the store builders.
 macro_rules! caching_setters {
     () => {
         /// Puts a record cache in front of the store, of the size the task's [`StoreContext`]
@@ -212,7 +213,7 @@ macro_rules! caching_setters {
 
         /// Whether the store will have a record cache (given a context that grants one).
         pub fn caching_enabled(&self) -> bool {
-            self.caching != Caching::Disabled
+            self.caching != Caching::Disabled && self.cacheable()
         }
     };
 }
@@ -321,6 +322,10 @@ impl KeyValueStoreBuilder {
     common_setters!();
     caching_setters!();
 
+    fn cacheable(&self) -> bool {
+        true
+    }
+
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueStore>> {
         build_kv(
@@ -378,6 +383,10 @@ impl TimestampedKeyValueStoreBuilder {
     common_setters!();
     caching_setters!();
 
+    fn cacheable(&self) -> bool {
+        true
+    }
+
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn TimestampedKeyValueStore>> {
         let inner = build_kv(
@@ -390,12 +399,14 @@ impl TimestampedKeyValueStoreBuilder {
     }
 }
 
-/// Builds [`WindowStore`]s.
+/// Builds [`WindowStore`]s: RocksDB by default, changelogged, uncached unless told (and never
+/// when retaining duplicates).
 #[derive(Debug, Clone)]
 pub struct WindowStoreBuilder {
     common: Common,
     retention_ms: i64,
     retain_duplicates: bool,
+    caching: Caching,
 }
 
 impl WindowStoreBuilder {
@@ -406,17 +417,25 @@ impl WindowStoreBuilder {
             common: Common::new(name.into()),
             retention_ms,
             retain_duplicates: false,
+            caching: Caching::Disabled,
         }
     }
 
     common_setters!();
+    caching_setters!();
+
+    /// Stores that retain duplicates are never cached.
+    fn cacheable(&self) -> bool {
+        !self.retain_duplicates
+    }
 
     /// How much stream time the store keeps, in milliseconds.
     pub fn retention_ms(&self) -> i64 {
         self.retention_ms
     }
 
-    /// Keeps every put as its own entry, as stream-stream joins need.
+    /// Keeps every put as its own entry, as stream-stream joins need. Such a store is never
+    /// cached, whatever the caching setters say (as in Kafka).
     pub fn with_retain_duplicates(mut self, retain: bool) -> Self {
         self.retain_duplicates = retain;
         self
@@ -451,15 +470,23 @@ impl WindowStoreBuilder {
         if let Some(sink) = self.common.sink(ctx)? {
             store = Box::new(ChangeloggingWindowStore::new(store, sink));
         }
+        if let Some(bytes) = self.caching.bytes(ctx).filter(|_| self.cacheable()) {
+            store = Box::new(CachingWindowStore::new(
+                store,
+                bytes,
+                ctx.record_context.clone(),
+            )?);
+        }
         Ok(store)
     }
 }
 
-/// Builds [`SessionStore`]s.
+/// Builds [`SessionStore`]s: RocksDB by default, changelogged, uncached unless told.
 #[derive(Debug, Clone)]
 pub struct SessionStoreBuilder {
     common: Common,
     retention_ms: i64,
+    caching: Caching,
 }
 
 impl SessionStoreBuilder {
@@ -468,10 +495,16 @@ impl SessionStoreBuilder {
         SessionStoreBuilder {
             common: Common::new(name.into()),
             retention_ms,
+            caching: Caching::Disabled,
         }
     }
 
     common_setters!();
+    caching_setters!();
+
+    fn cacheable(&self) -> bool {
+        true
+    }
 
     /// How long sessions are kept after their end, in milliseconds.
     pub fn retention_ms(&self) -> i64 {
@@ -501,6 +534,13 @@ impl SessionStoreBuilder {
         };
         if let Some(sink) = self.common.sink(ctx)? {
             store = Box::new(ChangeloggingSessionStore::new(store, sink));
+        }
+        if let Some(bytes) = self.caching.bytes(ctx) {
+            store = Box::new(CachingSessionStore::new(
+                store,
+                bytes,
+                ctx.record_context.clone(),
+            ));
         }
         Ok(store)
     }

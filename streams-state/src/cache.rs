@@ -21,7 +21,7 @@ use crate::Result;
 
 /// Bytes an entry costs beyond its key and value: map nodes and bookkeeping, as Kafka's
 /// `LRUCacheEntry` estimates.
-const ENTRY_OVERHEAD: usize = 64;
+pub(crate) const ENTRY_OVERHEAD: usize = 64;
 
 /// A change flushed out of a record cache, handed to the [`CacheFlushListener`].
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,8 @@
 //!   [`restore`]: replaying a changelog into a store in batches, reporting progress to a
 //!   [`RestoreListener`]. A [`checkpoint`] file per task directory records how far each changelog
 //!   has been restored and flushed, so that a clean restart restores only the tail.
-//! - [`cache`]: the record cache that dedupes consecutive updates to a key between commits.
+//! - [`cache`]: the record cache that dedupes consecutive updates to a key between commits, and
+//!   [`window_cache`]: the same for window and session stores.
 //! - [`builder`]: store builders that assemble those layers in the right order, once per task.
 //!
 //! ```
@@ -67,6 +68,7 @@ pub mod rocks;
 pub mod segmented;
 pub mod store;
 pub mod timestamped;
+pub mod window_cache;
 
 #[cfg(test)]
 mod test_suite;
@@ -93,6 +95,7 @@ pub use store::{
     WindowedIter, WindowedKey,
 };
 pub use timestamped::TimestampedKeyValueAdapter;
+pub use window_cache::{CachingSessionStore, CachingWindowStore};
 
 /// Errors raised by state stores, with the store, file or topic they concern.
 #[derive(Debug, thiserror::Error)]

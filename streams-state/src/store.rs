@@ -269,6 +269,24 @@ pub trait WindowStore: StateStore {
 
     /// Whether every put adds an entry (as stream-stream joins need) rather than overwriting.
     fn retain_duplicates(&self) -> bool;
+
+    /// Registers the listener that a record cache hands its flushed entries to; see
+    /// [`KeyValueStore::set_flush_listener`]. Entry keys are window changelog keys
+    /// ([`keys::window_changelog_key`](crate::keys::window_changelog_key), sequence number 0).
+    /// Returns `false` when the store has no cache (the default).
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        let _ = (listener, send_old_values);
+        false
+    }
+
+    /// Flushes the record cache, if any; see [`KeyValueStore::flush_cache`].
+    fn flush_cache(&mut self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A session: a key and the time range `[start, end]` of its activity, like Kafka's
@@ -338,4 +356,22 @@ pub trait SessionStore: StateStore {
 
     /// How long sessions are kept after their end, in milliseconds.
     fn retention_period(&self) -> i64;
+
+    /// Registers the listener that a record cache hands its flushed entries to; see
+    /// [`KeyValueStore::set_flush_listener`]. Entry keys are session changelog keys
+    /// ([`keys::session_changelog_key`](crate::keys::session_changelog_key)). Returns `false`
+    /// when the store has no cache (the default).
+    fn set_flush_listener(
+        &mut self,
+        listener: Box<dyn CacheFlushListener>,
+        send_old_values: bool,
+    ) -> bool {
+        let _ = (listener, send_old_values);
+        false
+    }
+
+    /// Flushes the record cache, if any; see [`KeyValueStore::flush_cache`].
+    fn flush_cache(&mut self) -> Result<()> {
+        Ok(())
+    }
 }

@@ -11,7 +11,12 @@ use crate::serde::{I64Serde, StringSerde};
 
 /// A task for sub-topology `sub` of `topology` in application `app`, with `cache_bytes` of record
 /// cache per cached store, its persistent stores under `dir`.
-fn task(topology: &Topology, sub: u32, cache_bytes: usize, dir: &tempfile::TempDir) -> Task {
+pub(super) fn task(
+    topology: &Topology,
+    sub: u32,
+    cache_bytes: usize,
+    dir: &tempfile::TempDir,
+) -> Task {
     let id = TaskId {
         subtopology: sub,
         partition: 0,
@@ -25,7 +30,13 @@ fn task(topology: &Topology, sub: u32, cache_bytes: usize, dir: &tempfile::TempD
     task
 }
 
-fn record(topic: &str, offset: i64, key: &str, value: Option<&str>, ts: i64) -> ConsumedRecord {
+pub(super) fn record(
+    topic: &str,
+    offset: i64,
+    key: &str,
+    value: Option<&str>,
+    ts: i64,
+) -> ConsumedRecord {
     ConsumedRecord {
         topic: Arc::from(topic),
         partition: 0,
@@ -37,7 +48,7 @@ fn record(topic: &str, offset: i64, key: &str, value: Option<&str>, ts: i64) -> 
     }
 }
 
-fn drain(task: &mut Task) -> Vec<ProducedRecord> {
+pub(super) fn drain(task: &mut Task) -> Vec<ProducedRecord> {
     let mut out = Vec::new();
     task.drain_output(&mut out);
     out

@@ -277,3 +277,5 @@ mod fk_join_tests;
 mod global_tests;
 #[cfg(test)]
 mod join_tests;
+#[cfg(test)]
+mod windowed_cache_tests;

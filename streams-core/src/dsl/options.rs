@@ -281,9 +281,10 @@ impl<K, V> Materialized<K, V> {
     /// `Materialized#withCachingEnabled`): updates of a key between two commits reach the
     /// changelog and downstream operators once, with the latest value, when the cache flushes —
     /// at commit, or when the cache is full. Its size is the application's
-    /// `statestore.cache.max.bytes` shared among the cached stores. Applies to key-value stores
-    /// (aggregations of grouped streams and tables, source tables); windowed and session
-    /// aggregations are not cached yet and forward every update.
+    /// `statestore.cache.max.bytes` shared among the cached stores. Applies to aggregations of
+    /// grouped streams and tables, windowed and session aggregations and source tables; a
+    /// windowed aggregation that emits on window close is never cached (it forwards nothing
+    /// until its windows close anyway).
     pub fn with_caching_enabled(mut self) -> Self {
         self.caching = true;
         self
@@ -333,14 +334,22 @@ impl<K, V> Materialized<K, V> {
         builder.into()
     }
 
-    /// The builder of a timestamped window store named `name` keeping `retention_ms`.
+    /// The builder of a timestamped window store named `name` keeping `retention_ms`, cached if
+    /// this says so and the operator allows (`cacheable`).
     pub(crate) fn timestamped_window_store(
         &self,
         name: &str,
         retention_ms: i64,
+        cacheable: bool,
     ) -> crate::state::StoreBuilder {
-        let builder = streams_state::WindowStoreBuilder::new(name, retention_ms);
-        crate::state::StoreBuilder::TimestampedWindow(configured!(self, builder))
+        let mut builder = configured!(
+            self,
+            streams_state::WindowStoreBuilder::new(name, retention_ms)
+        );
+        if self.caching && cacheable {
+            builder = builder.with_caching_enabled();
+        }
+        crate::state::StoreBuilder::TimestampedWindow(builder)
     }
 
     /// The builder of a window store named `name` that keeps every record put into it (records
@@ -355,16 +364,21 @@ impl<K, V> Materialized<K, V> {
         configured!(self, builder).into()
     }
 
-    /// The builder of a session store named `name` keeping `retention_ms`.
+    /// The builder of a session store named `name` keeping `retention_ms`, cached if this says
+    /// so and the operator allows (`cacheable`).
     pub(crate) fn session_store(
         &self,
         name: &str,
         retention_ms: i64,
+        cacheable: bool,
     ) -> crate::state::StoreBuilder {
-        configured!(
+        let mut builder = configured!(
             self,
             streams_state::SessionStoreBuilder::new(name, retention_ms)
-        )
-        .into()
+        );
+        if self.caching && cacheable {
+            builder = builder.with_caching_enabled();
+        }
+        builder.into()
     }
 }

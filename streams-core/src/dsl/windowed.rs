@@ -9,7 +9,13 @@
 //! `Materialized::with_retention` says more); session aggregates in a session store, where a
 //! record merges every session within the inactivity gap of it and the merged sessions are
 //! deleted downstream with tombstones.
+//!
+//! The stores have a record cache by default, as in Kafka (`Materialized::with_caching_disabled`
+//! turns it off): updates then go downstream when the cache flushes — at commit, or when it is
+//! full — one per window or session with its latest aggregate, merged sessions' tombstones only
+//! for sessions that had reached the store. Emitting on window close never uses a cache.
 
+use super::cached::{table_update, CacheForwarder};
 use super::change::Change;
 use super::kgrouped::{skip_null, Add, AggregationPlan, KGroupedStream, Start};
 use super::kstream::KStream;
@@ -252,12 +258,29 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
         let plan = self
             .grouped
             .plan_aggregation(prefix, &materialized, default_value_serde);
-        let retention = plan.retention(
-            &materialized,
-            kind.size_ms().saturating_add(kind.grace_ms()),
-            "window size + grace",
-        );
-        plan.add_store(materialized.timestamped_window_store(&plan.store_name, retention));
+        let (minimum, least) = match kind {
+            WindowKind::Time(_) => (
+                kind.size_ms().saturating_add(kind.grace_ms()),
+                "window size + grace",
+            ),
+            // A record's right window starts after it, so windows starting up to the time
+            // difference + grace before the newest window start are still open: Kafka keeps
+            // twice the time difference + grace.
+            WindowKind::Sliding(_) => (
+                kind.size_ms()
+                    .saturating_mul(2)
+                    .max(kind.size_ms().saturating_add(2))
+                    .saturating_add(kind.grace_ms()),
+                "twice the time difference + grace",
+            ),
+        };
+        let retention = plan.retention(&materialized, minimum, least);
+        let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
+        plan.add_store(materialized.timestamped_window_store(
+            &plan.store_name,
+            retention,
+            !emit_on_close,
+        ));
         let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(TimeWindowedSerde::new(
             SharedSerde(Arc::clone(&plan.keys)),
             kind.size_ms(),
@@ -268,7 +291,6 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             Arc::clone(&plan.values),
             Arc::clone(&plan.aggregates),
         );
-        let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
         let stream = match kind {
             WindowKind::Time(windows) => plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
                 plan.name.clone(),
@@ -285,6 +307,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                     stream_time: ObservedStreamTime::new(windows.grace_ms()),
                     emitted_up_to: None,
                     store: None,
+                    cache: None,
                 },
             ),
             WindowKind::Sliding(windows) => {
@@ -312,6 +335,7 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                         emitted_up_to: None,
                         store: None,
                         records: None,
+                        cache: None,
                     },
                 )
             }
@@ -339,6 +363,8 @@ struct TimeWindowAggregateProcessor<K, V, VA> {
     /// With `OnWindowClose`: windows starting at or before this were emitted already.
     emitted_up_to: Option<i64>,
     store: Option<TimestampedWindowStoreRef<K, VA>>,
+    /// With a record cache: what it flushes is forwarded, rather than each update.
+    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> TimeWindowAggregateProcessor<K, V, VA> {
@@ -375,13 +401,19 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
     for TimeWindowAggregateProcessor<K, V, VA>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_window_store_shared(
+        let store = ctx.timestamped_window_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
             self.windows.size_ms(),
-        )?);
+        )?;
+        self.cache = CacheForwarder::listen(|listener| store.set_flush_listener(listener));
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        flush_windows(&mut self.cache, &self.store, ctx)
     }
 
     fn process(
@@ -417,6 +449,15 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                     record.timestamp,
                 ),
             };
+            if let Some(cache) = &mut self.cache {
+                // Forwarded when the cache flushes it; what the write evicted goes now.
+                cache.writing_with(&record.headers, || {
+                    store.cache_key(&record.key, window.start_ms)
+                })?;
+                store.put(&record.key, &aggregate, timestamp, window.start_ms)?;
+                forward_windows(cache, &store, ctx)?;
+                continue;
+            }
             store.put(&record.key, &aggregate, timestamp, window.start_ms)?;
             if !self.emit_on_close {
                 ctx.forward(Record {
@@ -455,6 +496,8 @@ struct SlidingWindowAggregateProcessor<K, V, VA> {
     emitted_up_to: Option<i64>,
     store: Option<TimestampedWindowStoreRef<K, VA>>,
     records: Option<WindowStoreRef<K, V>>,
+    /// With a record cache: what it flushes is forwarded, rather than each update.
+    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
@@ -524,12 +567,14 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
         let d = self.windows.time_difference_ms();
-        self.store = Some(ctx.timestamped_window_store_shared(
+        let store = ctx.timestamped_window_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
             d,
-        )?);
+        )?;
+        self.cache = CacheForwarder::listen(|listener| store.set_flush_listener(listener));
+        self.store = Some(store);
         self.records = Some(ctx.window_store_shared(
             &self.records_name,
             Arc::clone(&self.keys),
@@ -537,6 +582,10 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             1,
         )?);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        flush_windows(&mut self.cache, &self.store, ctx)
     }
 
     fn process(
@@ -593,6 +642,13 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             let contains_record = start <= t && t <= end;
             if !contains_record && old.is_some() {
                 // An existing window the record does not belong to: unchanged.
+                continue;
+            }
+            if let Some(cache) = &mut self.cache {
+                // Forwarded when the cache flushes it; what the write evicted goes now.
+                cache.writing_with(&record.headers, || store.cache_key(&record.key, start))?;
+                store.put(&record.key, &aggregate, timestamp, start)?;
+                forward_windows(cache, &store, ctx)?;
                 continue;
             }
             store.put(&record.key, &aggregate, timestamp, start)?;
@@ -701,7 +757,8 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 .saturating_add(windows.grace_ms()),
             "inactivity gap + grace",
         );
-        plan.add_store(materialized.session_store(&plan.store_name, retention));
+        let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
+        plan.add_store(materialized.session_store(&plan.store_name, retention, !emit_on_close));
         let windowed_keys: Arc<dyn Serde<Windowed<K>>> = Arc::new(SessionWindowedSerde::new(
             SharedSerde(Arc::clone(&plan.keys)),
         ));
@@ -711,7 +768,6 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
             Arc::clone(&plan.values),
             Arc::clone(&plan.aggregates),
         );
-        let emit_on_close = self.emit == EmitStrategy::OnWindowClose;
         let stream = plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
             plan.name.clone(),
             vec![plan.store_name.clone()],
@@ -728,6 +784,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 stream_time: ObservedStreamTime::new(windows.grace_ms()),
                 emitted_up_to: None,
                 store: None,
+                cache: None,
             },
         );
         // A session may still grow until a record an inactivity gap after its end is late, so
@@ -759,6 +816,9 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
     /// With `OnWindowClose`: sessions ending at or before this were emitted already.
     emitted_up_to: Option<i64>,
     store: Option<SessionStoreRef<K, VA>>,
+    /// With a record cache: what it flushes is forwarded — merged sessions' tombstones included —
+    /// rather than each update.
+    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> SessionWindowAggregateProcessor<K, V, VA> {
@@ -799,12 +859,24 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
     for SessionWindowAggregateProcessor<K, V, VA>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
-        self.store = Some(ctx.session_store_shared(
+        let store = ctx.session_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
-        )?);
+        )?;
+        self.cache = CacheForwarder::listen(|listener| store.set_flush_listener(listener));
+        self.store = Some(store);
         Ok(())
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
+        match (&mut self.cache, &self.store) {
+            (Some(cache), Some(store)) => {
+                store.flush_cache()?;
+                forward_sessions(cache, store, ctx)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn process(
@@ -844,6 +916,16 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 Some(acc) => (self.merge)(&record.key, acc, value.clone()),
             });
             if session.window != merged {
+                if let Some(cache) = &mut self.cache {
+                    // The tombstone goes downstream when the cache flushes it (and only if the
+                    // session had reached the store); what the write evicted goes now.
+                    cache.writing_with(&record.headers, || {
+                        store.cache_key(&record.key, session.window)
+                    })?;
+                    store.remove(&record.key, session.window)?;
+                    forward_sessions(cache, &store, ctx)?;
+                    continue;
+                }
                 store.remove(&record.key, session.window)?;
                 if self.emit_on_close {
                     continue;
@@ -861,6 +943,11 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Some(acc) => (self.add)(&record.key, &record.value, acc),
             None => (self.start)(&record.key, &record.value),
         };
+        if let Some(cache) = &mut self.cache {
+            cache.writing_with(&record.headers, || store.cache_key(&record.key, merged))?;
+            store.put(&record.key, merged, &aggregate)?;
+            return forward_sessions(cache, &store, ctx);
+        }
         store.put(&record.key, merged, &aggregate)?;
         if self.emit_on_close {
             return Ok(());
@@ -872,6 +959,47 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             headers: record.headers,
         })
     }
+}
+
+/// Forwards what a time-window store's record cache flushed: each window's latest aggregate with
+/// the aggregate at the previous flush as the old value, stamped with the aggregate's timestamp.
+fn forward_windows<K: Data, VA: Data>(
+    cache: &mut CacheForwarder,
+    store: &TimestampedWindowStoreRef<K, VA>,
+    ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+) -> Result<()> {
+    cache.forward_with(ctx, |entry| Ok(table_update(store.decode_flushed(entry)?)))
+}
+
+/// A windowed processor's part of a commit: flushes its store's record cache, if it has one, and
+/// forwards what the cache held.
+fn flush_windows<K: Data, VA: Data>(
+    cache: &mut Option<CacheForwarder>,
+    store: &Option<TimestampedWindowStoreRef<K, VA>>,
+    ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+) -> Result<()> {
+    match (cache, store) {
+        (Some(cache), Some(store)) => {
+            store.flush_cache()?;
+            forward_windows(cache, store, ctx)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Forwards what a session store's record cache flushed: each session's latest aggregate, or a
+/// tombstone for a session merged into another, with the aggregate at the previous flush as the
+/// old value, stamped with the session's end (as the uncached processor forwards them).
+fn forward_sessions<K: Data, VA: Data>(
+    cache: &mut CacheForwarder,
+    store: &SessionStoreRef<K, VA>,
+    ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+) -> Result<()> {
+    cache.forward_with(ctx, |entry| {
+        let update = store.decode_flushed(entry)?;
+        let end = update.key.window.end_ms;
+        Ok((update.key, Change::new(update.new, update.old), end))
+    })
 }
 
 /// Logs a record that arrived after its window closed; Kafka counts these in the
