@@ -22,8 +22,6 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
 
@@ -162,13 +160,7 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
     let streams = KafkaStreams::new(topology, config)?;
     let started = Instant::now();
     streams.start()?;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "fraud-alerts-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[ALERTS])?;
+    let consumer = support::output_reader(&bootstrap, "fraud-alerts-reader", &[ALERTS])?;
     let mut alerts: BTreeSet<(String, i64)> = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while alerts.len() < model.len() {

@@ -27,8 +27,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
 use rill::streams_core::serde::SerdeError;
@@ -252,13 +250,7 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
         product_rows.len() + order_rows.len()
     );
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "enriched-orders-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[OUTPUT])?;
+    let consumer = support::output_reader(&bootstrap, "enriched-orders-reader", &[OUTPUT])?;
     let enriched_json = Serdes::json::<EnrichedOrder>();
     let mut table: BTreeMap<String, EnrichedOrder> = BTreeMap::new();
     let mut updates = 0usize;

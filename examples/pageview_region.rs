@@ -22,8 +22,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
 
@@ -153,13 +151,7 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
     )?;
     println!("produced {} page views to {VIEWS}", views.len());
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "pageview-stats-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[OUTPUT])?;
+    let consumer = support::output_reader(&bootstrap, "pageview-stats-reader", &[OUTPUT])?;
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     let deadline = Instant::now() + Duration::from_secs(120);
     while counts != model {

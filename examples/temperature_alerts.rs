@@ -21,8 +21,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
 
@@ -122,13 +120,7 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
     let streams = KafkaStreams::new(topology, config)?;
     let started = Instant::now();
     streams.start()?;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "alerts-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[HOT, COLD, NORMAL])?;
+    let consumer = support::output_reader(&bootstrap, "alerts-reader", &[HOT, COLD, NORMAL])?;
     let mut per_topic: BTreeMap<String, usize> = BTreeMap::new();
     let mut hottest: Option<(String, f64)> = None;
     let mut received = 0;

@@ -21,8 +21,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
 use rill::streams_core::dsl::windows::SessionWindowedSerde;
@@ -154,13 +152,7 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
     let streams = KafkaStreams::new(topology, config)?;
     let started = Instant::now();
     streams.start()?;
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "sessions-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[OUTPUT])?;
+    let consumer = support::output_reader(&bootstrap, "sessions-reader", &[OUTPUT])?;
     let mut seen: BTreeMap<(String, i64, i64), i64> = BTreeMap::new();
     let mut changes = 0;
     let deadline = Instant::now() + Duration::from_secs(120);

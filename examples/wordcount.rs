@@ -25,8 +25,6 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
 
@@ -132,13 +130,7 @@ fn run_embedded(args: &Args, topology: Topology) -> Result<(), Box<dyn std::erro
     let started = Instant::now();
     streams.start()?;
 
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
-        .set("group.id", "wordcount-reader")
-        .set("auto.offset.reset", "earliest")
-        .set("isolation.level", "read_committed")
-        .create()?;
-    consumer.subscribe(&[OUTPUT_TOPIC])?;
+    let consumer = support::output_reader(&bootstrap, "wordcount-reader", &[OUTPUT_TOPIC])?;
     let mut counts: HashMap<String, i64> = HashMap::new();
     let mut last_print = Instant::now();
     let deadline = Instant::now() + Duration::from_secs(300);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rill::prelude::*;
 use rill::streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
@@ -206,4 +207,21 @@ pub fn produce_nullable<'a>(
     }
     producer.flush(Duration::from_secs(60))?;
     Ok(())
+}
+
+/// A consumer of the application's output `topics` from the beginning, as a downstream reader
+/// would see them: committed records only (so that exactly-once output is read correctly).
+pub fn output_reader(
+    bootstrap: &str,
+    group: &str,
+    topics: &[&str],
+) -> Result<BaseConsumer, Box<dyn std::error::Error>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()?;
+    consumer.subscribe(topics)?;
+    Ok(consumer)
 }

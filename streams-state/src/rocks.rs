@@ -275,6 +275,23 @@ fn rocks_error(store: &str, path: &Path, e: rocksdb::Error) -> Error {
     }
 }
 
+/// Writes `batch` to `db`: without the write-ahead log when `restoring`, else with
+/// `write_options`. Returns whether the data needs a flush to be durable (it bypassed the WAL).
+fn write_batch(
+    db: &DB,
+    batch: WriteBatch,
+    restoring: bool,
+    write_options: &WriteOptions,
+    resources: &RocksDbResources,
+) -> std::result::Result<bool, rocksdb::Error> {
+    if restoring {
+        db.write_without_wal(batch)?;
+    } else {
+        db.write_opt(batch, write_options)?;
+    }
+    Ok(restoring || !resources.config().wal_enabled)
+}
+
 fn create_dir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))
 }
@@ -347,16 +364,14 @@ impl RocksDbKeyValueStore {
     }
 
     fn write_batch(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
-        let db = self.db()?;
-        let res = if restoring {
-            db.write_without_wal(batch)
-        } else {
-            db.write_opt(batch, &self.write_options)
-        };
-        res.map_err(|e| self.err(e))?;
-        if restoring || !self.resources.config().wal_enabled {
-            self.unflushed = true;
-        }
+        let written = write_batch(
+            self.db()?,
+            batch,
+            restoring,
+            &self.write_options,
+            &self.resources,
+        );
+        self.unflushed |= written.map_err(|e| self.err(e))?;
         Ok(())
     }
 }
@@ -578,16 +593,14 @@ impl RocksDbSegments {
     }
 
     fn apply(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
-        let db = self.db()?;
-        let res = if restoring {
-            db.write_without_wal(batch)
-        } else {
-            db.write_opt(batch, &self.write_options)
-        };
-        res.map_err(|e| self.err(e))?;
-        if restoring || !self.resources.config().wal_enabled {
-            self.unflushed = true;
-        }
+        let written = write_batch(
+            self.db()?,
+            batch,
+            restoring,
+            &self.write_options,
+            &self.resources,
+        );
+        self.unflushed |= written.map_err(|e| self.err(e))?;
         Ok(())
     }
 }
