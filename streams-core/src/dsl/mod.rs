@@ -81,63 +81,15 @@ impl StreamsBuilder {
         consumed: Consumed<K, V>,
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
-        let store_name = match &materialized.name {
-            Some(name) => name.clone(),
-            None => self
-                .graph
-                .borrow_mut()
-                .next_store_name(&format!("{topic}-")),
-        };
-        let source_name = match &consumed.name {
-            Some(name) => name.clone(),
-            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
-        };
-        let table_source_name = match &consumed.name {
-            Some(name) => format!("{name}-table-source"),
-            None => self.graph.borrow_mut().next_name(ktable::SOURCE_NAME),
-        };
-        let keys = materialized
-            .key_serde
-            .clone()
-            .unwrap_or_else(|| Arc::clone(&consumed.key_serde));
-        let values = materialized
-            .value_serde
-            .clone()
-            .unwrap_or_else(|| Arc::clone(&consumed.value_serde));
-        let nullable: Arc<dyn Serde<Option<V>>> = Arc::new(OptionSerde::new(SharedSerde(
-            Arc::clone(&consumed.value_serde),
-        )));
-        let source = kstream::add_source(
-            &self.graph,
-            source_name,
-            vec![TopicRef::user(topic)],
-            consumed.key_serde,
-            nullable,
-        );
-        {
-            let mut graph = self.graph.borrow_mut();
-            graph.add_store(materialized.timestamped_store(&store_name));
-            graph.set_table_source_topic(&store_name, topic);
-        }
-        let (store, k, v) = (
-            Arc::<str>::from(store_name.as_str()),
-            Arc::clone(&keys),
-            Arc::clone(&values),
-        );
-        let table = source.add_processor(table_source_name, vec![store_name.clone()], move || {
-            ktable::TableSource {
-                store_name: Arc::clone(&store),
-                keys: Arc::clone(&k),
-                values: Arc::clone(&v),
-                store: None,
-                cache: None,
-            }
+        let source = self.table_source(topic, consumed, &materialized, |graph, store| {
+            graph.add_store(materialized.timestamped_store(store));
+            graph.set_table_source_topic(store, topic);
         });
         KTable::new(
-            table,
-            keys,
-            Some(values),
-            materialized.name.map(|_| store_name),
+            source.table,
+            source.keys,
+            Some(source.values),
+            materialized.name.map(|_| source.store_name),
         )
     }
 
@@ -156,6 +108,30 @@ impl StreamsBuilder {
         consumed: Consumed<K, V>,
         materialized: Materialized<K, V>,
     ) -> GlobalKTable<K, V> {
+        // The same processor as a table's source (Kafka's `KTableSource`); its store has no
+        // cache, so it writes through and forwards to nobody.
+        let source = self.table_source(topic, consumed, &materialized, |graph, store| {
+            graph.add_store(materialized.global_store(store));
+            graph.set_global_store(store);
+        });
+        GlobalKTable::new(
+            source.store_name,
+            source.keys,
+            source.values,
+            materialized.name.is_some(),
+        )
+    }
+
+    /// The source of a table or global table of `topic`: a source node and Kafka's
+    /// `KTableSource` writing the store (named by `materialized` or `<topic>-STATE-STORE-<n>`),
+    /// which `register` adds to the graph.
+    fn table_source<K: Data, V: Data>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: &Materialized<K, V>,
+        register: impl FnOnce(&mut TopologyGraph, &str),
+    ) -> TableSourceParts<K, V> {
         let store_name = match &materialized.name {
             Some(name) => name.clone(),
             None => self
@@ -189,30 +165,27 @@ impl StreamsBuilder {
             consumed.key_serde,
             nullable,
         );
-        {
-            let mut graph = self.graph.borrow_mut();
-            graph.add_store(materialized.global_store(&store_name));
-            graph.set_global_store(&store_name);
-        }
+        register(&mut self.graph.borrow_mut(), &store_name);
         let (store, k, v) = (
             Arc::<str>::from(store_name.as_str()),
             Arc::clone(&keys),
             Arc::clone(&values),
         );
-        // The same processor as a table's source (Kafka's `KTableSource`); its store has no
-        // cache, so it writes through and forwards to nobody.
-        source.add_processor::<K, change::Change<V>, _, _>(
-            table_source_name,
-            vec![store_name.clone()],
-            move || ktable::TableSource {
+        let table = source.add_processor(table_source_name, vec![store_name.clone()], move || {
+            ktable::TableSource {
                 store_name: Arc::clone(&store),
                 keys: Arc::clone(&k),
                 values: Arc::clone(&v),
                 store: None,
                 cache: None,
-            },
-        );
-        GlobalKTable::new(store_name, keys, values, materialized.name.is_some())
+            }
+        });
+        TableSourceParts {
+            table,
+            keys,
+            values,
+            store_name,
+        }
     }
 
     /// Declares a state store for processors added with `KStream::process_with_stores` (Kafka's
@@ -279,3 +252,12 @@ mod global_tests;
 mod join_tests;
 #[cfg(test)]
 mod windowed_cache_tests;
+
+/// What [`StreamsBuilder::table_source`] built: the table-source node's output, the serdes of
+/// the store and its name.
+struct TableSourceParts<K, V> {
+    table: KStream<K, change::Change<V>>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    store_name: String,
+}
