@@ -11,7 +11,9 @@
 //!
 //! The `fraud_detection` example (a left stream-stream join: window stores and the store of
 //! records waiting for a partner, all changelogged), killed the same way under
-//! `exactly_once_v2`, emits every alert of the model exactly once.
+//! `exactly_once_v2`, emits every alert of the model exactly once; the `order_enrichment`
+//! example (a foreign-key join: subscription store, registration and response topics) ends
+//! with exactly the left join of the final tables, changes made while it was down included.
 
 mod runtime_support;
 
@@ -220,7 +222,7 @@ fn sigkill_of_a_stream_stream_join_under_exactly_once_emits_each_alert_once() {
         "logins",
         logins
             .iter()
-            .map(|(a, t)| (Some(a.as_bytes()), &b"home"[..], Some(*t))),
+            .map(|(a, t)| (Some(a.as_bytes()), Some(&b"home"[..]), Some(*t))),
     );
     // The payments, then one more per account a day later, so that every earlier payment's
     // window closes in every partition.
@@ -238,7 +240,7 @@ fn sigkill_of_a_stream_stream_join_under_exactly_once_emits_each_alert_once() {
         payments
             .iter()
             .chain(&closing)
-            .map(|(a, t)| (Some(a.as_bytes()), &amount[..], Some(*t))),
+            .map(|(a, t)| (Some(a.as_bytes()), Some(&amount[..]), Some(*t))),
     );
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
@@ -289,4 +291,169 @@ fn sigkill_of_a_stream_stream_join_under_exactly_once_emits_each_alert_once() {
     let status = terminate(child);
     assert!(status.success(), "exit after SIGTERM: {status}");
     assert_eq!(alerts, model, "each alert exactly once, nothing else");
+}
+
+/// The enriched order the `order_enrichment` example writes for `order` (product id,
+/// quantity) and its product (name, price), as JSON.
+fn enriched(order: &(String, u32), product: Option<&(String, i64)>) -> serde_json::Value {
+    serde_json::json!({
+        "product_id": order.0,
+        "quantity": order.1,
+        "product": product.map(|p| p.0.clone()),
+        "total_cents": product.map(|p| p.1 * i64::from(order.1)),
+    })
+}
+
+#[test]
+fn sigkill_of_a_foreign_key_join_under_exactly_once_ends_with_the_model_table() {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use std::collections::BTreeMap;
+    let (orders_topic, products_topic, output) = (
+        "streams-orders-input",
+        "streams-products-input",
+        "streams-enriched-orders-output",
+    );
+    let broker = crash_broker();
+    let bootstrap = broker.bootstrap();
+    broker.create_topic(orders_topic, 3).unwrap();
+    broker.create_topic(products_topic, 2).unwrap();
+    broker.create_topic(output, 2).unwrap();
+
+    let mut products: BTreeMap<String, (String, i64)> = (0..50)
+        .map(|i| (format!("p-{i}"), (format!("product {i}"), 100 + i)))
+        .collect();
+    // Orders 0..2000 name products p-0 … p-54 (p-50 … p-54 unknown).
+    let mut orders: BTreeMap<String, (String, u32)> = (0..2_000u32)
+        .map(|i| (format!("o-{i}"), (format!("p-{}", i * 7 % 55), 1 + i % 5)))
+        .collect();
+    let product_json = |(name, price): &(String, i64)| {
+        serde_json::json!({"name": name, "price_cents": price}).to_string()
+    };
+    let order_json = |(product, quantity): &(String, u32)| {
+        serde_json::json!({"product_id": product, "quantity": quantity}).to_string()
+    };
+    let produce_table = |topic: &str, rows: Vec<(String, Option<String>)>| {
+        produce_timestamped(
+            &bootstrap,
+            topic,
+            rows.iter()
+                .map(|(k, v)| (Some(k.as_bytes()), v.as_deref().map(str::as_bytes), None)),
+        )
+    };
+    produce_table(
+        products_topic,
+        products
+            .iter()
+            .map(|(k, p)| (k.clone(), Some(product_json(p))))
+            .collect(),
+    );
+    produce_table(
+        orders_topic,
+        orders
+            .iter()
+            .map(|(k, o)| (k.clone(), Some(order_json(o))))
+            .collect(),
+    );
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "enriched-reader")
+        .set("auto.offset.reset", "earliest")
+        .set("isolation.level", "read_committed")
+        .create()
+        .expect("consumer");
+    consumer.subscribe(&[output]).expect("subscribe");
+    let mut table: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let read = |table: &mut BTreeMap<String, serde_json::Value>,
+                timeout: Duration,
+                done: &dyn Fn(&BTreeMap<String, serde_json::Value>) -> bool| {
+        let deadline = Instant::now() + timeout;
+        while !done(table) {
+            assert!(
+                Instant::now() < deadline,
+                "output did not converge within {timeout:?}: {} orders",
+                table.len()
+            );
+            if let Some(message) = consumer.poll(Duration::from_millis(50)) {
+                let message = message.expect("consume");
+                let key = String::from_utf8_lossy(message.key().expect("key")).into_owned();
+                match message.payload() {
+                    Some(json) => {
+                        table.insert(key, serde_json::from_slice(json).expect("json"));
+                    }
+                    None => {
+                        table.remove(&key);
+                    }
+                }
+            }
+        }
+    };
+    let state_dir = tempfile::tempdir().unwrap();
+    let run = || {
+        spawn(
+            "order_enrichment",
+            &bootstrap,
+            "fk-crash",
+            state_dir.path(),
+            "exactly_once_v2",
+        )
+    };
+
+    // Run 1: killed once a fifth of the orders have a result.
+    let mut child = run();
+    read(&mut table, Duration::from_secs(60), &|t| t.len() > 400);
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reap");
+
+    // Changes while it is down: prices change, products are withdrawn, orders move to another
+    // product or are cancelled.
+    let mut product_changes = Vec::new();
+    for i in 0..10 {
+        let key = format!("p-{i}");
+        let changed = (format!("product {i} (new)"), 1_000 + i);
+        product_changes.push((key.clone(), Some(product_json(&changed))));
+        products.insert(key, changed);
+    }
+    for i in 10..15 {
+        let key = format!("p-{i}");
+        product_changes.push((key.clone(), None));
+        products.remove(&key);
+    }
+    let mut order_changes = Vec::new();
+    for i in 0..200u32 {
+        let key = format!("o-{i}");
+        let moved = (format!("p-{}", (i + 3) % 55), 2);
+        order_changes.push((key.clone(), Some(order_json(&moved))));
+        orders.insert(key, moved);
+    }
+    for i in 200..300 {
+        let key = format!("o-{i}");
+        order_changes.push((key.clone(), None));
+        orders.remove(&key);
+    }
+    produce_table(products_topic, product_changes);
+    produce_table(orders_topic, order_changes);
+
+    // Run 2: same state directory, until the output table is the left join of the final
+    // tables — and stays so.
+    let model: BTreeMap<String, serde_json::Value> = orders
+        .iter()
+        .map(|(k, o)| (k.clone(), enriched(o, products.get(&o.0))))
+        .collect();
+    let child = run();
+    read(&mut table, Duration::from_secs(120), &|t| *t == model);
+    let settle = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < settle {
+        if let Some(message) = consumer.poll(Duration::from_millis(50)) {
+            let message = message.expect("consume");
+            panic!(
+                "output changed after converging: {:?}",
+                message.key().map(String::from_utf8_lossy)
+            );
+        }
+    }
+    let status = terminate(child);
+    assert!(status.success(), "exit after SIGTERM: {status}");
 }

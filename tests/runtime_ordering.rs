@@ -56,12 +56,12 @@ fn merged_in_timestamp_order(max_task_idle_ms: &str, guarantee: &str) {
     produce_timestamped(
         &bootstrap,
         &left,
-        (0..PER_SIDE).map(|i| (Some(&b"k"[..]), &value[..], Some(1_000_000 + 2 * i))),
+        (0..PER_SIDE).map(|i| (Some(&b"k"[..]), Some(&value[..]), Some(1_000_000 + 2 * i))),
     );
     produce_timestamped(
         &bootstrap,
         &right,
-        (0..PER_SIDE).map(|i| (Some(&b"k"[..]), &value[..], Some(1_000_001 + 2 * i))),
+        (0..PER_SIDE).map(|i| (Some(&b"k"[..]), Some(&value[..]), Some(1_000_001 + 2 * i))),
     );
 
     let builder = StreamsBuilder::new();

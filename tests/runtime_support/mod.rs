@@ -66,16 +66,16 @@ pub fn produce(bootstrap: &str, topic: &str, records: &[(Option<Vec<u8>>, Vec<u8
         topic,
         records
             .iter()
-            .map(|(k, v)| (k.as_deref(), v.as_slice(), None)),
+            .map(|(k, v)| (k.as_deref(), Some(v.as_slice()), None)),
     );
 }
 
-/// Produces `(key, value, timestamp)` records (no timestamp: the producer's clock) like
-/// [`produce`].
+/// Produces `(key, value, timestamp)` records (no value: a tombstone; no timestamp: the
+/// producer's clock) like [`produce`].
 pub fn produce_timestamped<'a>(
     bootstrap: &str,
     topic: &str,
-    records: impl IntoIterator<Item = (Option<&'a [u8]>, &'a [u8], Option<i64>)>,
+    records: impl IntoIterator<Item = (Option<&'a [u8]>, Option<&'a [u8]>, Option<i64>)>,
 ) {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
@@ -84,7 +84,10 @@ pub fn produce_timestamped<'a>(
         .create()
         .expect("producer");
     for (key, value, timestamp) in records {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic).payload(value);
+        let mut record = BaseRecord::<[u8], [u8]>::to(topic);
+        if let Some(value) = value {
+            record = record.payload(value);
+        }
         if let Some(key) = key {
             record = record.key(key);
         }
