@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::iter::Peekable;
 use std::ops::{Bound, RangeBounds};
 
+use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
 use crate::store::{KeyValue, KeyValueIter, KeyValueStore, StateStore};
@@ -49,97 +50,11 @@ impl<F: FnMut(CachedEntry) + Send> CacheFlushListener for F {
     }
 }
 
-/// No slot: the end of a list.
-const NIL: usize = usize::MAX;
-
-/// A slot's place in one of the cache's doubly-linked lists.
-#[derive(Debug, Clone, Copy)]
-struct Links {
-    prev: usize,
-    next: usize,
-}
-
-impl Links {
-    const NONE: Links = Links {
-        prev: NIL,
-        next: NIL,
-    };
-}
-
-/// A doubly-linked list threaded through the slots (head: the oldest), so that moving an entry
-/// to the back on every write costs two index updates instead of map operations.
-#[derive(Debug, Clone, Copy)]
-struct List {
-    head: usize,
-    tail: usize,
-    len: usize,
-}
-
-impl List {
-    const EMPTY: List = List {
-        head: NIL,
-        tail: NIL,
-        len: 0,
-    };
-
-    fn unlink(&mut self, slots: &mut [Slot], i: usize, links: fn(&mut Slot) -> &mut Links) {
-        let Links { prev, next } = std::mem::replace(links(&mut slots[i]), Links::NONE);
-        match prev {
-            NIL => self.head = next,
-            p => links(&mut slots[p]).next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            n => links(&mut slots[n]).prev = prev,
-        }
-        self.len -= 1;
-    }
-
-    fn push_back(&mut self, slots: &mut [Slot], i: usize, links: fn(&mut Slot) -> &mut Links) {
-        *links(&mut slots[i]) = Links {
-            prev: self.tail,
-            next: NIL,
-        };
-        match self.tail {
-            NIL => self.head = i,
-            t => links(&mut slots[t]).next = i,
-        }
-        self.tail = i;
-        self.len += 1;
-    }
-
-    fn pop_front(
-        &mut self,
-        slots: &mut [Slot],
-        links: fn(&mut Slot) -> &mut Links,
-    ) -> Option<usize> {
-        let head = self.head;
-        if head == NIL {
-            return None;
-        }
-        self.unlink(slots, head, links);
-        Some(head)
-    }
-}
-
-fn lru_links(slot: &mut Slot) -> &mut Links {
-    &mut slot.lru
-}
-
-fn dirty_links(slot: &mut Slot) -> &mut Links {
-    &mut slot.dirty_links
-}
-
 /// One cached entry.
 struct Slot {
     key: Vec<u8>,
     value: Option<Vec<u8>>,
     timestamp: i64,
-    /// Place in the least-recently-written order.
-    lru: Links,
-    /// Written since the last flush; then `dirty_links` is its place in the write order.
-    dirty: bool,
-    dirty_links: Links,
     /// For a dirty entry, what the store below holds for the key, when the cache knows it: the
     /// entry was clean (so it mirrored the store) before it was overwritten. A flush then needs
     /// no read of the store for the old value.
@@ -181,13 +96,8 @@ pub struct CachingKeyValueStore {
     /// Key → slot: every read and write looks one up, while only range reads need key order,
     /// which they sort out of the cache themselves.
     index: HashMap<Vec<u8>, usize>,
-    /// The entries; freed slots are reused.
-    slots: Vec<Slot>,
-    free: Vec<usize>,
-    /// Every entry, least recently written first: eviction order.
-    lru: List,
-    /// The dirty entries in the order they were last written: flush order.
-    dirty: List,
+    /// The entries, in eviction order and (the dirty ones) in flush order.
+    slots: CacheSlots<Slot>,
     bytes: usize,
     max_bytes: usize,
     listener: Option<Box<dyn CacheFlushListener>>,
@@ -205,10 +115,7 @@ impl CachingKeyValueStore {
         CachingKeyValueStore {
             inner,
             index: HashMap::new(),
-            slots: Vec::new(),
-            free: Vec::new(),
-            lru: List::EMPTY,
-            dirty: List::EMPTY,
+            slots: CacheSlots::new(),
             bytes: 0,
             max_bytes,
             listener: None,
@@ -237,7 +144,7 @@ impl CachingKeyValueStore {
 
     /// Number of entries not yet written to the underlying store.
     pub fn dirty_entries(&self) -> usize {
-        self.dirty.len
+        self.slots.dirty_len()
     }
 
     /// Writes `value` (`None`: a delete) for `key` into the cache, as the most recent write.
@@ -245,47 +152,28 @@ impl CachingKeyValueStore {
         let timestamp = self.context.timestamp();
         match self.index.get(key) {
             Some(&i) => {
-                let slot = &mut self.slots[i];
+                let dirty = self.slots.is_dirty(i);
+                let slot = self.slots.get_mut(i);
                 self.bytes -= slot.size();
-                if !slot.dirty {
+                if !dirty {
                     // A clean entry mirrors the store.
                     slot.stored = Stored::Known(slot.value.take());
                 }
                 slot.value = value;
                 slot.timestamp = timestamp;
                 self.bytes += slot.size();
-                self.lru.unlink(&mut self.slots, i, lru_links);
-                if self.slots[i].dirty {
-                    self.dirty.unlink(&mut self.slots, i, dirty_links);
-                }
-                self.lru.push_back(&mut self.slots, i, lru_links);
-                self.dirty.push_back(&mut self.slots, i, dirty_links);
-                self.slots[i].dirty = true;
+                self.slots.written(i);
             }
             None => {
                 let slot = Slot {
                     key: key.to_vec(),
                     value,
                     timestamp,
-                    lru: Links::NONE,
-                    dirty: true,
-                    dirty_links: Links::NONE,
                     stored: Stored::Unknown,
                 };
                 self.bytes += slot.size();
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        self.slots[i] = slot;
-                        i
-                    }
-                    None => {
-                        self.slots.push(slot);
-                        self.slots.len() - 1
-                    }
-                };
+                let i = self.slots.insert(slot);
                 self.index.insert(key.to_vec(), i);
-                self.lru.push_back(&mut self.slots, i, lru_links);
-                self.dirty.push_back(&mut self.slots, i, dirty_links);
             }
         }
         self.maybe_evict()
@@ -293,27 +181,17 @@ impl CachingKeyValueStore {
 
     /// Forgets slot `i` (which must be in use).
     fn remove(&mut self, i: usize) {
-        self.lru.unlink(&mut self.slots, i, lru_links);
-        if self.slots[i].dirty {
-            self.dirty.unlink(&mut self.slots, i, dirty_links);
-            self.slots[i].dirty = false;
-        }
-        self.bytes -= self.slots[i].size();
-        let slot = &mut self.slots[i];
-        let key = std::mem::take(&mut slot.key);
-        slot.value = None;
-        slot.stored = Stored::Unknown;
-        self.index.remove(&key);
-        self.free.push(i);
+        let slot = self.slots.remove(i);
+        self.bytes -= slot.size();
+        self.index.remove(&slot.key);
     }
 
     fn maybe_evict(&mut self) -> Result<()> {
         while self.bytes > self.max_bytes {
-            let oldest = self.lru.head;
-            if oldest == NIL {
+            let Some(oldest) = self.slots.oldest() else {
                 break;
-            }
-            if self.slots[oldest].dirty {
+            };
+            if self.slots.is_dirty(oldest) {
                 tracing::trace!(
                     store = self.inner.name(),
                     "record cache full: flushing dirty entries"
@@ -332,15 +210,14 @@ impl CachingKeyValueStore {
     /// record carries it), as Kafka restores a cache entry's record context before writing it
     /// below the cache; runs of entries with one timestamp go down as one batch.
     fn flush_dirty(&mut self) -> Result<()> {
-        if self.dirty.len == 0 {
+        if self.slots.dirty_len() == 0 {
             return Ok(());
         }
         // Scratch buffers kept across flushes: a commit flushes without allocating them anew.
         let mut writes = std::mem::take(&mut self.flush_writes);
         let mut olds = std::mem::take(&mut self.flush_olds);
-        while let Some(i) = self.dirty.pop_front(&mut self.slots, dirty_links) {
-            let slot = &mut self.slots[i];
-            slot.dirty = false;
+        while let Some(i) = self.slots.pop_dirty() {
+            let slot = self.slots.get_mut(i);
             let stored = std::mem::take(&mut slot.stored);
             self.bytes -= stored.len();
             let new_value = slot.value.clone();
@@ -400,7 +277,7 @@ impl CachingKeyValueStore {
             .index
             .iter()
             .filter(|(key, _)| range.contains(*key))
-            .map(|(key, &i)| (key, &self.slots[i]))
+            .map(|(key, &i)| (key, self.slots.get(i)))
             .collect();
         cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
         Box::new(MergedIter {
@@ -467,9 +344,6 @@ impl StateStore for CachingKeyValueStore {
         }
         self.index.clear();
         self.slots.clear();
-        self.free.clear();
-        self.lru = List::EMPTY;
-        self.dirty = List::EMPTY;
         self.bytes = 0;
         self.inner.close()
     }
@@ -488,7 +362,7 @@ impl StateStore for CachingKeyValueStore {
 impl KeyValueStore for CachingKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.index.get(key) {
-            Some(&i) => Ok(self.slots[i].value.clone()),
+            Some(&i) => Ok(self.slots.get(i).value.clone()),
             None => self.inner.get(key),
         }
     }

@@ -58,6 +58,7 @@ use std::path::PathBuf;
 
 pub mod builder;
 pub mod cache;
+mod cache_slots;
 pub mod changelog;
 pub mod checkpoint;
 pub mod directory;

@@ -23,6 +23,7 @@ use std::iter::Peekable;
 use std::ops::Bound;
 
 use crate::cache::{CacheFlushListener, CachedEntry, ENTRY_OVERHEAD};
+use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
 use crate::segmented::segment_interval;
@@ -34,14 +35,12 @@ use crate::{Error, Result};
 
 /// One cached window or session.
 struct Entry {
+    /// Its key in the store below (the index's key, kept here too for eviction and flushes).
+    store_key: Vec<u8>,
     /// The value, or `None` for a delete.
     value: Option<Vec<u8>>,
     /// Timestamp of the record that last wrote the entry.
     timestamp: i64,
-    /// Position in least-recently-used order.
-    lru: u64,
-    /// Position in write order, while the entry is dirty.
-    dirty: Option<u64>,
     /// The time retention applies to: the window start, or the session end.
     time: i64,
     /// For a dirty entry, what the store below holds for it when the cache knows (the entry was
@@ -50,13 +49,13 @@ struct Entry {
 }
 
 impl Entry {
-    fn size(&self, store_key: &[u8]) -> usize {
+    fn size(&self) -> usize {
         let stored = self
             .stored
             .as_ref()
             .and_then(Option::as_ref)
             .map_or(0, Vec::len);
-        store_key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + stored + ENTRY_OVERHEAD
+        self.store_key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + stored + ENTRY_OVERHEAD
     }
 }
 
@@ -69,14 +68,12 @@ struct Dirty {
     stored: Option<Option<Vec<u8>>>,
 }
 
-/// The bookkeeping both caches share: entries by store key (so that a key's windows or sessions
-/// form one contiguous range), in least-recently-used order and in write order, and the stream
-/// time that decides which entries have expired.
+/// The bookkeeping both caches share: entries indexed by store key (so that a key's windows or
+/// sessions form one contiguous range), in least-recently-written and write order
+/// ([`CacheSlots`]), and the stream time that decides which entries have expired.
 struct TimeCache {
-    entries: BTreeMap<Vec<u8>, Entry>,
-    lru: BTreeMap<u64, Vec<u8>>,
-    dirty: BTreeMap<u64, Vec<u8>>,
-    next_seq: u64,
+    index: BTreeMap<Vec<u8>, usize>,
+    slots: CacheSlots<Entry>,
     bytes: usize,
     max_bytes: usize,
     retention: i64,
@@ -94,10 +91,8 @@ struct TimeCache {
 impl TimeCache {
     fn new(max_bytes: usize, retention: i64, context: RecordContext) -> Self {
         TimeCache {
-            entries: BTreeMap::new(),
-            lru: BTreeMap::new(),
-            dirty: BTreeMap::new(),
-            next_seq: 0,
+            index: BTreeMap::new(),
+            slots: CacheSlots::new(),
             bytes: 0,
             max_bytes,
             retention,
@@ -129,63 +124,54 @@ impl TimeCache {
         time.div_euclid(self.interval)
     }
 
-    fn seq(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq
+    /// Number of cached entries.
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Number of entries not yet written below.
+    fn dirty_len(&self) -> usize {
+        self.slots.dirty_len()
+    }
+
+    /// The cached entry under `store_key`.
+    fn get(&self, store_key: &[u8]) -> Option<&Entry> {
+        self.index.get(store_key).map(|&i| self.slots.get(i))
     }
 
     /// Writes an entry for `time` (window start, session end), dirty, stamped with the record
     /// context's timestamp.
     fn write(&mut self, store_key: Vec<u8>, time: i64, value: Option<Vec<u8>>) {
-        let lru = self.seq();
-        let dirty = self.seq();
         let timestamp = self.context.timestamp();
-        if let Some(entry) = self.entries.get_mut(&store_key) {
-            // Overwriting: the positions' copies of the key move to the new positions.
-            self.bytes -= entry.size(&store_key);
-            let lru_key = self.lru.remove(&entry.lru);
-            let dirty_key = entry.dirty.and_then(|d| self.dirty.remove(&d));
-            if entry.dirty.is_none() {
+        if let Some(&i) = self.index.get(&store_key) {
+            let dirty = self.slots.is_dirty(i);
+            let entry = self.slots.get_mut(i);
+            self.bytes -= entry.size();
+            if !dirty {
                 entry.stored = Some(entry.value.take());
             }
             entry.value = value;
             entry.timestamp = timestamp;
-            entry.lru = lru;
-            entry.dirty = Some(dirty);
             entry.time = time;
-            self.bytes += entry.size(&store_key);
-            self.lru
-                .insert(lru, lru_key.unwrap_or_else(|| store_key.clone()));
-            self.dirty.insert(dirty, dirty_key.unwrap_or(store_key));
+            self.bytes += entry.size();
+            self.slots.written(i);
             return;
         }
         let entry = Entry {
+            store_key: store_key.clone(),
             value,
             timestamp,
-            lru,
-            dirty: Some(dirty),
             time,
             stored: None,
         };
-        self.bytes += entry.size(&store_key);
-        self.lru.insert(lru, store_key.clone());
-        self.dirty.insert(dirty, store_key.clone());
-        self.entries.insert(store_key, entry);
-    }
-
-    /// Forgets an entry's positions and bytes (the entry itself is already out of the map).
-    fn unlink(&mut self, old: &Entry) {
-        if let Some(key) = self.lru.remove(&old.lru) {
-            self.bytes -= old.size(&key);
-        }
-        if let Some(d) = old.dirty {
-            self.dirty.remove(&d);
-        }
+        self.bytes += entry.size();
+        let i = self.slots.insert(entry);
+        self.index.insert(store_key, i);
     }
 
     fn remove(&mut self, store_key: &[u8]) {
-        if let Some(old) = self.entries.remove(store_key) {
-            self.unlink(&old);
+        if let Some(i) = self.index.remove(store_key) {
+            self.bytes -= self.slots.remove(i).size();
         }
     }
 
@@ -194,61 +180,56 @@ impl TimeCache {
     /// would not return them, so they would only make every lookup slower until evicted.
     fn purge_expired(&mut self) {
         let min_live = self.min_live_time();
-        if min_live < self.next_purge || self.entries.is_empty() {
+        if min_live < self.next_purge || self.index.is_empty() {
             return;
         }
         self.next_purge = min_live.saturating_add((self.retention / 2).max(1));
-        let mut dropped = Vec::new();
-        self.entries.retain(|key, entry| {
-            let keep = entry.dirty.is_some() || entry.time >= min_live;
-            if !keep {
-                dropped.push((entry.lru, entry.size(key)));
-            }
-            keep
-        });
-        for (lru, size) in dropped {
-            self.lru.remove(&lru);
-            self.bytes -= size;
+        let expired: Vec<usize> = self
+            .index
+            .values()
+            .copied()
+            .filter(|&i| !self.slots.is_dirty(i) && self.slots.get(i).time < min_live)
+            .collect();
+        for i in expired {
+            let entry = self.slots.remove(i);
+            self.bytes -= entry.size();
+            self.index.remove(&entry.store_key);
         }
     }
 
     fn clear(&mut self) {
-        self.entries.clear();
-        self.lru.clear();
-        self.dirty.clear();
+        self.index.clear();
+        self.slots.clear();
         self.bytes = 0;
     }
 
     /// Takes the dirty entries, in the order they were last written, marking them clean.
     fn take_dirty(&mut self) -> Vec<Dirty> {
-        let mut out = Vec::with_capacity(self.dirty.len());
-        while let Some((_, store_key)) = self.dirty.pop_first() {
-            if let Some(entry) = self.entries.get_mut(&store_key) {
-                entry.dirty = None;
-                let stored = entry.stored.take();
-                if let Some(Some(v)) = &stored {
-                    self.bytes -= v.len();
-                }
-                out.push(Dirty {
-                    value: entry.value.clone(),
-                    timestamp: entry.timestamp,
-                    stored,
-                    store_key,
-                });
+        let mut out = Vec::with_capacity(self.slots.dirty_len());
+        while let Some(i) = self.slots.pop_dirty() {
+            let entry = self.slots.get_mut(i);
+            let stored = entry.stored.take();
+            if let Some(Some(v)) = &stored {
+                self.bytes -= v.len();
             }
+            out.push(Dirty {
+                store_key: entry.store_key.clone(),
+                value: entry.value.clone(),
+                timestamp: entry.timestamp,
+                stored,
+            });
         }
         out
     }
 
-    /// The least recently used entry's key, and whether it is dirty, when the cache is over its
-    /// bound.
+    /// The least recently written entry's key, and whether it is dirty, when the cache is over
+    /// its bound.
     fn eviction_candidate(&self) -> Option<(Vec<u8>, bool)> {
         if self.bytes <= self.max_bytes {
             return None;
         }
-        let (_, key) = self.lru.first_key_value()?;
-        let dirty = self.entries.get(key).is_some_and(|e| e.dirty.is_some());
-        Some((key.clone(), dirty))
+        let i = self.slots.oldest()?;
+        Some((self.slots.get(i).store_key.clone(), self.slots.is_dirty(i)))
     }
 
     /// Cached entries with store keys in `(lower, upper)`, with their value (`None`: deleted).
@@ -257,9 +238,9 @@ impl TimeCache {
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
     ) -> impl Iterator<Item = (&Vec<u8>, Option<&Vec<u8>>)> {
-        self.entries
+        self.index
             .range((lower, upper))
-            .map(|(k, e)| (k, e.value.as_ref()))
+            .map(|(k, &i)| (k, self.slots.get(i).value.as_ref()))
     }
 }
 
@@ -352,7 +333,7 @@ impl Below for Box<dyn SessionStore> {
 /// context before writing it down), then hands them to the listener in the order they were last
 /// written. A delete of what the store never held is neither written nor handed on.
 fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
-    if cache.dirty.is_empty() {
+    if cache.dirty_len() == 0 {
         return Ok(());
     }
     let dirty = cache.take_dirty();
@@ -530,12 +511,12 @@ impl CachingWindowStore {
 
     /// Number of cached entries (clean and dirty).
     pub fn cached_entries(&self) -> usize {
-        self.cache.entries.len()
+        self.cache.len()
     }
 
     /// Number of entries not yet written to the underlying store.
     pub fn dirty_entries(&self) -> usize {
-        self.cache.dirty.len()
+        self.cache.dirty_len()
     }
 
     fn order(&self, key: &[u8], start: i64) -> Order {
@@ -617,7 +598,6 @@ impl WindowStore for CachingWindowStore {
         }
         match self
             .cache
-            .entries
             .get(&keys::window_store_key(key, window_start, 0))
         {
             Some(entry) => Ok(entry.value.clone()),
@@ -738,12 +718,12 @@ impl CachingSessionStore {
 
     /// Number of cached entries (clean and dirty).
     pub fn cached_entries(&self) -> usize {
-        self.cache.entries.len()
+        self.cache.len()
     }
 
     /// Number of entries not yet written to the underlying store.
     pub fn dirty_entries(&self) -> usize {
-        self.cache.dirty.len()
+        self.cache.dirty_len()
     }
 
     fn order(&self, session: &SessionKey) -> Order {
@@ -866,11 +846,7 @@ impl SessionStore for CachingSessionStore {
         if end < self.cache.min_live_time() {
             return Ok(None);
         }
-        match self
-            .cache
-            .entries
-            .get(&keys::session_store_key(key, start, end))
-        {
+        match self.cache.get(&keys::session_store_key(key, start, end)) {
             Some(entry) => Ok(entry.value.clone()),
             None => self.inner.fetch_session(key, start, end),
         }
