@@ -45,32 +45,13 @@ fn enrich_orders(orders: &str, products: &str, out: &str) -> Topology {
 }
 
 fn produce_strings(bootstrap: &str, topic: &str, records: &[(String, Option<String>)]) {
-    // Tombstones go out as records with a null value.
-    let (values, tombstones): (Vec<_>, Vec<_>) = records.iter().partition(|(_, v)| v.is_some());
-    let values: Vec<(Option<Vec<u8>>, Vec<u8>)> = values
-        .iter()
-        .map(|(k, v)| {
-            (
-                Some(k.clone().into_bytes()),
-                v.clone().unwrap_or_default().into_bytes(),
-            )
-        })
-        .collect();
-    produce(bootstrap, topic, &values);
-    if !tombstones.is_empty() {
-        use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-        let producer: BaseProducer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("partitioner", "murmur2_random")
-            .create()
-            .expect("producer");
-        for (key, _) in tombstones {
-            producer
-                .send(BaseRecord::<[u8], [u8]>::to(topic).key(key.as_bytes()))
-                .expect("send tombstone");
-        }
-        producer.flush(Duration::from_secs(30)).expect("flush");
-    }
+    produce_timestamped(
+        bootstrap,
+        topic,
+        records
+            .iter()
+            .map(|(k, v)| (Some(k.as_bytes()), v.as_deref().map(str::as_bytes), None)),
+    );
 }
 
 /// Reads `topic` (string keys and values) from the beginning, keeping each key's latest value.
@@ -422,4 +403,50 @@ fn a_missing_global_topic_fails_start() {
         Err(Error::MissingSourceTopics { topics }) => assert_eq!(topics, [products]),
         other => panic!("expected MissingSourceTopics, got {other:?}"),
     }
+}
+
+#[test]
+fn an_application_of_global_tables_only_runs_and_serves_them() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let products = format!("products-{id}");
+    broker.create_topic(&products, 2).unwrap();
+    produce_strings(
+        &bootstrap,
+        &products,
+        &[("p1".to_string(), Some("anvil".to_string()))],
+    );
+    let builder = StreamsBuilder::new();
+    builder.global_table(
+        &products,
+        Consumed::with(Serdes::string(), Serdes::string()),
+        Materialized::as_("catalogue"),
+    );
+    let state_dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        builder.build().expect("topology"),
+        config(&format!("global-only-{id}"), &bootstrap, state_dir.path()),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(30));
+    let lookup = |key: &str| {
+        streams
+            .local_store("catalogue", Serdes::string(), Serdes::string())
+            .ok()
+            .and_then(|store| store.get(&key.to_string()).ok().flatten())
+    };
+    assert_eq!(lookup("p1").as_deref(), Some("anvil"));
+    produce_strings(
+        &bootstrap,
+        &products,
+        &[("p2".to_string(), Some("rope".to_string()))],
+    );
+    eventually(
+        Duration::from_secs(30),
+        "p2 reaches the global store",
+        || lookup("p2").as_deref() == Some("rope"),
+    );
+    assert!(streams.close(Duration::from_secs(30)));
 }

@@ -871,6 +871,15 @@ impl KafkaStreams {
             runtime.maybe_finish_error();
             return Err(e);
         }
+        if shared.layout().source_topics.is_empty() {
+            // Only global tables: nothing for a stream thread to consume (Kafka overrides
+            // num.stream.threads to 0 for such a topology). The global thread serves them.
+            tracing::info!(
+                "the topology has only global stores: no stream threads, running the global thread"
+            );
+            runtime.transition(State::Running);
+            return Ok(());
+        }
         for slot in 0..shared.config.num_stream_threads() {
             if let Err(e) = runtime.spawn_thread(slot) {
                 runtime.fail();
