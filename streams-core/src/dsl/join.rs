@@ -16,6 +16,7 @@ use super::change::Change;
 use super::kgrouped::{skip_null, MissingSerde};
 use super::kstream::KStream;
 use super::ktable::KTable;
+use super::options::Materialized;
 use super::windows::Window;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
@@ -229,7 +230,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         VR: Data,
         F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
     {
-        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o?))))
+        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o?))), None)
     }
 
     /// Left table-table join (Kafka's `KTable#leftJoin`): every key of this table, joined with
@@ -240,7 +241,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         VR: Data,
         F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
     {
-        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o))))
+        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o))), None)
     }
 
     /// Outer table-table join (Kafka's `KTable#outerJoin`): every key either table holds.
@@ -253,6 +254,71 @@ impl<K: Data, V: Data> KTable<K, V> {
         self.table_join(
             other,
             Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
+            None,
+        )
+    }
+
+    /// [`join`](Self::join) whose result is materialized as `materialized` says (Kafka's
+    /// overload with `Materialized`): a store (named, or `KTABLE-MERGE-STATE-STORE-<n>`) on the
+    /// join's merge node holding every key's current result, queryable under its name and
+    /// joinable like any materialized table. Needs the result's value serde
+    /// (`Materialized::with_value_serde`). The store has no record cache: the merge writes and
+    /// forwards every result as the joins produce it.
+    pub fn join_materialized<VO, VR, F>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: F,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            Arc::new(move |v, o| Some(joiner(v?, o?))),
+            Some(materialized),
+        )
+    }
+
+    /// [`left_join`](Self::left_join) with its result materialized (see
+    /// [`join_materialized`](Self::join_materialized)).
+    pub fn left_join_materialized<VO, VR, F>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: F,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            Arc::new(move |v, o| Some(joiner(v?, o))),
+            Some(materialized),
+        )
+    }
+
+    /// [`outer_join`](Self::outer_join) with its result materialized (see
+    /// [`join_materialized`](Self::join_materialized)).
+    pub fn outer_join_materialized<VO, VR, F>(
+        &self,
+        other: &KTable<K, VO>,
+        joiner: F,
+        materialized: Materialized<K, VR>,
+    ) -> KTable<K, VR>
+    where
+        VO: Data,
+        VR: Data,
+        F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
+    {
+        self.table_join(
+            other,
+            Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
+            Some(materialized),
         )
     }
 
@@ -260,6 +326,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         &self,
         other: &KTable<K, VO>,
         joiner: TableJoiner<V, VO, VR>,
+        materialized: Option<Materialized<K, VR>>,
     ) -> KTable<K, VR> {
         let graph = Rc::clone(self.change_stream().graph());
         let (this_name, other_name, merge_name) = {
@@ -341,8 +408,81 @@ impl<K: Data, V: Data> KTable<K, V> {
                 },
             )
         };
-        let merged = from_this.named(merge_name).merge(&from_other);
-        KTable::new(merged, keys, None, None)
+        let Some(materialized) = materialized else {
+            let merged = from_this.named(merge_name).merge(&from_other);
+            return KTable::new(merged, keys, None, None);
+        };
+        // Kafka's `KTableKTableJoinMerger` with a queryable store: the merge node keeps every
+        // key's current result.
+        let Some(values) = materialized.value_serde.clone() else {
+            graph.borrow_mut().errors.push(format!(
+                "join `{merge_name}`: a materialized result needs its value serde; use Materialized::with_value_serde"
+            ));
+            let merged = from_this.named(merge_name).merge(&from_other);
+            return KTable::new(merged, keys, None, None);
+        };
+        let keys = materialized.key_serde.clone().unwrap_or(keys);
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => graph.borrow_mut().next_store_name(TABLE_MERGE_NAME),
+        };
+        {
+            let mut g = graph.borrow_mut();
+            g.add_store(materialized.timestamped_store(&store_name));
+            // The merge writes its store and forwards itself: no cache in between.
+            g.disable_caching(&store_name);
+        }
+        let (store, k, v) = (
+            Arc::<str>::from(store_name.as_str()),
+            Arc::clone(&keys),
+            Arc::clone(&values),
+        );
+        let merged = from_this.add_processor(merge_name, vec![store_name.clone()], move || {
+            TableJoinMerger {
+                store_name: Arc::clone(&store),
+                keys: Arc::clone(&k),
+                values: Arc::clone(&v),
+                store: None,
+            }
+        });
+        from_other.feed(merged.node);
+        let queryable = materialized.name.as_ref().map(|_| store_name);
+        KTable::new(merged, keys, Some(values), queryable)
+    }
+}
+
+/// The merge of a materialized table-table join (Kafka's `KTableKTableJoinMerger` with a
+/// queryable name): writes each result (or its deletion) to the store, then forwards it.
+struct TableJoinMerger<K, VR> {
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<VR>>,
+    store: Option<TimestampedKeyValueStoreRef<K, VR>>,
+}
+
+impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMerger<K, VR> {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
+        self.store = Some(ctx.timestamped_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+        )?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, Change<VR>>,
+        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
+    ) -> Result<()> {
+        let store = initialized(&self.store, &self.store_name)?;
+        match &record.value.new {
+            Some(value) => store.put(&record.key, value, record.timestamp)?,
+            None => {
+                store.delete(&record.key)?;
+            }
+        }
+        ctx.forward(record)
     }
 }
 

@@ -207,6 +207,12 @@ proptest! {
 
 /// users (user → name) and regions (user → region) joined into `out` as table updates.
 fn user_regions(kind: &str) -> TopologyTestDriver {
+    user_regions_joined(kind, false)
+}
+
+/// Users joined with their regions; with `materialized`, through the `_materialized` variants
+/// into the store `joined`.
+fn user_regions_joined(kind: &str, materialized: bool) -> TopologyTestDriver {
     let builder = StreamsBuilder::new();
     let users = builder.table(
         "users",
@@ -218,18 +224,23 @@ fn user_regions(kind: &str) -> TopologyTestDriver {
         Consumed::with(Serdes::string(), Serdes::string()),
         Materialized::as_("regions"),
     );
-    let joined = match kind {
-        "inner" => users.join(&regions, |u: &String, r: &String| format!("{u}@{r}")),
-        "left" => users.left_join(&regions, |u: &String, r: Option<&String>| {
-            format!("{u}@{}", r.map_or("-", String::as_str))
-        }),
-        _ => users.outer_join(&regions, |u: Option<&String>, r: Option<&String>| {
-            format!(
-                "{}@{}",
-                u.map_or("-", String::as_str),
-                r.map_or("-", String::as_str)
-            )
-        }),
+    let inner = |u: &String, r: &String| format!("{u}@{r}");
+    let left = |u: &String, r: Option<&String>| format!("{u}@{}", r.map_or("-", String::as_str));
+    let outer = |u: Option<&String>, r: Option<&String>| {
+        format!(
+            "{}@{}",
+            u.map_or("-", String::as_str),
+            r.map_or("-", String::as_str)
+        )
+    };
+    let store = || Materialized::as_("joined").with_value_serde(Serdes::string());
+    let joined = match (kind, materialized) {
+        ("inner", false) => users.join(&regions, inner),
+        ("inner", true) => users.join_materialized(&regions, inner, store()),
+        ("left", false) => users.left_join(&regions, left),
+        ("left", true) => users.left_join_materialized(&regions, left, store()),
+        (_, false) => users.outer_join(&regions, outer),
+        (_, true) => users.outer_join_materialized(&regions, outer, store()),
     };
     joined.to_stream().to(
         "out",
@@ -365,8 +376,9 @@ proptest! {
     fn table_joins_equal_the_join_of_the_latest_values(
         updates in proptest::collection::vec((any::<bool>(), 0u8..4, proptest::option::of(0u8..3)), 1..50),
         kind in prop_oneof![Just("inner"), Just("left"), Just("outer")],
+        materialized in any::<bool>(),
     ) {
-        let driver = user_regions(kind);
+        let driver = user_regions_joined(kind, materialized);
         let users = driver.create_input_topic("users", StringSerde, OptionSerde::new(StringSerde));
         let regions = driver.create_input_topic("regions", StringSerde, OptionSerde::new(StringSerde));
         let out = driver.create_output_topic("out", StringSerde, OptionSerde::new(StringSerde));
@@ -406,8 +418,72 @@ proptest! {
                 }
             }
             prop_assert_eq!(&result, &model);
+            if materialized {
+                // The materialized result holds exactly the current rows.
+                let stored: HashMap<String, String> = driver
+                    .get_key_value_store("joined", StringSerde, StringSerde)
+                    .unwrap()
+                    .all()
+                    .unwrap()
+                    .into_iter()
+                    .collect();
+                prop_assert_eq!(&stored, &model);
+            }
         }
     }
+}
+
+#[test]
+fn a_materialized_table_join_keeps_its_store_on_the_merge_node_and_can_be_joined_again() {
+    let builder = StreamsBuilder::new();
+    let table = |topic: &str| {
+        builder.table(
+            topic,
+            Consumed::with(Serdes::string(), Serdes::string()),
+            Materialized::as_(topic),
+        )
+    };
+    let (users, regions, plans) = (table("users"), table("regions"), table("plans"));
+    let joined = users.join_materialized(
+        &regions,
+        |u: &String, r: &String| format!("{u}@{r}"),
+        Materialized::as_("joined").with_value_serde(Serdes::string()),
+    );
+    assert_eq!(joined.queryable_store_name(), Some("joined"));
+    // A materialized result is a table like any other: it joins again.
+    joined
+        .join(&plans, |j: &String, p: &String| format!("{j}+{p}"))
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let topology = builder.build().unwrap();
+    let description = topology.describe().to_string();
+    assert!(
+        description.contains("Processor: KTABLE-MERGE-0000000008 (stores: [joined])"),
+        "{description}"
+    );
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = |topic: &str| driver.create_input_topic(topic, StringSerde, StringSerde);
+    input("users").pipe_input("a", "ann");
+    input("regions").pipe_input("a", "EU");
+    input("plans").pipe_input("a", "gold");
+    let out = driver.create_output_topic("out", StringSerde, OptionSerde::new(StringSerde));
+    assert_eq!(
+        out.read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value))
+            .collect::<Vec<_>>(),
+        vec![("a".to_string(), Some("ann@EU+gold".to_string()))]
+    );
+    let store = driver
+        .get_key_value_store("joined", StringSerde, StringSerde)
+        .unwrap();
+    assert_eq!(
+        store.get(&"a".to_string()).unwrap(),
+        Some("ann@EU".to_string())
+    );
 }
 
 /// left ⋈ right within `windows`, joined as "l+r", into `out`.

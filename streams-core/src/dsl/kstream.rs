@@ -57,7 +57,7 @@ const PROCESSOR_NAME: &str = "KSTREAM-PROCESSOR-";
 /// ```
 pub struct KStream<K, V> {
     graph: Rc<RefCell<TopologyGraph>>,
-    node: NodeId,
+    pub(super) node: NodeId,
     /// A name the next operator's node takes instead of a generated one.
     pending_name: Option<String>,
     /// Whether an operator may have changed keys since the stream was last partitioned by key,
