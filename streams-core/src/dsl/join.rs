@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::change::Change;
 use super::kgrouped::{skip_null, MissingSerde};
 use super::kstream::KStream;
-use super::ktable::KTable;
+use super::ktable::{KTable, ResultStore};
 use super::options::Materialized;
 use super::windows::Window;
 use crate::error::Result;
@@ -432,18 +432,14 @@ impl<K: Data, V: Data> KTable<K, V> {
             // The merge writes its store and forwards itself: no cache in between.
             g.disable_caching(&store_name);
         }
-        let (store, k, v) = (
-            Arc::<str>::from(store_name.as_str()),
-            Arc::clone(&keys),
-            Arc::clone(&values),
-        );
+        let result = ResultStore {
+            store_name: Arc::from(store_name.as_str()),
+            keys: Arc::clone(&keys),
+            values: Arc::clone(&values),
+            store: None,
+        };
         let merged = from_this.add_processor(merge_name, vec![store_name.clone()], move || {
-            TableJoinMerger {
-                store_name: Arc::clone(&store),
-                keys: Arc::clone(&k),
-                values: Arc::clone(&v),
-                store: None,
-            }
+            TableJoinMerger(Some(result.clone()))
         });
         from_other.feed(merged.node);
         let queryable = materialized.name.as_ref().map(|_| store_name);
@@ -453,21 +449,11 @@ impl<K: Data, V: Data> KTable<K, V> {
 
 /// The merge of a materialized table-table join (Kafka's `KTableKTableJoinMerger` with a
 /// queryable name): writes each result (or its deletion) to the store, then forwards it.
-struct TableJoinMerger<K, VR> {
-    store_name: Arc<str>,
-    keys: Arc<dyn Serde<K>>,
-    values: Arc<dyn Serde<VR>>,
-    store: Option<TimestampedKeyValueStoreRef<K, VR>>,
-}
+struct TableJoinMerger<K, VR>(Option<ResultStore<K, VR>>);
 
 impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMerger<K, VR> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-        )?);
-        Ok(())
+        ResultStore::init(&mut self.0, ctx)
     }
 
     fn process(
@@ -475,14 +461,7 @@ impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMer
         record: Record<K, Change<VR>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        let store = initialized(&self.store, &self.store_name)?;
-        match &record.value.new {
-            Some(value) => store.put(&record.key, value, record.timestamp)?,
-            None => {
-                store.delete(&record.key)?;
-            }
-        }
-        ctx.forward(record)
+        ResultStore::forward(&self.0, record, ctx)
     }
 }
 

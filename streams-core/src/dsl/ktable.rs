@@ -3,11 +3,13 @@
 //! deleted key (a tombstone) is a change to `None`. `to_stream` turns the updates back into a
 //! stream of `Option<V>`, with `None` for deletes.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::cached::CacheForwarder;
 use super::change::Change;
 use super::kstream::KStream;
+use super::options::Materialized;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -104,20 +106,65 @@ impl<K: Data, V: Data> KTable<K, V> {
         }
     }
 
+    /// Adds a table operator's node; with `materialized`, the node also keeps its results in
+    /// a store (named, or `<prefix>STATE-STORE-<n>`), as Kafka's operators with a queryable
+    /// name do.
     fn derive<V2: Data, P, S>(
         &self,
         prefix: &str,
         value_serde: Option<Arc<dyn Serde<V2>>>,
+        materialized: Option<Materialized<K, V2>>,
         supplier: S,
     ) -> KTable<K, V2>
     where
         P: Processor<K, Change<V>, K, Change<V2>>,
-        S: Fn() -> P + Send + Sync + 'static,
+        S: Fn(Option<ResultStore<K, V2>>) -> P + Send + Sync + 'static,
     {
+        let name = self.stream.node_name(prefix);
+        let Some(materialized) = materialized else {
+            let stream = self
+                .stream
+                .add_processor(name, Vec::new(), move || supplier(None));
+            return KTable::new(stream, Arc::clone(&self.key_serde), value_serde, None)
+                .with_grace_of(self);
+        };
+        let graph = Rc::clone(self.stream.graph());
+        let Some(values) = materialized.value_serde.clone().or(value_serde) else {
+            graph.borrow_mut().errors.push(format!(
+                "`{name}`: a materialized result needs its value serde; use Materialized::with_value_serde"
+            ));
+            let stream = self
+                .stream
+                .add_processor(name, Vec::new(), move || supplier(None));
+            return KTable::new(stream, Arc::clone(&self.key_serde), None, None);
+        };
+        let keys = materialized
+            .key_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(&self.key_serde));
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => graph.borrow_mut().next_store_name(prefix),
+        };
+        {
+            let mut g = graph.borrow_mut();
+            g.add_store(materialized.timestamped_store(&store_name));
+            // The operator writes its store and forwards itself: no cache in between.
+            g.disable_caching(&store_name);
+        }
+        let result = ResultStore {
+            store_name: Arc::from(store_name.as_str()),
+            keys: Arc::clone(&keys),
+            values: Arc::clone(&values),
+            store: None,
+        };
         let stream = self
             .stream
-            .add_processor(self.stream.node_name(prefix), Vec::new(), supplier);
-        KTable::new(stream, Arc::clone(&self.key_serde), value_serde, None).with_grace_of(self)
+            .add_processor(name, vec![store_name.clone()], move || {
+                supplier(Some(result.clone()))
+            });
+        let queryable = materialized.name.as_ref().map(|_| store_name);
+        KTable::new(stream, keys, Some(values), queryable).with_grace_of(self)
     }
 
     /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
@@ -126,11 +173,21 @@ impl<K: Data, V: Data> KTable<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
-        let predicate = Arc::new(predicate);
-        self.derive(FILTER_NAME, self.value_serde.clone(), move || TableFilter {
-            predicate: Arc::clone(&predicate),
-            keep: true,
-        })
+        self.filtered(predicate, true, None)
+    }
+
+    /// [`filter`](Self::filter) with its result materialized as `materialized` says (Kafka's
+    /// overload with `Materialized`): queryable under its name, joinable like any
+    /// materialized table; not cached.
+    pub fn filter_materialized<F>(
+        &self,
+        predicate: F,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        self.filtered(predicate, true, Some(materialized))
     }
 
     /// Drops the rows for which `predicate` holds (Kafka's `KTable#filterNot`).
@@ -138,11 +195,42 @@ impl<K: Data, V: Data> KTable<K, V> {
     where
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
+        self.filtered(predicate, false, None)
+    }
+
+    /// [`filter_not`](Self::filter_not) with its result materialized (see
+    /// [`filter_materialized`](Self::filter_materialized)).
+    pub fn filter_not_materialized<F>(
+        &self,
+        predicate: F,
+        materialized: Materialized<K, V>,
+    ) -> KTable<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
+        self.filtered(predicate, false, Some(materialized))
+    }
+
+    fn filtered<F>(
+        &self,
+        predicate: F,
+        keep: bool,
+        materialized: Option<Materialized<K, V>>,
+    ) -> KTable<K, V>
+    where
+        F: Fn(&K, &V) -> bool + Send + Sync + 'static,
+    {
         let predicate = Arc::new(predicate);
-        self.derive(FILTER_NAME, self.value_serde.clone(), move || TableFilter {
-            predicate: Arc::clone(&predicate),
-            keep: false,
-        })
+        self.derive(
+            FILTER_NAME,
+            self.value_serde.clone(),
+            materialized,
+            move |result| TableFilter {
+                predicate: Arc::clone(&predicate),
+                keep,
+                result,
+            },
+        )
     }
 
     /// Transforms every value (Kafka's `KTable#mapValues`); deletes stay deletes.
@@ -151,9 +239,35 @@ impl<K: Data, V: Data> KTable<K, V> {
         V2: Data,
         F: Fn(&V) -> V2 + Send + Sync + 'static,
     {
+        self.mapped(mapper, None)
+    }
+
+    /// [`map_values`](Self::map_values) with its result materialized (see
+    /// [`filter_materialized`](Self::filter_materialized)); needs the new values' serde
+    /// (`Materialized::with_value_serde`).
+    pub fn map_values_materialized<V2, F>(
+        &self,
+        mapper: F,
+        materialized: Materialized<K, V2>,
+    ) -> KTable<K, V2>
+    where
+        V2: Data,
+        F: Fn(&V) -> V2 + Send + Sync + 'static,
+    {
+        self.mapped(mapper, Some(materialized))
+    }
+
+    fn mapped<V2, F>(&self, mapper: F, materialized: Option<Materialized<K, V2>>) -> KTable<K, V2>
+    where
+        V2: Data,
+        F: Fn(&V) -> V2 + Send + Sync + 'static,
+    {
         let mapper = Arc::new(mapper);
-        self.derive(MAPVALUES_NAME, None, move || TableMapValues {
-            mapper: Arc::clone(&mapper),
+        self.derive(MAPVALUES_NAME, None, materialized, move |result| {
+            TableMapValues {
+                mapper: Arc::clone(&mapper),
+                result,
+            }
         })
     }
 
@@ -167,15 +281,20 @@ impl<K: Data, V: Data> KTable<K, V> {
     }
 }
 
-struct TableFilter<F> {
+struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
+    result: Option<ResultStore<K, V>>,
 }
 
-impl<K: Data, V: Data, F> Processor<K, Change<V>, K, Change<V>> for TableFilter<F>
+impl<K: Data, V: Data, F> Processor<K, Change<V>, K, Change<V>> for TableFilter<K, V, F>
 where
     F: Fn(&K, &V) -> bool + Send + Sync + 'static,
 {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        ResultStore::init(&mut self.result, ctx)
+    }
+
     fn process(
         &mut self,
         record: Record<K, Change<V>>,
@@ -189,19 +308,24 @@ where
             // A row that did not match and still does not: nothing changes downstream.
             return Ok(());
         }
-        let change = Change::new(new, old);
-        ctx.forward(record.with_value(change))
+        ResultStore::forward(&self.result, record.with_value(Change::new(new, old)), ctx)
     }
 }
 
-struct TableMapValues<F> {
+struct TableMapValues<K, V2, F> {
     mapper: Arc<F>,
+    result: Option<ResultStore<K, V2>>,
 }
 
-impl<K: Data, V: Data, V2: Data, F> Processor<K, Change<V>, K, Change<V2>> for TableMapValues<F>
+impl<K: Data, V: Data, V2: Data, F> Processor<K, Change<V>, K, Change<V2>>
+    for TableMapValues<K, V2, F>
 where
     F: Fn(&V) -> V2 + Send + Sync + 'static,
 {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V2>>) -> Result<()> {
+        ResultStore::init(&mut self.result, ctx)
+    }
+
     fn process(
         &mut self,
         record: Record<K, Change<V>>,
@@ -211,7 +335,63 @@ where
             record.value.new.as_ref().map(|v| (self.mapper)(v)),
             record.value.old.as_ref().map(|v| (self.mapper)(v)),
         );
-        ctx.forward(record.with_value(change))
+        ResultStore::forward(&self.result, record.with_value(change), ctx)
+    }
+}
+
+/// The store of a materialized table operator (Kafka's operators with a queryable name): every
+/// key's current result, written before the change is forwarded.
+pub(crate) struct ResultStore<K, V> {
+    pub(crate) store_name: Arc<str>,
+    pub(crate) keys: Arc<dyn Serde<K>>,
+    pub(crate) values: Arc<dyn Serde<V>>,
+    pub(crate) store: Option<TimestampedKeyValueStoreRef<K, V>>,
+}
+
+impl<K, V> Clone for ResultStore<K, V> {
+    fn clone(&self) -> Self {
+        ResultStore {
+            store_name: Arc::clone(&self.store_name),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+            store: None,
+        }
+    }
+}
+
+impl<K: Data, V: Data> ResultStore<K, V> {
+    /// Connects the store of a materialized operator (nothing to do otherwise).
+    pub(crate) fn init<KIn: Data, VIn: Data>(
+        result: &mut Option<Self>,
+        ctx: &mut ProcessorContext<'_, KIn, VIn>,
+    ) -> Result<()> {
+        if let Some(result) = result {
+            result.store = Some(ctx.timestamped_store_shared(
+                &result.store_name,
+                Arc::clone(&result.keys),
+                Arc::clone(&result.values),
+            )?);
+        }
+        Ok(())
+    }
+
+    /// Writes the change's new value (a delete when it has none) to the store, if the operator
+    /// is materialized, then forwards the change.
+    pub(crate) fn forward(
+        result: &Option<Self>,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
+        if let Some(result) = result {
+            let store = initialized(&result.store, &result.store_name)?;
+            match &record.value.new {
+                Some(value) => store.put(&record.key, value, record.timestamp)?,
+                None => {
+                    store.delete(&record.key)?;
+                }
+            }
+        }
+        ctx.forward(record)
     }
 }
 

@@ -635,3 +635,70 @@ fn optimized_source_tables_restore_from_their_source_topic() {
         ["app-counts-changelog"]
     );
 }
+
+#[test]
+fn materialized_filter_and_map_values_keep_their_results_in_stores() {
+    let builder = StreamsBuilder::new();
+    let prices = builder.table(
+        "prices",
+        Consumed::with(Serdes::string(), Serdes::i64()),
+        Materialized::as_("prices"),
+    );
+    let dear = prices.filter_materialized(|_, p: &i64| *p >= 100, Materialized::as_("dear"));
+    let labels = dear.map_values_materialized(
+        |p: &i64| format!("${p}"),
+        Materialized::as_("labels").with_value_serde(Serdes::string()),
+    );
+    labels.to_stream().to(
+        "out",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+    );
+    let topology = builder.build().unwrap();
+    let description = topology.describe().to_string();
+    for node in [
+        "KTABLE-FILTER-0000000002 (stores: [dear])",
+        "KTABLE-MAPVALUES-0000000003 (stores: [labels])",
+    ] {
+        assert!(description.contains(node), "{node} in {description}");
+    }
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.create_input_topic("prices", StringSerde, OptionSerde::new(I64Serde));
+    input.pipe_input("anvil", Some(150));
+    input.pipe_input("rope", Some(20));
+    input.pipe_input("tent", Some(300));
+    input.pipe_input("tent", Some(30)); // no longer dear: deleted downstream
+    input.pipe_input("anvil", None::<i64>);
+    input.pipe_input("rope", Some(120));
+    let dear = driver
+        .get_key_value_store("dear", StringSerde, I64Serde)
+        .unwrap();
+    assert_eq!(dear.all().unwrap(), vec![("rope".to_string(), 120)]);
+    let labels = driver
+        .get_key_value_store("labels", StringSerde, StringSerde)
+        .unwrap();
+    assert_eq!(
+        labels.all().unwrap(),
+        vec![("rope".to_string(), "$120".to_string())]
+    );
+}
+
+#[test]
+fn a_materialized_map_values_without_a_value_serde_is_a_topology_error() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "prices",
+            Consumed::with(Serdes::string(), Serdes::i64()),
+            Materialized::as_("prices"),
+        )
+        .map_values_materialized(|p: &i64| p.to_string(), Materialized::as_("labels"))
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let Err(err) = builder.build() else {
+        panic!("a map_values_materialized without a value serde must not build");
+    };
+    assert!(err.to_string().contains("with_value_serde"), "{err}");
+}
