@@ -194,3 +194,168 @@ fn co_partitioned_inputs_are_assigned_to_the_same_instance() {
         assert!(streams.close(Duration::from_secs(30)));
     }
 }
+
+/// Reads `topic` (string keys, nullable string values) into a table: each key's latest value,
+/// a null value deleting it.
+struct TableReader {
+    consumer: rdkafka::consumer::BaseConsumer,
+    table: std::collections::BTreeMap<String, String>,
+}
+
+impl TableReader {
+    fn new(bootstrap: &str, topic: &str) -> Self {
+        use rdkafka::consumer::Consumer;
+        let consumer: rdkafka::consumer::BaseConsumer = rdkafka::config::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("table-reader-{}", unique()))
+            .set("auto.offset.reset", "earliest")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        TableReader {
+            consumer,
+            table: Default::default(),
+        }
+    }
+
+    fn read_until_equal(&mut self, model: &std::collections::BTreeMap<String, String>) {
+        use rdkafka::message::Message;
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while self.table != *model {
+            assert!(
+                Instant::now() < deadline,
+                "output table never equalled the model: {} rows, {} expected",
+                self.table.len(),
+                model.len()
+            );
+            if let Some(message) = self.consumer.poll(Duration::from_millis(50)) {
+                let message = message.expect("consume");
+                let key = String::from_utf8_lossy(message.key().expect("key")).into_owned();
+                match message.payload() {
+                    Some(v) => {
+                        self.table
+                            .insert(key, String::from_utf8_lossy(v).into_owned());
+                    }
+                    None => {
+                        self.table.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A foreign-key join split over two instances (its registration and response topics crossing
+/// between them), then carried on by one when the other leaves, equals the join of the final
+/// tables throughout.
+#[test]
+fn a_foreign_key_join_over_two_instances_and_after_one_leaves_equals_the_model() {
+    use std::collections::BTreeMap;
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders_topic, products_topic, output) = (
+        format!("orders-{id}"),
+        format!("products-{id}"),
+        format!("enriched-{id}"),
+    );
+    broker.create_topic(&orders_topic, 3).unwrap();
+    broker.create_topic(&products_topic, 2).unwrap();
+    broker.create_topic(&output, 2).unwrap();
+    let topology = || {
+        let builder = StreamsBuilder::new();
+        let table = |topic: &str, store: &str| {
+            builder.table(
+                topic,
+                Consumed::with(Serdes::string(), Serdes::string()),
+                Materialized::as_(store),
+            )
+        };
+        let orders = table(&orders_topic, "orders");
+        let products = table(&products_topic, "products");
+        orders
+            .left_join_on_foreign_key(
+                &products,
+                |order: &String| order.clone(),
+                |order: &String, product: Option<&String>| {
+                    format!("{order}={}", product.map_or("?", String::as_str))
+                },
+            )
+            .to_stream()
+            .to(
+                &output,
+                Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+            );
+        builder.build().unwrap()
+    };
+    let mut orders: BTreeMap<String, String> = (0..600)
+        .map(|i| (format!("o{i}"), format!("p{}", i % 40)))
+        .collect();
+    let mut products: BTreeMap<String, String> = (0..35)
+        .map(|i| (format!("p{i}"), format!("name{i}")))
+        .collect();
+    let model = |orders: &BTreeMap<String, String>, products: &BTreeMap<String, String>| {
+        orders
+            .iter()
+            .map(|(o, p)| {
+                let name = products.get(p).map_or("?", String::as_str);
+                (o.clone(), format!("{p}={name}"))
+            })
+            .collect::<BTreeMap<String, String>>()
+    };
+    let produce_rows = |topic: &str, rows: &BTreeMap<String, String>| {
+        produce_timestamped(
+            &bootstrap,
+            topic,
+            rows.iter()
+                .map(|(k, v)| (Some(k.as_bytes()), Some(v.as_bytes()), None)),
+        );
+    };
+    produce_rows(&products_topic, &products);
+    produce_rows(&orders_topic, &orders);
+
+    let application_id = format!("fk-scale-{id}");
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let instances: Vec<KafkaStreams> = dirs
+        .iter()
+        .map(|d| {
+            let s = KafkaStreams::new(topology(), config(&application_id, &bootstrap, d.path()))
+                .unwrap();
+            s.start().unwrap();
+            s
+        })
+        .collect();
+    wait_until(
+        Duration::from_secs(30),
+        "both instances to run tasks",
+        || {
+            instances
+                .iter()
+                .all(|s| s.state() == State::Running && !task_ids(s).is_empty())
+        },
+    );
+    let mut reader = TableReader::new(&bootstrap, &output);
+    reader.read_until_equal(&model(&orders, &products));
+
+    // One instance leaves; the other takes over every task (restoring the subscription store
+    // from its changelog) and follows changes on both sides.
+    let [a, b]: [KafkaStreams; 2] = instances.try_into().ok().unwrap();
+    assert!(b.close(Duration::from_secs(30)));
+    let mut changed_products = BTreeMap::new();
+    for i in 0..10 {
+        changed_products.insert(format!("p{i}"), format!("renamed{i}"));
+    }
+    for i in 35..40 {
+        changed_products.insert(format!("p{i}"), format!("late{i}"));
+    }
+    produce_rows(&products_topic, &changed_products);
+    products.extend(changed_products);
+    let mut moved_orders = BTreeMap::new();
+    for i in 0..100 {
+        moved_orders.insert(format!("o{i}"), format!("p{}", (i + 7) % 40));
+    }
+    produce_rows(&orders_topic, &moved_orders);
+    orders.extend(moved_orders);
+    reader.read_until_equal(&model(&orders, &products));
+    assert!(a.close(Duration::from_secs(30)));
+}
