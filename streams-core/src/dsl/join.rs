@@ -408,52 +408,32 @@ impl<K: Data, V: Data> KTable<K, V> {
                 },
             )
         };
-        let Some(materialized) = materialized else {
-            let merged = from_this.named(merge_name).merge(&from_other);
-            return KTable::new(merged, keys, None, None);
-        };
         // Kafka's `KTableKTableJoinMerger` with a queryable store: the merge node keeps every
         // key's current result.
-        let Some(values) = materialized.value_serde.clone() else {
-            graph.borrow_mut().errors.push(format!(
-                "join `{merge_name}`: a materialized result needs its value serde; use Materialized::with_value_serde"
-            ));
+        let declared = materialized.as_ref().and_then(|m| {
+            ResultStore::declare(&graph, &merge_name, TABLE_MERGE_NAME, m, &keys, None)
+        });
+        let Some((result, queryable)) = declared else {
             let merged = from_this.named(merge_name).merge(&from_other);
             return KTable::new(merged, keys, None, None);
         };
-        let keys = materialized.key_serde.clone().unwrap_or(keys);
-        let store_name = match &materialized.name {
-            Some(name) => name.clone(),
-            None => graph.borrow_mut().next_store_name(TABLE_MERGE_NAME),
-        };
-        {
-            let mut g = graph.borrow_mut();
-            g.add_store(materialized.timestamped_store(&store_name));
-            // The merge writes its store and forwards itself: no cache in between.
-            g.disable_caching(&store_name);
-        }
-        let result = ResultStore {
-            store_name: Arc::from(store_name.as_str()),
-            keys: Arc::clone(&keys),
-            values: Arc::clone(&values),
-            store: None,
-        };
-        let merged = from_this.add_processor(merge_name, vec![store_name.clone()], move || {
-            TableJoinMerger(Some(result.clone()))
-        });
+        let (keys, values) = (Arc::clone(&result.keys), Arc::clone(&result.values));
+        let merged =
+            from_this.add_processor(merge_name, vec![result.store_name.to_string()], move || {
+                TableJoinMerger(result.clone())
+            });
         from_other.feed(merged.node);
-        let queryable = materialized.name.as_ref().map(|_| store_name);
         KTable::new(merged, keys, Some(values), queryable)
     }
 }
 
 /// The merge of a materialized table-table join (Kafka's `KTableKTableJoinMerger` with a
 /// queryable name): writes each result (or its deletion) to the store, then forwards it.
-struct TableJoinMerger<K, VR>(Option<ResultStore<K, VR>>);
+struct TableJoinMerger<K, VR>(ResultStore<K, VR>);
 
 impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMerger<K, VR> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        ResultStore::init(&mut self.0, ctx)
+        self.0.connect(ctx)
     }
 
     fn process(
@@ -461,7 +441,8 @@ impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMer
         record: Record<K, Change<VR>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        ResultStore::forward(&self.0, record, ctx)
+        self.0.write(&record)?;
+        ctx.forward(record)
     }
 }
 

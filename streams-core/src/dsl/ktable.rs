@@ -3,6 +3,7 @@
 //! deleted key (a tombstone) is a change to `None`. `to_stream` turns the updates back into a
 //! stream of `Option<V>`, with `None` for deletes.
 
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::Serde;
 use crate::state::{initialized, TimestampedKeyValueStoreRef};
+use crate::topology::graph::TopologyGraph;
 
 const FILTER_NAME: &str = "KTABLE-FILTER-";
 const MAPVALUES_NAME: &str = "KTABLE-MAPVALUES-";
@@ -121,49 +123,31 @@ impl<K: Data, V: Data> KTable<K, V> {
         S: Fn(Option<ResultStore<K, V2>>) -> P + Send + Sync + 'static,
     {
         let name = self.stream.node_name(prefix);
-        let Some(materialized) = materialized else {
+        let keys = Arc::clone(&self.key_serde);
+        let declared = materialized.as_ref().and_then(|m| {
+            ResultStore::declare(
+                self.stream.graph(),
+                &name,
+                prefix,
+                m,
+                &keys,
+                value_serde.clone(),
+            )
+        });
+        let Some((result, queryable)) = declared else {
             let stream = self
                 .stream
                 .add_processor(name, Vec::new(), move || supplier(None));
-            return KTable::new(stream, Arc::clone(&self.key_serde), value_serde, None)
-                .with_grace_of(self);
+            // A materialized operator without a value serde is a recorded build error.
+            let value_serde = value_serde.filter(|_| materialized.is_none());
+            return KTable::new(stream, keys, value_serde, None).with_grace_of(self);
         };
-        let graph = Rc::clone(self.stream.graph());
-        let Some(values) = materialized.value_serde.clone().or(value_serde) else {
-            graph.borrow_mut().errors.push(format!(
-                "`{name}`: a materialized result needs its value serde; use Materialized::with_value_serde"
-            ));
-            let stream = self
-                .stream
-                .add_processor(name, Vec::new(), move || supplier(None));
-            return KTable::new(stream, Arc::clone(&self.key_serde), None, None);
-        };
-        let keys = materialized
-            .key_serde
-            .clone()
-            .unwrap_or_else(|| Arc::clone(&self.key_serde));
-        let store_name = match &materialized.name {
-            Some(name) => name.clone(),
-            None => graph.borrow_mut().next_store_name(prefix),
-        };
-        {
-            let mut g = graph.borrow_mut();
-            g.add_store(materialized.timestamped_store(&store_name));
-            // The operator writes its store and forwards itself: no cache in between.
-            g.disable_caching(&store_name);
-        }
-        let result = ResultStore {
-            store_name: Arc::from(store_name.as_str()),
-            keys: Arc::clone(&keys),
-            values: Arc::clone(&values),
-            store: None,
-        };
-        let stream = self
-            .stream
-            .add_processor(name, vec![store_name.clone()], move || {
-                supplier(Some(result.clone()))
-            });
-        let queryable = materialized.name.as_ref().map(|_| store_name);
+        let (keys, values) = (Arc::clone(&result.keys), Arc::clone(&result.values));
+        let stream =
+            self.stream
+                .add_processor(name, vec![result.store_name.to_string()], move || {
+                    supplier(Some(result.clone()))
+                });
         KTable::new(stream, keys, Some(values), queryable).with_grace_of(self)
     }
 
@@ -292,7 +276,10 @@ where
     F: Fn(&K, &V) -> bool + Send + Sync + 'static,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        ResultStore::init(&mut self.result, ctx)
+        match &mut self.result {
+            Some(result) => result.connect(ctx),
+            None => Ok(()),
+        }
     }
 
     fn process(
@@ -308,7 +295,11 @@ where
             // A row that did not match and still does not: nothing changes downstream.
             return Ok(());
         }
-        ResultStore::forward(&self.result, record.with_value(Change::new(new, old)), ctx)
+        let record = record.with_value(Change::new(new, old));
+        if let Some(result) = &self.result {
+            result.write(&record)?;
+        }
+        ctx.forward(record)
     }
 }
 
@@ -323,7 +314,10 @@ where
     F: Fn(&V) -> V2 + Send + Sync + 'static,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V2>>) -> Result<()> {
-        ResultStore::init(&mut self.result, ctx)
+        match &mut self.result {
+            Some(result) => result.connect(ctx),
+            None => Ok(()),
+        }
     }
 
     fn process(
@@ -335,7 +329,11 @@ where
             record.value.new.as_ref().map(|v| (self.mapper)(v)),
             record.value.old.as_ref().map(|v| (self.mapper)(v)),
         );
-        ResultStore::forward(&self.result, record.with_value(change), ctx)
+        let record = record.with_value(change);
+        if let Some(result) = &self.result {
+            result.write(&record)?;
+        }
+        ctx.forward(record)
     }
 }
 
@@ -360,38 +358,64 @@ impl<K, V> Clone for ResultStore<K, V> {
 }
 
 impl<K: Data, V: Data> ResultStore<K, V> {
-    /// Connects the store of a materialized operator (nothing to do otherwise).
-    pub(crate) fn init<KIn: Data, VIn: Data>(
-        result: &mut Option<Self>,
+    /// Declares the store of operator `node`, materialized as `materialized` says (named, or
+    /// `<prefix>STATE-STORE-<n>`): its serdes are `materialized`'s, else `keys` and `values`.
+    /// Returns the store and, if the user named it, its queryable name; without a value serde
+    /// the topology records a build error and returns `None`.
+    pub(crate) fn declare(
+        graph: &Rc<RefCell<TopologyGraph>>,
+        node: &str,
+        prefix: &str,
+        materialized: &Materialized<K, V>,
+        keys: &Arc<dyn Serde<K>>,
+        values: Option<Arc<dyn Serde<V>>>,
+    ) -> Option<(Self, Option<String>)> {
+        let mut g = graph.borrow_mut();
+        let Some(values) = materialized.value_serde.clone().or(values) else {
+            g.errors.push(format!(
+                "`{node}`: a materialized result needs its value serde; use Materialized::with_value_serde"
+            ));
+            return None;
+        };
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => g.next_store_name(prefix),
+        };
+        g.add_store(materialized.timestamped_store(&store_name));
+        // The operator writes its store and forwards itself: no cache in between.
+        g.disable_caching(&store_name);
+        let result = ResultStore {
+            store_name: Arc::from(store_name.as_str()),
+            keys: materialized
+                .key_serde
+                .clone()
+                .unwrap_or_else(|| Arc::clone(keys)),
+            values,
+            store: None,
+        };
+        Some((result, materialized.name.as_ref().map(|_| store_name)))
+    }
+
+    /// Connects the store.
+    pub(crate) fn connect<KIn: Data, VIn: Data>(
+        &mut self,
         ctx: &mut ProcessorContext<'_, KIn, VIn>,
     ) -> Result<()> {
-        if let Some(result) = result {
-            result.store = Some(ctx.timestamped_store_shared(
-                &result.store_name,
-                Arc::clone(&result.keys),
-                Arc::clone(&result.values),
-            )?);
-        }
+        self.store = Some(ctx.timestamped_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+        )?);
         Ok(())
     }
 
-    /// Writes the change's new value (a delete when it has none) to the store, if the operator
-    /// is materialized, then forwards the change.
-    pub(crate) fn forward(
-        result: &Option<Self>,
-        record: Record<K, Change<V>>,
-        ctx: &mut ProcessorContext<'_, K, Change<V>>,
-    ) -> Result<()> {
-        if let Some(result) = result {
-            let store = initialized(&result.store, &result.store_name)?;
-            match &record.value.new {
-                Some(value) => store.put(&record.key, value, record.timestamp)?,
-                None => {
-                    store.delete(&record.key)?;
-                }
-            }
+    /// Writes the change's new value to the store (a delete when it has none).
+    pub(crate) fn write(&self, record: &Record<K, Change<V>>) -> Result<()> {
+        let store = initialized(&self.store, &self.store_name)?;
+        match &record.value.new {
+            Some(value) => store.put(&record.key, value, record.timestamp),
+            None => store.delete(&record.key).map(drop),
         }
-        ctx.forward(record)
     }
 }
 
