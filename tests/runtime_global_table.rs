@@ -13,14 +13,10 @@
 
 mod runtime_support;
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
 use rill::prelude::*;
 use runtime_support::*;
 
@@ -52,56 +48,6 @@ fn produce_strings(bootstrap: &str, topic: &str, records: &[(String, Option<Stri
             .iter()
             .map(|(k, v)| (Some(k.as_bytes()), v.as_deref().map(str::as_bytes), None)),
     );
-}
-
-/// Reads `topic` (string keys and values) from the beginning, keeping each key's latest value.
-struct StringReader {
-    consumer: BaseConsumer,
-    latest: BTreeMap<String, String>,
-}
-
-impl StringReader {
-    fn new(bootstrap: &str, topic: &str) -> Self {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", format!("reader-{topic}-{}", unique()))
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("consumer");
-        consumer.subscribe(&[topic]).expect("subscribe");
-        StringReader {
-            consumer,
-            latest: BTreeMap::new(),
-        }
-    }
-
-    fn read_for(&mut self, duration: Duration) {
-        let deadline = Instant::now() + duration;
-        while Instant::now() < deadline {
-            self.poll_once();
-        }
-    }
-
-    fn poll_once(&mut self) {
-        if let Some(Ok(m)) = self.consumer.poll(Duration::from_millis(100)) {
-            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
-            let value = String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned();
-            self.latest.insert(key, value);
-        }
-    }
-
-    fn read_until(&mut self, timeout: Duration, done: impl Fn(&BTreeMap<String, String>) -> bool) {
-        let deadline = Instant::now() + timeout;
-        while !done(&self.latest) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out; read so far: {:?}",
-                self.latest
-            );
-            self.poll_once();
-        }
-    }
 }
 
 /// Waits until `check` holds, panicking with `what` after `timeout`.
@@ -169,7 +115,7 @@ fn every_instance_joins_against_the_whole_global_table_and_its_updates() {
         .map(|o| (format!("o{o}"), Some(format!("p{}", o % 30))))
         .collect();
     produce_strings(&bootstrap, &orders, &first);
-    let mut reader = StringReader::new(&bootstrap, &out);
+    let mut reader = TableReader::new(&bootstrap, &out);
     reader.read_until(Duration::from_secs(60), |latest| latest.len() == 60);
     for o in 0..60 {
         assert_eq!(
@@ -308,7 +254,7 @@ fn a_clean_restart_restores_only_the_tail_of_the_global_topic() {
         &orders,
         &[("o1".to_string(), Some("p60".to_string()))],
     );
-    let mut reader = StringReader::new(&bootstrap, &out);
+    let mut reader = TableReader::new(&bootstrap, &out);
     reader.read_until(Duration::from_secs(60), |latest| latest.contains_key("o1"));
     assert_eq!(reader.latest["o1"], "p60:name60");
     assert!(streams.close(Duration::from_secs(30)));

@@ -195,56 +195,6 @@ fn co_partitioned_inputs_are_assigned_to_the_same_instance() {
     }
 }
 
-/// Reads `topic` (string keys, nullable string values) into a table: each key's latest value,
-/// a null value deleting it.
-struct TableReader {
-    consumer: rdkafka::consumer::BaseConsumer,
-    table: std::collections::BTreeMap<String, String>,
-}
-
-impl TableReader {
-    fn new(bootstrap: &str, topic: &str) -> Self {
-        use rdkafka::consumer::Consumer;
-        let consumer: rdkafka::consumer::BaseConsumer = rdkafka::config::ClientConfig::new()
-            .set("bootstrap.servers", bootstrap)
-            .set("group.id", format!("table-reader-{}", unique()))
-            .set("auto.offset.reset", "earliest")
-            .create()
-            .expect("consumer");
-        consumer.subscribe(&[topic]).expect("subscribe");
-        TableReader {
-            consumer,
-            table: Default::default(),
-        }
-    }
-
-    fn read_until_equal(&mut self, model: &std::collections::BTreeMap<String, String>) {
-        use rdkafka::message::Message;
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while self.table != *model {
-            assert!(
-                Instant::now() < deadline,
-                "output table never equalled the model: {} rows, {} expected",
-                self.table.len(),
-                model.len()
-            );
-            if let Some(message) = self.consumer.poll(Duration::from_millis(50)) {
-                let message = message.expect("consume");
-                let key = String::from_utf8_lossy(message.key().expect("key")).into_owned();
-                match message.payload() {
-                    Some(v) => {
-                        self.table
-                            .insert(key, String::from_utf8_lossy(v).into_owned());
-                    }
-                    None => {
-                        self.table.remove(&key);
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// A foreign-key join split over two instances (its registration and response topics crossing
 /// between them), then carried on by one when the other leaves, equals the join of the final
 /// tables throughout.
@@ -335,7 +285,8 @@ fn a_foreign_key_join_over_two_instances_and_after_one_leaves_equals_the_model()
         },
     );
     let mut reader = TableReader::new(&bootstrap, &output);
-    reader.read_until_equal(&model(&orders, &products));
+    let expected = model(&orders, &products);
+    reader.read_until(Duration::from_secs(90), |table| *table == expected);
 
     // One instance leaves; the other takes over every task (restoring the subscription store
     // from its changelog) and follows changes on both sides.
@@ -356,6 +307,7 @@ fn a_foreign_key_join_over_two_instances_and_after_one_leaves_equals_the_model()
     }
     produce_rows(&orders_topic, &moved_orders);
     orders.extend(moved_orders);
-    reader.read_until_equal(&model(&orders, &products));
+    let expected = model(&orders, &products);
+    reader.read_until(Duration::from_secs(90), |table| *table == expected);
     assert!(a.close(Duration::from_secs(30)));
 }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -186,6 +186,72 @@ impl CountReader {
             wrong.truncate(10);
             eprintln!("(word, output, model) that differ: {wrong:?}");
             std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+/// Reads `topic` (string keys and values) from the beginning as a table: each key's latest
+/// value, a record without a value deleting its key.
+pub struct TableReader {
+    consumer: BaseConsumer,
+    /// Each key's latest value.
+    pub latest: BTreeMap<String, String>,
+}
+
+impl TableReader {
+    pub fn new(bootstrap: &str, topic: &str) -> Self {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("reader-{topic}-{}", unique()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        TableReader {
+            consumer,
+            latest: BTreeMap::new(),
+        }
+    }
+
+    /// Reads whatever arrives for `duration`.
+    pub fn read_for(&mut self, duration: Duration) {
+        let deadline = Instant::now() + duration;
+        while Instant::now() < deadline {
+            self.poll_once();
+        }
+    }
+
+    /// Reads until `done(&latest)` holds; panics after `timeout`, showing what was read.
+    pub fn read_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&BTreeMap<String, String>) -> bool,
+    ) {
+        let deadline = Instant::now() + timeout;
+        while !done(&self.latest) {
+            assert!(
+                Instant::now() < deadline,
+                "timed out; read so far: {:?}",
+                self.latest
+            );
+            self.poll_once();
+        }
+    }
+
+    fn poll_once(&mut self) {
+        if let Some(message) = self.consumer.poll(Duration::from_millis(50)) {
+            let message = message.expect("consume");
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            match message.payload() {
+                Some(value) => {
+                    self.latest
+                        .insert(key, String::from_utf8_lossy(value).into_owned());
+                }
+                None => {
+                    self.latest.remove(&key);
+                }
+            }
         }
     }
 }
