@@ -63,7 +63,7 @@ struct Slot {
 
 /// What the store below a dirty cache entry holds for its key.
 #[derive(Default)]
-enum Stored {
+pub(crate) enum Stored {
     /// Not known: read the store when it is needed.
     #[default]
     Unknown,
@@ -72,7 +72,8 @@ enum Stored {
 }
 
 impl Stored {
-    fn len(&self) -> usize {
+    /// The bytes of the remembered value.
+    pub(crate) fn len(&self) -> usize {
         match self {
             Stored::Known(Some(v)) => v.len(),
             _ => 0,

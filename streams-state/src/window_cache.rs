@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
 
-use crate::cache::{CacheFlushListener, CachedEntry, ENTRY_OVERHEAD};
+use crate::cache::{CacheFlushListener, CachedEntry, Stored, ENTRY_OVERHEAD};
 use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
@@ -45,17 +45,15 @@ struct Entry {
     time: i64,
     /// For a dirty entry, what the store below holds for it when the cache knows (the entry was
     /// clean, so mirrored the store, when it was overwritten): a flush then reads no old value.
-    stored: Option<Option<Vec<u8>>>,
+    stored: Stored,
 }
 
 impl Entry {
     fn size(&self) -> usize {
-        let stored = self
-            .stored
-            .as_ref()
-            .and_then(Option::as_ref)
-            .map_or(0, Vec::len);
-        self.store_key.len() * 2 + self.value.as_ref().map_or(0, Vec::len) + stored + ENTRY_OVERHEAD
+        self.store_key.len() * 2
+            + self.value.as_ref().map_or(0, Vec::len)
+            + self.stored.len()
+            + ENTRY_OVERHEAD
     }
 }
 
@@ -65,7 +63,7 @@ struct Dirty {
     value: Option<Vec<u8>>,
     timestamp: i64,
     /// What the store holds for it, when known.
-    stored: Option<Option<Vec<u8>>>,
+    stored: Stored,
 }
 
 /// The bookkeeping both caches share: entries indexed by store key (so that a key's windows or
@@ -148,7 +146,7 @@ impl TimeCache {
             let entry = self.slots.get_mut(i);
             self.bytes -= entry.size();
             if !dirty {
-                entry.stored = Some(entry.value.take());
+                entry.stored = Stored::Known(entry.value.take());
             }
             entry.value = value;
             entry.timestamp = timestamp;
@@ -162,7 +160,7 @@ impl TimeCache {
             value,
             timestamp,
             time,
-            stored: None,
+            stored: Stored::Unknown,
         };
         self.bytes += entry.size();
         let i = self.slots.insert(entry);
@@ -208,10 +206,8 @@ impl TimeCache {
         let mut out = Vec::with_capacity(self.slots.dirty_len());
         while let Some(i) = self.slots.pop_dirty() {
             let entry = self.slots.get_mut(i);
-            let stored = entry.stored.take();
-            if let Some(Some(v)) = &stored {
-                self.bytes -= v.len();
-            }
+            let stored = std::mem::take(&mut entry.stored);
+            self.bytes -= stored.len();
             out.push(Dirty {
                 store_key: entry.store_key.clone(),
                 value: entry.value.clone(),
@@ -356,8 +352,8 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
         };
         let old_value = match stored {
             _ if new_value.is_some() && !cache.send_old_values => None,
-            Some(known) => known,
-            None => match inner.read(&parsed) {
+            Stored::Known(known) => known,
+            Stored::Unknown => match inner.read(&parsed) {
                 Ok(old) => old,
                 Err(e) => {
                     result = Err(e);
