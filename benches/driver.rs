@@ -48,10 +48,12 @@ fn stateless_chain(c: &mut Criterion) {
     group.finish();
 }
 
+/// Users whose region the joins look up.
+const USERS: usize = 1_000;
+
 /// (c) a stream-table join: records keyed by 1,000 users joined with their region (an
 /// in-memory table loaded first), the joined value written out.
 fn stream_table_join(c: &mut Criterion) {
-    const USERS: usize = 1_000;
     let builder = StreamsBuilder::new();
     let regions = builder.table(
         "regions",
@@ -66,38 +68,12 @@ fn stream_table_join(c: &mut Criterion) {
             Joined::with(Serdes::string(), Serdes::string()),
         )
         .to("out", Produced::with(Serdes::string(), Serdes::string()));
-    let driver = TopologyTestDriver::new(builder.build().expect("topology")).expect("driver");
-    let table = driver.create_input_topic("regions", StringSerde, StringSerde);
-    for u in 0..USERS {
-        table.pipe_input(format!("user-{u}"), ["eu", "us", "asia"][u % 3].to_string());
-    }
-    let input = driver.create_input_topic("views", StringSerde, StringSerde);
-    let output = driver.create_output_topic("out", StringSerde, StringSerde);
-    let views: Vec<(String, String)> = (0..RECORDS)
-        .map(|i| (format!("user-{}", i % USERS), format!("/page/{}", i % 50)))
-        .collect();
-
-    let mut group = c.benchmark_group("driver");
-    group.throughput(Throughput::Elements(RECORDS as u64));
-    group.bench_function("stream_table_join", |b| {
-        b.iter_batched(
-            || views.clone(),
-            |views| {
-                for (user, page) in views {
-                    input.pipe_input(user, page);
-                }
-                black_box(output.read_records_to_list().len())
-            },
-            BatchSize::LargeInput,
-        )
-    });
-    group.finish();
+    bench_region_join(c, "stream_table_join", builder);
 }
 
 /// (c') the same join against a global table: the views look their user up in a global store
 /// (every partition of `regions`, shared by all tasks) through a key mapper.
 fn stream_global_table_join(c: &mut Criterion) {
-    const USERS: usize = 1_000;
     let builder = StreamsBuilder::new();
     let regions = builder.global_table(
         "regions",
@@ -112,6 +88,11 @@ fn stream_global_table_join(c: &mut Criterion) {
             |page: &String, region: &String| format!("{page}@{region}"),
         )
         .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    bench_region_join(c, "stream_global_table_join", builder);
+}
+
+/// Loads the `regions` table of `builder`'s join, then measures piping the views through it.
+fn bench_region_join(c: &mut Criterion, name: &str, builder: StreamsBuilder) {
     let driver = TopologyTestDriver::new(builder.build().expect("topology")).expect("driver");
     let table = driver.create_input_topic("regions", StringSerde, StringSerde);
     for u in 0..USERS {
@@ -125,7 +106,7 @@ fn stream_global_table_join(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("driver");
     group.throughput(Throughput::Elements(RECORDS as u64));
-    group.bench_function("stream_global_table_join", |b| {
+    group.bench_function(name, |b| {
         b.iter_batched(
             || views.clone(),
             |views| {
