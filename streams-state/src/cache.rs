@@ -96,7 +96,7 @@ pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
     /// Key → slot: every read and write looks one up, while only range reads need key order,
     /// which they sort out of the cache themselves.
-    index: HashMap<Vec<u8>, usize>,
+    index: HashMap<Vec<u8>, usize, keys::KeyHasher>,
     /// The entries, in eviction order and (the dirty ones) in flush order.
     slots: CacheSlots<Slot>,
     bytes: usize,
@@ -115,7 +115,7 @@ impl CachingKeyValueStore {
     pub fn new(inner: Box<dyn KeyValueStore>, max_bytes: usize, context: RecordContext) -> Self {
         CachingKeyValueStore {
             inner,
-            index: HashMap::new(),
+            index: HashMap::default(),
             slots: CacheSlots::new(),
             bytes: 0,
             max_bytes,
@@ -274,24 +274,36 @@ impl CachingKeyValueStore {
         store: KeyValueIter<'a>,
     ) -> KeyValueIter<'a> {
         let range = (lower, upper);
-        let mut cached: Vec<(&Vec<u8>, &Slot)> = self
+        let cached = self
             .index
             .iter()
             .filter(|(key, _)| range.contains(*key))
-            .map(|(key, &i)| (key, self.slots.get(i)))
-            .collect();
-        cached.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        Box::new(MergedIter {
-            cache: cached.into_iter().peekable(),
-            store: store.peekable(),
-        })
+            .map(|(key, &i)| (key.as_slice(), self.slots.get(i).value.as_deref()));
+        merge_over(cached.collect(), store)
     }
 }
 
-/// Merges the cache's entries over the store's, both in key order; the cache wins, and its
-/// tombstones hide the store's entries.
+/// Iterates `newer` (writes not yet in the store below, in any order; `None` is a delete) over
+/// `store`'s entries, both in key order: a key in `newer` hides the store's entry, and its
+/// deletes hide the key altogether. How a record cache, or a store's buffered writes, read
+/// ranges.
+pub(crate) fn merge_over<'a>(
+    mut newer: Vec<NewerEntry<'a>>,
+    store: KeyValueIter<'a>,
+) -> KeyValueIter<'a> {
+    newer.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    Box::new(MergedIter {
+        newer: newer.into_iter().peekable(),
+        store: store.peekable(),
+    })
+}
+
+/// A key and its newer value (`None`: deleted), for [`merge_over`].
+pub(crate) type NewerEntry<'a> = (&'a [u8], Option<&'a [u8]>);
+
+/// See [`merge_over`].
 struct MergedIter<'a> {
-    cache: Peekable<std::vec::IntoIter<(&'a Vec<u8>, &'a Slot)>>,
+    newer: Peekable<std::vec::IntoIter<NewerEntry<'a>>>,
     store: Peekable<KeyValueIter<'a>>,
 }
 
@@ -300,12 +312,12 @@ impl Iterator for MergedIter<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let order = match (self.cache.peek(), self.store.peek()) {
+            let order = match (self.newer.peek(), self.store.peek()) {
                 (None, None) => return None,
                 (None, Some(_)) => return self.store.next(),
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (Some(_), Some(Err(_))) => return self.store.next(),
-                (Some((ck, _)), Some(Ok((sk, _)))) => ck.as_slice().cmp(sk.as_slice()),
+                (Some((nk, _)), Some(Ok((sk, _)))) => (*nk).cmp(sk.as_slice()),
             };
             match order {
                 std::cmp::Ordering::Greater => return self.store.next(),
@@ -314,10 +326,8 @@ impl Iterator for MergedIter<'_> {
                 }
                 std::cmp::Ordering::Less => {}
             }
-            if let Some((k, e)) = self.cache.next() {
-                if let Some(v) = &e.value {
-                    return Some(Ok((k.clone(), v.clone())));
-                }
+            if let Some((key, Some(value))) = self.newer.next() {
+                return Some(Ok((key.to_vec(), value.to_vec())));
             }
         }
     }

@@ -10,6 +10,11 @@
 //! are interchangeable with Kafka Streams' ones: window `key ++ start(8) ++ seqnum(4)`, session
 //! `key ++ end(8) ++ start(8)`, all big-endian.
 
+/// The hasher of the stores' hash maps keyed by record keys: foldhash, seeded at random per
+/// map, so that peers cannot pick keys that collide on purpose, at a fraction of SipHash's cost
+/// per lookup (a record cache or in-memory store hashes every key it is asked for).
+pub(crate) type KeyHasher = foldhash::fast::RandomState;
+
 /// Appends `key` to `out` in an encoding that is prefix-free and preserves byte order:
 /// `0x00` becomes `0x00 0x01` and the key ends with `0x00 0x00`.
 pub(crate) fn encode_ordered(key: &[u8], out: &mut Vec<u8>) {

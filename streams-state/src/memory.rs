@@ -19,12 +19,12 @@ use crate::segmented::{
 use crate::store::{KeyValueIter, KeyValueStore, StateStore};
 use crate::{Error, Result};
 
-/// An in-memory [`KeyValueStore`]: a hash map (std's, whose per-map random keys keep
-/// peer-chosen keys from colliding on purpose) plus an ordered index of its keys for ranges.
+/// An in-memory [`KeyValueStore`]: a hash map (seeded at random, see [`keys::KeyHasher`]) plus an
+/// ordered index of its keys for ranges.
 /// Both hold the same key allocation.
 pub struct InMemoryKeyValueStore {
     name: String,
-    map: HashMap<Arc<[u8]>, Vec<u8>>,
+    map: HashMap<Arc<[u8]>, Vec<u8>, keys::KeyHasher>,
     order: BTreeSet<Arc<[u8]>>,
     open: bool,
 }
@@ -34,7 +34,7 @@ impl InMemoryKeyValueStore {
     pub fn new(name: impl Into<String>) -> Self {
         InMemoryKeyValueStore {
             name: name.into(),
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: BTreeSet::new(),
             open: true,
         }

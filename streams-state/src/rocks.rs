@@ -4,8 +4,8 @@
 //! Each store of each task is its own RocksDB database, under
 //! `state.dir/<application.id>/<task id>/rocksdb/<store>` (see
 //! [`StateDirectory`](crate::StateDirectory)). A key-value store uses the default column family; a
-//! window or session store uses one column family per time segment, so dropping an expired
-//! segment is dropping a column family. All databases of an application share one block cache and
+//! window or session store keeps each time segment under its own key prefix, so dropping an
+//! expired segment is one range delete. All databases of an application share one block cache and
 //! one write-buffer manager charged to that cache ([`RocksDbResources`]), which bounds the memory
 //! RocksDB uses for the whole application — Kafka Streams' "bounded memory" `RocksDBConfigSetter`
 //! recipe, built in.
@@ -17,8 +17,15 @@
 //! the checkpointed offset replays exactly that. Restores always write batches without the log.
 //! With the log enabled, every write also goes to it (not synced per write) and a flush only
 //! hands the log to the operating system.
+//!
+//! With the log off, a key-value store also holds its latest writes back ([`PendingWrites`]) and
+//! hands them to RocksDB as one write batch, newest value per key: such a write is not durable
+//! before the next flush either way, and RocksDB's cost per write call (a write group, a sequence
+//! number, one memtable entry per version of a key) then is paid per batch. Reads see the held
+//! writes first.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +34,7 @@ use rocksdb::{
     Options, ReadOptions, WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
+use crate::cache::{merge_over, NewerEntry};
 use crate::changelog::ChangelogRecord;
 use crate::keys;
 use crate::segmented::{
@@ -65,6 +73,10 @@ pub struct RocksDbConfig {
     pub wal_sync_on_flush: bool,
     /// `rocksdb.max.background.jobs`: compaction and flush threads (default 2).
     pub max_background_jobs: i32,
+    /// `rocksdb.write.batch.bytes`: how many bytes of writes a key-value store holds back
+    /// before handing them to RocksDB as one batch, with the write-ahead log off (default 1 MiB
+    /// per store; 0 writes each one at once). See the [module docs](self).
+    pub write_batch_bytes: usize,
 }
 
 impl Default for RocksDbConfig {
@@ -79,6 +91,7 @@ impl Default for RocksDbConfig {
             wal_enabled: false,
             wal_sync_on_flush: false,
             max_background_jobs: 2,
+            write_batch_bytes: MIB,
         }
     }
 }
@@ -117,6 +130,7 @@ impl RocksDbConfig {
             "rocksdb.wal.enabled" => self.wal_enabled = parse(key, value)?,
             "rocksdb.wal.sync.on.flush" => self.wal_sync_on_flush = parse(key, value)?,
             "rocksdb.max.background.jobs" => self.max_background_jobs = parse(key, value)?,
+            "rocksdb.write.batch.bytes" => self.write_batch_bytes = parse(key, value)?,
             _ => {
                 return Err(Error::Config {
                     key: key.to_string(),
@@ -296,6 +310,63 @@ fn create_dir(path: &Path) -> Result<()> {
     std::fs::create_dir_all(path).map_err(|e| Error::io(path, e))
 }
 
+/// What a held-back write costs beyond its key and value: the map entry and its buffers.
+const PENDING_ENTRY_OVERHEAD: usize = 64;
+
+/// Writes a RocksDB key-value store has taken but not yet handed to RocksDB, the newest value per
+/// key (`None`: a delete); see the [module docs](self).
+#[derive(Default)]
+struct PendingWrites {
+    /// Ordered, so that a range scan finds the held writes in its range without a full pass.
+    entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    bytes: usize,
+}
+
+impl PendingWrites {
+    fn entry_size(key: &[u8], value: Option<&[u8]>) -> usize {
+        key.len() + value.map_or(0, <[u8]>::len) + PENDING_ENTRY_OVERHEAD
+    }
+
+    /// Holds `value` for `key`, replacing what was held for it.
+    fn insert(&mut self, key: &[u8], value: Option<&[u8]>) {
+        self.bytes += Self::entry_size(key, value);
+        match self.entries.get_mut(key) {
+            Some(held) => {
+                self.bytes -= Self::entry_size(key, held.as_deref());
+                match (held.as_mut(), value) {
+                    // Reuse the held buffer: a hot key is rewritten without allocating.
+                    (Some(buffer), Some(value)) => {
+                        buffer.clear();
+                        buffer.extend_from_slice(value);
+                    }
+                    _ => *held = value.map(<[u8]>::to_vec),
+                }
+            }
+            None => {
+                self.entries.insert(key.to_vec(), value.map(<[u8]>::to_vec));
+            }
+        }
+    }
+
+    /// What is held for `key`: `Some(None)` for a held delete, `None` if nothing is held.
+    fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        self.entries.get(key).map(Option::as_deref)
+    }
+
+    /// The held writes as one batch, leaving none held.
+    fn take_batch(&mut self) -> WriteBatch {
+        let mut batch = WriteBatch::default();
+        for (key, value) in std::mem::take(&mut self.entries) {
+            match value {
+                Some(value) => batch.put(&key, &value),
+                None => batch.delete(&key),
+            }
+        }
+        self.bytes = 0;
+        batch
+    }
+}
+
 /// A RocksDB [`KeyValueStore`]: one database, default column family.
 pub struct RocksDbKeyValueStore {
     name: String,
@@ -308,6 +379,8 @@ pub struct RocksDbKeyValueStore {
     /// Data was written without the WAL (a restore, or every write with the WAL off) and is not
     /// yet in table files.
     unflushed: bool,
+    /// Writes held back from RocksDB (only with the WAL off).
+    pending: PendingWrites,
 }
 
 impl RocksDbKeyValueStore {
@@ -330,6 +403,7 @@ impl RocksDbKeyValueStore {
             read_options: ReadOptions::default(),
             resources: resources.clone(),
             unflushed: false,
+            pending: PendingWrites::default(),
         })
     }
 
@@ -346,7 +420,26 @@ impl RocksDbKeyValueStore {
         rocks_error(&self.name, &self.path, e)
     }
 
+    /// The entries from `lower` (inclusive) to `upper` (exclusive), held writes over RocksDB's.
     fn scan(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
+        let held: Vec<NewerEntry<'_>> = self
+            .pending
+            .entries
+            .range::<[u8], _>((
+                lower.as_deref().map_or(Bound::Unbounded, Bound::Included),
+                upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
+            ))
+            .map(|(key, value)| (key.as_slice(), value.as_deref()))
+            .collect();
+        let stored = self.scan_db(lower, upper)?;
+        Ok(if held.is_empty() {
+            stored
+        } else {
+            merge_over(held, stored)
+        })
+    }
+
+    fn scan_db(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
         let db = self.db()?;
         let mut ro = ReadOptions::default();
         if let Some(u) = upper {
@@ -361,6 +454,44 @@ impl RocksDbKeyValueStore {
             item.map(|(k, v)| (k.into_vec(), v.into_vec()))
                 .map_err(|e| rocks_error(&name, &path, e))
         })))
+    }
+
+    /// Sets `key` to `value` (`None`: deletes it): held back with the WAL off (handed to RocksDB
+    /// once the held writes fill `rocksdb.write.batch.bytes`), written at once with it on.
+    fn write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+        if self.held_bytes() == 0 {
+            let db = self.db()?;
+            let written = match value {
+                Some(value) => db.put_opt(key, value, &self.write_options),
+                None => db.delete_opt(key, &self.write_options),
+            };
+            return written.map_err(|e| self.err(e));
+        }
+        self.db()?;
+        self.pending.insert(key, value);
+        if self.pending.bytes >= self.held_bytes() {
+            self.write_pending()?;
+        }
+        Ok(())
+    }
+
+    /// How many bytes of writes may be held back: none with the write-ahead log on.
+    fn held_bytes(&self) -> usize {
+        let config = self.resources.config();
+        if config.wal_enabled {
+            0
+        } else {
+            config.write_batch_bytes
+        }
+    }
+
+    /// Hands the held writes to RocksDB as one batch.
+    fn write_pending(&mut self) -> Result<()> {
+        if self.pending.entries.is_empty() {
+            return Ok(());
+        }
+        let batch = self.pending.take_batch();
+        self.write_batch(batch, false)
     }
 
     fn write_batch(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
@@ -388,6 +519,7 @@ impl StateStore for RocksDbKeyValueStore {
     }
 
     fn flush(&mut self) -> Result<()> {
+        self.write_pending()?;
         let db = self.db()?;
         if self.unflushed {
             db.flush().map_err(|e| self.err(e))?;
@@ -409,6 +541,8 @@ impl StateStore for RocksDbKeyValueStore {
     }
 
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+        // Restored records come after anything held: write that first, so theirs win.
+        self.write_pending()?;
         let mut batch = WriteBatch::default();
         for r in records {
             match &r.value {
@@ -422,15 +556,17 @@ impl StateStore for RocksDbKeyValueStore {
 
 impl KeyValueStore for RocksDbKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(held) = self.pending.get(key) {
+            self.db()?;
+            return Ok(held.map(<[u8]>::to_vec));
+        }
         self.db()?
             .get_opt(key, &self.read_options)
             .map_err(|e| self.err(e))
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        let db = self.db()?;
-        db.put_opt(key, value, &self.write_options)
-            .map_err(|e| self.err(e))?;
+        self.write(key, Some(value))?;
         if !self.resources.config().wal_enabled {
             self.unflushed = true;
         }
@@ -438,22 +574,27 @@ impl KeyValueStore for RocksDbKeyValueStore {
     }
 
     fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        let mut batch = WriteBatch::default();
-        for (k, v) in entries {
-            match v {
-                Some(v) => batch.put(k, v),
-                None => batch.delete(k),
+        if self.held_bytes() == 0 {
+            let mut batch = WriteBatch::default();
+            for (k, v) in entries {
+                match v {
+                    Some(v) => batch.put(k, v),
+                    None => batch.delete(k),
+                }
             }
+            return self.write_batch(batch, false);
         }
-        self.write_batch(batch, false)
+        for (key, value) in entries {
+            self.write(key, value.as_deref())?;
+        }
+        self.unflushed |= !entries.is_empty();
+        Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let old = self.get(key)?;
         if old.is_some() {
-            let db = self.db()?;
-            db.delete_opt(key, &self.write_options)
-                .map_err(|e| self.err(e))?;
+            self.write(key, None)?;
             if !self.resources.config().wal_enabled {
                 self.unflushed = true;
             }
@@ -480,12 +621,22 @@ impl KeyValueStore for RocksDbKeyValueStore {
         self.scan(Some(prefix.to_vec()), keys::prefix_successor(prefix))
     }
 
+    /// RocksDB's estimate, plus held puts and minus held deletes (a held put of a key RocksDB
+    /// has already counts twice until written).
     fn approximate_num_entries(&self) -> Result<u64> {
-        Ok(self
+        let stored = self
             .db()?
             .property_int_value("rocksdb.estimate-num-keys")
             .map_err(|e| self.err(e))?
-            .unwrap_or(0))
+            .unwrap_or(0);
+        let puts = self
+            .pending
+            .entries
+            .values()
+            .filter(|v| v.is_some())
+            .count() as u64;
+        let deletes = self.pending.entries.len() as u64 - puts;
+        Ok((stored + puts).saturating_sub(deletes))
     }
 }
 
@@ -765,5 +916,120 @@ impl RocksDbSessionStore {
             RocksDbSegments::open(name, path, resources)?,
             retention_ms,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_suite::small_resources;
+
+    fn stored(store: &RocksDbKeyValueStore, key: &[u8]) -> Option<Vec<u8>> {
+        store.db().unwrap().get(key).unwrap()
+    }
+
+    fn all(store: &RocksDbKeyValueStore) -> Vec<(Vec<u8>, Vec<u8>)> {
+        store.all().unwrap().map(|r| r.unwrap()).collect()
+    }
+
+    #[test]
+    fn held_writes_are_read_before_rocksdb_and_written_on_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &small_resources()).unwrap();
+        store.put(b"a", b"1").unwrap();
+        store.put(b"c", b"3").unwrap();
+        store.flush().unwrap();
+        assert_eq!(stored(&store, b"a"), Some(b"1".to_vec()));
+
+        // Held: an overwrite, a new key, a delete of a stored key, a delete of a held key.
+        store.put(b"a", b"11").unwrap();
+        store.put(b"b", b"2").unwrap();
+        assert_eq!(store.delete(b"c").unwrap(), Some(b"3".to_vec()));
+        store.put(b"d", b"4").unwrap();
+        assert_eq!(store.delete(b"d").unwrap(), Some(b"4".to_vec()));
+        assert_eq!(
+            stored(&store, b"a"),
+            Some(b"1".to_vec()),
+            "not yet in RocksDB"
+        );
+        assert_eq!(store.get(b"a").unwrap(), Some(b"11".to_vec()));
+        assert_eq!(store.get(b"c").unwrap(), None);
+        assert_eq!(store.get(b"d").unwrap(), None);
+        let expected = vec![
+            (b"a".to_vec(), b"11".to_vec()),
+            (b"b".to_vec(), b"2".to_vec()),
+        ];
+        assert_eq!(all(&store), expected);
+        let ranged: Vec<_> = store
+            .range(Some(b"b"), Some(b"c"))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(ranged, expected[1..]);
+        assert_eq!(store.approximate_num_entries().unwrap(), 2);
+
+        // A flush hands them to RocksDB; a reopened store has them.
+        store.flush().unwrap();
+        assert_eq!(stored(&store, b"a"), Some(b"11".to_vec()));
+        assert_eq!(stored(&store, b"c"), None);
+        store.put(b"e", b"5").unwrap();
+        store.close().unwrap();
+        let reopened = RocksDbKeyValueStore::open("kv", dir.path(), &small_resources()).unwrap();
+        assert_eq!(all(&reopened).len(), 3);
+        assert_eq!(reopened.get(b"e").unwrap(), Some(b"5".to_vec()));
+    }
+
+    #[test]
+    fn held_writes_are_bounded_and_restores_come_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &small_resources()).unwrap();
+        let value = [7u8; 1000];
+        let bound = store.held_bytes();
+        let keys = 2 * bound / value.len();
+        for i in 0..keys {
+            store.put(format!("k{i:05}").as_bytes(), &value).unwrap();
+            assert!(store.pending.bytes < bound);
+        }
+        assert_eq!(stored(&store, b"k00000"), Some(value.to_vec()));
+        assert_eq!(all(&store).len(), keys);
+
+        store.put(b"r", b"held").unwrap();
+        store
+            .restore_batch(&[ChangelogRecord::new(
+                b"r".to_vec(),
+                Some(b"restored".to_vec()),
+                0,
+            )])
+            .unwrap();
+        assert_eq!(store.get(b"r").unwrap(), Some(b"restored".to_vec()));
+    }
+
+    #[test]
+    fn write_batch_bytes_is_configurable() {
+        let mut config = RocksDbConfig::default();
+        assert_eq!(config.write_batch_bytes, MIB);
+        config.set("rocksdb.write.batch.bytes", "0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let resources = RocksDbResources::new(config).unwrap();
+        let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
+        store.put(b"a", b"1").unwrap();
+        assert_eq!(stored(&store, b"a"), Some(b"1".to_vec()));
+        assert!(store.pending.entries.is_empty());
+    }
+
+    #[test]
+    fn with_the_write_ahead_log_nothing_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = RocksDbConfig::default();
+        config.set("rocksdb.wal.enabled", "true").unwrap();
+        let resources = RocksDbResources::new(config).unwrap();
+        let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
+        store.put(b"a", b"1").unwrap();
+        store
+            .put_all(&[(b"b".to_vec(), Some(b"2".to_vec())), (b"a".to_vec(), None)])
+            .unwrap();
+        assert_eq!(stored(&store, b"a"), None);
+        assert_eq!(stored(&store, b"b"), Some(b"2".to_vec()));
+        assert!(store.pending.entries.is_empty());
     }
 }
