@@ -6,6 +6,11 @@
 //! windows' record cache (Kafka's default) and without. The driver commits after every record,
 //! so the cache never dedupes here: the pair measures what the cache costs on that path.
 //!
+//! The benchmark runs on mimalloc, as a Rill application that cares for throughput should: a
+//! record's way through a topology allocates a dozen small buffers (serialized keys and values,
+//! changelog records, cache entries), and glibc's allocator spends about a third of the time on
+//! them. BENCHMARKS.md gives the figures with the system allocator too.
+//!
 //! Run with `cargo bench --bench state` (part of `make bench`); figures go in BENCHMARKS.md.
 //! Store-level figures (RocksDB put/get, restore, memory) are in
 //! `cargo bench --workspace --bench stores`.
@@ -16,6 +21,9 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rill::prelude::*;
 use rill::streams_core::serde::{I64Serde, StringSerde, UnitSerde};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Distinct words in the vocabulary the lines are drawn from.
 const VOCABULARY: usize = 10_000;
