@@ -47,7 +47,145 @@ struct TopicState {
     next_offset: i64,
     /// Whether a sink has written to it.
     written: bool,
-    unread: VecDeque<ProducedRecord>,
+    unread: Unread,
+}
+
+/// Records written to a topic that no test has read yet, packed into chunks of bytes: a driver
+/// keeps every record written to a topic nobody reads (changelogs too, as Kafka's driver does),
+/// and a long test then holds a few large buffers instead of two small allocations per record,
+/// never copies them to grow (chunks are added, not resized), and hands each record's own
+/// buffers straight back to the allocator.
+#[derive(Default)]
+struct Unread {
+    /// Per record: timestamp, partition ([`NO_PARTITION`] for none), key length and value length
+    /// ([`NULL_LEN`] for a null), each 8 bytes little-endian, then the key and value bytes. A
+    /// record never spans two chunks.
+    chunks: VecDeque<Vec<u8>>,
+    /// Where the next record starts in the front chunk.
+    start: usize,
+    len: usize,
+    /// The headers of the records that have any, by sequence number.
+    headers: VecDeque<(u64, Headers)>,
+    pushed: u64,
+    taken: u64,
+}
+
+/// The bytes before a packed record's key.
+const PACKED_HEADER: usize = 32;
+/// The largest chunk [`Unread`] starts (unless one record needs more); the first is 4 KiB and
+/// each next one twice the last, so that a topic with a few records stays small.
+const MAX_CHUNK: usize = 1 << 20;
+/// The length of a null key or value.
+const NULL_LEN: u64 = u64::MAX;
+/// The partition of a record written without one.
+const NO_PARTITION: i64 = i64::MIN;
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut field = [0u8; 8];
+    field.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(field)
+}
+
+impl Unread {
+    fn push(&mut self, record: &ProducedRecord) {
+        let (key, value) = (record.key.as_deref(), record.value.as_deref());
+        let size = PACKED_HEADER + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|chunk| chunk.capacity() - chunk.len() >= size);
+        if !fits {
+            let last = self.chunks.back().map_or(2048, Vec::capacity);
+            let capacity = (last * 2).min(MAX_CHUNK).max(size);
+            self.chunks.push_back(Vec::with_capacity(capacity));
+        }
+        let last = self.chunks.len() - 1;
+        let chunk = &mut self.chunks[last];
+        let len_of = |part: Option<&[u8]>| part.map_or(NULL_LEN, |p| p.len() as u64);
+        chunk.extend_from_slice(&record.timestamp.to_le_bytes());
+        chunk.extend_from_slice(
+            &record
+                .partition
+                .map_or(NO_PARTITION, i64::from)
+                .to_le_bytes(),
+        );
+        chunk.extend_from_slice(&len_of(key).to_le_bytes());
+        chunk.extend_from_slice(&len_of(value).to_le_bytes());
+        chunk.extend_from_slice(key.unwrap_or_default());
+        chunk.extend_from_slice(value.unwrap_or_default());
+        if !record.headers.is_empty() {
+            self.headers
+                .push_back((self.pushed, record.headers.clone()));
+        }
+        self.pushed += 1;
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Takes the oldest unread record, as written to `topic`; [`compact`](Self::compact) after
+    /// taking some frees their bytes.
+    fn next(&mut self, topic: &Arc<str>) -> Option<ProducedRecord> {
+        if self.len == 0 {
+            return None;
+        }
+        while self.chunks.front().is_some_and(|c| self.start >= c.len()) {
+            self.chunks.pop_front();
+            self.start = 0;
+        }
+        let chunk = self.chunks.front()?;
+        let at = self.start;
+        let timestamp = read_u64(chunk, at) as i64;
+        let partition = read_u64(chunk, at + 8) as i64;
+        let mut offset = at + PACKED_HEADER;
+        let mut take = |len: u64| {
+            (len != NULL_LEN).then(|| {
+                let bytes = chunk[offset..offset + len as usize].to_vec();
+                offset += len as usize;
+                bytes
+            })
+        };
+        let key = take(read_u64(chunk, at + 16));
+        let value = take(read_u64(chunk, at + 24));
+        self.start = offset;
+        self.len -= 1;
+        let headers = match self.headers.front() {
+            Some((seq, _)) if *seq == self.taken => self.headers.pop_front().map(|(_, h)| h),
+            _ => None,
+        };
+        self.taken += 1;
+        Some(ProducedRecord {
+            topic: Arc::clone(topic),
+            partition: (partition != NO_PARTITION).then_some(partition as i32),
+            key,
+            value,
+            timestamp,
+            headers: headers.unwrap_or_default(),
+        })
+    }
+
+    /// Frees the chunks whose records were all taken; keeps the last one's buffer for reuse
+    /// once none is left.
+    fn compact(&mut self) {
+        if self.len == 0 {
+            let last = self.chunks.pop_back();
+            self.chunks.clear();
+            if let Some(mut last) = last {
+                last.clear();
+                self.chunks.push_back(last);
+            }
+            self.start = 0;
+        } else {
+            while self.chunks.len() > 1
+                && self.chunks.front().is_some_and(|c| self.start >= c.len())
+            {
+                self.chunks.pop_front();
+                self.start = 0;
+            }
+        }
+    }
 }
 
 struct DriverState {
@@ -120,10 +258,10 @@ impl DriverState {
             topic.written = true;
             match (topic.internal, topic.reader) {
                 (false, Some(reader)) => {
-                    topic.unread.push_back(record.clone());
+                    topic.unread.push(&record);
                     Self::queue(&mut self.pending, reader, topic, record);
                 }
-                (false, None) => topic.unread.push_back(record),
+                (false, None) => topic.unread.push(&record),
                 (true, Some(reader)) => Self::queue(&mut self.pending, reader, topic, record),
                 (true, None) => {}
             }
@@ -430,22 +568,27 @@ impl TopologyTestDriver {
     }
 
     fn pop_output(&self, topic: &str) -> Option<ProducedRecord> {
-        self.state
-            .borrow_mut()
-            .topics
-            .get_mut(topic)
-            .and_then(|t| t.unread.pop_front())
+        let name: Arc<str> = Arc::from(topic);
+        let mut state = self.state.borrow_mut();
+        let unread = &mut state.topics.get_mut(topic)?.unread;
+        let record = unread.next(&name)?;
+        unread.compact();
+        Some(record)
     }
 
-    /// Everything not yet read from `topic`. The topic's queue keeps its capacity, so that a
-    /// test reading after every batch does not regrow it each time.
+    /// Everything not yet read from `topic`. The topic's buffers keep their capacity, so that a
+    /// test reading after every batch does not regrow them each time.
     fn take_unread(&self, topic: &str) -> Vec<ProducedRecord> {
-        self.state
-            .borrow_mut()
-            .topics
-            .get_mut(topic)
-            .map(|t| t.unread.drain(..).collect())
-            .unwrap_or_default()
+        let name: Arc<str> = Arc::from(topic);
+        let mut state = self.state.borrow_mut();
+        let Some(state) = state.topics.get_mut(topic) else {
+            return Vec::new();
+        };
+        let unread = &mut state.unread;
+        let mut records = Vec::with_capacity(unread.len());
+        records.extend(std::iter::from_fn(|| unread.next(&name)));
+        unread.compact();
+        records
     }
 
     fn output_len(&self, topic: &str) -> usize {
@@ -678,5 +821,85 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     /// How many records are left to read.
     pub fn queue_size(&self) -> usize {
         self.driver.output_len(&self.topic)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::prelude::*;
+    use crate::serde::{OptionSerde, StringSerde};
+
+    type Nullable = OptionSerde<String, StringSerde>;
+
+    fn nullable() -> Nullable {
+        OptionSerde::new(StringSerde)
+    }
+
+    fn record(
+        key: Option<&str>,
+        value: Option<&str>,
+        timestamp: i64,
+    ) -> Record<Option<String>, Option<String>> {
+        let mut record = Record::new(
+            key.map(str::to_string),
+            value.map(str::to_string),
+            timestamp,
+        );
+        if timestamp % 2 == 0 {
+            record
+                .headers
+                .add("even", Some(timestamp.to_string().into_bytes()));
+        }
+        record
+    }
+
+    /// Output records keep their null keys and values, timestamps and headers, whether read one
+    /// at a time between writes (the packed buffer compacts as it goes) or all at once.
+    #[test]
+    fn unread_output_keeps_every_part_of_each_record() {
+        let builder = StreamsBuilder::new();
+        builder
+            .stream(
+                "in",
+                Consumed::with(
+                    Serdes::option(Serdes::string()),
+                    Serdes::option(Serdes::string()),
+                ),
+            )
+            .to(
+                "out",
+                Produced::with(
+                    Serdes::option(Serdes::string()),
+                    Serdes::option(Serdes::string()),
+                ),
+            );
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let input = driver.create_input_topic("in", nullable(), nullable());
+        let output = driver.create_output_topic("out", nullable(), nullable());
+        let sent: Vec<_> = (0..500i64)
+            .map(|i| {
+                let key = (i % 3 != 0).then(|| format!("key-{i}"));
+                let value = (i % 5 != 0).then(|| "v".repeat(i as usize % 40));
+                record(key.as_deref(), value.as_deref(), i)
+            })
+            .collect();
+        let mut read = Vec::new();
+        for (i, r) in sent.iter().enumerate() {
+            input.pipe_record(r.clone());
+            if i % 3 == 0 {
+                read.push(output.read_record());
+            }
+        }
+        assert_eq!(output.queue_size(), sent.len() - read.len());
+        read.extend(output.read_records_to_list());
+        assert!(output.is_empty());
+        assert_eq!(read, sent);
+        // A record bigger than any chunk gets one of its own.
+        let big = record(Some("big"), Some(&"x".repeat(3 << 20)), 7);
+        for r in [&sent[1], &big, &sent[2]] {
+            input.pipe_record(r.clone());
+        }
+        assert_eq!(output.read_record(), sent[1]);
+        assert_eq!(output.read_records_to_list(), [big, sent[2].clone()]);
     }
 }
