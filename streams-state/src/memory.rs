@@ -19,8 +19,8 @@ use crate::segmented::{
 use crate::store::{KeyValueIter, KeyValueStore, StateStore};
 use crate::{Error, Result};
 
-/// An in-memory [`KeyValueStore`]: a hash map (seeded at random, see [`keys::KeyHasher`]) plus an
-/// ordered index of its keys for ranges.
+/// An in-memory [`KeyValueStore`]: a hash map (foldhash, seeded at random, so that peers cannot
+/// pick keys that collide on purpose) plus an ordered index of its keys for ranges.
 /// Both hold the same key allocation.
 pub struct InMemoryKeyValueStore {
     name: String,

@@ -18,11 +18,11 @@
 //! With the log enabled, every write also goes to it (not synced per write) and a flush only
 //! hands the log to the operating system.
 //!
-//! With the log off, a key-value store also holds its latest writes back ([`PendingWrites`]) and
-//! hands them to RocksDB as one write batch, newest value per key: such a write is not durable
-//! before the next flush either way, and RocksDB's cost per write call (a write group, a sequence
-//! number, one memtable entry per version of a key) then is paid per batch. Reads see the held
-//! writes first.
+//! With the log off, a key-value store also holds its latest writes back and hands them to
+//! RocksDB as one write batch, newest value per key (`rocksdb.write.batch.bytes`): such a write
+//! is not durable before the next flush either way, and RocksDB's cost per write call (a write
+//! group, a sequence number, one memtable entry per version of a key) then is paid per batch.
+//! Reads see the held writes first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
