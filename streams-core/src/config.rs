@@ -131,6 +131,7 @@ pub struct StreamsConfig {
     max_task_idle_ms: i64,
     deserialization_handler: DeserializationHandler,
     client_overrides: BTreeMap<(ClientKind, String), String>,
+    rocksdb: streams_state::RocksDbConfig,
 }
 
 impl StreamsConfig {
@@ -148,6 +149,7 @@ impl StreamsConfig {
             max_task_idle_ms: 0,
             deserialization_handler: DeserializationHandler::LogAndFail,
             client_overrides: BTreeMap::new(),
+            rocksdb: streams_state::RocksDbConfig::default(),
         };
         config.set("application.id", &application_id.into())?;
         Ok(config)
@@ -216,6 +218,14 @@ impl StreamsConfig {
                         )
                     })?;
             }
+            // Kafka configures RocksDB with a `rocksdb.config.setter` class; Rill takes the
+            // settings themselves (memory bound, write buffers, write-ahead log, ...).
+            _ if key.starts_with("rocksdb.") => {
+                self.rocksdb.set(key, value).map_err(|e| match e {
+                    streams_state::Error::Config { message, .. } => invalid(&message),
+                    other => invalid(&other.to_string()),
+                })?;
+            }
             _ => {
                 let client = [
                     ("consumer.", ClientKind::Consumer),
@@ -257,6 +267,7 @@ impl StreamsConfig {
             "default.deserialization.exception.handler" => {
                 Some(self.deserialization_handler.class_name().to_string())
             }
+            _ if key.starts_with("rocksdb.") => self.rocksdb.get(key),
             _ => [
                 ("consumer.", ClientKind::Consumer),
                 ("producer.", ClientKind::Producer),
@@ -282,6 +293,13 @@ impl StreamsConfig {
     /// its tasks. 0 disables the record caches: every update is forwarded and logged.
     pub fn statestore_cache_max_bytes(&self) -> usize {
         self.statestore_cache_max_bytes
+    }
+
+    /// The RocksDB settings every RocksDB store of the application shares (`rocksdb.*`: the
+    /// memory bound of block cache and memtables, default 128 MiB, and the rest of
+    /// [`RocksDbConfig`](streams_state::RocksDbConfig)'s properties).
+    pub fn rocksdb_config(&self) -> &streams_state::RocksDbConfig {
+        &self.rocksdb
     }
 
     /// `bootstrap.servers`, if set.
@@ -368,6 +386,38 @@ mod tests {
             err.to_string().contains("statestore.cache.max.bytes"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn rocksdb_settings_are_streams_properties() {
+        let mut config = StreamsConfig::new("app").unwrap();
+        assert_eq!(
+            config.get("rocksdb.total.memory.bytes").as_deref(),
+            Some("134217728")
+        );
+        config
+            .set("rocksdb.total.memory.bytes", "67108864")
+            .unwrap()
+            .set("rocksdb.write.batch.bytes", "0")
+            .unwrap()
+            .set("rocksdb.compression", "none")
+            .unwrap();
+        let rocksdb = config.rocksdb_config();
+        assert_eq!(rocksdb.total_memory_bytes, 64 << 20);
+        assert_eq!(rocksdb.memtable_memory_bytes, 16 << 20);
+        assert_eq!(rocksdb.write_batch_bytes, 0);
+        assert_eq!(config.get("rocksdb.compression").as_deref(), Some("none"));
+        // Refused values name their key and change nothing.
+        for (key, value) in [
+            ("rocksdb.no.such.setting", "1"),
+            ("rocksdb.block.size", "big"),
+            ("rocksdb.write.buffer.manager.bytes", "1073741824"),
+        ] {
+            let err = config.set(key, value).unwrap_err();
+            assert!(err.to_string().contains(key), "{err}");
+        }
+        assert_eq!(config.rocksdb_config().memtable_memory_bytes, 16 << 20);
+        assert_eq!(config.get("rocksdb.no.such.setting"), None);
     }
 
     #[test]

@@ -301,8 +301,7 @@ impl TopologyTestDriver {
                     "cannot create a temporary state directory for the test driver: {e}"
                 ))
             })?;
-        let rocksdb =
-            streams_state::RocksDbResources::new(streams_state::RocksDbConfig::default())?;
+        let rocksdb = streams_state::RocksDbResources::new(config.rocksdb_config().clone())?;
         // One task per sub-topology: the application's record cache is divided evenly among
         // all their cached stores.
         let cache_bytes_per_store =

@@ -47,8 +47,9 @@ const MIB: usize = 1024 * 1024;
 
 /// RocksDB settings shared by all stores of an application.
 ///
-/// Settable by property name with [`set`](Self::set); unknown names are an error.
-#[derive(Debug, Clone, PartialEq)]
+/// Settable by property name with [`set`](Self::set) (a streams application sets them through
+/// its `StreamsConfig`); unknown names are an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RocksDbConfig {
     /// `rocksdb.total.memory.bytes`: the bound on block cache plus memtables for the whole
     /// application (default 128 MiB).
@@ -98,8 +99,10 @@ impl Default for RocksDbConfig {
 
 impl RocksDbConfig {
     /// Sets a property by name, e.g. `config.set("rocksdb.total.memory.bytes", "67108864")`.
-    /// Setting the total also resets the memtable share to a quarter of it.
+    /// Setting the total also resets the memtable share to a quarter of it. A value that would
+    /// make the settings inconsistent is refused and changes nothing.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let previous = self.clone();
         fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
             value.trim().parse().map_err(|_| Error::Config {
                 key: key.to_string(),
@@ -138,7 +141,27 @@ impl RocksDbConfig {
                 })
             }
         }
-        self.validate()
+        self.validate().inspect_err(|_| *self = previous)
+    }
+
+    /// A property's current value by name (the names [`set`](Self::set) takes).
+    pub fn get(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "rocksdb.total.memory.bytes" => self.total_memory_bytes.to_string(),
+            "rocksdb.write.buffer.manager.bytes" => self.memtable_memory_bytes.to_string(),
+            "rocksdb.write.buffer.size" => self.write_buffer_size.to_string(),
+            "rocksdb.max.write.buffer.number" => self.max_write_buffer_number.to_string(),
+            "rocksdb.block.size" => self.block_size.to_string(),
+            "rocksdb.compression" => {
+                let name = if self.compression_lz4 { "lz4" } else { "none" };
+                name.to_string()
+            }
+            "rocksdb.wal.enabled" => self.wal_enabled.to_string(),
+            "rocksdb.wal.sync.on.flush" => self.wal_sync_on_flush.to_string(),
+            "rocksdb.max.background.jobs" => self.max_background_jobs.to_string(),
+            "rocksdb.write.batch.bytes" => self.write_batch_bytes.to_string(),
+            _ => return None,
+        })
     }
 
     fn validate(&self) -> Result<()> {

@@ -62,7 +62,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
-use streams_state::{RestoreListener, RocksDbConfig, RocksDbResources, StateDirectory};
+use streams_state::{RestoreListener, RocksDbResources, StateDirectory};
 
 use crate::config::{ClientKind, ProcessingGuarantee, StreamsConfig};
 use crate::error::{Error, Result};
@@ -752,7 +752,7 @@ impl KafkaStreams {
         }
         let application_id: Arc<str> = Arc::from(config.application_id());
         let state_directory = StateDirectory::new(config.state_dir(), config.application_id());
-        let rocksdb = RocksDbResources::new(RocksDbConfig::default())?;
+        let rocksdb = RocksDbResources::new(config.rocksdb_config().clone())?;
         let process_id = process_id(&state_directory)?;
         let shared = Arc::new(Shared {
             topology,
