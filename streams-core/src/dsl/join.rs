@@ -428,7 +428,8 @@ impl<K: Data, V: Data> KTable<K, V> {
 }
 
 /// The merge of a materialized table-table join (Kafka's `KTableKTableJoinMerger` with a
-/// queryable name): writes each result (or its deletion) to the store, then forwards it.
+/// queryable name): writes each result (or its deletion) to the store, and forwards it (through
+/// the store's record cache, if it has one).
 struct TableJoinMerger<K, VR>(ResultStore<K, VR>);
 
 impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMerger<K, VR> {
@@ -441,8 +442,11 @@ impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMer
         record: Record<K, Change<VR>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        self.0.write(&record)?;
-        ctx.forward(record)
+        self.0.write_and_forward(record, ctx)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
+        self.0.flush(ctx)
     }
 }
 

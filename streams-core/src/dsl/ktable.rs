@@ -296,10 +296,17 @@ where
             return Ok(());
         }
         let record = record.with_value(Change::new(new, old));
-        if let Some(result) = &self.result {
-            result.write(&record)?;
+        match &mut self.result {
+            Some(result) => result.write_and_forward(record, ctx),
+            None => ctx.forward(record),
         }
-        ctx.forward(record)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        match &mut self.result {
+            Some(result) => result.flush(ctx),
+            None => Ok(()),
+        }
     }
 }
 
@@ -330,20 +337,31 @@ where
             record.value.old.as_ref().map(|v| (self.mapper)(v)),
         );
         let record = record.with_value(change);
-        if let Some(result) = &self.result {
-            result.write(&record)?;
+        match &mut self.result {
+            Some(result) => result.write_and_forward(record, ctx),
+            None => ctx.forward(record),
         }
-        ctx.forward(record)
+    }
+
+    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V2>>) -> Result<()> {
+        match &mut self.result {
+            Some(result) => result.flush(ctx),
+            None => Ok(()),
+        }
     }
 }
 
 /// The store of a materialized table operator (Kafka's operators with a queryable name): every
-/// key's current result, written before the change is forwarded.
+/// key's current result. With a record cache (Kafka's default) the operator's changes go down
+/// when the cache flushes them, deduplicated per key between commits, as Kafka's
+/// `TimestampedTupleForwarder` leaves them to the cache's flush listener; without one each
+/// change is written, then forwarded.
 pub(crate) struct ResultStore<K, V> {
     pub(crate) store_name: Arc<str>,
     pub(crate) keys: Arc<dyn Serde<K>>,
     pub(crate) values: Arc<dyn Serde<V>>,
     pub(crate) store: Option<TimestampedKeyValueStoreRef<K, V>>,
+    cache: Option<CacheForwarder>,
 }
 
 impl<K, V> Clone for ResultStore<K, V> {
@@ -353,6 +371,7 @@ impl<K, V> Clone for ResultStore<K, V> {
             keys: Arc::clone(&self.keys),
             values: Arc::clone(&self.values),
             store: None,
+            cache: None,
         }
     }
 }
@@ -382,8 +401,6 @@ impl<K: Data, V: Data> ResultStore<K, V> {
             None => g.next_store_name(prefix),
         };
         g.add_store(materialized.timestamped_store(&store_name));
-        // The operator writes its store and forwards itself: no cache in between.
-        g.disable_caching(&store_name);
         let result = ResultStore {
             store_name: Arc::from(store_name.as_str()),
             keys: materialized
@@ -392,29 +409,57 @@ impl<K: Data, V: Data> ResultStore<K, V> {
                 .unwrap_or_else(|| Arc::clone(keys)),
             values,
             store: None,
+            cache: None,
         };
         Some((result, materialized.name.as_ref().map(|_| store_name)))
     }
 
-    /// Connects the store.
+    /// Connects the store (and listens to its record cache, if it has one).
     pub(crate) fn connect<KIn: Data, VIn: Data>(
         &mut self,
         ctx: &mut ProcessorContext<'_, KIn, VIn>,
     ) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
+        let store = ctx.timestamped_store_shared(
             &self.store_name,
             Arc::clone(&self.keys),
             Arc::clone(&self.values),
-        )?);
+        )?;
+        self.cache = CacheForwarder::register(&store);
+        self.store = Some(store);
         Ok(())
     }
 
-    /// Writes the change's new value to the store (a delete when it has none).
-    pub(crate) fn write(&self, record: &Record<K, Change<V>>) -> Result<()> {
+    /// Writes the change's new value to the store (a delete when it has none) and forwards the
+    /// change — at once without a record cache, else when the cache flushes it (what the write
+    /// evicted goes now).
+    pub(crate) fn write_and_forward(
+        &mut self,
+        record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
         let store = initialized(&self.store, &self.store_name)?;
+        let key = store.key_bytes(&record.key)?;
         match &record.value.new {
-            Some(value) => store.put(&record.key, value, record.timestamp),
-            None => store.delete(&record.key).map(drop),
+            Some(value) => store.put_raw(&key, value, record.timestamp)?,
+            None => {
+                store.delete_raw(&key)?;
+            }
+        }
+        match &mut self.cache {
+            Some(cache) => {
+                cache.writing(&key, record.headers);
+                cache.forward(store, ctx)
+            }
+            None => ctx.forward(record),
+        }
+    }
+
+    /// Flushes the store's record cache and forwards what it held: the operator's part of a
+    /// commit.
+    pub(crate) fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        match (&mut self.cache, &self.store) {
+            (Some(cache), Some(store)) => cache.flush(store, ctx),
+            _ => Ok(()),
         }
     }
 }

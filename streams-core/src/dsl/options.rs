@@ -282,9 +282,10 @@ impl<K, V> Materialized<K, V> {
     /// changelog and downstream operators once, with the latest value, when the cache flushes —
     /// at commit, or when the cache is full. Its size is the application's
     /// `statestore.cache.max.bytes` shared among the cached stores. Applies to aggregations of
-    /// grouped streams and tables, windowed and session aggregations and source tables; a
-    /// windowed aggregation that emits on window close is never cached (it forwards nothing
-    /// until its windows close anyway).
+    /// grouped streams and tables, windowed and session aggregations, source tables and the
+    /// materialized results of table operators and table-table joins; a windowed aggregation
+    /// that emits on window close is never cached (it forwards nothing until its windows close
+    /// anyway), nor is a foreign-key join's right-hand table.
     pub fn with_caching_enabled(mut self) -> Self {
         self.caching = true;
         self

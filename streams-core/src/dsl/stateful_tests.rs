@@ -682,6 +682,65 @@ fn materialized_filter_and_map_values_keep_their_results_in_stores() {
     );
 }
 
+/// Like Kafka's, a materialized table operator's store has a record cache by default: two
+/// updates of a key within one commit reach downstream once, with the latest value; without
+/// the cache each one does.
+#[test]
+fn materialized_table_operators_cache_their_results_by_default() {
+    let run = |cached: bool| {
+        let builder = StreamsBuilder::new();
+        let mut kept = Materialized::as_("kept");
+        if !cached {
+            kept = kept.with_caching_disabled();
+        }
+        builder
+            .stream("words", strings())
+            .flat_map_values(|v: &String| vec![v.clone(), format!("{v}!")])
+            .group_by_key(grouped())
+            .reduce(
+                |_, latest: &String| latest.clone(),
+                Materialized::as_("latest")
+                    .with_in_memory()
+                    .with_caching_disabled(),
+            )
+            .filter_materialized(|_, v: &String| !v.starts_with('x'), kept)
+            .to_stream()
+            .to(
+                "out",
+                Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+            );
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let input = driver.create_input_topic("words", StringSerde, StringSerde);
+        let output = driver.create_output_topic("out", StringSerde, OptionSerde::new(StringSerde));
+        input.pipe_input("k", "a");
+        input.pipe_input("j", "b");
+        input.pipe_input("k", "x"); // filtered out: k is deleted downstream
+        let kept = driver
+            .get_key_value_store("kept", StringSerde, StringSerde)
+            .unwrap();
+        assert_eq!(
+            kept.all().unwrap(),
+            vec![("j".to_string(), "b!".to_string())]
+        );
+        output.read_key_values_to_list()
+    };
+    let some = |k: &str, v: &str| (k.to_string(), Some(v.to_string()));
+    assert_eq!(
+        run(true),
+        [some("k", "a!"), some("j", "b!"), ("k".to_string(), None)]
+    );
+    assert_eq!(
+        run(false),
+        [
+            some("k", "a"),
+            some("k", "a!"),
+            some("j", "b"),
+            some("j", "b!"),
+            ("k".to_string(), None),
+        ]
+    );
+}
+
 #[test]
 fn a_materialized_map_values_without_a_value_serde_is_a_topology_error() {
     let builder = StreamsBuilder::new();
