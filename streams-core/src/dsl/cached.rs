@@ -1,8 +1,9 @@
 //! Forwarding table updates from a record cache, like Kafka Streams' `TimestampedCacheFlushListener`
 //! and `SessionCacheFlushListener`.
 //!
-//! An aggregation (windowed or not) or source table whose store has a record cache (the default, see
-//! `Materialized::with_caching_enabled`) does not forward each update as it happens: the cache
+//! An aggregation (windowed or not), source table or materialized table operator whose store has a
+//! record cache (the default, see `Materialized::with_caching_enabled`) does not forward each
+//! update as it happens ([`TableStore`] for the key-value ones): the cache
 //! keeps the latest value per key, and the processor forwards what the cache flushes — at every
 //! commit (`Processor::flush`) and when the cache evicts because it is full (during `process`).
 //! Downstream then sees one update per key per commit, with the value the key had at the
@@ -18,7 +19,112 @@ use super::change::Change;
 use crate::error::Result;
 use crate::processor::{Data, ProcessorContext};
 use crate::record::{Headers, Record};
-use crate::state::{FlushedUpdate, TimestampedKeyValueStoreRef};
+use crate::serde::Serde;
+use crate::state::{initialized, FlushedUpdate, TimestampedKeyValueStoreRef};
+
+/// The timestamped store a table-producing processor keeps its rows in (an aggregation, a source
+/// table, a materialized table operator or table join), with the store's record cache if it has
+/// one, like Kafka's `TimestampedTupleForwarder`: with a cache, updates are forwarded when the
+/// cache flushes them; without, as they are written.
+pub(crate) struct TableStore<K, V> {
+    pub(crate) store_name: Arc<str>,
+    pub(crate) keys: Arc<dyn Serde<K>>,
+    pub(crate) values: Arc<dyn Serde<V>>,
+    store: Option<TimestampedKeyValueStoreRef<K, V>>,
+    cache: Option<CacheForwarder>,
+}
+
+/// A copy is not connected: each task's processor connects its own.
+impl<K, V> Clone for TableStore<K, V> {
+    fn clone(&self) -> Self {
+        TableStore {
+            store_name: Arc::clone(&self.store_name),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+            store: None,
+            cache: None,
+        }
+    }
+}
+
+impl<K: Data, V: Data> TableStore<K, V> {
+    /// The store `store_name` with these serdes, not yet connected.
+    pub(crate) fn new(
+        store_name: Arc<str>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Self {
+        TableStore {
+            store_name,
+            keys,
+            values,
+            store: None,
+            cache: None,
+        }
+    }
+
+    /// Connects the store, and listens to its record cache if it has one: the processor's
+    /// `init`.
+    pub(crate) fn connect<KIn: Data, VIn: Data>(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, KIn, VIn>,
+    ) -> Result<()> {
+        let store = ctx.timestamped_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+        )?;
+        self.cache = CacheForwarder::register(&store);
+        self.store = Some(store);
+        Ok(())
+    }
+
+    /// The connected store.
+    pub(crate) fn store(&self) -> Result<&TimestampedKeyValueStoreRef<K, V>> {
+        initialized(&self.store, &self.store_name)
+    }
+
+    /// Whether updates go through a record cache (then the old value of a change written with
+    /// [`write_and_forward`](Self::write_and_forward) is not used: the cache knows its own).
+    pub(crate) fn is_cached(&self) -> bool {
+        self.cache.is_some()
+    }
+
+    /// Writes the change's new value for `key` (the record's key, serialized) with the record's
+    /// timestamp — a delete when it has none — and forwards the change: at once without a record
+    /// cache, else when the cache flushes it (what the write evicted goes now).
+    pub(crate) fn write_and_forward(
+        &mut self,
+        key: &[u8],
+        mut record: Record<K, Change<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
+        let store = initialized(&self.store, &self.store_name)?;
+        if let Some(cache) = &mut self.cache {
+            // Before the write, which may evict the key at once.
+            cache.writing(key, std::mem::take(&mut record.headers));
+        }
+        match &record.value.new {
+            Some(value) => store.put_raw(key, value, record.timestamp)?,
+            None => {
+                store.delete_raw(key)?;
+            }
+        }
+        match &mut self.cache {
+            Some(cache) => cache.forward(store, ctx),
+            None => ctx.forward(record),
+        }
+    }
+
+    /// Flushes the store's record cache and forwards what it held: the processor's part of a
+    /// commit (`Processor::flush`).
+    pub(crate) fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
+        match (&mut self.cache, &self.store) {
+            (Some(cache), Some(store)) => cache.flush(store, ctx),
+            _ => Ok(()),
+        }
+    }
+}
 
 /// What a cached store's flush listener collects, and the processor drains and forwards.
 pub(crate) struct CacheForwarder {

@@ -27,6 +27,7 @@
 
 use std::sync::Arc;
 
+use super::cached::TableStore;
 use super::change::Change;
 use super::kstream::{add_source, KStream};
 use super::ktable::{KTable, TableSource};
@@ -694,13 +695,11 @@ impl<K: Data, V: Data> KTable<K, V> {
                 );
                 let table =
                     resolved.add_processor(names.output, vec![store_name.clone()], move || {
-                        TableSource {
-                            store_name: Arc::clone(&store),
-                            keys: Arc::clone(&k),
-                            values: Arc::clone(&v),
-                            store: None,
-                            cache: None,
-                        }
+                        TableSource(TableStore::new(
+                            Arc::clone(&store),
+                            Arc::clone(&k),
+                            Arc::clone(&v),
+                        ))
                     });
                 // Queryable (and joinable) under its name only if the user gave one, as for
                 // `StreamsBuilder::table`.

@@ -12,10 +12,11 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
+use super::cached::TableStore;
 use super::change::Change;
 use super::kgrouped::{skip_null, MissingSerde};
 use super::kstream::KStream;
-use super::ktable::{KTable, ResultStore};
+use super::ktable::KTable;
 use super::options::Materialized;
 use super::windows::Window;
 use crate::error::Result;
@@ -411,7 +412,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         // Kafka's `KTableKTableJoinMerger` with a queryable store: the merge node keeps every
         // key's current result.
         let declared = materialized.as_ref().and_then(|m| {
-            ResultStore::declare(&graph, &merge_name, TABLE_MERGE_NAME, m, &keys, None)
+            TableStore::declare(&graph, &merge_name, TABLE_MERGE_NAME, m, &keys, None)
         });
         let Some((result, queryable)) = declared else {
             let merged = from_this.named(merge_name).merge(&from_other);
@@ -430,7 +431,7 @@ impl<K: Data, V: Data> KTable<K, V> {
 /// The merge of a materialized table-table join (Kafka's `KTableKTableJoinMerger` with a
 /// queryable name): writes each result (or its deletion) to the store, and forwards it (through
 /// the store's record cache, if it has one).
-struct TableJoinMerger<K, VR>(ResultStore<K, VR>);
+struct TableJoinMerger<K, VR>(TableStore<K, VR>);
 
 impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMerger<K, VR> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
@@ -442,7 +443,7 @@ impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMer
         record: Record<K, Change<VR>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        self.0.write_and_forward(record, ctx)
+        self.0.write_result(record, ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::cached::CacheForwarder;
+use super::cached::TableStore;
 use super::change::Change;
 use super::kstream::KStream;
 use super::ktable::KTable;
@@ -18,7 +18,6 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde};
-use crate::state::{initialized, TimestampedKeyValueStoreRef};
 use crate::topology::graph::TopologyGraph;
 
 const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
@@ -187,24 +186,20 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
     ) -> KTable<K, VA> {
         let plan = self.plan_aggregation(prefix, &materialized, default_value_serde);
         plan.add_store(materialized.timestamped_store(&plan.store_name));
-        let processor_store = Arc::<str>::from(plan.store_name.as_str());
-        let (values, proc_keys, proc_aggregates) = (
-            Arc::clone(&plan.values),
+        let table = TableStore::new(
+            Arc::from(plan.store_name.as_str()),
             Arc::clone(&plan.keys),
             Arc::clone(&plan.aggregates),
         );
+        let values = Arc::clone(&plan.values);
         let stream = plan.input.add_processor::<K, Change<VA>, _, _>(
             plan.name.clone(),
             vec![plan.store_name.clone()],
             move || AggregateProcessor {
-                store_name: Arc::clone(&processor_store),
-                keys: Arc::clone(&proc_keys),
+                table: table.clone(),
                 values: Arc::clone(&values),
-                aggregates: Arc::clone(&proc_aggregates),
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
-                store: None,
-                cache: None,
             },
         );
         KTable::new(
@@ -267,33 +262,19 @@ impl<T> Serde<T> for MissingSerde {
 /// Keeps one aggregate per key, like Kafka's `KStreamAggregate` and `KStreamReduce`, and
 /// forwards each update — or, with a record cache, what the cache flushes.
 struct AggregateProcessor<K, V, VA> {
-    store_name: Arc<str>,
-    keys: Arc<dyn Serde<K>>,
+    table: TableStore<K, VA>,
     values: Arc<dyn Serde<V>>,
-    aggregates: Arc<dyn Serde<VA>>,
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
-    store: Option<TimestampedKeyValueStoreRef<K, VA>>,
-    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregateProcessor<K, V, VA> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        let store = ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.aggregates),
-        )?;
-        self.cache = CacheForwarder::register(&store);
-        self.store = Some(store);
-        Ok(())
+        self.table.connect(ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        match (&mut self.cache, &self.store) {
-            (Some(cache), Some(store)) => cache.flush(store, ctx),
-            _ => Ok(()),
-        }
+        self.table.flush(ctx)
     }
 
     fn process(
@@ -301,15 +282,15 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
         record: Record<K, V>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        if skip_null(&*self.keys, &*self.values, &record, ctx) {
+        if skip_null(&*self.table.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        let store = initialized(&self.store, &self.store_name)?;
+        let store = self.table.store()?;
         let key = store.key_bytes(&record.key)?;
         let (aggregate, old, timestamp) = match store.get_raw(&key)? {
             Some((previous, previous_ts)) => {
                 // A cached update's old value is the one at the last flush, not this.
-                let old = self.cache.is_none().then(|| previous.clone());
+                let old = (!self.table.is_cached()).then(|| previous.clone());
                 (
                     (self.add)(&record.key, &record.value, previous),
                     old,
@@ -322,20 +303,13 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
                 record.timestamp,
             ),
         };
-        if let Some(cache) = &mut self.cache {
-            // Cached: the update is forwarded when the cache flushes it; what the write evicted
-            // goes now.
-            cache.writing(&key, record.headers);
-            store.put_raw(&key, &aggregate, timestamp)?;
-            return cache.forward(store, ctx);
-        }
-        store.put_raw(&key, &aggregate, timestamp)?;
-        ctx.forward(Record {
+        let update = Record {
             key: record.key,
             value: Change::new(Some(aggregate), old),
             timestamp,
             headers: record.headers,
-        })
+        };
+        self.table.write_and_forward(&key, update, ctx)
     }
 }
 

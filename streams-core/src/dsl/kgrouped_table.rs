@@ -9,7 +9,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::cached::CacheForwarder;
+use super::cached::TableStore;
 use super::change::Change;
 use super::kgrouped::store_serdes;
 use super::kstream::{add_source, KStream, SINK_NAME, SOURCE_NAME};
@@ -19,7 +19,6 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde, SerdeError};
-use crate::state::{initialized, TimestampedKeyValueStoreRef};
 use crate::topology::graph::{RepartitionTopic, TopicRef};
 
 const SELECT_NAME: &str = "KTABLE-SELECT-";
@@ -199,19 +198,18 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
         graph
             .borrow_mut()
             .add_store(materialized.timestamped_store(&store_name));
-        let processor_store = Arc::<str>::from(store_name.as_str());
-        let (proc_keys, proc_aggregates) = (Arc::clone(&keys), Arc::clone(&aggregates));
+        let table = TableStore::new(
+            Arc::from(store_name.as_str()),
+            Arc::clone(&keys),
+            Arc::clone(&aggregates),
+        );
         let stream =
             input.add_processor::<K, Change<VA>, _, _>(name, vec![store_name.clone()], move || {
                 TableAggregateProcessor {
-                    store_name: Arc::clone(&processor_store),
-                    keys: Arc::clone(&proc_keys),
-                    aggregates: Arc::clone(&proc_aggregates),
+                    table: table.clone(),
                     start: Arc::clone(&start),
                     add: Arc::clone(&add),
                     subtract: Arc::clone(&subtract),
-                    store: None,
-                    cache: None,
                 }
             });
         KTable::new(
@@ -279,43 +277,29 @@ where
 /// Applies subtractor then adder per group, like Kafka's `KTableAggregate` and `KTableReduce`;
 /// with a record cache, forwards what the cache flushes rather than every update.
 struct TableAggregateProcessor<K, V, VA> {
-    store_name: Arc<str>,
-    keys: Arc<dyn Serde<K>>,
-    aggregates: Arc<dyn Serde<VA>>,
+    table: TableStore<K, VA>,
     start: Start<K, V, VA>,
     add: Fold<K, V, VA>,
     subtract: Fold<K, V, VA>,
-    store: Option<TimestampedKeyValueStoreRef<K, VA>>,
-    cache: Option<CacheForwarder>,
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
     for TableAggregateProcessor<K, V, VA>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        let store = ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.aggregates),
-        )?;
-        self.cache = CacheForwarder::register(&store);
-        self.store = Some(store);
-        Ok(())
+        self.table.connect(ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        match (&mut self.cache, &self.store) {
-            (Some(cache), Some(store)) => cache.flush(store, ctx),
-            _ => Ok(()),
-        }
+        self.table.flush(ctx)
     }
 
     fn process(
         &mut self,
-        mut record: Record<K, Change<V>>,
+        record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        let store = initialized(&self.store, &self.store_name)?;
+        let store = self.table.store()?;
         let key = store.key_bytes(&record.key)?;
         let previous = store.get_raw(&key)?;
         let timestamp = previous
@@ -333,25 +317,13 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
             (Some(new), None) => Some((self.start)(&record.key, new)),
             (None, intermediate) => intermediate,
         };
-        if let Some(cache) = &mut self.cache {
-            cache.writing(&key, std::mem::take(&mut record.headers));
-        }
-        match &new_aggregate {
-            Some(aggregate) => store.put_raw(&key, aggregate, timestamp)?,
-            None => {
-                store.delete_raw(&key)?;
-            }
-        }
-        if let Some(cache) = &mut self.cache {
-            // Forwarded when the cache flushes it; what the write evicted goes now.
-            return cache.forward(store, ctx);
-        }
-        ctx.forward(Record {
+        let update = Record {
             key: record.key,
             value: Change::new(new_aggregate, old_aggregate),
             timestamp,
             headers: record.headers,
-        })
+        };
+        self.table.write_and_forward(&key, update, ctx)
     }
 }
 

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::cached::CacheForwarder;
+use super::cached::TableStore;
 use super::change::Change;
 use super::kstream::KStream;
 use super::options::Materialized;
@@ -15,7 +15,6 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::Serde;
-use crate::state::{initialized, TimestampedKeyValueStoreRef};
 use crate::topology::graph::TopologyGraph;
 
 const FILTER_NAME: &str = "KTABLE-FILTER-";
@@ -120,12 +119,12 @@ impl<K: Data, V: Data> KTable<K, V> {
     ) -> KTable<K, V2>
     where
         P: Processor<K, Change<V>, K, Change<V2>>,
-        S: Fn(Option<ResultStore<K, V2>>) -> P + Send + Sync + 'static,
+        S: Fn(Option<TableStore<K, V2>>) -> P + Send + Sync + 'static,
     {
         let name = self.stream.node_name(prefix);
         let keys = Arc::clone(&self.key_serde);
         let declared = materialized.as_ref().and_then(|m| {
-            ResultStore::declare(
+            TableStore::declare(
                 self.stream.graph(),
                 &name,
                 prefix,
@@ -268,7 +267,7 @@ impl<K: Data, V: Data> KTable<K, V> {
 struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
-    result: Option<ResultStore<K, V>>,
+    result: Option<TableStore<K, V>>,
 }
 
 impl<K: Data, V: Data, F> Processor<K, Change<V>, K, Change<V>> for TableFilter<K, V, F>
@@ -297,7 +296,7 @@ where
         }
         let record = record.with_value(Change::new(new, old));
         match &mut self.result {
-            Some(result) => result.write_and_forward(record, ctx),
+            Some(result) => result.write_result(record, ctx),
             None => ctx.forward(record),
         }
     }
@@ -312,7 +311,7 @@ where
 
 struct TableMapValues<K, V2, F> {
     mapper: Arc<F>,
-    result: Option<ResultStore<K, V2>>,
+    result: Option<TableStore<K, V2>>,
 }
 
 impl<K: Data, V: Data, V2: Data, F> Processor<K, Change<V>, K, Change<V2>>
@@ -338,7 +337,7 @@ where
         );
         let record = record.with_value(change);
         match &mut self.result {
-            Some(result) => result.write_and_forward(record, ctx),
+            Some(result) => result.write_result(record, ctx),
             None => ctx.forward(record),
         }
     }
@@ -352,31 +351,8 @@ where
 }
 
 /// The store of a materialized table operator (Kafka's operators with a queryable name): every
-/// key's current result. With a record cache (Kafka's default) the operator's changes go down
-/// when the cache flushes them, deduplicated per key between commits, as Kafka's
-/// `TimestampedTupleForwarder` leaves them to the cache's flush listener; without one each
-/// change is written, then forwarded.
-pub(crate) struct ResultStore<K, V> {
-    pub(crate) store_name: Arc<str>,
-    pub(crate) keys: Arc<dyn Serde<K>>,
-    pub(crate) values: Arc<dyn Serde<V>>,
-    pub(crate) store: Option<TimestampedKeyValueStoreRef<K, V>>,
-    cache: Option<CacheForwarder>,
-}
-
-impl<K, V> Clone for ResultStore<K, V> {
-    fn clone(&self) -> Self {
-        ResultStore {
-            store_name: Arc::clone(&self.store_name),
-            keys: Arc::clone(&self.keys),
-            values: Arc::clone(&self.values),
-            store: None,
-            cache: None,
-        }
-    }
-}
-
-impl<K: Data, V: Data> ResultStore<K, V> {
+/// key's current result.
+impl<K: Data, V: Data> TableStore<K, V> {
     /// Declares the store of operator `node`, materialized as `materialized` says (named, or
     /// `<prefix>STATE-STORE-<n>`): its serdes are `materialized`'s, else `keys` and `values`.
     /// Returns the store and, if the user named it, its queryable name; without a value serde
@@ -401,66 +377,23 @@ impl<K: Data, V: Data> ResultStore<K, V> {
             None => g.next_store_name(prefix),
         };
         g.add_store(materialized.timestamped_store(&store_name));
-        let result = ResultStore {
-            store_name: Arc::from(store_name.as_str()),
-            keys: materialized
-                .key_serde
-                .clone()
-                .unwrap_or_else(|| Arc::clone(keys)),
-            values,
-            store: None,
-            cache: None,
-        };
+        let keys = materialized
+            .key_serde
+            .clone()
+            .unwrap_or_else(|| Arc::clone(keys));
+        let result = TableStore::new(Arc::from(store_name.as_str()), keys, values);
         Some((result, materialized.name.as_ref().map(|_| store_name)))
     }
 
-    /// Connects the store (and listens to its record cache, if it has one).
-    pub(crate) fn connect<KIn: Data, VIn: Data>(
-        &mut self,
-        ctx: &mut ProcessorContext<'_, KIn, VIn>,
-    ) -> Result<()> {
-        let store = ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-        )?;
-        self.cache = CacheForwarder::register(&store);
-        self.store = Some(store);
-        Ok(())
-    }
-
-    /// Writes the change's new value to the store (a delete when it has none) and forwards the
-    /// change — at once without a record cache, else when the cache flushes it (what the write
-    /// evicted goes now).
-    pub(crate) fn write_and_forward(
+    /// Writes and forwards the change of a materialized operator (see
+    /// [`write_and_forward`](Self::write_and_forward)).
+    pub(crate) fn write_result(
         &mut self,
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        let store = initialized(&self.store, &self.store_name)?;
-        let key = store.key_bytes(&record.key)?;
-        match &record.value.new {
-            Some(value) => store.put_raw(&key, value, record.timestamp)?,
-            None => {
-                store.delete_raw(&key)?;
-            }
-        }
-        match &mut self.cache {
-            Some(cache) => {
-                cache.writing(&key, record.headers);
-                cache.forward(store, ctx)
-            }
-            None => ctx.forward(record),
-        }
-    }
-
-    /// Flushes the store's record cache and forwards what it held: the operator's part of a
-    /// commit.
-    pub(crate) fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        match (&mut self.cache, &self.store) {
-            (Some(cache), Some(store)) => cache.flush(store, ctx),
-            _ => Ok(()),
-        }
+        let key = self.store()?.key_bytes(&record.key)?;
+        self.write_and_forward(&key, record, ctx)
     }
 }
 
@@ -480,67 +413,38 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Option<V>> for ToStream {
 /// Materializes a topic into a table, like Kafka's `KTableSource`: each record upserts its key,
 /// a null value deletes it, and the change is forwarded — or, with a record cache, the latest
 /// change per key whenever the cache flushes.
-pub(crate) struct TableSource<K, V> {
-    pub(crate) store_name: Arc<str>,
-    pub(crate) keys: Arc<dyn Serde<K>>,
-    pub(crate) values: Arc<dyn Serde<V>>,
-    pub(crate) store: Option<TimestampedKeyValueStoreRef<K, V>>,
-    pub(crate) cache: Option<CacheForwarder>,
-}
+pub(crate) struct TableSource<K, V>(pub(crate) TableStore<K, V>);
 
 impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        let store = ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-        )?;
-        self.cache = CacheForwarder::register(&store);
-        self.store = Some(store);
-        Ok(())
+        self.0.connect(ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        match (&mut self.cache, &self.store) {
-            (Some(cache), Some(store)) => cache.flush(store, ctx),
-            _ => Ok(()),
-        }
+        self.0.flush(ctx)
     }
 
     fn process(
         &mut self,
-        record: Record<K, Option<V>>,
+        mut record: Record<K, Option<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        if self.keys.is_null(&record.key) {
+        if self.0.keys.is_null(&record.key) {
             tracing::warn!(
                 processor = ctx.node_name(),
                 "skipping table record due to null key"
             );
             return Ok(());
         }
-        let store = initialized(&self.store, &self.store_name)?;
+        let store = self.0.store()?;
         let key = store.key_bytes(&record.key)?;
-        if let Some(cache) = &mut self.cache {
-            cache.writing(&key, record.headers);
-            match &record.value {
-                Some(value) => store.put_raw(&key, value, record.timestamp)?,
-                None => {
-                    store.delete_raw(&key)?;
-                }
-            }
-            // Forwarded when the cache flushes it; what the write evicted goes now.
-            return cache.forward(store, ctx);
-        }
-        let old = match &record.value {
-            Some(value) => {
-                let old = store.get_raw(&key)?;
-                store.put_raw(&key, value, record.timestamp)?;
-                old
-            }
-            None => store.delete_raw(&key)?,
+        // A cache knows the old value itself (the one at its last flush).
+        let old = match self.0.is_cached() {
+            true => None,
+            false => store.get_raw(&key)?.map(|(value, _)| value),
         };
-        let new = record.value.clone();
-        ctx.forward(record.with_value(Change::new(new, old.map(|(v, _)| v))))
+        let new = record.value.take();
+        self.0
+            .write_and_forward(&key, record.with_value(Change::new(new, old)), ctx)
     }
 }

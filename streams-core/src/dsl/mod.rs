@@ -172,13 +172,11 @@ impl StreamsBuilder {
             Arc::clone(&values),
         );
         let table = source.add_processor(table_source_name, vec![store_name.clone()], move || {
-            ktable::TableSource {
-                store_name: Arc::clone(&store),
-                keys: Arc::clone(&k),
-                values: Arc::clone(&v),
-                store: None,
-                cache: None,
-            }
+            ktable::TableSource(cached::TableStore::new(
+                Arc::clone(&store),
+                Arc::clone(&k),
+                Arc::clone(&v),
+            ))
         });
         TableSourceParts {
             table,
