@@ -761,6 +761,19 @@ mod model {
         }
 
         #[test]
+        fn rocksdb_kv_with_small_write_batches_matches_btreemap(
+            ops in proptest::collection::vec(op(), 1..60)
+        ) {
+            // Held writes go to RocksDB every few writes, between the reads and scans.
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = small_resources().config().clone();
+            config.set("rocksdb.write.batch.bytes", "200").unwrap();
+            let resources = crate::RocksDbResources::new(config).unwrap();
+            let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
+            check(&mut store, &ops);
+        }
+
+        #[test]
         fn memory_kv_matches_btreemap(ops in proptest::collection::vec(op(), 1..60)) {
             // Hash map plus ordered key index: ranges must stay ordered through updates,
             // deletes and re-inserts.
