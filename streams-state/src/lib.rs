@@ -12,8 +12,8 @@
 //!   [`SessionStore`].
 //! - [`memory`] and [`rocks`]: the two implementations of each, in-memory (hash maps and
 //!   ordered maps) and RocksDB (the default; one database per store per task, memory bounded per
-//!   application by [`RocksDbResources`]). Window and session stores are [`segmented`] by time so that retention
-//!   drops whole segments.
+//!   application by [`RocksDbResources`], writes handed to RocksDB in batches). Window and
+//!   session stores are [`segmented`] by time so that retention drops whole segments.
 //! - [`changelog`]: wrappers that send every write to the store's changelog topic, and
 //!   [`restore`]: replaying a changelog into a store in batches, reporting progress to a
 //!   [`RestoreListener`]. A [`checkpoint`] file per task directory records how far each changelog
