@@ -275,10 +275,9 @@ where
     F: Fn(&K, &V) -> bool + Send + Sync + 'static,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        match &mut self.result {
-            Some(result) => result.connect(ctx),
-            None => Ok(()),
-        }
+        self.result
+            .as_mut()
+            .map_or(Ok(()), |result| result.connect(ctx))
     }
 
     fn process(
@@ -302,10 +301,9 @@ where
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        match &mut self.result {
-            Some(result) => result.flush(ctx),
-            None => Ok(()),
-        }
+        self.result
+            .as_mut()
+            .map_or(Ok(()), |result| result.flush(ctx))
     }
 }
 
@@ -320,10 +318,9 @@ where
     F: Fn(&V) -> V2 + Send + Sync + 'static,
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V2>>) -> Result<()> {
-        match &mut self.result {
-            Some(result) => result.connect(ctx),
-            None => Ok(()),
-        }
+        self.result
+            .as_mut()
+            .map_or(Ok(()), |result| result.connect(ctx))
     }
 
     fn process(
@@ -343,10 +340,9 @@ where
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V2>>) -> Result<()> {
-        match &mut self.result {
-            Some(result) => result.flush(ctx),
-            None => Ok(()),
-        }
+        self.result
+            .as_mut()
+            .map_or(Ok(()), |result| result.flush(ctx))
     }
 }
 
