@@ -336,22 +336,43 @@ fn create_dir(path: &Path) -> Result<()> {
 /// What a held-back write costs beyond its key and value: the map entry and its buffers.
 const PENDING_ENTRY_OVERHEAD: usize = 64;
 
-/// Writes a RocksDB key-value store has taken but not yet handed to RocksDB, the newest value per
-/// key (`None`: a delete); see the [module docs](self).
-#[derive(Default)]
+/// Writes a RocksDB store has taken but not yet handed to RocksDB, the newest value per key
+/// (`None`: a delete), by the key RocksDB will hold; see the [module docs](self).
 struct PendingWrites {
     /// Ordered, so that a range scan finds the held writes in its range without a full pass.
     entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     bytes: usize,
+    /// How many bytes may be held (`rocksdb.write.batch.bytes`); 0, nothing is held, with the
+    /// write-ahead log on.
+    limit: usize,
 }
 
 impl PendingWrites {
+    fn new(resources: &RocksDbResources) -> Self {
+        let config = resources.config();
+        PendingWrites {
+            entries: BTreeMap::new(),
+            bytes: 0,
+            limit: if config.wal_enabled {
+                0
+            } else {
+                config.write_batch_bytes
+            },
+        }
+    }
+
+    /// Whether writes are held at all.
+    fn holds(&self) -> bool {
+        self.limit > 0
+    }
+
     fn entry_size(key: &[u8], value: Option<&[u8]>) -> usize {
         key.len() + value.map_or(0, <[u8]>::len) + PENDING_ENTRY_OVERHEAD
     }
 
-    /// Holds `value` for `key`, replacing what was held for it.
-    fn insert(&mut self, key: &[u8], value: Option<&[u8]>) {
+    /// Holds `value` for `key`, replacing what was held for it; returns whether the held writes
+    /// are now due for RocksDB.
+    fn insert(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
         self.bytes += Self::entry_size(key, value);
         match self.entries.get_mut(key) {
             Some(held) => {
@@ -369,6 +390,7 @@ impl PendingWrites {
                 self.entries.insert(key.to_vec(), value.map(<[u8]>::to_vec));
             }
         }
+        self.bytes >= self.limit
     }
 
     /// What is held for `key`: `Some(None)` for a held delete, `None` if nothing is held.
@@ -376,8 +398,28 @@ impl PendingWrites {
         self.entries.get(key).map(Option::as_deref)
     }
 
-    /// The held writes as one batch, leaving none held.
-    fn take_batch(&mut self) -> WriteBatch {
+    /// The held writes from `lower` (inclusive) to `upper` (exclusive), in key order.
+    fn range(&self, lower: &[u8], upper: Option<&[u8]>) -> Vec<NewerEntry<'_>> {
+        let upper = upper.map_or(Bound::Unbounded, Bound::Excluded);
+        self.entries
+            .range::<[u8], _>((Bound::Included(lower), upper))
+            .map(|(key, value)| (key.as_slice(), value.as_deref()))
+            .collect()
+    }
+
+    /// Forgets the held writes to keys below `key` (their segments were dropped).
+    fn drop_below(&mut self, key: &[u8]) {
+        let kept = self.entries.split_off(key);
+        for (key, value) in std::mem::replace(&mut self.entries, kept) {
+            self.bytes -= Self::entry_size(&key, value.as_deref());
+        }
+    }
+
+    /// The held writes as one batch, leaving none held; `None` if none was.
+    fn take_batch(&mut self) -> Option<WriteBatch> {
+        if self.entries.is_empty() {
+            return None;
+        }
         let mut batch = WriteBatch::default();
         for (key, value) in std::mem::take(&mut self.entries) {
             match value {
@@ -386,7 +428,7 @@ impl PendingWrites {
             }
         }
         self.bytes = 0;
-        batch
+        Some(batch)
     }
 }
 
@@ -402,7 +444,7 @@ pub struct RocksDbKeyValueStore {
     /// Data was written without the WAL (a restore, or every write with the WAL off) and is not
     /// yet in table files.
     unflushed: bool,
-    /// Writes held back from RocksDB (only with the WAL off).
+    /// Writes held back from RocksDB.
     pending: PendingWrites,
 }
 
@@ -426,7 +468,7 @@ impl RocksDbKeyValueStore {
             read_options: ReadOptions::default(),
             resources: resources.clone(),
             unflushed: false,
-            pending: PendingWrites::default(),
+            pending: PendingWrites::new(resources),
         })
     }
 
@@ -445,15 +487,9 @@ impl RocksDbKeyValueStore {
 
     /// The entries from `lower` (inclusive) to `upper` (exclusive), held writes over RocksDB's.
     fn scan(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
-        let held: Vec<NewerEntry<'_>> = self
+        let held = self
             .pending
-            .entries
-            .range::<[u8], _>((
-                lower.as_deref().map_or(Bound::Unbounded, Bound::Included),
-                upper.as_deref().map_or(Bound::Unbounded, Bound::Excluded),
-            ))
-            .map(|(key, value)| (key.as_slice(), value.as_deref()))
-            .collect();
+            .range(lower.as_deref().unwrap_or_default(), upper.as_deref());
         let stored = self.scan_db(lower, upper)?;
         Ok(if held.is_empty() {
             stored
@@ -482,39 +518,26 @@ impl RocksDbKeyValueStore {
     /// Sets `key` to `value` (`None`: deletes it): held back with the WAL off (handed to RocksDB
     /// once the held writes fill `rocksdb.write.batch.bytes`), written at once with it on.
     fn write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        if self.held_bytes() == 0 {
-            let db = self.db()?;
+        let db = self.db()?;
+        if !self.pending.holds() {
             let written = match value {
                 Some(value) => db.put_opt(key, value, &self.write_options),
                 None => db.delete_opt(key, &self.write_options),
             };
             return written.map_err(|e| self.err(e));
         }
-        self.db()?;
-        self.pending.insert(key, value);
-        if self.pending.bytes >= self.held_bytes() {
+        if self.pending.insert(key, value) {
             self.write_pending()?;
         }
         Ok(())
     }
 
-    /// How many bytes of writes may be held back: none with the write-ahead log on.
-    fn held_bytes(&self) -> usize {
-        let config = self.resources.config();
-        if config.wal_enabled {
-            0
-        } else {
-            config.write_batch_bytes
-        }
-    }
-
     /// Hands the held writes to RocksDB as one batch.
     fn write_pending(&mut self) -> Result<()> {
-        if self.pending.entries.is_empty() {
-            return Ok(());
+        match self.pending.take_batch() {
+            Some(batch) => self.write_batch(batch, false),
+            None => Ok(()),
         }
-        let batch = self.pending.take_batch();
-        self.write_batch(batch, false)
     }
 
     fn write_batch(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
@@ -597,7 +620,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
     }
 
     fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        if self.held_bytes() == 0 {
+        if !self.pending.holds() {
             let mut batch = WriteBatch::default();
             for (k, v) in entries {
                 match v {
@@ -697,6 +720,8 @@ pub struct RocksDbSegments {
     drop_pending: Option<i64>,
     /// Data was written without the WAL and is not yet in table files.
     unflushed: bool,
+    /// Writes held back from RocksDB, by their key in the database (segment id first).
+    pending: PendingWrites,
 }
 
 impl RocksDbSegments {
@@ -739,6 +764,7 @@ impl RocksDbSegments {
             segments,
             drop_pending: None,
             unflushed: false,
+            pending: PendingWrites::new(resources),
         })
     }
 
@@ -764,6 +790,14 @@ impl RocksDbSegments {
 
     fn err(&self, e: rocksdb::Error) -> Error {
         rocks_error(&self.name, &self.path, e)
+    }
+
+    /// Hands the held writes to RocksDB as one batch.
+    fn write_pending(&mut self) -> Result<()> {
+        match self.pending.take_batch() {
+            Some(batch) => self.apply(batch, false),
+            None => Ok(()),
+        }
     }
 
     fn apply(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
@@ -795,12 +829,38 @@ impl SegmentedBytesStore for RocksDbSegments {
         if !self.segments.contains(&segment) {
             return Ok(None);
         }
-        db.get_opt(segment_key(segment, key), &self.read_options)
-            .map_err(|e| self.err(e))
+        let key = segment_key(segment, key);
+        if let Some(held) = self.pending.get(&key) {
+            return Ok(held.map(<[u8]>::to_vec));
+        }
+        db.get_opt(key, &self.read_options).map_err(|e| self.err(e))
     }
 
     fn write(&mut self, writes: Vec<SegmentWrite>, restoring: bool) -> Result<()> {
         self.db()?;
+        if restoring {
+            // Restored records come after anything held: write that first, so theirs win.
+            self.write_pending()?;
+        } else if self.pending.holds() {
+            let mut due = false;
+            for w in &writes {
+                match &w.value {
+                    Some(v) => {
+                        self.segments.insert(w.segment);
+                        due |= self
+                            .pending
+                            .insert(&segment_key(w.segment, &w.key), Some(v));
+                    }
+                    // A delete in a segment that does not exist has nothing to delete.
+                    None if self.segments.contains(&w.segment) => {
+                        due |= self.pending.insert(&segment_key(w.segment, &w.key), None);
+                    }
+                    None => {}
+                }
+            }
+            self.unflushed = true;
+            return if due { self.write_pending() } else { Ok(()) };
+        }
         let mut batch = WriteBatch::default();
         for w in &writes {
             match &w.value {
@@ -841,19 +901,32 @@ impl SegmentedBytesStore for RocksDbSegments {
             .collect();
         Ok(Box::new(ids.into_iter().flat_map(
             move |id| -> KeyValueIter<'a> {
-                let mut ro = ReadOptions::default();
-                if let Some(end) = upper
+                let from = segment_key(id, &lower);
+                let end = upper
                     .as_ref()
                     .map(|u| segment_key(id, u))
-                    .or_else(|| segment_end(id))
-                {
+                    .or_else(|| segment_end(id));
+                let held = self.pending.range(&from, end.as_deref());
+                let mut ro = ReadOptions::default();
+                if let Some(end) = end {
                     ro.set_iterate_upper_bound(end);
                 }
-                let from = segment_key(id, &lower);
                 let iter = db.iterator_opt(IteratorMode::From(&from, Direction::Forward), ro);
-                Box::new(iter.map(move |item| {
-                    item.map(|(k, v)| (k[8..].to_vec(), v.into_vec()))
+                let stored: KeyValueIter<'a> = Box::new(iter.map(move |item| {
+                    item.map(|(k, v)| (k.into_vec(), v.into_vec()))
                         .map_err(|e| self.err(e))
+                }));
+                let merged = if held.is_empty() {
+                    stored
+                } else {
+                    merge_over(held, stored)
+                };
+                // Without the segment id in front.
+                Box::new(merged.map(|item| {
+                    item.map(|(mut k, v)| {
+                        k.drain(..8);
+                        (k, v)
+                    })
                 }))
             },
         )))
@@ -872,11 +945,13 @@ impl SegmentedBytesStore for RocksDbSegments {
         for id in &expired {
             self.segments.remove(id);
         }
+        self.pending.drop_below(&keys::encode_time(segment));
         self.drop_pending = Some(segment);
         Ok(expired)
     }
 
     fn flush(&mut self) -> Result<()> {
+        self.write_pending()?;
         if let Some(segment) = self.drop_pending.take() {
             let mut batch = WriteBatch::default();
             batch.delete_range(&[][..], &keys::encode_time(segment)[..]);
@@ -1007,7 +1082,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &small_resources()).unwrap();
         let value = [7u8; 1000];
-        let bound = store.held_bytes();
+        let bound = store.pending.limit;
         let keys = 2 * bound / value.len();
         for i in 0..keys {
             store.put(format!("k{i:05}").as_bytes(), &value).unwrap();
