@@ -18,11 +18,11 @@
 //! With the log enabled, every write also goes to it (not synced per write) and a flush only
 //! hands the log to the operating system.
 //!
-//! With the log off, a key-value store also holds its latest writes back and hands them to
-//! RocksDB as one write batch, newest value per key (`rocksdb.write.batch.bytes`): such a write
-//! is not durable before the next flush either way, and RocksDB's cost per write call (a write
-//! group, a sequence number, one memtable entry per version of a key) then is paid per batch.
-//! Reads see the held writes first.
+//! With the log off, every store also holds its latest writes back and hands them to RocksDB as
+//! one write batch, newest value per key (`rocksdb.write.batch.bytes`): such a write is not
+//! durable before the next flush either way, and RocksDB's cost per write call (a write group, a
+//! sequence number, one memtable entry per version of a key) then is paid per batch. Reads see
+//! the held writes first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
@@ -74,9 +74,9 @@ pub struct RocksDbConfig {
     pub wal_sync_on_flush: bool,
     /// `rocksdb.max.background.jobs`: compaction and flush threads (default 2).
     pub max_background_jobs: i32,
-    /// `rocksdb.write.batch.bytes`: how many bytes of writes a key-value store holds back
-    /// before handing them to RocksDB as one batch, with the write-ahead log off (default 1 MiB
-    /// per store; 0 writes each one at once). See the [module docs](self).
+    /// `rocksdb.write.batch.bytes`: how many bytes of writes a store holds back before handing
+    /// them to RocksDB as one batch, with the write-ahead log off (default 1 MiB per store; 0
+    /// writes each one at once). See the [module docs](self).
     pub write_batch_bytes: usize,
 }
 
