@@ -27,6 +27,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use rocksdb::{
@@ -74,9 +75,10 @@ pub struct RocksDbConfig {
     pub wal_sync_on_flush: bool,
     /// `rocksdb.max.background.jobs`: compaction and flush threads (default 2).
     pub max_background_jobs: i32,
-    /// `rocksdb.write.batch.bytes`: how many bytes of writes a store holds back before handing
-    /// them to RocksDB as one batch, with the write-ahead log off (default 1 MiB per store; 0
-    /// writes each one at once). See the [module docs](self).
+    /// `rocksdb.write.batch.bytes`: how many bytes of writes all stores of the application may
+    /// hold back from RocksDB together, with the write-ahead log off (default 8 MiB; 0 writes
+    /// each one at once). The store whose write reaches the bound hands its writes to RocksDB
+    /// as one batch; every store hands over the rest at its flush. See the [module docs](self).
     pub write_batch_bytes: usize,
 }
 
@@ -92,7 +94,7 @@ impl Default for RocksDbConfig {
             wal_enabled: false,
             wal_sync_on_flush: false,
             max_background_jobs: 2,
-            write_batch_bytes: MIB,
+            write_batch_bytes: 8 * MIB,
         }
     }
 }
@@ -206,6 +208,9 @@ struct ResourcesInner {
     config: RocksDbConfig,
     cache: Cache,
     write_buffer_manager: WriteBufferManager,
+    /// Bytes of writes all stores hold back from RocksDB together (`rocksdb.write.batch.bytes`
+    /// bounds it).
+    held_bytes: AtomicUsize,
 }
 
 impl std::fmt::Debug for RocksDbResources {
@@ -242,6 +247,7 @@ impl RocksDbResources {
                 config,
                 cache,
                 write_buffer_manager,
+                held_bytes: AtomicUsize::new(0),
             }),
         }
     }
@@ -259,6 +265,12 @@ impl RocksDbResources {
     /// Bytes currently used by memtables across all stores.
     pub fn memtable_usage(&self) -> usize {
         self.inner.write_buffer_manager.get_usage()
+    }
+
+    /// Bytes of writes the stores hold back from RocksDB right now, all together (at most about
+    /// `rocksdb.write.batch.bytes`).
+    pub fn held_writes_usage(&self) -> usize {
+        self.inner.held_bytes.load(Ordering::Relaxed)
     }
 
     fn options(&self) -> Options {
@@ -341,10 +353,12 @@ const PENDING_ENTRY_OVERHEAD: usize = 64;
 struct PendingWrites {
     /// Ordered, so that a range scan finds the held writes in its range without a full pass.
     entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// This store's part of what the application holds (`resources`' count).
     bytes: usize,
-    /// How many bytes may be held (`rocksdb.write.batch.bytes`); 0, nothing is held, with the
-    /// write-ahead log on.
+    /// How many bytes all stores may hold (`rocksdb.write.batch.bytes`); 0, nothing is held,
+    /// with the write-ahead log on.
     limit: usize,
+    resources: RocksDbResources,
 }
 
 impl PendingWrites {
@@ -358,6 +372,19 @@ impl PendingWrites {
             } else {
                 config.write_batch_bytes
             },
+            resources: resources.clone(),
+        }
+    }
+
+    /// Adds `added` bytes to this store's count and the application's, and takes `removed` off
+    /// both; returns the application's new total.
+    fn account(&mut self, added: usize, removed: usize) -> usize {
+        self.bytes = self.bytes + added - removed;
+        let held = &self.resources.inner.held_bytes;
+        if added >= removed {
+            held.fetch_add(added - removed, Ordering::Relaxed) + added - removed
+        } else {
+            held.fetch_sub(removed - added, Ordering::Relaxed) - (removed - added)
         }
     }
 
@@ -373,10 +400,11 @@ impl PendingWrites {
     /// Holds `value` for `key`, replacing what was held for it; returns whether the held writes
     /// are now due for RocksDB.
     fn insert(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
-        self.bytes += Self::entry_size(key, value);
+        let added = Self::entry_size(key, value);
+        let mut removed = 0;
         match self.entries.get_mut(key) {
             Some(held) => {
-                self.bytes -= Self::entry_size(key, held.as_deref());
+                removed = Self::entry_size(key, held.as_deref());
                 match (held.as_mut(), value) {
                     // Reuse the held buffer: a hot key is rewritten without allocating.
                     (Some(buffer), Some(value)) => {
@@ -390,7 +418,7 @@ impl PendingWrites {
                 self.entries.insert(key.to_vec(), value.map(<[u8]>::to_vec));
             }
         }
-        self.bytes >= self.limit
+        self.account(added, removed) >= self.limit
     }
 
     /// What is held for `key`: `Some(None)` for a held delete, `None` if nothing is held.
@@ -410,9 +438,12 @@ impl PendingWrites {
     /// Forgets the held writes to keys below `key` (their segments were dropped).
     fn drop_below(&mut self, key: &[u8]) {
         let kept = self.entries.split_off(key);
-        for (key, value) in std::mem::replace(&mut self.entries, kept) {
-            self.bytes -= Self::entry_size(&key, value.as_deref());
-        }
+        let dropped = std::mem::replace(&mut self.entries, kept);
+        let removed = dropped
+            .iter()
+            .map(|(key, value)| Self::entry_size(key, value.as_deref()))
+            .sum();
+        self.account(0, removed);
     }
 
     /// The held writes as one batch, leaving none held; `None` if none was.
@@ -427,8 +458,15 @@ impl PendingWrites {
                 None => batch.delete(&key),
             }
         }
-        self.bytes = 0;
+        self.account(0, self.bytes);
         Some(batch)
+    }
+}
+
+/// A store dropped without a flush (after a crash of its task) no longer holds its writes.
+impl Drop for PendingWrites {
+    fn drop(&mut self) {
+        self.account(0, self.bytes);
     }
 }
 
@@ -1080,13 +1118,15 @@ mod tests {
     #[test]
     fn held_writes_are_bounded_and_restores_come_after_them() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &small_resources()).unwrap();
+        let resources = small_resources();
+        let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
         let value = [7u8; 1000];
         let bound = store.pending.limit;
         let keys = 2 * bound / value.len();
         for i in 0..keys {
             store.put(format!("k{i:05}").as_bytes(), &value).unwrap();
             assert!(store.pending.bytes < bound);
+            assert_eq!(resources.held_writes_usage(), store.pending.bytes);
         }
         assert_eq!(stored(&store, b"k00000"), Some(value.to_vec()));
         assert_eq!(all(&store).len(), keys);
@@ -1102,10 +1142,48 @@ mod tests {
         assert_eq!(store.get(b"r").unwrap(), Some(b"restored".to_vec()));
     }
 
+    /// The bound is the application's: what one store holds leaves less for the others, and a
+    /// store closed or dropped no longer counts.
+    #[test]
+    fn stores_share_the_bound_on_held_writes() {
+        use crate::WindowStore;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = RocksDbConfig::default();
+        config.set("rocksdb.write.batch.bytes", "100000").unwrap();
+        let resources = RocksDbResources::new(config).unwrap();
+        let mut a = RocksDbKeyValueStore::open("a", dir.path().join("a"), &resources).unwrap();
+        let mut b =
+            RocksDbWindowStore::open("b", dir.path().join("b"), &resources, MIB as i64, false)
+                .unwrap();
+        let value = [1u8; 900];
+        for i in 0..60u32 {
+            a.put(&i.to_be_bytes(), &value).unwrap();
+        }
+        let held_by_a = resources.held_writes_usage();
+        assert!(held_by_a > 50_000 && held_by_a < 100_000, "{held_by_a}");
+        // The window store's writes reach the bound sooner: it hands them over itself.
+        for i in 0..60u32 {
+            b.put(&i.to_be_bytes(), Some(&value), 0).unwrap();
+            assert!(resources.held_writes_usage() < 100_000 + 1_000);
+        }
+        assert_eq!(
+            a.pending.bytes, held_by_a,
+            "the key-value store still holds its own"
+        );
+        assert_eq!(
+            b.fetch(&7u32.to_be_bytes(), 0).unwrap(),
+            Some(value.to_vec())
+        );
+        drop(b);
+        assert_eq!(resources.held_writes_usage(), held_by_a);
+        a.close().unwrap();
+        assert_eq!(resources.held_writes_usage(), 0);
+    }
+
     #[test]
     fn write_batch_bytes_is_configurable() {
         let mut config = RocksDbConfig::default();
-        assert_eq!(config.write_batch_bytes, MIB);
+        assert_eq!(config.write_batch_bytes, 8 * MIB);
         config.set("rocksdb.write.batch.bytes", "0").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let resources = RocksDbResources::new(config).unwrap();
