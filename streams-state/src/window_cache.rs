@@ -474,6 +474,90 @@ fn key_range(key_from: Option<&[u8]>, key_to: Option<&[u8]>) -> (Bound<Vec<u8>>,
     (lower, upper)
 }
 
+/// What both caching stores share — the cache's figures, and a [`StateStore`] that flushes the
+/// cache before the store below and forgets the cached copy of what a restore overwrites — for a
+/// store type with fields `inner` (the store below) and `cache` (its [`TimeCache`]). `$forget`
+/// drops a restored changelog record's entry from the cache.
+macro_rules! caching_store {
+    ($store:ty, $forget:expr) => {
+        impl $store {
+            /// Bytes the cache currently accounts for.
+            pub fn cached_bytes(&self) -> usize {
+                self.cache.bytes
+            }
+
+            /// Number of cached entries (clean and dirty).
+            pub fn cached_entries(&self) -> usize {
+                self.cache.len()
+            }
+
+            /// Number of entries not yet written to the underlying store.
+            pub fn dirty_entries(&self) -> usize {
+                self.cache.dirty_len()
+            }
+
+            fn check_open(&self) -> Result<()> {
+                if self.inner.is_open() {
+                    Ok(())
+                } else {
+                    Err(Error::closed(self.inner.name()))
+                }
+            }
+        }
+
+        impl StateStore for $store {
+            fn name(&self) -> &str {
+                self.inner.name()
+            }
+            fn persistent(&self) -> bool {
+                self.inner.persistent()
+            }
+            fn is_open(&self) -> bool {
+                self.inner.is_open()
+            }
+
+            fn flush(&mut self) -> Result<()> {
+                flush_dirty(&mut self.inner, &mut self.cache)?;
+                self.inner.flush()
+            }
+
+            fn close(&mut self) -> Result<()> {
+                if self.inner.is_open() {
+                    flush_dirty(&mut self.inner, &mut self.cache)?;
+                }
+                self.cache.clear();
+                self.inner.close()
+            }
+
+            /// Restores straight into the wrapped store, dropping any cached copy of what is
+            /// restored.
+            fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
+                let forget: fn(&mut TimeCache, &ChangelogRecord) = $forget;
+                for record in records {
+                    forget(&mut self.cache, record);
+                }
+                self.inner.restore_batch(records)
+            }
+        }
+    };
+}
+
+caching_store!(CachingWindowStore, |cache, record| {
+    if let Some((key, start, _)) = keys::parse_window_changelog_key(&record.key) {
+        cache.observe(start);
+        cache.remove(&keys::window_store_key(&key, start, 0));
+    }
+});
+
+caching_store!(CachingSessionStore, |cache, record| {
+    if let Some((key, start, end)) = keys::parse_session_changelog_key(&record.key) {
+        if record.value.is_some() {
+            cache.observe(end);
+        }
+        cache.remove(&keys::session_store_key(&key, start, end));
+    }
+});
+
 /// A [`WindowStore`] with a bounded write-back record cache in front of another one; see the
 /// module docs.
 pub struct CachingWindowStore {
@@ -500,70 +584,11 @@ impl CachingWindowStore {
         Ok(CachingWindowStore { inner, cache })
     }
 
-    /// Bytes the cache currently accounts for.
-    pub fn cached_bytes(&self) -> usize {
-        self.cache.bytes
-    }
-
-    /// Number of cached entries (clean and dirty).
-    pub fn cached_entries(&self) -> usize {
-        self.cache.len()
-    }
-
-    /// Number of entries not yet written to the underlying store.
-    pub fn dirty_entries(&self) -> usize {
-        self.cache.dirty_len()
-    }
-
     fn order(&self, key: &[u8], start: i64) -> Order {
         (
             self.cache.segment_id(start),
             keys::window_store_key(key, start, 0),
         )
-    }
-
-    fn check_open(&self) -> Result<()> {
-        if self.inner.is_open() {
-            Ok(())
-        } else {
-            Err(Error::closed(self.inner.name()))
-        }
-    }
-}
-
-impl StateStore for CachingWindowStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn is_open(&self) -> bool {
-        self.inner.is_open()
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        flush_dirty(&mut self.inner, &mut self.cache)?;
-        self.inner.flush()
-    }
-
-    fn close(&mut self) -> Result<()> {
-        if self.inner.is_open() {
-            flush_dirty(&mut self.inner, &mut self.cache)?;
-        }
-        self.cache.clear();
-        self.inner.close()
-    }
-
-    /// Restores straight into the wrapped store, dropping any cached copy of the restored windows.
-    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
-        for r in records {
-            if let Some((key, start, _)) = keys::parse_window_changelog_key(&r.key) {
-                self.cache.observe(start);
-                self.cache.remove(&keys::window_store_key(&key, start, 0));
-            }
-        }
-        self.inner.restore_batch(records)
     }
 }
 
@@ -707,34 +732,11 @@ impl CachingSessionStore {
         CachingSessionStore { inner, cache }
     }
 
-    /// Bytes the cache currently accounts for.
-    pub fn cached_bytes(&self) -> usize {
-        self.cache.bytes
-    }
-
-    /// Number of cached entries (clean and dirty).
-    pub fn cached_entries(&self) -> usize {
-        self.cache.len()
-    }
-
-    /// Number of entries not yet written to the underlying store.
-    pub fn dirty_entries(&self) -> usize {
-        self.cache.dirty_len()
-    }
-
     fn order(&self, session: &SessionKey) -> Order {
         (
             self.cache.segment_id(session.end),
             keys::session_store_key(&session.key, session.start, session.end),
         )
-    }
-
-    fn check_open(&self) -> Result<()> {
-        if self.inner.is_open() {
-            Ok(())
-        } else {
-            Err(Error::closed(self.inner.name()))
-        }
     }
 
     /// The cached sessions with store keys in `(lower, upper)` that end at or after
@@ -758,46 +760,6 @@ impl CachingSessionStore {
                 })
             })
             .collect()
-    }
-}
-
-impl StateStore for CachingSessionStore {
-    fn name(&self) -> &str {
-        self.inner.name()
-    }
-    fn persistent(&self) -> bool {
-        self.inner.persistent()
-    }
-    fn is_open(&self) -> bool {
-        self.inner.is_open()
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        flush_dirty(&mut self.inner, &mut self.cache)?;
-        self.inner.flush()
-    }
-
-    fn close(&mut self) -> Result<()> {
-        if self.inner.is_open() {
-            flush_dirty(&mut self.inner, &mut self.cache)?;
-        }
-        self.cache.clear();
-        self.inner.close()
-    }
-
-    /// Restores straight into the wrapped store, dropping any cached copy of the restored
-    /// sessions.
-    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
-        for r in records {
-            if let Some((key, start, end)) = keys::parse_session_changelog_key(&r.key) {
-                if r.value.is_some() {
-                    self.cache.observe(end);
-                }
-                self.cache
-                    .remove(&keys::session_store_key(&key, start, end));
-            }
-        }
-        self.inner.restore_batch(records)
     }
 }
 
