@@ -7,6 +7,8 @@
 //!   `clean_up()` deleted.
 //! - A foreign-key join's subscriptions survive a move to a new instance: restored from the
 //!   subscription store's changelog, they let right-table updates reach every subscriber.
+//! - RocksDB settings given as streams properties reach the stores: with the write-ahead log on
+//!   and no writes held back, counts, interactive queries and the restart without restore hold.
 
 mod runtime_support;
 
@@ -99,6 +101,77 @@ fn restart_after_clean_shutdown_restores_zero_records() {
     for (partition, start, end) in started {
         assert_eq!(start, end, "{partition} restored from {start} to {end}");
     }
+}
+
+#[test]
+fn rocksdb_settings_from_the_streams_config_reach_the_stores() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
+    broker.create_topic(&input, 2).unwrap();
+    broker.create_topic(&output, 2).unwrap();
+    let application_id = format!("rocksdb-settings-{id}");
+    let state_dir = tempfile::tempdir().unwrap();
+    let lines = random_lines(13, 4_000, 200);
+    let (first, second) = lines.split_at(2_000);
+    let mut reader = CountReader::new(&bootstrap, &output, false);
+    let configured = || {
+        let mut config = config(&application_id, &bootstrap, state_dir.path());
+        config
+            .set("rocksdb.total.memory.bytes", "33554432")
+            .unwrap()
+            .set("rocksdb.write.buffer.size", "4194304")
+            .unwrap()
+            .set("rocksdb.wal.enabled", "true")
+            .unwrap()
+            .set("rocksdb.write.batch.bytes", "0")
+            .unwrap();
+        config
+    };
+
+    produce_lines(&bootstrap, &input, first);
+    let streams = KafkaStreams::new(word_count(&input, &output), configured()).unwrap();
+    streams.start().unwrap();
+    reader.read_until_equal(&model(first), Duration::from_secs(60));
+    assert!(streams.close(Duration::from_secs(30)));
+    // RocksDB records the options each store was opened with.
+    let app_dir = state_dir.path().join(&application_id);
+    let mut stores_seen = 0;
+    for task in std::fs::read_dir(&app_dir).unwrap() {
+        let store = task.unwrap().path().join("rocksdb").join("counts");
+        for file in std::fs::read_dir(&store).into_iter().flatten() {
+            let path = file.unwrap().path();
+            if path.file_name().unwrap().to_string_lossy().starts_with("OPTIONS-") {
+                let options = std::fs::read_to_string(&path).unwrap();
+                assert!(options.contains("write_buffer_size=4194304"), "{path:?}");
+                stores_seen += 1;
+            }
+        }
+    }
+    assert!(stores_seen >= 2, "the counts stores of both partitions");
+
+    produce_lines(&bootstrap, &input, second);
+    let streams = KafkaStreams::new(word_count(&input, &output), configured()).unwrap();
+    let restores = restore_counter();
+    streams.set_restore_listener(Arc::clone(&restores) as _);
+    streams.start().unwrap();
+    let model = model(&lines);
+    reader.read_until_equal(&model, Duration::from_secs(60));
+    assert_eq!(restores.restored.load(Ordering::Relaxed), 0);
+    let store = streams
+        .local_store("counts", Serdes::string(), Serdes::i64())
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let queried: HashMap<String, i64> = store.all().unwrap().into_iter().collect();
+        if queried == model {
+            break;
+        }
+        assert!(Instant::now() < deadline, "store {queried:?} != {model:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(streams.close(Duration::from_secs(30)));
 }
 
 #[test]
