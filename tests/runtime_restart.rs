@@ -142,7 +142,12 @@ fn rocksdb_settings_from_the_streams_config_reach_the_stores() {
         let store = task.unwrap().path().join("rocksdb").join("counts");
         for file in std::fs::read_dir(&store).into_iter().flatten() {
             let path = file.unwrap().path();
-            if path.file_name().unwrap().to_string_lossy().starts_with("OPTIONS-") {
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("OPTIONS-")
+            {
                 let options = std::fs::read_to_string(&path).unwrap();
                 assert!(options.contains("write_buffer_size=4194304"), "{path:?}");
                 stores_seen += 1;
