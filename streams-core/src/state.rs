@@ -208,6 +208,13 @@ impl<K: 'static, V: 'static> Codec<K, V> {
     fn decode_value(&self, bytes: Vec<u8>) -> Result<V> {
         de(&*self.values, &self.name, "value", bytes)
     }
+
+    /// A value decoded from bytes the store lends.
+    fn decode_borrowed_value(&self, bytes: &[u8]) -> Result<V> {
+        self.values
+            .deserialize(&self.name, Some(bytes))
+            .map_err(|e| store_serde_error(&self.name, "value", e))
+    }
 }
 
 /// A typed key-value store, like Kafka's `KeyValueStore<K, V>`. Over a timestamped store (a
@@ -412,10 +419,16 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
     }
 
     pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
-        let value = lock(&self.store).get(key)?;
-        value
-            .map(|v| Ok((self.codec.decode_value(v.value)?, v.timestamp)))
-            .transpose()
+        // Decoded from the bytes the store lends: no copy of them first.
+        let mut found = None;
+        lock(&self.store).get_with(key, &mut |stored| {
+            found = stored.map(|(bytes, timestamp)| {
+                self.codec
+                    .decode_borrowed_value(bytes)
+                    .map(|value| (value, timestamp))
+            });
+        })?;
+        found.transpose()
     }
 
     /// Sets `key` to `value` with `timestamp`.

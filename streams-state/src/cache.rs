@@ -378,6 +378,16 @@ impl KeyValueStore for CachingKeyValueStore {
         }
     }
 
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        match self.index.get(key) {
+            Some(&i) => {
+                read(self.slots.get(i).value.as_deref());
+                Ok(())
+            }
+            None => self.inner.get_with(key, read),
+        }
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         if !self.inner.is_open() {
             return Err(crate::Error::closed(self.inner.name()));

@@ -91,9 +91,9 @@ pub use rocks::{
     RocksDbConfig, RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
 };
 pub use store::{
-    KeyValue, KeyValueIter, KeyValueStore, SessionIter, SessionKey, SessionStore, StateStore,
-    TimestampedIter, TimestampedKeyValueStore, ValueAndTimestamp, WindowIter, WindowStore,
-    WindowedIter, WindowedKey,
+    KeyValue, KeyValueIter, KeyValueStore, LentValue, SessionIter, SessionKey, SessionStore,
+    StateStore, TimestampedIter, TimestampedKeyValueStore, ValueAndTimestamp, WindowIter,
+    WindowStore, WindowedIter, WindowedKey,
 };
 pub use timestamped::TimestampedKeyValueAdapter;
 pub use window_cache::{CachingSessionStore, CachingWindowStore};

@@ -114,6 +114,12 @@ impl KeyValueStore for InMemoryKeyValueStore {
         Ok(self.map.get(key).cloned())
     }
 
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        self.check_open()?;
+        read(self.map.get(key).map(Vec::as_slice));
+        Ok(())
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.check_open()?;
         self.insert(key, value);

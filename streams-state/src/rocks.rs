@@ -649,6 +649,20 @@ impl KeyValueStore for RocksDbKeyValueStore {
             .map_err(|e| self.err(e))
     }
 
+    /// Lends held values, and RocksDB's own through a pinned slice: no copy either way.
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        let db = self.db()?;
+        if let Some(held) = self.pending.get(key) {
+            read(held);
+            return Ok(());
+        }
+        let pinned = db
+            .get_pinned_opt(key, &self.read_options)
+            .map_err(|e| self.err(e))?;
+        read(pinned.as_deref());
+        Ok(())
+    }
+
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         self.write(key, Some(value))?;
         if !self.resources.config().wal_enabled {

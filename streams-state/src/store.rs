@@ -67,6 +67,13 @@ pub trait KeyValueStore: StateStore {
     /// The value of `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// Hands `read` the value of `key` (`None` if it has none) without copying it out where the
+    /// store can lend it: a reader that decodes the bytes needs no buffer of its own.
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
+        read(self.get(key)?.as_deref());
+        Ok(())
+    }
+
     /// Sets `key` to `value`.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
 
@@ -154,6 +161,9 @@ impl ValueAndTimestamp {
     }
 }
 
+/// A value a timestamped store lends its reader, and the value's timestamp.
+pub type LentValue<'a> = (&'a [u8], i64);
+
 /// A key-value store whose values carry a timestamp, like Kafka Streams'
 /// `TimestampedKeyValueStore` (what `KTable`s materialize into).
 ///
@@ -162,6 +172,14 @@ impl ValueAndTimestamp {
 pub trait TimestampedKeyValueStore: StateStore {
     /// The value and timestamp of `key`, if any.
     fn get(&self, key: &[u8]) -> Result<Option<ValueAndTimestamp>>;
+
+    /// Hands `read` the value and timestamp of `key` (`None` if it has none), lending the value
+    /// where the store can; see [`KeyValueStore::get_with`].
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<LentValue<'_>>)) -> Result<()> {
+        let value = self.get(key)?;
+        read(value.as_ref().map(|v| (v.value.as_slice(), v.timestamp)));
+        Ok(())
+    }
 
     /// Sets `key` to `value` with `timestamp`.
     fn put(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()>;

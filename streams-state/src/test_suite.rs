@@ -198,6 +198,16 @@ fn timestamped(s: Box<dyn KeyValueStore>) {
         t.put_if_absent(b"k", b"w", 43).unwrap(),
         Some(ValueAndTimestamp::new(b"v".to_vec(), 42))
     );
+    let lent = |t: &TimestampedKeyValueAdapter, key: &[u8]| {
+        let mut seen = None;
+        t.get_with(key, &mut |found| {
+            seen = Some(found.map(|(v, ts)| (v.to_vec(), ts)))
+        })
+        .unwrap();
+        seen.expect("get_with calls its reader once")
+    };
+    assert_eq!(lent(&t, b"k"), Some((b"v".to_vec(), 42)));
+    assert_eq!(lent(&t, b"nothing"), None);
     // Changelog records carry plain values with the timestamp as record timestamp.
     t.restore_batch(&[ChangelogRecord::new(
         b"r".to_vec(),
@@ -586,6 +596,18 @@ fn session_restore_from_recorded_changelog_both_backends() {
 }
 
 #[test]
+fn timestamped_values_shorter_than_their_timestamp_are_errors() {
+    let mut raw = InMemoryKeyValueStore::new("t");
+    raw.put(b"bad", b"123").unwrap();
+    let t = TimestampedKeyValueAdapter::new(Box::new(raw));
+    assert!(t.get(b"bad").is_err());
+    let mut called = false;
+    let err = t.get_with(b"bad", &mut |_| called = true).unwrap_err();
+    assert!(err.to_string().contains("8-byte timestamp"), "{err}");
+    assert!(!called, "the reader sees no half-decoded value");
+}
+
+#[test]
 fn rocksdb_stores_persist_across_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let res = small_resources();
@@ -754,7 +776,14 @@ mod model {
                         };
                     }
                 }
-                Op::Get(k) => assert_eq!(store.get(k).unwrap(), m.get(k).cloned()),
+                Op::Get(k) => {
+                    assert_eq!(store.get(k).unwrap(), m.get(k).cloned());
+                    let mut lent = None;
+                    store
+                        .get_with(k, &mut |v| lent = Some(v.map(<[u8]>::to_vec)))
+                        .unwrap();
+                    assert_eq!(lent, Some(m.get(k).cloned()), "get_with");
+                }
                 Op::Range(a, b) => assert_eq!(
                     collect(store.range(a.as_deref(), b.as_deref()).unwrap()),
                     model_range(&m, a, b)

@@ -11,7 +11,7 @@
 use crate::cache::CacheFlushListener;
 use crate::changelog::ChangelogRecord;
 use crate::store::{
-    KeyValueIter, KeyValueStore, StateStore, TimestampedIter, TimestampedKeyValueStore,
+    KeyValueIter, KeyValueStore, LentValue, StateStore, TimestampedIter, TimestampedKeyValueStore,
     ValueAndTimestamp,
 };
 use crate::{Error, Result};
@@ -80,10 +80,14 @@ impl TimestampedKeyValueAdapter {
     }
 
     fn decode(&self, encoded: Vec<u8>) -> Result<ValueAndTimestamp> {
-        ValueAndTimestamp::decode_owned(encoded).ok_or_else(|| Error::InvalidArgument {
+        ValueAndTimestamp::decode_owned(encoded).ok_or_else(|| self.too_short())
+    }
+
+    fn too_short(&self) -> Error {
+        Error::InvalidArgument {
             store: self.inner.name().to_string(),
             message: "stored value is shorter than its 8-byte timestamp".to_string(),
-        })
+        }
     }
 
     fn decode_iter<'a>(&'a self, iter: KeyValueIter<'a>) -> TimestampedIter<'a> {
@@ -129,6 +133,20 @@ impl StateStore for TimestampedKeyValueAdapter {
 impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
     fn get(&self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
         self.inner.get(key)?.map(|v| self.decode(v)).transpose()
+    }
+
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<LentValue<'_>>)) -> Result<()> {
+        let mut short = false;
+        self.inner
+            .get_with(key, &mut |encoded| match encoded.map(split) {
+                None => read(None),
+                Some(Some((timestamp, value))) => read(Some((value, timestamp))),
+                Some(None) => short = true,
+            })?;
+        if short {
+            return Err(self.too_short());
+        }
+        Ok(())
     }
 
     fn put(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
