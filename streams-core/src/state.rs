@@ -278,11 +278,18 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
     /// The value of `key`, if any.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
         let key = self.codec.key(key)?;
-        let value = match &self.store {
-            PlainOrTimestamped::Plain(s) => lock(s).get(&key)?,
-            PlainOrTimestamped::Timestamped(s) => lock(s).get(&key)?.map(|v| v.value),
+        // Decoded from the bytes the store lends.
+        let mut found = None;
+        let mut decode = |bytes: Option<&[u8]>| {
+            found = bytes.map(|b| self.codec.decode_borrowed_value(b));
         };
-        value.map(|v| self.codec.decode_value(v)).transpose()
+        match &self.store {
+            PlainOrTimestamped::Plain(s) => lock(s).get_with(&key, &mut decode)?,
+            PlainOrTimestamped::Timestamped(s) => {
+                lock(s).get_with(&key, &mut |lent| decode(lent.map(|(value, _)| value)))?
+            }
+        }
+        found.transpose()
     }
 
     /// Sets `key` to `value`.
