@@ -3,9 +3,9 @@
 //!
 //! An aggregation (windowed or not), source table or materialized table operator whose store has a
 //! record cache (the default, see `Materialized::with_caching_enabled`) does not forward each
-//! update as it happens ([`TableStore`] for the key-value ones): the cache
-//! keeps the latest value per key, and the processor forwards what the cache flushes — at every
-//! commit (`Processor::flush`) and when the cache evicts because it is full (during `process`).
+//! update as it happens ([`TableStore`] for the key-value ones): the cache keeps the latest value
+//! per key, and the processor forwards what the cache flushes — at every commit
+//! (`Processor::flush`) and when the cache evicts because it is full (during `process`).
 //! Downstream then sees one update per key per commit, with the value the key had at the
 //! previous flush as the old value, the timestamp of its latest value, and the headers of the
 //! record that last wrote it.
