@@ -9,6 +9,9 @@
 //! Downstream then sees one update per key per commit, with the value the key had at the
 //! previous flush as the old value, the timestamp of its latest value, and the headers of the
 //! record that last wrote it.
+//!
+//! Processors that only read a table's store (joins) hold it as a [`ConnectedTable`], the part
+//! of a [`TableStore`] without the cache.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,15 +25,68 @@ use crate::record::{Headers, Record};
 use crate::serde::Serde;
 use crate::state::{initialized, FlushedUpdate, TimestampedKeyValueStoreRef};
 
+/// A table's timestamped store as a processor uses it: declared by name and serdes when the
+/// topology is built, connected in the processor's `init` (each task's processor connects its
+/// own), read or written afterwards.
+pub(crate) struct ConnectedTable<K, V> {
+    pub(crate) store_name: Arc<str>,
+    pub(crate) keys: Arc<dyn Serde<K>>,
+    pub(crate) values: Arc<dyn Serde<V>>,
+    store: Option<TimestampedKeyValueStoreRef<K, V>>,
+}
+
+/// A copy is not connected.
+impl<K, V> Clone for ConnectedTable<K, V> {
+    fn clone(&self) -> Self {
+        ConnectedTable {
+            store_name: Arc::clone(&self.store_name),
+            keys: Arc::clone(&self.keys),
+            values: Arc::clone(&self.values),
+            store: None,
+        }
+    }
+}
+
+impl<K: Data, V: Data> ConnectedTable<K, V> {
+    /// The store `store_name` with these serdes, not yet connected.
+    pub(crate) fn new(
+        store_name: Arc<str>,
+        keys: Arc<dyn Serde<K>>,
+        values: Arc<dyn Serde<V>>,
+    ) -> Self {
+        ConnectedTable {
+            store_name,
+            keys,
+            values,
+            store: None,
+        }
+    }
+
+    /// Connects the store: the processor's `init`.
+    pub(crate) fn connect<KIn: Data, VIn: Data>(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, KIn, VIn>,
+    ) -> Result<&TimestampedKeyValueStoreRef<K, V>> {
+        let store = ctx.timestamped_store_shared(
+            &self.store_name,
+            Arc::clone(&self.keys),
+            Arc::clone(&self.values),
+        )?;
+        Ok(self.store.insert(store))
+    }
+
+    /// The connected store.
+    pub(crate) fn store(&self) -> Result<&TimestampedKeyValueStoreRef<K, V>> {
+        initialized(&self.store, &self.store_name)
+    }
+}
+
 /// The timestamped store a table-producing processor keeps its rows in (an aggregation, a source
 /// table, a materialized table operator or table join), with the store's record cache if it has
 /// one, like Kafka's `TimestampedTupleForwarder`: with a cache, updates are forwarded when the
 /// cache flushes them; without, as they are written.
 pub(crate) struct TableStore<K, V> {
-    pub(crate) store_name: Arc<str>,
-    pub(crate) keys: Arc<dyn Serde<K>>,
-    pub(crate) values: Arc<dyn Serde<V>>,
-    store: Option<TimestampedKeyValueStoreRef<K, V>>,
+    pub(crate) table: ConnectedTable<K, V>,
     cache: Option<CacheForwarder>,
 }
 
@@ -38,10 +94,7 @@ pub(crate) struct TableStore<K, V> {
 impl<K, V> Clone for TableStore<K, V> {
     fn clone(&self) -> Self {
         TableStore {
-            store_name: Arc::clone(&self.store_name),
-            keys: Arc::clone(&self.keys),
-            values: Arc::clone(&self.values),
-            store: None,
+            table: self.table.clone(),
             cache: None,
         }
     }
@@ -55,10 +108,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
         values: Arc<dyn Serde<V>>,
     ) -> Self {
         TableStore {
-            store_name,
-            keys,
-            values,
-            store: None,
+            table: ConnectedTable::new(store_name, keys, values),
             cache: None,
         }
     }
@@ -69,19 +119,14 @@ impl<K: Data, V: Data> TableStore<K, V> {
         &mut self,
         ctx: &mut ProcessorContext<'_, KIn, VIn>,
     ) -> Result<()> {
-        let store = ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-        )?;
-        self.cache = CacheForwarder::register(&store);
-        self.store = Some(store);
+        let store = self.table.connect(ctx)?;
+        self.cache = CacheForwarder::register(store);
         Ok(())
     }
 
     /// The connected store.
     pub(crate) fn store(&self) -> Result<&TimestampedKeyValueStoreRef<K, V>> {
-        initialized(&self.store, &self.store_name)
+        self.table.store()
     }
 
     /// Whether updates go through a record cache (then the old value of a change written with
@@ -99,7 +144,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
         mut record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        let store = initialized(&self.store, &self.store_name)?;
+        let store = self.table.store()?;
         if let Some(cache) = &mut self.cache {
             // Before the write, which may evict the key at once.
             cache.writing(key, std::mem::take(&mut record.headers));
@@ -119,9 +164,9 @@ impl<K: Data, V: Data> TableStore<K, V> {
     /// Flushes the store's record cache and forwards what it held: the processor's part of a
     /// commit (`Processor::flush`).
     pub(crate) fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
-        match (&mut self.cache, &self.store) {
-            (Some(cache), Some(store)) => cache.flush(store, ctx),
-            _ => Ok(()),
+        match &mut self.cache {
+            Some(cache) => cache.flush(self.table.store()?, ctx),
+            None => Ok(()),
         }
     }
 }

@@ -27,7 +27,7 @@
 
 use std::sync::Arc;
 
-use super::cached::TableStore;
+use super::cached::{ConnectedTable, TableStore};
 use super::change::Change;
 use super::kstream::{add_source, KStream};
 use super::ktable::{KTable, TableSource};
@@ -36,7 +36,7 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{BytesSerde, Serde, SerdeError};
-use crate::state::{initialized, ser, KeyValueStoreRef, TimestampedKeyValueStoreRef};
+use crate::state::{initialized, ser, KeyValueStoreRef};
 use crate::topology::graph::{RepartitionTopic, TopicRef, TopologyGraph};
 
 const SUBSCRIPTION_REGISTRATION: &str = "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-";
@@ -612,7 +612,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             })
         };
         let answered: KStream<K, Response<VO>> = {
-            let (other_store, foreign_keys, other_values) = (
+            let other = ConnectedTable::new(
                 Arc::clone(&other_store),
                 Arc::clone(&foreign_keys),
                 Arc::clone(&other_values),
@@ -621,10 +621,7 @@ impl<K: Data, V: Data> KTable<K, V> {
                 names.join_foreign,
                 vec![other_store.to_string()],
                 move || SubscriptionJoin {
-                    other_store: Arc::clone(&other_store),
-                    foreign_keys: Arc::clone(&foreign_keys),
-                    other_values: Arc::clone(&other_values),
-                    store: None,
+                    other: other.clone(),
                 },
             )
         };
@@ -655,7 +652,7 @@ impl<K: Data, V: Data> KTable<K, V> {
 
         // Left side again: resolve the answers against the current left values.
         let resolved: KStream<K, Option<VR>> = {
-            let (this_store, keys, values) = (
+            let this = ConnectedTable::new(
                 Arc::clone(&this_store),
                 Arc::clone(&keys),
                 Arc::clone(&this_values),
@@ -669,12 +666,9 @@ impl<K: Data, V: Data> KTable<K, V> {
             )
             .add_processor(names.resolver, vec![this_store.to_string()], move || {
                 ResponseResolver {
-                    this_store: Arc::clone(&this_store),
-                    keys: Arc::clone(&keys),
-                    values: Arc::clone(&values),
+                    this: this.clone(),
                     joiner: Arc::clone(&joiner),
                     left,
-                    store: None,
                 }
             })
         };
@@ -966,22 +960,15 @@ impl<K: Data, KO: Data> Processor<KO, Subscription<K>, KO, Subscription<K>>
 /// Answers a subscription with the right row's current value, as its instruction says (Kafka's
 /// `SubscriptionJoinProcessorSupplier`).
 struct SubscriptionJoin<KO, VO> {
-    other_store: Arc<str>,
-    foreign_keys: Arc<dyn Serde<KO>>,
-    other_values: Arc<dyn Serde<VO>>,
-    store: Option<TimestampedKeyValueStoreRef<KO, VO>>,
+    /// The right-hand table's store.
+    other: ConnectedTable<KO, VO>,
 }
 
 impl<K: Data, KO: Data, VO: Data> Processor<KO, Subscription<K>, K, Response<VO>>
     for SubscriptionJoin<KO, VO>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Response<VO>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
-            &self.other_store,
-            Arc::clone(&self.foreign_keys),
-            Arc::clone(&self.other_values),
-        )?);
-        Ok(())
+        self.other.connect(ctx).map(drop)
     }
 
     fn process(
@@ -993,9 +980,9 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Subscription<K>, K, Response<VO>
         let found = match subscription.instruction {
             Instruction::DeleteNoPropagate => return Ok(()),
             Instruction::DeleteAndPropagate => None,
-            _ if self.foreign_keys.is_null(&record.key) => None,
+            _ if self.other.keys.is_null(&record.key) => None,
             Instruction::PropagateNullIfNoValue | Instruction::PropagateOnlyIfValue => {
-                initialized(&self.store, &self.other_store)?.get(&record.key)?
+                self.other.store()?.get(&record.key)?
             }
         };
         if found.is_none() && subscription.instruction == Instruction::PropagateOnlyIfValue {
@@ -1075,24 +1062,17 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Change<VO>, K, Response<VO>>
 /// Joins an answer with the left row's current value, unless the row changed since the answer's
 /// subscription (Kafka's `ResponseJoinProcessorSupplier`).
 struct ResponseResolver<K, V, VO, VR> {
-    this_store: Arc<str>,
-    keys: Arc<dyn Serde<K>>,
-    values: Arc<dyn Serde<V>>,
+    /// The left-hand table's store.
+    this: ConnectedTable<K, V>,
     joiner: FkJoiner<V, VO, VR>,
     left: bool,
-    store: Option<TimestampedKeyValueStoreRef<K, V>>,
 }
 
 impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Response<VO>, K, Option<VR>>
     for ResponseResolver<K, V, VO, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Option<VR>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
-            &self.this_store,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-        )?);
-        Ok(())
+        self.this.connect(ctx).map(drop)
     }
 
     fn process(
@@ -1100,9 +1080,9 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Response<VO>, K, Option<
         record: Record<K, Response<VO>>,
         ctx: &mut ProcessorContext<'_, K, Option<VR>>,
     ) -> Result<()> {
-        let current = initialized(&self.store, &self.this_store)?.get(&record.key)?;
+        let current = self.this.store()?.get(&record.key)?;
         let current_hash = match &current {
-            Some((value, _)) => Some(hash_of(&*self.values, ctx.node_name(), value)?),
+            Some((value, _)) => Some(hash_of(&*self.this.values, ctx.node_name(), value)?),
             None => None,
         };
         if current_hash != record.value.hash {

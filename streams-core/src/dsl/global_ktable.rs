@@ -12,12 +12,12 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use super::cached::ConnectedTable;
 use super::kstream::KStream;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::Serde;
-use crate::state::{initialized, TimestampedKeyValueStoreRef};
 
 const JOIN_NAME: &str = "KSTREAM-JOIN-";
 const LEFT_JOIN_NAME: &str = "KSTREAM-LEFTJOIN-";
@@ -144,7 +144,11 @@ impl<K: Data, V: Data> KStream<K, V> {
         left: bool,
     ) -> KStream<K, VR> {
         let name = self.node_name(if left { LEFT_JOIN_NAME } else { JOIN_NAME });
-        let table = table.clone();
+        let table = ConnectedTable::new(
+            Arc::clone(&table.store_name),
+            Arc::clone(&table.key_serde),
+            Arc::clone(&table.value_serde),
+        );
         // The global store is not connected to the join (Kafka's describe() shows `stores: []`):
         // global stores are open to every processor, and connecting it would merge this
         // sub-topology with the global one.
@@ -153,7 +157,6 @@ impl<K: Data, V: Data> KStream<K, V> {
             key_mapper: Arc::clone(&key_mapper),
             joiner: Arc::clone(&joiner),
             left,
-            store: None,
         })
     }
 }
@@ -161,23 +164,18 @@ impl<K: Data, V: Data> KStream<K, V> {
 /// Looks each stream record's mapped key up in the global store (Kafka's
 /// `KStreamKTableJoinProcessor` with a `KStreamGlobalKTableJoin` value getter).
 struct GlobalTableJoinProcessor<K, V, KT, VT, VR> {
-    table: GlobalKTable<KT, VT>,
+    /// The global store, read by name: every processor may.
+    table: ConnectedTable<KT, VT>,
     key_mapper: KeyMapper<K, V, KT>,
     joiner: GlobalJoiner<V, VT, VR>,
     left: bool,
-    store: Option<TimestampedKeyValueStoreRef<KT, VT>>,
 }
 
 impl<K: Data, V: Data, KT: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
     for GlobalTableJoinProcessor<K, V, KT, VT, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
-            &self.table.store_name,
-            Arc::clone(&self.table.key_serde),
-            Arc::clone(&self.table.value_serde),
-        )?);
-        Ok(())
+        self.table.connect(ctx).map(drop)
     }
 
     fn process(
@@ -187,9 +185,7 @@ impl<K: Data, V: Data, KT: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
     ) -> Result<()> {
         let mapped = (self.key_mapper)(&record.key, &record.value);
         let found = match &mapped {
-            Some(key) if !self.table.key_serde.is_null(key) => {
-                initialized(&self.store, &self.table.store_name)?.get(key)?
-            }
+            Some(key) if !self.table.keys.is_null(key) => self.table.store()?.get(key)?,
             _ => {
                 if !self.left {
                     let meta = ctx.record_metadata();

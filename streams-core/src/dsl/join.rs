@@ -12,7 +12,7 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::cached::TableStore;
+use super::cached::{ConnectedTable, TableStore};
 use super::change::Change;
 use super::kgrouped::{skip_null, MissingSerde};
 use super::kstream::KStream;
@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{DefaultSerde, Serde};
-use crate::state::{initialized, TimestampedKeyValueStoreRef};
+use crate::state::initialized;
 
 const JOIN_NAME: &str = "KSTREAM-JOIN-";
 const LEFT_JOIN_NAME: &str = "KSTREAM-LEFTJOIN-";
@@ -144,19 +144,15 @@ impl<K: Data, V: Data> KStream<K, V> {
         } else {
             vec![store_name.clone()]
         };
-        let store_name: Arc<str> = Arc::from(store_name);
-        let table_keys = table.key_serde();
+        let table = ConnectedTable::new(Arc::from(store_name), table.key_serde(), table_values);
         let (keys, values) = (joined.key_serde, joined.value_serde);
         input
             .add_processor(name, stores, move || StreamTableJoinProcessor {
-                store_name: Arc::clone(&store_name),
-                table_keys: Arc::clone(&table_keys),
-                table_values: Arc::clone(&table_values),
+                table: table.clone(),
                 keys: Arc::clone(&keys),
                 values: Arc::clone(&values),
                 joiner: Arc::clone(&joiner),
                 left,
-                store: None,
             })
             .requiring_repartition(false)
     }
@@ -164,26 +160,18 @@ impl<K: Data, V: Data> KStream<K, V> {
 
 /// Looks each stream record up in the table's store (Kafka's `KStreamKTableJoinProcessor`).
 struct StreamTableJoinProcessor<K, V, VT, VR> {
-    store_name: Arc<str>,
-    table_keys: Arc<dyn Serde<K>>,
-    table_values: Arc<dyn Serde<VT>>,
+    table: ConnectedTable<K, VT>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
     joiner: Joiner<V, VT, Option<VR>>,
     left: bool,
-    store: Option<TimestampedKeyValueStoreRef<K, VT>>,
 }
 
 impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
     for StreamTableJoinProcessor<K, V, VT, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
-            &self.store_name,
-            Arc::clone(&self.table_keys),
-            Arc::clone(&self.table_values),
-        )?);
-        Ok(())
+        self.table.connect(ctx).map(drop)
     }
 
     fn process(
@@ -198,7 +186,7 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
         let found = if null_key {
             None
         } else {
-            initialized(&self.store, &self.store_name)?.get(&record.key)?
+            self.table.store()?.get(&record.key)?
         };
         let Some(value) = (self.joiner)(&record.value, found.as_ref().map(|(v, _)| v)) else {
             return Ok(());
@@ -365,47 +353,32 @@ impl<K: Data, V: Data> KTable<K, V> {
             );
         };
         let keys = self.key_serde();
-        let (this_store, other_store): (Arc<str>, Arc<str>) =
-            (Arc::from(this_store), Arc::from(other_store));
         let from_this = {
-            let (store, keys, values, joiner) = (
-                Arc::clone(&other_store),
-                Arc::clone(&keys),
-                Arc::clone(&other_values),
-                Arc::clone(&joiner),
-            );
+            let other =
+                ConnectedTable::new(Arc::from(other_store), Arc::clone(&keys), other_values);
+            let joiner = Arc::clone(&joiner);
             self.change_stream().add_processor(
                 this_name,
-                vec![other_store.to_string()],
+                vec![other.store_name.to_string()],
                 move || TableJoinProcessor {
-                    other_store: Arc::clone(&store),
-                    keys: Arc::clone(&keys),
-                    other_values: Arc::clone(&values),
+                    other: other.clone(),
                     joiner: Arc::clone(&joiner),
-                    store: None,
                 },
             )
         };
         let from_other = {
-            let (store, keys, values, joiner) = (
-                Arc::clone(&this_store),
-                Arc::clone(&keys),
-                Arc::clone(&this_values),
-                Arc::clone(&joiner),
-            );
+            let this = ConnectedTable::new(Arc::from(this_store), Arc::clone(&keys), this_values);
+            let joiner = Arc::clone(&joiner);
             other.change_stream().add_processor(
                 other_name,
-                vec![this_store.to_string()],
+                vec![this.store_name.to_string()],
                 move || TableJoinProcessor {
-                    other_store: Arc::clone(&store),
-                    keys: Arc::clone(&keys),
-                    other_values: Arc::clone(&values),
+                    other: this.clone(),
                     joiner: {
                         let joiner = Arc::clone(&joiner);
                         Arc::new(move |this: Option<&VO>, other: Option<&V>| joiner(other, this))
                             as TableJoiner<VO, V, VR>
                     },
-                    store: None,
                 },
             )
         };
@@ -418,11 +391,15 @@ impl<K: Data, V: Data> KTable<K, V> {
             let merged = from_this.named(merge_name).merge(&from_other);
             return KTable::new(merged, keys, None, None);
         };
-        let (keys, values) = (Arc::clone(&result.keys), Arc::clone(&result.values));
-        let merged =
-            from_this.add_processor(merge_name, vec![result.store_name.to_string()], move || {
-                TableJoinMerger(result.clone())
-            });
+        let (keys, values) = (
+            Arc::clone(&result.table.keys),
+            Arc::clone(&result.table.values),
+        );
+        let merged = from_this.add_processor(
+            merge_name,
+            vec![result.table.store_name.to_string()],
+            move || TableJoinMerger(result.clone()),
+        );
         from_other.feed(merged.node);
         KTable::new(merged, keys, Some(values), queryable)
     }
@@ -468,23 +445,16 @@ impl<K: Data, V: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>> for Unre
 /// `KTableKTableJoinProcessor` family): emits the joined new and old values, the latter so that
 /// downstream aggregations can subtract it.
 struct TableJoinProcessor<K, V, VO, VR> {
-    other_store: Arc<str>,
-    keys: Arc<dyn Serde<K>>,
-    other_values: Arc<dyn Serde<VO>>,
+    /// The other side's store.
+    other: ConnectedTable<K, VO>,
     joiner: TableJoiner<V, VO, VR>,
-    store: Option<TimestampedKeyValueStoreRef<K, VO>>,
 }
 
 impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>>
     for TableJoinProcessor<K, V, VO, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        self.store = Some(ctx.timestamped_store_shared(
-            &self.other_store,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.other_values),
-        )?);
-        Ok(())
+        self.other.connect(ctx).map(drop)
     }
 
     fn process(
@@ -492,7 +462,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        let other = initialized(&self.store, &self.other_store)?.get(&record.key)?;
+        let other = self.other.store()?.get(&record.key)?;
         let (other_value, other_ts) = match &other {
             Some((v, ts)) => (Some(v), *ts),
             None => (None, record.timestamp),

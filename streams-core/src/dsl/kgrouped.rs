@@ -196,7 +196,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             plan.name.clone(),
             vec![plan.store_name.clone()],
             move || AggregateProcessor {
-                table: table.clone(),
+                aggregates: table.clone(),
                 values: Arc::clone(&values),
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
@@ -262,7 +262,7 @@ impl<T> Serde<T> for MissingSerde {
 /// Keeps one aggregate per key, like Kafka's `KStreamAggregate` and `KStreamReduce`, and
 /// forwards each update — or, with a record cache, what the cache flushes.
 struct AggregateProcessor<K, V, VA> {
-    table: TableStore<K, VA>,
+    aggregates: TableStore<K, VA>,
     values: Arc<dyn Serde<V>>,
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
@@ -270,11 +270,11 @@ struct AggregateProcessor<K, V, VA> {
 
 impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregateProcessor<K, V, VA> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.table.connect(ctx)
+        self.aggregates.connect(ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.table.flush(ctx)
+        self.aggregates.flush(ctx)
     }
 
     fn process(
@@ -282,15 +282,15 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
         record: Record<K, V>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        if skip_null(&*self.table.keys, &*self.values, &record, ctx) {
+        if skip_null(&*self.aggregates.table.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        let store = self.table.store()?;
+        let store = self.aggregates.store()?;
         let key = store.key_bytes(&record.key)?;
         let (aggregate, old, timestamp) = match store.get_raw(&key)? {
             Some((previous, previous_ts)) => {
                 // A cached update's old value is the one at the last flush, not this.
-                let old = (!self.table.is_cached()).then(|| previous.clone());
+                let old = (!self.aggregates.is_cached()).then(|| previous.clone());
                 (
                     (self.add)(&record.key, &record.value, previous),
                     old,
@@ -309,7 +309,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
             timestamp,
             headers: record.headers,
         };
-        self.table.write_and_forward(&key, update, ctx)
+        self.aggregates.write_and_forward(&key, update, ctx)
     }
 }
 

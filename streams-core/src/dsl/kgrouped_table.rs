@@ -206,7 +206,7 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
         let stream =
             input.add_processor::<K, Change<VA>, _, _>(name, vec![store_name.clone()], move || {
                 TableAggregateProcessor {
-                    table: table.clone(),
+                    aggregates: table.clone(),
                     start: Arc::clone(&start),
                     add: Arc::clone(&add),
                     subtract: Arc::clone(&subtract),
@@ -277,7 +277,7 @@ where
 /// Applies subtractor then adder per group, like Kafka's `KTableAggregate` and `KTableReduce`;
 /// with a record cache, forwards what the cache flushes rather than every update.
 struct TableAggregateProcessor<K, V, VA> {
-    table: TableStore<K, VA>,
+    aggregates: TableStore<K, VA>,
     start: Start<K, V, VA>,
     add: Fold<K, V, VA>,
     subtract: Fold<K, V, VA>,
@@ -287,11 +287,11 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
     for TableAggregateProcessor<K, V, VA>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.table.connect(ctx)
+        self.aggregates.connect(ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VA>>) -> Result<()> {
-        self.table.flush(ctx)
+        self.aggregates.flush(ctx)
     }
 
     fn process(
@@ -299,7 +299,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        let store = self.table.store()?;
+        let store = self.aggregates.store()?;
         let key = store.key_bytes(&record.key)?;
         let previous = store.get_raw(&key)?;
         let timestamp = previous
@@ -323,7 +323,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
             timestamp,
             headers: record.headers,
         };
-        self.table.write_and_forward(&key, update, ctx)
+        self.aggregates.write_and_forward(&key, update, ctx)
     }
 }
 

@@ -141,10 +141,13 @@ impl<K: Data, V: Data> KTable<K, V> {
             let value_serde = value_serde.filter(|_| materialized.is_none());
             return KTable::new(stream, keys, value_serde, None).with_grace_of(self);
         };
-        let (keys, values) = (Arc::clone(&result.keys), Arc::clone(&result.values));
+        let (keys, values) = (
+            Arc::clone(&result.table.keys),
+            Arc::clone(&result.table.values),
+        );
         let stream =
             self.stream
-                .add_processor(name, vec![result.store_name.to_string()], move || {
+                .add_processor(name, vec![result.table.store_name.to_string()], move || {
                     supplier(Some(result.clone()))
                 });
         KTable::new(stream, keys, Some(values), queryable).with_grace_of(self)
@@ -425,7 +428,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         mut record: Record<K, Option<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        if self.0.keys.is_null(&record.key) {
+        if self.0.table.keys.is_null(&record.key) {
             tracing::warn!(
                 processor = ctx.node_name(),
                 "skipping table record due to null key"
