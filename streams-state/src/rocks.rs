@@ -426,13 +426,25 @@ impl PendingWrites {
         self.entries.get(key).map(Option::as_deref)
     }
 
-    /// The held writes from `lower` (inclusive) to `upper` (exclusive), in key order.
-    fn range(&self, lower: &[u8], upper: Option<&[u8]>) -> Vec<NewerEntry<'_>> {
+    /// `stored`, RocksDB's entries from `lower` (inclusive) to `upper` (exclusive), with the
+    /// held writes in that range over them.
+    fn over<'a>(
+        &'a self,
+        lower: &[u8],
+        upper: Option<&[u8]>,
+        stored: KeyValueIter<'a>,
+    ) -> KeyValueIter<'a> {
         let upper = upper.map_or(Bound::Unbounded, Bound::Excluded);
-        self.entries
+        let held: Vec<NewerEntry<'a>> = self
+            .entries
             .range::<[u8], _>((Bound::Included(lower), upper))
             .map(|(key, value)| (key.as_slice(), value.as_deref()))
-            .collect()
+            .collect();
+        if held.is_empty() {
+            stored
+        } else {
+            merge_over(held, stored)
+        }
     }
 
     /// Forgets the held writes to keys below `key` (their segments were dropped).
@@ -524,49 +536,44 @@ impl RocksDbKeyValueStore {
     }
 
     /// The entries from `lower` (inclusive) to `upper` (exclusive), held writes over RocksDB's.
-    fn scan(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
-        let held = self
-            .pending
-            .range(lower.as_deref().unwrap_or_default(), upper.as_deref());
-        let stored = self.scan_db(lower, upper)?;
-        Ok(if held.is_empty() {
-            stored
-        } else {
-            merge_over(held, stored)
-        })
-    }
-
-    fn scan_db(&self, lower: Option<Vec<u8>>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
+    fn scan(&self, lower: Option<&[u8]>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
         let db = self.db()?;
         let mut ro = ReadOptions::default();
-        if let Some(u) = upper {
-            ro.set_iterate_upper_bound(u);
+        if let Some(u) = &upper {
+            ro.set_iterate_upper_bound(u.clone());
         }
-        let mode = match &lower {
+        let mode = match lower {
             Some(l) => IteratorMode::From(l, Direction::Forward),
             None => IteratorMode::Start,
         };
         let (name, path) = (self.name.clone(), self.path.clone());
-        Ok(Box::new(db.iterator_opt(mode, ro).map(move |item| {
+        let stored = Box::new(db.iterator_opt(mode, ro).map(move |item| {
             item.map(|(k, v)| (k.into_vec(), v.into_vec()))
                 .map_err(|e| rocks_error(&name, &path, e))
-        })))
+        }));
+        Ok(self
+            .pending
+            .over(lower.unwrap_or_default(), upper.as_deref(), stored))
     }
 
     /// Sets `key` to `value` (`None`: deletes it): held back with the WAL off (handed to RocksDB
     /// once the held writes fill `rocksdb.write.batch.bytes`), written at once with it on.
     fn write(&mut self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         let db = self.db()?;
-        if !self.pending.holds() {
-            let written = match value {
-                Some(value) => db.put_opt(key, value, &self.write_options),
-                None => db.delete_opt(key, &self.write_options),
-            };
-            return written.map_err(|e| self.err(e));
+        if self.pending.holds() {
+            // Held writes, like all without the WAL, are durable only after a flush.
+            self.unflushed = true;
+            if self.pending.insert(key, value) {
+                self.write_pending()?;
+            }
+            return Ok(());
         }
-        if self.pending.insert(key, value) {
-            self.write_pending()?;
-        }
+        let written = match value {
+            Some(value) => db.put_opt(key, value, &self.write_options),
+            None => db.delete_opt(key, &self.write_options),
+        };
+        written.map_err(|e| self.err(e))?;
+        self.unflushed |= !self.resources.config().wal_enabled;
         Ok(())
     }
 
@@ -664,11 +671,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.write(key, Some(value))?;
-        if !self.resources.config().wal_enabled {
-            self.unflushed = true;
-        }
-        Ok(())
+        self.write(key, Some(value))
     }
 
     fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
@@ -685,7 +688,6 @@ impl KeyValueStore for RocksDbKeyValueStore {
         for (key, value) in entries {
             self.write(key, value.as_deref())?;
         }
-        self.unflushed |= !entries.is_empty();
         Ok(())
     }
 
@@ -693,9 +695,6 @@ impl KeyValueStore for RocksDbKeyValueStore {
         let old = self.get(key)?;
         if old.is_some() {
             self.write(key, None)?;
-            if !self.resources.config().wal_enabled {
-                self.unflushed = true;
-            }
         }
         Ok(old)
     }
@@ -712,11 +711,11 @@ impl KeyValueStore for RocksDbKeyValueStore {
             u.push(0);
             u
         });
-        self.scan(from.map(<[u8]>::to_vec), upper)
+        self.scan(from, upper)
     }
 
     fn prefix_scan(&self, prefix: &[u8]) -> Result<KeyValueIter<'_>> {
-        self.scan(Some(prefix.to_vec()), keys::prefix_successor(prefix))
+        self.scan(Some(prefix), keys::prefix_successor(prefix))
     }
 
     /// RocksDB's estimate, plus held puts and minus held deletes (a held put of a key RocksDB
@@ -893,41 +892,32 @@ impl SegmentedBytesStore for RocksDbSegments {
         if restoring {
             // Restored records come after anything held: write that first, so theirs win.
             self.write_pending()?;
-        } else if self.pending.holds() {
-            let mut due = false;
-            for w in &writes {
-                match &w.value {
-                    Some(v) => {
-                        self.segments.insert(w.segment);
-                        due |= self
-                            .pending
-                            .insert(&segment_key(w.segment, &w.key), Some(v));
-                    }
-                    // A delete in a segment that does not exist has nothing to delete.
-                    None if self.segments.contains(&w.segment) => {
-                        due |= self.pending.insert(&segment_key(w.segment, &w.key), None);
-                    }
-                    None => {}
-                }
-            }
-            self.unflushed = true;
-            return if due { self.write_pending() } else { Ok(()) };
         }
+        let hold = !restoring && self.pending.holds();
         let mut batch = WriteBatch::default();
+        let mut due = false;
         for w in &writes {
-            match &w.value {
-                Some(v) => {
-                    self.segments.insert(w.segment);
-                    batch.put(segment_key(w.segment, &w.key), v);
-                }
-                // A delete in a segment that does not exist has nothing to delete.
-                None if self.segments.contains(&w.segment) => {
-                    batch.delete(segment_key(w.segment, &w.key));
-                }
-                None => {}
+            if w.value.is_some() {
+                self.segments.insert(w.segment);
+            } else if !self.segments.contains(&w.segment) {
+                continue; // a delete in a segment that does not exist has nothing to delete
+            }
+            let key = segment_key(w.segment, &w.key);
+            match (&w.value, hold) {
+                (value, true) => due |= self.pending.insert(&key, value.as_deref()),
+                (Some(value), false) => batch.put(key, value),
+                (None, false) => batch.delete(key),
             }
         }
-        self.apply(batch, restoring)
+        if !hold {
+            return self.apply(batch, restoring);
+        }
+        // Held writes are durable only after a flush.
+        self.unflushed = true;
+        if due {
+            self.write_pending()?;
+        }
+        Ok(())
     }
 
     fn scan<'a>(
@@ -958,9 +948,8 @@ impl SegmentedBytesStore for RocksDbSegments {
                     .as_ref()
                     .map(|u| segment_key(id, u))
                     .or_else(|| segment_end(id));
-                let held = self.pending.range(&from, end.as_deref());
                 let mut ro = ReadOptions::default();
-                if let Some(end) = end {
+                if let Some(end) = end.clone() {
                     ro.set_iterate_upper_bound(end);
                 }
                 let iter = db.iterator_opt(IteratorMode::From(&from, Direction::Forward), ro);
@@ -968,11 +957,7 @@ impl SegmentedBytesStore for RocksDbSegments {
                     item.map(|(k, v)| (k.into_vec(), v.into_vec()))
                         .map_err(|e| self.err(e))
                 }));
-                let merged = if held.is_empty() {
-                    stored
-                } else {
-                    merge_over(held, stored)
-                };
+                let merged = self.pending.over(&from, end.as_deref(), stored);
                 // Without the segment id in front.
                 Box::new(merged.map(|item| {
                     item.map(|(mut k, v)| {
