@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 
+use super::test_support::{outputs, owned};
 use crate::prelude::*;
 use crate::serde::{OptionSerde, StringSerde};
 
@@ -41,22 +42,6 @@ fn order_products(left: bool, in_memory: bool) -> TopologyTestDriver {
     };
     out.to("out", Produced::with(Serdes::string(), Serdes::string()));
     TopologyTestDriver::new(builder.build().unwrap()).unwrap()
-}
-
-fn outputs(driver: &TopologyTestDriver) -> Vec<(String, String, i64)> {
-    driver
-        .create_output_topic("out", StringSerde, StringSerde)
-        .read_records_to_list()
-        .into_iter()
-        .map(|r| (r.key, r.value, r.timestamp))
-        .collect()
-}
-
-fn owned(expected: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
-    expected
-        .iter()
-        .map(|(k, v, t)| (k.to_string(), v.to_string(), *t))
-        .collect()
 }
 
 #[test]

@@ -232,6 +232,8 @@ impl StreamsBuilder {
 }
 
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 
 #[cfg(test)]

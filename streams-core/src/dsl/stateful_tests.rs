@@ -1,16 +1,9 @@
 //! Stateful operators through the test driver: aggregations, tables, stores and changelogs.
 
+use super::test_support::{grouped, strings};
 use crate::prelude::*;
 use crate::serde::{I64Serde, OptionSerde, StringSerde};
 use crate::Error;
-
-fn strings() -> Consumed<String, String> {
-    Consumed::with(Serdes::string(), Serdes::string())
-}
-
-fn grouped() -> Grouped<String, String> {
-    Grouped::with(Serdes::string(), Serdes::string())
-}
 
 fn counts_out() -> Produced<String, Option<i64>> {
     Produced::with(Serdes::string(), Serdes::option(Serdes::i64()))

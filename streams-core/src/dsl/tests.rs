@@ -5,14 +5,11 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 
+use super::test_support::strings;
 use crate::prelude::*;
 use crate::processor::PunctuationId;
 use crate::serde::{I64Serde, OptionSerde, StringSerde};
 use crate::{Cancellable, Error};
-
-fn strings() -> Consumed<String, String> {
-    Consumed::with(Serdes::string(), Serdes::string())
-}
 
 fn to_strings() -> Produced<String, String> {
     Produced::with(Serdes::string(), Serdes::string())

@@ -4,19 +4,15 @@
 //! with random commits and through the test driver.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use proptest::prelude::*;
 
 use super::cache_tests::{drain, record, task};
+use super::test_support::{ms, owned};
 use crate::prelude::*;
 use crate::processor::task::Task;
 use crate::record::ProducedRecord;
 use crate::serde::StringSerde;
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// The windowed aggregations under test.
 #[derive(Debug, Clone, Copy)]
@@ -93,13 +89,6 @@ fn written(records: &[ProducedRecord], topic: &str) -> Vec<(String, String, i64)
         .iter()
         .filter(|r| &*r.topic == topic)
         .map(|r| (text(&r.key), text(&r.value), r.timestamp))
-        .collect()
-}
-
-fn owned(expected: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
-    expected
-        .iter()
-        .map(|(k, v, t)| (k.to_string(), v.to_string(), *t))
         .collect()
 }
 

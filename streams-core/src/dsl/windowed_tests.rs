@@ -1,25 +1,13 @@
 //! Windowed aggregations, session windows and suppression through the test driver.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use proptest::prelude::*;
 
+use super::test_support::{grouped, ms, outputs, owned, strings};
 use crate::dsl::windows::{TimeWindowedSerde, Window};
 use crate::prelude::*;
 use crate::serde::{I64Serde, OptionSerde, StringSerde};
-
-fn strings() -> Consumed<String, String> {
-    Consumed::with(Serdes::string(), Serdes::string())
-}
-
-fn grouped() -> Grouped<String, String> {
-    Grouped::with(Serdes::string(), Serdes::string())
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
 
 /// Sends a windowed table's updates to `out` as `"[key@start/end]" -> count` strings.
 fn to_out(table: KTable<Windowed<String>, i64>) {
@@ -27,23 +15,6 @@ fn to_out(table: KTable<Windowed<String>, i64>) {
         .to_stream()
         .map(|k, v| (k.to_string(), v.map(|c| c.to_string()).unwrap_or_default()))
         .to("out", Produced::with(Serdes::string(), Serdes::string()));
-}
-
-/// Every update read from `out`, as `(windowed key, value, timestamp)`.
-fn updates(driver: &TopologyTestDriver) -> Vec<(String, String, i64)> {
-    driver
-        .create_output_topic("out", StringSerde, StringSerde)
-        .read_records_to_list()
-        .into_iter()
-        .map(|r| (r.key, r.value, r.timestamp))
-        .collect()
-}
-
-fn owned(expected: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
-    expected
-        .iter()
-        .map(|(k, v, t)| (k.to_string(), v.to_string(), *t))
-        .collect()
 }
 
 fn tumbling_count(materialized: Materialized<String, i64>, grace: u64) -> TopologyTestDriver {
@@ -78,7 +49,7 @@ fn tumbling_count_updates_windows_and_drops_records_after_grace() {
         // Stream time 150: window [0,100) is closed; this record is dropped.
         input.pipe_input_with_timestamp("a", "x", 20);
         assert_eq!(
-            updates(&driver),
+            outputs(&driver),
             owned(&[
                 ("[a@0/100]", "1", 10),
                 ("[a@0/100]", "2", 60),
@@ -134,7 +105,7 @@ fn hopping_windows_overlap() {
     input.pipe_input_with_timestamp("k", "v", 7);
     input.pipe_input_with_timestamp("k", "v", 12);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[
             ("[k@0/10]", "1", 7),
             ("[k@5/15]", "1", 7),
@@ -227,18 +198,18 @@ fn emit_on_window_close_emits_one_final_result_per_window() {
     for (key, ts) in [("a", 10), ("b", 50), ("a", 99), ("a", 110)] {
         input.pipe_input_with_timestamp(key, "v", ts);
     }
-    assert!(updates(&driver).is_empty(), "nothing closed yet");
+    assert!(outputs(&driver).is_empty(), "nothing closed yet");
     // Within grace of [0,100): still counted.
     input.pipe_input_with_timestamp("b", "v", 90);
     // Stream time 120 = end 100 + grace 20: [0,100) closes.
     input.pipe_input_with_timestamp("c", "v", 120);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[("[a@0/100]", "2", 99), ("[b@0/100]", "2", 90)])
     );
     input.pipe_input_with_timestamp("c", "v", 500);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[("[a@100/200]", "1", 110), ("[c@100/200]", "1", 120)])
     );
 }
@@ -275,11 +246,11 @@ fn suppress_until_window_closes_emits_final_results_only() {
     for ts in [1, 5, 50, 105] {
         input.pipe_input_with_timestamp("a", "v", ts);
     }
-    assert!(updates(&driver).is_empty());
+    assert!(outputs(&driver).is_empty());
     input.pipe_input_with_timestamp("a", "v", 110);
-    assert_eq!(updates(&driver), owned(&[("[a@0/100]", "3", 50)]));
+    assert_eq!(outputs(&driver), owned(&[("[a@0/100]", "3", 50)]));
     input.pipe_input_with_timestamp("z", "v", 1000);
-    assert_eq!(updates(&driver), owned(&[("[a@100/200]", "2", 110)]));
+    assert_eq!(outputs(&driver), owned(&[("[a@100/200]", "2", 110)]));
 }
 
 #[test]
@@ -393,7 +364,7 @@ fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
         // Within the gap of both sessions of a: merges them.
         input.pipe_input_with_timestamp("a", "v", 10);
         assert_eq!(
-            updates(&driver),
+            outputs(&driver),
             owned(&[
                 ("[a@0/0]", "1", 0),
                 ("[a@20/20]", "1", 20),
@@ -409,7 +380,7 @@ fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
         input.pipe_input_with_timestamp("c", "v", 79);
         input.pipe_input_with_timestamp("c", "v", 80);
         assert_eq!(
-            updates(&driver),
+            outputs(&driver),
             owned(&[("[z@100/100]", "1", 100), ("[c@80/80]", "1", 80)])
         );
         let store = driver
@@ -448,7 +419,7 @@ fn session_aggregate_uses_the_merger() {
     input.pipe_input_with_timestamp("k", "x", 0);
     input.pipe_input_with_timestamp("k", "y", 20);
     input.pipe_input_with_timestamp("k", "z", 10);
-    let last = updates(&driver).pop().unwrap();
+    let last = outputs(&driver).pop().unwrap();
     assert_eq!(last, ("[k@0/20]".to_string(), "x|yz".to_string(), 20));
 }
 
@@ -525,7 +496,7 @@ fn sliding_windows_follow_the_records() {
     // Out of order: lands in [5,15] and [0,10], and creates its own right window [9,19].
     input.pipe_input_with_timestamp("a", "v", 8);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[
             ("[a@0/10]", "1", 10),
             ("[a@5/15]", "2", 15),
@@ -553,7 +524,7 @@ fn sliding_windows_drop_records_whose_windows_closed() {
     input.pipe_input_with_timestamp("a", "v", 89);
     input.pipe_input_with_timestamp("a", "v", 50);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[
             ("[a@90/100]", "1", 100),
             ("[a@90/100]", "2", 100),
@@ -594,7 +565,7 @@ proptest! {
             input.pipe_input_with_timestamp("k", "v", t);
         }
         let mut last = BTreeMap::new();
-        for (k, v, _) in updates(&driver) {
+        for (k, v, _) in outputs(&driver) {
             let start: i64 = k["[k@".len()..k.find('/').unwrap()].parse().unwrap();
             last.insert(start, v.parse::<i64>().unwrap());
         }
@@ -625,12 +596,12 @@ fn sliding_emit_on_window_close_emits_each_final_window_once() {
     for ts in [10, 15, 8] {
         input.pipe_input_with_timestamp("a", "v", ts);
     }
-    assert!(updates(&driver).is_empty(), "nothing closed yet");
+    assert!(outputs(&driver).is_empty(), "nothing closed yet");
     // Stream time 26, close time 21: the windows ending before 21 close, with their final
     // counts; [11,21] ends at the close time and stays open.
     input.pipe_input_with_timestamp("b", "v", 26);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[
             ("[a@0/10]", "2", 10),
             ("[a@5/15]", "3", 15),
@@ -639,7 +610,7 @@ fn sliding_emit_on_window_close_emits_each_final_window_once() {
     );
     // Too late for any window of `a`: dropped, and nothing is emitted twice.
     input.pipe_input_with_timestamp("a", "v", 3);
-    assert!(updates(&driver).is_empty());
+    assert!(outputs(&driver).is_empty());
     // The store holds what the eager aggregation would.
     let store = driver
         .get_timestamped_window_store("sliding", StringSerde, I64Serde, 10)
@@ -647,7 +618,7 @@ fn sliding_emit_on_window_close_emits_each_final_window_once() {
     assert_eq!(store.fetch(&"a".to_string(), 9).unwrap(), Some((2, 15)));
     input.pipe_input_with_timestamp("c", "v", 100);
     assert_eq!(
-        updates(&driver),
+        outputs(&driver),
         owned(&[("[a@11/21]", "1", 15), ("[b@16/26]", "1", 26)])
     );
 }
@@ -664,11 +635,11 @@ proptest! {
         for &t in &times {
             input.pipe_input_with_timestamp("k", "v", t);
         }
-        prop_assert!(updates(&driver).is_empty());
+        prop_assert!(outputs(&driver).is_empty());
         // Far enough ahead to close every window of `k`.
         input.pipe_input_with_timestamp("z", "v", 100_000);
         let mut emitted = BTreeMap::new();
-        for (k, v, _) in updates(&driver) {
+        for (k, v, _) in outputs(&driver) {
             let start: i64 = k["[k@".len()..k.find('/').unwrap()].parse().unwrap();
             prop_assert!(emitted.insert(start, v.parse::<i64>().unwrap()).is_none(), "{} twice", k);
         }
@@ -701,22 +672,22 @@ fn session_emit_on_window_close_emits_each_final_session_once() {
         for (key, ts) in [("a", 0), ("a", 20), ("b", 5), ("a", 10)] {
             input.pipe_input_with_timestamp(key, "v", ts);
         }
-        assert!(updates(&driver).is_empty(), "in_memory = {in_memory}");
+        assert!(outputs(&driver).is_empty(), "in_memory = {in_memory}");
         // Stream time 55, close time 35: a session is final once its end + gap is before the
         // close time (a record that could still join it would be late): 20 + 10 < 35.
         input.pipe_input_with_timestamp("z", "v", 55);
         assert_eq!(
-            updates(&driver),
+            outputs(&driver),
             owned(&[("[a@0/20]", "3", 20), ("[b@5/5]", "1", 5)]),
             "in_memory = {in_memory}"
         );
         // Late for its session: dropped; nothing is emitted twice.
         input.pipe_input_with_timestamp("a", "v", 21);
         input.pipe_input_with_timestamp("z", "v", 60);
-        assert!(updates(&driver).is_empty(), "in_memory = {in_memory}");
+        assert!(outputs(&driver).is_empty(), "in_memory = {in_memory}");
         input.pipe_input_with_timestamp("y", "v", 1000);
         assert_eq!(
-            updates(&driver),
+            outputs(&driver),
             owned(&[("[z@55/60]", "2", 60)]),
             "in_memory = {in_memory}"
         );
@@ -742,10 +713,10 @@ fn suppressed_sessions_close_after_their_gap_and_grace() {
     for (key, ts) in [("a", 0), ("b", 60_000), ("a", 120_000)] {
         input.pipe_input_with_timestamp(key, "v", ts);
     }
-    assert!(updates(&driver).is_empty());
+    assert!(outputs(&driver).is_empty());
     // b's session [60,000, 60,000] closes at 60,000 + 330,000; a's [0, 120,000] at 450,000.
     input.pipe_input_with_timestamp("z", "v", 449_999);
-    assert_eq!(updates(&driver), owned(&[("[b@60000/60000]", "1", 60_000)]));
+    assert_eq!(outputs(&driver), owned(&[("[b@60000/60000]", "1", 60_000)]));
     input.pipe_input_with_timestamp("z", "v", 450_000);
-    assert_eq!(updates(&driver), owned(&[("[a@0/120000]", "2", 120_000)]));
+    assert_eq!(outputs(&driver), owned(&[("[a@0/120000]", "2", 120_000)]));
 }
