@@ -482,8 +482,9 @@ impl Drop for PendingWrites {
     }
 }
 
-/// A RocksDB [`KeyValueStore`]: one database, default column family.
-pub struct RocksDbKeyValueStore {
+/// One store's RocksDB database and what writing to it takes: the part the key-value store and
+/// the segmented stores share.
+struct Database {
     name: String,
     path: PathBuf,
     db: Option<DB>,
@@ -491,40 +492,36 @@ pub struct RocksDbKeyValueStore {
     write_options: WriteOptions,
     /// Made once: RocksDB's C API allocates a read-options object per `get` otherwise.
     read_options: ReadOptions,
-    /// Data was written without the WAL (a restore, or every write with the WAL off) and is not
-    /// yet in table files.
+    /// Data was written without the WAL (a restore, held writes, or every write with the WAL
+    /// off) and is not yet in table files.
     unflushed: bool,
     /// Writes held back from RocksDB.
     pending: PendingWrites,
 }
 
-impl RocksDbKeyValueStore {
-    /// Opens (creating if needed) the store `name` whose database lives in directory `path`.
-    pub fn open(
-        name: impl Into<String>,
-        path: impl Into<PathBuf>,
+impl Database {
+    /// Opens (creating if needed) the database of store `name` in directory `path`; `check`
+    /// may refuse an existing one first.
+    fn open(
+        name: String,
+        path: PathBuf,
         resources: &RocksDbResources,
+        check: impl FnOnce(&Options, &Path) -> Result<()>,
     ) -> Result<Self> {
-        let name = name.into();
-        let path = path.into();
         create_dir(&path)?;
-        let db = DB::open(&resources.options(), &path).map_err(|e| rocks_error(&name, &path, e))?;
-        tracing::debug!(store = %name, path = %path.display(), "opened RocksDB key-value store");
-        Ok(RocksDbKeyValueStore {
+        let options = resources.options();
+        check(&options, &path)?;
+        let db = DB::open(&options, &path).map_err(|e| rocks_error(&name, &path, e))?;
+        Ok(Database {
             name,
             path,
             db: Some(db),
+            resources: resources.clone(),
             write_options: resources.write_options(),
             read_options: ReadOptions::default(),
-            resources: resources.clone(),
             unflushed: false,
             pending: PendingWrites::new(resources),
         })
-    }
-
-    /// The database directory.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn db(&self) -> Result<&DB> {
@@ -533,27 +530,6 @@ impl RocksDbKeyValueStore {
 
     fn err(&self, e: rocksdb::Error) -> Error {
         rocks_error(&self.name, &self.path, e)
-    }
-
-    /// The entries from `lower` (inclusive) to `upper` (exclusive), held writes over RocksDB's.
-    fn scan(&self, lower: Option<&[u8]>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
-        let db = self.db()?;
-        let mut ro = ReadOptions::default();
-        if let Some(u) = &upper {
-            ro.set_iterate_upper_bound(u.clone());
-        }
-        let mode = match lower {
-            Some(l) => IteratorMode::From(l, Direction::Forward),
-            None => IteratorMode::Start,
-        };
-        let (name, path) = (self.name.clone(), self.path.clone());
-        let stored = Box::new(db.iterator_opt(mode, ro).map(move |item| {
-            item.map(|(k, v)| (k.into_vec(), v.into_vec()))
-                .map_err(|e| rocks_error(&name, &path, e))
-        }));
-        Ok(self
-            .pending
-            .over(lower.unwrap_or_default(), upper.as_deref(), stored))
     }
 
     /// Sets `key` to `value` (`None`: deletes it): held back with the WAL off (handed to RocksDB
@@ -596,19 +572,9 @@ impl RocksDbKeyValueStore {
         self.unflushed |= written.map_err(|e| self.err(e))?;
         Ok(())
     }
-}
 
-impl StateStore for RocksDbKeyValueStore {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn persistent(&self) -> bool {
-        true
-    }
-    fn is_open(&self) -> bool {
-        self.db.is_some()
-    }
-
+    /// Makes everything written durable: the held writes go to RocksDB, then the memtables to
+    /// table files (or, with the WAL on, the log to the operating system).
     fn flush(&mut self) -> Result<()> {
         self.write_pending()?;
         let db = self.db()?;
@@ -621,19 +587,81 @@ impl StateStore for RocksDbKeyValueStore {
         }
         Ok(())
     }
+}
+
+/// A RocksDB [`KeyValueStore`]: one database, default column family.
+pub struct RocksDbKeyValueStore {
+    rocks: Database,
+}
+
+impl RocksDbKeyValueStore {
+    /// Opens (creating if needed) the store `name` whose database lives in directory `path`.
+    pub fn open(
+        name: impl Into<String>,
+        path: impl Into<PathBuf>,
+        resources: &RocksDbResources,
+    ) -> Result<Self> {
+        let rocks = Database::open(name.into(), path.into(), resources, |_, _| Ok(()))?;
+        tracing::debug!(store = %rocks.name, path = %rocks.path.display(),
+            "opened RocksDB key-value store");
+        Ok(RocksDbKeyValueStore { rocks })
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.rocks.path
+    }
+
+    /// The entries from `lower` (inclusive) to `upper` (exclusive), held writes over RocksDB's.
+    fn scan(&self, lower: Option<&[u8]>, upper: Option<Vec<u8>>) -> Result<KeyValueIter<'_>> {
+        let db = self.rocks.db()?;
+        let mut ro = ReadOptions::default();
+        if let Some(u) = &upper {
+            ro.set_iterate_upper_bound(u.clone());
+        }
+        let mode = match lower {
+            Some(l) => IteratorMode::From(l, Direction::Forward),
+            None => IteratorMode::Start,
+        };
+        let (name, path) = (self.rocks.name.clone(), self.rocks.path.clone());
+        let stored = Box::new(db.iterator_opt(mode, ro).map(move |item| {
+            item.map(|(k, v)| (k.into_vec(), v.into_vec()))
+                .map_err(|e| rocks_error(&name, &path, e))
+        }));
+        Ok(self
+            .rocks
+            .pending
+            .over(lower.unwrap_or_default(), upper.as_deref(), stored))
+    }
+}
+
+impl StateStore for RocksDbKeyValueStore {
+    fn name(&self) -> &str {
+        &self.rocks.name
+    }
+    fn persistent(&self) -> bool {
+        true
+    }
+    fn is_open(&self) -> bool {
+        self.rocks.db.is_some()
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.rocks.flush()
+    }
 
     fn close(&mut self) -> Result<()> {
-        if self.db.is_some() {
+        if self.rocks.db.is_some() {
             self.flush()?;
-            self.db = None;
-            tracing::debug!(store = %self.name, "closed RocksDB key-value store");
+            self.rocks.db = None;
+            tracing::debug!(store = %self.rocks.name, "closed RocksDB key-value store");
         }
         Ok(())
     }
 
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         // Restored records come after anything held: write that first, so theirs win.
-        self.write_pending()?;
+        self.rocks.write_pending()?;
         let mut batch = WriteBatch::default();
         for r in records {
             match &r.value {
@@ -641,41 +669,42 @@ impl StateStore for RocksDbKeyValueStore {
                 None => batch.delete(&r.key),
             }
         }
-        self.write_batch(batch, true)
+        self.rocks.write_batch(batch, true)
     }
 }
 
 impl KeyValueStore for RocksDbKeyValueStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(held) = self.pending.get(key) {
-            self.db()?;
+        if let Some(held) = self.rocks.pending.get(key) {
+            self.rocks.db()?;
             return Ok(held.map(<[u8]>::to_vec));
         }
-        self.db()?
-            .get_opt(key, &self.read_options)
-            .map_err(|e| self.err(e))
+        self.rocks
+            .db()?
+            .get_opt(key, &self.rocks.read_options)
+            .map_err(|e| self.rocks.err(e))
     }
 
     /// Lends held values, and RocksDB's own through a pinned slice: no copy either way.
     fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
-        let db = self.db()?;
-        if let Some(held) = self.pending.get(key) {
+        let db = self.rocks.db()?;
+        if let Some(held) = self.rocks.pending.get(key) {
             read(held);
             return Ok(());
         }
         let pinned = db
-            .get_pinned_opt(key, &self.read_options)
-            .map_err(|e| self.err(e))?;
+            .get_pinned_opt(key, &self.rocks.read_options)
+            .map_err(|e| self.rocks.err(e))?;
         read(pinned.as_deref());
         Ok(())
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.write(key, Some(value))
+        self.rocks.write(key, Some(value))
     }
 
     fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        if !self.pending.holds() {
+        if !self.rocks.pending.holds() {
             let mut batch = WriteBatch::default();
             for (k, v) in entries {
                 match v {
@@ -683,10 +712,10 @@ impl KeyValueStore for RocksDbKeyValueStore {
                     None => batch.delete(k),
                 }
             }
-            return self.write_batch(batch, false);
+            return self.rocks.write_batch(batch, false);
         }
         for (key, value) in entries {
-            self.write(key, value.as_deref())?;
+            self.rocks.write(key, value.as_deref())?;
         }
         Ok(())
     }
@@ -694,7 +723,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
     fn delete(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         let old = self.get(key)?;
         if old.is_some() {
-            self.write(key, None)?;
+            self.rocks.write(key, None)?;
         }
         Ok(old)
     }
@@ -702,7 +731,7 @@ impl KeyValueStore for RocksDbKeyValueStore {
     fn range(&self, from: Option<&[u8]>, to: Option<&[u8]>) -> Result<KeyValueIter<'_>> {
         if let (Some(f), Some(t)) = (from, to) {
             if f > t {
-                self.db()?;
+                self.rocks.db()?;
                 return Ok(Box::new(std::iter::empty()));
             }
         }
@@ -722,17 +751,19 @@ impl KeyValueStore for RocksDbKeyValueStore {
     /// has already counts twice until written).
     fn approximate_num_entries(&self) -> Result<u64> {
         let stored = self
+            .rocks
             .db()?
             .property_int_value("rocksdb.estimate-num-keys")
-            .map_err(|e| self.err(e))?
+            .map_err(|e| self.rocks.err(e))?
             .unwrap_or(0);
         let puts = self
+            .rocks
             .pending
             .entries
             .values()
             .filter(|v| v.is_some())
             .count() as u64;
-        let deletes = self.pending.entries.len() as u64 - puts;
+        let deletes = self.rocks.pending.entries.len() as u64 - puts;
         Ok((stored + puts).saturating_sub(deletes))
     }
 }
@@ -758,21 +789,12 @@ fn segment_end(segment: i64) -> Option<Vec<u8>> {
 /// RocksDB's OPTIONS file for every segment created and dropped, which dominated processing
 /// whenever event time moved fast — catching up on a backlog, replaying history.
 pub struct RocksDbSegments {
-    name: String,
-    path: PathBuf,
-    db: Option<DB>,
-    resources: RocksDbResources,
-    write_options: WriteOptions,
-    read_options: ReadOptions,
+    rocks: Database,
     segments: BTreeSet<i64>,
     /// Segments below this id are dropped but their keys not yet deleted: the range delete
     /// waits for the next flush, so that a store does not pile up one range tombstone per
     /// dropped segment in its memtable (each iterator would have to sort them all).
     drop_pending: Option<i64>,
-    /// Data was written without the WAL and is not yet in table files.
-    unflushed: bool,
-    /// Writes held back from RocksDB, by their key in the database (segment id first).
-    pending: PendingWrites,
 }
 
 impl RocksDbSegments {
@@ -784,38 +806,32 @@ impl RocksDbSegments {
         resources: &RocksDbResources,
     ) -> Result<Self> {
         let name = name.into();
-        let path = path.into();
-        create_dir(&path)?;
-        let opts = resources.options();
-        if path.join("CURRENT").exists() {
-            let families = DB::list_cf(&opts, &path).map_err(|e| rocks_error(&name, &path, e))?;
-            if let Some(other) = families.iter().find(|cf| cf.as_str() != "default") {
-                return Err(Error::RocksDb {
-                    store: name,
-                    path,
+        let refuse_column_families = |options: &Options, path: &Path| {
+            if !path.join("CURRENT").exists() {
+                return Ok(());
+            }
+            let families = DB::list_cf(options, path).map_err(|e| rocks_error(&name, path, e))?;
+            match families.iter().find(|cf| cf.as_str() != "default") {
+                Some(other) => Err(Error::RocksDb {
+                    store: name.clone(),
+                    path: path.to_path_buf(),
                     message: format!(
                         "unexpected column family `{other}` (a store written with one column \
                          family per segment by an older Rill): delete the directory to restore \
                          the store from its changelog"
                     ),
-                });
+                }),
+                None => Ok(()),
             }
-        }
-        let db = DB::open(&opts, &path).map_err(|e| rocks_error(&name, &path, e))?;
-        let segments = Self::find_segments(&db).map_err(|e| rocks_error(&name, &path, e))?;
-        tracing::debug!(store = %name, path = %path.display(), segments = segments.len(),
-            "opened RocksDB segmented store");
+        };
+        let rocks = Database::open(name.clone(), path.into(), resources, refuse_column_families)?;
+        let segments = Self::find_segments(rocks.db()?).map_err(|e| rocks.err(e))?;
+        tracing::debug!(store = %rocks.name, path = %rocks.path.display(),
+            segments = segments.len(), "opened RocksDB segmented store");
         Ok(RocksDbSegments {
-            name,
-            path,
-            db: Some(db),
-            write_options: resources.write_options(),
-            read_options: ReadOptions::default(),
-            resources: resources.clone(),
+            rocks,
             segments,
             drop_pending: None,
-            unflushed: false,
-            pending: PendingWrites::new(resources),
         })
     }
 
@@ -834,66 +850,39 @@ impl RocksDbSegments {
         iter.status()?;
         Ok(segments)
     }
-
-    fn db(&self) -> Result<&DB> {
-        self.db.as_ref().ok_or_else(|| Error::closed(&self.name))
-    }
-
-    fn err(&self, e: rocksdb::Error) -> Error {
-        rocks_error(&self.name, &self.path, e)
-    }
-
-    /// Hands the held writes to RocksDB as one batch.
-    fn write_pending(&mut self) -> Result<()> {
-        match self.pending.take_batch() {
-            Some(batch) => self.apply(batch, false),
-            None => Ok(()),
-        }
-    }
-
-    fn apply(&mut self, batch: WriteBatch, restoring: bool) -> Result<()> {
-        let written = write_batch(
-            self.db()?,
-            batch,
-            restoring,
-            &self.write_options,
-            &self.resources,
-        );
-        self.unflushed |= written.map_err(|e| self.err(e))?;
-        Ok(())
-    }
 }
 
 impl SegmentedBytesStore for RocksDbSegments {
     fn name(&self) -> &str {
-        &self.name
+        &self.rocks.name
     }
     fn persistent(&self) -> bool {
         true
     }
     fn is_open(&self) -> bool {
-        self.db.is_some()
+        self.rocks.db.is_some()
     }
 
     fn get(&self, segment: i64, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let db = self.db()?;
+        let db = self.rocks.db()?;
         if !self.segments.contains(&segment) {
             return Ok(None);
         }
         let key = segment_key(segment, key);
-        if let Some(held) = self.pending.get(&key) {
+        if let Some(held) = self.rocks.pending.get(&key) {
             return Ok(held.map(<[u8]>::to_vec));
         }
-        db.get_opt(key, &self.read_options).map_err(|e| self.err(e))
+        db.get_opt(key, &self.rocks.read_options)
+            .map_err(|e| self.rocks.err(e))
     }
 
     fn write(&mut self, writes: Vec<SegmentWrite>, restoring: bool) -> Result<()> {
-        self.db()?;
+        self.rocks.db()?;
         if restoring {
             // Restored records come after anything held: write that first, so theirs win.
-            self.write_pending()?;
+            self.rocks.write_pending()?;
         }
-        let hold = !restoring && self.pending.holds();
+        let hold = !restoring && self.rocks.pending.holds();
         let mut batch = WriteBatch::default();
         let mut due = false;
         for w in &writes {
@@ -904,18 +893,18 @@ impl SegmentedBytesStore for RocksDbSegments {
             }
             let key = segment_key(w.segment, &w.key);
             match (&w.value, hold) {
-                (value, true) => due |= self.pending.insert(&key, value.as_deref()),
+                (value, true) => due |= self.rocks.pending.insert(&key, value.as_deref()),
                 (Some(value), false) => batch.put(key, value),
                 (None, false) => batch.delete(key),
             }
         }
         if !hold {
-            return self.apply(batch, restoring);
+            return self.rocks.write_batch(batch, restoring);
         }
         // Held writes are durable only after a flush.
-        self.unflushed = true;
+        self.rocks.unflushed = true;
         if due {
-            self.write_pending()?;
+            self.rocks.write_pending()?;
         }
         Ok(())
     }
@@ -927,7 +916,7 @@ impl SegmentedBytesStore for RocksDbSegments {
         lower: Vec<u8>,
         upper: Option<Vec<u8>>,
     ) -> Result<KeyValueIter<'a>> {
-        let db = self.db()?;
+        let db = self.rocks.db()?;
         if segment_from > segment_to {
             return Ok(Box::new(std::iter::empty()));
         }
@@ -955,9 +944,9 @@ impl SegmentedBytesStore for RocksDbSegments {
                 let iter = db.iterator_opt(IteratorMode::From(&from, Direction::Forward), ro);
                 let stored: KeyValueIter<'a> = Box::new(iter.map(move |item| {
                     item.map(|(k, v)| (k.into_vec(), v.into_vec()))
-                        .map_err(|e| self.err(e))
+                        .map_err(|e| self.rocks.err(e))
                 }));
-                let merged = self.pending.over(&from, end.as_deref(), stored);
+                let merged = self.rocks.pending.over(&from, end.as_deref(), stored);
                 // Without the segment id in front.
                 Box::new(merged.map(|item| {
                     item.map(|(mut k, v)| {
@@ -982,33 +971,25 @@ impl SegmentedBytesStore for RocksDbSegments {
         for id in &expired {
             self.segments.remove(id);
         }
-        self.pending.drop_below(&keys::encode_time(segment));
+        self.rocks.pending.drop_below(&keys::encode_time(segment));
         self.drop_pending = Some(segment);
         Ok(expired)
     }
 
     fn flush(&mut self) -> Result<()> {
-        self.write_pending()?;
+        self.rocks.write_pending()?;
         if let Some(segment) = self.drop_pending.take() {
             let mut batch = WriteBatch::default();
             batch.delete_range(&[][..], &keys::encode_time(segment)[..]);
-            self.apply(batch, false)?;
+            self.rocks.write_batch(batch, false)?;
         }
-        let db = self.db()?;
-        if self.unflushed {
-            db.flush().map_err(|e| self.err(e))?;
-            self.unflushed = false;
-        } else if self.resources.config().wal_enabled {
-            db.flush_wal(self.resources.config().wal_sync_on_flush)
-                .map_err(|e| self.err(e))?;
-        }
-        Ok(())
+        self.rocks.flush()
     }
 
     fn close(&mut self) -> Result<()> {
-        if self.db.is_some() {
+        if self.rocks.db.is_some() {
             self.flush()?;
-            self.db = None;
+            self.rocks.db = None;
         }
         Ok(())
     }
@@ -1060,7 +1041,7 @@ mod tests {
     use crate::test_suite::small_resources;
 
     fn stored(store: &RocksDbKeyValueStore, key: &[u8]) -> Option<Vec<u8>> {
-        store.db().unwrap().get(key).unwrap()
+        store.rocks.db().unwrap().get(key).unwrap()
     }
 
     fn all(store: &RocksDbKeyValueStore) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -1120,12 +1101,12 @@ mod tests {
         let resources = small_resources();
         let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
         let value = [7u8; 1000];
-        let bound = store.pending.limit;
+        let bound = store.rocks.pending.limit;
         let keys = 2 * bound / value.len();
         for i in 0..keys {
             store.put(format!("k{i:05}").as_bytes(), &value).unwrap();
-            assert!(store.pending.bytes < bound);
-            assert_eq!(resources.held_writes_usage(), store.pending.bytes);
+            assert!(store.rocks.pending.bytes < bound);
+            assert_eq!(resources.held_writes_usage(), store.rocks.pending.bytes);
         }
         assert_eq!(stored(&store, b"k00000"), Some(value.to_vec()));
         assert_eq!(all(&store).len(), keys);
@@ -1166,7 +1147,7 @@ mod tests {
             assert!(resources.held_writes_usage() < 100_000 + 1_000);
         }
         assert_eq!(
-            a.pending.bytes, held_by_a,
+            a.rocks.pending.bytes, held_by_a,
             "the key-value store still holds its own"
         );
         assert_eq!(
@@ -1189,7 +1170,7 @@ mod tests {
         let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
         store.put(b"a", b"1").unwrap();
         assert_eq!(stored(&store, b"a"), Some(b"1".to_vec()));
-        assert!(store.pending.entries.is_empty());
+        assert!(store.rocks.pending.entries.is_empty());
     }
 
     #[test]
@@ -1205,6 +1186,6 @@ mod tests {
             .unwrap();
         assert_eq!(stored(&store, b"a"), None);
         assert_eq!(stored(&store, b"b"), Some(b"2".to_vec()));
-        assert!(store.pending.entries.is_empty());
+        assert!(store.rocks.pending.entries.is_empty());
     }
 }
