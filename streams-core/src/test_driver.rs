@@ -63,9 +63,9 @@ struct Unread {
     chunks: VecDeque<Vec<u8>>,
     /// Where the next record starts in the front chunk.
     start: usize,
-    len: usize,
     /// The headers of the records that have any, by sequence number.
     headers: VecDeque<(u64, Headers)>,
+    /// Records pushed and taken so far: their sequence numbers, and how many are unread.
     pushed: u64,
     taken: u64,
 }
@@ -118,17 +118,16 @@ impl Unread {
                 .push_back((self.pushed, record.headers.clone()));
         }
         self.pushed += 1;
-        self.len += 1;
     }
 
     fn len(&self) -> usize {
-        self.len
+        (self.pushed - self.taken) as usize
     }
 
     /// Takes the oldest unread record, as written to `topic`; [`compact`](Self::compact) after
     /// taking some frees their bytes.
     fn next(&mut self, topic: &Arc<str>) -> Option<ProducedRecord> {
-        if self.len == 0 {
+        if self.len() == 0 {
             return None;
         }
         while self.chunks.front().is_some_and(|c| self.start >= c.len()) {
@@ -150,7 +149,6 @@ impl Unread {
         let key = take(read_u64(chunk, at + 16));
         let value = take(read_u64(chunk, at + 24));
         self.start = offset;
-        self.len -= 1;
         let headers = match self.headers.front() {
             Some((seq, _)) if *seq == self.taken => self.headers.pop_front().map(|(_, h)| h),
             _ => None,
@@ -169,7 +167,7 @@ impl Unread {
     /// Frees the chunks whose records were all taken; keeps the last one's buffer for reuse
     /// once none is left.
     fn compact(&mut self) {
-        if self.len == 0 {
+        if self.len() == 0 {
             let last = self.chunks.pop_back();
             self.chunks.clear();
             if let Some(mut last) = last {
