@@ -371,13 +371,6 @@ impl StateStore for CachingKeyValueStore {
 }
 
 impl KeyValueStore for CachingKeyValueStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        match self.index.get(key) {
-            Some(&i) => Ok(self.slots.get(i).value.clone()),
-            None => self.inner.get(key),
-        }
-    }
-
     fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
         match self.index.get(key) {
             Some(&i) => {

@@ -277,10 +277,6 @@ impl StateStore for ChangeloggingKeyValueStore {
 }
 
 impl KeyValueStore for ChangeloggingKeyValueStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-
     fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
         self.inner.get_with(key, read)
     }

@@ -109,11 +109,6 @@ impl StateStore for InMemoryKeyValueStore {
 }
 
 impl KeyValueStore for InMemoryKeyValueStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.check_open()?;
-        Ok(self.map.get(key).cloned())
-    }
-
     fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
         self.check_open()?;
         read(self.map.get(key).map(Vec::as_slice));

@@ -674,17 +674,6 @@ impl StateStore for RocksDbKeyValueStore {
 }
 
 impl KeyValueStore for RocksDbKeyValueStore {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        if let Some(held) = self.rocks.pending.get(key) {
-            self.rocks.db()?;
-            return Ok(held.map(<[u8]>::to_vec));
-        }
-        self.rocks
-            .db()?
-            .get_opt(key, &self.rocks.read_options)
-            .map_err(|e| self.rocks.err(e))
-    }
-
     /// Lends held values, and RocksDB's own through a pinned slice: no copy either way.
     fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
         let db = self.rocks.db()?;

@@ -64,15 +64,17 @@ pub trait StateStore: Send {
 ///
 /// Its changelog holds one record per write: the key, and the value or a tombstone.
 pub trait KeyValueStore: StateStore {
-    /// The value of `key`, if any.
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// The value of `key`, if any: a copy of what [`get_with`](Self::get_with) lends.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let mut value = None;
+        self.get_with(key, &mut |lent| value = lent.map(<[u8]>::to_vec))?;
+        Ok(value)
+    }
 
     /// Hands `read` the value of `key` (`None` if it has none) without copying it out where the
-    /// store can lend it: a reader that decodes the bytes needs no buffer of its own.
-    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
-        read(self.get(key)?.as_deref());
-        Ok(())
-    }
+    /// store can lend it: a reader that decodes the bytes needs no buffer of its own. Called
+    /// exactly once when it returns `Ok`.
+    fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()>;
 
     /// Sets `key` to `value`.
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
