@@ -438,9 +438,10 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
         let store = self.0.store()?;
         let key = store.key_bytes(&record.key)?;
         // A cache knows the old value itself (the one at its last flush).
-        let old = match self.0.is_cached() {
-            true => None,
-            false => store.get_raw(&key)?.map(|(value, _)| value),
+        let old = if self.0.is_cached() {
+            None
+        } else {
+            store.get_raw(&key)?.map(|(value, _)| value)
         };
         let new = record.value.take();
         self.0
