@@ -26,6 +26,31 @@ fn task_ids(streams: &KafkaStreams) -> BTreeSet<TaskId> {
         .collect()
 }
 
+/// Starts one instance per state directory and waits until each runs tasks.
+fn start_instances(
+    dirs: &[tempfile::TempDir],
+    instance: impl Fn(&std::path::Path) -> KafkaStreams,
+) -> Vec<KafkaStreams> {
+    let instances: Vec<KafkaStreams> = dirs
+        .iter()
+        .map(|d| {
+            let s = instance(d.path());
+            s.start().unwrap();
+            s
+        })
+        .collect();
+    wait_until(
+        Duration::from_secs(30),
+        "every instance to run tasks",
+        || {
+            instances
+                .iter()
+                .all(|s| s.state() == State::Running && !task_ids(s).is_empty())
+        },
+    );
+    instances
+}
+
 fn wait_until(timeout: Duration, what: &str, condition: impl Fn() -> bool) {
     let deadline = Instant::now() + timeout;
     while !condition() {
@@ -141,24 +166,9 @@ fn co_partitioned_inputs_are_assigned_to_the_same_instance() {
     };
     let application_id = format!("colocate-{id}");
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let instances: Vec<KafkaStreams> = dirs
-        .iter()
-        .map(|d| {
-            let s = KafkaStreams::new(topology(), config(&application_id, &bootstrap, d.path()))
-                .unwrap();
-            s.start().unwrap();
-            s
-        })
-        .collect();
-    wait_until(
-        Duration::from_secs(30),
-        "both instances to run tasks",
-        || {
-            instances
-                .iter()
-                .all(|s| s.state() == State::Running && !task_ids(s).is_empty())
-        },
-    );
+    let instances = start_instances(&dirs, |dir| {
+        KafkaStreams::new(topology(), config(&application_id, &bootstrap, dir)).unwrap()
+    });
     let mut seen = BTreeSet::new();
     for streams in &instances {
         for thread in streams.local_thread_metadata() {
@@ -266,24 +276,9 @@ fn a_foreign_key_join_over_two_instances_and_after_one_leaves_equals_the_model()
 
     let application_id = format!("fk-scale-{id}");
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-    let instances: Vec<KafkaStreams> = dirs
-        .iter()
-        .map(|d| {
-            let s = KafkaStreams::new(topology(), config(&application_id, &bootstrap, d.path()))
-                .unwrap();
-            s.start().unwrap();
-            s
-        })
-        .collect();
-    wait_until(
-        Duration::from_secs(30),
-        "both instances to run tasks",
-        || {
-            instances
-                .iter()
-                .all(|s| s.state() == State::Running && !task_ids(s).is_empty())
-        },
-    );
+    let instances = start_instances(&dirs, |dir| {
+        KafkaStreams::new(topology(), config(&application_id, &bootstrap, dir)).unwrap()
+    });
     let mut reader = TableReader::new(&bootstrap, &output);
     let expected = model(&orders, &products);
     reader.read_until(Duration::from_secs(90), |table| *table == expected);
