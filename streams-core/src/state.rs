@@ -445,8 +445,17 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
     }
 
     pub(crate) fn put_raw(&self, key: &[u8], value: &V, timestamp: i64) -> Result<()> {
-        let value = self.codec.value(value)?;
-        Ok(lock(&self.store).put(key, &value, timestamp)?)
+        self.put_encoded(key, &self.encode_value(value)?, timestamp)
+    }
+
+    /// The serialized form of `value`, as [`put_encoded`](Self::put_encoded) takes it.
+    pub(crate) fn encode_value(&self, value: &V) -> Result<Vec<u8>> {
+        self.codec.value(value)
+    }
+
+    /// Sets `key` to a value already serialized with the store's value serde.
+    pub(crate) fn put_encoded(&self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
+        Ok(lock(&self.store).put(key, value, timestamp)?)
     }
 
     /// Removes `key`, returning its previous value and timestamp.
@@ -478,36 +487,36 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
         let key = self.codec.decode_key(entry.key)?;
         let new = match entry.new_value {
             Some(encoded) => {
-                let (timestamp, value) = split_timestamp(Some(&encoded))
-                    .map_err(|e| store_serde_error(&self.codec.name, "value", e))?;
-                let value = self
-                    .codec
-                    .values
-                    .deserialize(&self.codec.name, Some(value))
-                    .map_err(|e| store_serde_error(&self.codec.name, "value", e))?;
+                let (value, timestamp) = self.decode_timestamped(&encoded, "value")?;
                 Some((value, timestamp))
-            }
-            None => None,
-        };
-        let old = match entry.old_value {
-            Some(encoded) => {
-                let (_, value) = split_timestamp(Some(&encoded))
-                    .map_err(|e| store_serde_error(&self.codec.name, "old value", e))?;
-                Some(
-                    self.codec
-                        .values
-                        .deserialize(&self.codec.name, Some(value))
-                        .map_err(|e| store_serde_error(&self.codec.name, "old value", e))?,
-                )
             }
             None => None,
         };
         Ok(FlushedUpdate {
             key,
             new,
-            old,
+            old: self.decode_old_value(entry.old_value)?,
             timestamp: entry.timestamp,
         })
+    }
+
+    /// The old value of a flushed cache entry.
+    pub(crate) fn decode_old_value(&self, encoded: Option<Vec<u8>>) -> Result<Option<V>> {
+        encoded
+            .map(|encoded| Ok(self.decode_timestamped(&encoded, "old value")?.0))
+            .transpose()
+    }
+
+    /// A value and its timestamp as the store keeps them (the timestamp first).
+    fn decode_timestamped(&self, encoded: &[u8], part: &str) -> Result<(V, i64)> {
+        let (timestamp, value) = split_timestamp(Some(encoded))
+            .map_err(|e| store_serde_error(&self.codec.name, part, e))?;
+        let value = self
+            .codec
+            .values
+            .deserialize(&self.codec.name, Some(value))
+            .map_err(|e| store_serde_error(&self.codec.name, part, e))?;
+        Ok((value, timestamp))
     }
 
     /// Every entry with its timestamp, in the order of the serialized keys.

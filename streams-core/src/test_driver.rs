@@ -186,11 +186,71 @@ impl Unread {
     }
 }
 
+/// The topics the driver knows, looked up for every record routed. Sinks, changelogs and input
+/// topics hand each of their records the same `Arc<str>` of the topic's name, so the last few
+/// names looked up are remembered by pointer: most lookups compare a pointer instead of hashing
+/// and comparing the name.
+#[derive(Default)]
+struct Topics {
+    states: Vec<TopicState>,
+    /// Topic names come from the topology and the test, not from peers, so a fast
+    /// non-cryptographic hash is safe here.
+    by_name: FxHashMap<Arc<str>, usize>,
+    /// Recently looked-up names and their topics' indexes, the latest first.
+    recent: Vec<(Arc<str>, usize)>,
+}
+
+/// How many names [`Topics`] remembers by pointer: more than a topology writes to at once.
+const RECENT_TOPICS: usize = 8;
+
+impl Topics {
+    /// The topic `name`, added if new.
+    fn entry(&mut self, name: &Arc<str>) -> &mut TopicState {
+        let index = match self.index_of(name) {
+            Some(index) => index,
+            None => {
+                self.states.push(TopicState::default());
+                self.by_name.insert(Arc::clone(name), self.states.len() - 1);
+                self.states.len() - 1
+            }
+        };
+        &mut self.states[index]
+    }
+
+    /// The topic `name`, if known.
+    fn find(&mut self, name: &Arc<str>) -> Option<&mut TopicState> {
+        let index = self.index_of(name)?;
+        Some(&mut self.states[index])
+    }
+
+    fn index_of(&mut self, name: &Arc<str>) -> Option<usize> {
+        if let Some(&(_, index)) = self.recent.iter().find(|(n, _)| Arc::ptr_eq(n, name)) {
+            return Some(index);
+        }
+        let index = *self.by_name.get(name)?;
+        self.recent.truncate(RECENT_TOPICS - 1);
+        self.recent.insert(0, (Arc::clone(name), index));
+        Some(index)
+    }
+
+    fn get(&self, name: &str) -> Option<&TopicState> {
+        self.by_name.get(name).map(|&index| &self.states[index])
+    }
+
+    fn get_mut(&mut self, name: &str) -> Option<&mut TopicState> {
+        self.by_name.get(name).map(|&index| &mut self.states[index])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &TopicState)> {
+        self.by_name
+            .iter()
+            .map(|(name, &index)| (name, &self.states[index]))
+    }
+}
+
 struct DriverState {
     tasks: Vec<Task>,
-    /// Topic names come from the topology and the test, not from peers, so a fast
-    /// non-cryptographic hash is safe here; this map is looked up for every record.
-    topics: FxHashMap<Arc<str>, TopicState>,
+    topics: Topics,
     wall_clock_ms: i64,
     pending: VecDeque<(usize, ConsumedRecord)>,
     produced: Vec<ProducedRecord>,
@@ -199,7 +259,7 @@ struct DriverState {
 impl DriverState {
     /// Assigns the next offset in the record's topic and queues it for the topic's reader.
     fn enqueue(&mut self, record: ProducedRecord) -> Result<()> {
-        let state = self.topics.get_mut(&record.topic);
+        let state = self.topics.find(&record.topic);
         let Some((task, state)) = state.and_then(|s| s.reader.map(|r| (r, s))) else {
             return Err(Error::UnknownTopic(record.topic.to_string()));
         };
@@ -249,10 +309,7 @@ impl DriverState {
         let mut produced = std::mem::take(&mut self.produced);
         self.tasks[task].drain_output(&mut produced);
         for record in produced.drain(..) {
-            let topic = match self.topics.get_mut(&record.topic) {
-                Some(topic) => topic,
-                None => self.topics.entry(Arc::clone(&record.topic)).or_default(),
-            };
+            let topic = self.topics.entry(&record.topic);
             topic.written = true;
             match (topic.internal, topic.reader) {
                 (false, Some(reader)) => {
@@ -305,7 +362,7 @@ impl TopologyTestDriver {
         let cache_bytes_per_store =
             config.statestore_cache_max_bytes() / topology.cached_store_count().max(1);
         let mut tasks = Vec::new();
-        let mut topics: FxHashMap<Arc<str>, TopicState> = FxHashMap::default();
+        let mut topics = Topics::default();
         let directory =
             streams_state::StateDirectory::new(state_dir.path(), application_id.clone());
         // Global sub-topologies first: their stores are handed to every other task.
@@ -332,13 +389,13 @@ impl TopologyTestDriver {
                 }
             }
             for topic in task.input_topics() {
-                topics.entry(Arc::from(topic)).or_default().reader = Some(tasks.len());
+                topics.entry(&Arc::from(topic)).reader = Some(tasks.len());
             }
             tasks.push(task);
         }
         for internal in topology.repartition_topics() {
             let name: Arc<str> = Arc::from(format!("{application_id}-{}", internal.name));
-            topics.entry(name).or_default().internal = true;
+            topics.entry(&name).internal = true;
         }
         let mut state = DriverState {
             tasks,

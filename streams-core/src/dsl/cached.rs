@@ -14,7 +14,7 @@
 //! of a [`TableStore`] without the cache.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use streams_state::{CacheFlushListener, CachedEntry};
 
@@ -88,6 +88,65 @@ impl<K: Data, V: Data> ConnectedTable<K, V> {
 pub(crate) struct TableStore<K, V> {
     pub(crate) table: ConnectedTable<K, V>,
     cache: Option<CacheForwarder>,
+    last_write: LastWrite<K, V>,
+}
+
+/// The update a processor last wrote into its store's record cache, kept typed: when the cache
+/// flushes that entry unchanged (its key and value bytes are the ones written), it is forwarded
+/// as written instead of deserialized back from the cache's bytes. A commit after every record,
+/// as the test driver makes, or a key written again and again between commits, hits it; any
+/// other entry is decoded as before.
+struct LastWrite<K, V> {
+    /// The key's bytes, in a buffer kept across writes.
+    key: Vec<u8>,
+    /// The value's bytes (without the timestamp the store adds).
+    value: Vec<u8>,
+    /// The key, value and timestamp, until forwarded. In a mutex only so that the processor
+    /// templates holding one are `Sync` whatever `K` and `V` are: reached through `get_mut`,
+    /// never locked.
+    typed: Mutex<Option<(K, V, i64)>>,
+}
+
+impl<K, V> Default for LastWrite<K, V> {
+    fn default() -> Self {
+        LastWrite {
+            key: Vec::new(),
+            value: Vec::new(),
+            typed: Mutex::new(None),
+        }
+    }
+}
+
+impl<K, V> LastWrite<K, V> {
+    fn remember(&mut self, key_bytes: &[u8], value_bytes: Vec<u8>, typed: (K, V, i64)) {
+        self.key.clear();
+        self.key.extend_from_slice(key_bytes);
+        self.value = value_bytes;
+        *self.typed() = Some(typed);
+    }
+
+    fn forget(&mut self) {
+        *self.typed() = None;
+    }
+
+    fn typed(&mut self) -> &mut Option<(K, V, i64)> {
+        self.typed.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The typed key, value and timestamp of `entry` if it is the remembered write.
+    fn take_if_written(&mut self, entry: &CachedEntry) -> Option<(K, V, i64)> {
+        let (key, value) = (&self.key, &self.value[..]);
+        let typed = self.typed.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let (_, _, timestamp) = typed.as_ref()?;
+        let stored = entry.new_value.as_deref()?;
+        let unchanged = entry.key == *key
+            && streams_state::timestamped::split(stored) == Some((*timestamp, value));
+        if unchanged {
+            typed.take()
+        } else {
+            None
+        }
+    }
 }
 
 /// A copy is not connected: each task's processor connects its own.
@@ -96,6 +155,7 @@ impl<K, V> Clone for TableStore<K, V> {
         TableStore {
             table: self.table.clone(),
             cache: None,
+            last_write: LastWrite::default(),
         }
     }
 }
@@ -110,6 +170,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
         TableStore {
             table: ConnectedTable::new(store_name, keys, values),
             cache: None,
+            last_write: LastWrite::default(),
         }
     }
 
@@ -145,27 +206,57 @@ impl<K: Data, V: Data> TableStore<K, V> {
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
         let store = self.table.store()?;
-        if let Some(cache) = &mut self.cache {
-            // Before the write, which may evict the key at once.
-            cache.writing(key, std::mem::take(&mut record.headers));
-        }
-        match &record.value.new {
-            Some(value) => store.put_raw(key, value, record.timestamp)?,
+        let Some(cache) = &mut self.cache else {
+            match &record.value.new {
+                Some(value) => store.put_raw(key, value, record.timestamp)?,
+                None => {
+                    store.delete_raw(key)?;
+                }
+            }
+            return ctx.forward(record);
+        };
+        // Before the write, which may evict the key at once.
+        cache.writing(key, std::mem::take(&mut record.headers));
+        match record.value.new {
+            Some(value) => {
+                let encoded = store.encode_value(&value)?;
+                store.put_encoded(key, &encoded, record.timestamp)?;
+                self.last_write
+                    .remember(key, encoded, (record.key, value, record.timestamp));
+            }
             None => {
                 store.delete_raw(key)?;
+                self.last_write.forget();
             }
         }
-        match &mut self.cache {
-            Some(cache) => cache.forward(store, ctx),
-            None => ctx.forward(record),
-        }
+        Self::forward_flushed(cache, store, &mut self.last_write, ctx)
+    }
+
+    /// Forwards what the cache flushed: the last write as written, other entries decoded.
+    fn forward_flushed(
+        cache: &mut CacheForwarder,
+        store: &TimestampedKeyValueStoreRef<K, V>,
+        last_write: &mut LastWrite<K, V>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
+        cache.forward_with(ctx, |entry| match last_write.take_if_written(&entry) {
+            Some((key, value, timestamp)) => {
+                let old = store.decode_old_value(entry.old_value)?;
+                Ok((key, Change::new(Some(value), old), timestamp))
+            }
+            None => Ok(table_update(store.decode_flushed(entry)?)),
+        })
     }
 
     /// Flushes the store's record cache and forwards what it held: the processor's part of a
     /// commit (`Processor::flush`).
     pub(crate) fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
         match &mut self.cache {
-            Some(cache) => cache.flush(self.table.store()?, ctx),
+            Some(cache) => {
+                let store = self.table.store()?;
+                store.flush_cache()?;
+                Self::forward_flushed(cache, store, &mut self.last_write, ctx)
+            }
             None => Ok(()),
         }
     }
@@ -232,16 +323,6 @@ impl CacheForwarder {
         Ok(())
     }
 
-    /// Forwards, in flush order, every entry the cache flushed since the last call (evictions,
-    /// when called after a write).
-    pub(crate) fn forward<K: Data, V: Data>(
-        &mut self,
-        store: &TimestampedKeyValueStoreRef<K, V>,
-        ctx: &mut ProcessorContext<'_, K, Change<V>>,
-    ) -> Result<()> {
-        self.forward_with(ctx, |entry| Ok(table_update(store.decode_flushed(entry)?)))
-    }
-
     /// Forwards, in flush order, every entry the cache flushed since the last call, each turned
     /// into a key, value and timestamp by `decode` and carrying the headers of the record that
     /// last wrote it.
@@ -276,16 +357,6 @@ impl CacheForwarder {
             }
         }
     }
-
-    /// Flushes the store's cache and forwards what it held: the processor's part of a commit.
-    pub(crate) fn flush<K: Data, V: Data>(
-        &mut self,
-        store: &TimestampedKeyValueStoreRef<K, V>,
-        ctx: &mut ProcessorContext<'_, K, Change<V>>,
-    ) -> Result<()> {
-        store.flush_cache()?;
-        self.forward(store, ctx)
-    }
 }
 
 /// A flushed entry of a timestamped store as the table update downstream sees: key, the change,
@@ -296,4 +367,45 @@ pub(crate) fn table_update<K, V>(update: FlushedUpdate<K, V>) -> (K, Change<V>, 
         None => (None, update.timestamp),
     };
     (update.key, Change::new(new, update.old), timestamp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use streams_state::ValueAndTimestamp;
+
+    fn flushed(key: &[u8], value: &[u8], timestamp: i64) -> CachedEntry {
+        CachedEntry {
+            key: key.to_vec(),
+            new_value: Some(
+                ValueAndTimestamp {
+                    value: value.to_vec(),
+                    timestamp,
+                }
+                .encode(),
+            ),
+            old_value: None,
+            timestamp,
+        }
+    }
+
+    #[test]
+    fn the_last_write_is_taken_only_for_the_entry_it_wrote() {
+        let mut last = LastWrite::default();
+        last.remember(b"k", b"v1".to_vec(), ("k", 1, 10));
+        // Another key, another value, another timestamp, or a delete: decoded as usual.
+        assert_eq!(last.take_if_written(&flushed(b"j", b"v1", 10)), None);
+        assert_eq!(last.take_if_written(&flushed(b"k", b"v2", 10)), None);
+        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 11)), None);
+        let mut delete = flushed(b"k", b"v1", 10);
+        delete.new_value = None;
+        assert_eq!(last.take_if_written(&delete), None);
+        // The entry written: taken once.
+        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), Some(("k", 1, 10)));
+        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
+        // A forgotten write is not taken.
+        last.remember(b"k", b"v1".to_vec(), ("k", 1, 10));
+        last.forget();
+        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
+    }
 }
