@@ -483,27 +483,27 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
 
     /// A flushed cache entry as a table update: key, new value and timestamp (`None` for a
     /// delete), old value.
-    pub(crate) fn decode_flushed(&self, entry: CachedEntry) -> Result<FlushedUpdate<K, V>> {
-        let key = self.codec.decode_key(entry.key)?;
-        let new = match entry.new_value {
-            Some(encoded) => {
-                let (value, timestamp) = self.decode_timestamped(&encoded, "value")?;
-                Some((value, timestamp))
-            }
-            None => None,
-        };
+    pub(crate) fn decode_flushed(&self, entry: &mut CachedEntry) -> Result<FlushedUpdate<K, V>> {
+        let key = self.codec.decode_key(std::mem::take(&mut entry.key))?;
+        let new = entry
+            .new_value
+            .as_deref()
+            .map(|encoded| self.decode_timestamped(encoded, "value"))
+            .transpose()?;
         Ok(FlushedUpdate {
             key,
             new,
-            old: self.decode_old_value(entry.old_value)?,
+            old: self.decode_old_value(entry)?,
             timestamp: entry.timestamp,
         })
     }
 
     /// The old value of a flushed cache entry.
-    pub(crate) fn decode_old_value(&self, encoded: Option<Vec<u8>>) -> Result<Option<V>> {
-        encoded
-            .map(|encoded| Ok(self.decode_timestamped(&encoded, "old value")?.0))
+    pub(crate) fn decode_old_value(&self, entry: &CachedEntry) -> Result<Option<V>> {
+        entry
+            .old_value
+            .as_deref()
+            .map(|encoded| Ok(self.decode_timestamped(encoded, "old value")?.0))
             .transpose()
     }
 
@@ -721,7 +721,7 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
     /// A flushed cache entry as a windowed table update.
     pub(crate) fn decode_flushed(
         &self,
-        entry: CachedEntry,
+        entry: &mut CachedEntry,
     ) -> Result<FlushedUpdate<Windowed<K>, V>> {
         let codec = &self.inner.codec;
         let (key, start, _) = streams_state::keys::parse_window_changelog_key(&entry.key)
@@ -734,9 +734,14 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
             })?;
         let window = Window::new(start, start.saturating_add(self.inner.window_size_ms));
         let key = Windowed::new(codec.decode_key(key)?, window);
-        let new = entry.new_value.map(|v| codec.decode_value(v)).transpose()?;
+        let new = entry
+            .new_value
+            .take()
+            .map(|v| codec.decode_value(v))
+            .transpose()?;
         let old = entry
             .old_value
+            .take()
             .map(|v| codec.decode_value(v).map(|(value, _)| value))
             .transpose()?;
         Ok(FlushedUpdate {
@@ -930,7 +935,7 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
 
     /// A flushed cache entry as a session table update: the session, its new aggregate (`None`
     /// when the session was merged away) and the aggregate the store held before.
-    pub(crate) fn decode_flushed(&self, entry: CachedEntry) -> Result<FlushedSession<K, V>> {
+    pub(crate) fn decode_flushed(&self, entry: &mut CachedEntry) -> Result<FlushedSession<K, V>> {
         let (key, start, end) = streams_state::keys::parse_session_changelog_key(&entry.key)
             .ok_or_else(|| {
                 store_serde_error(
@@ -942,10 +947,12 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
         let key = Windowed::new(self.codec.decode_key(key)?, Window::new(start, end));
         let new = entry
             .new_value
+            .take()
             .map(|v| self.codec.decode_value(v))
             .transpose()?;
         let old = entry
             .old_value
+            .take()
             .map(|v| self.codec.decode_value(v))
             .transpose()?;
         Ok(FlushedSession { key, new, old })

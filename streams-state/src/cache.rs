@@ -17,7 +17,7 @@ use std::ops::{Bound, RangeBounds};
 use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
-use crate::store::{KeyValue, KeyValueIter, KeyValueStore, StateStore};
+use crate::store::{KeyValue, KeyValueIter, KeyValueStore, KeyWrite, StateStore};
 use crate::Result;
 
 /// Bytes an entry costs beyond its key and value: map nodes and bookkeeping, as Kafka's
@@ -25,7 +25,7 @@ use crate::Result;
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
 
 /// A change flushed out of a record cache, handed to the [`CacheFlushListener`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CachedEntry {
     /// The key.
     pub key: Vec<u8>,
@@ -37,16 +37,58 @@ pub struct CachedEntry {
     pub timestamp: i64,
 }
 
+/// A change a record cache flushes, as its [`CacheFlushListener`] gets it: the key and new value
+/// are lent (they stay in the cache), the old value is handed over. A listener that keeps
+/// entries copies them, into buffers it reuses if it wants to allocate nothing per entry.
+#[derive(Debug)]
+pub struct FlushedEntry<'a> {
+    /// The key.
+    pub key: &'a [u8],
+    /// The latest value, or `None` for a delete.
+    pub new_value: Option<&'a [u8]>,
+    /// The value the store held before this flush, if old values are sent (always for deletes).
+    pub old_value: Option<Vec<u8>>,
+    /// Timestamp of the record that last wrote the key.
+    pub timestamp: i64,
+}
+
+impl FlushedEntry<'_> {
+    /// An owned copy.
+    pub fn into_owned(self) -> CachedEntry {
+        CachedEntry {
+            key: self.key.to_vec(),
+            new_value: self.new_value.map(<[u8]>::to_vec),
+            old_value: self.old_value,
+            timestamp: self.timestamp,
+        }
+    }
+
+    /// Copies the entry into `entry`, reusing `entry`'s buffers.
+    pub fn copy_into(self, entry: &mut CachedEntry) {
+        entry.key.clear();
+        entry.key.extend_from_slice(self.key);
+        match (self.new_value, &mut entry.new_value) {
+            (Some(new), Some(buffer)) => {
+                buffer.clear();
+                buffer.extend_from_slice(new);
+            }
+            (new, buffer) => *buffer = new.map(<[u8]>::to_vec),
+        }
+        entry.old_value = self.old_value;
+        entry.timestamp = self.timestamp;
+    }
+}
+
 /// Receives the entries a record cache flushes, in the order they were last written, after they
-/// have been written to the underlying store. Implemented for closures.
+/// have been written to the underlying store. Implemented for closures taking owned entries.
 pub trait CacheFlushListener: Send {
     /// Called once per flushed entry.
-    fn apply(&mut self, entry: CachedEntry);
+    fn apply(&mut self, entry: FlushedEntry<'_>);
 }
 
 impl<F: FnMut(CachedEntry) + Send> CacheFlushListener for F {
-    fn apply(&mut self, entry: CachedEntry) {
-        self(entry)
+    fn apply(&mut self, entry: FlushedEntry<'_>) {
+        self(entry.into_owned())
     }
 }
 
@@ -104,10 +146,9 @@ pub struct CachingKeyValueStore {
     listener: Option<Box<dyn CacheFlushListener>>,
     send_old_values: bool,
     context: RecordContext,
-    /// Scratch for [`flush_dirty`](Self::flush_dirty): the writes, and each one's old value
-    /// and timestamp.
-    flush_writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
-    flush_olds: Vec<(Option<Vec<u8>>, i64)>,
+    /// Scratch for [`flush_dirty`](Self::flush_dirty): the slots being flushed, in flush order,
+    /// each with its old value.
+    flushing: Vec<(usize, Option<Vec<u8>>)>,
 }
 
 impl CachingKeyValueStore {
@@ -122,8 +163,7 @@ impl CachingKeyValueStore {
             listener: None,
             send_old_values: false,
             context,
-            flush_writes: Vec::new(),
-            flush_olds: Vec::new(),
+            flushing: Vec::new(),
         }
     }
 
@@ -214,57 +254,74 @@ impl CachingKeyValueStore {
         if self.slots.dirty_len() == 0 {
             return Ok(());
         }
-        // Scratch buffers kept across flushes: a commit flushes without allocating them anew.
-        let mut writes = std::mem::take(&mut self.flush_writes);
-        let mut olds = std::mem::take(&mut self.flush_olds);
+        // Scratch kept across flushes: a commit flushes without allocating it anew.
+        let mut flushing = std::mem::take(&mut self.flushing);
         while let Some(i) = self.slots.pop_dirty() {
             let slot = self.slots.get_mut(i);
             let stored = std::mem::take(&mut slot.stored);
             self.bytes -= stored.len();
-            let new_value = slot.value.clone();
             let old_value = match stored {
-                _ if new_value.is_some() && !self.send_old_values => None,
+                _ if slot.value.is_some() && !self.send_old_values => None,
                 Stored::Known(value) => value,
                 Stored::Unknown => self.inner.get(&slot.key)?,
             };
-            if new_value.is_none() && old_value.is_none() {
+            if slot.value.is_none() && old_value.is_none() {
                 continue; // deleting what the store never had: nothing to write or forward
             }
-            writes.push((slot.key.clone(), new_value));
-            olds.push((old_value, slot.timestamp));
+            flushing.push((i, old_value));
         }
+        let written = self.write_down(&flushing);
+        if written.is_ok() {
+            if let Some(listener) = self.listener.as_mut() {
+                for (i, old_value) in flushing.drain(..) {
+                    let slot = self.slots.get(i);
+                    listener.apply(FlushedEntry {
+                        key: &slot.key,
+                        new_value: slot.value.as_deref(),
+                        old_value,
+                        timestamp: slot.timestamp,
+                    });
+                }
+            }
+        }
+        flushing.clear();
+        self.flushing = flushing;
+        written
+    }
+
+    /// Writes the flushed slots to the store below, runs of one timestamp as one batch, each
+    /// stamped with its timestamp.
+    fn write_down(&mut self, flushing: &[(usize, Option<Vec<u8>>)]) -> Result<()> {
+        let slots = &self.slots;
+        let write = |&(i, _): &(usize, Option<Vec<u8>>)| {
+            let slot = slots.get(i);
+            (slot.key.as_slice(), slot.value.as_deref())
+        };
         let now = self.context.timestamp();
+        let mut written = Ok(());
         let mut start = 0;
-        while start < writes.len() {
-            let timestamp = olds[start].1;
-            let run = olds[start..]
+        while start < flushing.len() {
+            let timestamp = slots.get(flushing[start].0).timestamp;
+            let run = flushing[start..]
                 .iter()
-                .take_while(|(_, t)| *t == timestamp)
+                .take_while(|(i, _)| slots.get(*i).timestamp == timestamp)
                 .count();
             self.context.set_timestamp(timestamp);
-            let written = self.inner.put_all(&writes[start..start + run]);
+            written = if run == 1 {
+                // The common case of a commit after every record: no batch to allocate.
+                self.inner.put_all(&[write(&flushing[start])])
+            } else {
+                let batch: Vec<KeyWrite<'_>> =
+                    flushing[start..start + run].iter().map(write).collect();
+                self.inner.put_all(&batch)
+            };
             if written.is_err() {
-                self.context.set_timestamp(now);
+                break;
             }
-            written?;
             start += run;
         }
         self.context.set_timestamp(now);
-        if let Some(listener) = self.listener.as_mut() {
-            for ((key, new_value), (old_value, timestamp)) in writes.drain(..).zip(olds.drain(..)) {
-                listener.apply(CachedEntry {
-                    key,
-                    new_value,
-                    old_value,
-                    timestamp,
-                });
-            }
-        }
-        writes.clear();
-        olds.clear();
-        self.flush_writes = writes;
-        self.flush_olds = olds;
-        Ok(())
+        written
     }
 
     fn merged<'a>(
@@ -388,8 +445,8 @@ impl KeyValueStore for CachingKeyValueStore {
         self.insert(key, Some(value.to_vec()))
     }
 
-    fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        for (k, v) in entries {
+    fn put_all(&mut self, entries: &[KeyWrite<'_>]) -> Result<()> {
+        for &(k, v) in entries {
             match v {
                 Some(v) => self.put(k, v)?,
                 None => {
@@ -464,6 +521,35 @@ mod tests {
             false
         ));
         (store, seen)
+    }
+
+    #[test]
+    fn a_flushed_entry_copied_into_a_used_one_equals_its_owned_copy() {
+        let flushed = || FlushedEntry {
+            key: b"key",
+            new_value: Some(b"new"),
+            old_value: Some(b"old".to_vec()),
+            timestamp: 7,
+        };
+        let mut reused = CachedEntry {
+            key: b"a longer key than before".to_vec(),
+            new_value: Some(b"a longer value than before".to_vec()),
+            old_value: None,
+            timestamp: 1,
+        };
+        let capacity = reused.key.capacity();
+        flushed().copy_into(&mut reused);
+        assert_eq!(reused, flushed().into_owned());
+        assert_eq!(reused.key.capacity(), capacity);
+        // A delete, then a value again.
+        FlushedEntry {
+            new_value: None,
+            ..flushed()
+        }
+        .copy_into(&mut reused);
+        assert_eq!(reused.new_value, None);
+        flushed().copy_into(&mut reused);
+        assert_eq!(reused, flushed().into_owned());
     }
 
     #[test]

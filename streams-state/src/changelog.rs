@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use crate::cache::CacheFlushListener;
 use crate::keys;
 use crate::store::{
-    KeyValueIter, KeyValueStore, SessionIter, SessionStore, StateStore, WindowIter, WindowStore,
-    WindowedIter,
+    KeyValueIter, KeyValueStore, KeyWrite, SessionIter, SessionStore, StateStore, WindowIter,
+    WindowStore, WindowedIter,
 };
 use crate::timestamped;
 use crate::Result;
@@ -294,10 +294,10 @@ impl KeyValueStore for ChangeloggingKeyValueStore {
         Ok(existing)
     }
 
-    fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    fn put_all(&mut self, entries: &[KeyWrite<'_>]) -> Result<()> {
         self.inner.put_all(entries)?;
-        for (k, v) in entries {
-            self.log(k, v.as_deref())?;
+        for &(k, v) in entries {
+            self.log(k, v)?;
         }
         Ok(())
     }

@@ -41,7 +41,7 @@ use crate::keys;
 use crate::segmented::{
     SegmentWrite, SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore,
 };
-use crate::store::{KeyValueIter, KeyValueStore, StateStore};
+use crate::store::{KeyValueIter, KeyValueStore, KeyWrite, StateStore};
 use crate::{Error, Result};
 
 const MIB: usize = 1024 * 1024;
@@ -692,10 +692,10 @@ impl KeyValueStore for RocksDbKeyValueStore {
         self.rocks.write(key, Some(value))
     }
 
-    fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
+    fn put_all(&mut self, entries: &[KeyWrite<'_>]) -> Result<()> {
         if !self.rocks.pending.holds() {
             let mut batch = WriteBatch::default();
-            for (k, v) in entries {
+            for &(k, v) in entries {
                 match v {
                     Some(v) => batch.put(k, v),
                     None => batch.delete(k),
@@ -703,8 +703,8 @@ impl KeyValueStore for RocksDbKeyValueStore {
             }
             return self.rocks.write_batch(batch, false);
         }
-        for (key, value) in entries {
-            self.rocks.write(key, value.as_deref())?;
+        for &(key, value) in entries {
+            self.rocks.write(key, value)?;
         }
         Ok(())
     }
@@ -1171,7 +1171,7 @@ mod tests {
         let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
         store.put(b"a", b"1").unwrap();
         store
-            .put_all(&[(b"b".to_vec(), Some(b"2".to_vec())), (b"a".to_vec(), None)])
+            .put_all(&[(b"b", Some(b"2")), (b"a", None)])
             .unwrap();
         assert_eq!(stored(&store, b"a"), None);
         assert_eq!(stored(&store, b"b"), Some(b"2".to_vec()));

@@ -17,6 +17,9 @@ use crate::Result;
 /// A key and a value, both owned bytes.
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
+/// One write of [`KeyValueStore::put_all`]: a key and its new value, `None` to delete it.
+pub type KeyWrite<'a> = (&'a [u8], Option<&'a [u8]>);
+
 /// Iterator over key-value entries in ascending key order.
 pub type KeyValueIter<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + 'a>;
 
@@ -92,8 +95,8 @@ pub trait KeyValueStore: StateStore {
     }
 
     /// Writes several entries; a `None` value deletes. Implementations may do it atomically.
-    fn put_all(&mut self, entries: &[(Vec<u8>, Option<Vec<u8>>)]) -> Result<()> {
-        for (key, value) in entries {
+    fn put_all(&mut self, entries: &[KeyWrite<'_>]) -> Result<()> {
+        for &(key, value) in entries {
             match value {
                 Some(value) => self.put(key, value)?,
                 None => {

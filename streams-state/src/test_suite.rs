@@ -11,7 +11,7 @@ use crate::rocks::{
 };
 use crate::segmented::{SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore};
 use crate::store::{
-    KeyValue, KeyValueStore, SessionKey, SessionStore, StateStore, TimestampedKeyValueStore,
+    KeyValue, KeyValueStore, KeyWrite, SessionKey, SessionStore, StateStore, TimestampedKeyValueStore,
     ValueAndTimestamp, WindowStore, WindowedKey,
 };
 use crate::{
@@ -106,11 +106,7 @@ fn kv_put_if_absent_and_put_all(s: &mut dyn KeyValueStore) {
         Some(b"first".to_vec())
     );
     assert_eq!(s.get(b"k").unwrap(), Some(b"first".to_vec()));
-    s.put_all(&[
-        (b"x".to_vec(), Some(b"1".to_vec())),
-        (b"y".to_vec(), Some(b"2".to_vec())),
-        (b"k".to_vec(), None),
-    ])
+    s.put_all(&[(b"x", Some(b"1")), (b"y", Some(b"2")), (b"k", None)])
     .unwrap();
     assert_eq!(
         collect(s.all().unwrap()),
@@ -768,7 +764,11 @@ mod model {
                 }
                 Op::Delete(k) => assert_eq!(store.delete(k).unwrap(), m.remove(k)),
                 Op::PutAll(entries) => {
-                    store.put_all(entries).unwrap();
+                    let writes: Vec<KeyWrite<'_>> = entries
+                        .iter()
+                        .map(|(k, v)| (k.as_slice(), v.as_deref()))
+                        .collect();
+                    store.put_all(&writes).unwrap();
                     for (k, v) in entries {
                         match v {
                             Some(v) => m.insert(k.clone(), v.clone()),

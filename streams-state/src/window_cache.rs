@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
 
-use crate::cache::{CacheFlushListener, CachedEntry, Stored, ENTRY_OVERHEAD};
+use crate::cache::{CacheFlushListener, CachedEntry, FlushedEntry, Stored, ENTRY_OVERHEAD};
 use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
@@ -382,8 +382,19 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     result?;
     cache.purge_expired();
     if let Some(listener) = cache.listener.as_mut() {
-        for entry in flushed {
-            listener.apply(entry);
+        for CachedEntry {
+            key,
+            new_value,
+            old_value,
+            timestamp,
+        } in flushed
+        {
+            listener.apply(FlushedEntry {
+                key: &key,
+                new_value: new_value.as_deref(),
+                old_value,
+                timestamp,
+            });
         }
     }
     Ok(())

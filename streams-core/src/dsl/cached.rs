@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use streams_state::{CacheFlushListener, CachedEntry};
+use streams_state::{CacheFlushListener, CachedEntry, FlushedEntry};
 
 use super::change::Change;
 use crate::error::Result;
@@ -239,9 +239,9 @@ impl<K: Data, V: Data> TableStore<K, V> {
         last_write: &mut LastWrite<K, V>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        cache.forward_with(ctx, |entry| match last_write.take_if_written(&entry) {
+        cache.forward_with(ctx, |entry| match last_write.take_if_written(entry) {
             Some((key, value, timestamp)) => {
-                let old = store.decode_old_value(entry.old_value)?;
+                let old = store.decode_old_value(entry)?;
                 Ok((key, Change::new(Some(value), old), timestamp))
             }
             None => Ok(table_update(store.decode_flushed(entry)?)),
@@ -264,13 +264,45 @@ impl<K: Data, V: Data> TableStore<K, V> {
 
 /// What a cached store's flush listener collects, and the processor drains and forwards.
 pub(crate) struct CacheForwarder {
-    flushed: Arc<Mutex<Vec<CachedEntry>>>,
-    /// The batch being forwarded; swapped with `flushed` so that neither gives up its capacity.
+    flushed: Arc<Mutex<Flushed>>,
+    /// The batch being forwarded; swapped with the collected one so that neither gives up its
+    /// capacity.
     draining: Vec<CachedEntry>,
+    /// Entries forwarded since the listener last got spare buffers.
+    spent: Vec<CachedEntry>,
     /// The headers of the record that last wrote each cached key, when it had any: what the
     /// key's update is forwarded with, as Kafka keeps a cache entry's record context. Records
     /// without headers cost nothing here.
     headers: HashMap<Vec<u8>, Headers>,
+}
+
+/// The entries a cache's flush listener collected, and spare entries whose buffers it copies
+/// the next ones into: a commit that flushes a few entries allocates nothing for them.
+#[derive(Default)]
+struct Flushed {
+    entries: Vec<CachedEntry>,
+    spare: Vec<CachedEntry>,
+}
+
+/// Spare entries kept for reuse at most: enough for the few entries of a frequent commit,
+/// while a rare large flush does not pin its buffers.
+const SPARE_ENTRIES: usize = 64;
+
+fn lock_flushed(flushed: &Mutex<Flushed>) -> std::sync::MutexGuard<'_, Flushed> {
+    // Pushing or swapping vectors cannot leave them half-updated: recover from a poisoned lock.
+    flushed.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The flush listener a [`CacheForwarder`] registers: copies each flushed entry.
+struct Collector(Arc<Mutex<Flushed>>);
+
+impl CacheFlushListener for Collector {
+    fn apply(&mut self, entry: FlushedEntry<'_>) {
+        let mut flushed = lock_flushed(&self.0);
+        let mut kept = flushed.spare.pop().unwrap_or_default();
+        entry.copy_into(&mut kept);
+        flushed.entries.push(kept);
+    }
 }
 
 impl CacheForwarder {
@@ -287,14 +319,11 @@ impl CacheForwarder {
     pub(crate) fn listen(
         register: impl FnOnce(Box<dyn CacheFlushListener>) -> bool,
     ) -> Option<Self> {
-        let flushed = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&flushed);
-        let listener = Box::new(move |entry: CachedEntry| {
-            sink.lock().unwrap_or_else(|p| p.into_inner()).push(entry)
-        });
-        register(listener).then(|| CacheForwarder {
+        let flushed = Arc::new(Mutex::new(Flushed::default()));
+        register(Box::new(Collector(Arc::clone(&flushed)))).then(|| CacheForwarder {
             flushed,
             draining: Vec::new(),
+            spent: Vec::new(),
             headers: HashMap::new(),
         })
     }
@@ -329,23 +358,27 @@ impl CacheForwarder {
     pub(crate) fn forward_with<K: Data, V: Data>(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
-        mut decode: impl FnMut(CachedEntry) -> Result<(K, V, i64)>,
+        mut decode: impl FnMut(&mut CachedEntry) -> Result<(K, V, i64)>,
     ) -> Result<()> {
         loop {
             {
-                let mut flushed = self.flushed.lock().unwrap_or_else(|p| p.into_inner());
-                if flushed.is_empty() {
+                let mut flushed = lock_flushed(&self.flushed);
+                let room = SPARE_ENTRIES.saturating_sub(flushed.spare.len());
+                self.spent.truncate(room);
+                flushed.spare.append(&mut self.spent);
+                if flushed.entries.is_empty() {
                     return Ok(());
                 }
-                std::mem::swap(&mut *flushed, &mut self.draining);
+                std::mem::swap(&mut flushed.entries, &mut self.draining);
             }
-            for entry in self.draining.drain(..) {
+            for mut entry in self.draining.drain(..) {
                 let headers = if self.headers.is_empty() {
                     Headers::new()
                 } else {
                     self.headers.remove(&entry.key).unwrap_or_default()
                 };
-                let (key, value, timestamp) = decode(entry)?;
+                let (key, value, timestamp) = decode(&mut entry)?;
+                self.spent.push(entry);
                 // Downstream stores stamp their writes with the forwarded record's timestamp.
                 ctx.set_record_timestamp(timestamp);
                 ctx.forward(Record {
