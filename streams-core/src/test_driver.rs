@@ -102,15 +102,18 @@ impl Unread {
         let last = self.chunks.len() - 1;
         let chunk = &mut self.chunks[last];
         let len_of = |part: Option<&[u8]>| part.map_or(NULL_LEN, |p| p.len() as u64);
-        chunk.extend_from_slice(&record.timestamp.to_le_bytes());
-        chunk.extend_from_slice(
-            &record
-                .partition
-                .map_or(NO_PARTITION, i64::from)
-                .to_le_bytes(),
-        );
-        chunk.extend_from_slice(&len_of(key).to_le_bytes());
-        chunk.extend_from_slice(&len_of(value).to_le_bytes());
+        let fields = [
+            record.timestamp as u64,
+            record.partition.map_or(NO_PARTITION, i64::from) as u64,
+            len_of(key),
+            len_of(value),
+        ];
+        // The header is built whole and copied at once: one capacity check instead of four.
+        let mut header = [0u8; PACKED_HEADER];
+        for (field, bytes) in fields.iter().zip(header.chunks_exact_mut(8)) {
+            bytes.copy_from_slice(&field.to_le_bytes());
+        }
+        chunk.extend_from_slice(&header);
         chunk.extend_from_slice(key.unwrap_or_default());
         chunk.extend_from_slice(value.unwrap_or_default());
         if !record.headers.is_empty() {
