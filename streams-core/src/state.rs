@@ -10,8 +10,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use streams_state::{
-    CacheFlushListener, CachedEntry, KeyValueStore, SessionStore, TimestampedKeyValueStore,
-    WindowStore,
+    CachedEntry, KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore,
 };
 
 use crate::dsl::windows::{Window, Windowed};
@@ -470,15 +469,38 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
             .transpose()
     }
 
-    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
-    /// when the store has no cache.
-    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
-        lock(&self.store).set_flush_listener(listener, true)
+    /// Makes the store's record cache keep what it flushes, with old values, for this store's
+    /// owner to take and forward; `false` when the store has no cache.
+    pub(crate) fn keep_flushed(&self) -> bool {
+        lock(&self.store).keep_flushed(true)
     }
 
-    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
-    pub(crate) fn flush_cache(&self) -> Result<()> {
-        Ok(lock(&self.store).flush_cache()?)
+    /// Writes `key`'s serialized value (`None` deletes) with `timestamp`, and takes what the
+    /// record cache flushed meanwhile (evictions) into `flushed`: one lock for both.
+    pub(crate) fn write_taking_flushed(
+        &self,
+        key: &[u8],
+        value: Option<&[u8]>,
+        timestamp: i64,
+        flushed: &mut Vec<CachedEntry>,
+    ) -> Result<()> {
+        let mut store = lock(&self.store);
+        match value {
+            Some(value) => store.put(key, value, timestamp)?,
+            None => {
+                store.delete(key)?;
+            }
+        }
+        store.take_flushed(flushed);
+        Ok(())
+    }
+
+    /// Flushes the store's record cache (not the store) and takes what it flushed.
+    pub(crate) fn flush_cache_taking(&self, flushed: &mut Vec<CachedEntry>) -> Result<()> {
+        let mut store = lock(&self.store);
+        store.flush_cache()?;
+        store.take_flushed(flushed);
+        Ok(())
     }
 
     /// A flushed cache entry as a table update: key, new value and timestamp (`None` for a
@@ -707,15 +729,23 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
         ))
     }
 
-    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
-    /// when the store has no cache.
-    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
-        lock(&self.inner.store).set_flush_listener(listener, true)
+    /// Makes the store's record cache keep what it flushes, with old values, for this store's
+    /// owner to take and forward; `false` when the store has no cache.
+    pub(crate) fn keep_flushed(&self) -> bool {
+        lock(&self.inner.store).keep_flushed(true)
     }
 
-    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
-    pub(crate) fn flush_cache(&self) -> Result<()> {
-        Ok(lock(&self.inner.store).flush_cache()?)
+    /// Takes what the store's record cache flushed since the last take.
+    pub(crate) fn take_flushed(&self, flushed: &mut Vec<CachedEntry>) {
+        lock(&self.inner.store).take_flushed(flushed)
+    }
+
+    /// Flushes the store's record cache (not the store) and takes what it flushed.
+    pub(crate) fn flush_cache_taking(&self, flushed: &mut Vec<CachedEntry>) -> Result<()> {
+        let mut store = lock(&self.inner.store);
+        store.flush_cache()?;
+        store.take_flushed(flushed);
+        Ok(())
     }
 
     /// A flushed cache entry as a windowed table update.
@@ -922,15 +952,23 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
         ))
     }
 
-    /// Registers `listener` for what the store's record cache flushes, with old values; `false`
-    /// when the store has no cache.
-    pub(crate) fn set_flush_listener(&self, listener: Box<dyn CacheFlushListener>) -> bool {
-        lock(&self.store).set_flush_listener(listener, true)
+    /// Makes the store's record cache keep what it flushes, with old values, for this store's
+    /// owner to take and forward; `false` when the store has no cache.
+    pub(crate) fn keep_flushed(&self) -> bool {
+        lock(&self.store).keep_flushed(true)
     }
 
-    /// Flushes the store's record cache (not the store): its listener gets the dirty entries.
-    pub(crate) fn flush_cache(&self) -> Result<()> {
-        Ok(lock(&self.store).flush_cache()?)
+    /// Takes what the store's record cache flushed since the last take.
+    pub(crate) fn take_flushed(&self, flushed: &mut Vec<CachedEntry>) {
+        lock(&self.store).take_flushed(flushed)
+    }
+
+    /// Flushes the store's record cache (not the store) and takes what it flushed.
+    pub(crate) fn flush_cache_taking(&self, flushed: &mut Vec<CachedEntry>) -> Result<()> {
+        let mut store = lock(&self.store);
+        store.flush_cache()?;
+        store.take_flushed(flushed);
+        Ok(())
     }
 
     /// A flushed cache entry as a session table update: the session, its new aggregate (`None`

@@ -3,8 +3,8 @@
 //! Like Kafka Streams' `CachingKeyValueStore` over its `ThreadCache`, a [`CachingKeyValueStore`]
 //! absorbs writes: a key updated a hundred times between two commits reaches the store, its
 //! changelog and the downstream processors once, with its latest value. Dirty entries are flushed —
-//! written to the wrapped store (and so to its changelog) and handed to a [`CacheFlushListener`],
-//! which the DSL uses to forward them — on [`flush_cache`](crate::KeyValueStore::flush_cache) and
+//! written to the wrapped store (and so to its changelog) and kept for the store's owner to take
+//! ([`take_flushed`](crate::KeyValueStore::take_flushed)), which the DSL forwards — on [`flush_cache`](crate::KeyValueStore::flush_cache) and
 //! [`flush`](crate::StateStore::flush) (part of every commit) and whenever the cache exceeds its
 //! byte bound, in which case the least recently used entries are evicted after all dirty entries
 //! are flushed in the order they were last written. Reads see the cache first; range reads merge
@@ -24,7 +24,8 @@ use crate::Result;
 /// `LRUCacheEntry` estimates.
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
 
-/// A change flushed out of a record cache, handed to the [`CacheFlushListener`].
+/// A change flushed out of a record cache, kept for the store's owner (see
+/// [`KeyValueStore::keep_flushed`](crate::KeyValueStore::keep_flushed)).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CachedEntry {
     /// The key.
@@ -37,58 +38,87 @@ pub struct CachedEntry {
     pub timestamp: i64,
 }
 
-/// A change a record cache flushes, as its [`CacheFlushListener`] gets it: the key and new value
-/// are lent (they stay in the cache), the old value is handed over. A listener that keeps
-/// entries copies them, into buffers it reuses if it wants to allocate nothing per entry.
-#[derive(Debug)]
-pub struct FlushedEntry<'a> {
-    /// The key.
-    pub key: &'a [u8],
-    /// The latest value, or `None` for a delete.
-    pub new_value: Option<&'a [u8]>,
-    /// The value the store held before this flush, if old values are sent (always for deletes).
-    pub old_value: Option<Vec<u8>>,
-    /// Timestamp of the record that last wrote the key.
-    pub timestamp: i64,
-}
-
-impl FlushedEntry<'_> {
-    /// An owned copy.
-    pub fn into_owned(self) -> CachedEntry {
-        CachedEntry {
-            key: self.key.to_vec(),
-            new_value: self.new_value.map(<[u8]>::to_vec),
-            old_value: self.old_value,
-            timestamp: self.timestamp,
-        }
-    }
-
-    /// Copies the entry into `entry`, reusing `entry`'s buffers.
-    pub fn copy_into(self, entry: &mut CachedEntry) {
-        entry.key.clear();
-        entry.key.extend_from_slice(self.key);
-        match (self.new_value, &mut entry.new_value) {
+impl CachedEntry {
+    /// Makes this entry a copy of the given one, reusing its buffers.
+    fn refill(
+        &mut self,
+        key: &[u8],
+        new_value: Option<&[u8]>,
+        old_value: Option<Vec<u8>>,
+        timestamp: i64,
+    ) {
+        self.key.clear();
+        self.key.extend_from_slice(key);
+        match (new_value, &mut self.new_value) {
             (Some(new), Some(buffer)) => {
                 buffer.clear();
                 buffer.extend_from_slice(new);
             }
             (new, buffer) => *buffer = new.map(<[u8]>::to_vec),
         }
-        entry.old_value = self.old_value;
-        entry.timestamp = self.timestamp;
+        self.old_value = old_value;
+        self.timestamp = timestamp;
     }
 }
 
-/// Receives the entries a record cache flushes, in the order they were last written, after they
-/// have been written to the underlying store. Implemented for closures taking owned entries.
-pub trait CacheFlushListener: Send {
-    /// Called once per flushed entry.
-    fn apply(&mut self, entry: FlushedEntry<'_>);
+/// What a record cache flushed, kept until the store's owner takes it, like the entries Kafka's
+/// caches hand their flush listener. The owner hands back the entries it took as spare buffers:
+/// a cache flushing a few entries per commit then allocates nothing for them.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    /// Whether flushed entries are kept at all (the store has an owner that takes them).
+    keep: bool,
+    /// Whether they carry the value the store held before (deletes always do).
+    pub(crate) send_old_values: bool,
+    entries: Vec<CachedEntry>,
+    spare: Vec<CachedEntry>,
 }
 
-impl<F: FnMut(CachedEntry) + Send> CacheFlushListener for F {
-    fn apply(&mut self, entry: FlushedEntry<'_>) {
-        self(entry.into_owned())
+/// Spare entries an [`Outbox`] keeps at most: enough for the few entries of a frequent commit,
+/// while the buffers of a rare large flush are not pinned.
+const SPARE_ENTRIES: usize = 64;
+
+impl Outbox {
+    /// Keeps flushed entries from now on, with old values if `send_old_values`.
+    pub(crate) fn keep(&mut self, send_old_values: bool) {
+        self.keep = true;
+        self.send_old_values = send_old_values;
+    }
+
+    /// Whether flushed entries are kept.
+    pub(crate) fn keeps(&self) -> bool {
+        self.keep
+    }
+
+    /// Keeps a copy of a flushed entry whose bytes stay in the cache.
+    pub(crate) fn push(
+        &mut self,
+        key: &[u8],
+        new_value: Option<&[u8]>,
+        old_value: Option<Vec<u8>>,
+        timestamp: i64,
+    ) {
+        if self.keep {
+            let mut entry = self.spare.pop().unwrap_or_default();
+            entry.refill(key, new_value, old_value, timestamp);
+            self.entries.push(entry);
+        }
+    }
+
+    /// Keeps a flushed entry the cache gives up.
+    pub(crate) fn push_owned(&mut self, entry: CachedEntry) {
+        if self.keep {
+            self.entries.push(entry);
+        }
+    }
+
+    /// Moves the kept entries into `out`, in flush order, taking `out`'s own entries as spare
+    /// buffers.
+    pub(crate) fn take(&mut self, out: &mut Vec<CachedEntry>) {
+        let room = SPARE_ENTRIES.saturating_sub(self.spare.len());
+        out.truncate(room);
+        self.spare.append(out);
+        std::mem::swap(out, &mut self.entries);
     }
 }
 
@@ -143,8 +173,7 @@ pub struct CachingKeyValueStore {
     slots: CacheSlots<Slot>,
     bytes: usize,
     max_bytes: usize,
-    listener: Option<Box<dyn CacheFlushListener>>,
-    send_old_values: bool,
+    outbox: Outbox,
     context: RecordContext,
     /// Scratch for [`flush_dirty`](Self::flush_dirty): the slots being flushed, in flush order,
     /// each with its old value.
@@ -160,8 +189,7 @@ impl CachingKeyValueStore {
             slots: CacheSlots::new(),
             bytes: 0,
             max_bytes,
-            listener: None,
-            send_old_values: false,
+            outbox: Outbox::default(),
             context,
             flushing: Vec::new(),
         }
@@ -170,7 +198,7 @@ impl CachingKeyValueStore {
     /// Whether flushed entries carry the store's previous value (needed by `KTable` operators
     /// that send old values, like Kafka's `sendOldValues`). Deletes always carry it.
     pub fn send_old_values(&mut self, enabled: bool) {
-        self.send_old_values = enabled;
+        self.outbox.send_old_values = enabled;
     }
 
     /// Bytes the cache currently accounts for.
@@ -244,8 +272,8 @@ impl CachingKeyValueStore {
         Ok(())
     }
 
-    /// Writes every dirty entry to the inner store, then hands them to the listener in the order
-    /// they were last written.
+    /// Writes every dirty entry to the inner store, then keeps them for the owner (if it takes
+    /// them) in the order they were last written.
     ///
     /// Each write goes down stamped with the timestamp of the record that made it (so a changelog
     /// record carries it), as Kafka restores a cache entry's record context before writing it
@@ -261,7 +289,7 @@ impl CachingKeyValueStore {
             let stored = std::mem::take(&mut slot.stored);
             self.bytes -= stored.len();
             let old_value = match stored {
-                _ if slot.value.is_some() && !self.send_old_values => None,
+                _ if slot.value.is_some() && !self.outbox.send_old_values => None,
                 Stored::Known(value) => value,
                 Stored::Unknown => self.inner.get(&slot.key)?,
             };
@@ -272,16 +300,10 @@ impl CachingKeyValueStore {
         }
         let written = self.write_down(&flushing);
         if written.is_ok() {
-            if let Some(listener) = self.listener.as_mut() {
-                for (i, old_value) in flushing.drain(..) {
-                    let slot = self.slots.get(i);
-                    listener.apply(FlushedEntry {
-                        key: &slot.key,
-                        new_value: slot.value.as_deref(),
-                        old_value,
-                        timestamp: slot.timestamp,
-                    });
-                }
+            for (i, old_value) in flushing.drain(..) {
+                let slot = self.slots.get(i);
+                self.outbox
+                    .push(&slot.key, slot.value.as_deref(), old_value, slot.timestamp);
             }
         }
         flushing.clear();
@@ -487,16 +509,14 @@ impl KeyValueStore for CachingKeyValueStore {
         self.inner.approximate_num_entries()
     }
 
-    fn set_flush_listener(
-        &mut self,
-        listener: Box<dyn CacheFlushListener>,
-        send_old_values: bool,
-    ) -> bool {
-        self.listener = Some(listener);
-        self.send_old_values = send_old_values;
+    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+        self.outbox.keep(send_old_values);
         true
     }
 
+    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
+        self.outbox.take(out);
+    }
     fn flush_cache(&mut self) -> Result<()> {
         self.flush_dirty()
     }
@@ -506,63 +526,73 @@ impl KeyValueStore for CachingKeyValueStore {
 mod tests {
     use super::*;
     use crate::memory::InMemoryKeyValueStore;
-    use std::sync::{Arc, Mutex};
 
-    fn cached(max_bytes: usize) -> (CachingKeyValueStore, Arc<Mutex<Vec<CachedEntry>>>) {
+    /// A cache keeping what it flushes, without old values.
+    fn cached(max_bytes: usize) -> CachingKeyValueStore {
         let mut store = CachingKeyValueStore::new(
             Box::new(InMemoryKeyValueStore::new("s")),
             max_bytes,
             RecordContext::new(),
         );
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        assert!(store.set_flush_listener(
-            Box::new(move |e: CachedEntry| sink.lock().unwrap().push(e)),
-            false
-        ));
-        (store, seen)
+        assert!(store.keep_flushed(false));
+        store
+    }
+
+    /// What the cache flushed since the last call.
+    fn take(store: &mut CachingKeyValueStore) -> Vec<CachedEntry> {
+        let mut taken = Vec::new();
+        store.take_flushed(&mut taken);
+        taken
     }
 
     #[test]
-    fn a_flushed_entry_copied_into_a_used_one_equals_its_owned_copy() {
-        let flushed = || FlushedEntry {
-            key: b"key",
-            new_value: Some(b"new"),
-            old_value: Some(b"old".to_vec()),
-            timestamp: 7,
-        };
-        let mut reused = CachedEntry {
-            key: b"a longer key than before".to_vec(),
-            new_value: Some(b"a longer value than before".to_vec()),
-            old_value: None,
-            timestamp: 1,
-        };
-        let capacity = reused.key.capacity();
-        flushed().copy_into(&mut reused);
-        assert_eq!(reused, flushed().into_owned());
-        assert_eq!(reused.key.capacity(), capacity);
-        // A delete, then a value again.
-        FlushedEntry {
-            new_value: None,
-            ..flushed()
-        }
-        .copy_into(&mut reused);
-        assert_eq!(reused.new_value, None);
-        flushed().copy_into(&mut reused);
-        assert_eq!(reused, flushed().into_owned());
+    fn taken_entries_are_reused_for_the_next_flushed_ones() {
+        let mut outbox = Outbox::default();
+        outbox.push(b"dropped", None, None, 0);
+        let mut taken = Vec::new();
+        outbox.take(&mut taken);
+        assert!(taken.is_empty(), "nothing is kept before `keep`");
+        outbox.keep(true);
+        outbox.push(b"a longer key", Some(b"a longer value"), None, 1);
+        outbox.take(&mut taken);
+        let capacity = taken[0].key.capacity();
+        // Entries handed back with a take are the buffers of those flushed after it.
+        outbox.push(b"next", None, None, 2);
+        outbox.take(&mut taken);
+        outbox.push(b"key", Some(b"new"), Some(b"old".to_vec()), 7);
+        outbox.push(b"deleted", None, Some(b"old".to_vec()), 8);
+        outbox.take(&mut taken);
+        assert_eq!(
+            taken,
+            [
+                CachedEntry {
+                    key: b"key".to_vec(),
+                    new_value: Some(b"new".to_vec()),
+                    old_value: Some(b"old".to_vec()),
+                    timestamp: 7,
+                },
+                CachedEntry {
+                    key: b"deleted".to_vec(),
+                    new_value: None,
+                    old_value: Some(b"old".to_vec()),
+                    timestamp: 8,
+                },
+            ]
+        );
+        assert_eq!(taken[0].key.capacity(), capacity);
     }
 
     #[test]
     fn dedupes_updates_between_flushes() {
-        let (mut store, seen) = cached(1 << 20);
+        let mut store = cached(1 << 20);
         for i in 0..100u32 {
             store.put(b"k", &i.to_be_bytes()).unwrap();
         }
         store.put(b"j", b"x").unwrap();
         assert_eq!(store.get(b"k").unwrap(), Some(99u32.to_be_bytes().to_vec()));
-        assert!(seen.lock().unwrap().is_empty());
+        assert!(take(&mut store).is_empty());
         store.flush().unwrap();
-        let flushed = seen.lock().unwrap().clone();
+        let flushed = take(&mut store);
         assert_eq!(flushed.len(), 2);
         // In order of last write: k's last write came before j's.
         assert_eq!(flushed[0].key, b"k");
@@ -574,26 +604,27 @@ mod tests {
         );
         // A second flush has nothing to do.
         store.flush().unwrap();
-        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert!(take(&mut store).is_empty());
     }
 
     #[test]
     fn old_values_are_the_values_at_the_previous_flush() {
-        let (mut store, seen) = cached(1 << 20);
+        let mut store = cached(1 << 20);
         store.send_old_values(true);
         store.put(b"a", b"1").unwrap();
         store.flush().unwrap();
+        let mut seen = take(&mut store);
         store.put(b"a", b"2").unwrap();
         store.put(b"a", b"3").unwrap();
         store.flush().unwrap();
+        seen.extend(take(&mut store));
         store.delete(b"a").unwrap();
         store.put(b"a", b"4").unwrap();
         store.delete(b"a").unwrap();
         store.flush().unwrap();
+        seen.extend(take(&mut store));
         let text = |v: &Option<Vec<u8>>| v.as_ref().map(|v| String::from_utf8_lossy(v).to_string());
         let flushed: Vec<_> = seen
-            .lock()
-            .unwrap()
             .iter()
             .map(|e| (text(&e.new_value), text(&e.old_value)))
             .collect();
@@ -609,13 +640,14 @@ mod tests {
 
     #[test]
     fn deletes_forward_old_value_and_skip_unknown_keys() {
-        let (mut store, seen) = cached(1 << 20);
+        let mut store = cached(1 << 20);
         store.put(b"a", b"1").unwrap();
         store.flush().unwrap();
+        let mut flushed = take(&mut store);
         store.delete(b"a").unwrap();
         store.delete(b"never").unwrap();
         store.flush().unwrap();
-        let flushed = seen.lock().unwrap().clone();
+        flushed.extend(take(&mut store));
         assert_eq!(flushed.len(), 2);
         assert_eq!(flushed[1].key, b"a");
         assert_eq!(flushed[1].new_value, None);
@@ -625,13 +657,13 @@ mod tests {
 
     #[test]
     fn evicts_when_full_after_flushing_dirty_entries() {
-        let (mut store, seen) = cached(3 * (ENTRY_OVERHEAD + 10));
+        let mut store = cached(3 * (ENTRY_OVERHEAD + 10));
         for k in [b"k1", b"k2", b"k3", b"k4", b"k5"] {
             store.put(k, b"value!").unwrap();
         }
         assert!(store.cached_bytes() <= 3 * (ENTRY_OVERHEAD + 10));
         // Eviction flushed every dirty entry at that moment, in write order.
-        let flushed: Vec<Vec<u8>> = seen.lock().unwrap().iter().map(|e| e.key.clone()).collect();
+        let flushed: Vec<Vec<u8>> = take(&mut store).into_iter().map(|e| e.key).collect();
         assert!(flushed.len() >= 3, "flushed {flushed:?}");
         assert_eq!(
             flushed[..3],
@@ -645,7 +677,7 @@ mod tests {
 
     #[test]
     fn range_merges_cache_over_store() {
-        let (mut store, _) = cached(1 << 20);
+        let mut store = cached(1 << 20);
         store.put(b"a", b"1").unwrap();
         store.put(b"c", b"3").unwrap();
         store.put(b"e", b"5").unwrap();

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::cache::CacheFlushListener;
+use crate::cache::CachedEntry;
 use crate::keys;
 use crate::store::{
     KeyValueIter, KeyValueStore, KeyWrite, SessionIter, SessionStore, StateStore, WindowIter,
@@ -324,12 +324,12 @@ impl KeyValueStore for ChangeloggingKeyValueStore {
         self.inner.approximate_num_entries()
     }
 
-    fn set_flush_listener(
-        &mut self,
-        listener: Box<dyn CacheFlushListener>,
-        send_old_values: bool,
-    ) -> bool {
-        self.inner.set_flush_listener(listener, send_old_values)
+    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+        self.inner.keep_flushed(send_old_values)
+    }
+
+    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
+        self.inner.take_flushed(out)
     }
 
     fn flush_cache(&mut self) -> Result<()> {

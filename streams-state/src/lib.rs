@@ -78,7 +78,7 @@ pub use builder::{
     KeyValueStoreBuilder, SessionStoreBuilder, StoreBackend, StoreContext,
     TimestampedKeyValueStoreBuilder, WindowStoreBuilder, DEFAULT_CACHE_MAX_BYTES,
 };
-pub use cache::{CacheFlushListener, CachedEntry, CachingKeyValueStore, FlushedEntry};
+pub use cache::{CachedEntry, CachingKeyValueStore};
 pub use changelog::{
     changelog_topic_name, ChangelogRecord, ChangelogWriter, ChangeloggingKeyValueStore,
     ChangeloggingSessionStore, ChangeloggingWindowStore, RecordContext, RecordingChangelogWriter,
@@ -91,9 +91,9 @@ pub use rocks::{
     RocksDbConfig, RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
 };
 pub use store::{
-    KeyValue, KeyValueIter, KeyValueStore, KeyWrite, LentValue, SessionIter, SessionKey, SessionStore,
-    StateStore, TimestampedIter, TimestampedKeyValueStore, ValueAndTimestamp, WindowIter,
-    WindowStore, WindowedIter, WindowedKey,
+    KeyValue, KeyValueIter, KeyValueStore, KeyWrite, LentValue, SessionIter, SessionKey,
+    SessionStore, StateStore, TimestampedIter, TimestampedKeyValueStore, ValueAndTimestamp,
+    WindowIter, WindowStore, WindowedIter, WindowedKey,
 };
 pub use timestamped::TimestampedKeyValueAdapter;
 pub use window_cache::{CachingSessionStore, CachingWindowStore};

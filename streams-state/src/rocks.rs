@@ -1170,9 +1170,7 @@ mod tests {
         let resources = RocksDbResources::new(config).unwrap();
         let mut store = RocksDbKeyValueStore::open("kv", dir.path(), &resources).unwrap();
         store.put(b"a", b"1").unwrap();
-        store
-            .put_all(&[(b"b", Some(b"2")), (b"a", None)])
-            .unwrap();
+        store.put_all(&[(b"b", Some(b"2")), (b"a", None)]).unwrap();
         assert_eq!(stored(&store, b"a"), None);
         assert_eq!(stored(&store, b"b"), Some(b"2".to_vec()));
         assert!(store.rocks.pending.entries.is_empty());

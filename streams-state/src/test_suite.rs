@@ -11,8 +11,8 @@ use crate::rocks::{
 };
 use crate::segmented::{SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore};
 use crate::store::{
-    KeyValue, KeyValueStore, KeyWrite, SessionKey, SessionStore, StateStore, TimestampedKeyValueStore,
-    ValueAndTimestamp, WindowStore, WindowedKey,
+    KeyValue, KeyValueStore, KeyWrite, SessionKey, SessionStore, StateStore,
+    TimestampedKeyValueStore, ValueAndTimestamp, WindowStore, WindowedKey,
 };
 use crate::{
     Error, KeyValueStoreBuilder, RecordingChangelogWriter, SessionStoreBuilder, StateDirectory,
@@ -107,7 +107,7 @@ fn kv_put_if_absent_and_put_all(s: &mut dyn KeyValueStore) {
     );
     assert_eq!(s.get(b"k").unwrap(), Some(b"first".to_vec()));
     s.put_all(&[(b"x", Some(b"1")), (b"y", Some(b"2")), (b"k", None)])
-    .unwrap();
+        .unwrap();
     assert_eq!(
         collect(s.all().unwrap()),
         vec![kv(b"x", b"1"), kv(b"y", b"2")]
@@ -651,12 +651,7 @@ fn cached_logged_store_dedupes_changelog_traffic() {
         .with_caching(1 << 20)
         .build(&env.ctx)
         .unwrap();
-    let forwarded = Arc::new(std::sync::Mutex::new(0usize));
-    let f = forwarded.clone();
-    assert!(store.set_flush_listener(
-        Box::new(move |_e: crate::CachedEntry| *f.lock().unwrap() += 1),
-        false
-    ));
+    assert!(store.keep_flushed(false));
     for i in 0..1000u32 {
         store
             .put(&(i % 10).to_be_bytes(), &i.to_be_bytes())
@@ -665,7 +660,9 @@ fn cached_logged_store_dedupes_changelog_traffic() {
     assert_eq!(env.changelog.records("app-cached-changelog", 0).len(), 0);
     store.flush().unwrap();
     assert_eq!(env.changelog.records("app-cached-changelog", 0).len(), 10);
-    assert_eq!(*forwarded.lock().unwrap(), 10);
+    let mut flushed = Vec::new();
+    store.take_flushed(&mut flushed);
+    assert_eq!(flushed.len(), 10);
     assert_eq!(store.approximate_num_entries().unwrap(), 10);
 }
 

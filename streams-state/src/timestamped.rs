@@ -8,7 +8,7 @@
 //! rebuilds the encoding from the record timestamp — so a table's source topic can double as its
 //! changelog.
 
-use crate::cache::CacheFlushListener;
+use crate::cache::CachedEntry;
 use crate::changelog::ChangelogRecord;
 use crate::store::{
     KeyValueIter, KeyValueStore, LentValue, StateStore, TimestampedIter, TimestampedKeyValueStore,
@@ -182,12 +182,12 @@ impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
         self.inner.approximate_num_entries()
     }
 
-    fn set_flush_listener(
-        &mut self,
-        listener: Box<dyn CacheFlushListener>,
-        send_old_values: bool,
-    ) -> bool {
-        self.inner.set_flush_listener(listener, send_old_values)
+    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+        self.inner.keep_flushed(send_old_values)
+    }
+
+    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
+        self.inner.take_flushed(out)
     }
 
     fn flush_cache(&mut self) -> Result<()> {

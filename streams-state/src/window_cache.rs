@@ -12,9 +12,9 @@
 //! of every commit) and when the cache outgrows its byte bound, in which case the least recently
 //! used entries are evicted after every dirty entry has been flushed — the same policy as the
 //! key-value [`CachingKeyValueStore`](crate::CachingKeyValueStore), whose
-//! [`CachedEntry`] and [`CacheFlushListener`] they share.
+//! [`CachedEntry`] and flushed-entry outbox they share.
 //!
-//! The flush listener sees each entry's key in the store kind's changelog format
+//! Flushed entries carry their key in the store kind's changelog format
 //! ([`keys::window_changelog_key`] with sequence number 0, [`keys::session_changelog_key`]).
 //! Window stores that retain duplicates (stream-stream joins) are never cached, as in Kafka.
 
@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
 
-use crate::cache::{CacheFlushListener, CachedEntry, FlushedEntry, Stored, ENTRY_OVERHEAD};
+use crate::cache::{CachedEntry, Outbox, Stored, ENTRY_OVERHEAD};
 use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
 use crate::keys;
@@ -81,8 +81,7 @@ struct TimeCache {
     observed: i64,
     /// Clean entries older than this are dropped once the oldest live time reaches it.
     next_purge: i64,
-    listener: Option<Box<dyn CacheFlushListener>>,
-    send_old_values: bool,
+    outbox: Outbox,
     context: RecordContext,
 }
 
@@ -97,8 +96,7 @@ impl TimeCache {
             interval: segment_interval(retention),
             observed: i64::MIN,
             next_purge: i64::MIN,
-            listener: None,
-            send_old_values: false,
+            outbox: Outbox::default(),
             context,
         }
     }
@@ -256,8 +254,8 @@ trait Below {
     fn read(&self, entry: &Parsed) -> Result<Option<Vec<u8>>>;
     /// Writes (or, for `None`, deletes) the entry.
     fn write(&mut self, entry: &Parsed, value: Option<&[u8]>) -> Result<()>;
-    /// The key the flush listener sees: the store kind's changelog key.
-    fn listener_key(&self, entry: &Parsed) -> Vec<u8>;
+    /// The key a flushed entry carries: the store kind's changelog key.
+    fn flushed_key(&self, entry: &Parsed) -> Vec<u8>;
     /// The store's name.
     fn store_name(&self) -> &str;
 }
@@ -288,7 +286,7 @@ impl Below for Box<dyn WindowStore> {
         self.put(&entry.key, value, entry.start)
     }
 
-    fn listener_key(&self, entry: &Parsed) -> Vec<u8> {
+    fn flushed_key(&self, entry: &Parsed) -> Vec<u8> {
         keys::window_changelog_key(&entry.key, entry.start, 0)
     }
 
@@ -315,7 +313,7 @@ impl Below for Box<dyn SessionStore> {
         }
     }
 
-    fn listener_key(&self, entry: &Parsed) -> Vec<u8> {
+    fn flushed_key(&self, entry: &Parsed) -> Vec<u8> {
         keys::session_changelog_key(&entry.key, entry.start, entry.end)
     }
 
@@ -326,7 +324,7 @@ impl Below for Box<dyn SessionStore> {
 
 /// Writes every dirty entry to the store below, each stamped with the timestamp of the record
 /// that wrote it (so a changelog record carries it, as Kafka restores a cache entry's record
-/// context before writing it down), then hands them to the listener in the order they were last
+/// context before writing it down), keeping them for the owner in the order they were last
 /// written. A delete of what the store never held is neither written nor handed on.
 fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     if cache.dirty_len() == 0 {
@@ -334,7 +332,6 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     }
     let dirty = cache.take_dirty();
     let now = cache.context.timestamp();
-    let mut flushed = Vec::with_capacity(dirty.len());
     let mut result = Ok(());
     for Dirty {
         store_key,
@@ -351,7 +348,7 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
             }
         };
         let old_value = match stored {
-            _ if new_value.is_some() && !cache.send_old_values => None,
+            _ if new_value.is_some() && !cache.outbox.send_old_values => None,
             Stored::Known(known) => known,
             Stored::Unknown => match inner.read(&parsed) {
                 Ok(old) => old,
@@ -369,9 +366,9 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
             result = Err(e);
             break;
         }
-        if cache.listener.is_some() {
-            flushed.push(CachedEntry {
-                key: inner.listener_key(&parsed),
+        if cache.outbox.keeps() {
+            cache.outbox.push_owned(CachedEntry {
+                key: inner.flushed_key(&parsed),
                 new_value,
                 old_value,
                 timestamp,
@@ -381,22 +378,6 @@ fn flush_dirty<S: Below>(inner: &mut S, cache: &mut TimeCache) -> Result<()> {
     cache.context.set_timestamp(now);
     result?;
     cache.purge_expired();
-    if let Some(listener) = cache.listener.as_mut() {
-        for CachedEntry {
-            key,
-            new_value,
-            old_value,
-            timestamp,
-        } in flushed
-        {
-            listener.apply(FlushedEntry {
-                key: &key,
-                new_value: new_value.as_deref(),
-                old_value,
-                timestamp,
-            });
-        }
-    }
     Ok(())
 }
 
@@ -714,14 +695,13 @@ impl WindowStore for CachingWindowStore {
         false
     }
 
-    fn set_flush_listener(
-        &mut self,
-        listener: Box<dyn CacheFlushListener>,
-        send_old_values: bool,
-    ) -> bool {
-        self.cache.listener = Some(listener);
-        self.cache.send_old_values = send_old_values;
+    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+        self.cache.outbox.keep(send_old_values);
         true
+    }
+
+    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
+        self.cache.outbox.take(out);
     }
 
     fn flush_cache(&mut self) -> Result<()> {
@@ -876,14 +856,13 @@ impl SessionStore for CachingSessionStore {
         self.inner.retention_period()
     }
 
-    fn set_flush_listener(
-        &mut self,
-        listener: Box<dyn CacheFlushListener>,
-        send_old_values: bool,
-    ) -> bool {
-        self.cache.listener = Some(listener);
-        self.cache.send_old_values = send_old_values;
+    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+        self.cache.outbox.keep(send_old_values);
         true
+    }
+
+    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
+        self.cache.outbox.take(out);
     }
 
     fn flush_cache(&mut self) -> Result<()> {
@@ -893,7 +872,7 @@ impl SessionStore for CachingSessionStore {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
 
     use proptest::prelude::*;
     use tempfile::TempDir;
@@ -907,11 +886,31 @@ mod tests {
 
     const BACKENDS: [StoreBackend; 2] = [StoreBackend::InMemory, StoreBackend::RocksDb];
 
+    /// What a store's record cache flushed since the last call.
+    trait Flushed {
+        fn flushed(&mut self) -> Vec<CachedEntry>;
+    }
+
+    impl Flushed for dyn WindowStore {
+        fn flushed(&mut self) -> Vec<CachedEntry> {
+            let mut taken = Vec::new();
+            self.take_flushed(&mut taken);
+            taken
+        }
+    }
+
+    impl Flushed for dyn SessionStore {
+        fn flushed(&mut self) -> Vec<CachedEntry> {
+            let mut taken = Vec::new();
+            self.take_flushed(&mut taken);
+            taken
+        }
+    }
+
     struct Env {
         _dir: TempDir,
         changelog: Arc<RecordingChangelogWriter>,
         ctx: StoreContext,
-        flushed: Arc<Mutex<Vec<CachedEntry>>>,
     }
 
     fn env() -> Env {
@@ -928,20 +927,10 @@ mod tests {
             _dir: dir,
             changelog,
             ctx,
-            flushed: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
     impl Env {
-        fn listener(&self) -> Box<dyn CacheFlushListener> {
-            let sink = Arc::clone(&self.flushed);
-            Box::new(move |e: CachedEntry| sink.lock().unwrap().push(e))
-        }
-
-        fn take_flushed(&self) -> Vec<CachedEntry> {
-            std::mem::take(&mut *self.flushed.lock().unwrap())
-        }
-
         /// `(changelog key, value, timestamp)` of what `topic` received so far.
         fn changelog(&self, topic: &str) -> Vec<(Vec<u8>, Option<Vec<u8>>, i64)> {
             self.changelog
@@ -957,7 +946,7 @@ mod tests {
                 .with_caching(max_bytes)
                 .build(&self.ctx)
                 .unwrap();
-            assert!(store.set_flush_listener(self.listener(), true));
+            assert!(store.keep_flushed(true));
             store
         }
 
@@ -967,7 +956,7 @@ mod tests {
                 .with_caching(max_bytes)
                 .build(&self.ctx)
                 .unwrap();
-            assert!(store.set_flush_listener(self.listener(), true));
+            assert!(store.keep_flushed(true));
             store
         }
 
@@ -1022,7 +1011,7 @@ mod tests {
             ];
             assert_eq!(env.changelog("app-w-changelog"), expected, "{backend:?}");
             assert_eq!(
-                env.take_flushed(),
+                store.flushed(),
                 vec![
                     entry(wkey(b"b", 0), Some(b"1"), None, 6),
                     entry(wkey(b"a", 0), Some(b"2"), None, 7),
@@ -1043,7 +1032,7 @@ mod tests {
             store.put(b"c", None, 0).unwrap();
             store.flush().unwrap();
             assert_eq!(
-                env.take_flushed(),
+                store.flushed(),
                 vec![
                     entry(wkey(b"a", 0), Some(b"3"), Some(b"2"), 9),
                     entry(wkey(b"b", 0), None, Some(b"1"), 9),
@@ -1051,7 +1040,7 @@ mod tests {
                 "{backend:?}"
             );
             store.flush().unwrap();
-            assert!(env.take_flushed().is_empty());
+            assert!(store.flushed().is_empty());
             assert_eq!(env.changelog("app-w-changelog").len(), 5, "{backend:?}");
         }
     }
@@ -1068,12 +1057,12 @@ mod tests {
                 env.at(i as i64);
                 store.put(*key, Some(&value), 0).unwrap();
             }
-            assert!(env.take_flushed().is_empty(), "{backend:?}: still fits");
+            assert!(store.flushed().is_empty(), "{backend:?}: still fits");
             env.at(3);
             store.put(b"k4", Some(&value), 0).unwrap();
             // Over the bound: every dirty entry is flushed in write order, then `k1` (least
             // recently used) is evicted.
-            let keys: Vec<Vec<u8>> = env.take_flushed().into_iter().map(|e| e.key).collect();
+            let keys: Vec<Vec<u8>> = store.flushed().into_iter().map(|e| e.key).collect();
             assert_eq!(
                 keys,
                 vec![
@@ -1109,7 +1098,7 @@ mod tests {
             );
             store.flush().unwrap();
             assert!(
-                env.take_flushed().is_empty(),
+                store.flushed().is_empty(),
                 "{backend:?}: nothing left to flush"
             );
             assert!(
@@ -1128,7 +1117,7 @@ mod tests {
             .with_caching(1 << 20);
         assert!(!builder.caching_enabled());
         let mut store = builder.build(&env.ctx).unwrap();
-        assert!(!store.set_flush_listener(env.listener(), true));
+        assert!(!store.keep_flushed(true));
         let inner = Box::new(InMemoryWindowStore::new("join", 60_000, true));
         assert!(CachingWindowStore::new(inner, 1 << 20, RecordContext::new()).is_err());
     }
@@ -1142,7 +1131,7 @@ mod tests {
             store.put(b"k", 0, 0, b"1").unwrap();
             store.flush_cache().unwrap();
             assert_eq!(
-                env.take_flushed(),
+                store.flushed(),
                 vec![entry(skey(b"k", 0, 0), Some(b"1"), None, 0)]
             );
             // A record at 5 merges [0, 0] into [0, 5]; one at 20 opens [20, 20], one at 25
@@ -1166,7 +1155,7 @@ mod tests {
             );
             store.flush().unwrap();
             assert_eq!(
-                env.take_flushed(),
+                store.flushed(),
                 vec![
                     entry(skey(b"k", 0, 0), None, Some(b"1"), 5),
                     entry(skey(b"k", 0, 5), Some(b"2"), None, 5),
@@ -1191,7 +1180,7 @@ mod tests {
                 Some(b"restored".to_vec())
             );
             store.flush().unwrap();
-            assert!(env.take_flushed().is_empty(), "{backend:?}");
+            assert!(store.flushed().is_empty(), "{backend:?}");
             assert!(env.changelog("app-s-changelog").is_empty());
         }
     }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use streams_state::{CacheFlushListener, CachedEntry, FlushedEntry};
+use streams_state::CachedEntry;
 
 use super::change::Change;
 use crate::error::Result;
@@ -220,26 +220,26 @@ impl<K: Data, V: Data> TableStore<K, V> {
         match record.value.new {
             Some(value) => {
                 let encoded = store.encode_value(&value)?;
-                store.put_encoded(key, &encoded, record.timestamp)?;
+                store.write_taking_flushed(key, Some(&encoded), record.timestamp, cache.taken())?;
                 self.last_write
                     .remember(key, encoded, (record.key, value, record.timestamp));
             }
             None => {
-                store.delete_raw(key)?;
+                store.write_taking_flushed(key, None, record.timestamp, cache.taken())?;
                 self.last_write.forget();
             }
         }
-        Self::forward_flushed(cache, store, &mut self.last_write, ctx)
+        Self::forward_taken(cache, store, &mut self.last_write, ctx)
     }
 
-    /// Forwards what the cache flushed: the last write as written, other entries decoded.
-    fn forward_flushed(
+    /// Forwards what was taken from the cache: the last write as written, other entries decoded.
+    fn forward_taken(
         cache: &mut CacheForwarder,
         store: &TimestampedKeyValueStoreRef<K, V>,
         last_write: &mut LastWrite<K, V>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        cache.forward_with(ctx, |entry| match last_write.take_if_written(entry) {
+        cache.forward_taken(ctx, |entry| match last_write.take_if_written(entry) {
             Some((key, value, timestamp)) => {
                 let old = store.decode_old_value(entry)?;
                 Ok((key, Change::new(Some(value), old), timestamp))
@@ -254,78 +254,46 @@ impl<K: Data, V: Data> TableStore<K, V> {
         match &mut self.cache {
             Some(cache) => {
                 let store = self.table.store()?;
-                store.flush_cache()?;
-                Self::forward_flushed(cache, store, &mut self.last_write, ctx)
+                store.flush_cache_taking(cache.taken())?;
+                Self::forward_taken(cache, store, &mut self.last_write, ctx)
             }
             None => Ok(()),
         }
     }
 }
 
-/// What a cached store's flush listener collects, and the processor drains and forwards.
+/// Forwards what a store's record cache flushed, which the processor owning the store takes
+/// from it after each write and at each commit.
 pub(crate) struct CacheForwarder {
-    flushed: Arc<Mutex<Flushed>>,
-    /// The batch being forwarded; swapped with the collected one so that neither gives up its
-    /// capacity.
-    draining: Vec<CachedEntry>,
-    /// Entries forwarded since the listener last got spare buffers.
-    spent: Vec<CachedEntry>,
+    /// The entries last taken from the cache: forwarded, then handed back to the cache with the
+    /// next take as buffers for the entries it flushes next.
+    taken: Vec<CachedEntry>,
     /// The headers of the record that last wrote each cached key, when it had any: what the
     /// key's update is forwarded with, as Kafka keeps a cache entry's record context. Records
     /// without headers cost nothing here.
     headers: HashMap<Vec<u8>, Headers>,
 }
 
-/// The entries a cache's flush listener collected, and spare entries whose buffers it copies
-/// the next ones into: a commit that flushes a few entries allocates nothing for them.
-#[derive(Default)]
-struct Flushed {
-    entries: Vec<CachedEntry>,
-    spare: Vec<CachedEntry>,
-}
-
-/// Spare entries kept for reuse at most: enough for the few entries of a frequent commit,
-/// while a rare large flush does not pin its buffers.
-const SPARE_ENTRIES: usize = 64;
-
-fn lock_flushed(flushed: &Mutex<Flushed>) -> std::sync::MutexGuard<'_, Flushed> {
-    // Pushing or swapping vectors cannot leave them half-updated: recover from a poisoned lock.
-    flushed.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The flush listener a [`CacheForwarder`] registers: copies each flushed entry.
-struct Collector(Arc<Mutex<Flushed>>);
-
-impl CacheFlushListener for Collector {
-    fn apply(&mut self, entry: FlushedEntry<'_>) {
-        let mut flushed = lock_flushed(&self.0);
-        let mut kept = flushed.spare.pop().unwrap_or_default();
-        entry.copy_into(&mut kept);
-        flushed.entries.push(kept);
-    }
-}
-
 impl CacheForwarder {
-    /// Listens to `store`'s record cache; `None` when the store has no cache, in which case
-    /// the processor forwards each update itself.
+    /// Makes `store`'s record cache keep what it flushes for this forwarder; `None` when the
+    /// store has no cache, in which case the processor forwards each update itself.
     pub(crate) fn register<K: 'static, V: 'static>(
         store: &TimestampedKeyValueStoreRef<K, V>,
     ) -> Option<Self> {
-        Self::listen(|listener| store.set_flush_listener(listener))
+        Self::keeping(store.keep_flushed())
     }
 
-    /// Hands a listener to `register`, which gives it to a store's record cache and returns
-    /// whether the store has one; `None` when it has not.
-    pub(crate) fn listen(
-        register: impl FnOnce(Box<dyn CacheFlushListener>) -> bool,
-    ) -> Option<Self> {
-        let flushed = Arc::new(Mutex::new(Flushed::default()));
-        register(Box::new(Collector(Arc::clone(&flushed)))).then(|| CacheForwarder {
-            flushed,
-            draining: Vec::new(),
-            spent: Vec::new(),
+    /// A forwarder for a store whose cache keeps what it flushes (`kept`); `None` otherwise.
+    pub(crate) fn keeping(kept: bool) -> Option<Self> {
+        kept.then(|| CacheForwarder {
+            taken: Vec::new(),
             headers: HashMap::new(),
         })
+    }
+
+    /// Where to take the cache's flushed entries to (see `take_flushed` of the store refs).
+    pub(crate) fn taken(&mut self) -> &mut Vec<CachedEntry> {
+        &mut self.taken
     }
 
     /// Notes the headers of the record about to write `key` (serialized), which the key's next
@@ -352,43 +320,31 @@ impl CacheForwarder {
         Ok(())
     }
 
-    /// Forwards, in flush order, every entry the cache flushed since the last call, each turned
-    /// into a key, value and timestamp by `decode` and carrying the headers of the record that
-    /// last wrote it.
-    pub(crate) fn forward_with<K: Data, V: Data>(
+    /// Forwards, in flush order, every entry last taken from the cache, each turned into a key,
+    /// value and timestamp by `decode` and carrying the headers of the record that last wrote it.
+    pub(crate) fn forward_taken<K: Data, V: Data>(
         &mut self,
         ctx: &mut ProcessorContext<'_, K, V>,
         mut decode: impl FnMut(&mut CachedEntry) -> Result<(K, V, i64)>,
     ) -> Result<()> {
-        loop {
-            {
-                let mut flushed = lock_flushed(&self.flushed);
-                let room = SPARE_ENTRIES.saturating_sub(flushed.spare.len());
-                self.spent.truncate(room);
-                flushed.spare.append(&mut self.spent);
-                if flushed.entries.is_empty() {
-                    return Ok(());
-                }
-                std::mem::swap(&mut flushed.entries, &mut self.draining);
-            }
-            for mut entry in self.draining.drain(..) {
-                let headers = if self.headers.is_empty() {
-                    Headers::new()
-                } else {
-                    self.headers.remove(&entry.key).unwrap_or_default()
-                };
-                let (key, value, timestamp) = decode(&mut entry)?;
-                self.spent.push(entry);
-                // Downstream stores stamp their writes with the forwarded record's timestamp.
-                ctx.set_record_timestamp(timestamp);
-                ctx.forward(Record {
-                    key,
-                    value,
-                    timestamp,
-                    headers,
-                })?;
-            }
+        let CacheForwarder { taken, headers } = self;
+        for entry in taken.iter_mut() {
+            let headers = if headers.is_empty() {
+                Headers::new()
+            } else {
+                headers.remove(&entry.key).unwrap_or_default()
+            };
+            let (key, value, timestamp) = decode(entry)?;
+            // Downstream stores stamp their writes with the forwarded record's timestamp.
+            ctx.set_record_timestamp(timestamp);
+            ctx.forward(Record {
+                key,
+                value,
+                timestamp,
+                headers,
+            })?;
         }
+        Ok(())
     }
 }
 
@@ -434,7 +390,10 @@ mod tests {
         delete.new_value = None;
         assert_eq!(last.take_if_written(&delete), None);
         // The entry written: taken once.
-        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), Some(("k", 1, 10)));
+        assert_eq!(
+            last.take_if_written(&flushed(b"k", b"v1", 10)),
+            Some(("k", 1, 10))
+        );
         assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
         // A forgotten write is not taken.
         last.remember(b"k", b"v1".to_vec(), ("k", 1, 10));

@@ -407,7 +407,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Arc::clone(&self.aggregates),
             self.windows.size_ms(),
         )?;
-        self.cache = CacheForwarder::listen(|listener| store.set_flush_listener(listener));
+        self.cache = CacheForwarder::keeping(store.keep_flushed());
         self.store = Some(store);
         Ok(())
     }
@@ -455,6 +455,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                     store.cache_key(&record.key, window.start_ms)
                 })?;
                 store.put(&record.key, &aggregate, timestamp, window.start_ms)?;
+                store.take_flushed(cache.taken());
                 forward_windows(cache, &store, ctx)?;
                 continue;
             }
@@ -573,7 +574,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Arc::clone(&self.aggregates),
             d,
         )?;
-        self.cache = CacheForwarder::listen(|listener| store.set_flush_listener(listener));
+        self.cache = CacheForwarder::keeping(store.keep_flushed());
         self.store = Some(store);
         self.records = Some(ctx.window_store_shared(
             &self.records_name,
@@ -648,6 +649,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 // Forwarded when the cache flushes it; what the write evicted goes now.
                 cache.writing_with(&record.headers, || store.cache_key(&record.key, start))?;
                 store.put(&record.key, &aggregate, timestamp, start)?;
+                store.take_flushed(cache.taken());
                 forward_windows(cache, &store, ctx)?;
                 continue;
             }
@@ -864,7 +866,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
         )?;
-        self.cache = CacheForwarder::listen(|listener| store.set_flush_listener(listener));
+        self.cache = CacheForwarder::keeping(store.keep_flushed());
         self.store = Some(store);
         Ok(())
     }
@@ -872,7 +874,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>) -> Result<()> {
         match (&mut self.cache, &self.store) {
             (Some(cache), Some(store)) => {
-                store.flush_cache()?;
+                store.flush_cache_taking(cache.taken())?;
                 forward_sessions(cache, store, ctx)
             }
             _ => Ok(()),
@@ -923,6 +925,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                         store.cache_key(&record.key, session.window)
                     })?;
                     store.remove(&record.key, session.window)?;
+                    store.take_flushed(cache.taken());
                     forward_sessions(cache, &store, ctx)?;
                     continue;
                 }
@@ -946,6 +949,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         if let Some(cache) = &mut self.cache {
             cache.writing_with(&record.headers, || store.cache_key(&record.key, merged))?;
             store.put(&record.key, merged, &aggregate)?;
+            store.take_flushed(cache.taken());
             return forward_sessions(cache, &store, ctx);
         }
         store.put(&record.key, merged, &aggregate)?;
@@ -961,14 +965,15 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
     }
 }
 
-/// Forwards what a time-window store's record cache flushed: each window's latest aggregate with
-/// the aggregate at the previous flush as the old value, stamped with the aggregate's timestamp.
+/// Forwards what was taken from a time-window store's record cache: each window's latest
+/// aggregate with the aggregate at the previous flush as the old value, stamped with the
+/// aggregate's timestamp.
 fn forward_windows<K: Data, VA: Data>(
     cache: &mut CacheForwarder,
     store: &TimestampedWindowStoreRef<K, VA>,
     ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
 ) -> Result<()> {
-    cache.forward_with(ctx, |entry| Ok(table_update(store.decode_flushed(entry)?)))
+    cache.forward_taken(ctx, |entry| Ok(table_update(store.decode_flushed(entry)?)))
 }
 
 /// A windowed processor's part of a commit: flushes its store's record cache, if it has one, and
@@ -980,22 +985,22 @@ fn flush_windows<K: Data, VA: Data>(
 ) -> Result<()> {
     match (cache, store) {
         (Some(cache), Some(store)) => {
-            store.flush_cache()?;
+            store.flush_cache_taking(cache.taken())?;
             forward_windows(cache, store, ctx)
         }
         _ => Ok(()),
     }
 }
 
-/// Forwards what a session store's record cache flushed: each session's latest aggregate, or a
-/// tombstone for a session merged into another, with the aggregate at the previous flush as the
-/// old value, stamped with the session's end (as the uncached processor forwards them).
+/// Forwards what was taken from a session store's record cache: each session's latest aggregate,
+/// or a tombstone for a session merged into another, with the aggregate at the previous flush as
+/// the old value, stamped with the session's end (as the uncached processor forwards them).
 fn forward_sessions<K: Data, VA: Data>(
     cache: &mut CacheForwarder,
     store: &SessionStoreRef<K, VA>,
     ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
 ) -> Result<()> {
-    cache.forward_with(ctx, |entry| {
+    cache.forward_taken(ctx, |entry| {
         let update = store.decode_flushed(entry)?;
         let end = update.key.window.end_ms;
         Ok((update.key, Change::new(update.new, update.old), end))
