@@ -25,7 +25,7 @@ use crate::Result;
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
 
 /// A change flushed out of a record cache, kept for the store's owner (see
-/// [`KeyValueStore::keep_flushed`](crate::KeyValueStore::keep_flushed)).
+/// [`KeyValueStore::keep_flushed`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CachedEntry {
     /// The key.
