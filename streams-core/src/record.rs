@@ -15,19 +15,20 @@ pub struct Header {
 
 /// A record's headers, in order; names may repeat, as in Kafka.
 ///
-/// An empty set does not allocate, so records without headers cost nothing extra.
+/// An empty set does not allocate and takes one word: records, most of which have no headers,
+/// stay small as they are moved from node to node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Headers(Vec<Header>);
+pub struct Headers(Option<Box<Vec<Header>>>);
 
 impl Headers {
     /// No headers.
     pub fn new() -> Self {
-        Headers(Vec::new())
+        Headers(None)
     }
 
     /// Appends a header.
     pub fn add(&mut self, key: impl Into<String>, value: Option<Vec<u8>>) -> &mut Self {
-        self.0.push(Header {
+        self.0.get_or_insert_with(Box::default).push(Header {
             key: key.into(),
             value,
         });
@@ -42,33 +43,44 @@ impl Headers {
 
     /// The last header named `key`, like Kafka's `Headers::lastHeader`.
     pub fn last(&self, key: &str) -> Option<&Header> {
-        self.0.iter().rev().find(|h| h.key == key)
+        self.as_slice().iter().rev().find(|h| h.key == key)
     }
 
     /// Removes every header named `key`.
     pub fn remove(&mut self, key: &str) {
-        self.0.retain(|h| h.key != key);
+        if let Some(headers) = &mut self.0 {
+            headers.retain(|h| h.key != key);
+            if headers.is_empty() {
+                self.0 = None;
+            }
+        }
     }
 
     /// All headers in order.
     pub fn iter(&self) -> impl Iterator<Item = &Header> {
-        self.0.iter()
+        self.as_slice().iter()
     }
 
     /// The number of headers.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.as_slice().len()
     }
 
     /// Whether there are no headers.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        // Never an empty vector: `remove` drops it with its last header.
+        self.0.is_none()
+    }
+
+    fn as_slice(&self) -> &[Header] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
     }
 }
 
 impl FromIterator<Header> for Headers {
     fn from_iter<I: IntoIterator<Item = Header>>(iter: I) -> Self {
-        Headers(iter.into_iter().collect())
+        let headers: Vec<Header> = iter.into_iter().collect();
+        Headers((!headers.is_empty()).then(|| Box::new(headers)))
     }
 }
 
@@ -186,4 +198,25 @@ pub struct ProducedRecord {
     pub timestamp: i64,
     /// Headers.
     pub headers: Headers,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_keep_order_and_repeats_and_equal_none_once_emptied() {
+        let mut headers = Headers::new().with("a", "1").with("b", "2").with("a", "3");
+        assert_eq!(headers.len(), 3);
+        assert_eq!(headers.last("a").and_then(|h| h.value.clone()), Some(b"3".to_vec()));
+        let keys: Vec<&str> = headers.iter().map(|h| h.key.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "a"]);
+        headers.remove("a");
+        assert_eq!(headers.len(), 1);
+        headers.remove("b");
+        assert!(headers.is_empty());
+        assert_eq!(headers, Headers::new());
+        assert_eq!(Vec::<Header>::new().into_iter().collect::<Headers>(), Headers::new());
+        assert_eq!(std::mem::size_of::<Headers>(), std::mem::size_of::<usize>());
+    }
 }
