@@ -180,8 +180,8 @@ impl<K: Data, V: Data> TableStore<K, V> {
         &mut self,
         ctx: &mut ProcessorContext<'_, KIn, VIn>,
     ) -> Result<()> {
-        let store = self.table.connect(ctx)?;
-        self.cache = CacheForwarder::register(store);
+        let kept = self.table.connect(ctx)?.keep_flushed();
+        self.cache = CacheForwarder::keeping(kept, &self.table.store_name, ctx);
         Ok(())
     }
 
@@ -275,19 +275,21 @@ pub(crate) struct CacheForwarder {
 }
 
 impl CacheForwarder {
-    /// Makes `store`'s record cache keep what it flushes for this forwarder; `None` when the
-    /// store has no cache, in which case the processor forwards each update itself.
-    pub(crate) fn register<K: 'static, V: 'static>(
-        store: &TimestampedKeyValueStoreRef<K, V>,
+    /// A forwarder for the store `store`, whose record cache keeps what it flushes if `kept`
+    /// (the store ref's `keep_flushed`); `None` when it has no cache, in which case the processor
+    /// forwards each update itself. The processor flushes the cache at each commit, so the task
+    /// need not.
+    pub(crate) fn keeping<K: Data, V: Data>(
+        kept: bool,
+        store: &str,
+        ctx: &mut ProcessorContext<'_, K, V>,
     ) -> Option<Self> {
-        Self::keeping(store.keep_flushed())
-    }
-
-    /// A forwarder for a store whose cache keeps what it flushes (`kept`); `None` otherwise.
-    pub(crate) fn keeping(kept: bool) -> Option<Self> {
-        kept.then(|| CacheForwarder {
-            taken: Vec::new(),
-            headers: HashMap::new(),
+        kept.then(|| {
+            ctx.flushes_cache(store);
+            CacheForwarder {
+                taken: Vec::new(),
+                headers: HashMap::new(),
+            }
         })
     }
 

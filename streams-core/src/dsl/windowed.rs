@@ -407,7 +407,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Arc::clone(&self.aggregates),
             self.windows.size_ms(),
         )?;
-        self.cache = CacheForwarder::keeping(store.keep_flushed());
+        self.cache = CacheForwarder::keeping(store.keep_flushed(), store.name(), ctx);
         self.store = Some(store);
         Ok(())
     }
@@ -574,7 +574,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Arc::clone(&self.aggregates),
             d,
         )?;
-        self.cache = CacheForwarder::keeping(store.keep_flushed());
+        self.cache = CacheForwarder::keeping(store.keep_flushed(), store.name(), ctx);
         self.store = Some(store);
         self.records = Some(ctx.window_store_shared(
             &self.records_name,
@@ -866,7 +866,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             Arc::clone(&self.keys),
             Arc::clone(&self.aggregates),
         )?;
-        self.cache = CacheForwarder::keeping(store.keep_flushed());
+        self.cache = CacheForwarder::keeping(store.keep_flushed(), store.name(), ctx);
         self.store = Some(store);
         Ok(())
     }

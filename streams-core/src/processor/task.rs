@@ -200,6 +200,8 @@ pub(crate) struct TaskContext {
     pub(crate) global_stores: GlobalStores,
     /// The timestamp the task's stores stamp writes with (shared with them).
     pub(crate) record_context: RecordContext,
+    /// The stores whose record caches their processors flush at each commit.
+    pub(crate) caches_flushed_by_processors: Vec<String>,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
 }
@@ -238,6 +240,9 @@ pub struct Task {
     source_by_topic: Vec<(Arc<str>, usize)>,
     ctx: TaskContext,
     changelog: Arc<ChangelogCollector>,
+    /// The stores a commit flushes the record caches of: all but those the processors flush
+    /// themselves (known once the processors are initialized).
+    commit_flushes: Vec<StoreHandle>,
     running: bool,
 }
 
@@ -271,10 +276,12 @@ impl Task {
                 stores,
                 global_stores: Arc::clone(&task_stores.global_stores),
                 record_context: task_stores.record_context.clone(),
+                caches_flushed_by_processors: Vec::new(),
                 next_punctuation: 0,
                 output: Vec::new(),
             },
             changelog: Arc::clone(&task_stores.changelog),
+            commit_flushes: Vec::new(),
             running: false,
         }
     }
@@ -289,6 +296,14 @@ impl Task {
         if !self.running {
             self.running = true;
             self.walk(NodeOp::Init)?;
+            let flushed_by_processors = &self.ctx.caches_flushed_by_processors;
+            self.commit_flushes = self
+                .ctx
+                .stores
+                .iter()
+                .filter(|(name, _)| !flushed_by_processors.contains(name))
+                .map(|(_, store)| store.clone())
+                .collect();
         }
         Ok(())
     }
@@ -363,7 +378,7 @@ impl Task {
     /// checkpoints. Returns whether they were, i.e. whether a checkpoint may now be written.
     pub fn commit_stores(&mut self) -> Result<bool> {
         self.walk(NodeOp::Flush)?;
-        for store in self.ctx.stores.values() {
+        for store in &self.commit_flushes {
             store.flush_cache()?;
         }
         if self.changelog.lock().since_flush < FLUSH_DELTA_RECORDS {
