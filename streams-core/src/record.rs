@@ -208,7 +208,10 @@ mod tests {
     fn headers_keep_order_and_repeats_and_equal_none_once_emptied() {
         let mut headers = Headers::new().with("a", "1").with("b", "2").with("a", "3");
         assert_eq!(headers.len(), 3);
-        assert_eq!(headers.last("a").and_then(|h| h.value.clone()), Some(b"3".to_vec()));
+        assert_eq!(
+            headers.last("a").and_then(|h| h.value.clone()),
+            Some(b"3".to_vec())
+        );
         let keys: Vec<&str> = headers.iter().map(|h| h.key.as_str()).collect();
         assert_eq!(keys, ["a", "b", "a"]);
         headers.remove("a");
@@ -216,7 +219,10 @@ mod tests {
         headers.remove("b");
         assert!(headers.is_empty());
         assert_eq!(headers, Headers::new());
-        assert_eq!(Vec::<Header>::new().into_iter().collect::<Headers>(), Headers::new());
+        assert_eq!(
+            Vec::<Header>::new().into_iter().collect::<Headers>(),
+            Headers::new()
+        );
         assert_eq!(std::mem::size_of::<Headers>(), std::mem::size_of::<usize>());
     }
 }

@@ -417,6 +417,31 @@ fn custom_processors_use_the_stores_connected_to_them() {
 }
 
 #[test]
+fn a_commit_flushes_the_cache_of_a_store_no_processor_flushes() {
+    let builder = StreamsBuilder::new();
+    builder
+        .add_state_store(streams_state::KeyValueStoreBuilder::new("seen").with_caching_enabled());
+    builder.stream("in", strings()).process_with_stores(
+        || Dedupe {
+            store: "seen",
+            unconnected: "other",
+            seen: None,
+        },
+        &["seen"],
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    let changelog =
+        driver.create_output_topic("topology-test-driver-seen-changelog", StringSerde, I64Serde);
+    // The driver commits after every record: the cached write reaches the changelog each time.
+    input.pipe_input_with_timestamp("a", "1", 5);
+    assert_eq!(changelog.read_key_values_to_list(), [("a".to_string(), 5)]);
+    input.pipe_input_with_timestamp("a", "2", 6);
+    input.pipe_input_with_timestamp("b", "3", 7);
+    assert_eq!(changelog.read_key_values_to_list(), [("b".to_string(), 7)]);
+}
+
+#[test]
 fn using_an_undeclared_store_is_a_build_error() {
     let builder = StreamsBuilder::new();
     builder.stream("in", strings()).process_with_stores(

@@ -287,7 +287,9 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     /// Notes that this processor flushes the record cache of store `name` itself at each commit
     /// (in its `flush`, forwarding what the cache held), so that the task's commit need not.
     pub(crate) fn flushes_cache(&mut self, name: &str) {
-        self.task.caches_flushed_by_processors.push(name.to_string());
+        self.task
+            .caches_flushed_by_processors
+            .push(name.to_string());
     }
 
     /// The name of this processor's node in the topology.
