@@ -4,7 +4,7 @@
 //! stream thread) feeds it records and ships its output.
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use std::sync::Mutex;
@@ -61,6 +61,10 @@ impl Schedule {
 #[derive(Default)]
 pub(crate) struct ChangelogCollector {
     inner: Mutex<Collected>,
+    /// Records sent since the task's stores were last flushed durably. Only changed with
+    /// `inner` locked, so plain loads and stores suffice; the task reads it at every commit
+    /// without taking the lock.
+    since_flush: AtomicU64,
 }
 
 #[derive(Default)]
@@ -68,8 +72,6 @@ struct Collected {
     records: Vec<ProducedRecord>,
     /// The last topic name seen, so that a store's writes share one allocation of it.
     last_topic: Option<Arc<str>>,
-    /// Records sent since the task's stores were last flushed durably.
-    since_flush: u64,
 }
 
 impl ChangelogCollector {
@@ -97,7 +99,8 @@ impl ChangelogWriter for ChangelogCollector {
                 t
             }
         };
-        collected.since_flush += 1;
+        let sent = self.since_flush.load(Ordering::Relaxed);
+        self.since_flush.store(sent + 1, Ordering::Relaxed);
         collected.records.push(ProducedRecord {
             topic,
             partition: Some(partition),
@@ -381,7 +384,7 @@ impl Task {
         for store in &self.commit_flushes {
             store.flush_cache()?;
         }
-        if self.changelog.lock().since_flush < FLUSH_DELTA_RECORDS {
+        if self.changelog.since_flush.load(Ordering::Relaxed) < FLUSH_DELTA_RECORDS {
             return Ok(false);
         }
         self.flush_stores_durably()?;
@@ -394,7 +397,8 @@ impl Task {
         for store in self.ctx.stores.values() {
             store.flush()?;
         }
-        self.changelog.lock().since_flush = 0;
+        let _collected = self.changelog.lock();
+        self.changelog.since_flush.store(0, Ordering::Relaxed);
         Ok(())
     }
 
