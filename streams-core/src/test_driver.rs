@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::processor::task::{Task, TaskStores};
 use crate::processor::TaskId;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
-use crate::serde::{deserialize_key_value, serialize_key_value, Serde};
+use crate::serde::{serialize_key_value, Serde};
 use crate::state::{
     access, GlobalStores, KeyValueStoreRef, SessionStoreRef, StoreHandle,
     TimestampedKeyValueStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
@@ -72,6 +72,14 @@ struct Unread {
 
 /// The bytes before a packed record's key.
 const PACKED_HEADER: usize = 32;
+/// A record a test has not read yet, its key and value borrowed from the driver's buffers.
+struct UnreadRecord<'a> {
+    key: Option<&'a [u8]>,
+    value: Option<&'a [u8]>,
+    timestamp: i64,
+    headers: Headers,
+}
+
 /// The largest chunk [`Unread`] starts (unless one record needs more); the first is 4 KiB and
 /// each next one twice the last, so that a topic with a few records stays small.
 const MAX_CHUNK: usize = 1 << 20;
@@ -127,9 +135,9 @@ impl Unread {
         (self.pushed - self.taken) as usize
     }
 
-    /// Takes the oldest unread record, as written to `topic`; [`compact`](Self::compact) after
-    /// taking some frees their bytes.
-    fn next(&mut self, topic: &Arc<str>) -> Option<ProducedRecord> {
+    /// Takes the oldest unread record and hands it to `read`, its bytes borrowed from the
+    /// chunk; [`compact`](Self::compact) after taking some frees their bytes.
+    fn next_with<T>(&mut self, read: impl FnOnce(UnreadRecord<'_>) -> T) -> Option<T> {
         if self.len() == 0 {
             return None;
         }
@@ -140,31 +148,30 @@ impl Unread {
         let chunk = self.chunks.front()?;
         let at = self.start;
         let timestamp = read_u64(chunk, at) as i64;
-        let partition = read_u64(chunk, at + 8) as i64;
         let mut offset = at + PACKED_HEADER;
         let mut take = |len: u64| {
             (len != NULL_LEN).then(|| {
-                let bytes = chunk[offset..offset + len as usize].to_vec();
+                let bytes = &chunk[offset..offset + len as usize];
                 offset += len as usize;
                 bytes
             })
         };
         let key = take(read_u64(chunk, at + 16));
         let value = take(read_u64(chunk, at + 24));
-        self.start = offset;
         let headers = match self.headers.front() {
             Some((seq, _)) if *seq == self.taken => self.headers.pop_front().map(|(_, h)| h),
             _ => None,
         };
-        self.taken += 1;
-        Some(ProducedRecord {
-            topic: Arc::clone(topic),
-            partition: (partition != NO_PARTITION).then_some(partition as i32),
+        let record = UnreadRecord {
             key,
             value,
             timestamp,
             headers: headers.unwrap_or_default(),
-        })
+        };
+        let result = read(record);
+        self.start = offset;
+        self.taken += 1;
+        Some(result)
     }
 
     /// Frees the chunks whose records were all taken; keeps the last one's buffer for reuse
@@ -624,26 +631,27 @@ impl TopologyTestDriver {
         state.run()
     }
 
-    fn pop_output(&self, topic: &str) -> Option<ProducedRecord> {
-        let name: Arc<str> = Arc::from(topic);
-        let mut state = self.state.borrow_mut();
-        let unread = &mut state.topics.get_mut(topic)?.unread;
-        let record = unread.next(&name)?;
-        unread.compact();
-        Some(record)
-    }
-
-    /// Everything not yet read from `topic`. The topic's buffers keep their capacity, so that a
-    /// test reading after every batch does not regrow them each time.
-    fn take_unread(&self, topic: &str) -> Vec<ProducedRecord> {
-        let name: Arc<str> = Arc::from(topic);
+    /// Reads up to `limit` of the records not yet read from `topic`, oldest first, each handed
+    /// to `read`. The topic's buffers keep their capacity, so that a test reading after every
+    /// batch does not regrow them each time.
+    fn read_output<T>(
+        &self,
+        topic: &str,
+        limit: usize,
+        mut read: impl FnMut(UnreadRecord<'_>) -> T,
+    ) -> Vec<T> {
         let mut state = self.state.borrow_mut();
         let Some(state) = state.topics.get_mut(topic) else {
             return Vec::new();
         };
         let unread = &mut state.unread;
-        let mut records = Vec::with_capacity(unread.len());
-        records.extend(std::iter::from_fn(|| unread.next(&name)));
+        let mut records = Vec::with_capacity(unread.len().min(limit));
+        while records.len() < limit {
+            match unread.next_with(&mut read) {
+                Some(record) => records.push(record),
+                None => break,
+            }
+        }
         unread.compact();
         records
     }
@@ -776,26 +784,27 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     /// Reads the next record, or `Ok(None)` if there is none.
     pub fn try_read_record(&self) -> Result<Option<Record<K, V>>> {
         self.driver
-            .pop_output(&self.topic)
-            .map(|raw| self.decode(raw))
+            .read_output(&self.topic, 1, |raw| self.decode(raw))
+            .pop()
             .transpose()
     }
 
-    fn decode(&self, raw: ProducedRecord) -> Result<Record<K, V>> {
-        let (key, value) = deserialize_key_value(
-            &*self.key_serde,
-            &*self.value_serde,
-            &self.topic,
-            raw.key,
-            raw.value,
-        )
-        .map_err(|(part, source)| Error::Deserialization {
+    fn decode(&self, raw: UnreadRecord<'_>) -> Result<Record<K, V>> {
+        let failed = |part, source| Error::Deserialization {
             topic: self.topic.clone(),
             partition: 0,
             offset: -1,
             part,
             source,
-        })?;
+        };
+        let key = self
+            .key_serde
+            .deserialize(&self.topic, raw.key)
+            .map_err(|e| failed("key", e))?;
+        let value = self
+            .value_serde
+            .deserialize(&self.topic, raw.value)
+            .map_err(|e| failed("value", e))?;
         Ok(Record {
             key,
             value,
@@ -833,13 +842,10 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     /// If a record does not deserialize.
     pub fn read_records_to_list(&self) -> Vec<Record<K, V>> {
         self.driver
-            .take_unread(&self.topic)
-            .into_iter()
-            .map(|raw| match self.decode(raw) {
+            .read_output(&self.topic, usize::MAX, |raw| match self.decode(raw) {
                 Ok(record) => record,
                 Err(e) => panic!("reading output topic `{}` failed: {e}", self.topic),
             })
-            .collect()
     }
 
     /// Reads every remaining key and value.
