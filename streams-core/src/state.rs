@@ -424,75 +424,40 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
         self.codec.key(key)
     }
 
+    /// The store, locked for several raw reads and writes in a row: one lock instead of one per
+    /// call.
+    pub(crate) fn locked(&self) -> LockedTable<'_, K, V> {
+        LockedTable {
+            codec: &self.codec,
+            store: lock(&self.store),
+        }
+    }
+
     pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
-        // Decoded from the bytes the store lends: no copy of them first.
-        let mut found = None;
-        lock(&self.store).get_with(key, &mut |stored| {
-            found = stored.map(|(bytes, timestamp)| {
-                self.codec
-                    .decode_borrowed_value(bytes)
-                    .map(|value| (value, timestamp))
-            });
-        })?;
-        found.transpose()
+        self.locked().get_raw(key)
     }
 
     /// Sets `key` to `value` with `timestamp`.
     pub fn put(&self, key: &K, value: &V, timestamp: i64) -> Result<()> {
         let key = self.codec.key(key)?;
-        self.put_raw(&key, value, timestamp)
+        self.locked().put_raw(&key, value, timestamp)
     }
 
-    pub(crate) fn put_raw(&self, key: &[u8], value: &V, timestamp: i64) -> Result<()> {
-        self.put_encoded(key, &self.encode_value(value)?, timestamp)
-    }
-
-    /// The serialized form of `value`, as [`put_encoded`](Self::put_encoded) takes it.
+    /// The serialized form of `value`, as [`LockedTable::put_encoded`] takes it.
     pub(crate) fn encode_value(&self, value: &V) -> Result<Vec<u8>> {
         self.codec.value(value)
-    }
-
-    /// Sets `key` to a value already serialized with the store's value serde.
-    pub(crate) fn put_encoded(&self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
-        Ok(lock(&self.store).put(key, value, timestamp)?)
     }
 
     /// Removes `key`, returning its previous value and timestamp.
     pub fn delete(&self, key: &K) -> Result<Option<(V, i64)>> {
         let key = self.codec.key(key)?;
-        self.delete_raw(&key)
-    }
-
-    pub(crate) fn delete_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
-        let old = lock(&self.store).delete(key)?;
-        old.map(|v| Ok((self.codec.decode_value(v.value)?, v.timestamp)))
-            .transpose()
+        self.locked().delete_raw(&key)
     }
 
     /// Makes the store's record cache keep what it flushes, with old values, for this store's
     /// owner to take and forward; `false` when the store has no cache.
     pub(crate) fn keep_flushed(&self) -> bool {
         lock(&self.store).keep_flushed(true)
-    }
-
-    /// Writes `key`'s serialized value (`None` deletes) with `timestamp`, and takes what the
-    /// record cache flushed meanwhile (evictions) into `flushed`: one lock for both.
-    pub(crate) fn write_taking_flushed(
-        &self,
-        key: &[u8],
-        value: Option<&[u8]>,
-        timestamp: i64,
-        flushed: &mut Vec<CachedEntry>,
-    ) -> Result<()> {
-        let mut store = lock(&self.store);
-        match value {
-            Some(value) => store.put(key, value, timestamp)?,
-            None => {
-                store.delete(key)?;
-            }
-        }
-        store.take_flushed(flushed);
-        Ok(())
     }
 
     /// Flushes the store's record cache (not the store) and takes what it flushed.
@@ -560,6 +525,57 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
     /// An estimate of the number of entries.
     pub fn approximate_num_entries(&self) -> Result<u64> {
         Ok(lock(&self.store).approximate_num_entries()?)
+    }
+}
+
+/// A [`TimestampedKeyValueStoreRef`]'s store while locked, for raw reads and writes by key bytes.
+pub(crate) struct LockedTable<'a, K, V> {
+    codec: &'a Codec<K, V>,
+    store: MutexGuard<'a, Box<dyn TimestampedKeyValueStore>>,
+}
+
+impl<K: 'static, V: 'static> LockedTable<'_, K, V> {
+    /// The value and timestamp of `key` (serialized), if any.
+    pub(crate) fn get_raw(&self, key: &[u8]) -> Result<Option<(V, i64)>> {
+        // Decoded from the bytes the store lends: no copy of them first.
+        let mut found = None;
+        self.store.get_with(key, &mut |stored| {
+            found = stored.map(|(bytes, timestamp)| {
+                self.codec
+                    .decode_borrowed_value(bytes)
+                    .map(|value| (value, timestamp))
+            });
+        })?;
+        found.transpose()
+    }
+
+    /// Sets `key` to `value` with `timestamp`.
+    pub(crate) fn put_raw(&mut self, key: &[u8], value: &V, timestamp: i64) -> Result<()> {
+        self.put_encoded(key, &self.codec.value(value)?, timestamp)
+    }
+
+    /// Sets `key` to a value already serialized with the store's value serde.
+    pub(crate) fn put_encoded(&mut self, key: &[u8], value: &[u8], timestamp: i64) -> Result<()> {
+        Ok(self.store.put(key, value, timestamp)?)
+    }
+
+    /// Removes `key`, returning its previous value and timestamp.
+    pub(crate) fn delete_raw(&mut self, key: &[u8]) -> Result<Option<(V, i64)>> {
+        let old = self.store.delete(key)?;
+        old.map(|v| Ok((self.codec.decode_value(v.value)?, v.timestamp)))
+            .transpose()
+    }
+
+    /// Removes `key`, not reading what it held.
+    pub(crate) fn remove(&mut self, key: &[u8]) -> Result<()> {
+        self.store.delete(key)?;
+        Ok(())
+    }
+
+    /// Takes what the store's record cache flushed since the last take (see
+    /// [`keep_flushed`](TimestampedKeyValueStoreRef::keep_flushed)).
+    pub(crate) fn take_flushed(&mut self, flushed: &mut Vec<CachedEntry>) {
+        self.store.take_flushed(flushed)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::processor::{Data, ProcessorContext};
 use crate::record::{Headers, Record};
 use crate::serde::Serde;
-use crate::state::{initialized, FlushedUpdate, TimestampedKeyValueStoreRef};
+use crate::state::{initialized, FlushedUpdate, LockedTable, TimestampedKeyValueStoreRef};
 
 /// A table's timestamped store as a processor uses it: declared by name and serdes when the
 /// topology is built, connected in the processor's `init` (each task's processor connects its
@@ -202,17 +202,36 @@ impl<K: Data, V: Data> TableStore<K, V> {
     pub(crate) fn write_and_forward(
         &mut self,
         key: &[u8],
-        mut record: Record<K, Change<V>>,
+        record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        let store = self.table.store()?;
-        let Some(cache) = &mut self.cache else {
+        self.write_and_forward_with(key, ctx, |_| Ok(record))
+    }
+
+    /// Like [`write_and_forward`](Self::write_and_forward), the change made by `change` from the
+    /// store (to read `key`'s row), the read and the write under one lock of the store. The
+    /// change is forwarded after the lock is released, as downstream processors may read the
+    /// store.
+    pub(crate) fn write_and_forward_with(
+        &mut self,
+        key: &[u8],
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+        change: impl FnOnce(&LockedTable<'_, K, V>) -> Result<Record<K, Change<V>>>,
+    ) -> Result<()> {
+        let TableStore {
+            table,
+            cache,
+            last_write,
+        } = self;
+        let store = table.store()?;
+        let mut locked = store.locked();
+        let mut record = change(&locked)?;
+        let Some(cache) = cache else {
             match &record.value.new {
-                Some(value) => store.put_raw(key, value, record.timestamp)?,
-                None => {
-                    store.delete_raw(key)?;
-                }
+                Some(value) => locked.put_raw(key, value, record.timestamp)?,
+                None => locked.remove(key)?,
             }
+            drop(locked);
             return ctx.forward(record);
         };
         // Before the write, which may evict the key at once.
@@ -220,16 +239,17 @@ impl<K: Data, V: Data> TableStore<K, V> {
         match record.value.new {
             Some(value) => {
                 let encoded = store.encode_value(&value)?;
-                store.write_taking_flushed(key, Some(&encoded), record.timestamp, cache.taken())?;
-                self.last_write
-                    .remember(key, encoded, (record.key, value, record.timestamp));
+                locked.put_encoded(key, &encoded, record.timestamp)?;
+                last_write.remember(key, encoded, (record.key, value, record.timestamp));
             }
             None => {
-                store.write_taking_flushed(key, None, record.timestamp, cache.taken())?;
-                self.last_write.forget();
+                locked.remove(key)?;
+                last_write.forget();
             }
         }
-        Self::forward_taken(cache, store, &mut self.last_write, ctx)
+        locked.take_flushed(cache.taken());
+        drop(locked);
+        Self::forward_taken(cache, store, last_write, ctx)
     }
 
     /// Forwards what was taken from the cache: the last write as written, other entries decoded.

@@ -299,31 +299,30 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        let store = self.aggregates.store()?;
-        let key = store.key_bytes(&record.key)?;
-        let previous = store.get_raw(&key)?;
-        let timestamp = previous
-            .as_ref()
-            .map_or(record.timestamp, |(_, ts)| (*ts).max(record.timestamp));
-        let old_aggregate = previous.map(|(aggregate, _)| aggregate);
-        let intermediate = match (&record.value.old, &old_aggregate) {
-            (Some(old), Some(aggregate)) => {
-                Some((self.subtract)(&record.key, old, aggregate.clone()))
-            }
-            _ => old_aggregate.clone(),
-        };
-        let new_aggregate = match (&record.value.new, intermediate) {
-            (Some(new), Some(aggregate)) => Some((self.add)(&record.key, new, aggregate)),
-            (Some(new), None) => Some((self.start)(&record.key, new)),
-            (None, intermediate) => intermediate,
-        };
-        let update = Record {
-            key: record.key,
-            value: Change::new(new_aggregate, old_aggregate),
-            timestamp,
-            headers: record.headers,
-        };
-        self.aggregates.write_and_forward(&key, update, ctx)
+        let key = self.aggregates.store()?.key_bytes(&record.key)?;
+        let (start, add, subtract) = (&self.start, &self.add, &self.subtract);
+        self.aggregates.write_and_forward_with(&key, ctx, |store| {
+            let previous = store.get_raw(&key)?;
+            let timestamp = previous
+                .as_ref()
+                .map_or(record.timestamp, |(_, ts)| (*ts).max(record.timestamp));
+            let old_aggregate = previous.map(|(aggregate, _)| aggregate);
+            let intermediate = match (&record.value.old, &old_aggregate) {
+                (Some(old), Some(aggregate)) => Some(subtract(&record.key, old, aggregate.clone())),
+                _ => old_aggregate.clone(),
+            };
+            let new_aggregate = match (&record.value.new, intermediate) {
+                (Some(new), Some(aggregate)) => Some(add(&record.key, new, aggregate)),
+                (Some(new), None) => Some(start(&record.key, new)),
+                (None, intermediate) => intermediate,
+            };
+            Ok(Record {
+                key: record.key,
+                value: Change::new(new_aggregate, old_aggregate),
+                timestamp,
+                headers: record.headers,
+            })
+        })
     }
 }
 

@@ -404,8 +404,18 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Option<V>> for ToStream {
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Option<V>>,
     ) -> Result<()> {
-        let new = record.value.new.clone();
-        ctx.forward(record.with_value(new))
+        let Record {
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        ctx.forward(Record {
+            key,
+            value: value.new,
+            timestamp,
+            headers,
+        })
     }
 }
 
@@ -435,16 +445,17 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
             );
             return Ok(());
         }
-        let store = self.0.store()?;
-        let key = store.key_bytes(&record.key)?;
+        let key = self.0.store()?.key_bytes(&record.key)?;
         // A cache knows the old value itself (the one at its last flush).
-        let old = if self.0.is_cached() {
-            None
-        } else {
-            store.get_raw(&key)?.map(|(value, _)| value)
-        };
-        let new = record.value.take();
-        self.0
-            .write_and_forward(&key, record.with_value(Change::new(new, old)), ctx)
+        let cached = self.0.is_cached();
+        self.0.write_and_forward_with(&key, ctx, |store| {
+            let old = if cached {
+                None
+            } else {
+                store.get_raw(&key)?.map(|(value, _)| value)
+            };
+            let new = record.value.take();
+            Ok(record.with_value(Change::new(new, old)))
+        })
     }
 }
