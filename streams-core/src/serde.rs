@@ -32,6 +32,29 @@ pub trait Serde<T>: Send + Sync + 'static {
     /// Deserializes bytes read from `topic`; `None` is a null on the wire.
     fn deserialize(&self, topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError>;
 
+    /// Serializes `data`, appending its bytes to `buffer`; `Ok(false)` is a null (nothing is
+    /// appended). For callers that reuse one buffer: serdes that can write in place override it,
+    /// the default appends what [`serialize`](Serde::serialize) returns (moves it into an empty
+    /// buffer).
+    fn serialize_into(
+        &self,
+        topic: &str,
+        data: &T,
+        buffer: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        match self.serialize(topic, data)? {
+            None => Ok(false),
+            Some(bytes) if buffer.is_empty() => {
+                *buffer = bytes;
+                Ok(true)
+            }
+            Some(bytes) => {
+                buffer.extend_from_slice(&bytes);
+                Ok(true)
+            }
+        }
+    }
+
     /// Serializes a value the caller gives up. Serdes whose type already is bytes (strings,
     /// byte vectors) override this to hand over the buffer instead of copying it.
     fn serialize_owned(&self, topic: &str, data: T) -> Result<Option<Vec<u8>>, SerdeError> {
@@ -118,6 +141,16 @@ impl Serde<String> for StringSerde {
         Ok(Some(data.into_bytes()))
     }
 
+    fn serialize_into(
+        &self,
+        _topic: &str,
+        data: &String,
+        buffer: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        buffer.extend_from_slice(data.as_bytes());
+        Ok(true)
+    }
+
     fn deserialize_owned(&self, _topic: &str, data: Option<Vec<u8>>) -> Result<String, SerdeError> {
         expect_non_null(data.as_deref(), "a string")?;
         into_string(data.unwrap_or_default())
@@ -153,6 +186,16 @@ impl Serde<Vec<u8>> for BytesSerde {
         Ok(Some(data))
     }
 
+    fn serialize_into(
+        &self,
+        _topic: &str,
+        data: &Vec<u8>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        buffer.extend_from_slice(data);
+        Ok(true)
+    }
+
     fn deserialize_owned(
         &self,
         _topic: &str,
@@ -172,6 +215,16 @@ macro_rules! big_endian_serde {
         impl Serde<$ty> for $name {
             fn serialize(&self, _topic: &str, data: &$ty) -> Result<Option<Vec<u8>>, SerdeError> {
                 Ok(Some(data.to_be_bytes().to_vec()))
+            }
+
+            fn serialize_into(
+                &self,
+                _topic: &str,
+                data: &$ty,
+                buffer: &mut Vec<u8>,
+            ) -> Result<bool, SerdeError> {
+                buffer.extend_from_slice(&data.to_be_bytes());
+                Ok(true)
             }
 
             fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<$ty, SerdeError> {
@@ -288,6 +341,18 @@ impl<T: 'static, S: Serde<T>> Serde<Option<T>> for OptionSerde<T, S> {
         }
     }
 
+    fn serialize_into(
+        &self,
+        topic: &str,
+        data: &Option<T>,
+        buffer: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        match data {
+            None => Ok(false),
+            Some(value) => self.inner.serialize_into(topic, value, buffer),
+        }
+    }
+
     fn deserialize_owned(
         &self,
         topic: &str,
@@ -338,6 +403,20 @@ where
         serde_json::to_vec(data)
             .map(Some)
             .map_err(|e| SerdeError::new(format!("JSON: {e}")))
+    }
+
+    fn serialize_into(
+        &self,
+        _topic: &str,
+        data: &T,
+        buffer: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        let start = buffer.len();
+        serde_json::to_writer(&mut *buffer, data).map_err(|e| {
+            buffer.truncate(start);
+            SerdeError::new(format!("JSON: {e}"))
+        })?;
+        Ok(true)
     }
 
     fn deserialize(&self, _topic: &str, data: Option<&[u8]>) -> Result<T, SerdeError> {
@@ -426,6 +505,15 @@ impl<T: 'static> Serde<T> for SharedSerde<T> {
         self.0.serialize_owned(topic, data)
     }
 
+    fn serialize_into(
+        &self,
+        topic: &str,
+        data: &T,
+        buffer: &mut Vec<u8>,
+    ) -> Result<bool, SerdeError> {
+        self.0.serialize_into(topic, data, buffer)
+    }
+
     fn deserialize_owned(&self, topic: &str, data: Option<Vec<u8>>) -> Result<T, SerdeError> {
         self.0.deserialize_owned(topic, data)
     }
@@ -493,6 +581,47 @@ mod tests {
             round_trip(default.as_ref(), Some(7)),
             Some(7i64.to_be_bytes().to_vec())
         );
+    }
+
+    /// `serialize_into` appends what `serialize` returns, or nothing for a null.
+    fn appends_as_serialized<T: 'static>(serde: &dyn Serde<T>, data: &T) {
+        let mut buffer = b"prefix".to_vec();
+        let written = serde.serialize_into("t", data, &mut buffer).unwrap();
+        let serialized = serde.serialize("t", data).unwrap();
+        assert_eq!(written, serialized.is_some());
+        let mut expected = b"prefix".to_vec();
+        expected.extend(serialized.unwrap_or_default());
+        assert_eq!(buffer, expected);
+    }
+
+    #[test]
+    fn serializing_into_a_buffer_appends_the_serialized_bytes() {
+        appends_as_serialized(&StringSerde, &"héllo".to_string());
+        appends_as_serialized(&BytesSerde, &vec![1, 2, 3]);
+        appends_as_serialized(&I32Serde, &-7);
+        appends_as_serialized(&I64Serde, &(1 << 40));
+        appends_as_serialized(&U64Serde, &u64::MAX);
+        appends_as_serialized(&F64Serde, &1.5);
+        appends_as_serialized(&UnitSerde, &());
+        appends_as_serialized(&*<Option<i64>>::default_serde(), &Some(3));
+        appends_as_serialized(&*<Option<i64>>::default_serde(), &None);
+        appends_as_serialized(&Json::<Vec<u32>>::default(), &vec![1, 2]);
+        // The default (a serde without its own) moves into an empty buffer.
+        struct Upper;
+        impl Serde<String> for Upper {
+            fn serialize(&self, _: &str, data: &String) -> Result<Option<Vec<u8>>, SerdeError> {
+                Ok(Some(data.to_uppercase().into_bytes()))
+            }
+            fn deserialize(&self, _: &str, _: Option<&[u8]>) -> Result<String, SerdeError> {
+                Err(SerdeError::new("unused"))
+            }
+        }
+        appends_as_serialized(&Upper, &"abc".to_string());
+        let mut empty = Vec::new();
+        assert!(Upper
+            .serialize_into("t", &"x".to_string(), &mut empty)
+            .unwrap());
+        assert_eq!(empty, b"X");
     }
 
     #[test]

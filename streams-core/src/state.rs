@@ -137,6 +137,28 @@ pub(crate) fn ser<T: 'static>(
         .ok_or_else(|| Error::InvalidArgument(format!("store `{store}` cannot hold a null {what}")))
 }
 
+/// Serializes `data` for store `store` into `buffer`, replacing its contents (`what` names it
+/// in errors); a store cannot hold a null.
+pub(crate) fn ser_into<T: 'static>(
+    serde: &dyn Serde<T>,
+    store: &str,
+    what: &str,
+    data: &T,
+    buffer: &mut Vec<u8>,
+) -> Result<()> {
+    buffer.clear();
+    let written = serde
+        .serialize_into(store, data, buffer)
+        .map_err(|e| store_serde_error(store, what, e))?;
+    if written {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!(
+            "store `{store}` cannot hold a null {what}"
+        )))
+    }
+}
+
 /// `bytes` read back from store `store` (`what` names them in errors).
 pub(crate) fn de<T: 'static>(
     serde: &dyn Serde<T>,
@@ -419,9 +441,9 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
         self.get_raw(&key)
     }
 
-    /// The serialized form of `key`, for repeated raw access without reserializing.
-    pub(crate) fn key_bytes(&self, key: &K) -> Result<Vec<u8>> {
-        self.codec.key(key)
+    /// Serializes `key` into `buffer` (replacing its contents), for raw access by key bytes.
+    pub(crate) fn key_bytes_into(&self, key: &K, buffer: &mut Vec<u8>) -> Result<()> {
+        ser_into(&*self.codec.keys, &self.codec.name, "key", key, buffer)
     }
 
     /// The store, locked for several raw reads and writes in a row: one lock instead of one per
@@ -443,9 +465,16 @@ impl<K: 'static, V: 'static> TimestampedKeyValueStoreRef<K, V> {
         self.locked().put_raw(&key, value, timestamp)
     }
 
-    /// The serialized form of `value`, as [`LockedTable::put_encoded`] takes it.
-    pub(crate) fn encode_value(&self, value: &V) -> Result<Vec<u8>> {
-        self.codec.value(value)
+    /// Serializes `value` into `buffer` (replacing its contents), as
+    /// [`LockedTable::put_encoded`] takes it.
+    pub(crate) fn encode_value_into(&self, value: &V, buffer: &mut Vec<u8>) -> Result<()> {
+        ser_into(
+            &*self.codec.values,
+            &self.codec.name,
+            "value",
+            value,
+            buffer,
+        )
     }
 
     /// Removes `key`, returning its previous value and timestamp.

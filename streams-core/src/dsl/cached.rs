@@ -89,6 +89,8 @@ pub(crate) struct TableStore<K, V> {
     pub(crate) table: ConnectedTable<K, V>,
     cache: Option<CacheForwarder>,
     last_write: LastWrite<K, V>,
+    /// The key being written, serialized into a buffer kept across writes.
+    key: Vec<u8>,
 }
 
 /// The update a processor last wrote into its store's record cache, kept typed: when the cache
@@ -118,10 +120,22 @@ impl<K, V> Default for LastWrite<K, V> {
 }
 
 impl<K, V> LastWrite<K, V> {
-    fn remember(&mut self, key_bytes: &[u8], value_bytes: Vec<u8>, typed: (K, V, i64)) {
+    /// Serializes the value about to be written into the remembered value's buffer, forgetting
+    /// the last write.
+    fn encode(&mut self, store: &TimestampedKeyValueStoreRef<K, V>, value: &V) -> Result<&[u8]>
+    where
+        K: 'static,
+        V: 'static,
+    {
+        self.forget();
+        store.encode_value_into(value, &mut self.value)?;
+        Ok(&self.value)
+    }
+
+    /// Remembers the write of [`encode`](Self::encode)'s bytes to `key_bytes`.
+    fn remember(&mut self, key_bytes: &[u8], typed: (K, V, i64)) {
         self.key.clear();
         self.key.extend_from_slice(key_bytes);
-        self.value = value_bytes;
         *self.typed() = Some(typed);
     }
 
@@ -156,6 +170,7 @@ impl<K, V> Clone for TableStore<K, V> {
             table: self.table.clone(),
             cache: None,
             last_write: LastWrite::default(),
+            key: Vec::new(),
         }
     }
 }
@@ -171,6 +186,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
             table: ConnectedTable::new(store_name, keys, values),
             cache: None,
             last_write: LastWrite::default(),
+            key: Vec::new(),
         }
     }
 
@@ -185,47 +201,47 @@ impl<K: Data, V: Data> TableStore<K, V> {
         Ok(())
     }
 
-    /// The connected store.
-    pub(crate) fn store(&self) -> Result<&TimestampedKeyValueStoreRef<K, V>> {
-        self.table.store()
-    }
-
     /// Whether updates go through a record cache (then the old value of a change written with
     /// [`write_and_forward`](Self::write_and_forward) is not used: the cache knows its own).
     pub(crate) fn is_cached(&self) -> bool {
         self.cache.is_some()
     }
 
-    /// Writes the change's new value for `key` (the record's key, serialized) with the record's
-    /// timestamp — a delete when it has none — and forwards the change: at once without a record
-    /// cache, else when the cache flushes it (what the write evicted goes now).
+    /// Writes the change's new value for the record's key with the record's timestamp — a delete
+    /// when it has none — and forwards the change: at once without a record cache, else when the
+    /// cache flushes it (what the write evicted goes now).
     pub(crate) fn write_and_forward(
         &mut self,
-        key: &[u8],
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        self.write_and_forward_with(key, ctx, |_| Ok(record))
+        self.update_and_forward(record, ctx, |_, _, record| Ok(record))
     }
 
     /// Like [`write_and_forward`](Self::write_and_forward), the change made by `change` from the
-    /// store (to read `key`'s row), the read and the write under one lock of the store. The
-    /// change is forwarded after the lock is released, as downstream processors may read the
-    /// store.
-    pub(crate) fn write_and_forward_with(
+    /// input record and the locked store (to read the row of the key, serialized), the read and
+    /// the write under one lock. The change is forwarded after the lock is released, as
+    /// downstream processors may read the store.
+    pub(crate) fn update_and_forward<VIn>(
         &mut self,
-        key: &[u8],
+        record: Record<K, VIn>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
-        change: impl FnOnce(&LockedTable<'_, K, V>) -> Result<Record<K, Change<V>>>,
+        change: impl FnOnce(
+            &LockedTable<'_, K, V>,
+            &[u8],
+            Record<K, VIn>,
+        ) -> Result<Record<K, Change<V>>>,
     ) -> Result<()> {
         let TableStore {
             table,
             cache,
             last_write,
+            key,
         } = self;
         let store = table.store()?;
+        store.key_bytes_into(&record.key, key)?;
         let mut locked = store.locked();
-        let mut record = change(&locked)?;
+        let mut record = change(&locked, key, record)?;
         let Some(cache) = cache else {
             match &record.value.new {
                 Some(value) => locked.put_raw(key, value, record.timestamp)?,
@@ -238,9 +254,8 @@ impl<K: Data, V: Data> TableStore<K, V> {
         cache.writing(key, std::mem::take(&mut record.headers));
         match record.value.new {
             Some(value) => {
-                let encoded = store.encode_value(&value)?;
-                locked.put_encoded(key, &encoded, record.timestamp)?;
-                last_write.remember(key, encoded, (record.key, value, record.timestamp));
+                locked.put_encoded(key, last_write.encode(store, &value)?, record.timestamp)?;
+                last_write.remember(key, (record.key, value, record.timestamp));
             }
             None => {
                 locked.remove(key)?;
@@ -403,7 +418,8 @@ mod tests {
     #[test]
     fn the_last_write_is_taken_only_for_the_entry_it_wrote() {
         let mut last = LastWrite::default();
-        last.remember(b"k", b"v1".to_vec(), ("k", 1, 10));
+        last.value = b"v1".to_vec();
+        last.remember(b"k", ("k", 1, 10));
         // Another key, another value, another timestamp, or a delete: decoded as usual.
         assert_eq!(last.take_if_written(&flushed(b"j", b"v1", 10)), None);
         assert_eq!(last.take_if_written(&flushed(b"k", b"v2", 10)), None);
@@ -418,7 +434,8 @@ mod tests {
         );
         assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
         // A forgotten write is not taken.
-        last.remember(b"k", b"v1".to_vec(), ("k", 1, 10));
+        last.value = b"v1".to_vec();
+        last.remember(b"k", ("k", 1, 10));
         last.forget();
         assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
     }

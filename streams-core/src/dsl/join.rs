@@ -420,7 +420,7 @@ impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMer
         record: Record<K, Change<VR>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        self.0.write_result(record, ctx)
+        self.0.write_and_forward(record, ctx)
     }
 
     fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {

@@ -285,29 +285,29 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregatePro
         if skip_null(&*self.aggregates.table.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        let key = self.aggregates.store()?.key_bytes(&record.key)?;
         // A cached update's old value is the one at the last flush, not the one read here.
         let cached = self.aggregates.is_cached();
         let (add, start) = (&self.add, &self.start);
-        self.aggregates.write_and_forward_with(&key, ctx, |store| {
-            let (aggregate, old, timestamp) = match store.get_raw(&key)? {
-                Some((previous, previous_ts)) => {
-                    let old = (!cached).then(|| previous.clone());
-                    (
-                        add(&record.key, &record.value, previous),
-                        old,
-                        previous_ts.max(record.timestamp),
-                    )
-                }
-                None => (start(&record.key, &record.value), None, record.timestamp),
-            };
-            Ok(Record {
-                key: record.key,
-                value: Change::new(Some(aggregate), old),
-                timestamp,
-                headers: record.headers,
+        self.aggregates
+            .update_and_forward(record, ctx, |store, key, record| {
+                let (aggregate, old, timestamp) = match store.get_raw(key)? {
+                    Some((previous, previous_ts)) => {
+                        let old = (!cached).then(|| previous.clone());
+                        (
+                            add(&record.key, &record.value, previous),
+                            old,
+                            previous_ts.max(record.timestamp),
+                        )
+                    }
+                    None => (start(&record.key, &record.value), None, record.timestamp),
+                };
+                Ok(Record {
+                    key: record.key,
+                    value: Change::new(Some(aggregate), old),
+                    timestamp,
+                    headers: record.headers,
+                })
             })
-        })
     }
 }
 

@@ -299,30 +299,32 @@ impl<K: Data, V: Data, VA: Data> Processor<K, Change<V>, K, Change<VA>>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VA>>,
     ) -> Result<()> {
-        let key = self.aggregates.store()?.key_bytes(&record.key)?;
         let (start, add, subtract) = (&self.start, &self.add, &self.subtract);
-        self.aggregates.write_and_forward_with(&key, ctx, |store| {
-            let previous = store.get_raw(&key)?;
-            let timestamp = previous
-                .as_ref()
-                .map_or(record.timestamp, |(_, ts)| (*ts).max(record.timestamp));
-            let old_aggregate = previous.map(|(aggregate, _)| aggregate);
-            let intermediate = match (&record.value.old, &old_aggregate) {
-                (Some(old), Some(aggregate)) => Some(subtract(&record.key, old, aggregate.clone())),
-                _ => old_aggregate.clone(),
-            };
-            let new_aggregate = match (&record.value.new, intermediate) {
-                (Some(new), Some(aggregate)) => Some(add(&record.key, new, aggregate)),
-                (Some(new), None) => Some(start(&record.key, new)),
-                (None, intermediate) => intermediate,
-            };
-            Ok(Record {
-                key: record.key,
-                value: Change::new(new_aggregate, old_aggregate),
-                timestamp,
-                headers: record.headers,
+        self.aggregates
+            .update_and_forward(record, ctx, |store, key, record| {
+                let previous = store.get_raw(key)?;
+                let timestamp = previous
+                    .as_ref()
+                    .map_or(record.timestamp, |(_, ts)| (*ts).max(record.timestamp));
+                let old_aggregate = previous.map(|(aggregate, _)| aggregate);
+                let intermediate = match (&record.value.old, &old_aggregate) {
+                    (Some(old), Some(aggregate)) => {
+                        Some(subtract(&record.key, old, aggregate.clone()))
+                    }
+                    _ => old_aggregate.clone(),
+                };
+                let new_aggregate = match (&record.value.new, intermediate) {
+                    (Some(new), Some(aggregate)) => Some(add(&record.key, new, aggregate)),
+                    (Some(new), None) => Some(start(&record.key, new)),
+                    (None, intermediate) => intermediate,
+                };
+                Ok(Record {
+                    key: record.key,
+                    value: Change::new(new_aggregate, old_aggregate),
+                    timestamp,
+                    headers: record.headers,
+                })
             })
-        })
     }
 }
 

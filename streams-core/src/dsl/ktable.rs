@@ -298,7 +298,7 @@ where
         }
         let record = record.with_value(Change::new(new, old));
         match &mut self.result {
-            Some(result) => result.write_result(record, ctx),
+            Some(result) => result.write_and_forward(record, ctx),
             None => ctx.forward(record),
         }
     }
@@ -337,7 +337,7 @@ where
         );
         let record = record.with_value(change);
         match &mut self.result {
-            Some(result) => result.write_result(record, ctx),
+            Some(result) => result.write_and_forward(record, ctx),
             None => ctx.forward(record),
         }
     }
@@ -383,17 +383,6 @@ impl<K: Data, V: Data> TableStore<K, V> {
         let result = TableStore::new(Arc::from(store_name.as_str()), keys, values);
         Some((result, materialized.name.as_ref().map(|_| store_name)))
     }
-
-    /// Writes and forwards the change of a materialized operator (see
-    /// [`write_and_forward`](Self::write_and_forward)).
-    pub(crate) fn write_result(
-        &mut self,
-        record: Record<K, Change<V>>,
-        ctx: &mut ProcessorContext<'_, K, Change<V>>,
-    ) -> Result<()> {
-        let key = self.store()?.key_bytes(&record.key)?;
-        self.write_and_forward(&key, record, ctx)
-    }
 }
 
 struct ToStream;
@@ -435,7 +424,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
 
     fn process(
         &mut self,
-        mut record: Record<K, Option<V>>,
+        record: Record<K, Option<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
         if self.0.table.keys.is_null(&record.key) {
@@ -445,17 +434,17 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
             );
             return Ok(());
         }
-        let key = self.0.store()?.key_bytes(&record.key)?;
         // A cache knows the old value itself (the one at its last flush).
         let cached = self.0.is_cached();
-        self.0.write_and_forward_with(&key, ctx, |store| {
-            let old = if cached {
-                None
-            } else {
-                store.get_raw(&key)?.map(|(value, _)| value)
-            };
-            let new = record.value.take();
-            Ok(record.with_value(Change::new(new, old)))
-        })
+        self.0
+            .update_and_forward(record, ctx, |store, key, mut record| {
+                let old = if cached {
+                    None
+                } else {
+                    store.get_raw(key)?.map(|(value, _)| value)
+                };
+                let new = record.value.take();
+                Ok(record.with_value(Change::new(new, old)))
+            })
     }
 }
