@@ -18,6 +18,8 @@ pub struct Header {
 /// An empty set does not allocate and takes one word: records, most of which have no headers,
 /// stay small as they are moved from node to node.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+// The box is the point: `None` takes one word where an empty `Vec` takes three.
+#[allow(clippy::box_collection)]
 pub struct Headers(Option<Box<Vec<Header>>>);
 
 impl Headers {
@@ -185,9 +187,10 @@ pub struct ConsumedRecord {
 /// A serialized record a task wants written to a topic, like what Kafka's `RecordCollector`
 /// hands to the producer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProducedRecord {
-    /// Destination topic (internal topics already carry the application id prefix).
-    pub topic: Arc<str>,
+pub(crate) struct ProducedRecord {
+    /// Destination topic, as its index in the producing task's output topics (see
+    /// `Task::output_topics`): records carry no reference-counted name of their own.
+    pub topic: u32,
     /// Destination partition, if the sink chose one; otherwise the producer's partitioner does.
     pub partition: Option<i32>,
     /// Key bytes; `None` is null.

@@ -36,10 +36,10 @@ use crate::topology::Topology;
 /// The application id the driver uses when none is configured.
 pub const DEFAULT_APPLICATION_ID: &str = "topology-test-driver";
 
-/// What the driver knows of one topic: who reads it, its next offset, and what was written to
-/// it that a test has not read yet. One map lookup per record keeps the driver fast.
-#[derive(Default)]
+/// What the driver knows of one topic: its name, who reads it, its next offset, and what was
+/// written to it that a test has not read yet.
 struct TopicState {
+    name: Arc<str>,
     /// The task reading this topic, if any.
     reader: Option<usize>,
     /// Internal topics are routed but not offered to `TestOutputTopic`.
@@ -196,51 +196,33 @@ impl Unread {
     }
 }
 
-/// The topics the driver knows, looked up for every record routed. Sinks, changelogs and input
-/// topics hand each of their records the same `Arc<str>` of the topic's name, so the last few
-/// names looked up are remembered by pointer: most lookups compare a pointer instead of hashing
-/// and comparing the name.
+/// The topics the driver knows. A task's records name their topics by the task's own indexes
+/// (see `Task::output_topics`), which the driver maps to these once per task and topic: routing
+/// a record looks up no name.
 #[derive(Default)]
 struct Topics {
     states: Vec<TopicState>,
     /// Topic names come from the topology and the test, not from peers, so a fast
     /// non-cryptographic hash is safe here.
     by_name: FxHashMap<Arc<str>, usize>,
-    /// Recently looked-up names and their topics' indexes, the latest first.
-    recent: Vec<(Arc<str>, usize)>,
 }
 
-/// How many names [`Topics`] remembers by pointer: more than a topology writes to at once.
-const RECENT_TOPICS: usize = 8;
-
 impl Topics {
-    /// The topic `name`, added if new.
-    fn entry(&mut self, name: &Arc<str>) -> &mut TopicState {
-        let index = match self.index_of(name) {
-            Some(index) => index,
-            None => {
-                self.states.push(TopicState::default());
-                self.by_name.insert(Arc::clone(name), self.states.len() - 1);
-                self.states.len() - 1
-            }
-        };
-        &mut self.states[index]
-    }
-
-    /// The topic `name`, if known.
-    fn find(&mut self, name: &Arc<str>) -> Option<&mut TopicState> {
-        let index = self.index_of(name)?;
-        Some(&mut self.states[index])
-    }
-
-    fn index_of(&mut self, name: &Arc<str>) -> Option<usize> {
-        if let Some(&(_, index)) = self.recent.iter().find(|(n, _)| Arc::ptr_eq(n, name)) {
-            return Some(index);
+    /// The index of topic `name`, added if new.
+    fn index(&mut self, name: &Arc<str>) -> usize {
+        if let Some(&index) = self.by_name.get(name) {
+            return index;
         }
-        let index = *self.by_name.get(name)?;
-        self.recent.truncate(RECENT_TOPICS - 1);
-        self.recent.insert(0, (Arc::clone(name), index));
-        Some(index)
+        self.states.push(TopicState {
+            name: Arc::clone(name),
+            reader: None,
+            internal: false,
+            next_offset: 0,
+            written: false,
+            unread: Unread::default(),
+        });
+        self.by_name.insert(Arc::clone(name), self.states.len() - 1);
+        self.states.len() - 1
     }
 
     fn get(&self, name: &str) -> Option<&TopicState> {
@@ -251,10 +233,8 @@ impl Topics {
         self.by_name.get(name).map(|&index| &mut self.states[index])
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&Arc<str>, &TopicState)> {
-        self.by_name
-            .iter()
-            .map(|(name, &index)| (name, &self.states[index]))
+    fn iter(&self) -> impl Iterator<Item = &TopicState> {
+        self.states.iter()
     }
 }
 
@@ -264,16 +244,19 @@ struct DriverState {
     wall_clock_ms: i64,
     pending: VecDeque<(usize, ConsumedRecord)>,
     produced: Vec<ProducedRecord>,
+    /// Per task, the index in `topics` of each of the task's output topics, by its index there.
+    routes: Vec<Vec<usize>>,
 }
 
 impl DriverState {
-    /// Assigns the next offset in the record's topic and queues it for the topic's reader.
-    fn enqueue(&mut self, record: ProducedRecord) -> Result<()> {
-        let state = self.topics.find(&record.topic);
-        let Some((task, state)) = state.and_then(|s| s.reader.map(|r| (r, s))) else {
-            return Err(Error::UnknownTopic(record.topic.to_string()));
+    /// Assigns the next offset in topic `name` to a record piped into it, and queues the record
+    /// for the topic's reader.
+    fn enqueue(&mut self, name: &str, record: RecordParts) -> Result<()> {
+        let topic = self.topics.get_mut(name);
+        let Some((reader, topic)) = topic.and_then(|t| t.reader.map(|r| (r, t))) else {
+            return Err(Error::UnknownTopic(name.to_string()));
         };
-        Self::queue(&mut self.pending, task, state, record);
+        Self::queue(&mut self.pending, reader, topic, record);
         Ok(())
     }
 
@@ -281,16 +264,16 @@ impl DriverState {
         pending: &mut VecDeque<(usize, ConsumedRecord)>,
         task: usize,
         topic: &mut TopicState,
-        record: ProducedRecord,
+        (key, value, timestamp, headers): RecordParts,
     ) {
         let consumed = ConsumedRecord {
-            topic: record.topic,
+            topic: Arc::clone(&topic.name),
             partition: 0,
             offset: topic.next_offset,
-            timestamp: record.timestamp,
-            key: record.key,
-            value: record.value,
-            headers: record.headers,
+            timestamp,
+            key,
+            value,
+            headers,
         };
         topic.next_offset += 1;
         pending.push_back((task, consumed));
@@ -318,22 +301,27 @@ impl DriverState {
     fn route_output(&mut self, task: usize) {
         let mut produced = std::mem::take(&mut self.produced);
         self.tasks[task].drain_output(&mut produced);
+        let routes = &mut self.routes[task];
+        for name in &self.tasks[task].output_topics()[routes.len()..] {
+            routes.push(self.topics.index(name));
+        }
         for record in produced.drain(..) {
-            let topic = self.topics.entry(&record.topic);
+            let topic = &mut self.topics.states[routes[record.topic as usize]];
             topic.written = true;
-            match (topic.internal, topic.reader) {
-                (false, Some(reader)) => {
-                    topic.unread.push(&record);
-                    Self::queue(&mut self.pending, reader, topic, record);
-                }
-                (false, None) => topic.unread.push(&record),
-                (true, Some(reader)) => Self::queue(&mut self.pending, reader, topic, record),
-                (true, None) => {}
+            if !topic.internal {
+                topic.unread.push(&record);
+            }
+            if let Some(reader) = topic.reader {
+                let parts = (record.key, record.value, record.timestamp, record.headers);
+                Self::queue(&mut self.pending, reader, topic, parts);
             }
         }
         self.produced = produced;
     }
 }
+
+/// A serialized record's key, value, timestamp and headers.
+type RecordParts = (Option<Vec<u8>>, Option<Vec<u8>>, i64, Headers);
 
 /// Runs a topology in-process for tests; see the [module docs](self).
 pub struct TopologyTestDriver {
@@ -399,20 +387,24 @@ impl TopologyTestDriver {
                 }
             }
             for topic in task.input_topics() {
-                topics.entry(&Arc::from(topic)).reader = Some(tasks.len());
+                let index = topics.index(&Arc::from(topic));
+                topics.states[index].reader = Some(tasks.len());
             }
             tasks.push(task);
         }
         for internal in topology.repartition_topics() {
             let name: Arc<str> = Arc::from(format!("{application_id}-{}", internal.name));
-            topics.entry(&name).internal = true;
+            let index = topics.index(&name);
+            topics.states[index].internal = true;
         }
+        let tasks_len = tasks.len();
         let mut state = DriverState {
             tasks,
             topics,
             wall_clock_ms: initial_wall_clock_ms,
             pending: VecDeque::new(),
             produced: Vec::new(),
+            routes: vec![Vec::new(); tasks_len],
         };
         for task in 0..state.tasks.len() {
             state.tasks[task].init()?;
@@ -595,8 +587,8 @@ impl TopologyTestDriver {
         let mut names: Vec<String> = state
             .topics
             .iter()
-            .filter(|(_, t)| t.written && !t.internal)
-            .map(|(name, _)| name.to_string())
+            .filter(|t| t.written && !t.internal)
+            .map(|t| t.name.to_string())
             .collect();
         names.sort();
         names
@@ -620,14 +612,7 @@ impl TopologyTestDriver {
         headers: Headers,
     ) -> Result<()> {
         let mut state = self.state.borrow_mut();
-        state.enqueue(ProducedRecord {
-            topic: Arc::clone(topic),
-            partition: Some(0),
-            key,
-            value,
-            timestamp,
-            headers,
-        })?;
+        state.enqueue(topic, (key, value, timestamp, headers))?;
         state.run()
     }
 

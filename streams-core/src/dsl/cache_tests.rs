@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::prelude::*;
 use crate::processor::task::{Task, TaskStores};
 use crate::processor::TaskId;
-use crate::record::{ConsumedRecord, ProducedRecord};
+use crate::record::ConsumedRecord;
 use crate::serde::{I64Serde, StringSerde};
 
 /// A task for sub-topology `sub` of `topology` in application `app`, with `cache_bytes` of record
@@ -48,14 +48,32 @@ pub(super) fn record(
     }
 }
 
-pub(super) fn drain(task: &mut Task) -> Vec<ProducedRecord> {
+/// A record a task wrote, with its topic's name.
+pub(super) struct Written {
+    pub(super) topic: Arc<str>,
+    pub(super) key: Option<Vec<u8>>,
+    pub(super) value: Option<Vec<u8>>,
+    pub(super) timestamp: i64,
+    pub(super) headers: Headers,
+}
+
+/// What `task` wrote since the last call.
+pub(super) fn drain(task: &mut Task) -> Vec<Written> {
     let mut out = Vec::new();
     task.drain_output(&mut out);
-    out
+    out.into_iter()
+        .map(|r| Written {
+            topic: Arc::clone(&task.output_topics()[r.topic as usize]),
+            key: r.key,
+            value: r.value,
+            timestamp: r.timestamp,
+            headers: r.headers,
+        })
+        .collect()
 }
 
 /// `(key, count, timestamp)` of the records written to `topic`, counts as `i64`.
-fn counts(records: &[ProducedRecord], topic: &str) -> Vec<(String, Option<i64>, i64)> {
+fn counts(records: &[Written], topic: &str) -> Vec<(String, Option<i64>, i64)> {
     records
         .iter()
         .filter(|r| &*r.topic == topic)
@@ -187,7 +205,7 @@ fn a_full_cache_forwards_what_it_evicts_while_processing() {
 }
 
 /// Moves what `from` wrote to `topic` into `to`, as the broker would.
-fn route(records: &[ProducedRecord], topic: &str, to: &mut Task) {
+fn route(records: &[Written], topic: &str, to: &mut Task) {
     for (offset, r) in records.iter().filter(|r| &*r.topic == topic).enumerate() {
         to.process(ConsumedRecord {
             topic: Arc::clone(&r.topic),

@@ -417,8 +417,10 @@ mod tests {
 
     #[test]
     fn the_last_write_is_taken_only_for_the_entry_it_wrote() {
-        let mut last = LastWrite::default();
-        last.value = b"v1".to_vec();
+        let mut last = LastWrite {
+            value: b"v1".to_vec(),
+            ..LastWrite::default()
+        };
         last.remember(b"k", ("k", 1, 10));
         // Another key, another value, another timestamp, or a delete: decoded as usual.
         assert_eq!(last.take_if_written(&flushed(b"j", b"v1", 10)), None);

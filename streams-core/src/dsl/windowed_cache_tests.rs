@@ -7,11 +7,10 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 
-use super::cache_tests::{drain, record, task};
+use super::cache_tests::{drain, record, task, Written};
 use super::test_support::{ms, owned};
 use crate::prelude::*;
 use crate::processor::task::Task;
-use crate::record::ProducedRecord;
 use crate::serde::StringSerde;
 
 /// The windowed aggregations under test.
@@ -79,7 +78,7 @@ fn topology(kind: Kind, cached: bool, in_memory: bool) -> Topology {
 }
 
 /// `(key, value, timestamp)` of what went to `topic`, as strings.
-fn written(records: &[ProducedRecord], topic: &str) -> Vec<(String, String, i64)> {
+fn written(records: &[Written], topic: &str) -> Vec<(String, String, i64)> {
     let text = |b: &Option<Vec<u8>>| {
         b.as_ref()
             .map(|b| String::from_utf8_lossy(b).into_owned())

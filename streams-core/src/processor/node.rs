@@ -235,6 +235,8 @@ where
 pub(crate) struct SinkNode<K, V> {
     name: Arc<str>,
     topic: Arc<str>,
+    /// The topic's index in the task's output topics, once known.
+    topic_index: Option<u32>,
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Arc<dyn Serde<V>>,
 }
@@ -249,6 +251,7 @@ impl<K, V> SinkNode<K, V> {
         SinkNode {
             name,
             topic,
+            topic_index: None,
             key_serde,
             value_serde,
         }
@@ -270,13 +273,11 @@ impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
             part,
             source,
         })?;
-        task.collect(
-            Arc::clone(&self.topic),
-            key,
-            value,
-            record.timestamp,
-            record.headers,
-        );
+        let topic = match self.topic_index {
+            Some(index) => index,
+            None => *self.topic_index.insert(task.output_topic(&self.topic)),
+        };
+        task.collect(topic, key, value, record.timestamp, record.headers);
         Ok(())
     }
 

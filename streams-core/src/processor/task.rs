@@ -69,9 +69,9 @@ pub(crate) struct ChangelogCollector {
 
 #[derive(Default)]
 struct Collected {
+    /// The records, their topics indexes in `topics`.
     records: Vec<ProducedRecord>,
-    /// The last topic name seen, so that a store's writes share one allocation of it.
-    last_topic: Option<Arc<str>>,
+    topics: Vec<Arc<str>>,
 }
 
 impl ChangelogCollector {
@@ -91,14 +91,18 @@ impl ChangelogWriter for ChangelogCollector {
         timestamp: i64,
     ) -> streams_state::Result<()> {
         let mut collected = self.lock();
-        let topic = match &collected.last_topic {
-            Some(t) if &**t == topic => Arc::clone(t),
-            _ => {
-                let t: Arc<str> = Arc::from(topic);
-                collected.last_topic = Some(Arc::clone(&t));
-                t
-            }
-        };
+        // A task's stores write runs of records to one changelog: the last one's topic first.
+        let last = collected.records.last().map(|r| r.topic as usize);
+        let topic = match last.filter(|&i| &*collected.topics[i] == topic) {
+            Some(index) => index,
+            None => match collected.topics.iter().position(|t| &**t == topic) {
+                Some(index) => index,
+                None => {
+                    collected.topics.push(Arc::from(topic));
+                    collected.topics.len() - 1
+                }
+            },
+        } as u32;
         let sent = self.since_flush.load(Ordering::Relaxed);
         self.since_flush.store(sent + 1, Ordering::Relaxed);
         collected.records.push(ProducedRecord {
@@ -207,6 +211,26 @@ pub(crate) struct TaskContext {
     pub(crate) caches_flushed_by_processors: Vec<String>,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
+    /// The topics the task's records go to, by index: its sinks' and its stores' changelogs.
+    output_topics: Vec<Arc<str>>,
+    /// For each topic of the changelog collector (by its index there), its index in
+    /// `output_topics`.
+    changelog_topics: Vec<u32>,
+}
+
+/// The index of `topic` in `topics`, added if new.
+fn index_of(topics: &mut Vec<Arc<str>>, topic: &Arc<str>) -> u32 {
+    let index = match topics
+        .iter()
+        .position(|t| Arc::ptr_eq(t, topic) || t == topic)
+    {
+        Some(index) => index,
+        None => {
+            topics.push(Arc::clone(topic));
+            topics.len() - 1
+        }
+    };
+    index as u32
 }
 
 impl TaskContext {
@@ -215,10 +239,16 @@ impl TaskContext {
         PunctuationId(self.next_punctuation)
     }
 
-    /// Queues a record for its topic: the task's record collector.
+    /// The index of `topic` in the task's output topics, added if new: what a sink collects its
+    /// records with.
+    pub(crate) fn output_topic(&mut self, topic: &Arc<str>) -> u32 {
+        index_of(&mut self.output_topics, topic)
+    }
+
+    /// Queues a record for the output topic at index `topic`: the task's record collector.
     pub(crate) fn collect(
         &mut self,
-        topic: Arc<str>,
+        topic: u32,
         key: Option<Vec<u8>>,
         value: Option<Vec<u8>>,
         timestamp: i64,
@@ -282,6 +312,8 @@ impl Task {
                 caches_flushed_by_processors: Vec::new(),
                 next_punctuation: 0,
                 output: Vec::new(),
+                output_topics: Vec::new(),
+                changelog_topics: Vec::new(),
             },
             changelog: Arc::clone(&task_stores.changelog),
             commit_flushes: Vec::new(),
@@ -356,10 +388,26 @@ impl Task {
         self.punctuate(PunctuationType::WallClockTime, now)
     }
 
-    /// Moves the records produced since the last call into `out`.
-    pub fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
+    /// Moves the records produced since the last call into `out`; their topics are indexes in
+    /// [`output_topics`](Self::output_topics).
+    pub(crate) fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
         out.append(&mut self.ctx.output);
-        out.append(&mut self.changelog.lock().records);
+        let mut changelog = self.changelog.lock();
+        let ctx = &mut self.ctx;
+        for topic in &changelog.topics[ctx.changelog_topics.len()..] {
+            let index = index_of(&mut ctx.output_topics, topic);
+            ctx.changelog_topics.push(index);
+        }
+        let start = out.len();
+        out.append(&mut changelog.records);
+        for record in &mut out[start..] {
+            record.topic = ctx.changelog_topics[record.topic as usize];
+        }
+    }
+
+    /// The topics of the records [`drain_output`](Self::drain_output) hands out, by index.
+    pub(crate) fn output_topics(&self) -> &[Arc<str>] {
+        &self.ctx.output_topics
     }
 
     /// The first step of a commit that checkpoints, like Kafka's `StreamTask::prepareCommit`
@@ -551,9 +599,10 @@ mod tests {
             ]
         );
         task.drain_output(&mut out);
+        let topics = task.output_topics();
         let changelog = out
             .iter()
-            .filter(|r| &*r.topic == "app-counts-changelog")
+            .filter(|r| &*topics[r.topic as usize] == "app-counts-changelog")
             .count();
         assert_eq!(changelog as u64, 2 * FLUSH_DELTA_RECORDS + 5);
         // An explicit flush (before a checkpoint) resets the count too.

@@ -186,21 +186,29 @@ impl RecordCollector {
         })
     }
 
-    /// Sends every record of `records` (draining it).
-    pub(crate) fn send_all(&mut self, records: &mut Vec<ProducedRecord>) -> Result<()> {
+    /// Sends every record of `records` (draining it), a task's output: their topics are indexes
+    /// in `topics`.
+    pub(crate) fn send_all(
+        &mut self,
+        records: &mut Vec<ProducedRecord>,
+        topics: &[Arc<str>],
+    ) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
         self.check_failure()?;
         self.begin_if_needed()?;
         for record in records.drain(..) {
-            self.send(&record)?;
+            let topic = topics.get(record.topic as usize).ok_or_else(|| {
+                Error::InvalidArgument(format!("no output topic #{}", record.topic))
+            })?;
+            self.send(topic, &record)?;
         }
         Ok(())
     }
 
-    fn send(&self, record: &ProducedRecord) -> Result<()> {
-        let mut base = BaseRecord::<[u8], [u8]>::to(&record.topic).timestamp(record.timestamp);
+    fn send(&self, topic: &str, record: &ProducedRecord) -> Result<()> {
+        let mut base = BaseRecord::<[u8], [u8]>::to(topic).timestamp(record.timestamp);
         if let Some(key) = &record.key {
             base = base.key(key.as_slice());
         }
@@ -230,10 +238,7 @@ impl RecordCollector {
                     let since = *waiting_since.get_or_insert_with(Instant::now);
                     if since.elapsed() > QUEUE_FULL_TIMEOUT {
                         return Err(Error::kafka(
-                            format!(
-                                "sending to `{}`: the producer queue stayed full",
-                                record.topic
-                            ),
+                            format!("sending to `{topic}`: the producer queue stayed full"),
                             KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
                         ));
                     }
@@ -241,10 +246,10 @@ impl RecordCollector {
                     std::thread::sleep(Duration::from_micros(200));
                 }
                 Err((e, _)) => {
-                    if self.policy.drops(&record.topic, record.partition, &e) {
+                    if self.policy.drops(topic, record.partition, &e) {
                         return Ok(());
                     }
-                    return Err(Error::kafka(format!("sending to `{}`", record.topic), e));
+                    return Err(Error::kafka(format!("sending to `{topic}`"), e));
                 }
             }
         }

@@ -333,7 +333,8 @@ impl TaskManager {
         }
         task.init()?;
         task.drain_output(&mut self.output);
-        self.collector.send_all(&mut self.output)?;
+        self.collector
+            .send_all(&mut self.output, task.output_topics())?;
         let queues = layout.inputs[id.subtopology as usize]
             .iter()
             .map(|topic| PartitionQueue {
@@ -441,7 +442,8 @@ impl TaskManager {
                 }
                 if n > 0 {
                     task.task.drain_output(&mut self.output);
-                    self.collector.send_all(&mut self.output)?;
+                    self.collector
+                        .send_all(&mut self.output, task.task.output_topics())?;
                 }
                 round += n;
             }
@@ -462,7 +464,8 @@ impl TaskManager {
         for task in self.tasks.values_mut() {
             if task.task.maybe_punctuate_wall_clock(now)? {
                 task.task.drain_output(&mut self.output);
-                self.collector.send_all(&mut self.output)?;
+                self.collector
+                    .send_all(&mut self.output, task.task.output_topics())?;
             }
         }
         Ok(())
@@ -486,9 +489,11 @@ impl TaskManager {
         let mut durable = Vec::with_capacity(self.tasks.len());
         for task in self.tasks.values_mut() {
             durable.push(task.task.commit_stores()?);
+            // Each task's records name topics by the task's own indexes: sent task by task.
             task.task.drain_output(&mut self.output);
+            self.collector
+                .send_all(&mut self.output, task.task.output_topics())?;
         }
-        self.collector.send_all(&mut self.output)?;
         let stores_flushed = started.elapsed();
         let mut offsets = TopicPartitionList::new();
         for task in self.tasks.values() {
