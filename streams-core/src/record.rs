@@ -165,11 +165,10 @@ pub struct RecordMetadata {
     pub offset: i64,
 }
 
-/// A serialized record read from a topic: what a task consumes.
+/// A serialized record read from a topic: what a task consumes. The topic travels beside it
+/// (whoever holds a partition's records knows their topic), not in each record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumedRecord {
-    /// The topic it was read from.
-    pub topic: Arc<str>,
     /// Its partition.
     pub partition: i32,
     /// Its offset in the partition.

@@ -242,7 +242,8 @@ struct DriverState {
     tasks: Vec<Task>,
     topics: Topics,
     wall_clock_ms: i64,
-    pending: VecDeque<(usize, ConsumedRecord)>,
+    /// Records to process: the reading task, the topic's index in `topics`, the record.
+    pending: VecDeque<(usize, usize, ConsumedRecord)>,
     produced: Vec<ProducedRecord>,
     /// Per task, the index in `topics` of each of the task's output topics, by its index there.
     routes: Vec<Vec<usize>>,
@@ -252,22 +253,30 @@ impl DriverState {
     /// Assigns the next offset in topic `name` to a record piped into it, and queues the record
     /// for the topic's reader.
     fn enqueue(&mut self, name: &str, record: RecordParts) -> Result<()> {
-        let topic = self.topics.get_mut(name);
-        let Some((reader, topic)) = topic.and_then(|t| t.reader.map(|r| (r, t))) else {
+        let index = self.topics.by_name.get(name).copied();
+        let Some((index, reader)) =
+            index.and_then(|i| self.topics.states[i].reader.map(|r| (i, r)))
+        else {
             return Err(Error::UnknownTopic(name.to_string()));
         };
-        Self::queue(&mut self.pending, reader, topic, record);
+        Self::queue(
+            &mut self.pending,
+            reader,
+            index,
+            &mut self.topics.states[index],
+            record,
+        );
         Ok(())
     }
 
     fn queue(
-        pending: &mut VecDeque<(usize, ConsumedRecord)>,
+        pending: &mut VecDeque<(usize, usize, ConsumedRecord)>,
         task: usize,
+        index: usize,
         topic: &mut TopicState,
         (key, value, timestamp, headers): RecordParts,
     ) {
         let consumed = ConsumedRecord {
-            topic: Arc::clone(&topic.name),
             partition: 0,
             offset: topic.next_offset,
             timestamp,
@@ -276,16 +285,16 @@ impl DriverState {
             headers,
         };
         topic.next_offset += 1;
-        pending.push_back((task, consumed));
+        pending.push_back((task, index, consumed));
     }
 
     /// Processes queued records until none is left, routing what tasks produce.
     fn run(&mut self) -> Result<()> {
-        while let Some((task, record)) = self.pending.pop_front() {
+        while let Some((task, topic, record)) = self.pending.pop_front() {
             // Like Kafka's driver, commit after every record: record caches flush, and the stores
             // themselves whenever the task's commit would checkpoint.
             let result = self.tasks[task]
-                .process(record)
+                .process(&self.topics.states[topic].name, record)
                 .and_then(|_| self.tasks[task].maybe_punctuate_stream_time())
                 .and_then(|_| self.tasks[task].commit_stores());
             self.route_output(task);
@@ -306,14 +315,15 @@ impl DriverState {
             routes.push(self.topics.index(name));
         }
         for record in produced.drain(..) {
-            let topic = &mut self.topics.states[routes[record.topic as usize]];
+            let index = routes[record.topic as usize];
+            let topic = &mut self.topics.states[index];
             topic.written = true;
             if !topic.internal {
                 topic.unread.push(&record);
             }
             if let Some(reader) = topic.reader {
                 let parts = (record.key, record.value, record.timestamp, record.headers);
-                Self::queue(&mut self.pending, reader, topic, parts);
+                Self::queue(&mut self.pending, reader, index, topic, parts);
             }
         }
         self.produced = produced;

@@ -30,15 +30,9 @@ pub(super) fn task(
     task
 }
 
-pub(super) fn record(
-    topic: &str,
-    offset: i64,
-    key: &str,
-    value: Option<&str>,
-    ts: i64,
-) -> ConsumedRecord {
+/// An input record at `offset` (its topic is given to `Task::process` beside it).
+pub(super) fn record(offset: i64, key: &str, value: Option<&str>, ts: i64) -> ConsumedRecord {
     ConsumedRecord {
-        topic: Arc::from(topic),
         partition: 0,
         offset,
         timestamp: ts,
@@ -120,7 +114,7 @@ fn cached_count_forwards_and_logs_one_update_per_key_per_commit() {
         let dir = tempfile::tempdir().unwrap();
         let mut task = task(&word_count(materialized), 0, 1 << 20, &dir);
         for (offset, (key, ts)) in [("a", 1), ("a", 5), ("b", 3), ("a", 2)].iter().enumerate() {
-            task.process(record("in", offset as i64, key, Some("x"), *ts))
+            task.process(&"in".into(), record(offset as i64, key, Some("x"), *ts))
                 .unwrap();
         }
         assert!(
@@ -143,7 +137,8 @@ fn cached_count_forwards_and_logs_one_update_per_key_per_commit() {
         // A commit with nothing new forwards nothing.
         task.flush_stores().unwrap();
         assert!(drain(&mut task).is_empty(), "{backend}");
-        task.process(record("in", 4, "a", Some("x"), 7)).unwrap();
+        task.process(&"in".into(), record(4, "a", Some("x"), 7))
+            .unwrap();
         task.flush_stores().unwrap();
         assert_eq!(
             counts(&drain(&mut task), "out"),
@@ -160,7 +155,7 @@ fn caching_disabled_forwards_every_update() {
         let topology = word_count(materialized.with_caching_disabled());
         let mut task = task(&topology, 0, 1 << 20, &dir);
         for (offset, ts) in [1, 2, 3].into_iter().enumerate() {
-            task.process(record("in", offset as i64, "a", Some("x"), ts))
+            task.process(&"in".into(), record(offset as i64, "a", Some("x"), ts))
                 .unwrap();
         }
         let out = drain(&mut task);
@@ -174,8 +169,10 @@ fn caching_disabled_forwards_every_update() {
 fn a_zero_cache_size_disables_caching() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = task(&word_count(Materialized::as_("counts")), 0, 0, &dir);
-    task.process(record("in", 0, "a", Some("x"), 1)).unwrap();
-    task.process(record("in", 1, "a", Some("x"), 2)).unwrap();
+    task.process(&"in".into(), record(0, "a", Some("x"), 1))
+        .unwrap();
+    task.process(&"in".into(), record(1, "a", Some("x"), 2))
+        .unwrap();
     assert_eq!(
         counts(&drain(&mut task), "out"),
         owned(&[("a", Some(1), 1), ("a", Some(2), 2)])
@@ -188,13 +185,17 @@ fn a_full_cache_forwards_what_it_evicts_while_processing() {
         let dir = tempfile::tempdir().unwrap();
         // Room for two entries of a one-letter key and a timestamped count, not three.
         let mut task = task(&word_count(materialized), 0, 200, &dir);
-        task.process(record("in", 0, "a", Some("x"), 1)).unwrap();
-        task.process(record("in", 1, "b", Some("x"), 2)).unwrap();
-        task.process(record("in", 2, "a", Some("x"), 3)).unwrap();
+        task.process(&"in".into(), record(0, "a", Some("x"), 1))
+            .unwrap();
+        task.process(&"in".into(), record(1, "b", Some("x"), 2))
+            .unwrap();
+        task.process(&"in".into(), record(2, "a", Some("x"), 3))
+            .unwrap();
         assert!(drain(&mut task).is_empty(), "{backend}: both fit");
         // The third key overflows the cache: every dirty entry is flushed and forwarded within
         // this call, in the order of last write.
-        task.process(record("in", 3, "c", Some("x"), 4)).unwrap();
+        task.process(&"in".into(), record(3, "c", Some("x"), 4))
+            .unwrap();
         let out = drain(&mut task);
         let expected = owned(&[("b", Some(1), 2), ("a", Some(2), 3), ("c", Some(1), 4)]);
         assert_eq!(counts(&out, "out"), expected, "{backend}");
@@ -207,15 +208,17 @@ fn a_full_cache_forwards_what_it_evicts_while_processing() {
 /// Moves what `from` wrote to `topic` into `to`, as the broker would.
 fn route(records: &[Written], topic: &str, to: &mut Task) {
     for (offset, r) in records.iter().filter(|r| &*r.topic == topic).enumerate() {
-        to.process(ConsumedRecord {
-            topic: Arc::clone(&r.topic),
-            partition: 0,
-            offset: offset as i64,
-            timestamp: r.timestamp,
-            key: r.key.clone(),
-            value: r.value.clone(),
-            headers: r.headers.clone(),
-        })
+        to.process(
+            &r.topic,
+            ConsumedRecord {
+                partition: 0,
+                offset: offset as i64,
+                timestamp: r.timestamp,
+                key: r.key.clone(),
+                value: r.value.clone(),
+                headers: r.headers.clone(),
+            },
+        )
         .unwrap();
     }
 }
@@ -246,7 +249,7 @@ fn cached_tables_forward_the_value_at_the_last_flush_as_old_value() {
         let mut regions = task(&topology, 1, 1 << 20, &dir);
         let mut commit = |records: Vec<ConsumedRecord>| {
             for r in records {
-                source.process(r).unwrap();
+                source.process(&"users".into(), r).unwrap();
             }
             source.flush_stores().unwrap();
             route(&drain(&mut source), &repartition, &mut regions);
@@ -255,16 +258,16 @@ fn cached_tables_forward_the_value_at_the_last_flush_as_old_value() {
         };
         // u moves through three regions in one commit: only its last one is counted.
         let out = commit(vec![
-            record("users", 0, "u", Some("A"), 1),
-            record("users", 1, "u", Some("B"), 2),
-            record("users", 2, "u", Some("C"), 3),
+            record(0, "u", Some("A"), 1),
+            record(1, "u", Some("B"), 2),
+            record(2, "u", Some("C"), 3),
         ]);
         assert_eq!(out, owned(&[("C", Some(1), 3)]), "in_memory = {in_memory}");
         // Moving on from C subtracts from C (the old value is the one at the last flush, not B)
         // and counts in A.
         let out = commit(vec![
-            record("users", 3, "u", Some("B"), 4),
-            record("users", 4, "u", Some("A"), 5),
+            record(3, "u", Some("B"), 4),
+            record(4, "u", Some("A"), 5),
         ]);
         assert_eq!(
             out,
@@ -272,7 +275,7 @@ fn cached_tables_forward_the_value_at_the_last_flush_as_old_value() {
             "in_memory = {in_memory}"
         );
         // A delete is forwarded with the value at the last flush too.
-        let out = commit(vec![record("users", 5, "u", None, 6)]);
+        let out = commit(vec![record(5, "u", None, 6)]);
         assert_eq!(out, owned(&[("A", Some(0), 6)]), "in_memory = {in_memory}");
     }
 }
@@ -281,8 +284,10 @@ fn cached_tables_forward_the_value_at_the_last_flush_as_old_value() {
 fn closing_a_task_forwards_what_its_caches_still_hold() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = task(&word_count(Materialized::as_("counts")), 0, 1 << 20, &dir);
-    task.process(record("in", 0, "a", Some("x"), 1)).unwrap();
-    task.process(record("in", 1, "a", Some("x"), 2)).unwrap();
+    task.process(&"in".into(), record(0, "a", Some("x"), 1))
+        .unwrap();
+    task.process(&"in".into(), record(1, "a", Some("x"), 2))
+        .unwrap();
     task.close().unwrap();
     assert_eq!(
         counts(&drain(&mut task), "out"),
@@ -295,16 +300,20 @@ fn a_flushed_update_carries_the_headers_of_the_last_write() {
     let dir = tempfile::tempdir().unwrap();
     let mut task = task(&word_count(Materialized::as_("counts")), 0, 1 << 20, &dir);
     let with_header = |offset: i64, key: &str, trace: Option<&str>| {
-        let mut r = record("in", offset, key, Some("x"), offset);
+        let mut r = record(offset, key, Some("x"), offset);
         if let Some(trace) = trace {
             r.headers = Headers::new().with("trace", trace);
         }
         r
     };
-    task.process(with_header(0, "a", Some("first"))).unwrap();
-    task.process(with_header(1, "a", Some("second"))).unwrap();
-    task.process(with_header(2, "b", Some("b's"))).unwrap();
-    task.process(with_header(3, "b", None)).unwrap();
+    task.process(&"in".into(), with_header(0, "a", Some("first")))
+        .unwrap();
+    task.process(&"in".into(), with_header(1, "a", Some("second")))
+        .unwrap();
+    task.process(&"in".into(), with_header(2, "b", Some("b's")))
+        .unwrap();
+    task.process(&"in".into(), with_header(3, "b", None))
+        .unwrap();
     task.flush_stores().unwrap();
     let traces: Vec<(String, Option<String>)> = drain(&mut task)
         .iter()

@@ -106,8 +106,11 @@ fn table(updates: &[(String, String, i64)]) -> BTreeMap<String, String> {
 
 fn process_all(task: &mut Task, records: &[(&str, i64)], first_offset: i64) {
     for (i, (key, ts)) in records.iter().enumerate() {
-        task.process(record("in", first_offset + i as i64, key, Some("x"), *ts))
-            .unwrap();
+        task.process(
+            &"in".into(),
+            record(first_offset + i as i64, key, Some("x"), *ts),
+        )
+        .unwrap();
     }
 }
 
@@ -244,8 +247,11 @@ fn through_task(
     let mut task = task(&topology(kind, cached, true), 0, cache_bytes, &dir);
     let mut out = Vec::new();
     for (i, (k, ts)) in input.iter().enumerate() {
-        task.process(record("in", i as i64, KEYS[*k as usize], Some("x"), *ts))
-            .unwrap();
+        task.process(
+            &"in".into(),
+            record(i as i64, KEYS[*k as usize], Some("x"), *ts),
+        )
+        .unwrap();
         if commits.get(i).copied().unwrap_or(false) {
             task.commit_stores().unwrap();
         }
@@ -344,17 +350,20 @@ fn a_flushed_window_or_session_carries_the_headers_of_its_last_write() {
         let dir = tempfile::tempdir().unwrap();
         let mut task = task(&topology(kind, true, true), 0, 1 << 20, &dir);
         let with_header = |offset: i64, key: &str, ts: i64, trace: Option<&str>| {
-            let mut r = record("in", offset, key, Some("x"), ts);
+            let mut r = record(offset, key, Some("x"), ts);
             if let Some(trace) = trace {
                 r.headers = Headers::new().with("trace", trace);
             }
             r
         };
-        task.process(with_header(0, "a", 1, Some("first"))).unwrap();
-        task.process(with_header(1, "a", 2, Some("second")))
+        task.process(&"in".into(), with_header(0, "a", 1, Some("first")))
             .unwrap();
-        task.process(with_header(2, "b", 3, Some("b's"))).unwrap();
-        task.process(with_header(3, "b", 4, None)).unwrap();
+        task.process(&"in".into(), with_header(1, "a", 2, Some("second")))
+            .unwrap();
+        task.process(&"in".into(), with_header(2, "b", 3, Some("b's")))
+            .unwrap();
+        task.process(&"in".into(), with_header(3, "b", 4, None))
+            .unwrap();
         task.flush_stores().unwrap();
         let traces: BTreeMap<String, Option<String>> = drain(&mut task)
             .iter()

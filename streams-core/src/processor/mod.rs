@@ -300,7 +300,7 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
     /// Topic, partition and offset of the input record being processed; `None` during a
     /// punctuation.
     pub fn record_metadata(&self) -> Option<&RecordMetadata> {
-        self.task.metadata.as_ref()
+        self.task.in_record.then_some(&self.task.metadata)
     }
 
     /// Sets the timestamp that stores written from here on stamp their changelog records and

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use super::task::TaskContext;
 use super::{Data, Processor, ProcessorContext, PunctuationId};
 use crate::error::{Error, Result};
-use crate::record::{ConsumedRecord, Record, RecordMetadata};
+use crate::record::{ConsumedRecord, Record};
 use crate::serde::{deserialize_key_value, serialize_key_value, Serde};
 
 /// Index of a node in its topology.
@@ -331,7 +331,12 @@ pub(crate) fn erase<K: 'static, V: 'static>(node: impl Node<K, V> + 'static) -> 
 /// The entry point of a task for serialized records: a source node.
 pub(crate) trait SourceDriver: Send {
     /// Deserializes `record` and processes it through the node tree.
-    fn process_raw(&mut self, record: ConsumedRecord, task: &mut TaskContext) -> Result<()>;
+    fn process_raw(
+        &mut self,
+        topic: &str,
+        record: ConsumedRecord,
+        task: &mut TaskContext,
+    ) -> Result<()>;
 
     /// Applies a tree-walking operation.
     fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool>;
@@ -359,26 +364,26 @@ impl<K: Data, V: Data> SourceNode<K, V> {
 }
 
 impl<K: Data, V: Data> SourceDriver for SourceNode<K, V> {
-    fn process_raw(&mut self, raw: ConsumedRecord, task: &mut TaskContext) -> Result<()> {
+    fn process_raw(
+        &mut self,
+        topic: &str,
+        raw: ConsumedRecord,
+        task: &mut TaskContext,
+    ) -> Result<()> {
         let (key, value) = deserialize_key_value(
             &*self.key_serde,
             &*self.value_serde,
-            &raw.topic,
+            topic,
             raw.key,
             raw.value,
         )
         .map_err(|(part, source)| Error::Deserialization {
-            topic: raw.topic.to_string(),
+            topic: topic.to_string(),
             partition: raw.partition,
             offset: raw.offset,
             part,
             source,
         })?;
-        task.metadata = Some(RecordMetadata {
-            topic: raw.topic,
-            partition: raw.partition,
-            offset: raw.offset,
-        });
         let record = Record {
             key,
             value,

@@ -198,7 +198,10 @@ pub(crate) const GLOBAL_DIRECTORY: &str = "global";
 pub(crate) struct TaskContext {
     pub(crate) application_id: Arc<str>,
     pub(crate) task_id: TaskId,
-    pub(crate) metadata: Option<RecordMetadata>,
+    /// Topic, partition and offset of the input record being processed, when `in_record`. Kept
+    /// between records: its topic is replaced only when a record comes from another topic.
+    pub(crate) metadata: RecordMetadata,
+    pub(crate) in_record: bool,
     pub(crate) stream_time: i64,
     pub(crate) wall_clock_ms: i64,
     pub(crate) schedules: Vec<Schedule>,
@@ -302,7 +305,12 @@ impl Task {
             ctx: TaskContext {
                 application_id,
                 task_id,
-                metadata: None,
+                metadata: RecordMetadata {
+                    topic: Arc::from(""),
+                    partition: 0,
+                    offset: 0,
+                },
+                in_record: false,
                 stream_time: UNKNOWN_STREAM_TIME,
                 wall_clock_ms,
                 schedules: Vec::new(),
@@ -343,22 +351,18 @@ impl Task {
         Ok(())
     }
 
-    /// Processes one input record depth-first through the sub-topology.
-    pub fn process(&mut self, record: ConsumedRecord) -> Result<()> {
+    /// Processes one input record, read from `topic`, depth-first through the sub-topology.
+    pub fn process(&mut self, topic: &Arc<str>, record: ConsumedRecord) -> Result<()> {
         let index = self
             .source_by_topic
             .iter()
-            .find(|(topic, _)| Arc::ptr_eq(topic, &record.topic))
-            .or_else(|| {
-                self.source_by_topic
-                    .iter()
-                    .find(|(topic, _)| *topic == record.topic)
-            })
+            .find(|(t, _)| Arc::ptr_eq(t, topic))
+            .or_else(|| self.source_by_topic.iter().find(|(t, _)| t == topic))
             .map(|(_, index)| *index)
-            .ok_or_else(|| Error::UnknownTopic(record.topic.to_string()))?;
+            .ok_or_else(|| Error::UnknownTopic(topic.to_string()))?;
         if record.timestamp < 0 {
             return Err(Error::InvalidTimestamp {
-                topic: record.topic.to_string(),
+                topic: topic.to_string(),
                 partition: record.partition,
                 offset: record.offset,
                 timestamp: record.timestamp,
@@ -366,8 +370,15 @@ impl Task {
         }
         self.ctx.stream_time = self.ctx.stream_time.max(record.timestamp);
         self.ctx.record_context.set_timestamp(record.timestamp);
-        let result = self.sources[index].process_raw(record, &mut self.ctx);
-        self.ctx.metadata = None;
+        let metadata = &mut self.ctx.metadata;
+        if !Arc::ptr_eq(&metadata.topic, topic) {
+            metadata.topic = Arc::clone(topic);
+        }
+        metadata.partition = record.partition;
+        metadata.offset = record.offset;
+        self.ctx.in_record = true;
+        let result = self.sources[index].process_raw(topic, record, &mut self.ctx);
+        self.ctx.in_record = false;
         result
     }
 
@@ -565,9 +576,8 @@ mod tests {
         task
     }
 
-    fn record(topic: &Arc<str>, offset: i64) -> ConsumedRecord {
+    fn record(offset: i64) -> ConsumedRecord {
         ConsumedRecord {
-            topic: Arc::clone(topic),
             partition: 0,
             offset,
             timestamp: offset,
@@ -584,7 +594,7 @@ mod tests {
         let mut out = Vec::new();
         let mut durable = Vec::new();
         for offset in 0..(2 * FLUSH_DELTA_RECORDS as i64 + 5) {
-            task.process(record(&topic, offset)).unwrap();
+            task.process(&topic, record(offset)).unwrap();
             if task.commit_stores().unwrap() {
                 durable.push(offset);
             }

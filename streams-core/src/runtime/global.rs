@@ -179,14 +179,19 @@ impl GlobalState {
         Ok(list)
     }
 
-    /// Applies one record of a global topic to its store.
-    fn process(&mut self, record: ConsumedRecord, handler: DeserializationHandler) -> Result<()> {
-        let Some((task, _)) = self.topics.get(&*record.topic) else {
-            return Err(Error::UnknownTopic(record.topic.to_string()));
+    /// Applies one record of global topic `topic` to its store.
+    fn process(
+        &mut self,
+        topic: &str,
+        record: ConsumedRecord,
+        handler: DeserializationHandler,
+    ) -> Result<()> {
+        let Some((task, name)) = self.topics.get(topic) else {
+            return Err(Error::UnknownTopic(topic.to_string()));
         };
-        let tp = TopicPartition::new(&*record.topic, record.partition);
+        let tp = TopicPartition::new(topic, record.partition);
         let offset = record.offset;
-        match self.tasks[*task].process(record) {
+        match self.tasks[*task].process(name, record) {
             Ok(()) => {}
             Err(e @ Error::Deserialization { .. })
                 if handler == DeserializationHandler::LogAndContinue =>
@@ -274,11 +279,8 @@ fn poll_loop(runtime: &Runtime, consumer: &BaseConsumer, state: &mut GlobalState
         match consumer.poll(POLL_TIMEOUT) {
             None => {}
             Some(Ok(message)) => {
-                let Some((_, topic)) = state.topics.get(message.topic()) else {
-                    continue;
-                };
-                let record = consumed_record(&message, Arc::clone(topic));
-                state.process(record, handler)?;
+                let record = consumed_record(&message);
+                state.process(message.topic(), record, handler)?;
             }
             Some(Err(KafkaError::PartitionEOF(_))) => {}
             Some(Err(e)) => tracing::warn!(error = %e, "global consumer error"),

@@ -367,8 +367,8 @@ impl TaskManager {
 
     /// Buffers a polled record in its task's partition queue; records of partitions this
     /// thread no longer owns are dropped (they will be read again by their new owner).
-    pub(crate) fn add_record(&mut self, record: ConsumedRecord) {
-        let Some((sub, _)) = self.topics.get(&*record.topic) else {
+    pub(crate) fn add_record(&mut self, topic: &str, record: ConsumedRecord) {
+        let Some((sub, _)) = self.topics.get(topic) else {
             return;
         };
         let id = TaskId {
@@ -379,7 +379,7 @@ impl TaskManager {
             if let Some(queue) = task
                 .queues
                 .iter_mut()
-                .find(|q| q.partition == record.partition && *q.topic == *record.topic)
+                .find(|q| q.partition == record.partition && &*q.topic == topic)
             {
                 queue.received = Some(record.offset + 1);
                 queue.records.push_back(record);
@@ -419,7 +419,7 @@ impl TaskManager {
                     };
                     n += 1;
                     queue.processed = Some(record.offset);
-                    match task.task.process(record) {
+                    match task.task.process(&task.queues[index].topic, record) {
                         Ok(()) => {}
                         Err(e @ Error::Deserialization { .. })
                             if handler == DeserializationHandler::LogAndContinue =>
@@ -774,7 +774,6 @@ mod tests {
                     .iter()
                     .enumerate()
                     .map(|(offset, &timestamp)| ConsumedRecord {
-                        topic: Arc::clone(&topic),
                         partition: 0,
                         offset: offset as i64,
                         timestamp,
@@ -831,7 +830,7 @@ mod tests {
         let mut seen = Vec::new();
         while let Some(i) = task.next_queue(max_idle_ms, now, fetching) {
             let record = task.queues[i].records.pop_front().unwrap();
-            seen.push((record.topic.to_string(), record.timestamp));
+            seen.push((task.queues[i].topic.to_string(), record.timestamp));
         }
         seen
     }

@@ -196,8 +196,8 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     result
 }
 
-/// A polled message as a task's input record, its topic name interned as `topic`.
-pub(crate) fn consumed_record(message: &impl Message, topic: Arc<str>) -> ConsumedRecord {
+/// A polled message as a task's input record.
+pub(crate) fn consumed_record(message: &impl Message) -> ConsumedRecord {
     let mut headers = Headers::new();
     if let Some(h) = message.headers() {
         for header in h.iter() {
@@ -205,7 +205,6 @@ pub(crate) fn consumed_record(message: &impl Message, topic: Arc<str>) -> Consum
         }
     }
     ConsumedRecord {
-        topic,
         partition: message.partition(),
         offset: message.offset(),
         timestamp: message.timestamp().to_millis().unwrap_or(-1),
@@ -222,7 +221,7 @@ fn poll_loop(
     manager: &Mutex<TaskManager>,
     rebalances: &AtomicU64,
 ) -> Result<()> {
-    let mut batch: Vec<ConsumedRecord> = Vec::with_capacity(MAX_POLL_RECORDS);
+    let mut batch: Vec<(Arc<str>, ConsumedRecord)> = Vec::with_capacity(MAX_POLL_RECORDS);
     let mut processed_last = false;
     // When a poll last found nothing more prefetched (see `Fetching`).
     let mut drained_at: Option<Instant> = None;
@@ -268,7 +267,7 @@ fn poll_loop(
                     let Some(topic) = topics.get(message.topic()).cloned() else {
                         continue;
                     };
-                    batch.push(consumed_record(&message, topic));
+                    batch.push((topic, consumed_record(&message)));
                 }
                 Some(Err(e)) => {
                     tracing::warn!(error = %e, "consumer error");
@@ -280,8 +279,8 @@ fn poll_loop(
         let step = match m.callback_error.take() {
             Some(e) => Err(e),
             None => {
-                for record in batch.drain(..) {
-                    m.add_record(record);
+                for (topic, record) in batch.drain(..) {
+                    m.add_record(&topic, record);
                 }
                 let end_offset =
                     |topic: &str, partition| cached_high_watermark(consumer, topic, partition);
