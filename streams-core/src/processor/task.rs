@@ -498,6 +498,9 @@ impl Task {
     }
 
     fn punctuate(&mut self, kind: PunctuationType, now: i64) -> Result<bool> {
+        if self.ctx.schedules.is_empty() {
+            return Ok(false); // the common case, checked after every record
+        }
         self.ctx
             .schedules
             .retain(|s| !s.cancelled.load(Ordering::Relaxed));
