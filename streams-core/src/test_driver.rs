@@ -25,6 +25,7 @@ use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
 use crate::processor::task::{Task, TaskStores};
 use crate::processor::TaskId;
+use crate::record::packed::Packed;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
 use crate::serde::{serialize_key_value, Serde};
 use crate::state::{
@@ -57,9 +58,8 @@ struct TopicState {
 /// buffers straight back to the allocator.
 #[derive(Default)]
 struct Unread {
-    /// Per record: timestamp, partition ([`NO_PARTITION`] for none), key length and value length
-    /// ([`NULL_LEN`] for a null), each 8 bytes little-endian, then the key and value bytes. A
-    /// record never spans two chunks.
+    /// The records, packed (see [`packed`](crate::record::packed)); a record never spans two
+    /// chunks.
     chunks: VecDeque<Vec<u8>>,
     /// Where the next record starts in the front chunk.
     start: usize,
@@ -70,8 +70,6 @@ struct Unread {
     taken: u64,
 }
 
-/// The bytes before a packed record's key.
-const PACKED_HEADER: usize = 32;
 /// A record a test has not read yet, its key and value borrowed from the driver's buffers.
 struct UnreadRecord<'a> {
     key: Option<&'a [u8]>,
@@ -80,24 +78,34 @@ struct UnreadRecord<'a> {
     headers: Headers,
 }
 
-/// The largest chunk [`Unread`] starts (unless one record needs more); the first is 4 KiB and
+/// The largest chunk [`Unread`] starts (unless one batch needs more); the first is 4 KiB and
 /// each next one twice the last, so that a topic with a few records stays small.
 const MAX_CHUNK: usize = 1 << 20;
-/// The length of a null key or value.
-const NULL_LEN: u64 = u64::MAX;
-/// The partition of a record written without one.
-const NO_PARTITION: i64 = i64::MIN;
-
-fn read_u64(bytes: &[u8], at: usize) -> u64 {
-    let mut field = [0u8; 8];
-    field.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(field)
-}
 
 impl Unread {
     fn push(&mut self, record: &ProducedRecord) {
-        let (key, value) = (record.key.as_deref(), record.value.as_deref());
-        let size = PACKED_HEADER + key.map_or(0, <[u8]>::len) + value.map_or(0, <[u8]>::len);
+        let fields = Packed {
+            timestamp: record.timestamp,
+            partition: record.partition,
+            key: record.key.as_deref(),
+            value: record.value.as_deref(),
+        };
+        fields.push(self.room_for(fields.len()));
+        if !record.headers.is_empty() {
+            self.headers
+                .push_back((self.pushed, record.headers.clone()));
+        }
+        self.pushed += 1;
+    }
+
+    /// Appends `count` records packed in `packed`, none with headers, with one copy.
+    fn push_packed(&mut self, packed: &[u8], count: usize) {
+        self.room_for(packed.len()).extend_from_slice(packed);
+        self.pushed += count as u64;
+    }
+
+    /// The last chunk, with room for `size` more bytes (a new chunk if it has not).
+    fn room_for(&mut self, size: usize) -> &mut Vec<u8> {
         let fits = self
             .chunks
             .back()
@@ -108,27 +116,7 @@ impl Unread {
             self.chunks.push_back(Vec::with_capacity(capacity));
         }
         let last = self.chunks.len() - 1;
-        let chunk = &mut self.chunks[last];
-        let len_of = |part: Option<&[u8]>| part.map_or(NULL_LEN, |p| p.len() as u64);
-        let fields = [
-            record.timestamp as u64,
-            record.partition.map_or(NO_PARTITION, i64::from) as u64,
-            len_of(key),
-            len_of(value),
-        ];
-        // The header is built whole and copied at once: one capacity check instead of four.
-        let mut header = [0u8; PACKED_HEADER];
-        for (field, bytes) in fields.iter().zip(header.chunks_exact_mut(8)) {
-            bytes.copy_from_slice(&field.to_le_bytes());
-        }
-        chunk.extend_from_slice(&header);
-        chunk.extend_from_slice(key.unwrap_or_default());
-        chunk.extend_from_slice(value.unwrap_or_default());
-        if !record.headers.is_empty() {
-            self.headers
-                .push_back((self.pushed, record.headers.clone()));
-        }
-        self.pushed += 1;
+        &mut self.chunks[last]
     }
 
     fn len(&self) -> usize {
@@ -146,30 +134,19 @@ impl Unread {
             self.start = 0;
         }
         let chunk = self.chunks.front()?;
-        let at = self.start;
-        let timestamp = read_u64(chunk, at) as i64;
-        let mut offset = at + PACKED_HEADER;
-        let mut take = |len: u64| {
-            (len != NULL_LEN).then(|| {
-                let bytes = &chunk[offset..offset + len as usize];
-                offset += len as usize;
-                bytes
-            })
-        };
-        let key = take(read_u64(chunk, at + 16));
-        let value = take(read_u64(chunk, at + 24));
+        let (record, next) = Packed::read(chunk, self.start);
         let headers = match self.headers.front() {
             Some((seq, _)) if *seq == self.taken => self.headers.pop_front().map(|(_, h)| h),
             _ => None,
         };
         let record = UnreadRecord {
-            key,
-            value,
-            timestamp,
+            key: record.key,
+            value: record.value,
+            timestamp: record.timestamp,
             headers: headers.unwrap_or_default(),
         };
         let result = read(record);
-        self.start = offset;
+        self.start = next;
         self.taken += 1;
         Some(result)
     }
@@ -247,6 +224,8 @@ struct DriverState {
     produced: Vec<ProducedRecord>,
     /// Per task, the index in `topics` of each of the task's output topics, by its index there.
     routes: Vec<Vec<usize>>,
+    /// Per task, the index in `topics` of each of its changelog topics, by the task's index.
+    changelog_routes: Vec<Vec<usize>>,
 }
 
 impl DriverState {
@@ -327,6 +306,41 @@ impl DriverState {
             }
         }
         self.produced = produced;
+        let DriverState {
+            tasks,
+            topics,
+            pending,
+            changelog_routes,
+            ..
+        } = self;
+        let routes = &mut changelog_routes[task];
+        let drained = tasks[task].drain_changelog(|changelog, name, packed, count| {
+            while routes.len() <= changelog {
+                routes.push(usize::MAX);
+            }
+            if routes[changelog] == usize::MAX {
+                routes[changelog] = topics.index(name);
+            }
+            let index = routes[changelog];
+            let topic = &mut topics.states[index];
+            topic.written = true;
+            if !topic.internal {
+                topic.unread.push_packed(packed, count);
+            }
+            if let Some(reader) = topic.reader {
+                for record in Packed::all(packed) {
+                    let parts = (
+                        record.key.map(<[u8]>::to_vec),
+                        record.value.map(<[u8]>::to_vec),
+                        record.timestamp,
+                        Headers::new(),
+                    );
+                    Self::queue(pending, reader, index, topic, parts);
+                }
+            }
+            Ok(())
+        });
+        debug_assert!(drained.is_ok(), "routing changelog records cannot fail");
     }
 }
 
@@ -415,6 +429,7 @@ impl TopologyTestDriver {
             pending: VecDeque::new(),
             produced: Vec::new(),
             routes: vec![Vec::new(); tasks_len],
+            changelog_routes: vec![Vec::new(); tasks_len],
         };
         for task in 0..state.tasks.len() {
             state.tasks[task].init()?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::prelude::*;
 use crate::processor::task::{Task, TaskStores};
 use crate::processor::TaskId;
+use crate::record::packed::Packed;
 use crate::record::ConsumedRecord;
 use crate::serde::{I64Serde, StringSerde};
 
@@ -51,11 +52,12 @@ pub(super) struct Written {
     pub(super) headers: Headers,
 }
 
-/// What `task` wrote since the last call.
+/// What `task` wrote since the last call: its sinks' records, then its changelogs'.
 pub(super) fn drain(task: &mut Task) -> Vec<Written> {
     let mut out = Vec::new();
     task.drain_output(&mut out);
-    out.into_iter()
+    let mut written: Vec<Written> = out
+        .into_iter()
         .map(|r| Written {
             topic: Arc::clone(&task.output_topics()[r.topic as usize]),
             key: r.key,
@@ -63,7 +65,19 @@ pub(super) fn drain(task: &mut Task) -> Vec<Written> {
             timestamp: r.timestamp,
             headers: r.headers,
         })
-        .collect()
+        .collect();
+    task.drain_changelog(|_, topic, packed, _| {
+        written.extend(Packed::all(packed).map(|r| Written {
+            topic: Arc::clone(topic),
+            key: r.key.map(<[u8]>::to_vec),
+            value: r.value.map(<[u8]>::to_vec),
+            timestamp: r.timestamp,
+            headers: Headers::new(),
+        }));
+        Ok(())
+    })
+    .unwrap();
+    written
 }
 
 /// `(key, count, timestamp)` of the records written to `topic`, counts as `i64`.

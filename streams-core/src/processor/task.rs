@@ -16,6 +16,7 @@ use streams_state::{
 use super::node::{NodeId, NodeOp, SourceDriver};
 use super::{PunctuationId, PunctuationType, TaskId};
 use crate::error::{Error, Result};
+use crate::record::packed::Packed;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, RecordMetadata};
 use crate::state::{GlobalStores, StoreHandle};
 
@@ -56,8 +57,10 @@ impl Schedule {
     }
 }
 
-/// Collects a task's changelog writes as records for its topics, in write order: the task's
-/// side of `streams-state`'s `ChangelogWriter`, like Kafka's `RecordCollector` for changelogs.
+/// Collects a task's changelog writes as records for their topics, in write order per topic,
+/// packed (see [`packed`](crate::record::packed)): the task's side of `streams-state`'s
+/// `ChangelogWriter`, like Kafka's `RecordCollector` for changelogs. A store write costs a copy of
+/// its key and value into the topic's buffer, and the buffer goes on as one batch.
 #[derive(Default)]
 pub(crate) struct ChangelogCollector {
     inner: Mutex<Collected>,
@@ -69,9 +72,18 @@ pub(crate) struct ChangelogCollector {
 
 #[derive(Default)]
 struct Collected {
-    /// The records, their topics indexes in `topics`.
-    records: Vec<ProducedRecord>,
-    topics: Vec<Arc<str>>,
+    /// One entry per changelog topic written so far, in a fixed order.
+    topics: Vec<ChangelogTopic>,
+    /// The index in `topics` of the last topic written: a task's stores write runs of records
+    /// to one changelog.
+    last: usize,
+}
+
+/// The packed records for one changelog topic not yet handed on.
+struct ChangelogTopic {
+    name: Arc<str>,
+    packed: Vec<u8>,
+    count: usize,
 }
 
 impl ChangelogCollector {
@@ -91,28 +103,39 @@ impl ChangelogWriter for ChangelogCollector {
         timestamp: i64,
     ) -> streams_state::Result<()> {
         let mut collected = self.lock();
-        // A task's stores write runs of records to one changelog: the last one's topic first.
-        let last = collected.records.last().map(|r| r.topic as usize);
-        let topic = match last.filter(|&i| &*collected.topics[i] == topic) {
-            Some(index) => index,
-            None => match collected.topics.iter().position(|t| &**t == topic) {
+        let collected = &mut *collected;
+        let last = collected.last;
+        let index = if collected
+            .topics
+            .get(last)
+            .is_some_and(|t| &*t.name == topic)
+        {
+            last
+        } else {
+            match collected.topics.iter().position(|t| &*t.name == topic) {
                 Some(index) => index,
                 None => {
-                    collected.topics.push(Arc::from(topic));
+                    collected.topics.push(ChangelogTopic {
+                        name: Arc::from(topic),
+                        packed: Vec::new(),
+                        count: 0,
+                    });
                     collected.topics.len() - 1
                 }
-            },
-        } as u32;
+            }
+        };
+        collected.last = index;
         let sent = self.since_flush.load(Ordering::Relaxed);
         self.since_flush.store(sent + 1, Ordering::Relaxed);
-        collected.records.push(ProducedRecord {
-            topic,
-            partition: Some(partition),
-            key: Some(key.to_vec()),
-            value: value.map(<[u8]>::to_vec),
+        let changelog = &mut collected.topics[index];
+        Packed {
             timestamp,
-            headers: Headers::new(),
-        });
+            partition: Some(partition),
+            key: Some(key),
+            value,
+        }
+        .push(&mut changelog.packed);
+        changelog.count += 1;
         Ok(())
     }
 }
@@ -214,11 +237,8 @@ pub(crate) struct TaskContext {
     pub(crate) caches_flushed_by_processors: Vec<String>,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
-    /// The topics the task's records go to, by index: its sinks' and its stores' changelogs.
+    /// The topics the task's sinks write to, by index.
     output_topics: Vec<Arc<str>>,
-    /// For each topic of the changelog collector (by its index there), its index in
-    /// `output_topics`.
-    changelog_topics: Vec<u32>,
 }
 
 /// The index of `topic` in `topics`, added if new.
@@ -321,7 +341,6 @@ impl Task {
                 next_punctuation: 0,
                 output: Vec::new(),
                 output_topics: Vec::new(),
-                changelog_topics: Vec::new(),
             },
             changelog: Arc::clone(&task_stores.changelog),
             commit_flushes: Vec::new(),
@@ -399,21 +418,30 @@ impl Task {
         self.punctuate(PunctuationType::WallClockTime, now)
     }
 
-    /// Moves the records produced since the last call into `out`; their topics are indexes in
-    /// [`output_topics`](Self::output_topics).
+    /// Moves the records the task's sinks produced since the last call into `out`; their
+    /// topics are indexes in [`output_topics`](Self::output_topics).
     pub(crate) fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
         out.append(&mut self.ctx.output);
-        let mut changelog = self.changelog.lock();
-        let ctx = &mut self.ctx;
-        for topic in &changelog.topics[ctx.changelog_topics.len()..] {
-            let index = index_of(&mut ctx.output_topics, topic);
-            ctx.changelog_topics.push(index);
+    }
+
+    /// Hands on the changelog records the task's stores wrote since the last call: for each
+    /// changelog topic with any, `send` gets the topic's index (fixed for the task's life), its
+    /// name, its records packed (see [`packed`](crate::record::packed)) and how many there are.
+    /// Stops at the first error, which it returns; the records are handed on at most once.
+    pub(crate) fn drain_changelog(
+        &mut self,
+        mut send: impl FnMut(usize, &Arc<str>, &[u8], usize) -> Result<()>,
+    ) -> Result<()> {
+        let mut collected = self.changelog.lock();
+        let mut result = Ok(());
+        for (index, topic) in collected.topics.iter_mut().enumerate() {
+            if topic.count > 0 && result.is_ok() {
+                result = send(index, &topic.name, &topic.packed, topic.count);
+            }
+            topic.packed.clear();
+            topic.count = 0;
         }
-        let start = out.len();
-        out.append(&mut changelog.records);
-        for record in &mut out[start..] {
-            record.topic = ctx.changelog_topics[record.topic as usize];
-        }
+        result
     }
 
     /// The topics of the records [`drain_output`](Self::drain_output) hands out, by index.
@@ -612,11 +640,14 @@ mod tests {
             ]
         );
         task.drain_output(&mut out);
-        let topics = task.output_topics();
-        let changelog = out
-            .iter()
-            .filter(|r| &*topics[r.topic as usize] == "app-counts-changelog")
-            .count();
+        let mut changelog = 0;
+        task.drain_changelog(|_, topic, packed, count| {
+            assert_eq!(&**topic, "app-counts-changelog");
+            assert_eq!(Packed::all(packed).count(), count);
+            changelog += count;
+            Ok(())
+        })
+        .unwrap();
         assert_eq!(changelog as u64, 2 * FLUSH_DELTA_RECORDS + 5);
         // An explicit flush (before a checkpoint) resets the count too.
         task.flush_stores().unwrap();

@@ -28,7 +28,8 @@ use rdkafka::TopicPartitionList;
 
 use super::{ProductionError, ProductionExceptionHandler, ProductionExceptionResponse};
 use crate::error::{Error, Result};
-use crate::record::ProducedRecord;
+use crate::record::packed::Packed;
+use crate::record::{Headers, ProducedRecord};
 
 /// How long a send waits for room in a full producer queue before failing.
 const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -202,25 +203,43 @@ impl RecordCollector {
             let topic = topics.get(record.topic as usize).ok_or_else(|| {
                 Error::InvalidArgument(format!("no output topic #{}", record.topic))
             })?;
-            self.send(topic, &record)?;
+            let fields = Packed {
+                timestamp: record.timestamp,
+                partition: record.partition,
+                key: record.key.as_deref(),
+                value: record.value.as_deref(),
+            };
+            self.send(topic, fields, &record.headers)?;
         }
         Ok(())
     }
 
-    fn send(&self, topic: &str, record: &ProducedRecord) -> Result<()> {
-        let mut base = BaseRecord::<[u8], [u8]>::to(topic).timestamp(record.timestamp);
-        if let Some(key) = &record.key {
-            base = base.key(key.as_slice());
+    /// Sends the changelog records for `topic` packed in `packed` (see
+    /// [`packed`](crate::record::packed)).
+    pub(crate) fn send_packed(&mut self, topic: &str, packed: &[u8]) -> Result<()> {
+        self.check_failure()?;
+        self.begin_if_needed()?;
+        let no_headers = Headers::new();
+        for record in Packed::all(packed) {
+            self.send(topic, record, &no_headers)?;
         }
-        if let Some(value) = &record.value {
-            base = base.payload(value.as_slice());
+        Ok(())
+    }
+
+    fn send(&self, topic: &str, record: Packed<'_>, headers: &Headers) -> Result<()> {
+        let mut base = BaseRecord::<[u8], [u8]>::to(topic).timestamp(record.timestamp);
+        if let Some(key) = record.key {
+            base = base.key(key);
+        }
+        if let Some(value) = record.value {
+            base = base.payload(value);
         }
         if let Some(partition) = record.partition {
             base = base.partition(partition);
         }
-        if !record.headers.is_empty() {
-            let headers = record.headers.iter().fold(
-                OwnedHeaders::new_with_capacity(record.headers.len()),
+        if !headers.is_empty() {
+            let headers = headers.iter().fold(
+                OwnedHeaders::new_with_capacity(headers.len()),
                 |headers, h| {
                     headers.insert(Header {
                         key: &h.key,

@@ -335,6 +335,8 @@ impl TaskManager {
         task.drain_output(&mut self.output);
         self.collector
             .send_all(&mut self.output, task.output_topics())?;
+        let collector = &mut self.collector;
+        task.drain_changelog(|_, topic, packed, _| collector.send_packed(topic, packed))?;
         let queues = layout.inputs[id.subtopology as usize]
             .iter()
             .map(|topic| PartitionQueue {
@@ -444,6 +446,10 @@ impl TaskManager {
                     task.task.drain_output(&mut self.output);
                     self.collector
                         .send_all(&mut self.output, task.task.output_topics())?;
+                    let collector = &mut self.collector;
+                    task.task.drain_changelog(|_, topic, packed, _| {
+                        collector.send_packed(topic, packed)
+                    })?;
                 }
                 round += n;
             }
@@ -466,6 +472,9 @@ impl TaskManager {
                 task.task.drain_output(&mut self.output);
                 self.collector
                     .send_all(&mut self.output, task.task.output_topics())?;
+                let collector = &mut self.collector;
+                task.task
+                    .drain_changelog(|_, topic, packed, _| collector.send_packed(topic, packed))?;
             }
         }
         Ok(())
@@ -493,6 +502,9 @@ impl TaskManager {
             task.task.drain_output(&mut self.output);
             self.collector
                 .send_all(&mut self.output, task.task.output_topics())?;
+            let collector = &mut self.collector;
+            task.task
+                .drain_changelog(|_, topic, packed, _| collector.send_packed(topic, packed))?;
         }
         let stores_flushed = started.elapsed();
         let mut offsets = TopicPartitionList::new();
