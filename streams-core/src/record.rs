@@ -202,16 +202,16 @@ pub(crate) struct ProducedRecord {
     pub headers: Headers,
 }
 
-/// Serialized records packed into one byte buffer, each as its timestamp, partition, key length
-/// and value length (8 bytes each, little-endian; lengths of `u64::MAX` for a null key or value,
-/// a partition of `i64::MIN` for none), then its key and value bytes. A task's changelog
-/// records and the test driver's unread records are kept this way: a few large buffers instead
-/// of two small allocations per record, and a batch of them moves with one copy.
+/// Serialized records packed into one byte buffer: each record's timestamp, partition, key
+/// length and value length as LEB128 varints (the timestamp zigzag-encoded; the partition plus
+/// one and each length plus one, so that 0 is "none" and "null"), then its key and value bytes.
+/// A task's changelog records and the test driver's unread records are kept this way: a few
+/// large buffers instead of two small allocations per record, a batch of them moves with one
+/// copy, and a record of a short key and value takes a few bytes beyond them (the driver keeps
+/// every record written to a topic nobody reads, as Kafka's does).
 pub(crate) mod packed {
-    /// The bytes of a packed record before its key.
-    const HEADER: usize = 32;
-    const NULL_LEN: u64 = u64::MAX;
-    const NO_PARTITION: i64 = i64::MIN;
+    /// The most bytes a varint of a `u64` takes.
+    const MAX_VARINT: usize = 10;
 
     /// A packed record's fields, borrowed from its buffer.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,47 +222,73 @@ pub(crate) mod packed {
         pub(crate) value: Option<&'a [u8]>,
     }
 
+    fn zigzag(n: i64) -> u64 {
+        ((n << 1) ^ (n >> 63)) as u64
+    }
+
+    fn unzigzag(n: u64) -> i64 {
+        ((n >> 1) as i64) ^ -((n & 1) as i64)
+    }
+
+    fn put_varint(buffer: &mut Vec<u8>, mut n: u64) {
+        while n >= 0x80 {
+            buffer.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        buffer.push(n as u8);
+    }
+
+    /// The varint at `*at` in `buffer`, moving `at` past it.
+    fn varint(buffer: &[u8], at: &mut usize) -> u64 {
+        let mut n = 0u64;
+        let mut shift = 0;
+        loop {
+            let byte = buffer[*at];
+            *at += 1;
+            n |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return n;
+            }
+            shift += 7;
+        }
+    }
+
+    /// A length plus one, 0 for none.
+    fn len_of(part: Option<&[u8]>) -> u64 {
+        part.map_or(0, |p| p.len() as u64 + 1)
+    }
+
     impl<'a> Packed<'a> {
-        /// The bytes [`push`](Self::push) appends.
-        pub(crate) fn len(&self) -> usize {
-            HEADER + self.key.map_or(0, <[u8]>::len) + self.value.map_or(0, <[u8]>::len)
+        /// At most the bytes [`push`](Self::push) appends.
+        pub(crate) fn max_len(&self) -> usize {
+            4 * MAX_VARINT + self.key.map_or(0, <[u8]>::len) + self.value.map_or(0, <[u8]>::len)
         }
 
         /// Appends the record to `buffer`.
         pub(crate) fn push(&self, buffer: &mut Vec<u8>) {
-            let len_of = |part: Option<&[u8]>| part.map_or(NULL_LEN, |p| p.len() as u64);
-            let fields = [
-                self.timestamp as u64,
-                self.partition.map_or(NO_PARTITION, i64::from) as u64,
-                len_of(self.key),
-                len_of(self.value),
-            ];
-            // The header is built whole and copied at once: one capacity check, not four.
-            let mut header = [0u8; HEADER];
-            for (field, bytes) in fields.iter().zip(header.chunks_exact_mut(8)) {
-                bytes.copy_from_slice(&field.to_le_bytes());
-            }
-            buffer.reserve(self.len());
-            buffer.extend_from_slice(&header);
+            buffer.reserve(self.max_len());
+            put_varint(buffer, zigzag(self.timestamp));
+            put_varint(buffer, self.partition.map_or(0, |p| zigzag(p.into()) + 1));
+            put_varint(buffer, len_of(self.key));
+            put_varint(buffer, len_of(self.value));
             buffer.extend_from_slice(self.key.unwrap_or_default());
             buffer.extend_from_slice(self.value.unwrap_or_default());
         }
 
         /// The record [`push`](Self::push) wrote at `at` in `buffer`, and where the next one
         /// starts.
-        pub(crate) fn read(buffer: &'a [u8], at: usize) -> (Self, usize) {
-            let field = |i: usize| {
-                let mut bytes = [0u8; 8];
-                bytes.copy_from_slice(&buffer[at + 8 * i..at + 8 * i + 8]);
-                u64::from_le_bytes(bytes)
+        pub(crate) fn read(buffer: &'a [u8], mut at: usize) -> (Self, usize) {
+            let timestamp = unzigzag(varint(buffer, &mut at));
+            let partition = match varint(buffer, &mut at) {
+                0 => None,
+                p => Some(unzigzag(p - 1) as i32),
             };
-            let (timestamp, partition) = (field(0) as i64, field(1) as i64);
-            let (key_len, value_len) = (field(2), field(3));
-            let mut offset = at + HEADER;
+            let key_len = varint(buffer, &mut at);
+            let value_len = varint(buffer, &mut at);
             let mut take = |len: u64| {
-                (len != NULL_LEN).then(|| {
-                    let bytes = &buffer[offset..offset + len as usize];
-                    offset += len as usize;
+                (len != 0).then(|| {
+                    let bytes = &buffer[at..at + (len - 1) as usize];
+                    at += (len - 1) as usize;
                     bytes
                 })
             };
@@ -270,11 +296,11 @@ pub(crate) mod packed {
             let value = take(value_len);
             let record = Packed {
                 timestamp,
-                partition: (partition != NO_PARTITION).then_some(partition as i32),
+                partition,
                 key,
                 value,
             };
-            (record, offset)
+            (record, at)
         }
 
         /// Every record packed in `buffer`, in order.
@@ -317,12 +343,30 @@ mod tests {
                 key: Some(b""),
                 value: None,
             },
+            Packed {
+                timestamp: i64::MIN,
+                partition: Some(i32::MIN),
+                key: Some(&[7; 300]),
+                value: Some(&[8; 70_000]),
+            },
+            Packed {
+                timestamp: i64::MAX,
+                partition: Some(i32::MAX),
+                key: None,
+                value: None,
+            },
+            Packed {
+                timestamp: 1_764_600_000_000,
+                partition: Some(-1),
+                key: Some(b"word1234"),
+                value: Some(&[0, 0, 0, 0, 0, 0, 0, 9]),
+            },
         ];
         let mut buffer = Vec::new();
         for r in &records {
             r.push(&mut buffer);
         }
-        assert_eq!(buffer.len(), records.iter().map(Packed::len).sum::<usize>());
+        assert!(buffer.len() <= records.iter().map(Packed::max_len).sum::<usize>());
         assert_eq!(Packed::all(&buffer).collect::<Vec<_>>(), records);
     }
 

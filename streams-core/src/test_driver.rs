@@ -90,7 +90,7 @@ impl Unread {
             key: record.key.as_deref(),
             value: record.value.as_deref(),
         };
-        fields.push(self.room_for(fields.len()));
+        fields.push(self.room_for(fields.max_len()));
         if !record.headers.is_empty() {
             self.headers
                 .push_back((self.pushed, record.headers.clone()));
