@@ -62,10 +62,11 @@ impl ChangelogRecord {
 /// `send` should not block on delivery: the runtime flushes its producer as part of a commit,
 /// after flushing the stores.
 pub trait ChangelogWriter: Send + Sync {
-    /// Sends one change to `topic`/`partition`; `None` is a tombstone.
+    /// Sends one change to `topic`/`partition`; `None` is a tombstone. A store passes the same
+    /// `topic` every time, so a writer may recognize it by pointer.
     fn send(
         &self,
-        topic: &str,
+        topic: &Arc<str>,
         partition: i32,
         key: &[u8],
         value: Option<&[u8]>,
@@ -115,7 +116,7 @@ impl RecordingChangelogWriter {
 impl ChangelogWriter for RecordingChangelogWriter {
     fn send(
         &self,
-        topic: &str,
+        topic: &Arc<str>,
         partition: i32,
         key: &[u8],
         value: Option<&[u8]>,
@@ -163,7 +164,7 @@ impl RecordContext {
 #[derive(Clone)]
 pub struct ChangelogSink {
     writer: Arc<dyn ChangelogWriter>,
-    topic: String,
+    topic: Arc<str>,
     partition: i32,
     context: RecordContext,
 }
@@ -181,7 +182,7 @@ impl ChangelogSink {
     /// Changes go to `topic`/`partition` through `writer`, stamped with `context`'s timestamp.
     pub fn new(
         writer: Arc<dyn ChangelogWriter>,
-        topic: impl Into<String>,
+        topic: impl Into<Arc<str>>,
         partition: i32,
         context: RecordContext,
     ) -> Self {

@@ -96,7 +96,7 @@ impl ChangelogCollector {
 impl ChangelogWriter for ChangelogCollector {
     fn send(
         &self,
-        topic: &str,
+        topic: &Arc<str>,
         partition: i32,
         key: &[u8],
         value: Option<&[u8]>,
@@ -105,18 +105,23 @@ impl ChangelogWriter for ChangelogCollector {
         let mut collected = self.lock();
         let collected = &mut *collected;
         let last = collected.last;
+        // A store passes its topic's same `Arc` every time: a pointer comparison finds it.
         let index = if collected
             .topics
             .get(last)
-            .is_some_and(|t| &*t.name == topic)
+            .is_some_and(|t| Arc::ptr_eq(&t.name, topic))
         {
             last
         } else {
-            match collected.topics.iter().position(|t| &*t.name == topic) {
-                Some(index) => index,
+            match collected.topics.iter().position(|t| t.name == *topic) {
+                Some(index) => {
+                    // Another `Arc` of a known name (a store built anew): recognize it next time.
+                    collected.topics[index].name = Arc::clone(topic);
+                    index
+                }
                 None => {
                     collected.topics.push(ChangelogTopic {
-                        name: Arc::from(topic),
+                        name: Arc::clone(topic),
                         packed: Vec::new(),
                         count: 0,
                     });
