@@ -89,7 +89,8 @@ pub(crate) struct TableStore<K, V> {
     pub(crate) table: ConnectedTable<K, V>,
     cache: Option<CacheForwarder>,
     last_write: LastWrite<K, V>,
-    /// The key being written, serialized into a buffer kept across writes.
+    /// The key being written, serialized into a buffer kept across writes: the key of the last
+    /// write, which `last_write` remembers.
     key: Vec<u8>,
 }
 
@@ -97,10 +98,9 @@ pub(crate) struct TableStore<K, V> {
 /// flushes that entry unchanged (its key and value bytes are the ones written), it is forwarded
 /// as written instead of deserialized back from the cache's bytes. A commit after every record,
 /// as the test driver makes, or a key written again and again between commits, hits it; any
-/// other entry is decoded as before.
+/// other entry is decoded as before. Its key's bytes are the table store's key buffer, which no
+/// write changes without first forgetting the last one.
 struct LastWrite<K, V> {
-    /// The key's bytes, in a buffer kept across writes.
-    key: Vec<u8>,
     /// The value's bytes (without the timestamp the store adds).
     value: Vec<u8>,
     /// The key, value and timestamp, until forwarded. In a mutex only so that the processor
@@ -112,7 +112,6 @@ struct LastWrite<K, V> {
 impl<K, V> Default for LastWrite<K, V> {
     fn default() -> Self {
         LastWrite {
-            key: Vec::new(),
             value: Vec::new(),
             typed: Mutex::new(None),
         }
@@ -132,10 +131,8 @@ impl<K, V> LastWrite<K, V> {
         Ok(&self.value)
     }
 
-    /// Remembers the write of [`encode`](Self::encode)'s bytes to `key_bytes`.
-    fn remember(&mut self, key_bytes: &[u8], typed: (K, V, i64)) {
-        self.key.clear();
-        self.key.extend_from_slice(key_bytes);
+    /// Remembers the write of [`encode`](Self::encode)'s bytes.
+    fn remember(&mut self, typed: (K, V, i64)) {
         *self.typed() = Some(typed);
     }
 
@@ -147,13 +144,14 @@ impl<K, V> LastWrite<K, V> {
         self.typed.get_mut().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The typed key, value and timestamp of `entry` if it is the remembered write.
-    fn take_if_written(&mut self, entry: &CachedEntry) -> Option<(K, V, i64)> {
-        let (key, value) = (&self.key, &self.value[..]);
+    /// The typed key, value and timestamp of `entry` if it is the remembered write, of the key
+    /// `key` (serialized).
+    fn take_if_written(&mut self, key: &[u8], entry: &CachedEntry) -> Option<(K, V, i64)> {
+        let value = &self.value[..];
         let typed = self.typed.get_mut().unwrap_or_else(PoisonError::into_inner);
         let (_, _, timestamp) = typed.as_ref()?;
         let stored = entry.new_value.as_deref()?;
-        let unchanged = entry.key == *key
+        let unchanged = entry.key == key
             && streams_state::timestamped::split(stored) == Some((*timestamp, value));
         if unchanged {
             typed.take()
@@ -239,6 +237,8 @@ impl<K: Data, V: Data> TableStore<K, V> {
             key,
         } = self;
         let store = table.store()?;
+        // The key buffer is the remembered write's key: forget that write before changing it.
+        last_write.forget();
         store.key_bytes_into(&record.key, key)?;
         let mut locked = store.locked();
         let mut record = change(&locked, key, record)?;
@@ -255,26 +255,25 @@ impl<K: Data, V: Data> TableStore<K, V> {
         match record.value.new {
             Some(value) => {
                 locked.put_encoded(key, last_write.encode(store, &value)?, record.timestamp)?;
-                last_write.remember(key, (record.key, value, record.timestamp));
+                last_write.remember((record.key, value, record.timestamp));
             }
-            None => {
-                locked.remove(key)?;
-                last_write.forget();
-            }
+            None => locked.remove(key)?,
         }
         locked.take_flushed(cache.taken());
         drop(locked);
-        Self::forward_taken(cache, store, last_write, ctx)
+        Self::forward_taken(cache, store, last_write, key, ctx)
     }
 
-    /// Forwards what was taken from the cache: the last write as written, other entries decoded.
+    /// Forwards what was taken from the cache: the last write (to `key`) as written, other
+    /// entries decoded.
     fn forward_taken(
         cache: &mut CacheForwarder,
         store: &TimestampedKeyValueStoreRef<K, V>,
         last_write: &mut LastWrite<K, V>,
+        key: &[u8],
         ctx: &mut ProcessorContext<'_, K, Change<V>>,
     ) -> Result<()> {
-        cache.forward_taken(ctx, |entry| match last_write.take_if_written(entry) {
+        cache.forward_taken(ctx, |entry| match last_write.take_if_written(key, entry) {
             Some((key, value, timestamp)) => {
                 let old = store.decode_old_value(entry)?;
                 Ok((key, Change::new(Some(value), old), timestamp))
@@ -290,7 +289,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
             Some(cache) => {
                 let store = self.table.store()?;
                 store.flush_cache_taking(cache.taken())?;
-                Self::forward_taken(cache, store, &mut self.last_write, ctx)
+                Self::forward_taken(cache, store, &mut self.last_write, &self.key, ctx)
             }
             None => Ok(()),
         }
@@ -421,24 +420,23 @@ mod tests {
             value: b"v1".to_vec(),
             ..LastWrite::default()
         };
-        last.remember(b"k", ("k", 1, 10));
+        last.remember(("k", 1, 10));
         // Another key, another value, another timestamp, or a delete: decoded as usual.
-        assert_eq!(last.take_if_written(&flushed(b"j", b"v1", 10)), None);
-        assert_eq!(last.take_if_written(&flushed(b"k", b"v2", 10)), None);
-        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 11)), None);
+        assert_eq!(last.take_if_written(b"k", &flushed(b"j", b"v1", 10)), None);
+        assert_eq!(last.take_if_written(b"k", &flushed(b"k", b"v2", 10)), None);
+        assert_eq!(last.take_if_written(b"k", &flushed(b"k", b"v1", 11)), None);
         let mut delete = flushed(b"k", b"v1", 10);
         delete.new_value = None;
-        assert_eq!(last.take_if_written(&delete), None);
+        assert_eq!(last.take_if_written(b"k", &delete), None);
         // The entry written: taken once.
         assert_eq!(
-            last.take_if_written(&flushed(b"k", b"v1", 10)),
+            last.take_if_written(b"k", &flushed(b"k", b"v1", 10)),
             Some(("k", 1, 10))
         );
-        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
+        assert_eq!(last.take_if_written(b"k", &flushed(b"k", b"v1", 10)), None);
         // A forgotten write is not taken.
-        last.value = b"v1".to_vec();
-        last.remember(b"k", ("k", 1, 10));
+        last.remember(("k", 1, 10));
         last.forget();
-        assert_eq!(last.take_if_written(&flushed(b"k", b"v1", 10)), None);
+        assert_eq!(last.take_if_written(b"k", &flushed(b"k", b"v1", 10)), None);
     }
 }
