@@ -41,10 +41,7 @@ fn eos_config(application_id: &str, bootstrap: &str, dir: &std::path::Path) -> S
 fn exactly_once_word_count_equals_the_model() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 3).unwrap();
-    broker.create_topic(&output, 3).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 3);
     let lines = random_lines(99, 100_000, 500);
     produce_lines(&bootstrap, &input, &lines);
 
@@ -64,10 +61,7 @@ fn exactly_once_word_count_equals_the_model() {
 fn a_crashed_thread_under_exactly_once_counts_nothing_twice() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 2).unwrap();
-    broker.create_topic(&output, 2).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 2);
     let lines = random_lines(1234, 10_000, 300);
     produce_lines(&bootstrap, &input, &lines);
 

@@ -23,10 +23,7 @@ const POISON: &[u8] = &[0xff, 0xfe, 0xfd];
 fn log_and_continue_skips_the_poison_record_and_counts_it() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 1).unwrap();
-    broker.create_topic(&output, 1).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 1);
     let lines = random_lines(5, 1_000, 50);
     let mut records: Vec<(Option<Vec<u8>>, Vec<u8>)> = lines
         .iter()
@@ -56,10 +53,7 @@ fn log_and_continue_skips_the_poison_record_and_counts_it() {
 fn log_and_fail_stops_the_instance_in_error() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 1).unwrap();
-    broker.create_topic(&output, 1).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 1);
     produce(&bootstrap, &input, &[(None, POISON.to_vec())]);
 
     let state_dir = tempfile::tempdir().unwrap();
@@ -80,10 +74,7 @@ fn log_and_fail_stops_the_instance_in_error() {
 fn replace_thread_keeps_the_instance_running() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 1).unwrap();
-    broker.create_topic(&output, 1).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 1);
     produce(&bootstrap, &input, &[(None, POISON.to_vec())]);
 
     let state_dir = tempfile::tempdir().unwrap();

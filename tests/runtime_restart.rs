@@ -28,10 +28,7 @@ use runtime_support::*;
 fn restart_after_clean_shutdown_restores_zero_records() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 3).unwrap();
-    broker.create_topic(&output, 3).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 3);
     let application_id = format!("restart-{id}");
     let state_dir = tempfile::tempdir().unwrap();
     let lines = random_lines(7, 6_000, 300);
@@ -107,10 +104,7 @@ fn restart_after_clean_shutdown_restores_zero_records() {
 fn rocksdb_settings_from_the_streams_config_reach_the_stores() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 2).unwrap();
-    broker.create_topic(&output, 2).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 2);
     let application_id = format!("rocksdb-settings-{id}");
     let state_dir = tempfile::tempdir().unwrap();
     let lines = random_lines(13, 4_000, 200);
@@ -183,10 +177,7 @@ fn rocksdb_settings_from_the_streams_config_reach_the_stores() {
 fn a_new_instance_restores_the_counts_from_the_changelog() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 2).unwrap();
-    broker.create_topic(&output, 2).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 2);
     let application_id = format!("restore-{id}");
     let lines = random_lines(11, 4_000, 200);
     let (first, second) = lines.split_at(2_000);

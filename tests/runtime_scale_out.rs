@@ -80,10 +80,7 @@ fn under_exactly_once_the_take_over_counts_nothing_twice() {
 fn scale_out_and_back(guarantee: &str) -> std::collections::HashMap<String, Vec<i64>> {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 4).unwrap();
-    broker.create_topic(&output, 4).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 4);
     let application_id = format!("scale-{id}");
     let lines = random_lines(3, 8_000, 400);
     let (first, rest) = lines.split_at(3_000);

@@ -27,10 +27,7 @@ const LINES: usize = 100_000;
 fn word_count_over_random_lines_equals_a_hash_map_model() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let id = unique();
-    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
-    broker.create_topic(&input, 3).unwrap();
-    broker.create_topic(&output, 3).unwrap();
+    let (id, input, output) = word_count_topics(&broker, 3);
     let lines = random_lines(42, LINES, 500);
     let model = model(&lines);
     produce_lines(&bootstrap, &input, &lines);

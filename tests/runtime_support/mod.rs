@@ -37,6 +37,20 @@ pub fn broker() -> BrokerHandle {
     EmbeddedBroker::start(config).expect("broker")
 }
 
+/// A fresh word count's topics on `broker`, `partitions` each: input `lines-<id>` and output
+/// `counts-<id>`. The `id` is unique, for naming the test's other resources.
+pub fn word_count_topics(broker: &BrokerHandle, partitions: i32) -> (u64, String, String) {
+    let id = unique();
+    let (input, output) = (format!("lines-{id}"), format!("counts-{id}"));
+    broker
+        .create_topic(&input, partitions)
+        .expect("input topic");
+    broker
+        .create_topic(&output, partitions)
+        .expect("output topic");
+    (id, input, output)
+}
+
 /// A streams configuration for tests: fast commits and small client timeouts.
 pub fn config(application_id: &str, bootstrap: &str, state_dir: &Path) -> StreamsConfig {
     let mut config = StreamsConfig::new(application_id).expect("config");
