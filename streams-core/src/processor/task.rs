@@ -72,16 +72,18 @@ pub(crate) struct ChangelogCollector {
 
 #[derive(Default)]
 struct Collected {
-    /// One entry per changelog topic written so far, in a fixed order.
-    topics: Vec<ChangelogTopic>,
+    /// The changelog topics written so far, in a fixed order.
+    topics: Vec<Arc<str>>,
+    /// Per topic, by the same index, its records not yet handed on.
+    batches: Vec<Batch>,
     /// The index in `topics` of the last topic written: a task's stores write runs of records
     /// to one changelog.
     last: usize,
 }
 
-/// The packed records for one changelog topic not yet handed on.
-struct ChangelogTopic {
-    name: Arc<str>,
+/// Packed records for one changelog topic, and how many there are.
+#[derive(Default)]
+struct Batch {
     packed: Vec<u8>,
     count: usize,
 }
@@ -109,30 +111,20 @@ impl ChangelogWriter for ChangelogCollector {
         let index = if collected
             .topics
             .get(last)
-            .is_some_and(|t| Arc::ptr_eq(&t.name, topic))
+            .is_some_and(|t| Arc::ptr_eq(t, topic))
         {
             last
         } else {
-            match collected.topics.iter().position(|t| t.name == *topic) {
-                Some(index) => {
-                    // Another `Arc` of a known name (a store built anew): recognize it next time.
-                    collected.topics[index].name = Arc::clone(topic);
-                    index
-                }
-                None => {
-                    collected.topics.push(ChangelogTopic {
-                        name: Arc::clone(topic),
-                        packed: Vec::new(),
-                        count: 0,
-                    });
-                    collected.topics.len() - 1
-                }
-            }
+            let index = index_of(&mut collected.topics, topic) as usize;
+            collected
+                .batches
+                .resize_with(collected.topics.len(), Batch::default);
+            index
         };
         collected.last = index;
         let sent = self.since_flush.load(Ordering::Relaxed);
         self.since_flush.store(sent + 1, Ordering::Relaxed);
-        let changelog = &mut collected.topics[index];
+        let changelog = &mut collected.batches[index];
         Packed {
             timestamp,
             partition: Some(partition),
@@ -246,13 +238,19 @@ pub(crate) struct TaskContext {
     output_topics: Vec<Arc<str>>,
 }
 
-/// The index of `topic` in `topics`, added if new.
+/// The index of `topic` in `topics`, added if new. A name found by value takes `topic`'s `Arc`
+/// (a store built anew passes another one), so that pointers find it from then on.
 fn index_of(topics: &mut Vec<Arc<str>>, topic: &Arc<str>) -> u32 {
     let index = match topics
         .iter()
         .position(|t| Arc::ptr_eq(t, topic) || t == topic)
     {
-        Some(index) => index,
+        Some(index) => {
+            if !Arc::ptr_eq(&topics[index], topic) {
+                topics[index] = Arc::clone(topic);
+            }
+            index
+        }
         None => {
             topics.push(Arc::clone(topic));
             topics.len() - 1
@@ -438,13 +436,19 @@ impl Task {
         mut send: impl FnMut(usize, &Arc<str>, &[u8], usize) -> Result<()>,
     ) -> Result<()> {
         let mut collected = self.changelog.lock();
+        let collected = &mut *collected;
         let mut result = Ok(());
-        for (index, topic) in collected.topics.iter_mut().enumerate() {
-            if topic.count > 0 && result.is_ok() {
-                result = send(index, &topic.name, &topic.packed, topic.count);
+        for (index, (name, batch)) in collected
+            .topics
+            .iter()
+            .zip(&mut collected.batches)
+            .enumerate()
+        {
+            if batch.count > 0 && result.is_ok() {
+                result = send(index, name, &batch.packed, batch.count);
             }
-            topic.packed.clear();
-            topic.count = 0;
+            batch.packed.clear();
+            batch.count = 0;
         }
         result
     }
