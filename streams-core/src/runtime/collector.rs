@@ -28,6 +28,7 @@ use rdkafka::TopicPartitionList;
 
 use super::{ProductionError, ProductionExceptionHandler, ProductionExceptionResponse};
 use crate::error::{Error, Result};
+use crate::processor::task::Task;
 use crate::record::packed::Packed;
 use crate::record::{Headers, ProducedRecord};
 
@@ -187,13 +188,21 @@ impl RecordCollector {
         })
     }
 
+    /// Sends what `task` produced since the last call: its sinks' records (drained through
+    /// `scratch`), then its stores' changelog records.
+    pub(crate) fn send_output(
+        &mut self,
+        task: &mut Task,
+        scratch: &mut Vec<ProducedRecord>,
+    ) -> Result<()> {
+        task.drain_output(scratch);
+        self.send_all(scratch, task.output_topics())?;
+        task.drain_changelog(|_, topic, packed, _| self.send_packed(topic, packed))
+    }
+
     /// Sends every record of `records` (draining it), a task's output: their topics are indexes
     /// in `topics`.
-    pub(crate) fn send_all(
-        &mut self,
-        records: &mut Vec<ProducedRecord>,
-        topics: &[Arc<str>],
-    ) -> Result<()> {
+    fn send_all(&mut self, records: &mut Vec<ProducedRecord>, topics: &[Arc<str>]) -> Result<()> {
         if records.is_empty() {
             return Ok(());
         }
@@ -203,20 +212,14 @@ impl RecordCollector {
             let topic = topics.get(record.topic as usize).ok_or_else(|| {
                 Error::InvalidArgument(format!("no output topic #{}", record.topic))
             })?;
-            let fields = Packed {
-                timestamp: record.timestamp,
-                partition: record.partition,
-                key: record.key.as_deref(),
-                value: record.value.as_deref(),
-            };
-            self.send(topic, fields, &record.headers)?;
+            self.send(topic, record.packed(), &record.headers)?;
         }
         Ok(())
     }
 
     /// Sends the changelog records for `topic` packed in `packed` (see
     /// [`packed`](crate::record::packed)).
-    pub(crate) fn send_packed(&mut self, topic: &str, packed: &[u8]) -> Result<()> {
+    fn send_packed(&mut self, topic: &str, packed: &[u8]) -> Result<()> {
         self.check_failure()?;
         self.begin_if_needed()?;
         let no_headers = Headers::new();

@@ -332,11 +332,7 @@ impl TaskManager {
             changelogs.push((changelog.store.clone(), tp));
         }
         task.init()?;
-        task.drain_output(&mut self.output);
-        self.collector
-            .send_all(&mut self.output, task.output_topics())?;
-        let collector = &mut self.collector;
-        task.drain_changelog(|_, topic, packed, _| collector.send_packed(topic, packed))?;
+        self.collector.send_output(&mut task, &mut self.output)?;
         let queues = layout.inputs[id.subtopology as usize]
             .iter()
             .map(|topic| PartitionQueue {
@@ -443,13 +439,8 @@ impl TaskManager {
                     total += 1;
                 }
                 if n > 0 {
-                    task.task.drain_output(&mut self.output);
                     self.collector
-                        .send_all(&mut self.output, task.task.output_topics())?;
-                    let collector = &mut self.collector;
-                    task.task.drain_changelog(|_, topic, packed, _| {
-                        collector.send_packed(topic, packed)
-                    })?;
+                        .send_output(&mut task.task, &mut self.output)?;
                 }
                 round += n;
             }
@@ -469,12 +460,8 @@ impl TaskManager {
         let now = now_ms();
         for task in self.tasks.values_mut() {
             if task.task.maybe_punctuate_wall_clock(now)? {
-                task.task.drain_output(&mut self.output);
                 self.collector
-                    .send_all(&mut self.output, task.task.output_topics())?;
-                let collector = &mut self.collector;
-                task.task
-                    .drain_changelog(|_, topic, packed, _| collector.send_packed(topic, packed))?;
+                    .send_output(&mut task.task, &mut self.output)?;
             }
         }
         Ok(())
@@ -499,12 +486,8 @@ impl TaskManager {
         for task in self.tasks.values_mut() {
             durable.push(task.task.commit_stores()?);
             // Each task's records name topics by the task's own indexes: sent task by task.
-            task.task.drain_output(&mut self.output);
             self.collector
-                .send_all(&mut self.output, task.task.output_topics())?;
-            let collector = &mut self.collector;
-            task.task
-                .drain_changelog(|_, topic, packed, _| collector.send_packed(topic, packed))?;
+                .send_output(&mut task.task, &mut self.output)?;
         }
         let stores_flushed = started.elapsed();
         let mut offsets = TopicPartitionList::new();
