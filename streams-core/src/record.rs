@@ -202,6 +202,18 @@ pub(crate) struct ProducedRecord {
     pub headers: Headers,
 }
 
+impl ProducedRecord {
+    /// The record's fields as [`packed`] reads and writes them.
+    pub(crate) fn packed(&self) -> packed::Packed<'_> {
+        packed::Packed {
+            timestamp: self.timestamp,
+            partition: self.partition,
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+        }
+    }
+}
+
 /// Serialized records packed into one byte buffer: each record's timestamp, partition, key
 /// length and value length as LEB128 varints (the timestamp zigzag-encoded; the partition plus
 /// one and each length plus one, so that 0 is "none" and "null"), then its key and value bytes.

@@ -70,26 +70,13 @@ struct Unread {
     taken: u64,
 }
 
-/// A record a test has not read yet, its key and value borrowed from the driver's buffers.
-struct UnreadRecord<'a> {
-    key: Option<&'a [u8]>,
-    value: Option<&'a [u8]>,
-    timestamp: i64,
-    headers: Headers,
-}
-
 /// The largest chunk [`Unread`] starts (unless one batch needs more); the first is 4 KiB and
 /// each next one twice the last, so that a topic with a few records stays small.
 const MAX_CHUNK: usize = 1 << 20;
 
 impl Unread {
     fn push(&mut self, record: &ProducedRecord) {
-        let fields = Packed {
-            timestamp: record.timestamp,
-            partition: record.partition,
-            key: record.key.as_deref(),
-            value: record.value.as_deref(),
-        };
+        let fields = record.packed();
         fields.push(self.room_for(fields.max_len()));
         if !record.headers.is_empty() {
             self.headers
@@ -123,9 +110,9 @@ impl Unread {
         (self.pushed - self.taken) as usize
     }
 
-    /// Takes the oldest unread record and hands it to `read`, its bytes borrowed from the
-    /// chunk; [`compact`](Self::compact) after taking some frees their bytes.
-    fn next_with<T>(&mut self, read: impl FnOnce(UnreadRecord<'_>) -> T) -> Option<T> {
+    /// Takes the oldest unread record and hands it to `read` with its headers, its bytes
+    /// borrowed from the chunk; [`compact`](Self::compact) after taking some frees their bytes.
+    fn next_with<T>(&mut self, read: impl FnOnce(Packed<'_>, Headers) -> T) -> Option<T> {
         if self.len() == 0 {
             return None;
         }
@@ -139,13 +126,7 @@ impl Unread {
             Some((seq, _)) if *seq == self.taken => self.headers.pop_front().map(|(_, h)| h),
             _ => None,
         };
-        let record = UnreadRecord {
-            key: record.key,
-            value: record.value,
-            timestamp: record.timestamp,
-            headers: headers.unwrap_or_default(),
-        };
-        let result = read(record);
+        let result = read(record, headers.unwrap_or_default());
         self.start = next;
         self.taken += 1;
         Some(result)
@@ -648,7 +629,7 @@ impl TopologyTestDriver {
         &self,
         topic: &str,
         limit: usize,
-        mut read: impl FnMut(UnreadRecord<'_>) -> T,
+        mut read: impl FnMut(Packed<'_>, Headers) -> T,
     ) -> Vec<T> {
         let mut state = self.state.borrow_mut();
         let Some(state) = state.topics.get_mut(topic) else {
@@ -794,12 +775,12 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     /// Reads the next record, or `Ok(None)` if there is none.
     pub fn try_read_record(&self) -> Result<Option<Record<K, V>>> {
         self.driver
-            .read_output(&self.topic, 1, |raw| self.decode(raw))
+            .read_output(&self.topic, 1, |raw, headers| self.decode(raw, headers))
             .pop()
             .transpose()
     }
 
-    fn decode(&self, raw: UnreadRecord<'_>) -> Result<Record<K, V>> {
+    fn decode(&self, raw: Packed<'_>, headers: Headers) -> Result<Record<K, V>> {
         let failed = |part, source| Error::Deserialization {
             topic: self.topic.clone(),
             partition: 0,
@@ -819,7 +800,7 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
             key,
             value,
             timestamp: raw.timestamp,
-            headers: raw.headers,
+            headers,
         })
     }
 
@@ -852,9 +833,11 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     /// If a record does not deserialize.
     pub fn read_records_to_list(&self) -> Vec<Record<K, V>> {
         self.driver
-            .read_output(&self.topic, usize::MAX, |raw| match self.decode(raw) {
-                Ok(record) => record,
-                Err(e) => panic!("reading output topic `{}` failed: {e}", self.topic),
+            .read_output(&self.topic, usize::MAX, |raw, headers| {
+                match self.decode(raw, headers) {
+                    Ok(record) => record,
+                    Err(e) => panic!("reading output topic `{}` failed: {e}", self.topic),
+                }
             })
     }
 
