@@ -131,10 +131,9 @@ pub(crate) fn ser<T: 'static>(
     what: &str,
     data: &T,
 ) -> Result<Vec<u8>> {
-    serde
-        .serialize(store, data)
-        .map_err(|e| store_serde_error(store, what, e))?
-        .ok_or_else(|| Error::InvalidArgument(format!("store `{store}` cannot hold a null {what}")))
+    let mut bytes = Vec::new();
+    ser_into(serde, store, what, data, &mut bytes)?;
+    Ok(bytes)
 }
 
 /// Serializes `data` for store `store` into `buffer`, replacing its contents (`what` names it

@@ -2,12 +2,13 @@
 //!
 //! Like Kafka Streams' `CachingKeyValueStore` over its `ThreadCache`, a [`CachingKeyValueStore`]
 //! absorbs writes: a key updated a hundred times between two commits reaches the store, its
-//! changelog and the downstream processors once, with its latest value. Dirty entries are flushed —
-//! written to the wrapped store (and so to its changelog) and kept for the store's owner to take
-//! ([`take_flushed`](crate::KeyValueStore::take_flushed)), which the DSL forwards — on [`flush_cache`](crate::KeyValueStore::flush_cache) and
-//! [`flush`](crate::StateStore::flush) (part of every commit) and whenever the cache exceeds its
-//! byte bound, in which case the least recently used entries are evicted after all dirty entries
-//! are flushed in the order they were last written. Reads see the cache first; range reads merge
+//! changelog and the downstream processors once, with its latest value. Dirty entries are
+//! flushed — written to the wrapped store (and so to its changelog) and kept for the store's
+//! owner to take ([`take_flushed`](crate::KeyValueStore::take_flushed)), which the DSL forwards —
+//! on [`flush_cache`](crate::KeyValueStore::flush_cache) and [`flush`](crate::StateStore::flush)
+//! (part of every commit) and whenever the cache exceeds its byte bound, in which case the least
+//! recently used entries are evicted after all dirty entries are flushed in the order they were
+//! last written. Reads see the cache first; range reads merge
 //! the cache (sorting its entries in the range) with the store.
 
 use std::collections::HashMap;

@@ -119,14 +119,13 @@ impl<K, V> Default for LastWrite<K, V> {
 }
 
 impl<K, V> LastWrite<K, V> {
-    /// Serializes the value about to be written into the remembered value's buffer, forgetting
-    /// the last write.
+    /// Serializes the value about to be written into the remembered value's buffer (the last
+    /// write must be forgotten first).
     fn encode(&mut self, store: &TimestampedKeyValueStoreRef<K, V>, value: &V) -> Result<&[u8]>
     where
         K: 'static,
         V: 'static,
     {
-        self.forget();
         store.encode_value_into(value, &mut self.value)?;
         Ok(&self.value)
     }
