@@ -19,7 +19,8 @@ use super::operators::{
 use super::options::{Grouped, Named, Produced, Repartitioned};
 use crate::error::Error;
 use crate::processor::node::{
-    erase, erase_source, share_node, Children, NodeId, ProcessorNode, SinkNode, SourceNode,
+    erase, erase_source, share_node, Children, Flushing, NodeId, ProcessorNode, SinkNode,
+    SourceNode,
 };
 use crate::processor::{Data, Processor};
 use crate::serde::Serde;
@@ -78,8 +79,9 @@ impl<K, V> Clone for KStream<K, V> {
     }
 }
 
-/// A factory that instantiates a processor node from `supplier` for each task.
-pub(crate) fn processor_factory<K, V, K2, V2, P, S>(supplier: S) -> Factory
+/// A factory that instantiates a processor node from `supplier` for each task, flushed at
+/// commits as `flushing` says.
+pub(crate) fn processor_factory<K, V, K2, V2, P, S>(supplier: S, flushing: Flushing) -> Factory
 where
     K: Data,
     V: Data,
@@ -96,6 +98,7 @@ where
             ctx.stores,
             supplier(),
             children,
+            flushing,
         )))
     })
 }
@@ -166,7 +169,8 @@ impl<K: Data, V: Data> KStream<K, V> {
         next
     }
 
-    /// Adds a processor node under `name` whose processors `supplier` makes, one per task.
+    /// Adds a node under `name` for one of the DSL's operators, whose processors `supplier`
+    /// makes, one per task.
     pub(crate) fn add_processor<K2, V2, P, S>(
         &self,
         name: String,
@@ -179,7 +183,23 @@ impl<K: Data, V: Data> KStream<K, V> {
         P: Processor<K, V, K2, V2>,
         S: Fn() -> P + Send + Sync + 'static,
     {
-        let factory = processor_factory::<K, V, K2, V2, P, S>(supplier);
+        self.add_processor_node(name, stores, supplier, Flushing::IfItOwnsACache)
+    }
+
+    fn add_processor_node<K2, V2, P, S>(
+        &self,
+        name: String,
+        stores: Vec<String>,
+        supplier: S,
+        flushing: Flushing,
+    ) -> KStream<K2, V2>
+    where
+        K2: Data,
+        V2: Data,
+        P: Processor<K, V, K2, V2>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        let factory = processor_factory::<K, V, K2, V2, P, S>(supplier, flushing);
         let node = self.graph.borrow_mut().add_node(
             name,
             NodeKind::Processor { stores },
@@ -492,7 +512,8 @@ impl<K: Data, V: Data> KStream<K, V> {
         P: Processor<K, V, K2, V2>,
         S: Fn() -> P + Send + Sync + 'static,
     {
-        self.add_processor(self.node_name(PROCESSOR_NAME), Vec::new(), supplier)
+        let name = self.node_name(PROCESSOR_NAME);
+        self.add_processor_node(name, Vec::new(), supplier, Flushing::Always)
             .requiring_repartition(true)
     }
 
@@ -506,7 +527,8 @@ impl<K: Data, V: Data> KStream<K, V> {
         S: Fn() -> P + Send + Sync + 'static,
     {
         let stores = stores.iter().map(|s| s.to_string()).collect();
-        self.add_processor(self.node_name(PROCESSOR_NAME), stores, supplier)
+        let name = self.node_name(PROCESSOR_NAME);
+        self.add_processor_node(name, stores, supplier, Flushing::Always)
             .requiring_repartition(true)
     }
 }
@@ -648,11 +670,14 @@ impl<K: Data, V: Data> BranchedKStream<K, V> {
     fn update_splitter(&self) {
         let predicates = Arc::new(self.predicates.clone());
         let branches = Arc::new(self.branches.clone());
-        let factory = processor_factory::<K, V, K, V, _, _>(move || BranchProcessor {
-            predicates: Arc::clone(&predicates),
-            branches: Arc::clone(&branches),
-            child_index: Vec::new(),
-        });
+        let factory = processor_factory::<K, V, K, V, _, _>(
+            move || BranchProcessor {
+                predicates: Arc::clone(&predicates),
+                branches: Arc::clone(&branches),
+                child_index: Vec::new(),
+            },
+            Flushing::IfItOwnsACache,
+        );
         self.graph.borrow_mut().set_factory(self.splitter, factory);
     }
 }

@@ -49,6 +49,11 @@ pub(crate) trait Node<K, V>: Send {
     /// Applies `op` to this node and its descendants; returns `true` once a punctuation has
     /// found its target, so the walk can stop.
     fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool>;
+
+    /// Whether a commit's [`NodeOp::Flush`] has anything to do in this node or below it; known
+    /// once [`NodeOp::Init`] has run. A commit follows every record in the test driver, so the
+    /// walk skips the (usual) subtrees of stateless operators and sinks.
+    fn flushes(&self) -> bool;
 }
 
 /// The children of a node, with their names for `forward_to`.
@@ -118,6 +123,10 @@ impl<K: Data, V: Data> Children<K, V> {
         }
         Ok(false)
     }
+
+    fn flushes(&self) -> bool {
+        self.nodes.iter().any(|child| child.flushes())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,6 +144,23 @@ pub(crate) struct ProcessorNode<P, KOut, VOut> {
     processor: P,
     children: Children<KOut, VOut>,
     state: Lifecycle,
+    /// Which processors a commit flushes: every user processor (its `flush` may do anything),
+    /// the DSL's own only when they own a record cache (their `flush` has nothing else to do).
+    flushing: Flushing,
+    /// Whether the processor's `flush` runs at a commit; settled at init.
+    flushes: bool,
+    /// Whether any descendant's does; settled at init.
+    flushes_below: bool,
+}
+
+/// Which of its processors' `flush` a commit calls; see [`ProcessorNode::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flushing {
+    /// A user's processor: flushed at every commit.
+    Always,
+    /// A DSL operator: flushed only if it took over a record cache's flush at init
+    /// (`ProcessorContext::flushes_cache`).
+    IfItOwnsACache,
 }
 
 impl<P, KOut: Data, VOut: Data> ProcessorNode<P, KOut, VOut> {
@@ -144,6 +170,7 @@ impl<P, KOut: Data, VOut: Data> ProcessorNode<P, KOut, VOut> {
         stores: Arc<[String]>,
         processor: P,
         children: Children<KOut, VOut>,
+        flushing: Flushing,
     ) -> Self {
         ProcessorNode {
             id,
@@ -152,6 +179,9 @@ impl<P, KOut: Data, VOut: Data> ProcessorNode<P, KOut, VOut> {
             processor,
             children,
             state: Lifecycle::Created,
+            flushing,
+            flushes: false,
+            flushes_below: false,
         }
     }
 }
@@ -176,6 +206,7 @@ where
             NodeOp::Init => {
                 if self.state == Lifecycle::Created {
                     self.state = Lifecycle::Running;
+                    let caches_before = task.caches_flushed_by_processors.len();
                     let mut ctx = ProcessorContext::new(
                         self.id,
                         &self.name,
@@ -186,8 +217,12 @@ where
                     self.processor
                         .init(&mut ctx)
                         .map_err(|e| e.in_node(&self.name))?;
+                    self.flushes = self.flushing == Flushing::Always
+                        || task.caches_flushed_by_processors.len() > caches_before;
                 }
-                self.children.visit(op, task)
+                let found = self.children.visit(op, task)?;
+                self.flushes_below = self.children.flushes();
+                Ok(found)
             }
             NodeOp::Close => {
                 if self.state != Lifecycle::Closed {
@@ -197,17 +232,23 @@ where
                 self.children.visit(op, task)
             }
             NodeOp::Flush => {
-                let mut ctx = ProcessorContext::new(
-                    self.id,
-                    &self.name,
-                    &self.stores,
-                    &mut self.children,
-                    task,
-                );
-                self.processor
-                    .flush(&mut ctx)
-                    .map_err(|e| e.in_node(&self.name))?;
-                self.children.visit(op, task)
+                if self.flushes {
+                    let mut ctx = ProcessorContext::new(
+                        self.id,
+                        &self.name,
+                        &self.stores,
+                        &mut self.children,
+                        task,
+                    );
+                    self.processor
+                        .flush(&mut ctx)
+                        .map_err(|e| e.in_node(&self.name))?;
+                }
+                if self.flushes_below {
+                    self.children.visit(op, task)
+                } else {
+                    Ok(false)
+                }
             }
             NodeOp::Punctuate {
                 node,
@@ -228,6 +269,10 @@ where
             }
             NodeOp::Punctuate { .. } => self.children.visit(op, task),
         }
+    }
+
+    fn flushes(&self) -> bool {
+        self.flushes || self.flushes_below
     }
 }
 
@@ -284,6 +329,10 @@ impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     fn visit(&mut self, _op: NodeOp, _task: &mut TaskContext) -> Result<bool> {
         Ok(false)
     }
+
+    fn flushes(&self) -> bool {
+        false
+    }
 }
 
 /// A node reached from several parents: each parent holds a handle to the same node.
@@ -304,6 +353,14 @@ impl<K: 'static, V: 'static> Node<K, V> for SharedNode<K, V> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         node.visit(op, task)
+    }
+
+    fn flushes(&self) -> bool {
+        let node = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        node.flushes()
     }
 }
 
@@ -340,6 +397,9 @@ pub(crate) trait SourceDriver: Send {
 
     /// Applies a tree-walking operation.
     fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool>;
+
+    /// Whether a commit's flush has anything to do below this source (see [`Node::flushes`]).
+    fn flushes(&self) -> bool;
 }
 
 /// A node reading records from topics, like Kafka's `SourceNode`.
@@ -395,6 +455,10 @@ impl<K: Data, V: Data> SourceDriver for SourceNode<K, V> {
 
     fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {
         self.children.visit(op, task)
+    }
+
+    fn flushes(&self) -> bool {
+        self.children.flushes()
     }
 }
 

@@ -303,6 +303,8 @@ pub struct Task {
     /// themselves (known once the processors are initialized).
     commit_flushes: Vec<StoreHandle>,
     running: bool,
+    /// Whether any processor flushes at a commit (see `Node::flushes`); settled at init.
+    flush_walk: bool,
 }
 
 impl Task {
@@ -348,6 +350,7 @@ impl Task {
             changelog: Arc::clone(&task_stores.changelog),
             commit_flushes: Vec::new(),
             running: false,
+            flush_walk: false,
         }
     }
 
@@ -361,6 +364,7 @@ impl Task {
         if !self.running {
             self.running = true;
             self.walk(NodeOp::Init)?;
+            self.flush_walk = self.sources.iter().any(|source| source.flushes());
             let flushed_by_processors = &self.ctx.caches_flushed_by_processors;
             self.commit_flushes = self
                 .ctx
@@ -476,7 +480,9 @@ impl Task {
     /// [`FLUSH_DELTA_RECORDS`] changelog records have been written since the last time, as Kafka
     /// checkpoints. Returns whether they were, i.e. whether a checkpoint may now be written.
     pub fn commit_stores(&mut self) -> Result<bool> {
-        self.walk(NodeOp::Flush)?;
+        if self.flush_walk {
+            self.walk(NodeOp::Flush)?;
+        }
         for store in &self.commit_flushes {
             store.flush_cache()?;
         }
