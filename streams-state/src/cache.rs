@@ -40,14 +40,15 @@ pub struct CachedEntry {
 }
 
 impl CachedEntry {
-    /// Makes this entry a copy of the given one, reusing its buffers.
+    /// Makes this entry a copy of the given one, reusing its buffers; returns the old value's
+    /// buffer it replaced.
     fn refill(
         &mut self,
         key: &[u8],
         new_value: Option<&[u8]>,
         old_value: Option<Vec<u8>>,
         timestamp: i64,
-    ) {
+    ) -> Option<Vec<u8>> {
         self.key.clear();
         self.key.extend_from_slice(key);
         match (new_value, &mut self.new_value) {
@@ -57,8 +58,8 @@ impl CachedEntry {
             }
             (new, buffer) => *buffer = new.map(<[u8]>::to_vec),
         }
-        self.old_value = old_value;
         self.timestamp = timestamp;
+        std::mem::replace(&mut self.old_value, old_value)
     }
 }
 
@@ -72,7 +73,12 @@ pub(crate) struct Outbox {
     /// Whether they carry the value the store held before (deletes always do).
     pub(crate) send_old_values: bool,
     entries: Vec<CachedEntry>,
+    /// Entries handed back by the owner, reused for the next flushed entries.
     spare: Vec<CachedEntry>,
+    /// Value buffers the cache is done with (replaced values, old values taken back), reused
+    /// for its next writes: a cache written and flushed once per record then allocates nothing
+    /// per record.
+    spare_values: Vec<Vec<u8>>,
 }
 
 /// Spare entries an [`Outbox`] keeps at most: enough for the few entries of a frequent commit,
@@ -101,8 +107,32 @@ impl Outbox {
     ) {
         if self.keep {
             let mut entry = self.spare.pop().unwrap_or_default();
-            entry.refill(key, new_value, old_value, timestamp);
+            let replaced = entry.refill(key, new_value, old_value, timestamp);
             self.entries.push(entry);
+            self.recycle(replaced);
+        } else {
+            self.recycle(old_value);
+        }
+    }
+
+    /// Keeps a value buffer no longer needed for the cache's next write.
+    pub(crate) fn recycle(&mut self, buffer: Option<Vec<u8>>) {
+        if let Some(mut buffer) = buffer {
+            if self.spare_values.len() < SPARE_ENTRIES {
+                buffer.clear();
+                self.spare_values.push(buffer);
+            }
+        }
+    }
+
+    /// A copy of `bytes` in a recycled buffer if there is one.
+    pub(crate) fn copy(&mut self, bytes: &[u8]) -> Vec<u8> {
+        match self.spare_values.pop() {
+            Some(mut buffer) => {
+                buffer.extend_from_slice(bytes);
+                buffer
+            }
+            None => bytes.to_vec(),
         }
     }
 
@@ -229,10 +259,11 @@ impl CachingKeyValueStore {
                     // A clean entry mirrors the store.
                     slot.stored = Stored::Known(slot.value.take());
                 }
-                slot.value = value;
+                let replaced = std::mem::replace(&mut slot.value, value);
                 slot.timestamp = timestamp;
                 self.bytes += slot.size();
                 self.slots.written(i);
+                self.outbox.recycle(replaced);
             }
             None => {
                 let slot = Slot {
@@ -465,7 +496,8 @@ impl KeyValueStore for CachingKeyValueStore {
         if !self.inner.is_open() {
             return Err(crate::Error::closed(self.inner.name()));
         }
-        self.insert(key, Some(value.to_vec()))
+        let value = self.outbox.copy(value);
+        self.insert(key, Some(value))
     }
 
     fn put_all(&mut self, entries: &[KeyWrite<'_>]) -> Result<()> {
@@ -581,6 +613,31 @@ mod tests {
             ]
         );
         assert_eq!(taken[0].key.capacity(), capacity);
+    }
+
+    #[test]
+    fn old_values_taken_back_become_the_buffers_of_the_next_writes() {
+        let mut outbox = Outbox::default();
+        outbox.keep(true);
+        let old = b"an old value".to_vec();
+        let old_buffer = old.as_ptr();
+        outbox.push(b"k", Some(b"new"), Some(old), 1);
+        let mut taken = Vec::new();
+        outbox.take(&mut taken);
+        outbox.take(&mut taken); // hands the entry back
+        // The next flushed entry reuses it, and the old value it held is the next write's.
+        outbox.push(b"k", Some(b"newer"), Some(b"new".to_vec()), 2);
+        let copy = outbox.copy(b"newest");
+        assert_eq!(copy, b"newest");
+        assert_eq!(copy.as_ptr(), old_buffer);
+        // Without recycled buffers, a copy is a new one.
+        assert_eq!(outbox.copy(b"more"), b"more");
+        // An old value nobody keeps is recycled at once.
+        let mut unkept = Outbox::default();
+        let dropped = b"dropped".to_vec();
+        let dropped_buffer = dropped.as_ptr();
+        unkept.push(b"k", None, Some(dropped), 3);
+        assert_eq!(unkept.copy(b"v").as_ptr(), dropped_buffer);
     }
 
     #[test]

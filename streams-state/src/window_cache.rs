@@ -146,11 +146,12 @@ impl TimeCache {
             if !dirty {
                 entry.stored = Stored::Known(entry.value.take());
             }
-            entry.value = value;
+            let replaced = std::mem::replace(&mut entry.value, value);
             entry.timestamp = timestamp;
             entry.time = time;
             self.bytes += entry.size();
             self.slots.written(i);
+            self.outbox.recycle(replaced);
             return;
         }
         let entry = Entry {
@@ -596,10 +597,11 @@ impl WindowStore for CachingWindowStore {
             );
             return Ok(());
         }
+        let value = value.map(|value| self.cache.outbox.copy(value));
         self.cache.write(
             keys::window_store_key(key, window_start, 0),
             window_start,
-            value.map(<[u8]>::to_vec),
+            value,
         );
         evict(&mut self.inner, &mut self.cache)
     }
@@ -772,11 +774,9 @@ impl SessionStore for CachingSessionStore {
             );
             return Ok(());
         }
-        self.cache.write(
-            keys::session_store_key(key, start, end),
-            end,
-            Some(value.to_vec()),
-        );
+        let value = self.cache.outbox.copy(value);
+        self.cache
+            .write(keys::session_store_key(key, start, end), end, Some(value));
         evict(&mut self.inner, &mut self.cache)
     }
 
