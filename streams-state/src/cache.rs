@@ -637,7 +637,8 @@ mod tests {
         let dropped = b"dropped".to_vec();
         let dropped_buffer = dropped.as_ptr();
         unkept.push(b"k", None, Some(dropped), 3);
-        assert_eq!(unkept.copy(b"v").as_ptr(), dropped_buffer);
+        let reused = unkept.copy(b"v");
+        assert_eq!(reused.as_ptr(), dropped_buffer);
     }
 
     #[test]
