@@ -392,7 +392,7 @@ impl TopologyTestDriver {
                 }
             }
             for topic in task.input_topics() {
-                let index = topics.index(&Arc::from(topic));
+                let index = topics.index(topic);
                 topics.states[index].reader = Some(tasks.len());
             }
             tasks.push(task);

@@ -336,8 +336,12 @@ impl TaskManager {
         let queues = layout.inputs[id.subtopology as usize]
             .iter()
             .map(|topic| PartitionQueue {
-                topic: self
-                    .intern(topic)
+                // The task's own name of the topic, which it recognizes by address.
+                topic: task
+                    .input_topics()
+                    .find(|name| ***name == **topic)
+                    .cloned()
+                    .or_else(|| self.intern(topic))
                     .unwrap_or_else(|| Arc::from(topic.as_str())),
                 partition: id.partition,
                 records: VecDeque::new(),
