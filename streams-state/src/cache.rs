@@ -17,7 +17,7 @@ use std::ops::{Bound, RangeBounds};
 
 use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
-use crate::keys;
+use crate::keys::{self, InlineBytes};
 use crate::store::{KeyValue, KeyValueIter, KeyValueStore, KeyWrite, StateStore};
 use crate::Result;
 
@@ -199,7 +199,7 @@ pub struct CachingKeyValueStore {
     inner: Box<dyn KeyValueStore>,
     /// Key → slot: every read and write looks one up, while only range reads need key order,
     /// which they sort out of the cache themselves.
-    index: HashMap<Vec<u8>, usize, keys::KeyHasher>,
+    index: HashMap<InlineBytes, usize, keys::KeyHasher>,
     /// The entries, in eviction order and (the dirty ones) in flush order.
     slots: CacheSlots<Slot>,
     bytes: usize,
@@ -274,7 +274,7 @@ impl CachingKeyValueStore {
                 };
                 self.bytes += slot.size();
                 let i = self.slots.insert(slot);
-                self.index.insert(key.to_vec(), i);
+                self.index.insert(InlineBytes::from_slice(key), i);
             }
         }
         self.maybe_evict()
@@ -284,7 +284,7 @@ impl CachingKeyValueStore {
     fn remove(&mut self, i: usize) {
         let slot = self.slots.remove(i);
         self.bytes -= slot.size();
-        self.index.remove(&slot.key);
+        self.index.remove(slot.key.as_slice());
     }
 
     fn maybe_evict(&mut self) -> Result<()> {
@@ -384,11 +384,14 @@ impl CachingKeyValueStore {
         upper: Bound<Vec<u8>>,
         store: KeyValueIter<'a>,
     ) -> KeyValueIter<'a> {
-        let range = (lower, upper);
+        let range = (
+            lower.as_ref().map(Vec::as_slice),
+            upper.as_ref().map(Vec::as_slice),
+        );
         let cached = self
             .index
             .iter()
-            .filter(|(key, _)| range.contains(*key))
+            .filter(|(key, _)| range.contains(key.as_slice()))
             .map(|(key, &i)| (key.as_slice(), self.slots.get(i).value.as_deref()));
         merge_over(cached.collect(), store)
     }
@@ -473,7 +476,7 @@ impl StateStore for CachingKeyValueStore {
     /// Restores straight into the wrapped store, dropping any cached copy of the restored keys.
     fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         for r in records {
-            if let Some(&i) = self.index.get(&r.key) {
+            if let Some(&i) = self.index.get(r.key.as_slice()) {
                 self.remove(i);
             }
         }
@@ -625,7 +628,7 @@ mod tests {
         let mut taken = Vec::new();
         outbox.take(&mut taken);
         outbox.take(&mut taken); // hands the entry back
-        // The next flushed entry reuses it, and the old value it held is the next write's.
+                                 // The next flushed entry reuses it, and the old value it held is the next write's.
         outbox.push(b"k", Some(b"newer"), Some(b"new".to_vec()), 2);
         let copy = outbox.copy(b"newest");
         assert_eq!(copy, b"newest");

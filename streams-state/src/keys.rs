@@ -15,6 +15,13 @@
 /// per lookup (a record cache or in-memory store hashes every key it is asked for).
 pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
+/// Bytes kept inline when there are at most 16 of them: the keys of those hash maps and the
+/// values of the in-memory store. A map then holds a short key (and value) in its own table,
+/// so a lookup compares the key and reaches the value without following a pointer to a
+/// separate allocation — a cache miss or two fewer per lookup once a store outgrows the CPU's
+/// caches. Longer ones live on the heap as before.
+pub(crate) type InlineBytes = smallvec::SmallVec<[u8; 16]>;
+
 /// Appends `key` to `out` in an encoding that is prefix-free and preserves byte order:
 /// `0x00` becomes `0x00 0x01` and the key ends with `0x00 0x00`.
 pub(crate) fn encode_ordered(key: &[u8], out: &mut Vec<u8>) {

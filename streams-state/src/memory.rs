@@ -9,10 +9,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
-use std::sync::Arc;
 
 use crate::changelog::ChangelogRecord;
-use crate::keys;
+use crate::keys::{self, InlineBytes};
 use crate::segmented::{
     SegmentWrite, SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore,
 };
@@ -20,12 +19,13 @@ use crate::store::{KeyValueIter, KeyValueStore, StateStore};
 use crate::{Error, Result};
 
 /// An in-memory [`KeyValueStore`]: a hash map (foldhash, seeded at random, so that peers cannot
-/// pick keys that collide on purpose) plus an ordered index of its keys for ranges.
-/// Both hold the same key allocation.
+/// pick keys that collide on purpose) plus an ordered index of its keys for ranges. Keys and
+/// values of up to 16 bytes live inline in both (see `keys::InlineBytes`); each holds its own
+/// copy of a longer key.
 pub struct InMemoryKeyValueStore {
     name: String,
-    map: HashMap<Arc<[u8]>, Vec<u8>, keys::KeyHasher>,
-    order: BTreeSet<Arc<[u8]>>,
+    map: HashMap<InlineBytes, InlineBytes, keys::KeyHasher>,
+    order: BTreeSet<InlineBytes>,
     open: bool,
 }
 
@@ -56,20 +56,20 @@ impl InMemoryKeyValueStore {
             existing.extend_from_slice(value);
             return;
         }
-        let key: Arc<[u8]> = Arc::from(key);
-        self.order.insert(Arc::clone(&key));
-        self.map.insert(key, value.to_vec());
+        let key = InlineBytes::from_slice(key);
+        self.order.insert(key.clone());
+        self.map.insert(key, InlineBytes::from_slice(value));
     }
 
     fn remove(&mut self, key: &[u8]) -> Option<Vec<u8>> {
         let old = self.map.remove(key)?;
         self.order.remove(key);
-        Some(old)
+        Some(old.into_vec())
     }
 
     fn iter_range(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> KeyValueIter<'_> {
         Box::new(self.order.range::<[u8], _>((lower, upper)).map(|k| {
-            let value = self.map.get(k).cloned().unwrap_or_default();
+            let value = self.map.get(k).map(|v| v.to_vec()).unwrap_or_default();
             Ok((k.to_vec(), value))
         }))
     }
@@ -111,7 +111,7 @@ impl StateStore for InMemoryKeyValueStore {
 impl KeyValueStore for InMemoryKeyValueStore {
     fn get_with(&self, key: &[u8], read: &mut dyn FnMut(Option<&[u8]>)) -> Result<()> {
         self.check_open()?;
-        read(self.map.get(key).map(Vec::as_slice));
+        read(self.map.get(key).map(InlineBytes::as_slice));
         Ok(())
     }
 
