@@ -9,13 +9,14 @@
 //! index from key to slot (hashed or ordered, as its reads need).
 
 /// No slot: the end of a list.
-const NIL: usize = usize::MAX;
+const NIL: u32 = u32::MAX;
 
-/// A slot's place in one list.
+/// A slot's place in one list. Slot numbers are stored as `u32` to keep the links small (see
+/// [`CacheSlots`]); a cache never holds four billion entries.
 #[derive(Debug, Clone, Copy)]
 struct Links {
-    prev: usize,
-    next: usize,
+    prev: u32,
+    next: u32,
 }
 
 impl Links {
@@ -28,8 +29,8 @@ impl Links {
 /// A doubly-linked list threaded through the slots; the head is the oldest.
 #[derive(Debug, Clone, Copy)]
 struct List {
-    head: usize,
-    tail: usize,
+    head: u32,
+    tail: u32,
     len: usize,
 }
 
@@ -48,15 +49,22 @@ enum Order {
     Dirty,
 }
 
-struct Slot<E> {
-    entry: Option<E>,
+/// A slot's places in both lists.
+#[derive(Debug, Clone, Copy)]
+struct SlotLinks {
     lru: Links,
     dirty: Links,
     is_dirty: bool,
 }
 
-impl<E> Slot<E> {
-    fn links(&mut self, order: Order) -> &mut Links {
+impl SlotLinks {
+    const NONE: SlotLinks = SlotLinks {
+        lru: Links::NONE,
+        dirty: Links::NONE,
+        is_dirty: false,
+    };
+
+    fn of(&mut self, order: Order) -> &mut Links {
         match order {
             Order::Lru => &mut self.lru,
             Order::Dirty => &mut self.dirty,
@@ -64,10 +72,25 @@ impl<E> Slot<E> {
     }
 }
 
+/// A slot number as the links store it. A cache's entries are bounded by its bytes (each
+/// accounts for at least `ENTRY_OVERHEAD` bytes), far below `NIL`.
+fn link(i: usize) -> u32 {
+    u32::try_from(i)
+        .ok()
+        .filter(|&at| at != NIL)
+        .expect("fewer than 2^32 - 1 cache slots")
+}
+
 /// Cache entries `E` by slot number, in least-recently-written order and (the dirty ones) in
 /// write order.
+///
+/// The links live apart from the entries, in an array of 20 bytes per slot: moving an entry
+/// in a list rewrites its neighbours' links, which are entries written at random times, so
+/// those writes land in a small array that stays in the CPU's caches instead of in the
+/// neighbours' own (large, cold) entries.
 pub(crate) struct CacheSlots<E> {
-    slots: Vec<Slot<E>>,
+    entries: Vec<Option<E>>,
+    links: Vec<SlotLinks>,
     free: Vec<usize>,
     lru: List,
     dirty: List,
@@ -76,7 +99,8 @@ pub(crate) struct CacheSlots<E> {
 impl<E> CacheSlots<E> {
     pub(crate) fn new() -> Self {
         CacheSlots {
-            slots: Vec::new(),
+            entries: Vec::new(),
+            links: Vec::new(),
             free: Vec::new(),
             lru: List::EMPTY,
             dirty: List::EMPTY,
@@ -85,20 +109,16 @@ impl<E> CacheSlots<E> {
 
     /// Stores a newly written `entry` (dirty, most recent) and returns its slot.
     pub(crate) fn insert(&mut self, entry: E) -> usize {
-        let slot = Slot {
-            entry: Some(entry),
-            lru: Links::NONE,
-            dirty: Links::NONE,
-            is_dirty: false,
-        };
         let i = match self.free.pop() {
             Some(i) => {
-                self.slots[i] = slot;
+                self.entries[i] = Some(entry);
+                self.links[i] = SlotLinks::NONE;
                 i
             }
             None => {
-                self.slots.push(slot);
-                self.slots.len() - 1
+                self.entries.push(Some(entry));
+                self.links.push(SlotLinks::NONE);
+                self.entries.len() - 1
             }
         };
         self.push_back(Order::Lru, i);
@@ -110,7 +130,7 @@ impl<E> CacheSlots<E> {
     pub(crate) fn written(&mut self, i: usize) {
         self.unlink(Order::Lru, i);
         self.push_back(Order::Lru, i);
-        if self.slots[i].is_dirty {
+        if self.links[i].is_dirty {
             self.unlink(Order::Dirty, i);
         }
         self.mark_written(i);
@@ -118,28 +138,26 @@ impl<E> CacheSlots<E> {
 
     fn mark_written(&mut self, i: usize) {
         self.push_back(Order::Dirty, i);
-        self.slots[i].is_dirty = true;
+        self.links[i].is_dirty = true;
     }
 
     /// The entry in slot `i` (which must be in use).
     pub(crate) fn get(&self, i: usize) -> &E {
-        self.slots[i]
-            .entry
+        self.entries[i]
             .as_ref()
             .expect("cache slot in use: every index entry points at a live slot")
     }
 
     /// The entry in slot `i` (which must be in use), to change in place.
     pub(crate) fn get_mut(&mut self, i: usize) -> &mut E {
-        self.slots[i]
-            .entry
+        self.entries[i]
             .as_mut()
             .expect("cache slot in use: every index entry points at a live slot")
     }
 
     /// Whether slot `i` holds a write not yet flushed.
     pub(crate) fn is_dirty(&self, i: usize) -> bool {
-        self.slots[i].is_dirty
+        self.links[i].is_dirty
     }
 
     /// How many entries are dirty.
@@ -149,7 +167,7 @@ impl<E> CacheSlots<E> {
 
     /// The least recently written entry's slot.
     pub(crate) fn oldest(&self) -> Option<usize> {
-        (self.lru.head != NIL).then_some(self.lru.head)
+        (self.lru.head != NIL).then_some(self.lru.head as usize)
     }
 
     /// Takes the dirty entry written longest ago out of the write order (it is clean from now
@@ -159,28 +177,29 @@ impl<E> CacheSlots<E> {
         if head == NIL {
             return None;
         }
+        let head = head as usize;
         self.unlink(Order::Dirty, head);
-        self.slots[head].is_dirty = false;
+        self.links[head].is_dirty = false;
         Some(head)
     }
 
     /// Frees slot `i`, returning its entry.
     pub(crate) fn remove(&mut self, i: usize) -> E {
         self.unlink(Order::Lru, i);
-        if self.slots[i].is_dirty {
+        if self.links[i].is_dirty {
             self.unlink(Order::Dirty, i);
-            self.slots[i].is_dirty = false;
+            self.links[i].is_dirty = false;
         }
         self.free.push(i);
-        self.slots[i]
-            .entry
+        self.entries[i]
             .take()
             .expect("cache slot in use: every index entry points at a live slot")
     }
 
     /// Forgets every entry.
     pub(crate) fn clear(&mut self) {
-        self.slots.clear();
+        self.entries.clear();
+        self.links.clear();
         self.free.clear();
         self.lru = List::EMPTY;
         self.dirty = List::EMPTY;
@@ -194,30 +213,31 @@ impl<E> CacheSlots<E> {
     }
 
     fn unlink(&mut self, order: Order, i: usize) {
-        let Links { prev, next } = std::mem::replace(self.slots[i].links(order), Links::NONE);
+        let Links { prev, next } = std::mem::replace(self.links[i].of(order), Links::NONE);
         match prev {
             NIL => self.list(order).head = next,
-            p => self.slots[p].links(order).next = next,
+            p => self.links[p as usize].of(order).next = next,
         }
         match next {
             NIL => self.list(order).tail = prev,
-            n => self.slots[n].links(order).prev = prev,
+            n => self.links[n as usize].of(order).prev = prev,
         }
         self.list(order).len -= 1;
     }
 
     fn push_back(&mut self, order: Order, i: usize) {
         let tail = self.list(order).tail;
-        *self.slots[i].links(order) = Links {
+        *self.links[i].of(order) = Links {
             prev: tail,
             next: NIL,
         };
+        let at = link(i);
         match tail {
-            NIL => self.list(order).head = i,
-            t => self.slots[t].links(order).next = i,
+            NIL => self.list(order).head = at,
+            t => self.links[t as usize].of(order).next = at,
         }
         let list = self.list(order);
-        list.tail = i;
+        list.tail = at;
         list.len += 1;
     }
 }
@@ -231,8 +251,8 @@ mod tests {
         let mut lru = Vec::new();
         let mut i = slots.lru.head;
         while i != NIL {
-            lru.push(*slots.get(i));
-            i = slots.slots[i].lru.next;
+            lru.push(*slots.get(i as usize));
+            i = slots.links[i as usize].lru.next;
         }
         let mut dirty = Vec::new();
         while let Some(i) = slots.pop_dirty() {
