@@ -120,7 +120,7 @@ impl<K, V> Default for LastWrite<K, V> {
 
 impl<K, V> LastWrite<K, V> {
     /// Serializes the value about to be written into the remembered value's buffer (the last
-    /// write must be forgotten first).
+    /// write must be forgotten first); a store without a cache writes from it too.
     fn encode(&mut self, store: &TimestampedKeyValueStoreRef<K, V>, value: &V) -> Result<&[u8]>
     where
         K: 'static,
@@ -243,7 +243,10 @@ impl<K: Data, V: Data> TableStore<K, V> {
         let mut record = change(&locked, key, record)?;
         let Some(cache) = cache else {
             match &record.value.new {
-                Some(value) => locked.put_raw(key, value, record.timestamp)?,
+                // Serialized into the kept buffer (nothing to remember without a cache).
+                Some(value) => {
+                    locked.put_encoded(key, last_write.encode(store, value)?, record.timestamp)?
+                }
                 None => locked.remove(key)?,
             }
             drop(locked);
