@@ -85,6 +85,9 @@ pub(crate) struct Outbox {
 /// while the buffers of a rare large flush are not pinned.
 const SPARE_ENTRIES: usize = 64;
 
+/// The largest value buffer an [`Outbox`] keeps for reuse.
+const SPARE_VALUE_BYTES: usize = 4096;
+
 impl Outbox {
     /// Keeps flushed entries from now on, with old values if `send_old_values`.
     pub(crate) fn keep(&mut self, send_old_values: bool) {
@@ -115,10 +118,12 @@ impl Outbox {
         }
     }
 
-    /// Keeps a value buffer no longer needed for the cache's next write.
+    /// Keeps a value buffer no longer needed for the cache's next write (unless it is large:
+    /// those go back to the allocator, so that spare buffers pin at most
+    /// `SPARE_ENTRIES * SPARE_VALUE_BYTES`, outside the cache's accounted bytes).
     pub(crate) fn recycle(&mut self, buffer: Option<Vec<u8>>) {
         if let Some(mut buffer) = buffer {
-            if self.spare_values.len() < SPARE_ENTRIES {
+            if self.spare_values.len() < SPARE_ENTRIES && buffer.capacity() <= SPARE_VALUE_BYTES {
                 buffer.clear();
                 self.spare_values.push(buffer);
             }
@@ -642,6 +647,13 @@ mod tests {
         unkept.push(b"k", None, Some(dropped), 3);
         let reused = unkept.copy(b"v");
         assert_eq!(reused.as_ptr(), dropped_buffer);
+        // A large buffer is not kept.
+        let large = vec![0u8; SPARE_VALUE_BYTES + 1];
+        let large_buffer = large.as_ptr();
+        unkept.push(b"k", None, Some(large), 4);
+        let fresh = unkept.copy(b"w");
+        assert_ne!(fresh.as_ptr(), large_buffer);
+        assert!(fresh.capacity() <= SPARE_VALUE_BYTES);
     }
 
     #[test]
