@@ -184,6 +184,18 @@ impl<P, KOut: Data, VOut: Data> ProcessorNode<P, KOut, VOut> {
             flushes_below: false,
         }
     }
+
+    /// Runs `call` on the processor with this node's context, naming the node in its error.
+    #[inline]
+    fn call<T>(
+        &mut self,
+        task: &mut TaskContext,
+        call: impl FnOnce(&mut P, &mut ProcessorContext<'_, KOut, VOut>) -> Result<T>,
+    ) -> Result<T> {
+        let mut ctx =
+            ProcessorContext::new(self.id, &self.name, &self.stores, &mut self.children, task);
+        call(&mut self.processor, &mut ctx).map_err(|e| e.in_node(&self.name))
+    }
 }
 
 impl<P, KIn, VIn, KOut, VOut> Node<KIn, VIn> for ProcessorNode<P, KOut, VOut>
@@ -194,11 +206,7 @@ where
 {
     #[inline]
     fn process(&mut self, record: Record<KIn, VIn>, task: &mut TaskContext) -> Result<()> {
-        let mut ctx =
-            ProcessorContext::new(self.id, &self.name, &self.stores, &mut self.children, task);
-        self.processor
-            .process(record, &mut ctx)
-            .map_err(|e| e.in_node(&self.name))
+        self.call(task, |processor, ctx| processor.process(record, ctx))
     }
 
     fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {
@@ -207,16 +215,7 @@ where
                 if self.state == Lifecycle::Created {
                     self.state = Lifecycle::Running;
                     let caches_before = task.caches_flushed_by_processors.len();
-                    let mut ctx = ProcessorContext::new(
-                        self.id,
-                        &self.name,
-                        &self.stores,
-                        &mut self.children,
-                        task,
-                    );
-                    self.processor
-                        .init(&mut ctx)
-                        .map_err(|e| e.in_node(&self.name))?;
+                    self.call(task, |processor, ctx| processor.init(ctx))?;
                     self.flushes = self.flushing == Flushing::Always
                         || task.caches_flushed_by_processors.len() > caches_before;
                 }
@@ -233,16 +232,7 @@ where
             }
             NodeOp::Flush => {
                 if self.flushes {
-                    let mut ctx = ProcessorContext::new(
-                        self.id,
-                        &self.name,
-                        &self.stores,
-                        &mut self.children,
-                        task,
-                    );
-                    self.processor
-                        .flush(&mut ctx)
-                        .map_err(|e| e.in_node(&self.name))?;
+                    self.call(task, |processor, ctx| processor.flush(ctx))?;
                 }
                 if self.flushes_below {
                     self.children.visit(op, task)
@@ -255,16 +245,9 @@ where
                 id,
                 timestamp,
             } if node == self.id => {
-                let mut ctx = ProcessorContext::new(
-                    self.id,
-                    &self.name,
-                    &self.stores,
-                    &mut self.children,
-                    task,
-                );
-                self.processor
-                    .punctuate(id, timestamp, &mut ctx)
-                    .map_err(|e| e.in_node(&self.name))?;
+                self.call(task, |processor, ctx| {
+                    processor.punctuate(id, timestamp, ctx)
+                })?;
                 Ok(true)
             }
             NodeOp::Punctuate { .. } => self.children.visit(op, task),
