@@ -4,7 +4,7 @@
 //! stream thread) feeds it records and ships its output.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use std::sync::Mutex;
@@ -68,6 +68,9 @@ pub(crate) struct ChangelogCollector {
     /// `inner` locked, so plain loads and stores suffice; the task reads it at every commit
     /// without taking the lock.
     since_flush: AtomicU64,
+    /// Whether records were sent since the last drain, set the same way: a task whose stores
+    /// wrote nothing (every stateless task) drains without taking the lock.
+    pending: AtomicBool,
 }
 
 #[derive(Default)]
@@ -124,6 +127,7 @@ impl ChangelogWriter for ChangelogCollector {
         collected.last = index;
         let sent = self.since_flush.load(Ordering::Relaxed);
         self.since_flush.store(sent + 1, Ordering::Relaxed);
+        self.pending.store(true, Ordering::Relaxed);
         let changelog = &mut collected.batches[index];
         Packed {
             timestamp,
@@ -440,7 +444,11 @@ impl Task {
         &mut self,
         mut send: impl FnMut(usize, &Arc<str>, &[u8], usize) -> Result<()>,
     ) -> Result<()> {
+        if !self.changelog.pending.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let mut collected = self.changelog.lock();
+        self.changelog.pending.store(false, Ordering::Relaxed);
         let collected = &mut *collected;
         let mut result = Ok(());
         for (index, (name, batch)) in collected
