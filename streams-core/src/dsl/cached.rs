@@ -320,12 +320,14 @@ impl CacheForwarder {
         store: &str,
         ctx: &mut ProcessorContext<'_, K, V>,
     ) -> Option<Self> {
-        kept.then(|| {
-            ctx.flushes_cache(store);
-            CacheForwarder {
-                taken: Vec::new(),
-                headers: HashMap::new(),
-            }
+        if !kept {
+            ctx.has_no_cache(store);
+            return None;
+        }
+        ctx.flushes_cache(store);
+        Some(CacheForwarder {
+            taken: Vec::new(),
+            headers: HashMap::new(),
         })
     }
 

@@ -292,6 +292,12 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
             .push(name.to_string());
     }
 
+    /// Notes that store `name` has no record cache (its processor found none to keep): the
+    /// task's commits need not ask it to flush one.
+    pub(crate) fn has_no_cache(&mut self, name: &str) {
+        self.task.stores_without_cache.push(name.to_string());
+    }
+
     /// The name of this processor's node in the topology.
     pub fn node_name(&self) -> &str {
         self.node_name

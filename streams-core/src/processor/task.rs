@@ -236,6 +236,8 @@ pub(crate) struct TaskContext {
     pub(crate) record_context: RecordContext,
     /// The stores whose record caches their processors flush at each commit.
     pub(crate) caches_flushed_by_processors: Vec<String>,
+    /// The stores their processors found without a record cache.
+    pub(crate) stores_without_cache: Vec<String>,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
     /// The topics the task's sinks write to, by index.
@@ -304,7 +306,8 @@ pub struct Task {
     ctx: TaskContext,
     changelog: Arc<ChangelogCollector>,
     /// The stores a commit flushes the record caches of: all but those the processors flush
-    /// themselves (known once the processors are initialized).
+    /// themselves and those their processors found without a cache (known once the processors
+    /// are initialized).
     commit_flushes: Vec<StoreHandle>,
     running: bool,
     /// Whether any processor flushes at a commit (see `Node::flushes`); settled at init.
@@ -347,6 +350,7 @@ impl Task {
                 global_stores: Arc::clone(&task_stores.global_stores),
                 record_context: task_stores.record_context.clone(),
                 caches_flushed_by_processors: Vec::new(),
+                stores_without_cache: Vec::new(),
                 next_punctuation: 0,
                 output: Vec::new(),
                 output_topics: Vec::new(),
@@ -370,12 +374,15 @@ impl Task {
             self.running = true;
             self.walk(NodeOp::Init)?;
             self.flush_walk = self.sources.iter().any(|source| source.flushes());
-            let flushed_by_processors = &self.ctx.caches_flushed_by_processors;
-            self.commit_flushes = self
-                .ctx
+            // A commit flushes the caches no processor flushes itself, of the stores that have one.
+            let ctx = &self.ctx;
+            self.commit_flushes = ctx
                 .stores
                 .iter()
-                .filter(|(name, _)| !flushed_by_processors.contains(name))
+                .filter(|(name, _)| {
+                    !ctx.caches_flushed_by_processors.contains(name)
+                        && !ctx.stores_without_cache.contains(name)
+                })
                 .map(|(_, store)| store.clone())
                 .collect();
         }
