@@ -150,11 +150,13 @@ impl RecordContext {
     }
 
     /// Sets the timestamp of the record being processed.
+    #[inline]
     pub fn set_timestamp(&self, timestamp: i64) {
         self.timestamp.store(timestamp, Ordering::Relaxed);
     }
 
     /// The timestamp of the record being processed.
+    #[inline]
     pub fn timestamp(&self) -> i64 {
         self.timestamp.load(Ordering::Relaxed)
     }

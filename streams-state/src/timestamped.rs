@@ -18,6 +18,7 @@ use crate::{Error, Result};
 
 /// Splits an encoded value into its timestamp and plain value; `None` if it is shorter than the
 /// 8-byte timestamp.
+#[inline]
 pub fn split(encoded: &[u8]) -> Option<(i64, &[u8])> {
     let ts = i64::from_be_bytes(encoded.get(..8)?.try_into().ok()?);
     Some((ts, &encoded[8..]))
