@@ -17,7 +17,7 @@ use std::ops::{Bound, RangeBounds};
 
 use crate::cache_slots::CacheSlots;
 use crate::changelog::{ChangelogRecord, RecordContext};
-use crate::keys::{self, InlineBytes};
+use crate::keys::{self, InlineBytes, INLINE_BYTES};
 use crate::store::{KeyValue, KeyValueIter, KeyValueStore, KeyWrite, StateStore};
 use crate::Result;
 
@@ -40,26 +40,30 @@ pub struct CachedEntry {
 }
 
 impl CachedEntry {
-    /// Makes this entry a copy of the given one, reusing its buffers; returns the old value's
-    /// buffer it replaced.
+    /// Makes this entry a copy of the given one, reusing its buffers.
     fn refill(
         &mut self,
         key: &[u8],
         new_value: Option<&[u8]>,
-        old_value: Option<Vec<u8>>,
+        old_value: Option<&[u8]>,
         timestamp: i64,
-    ) -> Option<Vec<u8>> {
+    ) {
         self.key.clear();
         self.key.extend_from_slice(key);
-        match (new_value, &mut self.new_value) {
-            (Some(new), Some(buffer)) => {
-                buffer.clear();
-                buffer.extend_from_slice(new);
-            }
-            (new, buffer) => *buffer = new.map(<[u8]>::to_vec),
-        }
+        copy_into(&mut self.new_value, new_value);
+        copy_into(&mut self.old_value, old_value);
         self.timestamp = timestamp;
-        std::mem::replace(&mut self.old_value, old_value)
+    }
+}
+
+/// Makes `buffer` a copy of `bytes`, reusing its allocation.
+fn copy_into(buffer: &mut Option<Vec<u8>>, bytes: Option<&[u8]>) {
+    match (bytes, buffer) {
+        (Some(bytes), Some(buffer)) => {
+            buffer.clear();
+            buffer.extend_from_slice(bytes);
+        }
+        (bytes, buffer) => *buffer = bytes.map(<[u8]>::to_vec),
     }
 }
 
@@ -105,16 +109,13 @@ impl Outbox {
         &mut self,
         key: &[u8],
         new_value: Option<&[u8]>,
-        old_value: Option<Vec<u8>>,
+        old_value: Option<&[u8]>,
         timestamp: i64,
     ) {
         if self.keep {
             let mut entry = self.spare.pop().unwrap_or_default();
-            let replaced = entry.refill(key, new_value, old_value, timestamp);
+            entry.refill(key, new_value, old_value, timestamp);
             self.entries.push(entry);
-            self.recycle(replaced);
-        } else {
-            self.recycle(old_value);
         }
     }
 
@@ -127,6 +128,23 @@ impl Outbox {
                 buffer.clear();
                 self.spare_values.push(buffer);
             }
+        }
+    }
+
+    /// A copy of `bytes`: inline if short, else in a recycled buffer if there is one.
+    fn copy_inline(&mut self, bytes: &[u8]) -> InlineBytes {
+        if bytes.len() <= INLINE_BYTES {
+            InlineBytes::from_slice(bytes)
+        } else {
+            InlineBytes::from_vec(self.copy(bytes))
+        }
+    }
+
+    /// Keeps the buffer of a value no longer needed, if it has one of its own (see
+    /// [`recycle`](Self::recycle)).
+    fn recycle_inline(&mut self, value: Option<InlineBytes>) {
+        if let Some(value) = value.filter(InlineBytes::spilled) {
+            self.recycle(Some(value.into_vec()));
         }
     }
 
@@ -158,28 +176,29 @@ impl Outbox {
     }
 }
 
-/// One cached entry.
+/// One cached entry. Values of up to [`INLINE_BYTES`] bytes (a count or sum with its
+/// timestamp) live in the slot itself: reading or replacing one touches no other memory.
 struct Slot {
     key: Vec<u8>,
-    value: Option<Vec<u8>>,
+    value: Option<InlineBytes>,
     timestamp: i64,
     /// For a dirty entry, what the store below holds for the key, when the cache knows it: the
     /// entry was clean (so it mirrored the store) before it was overwritten. A flush then needs
     /// no read of the store for the old value.
-    stored: Stored,
+    stored: Stored<InlineBytes>,
 }
 
 /// What the store below a dirty cache entry holds for its key.
 #[derive(Default)]
-pub(crate) enum Stored {
+pub(crate) enum Stored<V = Vec<u8>> {
     /// Not known: read the store when it is needed.
     #[default]
     Unknown,
     /// This value (`None`: the key is absent).
-    Known(Option<Vec<u8>>),
+    Known(Option<V>),
 }
 
-impl Stored {
+impl<V: std::ops::Deref<Target = [u8]>> Stored<V> {
     /// The bytes of the remembered value.
     pub(crate) fn len(&self) -> usize {
         match self {
@@ -193,7 +212,7 @@ impl Slot {
     /// The bytes the entry is accounted for (its key counted twice: the slot's and the index's).
     fn size(&self) -> usize {
         self.key.len() * 2
-            + self.value.as_ref().map_or(0, Vec::len)
+            + self.value.as_ref().map_or(0, |v| v.len())
             + self.stored.len()
             + ENTRY_OVERHEAD
     }
@@ -213,7 +232,7 @@ pub struct CachingKeyValueStore {
     context: RecordContext,
     /// Scratch for [`flush_dirty`](Self::flush_dirty): the slots being flushed, in flush order,
     /// each with its old value.
-    flushing: Vec<(usize, Option<Vec<u8>>)>,
+    flushing: Vec<(usize, Option<InlineBytes>)>,
 }
 
 impl CachingKeyValueStore {
@@ -253,7 +272,7 @@ impl CachingKeyValueStore {
     }
 
     /// Writes `value` (`None`: a delete) for `key` into the cache, as the most recent write.
-    fn insert(&mut self, key: &[u8], value: Option<Vec<u8>>) -> Result<()> {
+    fn insert(&mut self, key: &[u8], value: Option<InlineBytes>) -> Result<()> {
         let timestamp = self.context.timestamp();
         match self.index.get(key) {
             Some(&i) => {
@@ -268,7 +287,7 @@ impl CachingKeyValueStore {
                 slot.timestamp = timestamp;
                 self.bytes += slot.size();
                 self.slots.written(i);
-                self.outbox.recycle(replaced);
+                self.outbox.recycle_inline(replaced);
             }
             None => {
                 let slot = Slot {
@@ -328,7 +347,7 @@ impl CachingKeyValueStore {
             let old_value = match stored {
                 _ if slot.value.is_some() && !self.outbox.send_old_values => None,
                 Stored::Known(value) => value,
-                Stored::Unknown => self.inner.get(&slot.key)?,
+                Stored::Unknown => self.inner.get(&slot.key)?.map(InlineBytes::from_vec),
             };
             if slot.value.is_none() && old_value.is_none() {
                 continue; // deleting what the store never had: nothing to write or forward
@@ -339,8 +358,13 @@ impl CachingKeyValueStore {
         if written.is_ok() {
             for (i, old_value) in flushing.drain(..) {
                 let slot = self.slots.get(i);
-                self.outbox
-                    .push(&slot.key, slot.value.as_deref(), old_value, slot.timestamp);
+                self.outbox.push(
+                    &slot.key,
+                    slot.value.as_deref(),
+                    old_value.as_deref(),
+                    slot.timestamp,
+                );
+                self.outbox.recycle_inline(old_value);
             }
         }
         flushing.clear();
@@ -350,9 +374,9 @@ impl CachingKeyValueStore {
 
     /// Writes the flushed slots to the store below, runs of one timestamp as one batch, each
     /// stamped with its timestamp.
-    fn write_down(&mut self, flushing: &[(usize, Option<Vec<u8>>)]) -> Result<()> {
+    fn write_down(&mut self, flushing: &[(usize, Option<InlineBytes>)]) -> Result<()> {
         let slots = &self.slots;
-        let write = |&(i, _): &(usize, Option<Vec<u8>>)| {
+        let write = |&(i, _): &(usize, Option<InlineBytes>)| {
             let slot = slots.get(i);
             (slot.key.as_slice(), slot.value.as_deref())
         };
@@ -504,7 +528,7 @@ impl KeyValueStore for CachingKeyValueStore {
         if !self.inner.is_open() {
             return Err(crate::Error::closed(self.inner.name()));
         }
-        let value = self.outbox.copy(value);
+        let value = self.outbox.copy_inline(value);
         self.insert(key, Some(value))
     }
 
@@ -600,8 +624,8 @@ mod tests {
         // Entries handed back with a take are the buffers of those flushed after it.
         outbox.push(b"next", None, None, 2);
         outbox.take(&mut taken);
-        outbox.push(b"key", Some(b"new"), Some(b"old".to_vec()), 7);
-        outbox.push(b"deleted", None, Some(b"old".to_vec()), 8);
+        outbox.push(b"key", Some(b"new"), Some(b"old"), 7);
+        outbox.push(b"deleted", None, Some(b"old"), 8);
         outbox.take(&mut taken);
         assert_eq!(
             taken,
@@ -624,32 +648,44 @@ mod tests {
     }
 
     #[test]
-    fn old_values_taken_back_become_the_buffers_of_the_next_writes() {
+    fn short_values_live_inline_and_long_ones_reuse_recycled_buffers() {
         let mut outbox = Outbox::default();
-        outbox.keep(true);
-        let old = b"an old value".to_vec();
-        let old_buffer = old.as_ptr();
-        outbox.push(b"k", Some(b"new"), Some(old), 1);
-        let mut taken = Vec::new();
-        outbox.take(&mut taken);
-        outbox.take(&mut taken); // hands the entry back
-                                 // The next flushed entry reuses it, and the old value it held is the next write's.
-        outbox.push(b"k", Some(b"newer"), Some(b"new".to_vec()), 2);
-        let copy = outbox.copy(b"newest");
-        assert_eq!(copy, b"newest");
-        assert_eq!(copy.as_ptr(), old_buffer);
+        // Short values need no buffer of their own.
+        assert!(!outbox.copy_inline(&[7; INLINE_BYTES]).spilled());
+        // A long value no longer needed is the buffer of the next long one.
+        let long = outbox.copy_inline(&[1; INLINE_BYTES + 1]);
+        assert!(long.spilled());
+        let buffer = long.as_ptr();
+        outbox.recycle_inline(Some(long));
+        let next = outbox.copy_inline(&[2; INLINE_BYTES + 1]);
+        assert_eq!(next.as_ptr(), buffer);
+        assert_eq!(&next[..], &[2; INLINE_BYTES + 1]);
         // Without recycled buffers, a copy is a new one.
         assert_eq!(outbox.copy(b"more"), b"more");
-        // An old value nobody keeps is recycled at once.
-        let mut unkept = Outbox::default();
-        let dropped = b"dropped".to_vec();
-        let dropped_buffer = dropped.as_ptr();
-        unkept.push(b"k", None, Some(dropped), 3);
-        let reused = unkept.copy(b"v");
-        assert_eq!(reused.as_ptr(), dropped_buffer);
         // A large buffer is not kept: the next copy gets a buffer of its own size.
-        unkept.push(b"k", None, Some(vec![0u8; SPARE_VALUE_BYTES + 1]), 4);
-        assert!(unkept.copy(b"w").capacity() <= SPARE_VALUE_BYTES);
+        outbox.recycle(Some(vec![0u8; SPARE_VALUE_BYTES + 1]));
+        assert!(outbox.copy(b"w").capacity() <= SPARE_VALUE_BYTES);
+    }
+
+    #[test]
+    fn a_cached_write_and_flush_keeps_short_values_and_old_values_straight() {
+        let mut store = cached(1 << 20);
+        store.keep_flushed(true);
+        let long = [9u8; INLINE_BYTES * 2];
+        for (round, value) in [&b"short"[..], &long, b"again short", &long]
+            .iter()
+            .enumerate()
+        {
+            store.put(b"k", value).unwrap();
+            assert_eq!(store.get(b"k").unwrap().as_deref(), Some(*value));
+            store.flush_cache().unwrap();
+            let flushed = take(&mut store);
+            assert_eq!(flushed.len(), 1);
+            assert_eq!(flushed[0].new_value.as_deref(), Some(*value));
+            let previous = [&b"short"[..], &long, b"again short"];
+            let old = round.checked_sub(1).map(|r| previous[r]);
+            assert_eq!(flushed[0].old_value.as_deref(), old, "round {round}");
+        }
     }
 
     #[test]

@@ -20,7 +20,10 @@ pub(crate) type KeyHasher = foldhash::fast::RandomState;
 /// so a lookup compares the key and reaches the value without following a pointer to a
 /// separate allocation — a cache miss or two fewer per lookup once a store outgrows the CPU's
 /// caches. Longer ones live on the heap as before.
-pub(crate) type InlineBytes = smallvec::SmallVec<[u8; 16]>;
+pub(crate) type InlineBytes = smallvec::SmallVec<[u8; INLINE_BYTES]>;
+
+/// How many bytes [`InlineBytes`] keeps inline.
+pub(crate) const INLINE_BYTES: usize = 16;
 
 /// Appends `key` to `out` in an encoding that is prefix-free and preserves byte order:
 /// `0x00` becomes `0x00 0x01` and the key ends with `0x00 0x00`.
