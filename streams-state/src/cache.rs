@@ -79,9 +79,9 @@ pub(crate) struct Outbox {
     entries: Vec<CachedEntry>,
     /// Entries handed back by the owner, reused for the next flushed entries.
     spare: Vec<CachedEntry>,
-    /// Value buffers the cache is done with (replaced values, old values taken back), reused
-    /// for its next writes: a cache written and flushed once per record then allocates nothing
-    /// per record.
+    /// Buffers of long values the cache is done with (values replaced, old values flushed),
+    /// reused for its next long writes (short ones live inline): a cache written and flushed
+    /// once per record then allocates nothing per record.
     spare_values: Vec<Vec<u8>>,
 }
 
