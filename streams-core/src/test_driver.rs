@@ -183,6 +183,19 @@ impl Topics {
         self.states.len() - 1
     }
 
+    /// The index of a task's topic number `at`, named `name`, remembered in `routes` (the task's
+    /// output or changelog topics): a task's records name their topic by number, and the name
+    /// is looked up only the first time.
+    fn route(&mut self, routes: &mut Vec<usize>, at: usize, name: &Arc<str>) -> usize {
+        if routes.len() <= at {
+            routes.resize(at + 1, usize::MAX);
+        }
+        if routes[at] == usize::MAX {
+            routes[at] = self.index(name);
+        }
+        routes[at]
+    }
+
     fn get(&self, name: &str) -> Option<&TopicState> {
         self.by_name.get(name).map(|&index| &self.states[index])
     }
@@ -268,41 +281,33 @@ impl DriverState {
 
     /// Moves what `task` produced to the readers of its topics and to the unread queues.
     fn route_output(&mut self, task: usize) {
-        let mut produced = std::mem::take(&mut self.produced);
-        self.tasks[task].drain_output(&mut produced);
-        let routes = &mut self.routes[task];
-        for name in &self.tasks[task].output_topics()[routes.len()..] {
-            routes.push(self.topics.index(name));
-        }
+        let DriverState {
+            tasks,
+            topics,
+            pending,
+            produced,
+            routes,
+            changelog_routes,
+            ..
+        } = self;
+        tasks[task].drain_output(produced);
+        let names = tasks[task].output_topics();
         for record in produced.drain(..) {
-            let index = routes[record.topic as usize];
-            let topic = &mut self.topics.states[index];
+            let at = record.topic as usize;
+            let index = topics.route(&mut routes[task], at, &names[at]);
+            let topic = &mut topics.states[index];
             topic.written = true;
             if !topic.internal {
                 topic.unread.push(&record);
             }
             if let Some(reader) = topic.reader {
                 let parts = (record.key, record.value, record.timestamp, record.headers);
-                Self::queue(&mut self.pending, reader, index, topic, parts);
+                Self::queue(pending, reader, index, topic, parts);
             }
         }
-        self.produced = produced;
-        let DriverState {
-            tasks,
-            topics,
-            pending,
-            changelog_routes,
-            ..
-        } = self;
         let routes = &mut changelog_routes[task];
         let drained = tasks[task].drain_changelog(|changelog, name, packed, count| {
-            while routes.len() <= changelog {
-                routes.push(usize::MAX);
-            }
-            if routes[changelog] == usize::MAX {
-                routes[changelog] = topics.index(name);
-            }
-            let index = routes[changelog];
+            let index = topics.route(routes, changelog, name);
             let topic = &mut topics.states[index];
             topic.written = true;
             if !topic.internal {
