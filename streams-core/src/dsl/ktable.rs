@@ -390,21 +390,11 @@ struct ToStream;
 impl<K: Data, V: Data> Processor<K, Change<V>, K, Option<V>> for ToStream {
     fn process(
         &mut self,
-        record: Record<K, Change<V>>,
+        mut record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Option<V>>,
     ) -> Result<()> {
-        let Record {
-            key,
-            value,
-            timestamp,
-            headers,
-        } = record;
-        ctx.forward(Record {
-            key,
-            value: value.new,
-            timestamp,
-            headers,
-        })
+        let new = record.value.new.take(); // moved, not cloned
+        ctx.forward(record.with_value(new))
     }
 }
 
