@@ -65,7 +65,7 @@ fn topology() -> rill::Result<Topology> {
             )
         })
         .to(ALERTS, Produced::with(Serdes::string(), Serdes::string()));
-    builder.build()
+    Ok(builder.build()?)
 }
 
 fn main() {

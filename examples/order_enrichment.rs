@@ -115,7 +115,7 @@ fn topology() -> rill::Result<Topology> {
                 Serdes::option(Serdes::json::<EnrichedOrder>()),
             ),
         );
-    builder.build()
+    Ok(builder.build()?)
 }
 
 fn main() {

@@ -72,7 +72,7 @@ fn topology() -> rill::Result<Topology> {
             OUTPUT,
             Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
         );
-    builder.build()
+    Ok(builder.build()?)
 }
 
 fn main() {

@@ -64,7 +64,7 @@ fn topology() -> rill::Result<Topology> {
         .default_branch_with(Branched::with_consumer(move |normal| {
             normal.to(NORMAL, produced())
         }));
-    builder.build()
+    Ok(builder.build()?)
 }
 
 fn main() {

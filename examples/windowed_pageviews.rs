@@ -80,7 +80,7 @@ fn topology() -> rill::Result<Topology> {
                 Serdes::option(Serdes::i64()),
             ),
         );
-    builder.build()
+    Ok(builder.build()?)
 }
 
 fn main() {

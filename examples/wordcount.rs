@@ -74,7 +74,7 @@ fn topology() -> rill::Result<Topology> {
             OUTPUT_TOPIC,
             Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
         );
-    builder.build()
+    Ok(builder.build()?)
 }
 
 /// A line's words as Java's `line.toLowerCase().split("\\W+")` finds them.

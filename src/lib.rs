@@ -1,11 +1,14 @@
 //! # Rill
 //!
 //! Kafka Streams for Rust. Describe a stream-processing topology with a typed DSL, test it
-//! synchronously with the [`TopologyTestDriver`], and (as the runtime lands) run it against
-//! Kafka or the bundled Kafka-wire broker.
+//! synchronously with the [`TopologyTestDriver`], and run it with [`KafkaStreams`] against Kafka
+//! or the bundled Kafka-wire broker.
 //!
 //! This facade re-exports the workspace crates: [`streams_core`] (DSL, topology, processor API,
-//! test driver), [`streams_state`] (state stores) and [`streams_broker`] (the bundled broker).
+//! test driver), [`streams_runtime`] (the `KafkaStreams` runtime over librdkafka),
+//! [`streams_state`] (state stores) and [`streams_broker`] (the bundled broker). Its [`Error`]
+//! is the runtime's, which holds every error of the topology too, so one `?` type serves a
+//! whole application.
 //!
 //! ```
 //! use rill::prelude::*;
@@ -32,13 +35,20 @@
 pub use streams_broker;
 pub use streams_core;
 pub use streams_core::{
-    Branched, Consumed, Error, KStream, KafkaStreams, Named, Processor, ProcessorContext, Produced,
-    ProductionError, ProductionExceptionResponse, Record, Repartitioned, Result, State,
-    StreamsBuilder, StreamsConfig, TestInputTopic, TestOutputTopic, Topology, TopologyTestDriver,
+    Branched, Consumed, KStream, Named, Processor, ProcessorContext, Produced, Record,
+    Repartitioned, StreamsBuilder, StreamsConfig, TestInputTopic, TestOutputTopic, Topology,
+    TopologyTestDriver,
+};
+pub use streams_runtime;
+pub use streams_runtime::{
+    Error, KafkaStreams, ProductionError, ProductionExceptionResponse, Result, State,
 };
 pub use streams_state;
 
 /// Everything a Rill application usually needs, in one import.
 pub mod prelude {
     pub use streams_core::prelude::*;
+    pub use streams_runtime::{KafkaStreams, State, StreamThreadExceptionResponse};
+    // The facade's error (the runtime's) wins over the core prelude's.
+    pub use streams_runtime::Error;
 }

@@ -19,7 +19,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rill::prelude::*;
-use rill::streams_core::Error;
+
 use runtime_support::*;
 
 #[test]

@@ -1,5 +1,6 @@
 //! Errors of the streams core: one enum for the crate, each variant carrying the context a user
-//! needs to act on it (topic, partition, offset, node or config key).
+//! needs to act on it (topic, partition, offset, node or config key). Errors of running against
+//! Kafka are the runtime's (`streams-runtime`), which wraps these.
 
 use crate::serde::SerdeError;
 
@@ -104,34 +105,6 @@ pub enum Error {
     /// A state store error.
     #[error(transparent)]
     State(#[from] streams_state::Error),
-
-    /// A Kafka client operation of the runtime failed.
-    #[error("{operation}: {source}")]
-    Kafka {
-        /// What the runtime was doing, with the topic or partition involved.
-        operation: String,
-        /// What librdkafka reported.
-        #[source]
-        source: rdkafka::error::KafkaError,
-    },
-
-    /// Source topics the application reads do not exist; the runtime does not create user
-    /// topics (Kafka Streams' `MissingSourceTopicException`).
-    #[error("source topics {topics:?} do not exist; create them before starting the application")]
-    MissingSourceTopics {
-        /// The missing topics.
-        topics: Vec<String>,
-    },
-
-    /// Topics that must be co-partitioned have different partition counts (Kafka Streams'
-    /// `TopologyException` at start-up).
-    #[error("co-partitioning violated: {0}")]
-    CoPartitioning(String),
-
-    /// An operation that the application's current state does not allow (Kafka's
-    /// `IllegalStateException`), or a failure of the runtime itself.
-    #[error("illegal state: {0}")]
-    IllegalState(String),
 }
 
 impl Error {
@@ -159,67 +132,5 @@ impl Error {
     }
 }
 
-impl Error {
-    /// Whether this error means the thread's tasks may have moved to another group member
-    /// (Kafka Streams' `TaskMigratedException`): a commit refused because the group is
-    /// rebalancing or no longer knows this member, or a transaction that must be aborted.
-    /// The runtime then closes the tasks without committing and rejoins the group instead of
-    /// failing the thread.
-    pub fn is_task_migrated(&self) -> bool {
-        use rdkafka::error::KafkaError;
-        use rdkafka::types::RDKafkaErrorCode as Code;
-        let migrated = |code: Code| {
-            matches!(
-                code,
-                Code::RebalanceInProgress
-                    | Code::IllegalGeneration
-                    | Code::UnknownMemberId
-                    | Code::FencedInstanceId
-            )
-        };
-        match self {
-            Error::Kafka {
-                source: KafkaError::ConsumerCommit(code),
-                ..
-            } => migrated(*code),
-            Error::Kafka {
-                source: KafkaError::Transaction(error),
-                ..
-            } => !error.is_fatal() && (error.txn_requires_abort() || migrated(error.code())),
-            _ => false,
-        }
-    }
-
-    /// A Kafka client error, with what the runtime was doing.
-    pub(crate) fn kafka(operation: impl Into<String>, source: rdkafka::error::KafkaError) -> Self {
-        Error::Kafka {
-            operation: operation.into(),
-            source,
-        }
-    }
-}
-
 /// Result type of this crate.
 pub type Result<T> = std::result::Result<T, Error>;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rdkafka::error::KafkaError;
-    use rdkafka::types::RDKafkaErrorCode;
-
-    #[test]
-    fn commit_refusals_of_a_rebalancing_group_are_task_migrations() {
-        let commit = |code| Error::kafka("committing", KafkaError::ConsumerCommit(code));
-        assert!(commit(RDKafkaErrorCode::RebalanceInProgress).is_task_migrated());
-        assert!(commit(RDKafkaErrorCode::UnknownMemberId).is_task_migrated());
-        assert!(commit(RDKafkaErrorCode::IllegalGeneration).is_task_migrated());
-        assert!(!commit(RDKafkaErrorCode::MessageSizeTooLarge).is_task_migrated());
-        assert!(!Error::IllegalState("x".into()).is_task_migrated());
-        let flush = Error::kafka(
-            "flushing",
-            KafkaError::Flush(RDKafkaErrorCode::RequestTimedOut),
-        );
-        assert!(!flush.is_task_migrated());
-    }
-}

@@ -35,9 +35,9 @@
 pub mod config;
 pub mod dsl;
 mod error;
+pub mod internals;
 pub mod processor;
 pub mod record;
-pub mod runtime;
 pub mod serde;
 pub mod state;
 pub mod test_driver;
@@ -53,10 +53,6 @@ pub use processor::{
     Cancellable, Processor, ProcessorContext, PunctuationId, PunctuationType, TaskId,
 };
 pub use record::{Header, Headers, Record, RecordMetadata};
-pub use runtime::{
-    KafkaStreams, LocalKeyValueStore, ProductionError, ProductionExceptionResponse, State,
-    StreamThreadExceptionResponse, StreamsMetrics, TaskMetadata, ThreadMetadata,
-};
 pub use test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
 pub use topology::{Topology, TopologyDescription};
 
@@ -70,7 +66,6 @@ pub mod prelude {
     };
     pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
     pub use crate::record::{Headers, Record};
-    pub use crate::runtime::{KafkaStreams, State, StreamThreadExceptionResponse};
     pub use crate::serde::{Json, Serde, Serdes};
     pub use crate::test_driver::TopologyTestDriver;
     pub use crate::topology::Topology;

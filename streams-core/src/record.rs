@@ -186,7 +186,7 @@ pub struct ConsumedRecord {
 /// A serialized record a task wants written to a topic, like what Kafka's `RecordCollector`
 /// hands to the producer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ProducedRecord {
+pub struct ProducedRecord {
     /// Destination topic, as its index in the producing task's output topics (see
     /// `Task::output_topics`): records carry no reference-counted name of their own.
     pub topic: u32,
@@ -203,8 +203,8 @@ pub(crate) struct ProducedRecord {
 }
 
 impl ProducedRecord {
-    /// The record's fields as [`packed`] reads and writes them.
-    pub(crate) fn packed(&self) -> packed::Packed<'_> {
+    /// The record's fields as [`Packed`](crate::internals::Packed) reads and writes them.
+    pub fn packed(&self) -> packed::Packed<'_> {
         packed::Packed {
             timestamp: self.timestamp,
             partition: self.partition,
@@ -225,13 +225,19 @@ pub(crate) mod packed {
     /// The most bytes a varint of a `u64` takes.
     const MAX_VARINT: usize = 10;
 
-    /// A packed record's fields, borrowed from its buffer.
+    /// A packed record's fields, borrowed from its buffer. Records are packed one after the
+    /// other into a byte buffer (see the `packed` module of `record.rs` for the layout): a
+    /// task's changelog records travel that way, a batch per topic.
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub(crate) struct Packed<'a> {
-        pub(crate) timestamp: i64,
-        pub(crate) partition: Option<i32>,
-        pub(crate) key: Option<&'a [u8]>,
-        pub(crate) value: Option<&'a [u8]>,
+    pub struct Packed<'a> {
+        /// Timestamp in milliseconds.
+        pub timestamp: i64,
+        /// Destination partition, if one was chosen.
+        pub partition: Option<i32>,
+        /// Key bytes; `None` is null.
+        pub key: Option<&'a [u8]>,
+        /// Value bytes; `None` is null.
+        pub value: Option<&'a [u8]>,
     }
 
     fn zigzag(n: i64) -> u64 {
@@ -316,7 +322,7 @@ pub(crate) mod packed {
         }
 
         /// Every record packed in `buffer`, in order.
-        pub(crate) fn all(buffer: &'a [u8]) -> impl Iterator<Item = Packed<'a>> + 'a {
+        pub fn all(buffer: &'a [u8]) -> impl Iterator<Item = Packed<'a>> + 'a {
             let mut at = 0;
             std::iter::from_fn(move || {
                 (at < buffer.len()).then(|| {

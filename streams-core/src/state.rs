@@ -24,7 +24,7 @@ pub(crate) type Shared<S> = Arc<Mutex<Box<S>>>;
 /// filled by the global sub-topologies, read by every task of every stream thread. Their
 /// handles lock per call, so a stream thread's read and the global thread's write never
 /// overlap.
-pub(crate) type GlobalStores = Arc<std::collections::HashMap<String, StoreHandle>>;
+pub type GlobalStores = Arc<std::collections::HashMap<String, StoreHandle>>;
 
 fn lock<S: ?Sized>(store: &Arc<Mutex<Box<S>>>) -> MutexGuard<'_, Box<S>> {
     // A panic in a processor while it held the lock leaves the store as the last completed call
@@ -34,17 +34,23 @@ fn lock<S: ?Sized>(store: &Arc<Mutex<Box<S>>>) -> MutexGuard<'_, Box<S>> {
 
 /// One of a task's stores, of whichever kind.
 #[derive(Clone)]
-pub(crate) enum StoreHandle {
+pub enum StoreHandle {
+    /// A key-value store.
     KeyValue(Shared<dyn KeyValueStore>),
+    /// A key-value store whose values carry a timestamp (tables, aggregations).
     Timestamped(Shared<dyn TimestampedKeyValueStore>),
+    /// A window store.
     Window(Shared<dyn WindowStore>),
     /// A window store whose values carry a timestamp (windowed aggregations).
     TimestampedWindow(Shared<dyn WindowStore>),
+    /// A session store.
     Session(Shared<dyn SessionStore>),
 }
 
 impl StoreHandle {
-    pub(crate) fn flush(&self) -> Result<()> {
+    /// Flushes the store durably: what its record cache holds, its changelog writes and its
+    /// own files.
+    pub fn flush(&self) -> Result<()> {
         Ok(match self {
             StoreHandle::KeyValue(s) => lock(s).flush(),
             StoreHandle::Timestamped(s) => lock(s).flush(),
@@ -65,7 +71,8 @@ impl StoreHandle {
         }?)
     }
 
-    pub(crate) fn close(&self) -> Result<()> {
+    /// Closes the store; later calls fail with a closed store.
+    pub fn close(&self) -> Result<()> {
         Ok(match self {
             StoreHandle::KeyValue(s) => lock(s).close(),
             StoreHandle::Timestamped(s) => lock(s).close(),
@@ -75,7 +82,7 @@ impl StoreHandle {
     }
 
     /// Applies changelog records while restoring (without logging them again).
-    pub(crate) fn restore_batch(&self, records: &[streams_state::ChangelogRecord]) -> Result<()> {
+    pub fn restore_batch(&self, records: &[streams_state::ChangelogRecord]) -> Result<()> {
         Ok(match self {
             StoreHandle::KeyValue(s) => lock(s).restore_batch(records),
             StoreHandle::Timestamped(s) => lock(s).restore_batch(records),
@@ -87,7 +94,7 @@ impl StoreHandle {
     }
 
     /// Whether the store keeps its contents on disk (only those are checkpointed).
-    pub(crate) fn persistent(&self) -> bool {
+    pub fn persistent(&self) -> bool {
         match self {
             StoreHandle::KeyValue(s) => lock(s).persistent(),
             StoreHandle::Timestamped(s) => lock(s).persistent(),
@@ -97,7 +104,7 @@ impl StoreHandle {
     }
 
     /// Whether the store is still open.
-    pub(crate) fn is_open(&self) -> bool {
+    pub fn is_open(&self) -> bool {
         match self {
             StoreHandle::KeyValue(s) => lock(s).is_open(),
             StoreHandle::Timestamped(s) => lock(s).is_open(),
@@ -1177,11 +1184,14 @@ impl From<streams_state::SessionStoreBuilder> for StoreBuilder {
     }
 }
 
-/// Typed handles from a task's stores; shared by `ProcessorContext` and the test driver.
-pub(crate) mod access {
+/// Typed handles from a task's stores; shared by `ProcessorContext`, the test driver and the
+/// runtime's interactive queries.
+pub mod access {
     use super::*;
 
-    pub(crate) fn key_value<K: 'static, V: 'static>(
+    /// Store `name` read as a key-value store of `K` to `V` (a table's timestamped store
+    /// without its timestamps); an error if `handle` is another kind of store.
+    pub fn key_value<K: 'static, V: 'static>(
         name: &str,
         handle: &StoreHandle,
         keys: Arc<dyn Serde<K>>,

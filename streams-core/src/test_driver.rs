@@ -23,14 +23,15 @@ use rustc_hash::FxHashMap;
 
 use crate::config::StreamsConfig;
 use crate::error::{Error, Result};
-use crate::processor::task::{Task, TaskStores};
+use crate::internals::{
+    self, access, ConsumedRecord, GlobalStores, KeyValueStoreRef, Packed, ProducedRecord,
+    StoreHandle, Task, TaskStores,
+};
 use crate::processor::TaskId;
-use crate::record::packed::Packed;
-use crate::record::{ConsumedRecord, Headers, ProducedRecord, Record};
+use crate::record::{Headers, Record};
 use crate::serde::{serialize_key_value, Serde};
 use crate::state::{
-    access, GlobalStores, KeyValueStoreRef, SessionStoreRef, StoreHandle,
-    TimestampedKeyValueStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
+    SessionStoreRef, TimestampedKeyValueStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
 };
 use crate::topology::Topology;
 
@@ -324,9 +325,10 @@ impl DriverState {
                     Self::queue(pending, reader, index, topic, parts);
                 }
             }
-            Ok(())
+            Ok::<(), std::convert::Infallible>(())
         });
-        debug_assert!(drained.is_ok(), "routing changelog records cannot fail");
+        // Routing changelog records into the driver's topics cannot fail.
+        let Ok(()) = drained;
     }
 }
 
@@ -368,7 +370,7 @@ impl TopologyTestDriver {
         // One task per sub-topology: the application's record cache is divided evenly among
         // all their cached stores.
         let cache_bytes_per_store =
-            config.statestore_cache_max_bytes() / topology.cached_store_count().max(1);
+            config.statestore_cache_max_bytes() / internals::cached_store_count(&topology).max(1);
         let mut tasks = Vec::new();
         let mut topics = Topics::default();
         let directory =
@@ -389,7 +391,13 @@ impl TopologyTestDriver {
                 TaskStores::new(&application_id, id, state, cache_bytes_per_store)
                     .with_global_stores(Arc::clone(&global_stores))
             };
-            let task = topology.create_task(id, &application_id, initial_wall_clock_ms, &stores)?;
+            let task = internals::create_task(
+                &topology,
+                id,
+                &application_id,
+                initial_wall_clock_ms,
+                &stores,
+            )?;
             if topology.is_global(*sub) {
                 let shared = Arc::make_mut(&mut global_stores);
                 for (name, handle) in task.stores() {

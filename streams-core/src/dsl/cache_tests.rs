@@ -74,7 +74,7 @@ pub(super) fn drain(task: &mut Task) -> Vec<Written> {
             timestamp: r.timestamp,
             headers: Headers::new(),
         }));
-        Ok(())
+        Ok::<(), crate::Error>(())
     })
     .unwrap();
     written

@@ -27,7 +27,7 @@ pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
 /// checkpoint may be written): Kafka's `OFFSET_DELTA_THRESHOLD_FOR_CHECKPOINT`. Between two such
 /// flushes a crash loses at most this many records' worth of store writes, which restoring from
 /// the last checkpoint replays from the changelog.
-pub(crate) const FLUSH_DELTA_RECORDS: u64 = 10_000;
+pub const FLUSH_DELTA_RECORDS: u64 = 10_000;
 
 /// A source node of a task and the (resolved) topics it reads.
 pub(crate) type TaskSource = (Vec<Arc<str>>, Box<dyn SourceDriver>);
@@ -58,7 +58,7 @@ impl Schedule {
 }
 
 /// Collects a task's changelog writes as records for their topics, in write order per topic,
-/// packed (see [`packed`](crate::record::packed)): the task's side of `streams-state`'s
+/// packed (see [`Packed`](crate::internals::Packed)): the task's side of `streams-state`'s
 /// `ChangelogWriter`, like Kafka's `RecordCollector` for changelogs. A store write costs a copy of
 /// its key and value into the topic's buffer, and the buffer goes on as one batch.
 #[derive(Default)]
@@ -143,7 +143,7 @@ impl ChangelogWriter for ChangelogCollector {
 
 /// What a task's stores are built from and write through: the store context (state directory,
 /// RocksDB resources, identity), the changelog collector and the shared record context.
-pub(crate) struct TaskStores {
+pub struct TaskStores {
     pub(crate) context: StoreContext,
     pub(crate) changelog: Arc<ChangelogCollector>,
     pub(crate) record_context: RecordContext,
@@ -156,7 +156,7 @@ impl TaskStores {
     /// RocksDB resources), or in-memory only when `state` is `None`; each store with caching
     /// enabled gets a record cache of `cache_bytes_per_store` (0: none), the owner's share of
     /// `statestore.cache.max.bytes`.
-    pub(crate) fn new(
+    pub fn new(
         application_id: &str,
         task_id: TaskId,
         state: Option<(StateDirectory, RocksDbResources)>,
@@ -173,15 +173,12 @@ impl TaskStores {
 
     /// Stores of the global sub-topologies: persistent ones under
     /// `state.dir/<application.id>/global/` (Kafka's global state directory), no record cache.
-    pub(crate) fn global(
-        application_id: &str,
-        state: Option<(StateDirectory, RocksDbResources)>,
-    ) -> Self {
+    pub fn global(application_id: &str, state: Option<(StateDirectory, RocksDbResources)>) -> Self {
         Self::in_directory(application_id, GLOBAL_DIRECTORY, 0, state, 0)
     }
 
     /// Lets the task's processors read the instance's global stores.
-    pub(crate) fn with_global_stores(mut self, global_stores: GlobalStores) -> Self {
+    pub fn with_global_stores(mut self, global_stores: GlobalStores) -> Self {
         self.global_stores = global_stores;
         self
     }
@@ -216,7 +213,7 @@ impl TaskStores {
 
 /// The directory of the global stores and their checkpoint under `state.dir/<application.id>/`,
 /// as in Kafka Streams.
-pub(crate) const GLOBAL_DIRECTORY: &str = "global";
+pub const GLOBAL_DIRECTORY: &str = "global";
 
 /// Per-task state every node can reach while processing.
 pub(crate) struct TaskContext {
@@ -439,18 +436,18 @@ impl Task {
 
     /// Moves the records the task's sinks produced since the last call into `out`; their
     /// topics are indexes in [`output_topics`](Self::output_topics).
-    pub(crate) fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
+    pub fn drain_output(&mut self, out: &mut Vec<ProducedRecord>) {
         out.append(&mut self.ctx.output);
     }
 
     /// Hands on the changelog records the task's stores wrote since the last call: for each
     /// changelog topic with any, `send` gets the topic's index (fixed for the task's life), its
-    /// name, its records packed (see [`packed`](crate::record::packed)) and how many there are.
+    /// name, its records packed (see [`Packed`](crate::internals::Packed)) and how many there are.
     /// Stops at the first error, which it returns; the records are handed on at most once.
-    pub(crate) fn drain_changelog(
+    pub fn drain_changelog<E>(
         &mut self,
-        mut send: impl FnMut(usize, &Arc<str>, &[u8], usize) -> Result<()>,
-    ) -> Result<()> {
+        mut send: impl FnMut(usize, &Arc<str>, &[u8], usize) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         if !self.changelog.pending.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -474,7 +471,7 @@ impl Task {
     }
 
     /// The topics of the records [`drain_output`](Self::drain_output) hands out, by index.
-    pub(crate) fn output_topics(&self) -> &[Arc<str>] {
+    pub fn output_topics(&self) -> &[Arc<str>] {
         &self.ctx.output_topics
     }
 
@@ -521,12 +518,12 @@ impl Task {
     }
 
     /// A store of this task, for inspection.
-    pub(crate) fn store(&self, name: &str) -> Option<&StoreHandle> {
+    pub fn store(&self, name: &str) -> Option<&StoreHandle> {
         self.ctx.stores.get(name)
     }
 
     /// Every store of this task, by name.
-    pub(crate) fn stores(&self) -> &HashMap<String, StoreHandle> {
+    pub fn stores(&self) -> &HashMap<String, StoreHandle> {
         &self.ctx.stores
     }
 
@@ -676,7 +673,7 @@ mod tests {
             assert_eq!(&**topic, "app-counts-changelog");
             assert_eq!(Packed::all(packed).count(), count);
             changelog += count;
-            Ok(())
+            Ok::<(), Error>(())
         })
         .unwrap();
         assert_eq!(changelog as u64, 2 * FLUSH_DELTA_RECORDS + 5);

@@ -38,14 +38,14 @@ struct Subtopology {
 
 /// A logged store of a sub-topology and its changelog topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct StoreChangelog {
+pub struct StoreChangelog {
     /// The store's name.
-    pub(crate) store: String,
+    pub store: String,
     /// The changelog topic, resolved.
-    pub(crate) topic: String,
+    pub topic: String,
     /// For window and session stores, the store's retention (the changelog keeps at least
     /// that long); `None` for key-value stores.
-    pub(crate) retention_ms: Option<i64>,
+    pub retention_ms: Option<i64>,
 }
 
 /// A validated processing graph, shareable between threads; build it with

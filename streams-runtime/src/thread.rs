@@ -25,13 +25,15 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Headers as _, Message};
 
-use super::collector::RecordCollector;
-use super::restore::ChangelogReader;
-use super::task_manager::{cached_high_watermark, Fetching, TaskManager};
-use super::{Runtime, ThreadState};
-use crate::config::{ClientKind, ProcessingGuarantee};
+use crate::collector::RecordCollector;
 use crate::error::{Error, Result};
-use crate::record::{ConsumedRecord, Headers};
+use crate::instance::{Runtime, ThreadState};
+use crate::restore::ChangelogReader;
+use crate::task_manager::{cached_high_watermark, Fetching, TaskManager};
+use streams_core::internals::ClientKind;
+use streams_core::internals::ConsumedRecord;
+use streams_core::Headers;
+use streams_core::ProcessingGuarantee;
 
 /// Records polled before they are processed.
 pub(crate) const MAX_POLL_RECORDS: usize = 1_000;
@@ -179,7 +181,7 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         poll_loop(&runtime, slot, &consumer, &manager, &rebalances)
     }))
-    .unwrap_or_else(|panic| Err(super::panic_error(&name, panic)));
+    .unwrap_or_else(|panic| Err(crate::instance::panic_error(&name, panic)));
     let result = match result {
         Ok(()) => lock(&manager).shutdown(&consumer),
         Err(e) => {

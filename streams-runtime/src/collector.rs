@@ -26,11 +26,10 @@ use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer}
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::TopicPartitionList;
 
-use super::{ProductionError, ProductionExceptionHandler, ProductionExceptionResponse};
 use crate::error::{Error, Result};
-use crate::processor::task::Task;
-use crate::record::packed::Packed;
-use crate::record::{Headers, ProducedRecord};
+use crate::handlers::{ProductionError, ProductionExceptionHandler, ProductionExceptionResponse};
+use streams_core::internals::{Packed, ProducedRecord, Task};
+use streams_core::Headers;
 
 /// How long a send waits for room in a full producer queue before failing.
 const QUEUE_FULL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -209,16 +208,16 @@ impl RecordCollector {
         self.check_failure()?;
         self.begin_if_needed()?;
         for record in records.drain(..) {
-            let topic = topics.get(record.topic as usize).ok_or_else(|| {
-                Error::InvalidArgument(format!("no output topic #{}", record.topic))
-            })?;
+            let topic = topics
+                .get(record.topic as usize)
+                .ok_or_else(|| Error::IllegalState(format!("no output topic #{}", record.topic)))?;
             self.send(topic, record.packed(), &record.headers)?;
         }
         Ok(())
     }
 
     /// Sends the changelog records for `topic` packed in `packed` (see
-    /// [`packed`](crate::record::packed)).
+    /// [`packed`](streams_core::internals::Packed)).
     fn send_packed(&mut self, topic: &str, packed: &[u8]) -> Result<()> {
         self.check_failure()?;
         self.begin_if_needed()?;

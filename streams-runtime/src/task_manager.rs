@@ -39,16 +39,16 @@ use rdkafka::{Offset, TopicPartitionList};
 use streams_state::restore::restore_start_offset;
 use streams_state::TopicPartition;
 
-use super::collector::RecordCollector;
-use super::restore::ChangelogReader;
-use super::thread::StreamConsumer;
-use super::Shared;
-use crate::config::{DeserializationHandler, ProcessingGuarantee};
+use crate::collector::RecordCollector;
 use crate::error::{Error, Result};
-use crate::processor::task::{Task, TaskStores};
-use crate::processor::TaskId;
-use crate::record::{ConsumedRecord, ProducedRecord};
-use crate::state::StoreHandle;
+use crate::instance::Shared;
+use crate::restore::ChangelogReader;
+use crate::thread::StreamConsumer;
+use streams_core::internals::{
+    self, ConsumedRecord, ProducedRecord, StoreHandle, Task, TaskStores,
+};
+use streams_core::TaskId;
+use streams_core::{DeserializationHandler, ProcessingGuarantee};
 
 /// Records a task processes in one turn of the round robin over tasks; its output then goes
 /// to the producer.
@@ -293,10 +293,13 @@ impl TaskManager {
             shared.cache_bytes_per_store(),
         )
         .with_global_stores(shared.global_stores());
-        let mut task =
-            shared
-                .topology
-                .create_task(id, &shared.application_id, now_ms(), &stores)?;
+        let mut task = internals::create_task(
+            &shared.topology,
+            id,
+            &shared.application_id,
+            now_ms(),
+            &stores,
+        )?;
         let layout = shared.layout();
         let mut changelogs = Vec::new();
         for changelog in &layout.changelogs[id.subtopology as usize] {
@@ -423,7 +426,7 @@ impl TaskManager {
                     queue.processed = Some(record.offset);
                     match task.task.process(&task.queues[index].topic, record) {
                         Ok(()) => {}
-                        Err(e @ Error::Deserialization { .. })
+                        Err(e @ streams_core::Error::Deserialization { .. })
                             if handler == DeserializationHandler::LogAndContinue =>
                         {
                             tracing::warn!(task = %task.id, error = %e,
@@ -436,7 +439,7 @@ impl TaskManager {
                         }
                         Err(e) => {
                             tracing::error!(task = %task.id, error = %e, "processing failed");
-                            return Err(e);
+                            return Err(e.into());
                         }
                     }
                     task.task.maybe_punctuate_stream_time()?;
@@ -666,7 +669,7 @@ impl TaskManager {
                 first_error.get_or_insert(e);
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_error.map_or(Ok(()), |e| Err(e.into()))
     }
 
     /// Marks the manager closed without touching its tasks (the thread is gone).
@@ -675,11 +678,11 @@ impl TaskManager {
     }
 
     /// This thread's tasks and the assigned partitions each reads.
-    pub(crate) fn metadata(&self) -> super::ThreadMetadata {
+    pub(crate) fn metadata(&self) -> crate::ThreadMetadata {
         let active_tasks = self
             .tasks
             .keys()
-            .map(|id| super::TaskMetadata {
+            .map(|id| crate::TaskMetadata {
                 task_id: *id,
                 topic_partitions: self
                     .assigned
@@ -695,7 +698,7 @@ impl TaskManager {
                     .collect(),
             })
             .collect();
-        super::ThreadMetadata {
+        crate::ThreadMetadata {
             thread_name: self.thread_name.clone(),
             active_tasks,
         }
@@ -747,9 +750,8 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsl::{Consumed, StreamsBuilder};
-    use crate::record::Headers;
-    use crate::serde::Serdes;
+    use streams_core::serde::Serdes;
+    use streams_core::{Consumed, Headers, StreamsBuilder};
 
     /// A task merging topics `a` and `b`, with `a`'s and `b`'s records queued.
     fn merging_task(a: &[i64], b: &[i64]) -> StreamTask {
@@ -763,7 +765,7 @@ mod tests {
             partition: 0,
         };
         let stores = TaskStores::new("app", id, None, 0);
-        let task = topology.create_task(id, "app", 0, &stores).unwrap();
+        let task = internals::create_task(&topology, id, "app", 0, &stores).unwrap();
         let queue = |topic: &str, timestamps: &[i64]| {
             let topic: Arc<str> = Arc::from(topic);
             PartitionQueue {

@@ -30,7 +30,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Error, Result};
-use crate::topology::{StoreChangelog, Topology};
+use streams_core::internals::{self, StoreChangelog};
+use streams_core::Topology;
 
 /// Kafka Streams' `windowstore.changelog.additional.retention.ms` default: one day.
 const ADDITIONAL_WINDOW_CHANGELOG_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
@@ -107,7 +108,7 @@ pub(crate) fn prepare(
         layout.inputs.push(inputs);
         layout
             .changelogs
-            .push(topology.store_changelogs(sub, application_id));
+            .push(internals::store_changelogs(topology, sub, application_id));
     }
     if !missing.is_empty() {
         missing.sort();
@@ -170,9 +171,9 @@ pub(crate) fn prepare(
         match count {
             Some(n) => layout.partitions.push(*n),
             None => {
-                return Err(Error::InvalidTopology(format!(
+                return Err(streams_core::Error::InvalidTopology(format!(
                     "cannot work out the partition count of sub-topology {sub}: its repartition inputs are not written by any sub-topology"
-                )))
+                )).into())
             }
         }
     }

@@ -19,7 +19,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use streams_state::{ChangelogRecord, RestoreListener, StateStore, StoreRestorer, TopicPartition};
 
 use crate::error::{Error, Result};
-use crate::state::StoreHandle;
+use streams_core::internals::StoreHandle;
 
 /// Records applied per restore batch.
 const RESTORE_BATCH: usize = 2_000;
@@ -61,9 +61,9 @@ impl StateStore for RestoringStore<'_> {
     }
 }
 
-fn into_state_error(store: &str) -> impl Fn(Error) -> streams_state::Error + '_ {
+fn into_state_error(store: &str) -> impl Fn(streams_core::Error) -> streams_state::Error + '_ {
     move |e| match e {
-        Error::State(inner) => inner,
+        streams_core::Error::State(inner) => inner,
         other => streams_state::Error::InvalidArgument {
             store: store.to_string(),
             message: other.to_string(),

@@ -28,15 +28,15 @@ use rdkafka::{Offset, TopicPartitionList};
 use streams_state::restore::restore_start_offset;
 use streams_state::{OffsetCheckpoint, TopicPartition};
 
-use super::restore::ChangelogReader;
-use super::thread::consumed_record;
-use super::Runtime;
-use crate::config::DeserializationHandler;
 use crate::error::{Error, Result};
-use crate::processor::task::{Task, TaskStores, GLOBAL_DIRECTORY};
-use crate::processor::TaskId;
-use crate::record::ConsumedRecord;
-use crate::state::GlobalStores;
+use crate::instance::Runtime;
+use crate::restore::ChangelogReader;
+use crate::thread::consumed_record;
+use streams_core::internals::{
+    self, ConsumedRecord, GlobalStores, Task, TaskStores, GLOBAL_DIRECTORY,
+};
+use streams_core::DeserializationHandler;
+use streams_core::TaskId;
 
 /// How long the global consumer's poll waits for records.
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -105,10 +105,11 @@ impl GlobalState {
                 &shared.application_id,
                 Some((directory.clone(), shared.rocksdb.clone())),
             );
-            let mut task = topology.create_task(
+            let mut task = internals::create_task(
+                topology,
                 id,
                 &shared.application_id,
-                super::task_manager::now_ms(),
+                crate::task_manager::now_ms(),
                 &task_stores,
             )?;
             let topics = topology.source_topics(sub, &shared.application_id);
@@ -187,19 +188,19 @@ impl GlobalState {
         handler: DeserializationHandler,
     ) -> Result<()> {
         let Some((task, name)) = self.topics.get(topic) else {
-            return Err(Error::UnknownTopic(topic.to_string()));
+            return Err(streams_core::Error::UnknownTopic(topic.to_string()).into());
         };
         let tp = TopicPartition::new(topic, record.partition);
         let offset = record.offset;
         match self.tasks[*task].process(name, record) {
             Ok(()) => {}
-            Err(e @ Error::Deserialization { .. })
+            Err(e @ streams_core::Error::Deserialization { .. })
                 if handler == DeserializationHandler::LogAndContinue =>
             {
                 tracing::warn!(error = %e,
                     "skipping a global-topic record that cannot be deserialized (LogAndContinueExceptionHandler)");
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         self.offsets.insert(tp, offset);
         self.dirty = true;
