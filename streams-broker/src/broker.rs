@@ -15,11 +15,14 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::config::{BrokerConfig, FlushPolicy};
 use crate::error::{Error, Result};
+use crate::fs::write_atomic;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
-use crate::log::{now_ms, CleanStats};
-use crate::topics::{random_uuid, write_atomic, TopicRegistry};
+use crate::ids::random_uuid;
+use crate::log::CleanStats;
+use crate::topics::TopicRegistry;
 use crate::txn::TransactionCoordinator;
 
 const META_FILE: &str = "meta.properties";

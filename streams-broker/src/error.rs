@@ -166,6 +166,14 @@ impl Error {
             source,
         }
     }
+
+    /// A [`Error::CorruptBatch`] found at `position` (in a request or a segment file).
+    pub(crate) fn corrupt_batch(position: u64, reason: impl Into<String>) -> Self {
+        Error::CorruptBatch {
+            position,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// The result type of every fallible broker operation.

@@ -46,11 +46,14 @@
 #![warn(missing_docs)]
 
 pub mod broker;
+mod clock;
 pub mod config;
 pub mod embedded;
 pub mod error;
+mod fs;
 pub mod group;
 pub mod handlers;
+mod ids;
 pub mod log;
 pub mod network;
 pub mod topics;

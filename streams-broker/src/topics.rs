@@ -6,10 +6,7 @@
 //! topic id, the partition count and the topic-level config overrides. The partition logs
 //! live beside it in `<data-dir>/<topic>-<partition>/`, as in Kafka.
 
-use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -17,6 +14,8 @@ use uuid::Uuid;
 
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
+use crate::fs::write_atomic;
+use crate::ids::random_uuid;
 use crate::log::PartitionLog;
 
 const TOPICS_DIR: &str = "__rill_topics";
@@ -81,39 +80,6 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
         }),
         None => Ok(()),
     }
-}
-
-/// A fresh random id; the standard library's randomly keyed hasher is the entropy source.
-pub(crate) fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        chunk.copy_from_slice(&h.finish().to_be_bytes());
-    }
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-/// Writes `data` to `path` atomically: a temporary file, fsync, rename.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
 }
 
 /// All topics of the broker.

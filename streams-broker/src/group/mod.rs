@@ -29,9 +29,10 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use crate::clock::now_ms;
 use crate::config::GroupConfig;
 use crate::error::{Error, Result};
-use crate::log::{now_ms, PartitionLog};
+use crate::log::PartitionLog;
 use offsets::{GroupRecord, OffsetLog, StoredRecord};
 use state::{Group, JoinOutcome, SyncOutcome};
 

@@ -17,9 +17,10 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::log::batch::BatchHeader;
-use crate::log::{now_ms, PartitionLog};
+use crate::log::PartitionLog;
 
 /// The internal topic holding committed offsets and group records, as in Kafka.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";

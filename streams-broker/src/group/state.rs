@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use super::member::Member;
 use super::offsets::OffsetAndMetadata;
 use super::{JoinRequest, JoinResponse, JoinedMember, SyncRequest, SyncResponse};
+use crate::clock::now_ms;
 use crate::config::GroupConfig;
-use crate::log::now_ms;
 
 /// How long a join phase that could not complete (only absent static members are left)
 /// waits at least before it is tried again.
@@ -324,7 +324,7 @@ impl Group {
         if !self.supports_protocols(&req.protocol_type, &req.protocols) {
             return JoinOutcome::Done(error_join(ResponseError::InconsistentGroupProtocol, ""));
         }
-        let member_id = format!("{}-{}", req.client_id, crate::topics::random_uuid());
+        let member_id = format!("{}-{}", req.client_id, crate::ids::random_uuid());
         if let Some(instance) = req.instance_id.as_deref() {
             if let Some(old) = self.static_members.get(instance).cloned() {
                 return self.replace_static_member(&old, &member_id, req, now, config);

@@ -14,40 +14,37 @@
 //! to `<offset>.snapshot` whenever a segment is rolled, and rebuilt at start-up from the
 //! latest snapshot and the batch headers after it, as Kafka does.
 //!
-//! Sub-modules: [`batch`] (the v2 batch header), [`producer_state`], `segment` (files and
-//! indexes), `cleaner` (compaction of `cleanup.policy=compact` logs, see
+//! Sub-modules: [`batch`] (the v2 batch header), `validate` (checks on what producers
+//! send, Kafka's `LogValidator`), `records` (the records inside a batch: iteration,
+//! bounded decompression, compression), `varint`, [`producer_state`], `segment` (files
+//! and indexes), `cleaner` (compaction of `cleanup.policy=compact` logs, see
 //! [`PartitionLog::clean`]).
 
 pub mod batch;
 mod cleaner;
 pub mod producer_state;
+mod records;
 mod segment;
+mod validate;
+mod varint;
 
 pub use cleaner::CleanStats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
+use crate::clock::now_ms;
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
-use crate::topics::write_atomic;
+use crate::fs::write_atomic;
 use batch::{BatchHeader, ControlType, HEADER_SIZE};
 use producer_state::{AbortedTxn, Check, ProducerStateManager};
 use segment::Segment;
 
 const LOG_START_FILE: &str = "log-start-offset";
 const SNAPSHOT_EXT: &str = "snapshot";
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// The outcome of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,9 +321,9 @@ impl PartitionLog {
     /// again but acknowledged with its original offset ([`AppendInfo::duplicate`]).
     pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
         let config = self.config();
-        let headers = batch::validate_batches(records, config.max_message_bytes())?;
+        let headers = validate::validate_batches(records, config.max_message_bytes())?;
         if config.cleanup_policy().compact {
-            cleaner::check_keys(&self.topic, self.partition, records, &headers)?;
+            validate::check_keys(&self.topic, self.partition, records, &headers)?;
         }
         self.append_validated(records, &headers, None)
     }
@@ -355,7 +352,7 @@ impl PartitionLog {
         Ok(info.base_offset)
     }
 
-    /// Appends batches already checked by [`batch::validate_batches`]; `marker` is set
+    /// Appends batches already checked by [`validate::validate_batches`]; `marker` is set
     /// for a coordinator's transaction marker (which skips the client checks).
     fn append_validated(
         &self,

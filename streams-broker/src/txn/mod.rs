@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use kafka_protocol::error::ResponseError;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::config::FlushPolicy;
 use crate::error::Result;
 use crate::group::{GroupCoordinator, PartitionOffset};
 use crate::log::batch::ControlType;
-use crate::log::now_ms;
 use crate::topics::TopicRegistry;
 use store::TxnStore;
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::TxnMetadata;
 use crate::config::FlushPolicy;
 use crate::error::{Error, Result};
-use crate::topics::write_atomic;
+use crate::fs::write_atomic;
 
 const DIR: &str = "__transaction_state";
 const JOURNAL: &str = "transactions.log";
