@@ -24,9 +24,8 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 
 use super::{read_string, Outcome};
 use crate::broker::Broker;
-use crate::error::Error;
+use crate::error::{Error, ProducerError};
 use crate::log::batch::BatchHeader;
-use crate::log::producer_state::ProducerError;
 use crate::log::PartitionLog;
 
 fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceResponse {

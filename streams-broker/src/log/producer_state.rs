@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchHeader, ControlType};
+use crate::error::ProducerError;
 
 /// How many recent batches per producer are remembered for deduplication: Kafka's
 /// `NUM_BATCHES_TO_RETAIN`, matching `max.in.flight.requests.per.connection <= 5`.
@@ -51,44 +52,6 @@ pub struct AbortedTxn {
     /// began at or after it, so a search for transactions overlapping offsets below it can
     /// stop here (Kafka's `lastStableOffset` in `.txnindex` entries).
     pub last_stable_offset: i64,
-}
-
-/// Why a producer's batch was refused; each maps to the Kafka error code of the same name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProducerError {
-    /// The batch's first sequence does not follow the last one appended.
-    #[error("out-of-order sequence {sequence} from producer {producer_id} epoch {epoch}: expected {expected}")]
-    OutOfOrderSequence {
-        /// The producer.
-        producer_id: i64,
-        /// The batch's epoch.
-        epoch: i16,
-        /// The batch's first sequence.
-        sequence: i32,
-        /// The sequence that would have been in order.
-        expected: i32,
-    },
-    /// The batch's epoch is older than the producer's current epoch (a fenced zombie).
-    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current}")]
-    InvalidProducerEpoch {
-        /// The producer.
-        producer_id: i64,
-        /// The batch's epoch.
-        epoch: i16,
-        /// The epoch the partition knows.
-        current: i16,
-    },
-    /// A transactional batch where no transaction is open, or the reverse.
-    #[error("invalid transaction state for producer {producer_id}: {reason}")]
-    InvalidTxnState {
-        /// The producer.
-        producer_id: i64,
-        /// What was wrong.
-        reason: String,
-    },
-    /// Control batches (transaction markers) are written by the coordinator only.
-    #[error("control batches are not accepted from clients")]
-    ControlBatchFromClient,
 }
 
 /// What a producer last did on this partition (Kafka's `ProducerStateEntry`).
