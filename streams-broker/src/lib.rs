@@ -58,6 +58,7 @@ pub mod log;
 pub mod network;
 pub mod topics;
 pub mod txn;
+mod wire;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, FlushPolicy, GroupConfig, TopicConfig};
