@@ -22,16 +22,16 @@ const TOPICS_DIR: &str = "__rill_topics";
 
 /// Most partitions one topic may have: each is a directory with open files, and a
 /// peer's `CreateTopics` must not be able to exhaust the machine's file handles.
-pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+pub(crate) const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
 /// Topics the broker keeps for itself, like Kafka's internal topics: committed offsets
 /// and (for the transaction coordinator) transaction state. Metadata lists them only
 /// when asked for by name, flagged `is_internal`, and clients cannot produce to them.
-pub const INTERNAL_TOPICS: &[&str] = &[crate::group::OFFSETS_TOPIC, "__transaction_state"];
+pub(crate) const INTERNAL_TOPICS: &[&str] = &[crate::group::OFFSETS_TOPIC, "__transaction_state"];
 
 /// A topic and its partition logs.
 #[derive(Debug)]
-pub struct Topic {
+pub(crate) struct Topic {
     /// The topic's name.
     pub name: String,
     /// The topic id (Kafka's KIP-516 topic UUID), stable across restarts.
@@ -44,12 +44,12 @@ pub struct Topic {
 
 impl Topic {
     /// Whether this is one of the broker's [`INTERNAL_TOPICS`].
-    pub fn is_internal(&self) -> bool {
+    pub(crate) fn is_internal(&self) -> bool {
         INTERNAL_TOPICS.contains(&self.name.as_str())
     }
 
     /// The log of `partition`, if the topic has it.
-    pub fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
+    pub(crate) fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
         usize::try_from(partition)
             .ok()
             .and_then(|p| self.partitions.get(p))
@@ -58,7 +58,7 @@ impl Topic {
 
 /// Checks a topic name against Kafka's rules: 1 to 249 characters from `[a-zA-Z0-9._-]`,
 /// and not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<()> {
+pub(crate) fn validate_topic_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         Some("the name is empty")
     } else if name.len() > 249 {
@@ -84,7 +84,7 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
 
 /// All topics of the broker.
 #[derive(Debug)]
-pub struct TopicRegistry {
+pub(crate) struct TopicRegistry {
     data_dir: PathBuf,
     defaults: TopicConfig,
     flush: FlushPolicy,
@@ -93,7 +93,7 @@ pub struct TopicRegistry {
 
 impl TopicRegistry {
     /// Loads every topic found under `data_dir`, recovering their logs.
-    pub fn open(data_dir: &Path, defaults: TopicConfig, flush: FlushPolicy) -> Result<Self> {
+    pub(crate) fn open(data_dir: &Path, defaults: TopicConfig, flush: FlushPolicy) -> Result<Self> {
         let meta_dir = data_dir.join(TOPICS_DIR);
         std::fs::create_dir_all(&meta_dir).map_err(|e| Error::io(&meta_dir, e))?;
         let registry = TopicRegistry {
@@ -180,7 +180,7 @@ impl TopicRegistry {
     }
 
     /// The topic called `name`.
-    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -189,7 +189,7 @@ impl TopicRegistry {
     }
 
     /// The topic with id `id`.
-    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+    pub(crate) fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -199,7 +199,7 @@ impl TopicRegistry {
     }
 
     /// Every topic, by name.
-    pub fn list(&self) -> Vec<Arc<Topic>> {
+    pub(crate) fn list(&self) -> Vec<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -209,7 +209,7 @@ impl TopicRegistry {
     }
 
     /// Builds the config a new topic would get from the broker defaults and `overrides`.
-    pub fn config_for(&self, overrides: &[(String, String)]) -> Result<TopicConfig> {
+    pub(crate) fn config_for(&self, overrides: &[(String, String)]) -> Result<TopicConfig> {
         let mut config = self.defaults.clone();
         for (k, v) in overrides {
             config.set(k, v)?;
@@ -218,7 +218,7 @@ impl TopicRegistry {
     }
 
     /// Creates a topic with `partitions` partitions and topic-level config `overrides`.
-    pub fn create(
+    pub(crate) fn create(
         &self,
         name: &str,
         partitions: i32,
@@ -260,7 +260,7 @@ impl TopicRegistry {
     }
 
     /// Deletes a topic and its data.
-    pub fn delete(&self, name: &str) -> Result<Arc<Topic>> {
+    pub(crate) fn delete(&self, name: &str) -> Result<Arc<Topic>> {
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         let topic = topics.remove(name).ok_or_else(|| Error::UnknownTopic {
             topic: name.to_string(),
@@ -277,7 +277,7 @@ impl TopicRegistry {
     }
 
     /// Every partition log of every topic.
-    pub fn all_logs(&self) -> Vec<Arc<PartitionLog>> {
+    pub(crate) fn all_logs(&self) -> Vec<Arc<PartitionLog>> {
         self.list()
             .iter()
             .flat_map(|t| t.partitions.iter().cloned())

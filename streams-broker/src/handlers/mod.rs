@@ -32,7 +32,7 @@ use crate::wire::{decode_request, RequestPrefix, Response, ResponseBody};
 
 /// One API the broker serves, with the request versions it accepts.
 #[derive(Debug, Clone, Copy)]
-pub struct SupportedApi {
+pub(crate) struct SupportedApi {
     /// The API.
     pub key: ApiKey,
     /// Lowest version advertised.
@@ -49,7 +49,7 @@ const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
 /// but versions below 3 (message formats v0/v1) are answered with `UNSUPPORTED_VERSION`,
 /// exactly as Kafka 4 does: older librdkafka releases turn compression off when a broker
 /// stops advertising them.
-pub const SUPPORTED_APIS: &[SupportedApi] = &[
+pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Produce, 0, 13),
     api(ApiKey::Fetch, 4, 17),
     api(ApiKey::ListOffsets, 1, 10),
@@ -77,7 +77,7 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
 ];
 
 /// The supported version range of `key`, if the broker implements it.
-pub fn supported(key: ApiKey) -> Option<SupportedApi> {
+pub(crate) fn supported(key: ApiKey) -> Option<SupportedApi> {
     SUPPORTED_APIS.iter().copied().find(|a| a.key == key)
 }
 

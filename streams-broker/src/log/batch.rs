@@ -17,9 +17,9 @@
 use super::varint::{put_varint, read_varint};
 
 /// Size of the v2 batch header.
-pub const HEADER_SIZE: usize = 61;
+pub(crate) const HEADER_SIZE: usize = 61;
 /// Bytes before the `batch_length` field ends: base offset and length.
-pub const LOG_OVERHEAD: usize = 12;
+pub(crate) const LOG_OVERHEAD: usize = 12;
 /// Where the magic byte (the message format version) sits in a batch.
 pub(super) const MAGIC_OFFSET: usize = 16;
 const CRC_OFFSET: usize = 17;
@@ -32,7 +32,7 @@ const PRODUCER_EPOCH_OFFSET: usize = 51;
 const BASE_SEQUENCE_OFFSET: usize = 53;
 const RECORDS_COUNT_OFFSET: usize = 57;
 /// `producer_id` of a batch from a producer that is not idempotent.
-pub const NO_PRODUCER_ID: i64 = -1;
+pub(crate) const NO_PRODUCER_ID: i64 = -1;
 
 fn i16_at(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([b[at], b[at + 1]])
@@ -48,7 +48,7 @@ fn i64_at(b: &[u8], at: usize) -> i64 {
 
 /// What the broker needs to know about one batch, read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchHeader {
+pub(crate) struct BatchHeader {
     /// The first offset of the batch.
     pub base_offset: i64,
     /// Total size of the batch in bytes, header included.
@@ -76,7 +76,7 @@ pub struct BatchHeader {
 impl BatchHeader {
     /// Reads the header at the start of `b`, which must hold at least [`HEADER_SIZE`] bytes.
     /// Checks only what is needed to walk a log: the length and the magic byte.
-    pub fn parse(b: &[u8]) -> Option<BatchHeader> {
+    pub(crate) fn parse(b: &[u8]) -> Option<BatchHeader> {
         if b.len() < HEADER_SIZE {
             return None;
         }
@@ -101,44 +101,44 @@ impl BatchHeader {
     }
 
     /// The last offset in the batch.
-    pub fn last_offset(&self) -> i64 {
+    pub(crate) fn last_offset(&self) -> i64 {
         self.base_offset + i64::from(self.last_offset_delta)
     }
 
     /// The next offset after the batch.
-    pub fn next_offset(&self) -> i64 {
+    pub(crate) fn next_offset(&self) -> i64 {
         self.last_offset() + 1
     }
 
     /// The compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
-    pub fn compression(&self) -> i16 {
+    pub(crate) fn compression(&self) -> i16 {
         self.attributes & 0x07
     }
 
     /// True if the batch is part of a transaction.
-    pub fn is_transactional(&self) -> bool {
+    pub(crate) fn is_transactional(&self) -> bool {
         self.attributes & TRANSACTIONAL_FLAG != 0
     }
 
     /// True if the batch is a control batch (a transaction marker).
-    pub fn is_control(&self) -> bool {
+    pub(crate) fn is_control(&self) -> bool {
         self.attributes & CONTROL_FLAG != 0
     }
 
     /// True if the batch comes from an idempotent or transactional producer.
-    pub fn has_producer_id(&self) -> bool {
+    pub(crate) fn has_producer_id(&self) -> bool {
         self.producer_id > NO_PRODUCER_ID
     }
 
     /// The sequence number of the last record: sequences wrap from `i32::MAX` to 0, as in
     /// Kafka's `DefaultRecordBatch.incrementSequence`.
-    pub fn last_sequence(&self) -> i32 {
+    pub(crate) fn last_sequence(&self) -> i32 {
         increment_sequence(self.base_sequence, self.last_offset_delta)
     }
 }
 
 /// `sequence + increment`, wrapping past `i32::MAX` to 0 as producers do.
-pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+pub(crate) fn increment_sequence(sequence: i32, increment: i32) -> i32 {
     if sequence < 0 {
         return sequence;
     }
@@ -151,7 +151,7 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 
 /// The two kinds of transaction marker (Kafka's `ControlRecordType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ControlType {
+pub(crate) enum ControlType {
     /// The transaction was aborted (type 0).
     Abort,
     /// The transaction was committed (type 1).
@@ -162,7 +162,7 @@ pub enum ControlType {
 /// one record whose key is `version: i16 = 0, type: i16` and whose value is
 /// `version: i16 = 0, coordinator_epoch: i32`, as Kafka's `EndTransactionMarker` writes
 /// it. The base offset is assigned on append.
-pub fn control_batch(
+pub(crate) fn control_batch(
     producer_id: i64,
     producer_epoch: i16,
     kind: ControlType,
@@ -208,7 +208,7 @@ pub fn control_batch(
 
 /// The marker type of a control batch, read from its first record's key (control batches
 /// are never compressed). `None` if `batch` is not a well-formed control batch.
-pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+pub(crate) fn control_type(batch: &[u8]) -> Option<ControlType> {
     let h = BatchHeader::parse(batch)?;
     if !h.is_control() || h.compression() != 0 || batch.len() < h.size {
         return None;
@@ -232,7 +232,7 @@ pub fn control_type(batch: &[u8]) -> Option<ControlType> {
 }
 
 /// Checks the CRC-32C of a complete batch.
-pub fn crc_ok(batch: &[u8]) -> bool {
+pub(crate) fn crc_ok(batch: &[u8]) -> bool {
     if batch.len() < HEADER_SIZE {
         return false;
     }
@@ -242,7 +242,7 @@ pub fn crc_ok(batch: &[u8]) -> bool {
 
 /// Writes the base offset and partition leader epoch of the batch starting at `batch`.
 /// Neither field is covered by the CRC, so the batch stays valid.
-pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
+pub(crate) fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
 }
@@ -250,7 +250,7 @@ pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
 /// Stamps a batch with the broker's time (`message.timestamp.type=LogAppendTime`): sets
 /// the timestamp-type attribute and the max timestamp, and recomputes the CRC, as Kafka
 /// does. Consumers then read every record's timestamp as `time`.
-pub fn set_log_append_time(batch: &mut [u8], time: i64) {
+pub(crate) fn set_log_append_time(batch: &mut [u8], time: i64) {
     let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | LOG_APPEND_TIME_FLAG;
     batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
     batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&time.to_be_bytes());
@@ -261,7 +261,7 @@ pub fn set_log_append_time(batch: &mut [u8], time: i64) {
 /// For an uncompressed batch, finds the first record whose timestamp is at least
 /// `target`, returning `(offset, timestamp)`. Reads only each record's length, timestamp
 /// delta and offset delta; returns `None` for compressed batches or if no record matches.
-pub fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
+pub(crate) fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
     let h = BatchHeader::parse(batch)?;
     if h.compression() != 0 || batch.len() < h.size {
         return None;
@@ -284,20 +284,20 @@ pub fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
 }
 
 /// Attribute bit: every record's timestamp is the broker's (`LogAppendTime`).
-pub const LOG_APPEND_TIME_FLAG: i16 = 0x08;
+pub(crate) const LOG_APPEND_TIME_FLAG: i16 = 0x08;
 /// Attribute bit: the batch belongs to a transaction.
-pub const TRANSACTIONAL_FLAG: i16 = 0x10;
+pub(crate) const TRANSACTIONAL_FLAG: i16 = 0x10;
 /// Attribute bit: the batch holds control records (transaction markers).
-pub const CONTROL_FLAG: i16 = 0x20;
+pub(crate) const CONTROL_FLAG: i16 = 0x20;
 /// Attribute bit (KIP-534): the batch's base timestamp holds the *delete horizon* the log
 /// cleaner gave it, after which its tombstones and finished transaction markers may go.
-pub const DELETE_HORIZON_FLAG: i16 = 0x40;
+pub(crate) const DELETE_HORIZON_FLAG: i16 = 0x40;
 
 /// Builds a batch with the header of `original` (base offset, last offset delta, producer
 /// id, epoch and base sequence, leader epoch) around a new records section, with the given
 /// attributes, timestamps and record count, and a fresh CRC. This is how the cleaner writes
 /// back what it keeps of a batch: the offsets the batch spans do not change.
-pub fn rebuild(
+pub(crate) fn rebuild(
     original: &[u8],
     attributes: i16,
     base_timestamp: i64,

@@ -131,7 +131,7 @@ pub(crate) fn compress(codec: i16, section: Vec<u8>, position: u64) -> Result<Ve
 
 /// One record of a v2 batch, borrowed from the batch's uncompressed records section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawRecord<'a> {
+pub(super) struct RawRecord<'a> {
     /// The record's timestamp minus the batch's base timestamp.
     pub timestamp_delta: i64,
     /// The record's offset minus the batch's base offset.
@@ -149,7 +149,7 @@ impl RawRecord<'_> {
     /// Appends the record to a records section whose batch has the same base offset and a
     /// base timestamp that makes this record's timestamp delta `timestamp_delta`. Key, value
     /// and headers are copied byte for byte.
-    pub fn write(&self, out: &mut Vec<u8>, timestamp_delta: i64) {
+    pub(super) fn write(&self, out: &mut Vec<u8>, timestamp_delta: i64) {
         let mut prefix = Vec::with_capacity(16);
         prefix.push(self.attributes);
         put_varint(&mut prefix, timestamp_delta);
@@ -174,7 +174,7 @@ fn nullable_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> 
 
 /// Splits an uncompressed records section into its `count` records; `None` if it is
 /// malformed (a length or field running past the end).
-pub fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
+pub(super) fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
     let count = usize::try_from(count).ok()?;
     // Each record takes at least 7 bytes: never reserve more than the section can hold.
     let mut records = Vec::with_capacity(count.min(section.len() / 7));

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// Validates a buffer of batches from a producer: each must be a complete v2 batch with a
 /// correct CRC, no larger than `max_batch_bytes`, with a consistent record count. Returns the
 /// headers in order.
-pub fn validate_batches(buf: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeader>> {
+pub(super) fn validate_batches(buf: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeader>> {
     let mut headers = Vec::new();
     let mut pos = 0usize;
     if buf.is_empty() {

@@ -52,7 +52,6 @@ use bytes::Bytes;
 
 pub(crate) use checkpoint::CleanerState;
 use filter::{Filter, Verdict};
-pub(crate) use offset_map::DEFAULT_DEDUPE_BUFFER_SIZE;
 use reader::{BatchReader, SegmentView};
 pub(crate) use swap::recover;
 use swap::{cleaned_dir, CleanedGroup, SwapStep};
@@ -168,13 +167,18 @@ impl PartitionLog {
     /// wall-clock time `now`, which decides whether tombstones have expired and which
     /// records `min.compaction.lag.ms` still protects. Does nothing unless the topic's
     /// `cleanup.policy` includes `compact`. Appends and reads go on meanwhile.
+    #[cfg(test)]
     pub fn clean(&self, now: i64) -> Result<CleanStats> {
-        self.clean_pass(now, DEFAULT_DEDUPE_BUFFER_SIZE, &AtomicBool::new(false))
+        self.clean_pass(
+            now,
+            crate::config::DEFAULT_DEDUPE_BUFFER_SIZE,
+            &AtomicBool::new(false),
+        )
     }
 
     /// The first offset of the dirty section: records from here on were appended since
     /// the last pass of the cleaner. Does not wait for a pass in progress.
-    pub fn first_dirty_offset(&self) -> i64 {
+    pub(crate) fn first_dirty_offset(&self) -> i64 {
         let first_dirty = self.cleaner.first_dirty();
         first_dirty.max(self.log_start_offset())
     }
@@ -229,7 +233,7 @@ impl PartitionLog {
     /// exceeds `min.cleanable.dirty.ratio`, its oldest dirty record is older than
     /// `max.compaction.lag.ms`, or a kept tombstone or marker has reached its delete
     /// horizon. False while a pass is running.
-    pub fn needs_cleaning(&self, now: i64) -> bool {
+    pub(crate) fn needs_cleaning(&self, now: i64) -> bool {
         let Some(progress) = self.cleaner.try_lock() else {
             return false;
         };

@@ -20,8 +20,6 @@ use crate::log::records::{parse_records, records_section};
 
 /// Memory charged per offset-map entry on top of the key itself.
 const MAP_ENTRY_OVERHEAD: usize = 48;
-/// Default size of the offset map (Kafka's `log.cleaner.dedupe.buffer.size`).
-pub(crate) const DEFAULT_DEDUPE_BUFFER_SIZE: usize = 128 * 1024 * 1024;
 
 /// The key → latest offset map of the dirty section, and the offset it covers up to (a
 /// segment boundary). Records of aborted transactions and markers are not mapped.

@@ -254,10 +254,10 @@ mod tests {
 
     use super::*;
     use crate::clock::now_ms;
+    use crate::config::DEFAULT_DEDUPE_BUFFER_SIZE;
     use crate::log::cleaner::tests::{
         append, assert_offsets_increase, batch, open, records, rounds, swap_dirs,
     };
-    use crate::log::cleaner::DEFAULT_DEDUPE_BUFFER_SIZE;
 
     #[test]
     fn a_swap_interrupted_by_a_crash_is_completed_on_start_up() {

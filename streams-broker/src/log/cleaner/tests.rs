@@ -14,7 +14,7 @@ use kafka_protocol::records::{
 
 use super::*;
 use crate::clock::now_ms;
-use crate::config::{FlushPolicy, TopicConfig};
+use crate::config::{FlushPolicy, TopicConfig, DEFAULT_DEDUPE_BUFFER_SIZE};
 use crate::error::Error;
 use crate::log::batch::{self, BatchHeader};
 
