@@ -177,3 +177,102 @@ pub(crate) fn encode_response(out: &mut BytesMut, response: &Response) -> Result
     out[start..start + 4].copy_from_slice(&size.to_be_bytes());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A connection on the server side of a loopback socket, and the client side.
+    async fn pair(max_request_size: usize) -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Connection::new(server, max_request_size), client)
+    }
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut f = (body.len() as i32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        f
+    }
+
+    /// Frames split across reads are put back together; frames sent together come out
+    /// one by one, in order.
+    #[tokio::test]
+    async fn frames_are_cut_from_the_byte_stream() {
+        let (mut conn, mut client) = pair(1024).await;
+        let mut bytes = framed(b"first");
+        bytes.extend(framed(b"second"));
+        bytes.extend(framed(b"third"));
+        let (head, tail) = bytes.split_at(7);
+        client.write_all(head).await.unwrap();
+        let mut frames = Vec::new();
+        while frames.len() < 3 {
+            match conn.next_frame().unwrap() {
+                Some(frame) => frames.push(frame),
+                None => {
+                    if frames.is_empty() && conn.rbuf.len() == head.len() {
+                        client.write_all(tail).await.unwrap();
+                    }
+                    assert!(conn.read().await.unwrap());
+                }
+            }
+        }
+        assert_eq!(frames, [&b"first"[..], b"second", b"third"]);
+        assert!(conn.next_frame().unwrap().is_none());
+        drop(client);
+        assert!(!conn.read().await.unwrap(), "the client closed");
+    }
+
+    /// A negative size or one above `socket.request.max.bytes` is refused as soon as the
+    /// prefix is read.
+    #[tokio::test]
+    async fn bad_sizes_are_refused() {
+        let (mut conn, mut client) = pair(16).await;
+        client.write_all(&17i32.to_be_bytes()).await.unwrap();
+        conn.read().await.unwrap();
+        assert_eq!(
+            conn.next_frame(),
+            Err(FrameError::TooLarge { size: 17, max: 16 })
+        );
+        let (mut conn, mut client) = pair(16).await;
+        client.write_all(&(-1i32).to_be_bytes()).await.unwrap();
+        conn.read().await.unwrap();
+        assert_eq!(conn.next_frame(), Err(FrameError::NegativeSize(-1)));
+    }
+
+    /// Responses are framed one after the other in the write buffer; one that cannot be
+    /// encoded leaves what was buffered before it untouched.
+    #[tokio::test]
+    async fn responses_are_framed_in_order() {
+        let (mut conn, _client) = pair(1024).await;
+        let response = |correlation_id, version| Response {
+            api_key: ApiKey::ApiVersions,
+            version,
+            correlation_id,
+            body: ResponseBody::Message(ResponseKind::ApiVersions(ApiVersionsResponse::default())),
+        };
+        conn.write_response(&response(1, 0)).unwrap();
+        conn.write_response(&response(2, 3)).unwrap();
+        let written = conn.wbuf.clone();
+        assert!(conn.write_response(&response(3, 99)).is_err());
+        assert_eq!(conn.wbuf, written);
+        let mut buf = &written[..];
+        for correlation_id in [1, 2] {
+            let size = buf.get_i32() as usize;
+            let (frame, rest) = buf.split_at(size);
+            assert_eq!(
+                i32::from_be_bytes(frame[..4].try_into().unwrap()),
+                correlation_id
+            );
+            buf = rest;
+        }
+        assert!(buf.is_empty());
+    }
+}
