@@ -187,7 +187,7 @@ async fn a_compacted_topic_keeps_the_latest_value_of_every_key() {
     expected.insert("sentinel".into(), Some("end".into()));
     let end = written + 1;
 
-    let stats = broker.broker().compact_now().expect("clean");
+    let stats = broker.compact_now().expect("clean");
     assert!(
         stats.records_removed >= (KEYS * (VERSIONS - 1)) as u64,
         "{stats:?}"
@@ -206,7 +206,7 @@ async fn a_compacted_topic_keeps_the_latest_value_of_every_key() {
 
     // Tombstones had their delete.retention.ms (0 here) from the first clean: the next
     // clean removes them. Live keys stay.
-    let stats = broker.broker().compact_now().expect("clean");
+    let stats = broker.compact_now().expect("clean");
     assert_eq!(
         stats.tombstones_removed,
         (KEYS / 10 - KEYS / 50) as u64,
@@ -240,13 +240,7 @@ async fn a_compacted_topic_keeps_the_latest_value_of_every_key() {
         None,
     )
     .await;
-    let log = broker
-        .broker()
-        .topics()
-        .get(topic)
-        .expect("topic")
-        .partitions[0]
-        .clone();
+    let log = broker.topic(topic).expect("topic").partitions[0].clone();
     assert_eq!(log.log_end_offset(), end + 1);
     let last = read_from_beginning(&broker.bootstrap(), topic, end + 1).await;
     assert_eq!(
@@ -341,18 +335,8 @@ async fn compact_and_delete_topics_are_compacted_and_trimmed_by_time() {
     let end = log.log_end_offset();
     // Retention first: the cleaner may merge an old segment with a newer neighbour (as Kafka's
     // does), after which the old records live as long as the newest in their segment.
-    assert!(
-        broker.broker().enforce_retention() > 0,
-        "old segments expire"
-    );
-    assert!(
-        broker
-            .broker()
-            .compact_now()
-            .expect("clean")
-            .records_removed
-            > 0
-    );
+    assert!(broker.enforce_retention() > 0, "old segments expire");
+    assert!(broker.compact_now().expect("clean").records_removed > 0);
     let start = log.log_start_offset();
     assert!(start > 0);
     let seen = read_from_beginning(&broker.bootstrap(), topic, end).await;

@@ -235,7 +235,7 @@ async fn three_consumers_split_the_partitions_and_take_over_when_one_leaves() {
         "every record once"
     );
 
-    let group = broker.broker().groups().describe_group("order-processors");
+    let group = broker.describe_group("order-processors");
     let group = group.expect("the group is known");
     assert_eq!(group.members.len(), 3);
     assert_eq!(group.protocol_type, "consumer");
@@ -244,11 +244,7 @@ async fn three_consumers_split_the_partitions_and_take_over_when_one_leaves() {
     c.close().await;
     let sets = balanced(&[&a, &b], Duration::from_secs(20)).await;
     assert!(sets.iter().all(|s| s.len() == 3), "{sets:?}");
-    let group = broker
-        .broker()
-        .groups()
-        .describe_group("order-processors")
-        .expect("group");
+    let group = broker.describe_group("order-processors").expect("group");
     assert_eq!(group.members.len(), 2, "the closed consumer left");
     a.close().await;
     b.close().await;
@@ -308,11 +304,7 @@ async fn a_restarted_static_member_takes_its_old_place() {
     let b = member("instance-b");
     let before = balanced(&[&a, &b], Duration::from_secs(20)).await;
     let instances = |broker: &BrokerHandle| {
-        let group = broker
-            .broker()
-            .groups()
-            .describe_group("static-group")
-            .expect("group");
+        let group = broker.describe_group("static-group").expect("group");
         let mut ids: Vec<(String, String)> = group
             .members
             .into_iter()
@@ -377,8 +369,6 @@ async fn committed_offsets_survive_a_restart() {
 
     let broker = start();
     let stored = broker
-        .broker()
-        .groups()
         .committed_offset("ledger-readers", "ledger", 3)
         .expect("the commit was reloaded");
     assert_eq!(stored.offset, 10);
@@ -467,11 +457,7 @@ async fn admin_clients_describe_groups_and_delete_only_empty_ones() {
         .await
         .expect("delete groups");
     assert_eq!(deleted, vec![Ok("admin-group".to_string())]);
-    assert!(broker
-        .broker()
-        .groups()
-        .committed_offset("admin-group", "adm", 0)
-        .is_none());
+    assert!(broker.committed_offset("admin-group", "adm", 0).is_none());
     let deleted = admin
         .delete_groups(&["admin-group"], &options)
         .await
@@ -704,10 +690,9 @@ async fn kcat_balanced_consumer_consumes_what_was_produced() {
 }
 
 fn committed_total(broker: &BrokerHandle, group: &str, topic: &str) -> i64 {
-    let groups = broker.broker().groups();
     let by_partition: HashMap<i32, i64> = (0..PARTITIONS)
         .filter_map(|p| {
-            groups
+            broker
                 .committed_offset(group, topic, p)
                 .map(|o| (p, o.offset))
         })

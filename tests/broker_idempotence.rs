@@ -90,7 +90,7 @@ fn a_resent_batch_is_acknowledged_with_its_original_offset_and_appended_once() {
         (0, 0),
         "the retry gets offset 0 again"
     );
-    let log = broker.broker().topics().get("dedup").expect("t").partitions[0].clone();
+    let log = broker.topic("dedup").expect("t").partitions[0].clone();
     assert_eq!(log.log_end_offset(), 3, "and is not appended");
 
     let second = producer_batch(&[("k", "d", 4)], pid, epoch, 3, false);
@@ -204,7 +204,7 @@ async fn rdkafka_idempotent_producer_delivers_each_record_once() {
             .collect();
         assert_eq!(values, &expected, "partition {p}");
     }
-    let topic = broker.broker().topics().get("idem").expect("t");
+    let topic = broker.topic("idem").expect("t");
     let total: i64 = topic.partitions.iter().map(|l| l.log_end_offset()).sum();
     assert_eq!(total, RECORDS as i64, "nothing appended twice");
     drop(topic);

@@ -108,7 +108,7 @@ fn api_versions_fallback_and_old_produce_versions() {
     let error_at = 4 + 4 + 2 + 3 + 4 + 4;
     assert_eq!(i16::from_be_bytes([body[error_at], body[error_at + 1]]), 35);
     assert_eq!(
-        broker.broker().topics().get("old").expect("t").partitions[0].log_end_offset(),
+        broker.topic("old").expect("t").partitions[0].log_end_offset(),
         0
     );
 }
@@ -306,13 +306,7 @@ fn retention_advances_log_start_and_old_offsets_are_out_of_range() {
         );
     }
     // The background retention task deletes the three old segments.
-    let log = broker
-        .broker()
-        .topics()
-        .get("short")
-        .expect("topic")
-        .partitions[0]
-        .clone();
+    let log = broker.topic("short").expect("topic").partitions[0].clone();
     for _ in 0..200 {
         if log.log_start_offset() == 3 {
             break;

@@ -139,7 +139,7 @@ async fn produce_and_consume_100k_records_with_every_codec() {
         produce(&bootstrap, &topic, codec).await;
         consume_and_check(&bootstrap, &topic, codec).await;
     }
-    let topic = broker.broker().topics().get("codec-zstd").expect("topic");
+    let topic = broker.topic("codec-zstd").expect("topic");
     let total: i64 = topic.partitions.iter().map(|p| p.log_end_offset()).sum();
     assert_eq!(total, RECORDS_PER_CODEC as i64);
     broker.shutdown().expect("clean shutdown");
@@ -202,6 +202,6 @@ async fn admin_client_creates_describes_and_deletes_topics() {
         .expect("delete");
     assert!(deleted[0].is_ok());
     assert!(deleted[1].is_err());
-    assert!(broker.broker().topics().get("admin-a").is_none());
+    assert!(broker.topic("admin-a").is_none());
     broker.shutdown().expect("clean shutdown");
 }

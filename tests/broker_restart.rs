@@ -95,11 +95,7 @@ async fn records_survive_a_restart() {
     broker.shutdown().expect("shutdown");
 
     let broker = EmbeddedBroker::start(BrokerConfig::with_data_dir(dir.path())).expect("restart");
-    let topic = broker
-        .broker()
-        .topics()
-        .get("durable")
-        .expect("topic persisted");
+    let topic = broker.topic("durable").expect("topic persisted");
     assert_eq!(topic.id, id, "topic id is stable");
     assert_eq!(topic.config.segment_bytes(), 4096, "topic config persisted");
     assert_eq!(
@@ -120,7 +116,7 @@ async fn a_torn_tail_is_truncated_at_startup() {
     let broker = EmbeddedBroker::start(BrokerConfig::with_data_dir(dir.path())).expect("start");
     broker.create_topic("torn", PARTITIONS).expect("topic");
     produce(&broker.bootstrap(), "torn", 0..300).await;
-    let before = broker.broker().topics().get("torn").expect("t").partitions[0].log_end_offset();
+    let before = broker.topic("torn").expect("t").partitions[0].log_end_offset();
     broker.shutdown().expect("shutdown");
 
     // Simulate a crash during a write: half a batch (a copy of the segment's own first
@@ -137,7 +133,7 @@ async fn a_torn_tail_is_truncated_at_startup() {
     std::fs::write(&segment, &data).expect("tear");
 
     let broker = EmbeddedBroker::start(BrokerConfig::with_data_dir(dir.path())).expect("restart");
-    let log = broker.broker().topics().get("torn").expect("t").partitions[0].clone();
+    let log = broker.topic("torn").expect("t").partitions[0].clone();
     assert_eq!(log.log_end_offset(), before, "only the torn bytes are gone");
     assert_eq!(
         consume_all(&broker.bootstrap(), "torn", 300).await,

@@ -34,7 +34,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
-use streams_broker::txn::TxnState;
+use streams_broker::TxnState;
 use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
 type TxnProducer = ThreadedProducer<DefaultProducerContext>;
@@ -156,13 +156,7 @@ fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
 }
 
 fn lso_and_hw(broker: &BrokerHandle, topic: &str, partition: i32) -> (i64, i64) {
-    let log = broker
-        .broker()
-        .topics()
-        .get(topic)
-        .expect("topic")
-        .partitions[partition as usize]
-        .clone();
+    let log = broker.topic(topic).expect("topic").partitions[partition as usize].clone();
     (log.last_stable_offset(), log.log_end_offset())
 }
 
@@ -290,16 +284,12 @@ fn a_new_producer_with_the_same_transactional_id_fences_the_old_one() {
     send(&zombie, "txn-fence", 0, "zombie");
     zombie.flush(TIMEOUT).expect("flush");
     let before = broker
-        .broker()
-        .transactions()
-        .describe("fenced-app")
+        .describe_transaction("fenced-app")
         .expect("registered");
 
     let fresh = txn_producer(&bootstrap, "fenced-app", &[]);
     let after = broker
-        .broker()
-        .transactions()
-        .describe("fenced-app")
+        .describe_transaction("fenced-app")
         .expect("registered");
     assert_eq!(after.producer_id, before.producer_id);
     assert!(after.producer_epoch > before.producer_epoch);
@@ -352,9 +342,7 @@ fn an_abandoned_transaction_is_aborted_after_its_timeout() {
     });
     assert!(started.elapsed() < Duration::from_secs(5));
     let state = broker
-        .broker()
-        .transactions()
-        .describe("forgetful")
+        .describe_transaction("forgetful")
         .expect("registered");
     assert_eq!(state.state, TxnState::CompleteAbort);
     write_sentinels(&bootstrap, "txn-timeout", 1);
@@ -445,9 +433,7 @@ fn transaction_state_survives_a_restart() {
     let (lso, hw) = lso_and_hw(&broker, "txn-durable", 0);
     assert_eq!(lso, hw, "the in-flight transaction was aborted at start-up");
     let state = broker
-        .broker()
-        .transactions()
-        .describe("durable")
+        .describe_transaction("durable")
         .expect("state persisted");
     assert_eq!(state.state, TxnState::CompleteAbort);
     assert_eq!(state.producer_id, pid, "the producer id stays bound");
@@ -460,11 +446,7 @@ fn transaction_state_survives_a_restart() {
     p.begin_transaction().expect("begin");
     send(&p, "txn-durable", 0, "after-restart");
     p.commit_transaction(TIMEOUT).expect("commit");
-    let state = broker
-        .broker()
-        .transactions()
-        .describe("durable")
-        .expect("state");
+    let state = broker.describe_transaction("durable").expect("state");
     assert_eq!(state.producer_id, pid);
     write_sentinels(&bootstrap, "txn-durable", 1);
     assert_eq!(

@@ -15,11 +15,14 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::clock::now_ms;
 use crate::config::{BrokerConfig, FlushPolicy};
 use crate::error::{Error, Result};
+use crate::fs::write_atomic;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
-use crate::log::{now_ms, CleanStats};
-use crate::topics::{random_uuid, write_atomic, TopicRegistry};
+use crate::ids::random_uuid;
+use crate::log::CleanStats;
+use crate::topics::TopicRegistry;
 use crate::txn::TransactionCoordinator;
 
 const META_FILE: &str = "meta.properties";
@@ -77,7 +80,7 @@ impl Drop for DirLock {
 
 /// Shared state of a running broker.
 #[derive(Debug)]
-pub struct Broker {
+pub(crate) struct Broker {
     config: BrokerConfig,
     data_dir: PathBuf,
     topics: TopicRegistry,
@@ -163,7 +166,7 @@ fn open_group_coordinator(
 impl Broker {
     /// Opens the data directory (creating it if needed) and loads every topic, recovering
     /// the logs. `advertised` is the address clients are told to connect to.
-    pub fn open(
+    pub(crate) fn open(
         config: BrokerConfig,
         data_dir: &Path,
         advertised: std::net::SocketAddr,
@@ -206,42 +209,42 @@ impl Broker {
     }
 
     /// The configuration the broker runs with.
-    pub fn config(&self) -> &BrokerConfig {
+    pub(crate) fn config(&self) -> &BrokerConfig {
         &self.config
     }
 
     /// The data directory.
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         &self.data_dir
     }
 
     /// The topics.
-    pub fn topics(&self) -> &TopicRegistry {
+    pub(crate) fn topics(&self) -> &TopicRegistry {
         &self.topics
     }
 
     /// The transaction coordinator.
-    pub fn transactions(&self) -> &TransactionCoordinator {
+    pub(crate) fn transactions(&self) -> &TransactionCoordinator {
         &self.transactions
     }
 
     /// The group coordinator (consumer groups and committed offsets).
-    pub fn groups(&self) -> &GroupCoordinator {
+    pub(crate) fn groups(&self) -> &GroupCoordinator {
         &self.groups
     }
 
     /// The cluster id (persisted in `meta.properties`).
-    pub fn cluster_id(&self) -> &str {
+    pub(crate) fn cluster_id(&self) -> &str {
         &self.cluster_id
     }
 
     /// This broker's node id.
-    pub fn node_id(&self) -> i32 {
+    pub(crate) fn node_id(&self) -> i32 {
         self.config.node_id
     }
 
     /// The host and port advertised in metadata.
-    pub fn advertised(&self) -> (&str, i32) {
+    pub(crate) fn advertised(&self) -> (&str, i32) {
         (&self.advertised_host, self.advertised_port)
     }
 
@@ -256,7 +259,7 @@ impl Broker {
     }
 
     /// Forces every partition to disk.
-    pub fn flush_all(&self) -> Result<()> {
+    pub(crate) fn flush_all(&self) -> Result<()> {
         for log in self.topics.all_logs() {
             log.flush()?;
         }
@@ -265,7 +268,7 @@ impl Broker {
 
     /// Aborts transactions past their timeout (and retries pending markers); returns how
     /// many ended.
-    pub fn abort_expired_transactions(&self) -> usize {
+    pub(crate) fn abort_expired_transactions(&self) -> usize {
         let ended = self.transactions.abort_expired(now_ms(), &self.topics);
         if ended > 0 {
             self.notify_append();
@@ -276,7 +279,7 @@ impl Broker {
     /// Runs retention over every partition once; returns the segments deleted.
     /// Producers idle longer than `producer.id.expiration.ms` are forgotten on the same
     /// pass.
-    pub fn enforce_retention(&self) -> usize {
+    pub(crate) fn enforce_retention(&self) -> usize {
         let now = now_ms();
         let mut deleted = 0;
         let expiration =
@@ -305,7 +308,7 @@ impl Broker {
     /// now, whatever their dirty ratio (for tests and tools; the background cleaner waits
     /// for `min.cleanable.dirty.ratio`). Returns the statistics summed over the partitions;
     /// stops at the first partition that fails.
-    pub fn compact_now(&self) -> Result<CleanStats> {
+    pub(crate) fn compact_now(&self) -> Result<CleanStats> {
         let now = now_ms();
         let mut total = CleanStats::default();
         for log in self.topics.all_logs() {
@@ -324,7 +327,7 @@ impl Broker {
     /// One pass of the background cleaner: compacts the logs that need it (see
     /// [`PartitionLog::needs_cleaning`](crate::log::PartitionLog::needs_cleaning)).
     /// Failures are logged and leave the log as it was; the next pass tries again.
-    pub fn run_cleaner(&self) -> CleanStats {
+    pub(crate) fn run_cleaner(&self) -> CleanStats {
         let mut total = CleanStats::default();
         for log in self.topics.all_logs() {
             if self.stop_cleaning.load(Ordering::Relaxed) {

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 
 /// The type of a configuration value, with the codes Kafka uses in `DescribeConfigs` v3+.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigType {
+pub(crate) enum ConfigType {
     /// `true` / `false`.
     Boolean = 1,
     /// Free text.
@@ -34,7 +34,7 @@ pub enum ConfigType {
 
 /// Where a config value came from, with Kafka's `ConfigSource` codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigSource {
+pub(crate) enum ConfigSource {
     /// Set on the topic (`CreateTopics` configs).
     Topic = 1,
     /// Set broker-wide (`log.retention.ms` and friends).
@@ -45,7 +45,7 @@ pub enum ConfigSource {
 
 /// One topic-level configuration key that the broker knows, with Kafka's default.
 #[derive(Debug, Clone, Copy)]
-pub struct TopicConfigKey {
+pub(crate) struct TopicConfigKey {
     /// Kafka's property name.
     pub name: &'static str,
     /// The value type.
@@ -82,7 +82,7 @@ const LONG_MAX: &str = "9223372036854775807";
 /// cleaner's `delete.retention.ms`, `min.compaction.lag.ms`, `max.compaction.lag.ms`,
 /// `min.cleanable.dirty.ratio`; the others are accepted, validated, stored and reported so
 /// that tools written for Kafka work unchanged.
-pub const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
+pub(crate) const TOPIC_CONFIG_KEYS: &[TopicConfigKey] = &[
     key(
         "cleanup.policy",
         ConfigType::List,
@@ -381,7 +381,7 @@ fn validate(k: &TopicConfigKey, value: &str) -> Result<()> {
 
 impl TopicConfig {
     /// Looks up the description of a topic key.
-    pub fn key(name: &str) -> Option<&'static TopicConfigKey> {
+    pub(crate) fn key(name: &str) -> Option<&'static TopicConfigKey> {
         TOPIC_CONFIG_KEYS.iter().find(|k| k.name == name)
     }
 
@@ -410,7 +410,9 @@ impl TopicConfig {
     }
 
     /// Every key with its value and source, in Kafka's order.
-    pub fn entries(&self) -> impl Iterator<Item = (&'static TopicConfigKey, &str, ConfigSource)> {
+    pub(crate) fn entries(
+        &self,
+    ) -> impl Iterator<Item = (&'static TopicConfigKey, &str, ConfigSource)> {
         TOPIC_CONFIG_KEYS
             .iter()
             .map(move |k| match self.values.get(k.name) {
@@ -525,13 +527,16 @@ pub enum FlushPolicy {
     Never,
 }
 
+/// Default size of the cleaner's offset map (Kafka's `log.cleaner.dedupe.buffer.size`).
+pub(crate) const DEFAULT_DEDUPE_BUFFER_SIZE: usize = 128 * 1024 * 1024;
+
 /// The log cleaner's broker-wide settings (Kafka's `log.cleaner.*` properties). The
 /// per-topic ones (`delete.retention.ms`, `min.cleanable.dirty.ratio`, …) are in
 /// [`TopicConfig`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CleanerConfig {
     /// Whether the background cleaner runs (`log.cleaner.enable`). A forced clean
-    /// ([`Broker::compact_now`](crate::Broker::compact_now)) works either way.
+    /// ([`BrokerHandle::compact_now`](crate::BrokerHandle::compact_now)) works either way.
     pub enable: bool,
     /// Pause between two passes of the background cleaner over the compacted logs
     /// (`log.cleaner.backoff.ms`; Kafka's default, 15 seconds).
@@ -546,7 +551,7 @@ impl Default for CleanerConfig {
         CleanerConfig {
             enable: true,
             backoff: Duration::from_secs(15),
-            dedupe_buffer_size: 128 * 1024 * 1024,
+            dedupe_buffer_size: DEFAULT_DEDUPE_BUFFER_SIZE,
         }
     }
 }

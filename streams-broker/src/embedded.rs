@@ -17,8 +17,10 @@ use tokio::sync::oneshot;
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
+use crate::group::{GroupDescription, OffsetAndMetadata};
+use crate::inspect::{TopicView, TransactionDescription};
+use crate::log::CleanStats;
 use crate::network::Server;
-use crate::topics::Topic;
 
 /// Starts brokers in-process. See [`BrokerHandle`] for what a running one offers.
 #[derive(Debug)]
@@ -121,14 +123,9 @@ impl BrokerHandle {
         &self.data_dir
     }
 
-    /// The broker's shared state, for inspection.
-    pub fn broker(&self) -> &Arc<Broker> {
-        &self.broker
-    }
-
     /// Creates a topic with `partitions` partitions and default configuration.
-    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<Arc<Topic>> {
-        self.broker.topics().create(name, partitions, &[])
+    pub fn create_topic(&self, name: &str, partitions: i32) -> Result<TopicView> {
+        self.create_topic_with_config(name, partitions, &[])
     }
 
     /// Creates a topic with topic-level configs given by Kafka name
@@ -138,12 +135,57 @@ impl BrokerHandle {
         name: &str,
         partitions: i32,
         configs: &[(&str, &str)],
-    ) -> Result<Arc<Topic>> {
+    ) -> Result<TopicView> {
         let overrides: Vec<(String, String)> = configs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        self.broker.topics().create(name, partitions, &overrides)
+        let topic = self.broker.topics().create(name, partitions, &overrides)?;
+        Ok(TopicView::of(&topic))
+    }
+
+    /// The topic `name`, with a live view of each partition's log, if it exists.
+    pub fn topic(&self, name: &str) -> Option<TopicView> {
+        self.broker.topics().get(name).map(|t| TopicView::of(&t))
+    }
+
+    /// Compacts every partition of every topic whose `cleanup.policy` includes
+    /// `compact`, now, whatever their dirty ratio (the background cleaner waits for
+    /// `min.cleanable.dirty.ratio`). Returns the statistics summed over the partitions.
+    pub fn compact_now(&self) -> Result<CleanStats> {
+        self.broker.compact_now()
+    }
+
+    /// Applies time and size retention to every partition now, as the background
+    /// retention check does; returns the number of segments deleted.
+    pub fn enforce_retention(&self) -> usize {
+        self.broker.enforce_retention()
+    }
+
+    /// The consumer group `group_id` as `DescribeGroups` shows it, if the broker knows it.
+    pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
+        self.broker.groups().describe_group(group_id)
+    }
+
+    /// The offset `group_id` committed for a partition, if any.
+    pub fn committed_offset(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<OffsetAndMetadata> {
+        self.broker
+            .groups()
+            .committed_offset(group_id, topic, partition)
+    }
+
+    /// Where the transactional producer `transactional_id` stands, if the transaction
+    /// coordinator knows it.
+    pub fn describe_transaction(&self, transactional_id: &str) -> Option<TransactionDescription> {
+        self.broker
+            .transactions()
+            .describe(transactional_id)
+            .map(TransactionDescription::of)
     }
 
     /// Stops accepting connections, closes the open ones, flushes every log to disk and

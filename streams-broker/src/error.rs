@@ -133,7 +133,7 @@ pub enum Error {
         /// The partition.
         partition: i32,
         /// What the producer did wrong.
-        source: crate::log::producer_state::ProducerError,
+        source: ProducerError,
     },
     /// Persisted transaction coordinator state could not be written.
     #[error("transaction state {path}: {reason}")]
@@ -158,12 +158,58 @@ pub enum Error {
     Stopped,
 }
 
+/// Why a producer's batch was refused; each maps to the Kafka error code of the same name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProducerError {
+    /// The batch's first sequence does not follow the last one appended.
+    #[error("out-of-order sequence {sequence} from producer {producer_id} epoch {epoch}: expected {expected}")]
+    OutOfOrderSequence {
+        /// The producer.
+        producer_id: i64,
+        /// The batch's epoch.
+        epoch: i16,
+        /// The batch's first sequence.
+        sequence: i32,
+        /// The sequence that would have been in order.
+        expected: i32,
+    },
+    /// The batch's epoch is older than the producer's current epoch (a fenced zombie).
+    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current}")]
+    InvalidProducerEpoch {
+        /// The producer.
+        producer_id: i64,
+        /// The batch's epoch.
+        epoch: i16,
+        /// The epoch the partition knows.
+        current: i16,
+    },
+    /// A transactional batch where no transaction is open, or the reverse.
+    #[error("invalid transaction state for producer {producer_id}: {reason}")]
+    InvalidTxnState {
+        /// The producer.
+        producer_id: i64,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Control batches (transaction markers) are written by the coordinator only.
+    #[error("control batches are not accepted from clients")]
+    ControlBatchFromClient,
+}
+
 impl Error {
     /// Wraps an I/O error with the path it happened on.
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// A [`Error::CorruptBatch`] found at `position` (in a request or a segment file).
+    pub(crate) fn corrupt_batch(position: u64, reason: impl Into<String>) -> Self {
+        Error::CorruptBatch {
+            position,
+            reason: reason.into(),
         }
     }
 }

@@ -18,16 +18,25 @@
 //! data survives a crash of the broker process in every mode (it is in the page cache);
 //! a crash of the machine can lose up to the last interval with the default.
 //!
-//! The pieces, in the order a request meets them:
-//! - [`network`]: the listener and per-connection framing (Kafka's `SocketServer`);
-//! - [`handlers`]: one module per API and the dispatch (Kafka's `KafkaApis`);
-//! - [`topics`]: the topic registry (Kafka's metadata);
-//! - [`group`]: consumer groups and committed offsets (Kafka's `GroupCoordinator`);
-//! - [`log`]: partitions, segments, indexes, recovery, retention, compaction, producer
-//!   state (Kafka's `UnifiedLog`, `LogCleaner` and `ProducerStateManager`);
-//! - [`txn`]: the transaction coordinator (Kafka's `TransactionCoordinator`);
-//! - [`config`]: typed configuration that also accepts Kafka property names;
-//! - [`embedded`]: start a broker inside your process.
+//! The pieces, in the order a request meets them (each module's own documentation says
+//! more, and names its Kafka counterpart):
+//! - the network layer: the listener and one `Connection` per client, which owns the
+//!   socket, the request framing and the response encoding (Kafka's `SocketServer`);
+//! - the request handlers: one module per API and the dispatch, taking typed requests
+//!   and returning typed responses (Kafka's `KafkaApis`);
+//! - the topic registry (Kafka's metadata);
+//! - the group coordinator: consumer groups and committed offsets (Kafka's
+//!   `GroupCoordinator`);
+//! - the log: partitions, segments, indexes, recovery, retention, validation of what
+//!   producers send, producer state and the log cleaner (Kafka's `UnifiedLog`,
+//!   `LogValidator`, `ProducerStateManager` and `LogCleaner`);
+//! - the transaction coordinator (Kafka's `TransactionCoordinator`);
+//! - typed configuration that also accepts Kafka property names ([`BrokerConfig`],
+//!   [`TopicConfig`]);
+//! - [`EmbeddedBroker`], to start a broker inside your process, and [`Server`], to run
+//!   one as a process (`rill broker`). A running embedded broker's [`BrokerHandle`] also
+//!   offers read-only views of its state for tests and tools ([`TopicView`],
+//!   [`PartitionView`], [`TransactionDescription`]).
 //!
 //! ```
 //! use streams_broker::{BrokerConfig, EmbeddedBroker};
@@ -45,22 +54,32 @@
 
 #![warn(missing_docs)]
 
-pub mod broker;
-pub mod config;
-pub mod embedded;
-pub mod error;
-pub mod group;
-pub mod handlers;
-pub mod log;
-pub mod network;
-pub mod topics;
-pub mod txn;
+mod broker;
+mod clock;
+mod config;
+mod embedded;
+mod error;
+mod fs;
+mod group;
+mod handlers;
+mod ids;
+mod inspect;
+mod log;
+mod network;
+mod topics;
+mod txn;
+mod wire;
 
-pub use broker::Broker;
-pub use config::{BrokerConfig, FlushPolicy, GroupConfig, TopicConfig};
+pub use config::{
+    BrokerConfig, CleanerConfig, CleanupPolicy, FlushPolicy, GroupConfig, TopicConfig,
+};
 pub use embedded::{BrokerHandle, EmbeddedBroker};
-pub use error::{Error, Result};
+pub use error::{Error, ProducerError, Result};
+pub use group::{GroupDescription, GroupState, MemberDescription, OffsetAndMetadata};
+pub use inspect::{PartitionView, TopicView, TransactionDescription};
+pub use log::CleanStats;
 pub use network::Server;
+pub use txn::TxnState;
 
 /// The address the standalone broker listens on unless told otherwise: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9092";

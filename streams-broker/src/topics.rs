@@ -6,10 +6,7 @@
 //! topic id, the partition count and the topic-level config overrides. The partition logs
 //! live beside it in `<data-dir>/<topic>-<partition>/`, as in Kafka.
 
-use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
-use std::hash::{BuildHasher, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -17,22 +14,24 @@ use uuid::Uuid;
 
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
+use crate::fs::write_atomic;
+use crate::ids::random_uuid;
 use crate::log::PartitionLog;
 
 const TOPICS_DIR: &str = "__rill_topics";
 
 /// Most partitions one topic may have: each is a directory with open files, and a
 /// peer's `CreateTopics` must not be able to exhaust the machine's file handles.
-pub const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
+pub(crate) const MAX_PARTITIONS_PER_TOPIC: i32 = 10_000;
 
 /// Topics the broker keeps for itself, like Kafka's internal topics: committed offsets
 /// and (for the transaction coordinator) transaction state. Metadata lists them only
 /// when asked for by name, flagged `is_internal`, and clients cannot produce to them.
-pub const INTERNAL_TOPICS: &[&str] = &[crate::group::OFFSETS_TOPIC, "__transaction_state"];
+pub(crate) const INTERNAL_TOPICS: &[&str] = &[crate::group::OFFSETS_TOPIC, "__transaction_state"];
 
 /// A topic and its partition logs.
 #[derive(Debug)]
-pub struct Topic {
+pub(crate) struct Topic {
     /// The topic's name.
     pub name: String,
     /// The topic id (Kafka's KIP-516 topic UUID), stable across restarts.
@@ -45,12 +44,12 @@ pub struct Topic {
 
 impl Topic {
     /// Whether this is one of the broker's [`INTERNAL_TOPICS`].
-    pub fn is_internal(&self) -> bool {
+    pub(crate) fn is_internal(&self) -> bool {
         INTERNAL_TOPICS.contains(&self.name.as_str())
     }
 
     /// The log of `partition`, if the topic has it.
-    pub fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
+    pub(crate) fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
         usize::try_from(partition)
             .ok()
             .and_then(|p| self.partitions.get(p))
@@ -59,7 +58,7 @@ impl Topic {
 
 /// Checks a topic name against Kafka's rules: 1 to 249 characters from `[a-zA-Z0-9._-]`,
 /// and not `.` or `..`.
-pub fn validate_topic_name(name: &str) -> Result<()> {
+pub(crate) fn validate_topic_name(name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         Some("the name is empty")
     } else if name.len() > 249 {
@@ -83,42 +82,9 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
     }
 }
 
-/// A fresh random id; the standard library's randomly keyed hasher is the entropy source.
-pub(crate) fn random_uuid() -> Uuid {
-    let mut bytes = [0u8; 16];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        let mut h = RandomState::new().build_hasher();
-        h.write_usize(i);
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0),
-        );
-        chunk.copy_from_slice(&h.finish().to_be_bytes());
-    }
-    uuid::Builder::from_random_bytes(bytes).into_uuid()
-}
-
-/// Writes `data` to `path` atomically: a temporary file, fsync, rename.
-pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    f.write_all(data)
-        .and_then(|_| f.sync_all())
-        .map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
 /// All topics of the broker.
 #[derive(Debug)]
-pub struct TopicRegistry {
+pub(crate) struct TopicRegistry {
     data_dir: PathBuf,
     defaults: TopicConfig,
     flush: FlushPolicy,
@@ -127,7 +93,7 @@ pub struct TopicRegistry {
 
 impl TopicRegistry {
     /// Loads every topic found under `data_dir`, recovering their logs.
-    pub fn open(data_dir: &Path, defaults: TopicConfig, flush: FlushPolicy) -> Result<Self> {
+    pub(crate) fn open(data_dir: &Path, defaults: TopicConfig, flush: FlushPolicy) -> Result<Self> {
         let meta_dir = data_dir.join(TOPICS_DIR);
         std::fs::create_dir_all(&meta_dir).map_err(|e| Error::io(&meta_dir, e))?;
         let registry = TopicRegistry {
@@ -214,7 +180,7 @@ impl TopicRegistry {
     }
 
     /// The topic called `name`.
-    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -223,7 +189,7 @@ impl TopicRegistry {
     }
 
     /// The topic with id `id`.
-    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+    pub(crate) fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -233,7 +199,7 @@ impl TopicRegistry {
     }
 
     /// Every topic, by name.
-    pub fn list(&self) -> Vec<Arc<Topic>> {
+    pub(crate) fn list(&self) -> Vec<Arc<Topic>> {
         self.topics
             .read()
             .unwrap_or_else(|p| p.into_inner())
@@ -243,7 +209,7 @@ impl TopicRegistry {
     }
 
     /// Builds the config a new topic would get from the broker defaults and `overrides`.
-    pub fn config_for(&self, overrides: &[(String, String)]) -> Result<TopicConfig> {
+    pub(crate) fn config_for(&self, overrides: &[(String, String)]) -> Result<TopicConfig> {
         let mut config = self.defaults.clone();
         for (k, v) in overrides {
             config.set(k, v)?;
@@ -252,7 +218,7 @@ impl TopicRegistry {
     }
 
     /// Creates a topic with `partitions` partitions and topic-level config `overrides`.
-    pub fn create(
+    pub(crate) fn create(
         &self,
         name: &str,
         partitions: i32,
@@ -294,7 +260,7 @@ impl TopicRegistry {
     }
 
     /// Deletes a topic and its data.
-    pub fn delete(&self, name: &str) -> Result<Arc<Topic>> {
+    pub(crate) fn delete(&self, name: &str) -> Result<Arc<Topic>> {
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         let topic = topics.remove(name).ok_or_else(|| Error::UnknownTopic {
             topic: name.to_string(),
@@ -311,7 +277,7 @@ impl TopicRegistry {
     }
 
     /// Every partition log of every topic.
-    pub fn all_logs(&self) -> Vec<Arc<PartitionLog>> {
+    pub(crate) fn all_logs(&self) -> Vec<Arc<PartitionLog>> {
         self.list()
             .iter()
             .flat_map(|t| t.partitions.iter().cloned())

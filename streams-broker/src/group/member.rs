@@ -52,17 +52,17 @@ pub(crate) struct Member {
 
 impl Member {
     /// Whether the member has a JoinGroup parked.
-    pub fn awaiting_join(&self) -> bool {
+    pub(crate) fn awaiting_join(&self) -> bool {
         self.join_waiter.is_some()
     }
 
     /// Whether the member has a SyncGroup parked.
-    pub fn awaiting_sync(&self) -> bool {
+    pub(crate) fn awaiting_sync(&self) -> bool {
         self.sync_waiter.is_some()
     }
 
     /// The member's metadata for `protocol` (empty if it does not support it).
-    pub fn metadata(&self, protocol: &str) -> Bytes {
+    pub(crate) fn metadata(&self, protocol: &str) -> Bytes {
         self.protocols
             .iter()
             .find(|(name, _)| name == protocol)
@@ -71,12 +71,12 @@ impl Member {
     }
 
     /// Whether `protocols` are exactly the member's current ones (names, order, metadata).
-    pub fn matches(&self, protocols: &[(String, Bytes)]) -> bool {
+    pub(crate) fn matches(&self, protocols: &[(String, Bytes)]) -> bool {
         self.protocols == protocols
     }
 
     /// The member's first preference among `candidates`.
-    pub fn vote<'a>(&'a self, candidates: &[&str]) -> Option<&'a str> {
+    pub(crate) fn vote<'a>(&'a self, candidates: &[&str]) -> Option<&'a str> {
         self.protocols
             .iter()
             .map(|(name, _)| name.as_str())
@@ -84,14 +84,14 @@ impl Member {
     }
 
     /// A sign of life: the session starts over.
-    pub fn touch(&mut self, now: Instant) {
+    pub(crate) fn touch(&mut self, now: Instant) {
         self.session_deadline = now + self.session_timeout;
     }
 
     /// When the member is due to be expired, given what it is waiting for: a member
     /// waiting in a rebalance is kept (the rebalance has its own timeouts) unless it is
     /// new and its join has waited too long.
-    pub fn expiry(&self) -> Option<Instant> {
+    pub(crate) fn expiry(&self) -> Option<Instant> {
         if self.awaiting_join() {
             self.is_new
                 .then_some(self.joined_at + NEW_MEMBER_JOIN_TIMEOUT)

@@ -17,8 +17,8 @@
 //! ([`GroupCoordinator::run`]), so no thread ever blocks on a group.
 
 mod member;
-pub mod offsets;
-pub mod state;
+pub(crate) mod offsets;
+pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -29,13 +29,15 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
+use crate::clock::now_ms;
 use crate::config::GroupConfig;
 use crate::error::{Error, Result};
-use crate::log::{now_ms, PartitionLog};
+use crate::log::PartitionLog;
 use offsets::{GroupRecord, OffsetLog, StoredRecord};
 use state::{Group, JoinOutcome, SyncOutcome};
 
-pub use offsets::{OffsetAndMetadata, PartitionOffset, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
+pub use offsets::OffsetAndMetadata;
+pub(crate) use offsets::{PartitionOffset, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 pub use state::GroupState;
 
 /// How long the timer task sleeps when no deadline is pending.
@@ -43,7 +45,7 @@ const IDLE_TICK: Duration = Duration::from_secs(60);
 
 /// A JoinGroup request, decoded from any version.
 #[derive(Debug, Clone)]
-pub struct JoinRequest {
+pub(crate) struct JoinRequest {
     /// The group.
     pub group_id: String,
     /// The member id, empty on a first join.
@@ -70,7 +72,7 @@ pub struct JoinRequest {
 
 /// One member as the leader sees it in the JoinGroup answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinedMember {
+pub(crate) struct JoinedMember {
     /// The member id.
     pub member_id: String,
     /// The member's `group.instance.id`.
@@ -81,7 +83,7 @@ pub struct JoinedMember {
 
 /// The answer to a JoinGroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JoinResponse {
+pub(crate) struct JoinResponse {
     /// 0 or a Kafka error code.
     pub error: i16,
     /// The generation that starts (-1 on error).
@@ -102,7 +104,7 @@ pub struct JoinResponse {
 
 /// A SyncGroup request.
 #[derive(Debug, Clone)]
-pub struct SyncRequest {
+pub(crate) struct SyncRequest {
     /// The group.
     pub group_id: String,
     /// The member.
@@ -121,7 +123,7 @@ pub struct SyncRequest {
 
 /// The answer to a SyncGroup.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncResponse {
+pub(crate) struct SyncResponse {
     /// 0 or a Kafka error code.
     pub error: i16,
     /// The group's protocol type.
@@ -164,7 +166,7 @@ pub struct GroupDescription {
 
 /// A group as `ListGroups` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupListing {
+pub(crate) struct GroupListing {
     /// The group id.
     pub group_id: String,
     /// The protocol type (empty if none).
@@ -175,7 +177,7 @@ pub struct GroupListing {
 
 /// One partition's answer to an OffsetFetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchedOffset {
+pub(crate) struct FetchedOffset {
     /// The topic.
     pub topic: String,
     /// The partition.
@@ -189,7 +191,7 @@ pub struct FetchedOffset {
 
 /// The group coordinator. Owned by the [`Broker`](crate::Broker) (`broker.groups()`).
 #[derive(Debug)]
-pub struct GroupCoordinator {
+pub(crate) struct GroupCoordinator {
     config: GroupConfig,
     store: OffsetLog,
     groups: Mutex<HashMap<String, Group>>,
@@ -210,7 +212,7 @@ fn storage_error_code(e: &Error) -> i16 {
 impl GroupCoordinator {
     /// Opens the coordinator over the partition log of `__consumer_offsets`, rebuilding
     /// every group's committed offsets (and last generation) from it.
-    pub fn open(config: GroupConfig, log: Arc<PartitionLog>) -> Result<GroupCoordinator> {
+    pub(crate) fn open(config: GroupConfig, log: Arc<PartitionLog>) -> Result<GroupCoordinator> {
         let store = OffsetLog::new(log);
         let mut groups: HashMap<String, Group> = HashMap::new();
         for record in store.load()? {
@@ -264,6 +266,7 @@ impl GroupCoordinator {
     }
 
     /// The coordinator's configuration.
+    #[cfg(test)]
     pub fn config(&self) -> &GroupConfig {
         &self.config
     }
@@ -309,7 +312,7 @@ impl GroupCoordinator {
 
     /// JoinGroup: answers at once (errors, `MEMBER_ID_REQUIRED`, a repeated answer) or
     /// when the join phase completes.
-    pub async fn join_group(&self, req: JoinRequest) -> JoinResponse {
+    pub(crate) async fn join_group(&self, req: JoinRequest) -> JoinResponse {
         let error = |code: ResponseError| JoinResponse {
             error: code.code(),
             generation: -1,
@@ -353,7 +356,7 @@ impl GroupCoordinator {
     }
 
     /// SyncGroup: the leader's assignments are handed out; followers wait for them.
-    pub async fn sync_group(&self, req: SyncRequest) -> SyncResponse {
+    pub(crate) async fn sync_group(&self, req: SyncRequest) -> SyncResponse {
         let error = |code: ResponseError| SyncResponse {
             error: code.code(),
             protocol_type: None,
@@ -381,7 +384,7 @@ impl GroupCoordinator {
     }
 
     /// Heartbeat: the error code (`REBALANCE_IN_PROGRESS` tells the member to rejoin).
-    pub fn heartbeat(
+    pub(crate) fn heartbeat(
         &self,
         group_id: &str,
         member_id: &str,
@@ -402,7 +405,7 @@ impl GroupCoordinator {
 
     /// LeaveGroup: removes each `(member id, instance id)`; the error code for each, or
     /// `Err` with a code for the whole request.
-    pub fn leave_group(
+    pub(crate) fn leave_group(
         &self,
         group_id: &str,
         members: &[(String, Option<String>)],
@@ -431,7 +434,7 @@ impl GroupCoordinator {
     /// A commit with a generation to a group the coordinator does not know gets
     /// `missing_group`: Kafka answers `GROUP_ID_NOT_FOUND` from OffsetCommit v9 and
     /// `ILLEGAL_GENERATION` before.
-    pub fn commit_member_offsets(
+    pub(crate) fn commit_member_offsets(
         &self,
         group_id: &str,
         member_id: &str,
@@ -465,7 +468,7 @@ impl GroupCoordinator {
     /// to make a transaction's `TxnOffsetCommit`s visible. The offsets are durable in
     /// `__consumer_offsets` when this returns `Ok`. Metadata longer than
     /// `offset.metadata.max.bytes` is refused like a client's commit.
-    pub fn commit_offsets(&self, group_id: &str, offsets: &[PartitionOffset]) -> Result<()> {
+    pub(crate) fn commit_offsets(&self, group_id: &str, offsets: &[PartitionOffset]) -> Result<()> {
         let mut groups = self.lock();
         groups
             .entry(group_id.to_string())
@@ -486,7 +489,7 @@ impl GroupCoordinator {
     /// (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`, `FENCED_INSTANCE_ID`). A group the
     /// coordinator does not know passes without a generation (the commit will create
     /// it) and is `ILLEGAL_GENERATION` with one, as in Kafka.
-    pub fn validate_txn_offset_commit(
+    pub(crate) fn validate_txn_offset_commit(
         &self,
         group_id: &str,
         member_id: &str,
@@ -510,7 +513,7 @@ impl GroupCoordinator {
     /// with `require_stable` (`read_committed` consumers) answers those partitions with
     /// `UNSTABLE_OFFSET_COMMIT`, so a consumer does not start from an offset that the
     /// transaction is about to replace.
-    pub fn begin_txn_offsets(
+    pub(crate) fn begin_txn_offsets(
         &self,
         group_id: &str,
         producer_id: i64,
@@ -527,7 +530,7 @@ impl GroupCoordinator {
 
     /// The transaction of `producer_id` ended (after [`commit_offsets`](Self::commit_offsets)
     /// on commit, alone on abort): its partitions of `group_id` are stable again.
-    pub fn end_txn_offsets(&self, group_id: &str, producer_id: i64) {
+    pub(crate) fn end_txn_offsets(&self, group_id: &str, producer_id: i64) {
         let mut groups = self.lock();
         if let Some(g) = groups.get_mut(group_id) {
             g.pending_txn_offsets.retain(|_, p| *p != producer_id);
@@ -589,7 +592,7 @@ impl GroupCoordinator {
     }
 
     /// The committed offset of `group_id` for a partition.
-    pub fn committed_offset(
+    pub(crate) fn committed_offset(
         &self,
         group_id: &str,
         topic: &str,
@@ -602,7 +605,7 @@ impl GroupCoordinator {
 
     /// OffsetFetch: the committed offsets of `partitions` (`None`: every partition the
     /// group has an offset for). An unknown group has no offsets.
-    pub fn fetch_offsets(
+    pub(crate) fn fetch_offsets(
         &self,
         group_id: &str,
         partitions: Option<&[(String, i32)]>,
@@ -642,7 +645,7 @@ impl GroupCoordinator {
 
     /// ListGroups: every group, optionally only those in one of `states` (Kafka's state
     /// names, compared case-insensitively).
-    pub fn list_groups(&self, states: &[String]) -> Vec<GroupListing> {
+    pub(crate) fn list_groups(&self, states: &[String]) -> Vec<GroupListing> {
         let groups = self.lock();
         let mut out: Vec<GroupListing> = groups
             .values()
@@ -663,7 +666,7 @@ impl GroupCoordinator {
     }
 
     /// DescribeGroups for one group; `None` if the coordinator does not know it.
-    pub fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
+    pub(crate) fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
         let groups = self.lock();
         let g = groups.get(group_id)?;
         let stable = g.state == GroupState::Stable;
@@ -702,7 +705,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group: 0, `GROUP_ID_NOT_FOUND`, `NON_EMPTY_GROUP` while
     /// members remain, or a storage error. The group's offsets get tombstones.
-    pub fn delete_group(&self, group_id: &str) -> i16 {
+    pub(crate) fn delete_group(&self, group_id: &str) -> i16 {
         let mut groups = self.lock();
         let Some(g) = groups.get(group_id) else {
             return ResponseError::GroupIdNotFound.code();
@@ -736,7 +739,7 @@ impl GroupCoordinator {
     // ----- Timers ----------------------------------------------------------------------
 
     /// Applies every deadline that has passed (sessions, join and sync phases).
-    pub fn expire(&self) {
+    pub(crate) fn expire(&self) {
         let now = Instant::now();
         let mut groups = self.lock();
         let due: Vec<String> = groups
@@ -756,7 +759,7 @@ impl GroupCoordinator {
     /// and writes their tombstones; a group left with nothing is removed too. Returns how
     /// many offsets expired. The timer task runs this every
     /// `offsets.retention.check.interval.ms`.
-    pub fn expire_offsets(&self, now: i64) -> usize {
+    pub(crate) fn expire_offsets(&self, now: i64) -> usize {
         let mut groups = self.lock();
         let mut expired_total = 0;
         let ids: Vec<String> = groups.keys().cloned().collect();
@@ -794,7 +797,7 @@ impl GroupCoordinator {
     /// Forgets every group's offsets for a deleted `topic`, writing their tombstones (a
     /// topic created later under the same name starts without them), like Kafka's
     /// clean-up when partitions are deleted. Returns how many offsets went.
-    pub fn delete_topic_offsets(&self, topic: &str) -> usize {
+    pub(crate) fn delete_topic_offsets(&self, topic: &str) -> usize {
         let mut groups = self.lock();
         let mut removed = 0;
         let ids: Vec<String> = groups.keys().cloned().collect();
@@ -840,7 +843,7 @@ impl GroupCoordinator {
     /// The timer task: sleeps until the earliest deadline of any group (or until a
     /// request moves one closer) and applies it, and expires old offsets every
     /// `offsets.retention.check.interval.ms`; returns when `shutdown` turns true.
-    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+    pub(crate) async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let retention_every = self.config.offsets_retention_check_interval;
         let mut retention_at = Instant::now() + retention_every;
         loop {

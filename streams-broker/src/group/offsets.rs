@@ -17,16 +17,17 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
+use crate::clock::now_ms;
 use crate::error::{Error, Result};
 use crate::log::batch::BatchHeader;
-use crate::log::{now_ms, PartitionLog};
+use crate::log::PartitionLog;
 
 /// The internal topic holding committed offsets and group records, as in Kafka.
-pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// Topic-level configuration of [`OFFSETS_TOPIC`]: compacted, with Kafka's
 /// `offsets.topic.segment.bytes` (100 MiB).
-pub const OFFSETS_TOPIC_CONFIG: &[(&str, &str)] = &[
+pub(crate) const OFFSETS_TOPIC_CONFIG: &[(&str, &str)] = &[
     ("cleanup.policy", "compact"),
     ("segment.bytes", "104857600"),
 ];
@@ -56,7 +57,7 @@ pub struct OffsetAndMetadata {
 /// One partition's offset to commit through
 /// [`GroupCoordinator::commit_offsets`](super::GroupCoordinator::commit_offsets).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartitionOffset {
+pub(crate) struct PartitionOffset {
     /// The topic.
     pub topic: String,
     /// The partition.

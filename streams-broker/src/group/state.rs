@@ -21,8 +21,8 @@ use tokio::time::Instant;
 use super::member::Member;
 use super::offsets::OffsetAndMetadata;
 use super::{JoinRequest, JoinResponse, JoinedMember, SyncRequest, SyncResponse};
+use crate::clock::now_ms;
 use crate::config::GroupConfig;
-use crate::log::now_ms;
 
 /// How long a join phase that could not complete (only absent static members are left)
 /// waits at least before it is tried again.
@@ -152,7 +152,7 @@ fn error_sync(code: ResponseError) -> SyncResponse {
 
 impl Group {
     /// A new, empty group.
-    pub fn new(id: &str) -> Group {
+    pub(crate) fn new(id: &str) -> Group {
         Group {
             id: id.to_string(),
             state: GroupState::Empty,
@@ -176,7 +176,7 @@ impl Group {
 
     /// Whether the group holds nothing worth keeping: no members, no member ids handed
     /// out, no offsets.
-    pub fn is_disposable(&self) -> bool {
+    pub(crate) fn is_disposable(&self) -> bool {
         self.state == GroupState::Empty
             && self.members.is_empty()
             && self.pending_members.is_empty()
@@ -302,7 +302,12 @@ impl Group {
     // ----- JoinGroup -----------------------------------------------------------------
 
     /// Handles a JoinGroup whose session timeout the coordinator has already checked.
-    pub fn join(&mut self, req: &JoinRequest, now: Instant, config: &GroupConfig) -> JoinOutcome {
+    pub(crate) fn join(
+        &mut self,
+        req: &JoinRequest,
+        now: Instant,
+        config: &GroupConfig,
+    ) -> JoinOutcome {
         let outcome = if req.member_id.is_empty() {
             self.join_new_member(req, now, config)
         } else {
@@ -324,7 +329,7 @@ impl Group {
         if !self.supports_protocols(&req.protocol_type, &req.protocols) {
             return JoinOutcome::Done(error_join(ResponseError::InconsistentGroupProtocol, ""));
         }
-        let member_id = format!("{}-{}", req.client_id, crate::topics::random_uuid());
+        let member_id = format!("{}-{}", req.client_id, crate::ids::random_uuid());
         if let Some(instance) = req.instance_id.as_deref() {
             if let Some(old) = self.static_members.get(instance).cloned() {
                 return self.replace_static_member(&old, &member_id, req, now, config);
@@ -690,7 +695,7 @@ impl Group {
 
     /// Handles a SyncGroup: the leader's assignments are stored and handed to every
     /// member; followers wait for them.
-    pub fn sync(&mut self, req: &SyncRequest, now: Instant) -> SyncOutcome {
+    pub(crate) fn sync(&mut self, req: &SyncRequest, now: Instant) -> SyncOutcome {
         let id = req.member_id.as_str();
         let invalid = self.validate_member(id, req.instance_id.as_deref());
         let code = if self.state == GroupState::Dead {
@@ -778,7 +783,7 @@ impl Group {
     }
 
     /// Handles a Heartbeat: the error code to answer.
-    pub fn heartbeat(
+    pub(crate) fn heartbeat(
         &mut self,
         member_id: &str,
         instance_id: Option<&str>,
@@ -813,7 +818,7 @@ impl Group {
 
     /// Handles one member of a LeaveGroup: the error code for it. An empty member id
     /// with an instance id removes that static member (administrative removal).
-    pub fn leave(
+    pub(crate) fn leave(
         &mut self,
         member_id: &str,
         instance_id: Option<&str>,
@@ -851,7 +856,7 @@ impl Group {
     /// transactional; and a member that has joined but not synced is told the
     /// rebalance is in progress. A valid member's commit counts as a sign of life.
     /// Returns 0 or the error code for every partition.
-    pub fn validate_commit(
+    pub(crate) fn validate_commit(
         &mut self,
         member_id: &str,
         instance_id: Option<&str>,
@@ -889,7 +894,7 @@ impl Group {
     /// has been empty for `retention`; a standalone group's offsets (no protocol, only
     /// commits) each `retention` after its commit. Offsets of groups with members, and
     /// partitions an open transaction holds, never expire.
-    pub fn expired_offsets(&self, now: i64, retention: Duration) -> Vec<(String, i32)> {
+    pub(crate) fn expired_offsets(&self, now: i64, retention: Duration) -> Vec<(String, i32)> {
         let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         let base = |o: &OffsetAndMetadata| -> Option<i64> {
             match (&self.protocol_type, self.state) {
@@ -911,7 +916,7 @@ impl Group {
     // ----- Timers ----------------------------------------------------------------------
 
     /// The earliest deadline of the group, if any.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let members = self.members.values().filter_map(Member::expiry);
         let pending = self.pending_members.values().copied();
         let timers = self
@@ -924,7 +929,7 @@ impl Group {
 
     /// Applies every deadline that has passed at `now`: expired pending member ids and
     /// sessions, the end of a join phase, members that never synced.
-    pub fn expire(&mut self, now: Instant, config: &GroupConfig) {
+    pub(crate) fn expire(&mut self, now: Instant, config: &GroupConfig) {
         let before = self.pending_members.len();
         self.pending_members.retain(|_, deadline| *deadline > now);
         if self.pending_members.len() != before {

@@ -843,7 +843,7 @@ async fn offsets_expire_after_retention_once_nobody_uses_them() {
     h.c.begin_txn_offsets("solo", 5, &[("t".into(), 1)]);
     h.c.commit_offsets("solo", &offset(1)).unwrap();
 
-    let now = crate::log::now_ms();
+    let now = crate::clock::now_ms();
     assert_eq!(h.c.expire_offsets(now + retention - 60_000), 0, "not yet");
     assert_eq!(h.c.expire_offsets(now + retention + 60_000), 2);
     assert!(h.c.committed_offset("solo", "t", 0).is_none());

@@ -7,6 +7,8 @@
 //! an arm in [`dispatch`]. A request for an API the broker does not implement gets an
 //! error response where the API has an error field, and a closed connection otherwise,
 //! as Kafka does; a request that cannot be decoded closes only that client's connection.
+//! Handlers take typed requests and return typed responses; the connection does the
+//! framing and encoding.
 
 mod admin;
 mod api_versions;
@@ -21,16 +23,16 @@ mod unsupported;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
-use kafka_protocol::protocol::{decode_request_header_from_buffer, Encodable};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 
 use crate::broker::Broker;
+use crate::wire::{decode_request, RequestPrefix, Response, ResponseBody};
 
 /// One API the broker serves, with the request versions it accepts.
 #[derive(Debug, Clone, Copy)]
-pub struct SupportedApi {
+pub(crate) struct SupportedApi {
     /// The API.
     pub key: ApiKey,
     /// Lowest version advertised.
@@ -47,7 +49,7 @@ const fn api(key: ApiKey, min: i16, max: i16) -> SupportedApi {
 /// but versions below 3 (message formats v0/v1) are answered with `UNSUPPORTED_VERSION`,
 /// exactly as Kafka 4 does: older librdkafka releases turn compression off when a broker
 /// stops advertising them.
-pub const SUPPORTED_APIS: &[SupportedApi] = &[
+pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::Produce, 0, 13),
     api(ApiKey::Fetch, 4, 17),
     api(ApiKey::ListOffsets, 1, 10),
@@ -75,92 +77,51 @@ pub const SUPPORTED_APIS: &[SupportedApi] = &[
 ];
 
 /// The supported version range of `key`, if the broker implements it.
-pub fn supported(key: ApiKey) -> Option<SupportedApi> {
+pub(crate) fn supported(key: ApiKey) -> Option<SupportedApi> {
     SUPPORTED_APIS.iter().copied().find(|a| a.key == key)
 }
 
 /// What the connection should do after a frame was handled.
+// One per request, moved once to the connection: boxing the response would cost an
+// allocation per request for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
-pub enum Outcome {
-    /// Send this encoded response (size prefix included).
-    Respond(BytesMut),
+pub(crate) enum Outcome {
+    /// Send this response.
+    Respond(Response),
     /// Send nothing (`Produce` with `acks=0`).
     Nothing,
     /// Close the connection; the reason is logged.
     Close(String),
 }
 
-/// Largest response buffer kept for reuse; bigger ones are freed after writing.
-const MAX_POOLED_BUFFER: usize = 8 * 1024 * 1024;
-
-thread_local! {
-    /// A response buffer kept between requests on this worker thread: fetch responses of a
-    /// megabyte or more would otherwise allocate (and page in) fresh memory every time.
-    static RESPONSE_BUFFER: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
-}
-
-/// Hands a written response buffer back for reuse by the next response.
-pub fn recycle_buffer(mut buf: BytesMut) {
-    if buf.capacity() <= MAX_POOLED_BUFFER {
-        buf.clear();
-        RESPONSE_BUFFER.with_borrow_mut(|pooled| {
-            if pooled.capacity() < buf.capacity() {
-                *pooled = buf;
-            }
-        });
-    }
-}
-
-/// Encodes a response frame: size, response header, body.
-pub(crate) fn encode_response(
-    api_key: ApiKey,
-    version: i16,
-    correlation_id: i32,
-    response: &ResponseKind,
-) -> Outcome {
-    // Size the buffer once: a fetch response is mostly its record batches.
-    let capacity = match response {
-        ResponseKind::Fetch(f) => {
-            let records: usize = f
-                .responses
-                .iter()
-                .flat_map(|t| t.partitions.iter())
-                .map(|p| p.records.as_ref().map_or(0, |r| r.len()) + 128)
-                .sum();
-            records + 256
-        }
-        _ => 256,
-    };
-    let mut out = RESPONSE_BUFFER.with_borrow_mut(std::mem::take);
-    out.clear();
-    out.reserve(capacity);
-    out.put_i32(0);
-    let header = ResponseHeader::default().with_correlation_id(correlation_id);
-    let header_version = api_key.response_header_version(version);
-    if let Err(e) = header.encode(&mut out, header_version) {
-        return Outcome::Close(format!("cannot encode response header: {e}"));
-    }
-    if let Err(e) = response.encode(&mut out, version) {
-        return Outcome::Close(format!(
-            "cannot encode {api_key:?} v{version} response: {e}"
-        ));
-    }
-    let size = (out.len() - 4) as i32;
-    out[..4].copy_from_slice(&size.to_be_bytes());
-    Outcome::Respond(out)
+/// A response to send: `message` in `version` of `api_key`.
+fn respond(api_key: ApiKey, version: i16, correlation_id: i32, message: ResponseKind) -> Outcome {
+    Outcome::Respond(Response {
+        api_key,
+        version,
+        correlation_id,
+        body: ResponseBody::Message(message),
+    })
 }
 
 /// Handles one request frame (without its size prefix) from the client at `peer`.
-pub async fn handle_frame(broker: &Arc<Broker>, peer: Option<SocketAddr>, frame: Bytes) -> Outcome {
-    if frame.len() < 8 {
+pub(crate) async fn handle_frame(
+    broker: &Arc<Broker>,
+    peer: Option<SocketAddr>,
+    frame: Bytes,
+) -> Outcome {
+    let Some(RequestPrefix {
+        api_key: raw_key,
+        version,
+        correlation_id,
+    }) = RequestPrefix::parse(&frame)
+    else {
         return Outcome::Close(format!(
             "request of {} bytes is too short for a header",
             frame.len()
         ));
-    }
-    let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
-    let version = i16::from_be_bytes([frame[2], frame[3]]);
-    let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
+    };
     let Ok(api_key) = ApiKey::try_from(raw_key) else {
         return Outcome::Close(format!("unknown API key {raw_key}"));
     };
@@ -169,11 +130,11 @@ pub async fn handle_frame(broker: &Arc<Broker>, peer: Option<SocketAddr>, frame:
     };
     if api_key == ApiKey::ApiVersions && version > support.max {
         // KIP-511: answer in v0 with the error and our versions so the client can retry.
-        return encode_response(
+        return respond(
             api_key,
             0,
             correlation_id,
-            &ResponseKind::ApiVersions(api_versions::response(
+            ResponseKind::ApiVersions(api_versions::response(
                 ResponseError::UnsupportedVersion.code(),
             )),
         );
@@ -184,26 +145,19 @@ pub async fn handle_frame(broker: &Arc<Broker>, peer: Option<SocketAddr>, frame:
     if version < support.min || version > support.max {
         return Outcome::Close(format!("{api_key:?} v{version} is not supported"));
     }
-    let mut body = frame;
-    let header = match decode_request_header_from_buffer(&mut body) {
-        Ok(h) => h,
-        Err(e) => return Outcome::Close(format!("undecodable {api_key:?} request header: {e}")),
-    };
-    let request = match RequestKind::decode(api_key, &mut body, version) {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome::Close(format!("undecodable {api_key:?} v{version} request: {e}"))
-        }
+    let (header, request) = match decode_request(api_key, version, frame) {
+        Ok(decoded) => decoded,
+        Err(reason) => return Outcome::Close(reason),
     };
     match dispatch(broker, &header, peer, request).await {
-        Some(response) => encode_response(api_key, version, correlation_id, &response),
+        Some(response) => respond(api_key, version, correlation_id, response),
         None => Outcome::Nothing,
     }
 }
 
 /// Routes a decoded request from the client at `peer` to its handler. `None` means no
 /// response is sent.
-pub async fn dispatch(
+async fn dispatch(
     broker: &Arc<Broker>,
     header: &RequestHeader,
     peer: Option<SocketAddr>,
@@ -276,41 +230,17 @@ fn unsupported_api(api_key: ApiKey, version: i16, frame: Bytes) -> Outcome {
     if version < range.min || version > range.max {
         return Outcome::Close(format!("{api_key:?} v{version} is not supported"));
     }
-    let mut body = frame;
-    let header = match decode_request_header_from_buffer(&mut body) {
-        Ok(h) => h,
-        Err(e) => return Outcome::Close(format!("undecodable {api_key:?} request header: {e}")),
-    };
-    let request = match RequestKind::decode(api_key, &mut body, version) {
-        Ok(r) => r,
-        Err(e) => {
-            return Outcome::Close(format!("undecodable {api_key:?} v{version} request: {e}"))
-        }
+    let (header, request) = match decode_request(api_key, version, frame) {
+        Ok(decoded) => decoded,
+        Err(reason) => return Outcome::Close(reason),
     };
     match unsupported::error_response(request) {
         Some(response) => {
             tracing::debug!(?api_key, version, "answered unsupported API with an error");
-            encode_response(api_key, version, header.correlation_id, &response)
+            respond(api_key, version, header.correlation_id, response)
         }
         None => Outcome::Close(format!("{api_key:?} is not implemented by this broker")),
     }
-}
-
-/// Reads a length-prefixed (i16) string from a non-flexible request; used by the small
-/// hand-written parser for `Produce` v0–v2.
-pub(crate) fn read_string(buf: &mut Bytes) -> Option<Bytes> {
-    if buf.remaining() < 2 {
-        return None;
-    }
-    let len = buf.get_i16();
-    if len < 0 {
-        return Some(Bytes::new());
-    }
-    let len = len as usize;
-    if buf.remaining() < len {
-        return None;
-    }
-    Some(buf.split_to(len))
 }
 
 /// A `StrBytes` from a `&str`.
@@ -332,12 +262,27 @@ mod tests {
         (dir, Arc::new(broker))
     }
 
+    /// Handles a frame as a connection does, encoding the response: a response that
+    /// cannot be encoded closes the connection.
+    async fn answer(broker: &Arc<Broker>, frame: Bytes) -> Outcome {
+        match handle_frame(broker, None, frame).await {
+            Outcome::Respond(response) => {
+                let mut buf = bytes::BytesMut::new();
+                match crate::network::encode_response(&mut buf, &response) {
+                    Ok(()) => Outcome::Respond(response),
+                    Err(reason) => Outcome::Close(reason),
+                }
+            }
+            other => other,
+        }
+    }
+
     fn run(broker: &Arc<Broker>, frame: Vec<u8>) -> Outcome {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
-        rt.block_on(handle_frame(broker, None, Bytes::from(frame)))
+        rt.block_on(answer(broker, Bytes::from(frame)))
     }
 
     /// Random bytes after a valid header prefix of every supported API and version, and
@@ -369,7 +314,7 @@ mod tests {
                 frame.extend_from_slice(&version.to_be_bytes());
                 frame.extend_from_slice(&7i32.to_be_bytes());
                 frame.extend_from_slice(&body);
-                let _ = rt.block_on(bounded(handle_frame(&broker, None, Bytes::from(frame))));
+                let _ = rt.block_on(bounded(answer(&broker, Bytes::from(frame))));
                 Ok(())
             })
             .unwrap();
@@ -379,7 +324,7 @@ mod tests {
         });
         runner
             .run(&proptest::collection::vec(any::<u8>(), 0..128), |frame| {
-                let _ = rt.block_on(bounded(handle_frame(&broker, None, Bytes::from(frame))));
+                let _ = rt.block_on(bounded(answer(&broker, Bytes::from(frame))));
                 Ok(())
             })
             .unwrap();
@@ -394,6 +339,7 @@ mod tests {
 
     /// Valid requests of several APIs, encoded by the codec's client side.
     fn valid_requests() -> Vec<Vec<u8>> {
+        use bytes::BytesMut;
         use kafka_protocol::messages::*;
         use kafka_protocol::protocol::encode_request_header_into_buffer;
         let topic = TopicName(str_bytes("fuzz"));
@@ -488,7 +434,7 @@ mod tests {
             .unwrap();
         let requests = valid_requests();
         for r in &requests {
-            let outcome = rt.block_on(handle_frame(&broker, None, Bytes::from(r.clone())));
+            let outcome = rt.block_on(answer(&broker, Bytes::from(r.clone())));
             assert!(matches!(outcome, Outcome::Respond(_)), "{outcome:?}");
         }
         let mut runner = TestRunner::new(Config {
@@ -510,7 +456,7 @@ mod tests {
                 if let Some(cut) = cut {
                     frame.truncate(cut % (frame.len() + 1));
                 }
-                let _ = rt.block_on(bounded(handle_frame(&broker, None, Bytes::from(frame))));
+                let _ = rt.block_on(bounded(answer(&broker, Bytes::from(frame))));
                 Ok(())
             })
             .unwrap();
@@ -524,6 +470,7 @@ mod tests {
         versions: std::ops::RangeInclusive<i16>,
         request: &RequestKind,
     ) -> usize {
+        use bytes::BytesMut;
         use kafka_protocol::protocol::encode_request_header_into_buffer;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -541,7 +488,7 @@ mod tests {
             if request.encode(&mut buf, version).is_err() {
                 continue;
             }
-            let outcome = rt.block_on(handle_frame(broker, None, buf.freeze()));
+            let outcome = rt.block_on(answer(broker, buf.freeze()));
             assert!(
                 matches!(outcome, Outcome::Respond(_)),
                 "{key:?} v{version}: {outcome:?}"

@@ -15,19 +15,19 @@
 
 use std::sync::Arc;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 
-use super::{read_string, Outcome};
+use super::Outcome;
 use crate::broker::Broker;
-use crate::error::Error;
+use crate::error::{Error, ProducerError};
 use crate::log::batch::BatchHeader;
-use crate::log::producer_state::ProducerError;
 use crate::log::PartitionLog;
+use crate::wire::{LegacyProduceRequest, LegacyProduceResponse, Response, ResponseBody};
 
 fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceResponse {
     let base = PartitionProduceResponse::default()
@@ -196,71 +196,22 @@ pub(super) fn handle(
 
 /// Answers `Produce` v0–v2 (message formats v0/v1, removed in Kafka 4) with
 /// `UNSUPPORTED_VERSION` for every partition. These versions are outside what the codec
-/// library decodes, so this small parser and encoder are written by hand.
+/// library decodes; see [`LegacyProduceRequest`] for theirs.
 pub(super) fn reject_old_version(frame: Bytes, version: i16, correlation_id: i32) -> Outcome {
-    type Topics = Vec<(Bytes, Vec<i32>)>;
-    fn parse(mut b: Bytes) -> Option<(i16, Topics)> {
-        b.advance(8);
-        read_string(&mut b)?; // client id
-        if b.remaining() < 10 {
-            return None;
-        }
-        let acks = b.get_i16();
-        let _timeout = b.get_i32();
-        let topics = b.get_i32();
-        let mut out = Vec::new();
-        for _ in 0..topics.max(0) {
-            let name = read_string(&mut b)?;
-            if b.remaining() < 4 {
-                return None;
-            }
-            let n = b.get_i32();
-            let mut parts = Vec::new();
-            for _ in 0..n.max(0) {
-                if b.remaining() < 8 {
-                    return None;
-                }
-                parts.push(b.get_i32());
-                let len = b.get_i32();
-                if len > 0 {
-                    let len = len as usize;
-                    if b.remaining() < len {
-                        return None;
-                    }
-                    b.advance(len);
-                }
-            }
-            out.push((name, parts));
-        }
-        Some((acks, out))
-    }
-    let Some((acks, topics)) = parse(frame) else {
+    let Some(request) = LegacyProduceRequest::decode(frame) else {
         return Outcome::Close(format!("undecodable Produce v{version} request"));
     };
-    if acks == 0 {
+    if request.acks == 0 {
         return Outcome::Nothing;
     }
-    let mut out = BytesMut::new();
-    out.put_i32(0);
-    out.put_i32(correlation_id);
-    out.put_i32(topics.len() as i32);
-    for (name, parts) in topics {
-        out.put_i16(name.len() as i16);
-        out.put_slice(&name);
-        out.put_i32(parts.len() as i32);
-        for p in parts {
-            out.put_i32(p);
-            out.put_i16(ResponseError::UnsupportedVersion.code());
-            out.put_i64(-1);
-            if version >= 2 {
-                out.put_i64(-1);
-            }
-        }
-    }
-    if version >= 1 {
-        out.put_i32(0);
-    }
-    let size = (out.len() - 4) as i32;
-    out[..4].copy_from_slice(&size.to_be_bytes());
-    Outcome::Respond(out)
+    Outcome::Respond(Response {
+        api_key: ApiKey::Produce,
+        version,
+        correlation_id,
+        body: ResponseBody::LegacyProduce(LegacyProduceResponse {
+            version,
+            error: ResponseError::UnsupportedVersion,
+            topics: request.topics,
+        }),
+    })
 }

@@ -6,7 +6,7 @@
 //! partition leader epoch in place (both lie outside the CRC), and appends the bytes as they
 //! came. Consumers get the same bytes back. This is Kafka's `DefaultRecordBatch`, read-only
 //! but for two fields. Compacted topics are the exception: their keys matter, so the log
-//! cleaner reads records with [`parse_records`] and writes back what it keeps with
+//! cleaner reads records (see the `records` module) and writes back what it keeps with
 //! [`rebuild`].
 //!
 //! Layout (big-endian): `base_offset i64 | batch_length i32 | partition_leader_epoch i32 |
@@ -14,13 +14,14 @@
 //! max_timestamp i64 | producer_id i64 | producer_epoch i16 | base_sequence i32 |
 //! records_count i32 | records…`. The CRC covers everything from `attributes` to the end.
 
-use crate::error::{Error, Result};
+use super::varint::{put_varint, read_varint};
 
 /// Size of the v2 batch header.
-pub const HEADER_SIZE: usize = 61;
+pub(crate) const HEADER_SIZE: usize = 61;
 /// Bytes before the `batch_length` field ends: base offset and length.
-pub const LOG_OVERHEAD: usize = 12;
-const MAGIC_OFFSET: usize = 16;
+pub(crate) const LOG_OVERHEAD: usize = 12;
+/// Where the magic byte (the message format version) sits in a batch.
+pub(super) const MAGIC_OFFSET: usize = 16;
 const CRC_OFFSET: usize = 17;
 const ATTRIBUTES_OFFSET: usize = 21;
 const LAST_OFFSET_DELTA_OFFSET: usize = 23;
@@ -31,7 +32,7 @@ const PRODUCER_EPOCH_OFFSET: usize = 51;
 const BASE_SEQUENCE_OFFSET: usize = 53;
 const RECORDS_COUNT_OFFSET: usize = 57;
 /// `producer_id` of a batch from a producer that is not idempotent.
-pub const NO_PRODUCER_ID: i64 = -1;
+pub(crate) const NO_PRODUCER_ID: i64 = -1;
 
 fn i16_at(b: &[u8], at: usize) -> i16 {
     i16::from_be_bytes([b[at], b[at + 1]])
@@ -47,7 +48,7 @@ fn i64_at(b: &[u8], at: usize) -> i64 {
 
 /// What the broker needs to know about one batch, read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BatchHeader {
+pub(crate) struct BatchHeader {
     /// The first offset of the batch.
     pub base_offset: i64,
     /// Total size of the batch in bytes, header included.
@@ -75,7 +76,7 @@ pub struct BatchHeader {
 impl BatchHeader {
     /// Reads the header at the start of `b`, which must hold at least [`HEADER_SIZE`] bytes.
     /// Checks only what is needed to walk a log: the length and the magic byte.
-    pub fn parse(b: &[u8]) -> Option<BatchHeader> {
+    pub(crate) fn parse(b: &[u8]) -> Option<BatchHeader> {
         if b.len() < HEADER_SIZE {
             return None;
         }
@@ -100,44 +101,44 @@ impl BatchHeader {
     }
 
     /// The last offset in the batch.
-    pub fn last_offset(&self) -> i64 {
+    pub(crate) fn last_offset(&self) -> i64 {
         self.base_offset + i64::from(self.last_offset_delta)
     }
 
     /// The next offset after the batch.
-    pub fn next_offset(&self) -> i64 {
+    pub(crate) fn next_offset(&self) -> i64 {
         self.last_offset() + 1
     }
 
     /// The compression codec (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd).
-    pub fn compression(&self) -> i16 {
+    pub(crate) fn compression(&self) -> i16 {
         self.attributes & 0x07
     }
 
     /// True if the batch is part of a transaction.
-    pub fn is_transactional(&self) -> bool {
+    pub(crate) fn is_transactional(&self) -> bool {
         self.attributes & TRANSACTIONAL_FLAG != 0
     }
 
     /// True if the batch is a control batch (a transaction marker).
-    pub fn is_control(&self) -> bool {
+    pub(crate) fn is_control(&self) -> bool {
         self.attributes & CONTROL_FLAG != 0
     }
 
     /// True if the batch comes from an idempotent or transactional producer.
-    pub fn has_producer_id(&self) -> bool {
+    pub(crate) fn has_producer_id(&self) -> bool {
         self.producer_id > NO_PRODUCER_ID
     }
 
     /// The sequence number of the last record: sequences wrap from `i32::MAX` to 0, as in
     /// Kafka's `DefaultRecordBatch.incrementSequence`.
-    pub fn last_sequence(&self) -> i32 {
+    pub(crate) fn last_sequence(&self) -> i32 {
         increment_sequence(self.base_sequence, self.last_offset_delta)
     }
 }
 
 /// `sequence + increment`, wrapping past `i32::MAX` to 0 as producers do.
-pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
+pub(crate) fn increment_sequence(sequence: i32, increment: i32) -> i32 {
     if sequence < 0 {
         return sequence;
     }
@@ -150,7 +151,7 @@ pub fn increment_sequence(sequence: i32, increment: i32) -> i32 {
 
 /// The two kinds of transaction marker (Kafka's `ControlRecordType`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ControlType {
+pub(crate) enum ControlType {
     /// The transaction was aborted (type 0).
     Abort,
     /// The transaction was committed (type 1).
@@ -161,7 +162,7 @@ pub enum ControlType {
 /// one record whose key is `version: i16 = 0, type: i16` and whose value is
 /// `version: i16 = 0, coordinator_epoch: i32`, as Kafka's `EndTransactionMarker` writes
 /// it. The base offset is assigned on append.
-pub fn control_batch(
+pub(crate) fn control_batch(
     producer_id: i64,
     producer_epoch: i16,
     kind: ControlType,
@@ -207,7 +208,7 @@ pub fn control_batch(
 
 /// The marker type of a control batch, read from its first record's key (control batches
 /// are never compressed). `None` if `batch` is not a well-formed control batch.
-pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+pub(crate) fn control_type(batch: &[u8]) -> Option<ControlType> {
     let h = BatchHeader::parse(batch)?;
     if !h.is_control() || h.compression() != 0 || batch.len() < h.size {
         return None;
@@ -231,7 +232,7 @@ pub fn control_type(batch: &[u8]) -> Option<ControlType> {
 }
 
 /// Checks the CRC-32C of a complete batch.
-pub fn crc_ok(batch: &[u8]) -> bool {
+pub(crate) fn crc_ok(batch: &[u8]) -> bool {
     if batch.len() < HEADER_SIZE {
         return false;
     }
@@ -239,57 +240,9 @@ pub fn crc_ok(batch: &[u8]) -> bool {
     crc32c::crc32c(&batch[ATTRIBUTES_OFFSET..]) == stored
 }
 
-/// Validates a buffer of batches from a producer: each must be a complete v2 batch with a
-/// correct CRC, no larger than `max_batch_bytes`, with a consistent record count. Returns the
-/// headers in order.
-pub fn validate_batches(buf: &[u8], max_batch_bytes: usize) -> Result<Vec<BatchHeader>> {
-    let mut headers = Vec::new();
-    let mut pos = 0usize;
-    if buf.is_empty() {
-        return Err(Error::CorruptBatch {
-            position: 0,
-            reason: "no record batch".into(),
-        });
-    }
-    while pos < buf.len() {
-        let corrupt = |reason: &str| Error::CorruptBatch {
-            position: pos as u64,
-            reason: reason.to_string(),
-        };
-        let rest = &buf[pos..];
-        if rest.len() > MAGIC_OFFSET && rest[MAGIC_OFFSET] != 2 {
-            return Err(corrupt(
-                "unsupported magic byte (only message format v2 is accepted)",
-            ));
-        }
-        let h = BatchHeader::parse(rest).ok_or_else(|| corrupt("truncated batch header"))?;
-        if h.size > max_batch_bytes {
-            return Err(Error::BatchTooLarge {
-                size: h.size,
-                limit: max_batch_bytes,
-            });
-        }
-        if h.size > rest.len() {
-            return Err(corrupt("batch length exceeds the data sent"));
-        }
-        if h.last_offset_delta < 0 || h.records_count < 0 {
-            return Err(corrupt("negative record count"));
-        }
-        if h.records_count != h.last_offset_delta + 1 {
-            return Err(corrupt("record count does not match last offset delta"));
-        }
-        if !crc_ok(&rest[..h.size]) {
-            return Err(corrupt("CRC-32C mismatch"));
-        }
-        headers.push(h);
-        pos += h.size;
-    }
-    Ok(headers)
-}
-
 /// Writes the base offset and partition leader epoch of the batch starting at `batch`.
 /// Neither field is covered by the CRC, so the batch stays valid.
-pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
+pub(crate) fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
     batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
     batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
 }
@@ -297,7 +250,7 @@ pub fn assign_offset(batch: &mut [u8], base_offset: i64, leader_epoch: i32) {
 /// Stamps a batch with the broker's time (`message.timestamp.type=LogAppendTime`): sets
 /// the timestamp-type attribute and the max timestamp, and recomputes the CRC, as Kafka
 /// does. Consumers then read every record's timestamp as `time`.
-pub fn set_log_append_time(batch: &mut [u8], time: i64) {
+pub(crate) fn set_log_append_time(batch: &mut [u8], time: i64) {
     let attributes = i16_at(batch, ATTRIBUTES_OFFSET) | LOG_APPEND_TIME_FLAG;
     batch[ATTRIBUTES_OFFSET..ATTRIBUTES_OFFSET + 2].copy_from_slice(&attributes.to_be_bytes());
     batch[MAX_TIMESTAMP_OFFSET..MAX_TIMESTAMP_OFFSET + 8].copy_from_slice(&time.to_be_bytes());
@@ -305,29 +258,10 @@ pub fn set_log_append_time(batch: &mut [u8], time: i64) {
     batch[CRC_OFFSET..CRC_OFFSET + 4].copy_from_slice(&crc.to_be_bytes());
 }
 
-fn read_varint(b: &[u8], pos: &mut usize) -> Option<i64> {
-    let mut value: u64 = 0;
-    let mut shift = 0;
-    loop {
-        let byte = *b.get(*pos)?;
-        *pos += 1;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-        if shift > 63 {
-            return None;
-        }
-    }
-    // zig-zag decoding
-    Some(((value >> 1) as i64) ^ -((value & 1) as i64))
-}
-
 /// For an uncompressed batch, finds the first record whose timestamp is at least
 /// `target`, returning `(offset, timestamp)`. Reads only each record's length, timestamp
 /// delta and offset delta; returns `None` for compressed batches or if no record matches.
-pub fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
+pub(crate) fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
     let h = BatchHeader::parse(batch)?;
     if h.compression() != 0 || batch.len() < h.size {
         return None;
@@ -349,114 +283,21 @@ pub fn find_timestamp(batch: &[u8], target: i64) -> Option<(i64, i64)> {
     None
 }
 
-// ---------------------------------------------------------------------------------------
-// Records inside a batch, for the log cleaner: compaction is the one place that needs the
-// records' keys. Kept apart from the header parser above; nothing here is used on the
-// produce/fetch fast path of topics that are not compacted.
-
 /// Attribute bit: every record's timestamp is the broker's (`LogAppendTime`).
-pub const LOG_APPEND_TIME_FLAG: i16 = 0x08;
+pub(crate) const LOG_APPEND_TIME_FLAG: i16 = 0x08;
 /// Attribute bit: the batch belongs to a transaction.
-pub const TRANSACTIONAL_FLAG: i16 = 0x10;
+pub(crate) const TRANSACTIONAL_FLAG: i16 = 0x10;
 /// Attribute bit: the batch holds control records (transaction markers).
-pub const CONTROL_FLAG: i16 = 0x20;
+pub(crate) const CONTROL_FLAG: i16 = 0x20;
 /// Attribute bit (KIP-534): the batch's base timestamp holds the *delete horizon* the log
 /// cleaner gave it, after which its tombstones and finished transaction markers may go.
-pub const DELETE_HORIZON_FLAG: i16 = 0x40;
-
-/// Appends `v` zig-zag varint encoded (the record fields Kafka calls `varint`/`varlong`).
-pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    loop {
-        let b = (z & 0x7f) as u8;
-        z >>= 7;
-        if z == 0 {
-            out.push(b);
-            break;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-/// One record of a v2 batch, borrowed from the batch's uncompressed records section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RawRecord<'a> {
-    /// The record's timestamp minus the batch's base timestamp.
-    pub timestamp_delta: i64,
-    /// The record's offset minus the batch's base offset.
-    pub offset_delta: i64,
-    /// The key; `None` for a null key.
-    pub key: Option<&'a [u8]>,
-    /// The value; `None` for a null value (a tombstone).
-    pub value: Option<&'a [u8]>,
-    attributes: u8,
-    /// Key, value and headers as encoded: copied verbatim when the record is rewritten.
-    tail: &'a [u8],
-}
-
-impl RawRecord<'_> {
-    /// Appends the record to a records section whose batch has the same base offset and a
-    /// base timestamp that makes this record's timestamp delta `timestamp_delta`. Key, value
-    /// and headers are copied byte for byte.
-    pub fn write(&self, out: &mut Vec<u8>, timestamp_delta: i64) {
-        let mut prefix = Vec::with_capacity(16);
-        prefix.push(self.attributes);
-        put_varint(&mut prefix, timestamp_delta);
-        put_varint(&mut prefix, self.offset_delta);
-        put_varint(out, (prefix.len() + self.tail.len()) as i64);
-        out.extend_from_slice(&prefix);
-        out.extend_from_slice(self.tail);
-    }
-}
-
-fn nullable_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> {
-    let len = read_varint(b, pos)?;
-    if len == -1 {
-        return Some(None);
-    }
-    let len = usize::try_from(len).ok()?;
-    let end = pos.checked_add(len)?;
-    let bytes = b.get(*pos..end)?;
-    *pos = end;
-    Some(Some(bytes))
-}
-
-/// Splits an uncompressed records section into its `count` records; `None` if it is
-/// malformed (a length or field running past the end).
-pub fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
-    let count = usize::try_from(count).ok()?;
-    // Each record takes at least 7 bytes: never reserve more than the section can hold.
-    let mut records = Vec::with_capacity(count.min(section.len() / 7));
-    let mut pos = 0usize;
-    for _ in 0..count {
-        let len = usize::try_from(read_varint(section, &mut pos)?).ok()?;
-        let end = pos.checked_add(len)?;
-        let record = section.get(pos..end)?;
-        pos = end;
-        let attributes = *record.first()?;
-        let mut at = 1usize;
-        let timestamp_delta = read_varint(record, &mut at)?;
-        let offset_delta = read_varint(record, &mut at)?;
-        let tail = record.get(at..)?;
-        let key = nullable_bytes(record, &mut at)?;
-        let value = nullable_bytes(record, &mut at)?;
-        records.push(RawRecord {
-            timestamp_delta,
-            offset_delta,
-            key,
-            value,
-            attributes,
-            tail,
-        });
-    }
-    Some(records)
-}
+pub(crate) const DELETE_HORIZON_FLAG: i16 = 0x40;
 
 /// Builds a batch with the header of `original` (base offset, last offset delta, producer
 /// id, epoch and base sequence, leader epoch) around a new records section, with the given
 /// attributes, timestamps and record count, and a fresh CRC. This is how the cleaner writes
 /// back what it keeps of a batch: the offsets the batch spans do not change.
-pub fn rebuild(
+pub(crate) fn rebuild(
     original: &[u8],
     attributes: i16,
     base_timestamp: i64,
@@ -483,6 +324,7 @@ pub fn rebuild(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::log::validate::validate_batches;
 
     /// Builds an uncompressed v2 batch of `n` records with the given timestamps; values are
     /// `value-<i>`. Used by the log's tests.
@@ -546,63 +388,6 @@ pub(crate) mod tests {
         let h = BatchHeader::parse(&b).unwrap();
         assert_eq!((h.base_offset, h.last_offset()), (42, 44));
         assert!(crc_ok(&b), "offset assignment must not break the CRC");
-    }
-
-    #[test]
-    fn rejects_bad_crc_truncation_and_size() {
-        let mut b = make_batch(&[1, 2]);
-        let last = b.len() - 1;
-        b[last] ^= 0xff;
-        assert!(validate_batches(&b, 1 << 20).is_err());
-        let b = make_batch(&[1, 2]);
-        assert!(validate_batches(&b[..b.len() - 1], 1 << 20).is_err());
-        assert!(matches!(
-            validate_batches(&b, 10),
-            Err(Error::BatchTooLarge { .. })
-        ));
-        assert!(validate_batches(&[], 10).is_err());
-    }
-
-    #[test]
-    fn parses_records_and_rebuilds_a_batch_around_some_of_them() {
-        let b = make_batch(&[100, 200, 300]);
-        let h = BatchHeader::parse(&b).unwrap();
-        let records = parse_records(&b[HEADER_SIZE..], h.records_count).unwrap();
-        assert_eq!(records.len(), 3);
-        assert_eq!(records[1].value, Some(&b"value-1"[..]));
-        assert_eq!(
-            (records[2].offset_delta, records[2].timestamp_delta),
-            (2, 200)
-        );
-        assert_eq!(records[0].key, None);
-        assert!(parse_records(&b[HEADER_SIZE..b.len() - 1], h.records_count).is_none());
-
-        // Keep the last record only, re-based on a later base timestamp.
-        let mut section = Vec::new();
-        records[2].write(&mut section, 300 - 250);
-        let rebuilt = rebuild(
-            &b,
-            h.attributes | DELETE_HORIZON_FLAG,
-            250,
-            300,
-            1,
-            &section,
-        );
-        assert!(crc_ok(&rebuilt));
-        let r = BatchHeader::parse(&rebuilt).unwrap();
-        assert_eq!((r.base_offset, r.last_offset(), r.records_count), (0, 2, 1));
-        assert_eq!(
-            (r.base_timestamp, r.max_timestamp, r.size),
-            (250, 300, rebuilt.len())
-        );
-        let kept = parse_records(&rebuilt[HEADER_SIZE..], 1).unwrap();
-        assert_eq!(kept[0].offset_delta, 2, "the record keeps its offset");
-        assert_eq!(
-            r.base_timestamp + kept[0].timestamp_delta,
-            300,
-            "and its timestamp"
-        );
-        assert_eq!(kept[0].value, Some(&b"value-2"[..]));
     }
 
     #[test]

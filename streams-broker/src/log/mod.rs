@@ -14,26 +14,31 @@
 //! to `<offset>.snapshot` whenever a segment is rolled, and rebuilt at start-up from the
 //! latest snapshot and the batch headers after it, as Kafka does.
 //!
-//! Sub-modules: [`batch`] (the v2 batch header), [`producer_state`], `segment` (files and
-//! indexes), `cleaner` (compaction of `cleanup.policy=compact` logs, see
+//! Sub-modules: [`batch`] (the v2 batch header), `validate` (checks on what producers
+//! send, Kafka's `LogValidator`), `records` (the records inside a batch: iteration,
+//! bounded decompression, compression), `varint`, [`producer_state`], `segment` (files
+//! and indexes), `cleaner` (compaction of `cleanup.policy=compact` logs, see
 //! [`PartitionLog::clean`]).
 
-pub mod batch;
+pub(crate) mod batch;
 mod cleaner;
-pub mod producer_state;
+pub(crate) mod producer_state;
+mod records;
 mod segment;
+mod validate;
+mod varint;
 
 pub use cleaner::CleanStats;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 
+use crate::clock::now_ms;
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
-use crate::topics::write_atomic;
+use crate::fs::write_atomic;
 use batch::{BatchHeader, ControlType, HEADER_SIZE};
 use producer_state::{AbortedTxn, Check, ProducerStateManager};
 use segment::Segment;
@@ -41,17 +46,9 @@ use segment::Segment;
 const LOG_START_FILE: &str = "log-start-offset";
 const SNAPSHOT_EXT: &str = "snapshot";
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
 /// The outcome of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AppendInfo {
+pub(crate) struct AppendInfo {
     /// Offset given to the first record appended.
     pub base_offset: i64,
     /// The log start offset after the append.
@@ -65,7 +62,7 @@ pub struct AppendInfo {
 
 /// The outcome of a read.
 #[derive(Debug, Clone, Default)]
-pub struct ReadInfo {
+pub(crate) struct ReadInfo {
     /// Whole record batches, as stored; empty at the end of the log.
     pub records: Bytes,
     /// The offset after the last record in the log.
@@ -82,7 +79,7 @@ pub struct ReadInfo {
 
 /// Which records a read may return, the `isolation_level` of a fetch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Isolation {
+pub(crate) enum Isolation {
     /// Everything up to the high watermark.
     ReadUncommitted,
     /// Only records below the last stable offset, with the aborted transactions listed.
@@ -186,7 +183,7 @@ fn replay_producer_state(dir: &Path, segments: &[Segment]) -> Result<ProducerSta
 
 /// One partition's log. Thread-safe: appends and metadata updates take a short lock;
 /// the bulk of a read happens outside it.
-pub struct PartitionLog {
+pub(crate) struct PartitionLog {
     topic: String,
     partition: i32,
     dir: PathBuf,
@@ -208,7 +205,7 @@ impl std::fmt::Debug for PartitionLog {
 
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`, recovering the newest segment.
-    pub fn open(
+    pub(crate) fn open(
         dir: &Path,
         topic: &str,
         partition: i32,
@@ -279,42 +276,43 @@ impl PartitionLog {
     }
 
     /// The topic this log belongs to.
-    pub fn topic(&self) -> &str {
+    pub(crate) fn topic(&self) -> &str {
         &self.topic
     }
 
     /// The partition number.
-    pub fn partition(&self) -> i32 {
+    pub(crate) fn partition(&self) -> i32 {
         self.partition
     }
 
     /// The directory holding the segments.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// The topic configuration in force.
-    pub fn config(&self) -> Arc<TopicConfig> {
+    pub(crate) fn config(&self) -> Arc<TopicConfig> {
         self.lock().config.clone()
     }
 
     /// The first offset still in the log.
-    pub fn log_start_offset(&self) -> i64 {
+    pub(crate) fn log_start_offset(&self) -> i64 {
         self.lock().log_start_offset
     }
 
     /// The offset the next record will get (the high watermark).
-    pub fn log_end_offset(&self) -> i64 {
+    pub(crate) fn log_end_offset(&self) -> i64 {
         self.lock().end_offset()
     }
 
     /// Bytes on disk across all segments.
+    #[cfg(test)]
     pub fn size_bytes(&self) -> u64 {
         self.lock().segments.iter().map(|s| s.size).sum()
     }
 
     /// Number of segments.
-    pub fn segment_count(&self) -> usize {
+    pub(crate) fn segment_count(&self) -> usize {
         self.lock().segments.len()
     }
 
@@ -322,18 +320,18 @@ impl PartitionLog {
     /// assigning offsets in place. Batches of idempotent and transactional producers are
     /// checked against the producer state first: a retry of a recent batch is not appended
     /// again but acknowledged with its original offset ([`AppendInfo::duplicate`]).
-    pub fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
+    pub(crate) fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
         let config = self.config();
-        let headers = batch::validate_batches(records, config.max_message_bytes())?;
+        let headers = validate::validate_batches(records, config.max_message_bytes())?;
         if config.cleanup_policy().compact {
-            cleaner::check_keys(&self.topic, self.partition, records, &headers)?;
+            validate::check_keys(&self.topic, self.partition, records, &headers)?;
         }
         self.append_validated(records, &headers, None)
     }
 
     /// Appends a transaction marker for `producer_id` (written by the transaction
     /// coordinator, never by clients); returns its offset.
-    pub fn append_marker(
+    pub(crate) fn append_marker(
         &self,
         producer_id: i64,
         producer_epoch: i16,
@@ -355,7 +353,7 @@ impl PartitionLog {
         Ok(info.base_offset)
     }
 
-    /// Appends batches already checked by [`batch::validate_batches`]; `marker` is set
+    /// Appends batches already checked by [`validate::validate_batches`]; `marker` is set
     /// for a coordinator's transaction marker (which skips the client checks).
     fn append_validated(
         &self,
@@ -464,7 +462,7 @@ impl PartitionLog {
 
     /// The high watermark and log start offset, checking that `offset` is in range,
     /// without reading any records.
-    pub fn position(&self, offset: i64) -> Result<ReadInfo> {
+    pub(crate) fn position(&self, offset: i64) -> Result<ReadInfo> {
         let st = self.lock();
         let (start, hw) = (st.log_start_offset, st.end_offset());
         if offset < start || offset > hw {
@@ -487,20 +485,20 @@ impl PartitionLog {
 
     /// The last stable offset: `read_committed` consumers read up to it (ListOffsets
     /// "latest" under `read_committed`).
-    pub fn last_stable_offset(&self) -> i64 {
+    pub(crate) fn last_stable_offset(&self) -> i64 {
         self.lock().last_stable_offset()
     }
 
     /// Reads whole batches starting with the one that holds `offset`, up to about
     /// `max_bytes` (the first batch is returned whole even if larger, as Kafka does, so a
     /// consumer can always make progress).
-    pub fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo> {
+    pub(crate) fn read(&self, offset: i64, max_bytes: usize) -> Result<ReadInfo> {
         self.read_into(offset, max_bytes, &mut BytesMut::new())
     }
 
     /// Like [`read`](Self::read), reading into `scratch`: the records returned share its
     /// allocation, which `scratch` reclaims for the next read once they are dropped.
-    pub fn read_into(
+    pub(crate) fn read_into(
         &self,
         offset: i64,
         max_bytes: usize,
@@ -512,7 +510,7 @@ impl PartitionLog {
     /// Like [`read_into`](Self::read_into) at an isolation level: under
     /// [`Isolation::ReadCommitted`] only batches below the last stable offset are returned,
     /// with the aborted transactions that overlap them.
-    pub fn read_isolated_into(
+    pub(crate) fn read_isolated_into(
         &self,
         offset: i64,
         max_bytes: usize,
@@ -627,7 +625,7 @@ impl PartitionLog {
     /// Finds the first record with a timestamp at or after `ts`: `(offset, timestamp)`.
     /// Exact for uncompressed batches; for a compressed batch, the batch's first offset
     /// (records are never decompressed by the broker).
-    pub fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>> {
+    pub(crate) fn offset_for_timestamp(&self, ts: i64) -> Result<Option<(i64, i64)>> {
         let st = self.lock();
         for seg in &st.segments {
             if let Some((pos, h)) = seg.find_timestamp(ts)? {
@@ -655,7 +653,7 @@ impl PartitionLog {
     }
 
     /// The offset and value of the largest timestamp in the log (ListOffsets `-3`).
-    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+    pub(crate) fn max_timestamp(&self) -> Option<(i64, i64)> {
         let st = self.lock();
         st.segments
             .iter()
@@ -666,7 +664,7 @@ impl PartitionLog {
 
     /// Forces appended data to disk if anything was appended since the last flush.
     /// The `fsync` itself runs outside the log's lock, so appends and reads go on.
-    pub fn flush(&self) -> Result<()> {
+    pub(crate) fn flush(&self) -> Result<()> {
         let handle = {
             let mut st = self.lock();
             if !st.dirty {
@@ -682,20 +680,15 @@ impl PartitionLog {
         Ok(())
     }
 
-    /// Replaces the topic configuration (after `AlterConfigs`, for instance).
-    pub fn set_config(&self, config: Arc<TopicConfig>) {
-        self.lock().config = config;
-    }
-
     /// Forgets producers idle for `expiration_ms` (`producer.id.expiration.ms`); returns
     /// how many.
-    pub fn expire_producers(&self, now: i64, expiration_ms: i64) -> usize {
+    pub(crate) fn expire_producers(&self, now: i64, expiration_ms: i64) -> usize {
         self.lock().producers.expire_producers(now, expiration_ms)
     }
 
     /// Applies time and size retention at wall-clock time `now`: deletes whole segments
     /// and advances the log start offset. Returns the number of segments deleted.
-    pub fn enforce_retention(&self, now: i64) -> Result<usize> {
+    pub(crate) fn enforce_retention(&self, now: i64) -> Result<usize> {
         let mut st = self.lock();
         let config = st.config.clone();
         if !config.cleanup_policy().delete {

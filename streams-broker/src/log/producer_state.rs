@@ -18,14 +18,15 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use super::batch::{BatchHeader, ControlType};
+use crate::error::ProducerError;
 
 /// How many recent batches per producer are remembered for deduplication: Kafka's
 /// `NUM_BATCHES_TO_RETAIN`, matching `max.in.flight.requests.per.connection <= 5`.
-pub const NUM_BATCHES_TO_RETAIN: usize = 5;
+pub(crate) const NUM_BATCHES_TO_RETAIN: usize = 5;
 
 /// Where one of a producer's recent batches went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BatchMetadata {
+pub(crate) struct BatchMetadata {
     /// Sequence number of the batch's first record.
     pub first_seq: i32,
     /// Sequence number of the batch's last record.
@@ -40,7 +41,7 @@ pub struct BatchMetadata {
 
 /// An aborted transaction in this partition, like an entry of Kafka's `.txnindex`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AbortedTxn {
+pub(crate) struct AbortedTxn {
     /// The producer whose transaction was aborted.
     pub producer_id: i64,
     /// The transaction's first offset in this partition.
@@ -51,44 +52,6 @@ pub struct AbortedTxn {
     /// began at or after it, so a search for transactions overlapping offsets below it can
     /// stop here (Kafka's `lastStableOffset` in `.txnindex` entries).
     pub last_stable_offset: i64,
-}
-
-/// Why a producer's batch was refused; each maps to the Kafka error code of the same name.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ProducerError {
-    /// The batch's first sequence does not follow the last one appended.
-    #[error("out-of-order sequence {sequence} from producer {producer_id} epoch {epoch}: expected {expected}")]
-    OutOfOrderSequence {
-        /// The producer.
-        producer_id: i64,
-        /// The batch's epoch.
-        epoch: i16,
-        /// The batch's first sequence.
-        sequence: i32,
-        /// The sequence that would have been in order.
-        expected: i32,
-    },
-    /// The batch's epoch is older than the producer's current epoch (a fenced zombie).
-    #[error("producer {producer_id} epoch {epoch} is older than the current epoch {current}")]
-    InvalidProducerEpoch {
-        /// The producer.
-        producer_id: i64,
-        /// The batch's epoch.
-        epoch: i16,
-        /// The epoch the partition knows.
-        current: i16,
-    },
-    /// A transactional batch where no transaction is open, or the reverse.
-    #[error("invalid transaction state for producer {producer_id}: {reason}")]
-    InvalidTxnState {
-        /// The producer.
-        producer_id: i64,
-        /// What was wrong.
-        reason: String,
-    },
-    /// Control batches (transaction markers) are written by the coordinator only.
-    #[error("control batches are not accepted from clients")]
-    ControlBatchFromClient,
 }
 
 /// What a producer last did on this partition (Kafka's `ProducerStateEntry`).
@@ -154,7 +117,7 @@ struct Snapshot {
 
 /// The result of checking a produce request's batches against the producer state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Check {
+pub(crate) enum Check {
     /// The batches are new and in order: append them.
     Append,
     /// A batch was appended before: acknowledge it with its original placement.
@@ -167,7 +130,7 @@ fn in_sequence(last: i32, next: i32) -> bool {
 
 /// The producer state of one partition.
 #[derive(Debug, Default)]
-pub struct ProducerStateManager {
+pub(crate) struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
     /// Open transactions by first offset: the smallest bounds the last stable offset.
     ongoing: BTreeMap<i64, i64>,
@@ -177,7 +140,7 @@ pub struct ProducerStateManager {
 
 impl ProducerStateManager {
     /// An empty state.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -186,7 +149,7 @@ impl ProducerStateManager {
     /// producer's last [`NUM_BATCHES_TO_RETAIN`] batches. Like Kafka, a producer the
     /// partition has no state for (new, or forgotten after retention) may start at any
     /// sequence.
-    pub fn check(&self, headers: &[BatchHeader]) -> Result<Check, ProducerError> {
+    pub(crate) fn check(&self, headers: &[BatchHeader]) -> Result<Check, ProducerError> {
         // Entries as they would be after the earlier batches of this request.
         let mut updated: HashMap<i64, ProducerEntry> = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
@@ -267,7 +230,7 @@ impl ProducerStateManager {
 
     /// Records an appended data batch (its offsets assigned), from a client or replayed
     /// from the log.
-    pub fn apply(&mut self, h: &BatchHeader) {
+    pub(crate) fn apply(&mut self, h: &BatchHeader) {
         if !h.has_producer_id() || h.is_control() {
             return;
         }
@@ -282,7 +245,7 @@ impl ProducerStateManager {
 
     /// Records an appended transaction marker: the producer's open transaction here (if
     /// any) ends; an aborted one joins the aborted-transaction index.
-    pub fn apply_marker(&mut self, h: &BatchHeader, kind: ControlType) {
+    pub(crate) fn apply_marker(&mut self, h: &BatchHeader, kind: ControlType) {
         let entry = self
             .producers
             .entry(h.producer_id)
@@ -307,11 +270,12 @@ impl ProducerStateManager {
 
     /// The first offset of the earliest open transaction, if any: the last stable offset
     /// cannot pass it.
-    pub fn first_unstable_offset(&self) -> Option<i64> {
+    pub(crate) fn first_unstable_offset(&self) -> Option<i64> {
         self.ongoing.keys().next().copied()
     }
 
     /// True if `producer_id` has a transaction open in this partition.
+    #[cfg(test)]
     pub fn has_open_transaction(&self, producer_id: i64) -> bool {
         self.producers
             .get(&producer_id)
@@ -319,6 +283,7 @@ impl ProducerStateManager {
     }
 
     /// The producer's current epoch on this partition, if it wrote here.
+    #[cfg(test)]
     pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
         self.producers.get(&producer_id).map(|e| e.epoch)
     }
@@ -327,7 +292,7 @@ impl ProducerStateManager {
     /// reading that range must skip (Kafka's `collectAbortedTxns`).
     /// Only the entries that can overlap are visited: the search stops at the first abort
     /// after which nothing that began below `to` was still open.
-    pub fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
+    pub(crate) fn aborted_between(&self, from: i64, to: i64) -> Vec<AbortedTxn> {
         let start = self.aborted.partition_point(|a| a.last_offset < from);
         let mut found = Vec::new();
         for a in &self.aborted[start..] {
@@ -342,7 +307,7 @@ impl ProducerStateManager {
     }
 
     /// The state as a snapshot taken at `offset` (every batch below it applied).
-    pub fn to_snapshot(&self, offset: i64) -> Vec<u8> {
+    pub(crate) fn to_snapshot(&self, offset: i64) -> Vec<u8> {
         let mut producers: Vec<(i64, ProducerEntry)> = self
             .producers
             .iter()
@@ -360,7 +325,7 @@ impl ProducerStateManager {
 
     /// Reads a snapshot back: the offset it was taken at and the state, or `None` if the
     /// bytes are not a snapshot (a torn or foreign file).
-    pub fn from_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
+    pub(crate) fn from_snapshot(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
         let snapshot: Snapshot = serde_json::from_slice(bytes).ok()?;
         let mut state = ProducerStateManager::new();
         for (pid, entry) in snapshot.producers {
@@ -376,7 +341,7 @@ impl ProducerStateManager {
     /// Forgets producers whose last write is older than `expiration_ms` before `now` and
     /// that have no open transaction (Kafka's `producer.id.expiration.ms`); a retry from
     /// one of them is then treated as a new producer's write. Returns how many went.
-    pub fn expire_producers(&mut self, now: i64, expiration_ms: i64) -> usize {
+    pub(crate) fn expire_producers(&mut self, now: i64, expiration_ms: i64) -> usize {
         let before = self.producers.len();
         self.producers.retain(|_, e| {
             e.current_txn_first_offset.is_some()
@@ -387,7 +352,7 @@ impl ProducerStateManager {
 
     /// Forgets aborted transactions that ended before `log_start_offset` (retention
     /// deleted them).
-    pub fn truncate_before(&mut self, log_start_offset: i64) {
+    pub(crate) fn truncate_before(&mut self, log_start_offset: i64) {
         let keep = self
             .aborted
             .partition_point(|a| a.last_offset < log_start_offset);

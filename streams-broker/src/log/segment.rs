@@ -65,7 +65,7 @@ fn read_file(path: &Path) -> Vec<u8> {
 
 impl Segment {
     /// Creates a new, empty segment.
-    pub fn create(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Segment> {
+    pub(super) fn create(dir: &Path, base_offset: i64, now_ms: i64) -> Result<Segment> {
         let log_path = dir.join(file_name(base_offset, "log"));
         let file = open_rw(&log_path, true)?;
         file.set_len(0).map_err(|e| Error::io(&log_path, e))?;
@@ -98,7 +98,7 @@ impl Segment {
     /// by batch, CRC included, and truncated at the first torn or corrupt batch; its
     /// indexes are rebuilt. Older segments trust their index files when those are
     /// consistent and are re-scanned (headers only) otherwise.
-    pub fn open(
+    pub(super) fn open(
         dir: &Path,
         base_offset: i64,
         next_base: Option<i64>,
@@ -270,7 +270,7 @@ impl Segment {
 
     /// Appends batches whose offsets are already assigned. `headers` describe the
     /// batches in `data`, in order.
-    pub fn append(
+    pub(super) fn append(
         &mut self,
         data: &[u8],
         headers: &[BatchHeader],
@@ -313,7 +313,7 @@ impl Segment {
 
     /// Seals the segment: records its final largest timestamp in the time index, so that
     /// the index alone tells the segment's age after a restart.
-    pub fn seal(&mut self) -> Result<()> {
+    pub(super) fn seal(&mut self) -> Result<()> {
         let last_ts = self.time_index.last().map(|e| e.0).unwrap_or(i64::MIN);
         if self.max_timestamp > last_ts {
             let e = (
@@ -331,7 +331,7 @@ impl Segment {
     }
 
     /// Forces the segment and its indexes to disk.
-    pub fn sync(&self) -> Result<()> {
+    pub(super) fn sync(&self) -> Result<()> {
         self.file
             .sync_data()
             .and_then(|_| self.index_file.sync_data())
@@ -340,7 +340,7 @@ impl Segment {
     }
 
     /// The segment's open files, to sync outside the log's lock.
-    pub fn sync_handle(&self) -> SyncHandle {
+    pub(super) fn sync_handle(&self) -> SyncHandle {
         SyncHandle {
             files: [
                 self.file.clone(),
@@ -352,7 +352,7 @@ impl Segment {
     }
 
     /// Removes the segment's files.
-    pub fn delete(&self) -> Result<()> {
+    pub(super) fn delete(&self) -> Result<()> {
         for ext in ["log", "index", "timeindex"] {
             let path = self.dir.join(file_name(self.base_offset, ext));
             match std::fs::remove_file(&path) {
@@ -365,7 +365,7 @@ impl Segment {
     }
 
     /// Reads `len` bytes at `pos`.
-    pub fn read_exact(&self, pos: u64, len: usize) -> Result<Vec<u8>> {
+    pub(super) fn read_exact(&self, pos: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
         self.file
             .read_exact_at(&mut buf, pos)
@@ -419,7 +419,7 @@ impl Segment {
 
     /// Calls `f` with the file position and header of every batch, in order (headers only
     /// are read, in large chunks).
-    pub fn for_each_batch(&self, mut f: impl FnMut(u64, &BatchHeader)) -> Result<()> {
+    pub(super) fn for_each_batch(&self, mut f: impl FnMut(u64, &BatchHeader)) -> Result<()> {
         let mut pos = 0u64;
         self.scan_from(0, |h| {
             f(pos, h);
@@ -430,7 +430,7 @@ impl Segment {
     }
 
     /// The position of the batch that holds `offset`, if this segment has it.
-    pub fn find_offset(&self, offset: i64) -> Result<Option<u64>> {
+    pub(super) fn find_offset(&self, offset: i64) -> Result<Option<u64>> {
         if offset >= self.next_offset {
             return Ok(None);
         }
@@ -441,7 +441,7 @@ impl Segment {
     }
 
     /// The first batch whose largest timestamp is at least `ts`, with its position.
-    pub fn find_timestamp(&self, ts: i64) -> Result<Option<(u64, BatchHeader)>> {
+    pub(super) fn find_timestamp(&self, ts: i64) -> Result<Option<(u64, BatchHeader)>> {
         if self.max_timestamp < ts {
             return Ok(None);
         }
@@ -467,7 +467,7 @@ pub(crate) struct SyncHandle {
 
 impl SyncHandle {
     /// Forces the files to disk.
-    pub fn sync(&self) -> Result<()> {
+    pub(super) fn sync(&self) -> Result<()> {
         for f in &self.files {
             f.sync_data().map_err(|e| Error::io(&self.path, e))?;
         }

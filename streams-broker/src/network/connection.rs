@@ -1,113 +1,278 @@
-//! One client connection: framing, in-order request handling, pipelined responses.
+//! One client connection's bytes: request frames in, encoded responses out.
 //!
-//! Kafka frames every request as a 4-byte big-endian size followed by that many bytes.
-//! Requests on one connection are handled one at a time and answered in order, as Kafka
-//! does (clients pipeline by sending several before reading). Responses to requests that
-//! arrived together are written together. A frame larger than `socket.request.max.bytes`,
-//! a negative size or an undecodable request closes this connection only.
+//! Kafka frames every request as a 4-byte big-endian size followed by that many bytes. A
+//! [`Connection`] owns the socket and both buffers: it cuts complete request frames out
+//! of what it has read (refusing a negative size or one above `socket.request.max.bytes`),
+//! and encodes each [`Response`] (size, header in the API's header version, body) straight
+//! into its write buffer, so that responses to pipelined requests go out in one write.
+//! Like mini-redis' `Connection` and Kafka's `KafkaChannel` with its `NetworkReceive` and
+//! `NetworkSend`, it knows nothing of what the requests mean.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::Encodable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
-use crate::broker::Broker;
-use crate::handlers::{handle_frame, Outcome};
+use crate::wire::{Response, ResponseBody};
 
+/// How much the read buffer grows by when it runs low.
 const READ_CHUNK: usize = 64 * 1024;
-/// Requests that may wait (long-polling fetches, JoinGroup and SyncGroup parked until the
-/// group's rebalance gets there): `Fetch`, `JoinGroup`, `SyncGroup`.
-const WAITING_KEYS: [i16; 3] = [1, 11, 14];
+/// Largest write buffer kept for reuse; bigger ones are freed after writing.
+const MAX_POOLED_BUFFER: usize = 8 * 1024 * 1024;
 
-/// Serves one connection until the client closes it, it misbehaves, or the broker stops.
-pub async fn serve(
-    broker: Arc<Broker>,
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    mut stop: watch::Receiver<bool>,
-) {
-    let _ = stream.set_nodelay(true);
-    tracing::debug!(%peer, "connection opened");
-    let max = broker.config().max_request_size;
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut wbuf = BytesMut::new();
-    loop {
-        // Handle every complete frame already read.
-        loop {
-            if rbuf.len() < 4 {
-                break;
+thread_local! {
+    /// A write buffer kept between responses on this worker thread: fetch responses of a
+    /// megabyte or more would otherwise allocate (and page in) fresh memory every time.
+    /// Held by a connection only while it has responses to write.
+    static WRITE_BUFFER: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
+
+/// Hands a written buffer back for reuse by the next response on this thread.
+fn recycle(mut buf: BytesMut) {
+    if buf.capacity() <= MAX_POOLED_BUFFER {
+        buf.clear();
+        WRITE_BUFFER.with_borrow_mut(|pooled| {
+            if pooled.capacity() < buf.capacity() {
+                *pooled = buf;
             }
-            let size = i32::from_be_bytes([rbuf[0], rbuf[1], rbuf[2], rbuf[3]]);
-            let Ok(size) = usize::try_from(size) else {
-                tracing::warn!(%peer, size, "negative request size; closing connection");
-                return;
-            };
-            if size > max {
-                tracing::warn!(%peer, size, max, "request larger than socket.request.max.bytes; closing connection");
-                return;
-            }
-            if rbuf.len() < 4 + size {
-                rbuf.reserve(4 + size - rbuf.len());
-                break;
-            }
-            rbuf.advance(4);
-            let frame = rbuf.split_to(size).freeze();
-            let may_wait = frame.len() >= 2
-                && WAITING_KEYS.contains(&i16::from_be_bytes([frame[0], frame[1]]));
-            if may_wait && !wbuf.is_empty() {
-                // The request may wait: do not hold back earlier answers meanwhile.
-                if stream.write_all(&wbuf).await.is_err() {
-                    return;
-                }
-                wbuf.clear();
-            }
-            let outcome = tokio::select! {
-                o = handle_frame(&broker, Some(peer), frame) => o,
-                _ = stop.changed() => return,
-            };
-            match outcome {
-                Outcome::Respond(bytes) => {
-                    if wbuf.is_empty() {
-                        wbuf = bytes;
-                    } else {
-                        wbuf.extend_from_slice(&bytes);
-                    }
-                }
-                Outcome::Nothing => {}
-                Outcome::Close(reason) => {
-                    tracing::warn!(%peer, %reason, "closing connection");
-                    let _ = stream.write_all(&wbuf).await;
-                    return;
-                }
-            }
+        });
+    }
+}
+
+/// A request frame that closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FrameError {
+    /// The size prefix is negative.
+    NegativeSize(i32),
+    /// The size prefix exceeds `socket.request.max.bytes`.
+    TooLarge {
+        /// The size announced.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// A client connection: its socket, read and write buffers, and framing.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: TcpStream,
+    /// Bytes read and not yet cut into frames.
+    rbuf: BytesMut,
+    /// Encoded responses not yet written.
+    wbuf: BytesMut,
+    /// `socket.request.max.bytes`.
+    max_request_size: usize,
+}
+
+impl Connection {
+    /// Wraps an accepted socket; requests larger than `max_request_size` are refused.
+    pub(crate) fn new(stream: TcpStream, max_request_size: usize) -> Connection {
+        // Responses are written whole: Nagle's algorithm would only delay them.
+        let _ = stream.set_nodelay(true);
+        Connection {
+            stream,
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: BytesMut::new(),
+            max_request_size,
         }
-        if !wbuf.is_empty() {
-            if let Err(e) = stream.write_all(&wbuf).await {
-                tracing::debug!(%peer, error = %e, "write failed");
-                return;
-            }
-            crate::handlers::recycle_buffer(std::mem::take(&mut wbuf));
-        }
-        if rbuf.capacity() - rbuf.len() < 1024 {
-            rbuf.reserve(READ_CHUNK);
-        }
-        let read = tokio::select! {
-            r = stream.read_buf(&mut rbuf) => r,
-            _ = stop.changed() => return,
+    }
+
+    /// The next complete request frame already read, without its size prefix; `None` if
+    /// more bytes are needed. The frame shares the read buffer's memory (no copy).
+    pub(crate) fn next_frame(&mut self) -> Result<Option<Bytes>, FrameError> {
+        let Some(prefix) = self.rbuf.first_chunk::<4>() else {
+            return Ok(None);
         };
-        match read {
-            Ok(0) => {
-                tracing::debug!(%peer, "connection closed by client");
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "read failed");
-                return;
+        let size = i32::from_be_bytes(*prefix);
+        let Ok(size) = usize::try_from(size) else {
+            return Err(FrameError::NegativeSize(size));
+        };
+        if size > self.max_request_size {
+            return Err(FrameError::TooLarge {
+                size,
+                max: self.max_request_size,
+            });
+        }
+        if self.rbuf.len() < 4 + size {
+            // Make room for the rest of the frame in one allocation.
+            self.rbuf.reserve(4 + size - self.rbuf.len());
+            return Ok(None);
+        }
+        self.rbuf.advance(4);
+        Ok(Some(self.rbuf.split_to(size).freeze()))
+    }
+
+    /// Reads more bytes from the socket into the read buffer; `false` once the client has
+    /// closed the connection.
+    pub(crate) async fn read(&mut self) -> std::io::Result<bool> {
+        if self.rbuf.capacity() - self.rbuf.len() < 1024 {
+            self.rbuf.reserve(READ_CHUNK);
+        }
+        Ok(self.stream.read_buf(&mut self.rbuf).await? > 0)
+    }
+
+    /// Encodes `response` (size, header, body) after the responses already buffered; the
+    /// error says why it could not be, and leaves the buffer as it was.
+    pub(crate) fn write_response(&mut self, response: &Response) -> Result<(), String> {
+        if self.wbuf.capacity() == 0 {
+            self.wbuf = WRITE_BUFFER.with_borrow_mut(std::mem::take);
+        }
+        let start = self.wbuf.len();
+        let encoded = encode_response(&mut self.wbuf, response);
+        if encoded.is_err() {
+            self.wbuf.truncate(start);
+        }
+        encoded
+    }
+
+    /// Writes every buffered response to the socket.
+    pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        if self.wbuf.is_empty() {
+            return Ok(());
+        }
+        self.stream.write_all(&self.wbuf).await?;
+        recycle(std::mem::take(&mut self.wbuf));
+        Ok(())
+    }
+}
+
+/// Appends the frame of `response` to `out`: a 4-byte size, the response header in the
+/// API's header version (flexible versions add tagged fields), then the body.
+pub(crate) fn encode_response(out: &mut BytesMut, response: &Response) -> Result<(), String> {
+    let Response {
+        api_key,
+        version,
+        correlation_id,
+        body,
+    } = response;
+    // Size the buffer once: a fetch response is mostly its record batches.
+    let capacity = match body {
+        ResponseBody::Message(ResponseKind::Fetch(f)) => {
+            let records: usize = f
+                .responses
+                .iter()
+                .flat_map(|t| t.partitions.iter())
+                .map(|p| p.records.as_ref().map_or(0, |r| r.len()) + 128)
+                .sum();
+            records + 256
+        }
+        _ => 256,
+    };
+    out.reserve(capacity);
+    let start = out.len();
+    out.put_i32(0);
+    let header = ResponseHeader::default().with_correlation_id(*correlation_id);
+    header
+        .encode(out, api_key.response_header_version(*version))
+        .map_err(|e| format!("cannot encode response header: {e}"))?;
+    match body {
+        ResponseBody::Message(message) => message
+            .encode(out, *version)
+            .map_err(|e| format!("cannot encode {api_key:?} v{version} response: {e}"))?,
+        ResponseBody::LegacyProduce(legacy) => legacy.encode(out),
+    }
+    let size = (out.len() - start - 4) as i32;
+    out[start..start + 4].copy_from_slice(&size.to_be_bytes());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::{ApiKey, ApiVersionsResponse, ResponseKind};
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A connection on the server side of a loopback socket, and the client side.
+    async fn pair(max_request_size: usize) -> (Connection, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (Connection::new(server, max_request_size), client)
+    }
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut f = (body.len() as i32).to_be_bytes().to_vec();
+        f.extend_from_slice(body);
+        f
+    }
+
+    /// Frames split across reads are put back together; frames sent together come out
+    /// one by one, in order.
+    #[tokio::test]
+    async fn frames_are_cut_from_the_byte_stream() {
+        let (mut conn, mut client) = pair(1024).await;
+        let mut bytes = framed(b"first");
+        bytes.extend(framed(b"second"));
+        bytes.extend(framed(b"third"));
+        let (head, tail) = bytes.split_at(7);
+        client.write_all(head).await.unwrap();
+        let mut frames = Vec::new();
+        while frames.len() < 3 {
+            match conn.next_frame().unwrap() {
+                Some(frame) => frames.push(frame),
+                None => {
+                    if frames.is_empty() && conn.rbuf.len() == head.len() {
+                        client.write_all(tail).await.unwrap();
+                    }
+                    assert!(conn.read().await.unwrap());
+                }
             }
         }
+        assert_eq!(frames, [&b"first"[..], b"second", b"third"]);
+        assert!(conn.next_frame().unwrap().is_none());
+        drop(client);
+        assert!(!conn.read().await.unwrap(), "the client closed");
+    }
+
+    /// A negative size or one above `socket.request.max.bytes` is refused as soon as the
+    /// prefix is read.
+    #[tokio::test]
+    async fn bad_sizes_are_refused() {
+        let (mut conn, mut client) = pair(16).await;
+        client.write_all(&17i32.to_be_bytes()).await.unwrap();
+        conn.read().await.unwrap();
+        assert_eq!(
+            conn.next_frame(),
+            Err(FrameError::TooLarge { size: 17, max: 16 })
+        );
+        let (mut conn, mut client) = pair(16).await;
+        client.write_all(&(-1i32).to_be_bytes()).await.unwrap();
+        conn.read().await.unwrap();
+        assert_eq!(conn.next_frame(), Err(FrameError::NegativeSize(-1)));
+    }
+
+    /// Responses are framed one after the other in the write buffer; one that cannot be
+    /// encoded leaves what was buffered before it untouched.
+    #[tokio::test]
+    async fn responses_are_framed_in_order() {
+        let (mut conn, _client) = pair(1024).await;
+        let response = |correlation_id, version| Response {
+            api_key: ApiKey::ApiVersions,
+            version,
+            correlation_id,
+            body: ResponseBody::Message(ResponseKind::ApiVersions(ApiVersionsResponse::default())),
+        };
+        conn.write_response(&response(1, 0)).unwrap();
+        conn.write_response(&response(2, 3)).unwrap();
+        let written = conn.wbuf.clone();
+        assert!(conn.write_response(&response(3, 99)).is_err());
+        assert_eq!(conn.wbuf, written);
+        let mut buf = &written[..];
+        for correlation_id in [1, 2] {
+            let size = buf.get_i32() as usize;
+            let (frame, rest) = buf.split_at(size);
+            assert_eq!(
+                i32::from_be_bytes(frame[..4].try_into().unwrap()),
+                correlation_id
+            );
+            buf = rest;
+        }
+        assert!(buf.is_empty());
     }
 }

@@ -1,25 +1,39 @@
 //! The network layer: a TCP listener and one task per client connection.
 //!
 //! Like Kafka's `SocketServer`, the listener accepts connections and hands each to its
-//! own task (see [`connection`]), which reads size-prefixed request frames, has them
-//! handled and writes the responses back in order. [`Server`] ties the listener, the
-//! connections and the broker's background tasks together and shuts them all down
-//! gracefully: stop accepting, close connections, flush every log.
+//! own task, which reads request frames through its `Connection`, has them handled and
+//! writes the responses back in order. [`Server`] ties the listener, the connections and
+//! the broker's background tasks together and shuts them all down gracefully: stop
+//! accepting, close connections, flush every log.
+//!
+//! Requests on one connection are handled one at a time and answered in order, as Kafka
+//! does (clients pipeline by sending several before reading). Responses to requests that
+//! arrived together are written together. A frame larger than `socket.request.max.bytes`,
+//! a negative size or an undecodable request closes that connection only.
 
-pub mod connection;
+mod connection;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
+use crate::handlers::{handle_frame, Outcome};
+use connection::{Connection, FrameError};
+
+#[cfg(test)]
+pub(crate) use connection::encode_response;
+
+/// Requests that may wait (long-polling fetches, JoinGroup and SyncGroup parked until the
+/// group's rebalance gets there): `Fetch`, `JoinGroup`, `SyncGroup`.
+const WAITING_KEYS: [i16; 3] = [1, 11, 14];
 
 /// A bound, not yet running broker server.
 #[derive(Debug)]
@@ -73,7 +87,7 @@ impl Server {
     }
 
     /// The broker's shared state.
-    pub fn broker(&self) -> Arc<Broker> {
+    pub(crate) fn broker(&self) -> Arc<Broker> {
         self.broker.clone()
     }
 
@@ -90,7 +104,7 @@ impl Server {
                     Ok((stream, peer)) => {
                         let broker = self.broker.clone();
                         let stop = stop_rx.clone();
-                        connections.spawn(connection::serve(broker, stream, peer, stop));
+                        connections.spawn(serve(broker, stream, peer, stop));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -118,5 +132,72 @@ impl Server {
             .map_err(|_| Error::Stopped)??;
         tracing::info!("broker stopped");
         Ok(())
+    }
+}
+
+/// Serves one connection until the client closes it, it misbehaves, or the broker stops.
+async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) {
+    tracing::debug!(%peer, "connection opened");
+    let mut conn = Connection::new(stream, broker.config().max_request_size);
+    loop {
+        // Handle every complete frame already read.
+        loop {
+            let frame = match conn.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(FrameError::NegativeSize(size)) => {
+                    tracing::warn!(%peer, size, "negative request size; closing connection");
+                    return;
+                }
+                Err(FrameError::TooLarge { size, max }) => {
+                    tracing::warn!(%peer, size, max, "request larger than socket.request.max.bytes; closing connection");
+                    return;
+                }
+            };
+            let may_wait = frame.len() >= 2
+                && WAITING_KEYS.contains(&i16::from_be_bytes([frame[0], frame[1]]));
+            if may_wait && conn.flush().await.is_err() {
+                // The request may wait: earlier answers are not held back meanwhile.
+                return;
+            }
+            let outcome = tokio::select! {
+                o = handle_frame(&broker, Some(peer), frame) => o,
+                _ = stop.changed() => return,
+            };
+            let closing = match outcome {
+                Outcome::Respond(response) => conn.write_response(&response).err(),
+                Outcome::Nothing => None,
+                Outcome::Close(reason) => Some(reason),
+            };
+            if let Some(reason) = closing {
+                tracing::warn!(%peer, %reason, "closing connection");
+                let _ = conn.flush().await;
+                return;
+            }
+        }
+        if let Err(e) = conn.flush().await {
+            tracing::debug!(%peer, error = %e, "write failed");
+            return;
+        }
+        let read = tokio::select! {
+            r = conn.read() => r,
+            _ = stop.changed() => return,
+        };
+        match read {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(%peer, "connection closed by client");
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "read failed");
+                return;
+            }
+        }
     }
 }

@@ -22,11 +22,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use kafka_protocol::error::ResponseError;
 use serde::{Deserialize, Serialize};
 
+use crate::clock::now_ms;
 use crate::config::FlushPolicy;
 use crate::error::Result;
 use crate::group::{GroupCoordinator, PartitionOffset};
 use crate::log::batch::ControlType;
-use crate::log::now_ms;
 use crate::topics::TopicRegistry;
 use store::TxnStore;
 
@@ -53,7 +53,7 @@ pub enum TxnState {
 /// A consumer offset committed as part of a transaction (`TxnOffsetCommit`), applied to
 /// the group only if the transaction commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PendingOffset {
+pub(crate) struct PendingOffset {
     /// The topic.
     pub topic: String,
     /// The partition.
@@ -68,7 +68,7 @@ pub struct PendingOffset {
 
 /// Everything the coordinator knows about one transactional id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TxnMetadata {
+pub(crate) struct TxnMetadata {
     /// The producer's `transactional.id`.
     pub transactional_id: String,
     /// The producer id bound to it.
@@ -88,7 +88,7 @@ pub struct TxnMetadata {
 }
 
 /// Where committed transactional offsets go: the group coordinator's offset store.
-pub trait OffsetSink: Send + Sync + std::fmt::Debug {
+pub(crate) trait OffsetSink: Send + Sync + std::fmt::Debug {
     /// Commits `offsets` for `group_id`, as a plain `OffsetCommit` would.
     fn commit_offsets(&self, group_id: &str, offsets: &[PendingOffset]) -> Result<()>;
 
@@ -127,7 +127,7 @@ impl OffsetSink for GroupCoordinator {
 }
 
 /// The outcome of a coordinator request: a Kafka error code on failure.
-pub type TxnResult<T> = std::result::Result<T, ResponseError>;
+pub(crate) type TxnResult<T> = std::result::Result<T, ResponseError>;
 
 #[derive(Debug)]
 struct Inner {
@@ -138,7 +138,7 @@ struct Inner {
 
 /// The broker's transaction coordinator. See the module documentation.
 #[derive(Debug)]
-pub struct TransactionCoordinator {
+pub(crate) struct TransactionCoordinator {
     inner: Mutex<Inner>,
     max_timeout_ms: i64,
     offsets: OnceLock<Arc<dyn OffsetSink>>,
@@ -271,7 +271,7 @@ impl Inner {
 impl TransactionCoordinator {
     /// Opens the coordinator's state under `data_dir`. Call [`recover`](Self::recover)
     /// once the topics are loaded.
-    pub fn open(data_dir: &Path, flush: FlushPolicy, max_timeout_ms: i64) -> Result<Self> {
+    pub(crate) fn open(data_dir: &Path, flush: FlushPolicy, max_timeout_ms: i64) -> Result<Self> {
         let (store, txns) = TxnStore::open(data_dir, flush)?;
         let by_producer = txns
             .iter()
@@ -298,13 +298,13 @@ impl TransactionCoordinator {
 
     /// Attaches the group coordinator's offset store, where committed transactional
     /// offsets go. Only the first call has an effect.
-    pub fn set_offset_sink(&self, sink: Arc<dyn OffsetSink>) {
+    pub(crate) fn set_offset_sink(&self, sink: Arc<dyn OffsetSink>) {
         let _ = self.offsets.set(sink);
     }
 
     /// Completes every transaction whose outcome was decided before a restart and aborts
     /// every one that was still open (fencing its producer), so none is left hanging.
-    pub fn recover(&self, topics: &TopicRegistry) -> Result<usize> {
+    pub(crate) fn recover(&self, topics: &TopicRegistry) -> Result<usize> {
         let mut inner = self.lock();
         let ids: Vec<String> = inner.txns.keys().cloned().collect();
         let mut finished = 0;
@@ -331,7 +331,7 @@ impl TransactionCoordinator {
     /// fences older instances; an open transaction of the previous instance is aborted
     /// first. `expected` is the producer id and epoch the client already has (KIP-360),
     /// `(-1, -1)` if none.
-    pub fn init_producer_id(
+    pub(crate) fn init_producer_id(
         &self,
         transactional_id: Option<&str>,
         timeout_ms: i32,
@@ -437,7 +437,7 @@ impl TransactionCoordinator {
 
     /// `AddPartitionsToTxn`: adds partitions to the producer's transaction, beginning one
     /// if none is open. The caller checks that the partitions exist.
-    pub fn add_partitions(
+    pub(crate) fn add_partitions(
         &self,
         transactional_id: &str,
         producer_id: i64,
@@ -456,7 +456,7 @@ impl TransactionCoordinator {
     }
 
     /// `AddOffsetsToTxn`: the transaction will commit offsets of `group_id`.
-    pub fn add_offsets(
+    pub(crate) fn add_offsets(
         &self,
         transactional_id: &str,
         producer_id: i64,
@@ -474,7 +474,7 @@ impl TransactionCoordinator {
     /// `TxnOffsetCommit`: buffers offsets for `group_id` until the transaction ends; they
     /// reach the group only if it commits. The group must have been added to the
     /// transaction (`AddOffsetsToTxn`).
-    pub fn txn_offset_commit(
+    pub(crate) fn txn_offset_commit(
         &self,
         transactional_id: &str,
         group_id: &str,
@@ -509,7 +509,7 @@ impl TransactionCoordinator {
     /// `EndTxn`: commits or aborts the open transaction. Once the decision is journalled
     /// the request succeeds; markers that could not be written are retried in the
     /// background. Retrying a completed `EndTxn` with the same outcome succeeds again.
-    pub fn end_txn(
+    pub(crate) fn end_txn(
         &self,
         transactional_id: &str,
         producer_id: i64,
@@ -542,7 +542,7 @@ impl TransactionCoordinator {
     /// Runs `append` (a transactional produce to `topic`-`partition`) if the producer's
     /// transaction is open, at this epoch, and includes the partition; markers cannot be
     /// written meanwhile. Otherwise the Kafka error that the produce gets.
-    pub fn verify_produce<R>(
+    pub(crate) fn verify_produce<R>(
         &self,
         producer_id: i64,
         epoch: i16,
@@ -569,7 +569,7 @@ impl TransactionCoordinator {
 
     /// Aborts every transaction open longer than its timeout (fencing its producer, as
     /// Kafka does) and retries the markers of decided ones; returns how many ended.
-    pub fn abort_expired(&self, now: i64, topics: &TopicRegistry) -> usize {
+    pub(crate) fn abort_expired(&self, now: i64, topics: &TopicRegistry) -> usize {
         let mut inner = self.lock();
         let due: Vec<(String, TxnState)> = inner
             .txns
@@ -601,12 +601,12 @@ impl TransactionCoordinator {
     }
 
     /// The coordinator's record of `transactional_id`.
-    pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
+    pub(crate) fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
         self.lock().txns.get(transactional_id).cloned()
     }
 
     /// Forces the journal to disk (the broker's periodic flush).
-    pub fn sync(&self) -> Result<()> {
+    pub(crate) fn sync(&self) -> Result<()> {
         self.lock().store.sync()
     }
 }

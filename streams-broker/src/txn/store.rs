@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use super::TxnMetadata;
 use crate::config::FlushPolicy;
 use crate::error::{Error, Result};
-use crate::topics::write_atomic;
+use crate::fs::write_atomic;
 
 const DIR: &str = "__transaction_state";
 const JOURNAL: &str = "transactions.log";
@@ -47,7 +47,10 @@ fn corrupt(path: &Path, reason: impl Into<String>) -> Error {
 
 impl TxnStore {
     /// Opens the store under `data_dir`, returning it with the transactions it holds.
-    pub fn open(data_dir: &Path, flush: FlushPolicy) -> Result<(TxnStore, Vec<TxnMetadata>)> {
+    pub(super) fn open(
+        data_dir: &Path,
+        flush: FlushPolicy,
+    ) -> Result<(TxnStore, Vec<TxnMetadata>)> {
         let dir = data_dir.join(DIR);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         let path = dir.join(JOURNAL);
@@ -115,7 +118,7 @@ impl TxnStore {
     }
 
     /// A producer id never handed out before, persisting a new block when one runs out.
-    pub fn allocate_producer_id(&mut self) -> Result<i64> {
+    pub(super) fn allocate_producer_id(&mut self) -> Result<i64> {
         if self.next_producer_id >= self.block_end {
             let end = self.next_producer_id + PID_BLOCK_SIZE;
             write_atomic(&self.dir.join(PID_BLOCK), end.to_string().as_bytes())?;
@@ -127,7 +130,7 @@ impl TxnStore {
     }
 
     /// Appends the new state of one transaction.
-    pub fn write(&mut self, m: &TxnMetadata) -> Result<()> {
+    pub(super) fn write(&mut self, m: &TxnMetadata) -> Result<()> {
         let path = self.dir.join(JOURNAL);
         let mut line = serde_json::to_string(m).map_err(|e| corrupt(&path, e.to_string()))?;
         line.push('\n');
@@ -144,12 +147,12 @@ impl TxnStore {
     }
 
     /// True when the journal has grown well past one line per live transaction.
-    pub fn needs_compaction(&self, live: usize) -> bool {
+    pub(super) fn needs_compaction(&self, live: usize) -> bool {
         self.lines > 10_000 && self.lines > 4 * live
     }
 
     /// Rewrites the journal with one line per live transaction.
-    pub fn compact(&mut self, live: &[TxnMetadata]) -> Result<()> {
+    pub(super) fn compact(&mut self, live: &[TxnMetadata]) -> Result<()> {
         self.journal = Self::rewrite(&self.dir, live)?;
         self.lines = live.len();
         self.dirty = false;
@@ -157,7 +160,7 @@ impl TxnStore {
     }
 
     /// Forces the journal to disk if it changed (the broker's periodic flush).
-    pub fn sync(&mut self) -> Result<()> {
+    pub(super) fn sync(&mut self) -> Result<()> {
         if self.dirty {
             self.journal
                 .sync_data()

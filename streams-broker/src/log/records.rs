@@ -1,0 +1,335 @@
+//! The records section of a v2 batch: record iteration, bounded decompression and
+//! compression.
+//!
+//! The produce and fetch paths never look inside a batch; two features must. A compacted
+//! topic refuses records without a key (see `validate`), and the log cleaner decides record
+//! by record what to keep and writes back the survivors with the batch's own codec. Both
+//! read the section through [`records_section`], which decompresses into at most
+//! [`MAX_DECOMPRESSED_BYTES`], so a small batch built to expand enormously cannot take the
+//! broker's memory. This is the part of Kafka's `record` package (`DefaultRecord`,
+//! `CompressionType`) that a broker which stores batches as received needs.
+
+use std::borrow::Cow;
+
+use bytes::BytesMut;
+use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
+
+use super::batch::{self, BatchHeader, HEADER_SIZE, LOG_APPEND_TIME_FLAG};
+use super::varint::{put_varint, read_varint};
+use crate::error::{Error, Result};
+
+/// The most a batch's records section may decompress to. A compressed batch is checked
+/// (keys on compacted topics) and rewritten by decompressing it; without a bound, a small
+/// batch built to expand enormously (a "decompression bomb") would take the broker's memory.
+/// Legitimate batches stay far below it: `max.message.bytes` bounds their compressed size.
+pub(crate) const MAX_DECOMPRESSED_BYTES: usize = 256 * 1024 * 1024;
+
+/// The uncompressed records section of a batch.
+pub(crate) fn records_section<'a>(
+    batch: &'a [u8],
+    h: &BatchHeader,
+    position: u64,
+) -> Result<Cow<'a, [u8]>> {
+    let raw = batch.get(HEADER_SIZE..).unwrap_or_default();
+    match h.compression() {
+        0 => Ok(Cow::Borrowed(raw)),
+        codec => decompress_bounded(codec, raw, MAX_DECOMPRESSED_BYTES)
+            .map(Cow::Owned)
+            .map_err(|e| Error::corrupt_batch(position, format!("cannot decompress records: {e}"))),
+    }
+}
+
+/// Decompresses `raw` (codec `codec`, Kafka's numbering) into at most `limit` bytes.
+pub(crate) fn decompress_bounded(
+    codec: i16,
+    raw: &[u8],
+    limit: usize,
+) -> std::result::Result<Vec<u8>, String> {
+    use std::io::Read;
+    let read_all = |reader: &mut dyn Read| -> std::result::Result<Vec<u8>, String> {
+        let mut out = Vec::new();
+        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
+        reader
+            .take(cap)
+            .read_to_end(&mut out)
+            .map_err(|e| e.to_string())?;
+        if out.len() > limit {
+            return Err(format!("records expand to more than {limit} bytes"));
+        }
+        Ok(out)
+    };
+    match codec {
+        1 => read_all(&mut flate2::read::GzDecoder::new(raw)),
+        2 => snappy_bounded(raw, limit),
+        3 => read_all(&mut lz4::Decoder::new(raw).map_err(|e| e.to_string())?),
+        4 => read_all(&mut zstd::stream::read::Decoder::new(raw).map_err(|e| e.to_string())?),
+        other => Err(format!("unknown compression codec {other}")),
+    }
+}
+
+/// The xerial framing Kafka's Java clients use for snappy: a magic header, then blocks each
+/// prefixed with its compressed length. Without the header the data is one raw snappy block.
+const SNAPPY_XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
+const SNAPPY_XERIAL_HEADER_LEN: usize = 16;
+
+fn snappy_bounded(raw: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
+    let block = |compressed: &[u8], out: &mut Vec<u8>| -> std::result::Result<(), String> {
+        let len = snap::raw::decompress_len(compressed).map_err(|e| e.to_string())?;
+        if out.len().saturating_add(len) > limit {
+            return Err(format!("records expand to more than {limit} bytes"));
+        }
+        let start = out.len();
+        out.resize(start + len, 0);
+        snap::raw::Decoder::new()
+            .decompress(compressed, &mut out[start..])
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    };
+    let mut out = Vec::new();
+    if !raw.starts_with(SNAPPY_XERIAL_MAGIC) {
+        block(raw, &mut out)?;
+        return Ok(out);
+    }
+    let mut rest = raw.get(SNAPPY_XERIAL_HEADER_LEN..).unwrap_or_default();
+    while !rest.is_empty() {
+        let (len, tail) = rest
+            .split_first_chunk::<4>()
+            .ok_or("a snappy block without its length")?;
+        let len = u32::from_be_bytes(*len) as usize;
+        let compressed = tail.get(..len).ok_or("a truncated snappy block")?;
+        block(compressed, &mut out)?;
+        rest = &tail[len..];
+    }
+    Ok(out)
+}
+
+/// Compresses a records section with codec `codec` (the low bits of the attributes).
+pub(crate) fn compress(codec: i16, section: Vec<u8>, position: u64) -> Result<Vec<u8>> {
+    if codec == 0 {
+        return Ok(section);
+    }
+    let mut out = BytesMut::new();
+    let fill = |tmp: &mut BytesMut| {
+        tmp.extend_from_slice(&section);
+        Ok(())
+    };
+    match codec {
+        1 => Gzip::compress(&mut out, fill),
+        2 => Snappy::compress(&mut out, fill),
+        3 => Lz4::compress(&mut out, fill),
+        4 => Zstd::compress(&mut out, fill),
+        other => {
+            return Err(Error::corrupt_batch(
+                position,
+                format!("unknown compression codec {other}"),
+            ))
+        }
+    }
+    .map_err(|e| Error::corrupt_batch(position, format!("cannot compress records: {e}")))?;
+    Ok(out.to_vec())
+}
+
+/// One record of a v2 batch, borrowed from the batch's uncompressed records section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct RawRecord<'a> {
+    /// The record's timestamp minus the batch's base timestamp.
+    pub timestamp_delta: i64,
+    /// The record's offset minus the batch's base offset.
+    pub offset_delta: i64,
+    /// The key; `None` for a null key.
+    pub key: Option<&'a [u8]>,
+    /// The value; `None` for a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+    attributes: u8,
+    /// Key, value and headers as encoded: copied verbatim when the record is rewritten.
+    tail: &'a [u8],
+}
+
+impl RawRecord<'_> {
+    /// Appends the record to a records section whose batch has the same base offset and a
+    /// base timestamp that makes this record's timestamp delta `timestamp_delta`. Key, value
+    /// and headers are copied byte for byte.
+    pub(super) fn write(&self, out: &mut Vec<u8>, timestamp_delta: i64) {
+        let mut prefix = Vec::with_capacity(16);
+        prefix.push(self.attributes);
+        put_varint(&mut prefix, timestamp_delta);
+        put_varint(&mut prefix, self.offset_delta);
+        put_varint(out, (prefix.len() + self.tail.len()) as i64);
+        out.extend_from_slice(&prefix);
+        out.extend_from_slice(self.tail);
+    }
+}
+
+fn nullable_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> {
+    let len = read_varint(b, pos)?;
+    if len == -1 {
+        return Some(None);
+    }
+    let len = usize::try_from(len).ok()?;
+    let end = pos.checked_add(len)?;
+    let bytes = b.get(*pos..end)?;
+    *pos = end;
+    Some(Some(bytes))
+}
+
+/// Splits an uncompressed records section into its `count` records; `None` if it is
+/// malformed (a length or field running past the end).
+pub(super) fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
+    let count = usize::try_from(count).ok()?;
+    // Each record takes at least 7 bytes: never reserve more than the section can hold.
+    let mut records = Vec::with_capacity(count.min(section.len() / 7));
+    let mut pos = 0usize;
+    for _ in 0..count {
+        let len = usize::try_from(read_varint(section, &mut pos)?).ok()?;
+        let end = pos.checked_add(len)?;
+        let record = section.get(pos..end)?;
+        pos = end;
+        let attributes = *record.first()?;
+        let mut at = 1usize;
+        let timestamp_delta = read_varint(record, &mut at)?;
+        let offset_delta = read_varint(record, &mut at)?;
+        let tail = record.get(at..)?;
+        let key = nullable_bytes(record, &mut at)?;
+        let value = nullable_bytes(record, &mut at)?;
+        records.push(RawRecord {
+            timestamp_delta,
+            offset_delta,
+            key,
+            value,
+            attributes,
+            tail,
+        });
+    }
+    Some(records)
+}
+
+/// The type of a control batch (`CONTROL_COMMIT`, `CONTROL_ABORT`, …), `None` if it holds
+/// no record. Unlike [`batch::control_type`], reads compressed control batches too.
+pub(crate) fn control_record_type(
+    batch: &[u8],
+    h: &BatchHeader,
+    position: u64,
+) -> Result<Option<i16>> {
+    let section = records_section(batch, h, position)?;
+    let records = parse_records(&section, h.records_count)
+        .ok_or_else(|| Error::corrupt_batch(position, "malformed control record"))?;
+    Ok(records
+        .first()
+        .and_then(|r| r.key)
+        .and_then(|k| k.get(2..4))
+        .map(|t| i16::from_be_bytes([t[0], t[1]])))
+}
+
+/// Writes what is kept of a batch: `records` (possibly none) with the batch's own offsets,
+/// re-based on `base_timestamp`, compressed with the batch's codec.
+pub(crate) fn rewrite(
+    original: &[u8],
+    h: &BatchHeader,
+    records: &[RawRecord<'_>],
+    base_timestamp: i64,
+    attributes: i16,
+    position: u64,
+) -> Result<Vec<u8>> {
+    let mut section = Vec::new();
+    let mut max_ts = i64::MIN;
+    for r in records {
+        let ts = h.base_timestamp.saturating_add(r.timestamp_delta);
+        max_ts = max_ts.max(ts);
+        r.write(&mut section, ts.saturating_sub(base_timestamp));
+    }
+    let max_timestamp = if records.is_empty() || attributes & LOG_APPEND_TIME_FLAG != 0 {
+        h.max_timestamp
+    } else {
+        max_ts
+    };
+    // An empty batch carries no records to compress.
+    let (codec, attributes) = if records.is_empty() {
+        (0, attributes & !0x07)
+    } else {
+        (h.compression(), attributes)
+    };
+    let section = compress(codec, section, position)?;
+    Ok(batch::rebuild(
+        original,
+        attributes,
+        base_timestamp,
+        max_timestamp,
+        records.len() as i32,
+        &section,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::batch::tests::make_batch;
+    use crate::log::batch::{crc_ok, rebuild, DELETE_HORIZON_FLAG};
+
+    /// Every codec decompresses what it compressed, and refuses to expand past the bound: a
+    /// small batch of zeros that decompresses to more than the limit is an error, not an
+    /// allocation of whatever size it claims.
+    #[test]
+    fn decompression_is_bounded_for_every_codec() {
+        let section: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
+        for codec in 1..=4i16 {
+            let compressed = compress(codec, section.clone(), 0).unwrap();
+            assert!(
+                compressed.len() < section.len() / 4,
+                "codec {codec} compresses"
+            );
+            assert_eq!(
+                decompress_bounded(codec, &compressed, section.len()).unwrap(),
+                section,
+                "codec {codec}"
+            );
+            let err = decompress_bounded(codec, &compressed, section.len() - 1).unwrap_err();
+            assert!(err.contains("expand to more than"), "codec {codec}: {err}");
+        }
+        // A raw snappy block whose header claims 4 GiB is refused before any allocation.
+        let forged = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x00];
+        assert!(decompress_bounded(2, &forged, MAX_DECOMPRESSED_BYTES).is_err());
+        assert!(decompress_bounded(9, &[1, 2, 3], 10).is_err());
+    }
+
+    #[test]
+    fn parses_records_and_rebuilds_a_batch_around_some_of_them() {
+        let b = make_batch(&[100, 200, 300]);
+        let h = BatchHeader::parse(&b).unwrap();
+        let records = parse_records(&b[HEADER_SIZE..], h.records_count).unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[1].value, Some(&b"value-1"[..]));
+        assert_eq!(
+            (records[2].offset_delta, records[2].timestamp_delta),
+            (2, 200)
+        );
+        assert_eq!(records[0].key, None);
+        assert!(parse_records(&b[HEADER_SIZE..b.len() - 1], h.records_count).is_none());
+
+        // Keep the last record only, re-based on a later base timestamp.
+        let mut section = Vec::new();
+        records[2].write(&mut section, 300 - 250);
+        let rebuilt = rebuild(
+            &b,
+            h.attributes | DELETE_HORIZON_FLAG,
+            250,
+            300,
+            1,
+            &section,
+        );
+        assert!(crc_ok(&rebuilt));
+        let r = BatchHeader::parse(&rebuilt).unwrap();
+        assert_eq!((r.base_offset, r.last_offset(), r.records_count), (0, 2, 1));
+        assert_eq!(
+            (r.base_timestamp, r.max_timestamp, r.size),
+            (250, 300, rebuilt.len())
+        );
+        let kept = parse_records(&rebuilt[HEADER_SIZE..], 1).unwrap();
+        assert_eq!(kept[0].offset_delta, 2, "the record keeps its offset");
+        assert_eq!(
+            r.base_timestamp + kept[0].timestamp_delta,
+            300,
+            "and its timestamp"
+        );
+        assert_eq!(kept[0].value, Some(&b"value-2"[..]));
+    }
+}
