@@ -164,6 +164,7 @@ fn produce_with(
 /// broker), and the benchmark would measure that. librdkafka's own
 /// `rd_kafka_commit_transaction` flushes by itself while the `ThreadedProducer`'s thread
 /// serves the delivery reports, then sends `EndTxn`.
+#[allow(unsafe_code)] // librdkafka calls rust-rdkafka does not offer; see SAFETY below
 fn commit_transaction(producer: &ThreadedProducer<DefaultProducerContext>) {
     use rdkafka::bindings as rd;
     // SAFETY: the pointer is the live producer's handle; the returned error, if any, is

@@ -30,7 +30,7 @@
 //! # Ok::<(), rill::Error>(())
 //! ```
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub use streams_broker;
 pub use streams_core;

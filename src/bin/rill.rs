@@ -4,6 +4,8 @@
 //! broker as a standalone process. It logs with `tracing` (filter with `RUST_LOG`), keeps
 //! its data in `DIR` across restarts and shuts down cleanly on SIGINT or SIGTERM.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -30,8 +30,6 @@
 //! # Ok::<(), streams_core::Error>(())
 //! ```
 
-#![warn(missing_docs)]
-
 pub mod config;
 pub mod dsl;
 mod error;

@@ -160,6 +160,7 @@ impl Serde<String> for StringSerde {
 /// Checks that `bytes` are UTF-8 and makes them a string. ASCII, which most keys are, is checked
 /// first: on the few bytes of a typical key or word that is several times cheaper than the
 /// general validator, which takes over for anything else.
+#[allow(unsafe_code)] // the one unchecked conversion, justified below
 fn into_string(bytes: Vec<u8>) -> Result<String, SerdeError> {
     if bytes.is_ascii() {
         // SAFETY: every ASCII byte sequence is valid UTF-8.

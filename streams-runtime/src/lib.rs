@@ -61,8 +61,6 @@
 //! instance's control block, stream threads, task manager, record collector, changelog reader
 //! (restore), global thread and topic preparation.
 
-#![warn(missing_docs)]
-
 mod collector;
 mod error;
 mod global;

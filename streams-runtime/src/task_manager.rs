@@ -718,6 +718,7 @@ impl TaskManager {
 /// rust-rdkafka 0.39 only offers `fetch_watermarks`, a blocking request per partition; a
 /// stream thread must not stall on that while measuring a metric, so this calls librdkafka's
 /// cached `rd_kafka_get_watermark_offsets` directly.
+#[allow(unsafe_code)] // a librdkafka call rust-rdkafka does not wrap; see SAFETY below
 pub(crate) fn cached_high_watermark(
     consumer: &StreamConsumer,
     topic: &str,

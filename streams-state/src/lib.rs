@@ -52,7 +52,7 @@
 //! # }
 //! ```
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
