@@ -62,6 +62,7 @@ mod cache_slots;
 pub mod changelog;
 pub mod checkpoint;
 pub mod directory;
+mod files;
 pub mod keys;
 pub mod memory;
 pub mod restore;
