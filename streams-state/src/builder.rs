@@ -333,15 +333,27 @@ impl KeyValueStoreBuilder {
     /// Builds the store for the task of `ctx`.
     pub fn build(&self, ctx: &StoreContext) -> Result<KeyValueStack> {
         let store = build_logged_kv(&self.common, ctx, ValueFormat::Plain)?;
-        Ok(match self.caching.bytes(ctx) {
-            Some(bytes) => StoreStack::cached(Box::new(CachingKeyValueStore::new(
+        stacked(store, self.caching.bytes(ctx), |store, bytes| {
+            Ok(CachingKeyValueStore::new(
                 store,
                 bytes,
                 ctx.record_context.clone(),
-            ))),
-            None => StoreStack::new(store),
+            ))
         })
     }
+}
+
+/// `store` as a stack: under a record cache of `bytes` made by `cache`, or, with `None`, as it
+/// is.
+fn stacked<S: ?Sized, C>(
+    store: Box<S>,
+    bytes: Option<usize>,
+    cache: impl FnOnce(Box<S>, usize) -> Result<C>,
+) -> Result<StoreStack<S, C>> {
+    Ok(match bytes {
+        Some(bytes) => StoreStack::cached(Box::new(cache(store, bytes)?)),
+        None => StoreStack::new(store),
+    })
 }
 
 /// The key-value store of `common`'s backend, changelogged unless logging is disabled: the
@@ -471,13 +483,9 @@ impl WindowStoreBuilder {
         if let Some(sink) = self.common.sink(ctx)? {
             store = Box::new(ChangeloggingWindowStore::new(store, sink));
         }
-        Ok(match self.caching.bytes(ctx).filter(|_| self.cacheable()) {
-            Some(bytes) => StoreStack::cached(Box::new(CachingWindowStore::new(
-                store,
-                bytes,
-                ctx.record_context.clone(),
-            )?)),
-            None => StoreStack::new(store),
+        let bytes = self.caching.bytes(ctx).filter(|_| self.cacheable());
+        stacked(store, bytes, |store, bytes| {
+            CachingWindowStore::new(store, bytes, ctx.record_context.clone())
         })
     }
 }
@@ -536,13 +544,12 @@ impl SessionStoreBuilder {
         if let Some(sink) = self.common.sink(ctx)? {
             store = Box::new(ChangeloggingSessionStore::new(store, sink));
         }
-        Ok(match self.caching.bytes(ctx) {
-            Some(bytes) => StoreStack::cached(Box::new(CachingSessionStore::new(
+        stacked(store, self.caching.bytes(ctx), |store, bytes| {
+            Ok(CachingSessionStore::new(
                 store,
                 bytes,
                 ctx.record_context.clone(),
-            ))),
-            None => StoreStack::new(store),
+            ))
         })
     }
 }

@@ -90,7 +90,6 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
     }
 
     fn entries(&self, scan: Scan<'_>) -> Result<Vec<(K, V)>> {
-        let decode = |k, v| Ok((self.codec.decode_key(k)?, self.codec.decode_value(v)?));
         match &self.store {
             PlainOrTimestamped::Plain(s) => {
                 let store = lock(s);
@@ -98,12 +97,7 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
                     Scan::Range(from, to) => store.range(from, to)?,
                     Scan::Prefix(prefix) => store.prefix_scan(prefix)?,
                 };
-                entries
-                    .map(|entry| {
-                        let (k, v) = entry?;
-                        decode(k, v)
-                    })
-                    .collect()
+                self.decode_all(entries, |value| value)
             }
             PlainOrTimestamped::Timestamped(s) => {
                 let store = lock(s);
@@ -111,14 +105,26 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
                     Scan::Range(from, to) => store.range(from, to)?,
                     Scan::Prefix(prefix) => store.prefix_scan(prefix)?,
                 };
-                entries
-                    .map(|entry| {
-                        let (k, v) = entry?;
-                        decode(k, v.value)
-                    })
-                    .collect()
+                self.decode_all(entries, |stored| stored.value)
             }
         }
+    }
+
+    /// Decodes every entry, `value` taking the value bytes out of what the store holds.
+    fn decode_all<T>(
+        &self,
+        entries: impl Iterator<Item = streams_state::Result<(Vec<u8>, T)>>,
+        value: impl Fn(T) -> Vec<u8>,
+    ) -> Result<Vec<(K, V)>> {
+        entries
+            .map(|entry| {
+                let (k, v) = entry?;
+                Ok((
+                    self.codec.decode_key(k)?,
+                    self.codec.decode_value(value(v))?,
+                ))
+            })
+            .collect()
     }
 
     /// An estimate of the number of entries.
