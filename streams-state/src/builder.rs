@@ -4,7 +4,8 @@
 //! builder describes a store — name, RocksDB or in-memory, changelogging, caching — and
 //! [`build`](KeyValueStoreBuilder::build)s one instance per task from a [`StoreContext`], stacking
 //! the layers in Kafka's order: cache on top, then changelogging, then the store itself. So a
-//! cached write reaches the changelog only when the cache flushes it.
+//! cached write reaches the changelog only when the cache flushes it. What they build is a
+//! [`StoreStack`], through which the store's owner reaches the cache, if any.
 
 use std::sync::Arc;
 
@@ -18,7 +19,10 @@ use crate::memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowS
 use crate::rocks::{
     RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
 };
-use crate::store::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
+use crate::stack::{
+    KeyValueStack, SessionStack, StoreStack, TimestampedKeyValueStack, WindowStack,
+};
+use crate::store::{KeyValueStore, SessionStore, WindowStore};
 use crate::timestamped::TimestampedKeyValueAdapter;
 use crate::window_cache::{CachingSessionStore, CachingWindowStore};
 use crate::{Error, Result};
@@ -327,19 +331,35 @@ impl KeyValueStoreBuilder {
     }
 
     /// Builds the store for the task of `ctx`.
-    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn KeyValueStore>> {
-        build_kv(
-            &self.common,
-            self.caching.bytes(ctx),
-            ctx,
-            ValueFormat::Plain,
-        )
+    pub fn build(&self, ctx: &StoreContext) -> Result<KeyValueStack> {
+        let store = build_logged_kv(&self.common, ctx, ValueFormat::Plain)?;
+        stacked(store, self.caching.bytes(ctx), |store, bytes| {
+            Ok(CachingKeyValueStore::new(
+                store,
+                bytes,
+                ctx.record_context.clone(),
+            ))
+        })
     }
 }
 
-fn build_kv(
+/// `store` as a stack: under a record cache of `bytes` made by `cache`, or, with `None`, as it
+/// is.
+fn stacked<S: ?Sized, C>(
+    store: Box<S>,
+    bytes: Option<usize>,
+    cache: impl FnOnce(Box<S>, usize) -> Result<C>,
+) -> Result<StoreStack<S, C>> {
+    Ok(match bytes {
+        Some(bytes) => StoreStack::cached(Box::new(cache(store, bytes)?)),
+        None => StoreStack::new(store),
+    })
+}
+
+/// The key-value store of `common`'s backend, changelogged unless logging is disabled: the
+/// layers below a cache.
+fn build_logged_kv(
     common: &Common,
-    cache_bytes: Option<usize>,
     ctx: &StoreContext,
     format: ValueFormat,
 ) -> Result<Box<dyn KeyValueStore>> {
@@ -354,17 +374,10 @@ fn build_kv(
     if let Some(sink) = common.sink(ctx)? {
         store = Box::new(ChangeloggingKeyValueStore::new(store, sink, format));
     }
-    if let Some(bytes) = cache_bytes {
-        store = Box::new(CachingKeyValueStore::new(
-            store,
-            bytes,
-            ctx.record_context.clone(),
-        ));
-    }
     Ok(store)
 }
 
-/// Builds [`TimestampedKeyValueStore`]s, what `KTable`s materialize into.
+/// Builds [`TimestampedKeyValueStore`](crate::TimestampedKeyValueStore)s, what `KTable`s materialize into.
 #[derive(Debug, Clone)]
 pub struct TimestampedKeyValueStoreBuilder {
     common: Common,
@@ -388,14 +401,14 @@ impl TimestampedKeyValueStoreBuilder {
     }
 
     /// Builds the store for the task of `ctx`.
-    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn TimestampedKeyValueStore>> {
-        let inner = build_kv(
-            &self.common,
-            self.caching.bytes(ctx),
-            ctx,
-            ValueFormat::Timestamped,
-        )?;
-        Ok(Box::new(TimestampedKeyValueAdapter::new(inner)))
+    pub fn build(&self, ctx: &StoreContext) -> Result<TimestampedKeyValueStack> {
+        let store = build_logged_kv(&self.common, ctx, ValueFormat::Timestamped)?;
+        Ok(match self.caching.bytes(ctx) {
+            Some(bytes) => StoreStack::cached(Box::new(TimestampedKeyValueAdapter::new(Box::new(
+                CachingKeyValueStore::new(store, bytes, ctx.record_context.clone()),
+            )))),
+            None => StoreStack::new(Box::new(TimestampedKeyValueAdapter::new(store))),
+        })
     }
 }
 
@@ -442,7 +455,7 @@ impl WindowStoreBuilder {
     }
 
     /// Builds the store for the task of `ctx`.
-    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn WindowStore>> {
+    pub fn build(&self, ctx: &StoreContext) -> Result<WindowStack> {
         let name = &self.common.name;
         if self.retention_ms < 0 {
             return Err(Error::InvalidArgument {
@@ -470,14 +483,10 @@ impl WindowStoreBuilder {
         if let Some(sink) = self.common.sink(ctx)? {
             store = Box::new(ChangeloggingWindowStore::new(store, sink));
         }
-        if let Some(bytes) = self.caching.bytes(ctx).filter(|_| self.cacheable()) {
-            store = Box::new(CachingWindowStore::new(
-                store,
-                bytes,
-                ctx.record_context.clone(),
-            )?);
-        }
-        Ok(store)
+        let bytes = self.caching.bytes(ctx).filter(|_| self.cacheable());
+        stacked(store, bytes, |store, bytes| {
+            CachingWindowStore::new(store, bytes, ctx.record_context.clone())
+        })
     }
 }
 
@@ -512,7 +521,7 @@ impl SessionStoreBuilder {
     }
 
     /// Builds the store for the task of `ctx`.
-    pub fn build(&self, ctx: &StoreContext) -> Result<Box<dyn SessionStore>> {
+    pub fn build(&self, ctx: &StoreContext) -> Result<SessionStack> {
         let name = &self.common.name;
         if self.retention_ms < 0 {
             return Err(Error::InvalidArgument {
@@ -535,13 +544,12 @@ impl SessionStoreBuilder {
         if let Some(sink) = self.common.sink(ctx)? {
             store = Box::new(ChangeloggingSessionStore::new(store, sink));
         }
-        if let Some(bytes) = self.caching.bytes(ctx) {
-            store = Box::new(CachingSessionStore::new(
+        stacked(store, self.caching.bytes(ctx), |store, bytes| {
+            Ok(CachingSessionStore::new(
                 store,
                 bytes,
                 ctx.record_context.clone(),
-            ));
-        }
-        Ok(store)
+            ))
+        })
     }
 }

@@ -4,68 +4,30 @@
 //! absorbs writes: a key updated a hundred times between two commits reaches the store, its
 //! changelog and the downstream processors once, with its latest value. Dirty entries are
 //! flushed — written to the wrapped store (and so to its changelog) and kept for the store's
-//! owner to take ([`take_flushed`](crate::KeyValueStore::take_flushed)), which the DSL forwards —
-//! on [`flush_cache`](crate::KeyValueStore::flush_cache) and [`flush`](crate::StateStore::flush)
+//! owner to take ([`take_flushed`](crate::CachedStateStore::take_flushed)), which the DSL forwards —
+//! on [`flush_cache`](crate::CachedStateStore::flush_cache) and [`flush`](crate::StateStore::flush)
 //! (part of every commit) and whenever the cache exceeds its byte bound, in which case the least
 //! recently used entries are evicted after all dirty entries are flushed in the order they were
 //! last written. Reads see the cache first; range reads merge
 //! the cache (sorting its entries in the range) with the store.
 
 use std::collections::HashMap;
-use std::iter::Peekable;
 use std::ops::{Bound, RangeBounds};
 
 use crate::cache_slots::CacheSlots;
-use crate::changelog::{ChangelogRecord, RecordContext};
+use crate::cached::CachedStateStore;
 use crate::keys::{self, InlineBytes, INLINE_BYTES};
-use crate::store::{KeyValue, KeyValueIter, KeyValueStore, KeyWrite, StateStore};
+use crate::merge::merge_over;
+use crate::record::{ChangelogRecord, RecordContext};
+use crate::store::{KeyValueIter, KeyValueStore, KeyWrite, StateStore};
 use crate::Result;
+
+// The entries a cache flushes, at their old path.
+pub use crate::cached::CachedEntry;
 
 /// Bytes an entry costs beyond its key and value: map nodes and bookkeeping, as Kafka's
 /// `LRUCacheEntry` estimates.
 pub(crate) const ENTRY_OVERHEAD: usize = 64;
-
-/// A change flushed out of a record cache, kept for the store's owner (see
-/// [`KeyValueStore::keep_flushed`]).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CachedEntry {
-    /// The key.
-    pub key: Vec<u8>,
-    /// The latest value, or `None` for a delete.
-    pub new_value: Option<Vec<u8>>,
-    /// The value the store held before this flush, if old values are sent (always for deletes).
-    pub old_value: Option<Vec<u8>>,
-    /// Timestamp of the record that last wrote the key.
-    pub timestamp: i64,
-}
-
-impl CachedEntry {
-    /// Makes this entry a copy of the given one, reusing its buffers.
-    fn refill(
-        &mut self,
-        key: &[u8],
-        new_value: Option<&[u8]>,
-        old_value: Option<&[u8]>,
-        timestamp: i64,
-    ) {
-        self.key.clear();
-        self.key.extend_from_slice(key);
-        copy_into(&mut self.new_value, new_value);
-        copy_into(&mut self.old_value, old_value);
-        self.timestamp = timestamp;
-    }
-}
-
-/// Makes `buffer` a copy of `bytes`, reusing its allocation.
-fn copy_into(buffer: &mut Option<Vec<u8>>, bytes: Option<&[u8]>) {
-    match (bytes, buffer) {
-        (Some(bytes), Some(buffer)) => {
-            buffer.clear();
-            buffer.extend_from_slice(bytes);
-        }
-        (bytes, buffer) => *buffer = bytes.map(<[u8]>::to_vec),
-    }
-}
 
 /// What a record cache flushed, kept until the store's owner takes it, like the entries Kafka's
 /// caches hand their flush listener. The owner hands back the entries it took as spare buffers:
@@ -426,56 +388,6 @@ impl CachingKeyValueStore {
     }
 }
 
-/// Iterates `newer` (writes not yet in the store below, in any order; `None` is a delete) over
-/// `store`'s entries, both in key order: a key in `newer` hides the store's entry, and its
-/// deletes hide the key altogether. How a record cache, or a store's buffered writes, read
-/// ranges.
-pub(crate) fn merge_over<'a>(
-    mut newer: Vec<NewerEntry<'a>>,
-    store: KeyValueIter<'a>,
-) -> KeyValueIter<'a> {
-    newer.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    Box::new(MergedIter {
-        newer: newer.into_iter().peekable(),
-        store: store.peekable(),
-    })
-}
-
-/// A key and its newer value (`None`: deleted), for [`merge_over`].
-pub(crate) type NewerEntry<'a> = (&'a [u8], Option<&'a [u8]>);
-
-/// See [`merge_over`].
-struct MergedIter<'a> {
-    newer: Peekable<std::vec::IntoIter<NewerEntry<'a>>>,
-    store: Peekable<KeyValueIter<'a>>,
-}
-
-impl Iterator for MergedIter<'_> {
-    type Item = Result<KeyValue>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            let order = match (self.newer.peek(), self.store.peek()) {
-                (None, None) => return None,
-                (None, Some(_)) => return self.store.next(),
-                (Some(_), None) => std::cmp::Ordering::Less,
-                (Some(_), Some(Err(_))) => return self.store.next(),
-                (Some((nk, _)), Some(Ok((sk, _)))) => (*nk).cmp(sk.as_slice()),
-            };
-            match order {
-                std::cmp::Ordering::Greater => return self.store.next(),
-                std::cmp::Ordering::Equal => {
-                    self.store.next();
-                }
-                std::cmp::Ordering::Less => {}
-            }
-            if let Some((key, Some(value))) = self.newer.next() {
-                return Some(Ok((key.to_vec(), value.to_vec())));
-            }
-        }
-    }
-}
-
 impl StateStore for CachingKeyValueStore {
     fn name(&self) -> &str {
         self.inner.name()
@@ -573,15 +485,17 @@ impl KeyValueStore for CachingKeyValueStore {
     fn approximate_num_entries(&self) -> Result<u64> {
         self.inner.approximate_num_entries()
     }
+}
 
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+impl CachedStateStore for CachingKeyValueStore {
+    fn keep_flushed(&mut self, send_old_values: bool) {
         self.outbox.keep(send_old_values);
-        true
     }
 
     fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
         self.outbox.take(out);
     }
+
     fn flush_cache(&mut self) -> Result<()> {
         self.flush_dirty()
     }
@@ -591,6 +505,7 @@ impl KeyValueStore for CachingKeyValueStore {
 mod tests {
     use super::*;
     use crate::memory::InMemoryKeyValueStore;
+    use crate::store::KeyValue;
 
     /// A cache keeping what it flushes, without old values.
     fn cached(max_bytes: usize) -> CachingKeyValueStore {
@@ -599,7 +514,7 @@ mod tests {
             max_bytes,
             RecordContext::new(),
         );
-        assert!(store.keep_flushed(false));
+        store.keep_flushed(false);
         store
     }
 

@@ -10,10 +10,8 @@
 //! [`RecordContext`] that the runtime sets before processing each record.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::cache::CachedEntry;
 use crate::keys;
 use crate::store::{
     KeyValueIter, KeyValueStore, KeyWrite, SessionIter, SessionStore, StateStore, WindowIter,
@@ -21,6 +19,9 @@ use crate::store::{
 };
 use crate::timestamped;
 use crate::Result;
+
+// The records stores are written with and restored from, at their old paths.
+pub use crate::record::{ChangelogRecord, RecordContext};
 
 /// The changelog topic of `store` in application `application_id`:
 /// `<application.id>-<store>-changelog`, as Kafka Streams names it.
@@ -30,31 +31,6 @@ use crate::Result;
 /// ```
 pub fn changelog_topic_name(application_id: &str, store: &str) -> String {
     format!("{application_id}-{store}-changelog")
-}
-
-/// One record of a changelog, as sent or as read back for restore.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangelogRecord {
-    /// Changelog key (the store kind's changelog key format).
-    pub key: Vec<u8>,
-    /// The new value, or `None` for a tombstone.
-    pub value: Option<Vec<u8>>,
-    /// Record timestamp, in milliseconds.
-    pub timestamp: i64,
-    /// Offset in the changelog partition (assigned by the log; `-1` when not known).
-    pub offset: i64,
-}
-
-impl ChangelogRecord {
-    /// A record with an unknown offset.
-    pub fn new(key: impl Into<Vec<u8>>, value: Option<Vec<u8>>, timestamp: i64) -> Self {
-        ChangelogRecord {
-            key: key.into(),
-            value,
-            timestamp,
-            offset: -1,
-        }
-    }
 }
 
 /// Where changelogging stores send their changes; the runtime implements it with a producer.
@@ -132,33 +108,6 @@ impl ChangelogWriter for RecordingChangelogWriter {
             offset,
         });
         Ok(())
-    }
-}
-
-/// The context of the record being processed, shared between the runtime (which sets it) and
-/// the stores (which stamp changelog records with it), like Kafka's `ProcessorRecordContext`.
-/// Clones share the same value.
-#[derive(Debug, Clone, Default)]
-pub struct RecordContext {
-    timestamp: Arc<AtomicI64>,
-}
-
-impl RecordContext {
-    /// A context with timestamp 0.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets the timestamp of the record being processed.
-    #[inline]
-    pub fn set_timestamp(&self, timestamp: i64) {
-        self.timestamp.store(timestamp, Ordering::Relaxed);
-    }
-
-    /// The timestamp of the record being processed.
-    #[inline]
-    pub fn timestamp(&self) -> i64 {
-        self.timestamp.load(Ordering::Relaxed)
     }
 }
 
@@ -274,7 +223,7 @@ impl StateStore for ChangeloggingKeyValueStore {
     fn close(&mut self) -> Result<()> {
         self.inner.close()
     }
-    fn restore_batch(&mut self, records: &[crate::ChangelogRecord]) -> Result<()> {
+    fn restore_batch(&mut self, records: &[ChangelogRecord]) -> Result<()> {
         self.inner.restore_batch(records)
     }
 }
@@ -325,18 +274,6 @@ impl KeyValueStore for ChangeloggingKeyValueStore {
 
     fn approximate_num_entries(&self) -> Result<u64> {
         self.inner.approximate_num_entries()
-    }
-
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
-        self.inner.keep_flushed(send_old_values)
-    }
-
-    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
-        self.inner.take_flushed(out)
-    }
-
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
     }
 }
 

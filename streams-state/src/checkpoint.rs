@@ -12,10 +12,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::files;
 use crate::{Error, Result};
 
 /// The checkpoint format version this crate reads and writes (Kafka's is 0 too).
@@ -83,20 +83,7 @@ impl OffsetCheckpoint {
             }
             text.push_str(&format!("{} {} {}\n", tp.topic, tp.partition, offset));
         }
-        let dir = self.path.parent().unwrap_or_else(|| Path::new("."));
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let tmp = self.path.with_extension("tmp");
-        {
-            let mut file = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-            file.write_all(text.as_bytes())
-                .and_then(|()| file.sync_all())
-                .map_err(|e| Error::io(&tmp, e))?;
-        }
-        fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        // Make the rename itself durable; not every platform lets a directory be opened.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
+        files::write_atomically(&self.path, text.as_bytes())?;
         tracing::trace!(path = %self.path.display(), entries = offsets.len(), "wrote checkpoint");
         Ok(())
     }
@@ -159,11 +146,7 @@ impl OffsetCheckpoint {
 
     /// Removes the file (a missing file is fine), e.g. when a task's state is wiped.
     pub fn delete(&self) -> Result<()> {
-        match fs::remove_file(&self.path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(&self.path, e)),
-        }
+        files::remove_file_if_exists(&self.path)
     }
 
     fn corrupt(&self, line: usize, reason: &str) -> Error {

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::checkpoint::OffsetCheckpoint;
+use crate::files;
 use crate::{Error, Result};
 
 /// The directory tree of one application's state; see the module docs.
@@ -56,12 +57,7 @@ impl StateDirectory {
     /// Deletes a task's whole state (stores and checkpoint), e.g. after corruption. The task's
     /// stores must be closed first.
     pub fn wipe_task(&self, task_id: &str) -> Result<()> {
-        let dir = self.application_dir().join(task_id);
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(&dir, e)),
-        }
+        files::remove_dir_if_exists(&self.application_dir().join(task_id))
     }
 
     /// The ids of the tasks that have a directory, sorted.

@@ -7,9 +7,11 @@
 //!
 //! The pieces, bottom up:
 //!
+//! - [`record`]: what stores are written with and restored from — [`ChangelogRecord`] and the
+//!   shared [`RecordContext`] — at the bottom, with [`keys`] (key layouts) and small file helpers.
 //! - [`store`]: the object-safe store traits over bytes — [`StateStore`] (what the runtime manages
 //!   generically), [`KeyValueStore`], [`TimestampedKeyValueStore`], [`WindowStore`] and
-//!   [`SessionStore`].
+//!   [`SessionStore`]. They know nothing of caches or changelogs.
 //! - [`memory`] and [`rocks`]: the two implementations of each, in-memory (hash maps and
 //!   ordered maps) and RocksDB (the default; one database per store per task, memory bounded per
 //!   application by [`RocksDbResources`], writes handed to RocksDB in batches). Window and
@@ -19,8 +21,11 @@
 //!   [`RestoreListener`]. A [`checkpoint`] file per task directory records how far each changelog
 //!   has been restored and flushed, so that a clean restart restores only the tail.
 //! - [`cache`]: the record cache that dedupes consecutive updates to a key between commits, and
-//!   [`window_cache`]: the same for window and session stores.
-//! - [`builder`]: store builders that assemble those layers in the right order, once per task.
+//!   [`window_cache`]: the same for window and session stores. Both implement [`cached`]'s
+//!   [`CachedStateStore`], the only interface through which their owner takes what they flush;
+//!   [`merge`] is how they (and RocksDB's held writes) read ranges over the store below.
+//! - [`builder`]: store builders that assemble those layers in the right order, once per task,
+//!   into a [`StoreStack`] ([`stack`]) that reaches the cache, if any.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -59,14 +64,19 @@ use std::path::PathBuf;
 pub mod builder;
 pub mod cache;
 mod cache_slots;
+pub mod cached;
 pub mod changelog;
 pub mod checkpoint;
 pub mod directory;
+mod files;
 pub mod keys;
 pub mod memory;
+pub mod merge;
+pub mod record;
 pub mod restore;
 pub mod rocks;
 pub mod segmented;
+pub mod stack;
 pub mod store;
 pub mod timestamped;
 pub mod window_cache;
@@ -78,17 +88,22 @@ pub use builder::{
     KeyValueStoreBuilder, SessionStoreBuilder, StoreBackend, StoreContext,
     TimestampedKeyValueStoreBuilder, WindowStoreBuilder, DEFAULT_CACHE_MAX_BYTES,
 };
-pub use cache::{CachedEntry, CachingKeyValueStore};
+pub use cache::CachingKeyValueStore;
+pub use cached::{CachedEntry, CachedStateStore};
 pub use changelog::{
-    changelog_topic_name, ChangelogRecord, ChangelogWriter, ChangeloggingKeyValueStore,
-    ChangeloggingSessionStore, ChangeloggingWindowStore, RecordContext, RecordingChangelogWriter,
+    changelog_topic_name, ChangelogWriter, ChangeloggingKeyValueStore, ChangeloggingSessionStore,
+    ChangeloggingWindowStore, RecordingChangelogWriter,
 };
 pub use checkpoint::{OffsetCheckpoint, TopicPartition};
 pub use directory::StateDirectory;
 pub use memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
+pub use record::{ChangelogRecord, RecordContext};
 pub use restore::{LoggingRestoreListener, RestoreListener, StoreRestorer};
 pub use rocks::{
     RocksDbConfig, RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
+};
+pub use stack::{
+    CachingLayer, KeyValueStack, SessionStack, StoreStack, TimestampedKeyValueStack, WindowStack,
 };
 pub use store::{
     KeyValue, KeyValueIter, KeyValueStore, KeyWrite, LentValue, SessionIter, SessionKey,

@@ -10,8 +10,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
-use crate::changelog::ChangelogRecord;
 use crate::keys::{self, InlineBytes};
+use crate::record::ChangelogRecord;
 use crate::segmented::{
     SegmentWrite, SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore,
 };

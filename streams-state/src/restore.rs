@@ -14,8 +14,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::changelog::ChangelogRecord;
 use crate::checkpoint::TopicPartition;
+use crate::record::ChangelogRecord;
 use crate::store::StateStore;
 use crate::Result;
 

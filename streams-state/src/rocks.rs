@@ -35,9 +35,9 @@ use rocksdb::{
     Options, ReadOptions, WriteBatch, WriteBufferManager, WriteOptions, DB,
 };
 
-use crate::cache::{merge_over, NewerEntry};
-use crate::changelog::ChangelogRecord;
 use crate::keys;
+use crate::merge::{merge_over, NewerEntry};
+use crate::record::ChangelogRecord;
 use crate::segmented::{
     SegmentWrite, SegmentedBytesStore, SegmentedSessionStore, SegmentedWindowStore,
 };

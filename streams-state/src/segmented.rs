@@ -12,8 +12,8 @@
 //! stream time minus retention is dropped with a log line, as Kafka Streams does, and fetches never
 //! return expired entries even when their segment is still alive.
 
-use crate::changelog::ChangelogRecord;
 use crate::keys;
+use crate::record::ChangelogRecord;
 use crate::store::{
     KeyValueIter, SessionIter, SessionKey, SessionStore, StateStore, WindowIter, WindowStore,
     WindowedIter, WindowedKey,

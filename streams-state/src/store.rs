@@ -10,8 +10,7 @@
 //! serdes live in `streams-core`. Range reads return boxed iterators of owned entries, in key
 //! order, that borrow the store until dropped.
 
-use crate::cache::CachedEntry;
-use crate::changelog::ChangelogRecord;
+use crate::record::ChangelogRecord;
 use crate::Result;
 
 /// A key and a value, both owned bytes.
@@ -124,31 +123,6 @@ pub trait KeyValueStore: StateStore {
 
     /// An estimate of the number of entries (exact for in-memory stores).
     fn approximate_num_entries(&self) -> Result<u64>;
-
-    /// Makes the store's record cache keep the entries it flushes for
-    /// [`take_flushed`](Self::take_flushed), as Kafka's `CachedStateStore::setFlushListener`
-    /// registers the listener its owner forwards them from; with `send_old_values` the entries
-    /// carry the value the store held before (deletes always do). Returns `false` when the store
-    /// has no cache (the default), in which case the caller forwards each write itself.
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
-        let _ = send_old_values;
-        false
-    }
-
-    /// Moves the entries the record cache flushed since the last call into `out`, in the order
-    /// they were last written, taking the entries `out` holds as buffers for the next ones (pass
-    /// the same vector back to flush without allocating). Nothing without a cache.
-    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
-        out.clear();
-    }
-
-    /// Writes the record cache's dirty entries to the store below it (and so to the changelog),
-    /// keeping them for [`take_flushed`](Self::take_flushed), without flushing the store itself: Kafka's
-    /// `CachedStateStore::flushCache`, what a commit does for each cached store before flushing
-    /// the stores. A no-op for a store without a cache.
-    fn flush_cache(&mut self) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// A value with the timestamp of the record that last set it, like Kafka's `ValueAndTimestamp`.
@@ -225,23 +199,6 @@ pub trait TimestampedKeyValueStore: StateStore {
 
     /// An estimate of the number of entries.
     fn approximate_num_entries(&self) -> Result<u64>;
-
-    /// Keeps what the record cache flushes; see [`KeyValueStore::keep_flushed`]. The entries
-    /// hold values in the timestamped encoding: decode them with [`ValueAndTimestamp::decode`].
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
-        let _ = send_old_values;
-        false
-    }
-
-    /// Takes what the record cache flushed; see [`KeyValueStore::take_flushed`].
-    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
-        out.clear();
-    }
-
-    /// Flushes the record cache, if any; see [`KeyValueStore::flush_cache`].
-    fn flush_cache(&mut self) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// A key with the start of its time window, like Kafka's `Windowed<K>` over a `TimeWindow`.
@@ -296,24 +253,6 @@ pub trait WindowStore: StateStore {
 
     /// Whether every put adds an entry (as stream-stream joins need) rather than overwriting.
     fn retain_duplicates(&self) -> bool;
-
-    /// Keeps what the record cache flushes; see [`KeyValueStore::keep_flushed`]. Entry keys are
-    /// window changelog keys ([`keys::window_changelog_key`](crate::keys::window_changelog_key),
-    /// sequence number 0). Returns `false` when the store has no cache (the default).
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
-        let _ = send_old_values;
-        false
-    }
-
-    /// Takes what the record cache flushed; see [`KeyValueStore::take_flushed`].
-    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
-        out.clear();
-    }
-
-    /// Flushes the record cache, if any; see [`KeyValueStore::flush_cache`].
-    fn flush_cache(&mut self) -> Result<()> {
-        Ok(())
-    }
 }
 
 /// A session: a key and the time range `[start, end]` of its activity, like Kafka's
@@ -383,22 +322,4 @@ pub trait SessionStore: StateStore {
 
     /// How long sessions are kept after their end, in milliseconds.
     fn retention_period(&self) -> i64;
-
-    /// Keeps what the record cache flushes; see [`KeyValueStore::keep_flushed`]. Entry keys are
-    /// session changelog keys ([`keys::session_changelog_key`](crate::keys::session_changelog_key)).
-    /// Returns `false` when the store has no cache (the default).
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
-        let _ = send_old_values;
-        false
-    }
-
-    /// Takes what the record cache flushed; see [`KeyValueStore::take_flushed`].
-    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
-        out.clear();
-    }
-
-    /// Flushes the record cache, if any; see [`KeyValueStore::flush_cache`].
-    fn flush_cache(&mut self) -> Result<()> {
-        Ok(())
-    }
 }

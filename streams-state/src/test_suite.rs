@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use tempfile::TempDir;
 
-use crate::changelog::ChangelogRecord;
 use crate::memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
+use crate::record::ChangelogRecord;
 use crate::rocks::{
     RocksDbConfig, RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
 };
@@ -651,7 +651,7 @@ fn cached_logged_store_dedupes_changelog_traffic() {
         .with_caching(1 << 20)
         .build(&env.ctx)
         .unwrap();
-    assert!(store.keep_flushed(false));
+    store.cache().expect("a cached store").keep_flushed(false);
     for i in 0..1000u32 {
         store
             .put(&(i % 10).to_be_bytes(), &i.to_be_bytes())
@@ -661,7 +661,10 @@ fn cached_logged_store_dedupes_changelog_traffic() {
     store.flush().unwrap();
     assert_eq!(env.changelog.records("app-cached-changelog", 0).len(), 10);
     let mut flushed = Vec::new();
-    store.take_flushed(&mut flushed);
+    store
+        .cache()
+        .expect("a cached store")
+        .take_flushed(&mut flushed);
     assert_eq!(flushed.len(), 10);
     assert_eq!(store.approximate_num_entries().unwrap(), 10);
 }

@@ -8,8 +8,7 @@
 //! rebuilds the encoding from the record timestamp — so a table's source topic can double as its
 //! changelog.
 
-use crate::cache::CachedEntry;
-use crate::changelog::ChangelogRecord;
+use crate::record::ChangelogRecord;
 use crate::store::{
     KeyValueIter, KeyValueStore, LentValue, StateStore, TimestampedIter, TimestampedKeyValueStore,
     ValueAndTimestamp,
@@ -64,20 +63,27 @@ impl ValueAndTimestamp {
 }
 
 /// A [`TimestampedKeyValueStore`] over any [`KeyValueStore`] (possibly cached and logged with
-/// [`ValueFormat::Timestamped`](crate::changelog::ValueFormat)).
-pub struct TimestampedKeyValueAdapter {
-    inner: Box<dyn KeyValueStore>,
+/// [`ValueFormat::Timestamped`](crate::changelog::ValueFormat)). Generic over the store below so
+/// that, over a record cache, the cache stays reachable (see [`StoreStack`](crate::StoreStack))
+/// and is called without dynamic dispatch.
+pub struct TimestampedKeyValueAdapter<S: ?Sized = dyn KeyValueStore> {
+    inner: Box<S>,
     /// The buffer each write encodes its value into, reused from write to write.
     scratch: Vec<u8>,
 }
 
-impl TimestampedKeyValueAdapter {
+impl<S: KeyValueStore + ?Sized> TimestampedKeyValueAdapter<S> {
     /// Wraps `inner`, whose values will be stored timestamp-prefixed.
-    pub fn new(inner: Box<dyn KeyValueStore>) -> Self {
+    pub fn new(inner: Box<S>) -> Self {
         TimestampedKeyValueAdapter {
             inner,
             scratch: Vec::new(),
         }
+    }
+
+    /// The store below, whose values are the timestamped encoding.
+    pub fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
     }
 
     fn decode(&self, encoded: Vec<u8>) -> Result<ValueAndTimestamp> {
@@ -99,7 +105,7 @@ impl TimestampedKeyValueAdapter {
     }
 }
 
-impl StateStore for TimestampedKeyValueAdapter {
+impl<S: KeyValueStore + ?Sized> StateStore for TimestampedKeyValueAdapter<S> {
     fn name(&self) -> &str {
         self.inner.name()
     }
@@ -131,7 +137,7 @@ impl StateStore for TimestampedKeyValueAdapter {
     }
 }
 
-impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
+impl<S: KeyValueStore + ?Sized> TimestampedKeyValueStore for TimestampedKeyValueAdapter<S> {
     fn get(&self, key: &[u8]) -> Result<Option<ValueAndTimestamp>> {
         self.inner.get(key)?.map(|v| self.decode(v)).transpose()
     }
@@ -181,17 +187,5 @@ impl TimestampedKeyValueStore for TimestampedKeyValueAdapter {
 
     fn approximate_num_entries(&self) -> Result<u64> {
         self.inner.approximate_num_entries()
-    }
-
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
-        self.inner.keep_flushed(send_old_values)
-    }
-
-    fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
-        self.inner.take_flushed(out)
-    }
-
-    fn flush_cache(&mut self) -> Result<()> {
-        self.inner.flush_cache()
     }
 }

@@ -8,7 +8,7 @@
 //! finds) merge the cache over the store in the store's order, the cache winning and its
 //! tombstones hiding the store's entries. Dirty entries are flushed, in the order they were last
 //! written and each with the timestamp of the record that wrote it, on
-//! [`flush_cache`](crate::WindowStore::flush_cache) and [`flush`](crate::StateStore::flush) (part
+//! [`flush_cache`](crate::CachedStateStore::flush_cache) and [`flush`](crate::StateStore::flush) (part
 //! of every commit) and when the cache outgrows its byte bound, in which case the least recently
 //! used entries are evicted after every dirty entry has been flushed — the same policy as the
 //! key-value [`CachingKeyValueStore`](crate::CachingKeyValueStore), whose
@@ -22,10 +22,11 @@ use std::collections::BTreeMap;
 use std::iter::Peekable;
 use std::ops::Bound;
 
-use crate::cache::{CachedEntry, Outbox, Stored, ENTRY_OVERHEAD};
+use crate::cache::{Outbox, Stored, ENTRY_OVERHEAD};
 use crate::cache_slots::CacheSlots;
-use crate::changelog::{ChangelogRecord, RecordContext};
+use crate::cached::{CachedEntry, CachedStateStore};
 use crate::keys;
+use crate::record::{ChangelogRecord, RecordContext};
 use crate::segmented::segment_interval;
 use crate::store::{
     SessionIter, SessionKey, SessionStore, StateStore, WindowIter, WindowStore, WindowedIter,
@@ -696,10 +697,11 @@ impl WindowStore for CachingWindowStore {
     fn retain_duplicates(&self) -> bool {
         false
     }
+}
 
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+impl CachedStateStore for CachingWindowStore {
+    fn keep_flushed(&mut self, send_old_values: bool) {
         self.cache.outbox.keep(send_old_values);
-        true
     }
 
     fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
@@ -855,10 +857,11 @@ impl SessionStore for CachingSessionStore {
     fn retention_period(&self) -> i64 {
         self.inner.retention_period()
     }
+}
 
-    fn keep_flushed(&mut self, send_old_values: bool) -> bool {
+impl CachedStateStore for CachingSessionStore {
+    fn keep_flushed(&mut self, send_old_values: bool) {
         self.cache.outbox.keep(send_old_values);
-        true
     }
 
     fn take_flushed(&mut self, out: &mut Vec<CachedEntry>) {
@@ -880,8 +883,9 @@ mod tests {
     use super::*;
     use crate::test_suite::small_resources;
     use crate::{
-        InMemorySessionStore, InMemoryWindowStore, RecordingChangelogWriter, SessionStoreBuilder,
-        StateDirectory, StoreBackend, StoreContext, WindowStoreBuilder,
+        CachingLayer, InMemorySessionStore, InMemoryWindowStore, RecordingChangelogWriter,
+        SessionStack, SessionStoreBuilder, StateDirectory, StoreBackend, StoreContext, StoreStack,
+        WindowStack, WindowStoreBuilder,
     };
 
     const BACKENDS: [StoreBackend; 2] = [StoreBackend::InMemory, StoreBackend::RocksDb];
@@ -891,20 +895,19 @@ mod tests {
         fn flushed(&mut self) -> Vec<CachedEntry>;
     }
 
-    impl Flushed for dyn WindowStore {
+    impl<S: ?Sized, C: CachingLayer<S>> Flushed for StoreStack<S, C> {
         fn flushed(&mut self) -> Vec<CachedEntry> {
             let mut taken = Vec::new();
-            self.take_flushed(&mut taken);
+            self.cache()
+                .expect("a cached store")
+                .take_flushed(&mut taken);
             taken
         }
     }
 
-    impl Flushed for dyn SessionStore {
-        fn flushed(&mut self) -> Vec<CachedEntry> {
-            let mut taken = Vec::new();
-            self.take_flushed(&mut taken);
-            taken
-        }
+    /// Flushes a store's record cache.
+    fn flush_cache<S: ?Sized, C: CachingLayer<S>>(store: &mut StoreStack<S, C>) -> Result<()> {
+        store.cache().expect("a cached store").flush_cache()
     }
 
     struct Env {
@@ -940,23 +943,23 @@ mod tests {
                 .collect()
         }
 
-        fn window(&self, backend: StoreBackend, max_bytes: usize) -> Box<dyn WindowStore> {
+        fn window(&self, backend: StoreBackend, max_bytes: usize) -> WindowStack {
             let mut store = WindowStoreBuilder::new("w", 10 * 60_000)
                 .with_backend(backend)
                 .with_caching(max_bytes)
                 .build(&self.ctx)
                 .unwrap();
-            assert!(store.keep_flushed(true));
+            store.cache().expect("a cached store").keep_flushed(true);
             store
         }
 
-        fn session(&self, backend: StoreBackend, max_bytes: usize) -> Box<dyn SessionStore> {
+        fn session(&self, backend: StoreBackend, max_bytes: usize) -> SessionStack {
             let mut store = SessionStoreBuilder::new("s", 10 * 60_000)
                 .with_backend(backend)
                 .with_caching(max_bytes)
                 .build(&self.ctx)
                 .unwrap();
-            assert!(store.keep_flushed(true));
+            store.cache().expect("a cached store").keep_flushed(true);
             store
         }
 
@@ -1003,7 +1006,7 @@ mod tests {
             assert_eq!(store.fetch(b"a", 0).unwrap(), Some(b"2".to_vec()));
             assert!(env.changelog("app-w-changelog").is_empty(), "{backend:?}");
             env.at(100);
-            store.flush_cache().unwrap();
+            flush_cache(&mut store).unwrap();
             let expected = vec![
                 (wkey(b"b", 0), Some(b"1".to_vec()), 6),
                 (wkey(b"a", 0), Some(b"2".to_vec()), 7),
@@ -1117,7 +1120,7 @@ mod tests {
             .with_caching(1 << 20);
         assert!(!builder.caching_enabled());
         let mut store = builder.build(&env.ctx).unwrap();
-        assert!(!store.keep_flushed(true));
+        assert!(store.cache().is_none());
         let inner = Box::new(InMemoryWindowStore::new("join", 60_000, true));
         assert!(CachingWindowStore::new(inner, 1 << 20, RecordContext::new()).is_err());
     }
@@ -1129,7 +1132,7 @@ mod tests {
             let mut store = env.session(backend, 1 << 20);
             env.at(0);
             store.put(b"k", 0, 0, b"1").unwrap();
-            store.flush_cache().unwrap();
+            flush_cache(&mut store).unwrap();
             assert_eq!(
                 store.flushed(),
                 vec![entry(skey(b"k", 0, 0), Some(b"1"), None, 0)]

@@ -23,7 +23,9 @@ use crate::error::Result;
 use crate::processor::{Data, ProcessorContext};
 use crate::record::{Headers, Record};
 use crate::serde::Serde;
-use crate::state::{initialized, FlushedUpdate, LockedTable, TimestampedKeyValueStoreRef};
+use crate::state::{
+    initialized, CachedRef, FlushedUpdate, LockedTable, TimestampedKeyValueStoreRef,
+};
 
 /// A table's timestamped store as a processor uses it: declared by name and serdes when the
 /// topology is built, connected in the processor's `init` (each task's processor connects its

@@ -29,7 +29,9 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde, SharedSerde};
-use crate::state::{initialized, SessionStoreRef, TimestampedWindowStoreRef, WindowStoreRef};
+use crate::state::{
+    initialized, CachedRef, SessionStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
+};
 use std::sync::Arc;
 
 const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";

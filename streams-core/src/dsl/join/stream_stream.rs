@@ -1,485 +1,20 @@
-//! Stream-table joins, like Kafka Streams' `KStream#join(KTable)` and `KStream#leftJoin(KTable)`:
-//! each stream record looks its key up in the table's store and, if the join applies, emits the
-//! joiner's result with the stream record's timestamp. Only the stream side triggers output;
-//! table updates only change what later stream records find. The stream and the table must be
-//! co-partitioned, so a stream whose key an upstream operator may have changed goes through a
-//! repartition topic first (written with [`Joined`]'s serdes).
-//!
-//! Table-table joins (`KTable::join / left_join / outer_join`) keep a result table up to date
-//! from both sides: an update on either side is joined with the other side's current value,
-//! and both the new and the old result flow on, as Kafka's `KTableKTableJoin` sends them.
+//! Windowed stream-stream joins (`KStream::join_stream / left_join_stream / outer_join_stream`),
+//! like Kafka Streams' `KStreamKStreamJoin` with its `KStreamJoinWindow`s: each side keeps its
+//! records in a window store for the join window plus grace, and a record of either side joins
+//! the other side's records within the window. Left and outer joins keep unmatched records in a
+//! shared store and emit them once their window closed, never early (Kafka ≥ 3.1 semantics).
 
 use std::rc::Rc;
 use std::sync::Arc;
 
-use super::cached::{ConnectedTable, TableStore};
-use super::change::Change;
-use super::kgrouped::{skip_null, MissingSerde};
-use super::kstream::KStream;
-use super::ktable::KTable;
-use super::options::Materialized;
-use super::windows::Window;
+use crate::dsl::kgrouped::skip_null;
+use crate::dsl::kstream::KStream;
+use crate::dsl::windows::Window;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
-use crate::serde::{DefaultSerde, Serde};
+use crate::serde::Serde;
 use crate::state::initialized;
-
-const JOIN_NAME: &str = "KSTREAM-JOIN-";
-const LEFT_JOIN_NAME: &str = "KSTREAM-LEFTJOIN-";
-
-/// The serdes of a join's stream side, used for its repartition topic if one is needed, and
-/// an optional name for that topic (Kafka's `Joined`).
-pub struct Joined<K, V> {
-    key_serde: Arc<dyn Serde<K>>,
-    value_serde: Arc<dyn Serde<V>>,
-    name: Option<String>,
-}
-
-impl<K, V> Joined<K, V> {
-    /// The stream side's key and value serdes.
-    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
-        Joined {
-            key_serde: Arc::new(key_serde),
-            value_serde: Arc::new(value_serde),
-            name: None,
-        }
-    }
-
-    /// Names the repartition topic `<application.id>-<name>-repartition` (Kafka's
-    /// `Joined.as`).
-    pub fn with_name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-}
-
-impl<K: DefaultSerde, V: DefaultSerde> Default for Joined<K, V> {
-    /// The default serdes of `K` and `V`.
-    fn default() -> Self {
-        Joined {
-            key_serde: K::default_serde(),
-            value_serde: V::default_serde(),
-            name: None,
-        }
-    }
-}
-
-/// Combines a stream value with the table's value for its key (`None` when a left join finds
-/// none).
-type Joiner<V, VT, VR> = Arc<dyn Fn(&V, Option<&VT>) -> VR + Send + Sync>;
-
-impl<K: Data, V: Data> KStream<K, V> {
-    /// Inner stream-table join (Kafka's `KStream#join(KTable, ValueJoiner, Joined)`): a record
-    /// whose key is in `table` is emitted as `joiner(value, table_value)`; records with a null
-    /// key or value, or a key the table does not hold, produce nothing. The table must be
-    /// materialized (a source table or an aggregation; name a derived table's store to join it).
-    pub fn join<VT, VR, F>(
-        &self,
-        table: &KTable<K, VT>,
-        joiner: F,
-        joined: Joined<K, V>,
-    ) -> KStream<K, VR>
-    where
-        VT: Data,
-        VR: Data,
-        F: Fn(&V, &VT) -> VR + Send + Sync + 'static,
-    {
-        let joiner: Joiner<V, VT, Option<VR>> = Arc::new(move |v, t| t.map(|t| joiner(v, t)));
-        self.stream_table_join(table, joiner, joined, false)
-    }
-
-    /// Left stream-table join (Kafka's `KStream#leftJoin(KTable, ValueJoiner, Joined)`): every
-    /// record is emitted as `joiner(value, table_value)`, with `None` when the table holds no
-    /// value for its key — also for a null key, which is not dropped (as in Kafka ≥ 3.7).
-    pub fn left_join<VT, VR, F>(
-        &self,
-        table: &KTable<K, VT>,
-        joiner: F,
-        joined: Joined<K, V>,
-    ) -> KStream<K, VR>
-    where
-        VT: Data,
-        VR: Data,
-        F: Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
-    {
-        let joiner: Joiner<V, VT, Option<VR>> = Arc::new(move |v, t| Some(joiner(v, t)));
-        self.stream_table_join(table, joiner, joined, true)
-    }
-
-    fn stream_table_join<VT: Data, VR: Data>(
-        &self,
-        table: &KTable<K, VT>,
-        joiner: Joiner<V, VT, Option<VR>>,
-        joined: Joined<K, V>,
-        left: bool,
-    ) -> KStream<K, VR> {
-        let name = self.node_name(if left { LEFT_JOIN_NAME } else { JOIN_NAME });
-        let input = if self.repartition_required {
-            self.repartition_through(
-                joined.name.clone(),
-                Arc::clone(&joined.key_serde),
-                Arc::clone(&joined.value_serde),
-                None,
-            )
-        } else {
-            self.clone()
-        };
-        let (store_name, table_values) = match (table.queryable_store_name(), table.value_serde()) {
-            (Some(store), Some(values)) => (store.to_string(), values),
-            _ => {
-                self.graph().borrow_mut().errors.push(format!(
-                    "join `{name}`: the table is not materialized; give the table a store with Materialized::as_ to join it"
-                ));
-                (
-                    String::new(),
-                    table
-                        .value_serde()
-                        .unwrap_or_else(|| Arc::new(MissingSerde) as Arc<dyn Serde<VT>>),
-                )
-            }
-        };
-        let stores = if store_name.is_empty() {
-            Vec::new()
-        } else {
-            vec![store_name.clone()]
-        };
-        let table = ConnectedTable::new(Arc::from(store_name), table.key_serde(), table_values);
-        let (keys, values) = (joined.key_serde, joined.value_serde);
-        input
-            .add_processor(name, stores, move || StreamTableJoinProcessor {
-                table: table.clone(),
-                keys: Arc::clone(&keys),
-                values: Arc::clone(&values),
-                joiner: Arc::clone(&joiner),
-                left,
-            })
-            .requiring_repartition(false)
-    }
-}
-
-/// Looks each stream record up in the table's store (Kafka's `KStreamKTableJoinProcessor`).
-struct StreamTableJoinProcessor<K, V, VT, VR> {
-    table: ConnectedTable<K, VT>,
-    keys: Arc<dyn Serde<K>>,
-    values: Arc<dyn Serde<V>>,
-    joiner: Joiner<V, VT, Option<VR>>,
-    left: bool,
-}
-
-impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
-    for StreamTableJoinProcessor<K, V, VT, VR>
-{
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
-        self.table.connect(ctx).map(drop)
-    }
-
-    fn process(
-        &mut self,
-        record: Record<K, V>,
-        ctx: &mut ProcessorContext<'_, K, VR>,
-    ) -> Result<()> {
-        if !self.left && skip_null(&*self.keys, &*self.values, &record, ctx) {
-            return Ok(());
-        }
-        let null_key = self.keys.is_null(&record.key);
-        let found = if null_key {
-            None
-        } else {
-            self.table.store()?.get(&record.key)?
-        };
-        let Some(value) = (self.joiner)(&record.value, found.as_ref().map(|(v, _)| v)) else {
-            return Ok(());
-        };
-        ctx.forward(Record {
-            key: record.key,
-            value,
-            timestamp: record.timestamp,
-            headers: record.headers,
-        })
-    }
-}
-
-const JOIN_THIS_NAME: &str = "KTABLE-JOINTHIS-";
-const JOIN_OTHER_NAME: &str = "KTABLE-JOINOTHER-";
-const TABLE_MERGE_NAME: &str = "KTABLE-MERGE-";
-
-/// Joins a value of each side (`None`: the side holds no value) into a result, or `None` when
-/// the join does not apply to that combination (e.g. an inner join missing a side).
-type TableJoiner<V, VO, VR> = Arc<dyn Fn(Option<&V>, Option<&VO>) -> Option<VR> + Send + Sync>;
-
-impl<K: Data, V: Data> KTable<K, V> {
-    /// Inner table-table join (Kafka's `KTable#join(KTable, ValueJoiner)`): the result holds
-    /// `joiner(v, vo)` for every key both tables hold; an update on either side emits the new
-    /// result and the old one, and a key that leaves either side is deleted from the result.
-    /// Both tables must be materialized.
-    pub fn join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
-    where
-        VO: Data,
-        VR: Data,
-        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
-    {
-        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o?))), None)
-    }
-
-    /// Left table-table join (Kafka's `KTable#leftJoin`): every key of this table, joined with
-    /// the other table's value if it holds one.
-    pub fn left_join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
-    where
-        VO: Data,
-        VR: Data,
-        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
-    {
-        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o))), None)
-    }
-
-    /// Outer table-table join (Kafka's `KTable#outerJoin`): every key either table holds.
-    pub fn outer_join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
-    where
-        VO: Data,
-        VR: Data,
-        F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
-    {
-        self.table_join(
-            other,
-            Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
-            None,
-        )
-    }
-
-    /// [`join`](Self::join) whose result is materialized as `materialized` says (Kafka's
-    /// overload with `Materialized`): a store (named, or `KTABLE-MERGE-STATE-STORE-<n>`) on the
-    /// join's merge node holding every key's current result, queryable under its name and
-    /// joinable like any materialized table. Needs the result's value serde
-    /// (`Materialized::with_value_serde`). The store has no record cache: the merge writes and
-    /// forwards every result as the joins produce it.
-    pub fn join_materialized<VO, VR, F>(
-        &self,
-        other: &KTable<K, VO>,
-        joiner: F,
-        materialized: Materialized<K, VR>,
-    ) -> KTable<K, VR>
-    where
-        VO: Data,
-        VR: Data,
-        F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
-    {
-        self.table_join(
-            other,
-            Arc::new(move |v, o| Some(joiner(v?, o?))),
-            Some(materialized),
-        )
-    }
-
-    /// [`left_join`](Self::left_join) with its result materialized (see
-    /// [`join_materialized`](Self::join_materialized)).
-    pub fn left_join_materialized<VO, VR, F>(
-        &self,
-        other: &KTable<K, VO>,
-        joiner: F,
-        materialized: Materialized<K, VR>,
-    ) -> KTable<K, VR>
-    where
-        VO: Data,
-        VR: Data,
-        F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
-    {
-        self.table_join(
-            other,
-            Arc::new(move |v, o| Some(joiner(v?, o))),
-            Some(materialized),
-        )
-    }
-
-    /// [`outer_join`](Self::outer_join) with its result materialized (see
-    /// [`join_materialized`](Self::join_materialized)).
-    pub fn outer_join_materialized<VO, VR, F>(
-        &self,
-        other: &KTable<K, VO>,
-        joiner: F,
-        materialized: Materialized<K, VR>,
-    ) -> KTable<K, VR>
-    where
-        VO: Data,
-        VR: Data,
-        F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
-    {
-        self.table_join(
-            other,
-            Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
-            Some(materialized),
-        )
-    }
-
-    fn table_join<VO: Data, VR: Data>(
-        &self,
-        other: &KTable<K, VO>,
-        joiner: TableJoiner<V, VO, VR>,
-        materialized: Option<Materialized<K, VR>>,
-    ) -> KTable<K, VR> {
-        let graph = Rc::clone(self.change_stream().graph());
-        let (this_name, other_name, merge_name) = {
-            let mut g = graph.borrow_mut();
-            (
-                g.next_name(JOIN_THIS_NAME),
-                g.next_name(JOIN_OTHER_NAME),
-                g.next_name(TABLE_MERGE_NAME),
-            )
-        };
-        let stores = match (
-            self.queryable_store_name(),
-            self.value_serde(),
-            other.queryable_store_name(),
-            other.value_serde(),
-        ) {
-            (Some(this_store), Some(this_values), Some(other_store), Some(other_values)) => Some((
-                this_store.to_string(),
-                this_values,
-                other_store.to_string(),
-                other_values,
-            )),
-            _ => None,
-        };
-        let Some((this_store, this_values, other_store, other_values)) = stores else {
-            graph.borrow_mut().errors.push(format!(
-                "join `{this_name}`: both tables must be materialized; give each a store with Materialized::as_"
-            ));
-            return KTable::new(
-                self.change_stream()
-                    .add_processor(this_name, Vec::new(), || Unreachable),
-                self.key_serde(),
-                None,
-                None,
-            );
-        };
-        let keys = self.key_serde();
-        let from_this = {
-            let other =
-                ConnectedTable::new(Arc::from(other_store), Arc::clone(&keys), other_values);
-            let joiner = Arc::clone(&joiner);
-            self.change_stream().add_processor(
-                this_name,
-                vec![other.store_name.to_string()],
-                move || TableJoinProcessor {
-                    other: other.clone(),
-                    joiner: Arc::clone(&joiner),
-                },
-            )
-        };
-        let from_other = {
-            let this = ConnectedTable::new(Arc::from(this_store), Arc::clone(&keys), this_values);
-            let joiner = Arc::clone(&joiner);
-            other.change_stream().add_processor(
-                other_name,
-                vec![this.store_name.to_string()],
-                move || TableJoinProcessor {
-                    other: this.clone(),
-                    joiner: {
-                        let joiner = Arc::clone(&joiner);
-                        Arc::new(move |this: Option<&VO>, other: Option<&V>| joiner(other, this))
-                            as TableJoiner<VO, V, VR>
-                    },
-                },
-            )
-        };
-        // Kafka's `KTableKTableJoinMerger` with a queryable store: the merge node keeps every
-        // key's current result.
-        let declared = materialized.as_ref().and_then(|m| {
-            TableStore::declare(&graph, &merge_name, TABLE_MERGE_NAME, m, &keys, None)
-        });
-        let Some((result, queryable)) = declared else {
-            let merged = from_this.named(merge_name).merge(&from_other);
-            return KTable::new(merged, keys, None, None);
-        };
-        let (keys, values) = (
-            Arc::clone(&result.table.keys),
-            Arc::clone(&result.table.values),
-        );
-        let merged = from_this.add_processor(
-            merge_name,
-            vec![result.table.store_name.to_string()],
-            move || TableJoinMerger(result.clone()),
-        );
-        from_other.feed(merged.node);
-        KTable::new(merged, keys, Some(values), queryable)
-    }
-}
-
-/// The merge of a materialized table-table join (Kafka's `KTableKTableJoinMerger` with a
-/// queryable name): writes each result (or its deletion) to the store, and forwards it (through
-/// the store's record cache, if it has one).
-struct TableJoinMerger<K, VR>(TableStore<K, VR>);
-
-impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMerger<K, VR> {
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        self.0.connect(ctx)
-    }
-
-    fn process(
-        &mut self,
-        record: Record<K, Change<VR>>,
-        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
-    ) -> Result<()> {
-        self.0.write_and_forward(record, ctx)
-    }
-
-    fn flush(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        self.0.flush(ctx)
-    }
-}
-
-/// Never runs: stands in for the processor of a join the topology rejects at `build()`.
-pub(super) struct Unreachable;
-
-impl<K: Data, V: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>> for Unreachable {
-    fn process(
-        &mut self,
-        _: Record<K, Change<V>>,
-        _: &mut ProcessorContext<'_, K, Change<VR>>,
-    ) -> Result<()> {
-        Ok(())
-    }
-}
-
-/// Joins one side's updates with the other side's current value (Kafka's
-/// `KTableKTableJoinProcessor` family): emits the joined new and old values, the latter so that
-/// downstream aggregations can subtract it.
-struct TableJoinProcessor<K, V, VO, VR> {
-    /// The other side's store.
-    other: ConnectedTable<K, VO>,
-    joiner: TableJoiner<V, VO, VR>,
-}
-
-impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>>
-    for TableJoinProcessor<K, V, VO, VR>
-{
-    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        self.other.connect(ctx).map(drop)
-    }
-
-    fn process(
-        &mut self,
-        record: Record<K, Change<V>>,
-        ctx: &mut ProcessorContext<'_, K, Change<VR>>,
-    ) -> Result<()> {
-        let other = self.other.store()?.get(&record.key)?;
-        let (other_value, other_ts) = match &other {
-            Some((v, ts)) => (Some(v), *ts),
-            None => (None, record.timestamp),
-        };
-        let new = (self.joiner)(record.value.new.as_ref(), other_value);
-        let old = (self.joiner)(record.value.old.as_ref(), other_value);
-        if new.is_none() && old.is_none() {
-            return Ok(());
-        }
-        ctx.forward(Record {
-            key: record.key,
-            value: Change::new(new, old),
-            timestamp: record.timestamp.max(other_ts),
-            headers: record.headers,
-        })
-    }
-}
 
 const WINDOWED_NAME: &str = "KSTREAM-WINDOWED-";
 const STREAM_JOIN_THIS_NAME: &str = "KSTREAM-JOINTHIS-";
@@ -529,7 +64,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         &self,
         other: &KStream<K, VO>,
         joiner: F,
-        windows: super::windows::JoinWindows,
+        windows: crate::dsl::windows::JoinWindows,
         joined: StreamJoined<K, V, VO>,
     ) -> KStream<K, VR>
     where
@@ -552,7 +87,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         &self,
         other: &KStream<K, VO>,
         joiner: F,
-        windows: super::windows::JoinWindows,
+        windows: crate::dsl::windows::JoinWindows,
         joined: StreamJoined<K, V, VO>,
     ) -> KStream<K, VR>
     where
@@ -574,7 +109,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         &self,
         other: &KStream<K, VO>,
         joiner: F,
-        windows: super::windows::JoinWindows,
+        windows: crate::dsl::windows::JoinWindows,
         joined: StreamJoined<K, V, VO>,
     ) -> KStream<K, VR>
     where
@@ -589,7 +124,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         &self,
         other: &KStream<K, VO>,
         joiner: PairJoiner<V, VO, VR>,
-        windows: super::windows::JoinWindows,
+        windows: crate::dsl::windows::JoinWindows,
         joined: StreamJoined<K, V, VO>,
         unmatched: Unmatched,
     ) -> KStream<K, VR> {
@@ -634,7 +169,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         let span = windows.before_ms().saturating_add(windows.after_ms());
         let retention = span.saturating_add(windows.grace_ms());
         {
-            let materialized = super::options::Materialized::<K, V>::new();
+            let materialized = crate::dsl::options::Materialized::<K, V>::new();
             let mut g = graph.borrow_mut();
             g.add_store(materialized.record_window_store(&this_store, retention.saturating_add(1)));
             g.add_store(
@@ -642,7 +177,8 @@ impl<K: Data, V: Data> KStream<K, V> {
             );
             if let Some(outer) = &outer_store {
                 g.add_store(
-                    super::options::Materialized::<Vec<u8>, Vec<u8>>::new().key_value_store(outer),
+                    crate::dsl::options::Materialized::<Vec<u8>, Vec<u8>>::new()
+                        .key_value_store(outer),
                 );
             }
         }
@@ -984,7 +520,7 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
         // Older than the stores keep: its partners may already be gone (Kafka drops it too).
         let close_time = now.saturating_sub(self.retention);
         if record.timestamp < close_time {
-            super::windowed::log_late(ctx, &record, Window::new(from, to), close_time);
+            crate::dsl::windowed::log_late(ctx, &record, Window::new(from, to), close_time);
             return Ok(());
         }
         let partners =

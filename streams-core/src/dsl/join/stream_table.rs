@@ -1,0 +1,193 @@
+//! Stream-table joins, like Kafka Streams' `KStream#join(KTable)` and `KStream#leftJoin(KTable)`
+//! (`KStreamKTableJoin`, `KStreamKTableJoinProcessor`): each stream record looks its key up in
+//! the table's store and, if the join applies, emits the joiner's result with the stream record's
+//! timestamp. Only the stream side triggers output; table updates only change what later stream
+//! records find. The stream and the table must be co-partitioned, so a stream whose key an
+//! upstream operator may have changed goes through a repartition topic first (written with
+//! [`Joined`]'s serdes).
+
+use std::sync::Arc;
+
+use crate::dsl::cached::ConnectedTable;
+use crate::dsl::kgrouped::{skip_null, MissingSerde};
+use crate::dsl::kstream::KStream;
+use crate::dsl::ktable::KTable;
+use crate::error::Result;
+use crate::processor::{Data, Processor, ProcessorContext};
+use crate::record::Record;
+use crate::serde::{DefaultSerde, Serde};
+
+const JOIN_NAME: &str = "KSTREAM-JOIN-";
+const LEFT_JOIN_NAME: &str = "KSTREAM-LEFTJOIN-";
+
+/// The serdes of a join's stream side, used for its repartition topic if one is needed, and
+/// an optional name for that topic (Kafka's `Joined`).
+pub struct Joined<K, V> {
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+    name: Option<String>,
+}
+
+impl<K, V> Joined<K, V> {
+    /// The stream side's key and value serdes.
+    pub fn with(key_serde: impl Serde<K>, value_serde: impl Serde<V>) -> Self {
+        Joined {
+            key_serde: Arc::new(key_serde),
+            value_serde: Arc::new(value_serde),
+            name: None,
+        }
+    }
+
+    /// Names the repartition topic `<application.id>-<name>-repartition` (Kafka's
+    /// `Joined.as`).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl<K: DefaultSerde, V: DefaultSerde> Default for Joined<K, V> {
+    /// The default serdes of `K` and `V`.
+    fn default() -> Self {
+        Joined {
+            key_serde: K::default_serde(),
+            value_serde: V::default_serde(),
+            name: None,
+        }
+    }
+}
+
+/// Combines a stream value with the table's value for its key (`None` when a left join finds
+/// none).
+type Joiner<V, VT, VR> = Arc<dyn Fn(&V, Option<&VT>) -> VR + Send + Sync>;
+
+impl<K: Data, V: Data> KStream<K, V> {
+    /// Inner stream-table join (Kafka's `KStream#join(KTable, ValueJoiner, Joined)`): a record
+    /// whose key is in `table` is emitted as `joiner(value, table_value)`; records with a null
+    /// key or value, or a key the table does not hold, produce nothing. The table must be
+    /// materialized (a source table or an aggregation; name a derived table's store to join it).
+    pub fn join<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: F,
+        joined: Joined<K, V>,
+    ) -> KStream<K, VR>
+    where
+        VT: Data,
+        VR: Data,
+        F: Fn(&V, &VT) -> VR + Send + Sync + 'static,
+    {
+        let joiner: Joiner<V, VT, Option<VR>> = Arc::new(move |v, t| t.map(|t| joiner(v, t)));
+        self.stream_table_join(table, joiner, joined, false)
+    }
+
+    /// Left stream-table join (Kafka's `KStream#leftJoin(KTable, ValueJoiner, Joined)`): every
+    /// record is emitted as `joiner(value, table_value)`, with `None` when the table holds no
+    /// value for its key — also for a null key, which is not dropped (as in Kafka ≥ 3.7).
+    pub fn left_join<VT, VR, F>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: F,
+        joined: Joined<K, V>,
+    ) -> KStream<K, VR>
+    where
+        VT: Data,
+        VR: Data,
+        F: Fn(&V, Option<&VT>) -> VR + Send + Sync + 'static,
+    {
+        let joiner: Joiner<V, VT, Option<VR>> = Arc::new(move |v, t| Some(joiner(v, t)));
+        self.stream_table_join(table, joiner, joined, true)
+    }
+
+    fn stream_table_join<VT: Data, VR: Data>(
+        &self,
+        table: &KTable<K, VT>,
+        joiner: Joiner<V, VT, Option<VR>>,
+        joined: Joined<K, V>,
+        left: bool,
+    ) -> KStream<K, VR> {
+        let name = self.node_name(if left { LEFT_JOIN_NAME } else { JOIN_NAME });
+        let input = if self.repartition_required {
+            self.repartition_through(
+                joined.name.clone(),
+                Arc::clone(&joined.key_serde),
+                Arc::clone(&joined.value_serde),
+                None,
+            )
+        } else {
+            self.clone()
+        };
+        let (store_name, table_values) = match (table.queryable_store_name(), table.value_serde()) {
+            (Some(store), Some(values)) => (store.to_string(), values),
+            _ => {
+                self.graph().borrow_mut().errors.push(format!(
+                    "join `{name}`: the table is not materialized; give the table a store with Materialized::as_ to join it"
+                ));
+                (
+                    String::new(),
+                    table
+                        .value_serde()
+                        .unwrap_or_else(|| Arc::new(MissingSerde) as Arc<dyn Serde<VT>>),
+                )
+            }
+        };
+        let stores = if store_name.is_empty() {
+            Vec::new()
+        } else {
+            vec![store_name.clone()]
+        };
+        let table = ConnectedTable::new(Arc::from(store_name), table.key_serde(), table_values);
+        let (keys, values) = (joined.key_serde, joined.value_serde);
+        input
+            .add_processor(name, stores, move || StreamTableJoinProcessor {
+                table: table.clone(),
+                keys: Arc::clone(&keys),
+                values: Arc::clone(&values),
+                joiner: Arc::clone(&joiner),
+                left,
+            })
+            .requiring_repartition(false)
+    }
+}
+
+/// Looks each stream record up in the table's store (Kafka's `KStreamKTableJoinProcessor`).
+struct StreamTableJoinProcessor<K, V, VT, VR> {
+    table: ConnectedTable<K, VT>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    joiner: Joiner<V, VT, Option<VR>>,
+    left: bool,
+}
+
+impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
+    for StreamTableJoinProcessor<K, V, VT, VR>
+{
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+        self.table.connect(ctx).map(drop)
+    }
+
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, VR>,
+    ) -> Result<()> {
+        if !self.left && skip_null(&*self.keys, &*self.values, &record, ctx) {
+            return Ok(());
+        }
+        let null_key = self.keys.is_null(&record.key);
+        let found = if null_key {
+            None
+        } else {
+            self.table.store()?.get(&record.key)?
+        };
+        let Some(value) = (self.joiner)(&record.value, found.as_ref().map(|(v, _)| v)) else {
+            return Ok(());
+        };
+        ctx.forward(Record {
+            key: record.key,
+            value,
+            timestamp: record.timestamp,
+            headers: record.headers,
+        })
+    }
+}
