@@ -28,6 +28,7 @@ use rdkafka::TopicPartitionList;
 
 use crate::error::{Error, Result};
 use crate::handlers::{ProductionError, ProductionExceptionHandler, ProductionExceptionResponse};
+use crate::sync::lock;
 use streams_core::internals::{Packed, ProducedRecord, Task};
 use streams_core::Headers;
 
@@ -96,11 +97,7 @@ impl ProducerContext for CollectorContext {
     fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
         match result {
             Ok(message) => {
-                let mut offsets = self
-                    .deliveries
-                    .changelog_offsets
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
+                let mut offsets = lock(&self.deliveries.changelog_offsets);
                 if let Some(partitions) = offsets.get_mut(message.topic()) {
                     let last = partitions.entry(message.partition()).or_insert(-1);
                     *last = (*last).max(message.offset());
@@ -113,11 +110,7 @@ impl ProducerContext for CollectorContext {
                 {
                     return;
                 }
-                let mut failure = self
-                    .deliveries
-                    .failure
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner());
+                let mut failure = lock(&self.deliveries.failure);
                 if failure.is_none() {
                     let what = format!(
                         "sending a record to {}-{}",
@@ -161,10 +154,7 @@ impl RecordCollector {
             dropped,
         });
         let deliveries = Arc::new(Deliveries::default());
-        deliveries
-            .changelog_offsets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&deliveries.changelog_offsets)
             .extend(changelog_topics.iter().map(|t| (t.clone(), HashMap::new())));
         let producer: ThreadedProducer<CollectorContext> = config
             .create_with_context(CollectorContext {
@@ -298,13 +288,7 @@ impl RecordCollector {
 
     /// The first failed send since the last check, as an error.
     pub(crate) fn check_failure(&self) -> Result<()> {
-        match self
-            .deliveries
-            .failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-        {
+        match lock(&self.deliveries.failure).take() {
             Some((what, error)) => Err(Error::kafka(what, error)),
             None => Ok(()),
         }
@@ -312,10 +296,7 @@ impl RecordCollector {
 
     /// The offset of the last delivered record of changelog `topic` partition `partition`.
     pub(crate) fn changelog_offset(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.deliveries
-            .changelog_offsets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        lock(&self.deliveries.changelog_offsets)
             .get(topic)
             .and_then(|p| p.get(&partition))
             .copied()
@@ -324,13 +305,7 @@ impl RecordCollector {
 
     /// Forgets what was learned about a changelog partition (its task moved away).
     pub(crate) fn forget_changelog(&self, topic: &str, partition: i32) {
-        if let Some(p) = self
-            .deliveries
-            .changelog_offsets
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(topic)
-        {
+        if let Some(p) = lock(&self.deliveries.changelog_offsets).get_mut(topic) {
             p.remove(&partition);
         }
     }
@@ -389,11 +364,7 @@ impl RecordCollector {
             .abort_transaction(self.timeout)
             .map_err(|e| Error::kafka("aborting the transaction", e))?;
         // Failures of the aborted records no longer matter.
-        self.deliveries
-            .failure
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        lock(&self.deliveries.failure).take();
         Ok(())
     }
 }

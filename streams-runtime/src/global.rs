@@ -29,8 +29,9 @@ use streams_state::restore::restore_start_offset;
 use streams_state::{OffsetCheckpoint, TopicPartition};
 
 use crate::error::{Error, Result};
-use crate::instance::Runtime;
+use crate::instance::{panic_error, Runtime};
 use crate::restore::ChangelogReader;
+use crate::sync::lock;
 use crate::thread::consumed_record;
 use streams_core::internals::{
     self, ConsumedRecord, GlobalStores, Task, TaskStores, GLOBAL_DIRECTORY,
@@ -236,6 +237,54 @@ impl GlobalState {
             }
         }
         flushed
+    }
+}
+
+/// Restores the global stores (before any stream thread starts) and starts the global
+/// thread that keeps them up to date; nothing without global stores.
+pub(crate) fn start(runtime: &Arc<Runtime>) -> Result<()> {
+    let Some(state) = GlobalState::restore(runtime)? else {
+        let _ = runtime.shared.global_stores.set(GlobalStores::default());
+        return Ok(());
+    };
+    let _ = runtime.shared.global_stores.set(state.stores());
+    let name = format!(
+        "{}-{}-GlobalStreamThread",
+        runtime.shared.application_id, runtime.shared.process_id
+    );
+    let thread_runtime = Arc::clone(runtime);
+    let thread_name = name.clone();
+    runtime.global_alive.store(true, Ordering::SeqCst);
+    let handle = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(&thread_runtime, state)
+            }))
+            .unwrap_or_else(|panic| Err(panic_error(&thread_name, panic)));
+            thread_runtime.global_alive.store(false, Ordering::SeqCst);
+            match result {
+                Ok(()) => tracing::info!(thread = %thread_name, "global thread stopped"),
+                Err(error) => {
+                    // `global::run` already failed the client if its loop did; a panic or
+                    // an error while closing the stores does so here.
+                    tracing::error!(thread = %thread_name, %error, "global thread failed");
+                    thread_runtime.fail();
+                }
+            }
+            thread_runtime.maybe_finish_error();
+        });
+    match handle {
+        Ok(handle) => {
+            *lock(&runtime.global_thread) = Some(handle);
+            Ok(())
+        }
+        Err(e) => {
+            runtime.global_alive.store(false, Ordering::SeqCst);
+            Err(Error::IllegalState(format!(
+                "cannot start the global thread {name}: {e}"
+            )))
+        }
     }
 }
 

@@ -16,14 +16,16 @@ use crate::error::{Error, Result};
 use crate::handlers::{
     ProductionError, ProductionExceptionResponse, StreamThreadExceptionResponse,
 };
-use crate::instance::{lock, Runtime, Shared};
+use crate::instance::Runtime;
 use crate::metadata::ThreadMetadata;
 use crate::metrics::{Metrics, StreamsMetrics};
 use crate::process_id::process_id;
 use crate::query::LocalKeyValueStore;
+use crate::shared::Shared;
 use crate::state::State;
+use crate::sync::lock;
 use crate::task_manager::TaskManager;
-use crate::topics;
+use crate::{global, thread, topics};
 
 /// A streams application instance; see the [crate docs](crate).
 pub struct KafkaStreams {
@@ -166,7 +168,7 @@ impl KafkaStreams {
         *lock(&shared.metrics.started) = Some(Instant::now());
         // Global stores are complete before any stream thread processes (Kafka's
         // `GlobalStreamThread.start()` blocks the same way).
-        if let Err(e) = runtime.start_global_thread() {
+        if let Err(e) = global::start(runtime) {
             tracing::error!(error = %e, "restoring the global stores failed");
             runtime.fail();
             runtime.maybe_finish_error();
@@ -182,7 +184,7 @@ impl KafkaStreams {
             return Ok(());
         }
         for slot in 0..shared.config.num_stream_threads() {
-            if let Err(e) = runtime.spawn_thread(slot) {
+            if let Err(e) = thread::spawn(runtime, slot) {
                 runtime.fail();
                 return Err(e);
             }

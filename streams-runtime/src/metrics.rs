@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::sync::lock;
+
 /// A snapshot of an instance's metrics (Kafka's `stream-thread-metrics`, summed over threads).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -68,11 +70,7 @@ impl Metrics {
     }
 
     pub(crate) fn snapshot(&self) -> StreamsMetrics {
-        let uptime = self
-            .started
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map_or(Duration::ZERO, |s| s.elapsed());
+        let uptime = lock(&self.started).map_or(Duration::ZERO, |s| s.elapsed());
         let processed = self.records_processed.load(Ordering::Relaxed);
         let commits = self.commits.load(Ordering::Relaxed);
         StreamsMetrics {
@@ -92,12 +90,7 @@ impl Metrics {
             ),
             commit_latency_max: Duration::from_nanos(self.commit_nanos_max.load(Ordering::Relaxed)),
             records_restored: self.records_restored.load(Ordering::Relaxed),
-            consumer_lag: self
-                .consumer_lag
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .values()
-                .sum(),
+            consumer_lag: lock(&self.consumer_lag).values().sum(),
             uptime,
         }
     }

@@ -34,16 +34,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::{Offset, TopicPartitionList};
 use streams_state::restore::restore_start_offset;
 use streams_state::TopicPartition;
 
 use crate::collector::RecordCollector;
 use crate::error::{Error, Result};
-use crate::instance::Shared;
 use crate::restore::ChangelogReader;
-use crate::thread::StreamConsumer;
+use crate::shared::Shared;
+use crate::sync::lock;
 use streams_core::internals::{
     self, ConsumedRecord, ProducedRecord, StoreHandle, Task, TaskStores,
 };
@@ -475,7 +475,10 @@ impl TaskManager {
     }
 
     /// Commits if `commit.interval.ms` has passed since the last commit.
-    pub(crate) fn maybe_commit(&mut self, consumer: &StreamConsumer) -> Result<()> {
+    pub(crate) fn maybe_commit<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
         if self.last_commit.elapsed() >= self.shared.config.commit_interval() {
             self.commit(consumer)?;
         }
@@ -483,7 +486,7 @@ impl TaskManager {
     }
 
     /// Commits every task; see the module docs.
-    pub(crate) fn commit(&mut self, consumer: &StreamConsumer) -> Result<()> {
+    pub(crate) fn commit<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) -> Result<()> {
         let started = Instant::now();
         self.last_commit = started;
         // Caches flush on every commit; the stores themselves are made durable (RocksDB runs
@@ -562,7 +565,7 @@ impl TaskManager {
 
     /// The consumer lag of this thread's partitions: end offset − committed offset, from the
     /// end offsets the consumer's last fetch responses carried (no request).
-    fn record_lag(&mut self, consumer: &StreamConsumer) {
+    fn record_lag<C: ConsumerContext>(&mut self, consumer: &BaseConsumer<C>) {
         let mut lag = 0;
         for task in self.tasks.values() {
             for queue in &task.queues {
@@ -574,19 +577,14 @@ impl TaskManager {
                 }
             }
         }
-        self.shared
-            .metrics
-            .consumer_lag
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(self.thread_name.clone(), lag);
+        lock(&self.shared.metrics.consumer_lag).insert(self.thread_name.clone(), lag);
     }
 
     /// The partitions are being taken away: commit and close every task cleanly (or, when the
     /// assignment was lost, close them without committing).
-    pub(crate) fn handle_revocation(
+    pub(crate) fn handle_revocation<C: ConsumerContext>(
         &mut self,
-        consumer: &StreamConsumer,
+        consumer: &BaseConsumer<C>,
         lost: bool,
     ) -> Result<()> {
         self.assigned.clear();
@@ -607,7 +605,10 @@ impl TaskManager {
 
     /// Commits and closes every task, writing checkpoints; the thread stops using this
     /// manager afterwards.
-    pub(crate) fn shutdown(&mut self, consumer: &StreamConsumer) -> Result<()> {
+    pub(crate) fn shutdown<C: ConsumerContext>(
+        &mut self,
+        consumer: &BaseConsumer<C>,
+    ) -> Result<()> {
         if self.closed {
             return Ok(());
         }
@@ -719,8 +720,8 @@ impl TaskManager {
 /// stream thread must not stall on that while measuring a metric, so this calls librdkafka's
 /// cached `rd_kafka_get_watermark_offsets` directly.
 #[allow(unsafe_code)] // a librdkafka call rust-rdkafka does not wrap; see SAFETY below
-pub(crate) fn cached_high_watermark(
-    consumer: &StreamConsumer,
+pub(crate) fn cached_high_watermark<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
     topic: &str,
     partition: i32,
 ) -> Option<i64> {

@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::client::ClientContext;
@@ -27,8 +27,10 @@ use rdkafka::message::{Headers as _, Message};
 
 use crate::collector::RecordCollector;
 use crate::error::{Error, Result};
-use crate::instance::{Runtime, ThreadState};
+use crate::handlers::StreamThreadExceptionResponse;
+use crate::instance::{panic_error, Runtime, ThreadSlot, ThreadState};
 use crate::restore::ChangelogReader;
+use crate::sync::lock;
 use crate::task_manager::{cached_high_watermark, Fetching, TaskManager};
 use streams_core::internals::ClientKind;
 use streams_core::internals::ConsumedRecord;
@@ -94,8 +96,78 @@ impl ConsumerContext for StreamsConsumerContext {
     }
 }
 
-fn lock(manager: &Mutex<TaskManager>) -> MutexGuard<'_, TaskManager> {
-    manager.lock().unwrap_or_else(|p| p.into_inner())
+/// Starts stream thread `slot` (a new one, or the replacement of a failed one).
+pub(crate) fn spawn(runtime: &Arc<Runtime>, slot: usize) -> Result<()> {
+    let index = runtime.next_thread.fetch_add(1, Ordering::SeqCst) + 1;
+    let name = format!(
+        "{}-{}-StreamThread-{index}",
+        runtime.shared.application_id, runtime.shared.process_id
+    );
+    {
+        let mut threads = lock(&runtime.threads);
+        while threads.len() <= slot {
+            threads.push(ThreadSlot {
+                state: ThreadState::Dead,
+                handle: None,
+                manager: None,
+            });
+        }
+        threads[slot].state = ThreadState::Starting;
+        threads[slot].manager = None;
+    }
+    let thread_runtime = Arc::clone(runtime);
+    let thread_name = name.clone();
+    let handle = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || main(thread_runtime, slot, thread_name))
+        .map_err(|e| Error::IllegalState(format!("cannot start stream thread {name}: {e}")))?;
+    if let Some(t) = lock(&runtime.threads).get_mut(slot) {
+        t.handle = Some(handle);
+    }
+    Ok(())
+}
+
+/// The body of stream thread `slot`: runs it, then marks it dead and hands a failure to the
+/// uncaught-exception handler.
+fn main(runtime: Arc<Runtime>, slot: usize, name: String) {
+    let thread_runtime = Arc::clone(&runtime);
+    let thread_name = name.clone();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        run(thread_runtime, slot, thread_name)
+    }))
+    .unwrap_or_else(|panic| Err(panic_error(&name, panic)));
+    {
+        let mut threads = lock(&runtime.threads);
+        if let Some(t) = threads.get_mut(slot) {
+            t.state = ThreadState::Dead;
+            t.manager = None;
+        }
+    }
+    if let Err(error) = result {
+        if runtime.shutdown.load(Ordering::SeqCst) {
+            tracing::warn!(thread = %name, %error, "stream thread failed while shutting down");
+        } else {
+            tracing::error!(thread = %name, %error, "stream thread failed");
+            let handler = lock(&runtime.handler).clone();
+            let response =
+                handler.map_or(StreamThreadExceptionResponse::ShutdownClient, |h| h(&error));
+            match response {
+                StreamThreadExceptionResponse::ReplaceThread => {
+                    tracing::info!(thread = %name, "replacing the failed stream thread");
+                    if let Err(e) = spawn(&runtime, slot) {
+                        tracing::error!(error = %e, "cannot replace the stream thread");
+                        runtime.fail();
+                    }
+                }
+                StreamThreadExceptionResponse::ShutdownClient => runtime.fail(),
+                StreamThreadExceptionResponse::ShutdownApplication => {
+                    tracing::warn!("SHUTDOWN_APPLICATION: shutting down this instance; other instances are not told (librdkafka's group protocol cannot carry the request)");
+                    runtime.fail();
+                }
+            }
+        }
+    }
+    runtime.maybe_finish_error();
 }
 
 /// Creates the clients and the task manager of stream thread `slot`, runs it until shutdown or
@@ -181,7 +253,7 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         poll_loop(&runtime, slot, &consumer, &manager, &rebalances)
     }))
-    .unwrap_or_else(|panic| Err(crate::instance::panic_error(&name, panic)));
+    .unwrap_or_else(|panic| Err(panic_error(&name, panic)));
     let result = match result {
         Ok(()) => lock(&manager).shutdown(&consumer),
         Err(e) => {

@@ -1,0 +1,69 @@
+//! What every thread of an instance reads ([`Shared`]): the topology, the config, the state
+//! directory and RocksDB resources, the metrics, the handlers set before `start()`, the topic
+//! layout and the global stores, both known once `start()` prepared them.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use streams_core::internals::{self, GlobalStores};
+use streams_core::{StreamsConfig, Topology};
+use streams_state::{RestoreListener, RocksDbResources, StateDirectory};
+
+use crate::handlers::ProductionExceptionHandler;
+use crate::metrics::Metrics;
+use crate::sync::lock;
+use crate::topics::TopicLayout;
+
+/// What every stream thread of an instance shares (read-mostly).
+pub(crate) struct Shared {
+    pub(crate) topology: Topology,
+    pub(crate) config: StreamsConfig,
+    pub(crate) application_id: Arc<str>,
+    pub(crate) state_directory: StateDirectory,
+    pub(crate) rocksdb: RocksDbResources,
+    pub(crate) metrics: Metrics,
+    pub(crate) restore_listener: Mutex<Option<Arc<dyn RestoreListener>>>,
+    pub(crate) production_handler: Mutex<Option<Arc<ProductionExceptionHandler>>>,
+    pub(crate) layout: OnceLock<TopicLayout>,
+    /// The global stores, once `start()` restored them (empty without global tables).
+    pub(crate) global_stores: OnceLock<GlobalStores>,
+    /// Distinguishes this instance's clients (`client.id`, `transactional.id`).
+    pub(crate) process_id: String,
+}
+
+impl Shared {
+    /// Each cached store's share of `statestore.cache.max.bytes`. Kafka resizes its thread
+    /// caches as tasks come and go; here the bound is fixed at start-up: the total divided by
+    /// the cached stores times the largest task count of any sub-topology, so that all tasks
+    /// this instance could ever own stay within the configured total.
+    pub(crate) fn cache_bytes_per_store(&self) -> usize {
+        let tasks = self
+            .layout
+            .get()
+            .and_then(|l| l.partitions.iter().copied().max())
+            .unwrap_or(1)
+            .max(1) as usize;
+        self.config.statestore_cache_max_bytes()
+            / (internals::cached_store_count(&self.topology) * tasks).max(1)
+    }
+
+    /// The topic layout, known once `start()` prepared the topics (before any thread runs).
+    pub(crate) fn layout(&self) -> &TopicLayout {
+        self.layout
+            .get()
+            .expect("stream threads start only after the topic layout is set")
+    }
+
+    /// The instance's global stores, for its tasks; set before any stream thread starts.
+    pub(crate) fn global_stores(&self) -> GlobalStores {
+        self.global_stores.get().cloned().unwrap_or_default()
+    }
+
+    pub(crate) fn restore_listener(&self) -> Option<Arc<dyn RestoreListener>> {
+        lock(&self.restore_listener).clone()
+    }
+
+    /// The production exception handler, if one was set.
+    pub(crate) fn production_handler(&self) -> Option<Arc<ProductionExceptionHandler>> {
+        lock(&self.production_handler).clone()
+    }
+}
