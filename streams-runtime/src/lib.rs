@@ -27,10 +27,18 @@
 //! a key-value store (interactive queries), and [`KafkaStreams::metrics`] gives a snapshot of
 //! throughput, commit latency, restoration and consumer lag.
 //!
-//! ```no_run
-//! use std::time::Duration;
+//! ```
+//! use std::time::{Duration, Instant};
+//! use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 //! use streams_core::prelude::*;
 //! use streams_runtime::{KafkaStreams, State};
+//! # use streams_broker::{BrokerConfig, EmbeddedBroker};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // Rill's broker in this process, so that the example runs anywhere.
+//! # let broker = EmbeddedBroker::start(BrokerConfig::default())?;
+//! # broker.create_topic("lines", 1)?;
+//! # let bootstrap = broker.bootstrap();
+//! # let state_dir = tempfile::tempdir()?;
 //!
 //! let builder = StreamsBuilder::new();
 //! builder
@@ -39,15 +47,31 @@
 //!     .group_by(|_, word| word.clone(), Grouped::with(Serdes::string(), Serdes::string()))
 //!     .count(Materialized::as_("counts"));
 //! let mut config = StreamsConfig::new("wordcount")?;
-//! config.set("bootstrap.servers", "127.0.0.1:9092")?;
+//! config
+//!     .set("bootstrap.servers", &bootstrap)? // any Kafka cluster, or Rill's broker
+//!     .set("state.dir", &state_dir.path().display().to_string())?;
 //! let streams = KafkaStreams::new(builder.build()?, config)?;
 //! streams.set_state_listener(|new, old| println!("{old} -> {new}"));
 //! streams.start()?;
-//! streams.wait_for_state(State::Running, Duration::from_secs(30));
+//! assert!(streams.wait_for_state(State::Running, Duration::from_secs(60)));
+//!
+//! let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+//!     .set("bootstrap.servers", &bootstrap)
+//!     .create()?;
+//! producer.send(BaseRecord::<(), str>::to("lines").payload("Rill flows like a rill"))
+//!     .map_err(|(e, _)| e)?;
+//! producer.flush(Duration::from_secs(10))?;
+//!
+//! // Interactive queries: this instance's part of the `counts` store.
 //! let counts = streams.local_store("counts", Serdes::string(), Serdes::i64())?;
-//! println!("rill: {:?}", counts.get(&"rill".to_string())?);
+//! let deadline = Instant::now() + Duration::from_secs(60);
+//! while counts.get(&"rill".to_string())? != Some(2) {
+//!     assert!(Instant::now() < deadline, "the count did not arrive");
+//!     std::thread::sleep(Duration::from_millis(50));
+//! }
 //! streams.close(Duration::from_secs(30));
-//! # Ok::<(), streams_runtime::Error>(())
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! [`start`]: KafkaStreams::start
