@@ -8,15 +8,13 @@
 //!   committed changelog, and the output is still exactly the model with no count repeated.
 //!   (Under at-least-once, the records since the last commit would be counted twice.)
 
-mod runtime_support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 fn assert_no_count_repeated(history: &HashMap<String, Vec<i64>>) {
     for (word, counts) in history {

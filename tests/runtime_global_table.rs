@@ -11,14 +11,12 @@
 //! - A missing global topic fails `start()` like a missing source topic; a record of the global
 //!   topic that cannot be deserialized fails the global thread, and the instance ends in ERROR.
 
-mod runtime_support;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 /// orders (order id → product id) joined with the global table `products` (product id → name)
 /// into `out` (order id → "order:name").

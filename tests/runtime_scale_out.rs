@@ -9,14 +9,12 @@
 //!   changelog, and the final output equals the model — under exactly-once too, where no
 //!   count is ever emitted twice.
 
-mod runtime_support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rill::prelude::*;
 use rill::streams_core::TaskId;
-use runtime_support::*;
+use rill_test_support::*;
 
 fn task_ids(streams: &KafkaStreams) -> BTreeSet<TaskId> {
     streams
