@@ -8,11 +8,8 @@
 //!   `OUT_OF_ORDER_SEQUENCE_NUMBER`; a batch from an older epoch `INVALID_PRODUCER_EPOCH`.
 //!   Like Kafka, duplicates are answered with success, never `DUPLICATE_SEQUENCE_NUMBER`.
 
-mod broker_support;
-
 use std::time::Duration;
 
-use broker_support::{producer_batch, RawClient};
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, HeaderVersion, StrBytes};
@@ -21,6 +18,7 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+use rill_test_support::protocol::{producer_batch, RawClient};
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;

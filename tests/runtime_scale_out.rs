@@ -10,7 +10,7 @@
 //!   count is ever emitted twice.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rill::prelude::*;
 use rill::streams_core::TaskId;
@@ -47,14 +47,6 @@ fn start_instances(
         },
     );
     instances
-}
-
-fn wait_until(timeout: Duration, what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
