@@ -35,9 +35,10 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
+use rill_test_support::numbered::produce_numbered;
 use rill_test_support::process::{kafka_python, kcat_available};
 use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
@@ -74,23 +75,7 @@ async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) {
         .set("linger.ms", "2")
         .create()
         .expect("producer");
-    let mut deliveries = Vec::new();
-    for i in range {
-        let value = format!("value-{i}");
-        let record = FutureRecord::to(topic)
-            .key("k")
-            .payload(&value)
-            .partition(i as i32 % PARTITIONS);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| e)
-                .expect("queued"),
-        );
-    }
-    for d in deliveries {
-        d.await.expect("future").expect("delivered");
-    }
+    produce_numbered(&producer, topic, range, PARTITIONS).await;
 }
 
 /// Records the partitions each rebalance revokes, to tell eager from incremental.

@@ -4,6 +4,8 @@
 //! - [`wordcount`]: Kafka's WordCountDemo topology, seeded random input lines and the
 //!   `HashMap` model of the counts they must produce.
 //! - [`produce`]: producing records and lines (with timestamps, tombstones) over rdkafka.
+//! - [`numbered`]: numbered records whose place in each partition is known, for the broker's
+//!   client tests.
 //! - [`read`]: reading an output topic back as word counts or as a table.
 //! - [`broker`]: the embedded broker configured for tests.
 //! - [`streams`]: a `StreamsConfig` for tests, waiting for RUNNING, counting restored records.
@@ -18,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod broker;
+pub mod numbered;
 pub mod process;
 pub mod produce;
 pub mod protocol;
