@@ -37,7 +37,7 @@ pub use broker::{broker, embedded_broker, word_count_topics};
 pub use produce::{produce, produce_lines, produce_timestamped};
 pub use read::{CountReader, TableReader};
 pub use streams::{config, restore_counter, wait_running, RestoreCounter};
-pub use wordcount::{model, random_lines, word_count, words};
+pub use wordcount::{model, random_lines, word_count, word_count_with, words};
 
 /// A number unique within this process, for topic, group and application names.
 pub fn unique() -> u64 {

@@ -64,13 +64,23 @@ pub fn model(lines: &[String]) -> HashMap<String, i64> {
 /// Kafka's WordCountDemo: `input` lines → word counts in store `counts` → `output` (String
 /// keys, 8-byte big-endian i64 counts).
 pub fn word_count(input: &str, output: &str) -> Topology {
+    word_count_with(input, output, |line: &String| words(line))
+}
+
+/// [`word_count`] with `split` in place of [`words`], for tests that make the splitter do
+/// more (fail once, count its calls).
+pub fn word_count_with(
+    input: &str,
+    output: &str,
+    split: impl Fn(&String) -> Vec<String> + Send + Sync + 'static,
+) -> Topology {
     let builder = StreamsBuilder::new();
     builder
         .stream(
             input,
             Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
         )
-        .flat_map_values(|line: &String| words(line))
+        .flat_map_values(split)
         .group_by(
             |_, word| word.clone(),
             Grouped::with(Serdes::string(), Serdes::string()),
