@@ -3,11 +3,11 @@
 //!
 //! - [`wordcount`]: Kafka's WordCountDemo topology, seeded random input lines and the
 //!   `HashMap` model of the counts they must produce.
-//! - [`produce`]: producing records and lines (with timestamps, tombstones) over rdkafka.
+//! - [`produce`](mod@produce): producing records and lines (with timestamps, tombstones) over rdkafka.
 //! - [`numbered`]: numbered records whose place in each partition is known, for the broker's
 //!   client tests.
 //! - [`read`]: reading an output topic back as word counts or as a table.
-//! - [`broker`]: the embedded broker configured for tests.
+//! - [`broker`](mod@broker): the embedded broker configured for tests.
 //! - [`streams`]: a `StreamsConfig` for tests, waiting for RUNNING, counting restored records.
 //! - [`process`]: child processes: `rill broker`, the example binaries, kcat and kafka-python.
 //! - [`protocol`]: a raw blocking Kafka-protocol client and record-batch builders, for requests
