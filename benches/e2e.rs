@@ -25,30 +25,18 @@
 //! (`key=value,...` streams properties for the application, e.g.
 //! `producer.linger.ms=20,consumer.fetch.wait.max.ms=10`).
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rill::prelude::*;
-use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use rill_test_support::{embedded_broker, env_usize, now_ms, produce, word_count};
+use streams_broker::BrokerHandle;
 
 fn wanted(what: &str) -> bool {
     std::env::var("RILL_BENCH_ONLY").map_or(true, |only| only == what)
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
@@ -60,18 +48,10 @@ fn producer(bootstrap: &str) -> ThreadedProducer<DefaultProducerContext> {
 }
 
 fn send(producer: &ThreadedProducer<DefaultProducerContext>, topic: &str, value: &[u8], ts: i64) {
-    let mut record = BaseRecord::<(), [u8]>::to(topic)
+    let record = BaseRecord::<(), [u8]>::to(topic)
         .payload(value)
         .timestamp(ts);
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((_, r)) => {
-                record = r;
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-    }
+    produce::send(producer, record).expect("record queued");
 }
 
 fn config(
@@ -115,33 +95,6 @@ fn stateless(input: &str, output: &str) -> Topology {
     builder.build().expect("topology")
 }
 
-fn word_count(input: &str, output: &str) -> Topology {
-    let builder = StreamsBuilder::new();
-    builder
-        .stream(
-            input,
-            Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
-        )
-        .flat_map_values(|line: &String| {
-            line.to_lowercase()
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .filter(|w| !w.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .group_by(
-            |_, w| w.clone(),
-            Grouped::with(Serdes::string(), Serdes::string()),
-        )
-        .count(Materialized::as_("counts"))
-        .to_stream()
-        .to(
-            output,
-            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
-        );
-    builder.build().expect("topology")
-}
-
 /// (d): views (user → page) joined with a table of users' regions into (user → "page@region").
 fn stream_table_join(views: &str, users: &str, output: &str) -> Topology {
     let builder = StreamsBuilder::new();
@@ -168,19 +121,11 @@ fn send_keyed(
     key: &str,
     value: &str,
 ) {
-    let mut record = BaseRecord::to(topic)
+    let record = BaseRecord::to(topic)
         .key(key.as_bytes())
         .payload(value.as_bytes())
         .timestamp(now_ms());
-    loop {
-        match producer.send(record) {
-            Ok(()) => return,
-            Err((_, r)) => {
-                record = r;
-                std::thread::sleep(Duration::from_micros(200));
-            }
-        }
-    }
+    produce::send(producer, record).expect("record queued");
 }
 
 /// Runs `topology` over the already produced input until it processed `expected` records;
@@ -463,11 +408,7 @@ fn consumer_loops(broker: &BrokerHandle, records: usize, partitions: i32) {
 fn main() {
     let records = env_usize("RILL_BENCH_RECORDS", 500_000);
     let partitions = env_usize("RILL_BENCH_PARTITIONS", 3) as i32;
-    let mut broker_config = BrokerConfig::default();
-    broker_config
-        .set("group.initial.rebalance.delay.ms", "0")
-        .expect("config");
-    let broker = EmbeddedBroker::start(broker_config).expect("broker");
+    let broker = embedded_broker(&[("group.initial.rebalance.delay.ms", "0")]);
     println!("| workload | input | throughput / latency |");
     println!("|---|---|---|");
     throughput(&broker, records, partitions);

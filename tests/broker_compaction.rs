@@ -11,12 +11,9 @@
 //! - The background cleaner compacts on its own once the dirty ratio is reached.
 //! - `cleanup.policy=compact,delete`: time retention still deletes old segments.
 
-mod broker_support;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use broker_support::RawClient;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::indexmap::IndexMap;
 use kafka_protocol::messages::{produce_request, ProduceRequest, TopicName};
@@ -30,6 +27,7 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
+use rill_test_support::protocol::RawClient;
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 const KEYS: usize = 1000;

@@ -24,7 +24,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,9 +35,11 @@ use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientContext;
+use rill_test_support::numbered::produce_numbered;
+use rill_test_support::process::{kafka_python, kcat_available};
 use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
 const PARTITIONS: i32 = 6;
@@ -74,23 +75,7 @@ async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) {
         .set("linger.ms", "2")
         .create()
         .expect("producer");
-    let mut deliveries = Vec::new();
-    for i in range {
-        let value = format!("value-{i}");
-        let record = FutureRecord::to(topic)
-            .key("k")
-            .payload(&value)
-            .partition(i as i32 % PARTITIONS);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| e)
-                .expect("queued"),
-        );
-    }
-    for d in deliveries {
-        d.await.expect("future").expect("delivered");
-    }
+    produce_numbered(&producer, topic, range, PARTITIONS).await;
 }
 
 /// Records the partitions each rebalance revokes, to tell eager from incremental.
@@ -472,14 +457,6 @@ async fn admin_clients_describe_groups_and_delete_only_empty_ones() {
     broker.shutdown().expect("shutdown");
 }
 
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RILL_KAFKA_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
-    venv.exists().then_some(venv)
-}
-
 /// kafka-python joins the group and consumes until its assignment has been stable for
 /// three seconds and it has seen its partitions' records; it reports both, then waits
 /// for a line on stdin before it commits, reports what its admin client sees of the
@@ -526,7 +503,7 @@ consumer.close()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kafka_python_and_rdkafka_share_a_group() {
-    let Some(python) = python() else {
+    let Some(python) = kafka_python() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "kafka-python venv missing in CI: run `make pyvenv`"
@@ -630,23 +607,6 @@ async fn kafka_python_and_rdkafka_share_a_group() {
     );
     m.close().await;
     broker.shutdown().expect("shutdown");
-}
-
-fn kcat_available() -> bool {
-    let found = Command::new("kcat")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kcat missing in CI: run `make deps`"
-        );
-        eprintln!("skipped: kcat is not installed (run `make deps`)");
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,19 +8,13 @@
 //!   `OUT_OF_ORDER_SEQUENCE_NUMBER`; a batch from an older epoch `INVALID_PRODUCER_EPOCH`.
 //!   Like Kafka, duplicates are answered with success, never `DUPLICATE_SEQUENCE_NUMBER`.
 
-mod broker_support;
-
-use std::time::Duration;
-
-use broker_support::{producer_batch, RawClient};
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, HeaderVersion, StrBytes};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::FutureProducer;
+use rill_test_support::numbered::{produce_numbered, read_numbered};
+use rill_test_support::protocol::{producer_batch, RawClient};
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
@@ -157,46 +151,16 @@ async fn rdkafka_idempotent_producer_delivers_each_record_once() {
         .set("linger.ms", "2")
         .create()
         .expect("producer");
-    let mut deliveries = Vec::with_capacity(RECORDS);
-    for i in 0..RECORDS {
-        let value = format!("value-{i}");
-        let record = FutureRecord::to("idem")
-            .key("k")
-            .payload(&value)
-            .partition((i % PARTITIONS as usize) as i32);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| e)
-                .expect("queued"),
-        );
-    }
-    for d in deliveries {
-        d.await.expect("future").expect("delivered");
-    }
+    produce_numbered(&producer, "idem", 0..RECORDS, PARTITIONS).await;
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .set("group.id", "idem-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset("idem", p, Offset::Beginning)
-            .expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut seen = vec![Vec::new(); PARTITIONS as usize];
-    for _ in 0..RECORDS {
-        let m = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
-            .await
-            .expect("in time")
-            .expect("message");
-        let p = m.partition() as usize;
-        assert_eq!(m.offset() as usize, seen[p].len());
-        seen[p].push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
-    }
+    let seen = read_numbered(
+        &broker.bootstrap(),
+        "idem-reader",
+        "idem",
+        PARTITIONS,
+        RECORDS,
+    )
+    .await;
     for (p, values) in seen.iter().enumerate() {
         let expected: Vec<String> = (0..RECORDS)
             .filter(|i| i % PARTITIONS as usize == p)

@@ -17,6 +17,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+use rill_test_support::process::kafka_python;
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 const SCRIPT: &str = r#"
@@ -130,17 +131,9 @@ fn run_script(python: &PathBuf, script: &str, bootstrap: &str, topic: &str) -> S
     stdout
 }
 
-fn python() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RILL_KAFKA_PYTHON") {
-        return Some(PathBuf::from(p));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/pyvenv/bin/python");
-    venv.exists().then_some(venv)
-}
-
 #[test]
 fn kafka_python_produces_and_consumes_with_headers() {
-    let Some(python) = python() else {
+    let Some(python) = kafka_python() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "kafka-python venv missing in CI: run `make pyvenv`"
@@ -159,7 +152,7 @@ fn kafka_python_produces_and_consumes_with_headers() {
 
 #[test]
 fn kafka_python_transactions_commit_and_abort() {
-    let Some(python) = python() else {
+    let Some(python) = kafka_python() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "kafka-python venv missing in CI: run `make pyvenv`"

@@ -8,26 +8,11 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
+use rill_test_support::now_ms;
+use rill_test_support::process::kcat_available;
 use streams_broker::{BrokerConfig, EmbeddedBroker};
-
-fn kcat_available() -> bool {
-    let found = Command::new("kcat")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !found {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "kcat missing in CI: run `make deps`"
-        );
-        eprintln!("skipped: kcat is not installed (run `make deps`)");
-    }
-    found
-}
 
 fn kcat(args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new("kcat")
@@ -49,13 +34,6 @@ fn kcat(args: &[&str], stdin: Option<&str>) -> Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_millis()
 }
 
 #[test]
@@ -138,7 +116,7 @@ fn kcat_produces_consumes_lists_and_queries_offsets() {
     );
 
     // Offsets for times: the first record at or after each timestamp.
-    let query = |ts: u128| {
+    let query = |ts: i64| {
         let out = kcat(&["-b", &b, "-Q", "-t", &format!("kc:0:{ts}")], None);
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };

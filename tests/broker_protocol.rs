@@ -9,15 +9,13 @@
 //! - Batches with a bad CRC or over `max.message.bytes` are refused; fetches long-poll;
 //!   a fetch below the log start offset (after retention) is `OFFSET_OUT_OF_RANGE`.
 
-mod broker_support;
-
 use std::time::Duration;
 
-use broker_support::{batch, RawClient};
 use bytes::Bytes;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use proptest::prelude::*;
+use rill_test_support::protocol::{batch, RawClient};
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 fn topic(name: &str) -> TopicName {

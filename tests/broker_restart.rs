@@ -7,13 +7,9 @@
 //! - A torn tail (a half-written batch, as a crash leaves it) is cut off at start-up: the
 //!   broker starts, serves every complete batch, and appends after them.
 
-use std::time::Duration;
-
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::producer::FutureProducer;
+use rill_test_support::numbered::{numbered, produce_numbered, read_numbered};
 use streams_broker::{BrokerConfig, EmbeddedBroker};
 
 const PARTITIONS: i32 = 3;
@@ -25,57 +21,15 @@ async fn produce(bootstrap: &str, topic: &str, range: std::ops::Range<usize>) {
         .set("batch.num.messages", "100")
         .create()
         .expect("producer");
-    let mut deliveries = Vec::new();
-    for i in range {
-        let value = format!("value-{i}");
-        let record = FutureRecord::to(topic)
-            .key("k")
-            .payload(&value)
-            .partition((i % PARTITIONS as usize) as i32);
-        deliveries.push(
-            producer
-                .send_result(record)
-                .map_err(|(e, _)| e)
-                .expect("queued"),
-        );
-    }
-    for d in deliveries {
-        d.await.expect("future").expect("delivered");
-    }
+    produce_numbered(&producer, topic, range, PARTITIONS).await;
 }
 
 async fn consume_all(bootstrap: &str, topic: &str, expected: usize) -> Vec<Vec<String>> {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", "restart-test")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .expect("tpl");
-    }
-    consumer.assign(&tpl).expect("assign");
-    let mut out = vec![Vec::new(); PARTITIONS as usize];
-    for _ in 0..expected {
-        let m = tokio::time::timeout(Duration::from_secs(20), consumer.recv())
-            .await
-            .expect("in time")
-            .expect("message");
-        assert_eq!(m.offset() as usize, out[m.partition() as usize].len());
-        out[m.partition() as usize]
-            .push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
-    }
-    out
+    read_numbered(bootstrap, "restart-test", topic, PARTITIONS, expected).await
 }
 
 fn expected(n: usize) -> Vec<Vec<String>> {
-    let mut out = vec![Vec::new(); PARTITIONS as usize];
-    for i in 0..n {
-        out[i % PARTITIONS as usize].push(format!("value-{i}"));
-    }
-    out
+    numbered(n, PARTITIONS)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,12 +20,9 @@
 //! Every `read_committed` check reads up to a committed sentinel record written after the
 //! records in question, so "not seen" means "skipped", not "not yet arrived".
 
-mod broker_support;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use broker_support::{producer_batch, RawClient};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use rdkafka::config::ClientConfig;
@@ -34,6 +31,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
+use rill_test_support::protocol::{producer_batch, RawClient};
+use rill_test_support::wait_until;
 use streams_broker::TxnState;
 use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
@@ -145,14 +144,6 @@ fn is_fenced(e: &KafkaError) -> bool {
         e.rdkafka_error_code(),
         Some(RDKafkaErrorCode::ProducerFenced | RDKafkaErrorCode::Fenced)
     )
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn lso_and_hw(broker: &BrokerHandle, topic: &str, partition: i32) -> (i64, i64) {
@@ -336,7 +327,7 @@ fn an_abandoned_transaction_is_aborted_after_its_timeout() {
     p.flush(TIMEOUT).expect("flush");
     assert_eq!(lso_and_hw(&broker, "txn-timeout", 0), (0, 1));
     let started = Instant::now();
-    wait_until("the broker aborts the transaction", || {
+    wait_until(TIMEOUT, "the broker aborts the transaction", || {
         let (lso, hw) = lso_and_hw(&broker, "txn-timeout", 0);
         lso == hw
     });

@@ -15,12 +15,11 @@
 //! example (a foreign-key join: subscription store, registration and response topics) ends
 //! with exactly the left join of the final tables, changes made while it was down included.
 
-mod runtime_support;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use runtime_support::*;
+use rill_test_support::process::{example, terminate};
+use rill_test_support::*;
 
 fn spawn(
     name: &str,
@@ -45,34 +44,15 @@ fn spawn(
         .expect("start the example")
 }
 
-/// SIGTERM, then the exit status within 30 s.
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(Instant::now() < deadline, "no clean exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A broker that aborts a killed producer's open transaction quickly.
 fn crash_broker() -> rill::streams_broker::BrokerHandle {
-    let mut config = rill::streams_broker::BrokerConfig::default();
-    config.set("group.initial.rebalance.delay.ms", "0").unwrap();
-    config
-        .set(
+    embedded_broker(&[
+        ("group.initial.rebalance.delay.ms", "0"),
+        (
             "transaction.abort.timed.out.transaction.cleanup.interval.ms",
             "1000",
-        )
-        .unwrap();
-    rill::streams_broker::EmbeddedBroker::start(config).unwrap()
+        ),
+    ])
 }
 
 fn crash_and_restart(guarantee: &str) -> (CountReader, std::collections::HashMap<String, i64>) {
@@ -105,7 +85,7 @@ fn crash_and_restart(guarantee: &str) -> (CountReader, std::collections::HashMap
 
     // Run 2: same state directory, more input, until the output is complete.
     produce_lines(&bootstrap, input, second);
-    let child = spawn(
+    let mut child = spawn(
         "wordcount",
         &bootstrap,
         &application_id,
@@ -118,7 +98,7 @@ fn crash_and_restart(guarantee: &str) -> (CountReader, std::collections::HashMap
             .iter()
             .all(|(word, count)| latest.get(word).is_some_and(|c| c >= count))
     });
-    let status = terminate(child);
+    let status = terminate(&mut child, Duration::from_secs(30));
     assert!(status.success(), "exit after SIGTERM: {status}");
     (reader, model)
 }
@@ -276,7 +256,7 @@ fn sigkill_of_a_stream_stream_join_under_exactly_once_emits_each_alert_once() {
     child.wait().expect("reap");
 
     // Run 2: same state directory, until every alert of the model is out.
-    let child = run();
+    let mut child = run();
     read_alerts(
         &consumer,
         &mut alerts,
@@ -288,7 +268,7 @@ fn sigkill_of_a_stream_stream_join_under_exactly_once_emits_each_alert_once() {
     read_alerts(&consumer, &mut alerts, Duration::from_secs(3), true, |_| {
         false
     });
-    let status = terminate(child);
+    let status = terminate(&mut child, Duration::from_secs(30));
     assert!(status.success(), "exit after SIGTERM: {status}");
     assert_eq!(alerts, model, "each alert exactly once, nothing else");
 }
@@ -442,7 +422,7 @@ fn sigkill_of_a_foreign_key_join_under_exactly_once_ends_with_the_model_table() 
         .iter()
         .map(|(k, o)| (k.clone(), enriched(o, products.get(&o.0))))
         .collect();
-    let child = run();
+    let mut child = run();
     read(&mut table, Duration::from_secs(120), &|t| *t == model);
     let settle = Instant::now() + Duration::from_secs(2);
     while Instant::now() < settle {
@@ -454,6 +434,6 @@ fn sigkill_of_a_foreign_key_join_under_exactly_once_ends_with_the_model_table() 
             );
         }
     }
-    let status = terminate(child);
+    let status = terminate(&mut child, Duration::from_secs(30));
     assert!(status.success(), "exit after SIGTERM: {status}");
 }

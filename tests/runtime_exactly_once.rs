@@ -8,15 +8,13 @@
 //!   committed changelog, and the output is still exactly the model with no count repeated.
 //!   (Under at-least-once, the records since the last commit would be counted twice.)
 
-mod runtime_support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 fn assert_no_count_repeated(history: &HashMap<String, Vec<i64>>) {
     for (word, counts) in history {
@@ -68,33 +66,17 @@ fn a_crashed_thread_under_exactly_once_counts_nothing_twice() {
     // Word count whose splitter panics once, after 5,000 lines.
     let seen = Arc::new(AtomicU64::new(0));
     let crashed = Arc::new(AtomicBool::new(false));
-    let builder = StreamsBuilder::new();
     let (s, c) = (Arc::clone(&seen), Arc::clone(&crashed));
-    builder
-        .stream(
-            &input,
-            Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
-        )
-        .flat_map_values(move |line: &String| {
-            if s.fetch_add(1, Ordering::SeqCst) == 5_000 && !c.swap(true, Ordering::SeqCst) {
-                panic!("injected crash");
-            }
-            words(line)
-        })
-        .group_by(
-            |_, word| word.clone(),
-            Grouped::with(Serdes::string(), Serdes::string()),
-        )
-        .count(Materialized::as_("counts"))
-        .to_stream()
-        .to(
-            &output,
-            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
-        );
+    let topology = word_count_with(&input, &output, move |line: &String| {
+        if s.fetch_add(1, Ordering::SeqCst) == 5_000 && !c.swap(true, Ordering::SeqCst) {
+            panic!("injected crash");
+        }
+        words(line)
+    });
 
     let dir = tempfile::tempdir().unwrap();
     let streams = KafkaStreams::new(
-        builder.build().unwrap(),
+        topology,
         eos_config(&format!("eos-crash-{id}"), &bootstrap, dir.path()),
     )
     .unwrap();

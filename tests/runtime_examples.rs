@@ -2,11 +2,9 @@
 //! once its output equals the model it computes itself (each example checks its own result and
 //! exits 1 otherwise).
 
-mod runtime_support;
-
 use std::process::Command;
 
-use runtime_support::example;
+use rill_test_support::process::example;
 
 /// Runs `name` with `args` and returns its standard output, asserting a clean exit.
 fn run(name: &str, args: &[&str]) -> String {

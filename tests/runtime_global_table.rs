@@ -11,14 +11,12 @@
 //! - A missing global topic fails `start()` like a missing source topic; a record of the global
 //!   topic that cannot be deserialized fails the global thread, and the instance ends in ERROR.
 
-mod runtime_support;
-
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 /// orders (order id → product id) joined with the global table `products` (product id → name)
 /// into `out` (order id → "order:name").
@@ -48,15 +46,6 @@ fn produce_strings(bootstrap: &str, topic: &str, records: &[(String, Option<Stri
             .iter()
             .map(|(k, v)| (Some(k.as_bytes()), v.as_deref().map(str::as_bytes), None)),
     );
-}
-
-/// Waits until `check` holds, panicking with `what` after `timeout`.
-fn eventually(timeout: Duration, what: &str, check: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -104,7 +93,7 @@ fn every_instance_joins_against_the_whole_global_table_and_its_updates() {
     }
     // Both instances process orders (the group spreads the 2 stream partitions over them) that
     // look up products of every global partition.
-    eventually(Duration::from_secs(60), "both instances own a task", || {
+    wait_until(Duration::from_secs(60), "both instances own a task", || {
         instances.iter().all(|s| {
             s.local_thread_metadata()
                 .iter()
@@ -137,7 +126,7 @@ fn every_instance_joins_against_the_whole_global_table_and_its_updates() {
         let store = streams
             .local_store("products", Serdes::string(), Serdes::string())
             .unwrap();
-        eventually(
+        wait_until(
             Duration::from_secs(30),
             "the update reached the instance",
             || {
@@ -219,7 +208,7 @@ fn a_clean_restart_restores_only_the_tail_of_the_global_topic() {
     let store = streams
         .local_store("products", Serdes::string(), Serdes::string())
         .unwrap();
-    eventually(
+    wait_until(
         Duration::from_secs(30),
         "the global thread applied the updates",
         || store.all().unwrap().len() == 55,
@@ -310,7 +299,7 @@ fn a_failing_global_thread_moves_the_instance_to_error() {
         streams.state()
     );
     // The listener hears of a transition just after the state changed.
-    eventually(
+    wait_until(
         Duration::from_secs(5),
         "the listener heard of ERROR",
         || {
@@ -389,7 +378,7 @@ fn an_application_of_global_tables_only_runs_and_serves_them() {
         &products,
         &[("p2".to_string(), Some("rope".to_string()))],
     );
-    eventually(
+    wait_until(
         Duration::from_secs(30),
         "p2 reaches the global store",
         || lookup("p2").as_deref() == Some("rope"),

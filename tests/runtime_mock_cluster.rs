@@ -4,13 +4,11 @@
 //! application would otherwise create itself; start-up finds them with the right partition
 //! counts and goes on.
 
-mod runtime_support;
-
 use std::time::Duration;
 
 use rdkafka::mocking::MockCluster;
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 #[test]
 fn word_count_runs_against_rdkafkas_mock_cluster() {

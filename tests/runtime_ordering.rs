@@ -2,15 +2,13 @@
 //! lowest-timestamp-first choice), even when every input was produced before the application
 //! started and the consumer fetches one partition's backlog long before the other's.
 
-mod runtime_support;
-
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 /// Reads `count` records of `topic` and returns their timestamps in offset order.
 fn read_timestamps(bootstrap: &str, topic: &str, count: usize) -> Vec<i64> {

@@ -8,14 +8,12 @@
 //! - With a handler answering `ReplaceThread`, a failed thread is replaced and the instance
 //!   keeps running.
 
-mod runtime_support;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 const POISON: &[u8] = &[0xff, 0xfe, 0xfd];
 

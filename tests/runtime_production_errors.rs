@@ -6,8 +6,6 @@
 //!   and processing goes on — for a record the broker refuses (delivery report) and for one
 //!   the producer refuses before sending it.
 
-mod runtime_support;
-
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -15,7 +13,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::Message;
 use rill::prelude::*;
 use rill::{ProductionError, ProductionExceptionResponse};
-use runtime_support::*;
+use rill_test_support::*;
 
 /// Upper-cases every value, and turns a value `big:N` into N bytes.
 fn upper_case(input: &str, output: &str) -> Topology {

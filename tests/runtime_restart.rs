@@ -10,8 +10,6 @@
 //! - RocksDB settings given as streams properties reach the stores: with the write-ahead log on
 //!   and no writes held back, counts, interactive queries and the restart without restore hold.
 
-mod runtime_support;
-
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -22,7 +20,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 #[test]
 fn restart_after_clean_shutdown_restores_zero_records() {

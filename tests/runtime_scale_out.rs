@@ -9,14 +9,12 @@
 //!   changelog, and the final output equals the model — under exactly-once too, where no
 //!   count is ever emitted twice.
 
-mod runtime_support;
-
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rill::prelude::*;
 use rill::streams_core::TaskId;
-use runtime_support::*;
+use rill_test_support::*;
 
 fn task_ids(streams: &KafkaStreams) -> BTreeSet<TaskId> {
     streams
@@ -49,14 +47,6 @@ fn start_instances(
         },
     );
     instances
-}
-
-fn wait_until(timeout: Duration, what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]

@@ -11,8 +11,6 @@
 //!   the right table's topic, the response topic with the left table's.
 //! - `KafkaStreams::new` requires `bootstrap.servers`.
 
-mod runtime_support;
-
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
@@ -20,7 +18,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rill::prelude::*;
 
-use runtime_support::*;
+use rill_test_support::*;
 
 #[test]
 fn a_missing_source_topic_fails_start() {

@@ -10,8 +10,6 @@
 //! - Internal topics were created: the repartition topic with the input's 3 partitions, the
 //!   changelog compacted.
 
-mod runtime_support;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +17,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rill::prelude::*;
-use runtime_support::*;
+use rill_test_support::*;
 
 const LINES: usize = 100_000;
 

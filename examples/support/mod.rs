@@ -10,7 +10,6 @@ use std::time::Duration;
 use clap::Args;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use rill::prelude::*;
 use rill::streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
 
@@ -179,33 +178,7 @@ pub fn produce_nullable<'a>(
     topic: &str,
     records: impl IntoIterator<Item = (Option<&'a [u8]>, Option<&'a [u8]>, Option<i64>)>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("linger.ms", "5")
-        .set("partitioner", "murmur2_random")
-        .create()?;
-    for (key, value, timestamp) in records {
-        let mut record = BaseRecord::<[u8], [u8]>::to(topic);
-        if let Some(value) = value {
-            record = record.payload(value);
-        }
-        if let Some(key) = key {
-            record = record.key(key);
-        }
-        if let Some(ts) = timestamp {
-            record = record.timestamp(ts);
-        }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(60))?;
+    rill_test_support::produce::try_produce(bootstrap, topic, records)?;
     Ok(())
 }
 

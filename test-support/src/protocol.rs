@@ -1,8 +1,6 @@
-//! Helpers shared by the broker's end-to-end tests: a minimal blocking Kafka client built
-//! on the codec's client side, for requests that the real clients cannot be made to send
-//! (old versions, garbage, exact field checks).
-
-#![allow(dead_code)]
+//! A minimal blocking Kafka client built on the codec's client side, for requests that the
+//! real clients cannot be made to send (old versions, garbage, exact field checks), and
+//! builders of the record batches they carry.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -25,8 +23,9 @@ pub struct RawClient {
 }
 
 impl RawClient {
+    /// Connects to the broker at `addr`; reads time out after 10 s.
     pub fn connect(addr: SocketAddr) -> RawClient {
-        let stream = TcpStream::connect(addr).expect("connect");
+        let stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
