@@ -17,7 +17,7 @@
 //! (`publish = false`). Its helpers panic, with a message saying what failed, rather than
 //! return errors: a failed step fails the test that called it.
 
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod broker;
 pub mod numbered;
