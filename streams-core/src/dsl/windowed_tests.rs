@@ -323,6 +323,65 @@ fn bounded_suppression_buffers_emit_early_or_fail() {
     assert!(out.is_empty());
 }
 
+/// Kafka's `SuppressScenarioTest#shouldSuppressIntermediateEventsWithRecordLimit`: a one-record
+/// buffer with a time limit that never passes evicts its oldest key (by the time it was first
+/// buffered), whatever the keys' order.
+#[test]
+fn a_full_suppression_buffer_evicts_its_oldest_key() {
+    let builder = StreamsBuilder::new();
+    let counts = builder
+        .table(
+            "input",
+            strings(),
+            Materialized::new()
+                .with_caching_disabled()
+                .with_logging_disabled(),
+        )
+        .group_by(|k: &String, v: &String| (v.clone(), k.clone()), grouped())
+        .count(Materialized::new().with_value_serde(Serdes::i64()));
+    let out = || Produced::with(Serdes::string(), Serdes::option(Serdes::i64()));
+    counts
+        .suppress(Suppressed::until_time_limit(
+            std::time::Duration::MAX,
+            BufferConfig::max_records(1).emit_early_when_full(),
+        ))
+        .to_stream()
+        .to("output-suppressed", out());
+    counts.to_stream().to("output-raw", out());
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("input", StringSerde, StringSerde);
+    let drain = |topic: &str| -> Vec<(String, i64, i64)> {
+        driver
+            .create_output_topic(topic, StringSerde, OptionSerde::new(I64Serde))
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value.unwrap_or(-1), r.timestamp))
+            .collect()
+    };
+    let kvt = |expected: &[(&str, i64, i64)]| -> Vec<(String, i64, i64)> {
+        expected
+            .iter()
+            .map(|(k, v, t)| (k.to_string(), *v, *t))
+            .collect()
+    };
+    input.pipe_input_with_timestamp("k1", "v1", 0);
+    input.pipe_input_with_timestamp("k1", "v2", 1);
+    input.pipe_input_with_timestamp("k2", "v1", 2);
+    assert_eq!(
+        drain("output-raw"),
+        kvt(&[("v1", 1, 0), ("v1", 0, 1), ("v2", 1, 1), ("v1", 1, 2)])
+    );
+    // Consecutive updates of v1 are suppressed into the latter; the last update stays buffered
+    // until another key comes along.
+    assert_eq!(
+        drain("output-suppressed"),
+        kvt(&[("v1", 0, 1), ("v2", 1, 1)])
+    );
+    input.pipe_input_with_timestamp("x", "x", 3);
+    assert_eq!(drain("output-raw"), kvt(&[("x", 1, 3)]));
+    assert_eq!(drain("output-suppressed"), kvt(&[("v1", 1, 2)]));
+}
+
 #[test]
 fn suppress_until_window_closes_needs_a_strict_buffer_and_a_windowed_table() {
     let builder = StreamsBuilder::new();
