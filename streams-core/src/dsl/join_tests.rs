@@ -721,3 +721,195 @@ proptest! {
         prop_assert_eq!(actual, expected);
     }
 }
+
+/// topic1 (i32 → string) joined with topic2 (i32 → `V2`) within `windows`, left or outer, as
+/// Kafka's `MockValueJoiner.TOSTRING_JOINER` writes it ("A0+null"), into "out".
+fn kafka_stream_stream<V2, S2>(
+    outer: bool,
+    windows: JoinWindows,
+    right_serde: S2,
+) -> TopologyTestDriver
+where
+    V2: crate::processor::Data + std::fmt::Display,
+    S2: crate::serde::Serde<V2> + Clone + 'static,
+{
+    let builder = StreamsBuilder::new();
+    let left = builder.stream("topic1", Consumed::with(Serdes::i32(), Serdes::string()));
+    let right = builder.stream("topic2", Consumed::with(Serdes::i32(), right_serde.clone()));
+    let joined = StreamJoined::with(Serdes::i32(), Serdes::string(), right_serde);
+    let show = |v: Option<&V2>| v.map_or("null".to_string(), ToString::to_string);
+    let out = if outer {
+        left.outer_join_stream(
+            &right,
+            move |l: Option<&String>, r: Option<&V2>| {
+                format!("{}+{}", l.map_or("null", String::as_str), show(r))
+            },
+            windows,
+            joined,
+        )
+    } else {
+        left.left_join_stream(
+            &right,
+            move |l: &String, r: Option<&V2>| format!("{l}+{}", show(r)),
+            windows,
+            joined,
+        )
+    };
+    out.to("out", Produced::with(Serdes::i32(), Serdes::string()));
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+/// What "out" received since the last call, as (key, value, timestamp).
+fn joined_out(driver: &TopologyTestDriver) -> Vec<(i32, String, i64)> {
+    driver
+        .create_output_topic("out", crate::serde::I32Serde, StringSerde)
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn kvt(expected: &[(i32, &str, i64)]) -> Vec<(i32, String, i64)> {
+    expected
+        .iter()
+        .map(|(k, v, t)| (*k, v.to_string(), *t))
+        .collect()
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testOuterJoinDuplicates`: at one timestamp the waiting
+/// right-side records are emitted before the left-side ones, duplicates each in turn.
+#[test]
+fn outer_join_emits_waiting_records_in_kafkas_order() {
+    let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
+    let driver = kafka_stream_stream(true, windows, Serdes::i64());
+    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
+    let topic2 =
+        driver.create_input_topic("topic2", crate::serde::I32Serde, crate::serde::I64Serde);
+    topic1.pipe_input_with_timestamp(0, "A0", 0);
+    topic1.pipe_input_with_timestamp(0, "A0-0", 0);
+    topic2.pipe_input_with_timestamp(1, 11, 0);
+    topic2.pipe_input_with_timestamp(1, 12, 0);
+    topic2.pipe_input_with_timestamp(1, 10, 111);
+    topic2.pipe_input_with_timestamp(3, 100, 211);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[
+            (1, "null+11", 0),
+            (1, "null+12", 0),
+            (0, "A0+null", 0),
+            (0, "A0-0+null", 0),
+        ])
+    );
+    topic1.pipe_input_with_timestamp(2, "A2", 200);
+    topic1.pipe_input_with_timestamp(2, "A2-0", 200);
+    topic2.pipe_input_with_timestamp(2, 13, 201);
+    topic2.pipe_input_with_timestamp(2, 14, 201);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[
+            (2, "A2+13", 201),
+            (2, "A2-0+13", 201),
+            (2, "A2+14", 201),
+            (2, "A2-0+14", 201),
+        ])
+    );
+    topic2.pipe_input_with_timestamp(3, 100, 1500);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[(1, "null+10", 111), (3, "null+100", 211)])
+    );
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testOrdering` and
+/// `KStreamKStreamLeftJoinTest#testOrdering`: the record that closes a waiting record's window
+/// emits it before its own join result.
+#[test]
+fn closed_unmatched_records_come_before_the_join_result_that_closed_them() {
+    for outer in [true, false] {
+        let windows = JoinWindows::of_time_difference_with_no_grace(ms(100)).unwrap();
+        let driver = kafka_stream_stream(outer, windows, Serdes::string());
+        let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
+        let topic2 = driver.create_input_topic("topic2", crate::serde::I32Serde, StringSerde);
+        topic1.pipe_input_with_timestamp(0, "A0", 0);
+        topic1.pipe_input_with_timestamp(1, "A1", 100);
+        assert!(joined_out(&driver).is_empty(), "outer {outer}");
+        topic2.pipe_input_with_timestamp(1, "a1", 110);
+        assert_eq!(
+            joined_out(&driver),
+            kvt(&[(0, "A0+null", 0), (1, "A1+a1", 110)]),
+            "outer {outer}"
+        );
+    }
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testGracePeriod`.
+#[test]
+fn outer_join_waits_for_the_grace_period() {
+    let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
+    let driver = kafka_stream_stream(true, windows, Serdes::i64());
+    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
+    let topic2 =
+        driver.create_input_topic("topic2", crate::serde::I32Serde, crate::serde::I64Serde);
+    topic1.pipe_input_with_timestamp(0, "A0", 0);
+    topic2.pipe_input_with_timestamp(1, 11, 0);
+    assert!(joined_out(&driver).is_empty());
+    topic1.pipe_input_with_timestamp(1, "A1", 101);
+    topic2.pipe_input_with_timestamp(0, 10, 101);
+    assert!(joined_out(&driver).is_empty());
+    topic2.pipe_input_with_timestamp(0, 100, 112);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[(1, "null+11", 0), (0, "A0+null", 0)])
+    );
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testEmitAllNonJoinedResultsForAsymmetricWindow`: a
+/// left record waits `after`, a right record `before`.
+#[test]
+fn outer_join_closes_each_side_by_its_own_window_bound() {
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(5))
+        .unwrap()
+        .after(ms(20));
+    let driver = kafka_stream_stream(true, windows, Serdes::i64());
+    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
+    let topic2 =
+        driver.create_input_topic("topic2", crate::serde::I32Serde, crate::serde::I64Serde);
+    topic1.pipe_input_with_timestamp(0, "A0", 29);
+    topic1.pipe_input_with_timestamp(1, "A1", 30);
+    topic2.pipe_input_with_timestamp(2, 12, 31);
+    topic2.pipe_input_with_timestamp(3, 13, 36);
+    assert!(joined_out(&driver).is_empty());
+    topic2.pipe_input_with_timestamp(4, 14, 37);
+    assert_eq!(joined_out(&driver), kvt(&[(2, "null+12", 31)]));
+    topic2.pipe_input_with_timestamp(5, 15, 50);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[(0, "A0+null", 29), (3, "null+13", 36), (4, "null+14", 37)])
+    );
+}
+
+/// Kafka's `KStreamKStreamLeftJoinTest#testLeftJoinDuplicates`.
+#[test]
+fn left_join_emits_waiting_duplicates_once() {
+    let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
+    let driver = kafka_stream_stream(false, windows, Serdes::string());
+    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
+    let topic2 = driver.create_input_topic("topic2", crate::serde::I32Serde, StringSerde);
+    topic1.pipe_input_with_timestamp(0, "A0", 0);
+    topic1.pipe_input_with_timestamp(0, "A0-0", 0);
+    topic2.pipe_input_with_timestamp(1, "a0", 111);
+    topic2.pipe_input_with_timestamp(2, "dummy", 500);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[(0, "A0+null", 0), (0, "A0-0+null", 0)])
+    );
+    topic1.pipe_input_with_timestamp(2, "A2", 1000);
+    topic1.pipe_input_with_timestamp(2, "A2-0", 1000);
+    topic2.pipe_input_with_timestamp(2, "a2", 1001);
+    assert_eq!(
+        joined_out(&driver),
+        kvt(&[(2, "A2+a2", 1001), (2, "A2-0+a2", 1001)])
+    );
+    topic2.pipe_input_with_timestamp(3, "a3", 315);
+    assert!(joined_out(&driver).is_empty());
+}
