@@ -2,13 +2,14 @@
 //! and window into a `KTable<Windowed<K>, V>` — like Kafka Streams' `TimeWindowedKStream` and
 //! `SessionWindowedKStream`.
 //!
-//! Each record updates every window that contains it, as long as the window is still open: a
-//! window closes when the stream time seen by the operator passes its end plus the grace period,
-//! and a record for a closed window is dropped (and logged), never applied. Time-window
+//! Each record updates every window that contains it, as long as the window is still open: a window
+//! closes when the stream time seen by the operator passes its end plus the grace period (a
+//! session: its end plus the inactivity gap plus the grace period, as it could still grow until
+//! then), and a record for a closed window is dropped (and logged), never applied. Time-window
 //! aggregates live in a window store (value and timestamp, retention = size + grace unless
-//! `Materialized::with_retention` says more); session aggregates in a session store, where a
-//! record merges every session within the inactivity gap of it and the merged sessions are
-//! deleted downstream with tombstones.
+//! `Materialized::with_retention` says more); session aggregates in a session store, where a record
+//! merges every session within the inactivity gap of it and the merged sessions are deleted
+//! downstream with tombstones.
 //!
 //! The stores have a record cache by default, as in Kafka (`Materialized::with_caching_disabled`
 //! turns it off): updates then go downstream when the cache flushes — at commit, or when it is
@@ -39,6 +40,9 @@ const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
 
 /// Merges two session aggregates of one key when a record bridges their sessions.
 type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
+/// A session aggregation's initializer; `None` for `reduce`, whose first session (or value)
+/// starts the aggregate, as Kafka's reduce does with its null initial aggregate.
+type Init<VA> = Option<Arc<dyn Fn() -> VA + Send + Sync>>;
 
 /// When a windowed aggregation emits its results (Kafka's `EmitStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -695,7 +699,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         let merge: Merge<K, i64> = Arc::new(|_, a, b| a + b);
         self.aggregate_with(
             AGGREGATE_NAME,
-            start,
+            (Some(Arc::new(|| 0)), start),
             add,
             merge,
             materialized,
@@ -715,12 +719,14 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         let add: Add<K, V, V> = Arc::new(move |_, value, aggregate| adding(aggregate, value));
         let merge: Merge<K, V> = Arc::new(move |_, a, b| reducer(a, &b));
         let values = Some(self.grouped.value_serde());
-        self.aggregate_with(REDUCE_NAME, start, add, merge, materialized, values)
+        self.aggregate_with(REDUCE_NAME, (None, start), add, merge, materialized, values)
     }
 
     /// Folds the values of each key and session into an aggregate starting from `initializer()`;
-    /// `merger(key, a, b)` combines the aggregates of two sessions a record joins. `materialized`
-    /// must give a value serde for `VA`.
+    /// `merger(key, a, b)` combines the aggregates of two sessions a record joins. As in Kafka,
+    /// a record that joins sessions starts from `initializer()`, merges each session's aggregate
+    /// into it in session order, then adds its value. `materialized` must give a value serde for
+    /// `VA`.
     pub fn aggregate<VA, I, A, M>(
         &self,
         initializer: I,
@@ -735,16 +741,24 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
     {
         let aggregator: Add<K, V, VA> = Arc::new(aggregator);
-        let first = Arc::clone(&aggregator);
-        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        let initializer: Arc<dyn Fn() -> VA + Send + Sync> = Arc::new(initializer);
+        let (first, init) = (Arc::clone(&aggregator), Arc::clone(&initializer));
+        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, init()));
         let merge: Merge<K, VA> = Arc::new(merger);
-        self.aggregate_with(AGGREGATE_NAME, start, aggregator, merge, materialized, None)
+        self.aggregate_with(
+            AGGREGATE_NAME,
+            (Some(initializer), start),
+            aggregator,
+            merge,
+            materialized,
+            None,
+        )
     }
 
     fn aggregate_with<VA: Data>(
         &self,
         prefix: &str,
-        start: Start<K, V, VA>,
+        (init, start): (Init<VA>, Start<K, V, VA>),
         add: Add<K, V, VA>,
         merge: Merge<K, VA>,
         materialized: Materialized<K, VA>,
@@ -781,6 +795,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 values: Arc::clone(&values),
                 aggregates: Arc::clone(&aggregates),
                 windows,
+                init: init.clone(),
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
                 merge: Arc::clone(&merge),
@@ -812,6 +827,7 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
     values: Arc<dyn Serde<V>>,
     aggregates: Arc<dyn Serde<VA>>,
     windows: SessionWindows,
+    init: Init<VA>,
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
     merge: Merge<K, VA>,
@@ -826,16 +842,15 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
 }
 
 impl<K: Data, V: Data, VA: Data> SessionWindowAggregateProcessor<K, V, VA> {
-    /// Emits, once each, the sessions that became final since the last call: those ending more
-    /// than the inactivity gap before the close time, which no accepted record can extend.
+    /// Emits, once each, the sessions that became final since the last call: those ending
+    /// before the close time (stream time − grace − inactivity gap), which no accepted record can
+    /// extend.
     fn emit_closed_sessions(
         &mut self,
         close_time: i64,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
     ) -> Result<()> {
-        let upper = close_time
-            .saturating_sub(self.windows.inactivity_gap_ms())
-            .saturating_sub(1);
+        let upper = close_time.saturating_sub(1);
         let lower = match self.emitted_up_to {
             Some(done) if done >= upper => return Ok(()),
             Some(done) => done.saturating_add(1),
@@ -891,20 +906,26 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        let close_time = self.stream_time.observe(record.timestamp);
+        let gap = self.windows.inactivity_gap_ms();
+        // As in Kafka since 3.0, a session closes an inactivity gap after its end plus grace:
+        // until then a record could still extend it.
+        let close_time = self
+            .stream_time
+            .observe(record.timestamp)
+            .saturating_sub(gap);
         if self.emit_on_close {
             // Before this record's writes advance the store's time past the sessions that
             // become final now, which would expire them unseen.
             self.emit_closed_sessions(close_time, ctx)?;
         }
-        let gap = self.windows.inactivity_gap_ms();
         let store = initialized(&self.store, &self.store_name)?.clone();
         let overlapping = store.find_sessions(
             &record.key,
             record.timestamp.saturating_sub(gap),
             record.timestamp.saturating_add(gap),
         )?;
-        let mut merged = Window::new(record.timestamp, record.timestamp);
+        let own = Window::new(record.timestamp, record.timestamp);
+        let mut merged = own;
         for (session, _) in &overlapping {
             merged.start_ms = merged.start_ms.min(session.window.start_ms);
             merged.end_ms = merged.end_ms.max(session.window.end_ms);
@@ -913,36 +934,46 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             log_late(ctx, &record, merged, close_time);
             return Ok(());
         }
-        let mut aggregate: Option<VA> = None;
+        // Kafka's order: the initializer, then the merger over each session found, then the
+        // aggregator. Unless the record only updates its own `[t, t]` session, every session
+        // found is removed — even one whose window the merged session keeps — and deleted
+        // downstream with a tombstone of its old window.
+        let merging = merged != own;
+        let mut aggregate: Option<VA> = self.init.as_ref().map(|init| init());
         for (session, value) in overlapping {
+            if !merging {
+                aggregate = Some(match aggregate {
+                    None => value,
+                    Some(acc) => (self.merge)(&record.key, acc, value),
+                });
+                continue;
+            }
             aggregate = Some(match aggregate {
                 None => value.clone(),
                 Some(acc) => (self.merge)(&record.key, acc, value.clone()),
             });
-            if session.window != merged {
-                if let Some(cache) = &mut self.cache {
-                    // The tombstone goes downstream when the cache flushes it (and only if the
-                    // session had reached the store); what the write evicted goes now.
-                    cache.writing_with(&record.headers, || {
-                        store.cache_key(&record.key, session.window)
-                    })?;
-                    store.remove(&record.key, session.window)?;
-                    store.take_flushed(cache.taken());
-                    forward_sessions(cache, &store, ctx)?;
-                    continue;
-                }
-                store.remove(&record.key, session.window)?;
-                if self.emit_on_close {
-                    continue;
-                }
-                let end = session.window.end_ms;
-                ctx.forward(Record {
-                    key: session,
-                    value: Change::new(None, Some(value)),
-                    timestamp: end,
-                    headers: record.headers.clone(),
+            if let Some(cache) = &mut self.cache {
+                // The tombstone goes downstream when the cache flushes it (and only if the
+                // session had reached the store); what the write evicted goes now.
+                cache.writing_with(&record.headers, || {
+                    store.cache_key(&record.key, session.window)
                 })?;
+                store.remove(&record.key, session.window)?;
+                store.take_flushed(cache.taken());
+                forward_sessions(cache, &store, ctx)?;
+                continue;
             }
+            store.remove(&record.key, session.window)?;
+            if self.emit_on_close {
+                continue;
+            }
+            let end = session.window.end_ms;
+            ctx.forward(Record {
+                key: session,
+                value: Change::new(None, Some(value)),
+                timestamp: end,
+                headers: record.headers.clone(),
+            })?;
         }
         let aggregate = match aggregate {
             Some(acc) => (self.add)(&record.key, &record.value, acc),

@@ -434,13 +434,20 @@ fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
             ]),
             "in_memory = {in_memory}"
         );
-        // Stream time 100, grace 20: a new session ending before 80 is late and dropped.
+        // Stream time 100, grace 20, gap 10: a session ending before 70 can no longer grow, so
+        // a record making one is late and dropped; one ending at 79 is still open.
         input.pipe_input_with_timestamp("z", "v", 100);
+        input.pipe_input_with_timestamp("c", "v", 69);
         input.pipe_input_with_timestamp("c", "v", 79);
         input.pipe_input_with_timestamp("c", "v", 80);
         assert_eq!(
             outputs(&driver),
-            owned(&[("[z@100/100]", "1", 100), ("[c@80/80]", "1", 80)])
+            owned(&[
+                ("[z@100/100]", "1", 100),
+                ("[c@79/79]", "1", 79),
+                ("[c@79/79]", "", 79),
+                ("[c@79/80]", "2", 80),
+            ])
         );
         let store = driver
             .get_session_store("sessions", StringSerde, I64Serde)
@@ -451,7 +458,7 @@ fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
             .into_iter()
             .map(|(w, c)| (w.window.start_ms, w.window.end_ms, c))
             .collect();
-        assert_eq!(sessions, [(80, 80, 1)]);
+        assert_eq!(sessions, [(79, 80, 2)]);
     }
 }
 
@@ -478,8 +485,9 @@ fn session_aggregate_uses_the_merger() {
     input.pipe_input_with_timestamp("k", "x", 0);
     input.pipe_input_with_timestamp("k", "y", 20);
     input.pipe_input_with_timestamp("k", "z", 10);
+    // As in Kafka: the initializer (""), merged with each session in turn, then the value.
     let last = outputs(&driver).pop().unwrap();
-    assert_eq!(last, ("[k@0/20]".to_string(), "x|yz".to_string(), 20));
+    assert_eq!(last, ("[k@0/20]".to_string(), "|x|yz".to_string(), 20));
 }
 
 /// What a tumbling-window count must emit last for each (key, window start), computed in plain
@@ -778,4 +786,229 @@ fn suppressed_sessions_close_after_their_gap_and_grace() {
     assert_eq!(outputs(&driver), owned(&[("[b@60000/60000]", "1", 60_000)]));
     input.pipe_input_with_timestamp("z", "v", 450_000);
     assert_eq!(outputs(&driver), owned(&[("[a@0/120000]", "2", 120_000)]));
+}
+
+/// The input of Kafka's `SessionWindowedKStreamImplTest`, piped into a session aggregation with
+/// a 500 ms gap and no grace; `aggregation` turns the sessions into "out" strings.
+fn session_scenario<F>(aggregation: F) -> Vec<(String, String, i64)>
+where
+    F: FnOnce(crate::dsl::SessionWindowedKStream<String, String>),
+{
+    let builder = StreamsBuilder::new();
+    aggregation(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(ms(500)).unwrap()),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, value, ts) in [
+        ("1", "1", 10),
+        ("1", "2", 15),
+        ("1", "3", 600),
+        ("2", "1", 600),
+        ("2", "2", 599),
+    ] {
+        input.pipe_input_with_timestamp(key, value, ts);
+    }
+    outputs(&driver)
+}
+
+/// Sends a windowed string table's updates to `out`, a tombstone as "null".
+fn strings_to_out(table: KTable<Windowed<String>, String>) {
+    table
+        .to_stream()
+        .map(|k, v| {
+            (
+                k.to_string(),
+                v.clone().unwrap_or_else(|| "null".to_string()),
+            )
+        })
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+}
+
+/// Kafka's `SessionWindowedKStreamImplTest#shouldCountSessionWindowedWithCachingEnabled` and
+/// `…WithCachingDisabled`, and `#shouldReduceWindowed`, `#shouldAggregateSessionWindowed`, for
+/// both emit strategies: merged sessions are deleted with tombstones of their old windows, and a
+/// merging record starts from the initializer and merges each session into it.
+#[test]
+fn session_aggregations_as_kafka() {
+    for on_close in [false, true] {
+        let strategy = if on_close {
+            EmitStrategy::on_window_close()
+        } else {
+            EmitStrategy::on_window_update()
+        };
+        for cached in [true, false] {
+            let out = session_scenario(|sessions| {
+                let materialized = if cached || on_close {
+                    Materialized::new()
+                } else {
+                    Materialized::new().with_caching_disabled()
+                };
+                to_out(sessions.emit_strategy(strategy).count(materialized));
+            });
+            let expected: &[(&str, &str, i64)] = if on_close {
+                &[("[1@10/15]", "2", 15)]
+            } else {
+                &[
+                    ("[1@10/10]", "1", 10),
+                    ("[1@10/10]", "", 10),
+                    ("[1@10/15]", "2", 15),
+                    ("[1@600/600]", "1", 600),
+                    ("[2@600/600]", "1", 600),
+                    ("[2@600/600]", "", 600),
+                    ("[2@599/600]", "2", 600),
+                ]
+            };
+            assert_eq!(
+                out,
+                owned(expected),
+                "count, on_close {on_close}, cached {cached}"
+            );
+        }
+        let out = session_scenario(|sessions| {
+            strings_to_out(
+                sessions
+                    .emit_strategy(strategy)
+                    .reduce(|a, b: &String| format!("{a}+{b}"), Materialized::new()),
+            );
+        });
+        let expected: &[(&str, &str, i64)] = if on_close {
+            &[("[1@10/15]", "1+2", 15)]
+        } else {
+            &[
+                ("[1@10/10]", "1", 10),
+                ("[1@10/10]", "null", 10),
+                ("[1@10/15]", "1+2", 15),
+                ("[1@600/600]", "3", 600),
+                ("[2@600/600]", "1", 600),
+                ("[2@600/600]", "null", 600),
+                ("[2@599/600]", "1+2", 600),
+            ]
+        };
+        assert_eq!(out, owned(expected), "reduce, on_close {on_close}");
+        let out = session_scenario(|sessions| {
+            strings_to_out(sessions.emit_strategy(strategy).aggregate(
+                || "0".to_string(),
+                |_, value: &String, aggregate: String| format!("{aggregate}+{value}"),
+                |_, one: String, two: String| format!("{one}+{two}"),
+                Materialized::new().with_value_serde(Serdes::string()),
+            ));
+        });
+        let expected: &[(&str, &str, i64)] = if on_close {
+            &[("[1@10/15]", "0+0+1+2", 15)]
+        } else {
+            &[
+                ("[1@10/10]", "0+1", 10),
+                ("[1@10/10]", "null", 10),
+                ("[1@10/15]", "0+0+1+2", 15),
+                ("[1@600/600]", "0+3", 600),
+                ("[2@600/600]", "0+1", 600),
+                ("[2@600/600]", "null", 600),
+                ("[2@599/600]", "0+0+1+2", 600),
+            ]
+        };
+        assert_eq!(out, owned(expected), "aggregate, on_close {on_close}");
+    }
+}
+
+/// Kafka's `KStreamSessionWindowAggregateProcessorTest`
+/// `#shouldLogAndMeterWhenSkippingLateRecordWithNonzeroGrace`:
+/// with a 10 ms gap and 1 ms grace, a record at 0 is on time until stream time passes
+/// 0 + gap + grace = 11.
+#[test]
+fn a_session_record_is_late_only_once_its_session_cannot_grow() {
+    let builder = StreamsBuilder::new();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(SessionWindows::of_inactivity_gap_and_grace(ms(10), ms(1)).unwrap())
+            .count(Materialized::new().with_caching_disabled()),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, ts) in [
+        ("dummy", 0),
+        ("OnTime1", 0),
+        ("dummy", 11),
+        ("OnTime2", 0),
+        ("dummy", 12),
+        ("Late1", 0),
+    ] {
+        input.pipe_input_with_timestamp(key, "1", ts);
+    }
+    assert_eq!(
+        outputs(&driver),
+        owned(&[
+            ("[dummy@0/0]", "1", 0),
+            ("[OnTime1@0/0]", "1", 0),
+            ("[dummy@11/11]", "1", 11),
+            ("[OnTime2@0/0]", "1", 0),
+            ("[dummy@11/11]", "", 11),
+            ("[dummy@11/12]", "2", 12),
+        ])
+    );
+}
+
+/// Kafka's `SuppressScenarioTest#shouldSupportFinalResultsForSessionWindows`: a record inside a
+/// session re-writes it (tombstone, then the new aggregate), disordered records are admitted
+/// until the session can no longer grow, and the suppressed final results skip the tombstones.
+#[test]
+fn suppressed_session_final_results_as_kafka() {
+    let builder = StreamsBuilder::new();
+    let counts = builder
+        .stream("input", strings())
+        .group_by(|k: &String, _: &String| k.clone(), grouped())
+        .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(ms(5)).unwrap())
+        .count(Materialized::as_("counts").with_caching_disabled());
+    let to = |table: KTable<Windowed<String>, i64>, topic: &str| {
+        table
+            .to_stream()
+            .map(|k, v| (k.to_string(), v.map(|c| c.to_string()).unwrap_or_default()))
+            .to(topic, Produced::with(Serdes::string(), Serdes::string()));
+    };
+    to(
+        counts.suppress(Suppressed::until_window_closes(BufferConfig::unbounded())),
+        "output-suppressed",
+    );
+    to(counts, "output-raw");
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("input", StringSerde, StringSerde);
+    for (key, ts) in [
+        ("k1", 0),
+        ("k1", 5),
+        ("k1", 1),
+        ("k2", 11),
+        ("k1", 5),
+        ("k1", 30),
+    ] {
+        input.pipe_input_with_timestamp(key, "v1", ts);
+    }
+    let drain = |topic: &str| -> Vec<(String, String, i64)> {
+        driver
+            .create_output_topic(topic, StringSerde, StringSerde)
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect()
+    };
+    assert_eq!(
+        drain("output-raw"),
+        owned(&[
+            ("[k1@0/0]", "1", 0),
+            ("[k1@0/0]", "", 0),
+            ("[k1@0/5]", "2", 5),
+            ("[k1@0/5]", "", 5),
+            ("[k1@0/5]", "3", 5),
+            ("[k2@11/11]", "1", 11),
+            ("[k1@30/30]", "1", 30),
+        ])
+    );
+    assert_eq!(
+        drain("output-suppressed"),
+        owned(&[("[k1@0/5]", "3", 5), ("[k2@11/11]", "1", 11)])
+    );
 }
