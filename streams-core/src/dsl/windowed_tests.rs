@@ -560,17 +560,19 @@ fn sliding_windows_follow_the_records() {
     let input = driver.create_input_topic("in", StringSerde, StringSerde);
     input.pipe_input_with_timestamp("a", "v", 10);
     input.pipe_input_with_timestamp("a", "v", 15);
-    // Out of order: lands in [5,15] and [0,10], and creates its own right window [9,19].
+    // Out of order, and before the time difference (Kafka's "early" record): lands in [5,15],
+    // creates its own right window [9,19] from it, then lands in the shared window [0,10].
     input.pipe_input_with_timestamp("a", "v", 8);
+    // Kafka's order: the previous record's right window before the record's left window.
     assert_eq!(
         outputs(&driver),
         owned(&[
             ("[a@0/10]", "1", 10),
-            ("[a@5/15]", "2", 15),
             ("[a@11/21]", "1", 15),
-            ("[a@0/10]", "2", 10),
+            ("[a@5/15]", "2", 15),
             ("[a@5/15]", "3", 15),
             ("[a@9/19]", "2", 15),
+            ("[a@0/10]", "2", 10),
         ])
     );
     let store = driver
@@ -1010,5 +1012,212 @@ fn suppressed_session_final_results_as_kafka() {
     assert_eq!(
         drain("output-suppressed"),
         owned(&[("[k1@0/5]", "3", 5), ("[k2@11/11]", "1", 11)])
+    );
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest` setup: a sliding aggregation of string values
+/// ("0+1+2": `MockInitializer.STRING_INIT` and `MockAggregator.TOSTRING_ADDER`) with a 10 ms time
+/// difference; returns what it emitted as (key, window start, window end, aggregate, timestamp).
+fn sliding_concat(
+    grace: u64,
+    strategy: EmitStrategy,
+    inputs: &[(&str, &str, i64)],
+) -> Vec<(String, i64, i64, String, i64)> {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("topic", strings())
+        .group_by_key(grouped())
+        .windowed_by(SlidingWindows::of_time_difference_and_grace(ms(10), ms(grace)).unwrap())
+        .emit_strategy(strategy)
+        .aggregate(
+            || "0".to_string(),
+            |_, value: &String, aggregate: String| format!("{aggregate}+{value}"),
+            Materialized::as_("store-name").with_value_serde(Serdes::string()),
+        )
+        .to_stream()
+        .map(|k, v| {
+            (
+                format!("{}|{}|{}", k.key, k.window.start_ms, k.window.end_ms),
+                v.clone().unwrap_or_default(),
+            )
+        })
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("topic", StringSerde, StringSerde);
+    for (key, value, ts) in inputs {
+        input.pipe_input_with_timestamp(*key, *value, *ts);
+    }
+    outputs(&driver)
+        .into_iter()
+        .map(|(key, value, ts)| {
+            let mut parts = key.split('|');
+            let name = parts.next().unwrap_or_default().to_string();
+            let mut next = || {
+                parts
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(i64::MIN)
+            };
+            let (start, end) = (next(), next());
+            (name, start, end, value, ts)
+        })
+        .collect()
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testAggregateSmallInput` (emitting every update):
+/// per window start, the set of (aggregate, timestamp) updates.
+#[test]
+fn sliding_aggregate_small_input_as_kafka() {
+    let out = sliding_concat(
+        5,
+        EmitStrategy::on_window_update(),
+        &[
+            ("A", "1", 10),
+            ("A", "2", 10),
+            ("A", "3", 14),
+            ("A", "4", 15),
+            ("A", "5", 20),
+            ("A", "6", 22),
+            ("A", "7", 30),
+        ],
+    );
+    let mut actual: BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> = BTreeMap::new();
+    for (_, start, _, value, ts) in out {
+        actual.entry(start).or_default().insert((value, ts));
+    }
+    let expected: &[(i64, &[(&str, i64)])] = &[
+        (0, &[("0+1", 10), ("0+1+2", 10)]),
+        (4, &[("0+1+2+3", 14)]),
+        (5, &[("0+1+2+3+4", 15)]),
+        (10, &[("0+1+2+3+4+5", 20)]),
+        (11, &[("0+3", 14), ("0+3+4", 15), ("0+3+4+5", 20)]),
+        (12, &[("0+3+4+5+6", 22)]),
+        (15, &[("0+4", 15), ("0+4+5", 20), ("0+4+5+6", 22)]),
+        (16, &[("0+5", 20), ("0+5+6", 22)]),
+        (20, &[("0+5+6+7", 30)]),
+        (21, &[("0+6", 22), ("0+6+7", 30)]),
+        (23, &[("0+7", 30)]),
+    ];
+    let expected: BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> = expected
+        .iter()
+        .map(|(start, updates)| {
+            (
+                *start,
+                updates.iter().map(|(v, t)| (v.to_string(), *t)).collect(),
+            )
+        })
+        .collect();
+    assert_eq!(actual, expected);
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testAggregateLargeInput`, both emit strategies:
+/// out-of-order records are added to the windows that exist in arrival order ("0+1+2+4").
+/// Sorted by key and window start, each window's updates in emission order, as Kafka's test.
+#[test]
+fn sliding_windows_add_out_of_order_records_in_arrival_order() {
+    let inputs = [
+        ("A", "1", 10),
+        ("A", "2", 20),
+        ("A", "3", 22),
+        ("A", "4", 15),
+        ("B", "1", 12),
+        ("B", "2", 13),
+        ("B", "3", 18),
+        ("B", "4", 19),
+        ("B", "5", 25),
+        ("B", "6", 14),
+        ("C", "1", 11),
+        ("C", "2", 15),
+        ("C", "3", 16),
+        ("C", "4", 21),
+        ("C", "5", 23),
+        ("D", "4", 11),
+        ("D", "2", 12),
+        ("D", "3", 29),
+        ("D", "5", 16),
+    ];
+    let sorted = |mut out: Vec<(String, i64, i64, String, i64)>| {
+        // Stable: a window's updates keep their order.
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
+    };
+    let windows =
+        |expected: &[(&str, i64, i64, &str, i64)]| -> Vec<(String, i64, i64, String, i64)> {
+            expected
+                .iter()
+                .map(|(k, s, e, v, t)| (k.to_string(), *s, *e, v.to_string(), *t))
+                .collect()
+        };
+    let updates = sorted(sliding_concat(
+        50,
+        EmitStrategy::on_window_update(),
+        &inputs,
+    ));
+    assert_eq!(
+        updates,
+        windows(&[
+            ("A", 0, 10, "0+1", 10),
+            ("A", 5, 15, "0+1+4", 15),
+            ("A", 10, 20, "0+1+2", 20),
+            ("A", 10, 20, "0+1+2+4", 20),
+            ("A", 11, 21, "0+2", 20),
+            ("A", 11, 21, "0+2+4", 20),
+            ("A", 12, 22, "0+2+3", 22),
+            ("A", 12, 22, "0+2+3+4", 22),
+            ("A", 16, 26, "0+2+3", 22),
+            ("A", 21, 31, "0+3", 22),
+            ("B", 2, 12, "0+1", 12),
+            ("B", 3, 13, "0+1+2", 13),
+            ("B", 4, 14, "0+1+2+6", 14),
+            ("B", 8, 18, "0+1+2+3", 18),
+            ("B", 8, 18, "0+1+2+3+6", 18),
+            ("B", 9, 19, "0+1+2+3+4", 19),
+            ("B", 9, 19, "0+1+2+3+4+6", 19),
+            ("B", 13, 23, "0+2", 13),
+            ("B", 13, 23, "0+2+3", 18),
+            ("B", 13, 23, "0+2+3+4", 19),
+            ("B", 13, 23, "0+2+3+4+6", 19),
+            ("B", 14, 24, "0+3", 18),
+            ("B", 14, 24, "0+3+4", 19),
+            ("B", 14, 24, "0+3+4+6", 19),
+            ("B", 15, 25, "0+3+4+5", 25),
+            ("B", 19, 29, "0+4", 19),
+            ("B", 19, 29, "0+4+5", 25),
+            ("B", 20, 30, "0+5", 25),
+            ("C", 1, 11, "0+1", 11),
+            ("C", 5, 15, "0+1+2", 15),
+            ("C", 6, 16, "0+1+2+3", 16),
+            ("C", 11, 21, "0+1+2+3+4", 21),
+            ("C", 12, 22, "0+2", 15),
+            ("C", 12, 22, "0+2+3", 16),
+            ("C", 12, 22, "0+2+3+4", 21),
+            ("C", 13, 23, "0+2+3+4+5", 23),
+            ("C", 16, 26, "0+3", 16),
+            ("C", 16, 26, "0+3+4", 21),
+            ("C", 16, 26, "0+3+4+5", 23),
+            ("C", 17, 27, "0+4", 21),
+            ("C", 17, 27, "0+4+5", 23),
+            ("C", 22, 32, "0+5", 23),
+            ("D", 1, 11, "0+4", 11),
+            ("D", 2, 12, "0+4+2", 12),
+            ("D", 6, 16, "0+4+2+5", 16),
+            ("D", 12, 22, "0+2", 12),
+            ("D", 12, 22, "0+2+5", 16),
+            ("D", 13, 23, "0+5", 16),
+            ("D", 19, 29, "0+3", 29),
+        ])
+    );
+    let finals = sorted(sliding_concat(10, EmitStrategy::on_window_close(), &inputs));
+    assert_eq!(
+        finals,
+        windows(&[
+            ("A", 0, 10, "0+1", 10),
+            ("A", 5, 15, "0+1+4", 15),
+            ("B", 2, 12, "0+1", 12),
+            ("B", 3, 13, "0+1+2", 13),
+            ("B", 8, 18, "0+1+2+3+6", 18),
+            ("C", 5, 15, "0+2", 15),
+            ("C", 6, 16, "0+2+3", 16),
+        ])
     );
 }
