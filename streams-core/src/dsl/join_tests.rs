@@ -722,35 +722,26 @@ proptest! {
     }
 }
 
-/// topic1 (i32 → string) joined with topic2 (i32 → `V2`) within `windows`, left or outer, as
-/// Kafka's `MockValueJoiner.TOSTRING_JOINER` writes it ("A0+null"), into "out".
-fn kafka_stream_stream<V2, S2>(
-    outer: bool,
-    windows: JoinWindows,
-    right_serde: S2,
-) -> TopologyTestDriver
-where
-    V2: crate::processor::Data + std::fmt::Display,
-    S2: crate::serde::Serde<V2> + Clone + 'static,
-{
+/// topic1 (i32 → string) joined with topic2 (i32 → string) within `windows`, left or outer, as
+/// Kafka's `MockValueJoiner.TOSTRING_JOINER` writes it ("A0+null"), into "out". (Kafka's outer
+/// join tests read topic2 as longs; their strings print the same.)
+fn kafka_stream_stream(outer: bool, windows: JoinWindows) -> TopologyTestDriver {
     let builder = StreamsBuilder::new();
     let left = builder.stream("topic1", Consumed::with(Serdes::i32(), Serdes::string()));
-    let right = builder.stream("topic2", Consumed::with(Serdes::i32(), right_serde.clone()));
-    let joined = StreamJoined::with(Serdes::i32(), Serdes::string(), right_serde);
-    let show = |v: Option<&V2>| v.map_or("null".to_string(), ToString::to_string);
+    let right = builder.stream("topic2", Consumed::with(Serdes::i32(), Serdes::string()));
+    let joined = StreamJoined::with(Serdes::i32(), Serdes::string(), Serdes::string());
+    let show = |v: Option<&String>| v.map_or("null", String::as_str).to_string();
     let out = if outer {
         left.outer_join_stream(
             &right,
-            move |l: Option<&String>, r: Option<&V2>| {
-                format!("{}+{}", l.map_or("null", String::as_str), show(r))
-            },
+            move |l: Option<&String>, r: Option<&String>| format!("{}+{}", show(l), show(r)),
             windows,
             joined,
         )
     } else {
         left.left_join_stream(
             &right,
-            move |l: &String, r: Option<&V2>| format!("{l}+{}", show(r)),
+            move |l: &String, r: Option<&String>| format!("{l}+{}", show(r)),
             windows,
             joined,
         )
@@ -759,8 +750,17 @@ where
     TopologyTestDriver::new(builder.build().unwrap()).unwrap()
 }
 
-/// What "out" received since the last call, as (key, value, timestamp).
-fn joined_out(driver: &TopologyTestDriver) -> Vec<(i32, String, i64)> {
+/// Pipes `(topic, key, value, timestamp)` records, then returns what "out" received since the
+/// last call, as (key, value, timestamp).
+fn pipe_joined(
+    driver: &TopologyTestDriver,
+    records: &[(&str, i32, &str, i64)],
+) -> Vec<(i32, String, i64)> {
+    for (topic, key, value, ts) in records {
+        driver
+            .create_input_topic(topic, crate::serde::I32Serde, StringSerde)
+            .pipe_input_with_timestamp(*key, *value, *ts);
+    }
     driver
         .create_output_topic("out", crate::serde::I32Serde, StringSerde)
         .read_records_to_list()
@@ -781,18 +781,20 @@ fn kvt(expected: &[(i32, &str, i64)]) -> Vec<(i32, String, i64)> {
 #[test]
 fn outer_join_emits_waiting_records_in_kafkas_order() {
     let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
-    let driver = kafka_stream_stream(true, windows, Serdes::i64());
-    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
-    let topic2 =
-        driver.create_input_topic("topic2", crate::serde::I32Serde, crate::serde::I64Serde);
-    topic1.pipe_input_with_timestamp(0, "A0", 0);
-    topic1.pipe_input_with_timestamp(0, "A0-0", 0);
-    topic2.pipe_input_with_timestamp(1, 11, 0);
-    topic2.pipe_input_with_timestamp(1, 12, 0);
-    topic2.pipe_input_with_timestamp(1, 10, 111);
-    topic2.pipe_input_with_timestamp(3, 100, 211);
+    let driver = kafka_stream_stream(true, windows);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 0, "A0", 0),
+            ("topic1", 0, "A0-0", 0),
+            ("topic2", 1, "11", 0),
+            ("topic2", 1, "12", 0),
+            ("topic2", 1, "10", 111),
+            ("topic2", 3, "100", 211),
+        ],
+    );
     assert_eq!(
-        joined_out(&driver),
+        out,
         kvt(&[
             (1, "null+11", 0),
             (1, "null+12", 0),
@@ -800,12 +802,17 @@ fn outer_join_emits_waiting_records_in_kafkas_order() {
             (0, "A0-0+null", 0),
         ])
     );
-    topic1.pipe_input_with_timestamp(2, "A2", 200);
-    topic1.pipe_input_with_timestamp(2, "A2-0", 200);
-    topic2.pipe_input_with_timestamp(2, 13, 201);
-    topic2.pipe_input_with_timestamp(2, 14, 201);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 2, "A2", 200),
+            ("topic1", 2, "A2-0", 200),
+            ("topic2", 2, "13", 201),
+            ("topic2", 2, "14", 201),
+        ],
+    );
     assert_eq!(
-        joined_out(&driver),
+        out,
         kvt(&[
             (2, "A2+13", 201),
             (2, "A2-0+13", 201),
@@ -813,11 +820,8 @@ fn outer_join_emits_waiting_records_in_kafkas_order() {
             (2, "A2-0+14", 201),
         ])
     );
-    topic2.pipe_input_with_timestamp(3, 100, 1500);
-    assert_eq!(
-        joined_out(&driver),
-        kvt(&[(1, "null+10", 111), (3, "null+100", 211)])
-    );
+    let out = pipe_joined(&driver, &[("topic2", 3, "100", 1500)]);
+    assert_eq!(out, kvt(&[(1, "null+10", 111), (3, "null+100", 211)]));
 }
 
 /// Kafka's `KStreamKStreamOuterJoinTest#testOrdering` and
@@ -827,15 +831,12 @@ fn outer_join_emits_waiting_records_in_kafkas_order() {
 fn closed_unmatched_records_come_before_the_join_result_that_closed_them() {
     for outer in [true, false] {
         let windows = JoinWindows::of_time_difference_with_no_grace(ms(100)).unwrap();
-        let driver = kafka_stream_stream(outer, windows, Serdes::string());
-        let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
-        let topic2 = driver.create_input_topic("topic2", crate::serde::I32Serde, StringSerde);
-        topic1.pipe_input_with_timestamp(0, "A0", 0);
-        topic1.pipe_input_with_timestamp(1, "A1", 100);
-        assert!(joined_out(&driver).is_empty(), "outer {outer}");
-        topic2.pipe_input_with_timestamp(1, "a1", 110);
+        let driver = kafka_stream_stream(outer, windows);
+        let out = pipe_joined(&driver, &[("topic1", 0, "A0", 0), ("topic1", 1, "A1", 100)]);
+        assert!(out.is_empty(), "outer {outer}");
+        let out = pipe_joined(&driver, &[("topic2", 1, "a1", 110)]);
         assert_eq!(
-            joined_out(&driver),
+            out,
             kvt(&[(0, "A0+null", 0), (1, "A1+a1", 110)]),
             "outer {outer}"
         );
@@ -846,21 +847,16 @@ fn closed_unmatched_records_come_before_the_join_result_that_closed_them() {
 #[test]
 fn outer_join_waits_for_the_grace_period() {
     let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
-    let driver = kafka_stream_stream(true, windows, Serdes::i64());
-    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
-    let topic2 =
-        driver.create_input_topic("topic2", crate::serde::I32Serde, crate::serde::I64Serde);
-    topic1.pipe_input_with_timestamp(0, "A0", 0);
-    topic2.pipe_input_with_timestamp(1, 11, 0);
-    assert!(joined_out(&driver).is_empty());
-    topic1.pipe_input_with_timestamp(1, "A1", 101);
-    topic2.pipe_input_with_timestamp(0, 10, 101);
-    assert!(joined_out(&driver).is_empty());
-    topic2.pipe_input_with_timestamp(0, 100, 112);
-    assert_eq!(
-        joined_out(&driver),
-        kvt(&[(1, "null+11", 0), (0, "A0+null", 0)])
+    let driver = kafka_stream_stream(true, windows);
+    let out = pipe_joined(&driver, &[("topic1", 0, "A0", 0), ("topic2", 1, "11", 0)]);
+    assert!(out.is_empty());
+    let out = pipe_joined(
+        &driver,
+        &[("topic1", 1, "A1", 101), ("topic2", 0, "10", 101)],
     );
+    assert!(out.is_empty());
+    let out = pipe_joined(&driver, &[("topic2", 0, "100", 112)]);
+    assert_eq!(out, kvt(&[(1, "null+11", 0), (0, "A0+null", 0)]));
 }
 
 /// Kafka's `KStreamKStreamOuterJoinTest#testEmitAllNonJoinedResultsForAsymmetricWindow`: a
@@ -870,20 +866,22 @@ fn outer_join_closes_each_side_by_its_own_window_bound() {
     let windows = JoinWindows::of_time_difference_with_no_grace(ms(5))
         .unwrap()
         .after(ms(20));
-    let driver = kafka_stream_stream(true, windows, Serdes::i64());
-    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
-    let topic2 =
-        driver.create_input_topic("topic2", crate::serde::I32Serde, crate::serde::I64Serde);
-    topic1.pipe_input_with_timestamp(0, "A0", 29);
-    topic1.pipe_input_with_timestamp(1, "A1", 30);
-    topic2.pipe_input_with_timestamp(2, 12, 31);
-    topic2.pipe_input_with_timestamp(3, 13, 36);
-    assert!(joined_out(&driver).is_empty());
-    topic2.pipe_input_with_timestamp(4, 14, 37);
-    assert_eq!(joined_out(&driver), kvt(&[(2, "null+12", 31)]));
-    topic2.pipe_input_with_timestamp(5, 15, 50);
+    let driver = kafka_stream_stream(true, windows);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 0, "A0", 29),
+            ("topic1", 1, "A1", 30),
+            ("topic2", 2, "12", 31),
+            ("topic2", 3, "13", 36),
+        ],
+    );
+    assert!(out.is_empty());
+    let out = pipe_joined(&driver, &[("topic2", 4, "14", 37)]);
+    assert_eq!(out, kvt(&[(2, "null+12", 31)]));
+    let out = pipe_joined(&driver, &[("topic2", 5, "15", 50)]);
     assert_eq!(
-        joined_out(&driver),
+        out,
         kvt(&[(0, "A0+null", 29), (3, "null+13", 36), (4, "null+14", 37)])
     );
 }
@@ -892,24 +890,26 @@ fn outer_join_closes_each_side_by_its_own_window_bound() {
 #[test]
 fn left_join_emits_waiting_duplicates_once() {
     let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
-    let driver = kafka_stream_stream(false, windows, Serdes::string());
-    let topic1 = driver.create_input_topic("topic1", crate::serde::I32Serde, StringSerde);
-    let topic2 = driver.create_input_topic("topic2", crate::serde::I32Serde, StringSerde);
-    topic1.pipe_input_with_timestamp(0, "A0", 0);
-    topic1.pipe_input_with_timestamp(0, "A0-0", 0);
-    topic2.pipe_input_with_timestamp(1, "a0", 111);
-    topic2.pipe_input_with_timestamp(2, "dummy", 500);
-    assert_eq!(
-        joined_out(&driver),
-        kvt(&[(0, "A0+null", 0), (0, "A0-0+null", 0)])
+    let driver = kafka_stream_stream(false, windows);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 0, "A0", 0),
+            ("topic1", 0, "A0-0", 0),
+            ("topic2", 1, "a0", 111),
+            ("topic2", 2, "dummy", 500),
+        ],
     );
-    topic1.pipe_input_with_timestamp(2, "A2", 1000);
-    topic1.pipe_input_with_timestamp(2, "A2-0", 1000);
-    topic2.pipe_input_with_timestamp(2, "a2", 1001);
-    assert_eq!(
-        joined_out(&driver),
-        kvt(&[(2, "A2+a2", 1001), (2, "A2-0+a2", 1001)])
+    assert_eq!(out, kvt(&[(0, "A0+null", 0), (0, "A0-0+null", 0)]));
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 2, "A2", 1000),
+            ("topic1", 2, "A2-0", 1000),
+            ("topic2", 2, "a2", 1001),
+        ],
     );
-    topic2.pipe_input_with_timestamp(3, "a3", 315);
-    assert!(joined_out(&driver).is_empty());
+    assert_eq!(out, kvt(&[(2, "A2+a2", 1001), (2, "A2-0+a2", 1001)]));
+    let out = pipe_joined(&driver, &[("topic2", 3, "a3", 315)]);
+    assert!(out.is_empty());
 }

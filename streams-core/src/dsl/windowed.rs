@@ -432,18 +432,8 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 continue;
             }
             let previous = store.fetch(&record.key, window.start_ms)?;
-            let (aggregate, old, timestamp) = match previous {
-                Some((aggregate, ts)) => {
-                    let old = aggregate.clone();
-                    let new = (self.add)(&record.key, &record.value, aggregate);
-                    (new, Some(old), ts.max(record.timestamp))
-                }
-                None => (
-                    (self.start)(&record.key, &record.value),
-                    None,
-                    record.timestamp,
-                ),
-            };
+            let (aggregate, old, timestamp) =
+                fold_record(&self.start, &self.add, &record, previous);
             if let Some(cache) = &mut self.cache {
                 // Forwarded when the cache flushes it; what the write evicted goes now.
                 cache.writing_with(&record.headers, || {
@@ -548,18 +538,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
             log_late(ctx, record, Window::new(start, end), close_time);
             return Ok(());
         }
-        let (aggregate, old, timestamp) = match base {
-            Some((aggregate, ts)) => {
-                let old = aggregate.clone();
-                let new = (self.add)(&record.key, &record.value, aggregate);
-                (new, Some(old), ts.max(record.timestamp))
-            }
-            None => (
-                (self.start)(&record.key, &record.value),
-                None,
-                record.timestamp,
-            ),
-        };
+        let (aggregate, old, timestamp) = fold_record(&self.start, &self.add, record, base);
         self.write_window(start, aggregate, old, timestamp, record, ctx)
     }
 
@@ -1124,6 +1103,25 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             timestamp: merged.end_ms,
             headers: record.headers,
         })
+    }
+}
+
+/// Adds `record` to a window whose aggregate and timestamp so far are `base` (`None`: a new
+/// window, started from the record): the new aggregate, the old one, and the window's timestamp
+/// (the latest of its records').
+fn fold_record<K, V, VA: Clone>(
+    start: &Start<K, V, VA>,
+    add: &Add<K, V, VA>,
+    record: &Record<K, V>,
+    base: Option<(VA, i64)>,
+) -> (VA, Option<VA>, i64) {
+    match base {
+        Some((aggregate, ts)) => {
+            let old = aggregate.clone();
+            let new = add(&record.key, &record.value, aggregate);
+            (new, Some(old), ts.max(record.timestamp))
+        }
+        None => (start(&record.key, &record.value), None, record.timestamp),
     }
 }
 
