@@ -598,29 +598,18 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
         let mut previous: Option<i64> = None;
         for (start, (aggregate, max_ts)) in found.iter().rev() {
             let (start, max_ts) = (*start, *max_ts);
+            let existing = || Some((aggregate.clone(), max_ts));
             let end = start.saturating_add(d);
             if start == t.saturating_add(1) {
                 right_exists = true;
             } else if end > t {
                 if right_aggregate.is_none() {
-                    right_aggregate = Some((aggregate.clone(), max_ts));
+                    right_aggregate = existing();
                 }
-                self.add_to_window(
-                    start,
-                    Some((aggregate.clone(), max_ts)),
-                    record,
-                    close_time,
-                    ctx,
-                )?;
+                self.add_to_window(start, existing(), record, close_time, ctx)?;
             } else if end == t {
                 left_exists = true;
-                self.add_to_window(
-                    start,
-                    Some((aggregate.clone(), max_ts)),
-                    record,
-                    close_time,
-                    ctx,
-                )?;
+                self.add_to_window(start, existing(), record, close_time, ctx)?;
                 if max_ts < t {
                     previous = Some(max_ts);
                 } else {
@@ -628,7 +617,7 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
                     return Ok(());
                 }
             } else {
-                left_aggregate = Some((aggregate.clone(), max_ts));
+                left_aggregate = existing();
                 previous = Some(max_ts);
                 break;
             }
@@ -672,20 +661,15 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
         let mut previous: Option<i64> = None;
         for (start, (aggregate, max_ts)) in &found {
             let (start, max_ts) = (*start, *max_ts);
+            let existing = || Some((aggregate.clone(), max_ts));
             if start == 0 {
-                combined = Some((aggregate.clone(), max_ts));
+                combined = existing();
                 if max_ts < t {
                     previous = Some(max_ts);
                 }
             } else if start <= t {
-                right_aggregate = Some((aggregate.clone(), max_ts));
-                self.add_to_window(
-                    start,
-                    Some((aggregate.clone(), max_ts)),
-                    record,
-                    close_time,
-                    ctx,
-                )?;
+                right_aggregate = existing();
+                self.add_to_window(start, existing(), record, close_time, ctx)?;
             } else if start == t.saturating_add(1) {
                 right_exists = true;
             }
