@@ -526,14 +526,19 @@ fn join_windows_before_and_after_are_seen_from_the_left_stream() {
 }
 
 #[test]
-fn records_older_than_the_join_window_and_grace_are_dropped() {
+fn records_older_than_the_join_window_and_grace_join_what_the_other_store_still_holds() {
     let driver = stream_stream(JoinWindows::of_time_difference_and_grace(ms(10), ms(5)).unwrap());
     let left = driver.create_input_topic("left", StringSerde, StringSerde);
     let right = driver.create_input_topic("right", StringSerde, StringSerde);
     left.pipe_input_with_timestamp("a", "l", 100);
     right.pipe_input_with_timestamp("z", "time", 200);
-    // 100 is older than stream time 200 minus the 25 ms the stores keep: dropped, not joined.
+    // 101 is older than stream time 200 minus the 25 ms the stores keep, but, as in Kafka, it is
+    // not dropped: the left store has seen nothing after 100, so it still holds l.
     right.pipe_input_with_timestamp("a", "r", 101);
+    assert_eq!(outputs(&driver), owned(&[("a", "l+r", 101)]));
+    // Once the left store's own time has moved on, l has expired there: nothing to join.
+    left.pipe_input_with_timestamp("z", "time", 300);
+    right.pipe_input_with_timestamp("a", "r2", 102);
     assert!(outputs(&driver).is_empty());
 }
 
@@ -912,4 +917,131 @@ fn left_join_emits_waiting_duplicates_once() {
     assert_eq!(out, kvt(&[(2, "A2+a2", 1001), (2, "A2-0+a2", 1001)]));
     let out = pipe_joined(&driver, &[("topic2", 3, "a3", 315)]);
     assert!(out.is_empty());
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testWindowing` (with `testUpperWindowBound` and
+/// `testLowerWindowBound`): pairs at the window's bounds, unmatched records emitted in the outer
+/// store's order, and records too late for any window emitted alone at once, not dropped.
+#[test]
+fn outer_join_windowing_as_kafka() {
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(100)).unwrap();
+    let driver = kafka_stream_stream(true, windows);
+    let keys = [0, 1, 2, 3];
+    let texts: Vec<String> = (0..=3).map(|k| format!("{}", k + 10)).collect();
+    let left_values =
+        |prefix: &str| -> Vec<String> { keys.iter().map(|k| format!("{prefix}{k}")).collect() };
+    let out = pipe_joined(&driver, &[("topic1", 0, "A0", 0), ("topic1", 1, "A1", 0)]);
+    assert!(out.is_empty());
+    let records: Vec<_> = keys
+        .iter()
+        .map(|&k| ("topic2", k, texts[k as usize].as_str(), 0))
+        .collect();
+    assert_eq!(
+        pipe_joined(&driver, &records),
+        kvt(&[(0, "A0+10", 0), (1, "A1+11", 0)])
+    );
+    // The upper bound of the window.
+    let texts: Vec<String> = keys.iter().map(|k| format!("{}", k + 20)).collect();
+    let records: Vec<_> = keys
+        .iter()
+        .map(|&k| ("topic2", k, texts[k as usize].as_str(), 1000 + i64::from(k)))
+        .collect();
+    assert_eq!(
+        pipe_joined(&driver, &records),
+        kvt(&[(2, "null+12", 0), (3, "null+13", 0)])
+    );
+    let left_batch = |prefix: &str, ts: i64| -> Vec<(i32, String, i64)> {
+        let values = left_values(prefix);
+        let records: Vec<_> = keys
+            .iter()
+            .zip(&values)
+            .map(|(&k, v)| ("topic1", k, v.as_str(), ts))
+            .collect();
+        pipe_joined(&driver, &records)
+    };
+    assert_eq!(
+        left_batch("B", 1100),
+        kvt(&[
+            (0, "B0+20", 1100),
+            (1, "B1+21", 1100),
+            (2, "B2+22", 1100),
+            (3, "B3+23", 1100),
+        ])
+    );
+    assert_eq!(
+        left_batch("C", 1101),
+        kvt(&[(1, "C1+21", 1101), (2, "C2+22", 1101), (3, "C3+23", 1101)])
+    );
+    assert_eq!(
+        left_batch("D", 1102),
+        kvt(&[(2, "D2+22", 1102), (3, "D3+23", 1102)])
+    );
+    assert_eq!(left_batch("E", 1103), kvt(&[(3, "E3+23", 1103)]));
+    assert!(left_batch("F", 1104).is_empty());
+    assert_eq!(
+        pipe_joined(&driver, &[("topic1", 0, "dummy", 1405)]),
+        kvt(&[
+            (0, "C0+null", 1101),
+            (0, "D0+null", 1102),
+            (1, "D1+null", 1102),
+            (0, "E0+null", 1103),
+            (1, "E1+null", 1103),
+            (2, "E2+null", 1103),
+            (0, "F0+null", 1104),
+            (1, "F1+null", 1104),
+            (2, "F2+null", 1104),
+            (3, "F3+null", 1104),
+        ])
+    );
+    // The lower bound of the window, at stream time 1405: records far behind it are emitted
+    // alone at once, or joined with what the other side still holds.
+    assert_eq!(
+        left_batch("G", 899),
+        kvt(&[
+            (0, "G0+null", 899),
+            (1, "G1+null", 899),
+            (2, "G2+null", 899),
+            (3, "G3+null", 899),
+        ])
+    );
+    assert_eq!(
+        left_batch("H", 900),
+        kvt(&[
+            (0, "H0+20", 1000),
+            (1, "H1+null", 900),
+            (2, "H2+null", 900),
+            (3, "H3+null", 900),
+        ])
+    );
+    assert_eq!(
+        left_batch("I", 901),
+        kvt(&[
+            (0, "I0+20", 1000),
+            (1, "I1+21", 1001),
+            (2, "I2+null", 901),
+            (3, "I3+null", 901),
+        ])
+    );
+    assert_eq!(
+        left_batch("J", 902),
+        kvt(&[
+            (0, "J0+20", 1000),
+            (1, "J1+21", 1001),
+            (2, "J2+22", 1002),
+            (3, "J3+null", 902),
+        ])
+    );
+    assert_eq!(
+        left_batch("K", 903),
+        kvt(&[
+            (0, "K0+20", 1000),
+            (1, "K1+21", 1001),
+            (2, "K2+22", 1002),
+            (3, "K3+23", 1003),
+        ])
+    );
+    assert_eq!(
+        pipe_joined(&driver, &[("topic1", 0, "dummy", 1103)]),
+        kvt(&[(0, "dummy+null", 1103)])
+    );
 }

@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 use crate::dsl::kgrouped::skip_null;
 use crate::dsl::kstream::KStream;
-use crate::dsl::windows::Window;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -389,8 +388,9 @@ struct StreamJoinProcessor<K, A, B, VR> {
     outer_store: Option<crate::state::KeyValueStoreRef<Vec<u8>, Vec<u8>>>,
     /// Stream time at this processor's last scan of the outer store. Every record still
     /// waiting then or stored since is at most `retention` older than it (older ones were
-    /// emitted or dropped as late), so the next scan starts there instead of at the store's
-    /// beginning, past the deletes of everything emitted before.
+    /// emitted; a record whose window already ended is emitted at once, never stored), so the
+    /// next scan starts there instead of at the store's beginning, past the deletes of
+    /// everything emitted before.
     last_scan: Option<i64>,
 }
 
@@ -521,12 +521,9 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
         let now = ctx.current_stream_time_ms();
         let from = record.timestamp.saturating_sub(self.before).max(0);
         let to = record.timestamp.saturating_add(self.after);
-        // Older than the stores keep: its partners may already be gone (Kafka drops it too).
-        let close_time = now.saturating_sub(self.retention);
-        if record.timestamp < close_time {
-            crate::dsl::windowed::log_late(ctx, &record, Window::new(from, to), close_time);
-            return Ok(());
-        }
+        // Like Kafka, a record older than the stores keep is not dropped: it joins what the other
+        // side's store still holds (reads skip expired entries), and in a left or outer join,
+        // with no partner left, is emitted alone at once.
         if record.timestamp >= now {
             // Like Kafka, only a record at stream time (not an out-of-order one) emits the
             // waiting records whose window closed, and before its own results.
