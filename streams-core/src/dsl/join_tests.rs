@@ -1045,3 +1045,61 @@ fn outer_join_windowing_as_kafka() {
         kvt(&[(0, "dummy+null", 1103)])
     );
 }
+
+/// Kafka's `KStreamKStreamLeftJoinTest#testLeftJoinedRecordsWithZeroAfterAreEmitted`: with
+/// `after` 0 a left record's window closes as soon as stream time passes it.
+#[test]
+fn left_join_with_zero_after_emits_each_record_once_stream_time_passes_it() {
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(100))
+        .unwrap()
+        .after(ms(0));
+    let driver = kafka_stream_stream(false, windows);
+    // Keys 0 to 3 at `ts`, or (`spread`) at `ts + key`.
+    let batch = |topic: &'static str, prefix: &str, ts: i64, spread: bool| {
+        let values: Vec<String> = (0..4).map(|k| format!("{prefix}{k}")).collect();
+        let records: Vec<_> = (0..4)
+            .zip(&values)
+            .map(|(k, v)| (topic, k, v.as_str(), ts + i64::from(k) * i64::from(spread)))
+            .collect();
+        pipe_joined(&driver, &records)
+    };
+    assert_eq!(
+        batch("topic1", "A", 1000, true),
+        kvt(&[
+            (0, "A0+null", 1000),
+            (1, "A1+null", 1001),
+            (2, "A2+null", 1002)
+        ])
+    );
+    assert_eq!(
+        batch("topic2", "a", 999, false),
+        kvt(&[
+            (0, "A0+a0", 1000),
+            (1, "A1+a1", 1001),
+            (2, "A2+a2", 1002),
+            (3, "A3+a3", 1003),
+        ])
+    );
+    assert_eq!(
+        batch("topic2", "b", 1000, false),
+        kvt(&[
+            (0, "A0+b0", 1000),
+            (1, "A1+b1", 1001),
+            (2, "A2+b2", 1002),
+            (3, "A3+b3", 1003),
+        ])
+    );
+    assert_eq!(
+        batch("topic2", "c", 1001, false),
+        kvt(&[(1, "A1+c1", 1001), (2, "A2+c2", 1002), (3, "A3+c3", 1003)])
+    );
+    assert_eq!(
+        batch("topic2", "d", 1002, false),
+        kvt(&[(2, "A2+d2", 1002), (3, "A3+d3", 1003)])
+    );
+    assert_eq!(
+        batch("topic2", "e", 1003, false),
+        kvt(&[(3, "A3+e3", 1003)])
+    );
+    assert!(batch("topic2", "f", 1100, false).is_empty());
+}
