@@ -1016,9 +1016,11 @@ fn suppressed_session_final_results_as_kafka() {
 }
 
 /// Kafka's `KStreamSlidingWindowAggregateTest` setup: a sliding aggregation of string values
-/// ("0+1+2": `MockInitializer.STRING_INIT` and `MockAggregator.TOSTRING_ADDER`) with a 10 ms time
-/// difference; returns what it emitted as (key, window start, window end, aggregate, timestamp).
+/// ("0+1+2": `MockInitializer.STRING_INIT` and `MockAggregator.TOSTRING_ADDER`) with a time
+/// difference of `d` ms; returns what it emitted as (key, window start, window end, aggregate,
+/// timestamp).
 fn sliding_concat(
+    d: u64,
     grace: u64,
     strategy: EmitStrategy,
     inputs: &[(&str, &str, i64)],
@@ -1027,7 +1029,7 @@ fn sliding_concat(
     builder
         .stream("topic", strings())
         .group_by_key(grouped())
-        .windowed_by(SlidingWindows::of_time_difference_and_grace(ms(10), ms(grace)).unwrap())
+        .windowed_by(SlidingWindows::of_time_difference_and_grace(ms(d), ms(grace)).unwrap())
         .emit_strategy(strategy)
         .aggregate(
             || "0".to_string(),
@@ -1069,6 +1071,7 @@ fn sliding_concat(
 #[test]
 fn sliding_aggregate_small_input_as_kafka() {
     let out = sliding_concat(
+        10,
         5,
         EmitStrategy::on_window_update(),
         &[
@@ -1081,11 +1084,7 @@ fn sliding_aggregate_small_input_as_kafka() {
             ("A", "7", 30),
         ],
     );
-    let mut actual: BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> = BTreeMap::new();
-    for (_, start, _, value, ts) in out {
-        actual.entry(start).or_default().insert((value, ts));
-    }
-    let expected: &[(i64, &[(&str, i64)])] = &[
+    let expected: Updates = &[
         (0, &[("0+1", 10), ("0+1+2", 10)]),
         (4, &[("0+1+2+3", 14)]),
         (5, &[("0+1+2+3+4", 15)]),
@@ -1098,16 +1097,7 @@ fn sliding_aggregate_small_input_as_kafka() {
         (21, &[("0+6", 22), ("0+6+7", 30)]),
         (23, &[("0+7", 30)]),
     ];
-    let expected: BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> = expected
-        .iter()
-        .map(|(start, updates)| {
-            (
-                *start,
-                updates.iter().map(|(v, t)| (v.to_string(), *t)).collect(),
-            )
-        })
-        .collect();
-    assert_eq!(actual, expected);
+    assert_eq!(by_start(out), sets(expected));
 }
 
 /// Kafka's `KStreamSlidingWindowAggregateTest#testAggregateLargeInput`, both emit strategies:
@@ -1149,6 +1139,7 @@ fn sliding_windows_add_out_of_order_records_in_arrival_order() {
                 .collect()
         };
     let updates = sorted(sliding_concat(
+        10,
         50,
         EmitStrategy::on_window_update(),
         &inputs,
@@ -1207,7 +1198,12 @@ fn sliding_windows_add_out_of_order_records_in_arrival_order() {
             ("D", 19, 29, "0+3", 29),
         ])
     );
-    let finals = sorted(sliding_concat(10, EmitStrategy::on_window_close(), &inputs));
+    let finals = sorted(sliding_concat(
+        10,
+        10,
+        EmitStrategy::on_window_close(),
+        &inputs,
+    ));
     assert_eq!(
         finals,
         windows(&[
@@ -1220,4 +1216,127 @@ fn sliding_windows_add_out_of_order_records_in_arrival_order() {
             ("C", 6, 16, "0+2+3", 16),
         ])
     );
+}
+
+/// Expected updates per window start, as Kafka's sliding-window tests state them.
+type Updates<'a> = &'a [(i64, &'a [(&'a str, i64)])];
+
+/// Emitted (aggregate, timestamp) sets per window start.
+fn by_start(
+    out: Vec<(String, i64, i64, String, i64)>,
+) -> BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> {
+    let mut sets: BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> = BTreeMap::new();
+    for (_, start, _, value, ts) in out {
+        sets.entry(start).or_default().insert((value, ts));
+    }
+    sets
+}
+
+fn sets(expected: Updates) -> BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> {
+    expected
+        .iter()
+        .map(|(start, updates)| {
+            (
+                *start,
+                updates.iter().map(|(v, t)| (v.to_string(), *t)).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testEarlyRecordsSmallInput`, both emit
+/// strategies: records before the time difference share the window [0, 50].
+#[test]
+fn sliding_early_records_as_kafka() {
+    let inputs = [
+        ("A", "1", 0),
+        ("A", "2", 5),
+        ("A", "3", 6),
+        ("A", "4", 3),
+        ("A", "5", 13),
+        ("A", "6", 10),
+        ("A", "7", 70),
+    ];
+    let updates = sliding_concat(50, 0, EmitStrategy::on_window_update(), &inputs);
+    let expected: Updates = &[
+        (
+            0,
+            &[
+                ("0+1", 0),
+                ("0+1+2", 5),
+                ("0+1+2+3", 6),
+                ("0+1+2+3+4", 6),
+                ("0+1+2+3+4+5", 13),
+                ("0+1+2+3+4+5+6", 13),
+            ],
+        ),
+        (
+            1,
+            &[
+                ("0+2", 5),
+                ("0+2+3", 6),
+                ("0+2+3+4", 6),
+                ("0+2+3+4+5", 13),
+                ("0+2+3+4+5+6", 13),
+            ],
+        ),
+        (4, &[("0+2+3", 6), ("0+2+3+5", 13), ("0+2+3+5+6", 13)]),
+        (6, &[("0+3", 6), ("0+3+5", 13), ("0+3+5+6", 13)]),
+        (7, &[("0+5", 13), ("0+5+6", 13)]),
+        (11, &[("0+5", 13)]),
+        (20, &[("0+7", 70)]),
+    ];
+    assert_eq!(by_start(updates), sets(expected));
+    let finals = sliding_concat(50, 0, EmitStrategy::on_window_close(), &inputs);
+    let expected: Updates = &[
+        (0, &[("0+1+2+3+4+5+6", 13)]),
+        (1, &[("0+2+3+4+5+6", 13)]),
+        (4, &[("0+2+3+5+6", 13)]),
+        (6, &[("0+3+5+6", 13)]),
+        (7, &[("0+5+6", 13)]),
+        (11, &[("0+5", 13)]),
+    ];
+    assert_eq!(by_start(finals), sets(expected));
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testEarlyRecordsRepeatedInput`, both emit
+/// strategies: early records at repeated timestamps.
+#[test]
+fn sliding_repeated_early_records_as_kafka() {
+    let inputs = [
+        ("A", "1", 0),
+        ("A", "2", 2),
+        ("A", "3", 4),
+        ("A", "4", 0),
+        ("A", "5", 2),
+        ("A", "6", 2),
+        ("A", "7", 0),
+        ("A", "8", 7),
+    ];
+    let updates = sliding_concat(5, 0, EmitStrategy::on_window_update(), &inputs);
+    let expected: Updates = &[
+        (
+            0,
+            &[
+                ("0+1", 0),
+                ("0+1+2", 2),
+                ("0+1+2+3+4+5", 4),
+                ("0+1+2+3+4+5+6", 4),
+                ("0+1+2+3", 4),
+                ("0+1+2+3+4", 4),
+                ("0+1+2+3+4+5+6+7", 4),
+            ],
+        ),
+        (
+            1,
+            &[("0+2+3+5+6", 4), ("0+2", 2), ("0+2+3", 4), ("0+2+3+5", 4)],
+        ),
+        (2, &[("0+2+3+5+6+8", 7)]),
+        (3, &[("0+3", 4), ("0+3+8", 7)]),
+        (5, &[("0+8", 7)]),
+    ];
+    assert_eq!(by_start(updates), sets(expected));
+    let finals = sliding_concat(5, 0, EmitStrategy::on_window_close(), &inputs);
+    let expected: Updates = &[(0, &[("0+1+2+3+4+5+6+7", 4)]), (1, &[("0+2+3+5+6", 4)])];
+    assert_eq!(by_start(finals), sets(expected));
 }
