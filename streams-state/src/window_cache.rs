@@ -768,14 +768,9 @@ impl SessionStore for CachingSessionStore {
             });
         }
         self.cache.observe(end);
-        if end < self.cache.min_live_time() {
-            tracing::debug!(
-                store = self.inner.name(),
-                end,
-                "skipping write to an expired session"
-            );
-            return Ok(());
-        }
+        // Like Kafka's `CachingSessionStore`, a write is cached (and forwarded when flushed)
+        // even when the store behind will drop it as expired: a session aggregation accepts a
+        // session ending exactly at stream time − gap − grace, which is the retention boundary.
         let value = self.cache.outbox.copy(value);
         self.cache
             .write(keys::session_store_key(key, start, end), end, Some(value));
@@ -784,9 +779,6 @@ impl SessionStore for CachingSessionStore {
 
     fn remove(&mut self, key: &[u8], start: i64, end: i64) -> Result<()> {
         self.check_open()?;
-        if end < self.cache.min_live_time() {
-            return Ok(());
-        }
         self.cache
             .write(keys::session_store_key(key, start, end), end, None);
         evict(&mut self.inner, &mut self.cache)

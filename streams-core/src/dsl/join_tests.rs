@@ -526,14 +526,19 @@ fn join_windows_before_and_after_are_seen_from_the_left_stream() {
 }
 
 #[test]
-fn records_older_than_the_join_window_and_grace_are_dropped() {
+fn records_older_than_the_join_window_and_grace_join_what_the_other_store_still_holds() {
     let driver = stream_stream(JoinWindows::of_time_difference_and_grace(ms(10), ms(5)).unwrap());
     let left = driver.create_input_topic("left", StringSerde, StringSerde);
     let right = driver.create_input_topic("right", StringSerde, StringSerde);
     left.pipe_input_with_timestamp("a", "l", 100);
     right.pipe_input_with_timestamp("z", "time", 200);
-    // 100 is older than stream time 200 minus the 25 ms the stores keep: dropped, not joined.
+    // 101 is older than stream time 200 minus the 25 ms the stores keep, but, as in Kafka, it is
+    // not dropped: the left store has seen nothing after 100, so it still holds l.
     right.pipe_input_with_timestamp("a", "r", 101);
+    assert_eq!(outputs(&driver), owned(&[("a", "l+r", 101)]));
+    // Once the left store's own time has moved on, l has expired there: nothing to join.
+    left.pipe_input_with_timestamp("z", "time", 300);
+    right.pipe_input_with_timestamp("a", "r2", 102);
     assert!(outputs(&driver).is_empty());
 }
 
@@ -720,4 +725,381 @@ proptest! {
         expected.sort();
         prop_assert_eq!(actual, expected);
     }
+}
+
+/// topic1 (i32 → string) joined with topic2 (i32 → string) within `windows`, left or outer, as
+/// Kafka's `MockValueJoiner.TOSTRING_JOINER` writes it ("A0+null"), into "out". (Kafka's outer
+/// join tests read topic2 as longs; their strings print the same.)
+fn kafka_stream_stream(outer: bool, windows: JoinWindows) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let left = builder.stream("topic1", Consumed::with(Serdes::i32(), Serdes::string()));
+    let right = builder.stream("topic2", Consumed::with(Serdes::i32(), Serdes::string()));
+    let joined = StreamJoined::with(Serdes::i32(), Serdes::string(), Serdes::string());
+    let show = |v: Option<&String>| v.map_or("null", String::as_str).to_string();
+    let out = if outer {
+        left.outer_join_stream(
+            &right,
+            move |l: Option<&String>, r: Option<&String>| format!("{}+{}", show(l), show(r)),
+            windows,
+            joined,
+        )
+    } else {
+        left.left_join_stream(
+            &right,
+            move |l: &String, r: Option<&String>| format!("{l}+{}", show(r)),
+            windows,
+            joined,
+        )
+    };
+    out.to("out", Produced::with(Serdes::i32(), Serdes::string()));
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+/// Pipes `(topic, key, value, timestamp)` records, then returns what "out" received since the
+/// last call, as (key, value, timestamp).
+fn pipe_joined(
+    driver: &TopologyTestDriver,
+    records: &[(&str, i32, &str, i64)],
+) -> Vec<(i32, String, i64)> {
+    for (topic, key, value, ts) in records {
+        driver
+            .create_input_topic(topic, crate::serde::I32Serde, StringSerde)
+            .pipe_input_with_timestamp(*key, *value, *ts);
+    }
+    driver
+        .create_output_topic("out", crate::serde::I32Serde, StringSerde)
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn kvt(expected: &[(i32, &str, i64)]) -> Vec<(i32, String, i64)> {
+    expected
+        .iter()
+        .map(|(k, v, t)| (*k, v.to_string(), *t))
+        .collect()
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testOuterJoinDuplicates`: at one timestamp the waiting
+/// right-side records are emitted before the left-side ones, duplicates each in turn.
+#[test]
+fn outer_join_emits_waiting_records_in_kafkas_order() {
+    let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
+    let driver = kafka_stream_stream(true, windows);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 0, "A0", 0),
+            ("topic1", 0, "A0-0", 0),
+            ("topic2", 1, "11", 0),
+            ("topic2", 1, "12", 0),
+            ("topic2", 1, "10", 111),
+            ("topic2", 3, "100", 211),
+        ],
+    );
+    assert_eq!(
+        out,
+        kvt(&[
+            (1, "null+11", 0),
+            (1, "null+12", 0),
+            (0, "A0+null", 0),
+            (0, "A0-0+null", 0),
+        ])
+    );
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 2, "A2", 200),
+            ("topic1", 2, "A2-0", 200),
+            ("topic2", 2, "13", 201),
+            ("topic2", 2, "14", 201),
+        ],
+    );
+    assert_eq!(
+        out,
+        kvt(&[
+            (2, "A2+13", 201),
+            (2, "A2-0+13", 201),
+            (2, "A2+14", 201),
+            (2, "A2-0+14", 201),
+        ])
+    );
+    let out = pipe_joined(&driver, &[("topic2", 3, "100", 1500)]);
+    assert_eq!(out, kvt(&[(1, "null+10", 111), (3, "null+100", 211)]));
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testOrdering` and
+/// `KStreamKStreamLeftJoinTest#testOrdering`: the record that closes a waiting record's window
+/// emits it before its own join result.
+#[test]
+fn closed_unmatched_records_come_before_the_join_result_that_closed_them() {
+    for outer in [true, false] {
+        let windows = JoinWindows::of_time_difference_with_no_grace(ms(100)).unwrap();
+        let driver = kafka_stream_stream(outer, windows);
+        let out = pipe_joined(&driver, &[("topic1", 0, "A0", 0), ("topic1", 1, "A1", 100)]);
+        assert!(out.is_empty(), "outer {outer}");
+        let out = pipe_joined(&driver, &[("topic2", 1, "a1", 110)]);
+        assert_eq!(
+            out,
+            kvt(&[(0, "A0+null", 0), (1, "A1+a1", 110)]),
+            "outer {outer}"
+        );
+    }
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testGracePeriod`.
+#[test]
+fn outer_join_waits_for_the_grace_period() {
+    let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
+    let driver = kafka_stream_stream(true, windows);
+    let out = pipe_joined(&driver, &[("topic1", 0, "A0", 0), ("topic2", 1, "11", 0)]);
+    assert!(out.is_empty());
+    let out = pipe_joined(
+        &driver,
+        &[("topic1", 1, "A1", 101), ("topic2", 0, "10", 101)],
+    );
+    assert!(out.is_empty());
+    let out = pipe_joined(&driver, &[("topic2", 0, "100", 112)]);
+    assert_eq!(out, kvt(&[(1, "null+11", 0), (0, "A0+null", 0)]));
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testEmitAllNonJoinedResultsForAsymmetricWindow`: a
+/// left record waits `after`, a right record `before`.
+#[test]
+fn outer_join_closes_each_side_by_its_own_window_bound() {
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(5))
+        .unwrap()
+        .after(ms(20));
+    let driver = kafka_stream_stream(true, windows);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 0, "A0", 29),
+            ("topic1", 1, "A1", 30),
+            ("topic2", 2, "12", 31),
+            ("topic2", 3, "13", 36),
+        ],
+    );
+    assert!(out.is_empty());
+    let out = pipe_joined(&driver, &[("topic2", 4, "14", 37)]);
+    assert_eq!(out, kvt(&[(2, "null+12", 31)]));
+    let out = pipe_joined(&driver, &[("topic2", 5, "15", 50)]);
+    assert_eq!(
+        out,
+        kvt(&[(0, "A0+null", 29), (3, "null+13", 36), (4, "null+14", 37)])
+    );
+}
+
+/// Kafka's `KStreamKStreamLeftJoinTest#testLeftJoinDuplicates`.
+#[test]
+fn left_join_emits_waiting_duplicates_once() {
+    let windows = JoinWindows::of_time_difference_and_grace(ms(100), ms(10)).unwrap();
+    let driver = kafka_stream_stream(false, windows);
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 0, "A0", 0),
+            ("topic1", 0, "A0-0", 0),
+            ("topic2", 1, "a0", 111),
+            ("topic2", 2, "dummy", 500),
+        ],
+    );
+    assert_eq!(out, kvt(&[(0, "A0+null", 0), (0, "A0-0+null", 0)]));
+    let out = pipe_joined(
+        &driver,
+        &[
+            ("topic1", 2, "A2", 1000),
+            ("topic1", 2, "A2-0", 1000),
+            ("topic2", 2, "a2", 1001),
+        ],
+    );
+    assert_eq!(out, kvt(&[(2, "A2+a2", 1001), (2, "A2-0+a2", 1001)]));
+    let out = pipe_joined(&driver, &[("topic2", 3, "a3", 315)]);
+    assert!(out.is_empty());
+}
+
+/// Kafka's `KStreamKStreamOuterJoinTest#testWindowing` (with `testUpperWindowBound` and
+/// `testLowerWindowBound`): pairs at the window's bounds, unmatched records emitted in the outer
+/// store's order, and records too late for any window emitted alone at once, not dropped.
+#[test]
+fn outer_join_windowing_as_kafka() {
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(100)).unwrap();
+    let driver = kafka_stream_stream(true, windows);
+    let keys = [0, 1, 2, 3];
+    let texts: Vec<String> = (0..=3).map(|k| format!("{}", k + 10)).collect();
+    let left_values =
+        |prefix: &str| -> Vec<String> { keys.iter().map(|k| format!("{prefix}{k}")).collect() };
+    let out = pipe_joined(&driver, &[("topic1", 0, "A0", 0), ("topic1", 1, "A1", 0)]);
+    assert!(out.is_empty());
+    let records: Vec<_> = keys
+        .iter()
+        .map(|&k| ("topic2", k, texts[k as usize].as_str(), 0))
+        .collect();
+    assert_eq!(
+        pipe_joined(&driver, &records),
+        kvt(&[(0, "A0+10", 0), (1, "A1+11", 0)])
+    );
+    // The upper bound of the window.
+    let texts: Vec<String> = keys.iter().map(|k| format!("{}", k + 20)).collect();
+    let records: Vec<_> = keys
+        .iter()
+        .map(|&k| ("topic2", k, texts[k as usize].as_str(), 1000 + i64::from(k)))
+        .collect();
+    assert_eq!(
+        pipe_joined(&driver, &records),
+        kvt(&[(2, "null+12", 0), (3, "null+13", 0)])
+    );
+    let left_batch = |prefix: &str, ts: i64| -> Vec<(i32, String, i64)> {
+        let values = left_values(prefix);
+        let records: Vec<_> = keys
+            .iter()
+            .zip(&values)
+            .map(|(&k, v)| ("topic1", k, v.as_str(), ts))
+            .collect();
+        pipe_joined(&driver, &records)
+    };
+    assert_eq!(
+        left_batch("B", 1100),
+        kvt(&[
+            (0, "B0+20", 1100),
+            (1, "B1+21", 1100),
+            (2, "B2+22", 1100),
+            (3, "B3+23", 1100),
+        ])
+    );
+    assert_eq!(
+        left_batch("C", 1101),
+        kvt(&[(1, "C1+21", 1101), (2, "C2+22", 1101), (3, "C3+23", 1101)])
+    );
+    assert_eq!(
+        left_batch("D", 1102),
+        kvt(&[(2, "D2+22", 1102), (3, "D3+23", 1102)])
+    );
+    assert_eq!(left_batch("E", 1103), kvt(&[(3, "E3+23", 1103)]));
+    assert!(left_batch("F", 1104).is_empty());
+    assert_eq!(
+        pipe_joined(&driver, &[("topic1", 0, "dummy", 1405)]),
+        kvt(&[
+            (0, "C0+null", 1101),
+            (0, "D0+null", 1102),
+            (1, "D1+null", 1102),
+            (0, "E0+null", 1103),
+            (1, "E1+null", 1103),
+            (2, "E2+null", 1103),
+            (0, "F0+null", 1104),
+            (1, "F1+null", 1104),
+            (2, "F2+null", 1104),
+            (3, "F3+null", 1104),
+        ])
+    );
+    // The lower bound of the window, at stream time 1405: records far behind it are emitted
+    // alone at once, or joined with what the other side still holds.
+    assert_eq!(
+        left_batch("G", 899),
+        kvt(&[
+            (0, "G0+null", 899),
+            (1, "G1+null", 899),
+            (2, "G2+null", 899),
+            (3, "G3+null", 899),
+        ])
+    );
+    assert_eq!(
+        left_batch("H", 900),
+        kvt(&[
+            (0, "H0+20", 1000),
+            (1, "H1+null", 900),
+            (2, "H2+null", 900),
+            (3, "H3+null", 900),
+        ])
+    );
+    assert_eq!(
+        left_batch("I", 901),
+        kvt(&[
+            (0, "I0+20", 1000),
+            (1, "I1+21", 1001),
+            (2, "I2+null", 901),
+            (3, "I3+null", 901),
+        ])
+    );
+    assert_eq!(
+        left_batch("J", 902),
+        kvt(&[
+            (0, "J0+20", 1000),
+            (1, "J1+21", 1001),
+            (2, "J2+22", 1002),
+            (3, "J3+null", 902),
+        ])
+    );
+    assert_eq!(
+        left_batch("K", 903),
+        kvt(&[
+            (0, "K0+20", 1000),
+            (1, "K1+21", 1001),
+            (2, "K2+22", 1002),
+            (3, "K3+23", 1003),
+        ])
+    );
+    assert_eq!(
+        pipe_joined(&driver, &[("topic1", 0, "dummy", 1103)]),
+        kvt(&[(0, "dummy+null", 1103)])
+    );
+}
+
+/// Kafka's `KStreamKStreamLeftJoinTest#testLeftJoinedRecordsWithZeroAfterAreEmitted`: with
+/// `after` 0 a left record's window closes as soon as stream time passes it.
+#[test]
+fn left_join_with_zero_after_emits_each_record_once_stream_time_passes_it() {
+    let windows = JoinWindows::of_time_difference_with_no_grace(ms(100))
+        .unwrap()
+        .after(ms(0));
+    let driver = kafka_stream_stream(false, windows);
+    // Keys 0 to 3 at `ts`, or (`spread`) at `ts + key`.
+    let batch = |topic: &'static str, prefix: &str, ts: i64, spread: bool| {
+        let values: Vec<String> = (0..4).map(|k| format!("{prefix}{k}")).collect();
+        let records: Vec<_> = (0..4)
+            .zip(&values)
+            .map(|(k, v)| (topic, k, v.as_str(), ts + i64::from(k) * i64::from(spread)))
+            .collect();
+        pipe_joined(&driver, &records)
+    };
+    assert_eq!(
+        batch("topic1", "A", 1000, true),
+        kvt(&[
+            (0, "A0+null", 1000),
+            (1, "A1+null", 1001),
+            (2, "A2+null", 1002)
+        ])
+    );
+    assert_eq!(
+        batch("topic2", "a", 999, false),
+        kvt(&[
+            (0, "A0+a0", 1000),
+            (1, "A1+a1", 1001),
+            (2, "A2+a2", 1002),
+            (3, "A3+a3", 1003),
+        ])
+    );
+    assert_eq!(
+        batch("topic2", "b", 1000, false),
+        kvt(&[
+            (0, "A0+b0", 1000),
+            (1, "A1+b1", 1001),
+            (2, "A2+b2", 1002),
+            (3, "A3+b3", 1003),
+        ])
+    );
+    assert_eq!(
+        batch("topic2", "c", 1001, false),
+        kvt(&[(1, "A1+c1", 1001), (2, "A2+c2", 1002), (3, "A3+c3", 1003)])
+    );
+    assert_eq!(
+        batch("topic2", "d", 1002, false),
+        kvt(&[(2, "A2+d2", 1002), (3, "A3+d3", 1003)])
+    );
+    assert_eq!(
+        batch("topic2", "e", 1003, false),
+        kvt(&[(3, "A3+e3", 1003)])
+    );
+    assert!(batch("topic2", "f", 1100, false).is_empty());
 }

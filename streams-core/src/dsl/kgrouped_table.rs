@@ -2,9 +2,11 @@
 //! Kafka Streams' `KGroupedTable`.
 //!
 //! A table row can change its group or leave it, so a table aggregation needs both an adder and
-//! a subtractor: every update of a source row is sent (through a repartition topic keyed by the
-//! new group) as "remove the old value from its old group" and "add the new value to its new
-//! group", and the aggregation applies the subtractor, then the adder. Deletes only subtract.
+//! a subtractor: an update of a source row that moves it to another group is sent (through a
+//! repartition topic keyed by the group) as "remove the old value from its old group", then "add
+//! the new value to its new group"; an update that keeps its group is sent as one record carrying
+//! both values, which the aggregation applies as one update — subtractor, then adder — with one
+//! result (Kafka's KIP-904). Deletes only subtract.
 
 use std::rc::Rc;
 use std::sync::Arc;
@@ -32,14 +34,16 @@ type Fold<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
 
 impl<K: Data, V: Data> KTable<K, V> {
     /// Re-keys the table with `selector(key, value) -> (new key, new value)` for an aggregation
-    /// (Kafka's `KTable#groupBy`); `grouped` gives the serdes of the repartition topic.
+    /// (Kafka's `KTable#groupBy`); `grouped` gives the serdes of the repartition topic. Group
+    /// keys are compared (as Kafka compares them with `equals`) to send an update that stays in
+    /// its group as one record.
     pub fn group_by<K2, V2, F>(
         &self,
         selector: F,
         grouped: Grouped<K2, V2>,
     ) -> KGroupedTable<K2, V2>
     where
-        K2: Data,
+        K2: Data + PartialEq,
         V2: Data,
         F: Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
     {
@@ -222,8 +226,8 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
 }
 
 /// Maps each row update to the group it leaves and the group it joins, like Kafka's
-/// `KTableRepartitionMap`: the old value is subtracted from its old group, the new value added to
-/// its new group, as two separate records.
+/// `KTableRepartitionMap`: when both are the same group, one record with the old and the new
+/// value; otherwise the old value for its old group, then the new value for its new group.
 struct TableRepartitionMap<F, K2> {
     selector: Arc<F>,
     keys: Arc<dyn Serde<K2>>,
@@ -233,7 +237,7 @@ impl<K, V, K2, V2, F> Processor<K, Change<V>, K2, Change<V2>> for TableRepartiti
 where
     K: Data,
     V: Data,
-    K2: Data,
+    K2: Data + PartialEq,
     V2: Data,
     F: Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
 {
@@ -248,29 +252,46 @@ where
             timestamp,
             headers,
         } = record;
-        if let Some(old) = &value.old {
-            let (group, old) = (self.selector)(&key, old);
-            if !self.keys.is_null(&group) {
-                ctx.forward(Record {
-                    key: group,
-                    value: Change::new(None, Some(old)),
-                    timestamp,
-                    headers: headers.clone(),
-                })?;
-            }
-        }
-        if let Some(new) = &value.new {
-            let (group, new) = (self.selector)(&key, new);
-            if !self.keys.is_null(&group) {
-                ctx.forward(Record {
-                    key: group,
-                    value: Change::new(Some(new), None),
+        // Kafka maps the new value first, then the old one.
+        let new = value
+            .new
+            .as_ref()
+            .map(|new| (self.selector)(&key, new))
+            .filter(|(group, _)| !self.keys.is_null(group));
+        let old = value
+            .old
+            .as_ref()
+            .map(|old| (self.selector)(&key, old))
+            .filter(|(group, _)| !self.keys.is_null(group));
+        match (old, new) {
+            // Same group: one update, so the aggregate never shows the row subtracted alone.
+            (Some((old_group, old)), Some((new_group, new))) if old_group == new_group => ctx
+                .forward(Record {
+                    key: new_group,
+                    value: Change::new(Some(new), Some(old)),
                     timestamp,
                     headers,
-                })?;
+                }),
+            (old, new) => {
+                if let Some((group, old)) = old {
+                    ctx.forward(Record {
+                        key: group,
+                        value: Change::new(None, Some(old)),
+                        timestamp,
+                        headers: headers.clone(),
+                    })?;
+                }
+                if let Some((group, new)) = new {
+                    ctx.forward(Record {
+                        key: group,
+                        value: Change::new(Some(new), None),
+                        timestamp,
+                        headers,
+                    })?;
+                }
+                Ok(())
             }
         }
-        Ok(())
     }
 }
 

@@ -589,7 +589,223 @@ fn grouped_table_aggregate_goes_through_a_repartition_topic_named_like_kafka() {
     let totals: Vec<Option<i64>> = driver
         .create_output_topic("totals", StringSerde, nullable_i64())
         .read_values_to_list();
-    assert_eq!(totals, [Some(10), Some(15), Some(5), Some(12), Some(7)]);
+    // ann's update stays in group "a": one result (12), no intermediate subtracted total.
+    assert_eq!(totals, [Some(10), Some(15), Some(12), Some(7)]);
+}
+
+/// The table aggregation Kafka's `KTableAggregateTest` runs: string aggregates that show every
+/// step ("0+1-1+3"), read from "out" as (key, aggregate, timestamp).
+fn table_aggregate_steps<F>(
+    selector: F,
+    inputs: &[(&str, Option<&str>, i64)],
+) -> Vec<(String, String, i64)>
+where
+    F: Fn(&String, &String) -> (Option<String>, String) + Send + Sync + 'static,
+{
+    let builder = StreamsBuilder::new();
+    builder
+        .table("topic1", strings(), Materialized::new())
+        .group_by(
+            selector,
+            Grouped::with(Serdes::option(Serdes::string()), Serdes::string()),
+        )
+        .aggregate(
+            || "0".to_string(),
+            |_, value: &String, aggregate: String| format!("{aggregate}+{value}"),
+            |_, value: &String, aggregate: String| format!("{aggregate}-{value}"),
+            Materialized::as_("topic1-Canonized").with_value_serde(Serdes::string()),
+        )
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(
+                Serdes::option(Serdes::string()),
+                Serdes::option(Serdes::string()),
+            ),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("topic1", StringSerde, OptionSerde::new(StringSerde));
+    for (key, value, ts) in inputs {
+        input.pipe_input_with_timestamp(*key, value.map(str::to_string), *ts);
+    }
+    driver
+        .create_output_topic(
+            "out",
+            OptionSerde::new(StringSerde),
+            OptionSerde::new(StringSerde),
+        )
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| {
+            (
+                r.key.unwrap_or_default(),
+                r.value.unwrap_or_default(),
+                r.timestamp,
+            )
+        })
+        .collect()
+}
+
+fn steps(expected: &[(&str, &str, i64)]) -> Vec<(String, String, i64)> {
+    super::test_support::owned(expected)
+}
+
+/// Kafka's `KTableAggregateTest#testAggBasic`: re-grouping by the same key, each update is one
+/// subtract-and-add.
+#[test]
+fn table_aggregate_applies_an_update_within_a_group_as_one() {
+    let out = table_aggregate_steps(
+        |key, value| (Some(key.clone()), value.clone()),
+        &[
+            ("A", Some("1"), 10),
+            ("B", Some("2"), 15),
+            ("A", Some("3"), 20),
+            ("B", Some("4"), 18),
+            ("C", Some("5"), 5),
+            ("D", Some("6"), 25),
+            ("B", Some("7"), 15),
+            ("C", Some("8"), 10),
+        ],
+    );
+    assert_eq!(
+        out,
+        steps(&[
+            ("A", "0+1", 10),
+            ("B", "0+2", 15),
+            ("A", "0+1-1+3", 20),
+            ("B", "0+2-2+4", 18),
+            ("C", "0+5", 5),
+            ("D", "0+6", 25),
+            ("B", "0+2-2+4-4+7", 18),
+            ("C", "0+5-5+8", 10),
+        ])
+    );
+}
+
+/// Kafka's `KTableAggregateTest#testAggRepartition`: rows grouped by their value; a null group
+/// is skipped (Kafka's mapper returns a null key for "null" and no pair for "NULL": both are a
+/// `None` group here).
+#[test]
+fn table_aggregate_moves_a_row_between_groups_as_subtract_then_add() {
+    let out = table_aggregate_steps(
+        |key, value| match key.as_str() {
+            "null" | "NULL" => (None, value.clone()),
+            _ => (Some(value.clone()), value.clone()),
+        },
+        &[
+            ("A", Some("1"), 10),
+            ("A", None, 15),
+            ("A", Some("1"), 12),
+            ("B", Some("2"), 20),
+            ("null", Some("3"), 25),
+            ("B", Some("4"), 23),
+            ("NULL", Some("5"), 24),
+            ("B", Some("7"), 22),
+        ],
+    );
+    assert_eq!(
+        out,
+        steps(&[
+            ("1", "0+1", 10),
+            ("1", "0+1-1", 15),
+            ("1", "0+1-1+1", 15),
+            ("2", "0+2", 20),
+            ("2", "0+2-2", 23),
+            ("4", "0+4", 23),
+            ("4", "0+4-4", 23),
+            ("7", "0+7", 22),
+        ])
+    );
+}
+
+/// Kafka's `KTableAggregateTest#testCount`: counting rows per value.
+#[test]
+fn table_count_per_group_as_kafka() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table("count-test-input", strings(), Materialized::new())
+        .group_by(
+            |_, value: &String| (value.clone(), value.clone()),
+            grouped(),
+        )
+        .count(Materialized::as_("count"))
+        .to_stream()
+        .to("out", counts_out());
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("count-test-input", StringSerde, StringSerde);
+    for (key, value, ts) in [
+        ("A", "green", 10),
+        ("B", "green", 9),
+        ("A", "blue", 12),
+        ("C", "yellow", 15),
+        ("D", "green", 11),
+    ] {
+        input.pipe_input_with_timestamp(key, value, ts);
+    }
+    let out: Vec<(String, Option<i64>, i64)> = driver
+        .create_output_topic("out", StringSerde, nullable_i64())
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    let expected = [
+        ("green", 1, 10),
+        ("green", 2, 10),
+        ("green", 1, 12),
+        ("blue", 1, 12),
+        ("yellow", 1, 15),
+        ("green", 2, 12),
+    ]
+    .map(|(k, c, t)| (k.to_string(), Some(c), t));
+    assert_eq!(out, expected);
+}
+
+/// Kafka's `KTableAggregateTest#testRemoveOldBeforeAddNew`: an update that keeps its group is
+/// one record, subtracting the old value before adding the new one.
+#[test]
+fn table_aggregate_removes_the_old_value_before_adding_the_new() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table("count-test-input", strings(), Materialized::new())
+        .group_by(
+            |key: &String, _: &String| (key[..1].to_string(), key[1..2].to_string()),
+            grouped(),
+        )
+        .aggregate(
+            String::new,
+            |_, value: &String, aggregate: String| aggregate + value,
+            |_, value: &String, aggregate: String| aggregate.replace(value.as_str(), ""),
+            Materialized::as_("someStore").with_value_serde(Serdes::string()),
+        )
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic(
+        "count-test-input",
+        StringSerde,
+        OptionSerde::new(StringSerde),
+    );
+    input.pipe_input_with_timestamp("11", Some("A".to_string()), 10);
+    input.pipe_input_with_timestamp("12", Some("B".to_string()), 8);
+    input.pipe_input_with_timestamp("11", None, 12);
+    input.pipe_input_with_timestamp("12", Some("C".to_string()), 6);
+    let out: Vec<(String, Option<String>, i64)> = driver
+        .create_output_topic("out", StringSerde, OptionSerde::new(StringSerde))
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    let expected = [
+        ("1", "1", 10),
+        ("1", "12", 10),
+        ("1", "2", 12),
+        ("1", "2", 12),
+    ]
+    .map(|(k, v, t)| (k.to_string(), Some(v.to_string()), t));
+    assert_eq!(out, expected);
 }
 
 #[test]

@@ -5,7 +5,11 @@
 //! window, emitted when stream time passes the window's end plus its grace period;
 //! `Suppressed::until_time_limit` rate-limits any table to one update per key per time limit.
 //! The buffer lives in a logged in-memory key-value store (`<application.id>-<store>-changelog`),
-//! so buffered updates survive a restart, with an index by emit time kept beside it.
+//! so buffered updates survive a restart, with an index by buffer time kept beside it. As in
+//! Kafka's `InMemoryTimeOrderedKeyValueChangeBuffer`, a key's buffer time is its window's end or
+//! the timestamp it was first buffered with, and the buffer is ordered by buffer time, then key:
+//! that is the order keys are released in, due or — from a bounded buffer that emits early —
+//! evicted when full.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -200,7 +204,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     }
 }
 
-/// When a buffered key is due, computed when it is first buffered.
+/// A buffered key's buffer time (Kafka's `TimeDefinition`) and how long after it the key is due
+/// (Kafka's suppress duration).
 enum EmitTime<K> {
     WindowEnd(fn(&K) -> i64, i64),
     AfterFirstUpdate(i64),
@@ -215,10 +220,10 @@ impl<K> Clone for EmitTime<K> {
     }
 }
 
-/// One buffered update as stored: emit time, record timestamp, then the value (absent for a
+/// One buffered update as stored: buffer time, record timestamp, then the value (absent for a
 /// delete).
 struct Buffered {
-    emit_time: i64,
+    buffer_time: i64,
     timestamp: i64,
     value: Option<Vec<u8>>,
 }
@@ -226,7 +231,7 @@ struct Buffered {
 impl Buffered {
     fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(17 + self.value.as_ref().map_or(0, Vec::len));
-        out.extend_from_slice(&self.emit_time.to_be_bytes());
+        out.extend_from_slice(&self.buffer_time.to_be_bytes());
         out.extend_from_slice(&self.timestamp.to_be_bytes());
         match &self.value {
             Some(v) => {
@@ -243,7 +248,7 @@ impl Buffered {
             store: store.to_string(),
             message: format!("corrupt suppression buffer entry of {} bytes", bytes.len()),
         };
-        let emit_time = i64::from_be_bytes(
+        let buffer_time = i64::from_be_bytes(
             bytes
                 .get(..8)
                 .ok_or_else(corrupt)?
@@ -263,7 +268,7 @@ impl Buffered {
             _ => return Err(corrupt()),
         };
         Ok(Buffered {
-            emit_time,
+            buffer_time,
             timestamp,
             value,
         })
@@ -280,21 +285,21 @@ struct SuppressProcessor<K, V> {
     drop_tombstones: bool,
     buffer: BufferConfig,
     observed_stream_time: i64,
-    /// Buffered keys by emit time.
+    /// Buffered keys by buffer time, then key: release and eviction order.
     index: BTreeSet<(i64, Vec<u8>)>,
-    /// Emit time and encoded size of each buffered key.
+    /// Buffer time and encoded size of each buffered key.
     entries: HashMap<Vec<u8>, (i64, usize)>,
     bytes: usize,
     store: Option<KeyValueStoreRef<Vec<u8>, Vec<u8>>>,
 }
 
 impl<K: Data, V: Data> SuppressProcessor<K, V> {
-    fn remember(&mut self, key: Vec<u8>, emit_time: i64, size: usize) {
-        if let Some((old_time, old_size)) = self.entries.insert(key.clone(), (emit_time, size)) {
+    fn remember(&mut self, key: Vec<u8>, buffer_time: i64, size: usize) {
+        if let Some((old_time, old_size)) = self.entries.insert(key.clone(), (buffer_time, size)) {
             self.index.remove(&(old_time, key.clone()));
             self.bytes -= old_size;
         }
-        self.index.insert((emit_time, key));
+        self.index.insert((buffer_time, key));
         self.bytes += size;
     }
 
@@ -342,11 +347,11 @@ impl<K: Data, V: Data> SuppressProcessor<K, V> {
 impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressProcessor<K, V> {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
         let store = ctx.key_value_store(&self.store_name, BytesSerde, BytesSerde)?;
-        // Rebuild the emit-time index from the (restored) buffer.
+        // Rebuild the buffer-time index from the (restored) buffer.
         for (key, entry) in store.all()? {
             let size = key.len() + entry.len();
-            let emit_time = Buffered::decode(&self.store_name, &entry)?.emit_time;
-            self.remember(key, emit_time, size);
+            let buffer_time = Buffered::decode(&self.store_name, &entry)?.buffer_time;
+            self.remember(key, buffer_time, size);
         }
         self.store = Some(store);
         Ok(())
@@ -367,25 +372,26 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressProcess
                 .map_err(|e| store_serde_error(&self.store_name, "buffered value", e))?,
             None => None,
         };
-        let emit_time = match (&self.emit_time, self.entries.get(&key)) {
-            (EmitTime::WindowEnd(end, grace), _) => end(&record.key).saturating_add(*grace),
-            (EmitTime::AfterFirstUpdate(_), Some((first, _))) => *first,
-            (EmitTime::AfterFirstUpdate(limit), None) => record.timestamp.saturating_add(*limit),
+        // An update keeps its key's place in the buffer (Kafka's non-resetting semantics).
+        let (buffer_time, delay) = match (&self.emit_time, self.entries.get(&key)) {
+            (EmitTime::WindowEnd(end, grace), _) => (end(&record.key), *grace),
+            (EmitTime::AfterFirstUpdate(limit), Some((first, _))) => (*first, *limit),
+            (EmitTime::AfterFirstUpdate(limit), None) => (record.timestamp, *limit),
         };
         let entry = Buffered {
-            emit_time,
+            buffer_time,
             timestamp: record.timestamp,
             value,
         }
         .encode();
         let size = key.len() + entry.len();
         initialized(&self.store, &self.store_name)?.put(&key, &entry)?;
-        self.remember(key, emit_time, size);
-        while self
-            .index
-            .first()
-            .is_some_and(|(due, _)| *due <= self.observed_stream_time)
-        {
+        self.remember(key, buffer_time, size);
+        // Compared as Kafka does, by buffer time against stream time minus the delay: adding the
+        // delay to buffer times instead would saturate a `Duration::MAX`-like limit and lose the
+        // order of the keys.
+        let expiry = self.observed_stream_time.saturating_sub(delay);
+        while self.index.first().is_some_and(|(time, _)| *time <= expiry) {
             self.emit_first(ctx)?;
         }
         while self.full() {

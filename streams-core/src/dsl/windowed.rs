@@ -2,13 +2,14 @@
 //! and window into a `KTable<Windowed<K>, V>` — like Kafka Streams' `TimeWindowedKStream` and
 //! `SessionWindowedKStream`.
 //!
-//! Each record updates every window that contains it, as long as the window is still open: a
-//! window closes when the stream time seen by the operator passes its end plus the grace period,
-//! and a record for a closed window is dropped (and logged), never applied. Time-window
+//! Each record updates every window that contains it, as long as the window is still open: a window
+//! closes when the stream time seen by the operator passes its end plus the grace period (a
+//! session: its end plus the inactivity gap plus the grace period, as it could still grow until
+//! then), and a record for a closed window is dropped (and logged), never applied. Time-window
 //! aggregates live in a window store (value and timestamp, retention = size + grace unless
-//! `Materialized::with_retention` says more); session aggregates in a session store, where a
-//! record merges every session within the inactivity gap of it and the merged sessions are
-//! deleted downstream with tombstones.
+//! `Materialized::with_retention` says more); session aggregates in a session store, where a record
+//! merges every session within the inactivity gap of it and the merged sessions are deleted
+//! downstream with tombstones.
 //!
 //! The stores have a record cache by default, as in Kafka (`Materialized::with_caching_disabled`
 //! turns it off): updates then go downstream when the cache flushes — at commit, or when it is
@@ -29,9 +30,7 @@ use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{I64Serde, Serde, SharedSerde};
-use crate::state::{
-    initialized, CachedRef, SessionStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
-};
+use crate::state::{initialized, CachedRef, SessionStoreRef, TimestampedWindowStoreRef};
 use std::sync::Arc;
 
 const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
@@ -39,6 +38,9 @@ const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
 
 /// Merges two session aggregates of one key when a record bridges their sessions.
 type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
+/// A session aggregation's initializer; `None` for `reduce`, whose first session (or value)
+/// starts the aggregate, as Kafka's reduce does with its null initial aggregate.
+type Init<VA> = Option<Arc<dyn Fn() -> VA + Send + Sync>>;
 
 /// When a windowed aggregation emits its results (Kafka's `EmitStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -313,19 +315,11 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                 },
             ),
             WindowKind::Sliding(windows) => {
-                // The records themselves are kept too: a sliding window's aggregate is folded
-                // from the records it contains whenever a record enters or creates it.
-                let records_name = format!("{}-records", plan.store_name);
-                plan.add_store(
-                    materialized.record_window_store(&records_name, retention.saturating_add(1)),
-                );
-                let records = Arc::<str>::from(records_name.as_str());
                 plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
                     plan.name.clone(),
-                    vec![plan.store_name.clone(), records_name],
+                    vec![plan.store_name.clone()],
                     move || SlidingWindowAggregateProcessor {
                         store_name: Arc::clone(&store_name),
-                        records_name: Arc::clone(&records),
                         keys: Arc::clone(&keys),
                         values: Arc::clone(&values),
                         aggregates: Arc::clone(&aggregates),
@@ -336,7 +330,6 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                         stream_time: ObservedStreamTime::new(windows.grace_ms()),
                         emitted_up_to: None,
                         store: None,
-                        records: None,
                         cache: None,
                     },
                 )
@@ -439,18 +432,8 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
                 continue;
             }
             let previous = store.fetch(&record.key, window.start_ms)?;
-            let (aggregate, old, timestamp) = match previous {
-                Some((aggregate, ts)) => {
-                    let old = aggregate.clone();
-                    let new = (self.add)(&record.key, &record.value, aggregate);
-                    (new, Some(old), ts.max(record.timestamp))
-                }
-                None => (
-                    (self.start)(&record.key, &record.value),
-                    None,
-                    record.timestamp,
-                ),
-            };
+            let (aggregate, old, timestamp) =
+                fold_record(&self.start, &self.add, &record, previous);
             if let Some(cache) = &mut self.cache {
                 // Forwarded when the cache flushes it; what the write evicted goes now.
                 cache.writing_with(&record.headers, || {
@@ -478,15 +461,17 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 /// Aggregates per key over sliding windows, like Kafka's `KStreamSlidingWindowAggregate`.
 ///
 /// The windows are the ones the records define: for each record at `t`, its left window
-/// `[t - d, t]` (clamped to start at 0, as Kafka does) and, once another record falls after it
-/// within `d + 1`, its right window `[t + 1, t + 1 + d]`; both ends are inclusive. A record
-/// updates every window that contains it and may create its own right window; each such window's
-/// aggregate is folded from the records it contains, in timestamp order, and emitted — or, with
-/// `OnWindowClose`, each window's final aggregate is emitted once stream time passes its end plus
-/// the grace period.
+/// `[t - d, t]` and, once another record falls after it within `d`, its right window
+/// `[t + 1, t + 1 + d]`; both ends are inclusive, and records before `d` share the window
+/// `[0, d]` (Kafka's "early records"). Only the window aggregates are stored, as in Kafka: a
+/// record is added — in arrival order, not timestamp order — to every existing window that
+/// contains it, and a window it creates starts from an existing aggregate that holds exactly
+/// that window's other records (its left window from the previous record's window ending before
+/// it, its right window from the window it fell into) or from the initializer. Each update is
+/// emitted — or, with `OnWindowClose`, each window's final aggregate once stream time passes its
+/// end plus the grace period.
 struct SlidingWindowAggregateProcessor<K, V, VA> {
     store_name: Arc<str>,
-    records_name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
     aggregates: Arc<dyn Serde<VA>>,
@@ -498,10 +483,13 @@ struct SlidingWindowAggregateProcessor<K, V, VA> {
     /// With `OnWindowClose`: windows starting at or before this were emitted already.
     emitted_up_to: Option<i64>,
     store: Option<TimestampedWindowStoreRef<K, VA>>,
-    records: Option<WindowStoreRef<K, V>>,
     /// With a record cache: what it flushes is forwarded, rather than each update.
     cache: Option<CacheForwarder>,
 }
+
+/// A window's aggregate and the largest timestamp of the records in it; `None` for a window the
+/// record creates from the initializer.
+type Aggregated<VA> = Option<(VA, i64)>;
 
 impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
     /// Emits, once each, the windows that closed since the last call: those whose (inclusive)
@@ -534,34 +522,193 @@ impl<K: Data, V: Data, VA: Data> SlidingWindowAggregateProcessor<K, V, VA> {
         Ok(())
     }
 
-    /// The start of the left window of a record at `ts`.
-    fn left_start(&self, ts: i64) -> i64 {
-        ts.saturating_sub(self.windows.time_difference_ms()).max(0)
+    /// Adds the record to the window starting at `start` whose aggregate so far is `base`, if
+    /// the window is still open (Kafka's `updateWindowAndForward`).
+    fn add_to_window(
+        &mut self,
+        start: i64,
+        base: Aggregated<VA>,
+        record: &Record<K, V>,
+        close_time: i64,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let end = start.saturating_add(self.windows.time_difference_ms());
+        // Sliding windows include their end: one ending at the close time is still open.
+        if end < close_time {
+            log_late(ctx, record, Window::new(start, end), close_time);
+            return Ok(());
+        }
+        let (aggregate, old, timestamp) = fold_record(&self.start, &self.add, record, base);
+        self.write_window(start, aggregate, old, timestamp, record, ctx)
     }
 
-    /// Window starts affected by a record at `t`, given the key's records around it (sorted,
-    /// distinct timestamps, `t` included): windows containing `t`, and `t`'s own right window if another
-    /// record now falls in it.
-    fn affected_windows(&self, t: i64, around: &[i64]) -> Vec<i64> {
+    /// Stores the window starting at `start` and forwards the update — or leaves that to the
+    /// record cache, or to the window's close.
+    fn write_window(
+        &mut self,
+        start: i64,
+        aggregate: VA,
+        old: Option<VA>,
+        timestamp: i64,
+        record: &Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let store = initialized(&self.store, &self.store_name)?.clone();
+        if let Some(cache) = &mut self.cache {
+            // Forwarded when the cache flushes it; what the write evicted goes now.
+            cache.writing_with(&record.headers, || store.cache_key(&record.key, start))?;
+            store.put(&record.key, &aggregate, timestamp, start)?;
+            store.take_flushed(cache.taken());
+            return forward_windows(cache, &store, ctx);
+        }
+        store.put(&record.key, &aggregate, timestamp, start)?;
+        if self.emit_on_close {
+            return Ok(());
+        }
+        let end = start.saturating_add(self.windows.time_difference_ms());
+        ctx.forward(Record {
+            key: Windowed::new(record.key.clone(), Window::new(start, end)),
+            value: Change::new(Some(aggregate), old),
+            timestamp,
+            headers: record.headers.clone(),
+        })
+    }
+
+    /// A record at or after the time difference (Kafka's `processReverse`): walks the key's
+    /// windows from the latest (the record's right window, if any) back to the first one ending
+    /// before the record, adding the record to those containing it, then creates the windows
+    /// the record defines.
+    fn process_in_time(
+        &mut self,
+        record: &Record<K, V>,
+        close_time: i64,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
         let d = self.windows.time_difference_ms();
-        let mut starts: Vec<i64> = Vec::new();
-        for (i, &p) in around.iter().enumerate() {
-            let left = self.left_start(p);
-            if left <= t && t <= left.saturating_add(d) {
-                starts.push(left);
-            }
-            let right = p.saturating_add(1);
-            let right_end = right.saturating_add(d);
-            // `around` is sorted and distinct: the next timestamp is the first that could fall
-            // in `p`'s right window.
-            let has_record = around.get(i + 1).is_some_and(|&q| q <= right_end);
-            if has_record && (right <= t && t <= right_end || p == t) {
-                starts.push(right);
+        let t = record.timestamp;
+        let store = initialized(&self.store, &self.store_name)?.clone();
+        let found = store.fetch_range(
+            &record.key,
+            t.saturating_sub(d.saturating_mul(2)).max(0),
+            t.saturating_add(1),
+        )?;
+        let mut right_aggregate: Aggregated<VA> = None;
+        let mut left_aggregate: Aggregated<VA> = None;
+        let (mut left_exists, mut right_exists) = (false, false);
+        let mut previous: Option<i64> = None;
+        for (start, (aggregate, max_ts)) in found.iter().rev() {
+            let (start, max_ts) = (*start, *max_ts);
+            let existing = || Some((aggregate.clone(), max_ts));
+            let end = start.saturating_add(d);
+            if start == t.saturating_add(1) {
+                right_exists = true;
+            } else if end > t {
+                if right_aggregate.is_none() {
+                    right_aggregate = existing();
+                }
+                self.add_to_window(start, existing(), record, close_time, ctx)?;
+            } else if end == t {
+                left_exists = true;
+                self.add_to_window(start, existing(), record, close_time, ctx)?;
+                if max_ts < t {
+                    previous = Some(max_ts);
+                } else {
+                    // A record at `t` came before: it created every window this one defines.
+                    return Ok(());
+                }
+            } else {
+                left_aggregate = existing();
+                previous = Some(max_ts);
+                break;
             }
         }
-        starts.sort_unstable();
-        starts.dedup();
-        starts
+        // The previous record's right window, if the record falls into it.
+        if let Some(previous) = previous {
+            let right_start = previous.saturating_add(1);
+            let exists = found.iter().any(|(start, _)| *start == right_start);
+            if !exists && right_start.saturating_add(d) >= t {
+                self.add_to_window(right_start, None, record, close_time, ctx)?;
+            }
+        }
+        if !left_exists {
+            // The window ending before the record holds exactly the other records of its left
+            // window when the previous record falls into that window.
+            let base = match (previous, left_aggregate) {
+                (Some(previous), Some((aggregate, _))) if t.saturating_sub(d) <= previous => {
+                    Some((aggregate, t))
+                }
+                _ => None,
+            };
+            self.add_to_window(t.saturating_sub(d), base, record, close_time, ctx)?;
+        }
+        self.create_right_window(t, right_exists, right_aggregate, record, ctx)
+    }
+
+    /// A record before the time difference (Kafka's `processEarly`): its left window would start
+    /// before 0, so all such records share the window `[0, d]`.
+    fn process_early(
+        &mut self,
+        record: &Record<K, V>,
+        close_time: i64,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        let t = record.timestamp;
+        let store = initialized(&self.store, &self.store_name)?.clone();
+        let found = store.fetch_range(&record.key, 0, t.saturating_add(1))?;
+        let mut combined: Aggregated<VA> = None;
+        let mut right_aggregate: Aggregated<VA> = None;
+        let mut right_exists = false;
+        let mut previous: Option<i64> = None;
+        for (start, (aggregate, max_ts)) in &found {
+            let (start, max_ts) = (*start, *max_ts);
+            let existing = || Some((aggregate.clone(), max_ts));
+            if start == 0 {
+                combined = existing();
+                if max_ts < t {
+                    previous = Some(max_ts);
+                }
+            } else if start <= t {
+                right_aggregate = existing();
+                self.add_to_window(start, existing(), record, close_time, ctx)?;
+            } else if start == t.saturating_add(1) {
+                right_exists = true;
+            }
+        }
+        // Without a later window holding the records after this one, the combined window holds
+        // exactly them when its latest record is later than this one.
+        if right_aggregate.is_none() {
+            if let Some((aggregate, max_ts)) = &combined {
+                if *max_ts > t {
+                    right_aggregate = Some((aggregate.clone(), *max_ts));
+                }
+            }
+        }
+        self.create_right_window(t, right_exists, right_aggregate, record, ctx)?;
+        if let Some(previous) = previous {
+            let right_start = previous.saturating_add(1);
+            if !found.iter().any(|(start, _)| *start == right_start) {
+                self.add_to_window(right_start, None, record, close_time, ctx)?;
+            }
+        }
+        self.add_to_window(0, combined, record, close_time, ctx)
+    }
+
+    /// Creates the record's right window from the aggregate of the records after it, if there
+    /// are any and the window does not exist yet; the record itself is not in it.
+    fn create_right_window(
+        &mut self,
+        t: i64,
+        exists: bool,
+        after: Aggregated<VA>,
+        record: &Record<K, V>,
+        ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
+    ) -> Result<()> {
+        match after {
+            Some((aggregate, max_ts)) if !exists && max_ts > t => {
+                self.write_window(t.saturating_add(1), aggregate, None, max_ts, record, ctx)
+            }
+            _ => Ok(()),
+        }
     }
 }
 
@@ -578,12 +725,6 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         )?;
         self.cache = CacheForwarder::keeping(store.keep_flushed(), store.name(), ctx);
         self.store = Some(store);
-        self.records = Some(ctx.window_store_shared(
-            &self.records_name,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-            1,
-        )?);
         Ok(())
     }
 
@@ -607,66 +748,21 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             // now, which would expire them unseen.
             self.emit_closed_windows(close_time, ctx)?;
         }
-        if t.saturating_add(1).saturating_add(d) <= close_time {
+        if t.saturating_add(d) < close_time {
             // Even the record's right window has closed.
-            log_late(ctx, &record, Window::new(self.left_start(t), t), close_time);
+            log_late(
+                ctx,
+                &record,
+                Window::new(t, t.saturating_add(d)),
+                close_time,
+            );
             return Ok(());
         }
-        let records = initialized(&self.records, &self.records_name)?.clone();
-        let store = initialized(&self.store, &self.store_name)?.clone();
-        records.put(&record.key, Some(&record.value), t)?;
-        let reach = d.saturating_mul(2).saturating_add(2);
-        let around = records.fetch_range(
-            &record.key,
-            t.saturating_sub(reach),
-            t.saturating_add(reach),
-        )?;
-        let mut times: Vec<i64> = around.iter().map(|(ts, _)| *ts).collect();
-        times.dedup();
-        for start in self.affected_windows(t, &times) {
-            let end = start.saturating_add(d);
-            // Sliding windows include their end: one ending at the close time is still open.
-            if end < close_time {
-                continue;
-            }
-            let mut aggregate: Option<VA> = None;
-            let mut timestamp = i64::MIN;
-            for (ts, value) in around.iter().filter(|(ts, _)| start <= *ts && *ts <= end) {
-                aggregate = Some(match aggregate {
-                    None => (self.start)(&record.key, value),
-                    Some(acc) => (self.add)(&record.key, value, acc),
-                });
-                timestamp = timestamp.max(*ts);
-            }
-            let Some(aggregate) = aggregate else {
-                continue;
-            };
-            let old = store.fetch(&record.key, start)?;
-            let contains_record = start <= t && t <= end;
-            if !contains_record && old.is_some() {
-                // An existing window the record does not belong to: unchanged.
-                continue;
-            }
-            if let Some(cache) = &mut self.cache {
-                // Forwarded when the cache flushes it; what the write evicted goes now.
-                cache.writing_with(&record.headers, || store.cache_key(&record.key, start))?;
-                store.put(&record.key, &aggregate, timestamp, start)?;
-                store.take_flushed(cache.taken());
-                forward_windows(cache, &store, ctx)?;
-                continue;
-            }
-            store.put(&record.key, &aggregate, timestamp, start)?;
-            if self.emit_on_close {
-                continue;
-            }
-            ctx.forward(Record {
-                key: Windowed::new(record.key.clone(), Window::new(start, end)),
-                value: Change::new(Some(aggregate), old.map(|(v, _)| v)),
-                timestamp,
-                headers: record.headers.clone(),
-            })?;
+        if t < d {
+            self.process_early(&record, close_time, ctx)
+        } else {
+            self.process_in_time(&record, close_time, ctx)
         }
-        Ok(())
     }
 }
 
@@ -695,7 +791,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         let merge: Merge<K, i64> = Arc::new(|_, a, b| a + b);
         self.aggregate_with(
             AGGREGATE_NAME,
-            start,
+            (Some(Arc::new(|| 0)), start),
             add,
             merge,
             materialized,
@@ -715,12 +811,14 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         let add: Add<K, V, V> = Arc::new(move |_, value, aggregate| adding(aggregate, value));
         let merge: Merge<K, V> = Arc::new(move |_, a, b| reducer(a, &b));
         let values = Some(self.grouped.value_serde());
-        self.aggregate_with(REDUCE_NAME, start, add, merge, materialized, values)
+        self.aggregate_with(REDUCE_NAME, (None, start), add, merge, materialized, values)
     }
 
     /// Folds the values of each key and session into an aggregate starting from `initializer()`;
-    /// `merger(key, a, b)` combines the aggregates of two sessions a record joins. `materialized`
-    /// must give a value serde for `VA`.
+    /// `merger(key, a, b)` combines the aggregates of two sessions a record joins. As in Kafka,
+    /// a record that joins sessions starts from `initializer()`, merges each session's aggregate
+    /// into it in session order, then adds its value. `materialized` must give a value serde for
+    /// `VA`.
     pub fn aggregate<VA, I, A, M>(
         &self,
         initializer: I,
@@ -735,16 +833,24 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
         M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
     {
         let aggregator: Add<K, V, VA> = Arc::new(aggregator);
-        let first = Arc::clone(&aggregator);
-        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        let initializer: Arc<dyn Fn() -> VA + Send + Sync> = Arc::new(initializer);
+        let (first, init) = (Arc::clone(&aggregator), Arc::clone(&initializer));
+        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, init()));
         let merge: Merge<K, VA> = Arc::new(merger);
-        self.aggregate_with(AGGREGATE_NAME, start, aggregator, merge, materialized, None)
+        self.aggregate_with(
+            AGGREGATE_NAME,
+            (Some(initializer), start),
+            aggregator,
+            merge,
+            materialized,
+            None,
+        )
     }
 
     fn aggregate_with<VA: Data>(
         &self,
         prefix: &str,
-        start: Start<K, V, VA>,
+        (init, start): (Init<VA>, Start<K, V, VA>),
         add: Add<K, V, VA>,
         merge: Merge<K, VA>,
         materialized: Materialized<K, VA>,
@@ -781,6 +887,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
                 values: Arc::clone(&values),
                 aggregates: Arc::clone(&aggregates),
                 windows,
+                init: init.clone(),
                 start: Arc::clone(&start),
                 add: Arc::clone(&add),
                 merge: Arc::clone(&merge),
@@ -812,6 +919,7 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
     values: Arc<dyn Serde<V>>,
     aggregates: Arc<dyn Serde<VA>>,
     windows: SessionWindows,
+    init: Init<VA>,
     start: Start<K, V, VA>,
     add: Add<K, V, VA>,
     merge: Merge<K, VA>,
@@ -826,16 +934,15 @@ struct SessionWindowAggregateProcessor<K, V, VA> {
 }
 
 impl<K: Data, V: Data, VA: Data> SessionWindowAggregateProcessor<K, V, VA> {
-    /// Emits, once each, the sessions that became final since the last call: those ending more
-    /// than the inactivity gap before the close time, which no accepted record can extend.
+    /// Emits, once each, the sessions that became final since the last call: those ending
+    /// before the close time (stream time − grace − inactivity gap), which no accepted record can
+    /// extend.
     fn emit_closed_sessions(
         &mut self,
         close_time: i64,
         ctx: &mut ProcessorContext<'_, Windowed<K>, Change<VA>>,
     ) -> Result<()> {
-        let upper = close_time
-            .saturating_sub(self.windows.inactivity_gap_ms())
-            .saturating_sub(1);
+        let upper = close_time.saturating_sub(1);
         let lower = match self.emitted_up_to {
             Some(done) if done >= upper => return Ok(()),
             Some(done) => done.saturating_add(1),
@@ -891,20 +998,26 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
         if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }
-        let close_time = self.stream_time.observe(record.timestamp);
+        let gap = self.windows.inactivity_gap_ms();
+        // As in Kafka since 3.0, a session closes an inactivity gap after its end plus grace:
+        // until then a record could still extend it.
+        let close_time = self
+            .stream_time
+            .observe(record.timestamp)
+            .saturating_sub(gap);
         if self.emit_on_close {
             // Before this record's writes advance the store's time past the sessions that
             // become final now, which would expire them unseen.
             self.emit_closed_sessions(close_time, ctx)?;
         }
-        let gap = self.windows.inactivity_gap_ms();
         let store = initialized(&self.store, &self.store_name)?.clone();
         let overlapping = store.find_sessions(
             &record.key,
             record.timestamp.saturating_sub(gap),
             record.timestamp.saturating_add(gap),
         )?;
-        let mut merged = Window::new(record.timestamp, record.timestamp);
+        let own = Window::new(record.timestamp, record.timestamp);
+        let mut merged = own;
         for (session, _) in &overlapping {
             merged.start_ms = merged.start_ms.min(session.window.start_ms);
             merged.end_ms = merged.end_ms.max(session.window.end_ms);
@@ -913,36 +1026,46 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             log_late(ctx, &record, merged, close_time);
             return Ok(());
         }
-        let mut aggregate: Option<VA> = None;
+        // Kafka's order: the initializer, then the merger over each session found, then the
+        // aggregator. Unless the record only updates its own `[t, t]` session, every session
+        // found is removed — even one whose window the merged session keeps — and deleted
+        // downstream with a tombstone of its old window.
+        let merging = merged != own;
+        let mut aggregate: Option<VA> = self.init.as_ref().map(|init| init());
         for (session, value) in overlapping {
+            if !merging {
+                aggregate = Some(match aggregate {
+                    None => value,
+                    Some(acc) => (self.merge)(&record.key, acc, value),
+                });
+                continue;
+            }
             aggregate = Some(match aggregate {
                 None => value.clone(),
                 Some(acc) => (self.merge)(&record.key, acc, value.clone()),
             });
-            if session.window != merged {
-                if let Some(cache) = &mut self.cache {
-                    // The tombstone goes downstream when the cache flushes it (and only if the
-                    // session had reached the store); what the write evicted goes now.
-                    cache.writing_with(&record.headers, || {
-                        store.cache_key(&record.key, session.window)
-                    })?;
-                    store.remove(&record.key, session.window)?;
-                    store.take_flushed(cache.taken());
-                    forward_sessions(cache, &store, ctx)?;
-                    continue;
-                }
-                store.remove(&record.key, session.window)?;
-                if self.emit_on_close {
-                    continue;
-                }
-                let end = session.window.end_ms;
-                ctx.forward(Record {
-                    key: session,
-                    value: Change::new(None, Some(value)),
-                    timestamp: end,
-                    headers: record.headers.clone(),
+            if let Some(cache) = &mut self.cache {
+                // The tombstone goes downstream when the cache flushes it (and only if the
+                // session had reached the store); what the write evicted goes now.
+                cache.writing_with(&record.headers, || {
+                    store.cache_key(&record.key, session.window)
                 })?;
+                store.remove(&record.key, session.window)?;
+                store.take_flushed(cache.taken());
+                forward_sessions(cache, &store, ctx)?;
+                continue;
             }
+            store.remove(&record.key, session.window)?;
+            if self.emit_on_close {
+                continue;
+            }
+            let end = session.window.end_ms;
+            ctx.forward(Record {
+                key: session,
+                value: Change::new(None, Some(value)),
+                timestamp: end,
+                headers: record.headers.clone(),
+            })?;
         }
         let aggregate = match aggregate {
             Some(acc) => (self.add)(&record.key, &record.value, acc),
@@ -964,6 +1087,25 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
             timestamp: merged.end_ms,
             headers: record.headers,
         })
+    }
+}
+
+/// Adds `record` to a window whose aggregate and timestamp so far are `base` (`None`: a new
+/// window, started from the record): the new aggregate, the old one, and the window's timestamp
+/// (the latest of its records').
+fn fold_record<K, V, VA: Clone>(
+    start: &Start<K, V, VA>,
+    add: &Add<K, V, VA>,
+    record: &Record<K, V>,
+    base: Option<(VA, i64)>,
+) -> (VA, Option<VA>, i64) {
+    match base {
+        Some((aggregate, ts)) => {
+            let old = aggregate.clone();
+            let new = add(&record.key, &record.value, aggregate);
+            (new, Some(old), ts.max(record.timestamp))
+        }
+        None => (start(&record.key, &record.value), None, record.timestamp),
     }
 }
 

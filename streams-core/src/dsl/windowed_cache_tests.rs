@@ -14,7 +14,7 @@ use crate::processor::task::Task;
 use crate::serde::StringSerde;
 
 /// The windowed aggregations under test.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Tumbling,
     Hopping,
@@ -262,17 +262,36 @@ fn through_task(
     out
 }
 
-fn through_driver(kind: Kind, cached: bool, input: &[(u8, i64)]) -> Vec<(String, String, i64)> {
+/// What one record sent to `out`, keeping of consecutive updates of one key only the last.
+fn last_of_consecutive_writes(batch: Vec<(String, String, i64)>) -> Vec<(String, String, i64)> {
+    let mut kept: Vec<(String, String, i64)> = Vec::with_capacity(batch.len());
+    for update in batch {
+        if kept.last().is_some_and(|(key, _, _)| *key == update.0) {
+            kept.pop();
+        }
+        kept.push(update);
+    }
+    kept
+}
+
+/// What `out` receives from `kind` through the test driver, per input record.
+fn through_driver(
+    kind: Kind,
+    cached: bool,
+    input: &[(u8, i64)],
+) -> Vec<Vec<(String, String, i64)>> {
     let driver = TopologyTestDriver::new(topology(kind, cached, true)).unwrap();
     let topic = driver.create_input_topic("in", StringSerde, StringSerde);
-    for (k, ts) in input {
-        topic.pipe_input_with_timestamp(KEYS[*k as usize], "x", *ts);
-    }
-    driver
-        .create_output_topic("out", StringSerde, StringSerde)
-        .read_records_to_list()
-        .into_iter()
-        .map(|r| (r.key, r.value, r.timestamp))
+    let out = driver.create_output_topic("out", StringSerde, StringSerde);
+    input
+        .iter()
+        .map(|(k, ts)| {
+            topic.pipe_input_with_timestamp(KEYS[*k as usize], "x", *ts);
+            out.read_records_to_list()
+                .into_iter()
+                .map(|r| (r.key, r.value, r.timestamp))
+                .collect()
+        })
         .collect()
 }
 
@@ -307,15 +326,20 @@ proptest! {
     }
 
     /// The test driver commits after every record: with a cache, its output is the uncached
-    /// output exactly.
+    /// output exactly — except where one record writes a window or session twice in a row,
+    /// which the cache (like Kafka's, which keeps the last write of a key) forwards once: a
+    /// record inside a session re-writes it (a tombstone, then the new aggregate), and a sliding
+    /// window record's left window can be its predecessor's right window, which Kafka creates
+    /// twice.
     #[test]
     fn through_the_driver_cached_output_equals_uncached_output(input in inputs()) {
         for kind in KINDS {
-            prop_assert_eq!(
-                through_driver(kind, true, &input),
-                through_driver(kind, false, &input),
-                "{:?}", kind
-            );
+            let uncached: Vec<_> = through_driver(kind, false, &input)
+                .into_iter()
+                .flat_map(last_of_consecutive_writes)
+                .collect();
+            let cached: Vec<_> = through_driver(kind, true, &input).concat();
+            prop_assert_eq!(cached, uncached, "{:?}", kind);
         }
     }
 }

@@ -323,6 +323,65 @@ fn bounded_suppression_buffers_emit_early_or_fail() {
     assert!(out.is_empty());
 }
 
+/// Kafka's `SuppressScenarioTest#shouldSuppressIntermediateEventsWithRecordLimit`: a one-record
+/// buffer with a time limit that never passes evicts its oldest key (by the time it was first
+/// buffered), whatever the keys' order.
+#[test]
+fn a_full_suppression_buffer_evicts_its_oldest_key() {
+    let builder = StreamsBuilder::new();
+    let counts = builder
+        .table(
+            "input",
+            strings(),
+            Materialized::new()
+                .with_caching_disabled()
+                .with_logging_disabled(),
+        )
+        .group_by(|k: &String, v: &String| (v.clone(), k.clone()), grouped())
+        .count(Materialized::new().with_value_serde(Serdes::i64()));
+    let out = || Produced::with(Serdes::string(), Serdes::option(Serdes::i64()));
+    counts
+        .suppress(Suppressed::until_time_limit(
+            std::time::Duration::MAX,
+            BufferConfig::max_records(1).emit_early_when_full(),
+        ))
+        .to_stream()
+        .to("output-suppressed", out());
+    counts.to_stream().to("output-raw", out());
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("input", StringSerde, StringSerde);
+    let drain = |topic: &str| -> Vec<(String, i64, i64)> {
+        driver
+            .create_output_topic(topic, StringSerde, OptionSerde::new(I64Serde))
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value.unwrap_or(-1), r.timestamp))
+            .collect()
+    };
+    let kvt = |expected: &[(&str, i64, i64)]| -> Vec<(String, i64, i64)> {
+        expected
+            .iter()
+            .map(|(k, v, t)| (k.to_string(), *v, *t))
+            .collect()
+    };
+    input.pipe_input_with_timestamp("k1", "v1", 0);
+    input.pipe_input_with_timestamp("k1", "v2", 1);
+    input.pipe_input_with_timestamp("k2", "v1", 2);
+    assert_eq!(
+        drain("output-raw"),
+        kvt(&[("v1", 1, 0), ("v1", 0, 1), ("v2", 1, 1), ("v1", 1, 2)])
+    );
+    // Consecutive updates of v1 are suppressed into the latter; the last update stays buffered
+    // until another key comes along.
+    assert_eq!(
+        drain("output-suppressed"),
+        kvt(&[("v1", 0, 1), ("v2", 1, 1)])
+    );
+    input.pipe_input_with_timestamp("x", "x", 3);
+    assert_eq!(drain("output-raw"), kvt(&[("x", 1, 3)]));
+    assert_eq!(drain("output-suppressed"), kvt(&[("v1", 1, 2)]));
+}
+
 #[test]
 fn suppress_until_window_closes_needs_a_strict_buffer_and_a_windowed_table() {
     let builder = StreamsBuilder::new();
@@ -375,13 +434,20 @@ fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
             ]),
             "in_memory = {in_memory}"
         );
-        // Stream time 100, grace 20: a new session ending before 80 is late and dropped.
+        // Stream time 100, grace 20, gap 10: a session ending before 70 can no longer grow, so
+        // a record making one is late and dropped; one ending at 79 is still open.
         input.pipe_input_with_timestamp("z", "v", 100);
+        input.pipe_input_with_timestamp("c", "v", 69);
         input.pipe_input_with_timestamp("c", "v", 79);
         input.pipe_input_with_timestamp("c", "v", 80);
         assert_eq!(
             outputs(&driver),
-            owned(&[("[z@100/100]", "1", 100), ("[c@80/80]", "1", 80)])
+            owned(&[
+                ("[z@100/100]", "1", 100),
+                ("[c@79/79]", "1", 79),
+                ("[c@79/79]", "", 79),
+                ("[c@79/80]", "2", 80),
+            ])
         );
         let store = driver
             .get_session_store("sessions", StringSerde, I64Serde)
@@ -392,7 +458,7 @@ fn sessions_merge_and_emit_tombstones_for_merged_sessions() {
             .into_iter()
             .map(|(w, c)| (w.window.start_ms, w.window.end_ms, c))
             .collect();
-        assert_eq!(sessions, [(80, 80, 1)]);
+        assert_eq!(sessions, [(79, 80, 2)]);
     }
 }
 
@@ -419,8 +485,9 @@ fn session_aggregate_uses_the_merger() {
     input.pipe_input_with_timestamp("k", "x", 0);
     input.pipe_input_with_timestamp("k", "y", 20);
     input.pipe_input_with_timestamp("k", "z", 10);
+    // As in Kafka: the initializer (""), merged with each session in turn, then the value.
     let last = outputs(&driver).pop().unwrap();
-    assert_eq!(last, ("[k@0/20]".to_string(), "x|yz".to_string(), 20));
+    assert_eq!(last, ("[k@0/20]".to_string(), "|x|yz".to_string(), 20));
 }
 
 /// What a tumbling-window count must emit last for each (key, window start), computed in plain
@@ -493,17 +560,19 @@ fn sliding_windows_follow_the_records() {
     let input = driver.create_input_topic("in", StringSerde, StringSerde);
     input.pipe_input_with_timestamp("a", "v", 10);
     input.pipe_input_with_timestamp("a", "v", 15);
-    // Out of order: lands in [5,15] and [0,10], and creates its own right window [9,19].
+    // Out of order, and before the time difference (Kafka's "early" record): lands in [5,15],
+    // creates its own right window [9,19] from it, then lands in the shared window [0,10].
     input.pipe_input_with_timestamp("a", "v", 8);
+    // Kafka's order: the previous record's right window before the record's left window.
     assert_eq!(
         outputs(&driver),
         owned(&[
             ("[a@0/10]", "1", 10),
-            ("[a@5/15]", "2", 15),
             ("[a@11/21]", "1", 15),
-            ("[a@0/10]", "2", 10),
+            ("[a@5/15]", "2", 15),
             ("[a@5/15]", "3", 15),
             ("[a@9/19]", "2", 15),
+            ("[a@0/10]", "2", 10),
         ])
     );
     let store = driver
@@ -719,4 +788,555 @@ fn suppressed_sessions_close_after_their_gap_and_grace() {
     assert_eq!(outputs(&driver), owned(&[("[b@60000/60000]", "1", 60_000)]));
     input.pipe_input_with_timestamp("z", "v", 450_000);
     assert_eq!(outputs(&driver), owned(&[("[a@0/120000]", "2", 120_000)]));
+}
+
+/// The input of Kafka's `SessionWindowedKStreamImplTest`, piped into a session aggregation with
+/// a 500 ms gap and no grace; `aggregation` turns the sessions into "out" strings.
+fn session_scenario<F>(aggregation: F) -> Vec<(String, String, i64)>
+where
+    F: FnOnce(crate::dsl::SessionWindowedKStream<String, String>),
+{
+    let builder = StreamsBuilder::new();
+    aggregation(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(ms(500)).unwrap()),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, value, ts) in [
+        ("1", "1", 10),
+        ("1", "2", 15),
+        ("1", "3", 600),
+        ("2", "1", 600),
+        ("2", "2", 599),
+    ] {
+        input.pipe_input_with_timestamp(key, value, ts);
+    }
+    outputs(&driver)
+}
+
+/// Sends a windowed string table's updates to `out`, a tombstone as "null".
+fn strings_to_out(table: KTable<Windowed<String>, String>) {
+    table
+        .to_stream()
+        .map(|k, v| {
+            (
+                k.to_string(),
+                v.clone().unwrap_or_else(|| "null".to_string()),
+            )
+        })
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+}
+
+/// Kafka's `SessionWindowedKStreamImplTest#shouldCountSessionWindowedWithCachingEnabled` and
+/// `…WithCachingDisabled`, and `#shouldReduceWindowed`, `#shouldAggregateSessionWindowed`, for
+/// both emit strategies: merged sessions are deleted with tombstones of their old windows, and a
+/// merging record starts from the initializer and merges each session into it.
+#[test]
+fn session_aggregations_as_kafka() {
+    for on_close in [false, true] {
+        let strategy = if on_close {
+            EmitStrategy::on_window_close()
+        } else {
+            EmitStrategy::on_window_update()
+        };
+        for cached in [true, false] {
+            let out = session_scenario(|sessions| {
+                let materialized = if cached || on_close {
+                    Materialized::new()
+                } else {
+                    Materialized::new().with_caching_disabled()
+                };
+                to_out(sessions.emit_strategy(strategy).count(materialized));
+            });
+            let expected: &[(&str, &str, i64)] = if on_close {
+                &[("[1@10/15]", "2", 15)]
+            } else {
+                &[
+                    ("[1@10/10]", "1", 10),
+                    ("[1@10/10]", "", 10),
+                    ("[1@10/15]", "2", 15),
+                    ("[1@600/600]", "1", 600),
+                    ("[2@600/600]", "1", 600),
+                    ("[2@600/600]", "", 600),
+                    ("[2@599/600]", "2", 600),
+                ]
+            };
+            assert_eq!(
+                out,
+                owned(expected),
+                "count, on_close {on_close}, cached {cached}"
+            );
+        }
+        let out = session_scenario(|sessions| {
+            strings_to_out(
+                sessions
+                    .emit_strategy(strategy)
+                    .reduce(|a, b: &String| format!("{a}+{b}"), Materialized::new()),
+            );
+        });
+        let expected: &[(&str, &str, i64)] = if on_close {
+            &[("[1@10/15]", "1+2", 15)]
+        } else {
+            &[
+                ("[1@10/10]", "1", 10),
+                ("[1@10/10]", "null", 10),
+                ("[1@10/15]", "1+2", 15),
+                ("[1@600/600]", "3", 600),
+                ("[2@600/600]", "1", 600),
+                ("[2@600/600]", "null", 600),
+                ("[2@599/600]", "1+2", 600),
+            ]
+        };
+        assert_eq!(out, owned(expected), "reduce, on_close {on_close}");
+        let out = session_scenario(|sessions| {
+            strings_to_out(sessions.emit_strategy(strategy).aggregate(
+                || "0".to_string(),
+                |_, value: &String, aggregate: String| format!("{aggregate}+{value}"),
+                |_, one: String, two: String| format!("{one}+{two}"),
+                Materialized::new().with_value_serde(Serdes::string()),
+            ));
+        });
+        let expected: &[(&str, &str, i64)] = if on_close {
+            &[("[1@10/15]", "0+0+1+2", 15)]
+        } else {
+            &[
+                ("[1@10/10]", "0+1", 10),
+                ("[1@10/10]", "null", 10),
+                ("[1@10/15]", "0+0+1+2", 15),
+                ("[1@600/600]", "0+3", 600),
+                ("[2@600/600]", "0+1", 600),
+                ("[2@600/600]", "null", 600),
+                ("[2@599/600]", "0+0+1+2", 600),
+            ]
+        };
+        assert_eq!(out, owned(expected), "aggregate, on_close {on_close}");
+    }
+}
+
+/// Kafka's `KStreamSessionWindowAggregateProcessorTest`
+/// `#shouldLogAndMeterWhenSkippingLateRecordWithNonzeroGrace`:
+/// with a 10 ms gap and 1 ms grace, a record at 0 is on time until stream time passes
+/// 0 + gap + grace = 11.
+#[test]
+fn a_session_record_is_late_only_once_its_session_cannot_grow() {
+    let builder = StreamsBuilder::new();
+    to_out(
+        builder
+            .stream("in", strings())
+            .group_by_key(grouped())
+            .windowed_by(SessionWindows::of_inactivity_gap_and_grace(ms(10), ms(1)).unwrap())
+            .count(Materialized::new().with_caching_disabled()),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    for (key, ts) in [
+        ("dummy", 0),
+        ("OnTime1", 0),
+        ("dummy", 11),
+        ("OnTime2", 0),
+        ("dummy", 12),
+        ("Late1", 0),
+    ] {
+        input.pipe_input_with_timestamp(key, "1", ts);
+    }
+    assert_eq!(
+        outputs(&driver),
+        owned(&[
+            ("[dummy@0/0]", "1", 0),
+            ("[OnTime1@0/0]", "1", 0),
+            ("[dummy@11/11]", "1", 11),
+            ("[OnTime2@0/0]", "1", 0),
+            ("[dummy@11/11]", "", 11),
+            ("[dummy@11/12]", "2", 12),
+        ])
+    );
+}
+
+/// Kafka's `SuppressScenarioTest#shouldSupportFinalResultsForSessionWindows`: a record inside a
+/// session re-writes it (tombstone, then the new aggregate), disordered records are admitted
+/// until the session can no longer grow, and the suppressed final results skip the tombstones.
+#[test]
+fn suppressed_session_final_results_as_kafka() {
+    let builder = StreamsBuilder::new();
+    let counts = builder
+        .stream("input", strings())
+        .group_by(|k: &String, _: &String| k.clone(), grouped())
+        .windowed_by(SessionWindows::of_inactivity_gap_with_no_grace(ms(5)).unwrap())
+        .count(Materialized::as_("counts").with_caching_disabled());
+    let to = |table: KTable<Windowed<String>, i64>, topic: &str| {
+        table
+            .to_stream()
+            .map(|k, v| (k.to_string(), v.map(|c| c.to_string()).unwrap_or_default()))
+            .to(topic, Produced::with(Serdes::string(), Serdes::string()));
+    };
+    to(
+        counts.suppress(Suppressed::until_window_closes(BufferConfig::unbounded())),
+        "output-suppressed",
+    );
+    to(counts, "output-raw");
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("input", StringSerde, StringSerde);
+    for (key, ts) in [
+        ("k1", 0),
+        ("k1", 5),
+        ("k1", 1),
+        ("k2", 11),
+        ("k1", 5),
+        ("k1", 30),
+    ] {
+        input.pipe_input_with_timestamp(key, "v1", ts);
+    }
+    let drain = |topic: &str| -> Vec<(String, String, i64)> {
+        driver
+            .create_output_topic(topic, StringSerde, StringSerde)
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect()
+    };
+    assert_eq!(
+        drain("output-raw"),
+        owned(&[
+            ("[k1@0/0]", "1", 0),
+            ("[k1@0/0]", "", 0),
+            ("[k1@0/5]", "2", 5),
+            ("[k1@0/5]", "", 5),
+            ("[k1@0/5]", "3", 5),
+            ("[k2@11/11]", "1", 11),
+            ("[k1@30/30]", "1", 30),
+        ])
+    );
+    assert_eq!(
+        drain("output-suppressed"),
+        owned(&[("[k1@0/5]", "3", 5), ("[k2@11/11]", "1", 11)])
+    );
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest` setup: a sliding aggregation of string values
+/// ("0+1+2": `MockInitializer.STRING_INIT` and `MockAggregator.TOSTRING_ADDER`) with a time
+/// difference of `d` ms; returns what it emitted as (key, window start, window end, aggregate,
+/// timestamp).
+fn sliding_concat(
+    d: u64,
+    grace: u64,
+    strategy: EmitStrategy,
+    inputs: &[(&str, &str, i64)],
+) -> Vec<(String, i64, i64, String, i64)> {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("topic", strings())
+        .group_by_key(grouped())
+        .windowed_by(SlidingWindows::of_time_difference_and_grace(ms(d), ms(grace)).unwrap())
+        .emit_strategy(strategy)
+        .aggregate(
+            || "0".to_string(),
+            |_, value: &String, aggregate: String| format!("{aggregate}+{value}"),
+            Materialized::as_("store-name").with_value_serde(Serdes::string()),
+        )
+        .to_stream()
+        .map(|k, v| {
+            (
+                format!("{}|{}|{}", k.key, k.window.start_ms, k.window.end_ms),
+                v.clone().unwrap_or_default(),
+            )
+        })
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("topic", StringSerde, StringSerde);
+    for (key, value, ts) in inputs {
+        input.pipe_input_with_timestamp(*key, *value, *ts);
+    }
+    outputs(&driver)
+        .into_iter()
+        .map(|(key, value, ts)| {
+            let mut parts = key.split('|');
+            let name = parts.next().unwrap_or_default().to_string();
+            let mut next = || {
+                parts
+                    .next()
+                    .and_then(|p| p.parse().ok())
+                    .unwrap_or(i64::MIN)
+            };
+            let (start, end) = (next(), next());
+            (name, start, end, value, ts)
+        })
+        .collect()
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testAggregateSmallInput` (emitting every update):
+/// per window start, the set of (aggregate, timestamp) updates.
+#[test]
+fn sliding_aggregate_small_input_as_kafka() {
+    let out = sliding_concat(
+        10,
+        5,
+        EmitStrategy::on_window_update(),
+        &[
+            ("A", "1", 10),
+            ("A", "2", 10),
+            ("A", "3", 14),
+            ("A", "4", 15),
+            ("A", "5", 20),
+            ("A", "6", 22),
+            ("A", "7", 30),
+        ],
+    );
+    let expected: Updates = &[
+        (0, &[("0+1", 10), ("0+1+2", 10)]),
+        (4, &[("0+1+2+3", 14)]),
+        (5, &[("0+1+2+3+4", 15)]),
+        (10, &[("0+1+2+3+4+5", 20)]),
+        (11, &[("0+3", 14), ("0+3+4", 15), ("0+3+4+5", 20)]),
+        (12, &[("0+3+4+5+6", 22)]),
+        (15, &[("0+4", 15), ("0+4+5", 20), ("0+4+5+6", 22)]),
+        (16, &[("0+5", 20), ("0+5+6", 22)]),
+        (20, &[("0+5+6+7", 30)]),
+        (21, &[("0+6", 22), ("0+6+7", 30)]),
+        (23, &[("0+7", 30)]),
+    ];
+    assert_eq!(by_start(out), sets(expected));
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testAggregateLargeInput`, both emit strategies:
+/// out-of-order records are added to the windows that exist in arrival order ("0+1+2+4").
+/// Sorted by key and window start, each window's updates in emission order, as Kafka's test.
+#[test]
+fn sliding_windows_add_out_of_order_records_in_arrival_order() {
+    let inputs = [
+        ("A", "1", 10),
+        ("A", "2", 20),
+        ("A", "3", 22),
+        ("A", "4", 15),
+        ("B", "1", 12),
+        ("B", "2", 13),
+        ("B", "3", 18),
+        ("B", "4", 19),
+        ("B", "5", 25),
+        ("B", "6", 14),
+        ("C", "1", 11),
+        ("C", "2", 15),
+        ("C", "3", 16),
+        ("C", "4", 21),
+        ("C", "5", 23),
+        ("D", "4", 11),
+        ("D", "2", 12),
+        ("D", "3", 29),
+        ("D", "5", 16),
+    ];
+    let sorted = |mut out: Vec<(String, i64, i64, String, i64)>| {
+        // Stable: a window's updates keep their order.
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
+    };
+    let windows =
+        |expected: &[(&str, i64, i64, &str, i64)]| -> Vec<(String, i64, i64, String, i64)> {
+            expected
+                .iter()
+                .map(|(k, s, e, v, t)| (k.to_string(), *s, *e, v.to_string(), *t))
+                .collect()
+        };
+    let updates = sorted(sliding_concat(
+        10,
+        50,
+        EmitStrategy::on_window_update(),
+        &inputs,
+    ));
+    assert_eq!(
+        updates,
+        windows(&[
+            ("A", 0, 10, "0+1", 10),
+            ("A", 5, 15, "0+1+4", 15),
+            ("A", 10, 20, "0+1+2", 20),
+            ("A", 10, 20, "0+1+2+4", 20),
+            ("A", 11, 21, "0+2", 20),
+            ("A", 11, 21, "0+2+4", 20),
+            ("A", 12, 22, "0+2+3", 22),
+            ("A", 12, 22, "0+2+3+4", 22),
+            ("A", 16, 26, "0+2+3", 22),
+            ("A", 21, 31, "0+3", 22),
+            ("B", 2, 12, "0+1", 12),
+            ("B", 3, 13, "0+1+2", 13),
+            ("B", 4, 14, "0+1+2+6", 14),
+            ("B", 8, 18, "0+1+2+3", 18),
+            ("B", 8, 18, "0+1+2+3+6", 18),
+            ("B", 9, 19, "0+1+2+3+4", 19),
+            ("B", 9, 19, "0+1+2+3+4+6", 19),
+            ("B", 13, 23, "0+2", 13),
+            ("B", 13, 23, "0+2+3", 18),
+            ("B", 13, 23, "0+2+3+4", 19),
+            ("B", 13, 23, "0+2+3+4+6", 19),
+            ("B", 14, 24, "0+3", 18),
+            ("B", 14, 24, "0+3+4", 19),
+            ("B", 14, 24, "0+3+4+6", 19),
+            ("B", 15, 25, "0+3+4+5", 25),
+            ("B", 19, 29, "0+4", 19),
+            ("B", 19, 29, "0+4+5", 25),
+            ("B", 20, 30, "0+5", 25),
+            ("C", 1, 11, "0+1", 11),
+            ("C", 5, 15, "0+1+2", 15),
+            ("C", 6, 16, "0+1+2+3", 16),
+            ("C", 11, 21, "0+1+2+3+4", 21),
+            ("C", 12, 22, "0+2", 15),
+            ("C", 12, 22, "0+2+3", 16),
+            ("C", 12, 22, "0+2+3+4", 21),
+            ("C", 13, 23, "0+2+3+4+5", 23),
+            ("C", 16, 26, "0+3", 16),
+            ("C", 16, 26, "0+3+4", 21),
+            ("C", 16, 26, "0+3+4+5", 23),
+            ("C", 17, 27, "0+4", 21),
+            ("C", 17, 27, "0+4+5", 23),
+            ("C", 22, 32, "0+5", 23),
+            ("D", 1, 11, "0+4", 11),
+            ("D", 2, 12, "0+4+2", 12),
+            ("D", 6, 16, "0+4+2+5", 16),
+            ("D", 12, 22, "0+2", 12),
+            ("D", 12, 22, "0+2+5", 16),
+            ("D", 13, 23, "0+5", 16),
+            ("D", 19, 29, "0+3", 29),
+        ])
+    );
+    let finals = sorted(sliding_concat(
+        10,
+        10,
+        EmitStrategy::on_window_close(),
+        &inputs,
+    ));
+    assert_eq!(
+        finals,
+        windows(&[
+            ("A", 0, 10, "0+1", 10),
+            ("A", 5, 15, "0+1+4", 15),
+            ("B", 2, 12, "0+1", 12),
+            ("B", 3, 13, "0+1+2", 13),
+            ("B", 8, 18, "0+1+2+3+6", 18),
+            ("C", 5, 15, "0+2", 15),
+            ("C", 6, 16, "0+2+3", 16),
+        ])
+    );
+}
+
+/// Expected updates per window start, as Kafka's sliding-window tests state them.
+type Updates<'a> = &'a [(i64, &'a [(&'a str, i64)])];
+
+/// Emitted (aggregate, timestamp) sets per window start.
+fn by_start(
+    out: Vec<(String, i64, i64, String, i64)>,
+) -> BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> {
+    let mut sets: BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> = BTreeMap::new();
+    for (_, start, _, value, ts) in out {
+        sets.entry(start).or_default().insert((value, ts));
+    }
+    sets
+}
+
+fn sets(expected: Updates) -> BTreeMap<i64, std::collections::BTreeSet<(String, i64)>> {
+    expected
+        .iter()
+        .map(|(start, updates)| {
+            (
+                *start,
+                updates.iter().map(|(v, t)| (v.to_string(), *t)).collect(),
+            )
+        })
+        .collect()
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testEarlyRecordsSmallInput`, both emit
+/// strategies: records before the time difference share the window [0, 50].
+#[test]
+fn sliding_early_records_as_kafka() {
+    let inputs = [
+        ("A", "1", 0),
+        ("A", "2", 5),
+        ("A", "3", 6),
+        ("A", "4", 3),
+        ("A", "5", 13),
+        ("A", "6", 10),
+        ("A", "7", 70),
+    ];
+    let updates = sliding_concat(50, 0, EmitStrategy::on_window_update(), &inputs);
+    let expected: Updates = &[
+        (
+            0,
+            &[
+                ("0+1", 0),
+                ("0+1+2", 5),
+                ("0+1+2+3", 6),
+                ("0+1+2+3+4", 6),
+                ("0+1+2+3+4+5", 13),
+                ("0+1+2+3+4+5+6", 13),
+            ],
+        ),
+        (
+            1,
+            &[
+                ("0+2", 5),
+                ("0+2+3", 6),
+                ("0+2+3+4", 6),
+                ("0+2+3+4+5", 13),
+                ("0+2+3+4+5+6", 13),
+            ],
+        ),
+        (4, &[("0+2+3", 6), ("0+2+3+5", 13), ("0+2+3+5+6", 13)]),
+        (6, &[("0+3", 6), ("0+3+5", 13), ("0+3+5+6", 13)]),
+        (7, &[("0+5", 13), ("0+5+6", 13)]),
+        (11, &[("0+5", 13)]),
+        (20, &[("0+7", 70)]),
+    ];
+    assert_eq!(by_start(updates), sets(expected));
+    let finals = sliding_concat(50, 0, EmitStrategy::on_window_close(), &inputs);
+    let expected: Updates = &[
+        (0, &[("0+1+2+3+4+5+6", 13)]),
+        (1, &[("0+2+3+4+5+6", 13)]),
+        (4, &[("0+2+3+5+6", 13)]),
+        (6, &[("0+3+5+6", 13)]),
+        (7, &[("0+5+6", 13)]),
+        (11, &[("0+5", 13)]),
+    ];
+    assert_eq!(by_start(finals), sets(expected));
+}
+
+/// Kafka's `KStreamSlidingWindowAggregateTest#testEarlyRecordsRepeatedInput`, both emit
+/// strategies: early records at repeated timestamps.
+#[test]
+fn sliding_repeated_early_records_as_kafka() {
+    let inputs = [
+        ("A", "1", 0),
+        ("A", "2", 2),
+        ("A", "3", 4),
+        ("A", "4", 0),
+        ("A", "5", 2),
+        ("A", "6", 2),
+        ("A", "7", 0),
+        ("A", "8", 7),
+    ];
+    let updates = sliding_concat(5, 0, EmitStrategy::on_window_update(), &inputs);
+    let expected: Updates = &[
+        (
+            0,
+            &[
+                ("0+1", 0),
+                ("0+1+2", 2),
+                ("0+1+2+3+4+5", 4),
+                ("0+1+2+3+4+5+6", 4),
+                ("0+1+2+3", 4),
+                ("0+1+2+3+4", 4),
+                ("0+1+2+3+4+5+6+7", 4),
+            ],
+        ),
+        (
+            1,
+            &[("0+2+3+5+6", 4), ("0+2", 2), ("0+2+3", 4), ("0+2+3+5", 4)],
+        ),
+        (2, &[("0+2+3+5+6+8", 7)]),
+        (3, &[("0+3", 4), ("0+3+8", 7)]),
+        (5, &[("0+8", 7)]),
+    ];
+    assert_eq!(by_start(updates), sets(expected));
+    let finals = sliding_concat(5, 0, EmitStrategy::on_window_close(), &inputs);
+    let expected: Updates = &[(0, &[("0+1+2+3+4+5+6+7", 4)]), (1, &[("0+2+3+5+6", 4)])];
+    assert_eq!(by_start(finals), sets(expected));
 }

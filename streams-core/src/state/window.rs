@@ -127,6 +127,17 @@ impl<K: 'static, V: 'static> TimestampedWindowStoreRef<K, V> {
         self.inner.fetch(key, window_start)
     }
 
+    /// `(window start, (value, timestamp))` of `key` for windows starting in
+    /// `[time_from, time_to]`, in time order.
+    pub fn fetch_range(
+        &self,
+        key: &K,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(i64, (V, i64))>> {
+        self.inner.fetch_range(key, time_from, time_to)
+    }
+
     /// Every entry with a window start in `[time_from, time_to]`, ordered by window start.
     pub fn fetch_all(
         &self,

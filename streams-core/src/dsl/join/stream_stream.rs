@@ -2,14 +2,15 @@
 //! like Kafka Streams' `KStreamKStreamJoin` with its `KStreamJoinWindow`s: each side keeps its
 //! records in a window store for the join window plus grace, and a record of either side joins
 //! the other side's records within the window. Left and outer joins keep unmatched records in a
-//! shared store and emit them once their window closed, never early (Kafka ≥ 3.1 semantics).
+//! shared store and emit them once their window closed, never early (Kafka ≥ 3.1 semantics):
+//! an in-order record first emits the waiting records whose window it closed — in the store's
+//! order: by timestamp, then right side before left, then key — and then its own join results.
 
 use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::dsl::kgrouped::skip_null;
 use crate::dsl::kstream::KStream;
-use crate::dsl::windows::Window;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -387,16 +388,19 @@ struct StreamJoinProcessor<K, A, B, VR> {
     outer_store: Option<crate::state::KeyValueStoreRef<Vec<u8>, Vec<u8>>>,
     /// Stream time at this processor's last scan of the outer store. Every record still
     /// waiting then or stored since is at most `retention` older than it (older ones were
-    /// emitted or dropped as late), so the next scan starts there instead of at the store's
-    /// beginning, past the deletes of everything emitted before.
+    /// emitted; a record whose window already ended is emitted at once, never stored), so the
+    /// next scan starts there instead of at the store's beginning, past the deletes of
+    /// everything emitted before.
     last_scan: Option<i64>,
 }
 
-/// The outer store's key: timestamp (big-endian, so entries sort by time), side, record key.
+/// The outer store's key: timestamp (big-endian, so entries sort by time), side (1 for the left
+/// side, 0 for the right, so that at one timestamp right-side records come first, as in Kafka's
+/// `TimestampedKeyAndJoinSide` serialization), record key.
 fn outer_key(timestamp: i64, left: bool, key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(9 + key.len());
     k.extend_from_slice(&timestamp.to_be_bytes());
-    k.push(u8::from(!left));
+    k.push(u8::from(left));
     k.extend_from_slice(key);
     k
 }
@@ -442,7 +446,7 @@ impl<K: Data, A: Data, B: Data, VR: Data> StreamJoinProcessor<K, A, B, VR> {
                 continue;
             };
             let timestamp = i64::from_be_bytes(ts.try_into().unwrap_or_default());
-            let is_this = (side == 0) == outer.this_is_left;
+            let is_this = (side == 1) == outer.this_is_left;
             // This side's records may meet partners up to `after` later, the other's `before`.
             let window_end =
                 timestamp.saturating_add(if is_this { self.after } else { self.before });
@@ -517,19 +521,22 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
         let now = ctx.current_stream_time_ms();
         let from = record.timestamp.saturating_sub(self.before).max(0);
         let to = record.timestamp.saturating_add(self.after);
-        // Older than the stores keep: its partners may already be gone (Kafka drops it too).
-        let close_time = now.saturating_sub(self.retention);
-        if record.timestamp < close_time {
-            crate::dsl::windowed::log_late(ctx, &record, Window::new(from, to), close_time);
-            return Ok(());
+        // Like Kafka, a record older than the stores keep is not dropped: it joins what the other
+        // side's store still holds (reads skip expired entries), and in a left or outer join,
+        // with no partner left, is emitted alone at once.
+        if record.timestamp >= now {
+            // Like Kafka, only a record at stream time (not an out-of-order one) emits the
+            // waiting records whose window closed, and before its own results.
+            self.emit_closed(now, ctx)?;
         }
         let partners =
             initialized(&self.store, &self.other_store)?.fetch_range(&record.key, from, to)?;
         if let (Some(outer), Some(store)) = (&self.outer, &self.outer_store) {
             let key = crate::state::ser(&*self.keys, &outer.store, "join key", &record.key)?;
             if partners.is_empty() && outer.emit_this {
-                if to.saturating_add(self.grace) < now {
-                    // Its window is already closed: no partner can come any more.
+                if to < now {
+                    // Its window ended before stream time: Kafka emits it at once rather than
+                    // keep an out-of-order record waiting for the grace period.
                     ctx.forward(Record {
                         key: record.key.clone(),
                         value: (self.joiner)(Some(&record.value), None),
@@ -562,6 +569,6 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
                 headers: record.headers.clone(),
             })?;
         }
-        self.emit_closed(now, ctx)
+        Ok(())
     }
 }
