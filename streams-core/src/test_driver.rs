@@ -798,6 +798,10 @@ impl<K: 'static, V: 'static> TestInputTopic<'_, K, V> {
     }
 }
 
+/// A record read from an output topic with the partition its sink chose (`None`: the
+/// producer's partitioner would choose).
+pub type PartitionedRecord<K, V> = (Option<i32>, Record<K, V>);
+
 /// Reads what the topology wrote to one topic, like Kafka's `TestOutputTopic`. Reading consumes.
 pub struct TestOutputTopic<'d, K, V> {
     driver: &'d TopologyTestDriver,
@@ -817,7 +821,7 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
 
     /// Reads the next record with the partition its sink chose (a `StreamPartitioner`'s
     /// choice; `None` when it left it to the producer), or `Ok(None)` if there is none.
-    pub fn try_read_record_with_partition(&self) -> Result<Option<(Option<i32>, Record<K, V>)>> {
+    pub fn try_read_record_with_partition(&self) -> Result<Option<PartitionedRecord<K, V>>> {
         self.driver
             .read_output(&self.topic, 1, |raw, headers| {
                 let partition = raw.partition;
@@ -832,7 +836,7 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
     ///
     /// # Panics
     /// If there is none, or it does not deserialize.
-    pub fn read_record_with_partition(&self) -> (Option<i32>, Record<K, V>) {
+    pub fn read_record_with_partition(&self) -> PartitionedRecord<K, V> {
         match self.try_read_record_with_partition() {
             Ok(Some(read)) => read,
             Ok(None) => panic!("no more records in output topic `{}`", self.topic),

@@ -5,7 +5,8 @@ use super::test_support::strings;
 use crate::prelude::*;
 use crate::serde::StringSerde;
 
-/// Kafka's `STRING_AGGREGATOR`: `aggregate + value`.
+/// Kafka's `STRING_AGGREGATOR`: `aggregate + value`. An aggregator takes the stream's `&K, &V`.
+#[allow(clippy::ptr_arg)]
 fn concat(_key: &String, value: &String, aggregate: String) -> String {
     aggregate + value
 }

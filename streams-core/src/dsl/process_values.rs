@@ -20,7 +20,7 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// use streams_core::prelude::*;
     /// use streams_core::processor::{FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord};
     ///
-    /// /// Numbers each key's values: the processor keeps the key, so no repartition follows.
+    /// /// Upper-cases values: the processor keeps the key, so no repartition follows.
     /// struct Upper;
     /// impl FixedKeyProcessor<String, String, String> for Upper {
     ///     fn process(

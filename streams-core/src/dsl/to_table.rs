@@ -69,7 +69,11 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// let builder = StreamsBuilder::new();
     /// builder
     ///     .stream("input", Consumed::with(Serdes::string(), Serdes::string()))
-    ///     .to_table_with(Materialized::as_("store").with(Serdes::string(), Serdes::string()));
+    ///     .to_table_with(
+    ///         Materialized::as_("store")
+    ///             .with_key_serde(Serdes::string())
+    ///             .with_value_serde(Serdes::string()),
+    ///     );
     /// let driver = TopologyTestDriver::new(builder.build()?)?;
     /// let input = driver.create_input_topic("input", Serdes::string(), Serdes::string());
     /// input.pipe_input("A", "01");
