@@ -41,8 +41,12 @@ impl StreamsBuilder {
     }
 
     /// A stream of the records of every topic whose whole name matches the regular expression
-    /// `pattern` (Kafka's `stream(Pattern, Consumed)`); see the [module docs](self) for when
-    /// topics are matched. An invalid pattern is a build error.
+    /// `pattern` (Kafka's `stream(Pattern, Consumed)`). An invalid pattern is a build error.
+    ///
+    /// The test driver reads every topic piped into that matches; the runtime resolves the
+    /// pattern against the topics that exist when the application starts. Unlike Kafka, which
+    /// subscribes by pattern and picks up matching topics created later, topics created after
+    /// the start are not read until the application restarts.
     ///
     /// ```
     /// use streams_core::prelude::*;
