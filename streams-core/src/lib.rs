@@ -63,7 +63,8 @@ pub mod prelude {
         AutoOffsetReset, Branched, BufferConfig, CogroupedKStream, Consumed, EmitStrategy,
         GlobalKTable, Grouped, JoinWindows, Joined, KGroupedStream, KGroupedTable, KStream, KTable,
         Materialized, Named, Printed, Produced, Repartitioned, SessionWindows, SlidingWindows,
-        StreamJoined, StreamsBuilder, Suppressed, TimeWindows, Windowed,
+        StreamJoined, StreamsBuilder, Suppressed, TimeWindowedCogroupedKStream, TimeWindows,
+        Windowed,
     };
     pub use crate::processor::{
         FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,

@@ -9,8 +9,9 @@
 //! `<store name>-repartition` (or its `Grouped` name). Since the processors share a store, they
 //! run in one sub-topology: the grouped streams must be co-partitioned.
 //!
-//! Windowed cogroups (`windowed_by`, Kafka's `TimeWindowedCogroupedKStream` and
-//! `SessionWindowedCogroupedKStream`) are not implemented yet.
+//! `windowed_by(TimeWindows)` aggregates per key and time window
+//! ([`TimeWindowedCogroupedKStream`]); Kafka's sliding-window and session-window cogroups
+//! (`windowedBy(SlidingWindows)`, `SessionWindowedCogroupedKStream`) are not implemented yet.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -23,9 +24,10 @@ use super::kstream::KStream;
 use super::ktable::KTable;
 use super::operators::PassThroughProcessor;
 use super::options::{Materialized, Named};
-use crate::processor::node::NodeId;
+use super::windowed::time_window_aggregator;
+use super::windows::{TimeWindowedSerde, TimeWindows, Windowed};
 use crate::processor::Data;
-use crate::serde::Serde;
+use crate::serde::{Serde, SharedSerde};
 use crate::topology::graph::TopologyGraph;
 
 const AGGREGATE_NAME: &str = "COGROUPKSTREAM-AGGREGATE-";
@@ -48,6 +50,22 @@ trait CogroupPart<K, VA> {
         table: TableStore<K, VA>,
         initializer: Initializer<VA>,
     ) -> KStream<K, Change<VA>>;
+
+    /// Adds the time-window aggregate processor `name` writing the window store `store`.
+    fn add_window_aggregator(
+        &self,
+        name: String,
+        store: WindowStoreSpec<K, VA>,
+        initializer: Initializer<VA>,
+    ) -> KStream<Windowed<K>, Change<VA>>;
+}
+
+/// The window store a time-windowed cogroup's processors share.
+struct WindowStoreSpec<K, VA> {
+    name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: TimeWindows,
 }
 
 struct Part<K, V, VA> {
@@ -77,6 +95,34 @@ impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
         });
     }
 
+    fn add_window_aggregator(
+        &self,
+        name: String,
+        store: WindowStoreSpec<K, VA>,
+        initializer: Initializer<VA>,
+    ) -> KStream<Windowed<K>, Change<VA>> {
+        let input = self
+            .input
+            .clone()
+            .unwrap_or_else(|| self.grouped.stream.clone());
+        let values = Arc::clone(&self.grouped.grouped.value_serde);
+        let add = Arc::clone(&self.aggregator);
+        let first = Arc::clone(&add);
+        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        let stores = vec![store.name.to_string()];
+        input.add_processor::<Windowed<K>, Change<VA>, _, _>(name, stores, move || {
+            time_window_aggregator(
+                Arc::clone(&store.name),
+                Arc::clone(&store.keys),
+                Arc::clone(&values),
+                Arc::clone(&store.aggregates),
+                store.windows,
+                Arc::clone(&start),
+                Arc::clone(&add),
+            )
+        })
+    }
+
     fn add_aggregator(
         &self,
         name: String,
@@ -99,6 +145,28 @@ impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
             add: Arc::clone(&add),
         })
     }
+}
+
+/// The names a cogroup's aggregation settled: its store's, its processors' and its merge node's.
+struct CogroupPlan {
+    store_name: String,
+    aggregators: Vec<String>,
+    merge: String,
+}
+
+/// Merges the aggregate processors' updates into one stream through the pass-through node
+/// `merge` (Kafka's `KTablePassThrough` under `COGROUPKSTREAM-MERGE-`). A cogroup has at least
+/// the grouped stream it started from.
+fn merge_into<K: Data, V: Data>(
+    aggregators: &[KStream<K, V>],
+    merge: String,
+) -> Option<KStream<K, V>> {
+    let (first, rest) = aggregators.split_first()?;
+    let merged = first.add_processor::<K, V, _, _>(merge, Vec::new(), || PassThroughProcessor);
+    for other in rest {
+        other.feed(merged.node);
+    }
+    Some(merged)
 }
 
 /// Grouped streams cogrouped into one aggregate per key (Kafka's `CogroupedKStream`): add more
@@ -184,6 +252,50 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
         self
     }
 
+    /// Windows the cogroup by `windows` (Kafka's `CogroupedKStream#windowedBy(Windows)`): each
+    /// key and window aggregates separately. Results are emitted on every update.
+    pub fn windowed_by(self, windows: TimeWindows) -> TimeWindowedCogroupedKStream<K, VA> {
+        TimeWindowedCogroupedKStream {
+            cogrouped: self,
+            windows,
+        }
+    }
+
+    /// Names the store (or draws its name), repartitions the grouped streams that need it, and
+    /// draws the names of the aggregate processors and the merge node, in Kafka's order.
+    fn plan(&mut self, materialized: &Materialized<K, VA>) -> CogroupPlan {
+        let graph = Rc::clone(&self.graph);
+        let store_name = match &materialized.name {
+            Some(name) => name.clone(),
+            None => graph.borrow_mut().next_store_name(AGGREGATE_NAME),
+        };
+        for part in &mut self.parts {
+            part.prepare(&store_name);
+        }
+        let mut g = graph.borrow_mut();
+        // Kafka draws a generated name even when the user named the operation, to keep later
+        // generated names stable (`NamedInternal#suffixWithOrElseGet`).
+        let aggregators = (0..self.parts.len())
+            .map(|i| {
+                let generated = g.next_name(AGGREGATE_NAME);
+                match &self.name {
+                    Some(name) => format!("{name}-cogroup-agg-{i}"),
+                    None => generated,
+                }
+            })
+            .collect();
+        let generated = g.next_name(MERGE_NAME);
+        let merge = match &self.name {
+            Some(name) => format!("{name}-cogroup-merge"),
+            None => generated,
+        };
+        CogroupPlan {
+            store_name,
+            aggregators,
+            merge,
+        }
+    }
+
     /// Aggregates every cogrouped stream into one table, each key starting from
     /// `initializer()` (Kafka's `CogroupedKStream#aggregate`). `materialized` must give the
     /// aggregates' value serde; name its store with `Materialized::as_` to query it.
@@ -195,66 +307,147 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
     where
         I: Fn() -> VA + Send + Sync + 'static,
     {
-        let graph = Rc::clone(&self.graph);
-        // Kafka's order: the store's name, the repartitions, the aggregators', the merge's.
-        let store_name = match &materialized.name {
-            Some(name) => name.clone(),
-            None => graph.borrow_mut().next_store_name(AGGREGATE_NAME),
-        };
-        for part in &mut self.parts {
-            part.prepare(&store_name);
-        }
+        let plan = self.plan(&materialized);
         let (keys, aggregates) = store_serdes(
-            &graph,
-            self.name.as_deref().unwrap_or(AGGREGATE_NAME),
-            &store_name,
+            &self.graph,
+            &plan.merge,
+            &plan.store_name,
             &materialized,
             &self.key_serde,
             None,
         );
-        graph
+        self.graph
             .borrow_mut()
-            .add_store(materialized.timestamped_store(&store_name));
+            .add_store(materialized.timestamped_store(&plan.store_name));
         let table = TableStore::new(
-            Arc::from(store_name.as_str()),
+            Arc::from(plan.store_name.as_str()),
             Arc::clone(&keys),
             Arc::clone(&aggregates),
         );
         let initializer: Initializer<VA> = Arc::new(initializer);
-        let mut aggregators: Vec<KStream<K, Change<VA>>> = Vec::new();
-        for (i, part) in self.parts.iter().enumerate() {
-            // Kafka draws a generated name even when the user named the operation, to keep
-            // later generated names stable (`NamedInternal#suffixWithOrElseGet`).
-            let generated = graph.borrow_mut().next_name(AGGREGATE_NAME);
-            let name = match &self.name {
-                Some(name) => format!("{name}-cogroup-agg-{i}"),
-                None => generated,
-            };
-            aggregators.push(part.add_aggregator(name, table.clone(), Arc::clone(&initializer)));
-        }
-        let generated = graph.borrow_mut().next_name(MERGE_NAME);
-        let merge_name = match &self.name {
-            Some(name) => format!("{name}-cogroup-merge"),
-            None => generated,
-        };
-        let Some((first, rest)) = aggregators.split_first() else {
-            graph
+        let aggregators: Vec<KStream<K, Change<VA>>> = self
+            .parts
+            .iter()
+            .zip(plan.aggregators)
+            .map(|(part, name)| part.add_aggregator(name, table.clone(), Arc::clone(&initializer)))
+            .collect();
+        let merged = merge_into(&aggregators, plan.merge).unwrap_or_else(|| {
+            // Unreachable through the API (a cogroup starts from a grouped stream); kept an
+            // error rather than a panic.
+            self.graph
                 .borrow_mut()
                 .errors
-                .push("a cogroup needs at least one grouped stream".to_string());
-            let empty = KStream::from_node(Rc::clone(&graph), NodeId::default());
-            return KTable::new(empty, keys, Some(aggregates), None);
-        };
-        let merged = first
-            .add_processor::<K, Change<VA>, _, _>(merge_name, Vec::new(), || PassThroughProcessor);
-        for other in rest {
-            other.feed(merged.node);
-        }
+                .push("a cogroup needs a grouped stream".to_string());
+            KStream::from_node(Rc::clone(&self.graph), 0)
+        });
         KTable::new(
             merged,
             keys,
             Some(aggregates),
-            materialized.name.map(|_| store_name),
+            materialized.name.map(|_| plan.store_name),
         )
+    }
+}
+
+/// A cogroup windowed by [`TimeWindows`] (Kafka's `TimeWindowedCogroupedKStream`): one
+/// aggregate per key and window, in one window store shared by every grouped stream's processor.
+pub struct TimeWindowedCogroupedKStream<K, VA> {
+    cogrouped: CogroupedKStream<K, VA>,
+    windows: TimeWindows,
+}
+
+impl<K: Data, VA: Data> TimeWindowedCogroupedKStream<K, VA> {
+    /// Aggregates every cogrouped stream per key and window, each window of a key starting from
+    /// `initializer()` (Kafka's `TimeWindowedCogroupedKStream#aggregate`). `materialized` must
+    /// give the aggregates' value serde; its retention defaults to window size plus grace.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let grouped = builder
+    ///     .stream("topic", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key(Grouped::with(Serdes::string(), Serdes::string()));
+    /// grouped
+    ///     .cogroup(|_k: &String, v: &String, agg: String| format!("{agg}+{v}"))
+    ///     .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_millis(500))?)
+    ///     .aggregate(|| "0".to_string(), Materialized::new().with_value_serde(Serdes::string()))
+    ///     .to_stream()
+    ///     .map(|k: &Windowed<String>, v: &Option<String>| (k.key.clone(), v.clone().unwrap_or_default()))
+    ///     .to("output", Produced::with(Serdes::string(), Serdes::string()));
+    /// let driver = TopologyTestDriver::new(builder.build()?)?;
+    /// let input = driver.create_input_topic("topic", Serdes::string(), Serdes::string());
+    /// input.pipe_input_with_timestamp("k1", "A", 0);
+    /// input.pipe_input_with_timestamp("k1", "A", 499);
+    /// input.pipe_input_with_timestamp("k1", "A", 500);
+    /// let output = driver.create_output_topic("output", Serdes::string(), Serdes::string());
+    /// assert_eq!(output.read_values_to_list(), ["0+A", "0+A+A", "0+A"]);
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn aggregate<I>(
+        mut self,
+        initializer: I,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        I: Fn() -> VA + Send + Sync + 'static,
+    {
+        let cogrouped = &mut self.cogrouped;
+        let plan = cogrouped.plan(&materialized);
+        let (keys, aggregates) = store_serdes(
+            &cogrouped.graph,
+            &plan.merge,
+            &plan.store_name,
+            &materialized,
+            &cogrouped.key_serde,
+            None,
+        );
+        let windows = self.windows;
+        let minimum = windows.size_ms().saturating_add(windows.grace_ms());
+        let retention = materialized.retention_ms.unwrap_or(minimum);
+        if retention < minimum {
+            cogrouped.graph.borrow_mut().errors.push(format!(
+                "the retention of store `{}` ({retention} ms) must be at least window size + grace ({minimum} ms)",
+                plan.store_name
+            ));
+        }
+        cogrouped
+            .graph
+            .borrow_mut()
+            .add_store(materialized.timestamped_window_store(&plan.store_name, retention, true));
+        let initializer: Initializer<VA> = Arc::new(initializer);
+        let store_name: Arc<str> = Arc::from(plan.store_name.as_str());
+        let aggregators: Vec<KStream<Windowed<K>, Change<VA>>> = cogrouped
+            .parts
+            .iter()
+            .zip(plan.aggregators)
+            .map(|(part, name)| {
+                let store = WindowStoreSpec {
+                    name: Arc::clone(&store_name),
+                    keys: Arc::clone(&keys),
+                    aggregates: Arc::clone(&aggregates),
+                    windows,
+                };
+                part.add_window_aggregator(name, store, Arc::clone(&initializer))
+            })
+            .collect();
+        let graph = Rc::clone(&cogrouped.graph);
+        let merged = merge_into(&aggregators, plan.merge).unwrap_or_else(|| {
+            graph
+                .borrow_mut()
+                .errors
+                .push("a cogroup needs a grouped stream".to_string());
+            KStream::from_node(Rc::clone(&graph), 0)
+        });
+        let windowed_keys: Arc<dyn Serde<Windowed<K>>> =
+            Arc::new(TimeWindowedSerde::new(SharedSerde(keys), windows.size_ms()));
+        KTable::new(
+            merged,
+            windowed_keys,
+            Some(aggregates),
+            materialized.name.map(|_| plan.store_name),
+        )
+        .with_window_grace(windows.grace_ms())
     }
 }

@@ -384,3 +384,220 @@ fn cogroup_after_a_key_change_repartitions_through_the_store_name() {
         expected(&[("k1", "A", 0), ("k1", "AB", 1)])
     );
 }
+
+/// Kafka's `MockAggregator.toStringInstance(sep)`: `aggregate + sep + value`.
+fn to_string_instance(sep: &'static str) -> impl Fn(&String, &String, String) -> String {
+    move |_key, value, aggregate| format!("{aggregate}{sep}{value}")
+}
+
+/// `TimeWindowedCogroupedKStreamImplTest`'s setup: `topic` cogrouped with `+`, `topic2` with
+/// `-`, windows of 500 ms without grace (or as `windows` says), aggregated from "0" into
+/// "output"; returns what was written there as (key, value, timestamp), window keys unwrapped.
+fn windowed_cogroup(
+    windows: TimeWindows,
+    both: bool,
+    inputs: &[(&str, &str, &str, i64)],
+) -> Vec<(String, String, i64)> {
+    let builder = StreamsBuilder::new();
+    let grouped = builder
+        .stream("topic", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde));
+    let grouped2 = builder
+        .stream("topic2", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde));
+    let mut cogrouped = grouped.cogroup(to_string_instance("+"));
+    if both {
+        cogrouped = cogrouped.cogroup(&grouped2, to_string_instance("-"));
+    }
+    cogrouped
+        .windowed_by(windows)
+        .aggregate(
+            || "0".to_string(),
+            Materialized::with(StringSerde, StringSerde),
+        )
+        .to_stream()
+        .map(|k: &Windowed<String>, v: &Option<String>| {
+            (k.key.clone(), v.clone().unwrap_or_default())
+        })
+        .to("output", Produced::with(StringSerde, StringSerde));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    for (topic, k, v, ts) in inputs {
+        driver
+            .create_input_topic(topic, StringSerde, StringSerde)
+            .pipe_input_with_timestamp(*k, *v, *ts);
+    }
+    driver
+        .create_output_topic("output", StringSerde, StringSerde)
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn window_of_500() -> TimeWindows {
+    TimeWindows::of_size_with_no_grace(std::time::Duration::from_millis(500)).unwrap()
+}
+
+/// `TimeWindowedCogroupedKStreamImplTest#timeWindowAggregateTestStreamsTest`.
+#[test]
+fn time_windowed_cogroup_aggregates_per_window() {
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "A", 0),
+        ("topic", "k2", "A", 1),
+        ("topic", "k1", "A", 2),
+        ("topic", "k1", "B", 3),
+        ("topic", "k2", "B", 3),
+        ("topic", "k2", "B", 4),
+        ("topic", "k1", "B", 4),
+    ];
+    assert_eq!(
+        windowed_cogroup(window_of_500(), true, &inputs),
+        expected(&[
+            ("k1", "0+A", 0),
+            ("k2", "0+A", 0),
+            ("k2", "0+A+A", 1),
+            ("k1", "0+A+A", 2),
+            ("k1", "0+A+A+B", 3),
+            ("k2", "0+A+A+B", 3),
+            ("k2", "0+A+A+B+B", 4),
+            ("k1", "0+A+A+B+B", 4),
+        ])
+    );
+}
+
+/// `timeWindowMixAggregatorsTest`: each grouped stream folds with its own aggregator.
+#[test]
+fn time_windowed_cogroup_mixes_aggregators() {
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "A", 0),
+        ("topic", "k2", "A", 1),
+        ("topic", "k1", "A", 2),
+        ("topic2", "k1", "B", 3),
+        ("topic2", "k2", "B", 3),
+        ("topic2", "k2", "B", 4),
+        ("topic2", "k1", "B", 4),
+    ];
+    assert_eq!(
+        windowed_cogroup(window_of_500(), true, &inputs),
+        expected(&[
+            ("k1", "0+A", 0),
+            ("k2", "0+A", 0),
+            ("k2", "0+A+A", 1),
+            ("k1", "0+A+A", 2),
+            ("k1", "0+A+A-B", 3),
+            ("k2", "0+A+A-B", 3),
+            ("k2", "0+A+A-B-B", 4),
+            ("k1", "0+A+A-B-B", 4),
+        ])
+    );
+}
+
+/// `timeWindowAggregateManyWindowsTest`.
+#[test]
+fn time_windowed_cogroup_starts_new_windows() {
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "A", 499),
+        ("topic", "k2", "A", 500),
+        ("topic", "k1", "A", 500),
+    ];
+    assert_eq!(
+        windowed_cogroup(window_of_500(), false, &inputs),
+        expected(&[
+            ("k1", "0+A", 0),
+            ("k2", "0+A", 499),
+            ("k2", "0+A", 500),
+            ("k1", "0+A", 500),
+        ])
+    );
+}
+
+/// `timeWindowAggregateOverlappingWindowsTest`: hopping windows of 500 ms advancing by 200.
+#[test]
+fn time_windowed_cogroup_updates_overlapping_windows() {
+    let hopping = window_of_500()
+        .advance_by(std::time::Duration::from_millis(200))
+        .unwrap();
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "A", 0),
+        ("topic", "k1", "B", 250),
+        ("topic", "k2", "B", 250),
+        ("topic", "k2", "A", 500),
+        ("topic", "k1", "A", 500),
+    ];
+    assert_eq!(
+        windowed_cogroup(hopping, false, &inputs),
+        expected(&[
+            ("k1", "0+A", 0),
+            ("k2", "0+A", 0),
+            ("k1", "0+A+B", 250),
+            ("k1", "0+B", 250),
+            ("k2", "0+A+B", 250),
+            ("k2", "0+B", 250),
+            ("k2", "0+B+A", 500),
+            ("k2", "0+A", 500),
+            ("k1", "0+B+A", 500),
+            ("k1", "0+A", 500),
+        ])
+    );
+}
+
+/// `timeWindowMixAggregatorsManyWindowsTest`.
+#[test]
+fn time_windowed_cogroup_mixes_aggregators_over_windows() {
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "A", 0),
+        ("topic", "k2", "A", 1),
+        ("topic", "k1", "A", 2),
+        ("topic2", "k1", "B", 3),
+        ("topic2", "k2", "B", 3),
+        ("topic2", "k2", "B", 501),
+        ("topic2", "k1", "B", 501),
+    ];
+    assert_eq!(
+        windowed_cogroup(window_of_500(), true, &inputs),
+        expected(&[
+            ("k1", "0+A", 0),
+            ("k2", "0+A", 0),
+            ("k2", "0+A+A", 1),
+            ("k1", "0+A+A", 2),
+            ("k1", "0+A+A-B", 3),
+            ("k2", "0+A+A-B", 3),
+            ("k2", "0-B", 501),
+            ("k1", "0-B", 501),
+        ])
+    );
+}
+
+/// `TimeWindowedCogroupedKStreamImplTest#namedParamShouldSetName`.
+#[test]
+fn time_windowed_cogroup_named() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("topic", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde))
+        .cogroup(to_string_instance("+"))
+        .named("foo")
+        .windowed_by(window_of_500())
+        .aggregate(
+            || "0".to_string(),
+            Materialized::new().with_value_serde(StringSerde),
+        );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        "Topologies:\n\
+         \x20  Sub-topology: 0\n\
+         \x20   Source: KSTREAM-SOURCE-0000000000 (topics: [topic])\n\
+         \x20     --> foo-cogroup-agg-0\n\
+         \x20   Processor: foo-cogroup-agg-0 (stores: [COGROUPKSTREAM-AGGREGATE-STATE-STORE-0000000001])\n\
+         \x20     --> foo-cogroup-merge\n\
+         \x20     <-- KSTREAM-SOURCE-0000000000\n\
+         \x20   Processor: foo-cogroup-merge (stores: [])\n\
+         \x20     --> none\n\
+         \x20     <-- foo-cogroup-agg-0\n\n"
+    );
+}

@@ -1030,3 +1030,32 @@ pub(super) fn log_late<K, V, KO: Data, VO: Data>(
         "skipping record for expired window"
     );
 }
+
+/// The processor of a time-windowed aggregation writing the window store `store_name`,
+/// emitting on window update — for a cogroup, whose processors (one per grouped stream) share
+/// one store (Kafka's `KStreamWindowAggregate` in `CogroupedStreamAggregateBuilder`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn time_window_aggregator<K: Data, V: Data, VA: Data>(
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: TimeWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+) -> impl Processor<K, V, Windowed<K>, Change<VA>> {
+    TimeWindowAggregateProcessor {
+        store_name,
+        keys,
+        values,
+        aggregates,
+        windows,
+        start,
+        add,
+        emit_on_close: false,
+        stream_time: ObservedStreamTime::new(windows.grace_ms()),
+        emitted_up_to: None,
+        store: None,
+        cache: None,
+    }
+}
