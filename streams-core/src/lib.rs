@@ -62,9 +62,9 @@ pub mod prelude {
     pub use crate::dsl::{
         AutoOffsetReset, Branched, BufferConfig, CogroupedKStream, Consumed, EmitStrategy,
         GlobalKTable, Grouped, JoinWindows, Joined, KGroupedStream, KGroupedTable, KStream, KTable,
-        Materialized, Named, Printed, Produced, Repartitioned, SessionWindows, SlidingWindows,
-        StreamJoined, StreamsBuilder, Suppressed, TimeWindowedCogroupedKStream, TimeWindows,
-        Windowed,
+        Materialized, Named, Printed, Produced, Repartitioned, SessionWindowedCogroupedKStream,
+        SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed,
+        TimeWindowedCogroupedKStream, TimeWindows, Windowed,
     };
     pub use crate::processor::{
         FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,

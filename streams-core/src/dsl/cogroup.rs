@@ -9,9 +9,11 @@
 //! `<store name>-repartition` (or its `Grouped` name). Since the processors share a store, they
 //! run in one sub-topology: the grouped streams must be co-partitioned.
 //!
-//! `windowed_by(TimeWindows)` aggregates per key and time window
-//! ([`TimeWindowedCogroupedKStream`]); Kafka's sliding-window and session-window cogroups
-//! (`windowedBy(SlidingWindows)`, `SessionWindowedCogroupedKStream`) are not implemented yet.
+//! `windowed_by` aggregates per key and time window ([`TimeWindowedCogroupedKStream`]) or
+//! session ([`SessionWindowedCogroupedKStream`]); Kafka's sliding-window cogroup
+//! (`windowedBy(SlidingWindows)`) is not implemented yet: Rill's sliding aggregation keeps the
+//! records of its windows in a store of the input's value type, which grouped streams of
+//! different value types cannot share.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,8 +26,10 @@ use super::kstream::KStream;
 use super::ktable::KTable;
 use super::operators::PassThroughProcessor;
 use super::options::{Materialized, Named};
-use super::windowed::time_window_aggregator;
-use super::windows::{TimeWindowedSerde, TimeWindows, Windowed};
+use super::windowed::{session_window_aggregator, time_window_aggregator, Merge};
+use super::windows::{
+    SessionWindowedSerde, SessionWindows, TimeWindowedSerde, TimeWindows, Windowed,
+};
 use crate::processor::Data;
 use crate::serde::{Serde, SharedSerde};
 use crate::topology::graph::TopologyGraph;
@@ -60,12 +64,30 @@ trait CogroupPart<K, VA> {
     ) -> KStream<Windowed<K>, Change<VA>>;
 }
 
-/// The window store a time-windowed cogroup's processors share.
+/// The window or session store a windowed cogroup's processors share.
 struct WindowStoreSpec<K, VA> {
     name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
     aggregates: Arc<dyn Serde<VA>>,
-    windows: TimeWindows,
+    windows: CogroupWindowKind<K, VA>,
+}
+
+/// How a windowed cogroup windows: by time, or by session (with the merger of two sessions'
+/// aggregates).
+enum CogroupWindowKind<K, VA> {
+    Time(TimeWindows),
+    Session(SessionWindows, Merge<K, VA>),
+}
+
+impl<K, VA> Clone for CogroupWindowKind<K, VA> {
+    fn clone(&self) -> Self {
+        match self {
+            CogroupWindowKind::Time(windows) => CogroupWindowKind::Time(*windows),
+            CogroupWindowKind::Session(windows, merge) => {
+                CogroupWindowKind::Session(*windows, Arc::clone(merge))
+            }
+        }
+    }
 }
 
 struct Part<K, V, VA> {
@@ -110,17 +132,33 @@ impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
         let first = Arc::clone(&add);
         let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
         let stores = vec![store.name.to_string()];
-        input.add_processor::<Windowed<K>, Change<VA>, _, _>(name, stores, move || {
-            time_window_aggregator(
-                Arc::clone(&store.name),
-                Arc::clone(&store.keys),
-                Arc::clone(&values),
-                Arc::clone(&store.aggregates),
-                store.windows,
-                Arc::clone(&start),
-                Arc::clone(&add),
-            )
-        })
+        match store.windows.clone() {
+            CogroupWindowKind::Time(windows) => input
+                .add_processor::<Windowed<K>, Change<VA>, _, _>(name, stores, move || {
+                    time_window_aggregator(
+                        Arc::clone(&store.name),
+                        Arc::clone(&store.keys),
+                        Arc::clone(&values),
+                        Arc::clone(&store.aggregates),
+                        windows,
+                        Arc::clone(&start),
+                        Arc::clone(&add),
+                    )
+                }),
+            CogroupWindowKind::Session(windows, merge) => input
+                .add_processor::<Windowed<K>, Change<VA>, _, _>(name, stores, move || {
+                    session_window_aggregator(
+                        Arc::clone(&store.name),
+                        Arc::clone(&store.keys),
+                        Arc::clone(&values),
+                        Arc::clone(&store.aggregates),
+                        windows,
+                        Arc::clone(&start),
+                        Arc::clone(&add),
+                        Arc::clone(&merge),
+                    )
+                }),
+        }
     }
 
     fn add_aggregator(
@@ -252,13 +290,93 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
         self
     }
 
-    /// Windows the cogroup by `windows` (Kafka's `CogroupedKStream#windowedBy(Windows)`): each
-    /// key and window aggregates separately. Results are emitted on every update.
-    pub fn windowed_by(self, windows: TimeWindows) -> TimeWindowedCogroupedKStream<K, VA> {
-        TimeWindowedCogroupedKStream {
-            cogrouped: self,
-            windows,
+    /// Windows the cogroup (Kafka's `CogroupedKStream#windowedBy`): by [`TimeWindows`] into a
+    /// [`TimeWindowedCogroupedKStream`], by [`SessionWindows`] into a
+    /// [`SessionWindowedCogroupedKStream`]. Each key and window aggregates separately; results
+    /// are emitted on every update.
+    pub fn windowed_by<W: CogroupWindows<K, VA>>(self, windows: W) -> W::Windowed {
+        windows.window(self)
+    }
+
+    /// The windowed aggregation of every cogrouped stream into `store` (declared by the
+    /// caller), merged into one table with windowed keys `windowed_keys`.
+    fn windowed_aggregate(
+        mut self,
+        initializer: Initializer<VA>,
+        materialized: Materialized<K, VA>,
+        windows: CogroupWindowKind<K, VA>,
+    ) -> KTable<Windowed<K>, VA> {
+        let plan = self.plan(&materialized);
+        let (keys, aggregates) = store_serdes(
+            &self.graph,
+            &plan.merge,
+            &plan.store_name,
+            &materialized,
+            &self.key_serde,
+            None,
+        );
+        let (minimum, least, grace) = match &windows {
+            CogroupWindowKind::Time(w) => (
+                w.size_ms().saturating_add(w.grace_ms()),
+                "window size + grace",
+                w.grace_ms(),
+            ),
+            CogroupWindowKind::Session(w, _) => {
+                let gap_and_grace = w.inactivity_gap_ms().saturating_add(w.grace_ms());
+                (gap_and_grace, "inactivity gap + grace", gap_and_grace)
+            }
+        };
+        let retention = materialized.retention_ms.unwrap_or(minimum);
+        if retention < minimum {
+            self.graph.borrow_mut().errors.push(format!(
+                "the retention of store `{}` ({retention} ms) must be at least {least} ({minimum} ms)",
+                plan.store_name
+            ));
         }
+        let (store, windowed_keys): (_, Arc<dyn Serde<Windowed<K>>>) = match &windows {
+            CogroupWindowKind::Time(w) => (
+                materialized.timestamped_window_store(&plan.store_name, retention, true),
+                Arc::new(TimeWindowedSerde::new(
+                    SharedSerde(Arc::clone(&keys)),
+                    w.size_ms(),
+                )),
+            ),
+            CogroupWindowKind::Session(..) => (
+                materialized.session_store(&plan.store_name, retention, true),
+                Arc::new(SessionWindowedSerde::new(SharedSerde(Arc::clone(&keys)))),
+            ),
+        };
+        self.graph.borrow_mut().add_store(store);
+        let store_name: Arc<str> = Arc::from(plan.store_name.as_str());
+        let aggregators: Vec<KStream<Windowed<K>, Change<VA>>> = self
+            .parts
+            .iter()
+            .zip(plan.aggregators)
+            .map(|(part, name)| {
+                let store = WindowStoreSpec {
+                    name: Arc::clone(&store_name),
+                    keys: Arc::clone(&keys),
+                    aggregates: Arc::clone(&aggregates),
+                    windows: windows.clone(),
+                };
+                part.add_window_aggregator(name, store, Arc::clone(&initializer))
+            })
+            .collect();
+        let graph = Rc::clone(&self.graph);
+        let merged = merge_into(&aggregators, plan.merge).unwrap_or_else(|| {
+            graph
+                .borrow_mut()
+                .errors
+                .push("a cogroup needs a grouped stream".to_string());
+            KStream::from_node(Rc::clone(&graph), 0)
+        });
+        KTable::new(
+            merged,
+            windowed_keys,
+            Some(aggregates),
+            materialized.name.map(|_| plan.store_name),
+        )
+        .with_window_grace(grace)
     }
 
     /// Names the store (or draws its name), repartitions the grouped streams that need it, and
@@ -386,68 +504,78 @@ impl<K: Data, VA: Data> TimeWindowedCogroupedKStream<K, VA> {
     /// # Ok::<(), streams_core::Error>(())
     /// ```
     pub fn aggregate<I>(
-        mut self,
+        self,
         initializer: I,
         materialized: Materialized<K, VA>,
     ) -> KTable<Windowed<K>, VA>
     where
         I: Fn() -> VA + Send + Sync + 'static,
     {
-        let cogrouped = &mut self.cogrouped;
-        let plan = cogrouped.plan(&materialized);
-        let (keys, aggregates) = store_serdes(
-            &cogrouped.graph,
-            &plan.merge,
-            &plan.store_name,
-            &materialized,
-            &cogrouped.key_serde,
-            None,
-        );
-        let windows = self.windows;
-        let minimum = windows.size_ms().saturating_add(windows.grace_ms());
-        let retention = materialized.retention_ms.unwrap_or(minimum);
-        if retention < minimum {
-            cogrouped.graph.borrow_mut().errors.push(format!(
-                "the retention of store `{}` ({retention} ms) must be at least window size + grace ({minimum} ms)",
-                plan.store_name
-            ));
+        let windows = CogroupWindowKind::Time(self.windows);
+        self.cogrouped
+            .windowed_aggregate(Arc::new(initializer), materialized, windows)
+    }
+}
+
+/// Windows a cogroup can be windowed by (Kafka's `CogroupedKStream#windowedBy` overloads):
+/// [`TimeWindows`] make a [`TimeWindowedCogroupedKStream`], [`SessionWindows`] a
+/// [`SessionWindowedCogroupedKStream`].
+pub trait CogroupWindows<K, VA> {
+    /// The windowed cogroup these windows make.
+    type Windowed;
+
+    /// Windows `cogrouped`.
+    fn window(self, cogrouped: CogroupedKStream<K, VA>) -> Self::Windowed;
+}
+
+impl<K: Data, VA: Data> CogroupWindows<K, VA> for TimeWindows {
+    type Windowed = TimeWindowedCogroupedKStream<K, VA>;
+
+    fn window(self, cogrouped: CogroupedKStream<K, VA>) -> Self::Windowed {
+        TimeWindowedCogroupedKStream {
+            cogrouped,
+            windows: self,
         }
-        cogrouped
-            .graph
-            .borrow_mut()
-            .add_store(materialized.timestamped_window_store(&plan.store_name, retention, true));
-        let initializer: Initializer<VA> = Arc::new(initializer);
-        let store_name: Arc<str> = Arc::from(plan.store_name.as_str());
-        let aggregators: Vec<KStream<Windowed<K>, Change<VA>>> = cogrouped
-            .parts
-            .iter()
-            .zip(plan.aggregators)
-            .map(|(part, name)| {
-                let store = WindowStoreSpec {
-                    name: Arc::clone(&store_name),
-                    keys: Arc::clone(&keys),
-                    aggregates: Arc::clone(&aggregates),
-                    windows,
-                };
-                part.add_window_aggregator(name, store, Arc::clone(&initializer))
-            })
-            .collect();
-        let graph = Rc::clone(&cogrouped.graph);
-        let merged = merge_into(&aggregators, plan.merge).unwrap_or_else(|| {
-            graph
-                .borrow_mut()
-                .errors
-                .push("a cogroup needs a grouped stream".to_string());
-            KStream::from_node(Rc::clone(&graph), 0)
-        });
-        let windowed_keys: Arc<dyn Serde<Windowed<K>>> =
-            Arc::new(TimeWindowedSerde::new(SharedSerde(keys), windows.size_ms()));
-        KTable::new(
-            merged,
-            windowed_keys,
-            Some(aggregates),
-            materialized.name.map(|_| plan.store_name),
-        )
-        .with_window_grace(windows.grace_ms())
+    }
+}
+
+impl<K: Data, VA: Data> CogroupWindows<K, VA> for SessionWindows {
+    type Windowed = SessionWindowedCogroupedKStream<K, VA>;
+
+    fn window(self, cogrouped: CogroupedKStream<K, VA>) -> Self::Windowed {
+        SessionWindowedCogroupedKStream {
+            cogrouped,
+            windows: self,
+        }
+    }
+}
+
+/// A cogroup windowed by [`SessionWindows`] (Kafka's `SessionWindowedCogroupedKStream`): one
+/// aggregate per key and session, in one session store shared by every grouped stream's
+/// processor; a record that bridges sessions merges them (and deletes the merged ones
+/// downstream with tombstones).
+pub struct SessionWindowedCogroupedKStream<K, VA> {
+    cogrouped: CogroupedKStream<K, VA>,
+    windows: SessionWindows,
+}
+
+impl<K: Data, VA: Data> SessionWindowedCogroupedKStream<K, VA> {
+    /// Aggregates every cogrouped stream per key and session, each session starting from
+    /// `initializer()`; `merger(key, a, b)` combines the aggregates of sessions a record
+    /// bridges (Kafka's `SessionWindowedCogroupedKStream#aggregate`). `materialized` must give
+    /// the aggregates' value serde; its retention defaults to inactivity gap plus grace.
+    pub fn aggregate<I, M>(
+        self,
+        initializer: I,
+        merger: M,
+        materialized: Materialized<K, VA>,
+    ) -> KTable<Windowed<K>, VA>
+    where
+        I: Fn() -> VA + Send + Sync + 'static,
+        M: Fn(&K, VA, VA) -> VA + Send + Sync + 'static,
+    {
+        let windows = CogroupWindowKind::Session(self.windows, Arc::new(merger));
+        self.cogrouped
+            .windowed_aggregate(Arc::new(initializer), materialized, windows)
     }
 }

@@ -601,3 +601,175 @@ fn time_windowed_cogroup_named() {
          \x20     <-- foo-cogroup-agg-0\n\n"
     );
 }
+
+/// `SessionWindowedCogroupedKStreamImplTest`'s merger: `aggOne + "+" + aggTwo`.
+fn session_merger(_key: &String, one: String, two: String) -> String {
+    format!("{one}+{two}")
+}
+
+/// `SessionWindowedCogroupedKStreamImplTest`'s setup: `topic` cogrouped with `+` (and `topic2`
+/// with `-` when `both`), windowed by `windows`, aggregated from "0" into "output"; returns what
+/// was written there as (key, value or `None` for a tombstone, timestamp).
+fn session_cogroup(
+    windows: SessionWindows,
+    both: bool,
+    inputs: &[(&str, &str, &str, i64)],
+) -> Vec<(String, Option<String>, i64)> {
+    let builder = StreamsBuilder::new();
+    let grouped = builder
+        .stream("topic", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde));
+    let grouped2 = builder
+        .stream("topic2", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde));
+    let mut cogrouped = grouped.cogroup(to_string_instance("+"));
+    if both {
+        cogrouped = cogrouped.cogroup(&grouped2, to_string_instance("-"));
+    }
+    cogrouped
+        .windowed_by(windows)
+        .aggregate(
+            || "0".to_string(),
+            session_merger,
+            Materialized::with(StringSerde, StringSerde),
+        )
+        .to_stream()
+        .map(|k: &Windowed<String>, v: &Option<String>| (k.key.clone(), v.clone()))
+        .to(
+            "output",
+            Produced::with(StringSerde, Serdes::option(StringSerde)),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    for (topic, k, v, ts) in inputs {
+        driver
+            .create_input_topic(topic, StringSerde, StringSerde)
+            .pipe_input_with_timestamp(*k, *v, *ts);
+    }
+    driver
+        .create_output_topic("output", StringSerde, Serdes::option(StringSerde))
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn sessions(records: &[(&str, Option<&str>, i64)]) -> Vec<(String, Option<String>, i64)> {
+    records
+        .iter()
+        .map(|(k, v, t)| (k.to_string(), v.map(str::to_string), *t))
+        .collect()
+}
+
+fn gap(ms: u64) -> SessionWindows {
+    SessionWindows::of_inactivity_gap_with_no_grace(std::time::Duration::from_millis(ms)).unwrap()
+}
+
+/// `SessionWindowedCogroupedKStreamImplTest#sessionWindowAggregateTest`.
+#[test]
+fn session_windowed_cogroup_keeps_sessions_apart() {
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "A", 0),
+        ("topic", "k1", "B", 599),
+        ("topic", "k2", "B", 607),
+    ];
+    assert_eq!(
+        session_cogroup(gap(500), false, &inputs),
+        sessions(&[
+            ("k1", Some("0+A"), 0),
+            ("k2", Some("0+A"), 0),
+            ("k1", Some("0+B"), 599),
+            ("k2", Some("0+B"), 607),
+        ])
+    );
+}
+
+/// `sessionWindowAggregate2Test`: a record in an existing session merges into it.
+#[test]
+#[ignore = "Rill's session aggregation (dsl/windowed.rs, being reworked on another branch) folds merged sessions from the first session's aggregate; Kafka's KStreamSessionWindowAggregate starts from merger(initializer(), ...)"]
+fn session_windowed_cogroup_merges_into_a_session() {
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k1", "A", 0),
+        ("topic", "k2", "B", 599),
+        ("topic", "k1", "B", 607),
+    ];
+    assert_eq!(
+        session_cogroup(gap(500), false, &inputs),
+        sessions(&[
+            ("k1", Some("0+A"), 0),
+            ("k1", Some("0+0+A+A"), 0),
+            ("k2", Some("0+B"), 599),
+            ("k1", Some("0+B"), 607),
+        ])
+    );
+}
+
+/// `sessionWindowAggregateTest2StreamsTest`: merged sessions are deleted with tombstones.
+#[test]
+#[ignore = "Rill's session aggregation (dsl/windowed.rs, being reworked on another branch) folds merged sessions from the first session's aggregate; Kafka's KStreamSessionWindowAggregate starts from merger(initializer(), ...)"]
+fn session_windowed_cogroup_deletes_merged_sessions() {
+    let windows = SessionWindows::of_inactivity_gap_and_grace(
+        std::time::Duration::from_millis(100),
+        std::time::Duration::from_secs(24 * 60 * 60),
+    )
+    .unwrap();
+    let inputs = [
+        ("topic", "k1", "A", 0),
+        ("topic", "k1", "A", 84),
+        ("topic", "k1", "A", 113),
+        ("topic", "k1", "A", 199),
+        ("topic", "k1", "B", 300),
+        ("topic", "k2", "B", 301),
+        ("topic", "k2", "B", 400),
+        ("topic", "k1", "B", 400),
+    ];
+    assert_eq!(
+        session_cogroup(windows, true, &inputs),
+        sessions(&[
+            ("k1", Some("0+A"), 0),
+            ("k1", None, 0),
+            ("k1", Some("0+0+A+A"), 84),
+            ("k1", None, 84),
+            ("k1", Some("0+0+0+A+A+A"), 113),
+            ("k1", None, 113),
+            ("k1", Some("0+0+0+0+A+A+A+A"), 199),
+            ("k1", Some("0+B"), 300),
+            ("k2", Some("0+B"), 301),
+            ("k2", None, 301),
+            ("k2", Some("0+0+B+B"), 400),
+            ("k1", None, 300),
+            ("k1", Some("0+0+B+B"), 400),
+        ])
+    );
+}
+
+/// `SessionWindowedCogroupedKStreamImplTest#namedParamShouldSetName`.
+#[test]
+fn session_windowed_cogroup_named() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("topic", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde))
+        .cogroup(to_string_instance("+"))
+        .named("foo")
+        .windowed_by(gap(1))
+        .aggregate(
+            || "0".to_string(),
+            session_merger,
+            Materialized::new().with_value_serde(StringSerde),
+        );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        "Topologies:\n\
+         \x20  Sub-topology: 0\n\
+         \x20   Source: KSTREAM-SOURCE-0000000000 (topics: [topic])\n\
+         \x20     --> foo-cogroup-agg-0\n\
+         \x20   Processor: foo-cogroup-agg-0 (stores: [COGROUPKSTREAM-AGGREGATE-STATE-STORE-0000000001])\n\
+         \x20     --> foo-cogroup-merge\n\
+         \x20     <-- KSTREAM-SOURCE-0000000000\n\
+         \x20   Processor: foo-cogroup-merge (stores: [])\n\
+         \x20     --> none\n\
+         \x20     <-- foo-cogroup-agg-0\n\n"
+    );
+}

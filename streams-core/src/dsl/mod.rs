@@ -25,7 +25,9 @@ pub mod windows;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-pub use cogroup::{CogroupedKStream, TimeWindowedCogroupedKStream};
+pub use cogroup::{
+    CogroupWindows, CogroupedKStream, SessionWindowedCogroupedKStream, TimeWindowedCogroupedKStream,
+};
 pub use global_ktable::GlobalKTable;
 pub use join::{Joined, StreamJoined};
 pub use kgrouped::KGroupedStream;

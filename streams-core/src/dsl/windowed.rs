@@ -38,7 +38,7 @@ const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
 const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
 
 /// Merges two session aggregates of one key when a record bridges their sessions.
-type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
+pub(super) type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
 
 /// When a windowed aggregation emits its results (Kafka's `EmitStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1052,6 +1052,37 @@ pub(super) fn time_window_aggregator<K: Data, V: Data, VA: Data>(
         windows,
         start,
         add,
+        emit_on_close: false,
+        stream_time: ObservedStreamTime::new(windows.grace_ms()),
+        emitted_up_to: None,
+        store: None,
+        cache: None,
+    }
+}
+
+/// The processor of a session-windowed aggregation writing the session store `store_name`,
+/// emitting on update — for a cogroup, whose processors share one store (Kafka's
+/// `KStreamSessionWindowAggregate` in `CogroupedStreamAggregateBuilder`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn session_window_aggregator<K: Data, V: Data, VA: Data>(
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: SessionWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+    merge: Merge<K, VA>,
+) -> impl Processor<K, V, Windowed<K>, Change<VA>> {
+    SessionWindowAggregateProcessor {
+        store_name,
+        keys,
+        values,
+        aggregates,
+        windows,
+        start,
+        add,
+        merge,
         emit_on_close: false,
         stream_time: ObservedStreamTime::new(windows.grace_ms()),
         emitted_up_to: None,
