@@ -96,6 +96,31 @@ struct Part<K, V, VA> {
     aggregator: Add<K, V, VA>,
 }
 
+/// What a part's aggregate processor folds: its input (repartitioned if needed), the serde of
+/// its values (to skip nulls), its aggregator and the first aggregate of a key.
+struct Folding<K, V, VA> {
+    input: KStream<K, V>,
+    values: Arc<dyn Serde<V>>,
+    add: Add<K, V, VA>,
+    start: Start<K, V, VA>,
+}
+
+impl<K: Data, V: Data, VA: Data> Part<K, V, VA> {
+    fn folding(&self, initializer: Initializer<VA>) -> Folding<K, V, VA> {
+        let add = Arc::clone(&self.aggregator);
+        let first = Arc::clone(&add);
+        Folding {
+            input: self
+                .input
+                .clone()
+                .unwrap_or_else(|| self.grouped.stream.clone()),
+            values: Arc::clone(&self.grouped.grouped.value_serde),
+            add,
+            start: Arc::new(move |key, value| first(key, value, initializer())),
+        }
+    }
+}
+
 impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
     fn prepare(&mut self, store: &str) {
         let stream = &self.grouped.stream;
@@ -123,14 +148,12 @@ impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
         store: WindowStoreSpec<K, VA>,
         initializer: Initializer<VA>,
     ) -> KStream<Windowed<K>, Change<VA>> {
-        let input = self
-            .input
-            .clone()
-            .unwrap_or_else(|| self.grouped.stream.clone());
-        let values = Arc::clone(&self.grouped.grouped.value_serde);
-        let add = Arc::clone(&self.aggregator);
-        let first = Arc::clone(&add);
-        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
+        let Folding {
+            input,
+            values,
+            add,
+            start,
+        } = self.folding(initializer);
         let stores = vec![store.name.to_string()];
         match store.windows.clone() {
             CogroupWindowKind::Time(windows) => input
@@ -167,15 +190,13 @@ impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
         table: TableStore<K, VA>,
         initializer: Initializer<VA>,
     ) -> KStream<K, Change<VA>> {
-        let input = self
-            .input
-            .clone()
-            .unwrap_or_else(|| self.grouped.stream.clone());
+        let Folding {
+            input,
+            values,
+            add,
+            start,
+        } = self.folding(initializer);
         let store = table.table.store_name.to_string();
-        let values = Arc::clone(&self.grouped.grouped.value_serde);
-        let add = Arc::clone(&self.aggregator);
-        let first = Arc::clone(&add);
-        let start: Start<K, V, VA> = Arc::new(move |key, value| first(key, value, initializer()));
         input.add_processor::<K, Change<VA>, _, _>(name, vec![store], move || AggregateProcessor {
             aggregates: table.clone(),
             values: Arc::clone(&values),
