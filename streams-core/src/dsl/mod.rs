@@ -48,7 +48,7 @@ use crate::error::Result;
 use crate::processor::Data;
 use crate::serde::{OptionSerde, Serde, SharedSerde};
 use crate::state::StoreBuilder;
-use crate::topology::graph::{TopicRef, TopologyGraph};
+use crate::topology::graph::{NodeKind, TopicRef, TopologyGraph};
 use crate::topology::Topology;
 
 /// Starts a topology description, like Kafka Streams' `StreamsBuilder`.
@@ -160,12 +160,20 @@ impl StreamsBuilder {
         let nullable: Arc<dyn Serde<Option<V>>> = Arc::new(OptionSerde::new(SharedSerde(
             Arc::clone(&consumed.value_serde),
         )));
-        let source = kstream::add_source(
+        // A table's source honours the offset-reset policy as a stream's does; its timestamp
+        // extractor is not applied (it is typed for values, a table's source reads tombstones).
+        let kind = NodeKind::Source {
+            topics: vec![TopicRef::user(topic)],
+            pattern: None,
+            offset_reset: consumed.offset_reset,
+        };
+        let source = kstream::add_source_node(
             &self.graph,
             source_name,
-            vec![TopicRef::user(topic)],
+            kind,
             consumed.key_serde,
             nullable,
+            None,
         );
         register(&mut self.graph.borrow_mut(), &store_name);
         let (store, k, v) = (

@@ -37,7 +37,8 @@ impl<K, V> Consumed<K, V> {
 
     /// Gives this source's records the timestamps `extractor` computes instead of those they
     /// were written with (Kafka's `Consumed#withTimestampExtractor`); see
-    /// [`TimestampExtractor`]. Applies to streams (`StreamsBuilder::stream…`).
+    /// [`TimestampExtractor`]. Applies to streams (`StreamsBuilder::stream…`), not yet to the
+    /// sources of tables.
     ///
     /// ```
     /// use streams_core::prelude::*;

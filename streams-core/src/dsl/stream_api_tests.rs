@@ -690,6 +690,11 @@ fn offset_reset_policy_is_known_per_source_topic() {
     builder
         .stream("default", strings())
         .to("out3", to_strings());
+    builder.table(
+        "table-topic",
+        strings().with_offset_reset_policy(AutoOffsetReset::earliest()),
+        Materialized::as_("table-store"),
+    );
     let topology = builder.build().unwrap();
     assert_eq!(
         topology.offset_reset_policy("latest"),
@@ -702,5 +707,9 @@ fn offset_reset_policy_is_known_per_source_topic() {
         )))
     );
     assert_eq!(topology.offset_reset_policy("default"), None);
+    assert_eq!(
+        topology.offset_reset_policy("table-topic"),
+        Some(AutoOffsetReset::Earliest)
+    );
     assert_eq!(topology.offset_reset_policy("unknown"), None);
 }
