@@ -176,6 +176,14 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
     }
 
+    /// Like [`node_name`](Self::node_name), but the counter is drawn even when the user named
+    /// the node, as Kafka's `NamedInternal#orElseGenerateWithPrefix` does for the operators that
+    /// use it (`toTable`, `print`), so that later generated names match Kafka's.
+    pub(crate) fn node_name_drawn(&self, prefix: &str) -> String {
+        let generated = self.graph.borrow_mut().next_name(prefix);
+        self.pending_name.clone().unwrap_or(generated)
+    }
+
     /// Names the node of the next operator applied to the returned handle, instead of a
     /// generated `KSTREAM-<OP>-<counter>` name — Kafka's `Named` parameter:
     /// `stream.named("upper").map_values(|v| v.to_uppercase())`.

@@ -713,3 +713,30 @@ fn offset_reset_policy_is_known_per_source_topic() {
     );
     assert_eq!(topology.offset_reset_policy("unknown"), None);
 }
+
+/// Named, `to_table` and `print` still draw their generated names, as Kafka's
+/// `NamedInternal#orElseGenerateWithPrefix` does: later generated names stay the same.
+#[test]
+fn named_to_table_and_print_keep_later_generated_names() {
+    let builder = StreamsBuilder::new();
+    let stream = builder.stream("input", strings());
+    stream.named("table").to_table().to_stream().to(
+        "out",
+        Produced::with(StringSerde, Serdes::option(StringSerde)),
+    );
+    stream.print(Printed::to_writer(Captured::default()).with_name("printer"));
+    stream.to("out2", to_strings());
+    let described = builder.build().unwrap().describe().to_string();
+    for expected in [
+        "Processor: table (stores: [])",
+        "Processor: KTABLE-TOSTREAM-0000000003 (stores: [])",
+        "Sink: KSTREAM-SINK-0000000004 (topic: out)",
+        "Processor: printer (stores: [])",
+        "Sink: KSTREAM-SINK-0000000006 (topic: out2)",
+    ] {
+        assert!(
+            described.contains(expected),
+            "{expected} not in {described}"
+        );
+    }
+}
