@@ -504,6 +504,26 @@ fn stream_partitioner_out_of_range_fails() {
     );
 }
 
+/// The records both of Kafka's pattern tests pipe, one into each of their five topics, and
+/// expect back in order.
+const PATTERN_RECORDS: [(&str, &str, i64); 5] = [
+    ("A", "aa", 1),
+    ("B", "bb", 5),
+    ("C", "cc", 10),
+    ("D", "dd", 8),
+    ("E", "ee", 3),
+];
+
+/// Pipes `PATTERN_RECORDS[i]` into `topics[i]` and checks that "out" got them all, in order.
+fn pipe_one_per_topic_and_read_all(driver: &TopologyTestDriver, topics: [&str; 5]) {
+    for (topic, (k, v, ts)) in topics.into_iter().zip(PATTERN_RECORDS) {
+        driver
+            .create_input_topic(topic, StringSerde, StringSerde)
+            .pipe_input_with_timestamp(k, v, ts);
+    }
+    assert_eq!(outputs(driver), owned(&PATTERN_RECORDS));
+}
+
 /// `KStreamImplTest#shouldProcessFromSourceThatMatchPattern`.
 #[test]
 fn pattern_source_reads_every_matching_topic() {
@@ -517,26 +537,9 @@ fn pattern_source_reads_every_matching_topic() {
         .to_string()
         .contains("Source: KSTREAM-SOURCE-0000000000 (topics: topic-\\d)\n"));
     let driver = TopologyTestDriver::new(topology).unwrap();
-    for (topic, k, v, ts) in [
-        ("topic-3", "A", "aa", 1),
-        ("topic-4", "B", "bb", 5),
-        ("topic-5", "C", "cc", 10),
-        ("topic-6", "D", "dd", 8),
-        ("topic-7", "E", "ee", 3),
-    ] {
-        driver
-            .create_input_topic(topic, StringSerde, StringSerde)
-            .pipe_input_with_timestamp(k, v, ts);
-    }
-    assert_eq!(
-        outputs(&driver),
-        owned(&[
-            ("A", "aa", 1),
-            ("B", "bb", 5),
-            ("C", "cc", 10),
-            ("D", "dd", 8),
-            ("E", "ee", 3)
-        ])
+    pipe_one_per_topic_and_read_all(
+        &driver,
+        ["topic-3", "topic-4", "topic-5", "topic-6", "topic-7"],
     );
     // A pattern matches whole names only.
     let other = driver.create_input_topic("topic-10", StringSerde, StringSerde);
@@ -552,26 +555,15 @@ fn several_pattern_sources_and_a_named_one_merge() {
     let named = builder.stream("topic-without-pattern", strings());
     digits.merge(&letters).merge(&named).to("out", to_strings());
     let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
-    for (topic, k, v, ts) in [
-        ("topic-3", "A", "aa", 1),
-        ("topic-4", "B", "bb", 5),
-        ("topic-A", "C", "cc", 10),
-        ("topic-Z", "D", "dd", 8),
-        ("topic-without-pattern", "E", "ee", 3),
-    ] {
-        driver
-            .create_input_topic(topic, StringSerde, StringSerde)
-            .pipe_input_with_timestamp(k, v, ts);
-    }
-    assert_eq!(
-        outputs(&driver),
-        owned(&[
-            ("A", "aa", 1),
-            ("B", "bb", 5),
-            ("C", "cc", 10),
-            ("D", "dd", 8),
-            ("E", "ee", 3)
-        ])
+    pipe_one_per_topic_and_read_all(
+        &driver,
+        [
+            "topic-3",
+            "topic-4",
+            "topic-A",
+            "topic-Z",
+            "topic-without-pattern",
+        ],
     );
 }
 
