@@ -35,9 +35,11 @@
 pub use streams_broker;
 pub use streams_core;
 pub use streams_core::{
-    Branched, Consumed, KStream, Named, Processor, ProcessorContext, Produced, Record,
-    Repartitioned, StreamsBuilder, StreamsConfig, TestInputTopic, TestOutputTopic, Topology,
-    TopologyTestDriver,
+    AutoOffsetReset, Branched, CogroupedKStream, Consumed, FixedKeyProcessor,
+    FixedKeyProcessorContext, FixedKeyRecord, KStream, Named, Printed, Processor, ProcessorContext,
+    Produced, Record, RecordContext, Repartitioned, StreamPartitioner, StreamsBuilder,
+    StreamsConfig, TestInputTopic, TestOutputTopic, TimestampExtractor, TopicNameExtractor,
+    Topology, TopologyTestDriver,
 };
 pub use streams_runtime;
 pub use streams_runtime::{

@@ -18,7 +18,9 @@
 //! [`TopologyTestDriver`]: crate::TopologyTestDriver
 
 pub use crate::config::ClientKind;
-pub use crate::processor::task::{Task, TaskStores, FLUSH_DELTA_RECORDS, GLOBAL_DIRECTORY};
+pub use crate::processor::task::{
+    PartitionCounts, Task, TaskStores, FLUSH_DELTA_RECORDS, GLOBAL_DIRECTORY,
+};
 pub use crate::record::packed::Packed;
 pub use crate::record::{ConsumedRecord, ProducedRecord};
 pub use crate::state::{access, GlobalStores, KeyValueStoreRef, StoreHandle};

@@ -43,12 +43,15 @@ pub mod topology;
 
 pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
 pub use dsl::{
-    Branched, BranchedKStream, Consumed, GlobalKTable, Grouped, Joined, KGroupedStream, KStream,
-    KTable, Materialized, Named, Produced, Repartitioned, StreamsBuilder,
+    AutoOffsetReset, Branched, BranchedKStream, CogroupedKStream, Consumed, GlobalKTable, Grouped,
+    Joined, KGroupedStream, KStream, KTable, Materialized, Named, Printed, Produced, Repartitioned,
+    StreamsBuilder,
 };
 pub use error::{Error, Result};
 pub use processor::{
-    Cancellable, Processor, ProcessorContext, PunctuationId, PunctuationType, TaskId,
+    Cancellable, FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor,
+    ProcessorContext, PunctuationId, PunctuationType, RecordContext, StreamPartitioner, TaskId,
+    TimestampExtractor, TopicNameExtractor,
 };
 pub use record::{Header, Headers, Record, RecordMetadata};
 pub use test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
@@ -57,12 +60,16 @@ pub use topology::{Topology, TopologyDescription};
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
     pub use crate::dsl::{
-        Branched, BufferConfig, Consumed, EmitStrategy, GlobalKTable, Grouped, JoinWindows, Joined,
-        KGroupedStream, KGroupedTable, KStream, KTable, Materialized, Named, Produced,
-        Repartitioned, SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed,
-        TimeWindows, Windowed,
+        AutoOffsetReset, Branched, BufferConfig, CogroupedKStream, Consumed, EmitStrategy,
+        GlobalKTable, Grouped, JoinWindows, Joined, KGroupedStream, KGroupedTable, KStream, KTable,
+        Materialized, Named, Printed, Produced, Repartitioned, SessionWindowedCogroupedKStream,
+        SessionWindows, SlidingWindows, StreamJoined, StreamsBuilder, Suppressed,
+        TimeWindowedCogroupedKStream, TimeWindows, Windowed,
     };
-    pub use crate::processor::{Processor, ProcessorContext, PunctuationId, PunctuationType};
+    pub use crate::processor::{
+        FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord, Processor, ProcessorContext,
+        PunctuationId, PunctuationType, RecordContext,
+    };
     pub use crate::record::{Headers, Record};
     pub use crate::serde::{Json, Serde, Serdes};
     pub use crate::test_driver::TopologyTestDriver;

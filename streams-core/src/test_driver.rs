@@ -49,6 +49,9 @@ struct TopicState {
     next_offset: i64,
     /// Whether a sink has written to it.
     written: bool,
+    /// Whether the tasks' source patterns were asked whether they read it (a topic that is
+    /// not a named source topic is asked once, when first seen).
+    patterns_checked: bool,
     unread: Unread,
 }
 
@@ -178,6 +181,7 @@ impl Topics {
             internal: false,
             next_offset: 0,
             written: false,
+            patterns_checked: false,
             unread: Unread::default(),
         });
         self.by_name.insert(Arc::clone(name), self.states.len() - 1);
@@ -226,8 +230,16 @@ struct DriverState {
 impl DriverState {
     /// Assigns the next offset in topic `name` to a record piped into it, and queues the record
     /// for the topic's reader.
-    fn enqueue(&mut self, name: &str, record: RecordParts) -> Result<()> {
-        let index = self.topics.by_name.get(name).copied();
+    fn enqueue(&mut self, name: &Arc<str>, record: RecordParts) -> Result<()> {
+        // A topic no source names may match a pattern source's pattern.
+        let index = match self.topics.by_name.get(name).copied() {
+            Some(index) => Some(index),
+            None if self.tasks.iter().any(|t| t.reads(name)) => Some(self.topics.index(name)),
+            None => None,
+        };
+        if let Some(index) = index {
+            Self::find_pattern_reader(&self.tasks, &mut self.topics.states[index]);
+        }
         let Some((index, reader)) =
             index.and_then(|i| self.topics.states[i].reader.map(|r| (i, r)))
         else {
@@ -241,6 +253,15 @@ impl DriverState {
             record,
         );
         Ok(())
+    }
+
+    /// Sets the reader of `topic` to the task whose pattern source matches it, if any; asked
+    /// once per topic.
+    fn find_pattern_reader(tasks: &[Task], topic: &mut TopicState) {
+        if topic.reader.is_none() && !topic.patterns_checked {
+            topic.patterns_checked = true;
+            topic.reader = tasks.iter().position(|t| t.reads(&topic.name));
+        }
     }
 
     fn queue(
@@ -297,6 +318,7 @@ impl DriverState {
             let at = record.topic as usize;
             let index = topics.route(&mut routes[task], at, &names[at]);
             let topic = &mut topics.states[index];
+            Self::find_pattern_reader(tasks, topic);
             topic.written = true;
             if !topic.internal {
                 topic.unread.push(&record);
@@ -776,6 +798,10 @@ impl<K: 'static, V: 'static> TestInputTopic<'_, K, V> {
     }
 }
 
+/// A record read from an output topic with the partition its sink chose (`None`: the
+/// producer's partitioner would choose).
+pub type PartitionedRecord<K, V> = (Option<i32>, Record<K, V>);
+
 /// Reads what the topology wrote to one topic, like Kafka's `TestOutputTopic`. Reading consumes.
 pub struct TestOutputTopic<'d, K, V> {
     driver: &'d TopologyTestDriver,
@@ -791,6 +817,31 @@ impl<K: 'static, V: 'static> TestOutputTopic<'_, K, V> {
             .read_output(&self.topic, 1, |raw, headers| self.decode(raw, headers))
             .pop()
             .transpose()
+    }
+
+    /// Reads the next record with the partition its sink chose (a `StreamPartitioner`'s
+    /// choice; `None` when it left it to the producer), or `Ok(None)` if there is none.
+    pub fn try_read_record_with_partition(&self) -> Result<Option<PartitionedRecord<K, V>>> {
+        self.driver
+            .read_output(&self.topic, 1, |raw, headers| {
+                let partition = raw.partition;
+                self.decode(raw, headers).map(|record| (partition, record))
+            })
+            .pop()
+            .transpose()
+    }
+
+    /// Reads the next record with the partition its sink chose (see
+    /// [`try_read_record_with_partition`](Self::try_read_record_with_partition)).
+    ///
+    /// # Panics
+    /// If there is none, or it does not deserialize.
+    pub fn read_record_with_partition(&self) -> PartitionedRecord<K, V> {
+        match self.try_read_record_with_partition() {
+            Ok(Some(read)) => read,
+            Ok(None) => panic!("no more records in output topic `{}`", self.topic),
+            Err(e) => panic!("reading output topic `{}` failed: {e}", self.topic),
+        }
     }
 
     fn decode(&self, raw: Packed<'_>, headers: Headers) -> Result<Record<K, V>> {

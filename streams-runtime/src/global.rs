@@ -62,7 +62,7 @@ impl GlobalState {
     /// to the end offsets, from the checkpoint on; `None` when the topology has no global store.
     pub(crate) fn restore(runtime: &Runtime) -> Result<Option<Self>> {
         let shared = &runtime.shared;
-        let topology = &shared.topology;
+        let topology = shared.topology();
         let subs: Vec<u32> = (0..topology.subtopology_count() as u32)
             .filter(|&s| topology.is_global(s))
             .collect();

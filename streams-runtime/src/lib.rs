@@ -93,6 +93,7 @@ mod instance;
 mod kafka_streams;
 mod metadata;
 mod metrics;
+mod offset_reset;
 mod process_id;
 mod query;
 mod restore;

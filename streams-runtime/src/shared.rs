@@ -46,6 +46,26 @@ impl Shared {
             / (internals::cached_store_count(&self.topology) * tasks).max(1)
     }
 
+    /// The topology tasks are made of: the declared one, or once `start()` resolved its
+    /// pattern sources against the cluster's topics, the resolved one.
+    pub(crate) fn topology(&self) -> &Topology {
+        self.layout
+            .get()
+            .and_then(|l| l.resolved_topology.as_ref())
+            .unwrap_or(&self.topology)
+    }
+
+    /// The partition counts sinks with a stream partitioner are told (Kafka's record collector
+    /// asks the producer): those known at start.
+    pub(crate) fn partition_counts(&self) -> internals::PartitionCounts {
+        let counts = self
+            .layout
+            .get()
+            .map(|l| Arc::clone(&l.topic_partitions))
+            .unwrap_or_default();
+        Arc::new(move |topic: &str| counts.get(topic).copied())
+    }
+
     /// The topic layout, known once `start()` prepared the topics (before any thread runs).
     pub(crate) fn layout(&self) -> &TopicLayout {
         self.layout

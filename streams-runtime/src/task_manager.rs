@@ -292,9 +292,10 @@ impl TaskManager {
             Some((directory.clone(), shared.rocksdb.clone())),
             shared.cache_bytes_per_store(),
         )
-        .with_global_stores(shared.global_stores());
+        .with_global_stores(shared.global_stores())
+        .with_partition_counts(shared.partition_counts());
         let mut task = internals::create_task(
-            &shared.topology,
+            shared.topology(),
             id,
             &shared.application_id,
             now_ms(),

@@ -74,14 +74,20 @@ impl ConsumerContext for StreamsConsumerContext {
         }
     }
 
-    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         self.rebalances.fetch_add(1, Ordering::SeqCst);
         match rebalance {
             Rebalance::Assign(assignment) => {
                 self.runtime
                     .set_thread_state(self.slot, ThreadState::PartitionsAssigned);
                 let mut manager = lock(&self.manager);
-                if let Err(e) = manager.handle_assignment(assignment) {
+                let reset = crate::offset_reset::apply(
+                    consumer,
+                    self.runtime.shared.topology(),
+                    assignment,
+                    Duration::from_secs(30),
+                );
+                if let Err(e) = reset.and_then(|()| manager.handle_assignment(assignment)) {
                     manager.callback_error.get_or_insert(e);
                 }
                 drop(manager);

@@ -50,6 +50,12 @@ pub(crate) struct TopicLayout {
     pub(crate) global_topics: BTreeMap<String, i32>,
     /// Per sub-topology: the logged stores and their changelog topics.
     pub(crate) changelogs: Vec<Vec<StoreChangelog>>,
+    /// The partition count of every topic known at start (the cluster's and the internal
+    /// ones), for sinks with a stream partitioner.
+    pub(crate) topic_partitions: Arc<BTreeMap<String, i32>>,
+    /// For a topology with pattern sources: the topology with each pattern resolved against
+    /// the topics that existed at start (Kafka re-resolves as topics appear; Rill does not).
+    pub(crate) resolved_topology: Option<Topology>,
 }
 
 impl TopicLayout {
@@ -75,6 +81,19 @@ pub(crate) fn prepare(
         .create()
         .map_err(|e| Error::kafka("creating the admin client", e))?;
     let existing = topic_partitions(&admin, timeout)?;
+    // Pattern sources read the user topics that match now; internal topics (the cluster's
+    // `__…` and this application's `<application.id>-…`) never match.
+    let resolved = if topology.has_source_patterns() {
+        let internal = format!("{application_id}-");
+        let candidates = existing
+            .keys()
+            .filter(|t| !t.starts_with("__") && !t.starts_with(&internal))
+            .map(String::as_str);
+        Some(topology.resolve_source_patterns(candidates)?)
+    } else {
+        None
+    };
+    let topology = resolved.as_ref().unwrap_or(topology);
     let subs = topology.subtopology_count() as u32;
     let repartition: BTreeMap<String, Option<u32>> = topology
         .repartition_topics()
@@ -213,6 +232,12 @@ pub(crate) fn prepare(
             wanted.insert(changelog.topic.clone(), (layout.partitions[sub], configs));
         }
     }
+    let mut all_partitions = existing.clone();
+    for (topic, (partitions, _)) in &wanted {
+        all_partitions.insert(topic.clone(), *partitions);
+    }
+    layout.topic_partitions = Arc::new(all_partitions);
+    layout.resolved_topology = resolved.clone();
     let mut to_create = Vec::new();
     for (topic, (partitions, configs)) in &wanted {
         match existing.get(topic) {

@@ -30,8 +30,8 @@ pub(super) type Add<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
 
 /// A stream grouped by key, ready to aggregate into a [`KTable`] (Kafka's `KGroupedStream`).
 pub struct KGroupedStream<K, V> {
-    stream: KStream<K, V>,
-    grouped: Grouped<K, V>,
+    pub(super) stream: KStream<K, V>,
+    pub(super) grouped: Grouped<K, V>,
 }
 
 impl<K, V> Clone for KGroupedStream<K, V> {
@@ -261,11 +261,11 @@ impl<T> Serde<T> for MissingSerde {
 
 /// Keeps one aggregate per key, like Kafka's `KStreamAggregate` and `KStreamReduce`, and
 /// forwards each update — or, with a record cache, what the cache flushes.
-struct AggregateProcessor<K, V, VA> {
-    aggregates: TableStore<K, VA>,
-    values: Arc<dyn Serde<V>>,
-    start: Start<K, V, VA>,
-    add: Add<K, V, VA>,
+pub(super) struct AggregateProcessor<K, V, VA> {
+    pub(super) aggregates: TableStore<K, VA>,
+    pub(super) values: Arc<dyn Serde<V>>,
+    pub(super) start: Start<K, V, VA>,
+    pub(super) add: Add<K, V, VA>,
 }
 
 impl<K: Data, V: Data, VA: Data> Processor<K, V, K, Change<VA>> for AggregateProcessor<K, V, VA> {

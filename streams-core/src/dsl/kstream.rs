@@ -22,7 +22,7 @@ use crate::processor::node::{
     erase, erase_source, share_node, Children, Flushing, NodeId, ProcessorNode, SinkNode,
     SourceNode,
 };
-use crate::processor::{Data, Processor};
+use crate::processor::{Data, Processor, StreamPartitioner, TimestampExtractor};
 use crate::serde::Serde;
 use crate::topology::graph::{
     BuildContext, Factory, NodeKind, RepartitionTopic, TopicRef, TopologyGraph,
@@ -111,18 +111,34 @@ pub(crate) fn add_source<K: Data, V: Data>(
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Arc<dyn Serde<V>>,
 ) -> KStream<K, V> {
+    let kind = NodeKind::Source {
+        topics,
+        pattern: None,
+        offset_reset: None,
+    };
+    add_source_node(graph, name, kind, key_serde, value_serde, None)
+}
+
+/// Adds a source node of `kind` (topics or a pattern, and an offset-reset policy), stamping
+/// records with `extractor` if given.
+pub(crate) fn add_source_node<K: Data, V: Data>(
+    graph: &Rc<RefCell<TopologyGraph>>,
+    name: String,
+    kind: NodeKind,
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+    extractor: Option<Arc<dyn TimestampExtractor<K, V>>>,
+) -> KStream<K, V> {
     let factory: Factory = Arc::new(move |ctx: BuildContext| {
         let children = Children::<K, V>::from_erased(&ctx.name, ctx.children)?;
-        Ok(erase_source(SourceNode::new(
-            Arc::clone(&key_serde),
-            Arc::clone(&value_serde),
-            children,
-        )))
+        Ok(erase_source(
+            SourceNode::new(Arc::clone(&key_serde), Arc::clone(&value_serde), children)
+                .with_timestamp_extractor(extractor.clone()),
+        ))
     });
-    let node =
-        graph
-            .borrow_mut()
-            .add_node(name, NodeKind::Source { topics }, Vec::new(), factory, None);
+    let node = graph
+        .borrow_mut()
+        .add_node(name, kind, Vec::new(), factory, None);
     KStream::from_node(Rc::clone(graph), node)
 }
 
@@ -160,6 +176,14 @@ impl<K: Data, V: Data> KStream<K, V> {
         }
     }
 
+    /// Like [`node_name`](Self::node_name), but the counter is drawn even when the user named
+    /// the node, as Kafka's `NamedInternal#orElseGenerateWithPrefix` does for the operators that
+    /// use it (`toTable`, `print`), so that later generated names match Kafka's.
+    pub(crate) fn node_name_drawn(&self, prefix: &str) -> String {
+        let generated = self.graph.borrow_mut().next_name(prefix);
+        self.pending_name.clone().unwrap_or(generated)
+    }
+
     /// Names the node of the next operator applied to the returned handle, instead of a
     /// generated `KSTREAM-<OP>-<counter>` name — Kafka's `Named` parameter:
     /// `stream.named("upper").map_values(|v| v.to_uppercase())`.
@@ -186,7 +210,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.add_processor_node(name, stores, supplier, Flushing::IfItOwnsACache)
     }
 
-    fn add_processor_node<K2, V2, P, S>(
+    pub(crate) fn add_processor_node<K2, V2, P, S>(
         &self,
         name: String,
         stores: Vec<String>,
@@ -220,16 +244,31 @@ impl<K: Data, V: Data> KStream<K, V> {
         key_serde: Arc<dyn Serde<K>>,
         value_serde: Arc<dyn Serde<V>>,
     ) -> NodeId {
+        self.add_partitioned_sink(name, topic, key_serde, value_serde, None)
+    }
+
+    /// [`add_sink`](Self::add_sink), writing to the partitions `partitioner` picks.
+    pub(crate) fn add_partitioned_sink(
+        &self,
+        name: String,
+        topic: TopicRef,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+        partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
+    ) -> NodeId {
         let factory: Factory = Arc::new(move |ctx: BuildContext| {
             let topic = ctx.topic.ok_or_else(|| {
                 Error::InvalidTopology(format!("sink `{}` was built without a topic", ctx.name))
             })?;
-            Ok(erase::<K, V>(SinkNode::new(
-                ctx.name,
-                topic,
-                Arc::clone(&key_serde),
-                Arc::clone(&value_serde),
-            )))
+            Ok(erase::<K, V>(
+                SinkNode::new(
+                    ctx.name,
+                    topic,
+                    Arc::clone(&key_serde),
+                    Arc::clone(&value_serde),
+                )
+                .with_partitioner(partitioner.clone()),
+            ))
         });
         self.graph.borrow_mut().add_node(
             name,
@@ -414,11 +453,12 @@ impl<K: Data, V: Data> KStream<K, V> {
             Some(name) => name,
             None => self.node_name(SINK_NAME),
         };
-        self.add_sink(
+        self.add_partitioned_sink(
             name,
             TopicRef::user(topic),
             produced.key_serde,
             produced.value_serde,
+            produced.partitioner,
         );
     }
 

@@ -3,6 +3,7 @@
 
 mod cached;
 mod change;
+mod cogroup;
 mod fk_join;
 mod global_ktable;
 mod join;
@@ -12,20 +13,31 @@ mod kstream;
 mod ktable;
 mod operators;
 mod options;
+mod print;
+mod process_values;
+mod sources;
 mod suppress;
+mod to_extractor;
+mod to_table;
 mod windowed;
 pub mod windows;
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
+pub use cogroup::{
+    CogroupWindows, CogroupedKStream, SessionWindowedCogroupedKStream, TimeWindowedCogroupedKStream,
+};
 pub use global_ktable::GlobalKTable;
 pub use join::{Joined, StreamJoined};
 pub use kgrouped::KGroupedStream;
 pub use kgrouped_table::KGroupedTable;
 pub use kstream::{Branched, BranchedKStream, KStream};
 pub use ktable::KTable;
-pub use options::{Consumed, Grouped, Materialized, Named, Produced, Repartitioned};
+pub use options::{
+    AutoOffsetReset, Consumed, Grouped, Materialized, Named, Produced, Repartitioned,
+};
+pub use print::{Printable, Printed};
 pub use suppress::{BufferConfig, Suppressed};
 pub use windowed::{EmitStrategy, SessionWindowedKStream, TimeWindowedKStream, WindowDefinition};
 pub use windows::{JoinWindows, SessionWindows, SlidingWindows, TimeWindows, Window, Windowed};
@@ -36,7 +48,7 @@ use crate::error::Result;
 use crate::processor::Data;
 use crate::serde::{OptionSerde, Serde, SharedSerde};
 use crate::state::StoreBuilder;
-use crate::topology::graph::{TopicRef, TopologyGraph};
+use crate::topology::graph::{NodeKind, TopicRef, TopologyGraph};
 use crate::topology::Topology;
 
 /// Starts a topology description, like Kafka Streams' `StreamsBuilder`.
@@ -56,17 +68,7 @@ impl StreamsBuilder {
 
     /// A stream of the records in `topic`, read as `consumed` says.
     pub fn stream<K: Data, V: Data>(&self, topic: &str, consumed: Consumed<K, V>) -> KStream<K, V> {
-        let name = match consumed.name {
-            Some(name) => name,
-            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
-        };
-        kstream::add_source(
-            &self.graph,
-            name,
-            vec![TopicRef::user(topic)],
-            consumed.key_serde,
-            consumed.value_serde,
-        )
+        self.add_stream_source(vec![TopicRef::user(topic)], None, consumed)
     }
 
     /// A table of the latest value per key in `topic` (Kafka's `StreamsBuilder#table`): null
@@ -158,12 +160,20 @@ impl StreamsBuilder {
         let nullable: Arc<dyn Serde<Option<V>>> = Arc::new(OptionSerde::new(SharedSerde(
             Arc::clone(&consumed.value_serde),
         )));
-        let source = kstream::add_source(
+        // A table's source honours the offset-reset policy as a stream's does; its timestamp
+        // extractor is not applied (it is typed for values, a table's source reads tombstones).
+        let kind = NodeKind::Source {
+            topics: vec![TopicRef::user(topic)],
+            pattern: None,
+            offset_reset: consumed.offset_reset,
+        };
+        let source = kstream::add_source_node(
             &self.graph,
             source_name,
-            vec![TopicRef::user(topic)],
+            kind,
             consumed.key_serde,
             nullable,
+            None,
         );
         register(&mut self.graph.borrow_mut(), &store_name);
         let (store, k, v) = (
@@ -245,11 +255,15 @@ mod windowed_tests;
 #[cfg(test)]
 mod cache_tests;
 #[cfg(test)]
+mod cogroup_tests;
+#[cfg(test)]
 mod fk_join_tests;
 #[cfg(test)]
 mod global_tests;
 #[cfg(test)]
 mod join_tests;
+#[cfg(test)]
+mod stream_api_tests;
 #[cfg(test)]
 mod windowed_cache_tests;
 

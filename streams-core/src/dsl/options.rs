@@ -4,13 +4,17 @@
 
 use std::sync::Arc;
 
+use crate::processor::{StreamPartitioner, TimestampExtractor};
 use crate::serde::{DefaultSerde, Serde};
 
-/// How a topic is read: key and value serdes and an optional source node name.
+/// How a topic is read: key and value serdes, an optional source node name, and optionally
+/// the source's own timestamp extractor and offset-reset policy (Kafka's `Consumed`).
 pub struct Consumed<K, V> {
     pub(crate) key_serde: Arc<dyn Serde<K>>,
     pub(crate) value_serde: Arc<dyn Serde<V>>,
     pub(crate) name: Option<String>,
+    pub(crate) timestamp_extractor: Option<Arc<dyn TimestampExtractor<K, V>>>,
+    pub(crate) offset_reset: Option<AutoOffsetReset>,
 }
 
 impl<K, V> Consumed<K, V> {
@@ -20,6 +24,8 @@ impl<K, V> Consumed<K, V> {
             key_serde: Arc::new(key_serde),
             value_serde: Arc::new(value_serde),
             name: None,
+            timestamp_extractor: None,
+            offset_reset: None,
         }
     }
 
@@ -27,6 +33,94 @@ impl<K, V> Consumed<K, V> {
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
+    }
+
+    /// Gives this source's records the timestamps `extractor` computes instead of those they
+    /// were written with (Kafka's `Consumed#withTimestampExtractor`); see
+    /// [`TimestampExtractor`]. Applies to streams (`StreamsBuilder::stream…`), not yet to the
+    /// sources of tables.
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    ///
+    /// // Event time is in the value: "<millis>:<payload>".
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string()).with_timestamp_extractor(
+    ///     |record: &Record<String, String>, partition_time: i64| {
+    ///         record.value.split(':').next().and_then(|t| t.parse().ok()).unwrap_or(partition_time)
+    ///     },
+    /// );
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("in", consumed)
+    ///     .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// let driver = TopologyTestDriver::new(builder.build()?)?;
+    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+    /// let output = driver.create_output_topic("out", Serdes::string(), Serdes::string());
+    /// input.pipe_input_with_timestamp("k", "42:hello", 1_000);
+    /// assert_eq!(output.read_record().timestamp, 42);
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn with_timestamp_extractor(mut self, extractor: impl TimestampExtractor<K, V>) -> Self {
+        self.timestamp_extractor = Some(Arc::new(extractor));
+        self
+    }
+
+    /// Where to start reading a partition of this source that has no committed offset, instead
+    /// of the application's `auto.offset.reset` (Kafka's `Consumed#withOffsetResetPolicy`,
+    /// KIP-1106). The runtime applies it per source topic; the test driver reads everything
+    /// piped in regardless.
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// use streams_core::AutoOffsetReset;
+    ///
+    /// let consumed = Consumed::with(Serdes::string(), Serdes::string())
+    ///     .with_offset_reset_policy(AutoOffsetReset::latest());
+    /// let builder = StreamsBuilder::new();
+    /// builder.stream("clicks", consumed).to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// assert_eq!(builder.build()?.offset_reset_policy("clicks"), Some(AutoOffsetReset::latest()));
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn with_offset_reset_policy(mut self, policy: AutoOffsetReset) -> Self {
+        self.offset_reset = Some(policy);
+        self
+    }
+}
+
+/// Where a consumer starts in a partition without a committed offset, like Kafka's
+/// `org.apache.kafka.streams.AutoOffsetReset` (KIP-1106).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AutoOffsetReset {
+    /// Fail instead of guessing (Kafka's `AutoOffsetReset.none()`).
+    None,
+    /// The oldest record still in the partition (`earliest()`).
+    Earliest,
+    /// The end of the partition: only records written from now on (`latest()`).
+    Latest,
+    /// The first record written at or after now minus this duration (`byDuration`), or the end
+    /// if there is none.
+    ByDuration(std::time::Duration),
+}
+
+impl AutoOffsetReset {
+    /// Kafka's `AutoOffsetReset.none()`.
+    pub fn none() -> Self {
+        AutoOffsetReset::None
+    }
+
+    /// Kafka's `AutoOffsetReset.earliest()`.
+    pub fn earliest() -> Self {
+        AutoOffsetReset::Earliest
+    }
+
+    /// Kafka's `AutoOffsetReset.latest()`.
+    pub fn latest() -> Self {
+        AutoOffsetReset::Latest
+    }
+
+    /// Kafka's `AutoOffsetReset.byDuration(duration)`.
+    pub fn by_duration(duration: std::time::Duration) -> Self {
+        AutoOffsetReset::ByDuration(duration)
     }
 }
 
@@ -37,15 +131,19 @@ impl<K: DefaultSerde, V: DefaultSerde> Default for Consumed<K, V> {
             key_serde: K::default_serde(),
             value_serde: V::default_serde(),
             name: None,
+            timestamp_extractor: None,
+            offset_reset: None,
         }
     }
 }
 
-/// How a stream is written to a topic: key and value serdes and an optional sink node name.
+/// How a stream is written to a topic: key and value serdes, an optional sink node name and
+/// an optional [`StreamPartitioner`].
 pub struct Produced<K, V> {
     pub(crate) key_serde: Arc<dyn Serde<K>>,
     pub(crate) value_serde: Arc<dyn Serde<V>>,
     pub(crate) name: Option<String>,
+    pub(crate) partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
 }
 
 impl<K, V> Produced<K, V> {
@@ -55,12 +153,44 @@ impl<K, V> Produced<K, V> {
             key_serde: Arc::new(key_serde),
             value_serde: Arc::new(value_serde),
             name: None,
+            partitioner: None,
         }
     }
 
     /// Names the sink node (Kafka's `Produced.as`).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Writes each record to the partitions `partitioner` picks instead of those the
+    /// producer's default partitioner would (Kafka's `Produced#withStreamPartitioner`); the
+    /// partitioner is told the topic's partition count (1 for every topic in the test driver,
+    /// as in Kafka's).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("in", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .to(
+    ///         "out",
+    ///         Produced::with(Serdes::string(), Serdes::string())
+    ///             .with_stream_partitioner(|_topic: &str, _key: &String, _value: &String, n: i32| {
+    ///                 Some(vec![n - 1]) // always the last partition
+    ///             }),
+    ///     );
+    /// let driver = TopologyTestDriver::new(builder.build()?)?;
+    /// let input = driver.create_input_topic("in", Serdes::string(), Serdes::string());
+    /// let output = driver.create_output_topic("out", Serdes::string(), Serdes::string());
+    /// input.pipe_input("k", "v");
+    /// let (partition, record) = output.read_record_with_partition();
+    /// assert_eq!((partition, record.value.as_str()), (Some(0), "v"));
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn with_stream_partitioner(mut self, partitioner: impl StreamPartitioner<K, V>) -> Self {
+        self.partitioner = Some(Arc::new(partitioner));
         self
     }
 }
@@ -72,6 +202,7 @@ impl<K: DefaultSerde, V: DefaultSerde> Default for Produced<K, V> {
             key_serde: K::default_serde(),
             value_serde: V::default_serde(),
             name: None,
+            partitioner: None,
         }
     }
 }

@@ -37,10 +37,10 @@ const AGGREGATE_NAME: &str = "KSTREAM-AGGREGATE-";
 const REDUCE_NAME: &str = "KSTREAM-REDUCE-";
 
 /// Merges two session aggregates of one key when a record bridges their sessions.
-type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
+pub(super) type Merge<K, VA> = Arc<dyn Fn(&K, VA, VA) -> VA + Send + Sync>;
 /// A session aggregation's initializer; `None` for `reduce`, whose first session (or value)
 /// starts the aggregate, as Kafka's reduce does with its null initial aggregate.
-type Init<VA> = Option<Arc<dyn Fn() -> VA + Send + Sync>>;
+pub(super) type Init<VA> = Option<Arc<dyn Fn() -> VA + Send + Sync>>;
 
 /// When a windowed aggregation emits its results (Kafka's `EmitStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -1171,4 +1171,66 @@ pub(super) fn log_late<K, V, KO: Data, VO: Data>(
         close_time,
         "skipping record for expired window"
     );
+}
+
+/// The processor of a time-windowed aggregation writing the window store `store_name`,
+/// emitting on window update — for a cogroup, whose processors (one per grouped stream) share
+/// one store (Kafka's `KStreamWindowAggregate` in `CogroupedStreamAggregateBuilder`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn time_window_aggregator<K: Data, V: Data, VA: Data>(
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: TimeWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+) -> impl Processor<K, V, Windowed<K>, Change<VA>> {
+    TimeWindowAggregateProcessor {
+        store_name,
+        keys,
+        values,
+        aggregates,
+        windows,
+        start,
+        add,
+        emit_on_close: false,
+        stream_time: ObservedStreamTime::new(windows.grace_ms()),
+        emitted_up_to: None,
+        store: None,
+        cache: None,
+    }
+}
+
+/// The processor of a session-windowed aggregation writing the session store `store_name`,
+/// emitting on update — for a cogroup, whose processors share one store (Kafka's
+/// `KStreamSessionWindowAggregate` in `CogroupedStreamAggregateBuilder`).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn session_window_aggregator<K: Data, V: Data, VA: Data>(
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: SessionWindows,
+    initializer: Arc<dyn Fn() -> VA + Send + Sync>,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+    merge: Merge<K, VA>,
+) -> impl Processor<K, V, Windowed<K>, Change<VA>> {
+    SessionWindowAggregateProcessor {
+        store_name,
+        keys,
+        values,
+        aggregates,
+        windows,
+        init: Some(initializer),
+        start,
+        add,
+        merge,
+        emit_on_close: false,
+        stream_time: ObservedStreamTime::new(windows.grace_ms()),
+        emitted_up_to: None,
+        store: None,
+        cache: None,
+    }
 }

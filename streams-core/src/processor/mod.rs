@@ -6,8 +6,11 @@
 //! processors too; `KStream::process` plugs in your own. Processing is synchronous and
 //! depth-first: `forward` returns once every downstream node has handled the record.
 
+mod fixed_key;
 pub(crate) mod node;
+mod routing;
 pub(crate) mod task;
+mod timestamp;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +24,12 @@ use crate::state::{
     access, KeyValueStoreRef, SessionStoreRef, StoreHandle, TimestampedKeyValueStoreRef,
     WindowStoreRef,
 };
+pub(crate) use fixed_key::FixedKeyAdapter;
+pub use fixed_key::{FixedKeyProcessor, FixedKeyProcessorContext, FixedKeyRecord};
 use node::Children;
+pub use routing::{RecordContext, StreamPartitioner, TopicNameExtractor};
 use task::{Schedule, TaskContext};
+pub use timestamp::TimestampExtractor;
 
 /// Types that can flow through a topology: cloned when a record fans out to several children,
 /// and moved between threads together with their task.

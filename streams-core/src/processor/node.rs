@@ -7,9 +7,12 @@
 //! because a task runs on one thread at a time.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::task::TaskContext;
+use super::routing::{RecordContext, StreamPartitioner, TopicNameExtractor};
+use super::task::{TaskContext, UNKNOWN_STREAM_TIME};
+use super::timestamp::TimestampExtractor;
 use super::{Data, Processor, ProcessorContext, PunctuationId};
 use crate::error::{Error, Result};
 use crate::record::{ConsumedRecord, Record};
@@ -259,17 +262,29 @@ where
     }
 }
 
-/// A node writing records to a topic through the task's record collector.
+/// A node writing records to a topic through the task's record collector, like Kafka's
+/// `SinkNode`: to a fixed topic or one a [`TopicNameExtractor`] picks per record, and to the
+/// partitions a [`StreamPartitioner`] picks, if it has one.
 pub(crate) struct SinkNode<K, V> {
     name: Arc<str>,
-    topic: Arc<str>,
-    /// The topic's index in the task's output topics, once known.
-    topic_index: Option<u32>,
+    destination: SinkTopic<K, V>,
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Arc<dyn Serde<V>>,
+    partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
 }
 
-impl<K, V> SinkNode<K, V> {
+/// Where a sink writes.
+enum SinkTopic<K, V> {
+    /// One topic; its index in the task's output topics once known.
+    Fixed { topic: Arc<str>, index: Option<u32> },
+    /// The topic the extractor names for each record, with the indexes of those seen so far.
+    Extracted {
+        extractor: Arc<dyn TopicNameExtractor<K, V>>,
+        seen: HashMap<String, (Arc<str>, u32)>,
+    },
+}
+
+impl<K: 'static, V: 'static> SinkNode<K, V> {
     pub(crate) fn new(
         name: Arc<str>,
         topic: Arc<str>,
@@ -278,34 +293,150 @@ impl<K, V> SinkNode<K, V> {
     ) -> Self {
         SinkNode {
             name,
-            topic,
-            topic_index: None,
+            destination: SinkTopic::Fixed { topic, index: None },
             key_serde,
             value_serde,
+            partitioner: None,
         }
+    }
+
+    /// A sink writing each record to the topic `extractor` names (Kafka's `to(TopicNameExtractor)`).
+    pub(crate) fn extracted(
+        name: Arc<str>,
+        extractor: Arc<dyn TopicNameExtractor<K, V>>,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+    ) -> Self {
+        SinkNode {
+            name,
+            destination: SinkTopic::Extracted {
+                extractor,
+                seen: HashMap::new(),
+            },
+            key_serde,
+            value_serde,
+            partitioner: None,
+        }
+    }
+
+    /// The same sink, choosing partitions with `partitioner`.
+    pub(crate) fn with_partitioner(
+        mut self,
+        partitioner: Option<Arc<dyn StreamPartitioner<K, V>>>,
+    ) -> Self {
+        self.partitioner = partitioner;
+        self
+    }
+
+    /// The record's topic and its index in the task's output topics.
+    fn topic_of(&mut self, record: &Record<K, V>, task: &mut TaskContext) -> (Arc<str>, u32) {
+        match &mut self.destination {
+            SinkTopic::Fixed { topic, index } => {
+                let index = match index {
+                    Some(index) => *index,
+                    None => *index.insert(task.output_topic(topic)),
+                };
+                (Arc::clone(topic), index)
+            }
+            SinkTopic::Extracted { extractor, seen } => {
+                let context = RecordContext {
+                    topic: task.in_record.then_some(&*task.metadata.topic),
+                    partition: if task.in_record {
+                        task.metadata.partition
+                    } else {
+                        -1
+                    },
+                    offset: if task.in_record {
+                        task.metadata.offset
+                    } else {
+                        -1
+                    },
+                    timestamp: record.timestamp,
+                    headers: &record.headers,
+                };
+                let name = extractor.extract(&record.key, &record.value, &context);
+                if let Some((topic, index)) = seen.get(&name) {
+                    return (Arc::clone(topic), *index);
+                }
+                let topic: Arc<str> = Arc::from(name.as_str());
+                let index = task.output_topic(&topic);
+                seen.insert(name, (Arc::clone(&topic), index));
+                (topic, index)
+            }
+        }
+    }
+
+    /// The partitions the partitioner picks for `record` in `topic`: `None` for the producer's
+    /// choice, an empty list to drop the record.
+    fn partitions_of(
+        &self,
+        topic: &str,
+        record: &Record<K, V>,
+        task: &TaskContext,
+    ) -> Result<Option<Vec<i32>>> {
+        let Some(partitioner) = &self.partitioner else {
+            return Ok(None);
+        };
+        let count = task.partition_count(topic).ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "sink `{}` could not get partition information for topic `{topic}`; this can happen if the topic does not exist",
+                self.name
+            ))
+        })?;
+        let Some(mut partitions) = partitioner.partitions(topic, &record.key, &record.value, count)
+        else {
+            return Ok(None);
+        };
+        if let Some(bad) = partitions.iter().find(|&&p| p < 0 || p >= count) {
+            return Err(Error::InvalidArgument(format!(
+                "the stream partitioner of sink `{}` chose partition {bad} of topic `{topic}`, which has {count} partitions",
+                self.name
+            )));
+        }
+        // Kafka's partitioner returns a set: each partition gets one copy.
+        partitions.sort_unstable();
+        partitions.dedup();
+        Ok(Some(partitions))
     }
 }
 
 impl<K: 'static, V: 'static> Node<K, V> for SinkNode<K, V> {
     fn process(&mut self, record: Record<K, V>, task: &mut TaskContext) -> Result<()> {
+        let (topic, index) = self.topic_of(&record, task);
+        let partitions = self.partitions_of(&topic, &record, task)?;
+        if partitions.as_ref().is_some_and(Vec::is_empty) {
+            tracing::warn!(sink = %self.name, %topic, "skipping record as partitioner returned empty partitions");
+            return Ok(());
+        }
         let (key, value) = serialize_key_value(
             &*self.key_serde,
             &*self.value_serde,
-            &self.topic,
+            &topic,
             record.key,
             record.value,
         )
         .map_err(|(part, source)| Error::Serialization {
-            topic: self.topic.to_string(),
+            topic: topic.to_string(),
             node: self.name.to_string(),
             part,
             source,
         })?;
-        let topic = match self.topic_index {
-            Some(index) => index,
-            None => *self.topic_index.insert(task.output_topic(&self.topic)),
-        };
-        task.collect(topic, key, value, record.timestamp, record.headers);
+        match partitions {
+            None => task.collect(index, None, key, value, record.timestamp, record.headers),
+            Some(partitions) => {
+                // Multicast: a copy of the record to each chosen partition.
+                for &partition in &partitions {
+                    task.collect(
+                        index,
+                        Some(partition),
+                        key.clone(),
+                        value.clone(),
+                        record.timestamp,
+                        record.headers.clone(),
+                    );
+                }
+            }
+        }
         Ok(())
     }
 
@@ -383,6 +514,12 @@ pub(crate) trait SourceDriver: Send {
 
     /// Whether a commit's flush has anything to do below this source (see [`Node::flushes`]).
     fn flushes(&self) -> bool;
+
+    /// Whether the source has its own timestamp extractor, and so validates timestamps and
+    /// advances stream time itself.
+    fn extracts_timestamps(&self) -> bool {
+        false
+    }
 }
 
 /// A node reading records from topics, like Kafka's `SourceNode`.
@@ -390,6 +527,10 @@ pub(crate) struct SourceNode<K, V> {
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Arc<dyn Serde<V>>,
     children: Children<K, V>,
+    extractor: Option<Arc<dyn TimestampExtractor<K, V>>>,
+    /// Per topic read (a task reads one partition of each): the partition time, the largest
+    /// timestamp extracted so far.
+    partition_times: Vec<(Arc<str>, i64)>,
 }
 
 impl<K: Data, V: Data> SourceNode<K, V> {
@@ -402,7 +543,55 @@ impl<K: Data, V: Data> SourceNode<K, V> {
             key_serde,
             value_serde,
             children,
+            extractor: None,
+            partition_times: Vec::new(),
         }
+    }
+
+    /// The same source, timestamping records with `extractor`.
+    pub(crate) fn with_timestamp_extractor(
+        mut self,
+        extractor: Option<Arc<dyn TimestampExtractor<K, V>>>,
+    ) -> Self {
+        self.extractor = extractor;
+        self
+    }
+
+    /// Applies the extractor to `record`: its new timestamp, or `None` to skip it. Advances the
+    /// partition time and the task's stream time.
+    fn extract_timestamp(
+        &mut self,
+        extractor: &dyn TimestampExtractor<K, V>,
+        topic: &str,
+        record: &Record<K, V>,
+        raw: (i32, i64),
+        task: &mut TaskContext,
+    ) -> Option<i64> {
+        let at = match self.partition_times.iter().position(|(t, _)| &**t == topic) {
+            Some(at) => at,
+            None => {
+                self.partition_times
+                    .push((Arc::from(topic), UNKNOWN_STREAM_TIME));
+                self.partition_times.len() - 1
+            }
+        };
+        let partition_time = self.partition_times[at].1;
+        let timestamp = extractor.extract(record, partition_time);
+        if timestamp < 0 {
+            // Kafka's RecordQueue drops such records rather than failing the task.
+            tracing::warn!(
+                topic,
+                partition = raw.0,
+                offset = raw.1,
+                timestamp,
+                "skipping record due to negative extracted timestamp"
+            );
+            return None;
+        }
+        self.partition_times[at].1 = partition_time.max(timestamp);
+        task.stream_time = task.stream_time.max(timestamp);
+        task.record_context.set_timestamp(timestamp);
+        Some(timestamp)
     }
 }
 
@@ -427,13 +616,24 @@ impl<K: Data, V: Data> SourceDriver for SourceNode<K, V> {
             part,
             source,
         })?;
-        let record = Record {
+        let mut record = Record {
             key,
             value,
             timestamp: raw.timestamp,
             headers: raw.headers,
         };
+        if let Some(extractor) = self.extractor.clone() {
+            let position = (raw.partition, raw.offset);
+            match self.extract_timestamp(&*extractor, topic, &record, position, task) {
+                Some(timestamp) => record.timestamp = timestamp,
+                None => return Ok(()),
+            }
+        }
         self.children.forward(record, task)
+    }
+
+    fn extracts_timestamps(&self) -> bool {
+        self.extractor.is_some()
     }
 
     fn visit(&mut self, op: NodeOp, task: &mut TaskContext) -> Result<bool> {

@@ -29,8 +29,9 @@ pub(crate) const UNKNOWN_STREAM_TIME: i64 = -1;
 /// the last checkpoint replays from the changelog.
 pub const FLUSH_DELTA_RECORDS: u64 = 10_000;
 
-/// A source node of a task and the (resolved) topics it reads.
-pub(crate) type TaskSource = (Vec<Arc<str>>, Box<dyn SourceDriver>);
+/// A source node of a task, the (resolved) topics it reads and, for a pattern source, the
+/// pattern further topics may match.
+pub(crate) type TaskSource = (Vec<Arc<str>>, Option<regex::Regex>, Box<dyn SourceDriver>);
 
 /// One scheduled punctuation.
 pub(crate) struct Schedule {
@@ -149,7 +150,13 @@ pub struct TaskStores {
     pub(crate) record_context: RecordContext,
     /// The instance's global stores, which the task's processors may read.
     pub(crate) global_stores: GlobalStores,
+    /// How many partitions a topic has, for sinks with a stream partitioner; `None` answers 1
+    /// for every topic, as Kafka's `TopologyTestDriver` does.
+    pub(crate) partition_counts: Option<PartitionCounts>,
 }
+
+/// Looks up a topic's partition count (`None`: unknown topic), for a sink's stream partitioner.
+pub type PartitionCounts = Arc<dyn Fn(&str) -> Option<i32> + Send + Sync>;
 
 impl TaskStores {
     /// Stores for `task_id` of `application_id`: persistent ones under `state` (with shared
@@ -175,6 +182,13 @@ impl TaskStores {
     /// `state.dir/<application.id>/global/` (Kafka's global state directory), no record cache.
     pub fn global(application_id: &str, state: Option<(StateDirectory, RocksDbResources)>) -> Self {
         Self::in_directory(application_id, GLOBAL_DIRECTORY, 0, state, 0)
+    }
+
+    /// Tells the task's sinks how many partitions each topic has (what a stream partitioner
+    /// is given), as Kafka's record collector asks the producer.
+    pub fn with_partition_counts(mut self, partition_counts: PartitionCounts) -> Self {
+        self.partition_counts = Some(partition_counts);
+        self
     }
 
     /// Lets the task's processors read the instance's global stores.
@@ -207,6 +221,7 @@ impl TaskStores {
             changelog,
             record_context,
             global_stores: GlobalStores::default(),
+            partition_counts: None,
         }
     }
 }
@@ -235,6 +250,8 @@ pub(crate) struct TaskContext {
     pub(crate) caches_flushed_by_processors: Vec<String>,
     /// The stores their processors found without a record cache.
     pub(crate) stores_without_cache: Vec<String>,
+    /// Partition counts of the topics sinks write (see [`TaskStores::with_partition_counts`]).
+    partition_counts: Option<PartitionCounts>,
     next_punctuation: u64,
     output: Vec<ProducedRecord>,
     /// The topics the task's sinks write to, by index.
@@ -274,10 +291,21 @@ impl TaskContext {
         index_of(&mut self.output_topics, topic)
     }
 
-    /// Queues a record for the output topic at index `topic`: the task's record collector.
+    /// How many partitions `topic` has: 1 in the test driver (as in Kafka's), as the runtime
+    /// knows it otherwise.
+    pub(crate) fn partition_count(&self, topic: &str) -> Option<i32> {
+        match &self.partition_counts {
+            Some(counts) => counts(topic),
+            None => Some(1),
+        }
+    }
+
+    /// Queues a record for the output topic at index `topic` (and `partition`, if the sink
+    /// chose one): the task's record collector.
     pub(crate) fn collect(
         &mut self,
         topic: u32,
+        partition: Option<i32>,
         key: Option<Vec<u8>>,
         value: Option<Vec<u8>>,
         timestamp: i64,
@@ -285,7 +313,7 @@ impl TaskContext {
     ) {
         self.output.push(ProducedRecord {
             topic,
-            partition: None,
+            partition,
             key,
             value,
             timestamp,
@@ -300,6 +328,9 @@ pub struct Task {
     /// Topic → index in `sources`. A task reads a handful of topics, so a scan (pointer
     /// comparison first) beats hashing the name of every record's topic.
     source_by_topic: Vec<(Arc<str>, usize)>,
+    /// The patterns of pattern sources → index in `sources`: a topic not in `source_by_topic`
+    /// that matches one is read by that source (and added to `source_by_topic`).
+    source_patterns: Vec<(regex::Regex, usize)>,
     ctx: TaskContext,
     changelog: Arc<ChangelogCollector>,
     /// The stores a commit flushes the record caches of: all but those the processors flush
@@ -321,16 +352,21 @@ impl Task {
         task_stores: &TaskStores,
     ) -> Self {
         let mut source_by_topic = Vec::new();
+        let mut source_patterns = Vec::new();
         let mut drivers = Vec::with_capacity(sources.len());
-        for (index, (topics, driver)) in sources.into_iter().enumerate() {
+        for (index, (topics, pattern, driver)) in sources.into_iter().enumerate() {
             for topic in topics {
                 source_by_topic.push((topic, index));
+            }
+            if let Some(pattern) = pattern {
+                source_patterns.push((pattern, index));
             }
             drivers.push(driver);
         }
         Task {
             sources: drivers,
             source_by_topic,
+            source_patterns,
             ctx: TaskContext {
                 application_id,
                 task_id,
@@ -348,6 +384,7 @@ impl Task {
                 record_context: task_stores.record_context.clone(),
                 caches_flushed_by_processors: Vec::new(),
                 stores_without_cache: Vec::new(),
+                partition_counts: task_stores.partition_counts.clone(),
                 next_punctuation: 0,
                 output: Vec::new(),
                 output_topics: Vec::new(),
@@ -363,6 +400,32 @@ impl Task {
     /// [`process`](Self::process) these very names spares it comparing strings.
     pub fn input_topics(&self) -> impl Iterator<Item = &Arc<str>> {
         self.source_by_topic.iter().map(|(t, _)| t)
+    }
+
+    /// Whether this task reads `topic`: one of its source topics, or a topic matching the
+    /// pattern of one of its pattern sources.
+    pub fn reads(&self, topic: &str) -> bool {
+        self.source_by_topic.iter().any(|(t, _)| &**t == topic)
+            || self.source_patterns.iter().any(|(p, _)| p.is_match(topic))
+    }
+
+    fn source_index(&mut self, topic: &Arc<str>) -> Option<usize> {
+        let known = self
+            .source_by_topic
+            .iter()
+            .find(|(t, _)| Arc::ptr_eq(t, topic))
+            .or_else(|| self.source_by_topic.iter().find(|(t, _)| t == topic))
+            .map(|(_, index)| *index);
+        if known.is_some() || self.source_patterns.is_empty() {
+            return known;
+        }
+        let index = self
+            .source_patterns
+            .iter()
+            .find(|(pattern, _)| pattern.is_match(topic))
+            .map(|(_, index)| *index)?;
+        self.source_by_topic.push((Arc::clone(topic), index));
+        Some(index)
     }
 
     /// Initializes every processor (in topology order); punctuations may be scheduled here.
@@ -389,22 +452,22 @@ impl Task {
     /// Processes one input record, read from `topic`, depth-first through the sub-topology.
     pub fn process(&mut self, topic: &Arc<str>, record: ConsumedRecord) -> Result<()> {
         let index = self
-            .source_by_topic
-            .iter()
-            .find(|(t, _)| Arc::ptr_eq(t, topic))
-            .or_else(|| self.source_by_topic.iter().find(|(t, _)| t == topic))
-            .map(|(_, index)| *index)
+            .source_index(topic)
             .ok_or_else(|| Error::UnknownTopic(topic.to_string()))?;
-        if record.timestamp < 0 {
-            return Err(Error::InvalidTimestamp {
-                topic: topic.to_string(),
-                partition: record.partition,
-                offset: record.offset,
-                timestamp: record.timestamp,
-            });
+        // A source with its own timestamp extractor validates and applies the timestamp it
+        // extracts, once it has deserialized the record (see `SourceDriver::process_raw`).
+        if !self.sources[index].extracts_timestamps() {
+            if record.timestamp < 0 {
+                return Err(Error::InvalidTimestamp {
+                    topic: topic.to_string(),
+                    partition: record.partition,
+                    offset: record.offset,
+                    timestamp: record.timestamp,
+                });
+            }
+            self.ctx.stream_time = self.ctx.stream_time.max(record.timestamp);
+            self.ctx.record_context.set_timestamp(record.timestamp);
         }
-        self.ctx.stream_time = self.ctx.stream_time.max(record.timestamp);
-        self.ctx.record_context.set_timestamp(record.timestamp);
         let metadata = &mut self.ctx.metadata;
         if !Arc::ptr_eq(&metadata.topic, topic) {
             metadata.topic = Arc::clone(topic);

@@ -49,6 +49,11 @@ pub enum NodeDetail {
         /// The topics read.
         topics: Vec<String>,
     },
+    /// Reads the topics matching a pattern (Kafka's `Source#topicPattern`).
+    PatternSource {
+        /// The pattern, as written.
+        pattern: String,
+    },
     /// Runs a processor.
     Processor {
         /// The state stores it uses.
@@ -58,6 +63,11 @@ pub enum NodeDetail {
     Sink {
         /// The topic written.
         topic: String,
+    },
+    /// Writes to topics a `TopicNameExtractor` picks per record.
+    ExtractorSink {
+        /// The extractor's type name (Kafka prints the extractor object).
+        extractor: String,
     },
 }
 
@@ -95,7 +105,13 @@ pub(super) fn describe<'a>(
                     .map(|n| {
                         let node = &graph.nodes[n];
                         let detail = match &node.kind {
-                            NodeKind::Source { topics } => NodeDetail::Source {
+                            NodeKind::Source {
+                                pattern: Some(pattern),
+                                ..
+                            } => NodeDetail::PatternSource {
+                                pattern: pattern.source.clone(),
+                            },
+                            NodeKind::Source { topics, .. } => NodeDetail::Source {
                                 topics: topics.iter().map(|t| t.name.clone()).collect(),
                             },
                             NodeKind::Processor { stores } => NodeDetail::Processor {
@@ -103,6 +119,9 @@ pub(super) fn describe<'a>(
                             },
                             NodeKind::Sink { topic } => NodeDetail::Sink {
                                 topic: topic.name.clone(),
+                            },
+                            NodeKind::ExtractorSink { extractor } => NodeDetail::ExtractorSink {
+                                extractor: extractor.clone(),
                             },
                         };
                         NodeDescription {
@@ -151,6 +170,19 @@ impl fmt::Display for NodeDescription {
                 self.name,
                 topics.join(", "),
                 join_or_none(&self.successors)
+            ),
+            // Kafka prints a pattern as it is, without brackets.
+            NodeDetail::PatternSource { pattern } => write!(
+                f,
+                "Source: {} (topics: {pattern})\n      --> {}",
+                self.name,
+                join_or_none(&self.successors)
+            ),
+            NodeDetail::ExtractorSink { extractor } => write!(
+                f,
+                "Sink: {} (extractor class: {extractor})\n      <-- {}",
+                self.name,
+                join_or_none(&self.predecessors)
             ),
             NodeDetail::Processor { stores } => write!(
                 f,

@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use crate::dsl::AutoOffsetReset;
 use crate::error::Result;
 use crate::processor::node::{Erased, NodeId};
 use crate::state::StoreBuilder;
@@ -48,9 +49,49 @@ impl TopicRef {
 /// What a node is, for wiring and for `describe()`.
 #[derive(Debug, Clone)]
 pub(crate) enum NodeKind {
-    Source { topics: Vec<TopicRef> },
-    Processor { stores: Vec<String> },
-    Sink { topic: TopicRef },
+    Source {
+        topics: Vec<TopicRef>,
+        /// For `StreamsBuilder::stream_pattern`: the pattern the topics it reads match; its
+        /// `topics` are those found to match (see `Topology::resolve_source_patterns`).
+        pattern: Option<TopicPattern>,
+        /// Where to start reading a partition without a committed offset, if not as the
+        /// application's `auto.offset.reset` says (`Consumed::with_offset_reset_policy`).
+        offset_reset: Option<AutoOffsetReset>,
+    },
+    Processor {
+        stores: Vec<String>,
+    },
+    Sink {
+        topic: TopicRef,
+    },
+    /// A sink whose topic a `TopicNameExtractor` picks per record; `extractor` names its type
+    /// for `describe()`.
+    ExtractorSink {
+        extractor: String,
+    },
+}
+
+/// A source topic pattern (a regular expression that must match a whole topic name, as
+/// Java's `Pattern#matcher(topic).matches()`), printed as written.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicPattern {
+    pub(crate) source: String,
+    pub(crate) regex: regex::Regex,
+}
+
+impl TopicPattern {
+    /// Compiles `pattern`, anchored at both ends.
+    pub(crate) fn new(pattern: &str) -> std::result::Result<Self, regex::Error> {
+        Ok(TopicPattern {
+            source: pattern.to_string(),
+            regex: regex::Regex::new(&format!("^(?:{pattern})$"))?,
+        })
+    }
+
+    /// Whether `topic` matches the whole pattern.
+    pub(crate) fn matches(&self, topic: &str) -> bool {
+        self.regex.is_match(topic)
+    }
 }
 
 /// A state store the topology declares, and how each task builds its instance.

@@ -20,6 +20,7 @@ use std::sync::Arc;
 pub use describe::{NodeDescription, NodeDetail, SubtopologyDescription, TopologyDescription};
 pub use graph::RepartitionTopic;
 
+use crate::dsl::AutoOffsetReset;
 use crate::error::{Error, Result};
 use crate::processor::node::{Erased, NodeId, SourceDriver};
 use crate::processor::task::{Task, TaskSource, TaskStores};
@@ -81,8 +82,10 @@ impl Topology {
         let mut readers: HashMap<&TopicRef, &str> = HashMap::new();
         for node in &graph.nodes {
             match &node.kind {
-                NodeKind::Source { topics } => {
-                    if topics.is_empty() {
+                NodeKind::Source {
+                    topics, pattern, ..
+                } => {
+                    if topics.is_empty() && pattern.is_none() {
                         problems.push(format!("source `{}` reads no topic", node.name));
                     }
                     for topic in topics {
@@ -102,7 +105,7 @@ impl Topology {
                         problems.push(format!("sink `{}`: {reason}", node.name));
                     }
                 }
-                NodeKind::Processor { .. } => {}
+                NodeKind::Processor { .. } | NodeKind::ExtractorSink { .. } => {}
             }
         }
         for node in &graph.nodes {
@@ -128,7 +131,7 @@ impl Topology {
                         !stores.is_empty() && stores.iter().all(|s| graph.is_global_store(s))
                     }
                     NodeKind::Source { .. } => true,
-                    NodeKind::Sink { .. } => false,
+                    NodeKind::Sink { .. } | NodeKind::ExtractorSink { .. } => false,
                 };
                 if !global_only {
                     problems.push(format!(
@@ -156,6 +159,85 @@ impl Topology {
                 .iter()
                 .map(|s| (s.nodes.as_slice(), s.global)),
         )
+    }
+
+    /// The offset-reset policy the source reading `topic` was given
+    /// (`Consumed::with_offset_reset_policy`), by name or by pattern; `None` means the
+    /// application's `auto.offset.reset`.
+    pub fn offset_reset_policy(&self, topic: &str) -> Option<AutoOffsetReset> {
+        self.graph.nodes.iter().find_map(|node| match &node.kind {
+            NodeKind::Source {
+                topics,
+                pattern,
+                offset_reset,
+            } if topics.iter().any(|t| !t.internal && t.name == topic)
+                || pattern.as_ref().is_some_and(|p| p.matches(topic)) =>
+            {
+                *offset_reset
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether a source reads topics by pattern (`StreamsBuilder::stream_pattern`).
+    pub fn has_source_patterns(&self) -> bool {
+        self.graph.nodes.iter().any(|n| {
+            matches!(
+                &n.kind,
+                NodeKind::Source {
+                    pattern: Some(_),
+                    ..
+                }
+            )
+        })
+    }
+
+    /// This topology with each pattern source reading the topics of `existing` that match its
+    /// pattern, sorted (a topic another source reads by name is left to that source), as Kafka
+    /// resolves a pattern subscription against the cluster's topics. The runtime calls it at
+    /// start with the topics that exist then.
+    pub fn resolve_source_patterns<'a>(
+        &self,
+        existing: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Topology> {
+        let existing: Vec<&str> = existing.into_iter().collect();
+        let mut graph = self.graph.clone();
+        let named: HashSet<String> = graph
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.kind {
+                NodeKind::Source {
+                    topics,
+                    pattern: None,
+                    ..
+                } => Some(
+                    topics
+                        .iter()
+                        .filter(|t| !t.internal)
+                        .map(|t| t.name.clone()),
+                ),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        for node in &mut graph.nodes {
+            if let NodeKind::Source {
+                topics,
+                pattern: Some(pattern),
+                ..
+            } = &mut node.kind
+            {
+                let mut matching: Vec<TopicRef> = existing
+                    .iter()
+                    .filter(|t| pattern.matches(t) && !named.contains(**t))
+                    .map(|t| TopicRef::user(*t))
+                    .collect();
+                matching.sort();
+                matching.dedup();
+                *topics = matching;
+            }
+        }
+        Topology::build(graph)
     }
 
     /// The number of sub-topologies, global ones included.
@@ -385,7 +467,9 @@ impl Topology {
                 },
             })?;
             match &node.kind {
-                NodeKind::Source { topics } => {
+                NodeKind::Source {
+                    topics, pattern, ..
+                } => {
                     let driver = built.downcast::<Box<dyn SourceDriver>>().map_err(|_| {
                         Error::InvalidTopology(format!(
                             "source `{}` did not build a source",
@@ -396,7 +480,8 @@ impl Topology {
                         .iter()
                         .map(|t| Arc::from(t.resolve(application_id)))
                         .collect();
-                    sources.push((topics, *driver));
+                    let pattern = pattern.as_ref().map(|p| p.regex.clone());
+                    sources.push((topics, pattern, *driver));
                 }
                 _ => {
                     let built = match (node.parents.len(), node.share) {
@@ -499,8 +584,9 @@ fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
         let sub = &mut subtopologies[group];
         sub.nodes.push(id);
         match &node.kind {
-            NodeKind::Source { topics } => sub.source_topics.extend(topics.iter().cloned()),
+            NodeKind::Source { topics, .. } => sub.source_topics.extend(topics.iter().cloned()),
             NodeKind::Sink { topic } => sub.sink_topics.push(topic.clone()),
+            NodeKind::ExtractorSink { .. } => {}
             NodeKind::Processor { stores } => {
                 sub.global |= stores.iter().any(|s| graph.is_global_store(s));
             }
