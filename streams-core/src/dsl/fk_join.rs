@@ -512,9 +512,9 @@ impl<K: Data, V: Data> KTable<K, V> {
             materialized.as_ref().and_then(|m| m.name.clone()),
         );
         let sides = match (
-            self.queryable_store_name(),
+            self.value_store_name(),
             self.value_serde(),
-            other.queryable_store_name(),
+            other.value_store_name(),
             other.value_serde(),
         ) {
             (Some(this_store), Some(this_values), Some(other_store), Some(other_values)) => Some((
@@ -734,9 +734,10 @@ impl FkNames {
     /// suffixes; otherwise generated ones, drawn in Kafka's order. The result store's name is
     /// drawn even when the result is not materialized, as Kafka does.
     fn new(g: &mut TopologyGraph, base: Option<&str>, output_store: Option<String>) -> Self {
-        let mut name = |suffix: &str, prefix: &str| match base {
-            Some(base) => format!("{base}{suffix}"),
-            None => g.next_name(prefix),
+        // Like Kafka's `NamedInternal#suffixWithOrElseGet`, a counter value is drawn either way.
+        let mut name = |suffix: &str, prefix: &str| {
+            let generated = g.next_name(prefix);
+            base.map_or(generated, |base| format!("{base}{suffix}"))
         };
         let registration_topic = format!(
             "{}{TOPIC_SUFFIX}",

@@ -446,7 +446,7 @@ fn a_materialized_table_join_keeps_its_store_on_the_merge_node_and_can_be_joined
     let topology = builder.build().unwrap();
     let description = topology.describe().to_string();
     assert!(
-        description.contains("Processor: KTABLE-MERGE-0000000008 (stores: [joined])"),
+        description.contains("Processor: KTABLE-MERGE-0000000006 (stores: [joined])"),
         "{description}"
     );
     let driver = TopologyTestDriver::new(topology).unwrap();

@@ -86,6 +86,11 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
 
     /// Counts records per key (Kafka's `count`). Records with a null key or value are skipped.
     pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        // Kafka's `count(Materialized)` without a store name draws one more store name than
+        // `count()` (kept there for compatibility); `Materialized::new()` stands for `count()`.
+        if materialized.name.is_none() && !materialized.is_default() {
+            self.stream.graph().borrow_mut().burn_index();
+        }
         let start: Start<K, V, i64> = Arc::new(|_, _| 1);
         let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
         self.aggregate_with(
@@ -206,8 +211,9 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             stream,
             plan.keys,
             Some(plan.aggregates),
-            materialized.name.map(|_| plan.store_name),
+            materialized.name.map(|_| plan.store_name.clone()),
         )
+        .with_value_store(plan.store_name)
     }
 }
 

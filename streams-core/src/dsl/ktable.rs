@@ -29,6 +29,9 @@ pub struct KTable<K, V> {
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Option<Arc<dyn Serde<V>>>,
     store_name: Option<String>,
+    /// The store holding the table's current values, queryable or not: what a join reads
+    /// (Kafka's `KTableValueGetterSupplier` of a materialized table).
+    value_store: Option<String>,
     /// For a windowed table: the grace period of its windows, which `suppress` needs.
     window_grace_ms: Option<i64>,
 }
@@ -40,6 +43,7 @@ impl<K, V> Clone for KTable<K, V> {
             key_serde: Arc::clone(&self.key_serde),
             value_serde: self.value_serde.clone(),
             store_name: self.store_name.clone(),
+            value_store: self.value_store.clone(),
             window_grace_ms: self.window_grace_ms,
         }
     }
@@ -56,9 +60,24 @@ impl<K: Data, V: Data> KTable<K, V> {
             stream,
             key_serde,
             value_serde,
+            value_store: store_name.clone(),
             store_name,
             window_grace_ms: None,
         }
+    }
+
+    /// The same table, whose values are held in store `store` even if it is not queryable
+    /// (an unnamed source table's or aggregation's generated store).
+    pub(crate) fn with_value_store(mut self, store: impl Into<String>) -> Self {
+        self.value_store = Some(store.into());
+        self
+    }
+
+    /// The store holding this table's current values, which joins read: its queryable store,
+    /// or the store Rill materialized it in under a generated name (as Kafka materializes a
+    /// table a join needs, `<topic>-STATE-STORE-<n>` for a source table).
+    pub(crate) fn value_store_name(&self) -> Option<&str> {
+        self.value_store.as_deref()
     }
 
     /// Marks a table of windowed aggregates whose windows have this grace period.
@@ -121,18 +140,24 @@ impl<K: Data, V: Data> KTable<K, V> {
         P: Processor<K, Change<V>, K, Change<V2>>,
         S: Fn(Option<TableStore<K, V2>>) -> P + Send + Sync + 'static,
     {
+        let store_name = materialized
+            .as_ref()
+            .map(|m| TableStore::store_name(self.stream.graph(), prefix, m));
         let name = self.stream.node_name(prefix);
         let keys = Arc::clone(&self.key_serde);
-        let declared = materialized.as_ref().and_then(|m| {
-            TableStore::declare(
-                self.stream.graph(),
-                &name,
-                prefix,
-                m,
-                &keys,
-                value_serde.clone(),
-            )
-        });
+        let declared = materialized
+            .as_ref()
+            .zip(store_name)
+            .and_then(|(m, store)| {
+                TableStore::declare(
+                    self.stream.graph(),
+                    &name,
+                    store,
+                    m,
+                    &keys,
+                    value_serde.clone(),
+                )
+            });
         let Some((result, queryable)) = declared else {
             let stream = self
                 .stream
@@ -141,6 +166,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             let value_serde = value_serde.filter(|_| materialized.is_none());
             return KTable::new(stream, keys, value_serde, None).with_grace_of(self);
         };
+        let store = result.table.store_name.to_string();
         let (keys, values) = (
             Arc::clone(&result.table.keys),
             Arc::clone(&result.table.values),
@@ -150,7 +176,9 @@ impl<K: Data, V: Data> KTable<K, V> {
                 .add_processor(name, vec![result.table.store_name.to_string()], move || {
                     supplier(Some(result.clone()))
                 });
-        KTable::new(stream, keys, Some(values), queryable).with_grace_of(self)
+        KTable::new(stream, keys, Some(values), queryable)
+            .with_value_store(store)
+            .with_grace_of(self)
     }
 
     /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
@@ -352,14 +380,27 @@ where
 /// The store of a materialized table operator (Kafka's operators with a queryable name): every
 /// key's current result.
 impl<K: Data, V: Data> TableStore<K, V> {
-    /// Declares the store of operator `node`, materialized as `materialized` says (named, or
-    /// `<prefix>STATE-STORE-<n>`): its serdes are `materialized`'s, else `keys` and `values`.
+    /// The store name of a materialized operator: `materialized`'s, or `<prefix>STATE-STORE-<n>`.
+    /// Kafka draws it (`MaterializedInternal`) before the operator's node name.
+    pub(crate) fn store_name(
+        graph: &Rc<RefCell<TopologyGraph>>,
+        prefix: &str,
+        materialized: &Materialized<K, V>,
+    ) -> String {
+        match &materialized.name {
+            Some(name) => name.clone(),
+            None => graph.borrow_mut().next_store_name(prefix),
+        }
+    }
+
+    /// Declares the store `store_name` (see [`store_name`](Self::store_name)) of operator
+    /// `node`, materialized as `materialized` says: its serdes are `materialized`'s, else `keys` and `values`.
     /// Returns the store and, if the user named it, its queryable name; without a value serde
     /// the topology records a build error and returns `None`.
     pub(crate) fn declare(
         graph: &Rc<RefCell<TopologyGraph>>,
         node: &str,
-        prefix: &str,
+        store_name: String,
         materialized: &Materialized<K, V>,
         keys: &Arc<dyn Serde<K>>,
         values: Option<Arc<dyn Serde<V>>>,
@@ -370,10 +411,6 @@ impl<K: Data, V: Data> TableStore<K, V> {
                 "`{node}`: a materialized result needs its value serde; use Materialized::with_value_serde"
             ));
             return None;
-        };
-        let store_name = match &materialized.name {
-            Some(name) => name.clone(),
-            None => g.next_store_name(prefix),
         };
         g.add_store(materialized.timestamped_store(&store_name));
         let keys = materialized

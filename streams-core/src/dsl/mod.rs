@@ -56,10 +56,7 @@ impl StreamsBuilder {
 
     /// A stream of the records in `topic`, read as `consumed` says.
     pub fn stream<K: Data, V: Data>(&self, topic: &str, consumed: Consumed<K, V>) -> KStream<K, V> {
-        let name = match consumed.name {
-            Some(name) => name,
-            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
-        };
+        let name = kstream::named_or_generated(&self.graph, consumed.name, kstream::SOURCE_NAME);
         kstream::add_source(
             &self.graph,
             name,
@@ -85,12 +82,9 @@ impl StreamsBuilder {
             graph.add_store(materialized.timestamped_store(store));
             graph.set_table_source_topic(store, topic);
         });
-        KTable::new(
-            source.table,
-            source.keys,
-            Some(source.values),
-            materialized.name.map(|_| source.store_name),
-        )
+        let queryable = materialized.name.map(|_| source.store_name.clone());
+        KTable::new(source.table, source.keys, Some(source.values), queryable)
+            .with_value_store(source.store_name)
     }
 
     /// A global table of `topic` (Kafka's `StreamsBuilder#globalTable`): every application
@@ -139,14 +133,17 @@ impl StreamsBuilder {
                 .borrow_mut()
                 .next_store_name(&format!("{topic}-")),
         };
-        let source_name = match &consumed.name {
-            Some(name) => name.clone(),
-            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
-        };
-        let table_source_name = match &consumed.name {
-            Some(name) => format!("{name}-table-source"),
-            None => self.graph.borrow_mut().next_name(ktable::SOURCE_NAME),
-        };
+        // Kafka draws both counter values even when `consumed` names the nodes.
+        let source_name =
+            kstream::named_or_generated(&self.graph, consumed.name.clone(), kstream::SOURCE_NAME);
+        let table_source_name = kstream::named_or_generated(
+            &self.graph,
+            consumed
+                .name
+                .as_ref()
+                .map(|name| format!("{name}-table-source")),
+            ktable::SOURCE_NAME,
+        );
         let keys = materialized
             .key_serde
             .clone()
@@ -201,31 +198,55 @@ impl StreamsBuilder {
 
     /// Like [`build`](Self::build), applying the optimizations `optimization` names — the value
     /// of Kafka's `topology.optimization` (`StreamsBuilder#build(Properties)`): `none`, `all`
-    /// (every optimization Rill implements), or a comma-separated list of them. Implemented:
-    /// `reuse.ktable.source.topics` — a source table (`table`) writes no
-    /// `<application.id>-<store>-changelog` and is restored from its source topic instead.
-    /// Kafka's other optimizations (`merge.repartition.topics`, `single.store.self.join`) are
-    /// not implemented and are reported as errors when named.
+    /// (every optimization Rill implements), or a comma-separated list of them:
+    /// - `reuse.ktable.source.topics`: a source table (`table`) writes no
+    ///   `<application.id>-<store>-changelog` and is restored from its source topic instead;
+    /// - `merge.repartition.topics`: the repartition topics that aggregations and joins need
+    ///   after the same key-changing operator (`map`, `select_key`, …, with no `map_values` in
+    ///   between) become one, named after the first (Kafka's `mergeRepartitionTopics`).
+    ///
+    /// Kafka's `single.store.self.join` is not implemented and is reported as an error.
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// let builder = StreamsBuilder::new();
+    /// let by_user = builder
+    ///     .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .select_key(|_, user: &String| user.clone());
+    /// let grouped = || Grouped::with(Serdes::string(), Serdes::string());
+    /// by_user.group_by_key(grouped().with_name("first")).count(Materialized::new());
+    /// by_user.group_by_key(grouped().with_name("second")).count(Materialized::new());
+    /// assert_eq!(builder.build().unwrap().repartition_topics().len(), 2);
+    /// let optimized = builder.build_with_optimization("all").unwrap();
+    /// assert_eq!(optimized.repartition_topics()[0].name, "first-repartition");
+    /// assert_eq!(optimized.repartition_topics().len(), 1);
+    /// ```
     pub fn build_with_optimization(&self, optimization: &str) -> Result<Topology> {
-        let mut reuse_source_topics = false;
+        let (mut reuse_source_topics, mut merge_repartitions) = (false, false);
         for name in optimization.split(',').map(str::trim) {
             match name {
                 "none" => {}
-                "all" | "reuse.ktable.source.topics" => reuse_source_topics = true,
+                "all" => (reuse_source_topics, merge_repartitions) = (true, true),
+                "reuse.ktable.source.topics" => reuse_source_topics = true,
+                "merge.repartition.topics" => merge_repartitions = true,
                 other => {
                     return Err(crate::Error::Config {
                         key: "topology.optimization".to_string(),
                         value: optimization.to_string(),
                         reason: format!(
-                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`)"
+                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`, `merge.repartition.topics`)"
                         ),
                     })
                 }
             }
         }
         let mut graph = self.graph.borrow().clone();
+        // Kafka's order (`InternalStreamsBuilder#optimizeTopology`).
         if reuse_source_topics {
             graph.reuse_table_source_topics();
+        }
+        if merge_repartitions {
+            graph.merge_repartition_topics();
         }
         Topology::build(graph)
     }

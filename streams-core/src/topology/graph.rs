@@ -4,7 +4,7 @@
 //! Types are erased here (the DSL checked them at compile time), so that one graph can hold
 //! nodes of every key and value type and a `Topology` can be shared between threads.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -111,6 +111,16 @@ pub struct RepartitionTopic {
     pub partitions: Option<u32>,
 }
 
+/// The three nodes of a repartition a keyed operation added: filter → sink → topic → source.
+#[derive(Debug, Clone)]
+pub(crate) struct RepartitionNodes {
+    pub(crate) filter: NodeId,
+    pub(crate) sink: NodeId,
+    pub(crate) source: NodeId,
+    /// The topic, without the application-id prefix.
+    pub(crate) topic: String,
+}
+
 /// The graph under construction.
 #[derive(Clone, Default)]
 pub(crate) struct TopologyGraph {
@@ -119,6 +129,16 @@ pub(crate) struct TopologyGraph {
     pub(crate) repartition_topics: Vec<RepartitionTopic>,
     /// Problems found while building, reported together by `build()`.
     pub(crate) errors: Vec<String>,
+    /// For each stream node repartitioned for a join: the source node reading the repartition
+    /// topic, which a later join of the same stream reuses (Kafka's
+    /// `KStreamImpl#repartitionNode`).
+    pub(crate) join_repartitions: HashMap<NodeId, NodeId>,
+    /// The repartitions keyed operations added (Kafka's `OptimizableRepartitionNode`s), in the
+    /// order they were added, which `merge.repartition.topics` may merge.
+    pub(crate) optimizable_repartitions: Vec<RepartitionNodes>,
+    /// Nodes that change keys (`map`, `flat_map`, `select_key`): `true`; or only values
+    /// (`map_values`, `flat_map_values`): `false`.
+    changing: HashMap<NodeId, bool>,
     next_index: u64,
     names: HashSet<String>,
 }
@@ -242,5 +262,146 @@ impl TopologyGraph {
 
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {
         self.nodes[node].factory = factory;
+    }
+
+    /// Records that `node` changes keys (`keys`) or only values, for
+    /// [`merge_repartition_topics`](Self::merge_repartition_topics).
+    pub(crate) fn mark_changing(&mut self, node: NodeId, keys: bool) {
+        self.changing.insert(node, keys);
+    }
+
+    /// Kafka's `merge.repartition.topics` optimization (`InternalStreamsBuilder#
+    /// mergeRepartitionTopics`): the repartitions that keyed operations added downstream of
+    /// the same key-changing operator — with no value-changing operator in between — become
+    /// one, right after that operator, through the first one's topic and named after it
+    /// (`<topic>-filter`, `<topic>-sink`, `<topic>-source`). What lay between the operator
+    /// and each repartition moves behind the merged one.
+    pub(crate) fn merge_repartition_topics(&mut self) {
+        // Key-changing node → its repartitions, each with the child of the key changer on its
+        // way there.
+        let mut groups: std::collections::BTreeMap<NodeId, Vec<(RepartitionNodes, NodeId)>> =
+            Default::default();
+        for repartition in self.optimizable_repartitions.clone() {
+            if let Some((key_changer, child)) = self.key_changing_ancestor(repartition.filter) {
+                groups
+                    .entry(key_changer)
+                    .or_default()
+                    .push((repartition, child));
+            }
+        }
+        let mut removed: HashSet<NodeId> = HashSet::new();
+        for (key_changer, repartitions) in groups {
+            let Some((first, _)) = repartitions.first() else {
+                continue;
+            };
+            let topic = first.topic.clone();
+            let copy = |graph: &mut Self, of: NodeId, name: String, parents: Vec<NodeId>| {
+                let node = graph.nodes[of].clone();
+                graph.add_node(name, node.kind, parents, node.factory, node.share)
+            };
+            // Removed nodes give up their names first: the merged nodes may take them.
+            for (r, _) in &repartitions {
+                for n in [r.filter, r.sink, r.source] {
+                    self.names.remove(&self.nodes[n].name);
+                }
+            }
+            let filter = copy(
+                self,
+                first.filter,
+                format!("{topic}-filter"),
+                vec![key_changer],
+            );
+            copy(self, first.sink, format!("{topic}-sink"), vec![filter]);
+            let source = copy(self, first.source, format!("{topic}-source"), Vec::new());
+            for (r, child) in &repartitions {
+                let consumers = std::mem::take(&mut self.nodes[r.source].children);
+                let upstream = if *child == r.filter {
+                    source
+                } else {
+                    // The operators between the key changer and this repartition now read the
+                    // merged repartition, and its consumers read them.
+                    if self.nodes[*child].parents.contains(&key_changer) {
+                        self.replace_parent(*child, key_changer, source);
+                    }
+                    self.nodes[r.filter].parents[0]
+                };
+                for consumer in consumers {
+                    self.replace_parent(consumer, r.source, upstream);
+                }
+                for n in [r.filter, r.sink, r.source] {
+                    for parent in std::mem::take(&mut self.nodes[n].parents) {
+                        self.nodes[parent].children.retain(|&c| c != n);
+                    }
+                    removed.insert(n);
+                }
+                if r.topic != topic {
+                    self.repartition_topics.retain(|t| t.name != r.topic);
+                }
+            }
+        }
+        self.optimizable_repartitions.clear();
+        self.remove_nodes(&removed);
+    }
+
+    /// The nearest key-changing ancestor of `node` along single parents, unless a
+    /// value-changing operator comes first (Kafka's `getKeyChangingParentNode`), with the
+    /// child of that ancestor on the way.
+    fn key_changing_ancestor(&self, node: NodeId) -> Option<(NodeId, NodeId)> {
+        let mut child = node;
+        loop {
+            let [parent] = self.nodes[child].parents[..] else {
+                return None;
+            };
+            match self.changing.get(&parent) {
+                Some(true) => return Some((parent, child)),
+                Some(false) => return None,
+                None => child = parent,
+            }
+        }
+    }
+
+    /// Makes `node` a child of `new` instead of `old`.
+    fn replace_parent(&mut self, node: NodeId, old: NodeId, new: NodeId) {
+        for parent in &mut self.nodes[node].parents {
+            if *parent == old {
+                *parent = new;
+            }
+        }
+        self.nodes[old].children.retain(|&c| c != node);
+        self.nodes[new].children.push(node);
+    }
+
+    /// Drops `removed` (nodes already disconnected) and renumbers the others, keeping order.
+    fn remove_nodes(&mut self, removed: &HashSet<NodeId>) {
+        if removed.is_empty() {
+            return;
+        }
+        let mut new_id = vec![None; self.nodes.len()];
+        let mut next = 0;
+        for (id, slot) in new_id.iter_mut().enumerate() {
+            if !removed.contains(&id) {
+                *slot = Some(next);
+                next += 1;
+            }
+        }
+        let renumber = |ids: &mut Vec<NodeId>| {
+            *ids = ids.iter().filter_map(|&id| new_id[id]).collect();
+        };
+        let nodes = std::mem::take(&mut self.nodes);
+        self.nodes = nodes
+            .into_iter()
+            .enumerate()
+            .filter(|(id, _)| !removed.contains(id))
+            .map(|(_, mut node)| {
+                renumber(&mut node.parents);
+                renumber(&mut node.children);
+                node
+            })
+            .collect();
+        self.join_repartitions.clear();
+        self.changing = std::mem::take(&mut self.changing)
+            .into_iter()
+            .filter_map(|(id, keys)| new_id[id].map(|id| (id, keys)))
+            .collect();
     }
 }

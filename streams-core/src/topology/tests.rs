@@ -3,6 +3,7 @@
 
 use crate::prelude::*;
 use crate::Error;
+use std::time::Duration;
 
 fn strings() -> Consumed<String, String> {
     Consumed::with(Serdes::string(), Serdes::string())
@@ -94,10 +95,11 @@ fn named_operators_and_fan_out_order_by_subtree_size() {
         text.contains("Sink: to-a (topic: a)\n      <-- small\n"),
         "{text}"
     );
-    // Generated names keep counting past user-named nodes without using them up.
-    assert!(text.contains("KSTREAM-MAPVALUES-0000000000"), "{text}");
+    // A user-named node still draws a counter value, as Kafka's `NamedInternal` does, so that
+    // naming one operator leaves the generated names of the others unchanged.
+    assert!(text.contains("KSTREAM-MAPVALUES-0000000004"), "{text}");
     assert!(
-        text.contains("Sink: KSTREAM-SINK-0000000001 (topic: b)"),
+        text.contains("Sink: KSTREAM-SINK-0000000005 (topic: b)"),
         "{text}"
     );
 }
@@ -121,8 +123,10 @@ fn merge_has_two_predecessors() {
     );
 }
 
+/// Kafka (since KAFKA-9020) numbers sub-topologies in the order their nodes were added, no
+/// longer by sorted source names.
 #[test]
-fn sub_topologies_are_numbered_by_sorted_source_names() {
+fn sub_topologies_are_numbered_in_the_order_they_were_added() {
     let builder = StreamsBuilder::new();
     builder
         .stream("z-topic", strings().with_name("zeta"))
@@ -132,10 +136,10 @@ fn sub_topologies_are_numbered_by_sorted_source_names() {
         .to("out2", to_strings());
     let topology = builder.build().unwrap();
     let description = topology.describe();
-    assert_eq!(description.subtopologies[0].nodes[0].name, "alpha");
-    assert_eq!(description.subtopologies[1].nodes[0].name, "zeta");
-    assert_eq!(topology.source_topics(0, "app"), ["a-topic"]);
-    assert_eq!(topology.sink_topics(1, "app"), ["out1"]);
+    assert_eq!(description.subtopologies[0].nodes[0].name, "zeta");
+    assert_eq!(description.subtopologies[1].nodes[0].name, "alpha");
+    assert_eq!(topology.source_topics(0, "app"), ["z-topic"]);
+    assert_eq!(topology.sink_topics(1, "app"), ["out2"]);
     assert_eq!(topology.user_source_topics(), ["a-topic", "z-topic"]);
 }
 
@@ -189,4 +193,663 @@ fn invalid_topologies_are_clear_errors_at_build() {
 fn topology_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<Topology>();
+}
+
+// Stream-stream joins, ported from Kafka's `TopologyTest`: node names, store names (including
+// the left and outer joins' shared store) and the order of stores, predecessors and successors.
+
+/// Kafka's `TopologyTest#streamStreamJoinTopologyWithDefaultStoresNames`.
+#[test]
+fn stream_stream_join_topology_with_default_store_names() {
+    let builder = StreamsBuilder::new();
+    let stream1 = builder.stream("input-topic1", strings());
+    let stream2 = builder.stream("input-topic2", strings());
+    let _ = stream1.join_stream(
+        &stream2,
+        |l: &String, r: &String| format!("{l}+{r}"),
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string()),
+    );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])
+      --> KSTREAM-WINDOWED-0000000002
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])
+      --> KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-WINDOWED-0000000002 (stores: [KSTREAM-JOINTHIS-0000000004-store])
+      --> KSTREAM-JOINTHIS-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-WINDOWED-0000000003 (stores: [KSTREAM-JOINOTHER-0000000005-store])
+      --> KSTREAM-JOINOTHER-0000000005
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KSTREAM-JOINOTHER-0000000005 (stores: [KSTREAM-JOINTHIS-0000000004-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-JOINTHIS-0000000004 (stores: [KSTREAM-JOINOTHER-0000000005-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000002
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> none
+      <-- KSTREAM-JOINTHIS-0000000004, KSTREAM-JOINOTHER-0000000005
+
+"#
+    );
+}
+
+/// Kafka's `TopologyTest#streamStreamJoinTopologyWithCustomStoresNames`.
+#[test]
+fn stream_stream_join_topology_with_custom_store_names() {
+    let builder = StreamsBuilder::new();
+    let stream1 = builder.stream("input-topic1", strings());
+    let stream2 = builder.stream("input-topic2", strings());
+    let _ = stream1.join_stream(
+        &stream2,
+        |l: &String, r: &String| format!("{l}+{r}"),
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+            .with_store_name("custom-name"),
+    );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])
+      --> KSTREAM-WINDOWED-0000000002
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])
+      --> KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-WINDOWED-0000000002 (stores: [custom-name-this-join-store])
+      --> KSTREAM-JOINTHIS-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-WINDOWED-0000000003 (stores: [custom-name-other-join-store])
+      --> KSTREAM-JOINOTHER-0000000005
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KSTREAM-JOINOTHER-0000000005 (stores: [custom-name-this-join-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-JOINTHIS-0000000004 (stores: [custom-name-other-join-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000002
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> none
+      <-- KSTREAM-JOINTHIS-0000000004, KSTREAM-JOINOTHER-0000000005
+
+"#
+    );
+}
+
+/// Kafka's `TopologyTest#streamStreamLeftJoinTopologyWithDefaultStoresNames`.
+#[test]
+fn stream_stream_left_join_topology_with_default_store_names() {
+    let builder = StreamsBuilder::new();
+    let stream1 = builder.stream("input-topic1", strings());
+    let stream2 = builder.stream("input-topic2", strings());
+    let _ = stream1.left_join_stream(
+        &stream2,
+        |l: &String, r: Option<&String>| format!("{l}+{r:?}"),
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string()),
+    );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])
+      --> KSTREAM-WINDOWED-0000000002
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])
+      --> KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-WINDOWED-0000000002 (stores: [KSTREAM-JOINTHIS-0000000004-store])
+      --> KSTREAM-JOINTHIS-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-WINDOWED-0000000003 (stores: [KSTREAM-OUTEROTHER-0000000005-store])
+      --> KSTREAM-OUTEROTHER-0000000005
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KSTREAM-JOINTHIS-0000000004 (stores: [KSTREAM-OUTEROTHER-0000000005-store, KSTREAM-OUTERSHARED-0000000004-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000002
+    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: [KSTREAM-JOINTHIS-0000000004-store, KSTREAM-OUTERSHARED-0000000004-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> none
+      <-- KSTREAM-JOINTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005
+
+"#
+    );
+}
+
+/// Kafka's `TopologyTest#streamStreamLeftJoinTopologyWithCustomStoresNames`.
+#[test]
+fn stream_stream_left_join_topology_with_custom_store_names() {
+    let builder = StreamsBuilder::new();
+    let stream1 = builder.stream("input-topic1", strings());
+    let stream2 = builder.stream("input-topic2", strings());
+    let _ = stream1.left_join_stream(
+        &stream2,
+        |l: &String, r: Option<&String>| format!("{l}+{r:?}"),
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+            .with_store_name("custom-name"),
+    );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])
+      --> KSTREAM-WINDOWED-0000000002
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])
+      --> KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-WINDOWED-0000000002 (stores: [custom-name-this-join-store])
+      --> KSTREAM-JOINTHIS-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-WINDOWED-0000000003 (stores: [custom-name-outer-other-join-store])
+      --> KSTREAM-OUTEROTHER-0000000005
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KSTREAM-JOINTHIS-0000000004 (stores: [custom-name-outer-other-join-store, custom-name-left-shared-join-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000002
+    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: [custom-name-this-join-store, custom-name-left-shared-join-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> none
+      <-- KSTREAM-JOINTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005
+
+"#
+    );
+}
+
+/// Kafka's `TopologyTest#streamStreamOuterJoinTopologyWithDefaultStoresNames`.
+#[test]
+fn stream_stream_outer_join_topology_with_default_store_names() {
+    let builder = StreamsBuilder::new();
+    let stream1 = builder.stream("input-topic1", strings());
+    let stream2 = builder.stream("input-topic2", strings());
+    let _ = stream1.outer_join_stream(
+        &stream2,
+        |l: Option<&String>, r: Option<&String>| format!("{l:?}+{r:?}"),
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string()),
+    );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])
+      --> KSTREAM-WINDOWED-0000000002
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])
+      --> KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-WINDOWED-0000000002 (stores: [KSTREAM-OUTERTHIS-0000000004-store])
+      --> KSTREAM-OUTERTHIS-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-WINDOWED-0000000003 (stores: [KSTREAM-OUTEROTHER-0000000005-store])
+      --> KSTREAM-OUTEROTHER-0000000005
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: [KSTREAM-OUTERTHIS-0000000004-store, KSTREAM-OUTERSHARED-0000000004-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-OUTERTHIS-0000000004 (stores: [KSTREAM-OUTEROTHER-0000000005-store, KSTREAM-OUTERSHARED-0000000004-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000002
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> none
+      <-- KSTREAM-OUTERTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005
+
+"#
+    );
+}
+
+/// Kafka's `TopologyTest#streamStreamOuterJoinTopologyWithCustomStoresNames`.
+#[test]
+fn stream_stream_outer_join_topology_with_custom_store_names() {
+    let builder = StreamsBuilder::new();
+    let stream1 = builder.stream("input-topic1", strings());
+    let stream2 = builder.stream("input-topic2", strings());
+    let _ = stream1.outer_join_stream(
+        &stream2,
+        |l: Option<&String>, r: Option<&String>| format!("{l:?}+{r:?}"),
+        JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+        StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+            .with_store_name("custom-name"),
+    );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic1])
+      --> KSTREAM-WINDOWED-0000000002
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic2])
+      --> KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-WINDOWED-0000000002 (stores: [custom-name-outer-this-join-store])
+      --> KSTREAM-OUTERTHIS-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-WINDOWED-0000000003 (stores: [custom-name-outer-other-join-store])
+      --> KSTREAM-OUTEROTHER-0000000005
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KSTREAM-OUTEROTHER-0000000005 (stores: [custom-name-outer-this-join-store, custom-name-outer-shared-join-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000003
+    Processor: KSTREAM-OUTERTHIS-0000000004 (stores: [custom-name-outer-other-join-store, custom-name-outer-shared-join-store])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-WINDOWED-0000000002
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> none
+      <-- KSTREAM-OUTERTHIS-0000000004, KSTREAM-OUTEROTHER-0000000005
+
+"#
+    );
+}
+
+/// The program of Kafka's `KStreamKTableJoinTest` repartition tests: a re-keyed stream joined
+/// with two tables that have no store name (so Rill materializes them as Kafka does, in
+/// `<topic>-STATE-STORE-<n>`), unnamed or with `Joined` names.
+fn rekeyed_stream_joined_with_two_tables(names: Option<(&str, &str)>) -> String {
+    let builder = StreamsBuilder::new();
+    let stream_a = builder.stream("topic", strings());
+    let table_b = builder.table("topic2", strings(), Materialized::new());
+    let table_c = builder.table("topic3", strings(), Materialized::new());
+    let rekeyed = stream_a.map(|k: &String, v: &String| (v.clone(), k.clone()));
+    let joined = |name: Option<&str>| {
+        let joined = Joined::with(Serdes::string(), Serdes::string());
+        match name {
+            Some(name) => joined.with_name(name),
+            None => joined,
+        }
+    };
+    rekeyed
+        .join(
+            &table_b,
+            |v1: &String, v2: &String| format!("{v1}{v2}"),
+            joined(names.map(|n| n.0)),
+        )
+        .to("out-one", to_strings());
+    rekeyed
+        .join(
+            &table_c,
+            |v1: &String, v2: &String| format!("{v1}{v2}"),
+            joined(names.map(|n| n.1)),
+        )
+        .to("out-two", to_strings());
+    builder.build().unwrap().describe().to_string()
+}
+
+/// Kafka's `KStreamKTableJoinTest#shouldReuseRepartitionTopicWithGeneratedName`: both joins
+/// read `KSTREAM-MAP-0000000007-repartition`, named after the node that changed the key.
+#[test]
+fn stream_table_joins_reuse_the_repartition_topic_with_a_generated_name() {
+    assert_eq!(
+        rekeyed_stream_joined_with_two_tables(None),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [topic])
+      --> KSTREAM-MAP-0000000007
+    Processor: KSTREAM-MAP-0000000007 (stores: [])
+      --> KSTREAM-FILTER-0000000009
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-FILTER-0000000009 (stores: [])
+      --> KSTREAM-SINK-0000000008
+      <-- KSTREAM-MAP-0000000007
+    Sink: KSTREAM-SINK-0000000008 (topic: KSTREAM-MAP-0000000007-repartition)
+      <-- KSTREAM-FILTER-0000000009
+
+  Sub-topology: 1
+    Source: KSTREAM-SOURCE-0000000010 (topics: [KSTREAM-MAP-0000000007-repartition])
+      --> KSTREAM-JOIN-0000000011, KSTREAM-JOIN-0000000016
+    Processor: KSTREAM-JOIN-0000000011 (stores: [topic2-STATE-STORE-0000000001])
+      --> KSTREAM-SINK-0000000012
+      <-- KSTREAM-SOURCE-0000000010
+    Processor: KSTREAM-JOIN-0000000016 (stores: [topic3-STATE-STORE-0000000004])
+      --> KSTREAM-SINK-0000000017
+      <-- KSTREAM-SOURCE-0000000010
+    Source: KSTREAM-SOURCE-0000000002 (topics: [topic2])
+      --> KTABLE-SOURCE-0000000003
+    Source: KSTREAM-SOURCE-0000000005 (topics: [topic3])
+      --> KTABLE-SOURCE-0000000006
+    Sink: KSTREAM-SINK-0000000012 (topic: out-one)
+      <-- KSTREAM-JOIN-0000000011
+    Sink: KSTREAM-SINK-0000000017 (topic: out-two)
+      <-- KSTREAM-JOIN-0000000016
+    Processor: KTABLE-SOURCE-0000000003 (stores: [topic2-STATE-STORE-0000000001])
+      --> none
+      <-- KSTREAM-SOURCE-0000000002
+    Processor: KTABLE-SOURCE-0000000006 (stores: [topic3-STATE-STORE-0000000004])
+      --> none
+      <-- KSTREAM-SOURCE-0000000005
+
+"#
+    );
+}
+
+/// Kafka's `KStreamKTableJoinTest#shouldCreateRepartitionTopicsWithUserProvidedName`: a
+/// `Joined` name names the join's processor and its own repartition topic.
+#[test]
+fn stream_table_joins_with_joined_names_create_their_own_repartition_topics() {
+    assert_eq!(
+        rekeyed_stream_joined_with_two_tables(Some(("first-join", "second-join"))),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [topic])
+      --> KSTREAM-MAP-0000000007
+    Processor: KSTREAM-MAP-0000000007 (stores: [])
+      --> first-join-repartition-filter, second-join-repartition-filter
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: first-join-repartition-filter (stores: [])
+      --> first-join-repartition-sink
+      <-- KSTREAM-MAP-0000000007
+    Processor: second-join-repartition-filter (stores: [])
+      --> second-join-repartition-sink
+      <-- KSTREAM-MAP-0000000007
+    Sink: first-join-repartition-sink (topic: first-join-repartition)
+      <-- first-join-repartition-filter
+    Sink: second-join-repartition-sink (topic: second-join-repartition)
+      <-- second-join-repartition-filter
+
+  Sub-topology: 1
+    Source: first-join-repartition-source (topics: [first-join-repartition])
+      --> first-join
+    Source: KSTREAM-SOURCE-0000000002 (topics: [topic2])
+      --> KTABLE-SOURCE-0000000003
+    Processor: first-join (stores: [topic2-STATE-STORE-0000000001])
+      --> KSTREAM-SINK-0000000012
+      <-- first-join-repartition-source
+    Sink: KSTREAM-SINK-0000000012 (topic: out-one)
+      <-- first-join
+    Processor: KTABLE-SOURCE-0000000003 (stores: [topic2-STATE-STORE-0000000001])
+      --> none
+      <-- KSTREAM-SOURCE-0000000002
+
+  Sub-topology: 2
+    Source: second-join-repartition-source (topics: [second-join-repartition])
+      --> second-join
+    Source: KSTREAM-SOURCE-0000000005 (topics: [topic3])
+      --> KTABLE-SOURCE-0000000006
+    Processor: second-join (stores: [topic3-STATE-STORE-0000000004])
+      --> KSTREAM-SINK-0000000017
+      <-- second-join-repartition-source
+    Sink: KSTREAM-SINK-0000000017 (topic: out-two)
+      <-- second-join
+    Processor: KTABLE-SOURCE-0000000006 (stores: [topic3-STATE-STORE-0000000004])
+      --> none
+      <-- KSTREAM-SOURCE-0000000005
+
+"#
+    );
+}
+
+/// Consumes records and forwards nothing, like the `SimpleProcessor` of Kafka's
+/// `RepartitionTopicNamingTest`.
+struct Collect;
+
+impl Processor<String, String, String, String> for Collect {
+    fn process(
+        &mut self,
+        _record: Record<String, String>,
+        _ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> crate::Result<()> {
+        Ok(())
+    }
+}
+
+/// The program of Kafka's `RepartitionTopicNamingTest#buildTopology`: one key change feeding
+/// three aggregations and a join, each with a named repartition topic.
+fn repartition_naming_topology(optimization: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    let grouped = |name: &str| Grouped::with(Serdes::string(), Serdes::string()).with_name(name);
+    let source = builder.stream("input", strings());
+    let mapped = source.map(|k: &String, v: &String| (k.to_uppercase(), v.clone()));
+    let _ = mapped
+        .filter(|k, _| k == "B")
+        .map_values(|v: &String| v.to_uppercase())
+        .process(|| Collect);
+    let count_stream = mapped
+        .group_by_key(grouped("count-stream"))
+        .count(Materialized::with(Serdes::string(), Serdes::i64()))
+        .to_stream();
+    count_stream.to(
+        "outputTopic_0",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+    );
+    mapped
+        .group_by_key(grouped("aggregate-stream"))
+        .aggregate(
+            || 0i32,
+            |_, v: &String, agg: i32| agg + v.len() as i32,
+            Materialized::with(Serdes::string(), Serdes::i32()),
+        )
+        .to_stream()
+        .to(
+            "outputTopic_1",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i32())),
+        );
+    mapped
+        .filter(|_, _| true)
+        .peek(|_, _| {})
+        .group_by_key(grouped("reduced-stream"))
+        .reduce(
+            |v1: String, v2: &String| format!("{v1}:{v2}"),
+            Materialized::with(Serdes::string(), Serdes::string()),
+        )
+        .to_stream()
+        .to(
+            "outputTopic_2",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    mapped
+        .filter(|k, _| k == "A")
+        .join_stream(
+            &count_stream,
+            |v1: &String, v2: &Option<i64>| format!("{v1}:{v2:?}"),
+            JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(5000)).unwrap(),
+            StreamJoined::with(
+                Serdes::string(),
+                Serdes::string(),
+                Serdes::option(Serdes::i64()),
+            )
+            .with_store_name("joined-stream")
+            .with_name("joined-stream"),
+        )
+        .to("outputTopicForJoin", to_strings());
+    builder.build_with_optimization(optimization).unwrap()
+}
+
+/// Kafka's `RepartitionTopicNamingTest#shouldReuseFirstRepartitionTopicNameWhenOptimizing`:
+/// with `merge.repartition.topics`, the four repartitions after the `map` become one, named
+/// after the first; without it, each keeps its own.
+#[test]
+fn merged_repartition_topics_reuse_the_first_name() {
+    let optimized = repartition_naming_topology("all");
+    assert_eq!(
+        optimized.describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input])
+      --> KSTREAM-MAP-0000000001
+    Processor: KSTREAM-MAP-0000000001 (stores: [])
+      --> KSTREAM-FILTER-0000000002, count-stream-repartition-filter
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-FILTER-0000000002 (stores: [])
+      --> KSTREAM-MAPVALUES-0000000003
+      <-- KSTREAM-MAP-0000000001
+    Processor: KSTREAM-MAPVALUES-0000000003 (stores: [])
+      --> KSTREAM-PROCESSOR-0000000004
+      <-- KSTREAM-FILTER-0000000002
+    Processor: count-stream-repartition-filter (stores: [])
+      --> count-stream-repartition-sink
+      <-- KSTREAM-MAP-0000000001
+    Processor: KSTREAM-PROCESSOR-0000000004 (stores: [])
+      --> none
+      <-- KSTREAM-MAPVALUES-0000000003
+    Sink: count-stream-repartition-sink (topic: count-stream-repartition)
+      <-- count-stream-repartition-filter
+
+  Sub-topology: 1
+    Source: count-stream-repartition-source (topics: [count-stream-repartition])
+      --> KSTREAM-FILTER-0000000020, KSTREAM-AGGREGATE-0000000007, KSTREAM-AGGREGATE-0000000014, KSTREAM-FILTER-0000000029
+    Processor: KSTREAM-AGGREGATE-0000000007 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000006])
+      --> KTABLE-TOSTREAM-0000000011
+      <-- count-stream-repartition-source
+    Processor: KTABLE-TOSTREAM-0000000011 (stores: [])
+      --> joined-stream-other-windowed, KSTREAM-SINK-0000000012
+      <-- KSTREAM-AGGREGATE-0000000007
+    Processor: KSTREAM-FILTER-0000000020 (stores: [])
+      --> KSTREAM-PEEK-0000000021
+      <-- count-stream-repartition-source
+    Processor: KSTREAM-FILTER-0000000029 (stores: [])
+      --> joined-stream-this-windowed
+      <-- count-stream-repartition-source
+    Processor: KSTREAM-PEEK-0000000021 (stores: [])
+      --> KSTREAM-REDUCE-0000000023
+      <-- KSTREAM-FILTER-0000000020
+    Processor: joined-stream-other-windowed (stores: [joined-stream-other-join-store])
+      --> joined-stream-other-join
+      <-- KTABLE-TOSTREAM-0000000011
+    Processor: joined-stream-this-windowed (stores: [joined-stream-this-join-store])
+      --> joined-stream-this-join
+      <-- KSTREAM-FILTER-0000000029
+    Processor: KSTREAM-AGGREGATE-0000000014 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000013])
+      --> KTABLE-TOSTREAM-0000000018
+      <-- count-stream-repartition-source
+    Processor: KSTREAM-REDUCE-0000000023 (stores: [KSTREAM-REDUCE-STATE-STORE-0000000022])
+      --> KTABLE-TOSTREAM-0000000027
+      <-- KSTREAM-PEEK-0000000021
+    Processor: joined-stream-other-join (stores: [joined-stream-this-join-store])
+      --> joined-stream-merge
+      <-- joined-stream-other-windowed
+    Processor: joined-stream-this-join (stores: [joined-stream-other-join-store])
+      --> joined-stream-merge
+      <-- joined-stream-this-windowed
+    Processor: KTABLE-TOSTREAM-0000000018 (stores: [])
+      --> KSTREAM-SINK-0000000019
+      <-- KSTREAM-AGGREGATE-0000000014
+    Processor: KTABLE-TOSTREAM-0000000027 (stores: [])
+      --> KSTREAM-SINK-0000000028
+      <-- KSTREAM-REDUCE-0000000023
+    Processor: joined-stream-merge (stores: [])
+      --> KSTREAM-SINK-0000000038
+      <-- joined-stream-this-join, joined-stream-other-join
+    Sink: KSTREAM-SINK-0000000012 (topic: outputTopic_0)
+      <-- KTABLE-TOSTREAM-0000000011
+    Sink: KSTREAM-SINK-0000000019 (topic: outputTopic_1)
+      <-- KTABLE-TOSTREAM-0000000018
+    Sink: KSTREAM-SINK-0000000028 (topic: outputTopic_2)
+      <-- KTABLE-TOSTREAM-0000000027
+    Sink: KSTREAM-SINK-0000000038 (topic: outputTopicForJoin)
+      <-- joined-stream-merge
+
+"#
+    );
+    let names: Vec<&str> = optimized
+        .repartition_topics()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["count-stream-repartition"]);
+    let unoptimized = repartition_naming_topology("none");
+    assert_eq!(
+        unoptimized.describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input])
+      --> KSTREAM-MAP-0000000001
+    Processor: KSTREAM-MAP-0000000001 (stores: [])
+      --> KSTREAM-FILTER-0000000029, KSTREAM-FILTER-0000000002, KSTREAM-FILTER-0000000020, aggregate-stream-repartition-filter, count-stream-repartition-filter
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-FILTER-0000000020 (stores: [])
+      --> KSTREAM-PEEK-0000000021
+      <-- KSTREAM-MAP-0000000001
+    Processor: KSTREAM-FILTER-0000000002 (stores: [])
+      --> KSTREAM-MAPVALUES-0000000003
+      <-- KSTREAM-MAP-0000000001
+    Processor: KSTREAM-FILTER-0000000029 (stores: [])
+      --> joined-stream-left-repartition-filter
+      <-- KSTREAM-MAP-0000000001
+    Processor: KSTREAM-PEEK-0000000021 (stores: [])
+      --> reduced-stream-repartition-filter
+      <-- KSTREAM-FILTER-0000000020
+    Processor: KSTREAM-MAPVALUES-0000000003 (stores: [])
+      --> KSTREAM-PROCESSOR-0000000004
+      <-- KSTREAM-FILTER-0000000002
+    Processor: aggregate-stream-repartition-filter (stores: [])
+      --> aggregate-stream-repartition-sink
+      <-- KSTREAM-MAP-0000000001
+    Processor: count-stream-repartition-filter (stores: [])
+      --> count-stream-repartition-sink
+      <-- KSTREAM-MAP-0000000001
+    Processor: joined-stream-left-repartition-filter (stores: [])
+      --> joined-stream-left-repartition-sink
+      <-- KSTREAM-FILTER-0000000029
+    Processor: reduced-stream-repartition-filter (stores: [])
+      --> reduced-stream-repartition-sink
+      <-- KSTREAM-PEEK-0000000021
+    Processor: KSTREAM-PROCESSOR-0000000004 (stores: [])
+      --> none
+      <-- KSTREAM-MAPVALUES-0000000003
+    Sink: aggregate-stream-repartition-sink (topic: aggregate-stream-repartition)
+      <-- aggregate-stream-repartition-filter
+    Sink: count-stream-repartition-sink (topic: count-stream-repartition)
+      <-- count-stream-repartition-filter
+    Sink: joined-stream-left-repartition-sink (topic: joined-stream-left-repartition)
+      <-- joined-stream-left-repartition-filter
+    Sink: reduced-stream-repartition-sink (topic: reduced-stream-repartition)
+      <-- reduced-stream-repartition-filter
+
+  Sub-topology: 1
+    Source: count-stream-repartition-source (topics: [count-stream-repartition])
+      --> KSTREAM-AGGREGATE-0000000007
+    Processor: KSTREAM-AGGREGATE-0000000007 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000006])
+      --> KTABLE-TOSTREAM-0000000011
+      <-- count-stream-repartition-source
+    Processor: KTABLE-TOSTREAM-0000000011 (stores: [])
+      --> KSTREAM-SINK-0000000012, joined-stream-other-windowed
+      <-- KSTREAM-AGGREGATE-0000000007
+    Source: joined-stream-left-repartition-source (topics: [joined-stream-left-repartition])
+      --> joined-stream-this-windowed
+    Processor: joined-stream-other-windowed (stores: [joined-stream-other-join-store])
+      --> joined-stream-other-join
+      <-- KTABLE-TOSTREAM-0000000011
+    Processor: joined-stream-this-windowed (stores: [joined-stream-this-join-store])
+      --> joined-stream-this-join
+      <-- joined-stream-left-repartition-source
+    Processor: joined-stream-other-join (stores: [joined-stream-this-join-store])
+      --> joined-stream-merge
+      <-- joined-stream-other-windowed
+    Processor: joined-stream-this-join (stores: [joined-stream-other-join-store])
+      --> joined-stream-merge
+      <-- joined-stream-this-windowed
+    Processor: joined-stream-merge (stores: [])
+      --> KSTREAM-SINK-0000000038
+      <-- joined-stream-this-join, joined-stream-other-join
+    Sink: KSTREAM-SINK-0000000012 (topic: outputTopic_0)
+      <-- KTABLE-TOSTREAM-0000000011
+    Sink: KSTREAM-SINK-0000000038 (topic: outputTopicForJoin)
+      <-- joined-stream-merge
+
+  Sub-topology: 2
+    Source: aggregate-stream-repartition-source (topics: [aggregate-stream-repartition])
+      --> KSTREAM-AGGREGATE-0000000014
+    Processor: KSTREAM-AGGREGATE-0000000014 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000013])
+      --> KTABLE-TOSTREAM-0000000018
+      <-- aggregate-stream-repartition-source
+    Processor: KTABLE-TOSTREAM-0000000018 (stores: [])
+      --> KSTREAM-SINK-0000000019
+      <-- KSTREAM-AGGREGATE-0000000014
+    Sink: KSTREAM-SINK-0000000019 (topic: outputTopic_1)
+      <-- KTABLE-TOSTREAM-0000000018
+
+  Sub-topology: 3
+    Source: reduced-stream-repartition-source (topics: [reduced-stream-repartition])
+      --> KSTREAM-REDUCE-0000000023
+    Processor: KSTREAM-REDUCE-0000000023 (stores: [KSTREAM-REDUCE-STATE-STORE-0000000022])
+      --> KTABLE-TOSTREAM-0000000027
+      <-- reduced-stream-repartition-source
+    Processor: KTABLE-TOSTREAM-0000000027 (stores: [])
+      --> KSTREAM-SINK-0000000028
+      <-- KSTREAM-REDUCE-0000000023
+    Sink: KSTREAM-SINK-0000000028 (topic: outputTopic_2)
+      <-- KTABLE-TOSTREAM-0000000027
+
+"#
+    );
+    assert_eq!(unoptimized.repartition_topics().len(), 4);
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::dsl::cached::ConnectedTable;
 use crate::dsl::kgrouped::{skip_null, MissingSerde};
-use crate::dsl::kstream::KStream;
+use crate::dsl::kstream::{named_or_generated, KStream};
 use crate::dsl::ktable::KTable;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
@@ -38,8 +38,30 @@ impl<K, V> Joined<K, V> {
         }
     }
 
-    /// Names the repartition topic `<application.id>-<name>-repartition` (Kafka's
-    /// `Joined.as`).
+    /// Names the join's processor `<name>` and, if the stream must be repartitioned first, its
+    /// repartition topic `<application.id>-<name>-repartition` (Kafka's `Joined.as`).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// let builder = StreamsBuilder::new();
+    /// let regions = builder.table(
+    ///     "regions",
+    ///     Consumed::with(Serdes::string(), Serdes::string()),
+    ///     Materialized::new(),
+    /// );
+    /// builder
+    ///     .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .select_key(|_, user: &String| user.clone())
+    ///     .join(
+    ///         &regions,
+    ///         |user: &String, region: &String| format!("{user}@{region}"),
+    ///         Joined::with(Serdes::string(), Serdes::string()).with_name("clicks-by-user"),
+    ///     )
+    ///     .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// let topology = builder.build().unwrap();
+    /// assert_eq!(topology.repartition_topics()[0].name, "clicks-by-user-repartition");
+    /// assert!(topology.describe().to_string().contains("Processor: clicks-by-user (stores: ["));
+    /// ```
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -106,18 +128,27 @@ impl<K: Data, V: Data> KStream<K, V> {
         joined: Joined<K, V>,
         left: bool,
     ) -> KStream<K, VR> {
-        let name = self.node_name(if left { LEFT_JOIN_NAME } else { JOIN_NAME });
+        // Kafka's order (`KStreamImpl#join(KTable, …)`): first the repartition, through
+        // `<Joined name>-repartition` or `<upstream node>-repartition`, then the join's name —
+        // the `Joined` name, else `named`'s, else generated (a counter value is drawn anyway).
         let input = if self.repartition_required {
-            self.repartition_through(
+            self.repartition_for_join(
                 joined.name.clone(),
                 Arc::clone(&joined.key_serde),
                 Arc::clone(&joined.value_serde),
-                None,
             )
         } else {
             self.clone()
         };
-        let (store_name, table_values) = match (table.queryable_store_name(), table.value_serde()) {
+        let name = named_or_generated(
+            self.graph(),
+            joined
+                .name
+                .clone()
+                .or_else(|| self.pending_name().map(str::to_string)),
+            if left { LEFT_JOIN_NAME } else { JOIN_NAME },
+        );
+        let (store_name, table_values) = match (table.value_store_name(), table.value_serde()) {
             (Some(store), Some(values)) => (store.to_string(), values),
             _ => {
                 self.graph().borrow_mut().errors.push(format!(

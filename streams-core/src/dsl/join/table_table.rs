@@ -135,18 +135,29 @@ impl<K: Data, V: Data> KTable<K, V> {
         materialized: Option<Materialized<K, VR>>,
     ) -> KTable<K, VR> {
         let graph = Rc::clone(self.change_stream().graph());
-        let (this_name, other_name, merge_name) = {
+        // Kafka's order (`KTableImpl#doJoin`): the merge node's name, then the two sides', each
+        // drawing a counter value also when the join is named (`<name>`, `<name>-join-this`,
+        // `<name>-join-other`).
+        let result_store = materialized
+            .as_ref()
+            .map(|m| TableStore::store_name(&graph, TABLE_MERGE_NAME, m));
+        let (merge_name, this_name, other_name) = {
+            let base = self.change_stream().pending_name().map(str::to_string);
             let mut g = graph.borrow_mut();
+            let mut name = |suffix: &str, prefix: &str| {
+                let generated = g.next_name(prefix);
+                base.as_ref().map_or(generated, |b| format!("{b}{suffix}"))
+            };
             (
-                g.next_name(JOIN_THIS_NAME),
-                g.next_name(JOIN_OTHER_NAME),
-                g.next_name(TABLE_MERGE_NAME),
+                name("", TABLE_MERGE_NAME),
+                name("-join-this", JOIN_THIS_NAME),
+                name("-join-other", JOIN_OTHER_NAME),
             )
         };
         let stores = match (
-            self.queryable_store_name(),
+            self.value_store_name(),
             self.value_serde(),
-            other.queryable_store_name(),
+            other.value_store_name(),
             other.value_serde(),
         ) {
             (Some(this_store), Some(this_values), Some(other_store), Some(other_values)) => Some((
@@ -201,13 +212,15 @@ impl<K: Data, V: Data> KTable<K, V> {
         };
         // Kafka's `KTableKTableJoinMerger` with a queryable store: the merge node keeps every
         // key's current result.
-        let declared = materialized.as_ref().and_then(|m| {
-            TableStore::declare(&graph, &merge_name, TABLE_MERGE_NAME, m, &keys, None)
-        });
+        let declared = materialized
+            .as_ref()
+            .zip(result_store)
+            .and_then(|(m, store)| TableStore::declare(&graph, &merge_name, store, m, &keys, None));
         let Some((result, queryable)) = declared else {
-            let merged = from_this.named(merge_name).merge(&from_other);
+            let merged = from_this.merge_as(&from_other, merge_name);
             return KTable::new(merged, keys, None, None);
         };
+        let store = result.table.store_name.to_string();
         let (keys, values) = (
             Arc::clone(&result.table.keys),
             Arc::clone(&result.table.values),
@@ -218,7 +231,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             move || TableJoinMerger(result.clone()),
         );
         from_other.feed(merged.node);
-        KTable::new(merged, keys, Some(values), queryable)
+        KTable::new(merged, keys, Some(values), queryable).with_value_store(store)
     }
 }
 
