@@ -853,3 +853,96 @@ fn merged_repartition_topics_reuse_the_first_name() {
     );
     assert_eq!(unoptimized.repartition_topics().len(), 4);
 }
+
+/// A grouped stream re-keyed by `select_key`, grouped with `grouping` (or unnamed), and counted
+/// in two time windows, as in Kafka's `RepartitionTopicNamingTest`.
+fn two_windowed_counts(grouping: Option<&str>) -> Topology {
+    let builder = StreamsBuilder::new();
+    let grouped = Grouped::with(Serdes::string(), Serdes::string());
+    let grouped = match grouping {
+        Some(name) => grouped.with_name(name),
+        None => grouped,
+    };
+    let by_key = builder
+        .stream("topic", strings())
+        .select_key(|k: &String, _| k.clone())
+        .group_by_key(grouped);
+    for (size, topic) in [(10, "output-one"), (30, "output-two")] {
+        by_key
+            .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_millis(size)).unwrap())
+            .count(Materialized::new())
+            .to_stream()
+            .map(|k: &Windowed<String>, v: &Option<i64>| (k.key.clone(), format!("{v:?}")))
+            .to(topic, to_strings());
+    }
+    builder.build().unwrap()
+}
+
+/// Kafka's `RepartitionTopicNamingTest#shouldNotFailWithSameRepartitionTopicNameUsingSameKGroupedStream`
+/// and `#shouldNotReuseRepartitionNodeWithUnnamedRepartitionTopics`: the aggregations of one
+/// grouped stream share its named repartition topic; unnamed, each has its own.
+#[test]
+fn aggregations_of_one_grouped_stream_share_its_named_repartition_topic() {
+    let named = two_windowed_counts(Some("grouping"));
+    let topics: Vec<&str> = named
+        .repartition_topics()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(topics, ["grouping-repartition"]);
+    assert!(named
+        .describe()
+        .to_string()
+        .contains("grouping-repartition"));
+    assert_eq!(two_windowed_counts(None).repartition_topics().len(), 2);
+}
+
+/// Kafka's `StreamsGraphTest#shouldOptimizeSeveralMergeNodesWithCommonKeyChangingParent`: a
+/// chain of merges lists its predecessors in Kafka's order (the earlier merge, with the larger
+/// sub-tree at the time, first), optimized or not.
+#[test]
+fn merges_list_their_predecessors_in_kafkas_order() {
+    for optimization in ["all", "none"] {
+        let builder = StreamsBuilder::new();
+        let parent = builder
+            .stream("input_topic", Consumed::with(Serdes::i32(), Serdes::i32()))
+            .select_key(|k: &i32, v: &i32| k + v);
+        let child1 = parent.map_values(|v: &i32| v + 1);
+        let child2 = parent.map_values(|v: &i32| v + 2);
+        let child3 = parent.map_values(|v: &i32| v + 3);
+        child1
+            .merge(&child2)
+            .merge(&child3)
+            .to("output_topic", Produced::with(Serdes::i32(), Serdes::i32()));
+        let topology = builder.build_with_optimization(optimization).unwrap();
+        assert_eq!(
+            topology.describe().to_string(),
+            r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input_topic])
+      --> KSTREAM-KEY-SELECT-0000000001
+    Processor: KSTREAM-KEY-SELECT-0000000001 (stores: [])
+      --> KSTREAM-MAPVALUES-0000000002, KSTREAM-MAPVALUES-0000000003, KSTREAM-MAPVALUES-0000000004
+      <-- KSTREAM-SOURCE-0000000000
+    Processor: KSTREAM-MAPVALUES-0000000002 (stores: [])
+      --> KSTREAM-MERGE-0000000005
+      <-- KSTREAM-KEY-SELECT-0000000001
+    Processor: KSTREAM-MAPVALUES-0000000003 (stores: [])
+      --> KSTREAM-MERGE-0000000005
+      <-- KSTREAM-KEY-SELECT-0000000001
+    Processor: KSTREAM-MAPVALUES-0000000004 (stores: [])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-KEY-SELECT-0000000001
+    Processor: KSTREAM-MERGE-0000000005 (stores: [])
+      --> KSTREAM-MERGE-0000000006
+      <-- KSTREAM-MAPVALUES-0000000002, KSTREAM-MAPVALUES-0000000003
+    Processor: KSTREAM-MERGE-0000000006 (stores: [])
+      --> KSTREAM-SINK-0000000007
+      <-- KSTREAM-MERGE-0000000005, KSTREAM-MAPVALUES-0000000004
+    Sink: KSTREAM-SINK-0000000007 (topic: output_topic)
+      <-- KSTREAM-MERGE-0000000006
+
+"#
+        );
+    }
+}
