@@ -133,17 +133,15 @@ impl StreamsBuilder {
                 .borrow_mut()
                 .next_store_name(&format!("{topic}-")),
         };
-        // Kafka draws both counter values even when `consumed` names the nodes.
-        let source_name =
-            kstream::named_or_generated(&self.graph, consumed.name.clone(), kstream::SOURCE_NAME);
-        let table_source_name = kstream::named_or_generated(
+        // Kafka (`InternalStreamsBuilder#table`): a `Consumed` name names the table-source
+        // processor, and its source node `<name>-source`; both draw a counter value anyway.
+        let source_name = kstream::named_or_generated(
             &self.graph,
-            consumed
-                .name
-                .as_ref()
-                .map(|name| format!("{name}-table-source")),
-            ktable::SOURCE_NAME,
+            consumed.name.as_ref().map(|name| format!("{name}-source")),
+            kstream::SOURCE_NAME,
         );
+        let table_source_name =
+            kstream::named_or_generated(&self.graph, consumed.name.clone(), ktable::SOURCE_NAME);
         let keys = materialized
             .key_serde
             .clone()

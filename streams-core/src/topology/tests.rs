@@ -946,3 +946,207 @@ fn merges_list_their_predecessors_in_kafkas_order() {
         );
     }
 }
+
+/// Every node name of `topology`, sorted.
+fn node_names(topology: &Topology) -> Vec<String> {
+    let mut names: Vec<String> = topology
+        .describe()
+        .subtopologies
+        .iter()
+        .flat_map(|s| s.nodes.iter().map(|n| n.name.clone()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `topology`'s store names, sorted.
+fn sorted_store_names(topology: &Topology) -> Vec<String> {
+    let mut names = topology.store_names();
+    names.sort();
+    names
+}
+
+fn sorted(names: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    names.sort();
+    names
+}
+
+/// Kafka's `StreamsBuilderTest#shouldUseSpecifiedNameForStreamSourceProcessor` and
+/// `#shouldUseSpecifiedNameForTableSourceProcessor`: a `Consumed` name names a stream's source,
+/// and a table's source processor (its source node is `<name>-source`); generated names count
+/// on past it.
+#[test]
+fn consumed_names_name_sources_and_table_sources_as_kafka_does() {
+    let builder = StreamsBuilder::new();
+    builder.stream("stream-topic", strings().with_name("source-node"));
+    builder.stream("stream-topic-two", strings());
+    assert_eq!(
+        node_names(&builder.build().unwrap()),
+        sorted(&["source-node", "KSTREAM-SOURCE-0000000001"])
+    );
+    let builder = StreamsBuilder::new();
+    builder.table(
+        "stream-topic",
+        strings().with_name("source-node"),
+        Materialized::new(),
+    );
+    builder.table("stream-topic-two", strings(), Materialized::new());
+    assert_eq!(
+        node_names(&builder.build().unwrap()),
+        sorted(&[
+            "source-node-source",
+            "source-node",
+            "KSTREAM-SOURCE-0000000004",
+            "KTABLE-SOURCE-0000000005"
+        ])
+    );
+}
+
+/// Kafka's `StreamsBuilderTest#shouldUseSpecifiedNameFor{,Left}JoinOperationBetweenKStreamAndKTable`:
+/// `Joined::with_name` names the join; the table has no store name and is joined all the same.
+#[test]
+fn joined_names_the_stream_table_join() {
+    for left in [false, true] {
+        let builder = StreamsBuilder::new();
+        let stream = builder.stream("stream-topic", strings());
+        let table = builder.table("table-topic", strings(), Materialized::new());
+        let joined = Joined::with(Serdes::string(), Serdes::string()).with_name("merge-operation");
+        if left {
+            let _ = stream.left_join(&table, |v: &String, _: Option<&String>| v.clone(), joined);
+        } else {
+            let _ = stream.join(&table, |v: &String, _: &String| v.clone(), joined);
+        }
+        let topology = builder.build().unwrap();
+        assert_eq!(
+            node_names(&topology),
+            sorted(&[
+                "KSTREAM-SOURCE-0000000000",
+                "KSTREAM-SOURCE-0000000002",
+                "KTABLE-SOURCE-0000000003",
+                "merge-operation"
+            ])
+        );
+        assert!(topology
+            .describe()
+            .to_string()
+            .contains("Processor: merge-operation (stores: [table-topic-STATE-STORE-0000000001])"));
+    }
+}
+
+/// Kafka's `StreamsBuilderTest#shouldUse{Specified,Generated}{Store,}NamesFor{,Left,Outer}JoinOperationBetweenKStreamAndKStream`:
+/// `StreamJoined::with_name` names the processors, `with_store_name` (Kafka's
+/// `StreamJoined.as`) the stores.
+#[test]
+fn stream_joined_names_processors_and_stores_as_kafka_does() {
+    let name = "merge-operation";
+    let cases: [(&str, bool, [&str; 3], [&str; 2]); 6] = [
+        (
+            "join",
+            true,
+            [
+                "merge-operation-this-join-store",
+                "merge-operation-other-join-store",
+                "",
+            ],
+            ["-this-join", "-other-join"],
+        ),
+        (
+            "join",
+            false,
+            [
+                "KSTREAM-JOINTHIS-0000000004-store",
+                "KSTREAM-JOINOTHER-0000000005-store",
+                "",
+            ],
+            ["-this-join", "-other-join"],
+        ),
+        (
+            "left",
+            true,
+            [
+                "merge-operation-this-join-store",
+                "merge-operation-outer-other-join-store",
+                "merge-operation-left-shared-join-store",
+            ],
+            ["-this-join", "-outer-other-join"],
+        ),
+        (
+            "left",
+            false,
+            [
+                "KSTREAM-JOINTHIS-0000000004-store",
+                "KSTREAM-OUTEROTHER-0000000005-store",
+                "KSTREAM-OUTERSHARED-0000000004-store",
+            ],
+            ["-this-join", "-outer-other-join"],
+        ),
+        (
+            "outer",
+            true,
+            [
+                "merge-operation-outer-this-join-store",
+                "merge-operation-outer-other-join-store",
+                "merge-operation-outer-shared-join-store",
+            ],
+            ["-outer-this-join", "-outer-other-join"],
+        ),
+        (
+            "outer",
+            false,
+            [
+                "KSTREAM-OUTERTHIS-0000000004-store",
+                "KSTREAM-OUTEROTHER-0000000005-store",
+                "KSTREAM-OUTERSHARED-0000000004-store",
+            ],
+            ["-outer-this-join", "-outer-other-join"],
+        ),
+    ];
+    for (kind, store_named, stores, joins) in cases {
+        let builder = StreamsBuilder::new();
+        let one = builder.stream("stream-topic", strings());
+        let two = builder.stream("stream-topic-two", strings());
+        let windows =
+            JoinWindows::of_time_difference_with_no_grace(Duration::from_secs(3600)).unwrap();
+        let mut joined = StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+            .with_name(name);
+        if store_named {
+            joined = joined.with_store_name(name);
+        }
+        match kind {
+            "join" => {
+                drop(one.join_stream(&two, |a: &String, _: &String| a.clone(), windows, joined))
+            }
+            "left" => drop(one.left_join_stream(
+                &two,
+                |a: &String, _: Option<&String>| a.clone(),
+                windows,
+                joined,
+            )),
+            _ => drop(one.outer_join_stream(
+                &two,
+                |a: Option<&String>, _: Option<&String>| a.cloned().unwrap_or_default(),
+                windows,
+                joined,
+            )),
+        }
+        let topology = builder.build().unwrap();
+        let expected_stores: Vec<&str> = stores.into_iter().filter(|s| !s.is_empty()).collect();
+        assert_eq!(
+            sorted_store_names(&topology),
+            sorted(&expected_stores),
+            "{kind}"
+        );
+        let nodes = [
+            "KSTREAM-SOURCE-0000000000".to_string(),
+            "KSTREAM-SOURCE-0000000001".to_string(),
+            format!("{name}-this-windowed"),
+            format!("{name}-other-windowed"),
+            format!("{name}{}", joins[0]),
+            format!("{name}{}", joins[1]),
+            format!("{name}-merge"),
+        ];
+        let nodes: Vec<&str> = nodes.iter().map(String::as_str).collect();
+        assert_eq!(node_names(&topology), sorted(&nodes), "{kind}");
+    }
+}
