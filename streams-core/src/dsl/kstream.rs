@@ -416,7 +416,9 @@ impl<K: Data, V: Data> KStream<K, V> {
                 .push("cannot merge streams of different StreamsBuilders".to_string());
             return self.clone();
         }
-        self.merge_as(other, self.node_name(MERGE_NAME))
+        let merged = self.merge_as(other, self.node_name(MERGE_NAME));
+        self.graph.borrow_mut().merge_nodes.push(merged.node);
+        merged
     }
 
     /// Merges with `other` into a node named `name`, drawing no counter value: for the merge

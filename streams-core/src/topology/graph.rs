@@ -4,7 +4,7 @@
 //! Types are erased here (the DSL checked them at compile time), so that one graph can hold
 //! nodes of every key and value type and a `Topology` can be shared between threads.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -139,6 +139,8 @@ pub(crate) struct TopologyGraph {
     /// Nodes that change keys (`map`, `flat_map`, `select_key`): `true`; or only values
     /// (`map_values`, `flat_map_values`): `false`.
     changing: HashMap<NodeId, bool>,
+    /// The nodes of `KStream::merge`, in the order they were added (Kafka's `mergeNodes`).
+    pub(crate) merge_nodes: Vec<NodeId>,
     next_index: u64,
     names: HashSet<String>,
 }
@@ -277,20 +279,19 @@ impl TopologyGraph {
     /// (`<topic>-filter`, `<topic>-sink`, `<topic>-source`). What lay between the operator
     /// and each repartition moves behind the merged one.
     pub(crate) fn merge_repartition_topics(&mut self) {
-        // Key-changing node → its repartitions, each with the child of the key changer on its
-        // way there.
-        let mut groups: std::collections::BTreeMap<NodeId, Vec<(RepartitionNodes, NodeId)>> =
-            Default::default();
-        for repartition in self.optimizable_repartitions.clone() {
-            if let Some((key_changer, child)) = self.key_changing_ancestor(repartition.filter) {
-                groups
-                    .entry(key_changer)
-                    .or_default()
-                    .push((repartition, child));
-            }
-        }
+        let groups = self.repartitions_by_key_changer();
         let mut removed: HashSet<NodeId> = HashSet::new();
         for (key_changer, repartitions) in groups {
+            let repartitions: Vec<(RepartitionNodes, NodeId)> = repartitions
+                .into_iter()
+                .filter_map(|r| {
+                    // The child of the key changer (or merge) on the way to the repartition.
+                    let child = self.find_ancestor(r.filter, &|n| {
+                        self.nodes[n].parents.contains(&key_changer)
+                    })?;
+                    Some((r, child))
+                })
+                .collect();
             let Some((first, _)) = repartitions.first() else {
                 continue;
             };
@@ -343,21 +344,66 @@ impl TopologyGraph {
         self.remove_nodes(&removed);
     }
 
-    /// The nearest key-changing ancestor of `node` along single parents, unless a
-    /// value-changing operator comes first (Kafka's `getKeyChangingParentNode`), with the
-    /// child of that ancestor on the way.
-    fn key_changing_ancestor(&self, node: NodeId) -> Option<(NodeId, NodeId)> {
-        let mut child = node;
-        loop {
-            let [parent] = self.nodes[child].parents[..] else {
-                return None;
-            };
-            match self.changing.get(&parent) {
-                Some(true) => return Some((parent, child)),
-                Some(false) => return None,
-                None => child = parent,
+    /// The optimizable repartitions grouped by the node they are merged after (Kafka's
+    /// `keyChangingOperationsToOptimizableRepartitionNodes`): the key-changing operator they
+    /// follow with no value-changing one in between (`getKeyChangingParentNode`) — or a
+    /// `merge` of key-changed streams, when all of a key changer's repartitions follow it
+    /// (`maybeUpdateKeyChangingRepartitionNodeMap`). Groups are in the order of their node.
+    fn repartitions_by_key_changer(&self) -> BTreeMap<NodeId, Vec<RepartitionNodes>> {
+        let changes_keys = |n: NodeId| self.changing.get(&n) == Some(&true);
+        let changes_anything = |n: NodeId| self.changing.contains_key(&n);
+        let mut groups: BTreeMap<NodeId, Vec<RepartitionNodes>> = BTreeMap::new();
+        for r in &self.optimizable_repartitions {
+            let nearest = self.find_ancestor(r.filter, &changes_anything);
+            let key_changer = self.find_ancestor(r.filter, &changes_keys);
+            if let (Some(nearest), Some(key_changer)) = (nearest, key_changer) {
+                if nearest == key_changer {
+                    groups.entry(key_changer).or_default().push(r.clone());
+                }
             }
         }
+        for &merge in &self.merge_nodes {
+            let below_merge = |r: &RepartitionNodes| {
+                self.find_ancestor(r.filter, &|n| self.nodes[n].parents.contains(&merge))
+                    .is_some()
+            };
+            let key_changers: Vec<NodeId> = groups
+                .iter()
+                .filter(|(&k, rs)| {
+                    rs.iter().all(below_merge)
+                        && self
+                            .find_ancestor(merge, &|n| self.nodes[n].parents.contains(&k))
+                            .is_some()
+                })
+                .map(|(&k, _)| k)
+                .collect();
+            let mut merged = Vec::new();
+            for k in key_changers {
+                merged.extend(groups.remove(&k).unwrap_or_default());
+            }
+            if !merged.is_empty() {
+                merged.sort_by_key(|r| r.filter);
+                merged.dedup_by_key(|r| r.filter);
+                groups.insert(merge, merged);
+            }
+        }
+        groups
+    }
+
+    /// Kafka's `findParentNodeMatching`: `start` if it matches, else the first matching parent,
+    /// else (depth first) what the last parent's ancestors yield.
+    fn find_ancestor(&self, start: NodeId, matches: &dyn Fn(NodeId) -> bool) -> Option<NodeId> {
+        if matches(start) {
+            return Some(start);
+        }
+        let mut found = None;
+        for &parent in &self.nodes[start].parents {
+            if matches(parent) {
+                return Some(parent);
+            }
+            found = self.find_ancestor(parent, matches);
+        }
+        found
     }
 
     /// Makes `node` a child of `new` instead of `old`.
@@ -399,6 +445,7 @@ impl TopologyGraph {
             })
             .collect();
         self.join_repartitions.clear();
+        self.merge_nodes.clear();
         self.changing = std::mem::take(&mut self.changing)
             .into_iter()
             .filter_map(|(id, keys)| new_id[id].map(|id| (id, keys)))

@@ -1150,3 +1150,240 @@ fn stream_joined_names_processors_and_stores_as_kafka_does() {
         assert_eq!(node_names(&topology), sorted(&nodes), "{kind}");
     }
 }
+
+/// Kafka's `KStreamImplTest#shouldPropagateRepartitionFlagAfterGlobalKTableJoin`: a global
+/// table join keeps the key change before it pending, so the aggregation after it repartitions.
+#[test]
+fn a_global_table_join_keeps_a_pending_key_change() {
+    let builder = StreamsBuilder::new();
+    let global = builder.global_table("globalTopic", strings(), Materialized::new());
+    builder
+        .stream("topic", strings())
+        .select_key(|_, v: &String| v.clone())
+        .join_global_table(
+            &global,
+            |k: &String, v: &String| format!("{k}{v}"),
+            |v1: &String, v2: &String| format!("{v1}{v2}"),
+        )
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+        .count(Materialized::new());
+    let text = builder.build().unwrap().describe().to_string();
+    let sink = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Sink: "))
+        .unwrap_or_default();
+    assert!(sink.ends_with("-repartition)"), "{text}");
+}
+
+/// The entries of `map`, sorted.
+fn sorted_pairs<V: Ord>(map: std::collections::HashMap<String, V>) -> Vec<(String, V)> {
+    let mut pairs: Vec<_> = map.into_iter().collect();
+    pairs.sort();
+    pairs
+}
+
+/// `describe()`, the number of repartition topics, and the two outputs as sorted pairs.
+type MergedCounts = (
+    String,
+    usize,
+    Vec<(String, Option<i64>)>,
+    Vec<(String, String)>,
+);
+
+/// The program of Kafka's `RepartitionWithMergeOptimizingTest`: two re-keyed streams merged,
+/// then counted twice with named repartitions; it returns the topology and the two outputs.
+fn merged_counts(optimization: &str) -> MergedCounts {
+    let builder = StreamsBuilder::new();
+    let split = |_: &String, v: &String| {
+        (
+            v.split(':').next().unwrap_or_default().to_string(),
+            v.clone(),
+        )
+    };
+    let mapped_a = builder
+        .stream("inputA", strings().with_name("sourceAStream"))
+        .named("mappedAStream")
+        .map(split);
+    let mapped_b = builder
+        .stream("inputB", strings().with_name("sourceBStream"))
+        .named("mappedBStream")
+        .map(split);
+    let merged = mapped_a.named("mergedStream").merge(&mapped_b);
+    let grouped = |name: &str| Grouped::with(Serdes::string(), Serdes::string()).with_name(name);
+    merged
+        .named("long-count")
+        .group_by_key(grouped("long-groupByKey"))
+        .count(Materialized::as_("long-store").with_in_memory())
+        .named("long-toStream")
+        .to_stream()
+        .to(
+            "outputTopic_0",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())).with_name("long-to"),
+        );
+    merged
+        .named("string-count")
+        .group_by_key(grouped("string-groupByKey"))
+        .count(Materialized::as_("string-store").with_in_memory())
+        .named("string-toStream")
+        .to_stream()
+        .named("string-mapValues")
+        .map_values(|v: &Option<i64>| v.map(|v| v.to_string()).unwrap_or_default())
+        .to("outputTopic_1", to_strings().with_name("string-to"));
+    let topology = builder.build_with_optimization(optimization).unwrap();
+    let text = topology.describe().to_string();
+    let repartitions = topology.repartition_topics().len();
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    for topic in ["inputA", "inputB"] {
+        let input =
+            driver.create_input_topic(topic, crate::serde::StringSerde, crate::serde::StringSerde);
+        for key in ["X", "Y", "Z"] {
+            for value in ["A:foo", "B:foo", "C:foo"] {
+                input.pipe_input(key, value);
+            }
+        }
+    }
+    let counts = driver.create_output_topic(
+        "outputTopic_0",
+        crate::serde::StringSerde,
+        Serdes::option(Serdes::i64()),
+    );
+    let strings_out = driver.create_output_topic(
+        "outputTopic_1",
+        crate::serde::StringSerde,
+        crate::serde::StringSerde,
+    );
+    (
+        text,
+        repartitions,
+        sorted_pairs(counts.read_key_values_to_map()),
+        sorted_pairs(strings_out.read_key_values_to_map()),
+    )
+}
+
+/// Kafka's `RepartitionWithMergeOptimizingTest#shouldSendCorrectRecords_OPTIMIZED` and
+/// `#shouldSendCorrectResults_NO_OPTIMIZATION`: the repartitions after a merge of re-keyed
+/// streams become one, placed after the merge; the results are the same either way.
+#[test]
+fn repartitions_after_a_merge_of_rekeyed_streams_are_merged() {
+    let expected_counts: Vec<(String, Option<i64>)> = ["A", "B", "C"]
+        .iter()
+        .map(|k| (k.to_string(), Some(6)))
+        .collect();
+    let expected_strings: Vec<(String, String)> = ["A", "B", "C"]
+        .iter()
+        .map(|k| (k.to_string(), "6".to_string()))
+        .collect();
+    let (text, repartitions, counts, strings_out) = merged_counts("all");
+    assert_eq!(
+        text,
+        r#"Topologies:
+   Sub-topology: 0
+    Source: sourceAStream (topics: [inputA])
+      --> mappedAStream
+    Source: sourceBStream (topics: [inputB])
+      --> mappedBStream
+    Processor: mappedAStream (stores: [])
+      --> mergedStream
+      <-- sourceAStream
+    Processor: mappedBStream (stores: [])
+      --> mergedStream
+      <-- sourceBStream
+    Processor: mergedStream (stores: [])
+      --> long-groupByKey-repartition-filter
+      <-- mappedAStream, mappedBStream
+    Processor: long-groupByKey-repartition-filter (stores: [])
+      --> long-groupByKey-repartition-sink
+      <-- mergedStream
+    Sink: long-groupByKey-repartition-sink (topic: long-groupByKey-repartition)
+      <-- long-groupByKey-repartition-filter
+
+  Sub-topology: 1
+    Source: long-groupByKey-repartition-source (topics: [long-groupByKey-repartition])
+      --> long-count, string-count
+    Processor: string-count (stores: [string-store])
+      --> string-toStream
+      <-- long-groupByKey-repartition-source
+    Processor: long-count (stores: [long-store])
+      --> long-toStream
+      <-- long-groupByKey-repartition-source
+    Processor: string-toStream (stores: [])
+      --> string-mapValues
+      <-- string-count
+    Processor: long-toStream (stores: [])
+      --> long-to
+      <-- long-count
+    Processor: string-mapValues (stores: [])
+      --> string-to
+      <-- string-toStream
+    Sink: long-to (topic: outputTopic_0)
+      <-- long-toStream
+    Sink: string-to (topic: outputTopic_1)
+      <-- string-mapValues
+
+"#
+    );
+    assert_eq!(repartitions, 1);
+    assert_eq!(counts, expected_counts);
+    assert_eq!(strings_out, expected_strings);
+    let (text, repartitions, counts, strings_out) = merged_counts("none");
+    assert_eq!(
+        text,
+        r#"Topologies:
+   Sub-topology: 0
+    Source: sourceAStream (topics: [inputA])
+      --> mappedAStream
+    Source: sourceBStream (topics: [inputB])
+      --> mappedBStream
+    Processor: mappedAStream (stores: [])
+      --> mergedStream
+      <-- sourceAStream
+    Processor: mappedBStream (stores: [])
+      --> mergedStream
+      <-- sourceBStream
+    Processor: mergedStream (stores: [])
+      --> long-groupByKey-repartition-filter, string-groupByKey-repartition-filter
+      <-- mappedAStream, mappedBStream
+    Processor: long-groupByKey-repartition-filter (stores: [])
+      --> long-groupByKey-repartition-sink
+      <-- mergedStream
+    Processor: string-groupByKey-repartition-filter (stores: [])
+      --> string-groupByKey-repartition-sink
+      <-- mergedStream
+    Sink: long-groupByKey-repartition-sink (topic: long-groupByKey-repartition)
+      <-- long-groupByKey-repartition-filter
+    Sink: string-groupByKey-repartition-sink (topic: string-groupByKey-repartition)
+      <-- string-groupByKey-repartition-filter
+
+  Sub-topology: 1
+    Source: long-groupByKey-repartition-source (topics: [long-groupByKey-repartition])
+      --> long-count
+    Processor: long-count (stores: [long-store])
+      --> long-toStream
+      <-- long-groupByKey-repartition-source
+    Processor: long-toStream (stores: [])
+      --> long-to
+      <-- long-count
+    Sink: long-to (topic: outputTopic_0)
+      <-- long-toStream
+
+  Sub-topology: 2
+    Source: string-groupByKey-repartition-source (topics: [string-groupByKey-repartition])
+      --> string-count
+    Processor: string-count (stores: [string-store])
+      --> string-toStream
+      <-- string-groupByKey-repartition-source
+    Processor: string-toStream (stores: [])
+      --> string-mapValues
+      <-- string-count
+    Processor: string-mapValues (stores: [])
+      --> string-to
+      <-- string-toStream
+    Sink: string-to (topic: outputTopic_1)
+      <-- string-mapValues
+
+"#
+    );
+    assert_eq!(repartitions, 2);
+    assert_eq!(counts, expected_counts);
+    assert_eq!(strings_out, expected_strings);
+}
