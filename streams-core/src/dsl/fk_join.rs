@@ -381,7 +381,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// is a key of `other`, `joiner(value, other_value)`. It follows updates of either side:
     /// a left row that moves to another foreign key is re-joined (or deleted from the result if
     /// the new foreign key has no row), a deleted left or right row deletes the result. Both
-    /// tables must be materialized (`Materialized::as_`), and `other`'s topic must be
+    /// tables must have a store (a source table or an aggregation, named or not, or a table
+    /// operator materialized with `*_materialized`), and `other`'s topic must be
     /// partitioned by the serialized foreign key as Kafka's default partitioner does it.
     /// `other`'s store loses its record cache: the join answers its subscribers about every
     /// right update, also one a cache would net out between two commits.

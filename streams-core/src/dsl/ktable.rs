@@ -11,6 +11,7 @@ use super::cached::TableStore;
 use super::change::Change;
 use super::kstream::KStream;
 use super::options::Materialized;
+use super::view::{Predicate, TableView};
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -32,6 +33,8 @@ pub struct KTable<K, V> {
     /// The store holding the table's current values, queryable or not: what a join reads
     /// (Kafka's `KTableValueGetterSupplier` of a materialized table).
     value_store: Option<String>,
+    /// For a table derived without a store of its own: how to read it from its parents' stores.
+    derived_view: Option<TableView<K, V>>,
     /// For a windowed table: the grace period of its windows, which `suppress` needs.
     window_grace_ms: Option<i64>,
 }
@@ -44,6 +47,7 @@ impl<K, V> Clone for KTable<K, V> {
             value_serde: self.value_serde.clone(),
             store_name: self.store_name.clone(),
             value_store: self.value_store.clone(),
+            derived_view: self.derived_view.clone(),
             window_grace_ms: self.window_grace_ms,
         }
     }
@@ -61,6 +65,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             key_serde,
             value_serde,
             value_store: store_name.clone(),
+            derived_view: None,
             store_name,
             window_grace_ms: None,
         }
@@ -71,6 +76,27 @@ impl<K: Data, V: Data> KTable<K, V> {
     pub(crate) fn with_value_store(mut self, store: impl Into<String>) -> Self {
         self.value_store = Some(store.into());
         self
+    }
+
+    /// The same table, read (by joins) through `view` as it has no store of its own.
+    pub(crate) fn with_derived_view(mut self, view: Option<TableView<K, V>>) -> Self {
+        if self.value_store.is_none() {
+            self.derived_view = view;
+        }
+        self
+    }
+
+    /// How a join reads this table (Kafka's `valueGetterSupplier`): its store, or — for a table
+    /// derived without one — its parents' stores through its operators.
+    pub(crate) fn view(&self) -> Option<TableView<K, V>> {
+        match (&self.value_store, &self.value_serde) {
+            (Some(store), Some(values)) => Some(TableView::of_store(
+                store,
+                Arc::clone(&self.key_serde),
+                Arc::clone(values),
+            )),
+            _ => self.derived_view.clone(),
+        }
     }
 
     /// The store holding this table's current values, which joins read: its queryable store,
@@ -235,6 +261,8 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
         let predicate = Arc::new(predicate);
+        let view_predicate: Predicate<K, V> = predicate.clone();
+        let view = self.view().map(|v| v.filter(view_predicate, keep));
         self.derive(
             FILTER_NAME,
             self.value_serde.clone(),
@@ -245,6 +273,7 @@ impl<K: Data, V: Data> KTable<K, V> {
                 result,
             },
         )
+        .with_derived_view(view)
     }
 
     /// Transforms every value (Kafka's `KTable#mapValues`); deletes stay deletes.
@@ -277,12 +306,15 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&V) -> V2 + Send + Sync + 'static,
     {
         let mapper = Arc::new(mapper);
+        let view_mapper: Arc<dyn Fn(&V) -> V2 + Send + Sync> = mapper.clone();
+        let view = self.view().map(|v| v.map(view_mapper));
         self.derive(MAPVALUES_NAME, None, materialized, move |result| {
             TableMapValues {
                 mapper: Arc::clone(&mapper),
                 result,
             }
         })
+        .with_derived_view(view)
     }
 
     /// The table's updates as a stream: each update's new value, `None` for a delete (Kafka's

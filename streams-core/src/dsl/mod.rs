@@ -13,6 +13,7 @@ mod ktable;
 mod operators;
 mod options;
 mod suppress;
+mod view;
 mod windowed;
 pub mod windows;
 

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use crate::dsl::cached::ConnectedTable;
-use crate::dsl::kgrouped::{skip_null, MissingSerde};
+use crate::dsl::kgrouped::skip_null;
 use crate::dsl::kstream::{named_or_generated, KStream};
 use crate::dsl::ktable::KTable;
+use crate::dsl::view::ValueGetter;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -86,8 +86,10 @@ type Joiner<V, VT, VR> = Arc<dyn Fn(&V, Option<&VT>) -> VR + Send + Sync>;
 impl<K: Data, V: Data> KStream<K, V> {
     /// Inner stream-table join (Kafka's `KStream#join(KTable, ValueJoiner, Joined)`): a record
     /// whose key is in `table` is emitted as `joiner(value, table_value)`; records with a null
-    /// key or value, or a key the table does not hold, produce nothing. The table must be
-    /// materialized (a source table or an aggregation; name a derived table's store to join it).
+    /// key or value, or a key the table does not hold, produce nothing. Any table can be
+    /// joined: one with a store (named or not — a source table, an aggregation) is read from
+    /// it; one derived without a store (`filter`, `map_values`, a table join) is read through
+    /// the stores it derives from, as Kafka's value getters read it.
     pub fn join<VT, VR, F>(
         &self,
         table: &KTable<K, VT>,
@@ -148,30 +150,17 @@ impl<K: Data, V: Data> KStream<K, V> {
                 .or_else(|| self.pending_name().map(str::to_string)),
             if left { LEFT_JOIN_NAME } else { JOIN_NAME },
         );
-        let (store_name, table_values) = match (table.value_store_name(), table.value_serde()) {
-            (Some(store), Some(values)) => (store.to_string(), values),
-            _ => {
-                self.graph().borrow_mut().errors.push(format!(
-                    "join `{name}`: the table is not materialized; give the table a store with Materialized::as_ to join it"
-                ));
-                (
-                    String::new(),
-                    table
-                        .value_serde()
-                        .unwrap_or_else(|| Arc::new(MissingSerde) as Arc<dyn Serde<VT>>),
-                )
-            }
+        let Some(view) = table.view() else {
+            self.graph().borrow_mut().errors.push(format!(
+                "join `{name}`: the table is not materialized; give the table a store with Materialized::as_ to join it"
+            ));
+            return input.add_processor(name, Vec::new(), || super::UnreachableStreamJoin);
         };
-        let stores = if store_name.is_empty() {
-            Vec::new()
-        } else {
-            vec![store_name.clone()]
-        };
-        let table = ConnectedTable::new(Arc::from(store_name), table.key_serde(), table_values);
+        let stores = view.stores().to_vec();
         let (keys, values) = (joined.key_serde, joined.value_serde);
         input
             .add_processor(name, stores, move || StreamTableJoinProcessor {
-                table: table.clone(),
+                table: view.getter(),
                 keys: Arc::clone(&keys),
                 values: Arc::clone(&values),
                 joiner: Arc::clone(&joiner),
@@ -183,7 +172,8 @@ impl<K: Data, V: Data> KStream<K, V> {
 
 /// Looks each stream record up in the table's store (Kafka's `KStreamKTableJoinProcessor`).
 struct StreamTableJoinProcessor<K, V, VT, VR> {
-    table: ConnectedTable<K, VT>,
+    /// Reads the table (Kafka's `KTableValueGetter`).
+    table: Box<dyn ValueGetter<K, VT>>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
     joiner: Joiner<V, VT, Option<VR>>,
@@ -194,7 +184,7 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
     for StreamTableJoinProcessor<K, V, VT, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
-        self.table.connect(ctx).map(drop)
+        self.table.connect(&|name| ctx.store_handle(name))
     }
 
     fn process(
@@ -209,7 +199,7 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
         let found = if null_key {
             None
         } else {
-            self.table.store()?.get(&record.key)?
+            self.table.get(&record.key)?
         };
         let Some(value) = (self.joiner)(&record.value, found.as_ref().map(|(v, _)| v)) else {
             return Ok(());
