@@ -1514,3 +1514,103 @@ fn joins_read_tables_without_a_store_through_their_parents_stores() {
         [source_store]
     );
 }
+
+/// Kafka's `RepartitionTopicNamingTest#shouldKeepRepartitionTopicNameForJoins`: a named
+/// stream-stream join keeps its repartition topics' names whatever comes before it.
+#[test]
+fn a_named_join_keeps_its_repartition_topic_names() {
+    for other_operations in [false, true] {
+        let builder = StreamsBuilder::new();
+        let rekey = |topic: &str| {
+            let rekeyed = builder
+                .stream(topic, strings())
+                .select_key(|k: &String, v: &String| format!("{k}{v}"));
+            if other_operations {
+                rekeyed.filter(|_, _| true).peek(|_, _| {})
+            } else {
+                rekeyed
+            }
+        };
+        let (one, two) = (rekey("topic-one"), rekey("topic-two"));
+        let _ = one.join_stream(
+            &two,
+            |a: &String, b: &String| format!("{a}{b}"),
+            JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(1000)).unwrap(),
+            StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+                .with_name("my-join"),
+        );
+        let text = builder.build().unwrap().describe().to_string();
+        assert!(text.contains("(topic: my-join-left-repartition)"), "{text}");
+        assert!(
+            text.contains("(topic: my-join-right-repartition)"),
+            "{text}"
+        );
+    }
+}
+
+/// Kafka's `RepartitionTopicNamingTest#shouldFailWithSameRepartitionTopicName` and
+/// `#shouldFailWithSameRepartitionTopicNameInJoin`: two operations naming the same repartition
+/// topic are a topology error.
+#[test]
+fn two_repartitions_of_the_same_name_are_a_topology_error() {
+    let err = build_error(|b| {
+        for topic in ["topic", "topicII"] {
+            b.stream(topic, strings())
+                .select_key(|k: &String, _| k.clone())
+                .group_by_key(
+                    Grouped::with(Serdes::string(), Serdes::string()).with_name("grouping"),
+                )
+                .count(Materialized::new());
+        }
+    });
+    assert!(err.contains("grouping-repartition"), "{err}");
+    let err = build_error(|b| {
+        let rekey = |topic: &str| {
+            b.stream(topic, strings())
+                .select_key(|k: &String, _| k.clone())
+        };
+        let (s1, s2, s3) = (rekey("topic"), rekey("topic2"), rekey("topic3"));
+        let joined = || {
+            StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+                .with_store_name("join-store")
+                .with_name("join-repartition")
+        };
+        let windows =
+            || JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(30)).unwrap();
+        let first = s1.join_stream(
+            &s2,
+            |a: &String, b: &String| format!("{a}{b}"),
+            windows(),
+            joined(),
+        );
+        let _ = first.join_stream(
+            &s3,
+            |a: &String, b: &String| format!("{a}{b}"),
+            windows(),
+            joined(),
+        );
+    });
+    assert!(err.contains("join-repartition-right-repartition"), "{err}");
+}
+
+/// Kafka's `RepartitionTopicNamingTest#shouldPassWithSameRepartitionTopicNameUsingSameKGroupedStreamOptimized`.
+#[test]
+fn a_shared_named_repartition_survives_optimization() {
+    let builder = StreamsBuilder::new();
+    let grouped = builder
+        .stream("topic", strings())
+        .select_key(|k: &String, _| k.clone())
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()).with_name("grouping"));
+    for size in [10, 30] {
+        grouped
+            .windowed_by(TimeWindows::of_size_with_no_grace(Duration::from_millis(size)).unwrap())
+            .count(Materialized::new());
+    }
+    let topology = builder.build_with_optimization("all").unwrap();
+    let topics: Vec<&str> = topology
+        .repartition_topics()
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(topics, ["grouping-repartition"]);
+}
