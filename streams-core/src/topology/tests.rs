@@ -1614,3 +1614,191 @@ fn a_shared_named_repartition_survives_optimization() {
         .collect();
     assert_eq!(topics, ["grouping-repartition"]);
 }
+
+/// Kafka's `TopologyTest#{kGroupedStream,timeWindow,sessionWindow}{ZeroArg,NamedMaterialized,AnonymousMaterialized}CountShouldPreserveTopologyStructure`:
+/// `count(Materialized::new())` is Kafka's `count()`; a named store draws no counter value;
+/// an unnamed but non-default `Materialized` draws one more store name, as Kafka's
+/// `count(Materialized)` does.
+#[test]
+fn counts_preserve_kafkas_topology_structure() {
+    #[derive(Clone, Copy)]
+    enum Windowing {
+        None,
+        Time,
+        Session,
+    }
+    let count = |windowing: Windowing, materialized: Materialized<String, i64>| {
+        let builder = StreamsBuilder::new();
+        let grouped = builder
+            .stream("input-topic", strings())
+            .group_by_key(Grouped::with(Serdes::string(), Serdes::string()));
+        match windowing {
+            Windowing::None => drop(grouped.count(materialized)),
+            Windowing::Time => drop(
+                grouped
+                    .windowed_by(
+                        TimeWindows::of_size_with_no_grace(Duration::from_millis(1)).unwrap(),
+                    )
+                    .count(materialized),
+            ),
+            Windowing::Session => drop(
+                grouped
+                    .windowed_by(
+                        SessionWindows::of_inactivity_gap_with_no_grace(Duration::from_millis(1))
+                            .unwrap(),
+                    )
+                    .count(materialized),
+            ),
+        }
+        builder.build().unwrap().describe().to_string()
+    };
+    for (windowing, [zero_arg, named, anonymous]) in [
+        (
+            Windowing::None,
+            [
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000002
+    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000001
+    Processor: KSTREAM-AGGREGATE-0000000001 (stores: [count-store])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000003
+    Processor: KSTREAM-AGGREGATE-0000000003 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+            ],
+        ),
+        (
+            Windowing::Time,
+            [
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000002
+    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000001
+    Processor: KSTREAM-AGGREGATE-0000000001 (stores: [count-store])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000003
+    Processor: KSTREAM-AGGREGATE-0000000003 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+            ],
+        ),
+        (
+            Windowing::Session,
+            [
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000002
+    Processor: KSTREAM-AGGREGATE-0000000002 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000001])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000001
+    Processor: KSTREAM-AGGREGATE-0000000001 (stores: [count-store])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+                r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000000 (topics: [input-topic])
+      --> KSTREAM-AGGREGATE-0000000003
+    Processor: KSTREAM-AGGREGATE-0000000003 (stores: [KSTREAM-AGGREGATE-STATE-STORE-0000000002])
+      --> none
+      <-- KSTREAM-SOURCE-0000000000
+
+"#,
+            ],
+        ),
+    ] {
+        assert_eq!(count(windowing, Materialized::new()), zero_arg);
+        assert_eq!(
+            count(windowing, Materialized::as_("count-store").with_in_memory()),
+            named
+        );
+        assert_eq!(
+            count(
+                windowing,
+                Materialized::new().with_value_serde(Serdes::i64())
+            ),
+            anonymous
+        );
+    }
+}
+
+/// Kafka's `TopologyTest#tableZeroArgCountShouldPreserveTopologyStructure`: a table grouped
+/// and counted (the group-by materializes the source table).
+#[test]
+fn table_group_by_count_preserves_kafkas_topology_structure() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table("input-topic", strings(), Materialized::new())
+        .group_by(
+            |k: &String, v: &String| (k.clone(), v.clone()),
+            Grouped::with(Serdes::string(), Serdes::string()),
+        )
+        .count(Materialized::new());
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        r#"Topologies:
+   Sub-topology: 0
+    Source: KSTREAM-SOURCE-0000000001 (topics: [input-topic])
+      --> KTABLE-SOURCE-0000000002
+    Processor: KTABLE-SOURCE-0000000002 (stores: [input-topic-STATE-STORE-0000000000])
+      --> KTABLE-SELECT-0000000003
+      <-- KSTREAM-SOURCE-0000000001
+    Processor: KTABLE-SELECT-0000000003 (stores: [])
+      --> KSTREAM-SINK-0000000005
+      <-- KTABLE-SOURCE-0000000002
+    Sink: KSTREAM-SINK-0000000005 (topic: KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition)
+      <-- KTABLE-SELECT-0000000003
+
+  Sub-topology: 1
+    Source: KSTREAM-SOURCE-0000000006 (topics: [KTABLE-AGGREGATE-STATE-STORE-0000000004-repartition])
+      --> KTABLE-AGGREGATE-0000000007
+    Processor: KTABLE-AGGREGATE-0000000007 (stores: [KTABLE-AGGREGATE-STATE-STORE-0000000004])
+      --> none
+      <-- KSTREAM-SOURCE-0000000006
+
+"#
+    );
+}
