@@ -195,6 +195,24 @@ impl StreamsBuilder {
         Topology::build(self.graph.borrow().clone())
     }
 
+    /// Like [`build`](Self::build), with the optimizations `config`'s `topology.optimization`
+    /// names (Kafka's `StreamsBuilder#build(Properties)`); see
+    /// [`build_with_optimization`](Self::build_with_optimization).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// let mut config = StreamsConfig::new("app").unwrap();
+    /// config.set("topology.optimization", "all").unwrap();
+    /// let builder = StreamsBuilder::new();
+    /// builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::new());
+    /// let topology = builder.build_with(&config).unwrap();
+    /// // The source topic serves as the table's changelog.
+    /// assert_eq!(topology.changelog_topics(0, "app"), ["users"]);
+    /// ```
+    pub fn build_with(&self, config: &crate::StreamsConfig) -> Result<Topology> {
+        self.build_with_optimization(config.topology_optimization())
+    }
+
     /// Like [`build`](Self::build), applying the optimizations `optimization` names — the value
     /// of Kafka's `topology.optimization` (`StreamsBuilder#build(Properties)`): `none`, `all`
     /// (every optimization Rill implements), or a comma-separated list of them:
@@ -221,24 +239,10 @@ impl StreamsBuilder {
     /// assert_eq!(optimized.repartition_topics().len(), 1);
     /// ```
     pub fn build_with_optimization(&self, optimization: &str) -> Result<Topology> {
-        let (mut reuse_source_topics, mut merge_repartitions) = (false, false);
-        for name in optimization.split(',').map(str::trim) {
-            match name {
-                "none" => {}
-                "all" => (reuse_source_topics, merge_repartitions) = (true, true),
-                "reuse.ktable.source.topics" => reuse_source_topics = true,
-                "merge.repartition.topics" => merge_repartitions = true,
-                other => {
-                    return Err(crate::Error::Config {
-                        key: "topology.optimization".to_string(),
-                        value: optimization.to_string(),
-                        reason: format!(
-                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`, `merge.repartition.topics`)"
-                        ),
-                    })
-                }
-            }
-        }
+        let Optimizations {
+            reuse_source_topics,
+            merge_repartitions,
+        } = Optimizations::parse(optimization)?;
         let mut graph = self.graph.borrow().clone();
         // Kafka's order (`InternalStreamsBuilder#optimizeTopology`).
         if reuse_source_topics {
@@ -272,6 +276,42 @@ mod global_tests;
 mod join_tests;
 #[cfg(test)]
 mod windowed_cache_tests;
+
+/// The optimizations a `topology.optimization` value names (Kafka's
+/// `StreamsConfig#verifyTopologyOptimizationConfigs`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Optimizations {
+    reuse_source_topics: bool,
+    merge_repartitions: bool,
+}
+
+impl Optimizations {
+    /// Parses `none`, `all`, or a comma-separated list of the optimizations Rill implements.
+    pub(crate) fn parse(value: &str) -> Result<Self> {
+        let mut parsed = Optimizations::default();
+        for name in value.split(',').map(str::trim) {
+            match name {
+                "none" => {}
+                "all" => {
+                    parsed.reuse_source_topics = true;
+                    parsed.merge_repartitions = true;
+                }
+                "reuse.ktable.source.topics" => parsed.reuse_source_topics = true,
+                "merge.repartition.topics" => parsed.merge_repartitions = true,
+                other => {
+                    return Err(crate::Error::Config {
+                        key: "topology.optimization".to_string(),
+                        value: value.to_string(),
+                        reason: format!(
+                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`, `merge.repartition.topics`)"
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
 
 /// What [`StreamsBuilder::table_source`] built: the table-source node's output, the serdes of
 /// the store and its name.
