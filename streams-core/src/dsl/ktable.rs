@@ -99,13 +99,6 @@ impl<K: Data, V: Data> KTable<K, V> {
         }
     }
 
-    /// The store holding this table's current values, which joins read: its queryable store,
-    /// or the store Rill materialized it in under a generated name (as Kafka materializes a
-    /// table a join needs, `<topic>-STATE-STORE-<n>` for a source table).
-    pub(crate) fn value_store_name(&self) -> Option<&str> {
-        self.value_store.as_deref()
-    }
-
     /// Marks a table of windowed aggregates whose windows have this grace period.
     pub(crate) fn with_window_grace(mut self, grace_ms: i64) -> Self {
         self.window_grace_ms = Some(grace_ms);
