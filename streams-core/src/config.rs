@@ -132,6 +132,7 @@ pub struct StreamsConfig {
     deserialization_handler: DeserializationHandler,
     client_overrides: BTreeMap<(ClientKind, String), String>,
     rocksdb: streams_state::RocksDbConfig,
+    topology_optimization: String,
 }
 
 impl StreamsConfig {
@@ -150,6 +151,7 @@ impl StreamsConfig {
             deserialization_handler: DeserializationHandler::LogAndFail,
             client_overrides: BTreeMap::new(),
             rocksdb: streams_state::RocksDbConfig::default(),
+            topology_optimization: "none".to_string(),
         };
         config.set("application.id", &application_id.into())?;
         Ok(config)
@@ -218,6 +220,10 @@ impl StreamsConfig {
                         )
                     })?;
             }
+            "topology.optimization" => {
+                crate::dsl::Optimizations::parse(value)?;
+                self.topology_optimization = value.to_string();
+            }
             // Kafka configures RocksDB with a `rocksdb.config.setter` class; Rill takes the
             // settings themselves (memory bound, write buffers, write-ahead log, ...).
             _ if key.starts_with("rocksdb.") => {
@@ -264,6 +270,7 @@ impl StreamsConfig {
             "commit.interval.ms" => Some(self.commit_interval().as_millis().to_string()),
             "state.dir" => Some(self.state_dir.display().to_string()),
             "max.task.idle.ms" => Some(self.max_task_idle_ms.to_string()),
+            "topology.optimization" => Some(self.topology_optimization.clone()),
             "default.deserialization.exception.handler" => {
                 Some(self.deserialization_handler.class_name().to_string())
             }
@@ -281,6 +288,13 @@ impl StreamsConfig {
                     .cloned()
             }),
         }
+    }
+
+    /// The optimizations `StreamsBuilder::build_with` applies (`topology.optimization`:
+    /// `none`, the default, `all`, or a comma-separated list — as Kafka's
+    /// `StreamsBuilder#build(Properties)` reads it).
+    pub fn topology_optimization(&self) -> &str {
+        &self.topology_optimization
     }
 
     /// The application id.
@@ -501,5 +515,25 @@ mod tests {
         assert!(config.set("consumer.group.id", "other").is_err());
         assert!(config.set("producer.transactional.id", "x").is_err());
         assert!(config.set("consumer.", "x").is_err());
+    }
+
+    #[test]
+    fn topology_optimization_is_checked_when_set() {
+        let mut config = StreamsConfig::new("app").unwrap();
+        assert_eq!(config.topology_optimization(), "none");
+        config
+            .set(
+                "topology.optimization",
+                "reuse.ktable.source.topics, merge.repartition.topics",
+            )
+            .unwrap();
+        assert_eq!(
+            config.get("topology.optimization").as_deref(),
+            Some("reuse.ktable.source.topics, merge.repartition.topics")
+        );
+        let err = config
+            .set("topology.optimization", "single.store.self.join")
+            .unwrap_err();
+        assert!(err.to_string().contains("topology.optimization"), "{err}");
     }
 }

@@ -27,11 +27,12 @@
 
 use std::sync::Arc;
 
-use super::cached::{ConnectedTable, TableStore};
+use super::cached::TableStore;
 use super::change::Change;
 use super::kstream::{add_source, KStream};
 use super::ktable::{KTable, TableSource};
 use super::options::Materialized;
+use super::view::ValueGetter;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -380,8 +381,9 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// result holds, for every key of this table whose value's foreign key `foreign_key(value)`
     /// is a key of `other`, `joiner(value, other_value)`. It follows updates of either side:
     /// a left row that moves to another foreign key is re-joined (or deleted from the result if
-    /// the new foreign key has no row), a deleted left or right row deletes the result. Both
-    /// tables must be materialized (`Materialized::as_`), and `other`'s topic must be
+    /// the new foreign key has no row), a deleted left or right row deletes the result. Either
+    /// table may lack a store of its own (it is then read through the stores it derives from,
+    /// as Kafka's value getters read it), and `other`'s topic must be
     /// partitioned by the serialized foreign key as Kafka's default partitioner does it.
     /// `other`'s store loses its record cache: the join answers its subscribers about every
     /// right update, also one a cache would net out between two commits.
@@ -511,24 +513,23 @@ impl<K: Data, V: Data> KTable<K, V> {
             self.change_stream().pending_name(),
             materialized.as_ref().and_then(|m| m.name.clone()),
         );
+        // Each side is read through its view (Kafka's `valueGetterSupplier`): its store, or
+        // the stores it derives from; the values' serdes hash the left rows and carry the answers.
         let sides = match (
-            self.queryable_store_name(),
+            self.view(),
             self.value_serde(),
-            other.queryable_store_name(),
+            other.view(),
             other.value_serde(),
         ) {
-            (Some(this_store), Some(this_values), Some(other_store), Some(other_values)) => Some((
-                Arc::<str>::from(this_store),
-                this_values,
-                Arc::<str>::from(other_store),
-                other_values,
-            )),
+            (Some(this_view), Some(this_values), Some(other_view), Some(other_values)) => {
+                Some((this_view, this_values, other_view, other_values))
+            }
             _ => None,
         };
         let output_values = materialized.as_ref().map(|m| m.value_serde.clone());
-        let Some((this_store, this_values, other_store, other_values)) = sides else {
+        let Some((this_view, this_values, other_view, other_values)) = sides else {
             graph.borrow_mut().errors.push(format!(
-                "foreign-key join `{}`: both tables must be materialized; give each a store with Materialized::as_",
+                "foreign-key join `{}`: both tables must be readable; give each a store with Materialized::as_ and a value serde",
                 names.output
             ));
             return KTable::new(
@@ -558,7 +559,9 @@ impl<K: Data, V: Data> KTable<K, V> {
             // A subscription is answered with the right value the store holds now. With a record
             // cache, a right row created and deleted between two flushes would never be
             // forwarded (the cache nets it out), and the subscribers that saw it would keep it.
-            g.disable_caching(&other_store);
+            for store in other_view.stores() {
+                g.disable_caching(store);
+            }
         }
         let subscriptions: Arc<dyn Serde<Subscription<K>>> =
             Arc::new(SubscriptionSerde(Arc::clone(&keys)));
@@ -612,16 +615,13 @@ impl<K: Data, V: Data> KTable<K, V> {
             })
         };
         let answered: KStream<K, Response<VO>> = {
-            let other = ConnectedTable::new(
-                Arc::clone(&other_store),
-                Arc::clone(&foreign_keys),
-                Arc::clone(&other_values),
-            );
+            let (other, foreign_keys) = (other_view.clone(), Arc::clone(&foreign_keys));
             received.add_processor(
                 names.join_foreign,
-                vec![other_store.to_string()],
+                other_view.stores().to_vec(),
                 move || SubscriptionJoin {
-                    other: other.clone(),
+                    other: other.getter(),
+                    foreign_keys: Arc::clone(&foreign_keys),
                 },
             )
         };
@@ -652,11 +652,7 @@ impl<K: Data, V: Data> KTable<K, V> {
 
         // Left side again: resolve the answers against the current left values.
         let resolved: KStream<K, Option<VR>> = {
-            let this = ConnectedTable::new(
-                Arc::clone(&this_store),
-                Arc::clone(&keys),
-                Arc::clone(&this_values),
-            );
+            let (this, values) = (this_view.clone(), Arc::clone(&this_values));
             add_source(
                 &graph,
                 names.response_source,
@@ -664,9 +660,10 @@ impl<K: Data, V: Data> KTable<K, V> {
                 Arc::clone(&keys),
                 responses,
             )
-            .add_processor(names.resolver, vec![this_store.to_string()], move || {
+            .add_processor(names.resolver, this_view.stores().to_vec(), move || {
                 ResponseResolver {
-                    this: this.clone(),
+                    this: this.getter(),
+                    values: Arc::clone(&values),
                     joiner: Arc::clone(&joiner),
                     left,
                 }
@@ -734,9 +731,10 @@ impl FkNames {
     /// suffixes; otherwise generated ones, drawn in Kafka's order. The result store's name is
     /// drawn even when the result is not materialized, as Kafka does.
     fn new(g: &mut TopologyGraph, base: Option<&str>, output_store: Option<String>) -> Self {
-        let mut name = |suffix: &str, prefix: &str| match base {
-            Some(base) => format!("{base}{suffix}"),
-            None => g.next_name(prefix),
+        // Like Kafka's `NamedInternal#suffixWithOrElseGet`, a counter value is drawn either way.
+        let mut name = |suffix: &str, prefix: &str| {
+            let generated = g.next_name(prefix);
+            base.map_or(generated, |base| format!("{base}{suffix}"))
         };
         let registration_topic = format!(
             "{}{TOPIC_SUFFIX}",
@@ -960,15 +958,16 @@ impl<K: Data, KO: Data> Processor<KO, Subscription<K>, KO, Subscription<K>>
 /// Answers a subscription with the right row's current value, as its instruction says (Kafka's
 /// `SubscriptionJoinProcessorSupplier`).
 struct SubscriptionJoin<KO, VO> {
-    /// The right-hand table's store.
-    other: ConnectedTable<KO, VO>,
+    /// Reads the right-hand table (Kafka's `KTableValueGetter`).
+    other: Box<dyn ValueGetter<KO, VO>>,
+    foreign_keys: Arc<dyn Serde<KO>>,
 }
 
 impl<K: Data, KO: Data, VO: Data> Processor<KO, Subscription<K>, K, Response<VO>>
     for SubscriptionJoin<KO, VO>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Response<VO>>) -> Result<()> {
-        self.other.connect(ctx).map(drop)
+        self.other.connect(&|name| ctx.store_handle(name))
     }
 
     fn process(
@@ -980,9 +979,9 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Subscription<K>, K, Response<VO>
         let found = match subscription.instruction {
             Instruction::DeleteNoPropagate => return Ok(()),
             Instruction::DeleteAndPropagate => None,
-            _ if self.other.keys.is_null(&record.key) => None,
+            _ if self.foreign_keys.is_null(&record.key) => None,
             Instruction::PropagateNullIfNoValue | Instruction::PropagateOnlyIfValue => {
-                self.other.store()?.get(&record.key)?
+                self.other.get(&record.key)?
             }
         };
         if found.is_none() && subscription.instruction == Instruction::PropagateOnlyIfValue {
@@ -1062,8 +1061,10 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Change<VO>, K, Response<VO>>
 /// Joins an answer with the left row's current value, unless the row changed since the answer's
 /// subscription (Kafka's `ResponseJoinProcessorSupplier`).
 struct ResponseResolver<K, V, VO, VR> {
-    /// The left-hand table's store.
-    this: ConnectedTable<K, V>,
+    /// Reads the left-hand table (Kafka's `KTableValueGetter`).
+    this: Box<dyn ValueGetter<K, V>>,
+    /// The left values' serde, which hashes them as the subscriptions did.
+    values: Arc<dyn Serde<V>>,
     joiner: FkJoiner<V, VO, VR>,
     left: bool,
 }
@@ -1072,7 +1073,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Response<VO>, K, Option<
     for ResponseResolver<K, V, VO, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Option<VR>>) -> Result<()> {
-        self.this.connect(ctx).map(drop)
+        self.this.connect(&|name| ctx.store_handle(name))
     }
 
     fn process(
@@ -1080,9 +1081,9 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Response<VO>, K, Option<
         record: Record<K, Response<VO>>,
         ctx: &mut ProcessorContext<'_, K, Option<VR>>,
     ) -> Result<()> {
-        let current = self.this.store()?.get(&record.key)?;
+        let current = self.this.get(&record.key)?;
         let current_hash = match &current {
-            Some((value, _)) => Some(hash_of(&*self.this.values, ctx.node_name(), value)?),
+            Some((value, _)) => Some(hash_of(&*self.values, ctx.node_name(), value)?),
             None => None,
         };
         if current_hash != record.value.hash {

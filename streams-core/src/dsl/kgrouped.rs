@@ -32,6 +32,10 @@ pub(super) type Add<K, V, VA> = Arc<dyn Fn(&K, &V, VA) -> VA + Send + Sync>;
 pub struct KGroupedStream<K, V> {
     pub(super) stream: KStream<K, V>,
     pub(super) grouped: Grouped<K, V>,
+    /// With a named `Grouped`: the repartition the first aggregation added, which later
+    /// aggregations of this grouped stream (and its clones and windowed streams) read too —
+    /// Kafka's `GroupedStreamAggregateBuilder#repartitionNode`.
+    repartitioned: Rc<RefCell<Option<KStream<K, V>>>>,
 }
 
 impl<K, V> Clone for KGroupedStream<K, V> {
@@ -39,6 +43,7 @@ impl<K, V> Clone for KGroupedStream<K, V> {
         KGroupedStream {
             stream: self.stream.clone(),
             grouped: self.grouped.clone(),
+            repartitioned: Rc::clone(&self.repartitioned),
         }
     }
 }
@@ -68,7 +73,11 @@ impl<K: Data, V: Data, VA: Data> AggregationPlan<K, V, VA> {
 
 impl<K: Data, V: Data> KGroupedStream<K, V> {
     pub(crate) fn new(stream: KStream<K, V>, grouped: Grouped<K, V>) -> Self {
-        KGroupedStream { stream, grouped }
+        KGroupedStream {
+            stream,
+            grouped,
+            repartitioned: Rc::default(),
+        }
     }
 
     /// Windows the grouped stream: by [`TimeWindows`](super::TimeWindows) into a
@@ -79,6 +88,15 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
         windows.window(self)
     }
 
+    /// Kafka's `count(Materialized)` without a store name draws one more store name than
+    /// `count()` (kept there for compatibility, also by time and session windowed counts but not
+    /// by sliding ones); Rill's `count(Materialized::new())` stands for `count()`.
+    pub(super) fn burn_count_store_name<VA>(&self, materialized: &Materialized<K, VA>) {
+        if materialized.name.is_none() && !materialized.is_default() {
+            self.stream.graph().borrow_mut().burn_index();
+        }
+    }
+
     /// The serde of the grouped values.
     pub(super) fn value_serde(&self) -> Arc<dyn Serde<V>> {
         Arc::clone(&self.grouped.value_serde)
@@ -86,6 +104,7 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
 
     /// Counts records per key (Kafka's `count`). Records with a null key or value are skipped.
     pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<K, i64> {
+        self.burn_count_store_name(&materialized);
         let start: Start<K, V, i64> = Arc::new(|_, _| 1);
         let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
         self.aggregate_with(
@@ -143,20 +162,35 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             None => graph.borrow_mut().next_store_name(prefix),
         };
         let name = self.stream.node_name(prefix);
-        let input = if self.stream.repartition_required {
-            let base = self
-                .grouped
-                .name
-                .clone()
-                .unwrap_or_else(|| store_name.clone());
-            self.stream.repartition_through(
-                Some(base),
-                Arc::clone(&self.grouped.key_serde),
-                Arc::clone(&self.grouped.value_serde),
-                None,
-            )
-        } else {
-            self.stream.clone()
+        let reused = self.repartitioned.borrow().clone();
+        let input = match reused {
+            Some(repartitioned) if self.stream.repartition_required => {
+                // Kafka draws the repartition's three counter values all the same.
+                let mut g = graph.borrow_mut();
+                for _ in 0..3 {
+                    g.burn_index();
+                }
+                repartitioned
+            }
+            _ if self.stream.repartition_required => {
+                let base = self
+                    .grouped
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| store_name.clone());
+                let repartitioned = self.stream.repartition_through(
+                    Some(base),
+                    Arc::clone(&self.grouped.key_serde),
+                    Arc::clone(&self.grouped.value_serde),
+                    None,
+                );
+                // Only a named repartition is shared: generated ones are named per store.
+                if self.grouped.name.is_some() {
+                    *self.repartitioned.borrow_mut() = Some(repartitioned.clone());
+                }
+                repartitioned
+            }
+            _ => self.stream.clone(),
         };
         let (keys, aggregates) = store_serdes(
             &graph,
@@ -206,8 +240,9 @@ impl<K: Data, V: Data> KGroupedStream<K, V> {
             stream,
             plan.keys,
             Some(plan.aggregates),
-            materialized.name.map(|_| plan.store_name),
+            materialized.name.map(|_| plan.store_name.clone()),
         )
+        .with_value_store(plan.store_name)
     }
 }
 

@@ -48,10 +48,9 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
     {
         let stream = self.change_stream();
-        let name = match &grouped.name {
-            Some(name) => name.clone(),
-            None => stream.graph().borrow_mut().next_name(SELECT_NAME),
-        };
+        // Kafka draws a counter value even for a named grouping.
+        let name =
+            super::kstream::named_or_generated(stream.graph(), grouped.name.clone(), SELECT_NAME);
         let selector = Arc::new(selector);
         let keys = Arc::clone(&grouped.key_serde);
         let selected = stream.add_processor::<K2, Change<V2>, _, _>(name, Vec::new(), move || {
@@ -220,8 +219,9 @@ impl<K: Data, V: Data> KGroupedTable<K, V> {
             stream,
             keys,
             Some(aggregates),
-            materialized.name.map(|_| store_name),
+            materialized.name.map(|_| store_name.clone()),
         )
+        .with_value_store(store_name)
     }
 }
 

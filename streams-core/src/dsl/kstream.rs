@@ -25,7 +25,7 @@ use crate::processor::node::{
 use crate::processor::{Data, Processor, StreamPartitioner, TimestampExtractor};
 use crate::serde::Serde;
 use crate::topology::graph::{
-    BuildContext, Factory, NodeKind, RepartitionTopic, TopicRef, TopologyGraph,
+    BuildContext, Factory, NodeKind, RepartitionNodes, RepartitionTopic, TopicRef, TopologyGraph,
 };
 
 pub(crate) const SOURCE_NAME: &str = "KSTREAM-SOURCE-";
@@ -42,6 +42,7 @@ const BRANCH_NAME: &str = "KSTREAM-BRANCH-";
 const MERGE_NAME: &str = "KSTREAM-MERGE-";
 const REPARTITION_NAME: &str = "KSTREAM-REPARTITION-";
 const PROCESSOR_NAME: &str = "KSTREAM-PROCESSOR-";
+const REPARTITION_SUFFIX: &str = "-repartition";
 
 /// A stream of `Record<K, V>`, like Kafka Streams' `KStream<K, V>`.
 ///
@@ -101,6 +102,17 @@ where
             flushing,
         )))
     })
+}
+
+/// `name`, or a generated name with `prefix`; a counter value is drawn either way (Kafka's
+/// `NamedInternal#orElseGenerateWithPrefix`).
+pub(crate) fn named_or_generated(
+    graph: &Rc<RefCell<TopologyGraph>>,
+    name: Option<String>,
+    prefix: &str,
+) -> String {
+    let generated = graph.borrow_mut().next_name(prefix);
+    name.unwrap_or(generated)
 }
 
 /// Adds a source node reading `topics`; shared by `StreamsBuilder::stream` and `repartition`.
@@ -168,20 +180,21 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.pending_name.as_deref()
     }
 
-    /// The pending user-given name, or a generated one with `prefix`.
+    /// The pending user-given name, or a generated one with `prefix`. A counter value is drawn
+    /// either way, as Kafka's `NamedInternal#orElseGenerateWithPrefix` does, so that naming one
+    /// operator leaves the generated names of the others as they were.
     pub(crate) fn node_name(&self, prefix: &str) -> String {
+        named_or_generated(&self.graph, self.pending_name.clone(), prefix)
+    }
+
+    /// The name of a `process`/`process_values` node: the user's name, with no counter value
+    /// drawn for it — unlike the other operators (see [`node_name`](Self::node_name)), Kafka's
+    /// `process(supplier, Named)` takes `Named#name()` as it is.
+    pub(crate) fn processor_node_name(&self, prefix: &str) -> String {
         match &self.pending_name {
             Some(name) => name.clone(),
             None => self.graph.borrow_mut().next_name(prefix),
         }
-    }
-
-    /// Like [`node_name`](Self::node_name), but the counter is drawn even when the user named
-    /// the node, as Kafka's `NamedInternal#orElseGenerateWithPrefix` does for the operators that
-    /// use it (`toTable`, `print`), so that later generated names match Kafka's.
-    pub(crate) fn node_name_drawn(&self, prefix: &str) -> String {
-        let generated = self.graph.borrow_mut().next_name(prefix);
-        self.pending_name.clone().unwrap_or(generated)
     }
 
     /// Names the node of the next operator applied to the returned handle, instead of a
@@ -301,6 +314,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             MapProcessor(Arc::clone(&mapper))
         })
         .requiring_repartition(true)
+        .changing(true)
     }
 
     /// Transforms each value, keeping the key (Kafka's `mapValues`).
@@ -313,6 +327,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.add_processor(self.node_name(MAPVALUES_NAME), Vec::new(), move || {
             MapValuesProcessor(Arc::clone(&mapper))
         })
+        .changing(false)
     }
 
     /// Turns each record into zero or more records (Kafka's `flatMap`). Outputs keep the input's
@@ -329,6 +344,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             FlatMapProcessor(Arc::clone(&mapper))
         })
         .requiring_repartition(true)
+        .changing(true)
     }
 
     /// Turns each value into zero or more values under the same key (Kafka's `flatMapValues`).
@@ -342,6 +358,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         self.add_processor(self.node_name(FLATMAPVALUES_NAME), Vec::new(), move || {
             FlatMapValuesProcessor(Arc::clone(&mapper))
         })
+        .changing(false)
     }
 
     /// Keeps the records for which `predicate` holds (Kafka's `filter`).
@@ -383,6 +400,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             SelectKeyProcessor(Arc::clone(&mapper))
         })
         .requiring_repartition(true)
+        .changing(true)
     }
 
     /// Calls `action` on each record and passes it on unchanged (Kafka's `peek`).
@@ -439,20 +457,26 @@ impl<K: Data, V: Data> KStream<K, V> {
                 .push("cannot merge streams of different StreamsBuilders".to_string());
             return self.clone();
         }
-        let merged =
-            self.add_processor::<K, V, _, _>(self.node_name(MERGE_NAME), Vec::new(), || {
-                PassThroughProcessor
-            });
+        let merged = self.merge_as(other, self.node_name(MERGE_NAME));
+        self.graph.borrow_mut().merge_nodes.push(merged.node);
+        merged
+    }
+
+    /// Merges with `other` into a node named `name`, drawing no counter value: for the merge
+    /// nodes of joins, whose names were drawn with the join's.
+    pub(crate) fn merge_as(&self, other: &KStream<K, V>, name: String) -> KStream<K, V> {
+        let merged = self.add_processor::<K, V, _, _>(name, Vec::new(), || PassThroughProcessor);
         other.feed(merged.node);
         merged.requiring_repartition(self.repartition_required || other.repartition_required)
     }
 
     /// Writes the stream to `topic` (Kafka's `to`).
     pub fn to(&self, topic: &str, produced: Produced<K, V>) {
-        let name = match produced.name {
-            Some(name) => name,
-            None => self.node_name(SINK_NAME),
-        };
+        let name = named_or_generated(
+            &self.graph,
+            produced.name.or_else(|| self.pending_name.clone()),
+            SINK_NAME,
+        );
         self.add_partitioned_sink(
             name,
             TopicRef::user(topic),
@@ -466,16 +490,19 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// that records are partitioned by their current key (Kafka's `repartition`).
     pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
         let base = repartitioned.name.or_else(|| self.pending_name.clone());
-        self.repartition_through(
+        // Kafka's `UnoptimizableRepartitionNode`: a repartition the user asked for is kept.
+        self.add_repartition(
             base,
             repartitioned.key_serde,
             repartitioned.value_serde,
             repartitioned.partitions,
+            false,
         )
     }
 
-    /// Adds filter → sink → topic `<base>-repartition` → source, naming the nodes as Kafka
-    /// does; shared by `repartition` and by keyed operations that need one.
+    /// Adds the repartition a keyed operation needs (an aggregation or a join) — Kafka's
+    /// `OptimizableRepartitionNode`, which `topology.optimization=all` may merge with the other
+    /// repartitions after the same key-changing operator.
     pub(crate) fn repartition_through(
         &self,
         base: Option<String>,
@@ -483,12 +510,29 @@ impl<K: Data, V: Data> KStream<K, V> {
         value_serde: Arc<dyn Serde<V>>,
         partitions: Option<u32>,
     ) -> KStream<K, V> {
+        self.add_repartition(base, key_serde, value_serde, partitions, true)
+    }
+
+    /// Adds filter → sink → topic `<base>-repartition` → source, naming the nodes as Kafka
+    /// does (`KStreamImpl#createRepartitionedSource`).
+    fn add_repartition(
+        &self,
+        base: Option<String>,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+        partitions: Option<u32>,
+        optimizable: bool,
+    ) -> KStream<K, V> {
         let mut graph = self.graph.borrow_mut();
         let base = match base {
             Some(name) => name,
             None => graph.next_name(REPARTITION_NAME),
         };
-        let topic = format!("{base}-repartition");
+        let topic = if base.ends_with(REPARTITION_SUFFIX) {
+            base.clone()
+        } else {
+            format!("{base}{REPARTITION_SUFFIX}")
+        };
         // Kafka always draws these three names, to keep later generated names stable.
         let generated = (
             graph.next_name(SINK_NAME),
@@ -511,19 +555,74 @@ impl<K: Data, V: Data> KStream<K, V> {
         drop(graph);
         let filtered =
             self.add_processor::<K, V, _, _>(filter, Vec::new(), || PassThroughProcessor);
-        filtered.add_sink(
+        let sink = filtered.add_sink(
             sink,
             TopicRef::internal(topic.clone()),
             Arc::clone(&key_serde),
             Arc::clone(&value_serde),
         );
-        add_source(
+        let source = add_source(
             &self.graph,
             source,
-            vec![TopicRef::internal(topic)],
+            vec![TopicRef::internal(topic.clone())],
             key_serde,
             value_serde,
-        )
+        );
+        if optimizable {
+            self.graph
+                .borrow_mut()
+                .optimizable_repartitions
+                .push(RepartitionNodes {
+                    filter: filtered.node,
+                    sink,
+                    source: source.node,
+                    topic,
+                });
+        }
+        source
+    }
+
+    /// Marks this stream's node as changing keys (`true`) or values (`false`), for
+    /// `merge.repartition.topics` (Kafka's `keyChangingOperation` / `setValueChangingOperation`).
+    fn changing(self, keys: bool) -> Self {
+        self.graph.borrow_mut().mark_changing(self.node, keys);
+        self
+    }
+
+    /// Repartitions this stream for a join (Kafka's `KStreamImpl#repartitionForJoin`): through
+    /// `<base>-repartition`, or `<this node's name>-repartition` without a base. Like Kafka, a
+    /// stream joined a second time without a name reuses the repartition topic its first join
+    /// created (the counter values of the repartition's nodes are drawn all the same).
+    pub(crate) fn repartition_for_join(
+        &self,
+        base: Option<String>,
+        key_serde: Arc<dyn Serde<K>>,
+        value_serde: Arc<dyn Serde<V>>,
+    ) -> KStream<K, V> {
+        let reused = match base {
+            None => self
+                .graph
+                .borrow()
+                .join_repartitions
+                .get(&self.node)
+                .copied(),
+            Some(_) => None,
+        };
+        if let Some(source) = reused {
+            let mut graph = self.graph.borrow_mut();
+            for _ in 0..3 {
+                graph.burn_index();
+            }
+            drop(graph);
+            return KStream::from_node(Rc::clone(&self.graph), source);
+        }
+        let base = base.unwrap_or_else(|| self.graph.borrow().nodes[self.node].name.clone());
+        let repartitioned = self.repartition_through(Some(base), key_serde, value_serde, None);
+        self.graph
+            .borrow_mut()
+            .join_repartitions
+            .insert(self.node, repartitioned.node);
+        repartitioned
     }
 
     /// Groups records by their current key for an aggregation (Kafka's `groupByKey`). If an
@@ -552,7 +651,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         P: Processor<K, V, K2, V2>,
         S: Fn() -> P + Send + Sync + 'static,
     {
-        let name = self.node_name(PROCESSOR_NAME);
+        let name = self.processor_node_name(PROCESSOR_NAME);
         self.add_processor_node(name, Vec::new(), supplier, Flushing::Always)
             .requiring_repartition(true)
     }
@@ -567,7 +666,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         S: Fn() -> P + Send + Sync + 'static,
     {
         let stores = stores.iter().map(|s| s.to_string()).collect();
-        let name = self.node_name(PROCESSOR_NAME);
+        let name = self.processor_node_name(PROCESSOR_NAME);
         self.add_processor_node(name, stores, supplier, Flushing::Always)
             .requiring_repartition(true)
     }

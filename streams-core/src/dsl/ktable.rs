@@ -11,6 +11,7 @@ use super::cached::TableStore;
 use super::change::Change;
 use super::kstream::KStream;
 use super::options::Materialized;
+use super::view::{Predicate, TableView};
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -29,6 +30,11 @@ pub struct KTable<K, V> {
     key_serde: Arc<dyn Serde<K>>,
     value_serde: Option<Arc<dyn Serde<V>>>,
     store_name: Option<String>,
+    /// The store holding the table's current values, queryable or not: what a join reads
+    /// (Kafka's `KTableValueGetterSupplier` of a materialized table).
+    value_store: Option<String>,
+    /// For a table derived without a store of its own: how to read it from its parents' stores.
+    derived_view: Option<TableView<K, V>>,
     /// For a windowed table: the grace period of its windows, which `suppress` needs.
     window_grace_ms: Option<i64>,
 }
@@ -40,6 +46,8 @@ impl<K, V> Clone for KTable<K, V> {
             key_serde: Arc::clone(&self.key_serde),
             value_serde: self.value_serde.clone(),
             store_name: self.store_name.clone(),
+            value_store: self.value_store.clone(),
+            derived_view: self.derived_view.clone(),
             window_grace_ms: self.window_grace_ms,
         }
     }
@@ -56,8 +64,38 @@ impl<K: Data, V: Data> KTable<K, V> {
             stream,
             key_serde,
             value_serde,
+            value_store: store_name.clone(),
+            derived_view: None,
             store_name,
             window_grace_ms: None,
+        }
+    }
+
+    /// The same table, whose values are held in store `store` even if it is not queryable
+    /// (an unnamed source table's or aggregation's generated store).
+    pub(crate) fn with_value_store(mut self, store: impl Into<String>) -> Self {
+        self.value_store = Some(store.into());
+        self
+    }
+
+    /// The same table, read (by joins) through `view` as it has no store of its own.
+    pub(crate) fn with_derived_view(mut self, view: Option<TableView<K, V>>) -> Self {
+        if self.value_store.is_none() {
+            self.derived_view = view;
+        }
+        self
+    }
+
+    /// How a join reads this table (Kafka's `valueGetterSupplier`): its store, or — for a table
+    /// derived without one — its parents' stores through its operators.
+    pub(crate) fn view(&self) -> Option<TableView<K, V>> {
+        match (&self.value_store, &self.value_serde) {
+            (Some(store), Some(values)) => Some(TableView::of_store(
+                store,
+                Arc::clone(&self.key_serde),
+                Arc::clone(values),
+            )),
+            _ => self.derived_view.clone(),
         }
     }
 
@@ -121,18 +159,24 @@ impl<K: Data, V: Data> KTable<K, V> {
         P: Processor<K, Change<V>, K, Change<V2>>,
         S: Fn(Option<TableStore<K, V2>>) -> P + Send + Sync + 'static,
     {
+        let store_name = materialized
+            .as_ref()
+            .map(|m| TableStore::store_name(self.stream.graph(), prefix, m));
         let name = self.stream.node_name(prefix);
         let keys = Arc::clone(&self.key_serde);
-        let declared = materialized.as_ref().and_then(|m| {
-            TableStore::declare(
-                self.stream.graph(),
-                &name,
-                prefix,
-                m,
-                &keys,
-                value_serde.clone(),
-            )
-        });
+        let declared = materialized
+            .as_ref()
+            .zip(store_name)
+            .and_then(|(m, store)| {
+                TableStore::declare(
+                    self.stream.graph(),
+                    &name,
+                    store,
+                    m,
+                    &keys,
+                    value_serde.clone(),
+                )
+            });
         let Some((result, queryable)) = declared else {
             let stream = self
                 .stream
@@ -141,6 +185,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             let value_serde = value_serde.filter(|_| materialized.is_none());
             return KTable::new(stream, keys, value_serde, None).with_grace_of(self);
         };
+        let store = result.table.store_name.to_string();
         let (keys, values) = (
             Arc::clone(&result.table.keys),
             Arc::clone(&result.table.values),
@@ -150,7 +195,9 @@ impl<K: Data, V: Data> KTable<K, V> {
                 .add_processor(name, vec![result.table.store_name.to_string()], move || {
                     supplier(Some(result.clone()))
                 });
-        KTable::new(stream, keys, Some(values), queryable).with_grace_of(self)
+        KTable::new(stream, keys, Some(values), queryable)
+            .with_value_store(store)
+            .with_grace_of(self)
     }
 
     /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
@@ -207,6 +254,8 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&K, &V) -> bool + Send + Sync + 'static,
     {
         let predicate = Arc::new(predicate);
+        let view_predicate: Predicate<K, V> = predicate.clone();
+        let view = self.view().map(|v| v.filter(view_predicate, keep));
         self.derive(
             FILTER_NAME,
             self.value_serde.clone(),
@@ -217,6 +266,7 @@ impl<K: Data, V: Data> KTable<K, V> {
                 result,
             },
         )
+        .with_derived_view(view)
     }
 
     /// Transforms every value (Kafka's `KTable#mapValues`); deletes stay deletes.
@@ -249,12 +299,15 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&V) -> V2 + Send + Sync + 'static,
     {
         let mapper = Arc::new(mapper);
+        let view_mapper: Arc<dyn Fn(&V) -> V2 + Send + Sync> = mapper.clone();
+        let view = self.view().map(|v| v.map(view_mapper));
         self.derive(MAPVALUES_NAME, None, materialized, move |result| {
             TableMapValues {
                 mapper: Arc::clone(&mapper),
                 result,
             }
         })
+        .with_derived_view(view)
     }
 
     /// The table's updates as a stream: each update's new value, `None` for a delete (Kafka's
@@ -352,14 +405,27 @@ where
 /// The store of a materialized table operator (Kafka's operators with a queryable name): every
 /// key's current result.
 impl<K: Data, V: Data> TableStore<K, V> {
-    /// Declares the store of operator `node`, materialized as `materialized` says (named, or
-    /// `<prefix>STATE-STORE-<n>`): its serdes are `materialized`'s, else `keys` and `values`.
+    /// The store name of a materialized operator: `materialized`'s, or `<prefix>STATE-STORE-<n>`.
+    /// Kafka draws it (`MaterializedInternal`) before the operator's node name.
+    pub(crate) fn store_name(
+        graph: &Rc<RefCell<TopologyGraph>>,
+        prefix: &str,
+        materialized: &Materialized<K, V>,
+    ) -> String {
+        match &materialized.name {
+            Some(name) => name.clone(),
+            None => graph.borrow_mut().next_store_name(prefix),
+        }
+    }
+
+    /// Declares the store `store_name` (see [`store_name`](Self::store_name)) of operator
+    /// `node`, materialized as `materialized` says: its serdes are `materialized`'s, else `keys` and `values`.
     /// Returns the store and, if the user named it, its queryable name; without a value serde
     /// the topology records a build error and returns `None`.
     pub(crate) fn declare(
         graph: &Rc<RefCell<TopologyGraph>>,
         node: &str,
-        prefix: &str,
+        store_name: String,
         materialized: &Materialized<K, V>,
         keys: &Arc<dyn Serde<K>>,
         values: Option<Arc<dyn Serde<V>>>,
@@ -370,10 +436,6 @@ impl<K: Data, V: Data> TableStore<K, V> {
                 "`{node}`: a materialized result needs its value serde; use Materialized::with_value_serde"
             ));
             return None;
-        };
-        let store_name = match &materialized.name {
-            Some(name) => name.clone(),
-            None => g.next_store_name(prefix),
         };
         g.add_store(materialized.timestamped_store(&store_name));
         let keys = materialized

@@ -19,6 +19,7 @@ mod sources;
 mod suppress;
 mod to_extractor;
 mod to_table;
+mod view;
 mod windowed;
 pub mod windows;
 
@@ -87,12 +88,9 @@ impl StreamsBuilder {
             graph.add_store(materialized.timestamped_store(store));
             graph.set_table_source_topic(store, topic);
         });
-        KTable::new(
-            source.table,
-            source.keys,
-            Some(source.values),
-            materialized.name.map(|_| source.store_name),
-        )
+        let queryable = materialized.name.map(|_| source.store_name.clone());
+        KTable::new(source.table, source.keys, Some(source.values), queryable)
+            .with_value_store(source.store_name)
     }
 
     /// A global table of `topic` (Kafka's `StreamsBuilder#globalTable`): every application
@@ -141,14 +139,15 @@ impl StreamsBuilder {
                 .borrow_mut()
                 .next_store_name(&format!("{topic}-")),
         };
-        let source_name = match &consumed.name {
-            Some(name) => name.clone(),
-            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
-        };
-        let table_source_name = match &consumed.name {
-            Some(name) => format!("{name}-table-source"),
-            None => self.graph.borrow_mut().next_name(ktable::SOURCE_NAME),
-        };
+        // Kafka (`InternalStreamsBuilder#table`): a `Consumed` name names the table-source
+        // processor, and its source node `<name>-source`; both draw a counter value anyway.
+        let source_name = kstream::named_or_generated(
+            &self.graph,
+            consumed.name.as_ref().map(|name| format!("{name}-source")),
+            kstream::SOURCE_NAME,
+        );
+        let table_source_name =
+            kstream::named_or_generated(&self.graph, consumed.name.clone(), ktable::SOURCE_NAME);
         let keys = materialized
             .key_serde
             .clone()
@@ -209,33 +208,61 @@ impl StreamsBuilder {
         Topology::build(self.graph.borrow().clone())
     }
 
+    /// Like [`build`](Self::build), with the optimizations `config`'s `topology.optimization`
+    /// names (Kafka's `StreamsBuilder#build(Properties)`); see
+    /// [`build_with_optimization`](Self::build_with_optimization).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// let mut config = StreamsConfig::new("app").unwrap();
+    /// config.set("topology.optimization", "all").unwrap();
+    /// let builder = StreamsBuilder::new();
+    /// builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::new());
+    /// let topology = builder.build_with(&config).unwrap();
+    /// // The source topic serves as the table's changelog.
+    /// assert_eq!(topology.changelog_topics(0, "app"), ["users"]);
+    /// ```
+    pub fn build_with(&self, config: &crate::StreamsConfig) -> Result<Topology> {
+        self.build_with_optimization(config.topology_optimization())
+    }
+
     /// Like [`build`](Self::build), applying the optimizations `optimization` names — the value
     /// of Kafka's `topology.optimization` (`StreamsBuilder#build(Properties)`): `none`, `all`
-    /// (every optimization Rill implements), or a comma-separated list of them. Implemented:
-    /// `reuse.ktable.source.topics` — a source table (`table`) writes no
-    /// `<application.id>-<store>-changelog` and is restored from its source topic instead.
-    /// Kafka's other optimizations (`merge.repartition.topics`, `single.store.self.join`) are
-    /// not implemented and are reported as errors when named.
+    /// (every optimization Rill implements), or a comma-separated list of them:
+    /// - `reuse.ktable.source.topics`: a source table (`table`) writes no
+    ///   `<application.id>-<store>-changelog` and is restored from its source topic instead;
+    /// - `merge.repartition.topics`: the repartition topics that aggregations and joins need
+    ///   after the same key-changing operator (`map`, `select_key`, …, with no `map_values` in
+    ///   between) become one, named after the first (Kafka's `mergeRepartitionTopics`).
+    ///
+    /// Kafka's `single.store.self.join` is not implemented and is reported as an error.
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// let builder = StreamsBuilder::new();
+    /// let by_user = builder
+    ///     .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .select_key(|_, user: &String| user.clone());
+    /// let grouped = || Grouped::with(Serdes::string(), Serdes::string());
+    /// by_user.group_by_key(grouped().with_name("first")).count(Materialized::new());
+    /// by_user.group_by_key(grouped().with_name("second")).count(Materialized::new());
+    /// assert_eq!(builder.build().unwrap().repartition_topics().len(), 2);
+    /// let optimized = builder.build_with_optimization("all").unwrap();
+    /// assert_eq!(optimized.repartition_topics()[0].name, "first-repartition");
+    /// assert_eq!(optimized.repartition_topics().len(), 1);
+    /// ```
     pub fn build_with_optimization(&self, optimization: &str) -> Result<Topology> {
-        let mut reuse_source_topics = false;
-        for name in optimization.split(',').map(str::trim) {
-            match name {
-                "none" => {}
-                "all" | "reuse.ktable.source.topics" => reuse_source_topics = true,
-                other => {
-                    return Err(crate::Error::Config {
-                        key: "topology.optimization".to_string(),
-                        value: optimization.to_string(),
-                        reason: format!(
-                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`)"
-                        ),
-                    })
-                }
-            }
-        }
+        let Optimizations {
+            reuse_source_topics,
+            merge_repartitions,
+        } = Optimizations::parse(optimization)?;
         let mut graph = self.graph.borrow().clone();
+        // Kafka's order (`InternalStreamsBuilder#optimizeTopology`).
         if reuse_source_topics {
             graph.reuse_table_source_topics();
+        }
+        if merge_repartitions {
+            graph.merge_repartition_topics();
         }
         Topology::build(graph)
     }
@@ -266,6 +293,42 @@ mod join_tests;
 mod stream_api_tests;
 #[cfg(test)]
 mod windowed_cache_tests;
+
+/// The optimizations a `topology.optimization` value names (Kafka's
+/// `StreamsConfig#verifyTopologyOptimizationConfigs`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Optimizations {
+    reuse_source_topics: bool,
+    merge_repartitions: bool,
+}
+
+impl Optimizations {
+    /// Parses `none`, `all`, or a comma-separated list of the optimizations Rill implements.
+    pub(crate) fn parse(value: &str) -> Result<Self> {
+        let mut parsed = Optimizations::default();
+        for name in value.split(',').map(str::trim) {
+            match name {
+                "none" => {}
+                "all" => {
+                    parsed.reuse_source_topics = true;
+                    parsed.merge_repartitions = true;
+                }
+                "reuse.ktable.source.topics" => parsed.reuse_source_topics = true,
+                "merge.repartition.topics" => parsed.merge_repartitions = true,
+                other => {
+                    return Err(crate::Error::Config {
+                        key: "topology.optimization".to_string(),
+                        value: value.to_string(),
+                        reason: format!(
+                            "`{other}` is not an optimization Rill implements (`none`, `all`, `reuse.ktable.source.topics`, `merge.repartition.topics`)"
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(parsed)
+    }
+}
 
 /// What [`StreamsBuilder::table_source`] built: the table-source node's output, the serdes of
 /// the store and its name.

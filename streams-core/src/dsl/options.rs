@@ -384,6 +384,17 @@ impl<K, V> Materialized<K, V> {
             .with_value_serde(value_serde)
     }
 
+    /// Whether this says nothing beyond `Materialized::new()`.
+    pub(crate) fn is_default(&self) -> bool {
+        self.name.is_none()
+            && self.key_serde.is_none()
+            && self.value_serde.is_none()
+            && !self.in_memory
+            && self.logging
+            && self.caching
+            && self.retention_ms.is_none()
+    }
+
     /// Stores keys with `serde`.
     pub fn with_key_serde(mut self, serde: impl Serde<K>) -> Self {
         self.key_serde = Some(Arc::new(serde));

@@ -196,7 +196,7 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// ```
     pub fn print(&self, printed: Printed<K, V>) {
         // Kafka draws a generated name even for a named printer.
-        let generated = self.node_name_drawn(PRINTING_NAME);
+        let generated = self.node_name(PRINTING_NAME);
         let name = printed.name.unwrap_or(generated);
         // Kafka labels the lines with the name of the stream's node (the printer's parent).
         let label: Arc<str> = match printed.label {

@@ -67,7 +67,7 @@ impl<K: Data, V: Data> KStream<K, V> {
         S: Fn() -> P + Send + Sync + 'static,
     {
         let stores = stores.iter().map(|s| s.to_string()).collect();
-        let name = self.node_name(PROCESSVALUES_NAME);
+        let name = self.processor_node_name(PROCESSVALUES_NAME);
         // Keys are unchanged, so the stream's repartition flag is inherited as it is (Kafka
         // passes `repartitionRequired` through for processValues, and sets it for process).
         self.add_processor_node(

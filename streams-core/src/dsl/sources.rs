@@ -91,10 +91,8 @@ impl StreamsBuilder {
         pattern: Option<TopicPattern>,
         consumed: Consumed<K, V>,
     ) -> KStream<K, V> {
-        let name = match consumed.name {
-            Some(name) => name,
-            None => self.graph.borrow_mut().next_name(kstream::SOURCE_NAME),
-        };
+        // A name is drawn even for a named source, as Kafka's counter does.
+        let name = kstream::named_or_generated(&self.graph, consumed.name, kstream::SOURCE_NAME);
         let kind = NodeKind::Source {
             topics,
             pattern,

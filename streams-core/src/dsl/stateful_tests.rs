@@ -850,7 +850,7 @@ fn optimized_source_tables_restore_from_their_source_topic() {
         ["app-users-store-changelog"]
     );
     let err = builder
-        .build_with_optimization("merge.repartition.topics")
+        .build_with_optimization("single.store.self.join")
         .err()
         .unwrap()
         .to_string();

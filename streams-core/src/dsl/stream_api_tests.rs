@@ -312,7 +312,8 @@ fn print_writes_label_and_mapped_record_per_line() {
 }
 
 /// `PrintedTest`: the default label is the printed stream's node name, the default mapper
-/// `key, value`; a custom mapper replaces it.
+/// `key, value`; a custom mapper replaces it. The named source draws counter value 0, as
+/// Kafka's `orElseGenerateWithPrefix` does, so the unnamed printer is number 1.
 #[test]
 fn print_defaults_to_the_parent_node_name_and_key_comma_value() {
     let (plain, mapped) = (Captured::default(), Captured::default());
@@ -330,7 +331,7 @@ fn print_defaults_to_the_parent_node_name_and_key_comma_value() {
     let topology = builder.build().unwrap();
     let described = topology.describe().to_string();
     assert!(
-        described.contains("--> KSTREAM-PRINTER-0000000000, mapped-printer"),
+        described.contains("--> KSTREAM-PRINTER-0000000001, mapped-printer"),
         "{described}"
     );
     let driver = TopologyTestDriver::new(topology).unwrap();

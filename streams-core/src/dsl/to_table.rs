@@ -84,7 +84,7 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// # Ok::<(), streams_core::Error>(())
     /// ```
     pub fn to_table_with(&self, materialized: Materialized<K, V>) -> KTable<K, V> {
-        let name = self.node_name_drawn(TOTABLE_NAME);
+        let name = self.node_name(TOTABLE_NAME);
         // Kafka's MaterializedInternal draws a store name even when the table stays
         // unmaterialized; drawing it keeps the following generated names aligned.
         let store_name = match &materialized.name {

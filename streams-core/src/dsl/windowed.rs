@@ -209,6 +209,9 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
 
     /// Counts records per key and window.
     pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
+        if !matches!(self.windows, WindowKind::Sliding(_)) {
+            self.grouped.burn_count_store_name(&materialized);
+        }
         let start: Start<K, V, i64> = Arc::new(|_, _| 1);
         let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
         self.aggregate_with(
@@ -786,6 +789,7 @@ impl<K: Data, V: Data> SessionWindowedKStream<K, V> {
 
     /// Counts records per key and session.
     pub fn count(&self, materialized: Materialized<K, i64>) -> KTable<Windowed<K>, i64> {
+        self.grouped.burn_count_store_name(&materialized);
         let start: Start<K, V, i64> = Arc::new(|_, _| 1);
         let add: Add<K, V, i64> = Arc::new(|_, _, count| count + 1);
         let merge: Merge<K, i64> = Arc::new(|_, a, b| a + b);

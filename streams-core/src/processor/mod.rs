@@ -249,6 +249,12 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         access::session(name, self.store(name)?, Arc::new(keys), Arc::new(values))
     }
 
+    /// Store `name` as the task holds it, for the DSL's value getters (which type it
+    /// themselves).
+    pub(crate) fn store_handle(&self, name: &str) -> Result<crate::state::StoreHandle> {
+        self.store(name).cloned()
+    }
+
     /// Typed stores for the DSL's own processors, which already hold shared serdes.
     pub(crate) fn timestamped_store_shared<KS: 'static, VS: 'static>(
         &self,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use super::graph::{NodeKind, TopologyGraph};
+use super::java_order;
 use crate::processor::node::NodeId;
 
 /// The description of a whole topology.
@@ -84,10 +85,7 @@ pub(super) fn describe<'a>(
             .cmp(&sizes[a])
             .then_with(|| graph.nodes[*a].name.cmp(&graph.nodes[*b].name))
     };
-    let names = |ids: &[NodeId]| {
-        let mut ids = ids.to_vec();
-        ids.sort_by(order);
-        ids.dedup();
+    let name_list = |ids: Vec<NodeId>| {
         ids.into_iter()
             .map(|id| graph.nodes[id].name.clone())
             .collect::<Vec<_>>()
@@ -95,6 +93,7 @@ pub(super) fn describe<'a>(
     let subtopologies = subtopologies
         .enumerate()
         .map(|(id, (nodes, global))| {
+            let mut edges = kafka_edges(graph, nodes);
             let mut nodes = nodes.to_vec();
             nodes.sort_by(order);
             SubtopologyDescription {
@@ -115,7 +114,10 @@ pub(super) fn describe<'a>(
                                 topics: topics.iter().map(|t| t.name.clone()).collect(),
                             },
                             NodeKind::Processor { stores } => NodeDetail::Processor {
-                                stores: stores.clone(),
+                                stores: java_order::hash_order(stores)
+                                    .into_iter()
+                                    .map(|i| stores[i].clone())
+                                    .collect(),
                             },
                             NodeKind::Sink { topic } => NodeDetail::Sink {
                                 topic: topic.name.clone(),
@@ -124,11 +126,12 @@ pub(super) fn describe<'a>(
                                 extractor: extractor.clone(),
                             },
                         };
+                        let (predecessors, successors) = edges.remove(&n).unwrap_or_default();
                         NodeDescription {
                             name: node.name.clone(),
                             detail,
-                            predecessors: names(&node.parents),
-                            successors: names(&node.children),
+                            predecessors: name_list(predecessors.keys()),
+                            successors: name_list(successors.keys()),
                         }
                     })
                     .collect(),
@@ -136,6 +139,69 @@ pub(super) fn describe<'a>(
         })
         .collect();
     TopologyDescription { subtopologies }
+}
+
+/// The predecessors and successors of each node of a sub-topology, in the order Kafka's
+/// `describeSubtopology` gives them: nodes are visited in the order of a `HashMap` by name;
+/// each edge is inserted into both nodes' `TreeSet`s, ordered by the sub-tree sizes *as they
+/// are at that moment*, and then the predecessor's size (and its known ancestors') grows by
+/// the node's.
+fn kafka_edges(
+    graph: &TopologyGraph,
+    nodes: &[NodeId],
+) -> HashMap<NodeId, (java_order::TreeSet, java_order::TreeSet)> {
+    let mut ids = nodes.to_vec();
+    // Kafka adds a sub-topology's nodes to its `HashMap` in the order they were added.
+    ids.sort_unstable();
+    let names: Vec<&str> = ids
+        .iter()
+        .map(|&id| graph.nodes[id].name.as_str())
+        .collect();
+    let visit: Vec<NodeId> = java_order::hash_order(&names)
+        .into_iter()
+        .map(|i| ids[i])
+        .collect();
+    let mut sizes: HashMap<NodeId, usize> = ids.iter().map(|&id| (id, 1)).collect();
+    let mut edges: HashMap<NodeId, (java_order::TreeSet, java_order::TreeSet)> =
+        ids.iter().map(|&id| (id, Default::default())).collect();
+    for node in visit {
+        for &parent in &graph.nodes[node].parents {
+            if !sizes.contains_key(&parent) {
+                continue;
+            }
+            let cmp = |a: NodeId, b: NodeId| {
+                sizes[&b]
+                    .cmp(&sizes[&a])
+                    .then_with(|| graph.nodes[a].name.cmp(&graph.nodes[b].name))
+            };
+            if let Some((predecessors, _)) = edges.get_mut(&node) {
+                predecessors.insert(parent, cmp);
+            }
+            if let Some((_, successors)) = edges.get_mut(&parent) {
+                successors.insert(node, cmp);
+            }
+            let delta = sizes[&node];
+            grow(parent, delta, &edges, &mut sizes);
+        }
+    }
+    edges
+}
+
+/// Kafka's `updateSize`: adds `delta` to `node` and to every predecessor known so far.
+fn grow(
+    node: NodeId,
+    delta: usize,
+    edges: &HashMap<NodeId, (java_order::TreeSet, java_order::TreeSet)>,
+    sizes: &mut HashMap<NodeId, usize>,
+) {
+    if let Some(size) = sizes.get_mut(&node) {
+        *size += delta;
+    }
+    if let Some((predecessors, _)) = edges.get(&node) {
+        for parent in predecessors.keys() {
+            grow(parent, delta, edges, sizes);
+        }
+    }
 }
 
 /// The size of the tree rooted at `id`, counted as Kafka counts it (a node reached along two

@@ -4,7 +4,7 @@
 //! Types are erased here (the DSL checked them at compile time), so that one graph can hold
 //! nodes of every key and value type and a `Topology` can be shared between threads.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::dsl::AutoOffsetReset;
@@ -152,6 +152,16 @@ pub struct RepartitionTopic {
     pub partitions: Option<u32>,
 }
 
+/// The three nodes of a repartition a keyed operation added: filter → sink → topic → source.
+#[derive(Debug, Clone)]
+pub(crate) struct RepartitionNodes {
+    pub(crate) filter: NodeId,
+    pub(crate) sink: NodeId,
+    pub(crate) source: NodeId,
+    /// The topic, without the application-id prefix.
+    pub(crate) topic: String,
+}
+
 /// The graph under construction.
 #[derive(Clone, Default)]
 pub(crate) struct TopologyGraph {
@@ -160,6 +170,18 @@ pub(crate) struct TopologyGraph {
     pub(crate) repartition_topics: Vec<RepartitionTopic>,
     /// Problems found while building, reported together by `build()`.
     pub(crate) errors: Vec<String>,
+    /// For each stream node repartitioned for a join: the source node reading the repartition
+    /// topic, which a later join of the same stream reuses (Kafka's
+    /// `KStreamImpl#repartitionNode`).
+    pub(crate) join_repartitions: HashMap<NodeId, NodeId>,
+    /// The repartitions keyed operations added (Kafka's `OptimizableRepartitionNode`s), in the
+    /// order they were added, which `merge.repartition.topics` may merge.
+    pub(crate) optimizable_repartitions: Vec<RepartitionNodes>,
+    /// Nodes that change keys (`map`, `flat_map`, `select_key`): `true`; or only values
+    /// (`map_values`, `flat_map_values`): `false`.
+    changing: HashMap<NodeId, bool>,
+    /// The nodes of `KStream::merge`, in the order they were added (Kafka's `mergeNodes`).
+    pub(crate) merge_nodes: Vec<NodeId>,
     next_index: u64,
     names: HashSet<String>,
 }
@@ -283,5 +305,191 @@ impl TopologyGraph {
 
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {
         self.nodes[node].factory = factory;
+    }
+
+    /// Records that `node` changes keys (`keys`) or only values, for
+    /// [`merge_repartition_topics`](Self::merge_repartition_topics).
+    pub(crate) fn mark_changing(&mut self, node: NodeId, keys: bool) {
+        self.changing.insert(node, keys);
+    }
+
+    /// Kafka's `merge.repartition.topics` optimization (`InternalStreamsBuilder#
+    /// mergeRepartitionTopics`): the repartitions that keyed operations added downstream of
+    /// the same key-changing operator — with no value-changing operator in between — become
+    /// one, right after that operator, through the first one's topic and named after it
+    /// (`<topic>-filter`, `<topic>-sink`, `<topic>-source`). What lay between the operator
+    /// and each repartition moves behind the merged one.
+    pub(crate) fn merge_repartition_topics(&mut self) {
+        let groups = self.repartitions_by_key_changer();
+        let mut removed: HashSet<NodeId> = HashSet::new();
+        for (key_changer, repartitions) in groups {
+            let repartitions: Vec<(RepartitionNodes, NodeId)> = repartitions
+                .into_iter()
+                .filter_map(|r| {
+                    // The child of the key changer (or merge) on the way to the repartition.
+                    let child = self.find_ancestor(r.filter, &|n| {
+                        self.nodes[n].parents.contains(&key_changer)
+                    })?;
+                    Some((r, child))
+                })
+                .collect();
+            let Some((first, _)) = repartitions.first() else {
+                continue;
+            };
+            let topic = first.topic.clone();
+            let copy = |graph: &mut Self, of: NodeId, name: String, parents: Vec<NodeId>| {
+                let node = graph.nodes[of].clone();
+                graph.add_node(name, node.kind, parents, node.factory, node.share)
+            };
+            // Removed nodes give up their names first: the merged nodes may take them.
+            for (r, _) in &repartitions {
+                for n in [r.filter, r.sink, r.source] {
+                    self.names.remove(&self.nodes[n].name);
+                }
+            }
+            let filter = copy(
+                self,
+                first.filter,
+                format!("{topic}-filter"),
+                vec![key_changer],
+            );
+            copy(self, first.sink, format!("{topic}-sink"), vec![filter]);
+            let source = copy(self, first.source, format!("{topic}-source"), Vec::new());
+            for (r, child) in &repartitions {
+                let consumers = std::mem::take(&mut self.nodes[r.source].children);
+                let upstream = if *child == r.filter {
+                    source
+                } else {
+                    // The operators between the key changer and this repartition now read the
+                    // merged repartition, and its consumers read them.
+                    if self.nodes[*child].parents.contains(&key_changer) {
+                        self.replace_parent(*child, key_changer, source);
+                    }
+                    self.nodes[r.filter].parents[0]
+                };
+                for consumer in consumers {
+                    self.replace_parent(consumer, r.source, upstream);
+                }
+                for n in [r.filter, r.sink, r.source] {
+                    for parent in std::mem::take(&mut self.nodes[n].parents) {
+                        self.nodes[parent].children.retain(|&c| c != n);
+                    }
+                    removed.insert(n);
+                }
+                if r.topic != topic {
+                    self.repartition_topics.retain(|t| t.name != r.topic);
+                }
+            }
+        }
+        self.optimizable_repartitions.clear();
+        self.remove_nodes(&removed);
+    }
+
+    /// The optimizable repartitions grouped by the node they are merged after (Kafka's
+    /// `keyChangingOperationsToOptimizableRepartitionNodes`): the key-changing operator they
+    /// follow with no value-changing one in between (`getKeyChangingParentNode`) — or a
+    /// `merge` of key-changed streams, when all of a key changer's repartitions follow it
+    /// (`maybeUpdateKeyChangingRepartitionNodeMap`). Groups are in the order of their node.
+    fn repartitions_by_key_changer(&self) -> BTreeMap<NodeId, Vec<RepartitionNodes>> {
+        let changes_keys = |n: NodeId| self.changing.get(&n) == Some(&true);
+        let changes_anything = |n: NodeId| self.changing.contains_key(&n);
+        let mut groups: BTreeMap<NodeId, Vec<RepartitionNodes>> = BTreeMap::new();
+        for r in &self.optimizable_repartitions {
+            let nearest = self.find_ancestor(r.filter, &changes_anything);
+            let key_changer = self.find_ancestor(r.filter, &changes_keys);
+            if let (Some(nearest), Some(key_changer)) = (nearest, key_changer) {
+                if nearest == key_changer {
+                    groups.entry(key_changer).or_default().push(r.clone());
+                }
+            }
+        }
+        for &merge in &self.merge_nodes {
+            let below_merge = |r: &RepartitionNodes| {
+                self.find_ancestor(r.filter, &|n| self.nodes[n].parents.contains(&merge))
+                    .is_some()
+            };
+            let key_changers: Vec<NodeId> = groups
+                .iter()
+                .filter(|(&k, rs)| {
+                    rs.iter().all(below_merge)
+                        && self
+                            .find_ancestor(merge, &|n| self.nodes[n].parents.contains(&k))
+                            .is_some()
+                })
+                .map(|(&k, _)| k)
+                .collect();
+            let mut merged = Vec::new();
+            for k in key_changers {
+                merged.extend(groups.remove(&k).unwrap_or_default());
+            }
+            if !merged.is_empty() {
+                merged.sort_by_key(|r| r.filter);
+                merged.dedup_by_key(|r| r.filter);
+                groups.insert(merge, merged);
+            }
+        }
+        groups
+    }
+
+    /// Kafka's `findParentNodeMatching`: `start` if it matches, else the first matching parent,
+    /// else (depth first) what the last parent's ancestors yield.
+    fn find_ancestor(&self, start: NodeId, matches: &dyn Fn(NodeId) -> bool) -> Option<NodeId> {
+        if matches(start) {
+            return Some(start);
+        }
+        let mut found = None;
+        for &parent in &self.nodes[start].parents {
+            if matches(parent) {
+                return Some(parent);
+            }
+            found = self.find_ancestor(parent, matches);
+        }
+        found
+    }
+
+    /// Makes `node` a child of `new` instead of `old`.
+    fn replace_parent(&mut self, node: NodeId, old: NodeId, new: NodeId) {
+        for parent in &mut self.nodes[node].parents {
+            if *parent == old {
+                *parent = new;
+            }
+        }
+        self.nodes[old].children.retain(|&c| c != node);
+        self.nodes[new].children.push(node);
+    }
+
+    /// Drops `removed` (nodes already disconnected) and renumbers the others, keeping order.
+    fn remove_nodes(&mut self, removed: &HashSet<NodeId>) {
+        if removed.is_empty() {
+            return;
+        }
+        let mut new_id = vec![None; self.nodes.len()];
+        let mut next = 0;
+        for (id, slot) in new_id.iter_mut().enumerate() {
+            if !removed.contains(&id) {
+                *slot = Some(next);
+                next += 1;
+            }
+        }
+        let renumber = |ids: &mut Vec<NodeId>| {
+            *ids = ids.iter().filter_map(|&id| new_id[id]).collect();
+        };
+        let nodes = std::mem::take(&mut self.nodes);
+        self.nodes = nodes
+            .into_iter()
+            .enumerate()
+            .filter(|(id, _)| !removed.contains(id))
+            .map(|(_, mut node)| {
+                renumber(&mut node.parents);
+                renumber(&mut node.children);
+                node
+            })
+            .collect();
+        self.join_repartitions.clear();
+        self.merge_nodes.clear();
+        self.changing = std::mem::take(&mut self.changing)
+            .into_iter()
+            .filter_map(|(id, keys)| new_id[id].map(|id| (id, keys)))
+            .collect();
     }
 }

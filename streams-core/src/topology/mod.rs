@@ -3,8 +3,8 @@
 //!
 //! A sub-topology is a connected component of the graph; components only meet through topics
 //! (for example a repartition topic), so each can run as independent tasks, one per input
-//! partition. Sub-topologies are numbered the way Kafka numbers them: in the sorted order of
-//! their source node names.
+//! partition. Sub-topologies are numbered the way Kafka numbers them: in the order their first
+//! node was added to the topology.
 //!
 //! A *global* sub-topology (one per `StreamsBuilder::global_table`, Kafka's global store) reads
 //! every partition of its topic into a global store and generates no tasks: each application
@@ -13,6 +13,7 @@
 
 mod describe;
 pub(crate) mod graph;
+mod java_order;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -524,7 +525,7 @@ fn post_order(
     out.push(node);
 }
 
-/// Groups nodes into connected components and numbers them by their sorted source names.
+/// Groups nodes into connected components and numbers them in the order of their first node.
 fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
     let mut root: Vec<NodeId> = (0..graph.nodes.len()).collect();
     fn find(root: &mut [NodeId], mut n: NodeId) -> NodeId {
@@ -554,19 +555,22 @@ fn split_into_subtopologies(graph: &TopologyGraph) -> Vec<Subtopology> {
             }
         }
     }
-    let mut source_names: Vec<(&str, NodeId)> = graph
-        .nodes
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| matches!(n.kind, NodeKind::Source { .. }))
-        .map(|(i, n)| (n.name.as_str(), i))
-        .collect();
-    source_names.sort();
+    // Components are numbered in the order their first node was added (Kafka's
+    // `InternalTopologyBuilder#makeNodeGroups` since KAFKA-9020: topological order), counting
+    // only those that read a topic.
+    let mut has_source: HashSet<NodeId> = HashSet::new();
+    for (id, node) in graph.nodes.iter().enumerate() {
+        if matches!(node.kind, NodeKind::Source { .. }) {
+            has_source.insert(find(&mut root, id));
+        }
+    }
     let mut group_of_root: BTreeMap<NodeId, usize> = BTreeMap::new();
-    for (_, id) in &source_names {
-        let r = find(&mut root, *id);
-        let next = group_of_root.len();
-        group_of_root.entry(r).or_insert(next);
+    for id in 0..graph.nodes.len() {
+        let r = find(&mut root, id);
+        if has_source.contains(&r) {
+            let next = group_of_root.len();
+            group_of_root.entry(r).or_insert(next);
+        }
     }
     let mut subtopologies: Vec<Subtopology> = (0..group_of_root.len())
         .map(|_| Subtopology {

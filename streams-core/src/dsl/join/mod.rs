@@ -26,3 +26,13 @@ impl<K: Data, V: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>> for Unre
         Ok(())
     }
 }
+
+/// Never runs: stands in for the processor of a stream-table join the topology rejects at
+/// `build()`.
+pub(super) struct UnreachableStreamJoin;
+
+impl<K: Data, V: Data, VR: Data> Processor<K, V, K, VR> for UnreachableStreamJoin {
+    fn process(&mut self, _: Record<K, V>, _: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
+        Ok(())
+    }
+}

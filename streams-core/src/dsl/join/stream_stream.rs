@@ -20,6 +20,9 @@ use crate::state::initialized;
 const WINDOWED_NAME: &str = "KSTREAM-WINDOWED-";
 const STREAM_JOIN_THIS_NAME: &str = "KSTREAM-JOINTHIS-";
 const STREAM_JOIN_OTHER_NAME: &str = "KSTREAM-JOINOTHER-";
+const OUTER_THIS_NAME: &str = "KSTREAM-OUTERTHIS-";
+const OUTER_OTHER_NAME: &str = "KSTREAM-OUTEROTHER-";
+const OUTER_SHARED_NAME: &str = "KSTREAM-OUTERSHARED-";
 const STREAM_MERGE_NAME: &str = "KSTREAM-MERGE-";
 
 /// The serdes of a stream-stream join — keys, this stream's values, the other stream's values
@@ -29,6 +32,7 @@ pub struct StreamJoined<K, V, VO> {
     value_serde: Arc<dyn Serde<V>>,
     other_value_serde: Arc<dyn Serde<VO>>,
     name: Option<String>,
+    store_name: Option<String>,
 }
 
 impl<K, V, VO> StreamJoined<K, V, VO> {
@@ -43,13 +47,62 @@ impl<K, V, VO> StreamJoined<K, V, VO> {
             value_serde: Arc::new(value_serde),
             other_value_serde: Arc::new(other_value_serde),
             name: None,
+            store_name: None,
         }
     }
 
-    /// Names the repartition topics `<application.id>-<name>-left-repartition` and
-    /// `…-right-repartition`, if the join needs them (Kafka's `StreamJoined.withName`).
+    /// Names the join's processors `<name>-this-windowed`, `<name>-other-windowed`,
+    /// `<name>-this-join` (`-outer-this-join` in an outer join), `<name>-other-join`
+    /// (`-outer-other-join` in left and outer joins) and `<name>-merge`, and its repartition
+    /// topics, if it needs them, `<application.id>-<name>-left-repartition` and
+    /// `…-right-repartition` (Kafka's `StreamJoined.withName`). The stores keep generated names
+    /// unless [`with_store_name`](Self::with_store_name) names them.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::prelude::*;
+    /// let builder = StreamsBuilder::new();
+    /// let left = builder.stream("left", Consumed::with(Serdes::string(), Serdes::string()));
+    /// let right = builder.stream("right", Consumed::with(Serdes::string(), Serdes::string()));
+    /// left.join_stream(
+    ///     &right,
+    ///     |l: &String, r: &String| format!("{l}+{r}"),
+    ///     JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+    ///     StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string()).with_name("pairs"),
+    /// )
+    /// .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// let text = builder.build().unwrap().describe().to_string();
+    /// assert!(text.contains("Processor: pairs-merge (stores: [])"), "{text}");
+    /// ```
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
+        self
+    }
+
+    /// Names the join's window stores `<name>-this-join-store` and `<name>-other-join-store`
+    /// (`-outer-this-join-store` / `-outer-other-join-store` on the outer sides) and a left or
+    /// outer join's shared store `<name>-left-shared-join-store` / `-outer-shared-join-store`,
+    /// and so their changelogs (Kafka's `StreamJoined.withStoreName`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::prelude::*;
+    /// let builder = StreamsBuilder::new();
+    /// let left = builder.stream("left", Consumed::with(Serdes::string(), Serdes::string()));
+    /// let right = builder.stream("right", Consumed::with(Serdes::string(), Serdes::string()));
+    /// left.left_join_stream(
+    ///     &right,
+    ///     |l: &String, r: Option<&String>| format!("{l}+{r:?}"),
+    ///     JoinWindows::of_time_difference_with_no_grace(Duration::from_millis(100)).unwrap(),
+    ///     StreamJoined::with(Serdes::string(), Serdes::string(), Serdes::string())
+    ///         .with_store_name("pairs"),
+    /// )
+    /// .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// let stores = builder.build().unwrap().store_names();
+    /// assert!(stores.contains(&"pairs-left-shared-join-store".to_string()), "{stores:?}");
+    /// ```
+    pub fn with_store_name(mut self, store_name: impl Into<String>) -> Self {
+        self.store_name = Some(store_name.into());
         self
     }
 }
@@ -129,44 +182,43 @@ impl<K: Data, V: Data> KStream<K, V> {
         joined: StreamJoined<K, V, VO>,
         unmatched: Unmatched,
     ) -> KStream<K, VR> {
+        // Kafka names a join's repartition topics after the stream's upstream node, or
+        // `<name>-left` / `<name>-right` (`KStreamImpl#doJoin`).
         let this_input = if self.repartition_required {
-            self.repartition_through(
+            self.repartition_for_join(
                 joined.name.as_ref().map(|n| format!("{n}-left")),
                 Arc::clone(&joined.key_serde),
                 Arc::clone(&joined.value_serde),
-                None,
             )
         } else {
             self.clone()
         };
         let other_input = if other.repartition_required {
-            other.repartition_through(
+            other.repartition_for_join(
                 joined.name.as_ref().map(|n| format!("{n}-right")),
                 Arc::clone(&joined.key_serde),
                 Arc::clone(&joined.other_value_serde),
-                None,
             )
         } else {
             other.clone()
         };
         let graph = Rc::clone(self.graph());
-        let (this_windowed, other_windowed, this_join, other_join, merge) = {
-            let mut g = graph.borrow_mut();
-            (
-                g.next_name(WINDOWED_NAME),
-                g.next_name(WINDOWED_NAME),
-                g.next_name(STREAM_JOIN_THIS_NAME),
-                g.next_name(STREAM_JOIN_OTHER_NAME),
-                g.next_name(STREAM_MERGE_NAME),
-            )
-        };
-        let (this_store, other_store) =
-            (format!("{this_join}-store"), format!("{other_join}-store"));
-        // Kafka's shared store of records still waiting for a partner (left and outer joins).
-        let outer_store = (unmatched != Unmatched::None).then(|| {
-            let name = graph.borrow_mut().next_name("KSTREAM-OUTERSHARED-");
-            format!("{name}-store")
-        });
+        let names = JoinNames::draw(
+            &mut graph.borrow_mut(),
+            joined.name.as_deref(),
+            joined.store_name.as_deref(),
+            unmatched,
+        );
+        let JoinNames {
+            this_windowed,
+            other_windowed,
+            this_join,
+            other_join,
+            merge,
+            this_store,
+            other_store,
+            outer_store,
+        } = names;
         let span = windows.before_ms().saturating_add(windows.after_ms());
         let retention = span.saturating_add(windows.grace_ms());
         {
@@ -239,7 +291,83 @@ impl<K: Data, V: Data> KStream<K, V> {
                 }),
             )
         };
-        this_side.named(merge).merge(&other_side)
+        this_side.merge_as(&other_side, merge)
+    }
+}
+
+/// The node and store names of a stream-stream join, drawn as Kafka's `KStreamImplJoin#join`
+/// draws them: a counter value for each node, also when `StreamJoined::with_name` names it,
+/// and the stores named after the generated join nodes unless `with_store_name` names them.
+struct JoinNames {
+    this_windowed: String,
+    other_windowed: String,
+    this_join: String,
+    other_join: String,
+    merge: String,
+    this_store: String,
+    other_store: String,
+    /// The shared store of a left or outer join's records waiting for a partner.
+    outer_store: Option<String>,
+}
+
+impl JoinNames {
+    fn draw(
+        graph: &mut crate::topology::graph::TopologyGraph,
+        name: Option<&str>,
+        store_name: Option<&str>,
+        unmatched: Unmatched,
+    ) -> Self {
+        // "Left outer": the other side may go unmatched from this side's point of view, so
+        // Kafka calls that side OUTEROTHER; "right outer" makes this side OUTERTHIS.
+        let (left_outer, right_outer) =
+            (unmatched != Unmatched::None, unmatched == Unmatched::Both);
+        let mut suffixed = |suffix: &str, prefix: &str| {
+            let generated = graph.next_name(prefix);
+            name.map_or(generated, |n| format!("{n}{suffix}"))
+        };
+        let this_windowed = suffixed("-this-windowed", WINDOWED_NAME);
+        let other_windowed = suffixed("-other-windowed", WINDOWED_NAME);
+        let (this_suffix, this_prefix) = if right_outer {
+            ("-outer-this-join", OUTER_THIS_NAME)
+        } else {
+            ("-this-join", STREAM_JOIN_THIS_NAME)
+        };
+        let (other_suffix, other_prefix) = if left_outer {
+            ("-outer-other-join", OUTER_OTHER_NAME)
+        } else {
+            ("-other-join", STREAM_JOIN_OTHER_NAME)
+        };
+        let this_generated = graph.next_name(this_prefix);
+        let other_generated = graph.next_name(other_prefix);
+        let merge = {
+            let generated = graph.next_name(STREAM_MERGE_NAME);
+            name.map_or(generated, |n| format!("{n}-merge"))
+        };
+        let store = |suffix: &str, generated: &str| match store_name {
+            Some(base) => format!("{base}{suffix}-store"),
+            None => format!("{generated}-store"),
+        };
+        // The shared store takes the number of the generated this-side node; it draws none.
+        let outer_store = left_outer.then(|| {
+            let suffix = if right_outer {
+                "-outer-shared-join"
+            } else {
+                "-left-shared-join"
+            };
+            let counter = &this_generated[this_prefix.len()..];
+            store(suffix, &format!("{OUTER_SHARED_NAME}{counter}"))
+        });
+        JoinNames {
+            this_windowed,
+            other_windowed,
+            this_join: name.map_or_else(|| this_generated.clone(), |n| format!("{n}{this_suffix}")),
+            other_join: name
+                .map_or_else(|| other_generated.clone(), |n| format!("{n}{other_suffix}")),
+            merge,
+            this_store: store(this_suffix, &this_generated),
+            other_store: store(other_suffix, &other_generated),
+            outer_store,
+        }
     }
 }
 

@@ -8,10 +8,10 @@
 
 use std::sync::Arc;
 
-use crate::dsl::cached::ConnectedTable;
-use crate::dsl::kgrouped::{skip_null, MissingSerde};
-use crate::dsl::kstream::KStream;
+use crate::dsl::kgrouped::skip_null;
+use crate::dsl::kstream::{named_or_generated, KStream};
 use crate::dsl::ktable::KTable;
+use crate::dsl::view::ValueGetter;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -38,8 +38,30 @@ impl<K, V> Joined<K, V> {
         }
     }
 
-    /// Names the repartition topic `<application.id>-<name>-repartition` (Kafka's
-    /// `Joined.as`).
+    /// Names the join's processor `<name>` and, if the stream must be repartitioned first, its
+    /// repartition topic `<application.id>-<name>-repartition` (Kafka's `Joined.as`).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// let builder = StreamsBuilder::new();
+    /// let regions = builder.table(
+    ///     "regions",
+    ///     Consumed::with(Serdes::string(), Serdes::string()),
+    ///     Materialized::new(),
+    /// );
+    /// builder
+    ///     .stream("clicks", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .select_key(|_, user: &String| user.clone())
+    ///     .join(
+    ///         &regions,
+    ///         |user: &String, region: &String| format!("{user}@{region}"),
+    ///         Joined::with(Serdes::string(), Serdes::string()).with_name("clicks-by-user"),
+    ///     )
+    ///     .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    /// let topology = builder.build().unwrap();
+    /// assert_eq!(topology.repartition_topics()[0].name, "clicks-by-user-repartition");
+    /// assert!(topology.describe().to_string().contains("Processor: clicks-by-user (stores: ["));
+    /// ```
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());
         self
@@ -64,8 +86,10 @@ type Joiner<V, VT, VR> = Arc<dyn Fn(&V, Option<&VT>) -> VR + Send + Sync>;
 impl<K: Data, V: Data> KStream<K, V> {
     /// Inner stream-table join (Kafka's `KStream#join(KTable, ValueJoiner, Joined)`): a record
     /// whose key is in `table` is emitted as `joiner(value, table_value)`; records with a null
-    /// key or value, or a key the table does not hold, produce nothing. The table must be
-    /// materialized (a source table or an aggregation; name a derived table's store to join it).
+    /// key or value, or a key the table does not hold, produce nothing. Any table can be
+    /// joined: one with a store (named or not — a source table, an aggregation) is read from
+    /// it; one derived without a store (`filter`, `map_values`, a table join) is read through
+    /// the stores it derives from, as Kafka's value getters read it.
     pub fn join<VT, VR, F>(
         &self,
         table: &KTable<K, VT>,
@@ -106,41 +130,37 @@ impl<K: Data, V: Data> KStream<K, V> {
         joined: Joined<K, V>,
         left: bool,
     ) -> KStream<K, VR> {
-        let name = self.node_name(if left { LEFT_JOIN_NAME } else { JOIN_NAME });
+        // Kafka's order (`KStreamImpl#join(KTable, …)`): first the repartition, through
+        // `<Joined name>-repartition` or `<upstream node>-repartition`, then the join's name —
+        // the `Joined` name, else `named`'s, else generated (a counter value is drawn anyway).
         let input = if self.repartition_required {
-            self.repartition_through(
+            self.repartition_for_join(
                 joined.name.clone(),
                 Arc::clone(&joined.key_serde),
                 Arc::clone(&joined.value_serde),
-                None,
             )
         } else {
             self.clone()
         };
-        let (store_name, table_values) = match (table.queryable_store_name(), table.value_serde()) {
-            (Some(store), Some(values)) => (store.to_string(), values),
-            _ => {
-                self.graph().borrow_mut().errors.push(format!(
-                    "join `{name}`: the table is not materialized; give the table a store with Materialized::as_ to join it"
-                ));
-                (
-                    String::new(),
-                    table
-                        .value_serde()
-                        .unwrap_or_else(|| Arc::new(MissingSerde) as Arc<dyn Serde<VT>>),
-                )
-            }
+        let name = named_or_generated(
+            self.graph(),
+            joined
+                .name
+                .clone()
+                .or_else(|| self.pending_name().map(str::to_string)),
+            if left { LEFT_JOIN_NAME } else { JOIN_NAME },
+        );
+        let Some(view) = table.view() else {
+            self.graph().borrow_mut().errors.push(format!(
+                "join `{name}`: the table is not materialized; give the table a store with Materialized::as_ to join it"
+            ));
+            return input.add_processor(name, Vec::new(), || super::UnreachableStreamJoin);
         };
-        let stores = if store_name.is_empty() {
-            Vec::new()
-        } else {
-            vec![store_name.clone()]
-        };
-        let table = ConnectedTable::new(Arc::from(store_name), table.key_serde(), table_values);
+        let stores = view.stores().to_vec();
         let (keys, values) = (joined.key_serde, joined.value_serde);
         input
             .add_processor(name, stores, move || StreamTableJoinProcessor {
-                table: table.clone(),
+                table: view.getter(),
                 keys: Arc::clone(&keys),
                 values: Arc::clone(&values),
                 joiner: Arc::clone(&joiner),
@@ -152,7 +172,8 @@ impl<K: Data, V: Data> KStream<K, V> {
 
 /// Looks each stream record up in the table's store (Kafka's `KStreamKTableJoinProcessor`).
 struct StreamTableJoinProcessor<K, V, VT, VR> {
-    table: ConnectedTable<K, VT>,
+    /// Reads the table (Kafka's `KTableValueGetter`).
+    table: Box<dyn ValueGetter<K, VT>>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
     joiner: Joiner<V, VT, Option<VR>>,
@@ -163,7 +184,7 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
     for StreamTableJoinProcessor<K, V, VT, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, VR>) -> Result<()> {
-        self.table.connect(ctx).map(drop)
+        self.table.connect(&|name| ctx.store_handle(name))
     }
 
     fn process(
@@ -178,7 +199,7 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
         let found = if null_key {
             None
         } else {
-            self.table.store()?.get(&record.key)?
+            self.table.get(&record.key)?
         };
         let Some(value) = (self.joiner)(&record.value, found.as_ref().map(|(v, _)| v)) else {
             return Ok(());

@@ -7,10 +7,11 @@
 use std::rc::Rc;
 use std::sync::Arc;
 
-use crate::dsl::cached::{ConnectedTable, TableStore};
+use crate::dsl::cached::TableStore;
 use crate::dsl::change::Change;
 use crate::dsl::ktable::KTable;
 use crate::dsl::options::Materialized;
+use crate::dsl::view::ValueGetter;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -29,7 +30,8 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// Inner table-table join (Kafka's `KTable#join(KTable, ValueJoiner)`): the result holds
     /// `joiner(v, vo)` for every key both tables hold; an update on either side emits the new
     /// result and the old one, and a key that leaves either side is deleted from the result.
-    /// Both tables must be materialized.
+    /// Each side reads the other from its store, or, for a table derived without one, through
+    /// the stores it derives from (Kafka's value getters).
     pub fn join<VO, VR, F>(&self, other: &KTable<K, VO>, joiner: F) -> KTable<K, VR>
     where
         VO: Data,
@@ -135,29 +137,28 @@ impl<K: Data, V: Data> KTable<K, V> {
         materialized: Option<Materialized<K, VR>>,
     ) -> KTable<K, VR> {
         let graph = Rc::clone(self.change_stream().graph());
-        let (this_name, other_name, merge_name) = {
+        // Kafka's order (`KTableImpl#doJoin`): the merge node's name, then the two sides', each
+        // drawing a counter value also when the join is named (`<name>`, `<name>-join-this`,
+        // `<name>-join-other`).
+        let result_store = materialized
+            .as_ref()
+            .map(|m| TableStore::store_name(&graph, TABLE_MERGE_NAME, m));
+        let (merge_name, this_name, other_name) = {
+            let base = self.change_stream().pending_name().map(str::to_string);
             let mut g = graph.borrow_mut();
+            let mut name = |suffix: &str, prefix: &str| {
+                let generated = g.next_name(prefix);
+                base.as_ref().map_or(generated, |b| format!("{b}{suffix}"))
+            };
             (
-                g.next_name(JOIN_THIS_NAME),
-                g.next_name(JOIN_OTHER_NAME),
-                g.next_name(TABLE_MERGE_NAME),
+                name("", TABLE_MERGE_NAME),
+                name("-join-this", JOIN_THIS_NAME),
+                name("-join-other", JOIN_OTHER_NAME),
             )
         };
-        let stores = match (
-            self.queryable_store_name(),
-            self.value_serde(),
-            other.queryable_store_name(),
-            other.value_serde(),
-        ) {
-            (Some(this_store), Some(this_values), Some(other_store), Some(other_values)) => Some((
-                this_store.to_string(),
-                this_values,
-                other_store.to_string(),
-                other_values,
-            )),
-            _ => None,
-        };
-        let Some((this_store, this_values, other_store, other_values)) = stores else {
+        // Each side reads the other through its view (Kafka's `valueGetterSupplier`): its
+        // store, or for a table without one, the stores of the tables it derives from.
+        let Some((this_view, other_view)) = self.view().zip(other.view()) else {
             graph.borrow_mut().errors.push(format!(
                 "join `{this_name}`: both tables must be materialized; give each a store with Materialized::as_"
             ));
@@ -171,43 +172,46 @@ impl<K: Data, V: Data> KTable<K, V> {
         };
         let keys = self.key_serde();
         let from_this = {
-            let other =
-                ConnectedTable::new(Arc::from(other_store), Arc::clone(&keys), other_values);
+            let other = other_view.clone();
             let joiner = Arc::clone(&joiner);
-            self.change_stream().add_processor(
-                this_name,
-                vec![other.store_name.to_string()],
-                move || TableJoinProcessor {
-                    other: other.clone(),
-                    joiner: Arc::clone(&joiner),
-                },
-            )
+            self.change_stream()
+                .add_processor(this_name, other.stores().to_vec(), move || {
+                    TableJoinProcessor {
+                        other: other.getter(),
+                        joiner: Arc::clone(&joiner),
+                    }
+                })
         };
         let from_other = {
-            let this = ConnectedTable::new(Arc::from(this_store), Arc::clone(&keys), this_values);
+            let this = this_view.clone();
             let joiner = Arc::clone(&joiner);
-            other.change_stream().add_processor(
-                other_name,
-                vec![this.store_name.to_string()],
-                move || TableJoinProcessor {
-                    other: this.clone(),
-                    joiner: {
-                        let joiner = Arc::clone(&joiner);
-                        Arc::new(move |this: Option<&VO>, other: Option<&V>| joiner(other, this))
-                            as TableJoiner<VO, V, VR>
-                    },
-                },
-            )
+            other
+                .change_stream()
+                .add_processor(other_name, this.stores().to_vec(), move || {
+                    TableJoinProcessor {
+                        other: this.getter(),
+                        joiner: {
+                            let joiner = Arc::clone(&joiner);
+                            Arc::new(move |this: Option<&VO>, other: Option<&V>| {
+                                joiner(other, this)
+                            }) as TableJoiner<VO, V, VR>
+                        },
+                    }
+                })
         };
         // Kafka's `KTableKTableJoinMerger` with a queryable store: the merge node keeps every
         // key's current result.
-        let declared = materialized.as_ref().and_then(|m| {
-            TableStore::declare(&graph, &merge_name, TABLE_MERGE_NAME, m, &keys, None)
-        });
+        let declared = materialized
+            .as_ref()
+            .zip(result_store)
+            .and_then(|(m, store)| TableStore::declare(&graph, &merge_name, store, m, &keys, None));
         let Some((result, queryable)) = declared else {
-            let merged = from_this.named(merge_name).merge(&from_other);
-            return KTable::new(merged, keys, None, None);
+            let merged = from_this.merge_as(&from_other, merge_name);
+            // Read through both sides, as Kafka's unmaterialized `KTableKTableJoinMerger#view`.
+            let view = this_view.join(&other_view, Arc::clone(&joiner));
+            return KTable::new(merged, keys, None, None).with_derived_view(Some(view));
         };
+        let store = result.table.store_name.to_string();
         let (keys, values) = (
             Arc::clone(&result.table.keys),
             Arc::clone(&result.table.values),
@@ -218,7 +222,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             move || TableJoinMerger(result.clone()),
         );
         from_other.feed(merged.node);
-        KTable::new(merged, keys, Some(values), queryable)
+        KTable::new(merged, keys, Some(values), queryable).with_value_store(store)
     }
 }
 
@@ -249,8 +253,8 @@ impl<K: Data, VR: Data> Processor<K, Change<VR>, K, Change<VR>> for TableJoinMer
 /// `KTableKTableJoinProcessor` family): emits the joined new and old values, the latter so that
 /// downstream aggregations can subtract it.
 struct TableJoinProcessor<K, V, VO, VR> {
-    /// The other side's store.
-    other: ConnectedTable<K, VO>,
+    /// Reads the other side (Kafka's `KTableValueGetter`).
+    other: Box<dyn ValueGetter<K, VO>>,
     joiner: TableJoiner<V, VO, VR>,
 }
 
@@ -258,7 +262,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>
     for TableJoinProcessor<K, V, VO, VR>
 {
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<VR>>) -> Result<()> {
-        self.other.connect(ctx).map(drop)
+        self.other.connect(&|name| ctx.store_handle(name))
     }
 
     fn process(
@@ -266,7 +270,7 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
-        let other = self.other.store()?.get(&record.key)?;
+        let other = self.other.get(&record.key)?;
         let (other_value, other_ts) = match &other {
             Some((v, ts)) => (Some(v), *ts),
             None => (None, record.timestamp),
