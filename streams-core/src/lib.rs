@@ -41,7 +41,10 @@ pub mod state;
 pub mod test_driver;
 pub mod topology;
 
-pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
+pub use config::{
+    DeserializationHandler, ProcessingGuarantee, ProcessingHandler, StreamsConfig,
+    TopologyOptimization,
+};
 pub use dsl::{
     Branched, BranchedKStream, Consumed, GlobalKTable, Grouped, Joined, KGroupedStream, KStream,
     KTable, Materialized, Named, Produced, Repartitioned, StreamsBuilder,

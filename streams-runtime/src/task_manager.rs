@@ -48,7 +48,7 @@ use streams_core::internals::{
     self, ConsumedRecord, ProducedRecord, StoreHandle, Task, TaskStores,
 };
 use streams_core::TaskId;
-use streams_core::{DeserializationHandler, ProcessingGuarantee};
+use streams_core::{DeserializationHandler, ProcessingGuarantee, ProcessingHandler};
 
 /// Records a task processes in one turn of the round robin over tasks; its output then goes
 /// to the producer.
@@ -176,6 +176,19 @@ impl StreamTask {
     }
 }
 
+/// What a stream thread did since its last summary (`log.summary.interval.ms`), like the
+/// counters behind Kafka's `StreamThread` "Processed N total records, ran M punctuators, and
+/// committed K total tasks since the last update".
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Activity {
+    /// Records processed.
+    pub(crate) processed: u64,
+    /// Punctuations fired (stream time and wall-clock time).
+    pub(crate) punctuated: u64,
+    /// Tasks committed, summed over commits.
+    pub(crate) committed: u64,
+}
+
 /// The tasks of one stream thread; see the module docs.
 pub(crate) struct TaskManager {
     shared: Arc<Shared>,
@@ -193,6 +206,8 @@ pub(crate) struct TaskManager {
     pub(crate) callback_error: Option<Error>,
     /// Set once the thread shut down: later callbacks (the consumer's close) do nothing.
     closed: bool,
+    /// Since the last summary; the poll loop takes it.
+    pub(crate) activity: Activity,
 }
 
 impl TaskManager {
@@ -220,7 +235,13 @@ impl TaskManager {
             last_commit: Instant::now(),
             callback_error: None,
             closed: false,
+            activity: Activity::default(),
         }
+    }
+
+    /// The stream thread's name.
+    pub(crate) fn thread_name(&self) -> &str {
+        &self.thread_name
     }
 
     fn eos(&self) -> bool {
@@ -268,6 +289,8 @@ impl TaskManager {
     fn create_task(&mut self, id: TaskId) -> Result<StreamTask> {
         let shared = Arc::clone(&self.shared);
         let name = id.to_string();
+        // Claimed before the directory is touched: the state cleaner skips it from now on.
+        lock(&shared.owned_tasks).insert(name.clone());
         let directory = &shared.state_directory;
         let checkpoint_file = directory.checkpoint(&name)?;
         let mut checkpoint = match checkpoint_file.read() {
@@ -405,6 +428,7 @@ impl TaskManager {
     pub(crate) fn process(&mut self, fetching: &Fetching<'_>) -> Result<u64> {
         let max_idle = self.shared.config.max_task_idle_ms();
         let handler = self.shared.config.deserialization_handler();
+        let processing_handler = self.shared.config.processing_handler();
         let now = Instant::now();
         let mut total = 0;
         // Round robin over the tasks, a few records each, as Kafka's TaskExecutor does: tasks
@@ -437,12 +461,27 @@ impl TaskManager {
                                 .fetch_add(1, Ordering::Relaxed);
                             continue;
                         }
+                        // KIP-1033: the record is dropped; what its processing forwarded
+                        // before the error stays forwarded, as in Kafka.
+                        Err(e @ streams_core::Error::Processor { .. })
+                            if processing_handler == ProcessingHandler::LogAndContinue =>
+                        {
+                            tracing::warn!(task = %task.id, error = %e,
+                                "dropping a record whose processing failed (LogAndContinueProcessingExceptionHandler)");
+                            self.shared
+                                .metrics
+                                .records_skipped
+                                .fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        }
                         Err(e) => {
                             tracing::error!(task = %task.id, error = %e, "processing failed");
                             return Err(e.into());
                         }
                     }
-                    task.task.maybe_punctuate_stream_time()?;
+                    if task.task.maybe_punctuate_stream_time()? {
+                        self.activity.punctuated += 1;
+                    }
                     total += 1;
                 }
                 if n > 0 {
@@ -459,6 +498,7 @@ impl TaskManager {
             .metrics
             .records_processed
             .fetch_add(total, Ordering::Relaxed);
+        self.activity.processed += total;
         Ok(total)
     }
 
@@ -467,6 +507,7 @@ impl TaskManager {
         let now = now_ms();
         for task in self.tasks.values_mut() {
             if task.task.maybe_punctuate_wall_clock(now)? {
+                self.activity.punctuated += 1;
                 self.collector
                     .send_output(&mut task.task, &mut self.output)?;
             }
@@ -530,6 +571,7 @@ impl TaskManager {
             }
         }
         let committed = started.elapsed();
+        self.activity.committed += self.tasks.len() as u64;
         for (task, durable) in self.tasks.values_mut().zip(durable) {
             for queue in &mut task.queues {
                 if let Some(processed) = queue.processed {
@@ -647,6 +689,7 @@ impl TaskManager {
                     tracing::warn!(task = %id, error = %e, "cannot wipe the task's state");
                 }
             }
+            lock(&self.shared.owned_tasks).remove(&id.to_string());
         }
     }
 
@@ -669,6 +712,7 @@ impl TaskManager {
                 tracing::warn!(task = %id, error = %e, "error closing a task");
                 first_error.get_or_insert(e);
             }
+            lock(&self.shared.owned_tasks).remove(&id.to_string());
         }
         first_error.map_or(Ok(()), |e| Err(e.into()))
     }
