@@ -2,8 +2,8 @@
 //!
 //! - One instance per state directory: a second `KafkaStreams` with the same `application.id`
 //!   and `state.dir` fails at `new()` with an error naming the directory, whether the first
-//!   runs in this process or in another one (the `wordcount` example); once the first is gone,
-//!   the directory is free again.
+//!   runs in this process or in another one (the `wordcount` example); once the first is
+//!   closed, the directory is free again.
 //! - An unreachable `bootstrap.servers` (a closed port on 127.0.0.1) is logged while the
 //!   runtime waits (WARN, with the address), and `start()` fails after `task.timeout.ms` with
 //!   an error naming the property and the address.
@@ -88,13 +88,17 @@ fn a_second_instance_on_the_same_state_dir_fails_in_process() {
     );
     assert!(other.is_ok());
 
+    // close() releases the directory, as Kafka's; clean_up() takes it back while it deletes.
     assert!(first.close(Duration::from_secs(30)));
-    drop(first);
-    KafkaStreams::new(
+    let second = KafkaStreams::new(
         word_count(&input, &output),
         config(&application_id, &bootstrap, state_dir.path()),
     )
-    .expect("free again once the first instance is gone");
+    .expect("free again once the first instance is closed");
+    let err = first.clean_up().unwrap_err().to_string();
+    assert!(err.contains(&dir), "{err}");
+    drop(second);
+    first.clean_up().unwrap();
 }
 
 /// A child process that does not outlive a failed test.

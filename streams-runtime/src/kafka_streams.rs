@@ -43,8 +43,8 @@ impl fmt::Debug for KafkaStreams {
 impl KafkaStreams {
     /// An instance running `topology` with `config`; nothing connects before
     /// [`start`](Self::start). `bootstrap.servers` must be set. Takes the lock of
-    /// `state.dir/<application.id>` for the instance's lifetime: while another instance (in
-    /// this process or another) holds it, fails with
+    /// `state.dir/<application.id>` until [`close`](Self::close) (or drop): while another
+    /// instance (in this process or another) holds it, fails with
     /// [`streams_state::Error::StateDirectoryLocked`], naming the directory.
     pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
         if config.bootstrap_servers().is_none() {
@@ -74,7 +74,7 @@ impl KafkaStreams {
             layout: OnceLock::new(),
             global_stores: OnceLock::new(),
             process_id,
-            _state_lock: state_lock,
+            state_lock: Mutex::new(Some(state_lock)),
             owned_tasks: Mutex::new(Default::default()),
             last_cleanup: Mutex::new(Instant::now()),
         });
@@ -248,6 +248,8 @@ impl KafkaStreams {
             runtime.transition(State::NotRunning);
         }
         runtime.maybe_finish_error();
+        // Every thread has stopped: another instance may have the state directory now.
+        lock(&runtime.shared.state_lock).take();
         true
     }
 
@@ -301,6 +303,13 @@ impl KafkaStreams {
                 "clean_up() while the instance is {state}; close it first"
             )));
         }
+        // After close() the lock was released: take it again while deleting, so as not to
+        // delete the state of another instance that took the directory meanwhile.
+        let held = lock(&self.runtime.shared.state_lock);
+        let _relocked = match *held {
+            Some(_) => None,
+            None => Some(self.runtime.shared.state_directory.lock()?),
+        };
         let dir = self.runtime.shared.state_directory.application_dir();
         for task in self.runtime.shared.state_directory.task_ids()? {
             self.runtime.shared.state_directory.wipe_task(&task)?;

@@ -31,8 +31,9 @@ pub(crate) struct Shared {
     pub(crate) global_stores: OnceLock<GlobalStores>,
     /// Distinguishes this instance's clients (`client.id`, `transactional.id`).
     pub(crate) process_id: String,
-    /// This instance's hold on `state.dir/<application.id>`, for as long as it exists.
-    pub(crate) _state_lock: StateDirectoryLock,
+    /// This instance's hold on `state.dir/<application.id>`, from `new()` until `close()`
+    /// has stopped every thread (as Kafka's `StateDirectory#close`).
+    pub(crate) state_lock: Mutex<Option<StateDirectoryLock>>,
     /// The tasks whose directories the stream threads use (ids), so that the state cleaner
     /// leaves them alone. A thread adds a task before touching its directory, and the
     /// cleaner holds the lock while it deletes.
