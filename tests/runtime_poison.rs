@@ -128,23 +128,13 @@ impl Processor<Option<String>, String, Option<String>, String> for RefusePoison 
 /// Word count behind a processor that fails on the line `poison`.
 fn refusing_word_count(input: &str, output: &str) -> Topology {
     let builder = StreamsBuilder::new();
-    builder
+    let lines = builder
         .stream(
             input,
             Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
         )
-        .process(|| RefusePoison)
-        .flat_map_values(|line: &String| words(line))
-        .group_by(
-            |_, word| word.clone(),
-            Grouped::with(Serdes::string(), Serdes::string()),
-        )
-        .count(Materialized::as_("counts"))
-        .to_stream()
-        .to(
-            output,
-            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
-        );
+        .process(|| RefusePoison);
+    rill_test_support::wordcount::count_words(lines, output, |line: &String| words(line));
     builder.build().unwrap()
 }
 

@@ -189,6 +189,28 @@ pub(crate) struct Activity {
     pub(crate) committed: u64,
 }
 
+/// The handler that skips the record `error` was raised for, by Kafka's class name, if the
+/// configured deserialization or processing exception handler logs and continues.
+fn skipping_handler(
+    error: &streams_core::Error,
+    deserialization: DeserializationHandler,
+    processing: ProcessingHandler,
+) -> Option<&'static str> {
+    match error {
+        streams_core::Error::Deserialization { .. }
+            if deserialization == DeserializationHandler::LogAndContinue =>
+        {
+            Some(deserialization.class_name())
+        }
+        streams_core::Error::Processor { .. }
+            if processing == ProcessingHandler::LogAndContinue =>
+        {
+            Some(processing.class_name())
+        }
+        _ => None,
+    }
+}
+
 /// The tasks of one stream thread; see the module docs.
 pub(crate) struct TaskManager {
     shared: Arc<Shared>,
@@ -450,24 +472,13 @@ impl TaskManager {
                     queue.processed = Some(record.offset);
                     match task.task.process(&task.queues[index].topic, record) {
                         Ok(()) => {}
-                        Err(e @ streams_core::Error::Deserialization { .. })
-                            if handler == DeserializationHandler::LogAndContinue =>
-                        {
+                        // The exception handlers that log and continue skip the record
+                        // (KIP-1033: what its processing forwarded before the error stays
+                        // forwarded, as in Kafka) and count it.
+                        Err(e) if skipping_handler(&e, handler, processing_handler).is_some() => {
                             tracing::warn!(task = %task.id, error = %e,
-                                "skipping a record that cannot be deserialized (LogAndContinueExceptionHandler)");
-                            self.shared
-                                .metrics
-                                .records_skipped
-                                .fetch_add(1, Ordering::Relaxed);
-                            continue;
-                        }
-                        // KIP-1033: the record is dropped; what its processing forwarded
-                        // before the error stays forwarded, as in Kafka.
-                        Err(e @ streams_core::Error::Processor { .. })
-                            if processing_handler == ProcessingHandler::LogAndContinue =>
-                        {
-                            tracing::warn!(task = %task.id, error = %e,
-                                "dropping a record whose processing failed (LogAndContinueProcessingExceptionHandler)");
+                                handler = skipping_handler(&e, handler, processing_handler),
+                                "skipping a record (a log-and-continue exception handler)");
                             self.shared
                                 .metrics
                                 .records_skipped
