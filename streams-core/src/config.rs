@@ -250,6 +250,9 @@ const RESERVED_CLIENT_PROPERTIES: &[&str] = &[
     "bootstrap.servers",
     "metadata.broker.list",
     "partition.assignment.strategy",
+    // Keys are partitioned as Kafka's default partitioner does (murmur2), so that repartition
+    // topics agree with Java applications and producers.
+    "partitioner",
     "client.id",
 ];
 
@@ -974,6 +977,7 @@ mod tests {
             "isolation.level",
             "main.consumer.group.id",
             "global.consumer.isolation.level",
+            "producer.partitioner",
             "admin.client.id",
         ] {
             let err = config.set(key, "x").unwrap_err();

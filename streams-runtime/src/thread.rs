@@ -15,6 +15,10 @@
 //! process, punctuate and commit when due. A rebalance in the middle of a batch drops the
 //! records polled before it: their partitions were revoked and committed, and whoever owns
 //! them now reads them again from the committed offsets.
+//!
+//! Between batches the loop also logs a summary every `log.summary.interval.ms` (records
+//! processed, punctuators run, tasks committed, as Kafka's `StreamThread`), and runs the
+//! instance's state cleaner when it is due (`state.cleanup.delay.ms`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
