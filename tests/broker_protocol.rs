@@ -361,3 +361,61 @@ fn acks_zero_gets_no_response_and_bad_acks_are_refused() {
     let response = c.request(9, &request(1));
     assert_eq!(response.responses[0].partition_responses[0].base_offset, 1);
 }
+
+/// The protection against hostile array counts (a request claiming 2^31 elements in a few
+/// bytes, which made the crates.io `kafka-protocol` 0.18.0 reserve ~150 GB and abort) comes
+/// with `streams-broker` itself, not from a `[patch.crates-io]` that only this workspace
+/// would see: the workspace declares no patch, `streams-broker` resolves its codec to the
+/// patched package `rill-kafka-protocol`, and the broker survives such requests on the wire.
+#[test]
+fn the_array_count_fix_reaches_every_user_of_streams_broker() {
+    let root = rill_test_support::workspace_root();
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
+    assert!(
+        !manifest.lines().any(|l| l.trim() == "[patch.crates-io]"),
+        "the workspace must not patch crates.io: its users would not get the patch"
+    );
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).expect("Cargo.lock");
+    let packages: Vec<&str> = lock.split("[[package]]").collect();
+    let broker = packages
+        .iter()
+        .find(|p| p.contains("\nname = \"streams-broker\"\n"))
+        .expect("streams-broker in Cargo.lock");
+    assert!(
+        broker.contains("\"rill-kafka-protocol\""),
+        "streams-broker must depend on rill-kafka-protocol: {broker}"
+    );
+    assert!(
+        !packages
+            .iter()
+            .any(|p| p.contains("\nname = \"kafka-protocol\"\n")),
+        "no unpatched kafka-protocol may be in the build"
+    );
+
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker");
+    broker.create_topic("after-hostile", 1).expect("topic");
+    // Metadata v1, Produce v3, Fetch v4 and (flexible, varint counts) Metadata v12, each
+    // claiming an array of 2^31 - 1 elements right after the header.
+    let mut frames: Vec<Vec<u8>> = [(3i16, 1i16), (0, 3), (1, 4)]
+        .into_iter()
+        .map(|(key, version)| {
+            let mut frame = Vec::new();
+            frame.extend_from_slice(&key.to_be_bytes());
+            frame.extend_from_slice(&version.to_be_bytes());
+            frame.extend_from_slice(&[0, 0, 0, 7, 0, 0]);
+            frame.extend_from_slice(&[0x7f, 0xff, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff]);
+            frame
+        })
+        .collect();
+    frames.push(vec![
+        0, 3, 0, 12, 0, 0, 0, 7, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f,
+    ]);
+    for frame in frames {
+        let mut c = RawClient::connect(broker.addr());
+        c.send_frame(&frame).expect("send");
+        let _ = c.read_frame();
+    }
+    let mut client = RawClient::connect(broker.addr());
+    let (code, offset) = produce(&mut client, "after-hostile", 0, batch(&[("k", "v", 1)]));
+    assert_eq!((code, offset), (0, 0), "the broker still serves");
+}

@@ -7,6 +7,10 @@
 //!   uncaught-exception handler the instance ends in ERROR.
 //! - With a handler answering `ReplaceThread`, a failed thread is replaced and the instance
 //!   keeps running.
+//!
+//! Records whose processing fails follow `processing.exception.handler` (KIP-1033), as in the
+//! `TopologyTestDriver`: with `LogAndContinueProcessingExceptionHandler` the record is dropped
+//! and counted and every other line is counted; with the default the instance ends in ERROR.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -103,4 +107,76 @@ fn replace_thread_keeps_the_instance_running() {
     );
     assert!(streams.close(Duration::from_secs(30)));
     assert_eq!(streams.state(), State::NotRunning);
+}
+
+/// Fails on the line `poison`, passes every other line on.
+struct RefusePoison;
+
+impl Processor<Option<String>, String, Option<String>, String> for RefusePoison {
+    fn process(
+        &mut self,
+        record: Record<Option<String>, String>,
+        ctx: &mut ProcessorContext<'_, Option<String>, String>,
+    ) -> rill::streams_core::Result<()> {
+        if record.value == "poison" {
+            return Err(rill::streams_core::Error::processor("refusing `poison`"));
+        }
+        ctx.forward(record)
+    }
+}
+
+/// Word count behind a processor that fails on the line `poison`.
+fn refusing_word_count(input: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    let lines = builder
+        .stream(
+            input,
+            Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
+        )
+        .process(|| RefusePoison);
+    rill_test_support::wordcount::count_words(lines, output, |line: &String| words(line));
+    builder.build().unwrap()
+}
+
+#[test]
+fn processing_errors_follow_the_processing_exception_handler() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 1);
+    let mut lines = random_lines(6, 1_000, 50);
+    lines.insert(500, "poison".to_string());
+    produce_lines(&bootstrap, &input, &lines);
+    lines.remove(500);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut continuing = config(&format!("processing-{id}"), &bootstrap, state_dir.path());
+    continuing
+        .set(
+            "processing.exception.handler",
+            "org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler",
+        )
+        .unwrap();
+    let streams = KafkaStreams::new(refusing_word_count(&input, &output), continuing).unwrap();
+    streams.start().unwrap();
+    let mut reader = CountReader::new(&bootstrap, &output, false);
+    reader.read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert_eq!(streams.metrics().records_skipped, 1);
+    assert_eq!(streams.state(), State::Running);
+    assert!(streams.close(Duration::from_secs(30)));
+
+    // The default, LogAndFailProcessingExceptionHandler: the instance ends in ERROR.
+    let state_dir = tempfile::tempdir().unwrap();
+    let failing = config(
+        &format!("processing-fail-{id}"),
+        &bootstrap,
+        state_dir.path(),
+    );
+    let streams = KafkaStreams::new(refusing_word_count(&input, &output), failing).unwrap();
+    streams.start().unwrap();
+    assert!(
+        streams.wait_for_state(State::Error, Duration::from_secs(30)),
+        "{}",
+        streams.state()
+    );
+    assert!(streams.close(Duration::from_secs(10)));
 }

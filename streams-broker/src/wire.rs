@@ -13,6 +13,16 @@ use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use kafka_protocol::protocol::decode_request_header_from_buffer;
 
+// The codec must be Rill's copy of kafka-protocol, whose array decoders reserve no more than
+// the bytes a request holds (the crates.io 0.18.0 release lets a 14-byte request claim 2^31
+// elements and abort the process). Depending on it by its own name (`rill-kafka-protocol`)
+// rather than through `[patch.crates-io]` is what brings the fix to every application that
+// depends on this crate; this makes a build against any other copy fail.
+const _: () = assert!(
+    kafka_protocol::BOUNDED_ARRAY_RESERVATION,
+    "streams-broker needs rill-kafka-protocol (bounded array reservations)"
+);
+
 /// The fixed start of every request: API key, API version, correlation id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RequestPrefix {

@@ -41,7 +41,7 @@ pub mod state;
 pub mod test_driver;
 pub mod topology;
 
-pub use config::{DeserializationHandler, ProcessingGuarantee, StreamsConfig};
+pub use config::{DeserializationHandler, ProcessingGuarantee, ProcessingHandler, StreamsConfig};
 pub use dsl::{
     AutoOffsetReset, Branched, BranchedKStream, CogroupedKStream, Consumed, GlobalKTable, Grouped,
     Joined, KGroupedStream, KStream, KTable, Materialized, Named, Printed, Produced, Repartitioned,

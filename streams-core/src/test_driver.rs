@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use crate::config::StreamsConfig;
+use crate::config::{ProcessingHandler, StreamsConfig};
 use crate::error::{Error, Result};
 use crate::internals::{
     self, access, ConsumedRecord, GlobalStores, KeyValueStoreRef, Packed, ProducedRecord,
@@ -225,6 +225,10 @@ struct DriverState {
     routes: Vec<Vec<usize>>,
     /// Per task, the index in `topics` of each of its changelog topics, by the task's index.
     changelog_routes: Vec<Vec<usize>>,
+    /// `processing.exception.handler`, applied as the runtime applies it.
+    processing_handler: ProcessingHandler,
+    /// Records dropped by the processing exception handler.
+    dropped_records: u64,
 }
 
 impl DriverState {
@@ -288,8 +292,21 @@ impl DriverState {
         while let Some((task, topic, record)) = self.pending.pop_front() {
             // Like Kafka's driver, commit after every record: record caches flush, and the stores
             // themselves whenever the task's commit would checkpoint.
-            let result = self.tasks[task]
-                .process(&self.topics.states[topic].name, record)
+            let processed = self.tasks[task].process(&self.topics.states[topic].name, record);
+            let result = match processed {
+                // `processing.exception.handler` = LogAndContinueProcessingExceptionHandler:
+                // the record is dropped and counted, as the runtime does.
+                Err(e @ Error::Processor { .. })
+                    if self.processing_handler == ProcessingHandler::LogAndContinue =>
+                {
+                    tracing::warn!(error = %e,
+                        "dropping a record whose processing failed (LogAndContinueProcessingExceptionHandler)");
+                    self.dropped_records += 1;
+                    Ok(())
+                }
+                other => other,
+            };
+            let result = result
                 .and_then(|_| self.tasks[task].maybe_punctuate_stream_time())
                 .and_then(|_| self.tasks[task].commit_stores());
             self.route_output(task);
@@ -446,6 +463,8 @@ impl TopologyTestDriver {
             produced: Vec::new(),
             routes: vec![Vec::new(); tasks_len],
             changelog_routes: vec![Vec::new(); tasks_len],
+            processing_handler: config.processing_handler(),
+            dropped_records: 0,
         };
         for task in 0..state.tasks.len() {
             state.tasks[task].init()?;
@@ -457,6 +476,14 @@ impl TopologyTestDriver {
             state: RefCell::new(state),
             _state_dir: state_dir,
         })
+    }
+
+    /// How many records the processing exception handler dropped (Kafka's
+    /// `dropped-records-total` metric): with `processing.exception.handler` =
+    /// `LogAndContinueProcessingExceptionHandler`, a record whose processing fails is logged,
+    /// dropped and counted here instead of failing `pipe_input`.
+    pub fn dropped_records(&self) -> u64 {
+        self.state.borrow().dropped_records
     }
 
     /// The application id in use.

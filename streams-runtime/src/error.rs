@@ -20,6 +20,20 @@ pub enum Error {
         source: rdkafka::error::KafkaError,
     },
 
+    /// The cluster at `bootstrap.servers` did not answer within `task.timeout.ms` at
+    /// start-up (a wrong address, a firewall, or security settings that do not match the
+    /// cluster's listener).
+    #[error("cannot reach the Kafka cluster at bootstrap.servers={servers} (waited {waited:?}, task.timeout.ms): {source}")]
+    ClusterUnreachable {
+        /// The configured `bootstrap.servers`.
+        servers: String,
+        /// How long the runtime waited.
+        waited: std::time::Duration,
+        /// The last error librdkafka reported.
+        #[source]
+        source: rdkafka::error::KafkaError,
+    },
+
     /// Source topics the application reads do not exist; the runtime does not create user
     /// topics (Kafka Streams' `MissingSourceTopicException`).
     #[error("source topics {topics:?} do not exist; create them before starting the application")]

@@ -28,13 +28,14 @@ use rdkafka::{Offset, TopicPartitionList};
 use streams_state::restore::restore_start_offset;
 use streams_state::{OffsetCheckpoint, TopicPartition};
 
+use crate::clients;
 use crate::error::{Error, Result};
 use crate::instance::{panic_error, Runtime};
 use crate::restore::ChangelogReader;
 use crate::sync::lock;
 use crate::thread::consumed_record;
 use streams_core::internals::{
-    self, ConsumedRecord, GlobalStores, Task, TaskStores, GLOBAL_DIRECTORY,
+    self, ClientKind, ConsumedRecord, GlobalStores, Task, TaskStores, GLOBAL_DIRECTORY,
 };
 use streams_core::DeserializationHandler;
 use streams_core::TaskId;
@@ -80,12 +81,13 @@ impl GlobalState {
             }
         };
         let reader = ChangelogReader::new(
-            &runtime.restore_consumer_config(&format!(
-                "{}-{}-global-restore-consumer",
-                shared.application_id, shared.process_id
-            )),
+            &clients::assigning_consumer(
+                &shared.config,
+                ClientKind::GlobalConsumer,
+                &format!("{}-global-restore-consumer", runtime.client_id_prefix()),
+            ),
             shared.restore_listener(),
-            Duration::from_secs(60),
+            shared.config.task_timeout(),
         )?;
         let layout = shared.layout();
         let mut state = GlobalState {
@@ -292,10 +294,11 @@ pub(crate) fn start(runtime: &Arc<Runtime>) -> Result<()> {
 /// module docs. Returns the error that ended it, if any.
 pub(crate) fn run(runtime: &Runtime, mut state: GlobalState) -> Result<()> {
     let shared = &runtime.shared;
-    let mut config = runtime.restore_consumer_config(&format!(
-        "{}-{}-global-consumer",
-        shared.application_id, shared.process_id
-    ));
+    let mut config = clients::assigning_consumer(
+        &shared.config,
+        ClientKind::GlobalConsumer,
+        &format!("{}-global-consumer", runtime.client_id_prefix()),
+    );
     config.set("enable.partition.eof", "false");
     let result = (|| {
         let consumer: BaseConsumer = config

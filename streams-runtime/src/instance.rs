@@ -1,7 +1,7 @@
 //! The instance's control block ([`Runtime`]), shared by the [`KafkaStreams`](crate::KafkaStreams)
 //! handle and the instance's threads: the application's state and its transitions, the stream
 //! threads' slots (deriving RUNNING from all of them, failing the client), the global thread's
-//! liveness, client configurations, and the stores of every thread for interactive queries.
+//! liveness, client ids, and the stores of every thread for interactive queries.
 //! The threads themselves are started by their own modules (`thread::spawn`, `global::start`),
 //! which report back here.
 
@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use rdkafka::config::ClientConfig;
-use streams_core::internals::{ClientKind, StoreHandle};
-use streams_core::ProcessingGuarantee;
+use streams_core::internals::StoreHandle;
 
+use crate::clients;
 use crate::error::Error;
 use crate::handlers::UncaughtExceptionHandler;
 use crate::shared::Shared;
@@ -124,51 +123,10 @@ impl Runtime {
         }
     }
 
-    /// A librdkafka configuration for a client of kind `kind` named `client_id`:
-    /// `bootstrap.servers` and the pass-through properties.
-    pub(crate) fn client_config(&self, kind: ClientKind, client_id: &str) -> ClientConfig {
-        let config = &self.shared.config;
-        let mut client = ClientConfig::new();
-        client
-            .set(
-                "bootstrap.servers",
-                config.bootstrap_servers().unwrap_or_default(),
-            )
-            .set("client.id", client_id);
-        if kind == ClientKind::Consumer {
-            // librdkafka stops fetching for `fetch.queue.backoff.ms` (default 1 s) whenever its
-            // prefetch queue is full; a stream thread drains that queue in a fraction of that, so
-            // the default makes the consumer stop and go (measured: it capped a stateless app at
-            // ~145k records/s). Java's consumer has no such pause. Overridable as
-            // `consumer.fetch.queue.backoff.ms`.
-            client.set("fetch.queue.backoff.ms", "10");
-        }
-        for (key, value) in config.client_properties(kind) {
-            client.set(key, value);
-        }
-        client
-    }
-
-    /// A librdkafka configuration for a consumer outside the group that `assign()`s partitions
-    /// itself (restore consumers, the global consumer), named `client_id`: no commits, reading
-    /// from the earliest offset, and under exactly-once only committed records.
-    pub(crate) fn restore_consumer_config(&self, client_id: &str) -> ClientConfig {
-        let mut config = self.client_config(ClientKind::Consumer, client_id);
-        // librdkafka's assign() wants a group id even though this consumer never joins the
-        // group nor commits.
-        config
-            .set(
-                "group.id",
-                format!("{}-restore-consumer", self.shared.application_id),
-            )
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("auto.offset.reset", "earliest");
-        if self.shared.config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2 {
-            config.set("isolation.level", "read_committed");
-        }
-        config
+    /// The prefix of this instance's client ids and stream thread names (`client.id`, or
+    /// `<application.id>-<process id>`).
+    pub(crate) fn client_id_prefix(&self) -> String {
+        clients::client_id_prefix(&self.shared.config, &self.shared.process_id)
     }
 
     /// A fatal error: stop every thread; the state ends in ERROR.

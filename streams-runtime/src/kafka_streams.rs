@@ -7,7 +7,6 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use streams_core::internals::ClientKind;
 use streams_core::serde::Serde;
 use streams_core::{StreamsConfig, Topology};
 use streams_state::{RestoreListener, RocksDbResources, StateDirectory};
@@ -25,7 +24,7 @@ use crate::shared::Shared;
 use crate::state::State;
 use crate::sync::lock;
 use crate::task_manager::TaskManager;
-use crate::{global, thread, topics};
+use crate::{clients, global, thread, topics};
 
 /// A streams application instance; see the [crate docs](crate).
 pub struct KafkaStreams {
@@ -43,7 +42,10 @@ impl fmt::Debug for KafkaStreams {
 
 impl KafkaStreams {
     /// An instance running `topology` with `config`; nothing connects before
-    /// [`start`](Self::start). `bootstrap.servers` must be set.
+    /// [`start`](Self::start). `bootstrap.servers` must be set. Takes the lock of
+    /// `state.dir/<application.id>` until [`close`](Self::close) (or drop): while another
+    /// instance (in this process or another) holds it, fails with
+    /// [`streams_state::Error::StateDirectoryLocked`], naming the directory.
     pub fn new(topology: Topology, config: StreamsConfig) -> Result<Self> {
         if config.bootstrap_servers().is_none() {
             return Err(streams_core::Error::Config {
@@ -55,6 +57,9 @@ impl KafkaStreams {
         }
         let application_id: Arc<str> = Arc::from(config.application_id());
         let state_directory = StateDirectory::new(config.state_dir(), config.application_id());
+        // Like Kafka's StateDirectory: one instance per application directory, so that two
+        // never share stores, checkpoints or the process id (and with it transactional ids).
+        let state_lock = state_directory.lock()?;
         let rocksdb = RocksDbResources::new(config.rocksdb_config().clone())?;
         let process_id = process_id(&state_directory)?;
         let shared = Arc::new(Shared {
@@ -69,6 +74,9 @@ impl KafkaStreams {
             layout: OnceLock::new(),
             global_stores: OnceLock::new(),
             process_id,
+            state_lock: Mutex::new(Some(state_lock)),
+            owned_tasks: Mutex::new(Default::default()),
+            last_cleanup: Mutex::new(Instant::now()),
         });
         Ok(KafkaStreams {
             runtime: Arc::new(Runtime {
@@ -151,16 +159,11 @@ impl KafkaStreams {
                 runtime.state()
             )));
         }
-        let admin = runtime.client_config(
-            ClientKind::Admin,
-            &format!("{}-{}-admin", shared.application_id, shared.process_id),
+        let admin = clients::admin(
+            &shared.config,
+            &format!("{}-admin", runtime.client_id_prefix()),
         );
-        let layout = topics::prepare(
-            &shared.topology,
-            &shared.application_id,
-            &admin,
-            Duration::from_secs(30),
-        )?;
+        let layout = topics::prepare(&shared.topology, &shared.config, &admin)?;
         // A second start() racing this one finds the layout set and the state moved on.
         if shared.layout.set(layout).is_err() || !runtime.transition(State::Rebalancing) {
             return Err(Error::IllegalState("start() called twice".into()));
@@ -245,6 +248,8 @@ impl KafkaStreams {
             runtime.transition(State::NotRunning);
         }
         runtime.maybe_finish_error();
+        // Every thread has stopped: another instance may have the state directory now.
+        lock(&runtime.shared.state_lock).take();
         true
     }
 
@@ -298,6 +303,13 @@ impl KafkaStreams {
                 "clean_up() while the instance is {state}; close it first"
             )));
         }
+        // After close() the lock was released: take it again while deleting, so as not to
+        // delete the state of another instance that took the directory meanwhile.
+        let held = lock(&self.runtime.shared.state_lock);
+        let _relocked = match *held {
+            Some(_) => None,
+            None => Some(self.runtime.shared.state_directory.lock()?),
+        };
         let dir = self.runtime.shared.state_directory.application_dir();
         for task in self.runtime.shared.state_directory.task_ids()? {
             self.runtime.shared.state_directory.wipe_task(&task)?;

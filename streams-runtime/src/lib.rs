@@ -85,6 +85,7 @@
 //! instance's control block, stream threads, task manager, record collector, changelog reader
 //! (restore), global thread and topic preparation.
 
+mod clients;
 mod collector;
 mod error;
 mod global;

@@ -1,12 +1,15 @@
 //! What every thread of an instance reads ([`Shared`]): the topology, the config, the state
 //! directory and RocksDB resources, the metrics, the handlers set before `start()`, the topic
-//! layout and the global stores, both known once `start()` prepared them.
+//! layout and the global stores, both known once `start()` prepared them; the lock on the
+//! state directory and which task directories are in use.
 
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
 
 use streams_core::internals::{self, GlobalStores};
 use streams_core::{StreamsConfig, Topology};
-use streams_state::{RestoreListener, RocksDbResources, StateDirectory};
+use streams_state::{RestoreListener, RocksDbResources, StateDirectory, StateDirectoryLock};
 
 use crate::handlers::ProductionExceptionHandler;
 use crate::metrics::Metrics;
@@ -28,6 +31,15 @@ pub(crate) struct Shared {
     pub(crate) global_stores: OnceLock<GlobalStores>,
     /// Distinguishes this instance's clients (`client.id`, `transactional.id`).
     pub(crate) process_id: String,
+    /// This instance's hold on `state.dir/<application.id>`, from `new()` until `close()`
+    /// has stopped every thread (as Kafka's `StateDirectory#close`).
+    pub(crate) state_lock: Mutex<Option<StateDirectoryLock>>,
+    /// The tasks whose directories the stream threads use (ids), so that the state cleaner
+    /// leaves them alone. A thread adds a task before touching its directory, and the
+    /// cleaner holds the lock while it deletes.
+    pub(crate) owned_tasks: Mutex<BTreeSet<String>>,
+    /// When the state cleaner last ran (`state.cleanup.delay.ms`).
+    pub(crate) last_cleanup: Mutex<Instant>,
 }
 
 impl Shared {
@@ -80,6 +92,30 @@ impl Shared {
 
     pub(crate) fn restore_listener(&self) -> Option<Arc<dyn RestoreListener>> {
         lock(&self.restore_listener).clone()
+    }
+
+    /// Deletes the directories of tasks no stream thread of this instance owns any more, once
+    /// `state.cleanup.delay.ms` has passed since the last run and since their last change,
+    /// like Kafka's `StateDirectory#cleanRemovedTasks` on its cleaner schedule. Stream threads
+    /// call it from their loops; the first to find it due runs it.
+    pub(crate) fn maybe_clean_state(&self) {
+        let delay = self.config.state_cleanup_delay();
+        let Ok(mut last) = self.last_cleanup.try_lock() else {
+            return;
+        };
+        // Not more often than every 100 ms, even with a delay of 0.
+        if last.elapsed() < delay.max(std::time::Duration::from_millis(100)) {
+            return;
+        }
+        *last = Instant::now();
+        drop(last);
+        let owned = lock(&self.owned_tasks);
+        if let Err(error) = self
+            .state_directory
+            .clean_removed_tasks(|id| owned.contains(id), delay)
+        {
+            tracing::warn!(%error, "cleaning the state directories of removed tasks failed");
+        }
     }
 
     /// The production exception handler, if one was set.

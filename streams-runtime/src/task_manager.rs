@@ -48,7 +48,7 @@ use streams_core::internals::{
     self, ConsumedRecord, ProducedRecord, StoreHandle, Task, TaskStores,
 };
 use streams_core::TaskId;
-use streams_core::{DeserializationHandler, ProcessingGuarantee};
+use streams_core::{DeserializationHandler, ProcessingGuarantee, ProcessingHandler};
 
 /// Records a task processes in one turn of the round robin over tasks; its output then goes
 /// to the producer.
@@ -176,6 +176,41 @@ impl StreamTask {
     }
 }
 
+/// What a stream thread did since its last summary (`log.summary.interval.ms`), like the
+/// counters behind Kafka's `StreamThread` "Processed N total records, ran M punctuators, and
+/// committed K total tasks since the last update".
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Activity {
+    /// Records processed.
+    pub(crate) processed: u64,
+    /// Punctuations fired (stream time and wall-clock time).
+    pub(crate) punctuated: u64,
+    /// Tasks committed, summed over commits.
+    pub(crate) committed: u64,
+}
+
+/// The handler that skips the record `error` was raised for, by Kafka's class name, if the
+/// configured deserialization or processing exception handler logs and continues.
+fn skipping_handler(
+    error: &streams_core::Error,
+    deserialization: DeserializationHandler,
+    processing: ProcessingHandler,
+) -> Option<&'static str> {
+    match error {
+        streams_core::Error::Deserialization { .. }
+            if deserialization == DeserializationHandler::LogAndContinue =>
+        {
+            Some(deserialization.class_name())
+        }
+        streams_core::Error::Processor { .. }
+            if processing == ProcessingHandler::LogAndContinue =>
+        {
+            Some(processing.class_name())
+        }
+        _ => None,
+    }
+}
+
 /// The tasks of one stream thread; see the module docs.
 pub(crate) struct TaskManager {
     shared: Arc<Shared>,
@@ -193,6 +228,8 @@ pub(crate) struct TaskManager {
     pub(crate) callback_error: Option<Error>,
     /// Set once the thread shut down: later callbacks (the consumer's close) do nothing.
     closed: bool,
+    /// Since the last summary; the poll loop takes it.
+    pub(crate) activity: Activity,
 }
 
 impl TaskManager {
@@ -220,7 +257,13 @@ impl TaskManager {
             last_commit: Instant::now(),
             callback_error: None,
             closed: false,
+            activity: Activity::default(),
         }
+    }
+
+    /// The stream thread's name.
+    pub(crate) fn thread_name(&self) -> &str {
+        &self.thread_name
     }
 
     fn eos(&self) -> bool {
@@ -268,6 +311,8 @@ impl TaskManager {
     fn create_task(&mut self, id: TaskId) -> Result<StreamTask> {
         let shared = Arc::clone(&self.shared);
         let name = id.to_string();
+        // Claimed before the directory is touched: the state cleaner skips it from now on.
+        lock(&shared.owned_tasks).insert(name.clone());
         let directory = &shared.state_directory;
         let checkpoint_file = directory.checkpoint(&name)?;
         let mut checkpoint = match checkpoint_file.read() {
@@ -406,6 +451,7 @@ impl TaskManager {
     pub(crate) fn process(&mut self, fetching: &Fetching<'_>) -> Result<u64> {
         let max_idle = self.shared.config.max_task_idle_ms();
         let handler = self.shared.config.deserialization_handler();
+        let processing_handler = self.shared.config.processing_handler();
         let now = Instant::now();
         let mut total = 0;
         // Round robin over the tasks, a few records each, as Kafka's TaskExecutor does: tasks
@@ -427,11 +473,13 @@ impl TaskManager {
                     queue.processed = Some(record.offset);
                     match task.task.process(&task.queues[index].topic, record) {
                         Ok(()) => {}
-                        Err(e @ streams_core::Error::Deserialization { .. })
-                            if handler == DeserializationHandler::LogAndContinue =>
-                        {
+                        // The exception handlers that log and continue skip the record
+                        // (KIP-1033: what its processing forwarded before the error stays
+                        // forwarded, as in Kafka) and count it.
+                        Err(e) if skipping_handler(&e, handler, processing_handler).is_some() => {
                             tracing::warn!(task = %task.id, error = %e,
-                                "skipping a record that cannot be deserialized (LogAndContinueExceptionHandler)");
+                                handler = skipping_handler(&e, handler, processing_handler),
+                                "skipping a record (a log-and-continue exception handler)");
                             self.shared
                                 .metrics
                                 .records_skipped
@@ -443,7 +491,9 @@ impl TaskManager {
                             return Err(e.into());
                         }
                     }
-                    task.task.maybe_punctuate_stream_time()?;
+                    if task.task.maybe_punctuate_stream_time()? {
+                        self.activity.punctuated += 1;
+                    }
                     total += 1;
                 }
                 if n > 0 {
@@ -460,6 +510,7 @@ impl TaskManager {
             .metrics
             .records_processed
             .fetch_add(total, Ordering::Relaxed);
+        self.activity.processed += total;
         Ok(total)
     }
 
@@ -468,6 +519,7 @@ impl TaskManager {
         let now = now_ms();
         for task in self.tasks.values_mut() {
             if task.task.maybe_punctuate_wall_clock(now)? {
+                self.activity.punctuated += 1;
                 self.collector
                     .send_output(&mut task.task, &mut self.output)?;
             }
@@ -531,6 +583,7 @@ impl TaskManager {
             }
         }
         let committed = started.elapsed();
+        self.activity.committed += self.tasks.len() as u64;
         for (task, durable) in self.tasks.values_mut().zip(durable) {
             for queue in &mut task.queues {
                 if let Some(processed) = queue.processed {
@@ -648,6 +701,7 @@ impl TaskManager {
                     tracing::warn!(task = %id, error = %e, "cannot wipe the task's state");
                 }
             }
+            lock(&self.shared.owned_tasks).remove(&id.to_string());
         }
     }
 
@@ -670,6 +724,7 @@ impl TaskManager {
                 tracing::warn!(task = %id, error = %e, "error closing a task");
                 first_error.get_or_insert(e);
             }
+            lock(&self.shared.owned_tasks).remove(&id.to_string());
         }
         first_error.map_or(Ok(()), |e| Err(e.into()))
     }

@@ -15,6 +15,10 @@
 //! process, punctuate and commit when due. A rebalance in the middle of a batch drops the
 //! records polled before it: their partitions were revoked and committed, and whoever owns
 //! them now reads them again from the committed offsets.
+//!
+//! Between batches the loop also logs a summary every `log.summary.interval.ms` (records
+//! processed, punctuators run, tasks committed, as Kafka's `StreamThread`), and runs the
+//! instance's state cleaner when it is due (`state.cleanup.delay.ms`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,13 +29,14 @@ use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::message::{Headers as _, Message};
 
+use crate::clients;
 use crate::collector::RecordCollector;
 use crate::error::{Error, Result};
 use crate::handlers::StreamThreadExceptionResponse;
 use crate::instance::{panic_error, Runtime, ThreadSlot, ThreadState};
 use crate::restore::ChangelogReader;
 use crate::sync::lock;
-use crate::task_manager::{cached_high_watermark, Fetching, TaskManager};
+use crate::task_manager::{cached_high_watermark, Activity, Fetching, TaskManager};
 use streams_core::internals::ClientKind;
 use streams_core::internals::ConsumedRecord;
 use streams_core::Headers;
@@ -105,10 +110,7 @@ impl ConsumerContext for StreamsConsumerContext {
 /// Starts stream thread `slot` (a new one, or the replacement of a failed one).
 pub(crate) fn spawn(runtime: &Arc<Runtime>, slot: usize) -> Result<()> {
     let index = runtime.next_thread.fetch_add(1, Ordering::SeqCst) + 1;
-    let name = format!(
-        "{}-{}-StreamThread-{index}",
-        runtime.shared.application_id, runtime.shared.process_id
-    );
+    let name = format!("{}-StreamThread-{index}", runtime.client_id_prefix());
     {
         let mut threads = lock(&runtime.threads);
         while threads.len() <= slot {
@@ -182,22 +184,17 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     let shared = Arc::clone(&runtime.shared);
     let config = &shared.config;
     let eos = config.processing_guarantee() == ProcessingGuarantee::ExactlyOnceV2;
-    let timeout = Duration::from_secs(60);
+    // `task.timeout.ms`: how long a wait on the cluster (a producer flush, a transaction, a
+    // changelog's end offset) may take before the thread fails.
+    let timeout = config.task_timeout();
 
-    let mut producer_config =
-        runtime.client_config(ClientKind::Producer, &format!("{name}-producer"));
-    producer_config.set("partitioner", "murmur2_random");
-    if eos {
-        producer_config.set(
-            "transactional.id",
-            format!("{}-{}-{slot}", shared.application_id, shared.process_id),
-        );
-        // Kafka Streams' default for its transactional producers: a crashed run's open
-        // transaction blocks read_committed readers for at most this long.
-        if config.get("producer.transaction.timeout.ms").is_none() {
-            producer_config.set("transaction.timeout.ms", "10000");
-        }
-    }
+    let transactional_id =
+        eos.then(|| format!("{}-{}-{slot}", shared.application_id, shared.process_id));
+    let producer_config = clients::producer(
+        config,
+        &format!("{name}-producer"),
+        transactional_id.as_deref(),
+    );
     let collector = RecordCollector::new(
         &producer_config,
         &shared.layout().changelog_topics(),
@@ -206,7 +203,11 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
         Arc::clone(&shared.metrics.records_skipped),
     )?;
 
-    let restore_config = runtime.restore_consumer_config(&format!("{name}-restore-consumer"));
+    let restore_config = clients::assigning_consumer(
+        config,
+        ClientKind::RestoreConsumer,
+        &format!("{name}-restore-consumer"),
+    );
     let listener = shared.restore_listener();
     let reader = ChangelogReader::new(&restore_config, listener, timeout)?;
 
@@ -218,22 +219,7 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     )));
     runtime.register_manager(slot, Arc::clone(&manager));
 
-    let mut consumer_config =
-        runtime.client_config(ClientKind::Consumer, &format!("{name}-consumer"));
-    consumer_config
-        .set("group.id", &*shared.application_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .set("partition.assignment.strategy", "range")
-        .set(
-            "isolation.level",
-            if eos {
-                "read_committed"
-            } else {
-                "read_uncommitted"
-            },
-        );
+    let consumer_config = clients::main_consumer(config, &format!("{name}-consumer"));
     let rebalances = Arc::new(AtomicU64::new(0));
     let consumer: StreamConsumer = consumer_config
         .create_with_context(StreamsConsumerContext {
@@ -274,6 +260,21 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     drop(consumer);
     tracing::info!(thread = %name, ok = result.is_ok(), "stream thread stopped");
     result
+}
+
+/// The periodic INFO summary of a stream thread (`log.summary.interval.ms`), in the words of
+/// Kafka's `StreamThread`.
+fn log_summary(thread: &str, activity: Activity) {
+    tracing::info!(
+        thread,
+        records = activity.processed,
+        punctuators = activity.punctuated,
+        committed_tasks = activity.committed,
+        "Processed {} total records, ran {} punctuators, and committed {} total tasks since the last update",
+        activity.processed,
+        activity.punctuated,
+        activity.committed
+    );
 }
 
 /// A polled message as a task's input record.
@@ -319,7 +320,17 @@ fn poll_loop(
         .keys()
         .map(|t| (t.clone(), Arc::from(t.as_str())))
         .collect();
+    let summary_interval = runtime.shared.config.log_summary_interval();
+    let mut last_summary = Instant::now();
     while !runtime.shutdown_requested(slot) {
+        if last_summary.elapsed() >= summary_interval {
+            let mut m = lock(manager);
+            let activity = std::mem::take(&mut m.activity);
+            log_summary(m.thread_name(), activity);
+            drop(m);
+            last_summary = Instant::now();
+        }
+        runtime.shared.maybe_clean_state();
         // Records waiting (for max.task.idle.ms) and none processed last round: poll briefly
         // rather than spin.
         let busy = lock(manager).has_buffered();

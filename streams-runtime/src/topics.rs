@@ -16,13 +16,18 @@
 //! the admin client: changelogs `cleanup.policy=compact`, window and session changelogs
 //! `compact,delete` with `retention.ms` = store retention + one day (Kafka's
 //! `windowstore.changelog.additional.retention.ms`). Existing ones must have the expected
-//! partition count.
+//! partition count. They get `replication.factor` (default -1: the broker's
+//! `default.replication.factor`) and the `topic.*` configurations, under the runtime's own.
+//!
+//! Reading the metadata is the first time an instance talks to the cluster: while it cannot,
+//! the runtime logs a warning naming `bootstrap.servers` and retries, for up to
+//! `task.timeout.ms`, then `start()` fails with [`Error::ClusterUnreachable`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -31,7 +36,7 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use crate::error::{Error, Result};
 use streams_core::internals::{self, StoreChangelog};
-use streams_core::Topology;
+use streams_core::{StreamsConfig, Topology};
 
 /// Kafka Streams' `windowstore.changelog.additional.retention.ms` default: one day.
 const ADDITIONAL_WINDOW_CHANGELOG_RETENTION_MS: i64 = 24 * 60 * 60 * 1000;
@@ -73,14 +78,15 @@ impl TopicLayout {
 /// missing internal topics and returns the layout; see the module docs.
 pub(crate) fn prepare(
     topology: &Topology,
-    application_id: &str,
+    config: &StreamsConfig,
     admin_config: &ClientConfig,
-    timeout: Duration,
 ) -> Result<TopicLayout> {
+    let application_id = config.application_id();
+    let timeout = config.task_timeout();
     let admin: AdminClient<DefaultClientContext> = admin_config
         .create()
         .map_err(|e| Error::kafka("creating the admin client", e))?;
-    let existing = topic_partitions(&admin, timeout)?;
+    let existing = wait_for_cluster(&admin, config)?;
     // Pattern sources read the user topics that match now; internal topics (the cluster's
     // `__…` and this application's `<application.id>-…`) never match.
     let resolved = if topology.has_source_patterns() {
@@ -254,8 +260,9 @@ pub(crate) fn prepare(
         let new_topics: Vec<NewTopic<'_>> = to_create
             .iter()
             .map(|(topic, partitions, configs)| {
-                configs.iter().fold(
-                    NewTopic::new(topic, *partitions, TopicReplication::Fixed(-1)),
+                let replication = TopicReplication::Fixed(i32::from(config.replication_factor()));
+                topic_configs(config, configs).into_iter().fold(
+                    NewTopic::new(topic, *partitions, replication),
                     |t, (k, v)| t.set(k, v),
                 )
             })
@@ -310,21 +317,76 @@ fn copartition_repartition_inputs(
     }
 }
 
-/// Every topic of the cluster and its partition count.
-fn topic_partitions(
+/// The configs of a new internal topic: the user's `topic.*` under the runtime's own for the
+/// topic, as Kafka's `InternalTopicConfig` (a changelog stays compacted whatever
+/// `topic.cleanup.policy` says).
+fn topic_configs<'a>(
+    config: &'a StreamsConfig,
+    runtime: &'a [(String, String)],
+) -> BTreeMap<&'a str, &'a str> {
+    let mut configs: BTreeMap<&str, &str> = config.topic_configs().collect();
+    configs.extend(runtime.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    configs
+}
+
+/// How long one metadata request waits before the runtime logs that it is still waiting.
+const METADATA_ATTEMPT: Duration = Duration::from_secs(5);
+
+/// The least time between two metadata requests while the cluster does not answer.
+const RETRY_BACKOFF: Duration = Duration::from_secs(1);
+
+/// Every topic of the cluster and its partition count, once the cluster answers. While it does
+/// not, logs a warning naming `bootstrap.servers` every few seconds, and gives up after
+/// `task.timeout.ms` with [`Error::ClusterUnreachable`].
+fn wait_for_cluster(
     admin: &AdminClient<DefaultClientContext>,
-    timeout: Duration,
+    config: &StreamsConfig,
 ) -> Result<BTreeMap<String, i32>> {
-    let metadata = admin
-        .inner()
-        .fetch_metadata(None, timeout)
-        .map_err(|e| Error::kafka("fetching cluster metadata", e))?;
-    Ok(metadata
+    let servers = config.bootstrap_servers().unwrap_or_default();
+    let patience = config.task_timeout();
+    let started = Instant::now();
+    loop {
+        let remaining = patience.saturating_sub(started.elapsed());
+        let attempt = remaining
+            .min(METADATA_ATTEMPT)
+            .max(Duration::from_millis(1));
+        let attempt_started = Instant::now();
+        match admin.inner().fetch_metadata(None, attempt) {
+            Ok(metadata) => return Ok(topic_partitions(&metadata)),
+            Err(error) => {
+                // A refused connection fails at once: pace the retries (and the warnings).
+                let pause = RETRY_BACKOFF
+                    .saturating_sub(attempt_started.elapsed())
+                    .min(patience.saturating_sub(started.elapsed()));
+                std::thread::sleep(pause);
+                let waited = started.elapsed();
+                if waited >= patience {
+                    return Err(Error::ClusterUnreachable {
+                        servers: servers.to_string(),
+                        waited,
+                        source: error,
+                    });
+                }
+                tracing::warn!(
+                    bootstrap.servers = servers,
+                    waited_ms = waited.as_millis() as u64,
+                    task.timeout.ms = patience.as_millis() as u64,
+                    %error,
+                    "waiting for the Kafka cluster at bootstrap.servers={servers}"
+                );
+            }
+        }
+    }
+}
+
+/// Every topic in `metadata` and its partition count.
+fn topic_partitions(metadata: &rdkafka::metadata::Metadata) -> BTreeMap<String, i32> {
+    metadata
         .topics()
         .iter()
         .filter(|t| t.error().is_none())
         .map(|t| (t.name().to_string(), t.partitions().len() as i32))
-        .collect())
+        .collect()
 }
 
 /// The inputs of one sub-topology must have equal partition counts.
@@ -419,6 +481,22 @@ mod tests {
             .map(|(t, n)| (t.to_string(), n))
             .collect();
         assert_eq!(counts, expected);
+    }
+
+    #[test]
+    fn topic_prefix_configs_sit_under_the_runtimes_own() {
+        let mut config = StreamsConfig::new("app").unwrap();
+        config
+            .set("topic.min.insync.replicas", "2")
+            .unwrap()
+            .set("topic.cleanup.policy", "delete")
+            .unwrap();
+        let runtime = vec![("cleanup.policy".to_string(), "compact".to_string())];
+        let merged: Vec<(&str, &str)> = topic_configs(&config, &runtime).into_iter().collect();
+        assert_eq!(
+            merged,
+            [("cleanup.policy", "compact"), ("min.insync.replicas", "2")]
+        );
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub use changelog::{
     ChangeloggingWindowStore, RecordingChangelogWriter,
 };
 pub use checkpoint::{OffsetCheckpoint, TopicPartition};
-pub use directory::StateDirectory;
+pub use directory::{StateDirectory, StateDirectoryLock};
 pub use memory::{InMemoryKeyValueStore, InMemorySessionStore, InMemoryWindowStore};
 pub use record::{ChangelogRecord, RecordContext};
 pub use restore::{LoggingRestoreListener, RestoreListener, StoreRestorer};
@@ -136,6 +136,15 @@ pub enum Error {
         path: PathBuf,
         /// RocksDB's message.
         message: String,
+    },
+
+    /// Another instance holds the lock of the application's state directory (Kafka's
+    /// "unable to initialize state ... multiple instances running in the same state
+    /// directory").
+    #[error("the state directory {path} is in use by another instance of this application (in this process or another): give each instance its own state.dir")]
+    StateDirectoryLocked {
+        /// The locked directory, `state.dir/<application.id>`.
+        path: PathBuf,
     },
 
     /// A file-system operation failed.

@@ -75,11 +75,25 @@ pub fn word_count_with(
     split: impl Fn(&String) -> Vec<String> + Send + Sync + 'static,
 ) -> Topology {
     let builder = StreamsBuilder::new();
-    builder
-        .stream(
+    count_words(
+        builder.stream(
             input,
             Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
-        )
+        ),
+        output,
+        split,
+    );
+    builder.build().expect("the word-count topology builds")
+}
+
+/// The counting part of [`word_count_with`], on any stream of lines: for tests that put
+/// something of their own (a processor that fails, say) between the input and the count.
+pub fn count_words(
+    lines: KStream<Option<String>, String>,
+    output: &str,
+    split: impl Fn(&String) -> Vec<String> + Send + Sync + 'static,
+) {
+    lines
         .flat_map_values(split)
         .group_by(
             |_, word| word.clone(),
@@ -91,5 +105,4 @@ pub fn word_count_with(
             output,
             Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
         );
-    builder.build().expect("the word-count topology builds")
 }

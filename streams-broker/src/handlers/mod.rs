@@ -663,7 +663,7 @@ mod tests {
     }
 
     /// A 14-byte request claiming 2^31 topics used to abort the process inside the codec
-    /// (see `vendor/README.md`); it must be answered or closed like any other.
+    /// (see the workspace's `vendor/README.md`); it must be answered or closed like any other.
     #[test]
     fn huge_array_counts_do_not_abort() {
         let (_dir, broker) = test_broker();

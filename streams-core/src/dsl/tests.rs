@@ -614,6 +614,45 @@ fn processor_sees_metadata_and_can_forward_to_one_child() {
 }
 
 #[test]
+fn processing_exception_handler_log_and_continue_drops_and_counts_the_record() {
+    let builder = StreamsBuilder::new();
+    struct Refuser;
+    impl Processor<String, String, String, String> for Refuser {
+        fn process(
+            &mut self,
+            record: Record<String, String>,
+            ctx: &mut ProcessorContext<'_, String, String>,
+        ) -> crate::Result<()> {
+            if record.key == "fail" {
+                return Err(Error::processor("refusing key `fail`"));
+            }
+            ctx.forward(record)
+        }
+    }
+    builder
+        .stream("in", strings())
+        .process(|| Refuser)
+        .to("out", to_strings());
+    let mut config = crate::StreamsConfig::new("app").unwrap();
+    config
+        .set(
+            "processing.exception.handler",
+            "LogAndContinueProcessingExceptionHandler",
+        )
+        .unwrap();
+    let driver = TopologyTestDriver::with_config(builder.build().unwrap(), config, 0).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input("a", "x");
+    input.try_pipe_input("fail", "z").unwrap();
+    input.pipe_input("b", "y");
+    let out = driver
+        .create_output_topic("out", StringSerde, StringSerde)
+        .read_values_to_list();
+    assert_eq!(out, ["x", "y"]);
+    assert_eq!(driver.dropped_records(), 1);
+}
+
+#[test]
 fn stream_time_punctuation_fires_as_stream_time_crosses_intervals() {
     let driver = auditor_driver();
     let input = driver.create_input_topic("in", StringSerde, StringSerde);

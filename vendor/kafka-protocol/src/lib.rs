@@ -114,4 +114,10 @@ pub mod protocol;
 pub mod records;
 
 pub use error::ResponseError;
+
+/// Marks this copy (Rill's `rill-kafka-protocol`): the `Array` and `CompactArray` decoders
+/// reserve at most as many elements as there are bytes left in the buffer, however many a peer
+/// claims. `streams-broker` checks for it at compile time, so it cannot be built against a copy
+/// without the fix.
+pub const BOUNDED_ARRAY_RESERVATION: bool = true;
 pub use indexmap;
