@@ -354,6 +354,15 @@ fn wait_for_cluster(
         match admin.inner().fetch_metadata(None, attempt) {
             Ok(metadata) => return Ok(topic_partitions(&metadata)),
             Err(error) => {
+                // Warned before the decision to give up, so that an attempt which used up the
+                // whole of task.timeout.ms is reported too, not only the error that follows.
+                tracing::warn!(
+                    bootstrap.servers = servers,
+                    waited_ms = started.elapsed().as_millis() as u64,
+                    task.timeout.ms = patience.as_millis() as u64,
+                    %error,
+                    "waiting for the Kafka cluster at bootstrap.servers={servers}"
+                );
                 // A refused connection fails at once: pace the retries (and the warnings).
                 let pause = RETRY_BACKOFF
                     .saturating_sub(attempt_started.elapsed())
@@ -367,13 +376,6 @@ fn wait_for_cluster(
                         source: error,
                     });
                 }
-                tracing::warn!(
-                    bootstrap.servers = servers,
-                    waited_ms = waited.as_millis() as u64,
-                    task.timeout.ms = patience.as_millis() as u64,
-                    %error,
-                    "waiting for the Kafka cluster at bootstrap.servers={servers}"
-                );
             }
         }
     }
