@@ -11,6 +11,9 @@
 //!   windows in a time range, `fetch_all` of every key's windows in a time range, `all`.
 //! - Session: `fetch` of a key's sessions.
 //! - A store the topology does not have is an error.
+//! - Over two partitions (two tasks on one instance) a scan is each task's part in key order,
+//!   one after the other, as Kafka's `CompositeReadOnlyKeyValueStore`: every entry, in at most
+//!   two sorted runs.
 
 use std::time::Duration;
 
@@ -122,7 +125,11 @@ fn key_value_window_and_session_stores_answer_scans_and_fetches() {
         counts.prefix_scan(&s("a")).unwrap(),
         pairs(&[("apple", 2), ("avocado", 1)])
     );
-    assert!(counts.approximate_num_entries().unwrap() > 0);
+    // An estimate of what the stores hold, which counts entries once a commit has flushed them
+    // out of the record cache (as Kafka's caching store does).
+    wait_until(Duration::from_secs(30), "a count estimate", || {
+        counts.approximate_num_entries().is_ok_and(|n| n > 0)
+    });
 
     // Window fetches: values without the aggregation's timestamps.
     assert_eq!(
@@ -167,6 +174,87 @@ fn key_value_window_and_session_stores_answer_scans_and_fetches() {
         .local_session_store("counts", Serdes::string(), Serdes::i64())
         .unwrap();
     assert!(wrong_kind.fetch(&s("apple")).is_err());
+
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+/// How many maximal runs in order (`ascending` or not) `keys` splits into.
+fn runs(keys: &[String], ascending: bool) -> usize {
+    1 + keys
+        .windows(2)
+        .filter(|w| (w[0] < w[1]) != ascending)
+        .count()
+}
+
+#[test]
+fn scans_over_several_tasks_are_each_tasks_part_in_key_order() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let input = format!("iq-spread-{id}");
+    broker.create_topic(&input, 2).expect("input topic");
+    let words: Vec<String> = (0..20).map(|i| format!("w{i:02}")).collect();
+    let now = now_ms();
+    produce_timestamped(
+        &bootstrap,
+        &input,
+        words
+            .iter()
+            .map(|w| (Some(w.as_bytes()), Some(&b"x"[..]), Some(now))),
+    );
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let config = config(&format!("iq-spread-{id}"), &bootstrap, state_dir.path());
+    let streams = KafkaStreams::new(topology(&input), config).unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(30));
+    let counts = streams
+        .local_store("counts", Serdes::string(), Serdes::i64())
+        .unwrap();
+    wait_until(Duration::from_secs(60), "every word counted", || {
+        counts.all().map(|all| all.len()).ok() == Some(words.len())
+    });
+    // One instance, one thread: both partitions' tasks answer.
+    let active: usize = streams
+        .local_thread_metadata()
+        .iter()
+        .map(|t| t.active_tasks.len())
+        .sum();
+    assert_eq!(active, 2);
+
+    let keys = |entries: Vec<(String, i64)>| -> Vec<String> {
+        entries.into_iter().map(|(k, _)| k).collect()
+    };
+    let sorted = |mut keys: Vec<String>| {
+        keys.sort();
+        keys
+    };
+    // Each task's part is in key order, the parts one after the other: at most two runs.
+    let all = keys(counts.all().unwrap());
+    assert!(runs(&all, true) <= 2, "{all:?}");
+    assert_eq!(sorted(all), words);
+    let range = keys(
+        counts
+            .range(Some(&"w05".to_string()), Some(&"w14".to_string()))
+            .unwrap(),
+    );
+    assert!(runs(&range, true) <= 2, "{range:?}");
+    assert_eq!(sorted(range), words[5..15]);
+    let reversed = keys(counts.reverse_all().unwrap());
+    assert!(runs(&reversed, false) <= 2, "{reversed:?}");
+    assert_eq!(sorted(reversed), words);
+    let prefixed = keys(counts.prefix_scan(&"w1".to_string()).unwrap());
+    assert_eq!(sorted(prefixed), words[10..]);
+    // Every word's window, from whichever task holds it.
+    let windowed = streams
+        .local_window_store("windowed", Serdes::string(), Serdes::i64(), WINDOW_MS)
+        .unwrap();
+    wait_until(Duration::from_secs(30), "every word's window", || {
+        windowed.all().map(|all| all.len()).ok() == Some(words.len())
+    });
+    for word in &words {
+        assert_eq!(windowed.fetch(word, now - WINDOW_MS, now).unwrap().len(), 1);
+    }
 
     assert!(streams.close(Duration::from_secs(30)));
 }

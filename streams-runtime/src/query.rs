@@ -87,7 +87,8 @@ impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
     }
 
     /// An estimate of the number of entries held locally: the sum of the tasks' estimates
-    /// (Kafka's `approximateNumEntries`).
+    /// (Kafka's `approximateNumEntries`). As in Kafka, entries still only in a task's record
+    /// cache count once a commit has flushed them, and RocksDB's figure is an estimate.
     pub fn approximate_num_entries(&self) -> Result<u64> {
         let mut total = 0u64;
         for store in self.stores()? {
