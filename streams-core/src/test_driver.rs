@@ -31,7 +31,8 @@ use crate::processor::TaskId;
 use crate::record::{Headers, Record};
 use crate::serde::{serialize_key_value, Serde};
 use crate::state::{
-    SessionStoreRef, TimestampedKeyValueStoreRef, TimestampedWindowStoreRef, WindowStoreRef,
+    SessionStoreRef, StoreKind, TimestampedKeyValueStoreRef, TimestampedWindowStoreRef,
+    WindowStoreRef,
 };
 use crate::topology::Topology;
 
@@ -563,6 +564,43 @@ impl TopologyTestDriver {
             })
     }
 
+    /// The kind of the state store `name`, or `None` if the topology has none by that name:
+    /// Kafka's `getStateStore`, which a test then casts; here the kind says which typed getter
+    /// ([`get_key_value_store`](Self::get_key_value_store), [`get_window_store`](Self::get_window_store),
+    /// ...) reads it.
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// use streams_core::state::StoreKind;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// builder
+    ///     .stream("words", Consumed::with(Serdes::string(), Serdes::string()))
+    ///     .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+    ///     .count(Materialized::as_("counts"));
+    /// let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    /// assert_eq!(driver.get_state_store("counts"), Some(StoreKind::TimestampedKeyValue));
+    /// assert_eq!(driver.get_state_store("nothing"), None);
+    /// assert_eq!(driver.all_state_stores(), vec!["counts".to_string()]);
+    /// ```
+    pub fn get_state_store(&self, name: &str) -> Option<StoreKind> {
+        self.store_handle(name).ok().map(|handle| handle.kind())
+    }
+
+    /// The names of every state store of the topology, sorted (Kafka's `getAllStateStores`, by
+    /// name; [`get_state_store`](Self::get_state_store) tells each one's kind).
+    pub fn all_state_stores(&self) -> Vec<String> {
+        let state = self.state.borrow();
+        let mut names: Vec<String> = state
+            .tasks
+            .iter()
+            .flat_map(|t| t.stores().keys().cloned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// The key-value store `name`, typed with the given serdes, for inspection (Kafka's
     /// `getKeyValueStore`).
     pub fn get_key_value_store<K: 'static, V: 'static>(
@@ -1048,5 +1086,105 @@ mod tests {
         }
         assert_eq!(output.read_record(), sent[1]);
         assert_eq!(output.read_records_to_list(), [big, sent[2].clone()]);
+    }
+
+    /// `get_state_store` reports each store's kind (`None` for an unknown name) and
+    /// `all_state_stores` names every store; the typed getters read them, a key-value one with
+    /// its scans in serialized-key order.
+    #[test]
+    fn state_stores_by_kind_and_key_value_scans() {
+        use crate::state::StoreKind;
+        use std::time::Duration;
+
+        let builder = StreamsBuilder::new();
+        let words = builder.stream("in", Consumed::with(Serdes::string(), Serdes::string()));
+        let grouped = words.group_by_key(Grouped::with(Serdes::string(), Serdes::string()));
+        grouped.count(Materialized::as_("counts"));
+        grouped
+            .windowed_by(
+                TimeWindows::of_size_and_grace(Duration::from_millis(100), Duration::from_secs(1))
+                    .unwrap(),
+            )
+            .count(Materialized::as_("windowed"));
+        grouped
+            .windowed_by(
+                SessionWindows::of_inactivity_gap_and_grace(
+                    Duration::from_millis(50),
+                    Duration::from_secs(1),
+                )
+                .unwrap(),
+            )
+            .count(Materialized::as_("sessions"));
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+
+        assert_eq!(
+            driver.all_state_stores(),
+            ["counts", "sessions", "windowed"].map(String::from)
+        );
+        assert_eq!(
+            driver.get_state_store("counts"),
+            Some(StoreKind::TimestampedKeyValue)
+        );
+        assert_eq!(
+            driver.get_state_store("windowed"),
+            Some(StoreKind::TimestampedWindow)
+        );
+        assert_eq!(driver.get_state_store("sessions"), Some(StoreKind::Session));
+        assert_eq!(driver.get_state_store("missing"), None);
+
+        let input = driver.create_input_topic("in", StringSerde, StringSerde);
+        for (word, ts) in [
+            ("apple", 0),
+            ("banana", 10),
+            ("avocado", 20),
+            ("apple", 130),
+        ] {
+            input.pipe_input_with_timestamp(word, "x", ts);
+        }
+        let counts = driver
+            .get_key_value_store("counts", Serdes::string(), Serdes::i64())
+            .unwrap();
+        let s = |w: &str| w.to_string();
+        let pairs = |v: &[(&str, i64)]| v.iter().map(|(k, c)| (s(k), *c)).collect::<Vec<_>>();
+        assert_eq!(
+            counts
+                .range(Some(&s("apple")), Some(&s("avocado")))
+                .unwrap(),
+            pairs(&[("apple", 2), ("avocado", 1)])
+        );
+        assert_eq!(
+            counts.range(Some(&s("b")), None).unwrap(),
+            pairs(&[("banana", 1)])
+        );
+        assert_eq!(
+            counts.reverse_range(None, Some(&s("b"))).unwrap(),
+            pairs(&[("avocado", 1), ("apple", 2)])
+        );
+        assert_eq!(
+            counts.reverse_all().unwrap(),
+            pairs(&[("banana", 1), ("avocado", 1), ("apple", 2)])
+        );
+        assert_eq!(
+            counts.prefix_scan(&s("a")).unwrap(),
+            pairs(&[("apple", 2), ("avocado", 1)])
+        );
+        // The window store read without timestamps, and a key's sessions.
+        let windowed = driver
+            .get_window_store("windowed", Serdes::string(), Serdes::i64(), 100)
+            .unwrap();
+        assert_eq!(
+            windowed.fetch_range(&s("apple"), 0, 200).unwrap(),
+            [(0, 1), (100, 1)]
+        );
+        let sessions = driver
+            .get_session_store("sessions", Serdes::string(), Serdes::i64())
+            .unwrap();
+        let apple: Vec<_> = sessions
+            .fetch(&s("apple"))
+            .unwrap()
+            .into_iter()
+            .map(|(w, c)| (w.window.start_ms, w.window.end_ms, c))
+            .collect();
+        assert_eq!(apple, [(0, 0, 1), (130, 130, 1)]);
     }
 }

@@ -19,7 +19,7 @@ use crate::instance::Runtime;
 use crate::metadata::ThreadMetadata;
 use crate::metrics::{Metrics, StreamsMetrics};
 use crate::process_id::process_id;
-use crate::query::LocalKeyValueStore;
+use crate::query::{LocalKeyValueStore, LocalSessionStore, LocalWindowStore};
 use crate::shared::Shared;
 use crate::state::State;
 use crate::sync::lock;
@@ -262,7 +262,65 @@ impl KafkaStreams {
         keys: impl Serde<K>,
         values: impl Serde<V>,
     ) -> Result<LocalKeyValueStore<K, V>> {
-        if !self
+        self.check_store(name)?;
+        Ok(LocalKeyValueStore {
+            runtime: Arc::clone(&self.runtime),
+            name: name.to_string(),
+            keys: Arc::new(keys),
+            values: Arc::new(values),
+        })
+    }
+
+    /// This instance's part of the window store `name` (a windowed aggregation's too, read
+    /// without timestamps), typed with the given serdes, for interactive queries like Kafka's
+    /// `ReadOnlyWindowStore`. `window_size_ms` is the windows' size, which gives the windowed
+    /// keys their end: the store keeps only window starts.
+    ///
+    /// ```no_run
+    /// # fn example(streams: &streams_runtime::KafkaStreams) -> streams_runtime::Result<()> {
+    /// use streams_core::serde::Serdes;
+    /// let counts = streams.local_window_store("windowed-counts", Serdes::string(), Serdes::i64(), 60_000)?;
+    /// let last_hour = counts.fetch_all(0, 3_600_000)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn local_window_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+        window_size_ms: i64,
+    ) -> Result<LocalWindowStore<K, V>> {
+        self.check_store(name)?;
+        Ok(LocalWindowStore {
+            runtime: Arc::clone(&self.runtime),
+            name: name.to_string(),
+            keys: Arc::new(keys),
+            values: Arc::new(values),
+            window_size_ms,
+        })
+    }
+
+    /// This instance's part of the session store `name` (a session-windowed aggregation's),
+    /// typed with the given serdes, for interactive queries like Kafka's
+    /// `ReadOnlySessionStore`.
+    pub fn local_session_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+    ) -> Result<LocalSessionStore<K, V>> {
+        self.check_store(name)?;
+        Ok(LocalSessionStore {
+            runtime: Arc::clone(&self.runtime),
+            name: name.to_string(),
+            keys: Arc::new(keys),
+            values: Arc::new(values),
+        })
+    }
+
+    /// An error unless the topology has a state store `name`.
+    fn check_store(&self, name: &str) -> Result<()> {
+        if self
             .runtime
             .shared
             .topology
@@ -270,17 +328,12 @@ impl KafkaStreams {
             .iter()
             .any(|s| s == name)
         {
-            return Err(streams_core::Error::InvalidArgument(format!(
-                "the topology has no state store `{name}`"
-            ))
-            .into());
+            return Ok(());
         }
-        Ok(LocalKeyValueStore {
-            runtime: Arc::clone(&self.runtime),
-            name: name.to_string(),
-            keys: Arc::new(keys),
-            values: Arc::new(values),
-        })
+        Err(streams_core::Error::InvalidArgument(format!(
+            "the topology has no state store `{name}`"
+        ))
+        .into())
     }
 
     /// The instance's live stream threads and their tasks (Kafka's

@@ -51,8 +51,9 @@ pub(crate) fn timestamped<K: 'static, V: 'static>(
 }
 
 /// A typed window handle to `handle`, a window store or (read-only, values without timestamps) a
-/// timestamped one.
-pub(crate) fn window<K: 'static, V: 'static>(
+/// timestamped one, like Kafka's `ReadOnlyWindowStoreFacade`; `window_size_ms` gives the windowed
+/// keys it returns their end (a store keeps only window starts).
+pub fn window<K: 'static, V: 'static>(
     name: &str,
     handle: &StoreHandle,
     keys: Arc<dyn Serde<K>>,
@@ -96,7 +97,7 @@ pub(crate) fn timestamped_window<K: 'static, V: 'static>(
 }
 
 /// A typed handle to `handle`, a session store.
-pub(crate) fn session<K: 'static, V: 'static>(
+pub fn session<K: 'static, V: 'static>(
     name: &str,
     handle: &StoreHandle,
     keys: Arc<dyn Serde<K>>,

@@ -100,13 +100,14 @@ impl StoreHandle {
         with_locked!(self, |store| store.is_open())
     }
 
-    fn kind(&self) -> &'static str {
+    /// Which kind of store this is.
+    pub fn kind(&self) -> StoreKind {
         match self {
-            StoreHandle::KeyValue(_) => "key-value",
-            StoreHandle::Timestamped(_) => "timestamped key-value",
-            StoreHandle::Window(_) => "window",
-            StoreHandle::TimestampedWindow(_) => "timestamped window",
-            StoreHandle::Session(_) => "session",
+            StoreHandle::KeyValue(_) => StoreKind::KeyValue,
+            StoreHandle::Timestamped(_) => StoreKind::TimestampedKeyValue,
+            StoreHandle::Window(_) => StoreKind::Window,
+            StoreHandle::TimestampedWindow(_) => StoreKind::TimestampedWindow,
+            StoreHandle::Session(_) => StoreKind::Session,
         }
     }
 
@@ -115,5 +116,35 @@ impl StoreHandle {
             "store `{name}` is a {} store, not a {wanted} store",
             self.kind()
         ))
+    }
+}
+
+/// The kind of a state store, as its [`StoreHandle`] says: which typed handle reads it (the
+/// test driver's `get_key_value_store`, `get_window_store`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A key-value store (Kafka's `KeyValueStore`).
+    KeyValue,
+    /// A key-value store whose values carry a timestamp: a table's or an aggregation's (Kafka's
+    /// `TimestampedKeyValueStore`).
+    TimestampedKeyValue,
+    /// A window store (Kafka's `WindowStore`).
+    Window,
+    /// A window store whose values carry a timestamp: a windowed aggregation's (Kafka's
+    /// `TimestampedWindowStore`).
+    TimestampedWindow,
+    /// A session store (Kafka's `SessionStore`).
+    Session,
+}
+
+impl std::fmt::Display for StoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StoreKind::KeyValue => "key-value",
+            StoreKind::TimestampedKeyValue => "timestamped key-value",
+            StoreKind::Window => "window",
+            StoreKind::TimestampedWindow => "timestamped window",
+            StoreKind::Session => "session",
+        })
     }
 }

@@ -75,11 +75,24 @@ impl<K: 'static, V: 'static> KeyValueStoreRef<K, V> {
         self.entries(Scan::Range(None, None))
     }
 
-    /// Entries with `from <= key <= to` by serialized key order.
-    pub fn range(&self, from: &K, to: &K) -> Result<Vec<(K, V)>> {
-        let from = self.codec.key(from)?;
-        let to = self.codec.key(to)?;
-        self.entries(Scan::Range(Some(&from), Some(&to)))
+    /// Entries with `from <= key <= to` by serialized key order, open at an end that is `None`
+    /// (Kafka's `range`, which takes `null` for an open end).
+    pub fn range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        let from = from.map(|k| self.codec.key(k)).transpose()?;
+        let to = to.map(|k| self.codec.key(k)).transpose()?;
+        self.entries(Scan::Range(from.as_deref(), to.as_deref()))
+    }
+
+    /// The entries of [`range`](Self::range) in descending key order (Kafka's `reverseRange`).
+    pub fn reverse_range(&self, from: Option<&K>, to: Option<&K>) -> Result<Vec<(K, V)>> {
+        let mut entries = self.range(from, to)?;
+        entries.reverse();
+        Ok(entries)
+    }
+
+    /// Every entry in descending key order (Kafka's `reverseAll`).
+    pub fn reverse_all(&self) -> Result<Vec<(K, V)>> {
+        self.reverse_range(None, None)
     }
 
     /// Entries whose serialized key starts with the serialized `prefix`, in key order (Kafka's

@@ -40,7 +40,7 @@ mod window;
 pub use builder::StoreBuilder;
 pub(crate) use cache::CachedRef;
 pub(crate) use codec::{de, ser, store_serde_error};
-pub use handle::{GlobalStores, StoreHandle};
+pub use handle::{GlobalStores, StoreHandle, StoreKind};
 pub use key_value::KeyValueStoreRef;
 pub use session::SessionStoreRef;
 pub use timestamped::TimestampedKeyValueStoreRef;

@@ -568,7 +568,7 @@ impl<K: Data, A: Data, B: Data, VR: Data> StreamJoinProcessor<K, A, B, VR> {
             .last_scan
             .map_or(0, |t| t.saturating_sub(self.retention).max(0));
         self.last_scan = Some(now);
-        let waiting = store.range(&from.to_be_bytes().to_vec(), &bound)?;
+        let waiting = store.range(Some(&from.to_be_bytes().to_vec()), Some(&bound))?;
         for (entry, list) in waiting {
             let (Some(ts), Some(&side)) = (entry.get(..8), entry.get(8)) else {
                 continue;
