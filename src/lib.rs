@@ -39,7 +39,7 @@ pub use streams_core::{
     FixedKeyProcessorContext, FixedKeyRecord, KStream, Named, Printed, Processor, ProcessorContext,
     Produced, Record, RecordContext, Repartitioned, StreamPartitioner, StreamsBuilder,
     StreamsConfig, TestInputTopic, TestOutputTopic, TimestampExtractor, TopicNameExtractor,
-    Topology, TopologyTestDriver,
+    Topology, TopologyBuilder, TopologyTestDriver,
 };
 pub use streams_runtime;
 pub use streams_runtime::{

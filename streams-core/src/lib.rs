@@ -55,7 +55,7 @@ pub use processor::{
 };
 pub use record::{Header, Headers, Record, RecordMetadata};
 pub use test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
-pub use topology::{Topology, TopologyDescription};
+pub use topology::{Topology, TopologyBuilder, TopologyDescription};
 
 /// Everything a topology author usually needs, in one import.
 pub mod prelude {
@@ -73,6 +73,6 @@ pub mod prelude {
     pub use crate::record::{Headers, Record};
     pub use crate::serde::{Json, Serde, Serdes};
     pub use crate::test_driver::TopologyTestDriver;
-    pub use crate::topology::Topology;
+    pub use crate::topology::{Topology, TopologyBuilder};
     pub use crate::{Error, StreamsConfig};
 }

@@ -59,7 +59,7 @@ const REPARTITION_SUFFIX: &str = "-repartition";
 /// ```
 pub struct KStream<K, V> {
     graph: Rc<RefCell<TopologyGraph>>,
-    pub(super) node: NodeId,
+    pub(crate) node: NodeId,
     /// A name the next operator's node takes instead of a generated one.
     pending_name: Option<String>,
     /// Whether an operator may have changed keys since the stream was last partitioned by key,

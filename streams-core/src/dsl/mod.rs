@@ -9,7 +9,7 @@ mod global_ktable;
 mod join;
 mod kgrouped;
 mod kgrouped_table;
-mod kstream;
+pub(crate) mod kstream;
 mod ktable;
 mod operators;
 mod options;

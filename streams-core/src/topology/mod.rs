@@ -11,6 +11,7 @@
 //! instance runs it once, on its global thread (or the test driver's global task), and every
 //! task of the instance reads the store it fills.
 
+mod builder;
 mod describe;
 pub(crate) mod graph;
 mod java_order;
@@ -18,6 +19,7 @@ mod java_order;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+pub use builder::TopologyBuilder;
 pub use describe::{NodeDescription, NodeDetail, SubtopologyDescription, TopologyDescription};
 pub use graph::RepartitionTopic;
 
