@@ -37,7 +37,7 @@ pub use streams_core;
 pub use streams_core::{
     AutoOffsetReset, Branched, CogroupedKStream, Consumed, FixedKeyProcessor,
     FixedKeyProcessorContext, FixedKeyRecord, KStream, Named, Printed, Processor, ProcessorContext,
-    Produced, Record, RecordContext, Repartitioned, StreamPartitioner, StreamsBuilder,
+    Produced, Record, RecordContext, Repartitioned, Stores, StreamPartitioner, StreamsBuilder,
     StreamsConfig, TestInputTopic, TestOutputTopic, TimestampExtractor, TopicNameExtractor,
     Topology, TopologyBuilder, TopologyTestDriver,
 };

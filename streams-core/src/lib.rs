@@ -54,6 +54,7 @@ pub use processor::{
     TimestampExtractor, TopicNameExtractor,
 };
 pub use record::{Header, Headers, Record, RecordMetadata};
+pub use state::Stores;
 pub use test_driver::{TestInputTopic, TestOutputTopic, TopologyTestDriver};
 pub use topology::{Topology, TopologyBuilder, TopologyDescription};
 
@@ -72,6 +73,7 @@ pub mod prelude {
     };
     pub use crate::record::{Headers, Record};
     pub use crate::serde::{Json, Serde, Serdes};
+    pub use crate::state::Stores;
     pub use crate::test_driver::TopologyTestDriver;
     pub use crate::topology::{Topology, TopologyBuilder};
     pub use crate::{Error, StreamsConfig};

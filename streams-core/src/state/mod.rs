@@ -34,6 +34,7 @@ mod codec;
 mod handle;
 mod key_value;
 mod session;
+mod stores;
 mod timestamped;
 mod window;
 
@@ -43,6 +44,9 @@ pub(crate) use codec::{de, ser, store_serde_error};
 pub use handle::{GlobalStores, StoreHandle, StoreKind};
 pub use key_value::KeyValueStoreRef;
 pub use session::SessionStoreRef;
+pub use stores::{
+    KeyValueBytesStoreSupplier, SessionBytesStoreSupplier, Stores, WindowBytesStoreSupplier,
+};
 pub use timestamped::TimestampedKeyValueStoreRef;
 pub(crate) use timestamped::{FlushedUpdate, LockedTable};
 pub use window::{TimestampedWindowEntries, TimestampedWindowStoreRef, WindowStoreRef};

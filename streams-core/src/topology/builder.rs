@@ -511,7 +511,9 @@ mod tests {
             .add_processor("split", || Split, &["source"])
             .add_processor("count", || Count(None), &["split"])
             .add_state_store(
-                streams_state::KeyValueStoreBuilder::new("counts").in_memory(),
+                crate::state::Stores::key_value_store_builder(
+                    crate::state::Stores::in_memory_key_value_store("counts"),
+                ),
                 &["count"],
             )
             .add_sink::<String, i64>("sink", "counts-out", StringSerde, I64Serde, &["count"]);
