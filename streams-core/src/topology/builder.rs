@@ -300,7 +300,7 @@ impl TopologyBuilder {
             match self.nodes.get(*parent) {
                 None => {
                     self.errors.push(format!(
-                        "parent processor `{parent}` is not added yet for `{name}`"
+                        "predecessor processor `{parent}` is not added yet for `{name}`"
                     ));
                     ok = false;
                 }
@@ -464,7 +464,7 @@ mod tests {
             .add_source::<String, String>("source", &["topic"], StringSerde, StringSerde)
             .add_processor("processor", || Forward, &["missing"]);
         assert!(error_of(&builder)
-            .contains("parent processor `missing` is not added yet for `processor`"));
+            .contains("predecessor processor `missing` is not added yet for `processor`"));
 
         let mut builder = TopologyBuilder::new();
         builder
@@ -488,6 +488,19 @@ mod tests {
             .add_sink::<String, String>("sink", "out", StringSerde, StringSerde, &["source"])
             .add_processor("processor", || Forward, &["sink"]);
         assert!(error_of(&builder).contains("sink `sink` cannot be used as a parent"));
+    }
+
+    // Kafka's TopologyTest#shouldNotAllowNullNameWhenAddingSource and
+    // #shouldNotAllowZeroTopicsWhenAddingSource.
+    #[test]
+    fn empty_names_and_sources_without_topics_are_invalid() {
+        let mut builder = TopologyBuilder::new();
+        builder.add_source::<String, String>("", &["topic"], StringSerde, StringSerde);
+        assert!(error_of(&builder).contains("a node name must not be empty"));
+
+        let mut builder = TopologyBuilder::new();
+        builder.add_source::<String, String>("source", &[], StringSerde, StringSerde);
+        assert!(error_of(&builder).contains("source `source` must have at least one topic"));
     }
 
     #[test]
