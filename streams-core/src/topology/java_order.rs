@@ -75,11 +75,7 @@ impl TreeSet {
         };
         loop {
             let less = cmp(key, self.entries[at].key) == Ordering::Less;
-            let next = if less {
-                self.entries[at].left
-            } else {
-                self.entries[at].right
-            };
+            let next = self.child(Some(at), less);
             match next {
                 Some(n) => at = n,
                 None => {
@@ -130,11 +126,19 @@ impl TreeSet {
     }
 
     fn left(&self, n: Option<usize>) -> Option<usize> {
-        n.and_then(|n| self.entries[n].left)
+        self.child(n, true)
     }
 
-    fn right(&self, n: Option<usize>) -> Option<usize> {
-        n.and_then(|n| self.entries[n].right)
+    /// The left (`left == true`) or right child of `n`.
+    fn child(&self, n: Option<usize>, left: bool) -> Option<usize> {
+        n.and_then(|n| {
+            let entry = &self.entries[n];
+            if left {
+                entry.left
+            } else {
+                entry.right
+            }
+        })
     }
 
     /// `colorOf`: a missing node is black.
@@ -154,40 +158,24 @@ impl TreeSet {
         self.set_red(x, true);
         while x.is_some() && x != self.root && self.is_red(self.parent(x)) {
             let grandparent = self.parent(self.parent(x));
-            if self.parent(x) == self.left(grandparent) {
-                let uncle = self.right(grandparent);
-                if self.is_red(uncle) {
-                    self.set_red(self.parent(x), false);
-                    self.set_red(uncle, false);
-                    self.set_red(grandparent, true);
-                    x = grandparent;
-                } else {
-                    if x == self.right(self.parent(x)) {
-                        x = self.parent(x);
-                        self.rotate(x, true);
-                    }
-                    self.set_red(self.parent(x), false);
-                    let grandparent = self.parent(self.parent(x));
-                    self.set_red(grandparent, true);
-                    self.rotate(grandparent, false);
-                }
+            // Java writes the two mirrored cases out; `side` is the parent's side under the
+            // grandparent, and the uncle hangs on the other one.
+            let side = self.parent(x) == self.left(grandparent);
+            let uncle = self.child(grandparent, !side);
+            if self.is_red(uncle) {
+                self.set_red(self.parent(x), false);
+                self.set_red(uncle, false);
+                self.set_red(grandparent, true);
+                x = grandparent;
             } else {
-                let uncle = self.left(grandparent);
-                if self.is_red(uncle) {
-                    self.set_red(self.parent(x), false);
-                    self.set_red(uncle, false);
-                    self.set_red(grandparent, true);
-                    x = grandparent;
-                } else {
-                    if x == self.left(self.parent(x)) {
-                        x = self.parent(x);
-                        self.rotate(x, false);
-                    }
-                    self.set_red(self.parent(x), false);
-                    let grandparent = self.parent(self.parent(x));
-                    self.set_red(grandparent, true);
-                    self.rotate(grandparent, true);
+                if x == self.child(self.parent(x), !side) {
+                    x = self.parent(x);
+                    self.rotate(x, side);
                 }
+                self.set_red(self.parent(x), false);
+                let grandparent = self.parent(self.parent(x));
+                self.set_red(grandparent, true);
+                self.rotate(grandparent, !side);
             }
         }
         let root = self.root;
