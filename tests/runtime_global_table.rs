@@ -8,6 +8,9 @@
 //!   joins of both instances (through each one's global thread).
 //! - A clean restart restores only the tail of the global topic: the global thread checkpoints
 //!   what it applied under `state.dir/<application.id>/global/.checkpoint`.
+//! - A global store of the Processor API (`TopologyBuilder::add_global_store`) is restored from
+//!   its topic as it is at start-up, kept up to date by its processor while running, and read
+//!   by the tasks' processors and by interactive queries.
 //! - A missing global topic fails `start()` like a missing source topic; a record of the global
 //!   topic that cannot be deserialized fails the global thread, and the instance ends in ERROR.
 
@@ -383,5 +386,137 @@ fn an_application_of_global_tables_only_runs_and_serves_them() {
         "p2 reaches the global store",
         || lookup("p2").as_deref() == Some("rope"),
     );
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+/// The global store's updater: keeps each key's latest value, deletes on a tombstone.
+struct RatesUpdater(Option<rill::streams_core::state::KeyValueStoreRef<String, String>>);
+
+impl Processor<String, Option<String>, (), ()> for RatesUpdater {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, (), ()>) -> rill::streams_core::Result<()> {
+        self.0 = Some(ctx.key_value_store("rates", Serdes::string(), Serdes::string())?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<String, Option<String>>,
+        _ctx: &mut ProcessorContext<'_, (), ()>,
+    ) -> rill::streams_core::Result<()> {
+        let store = self.0.as_ref().expect("initialized");
+        match &record.value {
+            Some(value) => store.put(&record.key, value),
+            None => store.delete(&record.key).map(|_| ()),
+        }
+    }
+}
+
+/// Prices each order (key: currency) with the global store's rate.
+struct PriceOrders(Option<rill::streams_core::state::KeyValueStoreRef<String, String>>);
+
+impl Processor<String, String, String, String> for PriceOrders {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> rill::streams_core::Result<()> {
+        self.0 = Some(ctx.key_value_store("rates", Serdes::string(), Serdes::string())?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> rill::streams_core::Result<()> {
+        let rate = self.0.as_ref().expect("initialized").get(&record.key)?;
+        let value = format!("{}@{}", record.value, rate.as_deref().unwrap_or("none"));
+        ctx.forward(record.with_value(value))
+    }
+}
+
+#[test]
+fn a_processor_api_global_store_is_restored_updated_and_read() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (orders, rates, out) = (
+        format!("orders-{id}"),
+        format!("rates-{id}"),
+        format!("priced-{id}"),
+    );
+    broker.create_topic(&orders, 2).unwrap();
+    broker.create_topic(&rates, 3).unwrap();
+    broker.create_topic(&out, 1).unwrap();
+    produce_strings(
+        &bootstrap,
+        &rates,
+        &[
+            ("eur".to_string(), Some("1.1".to_string())),
+            ("gbp".to_string(), Some("1.3".to_string())),
+        ],
+    );
+
+    let mut builder = TopologyBuilder::new();
+    builder
+        .add_global_store(
+            Stores::key_value_store_builder(Stores::persistent_key_value_store("rates"))
+                .with_logging_disabled(),
+            "rates-source",
+            Serdes::string(),
+            rill::streams_core::serde::OptionSerde::new(Serdes::string()),
+            &rates,
+            "rates-updater",
+            || RatesUpdater(None),
+        )
+        .add_source::<String, String>("orders", &[&orders], Serdes::string(), Serdes::string())
+        .add_processor("price", || PriceOrders(None), &["orders"])
+        .add_sink::<String, String>("sink", &out, Serdes::string(), Serdes::string(), &["price"]);
+    let dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        config(&format!("global-store-{id}"), &bootstrap, dir.path()),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(60));
+    // Restored from the topic before processing.
+    let store = streams
+        .local_store("rates", Serdes::string(), Serdes::string())
+        .unwrap();
+    assert_eq!(
+        store.get(&"eur".to_string()).unwrap().as_deref(),
+        Some("1.1")
+    );
+    assert_eq!(store.all().unwrap().len(), 2);
+
+    // Kept up to date by the processor while running: an update and a delete.
+    produce_strings(
+        &bootstrap,
+        &rates,
+        &[
+            ("eur".to_string(), Some("1.2".to_string())),
+            ("gbp".to_string(), None),
+        ],
+    );
+    wait_until(
+        Duration::from_secs(30),
+        "the updates reached the store",
+        || {
+            store.get(&"eur".to_string()).unwrap().as_deref() == Some("1.2")
+                && store.get(&"gbp".to_string()).unwrap().is_none()
+        },
+    );
+    produce_strings(
+        &bootstrap,
+        &orders,
+        &[
+            ("eur".to_string(), Some("o1".to_string())),
+            ("gbp".to_string(), Some("o2".to_string())),
+        ],
+    );
+    let mut reader = TableReader::new(&bootstrap, &out);
+    reader.read_until(Duration::from_secs(60), |latest| latest.len() == 2);
+    assert_eq!(reader.latest["eur"], "o1@1.2");
+    assert_eq!(reader.latest["gbp"], "o2@none");
     assert!(streams.close(Duration::from_secs(30)));
 }

@@ -5,7 +5,8 @@
 //! - Inputs of one sub-topology with different partition counts fail `start()` with a
 //!   co-partitioning error naming both topics and counts.
 //! - A window store's changelog is created `compact,delete` with a retention of the store's
-//!   retention plus one day.
+//!   retention plus one day, and with the topic configs its `Materialized` asks for
+//!   (`with_logging_enabled`).
 //! - A foreign-key join's internal topics are created co-partitioned with the tables they
 //!   meet: the subscription-registration topic (and the subscription store's changelog) with
 //!   the right table's topic, the response topic with the left table's.
@@ -82,7 +83,10 @@ fn window_changelogs_are_compacted_and_deleted() {
             TimeWindows::of_size_and_grace(Duration::from_secs(60), Duration::from_secs(10))
                 .unwrap(),
         )
-        .count(Materialized::as_("per-minute"));
+        .count(
+            Materialized::as_("per-minute")
+                .with_logging_enabled([("segment.ms", "3600000"), ("min.insync.replicas", "1")]),
+        );
     let application_id = format!("windows-{id}");
     let dir = tempfile::tempdir().unwrap();
     let streams = KafkaStreams::new(
@@ -111,6 +115,8 @@ fn window_changelogs_are_compacted_and_deleted() {
     let resource = configs.into_iter().next().unwrap().unwrap();
     let value = |key: &str| resource.get(key).and_then(|e| e.value.clone());
     assert_eq!(value("cleanup.policy").as_deref(), Some("compact,delete"));
+    assert_eq!(value("segment.ms").as_deref(), Some("3600000"));
+    assert_eq!(value("min.insync.replicas").as_deref(), Some("1"));
     let retention: i64 = value("retention.ms").unwrap().parse().unwrap();
     // Kafka Streams keeps windows for at least a day, plus a day of changelog slack.
     assert!(

@@ -223,7 +223,7 @@ pub(crate) fn prepare(
                 // A source table logging to its own input topic: nothing to create.
                 continue;
             }
-            let configs = match changelog.retention_ms {
+            let mut configs = match changelog.retention_ms {
                 None => vec![("cleanup.policy".into(), "compact".into())],
                 Some(retention) => vec![
                     ("cleanup.policy".into(), "compact,delete".into()),
@@ -235,6 +235,8 @@ pub(crate) fn prepare(
                     ),
                 ],
             };
+            // The store's own configs come last and win, as in Kafka's `InternalTopicConfig`.
+            configs.extend(changelog.configs.iter().cloned());
             wanted.insert(changelog.topic.clone(), (layout.partitions[sub], configs));
         }
     }

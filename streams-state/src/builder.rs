@@ -229,6 +229,9 @@ struct Common {
     backend: StoreBackend,
     logging: bool,
     changelog_topic: Option<String>,
+    /// Topic configs for the changelog, applied over the runtime's own when it creates the
+    /// topic (Kafka's `withLoggingEnabled(Map)`).
+    changelog_configs: Vec<(String, String)>,
 }
 
 impl Common {
@@ -238,6 +241,7 @@ impl Common {
             backend: StoreBackend::default(),
             logging: true,
             changelog_topic: None,
+            changelog_configs: Vec::new(),
         }
     }
 
@@ -280,6 +284,31 @@ macro_rules! common_setters {
         pub fn with_logging_disabled(mut self) -> Self {
             self.common.logging = false;
             self
+        }
+
+        /// Writes a changelog (the default) created with these topic configs, e.g.
+        /// `min.insync.replicas` or `segment.bytes`, over the ones the runtime sets itself
+        /// (Kafka's `withLoggingEnabled(Map)`). They apply only when the runtime creates the
+        /// topic; an existing changelog keeps its configs.
+        pub fn with_logging_enabled<K, V>(
+            mut self,
+            configs: impl IntoIterator<Item = (K, V)>,
+        ) -> Self
+        where
+            K: Into<String>,
+            V: Into<String>,
+        {
+            self.common.logging = true;
+            self.common.changelog_configs = configs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
+            self
+        }
+
+        /// The changelog topic configs given with `with_logging_enabled`.
+        pub fn changelog_configs(&self) -> &[(String, String)] {
+            &self.common.changelog_configs
         }
 
         /// Logs to `topic` instead of `<application.id>-<store>-changelog` (e.g. a source table

@@ -195,6 +195,41 @@ impl StreamsBuilder {
         }
     }
 
+    /// Adds global store `store`, which every application instance keeps whole: every
+    /// partition of `topic`, read as `consumed` says, goes through a processor made by
+    /// `supplier` that updates the store (Kafka's `StreamsBuilder#addGlobalStore`). Every
+    /// processor of the topology can read the store by name. The store must have logging
+    /// disabled — `topic` is its changelog, copied into it as it is on restore — or `build()`
+    /// fails. See `TopologyBuilder::add_global_store`, which names the two nodes itself; here
+    /// they are `KSTREAM-SOURCE-<n>` and `KTABLE-SOURCE-<n>`, as in Kafka.
+    pub fn add_global_store<K, V, P, S>(
+        &self,
+        store: impl Into<StoreBuilder>,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        supplier: S,
+    ) where
+        K: Data,
+        V: Data,
+        P: crate::processor::Processor<K, V, (), ()>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        let source_name = self.graph.borrow_mut().next_name(kstream::SOURCE_NAME);
+        let processor_name = self.graph.borrow_mut().next_name(ktable::SOURCE_NAME);
+        if let Err(message) = crate::topology::builder::add_global_store_nodes(
+            &self.graph,
+            store.into(),
+            &source_name,
+            consumed.key_serde,
+            consumed.value_serde,
+            topic,
+            &processor_name,
+            supplier,
+        ) {
+            self.graph.borrow_mut().errors.push(message);
+        }
+    }
+
     /// Declares a state store for processors added with `KStream::process_with_stores` (Kafka's
     /// `addStateStore`).
     pub fn add_state_store(&self, store: impl Into<StoreBuilder>) {

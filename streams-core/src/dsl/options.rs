@@ -331,6 +331,8 @@ macro_rules! configured {
         }
         if !$materialized.logging {
             builder = builder.with_logging_disabled();
+        } else if !$materialized.changelog_configs.is_empty() {
+            builder = builder.with_logging_enabled($materialized.changelog_configs.iter().cloned());
         }
         builder
     }};
@@ -345,6 +347,7 @@ pub struct Materialized<K, V> {
     pub(crate) value_serde: Option<Arc<dyn Serde<V>>>,
     pub(crate) in_memory: bool,
     pub(crate) logging: bool,
+    pub(crate) changelog_configs: Vec<(String, String)>,
     pub(crate) caching: bool,
     pub(crate) retention_ms: Option<i64>,
 }
@@ -357,6 +360,7 @@ impl<K, V> Default for Materialized<K, V> {
             value_serde: None,
             in_memory: false,
             logging: true,
+            changelog_configs: Vec::new(),
             caching: true,
             retention_ms: None,
         }
@@ -391,6 +395,7 @@ impl<K, V> Materialized<K, V> {
             && self.value_serde.is_none()
             && !self.in_memory
             && self.logging
+            && self.changelog_configs.is_empty()
             && self.caching
             && self.retention_ms.is_none()
     }
@@ -416,6 +421,29 @@ impl<K, V> Materialized<K, V> {
     /// Does not write a changelog: the store is not fault-tolerant.
     pub fn with_logging_disabled(mut self) -> Self {
         self.logging = false;
+        self
+    }
+
+    /// Writes a changelog (the default) that the runtime creates with these topic configs over
+    /// its own (Kafka's `Materialized#withLoggingEnabled(Map)`).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    ///
+    /// let counts: Materialized<String, i64> = Materialized::as_("counts")
+    ///     .with_logging_enabled([("min.insync.replicas", "2"), ("segment.bytes", "104857600")]);
+    /// # let _ = counts;
+    /// ```
+    pub fn with_logging_enabled<C, W>(mut self, configs: impl IntoIterator<Item = (C, W)>) -> Self
+    where
+        C: Into<String>,
+        W: Into<String>,
+    {
+        self.logging = true;
+        self.changelog_configs = configs
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         self
     }
 

@@ -46,6 +46,17 @@ impl StoreBuilder {
         }
     }
 
+    /// The topic configs the store's changelog is created with, over the runtime's own (Kafka's
+    /// `withLoggingEnabled(Map)`).
+    pub fn changelog_configs(&self) -> &[(String, String)] {
+        match self {
+            StoreBuilder::KeyValue(b) => b.changelog_configs(),
+            StoreBuilder::TimestampedKeyValue(b) => b.changelog_configs(),
+            StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => b.changelog_configs(),
+            StoreBuilder::Session(b) => b.changelog_configs(),
+        }
+    }
+
     /// The same store without a changelog.
     pub(crate) fn with_logging_disabled(self) -> Self {
         match self {

@@ -205,6 +205,102 @@ impl TopologyBuilder {
         self
     }
 
+    /// Adds global store `store`, which every application instance keeps whole: source
+    /// `source_name` reads every partition of `topic` and processor `processor_name`, made by
+    /// `supplier`, updates the store from each record (Kafka's `addGlobalStore`). The store is
+    /// read by every processor of the topology without being connected to it.
+    ///
+    /// As in Kafka, the topic is the store's changelog: the store must have logging disabled,
+    /// and on start-up it is restored by copying the topic's records into it as they are (so
+    /// the processor should store the records it reads unchanged, in the topic's format). A
+    /// value serde that maps Kafka's null to a value (e.g. an [`OptionSerde`]) lets the
+    /// processor see tombstones.
+    ///
+    /// [`OptionSerde`]: crate::serde::OptionSerde
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// use streams_core::state::{KeyValueStoreRef, Stores};
+    /// use streams_core::topology::TopologyBuilder;
+    ///
+    /// /// Keeps the latest value of each key in store `rates`.
+    /// struct Updater(Option<KeyValueStoreRef<String, String>>);
+    /// impl Processor<String, String, (), ()> for Updater {
+    ///     fn init(&mut self, ctx: &mut ProcessorContext<'_, (), ()>) -> streams_core::Result<()> {
+    ///         self.0 = Some(ctx.key_value_store("rates", Serdes::string(), Serdes::string())?);
+    ///         Ok(())
+    ///     }
+    ///     fn process(
+    ///         &mut self,
+    ///         record: Record<String, String>,
+    ///         _ctx: &mut ProcessorContext<'_, (), ()>,
+    ///     ) -> streams_core::Result<()> {
+    ///         let store = self.0.as_ref().expect("initialized");
+    ///         store.put(&record.key, &record.value)
+    ///     }
+    /// }
+    ///
+    /// let mut builder = TopologyBuilder::new();
+    /// builder.add_global_store(
+    ///     Stores::key_value_store_builder(Stores::in_memory_key_value_store("rates"))
+    ///         .with_logging_disabled(),
+    ///     "rates-source",
+    ///     Serdes::string(),
+    ///     Serdes::string(),
+    ///     "rates",
+    ///     "rates-updater",
+    ///     || Updater(None),
+    /// );
+    /// let topology = builder.build().unwrap();
+    /// assert!(topology
+    ///     .describe()
+    ///     .to_string()
+    ///     .contains("Sub-topology: 0 for global store (will not generate tasks)"));
+    /// ```
+    #[allow(clippy::too_many_arguments)] // Kafka's `addGlobalStore` takes exactly these
+    pub fn add_global_store<K, V, P, S>(
+        &mut self,
+        store: impl Into<StoreBuilder>,
+        source_name: &str,
+        key_serde: impl Serde<K> + 'static,
+        value_serde: impl Serde<V> + 'static,
+        topic: &str,
+        processor_name: &str,
+        supplier: S,
+    ) -> &mut Self
+    where
+        K: Data,
+        V: Data,
+        P: Processor<K, V, (), ()>,
+        S: Fn() -> P + Send + Sync + 'static,
+    {
+        if !self.check_new(source_name) || !self.check_new(processor_name) {
+            return self;
+        }
+        match add_global_store_nodes(
+            &self.graph,
+            store.into(),
+            source_name,
+            Arc::new(key_serde),
+            Arc::new(value_serde),
+            topic,
+            processor_name,
+            supplier,
+        ) {
+            Ok((source, processor)) => {
+                self.record(source_name, source, RecordTypes::of::<K, V>(), false);
+                self.record(
+                    processor_name,
+                    processor,
+                    RecordTypes::of::<(), ()>(),
+                    false,
+                );
+            }
+            Err(message) => self.errors.push(message),
+        }
+        self
+    }
+
     /// Connects the already declared stores `stores` to processor `processor` (Kafka's
     /// `connectProcessorAndStateStores`).
     pub fn connect_processor_and_state_stores(
@@ -327,6 +423,66 @@ impl TopologyBuilder {
         self.nodes
             .insert(name.to_string(), Added { id, output, sink });
     }
+}
+
+/// Adds a global store's source and updating processor to `graph` (for both builders'
+/// `add_global_store`); the ids of the two nodes, or why the store cannot be global.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn add_global_store_nodes<K, V, P, S>(
+    graph: &Rc<RefCell<TopologyGraph>>,
+    store: StoreBuilder,
+    source_name: &str,
+    key_serde: Arc<dyn Serde<K>>,
+    value_serde: Arc<dyn Serde<V>>,
+    topic: &str,
+    processor_name: &str,
+    supplier: S,
+) -> std::result::Result<(NodeId, NodeId), String>
+where
+    K: Data,
+    V: Data,
+    P: Processor<K, V, (), ()>,
+    S: Fn() -> P + Send + Sync + 'static,
+{
+    let name = store.name().to_string();
+    if store.changelog_topic("").is_some() {
+        // Kafka's TopologyException: the topic itself is the store's changelog.
+        return Err(format!(
+            "state store `{name}` for a global store must not have logging enabled"
+        ));
+    }
+    if source_name == processor_name {
+        return Err(format!(
+            "the source and the processor of global store `{name}` must have different names, not both `{source_name}`"
+        ));
+    }
+    let kind = NodeKind::Source {
+        topics: vec![TopicRef::user(topic)],
+        pattern: None,
+        offset_reset: None,
+    };
+    let source: KStream<K, V> = add_source_node(
+        graph,
+        source_name.to_string(),
+        kind,
+        key_serde,
+        value_serde,
+        None,
+    );
+    let factory = processor_factory::<K, V, (), (), P, S>(supplier, Flushing::Always);
+    let mut graph = graph.borrow_mut();
+    let processor = graph.add_node(
+        processor_name.to_string(),
+        NodeKind::Processor {
+            stores: vec![name.clone()],
+        },
+        vec![source.node],
+        factory,
+        Some(crate::processor::node::share_node::<K, V>),
+    );
+    graph.add_store(store);
+    graph.set_global_store(&name);
+    Ok((source.node, processor))
 }
 
 #[cfg(test)]
@@ -514,6 +670,178 @@ mod tests {
             error.contains("`processor` takes records of (alloc::string::String, alloc::string::String) but its parent `source` emits (alloc::string::String, i64)"),
             "{error}"
         );
+    }
+
+    /// Keeps the latest value of each key in store `globalStore`, as Kafka's global store
+    /// updaters do.
+    struct GlobalUpdater(Option<KeyValueStoreRef<String, String>>);
+
+    impl Processor<String, String, (), ()> for GlobalUpdater {
+        fn init(&mut self, ctx: &mut ProcessorContext<'_, (), ()>) -> Result<()> {
+            self.0 = Some(ctx.key_value_store("globalStore", StringSerde, StringSerde)?);
+            Ok(())
+        }
+
+        fn process(
+            &mut self,
+            record: Record<String, String>,
+            _ctx: &mut ProcessorContext<'_, (), ()>,
+        ) -> Result<()> {
+            let store = self.0.as_ref().expect("initialized");
+            store.put(&record.key, &record.value)
+        }
+    }
+
+    /// Appends to each value what store `globalStore` holds for its key.
+    struct Enrich(Option<KeyValueStoreRef<String, String>>);
+
+    impl Processor<String, String, String, String> for Enrich {
+        fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> Result<()> {
+            self.0 = Some(ctx.key_value_store("globalStore", StringSerde, StringSerde)?);
+            Ok(())
+        }
+
+        fn process(
+            &mut self,
+            record: Record<String, String>,
+            ctx: &mut ProcessorContext<'_, String, String>,
+        ) -> Result<()> {
+            let store = self.0.as_ref().expect("initialized");
+            let found = store.get(&record.key)?.unwrap_or_else(|| "-".to_string());
+            let value = format!("{}+{found}", record.value);
+            ctx.forward(record.with_value(value))
+        }
+    }
+
+    fn global_store() -> streams_state::KeyValueStoreBuilder {
+        crate::state::Stores::key_value_store_builder(
+            crate::state::Stores::in_memory_key_value_store("globalStore"),
+        )
+        .with_logging_disabled()
+    }
+
+    // Kafka's TopologyTest#shouldDescribeGlobalStoreTopology.
+    #[test]
+    fn should_describe_global_store_topology() {
+        let mut builder = TopologyBuilder::new();
+        builder.add_global_store(
+            global_store(),
+            "globalSource",
+            StringSerde,
+            StringSerde,
+            "globalTopic",
+            "global-processor",
+            || GlobalUpdater(None),
+        );
+        assert_eq!(
+            builder.build().unwrap().describe().to_string(),
+            "Topologies:\n   Sub-topology: 0 for global store (will not generate tasks)\n    Source: globalSource (topics: [globalTopic])\n      --> global-processor\n    Processor: global-processor (stores: [globalStore])\n      --> none\n      <-- globalSource\n"
+        );
+    }
+
+    // Kafka's TopologyTest#shouldNotAllowToAddGlobalStoreWithSourceNameEqualsProcessorName and
+    // InternalTopologyBuilderTest#shouldThrowIfGlobalStoreHasLoggingEnabled (the topic is
+    // the store's changelog).
+    #[test]
+    fn global_stores_need_distinct_names_and_no_logging() {
+        let mut builder = TopologyBuilder::new();
+        builder.add_global_store(
+            global_store(),
+            "same",
+            StringSerde,
+            StringSerde,
+            "globalTopic",
+            "same",
+            || GlobalUpdater(None),
+        );
+        assert!(error_of(&builder).contains("must have different names, not both `same`"));
+
+        let mut builder = TopologyBuilder::new();
+        builder.add_global_store(
+            crate::state::Stores::key_value_store_builder(
+                crate::state::Stores::in_memory_key_value_store("globalStore"),
+            ),
+            "globalSource",
+            StringSerde,
+            StringSerde,
+            "globalTopic",
+            "global-processor",
+            || GlobalUpdater(None),
+        );
+        assert!(error_of(&builder).contains(
+            "state store `globalStore` for a global store must not have logging enabled"
+        ));
+    }
+
+    #[test]
+    fn a_global_store_is_kept_by_its_processor_and_read_by_every_task() {
+        let mut builder = TopologyBuilder::new();
+        builder
+            .add_global_store(
+                global_store(),
+                "globalSource",
+                StringSerde,
+                StringSerde,
+                "rates",
+                "global-processor",
+                || GlobalUpdater(None),
+            )
+            .add_source::<String, String>("orders", &["orders"], StringSerde, StringSerde)
+            .add_processor("enrich", || Enrich(None), &["orders"])
+            .add_sink::<String, String>("sink", "enriched", StringSerde, StringSerde, &["enrich"]);
+        let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+        let rates = driver.create_input_topic("rates", StringSerde, StringSerde);
+        let orders = driver.create_input_topic("orders", StringSerde, StringSerde);
+        let output = driver.create_output_topic("enriched", StringSerde, StringSerde);
+        orders.pipe_input("eur", "o1");
+        rates.pipe_input("eur", "1.1");
+        orders.pipe_input("eur", "o2");
+        rates.pipe_input("eur", "1.2");
+        orders.pipe_input("usd", "o3");
+        orders.pipe_input("eur", "o4");
+        let values: Vec<String> = output
+            .read_key_values_to_list()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(values, ["o1+-", "o2+1.1", "o3+-", "o4+1.2"]);
+    }
+
+    // Kafka's InternalStreamsBuilder#addGlobalStore names the nodes KSTREAM-SOURCE and
+    // KTABLE-SOURCE.
+    #[test]
+    fn the_dsl_adds_global_stores_with_generated_names() {
+        let builder = crate::dsl::StreamsBuilder::new();
+        builder.add_global_store(
+            global_store(),
+            "globalTopic",
+            crate::dsl::Consumed::with(StringSerde, StringSerde),
+            || GlobalUpdater(None),
+        );
+        builder
+            .stream(
+                "orders",
+                crate::dsl::Consumed::with(StringSerde, StringSerde),
+            )
+            .process(|| Enrich(None))
+            .to(
+                "enriched",
+                crate::dsl::Produced::with(StringSerde, StringSerde),
+            );
+        let topology = builder.build().unwrap();
+        assert_eq!(
+            topology.describe().to_string(),
+            "Topologies:\n   Sub-topology: 0 for global store (will not generate tasks)\n    Source: KSTREAM-SOURCE-0000000000 (topics: [globalTopic])\n      --> KTABLE-SOURCE-0000000001\n    Processor: KTABLE-SOURCE-0000000001 (stores: [globalStore])\n      --> none\n      <-- KSTREAM-SOURCE-0000000000\n  Sub-topology: 1\n    Source: KSTREAM-SOURCE-0000000002 (topics: [orders])\n      --> KSTREAM-PROCESSOR-0000000003\n    Processor: KSTREAM-PROCESSOR-0000000003 (stores: [])\n      --> KSTREAM-SINK-0000000004\n      <-- KSTREAM-SOURCE-0000000002\n    Sink: KSTREAM-SINK-0000000004 (topic: enriched)\n      <-- KSTREAM-PROCESSOR-0000000003\n\n"
+        );
+        let driver = TopologyTestDriver::new(topology).unwrap();
+        driver
+            .create_input_topic("globalTopic", StringSerde, StringSerde)
+            .pipe_input("a", "1");
+        driver
+            .create_input_topic("orders", StringSerde, StringSerde)
+            .pipe_input("a", "x");
+        let output = driver.create_output_topic("enriched", StringSerde, StringSerde);
+        assert_eq!(output.read_value(), "x+1");
     }
 
     #[test]

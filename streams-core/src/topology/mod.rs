@@ -11,7 +11,7 @@
 //! instance runs it once, on its global thread (or the test driver's global task), and every
 //! task of the instance reads the store it fills.
 
-mod builder;
+pub(crate) mod builder;
 mod describe;
 pub(crate) mod graph;
 mod java_order;
@@ -50,6 +50,9 @@ pub struct StoreChangelog {
     /// For window and session stores, the store's retention (the changelog keeps at least
     /// that long); `None` for key-value stores.
     pub retention_ms: Option<i64>,
+    /// Topic configs the store asks its changelog to be created with (Kafka's
+    /// `withLoggingEnabled(Map)`); they override the runtime's own.
+    pub configs: Vec<(String, String)>,
 }
 
 /// A validated processing graph, shareable between threads; build it with
@@ -369,6 +372,7 @@ impl Topology {
                         store: name.clone(),
                         topic,
                         retention_ms: spec.builder.changelog_retention_ms(),
+                        configs: spec.builder.changelog_configs().to_vec(),
                     });
                 }
             }
