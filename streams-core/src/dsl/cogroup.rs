@@ -9,11 +9,10 @@
 //! `<store name>-repartition` (or its `Grouped` name). Since the processors share a store, they
 //! run in one sub-topology: the grouped streams must be co-partitioned.
 //!
-//! `windowed_by` aggregates per key and time window ([`TimeWindowedCogroupedKStream`]) or
-//! session ([`SessionWindowedCogroupedKStream`]); Kafka's sliding-window cogroup
-//! (`windowedBy(SlidingWindows)`) is not implemented yet: Rill's sliding aggregation keeps the
-//! records of its windows in a store of the input's value type, which grouped streams of
-//! different value types cannot share.
+//! `windowed_by` aggregates per key and time window — tumbling, hopping or sliding
+//! ([`TimeWindowedCogroupedKStream`]) — or session ([`SessionWindowedCogroupedKStream`]).
+//! Windowed or not, the store holds only aggregates, so grouped streams of different value
+//! types can share it.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,9 +25,12 @@ use super::kstream::KStream;
 use super::ktable::KTable;
 use super::operators::PassThroughProcessor;
 use super::options::{Materialized, Named};
-use super::windowed::{session_window_aggregator, time_window_aggregator, Merge};
+use super::windowed::{
+    session_window_aggregator, sliding_minimum_retention, sliding_window_aggregator,
+    time_window_aggregator, Merge, SLIDING_MINIMUM_RETENTION,
+};
 use super::windows::{
-    SessionWindowedSerde, SessionWindows, TimeWindowedSerde, TimeWindows, Windowed,
+    SessionWindowedSerde, SessionWindows, SlidingWindows, TimeWindowedSerde, TimeWindows, Windowed,
 };
 use crate::processor::Data;
 use crate::serde::{Serde, SharedSerde};
@@ -72,10 +74,11 @@ struct WindowStoreSpec<K, VA> {
     windows: CogroupWindowKind<K, VA>,
 }
 
-/// How a windowed cogroup windows: by time, or by session (with the merger of two sessions'
-/// aggregates).
+/// How a windowed cogroup windows: by time (tumbling or hopping), by the records' time
+/// difference (sliding), or by session (with the merger of two sessions' aggregates).
 enum CogroupWindowKind<K, VA> {
     Time(TimeWindows),
+    Sliding(SlidingWindows),
     Session(SessionWindows, Merge<K, VA>),
 }
 
@@ -83,6 +86,7 @@ impl<K, VA> Clone for CogroupWindowKind<K, VA> {
     fn clone(&self) -> Self {
         match self {
             CogroupWindowKind::Time(windows) => CogroupWindowKind::Time(*windows),
+            CogroupWindowKind::Sliding(windows) => CogroupWindowKind::Sliding(*windows),
             CogroupWindowKind::Session(windows, merge) => {
                 CogroupWindowKind::Session(*windows, Arc::clone(merge))
             }
@@ -159,6 +163,18 @@ impl<K: Data, V: Data, VA: Data> CogroupPart<K, VA> for Part<K, V, VA> {
             CogroupWindowKind::Time(windows) => input
                 .add_processor::<Windowed<K>, Change<VA>, _, _>(name, stores, move || {
                     time_window_aggregator(
+                        Arc::clone(&store.name),
+                        Arc::clone(&store.keys),
+                        Arc::clone(&values),
+                        Arc::clone(&store.aggregates),
+                        windows,
+                        Arc::clone(&start),
+                        Arc::clone(&add),
+                    )
+                }),
+            CogroupWindowKind::Sliding(windows) => input
+                .add_processor::<Windowed<K>, Change<VA>, _, _>(name, stores, move || {
+                    sliding_window_aggregator(
                         Arc::clone(&store.name),
                         Arc::clone(&store.keys),
                         Arc::clone(&values),
@@ -312,8 +328,8 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
         self
     }
 
-    /// Windows the cogroup (Kafka's `CogroupedKStream#windowedBy`): by [`TimeWindows`] into a
-    /// [`TimeWindowedCogroupedKStream`], by [`SessionWindows`] into a
+    /// Windows the cogroup (Kafka's `CogroupedKStream#windowedBy`): by [`TimeWindows`] or
+    /// [`SlidingWindows`] into a [`TimeWindowedCogroupedKStream`], by [`SessionWindows`] into a
     /// [`SessionWindowedCogroupedKStream`]. Each key and window aggregates separately; results
     /// are emitted on every update.
     pub fn windowed_by<W: CogroupWindows<K, VA>>(self, windows: W) -> W::Windowed {
@@ -343,6 +359,11 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
                 "window size + grace",
                 w.grace_ms(),
             ),
+            CogroupWindowKind::Sliding(w) => (
+                sliding_minimum_retention(w),
+                SLIDING_MINIMUM_RETENTION,
+                w.grace_ms(),
+            ),
             CogroupWindowKind::Session(w, _) => {
                 let gap_and_grace = w.inactivity_gap_ms().saturating_add(w.grace_ms());
                 (gap_and_grace, "inactivity gap + grace", gap_and_grace)
@@ -361,6 +382,13 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
                 Arc::new(TimeWindowedSerde::new(
                     SharedSerde(Arc::clone(&keys)),
                     w.size_ms(),
+                )),
+            ),
+            CogroupWindowKind::Sliding(w) => (
+                materialized.timestamped_window_store(&plan.store_name, retention, true),
+                Arc::new(TimeWindowedSerde::new(
+                    SharedSerde(Arc::clone(&keys)),
+                    w.time_difference_ms(),
                 )),
             ),
             CogroupWindowKind::Session(..) => (
@@ -489,11 +517,13 @@ impl<K: Data, VA: Data> CogroupedKStream<K, VA> {
     }
 }
 
-/// A cogroup windowed by [`TimeWindows`] (Kafka's `TimeWindowedCogroupedKStream`): one
-/// aggregate per key and window, in one window store shared by every grouped stream's processor.
+/// A cogroup windowed by [`TimeWindows`] or [`SlidingWindows`] (Kafka's
+/// `TimeWindowedCogroupedKStream`): one aggregate per key and window, in one window store
+/// shared by every grouped stream's processor.
 pub struct TimeWindowedCogroupedKStream<K, VA> {
     cogrouped: CogroupedKStream<K, VA>,
-    windows: TimeWindows,
+    /// `Time` or `Sliding`.
+    windows: CogroupWindowKind<K, VA>,
 }
 
 impl<K: Data, VA: Data> TimeWindowedCogroupedKStream<K, VA> {
@@ -533,14 +563,14 @@ impl<K: Data, VA: Data> TimeWindowedCogroupedKStream<K, VA> {
     where
         I: Fn() -> VA + Send + Sync + 'static,
     {
-        let windows = CogroupWindowKind::Time(self.windows);
         self.cogrouped
-            .windowed_aggregate(Arc::new(initializer), materialized, windows)
+            .windowed_aggregate(Arc::new(initializer), materialized, self.windows)
     }
 }
 
 /// Windows a cogroup can be windowed by (Kafka's `CogroupedKStream#windowedBy` overloads):
-/// [`TimeWindows`] make a [`TimeWindowedCogroupedKStream`], [`SessionWindows`] a
+/// [`TimeWindows`] and [`SlidingWindows`] make a [`TimeWindowedCogroupedKStream`],
+/// [`SessionWindows`] a
 /// [`SessionWindowedCogroupedKStream`].
 pub trait CogroupWindows<K, VA> {
     /// The windowed cogroup these windows make.
@@ -556,7 +586,18 @@ impl<K: Data, VA: Data> CogroupWindows<K, VA> for TimeWindows {
     fn window(self, cogrouped: CogroupedKStream<K, VA>) -> Self::Windowed {
         TimeWindowedCogroupedKStream {
             cogrouped,
-            windows: self,
+            windows: CogroupWindowKind::Time(self),
+        }
+    }
+}
+
+impl<K: Data, VA: Data> CogroupWindows<K, VA> for SlidingWindows {
+    type Windowed = TimeWindowedCogroupedKStream<K, VA>;
+
+    fn window(self, cogrouped: CogroupedKStream<K, VA>) -> Self::Windowed {
+        TimeWindowedCogroupedKStream {
+            cogrouped,
+            windows: CogroupWindowKind::Sliding(self),
         }
     }
 }

@@ -771,3 +771,168 @@ fn session_windowed_cogroup_named() {
          \x20     <-- foo-cogroup-agg-0\n\n"
     );
 }
+
+/// `SlidingWindowedCogroupedKStreamImplTest`'s setup: `topic` cogrouped with `+` (and `topic2`
+/// with `-` if `both`), sliding windows of 500 ms with 2000 ms grace, aggregated from "0";
+/// returns the output as (key, window start, window end, value, timestamp).
+fn sliding_cogroup(both: bool, inputs: &[(&str, i64)]) -> Vec<(String, i64, i64, String, i64)> {
+    let builder = StreamsBuilder::new();
+    let grouped = builder
+        .stream("topic", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde));
+    let grouped2 = builder
+        .stream("topic2", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde));
+    let mut cogrouped = grouped.cogroup(to_string_instance("+"));
+    if both {
+        cogrouped = cogrouped.cogroup(&grouped2, to_string_instance("-"));
+    }
+    let windows = SlidingWindows::of_time_difference_and_grace(
+        std::time::Duration::from_millis(500),
+        std::time::Duration::from_millis(2000),
+    )
+    .unwrap();
+    cogrouped
+        .windowed_by(windows)
+        .aggregate(
+            || "0".to_string(),
+            Materialized::with(StringSerde, StringSerde),
+        )
+        .to_stream()
+        .map(|k: &Windowed<String>, v: &Option<String>| {
+            let key = format!("{}@{}/{}", k.key, k.window.start_ms, k.window.end_ms);
+            (key, v.clone().unwrap_or_default())
+        })
+        .to("output", Produced::with(StringSerde, StringSerde));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("topic", StringSerde, StringSerde);
+    for (key_value, ts) in inputs {
+        let (k, v) = key_value.split_once('=').unwrap();
+        input.pipe_input_with_timestamp(k, v, *ts);
+    }
+    driver
+        .create_output_topic("output", StringSerde, StringSerde)
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| {
+            let (key, window) = r.key.split_once('@').unwrap();
+            let (start, end) = window.split_once('/').unwrap();
+            (
+                key.to_string(),
+                start.parse().unwrap(),
+                end.parse().unwrap(),
+                r.value,
+                r.timestamp,
+            )
+        })
+        .collect()
+}
+
+fn windowed_expected(
+    records: &[(&str, i64, i64, &str, i64)],
+) -> Vec<(String, i64, i64, String, i64)> {
+    records
+        .iter()
+        .map(|(k, s, e, v, ts)| (k.to_string(), *s, *e, v.to_string(), *ts))
+        .collect()
+}
+
+/// `SlidingWindowedCogroupedKStreamImplTest#slidingWindowAggregateStreamsTest`.
+#[test]
+fn sliding_windowed_cogroup_aggregates_per_window() {
+    let inputs = [
+        ("k1=A", 500),
+        ("k2=A", 500),
+        ("k2=A", 501),
+        ("k1=A", 502),
+        ("k1=B", 503),
+        ("k2=B", 503),
+        ("k2=B", 504),
+        ("k1=B", 504),
+    ];
+    assert_eq!(
+        sliding_cogroup(true, &inputs),
+        windowed_expected(&[
+            ("k1", 0, 500, "0+A", 500),
+            ("k2", 0, 500, "0+A", 500),
+            ("k2", 501, 1001, "0+A", 501),
+            ("k2", 1, 501, "0+A+A", 501),
+            ("k1", 501, 1001, "0+A", 502),
+            ("k1", 2, 502, "0+A+A", 502),
+            ("k1", 501, 1001, "0+A+B", 503),
+            ("k1", 503, 1003, "0+B", 503),
+            ("k1", 3, 503, "0+A+A+B", 503),
+            ("k2", 501, 1001, "0+A+B", 503),
+            ("k2", 502, 1002, "0+B", 503),
+            ("k2", 3, 503, "0+A+A+B", 503),
+            ("k2", 502, 1002, "0+B+B", 504),
+            ("k2", 501, 1001, "0+A+B+B", 504),
+            ("k2", 504, 1004, "0+B", 504),
+            ("k2", 4, 504, "0+A+A+B+B", 504),
+            ("k1", 503, 1003, "0+B+B", 504),
+            ("k1", 501, 1001, "0+A+B+B", 504),
+            ("k1", 504, 1004, "0+B", 504),
+            ("k1", 4, 504, "0+A+A+B+B", 504),
+        ])
+    );
+}
+
+/// `SlidingWindowedCogroupedKStreamImplTest#slidingWindowAggregateOverlappingWindowsTest`.
+#[test]
+fn sliding_windowed_cogroup_of_overlapping_windows() {
+    let inputs = [
+        ("k1=A", 500),
+        ("k2=A", 500),
+        ("k1=B", 750),
+        ("k2=B", 750),
+        ("k2=A", 1000),
+        ("k1=A", 1000),
+    ];
+    let output: Vec<(String, String, i64)> = sliding_cogroup(false, &inputs)
+        .into_iter()
+        .map(|(k, _, _, v, ts)| (k, v, ts))
+        .collect();
+    assert_eq!(
+        output,
+        expected(&[
+            ("k1", "0+A", 500),
+            ("k2", "0+A", 500),
+            ("k1", "0+B", 750),
+            ("k1", "0+A+B", 750),
+            ("k2", "0+B", 750),
+            ("k2", "0+A+B", 750),
+            ("k2", "0+B+A", 1000),
+            ("k2", "0+A", 1000),
+            ("k2", "0+A+B+A", 1000),
+            ("k1", "0+B+A", 1000),
+            ("k1", "0+A", 1000),
+            ("k1", "0+A+B+A", 1000),
+        ])
+    );
+}
+
+/// `SlidingWindowedCogroupedKStreamImplTest#namedParamShouldSetName`.
+#[test]
+fn sliding_windowed_cogroup_named_param_sets_name() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("topic", strings())
+        .group_by_key(Grouped::with(StringSerde, StringSerde))
+        .cogroup(to_string_instance("+"))
+        .named("foo")
+        .windowed_by(
+            SlidingWindows::of_time_difference_and_grace(
+                std::time::Duration::from_millis(500),
+                std::time::Duration::from_millis(2000),
+            )
+            .unwrap(),
+        )
+        .aggregate(
+            || "0".to_string(),
+            Materialized::with(StringSerde, StringSerde),
+        );
+    assert_eq!(
+        builder.build().unwrap().describe().to_string(),
+        "Topologies:\n   Sub-topology: 0\n    Source: KSTREAM-SOURCE-0000000000 (topics: [topic])\n      --> foo-cogroup-agg-0\n    Processor: foo-cogroup-agg-0 (stores: [COGROUPKSTREAM-AGGREGATE-STATE-STORE-0000000001])\n      --> foo-cogroup-merge\n      <-- KSTREAM-SOURCE-0000000000\n    Processor: foo-cogroup-merge (stores: [])\n      --> none\n      <-- foo-cogroup-agg-0\n\n"
+    );
+}

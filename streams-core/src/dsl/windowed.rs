@@ -273,12 +273,9 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
             // A record's right window starts after it, so windows starting up to the time
             // difference + grace before the newest window start are still open: Kafka keeps
             // twice the time difference + grace.
-            WindowKind::Sliding(_) => (
-                kind.size_ms()
-                    .saturating_mul(2)
-                    .max(kind.size_ms().saturating_add(2))
-                    .saturating_add(kind.grace_ms()),
-                "twice the time difference + grace",
+            WindowKind::Sliding(windows) => (
+                sliding_minimum_retention(&windows),
+                SLIDING_MINIMUM_RETENTION,
             ),
         };
         let retention = plan.retention(&materialized, minimum, least);
@@ -321,19 +318,18 @@ impl<K: Data, V: Data> TimeWindowedKStream<K, V> {
                 plan.input.add_processor::<Windowed<K>, Change<VA>, _, _>(
                     plan.name.clone(),
                     vec![plan.store_name.clone()],
-                    move || SlidingWindowAggregateProcessor {
-                        store_name: Arc::clone(&store_name),
-                        keys: Arc::clone(&keys),
-                        values: Arc::clone(&values),
-                        aggregates: Arc::clone(&aggregates),
-                        windows,
-                        start: Arc::clone(&start),
-                        add: Arc::clone(&add),
-                        emit_on_close,
-                        stream_time: ObservedStreamTime::new(windows.grace_ms()),
-                        emitted_up_to: None,
-                        store: None,
-                        cache: None,
+                    move || {
+                        let mut processor = sliding_window_aggregator(
+                            Arc::clone(&store_name),
+                            Arc::clone(&keys),
+                            Arc::clone(&values),
+                            Arc::clone(&aggregates),
+                            windows,
+                            Arc::clone(&start),
+                            Arc::clone(&add),
+                        );
+                        processor.emit_on_close = emit_on_close;
+                        processor
                     },
                 )
             }
@@ -473,7 +469,7 @@ impl<K: Data, V: Data, VA: Data> Processor<K, V, Windowed<K>, Change<VA>>
 /// it, its right window from the window it fell into) or from the initializer. Each update is
 /// emitted — or, with `OnWindowClose`, each window's final aggregate once stream time passes its
 /// end plus the grace period.
-struct SlidingWindowAggregateProcessor<K, V, VA> {
+pub(super) struct SlidingWindowAggregateProcessor<K, V, VA> {
     store_name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
@@ -1191,6 +1187,47 @@ pub(super) fn time_window_aggregator<K: Data, V: Data, VA: Data>(
     add: Add<K, V, VA>,
 ) -> impl Processor<K, V, Windowed<K>, Change<VA>> {
     TimeWindowAggregateProcessor {
+        store_name,
+        keys,
+        values,
+        aggregates,
+        windows,
+        start,
+        add,
+        emit_on_close: false,
+        stream_time: ObservedStreamTime::new(windows.grace_ms()),
+        emitted_up_to: None,
+        store: None,
+        cache: None,
+    }
+}
+
+/// How a sliding-window store's minimum retention is described in errors.
+pub(super) const SLIDING_MINIMUM_RETENTION: &str = "twice the time difference + grace";
+
+/// The least retention of a sliding-window aggregation's store: a record's right window
+/// starts after it, so windows starting up to the time difference + grace before the newest
+/// window start are still open — Kafka keeps twice the time difference + grace.
+pub(super) fn sliding_minimum_retention(windows: &SlidingWindows) -> i64 {
+    let d = windows.time_difference_ms();
+    d.saturating_mul(2)
+        .max(d.saturating_add(2))
+        .saturating_add(windows.grace_ms())
+}
+
+/// The processor of a sliding-window aggregation writing the window store `store_name`,
+/// emitting on update (the DSL's, and a cogroup's, whose processors share one store — Kafka's
+/// `KStreamSlidingWindowAggregate`).
+pub(super) fn sliding_window_aggregator<K: Data, V: Data, VA: Data>(
+    store_name: Arc<str>,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+    aggregates: Arc<dyn Serde<VA>>,
+    windows: SlidingWindows,
+    start: Start<K, V, VA>,
+    add: Add<K, V, VA>,
+) -> SlidingWindowAggregateProcessor<K, V, VA> {
+    SlidingWindowAggregateProcessor {
         store_name,
         keys,
         values,
