@@ -8,8 +8,12 @@
 //! - Key-value: `range` with both bounds inclusive or one open end, `reverse_range`,
 //!   `reverse_all`, `prefix_scan` and `approximate_num_entries`.
 //! - Window (a windowed aggregation's store, read without its timestamps): `fetch` of a key's
-//!   windows in a time range, `fetch_all` of every key's windows in a time range, `all`.
-//! - Session: `fetch` of a key's sessions.
+//!   windows in a time range, `fetch_window` of one window, `fetch_key_range` of a key range's
+//!   windows, `fetch_all` of every key's windows in a time range, `all`, and the `backward_*`
+//!   variants in reverse order.
+//! - Session: `fetch` and `backward_fetch` of a key's sessions, `find_sessions` by session end
+//!   and start bounds (for one key or a key range), `fetch_session` of one session,
+//!   `fetch_key_range`.
 //! - A store the topology does not have is an error.
 //! - Over two partitions (two tasks on one instance) a scan is each task's part in key order,
 //!   one after the other, as Kafka's `CompositeReadOnlyKeyValueStore`: every entry, in at most
@@ -165,6 +169,114 @@ fn key_value_window_and_session_stores_answer_scans_and_fetches() {
         .map(|(w, c)| (w.window.start_ms, w.window.end_ms, c))
         .collect();
     assert_eq!(apple, [(base, base, 1), (base + 1_500, base + 1_500, 1)]);
+
+    let keyed = |entries: Vec<(Windowed<String>, i64)>| -> Vec<(String, i64, i64)> {
+        entries
+            .into_iter()
+            .map(|(w, c)| (w.key, w.window.start_ms, c))
+            .collect()
+    };
+    // One window, key ranges and backward scans.
+    assert_eq!(windowed.fetch_window(&s("apple"), base).unwrap(), Some(1));
+    assert_eq!(windowed.fetch_window(&s("apple"), base + 1).unwrap(), None);
+    assert_eq!(
+        windowed
+            .backward_fetch(&s("apple"), base, base + WINDOW_MS)
+            .unwrap(),
+        [(base + WINDOW_MS, 1), (base, 1)]
+    );
+    assert_eq!(
+        keyed(
+            windowed
+                .fetch_key_range(
+                    Some(&s("avocado")),
+                    Some(&s("cherry")),
+                    base,
+                    base + WINDOW_MS
+                )
+                .unwrap()
+        ),
+        [
+            (s("avocado"), base, 1),
+            (s("banana"), base, 1),
+            (s("cherry"), base + WINDOW_MS, 1),
+        ]
+    );
+    // Backward is forward reversed (forward goes by segment, then key, then time).
+    let mut forward = windowed
+        .fetch_key_range(None, Some(&s("avocado")), base, base + WINDOW_MS)
+        .unwrap();
+    assert_eq!(forward.len(), 3);
+    forward.reverse();
+    assert_eq!(
+        windowed
+            .backward_fetch_key_range(None, Some(&s("avocado")), base, base + WINDOW_MS)
+            .unwrap(),
+        forward
+    );
+    assert_eq!(windowed.backward_all().unwrap().len(), 5);
+    assert_eq!(
+        keyed(windowed.backward_fetch_all(base, base).unwrap()),
+        [
+            (s("banana"), base, 1),
+            (s("avocado"), base, 1),
+            (s("apple"), base, 1),
+        ]
+    );
+
+    // Session lookups: by bounds, one session exactly, key ranges, backward.
+    let spans = |entries: Vec<(Windowed<String>, i64)>| -> Vec<(String, i64, i64)> {
+        entries
+            .into_iter()
+            .map(|(w, _)| (w.key, w.window.start_ms, w.window.end_ms))
+            .collect()
+    };
+    assert_eq!(
+        spans(
+            sessions
+                .find_sessions(&s("apple"), base + 1, base + 2_000)
+                .unwrap()
+        ),
+        [(s("apple"), base + 1_500, base + 1_500)]
+    );
+    assert_eq!(
+        spans(
+            sessions
+                .find_sessions_in_key_range(Some(&s("apple")), Some(&s("banana")), base, base + 300)
+                .unwrap()
+        ),
+        [
+            (s("apple"), base, base),
+            (s("avocado"), base + 200, base + 200),
+            (s("banana"), base + 300, base + 300),
+        ]
+    );
+    assert_eq!(
+        sessions
+            .fetch_session(&s("cherry"), base + 1_600, base + 1_600)
+            .unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        sessions
+            .fetch_session(&s("cherry"), base, base + 1_600)
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        spans(sessions.backward_fetch(&s("apple")).unwrap()),
+        [
+            (s("apple"), base + 1_500, base + 1_500),
+            (s("apple"), base, base),
+        ]
+    );
+    assert_eq!(
+        spans(sessions.fetch_key_range(Some(&s("b")), None).unwrap()),
+        [
+            (s("banana"), base + 300, base + 300),
+            (s("cherry"), base + 1_600, base + 1_600),
+        ]
+    );
 
     // Unknown stores, and stores of another kind, are errors.
     assert!(streams

@@ -157,18 +157,103 @@ impl<K: 'static, V: 'static> LocalWindowStore<K, V> {
         Ok(entries)
     }
 
-    /// Every windowed entry with a window start in `[time_from, time_to]` (Kafka's `fetchAll`).
-    pub fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<(Windowed<K>, V)>> {
+    /// The value of `key` in the window starting exactly at `window_start` (Kafka's
+    /// `fetch(key, time)`).
+    pub fn fetch_window(&self, key: &K, window_start: i64) -> Result<Option<V>> {
+        for store in self.stores()? {
+            if let Some(value) = store.fetch(key, window_start)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
+    }
+
+    /// [`fetch`](Self::fetch) latest window first (Kafka's `backwardFetch(key, timeFrom,
+    /// timeTo)`).
+    pub fn backward_fetch(&self, key: &K, time_from: i64, time_to: i64) -> Result<Vec<(i64, V)>> {
         let mut entries = Vec::new();
         for store in self.stores()? {
-            entries.extend(store.fetch_all(time_from, time_to)?);
+            let mut found = store.fetch_range(key, time_from, time_to)?;
+            found.reverse();
+            entries.extend(found);
         }
         Ok(entries)
+    }
+
+    /// The windows of keys from `key_from` to `key_to` (inclusive, by serialized key; `None`
+    /// leaves an end open) starting in `[time_from, time_to]` (Kafka's `fetch(keyFrom, keyTo,
+    /// timeFrom, timeTo)`).
+    pub fn fetch_key_range(
+        &self,
+        key_from: Option<&K>,
+        key_to: Option<&K>,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        self.per_task(|store| store.fetch_key_range(key_from, key_to, time_from, time_to))
+    }
+
+    /// [`fetch_key_range`](Self::fetch_key_range) in reverse order (Kafka's
+    /// `backwardFetch(keyFrom, keyTo, timeFrom, timeTo)`).
+    pub fn backward_fetch_key_range(
+        &self,
+        key_from: Option<&K>,
+        key_to: Option<&K>,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        self.per_task_reversed(|store| store.fetch_key_range(key_from, key_to, time_from, time_to))
+    }
+
+    /// Every windowed entry with a window start in `[time_from, time_to]` (Kafka's `fetchAll`).
+    pub fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<(Windowed<K>, V)>> {
+        self.per_task(|store| store.fetch_all(time_from, time_to))
+    }
+
+    /// [`fetch_all`](Self::fetch_all) in reverse order (Kafka's `backwardFetchAll`).
+    pub fn backward_fetch_all(
+        &self,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        self.per_task_reversed(|store| store.fetch_all(time_from, time_to))
     }
 
     /// Every windowed entry held locally (Kafka's `all`).
     pub fn all(&self) -> Result<Vec<(Windowed<K>, V)>> {
         self.fetch_all(i64::MIN, i64::MAX)
+    }
+
+    /// [`all`](Self::all) in reverse order (Kafka's `backwardAll`).
+    pub fn backward_all(&self) -> Result<Vec<(Windowed<K>, V)>> {
+        self.backward_fetch_all(i64::MIN, i64::MAX)
+    }
+
+    /// `scan` of every local task's store, concatenated.
+    fn per_task(
+        &self,
+        scan: impl Fn(&WindowStoreRef<K, V>) -> streams_core::Result<Vec<(Windowed<K>, V)>>,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let mut entries = Vec::new();
+        for store in self.stores()? {
+            entries.extend(scan(&store)?);
+        }
+        Ok(entries)
+    }
+
+    /// `scan` of every local task's store, each reversed, concatenated (as Kafka's composite
+    /// store iterates each store's backward iterator in turn).
+    fn per_task_reversed(
+        &self,
+        scan: impl Fn(&WindowStoreRef<K, V>) -> streams_core::Result<Vec<(Windowed<K>, V)>>,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let mut entries = Vec::new();
+        for store in self.stores()? {
+            let mut found = scan(&store)?;
+            found.reverse();
+            entries.extend(found);
+        }
+        Ok(entries)
     }
 
     fn stores(&self) -> Result<Vec<WindowStoreRef<K, V>>> {
@@ -211,6 +296,75 @@ impl<K: Clone + 'static, V: 'static> LocalSessionStore<K, V> {
             entries.extend(store.fetch(key)?);
         }
         Ok(entries)
+    }
+
+    /// [`fetch`](Self::fetch) latest session first (Kafka's `backwardFetch(key)`).
+    pub fn backward_fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>> {
+        let mut entries = Vec::new();
+        for store in self.stores()? {
+            let mut found = store.fetch(key)?;
+            found.reverse();
+            entries.extend(found);
+        }
+        Ok(entries)
+    }
+
+    /// Every session of keys from `key_from` to `key_to` (inclusive, by serialized key; `None`
+    /// leaves an end open) (Kafka's `fetch(keyFrom, keyTo)`).
+    pub fn fetch_key_range(
+        &self,
+        key_from: Option<&K>,
+        key_to: Option<&K>,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        self.find_sessions_in_key_range(key_from, key_to, i64::MIN, i64::MAX)
+    }
+
+    /// Sessions of `key` that end at or after `earliest_session_end` and start at or before
+    /// `latest_session_start`, in time order (Kafka's `findSessions(key, earliestSessionEndTime,
+    /// latestSessionStartTime)`).
+    pub fn find_sessions(
+        &self,
+        key: &K,
+        earliest_session_end: i64,
+        latest_session_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let mut entries = Vec::new();
+        for store in self.stores()? {
+            entries.extend(store.find_sessions(key, earliest_session_end, latest_session_start)?);
+        }
+        Ok(entries)
+    }
+
+    /// [`find_sessions`](Self::find_sessions) over keys from `key_from` to `key_to` (Kafka's
+    /// `findSessions(keyFrom, keyTo, …)`).
+    pub fn find_sessions_in_key_range(
+        &self,
+        key_from: Option<&K>,
+        key_to: Option<&K>,
+        earliest_session_end: i64,
+        latest_session_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let mut entries = Vec::new();
+        for store in self.stores()? {
+            entries.extend(store.find_sessions_in_key_range(
+                key_from,
+                key_to,
+                earliest_session_end,
+                latest_session_start,
+            )?);
+        }
+        Ok(entries)
+    }
+
+    /// The aggregate of `key`'s session `[start, end]` exactly, if a local task holds it
+    /// (Kafka's `fetchSession`).
+    pub fn fetch_session(&self, key: &K, start: i64, end: i64) -> Result<Option<V>> {
+        for store in self.stores()? {
+            if let Some(value) = store.fetch_session(key, start, end)? {
+                return Ok(Some(value));
+            }
+        }
+        Ok(None)
     }
 
     fn stores(&self) -> Result<Vec<SessionStoreRef<K, V>>> {

@@ -79,8 +79,28 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
         earliest_end: i64,
         latest_start: i64,
     ) -> Result<Vec<(Windowed<K>, V)>> {
+        self.find_sessions_in_key_range(None, None, earliest_end, latest_start)
+    }
+
+    /// Sessions of keys from `key_from` to `key_to` (both inclusive, by serialized key; `None`
+    /// leaves that end open) that end at or after `earliest_end` and start at or before
+    /// `latest_start` (Kafka's `findSessions(keyFrom, keyTo, …)`).
+    pub fn find_sessions_in_key_range(
+        &self,
+        key_from: Option<&K>,
+        key_to: Option<&K>,
+        earliest_end: i64,
+        latest_start: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let key_from = key_from.map(|k| self.codec.key(k)).transpose()?;
+        let key_to = key_to.map(|k| self.codec.key(k)).transpose()?;
         let store = lock(&self.store);
-        let entries = store.find_sessions_in_key_range(None, None, earliest_end, latest_start)?;
+        let entries = store.find_sessions_in_key_range(
+            key_from.as_deref(),
+            key_to.as_deref(),
+            earliest_end,
+            latest_start,
+        )?;
         entries
             .map(|entry| {
                 let (session, v) = entry?;
@@ -91,6 +111,14 @@ impl<K: 'static, V: 'static> SessionStoreRef<K, V> {
                 ))
             })
             .collect()
+    }
+
+    /// The aggregate of `key`'s session `[start, end]` exactly, if stored (Kafka's
+    /// `fetchSession`).
+    pub fn fetch_session(&self, key: &K, start: i64, end: i64) -> Result<Option<V>> {
+        let key = self.codec.key(key)?;
+        let value = lock(&self.store).fetch_session(&key, start, end)?;
+        value.map(|v| self.codec.decode_value(v)).transpose()
     }
 
     /// Every session of `key`.

@@ -60,8 +60,24 @@ impl<K: 'static, V: 'static> WindowStoreRef<K, V> {
 
     /// Every windowed entry with a window start in `[time_from, time_to]`.
     pub fn fetch_all(&self, time_from: i64, time_to: i64) -> Result<Vec<(Windowed<K>, V)>> {
+        self.fetch_key_range(None, None, time_from, time_to)
+    }
+
+    /// The windows of keys from `key_from` to `key_to` (both inclusive, by serialized key;
+    /// `None` leaves that end open) starting in `[time_from, time_to]` (Kafka's
+    /// `fetch(keyFrom, keyTo, timeFrom, timeTo)`).
+    pub fn fetch_key_range(
+        &self,
+        key_from: Option<&K>,
+        key_to: Option<&K>,
+        time_from: i64,
+        time_to: i64,
+    ) -> Result<Vec<(Windowed<K>, V)>> {
+        let key_from = key_from.map(|k| self.codec.key(k)).transpose()?;
+        let key_to = key_to.map(|k| self.codec.key(k)).transpose()?;
         let store = lock(&self.store);
-        let entries = store.fetch_all(time_from, time_to)?;
+        let entries =
+            store.fetch_key_range(key_from.as_deref(), key_to.as_deref(), time_from, time_to)?;
         entries
             .map(|entry| {
                 let (windowed, v) = entry?;
