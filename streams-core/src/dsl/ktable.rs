@@ -37,6 +37,10 @@ pub struct KTable<K, V> {
     derived_view: Option<TableView<K, V>>,
     /// For a windowed table: the grace period of its windows, which `suppress` needs.
     window_grace_ms: Option<i64>,
+    /// For a table that reads as a versioned table (Kafka's `isOutputVersioned`) — a source
+    /// table in a versioned store, or a table derived from one without a store of its own — the
+    /// store's history retention.
+    versioned: Option<i64>,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -49,6 +53,7 @@ impl<K, V> Clone for KTable<K, V> {
             value_store: self.value_store.clone(),
             derived_view: self.derived_view.clone(),
             window_grace_ms: self.window_grace_ms,
+            versioned: self.versioned,
         }
     }
 }
@@ -68,7 +73,21 @@ impl<K: Data, V: Data> KTable<K, V> {
             derived_view: None,
             store_name,
             window_grace_ms: None,
+            versioned: None,
         }
+    }
+
+    /// The same table, versioned with this history retention, or not.
+    pub(crate) fn with_versioned(mut self, history_retention_ms: Option<i64>) -> Self {
+        self.versioned = history_retention_ms;
+        self
+    }
+
+    /// Whether the table is versioned: a source table materialized in a versioned store
+    /// (`Materialized::as_versioned`), or a table derived from one by `filter` or `map_values`
+    /// without a store of its own (Kafka's versioned tables, KIP-914).
+    pub fn is_versioned(&self) -> bool {
+        self.versioned.is_some()
     }
 
     /// The same table, whose values are held in store `store` even if it is not queryable
@@ -183,7 +202,10 @@ impl<K: Data, V: Data> KTable<K, V> {
                 .add_processor(name, Vec::new(), move || supplier(None));
             // A materialized operator without a value serde is a recorded build error.
             let value_serde = value_serde.filter(|_| materialized.is_none());
-            return KTable::new(stream, keys, value_serde, None).with_grace_of(self);
+            // Read through this table's view, it is as versioned as this one.
+            return KTable::new(stream, keys, value_serde, None)
+                .with_grace_of(self)
+                .with_versioned(self.versioned);
         };
         let store = result.table.store_name.to_string();
         let (keys, values) = (
@@ -431,6 +453,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
         values: Option<Arc<dyn Serde<V>>>,
     ) -> Option<(Self, Option<String>)> {
         let mut g = graph.borrow_mut();
+        materialized.reject_versioned(&mut g.errors, &format!("`{node}`"));
         let Some(values) = materialized.value_serde.clone().or(values) else {
             g.errors.push(format!(
                 "`{node}`: a materialized result needs its value serde; use Materialized::with_value_serde"

@@ -122,9 +122,10 @@ impl<K: Data, V: Data> KStream<K, V> {
                 input.add_processor::<K, Change<V>, _, _>(name, Vec::new(), || StreamToTable);
             return KTable::new(table, key_serde, None, None);
         };
-        self.graph()
-            .borrow_mut()
-            .add_store(materialized.timestamped_store(&store_name));
+        let mut graph = self.graph().borrow_mut();
+        materialized.reject_versioned(&mut graph.errors, "KStream::to_table");
+        graph.add_store(materialized.timestamped_store(&store_name));
+        drop(graph);
         let store = Arc::<str>::from(store_name.as_str());
         let (k, v) = (Arc::clone(&key_serde), Arc::clone(&values));
         let table = input.add_processor(name, vec![store_name.clone()], move || {

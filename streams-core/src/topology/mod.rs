@@ -50,6 +50,10 @@ pub struct StoreChangelog {
     /// For window and session stores, the store's retention (the changelog keeps at least
     /// that long); `None` for key-value stores.
     pub retention_ms: Option<i64>,
+    /// For versioned stores, the history retention: compaction must leave a key's older
+    /// versions in the changelog at least that long (Kafka sets `min.compaction.lag.ms` to it
+    /// plus a day) for a restore to rebuild the history.
+    pub history_retention_ms: Option<i64>,
 }
 
 /// A validated processing graph, shareable between threads; build it with
@@ -369,6 +373,7 @@ impl Topology {
                         store: name.clone(),
                         topic,
                         retention_ms: spec.builder.changelog_retention_ms(),
+                        history_retention_ms: spec.builder.history_retention_ms(),
                     });
                 }
             }

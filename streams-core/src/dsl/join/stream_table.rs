@@ -198,6 +198,9 @@ impl<K: Data, V: Data, VT: Data, VR: Data> Processor<K, V, K, VR>
         let null_key = self.keys.is_null(&record.key);
         let found = if null_key {
             None
+        } else if self.table.is_versioned() {
+            // A versioned table answers as of the stream record's time (KIP-914).
+            self.table.get_as_of(&record.key, record.timestamp)?
         } else {
             self.table.get(&record.key)?
         };

@@ -1,0 +1,344 @@
+//! Driver tests of versioned stores and tables (KIP-889/914) and of stream-table joins against
+//! them, with and without a grace period (KIP-923).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::test_support::{outputs, owned, strings};
+use crate::prelude::*;
+use crate::processor::{Processor, ProcessorContext};
+use crate::record::Record;
+use crate::serde::StringSerde;
+use crate::state::{Stores, VersionedKeyValueStoreRef, VersionedRecord};
+
+fn versioned(name: &str, history_retention: Duration) -> Materialized<String, String> {
+    Materialized::as_versioned(Stores::persistent_versioned_key_value_store(
+        name,
+        history_retention,
+    ))
+}
+
+fn record(value: &str, timestamp: i64, valid_to: Option<i64>) -> Option<VersionedRecord<String>> {
+    Some(VersionedRecord {
+        value: value.to_string(),
+        timestamp,
+        valid_to,
+    })
+}
+
+/// A versioned source table writes every update into the key's history, forwards those at least
+/// as new as the key's latest version (with the previous latest as old value, so that
+/// `to_stream` shows them), and drops what is older than the history retention altogether.
+#[test]
+fn a_versioned_table_keeps_history_and_forwards_only_latest_updates() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "in",
+            strings(),
+            versioned("table", Duration::from_millis(100)),
+        )
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", Serdes::string(), Serdes::option(Serdes::string()));
+    let output =
+        driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
+    input.pipe_input_with_timestamp("a", Some("1".to_string()), 10);
+    input.pipe_input_with_timestamp("a", Some("2".to_string()), 20);
+    input.pipe_input_with_timestamp("a", Some("late".to_string()), 15); // out of order: history
+    input.pipe_input_with_timestamp("b", None::<String>, 30); // tombstone of nothing: forwarded
+    input.pipe_input_with_timestamp("a", None::<String>, 40); // delete: forwarded
+    input.pipe_input_with_timestamp("a", Some("3".to_string()), 200);
+    input.pipe_input_with_timestamp("a", Some("too-old".to_string()), 99); // 99 < 200 - 100
+    let forwarded: Vec<_> = output
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    let some = |v: &str| Some(v.to_string());
+    assert_eq!(
+        forwarded,
+        vec![
+            ("a".to_string(), some("1"), 10),
+            ("a".to_string(), some("2"), 20),
+            ("b".to_string(), None, 30),
+            ("a".to_string(), None, 40),
+            ("a".to_string(), some("3"), 200),
+        ]
+    );
+
+    let store = driver
+        .get_versioned_key_value_store("table", StringSerde, StringSerde)
+        .unwrap();
+    let a = "a".to_string();
+    assert_eq!(store.get(&a).unwrap(), record("3", 200, None));
+    assert_eq!(store.get_as_of(&a, 150).unwrap(), None, "deleted at 40");
+    assert_eq!(
+        store.get_as_of(&a, 99).unwrap(),
+        None,
+        "too-old was not written"
+    );
+    assert_eq!(
+        store.get_as_of(&a, 10).unwrap(),
+        None,
+        "beyond the history retention"
+    );
+    assert_eq!(store.history_retention_ms(), 100);
+    assert_eq!(
+        driver.get_state_store("table"),
+        Some(crate::state::StoreKind::Versioned)
+    );
+}
+
+/// The history within retention answers `get_as_of`, out-of-order updates included.
+#[test]
+fn a_versioned_table_answers_as_of_queries_from_its_history() {
+    let builder = StreamsBuilder::new();
+    builder.table("in", strings(), versioned("table", Duration::from_secs(60)));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("k", "v10", 10);
+    input.pipe_input_with_timestamp("k", "v30", 30);
+    input.pipe_input_with_timestamp("k", "v20", 20);
+    let store = driver
+        .get_versioned_key_value_store("table", StringSerde, StringSerde)
+        .unwrap();
+    let k = "k".to_string();
+    assert_eq!(store.get_as_of(&k, 9).unwrap(), None);
+    assert_eq!(
+        store.get_as_of(&k, 15).unwrap(),
+        record("v10", 10, Some(20))
+    );
+    assert_eq!(
+        store.get_as_of(&k, 20).unwrap(),
+        record("v20", 20, Some(30))
+    );
+    assert_eq!(store.get_as_of(&k, 31).unwrap(), record("v30", 30, None));
+    // A versioned table's store is no timestamped store.
+    let error = driver
+        .get_timestamped_key_value_store("table", StringSerde, StringSerde)
+        .err()
+        .unwrap();
+    assert!(
+        error.to_string().contains("versioned key-value store"),
+        "{error}"
+    );
+}
+
+/// Without a grace period, a stream record joins the version of the table valid at its own
+/// timestamp (KIP-914), so a late stream record finds the table as it was then.
+#[test]
+fn a_stream_joins_a_versioned_table_as_of_each_record_timestamp() {
+    let builder = StreamsBuilder::new();
+    let table = builder.table(
+        "table",
+        strings(),
+        versioned("prices", Duration::from_secs(60)),
+    );
+    let stream = builder.stream("stream", strings());
+    stream
+        .join(
+            &table,
+            |s: &String, t: &String| format!("{s}+{t}"),
+            Joined::with(Serdes::string(), Serdes::string()),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    stream
+        .left_join(
+            &table,
+            |s: &String, t: Option<&String>| format!("{s}+{}", t.map_or("null", String::as_str)),
+            Joined::with(Serdes::string(), Serdes::string()),
+        )
+        .to("left", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let table_in = driver.create_input_topic("table", StringSerde, StringSerde);
+    let stream_in = driver.create_input_topic("stream", StringSerde, StringSerde);
+    table_in.pipe_input_with_timestamp("k", "v1", 10);
+    table_in.pipe_input_with_timestamp("k", "v2", 20);
+    stream_in.pipe_input_with_timestamp("k", "s15", 15);
+    stream_in.pipe_input_with_timestamp("k", "s25", 25);
+    stream_in.pipe_input_with_timestamp("k", "s5", 5);
+    assert_eq!(
+        outputs(&driver),
+        owned(&[("k", "s15+v1", 15), ("k", "s25+v2", 25)])
+    );
+    let left: Vec<_> = driver
+        .create_output_topic("left", StringSerde, StringSerde)
+        .read_values_to_list();
+    assert_eq!(left, ["s15+v1", "s25+v2", "s5+null"]);
+}
+
+/// The same through a `filter` without a store of its own: the view reads the versioned store
+/// as of the record's time, and the table counts as versioned.
+#[test]
+fn a_filtered_versioned_table_is_versioned_too() {
+    let builder = StreamsBuilder::new();
+    let table = builder
+        .table(
+            "table",
+            strings(),
+            versioned("prices", Duration::from_secs(60)),
+        )
+        .filter(|_, v| v != "hidden");
+    assert!(table.is_versioned());
+    builder
+        .stream("stream", strings())
+        .join(
+            &table,
+            |s: &String, t: &String| format!("{s}+{t}"),
+            Joined::with(Serdes::string(), Serdes::string()),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let table_in = driver.create_input_topic("table", StringSerde, StringSerde);
+    let stream_in = driver.create_input_topic("stream", StringSerde, StringSerde);
+    table_in.pipe_input_with_timestamp("k", "v1", 10);
+    table_in.pipe_input_with_timestamp("k", "hidden", 20);
+    stream_in.pipe_input_with_timestamp("k", "s25", 25);
+    stream_in.pipe_input_with_timestamp("k", "s15", 15);
+    assert_eq!(outputs(&driver), owned(&[("k", "s15+v1", 15)]));
+}
+
+#[test]
+fn only_source_tables_can_be_versioned() {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+        .count(Materialized::as_versioned(
+            Stores::persistent_versioned_key_value_store("counts", Duration::from_secs(60)),
+        ));
+    let error = builder.build().err().unwrap().to_string();
+    assert!(
+        error.contains("cannot be materialized in the versioned store `counts`"),
+        "{error}"
+    );
+
+    let builder = StreamsBuilder::new();
+    builder.global_table(
+        "in",
+        strings(),
+        versioned("global", Duration::from_secs(60)),
+    );
+    let error = builder.build().err().unwrap().to_string();
+    assert!(
+        error.contains("a global table cannot be versioned"),
+        "{error}"
+    );
+}
+
+/// What `CheckStoreContents` expects the store to hold: per key, per timestamp, the value
+/// written (`None`: deleted).
+type Expected = BTreeMap<i32, BTreeMap<i64, Option<String>>>;
+
+/// Kafka's `VersionedKeyValueStoreIntegrationTest.VersionedStoreContentCheckerProcessor`: writes
+/// each record into the versioned store ("delete" deletes), then checks every version written so
+/// far with a get as of its timestamp, and every key's latest, forwarding the number of failed
+/// checks.
+struct CheckStoreContents {
+    data: Expected,
+    store: Option<VersionedKeyValueStoreRef<i32, String>>,
+}
+
+impl CheckStoreContents {
+    fn failed_checks(&self) -> crate::Result<i32> {
+        let store = self.store.as_ref().expect("initialized");
+        let matches =
+            |found: Option<VersionedRecord<String>>, value: &Option<String>, ts: i64| match (
+                found, value,
+            ) {
+                (None, None) => true,
+                (Some(found), Some(value)) => found.value == *value && found.timestamp == ts,
+                _ => false,
+            };
+        let mut failed = 0;
+        for (key, versions) in &self.data {
+            for (ts, value) in versions {
+                failed += i32::from(!matches(store.get_as_of(key, *ts)?, value, *ts));
+            }
+            if let Some((ts, value)) = versions.iter().next_back() {
+                failed += i32::from(!matches(store.get(key)?, value, *ts));
+            }
+        }
+        Ok(failed)
+    }
+}
+
+impl Processor<i32, Option<String>, i32, i32> for CheckStoreContents {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, i32, i32>) -> crate::Result<()> {
+        self.store =
+            Some(ctx.versioned_key_value_store("versioned", Serdes::i32(), StringSerde)?);
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<i32, Option<String>>,
+        ctx: &mut ProcessorContext<'_, i32, i32>,
+    ) -> crate::Result<()> {
+        let store = self.store.as_ref().expect("initialized");
+        match record.value.as_deref() {
+            Some("delete") => {
+                store.delete(&record.key, record.timestamp)?;
+            }
+            Some(value) => {
+                store.put(&record.key, &value.to_string(), record.timestamp)?;
+            }
+            None => {
+                // A tombstone through put: the typed handle's delete at that time.
+                store.delete(&record.key, record.timestamp)?;
+            }
+        }
+        let value = record.value.clone().filter(|v| v != "delete");
+        self.data
+            .entry(record.key)
+            .or_default()
+            .insert(record.timestamp, value);
+        let failed = self.failed_checks()?;
+        ctx.forward(record.with_value(failed))
+    }
+}
+
+// VersionedKeyValueStoreIntegrationTest#shouldPutGetAndDelete, in the driver: the same
+// records, timestamps relative to the same base, every check passing.
+#[test]
+fn a_processor_puts_gets_and_deletes_versions() {
+    let builder = StreamsBuilder::new();
+    builder.add_state_store(Stores::versioned_key_value_store_builder(
+        Stores::persistent_versioned_key_value_store("versioned", Duration::from_secs(60)),
+    ));
+    builder
+        .stream(
+            "in",
+            Consumed::with(Serdes::i32(), Serdes::option(StringSerde)),
+        )
+        .process_with_stores(
+            || CheckStoreContents {
+                data: Expected::new(),
+                store: None,
+            },
+            &["versioned"],
+        )
+        .to("out", Produced::with(Serdes::i32(), Serdes::i32()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", Serdes::i32(), Serdes::option(StringSerde));
+    let base = 1_000_000;
+    let batch = |ts: i64, values: [Option<&str>; 3]| {
+        for (key, value) in (1..=3).zip(values) {
+            input.pipe_input_with_timestamp(key, value.map(str::to_string), ts);
+        }
+    };
+    batch(base, [Some("a0"), Some("b0"), None]);
+    batch(base + 5, [Some("a5"), None, Some("c5")]);
+    batch(base + 2, [Some("a2"), Some("b2"), None]); // out-of-order data
+    batch(base + 5, [Some("a5_new"), Some("b5"), None]); // replace existing records
+    batch(base + 7, [Some("delete"); 3]); // delete
+    let failed = driver
+        .create_output_topic("out", Serdes::i32(), Serdes::i32())
+        .read_values_to_list();
+    assert_eq!(failed, vec![0; 15]);
+}
