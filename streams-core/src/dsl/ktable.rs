@@ -83,6 +83,11 @@ impl<K: Data, V: Data> KTable<K, V> {
         self
     }
 
+    /// The history retention of the versioned store the table reads, if it is versioned.
+    pub(crate) fn versioned_history_retention_ms(&self) -> Option<i64> {
+        self.versioned
+    }
+
     /// Whether the table is versioned: a source table materialized in a versioned store
     /// (`Materialized::as_versioned`), or a table derived from one by `filter` or `map_values`
     /// without a store of its own (Kafka's versioned tables, KIP-914).

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::test_support::{outputs, owned, strings};
+use super::test_support::{ms, outputs, owned, strings};
 use crate::prelude::*;
 use crate::processor::{Processor, ProcessorContext};
 use crate::record::Record;
@@ -341,4 +341,358 @@ fn a_processor_puts_gets_and_deletes_versions() {
         .create_output_topic("out", Serdes::i32(), Serdes::i32())
         .read_values_to_list();
     assert_eq!(failed, vec![0; 15]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream-table joins with a grace period (KIP-923).
+
+/// Kafka's `KStreamKTableJoinTest#makeJoin`: integer keys and string values, a table in the
+/// versioned store "V-grace" (5 minutes of history), joined as "Grace" with `grace`.
+fn grace_join_driver(grace: Duration) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    let consumed = || Consumed::with(Serdes::i32(), Serdes::string());
+    let table = builder.table(
+        "tableTopic2",
+        consumed(),
+        Materialized::as_versioned(Stores::persistent_versioned_key_value_store(
+            "V-grace",
+            Duration::from_secs(300),
+        )),
+    );
+    builder
+        .stream("streamTopic", consumed())
+        .join(
+            &table,
+            |s: &String, t: &String| format!("{s}+{t}"), // MockValueJoiner.TOSTRING_JOINER
+            Joined::with(Serdes::i32(), Serdes::string())
+                .with_name("Grace")
+                .with_grace_period(grace),
+        )
+        .to("out", Produced::with(Serdes::i32(), Serdes::string()));
+    TopologyTestDriver::new(builder.build().unwrap()).unwrap()
+}
+
+/// `pushToStream`: keys 0..n with `prefix<key>` at timestamp = key.
+fn push_to_stream(driver: &TopologyTestDriver, n: i32, prefix: &str) {
+    let input = driver.create_input_topic("streamTopic", Serdes::i32(), Serdes::string());
+    for key in 0..n {
+        input.pipe_input_with_timestamp(key, format!("{prefix}{key}"), i64::from(key));
+    }
+}
+
+/// `pushToTableNonRandom`: keys 0..n with `prefix<key>` at timestamp 0.
+fn push_to_table(driver: &TopologyTestDriver, n: i32, prefix: &str) {
+    let input = driver.create_input_topic("tableTopic2", Serdes::i32(), Serdes::string());
+    for key in 0..n {
+        input.pipe_input_with_timestamp(key, format!("{prefix}{key}"), 0);
+    }
+}
+
+fn joined(driver: &TopologyTestDriver) -> Vec<(i32, String, i64)> {
+    driver
+        .create_output_topic("out", Serdes::i32(), Serdes::string())
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect()
+}
+
+fn kvt(expected: &[(i32, &str, i64)]) -> Vec<(i32, String, i64)> {
+    expected
+        .iter()
+        .map(|(k, v, t)| (*k, v.to_string(), *t))
+        .collect()
+}
+
+// KStreamKTableJoinTest#shouldDelayJoinByGracePeriod
+#[test]
+fn a_grace_period_delays_the_join() {
+    let driver = grace_join_driver(Duration::from_millis(2));
+
+    // push four items to the table. this should not produce any item.
+    push_to_table(&driver, 4, "Y");
+    assert_eq!(joined(&driver), kvt(&[]));
+
+    // push all four items to the primary stream. this should produce two items.
+    push_to_stream(&driver, 4, "X");
+    assert_eq!(joined(&driver), kvt(&[(0, "X0+Y0", 0), (1, "X1+Y1", 1)]));
+
+    // push all items to the table. this should not produce any item
+    push_to_table(&driver, 4, "YY");
+    assert_eq!(joined(&driver), kvt(&[]));
+
+    // push all four items to the primary stream. this should produce two items.
+    push_to_stream(&driver, 4, "X");
+    assert_eq!(joined(&driver), kvt(&[(0, "X0+YY0", 0), (1, "X1+YY1", 1)]));
+
+    driver
+        .create_input_topic("streamTopic", Serdes::i32(), Serdes::string())
+        .pipe_input_with_timestamp(5, "test", 7);
+    assert_eq!(
+        joined(&driver),
+        kvt(&[
+            (2, "X2+YY2", 2),
+            (2, "X2+YY2", 2),
+            (3, "X3+YY3", 3),
+            (3, "X3+YY3", 3),
+        ])
+    );
+
+    // push all items to the table. this should not produce any item
+    push_to_table(&driver, 4, "YYY");
+    assert_eq!(joined(&driver), kvt(&[]));
+}
+
+// KStreamKTableJoinTest#shouldHandleLateJoinsWithGracePeriod
+#[test]
+fn a_record_later_than_the_grace_period_is_joined_at_once() {
+    let driver = grace_join_driver(Duration::from_millis(2));
+
+    // push four items to the table. this should not produce any item.
+    push_to_table(&driver, 4, "Y");
+    assert_eq!(joined(&driver), kvt(&[]));
+
+    // push 4 records into the buffer and evict the first two
+    push_to_stream(&driver, 4, "X");
+    assert_eq!(joined(&driver), kvt(&[(0, "X0+Y0", 0), (1, "X1+Y1", 1)]));
+
+    // should be processed immediately and not evict any other records
+    push_to_stream(&driver, 1, "X");
+    assert_eq!(joined(&driver), kvt(&[(0, "X0+Y0", 0)]));
+}
+
+/// The buffer is a changelogged store named after the join, connected to the join processor.
+#[test]
+fn the_grace_buffer_is_a_logged_store_of_the_join() {
+    let driver = grace_join_driver(Duration::from_millis(2));
+    assert_eq!(
+        driver.get_state_store("Grace-Buffer"),
+        Some(crate::state::StoreKind::KeyValue)
+    );
+    let builder = StreamsBuilder::new();
+    let table = builder.table("t", strings(), versioned("table", Duration::from_secs(60)));
+    builder
+        .stream("s", strings())
+        .join(
+            &table,
+            |s: &String, t: &String| format!("{s}+{t}"),
+            Joined::with(Serdes::string(), Serdes::string())
+                .with_name("j")
+                .with_grace_period(Duration::from_millis(5)),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let topology = builder.build().unwrap();
+    assert!(
+        topology
+            .describe()
+            .to_string()
+            .contains("Processor: j (stores: [j-Buffer, table])"),
+        "{}",
+        topology.describe()
+    );
+    assert!(topology
+        .changelog_topics(0, "app")
+        .contains(&"app-j-Buffer-changelog".to_string()));
+}
+
+fn grace_join(
+    table: impl Fn(&StreamsBuilder) -> KTable<String, String>,
+    grace: Duration,
+) -> crate::Result<crate::Topology> {
+    let builder = StreamsBuilder::new();
+    let table = table(&builder);
+    builder
+        .stream("topic", strings())
+        .join(
+            &table,
+            |a: &String, b: &String| format!("{a}{b}"),
+            Joined::with(Serdes::string(), Serdes::string())
+                .with_name("first-join")
+                .with_grace_period(grace),
+        )
+        .to(
+            "out-one",
+            Produced::with(Serdes::string(), Serdes::string()),
+        );
+    builder.build()
+}
+
+// KStreamKTableJoinTest#shouldFailIfTableIsNotVersioned,
+// #shouldFailIfTableIsNotVersionedButMaterializationIsInherited,
+// #shouldNotFailIfTableIsVersionedButMaterializationIsInherited,
+// #shouldFailIfGracePeriodIsLongerThanHistoryRetention and
+// #shouldFailIfGracePeriodIsLongerThanHistoryRetentionAndInheritedStore
+#[test]
+fn a_grace_period_needs_a_versioned_table_with_enough_history() {
+    let not_versioned = "KTable must be versioned to use a grace period in a stream table join.";
+    let too_short = "History retention must be at least grace period.";
+    let error = |t: crate::Result<crate::Topology>| t.err().unwrap().to_string();
+
+    let plain = grace_join(|b| b.table("topic2", strings(), Materialized::new()), ms(6));
+    assert!(error(plain).contains(not_versioned));
+
+    let inherited = grace_join(
+        |b| {
+            b.table(
+                "topic2",
+                strings(),
+                Materialized::as_("tableB").with_in_memory(),
+            )
+            .filter(|_, _| true)
+        },
+        ms(6),
+    );
+    assert!(error(inherited).contains(not_versioned));
+
+    let versioned_inherited = grace_join(
+        |b| {
+            b.table(
+                "topic2",
+                strings(),
+                versioned("tableB", Duration::from_secs(300)),
+            )
+            .filter(|_, _| true)
+        },
+        ms(6),
+    );
+    assert!(versioned_inherited.is_ok());
+
+    let longer = grace_join(
+        |b| {
+            b.table(
+                "topic2",
+                strings(),
+                versioned("tableB", Duration::from_secs(300)),
+            )
+        },
+        Duration::from_secs(360),
+    );
+    assert!(error(longer).contains(too_short));
+
+    let longer_inherited = grace_join(
+        |b| {
+            b.table("topic2", strings(), versioned("V-grace", Duration::ZERO))
+                .filter(|_, _| true)
+        },
+        ms(6),
+    );
+    assert!(error(longer_inherited).contains(too_short));
+}
+
+/// `AbstractJoinIntegrationTest`'s input: every record has key 0; `None` is a null value.
+const JOIN_INPUT: [(&str, Option<&str>, i64); 23] = [
+    ("left", None, 1),
+    ("right", None, 2),
+    ("left", Some("A"), 3),
+    ("right", Some("a"), 4),
+    ("left", Some("B"), 5),
+    ("right", Some("b"), 6),
+    ("left", None, 7),
+    ("right", None, 8),
+    ("left", Some("C"), 9),
+    ("right", Some("c"), 10),
+    ("right", None, 11),
+    ("left", None, 12),
+    ("right", None, 13),
+    ("right", Some("d"), 7), // out-of-order data with null as latest
+    ("left", Some("D"), 6),
+    ("left", None, 2),
+    ("right", None, 3),
+    ("right", Some("e"), 14),
+    ("left", Some("E"), 15),
+    ("left", None, 10), // out-of-order data with non-null as latest
+    ("right", None, 9),
+    ("left", Some("F"), 4),
+    ("right", Some("f"), 3),
+];
+
+/// Pipes [`JOIN_INPUT`] through a join of the "left" stream with the versioned "right" table
+/// (`table-store`, 5 minutes of history, grace 2 ms, named "Grace"), and returns what each
+/// input record made the join emit, as (value, timestamp).
+fn run_grace_join(left_join: bool) -> Vec<Vec<(String, i64)>> {
+    let builder = StreamsBuilder::new();
+    let right = builder.table(
+        "right",
+        Consumed::with(Serdes::i64(), Serdes::string()),
+        Materialized::as_versioned(Stores::persistent_versioned_key_value_store(
+            "table-store",
+            Duration::from_secs(300),
+        )),
+    );
+    let left = builder.stream(
+        "left",
+        Consumed::with(Serdes::i64(), Serdes::option(StringSerde)),
+    );
+    let joined = Joined::with(Serdes::i64(), Serdes::option(StringSerde))
+        .with_name("Grace")
+        .with_grace_period(ms(2));
+    // Kafka's `valueJoiner`: "<left>-<right>".
+    let show = |l: &Option<String>| l.clone().unwrap_or_else(|| "null".into());
+    let out = if left_join {
+        left.left_join(
+            &right,
+            move |l: &Option<String>, r: Option<&String>| {
+                format!("{}-{}", show(l), r.map_or("null", String::as_str))
+            },
+            joined,
+        )
+    } else {
+        left.join(
+            &right,
+            move |l: &Option<String>, r: &String| format!("{}-{r}", show(l)),
+            joined,
+        )
+    };
+    out.to("out", Produced::with(Serdes::i64(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let output = driver.create_output_topic("out", Serdes::i64(), Serdes::string());
+    JOIN_INPUT
+        .iter()
+        .map(|(topic, value, ts)| {
+            driver
+                .create_input_topic(topic, Serdes::i64(), Serdes::option(StringSerde))
+                .pipe_input_with_timestamp(0, value.map(str::to_string), *ts);
+            output
+                .read_records_to_list()
+                .into_iter()
+                .map(|r| {
+                    assert_eq!(r.key, 0);
+                    (r.value, r.timestamp)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The expected output per input record: `(index, value, timestamp)` for those that emit one.
+fn per_input(expected: &[(usize, &str, i64)]) -> Vec<Vec<(String, i64)>> {
+    let mut all = vec![Vec::new(); JOIN_INPUT.len()];
+    for (index, value, ts) in expected {
+        all[*index].push((value.to_string(), *ts));
+    }
+    all
+}
+
+// StreamTableJoinWithGraceIntegrationTest#testInnerWithVersionedStore
+#[test]
+fn an_inner_join_with_grace_joins_each_record_as_of_its_time() {
+    assert_eq!(
+        run_grace_join(false),
+        per_input(&[(8, "B-a", 5), (14, "D-b", 6), (21, "F-a", 4)])
+    );
+}
+
+// StreamTableJoinWithGraceIntegrationTest#testLeftWithVersionedStore
+#[test]
+fn a_left_join_with_grace_joins_each_record_as_of_its_time() {
+    assert_eq!(
+        run_grace_join(true),
+        per_input(&[
+            (4, "A-null", 3),
+            (8, "B-a", 5),
+            (14, "D-b", 6),
+            (18, "C-null", 9),
+            (21, "F-a", 4),
+        ])
+    );
 }
