@@ -587,7 +587,7 @@ pub struct VersionedKeyValueStoreBuilder {
 impl VersionedKeyValueStoreBuilder {
     /// A builder for the store `name` keeping `history_retention_ms` of history, in segments of
     /// Kafka's default interval for that retention
-    /// ([`default_segment_interval`](crate::versioned::default_segment_interval)).
+    /// ([`default_segment_interval`]).
     pub fn new(name: impl Into<String>, history_retention_ms: i64) -> Self {
         VersionedKeyValueStoreBuilder {
             common: Common::new(name.into()),

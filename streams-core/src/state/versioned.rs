@@ -1,36 +1,5 @@
 //! The typed versioned key-value store handle, like Kafka Streams' `VersionedKeyValueStore<K, V>`
 //! (KIP-889): each key's values by timestamp, read as the latest or *as of* a time.
-//!
-//! ```
-//! use std::time::Duration;
-//! use streams_core::prelude::*;
-//! use streams_core::state::{Stores, VersionedRecord};
-//!
-//! // A versioned table: `get_as_of` answers what a key held at a point in time.
-//! let builder = StreamsBuilder::new();
-//! builder.table(
-//!     "prices",
-//!     Consumed::with(Serdes::string(), Serdes::i64()),
-//!     Materialized::as_versioned(Stores::persistent_versioned_key_value_store(
-//!         "prices",
-//!         Duration::from_secs(600),
-//!     )),
-//! );
-//! let driver = TopologyTestDriver::new(builder.build()?)?;
-//! let input = driver.create_input_topic("prices", Serdes::string(), Serdes::i64());
-//! input.pipe_input_with_timestamp("apple", 3, 1_000);
-//! input.pipe_input_with_timestamp("apple", 5, 3_000);
-//! input.pipe_input_with_timestamp("apple", 4, 2_000); // out of order: history only
-//! let prices = driver.get_versioned_key_value_store("prices", Serdes::string(), Serdes::i64())?;
-//! let key = "apple".to_string();
-//! assert_eq!(prices.get(&key)?, Some(VersionedRecord { value: 5, timestamp: 3_000, valid_to: None }));
-//! assert_eq!(
-//!     prices.get_as_of(&key, 2_500)?,
-//!     Some(VersionedRecord { value: 4, timestamp: 2_000, valid_to: Some(3_000) })
-//! );
-//! assert_eq!(prices.get_as_of(&key, 999)?, None);
-//! # Ok::<(), streams_core::Error>(())
-//! ```
 
 use streams_state::VersionedStack;
 
@@ -50,12 +19,44 @@ pub struct VersionedRecord<V> {
     pub valid_to: Option<i64>,
 }
 
-/// A typed versioned key-value store, like Kafka's `VersionedKeyValueStore<K, V>`; see the
-/// [module docs](self). Writes return Kafka's codes: the new version's `valid_to`,
+/// A typed versioned key-value store, like Kafka's `VersionedKeyValueStore<K, V>`: each key's
+/// values by timestamp, read as the latest or *as of* a time. Writes return Kafka's codes: the
+/// new version's `valid_to`,
 /// [`PUT_RETURN_CODE_VALID_TO_UNDEFINED`](streams_state::PUT_RETURN_CODE_VALID_TO_UNDEFINED)
 /// (`-1`) when it is the latest, or
 /// [`PUT_RETURN_CODE_NOT_PUT`](streams_state::PUT_RETURN_CODE_NOT_PUT) when it is older than
 /// the history retention allows.
+///
+/// ```
+/// use std::time::Duration;
+/// use streams_core::prelude::*;
+/// use streams_core::state::{Stores, VersionedRecord};
+///
+/// // A versioned table: `get_as_of` answers what a key held at a point in time.
+/// let builder = StreamsBuilder::new();
+/// builder.table(
+///     "prices",
+///     Consumed::with(Serdes::string(), Serdes::i64()),
+///     Materialized::as_versioned(Stores::persistent_versioned_key_value_store(
+///         "prices",
+///         Duration::from_secs(600),
+///     )),
+/// );
+/// let driver = TopologyTestDriver::new(builder.build()?)?;
+/// let input = driver.create_input_topic("prices", Serdes::string(), Serdes::i64());
+/// input.pipe_input_with_timestamp("apple", 3, 1_000);
+/// input.pipe_input_with_timestamp("apple", 5, 3_000);
+/// input.pipe_input_with_timestamp("apple", 4, 2_000); // out of order: history only
+/// let prices = driver.get_versioned_key_value_store("prices", Serdes::string(), Serdes::i64())?;
+/// let key = "apple".to_string();
+/// assert_eq!(prices.get(&key)?, Some(VersionedRecord { value: 5, timestamp: 3_000, valid_to: None }));
+/// assert_eq!(
+///     prices.get_as_of(&key, 2_500)?,
+///     Some(VersionedRecord { value: 4, timestamp: 2_000, valid_to: Some(3_000) })
+/// );
+/// assert_eq!(prices.get_as_of(&key, 999)?, None);
+/// # Ok::<(), streams_core::Error>(())
+/// ```
 pub struct VersionedKeyValueStoreRef<K, V> {
     pub(super) codec: Codec<K, V>,
     pub(super) store: Shared<VersionedStack>,
