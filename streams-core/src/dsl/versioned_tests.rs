@@ -231,6 +231,47 @@ fn only_source_tables_can_be_versioned() {
     );
 }
 
+// Kafka's KTableImpl#suppress check (KIP-914): a versioned table, or one derived from it
+// without a store, cannot be suppressed.
+#[test]
+fn a_versioned_table_cannot_be_suppressed() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table("in", strings(), versioned("table", Duration::from_secs(60)))
+        .filter(|_, _| true)
+        .suppress(Suppressed::until_time_limit(
+            ms(10),
+            BufferConfig::unbounded(),
+        ));
+    let error = builder.build().err().unwrap().to_string();
+    assert!(
+        error.contains("suppress() is only supported for non-versioned KTables"),
+        "{error}"
+    );
+}
+
+/// `Materialized::with_in_memory` keeps a versioned table in memory, with the same semantics.
+#[test]
+fn a_versioned_table_can_live_in_memory() {
+    let builder = StreamsBuilder::new();
+    builder.table(
+        "in",
+        strings(),
+        versioned("table", Duration::from_secs(60)).with_in_memory(),
+    );
+    let topology = builder.build().unwrap();
+    let driver = TopologyTestDriver::new(topology).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("k", "v2", 20);
+    input.pipe_input_with_timestamp("k", "v1", 10);
+    let store = driver
+        .get_versioned_key_value_store("table", StringSerde, StringSerde)
+        .unwrap();
+    let k = "k".to_string();
+    assert_eq!(store.get_as_of(&k, 15).unwrap(), record("v1", 10, Some(20)));
+    assert_eq!(store.get(&k).unwrap(), record("v2", 20, None));
+}
+
 /// What `CheckStoreContents` expects the store to hold: per key, per timestamp, the value
 /// written (`None`: deleted).
 type Expected = BTreeMap<i32, BTreeMap<i64, Option<String>>>;
