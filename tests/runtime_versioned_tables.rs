@@ -6,6 +6,8 @@
 //! - A stream joined with it with a grace period waits until stream time passes each record's
 //!   timestamp plus the grace, then joins the table as it was at the record's time — so a table
 //!   update that arrived late, but within the grace period, is seen.
+//! - The versioned store's changelog is compacted no sooner than its history retention plus a
+//!   day (`min.compaction.lag.ms`), as Kafka creates it.
 //! - A new instance (empty `state.dir`) restores both the versioned store, history included, and
 //!   the join's buffer from their changelogs: the record still buffered at the restart is joined
 //!   once stream time moves on, as if nothing had happened.
@@ -158,6 +160,15 @@ fn a_grace_period_join_sees_late_table_updates_and_survives_a_restart() {
     assert_eq!(joined, ["o1@p2"]);
     assert!(streams.close(Duration::from_secs(30)));
     drop(first_dir);
+    // Compaction must leave the history in the changelog: Kafka's versioned changelog config.
+    let changelog = broker
+        .topic(&format!("{application_id}-prices-changelog"))
+        .expect("the versioned store's changelog");
+    assert_eq!(
+        changelog.config.min_compaction_lag_ms(),
+        600_000 + 24 * 60 * 60 * 1000,
+        "history retention plus a day"
+    );
 
     // Run 2: a new instance with an empty state directory restores the versioned store and the
     // join's buffer from their changelogs.
