@@ -272,6 +272,122 @@ fn a_versioned_table_can_live_in_memory() {
     assert_eq!(store.get(&k).unwrap(), record("v2", 20, None));
 }
 
+// KTableAggregateTest#testAggOfVersionedStore: out-of-order updates of a versioned table do not
+// reach its aggregation ("null" and "NULL" rows have no group: a `None` key here).
+#[test]
+fn an_aggregation_of_a_versioned_table_ignores_out_of_order_updates() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "topic1",
+            strings(),
+            versioned("versioned", Duration::from_secs(300)),
+        )
+        .group_by(
+            |key: &String, value: &String| match key.as_str() {
+                "null" | "NULL" => (None, value.clone()),
+                _ => (Some(value.clone()), value.clone()),
+            },
+            Grouped::with(Serdes::option(Serdes::string()), Serdes::string()),
+        )
+        .aggregate(
+            || "0".to_string(),
+            |_, value: &String, aggregate: String| format!("{aggregate}+{value}"),
+            |_, value: &String, aggregate: String| format!("{aggregate}-{value}"),
+            Materialized::as_("topic1-Canonized").with_value_serde(Serdes::string()),
+        )
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::option(StringSerde), Serdes::option(StringSerde)),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("topic1", StringSerde, Serdes::option(StringSerde));
+    let some = |v: &str| Some(v.to_string());
+    input.pipe_input_with_timestamp("A", some("1"), 10);
+    input.pipe_input_with_timestamp("A", None::<String>, 15);
+    input.pipe_input_with_timestamp("A", some("1"), 12); // out-of-order record will be ignored
+    input.pipe_input_with_timestamp("B", some("2"), 20);
+    input.pipe_input_with_timestamp("null", some("3"), 25);
+    input.pipe_input_with_timestamp("B", some("4"), 23);
+    input.pipe_input_with_timestamp("NULL", some("5"), 24);
+    input.pipe_input_with_timestamp("B", some("7"), 22); // out-of-order record will be ignored
+    let out: Vec<_> = driver
+        .create_output_topic(
+            "out",
+            Serdes::option(StringSerde),
+            Serdes::option(StringSerde),
+        )
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| {
+            (
+                r.key.unwrap_or_default(),
+                r.value.unwrap_or_default(),
+                r.timestamp,
+            )
+        })
+        .collect();
+    assert_eq!(
+        out,
+        owned(&[
+            ("1", "0+1", 10),
+            ("1", "0+1-1", 15),
+            ("2", "0+2", 20),
+            ("2", "0+2-2", 23),
+            ("4", "0+4", 23),
+        ])
+    );
+}
+
+// KTableAggregateTest#testCountOfVersionedStore
+#[test]
+fn a_count_of_a_versioned_table_ignores_out_of_order_updates() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "count-test-input",
+            strings(),
+            versioned("versioned", Duration::from_secs(300)),
+        )
+        .group_by(
+            |_, value: &String| (value.clone(), value.clone()),
+            Grouped::with(Serdes::string(), Serdes::string()),
+        )
+        .count(Materialized::new())
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("count-test-input", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("A", "green", 10);
+    input.pipe_input_with_timestamp("B", "green", 9);
+    input.pipe_input_with_timestamp("A", "blue", 12);
+    input.pipe_input_with_timestamp("A", "blue", 11); // out-of-order record will be ignored
+    input.pipe_input_with_timestamp("C", "yellow", 15);
+    input.pipe_input_with_timestamp("D", "green", 11);
+    let out: Vec<_> = driver
+        .create_output_topic("out", StringSerde, Serdes::option(Serdes::i64()))
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    let expected: Vec<_> = [
+        ("green", 1, 10),
+        ("green", 2, 10),
+        ("green", 1, 12),
+        ("blue", 1, 12),
+        ("yellow", 1, 15),
+        ("green", 2, 12),
+    ]
+    .iter()
+    .map(|(k, n, ts)| (k.to_string(), Some(*n), *ts))
+    .collect();
+    assert_eq!(out, expected);
+}
+
 /// What `CheckStoreContents` expects the store to hold: per key, per timestamp, the value
 /// written (`None`: deleted).
 type Expected = BTreeMap<i32, BTreeMap<i64, Option<String>>>;
