@@ -385,7 +385,8 @@ impl<K, V> Materialized<K, V> {
     /// an update older than the key's latest is written to the history but not forwarded
     /// downstream, a stream-table join looks a stream record up *as of* its timestamp, and the
     /// store answers [`get_as_of`](crate::state::VersionedKeyValueStoreRef::get_as_of) queries.
-    /// For source tables (`StreamsBuilder::table`) only: other operators refuse it at `build()`.
+    /// For source tables (`StreamsBuilder::table`) and `KStream::to_table_with` only: other
+    /// operators refuse it at `build()`.
     ///
     /// ```
     /// use std::time::Duration;
@@ -496,7 +497,7 @@ impl<K, V> Materialized<K, V> {
         if let Some(supplier) = &self.versioned {
             errors.push(format!(
                 "{operator} cannot be materialized in the versioned store `{}`: only source \
-                 tables (StreamsBuilder::table) can be versioned",
+                 tables (StreamsBuilder::table, KStream::to_table_with) can be versioned",
                 supplier.name()
             ));
         }

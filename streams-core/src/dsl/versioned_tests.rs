@@ -203,6 +203,43 @@ fn a_filtered_versioned_table_is_versioned_too() {
     assert_eq!(outputs(&driver), owned(&[("k", "s15+v1", 15)]));
 }
 
+/// `KStream::to_table_with` a versioned store makes a versioned table, as a source table's: a
+/// grace-period join accepts it and reads it as of each record's time.
+#[test]
+fn a_stream_turned_into_a_versioned_table_is_versioned() {
+    let builder = StreamsBuilder::new();
+    let table = builder.stream("updates", strings()).to_table_with(
+        versioned("table", Duration::from_secs(60))
+            .with_key_serde(Serdes::string())
+            .with_value_serde(Serdes::string()),
+    );
+    assert!(table.is_versioned());
+    table.to_stream().to(
+        "changes",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+    );
+    builder
+        .stream("stream", strings())
+        .join(
+            &table,
+            |s: &String, t: &String| format!("{s}+{t}"),
+            Joined::with(Serdes::string(), Serdes::string()).with_grace_period(ms(5)),
+        )
+        .to("out", Produced::with(Serdes::string(), Serdes::string()));
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let updates = driver.create_input_topic("updates", StringSerde, StringSerde);
+    let stream = driver.create_input_topic("stream", StringSerde, StringSerde);
+    updates.pipe_input_with_timestamp("k", "v20", 20);
+    stream.pipe_input_with_timestamp("k", "s15", 15); // waits for stream time 20
+    updates.pipe_input_with_timestamp("k", "v10", 10); // late: history only, not forwarded
+    stream.pipe_input_with_timestamp("k", "s20", 20); // stream time 20: s15 is due
+    assert_eq!(outputs(&driver), owned(&[("k", "s15+v10", 15)]));
+    let changes = driver
+        .create_output_topic("changes", StringSerde, Serdes::option(StringSerde))
+        .read_values_to_list();
+    assert_eq!(changes, [Some("v20".to_string())]);
+}
+
 #[test]
 fn only_source_tables_can_be_versioned() {
     let builder = StreamsBuilder::new();
