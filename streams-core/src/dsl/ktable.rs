@@ -283,6 +283,9 @@ impl<K: Data, V: Data> KTable<K, V> {
         let predicate = Arc::new(predicate);
         let view_predicate: Predicate<K, V> = predicate.clone();
         let view = self.view().map(|v| v.filter(view_predicate, keep));
+        // Kafka (KIP-914) forwards every delete of a versioned table's filter, even of a row
+        // that was filtered out already.
+        let skip_repeated_deletes = !self.is_versioned();
         self.derive(
             FILTER_NAME,
             self.value_serde.clone(),
@@ -290,6 +293,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             move |result| TableFilter {
                 predicate: Arc::clone(&predicate),
                 keep,
+                skip_repeated_deletes,
                 result,
             },
         )
@@ -350,6 +354,9 @@ impl<K: Data, V: Data> KTable<K, V> {
 struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
+    /// Whether a row that did not match and still does not is dropped (not for a versioned
+    /// input table).
+    skip_repeated_deletes: bool,
     result: Option<TableStore<K, V>>,
 }
 
@@ -372,7 +379,11 @@ where
             |value: Option<V>| value.filter(|v| (self.predicate)(&record.key, v) == self.keep);
         let new = keep(record.value.new.clone());
         let old = keep(record.value.old.clone());
-        if new.is_none() && old.is_none() && record.value.new.is_some() {
+        if self.skip_repeated_deletes
+            && new.is_none()
+            && old.is_none()
+            && record.value.new.is_some()
+        {
             // A row that did not match and still does not: nothing changes downstream.
             return Ok(());
         }

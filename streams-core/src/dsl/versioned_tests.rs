@@ -240,6 +240,44 @@ fn a_stream_turned_into_a_versioned_table_is_versioned() {
     assert_eq!(changes, [Some("v20".to_string())]);
 }
 
+// KTableFilterTest#shouldNotSkipNullIfVersionedUpstream: the filter of a versioned table
+// forwards a delete for every row it filters out, even one it had filtered out already.
+#[test]
+fn a_filter_of_a_versioned_table_forwards_every_delete() {
+    let builder = StreamsBuilder::new();
+    builder
+        .table(
+            "topic1",
+            strings(),
+            versioned("versioned", Duration::from_secs(300)),
+        )
+        .filter(|_, value| value.eq_ignore_ascii_case("accept"))
+        .to_stream()
+        .to(
+            "out",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("topic1", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("A", "reject", 5);
+    input.pipe_input_with_timestamp("B", "reject", 10);
+    input.pipe_input_with_timestamp("C", "reject", 20);
+    let out: Vec<_> = driver
+        .create_output_topic("out", StringSerde, Serdes::option(StringSerde))
+        .read_records_to_list()
+        .into_iter()
+        .map(|r| (r.key, r.value, r.timestamp))
+        .collect();
+    assert_eq!(
+        out,
+        vec![
+            ("A".to_string(), None, 5),
+            ("B".to_string(), None, 10),
+            ("C".to_string(), None, 20),
+        ]
+    );
+}
+
 #[test]
 fn only_source_tables_can_be_versioned() {
     let builder = StreamsBuilder::new();
