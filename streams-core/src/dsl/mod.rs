@@ -78,7 +78,9 @@ impl StreamsBuilder {
     /// or `<topic>-STATE-STORE-<n>`, changelogged to `<application.id>-<store>-changelog` — or,
     /// built with [`build_with_optimization`](Self::build_with_optimization)`("all")`, restored
     /// from `topic` itself. Its updates are forwarded as the store's record cache flushes them
-    /// (see `Materialized::with_caching_enabled`).
+    /// (see `Materialized::with_caching_enabled`). Materialized in a versioned store
+    /// (`Materialized::as_versioned`), the table keeps each key's history and forwards only the
+    /// updates that are the key's latest (see `KTable::is_versioned`).
     pub fn table<K: Data, V: Data>(
         &self,
         topic: &str,

@@ -77,9 +77,7 @@ impl<K, V> Joined<K, V> {
         self.name = Some(name.into());
         self
     }
-}
 
-impl<K, V> Joined<K, V> {
     /// Holds each stream record back until stream time passes its timestamp plus `grace`, then
     /// joins it with the table as of its timestamp (Kafka's `Joined#withGracePeriod`,
     /// KIP-923): a table update up to `grace` late is still seen by the stream records it
