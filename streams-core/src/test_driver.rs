@@ -632,6 +632,23 @@ impl TopologyTestDriver {
         )
     }
 
+    /// The versioned key-value store `name`: a versioned table's, or one added with
+    /// `Stores::versioned_key_value_store_builder` (Kafka's `getStateStore` cast to a
+    /// `VersionedKeyValueStore`).
+    pub fn get_versioned_key_value_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+    ) -> Result<crate::state::VersionedKeyValueStoreRef<K, V>> {
+        access::versioned(
+            name,
+            &self.store_handle(name)?,
+            Arc::new(keys),
+            Arc::new(values),
+        )
+    }
+
     /// The window store `name` of windows `window_size_ms` long.
     pub fn get_window_store<K: 'static, V: 'static>(
         &self,

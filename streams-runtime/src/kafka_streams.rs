@@ -300,6 +300,24 @@ impl KafkaStreams {
         })
     }
 
+    /// This instance's part of the versioned key-value store `name` (a versioned table's), typed
+    /// with the given serdes, for interactive queries of a key's latest version or its version
+    /// as of a time (Kafka's IQv2 `VersionedKeyQuery`).
+    pub fn local_versioned_store<K: 'static, V: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<K>,
+        values: impl Serde<V>,
+    ) -> Result<crate::query::LocalVersionedStore<K, V>> {
+        self.check_store(name)?;
+        Ok(crate::query::LocalVersionedStore {
+            runtime: Arc::clone(&self.runtime),
+            name: name.to_string(),
+            keys: Arc::new(keys),
+            values: Arc::new(values),
+        })
+    }
+
     /// This instance's part of the session store `name` (a session-windowed aggregation's),
     /// typed with the given serdes, for interactive queries like Kafka's
     /// `ReadOnlySessionStore`.

@@ -113,5 +113,5 @@ pub use handlers::{
 pub use kafka_streams::KafkaStreams;
 pub use metadata::{TaskMetadata, ThreadMetadata};
 pub use metrics::StreamsMetrics;
-pub use query::{LocalKeyValueStore, LocalSessionStore, LocalWindowStore};
+pub use query::{LocalKeyValueStore, LocalSessionStore, LocalVersionedStore, LocalWindowStore};
 pub use state::{State, StateListener};

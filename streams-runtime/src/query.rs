@@ -12,7 +12,9 @@ use std::sync::Arc;
 use streams_core::dsl::windows::Windowed;
 use streams_core::internals::{access, KeyValueStoreRef, StoreHandle};
 use streams_core::serde::Serde;
-use streams_core::state::{SessionStoreRef, WindowStoreRef};
+use streams_core::state::{
+    SessionStoreRef, VersionedKeyValueStoreRef, VersionedRecord, WindowStoreRef,
+};
 
 use crate::error::{Error, Result};
 use crate::instance::Runtime;
@@ -376,6 +378,60 @@ impl<K: Clone + 'static, V: 'static> LocalSessionStore<K, V> {
                 Arc::clone(&self.values),
             )
         })
+    }
+}
+
+/// Read access to the part of a versioned key-value store held by one instance's tasks (a
+/// versioned table's): a key's latest version or its version as of a time, like Kafka's IQv2
+/// `VersionedKeyQuery` (`withKey(key)`, `asOf(timestamp)`).
+pub struct LocalVersionedStore<K, V> {
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) name: String,
+    pub(crate) keys: Arc<dyn Serde<K>>,
+    pub(crate) values: Arc<dyn Serde<V>>,
+}
+
+impl<K: 'static, V: 'static> LocalVersionedStore<K, V> {
+    /// The latest version of `key`, if a local task holds one.
+    pub fn get(&self, key: &K) -> Result<Option<VersionedRecord<V>>> {
+        self.first(|store| store.get(key))
+    }
+
+    /// The version of `key` valid at `as_of`, if a local task holds one within its history
+    /// retention.
+    ///
+    /// ```no_run
+    /// # fn example(streams: &streams_runtime::KafkaStreams) -> streams_runtime::Result<()> {
+    /// use streams_core::serde::Serdes;
+    /// let prices = streams.local_versioned_store("prices", Serdes::string(), Serdes::i64())?;
+    /// let yesterday = prices.get_as_of(&"apple".to_string(), 1_700_000_000_000)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn get_as_of(&self, key: &K, as_of: i64) -> Result<Option<VersionedRecord<V>>> {
+        self.first(|store| store.get_as_of(key, as_of))
+    }
+
+    /// The first local task's answer that finds something.
+    fn first(
+        &self,
+        read: impl Fn(
+            &VersionedKeyValueStoreRef<K, V>,
+        ) -> streams_core::Result<Option<VersionedRecord<V>>>,
+    ) -> Result<Option<VersionedRecord<V>>> {
+        let stores = typed(&self.runtime, &self.name, |handle| {
+            access::versioned(
+                &self.name,
+                handle,
+                Arc::clone(&self.keys),
+                Arc::clone(&self.values),
+            )
+        })?;
+        for store in stores {
+            if let Some(found) = read(&store)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -223,9 +223,20 @@ pub(crate) fn prepare(
                 // A source table logging to its own input topic: nothing to create.
                 continue;
             }
-            let mut configs = match changelog.retention_ms {
-                None => vec![("cleanup.policy".into(), "compact".into())],
-                Some(retention) => vec![
+            let mut configs = match (changelog.retention_ms, changelog.history_retention_ms) {
+                // Kafka's `VersionedChangelogTopicConfig`: compaction keeps the versions a
+                // restore needs, for the history retention plus a day.
+                (None, Some(history)) => vec![
+                    ("cleanup.policy".into(), "compact".into()),
+                    (
+                        "min.compaction.lag.ms".into(),
+                        history
+                            .saturating_add(ADDITIONAL_WINDOW_CHANGELOG_RETENTION_MS)
+                            .to_string(),
+                    ),
+                ],
+                (None, None) => vec![("cleanup.policy".into(), "compact".into())],
+                (Some(retention), _) => vec![
                     ("cleanup.policy".into(), "compact,delete".into()),
                     (
                         "retention.ms".into(),

@@ -20,10 +20,14 @@ use crate::rocks::{
     RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
 };
 use crate::stack::{
-    KeyValueStack, SessionStack, StoreStack, TimestampedKeyValueStack, WindowStack,
+    KeyValueStack, SessionStack, StoreStack, TimestampedKeyValueStack, VersionedStack, WindowStack,
 };
 use crate::store::{KeyValueStore, SessionStore, WindowStore};
 use crate::timestamped::TimestampedKeyValueAdapter;
+use crate::versioned::{
+    default_segment_interval, ChangeloggingVersionedStore, InMemoryVersionedStore,
+    RocksDbVersionedStore, VersionedKeyValueStore,
+};
 use crate::window_cache::{CachingSessionStore, CachingWindowStore};
 use crate::{Error, Result};
 
@@ -580,5 +584,83 @@ impl SessionStoreBuilder {
                 ctx.record_context.clone(),
             ))
         })
+    }
+}
+
+/// Builds [`VersionedKeyValueStore`]s: RocksDB by default, changelogged, never cached (Kafka's
+/// `VersionedKeyValueStoreBuilder`, which refuses a cache).
+///
+/// ```
+/// use streams_state::{StateStore, StoreContext, VersionedKeyValueStore, VersionedKeyValueStoreBuilder};
+///
+/// # fn main() -> streams_state::Result<()> {
+/// let ctx = StoreContext::in_memory("app", "0_0", 0);
+/// let mut prices = VersionedKeyValueStoreBuilder::new("prices", 60_000)
+///     .in_memory()
+///     .with_logging_disabled()
+///     .build(&ctx)?;
+/// prices.put(b"apple", Some(b"3"), 1_000)?;
+/// prices.put(b"apple", Some(b"4"), 2_000)?;
+/// assert_eq!(prices.get_as_of(b"apple", 1_500)?.unwrap().value, b"3");
+/// assert_eq!(prices.get(b"apple")?.unwrap().value, b"4");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct VersionedKeyValueStoreBuilder {
+    common: Common,
+    history_retention_ms: i64,
+    segment_interval_ms: i64,
+}
+
+impl VersionedKeyValueStoreBuilder {
+    /// A builder for the store `name` keeping `history_retention_ms` of history, in segments of
+    /// Kafka's default interval for that retention
+    /// ([`default_segment_interval`]).
+    pub fn new(name: impl Into<String>, history_retention_ms: i64) -> Self {
+        VersionedKeyValueStoreBuilder {
+            common: Common::new(name.into()),
+            history_retention_ms,
+            segment_interval_ms: default_segment_interval(history_retention_ms),
+        }
+    }
+
+    common_setters!();
+
+    /// Segments history by `segment_interval_ms` instead of the default.
+    pub fn with_segment_interval(mut self, segment_interval_ms: i64) -> Self {
+        self.segment_interval_ms = segment_interval_ms;
+        self
+    }
+
+    /// How long versions are kept after they stopped being the latest, in milliseconds.
+    pub fn history_retention_ms(&self) -> i64 {
+        self.history_retention_ms
+    }
+
+    /// The interval of the time segments history is kept in, in milliseconds.
+    pub fn segment_interval_ms(&self) -> i64 {
+        self.segment_interval_ms
+    }
+
+    /// Builds the store for the task of `ctx`.
+    pub fn build(&self, ctx: &StoreContext) -> Result<VersionedStack> {
+        let name = &self.common.name;
+        let (retention, interval) = (self.history_retention_ms, self.segment_interval_ms);
+        let mut store: Box<dyn VersionedKeyValueStore> = match self.common.backend {
+            StoreBackend::InMemory => {
+                Box::new(InMemoryVersionedStore::new(name, retention, interval)?)
+            }
+            StoreBackend::RocksDb => {
+                let (path, res) = ctx.rocksdb(name)?;
+                Box::new(RocksDbVersionedStore::open(
+                    name, path, res, retention, interval,
+                )?)
+            }
+        };
+        if let Some(sink) = self.common.sink(ctx)? {
+            store = Box::new(ChangeloggingVersionedStore::new(store, sink));
+        }
+        Ok(StoreStack::new(store))
     }
 }

@@ -155,13 +155,14 @@ impl ChangelogSink {
         self.partition
     }
 
-    fn send(&self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<()> {
+    /// Sends one change stamped with `timestamp` (a versioned store's version timestamp).
+    pub(crate) fn send_at(&self, key: &[u8], value: Option<&[u8]>, timestamp: i64) -> Result<()> {
         self.writer
             .send(&self.topic, self.partition, key, value, timestamp)
     }
 
     fn send_now(&self, key: &[u8], value: Option<&[u8]>) -> Result<()> {
-        self.send(key, value, self.context.timestamp())
+        self.send_at(key, value, self.context.timestamp())
     }
 }
 
@@ -200,7 +201,7 @@ impl ChangeloggingKeyValueStore {
                         store: self.inner.name().to_string(),
                         message: "timestamped value shorter than 8 bytes".to_string(),
                     })?;
-                self.sink.send(key, Some(plain), ts)
+                self.sink.send_at(key, Some(plain), ts)
             }
             _ => self.sink.send_now(key, value),
         }

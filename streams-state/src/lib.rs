@@ -24,6 +24,9 @@
 //!   [`window_cache`]: the same for window and session stores. Both implement [`cached`]'s
 //!   [`CachedStateStore`], the only interface through which their owner takes what they flush;
 //!   [`merge`] is how they (and RocksDB's held writes) read ranges over the store below.
+//! - [`versioned`]: versioned key-value stores ([`VersionedKeyValueStore`], Kafka's KIP-889),
+//!   which keep each key's history by timestamp for lookups *as of* a time, over the same
+//!   segments as window stores, with their own changelogging wrapper.
 //! - [`builder`]: store builders that assemble those layers in the right order, once per task,
 //!   into a [`StoreStack`] ([`stack`]) that reaches the cache, if any.
 //!
@@ -79,6 +82,7 @@ pub mod segmented;
 pub mod stack;
 pub mod store;
 pub mod timestamped;
+pub mod versioned;
 pub mod window_cache;
 
 #[cfg(test)]
@@ -86,7 +90,8 @@ mod test_suite;
 
 pub use builder::{
     KeyValueStoreBuilder, SessionStoreBuilder, StoreBackend, StoreContext,
-    TimestampedKeyValueStoreBuilder, WindowStoreBuilder, DEFAULT_CACHE_MAX_BYTES,
+    TimestampedKeyValueStoreBuilder, VersionedKeyValueStoreBuilder, WindowStoreBuilder,
+    DEFAULT_CACHE_MAX_BYTES,
 };
 pub use cache::CachingKeyValueStore;
 pub use cached::{CachedEntry, CachedStateStore};
@@ -103,7 +108,8 @@ pub use rocks::{
     RocksDbConfig, RocksDbKeyValueStore, RocksDbResources, RocksDbSessionStore, RocksDbWindowStore,
 };
 pub use stack::{
-    CachingLayer, KeyValueStack, SessionStack, StoreStack, TimestampedKeyValueStack, WindowStack,
+    CachingLayer, KeyValueStack, NoCache, SessionStack, StoreStack, TimestampedKeyValueStack,
+    VersionedStack, WindowStack,
 };
 pub use store::{
     KeyValue, KeyValueIter, KeyValueStore, KeyWrite, LentValue, SessionIter, SessionKey,
@@ -111,6 +117,11 @@ pub use store::{
     WindowIter, WindowStore, WindowedIter, WindowedKey,
 };
 pub use timestamped::TimestampedKeyValueAdapter;
+pub use versioned::{
+    ChangeloggingVersionedStore, InMemoryVersionedStore, RocksDbVersionedStore,
+    VersionedKeyValueStore, VersionedRecord, PUT_RETURN_CODE_NOT_PUT,
+    PUT_RETURN_CODE_VALID_TO_UNDEFINED,
+};
 pub use window_cache::{CachingSessionStore, CachingWindowStore};
 
 /// Errors raised by state stores, with the store, file or topic they concern.

@@ -15,6 +15,7 @@ use crate::cache::CachingKeyValueStore;
 use crate::cached::CachedStateStore;
 use crate::store::{KeyValueStore, SessionStore, TimestampedKeyValueStore, WindowStore};
 use crate::timestamped::TimestampedKeyValueAdapter;
+use crate::versioned::VersionedKeyValueStore;
 use crate::window_cache::{CachingSessionStore, CachingWindowStore};
 
 /// A store of kind `S` (a store trait object) whose top layer is either any store of that kind
@@ -171,3 +172,25 @@ pub type WindowStack = StoreStack<dyn WindowStore, CachingWindowStore>;
 
 /// A built [`SessionStore`], possibly cached.
 pub type SessionStack = StoreStack<dyn SessionStore, CachingSessionStore>;
+
+/// The caching layer of a store kind that has none: versioned stores are never cached (Kafka
+/// refuses `withCachingEnabled` on their builder). It has no values, so a stack of it is always
+/// a plain store.
+pub enum NoCache {}
+
+impl CachingLayer<dyn VersionedKeyValueStore> for NoCache {
+    fn store(&self) -> &(dyn VersionedKeyValueStore + 'static) {
+        match *self {}
+    }
+
+    fn store_mut(&mut self) -> &mut (dyn VersionedKeyValueStore + 'static) {
+        match *self {}
+    }
+
+    fn cache(&mut self) -> &mut dyn CachedStateStore {
+        match *self {}
+    }
+}
+
+/// A built [`VersionedKeyValueStore`] (never cached).
+pub type VersionedStack = StoreStack<dyn VersionedKeyValueStore, NoCache>;

@@ -676,9 +676,10 @@ impl<K: Data, V: Data> KTable<K, V> {
                     .key_serde
                     .clone()
                     .unwrap_or_else(|| Arc::clone(&keys));
-                graph
-                    .borrow_mut()
-                    .add_store(materialized.timestamped_store(&store_name));
+                let mut g = graph.borrow_mut();
+                materialized.reject_versioned(&mut g.errors, "a foreign-key join");
+                g.add_store(materialized.timestamped_store(&store_name));
+                drop(g);
                 let (store, k, v) = (
                     Arc::<str>::from(store_name.as_str()),
                     Arc::clone(&keys),

@@ -260,6 +260,10 @@ pub(super) fn store_serdes<K, VA>(
         .key_serde
         .clone()
         .unwrap_or_else(|| Arc::clone(grouped_keys));
+    materialized.reject_versioned(
+        &mut graph.borrow_mut().errors,
+        &format!("aggregation `{name}`"),
+    );
     let aggregates = match materialized.value_serde.clone().or(default_value_serde) {
         Some(serde) => serde,
         None => {

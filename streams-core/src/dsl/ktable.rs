@@ -37,6 +37,10 @@ pub struct KTable<K, V> {
     derived_view: Option<TableView<K, V>>,
     /// For a windowed table: the grace period of its windows, which `suppress` needs.
     window_grace_ms: Option<i64>,
+    /// For a table that reads as a versioned table (Kafka's `isOutputVersioned`) — a source
+    /// table in a versioned store, or a table derived from one without a store of its own — the
+    /// store's history retention.
+    versioned: Option<i64>,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -49,6 +53,7 @@ impl<K, V> Clone for KTable<K, V> {
             value_store: self.value_store.clone(),
             derived_view: self.derived_view.clone(),
             window_grace_ms: self.window_grace_ms,
+            versioned: self.versioned,
         }
     }
 }
@@ -68,7 +73,26 @@ impl<K: Data, V: Data> KTable<K, V> {
             derived_view: None,
             store_name,
             window_grace_ms: None,
+            versioned: None,
         }
+    }
+
+    /// The same table, versioned with this history retention, or not.
+    pub(crate) fn with_versioned(mut self, history_retention_ms: Option<i64>) -> Self {
+        self.versioned = history_retention_ms;
+        self
+    }
+
+    /// The history retention of the versioned store the table reads, if it is versioned.
+    pub(crate) fn versioned_history_retention_ms(&self) -> Option<i64> {
+        self.versioned
+    }
+
+    /// Whether the table is versioned: a source table materialized in a versioned store
+    /// (`Materialized::as_versioned`), or a table derived from one by `filter` or `map_values`
+    /// without a store of its own (Kafka's versioned tables, KIP-914).
+    pub fn is_versioned(&self) -> bool {
+        self.versioned.is_some()
     }
 
     /// The same table, whose values are held in store `store` even if it is not queryable
@@ -183,7 +207,10 @@ impl<K: Data, V: Data> KTable<K, V> {
                 .add_processor(name, Vec::new(), move || supplier(None));
             // A materialized operator without a value serde is a recorded build error.
             let value_serde = value_serde.filter(|_| materialized.is_none());
-            return KTable::new(stream, keys, value_serde, None).with_grace_of(self);
+            // Read through this table's view, it is as versioned as this one.
+            return KTable::new(stream, keys, value_serde, None)
+                .with_grace_of(self)
+                .with_versioned(self.versioned);
         };
         let store = result.table.store_name.to_string();
         let (keys, values) = (
@@ -256,6 +283,9 @@ impl<K: Data, V: Data> KTable<K, V> {
         let predicate = Arc::new(predicate);
         let view_predicate: Predicate<K, V> = predicate.clone();
         let view = self.view().map(|v| v.filter(view_predicate, keep));
+        // Kafka (KIP-914) forwards every delete of a versioned table's filter, even of a row
+        // that was filtered out already.
+        let skip_repeated_deletes = !self.is_versioned();
         self.derive(
             FILTER_NAME,
             self.value_serde.clone(),
@@ -263,6 +293,7 @@ impl<K: Data, V: Data> KTable<K, V> {
             move |result| TableFilter {
                 predicate: Arc::clone(&predicate),
                 keep,
+                skip_repeated_deletes,
                 result,
             },
         )
@@ -323,6 +354,9 @@ impl<K: Data, V: Data> KTable<K, V> {
 struct TableFilter<K, V, F> {
     predicate: Arc<F>,
     keep: bool,
+    /// Whether a row that did not match and still does not is dropped (not for a versioned
+    /// input table).
+    skip_repeated_deletes: bool,
     result: Option<TableStore<K, V>>,
 }
 
@@ -345,7 +379,11 @@ where
             |value: Option<V>| value.filter(|v| (self.predicate)(&record.key, v) == self.keep);
         let new = keep(record.value.new.clone());
         let old = keep(record.value.old.clone());
-        if new.is_none() && old.is_none() && record.value.new.is_some() {
+        if self.skip_repeated_deletes
+            && new.is_none()
+            && old.is_none()
+            && record.value.new.is_some()
+        {
             // A row that did not match and still does not: nothing changes downstream.
             return Ok(());
         }
@@ -431,6 +469,7 @@ impl<K: Data, V: Data> TableStore<K, V> {
         values: Option<Arc<dyn Serde<V>>>,
     ) -> Option<(Self, Option<String>)> {
         let mut g = graph.borrow_mut();
+        materialized.reject_versioned(&mut g.errors, &format!("`{node}`"));
         let Some(values) = materialized.value_serde.clone().or(values) else {
             g.errors.push(format!(
                 "`{node}`: a materialized result needs its value serde; use Materialized::with_value_serde"

@@ -19,6 +19,7 @@ mod sources;
 mod suppress;
 mod to_extractor;
 mod to_table;
+mod versioned_table;
 mod view;
 mod windowed;
 pub mod windows;
@@ -77,7 +78,9 @@ impl StreamsBuilder {
     /// or `<topic>-STATE-STORE-<n>`, changelogged to `<application.id>-<store>-changelog` — or,
     /// built with [`build_with_optimization`](Self::build_with_optimization)`("all")`, restored
     /// from `topic` itself. Its updates are forwarded as the store's record cache flushes them
-    /// (see `Materialized::with_caching_enabled`).
+    /// (see `Materialized::with_caching_enabled`). Materialized in a versioned store
+    /// (`Materialized::as_versioned`), the table keeps each key's history and forwards only the
+    /// updates that are the key's latest (see `KTable::is_versioned`).
     pub fn table<K: Data, V: Data>(
         &self,
         topic: &str,
@@ -85,12 +88,21 @@ impl StreamsBuilder {
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
         let source = self.table_source(topic, consumed, &materialized, |graph, store| {
-            graph.add_store(materialized.timestamped_store(store));
+            let builder = materialized
+                .versioned_store()
+                .unwrap_or_else(|| materialized.timestamped_store(store));
+            graph.add_store(builder);
             graph.set_table_source_topic(store, topic);
         });
         let queryable = materialized.name.map(|_| source.store_name.clone());
         KTable::new(source.table, source.keys, Some(source.values), queryable)
             .with_value_store(source.store_name)
+            .with_versioned(
+                materialized
+                    .versioned
+                    .as_ref()
+                    .map(|supplier| supplier.history_retention_ms()),
+            )
     }
 
     /// A global table of `topic` (Kafka's `StreamsBuilder#globalTable`): every application
@@ -110,6 +122,12 @@ impl StreamsBuilder {
     ) -> GlobalKTable<K, V> {
         // The same processor as a table's source (Kafka's `KTableSource`); its store has no
         // cache, so it writes through and forwards to nobody.
+        if let Some(supplier) = &materialized.versioned {
+            self.graph.borrow_mut().errors.push(format!(
+                "global table of `{topic}`: a global table cannot be versioned (store `{}`)",
+                supplier.name()
+            ));
+        }
         let source = self.table_source(topic, consumed, &materialized, |graph, store| {
             graph.add_store(materialized.global_store(store));
             graph.set_global_store(store);
@@ -180,13 +198,23 @@ impl StreamsBuilder {
             Arc::clone(&keys),
             Arc::clone(&values),
         );
-        let table = source.add_processor(table_source_name, vec![store_name.clone()], move || {
-            ktable::TableSource(cached::TableStore::new(
-                Arc::clone(&store),
-                Arc::clone(&k),
-                Arc::clone(&v),
-            ))
-        });
+        let table = if materialized.versioned.is_some() {
+            source.add_processor(table_source_name, vec![store_name.clone()], move || {
+                versioned_table::VersionedTableSource::new(
+                    Arc::clone(&store),
+                    Arc::clone(&k),
+                    Arc::clone(&v),
+                )
+            })
+        } else {
+            source.add_processor(table_source_name, vec![store_name.clone()], move || {
+                ktable::TableSource(cached::TableStore::new(
+                    Arc::clone(&store),
+                    Arc::clone(&k),
+                    Arc::clone(&v),
+                ))
+            })
+        };
         TableSourceParts {
             table,
             keys,
@@ -307,6 +335,8 @@ impl StreamsBuilder {
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod versioned_tests;
 
 #[cfg(test)]
 mod stateful_tests;

@@ -350,6 +350,7 @@ pub struct Materialized<K, V> {
     pub(crate) changelog_configs: Vec<(String, String)>,
     pub(crate) caching: bool,
     pub(crate) retention_ms: Option<i64>,
+    pub(crate) versioned: Option<crate::state::VersionedBytesStoreSupplier>,
 }
 
 impl<K, V> Default for Materialized<K, V> {
@@ -363,6 +364,7 @@ impl<K, V> Default for Materialized<K, V> {
             changelog_configs: Vec::new(),
             caching: true,
             retention_ms: None,
+            versioned: None,
         }
     }
 }
@@ -377,6 +379,41 @@ impl<K, V> Materialized<K, V> {
     pub fn as_(name: impl Into<String>) -> Self {
         Materialized {
             name: Some(name.into()),
+            ..Self::default()
+        }
+    }
+
+    /// A table kept in the versioned store `supplier` describes (Kafka's `Materialized.as` with a
+    /// `VersionedBytesStoreSupplier`, KIP-889/914): named after the supplier, changelogged,
+    /// never cached. Its table keeps every key's history for the supplier's history retention:
+    /// an update older than the key's latest is written to the history but not forwarded
+    /// downstream, a stream-table join looks a stream record up *as of* its timestamp, and the
+    /// store answers [`get_as_of`](crate::state::VersionedKeyValueStoreRef::get_as_of) queries.
+    /// For source tables (`StreamsBuilder::table`) and `KStream::to_table_with` only: other
+    /// operators refuse it at `build()`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::prelude::*;
+    /// use streams_core::state::Stores;
+    ///
+    /// let builder = StreamsBuilder::new();
+    /// let prices = builder.table(
+    ///     "prices",
+    ///     Consumed::with(Serdes::string(), Serdes::i64()),
+    ///     Materialized::as_versioned(Stores::persistent_versioned_key_value_store(
+    ///         "prices",
+    ///         Duration::from_secs(3_600),
+    ///     )),
+    /// );
+    /// assert_eq!(prices.queryable_store_name(), Some("prices"));
+    /// # Ok::<(), streams_core::Error>(())
+    /// ```
+    pub fn as_versioned(supplier: crate::state::VersionedBytesStoreSupplier) -> Self {
+        Materialized {
+            name: Some(supplier.name().to_string()),
+            caching: false,
+            versioned: Some(supplier),
             ..Self::default()
         }
     }
@@ -398,6 +435,7 @@ impl<K, V> Materialized<K, V> {
             && self.changelog_configs.is_empty()
             && self.caching
             && self.retention_ms.is_none()
+            && self.versioned.is_none()
     }
 
     /// Stores keys with `serde`.
@@ -472,6 +510,25 @@ impl<K, V> Materialized<K, V> {
     pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
         self.retention_ms = Some(super::windows::millis(retention));
         self
+    }
+
+    /// The builder of the versioned store this names, if it names one, as this says (in memory,
+    /// logging).
+    pub(crate) fn versioned_store(&self) -> Option<crate::state::StoreBuilder> {
+        let supplier = self.versioned.as_ref()?;
+        Some(configured!(self, supplier.builder()).into())
+    }
+
+    /// Records a build error if this names a versioned store, which `operator` cannot keep its
+    /// results in (only source tables can, so far).
+    pub(crate) fn reject_versioned(&self, errors: &mut Vec<String>, operator: &str) {
+        if let Some(supplier) = &self.versioned {
+            errors.push(format!(
+                "{operator} cannot be materialized in the versioned store `{}`: only source \
+                 tables (StreamsBuilder::table, KStream::to_table_with) can be versioned",
+                supplier.name()
+            ));
+        }
     }
 
     /// The builder of a plain, uncached key-value store named `name` (for the DSL's internal

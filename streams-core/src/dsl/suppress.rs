@@ -147,6 +147,12 @@ impl<K: Data, V: Data> KTable<K, V> {
             }
         };
         let report = |message: String| stream.graph().borrow_mut().errors.push(message);
+        if self.is_versioned() {
+            // Kafka's `TopologyException` (KIP-914).
+            report(format!(
+                "suppression `{name}`: suppress() is only supported for non-versioned KTables"
+            ));
+        }
         let (emit_time, drop_tombstones) = match suppressed.until {
             Until::WindowCloses(end) => {
                 if suppressed.buffer.when_full == WhenFull::EmitEarly {

@@ -10,7 +10,8 @@
 //! `<application.id>-<node name>-repartition`, as Kafka does.
 //!
 //! A Rill stream's values are never null, so a record never deletes a key here; a stream of
-//! `Option<V>` becomes a table of `Option<V>` values.
+//! `Option<V>` becomes a table of `Option<V>` values. Materialized in a versioned store
+//! (`Materialized::as_versioned`), the table is versioned, as a source table would be.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use super::kgrouped::MissingSerde;
 use super::kstream::KStream;
 use super::ktable::{KTable, TableSource};
 use super::options::Materialized;
+use super::versioned_table::VersionedTableSource;
 use crate::error::Result;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
@@ -122,19 +124,37 @@ impl<K: Data, V: Data> KStream<K, V> {
                 input.add_processor::<K, Change<V>, _, _>(name, Vec::new(), || StreamToTable);
             return KTable::new(table, key_serde, None, None);
         };
-        self.graph()
-            .borrow_mut()
-            .add_store(materialized.timestamped_store(&store_name));
+        // A versioned store (`Materialized::as_versioned`) makes a versioned table, as a source
+        // table's.
+        let history = materialized
+            .versioned
+            .as_ref()
+            .map(|supplier| supplier.history_retention_ms());
+        let builder = materialized
+            .versioned_store()
+            .unwrap_or_else(|| materialized.timestamped_store(&store_name));
+        self.graph().borrow_mut().add_store(builder);
         let store = Arc::<str>::from(store_name.as_str());
         let (k, v) = (Arc::clone(&key_serde), Arc::clone(&values));
-        let table = input.add_processor(name, vec![store_name.clone()], move || {
-            MaterializedStreamToTable(TableSource(TableStore::new(
-                Arc::clone(&store),
-                Arc::clone(&k),
-                Arc::clone(&v),
-            )))
-        });
-        KTable::new(table, key_serde, Some(values), Some(store_name))
+        let stores = vec![store_name.clone()];
+        let table = if history.is_some() {
+            input.add_processor(name, stores, move || {
+                MaterializedStreamToTable(VersionedTableSource::new(
+                    Arc::clone(&store),
+                    Arc::clone(&k),
+                    Arc::clone(&v),
+                ))
+            })
+        } else {
+            input.add_processor(name, stores, move || {
+                MaterializedStreamToTable(TableSource(TableStore::new(
+                    Arc::clone(&store),
+                    Arc::clone(&k),
+                    Arc::clone(&v),
+                )))
+            })
+        };
+        KTable::new(table, key_serde, Some(values), Some(store_name)).with_versioned(history)
     }
 }
 
@@ -158,10 +178,14 @@ impl<K: Data, V: Data> Processor<K, V, K, Change<V>> for StreamToTable {
     }
 }
 
-/// A materialized `to_table`: the table source's processor, fed values that are never null.
-struct MaterializedStreamToTable<K, V>(TableSource<K, V>);
+/// A materialized `to_table`: the table source's processor (`P`, a plain or a versioned table's),
+/// fed values that are never null.
+struct MaterializedStreamToTable<P>(P);
 
-impl<K: Data, V: Data> Processor<K, V, K, Change<V>> for MaterializedStreamToTable<K, V> {
+impl<K: Data, V: Data, P> Processor<K, V, K, Change<V>> for MaterializedStreamToTable<P>
+where
+    P: Processor<K, Option<V>, K, Change<V>>,
+{
     fn init(&mut self, ctx: &mut ProcessorContext<'_, K, Change<V>>) -> Result<()> {
         self.0.init(ctx)
     }

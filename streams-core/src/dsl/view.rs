@@ -4,6 +4,10 @@
 //! join) reads its parents' views and applies its operator to what they hold. So a join can
 //! read any table, and connects the stores at the root of its view — as in Kafka, where the
 //! join's processor lists the source table's store, not one of the filter's.
+//!
+//! A view over a versioned table's store (`Materialized::as_versioned`) also answers what a key
+//! held *as of* a timestamp ([`ValueGetter::get_as_of`]), as Kafka's versioned value getters
+//! do, through `filter` and `map_values` alike.
 
 use std::sync::Arc;
 
@@ -11,7 +15,7 @@ use crate::error::Result;
 use crate::processor::Data;
 use crate::serde::Serde;
 use crate::state::access;
-use crate::state::{StoreHandle, TimestampedKeyValueStoreRef};
+use crate::state::{StoreHandle, TimestampedKeyValueStoreRef, VersionedKeyValueStoreRef};
 
 /// Reads one table's value (and its timestamp) for a key, for one processor instance (Kafka's
 /// `KTableValueGetter`).
@@ -21,6 +25,19 @@ pub(crate) trait ValueGetter<K, V>: Send {
 
     /// The table's current value for `key`, if it has one.
     fn get(&self, key: &K) -> Result<Option<(V, i64)>>;
+
+    /// Whether the view reads a versioned store, so that [`get_as_of`](Self::get_as_of) looks
+    /// into its history (Kafka's `KTableValueGetter#isVersioned`); known once connected.
+    fn is_versioned(&self) -> bool {
+        false
+    }
+
+    /// The table's value for `key` as of `timestamp` (Kafka's `get(key, asOfTimestamp)`): from
+    /// a versioned store's history, else the current value.
+    fn get_as_of(&self, key: &K, timestamp: i64) -> Result<Option<(V, i64)>> {
+        let _ = timestamp;
+        self.get(key)
+    }
 }
 
 /// A filter's predicate.
@@ -150,23 +167,50 @@ struct StoreGetter<K, V> {
     name: Arc<str>,
     keys: Arc<dyn Serde<K>>,
     values: Arc<dyn Serde<V>>,
-    store: Option<TimestampedKeyValueStoreRef<K, V>>,
+    store: Option<TableStoreRef<K, V>>,
+}
+
+/// The store a table is kept in: a timestamped one, or a versioned one.
+enum TableStoreRef<K, V> {
+    Timestamped(TimestampedKeyValueStoreRef<K, V>),
+    Versioned(VersionedKeyValueStoreRef<K, V>),
 }
 
 impl<K: Data, V: Data> ValueGetter<K, V> for StoreGetter<K, V> {
     fn connect(&mut self, stores: &dyn Fn(&str) -> Result<StoreHandle>) -> Result<()> {
         let handle = stores(&self.name)?;
-        self.store = Some(access::timestamped(
-            &self.name,
-            &handle,
-            Arc::clone(&self.keys),
-            Arc::clone(&self.values),
-        )?);
+        let (keys, values) = (Arc::clone(&self.keys), Arc::clone(&self.values));
+        self.store = Some(match handle {
+            StoreHandle::Versioned(_) => {
+                TableStoreRef::Versioned(access::versioned(&self.name, &handle, keys, values)?)
+            }
+            _ => {
+                TableStoreRef::Timestamped(access::timestamped(&self.name, &handle, keys, values)?)
+            }
+        });
         Ok(())
     }
 
     fn get(&self, key: &K) -> Result<Option<(V, i64)>> {
-        crate::state::initialized(&self.store, &self.name)?.get(key)
+        match crate::state::initialized(&self.store, &self.name)? {
+            TableStoreRef::Timestamped(store) => store.get(key),
+            TableStoreRef::Versioned(store) => {
+                Ok(store.get(key)?.map(|found| (found.value, found.timestamp)))
+            }
+        }
+    }
+
+    fn is_versioned(&self) -> bool {
+        matches!(self.store, Some(TableStoreRef::Versioned(_)))
+    }
+
+    fn get_as_of(&self, key: &K, timestamp: i64) -> Result<Option<(V, i64)>> {
+        match crate::state::initialized(&self.store, &self.name)? {
+            TableStoreRef::Timestamped(store) => store.get(key),
+            TableStoreRef::Versioned(store) => Ok(store
+                .get_as_of(key, timestamp)?
+                .map(|found| (found.value, found.timestamp))),
+        }
     }
 }
 
@@ -187,6 +231,17 @@ impl<K: Data, V: Data> ValueGetter<K, V> for Filtered<K, V> {
             .get(key)?
             .filter(|(v, _)| (self.predicate)(key, v) == self.keep))
     }
+
+    fn is_versioned(&self) -> bool {
+        self.parent.is_versioned()
+    }
+
+    fn get_as_of(&self, key: &K, timestamp: i64) -> Result<Option<(V, i64)>> {
+        Ok(self
+            .parent
+            .get_as_of(key, timestamp)?
+            .filter(|(v, _)| (self.predicate)(key, v) == self.keep))
+    }
 }
 
 struct Mapped<K, V, V2> {
@@ -201,6 +256,17 @@ impl<K: Data, V: Data, V2: Data> ValueGetter<K, V2> for Mapped<K, V, V2> {
 
     fn get(&self, key: &K) -> Result<Option<(V2, i64)>> {
         Ok(self.parent.get(key)?.map(|(v, ts)| ((self.mapper)(&v), ts)))
+    }
+
+    fn is_versioned(&self) -> bool {
+        self.parent.is_versioned()
+    }
+
+    fn get_as_of(&self, key: &K, timestamp: i64) -> Result<Option<(V2, i64)>> {
+        Ok(self
+            .parent
+            .get_as_of(key, timestamp)?
+            .map(|(v, ts)| ((self.mapper)(&v), ts)))
     }
 }
 

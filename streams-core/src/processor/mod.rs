@@ -222,6 +222,17 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         access::timestamped(name, self.store(name)?, Arc::new(keys), Arc::new(values))
     }
 
+    /// The versioned key-value store `name` (Kafka's `VersionedKeyValueStore`), typed with the
+    /// given serdes.
+    pub fn versioned_key_value_store<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: impl Serde<KS>,
+        values: impl Serde<VS>,
+    ) -> Result<crate::state::VersionedKeyValueStoreRef<KS, VS>> {
+        access::versioned(name, self.store(name)?, Arc::new(keys), Arc::new(values))
+    }
+
     /// The window store `name` of windows `window_size_ms` long, typed with the given serdes.
     pub fn window_store<KS: 'static, VS: 'static>(
         &self,
@@ -263,6 +274,16 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         values: Arc<dyn Serde<VS>>,
     ) -> Result<TimestampedKeyValueStoreRef<KS, VS>> {
         access::timestamped(name, self.store(name)?, keys, values)
+    }
+
+    /// The versioned store `name`, for the DSL's versioned tables.
+    pub(crate) fn versioned_store_shared<KS: 'static, VS: 'static>(
+        &self,
+        name: &str,
+        keys: Arc<dyn Serde<KS>>,
+        values: Arc<dyn Serde<VS>>,
+    ) -> Result<crate::state::VersionedKeyValueStoreRef<KS, VS>> {
+        access::versioned(name, self.store(name)?, keys, values)
     }
 
     /// The timestamped window store `name`, for the DSL's windowed aggregations.

@@ -11,7 +11,7 @@ use super::handle::StoreHandle;
 use super::key_value::PlainOrTimestamped;
 use super::{
     KeyValueStoreRef, SessionStoreRef, TimestampedKeyValueStoreRef, TimestampedWindowStoreRef,
-    WindowStoreRef,
+    VersionedKeyValueStoreRef, WindowStoreRef,
 };
 use crate::error::Result;
 use crate::serde::Serde;
@@ -93,6 +93,22 @@ pub(crate) fn timestamped_window<K: 'static, V: 'static>(
             store: Arc::clone(s),
             window_size_ms,
         },
+    })
+}
+
+/// A typed handle to `handle`, a versioned key-value store.
+pub fn versioned<K: 'static, V: 'static>(
+    name: &str,
+    handle: &StoreHandle,
+    keys: Arc<dyn Serde<K>>,
+    values: Arc<dyn Serde<V>>,
+) -> Result<VersionedKeyValueStoreRef<K, V>> {
+    let StoreHandle::Versioned(s) = handle else {
+        return Err(handle.wrong_kind(name, "versioned key-value"));
+    };
+    Ok(VersionedKeyValueStoreRef {
+        codec: Codec::new(name, keys, values),
+        store: Arc::clone(s),
     })
 }
 

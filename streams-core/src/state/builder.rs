@@ -21,6 +21,8 @@ pub enum StoreBuilder {
     TimestampedWindow(streams_state::WindowStoreBuilder),
     /// A session store.
     Session(streams_state::SessionStoreBuilder),
+    /// A versioned key-value store (never cached).
+    Versioned(streams_state::VersionedKeyValueStoreBuilder),
 }
 
 impl StoreBuilder {
@@ -31,6 +33,7 @@ impl StoreBuilder {
             StoreBuilder::TimestampedKeyValue(b) => b.name(),
             StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => b.name(),
             StoreBuilder::Session(b) => b.name(),
+            StoreBuilder::Versioned(b) => b.name(),
         }
     }
 
@@ -43,6 +46,7 @@ impl StoreBuilder {
                 b.changelog_topic(application_id)
             }
             StoreBuilder::Session(b) => b.changelog_topic(application_id),
+            StoreBuilder::Versioned(b) => b.changelog_topic(application_id),
         }
     }
 
@@ -54,6 +58,7 @@ impl StoreBuilder {
             StoreBuilder::TimestampedKeyValue(b) => b.changelog_configs(),
             StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => b.changelog_configs(),
             StoreBuilder::Session(b) => b.changelog_configs(),
+            StoreBuilder::Versioned(b) => b.changelog_configs(),
         }
     }
 
@@ -69,6 +74,7 @@ impl StoreBuilder {
                 StoreBuilder::TimestampedWindow(b.with_logging_disabled())
             }
             StoreBuilder::Session(b) => StoreBuilder::Session(b.with_logging_disabled()),
+            StoreBuilder::Versioned(b) => StoreBuilder::Versioned(b.with_logging_disabled()),
         }
     }
 
@@ -91,6 +97,7 @@ impl StoreBuilder {
             StoreBuilder::TimestampedKeyValue(b) => b.caching_enabled(),
             StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => b.caching_enabled(),
             StoreBuilder::Session(b) => b.caching_enabled(),
+            StoreBuilder::Versioned(_) => false,
         }
     }
 
@@ -99,9 +106,20 @@ impl StoreBuilder {
     /// changelogs are only compacted.
     pub(crate) fn changelog_retention_ms(&self) -> Option<i64> {
         match self {
-            StoreBuilder::KeyValue(_) | StoreBuilder::TimestampedKeyValue(_) => None,
+            StoreBuilder::KeyValue(_)
+            | StoreBuilder::TimestampedKeyValue(_)
+            | StoreBuilder::Versioned(_) => None,
             StoreBuilder::Window(b) | StoreBuilder::TimestampedWindow(b) => Some(b.retention_ms()),
             StoreBuilder::Session(b) => Some(b.retention_ms()),
+        }
+    }
+
+    /// For a versioned store, its history retention, which its changelog's compaction must
+    /// respect; `None` for the other kinds.
+    pub(crate) fn history_retention_ms(&self) -> Option<i64> {
+        match self {
+            StoreBuilder::Versioned(b) => Some(b.history_retention_ms()),
+            _ => None,
         }
     }
 
@@ -116,6 +134,9 @@ impl StoreBuilder {
                 StoreHandle::TimestampedWindow(Arc::new(Mutex::new(b.build(ctx)?)))
             }
             StoreBuilder::Session(b) => StoreHandle::Session(Arc::new(Mutex::new(b.build(ctx)?))),
+            StoreBuilder::Versioned(b) => {
+                StoreHandle::Versioned(Arc::new(Mutex::new(b.build(ctx)?)))
+            }
         })
     }
 }
@@ -135,6 +156,12 @@ impl From<streams_state::TimestampedKeyValueStoreBuilder> for StoreBuilder {
 impl From<streams_state::WindowStoreBuilder> for StoreBuilder {
     fn from(builder: streams_state::WindowStoreBuilder) -> Self {
         StoreBuilder::Window(builder)
+    }
+}
+
+impl From<streams_state::VersionedKeyValueStoreBuilder> for StoreBuilder {
+    fn from(builder: streams_state::VersionedKeyValueStoreBuilder) -> Self {
+        StoreBuilder::Versioned(builder)
     }
 }
 

@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use streams_state::{KeyValueStack, SessionStack, TimestampedKeyValueStack, WindowStack};
+use streams_state::{
+    KeyValueStack, SessionStack, TimestampedKeyValueStack, VersionedStack, WindowStack,
+};
 
 use super::{lock, Shared};
 use crate::error::{Error, Result};
@@ -32,6 +34,8 @@ pub enum StoreHandle {
     TimestampedWindow(Shared<WindowStack>),
     /// A session store.
     Session(Shared<SessionStack>),
+    /// A versioned key-value store (a versioned table's, KIP-889).
+    Versioned(Shared<VersionedStack>),
 }
 
 /// Evaluates `$body` with `$store` bound to the handle's store stack, locked, whatever its kind:
@@ -55,6 +59,11 @@ macro_rules! with_locked {
                 $body
             }
             StoreHandle::Session(s) => {
+                let mut guard = lock(s);
+                let $store = &mut *guard;
+                $body
+            }
+            StoreHandle::Versioned(s) => {
                 let mut guard = lock(s);
                 let $store = &mut *guard;
                 $body
@@ -108,6 +117,7 @@ impl StoreHandle {
             StoreHandle::Window(_) => StoreKind::Window,
             StoreHandle::TimestampedWindow(_) => StoreKind::TimestampedWindow,
             StoreHandle::Session(_) => StoreKind::Session,
+            StoreHandle::Versioned(_) => StoreKind::Versioned,
         }
     }
 
@@ -135,6 +145,9 @@ pub enum StoreKind {
     TimestampedWindow,
     /// A session store (Kafka's `SessionStore`).
     Session,
+    /// A versioned key-value store: every key's values by timestamp (Kafka's
+    /// `VersionedKeyValueStore`).
+    Versioned,
 }
 
 impl std::fmt::Display for StoreKind {
@@ -145,6 +158,7 @@ impl std::fmt::Display for StoreKind {
             StoreKind::Window => "window",
             StoreKind::TimestampedWindow => "timestamped window",
             StoreKind::Session => "session",
+            StoreKind::Versioned => "versioned key-value",
         })
     }
 }

@@ -6,7 +6,8 @@
 //! of its keys and values. A task owns its stores (a `StoreHandle` each); processors and the test
 //! driver hold cheap typed handles to them, one kind per file: [`KeyValueStoreRef`] (also the
 //! plain view of a table's store), [`TimestampedKeyValueStoreRef`], [`WindowStoreRef`] and
-//! [`TimestampedWindowStoreRef`], [`SessionStoreRef`]. The mutex inside is never contended — a
+//! [`TimestampedWindowStoreRef`], [`SessionStoreRef`], [`VersionedKeyValueStoreRef`] (a
+//! versioned table's, KIP-889). The mutex inside is never contended — a
 //! task runs on one thread at a time — it only lets a processor keep its store handle across
 //! calls.
 
@@ -36,6 +37,7 @@ mod key_value;
 mod session;
 mod stores;
 mod timestamped;
+mod versioned;
 mod window;
 
 pub use builder::StoreBuilder;
@@ -45,10 +47,12 @@ pub use handle::{GlobalStores, StoreHandle, StoreKind};
 pub use key_value::KeyValueStoreRef;
 pub use session::SessionStoreRef;
 pub use stores::{
-    KeyValueBytesStoreSupplier, SessionBytesStoreSupplier, Stores, WindowBytesStoreSupplier,
+    KeyValueBytesStoreSupplier, SessionBytesStoreSupplier, Stores, VersionedBytesStoreSupplier,
+    WindowBytesStoreSupplier,
 };
 pub use timestamped::TimestampedKeyValueStoreRef;
 pub(crate) use timestamped::{FlushedUpdate, LockedTable};
+pub use versioned::{VersionedKeyValueStoreRef, VersionedRecord};
 pub use window::{TimestampedWindowEntries, TimestampedWindowStoreRef, WindowStoreRef};
 
 use crate::error::{Error, Result};

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use streams_state::{
     KeyValueStoreBuilder, SessionStoreBuilder, StoreBackend, TimestampedKeyValueStoreBuilder,
-    WindowStoreBuilder,
+    VersionedKeyValueStoreBuilder, WindowStoreBuilder,
 };
 
 use crate::error::{Error, Result};
@@ -46,6 +46,50 @@ pub struct SessionBytesStoreSupplier {
     name: String,
     backend: StoreBackend,
     retention_ms: i64,
+}
+
+/// Supplies a versioned key-value store, like Kafka's `VersionedBytesStoreSupplier`: its name,
+/// history retention and segment interval. Materialize a table in it with
+/// `Materialized::as_versioned`, or build it with
+/// [`Stores::versioned_key_value_store_builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedBytesStoreSupplier {
+    name: String,
+    backend: StoreBackend,
+    history_retention_ms: i64,
+    segment_interval_ms: i64,
+}
+
+impl VersionedBytesStoreSupplier {
+    /// The store's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How long the store keeps history (and accepts out-of-order writes), in milliseconds.
+    pub fn history_retention_ms(&self) -> i64 {
+        self.history_retention_ms
+    }
+
+    /// The interval of the segments history is kept in, in milliseconds.
+    pub fn segment_interval_ms(&self) -> i64 {
+        self.segment_interval_ms
+    }
+
+    /// The store keeps its versions in memory instead of RocksDB (restored in full from its
+    /// changelog on every start; Kafka has no in-memory versioned store).
+    pub fn in_memory(mut self) -> Self {
+        self.backend = StoreBackend::InMemory;
+        self
+    }
+
+    /// A builder of the store, changelogged (what [`Stores::versioned_key_value_store_builder`]
+    /// returns).
+    pub(crate) fn builder(&self) -> VersionedKeyValueStoreBuilder {
+        VersionedKeyValueStoreBuilder::new(self.name.clone(), self.history_retention_ms)
+            .with_segment_interval(self.segment_interval_ms)
+            .with_backend(self.backend)
+    }
 }
 
 /// Factory of store suppliers and builders, like Kafka Streams' `Stores`.
@@ -155,6 +199,67 @@ impl Stores {
         }
     }
 
+    /// A persistent versioned key-value store keeping `history_retention` of history (Kafka's
+    /// `persistentVersionedKeyValueStore(name, historyRetention)`, KIP-889): reads *as of* a
+    /// timestamp older than stream time minus the history retention find nothing (except a
+    /// key's latest value), and writes that old are refused. History is segmented by Kafka's
+    /// default interval for the retention.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use streams_core::state::Stores;
+    ///
+    /// let supplier = Stores::persistent_versioned_key_value_store("prices", Duration::from_secs(300));
+    /// assert_eq!(supplier.segment_interval_ms(), 60_000);
+    /// let builder = Stores::versioned_key_value_store_builder(supplier);
+    /// assert_eq!(builder.changelog_topic("app").as_deref(), Some("app-prices-changelog"));
+    /// ```
+    pub fn persistent_versioned_key_value_store(
+        name: impl Into<String>,
+        history_retention: Duration,
+    ) -> VersionedBytesStoreSupplier {
+        let history_retention_ms = millis(history_retention);
+        VersionedBytesStoreSupplier {
+            name: name.into(),
+            backend: StoreBackend::RocksDb,
+            history_retention_ms,
+            segment_interval_ms: streams_state::versioned::default_segment_interval(
+                history_retention_ms,
+            ),
+        }
+    }
+
+    /// [`persistent_versioned_key_value_store`](Self::persistent_versioned_key_value_store) with
+    /// history kept in segments of `segment_interval` (Kafka's overload with a segment
+    /// interval); an [`Error::InvalidArgument`] if the interval is under a millisecond.
+    pub fn persistent_versioned_key_value_store_with_segment_interval(
+        name: impl Into<String>,
+        history_retention: Duration,
+        segment_interval: Duration,
+    ) -> Result<VersionedBytesStoreSupplier> {
+        let name = name.into();
+        let segment_interval_ms = millis(segment_interval);
+        if segment_interval_ms < 1 {
+            return Err(Error::InvalidArgument(format!(
+                "versioned store `{name}`: the segment interval cannot be zero"
+            )));
+        }
+        Ok(VersionedBytesStoreSupplier {
+            segment_interval_ms,
+            ..Self::persistent_versioned_key_value_store(name, history_retention)
+        })
+    }
+
+    /// A builder of the versioned store `supplier` gives: changelogged, never cached (Kafka's
+    /// `versionedKeyValueStoreBuilder`). Add it to a processor with
+    /// `TopologyBuilder::add_state_store`, read it with
+    /// `ProcessorContext::versioned_key_value_store`.
+    pub fn versioned_key_value_store_builder(
+        supplier: VersionedBytesStoreSupplier,
+    ) -> VersionedKeyValueStoreBuilder {
+        supplier.builder()
+    }
+
     /// A builder of the store `supplier` gives: changelogged, uncached, as in Kafka
     /// (`keyValueStoreBuilder`).
     pub fn key_value_store_builder(supplier: KeyValueBytesStoreSupplier) -> KeyValueStoreBuilder {
@@ -248,6 +353,31 @@ mod tests {
         .with_logging_disabled();
         assert_eq!(session.retention_ms(), 500);
         assert_eq!(session.changelog_topic("app"), None);
+    }
+
+    #[test]
+    fn versioned_suppliers_take_kafkas_default_segment_interval() {
+        let supplier =
+            Stores::persistent_versioned_key_value_store("v", Duration::from_secs(3_600));
+        assert_eq!(supplier.history_retention_ms(), 3_600_000);
+        assert_eq!(supplier.segment_interval_ms(), 300_000);
+        let builder = Stores::versioned_key_value_store_builder(supplier);
+        assert_eq!(builder.backend(), StoreBackend::RocksDb);
+        assert_eq!(builder.segment_interval_ms(), 300_000);
+        let custom = Stores::persistent_versioned_key_value_store_with_segment_interval(
+            "v",
+            Duration::from_secs(60),
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert_eq!(custom.segment_interval_ms(), 10_000);
+        let error = Stores::persistent_versioned_key_value_store_with_segment_interval(
+            "v",
+            Duration::from_secs(60),
+            Duration::ZERO,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("segment interval"), "{error}");
     }
 
     #[test]

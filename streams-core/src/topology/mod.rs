@@ -53,6 +53,10 @@ pub struct StoreChangelog {
     /// Topic configs the store asks its changelog to be created with (Kafka's
     /// `withLoggingEnabled(Map)`); they override the runtime's own.
     pub configs: Vec<(String, String)>,
+    /// For versioned stores, the history retention: compaction must leave a key's older
+    /// versions in the changelog at least that long (Kafka sets `min.compaction.lag.ms` to it
+    /// plus a day) for a restore to rebuild the history.
+    pub history_retention_ms: Option<i64>,
 }
 
 /// A validated processing graph, shareable between threads; build it with
@@ -373,6 +377,7 @@ impl Topology {
                         topic,
                         retention_ms: spec.builder.changelog_retention_ms(),
                         configs: spec.builder.changelog_configs().to_vec(),
+                        history_retention_ms: spec.builder.history_retention_ms(),
                     });
                 }
             }

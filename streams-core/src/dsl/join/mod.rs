@@ -2,6 +2,7 @@
 //! [`table_table`] (`KTableKTableJoin`) and [`stream_stream`] (`KStreamKStreamJoin`); the
 //! foreign-key table join lives in [`fk_join`](super::fk_join). What they share stays here.
 
+mod grace_buffer;
 mod stream_stream;
 mod stream_table;
 mod table_table;
