@@ -86,6 +86,7 @@
 //! (restore), global thread and topic preparation.
 
 mod clients;
+mod close_options;
 mod collector;
 mod error;
 mod global;
@@ -105,6 +106,7 @@ mod task_manager;
 mod thread;
 mod topics;
 
+pub use close_options::{CloseOptions, GroupMembershipOperation};
 pub use error::{Error, Result};
 pub use handlers::{
     ProductionError, ProductionExceptionHandler, ProductionExceptionResponse,

@@ -1,0 +1,445 @@
+//! Specification: a running instance is adjusted as Kafka Streams' `KafkaStreams` is — stream
+//! threads added and removed, processing paused and resumed, closed with or without leaving
+//! the consumer group.
+//!
+//! - `add_stream_thread` starts a thread named with the lowest free index; the tasks spread
+//!   over the threads and the instance goes REBALANCING → RUNNING. `remove_stream_thread`
+//!   stops the oldest thread, whose name the next added thread takes (Kafka's
+//!   `AdjustStreamThreadCountTest`: `shouldAddStreamThread`, `shouldRemoveStreamThread`,
+//!   `shouldAddAndRemoveStreamThreadsWhileKeepingNamesCorrect`,
+//!   `shouldRemoveStreamThreadWithStaticMembership`).
+//! - Removing a thread while input flows loses nothing and, under exactly-once, counts
+//!   nothing twice: the word counts end equal to the model.
+//! - `pause` stops processing while the instance stays in the group (no rebalance, every task
+//!   kept); `resume` processes what arrived meanwhile. An instance paused before `start`
+//!   processes nothing until resumed (Kafka's `PauseResumeIntegrationTest`).
+//! - `close_with(leave_group)` of one of two instances hands its partitions to the other at
+//!   once, with `session.timeout.ms` = 45 s; a static member closing without leaving keeps its
+//!   partitions (Kafka's `KafkaStreamsCloseOptionsIntegrationTest`).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rill::prelude::*;
+use rill::streams_core::TaskId;
+use rill_test_support::*;
+
+/// The tasks `streams` runs, over all its threads.
+fn task_ids(streams: &KafkaStreams) -> BTreeSet<TaskId> {
+    streams
+        .local_thread_metadata()
+        .iter()
+        .flat_map(|t| t.active_tasks.iter().map(|task| task.task_id))
+        .collect()
+}
+
+/// The thread indexes of `streams`' live threads, sorted (`…-StreamThread-<n>`).
+fn thread_indexes(streams: &KafkaStreams) -> Vec<String> {
+    let mut indexes: Vec<String> = streams
+        .local_thread_metadata()
+        .iter()
+        .map(|t| index_of(&t.thread_name))
+        .collect();
+    indexes.sort();
+    indexes
+}
+
+fn index_of(thread_name: &str) -> String {
+    thread_name
+        .rsplit_once("-StreamThread-")
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| panic!("not a stream thread name: {thread_name}"))
+}
+
+/// Records every state `streams` enters.
+fn record_states(streams: &KafkaStreams) -> Arc<Mutex<Vec<State>>> {
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&history);
+    streams.set_state_listener(move |new, _| seen.lock().unwrap().push(new));
+    history
+}
+
+/// Waits until the instance went REBALANCING → RUNNING since `history` was cleared, as
+/// Kafka's `waitForTransitionFromRebalancingToRunning`.
+fn wait_rebalancing_then_running(streams: &KafkaStreams, history: &Mutex<Vec<State>>) {
+    wait_until(Duration::from_secs(30), "REBALANCING then RUNNING", || {
+        let h = history.lock().unwrap();
+        streams.state() == State::Running
+            && h.len() >= 2
+            && h[h.len() - 2] == State::Rebalancing
+            && h[h.len() - 1] == State::Running
+    });
+}
+
+/// Waits until every thread of `streams` runs tasks and together they run `tasks`, each once.
+fn wait_spread(streams: &KafkaStreams, threads: usize, tasks: usize) {
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{tasks} tasks spread over {threads} threads"),
+        || {
+            let metadata = streams.local_thread_metadata();
+            let all: Vec<TaskId> = metadata
+                .iter()
+                .flat_map(|t| t.active_tasks.iter().map(|task| task.task_id))
+                .collect();
+            let distinct: BTreeSet<&TaskId> = all.iter().collect();
+            streams.state() == State::Running
+                && metadata.len() == threads
+                && metadata.iter().all(|t| !t.active_tasks.is_empty())
+                && all.len() == tasks
+                && distinct.len() == tasks
+        },
+    );
+}
+
+#[test]
+fn added_threads_share_the_tasks_and_removed_ones_give_back_their_names() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 4);
+    let lines = random_lines(11, 3_000, 300);
+    produce_lines(&bootstrap, &input, &lines[..1_000]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&format!("threads-{id}"), &bootstrap, dir.path());
+    config.set("num.stream.threads", "2").unwrap();
+    let streams = KafkaStreams::new(word_count(&input, &output), config).unwrap();
+    // Only RUNNING or REBALANCING instances take threads.
+    assert_eq!(streams.add_stream_thread().unwrap(), None);
+    assert_eq!(streams.remove_stream_thread().unwrap(), None);
+    let history = record_states(&streams);
+    streams.start().unwrap();
+    // 4 partitions × 2 sub-topologies (the count reads a repartition topic).
+    wait_spread(&streams, 2, 8);
+    assert_eq!(thread_indexes(&streams), ["1", "2"]);
+
+    // shouldAddStreamThread: a third thread, `-StreamThread-3`, takes its share of the tasks.
+    history.lock().unwrap().clear();
+    let added = streams
+        .add_stream_thread()
+        .unwrap()
+        .expect("a thread is added");
+    assert_eq!(index_of(&added), "3");
+    assert!(streams
+        .local_thread_metadata()
+        .iter()
+        .any(|t| t.thread_name == added));
+    wait_spread(&streams, 3, 8);
+    assert_eq!(thread_indexes(&streams), ["1", "2", "3"]);
+    wait_rebalancing_then_running(&streams, &history);
+    produce_lines(&bootstrap, &input, &lines[1_000..2_000]);
+    let mut reader = CountReader::new(&bootstrap, &output, false);
+    reader.read_until_equal(&model(&lines[..2_000]), Duration::from_secs(60));
+
+    // shouldRemoveStreamThread: the oldest thread goes; the metadata no longer lists it.
+    history.lock().unwrap().clear();
+    let removed = streams
+        .remove_stream_thread_with_timeout(Duration::from_secs(30))
+        .unwrap()
+        .expect("a thread is removed");
+    assert_eq!(index_of(&removed), "1");
+    assert!(removed.starts_with(&format!("threads-{id}-")), "{removed}");
+    assert_eq!(streams.local_thread_metadata().len(), 2);
+    wait_rebalancing_then_running(&streams, &history);
+    wait_spread(&streams, 2, 8);
+    assert_eq!(thread_indexes(&streams), ["2", "3"]);
+
+    // shouldAddAndRemoveStreamThreadsWhileKeepingNamesCorrect: the next thread takes the
+    // removed one's name.
+    history.lock().unwrap().clear();
+    let again = streams
+        .add_stream_thread()
+        .unwrap()
+        .expect("a thread is added");
+    assert_eq!(again, removed);
+    wait_spread(&streams, 3, 8);
+    assert_eq!(thread_indexes(&streams), ["1", "2", "3"]);
+    wait_rebalancing_then_running(&streams, &history);
+
+    produce_lines(&bootstrap, &input, &lines[2_000..]);
+    reader.read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert!(streams.close(Duration::from_secs(30)));
+    assert_eq!(streams.add_stream_thread().unwrap(), None);
+}
+
+#[test]
+fn removing_a_thread_while_input_flows_loses_nothing() {
+    remove_while_processing("at_least_once");
+}
+
+#[test]
+fn removing_a_thread_under_exactly_once_counts_nothing_twice() {
+    let history = remove_while_processing("exactly_once_v2");
+    for (word, counts) in history {
+        assert!(
+            counts.windows(2).all(|w| w[0] < w[1]),
+            "`{word}` counts emitted twice: {counts:?}"
+        );
+    }
+}
+
+/// Three threads count words; one is removed while lines are being produced; the counts end
+/// equal to the model. Returns every count the output showed per word.
+fn remove_while_processing(guarantee: &str) -> std::collections::HashMap<String, Vec<i64>> {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 4);
+    let lines = random_lines(12, 12_000, 500);
+    produce_lines(&bootstrap, &input, &lines[..2_000]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&format!("remove-{id}"), &bootstrap, dir.path());
+    config
+        .set("num.stream.threads", "3")
+        .unwrap()
+        .set("processing.guarantee", guarantee)
+        .unwrap();
+    let streams = KafkaStreams::new(word_count(&input, &output), config).unwrap();
+    streams.start().unwrap();
+    wait_spread(&streams, 3, 8);
+
+    // The rest of the input arrives while the thread leaves.
+    let producing = {
+        let (bootstrap, input) = (bootstrap.clone(), input.clone());
+        let rest = lines[2_000..].to_vec();
+        std::thread::spawn(move || {
+            for chunk in rest.chunks(500) {
+                produce_lines(&bootstrap, &input, chunk);
+            }
+        })
+    };
+    let removed = streams
+        .remove_stream_thread_with_timeout(Duration::from_secs(60))
+        .unwrap()
+        .expect("a thread is removed");
+    producing.join().unwrap();
+    wait_spread(&streams, 2, 8);
+    assert!(!streams
+        .local_thread_metadata()
+        .iter()
+        .any(|t| t.thread_name == removed));
+
+    let mut reader = CountReader::new(&bootstrap, &output, guarantee == "exactly_once_v2");
+    reader.read_until_equal(&model(&lines), Duration::from_secs(90));
+    assert!(streams.close(Duration::from_secs(30)));
+    reader.history
+}
+
+#[test]
+fn a_removed_static_member_leaves_the_group_at_once() {
+    // shouldRemoveStreamThreadWithStaticMembership, with a session timeout far longer than
+    // the test's waits: the remaining thread gets the tasks because the member left.
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&format!("static-remove-{id}"), &bootstrap, dir.path());
+    config
+        .set("num.stream.threads", "2")
+        .unwrap()
+        .set("group.instance.id", "member-A")
+        .unwrap()
+        .set("consumer.session.timeout.ms", "45000")
+        .unwrap();
+    let streams = KafkaStreams::new(word_count(&input, &output), config).unwrap();
+    let history = record_states(&streams);
+    streams.start().unwrap();
+    wait_spread(&streams, 2, 8);
+    history.lock().unwrap().clear();
+    let started = Instant::now();
+    let removed = streams.remove_stream_thread().unwrap().expect("removed");
+    assert_eq!(index_of(&removed), "1");
+    assert_eq!(streams.local_thread_metadata().len(), 1);
+    wait_rebalancing_then_running(&streams, &history);
+    wait_spread(&streams, 1, 8);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the tasks moved only after {:?}: the static member did not leave",
+        started.elapsed()
+    );
+    let lines = random_lines(13, 500, 100);
+    produce_lines(&bootstrap, &input, &lines);
+    CountReader::new(&bootstrap, &output, false)
+        .read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn pause_stops_processing_without_leaving_the_group_and_resume_goes_on() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 4);
+    let lines = random_lines(14, 2_000, 200);
+    produce_lines(&bootstrap, &input, &lines[..1_000]);
+    let dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        word_count(&input, &output),
+        config(&format!("pause-{id}"), &bootstrap, dir.path()),
+    )
+    .unwrap();
+    let history = record_states(&streams);
+    streams.start().unwrap();
+    wait_spread(&streams, 1, 8);
+    let mut reader = CountReader::new(&bootstrap, &output, false);
+    reader.read_until_equal(&model(&lines[..1_000]), Duration::from_secs(60));
+
+    streams.pause();
+    assert!(streams.is_paused());
+    // Whatever was being processed when pausing settles first.
+    std::thread::sleep(Duration::from_millis(500));
+    let processed = streams.metrics().records_processed;
+    let tasks = task_ids(&streams);
+    history.lock().unwrap().clear();
+    produce_lines(&bootstrap, &input, &lines[1_000..]);
+    // For a few seconds (well past commit.interval.ms and the fetch wait): nothing processed,
+    // no new output, no rebalance, every task still here.
+    let before = reader.latest.clone();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        reader.read_until(Duration::from_millis(200), |_| true);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    reader.read_until(Duration::from_secs(1), |_| true);
+    assert_eq!(streams.metrics().records_processed, processed);
+    assert_eq!(reader.latest, before, "output appeared while paused");
+    assert_eq!(streams.state(), State::Running);
+    assert!(history.lock().unwrap().is_empty(), "{:?}", history.lock());
+    assert_eq!(task_ids(&streams), tasks);
+
+    streams.resume();
+    assert!(!streams.is_paused());
+    reader.read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn an_instance_started_paused_processes_nothing_until_resumed() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 2);
+    let lines = random_lines(15, 500, 50);
+    produce_lines(&bootstrap, &input, &lines);
+    let dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        word_count(&input, &output),
+        config(&format!("start-paused-{id}"), &bootstrap, dir.path()),
+    )
+    .unwrap();
+    streams.pause();
+    streams.start().unwrap();
+    wait_spread(&streams, 1, 4);
+    // Joined the group, owns every task, processes nothing.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(streams.metrics().records_processed, 0);
+    assert!(streams.is_paused());
+    streams.resume();
+    CountReader::new(&bootstrap, &output, false)
+        .read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+/// Two instances of a word count over 4 partitions, with `session.timeout.ms` = 45 s and,
+/// with `static_members`, `group.instance.id`s; returns them once both run tasks.
+fn two_instances(
+    bootstrap: &str,
+    application_id: &str,
+    input: &str,
+    output: &str,
+    dirs: &[tempfile::TempDir; 2],
+    static_members: bool,
+) -> (KafkaStreams, KafkaStreams) {
+    let instance = |dir: &std::path::Path, member: &str| {
+        let mut config = config(application_id, bootstrap, dir);
+        config.set("consumer.session.timeout.ms", "45000").unwrap();
+        if static_members {
+            config.set("group.instance.id", member).unwrap();
+        }
+        KafkaStreams::new(word_count(input, output), config).unwrap()
+    };
+    let (a, b) = (instance(dirs[0].path(), "a"), instance(dirs[1].path(), "b"));
+    a.start().unwrap();
+    b.start().unwrap();
+    wait_until(
+        Duration::from_secs(30),
+        "both instances to run tasks",
+        || {
+            a.state() == State::Running
+                && b.state() == State::Running
+                && !task_ids(&a).is_empty()
+                && !task_ids(&b).is_empty()
+                && task_ids(&a).len() + task_ids(&b).len() == 8
+        },
+    );
+    (a, b)
+}
+
+#[test]
+fn closing_with_leave_group_hands_the_partitions_over_before_the_session_times_out() {
+    for static_members in [true, false] {
+        let broker = broker();
+        let bootstrap = broker.bootstrap();
+        let (id, input, output) = word_count_topics(&broker, 4);
+        let lines = random_lines(16, 2_000, 200);
+        produce_lines(&bootstrap, &input, &lines[..1_000]);
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let (a, b) = two_instances(
+            &bootstrap,
+            &format!("leave-{id}"),
+            &input,
+            &output,
+            &dirs,
+            static_members,
+        );
+        let mut reader = CountReader::new(&bootstrap, &output, false);
+        reader.read_until_equal(&model(&lines[..1_000]), Duration::from_secs(60));
+
+        let started = Instant::now();
+        assert!(b.close_with(
+            CloseOptions::new()
+                .timeout(Duration::from_secs(30))
+                .leave_group(true)
+        ));
+        wait_until(
+            Duration::from_secs(15),
+            "A to take every task over (45 s before the session would time out)",
+            || a.state() == State::Running && task_ids(&a).len() == 8,
+        );
+        eprintln!(
+            "static members: {static_members}; A took over after {:?}",
+            started.elapsed()
+        );
+        produce_lines(&bootstrap, &input, &lines[1_000..]);
+        reader.read_until_equal(&model(&lines), Duration::from_secs(60));
+        assert!(a.close(Duration::from_secs(30)));
+    }
+}
+
+#[test]
+fn a_static_member_closing_without_leaving_keeps_its_partitions() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 4);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let (a, b) = two_instances(
+        &bootstrap,
+        &format!("remain-{id}"),
+        &input,
+        &output,
+        &dirs,
+        true,
+    );
+    let tasks_a = task_ids(&a);
+    // Kafka's default: REMAIN_IN_GROUP. The coordinator keeps B's members, and their
+    // partitions, until the session times out: for the next seconds nothing moves to A.
+    assert!(b.close(Duration::from_secs(30)));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        assert_eq!(
+            task_ids(&a),
+            tasks_a,
+            "B's partitions moved: B left the group"
+        );
+        assert_eq!(a.state(), State::Running);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(a.close(Duration::from_secs(30)));
+}
