@@ -24,13 +24,20 @@ pub enum GroupMembershipOperation {
     /// Every stream thread's consumer leaves the group: the other instances rebalance at once.
     LeaveGroup,
     /// The consumers do not leave explicitly (Kafka Streams' default). Only static members
-    /// (`group.instance.id`) can stay: see the [module docs](self).
+    /// (`group.instance.id`) can stay: see [`CloseOptions`].
     #[default]
     RemainInGroup,
 }
 
 /// Options of [`KafkaStreams::close_with`](crate::KafkaStreams::close_with), like Kafka
 /// Streams' `CloseOptions`: by default, wait as long as it takes and remain in the group.
+///
+/// A member that leaves is out of the group at once, and its partitions move to the other
+/// instances in the rebalance that follows; one that does not keeps them until the
+/// coordinator has missed its heartbeats for `session.timeout.ms`. With static membership
+/// (`group.instance.id` set) both work as in Kafka. Dynamic members (the default) always
+/// leave: librdkafka's consumer sends a LeaveGroup whenever it closes, where Kafka's Java
+/// consumer — and so Kafka Streams, by default — can close without one.
 ///
 /// ```
 /// use std::time::Duration;

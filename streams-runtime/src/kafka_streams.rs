@@ -242,12 +242,24 @@ impl KafkaStreams {
         }
         runtime.shutdown.store(true, Ordering::SeqCst);
         loop {
-            let handles: Vec<JoinHandle<()>> = lock(&runtime.threads)
-                .iter_mut()
-                .filter_map(|t| t.handle.take())
-                .collect();
+            let (handles, all_dead) = {
+                let mut threads = lock(&runtime.threads);
+                let handles: Vec<JoinHandle<()>> =
+                    threads.iter_mut().filter_map(|t| t.handle.take()).collect();
+                let all_dead = threads.iter().all(|t| t.state == ThreadState::Dead);
+                (handles, all_dead)
+            };
             if handles.is_empty() {
-                break;
+                if all_dead {
+                    break;
+                }
+                // A thread `add_stream_thread` is starting: its handle is on the way.
+                if timed_out() {
+                    tracing::warn!("close() timed out waiting for stream threads");
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
             }
             for handle in handles {
                 while !handle.is_finished() {
@@ -496,12 +508,12 @@ impl KafkaStreams {
     /// `metadataForLocalThreads`), by thread index; a thread still joining the group has
     /// no tasks yet.
     pub fn local_thread_metadata(&self) -> Vec<ThreadMetadata> {
-        let mut threads: Vec<(usize, String, Option<Arc<Mutex<TaskManager>>>)> =
-            lock(&self.runtime.threads)
-                .iter()
-                .filter(|t| t.state != ThreadState::Dead)
-                .map(|t| (t.index, t.name.clone(), t.manager.clone()))
-                .collect();
+        type Live = (usize, String, Option<Arc<Mutex<TaskManager>>>);
+        let mut threads: Vec<Live> = lock(&self.runtime.threads)
+            .iter()
+            .filter(|t| t.state != ThreadState::Dead)
+            .map(|t| (t.index, t.name.clone(), t.manager.clone()))
+            .collect();
         threads.sort_by_key(|(index, _, _)| *index);
         threads
             .into_iter()

@@ -16,6 +16,11 @@
 //! records polled before it: their partitions were revoked and committed, and whoever owns
 //! them now reads them again from the committed offsets.
 //!
+//! While the instance is paused (`KafkaStreams::pause`) the loop pauses its consumer's
+//! partitions and keeps polling — serving rebalances, staying in the group — but processes and
+//! punctuates nothing. When the thread stops, its consumer leaves the group if the thread is
+//! being removed or the instance closes with `LeaveGroup`; a static member otherwise stays.
+//!
 //! Between batches the loop also logs a summary every `log.summary.interval.ms` (records
 //! processed, punctuators run, tasks committed, as Kafka's `StreamThread`), and runs the
 //! instance's state cleaner when it is due (`state.cleanup.delay.ms`).
