@@ -12,7 +12,10 @@
 //!   nothing twice: the word counts end equal to the model.
 //! - `pause` stops processing while the instance stays in the group (no rebalance, every task
 //!   kept); `resume` processes what arrived meanwhile. An instance paused before `start`
-//!   processes nothing until resumed (Kafka's `PauseResumeIntegrationTest`).
+//!   processes nothing until resumed, and paused instances hand tasks over as usual (Kafka's
+//!   `PauseResumeIntegrationTest`: `shouldPauseAndResumeKafkaStreams`,
+//!   `shouldAllowForTopologiesToStartPaused`, `pauseResumeShouldWorkAcrossInstances`, with
+//!   their input and expected output).
 //! - `close_with(leave_group)` of one of two instances hands its partitions to the other at
 //!   once, with `session.timeout.ms` = 45 s; a static member closing without leaving keeps its
 //!   partitions (Kafka's `KafkaStreamsCloseOptionsIntegrationTest`).
@@ -311,30 +314,238 @@ fn pause_stops_processing_without_leaving_the_group_and_resume_goes_on() {
     assert!(streams.close(Duration::from_secs(30)));
 }
 
+// Kafka's PauseResumeIntegrationTest: its input, topology and expected output.
+const STANDARD_INPUT_DATA: [(&str, i64); 5] =
+    [("A", 100), ("B", 200), ("A", 300), ("C", 400), ("C", -50)];
+const COUNT_OUTPUT_DATA: [(&str, i64); 5] = [("A", 1), ("B", 1), ("A", 2), ("C", 1), ("C", 2)];
+const COUNT_OUTPUT_DATA2: [(&str, i64); 5] = [("A", 3), ("B", 2), ("A", 4), ("C", 3), ("C", 4)];
+
+/// `builder.stream(INPUT_STREAM_1).groupByKey().count(Materialized.as("test-store"))
+/// .toStream().to(outputTopic)` over String keys and Long values.
+fn count_topology(input: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream(input, Consumed::with(Serdes::string(), Serdes::i64()))
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::i64()))
+        .count(Materialized::as_("test-store"))
+        .to_stream()
+        .to(
+            output,
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    builder.build().unwrap()
+}
+
+/// The test's `props()`: no cache, commits every second.
+fn pause_config(application_id: &str, bootstrap: &str, dir: &std::path::Path) -> StreamsConfig {
+    let mut config = config(application_id, bootstrap, dir);
+    config
+        .set("statestore.cache.max.bytes", "0")
+        .unwrap()
+        .set("commit.interval.ms", "1000")
+        .unwrap();
+    config
+}
+
+fn produce_standard_input(bootstrap: &str, topic: &str) {
+    let records: Vec<(Option<Vec<u8>>, Vec<u8>)> = STANDARD_INPUT_DATA
+        .iter()
+        .map(|(k, v)| (Some(k.as_bytes().to_vec()), v.to_be_bytes().to_vec()))
+        .collect();
+    produce(bootstrap, topic, &records);
+}
+
+/// Reads a 1-partition output topic of String keys and Long values in order.
+struct OrderedReader {
+    consumer: rdkafka::consumer::BaseConsumer,
+    topic: String,
+}
+
+impl OrderedReader {
+    fn new(bootstrap: &str, topic: &str) -> Self {
+        use rdkafka::consumer::Consumer;
+        let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", bootstrap)
+            .set("group.id", format!("ordered-reader-{}", unique()))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        consumer.subscribe(&[topic]).unwrap();
+        OrderedReader {
+            consumer,
+            topic: topic.to_string(),
+        }
+    }
+
+    /// The next `n` records (Kafka's `waitUntilMinKeyValueRecordsReceived`).
+    fn read(&self, n: usize) -> Vec<(String, i64)> {
+        use rdkafka::message::Message;
+        let mut records = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while records.len() < n {
+            assert!(Instant::now() < deadline, "only {records:?} arrived");
+            if let Some(message) = self.consumer.poll(Duration::from_millis(50)) {
+                let message = message.unwrap();
+                let key = String::from_utf8(message.key().unwrap().to_vec()).unwrap();
+                let value = i64::from_be_bytes(message.payload().unwrap().try_into().unwrap());
+                records.push((key, value));
+            }
+        }
+        records
+    }
+
+    /// The records in the topic (Kafka's `assertTopicSize`: its end offset).
+    fn topic_size(&self) -> i64 {
+        use rdkafka::consumer::Consumer;
+        let (_, high) = self
+            .consumer
+            .fetch_watermarks(&self.topic, 0, Duration::from_secs(10))
+            .unwrap();
+        high
+    }
+}
+
+fn expected(records: &[(&str, i64)]) -> Vec<(String, i64)> {
+    records.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+/// Waits until the instance's threads have gone round their poll loops `n` more times
+/// (Kafka's `waitUntilStreamsHasPolled`): long enough for a record to be fetched and processed
+/// if it were going to be.
+fn wait_polled(streams: &KafkaStreams, n: u64) {
+    let from = streams.metrics().polls;
+    wait_until(
+        Duration::from_secs(30),
+        "the stream threads to poll",
+        || streams.metrics().polls >= from + n,
+    );
+}
+
+/// 1-partition input and output topics, named after the test.
+fn pause_topics(broker: &rill::streams_broker::BrokerHandle) -> (u64, String, String) {
+    let id = unique();
+    let (input, output) = (format!("input-stream-{id}"), format!("output-stream-{id}"));
+    broker.create_topic(&input, 1).unwrap();
+    broker.create_topic(&output, 1).unwrap();
+    (id, input, output)
+}
+
 #[test]
-fn an_instance_started_paused_processes_nothing_until_resumed() {
+fn should_pause_and_resume_kafka_streams() {
     let broker = broker();
     let bootstrap = broker.bootstrap();
-    let (id, input, output) = word_count_topics(&broker, 2);
-    let lines = random_lines(15, 500, 50);
-    produce_lines(&bootstrap, &input, &lines);
+    let (id, input, output) = pause_topics(&broker);
     let dir = tempfile::tempdir().unwrap();
     let streams = KafkaStreams::new(
-        word_count(&input, &output),
-        config(&format!("start-paused-{id}"), &bootstrap, dir.path()),
+        count_topology(&input, &output),
+        pause_config(&format!("pause-resume-{id}"), &bootstrap, dir.path()),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(45));
+
+    produce_standard_input(&bootstrap, &input);
+    let reader = OrderedReader::new(&bootstrap, &output);
+    assert_eq!(reader.read(5), expected(&COUNT_OUTPUT_DATA));
+
+    streams.pause();
+    assert!(streams.is_paused());
+    produce_standard_input(&bootstrap, &input);
+    // 20 rounds of the poll loop (≥ 2 s while nothing is fetched), not just Kafka's 2: a
+    // record fetched in the first round would be processed and committed by the last.
+    wait_polled(&streams, 20);
+    assert_eq!(reader.topic_size(), 5);
+
+    streams.resume();
+    assert!(!streams.is_paused());
+    assert_eq!(reader.read(5), expected(&COUNT_OUTPUT_DATA2));
+    assert_eq!(reader.topic_size(), 10);
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn should_allow_for_topologies_to_start_paused() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = pause_topics(&broker);
+    let dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        count_topology(&input, &output),
+        pause_config(&format!("start-paused-{id}"), &bootstrap, dir.path()),
     )
     .unwrap();
     streams.pause();
     streams.start().unwrap();
-    wait_spread(&streams, 1, 4);
-    // Joined the group, owns every task, processes nothing.
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(streams.metrics().records_processed, 0);
+    // Kafka waits for REBALANCING: there paused tasks are not even restored, so the instance
+    // stays there. Here tasks are created (and restored) as they are assigned, paused or not,
+    // and the instance goes on to RUNNING: wait until it owns the task.
+    wait_spread(&streams, 1, 1);
     assert!(streams.is_paused());
+
+    produce_standard_input(&bootstrap, &input);
+    wait_polled(&streams, 20);
+    let reader = OrderedReader::new(&bootstrap, &output);
+    assert_eq!(reader.topic_size(), 0);
+    assert_eq!(streams.metrics().records_processed, 0);
+
     streams.resume();
-    CountReader::new(&bootstrap, &output, false)
-        .read_until_equal(&model(&lines), Duration::from_secs(60));
+    assert!(!streams.is_paused());
+    assert_eq!(reader.read(5), expected(&COUNT_OUTPUT_DATA));
+    assert_eq!(reader.topic_size(), 5);
     assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn pause_resume_should_work_across_instances() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = pause_topics(&broker);
+    let other_output = format!("output-stream-2-{id}");
+    broker.create_topic(&other_output, 1).unwrap();
+    produce_standard_input(&bootstrap, &input);
+    let application_id = format!("across-{id}");
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+
+    let first = KafkaStreams::new(
+        count_topology(&input, &output),
+        pause_config(&application_id, &bootstrap, dirs[0].path()),
+    )
+    .unwrap();
+    first.pause();
+    first.start().unwrap();
+    wait_running(&first, Duration::from_secs(45));
+    assert!(first.is_paused());
+
+    let second = KafkaStreams::new(
+        count_topology(&input, &other_output),
+        pause_config(&application_id, &bootstrap, dirs[1].path()),
+    )
+    .unwrap();
+    second.pause();
+    second.start().unwrap();
+    // Both in the group, the one task on one of them.
+    wait_until(
+        Duration::from_secs(45),
+        "both instances in the group",
+        || {
+            first.state() == State::Running
+                && second.state() == State::Running
+                && task_ids(&first).len() + task_ids(&second).len() == 1
+        },
+    );
+    assert!(second.is_paused());
+    let reader = OrderedReader::new(&bootstrap, &output);
+    assert_eq!(reader.topic_size(), 0);
+
+    assert!(second.close(Duration::from_secs(30)));
+    second.clean_up().unwrap();
+    assert_eq!(second.state(), State::NotRunning);
+
+    first.resume();
+    wait_spread(&first, 1, 1);
+    assert_eq!(reader.read(5), expected(&COUNT_OUTPUT_DATA));
+    assert!(first.close(Duration::from_secs(30)));
 }
 
 /// Two instances of a word count over 4 partitions, with `session.timeout.ms` = 45 s and,

@@ -378,17 +378,20 @@ pub(crate) fn consumed_record(message: &impl Message) -> ConsumedRecord {
 
 /// Pauses or resumes the consumer's partitions to follow `pause()`/`resume()`: a paused
 /// consumer fetches nothing but keeps polling, so the member stays in the group and serves
-/// rebalances; partitions a rebalance assigns while paused are paused in turn. librdkafka
-/// resumes a partition from the last record it handed over, and records polled before the
-/// pause wait in their tasks' queues: nothing is skipped or read twice.
+/// rebalances. librdkafka keeps a partition paused across a revocation and a later
+/// assignment, so after every rebalance the new assignment is paused or resumed again, either
+/// way (resuming a partition that is not paused does nothing). librdkafka resumes a partition
+/// from the last record it handed over, and records polled before the pause wait in their
+/// tasks' queues: nothing is skipped or read twice. `applied` is the pause state last applied
+/// and the rebalance count it was applied at.
 fn sync_pause(
     consumer: &StreamConsumer,
     paused: bool,
     rebalances: &AtomicU64,
-    paused_at: &mut Option<u64>,
+    applied: &mut Option<(bool, u64)>,
 ) {
     let generation = rebalances.load(Ordering::SeqCst);
-    if paused == paused_at.is_some() && (!paused || *paused_at == Some(generation)) {
+    if *applied == Some((paused, generation)) || (applied.is_none() && !paused) {
         return;
     }
     let assignment = match consumer.assignment() {
@@ -398,11 +401,10 @@ fn sync_pause(
             return;
         }
     };
+    *applied = Some((paused, generation));
     let result = if paused {
-        *paused_at = Some(generation);
         consumer.pause(&assignment)
     } else {
-        *paused_at = None;
         consumer.resume(&assignment)
     };
     if let Err(e) = result {
@@ -437,11 +439,11 @@ fn poll_loop(
         .collect();
     let summary_interval = runtime.shared.config.log_summary_interval();
     let mut last_summary = Instant::now();
-    // While paused: the rebalance generation whose assignment the consumer paused.
-    let mut paused_at: Option<u64> = None;
+    // Whether the consumer's assignment was last paused or resumed, and after which rebalance.
+    let mut pause_applied: Option<(bool, u64)> = None;
     while !runtime.shutdown_requested(slot) {
         let paused = runtime.is_paused();
-        sync_pause(consumer, paused, rebalances, &mut paused_at);
+        sync_pause(consumer, paused, rebalances, &mut pause_applied);
         if last_summary.elapsed() >= summary_interval {
             let mut m = lock(manager);
             let activity = std::mem::take(&mut m.activity);
@@ -485,6 +487,9 @@ fn poll_loop(
                 }
             }
         }
+        runtime.shared.metrics.polls.fetch_add(1, Ordering::SeqCst);
+        // Asked again: a pause() that came while polling holds back what the poll returned.
+        let paused = runtime.is_paused();
         let mut m = lock(manager);
         let step = match m.callback_error.take() {
             Some(e) => Err(e),
