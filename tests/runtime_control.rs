@@ -18,7 +18,11 @@
 //!   their input and expected output).
 //! - `close_with(leave_group)` of one of two instances hands its partitions to the other at
 //!   once, with `session.timeout.ms` = 45 s; a static member closing without leaving keeps its
-//!   partitions (Kafka's `KafkaStreamsCloseOptionsIntegrationTest`).
+//!   partitions. Closing with `LEAVE_GROUP` empties the group even with a session timeout of
+//!   half an hour (Kafka's `KafkaStreamsCloseOptionsIntegrationTest`: `testCloseOptions`).
+//! - Threads added and removed from two threads at once end at the original count, RUNNING,
+//!   with the counts right; a removal that does not finish in time is a `Timeout` error
+//!   (`shouldAddAndRemoveThreadsMultipleTimes`, `shouldnNotRemoveStreamThreadWithinTimeout`).
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -26,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use rill::prelude::*;
 use rill::streams_core::TaskId;
+use rill::GroupMembershipOperation;
 use rill_test_support::*;
 
 /// The tasks `streams` runs, over all its threads.
@@ -653,4 +658,200 @@ fn a_static_member_closing_without_leaving_keeps_its_partitions() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(a.close(Duration::from_secs(30)));
+}
+
+/// Kafka's `AdjustStreamThreadCountTest` topology and input: per-key counts of 1000 records
+/// over 50 keys (`key-<i % 50>` → `value-<i>`), on a 1-partition input; 2 threads.
+fn adjust_count_app(
+    broker: &rill::streams_broker::BrokerHandle,
+) -> (KafkaStreams, String, tempfile::TempDir) {
+    let bootstrap = broker.bootstrap();
+    let id = unique();
+    let (input, output) = (format!("input-{id}"), format!("output-{id}"));
+    broker.create_topic(&input, 1).unwrap();
+    broker.create_topic(&output, 1).unwrap();
+    let records: Vec<(Option<Vec<u8>>, Vec<u8>)> = (0..1000)
+        .map(|i| {
+            (
+                Some(format!("key-{}", i % 50).into_bytes()),
+                format!("value-{i}").into_bytes(),
+            )
+        })
+        .collect();
+    produce(&bootstrap, &input, &records);
+    let builder = StreamsBuilder::new();
+    builder
+        .stream(&input, Consumed::with(Serdes::string(), Serdes::string()))
+        .group_by_key(Grouped::with(Serdes::string(), Serdes::string()))
+        .count(Materialized::as_("counts-store"))
+        .to_stream()
+        .to(
+            &output,
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(&format!("appId_{id}"), &bootstrap, dir.path());
+    config
+        .set("num.stream.threads", "2")
+        .unwrap()
+        .set("consumer.session.timeout.ms", "10000")
+        .unwrap();
+    (
+        KafkaStreams::new(builder.build().unwrap(), config).unwrap(),
+        output,
+        dir,
+    )
+}
+
+#[test]
+fn should_add_and_remove_threads_multiple_times() {
+    let broker = broker();
+    let (streams, output, _dir) = adjust_count_app(&broker);
+    let history = record_states(&streams);
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(30));
+    wait_until(Duration::from_secs(30), "both threads listed", || {
+        streams.local_thread_metadata().len() == 2
+    });
+    history.lock().unwrap().clear();
+
+    // Two threads of the test add and remove stream threads at the same time, 4 and 6 times.
+    std::thread::scope(|scope| {
+        for count in [4, 6] {
+            let streams = &streams;
+            scope.spawn(move || {
+                for _ in 0..count {
+                    streams.add_stream_thread().unwrap();
+                    streams.remove_stream_thread().unwrap();
+                }
+            });
+        }
+    });
+    wait_until(
+        Duration::from_secs(30),
+        "the original thread count, RUNNING",
+        || streams.local_thread_metadata().len() == 2 && streams.state() == State::Running,
+    );
+    wait_rebalancing_then_running(&streams, &history);
+    assert_eq!(thread_indexes(&streams).len(), 2);
+    // And nothing was lost or counted twice in all that: 20 records per key.
+    let expected: std::collections::HashMap<String, i64> =
+        (0..50).map(|k| (format!("key-{k}"), 20)).collect();
+    CountReader::new(&broker.bootstrap(), &output, false)
+        .read_until_equal(&expected, Duration::from_secs(60));
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+#[test]
+fn should_not_remove_stream_thread_within_timeout() {
+    // Kafka passes a negative timeout; the shortest here is zero, which no thread stops in.
+    let broker = broker();
+    let (streams, _, _dir) = adjust_count_app(&broker);
+    streams.start().unwrap();
+    wait_running(&streams, Duration::from_secs(30));
+    let error = streams
+        .remove_stream_thread_with_timeout(Duration::ZERO)
+        .unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    // The thread goes on stopping; the other one gets its task.
+    wait_until(Duration::from_secs(30), "one thread left, RUNNING", || {
+        streams.local_thread_metadata().len() == 1 && streams.state() == State::Running
+    });
+    assert!(streams.close(Duration::from_secs(30)));
+}
+
+/// Kafka's `KafkaStreamsCloseOptionsIntegrationTest` records: keys 0 and 1 (Longs) in turn,
+/// values `aaa` … `jjj`, 10 ms apart.
+fn add_10_input_elements(bootstrap: &str, topic: &str) {
+    let values = [
+        "aaa", "bbb", "ccc", "ddd", "eee", "fff", "ggg", "hhh", "iii", "jjj",
+    ];
+    let start = now_ms();
+    let keys: Vec<[u8; 8]> = (0..10).map(|i| (i as i64 % 2).to_be_bytes()).collect();
+    produce_timestamped(
+        bootstrap,
+        topic,
+        values.iter().enumerate().map(|(i, v)| {
+            (
+                Some(&keys[i][..]),
+                Some(v.as_bytes()),
+                Some(start + 10 * (i as i64 + 1)),
+            )
+        }),
+    );
+}
+
+/// The members of `group` on `broker` and their `group.instance.id`s.
+fn group_members(broker: &rill::streams_broker::BrokerHandle, group: &str) -> Vec<Option<String>> {
+    let mut members: Vec<Option<String>> = broker
+        .describe_group(group)
+        .map(|g| g.members.into_iter().map(|m| m.instance_id).collect())
+        .unwrap_or_default();
+    members.sort();
+    members
+}
+
+/// `testCloseOptions`: a static member with two threads and a session timeout far beyond the
+/// test closes with `LEAVE_GROUP`; the group is empty right after. Closed without it (Kafka's
+/// default), the members stay.
+#[test]
+fn test_close_options() {
+    for leave in [true, false] {
+        let broker = broker();
+        let bootstrap = broker.bootstrap();
+        let id = unique();
+        let (input, output) = (format!("inputTopic-{id}"), format!("outputTopic-{id}"));
+        broker.create_topic(&input, 2).unwrap();
+        broker.create_topic(&output, 2).unwrap();
+        add_10_input_elements(&bootstrap, &input);
+        let builder = StreamsBuilder::new();
+        builder
+            .stream(&input, Consumed::with(Serdes::i64(), Serdes::string()))
+            .to(&output, Produced::with(Serdes::i64(), Serdes::string()));
+        let dir = tempfile::tempdir().unwrap();
+        let application_id = format!("close-options-{id}");
+        let mut config = config(&application_id, &bootstrap, dir.path());
+        for (key, value) in [
+            ("group.instance.id", "someGroupInstance"),
+            ("num.stream.threads", "2"),
+            ("statestore.cache.max.bytes", "0"),
+            // The broker's largest session timeout (librdkafka wants the poll interval as long).
+            ("consumer.session.timeout.ms", "1800000"),
+            ("consumer.max.poll.interval.ms", "1800000"),
+        ] {
+            config.set(key, value).unwrap();
+        }
+        let streams = KafkaStreams::new(builder.build().unwrap(), config).unwrap();
+        streams.start().unwrap();
+        wait_running(&streams, Duration::from_secs(30));
+        let mut reader = TableReader::new(&bootstrap, &output);
+        // Every record through: each key's last value is there.
+        reader.read_until(Duration::from_secs(60), |table| {
+            let mut last: Vec<&str> = table.values().map(String::as_str).collect();
+            last.sort();
+            last == ["iii", "jjj"]
+        });
+        // Each thread is its own static member: `<group.instance.id>-<thread index>`.
+        assert_eq!(
+            group_members(&broker, &application_id),
+            [
+                Some("someGroupInstance-1".to_string()),
+                Some("someGroupInstance-2".to_string())
+            ]
+        );
+
+        let options = CloseOptions::new().timeout(Duration::from_secs(30));
+        assert!(streams.close_with(if leave {
+            options.with_group_membership_operation(GroupMembershipOperation::LeaveGroup)
+        } else {
+            options
+        }));
+        if leave {
+            wait_until(Duration::from_secs(10), "an empty consumer group", || {
+                group_members(&broker, &application_id).is_empty()
+            });
+        } else {
+            assert_eq!(group_members(&broker, &application_id).len(), 2);
+        }
+    }
 }

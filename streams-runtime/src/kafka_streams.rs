@@ -395,7 +395,9 @@ impl KafkaStreams {
     /// firing punctuations, but keeps polling its consumer — fetching nothing — so that the
     /// instance stays in the group (no rebalance, no partition moves to another instance).
     /// Its commits go on. May be called before [`start`](Self::start): the instance then
-    /// starts paused. The global thread keeps its global stores up to date.
+    /// starts paused. The global thread keeps its global stores up to date. Unlike Kafka,
+    /// tasks assigned while paused are still created and their stores restored (restoration
+    /// runs as partitions are assigned), so a paused instance reaches RUNNING.
     ///
     /// ```no_run
     /// # fn example(streams: &streams_runtime::KafkaStreams) {
