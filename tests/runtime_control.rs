@@ -855,3 +855,73 @@ fn test_close_options() {
         }
     }
 }
+
+/// Counts its wall-clock punctuations (every 50 ms) in a counter the test holds.
+struct Ticker(Arc<std::sync::atomic::AtomicU64>);
+
+impl Processor<String, String, String, String> for Ticker {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> rill::streams_core::Result<()> {
+        ctx.schedule(Duration::from_millis(50), PunctuationType::WallClockTime)?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        _: Record<String, String>,
+        _: &mut ProcessorContext<'_, String, String>,
+    ) -> rill::streams_core::Result<()> {
+        Ok(())
+    }
+
+    fn punctuate(
+        &mut self,
+        _: PunctuationId,
+        _: i64,
+        _: &mut ProcessorContext<'_, String, String>,
+    ) -> rill::streams_core::Result<()> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+#[test]
+fn pause_stops_wall_clock_punctuation_and_resume_restarts_it() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, _) = pause_topics(&broker);
+    let ticks = Arc::new(AtomicU64::new(0));
+    let builder = StreamsBuilder::new();
+    let counter = Arc::clone(&ticks);
+    builder
+        .stream(&input, Consumed::with(Serdes::string(), Serdes::string()))
+        .process(move || Ticker(Arc::clone(&counter)));
+    let dir = tempfile::tempdir().unwrap();
+    let streams = KafkaStreams::new(
+        builder.build().unwrap(),
+        config(&format!("ticks-{id}"), &bootstrap, dir.path()),
+    )
+    .unwrap();
+    streams.start().unwrap();
+    wait_spread(&streams, 1, 1);
+    wait_until(Duration::from_secs(30), "punctuations", || {
+        ticks.load(Ordering::SeqCst) >= 3
+    });
+
+    streams.pause();
+    // A punctuation under way when pausing may still finish: count from the next round on.
+    wait_polled(&streams, 2);
+    let paused_at = ticks.load(Ordering::SeqCst);
+    // 20 rounds of the poll loop: at least 2 s, 40 punctuation intervals.
+    wait_polled(&streams, 20);
+    assert_eq!(ticks.load(Ordering::SeqCst), paused_at);
+
+    streams.resume();
+    wait_until(Duration::from_secs(30), "punctuations again", || {
+        ticks.load(Ordering::SeqCst) >= paused_at + 3
+    });
+    assert!(streams.close(Duration::from_secs(30)));
+}

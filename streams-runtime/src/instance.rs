@@ -272,3 +272,62 @@ pub(crate) fn panic_error(name: &str, panic: Box<dyn std::any::Any + Send>) -> E
         .unwrap_or_else(|| "unknown panic".into());
     Error::IllegalState(format!("stream thread {name} panicked: {message}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(index: usize, state: ThreadState) -> ThreadSlot {
+        ThreadSlot {
+            state,
+            handle: None,
+            manager: None,
+            index,
+            name: format!("app-StreamThread-{index}"),
+            stop: false,
+        }
+    }
+
+    #[test]
+    fn thread_indexes_reuse_the_lowest_free_one_as_kafka() {
+        use ThreadState::*;
+        // Threads 1 and 2 alive: a new one (in a new slot) is 3.
+        let threads = [slot(1, Running), slot(2, Running)];
+        assert_eq!(Runtime::free_thread_index(&threads, 2), 3);
+        // Thread 1 ended: its index is free again, whichever slot the new thread takes.
+        let threads = [slot(1, Dead), slot(2, Running), slot(3, Running)];
+        assert_eq!(Runtime::free_thread_index(&threads, 0), 1);
+        assert_eq!(Runtime::free_thread_index(&threads, 3), 1);
+        // A thread still stopping keeps its index; a thread replacing itself in its own slot
+        // may take its own index back.
+        let threads = [slot(1, PartitionsRevoked), slot(2, Running)];
+        assert_eq!(Runtime::free_thread_index(&threads, 2), 3);
+        assert_eq!(Runtime::free_thread_index(&threads, 0), 1);
+        assert_eq!(Runtime::free_thread_index(&[], 0), 1);
+    }
+
+    #[test]
+    fn new_threads_take_the_slots_of_ended_ones() {
+        use ThreadState::*;
+        let mut threads = vec![slot(1, Running), slot(2, Dead), slot(3, Running)];
+        assert_eq!(Runtime::free_slot(&mut threads), 1);
+        // A dead thread whose OS thread has not finished (it may be replacing itself) keeps
+        // its slot.
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        threads[1].handle = Some(std::thread::spawn(move || {
+            let _ = rx.recv();
+        }));
+        assert_eq!(Runtime::free_slot(&mut threads), 3);
+        assert!(threads[1].handle.is_some());
+        drop(tx);
+        while !threads[1]
+            .handle
+            .as_ref()
+            .is_some_and(JoinHandle::is_finished)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(Runtime::free_slot(&mut threads), 1);
+        assert!(threads[1].handle.is_none(), "joined");
+    }
+}
