@@ -43,14 +43,15 @@ pub use streams_core::{
 };
 pub use streams_runtime;
 pub use streams_runtime::{
-    Error, KafkaStreams, ProductionError, ProductionExceptionResponse, Result, State,
+    CloseOptions, Error, GroupMembershipOperation, KafkaStreams, ProductionError,
+    ProductionExceptionResponse, Result, State,
 };
 pub use streams_state;
 
 /// Everything a Rill application usually needs, in one import.
 pub mod prelude {
     pub use streams_core::prelude::*;
-    pub use streams_runtime::{KafkaStreams, State, StreamThreadExceptionResponse};
+    pub use streams_runtime::{CloseOptions, KafkaStreams, State, StreamThreadExceptionResponse};
     // The facade's error (the runtime's) wins over the core prelude's.
     pub use streams_runtime::Error;
 }

@@ -115,18 +115,26 @@ pub fn run_until_signalled(
     let streams = KafkaStreams::new(topology, config)?;
     streams.set_state_listener(|new, old| println!("state {old} -> {new}"));
     streams.start()?;
-    println!("running; Ctrl-C to stop");
-    tokio::runtime::Builder::new_current_thread()
+    // The handlers are in place before "running" is printed: whoever waits for that line (a
+    // test) may signal right away.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?
-        .block_on(async {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
-        })?;
+        .build()?;
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{signal, SignalKind};
+        let _entered = runtime.enter();
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
+    };
+    println!("running; Ctrl-C to stop");
+    runtime.block_on(async {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    });
     println!("shutting down");
     streams.close(Duration::from_secs(30));
     let m = streams.metrics();

@@ -219,6 +219,8 @@ pub const DEFAULT_LOG_SUMMARY_INTERVAL_MS: u64 = 120_000;
 
 /// Client properties the runtime sets itself; overriding them would break its guarantees.
 /// `client.id` is accepted unprefixed only: it prefixes the id of every client.
+/// `group.instance.id` is accepted for the main consumer only (see
+/// [`StreamsConfig::group_instance_id`]): the runtime derives each thread's from it.
 const RESERVED_CLIENT_PROPERTIES: &[&str] = &[
     "group.id",
     "group.instance.id",
@@ -333,6 +335,7 @@ pub struct StreamsConfig {
     statestore_cache_max_bytes: usize,
     bootstrap_servers: Option<String>,
     client_id: Option<String>,
+    group_instance_id: Option<String>,
     num_stream_threads: usize,
     processing_guarantee: ProcessingGuarantee,
     commit_interval_ms: Option<u64>,
@@ -363,6 +366,7 @@ impl StreamsConfig {
             statestore_cache_max_bytes: streams_state::DEFAULT_CACHE_MAX_BYTES,
             bootstrap_servers: None,
             client_id: None,
+            group_instance_id: None,
             num_stream_threads: 1,
             processing_guarantee: ProcessingGuarantee::AtLeastOnce,
             commit_interval_ms: None,
@@ -428,6 +432,18 @@ impl StreamsConfig {
                     return Err(invalid("must not be empty"));
                 }
                 self.client_id = Some(value.to_string());
+            }
+            // Static membership (KIP-345) is the main consumer's alone: each stream thread's
+            // consumer joins as `<group.instance.id>-<thread index>`, as in Kafka Streams.
+            "group.instance.id"
+            | "consumer.group.instance.id"
+            | "main.consumer.group.instance.id" => {
+                if value.is_empty() {
+                    return Err(invalid(
+                        "must not be empty (leave it unset for dynamic membership)",
+                    ));
+                }
+                self.group_instance_id = Some(value.to_string());
             }
             "num.stream.threads" => match value.parse::<usize>() {
                 Ok(n) if n >= 1 => self.num_stream_threads = n,
@@ -556,6 +572,9 @@ impl StreamsConfig {
             }
             "bootstrap.servers" => self.bootstrap_servers.clone(),
             "client.id" => self.client_id.clone(),
+            "group.instance.id"
+            | "consumer.group.instance.id"
+            | "main.consumer.group.instance.id" => self.group_instance_id.clone(),
             "num.stream.threads" => Some(self.num_stream_threads.to_string()),
             "processing.guarantee" => Some(self.processing_guarantee.as_str().to_string()),
             "commit.interval.ms" => Some(self.commit_interval().as_millis().to_string()),
@@ -623,6 +642,16 @@ impl StreamsConfig {
     /// defaults to `<application.id>-<process id>`).
     pub fn client_id(&self) -> Option<&str> {
         self.client_id.as_deref()
+    }
+
+    /// `group.instance.id` (also accepted as `consumer.` or `main.consumer.group.instance.id`),
+    /// if set: the stream threads' consumers are static group members (KIP-345), each with
+    /// the id `<group.instance.id>-<thread index>`, as Kafka Streams names them. A static
+    /// member that closes without leaving the group keeps its partitions until
+    /// `session.timeout.ms` passes, and gets them back without a rebalance if it returns
+    /// before then. Unset (the default): dynamic membership.
+    pub fn group_instance_id(&self) -> Option<&str> {
+        self.group_instance_id.as_deref()
     }
 
     /// `num.stream.threads` (default 1).
@@ -966,6 +995,32 @@ mod tests {
         assert!(!config
             .client_properties(ClientKind::Producer)
             .contains_key("client.id"));
+    }
+
+    #[test]
+    fn group_instance_id_is_the_main_consumers_only() {
+        let mut config = StreamsConfig::new("app").unwrap();
+        assert_eq!(config.group_instance_id(), None);
+        config.set("group.instance.id", "member-A").unwrap();
+        assert_eq!(config.group_instance_id(), Some("member-A"));
+        config
+            .set("main.consumer.group.instance.id", "member-B")
+            .unwrap();
+        assert_eq!(config.get("group.instance.id").as_deref(), Some("member-B"));
+        // The runtime suffixes it per thread: no client receives it as it is.
+        for kind in [ClientKind::MainConsumer, ClientKind::RestoreConsumer] {
+            assert!(!config
+                .client_properties(kind)
+                .contains_key("group.instance.id"));
+        }
+        for key in [
+            "restore.consumer.group.instance.id",
+            "global.consumer.group.instance.id",
+        ] {
+            let err = config.set(key, "x").unwrap_err();
+            assert!(err.to_string().contains("the runtime sets"), "{key}: {err}");
+        }
+        assert!(config.set("group.instance.id", "").is_err());
     }
 
     #[test]

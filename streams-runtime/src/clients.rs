@@ -62,8 +62,14 @@ fn isolation_level(config: &StreamsConfig) -> &'static str {
 
 /// A stream thread's group consumer: in the application's consumer group, committing only
 /// what the runtime commits, reading from the earliest offset when the group has none (Kafka
-/// Streams' default `auto.offset.reset`, overridable).
-pub(crate) fn main_consumer(config: &StreamsConfig, client_id: &str) -> ClientConfig {
+/// Streams' default `auto.offset.reset`, overridable). With `group.instance.id` set, thread
+/// `thread_index` is the static member `<group.instance.id>-<thread_index>`, as Kafka
+/// Streams' `getMainConsumerConfigs` names it.
+pub(crate) fn main_consumer(
+    config: &StreamsConfig,
+    client_id: &str,
+    thread_index: usize,
+) -> ClientConfig {
     let mut defaults = CONSUMER_DEFAULTS.to_vec();
     defaults.push(("auto.offset.reset", "earliest"));
     let mut client = base(config, ClientKind::MainConsumer, client_id, &defaults);
@@ -73,6 +79,9 @@ pub(crate) fn main_consumer(config: &StreamsConfig, client_id: &str) -> ClientCo
         .set("enable.auto.offset.store", "false")
         .set("partition.assignment.strategy", "range")
         .set("isolation.level", isolation_level(config));
+    if let Some(instance) = config.group_instance_id() {
+        client.set("group.instance.id", format!("{instance}-{thread_index}"));
+    }
     client
 }
 
@@ -146,7 +155,7 @@ mod tests {
     /// Every client a running instance creates, by a short name.
     fn clients(config: &StreamsConfig) -> Vec<(&'static str, ClientConfig)> {
         vec![
-            ("main", main_consumer(config, "c")),
+            ("main", main_consumer(config, "c", 1)),
             (
                 "restore",
                 assigning_consumer(config, ClientKind::RestoreConsumer, "r"),
@@ -236,7 +245,7 @@ mod tests {
             ("consumer.fetch.queue.backoff.ms", "500"),
             ("producer.transaction.timeout.ms", "60000"),
         ]);
-        let main = main_consumer(&config, "c");
+        let main = main_consumer(&config, "c", 1);
         assert_eq!(main.get("group.id"), Some("app"));
         assert_eq!(main.get("enable.auto.commit"), Some("false"));
         assert_eq!(main.get("isolation.level"), Some("read_committed"));
@@ -248,13 +257,29 @@ mod tests {
     }
 
     #[test]
+    fn each_thread_is_its_own_static_member() {
+        assert_eq!(
+            main_consumer(&config(&[]), "c", 1).get("group.instance.id"),
+            None
+        );
+        let config = config(&[("group.instance.id", "member-A")]);
+        assert_eq!(
+            main_consumer(&config, "c", 2).get("group.instance.id"),
+            Some("member-A-2")
+        );
+        for (name, client) in clients(&config).into_iter().skip(1) {
+            assert_eq!(client.get("group.instance.id"), None, "{name}");
+        }
+    }
+
+    #[test]
     fn client_id_prefixes_every_client_id() {
         let plain = config(&[]);
         assert_eq!(client_id_prefix(&plain, "p1"), "app-p1");
         let named = config(&[("client.id", "billing")]);
         let prefix = client_id_prefix(&named, "p1");
         assert_eq!(prefix, "billing");
-        let main = main_consumer(&named, &format!("{prefix}-StreamThread-1-consumer"));
+        let main = main_consumer(&named, &format!("{prefix}-StreamThread-1-consumer"), 1);
         assert_eq!(
             main.get("client.id"),
             Some("billing-StreamThread-1-consumer")

@@ -47,6 +47,17 @@ pub enum Error {
     #[error("co-partitioning violated: {0}")]
     CoPartitioning(String),
 
+    /// An operation did not complete in the time it was given (Kafka's `TimeoutException`),
+    /// such as a stream thread that did not stop within `remove_stream_thread_with_timeout`'s
+    /// timeout.
+    #[error("timed out after {waited:?}: {operation}")]
+    Timeout {
+        /// What did not complete.
+        operation: String,
+        /// How long the runtime waited.
+        waited: std::time::Duration,
+    },
+
     /// An operation that the application's current state does not allow (Kafka's
     /// `IllegalStateException`), or a failure of the runtime itself.
     #[error("illegal state: {0}")]

@@ -1,8 +1,9 @@
 //! The application handle, like Kafka Streams' `KafkaStreams`: created from a topology and a
-//! config, started once, queried (state, metadata, metrics, local stores) and closed.
+//! config, started once, queried (state, metadata, metrics, local stores), adjusted while it
+//! runs (stream threads added and removed, processing paused and resumed) and closed.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -11,11 +12,12 @@ use streams_core::serde::Serde;
 use streams_core::{StreamsConfig, Topology};
 use streams_state::{RestoreListener, RocksDbResources, StateDirectory};
 
+use crate::close_options::{CloseOptions, GroupMembershipOperation};
 use crate::error::{Error, Result};
 use crate::handlers::{
     ProductionError, ProductionExceptionResponse, StreamThreadExceptionResponse,
 };
-use crate::instance::Runtime;
+use crate::instance::{Runtime, ThreadState};
 use crate::metadata::ThreadMetadata;
 use crate::metrics::{Metrics, StreamsMetrics};
 use crate::process_id::process_id;
@@ -29,6 +31,8 @@ use crate::{clients, global, thread, topics};
 /// A streams application instance; see the [crate docs](crate).
 pub struct KafkaStreams {
     runtime: Arc<Runtime>,
+    /// Serializes `add_stream_thread` / `remove_stream_thread`: one picks a slot at a time.
+    control: Mutex<()>,
 }
 
 impl fmt::Debug for KafkaStreams {
@@ -88,9 +92,11 @@ impl KafkaStreams {
                 threads: Mutex::new(Vec::new()),
                 global_thread: Mutex::new(None),
                 global_alive: AtomicBool::new(false),
-                next_thread: AtomicUsize::new(0),
                 shutdown: AtomicBool::new(false),
+                paused: AtomicBool::new(false),
+                leave_group_on_close: AtomicBool::new(false),
             }),
+            control: Mutex::new(()),
         })
     }
 
@@ -196,12 +202,34 @@ impl KafkaStreams {
     }
 
     /// Stops processing: every thread commits, closes its tasks (writing checkpoints) and
-    /// leaves the group. Returns whether all threads ended within `timeout`. Listeners and
+    /// closes its clients. Returns whether all threads ended within `timeout`. Listeners and
     /// handlers run on the stream threads: calling `close` from one waits out `timeout`
-    /// for the calling thread itself.
+    /// for the calling thread itself. The same as [`close_with`](Self::close_with) with
+    /// [`CloseOptions::timeout`], remaining in the group — which only static members
+    /// (`group.instance.id`) can: dynamic ones always leave (see [`CloseOptions`]).
     pub fn close(&self, timeout: Duration) -> bool {
+        self.close_with(CloseOptions::new().timeout(timeout))
+    }
+
+    /// [`close`](Self::close) with Kafka's `CloseOptions`: how long to wait (without
+    /// limit by default) and whether the stream threads' consumers leave the consumer group,
+    /// so that the instances that stay take the partitions over at once rather than after
+    /// `session.timeout.ms`.
+    ///
+    /// ```no_run
+    /// # fn example(streams: &streams_runtime::KafkaStreams) {
+    /// use std::time::Duration;
+    /// use streams_runtime::CloseOptions;
+    /// // Scaling in for good: hand the partitions to the other instances now.
+    /// let closed = streams.close_with(CloseOptions::new().timeout(Duration::from_secs(30)).leave_group(true));
+    /// # }
+    /// ```
+    pub fn close_with(&self, options: CloseOptions) -> bool {
         let runtime = &self.runtime;
-        let deadline = Instant::now() + timeout;
+        let deadline = options
+            .timeout_duration()
+            .and_then(|t| Instant::now().checked_add(t));
+        let timed_out = || deadline.is_some_and(|d| Instant::now() >= d);
         match runtime.state() {
             State::NotRunning => return true,
             State::Error | State::PendingError => {}
@@ -209,18 +237,33 @@ impl KafkaStreams {
                 runtime.transition(State::PendingShutdown);
             }
         }
+        if options.group_membership_operation() == GroupMembershipOperation::LeaveGroup {
+            runtime.leave_group_on_close.store(true, Ordering::SeqCst);
+        }
         runtime.shutdown.store(true, Ordering::SeqCst);
         loop {
-            let handles: Vec<JoinHandle<()>> = lock(&runtime.threads)
-                .iter_mut()
-                .filter_map(|t| t.handle.take())
-                .collect();
+            let (handles, all_dead) = {
+                let mut threads = lock(&runtime.threads);
+                let handles: Vec<JoinHandle<()>> =
+                    threads.iter_mut().filter_map(|t| t.handle.take()).collect();
+                let all_dead = threads.iter().all(|t| t.state == ThreadState::Dead);
+                (handles, all_dead)
+            };
             if handles.is_empty() {
-                break;
+                if all_dead {
+                    break;
+                }
+                // A thread `add_stream_thread` is starting: its handle is on the way.
+                if timed_out() {
+                    tracing::warn!("close() timed out waiting for stream threads");
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
             }
             for handle in handles {
                 while !handle.is_finished() {
-                    if Instant::now() >= deadline {
+                    if timed_out() {
                         tracing::warn!("close() timed out waiting for stream threads");
                         return false;
                     }
@@ -234,7 +277,7 @@ impl KafkaStreams {
         // The global thread ends once the stream threads have: it closes the global stores.
         if let Some(handle) = lock(&runtime.global_thread).take() {
             while !handle.is_finished() {
-                if Instant::now() >= deadline {
+                if timed_out() {
                     tracing::warn!("close() timed out waiting for the global thread");
                     return false;
                 }
@@ -251,6 +294,133 @@ impl KafkaStreams {
         // Every thread has stopped: another instance may have the state directory now.
         lock(&runtime.shared.state_lock).take();
         true
+    }
+
+    /// Starts one more stream thread (Kafka's `addStreamThread`) and returns its name, or
+    /// `None` when the instance is not RUNNING or REBALANCING. The thread takes the lowest
+    /// index no live thread uses (`<client id>-StreamThread-<n>`: a thread added after one was
+    /// removed takes its name) and joins the group: the instance goes through REBALANCING
+    /// while the group spreads the tasks over the threads again. `num.stream.threads` is only
+    /// the count it starts with.
+    ///
+    /// ```no_run
+    /// # fn example(streams: &streams_runtime::KafkaStreams) -> streams_runtime::Result<()> {
+    /// if let Some(name) = streams.add_stream_thread()? {
+    ///     println!("started {name}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn add_stream_thread(&self) -> Result<Option<String>> {
+        let _control = lock(&self.control);
+        let runtime = &self.runtime;
+        let state = runtime.state();
+        if !state.is_running_or_rebalancing() {
+            tracing::info!(%state, "cannot add a stream thread in this state");
+            return Ok(None);
+        }
+        if runtime.shared.layout().source_topics.is_empty() {
+            tracing::info!("the topology has only global stores: no stream thread to add");
+            return Ok(None);
+        }
+        let slot = Runtime::free_slot(&mut lock(&runtime.threads));
+        let name = thread::spawn(runtime, slot)?;
+        tracing::info!(thread = %name, "added a stream thread");
+        Ok(Some(name))
+    }
+
+    /// Stops one stream thread (Kafka's `removeStreamThread`) and returns its name, or
+    /// `None` when the instance is not RUNNING or REBALANCING or has no thread to remove.
+    /// Waits without limit: see
+    /// [`remove_stream_thread_with_timeout`](Self::remove_stream_thread_with_timeout).
+    pub fn remove_stream_thread(&self) -> Result<Option<String>> {
+        self.remove_thread(None)
+    }
+
+    /// Stops one stream thread — the oldest, other than the calling one — and returns its
+    /// name once it has ended, or `None` when the instance is not RUNNING or REBALANCING or
+    /// has no thread to remove. The thread commits and closes its tasks cleanly (flushing and
+    /// checkpointing their stores) and leaves the consumer group (a static member too), so
+    /// that its tasks move to the remaining threads and instances in the rebalance that
+    /// follows. Fails with [`Error::Timeout`] if it has not ended within `timeout` (it goes
+    /// on stopping).
+    ///
+    /// ```no_run
+    /// # fn example(streams: &streams_runtime::KafkaStreams) -> streams_runtime::Result<()> {
+    /// use std::time::Duration;
+    /// let removed = streams.remove_stream_thread_with_timeout(Duration::from_secs(30))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn remove_stream_thread_with_timeout(&self, timeout: Duration) -> Result<Option<String>> {
+        self.remove_thread(Some(timeout))
+    }
+
+    fn remove_thread(&self, timeout: Option<Duration>) -> Result<Option<String>> {
+        let _control = lock(&self.control);
+        let runtime = &self.runtime;
+        let started = Instant::now();
+        let state = runtime.state();
+        if !state.is_running_or_rebalancing() {
+            tracing::info!(%state, "cannot remove a stream thread in this state");
+            return Ok(None);
+        }
+        let Some((slot, name)) = runtime.request_removal() else {
+            tracing::info!("no stream thread to remove");
+            return Ok(None);
+        };
+        tracing::info!(thread = %name, "removing a stream thread");
+        if std::thread::current().name() == Some(name.as_str()) {
+            // Called from the thread itself (a listener): it stops once this returns.
+            return Ok(Some(name));
+        }
+        loop {
+            let ended = lock(&runtime.threads)
+                .get(slot)
+                .is_none_or(|t| t.state == ThreadState::Dead || t.name != name);
+            if ended {
+                break;
+            }
+            if timeout.is_some_and(|t| started.elapsed() >= t) {
+                return Err(Error::Timeout {
+                    operation: format!("removing stream thread {name}: it did not stop"),
+                    waited: started.elapsed(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        tracing::info!(thread = %name, "removed a stream thread");
+        Ok(Some(name))
+    }
+
+    /// Pauses processing (Kafka's `pause`): every stream thread stops processing records and
+    /// firing punctuations, but keeps polling its consumer — fetching nothing — so that the
+    /// instance stays in the group (no rebalance, no partition moves to another instance).
+    /// Its commits go on. May be called before [`start`](Self::start): the instance then
+    /// starts paused. The global thread keeps its global stores up to date. Unlike Kafka,
+    /// tasks assigned while paused are still created and their stores restored (restoration
+    /// runs as partitions are assigned), so a paused instance reaches RUNNING.
+    ///
+    /// ```no_run
+    /// # fn example(streams: &streams_runtime::KafkaStreams) {
+    /// streams.pause();
+    /// assert!(streams.is_paused());
+    /// streams.resume();
+    /// # }
+    /// ```
+    pub fn pause(&self) {
+        tracing::info!("pausing processing");
+        self.runtime.paused.store(true, Ordering::SeqCst);
+    }
+
+    /// Resumes processing where [`pause`](Self::pause) stopped it (Kafka's `resume`): records
+    /// that arrived meanwhile are processed, none skipped.
+    pub fn resume(&self) {
+        tracing::info!("resuming processing");
+        self.runtime.paused.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether processing is paused (Kafka's `isPaused`).
+    pub fn is_paused(&self) -> bool {
+        self.runtime.is_paused()
     }
 
     /// This instance's part of the key-value store `name` (a `KTable` or `count()` store
@@ -355,13 +525,26 @@ impl KafkaStreams {
     }
 
     /// The instance's live stream threads and their tasks (Kafka's
-    /// `metadataForLocalThreads`).
+    /// `metadataForLocalThreads`), by thread index; a thread still joining the group has
+    /// no tasks yet.
     pub fn local_thread_metadata(&self) -> Vec<ThreadMetadata> {
-        let managers: Vec<Arc<Mutex<TaskManager>>> = lock(&self.runtime.threads)
+        type Live = (usize, String, Option<Arc<Mutex<TaskManager>>>);
+        let mut threads: Vec<Live> = lock(&self.runtime.threads)
             .iter()
-            .filter_map(|t| t.manager.clone())
+            .filter(|t| t.state != ThreadState::Dead)
+            .map(|t| (t.index, t.name.clone(), t.manager.clone()))
             .collect();
-        managers.iter().map(|m| lock(m).metadata()).collect()
+        threads.sort_by_key(|(index, _, _)| *index);
+        threads
+            .into_iter()
+            .map(|(_, name, manager)| match manager {
+                Some(m) => lock(&m).metadata(),
+                None => ThreadMetadata {
+                    thread_name: name,
+                    active_tasks: Vec::new(),
+                },
+            })
+            .collect()
     }
 
     /// Deletes this application's local state (`state.dir/<application.id>`), like Kafka's

@@ -80,12 +80,18 @@
 //! documented seam in [`streams_core::internals`]: a task is fed consumed records, and its
 //! output, changelog records and offsets are drained and shipped here to Kafka.
 //!
-//! Modules: [`KafkaStreams`] (the handle), [`State`] (its state machine), the exception
+//! While it runs, an instance can gain and lose stream threads
+//! ([`KafkaStreams::add_stream_thread`], [`KafkaStreams::remove_stream_thread`]), pause and
+//! resume processing without leaving the group ([`KafkaStreams::pause`]), and it closes with
+//! or without its members leaving the group ([`KafkaStreams::close_with`], [`CloseOptions`]).
+//!
+//! Modules: [`KafkaStreams`] (the handle), [`State`] (its state machine), [`CloseOptions`], the exception
 //! handlers, metrics and metadata, interactive queries ([`LocalKeyValueStore`]); internally the
 //! instance's control block, stream threads, task manager, record collector, changelog reader
 //! (restore), global thread and topic preparation.
 
 mod clients;
+mod close_options;
 mod collector;
 mod error;
 mod global;
@@ -105,6 +111,7 @@ mod task_manager;
 mod thread;
 mod topics;
 
+pub use close_options::{CloseOptions, GroupMembershipOperation};
 pub use error::{Error, Result};
 pub use handlers::{
     ProductionError, ProductionExceptionHandler, ProductionExceptionResponse,

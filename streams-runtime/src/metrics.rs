@@ -33,6 +33,9 @@ pub struct StreamsMetrics {
     pub consumer_lag: i64,
     /// Time since `start()`.
     pub uptime: Duration,
+    /// Rounds of the stream threads' poll loops, each polling the consumer once or more
+    /// (`poll-total`); they go on while the instance is paused.
+    pub polls: u64,
 }
 
 /// The counters behind [`StreamsMetrics`].
@@ -41,6 +44,7 @@ pub(crate) struct Metrics {
     pub(crate) records_processed: AtomicU64,
     pub(crate) records_skipped: Arc<AtomicU64>,
     pub(crate) records_restored: AtomicU64,
+    pub(crate) polls: AtomicU64,
     commits: AtomicU64,
     commit_nanos_total: AtomicU64,
     commit_nanos_max: AtomicU64,
@@ -55,6 +59,7 @@ impl Metrics {
             records_processed: AtomicU64::new(0),
             records_skipped: Arc::new(AtomicU64::new(0)),
             records_restored: AtomicU64::new(0),
+            polls: AtomicU64::new(0),
             commits: AtomicU64::new(0),
             commit_nanos_total: AtomicU64::new(0),
             commit_nanos_max: AtomicU64::new(0),
@@ -92,6 +97,7 @@ impl Metrics {
             records_restored: self.records_restored.load(Ordering::Relaxed),
             consumer_lag: lock(&self.consumer_lag).values().sum(),
             uptime,
+            polls: self.polls.load(Ordering::Relaxed),
         }
     }
 }

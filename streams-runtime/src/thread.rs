@@ -16,6 +16,11 @@
 //! records polled before it: their partitions were revoked and committed, and whoever owns
 //! them now reads them again from the committed offsets.
 //!
+//! While the instance is paused (`KafkaStreams::pause`) the loop pauses its consumer's
+//! partitions and keeps polling — serving rebalances, staying in the group — but processes and
+//! punctuates nothing. When the thread stops, its consumer leaves the group if the thread is
+//! being removed or the instance closes with `LeaveGroup`; a static member otherwise stays.
+//!
 //! Between batches the loop also logs a summary every `log.summary.interval.ms` (records
 //! processed, punctuators run, tasks committed, as Kafka's `StreamThread`), and runs the
 //! instance's state cleaner when it is due (`state.cleanup.delay.ms`).
@@ -107,32 +112,55 @@ impl ConsumerContext for StreamsConsumerContext {
     }
 }
 
-/// Starts stream thread `slot` (a new one, or the replacement of a failed one).
-pub(crate) fn spawn(runtime: &Arc<Runtime>, slot: usize) -> Result<()> {
-    let index = runtime.next_thread.fetch_add(1, Ordering::SeqCst) + 1;
-    let name = format!("{}-StreamThread-{index}", runtime.client_id_prefix());
-    {
+/// Starts stream thread `slot` (a new one, or the replacement of a failed one), named with the
+/// lowest index no other live thread uses. Returns its name.
+pub(crate) fn spawn(runtime: &Arc<Runtime>, slot: usize) -> Result<String> {
+    let name = {
         let mut threads = lock(&runtime.threads);
         while threads.len() <= slot {
             threads.push(ThreadSlot {
                 state: ThreadState::Dead,
                 handle: None,
                 manager: None,
+                index: 0,
+                name: String::new(),
+                stop: false,
             });
         }
-        threads[slot].state = ThreadState::Starting;
-        threads[slot].manager = None;
-    }
+        let index = Runtime::free_thread_index(&threads, slot);
+        let name = format!("{}-StreamThread-{index}", runtime.client_id_prefix());
+        let t = &mut threads[slot];
+        t.state = ThreadState::Starting;
+        t.manager = None;
+        t.index = index;
+        t.name = name.clone();
+        t.stop = false;
+        name
+    };
+    // A new thread joins the group: the instance rebalances (RUNNING → REBALANCING).
+    runtime.derive_state();
     let thread_runtime = Arc::clone(runtime);
     let thread_name = name.clone();
-    let handle = std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name(name.clone())
-        .spawn(move || main(thread_runtime, slot, thread_name))
-        .map_err(|e| Error::IllegalState(format!("cannot start stream thread {name}: {e}")))?;
-    if let Some(t) = lock(&runtime.threads).get_mut(slot) {
-        t.handle = Some(handle);
+        .spawn(move || main(thread_runtime, slot, thread_name));
+    let mut threads = lock(&runtime.threads);
+    match spawned {
+        Ok(handle) => {
+            if let Some(t) = threads.get_mut(slot) {
+                t.handle = Some(handle);
+            }
+            Ok(name)
+        }
+        Err(e) => {
+            if let Some(t) = threads.get_mut(slot) {
+                t.state = ThreadState::Dead;
+            }
+            Err(Error::IllegalState(format!(
+                "cannot start stream thread {name}: {e}"
+            )))
+        }
     }
-    Ok(())
 }
 
 /// The body of stream thread `slot`: runs it, then marks it dead and hands a failure to the
@@ -144,6 +172,7 @@ fn main(runtime: Arc<Runtime>, slot: usize, name: String) {
         run(thread_runtime, slot, thread_name)
     }))
     .unwrap_or_else(|panic| Err(panic_error(&name, panic)));
+    let removed = runtime.removal_requested(slot);
     {
         let mut threads = lock(&runtime.threads);
         if let Some(t) = threads.get_mut(slot) {
@@ -151,8 +180,10 @@ fn main(runtime: Arc<Runtime>, slot: usize, name: String) {
             t.manager = None;
         }
     }
+    // The others may all be processing already (a removed thread's tasks moved on).
+    runtime.derive_state();
     if let Err(error) = result {
-        if runtime.shutdown.load(Ordering::SeqCst) {
+        if runtime.shutdown.load(Ordering::SeqCst) || removed {
             tracing::warn!(thread = %name, %error, "stream thread failed while shutting down");
         } else {
             tracing::error!(thread = %name, %error, "stream thread failed");
@@ -219,7 +250,8 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
     )));
     runtime.register_manager(slot, Arc::clone(&manager));
 
-    let consumer_config = clients::main_consumer(config, &format!("{name}-consumer"));
+    let index = lock(&runtime.threads).get(slot).map_or(1, |t| t.index);
+    let consumer_config = clients::main_consumer(config, &format!("{name}-consumer"), index);
     let rebalances = Arc::new(AtomicU64::new(0));
     let consumer: StreamConsumer = consumer_config
         .create_with_context(StreamsConsumerContext {
@@ -255,11 +287,60 @@ pub(crate) fn run(runtime: Arc<Runtime>, slot: usize, name: String) -> Result<()
             Err(e)
         }
     };
-    // Leaving the group: the consumer's close runs a last (empty) revocation.
-    consumer.unsubscribe();
+    // The consumer's close runs a last (empty) revocation. Whether the member leaves the group
+    // is librdkafka's choice for a dynamic member (it always does: no way to close one
+    // without) and ours for a static one (KIP-345: its close never leaves).
+    let leave = runtime.leaves_group(slot);
+    match (config.group_instance_id().is_some(), leave) {
+        (false, _) => consumer.unsubscribe(),
+        (true, true) => leave_group(&consumer, &name),
+        (true, false) => {
+            tracing::info!(thread = %name, "closing without leaving the group: the static member keeps its partitions until session.timeout.ms")
+        }
+    }
     drop(consumer);
     tracing::info!(thread = %name, ok = result.is_ok(), "stream thread stopped");
     result
+}
+
+/// How long a static member waits for librdkafka to send its LeaveGroup before closing.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Makes a static member leave the group before its consumer closes (which, for a static
+/// member, sends no LeaveGroup): unsubscribing does, once the revocation it triggers has run
+/// in a poll — librdkafka then forgets the member id, and its close waits for the LeaveGroup's
+/// answer. This is what Kafka Streams gets from the admin client's
+/// `removeMembersFromConsumerGroup` when it closes with `LEAVE_GROUP`.
+fn leave_group(consumer: &StreamConsumer, name: &str) {
+    consumer.unsubscribe();
+    let deadline = Instant::now() + LEAVE_TIMEOUT;
+    while member_id(consumer).is_some_and(|id| !id.is_empty()) {
+        if Instant::now() >= deadline {
+            tracing::warn!(thread = %name, "the static member did not leave the group within {LEAVE_TIMEOUT:?}");
+            return;
+        }
+        let _ = consumer.poll(Duration::from_millis(20));
+    }
+    tracing::info!(thread = %name, "left the consumer group");
+}
+
+/// The consumer's current member id in its group (empty before it joined and after it left).
+#[allow(unsafe_code)] // a librdkafka call rust-rdkafka does not wrap; see SAFETY below
+fn member_id(consumer: &StreamConsumer) -> Option<String> {
+    use rdkafka::bindings as rd;
+    let client = consumer.client().native_ptr();
+    // SAFETY: `client` is the live consumer's handle, borrowed for the call;
+    // rd_kafka_memberid returns NULL or a NUL-terminated string that librdkafka allocated
+    // for the caller, read here once and then freed with rd_kafka_mem_free as documented.
+    unsafe {
+        let raw = rd::rd_kafka_memberid(client);
+        if raw.is_null() {
+            return None;
+        }
+        let id = std::ffi::CStr::from_ptr(raw).to_string_lossy().into_owned();
+        rd::rd_kafka_mem_free(client, raw.cast());
+        Some(id)
+    }
 }
 
 /// The periodic INFO summary of a stream thread (`log.summary.interval.ms`), in the words of
@@ -295,6 +376,42 @@ pub(crate) fn consumed_record(message: &impl Message) -> ConsumedRecord {
     }
 }
 
+/// Pauses or resumes the consumer's partitions to follow `pause()`/`resume()`: a paused
+/// consumer fetches nothing but keeps polling, so the member stays in the group and serves
+/// rebalances. librdkafka keeps a partition paused across a revocation and a later
+/// assignment, so after every rebalance the new assignment is paused or resumed again, either
+/// way (resuming a partition that is not paused does nothing). librdkafka resumes a partition
+/// from the last record it handed over, and records polled before the pause wait in their
+/// tasks' queues: nothing is skipped or read twice. `applied` is the pause state last applied
+/// and the rebalance count it was applied at.
+fn sync_pause(
+    consumer: &StreamConsumer,
+    paused: bool,
+    rebalances: &AtomicU64,
+    applied: &mut Option<(bool, u64)>,
+) {
+    let generation = rebalances.load(Ordering::SeqCst);
+    if *applied == Some((paused, generation)) || (applied.is_none() && !paused) {
+        return;
+    }
+    let assignment = match consumer.assignment() {
+        Ok(assignment) => assignment,
+        Err(e) => {
+            tracing::warn!(error = %e, "reading the assignment to pause or resume it");
+            return;
+        }
+    };
+    *applied = Some((paused, generation));
+    let result = if paused {
+        consumer.pause(&assignment)
+    } else {
+        consumer.resume(&assignment)
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, paused, "pausing or resuming the consumer's partitions");
+    }
+}
+
 fn poll_loop(
     runtime: &Runtime,
     slot: usize,
@@ -322,7 +439,11 @@ fn poll_loop(
         .collect();
     let summary_interval = runtime.shared.config.log_summary_interval();
     let mut last_summary = Instant::now();
+    // Whether the consumer's assignment was last paused or resumed, and after which rebalance.
+    let mut pause_applied: Option<(bool, u64)> = None;
     while !runtime.shutdown_requested(slot) {
+        let paused = runtime.is_paused();
+        sync_pause(consumer, paused, rebalances, &mut pause_applied);
         if last_summary.elapsed() >= summary_interval {
             let mut m = lock(manager);
             let activity = std::mem::take(&mut m.activity);
@@ -335,7 +456,7 @@ fn poll_loop(
         // rather than spin.
         let busy = lock(manager).has_buffered();
         let mut generation = rebalances.load(Ordering::SeqCst);
-        let mut timeout = match (busy, processed_last) {
+        let mut timeout = match (busy && !paused, processed_last) {
             (true, true) => Duration::ZERO,
             (true, false) => IDLE_POLL_TIMEOUT,
             (false, _) => POLL_TIMEOUT,
@@ -366,9 +487,20 @@ fn poll_loop(
                 }
             }
         }
+        runtime.shared.metrics.polls.fetch_add(1, Ordering::SeqCst);
+        // Asked again: a pause() that came while polling holds back what the poll returned.
+        let paused = runtime.is_paused();
         let mut m = lock(manager);
         let step = match m.callback_error.take() {
             Some(e) => Err(e),
+            None if paused => {
+                // Kept in the tasks' queues, processed once resumed.
+                for (topic, record) in batch.drain(..) {
+                    m.add_record(&topic, record);
+                }
+                processed_last = false;
+                m.maybe_commit(consumer)
+            }
             None => {
                 for (topic, record) in batch.drain(..) {
                     m.add_record(&topic, record);
