@@ -74,6 +74,8 @@ pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::EndTxn, 0, 4),
     api(ApiKey::AddOffsetsToTxn, 0, 3),
     api(ApiKey::TxnOffsetCommit, 0, 3),
+    api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    api(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The supported version range of `key`, if the broker implements it.
@@ -215,6 +217,12 @@ async fn dispatch(
             ResponseKind::DescribeGroups(group::describe_groups(broker, r, v))
         }
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group::delete_groups(broker, r)),
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            group::consumer_group_heartbeat(broker, header, peer, r, v),
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => {
+            ResponseKind::ConsumerGroupDescribe(group::consumer_group_describe(broker, r, v))
+        }
         other => {
             tracing::warn!(request = ?std::mem::discriminant(&other), "request for an API without a handler");
             return None;
