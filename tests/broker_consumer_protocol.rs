@@ -107,10 +107,14 @@ impl ConsumerContext for Tracking {
                 let key = (e.topic().to_string(), e.partition());
                 if let Some(other) = owners.insert(key.clone(), self.member) {
                     if other != self.member {
-                        self.ownership.violations.lock().expect("lock").push(format!(
-                            "{key:?} assigned to member {} while member {other} owned it",
-                            self.member
-                        ));
+                        self.ownership
+                            .violations
+                            .lock()
+                            .expect("lock")
+                            .push(format!(
+                                "{key:?} assigned to member {} while member {other} owned it",
+                                self.member
+                            ));
                     }
                 }
             }
@@ -128,7 +132,12 @@ struct Member {
 }
 
 impl Member {
-    fn start(config: &ClientConfig, topics: &[&str], member: usize, ownership: &Arc<Ownership>) -> Member {
+    fn start(
+        config: &ClientConfig,
+        topics: &[&str],
+        member: usize,
+        ownership: &Arc<Ownership>,
+    ) -> Member {
         let consumer: BaseConsumer<Tracking> = config
             .create_with_context(Tracking {
                 member,
@@ -267,16 +276,26 @@ async fn members_join_share_leave_and_resume_from_commits() {
     for m in &described.members {
         assert_eq!(m.member_epoch, described.group_epoch);
         assert_eq!(m.member_type, 1);
-        let owned: usize = m.assignment.topic_partitions.iter().map(|t| t.partitions.len()).sum();
+        let owned: usize = m
+            .assignment
+            .topic_partitions
+            .iter()
+            .map(|t| t.partitions.len())
+            .sum();
         assert_eq!(owned, 3);
-        assert_eq!(m.assignment.topic_partitions[0].topic_name.0.as_str(), "orders");
+        assert_eq!(
+            m.assignment.topic_partitions[0].topic_name.0.as_str(),
+            "orders"
+        );
     }
 
     // The second closes: its partitions come back long before its 3 s session ends.
     second.close();
-    let took = wait_for(Duration::from_secs(10), "the partitions to come back", || {
-        first.partition_numbers().len() == PARTITIONS as usize
-    });
+    let took = wait_for(
+        Duration::from_secs(10),
+        "the partitions to come back",
+        || first.partition_numbers().len() == PARTITIONS as usize,
+    );
     assert!(
         took < Duration::from_millis(2500),
         "a leaving member's partitions came back only after {took:?}"
@@ -297,7 +316,11 @@ async fn members_join_share_leave_and_resume_from_commits() {
     std::thread::sleep(Duration::from_millis(300));
     let mut got = third.received();
     got.sort();
-    assert_eq!(got, sorted_values(60..90), "the committed records are not read again");
+    assert_eq!(
+        got,
+        sorted_values(60..90),
+        "the committed records are not read again"
+    );
     third.close();
     broker.shutdown().expect("shutdown");
 }
@@ -310,13 +333,20 @@ async fn a_killed_member_is_fenced_after_the_session_timeout() {
     let ownership = Arc::new(Ownership::default());
     let config = consumer_config(&bootstrap, "kip848-jobs");
     let survivor = Member::start(&config, &["jobs"], 1, &ownership);
-    wait_for(Duration::from_secs(20), "the first member's partitions", || {
-        survivor.partition_numbers().len() == PARTITIONS as usize
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the first member's partitions",
+        || survivor.partition_numbers().len() == PARTITIONS as usize,
+    );
 
     // The second member runs in a child process (this test binary, see below).
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["child_consumer_process", "--exact", "--nocapture", "--include-ignored"])
+        .args([
+            "child_consumer_process",
+            "--exact",
+            "--nocapture",
+            "--include-ignored",
+        ])
         .env(CHILD_ENV, format!("{bootstrap} kip848-jobs jobs"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -334,17 +364,21 @@ async fn a_killed_member_is_fenced_after_the_session_timeout() {
         }
     };
     assert_eq!(assigned, 3, "the child member got its half");
-    wait_for(Duration::from_secs(10), "the survivor to give up half", || {
-        survivor.partition_numbers().len() == 3
-    });
+    wait_for(
+        Duration::from_secs(10),
+        "the survivor to give up half",
+        || survivor.partition_numbers().len() == 3,
+    );
 
     // SIGKILL: the child never leaves. The broker fences it after its session.
     child.kill().expect("SIGKILL");
     child.wait().expect("reap");
     let killed_at = Instant::now();
-    wait_for(Duration::from_secs(15), "the killed member's partitions", || {
-        survivor.partition_numbers().len() == PARTITIONS as usize
-    });
+    wait_for(
+        Duration::from_secs(15),
+        "the killed member's partitions",
+        || survivor.partition_numbers().len() == PARTITIONS as usize,
+    );
     let took = killed_at.elapsed();
     assert!(
         took >= Duration::from_millis(1000),
@@ -371,7 +405,9 @@ fn child_consumer_process() {
     let [bootstrap, group, topic] = parts[..] else {
         panic!("{CHILD_ENV} must be `bootstrap group topic`");
     };
-    let consumer: BaseConsumer = consumer_config(bootstrap, group).create().expect("consumer");
+    let consumer: BaseConsumer = consumer_config(bootstrap, group)
+        .create()
+        .expect("consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     let mut reported = 0;
     loop {
@@ -406,10 +442,17 @@ async fn the_range_assignor_keeps_co_partitioned_topics_together() {
                 .map(|(_, p)| p)
                 .collect()
         };
-        assert_eq!(by_topic("left"), by_topic("right"), "same partition numbers");
+        assert_eq!(
+            by_topic("left"),
+            by_topic("right"),
+            "same partition numbers"
+        );
         assert_eq!(by_topic("left").len(), 2);
     }
-    assert_eq!(describe(&broker, "kip848-range").assignor_name.as_str(), "range");
+    assert_eq!(
+        describe(&broker, "kip848-range").assignor_name.as_str(),
+        "range"
+    );
     a.close();
     b.close();
     assert!(ownership.violations.lock().expect("lock").is_empty());
@@ -424,16 +467,20 @@ async fn a_subscribed_topic_created_later_is_assigned() {
     let ownership = Arc::new(Ownership::default());
     let config = consumer_config(&bootstrap, "kip848-later");
     let m = Member::start(&config, &["early", "later"], 1, &ownership);
-    wait_for(Duration::from_secs(20), "the existing topic's partitions", || {
-        m.partitions().len() == 2
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the existing topic's partitions",
+        || m.partitions().len() == 2,
+    );
     let epoch = describe(&broker, "kip848-later").group_epoch;
     // The topic appears: the next heartbeat sees it, the group epoch moves, and the
     // member gets its partitions.
     broker.create_topic("later", 3).expect("topic");
-    wait_for(Duration::from_secs(20), "the new topic's partitions", || {
-        m.partitions().len() == 5
-    });
+    wait_for(
+        Duration::from_secs(20),
+        "the new topic's partitions",
+        || m.partitions().len() == 5,
+    );
     assert!(describe(&broker, "kip848-later").group_epoch > epoch);
     m.close();
     broker.shutdown().expect("shutdown");

@@ -917,9 +917,16 @@ mod tests {
         assert_eq!(b.group.offsets_retention, Duration::from_secs(120));
         assert!(b.set("offsets.retention.check.interval.ms", "0").is_err());
         b.set("group.consumer.session.timeout.ms", "1500").unwrap();
-        assert_eq!(b.group.consumer_session_timeout, Duration::from_millis(1500));
-        b.set("group.consumer.heartbeat.interval.ms", "100").unwrap();
-        assert_eq!(b.group.consumer_heartbeat_interval, Duration::from_millis(100));
+        assert_eq!(
+            b.group.consumer_session_timeout,
+            Duration::from_millis(1500)
+        );
+        b.set("group.consumer.heartbeat.interval.ms", "100")
+            .unwrap();
+        assert_eq!(
+            b.group.consumer_heartbeat_interval,
+            Duration::from_millis(100)
+        );
         b.set("group.consumer.assignors", "range, uniform").unwrap();
         assert_eq!(b.group.consumer_assignors, vec!["range", "uniform"]);
         assert!(b.set("group.consumer.assignors", "sticky").is_err());

@@ -188,7 +188,10 @@ fn uniform(
         .keys()
         .flat_map(|t| (0..topics.get(t).copied().unwrap_or(0)).map(move |p| (*t, p)))
         .collect();
-    let subscribers = members.values().filter(|m| !m.subscribed.is_empty()).count();
+    let subscribers = members
+        .values()
+        .filter(|m| !m.subscribed.is_empty())
+        .count();
     let (base, mut extras) = if subscribers == 0 {
         (0, 0)
     } else {
@@ -321,7 +324,10 @@ mod tests {
         let mut seen = BTreeSet::new();
         for (m, a) in result {
             for (t, ps) in a {
-                assert!(members[m].subscribed.contains(t), "{m} not subscribed to {t}");
+                assert!(
+                    members[m].subscribed.contains(t),
+                    "{m} not subscribed to {t}"
+                );
                 for p in ps {
                     assert!(*p < topics[t]);
                     assert!(seen.insert((*t, *p)), "{t}-{p} assigned twice");
@@ -493,7 +499,10 @@ mod tests {
                 "A".to_string(),
                 spec(&[t1, t2], &[(t1, &[0, 2]), (t2, &[1])]),
             ),
-            ("B".to_string(), spec(&[t1, t2], &[(t1, &[1]), (t2, &[0, 2])])),
+            (
+                "B".to_string(),
+                spec(&[t1, t2], &[(t1, &[1]), (t2, &[0, 2])]),
+            ),
             ("C".to_string(), spec(&[t1, t2], &[])),
         ]);
         let r = ServerAssignor::Uniform.assign(&members, &topics);
@@ -542,7 +551,10 @@ mod tests {
         let r = ServerAssignor::Uniform.assign(&members, &topics);
         assert_valid(&members, &topics, &r);
         let l = loads(&r);
-        assert!(l.iter().max().unwrap() - l.iter().min().unwrap() <= 2, "{l:?}");
+        assert!(
+            l.iter().max().unwrap() - l.iter().min().unwrap() <= 2,
+            "{l:?}"
+        );
         assert!(l.iter().all(|n| *n >= 1), "{l:?}");
     }
 

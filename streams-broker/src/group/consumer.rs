@@ -290,9 +290,8 @@ fn owns_any(owned: Option<&Assignment>, revoking: &Assignment) -> bool {
 }
 
 fn is_subset(part: &Assignment, whole: &Assignment) -> bool {
-    part.iter().all(|(t, ps)| {
-        ps.is_empty() || whole.get(t).is_some_and(|w| ps.is_subset(w))
-    })
+    part.iter()
+        .all(|(t, ps)| ps.is_empty() || whole.get(t).is_some_and(|w| ps.is_subset(w)))
 }
 
 fn same_partitions(a: &Assignment, b: &Assignment) -> bool {
@@ -363,7 +362,10 @@ impl ConsumerGroup {
             .collect();
         let mut votes: Vec<(ServerAssignor, usize)> = configured.iter().map(|a| (*a, 0)).collect();
         for m in self.members.values() {
-            let wanted = m.server_assignor.as_deref().and_then(ServerAssignor::from_name);
+            let wanted = m
+                .server_assignor
+                .as_deref()
+                .and_then(ServerAssignor::from_name);
             if let Some(v) = votes.iter_mut().find(|(a, _)| Some(*a) == wanted) {
                 v.1 += 1;
             }
@@ -404,7 +406,13 @@ impl ConsumerGroup {
         if self.members.is_empty() {
             self.empty_since = now_ms();
         }
-        tracing::info!(group = group_id, epoch = self.epoch, assignor = assignor.name(), members = self.members.len(), "consumer group target assignment");
+        tracing::info!(
+            group = group_id,
+            epoch = self.epoch,
+            assignor = assignor.name(),
+            members = self.members.len(),
+            "consumer group target assignment"
+        );
     }
 
     /// Removes a member (left, fenced or expired); the epoch moves so that its
@@ -428,7 +436,8 @@ impl ConsumerGroup {
         now: Instant,
         config: &GroupConfig,
     ) -> ConsumerHeartbeatResponse {
-        let interval = i32::try_from(config.consumer_heartbeat_interval.as_millis()).unwrap_or(i32::MAX);
+        let interval =
+            i32::try_from(config.consumer_heartbeat_interval.as_millis()).unwrap_or(i32::MAX);
         if req.member_epoch == LEAVE_EPOCH || req.member_epoch == LEAVE_STATIC_EPOCH {
             return self.leave(group_id, req, config, interval);
         }
@@ -458,7 +467,10 @@ impl ConsumerGroup {
             let Some(m) = self.members.get(&req.member_id) else {
                 return error(
                     ResponseError::UnknownMemberId,
-                    format!("Member {} is not a member of group {group_id}.", req.member_id),
+                    format!(
+                        "Member {} is not a member of group {group_id}.",
+                        req.member_id
+                    ),
                 );
             };
             if let Err(r) = Self::check_epoch(m, req) {
@@ -554,7 +566,10 @@ impl ConsumerGroup {
             return Err(fenced());
         }
         if req.member_epoch < m.epoch {
-            let subset = req.owned.as_ref().is_some_and(|o| is_subset(o, &m.assigned));
+            let subset = req
+                .owned
+                .as_ref()
+                .is_some_and(|o| is_subset(o, &m.assigned));
             if req.member_epoch != m.previous_epoch || !subset {
                 return Err(fenced());
             }
@@ -656,12 +671,18 @@ impl ConsumerGroup {
                 .values()
                 .find(|m| m.instance_id.as_deref() == Some(instance))
                 .map(|m| m.id.clone()),
-            _ => self.members.contains_key(&req.member_id).then(|| req.member_id.clone()),
+            _ => self
+                .members
+                .contains_key(&req.member_id)
+                .then(|| req.member_id.clone()),
         };
         let Some(id) = id else {
             return error(
                 ResponseError::UnknownMemberId,
-                format!("Member {} is not a member of group {group_id}.", req.member_id),
+                format!(
+                    "Member {} is not a member of group {group_id}.",
+                    req.member_id
+                ),
             );
         };
         if req.member_epoch == LEAVE_STATIC_EPOCH {
@@ -783,7 +804,10 @@ impl ConsumerGroup {
                 if m.session_deadline <= now {
                     Some((m.id.clone(), "session expired"))
                 } else if m.revocation_deadline.is_some_and(|d| d <= now) {
-                    Some((m.id.clone(), "did not revoke partitions within its rebalance timeout"))
+                    Some((
+                        m.id.clone(),
+                        "did not revoke partitions within its rebalance timeout",
+                    ))
                 } else {
                     None
                 }
@@ -839,7 +863,10 @@ impl ConsumerGroup {
             state: self.state(),
             epoch: self.epoch,
             assignment_epoch: self.assignment_epoch,
-            assignor: self.assignor.map(|a| a.name().to_string()).unwrap_or_default(),
+            assignor: self
+                .assignor
+                .map(|a| a.name().to_string())
+                .unwrap_or_default(),
             members: self
                 .members
                 .values()
@@ -857,5 +884,303 @@ impl ConsumerGroup {
                 })
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Uuid = Uuid::from_u128(7);
+
+    fn config() -> GroupConfig {
+        GroupConfig {
+            consumer_session_timeout: Duration::from_secs(45),
+            consumer_heartbeat_interval: Duration::from_secs(5),
+            ..GroupConfig::default()
+        }
+    }
+
+    fn topics(partitions: i32) -> TopicsSnapshot {
+        BTreeMap::from([("t".to_string(), TopicMeta { id: T, partitions })])
+    }
+
+    fn join(member: &str) -> ConsumerHeartbeat {
+        ConsumerHeartbeat {
+            group_id: "g".into(),
+            member_id: member.into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 30_000,
+            subscribed_topic_names: Some(vec!["t".into()]),
+            owned: Some(Assignment::new()),
+            ..ConsumerHeartbeat::default()
+        }
+    }
+
+    /// A follow-up heartbeat at `epoch`, reporting `owned` when given.
+    fn beat(member: &str, epoch: i32, owned: Option<&[i32]>) -> ConsumerHeartbeat {
+        ConsumerHeartbeat {
+            group_id: "g".into(),
+            member_id: member.into(),
+            member_epoch: epoch,
+            rebalance_timeout_ms: -1,
+            owned: owned.map(|ps| BTreeMap::from([(T, ps.iter().copied().collect())])),
+            ..ConsumerHeartbeat::default()
+        }
+    }
+
+    fn partitions(r: &ConsumerHeartbeatResponse) -> Option<Vec<i32>> {
+        r.assignment.as_ref().map(|a| {
+            a.get(&T)
+                .map(|ps| ps.iter().copied().collect())
+                .unwrap_or_default()
+        })
+    }
+
+    #[test]
+    fn a_second_member_gets_partitions_only_after_the_first_revoked_them() {
+        let (cfg, now, t) = (config(), Instant::now(), topics(4));
+        let mut g = ConsumerGroup::new();
+        let a = g.heartbeat("g", &join("a"), &t, now, &cfg);
+        assert_eq!((a.error, a.member_epoch), (0, 1));
+        assert_eq!(partitions(&a), Some(vec![0, 1, 2, 3]));
+        assert_eq!(a.heartbeat_interval_ms, 5000);
+        assert_eq!(g.state(), ConsumerGroupState::Stable);
+
+        // B joins: epoch 2. A's target shrinks, but A still owns everything, so B gets
+        // nothing yet and waits (unreleased partitions) at the new epoch.
+        let b = g.heartbeat("g", &join("b"), &t, now, &cfg);
+        assert_eq!((b.error, b.member_epoch), (0, 2));
+        assert_eq!(partitions(&b), Some(vec![]));
+        assert_eq!(g.members["b"].state, MemberState::UnreleasedPartitions);
+        assert_eq!(g.state(), ConsumerGroupState::Reconciling);
+        let b_target: Vec<i32> = g.target["b"][&T].iter().copied().collect();
+
+        // A is asked to revoke B's half and stays at epoch 1 until it confirms.
+        let a = g.heartbeat("g", &beat("a", 1, None), &t, now, &cfg);
+        assert_eq!(a.member_epoch, 1);
+        let a_keeps = partitions(&a).unwrap();
+        assert_eq!(a_keeps.len(), 2);
+        assert!(a_keeps.iter().all(|p| !b_target.contains(p)));
+        assert_eq!(g.members["a"].state, MemberState::UnrevokedPartitions);
+        // B still gets nothing while A holds its partitions.
+        let b = g.heartbeat("g", &beat("b", 2, None), &t, now, &cfg);
+        assert_eq!(partitions(&b), None, "nothing changed for B");
+        assert_eq!(g.members["b"].assigned.get(&T), None);
+
+        // A reports that it revoked: it moves to epoch 2; then B receives its half.
+        let a = g.heartbeat("g", &beat("a", 1, Some(&a_keeps)), &t, now, &cfg);
+        assert_eq!(a.member_epoch, 2);
+        assert_eq!(g.members["a"].state, MemberState::Stable);
+        let b = g.heartbeat("g", &beat("b", 2, Some(&[])), &t, now, &cfg);
+        assert_eq!(partitions(&b), Some(b_target));
+        assert_eq!(g.state(), ConsumerGroupState::Stable);
+    }
+
+    #[test]
+    fn epochs_are_fenced_as_kafka_fences_them() {
+        let (cfg, now, t) = (config(), Instant::now(), topics(2));
+        let mut g = ConsumerGroup::new();
+        g.heartbeat("g", &join("a"), &t, now, &cfg);
+        let fenced = ResponseError::FencedMemberEpoch.code();
+        assert_eq!(
+            g.heartbeat("g", &beat("a", 5, None), &t, now, &cfg).error,
+            fenced
+        );
+        assert_eq!(
+            g.heartbeat("g", &beat("x", 1, None), &t, now, &cfg).error,
+            ResponseError::UnknownMemberId.code()
+        );
+        // Epoch 2 after B joined and A revoked; A's previous epoch (1) with a subset of
+        // its partitions is still accepted (its answer may have been lost), epoch 0 is not
+        // a heartbeat but a rejoin, and an older epoch without owned partitions is fenced.
+        g.heartbeat("g", &join("b"), &t, now, &cfg);
+        let a = g.heartbeat("g", &beat("a", 1, None), &t, now, &cfg);
+        let keep = partitions(&a).unwrap();
+        let a = g.heartbeat("g", &beat("a", 1, Some(&keep)), &t, now, &cfg);
+        assert_eq!((a.error, a.member_epoch), (0, 2));
+        assert_eq!(
+            g.heartbeat("g", &beat("a", 1, Some(&keep)), &t, now, &cfg)
+                .error,
+            0
+        );
+        assert_eq!(
+            g.heartbeat("g", &beat("a", 1, None), &t, now, &cfg).error,
+            fenced
+        );
+    }
+
+    #[test]
+    fn leaving_and_expired_sessions_free_partitions() {
+        let (cfg, now, t) = (config(), Instant::now(), topics(2));
+        let mut g = ConsumerGroup::new();
+        g.heartbeat("g", &join("a"), &t, now, &cfg);
+        g.heartbeat("g", &join("b"), &t, now, &cfg);
+        let a = g.heartbeat("g", &beat("a", 1, None), &t, now, &cfg);
+        let keep = partitions(&a).unwrap();
+        g.heartbeat("g", &beat("a", 1, Some(&keep)), &t, now, &cfg);
+        g.heartbeat("g", &beat("b", 2, Some(&[])), &t, now, &cfg);
+        assert_eq!(g.state(), ConsumerGroupState::Stable);
+
+        // B leaves: epoch 3, and A gets everything at once (nobody holds the rest).
+        let left = g.heartbeat("g", &beat("b", LEAVE_EPOCH, None), &t, now, &cfg);
+        assert_eq!((left.error, left.member_epoch), (0, LEAVE_EPOCH));
+        let a = g.heartbeat("g", &beat("a", 2, None), &t, now, &cfg);
+        assert_eq!((a.member_epoch, partitions(&a)), (3, Some(vec![0, 1])));
+
+        // C joins, then stops heartbeating: after the session it is removed.
+        g.heartbeat("g", &join("c"), &t, now, &cfg);
+        let later = now + Duration::from_secs(30);
+        g.heartbeat("g", &beat("a", 3, None), &t, later, &cfg);
+        assert_eq!(g.next_deadline(), Some(now + cfg.consumer_session_timeout));
+        g.expire("g", now + Duration::from_secs(46), &cfg);
+        assert!(!g.members.contains_key("c"));
+        assert!(g.members.contains_key("a"));
+        assert_eq!(g.epoch, 5);
+    }
+
+    #[test]
+    fn a_member_that_does_not_revoke_in_time_is_removed() {
+        let (cfg, now, t) = (config(), Instant::now(), topics(2));
+        let mut g = ConsumerGroup::new();
+        g.heartbeat("g", &join("a"), &t, now, &cfg);
+        g.heartbeat("g", &join("b"), &t, now, &cfg);
+        g.heartbeat("g", &beat("a", 1, None), &t, now, &cfg);
+        assert_eq!(g.members["a"].state, MemberState::UnrevokedPartitions);
+        // A keeps heartbeating but never revokes: fenced after its 30 s rebalance timeout.
+        let t20 = now + Duration::from_secs(20);
+        g.heartbeat("g", &beat("a", 1, None), &t, t20, &cfg);
+        g.heartbeat("g", &beat("b", 2, None), &t, t20, &cfg);
+        g.expire("g", now + Duration::from_secs(31), &cfg);
+        assert!(!g.members.contains_key("a"));
+        let b = g.heartbeat(
+            "g",
+            &beat("b", 2, None),
+            &t,
+            now + Duration::from_secs(32),
+            &cfg,
+        );
+        assert_eq!(partitions(&b), Some(vec![0, 1]));
+    }
+
+    #[test]
+    fn new_partitions_and_subscriptions_move_the_epoch() {
+        let (cfg, now) = (config(), Instant::now());
+        let mut g = ConsumerGroup::new();
+        let a = g.heartbeat("g", &join("a"), &topics(2), now, &cfg);
+        assert_eq!(partitions(&a), Some(vec![0, 1]));
+        // The topic grows: the next heartbeat sees it.
+        let a = g.heartbeat("g", &beat("a", 1, None), &topics(3), now, &cfg);
+        assert_eq!((a.member_epoch, partitions(&a)), (2, Some(vec![0, 1, 2])));
+        // The member unsubscribes: its partitions are revoked.
+        let mut r = beat("a", 2, None);
+        r.subscribed_topic_names = Some(Vec::new());
+        let a = g.heartbeat("g", &r, &topics(3), now, &cfg);
+        assert_eq!(partitions(&a), Some(vec![]));
+        assert_eq!(g.members["a"].state, MemberState::UnrevokedPartitions);
+        let a = g.heartbeat("g", &beat("a", 2, Some(&[])), &topics(3), now, &cfg);
+        assert_eq!(
+            (a.member_epoch, g.members["a"].state),
+            (3, MemberState::Stable)
+        );
+    }
+
+    #[test]
+    fn regex_subscriptions_match_whole_topic_names() {
+        let (cfg, now) = (config(), Instant::now());
+        let mut topics = topics(1);
+        topics.insert(
+            "tt".into(),
+            TopicMeta {
+                id: Uuid::from_u128(8),
+                partitions: 2,
+            },
+        );
+        let mut g = ConsumerGroup::new();
+        let mut r = join("a");
+        r.subscribed_topic_names = None;
+        r.subscribed_topic_regex = Some("t+".into());
+        let a = g.heartbeat("g", &r, &topics, now, &cfg);
+        let total: usize = a.assignment.unwrap().values().map(BTreeSet::len).sum();
+        assert_eq!(total, 3);
+        r.subscribed_topic_regex = Some("t(".into());
+        let bad = g.heartbeat("g", &r, &topics, now, &cfg);
+        assert_eq!(bad.error, ResponseError::InvalidRegularExpression.code());
+        let mut g = ConsumerGroup::new();
+        r.subscribed_topic_regex = Some("t".into());
+        let a = g.heartbeat("g", &r, &topics, now, &cfg);
+        assert_eq!(partitions(&a), Some(vec![0]), "`t` does not match `tt`");
+    }
+
+    #[test]
+    fn a_static_member_keeps_its_place_across_a_restart() {
+        let (cfg, now, t) = (config(), Instant::now(), topics(2));
+        let mut g = ConsumerGroup::new();
+        let mut r = join("a-1");
+        r.instance_id = Some("i".into());
+        g.heartbeat("g", &r, &t, now, &cfg);
+        g.heartbeat("g", &join("b"), &t, now, &cfg);
+        let a = g.heartbeat("g", &beat("a-1", 1, None), &t, now, &cfg);
+        let keep = partitions(&a).unwrap();
+        g.heartbeat("g", &beat("a-1", 1, Some(&keep)), &t, now, &cfg);
+        // A second incarnation while the first is active is refused.
+        let mut r2 = join("a-2");
+        r2.instance_id = Some("i".into());
+        assert_eq!(
+            g.heartbeat("g", &r2, &t, now, &cfg).error,
+            ResponseError::UnreleasedInstanceId.code()
+        );
+        // The first steps out (-2): no new epoch, and the next one takes its place.
+        let mut out = beat("a-1", LEAVE_STATIC_EPOCH, None);
+        out.instance_id = Some("i".into());
+        assert_eq!(
+            g.heartbeat("g", &out, &t, now, &cfg).member_epoch,
+            LEAVE_STATIC_EPOCH
+        );
+        assert_eq!(g.epoch, 2);
+        let a2 = g.heartbeat("g", &r2, &t, now, &cfg);
+        assert_eq!((a2.error, a2.member_epoch), (0, 2));
+        assert_eq!(partitions(&a2), Some(keep));
+        assert_eq!(g.epoch, 2, "replacing a static member is not a rebalance");
+        assert!(!g.members.contains_key("a-1"));
+    }
+
+    #[test]
+    fn commits_and_fetches_check_member_epochs() {
+        let (cfg, now, t) = (config(), Instant::now(), topics(2));
+        let mut g = ConsumerGroup::new();
+        assert_eq!(
+            g.validate_commit("", -1, false),
+            0,
+            "an empty group takes any commit"
+        );
+        g.heartbeat("g", &join("a"), &t, now, &cfg);
+        assert_eq!(g.validate_commit("a", 1, false), 0);
+        assert_eq!(
+            g.validate_commit("a", 0, false),
+            ResponseError::StaleMemberEpoch.code()
+        );
+        assert_eq!(
+            g.validate_commit("a", 0, true),
+            ResponseError::IllegalGeneration.code()
+        );
+        assert_eq!(
+            g.validate_commit("x", 1, false),
+            ResponseError::UnknownMemberId.code()
+        );
+        assert_eq!(
+            g.validate_commit("", -1, false),
+            ResponseError::UnknownMemberId.code()
+        );
+        assert_eq!(g.validate_fetch("", -1), 0);
+        assert_eq!(g.validate_fetch("a", 1), 0);
+        assert_eq!(
+            g.validate_fetch("a", 2),
+            ResponseError::StaleMemberEpoch.code()
+        );
+        assert_eq!(
+            g.validate_fetch("x", 1),
+            ResponseError::UnknownMemberId.code()
+        );
     }
 }

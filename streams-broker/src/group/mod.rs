@@ -47,11 +47,11 @@ use offsets::{GroupRecord, OffsetLog, StoredRecord};
 use state::{Group, JoinOutcome, SyncOutcome};
 
 pub(crate) use assignor::ServerAssignor;
+use consumer::ConsumerGroup;
 pub(crate) use consumer::{
     ConsumerGroupDescription, ConsumerHeartbeat, ConsumerHeartbeatResponse, TopicMeta,
     TopicsSnapshot,
 };
-use consumer::ConsumerGroup;
 pub use offsets::OffsetAndMetadata;
 pub(crate) use offsets::{PartitionOffset, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 pub use state::GroupState;
@@ -310,7 +310,10 @@ impl GroupCoordinator {
         if let Some(g) = groups.get_mut(group_id) {
             self.persist_consumer_group(g);
             if g.is_disposable() {
-                if g.consumer.as_ref().is_some_and(|c| c.persisted_epoch.is_some()) {
+                if g.consumer
+                    .as_ref()
+                    .is_some_and(|c| c.persisted_epoch.is_some())
+                {
                     let tombstone = StoredRecord::ConsumerGroup {
                         group: group_id.to_string(),
                         epoch: None,
@@ -368,7 +371,9 @@ impl GroupCoordinator {
                     };
                     match self.store.append(&[tombstone]) {
                         Ok(()) => g.persisted_generation = None,
-                        Err(e) => tracing::warn!(group = %group, error = %e, "could not write a group tombstone"),
+                        Err(e) => {
+                            tracing::warn!(group = %group, error = %e, "could not write a group tombstone")
+                        }
                     }
                 }
                 if c.epoch > 0 && c.persisted_epoch != Some(c.epoch) {
@@ -378,7 +383,9 @@ impl GroupCoordinator {
                     };
                     match self.store.append(&[record]) {
                         Ok(()) => c.persisted_epoch = Some(c.epoch),
-                        Err(e) => tracing::warn!(group = %group, error = %e, "could not persist the group's epoch"),
+                        Err(e) => {
+                            tracing::warn!(group = %group, error = %e, "could not persist the group's epoch")
+                        }
                     }
                 }
             }
@@ -548,7 +555,10 @@ impl GroupCoordinator {
                 // Members are not restored after a restart: the member must rejoin.
                 return ConsumerHeartbeatResponse::error(
                     ResponseError::UnknownMemberId,
-                    format!("Member {} is not a member of group {group_id}.", req.member_id),
+                    format!(
+                        "Member {} is not a member of group {group_id}.",
+                        req.member_id
+                    ),
                 );
             }
             None => {
@@ -566,10 +576,16 @@ impl GroupCoordinator {
                 if req.member_epoch != 0 {
                     return ConsumerHeartbeatResponse::error(
                         ResponseError::UnknownMemberId,
-                        format!("Member {} is not a member of group {group_id}.", req.member_id),
+                        format!(
+                            "Member {} is not a member of group {group_id}.",
+                            req.member_id
+                        ),
                     );
                 }
-                tracing::info!(group = group_id, "empty classic group becomes a consumer group");
+                tracing::info!(
+                    group = group_id,
+                    "empty classic group becomes a consumer group"
+                );
                 // The classic generation continues as the group epoch.
                 let mut c = ConsumerGroup::new();
                 c.epoch = g.generation.max(0);
@@ -617,7 +633,9 @@ impl GroupCoordinator {
 
     /// Whether `group_id` is a consumer-protocol group.
     pub(crate) fn is_consumer_group(&self, group_id: &str) -> bool {
-        self.lock().get(group_id).is_some_and(Group::is_consumer_group)
+        self.lock()
+            .get(group_id)
+            .is_some_and(Group::is_consumer_group)
     }
 
     /// Checks an OffsetFetch's member fields (v9+) for consumer-protocol groups: 0 or

@@ -938,7 +938,10 @@ impl Group {
             .map(|t| t.deadline)
             .into_iter()
             .chain(self.sync_deadline);
-        let consumer = self.consumer.as_ref().and_then(ConsumerGroup::next_deadline);
+        let consumer = self
+            .consumer
+            .as_ref()
+            .and_then(ConsumerGroup::next_deadline);
         members.chain(pending).chain(timers).chain(consumer).min()
     }
 

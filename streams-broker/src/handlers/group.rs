@@ -625,7 +625,12 @@ pub(super) fn consumer_group_heartbeat(
         invalid(&format!("MemberEpoch {epoch} is invalid."))
     } else if epoch == 0 && request.rebalance_timeout_ms == -1 {
         invalid("RebalanceTimeoutMs must be provided in first request.")
-    } else if epoch == 0 && request.topic_partitions.as_ref().is_none_or(|t| !t.is_empty()) {
+    } else if epoch == 0
+        && request
+            .topic_partitions
+            .as_ref()
+            .is_none_or(|t| !t.is_empty())
+    {
         invalid("TopicPartitions must be empty when (re-)joining.")
     } else if epoch == 0
         && request.subscribed_topic_names.is_none()
@@ -658,7 +663,10 @@ pub(super) fn consumer_group_heartbeat(
                 .as_ref()
                 .map(|ts| ts.iter().map(|t| t.0.to_string()).collect()),
             subscribed_topic_regex: if version >= 1 {
-                request.subscribed_topic_regex.as_ref().map(|s| s.to_string())
+                request
+                    .subscribed_topic_regex
+                    .as_ref()
+                    .map(|s| s.to_string())
             } else {
                 None
             },
@@ -680,7 +688,9 @@ pub(super) fn consumer_group_heartbeat(
                 .unwrap_or_default(),
             client_host: client_host(peer),
         };
-        broker.groups().consumer_heartbeat(&req, &topics_snapshot(broker))
+        broker
+            .groups()
+            .consumer_heartbeat(&req, &topics_snapshot(broker))
     };
     let assignment = r.assignment.map(|a| {
         HeartbeatAssignment::default().with_topic_partitions(

@@ -645,6 +645,18 @@ mod tests {
             RequestKind::DeleteGroups(
                 DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes("g"))]),
             ),
+            RequestKind::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest::default()
+                    .with_group_id(GroupId(str_bytes("kip848")))
+                    .with_member_id(str_bytes("m-1"))
+                    .with_rebalance_timeout_ms(1000)
+                    .with_subscribed_topic_names(Some(vec![topic.clone()]))
+                    .with_topic_partitions(Some(Vec::new())),
+            ),
+            RequestKind::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::default()
+                    .with_group_ids(vec![GroupId(str_bytes("kip848")), GroupId(str_bytes("g"))]),
+            ),
         ];
         let mut answered = 0;
         for request in &requests {
@@ -665,6 +677,8 @@ mod tests {
             RequestKind::ListGroups(_) => ApiKey::ListGroups,
             RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
             RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
+            RequestKind::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
+            RequestKind::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
             RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
             _ => ApiKey::DeleteGroups,
         }
