@@ -192,11 +192,8 @@ fn uniform(
         .values()
         .filter(|m| !m.subscribed.is_empty())
         .count();
-    let (base, mut extras) = if subscribers == 0 {
-        (0, 0)
-    } else {
-        (all.len() / subscribers, all.len() % subscribers)
-    };
+    let base = all.len().checked_div(subscribers).unwrap_or(0);
+    let mut extras = all.len().checked_rem(subscribers).unwrap_or(0);
     // Step 1: what each member keeps, most-keeping members first to claim extras.
     let mut valid: Vec<(&str, Vec<(Uuid, i32)>)> = members
         .iter()

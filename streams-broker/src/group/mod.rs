@@ -264,7 +264,13 @@ impl GroupCoordinator {
                         g.persisted_generation = Some(v.generation);
                     }
                     None => {
-                        groups.remove(&group);
+                        // The group's offsets have their own tombstones (deletion), or
+                        // stay (the group became a consumer-protocol group).
+                        if let Some(g) = groups.get_mut(&group) {
+                            g.generation = 0;
+                            g.protocol_type = None;
+                            g.persisted_generation = None;
+                        }
                     }
                 },
                 StoredRecord::ConsumerGroup { group, epoch } => match epoch {
@@ -362,34 +368,32 @@ impl GroupCoordinator {
     /// right kind.
     fn persist_consumer_group(&self, g: &mut Group) {
         let group = g.id.clone();
-        match g.consumer.as_mut() {
-            Some(c) => {
-                if g.persisted_generation.is_some() {
-                    let tombstone = StoredRecord::Group {
-                        group: group.clone(),
-                        value: None,
-                    };
-                    match self.store.append(&[tombstone]) {
-                        Ok(()) => g.persisted_generation = None,
-                        Err(e) => {
-                            tracing::warn!(group = %group, error = %e, "could not write a group tombstone")
-                        }
-                    }
-                }
-                if c.epoch > 0 && c.persisted_epoch != Some(c.epoch) {
-                    let record = StoredRecord::ConsumerGroup {
-                        group: group.clone(),
-                        epoch: Some(c.epoch),
-                    };
-                    match self.store.append(&[record]) {
-                        Ok(()) => c.persisted_epoch = Some(c.epoch),
-                        Err(e) => {
-                            tracing::warn!(group = %group, error = %e, "could not persist the group's epoch")
-                        }
-                    }
+        let Some(c) = g.consumer.as_mut() else {
+            return;
+        };
+        if g.persisted_generation.is_some() {
+            let tombstone = StoredRecord::Group {
+                group: group.clone(),
+                value: None,
+            };
+            match self.store.append(&[tombstone]) {
+                Ok(()) => g.persisted_generation = None,
+                Err(e) => {
+                    tracing::warn!(group = %group, error = %e, "could not write a group tombstone")
                 }
             }
-            None => {}
+        }
+        if c.epoch > 0 && c.persisted_epoch != Some(c.epoch) {
+            let record = StoredRecord::ConsumerGroup {
+                group: group.clone(),
+                epoch: Some(c.epoch),
+            };
+            match self.store.append(&[record]) {
+                Ok(()) => c.persisted_epoch = Some(c.epoch),
+                Err(e) => {
+                    tracing::warn!(group = %group, error = %e, "could not persist the group's epoch")
+                }
+            }
         }
     }
 

@@ -1014,7 +1014,41 @@ async fn a_consumer_group_and_its_epoch_survive_a_reopen() {
     leave.member_epoch = -1;
     h.c.consumer_heartbeat(&leave, &kip848_topics());
 
+    // A classic group with a generation and offsets turns into a consumer group once
+    // empty; after a reopen it is a consumer group with its offsets.
+    let (ids, generation) = stable_group(&h, "turned", 1).await;
+    h.c.commit_member_offsets(
+        "turned",
+        &ids[0],
+        None,
+        generation,
+        &[PartitionOffset {
+            topic: "t".into(),
+            partition: 0,
+            offset: 3,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }],
+        ResponseError::IllegalGeneration,
+    );
+    assert_eq!(
+        h.c.leave_group("turned", &[(ids[0].clone(), None)]),
+        Ok(vec![0])
+    );
+    let r =
+        h.c.consumer_heartbeat(&kip848_join("turned", "m"), &kip848_topics());
+    assert_eq!(r.error, 0);
+    assert!(
+        r.member_epoch > generation,
+        "the epoch continues the generation"
+    );
+
     let reopened = open_coordinator(h.dir.path(), DELAY);
+    assert!(reopened.is_consumer_group("turned"));
+    assert_eq!(
+        reopened.committed_offset("turned", "t", 0).unwrap().offset,
+        3
+    );
     assert!(reopened.is_consumer_group("cg"));
     assert!(!reopened.is_consumer_group("gone"));
     let d = reopened.describe_consumer_group("cg").unwrap().unwrap();

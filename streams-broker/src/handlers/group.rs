@@ -613,9 +613,8 @@ pub(super) fn consumer_group_heartbeat(
     let epoch = request.member_epoch;
     let r = if request.group_id.0.is_empty() {
         invalid("GroupId can't be empty.")
-    } else if version >= 1 && request.member_id.is_empty() {
-        invalid("MemberId can't be empty.")
-    } else if epoch != 0 && request.member_id.is_empty() {
+    } else if (version >= 1 || epoch != 0) && request.member_id.is_empty() {
+        // v0 members join with an empty id and get one; v1 clients make their own.
         invalid("MemberId can't be empty.")
     } else if request.instance_id.as_ref().is_some_and(|i| i.is_empty()) {
         invalid("InstanceId can't be empty.")
