@@ -17,6 +17,8 @@
 //!   topics are split by partition number, the same numbers of both to each member.
 //! - A subscribed topic that is created later reaches the members (metadata-driven
 //!   epochs).
+//! - A regex subscription (`^metrics-.*`, sent as KIP-848's `SubscribedTopicRegex`) takes
+//!   the matching topics, and a matching topic created later too.
 //!
 //! The broker's KIP-848 timing is short for tests: heartbeats every 100 ms, sessions of
 //! 1.5 s (3 s where a member must outlive a leave).
@@ -482,6 +484,37 @@ async fn a_subscribed_topic_created_later_is_assigned() {
         || m.partitions().len() == 5,
     );
     assert!(describe(&broker, "kip848-later").group_epoch > epoch);
+    m.close();
+    broker.shutdown().expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regex_subscription_takes_matching_topics_as_they_appear() {
+    let broker = broker("3000");
+    let bootstrap = broker.bootstrap();
+    broker.create_topic("metrics-cpu", 2).expect("topic");
+    broker.create_topic("logs", 2).expect("topic");
+    let ownership = Arc::new(Ownership::default());
+    let config = consumer_config(&bootstrap, "kip848-regex");
+    let m = Member::start(&config, &["^metrics-.*"], 1, &ownership);
+    wait_for(Duration::from_secs(20), "the matching topic", || {
+        m.partitions().len() == 2
+    });
+    broker.create_topic("metrics-disk", 1).expect("topic");
+    wait_for(Duration::from_secs(20), "the new matching topic", || {
+        m.partitions().len() == 3
+    });
+    assert!(m
+        .partitions()
+        .iter()
+        .all(|(t, _)| t.starts_with("metrics-")));
+    let described = describe(&broker, "kip848-regex");
+    // librdkafka joins its patterns into one (`(^metrics-.*)`) and sends it to the broker.
+    let regex = described.members[0].subscribed_topic_regex.as_deref();
+    assert!(
+        regex.is_some_and(|r| r.contains("^metrics-.*")),
+        "subscribed by regex on the broker: {regex:?}"
+    );
     m.close();
     broker.shutdown().expect("shutdown");
 }
