@@ -268,6 +268,15 @@ async fn members_join_share_leave_and_resume_from_commits() {
         let (a, b) = (first.partition_numbers(), second.partition_numbers());
         a.len() == 3 && b.len() == 3 && a.is_disjoint(&b)
     });
+    // The callbacks saw it too (so the ownership check below is not vacuous).
+    wait_for(
+        Duration::from_secs(10),
+        "both members in the ownership map",
+        || {
+            let owners = ownership.owners.lock().expect("lock");
+            owners.len() == PARTITIONS as usize && owners.values().filter(|m| **m == 2).count() == 3
+        },
+    );
     wait_for(Duration::from_secs(10), "a Stable group", || {
         describe(&broker, "kip848-orders").group_state.as_str() == "Stable"
     });

@@ -820,28 +820,28 @@ impl ConsumerGroup {
     }
 
     /// Checks an offset commit's member fields (Kafka's `ConsumerGroup.validateOffsetCommit`):
-    /// without a member, only an empty group takes commits; a member must exist and be at
-    /// the epoch it commits with (`STALE_MEMBER_EPOCH`, `ILLEGAL_GENERATION` for
-    /// transactional commits, which predate member epochs). 0 or the error code.
-    pub(crate) fn validate_commit(&self, member_id: &str, epoch: i32, transactional: bool) -> i16 {
-        if epoch < 0 && member_id.is_empty() {
-            return if self.members.is_empty() || transactional {
-                0
-            } else {
-                ResponseError::UnknownMemberId.code()
-            };
+    /// with epoch -1 an empty group takes any commit (admin clients, `assign()` users); a
+    /// transactional commit without member fields passes; otherwise the member must exist
+    /// (`UNKNOWN_MEMBER_ID`) and commit at its epoch (`STALE_MEMBER_EPOCH`). 0 or the
+    /// error code.
+    pub(crate) fn validate_commit(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        epoch: i32,
+        transactional: bool,
+    ) -> i16 {
+        if epoch < 0 && self.members.is_empty() {
+            return 0;
         }
-        let Some(m) = self.members.get(member_id) else {
-            return ResponseError::UnknownMemberId.code();
-        };
-        if epoch != m.epoch {
-            return if transactional {
-                ResponseError::IllegalGeneration.code()
-            } else {
-                ResponseError::StaleMemberEpoch.code()
-            };
+        if transactional && epoch == -1 && member_id.is_empty() && instance_id.is_none() {
+            return 0;
         }
-        0
+        match self.members.get(member_id) {
+            None => ResponseError::UnknownMemberId.code(),
+            Some(m) if m.epoch != epoch => ResponseError::StaleMemberEpoch.code(),
+            Some(_) => 0,
+        }
     }
 
     /// Checks an OffsetFetch's member fields (v9+): a member that names itself must
@@ -1149,29 +1149,25 @@ mod tests {
     fn commits_and_fetches_check_member_epochs() {
         let (cfg, now, t) = (config(), Instant::now(), topics(2));
         let mut g = ConsumerGroup::new();
+        let stale = ResponseError::StaleMemberEpoch.code();
+        let unknown = ResponseError::UnknownMemberId.code();
         assert_eq!(
-            g.validate_commit("", -1, false),
+            g.validate_commit("x", None, -1, false),
             0,
             "an empty group takes any commit"
         );
         g.heartbeat("g", &join("a"), &t, now, &cfg);
-        assert_eq!(g.validate_commit("a", 1, false), 0);
+        assert_eq!(g.validate_commit("a", None, 1, false), 0);
+        assert_eq!(g.validate_commit("a", None, 0, false), stale);
+        assert_eq!(g.validate_commit("a", None, 0, true), stale);
+        assert_eq!(g.validate_commit("x", None, 1, false), unknown);
+        assert_eq!(g.validate_commit("", None, -1, false), unknown);
         assert_eq!(
-            g.validate_commit("a", 0, false),
-            ResponseError::StaleMemberEpoch.code()
+            g.validate_commit("", None, -1, true),
+            0,
+            "transactional, no member"
         );
-        assert_eq!(
-            g.validate_commit("a", 0, true),
-            ResponseError::IllegalGeneration.code()
-        );
-        assert_eq!(
-            g.validate_commit("x", 1, false),
-            ResponseError::UnknownMemberId.code()
-        );
-        assert_eq!(
-            g.validate_commit("", -1, false),
-            ResponseError::UnknownMemberId.code()
-        );
+        assert_eq!(g.validate_commit("", Some("i"), -1, true), unknown);
         assert_eq!(g.validate_fetch("", -1), 0);
         assert_eq!(g.validate_fetch("a", 1), 0);
         assert_eq!(

@@ -677,7 +677,7 @@ impl GroupCoordinator {
         }
         let code = match groups.get_mut(group_id) {
             Some(g) => match &g.consumer {
-                Some(c) => c.validate_commit(member_id, generation, false),
+                Some(c) => c.validate_commit(member_id, instance_id, generation, false),
                 None => {
                     g.validate_commit(member_id, instance_id, generation, false, Instant::now())
                 }
@@ -732,7 +732,7 @@ impl GroupCoordinator {
         let mut groups = self.lock();
         match groups.get_mut(group_id) {
             Some(g) => match &g.consumer {
-                Some(c) => c.validate_commit(member_id, generation, true),
+                Some(c) => c.validate_commit(member_id, instance_id, generation, true),
                 None => g.validate_commit(member_id, instance_id, generation, true, Instant::now()),
             },
             None if generation >= 0 => ResponseError::IllegalGeneration.code(),
