@@ -164,9 +164,12 @@ fn range(
 /// 1. Every member keeps the partitions it has that still exist and that it still
 ///    subscribes to, dropping what exceeds its fair share (members are owed `total / m`
 ///    each and `total % m` of them one more, members that keep the most claiming the
-///    extras first). With different subscriptions the share is an upper bound only.
-/// 2. Partitions without an owner go, one by one in topic and partition order, to the
-///    subscribed member with the fewest partitions (ties: member id order).
+///    extras first). With different subscriptions the share is an upper bound only, and
+///    a member keeps the partitions fewest others could take first.
+/// 2. Partitions without an owner go, one by one, to the subscribed member with the
+///    fewest partitions: partitions of topics with the fewest subscribers first (they
+///    have the fewest places to go), ties to the member with the fewest subscriptions
+///    (it has the fewest other partitions to get), then member id order.
 /// 3. With different subscriptions, partitions then move from the most to the least
 ///    loaded eligible member while loads differ by more than one.
 fn uniform(
@@ -192,13 +195,15 @@ fn uniform(
         .values()
         .filter(|m| !m.subscribed.is_empty())
         .count();
+    let topic_subscribers = |t: &Uuid| per_topic.get(t).map_or(0, Vec::len);
+    let subscriptions = |m: &str| members.get(m).map_or(0, |m| m.subscribed.len());
     let base = all.len().checked_div(subscribers).unwrap_or(0);
     let mut extras = all.len().checked_rem(subscribers).unwrap_or(0);
     // Step 1: what each member keeps, most-keeping members first to claim extras.
     let mut valid: Vec<(&str, Vec<(Uuid, i32)>)> = members
         .iter()
         .map(|(id, m)| {
-            let keep: Vec<(Uuid, i32)> = m
+            let mut keep: Vec<(Uuid, i32)> = m
                 .current
                 .iter()
                 .filter(|(t, _)| eligible(id, t))
@@ -207,6 +212,8 @@ fn uniform(
                     ps.iter().filter(move |p| **p < n).map(move |p| (*t, *p))
                 })
                 .collect();
+            // Stable: topic and partition order among topics as widely subscribed.
+            keep.sort_by_key(|(t, _)| topic_subscribers(t));
             (id.as_str(), keep)
         })
         .collect();
@@ -230,23 +237,34 @@ fn uniform(
         }
     }
     // Step 2: hand out what has no owner to the least loaded eligible member.
-    for tp in &all {
-        if owner.contains_key(tp) {
-            continue;
-        }
+    let mut unowned: Vec<(Uuid, i32)> = all
+        .iter()
+        .filter(|tp| !owner.contains_key(*tp))
+        .copied()
+        .collect();
+    unowned.sort_by_key(|(t, _)| topic_subscribers(t));
+    for tp in &unowned {
         let target = out
             .iter()
             .filter(|(m, _)| eligible(m, &tp.0))
-            .min_by(|a, b| a.1.len().cmp(&b.1.len()).then(a.0.cmp(b.0)))
+            .min_by(|a, b| {
+                a.1.len()
+                    .cmp(&b.1.len())
+                    .then(subscriptions(a.0).cmp(&subscriptions(b.0)))
+                    .then(a.0.cmp(b.0))
+            })
             .map(|(m, _)| m.clone());
         if let Some(m) = target {
             owner.insert(*tp, m.clone());
             out.entry(m).or_default().push(*tp);
         }
     }
-    // Step 3: even out loads that subscriptions made uneven. Each move lowers the sum of
-    // squared loads, so this ends.
-    loop {
+    // Step 3: even out loads that different subscriptions made uneven (with identical
+    // ones, steps 1 and 2 are balanced already). Each move lowers the sum of squared
+    // loads, so this ends.
+    let first = members.values().next().map(|m| &m.subscribed);
+    let homogeneous = members.values().all(|m| Some(&m.subscribed) == first);
+    while !homogeneous {
         let mut moved = false;
         let order: Vec<String> = {
             let mut v: Vec<(&String, usize)> = out.iter().map(|(m, a)| (m, a.len())).collect();
@@ -453,24 +471,20 @@ mod tests {
         assert!(ServerAssignor::Range.assign(&members, &topics).is_empty());
     }
 
-    // ----- Uniform assignor ---------------------------------------------------------------
-    // Scenarios after Kafka's UniformAssignorTest. Kafka's exact placements there follow
-    // its own iteration order, so these assert what its tests check besides: validity,
-    // balance and stickiness.
+    // ----- OptimizedUniformAssignmentBuilderTest (Kafka's uniform assignor), ported -------
+    // Kafka's `checkValidityAndBalance` is `assert_valid` plus loads within one.
 
-    #[test]
-    fn uniform_one_member_gets_everything() {
-        // One member subscribed to two topics gets every partition.
-        let (t1, t2) = (topic(1), topic(2));
-        let topics = BTreeMap::from([(t1, 3), (t2, 2)]);
-        let members = BTreeMap::from([("A".to_string(), spec(&[t1, t2], &[]))]);
-        let r = ServerAssignor::Uniform.assign(&members, &topics);
-        assert_eq!(r["A"], assignment(&[(t1, &[0, 1, 2]), (t2, &[0, 1])]));
+    fn assert_balanced(result: &BTreeMap<String, Assignment>) {
+        let l = loads(result);
+        assert!(
+            l.iter().max().unwrap_or(&0) - l.iter().min().unwrap_or(&0) <= 1,
+            "{l:?}"
+        );
     }
 
     #[test]
-    fn uniform_first_assignment_is_balanced() {
-        // First assignment, two members, two topics of 3 and 2 partitions: 3 and 2.
+    fn uniform_first_assignment_two_members_two_topics() {
+        // testFirstAssignmentTwoMembersTwoTopicsNoMemberRacks
         let (t1, t3) = (topic(1), topic(3));
         let topics = BTreeMap::from([(t1, 3), (t3, 2)]);
         let members = BTreeMap::from([
@@ -478,47 +492,107 @@ mod tests {
             ("B".to_string(), spec(&[t1, t3], &[])),
         ]);
         let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t1, &[0, 2]), (t3, &[1])]));
+        assert_eq!(r["B"], assignment(&[(t1, &[1]), (t3, &[0])]));
         assert_valid(&members, &topics, &r);
-        let mut l = loads(&r);
-        l.sort();
-        assert_eq!(l, vec![2, 3]);
+        assert_balanced(&r);
     }
 
     #[test]
-    fn uniform_reassignment_when_member_added_is_sticky() {
-        // A member joins after a first assignment: topics of 3 and 3 partitions; A has
-        // t1 0,2 and t2 1; B has t1 1 and t2 0,2; C joins. Every member ends with 2, and A
-        // and B keep 2 of what they had.
+    fn uniform_first_assignment_more_members_than_partitions() {
+        // testFirstAssignmentNumMembersGreaterThanTotalNumPartitions
+        let t3 = topic(3);
+        let topics = BTreeMap::from([(t3, 2)]);
+        let members: BTreeMap<String, MemberSpec> = ["A", "B", "C"]
+            .iter()
+            .map(|m| (m.to_string(), spec(&[t3], &[])))
+            .collect();
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t3, &[0])]));
+        assert_eq!(r["B"], assignment(&[(t3, &[1])]));
+        assert!(!r.contains_key("C"));
+    }
+
+    #[test]
+    fn uniform_validity_and_balance_for_a_large_sample() {
+        // testValidityAndBalanceForLargeSampleSet: 99 topics of 3 partitions, 49 members.
+        let topics: BTreeMap<Uuid, i32> = (1..100).map(|i| (topic(i), 3)).collect();
+        let all: Vec<Uuid> = topics.keys().copied().collect();
+        let members: BTreeMap<String, MemberSpec> = (1..50)
+            .map(|i| (format!("member{i}"), spec(&all, &[])))
+            .collect();
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_valid(&members, &topics, &r);
+        assert_balanced(&r);
+    }
+
+    #[test]
+    fn uniform_reassignment_given_an_unbalanced_previous_assignment() {
+        // testReassignmentForTwoMembersTwoTopicsGivenUnbalancedPrevAssignment
         let (t1, t2) = (topic(1), topic(2));
         let topics = BTreeMap::from([(t1, 3), (t2, 3)]);
         let members = BTreeMap::from([
             (
                 "A".to_string(),
-                spec(&[t1, t2], &[(t1, &[0, 2]), (t2, &[1])]),
+                spec(&[t1, t2], &[(t1, &[0, 1]), (t2, &[0, 1])]),
+            ),
+            ("B".to_string(), spec(&[t1, t2], &[(t1, &[2]), (t2, &[2])])),
+        ]);
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t1, &[0, 1]), (t2, &[0])]));
+        assert_eq!(r["B"], assignment(&[(t1, &[2]), (t2, &[1, 2])]));
+        assert_balanced(&r);
+    }
+
+    #[test]
+    fn uniform_reassignment_when_partitions_are_added() {
+        // testReassignmentWhenPartitionsAreAddedForTwoMembersTwoTopics: 3 and 3 partitions
+        // grown to 6 and 5.
+        let (t1, t2) = (topic(1), topic(2));
+        let topics = BTreeMap::from([(t1, 6), (t2, 5)]);
+        let members = BTreeMap::from([
+            (
+                "A".to_string(),
+                spec(&[t1, t2], &[(t1, &[0, 2]), (t2, &[0])]),
             ),
             (
                 "B".to_string(),
-                spec(&[t1, t2], &[(t1, &[1]), (t2, &[0, 2])]),
+                spec(&[t1, t2], &[(t1, &[1]), (t2, &[1, 2])]),
+            ),
+        ]);
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t1, &[0, 2, 3, 5]), (t2, &[0, 4])]));
+        assert_eq!(r["B"], assignment(&[(t1, &[1, 4]), (t2, &[1, 2, 3])]));
+        assert_valid(&members, &topics, &r);
+        assert_balanced(&r);
+    }
+
+    #[test]
+    fn uniform_reassignment_when_one_member_is_added() {
+        // testReassignmentWhenOneMemberAddedAfterInitialAssignmentWithTwoMembersTwoTopics
+        let (t1, t2) = (topic(1), topic(2));
+        let topics = BTreeMap::from([(t1, 3), (t2, 3)]);
+        let members = BTreeMap::from([
+            (
+                "A".to_string(),
+                spec(&[t1, t2], &[(t1, &[0, 2]), (t2, &[0])]),
+            ),
+            (
+                "B".to_string(),
+                spec(&[t1, t2], &[(t1, &[1]), (t2, &[1, 2])]),
             ),
             ("C".to_string(), spec(&[t1, t2], &[])),
         ]);
         let r = ServerAssignor::Uniform.assign(&members, &topics);
-        assert_valid(&members, &topics, &r);
-        assert_eq!(loads(&r), vec![2, 2, 2]);
-        for m in ["A", "B"] {
-            let kept = r[m]
-                .iter()
-                .flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)))
-                .filter(|(t, p)| members[m].current.get(t).is_some_and(|c| c.contains(p)))
-                .count();
-            assert_eq!(kept, 2, "{m} keeps what it can");
-        }
+        assert_eq!(r["A"], assignment(&[(t1, &[0, 2])]));
+        assert_eq!(r["B"], assignment(&[(t1, &[1]), (t2, &[1])]));
+        assert_eq!(r["C"], assignment(&[(t2, &[0, 2])]));
+        assert_balanced(&r);
     }
 
     #[test]
-    fn uniform_reassignment_when_member_removed_keeps_the_rest() {
-        // A member leaves: A had t1 0 and t2 0, B had t1 1 and t2 1, C (gone) had t1 2
-        // and t2 2. A and B keep theirs and split C's.
+    fn uniform_reassignment_when_one_member_is_removed() {
+        // testReassignmentWhenOneMemberRemovedAfterInitialAssignmentWithThreeMembersTwoTopics
         let (t1, t2) = (topic(1), topic(2));
         let topics = BTreeMap::from([(t1, 3), (t2, 3)]);
         let members = BTreeMap::from([
@@ -526,13 +600,81 @@ mod tests {
             ("B".to_string(), spec(&[t1, t2], &[(t1, &[1]), (t2, &[1])])),
         ]);
         let r = ServerAssignor::Uniform.assign(&members, &topics);
-        assert_valid(&members, &topics, &r);
-        assert_eq!(loads(&r), vec![3, 3]);
-        for m in ["A", "B"] {
-            for (t, ps) in &members[m].current {
-                assert!(ps.is_subset(&r[m][t]), "{m} keeps its partitions");
-            }
-        }
+        assert_eq!(r["A"], assignment(&[(t1, &[0, 2]), (t2, &[0])]));
+        assert_eq!(r["B"], assignment(&[(t1, &[1]), (t2, &[1, 2])]));
+    }
+
+    #[test]
+    fn uniform_reassignment_when_one_subscription_is_removed() {
+        // testReassignmentWhenOneSubscriptionRemovedAfterInitialAssignmentWithTwoMembersTwoTopics
+        let (t1, t2) = (topic(1), topic(2));
+        let topics = BTreeMap::from([(t1, 2), (t2, 2)]);
+        let members = BTreeMap::from([
+            ("A".to_string(), spec(&[t2], &[(t1, &[0]), (t2, &[0])])),
+            ("B".to_string(), spec(&[t2], &[(t1, &[1]), (t2, &[1])])),
+        ]);
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t2, &[0])]));
+        assert_eq!(r["B"], assignment(&[(t2, &[1])]));
+    }
+
+    // ----- UniformHeterogeneousAssignmentBuilderTest, ported -------------------------------
+
+    #[test]
+    fn uniform_heterogeneous_first_assignment_two_members_two_topics() {
+        // testFirstAssignmentTwoMembersTwoTopics
+        let (t1, t3) = (topic(1), topic(3));
+        let topics = BTreeMap::from([(t1, 3), (t3, 6)]);
+        let members = BTreeMap::from([
+            ("A".to_string(), spec(&[t1, t3], &[])),
+            ("B".to_string(), spec(&[t3], &[])),
+        ]);
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t1, &[0, 1, 2]), (t3, &[4])]));
+        assert_eq!(r["B"], assignment(&[(t3, &[0, 1, 2, 3, 5])]));
+    }
+
+    #[test]
+    fn uniform_heterogeneous_more_members_than_partitions() {
+        // testFirstAssignmentNumMembersGreaterThanTotalNumPartitions
+        let (t1, t3) = (topic(1), topic(3));
+        let topics = BTreeMap::from([(t3, 1), (t1, 2)]);
+        let members = BTreeMap::from([
+            ("A".to_string(), spec(&[t3], &[])),
+            ("B".to_string(), spec(&[t3], &[])),
+            ("C".to_string(), spec(&[t1], &[])),
+        ]);
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(r["A"], assignment(&[(t3, &[0])]));
+        assert!(!r.contains_key("B"));
+        assert_eq!(r["C"], assignment(&[(t1, &[0, 1])]));
+    }
+
+    #[test]
+    fn uniform_heterogeneous_reassignment_when_partitions_are_added() {
+        // testReassignmentWhenPartitionsAreAddedForTwoMembers: T1 4 → 6, T2 3 → 5,
+        // T3 2 → 3, T4 3.
+        let (t1, t2, t3, t4) = (topic(1), topic(2), topic(3), topic(4));
+        let topics = BTreeMap::from([(t1, 6), (t2, 5), (t3, 3), (t4, 3)]);
+        let members = BTreeMap::from([
+            (
+                "A".to_string(),
+                spec(&[t1, t3], &[(t1, &[0, 1, 2, 3]), (t3, &[0, 1])]),
+            ),
+            (
+                "B".to_string(),
+                spec(&[t1, t2, t3, t4], &[(t2, &[0, 1, 2]), (t4, &[0, 1, 2])]),
+            ),
+        ]);
+        let r = ServerAssignor::Uniform.assign(&members, &topics);
+        assert_eq!(
+            r["A"],
+            assignment(&[(t1, &[0, 1, 2, 3, 4, 5]), (t3, &[0, 1, 2])])
+        );
+        assert_eq!(
+            r["B"],
+            assignment(&[(t2, &[0, 1, 2, 3, 4]), (t4, &[0, 1, 2])])
+        );
     }
 
     #[test]
