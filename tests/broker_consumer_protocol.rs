@@ -19,6 +19,10 @@
 //!   epochs).
 //! - A regex subscription (`^metrics-.*`, sent as KIP-848's `SubscribedTopicRegex`) takes
 //!   the matching topics, and a matching topic created later too.
+//! - On the wire: request validation (`INVALID_REQUEST`, `UNSUPPORTED_ASSIGNOR`), fencing
+//!   (`FENCED_MEMBER_EPOCH`, `UNKNOWN_MEMBER_ID`), and the classic APIs' view of a consumer
+//!   group (ListGroups type `consumer`, DescribeGroups v6 `GROUP_ID_NOT_FOUND`, a classic
+//!   JoinGroup refused with `INCONSISTENT_GROUP_PROTOCOL`).
 //!
 //! The broker's KIP-848 timing is short for tests: heartbeats every 100 ms, sessions of
 //! 1.5 s (3 s where a member must outlive a leave).
@@ -525,5 +529,111 @@ async fn a_regex_subscription_takes_matching_topics_as_they_appear() {
         "subscribed by regex on the broker: {regex:?}"
     );
     m.close();
+    broker.shutdown().expect("shutdown");
+}
+
+/// What librdkafka never sends or shows, checked on the wire: request validation,
+/// fencing, and how the classic group APIs see a consumer-protocol group.
+#[test]
+fn heartbeats_are_validated_and_fenced_on_the_wire() {
+    use kafka_protocol::messages::{
+        ConsumerGroupHeartbeatRequest, DescribeGroupsRequest, JoinGroupRequest, ListGroupsRequest,
+        TopicName,
+    };
+    let broker = broker("3000");
+    broker.create_topic("wire", 2).expect("topic");
+    let mut c = RawClient::connect(broker.addr());
+    let s = |v: &str| StrBytes::from_string(v.to_string());
+    let join = |member: &str| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s("wire-group")))
+            .with_member_id(s(member))
+            .with_member_epoch(0)
+            .with_rebalance_timeout_ms(5000)
+            .with_subscribed_topic_names(Some(vec![TopicName(s("wire"))]))
+            .with_topic_partitions(Some(Vec::new()))
+    };
+    // v1: the client names itself; v0: the broker does.
+    let r = c.request(1, &join(""));
+    assert_eq!(r.error_code, 42, "INVALID_REQUEST: {:?}", r.error_message);
+    let r = c.request(0, &join(""));
+    assert_eq!((r.error_code, r.member_epoch), (0, 1));
+    let v0_member = r
+        .member_id
+        .expect("a member id for a v0 client")
+        .to_string();
+    let assigned: usize = r
+        .assignment
+        .expect("an assignment")
+        .topic_partitions
+        .iter()
+        .map(|t| t.partitions.len())
+        .sum();
+    assert_eq!(assigned, 2);
+    // A join without a rebalance timeout, and an unknown assignor, are refused.
+    let r = c.request(1, &join("m-1").with_rebalance_timeout_ms(-1));
+    assert_eq!(r.error_code, 42);
+    let r = c.request(1, &join("m-1").with_server_assignor(Some(s("sticky"))));
+    assert_eq!(r.error_code, 112, "UNSUPPORTED_ASSIGNOR");
+    // An epoch ahead of the member's is fenced; a stranger is unknown.
+    let beat = |member: &str, epoch: i32| {
+        ConsumerGroupHeartbeatRequest::default()
+            .with_group_id(GroupId(s("wire-group")))
+            .with_member_id(s(member))
+            .with_member_epoch(epoch)
+            .with_rebalance_timeout_ms(-1)
+    };
+    assert_eq!(
+        c.request(1, &beat(&v0_member, 7)).error_code,
+        110,
+        "FENCED_MEMBER_EPOCH"
+    );
+    assert_eq!(
+        c.request(1, &beat("stranger", 1)).error_code,
+        25,
+        "UNKNOWN_MEMBER_ID"
+    );
+    let r = c.request(1, &beat(&v0_member, 1));
+    assert_eq!(
+        (r.error_code, r.member_epoch, r.heartbeat_interval_ms),
+        (0, 1, 100)
+    );
+
+    // The classic APIs: listed as type `consumer`, not described, not joinable.
+    let listed = c.request(
+        5,
+        &ListGroupsRequest::default().with_types_filter(vec![s("consumer")]),
+    );
+    let g = listed
+        .groups
+        .iter()
+        .find(|g| g.group_id.0.as_str() == "wire-group")
+        .expect("listed");
+    assert_eq!(
+        (g.group_type.as_str(), g.group_state.as_str()),
+        ("consumer", "Stable")
+    );
+    let described = c.request(
+        6,
+        &DescribeGroupsRequest::default().with_groups(vec![GroupId(s("wire-group"))]),
+    );
+    assert_eq!(described.groups[0].error_code, 69, "GROUP_ID_NOT_FOUND");
+    let joined = c.request(
+        5,
+        &JoinGroupRequest::default()
+            .with_group_id(GroupId(s("wire-group")))
+            .with_session_timeout_ms(10_000)
+            .with_rebalance_timeout_ms(10_000)
+            .with_protocol_type(s("consumer"))
+            .with_protocols(vec![Default::default()]),
+    );
+    assert_eq!(joined.error_code, 23, "INCONSISTENT_GROUP_PROTOCOL");
+
+    // Leaving: epoch -1 is answered with -1; an empty group without offsets is then
+    // forgotten, as this broker forgets such classic groups.
+    let r = c.request(1, &beat(&v0_member, -1));
+    assert_eq!((r.error_code, r.member_epoch), (0, -1));
+    let gone = describe(&broker, "wire-group");
+    assert_eq!((gone.error_code, gone.group_state.as_str()), (69, "Dead"));
     broker.shutdown().expect("shutdown");
 }
