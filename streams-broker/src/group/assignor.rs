@@ -263,8 +263,8 @@ fn uniform(
     // ones, steps 1 and 2 are balanced already). Each move lowers the sum of squared
     // loads, so this ends.
     let first = members.values().next().map(|m| &m.subscribed);
-    let homogeneous = members.values().all(|m| Some(&m.subscribed) == first);
-    while !homogeneous {
+    let mut balancing = !members.values().all(|m| Some(&m.subscribed) == first);
+    while balancing {
         let mut moved = false;
         let order: Vec<String> = {
             let mut v: Vec<(&String, usize)> = out.iter().map(|(m, a)| (m, a.len())).collect();
@@ -290,9 +290,7 @@ fn uniform(
                 }
             }
         }
-        if !moved {
-            break;
-        }
+        balancing = moved;
     }
     out.into_iter()
         .map(|(m, tps)| {
