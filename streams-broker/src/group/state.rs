@@ -9,6 +9,8 @@
 //! SyncGroup that must wait parks a channel in its member, and deadlines (the initial
 //! delay, the rebalance timeout, sessions, the sync timeout) are checked by
 //! `Group::expire`, which the coordinator's timer task calls when the earliest is due.
+//! A [`Group`] of the consumer protocol (KIP-848) keeps its members in
+//! [`ConsumerGroup`] instead, and shares only the committed offsets kept here.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
