@@ -57,6 +57,14 @@ pub enum Error {
         /// The topic.
         topic: String,
     },
+    /// A topic cannot get the partition count asked for (`CreatePartitions`).
+    #[error("invalid partition count for topic `{topic}`: {reason}")]
+    InvalidPartitions {
+        /// The topic.
+        topic: String,
+        /// Why the count was rejected.
+        reason: String,
+    },
     /// The topic does not exist.
     #[error("topic `{topic}` does not exist")]
     UnknownTopic {

@@ -248,15 +248,135 @@ impl TopicRegistry {
         }
         let id = random_uuid();
         let topic = self.build_topic(name.to_string(), id, partitions, config)?;
-        let mut text = format!("name={name}\ntopic.id={id}\npartitions={partitions}\n");
-        for (k, v) in topic.config.overrides() {
-            text.push_str(&format!("config.{k}={v}\n"));
-        }
-        write_atomic(&self.meta_path(name), text.as_bytes())?;
+        self.persist(&topic)?;
         tracing::info!(topic = name, partitions, %id, "created topic");
         let topic = Arc::new(topic);
         topics.insert(name.to_string(), topic.clone());
         Ok(topic)
+    }
+
+    /// Writes `topic`'s metadata file: its id, partition count and config overrides.
+    fn persist(&self, topic: &Topic) -> Result<()> {
+        let mut text = format!(
+            "name={}\ntopic.id={}\npartitions={}\n",
+            topic.name,
+            topic.id,
+            topic.partitions.len()
+        );
+        for (k, v) in topic.config.overrides() {
+            text.push_str(&format!("config.{k}={v}\n"));
+        }
+        write_atomic(&self.meta_path(&topic.name), text.as_bytes())
+    }
+
+    /// Grows topic `name` to `total` partitions (Kafka's `CreatePartitions`); with
+    /// `validate_only` nothing changes. A topic never shrinks.
+    pub(crate) fn add_partitions(
+        &self,
+        name: &str,
+        total: i32,
+        validate_only: bool,
+    ) -> Result<Arc<Topic>> {
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let topic = topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: name.to_string(),
+            })?;
+        let current = topic.partitions.len() as i32;
+        if total <= current {
+            return Err(Error::InvalidPartitions {
+                topic: name.to_string(),
+                reason: format!(
+                    "topic currently has {current} partitions, which is higher than or equal to the requested {total}"
+                ),
+            });
+        }
+        if total > MAX_PARTITIONS_PER_TOPIC {
+            return Err(Error::InvalidPartitions {
+                topic: name.to_string(),
+                reason: format!("a topic has at most {MAX_PARTITIONS_PER_TOPIC} partitions"),
+            });
+        }
+        if validate_only {
+            return Ok(topic);
+        }
+        let mut partitions = topic.partitions.clone();
+        for p in current..total {
+            let dir = self.data_dir.join(format!("{name}-{p}"));
+            // A stale directory (an interrupted delete) must not leak old data.
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            }
+            let log = PartitionLog::open(&dir, name, p, topic.config.clone(), self.flush);
+            match log {
+                Ok(log) => partitions.push(Arc::new(log)),
+                Err(e) => {
+                    // All or nothing: drop the directories this call made.
+                    for log in &partitions[current as usize..] {
+                        let _ = std::fs::remove_dir_all(log.dir());
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let grown = Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            config: topic.config.clone(),
+            partitions,
+        };
+        if let Err(e) = self.persist(&grown) {
+            for log in &grown.partitions[current as usize..] {
+                let _ = std::fs::remove_dir_all(log.dir());
+            }
+            return Err(e);
+        }
+        tracing::info!(topic = name, from = current, to = total, "added partitions");
+        let grown = Arc::new(grown);
+        topics.insert(name.to_string(), grown.clone());
+        Ok(grown)
+    }
+
+    /// Replaces topic `name`'s config overrides by `overrides` (already merged by the
+    /// caller: Kafka's `AlterConfigs` and `IncrementalAlterConfigs`), validating every value
+    /// first; the new config is persisted and in force in every partition at once. With
+    /// `validate_only` nothing changes. Returns the config that is (or would be) in force.
+    pub(crate) fn alter_config(
+        &self,
+        name: &str,
+        overrides: &[(String, String)],
+        validate_only: bool,
+    ) -> Result<TopicConfig> {
+        let config = self.config_for(overrides)?;
+        if validate_only {
+            self.get(name).ok_or_else(|| Error::UnknownTopic {
+                topic: name.to_string(),
+            })?;
+            return Ok(config);
+        }
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let topic = topics
+            .get(name)
+            .cloned()
+            .ok_or_else(|| Error::UnknownTopic {
+                topic: name.to_string(),
+            })?;
+        let shared = Arc::new(config.clone());
+        let altered = Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            config: shared.clone(),
+            partitions: topic.partitions.clone(),
+        };
+        self.persist(&altered)?;
+        for log in &altered.partitions {
+            log.set_config(shared.clone());
+        }
+        tracing::info!(topic = name, ?overrides, "altered topic config");
+        topics.insert(name.to_string(), Arc::new(altered));
+        Ok(config)
     }
 
     /// Deletes a topic and its data.

@@ -983,6 +983,65 @@ impl GroupCoordinator {
         0
     }
 
+    /// OffsetDelete (Kafka's `deleteOffsets`): removes `group_id`'s committed offsets of
+    /// `partitions`. `Err` is a group-level error (`GROUP_ID_NOT_FOUND`, storage); each
+    /// partition gets 0, or `GROUP_SUBSCRIBED_TO_TOPIC` while a member of a non-empty consumer
+    /// group subscribes to its topic (its offsets are in use).
+    pub(crate) fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: &[(String, i32)],
+    ) -> std::result::Result<Vec<i16>, i16> {
+        let mut groups = self.lock();
+        let Some(g) = groups.get_mut(group_id) else {
+            return Err(ResponseError::GroupIdNotFound.code());
+        };
+        let subscribed = subscribed_topics(g);
+        let codes: Vec<i16> = partitions
+            .iter()
+            .map(|(topic, _)| {
+                if subscribed.contains(topic.as_str()) {
+                    ResponseError::GroupSubscribedToTopic.code()
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let tombstones: Vec<StoredRecord> = partitions
+            .iter()
+            .zip(&codes)
+            .filter(|((topic, partition), code)| {
+                **code == 0 && g.offsets.contains_key(&(topic.clone(), *partition))
+            })
+            .map(|((topic, partition), _)| StoredRecord::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+                value: None,
+            })
+            .collect();
+        if !tombstones.is_empty() {
+            if let Err(e) = self.store.append(&tombstones) {
+                tracing::error!(group = group_id, error = %e, "could not delete offsets");
+                return Err(storage_error_code(&e));
+            }
+            for record in &tombstones {
+                if let StoredRecord::Offset {
+                    topic, partition, ..
+                } = record
+                {
+                    g.offsets.remove(&(topic.clone(), *partition));
+                }
+            }
+            tracing::info!(
+                group = group_id,
+                deleted = tombstones.len(),
+                "offsets deleted"
+            );
+        }
+        Ok(codes)
+    }
+
     // ----- Timers ----------------------------------------------------------------------
 
     /// Applies every deadline that has passed (sessions, join and sync phases).
@@ -1114,3 +1173,32 @@ impl GroupCoordinator {
 
 #[cfg(test)]
 mod tests;
+
+/// The topics the members of a non-empty `consumer` group subscribe to, from their
+/// subscriptions (Kafka's `ConsumerProtocolSubscription`); empty for an empty group or
+/// another protocol type, whose offsets are not in use.
+fn subscribed_topics(g: &state::Group) -> std::collections::BTreeSet<String> {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    let mut topics = std::collections::BTreeSet::new();
+    if g.members.is_empty() || g.protocol_type.as_deref() != Some("consumer") {
+        return topics;
+    }
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    for member in g.members.values() {
+        let mut metadata = member.metadata(&protocol);
+        if metadata.len() < 2 {
+            continue;
+        }
+        // The subscription's version prefixes it; a member whose metadata cannot be read
+        // is taken to subscribe to nothing, as Kafka's coordinator does.
+        let version = i16::from_be_bytes([metadata[0], metadata[1]]);
+        let _ = bytes::Buf::advance(&mut metadata, 2);
+        if let Ok(subscription) =
+            ConsumerProtocolSubscription::decode(&mut metadata, version.clamp(0, 3))
+        {
+            topics.extend(subscription.topics.iter().map(|t| t.to_string()));
+        }
+    }
+    topics
+}

@@ -11,13 +11,19 @@
 //! framing and encoding.
 
 mod admin;
+mod alter_configs;
 mod api_versions;
 mod fetch;
 mod group;
 mod list_offsets;
+mod log_dirs;
 mod metadata;
+mod offset_delete;
+mod partitions;
 mod produce;
+mod records;
 mod txn;
+mod txn_admin;
 mod unsupported;
 
 use std::net::SocketAddr;
@@ -74,6 +80,17 @@ pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::EndTxn, 0, 4),
     api(ApiKey::AddOffsetsToTxn, 0, 3),
     api(ApiKey::TxnOffsetCommit, 0, 3),
+    api(ApiKey::CreatePartitions, 0, 3),
+    api(ApiKey::AlterConfigs, 0, 2),
+    api(ApiKey::IncrementalAlterConfigs, 0, 1),
+    api(ApiKey::DeleteRecords, 0, 2),
+    api(ApiKey::OffsetDelete, 0, 0),
+    api(ApiKey::OffsetForLeaderEpoch, 2, 4),
+    api(ApiKey::DescribeProducers, 0, 0),
+    api(ApiKey::DescribeTransactions, 0, 0),
+    api(ApiKey::ListTransactions, 0, 2),
+    api(ApiKey::DescribeTopicPartitions, 0, 0),
+    api(ApiKey::DescribeLogDirs, 1, 4),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     api(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
@@ -217,6 +234,39 @@ async fn dispatch(
             ResponseKind::DescribeGroups(group::describe_groups(broker, r, v))
         }
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group::delete_groups(broker, r)),
+        RequestKind::CreatePartitions(r) => {
+            ResponseKind::CreatePartitions(partitions::create_partitions(broker, r))
+        }
+        RequestKind::DescribeTopicPartitions(r) => {
+            ResponseKind::DescribeTopicPartitions(partitions::describe_topic_partitions(broker, r))
+        }
+        RequestKind::AlterConfigs(r) => {
+            ResponseKind::AlterConfigs(alter_configs::alter_configs(broker, r))
+        }
+        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
+            alter_configs::incremental_alter_configs(broker, r),
+        ),
+        RequestKind::DeleteRecords(r) => {
+            ResponseKind::DeleteRecords(records::delete_records(broker, r))
+        }
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(records::offset_for_leader_epoch(broker, r))
+        }
+        RequestKind::OffsetDelete(r) => {
+            ResponseKind::OffsetDelete(offset_delete::offset_delete(broker, r))
+        }
+        RequestKind::DescribeProducers(r) => {
+            ResponseKind::DescribeProducers(txn_admin::describe_producers(broker, r))
+        }
+        RequestKind::DescribeTransactions(r) => {
+            ResponseKind::DescribeTransactions(txn_admin::describe_transactions(broker, r))
+        }
+        RequestKind::ListTransactions(r) => {
+            ResponseKind::ListTransactions(txn_admin::list_transactions(broker, r))
+        }
+        RequestKind::DescribeLogDirs(r) => {
+            ResponseKind::DescribeLogDirs(log_dirs::describe_log_dirs(broker, r))
+        }
         RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
             group::consumer_group_heartbeat(broker, header, peer, r, v),
         ),
@@ -511,12 +561,44 @@ mod tests {
     fn unsupported_apis_get_error_responses() {
         use kafka_protocol::messages::*;
         let (_dir, broker) = test_broker();
-        let topic = TopicName(str_bytes("fuzz"));
         let requests = vec![
             (
                 ApiKey::SaslHandshake,
                 RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
             ),
+            (
+                ApiKey::DescribeAcls,
+                RequestKind::DescribeAcls(DescribeAclsRequest::default()),
+            ),
+            (
+                ApiKey::DescribeUserScramCredentials,
+                RequestKind::DescribeUserScramCredentials(
+                    DescribeUserScramCredentialsRequest::default(),
+                ),
+            ),
+            (
+                ApiKey::ListPartitionReassignments,
+                RequestKind::ListPartitionReassignments(
+                    ListPartitionReassignmentsRequest::default(),
+                ),
+            ),
+        ];
+        let mut answered = 0;
+        for (key, request) in &requests {
+            assert!(supported(*key).is_none(), "{key:?} is supported now");
+            let range = key.valid_versions();
+            answered += answer_every_version(&broker, *key, range.min..=range.max, request);
+        }
+        assert!(answered > 6, "only {answered} API versions were exercised");
+    }
+
+    /// The admin APIs answer minimal requests at every advertised version.
+    #[test]
+    fn admin_apis_answer_every_supported_version() {
+        use kafka_protocol::messages::*;
+        let (_dir, broker) = test_broker();
+        let topic = TopicName(str_bytes("fuzz"));
+        let requests = vec![
             (
                 ApiKey::CreatePartitions,
                 RequestKind::CreatePartitions(CreatePartitionsRequest::default()),
@@ -541,14 +623,37 @@ mod tests {
                 ApiKey::OffsetForLeaderEpoch,
                 RequestKind::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default()),
             ),
+            (
+                ApiKey::OffsetDelete,
+                RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
+            ),
+            (
+                ApiKey::DescribeProducers,
+                RequestKind::DescribeProducers(DescribeProducersRequest::default()),
+            ),
+            (
+                ApiKey::DescribeTransactions,
+                RequestKind::DescribeTransactions(DescribeTransactionsRequest::default()),
+            ),
+            (
+                ApiKey::ListTransactions,
+                RequestKind::ListTransactions(ListTransactionsRequest::default()),
+            ),
+            (
+                ApiKey::DescribeTopicPartitions,
+                RequestKind::DescribeTopicPartitions(DescribeTopicPartitionsRequest::default()),
+            ),
+            (
+                ApiKey::DescribeLogDirs,
+                RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default()),
+            ),
         ];
         let mut answered = 0;
         for (key, request) in &requests {
-            assert!(supported(*key).is_none(), "{key:?} is supported now");
-            let range = key.valid_versions();
-            answered += answer_every_version(&broker, *key, range.min..=range.max, request);
+            let support = supported(*key).expect("advertised");
+            answered += answer_every_version(&broker, *key, support.min..=support.max, request);
         }
-        assert!(answered > 15, "only {answered} API versions were exercised");
+        assert!(answered > 20, "only {answered} API versions were exercised");
     }
 
     /// The transaction coordinator's APIs answer minimal requests at every advertised

@@ -306,8 +306,7 @@ impl PartitionLog {
     }
 
     /// Bytes on disk across all segments.
-    #[cfg(test)]
-    pub fn size_bytes(&self) -> u64 {
+    pub(crate) fn size_bytes(&self) -> u64 {
         self.lock().segments.iter().map(|s| s.size).sum()
     }
 
@@ -725,15 +724,66 @@ impl PartitionLog {
         }
         if deleted > 0 {
             let new_start = st.segments[0].base_offset.max(st.log_start_offset);
-            st.log_start_offset = new_start;
-            st.producers.truncate_before(new_start);
-            let path = self.dir.join(LOG_START_FILE);
-            let tmp = self.dir.join(format!("{LOG_START_FILE}.tmp"));
-            std::fs::write(&tmp, new_start.to_string())
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| Error::io(&path, e))?;
+            self.advance_log_start(&mut st, new_start)?;
         }
         Ok(deleted)
+    }
+
+    /// Makes the records before `offset` unreadable, as Kafka's `DeleteRecords` does: the
+    /// log start offset (low watermark) moves up to `offset` — never down — and segments
+    /// wholly before it are deleted. `offset` may not pass the high watermark. Returns the
+    /// new low watermark.
+    pub(crate) fn delete_records_before(&self, offset: i64) -> Result<i64> {
+        let mut st = self.lock();
+        let hw = st.end_offset();
+        if offset < 0 || offset > hw {
+            return Err(Error::OffsetOutOfRange {
+                topic: self.topic.clone(),
+                partition: self.partition,
+                offset,
+                log_start: st.log_start_offset,
+                log_end: hw,
+            });
+        }
+        if offset <= st.log_start_offset {
+            return Ok(st.log_start_offset);
+        }
+        // The active segment stays, even if empty of readable records, so appends continue.
+        while st.segments.len() > 1 && st.segments[1].base_offset <= offset {
+            let segment = st.segments.remove(0);
+            segment.delete()?;
+        }
+        self.advance_log_start(&mut st, offset)?;
+        tracing::info!(
+            topic = %self.topic,
+            partition = self.partition,
+            log_start_offset = offset,
+            "deleted records before offset"
+        );
+        Ok(offset)
+    }
+
+    /// Moves the log start offset to `new_start` and persists it, so a restart does not make
+    /// deleted records readable again.
+    fn advance_log_start(&self, st: &mut LogState, new_start: i64) -> Result<()> {
+        st.log_start_offset = new_start;
+        st.producers.truncate_before(new_start);
+        let path = self.dir.join(LOG_START_FILE);
+        let tmp = self.dir.join(format!("{LOG_START_FILE}.tmp"));
+        std::fs::write(&tmp, new_start.to_string())
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io(&path, e))
+    }
+
+    /// Puts `config` in force from the next append, read or retention pass on (an altered
+    /// topic config, applied live as Kafka applies topic configs).
+    pub(crate) fn set_config(&self, config: Arc<TopicConfig>) {
+        self.lock().config = config;
+    }
+
+    /// The producers with state in this log (Kafka's `DescribeProducers`).
+    pub(crate) fn producers(&self) -> Vec<producer_state::ProducerSummary> {
+        self.lock().producers.summaries()
     }
 }
 

@@ -106,6 +106,22 @@ impl ProducerEntry {
     }
 }
 
+/// What `DescribeProducers` reports of one producer of a partition (Kafka's
+/// `ProducerState` in `DescribeProducersResponse`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProducerSummary {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub epoch: i16,
+    /// The sequence number of its last record here, or -1.
+    pub last_sequence: i32,
+    /// The largest timestamp it wrote here, or -1.
+    pub last_timestamp: i64,
+    /// The first offset of its open transaction here, or -1.
+    pub current_txn_start_offset: i64,
+}
+
 /// The persisted form of the state as of an offset (Kafka's `.snapshot` files).
 #[derive(Debug, Serialize, Deserialize)]
 struct Snapshot {
@@ -142,6 +158,23 @@ impl ProducerStateManager {
     /// An empty state.
     pub(crate) fn new() -> Self {
         Self::default()
+    }
+
+    /// Every producer with state here, by producer id.
+    pub(crate) fn summaries(&self) -> Vec<ProducerSummary> {
+        let mut summaries: Vec<ProducerSummary> = self
+            .producers
+            .iter()
+            .map(|(&producer_id, entry)| ProducerSummary {
+                producer_id,
+                epoch: entry.epoch,
+                last_sequence: entry.last_seq(),
+                last_timestamp: entry.last_timestamp,
+                current_txn_start_offset: entry.current_txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        summaries.sort_by_key(|s| s.producer_id);
+        summaries
     }
 
     /// Checks batches sent by a client, in order, without changing the state: epochs,

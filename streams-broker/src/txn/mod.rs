@@ -50,6 +50,20 @@ pub enum TxnState {
     CompleteAbort,
 }
 
+impl TxnState {
+    /// Kafka's name of the state, as `DescribeTransactions` and `ListTransactions` report it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TxnState::Empty => "Empty",
+            TxnState::Ongoing => "Ongoing",
+            TxnState::PrepareCommit => "PrepareCommit",
+            TxnState::PrepareAbort => "PrepareAbort",
+            TxnState::CompleteCommit => "CompleteCommit",
+            TxnState::CompleteAbort => "CompleteAbort",
+        }
+    }
+}
+
 /// A consumer offset committed as part of a transaction (`TxnOffsetCommit`), applied to
 /// the group only if the transaction commits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -603,6 +617,13 @@ impl TransactionCoordinator {
     /// The coordinator's record of `transactional_id`.
     pub(crate) fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
         self.lock().txns.get(transactional_id).cloned()
+    }
+
+    /// Every transactional id the coordinator knows, by id (Kafka's `ListTransactions`).
+    pub(crate) fn list(&self) -> Vec<TxnMetadata> {
+        let mut all: Vec<TxnMetadata> = self.lock().txns.values().cloned().collect();
+        all.sort_by(|a, b| a.transactional_id.cmp(&b.transactional_id));
+        all
     }
 
     /// Forces the journal to disk (the broker's periodic flush).
