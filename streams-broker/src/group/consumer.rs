@@ -353,6 +353,16 @@ impl ConsumerGroup {
             .collect()
     }
 
+    /// The topics the members subscribe to: by name (existing or not) and, through
+    /// their regexes, the existing topics that match (Kafka's `subscribedTopicNames`).
+    pub(crate) fn subscribed_topic_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = self.subscribed_topics.keys().cloned().collect();
+        for m in self.members.values() {
+            names.extend(m.subscribed_topics.iter().cloned());
+        }
+        names
+    }
+
     /// The assignor to use: the one most members ask for, else the first configured.
     fn choose_assignor(&self, config: &GroupConfig) -> ServerAssignor {
         let configured: Vec<ServerAssignor> = config

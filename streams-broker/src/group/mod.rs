@@ -1180,6 +1180,9 @@ mod tests;
 fn subscribed_topics(g: &state::Group) -> std::collections::BTreeSet<String> {
     use kafka_protocol::messages::ConsumerProtocolSubscription;
     use kafka_protocol::protocol::Decodable;
+    if let Some(c) = &g.consumer {
+        return c.subscribed_topic_names();
+    }
     let mut topics = std::collections::BTreeSet::new();
     if g.members.is_empty() || g.protocol_type.as_deref() != Some("consumer") {
         return topics;

@@ -976,6 +976,11 @@ async fn consumer_groups_and_classic_groups_keep_to_their_protocol() {
     );
     assert_eq!(ok, vec![0]);
     assert_eq!(h.c.validate_offset_fetch("new", "m", 1), 0);
+    // OffsetDelete keeps the offsets of topics the members subscribe to.
+    assert_eq!(
+        h.c.delete_offsets("new", &[("t".to_string(), 0), ("other".to_string(), 0)]),
+        Ok(vec![code(ResponseError::GroupSubscribedToTopic), 0])
+    );
     assert_eq!(h.c.delete_group("new"), code(ResponseError::NonEmptyGroup));
     // Once it is empty, a classic member may take the group over (its offsets stay).
     let mut leave = kip848_join("new", "m");
