@@ -6,11 +6,18 @@
 //!   in order per partition, byte for byte.
 //! - The admin client creates topics with configs, describes them (every topic config,
 //!   with Kafka's defaults) and deletes them.
+//! - The admin client grows a topic's partitions (a shrink is refused), replaces its configs
+//!   (`AlterConfigs`: the keys not named go back to their defaults; a request with an unknown
+//!   key changes nothing), and deletes records, after which a consumer starting from the
+//!   beginning reads from the new low watermark.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewPartitions, NewTopic, ResourceSpecifier,
+    TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -203,5 +210,116 @@ async fn admin_client_creates_describes_and_deletes_topics() {
     assert!(deleted[0].is_ok());
     assert!(deleted[1].is_err());
     assert!(broker.topic("admin-a").is_none());
+    broker.shutdown().expect("clean shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_client_grows_partitions_alters_configs_and_deletes_records() {
+    let broker = EmbeddedBroker::start(BrokerConfig::default()).expect("broker starts");
+    let bootstrap = broker.bootstrap();
+    broker
+        .create_topic_with_config("grow", 2, &[("retention.ms", "3600000")])
+        .expect("topic");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("admin");
+    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+
+    let grown = admin
+        .create_partitions(&[NewPartitions::new("grow", 6)], &opts)
+        .await
+        .expect("create partitions");
+    assert!(grown[0].is_ok(), "{:?}", grown[0]);
+    let shrunk = admin
+        .create_partitions(&[NewPartitions::new("grow", 3)], &opts)
+        .await
+        .expect("create partitions");
+    assert!(shrunk[0].is_err(), "a topic never shrinks");
+    let metadata = admin
+        .inner()
+        .fetch_metadata(Some("grow"), Duration::from_secs(5))
+        .expect("metadata");
+    assert_eq!(metadata.topics()[0].partitions().len(), 6);
+
+    // AlterConfigs replaces the whole set: retention.ms goes back to its default.
+    let altered = admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic("grow")).set("segment.ms", "600000")],
+            &opts,
+        )
+        .await
+        .expect("alter configs");
+    assert!(altered[0].is_ok(), "{:?}", altered[0]);
+    // An unknown key is refused and nothing changes. (rust-rdkafka's `alter_configs` reports
+    // every resource as `Ok` whatever its error code, so the configs tell.)
+    admin
+        .alter_configs(
+            &[AlterConfig::new(ResourceSpecifier::Topic("grow"))
+                .set("segment.ms", "1000")
+                .set("no.such.config", "1")],
+            &opts,
+        )
+        .await
+        .expect("alter configs");
+    let described = admin
+        .describe_configs(&[ResourceSpecifier::Topic("grow")], &opts)
+        .await
+        .expect("describe");
+    let entries = described[0].as_ref().expect("described").entry_map();
+    assert_eq!(entries["segment.ms"].value.as_deref(), Some("600000"));
+    assert_eq!(entries["retention.ms"].value.as_deref(), Some("604800000"));
+    assert!(entries["retention.ms"].is_default);
+
+    // DeleteRecords: the low watermark moves, and consumers start there.
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("producer");
+    for i in 0..10 {
+        producer
+            .send(
+                FutureRecord::to("grow")
+                    .partition(0)
+                    .key(&format!("k{i}"))
+                    .payload(&format!("v{i}")),
+                Duration::from_secs(5),
+            )
+            .await
+            .expect("produced");
+    }
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset("grow", 0, Offset::Offset(7))
+        .expect("offset");
+    let deleted = admin
+        .delete_records(&offsets, &opts)
+        .await
+        .expect("delete records");
+    let element = deleted.find_partition("grow", 0).expect("partition 0");
+    assert_eq!(element.offset(), Offset::Offset(7));
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .set("group.id", "grow-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset("grow", 0, Offset::Beginning)
+        .expect("assignment");
+    consumer.assign(&assignment).expect("assign");
+    let first = tokio::time::timeout(Duration::from_secs(10), consumer.recv())
+        .await
+        .expect("a record in time")
+        .expect("a record");
+    assert_eq!(first.offset(), 7);
+    assert_eq!(first.payload(), Some(&b"v7"[..]));
+    // The message holds the consumer's partition: release it, then the clients, then the
+    // broker (a consumer closing against a stopped broker waits).
+    drop(first);
+    drop(consumer);
+    drop(producer);
+    drop(admin);
     broker.shutdown().expect("clean shutdown");
 }

@@ -1196,7 +1196,7 @@ fn subscribed_topics(g: &state::Group) -> std::collections::BTreeSet<String> {
         // The subscription's version prefixes it; a member whose metadata cannot be read
         // is taken to subscribe to nothing, as Kafka's coordinator does.
         let version = i16::from_be_bytes([metadata[0], metadata[1]]);
-        let _ = bytes::Buf::advance(&mut metadata, 2);
+        bytes::Buf::advance(&mut metadata, 2);
         if let Ok(subscription) =
             ConsumerProtocolSubscription::decode(&mut metadata, version.clamp(0, 3))
         {

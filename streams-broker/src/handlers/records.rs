@@ -95,12 +95,10 @@ pub(super) fn offset_for_leader_epoch(
                         return result
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
-                    // The client's view of the leader epoch must not be newer than ours.
+                    // The client's view of the leader epoch must not be newer than ours (an
+                    // older one would be fenced, but no epoch is older than the first).
                     if p.current_leader_epoch > LEADER_EPOCH {
                         return result.with_error_code(ResponseError::UnknownLeaderEpoch.code());
-                    }
-                    if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH {
-                        return result.with_error_code(ResponseError::FencedLeaderEpoch.code());
                     }
                     // Kafka's `LeaderEpochFileCache#endOffsetFor`: the latest epoch ends at the
                     // log end offset; there is no earlier epoch, and a later one is unknown.
