@@ -15,8 +15,8 @@
 //!   fenced after `group.consumer.session.timeout.ms`, and the survivor gets its partitions.
 //! - `group.remote.assignor=range` picks the server-side range assignor: co-partitioned
 //!   topics are split by partition number, the same numbers of both to each member.
-//! - A subscribed topic that is created later reaches the members (metadata-driven
-//!   epochs).
+//! - A subscribed topic that is created later, partitions added to it, and a subscribed
+//!   topic deleted all reach the members (metadata-driven epochs).
 //! - A regex subscription (`^metrics-.*`, sent as KIP-848's `SubscribedTopicRegex`) takes
 //!   the matching topics, and a matching topic created later too.
 //! - On the wire: request validation (`INVALID_REQUEST`, `UNSUPPORTED_ASSIGNOR`), fencing
@@ -475,7 +475,9 @@ async fn the_range_assignor_keeps_co_partitioned_topics_together() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_subscribed_topic_created_later_is_assigned() {
+async fn topics_and_partitions_that_come_and_go_are_picked_up() {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions};
+    use rdkafka::client::DefaultClientContext;
     let broker = broker("3000");
     let bootstrap = broker.bootstrap();
     broker.create_topic("early", 2).expect("topic");
@@ -497,6 +499,32 @@ async fn a_subscribed_topic_created_later_is_assigned() {
         || m.partitions().len() == 5,
     );
     assert!(describe(&broker, "kip848-later").group_epoch > epoch);
+    // The topic grows (CreatePartitions), then the other one is deleted.
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &bootstrap)
+        .create()
+        .expect("admin");
+    let grown = admin
+        .create_partitions(&[NewPartitions::new("later", 4)], &AdminOptions::new())
+        .await
+        .expect("CreatePartitions");
+    assert!(grown.iter().all(|r| r.is_ok()), "{grown:?}");
+    wait_for(Duration::from_secs(20), "the new partition", || {
+        m.partitions().contains(&("later".to_string(), 3))
+    });
+    let deleted = admin
+        .delete_topics(&["early"], &AdminOptions::new())
+        .await
+        .expect("DeleteTopics");
+    assert!(deleted.iter().all(|r| r.is_ok()), "{deleted:?}");
+    wait_for(
+        Duration::from_secs(20),
+        "the deleted topic's partitions to go",
+        || {
+            let now = m.partitions();
+            now.len() == 4 && now.iter().all(|(t, _)| t == "later")
+        },
+    );
     m.close();
     broker.shutdown().expect("shutdown");
 }
