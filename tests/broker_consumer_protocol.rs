@@ -25,7 +25,7 @@
 //!   JoinGroup refused with `INCONSISTENT_GROUP_PROTOCOL`).
 //!
 //! The broker's KIP-848 timing is short for tests: heartbeats every 100 ms, sessions of
-//! 1.5 s (3 s where a member must outlive a leave).
+//! 1.5 s where a session must expire, 3 s or 6 s where it must not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -239,7 +239,7 @@ fn describe(broker: &BrokerHandle, group: &str) -> DescribedGroup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn members_join_share_leave_and_resume_from_commits() {
-    let broker = broker("3000");
+    let broker = broker("6000");
     let bootstrap = broker.bootstrap();
     broker.create_topic("orders", PARTITIONS).expect("topic");
     produce(&bootstrap, "orders", 0..60, PARTITIONS).await;
@@ -304,7 +304,7 @@ async fn members_join_share_leave_and_resume_from_commits() {
         );
     }
 
-    // The second closes: its partitions come back long before its 3 s session ends.
+    // The second closes: its partitions come back long before its 6 s session ends.
     second.close();
     let took = wait_for(
         Duration::from_secs(10),
@@ -312,7 +312,7 @@ async fn members_join_share_leave_and_resume_from_commits() {
         || first.partition_numbers().len() == PARTITIONS as usize,
     );
     assert!(
-        took < Duration::from_millis(2500),
+        took < Duration::from_millis(5000),
         "a leaving member's partitions came back only after {took:?}"
     );
     first.close();
