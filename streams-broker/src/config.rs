@@ -619,6 +619,16 @@ pub struct GroupConfig {
     /// How often expired offsets are looked for (`offsets.retention.check.interval.ms`,
     /// 600000 ms).
     pub offsets_retention_check_interval: Duration,
+    /// Session timeout of members of the consumer group protocol (KIP-848), set by the
+    /// broker, not the client (`group.consumer.session.timeout.ms`, 45000 ms).
+    pub consumer_session_timeout: Duration,
+    /// How often members of the consumer group protocol heartbeat
+    /// (`group.consumer.heartbeat.interval.ms`, 5000 ms); it is also how soon a member
+    /// learns of a new assignment.
+    pub consumer_heartbeat_interval: Duration,
+    /// Server-side assignors, the first being the default (`group.consumer.assignors`,
+    /// `uniform,range`).
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupConfig {
@@ -630,6 +640,9 @@ impl Default for GroupConfig {
             offset_metadata_max_bytes: 4096,
             offsets_retention: Duration::from_secs(7 * 24 * 3600),
             offsets_retention_check_interval: Duration::from_millis(600_000),
+            consumer_session_timeout: Duration::from_millis(45_000),
+            consumer_heartbeat_interval: Duration::from_millis(5_000),
+            consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
         }
     }
 }
@@ -719,6 +732,35 @@ impl BrokerConfig {
             "offsets.retention.minutes" => {
                 let minutes: u64 = parse(key, value)?;
                 self.group.offsets_retention = Duration::from_secs(minutes.saturating_mul(60))
+            }
+            "group.consumer.session.timeout.ms" => {
+                let ms: u64 = parse(key, value)?;
+                if ms == 0 {
+                    return Err(invalid(key, value, "must be positive"));
+                }
+                self.group.consumer_session_timeout = Duration::from_millis(ms)
+            }
+            "group.consumer.heartbeat.interval.ms" => {
+                let ms: u64 = parse(key, value)?;
+                if ms == 0 || ms > i32::MAX as u64 {
+                    return Err(invalid(key, value, "must be positive"));
+                }
+                self.group.consumer_heartbeat_interval = Duration::from_millis(ms)
+            }
+            "group.consumer.assignors" => {
+                let names: Vec<String> = value
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if names.is_empty()
+                    || names
+                        .iter()
+                        .any(|n| crate::group::ServerAssignor::from_name(n).is_none())
+                {
+                    return Err(invalid(key, value, "known assignors are uniform and range"));
+                }
+                self.group.consumer_assignors = names;
             }
             "offsets.retention.check.interval.ms" => {
                 let ms: u64 = parse(key, value)?;
@@ -874,6 +916,21 @@ mod tests {
         b.set("offsets.retention.minutes", "2").unwrap();
         assert_eq!(b.group.offsets_retention, Duration::from_secs(120));
         assert!(b.set("offsets.retention.check.interval.ms", "0").is_err());
+        b.set("group.consumer.session.timeout.ms", "1500").unwrap();
+        assert_eq!(
+            b.group.consumer_session_timeout,
+            Duration::from_millis(1500)
+        );
+        b.set("group.consumer.heartbeat.interval.ms", "100")
+            .unwrap();
+        assert_eq!(
+            b.group.consumer_heartbeat_interval,
+            Duration::from_millis(100)
+        );
+        b.set("group.consumer.assignors", "range, uniform").unwrap();
+        assert_eq!(b.group.consumer_assignors, vec!["range", "uniform"]);
+        assert!(b.set("group.consumer.assignors", "sticky").is_err());
+        assert!(b.set("group.consumer.heartbeat.interval.ms", "0").is_err());
         let source = b
             .topic_defaults
             .entries()

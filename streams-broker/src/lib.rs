@@ -7,9 +7,11 @@
 //! It is a real broker, not a mock: record batches are validated (CRC-32C) and appended
 //! to a segmented on-disk log with offset and time indexes, recovered after a crash,
 //! trimmed by time and size retention, and compacted by key for `cleanup.policy=compact`
-//! topics by a background log cleaner. Consumer groups are coordinated by the broker
-//! (the classic protocol: rebalances, sessions, generations) and their committed offsets
-//! are kept in the internal topic `__consumer_offsets`, so they survive restarts.
+//! topics by a background log cleaner. Consumer groups are coordinated by the broker,
+//! with the classic protocol (rebalances, sessions, generations; clients assign) and with
+//! KIP-848's consumer protocol (member epochs; the broker assigns, with the `uniform` or
+//! `range` assignor), and their committed offsets are kept in the internal topic
+//! `__consumer_offsets`, so they survive restarts.
 //! Idempotent producers are deduplicated per partition, and transactional producers get a
 //! transaction coordinator, commit/abort markers and `read_committed` fetches.
 //!
@@ -25,8 +27,8 @@
 //! - the request handlers: one module per API and the dispatch, taking typed requests
 //!   and returning typed responses (Kafka's `KafkaApis`);
 //! - the topic registry (Kafka's metadata);
-//! - the group coordinator: consumer groups and committed offsets (Kafka's
-//!   `GroupCoordinator`);
+//! - the group coordinator: consumer groups of both protocols and committed offsets
+//!   (Kafka's `GroupCoordinator` and `GroupMetadataManager`);
 //! - the log: partitions, segments, indexes, recovery, retention, validation of what
 //!   producers send, producer state and the log cleaner (Kafka's `UnifiedLog`,
 //!   `LogValidator`, `ProducerStateManager` and `LogCleaner`);

@@ -1,4 +1,5 @@
-//! The group coordinator: consumer groups (the classic protocol) and committed offsets.
+//! The group coordinator: consumer groups (the classic protocol and the consumer
+//! protocol of KIP-848) and committed offsets.
 //!
 //! Consumers that share a `group.id` divide a topic's partitions among themselves. The
 //! coordinator keeps each group's members and generation, runs rebalances (JoinGroup,
@@ -10,12 +11,21 @@
 //!
 //! - [`state`]: one group's state machine (Kafka's `GroupMetadata`);
 //! - `member`: one member (Kafka's `MemberMetadata`);
+//! - [`consumer`]: groups of the new consumer protocol (`ConsumerGroupHeartbeat`), where
+//!   the coordinator itself assigns partitions with an [`assignor`], as Kafka 4 serves
+//!   them beside classic groups (Kafka's `ConsumerGroup`);
 //! - [`offsets`]: committed offsets and their records in `__consumer_offsets`.
+//!
+//! Both kinds of group share one map and one offsets store: a group id is either kind,
+//! an empty group turns into the kind of its next member, and a group with members
+//! refuses members of the other protocol.
 //!
 //! Requests that must wait for the rest of the group (JoinGroup, SyncGroup) park a
 //! channel and are answered when the group gets there; deadlines run on one timer task
 //! ([`GroupCoordinator::run`]), so no thread ever blocks on a group.
 
+pub(crate) mod assignor;
+pub(crate) mod consumer;
 mod member;
 pub(crate) mod offsets;
 pub(crate) mod state;
@@ -36,6 +46,12 @@ use crate::log::PartitionLog;
 use offsets::{GroupRecord, OffsetLog, StoredRecord};
 use state::{Group, JoinOutcome, SyncOutcome};
 
+pub(crate) use assignor::ServerAssignor;
+use consumer::ConsumerGroup;
+pub(crate) use consumer::{
+    ConsumerGroupDescription, ConsumerHeartbeat, ConsumerHeartbeatResponse, TopicMeta,
+    TopicsSnapshot,
+};
 pub use offsets::OffsetAndMetadata;
 pub(crate) use offsets::{PartitionOffset, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 pub use state::GroupState;
@@ -171,8 +187,10 @@ pub(crate) struct GroupListing {
     pub group_id: String,
     /// The protocol type (empty if none).
     pub protocol_type: String,
-    /// The state.
-    pub state: GroupState,
+    /// The state's name (a classic or a consumer-protocol state).
+    pub state: &'static str,
+    /// `classic` or `consumer` (ListGroups v5).
+    pub group_type: &'static str,
 }
 
 /// One partition's answer to an OffsetFetch.
@@ -246,12 +264,33 @@ impl GroupCoordinator {
                         g.persisted_generation = Some(v.generation);
                     }
                     None => {
-                        groups.remove(&group);
+                        // The group's offsets have their own tombstones (deletion), or
+                        // stay (the group became a consumer-protocol group).
+                        if let Some(g) = groups.get_mut(&group) {
+                            g.generation = 0;
+                            g.protocol_type = None;
+                            g.persisted_generation = None;
+                        }
+                    }
+                },
+                StoredRecord::ConsumerGroup { group, epoch } => match epoch {
+                    Some(epoch) => {
+                        let g = groups
+                            .entry(group.clone())
+                            .or_insert_with(|| Group::new(&group));
+                        g.consumer = Some(ConsumerGroup::restored(epoch));
+                    }
+                    None => {
+                        if let Some(g) = groups.get_mut(&group) {
+                            g.consumer = None;
+                        }
                     }
                 },
             }
         }
-        groups.retain(|_, g| !g.offsets.is_empty() || g.persisted_generation.is_some());
+        groups.retain(|_, g| {
+            !g.offsets.is_empty() || g.persisted_generation.is_some() || g.consumer.is_some()
+        });
         tracing::info!(groups = groups.len(), "group coordinator loaded");
         Ok(GroupCoordinator {
             config,
@@ -275,7 +314,20 @@ impl GroupCoordinator {
     /// nothing is left of it, and lets the timer task see new deadlines.
     fn after_change(&self, groups: &mut HashMap<String, Group>, group_id: &str) {
         if let Some(g) = groups.get_mut(group_id) {
+            self.persist_consumer_group(g);
             if g.is_disposable() {
+                if g.consumer
+                    .as_ref()
+                    .is_some_and(|c| c.persisted_epoch.is_some())
+                {
+                    let tombstone = StoredRecord::ConsumerGroup {
+                        group: group_id.to_string(),
+                        epoch: None,
+                    };
+                    if let Err(e) = self.store.append(&[tombstone]) {
+                        tracing::warn!(group = group_id, error = %e, "could not write a group tombstone");
+                    }
+                }
                 if g.persisted_generation.is_some() {
                     let tombstone = StoredRecord::Group {
                         group: group_id.to_string(),
@@ -286,7 +338,10 @@ impl GroupCoordinator {
                     }
                 }
                 groups.remove(group_id);
-            } else if g.persisted_generation != Some(g.generation) && g.generation > 0 {
+            } else if g.consumer.is_none()
+                && g.persisted_generation != Some(g.generation)
+                && g.generation > 0
+            {
                 let record = StoredRecord::Group {
                     group: group_id.to_string(),
                     value: Some(GroupRecord {
@@ -306,6 +361,57 @@ impl GroupCoordinator {
             }
         }
         self.wake.notify_one();
+    }
+
+    /// Writes a consumer-protocol group's new epoch; when a group changed kind, writes
+    /// the tombstone of its record of the other kind, so that a restart restores the
+    /// right kind.
+    fn persist_consumer_group(&self, g: &mut Group) {
+        let group = g.id.clone();
+        let Some(c) = g.consumer.as_mut() else {
+            return;
+        };
+        if g.persisted_generation.is_some() {
+            let tombstone = StoredRecord::Group {
+                group: group.clone(),
+                value: None,
+            };
+            match self.store.append(&[tombstone]) {
+                Ok(()) => g.persisted_generation = None,
+                Err(e) => {
+                    tracing::warn!(group = %group, error = %e, "could not write a group tombstone")
+                }
+            }
+        }
+        if c.epoch > 0 && c.persisted_epoch != Some(c.epoch) {
+            let record = StoredRecord::ConsumerGroup {
+                group: group.clone(),
+                epoch: Some(c.epoch),
+            };
+            match self.store.append(&[record]) {
+                Ok(()) => c.persisted_epoch = Some(c.epoch),
+                Err(e) => {
+                    tracing::warn!(group = %group, error = %e, "could not persist the group's epoch")
+                }
+            }
+        }
+    }
+
+    /// Turns an empty consumer-protocol group into a classic one (a classic member
+    /// joins), forgetting its record of the other kind.
+    fn make_classic(&self, g: &mut Group) {
+        if let Some(c) = g.consumer.take() {
+            tracing::info!(group = %g.id, "empty consumer group becomes a classic group");
+            if c.persisted_epoch.is_some() {
+                let tombstone = StoredRecord::ConsumerGroup {
+                    group: g.id.clone(),
+                    epoch: None,
+                };
+                if let Err(e) = self.store.append(&[tombstone]) {
+                    tracing::warn!(group = %g.id, error = %e, "could not write a group tombstone");
+                }
+            }
+        }
     }
 
     // ----- Membership ------------------------------------------------------------------
@@ -339,6 +445,14 @@ impl GroupCoordinator {
                     return error(ResponseError::UnknownMemberId);
                 }
                 groups.insert(req.group_id.clone(), Group::new(&req.group_id));
+            }
+            if let Some(g) = groups.get_mut(&req.group_id) {
+                if g.consumer.as_ref().is_some_and(|c| !c.members.is_empty()) {
+                    // Kafka 4 without migration between protocols refuses classic members
+                    // in a consumer group that has members.
+                    return error(ResponseError::InconsistentGroupProtocol);
+                }
+                self.make_classic(g);
             }
             let outcome = match groups.get_mut(&req.group_id) {
                 Some(g) => g.join(&req, now, &self.config),
@@ -426,6 +540,117 @@ impl GroupCoordinator {
         Ok(codes)
     }
 
+    // ----- The consumer group protocol (KIP-848) -----------------------------------------
+
+    /// ConsumerGroupHeartbeat: joins, heartbeats, reconciles and leaves members of a
+    /// consumer-protocol group, with the cluster's `topics` as they are now. A group id
+    /// that a classic group with members uses is refused with `GROUP_ID_NOT_FOUND`, as
+    /// Kafka does; an empty classic group (only offsets) becomes a consumer group.
+    pub(crate) fn consumer_heartbeat(
+        &self,
+        req: &ConsumerHeartbeat,
+        topics: &TopicsSnapshot,
+    ) -> ConsumerHeartbeatResponse {
+        let mut groups = self.lock();
+        let now = Instant::now();
+        let group_id = req.group_id.as_str();
+        match groups.get_mut(group_id) {
+            None if req.member_epoch != 0 => {
+                // Members are not restored after a restart: the member must rejoin.
+                return ConsumerHeartbeatResponse::error(
+                    ResponseError::UnknownMemberId,
+                    format!(
+                        "Member {} is not a member of group {group_id}.",
+                        req.member_id
+                    ),
+                );
+            }
+            None => {
+                let mut g = Group::new(group_id);
+                g.consumer = Some(ConsumerGroup::new());
+                groups.insert(group_id.to_string(), g);
+            }
+            Some(g) if g.consumer.is_none() => {
+                if g.state != GroupState::Empty || !g.members.is_empty() {
+                    return ConsumerHeartbeatResponse::error(
+                        ResponseError::GroupIdNotFound,
+                        format!("Group {group_id} is not a consumer group."),
+                    );
+                }
+                if req.member_epoch != 0 {
+                    return ConsumerHeartbeatResponse::error(
+                        ResponseError::UnknownMemberId,
+                        format!(
+                            "Member {} is not a member of group {group_id}.",
+                            req.member_id
+                        ),
+                    );
+                }
+                tracing::info!(
+                    group = group_id,
+                    "empty classic group becomes a consumer group"
+                );
+                // The classic generation continues as the group epoch.
+                let mut c = ConsumerGroup::new();
+                c.epoch = g.generation.max(0);
+                c.assignment_epoch = c.epoch;
+                g.consumer = Some(c);
+            }
+            Some(_) => {}
+        }
+        let response = match groups.get_mut(group_id).and_then(|g| {
+            let id = g.id.clone();
+            g.consumer
+                .as_mut()
+                .map(|c| c.heartbeat(&id, req, topics, now, &self.config))
+        }) {
+            Some(r) => r,
+            None => ConsumerHeartbeatResponse::error(
+                ResponseError::CoordinatorNotAvailable,
+                "the group vanished",
+            ),
+        };
+        self.after_change(&mut groups, group_id);
+        response
+    }
+
+    /// ConsumerGroupDescribe for one group: `Ok(None)` if the coordinator does not know
+    /// it, `Err(())` if it is a classic group.
+    pub(crate) fn describe_consumer_group(
+        &self,
+        group_id: &str,
+    ) -> std::result::Result<Option<ConsumerGroupDescription>, ()> {
+        let groups = self.lock();
+        match groups.get(group_id) {
+            None => Ok(None),
+            Some(g) => match &g.consumer {
+                Some(c) => Ok(Some(c.describe())),
+                None => Err(()),
+            },
+        }
+    }
+
+    /// The configured server-side assignors (`group.consumer.assignors`).
+    pub(crate) fn assignors(&self) -> &[String] {
+        &self.config.consumer_assignors
+    }
+
+    /// Whether `group_id` is a consumer-protocol group.
+    pub(crate) fn is_consumer_group(&self, group_id: &str) -> bool {
+        self.lock()
+            .get(group_id)
+            .is_some_and(Group::is_consumer_group)
+    }
+
+    /// Checks an OffsetFetch's member fields (v9+) for consumer-protocol groups: 0 or
+    /// the group's error code. Classic groups do not check them, as in Kafka.
+    pub(crate) fn validate_offset_fetch(&self, group_id: &str, member_id: &str, epoch: i32) -> i16 {
+        match self.lock().get(group_id).and_then(|g| g.consumer.as_ref()) {
+            Some(c) => c.validate_fetch(member_id, epoch),
+            None => 0,
+        }
+    }
+
     // ----- Offsets ---------------------------------------------------------------------
 
     /// OffsetCommit from a client: checks the member and generation (generation -1 with
@@ -451,7 +676,12 @@ impl GroupCoordinator {
             groups.insert(group_id.to_string(), Group::new(group_id));
         }
         let code = match groups.get_mut(group_id) {
-            Some(g) => g.validate_commit(member_id, instance_id, generation, false, Instant::now()),
+            Some(g) => match &g.consumer {
+                Some(c) => c.validate_commit(member_id, instance_id, generation, false),
+                None => {
+                    g.validate_commit(member_id, instance_id, generation, false, Instant::now())
+                }
+            },
             None => ResponseError::CoordinatorNotAvailable.code(),
         };
         let codes = if code != 0 {
@@ -501,7 +731,10 @@ impl GroupCoordinator {
         }
         let mut groups = self.lock();
         match groups.get_mut(group_id) {
-            Some(g) => g.validate_commit(member_id, instance_id, generation, true, Instant::now()),
+            Some(g) => match &g.consumer {
+                Some(c) => c.validate_commit(member_id, instance_id, generation, true),
+                None => g.validate_commit(member_id, instance_id, generation, true, Instant::now()),
+            },
             None if generation >= 0 => ResponseError::IllegalGeneration.code(),
             None => 0,
         }
@@ -649,17 +882,21 @@ impl GroupCoordinator {
         let groups = self.lock();
         let mut out: Vec<GroupListing> = groups
             .values()
-            .filter(|g| {
-                states.is_empty()
-                    || states
-                        .iter()
-                        .any(|s| s.eq_ignore_ascii_case(g.state.name()))
+            .map(|g| match &g.consumer {
+                Some(c) => GroupListing {
+                    group_id: g.id.clone(),
+                    protocol_type: "consumer".to_string(),
+                    state: c.state().name(),
+                    group_type: "consumer",
+                },
+                None => GroupListing {
+                    group_id: g.id.clone(),
+                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    state: g.state.name(),
+                    group_type: "classic",
+                },
             })
-            .map(|g| GroupListing {
-                group_id: g.id.clone(),
-                protocol_type: g.protocol_type.clone().unwrap_or_default(),
-                state: g.state,
-            })
+            .filter(|l| states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(l.state)))
             .collect();
         out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         out
@@ -668,7 +905,7 @@ impl GroupCoordinator {
     /// DescribeGroups for one group; `None` if the coordinator does not know it.
     pub(crate) fn describe_group(&self, group_id: &str) -> Option<GroupDescription> {
         let groups = self.lock();
-        let g = groups.get(group_id)?;
+        let g = groups.get(group_id).filter(|g| !g.is_consumer_group())?;
         let stable = g.state == GroupState::Stable;
         let protocol = if stable {
             g.protocol_name.clone().unwrap_or_default()
@@ -710,7 +947,10 @@ impl GroupCoordinator {
         let Some(g) = groups.get(group_id) else {
             return ResponseError::GroupIdNotFound.code();
         };
-        if g.state != GroupState::Empty || !g.members.is_empty() {
+        if g.state != GroupState::Empty
+            || !g.members.is_empty()
+            || g.consumer.as_ref().is_some_and(|c| !c.members.is_empty())
+        {
             return ResponseError::NonEmptyGroup.code();
         }
         let mut records: Vec<StoredRecord> = g
@@ -723,9 +963,16 @@ impl GroupCoordinator {
                 value: None,
             })
             .collect();
-        records.push(StoredRecord::Group {
-            group: group_id.to_string(),
-            value: None,
+        records.push(if g.is_consumer_group() {
+            StoredRecord::ConsumerGroup {
+                group: group_id.to_string(),
+                epoch: None,
+            }
+        } else {
+            StoredRecord::Group {
+                group: group_id.to_string(),
+                value: None,
+            }
         });
         if let Err(e) = self.store.append(&records) {
             tracing::error!(group = group_id, error = %e, "could not delete group");
@@ -933,6 +1180,9 @@ mod tests;
 fn subscribed_topics(g: &state::Group) -> std::collections::BTreeSet<String> {
     use kafka_protocol::messages::ConsumerProtocolSubscription;
     use kafka_protocol::protocol::Decodable;
+    if let Some(c) = &g.consumer {
+        return c.subscribed_topic_names();
+    }
     let mut topics = std::collections::BTreeSet::new();
     if g.members.is_empty() || g.protocol_type.as_deref() != Some("consumer") {
         return topics;

@@ -7,7 +7,9 @@
 //! is `cleanup.policy=compact`, so the cleaner keeps only the latest record per key.
 //! This is the storage half of Kafka's `GroupMetadataManager`, and the record layouts are
 //! Kafka's own: `OffsetCommitKey` v1 / `OffsetCommitValue` v3 and `GroupMetadataKey` v2 /
-//! `GroupMetadataValue` v3 (written without members: membership is not restored).
+//! `GroupMetadataValue` v3 (written without members: membership is not restored), and for
+//! groups of the consumer protocol (KIP-848) `ConsumerGroupMetadataKey` v3 with its
+//! epoch (again without members: a member rejoins after a restart, with a higher epoch).
 
 use std::sync::Arc;
 
@@ -37,6 +39,9 @@ const OFFSET_KEY_VERSION: i16 = 1;
 const GROUP_KEY_VERSION: i16 = 2;
 const OFFSET_VALUE_VERSION: i16 = 3;
 const GROUP_VALUE_VERSION: i16 = 3;
+/// Key version 3 is a consumer-protocol group's metadata (Kafka's `ConsumerGroupMetadataKey`).
+const CONSUMER_GROUP_KEY_VERSION: i16 = 3;
+const CONSUMER_GROUP_VALUE_VERSION: i16 = 0;
 
 /// Bytes read from the log per step while loading.
 const LOAD_CHUNK: usize = 1 << 20;
@@ -106,6 +111,13 @@ pub(crate) enum StoredRecord {
         group: String,
         /// The metadata, `None` for a tombstone.
         value: Option<GroupRecord>,
+    },
+    /// A consumer-protocol group's epoch, or its tombstone (`None`).
+    ConsumerGroup {
+        /// The group.
+        group: String,
+        /// The group epoch.
+        epoch: Option<i32>,
     },
 }
 
@@ -198,6 +210,18 @@ impl StoredRecord {
                 });
                 (key.freeze(), value)
             }
+            StoredRecord::ConsumerGroup { group, epoch } => {
+                key.put_i16(CONSUMER_GROUP_KEY_VERSION);
+                put_string(&mut key, group);
+                let value = epoch.map(|epoch| {
+                    let mut out = BytesMut::new();
+                    out.put_i16(CONSUMER_GROUP_VALUE_VERSION);
+                    out.put_i32(epoch);
+                    out.put_u8(0); // a flexible version: no tagged fields
+                    out.freeze()
+                });
+                (key.freeze(), value)
+            }
         }
     }
 
@@ -256,6 +280,18 @@ impl StoredRecord {
                     }
                 };
                 Some(StoredRecord::Group { group, value })
+            }
+            CONSUMER_GROUP_KEY_VERSION => {
+                let group = get_string(&mut k)?;
+                let epoch = match value {
+                    None => None,
+                    Some(v) => {
+                        let mut v = v.clone();
+                        let _version = get_i16(&mut v)?;
+                        Some(get_i32(&mut v)?)
+                    }
+                };
+                Some(StoredRecord::ConsumerGroup { group, epoch })
             }
             _ => None,
         }
@@ -414,6 +450,14 @@ mod tests {
             StoredRecord::Group {
                 group: "g".into(),
                 value: None,
+            },
+            StoredRecord::ConsumerGroup {
+                group: "cg".into(),
+                epoch: Some(12),
+            },
+            StoredRecord::ConsumerGroup {
+                group: "cg".into(),
+                epoch: None,
             },
         ];
         for r in &records {

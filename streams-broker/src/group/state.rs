@@ -9,6 +9,8 @@
 //! SyncGroup that must wait parks a channel in its member, and deadlines (the initial
 //! delay, the rebalance timeout, sessions, the sync timeout) are checked by
 //! `Group::expire`, which the coordinator's timer task calls when the earliest is due.
+//! A [`Group`] of the consumer protocol (KIP-848) keeps its members in
+//! [`ConsumerGroup`] instead, and shares only the committed offsets kept here.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -18,6 +20,7 @@ use kafka_protocol::error::ResponseError;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use super::consumer::ConsumerGroup;
 use super::member::Member;
 use super::offsets::OffsetAndMetadata;
 use super::{JoinRequest, JoinResponse, JoinedMember, SyncRequest, SyncResponse};
@@ -126,6 +129,9 @@ pub(crate) struct Group {
     pub pending_txn_offsets: HashMap<(String, i32), i64>,
     /// The generation last written to `__consumer_offsets` (None: never written).
     pub persisted_generation: Option<i32>,
+    /// Set when the group is a group of the consumer protocol (KIP-848): its members and
+    /// assignment live there, and the classic fields above stay empty.
+    pub consumer: Option<ConsumerGroup>,
 }
 
 fn error_join(code: ResponseError, member_id: &str) -> JoinResponse {
@@ -171,6 +177,7 @@ impl Group {
             offsets: BTreeMap::new(),
             pending_txn_offsets: HashMap::new(),
             persisted_generation: None,
+            consumer: None,
         }
     }
 
@@ -182,6 +189,12 @@ impl Group {
             && self.pending_members.is_empty()
             && self.offsets.is_empty()
             && self.pending_txn_offsets.is_empty()
+            && self.consumer.as_ref().is_none_or(|c| c.members.is_empty())
+    }
+
+    /// Whether this is a consumer-protocol group.
+    pub(crate) fn is_consumer_group(&self) -> bool {
+        self.consumer.is_some()
     }
 
     fn transition(&mut self, state: GroupState) {
@@ -897,6 +910,9 @@ impl Group {
     pub(crate) fn expired_offsets(&self, now: i64, retention: Duration) -> Vec<(String, i32)> {
         let retention = i64::try_from(retention.as_millis()).unwrap_or(i64::MAX);
         let base = |o: &OffsetAndMetadata| -> Option<i64> {
+            if let Some(c) = &self.consumer {
+                return c.members.is_empty().then_some(c.empty_since);
+            }
             match (&self.protocol_type, self.state) {
                 (None, GroupState::Empty) => Some(o.commit_timestamp),
                 (Some(_), GroupState::Empty) => Some(self.state_timestamp),
@@ -924,12 +940,19 @@ impl Group {
             .map(|t| t.deadline)
             .into_iter()
             .chain(self.sync_deadline);
-        members.chain(pending).chain(timers).min()
+        let consumer = self
+            .consumer
+            .as_ref()
+            .and_then(ConsumerGroup::next_deadline);
+        members.chain(pending).chain(timers).chain(consumer).min()
     }
 
     /// Applies every deadline that has passed at `now`: expired pending member ids and
     /// sessions, the end of a join phase, members that never synced.
     pub(crate) fn expire(&mut self, now: Instant, config: &GroupConfig) {
+        if let Some(c) = self.consumer.as_mut() {
+            c.expire(&self.id, now, config);
+        }
         let before = self.pending_members.len();
         self.pending_members.retain(|_, deadline| *deadline > now);
         if self.pending_members.len() != before {

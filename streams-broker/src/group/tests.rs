@@ -213,7 +213,7 @@ async fn members_joining_during_the_delay_share_one_generation_and_sync_relays_a
     assert_eq!(s.protocol_name.as_deref(), Some("range"));
     let listed = h.c.list_groups(&[]);
     assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0].state, GroupState::Stable);
+    assert_eq!(listed[0].state, "Stable");
     assert!(h.c.list_groups(&["empty".into()]).is_empty());
     assert_eq!(h.c.list_groups(&["STABLE".into()]).len(), 1);
 }
@@ -891,4 +891,206 @@ async fn a_deleted_topics_offsets_are_forgotten() {
     let reopened = open_coordinator(h.dir.path(), DELAY);
     assert!(reopened.committed_offset("a", "gone", 0).is_none());
     assert!(reopened.committed_offset("b", "gone", 0).is_none());
+}
+
+// ----- The consumer group protocol (KIP-848) beside classic groups -----------------------
+
+fn kip848_topics() -> TopicsSnapshot {
+    TopicsSnapshot::from([(
+        "t".to_string(),
+        TopicMeta {
+            id: uuid::Uuid::from_u128(42),
+            partitions: 2,
+        },
+    )])
+}
+
+fn kip848_join(group: &str, member: &str) -> ConsumerHeartbeat {
+    ConsumerHeartbeat {
+        group_id: group.into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        owned: Some(Default::default()),
+        ..ConsumerHeartbeat::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn consumer_groups_and_classic_groups_keep_to_their_protocol() {
+    let h = harness(DELAY);
+    // A classic group with a member refuses consumer-protocol members, and the reverse.
+    stable_group(&h, "classic", 1).await;
+    let r =
+        h.c.consumer_heartbeat(&kip848_join("classic", "m"), &kip848_topics());
+    assert_eq!(r.error, code(ResponseError::GroupIdNotFound));
+    let r =
+        h.c.consumer_heartbeat(&kip848_join("new", "m"), &kip848_topics());
+    assert_eq!((r.error, r.member_epoch), (0, 1));
+    let mut classic_join = request("new", "", RANGE);
+    classic_join.require_known_member_id = false;
+    let joined = h.c.join_group(classic_join.clone()).await;
+    assert_eq!(joined.error, code(ResponseError::InconsistentGroupProtocol));
+    // Listed with its type and state; DescribeGroups does not describe it.
+    let listed = h.c.list_groups(&[]);
+    let new = listed.iter().find(|l| l.group_id == "new").unwrap();
+    assert_eq!(
+        (new.group_type, new.state, new.protocol_type.as_str()),
+        ("consumer", "Stable", "consumer")
+    );
+    assert!(h.c.describe_group("new").is_none());
+    assert!(h.c.describe_consumer_group("classic").is_err());
+    assert_eq!(
+        h.c.describe_consumer_group("new")
+            .unwrap()
+            .unwrap()
+            .members
+            .len(),
+        1
+    );
+    // Commits need the member's epoch.
+    let offset = |o: i64| PartitionOffset {
+        topic: "t".into(),
+        partition: 0,
+        offset: o,
+        leader_epoch: -1,
+        metadata: String::new(),
+    };
+    let stale = h.c.commit_member_offsets(
+        "new",
+        "m",
+        None,
+        0,
+        &[offset(5)],
+        ResponseError::GroupIdNotFound,
+    );
+    assert_eq!(stale, vec![code(ResponseError::StaleMemberEpoch)]);
+    let ok = h.c.commit_member_offsets(
+        "new",
+        "m",
+        None,
+        1,
+        &[offset(5)],
+        ResponseError::GroupIdNotFound,
+    );
+    assert_eq!(ok, vec![0]);
+    assert_eq!(h.c.validate_offset_fetch("new", "m", 1), 0);
+    // OffsetDelete keeps the offsets of topics the members subscribe to.
+    assert_eq!(
+        h.c.delete_offsets("new", &[("t".to_string(), 0), ("other".to_string(), 0)]),
+        Ok(vec![code(ResponseError::GroupSubscribedToTopic), 0])
+    );
+    assert_eq!(h.c.delete_group("new"), code(ResponseError::NonEmptyGroup));
+    // Once it is empty, a classic member may take the group over (its offsets stay).
+    let mut leave = kip848_join("new", "m");
+    leave.member_epoch = -1;
+    assert_eq!(h.c.consumer_heartbeat(&leave, &kip848_topics()).error, 0);
+    let classic = spawn_join(&h.c, classic_join);
+    tokio::time::sleep(DELAY * 2).await;
+    assert_eq!(classic.await.unwrap().error, 0);
+    assert!(!h.c.is_consumer_group("new"));
+    assert_eq!(h.c.committed_offset("new", "t", 0).unwrap().offset, 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_consumer_group_and_its_epoch_survive_a_reopen() {
+    let h = harness(DELAY);
+    let r =
+        h.c.consumer_heartbeat(&kip848_join("cg", "m"), &kip848_topics());
+    assert_eq!(r.member_epoch, 1);
+    let r =
+        h.c.consumer_heartbeat(&kip848_join("cg", "n"), &kip848_topics());
+    assert_eq!(r.member_epoch, 2);
+    h.c.commit_offsets(
+        "cg",
+        &[PartitionOffset {
+            topic: "t".into(),
+            partition: 1,
+            offset: 9,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }],
+    )
+    .unwrap();
+    // An empty consumer group that never committed is forgotten, tombstone and all.
+    h.c.consumer_heartbeat(&kip848_join("gone", "x"), &kip848_topics());
+    let mut leave = kip848_join("gone", "x");
+    leave.member_epoch = -1;
+    h.c.consumer_heartbeat(&leave, &kip848_topics());
+
+    // A classic group with a generation and offsets turns into a consumer group once
+    // empty; after a reopen it is a consumer group with its offsets.
+    let (ids, generation) = stable_group(&h, "turned", 1).await;
+    h.c.commit_member_offsets(
+        "turned",
+        &ids[0],
+        None,
+        generation,
+        &[PartitionOffset {
+            topic: "t".into(),
+            partition: 0,
+            offset: 3,
+            leader_epoch: -1,
+            metadata: String::new(),
+        }],
+        ResponseError::IllegalGeneration,
+    );
+    assert_eq!(
+        h.c.leave_group("turned", &[(ids[0].clone(), None)]),
+        Ok(vec![0])
+    );
+    let r =
+        h.c.consumer_heartbeat(&kip848_join("turned", "m"), &kip848_topics());
+    assert_eq!(r.error, 0);
+    assert!(
+        r.member_epoch > generation,
+        "the epoch continues the generation"
+    );
+
+    let reopened = open_coordinator(h.dir.path(), DELAY);
+    assert!(reopened.is_consumer_group("turned"));
+    assert_eq!(
+        reopened.committed_offset("turned", "t", 0).unwrap().offset,
+        3
+    );
+    assert!(reopened.is_consumer_group("cg"));
+    assert!(!reopened.is_consumer_group("gone"));
+    let d = reopened.describe_consumer_group("cg").unwrap().unwrap();
+    assert_eq!(
+        (d.epoch, d.members.len()),
+        (2, 0),
+        "members rejoin; the epoch continues"
+    );
+    assert_eq!(reopened.committed_offset("cg", "t", 1).unwrap().offset, 9);
+    // A member of the old incarnation must rejoin; its rejoin moves the epoch on.
+    let mut old = kip848_join("cg", "m");
+    old.member_epoch = 1;
+    assert_eq!(
+        reopened.consumer_heartbeat(&old, &kip848_topics()).error,
+        code(ResponseError::UnknownMemberId)
+    );
+    let r = reopened.consumer_heartbeat(&kip848_join("cg", "m"), &kip848_topics());
+    assert_eq!(r.member_epoch, 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_timer_fences_a_silent_consumer_group_member() {
+    let h = harness(DELAY);
+    h.c.consumer_heartbeat(&kip848_join("cg", "m"), &kip848_topics());
+    let session = h.c.config().consumer_session_timeout;
+    tokio::time::sleep(session - Duration::from_millis(100)).await;
+    assert_eq!(
+        h.c.describe_consumer_group("cg")
+            .unwrap()
+            .unwrap()
+            .members
+            .len(),
+        1
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        h.c.describe_consumer_group("cg").unwrap().is_none(),
+        "the member expired, and the empty group without offsets went with it"
+    );
 }

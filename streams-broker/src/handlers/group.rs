@@ -1,6 +1,7 @@
 //! The group coordinator's APIs: `FindCoordinator`, `JoinGroup`, `SyncGroup`, `Heartbeat`,
-//! `LeaveGroup`, `OffsetCommit`, `OffsetFetch`, `ListGroups`, `DescribeGroups` and
-//! `DeleteGroups` (the group half of Kafka's `KafkaApis`).
+//! `LeaveGroup`, `OffsetCommit`, `OffsetFetch`, `ListGroups`, `DescribeGroups`,
+//! `DeleteGroups`, and the consumer group protocol's `ConsumerGroupHeartbeat` and
+//! `ConsumerGroupDescribe` (KIP-848) (the group half of Kafka's `KafkaApis`).
 //!
 //! Each handler translates between the wire messages of every supported version and the
 //! version-independent calls of [`GroupCoordinator`](crate::group::GroupCoordinator),
@@ -31,7 +32,19 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::broker::Broker;
-use crate::group::{FetchedOffset, GroupState, JoinRequest, PartitionOffset, SyncRequest};
+use crate::group::assignor::Assignment;
+use crate::group::consumer;
+use crate::group::{
+    ConsumerHeartbeat, ConsumerHeartbeatResponse, FetchedOffset, GroupState, JoinRequest,
+    PartitionOffset, SyncRequest, TopicMeta, TopicsSnapshot,
+};
+use kafka_protocol::messages::consumer_group_describe_response::{
+    Assignment as DescribeAssignment, DescribedGroup as ConsumerDescribedGroup,
+    Member as ConsumerDescribedMember, TopicPartitions as DescribeTopicPartitions,
+};
+use kafka_protocol::messages::consumer_group_heartbeat_response::{
+    Assignment as HeartbeatAssignment, TopicPartitions as HeartbeatTopicPartitions,
+};
 
 /// `FindCoordinator` key types this broker coordinates: groups and transactional ids.
 const KEY_TYPE_GROUP: i8 = 0;
@@ -385,6 +398,19 @@ pub(super) fn offset_fetch(
                         })
                         .collect()
                 });
+                if version >= 9 {
+                    // KIP-848 members name themselves and their epoch.
+                    let code = groups.validate_offset_fetch(
+                        g.group_id.0.as_str(),
+                        g.member_id.as_deref().unwrap_or_default(),
+                        g.member_epoch,
+                    );
+                    if code != 0 {
+                        return OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id)
+                            .with_error_code(code);
+                    }
+                }
                 let fetched = groups.fetch_offsets(g.group_id.0.as_str(), wanted.as_deref());
                 let mut topics: Vec<OffsetFetchResponseTopics> = Vec::new();
                 for o in &fetched {
@@ -454,28 +480,22 @@ pub(super) fn list_groups(
         .iter()
         .map(|s| s.to_string())
         .collect();
-    // Every group here is a classic group (KIP-848's `consumer` type is not served).
-    let classic_wanted = request.types_filter.is_empty()
-        || request
-            .types_filter
-            .iter()
-            .any(|t| t.as_str().eq_ignore_ascii_case("classic"));
-    let groups = if classic_wanted {
-        broker.groups().list_groups(&states)
-    } else {
-        Vec::new()
-    };
-    let listed = groups
+    // Groups are `classic` or `consumer` (KIP-848); v5 filters by type.
+    let types: Vec<String> = request.types_filter.iter().map(|t| t.to_string()).collect();
+    let listed = broker
+        .groups()
+        .list_groups(&states)
         .into_iter()
+        .filter(|g| types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(g.group_type)))
         .map(|g| {
             let mut l = ListedGroup::default()
                 .with_group_id(GroupId(str_bytes(&g.group_id)))
                 .with_protocol_type(str_bytes(&g.protocol_type));
             if version >= 4 {
-                l = l.with_group_state(str_bytes(g.state.name()));
+                l = l.with_group_state(str_bytes(g.state));
             }
             if version >= 5 {
-                l = l.with_group_type(str_bytes("classic"));
+                l = l.with_group_type(str_bytes(g.group_type));
             }
             l
         })
@@ -498,6 +518,23 @@ pub(super) fn describe_groups(
         .into_iter()
         .map(|group_id| {
             let described = DescribedGroup::default().with_authorized_operations(operations);
+            if broker.groups().is_consumer_group(group_id.0.as_str()) {
+                // Kafka: a consumer-protocol group is Dead to DescribeGroups, and from v6
+                // an error.
+                let described = described
+                    .with_group_id(group_id.clone())
+                    .with_group_state(str_bytes(GroupState::Dead.name()));
+                return if version >= 6 {
+                    described
+                        .with_error_code(ResponseError::GroupIdNotFound.code())
+                        .with_error_message(Some(str_bytes(&format!(
+                            "Group {} is not a classic group.",
+                            group_id.0.as_str()
+                        ))))
+                } else {
+                    described
+                };
+            }
             let Some(d) = broker.groups().describe_group(group_id.0.as_str()) else {
                 // Kafka describes an unknown group as Dead; from v6 (KIP-1043) it is an error.
                 let described = described
@@ -557,6 +594,231 @@ pub(super) fn delete_groups(
         })
         .collect();
     DeleteGroupsResponse::default().with_results(results)
+}
+
+/// ConsumerGroupHeartbeat (KIP-848), versions 0 and 1: checks the request as Kafka's
+/// `throwIfConsumerGroupHeartbeatRequestIsInvalid` does, then hands it to the
+/// coordinator with the cluster's topics as they are now (which is how new topics and
+/// partitions reach the assignment).
+pub(super) fn consumer_group_heartbeat(
+    broker: &Arc<Broker>,
+    header: &RequestHeader,
+    peer: Option<SocketAddr>,
+    request: ConsumerGroupHeartbeatRequest,
+    version: i16,
+) -> ConsumerGroupHeartbeatResponse {
+    let invalid = |message: &str| {
+        ConsumerHeartbeatResponse::error(ResponseError::InvalidRequest, message.to_string())
+    };
+    let epoch = request.member_epoch;
+    let r = if request.group_id.0.is_empty() {
+        invalid("GroupId can't be empty.")
+    } else if (version >= 1 || epoch != 0) && request.member_id.is_empty() {
+        // v0 members join with an empty id and get one; v1 clients make their own.
+        invalid("MemberId can't be empty.")
+    } else if request.instance_id.as_ref().is_some_and(|i| i.is_empty()) {
+        invalid("InstanceId can't be empty.")
+    } else if epoch == consumer::LEAVE_STATIC_EPOCH && request.instance_id.is_none() {
+        invalid("InstanceId can't be null when leaving as a static member.")
+    } else if epoch < consumer::LEAVE_STATIC_EPOCH {
+        invalid(&format!("MemberEpoch {epoch} is invalid."))
+    } else if epoch == 0 && request.rebalance_timeout_ms == -1 {
+        invalid("RebalanceTimeoutMs must be provided in first request.")
+    } else if epoch == 0
+        && request
+            .topic_partitions
+            .as_ref()
+            .is_none_or(|t| !t.is_empty())
+    {
+        invalid("TopicPartitions must be empty when (re-)joining.")
+    } else if epoch == 0
+        && request.subscribed_topic_names.is_none()
+        && request.subscribed_topic_regex.is_none()
+    {
+        invalid("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
+    } else if request
+        .server_assignor
+        .as_ref()
+        .is_some_and(|a| !a.is_empty() && crate::group::ServerAssignor::from_name(a).is_none())
+    {
+        ConsumerHeartbeatResponse::error(
+            ResponseError::UnsupportedAssignor,
+            format!(
+                "ServerAssignor {} is not supported. Supported assignors: {}.",
+                request.server_assignor.as_deref().unwrap_or_default(),
+                broker.groups().assignors().join(", ")
+            ),
+        )
+    } else {
+        let req = ConsumerHeartbeat {
+            group_id: request.group_id.0.to_string(),
+            member_id: request.member_id.to_string(),
+            member_epoch: epoch,
+            instance_id: request.instance_id.as_ref().map(|s| s.to_string()),
+            rack_id: request.rack_id.as_ref().map(|s| s.to_string()),
+            rebalance_timeout_ms: request.rebalance_timeout_ms,
+            subscribed_topic_names: request
+                .subscribed_topic_names
+                .as_ref()
+                .map(|ts| ts.iter().map(|t| t.0.to_string()).collect()),
+            subscribed_topic_regex: if version >= 1 {
+                request
+                    .subscribed_topic_regex
+                    .as_ref()
+                    .map(|s| s.to_string())
+            } else {
+                None
+            },
+            server_assignor: request.server_assignor.as_ref().map(|s| s.to_string()),
+            owned: request.topic_partitions.as_ref().map(|ts| {
+                let mut owned = Assignment::new();
+                for t in ts {
+                    owned
+                        .entry(t.topic_id)
+                        .or_default()
+                        .extend(t.partitions.iter().copied());
+                }
+                owned
+            }),
+            client_id: header
+                .client_id
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            client_host: client_host(peer),
+        };
+        broker
+            .groups()
+            .consumer_heartbeat(&req, &topics_snapshot(broker))
+    };
+    let assignment = r.assignment.map(|a| {
+        HeartbeatAssignment::default().with_topic_partitions(
+            a.into_iter()
+                .map(|(topic_id, ps)| {
+                    HeartbeatTopicPartitions::default()
+                        .with_topic_id(topic_id)
+                        .with_partitions(ps.into_iter().collect())
+                })
+                .collect(),
+        )
+    });
+    ConsumerGroupHeartbeatResponse::default()
+        .with_error_code(r.error)
+        .with_error_message(r.message.as_deref().map(str_bytes))
+        .with_member_id(r.member_id.as_deref().map(str_bytes))
+        .with_member_epoch(r.member_epoch)
+        .with_heartbeat_interval_ms(r.heartbeat_interval_ms)
+        .with_assignment(assignment)
+}
+
+/// The cluster's topics for the coordinator's assignors (internal topics left out).
+fn topics_snapshot(broker: &Arc<Broker>) -> TopicsSnapshot {
+    broker
+        .topics()
+        .list()
+        .into_iter()
+        .filter(|t| !t.is_internal())
+        .map(|t| {
+            (
+                t.name.clone(),
+                TopicMeta {
+                    id: t.id,
+                    partitions: i32::try_from(t.partitions.len()).unwrap_or(i32::MAX),
+                },
+            )
+        })
+        .collect()
+}
+
+/// ConsumerGroupDescribe (KIP-848), versions 0 and 1.
+pub(super) fn consumer_group_describe(
+    broker: &Arc<Broker>,
+    request: ConsumerGroupDescribeRequest,
+    version: i16,
+) -> ConsumerGroupDescribeResponse {
+    let operations = if request.include_authorized_operations {
+        GROUP_OPERATIONS
+    } else {
+        OPERATIONS_NOT_REQUESTED
+    };
+    let topic_name = |id: uuid::Uuid| {
+        broker
+            .topics()
+            .get_by_id(id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
+    };
+    let assignment = |a: &Assignment| {
+        DescribeAssignment::default().with_topic_partitions(
+            a.iter()
+                .map(|(id, ps)| {
+                    DescribeTopicPartitions::default()
+                        .with_topic_id(*id)
+                        .with_topic_name(TopicName(str_bytes(&topic_name(*id))))
+                        .with_partitions(ps.iter().copied().collect())
+                })
+                .collect(),
+        )
+    };
+    let groups = request
+        .group_ids
+        .into_iter()
+        .map(|group_id| {
+            let described = ConsumerDescribedGroup::default()
+                .with_group_id(group_id.clone())
+                .with_authorized_operations(operations);
+            let id = group_id.0.to_string();
+            match broker.groups().describe_consumer_group(&id) {
+                Err(()) => described
+                    .with_error_code(ResponseError::GroupIdNotFound.code())
+                    .with_error_message(Some(str_bytes(&format!(
+                        "Group {id} is not a consumer group."
+                    ))))
+                    .with_group_state(str_bytes("Dead")),
+                Ok(None) => described
+                    .with_error_code(ResponseError::GroupIdNotFound.code())
+                    .with_error_message(Some(str_bytes(&format!("Group {id} not found."))))
+                    .with_group_state(str_bytes("Dead")),
+                Ok(Some(d)) => described
+                    .with_group_state(str_bytes(d.state.name()))
+                    .with_group_epoch(d.epoch)
+                    .with_assignment_epoch(d.assignment_epoch)
+                    .with_assignor_name(str_bytes(&d.assignor))
+                    .with_members(
+                        d.members
+                            .iter()
+                            .map(|m| {
+                                let member = ConsumerDescribedMember::default()
+                                    .with_member_id(str_bytes(&m.member_id))
+                                    .with_instance_id(opt_str(m.instance_id.as_deref()))
+                                    .with_rack_id(opt_str(m.rack_id.as_deref()))
+                                    .with_member_epoch(m.member_epoch)
+                                    .with_client_id(str_bytes(&m.client_id))
+                                    .with_client_host(str_bytes(&m.client_host))
+                                    .with_subscribed_topic_names(
+                                        m.subscribed_topic_names
+                                            .iter()
+                                            .map(|t| TopicName(str_bytes(t)))
+                                            .collect(),
+                                    )
+                                    .with_subscribed_topic_regex(opt_str(
+                                        m.subscribed_topic_regex.as_deref(),
+                                    ))
+                                    .with_assignment(assignment(&m.assignment))
+                                    .with_target_assignment(assignment(&m.target_assignment));
+                                if version >= 1 {
+                                    // 1: a member of the consumer protocol.
+                                    member.with_member_type(1)
+                                } else {
+                                    member
+                                }
+                            })
+                            .collect(),
+                    ),
+            }
+        })
+        .collect();
+    ConsumerGroupDescribeResponse::default().with_groups(groups)
 }
 
 #[cfg(test)]

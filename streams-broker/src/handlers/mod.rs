@@ -91,6 +91,8 @@ pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::ListTransactions, 0, 2),
     api(ApiKey::DescribeTopicPartitions, 0, 0),
     api(ApiKey::DescribeLogDirs, 1, 4),
+    api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
+    api(ApiKey::ConsumerGroupDescribe, 0, 1),
 ];
 
 /// The supported version range of `key`, if the broker implements it.
@@ -264,6 +266,12 @@ async fn dispatch(
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(log_dirs::describe_log_dirs(broker, r))
+        }
+        RequestKind::ConsumerGroupHeartbeat(r) => ResponseKind::ConsumerGroupHeartbeat(
+            group::consumer_group_heartbeat(broker, header, peer, r, v),
+        ),
+        RequestKind::ConsumerGroupDescribe(r) => {
+            ResponseKind::ConsumerGroupDescribe(group::consumer_group_describe(broker, r, v))
         }
         other => {
             tracing::warn!(request = ?std::mem::discriminant(&other), "request for an API without a handler");
@@ -742,6 +750,18 @@ mod tests {
             RequestKind::DeleteGroups(
                 DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes("g"))]),
             ),
+            RequestKind::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatRequest::default()
+                    .with_group_id(GroupId(str_bytes("kip848")))
+                    .with_member_id(str_bytes("m-1"))
+                    .with_rebalance_timeout_ms(1000)
+                    .with_subscribed_topic_names(Some(vec![topic.clone()]))
+                    .with_topic_partitions(Some(Vec::new())),
+            ),
+            RequestKind::ConsumerGroupDescribe(
+                ConsumerGroupDescribeRequest::default()
+                    .with_group_ids(vec![GroupId(str_bytes("kip848")), GroupId(str_bytes("g"))]),
+            ),
         ];
         let mut answered = 0;
         for request in &requests {
@@ -762,6 +782,8 @@ mod tests {
             RequestKind::ListGroups(_) => ApiKey::ListGroups,
             RequestKind::OffsetCommit(_) => ApiKey::OffsetCommit,
             RequestKind::OffsetFetch(_) => ApiKey::OffsetFetch,
+            RequestKind::ConsumerGroupHeartbeat(_) => ApiKey::ConsumerGroupHeartbeat,
+            RequestKind::ConsumerGroupDescribe(_) => ApiKey::ConsumerGroupDescribe,
             RequestKind::DescribeGroups(_) => ApiKey::DescribeGroups,
             _ => ApiKey::DeleteGroups,
         }
