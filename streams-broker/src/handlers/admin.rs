@@ -273,6 +273,18 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
                 .as_millis()
                 .to_string(),
         ),
+        (
+            "group.consumer.session.timeout.ms".to_string(),
+            c.group.consumer_session_timeout.as_millis().to_string(),
+        ),
+        (
+            "group.consumer.heartbeat.interval.ms".to_string(),
+            c.group.consumer_heartbeat_interval.as_millis().to_string(),
+        ),
+        (
+            "group.consumer.assignors".to_string(),
+            c.group.consumer_assignors.join(","),
+        ),
     ];
     for (k, value, _) in c.topic_defaults.entries() {
         if let Some(bk) = k.broker_key {
