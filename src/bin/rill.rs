@@ -1,7 +1,7 @@
 //! The `rill` command line.
 //!
-//! `rill broker --data-dir DIR [--listen 127.0.0.1:9092]` runs the bundled Kafka-protocol
-//! broker as a standalone process. It logs with `tracing` (filter with `RUST_LOG`), keeps
+//! `rill broker --data-dir DIR [--listen 127.0.0.1:9092] [--config server.properties]
+//! [--config KEY=VALUE]…` runs the bundled Kafka-protocol broker as a standalone process. It logs with `tracing` (filter with `RUST_LOG`), keeps
 //! its data in `DIR` across restarts and shuts down cleanly on SIGINT or SIGTERM.
 
 #![forbid(unsafe_code)]
@@ -23,35 +23,51 @@ struct Cli {
 enum Command {
     /// Run the bundled Kafka-protocol broker.
     Broker {
-        /// Directory holding the partition logs (created if missing).
+        /// Directory holding the partition logs (created if missing); Kafka's `log.dirs` in a
+        /// config file does the same.
         #[arg(long)]
-        data_dir: PathBuf,
-        /// Address to listen on; loopback unless told otherwise.
-        #[arg(long, default_value = streams_broker::DEFAULT_LISTEN)]
-        listen: SocketAddr,
+        data_dir: Option<PathBuf>,
+        /// Address to listen on (Kafka's `listeners`); loopback unless told otherwise.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
         /// Host name to advertise to clients (defaults to the listen address).
         #[arg(long)]
         advertised_host: Option<String>,
-        /// Kafka broker properties, e.g. `--config log.retention.hours=24` (repeatable).
-        #[arg(long = "config", value_name = "KEY=VALUE")]
+        /// A Kafka `server.properties` file, or one property as `KEY=VALUE`, e.g.
+        /// `--config log.retention.hours=24`. Repeatable; applied in order, before the flags
+        /// above.
+        #[arg(long = "config", value_name = "FILE|KEY=VALUE")]
         configs: Vec<String>,
     },
 }
 
 fn run_broker(
-    data_dir: PathBuf,
-    listen: SocketAddr,
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
     advertised_host: Option<String>,
     configs: Vec<String>,
 ) -> Result<(), String> {
-    let mut config = streams_broker::BrokerConfig::with_data_dir(data_dir);
-    config.listen = listen;
-    config.advertised_host = advertised_host;
-    for kv in &configs {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| format!("--config expects KEY=VALUE, got `{kv}`"))?;
-        config.set(k.trim(), v.trim()).map_err(|e| e.to_string())?;
+    let mut config = streams_broker::BrokerConfig::default();
+    for item in &configs {
+        // A property has `=`; anything else names a properties file.
+        match item.split_once('=') {
+            Some((k, v)) => config.set(k.trim(), v.trim()).map_err(|e| e.to_string())?,
+            None => config
+                .load_properties(std::path::Path::new(item))
+                .map_err(|e| e.to_string())?,
+        }
+    }
+    if let Some(dir) = data_dir {
+        config.data_dir = Some(dir);
+    }
+    if config.data_dir.is_none() {
+        return Err("no data directory: pass --data-dir or set log.dirs in a --config file".into());
+    }
+    if let Some(listen) = listen {
+        config.listen = listen;
+    }
+    if advertised_host.is_some() {
+        config.advertised_host = advertised_host;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -685,6 +685,43 @@ impl BrokerConfig {
         }
     }
 
+    /// Applies every property of a Kafka `server.properties` file at `path` (Java's
+    /// properties syntax: `key=value`, `key: value` or `key value` lines, `#` and `!`
+    /// comments, `\` continuations and escapes), each as [`set`](Self::set) would. An unknown
+    /// key or a bad value is an error naming the file and the key; nothing is half-applied.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = tempfile::tempdir()?;
+    /// let file = dir.path().join("server.properties");
+    /// std::fs::write(&file, "# defaults for new topics\nnum.partitions=4\nlog.retention.hours = 24\n")?;
+    /// let mut config = streams_broker::BrokerConfig::default();
+    /// config.load_properties(&file)?;
+    /// assert_eq!(config.num_partitions, 4);
+    /// assert_eq!(config.topic_defaults.retention_ms(), Some(86_400_000));
+    /// # Ok(()) }
+    /// ```
+    pub fn load_properties(&mut self, path: &std::path::Path) -> Result<()> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let properties = java_properties::read(std::io::BufReader::new(file)).map_err(|e| {
+            Error::ConfigFile {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            }
+        })?;
+        // Sorted, so that errors and overrides do not depend on hash order.
+        let properties: BTreeMap<String, String> = properties.into_iter().collect();
+        let mut updated = self.clone();
+        for (key, value) in &properties {
+            updated.set(key, value).map_err(|e| Error::ConfigFile {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
+        }
+        *self = updated;
+        Ok(())
+    }
+
     /// Sets a value by Kafka's broker property name (`server.properties`), for example
     /// `auto.create.topics.enable`, `num.partitions`, `log.retention.ms`,
     /// `log.segment.bytes`, `socket.request.max.bytes`, `log.flush.interval.ms`,

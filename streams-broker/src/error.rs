@@ -27,6 +27,14 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A broker config file could not be read or holds a bad property.
+    #[error("config file {path}: {reason}")]
+    ConfigFile {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
     /// A configuration key is not known to the broker.
     #[error("unknown configuration key `{key}`")]
     UnknownConfig {

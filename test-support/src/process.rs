@@ -13,10 +13,27 @@ use crate::workspace_root;
 /// names as `env!("CARGO_BIN_EXE_rill")`) on an ephemeral loopback port with its data in
 /// `data_dir`; returns the child and its address, read from the "broker listening" log line.
 pub fn start_rill_broker(rill: impl AsRef<Path>, data_dir: &Path) -> (Child, SocketAddr) {
+    let data_dir = data_dir.as_os_str();
+    start_rill_broker_with_args(
+        rill,
+        &[
+            "--data-dir".as_ref(),
+            data_dir,
+            "--listen".as_ref(),
+            "127.0.0.1:0".as_ref(),
+        ],
+    )
+}
+
+/// Starts `rill broker` with `args` (which must make it listen on a loopback port) and waits
+/// for its "broker listening" log line, like [`start_rill_broker`].
+pub fn start_rill_broker_with_args(
+    rill: impl AsRef<Path>,
+    args: &[&std::ffi::OsStr],
+) -> (Child, SocketAddr) {
     let mut child = Command::new(rill.as_ref())
-        .args(["broker", "--data-dir"])
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0"])
+        .arg("broker")
+        .args(args)
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
