@@ -13,7 +13,8 @@
 //! Its admin client runs Kafka's admin APIs against the broker: `create_partitions` grows a
 //! topic (and a shrink is refused), `alter_configs` sets, appends to and deletes topic configs
 //! and subtracts from (incremental) topic configs that `describe_configs` then reports, `delete_records` moves the low
-//! watermark that the consumer's `beginning_offsets` sees, `describe_topic_partitions` pages
+//! watermark that the consumer's `beginning_offsets` sees, a dynamic broker config
+//! (`log.retention.ms` of broker 0) reaches the topics that do not override it, `describe_topic_partitions` pages
 //! through partitions, `delete_group_offsets` removes an empty group's offsets, and the
 //! transaction tools' `list_transactions`, `describe_transactions` and `describe_producers`
 //! report a transactional producer.
@@ -159,6 +160,25 @@ admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
 configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)],
                                  config_filter='all')['topic'][topic]
 assert configs['cleanup.policy']['value'] == 'delete', configs['cleanup.policy']
+
+# Dynamic broker configs: this broker's log.retention.ms reaches topics that do not override
+# retention.ms; num.partitions is read-only.
+admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, '0',
+                                    configs={'log.retention.ms': ('SET', '3600000')})])
+configs = admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, topic)],
+                                 config_filter='all')['topic'][topic]
+assert configs['retention.ms']['value'] == '3600000', configs['retention.ms']
+broker_configs = admin.describe_configs([ConfigResource(ConfigResourceType.BROKER, '0')],
+                                        config_filter='all')['broker']['0']
+assert broker_configs['log.retention.ms']['value'] == '3600000', broker_configs['log.retention.ms']
+try:
+    admin.alter_configs([ConfigResource(ConfigResourceType.BROKER, '0',
+                                        configs={'num.partitions': ('SET', '9')})])
+    raise AssertionError("a read-only broker config was altered")
+except AssertionError:
+    raise
+except Exception:
+    pass
 
 # DeleteRecords moves the low watermark consumers see.
 producer = KafkaProducer(bootstrap_servers=bootstrap)

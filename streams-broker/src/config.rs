@@ -37,6 +37,10 @@ pub(crate) enum ConfigType {
 pub(crate) enum ConfigSource {
     /// Set on the topic (`CreateTopics` configs).
     Topic = 1,
+    /// Set for this broker at run time (`AlterConfigs` on broker `<node.id>`).
+    DynamicBroker = 2,
+    /// Set for every broker at run time (`AlterConfigs` on the cluster default, broker ``).
+    DynamicDefaultBroker = 3,
     /// Set broker-wide (`log.retention.ms` and friends).
     StaticBroker = 4,
     /// Kafka's built-in default.
@@ -377,6 +381,14 @@ fn validate(k: &TopicConfigKey, value: &str) -> Result<()> {
         _ => {}
     }
     Ok(())
+}
+
+/// The topic key that broker property `broker_key` sets the default of (`log.retention.ms` →
+/// `retention.ms`), if it is one.
+pub(crate) fn topic_key_for_broker_key(broker_key: &str) -> Option<&'static TopicConfigKey> {
+    TOPIC_CONFIG_KEYS
+        .iter()
+        .find(|k| k.broker_key == Some(broker_key))
 }
 
 impl TopicConfig {

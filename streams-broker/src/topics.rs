@@ -12,7 +12,7 @@ use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use crate::config::{FlushPolicy, TopicConfig};
+use crate::config::{topic_key_for_broker_key, ConfigSource, FlushPolicy, TopicConfig};
 use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use crate::ids::random_uuid;
@@ -86,19 +86,120 @@ pub(crate) fn validate_topic_name(name: &str) -> Result<()> {
 #[derive(Debug)]
 pub(crate) struct TopicRegistry {
     data_dir: PathBuf,
-    defaults: TopicConfig,
+    /// The topic defaults of the broker's own configuration (built-in and `server.properties`).
+    static_defaults: TopicConfig,
+    /// Topic defaults altered at run time (Kafka's dynamic broker configs), persisted in
+    /// `__rill_topics/broker-dynamic.cfg`.
+    dynamic: RwLock<DynamicDefaults>,
     flush: FlushPolicy,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
 }
+
+/// Which dynamic broker configs an `AlterConfigs` changes: every broker's default (the
+/// resource named ``) or this broker's own (the resource named by its `node.id`), which wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DynamicScope {
+    /// The cluster-wide default.
+    ClusterDefault,
+    /// This broker.
+    Broker,
+}
+
+/// Topic defaults set at run time, by broker property name (`log.retention.ms`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DynamicDefaults {
+    cluster: BTreeMap<String, String>,
+    broker: BTreeMap<String, String>,
+}
+
+impl DynamicDefaults {
+    /// The values of `scope`, by broker property name.
+    pub(crate) fn scope(&self, scope: DynamicScope) -> &BTreeMap<String, String> {
+        match scope {
+            DynamicScope::ClusterDefault => &self.cluster,
+            DynamicScope::Broker => &self.broker,
+        }
+    }
+
+    fn scope_mut(&mut self, scope: DynamicScope) -> &mut BTreeMap<String, String> {
+        match scope {
+            DynamicScope::ClusterDefault => &mut self.cluster,
+            DynamicScope::Broker => &mut self.broker,
+        }
+    }
+
+    /// `base` with these values over it, as Kafka layers them: this broker's over the
+    /// cluster default over the static configuration.
+    fn apply_to(&self, base: &TopicConfig) -> Result<TopicConfig> {
+        let mut config = base.clone();
+        for (map, source) in [
+            (&self.cluster, ConfigSource::DynamicDefaultBroker),
+            (&self.broker, ConfigSource::DynamicBroker),
+        ] {
+            for (broker_key, value) in map {
+                let key =
+                    topic_key_for_broker_key(broker_key).ok_or_else(|| Error::UnknownConfig {
+                        key: broker_key.clone(),
+                    })?;
+                config.set_with_source(key.name, value, source)?;
+            }
+        }
+        Ok(config)
+    }
+
+    fn to_properties(&self) -> String {
+        let mut text = String::from("# Dynamic broker configs (AlterConfigs), by scope.\n");
+        for (k, v) in &self.cluster {
+            text.push_str(&format!("default.{k}={v}\n"));
+        }
+        for (k, v) in &self.broker {
+            text.push_str(&format!("broker.{k}={v}\n"));
+        }
+        text
+    }
+
+    fn from_properties(path: &Path, text: &str) -> Result<Self> {
+        let mut dynamic = DynamicDefaults::default();
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let corrupt = || Error::CorruptMetadata {
+                path: path.to_path_buf(),
+                reason: format!("bad line `{line}`"),
+            };
+            let (k, v) = line.split_once('=').ok_or_else(corrupt)?;
+            if let Some(k) = k.strip_prefix("default.") {
+                dynamic.cluster.insert(k.to_string(), v.to_string());
+            } else if let Some(k) = k.strip_prefix("broker.") {
+                dynamic.broker.insert(k.to_string(), v.to_string());
+            } else {
+                return Err(corrupt());
+            }
+        }
+        Ok(dynamic)
+    }
+}
+
+// Not `.properties`: that extension marks topic metadata files in the same directory.
+const DYNAMIC_FILE: &str = "broker-dynamic.cfg";
 
 impl TopicRegistry {
     /// Loads every topic found under `data_dir`, recovering their logs.
     pub(crate) fn open(data_dir: &Path, defaults: TopicConfig, flush: FlushPolicy) -> Result<Self> {
         let meta_dir = data_dir.join(TOPICS_DIR);
         std::fs::create_dir_all(&meta_dir).map_err(|e| Error::io(&meta_dir, e))?;
+        let dynamic_path = meta_dir.join(DYNAMIC_FILE);
+        let dynamic = match std::fs::read_to_string(&dynamic_path) {
+            Ok(text) => DynamicDefaults::from_properties(&dynamic_path, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => DynamicDefaults::default(),
+            Err(e) => return Err(Error::io(&dynamic_path, e)),
+        };
         let registry = TopicRegistry {
             data_dir: data_dir.to_path_buf(),
-            defaults,
+            static_defaults: defaults,
+            dynamic: RwLock::new(dynamic),
             flush,
             topics: RwLock::new(BTreeMap::new()),
         };
@@ -124,7 +225,7 @@ impl TopicRegistry {
         let mut name = None;
         let mut id = None;
         let mut partitions = None;
-        let mut config = self.defaults.clone();
+        let mut config = self.defaults()?;
         for line in text
             .lines()
             .map(str::trim)
@@ -208,9 +309,69 @@ impl TopicRegistry {
             .collect()
     }
 
+    /// The defaults in force for topic configs: built in, static, then dynamic broker configs.
+    pub(crate) fn defaults(&self) -> Result<TopicConfig> {
+        self.dynamic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .apply_to(&self.static_defaults)
+    }
+
+    /// The dynamic broker configs set so far.
+    pub(crate) fn dynamic_defaults(&self) -> DynamicDefaults {
+        self.dynamic
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the dynamic broker configs of `scope` by `values` (broker property names,
+    /// e.g. `log.retention.ms`; each must set a topic default), validating them first; the
+    /// result is persisted and in force at once in every topic that does not override the
+    /// key (Kafka's dynamic `log.*` broker configs). With `validate_only` nothing changes.
+    pub(crate) fn alter_dynamic_defaults(
+        &self,
+        scope: DynamicScope,
+        values: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<()> {
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        let mut dynamic = self.dynamic.write().unwrap_or_else(|p| p.into_inner());
+        let mut updated = dynamic.clone();
+        *updated.scope_mut(scope) = values;
+        let defaults = updated.apply_to(&self.static_defaults)?;
+        if validate_only {
+            return Ok(());
+        }
+        write_atomic(
+            &self.data_dir.join(TOPICS_DIR).join(DYNAMIC_FILE),
+            updated.to_properties().as_bytes(),
+        )?;
+        *dynamic = updated;
+        // Every topic's config is the new defaults under its own overrides.
+        for topic in topics.values_mut() {
+            let mut config = defaults.clone();
+            for (k, v) in topic.config.overrides() {
+                config.set(k, v)?;
+            }
+            let shared = Arc::new(config);
+            for log in &topic.partitions {
+                log.set_config(shared.clone());
+            }
+            *topic = Arc::new(Topic {
+                name: topic.name.clone(),
+                id: topic.id,
+                config: shared,
+                partitions: topic.partitions.clone(),
+            });
+        }
+        tracing::info!(?scope, "altered dynamic broker configs");
+        Ok(())
+    }
+
     /// Builds the config a new topic would get from the broker defaults and `overrides`.
     pub(crate) fn config_for(&self, overrides: &[(String, String)]) -> Result<TopicConfig> {
-        let mut config = self.defaults.clone();
+        let mut config = self.defaults()?;
         for (k, v) in overrides {
             config.set(k, v)?;
         }
@@ -408,6 +569,58 @@ impl TopicRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dynamic_broker_defaults_apply_live_persist_and_yield_to_topic_overrides() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        registry.create("plain", 1, &[]).unwrap();
+        registry
+            .create("own", 1, &[("retention.ms".into(), "1000".into())])
+            .unwrap();
+        let values: BTreeMap<String, String> =
+            [("log.retention.ms".to_string(), "7200000".to_string())].into();
+        registry
+            .alter_dynamic_defaults(DynamicScope::ClusterDefault, values, false)
+            .unwrap();
+        let plain = registry.get("plain").unwrap();
+        assert_eq!(plain.config.retention_ms(), Some(7_200_000));
+        assert_eq!(plain.partitions[0].config().retention_ms(), Some(7_200_000));
+        assert_eq!(
+            registry.get("own").unwrap().config.retention_ms(),
+            Some(1000)
+        );
+        // This broker's value wins over the cluster default.
+        let values: BTreeMap<String, String> =
+            [("log.retention.ms".to_string(), "60000".to_string())].into();
+        registry
+            .alter_dynamic_defaults(DynamicScope::Broker, values, false)
+            .unwrap();
+        assert_eq!(
+            registry.get("plain").unwrap().config.retention_ms(),
+            Some(60_000)
+        );
+        // Invalid values and keys that are not topic defaults change nothing.
+        let bad: BTreeMap<String, String> =
+            [("log.retention.ms".to_string(), "soon".to_string())].into();
+        assert!(registry
+            .alter_dynamic_defaults(DynamicScope::Broker, bad, false)
+            .is_err());
+        drop(registry);
+        let registry =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        assert_eq!(
+            registry.get("plain").unwrap().config.retention_ms(),
+            Some(60_000),
+            "dynamic configs survive a restart"
+        );
+        registry.create("new", 1, &[]).unwrap();
+        assert_eq!(
+            registry.get("new").unwrap().config.retention_ms(),
+            Some(60_000)
+        );
+    }
 
     #[test]
     fn topic_names() {

@@ -217,7 +217,7 @@ pub(super) fn delete_topics(
 
 fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
     let c = broker.config();
-    let mut v = vec![
+    let v = vec![
         ("node.id".to_string(), c.node_id.to_string()),
         ("broker.id".to_string(), c.node_id.to_string()),
         (
@@ -286,12 +286,26 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
             c.group.consumer_assignors.join(","),
         ),
     ];
-    for (k, value, _) in c.topic_defaults.entries() {
-        if let Some(bk) = k.broker_key {
-            v.push((bk.to_string(), value.to_string()));
-        }
-    }
     v
+}
+
+/// The broker properties that set topic defaults, with their values in force and where those
+/// came from (static, or altered at run time); these may be altered at run time.
+fn dynamic_entries(broker: &Broker) -> Vec<(String, String, ConfigSource)> {
+    let defaults = match broker.topics().defaults() {
+        Ok(defaults) => defaults,
+        Err(e) => {
+            tracing::error!(error = %e, "dynamic broker configs do not apply");
+            broker.config().topic_defaults.clone()
+        }
+    };
+    defaults
+        .entries()
+        .filter_map(|(k, value, source)| {
+            k.broker_key
+                .map(|bk| (bk.to_string(), value.to_string(), source))
+        })
+        .collect()
 }
 
 pub(super) fn describe_configs(
@@ -326,7 +340,12 @@ pub(super) fn describe_configs(
                             let mut synonyms = Vec::new();
                             if request.include_synonyms {
                                 let syn_name = match (source, k.broker_key) {
-                                    (ConfigSource::StaticBroker, Some(bk)) => bk,
+                                    (
+                                        ConfigSource::StaticBroker
+                                        | ConfigSource::DynamicBroker
+                                        | ConfigSource::DynamicDefaultBroker,
+                                        Some(bk),
+                                    ) => bk,
                                     _ => k.name,
                                 };
                                 synonyms.push(
@@ -350,15 +369,21 @@ pub(super) fn describe_configs(
                     base.with_configs(configs)
                 }
                 RESOURCE_BROKER => {
-                    let configs = broker_entries(broker)
+                    let fixed = broker_entries(broker)
                         .into_iter()
-                        .filter(|(k, _)| wanted(k))
-                        .map(|(k, v)| {
+                        .map(|(k, v)| (k, v, ConfigSource::StaticBroker, true));
+                    let dynamic = dynamic_entries(broker)
+                        .into_iter()
+                        .map(|(k, v, source)| (k, v, source, false));
+                    let configs = fixed
+                        .chain(dynamic)
+                        .filter(|(k, _, _, _)| wanted(k))
+                        .map(|(k, v, source, read_only)| {
                             DescribeConfigsResourceResult::default()
                                 .with_name(str_bytes(&k))
                                 .with_value(Some(str_bytes(&v)))
-                                .with_read_only(true)
-                                .with_config_source(ConfigSource::StaticBroker as i8)
+                                .with_read_only(read_only)
+                                .with_config_source(source as i8)
                         })
                         .collect();
                     base.with_configs(configs)

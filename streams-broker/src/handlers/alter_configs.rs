@@ -7,9 +7,13 @@
 //! `AlterConfigs` replaces the topic's whole set of overrides (keys it does not name go back
 //! to the broker default); `IncrementalAlterConfigs` applies operations per key: `SET`,
 //! `DELETE` (back to the default), and `APPEND`/`SUBTRACT` on list-valued keys such as
-//! `cleanup.policy`. Broker configs are static here: set them in the broker's config file
-//! (`rill broker --config server.properties`); altering them is refused with Kafka's error
-//! for a config that cannot be updated dynamically.
+//! `cleanup.policy`.
+//!
+//! Broker resources take Kafka's dynamic broker configs that set topic defaults (`log.retention.ms`,
+//! `log.segment.bytes`, `log.cleanup.policy`, `message.max.bytes`, …), for every broker (the
+//! resource named ``) or for this one (named by its `node.id`): persisted, and in force at once
+//! in every topic that does not override the key. Other broker properties are read-only, as
+//! Kafka's `num.partitions` is: set them in the config file (`rill broker --config`).
 
 use std::sync::Arc;
 
@@ -19,10 +23,13 @@ use kafka_protocol::messages::{
     IncrementalAlterConfigsResponse,
 };
 
+use std::collections::BTreeMap;
+
 use super::str_bytes;
 use crate::broker::Broker;
-use crate::config::{ConfigType, TopicConfig};
+use crate::config::{topic_key_for_broker_key, ConfigType, TopicConfig};
 use crate::error::Error;
+use crate::topics::DynamicScope;
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -66,15 +73,24 @@ fn current_overrides(broker: &Broker, name: &str) -> Result<Vec<(String, String)
         .collect())
 }
 
-/// Refuses what is not a topic: broker configs are static, other resource types unknown.
-fn check_resource(resource_type: i8, name: &str) -> Result<(), Failure> {
+/// What an alter request's resource names.
+enum Target {
+    Topic,
+    Broker(DynamicScope),
+}
+
+/// The resource's kind: a topic, the cluster-wide broker default (``), this broker (its
+/// `node.id`); anything else is refused.
+fn target(broker: &Broker, resource_type: i8, name: &str) -> Result<Target, Failure> {
     match resource_type {
-        RESOURCE_TOPIC => Ok(()),
+        RESOURCE_TOPIC => Ok(Target::Topic),
+        RESOURCE_BROKER if name.is_empty() => Ok(Target::Broker(DynamicScope::ClusterDefault)),
+        RESOURCE_BROKER if name == broker.node_id().to_string() => {
+            Ok(Target::Broker(DynamicScope::Broker))
+        }
         RESOURCE_BROKER => Err((
             ResponseError::InvalidRequest,
-            format!(
-                "broker `{name}`: broker configs cannot be updated dynamically on this broker; set them in its config file"
-            ),
+            format!("broker `{name}` is not this broker ({})", broker.node_id()),
         )),
         other => Err((
             ResponseError::InvalidRequest,
@@ -83,23 +99,118 @@ fn check_resource(resource_type: i8, name: &str) -> Result<(), Failure> {
     }
 }
 
+/// Checks that broker property `key` can be altered at run time.
+fn dynamic_broker_key(key: &str) -> Result<&'static crate::config::TopicConfigKey, Failure> {
+    topic_key_for_broker_key(key).ok_or_else(|| {
+        (
+            ResponseError::InvalidRequest,
+            format!("cannot update `{key}` dynamically: set it in the broker's config file"),
+        )
+    })
+}
+
+/// Applies the alterations of a broker resource: `values` replaces what `scope` had.
+fn finish_broker(
+    broker: &Broker,
+    scope: DynamicScope,
+    values: BTreeMap<String, String>,
+    validate_only: bool,
+) -> Result<(), Failure> {
+    broker
+        .topics()
+        .alter_dynamic_defaults(scope, values, validate_only)
+        .map_err(failure_of)
+}
+
 fn set(overrides: &mut Vec<(String, String)>, key: &str, value: String) {
     overrides.retain(|(k, _)| k != key);
     overrides.push((key.to_string(), value));
 }
 
-/// The list value of `key` now in force on the topic: its override, else its default.
-fn list_value(broker: &Broker, topic: &str, key: &str) -> Vec<String> {
+/// The value of `key` now in force on the topic: its override, else its default.
+fn list_value(broker: &Broker, topic: &str, key: &str) -> String {
     broker
         .topics()
         .get(topic)
         .and_then(|t| t.config.get(key).map(str::to_string))
         .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+}
+
+/// Applies one incremental operation to the dynamic broker configs `values` of `scope`.
+fn apply_broker(
+    broker: &Broker,
+    values: &mut BTreeMap<String, String>,
+    key: &str,
+    op: i8,
+    value: Option<&str>,
+) -> Result<(), Failure> {
+    let known = dynamic_broker_key(key)?;
+    let is_list = known.config_type == ConfigType::List;
+    match op {
+        OP_SET => {
+            let value = value.ok_or_else(|| {
+                (
+                    ResponseError::InvalidRequest,
+                    format!("SET of `{key}` without a value"),
+                )
+            })?;
+            values.insert(key.to_string(), value.to_string());
+        }
+        OP_DELETE => {
+            values.remove(key);
+        }
+        OP_APPEND | OP_SUBTRACT if !is_list => {
+            return Err((
+                ResponseError::InvalidConfig,
+                format!("`{key}` is not a list: APPEND and SUBTRACT apply to list configs"),
+            ))
+        }
+        OP_APPEND | OP_SUBTRACT => {
+            let current = match values.get(key) {
+                Some(v) => v.clone(),
+                None => broker
+                    .topics()
+                    .defaults()
+                    .map_err(failure_of)?
+                    .get(known.name)
+                    .unwrap_or_default()
+                    .to_string(),
+            };
+            let list = edit_list(&current, value.unwrap_or_default(), op == OP_APPEND);
+            values.insert(key.to_string(), list);
+        }
+        other => {
+            return Err((
+                ResponseError::InvalidRequest,
+                format!("unknown config operation {other}"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// `current` (a comma-separated list) with the items of `items` appended (each once) or
+/// removed.
+fn edit_list(current: &str, items: &str, append: bool) -> String {
+    let split = |s: &str| -> Vec<String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let mut list = split(current);
+    let items = split(items);
+    if append {
+        for item in items {
+            if !list.contains(&item) {
+                list.push(item);
+            }
+        }
+    } else {
+        list.retain(|item| !items.contains(item));
+    }
+    list.join(",")
 }
 
 /// Applies one incremental operation to `overrides` of topic `topic`.
@@ -136,27 +247,12 @@ fn apply(
             ))
         }
         OP_APPEND | OP_SUBTRACT => {
-            let items: Vec<String> = value
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect();
-            let mut list = list_value(broker, topic, key);
-            if let Some((_, v)) = overrides.iter().find(|(k, _)| k == key) {
-                list = v.split(',').map(|s| s.trim().to_string()).collect();
-            }
-            if op == OP_APPEND {
-                for item in items {
-                    if !list.contains(&item) {
-                        list.push(item);
-                    }
-                }
-            } else {
-                list.retain(|item| !items.contains(item));
-            }
-            set(overrides, key, list.join(","));
+            let current = match overrides.iter().find(|(k, _)| k == key) {
+                Some((_, v)) => v.clone(),
+                None => list_value(broker, topic, key),
+            };
+            let list = edit_list(&current, value.unwrap_or_default(), op == OP_APPEND);
+            set(overrides, key, list);
         }
         other => {
             return Err((
@@ -191,7 +287,19 @@ pub(super) fn alter_configs(
         .iter()
         .map(|resource| {
             let name = resource.resource_name.as_str();
-            let outcome = check_resource(resource.resource_type, name).and_then(|()| {
+            let outcome = target(broker, resource.resource_type, name).and_then(|target| {
+                if let Target::Broker(scope) = target {
+                    // AlterConfigs replaces the scope's whole set.
+                    let mut values = BTreeMap::new();
+                    for config in &resource.configs {
+                        let key = config.name.as_str();
+                        dynamic_broker_key(key)?;
+                        if let Some(value) = &config.value {
+                            values.insert(key.to_string(), value.as_str().to_string());
+                        }
+                    }
+                    return finish_broker(broker, scope, values, request.validate_only);
+                }
                 current_overrides(broker, name)?;
                 let mut overrides = Vec::new();
                 for config in &resource.configs {
@@ -233,9 +341,29 @@ pub(super) fn incremental_alter_configs(
         .iter()
         .map(|resource| {
             let name = resource.resource_name.as_str();
-            let outcome = check_resource(resource.resource_type, name).and_then(|()| {
-                let mut overrides = current_overrides(broker, name)?;
+            let outcome = target(broker, resource.resource_type, name).and_then(|target| {
                 let mut seen = std::collections::HashSet::new();
+                if let Target::Broker(scope) = target {
+                    let mut values = broker.topics().dynamic_defaults().scope(scope).clone();
+                    for config in &resource.configs {
+                        let key = config.name.as_str();
+                        if !seen.insert(key) {
+                            return Err((
+                                ResponseError::InvalidRequest,
+                                format!("duplicate config key `{key}`"),
+                            ));
+                        }
+                        apply_broker(
+                            broker,
+                            &mut values,
+                            key,
+                            config.config_operation,
+                            config.value.as_ref().map(|v| v.as_str()),
+                        )?;
+                    }
+                    return finish_broker(broker, scope, values, request.validate_only);
+                }
+                let mut overrides = current_overrides(broker, name)?;
                 for config in &resource.configs {
                     let key = config.name.as_str();
                     if !seen.insert(key) {
