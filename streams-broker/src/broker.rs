@@ -22,6 +22,8 @@ use crate::fs::write_atomic;
 use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 use crate::ids::random_uuid;
 use crate::log::CleanStats;
+use crate::security::acl::{AclOperation, Authorizer, ResourceType};
+use crate::security::principal::RequestContext;
 use crate::topics::TopicRegistry;
 use crate::txn::TransactionCoordinator;
 
@@ -86,6 +88,8 @@ pub(crate) struct Broker {
     topics: TopicRegistry,
     transactions: TransactionCoordinator,
     groups: Arc<GroupCoordinator>,
+    /// The ACL authorizer; `None` when `authorizer.class.name` is unset (allow all).
+    authorizer: Option<Authorizer>,
     cluster_id: String,
     advertised_host: String,
     advertised_port: i32,
@@ -189,6 +193,13 @@ impl Broker {
                 "resolved transactions left in flight"
             );
         }
+        let authorizer = match &config.authorizer_class_name {
+            Some(class) => {
+                tracing::info!(%class, super_users = ?config.authorizer.super_users, "ACL authorization enabled");
+                Some(Authorizer::open(data_dir, &config.authorizer)?)
+            }
+            None => None,
+        };
         let advertised_host = config
             .advertised_host
             .clone()
@@ -198,6 +209,7 @@ impl Broker {
             topics,
             transactions,
             groups,
+            authorizer,
             cluster_id,
             advertised_host,
             advertised_port: i32::from(advertised.port()),
@@ -231,6 +243,31 @@ impl Broker {
     /// The group coordinator (consumer groups and committed offsets).
     pub(crate) fn groups(&self) -> &GroupCoordinator {
         &self.groups
+    }
+
+    /// The ACL authorizer, if one is configured.
+    pub(crate) fn authorizer(&self) -> Option<&Authorizer> {
+        self.authorizer.as_ref()
+    }
+
+    /// Whether the request's principal may perform `operation` on the resource `name`;
+    /// always true without an authorizer.
+    pub(crate) fn authorize(
+        &self,
+        ctx: &RequestContext,
+        operation: AclOperation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let Some(authorizer) = &self.authorizer else {
+            return true;
+        };
+        let allowed =
+            authorizer.authorize(&ctx.principal, &ctx.host(), operation, resource_type, name);
+        if !allowed {
+            tracing::debug!(principal = %ctx.principal, ?operation, ?resource_type, resource = name, "denied");
+        }
+        allowed
     }
 
     /// The cluster id (persisted in `meta.properties`).

@@ -606,6 +606,11 @@ pub struct BrokerConfig {
     pub producer_id_expiration: Duration,
     /// The group coordinator's settings (`group.*` and `offset*` keys).
     pub group: GroupConfig,
+    /// The authorizer (`authorizer.class.name`): `None`, the default, allows every
+    /// request; any class name enables the ACL authorizer (Kafka's `StandardAuthorizer`).
+    pub authorizer_class_name: Option<String>,
+    /// The authorizer's settings (`super.users`, `allow.everyone.if.no.acl.found`).
+    pub authorizer: crate::security::acl::AuthorizerConfig,
 }
 
 /// Settings of the group coordinator, with Kafka's property names and defaults.
@@ -677,6 +682,8 @@ impl Default for BrokerConfig {
             transaction_abort_check_interval: Duration::from_secs(10),
             producer_id_expiration: Duration::from_secs(86_400),
             group: GroupConfig::default(),
+            authorizer_class_name: None,
+            authorizer: Default::default(),
         }
     }
 }
@@ -820,6 +827,25 @@ impl BrokerConfig {
             }
             "log.retention.check.interval.ms" => {
                 self.retention_check_interval = Duration::from_millis(parse(key, value)?)
+            }
+            "authorizer.class.name" => {
+                let name = value.trim();
+                self.authorizer_class_name = (!name.is_empty()).then(|| name.to_string());
+            }
+            "super.users" => {
+                self.authorizer.super_users = value
+                    .split(';')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        crate::security::principal::KafkaPrincipal::parse(s)
+                            .map(|p| p.to_string())
+                            .ok_or_else(|| invalid(key, value, format!("{s} is not a principal (User:name)")))
+                    })
+                    .collect::<Result<_>>()?;
+            }
+            "allow.everyone.if.no.acl.found" => {
+                self.authorizer.allow_everyone_if_no_acl_found = parse(key, value)?
             }
             "log.cleaner.enable" => self.cleaner.enable = parse(key, value)?,
             "log.cleaner.backoff.ms" => {

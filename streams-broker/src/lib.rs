@@ -68,6 +68,7 @@ mod ids;
 mod inspect;
 mod log;
 mod network;
+pub mod security;
 mod topics;
 mod txn;
 mod wire;

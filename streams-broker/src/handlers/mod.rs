@@ -10,9 +10,11 @@
 //! Handlers take typed requests and return typed responses; the connection does the
 //! framing and encoding.
 
+mod acls;
 mod admin;
 mod alter_configs;
 mod api_versions;
+mod authz;
 mod fetch;
 mod group;
 mod list_offsets;
@@ -26,14 +28,19 @@ mod txn;
 mod txn_admin;
 mod unsupported;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::messages::{
+    AddOffsetsToTxnResponse, ApiKey, ConsumerGroupHeartbeatResponse, EndTxnResponse,
+    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ProducerId,
+    RequestHeader, RequestKind, ResponseKind, SyncGroupResponse,
+};
 
 use crate::broker::Broker;
+use crate::security::acl::AclOperation;
+use crate::security::principal::RequestContext;
 use crate::wire::{decode_request, RequestPrefix, Response, ResponseBody};
 
 /// One API the broker serves, with the request versions it accepts.
@@ -93,6 +100,9 @@ pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DescribeLogDirs, 1, 4),
     api(ApiKey::ConsumerGroupHeartbeat, 0, 1),
     api(ApiKey::ConsumerGroupDescribe, 0, 1),
+    api(ApiKey::DescribeAcls, 1, 3),
+    api(ApiKey::CreateAcls, 1, 3),
+    api(ApiKey::DeleteAcls, 1, 3),
 ];
 
 /// The supported version range of `key`, if the broker implements it.
@@ -124,10 +134,10 @@ fn respond(api_key: ApiKey, version: i16, correlation_id: i32, message: Response
     })
 }
 
-/// Handles one request frame (without its size prefix) from the client at `peer`.
+/// Handles one request frame (without its size prefix) from the connection `ctx`.
 pub(crate) async fn handle_frame(
     broker: &Arc<Broker>,
-    peer: Option<SocketAddr>,
+    ctx: &RequestContext,
     frame: Bytes,
 ) -> Outcome {
     let Some(RequestPrefix {
@@ -168,34 +178,67 @@ pub(crate) async fn handle_frame(
         Ok(decoded) => decoded,
         Err(reason) => return Outcome::Close(reason),
     };
-    match dispatch(broker, &header, peer, request).await {
+    match dispatch(broker, &header, ctx, request).await {
         Some(response) => respond(api_key, version, correlation_id, response),
         None => Outcome::Nothing,
     }
 }
 
-/// Routes a decoded request from the client at `peer` to its handler. `None` means no
-/// response is sent.
+/// Routes a decoded request from the connection `ctx` to its handler, after the
+/// authorization checks of [`authz`]. `None` means no response is sent.
 async fn dispatch(
     broker: &Arc<Broker>,
     header: &RequestHeader,
-    peer: Option<SocketAddr>,
+    ctx: &RequestContext,
     request: RequestKind,
 ) -> Option<ResponseKind> {
+    use authz::GROUP_DENIED;
     let v = header.request_api_version;
+    let peer = ctx.peer;
+    let group_ok = |id: &str| authz::group(broker, ctx, AclOperation::Read, id);
     let response = match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::response(0)),
-        RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(broker, r, v)),
-        RequestKind::Produce(r) => return produce::handle(broker, r, v).map(ResponseKind::Produce),
-        RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(broker, r, v).await),
+        RequestKind::Metadata(r) => {
+            let all = match &r.topics {
+                None => true,
+                Some(t) => t.is_empty() && v == 0,
+            };
+            let (r, denied) = authz::metadata_request(broker, ctx, r);
+            let mut response = metadata::handle(broker, r, v);
+            authz::metadata_response(broker, ctx, all, &mut response);
+            response.topics.extend(denied);
+            ResponseKind::Metadata(response)
+        }
+        RequestKind::Produce(r) => {
+            let (r, denied) = authz::produce(broker, ctx, r, v);
+            return produce::handle(broker, r, v).map(|mut response| {
+                response.responses.extend(denied);
+                ResponseKind::Produce(response)
+            });
+        }
+        RequestKind::Fetch(r) => {
+            let (r, denied) = authz::fetch(broker, ctx, r, v);
+            let mut response = fetch::handle(broker, r, v).await;
+            response.responses.extend(denied);
+            ResponseKind::Fetch(response)
+        }
         RequestKind::ListOffsets(r) => {
-            ResponseKind::ListOffsets(list_offsets::handle(broker, r, v))
+            let (r, denied) = authz::list_offsets(broker, ctx, r);
+            let mut response = list_offsets::handle(broker, r, v);
+            response.topics.extend(denied);
+            ResponseKind::ListOffsets(response)
         }
         RequestKind::CreateTopics(r) => {
-            ResponseKind::CreateTopics(admin::create_topics(broker, r, v))
+            let (r, denied) = authz::create_topics(broker, ctx, r);
+            let mut response = admin::create_topics(broker, r, v);
+            response.topics.extend(denied);
+            ResponseKind::CreateTopics(response)
         }
         RequestKind::DeleteTopics(r) => {
-            ResponseKind::DeleteTopics(admin::delete_topics(broker, r, v))
+            let (r, denied) = authz::delete_topics(broker, ctx, r);
+            let mut response = admin::delete_topics(broker, r, v);
+            response.responses.extend(denied);
+            ResponseKind::DeleteTopics(response)
         }
         RequestKind::DescribeConfigs(r) => {
             ResponseKind::DescribeConfigs(admin::describe_configs(broker, r, v))
@@ -203,11 +246,63 @@ async fn dispatch(
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(admin::describe_cluster(broker, r, v))
         }
+        RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(broker, ctx, r)),
+        RequestKind::DescribeAcls(r) => {
+            ResponseKind::DescribeAcls(acls::describe_acls(broker, ctx, r))
+        }
+        RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete_acls(broker, ctx, r)),
+        RequestKind::JoinGroup(r) if !group_ok(r.group_id.0.as_str()) => ResponseKind::JoinGroup(
+            JoinGroupResponse::default()
+                .with_error_code(GROUP_DENIED)
+                .with_generation_id(-1),
+        ),
+        RequestKind::SyncGroup(r) if !group_ok(r.group_id.0.as_str()) => {
+            ResponseKind::SyncGroup(SyncGroupResponse::default().with_error_code(GROUP_DENIED))
+        }
+        RequestKind::Heartbeat(r) if !group_ok(r.group_id.0.as_str()) => {
+            ResponseKind::Heartbeat(HeartbeatResponse::default().with_error_code(GROUP_DENIED))
+        }
+        RequestKind::LeaveGroup(r) if !group_ok(r.group_id.0.as_str()) => {
+            ResponseKind::LeaveGroup(LeaveGroupResponse::default().with_error_code(GROUP_DENIED))
+        }
+        RequestKind::ConsumerGroupHeartbeat(r) if !group_ok(r.group_id.0.as_str()) => {
+            ResponseKind::ConsumerGroupHeartbeat(
+                ConsumerGroupHeartbeatResponse::default().with_error_code(GROUP_DENIED),
+            )
+        }
+        RequestKind::OffsetCommit(r) => {
+            let (r, denied) = authz::offset_commit(broker, ctx, r);
+            let mut response = group::offset_commit(broker, r, v);
+            response.topics.extend(denied);
+            ResponseKind::OffsetCommit(response)
+        }
+        RequestKind::OffsetFetch(r) => match authz::offset_fetch_denied(broker, ctx, &r, v) {
+            Some(denied) => ResponseKind::OffsetFetch(denied),
+            None => ResponseKind::OffsetFetch(group::offset_fetch(broker, r, v)),
+        },
+        RequestKind::InitProducerId(r) => match authz::init_producer_id(broker, ctx, &r) {
+            Some(code) => ResponseKind::InitProducerId(
+                InitProducerIdResponse::default()
+                    .with_error_code(code)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            ),
+            None => ResponseKind::InitProducerId(txn::init_producer_id(broker, r)),
+        },
+        RequestKind::EndTxn(r)
+            if !authz::txn(broker, ctx, AclOperation::Write, r.transactional_id.0.as_str()) =>
+        {
+            ResponseKind::EndTxn(EndTxnResponse::default().with_error_code(authz::TXN_DENIED))
+        }
+        RequestKind::AddOffsetsToTxn(r)
+            if !authz::txn(broker, ctx, AclOperation::Write, r.transactional_id.0.as_str()) =>
+        {
+            ResponseKind::AddOffsetsToTxn(
+                AddOffsetsToTxnResponse::default().with_error_code(authz::TXN_DENIED),
+            )
+        }
         RequestKind::FindCoordinator(r) => {
             ResponseKind::FindCoordinator(group::find_coordinator(broker, r, v))
-        }
-        RequestKind::InitProducerId(r) => {
-            ResponseKind::InitProducerId(txn::init_producer_id(broker, r))
         }
         RequestKind::AddPartitionsToTxn(r) => {
             ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(broker, r))
@@ -225,10 +320,6 @@ async fn dispatch(
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(group::sync_group(broker, r, v).await),
         RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(group::heartbeat(broker, r)),
         RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(group::leave_group(broker, r, v)),
-        RequestKind::OffsetCommit(r) => {
-            ResponseKind::OffsetCommit(group::offset_commit(broker, r, v))
-        }
-        RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(group::offset_fetch(broker, r, v)),
         RequestKind::ListGroups(r) => ResponseKind::ListGroups(group::list_groups(broker, r, v)),
         RequestKind::DescribeGroups(r) => {
             ResponseKind::DescribeGroups(group::describe_groups(broker, r, v))
@@ -323,7 +414,7 @@ mod tests {
     /// Handles a frame as a connection does, encoding the response: a response that
     /// cannot be encoded closes the connection.
     async fn answer(broker: &Arc<Broker>, frame: Bytes) -> Outcome {
-        match handle_frame(broker, None, frame).await {
+        match handle_frame(broker, &RequestContext::anonymous(None), frame).await {
             Outcome::Respond(response) => {
                 let mut buf = bytes::BytesMut::new();
                 match crate::network::encode_response(&mut buf, &response) {
@@ -567,10 +658,6 @@ mod tests {
                 RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
             ),
             (
-                ApiKey::DescribeAcls,
-                RequestKind::DescribeAcls(DescribeAclsRequest::default()),
-            ),
-            (
                 ApiKey::DescribeUserScramCredentials,
                 RequestKind::DescribeUserScramCredentials(
                     DescribeUserScramCredentialsRequest::default(),
@@ -589,7 +676,7 @@ mod tests {
             let range = key.valid_versions();
             answered += answer_every_version(&broker, *key, range.min..=range.max, request);
         }
-        assert!(answered > 6, "only {answered} API versions were exercised");
+        assert!(answered >= 4, "only {answered} API versions were exercised");
     }
 
     /// The admin APIs answer minimal requests at every advertised version.
@@ -646,6 +733,22 @@ mod tests {
             (
                 ApiKey::DescribeLogDirs,
                 RequestKind::DescribeLogDirs(DescribeLogDirsRequest::default()),
+            ),
+            (
+                ApiKey::DescribeAcls,
+                RequestKind::DescribeAcls(DescribeAclsRequest::default()),
+            ),
+            (
+                ApiKey::CreateAcls,
+                RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(vec![
+                    create_acls_request::AclCreation::default(),
+                ])),
+            ),
+            (
+                ApiKey::DeleteAcls,
+                RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(vec![
+                    delete_acls_request::DeleteAclsFilter::default(),
+                ])),
             ),
         ];
         let mut answered = 0;

@@ -26,6 +26,7 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 use crate::handlers::{handle_frame, Outcome};
+use crate::security::principal::RequestContext;
 use connection::{Connection, FrameError};
 
 #[cfg(test)]
@@ -144,6 +145,8 @@ async fn serve(
 ) {
     tracing::debug!(%peer, "connection opened");
     let mut conn = Connection::new(stream, broker.config().max_request_size);
+    // Who the client is: anonymous until authentication (SASL, TLS) sets the principal.
+    let ctx = RequestContext::anonymous(Some(peer));
     loop {
         // Handle every complete frame already read.
         loop {
@@ -166,7 +169,7 @@ async fn serve(
                 return;
             }
             let outcome = tokio::select! {
-                o = handle_frame(&broker, Some(peer), frame) => o,
+                o = handle_frame(&broker, &ctx, frame) => o,
                 _ = stop.changed() => return,
             };
             let closing = match outcome {
