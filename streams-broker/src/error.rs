@@ -172,6 +172,22 @@ pub enum Error {
     /// The broker has been shut down or its runtime is gone.
     #[error("the broker is not running")]
     Stopped,
+    /// A SASL exchange failed: bad credentials, an unknown user or a malformed message.
+    #[error("{mechanism} authentication failed: {reason}")]
+    Authentication {
+        /// The SASL mechanism (`SCRAM-SHA-256`, `PLAIN`, …).
+        mechanism: String,
+        /// Why, as the client may be told it.
+        reason: String,
+    },
+    /// A SCRAM credential that cannot be stored (too few iterations, unknown mechanism).
+    #[error("invalid SCRAM credential for user {user}: {reason}")]
+    InvalidCredential {
+        /// The user.
+        user: String,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// Why a producer's batch was refused; each maps to the Kafka error code of the same name.

@@ -9,4 +9,6 @@
 //! until then every connection is `User:ANONYMOUS`.
 
 pub mod acl;
+pub mod credentials;
 pub mod principal;
+pub mod scram;
