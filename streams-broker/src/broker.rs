@@ -23,6 +23,7 @@ use crate::group::{GroupCoordinator, OFFSETS_TOPIC, OFFSETS_TOPIC_CONFIG};
 use crate::ids::random_uuid;
 use crate::log::CleanStats;
 use crate::security::acl::{AclOperation, Authorizer, ResourceType};
+use crate::security::credentials::CredentialStore;
 use crate::security::principal::RequestContext;
 use crate::topics::TopicRegistry;
 use crate::txn::TransactionCoordinator;
@@ -90,6 +91,8 @@ pub(crate) struct Broker {
     groups: Arc<GroupCoordinator>,
     /// The ACL authorizer; `None` when `authorizer.class.name` is unset (allow all).
     authorizer: Option<Authorizer>,
+    /// Users' SCRAM credentials (`scram-credentials.json`).
+    credentials: CredentialStore,
     cluster_id: String,
     advertised_host: String,
     advertised_port: i32,
@@ -210,6 +213,7 @@ impl Broker {
             transactions,
             groups,
             authorizer,
+            credentials: CredentialStore::open(data_dir)?,
             cluster_id,
             advertised_host,
             advertised_port: i32::from(advertised.port()),
@@ -248,6 +252,11 @@ impl Broker {
     /// The ACL authorizer, if one is configured.
     pub(crate) fn authorizer(&self) -> Option<&Authorizer> {
         self.authorizer.as_ref()
+    }
+
+    /// Users' SCRAM credentials.
+    pub(crate) fn credentials(&self) -> &CredentialStore {
+        &self.credentials
     }
 
     /// Whether the request's principal may perform `operation` on the resource `name`;

@@ -18,9 +18,6 @@ pub(super) fn error_response(request: RequestKind) -> Option<ResponseKind> {
         RequestKind::SaslHandshake(_) => {
             ResponseKind::SaslHandshake(SaslHandshakeResponse::default().with_error_code(CODE))
         }
-        RequestKind::DescribeUserScramCredentials(_) => ResponseKind::DescribeUserScramCredentials(
-            DescribeUserScramCredentialsResponse::default().with_error_code(CODE),
-        ),
         RequestKind::ListPartitionReassignments(_) => ResponseKind::ListPartitionReassignments(
             ListPartitionReassignmentsResponse::default().with_error_code(CODE),
         ),
