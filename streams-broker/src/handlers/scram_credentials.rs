@@ -199,3 +199,88 @@ pub(super) fn alter(
         .collect();
     AlterUserScramCredentialsResponse::default().with_results(results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrokerConfig;
+    use crate::security::scram::ScramServer;
+    use alter_user_scram_credentials_request::{ScramCredentialDeletion, ScramCredentialUpsertion};
+    use bytes::Bytes;
+
+    fn upsert(user: &str, m: ScramMechanism, password: &str, iterations: i32) -> ScramCredentialUpsertion {
+        let salt = b"0123456789abcdef".to_vec();
+        let salted = m.salted_password(password.as_bytes(), &salt, iterations as u32);
+        ScramCredentialUpsertion::default()
+            .with_name(str_bytes(user))
+            .with_mechanism(m.id())
+            .with_iterations(iterations)
+            .with_salt(Bytes::from(salt))
+            .with_salted_password(Bytes::from(salted))
+    }
+
+    /// Upserted credentials authenticate with the password the client salted; errors are
+    /// Kafka's, one result per user.
+    #[test]
+    fn alter_then_describe_and_authenticate() {
+        let dir = tempfile::tempdir().unwrap();
+        let broker =
+            Broker::open(BrokerConfig::with_data_dir(dir.path()), dir.path(), "127.0.0.1:9092".parse().unwrap())
+                .unwrap();
+        let ctx = RequestContext::anonymous(None);
+        let request = AlterUserScramCredentialsRequest::default()
+            .with_upsertions(vec![
+                upsert("alice", ScramMechanism::Sha512, "pw", 4096),
+                upsert("weak", ScramMechanism::Sha256, "pw", 1000),
+                upsert("twice", ScramMechanism::Sha256, "pw", 4096),
+                upsert("twice", ScramMechanism::Sha256, "pw", 4096),
+            ])
+            .with_deletions(vec![ScramCredentialDeletion::default()
+                .with_name(str_bytes("nobody"))
+                .with_mechanism(1)]);
+        let response = alter(&broker, &ctx, request);
+        let codes: Vec<(String, i16)> = response
+            .results
+            .iter()
+            .map(|r| (r.user.to_string(), r.error_code))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("nobody".to_string(), NOT_FOUND),
+                ("alice".to_string(), 0),
+                ("weak".to_string(), UNACCEPTABLE),
+                ("twice".to_string(), DUPLICATE),
+            ]
+        );
+        let described = describe(&broker, &ctx, DescribeUserScramCredentialsRequest::default());
+        assert_eq!(described.results.len(), 1);
+        assert_eq!(described.results[0].credential_infos[0].mechanism, 2);
+        let asked = describe(
+            &broker,
+            &ctx,
+            DescribeUserScramCredentialsRequest::default().with_users(Some(vec![
+                describe_user_scram_credentials_request::UserName::default()
+                    .with_name(str_bytes("ghost")),
+            ])),
+        );
+        assert_eq!(asked.results[0].error_code, NOT_FOUND);
+
+        // The stored credential checks the password in a SCRAM exchange.
+        let credential = broker.credentials().get("alice", ScramMechanism::Sha512).unwrap();
+        let mut server = ScramServer::new(ScramMechanism::Sha512).unwrap();
+        let first = server
+            .evaluate(b"n,,n=alice,r=nonce", |_| Some(credential.clone()))
+            .unwrap();
+        let first = String::from_utf8(first).unwrap();
+        let last = crate::security::scram::tests::client_final(
+            ScramMechanism::Sha512,
+            "pw",
+            "n=alice,r=nonce",
+            &first,
+            false,
+        );
+        server.evaluate(last.as_bytes(), |_| None).unwrap();
+        assert_eq!(server.authorized_id(), Some("alice"));
+    }
+}

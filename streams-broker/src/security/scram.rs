@@ -401,7 +401,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// RFC 7677 section 3's SCRAM-SHA-256 exchange (user "user", password "pencil"), as
@@ -436,7 +436,7 @@ mod tests {
     }
 
     /// A client side of the exchange, to test the server with both mechanisms.
-    fn client_final(m: ScramMechanism, password: &str, first_bare: &str, server_first: &str, tamper_nonce: bool) -> String {
+    pub(crate) fn client_final(m: ScramMechanism, password: &str, first_bare: &str, server_first: &str, tamper_nonce: bool) -> String {
         let attrs: Vec<(&str, &str)> = server_first
             .split(',')
             .filter_map(|a| a.split_once('='))
