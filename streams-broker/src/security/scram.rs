@@ -396,7 +396,7 @@ fn unescape_name(s: &str) -> Option<String> {
 }
 
 /// Compares without an early exit, so timing does not reveal where keys differ.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
