@@ -122,7 +122,9 @@ fn config(dir: &Path, super_users: &str) -> BrokerConfig {
             "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         )
         .unwrap();
-    config.set("allow.everyone.if.no.acl.found", "false").unwrap();
+    config
+        .set("allow.everyone.if.no.acl.found", "false")
+        .unwrap();
     if !super_users.is_empty() {
         config.set("super.users", super_users).unwrap();
     }
@@ -141,7 +143,9 @@ async fn produce(p: &FutureProducer, topic: &str, n: usize) -> Result<(), KafkaE
     for i in 0..n {
         let value = format!("{topic}-{i}");
         p.send(
-            FutureRecord::<(), _>::to(topic).payload(&value).partition(0),
+            FutureRecord::<(), _>::to(topic)
+                .payload(&value)
+                .partition(0),
             Duration::from_secs(10),
         )
         .await
@@ -206,7 +210,9 @@ async fn acls_restrict_anonymous_and_survive_a_restart() {
         .expect("commit in group g");
 
     // The all-topics metadata hides b; asking for b by name is refused.
-    let all = c.fetch_metadata(None, Duration::from_secs(10)).expect("metadata");
+    let all = c
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("metadata");
     let names: Vec<&str> = all.topics().iter().map(|t| t.name()).collect();
     assert_eq!(names, vec!["a"], "b is hidden");
     let b = c

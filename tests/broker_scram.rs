@@ -115,7 +115,15 @@ fn scram_users_are_managed_offline_and_online_and_survive_restarts() {
     let data = dir.path().to_str().expect("utf-8 path");
     // The password comes on standard input, out of the process list.
     let out = rill_users(
-        &["add", "--data-dir", data, "--user", "alice", "--mechanism", "SCRAM-SHA-512"],
+        &[
+            "add",
+            "--data-dir",
+            data,
+            "--user",
+            "alice",
+            "--mechanism",
+            "SCRAM-SHA-512",
+        ],
         "alice-secret\n",
     );
     assert!(out.status.success(), "{out:?}");
@@ -124,7 +132,10 @@ fn scram_users_are_managed_offline_and_online_and_survive_restarts() {
     let out = run_python(&python, ALTER, &broker.bootstrap());
     assert!(out.contains("OK alter"), "{out}");
     let out = rill_users(&["list", "--data-dir", data], "");
-    assert!(!out.status.success(), "the tool refuses a running broker's data");
+    assert!(
+        !out.status.success(),
+        "the tool refuses a running broker's data"
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("is running"),
         "{out:?}"

@@ -148,7 +148,10 @@ fn run_users(command: UsersCommand) -> Result<(), String> {
             open(&data_dir)?
                 .set_password(&user, m, &password, iterations)
                 .map_err(|e| e.to_string())?;
-            println!("{user}: {} credential set ({iterations} iterations)", m.name());
+            println!(
+                "{user}: {} credential set ({iterations} iterations)",
+                m.name()
+            );
         }
         UsersCommand::Delete {
             data_dir,
@@ -156,7 +159,10 @@ fn run_users(command: UsersCommand) -> Result<(), String> {
             mechanism: m,
         } => {
             let m = mechanism(&m)?;
-            if !open(&data_dir)?.delete(&user, m).map_err(|e| e.to_string())? {
+            if !open(&data_dir)?
+                .delete(&user, m)
+                .map_err(|e| e.to_string())?
+            {
                 return Err(format!("{user} has no {} credential", m.name()));
             }
             println!("{user}: {} credential deleted", m.name());

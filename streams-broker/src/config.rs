@@ -840,7 +840,9 @@ impl BrokerConfig {
                     .map(|s| {
                         crate::security::principal::KafkaPrincipal::parse(s)
                             .map(|p| p.to_string())
-                            .ok_or_else(|| invalid(key, value, format!("{s} is not a principal (User:name)")))
+                            .ok_or_else(|| {
+                                invalid(key, value, format!("{s} is not a principal (User:name)"))
+                            })
                     })
                     .collect::<Result<_>>()?;
             }

@@ -9,7 +9,9 @@
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::create_acls_response::AclCreationResult;
-use kafka_protocol::messages::delete_acls_response::{DeleteAclsFilterResult, DeleteAclsMatchingAcl};
+use kafka_protocol::messages::delete_acls_response::{
+    DeleteAclsFilterResult, DeleteAclsMatchingAcl,
+};
 use kafka_protocol::messages::describe_acls_response::{AclDescription, DescribeAclsResource};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -85,7 +87,11 @@ pub(super) fn create_acls(
             .with_error_message(message.map(|m| str_bytes(&m)))
     };
     if let Some(code) = cluster_check(broker, ctx, AclOperation::Alter) {
-        let results = request.creations.iter().map(|_| result(code, None)).collect();
+        let results = request
+            .creations
+            .iter()
+            .map(|_| result(code, None))
+            .collect();
         return CreateAclsResponse::default().with_results(results);
     }
     let checked: Vec<Result<AclBinding, String>> = request
@@ -140,7 +146,10 @@ pub(super) fn describe_acls(
             .with_error_code(INVALID_REQUEST)
             .with_error_message(Some(str_bytes("The filter has an UNKNOWN field")));
     };
-    let bindings = broker.authorizer().map(|a| a.describe(&f)).unwrap_or_default();
+    let bindings = broker
+        .authorizer()
+        .map(|a| a.describe(&f))
+        .unwrap_or_default();
     let mut resources: Vec<DescribeAclsResource> = Vec::new();
     for b in bindings {
         let acl = AclDescription::default()

@@ -34,9 +34,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError;
 use kafka_protocol::messages::{
-    AddOffsetsToTxnResponse, ApiKey, ConsumerGroupHeartbeatResponse, EndTxnResponse,
-    HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse, LeaveGroupResponse, ProducerId,
-    RequestHeader, RequestKind, ResponseKind, SyncGroupResponse,
+    AddOffsetsToTxnResponse, ApiKey, ConsumerGroupHeartbeatResponse, DescribeLogDirsResponse,
+    EndTxnResponse, HeartbeatResponse, InitProducerIdResponse, JoinGroupResponse,
+    LeaveGroupResponse, ProducerId, RequestHeader, RequestKind, ResponseKind, SyncGroupResponse,
 };
 
 use crate::broker::Broker;
@@ -244,7 +244,9 @@ async fn dispatch(
             ResponseKind::DeleteTopics(response)
         }
         RequestKind::DescribeConfigs(r) => {
-            ResponseKind::DescribeConfigs(admin::describe_configs(broker, r, v))
+            let mut response = admin::describe_configs(broker, r, v);
+            authz::describe_configs(broker, ctx, &mut response);
+            ResponseKind::DescribeConfigs(response)
         }
         RequestKind::DescribeCluster(r) => {
             ResponseKind::DescribeCluster(admin::describe_cluster(broker, r, v))
@@ -254,12 +256,12 @@ async fn dispatch(
             ResponseKind::DescribeAcls(acls::describe_acls(broker, ctx, r))
         }
         RequestKind::DeleteAcls(r) => ResponseKind::DeleteAcls(acls::delete_acls(broker, ctx, r)),
-        RequestKind::DescribeUserScramCredentials(r) => ResponseKind::DescribeUserScramCredentials(
-            scram_credentials::describe(broker, ctx, r),
-        ),
-        RequestKind::AlterUserScramCredentials(r) => ResponseKind::AlterUserScramCredentials(
-            scram_credentials::alter(broker, ctx, r),
-        ),
+        RequestKind::DescribeUserScramCredentials(r) => {
+            ResponseKind::DescribeUserScramCredentials(scram_credentials::describe(broker, ctx, r))
+        }
+        RequestKind::AlterUserScramCredentials(r) => {
+            ResponseKind::AlterUserScramCredentials(scram_credentials::alter(broker, ctx, r))
+        }
         RequestKind::JoinGroup(r) if !group_ok(r.group_id.0.as_str()) => ResponseKind::JoinGroup(
             JoinGroupResponse::default()
                 .with_error_code(GROUP_DENIED)
@@ -299,29 +301,39 @@ async fn dispatch(
             None => ResponseKind::InitProducerId(txn::init_producer_id(broker, r)),
         },
         RequestKind::EndTxn(r)
-            if !authz::txn(broker, ctx, AclOperation::Write, r.transactional_id.0.as_str()) =>
+            if !authz::txn(
+                broker,
+                ctx,
+                AclOperation::Write,
+                r.transactional_id.0.as_str(),
+            ) =>
         {
             ResponseKind::EndTxn(EndTxnResponse::default().with_error_code(authz::TXN_DENIED))
         }
-        RequestKind::AddOffsetsToTxn(r)
-            if !authz::txn(broker, ctx, AclOperation::Write, r.transactional_id.0.as_str()) =>
-        {
-            ResponseKind::AddOffsetsToTxn(
-                AddOffsetsToTxnResponse::default().with_error_code(authz::TXN_DENIED),
-            )
-        }
         RequestKind::FindCoordinator(r) => {
-            ResponseKind::FindCoordinator(group::find_coordinator(broker, r, v))
+            let asked = r.clone();
+            let mut response = group::find_coordinator(broker, r, v);
+            authz::find_coordinator(broker, ctx, &asked, &mut response);
+            ResponseKind::FindCoordinator(response)
         }
         RequestKind::AddPartitionsToTxn(r) => {
-            ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(broker, r))
+            match authz::add_partitions_to_txn(broker, ctx, &r, v) {
+                Some(denied) => ResponseKind::AddPartitionsToTxn(denied),
+                None => ResponseKind::AddPartitionsToTxn(txn::add_partitions_to_txn(broker, r)),
+            }
         }
         RequestKind::EndTxn(r) => ResponseKind::EndTxn(txn::end_txn(broker, r)),
-        RequestKind::AddOffsetsToTxn(r) => {
-            ResponseKind::AddOffsetsToTxn(txn::add_offsets_to_txn(broker, r))
-        }
+        RequestKind::AddOffsetsToTxn(r) => match authz::add_offsets_to_txn(broker, ctx, &r) {
+            Some(code) => ResponseKind::AddOffsetsToTxn(
+                AddOffsetsToTxnResponse::default().with_error_code(code),
+            ),
+            None => ResponseKind::AddOffsetsToTxn(txn::add_offsets_to_txn(broker, r)),
+        },
         RequestKind::TxnOffsetCommit(r) => {
-            ResponseKind::TxnOffsetCommit(txn::txn_offset_commit(broker, r))
+            let (r, denied) = authz::txn_offset_commit(broker, ctx, r);
+            let mut response = txn::txn_offset_commit(broker, r);
+            response.topics.extend(denied);
+            ResponseKind::TxnOffsetCommit(response)
         }
         RequestKind::JoinGroup(r) => {
             ResponseKind::JoinGroup(group::join_group(broker, header, peer, r, v).await)
@@ -329,40 +341,84 @@ async fn dispatch(
         RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(group::sync_group(broker, r, v).await),
         RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(group::heartbeat(broker, r)),
         RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(group::leave_group(broker, r, v)),
-        RequestKind::ListGroups(r) => ResponseKind::ListGroups(group::list_groups(broker, r, v)),
-        RequestKind::DescribeGroups(r) => {
-            ResponseKind::DescribeGroups(group::describe_groups(broker, r, v))
+        RequestKind::ListGroups(r) => {
+            let mut response = group::list_groups(broker, r, v);
+            authz::list_groups(broker, ctx, &mut response);
+            ResponseKind::ListGroups(response)
         }
-        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(group::delete_groups(broker, r)),
+        RequestKind::DescribeGroups(r) => {
+            let mut response = group::describe_groups(broker, r, v);
+            authz::describe_groups(broker, ctx, &mut response);
+            ResponseKind::DescribeGroups(response)
+        }
+        RequestKind::DeleteGroups(r) => {
+            let (r, denied) = authz::delete_groups(broker, ctx, r);
+            let mut response = group::delete_groups(broker, r);
+            response.results.extend(denied);
+            ResponseKind::DeleteGroups(response)
+        }
         RequestKind::CreatePartitions(r) => {
-            ResponseKind::CreatePartitions(partitions::create_partitions(broker, r))
+            let (r, denied) = authz::create_partitions(broker, ctx, r);
+            let mut response = partitions::create_partitions(broker, r);
+            response.results.extend(denied);
+            ResponseKind::CreatePartitions(response)
         }
         RequestKind::DescribeTopicPartitions(r) => {
-            ResponseKind::DescribeTopicPartitions(partitions::describe_topic_partitions(broker, r))
+            let mut response = partitions::describe_topic_partitions(broker, r);
+            authz::describe_topic_partitions(broker, ctx, &mut response);
+            ResponseKind::DescribeTopicPartitions(response)
         }
         RequestKind::AlterConfigs(r) => {
-            ResponseKind::AlterConfigs(alter_configs::alter_configs(broker, r))
+            let (r, denied) = authz::alter_configs(broker, ctx, r);
+            let mut response = alter_configs::alter_configs(broker, r);
+            response.responses.extend(denied);
+            ResponseKind::AlterConfigs(response)
         }
-        RequestKind::IncrementalAlterConfigs(r) => ResponseKind::IncrementalAlterConfigs(
-            alter_configs::incremental_alter_configs(broker, r),
-        ),
+        RequestKind::IncrementalAlterConfigs(r) => {
+            let (r, denied) = authz::incremental_alter_configs(broker, ctx, r);
+            let mut response = alter_configs::incremental_alter_configs(broker, r);
+            response.responses.extend(denied);
+            ResponseKind::IncrementalAlterConfigs(response)
+        }
         RequestKind::DeleteRecords(r) => {
-            ResponseKind::DeleteRecords(records::delete_records(broker, r))
+            let (r, denied) = authz::delete_records(broker, ctx, r);
+            let mut response = records::delete_records(broker, r);
+            response.topics.extend(denied);
+            ResponseKind::DeleteRecords(response)
         }
         RequestKind::OffsetForLeaderEpoch(r) => {
-            ResponseKind::OffsetForLeaderEpoch(records::offset_for_leader_epoch(broker, r))
+            let (r, denied) = authz::offset_for_leader_epoch(broker, ctx, r);
+            let mut response = records::offset_for_leader_epoch(broker, r);
+            response.topics.extend(denied);
+            ResponseKind::OffsetForLeaderEpoch(response)
         }
-        RequestKind::OffsetDelete(r) => {
-            ResponseKind::OffsetDelete(offset_delete::offset_delete(broker, r))
-        }
+        RequestKind::OffsetDelete(r) => match authz::offset_delete(broker, ctx, r) {
+            Ok((r, denied)) => {
+                let mut response = offset_delete::offset_delete(broker, r);
+                response.topics.extend(denied);
+                ResponseKind::OffsetDelete(response)
+            }
+            Err(denied) => ResponseKind::OffsetDelete(denied),
+        },
         RequestKind::DescribeProducers(r) => {
-            ResponseKind::DescribeProducers(txn_admin::describe_producers(broker, r))
+            let mut response = txn_admin::describe_producers(broker, r);
+            authz::describe_producers(broker, ctx, &mut response);
+            ResponseKind::DescribeProducers(response)
         }
         RequestKind::DescribeTransactions(r) => {
-            ResponseKind::DescribeTransactions(txn_admin::describe_transactions(broker, r))
+            let mut response = txn_admin::describe_transactions(broker, r);
+            authz::describe_transactions(broker, ctx, &mut response);
+            ResponseKind::DescribeTransactions(response)
         }
         RequestKind::ListTransactions(r) => {
-            ResponseKind::ListTransactions(txn_admin::list_transactions(broker, r))
+            let mut response = txn_admin::list_transactions(broker, r);
+            authz::list_transactions(broker, ctx, &mut response);
+            ResponseKind::ListTransactions(response)
+        }
+        RequestKind::DescribeLogDirs(_) if !authz::cluster(broker, ctx, AclOperation::Describe) => {
+            ResponseKind::DescribeLogDirs(
+                DescribeLogDirsResponse::default().with_error_code(authz::CLUSTER_DENIED),
+            )
         }
         RequestKind::DescribeLogDirs(r) => {
             ResponseKind::DescribeLogDirs(log_dirs::describe_log_dirs(broker, r))
@@ -371,7 +427,9 @@ async fn dispatch(
             group::consumer_group_heartbeat(broker, header, peer, r, v),
         ),
         RequestKind::ConsumerGroupDescribe(r) => {
-            ResponseKind::ConsumerGroupDescribe(group::consumer_group_describe(broker, r, v))
+            let mut response = group::consumer_group_describe(broker, r, v);
+            authz::consumer_group_describe(broker, ctx, &mut response);
+            ResponseKind::ConsumerGroupDescribe(response)
         }
         other => {
             tracing::warn!(request = ?std::mem::discriminant(&other), "request for an API without a handler");
@@ -743,15 +801,17 @@ mod tests {
             ),
             (
                 ApiKey::CreateAcls,
-                RequestKind::CreateAcls(CreateAclsRequest::default().with_creations(vec![
-                    create_acls_request::AclCreation::default(),
-                ])),
+                RequestKind::CreateAcls(
+                    CreateAclsRequest::default()
+                        .with_creations(vec![create_acls_request::AclCreation::default()]),
+                ),
             ),
             (
                 ApiKey::DeleteAcls,
-                RequestKind::DeleteAcls(DeleteAclsRequest::default().with_filters(vec![
-                    delete_acls_request::DeleteAclsFilter::default(),
-                ])),
+                RequestKind::DeleteAcls(
+                    DeleteAclsRequest::default()
+                        .with_filters(vec![delete_acls_request::DeleteAclsFilter::default()]),
+                ),
             ),
         ];
         let mut answered = 0;

@@ -124,19 +124,38 @@ pub(super) fn alter(
         .deletions
         .iter()
         .map(|d| (d.name.as_str(), d.mechanism))
-        .chain(request.upsertions.iter().map(|u| (u.name.as_str(), u.mechanism)));
+        .chain(
+            request
+                .upsertions
+                .iter()
+                .map(|u| (u.name.as_str(), u.mechanism)),
+        );
     for (user, mechanism) in mechanisms {
         if !allowed {
-            fail(&mut errors, user, super::authz::CLUSTER_DENIED, String::new());
+            fail(
+                &mut errors,
+                user,
+                super::authz::CLUSTER_DENIED,
+                String::new(),
+            );
         } else if user.is_empty() {
-            fail(&mut errors, user, UNACCEPTABLE, "Username must not be empty".into());
+            fail(
+                &mut errors,
+                user,
+                UNACCEPTABLE,
+                "Username must not be empty".into(),
+            );
         } else if ScramMechanism::from_id(mechanism).is_none() {
-            fail(&mut errors, user,
+            fail(
+                &mut errors,
+                user,
                 ResponseError::UnsupportedSaslMechanism.code(),
                 format!("Unknown SCRAM mechanism {mechanism}"),
             );
         } else if !changed.insert((user.to_string(), mechanism)) {
-            fail(&mut errors, user,
+            fail(
+                &mut errors,
+                user,
                 DUPLICATE,
                 "A user credential cannot be altered twice in the same request".into(),
             );
@@ -151,28 +170,44 @@ pub(super) fn alter(
             fail(&mut errors, u.name.as_str(), UNACCEPTABLE, reason);
         }
         if u.salt.is_empty() || u.salted_password.is_empty() {
-            fail(&mut errors, u.name.as_str(), UNACCEPTABLE, "Empty salt or salted password".into());
+            fail(
+                &mut errors,
+                u.name.as_str(),
+                UNACCEPTABLE,
+                "Empty salt or salted password".into(),
+            );
         }
     }
     let store = broker.credentials();
     for d in &request.deletions {
         let user = d.name.as_str();
-        let Some(m) = ScramMechanism::from_id(d.mechanism) else { continue };
+        let Some(m) = ScramMechanism::from_id(d.mechanism) else {
+            continue;
+        };
         if errors.contains_key(user) {
             continue;
         }
         match store.delete(user, m) {
             Ok(true) => {}
-            Ok(false) => fail(&mut errors, user,
+            Ok(false) => fail(
+                &mut errors,
+                user,
                 NOT_FOUND,
                 format!("Attempt to delete a user credential that does not exist: {user}"),
             ),
-            Err(e) => fail(&mut errors, user, ResponseError::UnknownServerError.code(), e.to_string()),
+            Err(e) => fail(
+                &mut errors,
+                user,
+                ResponseError::UnknownServerError.code(),
+                e.to_string(),
+            ),
         }
     }
     for u in &request.upsertions {
         let user = u.name.as_str();
-        let Some(m) = ScramMechanism::from_id(u.mechanism) else { continue };
+        let Some(m) = ScramMechanism::from_id(u.mechanism) else {
+            continue;
+        };
         if errors.contains_key(user) {
             continue;
         }
@@ -208,7 +243,12 @@ mod tests {
     use alter_user_scram_credentials_request::{ScramCredentialDeletion, ScramCredentialUpsertion};
     use bytes::Bytes;
 
-    fn upsert(user: &str, m: ScramMechanism, password: &str, iterations: i32) -> ScramCredentialUpsertion {
+    fn upsert(
+        user: &str,
+        m: ScramMechanism,
+        password: &str,
+        iterations: i32,
+    ) -> ScramCredentialUpsertion {
         let salt = b"0123456789abcdef".to_vec();
         let salted = m.salted_password(password.as_bytes(), &salt, iterations as u32);
         ScramCredentialUpsertion::default()
@@ -224,9 +264,12 @@ mod tests {
     #[test]
     fn alter_then_describe_and_authenticate() {
         let dir = tempfile::tempdir().unwrap();
-        let broker =
-            Broker::open(BrokerConfig::with_data_dir(dir.path()), dir.path(), "127.0.0.1:9092".parse().unwrap())
-                .unwrap();
+        let broker = Broker::open(
+            BrokerConfig::with_data_dir(dir.path()),
+            dir.path(),
+            "127.0.0.1:9092".parse().unwrap(),
+        )
+        .unwrap();
         let ctx = RequestContext::anonymous(None);
         let request = AlterUserScramCredentialsRequest::default()
             .with_upsertions(vec![
@@ -253,7 +296,11 @@ mod tests {
                 ("twice".to_string(), DUPLICATE),
             ]
         );
-        let described = describe(&broker, &ctx, DescribeUserScramCredentialsRequest::default());
+        let described = describe(
+            &broker,
+            &ctx,
+            DescribeUserScramCredentialsRequest::default(),
+        );
         assert_eq!(described.results.len(), 1);
         assert_eq!(described.results[0].credential_infos[0].mechanism, 2);
         let asked = describe(
@@ -267,7 +314,10 @@ mod tests {
         assert_eq!(asked.results[0].error_code, NOT_FOUND);
 
         // The stored credential checks the password in a SCRAM exchange.
-        let credential = broker.credentials().get("alice", ScramMechanism::Sha512).unwrap();
+        let credential = broker
+            .credentials()
+            .get("alice", ScramMechanism::Sha512)
+            .unwrap();
         let mut server = ScramServer::new(ScramMechanism::Sha512).unwrap();
         let first = server
             .evaluate(b"n,,n=alice,r=nonce", |_| Some(credential.clone()))

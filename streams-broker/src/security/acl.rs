@@ -162,7 +162,10 @@ impl AclBinding {
         if matches!(self.resource_type, ResourceType::Any) {
             return Some("Invalid resourceType ANY".into());
         }
-        if !matches!(self.pattern_type, PatternType::Literal | PatternType::Prefixed) {
+        if !matches!(
+            self.pattern_type,
+            PatternType::Literal | PatternType::Prefixed
+        ) {
             return Some(format!("Invalid patternType {:?}", self.pattern_type));
         }
         if matches!(self.operation, AclOperation::Any) {
@@ -192,7 +195,9 @@ impl AclBinding {
     fn covers(&self, resource_type: ResourceType, name: &str) -> bool {
         self.resource_type == resource_type
             && match self.pattern_type {
-                PatternType::Literal => self.resource_name == name || self.resource_name == WILDCARD,
+                PatternType::Literal => {
+                    self.resource_name == name || self.resource_name == WILDCARD
+                }
                 PatternType::Prefixed => name.starts_with(&self.resource_name),
                 _ => false,
             }
@@ -237,15 +242,17 @@ impl AclBindingFilter {
     /// Whether `binding` is selected (Kafka's `AclBindingFilter.matches`).
     pub fn matches(&self, binding: &AclBinding) -> bool {
         self.matches_pattern(binding)
-            && self.principal.as_ref().is_none_or(|p| *p == binding.principal)
+            && self
+                .principal
+                .as_ref()
+                .is_none_or(|p| *p == binding.principal)
             && self.host.as_ref().is_none_or(|h| *h == binding.host)
             && (self.operation == AclOperation::Any || self.operation == binding.operation)
             && (self.permission == AclPermissionType::Any || self.permission == binding.permission)
     }
 
     fn matches_pattern(&self, binding: &AclBinding) -> bool {
-        if self.resource_type != ResourceType::Any && self.resource_type != binding.resource_type
-        {
+        if self.resource_type != ResourceType::Any && self.resource_type != binding.resource_type {
             return false;
         }
         let Some(name) = &self.resource_name else {
@@ -301,12 +308,10 @@ impl Authorizer {
     pub(crate) fn open(data_dir: &Path, config: &AuthorizerConfig) -> Result<Authorizer> {
         let path = data_dir.join(ACLS_FILE);
         let acls = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes).map_err(|e| Error::CorruptMetadata {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?
-            }
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::CorruptMetadata {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(e) => return Err(Error::io(&path, e)),
         };
@@ -399,8 +404,7 @@ impl Authorizer {
         let allowed = acls.iter().filter(applies).any(|a| {
             a.permission == AclPermissionType::Allow && allow_implies(a.operation, operation)
         });
-        allowed
-            || (self.allow_if_no_acl && !acls.iter().any(|a| a.resource_type == resource_type))
+        allowed || (self.allow_if_no_acl && !acls.iter().any(|a| a.resource_type == resource_type))
     }
 
     /// Adds bindings (already validated); bindings already present are kept once.
@@ -512,8 +516,16 @@ mod tests {
     #[test]
     fn super_users_bypass_acls() {
         let a = authorizer(&["User:superuser1", "User:superuser2"], false);
-        a.create(&[acl(Topic, "t", PatternType::Literal, "User:*", "*", All, Deny)])
-            .unwrap();
+        a.create(&[acl(
+            Topic,
+            "t",
+            PatternType::Literal,
+            "User:*",
+            "*",
+            All,
+            Deny,
+        )])
+        .unwrap();
         assert!(a.authorize(&user("superuser1"), "1.1.1.1", Read, Topic, "t"));
         assert!(a.authorize(&user("superuser2"), "1.1.1.1", Write, Topic, "t"));
         assert!(!a.authorize(&user("alice"), "1.1.1.1", Read, Topic, "t"));
@@ -527,11 +539,51 @@ mod tests {
         let host1 = "192.168.1.1";
         let host2 = "192.168.1.2";
         a.create(&[
-            acl(Topic, "t", PatternType::Literal, "User:rob", host1, Read, Allow),
-            acl(Topic, "t", PatternType::Literal, "User:rob", host2, Read, Allow),
-            acl(Topic, "t", PatternType::Literal, "User:rob", host1, Write, Allow),
-            acl(Topic, "t", PatternType::Literal, "User:bob", host1, Write, Allow),
-            acl(Topic, "t", PatternType::Literal, "User:bob", "*", Read, Deny),
+            acl(
+                Topic,
+                "t",
+                PatternType::Literal,
+                "User:rob",
+                host1,
+                Read,
+                Allow,
+            ),
+            acl(
+                Topic,
+                "t",
+                PatternType::Literal,
+                "User:rob",
+                host2,
+                Read,
+                Allow,
+            ),
+            acl(
+                Topic,
+                "t",
+                PatternType::Literal,
+                "User:rob",
+                host1,
+                Write,
+                Allow,
+            ),
+            acl(
+                Topic,
+                "t",
+                PatternType::Literal,
+                "User:bob",
+                host1,
+                Write,
+                Allow,
+            ),
+            acl(
+                Topic,
+                "t",
+                PatternType::Literal,
+                "User:bob",
+                "*",
+                Read,
+                Deny,
+            ),
             acl(Topic, "t", PatternType::Literal, "User:*", "*", Read, Allow),
         ])
         .unwrap();
@@ -557,8 +609,16 @@ mod tests {
         for op in [Read, Write, Describe, Delete, Alter, DescribeConfigs] {
             assert!(a.authorize(&user("x"), "h", op, Group, "g"), "{op:?}");
         }
-        a.create(&[acl(Group, "g", PatternType::Literal, "User:x", "h", All, Deny)])
-            .unwrap();
+        a.create(&[acl(
+            Group,
+            "g",
+            PatternType::Literal,
+            "User:x",
+            "h",
+            All,
+            Deny,
+        )])
+        .unwrap();
         assert!(!a.authorize(&user("x"), "h", Read, Group, "g"));
         assert!(a.authorize(&user("x"), "other", Read, Group, "g"));
     }
@@ -570,7 +630,15 @@ mod tests {
         let a = authorizer(&[], false);
         a.create(&[
             lit(Topic, "t", "User:a", Read),
-            acl(Topic, "t", PatternType::Literal, "User:b", "*", Describe, Deny),
+            acl(
+                Topic,
+                "t",
+                PatternType::Literal,
+                "User:b",
+                "*",
+                Describe,
+                Deny,
+            ),
             lit(Topic, "t", "User:b", Write),
             lit(Topic, "t", "User:c", AlterConfigs),
             lit(Topic, "t", "User:d", Describe),
@@ -594,7 +662,15 @@ mod tests {
         let a = authorizer(&[], false);
         a.create(&[
             lit(Topic, "*", "User:w", Read),
-            acl(Topic, "foo", PatternType::Prefixed, "User:p", "*", Write, Allow),
+            acl(
+                Topic,
+                "foo",
+                PatternType::Prefixed,
+                "User:p",
+                "*",
+                Write,
+                Allow,
+            ),
         ])
         .unwrap();
         assert!(a.authorize(&user("w"), "h", Read, Topic, "anything"));
@@ -603,8 +679,16 @@ mod tests {
         assert!(!a.authorize(&user("p"), "h", Write, Topic, "fo"));
         assert!(!a.authorize(&user("p"), "h", Write, Topic, "barfoo"));
         // A prefixed DENY wins over a literal ALLOW.
-        a.create(&[acl(Topic, "fo", PatternType::Prefixed, "User:w", "*", Read, Deny)])
-            .unwrap();
+        a.create(&[acl(
+            Topic,
+            "fo",
+            PatternType::Prefixed,
+            "User:w",
+            "*",
+            Read,
+            Deny,
+        )])
+        .unwrap();
         assert!(!a.authorize(&user("w"), "h", Read, Topic, "foo"));
         assert!(a.authorize(&user("w"), "h", Read, Topic, "bar"));
         // Other resource types are separate.
@@ -617,12 +701,28 @@ mod tests {
     fn authorize_by_resource_type() {
         let a = authorizer(&[], false);
         assert!(!a.authorize_any(&user("u"), "h", Write, Topic));
-        a.create(&[acl(Topic, "x", PatternType::Prefixed, "User:u", "*", Write, Allow)])
-            .unwrap();
+        a.create(&[acl(
+            Topic,
+            "x",
+            PatternType::Prefixed,
+            "User:u",
+            "*",
+            Write,
+            Allow,
+        )])
+        .unwrap();
         assert!(a.authorize_any(&user("u"), "h", Write, Topic));
         assert!(!a.authorize_any(&user("v"), "h", Write, Topic));
-        a.create(&[acl(Topic, "*", PatternType::Literal, "User:u", "*", Write, Deny)])
-            .unwrap();
+        a.create(&[acl(
+            Topic,
+            "*",
+            PatternType::Literal,
+            "User:u",
+            "*",
+            Write,
+            Deny,
+        )])
+        .unwrap();
         assert!(!a.authorize_any(&user("u"), "h", Write, Topic));
         assert!(authorizer(&[], true).authorize_any(&user("u"), "h", Write, Topic));
     }
@@ -633,7 +733,15 @@ mod tests {
     fn filters_match_as_kafka() {
         let literal = lit(Topic, "foo", "User:a", Read);
         let wildcard = lit(Topic, "*", "User:a", Read);
-        let prefixed = acl(Topic, "fo", PatternType::Prefixed, "User:a", "*", Read, Allow);
+        let prefixed = acl(
+            Topic,
+            "fo",
+            PatternType::Prefixed,
+            "User:a",
+            "*",
+            Read,
+            Allow,
+        );
         let cluster = lit(Cluster, CLUSTER_NAME, "User:b", Alter);
         let all = [&literal, &wildcard, &prefixed, &cluster];
         let pick = |f: &AclBindingFilter| {
@@ -716,8 +824,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let config = AuthorizerConfig::default();
         let a = Authorizer::open(dir.path(), &config).unwrap();
-        a.create(&[lit(Topic, "t", "User:a", Read), lit(Group, "g", "User:a", Read)])
-            .unwrap();
+        a.create(&[
+            lit(Topic, "t", "User:a", Read),
+            lit(Group, "g", "User:a", Read),
+        ])
+        .unwrap();
         drop(a);
         let a = Authorizer::open(dir.path(), &config).unwrap();
         assert!(a.authorize(&user("a"), "h", Read, Topic, "t"));

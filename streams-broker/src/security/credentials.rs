@@ -111,7 +111,11 @@ impl CredentialStore {
         iterations: u32,
     ) -> Result<()> {
         check_iterations(user, i64::from(iterations))?;
-        self.upsert(user, mechanism, mechanism.new_credential(password, iterations)?)
+        self.upsert(
+            user,
+            mechanism,
+            mechanism.new_credential(password, iterations)?,
+        )
     }
 
     /// Removes `user`'s credential for `mechanism`; `false` if there was none.
@@ -166,7 +170,9 @@ mod tests {
         assert!(store
             .set_password("bob", ScramMechanism::Sha256, "x", 16385)
             .is_err());
-        assert!(store.set_password("", ScramMechanism::Sha256, "x", 4096).is_err());
+        assert!(store
+            .set_password("", ScramMechanism::Sha256, "x", 4096)
+            .is_err());
         let text = std::fs::read_to_string(dir.path().join(CREDENTIALS_FILE)).unwrap();
         assert!(!text.contains("alice-secret"));
         drop(store);
@@ -175,7 +181,10 @@ mod tests {
             store.describe(),
             vec![(
                 "alice".to_string(),
-                vec![(ScramMechanism::Sha256, 8192), (ScramMechanism::Sha512, 4096)]
+                vec![
+                    (ScramMechanism::Sha256, 8192),
+                    (ScramMechanism::Sha512, 4096)
+                ]
             )]
         );
         let c = store.get("alice", ScramMechanism::Sha512).unwrap();

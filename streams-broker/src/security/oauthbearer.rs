@@ -69,7 +69,10 @@ fn invalid(reason: impl Into<String>) -> TokenError {
     }
 }
 
-fn json_part(part: &str, what: &str) -> std::result::Result<serde_json::Map<String, Value>, TokenError> {
+fn json_part(
+    part: &str,
+    what: &str,
+) -> std::result::Result<serde_json::Map<String, Value>, TokenError> {
     let bytes = B64URL
         .decode(part.trim_end_matches('='))
         .map_err(|_| invalid(format!("the {what} is not base64url")))?;
@@ -80,7 +83,10 @@ fn json_part(part: &str, what: &str) -> std::result::Result<serde_json::Map<Stri
 }
 
 /// Seconds in a JWT number claim as milliseconds.
-fn claim_ms(claims: &serde_json::Map<String, Value>, name: &str) -> std::result::Result<Option<i64>, TokenError> {
+fn claim_ms(
+    claims: &serde_json::Map<String, Value>,
+    name: &str,
+) -> std::result::Result<Option<i64>, TokenError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(n)) => n
@@ -127,7 +133,9 @@ pub fn validate(
     }
     if let Some(iat) = claim_ms(&claims, "iat")? {
         if iat > now_ms.saturating_add(skew) {
-            return Err(invalid(format!("the token was issued in the future ({iat} ms)")));
+            return Err(invalid(format!(
+                "the token was issued in the future ({iat} ms)"
+            )));
         }
     }
     let scopes: Vec<String> = match claims.get(&config.scope_claim) {
@@ -287,14 +295,20 @@ mod tests {
     fn unsecured_tokens_validate_as_kafka() {
         let config = UnsecuredJwsConfig::default();
         let header = r#"{"alg":"none"}"#;
-        let good = jws(header, r#"{"sub":"alice","exp":1000000001,"iat":999999999,"scope":"a b"}"#);
+        let good = jws(
+            header,
+            r#"{"sub":"alice","exp":1000000001,"iat":999999999,"scope":"a b"}"#,
+        );
         let t = validate(&good, &config, NOW).unwrap();
         assert_eq!(t.principal, "alice");
         assert_eq!(t.scopes, vec!["a", "b"]);
         assert_eq!(t.lifetime_ms, 1_000_000_001_000);
 
         let expired = jws(header, r#"{"sub":"alice","exp":999999999}"#);
-        assert_eq!(validate(&expired, &config, NOW).unwrap_err().status, "invalid_token");
+        assert_eq!(
+            validate(&expired, &config, NOW).unwrap_err().status,
+            "invalid_token"
+        );
         let skewed = UnsecuredJwsConfig {
             allowable_clock_skew_ms: 5000,
             ..UnsecuredJwsConfig::default()
@@ -304,7 +318,10 @@ mod tests {
             jws(header, r#"{"exp":1000000001}"#),
             jws(header, r#"{"sub":"","exp":1000000001}"#),
             jws(header, r#"{"sub":"alice"}"#),
-            jws(header, r#"{"sub":"alice","exp":1000000001,"iat":1000000005}"#),
+            jws(
+                header,
+                r#"{"sub":"alice","exp":1000000001,"iat":1000000005}"#,
+            ),
             jws(r#"{"alg":"HS256"}"#, r#"{"sub":"alice","exp":1000000001}"#),
             format!("{}sig", jws(header, r#"{"sub":"alice","exp":1000000001}"#)),
             "not-a-token".to_string(),
@@ -331,8 +348,7 @@ mod tests {
         assert!(s.evaluate(ok.as_bytes(), NOW).unwrap().is_empty());
         assert_eq!(s.token().unwrap().principal, "alice");
 
-        let with_authzid =
-            format!("n,a=alice,\u{1}auth=Bearer {token}\u{1}traceId=1\u{1}\u{1}");
+        let with_authzid = format!("n,a=alice,\u{1}auth=Bearer {token}\u{1}traceId=1\u{1}\u{1}");
         let mut s = OAuthBearerServer::new(UnsecuredJwsConfig::default());
         assert!(s.evaluate(with_authzid.as_bytes(), NOW).is_ok());
         let other = format!("n,a=bob,\u{1}auth=Bearer {token}\u{1}\u{1}");
@@ -345,7 +361,12 @@ mod tests {
         assert!(s.token().is_none());
         assert!(s.evaluate(b"\x01", NOW).is_err());
 
-        for bad in [&b""[..], b"n,,", b"n,,\x01auth=Basic x\x01\x01", b"p=x,,\x01\x01"] {
+        for bad in [
+            &b""[..],
+            b"n,,",
+            b"n,,\x01auth=Basic x\x01\x01",
+            b"p=x,,\x01\x01",
+        ] {
             let mut s = OAuthBearerServer::new(UnsecuredJwsConfig::default());
             assert!(s.evaluate(bad, NOW).is_err(), "{bad:?}");
         }

@@ -28,9 +28,9 @@ impl PlainVerifier<'_> {
     /// Whether `password` is `user`'s.
     pub fn verify(&self, user: &str, password: &str) -> bool {
         match self {
-            PlainVerifier::Users(users) => users.get(user).is_some_and(|p| {
-                super::scram::constant_time_eq(p.as_bytes(), password.as_bytes())
-            }),
+            PlainVerifier::Users(users) => users
+                .get(user)
+                .is_some_and(|p| super::scram::constant_time_eq(p.as_bytes(), password.as_bytes())),
             PlainVerifier::Scram(store) => ScramMechanism::ALL.into_iter().any(|m| {
                 store.get(user, m).is_some_and(|stored| {
                     let candidate = m.credential(password, &stored.salt, stored.iterations);
@@ -143,11 +143,18 @@ mod tests {
         let v = PlainVerifier::Users(&users);
         let ok = |msg: &[u8]| {
             let mut s = PlainServer::new();
-            s.evaluate(msg, &v).map(|_| s.authorized_id().map(str::to_string))
+            s.evaluate(msg, &v)
+                .map(|_| s.authorized_id().map(str::to_string))
         };
-        assert_eq!(ok(b"\0alice\0alice-secret").unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            ok(b"\0alice\0alice-secret").unwrap().as_deref(),
+            Some("alice")
+        );
         assert_eq!(ok(b"alice\0alice-secret\0alice-secret").ok(), None);
-        assert_eq!(ok(b"alice\0alice\0alice-secret").unwrap().as_deref(), Some("alice"));
+        assert_eq!(
+            ok(b"alice\0alice\0alice-secret").unwrap().as_deref(),
+            Some("alice")
+        );
         for bad in [
             &b"admin\0alice\0alice-secret"[..],
             b"\0alice\0wrong",

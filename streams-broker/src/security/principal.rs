@@ -94,10 +94,7 @@ mod tests {
         assert_eq!(p, KafkaPrincipal::user("alice"));
         assert_eq!(p.to_string(), "User:alice");
         // Names may contain the separator (TLS distinguished names do).
-        assert_eq!(
-            KafkaPrincipal::parse("User:CN=a:b").unwrap().name,
-            "CN=a:b"
-        );
+        assert_eq!(KafkaPrincipal::parse("User:CN=a:b").unwrap().name, "CN=a:b");
         assert!(KafkaPrincipal::parse("alice").is_none());
         assert!(KafkaPrincipal::parse("User:").is_none());
         assert!(KafkaPrincipal::parse(":alice").is_none());

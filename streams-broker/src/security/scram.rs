@@ -246,15 +246,19 @@ impl ScramServer {
                 server_first,
                 gs2_header,
             } => {
-                let auth = (credential, nonce, client_first_bare, server_first, gs2_header);
+                let auth = (
+                    credential,
+                    nonce,
+                    client_first_bare,
+                    server_first,
+                    gs2_header,
+                );
                 let out = self.client_final(text, auth)?;
                 self.authorized_id = Some(user);
                 self.state = State::Complete;
                 Ok(out)
             }
-            State::Complete | State::Failed => {
-                Err(self.fail("the exchange is already finished"))
-            }
+            State::Complete | State::Failed => Err(self.fail("the exchange is already finished")),
         }
     }
 
@@ -293,7 +297,9 @@ impl ScramServer {
         if self.token_auth {
             return Err(self.fail("delegation tokens are not supported"));
         }
-        if !authzid.is_empty() && authzid.strip_prefix("a=").map(unescape_name) != Some(Some(user.clone())) {
+        if !authzid.is_empty()
+            && authzid.strip_prefix("a=").map(unescape_name) != Some(Some(user.clone()))
+        {
             return Err(self.fail("the authorization id must be the user name"));
         }
         let Some(credential) = lookup(&user) else {
@@ -411,8 +417,7 @@ pub(crate) mod tests {
         let m = ScramMechanism::Sha256;
         let salt = B64.decode("W22ZaJ0SNY7soEsUEjb6gQ==").unwrap();
         let credential = m.credential("pencil", &salt, 4096);
-        let mut server =
-            ScramServer::with_nonce(m, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
+        let mut server = ScramServer::with_nonce(m, "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0");
         let first = server
             .evaluate(b"n,,n=user,r=rOprNGfwEbeRWgbNEkqO", |u| {
                 (u == "user").then(|| credential.clone())
@@ -436,7 +441,13 @@ pub(crate) mod tests {
     }
 
     /// A client side of the exchange, to test the server with both mechanisms.
-    pub(crate) fn client_final(m: ScramMechanism, password: &str, first_bare: &str, server_first: &str, tamper_nonce: bool) -> String {
+    pub(crate) fn client_final(
+        m: ScramMechanism,
+        password: &str,
+        first_bare: &str,
+        server_first: &str,
+        tamper_nonce: bool,
+    ) -> String {
         let attrs: Vec<(&str, &str)> = server_first
             .split(',')
             .filter_map(|a| a.split_once('='))
@@ -447,15 +458,28 @@ pub(crate) mod tests {
         let salted = m.salted_password(password.as_bytes(), &salt, iterations);
         let client_key = m.hmac(&salted, b"Client Key");
         let stored_key = m.hash(&client_key);
-        let nonce = if tamper_nonce { format!("{nonce}x") } else { nonce.to_string() };
+        let nonce = if tamper_nonce {
+            format!("{nonce}x")
+        } else {
+            nonce.to_string()
+        };
         let without_proof = format!("c=biws,r={nonce}");
         let auth = format!("{first_bare},{server_first},{without_proof}");
         let signature = m.hmac(&stored_key, auth.as_bytes());
-        let proof: Vec<u8> = client_key.iter().zip(&signature).map(|(a, b)| a ^ b).collect();
+        let proof: Vec<u8> = client_key
+            .iter()
+            .zip(&signature)
+            .map(|(a, b)| a ^ b)
+            .collect();
         format!("{without_proof},p={}", B64.encode(proof))
     }
 
-    fn exchange(m: ScramMechanism, stored: &str, tried: &str, tamper_nonce: bool) -> Result<String> {
+    fn exchange(
+        m: ScramMechanism,
+        stored: &str,
+        tried: &str,
+        tamper_nonce: bool,
+    ) -> Result<String> {
         let credential = m.new_credential(stored, MIN_ITERATIONS).unwrap();
         let mut server = ScramServer::new(m).unwrap();
         let first = server.evaluate(b"n,,n=alice,r=clientnonce", |u| {
@@ -473,7 +497,9 @@ pub(crate) mod tests {
     #[test]
     fn exchanges_succeed_and_fail_as_kafka() {
         for m in ScramMechanism::ALL {
-            assert!(exchange(m, "secret", "secret", false).unwrap().starts_with("v="));
+            assert!(exchange(m, "secret", "secret", false)
+                .unwrap()
+                .starts_with("v="));
             assert!(matches!(
                 exchange(m, "secret", "wrong", false),
                 Err(Error::Authentication { .. })
@@ -489,7 +515,13 @@ pub(crate) mod tests {
             .evaluate(b"n,,n=bob,r=abc,tokenauth=true", |_| Some(credential))
             .is_err());
         // Malformed messages fail cleanly.
-        for bad in [&b""[..], b"n", b"p=tls-unique,,n=a,r=b", b"n,,r=abc", b"\xff"] {
+        for bad in [
+            &b""[..],
+            b"n",
+            b"p=tls-unique,,n=a,r=b",
+            b"n,,r=abc",
+            b"\xff",
+        ] {
             let mut server = ScramServer::new(ScramMechanism::Sha256).unwrap();
             assert!(server.evaluate(bad, |_| None).is_err(), "{bad:?}");
         }
