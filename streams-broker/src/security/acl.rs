@@ -3,7 +3,7 @@
 //! An ACL binding says that a principal (`User:alice`, or `User:*` for everyone) from a
 //! host (or `*`) is allowed or denied an operation on the resources a pattern names: one
 //! resource (`LITERAL`, where the name `*` means every resource of the type) or every
-//! resource whose name starts with a prefix (`PREFIXED`). The [`Authorizer`] decides as
+//! resource whose name starts with a prefix (`PREFIXED`). The `Authorizer` decides as
 //! Kafka's `StandardAuthorizer` (and `AclAuthorizer` before it) does:
 //! - a principal in `super.users` may do anything;
 //! - otherwise the ACLs matching the resource are consulted: a matching `DENY` wins over

@@ -3,7 +3,7 @@
 //! Like Kafka's `KafkaPrincipal` and `RequestContext`: every connection has a principal,
 //! `User:ANONYMOUS` until authentication sets another one (a plaintext listener never
 //! does), and the authorizer decides on (principal, host). The network layer creates one
-//! [`RequestContext`] per connection and hands it to every request of that connection.
+//! `RequestContext` per connection and hands it to every request of that connection.
 
 use std::fmt;
 use std::net::SocketAddr;
