@@ -940,6 +940,31 @@ mod tests {
         assert!(c.set("transaction.max.timeout.ms", "soon").is_err());
     }
 
+    /// `super.users` parsing as Kafka's `StandardAuthorizerTest.testGetConfiguredSuperUsers`.
+    #[test]
+    fn authorizer_keys() {
+        let mut c = BrokerConfig::default();
+        assert!(c.authorizer_class_name.is_none());
+        c.set("super.users", " ").unwrap();
+        assert!(c.authorizer.super_users.is_empty());
+        c.set("super.users", "User:bob;User:alice ").unwrap();
+        assert_eq!(c.authorizer.super_users, vec!["User:bob", "User:alice"]);
+        c.set("super.users", ";  User:bob  ;  User:alice ").unwrap();
+        assert_eq!(c.authorizer.super_users, vec!["User:bob", "User:alice"]);
+        assert!(c.set("super.users", "bob;:alice").is_err());
+        assert!(!c.authorizer.allow_everyone_if_no_acl_found);
+        c.set("allow.everyone.if.no.acl.found", "true").unwrap();
+        assert!(c.authorizer.allow_everyone_if_no_acl_found);
+        c.set(
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        )
+        .unwrap();
+        assert!(c.authorizer_class_name.is_some());
+        c.set("authorizer.class.name", "").unwrap();
+        assert!(c.authorizer_class_name.is_none());
+    }
+
     #[test]
     fn topic_defaults_match_kafka() {
         let c = TopicConfig::default();

@@ -498,8 +498,9 @@ mod tests {
         KafkaPrincipal::user(name)
     }
 
-    /// As `AclAuthorizerTest.testAuthorizeWithEmptyResourceName`/`testEmptyAclThrowsException`
-    /// and `StandardAuthorizerTest`'s no-ACL cases: without ACLs the flag decides.
+    /// Without ACLs on a resource `allow.everyone.if.no.acl.found` decides (Kafka's
+    /// `StandardAuthorizerTest.testGetDefaultResult`); an ACL for anyone else on the
+    /// resource makes it "found".
     #[test]
     fn no_acl_found_follows_the_flag() {
         let strict = authorizer(&[], false);
@@ -512,7 +513,7 @@ mod tests {
         assert!(open.authorize(&user("alice"), "1.1.1.1", Read, Topic, "other"));
     }
 
-    /// `AclAuthorizerTest.testSuperUserHasAccess`: super users pass even a DENY.
+    /// Super users pass even a DENY.
     #[test]
     fn super_users_bypass_acls() {
         let a = authorizer(&["User:superuser1", "User:superuser2"], false);
@@ -531,8 +532,7 @@ mod tests {
         assert!(!a.authorize(&user("alice"), "1.1.1.1", Read, Topic, "t"));
     }
 
-    /// `AclAuthorizerTest.testAuthorizeThrowsOnNonLiteralResource`-style basics and
-    /// `testTopicAcl`: principal, host and operation must all match; DENY wins.
+    /// Principal, host and operation must all match; DENY wins.
     #[test]
     fn deny_beats_allow_and_hosts_and_principals_must_match() {
         let a = authorizer(&[], false);
@@ -600,8 +600,7 @@ mod tests {
         assert!(!a.authorize(&user("alice"), host2, Write, Topic, "t"));
     }
 
-    /// `AclAuthorizerTest.testDenyTakesPrecedence` and `testAllowAllAccess`: `ALL` covers
-    /// every operation, both ways.
+    /// `ALL` covers every operation, in ALLOW and in DENY.
     #[test]
     fn operation_all_allows_and_denies_everything() {
         let a = authorizer(&[], false);
@@ -623,8 +622,8 @@ mod tests {
         assert!(a.authorize(&user("x"), "other", Read, Group, "g"));
     }
 
-    /// `StandardAuthorizerTest.testListAcls`-adjacent: DENY of one operation does not deny
-    /// an implied one (DENY READ leaves DESCRIBE), and implications only work for ALLOW.
+    /// DENY of one operation does not deny an implied one (DENY READ leaves DESCRIBE), and
+    /// implications only work for ALLOW.
     #[test]
     fn implications_as_kafka() {
         let a = authorizer(&[], false);
@@ -654,8 +653,7 @@ mod tests {
         assert!(!a.authorize(&user("d"), "h", Read, Topic, "t"));
     }
 
-    /// `AclAuthorizerTest.testWildCardAcls` and `testAccessAllowedIfAllowAclExistsOnPrefixedResource`:
-    /// a literal `*` and prefixes cover names; a prefix that does not start the name does
+    /// A literal `*` and prefixes cover names; a prefix that does not start the name does
     /// not.
     #[test]
     fn wildcard_and_prefixed_resources() {
@@ -696,7 +694,7 @@ mod tests {
     }
 
     /// Authorization by resource type, as `InitProducerId` uses it for idempotent
-    /// producers (`AuthorizerTest.testAuthorizeByResourceType*`, simplified).
+    /// producers (a simplification of Kafka's `authorizeByResourceType`).
     #[test]
     fn authorize_by_resource_type() {
         let a = authorizer(&[], false);
@@ -727,8 +725,8 @@ mod tests {
         assert!(authorizer(&[], true).authorize_any(&user("u"), "h", Write, Topic));
     }
 
-    /// The filters of `DescribeAcls`/`DeleteAcls`, as `AclBindingFilterTest` and
-    /// `ResourcePatternFilterTest`: ANY and MATCH pattern types, and null fields.
+    /// The filters of `DescribeAcls`/`DeleteAcls`: ANY and MATCH pattern types, and null
+    /// fields, as Kafka's `ResourcePatternFilter.matches`.
     #[test]
     fn filters_match_as_kafka() {
         let literal = lit(Topic, "foo", "User:a", Read);
@@ -775,6 +773,228 @@ mod tests {
             ..AclBindingFilter::any()
         };
         assert_eq!(pick(&by_principal), vec![cluster.clone()]);
+    }
+
+    // Ported from Kafka's `StandardAuthorizerTest` (metadata module), inputs and expected
+    // results unchanged: `foo_` is a PREFIXED topic ACL for `User:bob`, `bar` a LITERAL
+    // group ACL for `User:*`.
+    fn foo_acl(op: AclOperation, perm: AclPermissionType) -> AclBinding {
+        acl(
+            Topic,
+            "foo_",
+            PatternType::Prefixed,
+            "User:bob",
+            "*",
+            op,
+            perm,
+        )
+    }
+
+    fn bar_acl(op: AclOperation, perm: AclPermissionType) -> AclBinding {
+        acl(Group, "bar", PatternType::Literal, "User:*", "*", op, perm)
+    }
+
+    /// Kafka's `findResult` for one ACL: `Some(true)` allowed, `Some(false)` denied,
+    /// `None` no decision; here an authorizer holding only that ACL, with the default
+    /// result told apart by a second check against an ALLOW-everything default.
+    fn find_result(
+        op: AclOperation,
+        rt: ResourceType,
+        name: &str,
+        who: &str,
+        b: AclBinding,
+    ) -> Option<bool> {
+        let a = authorizer(&[], false);
+        a.create(&[b.clone()]).unwrap();
+        let decided = a.authorize(&user(who), "127.0.0.1", op, rt, name);
+        // Another principal's ALLOW of the operation on the same resource: if `b` gave no
+        // decision for `who`, the result is the same as without `b`.
+        let with_allow = authorizer(&[], false);
+        with_allow
+            .create(&[
+                b,
+                acl(
+                    rt,
+                    name,
+                    PatternType::Literal,
+                    &format!("User:{who}"),
+                    "*",
+                    op,
+                    Allow,
+                ),
+            ])
+            .unwrap();
+        let decided_with_allow = with_allow.authorize(&user(who), "127.0.0.1", op, rt, name);
+        match (decided, decided_with_allow) {
+            (true, _) => Some(true),
+            (false, false) => Some(false),
+            (false, true) => None,
+        }
+    }
+
+    /// `StandardAuthorizerTest.testFindResultImplication`.
+    #[test]
+    fn kafka_find_result_implication() {
+        for op in [Describe, Read, Write, Delete, Alter] {
+            assert_eq!(
+                find_result(Describe, Topic, "foo_bar", "bob", foo_acl(op, Allow)),
+                Some(true),
+                "{op:?}"
+            );
+        }
+        assert_eq!(
+            find_result(Describe, Topic, "foo_bar", "bob", foo_acl(Create, Allow)),
+            None
+        );
+        for op in [Read, Write, Delete, Alter] {
+            assert_eq!(
+                find_result(Describe, Topic, "foo_bar", "bob", foo_acl(op, Deny)),
+                None,
+                "{op:?}"
+            );
+        }
+        assert_eq!(
+            find_result(Describe, Topic, "foo_bar", "bob", foo_acl(Describe, Deny)),
+            Some(false)
+        );
+        for op in [DescribeConfigs, AlterConfigs] {
+            assert_eq!(
+                find_result(DescribeConfigs, Topic, "foo_bar", "bob", foo_acl(op, Allow)),
+                Some(true)
+            );
+        }
+        assert_eq!(
+            find_result(
+                DescribeConfigs,
+                Topic,
+                "foo_bar",
+                "bob",
+                foo_acl(AlterConfigs, Deny)
+            ),
+            None
+        );
+        assert_eq!(
+            find_result(
+                AlterConfigs,
+                Topic,
+                "foo_bar",
+                "bob",
+                foo_acl(AlterConfigs, Deny)
+            ),
+            Some(false)
+        );
+    }
+
+    /// `StandardAuthorizerTest.testFindResultPrincipalMatching`.
+    #[test]
+    fn kafka_find_result_principal_matching() {
+        assert_eq!(
+            find_result(Read, Topic, "foo_bar", "bob", foo_acl(Read, Allow)),
+            Some(true)
+        );
+        assert_eq!(
+            find_result(Read, Topic, "foo_bar", "alice", foo_acl(Read, Allow)),
+            None
+        );
+        assert_eq!(
+            find_result(Read, Group, "bar", "alice", bar_acl(Read, Deny)),
+            Some(false)
+        );
+    }
+
+    /// `StandardAuthorizerTest.testSimpleAuthorizations`.
+    #[test]
+    fn kafka_simple_authorizations() {
+        let a = authorizer(&[], false);
+        a.create(&[
+            foo_acl(Read, Allow),
+            foo_acl(Write, Allow),
+            bar_acl(DescribeConfigs, Allow),
+            bar_acl(AlterConfigs, Allow),
+        ])
+        .unwrap();
+        assert!(a.authorize(&user("bob"), "h", Read, Topic, "foo_"));
+        assert!(a.authorize(&user("fred"), "h", AlterConfigs, Group, "bar"));
+    }
+
+    /// `StandardAuthorizerTest.testTopicAclWithOperationAll`.
+    #[test]
+    fn kafka_topic_acl_with_operation_all() {
+        let a = authorizer(&[], false);
+        a.create(&[
+            acl(
+                Topic,
+                "foo",
+                PatternType::Literal,
+                "User:*",
+                "*",
+                All,
+                Allow,
+            ),
+            acl(
+                Topic,
+                "bar",
+                PatternType::Prefixed,
+                "User:alice",
+                "*",
+                All,
+                Allow,
+            ),
+            acl(
+                Topic,
+                "baz",
+                PatternType::Literal,
+                "User:bob",
+                "*",
+                All,
+                Allow,
+            ),
+        ])
+        .unwrap();
+        let check = |who: &str, actions: [(AclOperation, &str); 3]| {
+            actions.map(|(op, name)| a.authorize(&user(who), "h", op, Topic, name))
+        };
+        assert_eq!(
+            check(
+                "alice",
+                [(Write, "foo"), (DescribeConfigs, "bar"), (Describe, "baz")]
+            ),
+            [true, true, false]
+        );
+        assert_eq!(
+            check("bob", [(Write, "foo"), (Read, "bar"), (Describe, "baz")]),
+            [true, false, true]
+        );
+        assert_eq!(
+            check("malory", [(Describe, "foo"), (Write, "bar"), (Read, "baz")]),
+            [true, false, false]
+        );
+    }
+
+    /// `StandardAuthorizerTest.testAuthorizationWithManyAcls`.
+    #[test]
+    fn kafka_authorization_with_many_acls() {
+        let a = authorizer(&[], false);
+        let lit = PatternType::Literal;
+        let pre = PatternType::Prefixed;
+        a.create(&[
+            acl(Topic, "green2", lit, "User:*", "*", Read, Allow),
+            acl(Topic, "green", pre, "User:bob", "*", Read, Allow),
+            acl(Topic, "betamax4", lit, "User:bob", "*", Read, Allow),
+            acl(Topic, "betamax", lit, "User:bob", "*", Read, Allow),
+            acl(Topic, "beta", pre, "User:*", "*", Read, Allow),
+            acl(Topic, "alpha", pre, "User:*", "*", Read, Allow),
+            acl(Topic, "alp", pre, "User:bob", "*", Read, Deny),
+            acl(Group, "*", lit, "User:bob", "*", Write, Allow),
+            acl(Group, "wheel", lit, "User:*", "*", Write, Deny),
+        ])
+        .unwrap();
+        let bob = user("bob");
+        assert!(a.authorize(&bob, "h", Read, Topic, "green1"));
+        assert!(!a.authorize(&bob, "h", Write, Group, "wheel"));
+        assert!(!a.authorize(&bob, "h", Read, Topic, "alpha"));
+        assert!(a.authorize(&bob, "h", Write, Group, "arbitrary"));
+        assert!(!a.authorize(&bob, "h", Read, Topic, "ala"));
     }
 
     /// Kafka's validation of new bindings (`AclControlManager.validateNewAcl`).
