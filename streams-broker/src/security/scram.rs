@@ -527,6 +527,32 @@ pub(crate) mod tests {
         }
     }
 
+    /// `ScramSaslServerTest`: `noAuthorizationIdSpecified`,
+    /// `authorizationIdEqualsAuthenticationId`, `authorizationIdNotEqualsAuthenticationId`
+    /// and `validateNonceExchange` (the server nonce extends the client's).
+    #[test]
+    fn kafka_authorization_ids_and_nonce() {
+        let m = ScramMechanism::Sha256;
+        let a = m.credential("passwordA", b"salt-a", 4096);
+        let b = m.credential("passwordB", b"salt-b", 4096);
+        let lookup = |u: &str| match u {
+            "userA" => Some(a.clone()),
+            "userB" => Some(b.clone()),
+            _ => None,
+        };
+        for first in ["n,,n=userA,r=nonceA", "n,a=userA,n=userA,r=nonceA"] {
+            let mut server = ScramServer::new(m).unwrap();
+            let challenge =
+                String::from_utf8(server.evaluate(first.as_bytes(), lookup).unwrap()).unwrap();
+            assert!(challenge.starts_with("r=nonceA"), "{challenge}");
+            assert!(challenge.len() > "r=nonceA".len());
+        }
+        let mut server = ScramServer::new(m).unwrap();
+        assert!(server
+            .evaluate(b"n,a=userB,n=userA,r=nonceA", lookup)
+            .is_err());
+    }
+
     #[test]
     fn names_are_unescaped() {
         assert_eq!(unescape_name("a=2Cb=3Dc").as_deref(), Some("a,b=c"));
