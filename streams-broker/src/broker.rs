@@ -198,7 +198,13 @@ impl Broker {
         }
         let authorizer = match &config.authorizer_class_name {
             Some(class) => {
-                tracing::info!(%class, super_users = ?config.authorizer.super_users, "ACL authorization enabled");
+                tracing::info!(
+                    %class,
+                    super_users = ?config.authorizer.super_users,
+                    allow_everyone_if_no_acl_found =
+                        config.authorizer.allow_everyone_if_no_acl_found,
+                    "ACL authorization enabled; clients are User:ANONYMOUS until SASL listeners exist"
+                );
                 Some(Authorizer::open(data_dir, &config.authorizer)?)
             }
             None => None,

@@ -285,6 +285,18 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
             "group.consumer.assignors".to_string(),
             c.group.consumer_assignors.join(","),
         ),
+        (
+            "authorizer.class.name".to_string(),
+            c.authorizer_class_name.clone().unwrap_or_default(),
+        ),
+        (
+            "super.users".to_string(),
+            c.authorizer.super_users.join(";"),
+        ),
+        (
+            "allow.everyone.if.no.acl.found".to_string(),
+            c.authorizer.allow_everyone_if_no_acl_found.to_string(),
+        ),
     ];
     v
 }

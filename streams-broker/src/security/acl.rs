@@ -805,7 +805,7 @@ mod tests {
         b: AclBinding,
     ) -> Option<bool> {
         let a = authorizer(&[], false);
-        a.create(&[b.clone()]).unwrap();
+        a.create(std::slice::from_ref(&b)).unwrap();
         let decided = a.authorize(&user(who), "127.0.0.1", op, rt, name);
         // Another principal's ALLOW of the operation on the same resource: if `b` gave no
         // decision for `who`, the result is the same as without `b`.
