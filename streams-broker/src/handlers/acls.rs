@@ -245,3 +245,102 @@ pub(super) fn delete_acls(
         .collect();
     DeleteAclsResponse::default().with_filter_results(results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BrokerConfig;
+    use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
+
+    fn creation(rt: i8, name: &str, pattern: i8, principal: &str, op: i8, perm: i8) -> AclCreation {
+        AclCreation::default()
+            .with_resource_type(rt)
+            .with_resource_name(str_bytes(name))
+            .with_resource_pattern_type(pattern)
+            .with_principal(str_bytes(principal))
+            .with_host(str_bytes("*"))
+            .with_operation(op)
+            .with_permission_type(perm)
+    }
+
+    fn broker(authorizer: bool) -> (tempfile::TempDir, Broker) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = BrokerConfig::with_data_dir(dir.path());
+        if authorizer {
+            config
+                .set("authorizer.class.name", "StandardAuthorizer")
+                .unwrap();
+            config.set("super.users", "User:ANONYMOUS").unwrap();
+        }
+        let broker = Broker::open(config, dir.path(), "127.0.0.1:9092".parse().unwrap()).unwrap();
+        (dir, broker)
+    }
+
+    /// Valid bindings are created and invalid ones refused one by one with
+    /// `INVALID_REQUEST`; delete returns what each filter matched.
+    #[test]
+    fn create_describe_delete() {
+        let (_dir, broker) = broker(true);
+        let ctx = RequestContext::anonymous(None);
+        let request = CreateAclsRequest::default().with_creations(vec![
+            creation(2, "t", 3, "User:alice", 3, 3),
+            creation(4, "my-cluster", 3, "User:alice", 7, 3),
+            creation(2, "t", 2, "User:alice", 3, 3),
+            creation(2, "t", 3, "alice", 3, 3),
+            creation(2, "t", 3, "User:alice", 1, 3),
+            creation(0, "t", 3, "User:alice", 3, 3),
+            creation(4, CLUSTER_NAME, 3, "User:bob", 7, 2),
+        ]);
+        let codes: Vec<i16> = create_acls(&broker, &ctx, request)
+            .results
+            .iter()
+            .map(|r| r.error_code)
+            .collect();
+        let bad = INVALID_REQUEST;
+        assert_eq!(codes, vec![0, bad, bad, bad, bad, bad, 0]);
+
+        let all = DescribeAclsRequest::default()
+            .with_resource_type_filter(1)
+            .with_resource_name_filter(None)
+            .with_pattern_type_filter(1)
+            .with_principal_filter(None)
+            .with_host_filter(None)
+            .with_operation(1)
+            .with_permission_type(1);
+        let described = describe_acls(&broker, &ctx, all.clone());
+        assert_eq!(described.resources.len(), 2);
+        let unknown = describe_acls(&broker, &ctx, all.clone().with_operation(0));
+        assert_eq!(unknown.error_code, INVALID_REQUEST);
+
+        let delete = DeleteAclsRequest::default().with_filters(vec![
+            DeleteAclsFilter::default()
+                .with_resource_type_filter(2)
+                .with_resource_name_filter(Some(str_bytes("t")))
+                .with_pattern_type_filter(2)
+                .with_principal_filter(None)
+                .with_host_filter(None)
+                .with_operation(1)
+                .with_permission_type(1),
+            DeleteAclsFilter::default().with_operation(0),
+        ]);
+        let deleted = delete_acls(&broker, &ctx, delete);
+        assert_eq!(deleted.filter_results[0].matching_acls.len(), 1);
+        assert_eq!(deleted.filter_results[1].error_code, INVALID_REQUEST);
+        assert_eq!(describe_acls(&broker, &ctx, all).resources.len(), 1);
+    }
+
+    /// Without an authorizer the ACL APIs answer `SECURITY_DISABLED`, as Kafka's.
+    #[test]
+    fn security_disabled_without_an_authorizer() {
+        let (_dir, broker) = broker(false);
+        let ctx = RequestContext::anonymous(None);
+        let r = describe_acls(&broker, &ctx, DescribeAclsRequest::default());
+        assert_eq!(r.error_code, SECURITY_DISABLED);
+        let r = create_acls(
+            &broker,
+            &ctx,
+            CreateAclsRequest::default().with_creations(vec![creation(2, "t", 3, "User:a", 3, 3)]),
+        );
+        assert_eq!(r.results[0].error_code, SECURITY_DISABLED);
+    }
+}
