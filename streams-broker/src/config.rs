@@ -574,6 +574,10 @@ pub struct BrokerConfig {
     pub num_partitions: i32,
     /// Largest request accepted, in bytes (`socket.request.max.bytes`, 100 MiB).
     pub max_request_size: usize,
+    /// Most bytes of records one fetch response returns, whatever the request asks
+    /// (`fetch.max.bytes`, 55 MiB); the first batch of the first partition with data is
+    /// returned whole even past it (KIP-74).
+    pub fetch_max_bytes: usize,
     /// When data is fsynced (`log.flush.policy`: `batch`, `interval` or `never`,
     /// with `log.flush.interval.ms`).
     pub flush: FlushPolicy,
@@ -644,6 +648,7 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             num_partitions: 1,
             max_request_size: 100 * 1024 * 1024,
+            fetch_max_bytes: 55 * 1024 * 1024,
             flush: FlushPolicy::Interval(Duration::from_secs(1)),
             retention_check_interval: Duration::from_secs(300),
             cleaner: CleanerConfig::default(),
@@ -695,6 +700,14 @@ impl BrokerConfig {
                 self.num_partitions = n;
             }
             "socket.request.max.bytes" => self.max_request_size = parse(key, value)?,
+            "fetch.max.bytes" => {
+                let n: usize = parse(key, value)?;
+                // Kafka's own lower bound for the setting.
+                if n < 1024 {
+                    return Err(invalid(key, value, "must be at least 1024"));
+                }
+                self.fetch_max_bytes = n;
+            }
             "transaction.max.timeout.ms" => {
                 self.transaction_max_timeout = Duration::from_millis(parse(key, value)?)
             }
@@ -859,6 +872,10 @@ mod tests {
         b.set("log.flush.policy", "batch").unwrap();
         assert_eq!(b.flush, FlushPolicy::EveryBatch);
         assert!(b.set("bogus", "1").is_err());
+        assert_eq!(b.fetch_max_bytes, 57_671_680, "Kafka's default");
+        b.set("fetch.max.bytes", "1024").unwrap();
+        assert_eq!(b.fetch_max_bytes, 1024);
+        assert!(b.set("fetch.max.bytes", "1023").is_err());
         b.set("group.initial.rebalance.delay.ms", "50").unwrap();
         assert_eq!(b.group.initial_rebalance_delay, Duration::from_millis(50));
         b.set("group.min.session.timeout.ms", "100").unwrap();

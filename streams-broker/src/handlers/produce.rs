@@ -2,8 +2,11 @@
 //!
 //! Each partition's records arrive as raw v2 batches. They are validated (CRC-32C, size
 //! against `max.message.bytes`, header consistency), given offsets in place and appended,
-//! never decoded (Kafka's `ReplicaManager.appendRecords` with one replica), except that a
-//! compacted topic refuses records without a key (`INVALID_RECORD`). `acks=0`
+//! never rewritten (Kafka's `ReplicaManager.appendRecords` with one replica). Their records
+//! are walked, as Kafka's `LogValidator` walks them: a batch whose records do not match its
+//! header or do not parse is `INVALID_RECORD`, one with an unknown codec or that does not
+//! decompress within its bound `CORRUPT_MESSAGE`, and a compacted topic refuses records
+//! without a key (`INVALID_RECORD`). `acks=0`
 //! gets no response at all; with one replica `acks=1` and `acks=all` mean the same.
 //!
 //! Batches of idempotent producers are checked against the partition's producer state: a
@@ -111,7 +114,7 @@ fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> Partit
                     record_indexes,
                     reason,
                     ..
-                } => {
+                } if !record_indexes.is_empty() => {
                     let shown: Vec<String> = record_indexes
                         .iter()
                         .take(3)
