@@ -11,9 +11,14 @@
 //!   partition that returns data may go over, by one whole batch; a partition listed twice
 //!   is read once.
 //! - `Metadata` naming topics by id only (an empty or null name) is answered by id.
+//! - A connection that sends nothing for `connections.max.idle.ms`, or whose request does
+//!   not arrive whole within `request.read.timeout.ms`, is closed; past `max.connections`
+//!   new connections wait until one closes.
 //!
 //! The frames are written by hand: no client library sends them.
 
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -451,4 +456,113 @@ fn metadata_by_topic_id() {
 
 fn uuid_like(n: u8) -> uuid::Uuid {
     uuid::Uuid::from_bytes([n; 16])
+}
+
+/// True if the broker closes `stream` (end of stream or reset) within `within`; false if
+/// the read merely timed out.
+fn closed_by_broker(stream: &mut TcpStream, within: Duration) -> bool {
+    stream.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 64];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e) => {
+                return matches!(
+                    e.kind(),
+                    ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted
+                )
+            }
+        }
+    }
+}
+
+#[test]
+fn idle_and_half_sent_connections_are_closed() {
+    let broker = embedded_broker(&[
+        ("connections.max.idle.ms", "300"),
+        ("request.read.timeout.ms", "1000"),
+    ]);
+    broker.create_topic("alive", 1).expect("topic");
+    let mut silent = TcpStream::connect(broker.addr()).expect("connect");
+    let mut half = TcpStream::connect(broker.addr()).expect("connect");
+    half.write_all(&100i32.to_be_bytes()).expect("send");
+    half.write_all(&[0, 18, 0, 3]).expect("send");
+    // A byte every 100 ms: never idle, but the request never completes.
+    let mut trickle = TcpStream::connect(broker.addr()).expect("connect");
+    let mut writer = trickle.try_clone().expect("clone");
+    let dripping = std::thread::spawn(move || {
+        writer.write_all(&1000i32.to_be_bytes()).expect("send");
+        for _ in 0..100 {
+            std::thread::sleep(Duration::from_millis(100));
+            if writer.write_all(&[0]).is_err() {
+                return true;
+            }
+        }
+        false
+    });
+    // A client that keeps asking is served throughout.
+    let mut active = RawClient::connect(broker.addr());
+    for i in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(produce(&mut active, "alive", batch(&[("k", "v", i)])).0, 0);
+    }
+    assert!(
+        closed_by_broker(&mut silent, Duration::from_secs(5)),
+        "silent"
+    );
+    assert!(
+        closed_by_broker(&mut half, Duration::from_secs(5)),
+        "half a request"
+    );
+    assert!(
+        closed_by_broker(&mut trickle, Duration::from_secs(5)),
+        "trickle"
+    );
+    assert!(dripping.join().expect("writer"), "the trickle was cut off");
+    assert_eq!(
+        produce(&mut active, "alive", batch(&[("k", "v", 1)])),
+        (0, 10)
+    );
+}
+
+#[test]
+fn connections_beyond_max_connections_wait_to_be_accepted() {
+    let broker = embedded_broker(&[("max.connections", "2")]);
+    let mut first = RawClient::connect(broker.addr());
+    let mut second = RawClient::connect(broker.addr());
+    assert_eq!(
+        first.request(3, &ApiVersionsRequest::default()).error_code,
+        0
+    );
+    assert_eq!(
+        second.request(3, &ApiVersionsRequest::default()).error_code,
+        0
+    );
+    // The third connection completes in the listen backlog, but is not served.
+    let frame = first.encode(3, &ApiVersionsRequest::default());
+    let mut third = TcpStream::connect(broker.addr()).expect("connect");
+    let mut framed = (frame.len() as i32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&frame);
+    third.write_all(&framed).expect("send");
+    third
+        .set_read_timeout(Some(Duration::from_millis(1000)))
+        .expect("timeout");
+    let mut size = [0u8; 4];
+    let waiting = third.read_exact(&mut size).unwrap_err();
+    assert!(
+        matches!(waiting.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
+        "{waiting:?}"
+    );
+    // Once a connection closes, it is accepted and answered.
+    drop(first);
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    third.read_exact(&mut size).expect("answered");
+    assert!(i32::from_be_bytes(size) > 0);
+    assert_eq!(
+        second.request(3, &ApiVersionsRequest::default()).error_code,
+        0
+    );
 }

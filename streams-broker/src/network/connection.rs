@@ -104,6 +104,11 @@ impl Connection {
         Ok(Some(self.rbuf.split_to(size).freeze()))
     }
 
+    /// Bytes read that do not yet make a whole request frame.
+    pub(crate) fn buffered(&self) -> usize {
+        self.rbuf.len()
+    }
+
     /// Reads more bytes from the socket into the read buffer; `false` once the client has
     /// closed the connection.
     pub(crate) async fn read(&mut self) -> std::io::Result<bool> {
