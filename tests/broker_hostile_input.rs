@@ -11,6 +11,7 @@
 //!   partition that returns data may go over, by one whole batch; a partition listed twice
 //!   is read once.
 //! - `Metadata` naming topics by id only (an empty or null name) is answered by id.
+//! - Topic names of Kafka's full 249 characters work.
 //! - A connection that sends nothing for `connections.max.idle.ms`, or whose request does
 //!   not arrive whole within `request.read.timeout.ms`, is closed; past `max.connections`
 //!   new connections wait until one closes.
@@ -565,4 +566,38 @@ fn connections_beyond_max_connections_wait_to_be_accepted() {
         second.request(3, &ApiVersionsRequest::default()).error_code,
         0
     );
+}
+
+/// Kafka's longest topic name, 249 characters, created over the wire, written and read
+/// back by librdkafka.
+#[test]
+fn topics_with_249_character_names_work() {
+    let broker = embedded_broker(&[]);
+    let name = "t".repeat(249);
+    let mut c = RawClient::connect(broker.addr());
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(topic(&name))
+            .with_num_partitions(3)
+            .with_replication_factor(1)]);
+    let response = c.request(5, &request);
+    assert_eq!(
+        response.topics[0].error_code, 0,
+        "{:?}",
+        response.topics[0].error_message
+    );
+    assert_eq!(
+        produce(&mut c, &name, batch(&[("long", "name", 1)])),
+        (0, 0)
+    );
+    read_with_rdkafka(&broker.bootstrap(), &name, &[("long", "name")]);
+    // One character more is Kafka's INVALID_TOPIC_EXCEPTION.
+    let request = CreateTopicsRequest::default()
+        .with_timeout_ms(5000)
+        .with_topics(vec![create_topics_request::CreatableTopic::default()
+            .with_name(topic(&"t".repeat(250)))
+            .with_num_partitions(1)
+            .with_replication_factor(1)]);
+    assert_eq!(c.request(5, &request).topics[0].error_code, 17);
 }

@@ -108,6 +108,22 @@ pub enum Error {
         /// The next offset to be written.
         log_end: i64,
     },
+    /// Creating partitions would take more open files than the process may have.
+    #[error(
+        "creating {partitions} partitions of `{topic}` needs about {needed} more open files, but {open} of the limit of {limit} are in use; raise the broker's open-file limit (ulimit -n)"
+    )]
+    OpenFileLimit {
+        /// The topic being created.
+        topic: String,
+        /// Its partitions.
+        partitions: i32,
+        /// The files they would open.
+        needed: u64,
+        /// Files open now.
+        open: u64,
+        /// The process's limit.
+        limit: u64,
+    },
     /// Persisted broker metadata could not be understood.
     #[error("corrupt metadata file {path}: {reason}")]
     CorruptMetadata {
