@@ -231,15 +231,38 @@ fn nullable_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> 
 /// Splits an uncompressed records section into its `count` records; `None` if it is
 /// malformed (a length or field running past the end).
 pub(super) fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
-    let count = usize::try_from(count).ok()?;
-    // Each record takes at least 7 bytes: never reserve more than the section can hold.
-    let mut records = Vec::with_capacity(count.min(section.len() / 7));
-    let mut pos = 0usize;
-    for _ in 0..count {
-        let len = usize::try_from(read_varint(section, &mut pos)?).ok()?;
+    records(section, count).collect()
+}
+
+/// The `count` records of an uncompressed records section, one at a time: an item is
+/// `None` (and the last) where the section is malformed. Unlike [`parse_records`], holds
+/// nothing per record, so a batch of millions of tiny records costs no more than its
+/// section.
+pub(super) fn records(section: &[u8], count: i32) -> Records<'_> {
+    Records {
+        section,
+        pos: 0,
+        remaining: usize::try_from(count).unwrap_or(0),
+        failed: false,
+    }
+}
+
+/// Iterator over the records of a section, see [`records`].
+pub(super) struct Records<'a> {
+    section: &'a [u8],
+    pos: usize,
+    remaining: usize,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    fn read(&mut self) -> Option<RawRecord<'a>> {
+        let section = self.section;
+        let pos = &mut self.pos;
+        let len = usize::try_from(read_varint(section, pos)?).ok()?;
         let end = pos.checked_add(len)?;
-        let record = section.get(pos..end)?;
-        pos = end;
+        let record = section.get(*pos..end)?;
+        *pos = end;
         let attributes = *record.first()?;
         let mut at = 1usize;
         let timestamp_delta = read_varint(record, &mut at)?;
@@ -247,16 +270,29 @@ pub(super) fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<
         let tail = record.get(at..)?;
         let key = nullable_bytes(record, &mut at)?;
         let value = nullable_bytes(record, &mut at)?;
-        records.push(RawRecord {
+        Some(RawRecord {
             timestamp_delta,
             offset_delta,
             key,
             value,
             attributes,
             tail,
-        });
+        })
     }
-    Some(records)
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Option<RawRecord<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 || self.failed {
+            return None;
+        }
+        self.remaining -= 1;
+        let record = self.read();
+        self.failed = record.is_none();
+        Some(record)
+    }
 }
 
 /// The type of a control batch (`CONTROL_COMMIT`, `CONTROL_ABORT`, …), `None` if it holds
@@ -360,6 +396,17 @@ mod tests {
         );
         assert_eq!(records[0].key, None);
         assert!(parse_records(&b[HEADER_SIZE..b.len() - 1], h.records_count).is_none());
+        // Streamed: the well-formed records, then one `None` where the section breaks off.
+        let streamed: Vec<bool> = super::records(&b[HEADER_SIZE..b.len() - 1], h.records_count)
+            .map(|r| r.is_some())
+            .collect();
+        assert_eq!(streamed, [true, true, false]);
+        assert_eq!(
+            super::records(&b[HEADER_SIZE..], i32::MAX)
+                .filter(Option::is_some)
+                .count(),
+            3
+        );
 
         // Keep the last record only, re-based on a later base timestamp.
         let mut section = Vec::new();
