@@ -5,7 +5,8 @@
 //!   records do not parse, or which declares a codec Kafka does not know or does not
 //!   decompress (within a bound) is refused, `INVALID_RECORD` or `CORRUPT_MESSAGE` as in
 //!   Kafka's `LogValidator` and `DefaultRecordBatch`, and nothing of it is appended: a real
-//!   client then reads exactly what was acknowledged.
+//!   client then reads exactly what was acknowledged. A partition gets exactly one batch
+//!   per request (Kafka's `ProduceRequest.validateRecords`).
 //! - A fetch is sized as Kafka sizes it (KIP-74): the request's `max_bytes`, capped by the
 //!   broker's `fetch.max.bytes`, and each partition's `partition_max_bytes`; only the first
 //!   partition that returns data may go over, by one whole batch; a partition listed twice
@@ -600,4 +601,36 @@ fn topics_with_249_character_names_work() {
             .with_num_partitions(1)
             .with_replication_factor(1)]);
     assert_eq!(c.request(5, &request).topics[0].error_code, 17);
+}
+
+/// Kafka's `ProduceRequest.validateRecords`: exactly one v2 batch per partition, and zstd
+/// only from Produce v7 (`UNSUPPORTED_COMPRESSION_TYPE`).
+#[test]
+fn a_partition_gets_exactly_one_batch_per_request() {
+    let broker = embedded_broker(&[]);
+    broker.create_topic("one", 1).expect("topic");
+    let mut c = RawClient::connect(broker.addr());
+    let mut two = batch(&[("a", "1", 1)]).to_vec();
+    two.extend_from_slice(&batch(&[("b", "2", 2)]));
+    assert_eq!(produce(&mut c, "one", two).0, INVALID_RECORD);
+    assert_eq!(produce(&mut c, "one", Vec::new()).0, INVALID_RECORD);
+    let zstd = compressed_batch(&[("z", "std", 1)], Compression::Zstd);
+    let request = |records: Bytes| {
+        ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(topic("one"))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(0)
+                        .with_records(Some(records)),
+                ])])
+    };
+    let response = c.request(6, &request(zstd.clone()));
+    assert_eq!(response.responses[0].partition_responses[0].error_code, 76);
+    assert_eq!(high_watermark(&mut c, "one"), 0, "nothing appended");
+    let response = c.request(7, &request(zstd));
+    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    read_with_rdkafka(&broker.bootstrap(), "one", &[("z", "std")]);
 }

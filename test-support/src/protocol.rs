@@ -133,8 +133,11 @@ fn encode_batch(
             producer_epoch: epoch,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
+            // The encoder starts a new batch wherever `offset - sequence` changes, so a
+            // producer without sequences is encoded with the offsets as sequences and the
+            // batch's base sequence set back to -1 below.
             sequence: if sequence < 0 {
-                -1
+                i as i32
             } else {
                 sequence + i as i32
             },
@@ -154,6 +157,10 @@ fn encode_batch(
         },
     )
     .expect("batch");
+    if sequence < 0 && !buf.is_empty() {
+        buf[53..57].copy_from_slice(&(-1i32).to_be_bytes());
+        fix_crc(&mut buf);
+    }
     buf.freeze()
 }
 
