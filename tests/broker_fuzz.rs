@@ -4,11 +4,13 @@
 //! A fixed-seed fuzz of the request decoders and the produce path: valid frames of the APIs
 //! clients send most (ApiVersions, Metadata, Produce with uncompressed and compressed
 //! batches to a plain and a compacted topic, Fetch, ListOffsets, FindCoordinator,
-//! OffsetFetch) are mutated (bytes flipped, inserted, cut, fields set to extremes, size
+//! OffsetFetch, InitProducerId, Heartbeat, OffsetCommit, DescribeGroups) are mutated (bytes flipped, inserted, cut, fields set to extremes, size
 //! prefixes that lie) and sent over raw TCP. Produce frames are also mutated inside their
 //! record batch with the CRC made right again, so that the mutations reach the record
 //! validation rather than stopping at the checksum. The run is bounded by a number of
-//! frames, the same every time; the broker must answer a real client correctly afterwards.
+//! frames, the same every time; afterwards librdkafka must read every partition to its
+//! end (a stored batch no consumer can get past fails the test: before issue 18's checks
+//! it did, at the second offset of `fuzz-0`) and a real client must still write and read.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
@@ -133,6 +135,48 @@ fn seeds(c: &mut RawClient) -> Vec<Seed> {
                             .with_name(topic("fuzz"))
                             .with_partition_indexes(vec![0, 1]),
                     ])),
+            ),
+        ),
+        plain(
+            c.encode(
+                4,
+                &InitProducerIdRequest::default()
+                    .with_transaction_timeout_ms(60_000)
+                    .with_producer_id(ProducerId(-1))
+                    .with_producer_epoch(-1),
+            ),
+        ),
+        plain(
+            c.encode(
+                4,
+                &HeartbeatRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("fuzz-group")))
+                    .with_generation_id(1)
+                    .with_member_id(StrBytes::from_static_str("member")),
+            ),
+        ),
+        plain(
+            c.encode(
+                8,
+                &OffsetCommitRequest::default()
+                    .with_group_id(GroupId(StrBytes::from_static_str("fuzz-group")))
+                    .with_generation_id_or_member_epoch(-1)
+                    .with_topics(vec![
+                        offset_commit_request::OffsetCommitRequestTopic::default()
+                            .with_name(topic("fuzz"))
+                            .with_partitions(vec![
+                                offset_commit_request::OffsetCommitRequestPartition::default()
+                                    .with_partition_index(0)
+                                    .with_committed_offset(1),
+                            ]),
+                    ]),
+            ),
+        ),
+        plain(
+            c.encode(
+                5,
+                &DescribeGroupsRequest::default()
+                    .with_groups(vec![GroupId(StrBytes::from_static_str("fuzz-group"))]),
             ),
         ),
     ];
@@ -282,6 +326,26 @@ fn mutated_requests_neither_panic_nor_grow_the_broker_and_clients_still_work() {
     let grown_mib = rss_kib().saturating_sub(rss_start) / 1024;
     assert!(grown_mib < 512, "memory grew by {grown_mib} MiB");
 
+    // Everything acknowledged, the fuzz's own batches included, is readable by librdkafka
+    // to the end of every partition: no batch was stored that a consumer cannot get past.
+    let mut ends = Vec::new();
+    for (name, partitions) in [("fuzz", 2), ("fuzz-compact", 1)] {
+        for p in 0..partitions {
+            let fetch = FetchRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_max_bytes(1)
+                .with_topics(vec![fetch_request::FetchTopic::default()
+                    .with_topic(topic(name))
+                    .with_partitions(vec![fetch_request::FetchPartition::default()
+                        .with_partition(p)
+                        .with_fetch_offset(0)
+                        .with_partition_max_bytes(1)])]);
+            let hw = good.request(12, &fetch).responses[0].partitions[0].high_watermark;
+            ends.push((name, p, hw));
+        }
+    }
+    read_every_partition_to(&broker.bootstrap(), &ends);
+
     // A real client still writes and reads, and what was acknowledged before is intact.
     rill_test_support::produce(
         &broker.bootstrap(),
@@ -294,4 +358,45 @@ fn mutated_requests_neither_panic_nor_grow_the_broker_and_clients_still_work() {
             && latest.get("after").map(String::as_str) == Some("fuzz")
     });
     assert_eq!(panics.load(Ordering::SeqCst), 0, "no panic afterwards");
+}
+
+/// Reads each `(topic, partition, end)` from the beginning with librdkafka
+/// (`read_uncommitted`) until it has consumed the record before `end`.
+fn read_every_partition_to(bootstrap: &str, ends: &[(&str, i32, i64)]) {
+    use rdkafka::config::ClientConfig;
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::{Message, Offset, TopicPartitionList};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "fuzz-check")
+        .set("enable.auto.commit", "false")
+        .set("isolation.level", "read_uncommitted")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    for (name, p, _) in ends {
+        assignment
+            .add_partition_offset(name, *p, Offset::Beginning)
+            .expect("assign");
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut read: std::collections::HashMap<(String, i32), i64> = Default::default();
+    let done = |read: &std::collections::HashMap<(String, i32), i64>| {
+        ends.iter().all(|(name, p, end)| {
+            *end == 0 || read.get(&(name.to_string(), *p)).is_some_and(|r| r >= end)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !done(&read) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "librdkafka did not get to the end of every partition: read up to {read:?}, ends {ends:?}"
+        );
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let at = read
+                .entry((m.topic().to_string(), m.partition()))
+                .or_default();
+            *at = (*at).max(m.offset() + 1);
+        }
+    }
 }
