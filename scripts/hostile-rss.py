@@ -14,6 +14,8 @@ CASE is one of:
   bomb-plain    the same batch to a plain topic (ten times)
   bomb-keyless  a ~260 KB gzip batch of 256 MiB of 7-byte keyless records (offset delta
                 0 each), to a compacted topic (three times): the key check's worst case
+  bomb-wellformed  a gzip batch of 70,000 well-formed keyed records of 1 KB of zeros
+                (70 MB, past the 64 MiB bound), to a compacted topic (three times)
   fetch-dup     10 MB in one partition, then one ~1.6 KB Fetch listing it 100 times
                 with max_bytes and partition_max_bytes at 2^31-1
   prefixes      200 connections each sending a size prefix of 100 MiB and nothing else
@@ -145,6 +147,17 @@ def main():
             gz = zlib.compressobj(9, zlib.DEFLATED, 31)
             compressed = gz.compress(record * count) + gz.flush()
             bomb = batch(1, count - 1, count, compressed)
+            codes = [produce(sock, "compact", bomb) for _ in range(3)]
+            outcome = f"request {len(bomb) + 60} bytes, error codes {sorted(set(codes))}"
+        elif case == "bomb-wellformed":
+            value = bytes(1000)
+            parts = []
+            for i in range(70_000):
+                body = b"\x00" + varint(0) + varint(i) + varint(1) + b"k" + varint(len(value)) + value + varint(0)
+                parts.append(varint(len(body)) + body)
+            gz = zlib.compressobj(9, zlib.DEFLATED, 31)
+            compressed = gz.compress(b"".join(parts)) + gz.flush()
+            bomb = batch(1, 69_999, 70_000, compressed)
             codes = [produce(sock, "compact", bomb) for _ in range(3)]
             outcome = f"request {len(bomb) + 60} bytes, error codes {sorted(set(codes))}"
         elif case.startswith("bomb"):
