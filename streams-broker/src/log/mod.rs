@@ -445,6 +445,7 @@ impl PartitionLog {
         if self.flush != FlushPolicy::Never {
             active.sync()?;
         }
+        active.close_index_files();
         let base = active.next_offset;
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolling new segment");
         let seg = Segment::create(&self.dir, base, now)?;
@@ -781,6 +782,38 @@ mod tests {
         assert_eq!(r.records.len(), size);
         let r = log.read(0, size + 5).unwrap();
         assert_eq!(r.records.len(), size);
+    }
+
+    /// Files this process holds open inside `dir`.
+    fn open_files_in(dir: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    }
+
+    /// A sealed segment keeps only its log file open (reads need it); its indexes are
+    /// in memory. Only the active segment holds its index files, before and after a
+    /// restart.
+    #[test]
+    fn sealed_segments_hold_one_file_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "200").unwrap();
+        let log = open(dir.path(), config.clone());
+        for i in 0..10 {
+            let mut b = make_batch(&[i]);
+            log.append(&mut b).unwrap();
+        }
+        let segments = log.segment_count();
+        assert!(segments >= 5, "{segments}");
+        assert_eq!(open_files_in(dir.path()), segments + 2);
+        drop(log);
+        let log = open(dir.path(), config);
+        assert_eq!(log.segment_count(), segments);
+        assert_eq!(open_files_in(dir.path()), segments + 2);
+        assert_eq!(log.read(0, 1 << 20).unwrap().high_watermark, 10);
     }
 
     #[test]
