@@ -18,6 +18,8 @@ use crate::wire::{Response, ResponseBody};
 
 /// How much the read buffer grows by when it runs low.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most room made in the read buffer ahead of bytes that have arrived.
+const MAX_RESERVE_AHEAD: usize = 1024 * 1024;
 /// Largest write buffer kept for reuse; bigger ones are freed after writing.
 const MAX_POOLED_BUFFER: usize = 8 * 1024 * 1024;
 
@@ -96,12 +98,19 @@ impl Connection {
             });
         }
         if self.rbuf.len() < 4 + size {
-            // Make room for the rest of the frame in one allocation.
-            self.rbuf.reserve(4 + size - self.rbuf.len());
+            // Make room for the rest of the frame, but only for what may arrive soon: a
+            // size prefix is a claim, and memory follows the bytes actually sent.
+            self.rbuf
+                .reserve((4 + size - self.rbuf.len()).min(MAX_RESERVE_AHEAD));
             return Ok(None);
         }
         self.rbuf.advance(4);
         Ok(Some(self.rbuf.split_to(size).freeze()))
+    }
+
+    /// Bytes read that do not yet make a whole request frame.
+    pub(crate) fn buffered(&self) -> usize {
+        self.rbuf.len()
     }
 
     /// Reads more bytes from the socket into the read buffer; `false` once the client has
