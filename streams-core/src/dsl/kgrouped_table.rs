@@ -246,6 +246,11 @@ where
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K2, Change<V2>>,
     ) -> Result<()> {
+        // Out-of-order updates of a versioned table are history, not news (KIP-914).
+        if !record.value.is_latest {
+            tracing::info!("skipping out-of-order record from versioned table while performing table aggregation");
+            return Ok(());
+        }
         let Record {
             key,
             value,

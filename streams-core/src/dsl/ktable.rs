@@ -387,7 +387,8 @@ where
             // A row that did not match and still does not: nothing changes downstream.
             return Ok(());
         }
-        let record = record.with_value(Change::new(new, old));
+        let is_latest = record.value.is_latest;
+        let record = record.with_value(Change::new(new, old).latest(is_latest));
         match &mut self.result {
             Some(result) => result.write_and_forward(record, ctx),
             None => ctx.forward(record),
@@ -425,7 +426,8 @@ where
         let change = Change::new(
             record.value.new.as_ref().map(|v| (self.mapper)(v)),
             record.value.old.as_ref().map(|v| (self.mapper)(v)),
-        );
+        )
+        .latest(record.value.is_latest);
         let record = record.with_value(change);
         match &mut self.result {
             Some(result) => result.write_and_forward(record, ctx),

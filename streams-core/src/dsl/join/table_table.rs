@@ -270,6 +270,11 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
+        // Out-of-order updates of a versioned table are history, not news (KIP-914).
+        if !record.value.is_latest {
+            tracing::info!("skipping out-of-order record from versioned table while performing table-table join");
+            return Ok(());
+        }
         let other = self.other.get(&record.key)?;
         let (other_value, other_ts) = match &other {
             Some((v, ts)) => (Some(v), *ts),
