@@ -74,7 +74,7 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for VersionedTableS
             if record.timestamp < old.timestamp {
                 tracing::debug!(store = %self.store_name, old_timestamp = old.timestamp,
                     new_timestamp = record.timestamp,
-                    "out-of-order table update: written to the history, not forwarded");
+                    "out-of-order table update: written to the history, forwarded as not the latest");
             }
         }
         let code = store.put_raw(&key, record.value.as_ref(), record.timestamp)?;
