@@ -138,6 +138,9 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// (Kafka's `KTable#suppress`).
     pub fn suppress(&self, suppressed: Suppressed<K>) -> KTable<K, V> {
         let stream = self.change_stream();
+        // The buffer keeps each key's prior value (Kafka's `KTableSuppressProcessorSupplier`
+        // asks its parent for old values, materializing a source table).
+        self.enable_sending_old_values();
         let (name, store_name) = match &suppressed.name {
             Some(name) => (name.clone(), format!("{name}-store")),
             None => {

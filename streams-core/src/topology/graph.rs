@@ -303,6 +303,21 @@ impl TopologyGraph {
         }
     }
 
+    /// Lets processor `node` use store `store` too (a source table materialized after the
+    /// fact, see `KTable::view`).
+    pub(crate) fn connect_store(&mut self, node: NodeId, store: &str) {
+        if let NodeKind::Processor { stores } = &mut self.nodes[node].kind {
+            if !stores.iter().any(|s| s == store) {
+                stores.push(store.to_string());
+            }
+        }
+    }
+
+    /// Whether a store named `store` is declared.
+    pub(crate) fn has_store(&self, store: &str) -> bool {
+        self.stores.iter().any(|s| s.name() == store)
+    }
+
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {
         self.nodes[node].factory = factory;
     }
