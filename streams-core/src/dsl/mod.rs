@@ -88,6 +88,7 @@ impl StreamsBuilder {
     ///
     /// ```
     /// use streams_core::prelude::*;
+    /// use streams_core::serde::OptionSerde;
     /// let builder = StreamsBuilder::new();
     /// let table = builder.table("t", Consumed::with(Serdes::string(), Serdes::string()), Materialized::new());
     /// table.to_stream().to("o", Produced::with(Serdes::string(), OptionSerde::new(Serdes::string())));
