@@ -349,7 +349,9 @@ impl StreamsBuilder {
     /// duplicate node names, invalid topic names or a topology without a source are reported
     /// together, as one [`Error::InvalidTopology`](crate::Error::InvalidTopology).
     pub fn build(&self) -> Result<Topology> {
-        Topology::build(self.graph.borrow().clone())
+        let mut graph = self.graph.borrow().clone();
+        graph.drop_null_keys_at_repartitions();
+        Topology::build(graph)
     }
 
     /// Like [`build`](Self::build), with the optimizations `config`'s `topology.optimization`
@@ -361,7 +363,7 @@ impl StreamsBuilder {
     /// let mut config = StreamsConfig::new("app").unwrap();
     /// config.set("topology.optimization", "all").unwrap();
     /// let builder = StreamsBuilder::new();
-    /// builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::new());
+    /// builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::as_("users-store"));
     /// let topology = builder.build_with(&config).unwrap();
     /// // The source topic serves as the table's changelog.
     /// assert_eq!(topology.changelog_topics(0, "app"), ["users"]);
@@ -401,6 +403,9 @@ impl StreamsBuilder {
             merge_repartitions,
         } = Optimizations::parse(optimization)?;
         let mut graph = self.graph.borrow().clone();
+        // Kafka rewrites the repartitions' null-key filters last; here first, while the filter
+        // nodes are where they were added (merging repartitions moves them).
+        graph.drop_null_keys_at_repartitions();
         // Kafka's order (`InternalStreamsBuilder#optimizeTopology`).
         if reuse_source_topics {
             graph.reuse_table_source_topics();
@@ -435,6 +440,8 @@ mod fk_join_tests;
 mod global_tests;
 #[cfg(test)]
 mod join_tests;
+#[cfg(test)]
+mod null_key_join_tests;
 #[cfg(test)]
 mod stream_api_tests;
 #[cfg(test)]
