@@ -513,6 +513,10 @@ impl<K: Data, V: Data> KTable<K, V> {
             self.change_stream().pending_name(),
             materialized.as_ref().and_then(|m| m.name.clone()),
         );
+        // Kafka's `doJoinOnForeignKey` asks both tables for old values: a left row that changes
+        // its foreign key unsubscribes from the old one, a right row's old value is compared.
+        other.enable_sending_old_values();
+        self.enable_sending_old_values();
         // Each side is read through its view (Kafka's `valueGetterSupplier`): its store, or
         // the stores it derives from; the values' serdes hash the left rows and carry the answers.
         let sides = match (
