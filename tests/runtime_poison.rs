@@ -11,6 +11,7 @@
 //! Records whose processing fails follow `processing.exception.handler` (KIP-1033), as in the
 //! `TopologyTestDriver`: with `LogAndContinueProcessingExceptionHandler` the record is dropped
 //! and counted and every other line is counted; with the default the instance ends in ERROR.
+//! Failed punctuations follow the same handler (Kafka 4.0's `StreamTask#punctuate`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -172,6 +173,100 @@ fn processing_errors_follow_the_processing_exception_handler() {
         state_dir.path(),
     );
     let streams = KafkaStreams::new(refusing_word_count(&input, &output), failing).unwrap();
+    streams.start().unwrap();
+    assert!(
+        streams.wait_for_state(State::Error, Duration::from_secs(30)),
+        "{}",
+        streams.state()
+    );
+    assert!(streams.close(Duration::from_secs(10)));
+}
+
+/// Passes every line on; its wall-clock and stream-time punctuators always fail.
+struct FailingPunctuator;
+
+impl Processor<Option<String>, String, Option<String>, String> for FailingPunctuator {
+    fn init(
+        &mut self,
+        ctx: &mut ProcessorContext<'_, Option<String>, String>,
+    ) -> rill::streams_core::Result<()> {
+        ctx.schedule(Duration::from_millis(50), PunctuationType::WallClockTime)?;
+        ctx.schedule(Duration::from_millis(1), PunctuationType::StreamTime)?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<Option<String>, String>,
+        ctx: &mut ProcessorContext<'_, Option<String>, String>,
+    ) -> rill::streams_core::Result<()> {
+        ctx.forward(record)
+    }
+
+    fn punctuate(
+        &mut self,
+        _id: PunctuationId,
+        _timestamp: i64,
+        _ctx: &mut ProcessorContext<'_, Option<String>, String>,
+    ) -> rill::streams_core::Result<()> {
+        Err(rill::streams_core::Error::processor("KABOOM!"))
+    }
+}
+
+/// Word count behind a processor whose punctuations fail.
+fn failing_punctuation_word_count(input: &str, output: &str) -> Topology {
+    let builder = StreamsBuilder::new();
+    let lines = builder
+        .stream(
+            input,
+            Consumed::with(Serdes::option(Serdes::string()), Serdes::string()),
+        )
+        .process(|| FailingPunctuator);
+    rill_test_support::wordcount::count_words(lines, output, |line: &String| words(line));
+    builder.build().unwrap()
+}
+
+/// Punctuations follow `processing.exception.handler` too (KIP-1033, Kafka 4.0's
+/// `StreamTask#punctuate`): with `LogAndContinueProcessingExceptionHandler` each failed
+/// punctuation is skipped and counted and every line is counted; with the default the
+/// instance ends in ERROR.
+#[test]
+fn failed_punctuations_follow_the_processing_exception_handler() {
+    let broker = broker();
+    let bootstrap = broker.bootstrap();
+    let (id, input, output) = word_count_topics(&broker, 1);
+    let lines = random_lines(7, 500, 50);
+    produce_lines(&bootstrap, &input, &lines);
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut continuing = config(&format!("punctuation-{id}"), &bootstrap, state_dir.path());
+    continuing
+        .set(
+            "processing.exception.handler",
+            "org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler",
+        )
+        .unwrap();
+    let streams =
+        KafkaStreams::new(failing_punctuation_word_count(&input, &output), continuing).unwrap();
+    streams.start().unwrap();
+    let mut reader = CountReader::new(&bootstrap, &output, false);
+    reader.read_until_equal(&model(&lines), Duration::from_secs(60));
+    wait_until(
+        Duration::from_secs(30),
+        "failed punctuations counted",
+        || streams.metrics().records_skipped >= 2,
+    );
+    assert_eq!(streams.state(), State::Running);
+    assert!(streams.close(Duration::from_secs(30)));
+
+    let state_dir = tempfile::tempdir().unwrap();
+    let failing = config(
+        &format!("punctuation-fail-{id}"),
+        &bootstrap,
+        state_dir.path(),
+    );
+    let streams =
+        KafkaStreams::new(failing_punctuation_word_count(&input, &output), failing).unwrap();
     streams.start().unwrap();
     assert!(
         streams.wait_for_state(State::Error, Duration::from_secs(30)),

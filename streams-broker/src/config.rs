@@ -586,6 +586,20 @@ pub struct BrokerConfig {
     pub num_partitions: i32,
     /// Largest request accepted, in bytes (`socket.request.max.bytes`, 100 MiB).
     pub max_request_size: usize,
+    /// How long a connection may stay without any request bytes before the broker closes
+    /// it (`connections.max.idle.ms`, 10 minutes, as Kafka).
+    pub connections_max_idle: Duration,
+    /// How long a request, once its first bytes arrived, may take to arrive whole before
+    /// the broker closes the connection (Rill's `request.read.timeout.ms`, 60 s): a peer
+    /// trickling a byte at a time cannot hold a connection and its buffer forever.
+    pub request_read_timeout: Duration,
+    /// Most client connections served at once (`max.connections`); further connections
+    /// wait to be accepted until one closes, as Kafka's acceptor waits.
+    pub max_connections: usize,
+    /// Most bytes of records one fetch response returns, whatever the request asks
+    /// (`fetch.max.bytes`, 55 MiB); the first batch of the first partition with data is
+    /// returned whole even past it (KIP-74).
+    pub fetch_max_bytes: usize,
     /// When data is fsynced (`log.flush.policy`: `batch`, `interval` or `never`,
     /// with `log.flush.interval.ms`).
     pub flush: FlushPolicy,
@@ -674,6 +688,10 @@ impl Default for BrokerConfig {
             auto_create_topics: true,
             num_partitions: 1,
             max_request_size: 100 * 1024 * 1024,
+            fetch_max_bytes: 55 * 1024 * 1024,
+            connections_max_idle: Duration::from_millis(600_000),
+            request_read_timeout: Duration::from_secs(60),
+            max_connections: i32::MAX as usize,
             flush: FlushPolicy::Interval(Duration::from_secs(1)),
             retention_check_interval: Duration::from_secs(300),
             cleaner: CleanerConfig::default(),
@@ -764,6 +782,32 @@ impl BrokerConfig {
                 self.num_partitions = n;
             }
             "socket.request.max.bytes" => self.max_request_size = parse(key, value)?,
+            "connections.max.idle.ms" | "request.read.timeout.ms" => {
+                let ms: u64 = parse(key, value)?;
+                if ms == 0 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                let d = Duration::from_millis(ms);
+                match key {
+                    "connections.max.idle.ms" => self.connections_max_idle = d,
+                    _ => self.request_read_timeout = d,
+                }
+            }
+            "max.connections" => {
+                let n: usize = parse(key, value)?;
+                if n == 0 {
+                    return Err(invalid(key, value, "must be at least 1"));
+                }
+                self.max_connections = n;
+            }
+            "fetch.max.bytes" => {
+                let n: usize = parse(key, value)?;
+                // Kafka's own lower bound for the setting.
+                if n < 1024 {
+                    return Err(invalid(key, value, "must be at least 1024"));
+                }
+                self.fetch_max_bytes = n;
+            }
             "transaction.max.timeout.ms" => {
                 self.transaction_max_timeout = Duration::from_millis(parse(key, value)?)
             }
@@ -1003,6 +1047,19 @@ mod tests {
         b.set("log.flush.policy", "batch").unwrap();
         assert_eq!(b.flush, FlushPolicy::EveryBatch);
         assert!(b.set("bogus", "1").is_err());
+        assert_eq!(b.fetch_max_bytes, 57_671_680, "Kafka's default");
+        b.set("fetch.max.bytes", "1024").unwrap();
+        assert_eq!(b.fetch_max_bytes, 1024);
+        assert!(b.set("fetch.max.bytes", "1023").is_err());
+        assert_eq!(b.connections_max_idle, Duration::from_secs(600));
+        b.set("connections.max.idle.ms", "500").unwrap();
+        assert_eq!(b.connections_max_idle, Duration::from_millis(500));
+        b.set("request.read.timeout.ms", "700").unwrap();
+        assert_eq!(b.request_read_timeout, Duration::from_millis(700));
+        assert_eq!(b.max_connections, i32::MAX as usize);
+        b.set("max.connections", "3").unwrap();
+        assert_eq!(b.max_connections, 3);
+        assert!(b.set("max.connections", "0").is_err());
         b.set("group.initial.rebalance.delay.ms", "50").unwrap();
         assert_eq!(b.group.initial_rebalance_delay, Duration::from_millis(50));
         b.set("group.min.session.timeout.ms", "100").unwrap();

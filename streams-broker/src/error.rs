@@ -87,15 +87,17 @@ pub enum Error {
         /// What was wrong with it.
         reason: String,
     },
-    /// Records that break a rule of their topic, like Kafka's `InvalidRecordException`: a
-    /// record without a key sent to a compacted topic. Answered with `INVALID_RECORD`.
+    /// Records that break a rule, like Kafka's `InvalidRecordException`: a batch whose
+    /// records do not match its header or do not parse, or a record without a key sent to a
+    /// compacted topic. Answered with `INVALID_RECORD`.
     #[error("invalid records for {topic}-{partition}: {reason}")]
     InvalidRecord {
         /// The topic.
         topic: String,
         /// The partition.
         partition: i32,
-        /// The position of each offending record within its batch (Kafka's `batch_index`).
+        /// The position of each offending record within its batch (Kafka's `batch_index`);
+        /// empty when the batch as a whole is refused.
         record_indexes: Vec<i32>,
         /// What is wrong with them.
         reason: String,
@@ -121,6 +123,22 @@ pub enum Error {
         log_start: i64,
         /// The next offset to be written.
         log_end: i64,
+    },
+    /// Creating partitions would take more open files than the process may have.
+    #[error(
+        "creating {partitions} partitions of `{topic}` needs about {needed} more open files, but {open} of the limit of {limit} are in use; raise the broker's open-file limit (ulimit -n)"
+    )]
+    OpenFileLimit {
+        /// The topic being created.
+        topic: String,
+        /// Its partitions.
+        partitions: i32,
+        /// The files they would open.
+        needed: u64,
+        /// Files open now.
+        open: u64,
+        /// The process's limit.
+        limit: u64,
     },
     /// Persisted broker metadata could not be understood.
     #[error("corrupt metadata file {path}: {reason}")]
@@ -234,6 +252,23 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Names the partition in an [`Error::InvalidRecord`] found before it was known.
+    pub(crate) fn in_partition(self, topic: &str, partition: i32) -> Self {
+        match self {
+            Error::InvalidRecord {
+                record_indexes,
+                reason,
+                ..
+            } => Error::InvalidRecord {
+                topic: topic.to_string(),
+                partition,
+                record_indexes,
+                reason,
+            },
+            other => other,
         }
     }
 

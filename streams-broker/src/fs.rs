@@ -53,3 +53,29 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, e))
 }
+
+/// Raises this process's soft limit on open files to its hard limit (as `ulimit -n` would
+/// allow), since every partition keeps its active segment's files open; returns the limit
+/// now in force, `None` if it cannot be read.
+pub(crate) fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+        }
+    }
+    // `None` is unlimited.
+    Some(getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX))
+}
+
+/// How many files this process has open (Linux: the entries of `/proc/self/fd`).
+pub(crate) fn open_file_count() -> Option<u64> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()
+        .map(|entries| entries.count() as u64)
+}

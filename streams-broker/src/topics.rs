@@ -2,9 +2,13 @@
 //!
 //! In Kafka this is the metadata that the controller keeps (in KRaft, the `__cluster_metadata`
 //! log). A single node needs much less: one small properties file per topic under
-//! `<data-dir>/__rill_topics/`, written atomically (write, fsync, rename), holding the
-//! topic id, the partition count and the topic-level config overrides. The partition logs
-//! live beside it in `<data-dir>/<topic>-<partition>/`, as in Kafka.
+//! `<data-dir>/__rill_topics/`, named by topic id and written atomically (write, fsync,
+//! rename), holding the name, the partition count and the topic-level config overrides.
+//! The partition logs live beside it in `<data-dir>/<topic>-<partition>/`, as in Kafka: a
+//! name of Kafka's full 249 characters leaves room for up to four partition digits within
+//! the 255 bytes of a file name. A topic is created whole or not at all, and not beyond the
+//! process's open-file limit (raised to its hard limit at start), since every partition
+//! keeps its active segment's files open.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +23,12 @@ use crate::ids::random_uuid;
 use crate::log::PartitionLog;
 
 const TOPICS_DIR: &str = "__rill_topics";
+
+/// Files a new partition opens: its first segment's log, offset index and time index.
+const FILES_PER_PARTITION: u64 = 3;
+/// Open files kept free for connections, snapshots and the cleaner when partitions are
+/// created.
+const RESERVED_FILES: u64 = 512;
 
 /// Most partitions one topic may have: each is a directory with open files, and a
 /// peer's `CreateTopics` must not be able to exhaust the machine's file handles.
@@ -93,6 +103,8 @@ pub(crate) struct TopicRegistry {
     dynamic: RwLock<DynamicDefaults>,
     flush: FlushPolicy,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// The process's open-file limit, raised at start (`None` if it cannot be read).
+    open_file_limit: Option<u64>,
 }
 
 /// Which dynamic broker configs an `AlterConfigs` changes: every broker's default (the
@@ -202,6 +214,7 @@ impl TopicRegistry {
             dynamic: RwLock::new(dynamic),
             flush,
             topics: RwLock::new(BTreeMap::new()),
+            open_file_limit: crate::fs::raise_open_file_limit(),
         };
         let mut loaded = BTreeMap::new();
         for entry in std::fs::read_dir(&meta_dir).map_err(|e| Error::io(&meta_dir, e))? {
@@ -274,10 +287,38 @@ impl TopicRegistry {
         })
     }
 
-    fn meta_path(&self, name: &str) -> PathBuf {
+    /// Where a topic's definition lives: named by its id, so that a name of Kafka's full
+    /// 249 characters still makes a file name (and its `.tmp`) under 255 bytes.
+    fn meta_path(&self, id: Uuid) -> PathBuf {
+        self.data_dir
+            .join(TOPICS_DIR)
+            .join(format!("{id}.properties"))
+    }
+
+    /// Where releases before topic-id file names kept a topic's definition.
+    fn legacy_meta_path(&self, name: &str) -> PathBuf {
         self.data_dir
             .join(TOPICS_DIR)
             .join(format!("{name}.properties"))
+    }
+
+    /// Refuses to create `partitions` partitions that would take the process past its
+    /// open-file limit, with an error that says what to raise.
+    fn check_open_files(&self, topic: &str, partitions: i32) -> Result<()> {
+        let (Some(limit), Some(open)) = (self.open_file_limit, crate::fs::open_file_count()) else {
+            return Ok(());
+        };
+        let needed = FILES_PER_PARTITION * partitions as u64;
+        if open.saturating_add(needed).saturating_add(RESERVED_FILES) > limit {
+            return Err(Error::OpenFileLimit {
+                topic: topic.to_string(),
+                partitions,
+                needed,
+                open,
+                limit,
+            });
+        }
+        Ok(())
     }
 
     /// The topic called `name`.
@@ -400,16 +441,45 @@ impl TopicRegistry {
                 topic: name.to_string(),
             });
         }
+        self.check_open_files(name, partitions)?;
+        let dirs: Vec<PathBuf> = (0..partitions)
+            .map(|p| self.data_dir.join(format!("{name}-{p}")))
+            .collect();
         // A stale directory from an interrupted delete must not leak old data.
-        for p in 0..partitions {
-            let dir = self.data_dir.join(format!("{name}-{p}"));
+        for dir in &dirs {
             if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+                std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))?;
             }
         }
+        // Whatever still sits at a partition's path (a dangling link, say) is not ours
+        // to remove if creation fails.
+        let ours: Vec<&PathBuf> = dirs
+            .iter()
+            .filter(|d| d.symlink_metadata().is_err())
+            .collect();
         let id = random_uuid();
-        let topic = self.build_topic(name.to_string(), id, partitions, config)?;
-        self.persist(&topic)?;
+        let meta = self.meta_path(id);
+        // All or nothing: the topic exists once its definition is written, and a failure
+        // before that (file limits, I/O errors) takes every directory made with it.
+        let created = self
+            .build_topic(name.to_string(), id, partitions, config)
+            .and_then(|topic| {
+                self.persist(&topic)?;
+                Ok(topic)
+            });
+        let topic = match created {
+            Ok(topic) => topic,
+            Err(e) => {
+                tracing::warn!(topic = name, error = %e, "topic creation failed; removing what it made");
+                for dir in ours {
+                    if let Err(e) = crate::fs::remove_dir_if_exists(dir) {
+                        tracing::warn!(dir = %dir.display(), error = %e, "could not remove a partition directory");
+                    }
+                }
+                let _ = crate::fs::remove_file_if_exists(&meta.with_extension("tmp"));
+                return Err(e);
+            }
+        };
         tracing::info!(topic = name, partitions, %id, "created topic");
         let topic = Arc::new(topic);
         topics.insert(name.to_string(), topic.clone());
@@ -427,7 +497,13 @@ impl TopicRegistry {
         for (k, v) in topic.config.overrides() {
             text.push_str(&format!("config.{k}={v}\n"));
         }
-        write_atomic(&self.meta_path(&topic.name), text.as_bytes())
+        write_atomic(&self.meta_path(topic.id), text.as_bytes())?;
+        // A definition written by an older release under the topic's name now has a successor.
+        // (Names too long for such a file name, 255 bytes, never had one.)
+        if topic.name.len() + ".properties".len() > 255 {
+            return Ok(());
+        }
+        crate::fs::remove_file_if_exists(&self.legacy_meta_path(&topic.name))
     }
 
     /// Grows topic `name` to `total` partitions (Kafka's `CreatePartitions`); with
@@ -546,8 +622,13 @@ impl TopicRegistry {
         let topic = topics.remove(name).ok_or_else(|| Error::UnknownTopic {
             topic: name.to_string(),
         })?;
-        let meta = self.meta_path(name);
-        std::fs::remove_file(&meta).map_err(|e| Error::io(&meta, e))?;
+        let meta = self.meta_path(topic.id);
+        let legacy = self.legacy_meta_path(name);
+        if meta.exists() || !legacy.exists() {
+            std::fs::remove_file(&meta).map_err(|e| Error::io(&meta, e))?;
+        } else {
+            std::fs::remove_file(&legacy).map_err(|e| Error::io(&legacy, e))?;
+        }
         for log in &topic.partitions {
             if let Err(e) = std::fs::remove_dir_all(log.dir()) {
                 tracing::warn!(dir = %log.dir().display(), error = %e, "could not remove partition directory");
@@ -629,6 +710,86 @@ mod tests {
         assert!(validate_topic_name("..").is_err());
         assert!(validate_topic_name("a/b").is_err());
         assert!(validate_topic_name(&"x".repeat(250)).is_err());
+    }
+
+    /// Kafka's longest topic name, 249 characters, with the most partitions a topic may
+    /// have: every file name fits, and the topic survives a reload and is deleted whole.
+    #[test]
+    fn names_of_249_characters_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let name = "n".repeat(249);
+        let t = reg.create(&name, 2, &[]).unwrap();
+        let mut b = crate::log::batch::tests::make_batch(&[1]);
+        assert_eq!(t.partitions[1].append(&mut b).unwrap().base_offset, 0);
+        let id = t.id;
+        drop((t, reg));
+        let reg =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let t = reg.get(&name).unwrap();
+        assert_eq!((t.id, t.partitions[1].log_end_offset()), (id, 1));
+        drop(t);
+        reg.delete(&name).unwrap();
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(TOPICS_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert!(!dir.path().join(format!("{name}-0")).exists());
+        // A partition number of four digits still fits.
+        let last = dir
+            .path()
+            .join(format!("{name}-{}", MAX_PARTITIONS_PER_TOPIC - 1));
+        std::fs::create_dir(&last).unwrap();
+    }
+
+    /// A creation that fails part-way (here partition 2's directory cannot be made) leaves
+    /// no directory, definition or temporary file behind, and can then be retried.
+    #[test]
+    fn a_creation_that_fails_part_way_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let blocker = dir.path().join("half-2");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &blocker).unwrap();
+        assert!(reg.create("half", 4, &[]).is_err());
+        assert!(reg.get("half").is_none());
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [TOPICS_DIR, "half-2"], "only the blocker remains");
+        assert_eq!(
+            std::fs::read_dir(dir.path().join(TOPICS_DIR))
+                .unwrap()
+                .count(),
+            0
+        );
+        std::fs::remove_file(&blocker).unwrap();
+        assert_eq!(reg.create("half", 4, &[]).unwrap().partitions.len(), 4);
+    }
+
+    /// Partitions that would take the process past its open-file limit are refused up
+    /// front, with an error naming the limit, and nothing is created.
+    #[test]
+    fn creation_beyond_the_open_file_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let open = crate::fs::open_file_count().unwrap();
+        reg.open_file_limit = Some(open + RESERVED_FILES + 30);
+        let err = reg.create("wide", 20, &[]).unwrap_err();
+        assert!(
+            matches!(err, Error::OpenFileLimit { partitions: 20, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("ulimit -n"), "{err}");
+        assert!(!dir.path().join("wide-0").exists());
+        assert_eq!(reg.create("narrow", 5, &[]).unwrap().partitions.len(), 5);
+        assert!(crate::fs::raise_open_file_limit().is_some_and(|l| l > 0));
     }
 
     #[test]

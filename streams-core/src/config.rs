@@ -105,7 +105,9 @@ pub enum ProcessingHandler {
     LogAndFail,
     /// Log the error, drop the record and count it in the `skipped records` metric
     /// (`LogAndContinueProcessingExceptionHandler`). What the record's processing forwarded
-    /// before the error stays forwarded.
+    /// before the error stays forwarded. A punctuator (stream-time or wall-clock) that fails is
+    /// skipped and counted the same way, as in Kafka 4.0; the global thread, which runs no
+    /// punctuations, does not consult the handler, as Kafka's.
     LogAndContinue,
 }
 

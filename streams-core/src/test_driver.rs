@@ -310,6 +310,7 @@ impl DriverState {
             let result = result
                 .and_then(|_| self.tasks[task].maybe_punctuate_stream_time())
                 .and_then(|_| self.tasks[task].commit_stores());
+            self.dropped_records += self.tasks[task].take_skipped_punctuations();
             self.route_output(task);
             if let Err(e) = result {
                 self.pending.clear();
@@ -448,6 +449,8 @@ impl TopologyTestDriver {
                 let index = topics.index(topic);
                 topics.states[index].reader = Some(tasks.len());
             }
+            let mut task = task;
+            task.set_processing_handler(config.processing_handler());
             tasks.push(task);
         }
         for internal in topology.repartition_topics() {
@@ -546,6 +549,8 @@ impl TopologyTestDriver {
             let result = state.tasks[task]
                 .maybe_punctuate_wall_clock(now)
                 .and_then(|_| state.tasks[task].commit_stores());
+            let skipped = state.tasks[task].take_skipped_punctuations();
+            state.dropped_records += skipped;
             state.route_output(task);
             result?;
             state.run()?;

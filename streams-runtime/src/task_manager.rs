@@ -346,6 +346,8 @@ impl TaskManager {
             now_ms(),
             &stores,
         )?;
+        // Punctuations are subject to `processing.exception.handler` too (KIP-1033).
+        task.set_processing_handler(shared.config.processing_handler());
         let layout = shared.layout();
         let mut changelogs = Vec::new();
         for changelog in &layout.changelogs[id.subtopology as usize] {
@@ -491,7 +493,13 @@ impl TaskManager {
                             return Err(e.into());
                         }
                     }
-                    if task.task.maybe_punctuate_stream_time()? {
+                    let punctuated = task.task.maybe_punctuate_stream_time();
+                    let skipped = task.task.take_skipped_punctuations();
+                    self.shared
+                        .metrics
+                        .records_skipped
+                        .fetch_add(skipped, Ordering::Relaxed);
+                    if punctuated? {
                         self.activity.punctuated += 1;
                     }
                     total += 1;
@@ -518,7 +526,13 @@ impl TaskManager {
     pub(crate) fn punctuate_wall_clock(&mut self) -> Result<()> {
         let now = now_ms();
         for task in self.tasks.values_mut() {
-            if task.task.maybe_punctuate_wall_clock(now)? {
+            let punctuated = task.task.maybe_punctuate_wall_clock(now);
+            let skipped = task.task.take_skipped_punctuations();
+            self.shared
+                .metrics
+                .records_skipped
+                .fetch_add(skipped, Ordering::Relaxed);
+            if punctuated? {
                 self.activity.punctuated += 1;
                 self.collector
                     .send_output(&mut task.task, &mut self.output)?;

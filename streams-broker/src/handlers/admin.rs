@@ -273,6 +273,16 @@ fn broker_entries(broker: &Broker) -> Vec<(String, String)> {
                 .as_millis()
                 .to_string(),
         ),
+        ("fetch.max.bytes".to_string(), c.fetch_max_bytes.to_string()),
+        (
+            "connections.max.idle.ms".to_string(),
+            c.connections_max_idle.as_millis().to_string(),
+        ),
+        (
+            "request.read.timeout.ms".to_string(),
+            c.request_read_timeout.as_millis().to_string(),
+        ),
+        ("max.connections".to_string(), c.max_connections.to_string()),
         (
             "group.consumer.session.timeout.ms".to_string(),
             c.group.consumer_session_timeout.as_millis().to_string(),

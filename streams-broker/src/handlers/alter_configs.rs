@@ -25,9 +25,11 @@ use kafka_protocol::messages::{
 
 use std::collections::BTreeMap;
 
+use kafka_protocol::protocol::StrBytes;
+
 use super::str_bytes;
 use crate::broker::Broker;
-use crate::config::{topic_key_for_broker_key, ConfigType, TopicConfig};
+use crate::config::{topic_key_for_broker_key, ConfigType, TopicConfig, TopicConfigKey};
 use crate::error::Error;
 use crate::topics::DynamicScope;
 
@@ -42,6 +44,9 @@ const OP_SUBTRACT: i8 = 3;
 /// An error code and message for a resource.
 type Failure = (ResponseError, String);
 
+/// Config values by key: a topic's overrides, or a scope's dynamic broker configs.
+type Values = BTreeMap<String, String>;
+
 fn failure_of(e: Error) -> Failure {
     match e {
         Error::UnknownTopic { .. } => (ResponseError::UnknownTopicOrPartition, e.to_string()),
@@ -52,100 +57,122 @@ fn failure_of(e: Error) -> Failure {
     }
 }
 
-/// The current overrides of topic `name`.
-fn current_overrides(broker: &Broker, name: &str) -> Result<Vec<(String, String)>, Failure> {
-    let topic = broker.topics().get(name).ok_or_else(|| {
-        (
-            ResponseError::UnknownTopicOrPartition,
-            format!("topic `{name}` does not exist"),
-        )
-    })?;
-    if topic.is_internal() {
-        return Err((
-            ResponseError::InvalidRequest,
-            format!("{name} is an internal topic"),
-        ));
-    }
-    Ok(topic
-        .config
-        .overrides()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect())
-}
-
 /// What an alter request's resource names.
-enum Target {
-    Topic,
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Topic(&'a str),
     Broker(DynamicScope),
 }
 
-/// The resource's kind: a topic, the cluster-wide broker default (``), this broker (its
-/// `node.id`); anything else is refused.
-fn target(broker: &Broker, resource_type: i8, name: &str) -> Result<Target, Failure> {
-    match resource_type {
-        RESOURCE_TOPIC => Ok(Target::Topic),
-        RESOURCE_BROKER if name.is_empty() => Ok(Target::Broker(DynamicScope::ClusterDefault)),
-        RESOURCE_BROKER if name == broker.node_id().to_string() => {
-            Ok(Target::Broker(DynamicScope::Broker))
+impl<'a> Target<'a> {
+    /// The resource's kind: a topic, the cluster-wide broker default (``) or this broker (its
+    /// `node.id`); anything else is refused.
+    fn of(broker: &Broker, resource_type: i8, name: &'a str) -> Result<Self, Failure> {
+        match resource_type {
+            RESOURCE_TOPIC => Ok(Target::Topic(name)),
+            RESOURCE_BROKER if name.is_empty() => Ok(Target::Broker(DynamicScope::ClusterDefault)),
+            RESOURCE_BROKER if name == broker.node_id().to_string() => {
+                Ok(Target::Broker(DynamicScope::Broker))
+            }
+            RESOURCE_BROKER => Err((
+                ResponseError::InvalidRequest,
+                format!("broker `{name}` is not this broker ({})", broker.node_id()),
+            )),
+            other => Err((
+                ResponseError::InvalidRequest,
+                format!("resource type {other} is not supported"),
+            )),
         }
-        RESOURCE_BROKER => Err((
-            ResponseError::InvalidRequest,
-            format!("broker `{name}` is not this broker ({})", broker.node_id()),
-        )),
-        other => Err((
-            ResponseError::InvalidRequest,
-            format!("resource type {other} is not supported"),
-        )),
+    }
+
+    /// The topic key that `key` sets (for a broker, the topic default it sets), or why it
+    /// cannot be altered here.
+    fn key(self, key: &str) -> Result<&'static TopicConfigKey, Failure> {
+        match self {
+            Target::Topic(_) => TopicConfig::key(key).ok_or_else(|| {
+                (
+                    ResponseError::InvalidConfig,
+                    format!("unknown configuration key `{key}`"),
+                )
+            }),
+            Target::Broker(_) => topic_key_for_broker_key(key).ok_or_else(|| {
+                (
+                    ResponseError::InvalidRequest,
+                    format!(
+                        "cannot update `{key}` dynamically: set it in the broker's config file"
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// The values set on the resource now.
+    fn current(self, broker: &Broker) -> Result<Values, Failure> {
+        match self {
+            Target::Topic(name) => {
+                let topic = broker.topics().get(name).ok_or_else(|| {
+                    (
+                        ResponseError::UnknownTopicOrPartition,
+                        format!("topic `{name}` does not exist"),
+                    )
+                })?;
+                if topic.is_internal() {
+                    return Err((
+                        ResponseError::InvalidRequest,
+                        format!("{name} is an internal topic"),
+                    ));
+                }
+                Ok(topic
+                    .config
+                    .overrides()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect())
+            }
+            Target::Broker(scope) => Ok(broker.topics().dynamic_defaults().scope(scope).clone()),
+        }
+    }
+
+    /// The value of topic key `key` in force where no value is set on the resource.
+    fn in_force(self, broker: &Broker, key: &TopicConfigKey) -> String {
+        let config = match self {
+            Target::Topic(name) => broker.topics().get(name).map(|t| (*t.config).clone()),
+            Target::Broker(_) => broker.topics().defaults().ok(),
+        };
+        config
+            .and_then(|c| c.get(key.name).map(str::to_string))
+            .unwrap_or_else(|| key.default.to_string())
+    }
+
+    /// Puts `values` in force on the resource, replacing what it had.
+    fn replace(self, broker: &Broker, values: Values, validate_only: bool) -> Result<(), Failure> {
+        let outcome = match self {
+            Target::Topic(name) => {
+                let overrides: Vec<(String, String)> = values.into_iter().collect();
+                broker
+                    .topics()
+                    .alter_config(name, &overrides, validate_only)
+                    .map(|_| ())
+            }
+            Target::Broker(scope) => {
+                broker
+                    .topics()
+                    .alter_dynamic_defaults(scope, values, validate_only)
+            }
+        };
+        outcome.map_err(failure_of)
     }
 }
 
-/// Checks that broker property `key` can be altered at run time.
-fn dynamic_broker_key(key: &str) -> Result<&'static crate::config::TopicConfigKey, Failure> {
-    topic_key_for_broker_key(key).ok_or_else(|| {
-        (
-            ResponseError::InvalidRequest,
-            format!("cannot update `{key}` dynamically: set it in the broker's config file"),
-        )
-    })
-}
-
-/// Applies the alterations of a broker resource: `values` replaces what `scope` had.
-fn finish_broker(
+/// Applies one incremental operation on `key` to `values` of `target`.
+fn apply(
     broker: &Broker,
-    scope: DynamicScope,
-    values: BTreeMap<String, String>,
-    validate_only: bool,
-) -> Result<(), Failure> {
-    broker
-        .topics()
-        .alter_dynamic_defaults(scope, values, validate_only)
-        .map_err(failure_of)
-}
-
-fn set(overrides: &mut Vec<(String, String)>, key: &str, value: String) {
-    overrides.retain(|(k, _)| k != key);
-    overrides.push((key.to_string(), value));
-}
-
-/// The value of `key` now in force on the topic: its override, else its default.
-fn list_value(broker: &Broker, topic: &str, key: &str) -> String {
-    broker
-        .topics()
-        .get(topic)
-        .and_then(|t| t.config.get(key).map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// Applies one incremental operation to the dynamic broker configs `values` of `scope`.
-fn apply_broker(
-    broker: &Broker,
-    values: &mut BTreeMap<String, String>,
+    target: Target<'_>,
+    values: &mut Values,
     key: &str,
     op: i8,
     value: Option<&str>,
 ) -> Result<(), Failure> {
-    let known = dynamic_broker_key(key)?;
-    let is_list = known.config_type == ConfigType::List;
+    let known = target.key(key)?;
     match op {
         OP_SET => {
             let value = value.ok_or_else(|| {
@@ -159,7 +186,7 @@ fn apply_broker(
         OP_DELETE => {
             values.remove(key);
         }
-        OP_APPEND | OP_SUBTRACT if !is_list => {
+        OP_APPEND | OP_SUBTRACT if known.config_type != ConfigType::List => {
             return Err((
                 ResponseError::InvalidConfig,
                 format!("`{key}` is not a list: APPEND and SUBTRACT apply to list configs"),
@@ -168,13 +195,7 @@ fn apply_broker(
         OP_APPEND | OP_SUBTRACT => {
             let current = match values.get(key) {
                 Some(v) => v.clone(),
-                None => broker
-                    .topics()
-                    .defaults()
-                    .map_err(failure_of)?
-                    .get(known.name)
-                    .unwrap_or_default()
-                    .to_string(),
+                None => target.in_force(broker, known),
             };
             let list = edit_list(&current, value.unwrap_or_default(), op == OP_APPEND);
             values.insert(key.to_string(), list);
@@ -213,68 +234,12 @@ fn edit_list(current: &str, items: &str, append: bool) -> String {
     list.join(",")
 }
 
-/// Applies one incremental operation to `overrides` of topic `topic`.
-fn apply(
-    broker: &Broker,
-    topic: &str,
-    overrides: &mut Vec<(String, String)>,
-    key: &str,
-    op: i8,
-    value: Option<&str>,
-) -> Result<(), Failure> {
-    let known = TopicConfig::key(key).ok_or_else(|| {
-        (
-            ResponseError::InvalidConfig,
-            format!("unknown configuration key `{key}`"),
-        )
-    })?;
-    let is_list = known.config_type == ConfigType::List;
-    match op {
-        OP_SET => {
-            let value = value.ok_or_else(|| {
-                (
-                    ResponseError::InvalidRequest,
-                    format!("SET of `{key}` without a value"),
-                )
-            })?;
-            set(overrides, key, value.to_string());
-        }
-        OP_DELETE => overrides.retain(|(k, _)| k != key),
-        OP_APPEND | OP_SUBTRACT if !is_list => {
-            return Err((
-                ResponseError::InvalidConfig,
-                format!("`{key}` is not a list: APPEND and SUBTRACT apply to list configs"),
-            ))
-        }
-        OP_APPEND | OP_SUBTRACT => {
-            let current = match overrides.iter().find(|(k, _)| k == key) {
-                Some((_, v)) => v.clone(),
-                None => list_value(broker, topic, key),
-            };
-            let list = edit_list(&current, value.unwrap_or_default(), op == OP_APPEND);
-            set(overrides, key, list);
-        }
-        other => {
-            return Err((
-                ResponseError::InvalidRequest,
-                format!("unknown config operation {other}"),
-            ))
-        }
+/// The error fields of a resource's response.
+fn error_fields(outcome: Result<(), Failure>) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (0, None),
+        Err((code, message)) => (code.code(), Some(str_bytes(&message))),
     }
-    Ok(())
-}
-
-fn finish(
-    broker: &Broker,
-    name: &str,
-    overrides: &[(String, String)],
-    validate_only: bool,
-) -> Result<(), Failure> {
-    broker
-        .topics()
-        .alter_config(name, overrides, validate_only)
-        .map(|_| ())
-        .map_err(failure_of)
 }
 
 pub(super) fn alter_configs(
@@ -287,45 +252,26 @@ pub(super) fn alter_configs(
         .iter()
         .map(|resource| {
             let name = resource.resource_name.as_str();
-            let outcome = target(broker, resource.resource_type, name).and_then(|target| {
-                if let Target::Broker(scope) = target {
-                    // AlterConfigs replaces the scope's whole set.
-                    let mut values = BTreeMap::new();
-                    for config in &resource.configs {
-                        let key = config.name.as_str();
-                        dynamic_broker_key(key)?;
-                        if let Some(value) = &config.value {
-                            values.insert(key.to_string(), value.as_str().to_string());
-                        }
-                    }
-                    return finish_broker(broker, scope, values, request.validate_only);
-                }
-                current_overrides(broker, name)?;
-                let mut overrides = Vec::new();
+            let outcome = Target::of(broker, resource.resource_type, name).and_then(|target| {
+                target.current(broker)?;
+                // AlterConfigs replaces the whole set: keys not named go back to the defaults.
+                let mut values = Values::new();
                 for config in &resource.configs {
                     let key = config.name.as_str();
-                    if TopicConfig::key(key).is_none() {
-                        return Err((
-                            ResponseError::InvalidConfig,
-                            format!("unknown configuration key `{key}`"),
-                        ));
-                    }
+                    target.key(key)?;
                     // A null value leaves the key at its default, as omitting it does.
                     if let Some(value) = &config.value {
-                        set(&mut overrides, key, value.as_str().to_string());
+                        values.insert(key.to_string(), value.as_str().to_string());
                     }
                 }
-                finish(broker, name, &overrides, request.validate_only)
+                target.replace(broker, values, request.validate_only)
             });
-            let response = AlterConfigsResourceResponse::default()
+            let (code, message) = error_fields(outcome);
+            AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name.clone());
-            match outcome {
-                Ok(()) => response,
-                Err((code, message)) => response
-                    .with_error_code(code.code())
-                    .with_error_message(Some(str_bytes(&message))),
-            }
+                .with_resource_name(resource.resource_name.clone())
+                .with_error_code(code)
+                .with_error_message(message)
         })
         .collect();
     AlterConfigsResponse::default().with_responses(responses)
@@ -341,29 +287,9 @@ pub(super) fn incremental_alter_configs(
         .iter()
         .map(|resource| {
             let name = resource.resource_name.as_str();
-            let outcome = target(broker, resource.resource_type, name).and_then(|target| {
+            let outcome = Target::of(broker, resource.resource_type, name).and_then(|target| {
+                let mut values = target.current(broker)?;
                 let mut seen = std::collections::HashSet::new();
-                if let Target::Broker(scope) = target {
-                    let mut values = broker.topics().dynamic_defaults().scope(scope).clone();
-                    for config in &resource.configs {
-                        let key = config.name.as_str();
-                        if !seen.insert(key) {
-                            return Err((
-                                ResponseError::InvalidRequest,
-                                format!("duplicate config key `{key}`"),
-                            ));
-                        }
-                        apply_broker(
-                            broker,
-                            &mut values,
-                            key,
-                            config.config_operation,
-                            config.value.as_ref().map(|v| v.as_str()),
-                        )?;
-                    }
-                    return finish_broker(broker, scope, values, request.validate_only);
-                }
-                let mut overrides = current_overrides(broker, name)?;
                 for config in &resource.configs {
                     let key = config.name.as_str();
                     if !seen.insert(key) {
@@ -375,24 +301,21 @@ pub(super) fn incremental_alter_configs(
                     }
                     apply(
                         broker,
-                        name,
-                        &mut overrides,
+                        target,
+                        &mut values,
                         key,
                         config.config_operation,
                         config.value.as_ref().map(|v| v.as_str()),
                     )?;
                 }
-                finish(broker, name, &overrides, request.validate_only)
+                target.replace(broker, values, request.validate_only)
             });
-            let response = AlterConfigsResourceResponse::default()
+            let (code, message) = error_fields(outcome);
+            AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name.clone());
-            match outcome {
-                Ok(()) => response,
-                Err((code, message)) => response
-                    .with_error_code(code.code())
-                    .with_error_message(Some(str_bytes(&message))),
-            }
+                .with_resource_name(resource.resource_name.clone())
+                .with_error_code(code)
+                .with_error_message(message)
         })
         .collect();
     IncrementalAlterConfigsResponse::default().with_responses(responses)

@@ -1,8 +1,11 @@
 //! `Fetch`: serving record batches to consumers, with long polling.
 //!
-//! For each requested partition the log returns whole batches from the one holding the
-//! fetch offset, bounded by `partition_max_bytes` and the response's `max_bytes` (the first
-//! batch is always returned whole so a consumer can progress). If less than `min_bytes` is
+//! Each requested partition is read once, in request order, against one budget: the
+//! request's `max_bytes` capped by the broker's `fetch.max.bytes` (55 MiB). A partition
+//! gets whole batches from the one holding the fetch offset, at most its
+//! `partition_max_bytes` and what is left of the budget; only the first partition that
+//! returns data may go over, with its first batch whole, so a consumer always progresses
+//! (KIP-74, Kafka's `ReplicaManager.readFromLog`). If less than `min_bytes` is
 //! available the request waits, up to `max_wait_ms`, for an append to any partition, like
 //! Kafka's `DelayedFetch`. Fetch sessions (KIP-227) are not kept: every response is a full
 //! response with session id 0, which clients accept as "sessions unavailable".
@@ -12,6 +15,8 @@
 //! overlapping them, which the client uses to drop aborted records; a `read_uncommitted`
 //! one gets everything up to the high watermark.
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,11 +25,12 @@ use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::ProducerId;
-use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::messages::{fetch_request, FetchRequest, FetchResponse};
 
 use crate::broker::Broker;
 use crate::error::Error;
 use crate::log::Isolation;
+use crate::topics::Topic;
 
 thread_local! {
     /// Read buffer reused across fetches on this worker thread (see
@@ -35,56 +41,124 @@ thread_local! {
 /// Upper bound on how long a fetch may wait, whatever the client asks.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
-fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchResponse, usize) {
-    let mut budget = usize::try_from(request.max_bytes).unwrap_or(0);
-    if budget == 0 {
-        budget = usize::MAX;
+/// One partition to read, with the request's parameters for it.
+struct Wanted<'r> {
+    topic: &'r fetch_request::FetchTopic,
+    partition: &'r fetch_request::FetchPartition,
+}
+
+/// What names a topic in a fetch: its id from v13 on, its name before.
+type TopicKey<'r> = (&'r str, uuid::Uuid);
+
+fn topic_key(ft: &fetch_request::FetchTopic, version: i16) -> TopicKey<'_> {
+    if version >= 13 {
+        ("", ft.topic_id)
+    } else {
+        (ft.topic.0.as_str(), uuid::Uuid::nil())
     }
+}
+
+/// The partitions of `request` in request order, each once: a partition listed again
+/// keeps its first place and takes the later parameters, as Kafka's `LinkedHashMap` of
+/// fetch data does.
+fn unique_partitions(request: &FetchRequest, version: i16) -> Vec<Wanted<'_>> {
+    let mut wanted: Vec<Wanted<'_>> = Vec::new();
+    let mut seen: HashMap<(TopicKey<'_>, i32), usize> = HashMap::new();
+    for ft in &request.topics {
+        let key = topic_key(ft, version);
+        for fp in &ft.partitions {
+            match seen.entry((key, fp.partition)) {
+                Entry::Occupied(at) => {
+                    wanted[*at.get()] = Wanted {
+                        topic: ft,
+                        partition: fp,
+                    }
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(wanted.len());
+                    wanted.push(Wanted {
+                        topic: ft,
+                        partition: fp,
+                    });
+                }
+            }
+        }
+    }
+    wanted
+}
+
+/// The most a response to `request` may hold: its `max_bytes` capped by the broker's
+/// `fetch.max.bytes` (Kafka's `KafkaApis.handleFetchRequest`).
+fn response_limit(broker: &Broker, request: &FetchRequest) -> usize {
+    usize::try_from(request.max_bytes)
+        .unwrap_or(0)
+        .min(broker.config().fetch_max_bytes)
+}
+
+/// Reads every requested partition once, in request order, against one budget as Kafka's
+/// `ReplicaManager.readFromLog` does (KIP-74): each partition gets at most its
+/// `partition_max_bytes` and what is left of the budget, except that the first partition
+/// with data returns its first batch whole whatever its size.
+fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchResponse, usize) {
+    let mut limit = response_limit(broker, request);
+    let mut min_one_batch = true;
     let mut total = 0usize;
     let isolation = if request.isolation_level == 1 {
         Isolation::ReadCommitted
     } else {
         Isolation::ReadUncommitted
     };
-    let mut responses = Vec::with_capacity(request.topics.len());
-    for ft in &request.topics {
-        let topic = if version >= 13 {
-            broker.topics().get_by_id(ft.topic_id)
-        } else {
-            broker.topics().get(ft.topic.0.as_str())
-        };
-        let unknown = if version >= 13 {
-            ResponseError::UnknownTopicId
-        } else {
-            ResponseError::UnknownTopicOrPartition
-        };
-        let partitions = ft
-            .partitions
-            .iter()
-            .map(|fp| {
-                let pd = PartitionData::default()
-                    .with_partition_index(fp.partition)
-                    .with_high_watermark(-1)
-                    .with_last_stable_offset(-1)
-                    .with_log_start_offset(-1)
-                    .with_aborted_transactions(Some(Vec::new()));
-                let Some(log) = topic.as_ref().and_then(|t| t.partition(fp.partition)) else {
-                    return pd.with_error_code(unknown.code());
-                };
-                let want = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
-                // Once the response is full, later partitions report positions only.
-                let want = if budget > total { want.min(budget - total) } else { 0 };
-                let max = if want == 0 && total > 0 { 0 } else { want.max(1) };
-                let result = if max == 0 {
-                    log.position(fp.fetch_offset)
-                } else {
-                    SCRATCH.with_borrow_mut(|s| {
-                        log.read_isolated_into(fp.fetch_offset, max, s, isolation)
-                    })
-                };
+    let unknown = if version >= 13 {
+        ResponseError::UnknownTopicId
+    } else {
+        ResponseError::UnknownTopicOrPartition
+    };
+    let mut responses: Vec<FetchableTopicResponse> = Vec::with_capacity(request.topics.len());
+    let mut current: Option<(TopicKey<'_>, Option<Arc<Topic>>)> = None;
+    for Wanted {
+        topic: ft,
+        partition: fp,
+    } in unique_partitions(request, version)
+    {
+        // Consecutive partitions of one topic share its entry in the response.
+        let key = topic_key(ft, version);
+        if current.as_ref().map(|(k, _)| *k) != Some(key) {
+            let topic = if version >= 13 {
+                broker.topics().get_by_id(ft.topic_id)
+            } else {
+                broker.topics().get(ft.topic.0.as_str())
+            };
+            current = Some((key, topic));
+            responses.push(
+                FetchableTopicResponse::default()
+                    .with_topic(ft.topic.clone())
+                    .with_topic_id(ft.topic_id),
+            );
+        }
+        let topic = current.as_ref().and_then(|(_, t)| t.as_ref());
+        let pd = PartitionData::default()
+            .with_partition_index(fp.partition)
+            .with_high_watermark(-1)
+            .with_last_stable_offset(-1)
+            .with_log_start_offset(-1)
+            .with_aborted_transactions(Some(Vec::new()));
+        let pd = match topic.and_then(|t| t.partition(fp.partition)) {
+            None => pd.with_error_code(unknown.code()),
+            Some(log) => {
+                let max = usize::try_from(fp.partition_max_bytes)
+                    .unwrap_or(0)
+                    .min(limit);
+                let result = SCRATCH.with_borrow_mut(|s| {
+                    log.read_bounded(fp.fetch_offset, max, min_one_batch, s, isolation)
+                });
                 match result {
                     Ok(r) => {
-                        total += r.records.len();
+                        let read = r.records.len();
+                        if read > 0 {
+                            min_one_batch = false;
+                        }
+                        limit = limit.saturating_sub(read);
+                        total += read;
                         let aborted = r
                             .aborted
                             .iter()
@@ -100,7 +174,9 @@ fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchRespon
                             .with_aborted_transactions(Some(aborted))
                             .with_records(Some(r.records))
                     }
-                    Err(Error::OffsetOutOfRange { log_start, log_end, .. }) => pd
+                    Err(Error::OffsetOutOfRange {
+                        log_start, log_end, ..
+                    }) => pd
                         .with_error_code(ResponseError::OffsetOutOfRange.code())
                         .with_high_watermark(log_end)
                         .with_last_stable_offset(log_end)
@@ -110,14 +186,11 @@ fn gather(broker: &Broker, request: &FetchRequest, version: i16) -> (FetchRespon
                         pd.with_error_code(ResponseError::KafkaStorageError.code())
                     }
                 }
-            })
-            .collect();
-        responses.push(
-            FetchableTopicResponse::default()
-                .with_topic(ft.topic.clone())
-                .with_topic_id(ft.topic_id)
-                .with_partitions(partitions),
-        );
+            }
+        };
+        if let Some(last) = responses.last_mut() {
+            last.partitions.push(pd);
+        }
     }
     (FetchResponse::default().with_responses(responses), total)
 }
@@ -136,7 +209,12 @@ pub(super) async fn handle(
 ) -> FetchResponse {
     let wait = Duration::from_millis(u64::try_from(request.max_wait_ms).unwrap_or(0)).min(MAX_WAIT);
     let deadline = tokio::time::Instant::now() + wait;
-    let min_bytes = usize::try_from(request.min_bytes).unwrap_or(0).max(1);
+    // Kafka caps the wait condition by the response limit, or a fetch could wait for
+    // more than it may return.
+    let min_bytes = usize::try_from(request.min_bytes)
+        .unwrap_or(0)
+        .min(response_limit(broker, &request))
+        .max(1);
     let mut appends = broker.subscribe_appends();
     loop {
         appends.borrow_and_update();

@@ -6,7 +6,9 @@
 //! client allows it. Leader epochs are reported as -1 (unknown): with a single replica
 //! there is never a leader change to fence, so clients skip epoch validation (KIP-320).
 //! Internal topics (`__consumer_offsets`) are left out of the all-topics answer and
-//! flagged `is_internal` when asked for by name.
+//! flagged `is_internal` when asked for by name. From v12 topics may be named by id
+//! (Kafka's Java admin client sends an empty name with the id): such a request is
+//! answered by id, an unknown id with `UNKNOWN_TOPIC_ID`, and creates nothing.
 
 use std::sync::Arc;
 
@@ -89,6 +91,12 @@ pub(super) fn handle(
         None => true,
         Some(t) => t.is_empty() && version == 0,
     };
+    let by_id = version >= 12
+        && request
+            .topics
+            .iter()
+            .flatten()
+            .any(|t| !t.topic_id.is_nil());
     let topics = if all {
         broker
             .topics()
@@ -96,6 +104,19 @@ pub(super) fn handle(
             .iter()
             .filter(|t| !t.is_internal())
             .map(|t| topic_metadata(broker, t))
+            .collect()
+    } else if by_id {
+        // Kafka's `KafkaApis.handleTopicMetadataRequest`: once any topic is named by id,
+        // ids alone count (names are ignored) and nothing is auto-created.
+        request
+            .topics
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|req| !req.topic_id.is_nil())
+            .map(|req| match broker.topics().get_by_id(req.topic_id) {
+                Some(t) => topic_metadata(broker, &t),
+                None => error_topic(None, req.topic_id, ResponseError::UnknownTopicId.code()),
+            })
             .collect()
     } else {
         request

@@ -1,9 +1,13 @@
 //! `Produce`: appending record batches to partition logs.
 //!
-//! Each partition's records arrive as raw v2 batches. They are validated (CRC-32C, size
+//! Each partition's records arrive as one raw v2 batch (Kafka refuses more than one, or
+//! zstd before Produce v7, in `ProduceRequest.validateRecords`). They are validated (CRC-32C, size
 //! against `max.message.bytes`, header consistency), given offsets in place and appended,
-//! never decoded (Kafka's `ReplicaManager.appendRecords` with one replica), except that a
-//! compacted topic refuses records without a key (`INVALID_RECORD`). `acks=0`
+//! never rewritten (Kafka's `ReplicaManager.appendRecords` with one replica). Their records
+//! are walked, as Kafka's `LogValidator` walks them: a batch whose records do not match its
+//! header or do not parse is `INVALID_RECORD`, one with an unknown codec or that does not
+//! decompress within its bound `CORRUPT_MESSAGE`, and a compacted topic refuses records
+//! without a key (`INVALID_RECORD`). `acks=0`
 //! gets no response at all; with one replica `acks=1` and `acks=all` mean the same.
 //!
 //! Batches of idempotent producers are checked against the partition's producer state: a
@@ -29,7 +33,43 @@ use crate::log::batch::BatchHeader;
 use crate::log::PartitionLog;
 use crate::wire::{LegacyProduceRequest, LegacyProduceResponse, Response, ResponseBody};
 
-fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> PartitionProduceResponse {
+/// Kafka's `ProduceRequest.validateRecords`, checked before anything else: a partition's
+/// records are exactly one v2 batch, and zstd needs Produce v7.
+fn check_one_batch(records: &[u8], version: i16) -> Result<(), (ResponseError, String)> {
+    let Some(h) = BatchHeader::parse(records).filter(|h| h.size <= records.len()) else {
+        return Err((
+            ResponseError::InvalidRecord,
+            format!("Produce requests with version {version} must have at least one record batch per partition"),
+        ));
+    };
+    if h.magic != 2 {
+        return Err((
+            ResponseError::InvalidRecord,
+            format!("Produce requests with version {version} are only allowed to contain record batches with magic version 2"),
+        ));
+    }
+    if version < 7 && h.compression() == 4 {
+        return Err((
+            ResponseError::UnsupportedCompressionType,
+            format!("Produce requests with version {version} are not allowed to use ZStandard compression"),
+        ));
+    }
+    let rest = &records[h.size..];
+    if BatchHeader::parse(rest).is_some_and(|next| next.size <= rest.len()) {
+        return Err((
+            ResponseError::InvalidRecord,
+            format!("Produce requests with version {version} are only allowed to contain exactly one record batch per partition"),
+        ));
+    }
+    Ok(())
+}
+
+fn append(
+    broker: &Broker,
+    log: &PartitionLog,
+    records: Option<Bytes>,
+    version: i16,
+) -> PartitionProduceResponse {
     let base = PartitionProduceResponse::default()
         .with_base_offset(-1)
         .with_log_append_time_ms(-1)
@@ -37,6 +77,12 @@ fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> Partit
     let Some(records) = records else {
         return base.with_error_code(ResponseError::CorruptMessage.code());
     };
+    if let Err((code, message)) = check_one_batch(&records, version) {
+        tracing::warn!(topic = log.topic(), partition = log.partition(), %message, "rejected produce");
+        return base
+            .with_error_code(code.code())
+            .with_error_message(Some(super::str_bytes(&message)));
+    }
     let mut buf = records
         .try_into_mut()
         .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
@@ -111,7 +157,7 @@ fn append(broker: &Broker, log: &PartitionLog, records: Option<Bytes>) -> Partit
                     record_indexes,
                     reason,
                     ..
-                } => {
+                } if !record_indexes.is_empty() => {
                     let shown: Vec<String> = record_indexes
                         .iter()
                         .take(3)
@@ -167,7 +213,7 @@ pub(super) fn handle(
                         .with_error_code(ResponseError::InvalidTopicException.code())
                         .with_base_offset(-1),
                     Some(log) => {
-                        let r = append(broker, log, pd.records);
+                        let r = append(broker, log, pd.records, version);
                         appended |= r.error_code == 0;
                         r
                     }

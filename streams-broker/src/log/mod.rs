@@ -321,10 +321,16 @@ impl PartitionLog {
     /// again but acknowledged with its original offset ([`AppendInfo::duplicate`]).
     pub(crate) fn append(&self, records: &mut [u8]) -> Result<AppendInfo> {
         let config = self.config();
-        let headers = validate::validate_batches(records, config.max_message_bytes())?;
-        if config.cleanup_policy().compact {
-            validate::check_keys(&self.topic, self.partition, records, &headers)?;
-        }
+        let headers = validate::validate_batches(records, config.max_message_bytes())
+            .map_err(|e| e.in_partition(&self.topic, self.partition))?;
+        validate::check_records(
+            &self.topic,
+            self.partition,
+            records,
+            &headers,
+            config.cleanup_policy().compact,
+            validate::decompressed_limit(config.max_message_bytes()),
+        )?;
         self.append_validated(records, &headers, None)
     }
 
@@ -438,6 +444,7 @@ impl PartitionLog {
         if self.flush != FlushPolicy::Never {
             active.sync()?;
         }
+        active.close_index_files();
         let base = active.next_offset;
         tracing::debug!(topic = %self.topic, partition = self.partition, base, "rolling new segment");
         let seg = Segment::create(&self.dir, base, now)?;
@@ -457,29 +464,6 @@ impl PartitionLog {
             }
         }
         Ok(())
-    }
-
-    /// The high watermark and log start offset, checking that `offset` is in range,
-    /// without reading any records.
-    pub(crate) fn position(&self, offset: i64) -> Result<ReadInfo> {
-        let st = self.lock();
-        let (start, hw) = (st.log_start_offset, st.end_offset());
-        if offset < start || offset > hw {
-            return Err(Error::OffsetOutOfRange {
-                topic: self.topic.clone(),
-                partition: self.partition,
-                offset,
-                log_start: start,
-                log_end: hw,
-            });
-        }
-        Ok(ReadInfo {
-            records: Bytes::new(),
-            high_watermark: hw,
-            log_start_offset: start,
-            last_stable_offset: st.last_stable_offset(),
-            aborted: Vec::new(),
-        })
     }
 
     /// The last stable offset: `read_committed` consumers read up to it (ListOffsets
@@ -516,6 +500,21 @@ impl PartitionLog {
         scratch: &mut BytesMut,
         isolation: Isolation,
     ) -> Result<ReadInfo> {
+        self.read_bounded(offset, max_bytes, true, scratch, isolation)
+    }
+
+    /// Like [`read_isolated_into`](Self::read_isolated_into); the first batch is returned
+    /// whole even past `max_bytes` only if `min_one_batch` (Kafka's `minOneMessage`,
+    /// KIP-74): a fetch grants that to the first partition that returns data, and from
+    /// then on a batch is returned only if it fits.
+    pub(crate) fn read_bounded(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        scratch: &mut BytesMut,
+        isolation: Isolation,
+    ) -> Result<ReadInfo> {
         let (file_seg, pos, end, hw, start, lso) = {
             let st = self.lock();
             let hw = st.end_offset();
@@ -534,7 +533,8 @@ impl PartitionLog {
                     log_end: hw,
                 });
             }
-            if offset >= limit {
+            // Nothing to return: past the readable end, or no room for even a header.
+            if offset >= limit || (!min_one_batch && max_bytes < HEADER_SIZE) {
                 return Ok(ReadInfo {
                     records: Bytes::new(),
                     high_watermark: hw,
@@ -587,7 +587,7 @@ impl PartitionLog {
         };
         read(scratch, want)?;
         if let Some(h) = BatchHeader::parse(scratch) {
-            if h.size > want && h.size <= available {
+            if min_one_batch && h.size > want && h.size <= available {
                 want = h.size;
                 read(scratch, want)?;
             }
@@ -832,6 +832,38 @@ mod tests {
         assert_eq!(r.records.len(), size);
         let r = log.read(0, size + 5).unwrap();
         assert_eq!(r.records.len(), size);
+    }
+
+    /// Files this process holds open inside `dir`.
+    fn open_files_in(dir: &Path) -> usize {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|target| target.starts_with(dir))
+            .count()
+    }
+
+    /// A sealed segment keeps only its log file open (reads need it); its indexes are
+    /// in memory. Only the active segment holds its index files, before and after a
+    /// restart.
+    #[test]
+    fn sealed_segments_hold_one_file_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = TopicConfig::default();
+        config.set("segment.bytes", "200").unwrap();
+        let log = open(dir.path(), config.clone());
+        for i in 0..10 {
+            let mut b = make_batch(&[i]);
+            log.append(&mut b).unwrap();
+        }
+        let segments = log.segment_count();
+        assert!(segments >= 5, "{segments}");
+        assert_eq!(open_files_in(dir.path()), segments + 2);
+        drop(log);
+        let log = open(dir.path(), config);
+        assert_eq!(log.segment_count(), segments);
+        assert_eq!(open_files_in(dir.path()), segments + 2);
+        assert_eq!(log.read(0, 1 << 20).unwrap().high_watermark, 10);
     }
 
     #[test]

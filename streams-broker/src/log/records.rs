@@ -10,6 +10,7 @@
 //! `CompressionType`) that a broker which stores batches as received needs.
 
 use std::borrow::Cow;
+use std::io::Read;
 
 use bytes::BytesMut;
 use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
@@ -45,26 +46,31 @@ pub(crate) fn decompress_bounded(
     raw: &[u8],
     limit: usize,
 ) -> std::result::Result<Vec<u8>, String> {
-    use std::io::Read;
-    let read_all = |reader: &mut dyn Read| -> std::result::Result<Vec<u8>, String> {
-        let mut out = Vec::new();
-        let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
-        reader
-            .take(cap)
-            .read_to_end(&mut out)
-            .map_err(|e| e.to_string())?;
-        if out.len() > limit {
-            return Err(format!("records expand to more than {limit} bytes"));
-        }
-        Ok(out)
-    };
-    match codec {
-        1 => read_all(&mut flate2::read::GzDecoder::new(raw)),
-        2 => snappy_bounded(raw, limit),
-        3 => read_all(&mut lz4::Decoder::new(raw).map_err(|e| e.to_string())?),
-        4 => read_all(&mut zstd::stream::read::Decoder::new(raw).map_err(|e| e.to_string())?),
-        other => Err(format!("unknown compression codec {other}")),
+    let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+    let mut out = Vec::new();
+    decompressor(codec, raw, limit)?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > limit {
+        return Err(format!("records expand to more than {limit} bytes"));
     }
+    Ok(out)
+}
+
+/// A compressed records section as a stream of its uncompressed bytes.
+pub(crate) fn decompressor<'a>(
+    codec: i16,
+    raw: &'a [u8],
+    limit: u64,
+) -> std::result::Result<Box<dyn Read + 'a>, String> {
+    Ok(match codec {
+        1 => Box::new(flate2::read::GzDecoder::new(raw)),
+        2 => Box::new(SnappyReader::new(raw, limit)),
+        3 => Box::new(lz4::Decoder::new(raw).map_err(|e| e.to_string())?),
+        4 => Box::new(zstd::stream::read::Decoder::with_buffer(raw).map_err(|e| e.to_string())?),
+        other => return Err(format!("unknown compression codec {other}")),
+    })
 }
 
 /// The xerial framing Kafka's Java clients use for snappy: a magic header, then blocks each
@@ -72,35 +78,85 @@ pub(crate) fn decompress_bounded(
 const SNAPPY_XERIAL_MAGIC: &[u8; 8] = b"\x82SNAPPY\x00";
 const SNAPPY_XERIAL_HEADER_LEN: usize = 16;
 
-fn snappy_bounded(raw: &[u8], limit: usize) -> std::result::Result<Vec<u8>, String> {
-    let block = |compressed: &[u8], out: &mut Vec<u8>| -> std::result::Result<(), String> {
-        let len = snap::raw::decompress_len(compressed).map_err(|e| e.to_string())?;
-        if out.len().saturating_add(len) > limit {
-            return Err(format!("records expand to more than {limit} bytes"));
+/// Snappy as Kafka's clients write it (xerial framing: a magic header, then blocks each
+/// prefixed with its compressed length; without the header, one raw block), decompressed
+/// a block at a time. A block's declared length is checked against `limit` before
+/// anything is allocated for it.
+struct SnappyReader<'a> {
+    rest: &'a [u8],
+    framed: bool,
+    block: Vec<u8>,
+    at: usize,
+    produced: u64,
+    limit: u64,
+}
+
+impl<'a> SnappyReader<'a> {
+    fn new(raw: &'a [u8], limit: u64) -> Self {
+        let framed = raw.starts_with(SNAPPY_XERIAL_MAGIC);
+        SnappyReader {
+            rest: if framed {
+                raw.get(SNAPPY_XERIAL_HEADER_LEN..).unwrap_or_default()
+            } else {
+                raw
+            },
+            framed,
+            block: Vec::new(),
+            at: 0,
+            produced: 0,
+            limit,
         }
-        let start = out.len();
-        out.resize(start + len, 0);
+    }
+
+    fn next_block(&mut self) -> std::io::Result<bool> {
+        let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
+        if self.rest.is_empty() {
+            return Ok(false);
+        }
+        let compressed = if self.framed {
+            let (len, tail) = self
+                .rest
+                .split_first_chunk::<4>()
+                .ok_or_else(|| bad("a snappy block without its length".into()))?;
+            let len = u32::from_be_bytes(*len) as usize;
+            let block = tail
+                .get(..len)
+                .ok_or_else(|| bad("a truncated snappy block".into()))?;
+            self.rest = &tail[len..];
+            block
+        } else {
+            std::mem::take(&mut self.rest)
+        };
+        let len = snap::raw::decompress_len(compressed).map_err(|e| bad(e.to_string()))?;
+        self.produced = self.produced.saturating_add(len as u64);
+        if self.produced > self.limit {
+            return Err(bad(format!(
+                "records expand to more than {} bytes",
+                self.limit
+            )));
+        }
+        self.block.clear();
+        self.block.resize(len, 0);
         snap::raw::Decoder::new()
-            .decompress(compressed, &mut out[start..])
-            .map_err(|e| e.to_string())?;
-        Ok(())
-    };
-    let mut out = Vec::new();
-    if !raw.starts_with(SNAPPY_XERIAL_MAGIC) {
-        block(raw, &mut out)?;
-        return Ok(out);
+            .decompress(compressed, &mut self.block)
+            .map_err(|e| bad(e.to_string()))?;
+        self.at = 0;
+        Ok(true)
     }
-    let mut rest = raw.get(SNAPPY_XERIAL_HEADER_LEN..).unwrap_or_default();
-    while !rest.is_empty() {
-        let (len, tail) = rest
-            .split_first_chunk::<4>()
-            .ok_or("a snappy block without its length")?;
-        let len = u32::from_be_bytes(*len) as usize;
-        let compressed = tail.get(..len).ok_or("a truncated snappy block")?;
-        block(compressed, &mut out)?;
-        rest = &tail[len..];
+}
+
+impl Read for SnappyReader<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.block.len() {
+            if !self.next_block()? {
+                return Ok(0);
+            }
+        }
+        let n = out.len().min(self.block.len() - self.at);
+        out[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
-    Ok(out)
 }
 
 /// Compresses a records section with codec `codec` (the low bits of the attributes).
@@ -175,15 +231,38 @@ fn nullable_bytes<'a>(b: &'a [u8], pos: &mut usize) -> Option<Option<&'a [u8]>> 
 /// Splits an uncompressed records section into its `count` records; `None` if it is
 /// malformed (a length or field running past the end).
 pub(super) fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<'_>>> {
-    let count = usize::try_from(count).ok()?;
-    // Each record takes at least 7 bytes: never reserve more than the section can hold.
-    let mut records = Vec::with_capacity(count.min(section.len() / 7));
-    let mut pos = 0usize;
-    for _ in 0..count {
-        let len = usize::try_from(read_varint(section, &mut pos)?).ok()?;
+    records(section, count).collect()
+}
+
+/// The `count` records of an uncompressed records section, one at a time: an item is
+/// `None` (and the last) where the section is malformed. Unlike [`parse_records`], holds
+/// nothing per record, so a batch of millions of tiny records costs no more than its
+/// section.
+pub(super) fn records(section: &[u8], count: i32) -> Records<'_> {
+    Records {
+        section,
+        pos: 0,
+        remaining: usize::try_from(count).unwrap_or(0),
+        failed: false,
+    }
+}
+
+/// Iterator over the records of a section, see [`records`].
+pub(super) struct Records<'a> {
+    section: &'a [u8],
+    pos: usize,
+    remaining: usize,
+    failed: bool,
+}
+
+impl<'a> Records<'a> {
+    fn read(&mut self) -> Option<RawRecord<'a>> {
+        let section = self.section;
+        let pos = &mut self.pos;
+        let len = usize::try_from(read_varint(section, pos)?).ok()?;
         let end = pos.checked_add(len)?;
-        let record = section.get(pos..end)?;
-        pos = end;
+        let record = section.get(*pos..end)?;
+        *pos = end;
         let attributes = *record.first()?;
         let mut at = 1usize;
         let timestamp_delta = read_varint(record, &mut at)?;
@@ -191,16 +270,29 @@ pub(super) fn parse_records(section: &[u8], count: i32) -> Option<Vec<RawRecord<
         let tail = record.get(at..)?;
         let key = nullable_bytes(record, &mut at)?;
         let value = nullable_bytes(record, &mut at)?;
-        records.push(RawRecord {
+        Some(RawRecord {
             timestamp_delta,
             offset_delta,
             key,
             value,
             attributes,
             tail,
-        });
+        })
     }
-    Some(records)
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Option<RawRecord<'a>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.remaining == 0 || self.failed {
+            return None;
+        }
+        self.remaining -= 1;
+        let record = self.read();
+        self.failed = record.is_none();
+        Some(record)
+    }
 }
 
 /// The type of a control batch (`CONTROL_COMMIT`, `CONTROL_ABORT`, …), `None` if it holds
@@ -304,6 +396,17 @@ mod tests {
         );
         assert_eq!(records[0].key, None);
         assert!(parse_records(&b[HEADER_SIZE..b.len() - 1], h.records_count).is_none());
+        // Streamed: the well-formed records, then one `None` where the section breaks off.
+        let streamed: Vec<bool> = super::records(&b[HEADER_SIZE..b.len() - 1], h.records_count)
+            .map(|r| r.is_some())
+            .collect();
+        assert_eq!(streamed, [true, true, false]);
+        assert_eq!(
+            super::records(&b[HEADER_SIZE..], i32::MAX)
+                .filter(Option::is_some)
+                .count(),
+            3
+        );
 
         // Keep the last record only, re-based on a later base timestamp.
         let mut section = Vec::new();

@@ -44,8 +44,10 @@ pub(crate) struct Segment {
     index: Vec<(u32, u32)>,
     time_index: Vec<(i64, u32)>,
     bytes_since_index: u64,
-    index_file: Arc<File>,
-    time_file: Arc<File>,
+    /// The index files, open only while they are written: a sealed segment's indexes
+    /// live in memory, and holding their files open would cost every partition two file
+    /// descriptors per segment for nothing.
+    index_files: Option<(Arc<File>, Arc<File>)>,
     dir: PathBuf,
 }
 
@@ -75,8 +77,6 @@ impl Segment {
     }
 
     fn with_file(dir: &Path, base_offset: i64, file: File, now_ms: i64) -> Result<Segment> {
-        let index_file = open_rw(&dir.join(file_name(base_offset, "index")), true)?;
-        let time_file = open_rw(&dir.join(file_name(base_offset, "timeindex")), true)?;
         Ok(Segment {
             base_offset,
             file: Arc::new(file),
@@ -88,8 +88,7 @@ impl Segment {
             index: Vec::new(),
             time_index: Vec::new(),
             bytes_since_index: 0,
-            index_file: Arc::new(index_file),
-            time_file: Arc::new(time_file),
+            index_files: None,
             dir: dir.to_path_buf(),
         })
     }
@@ -119,6 +118,9 @@ impl Segment {
             }
         }
         seg.rebuild(recover, index_interval)?;
+        if !recover {
+            seg.close_index_files();
+        }
         Ok(seg)
     }
 
@@ -256,9 +258,10 @@ impl Segment {
         self.time_index
             .iter()
             .for_each(|e| Self::encode_time(e, &mut tix));
+        let (index_file, time_file) = self.index_files()?;
         for (file, data, ext) in [
-            (&*self.index_file, idx, "index"),
-            (&*self.time_file, tix, "timeindex"),
+            (&*index_file, idx, "index"),
+            (&*time_file, tix, "timeindex"),
         ] {
             let path = self.dir.join(file_name(self.base_offset, ext));
             file.set_len(0)
@@ -299,12 +302,12 @@ impl Segment {
         }
         self.size = pos;
         if !idx.is_empty() {
-            (&*self.index_file)
+            (&*self.index_files()?.0)
                 .write_all(&idx)
                 .map_err(|e| Error::io(self.dir.join(file_name(self.base_offset, "index")), e))?;
         }
         if !tix.is_empty() {
-            (&*self.time_file).write_all(&tix).map_err(|e| {
+            (&*self.index_files()?.1).write_all(&tix).map_err(|e| {
                 Error::io(self.dir.join(file_name(self.base_offset, "timeindex")), e)
             })?;
         }
@@ -323,7 +326,7 @@ impl Segment {
             self.time_index.push(e);
             let mut tix = Vec::new();
             Self::encode_time(&e, &mut tix);
-            (&*self.time_file).write_all(&tix).map_err(|e| {
+            (&*self.index_files()?.1).write_all(&tix).map_err(|e| {
                 Error::io(self.dir.join(file_name(self.base_offset, "timeindex")), e)
             })?;
         }
@@ -332,21 +335,39 @@ impl Segment {
 
     /// Forces the segment and its indexes to disk.
     pub(super) fn sync(&self) -> Result<()> {
-        self.file
-            .sync_data()
-            .and_then(|_| self.index_file.sync_data())
-            .and_then(|_| self.time_file.sync_data())
-            .map_err(|e| Error::io(self.dir.join(file_name(self.base_offset, "log")), e))
+        self.sync_handle().sync()
+    }
+
+    /// The offset and time index files, opened (for appending) if they are not.
+    fn index_files(&mut self) -> Result<(Arc<File>, Arc<File>)> {
+        if let Some(files) = &self.index_files {
+            return Ok(files.clone());
+        }
+        let index = open_rw(&self.dir.join(file_name(self.base_offset, "index")), true)?;
+        let time = open_rw(
+            &self.dir.join(file_name(self.base_offset, "timeindex")),
+            true,
+        )?;
+        let files = (Arc::new(index), Arc::new(time));
+        self.index_files = Some(files.clone());
+        Ok(files)
+    }
+
+    /// Closes the index files of a segment that is no longer written (after it was
+    /// sealed and synced): they are read from memory, and reopened should it be written
+    /// again.
+    pub(super) fn close_index_files(&mut self) {
+        self.index_files = None;
     }
 
     /// The segment's open files, to sync outside the log's lock.
     pub(super) fn sync_handle(&self) -> SyncHandle {
+        let mut files = vec![self.file.clone()];
+        if let Some((index, time)) = &self.index_files {
+            files.extend([index.clone(), time.clone()]);
+        }
         SyncHandle {
-            files: [
-                self.file.clone(),
-                self.index_file.clone(),
-                self.time_file.clone(),
-            ],
+            files,
             path: self.dir.join(file_name(self.base_offset, "log")),
         }
     }
@@ -461,7 +482,7 @@ impl Segment {
 /// appends and reads.
 #[derive(Debug)]
 pub(crate) struct SyncHandle {
-    files: [Arc<File>; 3],
+    files: Vec<Arc<File>>,
     path: PathBuf,
 }
 

@@ -4,12 +4,17 @@
 //! [`Connection`] owns the socket and both buffers: it cuts complete request frames out
 //! of what it has read (refusing a negative size or one above `socket.request.max.bytes`),
 //! and encodes each [`Response`] (size, header in the API's header version, body) straight
-//! into its write buffer, so that responses to pipelined requests go out in one write.
+//! into its write buffer, so that responses to pipelined requests go out in one write. The
+//! record batches of a fetch response are not copied into that buffer: they stay the shared
+//! bytes the log read, queued as segments of their own and written with vectored I/O.
 //! Like mini-redis' `Connection` and Kafka's `KafkaChannel` with its `NetworkReceive` and
 //! `NetworkSend`, it knows nothing of what the requests mean.
 
+use std::collections::VecDeque;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::buf::SegmentedBuf;
 use kafka_protocol::protocol::Encodable;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -18,8 +23,13 @@ use crate::wire::{Response, ResponseBody};
 
 /// How much the read buffer grows by when it runs low.
 const READ_CHUNK: usize = 64 * 1024;
+/// Most room made in the read buffer ahead of bytes that have arrived.
+const MAX_RESERVE_AHEAD: usize = 1024 * 1024;
 /// Largest write buffer kept for reuse; bigger ones are freed after writing.
 const MAX_POOLED_BUFFER: usize = 8 * 1024 * 1024;
+/// Fetched record batches at least this large are written from the bytes the log read rather
+/// than copied into the write buffer: below it, a copy costs less than another I/O segment.
+const MIN_SHARED_RECORDS: usize = 16 * 1024;
 
 thread_local! {
     /// A write buffer kept between responses on this worker thread: fetch responses of a
@@ -60,7 +70,10 @@ pub(crate) struct Connection {
     stream: TcpStream,
     /// Bytes read and not yet cut into frames.
     rbuf: BytesMut,
-    /// Encoded responses not yet written.
+    /// Encoded response bytes to write before `wbuf`: whole segments, some of them the record
+    /// batches of fetch responses as the log read them.
+    queued: Segments,
+    /// Encoded responses not yet written (after `queued`).
     wbuf: BytesMut,
     /// `socket.request.max.bytes`.
     max_request_size: usize,
@@ -74,6 +87,7 @@ impl Connection {
         Connection {
             stream,
             rbuf: BytesMut::with_capacity(READ_CHUNK),
+            queued: Segments::default(),
             wbuf: BytesMut::new(),
             max_request_size,
         }
@@ -96,12 +110,19 @@ impl Connection {
             });
         }
         if self.rbuf.len() < 4 + size {
-            // Make room for the rest of the frame in one allocation.
-            self.rbuf.reserve(4 + size - self.rbuf.len());
+            // Make room for the rest of the frame, but only for what may arrive soon: a
+            // size prefix is a claim, and memory follows the bytes actually sent.
+            self.rbuf
+                .reserve((4 + size - self.rbuf.len()).min(MAX_RESERVE_AHEAD));
             return Ok(None);
         }
         self.rbuf.advance(4);
         Ok(Some(self.rbuf.split_to(size).freeze()))
+    }
+
+    /// Bytes read that do not yet make a whole request frame.
+    pub(crate) fn buffered(&self) -> usize {
+        self.rbuf.len()
     }
 
     /// Reads more bytes from the socket into the read buffer; `false` once the client has
@@ -119,6 +140,9 @@ impl Connection {
         if self.wbuf.capacity() == 0 {
             self.wbuf = WRITE_BUFFER.with_borrow_mut(std::mem::take);
         }
+        if shares_records(response) {
+            return self.write_segmented(response);
+        }
         let start = self.wbuf.len();
         let encoded = encode_response(&mut self.wbuf, response);
         if encoded.is_err() {
@@ -127,14 +151,121 @@ impl Connection {
         encoded
     }
 
+    /// Encodes a fetch response whose large record batches become segments of their own.
+    /// Its size is computed first: once a batch is queued, the bytes before it are final.
+    fn write_segmented(&mut self, response: &Response) -> Result<(), String> {
+        let Response {
+            api_key,
+            version,
+            correlation_id,
+            body: ResponseBody::Message(ResponseKind::Fetch(message)),
+        } = response
+        else {
+            return encode_response(&mut self.wbuf, response);
+        };
+        let header = ResponseHeader::default().with_correlation_id(*correlation_id);
+        let header_version = api_key.response_header_version(*version);
+        let size = header
+            .compute_size(header_version)
+            .and_then(|h| Ok(h + message.compute_size(*version)?))
+            .map_err(|e| format!("cannot size {api_key:?} v{version} response: {e}"))?;
+        let size = i32::try_from(size)
+            .map_err(|_| format!("{api_key:?} response of {size} bytes is too large"))?;
+        // Responses already encoded go first, whole; this one is only queued once complete.
+        if !self.wbuf.is_empty() {
+            self.queued.extend(vec![self.wbuf.split().freeze()]);
+        }
+        let mut out = SegmentedBuf::new(BytesMut::new(), MIN_SHARED_RECORDS);
+        out.put_i32(size);
+        header
+            .encode(&mut out, header_version)
+            .and_then(|()| message.encode(&mut out, *version))
+            .map_err(|e| format!("cannot encode {api_key:?} v{version} response: {e}"))?;
+        let (done, current) = out.into_parts();
+        self.queued.extend(done);
+        self.queued.extend(vec![current.freeze()]);
+        Ok(())
+    }
+
     /// Writes every buffered response to the socket.
     pub(crate) async fn flush(&mut self) -> std::io::Result<()> {
+        if self.queued.has_remaining() {
+            // Vectored writes: the segments go out without being gathered into one buffer.
+            self.stream.write_all_buf(&mut self.queued).await?;
+        }
         if self.wbuf.is_empty() {
             return Ok(());
         }
         self.stream.write_all(&self.wbuf).await?;
         recycle(std::mem::take(&mut self.wbuf));
         Ok(())
+    }
+}
+
+/// Whether `response` is a fetch response with record batches worth keeping by reference.
+fn shares_records(response: &Response) -> bool {
+    match &response.body {
+        ResponseBody::Message(ResponseKind::Fetch(f)) => f
+            .responses
+            .iter()
+            .flat_map(|t| t.partitions.iter())
+            .any(|p| {
+                p.records
+                    .as_ref()
+                    .is_some_and(|r| r.len() >= MIN_SHARED_RECORDS)
+            }),
+        _ => false,
+    }
+}
+
+/// Byte segments queued for writing, in order; as a [`Buf`] they are written with vectored
+/// I/O.
+#[derive(Debug, Default)]
+struct Segments {
+    segments: VecDeque<Bytes>,
+    remaining: usize,
+}
+
+impl Segments {
+    fn extend(&mut self, segments: Vec<Bytes>) {
+        for segment in segments.into_iter().filter(|s| !s.is_empty()) {
+            self.remaining += segment.len();
+            self.segments.push_back(segment);
+        }
+    }
+}
+
+impl Buf for Segments {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn chunk(&self) -> &[u8] {
+        self.segments.front().map_or(&[], |s| s.as_ref())
+    }
+
+    fn chunks_vectored<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, segment) in dst.iter_mut().zip(self.segments.iter()) {
+            *slot = std::io::IoSlice::new(segment);
+            n += 1;
+        }
+        n
+    }
+
+    fn advance(&mut self, mut cnt: usize) {
+        self.remaining -= cnt.min(self.remaining);
+        while cnt > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                return;
+            };
+            if cnt < front.len() {
+                front.advance(cnt);
+                return;
+            }
+            cnt -= front.len();
+            self.segments.pop_front();
+        }
     }
 }
 
@@ -185,6 +316,51 @@ mod tests {
     use tokio::net::TcpListener;
 
     use super::*;
+
+    /// A fetch response's large record batches are written from the log's bytes, as their
+    /// own segments, between responses encoded before and after it; the client reads the same
+    /// frames as if everything had been copied.
+    #[tokio::test]
+    async fn fetch_records_are_written_by_reference_in_order() {
+        use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+        use kafka_protocol::messages::FetchResponse;
+        let (mut conn, mut client) = pair(1024).await;
+        let records = Bytes::from(vec![7u8; MIN_SHARED_RECORDS * 2]);
+        let fetch = |correlation_id| Response {
+            api_key: ApiKey::Fetch,
+            version: 13,
+            correlation_id,
+            body: ResponseBody::Message(ResponseKind::Fetch(
+                FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+                    .with_partitions(vec![
+                        PartitionData::default().with_records(Some(records.clone())),
+                        PartitionData::default()
+                            .with_partition_index(1)
+                            .with_records(Some(Bytes::from_static(b"small"))),
+                    ])]),
+            )),
+        };
+        let versions = |correlation_id| Response {
+            api_key: ApiKey::ApiVersions,
+            version: 0,
+            correlation_id,
+            body: ResponseBody::Message(ResponseKind::ApiVersions(ApiVersionsResponse::default())),
+        };
+        let mut expected = BytesMut::new();
+        for r in [versions(1), fetch(2), versions(3)] {
+            encode_response(&mut expected, &r).unwrap();
+            conn.write_response(&r).unwrap();
+        }
+        assert!(conn
+            .queued
+            .segments
+            .iter()
+            .any(|s| s.as_ptr() == records.as_ptr()));
+        conn.flush().await.unwrap();
+        let mut got = vec![0u8; expected.len()];
+        client.read_exact(&mut got).await.unwrap();
+        assert_eq!(got, expected.to_vec());
+    }
 
     /// A connection on the server side of a loopback socket, and the client side.
     async fn pair(max_request_size: usize) -> (Connection, TcpStream) {

@@ -10,6 +10,12 @@
 //! does (clients pipeline by sending several before reading). Responses to requests that
 //! arrived together are written together. A frame larger than `socket.request.max.bytes`,
 //! a negative size or an undecodable request closes that connection only.
+//!
+//! Connections are bounded as in Kafka: one that sends nothing for
+//! `connections.max.idle.ms` is closed, as is one whose request, once begun, does not
+//! arrive whole within `request.read.timeout.ms` (Rill's; Kafka relies on the idle
+//! timeout alone); at most `max.connections` are served, later ones waiting to be
+//! accepted.
 
 mod connection;
 
@@ -19,8 +25,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
@@ -97,15 +104,31 @@ impl Server {
         let (stop_tx, stop_rx) = watch::channel(false);
         let background = tokio::spawn(self.broker.clone().run_background(stop_rx.clone()));
         let mut connections = JoinSet::new();
+        // `max.connections`: a connection is accepted only with a permit, held until it
+        // closes; past the limit new connections wait in the listen backlog, as Kafka's
+        // acceptor makes them wait.
+        let permits = Arc::new(Semaphore::new(
+            self.broker
+                .config()
+                .max_connections
+                .min(Semaphore::MAX_PERMITS),
+        ));
+        let accept = || async {
+            let permit = permits.clone().acquire_owned().await;
+            (permit, self.listener.accept().await)
+        };
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
+                (permit, accepted) = accept() => match accepted {
                     Ok((stream, peer)) => {
                         let broker = self.broker.clone();
                         let stop = stop_rx.clone();
-                        connections.spawn(serve(broker, stream, peer, stop));
+                        connections.spawn(async move {
+                            serve(broker, stream, peer, stop).await;
+                            drop(permit);
+                        });
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
@@ -147,11 +170,18 @@ async fn serve(
     let mut conn = Connection::new(stream, broker.config().max_request_size);
     // Who the client is: anonymous until authentication (SASL, TLS) sets the principal.
     let ctx = RequestContext::anonymous(Some(peer));
+    let idle = broker.config().connections_max_idle;
+    let read_timeout = broker.config().request_read_timeout;
+    // When the first bytes of the request not yet complete arrived.
+    let mut request_started: Option<Instant> = None;
     loop {
         // Handle every complete frame already read.
         loop {
             let frame = match conn.next_frame() {
-                Ok(Some(frame)) => frame,
+                Ok(Some(frame)) => {
+                    request_started = None;
+                    frame
+                }
                 Ok(None) => break,
                 Err(FrameError::NegativeSize(size)) => {
                     tracing::warn!(%peer, size, "negative request size; closing connection");
@@ -187,8 +217,30 @@ async fn serve(
             tracing::debug!(%peer, error = %e, "write failed");
             return;
         }
+        // Every pass through here follows activity: bytes read or requests answered.
+        let now = Instant::now();
+        if conn.buffered() == 0 {
+            request_started = None;
+        } else if request_started.is_none() {
+            request_started = Some(now);
+        }
+        // Kafka's `connections.max.idle.ms`, and a bound on how long one request may take
+        // to arrive once begun.
+        let deadline = match request_started {
+            Some(started) => (started + read_timeout).min(now + idle),
+            None => now + idle,
+        };
         let read = tokio::select! {
             r = conn.read() => r,
+            _ = tokio::time::sleep_until(deadline) => {
+                let reason = if request_started.is_some_and(|s| s + read_timeout <= Instant::now()) {
+                    "request not complete within request.read.timeout.ms"
+                } else {
+                    "idle longer than connections.max.idle.ms"
+                };
+                tracing::info!(%peer, reason, "closing connection");
+                return;
+            }
             _ = stop.changed() => return,
         };
         match read {

@@ -513,6 +513,10 @@ impl<K: Data, V: Data> KTable<K, V> {
             self.change_stream().pending_name(),
             materialized.as_ref().and_then(|m| m.name.clone()),
         );
+        // Kafka's `doJoinOnForeignKey` asks both tables for old values: a left row that changes
+        // its foreign key unsubscribes from the old one, a right row's old value is compared.
+        other.enable_sending_old_values();
+        self.enable_sending_old_values();
         // Each side is read through its view (Kafka's `valueGetterSupplier`): its store, or
         // the stores it derives from; the values' serdes hash the left rows and carry the answers.
         let sides = match (
@@ -821,6 +825,11 @@ impl<K: Data, V: Data, KO: Data> Processor<K, Change<V>, KO, Subscription<K>>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, KO, Subscription<K>>,
     ) -> Result<()> {
+        // Out-of-order updates of a versioned table are history, not news (KIP-914).
+        if !record.value.is_latest {
+            tracing::info!("skipping out-of-order record from versioned table while performing table-table join");
+            return Ok(());
+        }
         let node = ctx.node_name().to_string();
         let hash = match &record.value.new {
             Some(value) => Some(hash_of(&*self.values, &node, value)?),
@@ -1025,6 +1034,11 @@ impl<K: Data, KO: Data, VO: Data> Processor<KO, Change<VO>, K, Response<VO>>
         record: Record<KO, Change<VO>>,
         ctx: &mut ProcessorContext<'_, K, Response<VO>>,
     ) -> Result<()> {
+        // Out-of-order updates of a versioned table are history, not news (KIP-914).
+        if !record.value.is_latest {
+            tracing::info!("skipping out-of-order record from versioned table while performing table-table join");
+            return Ok(());
+        }
         if record.value.new.is_none() && record.value.old.is_none() {
             return Ok(());
         }

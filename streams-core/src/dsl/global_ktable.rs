@@ -111,8 +111,10 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// Left stream-global-table join (Kafka's `KStream#leftJoin(GlobalKTable, KeyValueMapper,
     /// ValueJoiner)`): every record is emitted as `joiner(value, table_value)`, with `None` when
     /// the table holds no value for `key_mapper(key, value)` — also when the mapped key is null
-    /// (`None`), which is not dropped (as in Kafka ≥ 3.7, KIP-962). The output keeps the stream
-    /// record's key and timestamp.
+    /// (`None`), which is not dropped. The output keeps the stream record's key and timestamp.
+    /// A record with a null key is kept (KIP-962, Kafka ≥ 3.7), and a repartition before the
+    /// join lets it through. (Kafka drops a record whose mapped key is null but whose own key
+    /// is not; the join has no serde of the stream's keys to tell them apart, so Rill keeps it.)
     pub fn left_join_global_table<KT, VT, VR, R, M, F>(
         &self,
         table: &GlobalKTable<KT, VT>,
@@ -152,12 +154,20 @@ impl<K: Data, V: Data> KStream<K, V> {
         // The global store is not connected to the join (Kafka's describe() shows `stores: []`):
         // global stores are open to every processor, and connecting it would merge this
         // sub-topology with the global one.
-        self.add_processor(name, Vec::new(), move || GlobalTableJoinProcessor {
+        let joined = self.add_processor(name, Vec::new(), move || GlobalTableJoinProcessor {
             table: table.clone(),
             key_mapper: Arc::clone(&key_mapper),
             joiner: Arc::clone(&joiner),
             left,
-        })
+        });
+        if left {
+            // Keeps null keys (KIP-962): a repartition before it must not drop them.
+            self.graph()
+                .borrow_mut()
+                .relaxed_null_key_joins
+                .insert(joined.node);
+        }
+        joined
     }
 }
 

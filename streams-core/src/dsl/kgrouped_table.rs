@@ -48,6 +48,9 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&K, &V) -> (K2, V2) + Send + Sync + 'static,
     {
         let stream = self.change_stream();
+        // The aggregation subtracts each update's old value (Kafka's `groupBy` calls
+        // `enableSendingOldValues(true)`).
+        self.enable_sending_old_values();
         // Kafka draws a counter value even for a named grouping.
         let name =
             super::kstream::named_or_generated(stream.graph(), grouped.name.clone(), SELECT_NAME);
@@ -246,6 +249,11 @@ where
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K2, Change<V2>>,
     ) -> Result<()> {
+        // Out-of-order updates of a versioned table are history, not news (KIP-914).
+        if !record.value.is_latest {
+            tracing::info!("skipping out-of-order record from versioned table while performing table aggregation");
+            return Ok(());
+        }
         let Record {
             key,
             value,

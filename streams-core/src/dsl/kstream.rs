@@ -14,7 +14,8 @@ use std::sync::Arc;
 use super::kgrouped::KGroupedStream;
 use super::operators::{
     BranchPredicate, BranchProcessor, FilterProcessor, FlatMapProcessor, FlatMapValuesProcessor,
-    MapProcessor, MapValuesProcessor, PassThroughProcessor, PeekProcessor, SelectKeyProcessor,
+    MapProcessor, MapValuesProcessor, NullKeyFilter, PassThroughProcessor, PeekProcessor,
+    SelectKeyProcessor,
 };
 use super::options::{Grouped, Named, Produced, Repartitioned};
 use crate::error::Error;
@@ -487,7 +488,11 @@ impl<K: Data, V: Data> KStream<K, V> {
     }
 
     /// Routes the stream through the internal topic `<application.id>-<name>-repartition`, so
-    /// that records are partitioned by their current key (Kafka's `repartition`).
+    /// that records are partitioned by their current key (Kafka's `repartition`). Records with
+    /// a null key are dropped unless a join that keeps them (a left stream-table or
+    /// stream-global-table join, a left or outer stream-stream join) lies downstream, as in
+    /// Kafka ≥ 3.7 (KIP-962); the same holds for the repartitions that joins and aggregations
+    /// add.
     pub fn repartition(&self, repartitioned: Repartitioned<K, V>) -> KStream<K, V> {
         let base = repartitioned.name.or_else(|| self.pending_name.clone());
         // Kafka's `UnoptimizableRepartitionNode`: a repartition the user asked for is kept.
@@ -561,6 +566,7 @@ impl<K: Data, V: Data> KStream<K, V> {
             Arc::clone(&key_serde),
             Arc::clone(&value_serde),
         );
+        let keys = Arc::clone(&key_serde);
         let source = add_source(
             &self.graph,
             source,
@@ -568,6 +574,17 @@ impl<K: Data, V: Data> KStream<K, V> {
             key_serde,
             value_serde,
         );
+        let drop_null_keys = processor_factory::<K, V, K, V, _, _>(
+            move || NullKeyFilter {
+                keys: Arc::clone(&keys),
+            },
+            Flushing::IfItOwnsACache,
+        );
+        self.graph.borrow_mut().repartition_filters.push((
+            filtered.node,
+            source.node,
+            drop_null_keys,
+        ));
         if optimizable {
             self.graph
                 .borrow_mut()

@@ -5,6 +5,7 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::cached::TableStore;
@@ -17,6 +18,22 @@ use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::Serde;
 use crate::topology::graph::TopologyGraph;
+
+/// What a downstream operator asks of the tables it reads (Kafka's `KTableImpl#valueGetterSupplier`
+/// and `enableSendingOldValues(true)`): a source table that nobody reads by key has no store, and
+/// sends no old values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Demand {
+    /// A join (or other lookup) reads the table by key: its source must be materialized.
+    Values,
+    /// An operator needs each update's old value (`group_by`, `suppress`, outer table joins):
+    /// the source must be materialized, and the operators in between send old values too.
+    OldValues,
+}
+
+/// Runs when a downstream operator makes a [`Demand`] on a table: materializes a source table
+/// (Kafka's `KTableSource#materialize`), or turns on old values in an operator.
+pub(crate) type DemandHook = Rc<dyn Fn(&mut TopologyGraph, Demand)>;
 
 const FILTER_NAME: &str = "KTABLE-FILTER-";
 const MAPVALUES_NAME: &str = "KTABLE-MAPVALUES-";
@@ -41,6 +58,12 @@ pub struct KTable<K, V> {
     /// table in a versioned store, or a table derived from one without a store of its own — the
     /// store's history retention.
     versioned: Option<i64>,
+    /// What to do upstream when an operator reads this table by key or needs its old values:
+    /// for a table derived from a source table that has no store yet.
+    upstream: Vec<DemandHook>,
+    /// Whether the updates come without old values until an operator asks for them
+    /// ([`Demand::OldValues`]): a table derived from a source table that has no store yet.
+    old_values_on_demand: bool,
 }
 
 impl<K, V> Clone for KTable<K, V> {
@@ -54,6 +77,8 @@ impl<K, V> Clone for KTable<K, V> {
             derived_view: self.derived_view.clone(),
             window_grace_ms: self.window_grace_ms,
             versioned: self.versioned,
+            upstream: self.upstream.clone(),
+            old_values_on_demand: self.old_values_on_demand,
         }
     }
 }
@@ -74,7 +99,41 @@ impl<K: Data, V: Data> KTable<K, V> {
             store_name,
             window_grace_ms: None,
             versioned: None,
+            upstream: Vec::new(),
+            old_values_on_demand: false,
         }
+    }
+
+    /// The same table, running `hooks` when an operator makes a [`Demand`] on it; with
+    /// `old_values_on_demand`, its updates carry no old values until one asks for them.
+    pub(crate) fn with_upstream(
+        mut self,
+        hooks: Vec<DemandHook>,
+        old_values_on_demand: bool,
+    ) -> Self {
+        self.upstream = hooks;
+        self.old_values_on_demand = old_values_on_demand;
+        self
+    }
+
+    /// The hooks of this table, for a table that derives from it.
+    pub(crate) fn upstream_hooks(&self) -> Vec<DemandHook> {
+        self.upstream.clone()
+    }
+
+    /// Tells the tables upstream of this one what an operator needs of it.
+    fn demand(&self, demand: Demand) {
+        let mut graph = self.stream.graph().borrow_mut();
+        for hook in &self.upstream {
+            hook(&mut graph, demand);
+        }
+    }
+
+    /// Asks this table to send old values with its updates, materializing the source table it
+    /// derives from if need be (Kafka's `enableSendingOldValues(true)`), for operators that
+    /// need them: `group_by`, `suppress`, left and outer table-table joins.
+    pub(crate) fn enable_sending_old_values(&self) {
+        self.demand(Demand::OldValues);
     }
 
     /// The same table, versioned with this history retention, or not.
@@ -112,7 +171,15 @@ impl<K: Data, V: Data> KTable<K, V> {
 
     /// How a join reads this table (Kafka's `valueGetterSupplier`): its store, or — for a table
     /// derived without one — its parents' stores through its operators.
+    /// Materializes the source table this one derives from if it has no store yet.
     pub(crate) fn view(&self) -> Option<TableView<K, V>> {
+        self.demand(Demand::Values);
+        self.stored_view()
+    }
+
+    /// Like [`view`](Self::view), without asking for a store: for a table derived from this
+    /// one, which reads through it only when it is read itself.
+    fn stored_view(&self) -> Option<TableView<K, V>> {
         match (&self.value_store, &self.value_serde) {
             (Some(store), Some(values)) => Some(TableView::of_store(
                 store,
@@ -210,7 +277,8 @@ impl<K: Data, V: Data> KTable<K, V> {
             // Read through this table's view, it is as versioned as this one.
             return KTable::new(stream, keys, value_serde, None)
                 .with_grace_of(self)
-                .with_versioned(self.versioned);
+                .with_versioned(self.versioned)
+                .with_upstream(self.upstream_hooks(), self.old_values_on_demand);
         };
         let store = result.table.store_name.to_string();
         let (keys, values) = (
@@ -222,9 +290,20 @@ impl<K: Data, V: Data> KTable<K, V> {
                 .add_processor(name, vec![result.table.store_name.to_string()], move || {
                     supplier(Some(result.clone()))
                 });
+        // Read through its own store, the table needs no store upstream; but it takes its old
+        // values from its input's (Kafka's operator would read its own store instead).
+        let parents = self.upstream_hooks();
+        let old_values_only: DemandHook = Rc::new(move |graph, demand| {
+            if demand == Demand::OldValues {
+                for hook in &parents {
+                    hook(graph, demand);
+                }
+            }
+        });
         KTable::new(stream, keys, Some(values), queryable)
             .with_value_store(store)
             .with_grace_of(self)
+            .with_upstream(vec![old_values_only], self.old_values_on_demand)
     }
 
     /// Keeps the rows for which `predicate` holds; a row that stops matching is deleted
@@ -282,22 +361,38 @@ impl<K: Data, V: Data> KTable<K, V> {
     {
         let predicate = Arc::new(predicate);
         let view_predicate: Predicate<K, V> = predicate.clone();
-        let view = self.view().map(|v| v.filter(view_predicate, keep));
+        let view = self.stored_view().map(|v| v.filter(view_predicate, keep));
         // Kafka (KIP-914) forwards every delete of a versioned table's filter, even of a row
-        // that was filtered out already.
-        let skip_repeated_deletes = !self.is_versioned();
-        self.derive(
-            FILTER_NAME,
-            self.value_serde.clone(),
-            materialized,
-            move |result| TableFilter {
-                predicate: Arc::clone(&predicate),
-                keep,
-                skip_repeated_deletes,
-                result,
-            },
-        )
-        .with_derived_view(view)
+        // that was filtered out already. Without old values (a source table without a store,
+        // until an operator asks for them) Kafka's filter cannot tell that a row did not match
+        // before either, and forwards the delete too.
+        let versioned = self.is_versioned();
+        let skip_repeated_deletes =
+            Arc::new(AtomicBool::new(!versioned && !self.old_values_on_demand));
+        let skip = Arc::clone(&skip_repeated_deletes);
+        let filtered = self
+            .derive(
+                FILTER_NAME,
+                self.value_serde.clone(),
+                materialized,
+                move |result| TableFilter {
+                    predicate: Arc::clone(&predicate),
+                    keep,
+                    skip_repeated_deletes: skip.load(Ordering::Relaxed),
+                    result,
+                },
+            )
+            .with_derived_view(view);
+        if !self.old_values_on_demand || versioned {
+            return filtered;
+        }
+        let mut hooks = filtered.upstream_hooks();
+        hooks.push(Rc::new(move |_, demand| {
+            if demand == Demand::OldValues {
+                skip_repeated_deletes.store(true, Ordering::Relaxed);
+            }
+        }));
+        filtered.with_upstream(hooks, true)
     }
 
     /// Transforms every value (Kafka's `KTable#mapValues`); deletes stay deletes.
@@ -331,7 +426,7 @@ impl<K: Data, V: Data> KTable<K, V> {
     {
         let mapper = Arc::new(mapper);
         let view_mapper: Arc<dyn Fn(&V) -> V2 + Send + Sync> = mapper.clone();
-        let view = self.view().map(|v| v.map(view_mapper));
+        let view = self.stored_view().map(|v| v.map(view_mapper));
         self.derive(MAPVALUES_NAME, None, materialized, move |result| {
             TableMapValues {
                 mapper: Arc::clone(&mapper),
@@ -379,15 +474,13 @@ where
             |value: Option<V>| value.filter(|v| (self.predicate)(&record.key, v) == self.keep);
         let new = keep(record.value.new.clone());
         let old = keep(record.value.old.clone());
-        if self.skip_repeated_deletes
-            && new.is_none()
-            && old.is_none()
-            && record.value.new.is_some()
-        {
-            // A row that did not match and still does not: nothing changes downstream.
+        if self.skip_repeated_deletes && new.is_none() && old.is_none() {
+            // A row that did not match and still does not (or a delete of one): nothing
+            // changes downstream (Kafka's `KTableFilter` with old values).
             return Ok(());
         }
-        let record = record.with_value(Change::new(new, old));
+        let is_latest = record.value.is_latest;
+        let record = record.with_value(Change::new(new, old).latest(is_latest));
         match &mut self.result {
             Some(result) => result.write_and_forward(record, ctx),
             None => ctx.forward(record),
@@ -425,7 +518,8 @@ where
         let change = Change::new(
             record.value.new.as_ref().map(|v| (self.mapper)(v)),
             record.value.old.as_ref().map(|v| (self.mapper)(v)),
-        );
+        )
+        .latest(record.value.is_latest);
         let record = record.with_value(change);
         match &mut self.result {
             Some(result) => result.write_and_forward(record, ctx),
@@ -537,5 +631,29 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for TableSource<K, 
                 let new = record.value.take();
                 Ok(record.with_value(Change::new(new, old)))
             })
+    }
+}
+
+/// A source table without a store (Kafka's `KTableSource` when nothing needs it materialized):
+/// each record is forwarded as a change without an old value, a null value as a delete.
+pub(crate) struct StorelessTableSource<K> {
+    pub(crate) keys: Arc<dyn Serde<K>>,
+}
+
+impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for StorelessTableSource<K> {
+    fn process(
+        &mut self,
+        mut record: Record<K, Option<V>>,
+        ctx: &mut ProcessorContext<'_, K, Change<V>>,
+    ) -> Result<()> {
+        if self.keys.is_null(&record.key) {
+            tracing::warn!(
+                processor = ctx.node_name(),
+                "skipping table record due to null key"
+            );
+            return Ok(());
+        }
+        let new = record.value.take();
+        ctx.forward(record.with_value(Change::new(new, None)))
     }
 }

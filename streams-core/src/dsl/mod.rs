@@ -74,24 +74,46 @@ impl StreamsBuilder {
     }
 
     /// A table of the latest value per key in `topic` (Kafka's `StreamsBuilder#table`): null
-    /// values delete keys. The table is materialized in a store named as `materialized` says,
-    /// or `<topic>-STATE-STORE-<n>`, changelogged to `<application.id>-<store>-changelog` — or,
+    /// values delete keys. The table is materialized in a store named as `materialized` says —
+    /// or, without a name, in a store `<topic>-STATE-STORE-<n>` only if an operator needs it
+    /// (Kafka's `KTableSource#materialize`): a join reading the table by key, or an operator
+    /// that needs old values (`group_by`, `suppress`, a left or outer table-table join).
+    /// Without a store the table forwards each record as an update without an old value, as
+    /// Kafka's does. A store is changelogged to `<application.id>-<store>-changelog` — or,
     /// built with [`build_with_optimization`](Self::build_with_optimization)`("all")`, restored
     /// from `topic` itself. Its updates are forwarded as the store's record cache flushes them
     /// (see `Materialized::with_caching_enabled`). Materialized in a versioned store
     /// (`Materialized::as_versioned`), the table keeps each key's history and forwards only the
     /// updates that are the key's latest (see `KTable::is_versioned`).
+    ///
+    /// ```
+    /// use streams_core::prelude::*;
+    /// use streams_core::serde::OptionSerde;
+    /// let builder = StreamsBuilder::new();
+    /// let table = builder.table("t", Consumed::with(Serdes::string(), Serdes::string()), Materialized::new());
+    /// table.to_stream().to("o", Produced::with(Serdes::string(), OptionSerde::new(Serdes::string())));
+    /// // Nothing reads the table by key: it has no store.
+    /// assert!(builder.build().unwrap().describe().to_string().contains("KTABLE-SOURCE-0000000002 (stores: [])"));
+    /// ```
     pub fn table<K: Data, V: Data>(
         &self,
         topic: &str,
         consumed: Consumed<K, V>,
         materialized: Materialized<K, V>,
     ) -> KTable<K, V> {
-        let source = self.table_source(topic, consumed, &materialized, |graph, store| {
-            let builder = materialized
+        // Kafka materializes a source table up front only if it is queryable (or versioned,
+        // which takes a named store supplier).
+        let on_demand = materialized.name.is_none() && materialized.versioned.is_none();
+        let store_builder = |store: &str| {
+            materialized
                 .versioned_store()
-                .unwrap_or_else(|| materialized.timestamped_store(store));
-            graph.add_store(builder);
+                .unwrap_or_else(|| materialized.timestamped_store(store))
+        };
+        if on_demand {
+            return self.table_on_demand(topic, consumed, &materialized, store_builder);
+        }
+        let source = self.table_source(topic, consumed, &materialized, |graph, store| {
+            graph.add_store(store_builder(store));
             graph.set_table_source_topic(store, topic);
         });
         let queryable = materialized.name.map(|_| source.store_name.clone());
@@ -103,6 +125,50 @@ impl StreamsBuilder {
                     .as_ref()
                     .map(|supplier| supplier.history_retention_ms()),
             )
+    }
+
+    /// A source table that gets its store only when an operator makes a
+    /// [`Demand`](ktable::Demand) on it: until then its table-source processor has no store
+    /// and forwards updates without old values; the store's name is drawn now, as Kafka's is.
+    fn table_on_demand<K: Data, V: Data>(
+        &self,
+        topic: &str,
+        consumed: Consumed<K, V>,
+        materialized: &Materialized<K, V>,
+        store_builder: impl FnOnce(&str) -> StoreBuilder,
+    ) -> KTable<K, V> {
+        let source = self.table_source(topic, consumed, materialized, |_, _| {});
+        let node = source.table.node;
+        let store_name = source.store_name;
+        let builder = store_builder(&store_name);
+        let (store, k, v) = (
+            Arc::<str>::from(store_name.as_str()),
+            Arc::clone(&source.keys),
+            Arc::clone(&source.values),
+        );
+        let stored = kstream::processor_factory::<K, Option<V>, K, change::Change<V>, _, _>(
+            move || {
+                ktable::TableSource(cached::TableStore::new(
+                    Arc::clone(&store),
+                    Arc::clone(&k),
+                    Arc::clone(&v),
+                ))
+            },
+            crate::processor::node::Flushing::IfItOwnsACache,
+        );
+        let (name, topic) = (store_name.clone(), topic.to_string());
+        let materialize: ktable::DemandHook = Rc::new(move |graph, _| {
+            if graph.has_store(&name) {
+                return;
+            }
+            graph.add_store(builder.clone());
+            graph.set_table_source_topic(&name, &topic);
+            graph.connect_store(node, &name);
+            graph.set_factory(node, Arc::clone(&stored));
+        });
+        KTable::new(source.table, source.keys, Some(source.values), None)
+            .with_value_store(store_name)
+            .with_upstream(vec![materialize], true)
     }
 
     /// A global table of `topic` (Kafka's `StreamsBuilder#globalTable`): every application
@@ -142,7 +208,8 @@ impl StreamsBuilder {
 
     /// The source of a table or global table of `topic`: a source node and Kafka's
     /// `KTableSource` writing the store (named by `materialized` or `<topic>-STATE-STORE-<n>`),
-    /// which `register` adds to the graph.
+    /// which `register` adds to the graph — or, if `register` adds no store, forwarding
+    /// updates without one (see [`table_on_demand`](Self::table_on_demand)).
     fn table_source<K: Data, V: Data>(
         &self,
         topic: &str,
@@ -193,6 +260,20 @@ impl StreamsBuilder {
             None,
         );
         register(&mut self.graph.borrow_mut(), &store_name);
+        if !self.graph.borrow().has_store(&store_name) {
+            let keys_of_source = Arc::clone(&keys);
+            let table = source.add_processor(table_source_name, Vec::new(), move || {
+                ktable::StorelessTableSource {
+                    keys: Arc::clone(&keys_of_source),
+                }
+            });
+            return TableSourceParts {
+                table,
+                keys,
+                values,
+                store_name,
+            };
+        }
         let (store, k, v) = (
             Arc::<str>::from(store_name.as_str()),
             Arc::clone(&keys),
@@ -268,7 +349,9 @@ impl StreamsBuilder {
     /// duplicate node names, invalid topic names or a topology without a source are reported
     /// together, as one [`Error::InvalidTopology`](crate::Error::InvalidTopology).
     pub fn build(&self) -> Result<Topology> {
-        Topology::build(self.graph.borrow().clone())
+        let mut graph = self.graph.borrow().clone();
+        graph.drop_null_keys_at_repartitions();
+        Topology::build(graph)
     }
 
     /// Like [`build`](Self::build), with the optimizations `config`'s `topology.optimization`
@@ -280,7 +363,7 @@ impl StreamsBuilder {
     /// let mut config = StreamsConfig::new("app").unwrap();
     /// config.set("topology.optimization", "all").unwrap();
     /// let builder = StreamsBuilder::new();
-    /// builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::new());
+    /// builder.table("users", Consumed::with(Serdes::string(), Serdes::string()), Materialized::as_("users-store"));
     /// let topology = builder.build_with(&config).unwrap();
     /// // The source topic serves as the table's changelog.
     /// assert_eq!(topology.changelog_topics(0, "app"), ["users"]);
@@ -320,6 +403,9 @@ impl StreamsBuilder {
             merge_repartitions,
         } = Optimizations::parse(optimization)?;
         let mut graph = self.graph.borrow().clone();
+        // Kafka rewrites the repartitions' null-key filters last; here first, while the filter
+        // nodes are where they were added (merging repartitions moves them).
+        graph.drop_null_keys_at_repartitions();
         // Kafka's order (`InternalStreamsBuilder#optimizeTopology`).
         if reuse_source_topics {
             graph.reuse_table_source_topics();
@@ -355,7 +441,11 @@ mod global_tests;
 #[cfg(test)]
 mod join_tests;
 #[cfg(test)]
+mod null_key_join_tests;
+#[cfg(test)]
 mod stream_api_tests;
+#[cfg(test)]
+mod table_source_tests;
 #[cfg(test)]
 mod windowed_cache_tests;
 

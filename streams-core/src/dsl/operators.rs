@@ -196,6 +196,25 @@ impl<K: Data, V: Data> Processor<K, V, K, V> for PassThroughProcessor {
     }
 }
 
+/// The filter before a repartition topic when no join downstream keeps null keys: drops records
+/// with a null key (Kafka's `KStreamFilter((k, v) -> k != null)` of `rewriteRepartitionNodes`).
+pub(crate) struct NullKeyFilter<K> {
+    pub(crate) keys: Arc<dyn crate::serde::Serde<K>>,
+}
+
+impl<K: Data, V: Data> Processor<K, V, K, V> for NullKeyFilter<K> {
+    fn process(
+        &mut self,
+        record: Record<K, V>,
+        ctx: &mut ProcessorContext<'_, K, V>,
+    ) -> Result<()> {
+        if self.keys.is_null(&record.key) {
+            return Ok(());
+        }
+        ctx.forward(record)
+    }
+}
+
 /// A branch predicate of `split()`.
 pub(crate) type BranchPredicate<K, V> = Arc<dyn Fn(&K, &V) -> bool + Send + Sync>;
 

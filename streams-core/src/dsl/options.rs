@@ -386,8 +386,10 @@ impl<K, V> Materialized<K, V> {
     /// A table kept in the versioned store `supplier` describes (Kafka's `Materialized.as` with a
     /// `VersionedBytesStoreSupplier`, KIP-889/914): named after the supplier, changelogged,
     /// never cached. Its table keeps every key's history for the supplier's history retention:
-    /// an update older than the key's latest is written to the history but not forwarded
-    /// downstream, a stream-table join looks a stream record up *as of* its timestamp, and the
+    /// an update older than the key's latest is written to the history and forwarded marked
+    /// as not the latest (`to_stream`, `filter` and `map_values` pass it on; aggregations and
+    /// table-table joins ignore it), a stream-table join looks a stream record up *as of* its
+    /// timestamp, and the
     /// store answers [`get_as_of`](crate::state::VersionedKeyValueStoreRef::get_as_of) queries.
     /// For source tables (`StreamsBuilder::table`) and `KStream::to_table_with` only: other
     /// operators refuse it at `build()`.

@@ -62,7 +62,10 @@ impl BufferConfig {
         }
     }
 
-    /// At most `bytes` of keys and values buffered; emits early when full unless told otherwise.
+    /// At most `bytes` buffered, each update sized as Kafka's
+    /// `InMemoryTimeOrderedKeyValueChangeBuffer` sizes it: buffer time, key, the key's prior and
+    /// old values, the new value and the record context (timestamp, offset, topic name,
+    /// partition, headers); emits early when full unless told otherwise.
     pub fn max_bytes(bytes: usize) -> Self {
         BufferConfig {
             max_records: None,
@@ -138,6 +141,9 @@ impl<K: Data, V: Data> KTable<K, V> {
     /// (Kafka's `KTable#suppress`).
     pub fn suppress(&self, suppressed: Suppressed<K>) -> KTable<K, V> {
         let stream = self.change_stream();
+        // The buffer keeps each key's prior value (Kafka's `KTableSuppressProcessorSupplier`
+        // asks its parent for old values, materializing a source table).
+        self.enable_sending_old_values();
         let (name, store_name) = match &suppressed.name {
             Some(name) => (name.clone(), format!("{name}-store")),
             None => {
@@ -226,25 +232,42 @@ impl<K> Clone for EmitTime<K> {
     }
 }
 
-/// One buffered update as stored: buffer time, record timestamp, then the value (absent for a
-/// delete).
+/// One buffered update as stored: buffer time, record timestamp, a flag, the entry's size as
+/// Kafka estimates it and the length of its key's prior value (see [`kafka_entry_size`]), then
+/// the value (absent for a delete). Entries written before the size was kept (flags 0 and 1)
+/// still decode, their size estimated from their bytes.
 struct Buffered {
     buffer_time: i64,
     timestamp: i64,
+    /// Kafka's size estimate of the entry and the length of the prior value it counts.
+    size: Option<(u64, u64)>,
     value: Option<Vec<u8>>,
 }
 
+/// Flags of [`Buffered`]: a delete or a value, without or with the size fields.
+const DELETE: u8 = 0;
+const VALUE: u8 = 1;
+const SIZED_DELETE: u8 = 2;
+const SIZED_VALUE: u8 = 3;
+
 impl Buffered {
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(17 + self.value.as_ref().map_or(0, Vec::len));
+        let mut out = Vec::with_capacity(33 + self.value.as_ref().map_or(0, Vec::len));
         out.extend_from_slice(&self.buffer_time.to_be_bytes());
         out.extend_from_slice(&self.timestamp.to_be_bytes());
-        match &self.value {
-            Some(v) => {
-                out.push(1);
-                out.extend_from_slice(v);
-            }
-            None => out.push(0),
+        let flag = match (&self.value, self.size) {
+            (None, None) => DELETE,
+            (Some(_), None) => VALUE,
+            (None, Some(_)) => SIZED_DELETE,
+            (Some(_), Some(_)) => SIZED_VALUE,
+        };
+        out.push(flag);
+        if let Some((size, prior)) = self.size {
+            out.extend_from_slice(&size.to_be_bytes());
+            out.extend_from_slice(&prior.to_be_bytes());
+        }
+        if let Some(v) = &self.value {
+            out.extend_from_slice(v);
         }
         out
     }
@@ -254,31 +277,61 @@ impl Buffered {
             store: store.to_string(),
             message: format!("corrupt suppression buffer entry of {} bytes", bytes.len()),
         };
-        let buffer_time = i64::from_be_bytes(
+        let long = |at: usize| -> Result<[u8; 8]> {
             bytes
-                .get(..8)
+                .get(at..at + 8)
                 .ok_or_else(corrupt)?
                 .try_into()
-                .map_err(|_| corrupt())?,
-        );
-        let timestamp = i64::from_be_bytes(
-            bytes
-                .get(8..16)
-                .ok_or_else(corrupt)?
-                .try_into()
-                .map_err(|_| corrupt())?,
-        );
-        let value = match bytes.get(16) {
-            Some(1) => Some(bytes[17..].to_vec()),
-            Some(0) => None,
+                .map_err(|_| corrupt())
+        };
+        let buffer_time = i64::from_be_bytes(long(0)?);
+        let timestamp = i64::from_be_bytes(long(8)?);
+        let flag = *bytes.get(16).ok_or_else(corrupt)?;
+        let (size, rest) = match flag {
+            DELETE | VALUE => (None, 17),
+            SIZED_DELETE | SIZED_VALUE => (
+                Some((u64::from_be_bytes(long(17)?), u64::from_be_bytes(long(25)?))),
+                33,
+            ),
             _ => return Err(corrupt()),
+        };
+        let value = match flag {
+            VALUE | SIZED_VALUE => Some(bytes.get(rest..).ok_or_else(corrupt)?.to_vec()),
+            _ => None,
         };
         Ok(Buffered {
             buffer_time,
             timestamp,
+            size,
             value,
         })
     }
+}
+
+/// The size of a buffered update as Kafka's `InMemoryTimeOrderedKeyValueChangeBuffer` estimates
+/// it (`computeRecordSize` with `BufferValue#residentMemorySizeEstimate`), which
+/// `BufferConfig::max_bytes` bounds: the buffer time (8), the key, the key's prior value (its old
+/// value when it entered the buffer), the update's old value unless this is the key's first
+/// update in the buffer, its new value, and the record context: timestamp and offset (8 each), the
+/// topic's length in UTF-16 units, the partition (4), and each header's name (UTF-16 units) and
+/// value.
+fn kafka_entry_size(
+    key: usize,
+    prior: usize,
+    old: Option<usize>,
+    new: usize,
+    topic: Option<&str>,
+    headers: &crate::record::Headers,
+) -> usize {
+    let context = 8
+        + 8
+        + topic.map_or(0, |t| t.encode_utf16().count())
+        + 4
+        + headers
+            .iter()
+            .map(|h| h.key.encode_utf16().count() + h.value.as_ref().map_or(0, Vec::len))
+            .sum::<usize>();
+    8 + key + prior + old.unwrap_or(0) + new + context
 }
 
 /// Buffers table updates per key and releases them by stream time, like Kafka's
@@ -293,15 +346,17 @@ struct SuppressProcessor<K, V> {
     observed_stream_time: i64,
     /// Buffered keys by buffer time, then key: release and eviction order.
     index: BTreeSet<(i64, Vec<u8>)>,
-    /// Buffer time and encoded size of each buffered key.
-    entries: HashMap<Vec<u8>, (i64, usize)>,
+    /// Buffer time, size (as Kafka estimates it) and prior value's length of each buffered key.
+    entries: HashMap<Vec<u8>, (i64, usize, usize)>,
     bytes: usize,
     store: Option<KeyValueStoreRef<Vec<u8>, Vec<u8>>>,
 }
 
 impl<K: Data, V: Data> SuppressProcessor<K, V> {
-    fn remember(&mut self, key: Vec<u8>, buffer_time: i64, size: usize) {
-        if let Some((old_time, old_size)) = self.entries.insert(key.clone(), (buffer_time, size)) {
+    fn remember(&mut self, key: Vec<u8>, buffer_time: i64, size: usize, prior: usize) {
+        if let Some((old_time, old_size, _)) =
+            self.entries.insert(key.clone(), (buffer_time, size, prior))
+        {
             self.index.remove(&(old_time, key.clone()));
             self.bytes -= old_size;
         }
@@ -321,7 +376,7 @@ impl<K: Data, V: Data> SuppressProcessor<K, V> {
         let Some((_, key)) = self.index.pop_first() else {
             return Ok(());
         };
-        if let Some((_, size)) = self.entries.remove(&key) {
+        if let Some((_, size, _)) = self.entries.remove(&key) {
             self.bytes -= size;
         }
         let store = initialized(&self.store, &self.store_name)?;
@@ -355,9 +410,13 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressProcess
         let store = ctx.key_value_store(&self.store_name, BytesSerde, BytesSerde)?;
         // Rebuild the buffer-time index from the (restored) buffer.
         for (key, entry) in store.all()? {
-            let size = key.len() + entry.len();
-            let buffer_time = Buffered::decode(&self.store_name, &entry)?.buffer_time;
-            self.remember(key, buffer_time, size);
+            let buffered = Buffered::decode(&self.store_name, &entry)?;
+            let (size, prior) = buffered
+                .size
+                .map_or((key.len() + entry.len(), 0), |(size, prior)| {
+                    (size as usize, prior as usize)
+                });
+            self.remember(key, buffered.buffer_time, size, prior);
         }
         self.store = Some(store);
         Ok(())
@@ -378,21 +437,44 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressProcess
                 .map_err(|e| store_serde_error(&self.store_name, "buffered value", e))?,
             None => None,
         };
+        let buffered = self.entries.get(&key).copied();
         // An update keeps its key's place in the buffer (Kafka's non-resetting semantics).
-        let (buffer_time, delay) = match (&self.emit_time, self.entries.get(&key)) {
+        let (buffer_time, delay) = match (&self.emit_time, buffered) {
             (EmitTime::WindowEnd(end, grace), _) => (end(&record.key), *grace),
-            (EmitTime::AfterFirstUpdate(limit), Some((first, _))) => (*first, *limit),
+            (EmitTime::AfterFirstUpdate(limit), Some((first, _, _))) => (first, *limit),
             (EmitTime::AfterFirstUpdate(limit), None) => (record.timestamp, *limit),
         };
+        // The old value's length counts towards Kafka's size estimate: as the key's prior value
+        // when it enters the buffer, as the update's old value after that.
+        let old = match &record.value.old {
+            Some(v) if self.buffer.max_bytes.is_some() => self
+                .values
+                .serialize(&self.store_name, v)
+                .map_err(|e| store_serde_error(&self.store_name, "buffered value", e))?
+                .map_or(0, |bytes| bytes.len()),
+            _ => 0,
+        };
+        let (prior, old_counted) = match buffered {
+            Some((_, _, prior)) => (prior, Some(old)),
+            None => (old, None),
+        };
+        let size = kafka_entry_size(
+            key.len(),
+            prior,
+            old_counted,
+            value.as_ref().map_or(0, Vec::len),
+            ctx.last_input_topic(),
+            &record.headers,
+        );
         let entry = Buffered {
             buffer_time,
             timestamp: record.timestamp,
+            size: Some((size as u64, prior as u64)),
             value,
         }
         .encode();
-        let size = key.len() + entry.len();
         initialized(&self.store, &self.store_name)?.put(&key, &entry)?;
-        self.remember(key, buffer_time, size);
+        self.remember(key, buffer_time, size, prior);
         // Compared as Kafka does, by buffer time against stream time minus the delay: adding the
         // delay to buffer times instead would saturate a `Duration::MAX`-like limit and lose the
         // order of the keys.
@@ -414,5 +496,40 @@ impl<K: Data, V: Data> Processor<K, Change<V>, K, Change<V>> for SuppressProcess
             self.emit_first(ctx)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kafka_entry_size;
+    use crate::record::Headers;
+
+    /// Kafka's `TimeOrderedKeyValueBufferTest#shouldTrackSize`: record context of topic
+    /// "topic", no headers, values without old values.
+    #[test]
+    fn entry_sizes_are_kafkas() {
+        let headers = Headers::new();
+        let put = |key: &str, prior: usize, old: Option<usize>, value: &str| {
+            kafka_entry_size(key.len(), prior, old, value.len(), Some("topic"), &headers)
+        };
+        // ("asdf", "23roni") enters the buffer: 43 bytes.
+        assert_eq!(put("asdf", 0, None, "23roni"), 43);
+        // ("asdf", "3l") replaces it: the buffer holds 39.
+        assert_eq!(put("asdf", 0, Some(0), "3l"), 39);
+        // ("zxcv", "qfowin") joins it: 82.
+        assert_eq!(39 + put("zxcv", 0, None, "qfowin"), 82);
+        // `shouldEvictOldestAndUpdateSizeAndCountAndMinTimestamp`: ("zxcv", "o23i4") is 42,
+        // with ("asdf", "3ng") 82.
+        assert_eq!(put("zxcv", 0, None, "o23i4"), 42);
+        assert_eq!(42 + put("asdf", 0, None, "3ng"), 82);
+    }
+
+    /// The prior value counts, the old value once the key is buffered, and so do the headers'
+    /// names (in UTF-16 units, as Java's `toCharArray`) and values.
+    #[test]
+    fn prior_and_old_values_and_headers_count() {
+        let headers = Headers::new().with("hé", b"abc".to_vec());
+        // 8 + key 1 + prior 2 + old 3 + new 4 + (8 + 8 + 0 + 4) + header 2 + 3.
+        assert_eq!(kafka_entry_size(1, 2, Some(3), 4, None, &headers), 43);
     }
 }

@@ -864,3 +864,85 @@ proptest! {
         prop_assert_eq!(apply_in_topology(&steps, &input), expected);
     }
 }
+
+/// A processor whose punctuators fail ("KABOOM!", as in Kafka's `StreamTaskTest`) and whose
+/// records pass through: a stream-time punctuation every 10 ms and a wall-clock one every second.
+struct Kaboom;
+
+impl Processor<String, String, String, String> for Kaboom {
+    fn init(&mut self, ctx: &mut ProcessorContext<'_, String, String>) -> crate::Result<()> {
+        ctx.schedule(Duration::from_millis(10), PunctuationType::StreamTime)?;
+        ctx.schedule(Duration::from_secs(1), PunctuationType::WallClockTime)?;
+        Ok(())
+    }
+
+    fn process(
+        &mut self,
+        record: Record<String, String>,
+        ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> crate::Result<()> {
+        ctx.forward(record)
+    }
+
+    fn punctuate(
+        &mut self,
+        _id: PunctuationId,
+        _timestamp: i64,
+        _ctx: &mut ProcessorContext<'_, String, String>,
+    ) -> crate::Result<()> {
+        Err(Error::processor("KABOOM!"))
+    }
+}
+
+fn kaboom_driver(handler: &str) -> TopologyTestDriver {
+    let builder = StreamsBuilder::new();
+    builder
+        .stream("in", strings())
+        .process(|| Kaboom)
+        .to("out", to_strings());
+    let mut config = crate::StreamsConfig::new("app").unwrap();
+    config.set("processing.exception.handler", handler).unwrap();
+    TopologyTestDriver::with_config(builder.build().unwrap(), config, 0).unwrap()
+}
+
+/// Kafka's `StreamTaskTest#punctuateShouldNotThrowStreamsExceptionWhenProcessingExceptionHandlerRepliesWithContinue`
+/// (KIP-1033): a failing punctuator, stream-time or wall-clock, is skipped and counted as a
+/// dropped record; processing goes on.
+#[test]
+fn processing_exception_handler_continue_skips_failed_punctuations() {
+    let driver =
+        kaboom_driver("org.apache.kafka.streams.errors.LogAndContinueProcessingExceptionHandler");
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    input.pipe_input_with_timestamp("a", "x", 0); // the first stream-time punctuation fails
+    input.pipe_input_with_timestamp("b", "y", 10); // and the second
+    assert_eq!(driver.dropped_records(), 2);
+    driver
+        .try_advance_wall_clock_time(Duration::from_secs(1))
+        .expect("a skipped wall-clock punctuation is no error");
+    assert_eq!(driver.dropped_records(), 3);
+    input.pipe_input_with_timestamp("c", "z", 11);
+    let out = driver
+        .create_output_topic("out", StringSerde, StringSerde)
+        .read_values_to_list();
+    assert_eq!(out, ["x", "y", "z"]);
+}
+
+/// Kafka's `StreamTaskTest#punctuateShouldThrowStreamsExceptionWhenProcessingExceptionHandlerRepliesWithFail`:
+/// with the default handler the punctuator's error fails processing, its cause kept.
+#[test]
+fn processing_exception_handler_fail_fails_on_a_failed_punctuation() {
+    let driver = kaboom_driver("LogAndFailProcessingExceptionHandler");
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    let err = input.try_pipe_input("a", "x").unwrap_err();
+    assert!(
+        matches!(&err, Error::Processor { node, source } if node == "KSTREAM-PROCESSOR-0000000001" && source.to_string() == "KABOOM!"),
+        "{err}"
+    );
+    assert_eq!(driver.dropped_records(), 0);
+
+    let driver = kaboom_driver("LogAndFailProcessingExceptionHandler");
+    let err = driver
+        .try_advance_wall_clock_time(Duration::from_secs(1))
+        .unwrap_err();
+    assert!(matches!(&err, Error::Processor { .. }), "{err}");
+}

@@ -13,16 +13,18 @@
 //! `Option<V>` becomes a table of `Option<V>` values. Materialized in a versioned store
 //! (`Materialized::as_versioned`), the table is versioned, as a source table would be.
 
+use std::rc::Rc;
 use std::sync::Arc;
 
 use super::cached::TableStore;
 use super::change::Change;
 use super::kgrouped::MissingSerde;
-use super::kstream::KStream;
-use super::ktable::{KTable, TableSource};
+use super::kstream::{processor_factory, KStream};
+use super::ktable::{DemandHook, KTable, TableSource};
 use super::options::Materialized;
 use super::versioned_table::VersionedTableSource;
 use crate::error::Result;
+use crate::processor::node::Flushing;
 use crate::processor::{Data, Processor, ProcessorContext};
 use crate::record::Record;
 use crate::serde::{DefaultSerde, Serde};
@@ -110,11 +112,46 @@ impl<K: Data, V: Data> KStream<K, V> {
         } else {
             self.clone()
         };
+        let serdes_known = keys.is_some() && values.is_some();
         let key_serde = keys.unwrap_or_else(|| Arc::new(MissingSerde) as Arc<dyn Serde<K>>);
         if materialized.name.is_none() {
             let table =
                 input.add_processor::<K, Change<V>, _, _>(name, Vec::new(), || StreamToTable);
-            return KTable::new(table, key_serde, values, None);
+            let node = table.node;
+            let table = KTable::new(table, key_serde, values, None);
+            let Some(values) = table.value_serde().filter(|_| serdes_known) else {
+                return table;
+            };
+            // Like a source table, the table gets its store only when an operator needs it
+            // (Kafka's `StreamToTableNode` with `KTableSource#materialize`).
+            let builder = materialized.timestamped_store(&store_name);
+            let (store, k, v) = (
+                Arc::<str>::from(store_name.as_str()),
+                table.key_serde(),
+                Arc::clone(&values),
+            );
+            let stored = processor_factory::<K, V, K, Change<V>, _, _>(
+                move || {
+                    MaterializedStreamToTable(TableSource(TableStore::new(
+                        Arc::clone(&store),
+                        Arc::clone(&k),
+                        Arc::clone(&v),
+                    )))
+                },
+                Flushing::IfItOwnsACache,
+            );
+            let name = store_name.clone();
+            let materialize: DemandHook = Rc::new(move |graph, _| {
+                if graph.has_store(&name) {
+                    return;
+                }
+                graph.add_store(builder.clone());
+                graph.connect_store(node, &name);
+                graph.set_factory(node, Arc::clone(&stored));
+            });
+            return table
+                .with_value_store(store_name)
+                .with_upstream(vec![materialize], true);
         }
         let Some(values) = values else {
             self.graph().borrow_mut().errors.push(format!(

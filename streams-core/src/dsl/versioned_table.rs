@@ -1,14 +1,13 @@
 //! Versioned source tables: a table materialized in a versioned store
 //! (`Materialized::as_versioned`), Kafka Streams' `KTableSource` over a versioned store (KIP-914).
 //!
-//! Each record is written as a version of its key at the record's timestamp. An update at least
-//! as new as the key's latest version is forwarded downstream as a table update (with the
-//! previous latest value as old value); an older one goes into the key's history — where
-//! stream-table joins find it when they look a stream record up *as of* its timestamp — and is
-//! not forwarded, so that downstream tables, aggregations and joins only see the latest values.
-//! (Kafka forwards it flagged as "not latest" and lets its stateful operators drop it; its
-//! `toStream` and stateless table operators still pass it on, Rill's do not.) A write older
-//! than the store's history retention is dropped altogether. Versioned stores have no record
+//! Each record is written as a version of its key at the record's timestamp and forwarded
+//! downstream as a table update, with the key's latest value (before it) as old value. An
+//! update older than the key's latest version goes into the key's history — where stream-table
+//! joins find it when they look a stream record up *as of* its timestamp — and is forwarded
+//! marked as not the latest (KIP-914): `to_stream`, `filter` and `map_values` pass it on, while
+//! aggregations (`group_by`), table-table and foreign-key joins drop it, so that they only see
+//! the latest values. A write older than the store's history retention is dropped altogether. Versioned stores have no record
 //! cache: every update is forwarded as it happens.
 
 use std::sync::Arc;
@@ -75,15 +74,18 @@ impl<K: Data, V: Data> Processor<K, Option<V>, K, Change<V>> for VersionedTableS
             if record.timestamp < old.timestamp {
                 tracing::debug!(store = %self.store_name, old_timestamp = old.timestamp,
                     new_timestamp = record.timestamp,
-                    "out-of-order table update: written to the history, not forwarded");
+                    "out-of-order table update: written to the history, forwarded as not the latest");
             }
         }
         let code = store.put_raw(&key, record.value.as_ref(), record.timestamp)?;
-        if code != streams_state::PUT_RETURN_CODE_VALID_TO_UNDEFINED {
+        if code == streams_state::PUT_RETURN_CODE_NOT_PUT {
+            // Older than the history retention: neither stored nor forwarded.
             return Ok(());
         }
+        let is_latest = code == streams_state::PUT_RETURN_CODE_VALID_TO_UNDEFINED;
         let mut record = record;
         let new = record.value.take();
-        ctx.forward(record.with_value(Change::new(new, old.map(|r| r.value))))
+        // As Kafka's `KTableSource`: the old value is the key's latest, whatever this one's time.
+        ctx.forward(record.with_value(Change::new(new, old.map(|r| r.value)).latest(is_latest)))
     }
 }

@@ -26,11 +26,11 @@ fn record(value: &str, timestamp: i64, valid_to: Option<i64>) -> Option<Versione
     })
 }
 
-/// A versioned source table writes every update into the key's history, forwards those at least
-/// as new as the key's latest version (with the previous latest as old value, so that
-/// `to_stream` shows them), and drops what is older than the history retention altogether.
+/// A versioned source table writes every update into the key's history and forwards it — an
+/// out-of-order one marked as not the latest, which `to_stream` still shows, as Kafka's
+/// (KIP-914) — and drops what is older than the history retention altogether.
 #[test]
-fn a_versioned_table_keeps_history_and_forwards_only_latest_updates() {
+fn a_versioned_table_keeps_history_and_forwards_every_stored_update() {
     let builder = StreamsBuilder::new();
     builder
         .table(
@@ -49,7 +49,7 @@ fn a_versioned_table_keeps_history_and_forwards_only_latest_updates() {
         driver.create_output_topic("out", Serdes::string(), Serdes::option(Serdes::string()));
     input.pipe_input_with_timestamp("a", Some("1".to_string()), 10);
     input.pipe_input_with_timestamp("a", Some("2".to_string()), 20);
-    input.pipe_input_with_timestamp("a", Some("late".to_string()), 15); // out of order: history
+    input.pipe_input_with_timestamp("a", Some("late".to_string()), 15); // out of order: history, forwarded
     input.pipe_input_with_timestamp("b", None::<String>, 30); // tombstone of nothing: forwarded
     input.pipe_input_with_timestamp("a", None::<String>, 40); // delete: forwarded
     input.pipe_input_with_timestamp("a", Some("3".to_string()), 200);
@@ -65,6 +65,7 @@ fn a_versioned_table_keeps_history_and_forwards_only_latest_updates() {
         vec![
             ("a".to_string(), some("1"), 10),
             ("a".to_string(), some("2"), 20),
+            ("a".to_string(), some("late"), 15),
             ("b".to_string(), None, 30),
             ("a".to_string(), None, 40),
             ("a".to_string(), some("3"), 200),
@@ -231,13 +232,13 @@ fn a_stream_turned_into_a_versioned_table_is_versioned() {
     let stream = driver.create_input_topic("stream", StringSerde, StringSerde);
     updates.pipe_input_with_timestamp("k", "v20", 20);
     stream.pipe_input_with_timestamp("k", "s15", 15); // waits for stream time 20
-    updates.pipe_input_with_timestamp("k", "v10", 10); // late: history only, not forwarded
+    updates.pipe_input_with_timestamp("k", "v10", 10); // late: history, forwarded as not latest
     stream.pipe_input_with_timestamp("k", "s20", 20); // stream time 20: s15 is due
     assert_eq!(outputs(&driver), owned(&[("k", "s15+v10", 15)]));
     let changes = driver
         .create_output_topic("changes", StringSerde, Serdes::option(StringSerde))
         .read_values_to_list();
-    assert_eq!(changes, [Some("v20".to_string())]);
+    assert_eq!(changes, [Some("v20".to_string()), Some("v10".to_string())]);
 }
 
 // KTableFilterTest#shouldNotSkipNullIfVersionedUpstream: the filter of a versioned table
@@ -927,4 +928,71 @@ fn a_left_join_with_grace_joins_each_record_as_of_its_time() {
             (21, "F-a", 4),
         ])
     );
+}
+
+// KIP-914: aggregations and table-table joins of a versioned table ignore its out-of-order
+// updates, which `to_stream` and the stateless operators pass on.
+#[test]
+fn out_of_order_updates_reach_streams_but_not_aggregations_or_table_joins() {
+    let builder = StreamsBuilder::new();
+    let table = builder.table("in", strings(), versioned("table", Duration::from_secs(60)));
+    let other = builder.table(
+        "other",
+        strings(),
+        Materialized::as_("other-store")
+            .with_key_serde(StringSerde)
+            .with_value_serde(StringSerde),
+    );
+    table
+        .map_values(|v: &String| v.to_uppercase())
+        .to_stream()
+        .to(
+            "mapped",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    table
+        .group_by(
+            |_k: &String, v: &String| (v.clone(), v.clone()),
+            Grouped::with(StringSerde, StringSerde),
+        )
+        .count(
+            Materialized::as_("per-value")
+                .with_key_serde(StringSerde)
+                .with_value_serde(crate::serde::I64Serde),
+        )
+        .to_stream()
+        .to(
+            "counts",
+            Produced::with(Serdes::string(), Serdes::option(crate::serde::I64Serde)),
+        );
+    table
+        .join(&other, |a: &String, b: &String| format!("{a}+{b}"))
+        .to_stream()
+        .to(
+            "joined",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::string())),
+        );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("in", StringSerde, StringSerde);
+    driver
+        .create_input_topic("other", StringSerde, StringSerde)
+        .pipe_input_with_timestamp("k", "o", 0);
+    input.pipe_input_with_timestamp("k", "x", 20);
+    input.pipe_input_with_timestamp("k", "y", 10); // out of order
+    let mapped = driver
+        .create_output_topic("mapped", StringSerde, Serdes::option(StringSerde))
+        .read_values_to_list();
+    assert_eq!(mapped, [Some("X".to_string()), Some("Y".to_string())]);
+    let counts = driver
+        .create_output_topic(
+            "counts",
+            StringSerde,
+            Serdes::option(crate::serde::I64Serde),
+        )
+        .read_key_values_to_list();
+    assert_eq!(counts, [("x".to_string(), Some(1))]);
+    let joined = driver
+        .create_output_topic("joined", StringSerde, Serdes::option(StringSerde))
+        .read_values_to_list();
+    assert_eq!(joined, [Some("x+o".to_string())]);
 }

@@ -1340,3 +1340,67 @@ fn sliding_repeated_early_records_as_kafka() {
     let expected: Updates = &[(0, &[("0+1+2+3+4+5+6+7", 4)]), (1, &[("0+2+3+5+6", 4)])];
     assert_eq!(by_start(finals), sets(expected));
 }
+
+/// Kafka's `SuppressScenarioTest#shouldSuppressIntermediateEventsWithBytesLimit`: entries are
+/// sized as Kafka sizes them (a little over 100 bytes each here, mostly the repartition topic's
+/// name in the record context), so a 200-byte buffer holds one and evicts the oldest when a
+/// second key comes.
+#[test]
+fn suppression_with_a_byte_limit_evicts_as_kafka() {
+    let builder = StreamsBuilder::new();
+    let value_counts = builder
+        .table(
+            "input",
+            strings(),
+            Materialized::new()
+                .with_caching_disabled()
+                .with_logging_disabled(),
+        )
+        .group_by(|k: &String, v: &String| (v.clone(), k.clone()), grouped())
+        .count(Materialized::new());
+    value_counts
+        .suppress(Suppressed::until_time_limit(
+            std::time::Duration::MAX,
+            BufferConfig::max_bytes(200).emit_early_when_full(),
+        ))
+        .to_stream()
+        .to(
+            "output-suppressed",
+            Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+        );
+    value_counts.to_stream().to(
+        "output-raw",
+        Produced::with(Serdes::string(), Serdes::option(Serdes::i64())),
+    );
+    let driver = TopologyTestDriver::new(builder.build().unwrap()).unwrap();
+    let input = driver.create_input_topic("input", StringSerde, StringSerde);
+    let raw = driver.create_output_topic("output-raw", StringSerde, OptionSerde::new(I64Serde));
+    let suppressed =
+        driver.create_output_topic("output-suppressed", StringSerde, OptionSerde::new(I64Serde));
+    let drain = |topic: &crate::test_driver::TestOutputTopic<String, Option<i64>>| {
+        topic
+            .read_records_to_list()
+            .into_iter()
+            .map(|r| (r.key, r.value, r.timestamp))
+            .collect::<Vec<_>>()
+    };
+    let kvt = |k: &str, v: i64, t: i64| (k.to_string(), Some(v), t);
+    input.pipe_input_with_timestamp("k1", "v1", 0);
+    input.pipe_input_with_timestamp("k1", "v2", 1);
+    input.pipe_input_with_timestamp("k2", "v1", 2);
+    assert_eq!(
+        drain(&raw),
+        [
+            kvt("v1", 1, 0),
+            kvt("v1", 0, 1),
+            kvt("v2", 1, 1),
+            kvt("v1", 1, 2)
+        ]
+    );
+    // Consecutive updates to v1 are suppressed into only the latter; the last update is not
+    // evicted until another key comes along.
+    assert_eq!(drain(&suppressed), [kvt("v1", 0, 1), kvt("v2", 1, 1)]);
+    input.pipe_input_with_timestamp("x", "x", 3);
+    assert_eq!(drain(&raw), [kvt("x", 1, 3)]);
+    assert_eq!(drain(&suppressed), [kvt("v1", 1, 2)]);
+}

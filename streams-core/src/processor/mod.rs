@@ -343,6 +343,14 @@ impl<'a, K: Data, V: Data> ProcessorContext<'a, K, V> {
         self.task.in_record.then_some(&self.task.metadata)
     }
 
+    /// The topic of the record being processed or, outside one (a record cache flushing at a
+    /// commit, a punctuation), of the last record the task read: what Kafka's record context
+    /// holds for a flushed cache entry in a sub-topology that reads one topic. (Kafka keeps each
+    /// cache entry's own context; Rill's caches keep only its timestamp and headers.)
+    pub(crate) fn last_input_topic(&self) -> Option<&str> {
+        Some(&*self.task.metadata.topic).filter(|topic| !topic.is_empty())
+    }
+
     /// Sets the timestamp that stores written from here on stamp their changelog records and
     /// cache entries with: the forwarded record's, when forwarding what a cache flushed (Kafka
     /// restores the cache entry's record context).

@@ -15,6 +15,7 @@ use streams_state::{
 
 use super::node::{NodeId, NodeOp, SourceDriver};
 use super::{PunctuationId, PunctuationType, TaskId};
+use crate::config::ProcessingHandler;
 use crate::error::{Error, Result};
 use crate::record::packed::Packed;
 use crate::record::{ConsumedRecord, Headers, ProducedRecord, RecordMetadata};
@@ -340,6 +341,11 @@ pub struct Task {
     running: bool,
     /// Whether any processor flushes at a commit (see `Node::flushes`); settled at init.
     flush_walk: bool,
+    /// `processing.exception.handler`, which punctuations are subject to too (KIP-1033).
+    processing_handler: ProcessingHandler,
+    /// Punctuations whose failure the handler logged and skipped since the last
+    /// [`take_skipped_punctuations`](Task::take_skipped_punctuations).
+    skipped_punctuations: u64,
 }
 
 impl Task {
@@ -393,7 +399,23 @@ impl Task {
             commit_flushes: Vec::new(),
             running: false,
             flush_walk: false,
+            processing_handler: ProcessingHandler::default(),
+            skipped_punctuations: 0,
         }
+    }
+
+    /// Applies `processing.exception.handler` to the task's punctuations (Kafka 4.0, KIP-1033):
+    /// with `LogAndContinue`, a punctuator that fails is logged and counted (see
+    /// [`take_skipped_punctuations`](Self::take_skipped_punctuations)) and the other due
+    /// punctuations still fire; with `LogAndFail` (the default) the error is returned.
+    pub fn set_processing_handler(&mut self, handler: ProcessingHandler) {
+        self.processing_handler = handler;
+    }
+
+    /// How many failed punctuations the processing exception handler skipped since the last
+    /// call (Kafka counts them in `dropped-records`).
+    pub fn take_skipped_punctuations(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped_punctuations)
     }
 
     /// The topics this task reads (internal ones with their application-id prefix). Handing
@@ -642,7 +664,19 @@ impl Task {
                 id: schedule.id,
                 timestamp: now,
             };
-            self.walk(op)?;
+            match self.walk(op) {
+                Ok(_) => {}
+                // Kafka's `StreamTask#punctuate`: a punctuator's error goes to the processing
+                // exception handler, which may skip it.
+                Err(e @ Error::Processor { .. })
+                    if self.processing_handler == ProcessingHandler::LogAndContinue =>
+                {
+                    tracing::warn!(task = %self.ctx.task_id, error = %e, punctuation = ?kind,
+                        "skipping a failed punctuation (LogAndContinueProcessingExceptionHandler)");
+                    self.skipped_punctuations += 1;
+                }
+                Err(e) => return Err(e),
+            }
             fired = true;
         }
         Ok(fired)

@@ -182,6 +182,14 @@ pub(crate) struct TopologyGraph {
     changing: HashMap<NodeId, bool>,
     /// The nodes of `KStream::merge`, in the order they were added (Kafka's `mergeNodes`).
     pub(crate) merge_nodes: Vec<NodeId>,
+    /// Each repartition's filter node, the source reading its topic back, and a factory for a
+    /// filter that drops null keys — which it becomes unless a join that keeps null keys lies
+    /// downstream (Kafka's `InternalStreamsBuilder#rewriteRepartitionNodes`, KIP-962).
+    pub(crate) repartition_filters: Vec<(NodeId, NodeId, Factory)>,
+    /// The join nodes that keep records with null keys (Kafka's `NULL_KEY_RELAXED_JOIN`
+    /// label): left stream-table and stream-global-table joins, left and outer stream-stream
+    /// joins.
+    pub(crate) relaxed_null_key_joins: HashSet<NodeId>,
     next_index: u64,
     names: HashSet<String>,
 }
@@ -301,6 +309,56 @@ impl TopologyGraph {
         if let Some(spec) = self.stores.iter_mut().find(|s| s.name() == store) {
             spec.builder = spec.builder.clone().with_caching_disabled();
         }
+    }
+
+    /// Kafka's `rewriteRepartitionNodes` (KIP-962): a repartition drops records with null keys,
+    /// which could never be joined nor aggregated, unless a join that keeps them lies
+    /// downstream (through further repartitions too).
+    pub(crate) fn drop_null_keys_at_repartitions(&mut self) {
+        let filters = std::mem::take(&mut self.repartition_filters);
+        let hops: HashMap<NodeId, NodeId> = filters
+            .iter()
+            .map(|(filter, source, _)| (*filter, *source))
+            .collect();
+        for (filter, _, factory) in &filters {
+            if !self.reaches_relaxed_join(*filter, &hops) {
+                self.set_factory(*filter, Arc::clone(factory));
+            }
+        }
+        self.repartition_filters = filters;
+    }
+
+    /// Whether a null-key-relaxed join is downstream of `start`, following repartition topics
+    /// (`hops`: filter node → the source reading its topic back).
+    fn reaches_relaxed_join(&self, start: NodeId, hops: &HashMap<NodeId, NodeId>) -> bool {
+        let mut seen = HashSet::new();
+        let mut pending = vec![start];
+        while let Some(node) = pending.pop() {
+            if !seen.insert(node) {
+                continue;
+            }
+            if node != start && self.relaxed_null_key_joins.contains(&node) {
+                return true;
+            }
+            pending.extend(self.nodes[node].children.iter().copied());
+            pending.extend(hops.get(&node).copied());
+        }
+        false
+    }
+
+    /// Lets processor `node` use store `store` too (a source table materialized after the
+    /// fact, see `KTable::view`).
+    pub(crate) fn connect_store(&mut self, node: NodeId, store: &str) {
+        if let NodeKind::Processor { stores } = &mut self.nodes[node].kind {
+            if !stores.iter().any(|s| s == store) {
+                stores.push(store.to_string());
+            }
+        }
+    }
+
+    /// Whether a store named `store` is declared.
+    pub(crate) fn has_store(&self, store: &str) -> bool {
+        self.stores.iter().any(|s| s.name() == store)
     }
 
     pub(crate) fn set_factory(&mut self, node: NodeId, factory: Factory) {

@@ -1418,8 +1418,8 @@ fn join_stream_with(builder: &StreamsBuilder, table: impl FnOnce() -> KTable<Str
 /// and `#shouldAllowJoinMaterialized{Filtered,MapValued,Joined,Source}KTable`: a join reads a
 /// table without a store through the stores of the tables it derives from, which its processor
 /// connects (the derived table's processor connects none); a materialized table is read from
-/// its own store. (Kafka does not materialize the source tables that a materialized filter or
-/// join reads; Rill always does, so those topologies hold one store more than Kafka's.)
+/// its own store, and the source table it derives from gets no store (Kafka's
+/// `KTableSource#materialize` is called only by a value getter that reads through it).
 #[test]
 fn joins_read_tables_without_a_store_through_their_parents_stores() {
     let table = |b: &StreamsBuilder, topic: &str| b.table(topic, strings(), Materialized::new());
@@ -1458,8 +1458,10 @@ fn joins_read_tables_without_a_store_through_their_parents_stores() {
         };
         join_stream_with(&builder, || derived);
         let topology = builder.build().unwrap();
+        assert_eq!(topology.store_names(), ["store"]);
         assert_eq!(stores_of(&topology, "KSTREAM-JOIN-0000000005"), ["store"]);
         assert_eq!(stores_of(&topology, derived_node), ["store"]);
+        assert!(stores_of(&topology, "KTABLE-SOURCE-0000000002").is_empty());
     }
 
     let builder = StreamsBuilder::new();

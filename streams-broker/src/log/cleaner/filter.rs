@@ -15,7 +15,7 @@ use super::txn_scan::{TxnScan, CONTROL_ABORT, CONTROL_COMMIT};
 use super::CleanStats;
 use crate::error::{Error, Result};
 use crate::log::batch::{BatchHeader, CONTROL_FLAG, DELETE_HORIZON_FLAG, TRANSACTIONAL_FLAG};
-use crate::log::records::{control_record_type, parse_records, records_section, rewrite};
+use crate::log::records::{control_record_type, parse_records, records, records_section, rewrite};
 
 /// What becomes of one batch.
 pub(super) enum Verdict {
@@ -80,11 +80,13 @@ impl Filter<'_> {
             return self.emptied(batch, h, pos);
         }
         let section = records_section(batch, h, pos)?;
-        let records = parse_records(&section, h.records_count)
-            .ok_or_else(|| Error::corrupt_batch(pos, "malformed records"))?;
-        let mut kept = Vec::with_capacity(records.len());
+        // Only the records kept are held: a batch of many small records costs its section.
+        let mut kept = Vec::new();
+        let mut total = 0usize;
         let mut tombstones = false;
-        for r in &records {
+        for r in records(&section, h.records_count) {
+            let r = r.ok_or_else(|| Error::corrupt_batch(pos, "malformed records"))?;
+            total += 1;
             let offset = h.base_offset + r.offset_delta;
             let keep = match r.key {
                 // A record without a key has no place in a compacted log (Kafka counts it
@@ -101,7 +103,7 @@ impl Filter<'_> {
             };
             if keep {
                 tombstones |= r.value.is_none();
-                kept.push(*r);
+                kept.push(r);
             } else {
                 stats.records_removed += 1;
             }
@@ -111,7 +113,7 @@ impl Filter<'_> {
             let t = horizon.unwrap_or_else(|| self.new_horizon());
             self.note_horizon(t);
         }
-        if kept.len() == records.len() && !set_horizon {
+        if kept.len() == total && !set_horizon {
             return Ok(Verdict::Keep);
         }
         if kept.is_empty() {

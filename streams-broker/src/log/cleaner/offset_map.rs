@@ -16,7 +16,7 @@ use super::reader::{BatchReader, SegmentView};
 use super::txn_scan::TxnScan;
 use crate::error::{Error, Result};
 use crate::log::batch::CONTROL_FLAG;
-use crate::log::records::{parse_records, records_section};
+use crate::log::records::{records, records_section};
 
 /// Memory charged per offset-map entry on top of the key itself.
 const MAP_ENTRY_OVERHEAD: usize = 48;
@@ -43,9 +43,8 @@ pub(super) fn build_offset_map(
                 continue;
             }
             let section = records_section(&bytes, &h, pos)?;
-            let records = parse_records(&section, h.records_count)
-                .ok_or_else(|| Error::corrupt_batch(pos, "malformed records"))?;
-            for r in records {
+            for r in records(&section, h.records_count) {
+                let r = r.ok_or_else(|| Error::corrupt_batch(pos, "malformed records"))?;
                 let offset = h.base_offset + r.offset_delta;
                 let Some(key) = r.key else { continue };
                 if offset < first_dirty {

@@ -136,7 +136,10 @@ impl<K: Data, V: Data> KStream<K, V> {
     /// Left stream-stream join (Kafka's `KStream#leftJoin(KStream, …)`, ≥ 3.1 semantics): like
     /// [`join_stream`](Self::join_stream), and a record of this stream that found no partner by
     /// the time its window closed (stream time past its timestamp + after + grace) is emitted
-    /// once as `joiner(value, None)` — never early, so no result is later contradicted.
+    /// once as `joiner(value, None)` — never early, so no result is later contradicted. A record
+    /// of this stream with a null key (`None` of an `OptionSerde` key) can match nothing and is
+    /// emitted at once as `joiner(value, None)` (KIP-962, Kafka ≥ 3.7); a repartition before
+    /// the join lets it through.
     pub fn left_join_stream<VO, VR, F>(
         &self,
         other: &KStream<K, VO>,
@@ -158,7 +161,8 @@ impl<K: Data, V: Data> KStream<K, V> {
 
     /// Outer stream-stream join (Kafka's `KStream#outerJoin(KStream, …)`): unmatched records of
     /// either stream are emitted once their window closed, as `joiner(Some(v), None)` or
-    /// `joiner(None, Some(other))`.
+    /// `joiner(None, Some(other))`. A record of either stream with a null key is emitted at
+    /// once, joined with nothing (KIP-962, Kafka ≥ 3.7).
     pub fn outer_join_stream<VO, VR, F>(
         &self,
         other: &KStream<K, VO>,
@@ -291,6 +295,13 @@ impl<K: Data, V: Data> KStream<K, V> {
                 }),
             )
         };
+        if unmatched != Unmatched::None {
+            // Left and outer joins keep null keys (KIP-962): a repartition before either side
+            // must not drop them.
+            let mut graph = self.graph().borrow_mut();
+            graph.relaxed_null_key_joins.insert(this_side.node);
+            graph.relaxed_null_key_joins.insert(other_side.node);
+        }
         this_side.merge_as(&other_side, merge)
     }
 }
@@ -643,6 +654,15 @@ impl<K: Data, A: Data, B: Data, VR: Data> Processor<K, A, K, VR>
         record: Record<K, A>,
         ctx: &mut ProcessorContext<'_, K, VR>,
     ) -> Result<()> {
+        // KIP-962 (Kafka ≥ 3.7): a side whose unmatched records are emitted (the left side of a
+        // left join, both sides of an outer join) forwards a record with a null key at once,
+        // joined with nothing: it can match no record, and is neither stored nor buffered.
+        let emits_unmatched = self.outer.as_ref().is_some_and(|outer| outer.emit_this);
+        if emits_unmatched && self.keys.is_null(&record.key) && !self.values.is_null(&record.value)
+        {
+            let value = (self.joiner)(Some(&record.value), None);
+            return ctx.forward(record.with_value(value));
+        }
         if skip_null(&*self.keys, &*self.values, &record, ctx) {
             return Ok(());
         }

@@ -247,7 +247,7 @@ impl<K: Data, V: Data> KStream<K, V> {
                 Arc::clone(&values),
             )
         });
-        input
+        let joined = input
             .add_processor(name, stores, move || StreamTableJoinProcessor {
                 table: view.getter(),
                 keys: Arc::clone(&keys),
@@ -256,7 +256,15 @@ impl<K: Data, V: Data> KStream<K, V> {
                 left,
                 buffer: buffer.clone(),
             })
-            .requiring_repartition(false)
+            .requiring_repartition(false);
+        if left {
+            // Keeps null keys (KIP-962): a repartition before it must not drop them.
+            self.graph()
+                .borrow_mut()
+                .relaxed_null_key_joins
+                .insert(joined.node);
+        }
+        joined
     }
 }
 

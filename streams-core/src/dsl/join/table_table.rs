@@ -38,7 +38,12 @@ impl<K: Data, V: Data> KTable<K, V> {
         VR: Data,
         F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
     {
-        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o?))), None)
+        self.table_join(
+            (false, false),
+            other,
+            Arc::new(move |v, o| Some(joiner(v?, o?))),
+            None,
+        )
     }
 
     /// Left table-table join (Kafka's `KTable#leftJoin`): every key of this table, joined with
@@ -49,7 +54,12 @@ impl<K: Data, V: Data> KTable<K, V> {
         VR: Data,
         F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
     {
-        self.table_join(other, Arc::new(move |v, o| Some(joiner(v?, o))), None)
+        self.table_join(
+            (true, false),
+            other,
+            Arc::new(move |v, o| Some(joiner(v?, o))),
+            None,
+        )
     }
 
     /// Outer table-table join (Kafka's `KTable#outerJoin`): every key either table holds.
@@ -60,6 +70,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
     {
         self.table_join(
+            (true, true),
             other,
             Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
             None,
@@ -84,6 +95,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&V, &VO) -> VR + Send + Sync + 'static,
     {
         self.table_join(
+            (false, false),
             other,
             Arc::new(move |v, o| Some(joiner(v?, o?))),
             Some(materialized),
@@ -104,6 +116,7 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(&V, Option<&VO>) -> VR + Send + Sync + 'static,
     {
         self.table_join(
+            (true, false),
             other,
             Arc::new(move |v, o| Some(joiner(v?, o))),
             Some(materialized),
@@ -124,14 +137,18 @@ impl<K: Data, V: Data> KTable<K, V> {
         F: Fn(Option<&V>, Option<&VO>) -> VR + Send + Sync + 'static,
     {
         self.table_join(
+            (true, true),
             other,
             Arc::new(move |v, o| (v.is_some() || o.is_some()).then(|| joiner(v, o))),
             Some(materialized),
         )
     }
 
+    /// `outer`: whether the join keeps this side's rows without a match, and the other's
+    /// (left: `(true, false)`, outer: `(true, true)`).
     fn table_join<VO: Data, VR: Data>(
         &self,
+        outer: (bool, bool),
         other: &KTable<K, VO>,
         joiner: TableJoiner<V, VO, VR>,
         materialized: Option<Materialized<K, VR>>,
@@ -156,6 +173,14 @@ impl<K: Data, V: Data> KTable<K, V> {
                 name("-join-other", JOIN_OTHER_NAME),
             )
         };
+        // Kafka's `KTableImpl#doJoin`: a side whose rows are kept without a match sends old
+        // values, so that a row that stops matching is deleted downstream.
+        if outer.0 {
+            self.enable_sending_old_values();
+        }
+        if outer.1 {
+            other.enable_sending_old_values();
+        }
         // Each side reads the other through its view (Kafka's `valueGetterSupplier`): its
         // store, or for a table without one, the stores of the tables it derives from.
         let Some((this_view, other_view)) = self.view().zip(other.view()) else {
@@ -209,7 +234,11 @@ impl<K: Data, V: Data> KTable<K, V> {
             let merged = from_this.merge_as(&from_other, merge_name);
             // Read through both sides, as Kafka's unmaterialized `KTableKTableJoinMerger#view`.
             let view = this_view.join(&other_view, Arc::clone(&joiner));
-            return KTable::new(merged, keys, None, None).with_derived_view(Some(view));
+            let mut upstream = self.upstream_hooks();
+            upstream.extend(other.upstream_hooks());
+            return KTable::new(merged, keys, None, None)
+                .with_derived_view(Some(view))
+                .with_upstream(upstream, false);
         };
         let store = result.table.store_name.to_string();
         let (keys, values) = (
@@ -270,6 +299,11 @@ impl<K: Data, V: Data, VO: Data, VR: Data> Processor<K, Change<V>, K, Change<VR>
         record: Record<K, Change<V>>,
         ctx: &mut ProcessorContext<'_, K, Change<VR>>,
     ) -> Result<()> {
+        // Out-of-order updates of a versioned table are history, not news (KIP-914).
+        if !record.value.is_latest {
+            tracing::info!("skipping out-of-order record from versioned table while performing table-table join");
+            return Ok(());
+        }
         let other = self.other.get(&record.key)?;
         let (other_value, other_ts) = match &other {
             Some((v, ts)) => (Some(v), *ts),

@@ -208,6 +208,108 @@ pub trait ByteBufMut: BufMut {
     fn fill_typed_gap<T: GapType>(&mut self, gap: TypedGap<T>, value: T::Value) {
         gap.type_.put(self.gap_buf(gap.gap), value);
     }
+
+    /// Puts `bytes` (a `bytes`/`records` field's content). A buffer may keep such shared bytes
+    /// by reference instead of copying them, as [`SegmentedBuf`] does; by default they are
+    /// copied like any slice.
+    fn put_shared(&mut self, bytes: &Bytes) {
+        self.put_slice(bytes);
+    }
+}
+
+/// An output buffer that keeps large shared byte fields (a fetch response's record batches)
+/// by reference: what is encoded becomes a list of segments, the copied bytes between shared
+/// fields and the shared fields themselves, to be written out with vectored I/O. Not in
+/// upstream kafka-protocol (added for Rill's broker, whose fetch path would otherwise copy
+/// every fetched batch into the response).
+///
+/// Only the bytes written since the last shared field can be revisited: [`ByteBufMut::seek`]
+/// and [`ByteBufMut::range`] before that point panic. Message encoding never does so (it sizes
+/// fields up front); record-batch encoding, which fills gaps, writes to a plain buffer.
+#[derive(Debug, Default)]
+pub struct SegmentedBuf {
+    /// Finished segments, in order.
+    done: Vec<Bytes>,
+    /// Total length of `done`.
+    done_len: usize,
+    /// The segment being written.
+    current: BytesMut,
+    /// Shared fields shorter than this are copied: a segment costs more than a small copy.
+    min_shared: usize,
+}
+
+impl SegmentedBuf {
+    /// A buffer that continues `current` and keeps shared fields of at least `min_shared`
+    /// bytes by reference.
+    pub fn new(current: BytesMut, min_shared: usize) -> Self {
+        SegmentedBuf {
+            done: Vec::new(),
+            done_len: 0,
+            current,
+            min_shared,
+        }
+    }
+
+    /// The finished segments, and the segment being written (which may be continued).
+    pub fn into_parts(self) -> (Vec<Bytes>, BytesMut) {
+        (self.done, self.current)
+    }
+}
+
+// SAFETY: every method delegates to the `BytesMut` being written, whose implementation upholds
+// the trait's contract.
+unsafe impl BufMut for SegmentedBuf {
+    fn remaining_mut(&self) -> usize {
+        self.current.remaining_mut()
+    }
+
+    unsafe fn advance_mut(&mut self, cnt: usize) {
+        // SAFETY: forwarded with the caller's guarantee that `cnt` bytes were initialized.
+        unsafe { self.current.advance_mut(cnt) }
+    }
+
+    fn chunk_mut(&mut self) -> &mut bytes::buf::UninitSlice {
+        self.current.chunk_mut()
+    }
+
+    fn put_slice(&mut self, src: &[u8]) {
+        self.current.put_slice(src)
+    }
+}
+
+impl ByteBufMut for SegmentedBuf {
+    fn offset(&self) -> usize {
+        self.done_len + self.current.len()
+    }
+
+    fn seek(&mut self, offset: usize) {
+        let local = offset
+            .checked_sub(self.done_len)
+            .expect("SegmentedBuf cannot seek before its last shared segment");
+        self.current.resize(local, 0);
+    }
+
+    fn range(&mut self, r: Range<usize>) -> &mut [u8] {
+        let start = r
+            .start
+            .checked_sub(self.done_len)
+            .expect("SegmentedBuf cannot revisit bytes before its last shared segment");
+        &mut self.current[start..r.end - self.done_len]
+    }
+
+    fn put_shared(&mut self, bytes: &Bytes) {
+        if bytes.len() < self.min_shared {
+            self.current.put_slice(bytes);
+            return;
+        }
+        if !self.current.is_empty() {
+            let copied = self.current.split().freeze();
+            self.done_len += copied.len();
+            self.done.push(copied);
+        }
+        self.done_len += bytes.len();
+        self.done.push(bytes.clone());
+    }
 }
 
 impl ByteBufMut for BytesMut {
@@ -243,5 +345,8 @@ impl<T: ByteBufMut> ByteBufMut for &mut T {
     }
     fn range(&mut self, r: Range<usize>) -> &mut [u8] {
         (**self).range(r)
+    }
+    fn put_shared(&mut self, bytes: &Bytes) {
+        (**self).put_shared(bytes)
     }
 }
