@@ -625,6 +625,24 @@ pub struct BrokerConfig {
     pub authorizer_class_name: Option<String>,
     /// The authorizer's settings (`super.users`, `allow.everyone.if.no.acl.found`).
     pub authorizer: crate::security::acl::AuthorizerConfig,
+    /// Named listeners (`listeners` with more than one entry, or any non-`PLAINTEXT` one);
+    /// empty means the single `PLAINTEXT` listener on [`BrokerConfig::listen`].
+    pub listeners: Vec<crate::listener::ListenerSpec>,
+    /// `advertised.listeners`: host and port clients are told per listener name.
+    pub advertised_listeners: std::collections::HashMap<String, (String, u16)>,
+    /// `listener.security.protocol.map`: protocols of custom listener names.
+    pub listener_protocols: std::collections::HashMap<String, crate::listener::SecurityProtocol>,
+    /// `sasl.enabled.mechanisms` (Rill's default `PLAIN,SCRAM-SHA-256,SCRAM-SHA-512`;
+    /// Kafka's is `GSSAPI`, which Rill does not implement). `OAUTHBEARER` may be added.
+    pub sasl_enabled_mechanisms: Vec<String>,
+    /// PLAIN users per listener name, from `listener.name.<l>.plain.sasl.jaas.config`
+    /// (`user_<name>="<password>"`); a listener without one checks PLAIN passwords
+    /// against the SCRAM credential store.
+    pub sasl_plain_users:
+        std::collections::HashMap<String, std::collections::HashMap<String, String>>,
+    /// `connections.max.reauth.ms`: the session lifetime told to SASL clients, after
+    /// which they must re-authenticate (KIP-368); 0, the default, means none.
+    pub connections_max_reauth_ms: i64,
 }
 
 /// Settings of the group coordinator, with Kafka's property names and defaults.
@@ -702,6 +720,14 @@ impl Default for BrokerConfig {
             group: GroupConfig::default(),
             authorizer_class_name: None,
             authorizer: Default::default(),
+            listeners: Vec::new(),
+            advertised_listeners: Default::default(),
+            listener_protocols: Default::default(),
+            sasl_enabled_mechanisms: ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+                .map(String::from)
+                .to_vec(),
+            sasl_plain_users: Default::default(),
+            connections_max_reauth_ms: 0,
         }
     }
 }
@@ -714,6 +740,20 @@ fn parse<T: std::str::FromStr>(key: &str, value: &str) -> Result<T> {
 }
 
 impl BrokerConfig {
+    /// The listeners to bind: [`BrokerConfig::listeners`] resolved with their protocols and
+    /// advertised endpoints, or the single `PLAINTEXT` listener on `listen`.
+    pub fn resolved_listeners(&self) -> Result<Vec<crate::listener::ResolvedListener>> {
+        let specs = if self.listeners.is_empty() {
+            vec![crate::listener::ListenerSpec {
+                name: "PLAINTEXT".into(),
+                addr: self.listen,
+            }]
+        } else {
+            self.listeners.clone()
+        };
+        crate::listener::resolve(&specs, &self.listener_protocols, &self.advertised_listeners)
+    }
+
     /// A configuration that keeps its data in `dir`.
     pub fn with_data_dir(dir: impl Into<PathBuf>) -> Self {
         BrokerConfig {
@@ -768,8 +808,53 @@ impl BrokerConfig {
         match key {
             "node.id" | "broker.id" => self.node_id = parse(key, value)?,
             "listeners" | "listen" => {
-                let addr = value.trim().trim_start_matches("PLAINTEXT://");
-                self.listen = parse(key, addr)?;
+                let specs = crate::listener::parse_listeners(key, value)?;
+                match &specs[..] {
+                    // One PLAINTEXT listener is `listen`, as before named listeners.
+                    [only] if only.name == "PLAINTEXT" => {
+                        self.listen = only.addr;
+                        self.listeners.clear();
+                    }
+                    _ => self.listeners = specs,
+                }
+            }
+            "advertised.listeners" => {
+                self.advertised_listeners = crate::listener::parse_advertised(key, value)?
+            }
+            "listener.security.protocol.map" => {
+                self.listener_protocols = crate::listener::parse_protocol_map(key, value)?
+            }
+            "sasl.enabled.mechanisms" => {
+                let mechanisms: Vec<String> = value
+                    .split(',')
+                    .map(|m| m.trim().to_ascii_uppercase())
+                    .filter(|m| !m.is_empty())
+                    .collect();
+                if let Some(m) = mechanisms.iter().find(|m| {
+                    !crate::security::authenticator::SUPPORTED_MECHANISMS.contains(&m.as_str())
+                }) {
+                    return Err(invalid(
+                        key,
+                        value,
+                        format!("SASL mechanism {m} is not supported"),
+                    ));
+                }
+                self.sasl_enabled_mechanisms = mechanisms;
+            }
+            "connections.max.reauth.ms" => {
+                let ms: i64 = parse(key, value)?;
+                if ms < 0 {
+                    return Err(invalid(key, value, "must not be negative"));
+                }
+                self.connections_max_reauth_ms = ms;
+            }
+            k if k.starts_with("listener.name.") && k.ends_with(".plain.sasl.jaas.config") => {
+                let listener =
+                    &k["listener.name.".len()..k.len() - ".plain.sasl.jaas.config".len()];
+                self.sasl_plain_users.insert(
+                    listener.to_ascii_uppercase(),
+                    crate::security::plain::parse_jaas_users(value),
+                );
             }
             "advertised.host.name" => self.advertised_host = Some(value.to_string()),
             "log.dir" | "log.dirs" => self.data_dir = Some(PathBuf::from(value)),

@@ -60,7 +60,7 @@ impl EmbeddedBroker {
                             return Ok(());
                         }
                     };
-                    let _ = ready_tx.send(Ok((server.local_addr(), server.broker())));
+                    let _ = ready_tx.send(Ok((server.listener_addrs(), server.broker())));
                     server
                         .run(async {
                             let _ = stop_rx.await;
@@ -69,7 +69,7 @@ impl EmbeddedBroker {
                 })
             })
             .map_err(|e| Error::io("broker thread", e))?;
-        let (addr, broker) = match ready_rx.recv() {
+        let (listeners, broker) = match ready_rx.recv() {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -82,8 +82,10 @@ impl EmbeddedBroker {
                 })
             }
         };
+        let addr = listeners[0].1;
         Ok(BrokerHandle {
             addr,
+            listeners,
             broker,
             data_dir,
             stop: Some(stop_tx),
@@ -100,6 +102,7 @@ impl EmbeddedBroker {
 #[derive(Debug)]
 pub struct BrokerHandle {
     addr: SocketAddr,
+    listeners: Vec<(String, SocketAddr)>,
     broker: Arc<Broker>,
     data_dir: PathBuf,
     stop: Option<oneshot::Sender<()>>,
@@ -116,6 +119,51 @@ impl BrokerHandle {
     /// The socket address the broker listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the listener named `name` (`PLAINTEXT`, `SASL_PLAINTEXT`, …), as
+    /// `host:port`; `None` if there is no such listener.
+    pub fn listener_bootstrap(&self, name: &str) -> Option<String> {
+        self.listeners
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, addr)| addr.to_string())
+    }
+
+    /// Adds ACL bindings, as `CreateAcls` does; an error if the authorizer is off or a
+    /// binding is invalid.
+    pub fn create_acls(&self, bindings: &[crate::security::acl::AclBinding]) -> Result<()> {
+        let authorizer = self
+            .broker
+            .authorizer()
+            .ok_or_else(|| Error::InvalidConfig {
+                key: "authorizer.class.name".into(),
+                value: String::new(),
+                reason: "the authorizer is not enabled".into(),
+            })?;
+        if let Some(reason) = bindings.iter().find_map(|b| b.invalid_reason()) {
+            return Err(Error::InvalidConfig {
+                key: "acl".into(),
+                value: String::new(),
+                reason,
+            });
+        }
+        authorizer.create(bindings)
+    }
+
+    /// Sets `user`'s SCRAM password for `mechanism` (`SCRAM-SHA-256`, `SCRAM-SHA-512`) with
+    /// 4096 iterations, as `AlterUserScramCredentials` does.
+    pub fn set_scram_password(&self, user: &str, mechanism: &str, password: &str) -> Result<()> {
+        let m = crate::security::scram::ScramMechanism::from_name(mechanism).ok_or_else(|| {
+            Error::InvalidConfig {
+                key: "mechanism".into(),
+                value: mechanism.to_string(),
+                reason: "not a SCRAM mechanism".into(),
+            }
+        })?;
+        self.broker
+            .credentials()
+            .set_password(user, m, password, 4096)
     }
 
     /// The data directory.

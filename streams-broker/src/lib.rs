@@ -66,6 +66,7 @@ mod group;
 mod handlers;
 mod ids;
 mod inspect;
+pub mod listener;
 mod log;
 mod network;
 pub mod security;

@@ -423,10 +423,10 @@ pub(super) fn describe_configs(
 
 pub(super) fn describe_cluster(
     broker: &Arc<Broker>,
+    (host, port): (&str, i32),
     _request: DescribeClusterRequest,
     _version: i16,
 ) -> DescribeClusterResponse {
-    let (host, port) = broker.advertised();
     DescribeClusterResponse::default()
         .with_endpoint_type(1)
         .with_cluster_id(str_bytes(broker.cluster_id()))

@@ -66,10 +66,10 @@ fn client_host(peer: Option<SocketAddr>) -> String {
 
 pub(super) fn find_coordinator(
     broker: &Arc<Broker>,
+    (host, port): (&str, i32),
     request: FindCoordinatorRequest,
     version: i16,
 ) -> FindCoordinatorResponse {
-    let (host, port) = broker.advertised();
     let node = BrokerId(broker.node_id());
     let check = |key_type: i8| -> Option<(i16, String)> {
         match key_type {
@@ -929,12 +929,14 @@ mod tests {
         let (_dir, broker) = broker();
         let r = find_coordinator(
             &broker,
+            broker.advertised(),
             FindCoordinatorRequest::default().with_key_type(1),
             3,
         );
         assert_eq!((r.error_code, r.node_id, r.port), (0, BrokerId(0), 9092));
         let r = find_coordinator(
             &broker,
+            broker.advertised(),
             FindCoordinatorRequest::default()
                 .with_key_type(2)
                 .with_coordinator_keys(vec![str_bytes("a"), str_bytes("b")]),

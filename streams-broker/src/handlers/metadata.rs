@@ -80,10 +80,10 @@ fn resolve(broker: &Broker, name: &str, allow_create: bool) -> Result<Arc<Topic>
 
 pub(super) fn handle(
     broker: &Arc<Broker>,
+    (host, port): (&str, i32),
     request: MetadataRequest,
     version: i16,
 ) -> MetadataResponse {
-    let (host, port) = broker.advertised();
     let node = BrokerId(broker.node_id());
     // Before v4 there is no flag and brokers always auto-create.
     let allow_create = version < 4 || request.allow_auto_topic_creation;

@@ -106,6 +106,9 @@ pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DeleteAcls, 1, 3),
     api(ApiKey::DescribeUserScramCredentials, 0, 0),
     api(ApiKey::AlterUserScramCredentials, 0, 0),
+    // v0 (raw tokens after the handshake) is not served; clients use v1.
+    api(ApiKey::SaslHandshake, 1, 1),
+    api(ApiKey::SaslAuthenticate, 0, 2),
 ];
 
 /// The supported version range of `key`, if the broker implements it.
@@ -201,13 +204,26 @@ async fn dispatch(
     let group_ok = |id: &str| authz::group(broker, ctx, AclOperation::Read, id);
     let response = match request {
         RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::response(0)),
+        // SASL requests reach the handlers only where no authentication is under way: on
+        // a PLAINTEXT listener, as Kafka's `KafkaApis` answers them.
+        RequestKind::SaslHandshake(_) => ResponseKind::SaslHandshake(
+            kafka_protocol::messages::SaslHandshakeResponse::default()
+                .with_error_code(ResponseError::IllegalSaslState.code()),
+        ),
+        RequestKind::SaslAuthenticate(_) => ResponseKind::SaslAuthenticate(
+            kafka_protocol::messages::SaslAuthenticateResponse::default()
+                .with_error_code(ResponseError::IllegalSaslState.code())
+                .with_error_message(Some(kafka_protocol::protocol::StrBytes::from_static_str(
+                    "SaslAuthenticate request received after successful authentication",
+                ))),
+        ),
         RequestKind::Metadata(r) => {
             let all = match &r.topics {
                 None => true,
                 Some(t) => t.is_empty() && v == 0,
             };
             let (r, denied) = authz::metadata_request(broker, ctx, r);
-            let mut response = metadata::handle(broker, r, v);
+            let mut response = metadata::handle(broker, ctx.endpoint(broker), r, v);
             authz::metadata_response(broker, ctx, all, &mut response);
             response.topics.extend(denied);
             ResponseKind::Metadata(response)
@@ -248,9 +264,12 @@ async fn dispatch(
             authz::describe_configs(broker, ctx, &mut response);
             ResponseKind::DescribeConfigs(response)
         }
-        RequestKind::DescribeCluster(r) => {
-            ResponseKind::DescribeCluster(admin::describe_cluster(broker, r, v))
-        }
+        RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(admin::describe_cluster(
+            broker,
+            ctx.endpoint(broker),
+            r,
+            v,
+        )),
         RequestKind::CreateAcls(r) => ResponseKind::CreateAcls(acls::create_acls(broker, ctx, r)),
         RequestKind::DescribeAcls(r) => {
             ResponseKind::DescribeAcls(acls::describe_acls(broker, ctx, r))
@@ -312,7 +331,7 @@ async fn dispatch(
         }
         RequestKind::FindCoordinator(r) => {
             let asked = r.clone();
-            let mut response = group::find_coordinator(broker, r, v);
+            let mut response = group::find_coordinator(broker, ctx.endpoint(broker), r, v);
             authz::find_coordinator(broker, ctx, &asked, &mut response);
             ResponseKind::FindCoordinator(response)
         }

@@ -19,6 +19,7 @@
 
 mod connection;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +34,8 @@ use crate::broker::Broker;
 use crate::config::BrokerConfig;
 use crate::error::{Error, Result};
 use crate::handlers::{handle_frame, Outcome};
+use crate::listener::SecurityProtocol;
+use crate::security::authenticator::{Authenticator, Step};
 use crate::security::principal::RequestContext;
 use connection::{Connection, FrameError};
 
@@ -43,17 +46,35 @@ pub(crate) use connection::encode_response;
 /// group's rebalance gets there): `Fetch`, `JoinGroup`, `SyncGroup`.
 const WAITING_KEYS: [i16; 3] = [1, 11, 14];
 
-/// A bound, not yet running broker server.
+/// One bound listener: its name, protocol, socket and what it advertises.
 #[derive(Debug)]
-pub struct Server {
-    broker: Arc<Broker>,
+struct BoundListener {
+    info: Arc<ListenerInfo>,
     listener: TcpListener,
     local_addr: SocketAddr,
 }
 
+/// What a connection knows of the listener it came in on.
+#[derive(Debug)]
+struct ListenerInfo {
+    name: String,
+    protocol: SecurityProtocol,
+    /// Host and port advertised to this listener's clients.
+    endpoint: (String, i32),
+    /// PLAIN users configured for this listener, if any.
+    plain_users: Option<Arc<HashMap<String, String>>>,
+}
+
+/// A bound, not yet running broker server.
+#[derive(Debug)]
+pub struct Server {
+    broker: Arc<Broker>,
+    listeners: Vec<BoundListener>,
+}
+
 impl Server {
-    /// Binds the listener and opens the data directory (recovering every log).
-    /// `config.data_dir` must be set.
+    /// Binds every listener and opens the data directory (recovering every log).
+    /// `config.data_dir` must be set. A TLS listener is refused: TLS is not supported yet.
     pub async fn bind(config: BrokerConfig) -> Result<Server> {
         let data_dir = config
             .data_dir
@@ -63,35 +84,96 @@ impl Server {
                 value: String::new(),
                 reason: "a data directory is required".into(),
             })?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| Error::Network {
-                addr: config.listen.to_string(),
+        let mut listeners = Vec::new();
+        for spec in config.resolved_listeners()? {
+            let listener = TcpListener::bind(spec.addr)
+                .await
+                .map_err(|e| Error::Network {
+                    addr: spec.addr.to_string(),
+                    source: e,
+                })?;
+            let local_addr = listener.local_addr().map_err(|e| Error::Network {
+                addr: spec.addr.to_string(),
                 source: e,
             })?;
-        let local_addr = listener.local_addr().map_err(|e| Error::Network {
-            addr: config.listen.to_string(),
-            source: e,
-        })?;
-        let mut advertised = local_addr;
+            let endpoint = match spec.advertised {
+                Some((host, port)) => (host, i32::from(port)),
+                None => {
+                    let host = match &config.advertised_host {
+                        Some(host) => host.clone(),
+                        None if local_addr.ip().is_unspecified() => "127.0.0.1".to_string(),
+                        None => local_addr.ip().to_string(),
+                    };
+                    (host, i32::from(local_addr.port()))
+                }
+            };
+            tracing::info!(listener = %spec.name, protocol = %spec.protocol, addr = %local_addr, "listener bound");
+            let plain_users = config
+                .sasl_plain_users
+                .get(&spec.name)
+                .cloned()
+                .map(Arc::new);
+            listeners.push(BoundListener {
+                info: Arc::new(ListenerInfo {
+                    name: spec.name,
+                    protocol: spec.protocol,
+                    endpoint,
+                    plain_users,
+                }),
+                listener,
+                local_addr,
+            });
+        }
+        let Some(first) = listeners.first() else {
+            return Err(Error::InvalidConfig {
+                key: "listeners".into(),
+                value: String::new(),
+                reason: "no listener given".into(),
+            });
+        };
+        // The broker's default endpoint (requests that did not come over a listener) is
+        // the first listener's.
+        let mut advertised = first.local_addr;
         if advertised.ip().is_unspecified() {
             advertised.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        if let Ok(ip) = first.info.endpoint.0.parse() {
+            advertised.set_ip(ip);
+        }
+        if let Ok(port) = u16::try_from(first.info.endpoint.1) {
+            advertised.set_port(port);
         }
         let broker =
             tokio::task::spawn_blocking(move || Broker::open(config, &data_dir, advertised))
                 .await
                 .map_err(|_| Error::Stopped)??;
-        tracing::info!(addr = %local_addr, cluster_id = broker.cluster_id(), "broker listening");
+        tracing::info!(addr = %first.local_addr, cluster_id = broker.cluster_id(), "broker listening");
         Ok(Server {
             broker: Arc::new(broker),
-            listener,
-            local_addr,
+            listeners,
         })
     }
 
-    /// The address the listener is bound to.
+    /// The address the first listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.listeners[0].local_addr
+    }
+
+    /// The address the listener named `name` (`PLAINTEXT`, `SASL_PLAINTEXT`, …) is bound
+    /// to.
+    pub fn listener_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|l| l.info.name.eq_ignore_ascii_case(name))
+            .map(|l| l.local_addr)
+    }
+
+    /// Every listener's name and bound address, in configuration order.
+    pub fn listener_addrs(&self) -> Vec<(String, SocketAddr)> {
+        self.listeners
+            .iter()
+            .map(|l| (l.info.name.clone(), l.local_addr))
+            .collect()
     }
 
     /// The broker's shared state.
@@ -106,41 +188,62 @@ impl Server {
         let mut connections = JoinSet::new();
         // `max.connections`: a connection is accepted only with a permit, held until it
         // closes; past the limit new connections wait in the listen backlog, as Kafka's
-        // acceptor makes them wait.
+        // acceptor makes them wait. The limit is shared by every listener.
         let permits = Arc::new(Semaphore::new(
             self.broker
                 .config()
                 .max_connections
                 .min(Semaphore::MAX_PERMITS),
         ));
-        let accept = || async {
-            let permit = permits.clone().acquire_owned().await;
-            (permit, self.listener.accept().await)
-        };
+        // One acceptor per listener, as Kafka's `SocketServer` has; accepted sockets come
+        // here to be served.
+        let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel(16);
+        let mut acceptors = JoinSet::new();
+        for bound in self.listeners {
+            let permits = permits.clone();
+            let tx = accepted_tx.clone();
+            acceptors.spawn(async move {
+                loop {
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        return;
+                    };
+                    match bound.listener.accept().await {
+                        Ok((stream, peer)) => {
+                            if tx.send((stream, peer, bound.info.clone(), permit)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            // Out of file descriptors and the like: back off, keep serving.
+                            tracing::warn!(listener = %bound.info.name, error = %e, "accept failed");
+                            drop(permit);
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            });
+        }
+        drop(accepted_tx);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                (permit, accepted) = accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let broker = self.broker.clone();
-                        let stop = stop_rx.clone();
-                        connections.spawn(async move {
-                            serve(broker, stream, peer, stop).await;
-                            drop(permit);
-                        });
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
+                Some((stream, peer, info, permit)) = accepted_rx.recv() => {
+                    let broker = self.broker.clone();
+                    let stop = stop_rx.clone();
+                    connections.spawn(async move {
+                        serve(broker, stream, peer, info, stop).await;
+                        drop(permit);
+                    });
+                }
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
         tracing::info!("broker shutting down");
-        drop(self.listener);
+        // Stop accepting: the acceptors own the listening sockets.
+        acceptors.abort_all();
+        while acceptors.join_next().await.is_some() {}
+        drop(accepted_rx);
         let _ = stop_tx.send(true);
         let drain = async { while connections.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(5), drain)
@@ -164,12 +267,22 @@ async fn serve(
     broker: Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
+    listener: Arc<ListenerInfo>,
     mut stop: watch::Receiver<bool>,
 ) {
-    tracing::debug!(%peer, "connection opened");
+    tracing::debug!(%peer, listener = %listener.name, "connection opened");
     let mut conn = Connection::new(stream, broker.config().max_request_size);
     // Who the client is: anonymous until authentication (SASL, TLS) sets the principal.
-    let ctx = RequestContext::anonymous(Some(peer));
+    let mut ctx = RequestContext::anonymous(Some(peer));
+    ctx.endpoint = Some(listener.endpoint.clone());
+    // SASL listeners authenticate first; the authenticator sees every frame.
+    let mut sasl = (listener.protocol == SecurityProtocol::SaslPlaintext).then(|| {
+        Authenticator::new(
+            broker.config().sasl_enabled_mechanisms.clone(),
+            listener.plain_users.clone(),
+            broker.config().connections_max_reauth_ms,
+        )
+    });
     let idle = broker.config().connections_max_idle;
     let read_timeout = broker.config().request_read_timeout;
     // When the first bytes of the request not yet complete arrived.
@@ -192,6 +305,34 @@ async fn serve(
                     return;
                 }
             };
+            if let Some(auth) = sasl.as_mut() {
+                let step = auth.on_frame(&broker, &frame);
+                if let Some(principal) = auth.principal() {
+                    ctx.principal = principal.clone();
+                }
+                let closing = match step {
+                    Step::Pass => None,
+                    Step::Respond(response) => conn
+                        .write_response(&response)
+                        .err()
+                        .or_else(|| Some(String::new())),
+                    Step::Fail(response, reason) => {
+                        let _ = conn.write_response(&response);
+                        Some(reason)
+                    }
+                    Step::Close(reason) => Some(reason),
+                };
+                match closing {
+                    None => {}
+                    // Answered: on to the next frame.
+                    Some(reason) if reason.is_empty() => continue,
+                    Some(reason) => {
+                        tracing::info!(%peer, %reason, "closing connection");
+                        let _ = conn.flush().await;
+                        return;
+                    }
+                }
+            }
             let may_wait = frame.len() >= 2
                 && WAITING_KEYS.contains(&i16::from_be_bytes([frame[0], frame[1]]));
             if may_wait && conn.flush().await.is_err() {

@@ -17,6 +17,7 @@
 //! `User:ANONYMOUS`.
 
 pub mod acl;
+pub(crate) mod authenticator;
 pub mod credentials;
 pub mod oauthbearer;
 pub mod plain;

@@ -67,6 +67,9 @@ pub(crate) struct RequestContext {
     pub peer: Option<SocketAddr>,
     /// Who the client is; `User:ANONYMOUS` until SASL or TLS authenticates it.
     pub principal: KafkaPrincipal,
+    /// The advertised endpoint of the listener the connection came in on; `None` uses the
+    /// broker's default (its first listener).
+    pub endpoint: Option<(String, i32)>,
 }
 
 impl RequestContext {
@@ -75,6 +78,16 @@ impl RequestContext {
         RequestContext {
             peer,
             principal: KafkaPrincipal::anonymous(),
+            endpoint: None,
+        }
+    }
+
+    /// The host and port to advertise to this client: its listener's (Kafka answers
+    /// Metadata with the endpoints of the listener a request came in on).
+    pub(crate) fn endpoint<'a>(&'a self, broker: &'a crate::broker::Broker) -> (&'a str, i32) {
+        match &self.endpoint {
+            Some((host, port)) => (host, *port),
+            None => broker.advertised(),
         }
     }
 

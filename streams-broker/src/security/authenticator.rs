@@ -1,0 +1,281 @@
+//! SASL authentication of one connection on a `SASL_PLAINTEXT` listener.
+//!
+//! Kafka's `SaslServerAuthenticator`: before a client is authenticated it may send only
+//! `ApiVersions` and `SaslHandshake` (v1, which names the mechanism), then
+//! `SaslAuthenticate` requests carrying the mechanism's tokens until the exchange
+//! completes; any other request closes the connection. A failed exchange is answered with
+//! `SASL_AUTHENTICATION_FAILED` and Kafka's message, then the connection is closed. Once
+//! authenticated, the connection's principal is `User:<name>` and its requests go to the
+//! handlers; a `SaslHandshake` then starts re-authentication (KIP-368), which must end
+//! with the same principal. With `connections.max.reauth.ms` set, the session lifetime is
+//! told to the client in `SaslAuthenticate` and a connection whose session has expired is
+//! closed on its next request other than a re-authentication.
+//!
+//! The v0 handshake (raw SASL tokens without Kafka framing) is not supported: only v1 is
+//! advertised, which every current client uses.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use kafka_protocol::error::ResponseError;
+use kafka_protocol::messages::{
+    ApiKey, RequestKind, ResponseKind, SaslAuthenticateResponse, SaslHandshakeResponse,
+};
+use kafka_protocol::protocol::StrBytes;
+use tokio::time::Instant;
+
+use super::oauthbearer::{OAuthBearerServer, UnsecuredJwsConfig};
+use super::plain::{PlainServer, PlainVerifier};
+use super::principal::KafkaPrincipal;
+use super::scram::{ScramMechanism, ScramServer};
+use crate::broker::Broker;
+use crate::error::Error;
+use crate::wire::{decode_request, RequestPrefix, Response, ResponseBody};
+
+/// The SASL mechanisms Rill implements, the values `sasl.enabled.mechanisms` may take.
+pub const SUPPORTED_MECHANISMS: [&str; 4] =
+    ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"];
+
+/// What the connection does with a request frame, as the authenticator decides.
+#[derive(Debug)]
+pub(crate) enum Step {
+    /// Hand the frame to the request handlers.
+    Pass,
+    /// Send this response (the authenticator answered the request itself).
+    Respond(Response),
+    /// Send this response, then close the connection for `reason`.
+    Fail(Response, String),
+    /// Close the connection without a response.
+    Close(String),
+}
+
+/// The mechanism of an exchange under way.
+#[derive(Debug)]
+enum Exchange {
+    Plain(PlainServer),
+    Scram(ScramServer),
+    OAuthBearer(OAuthBearerServer),
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for `SaslHandshake` (and answering `ApiVersions`).
+    Handshake,
+    /// A mechanism was chosen; waiting for `SaslAuthenticate` tokens.
+    Authenticate(String, Exchange),
+    /// Authenticated.
+    Complete,
+}
+
+/// The SASL state of one connection.
+#[derive(Debug)]
+pub(crate) struct Authenticator {
+    state: State,
+    mechanisms: Vec<String>,
+    /// PLAIN users of this listener; `None` checks PLAIN against the SCRAM store.
+    plain_users: Option<Arc<HashMap<String, String>>>,
+    reauth_ms: i64,
+    /// The authenticated principal (kept during re-authentication).
+    principal: Option<KafkaPrincipal>,
+    /// When the session ends, with `connections.max.reauth.ms` set.
+    expires: Option<Instant>,
+}
+
+impl Authenticator {
+    /// An authenticator for a new connection offering `mechanisms`.
+    pub(crate) fn new(
+        mechanisms: Vec<String>,
+        plain_users: Option<Arc<HashMap<String, String>>>,
+        reauth_ms: i64,
+    ) -> Authenticator {
+        Authenticator {
+            state: State::Handshake,
+            mechanisms,
+            plain_users,
+            reauth_ms,
+            principal: None,
+            expires: None,
+        }
+    }
+
+    /// The authenticated principal, once there is one.
+    pub(crate) fn principal(&self) -> Option<&KafkaPrincipal> {
+        self.principal.as_ref()
+    }
+
+    /// Decides what happens to `frame`, answering the SASL requests itself.
+    pub(crate) fn on_frame(&mut self, broker: &Broker, frame: &Bytes) -> Step {
+        let Some(prefix) = RequestPrefix::parse(frame) else {
+            return Step::Close("request too short for a header during SASL".into());
+        };
+        let key = ApiKey::try_from(prefix.api_key).ok();
+        if matches!(self.state, State::Complete) {
+            if key == Some(ApiKey::SaslHandshake) {
+                // KIP-368: a handshake on an authenticated connection re-authenticates.
+                self.state = State::Handshake;
+            } else if self.expires.is_some_and(|e| e <= Instant::now()) {
+                return Step::Close("SASL session expired (connections.max.reauth.ms)".into());
+            } else {
+                return Step::Pass;
+            }
+        }
+        match (&self.state, key) {
+            (_, Some(ApiKey::ApiVersions)) => Step::Pass,
+            (State::Handshake, Some(ApiKey::SaslHandshake)) => self.handshake(frame, prefix),
+            (State::Authenticate(..), Some(ApiKey::SaslAuthenticate)) => {
+                self.authenticate(broker, frame, prefix)
+            }
+            (_, key) => Step::Close(format!(
+                "unexpected Kafka request of type {} during SASL authentication",
+                key.map_or_else(|| prefix.api_key.to_string(), |k| format!("{k:?}"))
+            )),
+        }
+    }
+
+    fn handshake(&mut self, frame: &Bytes, prefix: RequestPrefix) -> Step {
+        let request = match decode(frame, ApiKey::SaslHandshake, prefix.version) {
+            Ok(RequestKind::SaslHandshake(r)) => r,
+            Ok(_) => return Step::Close("not a SaslHandshake request".into()),
+            Err(reason) => return Step::Close(reason),
+        };
+        let mechanism = request.mechanism.to_string();
+        let enabled = self
+            .mechanisms
+            .iter()
+            .map(|m| StrBytes::from_string(m.clone()))
+            .collect();
+        let mut response = SaslHandshakeResponse::default().with_mechanisms(enabled);
+        let exchange = if self.mechanisms.contains(&mechanism) {
+            match mechanism.as_str() {
+                "PLAIN" => Some(Exchange::Plain(PlainServer::new())),
+                "OAUTHBEARER" => Some(Exchange::OAuthBearer(OAuthBearerServer::new(
+                    UnsecuredJwsConfig::default(),
+                ))),
+                m => match ScramMechanism::from_name(m).map(ScramServer::new) {
+                    Some(Ok(server)) => Some(Exchange::Scram(server)),
+                    Some(Err(e)) => return Step::Close(format!("cannot start {m}: {e}")),
+                    None => None,
+                },
+            }
+        } else {
+            None
+        };
+        let respond = |response| Response {
+            api_key: ApiKey::SaslHandshake,
+            version: prefix.version,
+            correlation_id: prefix.correlation_id,
+            body: ResponseBody::Message(ResponseKind::SaslHandshake(response)),
+        };
+        match exchange {
+            Some(exchange) => {
+                self.state = State::Authenticate(mechanism, exchange);
+                Step::Respond(respond(response))
+            }
+            None => {
+                response.error_code = ResponseError::UnsupportedSaslMechanism.code();
+                Step::Fail(
+                    respond(response),
+                    format!("unsupported SASL mechanism {mechanism}"),
+                )
+            }
+        }
+    }
+
+    fn authenticate(&mut self, broker: &Broker, frame: &Bytes, prefix: RequestPrefix) -> Step {
+        let request = match decode(frame, ApiKey::SaslAuthenticate, prefix.version) {
+            Ok(RequestKind::SaslAuthenticate(r)) => r,
+            Ok(_) => return Step::Close("not a SaslAuthenticate request".into()),
+            Err(reason) => return Step::Close(reason),
+        };
+        let State::Authenticate(mechanism, exchange) = &mut self.state else {
+            return Step::Close("SaslAuthenticate before SaslHandshake".into());
+        };
+        let outcome = match exchange {
+            Exchange::Plain(server) => {
+                let verifier = match &self.plain_users {
+                    Some(users) => PlainVerifier::Users(users),
+                    None => PlainVerifier::Scram(broker.credentials()),
+                };
+                server
+                    .evaluate(&request.auth_bytes, &verifier)
+                    .map(|out| (out, server.authorized_id().map(str::to_string)))
+            }
+            Exchange::Scram(server) => server
+                .evaluate(&request.auth_bytes, |user| {
+                    ScramMechanism::from_name(mechanism)
+                        .and_then(|m| broker.credentials().get(user, m))
+                })
+                .map(|out| (out, server.authorized_id().map(str::to_string))),
+            Exchange::OAuthBearer(server) => server
+                .evaluate(&request.auth_bytes, crate::clock::now_ms())
+                .map(|out| (out, server.token().map(|t| t.principal.clone()))),
+        };
+        let respond = |response: SaslAuthenticateResponse| Response {
+            api_key: ApiKey::SaslAuthenticate,
+            version: prefix.version,
+            correlation_id: prefix.correlation_id,
+            body: ResponseBody::Message(ResponseKind::SaslAuthenticate(response)),
+        };
+        let failed = |message: String| {
+            SaslAuthenticateResponse::default()
+                .with_error_code(ResponseError::SaslAuthenticationFailed.code())
+                .with_error_message(Some(StrBytes::from_string(message)))
+        };
+        match outcome {
+            Ok((out, None)) => Step::Respond(respond(
+                SaslAuthenticateResponse::default().with_auth_bytes(Bytes::from(out)),
+            )),
+            Ok((out, Some(user))) => {
+                let principal = KafkaPrincipal::user(&user);
+                if let Some(previous) = self.principal.as_ref().filter(|p| **p != principal) {
+                    let message = format!(
+                        "Cannot change principals during re-authentication from {previous}: {principal}"
+                    );
+                    return Step::Fail(respond(failed(message.clone())), message);
+                }
+                tracing::debug!(%principal, mechanism = %mechanism, "SASL authentication succeeded");
+                let lifetime = self.reauth_ms;
+                self.expires = (lifetime > 0)
+                    .then(|| Instant::now() + std::time::Duration::from_millis(lifetime as u64));
+                self.principal = Some(principal);
+                self.state = State::Complete;
+                Step::Respond(respond(
+                    SaslAuthenticateResponse::default()
+                        .with_auth_bytes(Bytes::from(out))
+                        .with_session_lifetime_ms(lifetime),
+                ))
+            }
+            Err(e) => {
+                let reason = match &e {
+                    Error::Authentication { reason, .. } => reason.clone(),
+                    other => other.to_string(),
+                };
+                // Kafka's `SaslServerAuthenticator`: PLAIN's message is meant for the
+                // client; other mechanisms' failures get one message that tells nothing
+                // of whether the user exists.
+                let message = if mechanism == "PLAIN" {
+                    reason.clone()
+                } else {
+                    format!(
+                        "Authentication failed during authentication due to invalid credentials with SASL mechanism {mechanism}"
+                    )
+                };
+                tracing::info!(mechanism = %mechanism, %reason, "SASL authentication failed");
+                Step::Fail(
+                    respond(failed(message)),
+                    format!("SASL authentication failed: {reason}"),
+                )
+            }
+        }
+    }
+}
+
+fn decode(frame: &Bytes, key: ApiKey, version: i16) -> Result<RequestKind, String> {
+    let support =
+        crate::handlers::supported(key).ok_or_else(|| format!("{key:?} is not supported"))?;
+    if version < support.min || version > support.max {
+        return Err(format!("{key:?} v{version} is not supported"));
+    }
+    decode_request(key, version, frame.clone()).map(|(_, r)| r)
+}

@@ -1,0 +1,289 @@
+//! librdkafka here is built without OpenSSL or Cyrus SASL, so it speaks PLAIN only; the
+//! SCRAM exchanges run through kafka-python (the virtualenv of `make pyvenv` or
+//! `RILL_KAFKA_PYTHON`; without it those checks are skipped, except in CI).
+//!
+//! Specification: a broker with two named listeners, `PLAINTEXT` and `SASL_PLAINTEXT`,
+//! authenticates SASL clients (SCRAM-SHA-256/512 against the credential store, PLAIN
+//! against the listener's JAAS user list) and keeps serving anonymous clients on the
+//! plaintext listener. As in Kafka's `SaslAuthenticatorTest` (`testValidSaslScramMechanisms`,
+//! `testInvalidPasswordSaslScram`, `testUnknownUserSaslScram`, `testValidSaslPlainOverPlaintext`,
+//! `testInvalidPasswordSaslPlain`): a wrong password or unknown user is refused with
+//! `SASL_AUTHENTICATION_FAILED` and does not disturb a good client; the authenticated
+//! principal is what the ACLs see (`User:alice` reads, `User:bob` gets
+//! `TOPIC_AUTHORIZATION_FAILED`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Message, Offset, TopicPartitionList};
+use streams_broker::security::acl::{
+    AclBinding, AclOperation, AclPermissionType, PatternType, ResourceType,
+};
+use streams_broker::{BrokerConfig, BrokerHandle, EmbeddedBroker};
+
+const JAAS: &str = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret" user_admin="admin-secret" user_alice="alice-secret" user_bob="bob-secret" user_carol="carol-secret";"#;
+
+/// A broker with `PLAINTEXT` and `SASL_PLAINTEXT` listeners on ephemeral ports, the JAAS
+/// PLAIN users `admin`, `alice`, `bob` and `carol`, and SCRAM users `alice` (SHA-512) and
+/// `bob` (SHA-256).
+fn start(extra: &[(&str, &str)]) -> BrokerHandle {
+    let mut config = BrokerConfig::default();
+    config
+        .set(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        )
+        .unwrap();
+    config
+        .set("listener.name.sasl_plaintext.plain.sasl.jaas.config", JAAS)
+        .unwrap();
+    for (k, v) in extra {
+        config.set(k, v).unwrap();
+    }
+    let broker = EmbeddedBroker::start(config).expect("broker starts");
+    broker
+        .set_scram_password("alice", "SCRAM-SHA-512", "alice-secret")
+        .unwrap();
+    broker
+        .set_scram_password("bob", "SCRAM-SHA-256", "bob-secret")
+        .unwrap();
+    broker
+}
+
+fn sasl(broker: &BrokerHandle, mechanism: &str, user: &str, password: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set(
+        "bootstrap.servers",
+        broker.listener_bootstrap("SASL_PLAINTEXT").unwrap(),
+    )
+    .set("security.protocol", "SASL_PLAINTEXT")
+    .set("sasl.mechanisms", mechanism)
+    .set("sasl.username", user)
+    .set("sasl.password", password);
+    c
+}
+
+fn plaintext(broker: &BrokerHandle) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set(
+        "bootstrap.servers",
+        broker.listener_bootstrap("PLAINTEXT").unwrap(),
+    );
+    c
+}
+
+async fn produce(config: &ClientConfig, topic: &str, values: &[&str]) -> Result<(), KafkaError> {
+    let p: FutureProducer = config
+        .clone()
+        .set("message.timeout.ms", "10000")
+        .create()
+        .expect("producer");
+    for v in values {
+        p.send(
+            FutureRecord::<(), _>::to(topic).payload(*v).partition(0),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)?;
+    }
+    p.flush(Duration::from_secs(10))?;
+    Ok(())
+}
+
+/// Reads partition 0 of `topic` from the beginning until `n` values or an error.
+fn consume(config: &ClientConfig, topic: &str, n: usize) -> Result<Vec<String>, KafkaError> {
+    let c: BaseConsumer = config
+        .clone()
+        .set("group.id", "sasl-test")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    c.assign(&tpl)?;
+    let mut values = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while values.len() < n && std::time::Instant::now() < deadline {
+        if let Some(m) = c.poll(Duration::from_millis(200)) {
+            let m = m?;
+            values.push(String::from_utf8_lossy(m.payload().unwrap_or_default()).into_owned());
+        }
+    }
+    Ok(values)
+}
+
+/// Records the errors librdkafka reports (authentication failures among them).
+#[derive(Clone, Default)]
+struct ErrorLog(Arc<Mutex<Vec<(Option<RDKafkaErrorCode>, String)>>>);
+
+impl ClientContext for ErrorLog {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push((error.rdkafka_error_code(), reason.to_string()));
+    }
+}
+
+impl ConsumerContext for ErrorLog {}
+
+/// Metadata through a client with `config`: the error of the failed request, if any.
+fn metadata(config: &ClientConfig) -> Result<Vec<(String, i32)>, KafkaError> {
+    let c: BaseConsumer = config.create().expect("client");
+    let md = c.fetch_metadata(None, Duration::from_secs(5))?;
+    Ok(md
+        .brokers()
+        .iter()
+        .map(|b| (b.host().to_string(), b.port()))
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_and_plain_clients_produce_and_consume_next_to_a_plaintext_listener() {
+    let broker = start(&[]);
+    broker.create_topic("t", 1).unwrap();
+
+    let alice = sasl(&broker, "PLAIN", "alice", "alice-secret");
+    produce(&alice, "t", &["a1", "a2"])
+        .await
+        .expect("PLAIN produces");
+    let carol = sasl(&broker, "PLAIN", "carol", "carol-secret");
+    produce(&carol, "t", &["c1"]).await.expect("PLAIN produces");
+    assert_eq!(
+        consume(&carol, "t", 3).expect("PLAIN consumes"),
+        ["a1", "a2", "c1"]
+    );
+
+    // The plaintext listener serves anonymous clients.
+    let anon = plaintext(&broker);
+    produce(&anon, "t", &["p1"])
+        .await
+        .expect("plaintext produces");
+    assert_eq!(consume(&anon, "t", 4).unwrap().last().unwrap(), "p1");
+
+    // Each listener advertises its own endpoint in Metadata.
+    let sasl_port = broker
+        .listener_bootstrap("SASL_PLAINTEXT")
+        .unwrap()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse::<i32>()
+        .unwrap();
+    assert_eq!(
+        metadata(&alice).unwrap(),
+        [("127.0.0.1".to_string(), sasl_port)]
+    );
+    assert_eq!(
+        metadata(&anon).unwrap(),
+        [("127.0.0.1".to_string(), broker.addr().port() as i32)]
+    );
+    broker.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_and_unknown_users_are_refused_without_disturbing_others() {
+    let broker = start(&[]);
+    broker.create_topic("t", 1).unwrap();
+    let good = sasl(&broker, "PLAIN", "alice", "alice-secret");
+    let good_client: FutureProducer = good.create().expect("producer");
+
+    let refused = [
+        sasl(&broker, "PLAIN", "carol", "wrong"),
+        sasl(&broker, "PLAIN", "nobody", "x"),
+    ];
+    for (i, config) in refused.iter().enumerate() {
+        // The good client keeps working meanwhile, on its one connection.
+        good_client
+            .send(
+                FutureRecord::<(), _>::to("t")
+                    .payload(&format!("good-{i}"))
+                    .partition(0),
+                Duration::from_secs(10),
+            )
+            .await
+            .expect("the good client is not disturbed");
+        let errors = ErrorLog::default();
+        let c: BaseConsumer<ErrorLog> = config.create_with_context(errors.clone()).expect("client");
+        assert!(
+            c.fetch_metadata(None, Duration::from_secs(3)).is_err(),
+            "client {i} is refused"
+        );
+        // Error events are delivered by polling.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while errors.0.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+            let _ = c.poll(Duration::from_millis(100));
+        }
+        let seen = errors.0.lock().unwrap().clone();
+        // Kafka's PLAIN message reaches the client as its authentication error.
+        assert!(
+            seen.iter().any(|(code, reason)| {
+                *code == Some(RDKafkaErrorCode::Authentication)
+                    && reason.contains("Authentication failed: Invalid username or password")
+            }),
+            "client {i}: {seen:?}"
+        );
+    }
+    assert_eq!(
+        consume(&good, "t", refused.len()).unwrap().len(),
+        refused.len()
+    );
+    broker.shutdown().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acls_apply_to_the_authenticated_principal() {
+    let broker = start(&[
+        (
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        ),
+        ("allow.everyone.if.no.acl.found", "false"),
+    ]);
+    broker.create_topic("t", 1).unwrap();
+    let allow = |resource_type, name: &str, operation| AclBinding {
+        resource_type,
+        resource_name: name.to_string(),
+        pattern_type: PatternType::Literal,
+        principal: "User:alice".to_string(),
+        host: "*".to_string(),
+        operation,
+        permission: AclPermissionType::Allow,
+    };
+    broker
+        .create_acls(&[
+            allow(ResourceType::Topic, "t", AclOperation::Write),
+            allow(ResourceType::Topic, "t", AclOperation::Read),
+            allow(ResourceType::Group, "sasl-test", AclOperation::Read),
+        ])
+        .unwrap();
+    let alice = sasl(&broker, "PLAIN", "alice", "alice-secret");
+    produce(&alice, "t", &["x", "y"])
+        .await
+        .expect("alice writes");
+    assert_eq!(consume(&alice, "t", 2).expect("alice reads"), ["x", "y"]);
+
+    let bob = sasl(&broker, "PLAIN", "bob", "bob-secret");
+    let c: BaseConsumer = bob.create().expect("client");
+    let md = c
+        .fetch_metadata(Some("t"), Duration::from_secs(10))
+        .expect("bob is authenticated");
+    assert_eq!(
+        md.topics()[0].error(),
+        Some(RDKafkaRespErr::RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+    );
+    match produce(&bob, "t", &["z"]).await {
+        Err(KafkaError::MessageProduction(code)) => {
+            assert_eq!(code, RDKafkaErrorCode::TopicAuthorizationFailed)
+        }
+        other => panic!("bob producing: {other:?}"),
+    }
+    broker.shutdown().unwrap();
+}
