@@ -287,3 +287,79 @@ async fn acls_apply_to_the_authenticated_principal() {
     }
     broker.shutdown().unwrap();
 }
+
+/// kafka-python authenticates with SCRAM-SHA-512 (alice) and SCRAM-SHA-256 (bob),
+/// produces and consumes; a wrong SCRAM password is refused with Kafka's message.
+const SCRAM_PY: &str = r#"
+import logging, sys
+from kafka import KafkaProducer, KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+def opts(mechanism, user, password):
+    return dict(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT',
+                sasl_mechanism=mechanism, sasl_plain_username=user,
+                sasl_plain_password=password)
+
+for mechanism, user, pw in [('SCRAM-SHA-512', 'alice', 'alice-secret'),
+                            ('SCRAM-SHA-256', 'bob', 'bob-secret')]:
+    p = KafkaProducer(**opts(mechanism, user, pw))
+    p.send('s', value=user.encode(), partition=0).get(timeout=10)
+    p.close()
+
+c = KafkaConsumer(consumer_timeout_ms=5000, **opts('SCRAM-SHA-512', 'alice', 'alice-secret'))
+tp = TopicPartition('s', 0)
+c.assign([tp])
+c.seek_to_beginning(tp)
+values = [m.value for m in c]
+assert values == [b'alice', b'bob'], values
+c.close()
+
+# kafka-python logs the broker's SASL error (below ERROR), then gives up bootstrapping.
+logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
+try:
+    p = KafkaProducer(max_block_ms=5000, **opts('SCRAM-SHA-512', 'alice', 'wrong'))
+    p.send('s', value=b'x', partition=0).get(timeout=10)
+    raise SystemExit('a wrong password was accepted')
+except KafkaError as e:
+    print('refused:', type(e).__name__, e)
+print('OK scram')
+"#;
+
+#[test]
+fn kafka_python_authenticates_with_scram() {
+    let Some(python) = rill_test_support::process::kafka_python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kafka-python venv missing in CI: run `make pyvenv`"
+        );
+        eprintln!("skipped: no kafka-python venv (run `make pyvenv`)");
+        return;
+    };
+    let broker = start(&[]);
+    broker.create_topic("s", 1).unwrap();
+    let mut child = std::process::Command::new(python)
+        .arg("-")
+        .arg(broker.listener_bootstrap("SASL_PLAINTEXT").unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), SCRAM_PY.as_bytes())
+        .expect("script written");
+    let out = child.wait_with_output().expect("python finishes");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK scram"),
+        "kafka-python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("refused:"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"
+        ),
+        "{stdout}"
+    );
+    broker.shutdown().unwrap();
+}

@@ -738,25 +738,17 @@ mod tests {
     fn unsupported_apis_get_error_responses() {
         use kafka_protocol::messages::*;
         let (_dir, broker) = test_broker();
-        let requests = vec![
-            (
-                ApiKey::SaslHandshake,
-                RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
-            ),
-            (
-                ApiKey::ListPartitionReassignments,
-                RequestKind::ListPartitionReassignments(
-                    ListPartitionReassignmentsRequest::default(),
-                ),
-            ),
-        ];
+        let requests = vec![(
+            ApiKey::ListPartitionReassignments,
+            RequestKind::ListPartitionReassignments(ListPartitionReassignmentsRequest::default()),
+        )];
         let mut answered = 0;
         for (key, request) in &requests {
             assert!(supported(*key).is_none(), "{key:?} is supported now");
             let range = key.valid_versions();
             answered += answer_every_version(&broker, *key, range.min..=range.max, request);
         }
-        assert!(answered >= 3, "only {answered} API versions were exercised");
+        assert!(answered >= 1, "only {answered} API versions were exercised");
     }
 
     /// The admin APIs answer minimal requests at every advertised version.
@@ -793,6 +785,15 @@ mod tests {
             (
                 ApiKey::OffsetDelete,
                 RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
+            ),
+            // Outside a SASL listener's authentication: ILLEGAL_SASL_STATE.
+            (
+                ApiKey::SaslHandshake,
+                RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
+            ),
+            (
+                ApiKey::SaslAuthenticate,
+                RequestKind::SaslAuthenticate(SaslAuthenticateRequest::default()),
             ),
             (
                 ApiKey::DescribeProducers,
