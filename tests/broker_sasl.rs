@@ -363,3 +363,53 @@ fn kafka_python_authenticates_with_scram() {
     );
     broker.shutdown().unwrap();
 }
+
+/// `rill broker` with a `server.properties` naming a `PLAINTEXT` and a custom `CLIENT`
+/// listener mapped to `SASL_PLAINTEXT`: both are bound and logged; PLAIN users of the
+/// `client` listener authenticate there, a wrong password is refused, and the plaintext
+/// listener serves anonymous clients.
+#[test]
+fn rill_broker_process_serves_two_named_listeners() {
+    use rill_test_support::process::{signal, start_rill_broker_listeners, wait_exit};
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("server.properties");
+    std::fs::write(
+        &file,
+        format!(
+            "log.dirs={}\nlisteners=PLAINTEXT://127.0.0.1:0,CLIENT://127.0.0.1:0\nlistener.security.protocol.map=PLAINTEXT:PLAINTEXT,CLIENT:SASL_PLAINTEXT\nsasl.enabled.mechanisms=PLAIN\nlistener.name.client.plain.sasl.jaas.config={JAAS}\n",
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("config file");
+    let (mut child, listeners) = start_rill_broker_listeners(
+        env!("CARGO_BIN_EXE_rill"),
+        &["--config".as_ref(), file.as_os_str()],
+    );
+    let names: Vec<&str> = listeners.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["PLAINTEXT", "CLIENT"]);
+    let client = |addr: std::net::SocketAddr, user: &str, password: &str| {
+        let mut c = ClientConfig::new();
+        c.set("bootstrap.servers", addr.to_string())
+            .set("security.protocol", "SASL_PLAINTEXT")
+            .set("sasl.mechanisms", "PLAIN")
+            .set("sasl.username", user)
+            .set("sasl.password", password);
+        c
+    };
+    let sasl_addr = listeners[1].1;
+    let brokers =
+        metadata(&client(sasl_addr, "alice", "alice-secret")).expect("alice authenticates");
+    assert_eq!(
+        brokers,
+        [("127.0.0.1".to_string(), i32::from(sasl_addr.port()))]
+    );
+    assert!(metadata(&client(sasl_addr, "alice", "wrong")).is_err());
+    let mut anon = ClientConfig::new();
+    anon.set("bootstrap.servers", listeners[0].1.to_string());
+    assert_eq!(
+        metadata(&anon).expect("anonymous on PLAINTEXT"),
+        [("127.0.0.1".to_string(), i32::from(listeners[0].1.port()))]
+    );
+    signal(&child, "TERM");
+    assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
+}

@@ -31,7 +31,9 @@ enum Command {
         /// config file does the same.
         #[arg(long)]
         data_dir: Option<PathBuf>,
-        /// Address to listen on (Kafka's `listeners`); loopback unless told otherwise.
+        /// Address of the single PLAINTEXT listener (replaces `listeners` from a config
+        /// file; several named listeners are set with `--config listeners=...`); loopback
+        /// unless told otherwise.
         #[arg(long)]
         listen: Option<SocketAddr>,
         /// Host name to advertise to clients (defaults to the listen address).
@@ -203,7 +205,9 @@ fn run_broker(
         return Err("no data directory: pass --data-dir or set log.dirs in a --config file".into());
     }
     if let Some(listen) = listen {
+        // `--listen` is the single PLAINTEXT listener, replacing any `listeners`.
         config.listen = listen;
+        config.listeners.clear();
     }
     if advertised_host.is_some() {
         config.advertised_host = advertised_host;

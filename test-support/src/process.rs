@@ -66,6 +66,49 @@ pub fn start_rill_broker_with_args(
     (child, addr)
 }
 
+/// Starts `rill broker` with `args` and returns the process with the name and address of
+/// every listener it bound, read from its `listener bound` log lines.
+pub fn start_rill_broker_listeners(
+    rill: impl AsRef<Path>,
+    args: &[&std::ffi::OsStr],
+) -> (Child, Vec<(String, SocketAddr)>) {
+    let mut child = Command::new(rill.as_ref())
+        .arg("broker")
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rill broker starts");
+    let stderr = child.stderr.take().expect("the child's stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut listeners = Vec::new();
+        let field = |line: &str, name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .map(|v| v.trim_matches(|c: char| c == '"' || c == ',').to_string())
+        };
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("listener bound") {
+                if let (Some(name), Some(addr)) = (field(&line, "listener="), field(&line, "addr="))
+                {
+                    if let Ok(addr) = addr.parse() {
+                        listeners.push((name, addr));
+                    }
+                }
+            } else if line.contains("broker listening") {
+                let _ = tx.send(std::mem::take(&mut listeners));
+            }
+        }
+    });
+    let listeners = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the \"broker listening\" log line within 20 s");
+    (child, listeners)
+}
+
 /// Sends signal `name` (`TERM`, `INT`, ...) to `child` with `kill`.
 pub fn signal(child: &Child, name: &str) {
     let status = Command::new("kill")
