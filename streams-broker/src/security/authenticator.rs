@@ -279,3 +279,208 @@ fn decode(frame: &Bytes, key: ApiKey, version: i16) -> Result<RequestKind, Strin
     }
     decode_request(key, version, frame.clone()).map(|(_, r)| r)
 }
+
+#[cfg(test)]
+mod tests {
+    use kafka_protocol::messages::{
+        ApiVersionsRequest, MetadataRequest, RequestHeader, SaslAuthenticateRequest,
+        SaslHandshakeRequest,
+    };
+    use kafka_protocol::protocol::Encodable;
+
+    use super::*;
+    use crate::config::BrokerConfig;
+
+    fn broker() -> (tempfile::TempDir, Broker) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = BrokerConfig::with_data_dir(dir.path());
+        let broker = Broker::open(config, dir.path(), "127.0.0.1:9092".parse().unwrap()).unwrap();
+        (dir, broker)
+    }
+
+    fn frame(key: ApiKey, version: i16, request: &impl Encodable) -> Bytes {
+        let mut buf = bytes::BytesMut::new();
+        RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(7)
+            .with_client_id(Some(StrBytes::from_static_str("test")))
+            .encode(&mut buf, key.request_header_version(version))
+            .unwrap();
+        request.encode(&mut buf, version).unwrap();
+        buf.freeze()
+    }
+
+    fn handshake(mechanism: &'static str) -> Bytes {
+        frame(
+            ApiKey::SaslHandshake,
+            1,
+            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str(mechanism)),
+        )
+    }
+
+    fn authenticate(token: &'static [u8]) -> Bytes {
+        frame(
+            ApiKey::SaslAuthenticate,
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from_static(token)),
+        )
+    }
+
+    fn metadata() -> Bytes {
+        frame(ApiKey::Metadata, 12, &MetadataRequest::default())
+    }
+
+    fn authenticator(reauth_ms: i64) -> Authenticator {
+        let users = crate::security::plain::parse_jaas_users(
+            r#"PlainLoginModule required user_alice="alice-secret" user_bob="bob-secret";"#,
+        );
+        Authenticator::new(
+            ["PLAIN", "SCRAM-SHA-512"].map(String::from).to_vec(),
+            Some(Arc::new(users)),
+            reauth_ms,
+        )
+    }
+
+    fn authenticate_response(step: Step) -> (SaslAuthenticateResponse, bool) {
+        let (response, closes) = match step {
+            Step::Respond(r) => (r, false),
+            Step::Fail(r, _) => (r, true),
+            other => panic!("expected a response, got {other:?}"),
+        };
+        match response.body {
+            ResponseBody::Message(ResponseKind::SaslAuthenticate(r)) => (r, closes),
+            other => panic!("not a SaslAuthenticate response: {other:?}"),
+        }
+    }
+
+    /// Kafka's `SaslServerAuthenticatorTest`/`SaslAuthenticatorTest`: before authentication
+    /// only ApiVersions and SaslHandshake are served, any other request closes the
+    /// connection (`testUnauthenticatedApiVersionsRequest`,
+    /// `testOldSaslHandshakeFailsWithNonSaslRequest`-like sequencing).
+    #[test]
+    fn only_api_versions_and_handshake_before_authentication() {
+        let (_dir, broker) = broker();
+        let mut auth = authenticator(0);
+        let versions = frame(ApiKey::ApiVersions, 3, &ApiVersionsRequest::default());
+        assert!(matches!(auth.on_frame(&broker, &versions), Step::Pass));
+        assert!(matches!(
+            auth.on_frame(&broker, &metadata()),
+            Step::Close(_)
+        ));
+        let mut auth = authenticator(0);
+        // SaslAuthenticate before the handshake closes too.
+        assert!(matches!(
+            auth.on_frame(&broker, &authenticate(b"\0alice\0alice-secret")),
+            Step::Close(_)
+        ));
+        // Between handshake and authentication: only tokens (and ApiVersions).
+        let mut auth = authenticator(0);
+        assert!(matches!(
+            auth.on_frame(&broker, &handshake("PLAIN")),
+            Step::Respond(_)
+        ));
+        assert!(matches!(auth.on_frame(&broker, &versions), Step::Pass));
+        assert!(matches!(
+            auth.on_frame(&broker, &metadata()),
+            Step::Close(_)
+        ));
+        assert!(auth.principal().is_none());
+    }
+
+    /// An unknown or disabled mechanism: UNSUPPORTED_SASL_MECHANISM with the enabled
+    /// mechanisms, then the connection closes (`testUnsupportedMechanism`-like).
+    #[test]
+    fn unsupported_mechanisms_are_refused_with_the_enabled_list() {
+        let (_dir, broker) = broker();
+        for mechanism in ["GSSAPI", "SCRAM-SHA-256", "OAUTHBEARER"] {
+            let mut auth = authenticator(0);
+            let Step::Fail(response, _) = auth.on_frame(&broker, &handshake(mechanism)) else {
+                panic!("{mechanism} should be refused");
+            };
+            let ResponseBody::Message(ResponseKind::SaslHandshake(r)) = response.body else {
+                panic!("not a handshake response");
+            };
+            assert_eq!(r.error_code, ResponseError::UnsupportedSaslMechanism.code());
+            let offered: Vec<&str> = r.mechanisms.iter().map(|m| m.as_str()).collect();
+            assert_eq!(offered, ["PLAIN", "SCRAM-SHA-512"]);
+        }
+    }
+
+    /// A good PLAIN exchange sets the principal and lets requests through; a wrong
+    /// password is SASL_AUTHENTICATION_FAILED with Kafka's PLAIN message, then close.
+    #[test]
+    fn plain_authenticates_or_fails_with_kafkas_message() {
+        let (_dir, broker) = broker();
+        let mut auth = authenticator(0);
+        auth.on_frame(&broker, &handshake("PLAIN"));
+        let (r, closes) =
+            authenticate_response(auth.on_frame(&broker, &authenticate(b"\0alice\0alice-secret")));
+        assert_eq!((r.error_code, closes, r.session_lifetime_ms), (0, false, 0));
+        assert_eq!(auth.principal(), Some(&KafkaPrincipal::user("alice")));
+        assert!(matches!(auth.on_frame(&broker, &metadata()), Step::Pass));
+
+        let mut auth = authenticator(0);
+        auth.on_frame(&broker, &handshake("PLAIN"));
+        let (r, closes) =
+            authenticate_response(auth.on_frame(&broker, &authenticate(b"\0alice\0wrong")));
+        assert!(closes);
+        assert_eq!(r.error_code, ResponseError::SaslAuthenticationFailed.code());
+        assert_eq!(
+            r.error_message.as_deref(),
+            Some("Authentication failed: Invalid username or password")
+        );
+        assert!(auth.principal().is_none());
+    }
+
+    /// SCRAM failures get one message whatever the cause, so users cannot be probed.
+    #[test]
+    fn scram_failures_do_not_tell_unknown_users_apart() {
+        let (_dir, broker) = broker();
+        let mut auth = authenticator(0);
+        auth.on_frame(&broker, &handshake("SCRAM-SHA-512"));
+        let (r, closes) =
+            authenticate_response(auth.on_frame(&broker, &authenticate(b"n,,n=nobody,r=abc")));
+        assert!(closes);
+        assert_eq!(
+            r.error_message.as_deref(),
+            Some("Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512")
+        );
+    }
+
+    /// KIP-368: the session lifetime is `connections.max.reauth.ms`; a handshake on an
+    /// authenticated connection re-authenticates, which may not change the principal;
+    /// past the lifetime, a request other than a re-authentication closes the connection.
+    #[test]
+    fn sessions_expire_and_re_authenticate_as_the_same_principal() {
+        let (_dir, broker) = broker();
+        let mut auth = authenticator(50);
+        auth.on_frame(&broker, &handshake("PLAIN"));
+        let (r, _) =
+            authenticate_response(auth.on_frame(&broker, &authenticate(b"\0alice\0alice-secret")));
+        assert_eq!(r.session_lifetime_ms, 50);
+        // Re-authentication as alice again.
+        assert!(matches!(
+            auth.on_frame(&broker, &handshake("PLAIN")),
+            Step::Respond(_)
+        ));
+        let (r, closes) =
+            authenticate_response(auth.on_frame(&broker, &authenticate(b"\0alice\0alice-secret")));
+        assert_eq!((r.error_code, closes), (0, false));
+        // Re-authentication as bob is refused.
+        auth.on_frame(&broker, &handshake("PLAIN"));
+        let (r, closes) =
+            authenticate_response(auth.on_frame(&broker, &authenticate(b"\0bob\0bob-secret")));
+        assert!(closes);
+        assert_eq!(r.error_code, ResponseError::SaslAuthenticationFailed.code());
+
+        let mut auth = authenticator(1);
+        auth.on_frame(&broker, &handshake("PLAIN"));
+        auth.on_frame(&broker, &authenticate(b"\0alice\0alice-secret"));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        assert!(matches!(
+            auth.on_frame(&broker, &metadata()),
+            Step::Close(_)
+        ));
+    }
+}
