@@ -9,8 +9,8 @@
 //! offline tool refuses to touch its data directory. After a restart both users are
 //! there, and the file on disk holds no password.
 //!
-//! SASL authentication with these users on a connection comes with the listener work;
-//! the exchange itself is unit-tested in `streams-broker` (`security::scram`).
+//! SASL authentication with these users on a `SASL_PLAINTEXT` listener is specified in
+//! `tests/broker_sasl.rs`.
 //!
 //! kafka-python is the virtualenv of `make pyvenv` (or `RILL_KAFKA_PYTHON`); without it
 //! the test is skipped, except in CI.

@@ -1,8 +1,12 @@
-//! The network layer: a TCP listener and one task per client connection.
+//! The network layer: TCP listeners and one task per client connection.
 //!
-//! Like Kafka's `SocketServer`, the listener accepts connections and hands each to its
-//! own task, which reads request frames through its `Connection`, has them handled and
-//! writes the responses back in order. [`Server`] ties the listener, the connections and
+//! Like Kafka's `SocketServer`, each configured listener (`PLAINTEXT`, `SASL_PLAINTEXT`,
+//! custom names; see [`crate::listener`]) has its own acceptor, which hands each
+//! connection to its own task; connections remember their listener, whose endpoint they
+//! are advertised and whose protocol decides whether they authenticate with SASL first
+//! (`security::authenticator`). A connection's task reads request frames through its
+//! `Connection`, has them handled and writes the responses back in order. [`Server`] ties
+//! the listeners, the connections and
 //! the broker's background tasks together and shuts them all down gracefully: stop
 //! accepting, close connections, flush every log.
 //!
@@ -107,7 +111,12 @@ impl Server {
                     (host, i32::from(local_addr.port()))
                 }
             };
-            tracing::info!(listener = %spec.name, protocol = %spec.protocol, addr = %local_addr, "listener bound");
+            tracing::info!(
+                listener = %spec.name,
+                protocol = %spec.protocol,
+                addr = %local_addr,
+                "listener bound"
+            );
             let plain_users = config
                 .sasl_plain_users
                 .get(&spec.name)

@@ -11,10 +11,11 @@
 //!   or the SCRAM store; [`oauthbearer`]: SASL/OAUTHBEARER with unsecured JWS tokens
 //!   (Kafka's `OAuthBearerUnsecuredJws`), for development.
 //!
-//! The SASL mechanisms are pure state machines, fed the bytes of `SaslAuthenticate`
-//! requests. Wiring them to connections (`SaslHandshake`, `SaslAuthenticate`, SASL and
-//! TLS listeners) comes with the listener work; until then every connection is
-//! `User:ANONYMOUS`.
+//! - `authenticator`: a connection's SASL state on a `SASL_PLAINTEXT` listener (Kafka's
+//!   `SaslServerAuthenticator`): `SaslHandshake`, then `SaslAuthenticate` tokens fed to the
+//!   mechanisms above, which are pure state machines; the result is the connection's
+//!   principal. Connections on `PLAINTEXT` listeners stay `User:ANONYMOUS`; TLS is not
+//!   supported yet.
 
 pub mod acl;
 pub(crate) mod authenticator;
