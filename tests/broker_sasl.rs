@@ -121,7 +121,10 @@ fn consume(config: &ClientConfig, topic: &str, n: usize) -> Result<Vec<String>, 
 
 /// Records the errors librdkafka reports (authentication failures among them).
 #[derive(Clone, Default)]
-struct ErrorLog(Arc<Mutex<Vec<(Option<RDKafkaErrorCode>, String)>>>);
+struct ErrorLog(Arc<Mutex<Vec<ReportedError>>>);
+
+/// An error librdkafka reported: its code and reason.
+type ReportedError = (Option<RDKafkaErrorCode>, String);
 
 impl ClientContext for ErrorLog {
     fn error(&self, error: KafkaError, reason: &str) {

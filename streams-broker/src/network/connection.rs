@@ -120,6 +120,12 @@ impl Connection {
         Ok(Some(self.rbuf.split_to(size).freeze()))
     }
 
+    /// Changes the largest request accepted from now on (smaller before SASL
+    /// authentication, as Kafka's `sasl.server.max.receive.size`).
+    pub(crate) fn set_max_request_size(&mut self, max_request_size: usize) {
+        self.max_request_size = max_request_size;
+    }
+
     /// Bytes read that do not yet make a whole request frame.
     pub(crate) fn buffered(&self) -> usize {
         self.rbuf.len()

@@ -69,6 +69,10 @@ struct ListenerInfo {
     plain_users: Option<Arc<HashMap<String, String>>>,
 }
 
+/// Largest request accepted on a SASL listener before authentication completes (Kafka's
+/// `sasl.server.max.receive.size` default, 512 KiB).
+const SASL_MAX_RECEIVE_SIZE: usize = 524_288;
+
 /// A bound, not yet running broker server.
 #[derive(Debug)]
 pub struct Server {
@@ -292,6 +296,12 @@ async fn serve(
             broker.config().connections_max_reauth_ms,
         )
     });
+    // Whether requests up to `socket.request.max.bytes` are accepted yet.
+    let mut full_size = sasl.is_none();
+    if !full_size {
+        // Until authenticated, a client may not make the broker buffer large requests.
+        conn.set_max_request_size(SASL_MAX_RECEIVE_SIZE.min(broker.config().max_request_size));
+    }
     let idle = broker.config().connections_max_idle;
     let read_timeout = broker.config().request_read_timeout;
     // When the first bytes of the request not yet complete arrived.
@@ -317,6 +327,10 @@ async fn serve(
             if let Some(auth) = sasl.as_mut() {
                 let step = auth.on_frame(&broker, &frame);
                 if let Some(principal) = auth.principal() {
+                    if !full_size {
+                        conn.set_max_request_size(broker.config().max_request_size);
+                        full_size = true;
+                    }
                     ctx.principal = principal.clone();
                 }
                 let closing = match step {

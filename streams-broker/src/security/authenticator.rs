@@ -63,7 +63,7 @@ enum State {
     /// Waiting for `SaslHandshake` (and answering `ApiVersions`).
     Handshake,
     /// A mechanism was chosen; waiting for `SaslAuthenticate` tokens.
-    Authenticate(String, Exchange),
+    Authenticate(String, Box<Exchange>),
     /// Authenticated.
     Complete,
 }
@@ -169,7 +169,7 @@ impl Authenticator {
         };
         match exchange {
             Some(exchange) => {
-                self.state = State::Authenticate(mechanism, exchange);
+                self.state = State::Authenticate(mechanism, Box::new(exchange));
                 Step::Respond(respond(response))
             }
             None => {
@@ -191,7 +191,7 @@ impl Authenticator {
         let State::Authenticate(mechanism, exchange) = &mut self.state else {
             return Step::Close("SaslAuthenticate before SaslHandshake".into());
         };
-        let outcome = match exchange {
+        let outcome = match exchange.as_mut() {
             Exchange::Plain(server) => {
                 let verifier = match &self.plain_users {
                     Some(users) => PlainVerifier::Users(users),
