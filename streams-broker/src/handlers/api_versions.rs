@@ -10,12 +10,15 @@
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::ApiVersionsResponse;
 
-use super::SUPPORTED_APIS;
+use super::{SASL_APIS, SUPPORTED_APIS};
 
-/// The `ApiVersions` response, with `error_code` (0 or `UNSUPPORTED_VERSION`).
-pub(super) fn response(error_code: i16) -> ApiVersionsResponse {
+/// The `ApiVersions` response, with `error_code` (0 or `UNSUPPORTED_VERSION`); `sasl`
+/// adds the SASL APIs of a `SASL_PLAINTEXT` listener.
+pub(super) fn response(error_code: i16, sasl: bool) -> ApiVersionsResponse {
+    let sasl_apis = if sasl { SASL_APIS } else { &[] };
     let api_keys = SUPPORTED_APIS
         .iter()
+        .chain(sasl_apis)
         .map(|a| {
             ApiVersion::default()
                 .with_api_key(a.key as i16)
@@ -38,7 +41,7 @@ mod tests {
     /// librdkafka 2.0 (Debian's kcat) rejects.
     #[test]
     fn v3_response_has_no_tagged_fields() {
-        let response = response(0);
+        let response = response(0, false);
         let mut buf = bytes::BytesMut::new();
         response.encode(&mut buf, 3).unwrap();
         // error_code (2) + compact array length (1) + 7 bytes per key (2+2+2 + empty tags)
@@ -46,5 +49,23 @@ mod tests {
         let keys = super::SUPPORTED_APIS.len();
         assert_eq!(buf.len(), 2 + 1 + keys * 7 + 4 + 1);
         assert_eq!(buf[buf.len() - 1], 0, "no tagged fields");
+    }
+
+    /// SASL listeners advertise SaslHandshake v1 and SaslAuthenticate v0–2; plaintext
+    /// listeners do not advertise them at all.
+    #[test]
+    fn sasl_apis_are_advertised_on_sasl_listeners_only() {
+        use kafka_protocol::messages::ApiKey;
+        let range = |sasl, key: ApiKey| {
+            response(0, sasl)
+                .api_keys
+                .iter()
+                .find(|k| k.api_key == key as i16)
+                .map(|k| (k.min_version, k.max_version))
+        };
+        assert_eq!(range(true, ApiKey::SaslHandshake), Some((1, 1)));
+        assert_eq!(range(true, ApiKey::SaslAuthenticate), Some((0, 2)));
+        assert_eq!(range(false, ApiKey::SaslHandshake), None);
+        assert_eq!(range(false, ApiKey::SaslAuthenticate), None);
     }
 }

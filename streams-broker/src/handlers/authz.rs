@@ -1007,6 +1007,7 @@ mod tests {
             peer: Some("127.0.0.1:5000".parse().unwrap()),
             principal: KafkaPrincipal::user(user),
             endpoint: None,
+            sasl: false,
         };
         let header = RequestHeader::default().with_request_api_version(version);
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -106,7 +106,13 @@ pub(crate) const SUPPORTED_APIS: &[SupportedApi] = &[
     api(ApiKey::DeleteAcls, 1, 3),
     api(ApiKey::DescribeUserScramCredentials, 0, 0),
     api(ApiKey::AlterUserScramCredentials, 0, 0),
-    // v0 (raw tokens after the handshake) is not served; clients use v1.
+];
+
+/// The APIs a `SASL_PLAINTEXT` listener serves and advertises besides [`SUPPORTED_APIS`];
+/// the authenticator answers them (`security::authenticator`). `SaslHandshake` v0 (raw
+/// tokens after the handshake) is not served: clients use v1. Plaintext listeners do not
+/// advertise them and answer a `SaslHandshake` with `UNSUPPORTED_VERSION`.
+pub(crate) const SASL_APIS: &[SupportedApi] = &[
     api(ApiKey::SaslHandshake, 1, 1),
     api(ApiKey::SaslAuthenticate, 0, 2),
 ];
@@ -171,6 +177,7 @@ pub(crate) async fn handle_frame(
             correlation_id,
             ResponseKind::ApiVersions(api_versions::response(
                 ResponseError::UnsupportedVersion.code(),
+                ctx.sasl,
             )),
         );
     }
@@ -203,20 +210,9 @@ async fn dispatch(
     let peer = ctx.peer;
     let group_ok = |id: &str| authz::group(broker, ctx, AclOperation::Read, id);
     let response = match request {
-        RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions::response(0)),
-        // SASL requests reach the handlers only where no authentication is under way: on
-        // a PLAINTEXT listener, as Kafka's `KafkaApis` answers them.
-        RequestKind::SaslHandshake(_) => ResponseKind::SaslHandshake(
-            kafka_protocol::messages::SaslHandshakeResponse::default()
-                .with_error_code(ResponseError::IllegalSaslState.code()),
-        ),
-        RequestKind::SaslAuthenticate(_) => ResponseKind::SaslAuthenticate(
-            kafka_protocol::messages::SaslAuthenticateResponse::default()
-                .with_error_code(ResponseError::IllegalSaslState.code())
-                .with_error_message(Some(kafka_protocol::protocol::StrBytes::from_static_str(
-                    "SaslAuthenticate request received after successful authentication",
-                ))),
-        ),
+        RequestKind::ApiVersions(_) => {
+            ResponseKind::ApiVersions(api_versions::response(0, ctx.sasl))
+        }
         RequestKind::Metadata(r) => {
             let all = match &r.topics {
                 None => true,
@@ -738,17 +734,25 @@ mod tests {
     fn unsupported_apis_get_error_responses() {
         use kafka_protocol::messages::*;
         let (_dir, broker) = test_broker();
-        let requests = vec![(
-            ApiKey::ListPartitionReassignments,
-            RequestKind::ListPartitionReassignments(ListPartitionReassignmentsRequest::default()),
-        )];
+        let requests = vec![
+            (
+                ApiKey::SaslHandshake,
+                RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
+            ),
+            (
+                ApiKey::ListPartitionReassignments,
+                RequestKind::ListPartitionReassignments(
+                    ListPartitionReassignmentsRequest::default(),
+                ),
+            ),
+        ];
         let mut answered = 0;
         for (key, request) in &requests {
             assert!(supported(*key).is_none(), "{key:?} is supported now");
             let range = key.valid_versions();
             answered += answer_every_version(&broker, *key, range.min..=range.max, request);
         }
-        assert!(answered >= 1, "only {answered} API versions were exercised");
+        assert!(answered >= 3, "only {answered} API versions were exercised");
     }
 
     /// The admin APIs answer minimal requests at every advertised version.
@@ -785,15 +789,6 @@ mod tests {
             (
                 ApiKey::OffsetDelete,
                 RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
-            ),
-            // Outside a SASL listener's authentication: ILLEGAL_SASL_STATE.
-            (
-                ApiKey::SaslHandshake,
-                RequestKind::SaslHandshake(SaslHandshakeRequest::default()),
-            ),
-            (
-                ApiKey::SaslAuthenticate,
-                RequestKind::SaslAuthenticate(SaslAuthenticateRequest::default()),
             ),
             (
                 ApiKey::DescribeProducers,

@@ -15,6 +15,9 @@ const CODE: i16 = ResponseError::UnsupportedVersion.code();
 /// connection is then closed, as Kafka does).
 pub(super) fn error_response(request: RequestKind) -> Option<ResponseKind> {
     let response = match request {
+        RequestKind::SaslHandshake(_) => {
+            ResponseKind::SaslHandshake(SaslHandshakeResponse::default().with_error_code(CODE))
+        }
         RequestKind::ListPartitionReassignments(_) => ResponseKind::ListPartitionReassignments(
             ListPartitionReassignmentsResponse::default().with_error_code(CODE),
         ),

@@ -288,6 +288,7 @@ async fn serve(
     // Who the client is: anonymous until authentication (SASL, TLS) sets the principal.
     let mut ctx = RequestContext::anonymous(Some(peer));
     ctx.endpoint = Some(listener.endpoint.clone());
+    ctx.sasl = listener.protocol == SecurityProtocol::SaslPlaintext;
     // SASL listeners authenticate first; the authenticator sees every frame.
     let mut sasl = (listener.protocol == SecurityProtocol::SaslPlaintext).then(|| {
         Authenticator::new(

@@ -114,6 +114,8 @@ impl Authenticator {
             if key == Some(ApiKey::SaslHandshake) {
                 // KIP-368: a handshake on an authenticated connection re-authenticates.
                 self.state = State::Handshake;
+            } else if key == Some(ApiKey::SaslAuthenticate) {
+                return Step::Close("SaslAuthenticate after authentication completed".into());
             } else if self.expires.is_some_and(|e| e <= Instant::now()) {
                 return Step::Close("SASL session expired (connections.max.reauth.ms)".into());
             } else {
@@ -272,8 +274,10 @@ impl Authenticator {
 }
 
 fn decode(frame: &Bytes, key: ApiKey, version: i16) -> Result<RequestKind, String> {
-    let support =
-        crate::handlers::supported(key).ok_or_else(|| format!("{key:?} is not supported"))?;
+    let support = crate::handlers::SASL_APIS
+        .iter()
+        .find(|a| a.key == key)
+        .ok_or_else(|| format!("{key:?} is not supported"))?;
     if version < support.min || version > support.max {
         return Err(format!("{key:?} v{version} is not supported"));
     }

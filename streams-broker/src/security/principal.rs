@@ -70,6 +70,8 @@ pub(crate) struct RequestContext {
     /// The advertised endpoint of the listener the connection came in on; `None` uses the
     /// broker's default (its first listener).
     pub endpoint: Option<(String, i32)>,
+    /// Whether the connection came in on a SASL listener (which advertises the SASL APIs).
+    pub sasl: bool,
 }
 
 impl RequestContext {
@@ -79,6 +81,7 @@ impl RequestContext {
             peer,
             principal: KafkaPrincipal::anonymous(),
             endpoint: None,
+            sasl: false,
         }
     }
 
