@@ -416,3 +416,62 @@ fn rill_broker_process_serves_two_named_listeners() {
     signal(&child, "TERM");
     assert!(wait_exit(&mut child, Duration::from_secs(15)).success());
 }
+
+/// `advertised.listeners` is what Metadata, FindCoordinator and DescribeCluster tell the
+/// clients of that listener; a TLS listener stops the broker at start with a clear error.
+#[test]
+fn advertised_listeners_and_tls_refusal() {
+    use kafka_protocol::messages::{
+        DescribeClusterRequest, FindCoordinatorRequest, MetadataRequest,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    use rill_test_support::protocol::RawClient;
+
+    let mut config = BrokerConfig::default();
+    config
+        .set(
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,SASL_PLAINTEXT://127.0.0.1:0",
+        )
+        .unwrap();
+    config
+        .set(
+            "advertised.listeners",
+            "PLAINTEXT://plain.example:19092,SASL_PLAINTEXT://sasl.example:19094",
+        )
+        .unwrap();
+    let broker = EmbeddedBroker::start(config).expect("broker");
+    let mut c = RawClient::connect(broker.addr());
+    let metadata = c.request(12, &MetadataRequest::default());
+    let endpoints: Vec<(String, i32)> = metadata
+        .brokers
+        .iter()
+        .map(|b| (b.host.to_string(), b.port))
+        .collect();
+    assert_eq!(endpoints, [("plain.example".to_string(), 19092)]);
+    let coordinator = c.request(
+        3,
+        &FindCoordinatorRequest::default().with_key(StrBytes::from_static_str("g")),
+    );
+    assert_eq!(
+        (coordinator.host.as_str(), coordinator.port),
+        ("plain.example", 19092)
+    );
+    let cluster = c.request(0, &DescribeClusterRequest::default());
+    assert_eq!(cluster.brokers[0].host.as_str(), "plain.example");
+    broker.shutdown().unwrap();
+
+    for listeners in [
+        "SSL://127.0.0.1:0",
+        "PLAINTEXT://127.0.0.1:0,SASL_SSL://127.0.0.1:0",
+    ] {
+        let mut config = BrokerConfig::default();
+        config.set("listeners", listeners).unwrap();
+        let err = EmbeddedBroker::start(config).expect_err("TLS listeners are refused");
+        assert!(
+            err.to_string()
+                .contains("TLS listeners are not supported yet"),
+            "{err}"
+        );
+    }
+}
