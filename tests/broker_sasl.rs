@@ -475,3 +475,39 @@ fn advertised_listeners_and_tls_refusal() {
         );
     }
 }
+
+/// Before authentication a SASL listener refuses requests larger than Kafka's
+/// `sasl.server.max.receive.size` (512 KiB) and anything but ApiVersions/SaslHandshake:
+/// both close the connection. The plaintext listener still takes a large request.
+#[test]
+fn unauthenticated_sasl_connections_are_held_to_kafkas_rules() {
+    use kafka_protocol::messages::MetadataRequest;
+    use rill_test_support::protocol::RawClient;
+    use std::io::{Read, Write};
+
+    let broker = start(&[]);
+    let sasl_addr: std::net::SocketAddr = broker
+        .listener_bootstrap("SASL_PLAINTEXT")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let closed = |mut s: std::net::TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        matches!(s.read(&mut buf), Ok(0) | Err(_))
+    };
+    let mut s = std::net::TcpStream::connect(sasl_addr).unwrap();
+    s.write_all(&600_000i32.to_be_bytes()).unwrap();
+    assert!(closed(s), "a 600 000-byte request before authentication");
+
+    // Metadata before authentication closes the connection.
+    let mut c = RawClient::connect(sasl_addr);
+    let frame = c.encode(12, &MetadataRequest::default());
+    c.send_frame(&frame).unwrap();
+    assert!(c.read_frame().is_err(), "Metadata before authentication");
+
+    // The plaintext listener answers the same Metadata.
+    let mut c = RawClient::connect(broker.addr());
+    assert_eq!(c.request(12, &MetadataRequest::default()).brokers.len(), 1);
+    broker.shutdown().unwrap();
+}
