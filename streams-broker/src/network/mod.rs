@@ -290,7 +290,7 @@ async fn serve(
     ctx.endpoint = Some(listener.endpoint.clone());
     ctx.sasl = listener.protocol == SecurityProtocol::SaslPlaintext;
     // SASL listeners authenticate first; the authenticator sees every frame.
-    let mut sasl = (listener.protocol == SecurityProtocol::SaslPlaintext).then(|| {
+    let mut sasl = ctx.sasl.then(|| {
         Authenticator::new(
             broker.config().sasl_enabled_mechanisms.clone(),
             listener.plain_users.clone(),
@@ -334,27 +334,24 @@ async fn serve(
                     }
                     ctx.principal = principal.clone();
                 }
-                let closing = match step {
+                let reason = match step {
                     Step::Pass => None,
-                    Step::Respond(response) => conn
-                        .write_response(&response)
-                        .err()
-                        .or_else(|| Some(String::new())),
+                    Step::Respond(response) => match conn.write_response(&response) {
+                        // Answered by the authenticator: on to the next frame.
+                        Ok(()) => continue,
+                        Err(reason) => Some(reason),
+                    },
                     Step::Fail(response, reason) => {
+                        // The client reads why before the connection closes.
                         let _ = conn.write_response(&response);
                         Some(reason)
                     }
                     Step::Close(reason) => Some(reason),
                 };
-                match closing {
-                    None => {}
-                    // Answered: on to the next frame.
-                    Some(reason) if reason.is_empty() => continue,
-                    Some(reason) => {
-                        tracing::info!(%peer, %reason, "closing connection");
-                        let _ = conn.flush().await;
-                        return;
-                    }
+                if let Some(reason) = reason {
+                    tracing::info!(%peer, %reason, "closing connection");
+                    let _ = conn.flush().await;
+                    return;
                 }
             }
             let may_wait = frame.len() >= 2
