@@ -511,3 +511,100 @@ fn unauthenticated_sasl_connections_are_held_to_kafkas_rules() {
     assert_eq!(c.request(12, &MetadataRequest::default()).brokers.len(), 1);
     broker.shutdown().unwrap();
 }
+
+/// kafka-python with an unsecured OAUTHBEARER token (Kafka's `OAuthBearerUnsecuredJws`,
+/// development only) when `sasl.enabled.mechanisms` lists it: the token's `sub` is the
+/// principal, which the ACLs see; an expired token is refused.
+const OAUTH_PY: &str = r#"
+import base64, json, logging, sys, time
+from kafka import KafkaProducer
+from kafka.errors import KafkaError, TopicAuthorizationFailedError
+from kafka.net.sasl.oauth import AbstractTokenProvider
+
+def b64(d):
+    return base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b'=').decode()
+
+class Unsecured(AbstractTokenProvider):
+    def __init__(self, sub, exp):
+        self.sub, self.exp = sub, exp
+    def token(self):
+        now = int(time.time())
+        return b64({'alg': 'none'}) + '.' + b64({'sub': self.sub, 'iat': now, 'exp': now + self.exp}) + '.'
+
+def producer(sub, exp=3600):
+    return KafkaProducer(bootstrap_servers=sys.argv[1], security_protocol='SASL_PLAINTEXT',
+                         sasl_mechanism='OAUTHBEARER', max_block_ms=5000,
+                         sasl_oauth_token_provider=Unsecured(sub, exp))
+
+p = producer('alice')
+p.send('o', value=b'from-alice', partition=0).get(timeout=10)
+p.close()
+try:
+    p = producer('bob')
+    p.send('o', value=b'from-bob', partition=0).get(timeout=10)
+    raise SystemExit('bob was allowed to write')
+except TopicAuthorizationFailedError:
+    print('bob denied')
+logging.basicConfig(level=logging.DEBUG, stream=sys.stdout)
+try:
+    p = producer('alice', exp=-600)
+    p.send('o', value=b'expired', partition=0).get(timeout=10)
+    raise SystemExit('an expired token was accepted')
+except KafkaError as e:
+    print('expired refused:', type(e).__name__)
+print('OK oauth')
+"#;
+
+#[test]
+fn kafka_python_authenticates_with_unsecured_oauthbearer() {
+    let Some(python) = rill_test_support::process::kafka_python() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "kafka-python venv missing in CI: run `make pyvenv`"
+        );
+        eprintln!("skipped: no kafka-python venv (run `make pyvenv`)");
+        return;
+    };
+    let broker = start(&[
+        ("sasl.enabled.mechanisms", "PLAIN,OAUTHBEARER"),
+        (
+            "authorizer.class.name",
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        ),
+        ("allow.everyone.if.no.acl.found", "false"),
+    ]);
+    broker.create_topic("o", 1).unwrap();
+    let acl = |operation| AclBinding {
+        resource_type: ResourceType::Topic,
+        resource_name: "o".to_string(),
+        pattern_type: PatternType::Literal,
+        principal: "User:alice".to_string(),
+        host: "*".to_string(),
+        operation,
+        permission: AclPermissionType::Allow,
+    };
+    broker
+        .create_acls(&[acl(AclOperation::Write), acl(AclOperation::Describe)])
+        .unwrap();
+    let mut child = std::process::Command::new(python)
+        .arg("-")
+        .arg(broker.listener_bootstrap("SASL_PLAINTEXT").unwrap())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python runs");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), OAUTH_PY.as_bytes())
+        .expect("script written");
+    let out = child.wait_with_output().expect("python finishes");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK oauth"),
+        "kafka-python failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("bob denied"), "{stdout}");
+    assert!(stdout.contains("expired refused"), "{stdout}");
+    assert_eq!(broker.topic("o").unwrap().partitions[0].log_end_offset(), 1);
+    broker.shutdown().unwrap();
+}
