@@ -193,6 +193,7 @@ impl Authenticator {
         let State::Authenticate(mechanism, exchange) = &mut self.state else {
             return Step::Close("SaslAuthenticate before SaslHandshake".into());
         };
+        let mut token_left_ms: Option<i64> = None;
         let outcome = match exchange.as_mut() {
             Exchange::Plain(server) => {
                 let verifier = match &self.plain_users {
@@ -209,9 +210,14 @@ impl Authenticator {
                         .and_then(|m| broker.credentials().get(user, m))
                 })
                 .map(|out| (out, server.authorized_id().map(str::to_string))),
-            Exchange::OAuthBearer(server) => server
-                .evaluate(&request.auth_bytes, crate::clock::now_ms())
-                .map(|out| (out, server.token().map(|t| t.principal.clone()))),
+            Exchange::OAuthBearer(server) => {
+                let now = crate::clock::now_ms();
+                server.evaluate(&request.auth_bytes, now).map(|out| {
+                    // Kafka ends the session no later than the token expires.
+                    token_left_ms = server.token().map(|t| (t.lifetime_ms - now).max(1));
+                    (out, server.token().map(|t| t.principal.clone()))
+                })
+            }
         };
         let respond = |response: SaslAuthenticateResponse| Response {
             api_key: ApiKey::SaslAuthenticate,
@@ -237,7 +243,12 @@ impl Authenticator {
                     return Step::Fail(respond(failed(message.clone())), message);
                 }
                 tracing::debug!(%principal, mechanism = %mechanism, "SASL authentication succeeded");
-                let lifetime = self.reauth_ms;
+                // `connections.max.reauth.ms`, shortened to the token's remaining life
+                // (Kafka's `SaslServerAuthenticator`); 0 when re-authentication is off.
+                let lifetime = match token_left_ms {
+                    Some(left) if self.reauth_ms > 0 => self.reauth_ms.min(left),
+                    _ => self.reauth_ms,
+                };
                 self.expires = (lifetime > 0)
                     .then(|| Instant::now() + std::time::Duration::from_millis(lifetime as u64));
                 self.principal = Some(principal);
@@ -486,5 +497,39 @@ mod tests {
             auth.on_frame(&broker, &metadata()),
             Step::Close(_)
         ));
+    }
+
+    /// OAUTHBEARER: the token's `sub` is the principal, and with re-authentication on the
+    /// session ends no later than the token expires.
+    #[test]
+    fn oauthbearer_sessions_end_with_the_token() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+        use base64::Engine as _;
+        let (_dir, broker) = broker();
+        let mut auth = Authenticator::new(vec!["OAUTHBEARER".into()], None, 3_600_000);
+        auth.on_frame(&broker, &handshake("OAUTHBEARER"));
+        let now_s = crate::clock::now_ms() / 1000;
+        let token = format!(
+            "{}.{}.",
+            B64URL.encode(r#"{"alg":"none"}"#),
+            B64URL.encode(format!(
+                r#"{{"sub":"dave","iat":{now_s},"exp":{}}}"#,
+                now_s + 60
+            ))
+        );
+        let message = format!("n,,\u{1}auth=Bearer {token}\u{1}\u{1}");
+        let request = frame(
+            ApiKey::SaslAuthenticate,
+            2,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message)),
+        );
+        let (r, closes) = authenticate_response(auth.on_frame(&broker, &request));
+        assert_eq!((r.error_code, closes), (0, false));
+        assert!(
+            (1..=60_000).contains(&r.session_lifetime_ms),
+            "{}",
+            r.session_lifetime_ms
+        );
+        assert_eq!(auth.principal(), Some(&KafkaPrincipal::user("dave")));
     }
 }
