@@ -73,6 +73,10 @@ struct ListenerInfo {
 /// `sasl.server.max.receive.size` default, 512 KiB).
 const SASL_MAX_RECEIVE_SIZE: usize = 524_288;
 
+/// How long a connection stays open after failed authentication (Kafka's
+/// `connection.failed.authentication.delay.ms` default).
+const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
+
 /// A bound, not yet running broker server.
 #[derive(Debug)]
 pub struct Server {
@@ -342,9 +346,18 @@ async fn serve(
                         Err(reason) => Some(reason),
                     },
                     Step::Fail(response, reason) => {
-                        // The client reads why before the connection closes.
+                        // The client reads why before the connection closes, which Kafka
+                        // delays (`connection.failed.authentication.delay.ms`, 100 ms):
+                        // clients see the error rather than a bare disconnect, and cannot
+                        // retry passwords at full speed.
                         let _ = conn.write_response(&response);
-                        Some(reason)
+                        tracing::info!(%peer, %reason, "closing connection");
+                        let _ = conn.flush().await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(FAILED_AUTHENTICATION_DELAY) => {}
+                            _ = stop.changed() => {}
+                        }
+                        return;
                     }
                     Step::Close(reason) => Some(reason),
                 };
