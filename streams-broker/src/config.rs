@@ -383,6 +383,73 @@ fn validate(k: &TopicConfigKey, value: &str) -> Result<()> {
     Ok(())
 }
 
+/// Kafka's dynamically updatable broker properties (`DynamicBrokerConfig`) that do not set a
+/// topic default: listener security settings, thread pools, the log cleaner, connection quotas.
+/// `AlterConfigs` on a broker accepts, stores and reports them so that tools written for Kafka
+/// work unchanged; Rill does not act on them (its own settings come from the config file).
+/// Per-listener forms (`listener.name.<listener>.<key>`) of these are accepted too.
+pub(crate) const STORED_DYNAMIC_BROKER_KEYS: &[&str] = &[
+    "background.threads",
+    "log.cleaner.backoff.ms",
+    "log.cleaner.dedupe.buffer.size",
+    "log.cleaner.io.buffer.load.factor",
+    "log.cleaner.io.buffer.size",
+    "log.cleaner.io.max.bytes.per.second",
+    "log.cleaner.threads",
+    "max.connection.creation.rate",
+    "max.connections",
+    "max.connections.per.ip",
+    "max.connections.per.ip.overrides",
+    "metric.reporters",
+    "num.io.threads",
+    "num.network.threads",
+    "num.recovery.threads.per.data.dir",
+    "num.replica.fetchers",
+    "sasl.enabled.mechanisms",
+    "sasl.jaas.config",
+    "sasl.kerberos.kinit.cmd",
+    "sasl.kerberos.min.time.before.relogin",
+    "sasl.kerberos.principal.to.local.rules",
+    "sasl.kerberos.service.name",
+    "sasl.kerberos.ticket.renew.jitter",
+    "sasl.kerberos.ticket.renew.window.factor",
+    "sasl.login.refresh.buffer.seconds",
+    "sasl.login.refresh.min.period.seconds",
+    "sasl.login.refresh.window.factor",
+    "sasl.login.refresh.window.jitter",
+    "sasl.mechanism.inter.broker.protocol",
+    "ssl.cipher.suites",
+    "ssl.client.auth",
+    "ssl.enabled.protocols",
+    "ssl.endpoint.identification.algorithm",
+    "ssl.key.password",
+    "ssl.keymanager.algorithm",
+    "ssl.keystore.certificate.chain",
+    "ssl.keystore.key",
+    "ssl.keystore.location",
+    "ssl.keystore.password",
+    "ssl.keystore.type",
+    "ssl.protocol",
+    "ssl.provider",
+    "ssl.secure.random.implementation",
+    "ssl.trustmanager.algorithm",
+    "ssl.truststore.certificates",
+    "ssl.truststore.location",
+    "ssl.truststore.password",
+    "ssl.truststore.type",
+    "unclean.leader.election.enable",
+];
+
+/// Whether broker property `key` is one Kafka updates dynamically that Rill stores without
+/// acting on it (see [`STORED_DYNAMIC_BROKER_KEYS`]).
+pub(crate) fn is_stored_dynamic_broker_key(key: &str) -> bool {
+    let base = key
+        .strip_prefix("listener.name.")
+        .and_then(|rest| rest.split_once('.'))
+        .map_or(key, |(_, k)| k);
+    STORED_DYNAMIC_BROKER_KEYS.contains(&base)
+}
+
 /// The topic key that broker property `broker_key` sets the default of (`log.retention.ms` →
 /// `retention.ms`), if it is one.
 pub(crate) fn topic_key_for_broker_key(broker_key: &str) -> Option<&'static TopicConfigKey> {

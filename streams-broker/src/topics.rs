@@ -16,7 +16,9 @@ use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use crate::config::{topic_key_for_broker_key, ConfigSource, FlushPolicy, TopicConfig};
+use crate::config::{
+    is_stored_dynamic_broker_key, topic_key_for_broker_key, ConfigSource, FlushPolicy, TopicConfig,
+};
 use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use crate::ids::random_uuid;
@@ -149,11 +151,16 @@ impl DynamicDefaults {
             (&self.broker, ConfigSource::DynamicBroker),
         ] {
             for (broker_key, value) in map {
-                let key =
-                    topic_key_for_broker_key(broker_key).ok_or_else(|| Error::UnknownConfig {
-                        key: broker_key.clone(),
-                    })?;
-                config.set_with_source(key.name, value, source)?;
+                match topic_key_for_broker_key(broker_key) {
+                    Some(key) => config.set_with_source(key.name, value, source)?,
+                    // Stored for Kafka's tools, not acted on.
+                    None if is_stored_dynamic_broker_key(broker_key) => {}
+                    None => {
+                        return Err(Error::UnknownConfig {
+                            key: broker_key.clone(),
+                        })
+                    }
+                }
             }
         }
         Ok(config)
@@ -650,6 +657,42 @@ impl TopicRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Kafka's 0081_admin alters `sasl.kerberos.min.time.before.relogin` on broker 0: a dynamic
+    // key Rill stores and reports without acting on it. Unknown keys stay errors.
+    #[test]
+    fn other_dynamic_broker_keys_are_stored_and_unknown_ones_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        let values: BTreeMap<String, String> = [
+            (
+                "sasl.kerberos.min.time.before.relogin".to_string(),
+                "58000".to_string(),
+            ),
+            (
+                "listener.name.client.ssl.keystore.type".to_string(),
+                "PEM".to_string(),
+            ),
+        ]
+        .into();
+        registry
+            .alter_dynamic_defaults(DynamicScope::Broker, values.clone(), false)
+            .unwrap();
+        assert_eq!(registry.defaults().unwrap(), TopicConfig::default());
+        drop(registry);
+        let registry =
+            TopicRegistry::open(dir.path(), TopicConfig::default(), FlushPolicy::Never).unwrap();
+        assert_eq!(
+            registry.dynamic_defaults().scope(DynamicScope::Broker),
+            &values
+        );
+        let unknown: BTreeMap<String, String> =
+            [("no.such.key".to_string(), "1".to_string())].into();
+        assert!(registry
+            .alter_dynamic_defaults(DynamicScope::Broker, unknown, false)
+            .is_err());
+    }
 
     #[test]
     fn dynamic_broker_defaults_apply_live_persist_and_yield_to_topic_overrides() {

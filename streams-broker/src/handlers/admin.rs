@@ -22,8 +22,9 @@ use kafka_protocol::messages::{
 
 use super::str_bytes;
 use crate::broker::Broker;
-use crate::config::{ConfigSource, TopicConfig};
+use crate::config::{is_stored_dynamic_broker_key, ConfigSource, TopicConfig};
 use crate::error::Error;
+use crate::topics::DynamicScope;
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -321,13 +322,35 @@ fn dynamic_entries(broker: &Broker) -> Vec<(String, String, ConfigSource)> {
             broker.config().topic_defaults.clone()
         }
     };
-    defaults
+    let mut entries: Vec<(String, String, ConfigSource)> = defaults
         .entries()
         .filter_map(|(k, value, source)| {
             k.broker_key
                 .map(|bk| (bk.to_string(), value.to_string(), source))
         })
-        .collect()
+        .collect();
+    // Kafka's other dynamic properties that were altered: stored and reported, not acted on.
+    let dynamic = broker.topics().dynamic_defaults();
+    let mut stored: std::collections::BTreeMap<&str, (&str, ConfigSource)> = Default::default();
+    for (scope, source) in [
+        (
+            DynamicScope::ClusterDefault,
+            ConfigSource::DynamicDefaultBroker,
+        ),
+        (DynamicScope::Broker, ConfigSource::DynamicBroker),
+    ] {
+        for (k, v) in dynamic.scope(scope) {
+            if is_stored_dynamic_broker_key(k) {
+                stored.insert(k, (v, source));
+            }
+        }
+    }
+    entries.extend(
+        stored
+            .into_iter()
+            .map(|(k, (v, source))| (k.to_string(), v.to_string(), source)),
+    );
+    entries
 }
 
 pub(super) fn describe_configs(

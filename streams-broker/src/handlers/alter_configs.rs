@@ -29,7 +29,9 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::str_bytes;
 use crate::broker::Broker;
-use crate::config::{topic_key_for_broker_key, ConfigType, TopicConfig, TopicConfigKey};
+use crate::config::{
+    is_stored_dynamic_broker_key, topic_key_for_broker_key, ConfigType, TopicConfig, TopicConfigKey,
+};
 use crate::error::Error;
 use crate::topics::DynamicScope;
 
@@ -85,24 +87,27 @@ impl<'a> Target<'a> {
         }
     }
 
-    /// The topic key that `key` sets (for a broker, the topic default it sets), or why it
-    /// cannot be altered here.
-    fn key(self, key: &str) -> Result<&'static TopicConfigKey, Failure> {
+    /// The topic key that `key` sets (for a broker, the topic default it sets), `None` for a
+    /// broker property Kafka updates dynamically that Rill only stores, or why it cannot be
+    /// altered here.
+    fn key(self, key: &str) -> Result<Option<&'static TopicConfigKey>, Failure> {
         match self {
-            Target::Topic(_) => TopicConfig::key(key).ok_or_else(|| {
+            Target::Topic(_) => TopicConfig::key(key).map(Some).ok_or_else(|| {
                 (
                     ResponseError::InvalidConfig,
                     format!("unknown configuration key `{key}`"),
                 )
             }),
-            Target::Broker(_) => topic_key_for_broker_key(key).ok_or_else(|| {
-                (
+            Target::Broker(_) => match topic_key_for_broker_key(key) {
+                Some(known) => Ok(Some(known)),
+                None if is_stored_dynamic_broker_key(key) => Ok(None),
+                None => Err((
                     ResponseError::InvalidRequest,
                     format!(
                         "cannot update `{key}` dynamically: set it in the broker's config file"
                     ),
-                )
-            }),
+                )),
+            },
         }
     }
 
@@ -186,16 +191,17 @@ fn apply(
         OP_DELETE => {
             values.remove(key);
         }
-        OP_APPEND | OP_SUBTRACT if known.config_type != ConfigType::List => {
+        OP_APPEND | OP_SUBTRACT if known.is_none_or(|k| k.config_type != ConfigType::List) => {
             return Err((
                 ResponseError::InvalidConfig,
                 format!("`{key}` is not a list: APPEND and SUBTRACT apply to list configs"),
             ))
         }
         OP_APPEND | OP_SUBTRACT => {
-            let current = match values.get(key) {
-                Some(v) => v.clone(),
-                None => target.in_force(broker, known),
+            let current = match (values.get(key), known) {
+                (Some(v), _) => v.clone(),
+                (None, Some(known)) => target.in_force(broker, known),
+                (None, None) => String::new(),
             };
             let list = edit_list(&current, value.unwrap_or_default(), op == OP_APPEND);
             values.insert(key.to_string(), list);
