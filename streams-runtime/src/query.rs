@@ -35,12 +35,7 @@ pub struct LocalKeyValueStore<K, V> {
 impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
     /// The value of `key`, if a local task holds it.
     pub fn get(&self, key: &K) -> Result<Option<V>> {
-        for store in self.stores()? {
-            if let Some(found) = store.get(key)? {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
+        first_found(self.stores()?, |store| store.get(key))
     }
 
     /// Every entry held locally (task by task, each in key order).
@@ -104,11 +99,7 @@ impl<K: 'static, V: 'static> LocalKeyValueStore<K, V> {
         &self,
         scan: impl Fn(&KeyValueStoreRef<K, V>) -> streams_core::Result<Vec<(K, V)>>,
     ) -> Result<Vec<(K, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            entries.extend(scan(&store)?);
-        }
-        Ok(entries)
+        concat(self.stores()?, scan, false)
     }
 
     /// The local instances of the store, typed (a table's store read without timestamps).
@@ -152,34 +143,27 @@ impl<K: 'static, V: 'static> LocalWindowStore<K, V> {
     /// # Ok(()) }
     /// ```
     pub fn fetch(&self, key: &K, time_from: i64, time_to: i64) -> Result<Vec<(i64, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            entries.extend(store.fetch_range(key, time_from, time_to)?);
-        }
-        Ok(entries)
+        concat(
+            self.stores()?,
+            |store| store.fetch_range(key, time_from, time_to),
+            false,
+        )
     }
 
     /// The value of `key` in the window starting exactly at `window_start` (Kafka's
     /// `fetch(key, time)`).
     pub fn fetch_window(&self, key: &K, window_start: i64) -> Result<Option<V>> {
-        for store in self.stores()? {
-            if let Some(value) = store.fetch(key, window_start)? {
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
+        first_found(self.stores()?, |store| store.fetch(key, window_start))
     }
 
     /// [`fetch`](Self::fetch) latest window first (Kafka's `backwardFetch(key, timeFrom,
     /// timeTo)`).
     pub fn backward_fetch(&self, key: &K, time_from: i64, time_to: i64) -> Result<Vec<(i64, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            let mut found = store.fetch_range(key, time_from, time_to)?;
-            found.reverse();
-            entries.extend(found);
-        }
-        Ok(entries)
+        concat(
+            self.stores()?,
+            |store| store.fetch_range(key, time_from, time_to),
+            true,
+        )
     }
 
     /// The windows of keys from `key_from` to `key_to` (inclusive, by serialized key; `None`
@@ -236,11 +220,7 @@ impl<K: 'static, V: 'static> LocalWindowStore<K, V> {
         &self,
         scan: impl Fn(&WindowStoreRef<K, V>) -> streams_core::Result<Vec<(Windowed<K>, V)>>,
     ) -> Result<Vec<(Windowed<K>, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            entries.extend(scan(&store)?);
-        }
-        Ok(entries)
+        concat(self.stores()?, scan, false)
     }
 
     /// `scan` of every local task's store, each reversed, concatenated (as Kafka's composite
@@ -249,13 +229,7 @@ impl<K: 'static, V: 'static> LocalWindowStore<K, V> {
         &self,
         scan: impl Fn(&WindowStoreRef<K, V>) -> streams_core::Result<Vec<(Windowed<K>, V)>>,
     ) -> Result<Vec<(Windowed<K>, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            let mut found = scan(&store)?;
-            found.reverse();
-            entries.extend(found);
-        }
-        Ok(entries)
+        concat(self.stores()?, scan, true)
     }
 
     fn stores(&self) -> Result<Vec<WindowStoreRef<K, V>>> {
@@ -293,22 +267,12 @@ impl<K: Clone + 'static, V: 'static> LocalSessionStore<K, V> {
     /// # Ok(()) }
     /// ```
     pub fn fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            entries.extend(store.fetch(key)?);
-        }
-        Ok(entries)
+        concat(self.stores()?, |store| store.fetch(key), false)
     }
 
     /// [`fetch`](Self::fetch) latest session first (Kafka's `backwardFetch(key)`).
     pub fn backward_fetch(&self, key: &K) -> Result<Vec<(Windowed<K>, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            let mut found = store.fetch(key)?;
-            found.reverse();
-            entries.extend(found);
-        }
-        Ok(entries)
+        concat(self.stores()?, |store| store.fetch(key), true)
     }
 
     /// Every session of keys from `key_from` to `key_to` (inclusive, by serialized key; `None`
@@ -330,11 +294,11 @@ impl<K: Clone + 'static, V: 'static> LocalSessionStore<K, V> {
         earliest_session_end: i64,
         latest_session_start: i64,
     ) -> Result<Vec<(Windowed<K>, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            entries.extend(store.find_sessions(key, earliest_session_end, latest_session_start)?);
-        }
-        Ok(entries)
+        concat(
+            self.stores()?,
+            |store| store.find_sessions(key, earliest_session_end, latest_session_start),
+            false,
+        )
     }
 
     /// [`find_sessions`](Self::find_sessions) over keys from `key_from` to `key_to` (Kafka's
@@ -346,27 +310,24 @@ impl<K: Clone + 'static, V: 'static> LocalSessionStore<K, V> {
         earliest_session_end: i64,
         latest_session_start: i64,
     ) -> Result<Vec<(Windowed<K>, V)>> {
-        let mut entries = Vec::new();
-        for store in self.stores()? {
-            entries.extend(store.find_sessions_in_key_range(
-                key_from,
-                key_to,
-                earliest_session_end,
-                latest_session_start,
-            )?);
-        }
-        Ok(entries)
+        concat(
+            self.stores()?,
+            |store| {
+                store.find_sessions_in_key_range(
+                    key_from,
+                    key_to,
+                    earliest_session_end,
+                    latest_session_start,
+                )
+            },
+            false,
+        )
     }
 
     /// The aggregate of `key`'s session `[start, end]` exactly, if a local task holds it
     /// (Kafka's `fetchSession`).
     pub fn fetch_session(&self, key: &K, start: i64, end: i64) -> Result<Option<V>> {
-        for store in self.stores()? {
-            if let Some(value) = store.fetch_session(key, start, end)? {
-                return Ok(Some(value));
-            }
-        }
-        Ok(None)
+        first_found(self.stores()?, |store| store.fetch_session(key, start, end))
     }
 
     fn stores(&self) -> Result<Vec<SessionStoreRef<K, V>>> {
@@ -426,13 +387,40 @@ impl<K: 'static, V: 'static> LocalVersionedStore<K, V> {
                 Arc::clone(&self.values),
             )
         })?;
-        for store in stores {
-            if let Some(found) = read(&store)? {
-                return Ok(Some(found));
-            }
-        }
-        Ok(None)
+        first_found(stores, read)
     }
+}
+
+/// `scan` of each local task's store, concatenated task after task; with `reversed`, each
+/// task's answer backwards (as Kafka's composite stores iterate each store's backward iterator
+/// in turn).
+fn concat<S, T>(
+    stores: Vec<S>,
+    scan: impl Fn(&S) -> streams_core::Result<Vec<T>>,
+    reversed: bool,
+) -> Result<Vec<T>> {
+    let mut entries = Vec::new();
+    for store in &stores {
+        let mut found = scan(store)?;
+        if reversed {
+            found.reverse();
+        }
+        entries.extend(found);
+    }
+    Ok(entries)
+}
+
+/// The first local task's answer that finds something (a key lives in one task).
+fn first_found<S, T>(
+    stores: Vec<S>,
+    read: impl Fn(&S) -> streams_core::Result<Option<T>>,
+) -> Result<Option<T>> {
+    for store in &stores {
+        if let Some(found) = read(store)? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
 }
 
 /// The local instances of store `name`, each typed by `access`.
